@@ -1,0 +1,159 @@
+/* Core library: errors, byte buffers, hex/base64, secure zeroing, constant-time
+ * compare, a bounds-checked reader and a small leveled logger. Every other module
+ * builds on this one; it depends on nothing but libc (and jansson, in json.h). */
+#ifndef PHX_CORE_H
+#define PHX_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One error enum for the whole project. 0 is success; never reorder. */
+typedef enum {
+    PHX_OK = 0,
+    PHX_ERR_INVALID,     /* malformed input: bad hex, bad length, bad encoding */
+    PHX_ERR_TRUNCATED,   /* input ended before a structure did */
+    PHX_ERR_RANGE,       /* a value outside what is allowed */
+    PHX_ERR_NOMEM,       /* allocation failed */
+    PHX_ERR_IO,          /* file or socket error */
+    PHX_ERR_CRYPTO,      /* a primitive failed or a check did not hold */
+    PHX_ERR_VERIFY,      /* signature / MAC / tag / chain did not verify */
+    PHX_ERR_NOT_FOUND,   /* the thing asked for does not exist */
+    PHX_ERR_UNSUPPORTED, /* a valid input this build does not handle */
+    PHX_ERR_POLICY,      /* refused by policy */
+    PHX_ERR_LIMIT,       /* a resource limit was hit */
+    PHX_ERR_TIMEOUT,     /* a deadline passed */
+    PHX_ERR_REMOTE,      /* a peer answered with an error */
+    PHX_ERR_STATE,       /* called in the wrong state */
+    PHX_ERR_INTERNAL,    /* a bug: an invariant did not hold */
+    PHX_ERR__COUNT
+} phx_err_t;
+
+/* Caller-supplied error detail. A NULL phx_error_t * is allowed everywhere. */
+typedef struct {
+    phx_err_t code;
+    char message[256];
+} phx_error_t;
+
+/* Stable short name of a code ("invalid", "truncated", ...). */
+const char *phx_strerror(phx_err_t code);
+
+/* Record code and a printf-style message in e (if not NULL); returns code. */
+phx_err_t phx_fail(phx_error_t *e, phx_err_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix the message already in e with more context ("parsing quote: ..."). */
+phx_err_t phx_error_wrap(phx_error_t *e, phx_err_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- memory ---------------------------------------------------------------- */
+
+/* Zero memory in a way the compiler may not elide. */
+void phx_secure_zero(void *p, size_t n);
+
+/* Constant-time equality of two equal-length regions: 1 equal, 0 not. */
+int phx_ct_eq(const void *a, const void *b, size_t n);
+
+/* ---- growable byte buffer ---------------------------------------------------- */
+
+/* Owns ptr. When secret is set the storage is zeroed on growth and free. The
+ * buffer keeps one spare byte NUL so ptr can be read as a C string. */
+typedef struct {
+    uint8_t *ptr;
+    size_t len, cap;
+    bool secret;
+} phx_buf_t;
+
+#define PHX_BUF_INIT {NULL, 0, 0, false}
+
+phx_err_t phx_buf_reserve(phx_buf_t *b, size_t extra);
+phx_err_t phx_buf_append(phx_buf_t *b, const void *data, size_t n);
+phx_err_t phx_buf_append_byte(phx_buf_t *b, uint8_t c);
+phx_err_t phx_buf_append_str(phx_buf_t *b, const char *s);
+phx_err_t phx_buf_printf(phx_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void phx_buf_reset(phx_buf_t *b);  /* len = 0, keeps storage */
+void phx_buf_free(phx_buf_t *b);   /* accepts NULL; zeroes if secret */
+/* Hand the storage to the caller (free() it); b is left empty. */
+uint8_t *phx_buf_detach(phx_buf_t *b, size_t *len);
+
+/* ---- files ------------------------------------------------------------------- */
+
+/* Read a whole file ("-" is stdin) into out (appended). */
+phx_err_t phx_file_read(const char *path, phx_buf_t *out, phx_error_t *e);
+/* Write atomically: temp file in the same directory, fsync, rename. */
+phx_err_t phx_file_write_atomic(const char *path, const void *data, size_t len, int mode,
+                                phx_error_t *e);
+
+/* ---- hex and base64 ---------------------------------------------------------- */
+
+/* Decode hex with an optional 0x/0X prefix, either case. Appends to out.
+ * Odd length or a non-hex digit is PHX_ERR_INVALID. */
+phx_err_t phx_hex_decode(const char *hex, phx_buf_t *out, phx_error_t *e);
+/* Decode into a fixed-size array: the input must be exactly n bytes. */
+phx_err_t phx_hex_decode_fixed(const char *hex, uint8_t *out, size_t n, phx_error_t *e);
+/* Encode as "0x" + lowercase hex. Returns a malloc'd string (caller frees) or NULL. */
+char *phx_hex_encode(const uint8_t *p, size_t n);
+/* Encode lowercase hex (no prefix) into dst, which must hold 2n+1 bytes. */
+void phx_hex_encode_to(char *dst, const uint8_t *p, size_t n);
+
+/* Standard base64 (RFC 4648 §4) with padding. Decoding accepts missing padding
+ * and ignores whitespace; anything else outside the alphabet is invalid. */
+char *phx_base64_encode(const uint8_t *p, size_t n);
+phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_error_t *e);
+
+/* ---- bounds-checked reader --------------------------------------------------- */
+
+/* A reader never reads past its end: each get checks and reports. */
+typedef struct {
+    const uint8_t *p;
+    size_t len, off;
+} phx_reader_t;
+
+static inline phx_reader_t phx_reader(const uint8_t *p, size_t len)
+{
+    phx_reader_t r = {p, len, 0};
+    return r;
+}
+static inline size_t phx_reader_left(const phx_reader_t *r) { return r->len - r->off; }
+phx_err_t phx_reader_u8(phx_reader_t *r, uint8_t *v, phx_error_t *e);
+phx_err_t phx_reader_u16le(phx_reader_t *r, uint16_t *v, phx_error_t *e);
+phx_err_t phx_reader_u32le(phx_reader_t *r, uint32_t *v, phx_error_t *e);
+phx_err_t phx_reader_u64le(phx_reader_t *r, uint64_t *v, phx_error_t *e);
+phx_err_t phx_reader_copy(phx_reader_t *r, void *dst, size_t n, phx_error_t *e);
+/* Point *out into the input (no copy) and advance n bytes. */
+phx_err_t phx_reader_view(phx_reader_t *r, const uint8_t **out, size_t n, phx_error_t *e);
+
+/* ---- time -------------------------------------------------------------------- */
+
+uint64_t phx_now_ms(void);        /* wall clock, ms since the epoch */
+uint64_t phx_monotonic_ms(void);  /* monotonic, for deadlines */
+uint64_t phx_monotonic_ns(void);
+
+/* ---- logger ------------------------------------------------------------------ */
+
+typedef enum { PHX_LOG_DEBUG = 0, PHX_LOG_INFO, PHX_LOG_WARN, PHX_LOG_ERROR, PHX_LOG_OFF } phx_log_level_t;
+
+/* Logs go to stderr: human text when stderr is a TTY, JSON lines otherwise.
+ * The level comes from $PHX_LOG (debug|info|warn|error|off), default info. */
+void phx_log_set_level(phx_log_level_t level);
+phx_log_level_t phx_log_get_level(void);
+/* Force a format: 0 auto, 1 text, 2 json. */
+void phx_log_set_format(int format);
+void phx_log_set_component(const char *name); /* e.g. "worker"; copied */
+void phx_log(phx_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void phx_logv(phx_log_level_t level, const char *fmt, va_list ap);
+
+#define PHX_DEBUG(...) phx_log(PHX_LOG_DEBUG, __VA_ARGS__)
+#define PHX_INFO(...) phx_log(PHX_LOG_INFO, __VA_ARGS__)
+#define PHX_WARN(...) phx_log(PHX_LOG_WARN, __VA_ARGS__)
+#define PHX_ERROR(...) phx_log(PHX_LOG_ERROR, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

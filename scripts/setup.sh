@@ -1,0 +1,69 @@
+#!/bin/sh
+# Install every Debian and npm package Phalanx needs. Idempotent: quiet when all
+# is there; loud and non-zero when something cannot be installed.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES="build-essential cmake pkg-config git clang libclang-rt-14-dev llvm
+  libssl-dev libsodium-dev libsecp256k1-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libjansson-dev libsqlite3-dev libseccomp-dev libmozjs-102-dev nodejs npm openssl
+  sqlite3 curl ca-certificates"
+
+missing=""
+for p in $DEBIAN_PACKAGES; do
+    # nodejs/npm may come from outside Debian (nodesource, nvm): accept the commands.
+    case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+            echo "setup: need root (or sudo) to install:$missing" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086
+    if ! $SUDO apt-get install -y -q $missing >/tmp/phx-setup-apt.log 2>&1; then
+        $SUDO apt-get update -q >/dev/null 2>&1 || true
+        # shellcheck disable=SC2086
+        if ! $SUDO apt-get install -y -q $missing; then
+            echo "setup: FAILED to install Debian packages:$missing" >&2
+            exit 1
+        fi
+    fi
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: node and npm are required and could not be found" >&2
+    exit 1
+fi
+
+# npm packages: anvil, cast, solc and the independent peers used by tests and
+# benchmarks. Reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.phx-installed
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+    echo "setup: installing npm packages"
+    if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/phx-setup-npm.log 2>&1; then
+        cat /tmp/phx-setup-npm.log >&2
+        echo "setup: FAILED to install npm packages (see above)" >&2
+        exit 1
+    fi
+    touch "$stamp"
+fi
+
+for tool in anvil cast solcjs; do
+    if ! node_modules/.bin/$tool --version >/dev/null 2>&1; then
+        echo "setup: FAILED: node_modules/.bin/$tool does not run" >&2
+        exit 1
+    fi
+done

@@ -1,0 +1,73 @@
+/* The CLI layer: the only place that prints to stdout or exits (STYLE.md).
+ * Each verb lives in its own cmd_<verb>.c and registers itself with
+ * PHX_CLI_COMMAND; main.c dispatches git-style. */
+#ifndef PHX_CLI_H
+#define PHX_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "phx/core.h"
+#include "phx/json.h"
+
+/* Exit codes, everywhere: 0 ok, 1 the checked thing failed, 2 usage or input. */
+enum { PHX_EXIT_OK = 0, PHX_EXIT_FAIL = 1, PHX_EXIT_USAGE = 2 };
+
+typedef int (*phx_cli_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;    /* "util" */
+    const char *summary; /* one line for `phx help` */
+    phx_cli_fn fn;       /* gets argv[0] == name */
+    int order;           /* position in `phx help` */
+} phx_cli_command_t;
+
+void phx_cli_register(const phx_cli_command_t *cmd);
+
+#define PHX_CLI_COMMAND(ident, verb, order_, summary_, fn_)                              \
+    static const phx_cli_command_t cli_cmd_##ident = {verb, summary_, fn_, order_};       \
+    __attribute__((constructor)) static void cli_register_##ident(void)                  \
+    {                                                                                     \
+        phx_cli_register(&cli_cmd_##ident);                                               \
+    }
+
+/* "phx util: <message>" on stderr and return the code, for `return cli_error(...)`. */
+int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, from a phx_error_t. */
+int cli_error_e(int exit_code, const char *prefix, const phx_error_t *e);
+
+/* Print help text (to stdout) and return 0; for --help handling. */
+int cli_help(const char *text);
+
+/* True when argv[i] is --help or -h anywhere before a "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Print a JSON value followed by a newline; steals nothing. */
+void cli_print_json(const json_t *v);
+
+/* Tiny option parser. Options are "--name VALUE", "--name=VALUE" or flags.
+ * Positional arguments are collected in order. Unknown options are errors. */
+typedef struct {
+    const char *name;  /* without leading "--" */
+    bool takes_value;
+    bool repeatable;   /* values collected into values[] */
+    /* outputs */
+    bool seen;
+    const char *value;
+    const char **values;
+    int nvalues;
+} cli_opt_t;
+
+typedef struct {
+    const char *pos[32];
+    int npos;
+} cli_args_t;
+
+/* Returns 0, or prints a usage error naming the problem and returns 2. */
+int cli_parse(const char *prefix, int argc, char **argv, cli_opt_t *opts, int nopts,
+              cli_args_t *args);
+cli_opt_t *cli_opt(cli_opt_t *opts, int nopts, const char *name);
+void cli_opts_free(cli_opt_t *opts, int nopts);
+
+#endif

@@ -1,0 +1,117 @@
+/* Shared CLI helpers: error lines, help, JSON output, option parsing. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prefix);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return exit_code;
+}
+
+int cli_error_e(int exit_code, const char *prefix, const phx_error_t *e)
+{
+    const char *msg = e && e->message[0] ? e->message : phx_strerror(e ? e->code : PHX_ERR_INTERNAL);
+    return cli_error(exit_code, prefix, "%s", msg);
+}
+
+int cli_help(const char *text)
+{
+    fputs(text, stdout);
+    return PHX_EXIT_OK;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    }
+    return false;
+}
+
+void cli_print_json(const json_t *v)
+{
+    char *s = phx_json_dump(v, false);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+}
+
+cli_opt_t *cli_opt(cli_opt_t *opts, int nopts, const char *name)
+{
+    for (int i = 0; i < nopts; i++)
+        if (strcmp(opts[i].name, name) == 0) return &opts[i];
+    return NULL;
+}
+
+void cli_opts_free(cli_opt_t *opts, int nopts)
+{
+    for (int i = 0; i < nopts; i++) {
+        free(opts[i].values);
+        opts[i].values = NULL;
+        opts[i].nvalues = 0;
+    }
+}
+
+int cli_parse(const char *prefix, int argc, char **argv, cli_opt_t *opts, int nopts,
+              cli_args_t *args)
+{
+    args->npos = 0;
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1] == '-' && a[2]) {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            cli_opt_t *o = NULL;
+            for (int k = 0; k < nopts; k++)
+                if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+                    o = &opts[k];
+            if (!o)
+                return cli_error(PHX_EXIT_USAGE, prefix, "unknown option '--%.*s' (see --help)",
+                                 (int)nlen, name);
+            const char *val = NULL;
+            if (o->takes_value) {
+                if (eq)
+                    val = eq + 1;
+                else if (i + 1 < argc)
+                    val = argv[++i];
+                else
+                    return cli_error(PHX_EXIT_USAGE, prefix, "option '--%s' needs a value",
+                                     o->name);
+            } else if (eq) {
+                return cli_error(PHX_EXIT_USAGE, prefix, "option '--%s' takes no value", o->name);
+            }
+            if (o->seen && !o->repeatable)
+                return cli_error(PHX_EXIT_USAGE, prefix, "option '--%s' given twice", o->name);
+            o->seen = true;
+            o->value = val;
+            if (o->repeatable && val) {
+                const char **nv = realloc(o->values, sizeof *nv * (size_t)(o->nvalues + 1));
+                if (!nv) return cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+                nv[o->nvalues++] = val;
+                o->values = nv;
+            }
+            continue;
+        }
+        if (args->npos >= (int)(sizeof args->pos / sizeof args->pos[0]))
+            return cli_error(PHX_EXIT_USAGE, prefix, "too many arguments");
+        args->pos[args->npos++] = a;
+    }
+    return 0;
+}

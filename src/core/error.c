@@ -1,0 +1,62 @@
+/* Error codes and messages. Libraries fill a caller's phx_error_t; only the CLI
+ * turns them into text for users. */
+#include <stdio.h>
+#include <string.h>
+
+#include "phx/core.h"
+
+static const char *const names[PHX_ERR__COUNT] = {
+    [PHX_OK] = "ok",
+    [PHX_ERR_INVALID] = "invalid",
+    [PHX_ERR_TRUNCATED] = "truncated",
+    [PHX_ERR_RANGE] = "range",
+    [PHX_ERR_NOMEM] = "nomem",
+    [PHX_ERR_IO] = "io",
+    [PHX_ERR_CRYPTO] = "crypto",
+    [PHX_ERR_VERIFY] = "verify",
+    [PHX_ERR_NOT_FOUND] = "not_found",
+    [PHX_ERR_UNSUPPORTED] = "unsupported",
+    [PHX_ERR_POLICY] = "policy",
+    [PHX_ERR_LIMIT] = "limit",
+    [PHX_ERR_TIMEOUT] = "timeout",
+    [PHX_ERR_REMOTE] = "remote",
+    [PHX_ERR_STATE] = "state",
+    [PHX_ERR_INTERNAL] = "internal",
+};
+
+const char *phx_strerror(phx_err_t code)
+{
+    if ((unsigned)code >= PHX_ERR__COUNT) return "unknown";
+    return names[code];
+}
+
+phx_err_t phx_fail(phx_error_t *e, phx_err_t code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+phx_err_t phx_error_wrap(phx_error_t *e, phx_err_t code, const char *fmt, ...)
+{
+    if (e) {
+        char prefix[128], old[sizeof e->message];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        va_end(ap);
+        memcpy(old, e->message, sizeof old);
+        old[sizeof old - 1] = 0;
+        e->code = code;
+        if (old[0])
+            snprintf(e->message, sizeof e->message, "%s: %s", prefix, old);
+        else
+            snprintf(e->message, sizeof e->message, "%s", prefix);
+    }
+    return code;
+}

@@ -1,0 +1,98 @@
+/* Leveled logger to stderr: readable text on a terminal, one JSON object per
+ * line when captured (so daemons' logs can be parsed). Never logs secrets:
+ * callers pass hashes or ids, not values. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "phx/core.h"
+
+static phx_log_level_t current_level = PHX_LOG_INFO;
+static int level_from_env_done;
+static int forced_format; /* 0 auto, 1 text, 2 json */
+static char component[32];
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+static void init_from_env(void)
+{
+    if (level_from_env_done) return;
+    level_from_env_done = 1;
+    const char *s = getenv("PHX_LOG");
+    if (!s) return;
+    for (int i = 0; i <= PHX_LOG_OFF; i++)
+        if (strcmp(s, level_names[i]) == 0) current_level = (phx_log_level_t)i;
+}
+
+void phx_log_set_level(phx_log_level_t level)
+{
+    level_from_env_done = 1;
+    current_level = level;
+}
+
+phx_log_level_t phx_log_get_level(void)
+{
+    init_from_env();
+    return current_level;
+}
+
+void phx_log_set_format(int format) { forced_format = format; }
+
+void phx_log_set_component(const char *name)
+{
+    snprintf(component, sizeof component, "%s", name ? name : "");
+}
+
+static void json_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+void phx_logv(phx_log_level_t level, const char *fmt, va_list ap)
+{
+    init_from_env();
+    if (level < current_level || level >= PHX_LOG_OFF) return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    int json = forced_format ? forced_format == 2 : !isatty(STDERR_FILENO);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    pthread_mutex_lock(&log_lock);
+    if (json) {
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\"", when, level_names[level]);
+        if (component[0]) fprintf(stderr, ",\"component\":\"%s\"", component);
+        fputs(",\"msg\":\"", stderr);
+        json_escape(stderr, msg);
+        fputs("\"}\n", stderr);
+    } else {
+        fprintf(stderr, "%s %-5s %s%s%s\n", when + 11, level_names[level], component,
+                component[0] ? ": " : "", msg);
+    }
+    fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void phx_log(phx_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    phx_logv(level, fmt, ap);
+    va_end(ap);
+}
