@@ -31,7 +31,7 @@ bench: build
 	@scripts/bench.sh build
 
 fuzz: build-test
-	@scripts/fuzz.sh build-test 60
+	@PHX_FUZZ_RUNS=1000000 scripts/fuzz-all.sh build-test
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
