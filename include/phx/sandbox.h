@@ -43,6 +43,10 @@ typedef struct {
     const char *kv_dir;       /* SQLite files and the dev key root live here */
     const char **allow_hosts; /* hosts exempt from the address checks */
     int nallow_hosts;
+    /* Pinned DNS answers, curl's "HOST:PORT:ADDRESS" form (operators pinning
+     * names; tests making a name resolve to loopback). Checked like any answer. */
+    const char **resolve;
+    int nresolve;
     int prefork;              /* idle children kept ready (default 2) */
     bool jit;                 /* SpiderMonkey JIT on (default true in phx run) */
     bool test_hooks;          /* expose phx.__test to contracts: tests only */

@@ -192,17 +192,24 @@ static uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
-/* A contract is a module when it uses export/import at the start of a line;
- * Phat-style scripts (scriptArgs, final expression) compile as scripts. */
+/* A contract is a module when the words export or import appear outside an
+ * identifier; Phat-style scripts (scriptArgs, final expression) compile as
+ * scripts. A wrong guess is corrected by compiling the other way. */
+static bool is_ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c == '.';
+}
+
 static bool looks_like_module(const char *src, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (i && src[i - 1] != '\n') continue;
-        size_t j = i;
-        while (j < len && (src[j] == ' ' || src[j] == '\t')) j++;
-        if ((len - j > 7 && !memcmp(src + j, "export ", 7)) ||
-            (len - j > 7 && !memcmp(src + j, "import ", 7)) ||
-            (len - j > 7 && !memcmp(src + j, "export{", 7)))
+    for (size_t i = 0; i + 6 <= len; i++) {
+        bool exp = !memcmp(src + i, "export", 6), imp = !memcmp(src + i, "import", 6);
+        if (!exp && !imp) continue;
+        if (i && is_ident(src[i - 1])) continue;
+        if (i + 6 < len && (src[i + 6] == ' ' || src[i + 6] == '{' || src[i + 6] == '*' ||
+                            src[i + 6] == '\n' || src[i + 6] == '\t' || src[i + 6] == '"' ||
+                            src[i + 6] == '\''))
             return true;
     }
     return false;
@@ -230,6 +237,18 @@ static phx_err_t compile_cached(phx_js_engine *eng, const char *src, size_t len,
     bool module = looks_like_module(src, len);
     RefPtr<JS::Stencil> st = module ? JS::CompileModuleScriptToStencil(cx, opts, text)
                                     : JS::CompileGlobalScriptToStencil(cx, opts, text);
+    if (!st && !eng->abort_reason.load()) {
+        JS_ClearPendingException(cx);
+        st = module ? JS::CompileGlobalScriptToStencil(cx, opts, text)
+                    : JS::CompileModuleScriptToStencil(cx, opts, text);
+        if (st) {
+            module = !module;
+        } else { /* report the first guess's error, which is the likelier intent */
+            JS_ClearPendingException(cx);
+            st = module ? JS::CompileModuleScriptToStencil(cx, opts, text)
+                        : JS::CompileGlobalScriptToStencil(cx, opts, text);
+        }
+    }
     if (!st) return phx_fail(e, PHX_ERR_INVALID, "compile failed"); /* caller reports */
     size_t slot = eng->ncache < 16 ? eng->ncache++ : (size_t)(h % 16);
     CachedStencil *c = &eng->cache[slot];

@@ -372,6 +372,8 @@
 
   return function invoke(ns, isModule) {
     if (isModule) {
+      // Phat's starter kit: `export default function main(request, secrets)`.
+      if (typeof ns.default === 'function' && ns.default.name === 'main') return ns.default(request, secretsArg);
       if (typeof ns.default === 'function') return ns.default(input, ctx);
       if (typeof ns.main === 'function') return ns.main(request, secretsArg);
       return { __phx_no_entry: true };

@@ -19,13 +19,6 @@
 #include "internal.h"
 #include "phx/json.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SBX_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SBX_ASAN 1
-#endif
-#endif
 
 static struct {
     phx_js_engine_t *eng;
@@ -65,7 +58,7 @@ static void *watchdog_main(void *arg)
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (!reason && cpu_now_ms() > g.cpu_ms) reason = PHX_JS_CPU_LIMIT;
-        if (!reason && (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes)
+        if (!reason && (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes + SBX_RSS_SLACK_BYTES)
             reason = PHX_JS_MEMORY_LIMIT;
         if (reason) phx_js_engine_abort(g.eng, reason);
     }

@@ -182,7 +182,7 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
     phx_err_t err = PHX_OK;
     CURL *c = curl_easy_init();
     CURLU *u = curl_url();
-    struct curl_slist *hl = NULL;
+    struct curl_slist *hl = NULL, *pins = NULL;
     req_t r = {.h = h, .body_cap = h->limits->response_bytes, .headers = json_array()};
     char *url = strdup(url0);
     char method[16];
@@ -192,6 +192,10 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
     if (!c || !u || !url || !r.headers) {
         err = phx_fail(e, PHX_ERR_NOMEM, "fetch");
         goto out;
+    }
+    for (int i = 0; i < h->cfg->nresolve; i++) {
+        struct curl_slist *n2 = curl_slist_append(pins, h->cfg->resolve[i]);
+        if (n2) pins = n2;
     }
     size_t nh = json_array_size(hdrs);
     for (size_t i = 0; i < nh && i < 100; i++) {
@@ -220,25 +224,27 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
             goto out;
         }
         char *scheme = NULL, *host = NULL;
-        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
             curl_free(scheme);
-            curl_free(host);
-            err = phx_fail(e, PHX_ERR_INVALID, "fetch: bad URL");
+            err = phx_fail(e, PHX_ERR_INVALID, "fetch: bad URL %.200s", url);
             goto out;
         }
         bool scheme_ok = !strcasecmp(scheme, "http") || !strcasecmp(scheme, "https");
-        r.host_allowed = host_is_allowed(h, host);
         curl_free(scheme);
-        curl_free(host);
         if (!scheme_ok) {
             snprintf(h->fatal_code, sizeof h->fatal_code, "egress_denied");
             snprintf(h->fatal_message, sizeof h->fatal_message,
-                     "fetch %s: only http and https are allowed", url);
+                     "fetch %.120s: only http and https are allowed", url);
             err = phx_fail(e, PHX_ERR_POLICY, "%s", h->fatal_message);
             goto out;
         }
+        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+            err = phx_fail(e, PHX_ERR_INVALID, "fetch: no host in %.200s", url);
+            goto out;
+        }
+        r.host_allowed = host_is_allowed(h, host);
+        curl_free(host);
         uint64_t now = phx_monotonic_ms();
         uint64_t left = h->deadline_ms > now ? h->deadline_ms - now : 1;
         uint64_t tmo = timeout_ms < left ? timeout_ms : left;
@@ -261,6 +267,7 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        if (pins) curl_easy_setopt(c, CURLOPT_RESOLVE, pins);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "phx-contract/0.1");
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->limits->response_bytes);
@@ -335,6 +342,7 @@ out:
     phx_buf_free(&r.body);
     json_decref(r.headers);
     curl_slist_free_all(hl);
+    curl_slist_free_all(pins);
     curl_url_cleanup(u);
     if (c) curl_easy_cleanup(c);
     return err;

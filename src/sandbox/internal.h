@@ -8,6 +8,22 @@
 #include "phx/js.h"
 #include "phx/sandbox.h"
 
+/* ASan keeps freed memory in a quarantine, so RSS overstates what a contract
+ * holds; RSS-based caps get this much slack in sanitizer builds (the GC budget
+ * is unaffected). RLIMIT_AS is skipped there entirely (child.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SBX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SBX_ASAN 1
+#endif
+#endif
+#ifdef SBX_ASAN
+#define SBX_RSS_SLACK_BYTES (64u << 20)
+#else
+#define SBX_RSS_SLACK_BYTES 0u
+#endif
+
 /* Called between poll slices while waiting; a non-OK return stops the wait. */
 typedef phx_err_t (*sbx_tick_fn)(void *ud, phx_error_t *e);
 

@@ -31,6 +31,7 @@ struct phx_sandbox_pool {
     phx_sandbox_config_t cfg;
     char *kv_dir;
     char **allow;
+    char **resolve;
     pid_t zygote;
     int ctrl;
     child_t idle[MAX_PREFORK];
@@ -145,6 +146,13 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         return phx_fail(e, PHX_ERR_NOMEM, "pool");
     }
     for (int i = 0; i < cfg->nallow_hosts; i++) p->allow[i] = strdup(cfg->allow_hosts[i]);
+    p->resolve = calloc((size_t)cfg->nresolve + 1, sizeof *p->resolve);
+    if (!p->resolve) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    }
+    for (int i = 0; i < cfg->nresolve; i++) p->resolve[i] = strdup(cfg->resolve[i]);
+    p->cfg.resolve = (const char **)p->resolve;
     p->cfg.kv_dir = p->kv_dir;
     p->cfg.allow_hosts = (const char **)p->allow;
     p->ctrl = -1;
@@ -205,6 +213,9 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
     if (p->allow)
         for (int i = 0; p->allow[i]; i++) free(p->allow[i]);
     free(p->allow);
+    if (p->resolve)
+        for (int i = 0; p->resolve[i]; i++) free(p->resolve[i]);
+    free(p->resolve);
     free(p->kv_dir);
     free(p);
 }
@@ -375,7 +386,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     uint64_t deadline = t0 + L->wall_ms;
     host.deadline_ms = deadline;
     watch_t watch = {.pid = c.pid,
-                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 + (64u << 20)};
+                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 + (64u << 20) +
+                                      SBX_RSS_SLACK_BYTES};
     phx_buf_t frame = PHX_BUF_INIT, reply = PHX_BUF_INIT;
     phx_error_t ferr = {0};
     bool got_result = false, killed_wall = false;
@@ -417,6 +429,13 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
                 }
             } else if (m.status == PHX_JS_HOST_ABORT && host.fatal_code[0]) {
                 set_failure(res, host.fatal_code, "%s", host.fatal_message);
+            } else if (m.status == PHX_JS_CPU_LIMIT) {
+                set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+                            (unsigned long long)L->cpu_ms);
+            } else if (m.status == PHX_JS_MEMORY_LIMIT) {
+                set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%.*s)",
+                            (unsigned long long)(L->mem_bytes >> 20), (int)m.message_len,
+                            (const char *)m.message);
             } else {
                 set_failure(res, status_code(m.status), "%.*s", (int)m.message_len,
                             (const char *)m.message);
