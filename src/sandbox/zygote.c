@@ -53,6 +53,9 @@ void sbx_zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
     }
     syscall(SYS_close_range, 4, ~0U, 0);
 
+    /* jansson seeds its hash function from /dev/urandom on first use; do it here,
+     * before seccomp in the children forbids opening files. */
+    json_object_seed(0);
     phx_js_config_t jc = {.heap_max_bytes = cfg->limits.mem_bytes,
                           .output_max_bytes = cfg->limits.output_bytes,
                           .jit = cfg->jit};

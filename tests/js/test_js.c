@@ -444,8 +444,21 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
         check_still_serving(p);
     }
 
+    /* Seccomp: a process that tries to open a socket is killed; a file cannot be
+     * read (killed in release builds; EPERM under ASan, whose error path needs open). */
+    phx_sandbox_result_t r = run(pool, "export default async () => phx.__test.hostCall('test.socket');");
+    CHECK(failed_with(&r, "crashed") && strstr(r.message, "signal 31"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+    r = run(pool, "export default async () => phx.__test.hostCall('test.open');");
+    CHECK(!r.ok && (!strcmp(r.code, "crashed") ||
+                    (!strcmp(r.code, "exception") && strstr(r.message, "Operation not permitted"))));
+    fprintf(stderr, "  open: %s %s: %s\n", r.ok ? "ok" : "failed", r.code, r.ok ? (char *)r.output.ptr : r.message);
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+
     /* Deep recursion: the engine's stack limit, a clean exception, not a crash. */
-    phx_sandbox_result_t r = run(pool, "function f(n) { return f(n + 1) + 1; } export default async () => f(0);");
+    r = run(pool, "function f(n) { return f(n + 1) + 1; } export default async () => f(0);");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "too much recursion"));
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
