@@ -76,6 +76,11 @@ void phx_js_engine_abort(phx_js_engine_t *eng, phx_js_status_t reason);
 /* Bytes in the GC heap now. */
 size_t phx_js_engine_heap_bytes(phx_js_engine_t *eng);
 
+/* Build the next run's fresh global (standard classes, host natives, prelude)
+ * ahead of time, so a pre-forked sandbox does it while it waits for work. The
+ * prepared global is used by exactly one phx_js_run. */
+phx_err_t phx_js_prepare(phx_js_engine_t *eng, bool test_hooks, phx_error_t *e);
+
 /* Run one invocation in a fresh global. Returns PHX_OK when a result (of any
  * status) is in *res; an error only when the engine itself failed. */
 phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call, phx_js_result_t *res,

@@ -113,9 +113,11 @@ typedef struct {
     const char *op; /* points into the frame; NUL-terminated there */
     const uint8_t *body;
     size_t body_len;
-    /* RESULT: u8 status | u8 is_bytes | u16le message length | message | output */
+    /* RESULT: u8 status | u8 is_bytes | u32le cpu_ms | u32le peak_rss_kb |
+     * u16le message length | message | output (JSON text or bytes) */
     uint8_t status;
     uint8_t is_bytes;
+    uint32_t cpu_ms, peak_rss_kb; /* self-reported: informational only */
     const uint8_t *message;
     size_t message_len;
 } phx_sandbox_msg_t;

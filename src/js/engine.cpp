@@ -107,7 +107,10 @@ struct phx_js_engine {
     size_t heap_baseline;
     bool running;
     const phx_js_call_t *call;
-    phx_js_status_t host_abort_status;
+    /* The realm prepared ahead of the job (phx_js_prepare): a global that has
+     * only ever run the prelude, and the prelude's setup function. */
+    JS::PersistentRooted<JSObject *> *ready_global;
+    JS::PersistentRooted<JS::Value> *ready_setup;
 };
 
 static phx_js_engine *g_engine; /* one per process: SpiderMonkey's callbacks need it */
@@ -626,22 +629,99 @@ static bool produce_output(phx_js_engine *eng, JS::HandleValue v, phx_js_result_
     return true;
 }
 
-static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, const phx_js_call_t *call,
-                         phx_js_result_t *res)
+/* Trusted warm-up run in a prepared realm before any contract sees it: it calls
+ * common built-ins on values it creates and drops, so their lazily instantiated
+ * self-hosted code, ICU collators and shapes exist already. It defines nothing
+ * and touches no global; test_js checks that globals and prototypes are pristine. */
+static const char warmup_source[] = R"JS((function () {
+  'use strict';
+  const o = JSON.parse('{"a":[1,2.5,"x",{"b":null}],"c":true}');
+  JSON.stringify(o); JSON.stringify(o, null, 2);
+  const a = [5, 3, 9, 1].map((x) => x * 2).filter((x) => x > 2).sort((x, y) => x - y);
+  a.includes(6); a.indexOf(6); a.slice(1).concat([1]).reverse().join(','); a.reduce((s, x) => s + x, 0);
+  a.find((x) => x > 5); a.some((x) => x > 5); a.every((x) => x > 0); Array.from(a); [...a].push(1);
+  ['b', 'a'].sort((x, y) => x.localeCompare(y)); (1234.5).toFixed(2); (1234.5).toLocaleString();
+  Object.values(o); Object.entries(o); Object.keys(o); Object.assign({}, o); ({ ...o });
+  'Abc-def'.toUpperCase().toLowerCase().split('-').map((s) => s.trim().padStart(4, '0'));
+  'x'.repeat(3).replace(/x/g, 'y').startsWith('y'); /^(\d+)-(\w+)$/.exec('12-ab'); `t${a.length}`;
+  Math.max(1, 2); Math.min(1, 2); Math.round(1.5); Math.floor(1.5); Math.abs(-1); Math.pow(2, 10);
+  BigInt('123') * 2n; (2n ** 64n).toString(16); Number('42'); parseInt('ff', 16); String(1.5);
+  new Map([[1, 2]]).get(1); new Set([1]).has(1); new Uint8Array(4).fill(1).subarray(1);
+  new TextDecoder().decode(new TextEncoder().encode('hé'));
+  phx.hex.encode(phx.hex.decode('0x0102')); phx.abi.encode(['uint256', 'string'], [1n, 'a']);
+  class K { #p = 1; get p() { return this.#p; } } new K().p;
+  for (const [k, v] of Object.entries({ a: 1 })) void (k + v);
+  (async () => { await null; return 1; })().then((x) => x);
+  Promise.resolve(1).then((x) => x);
+  try { null.x; } catch (e) { String(e); }
+  new Date(0).toISOString(); Date.now();
+})();)JS";
+
+/* Build the contract's world in a new global: natives, then the prelude, which
+ * evaluates to its setup function. */
+static bool build_realm(phx_js_engine *eng, bool test_hooks, bool warm,
+                        JS::MutableHandleObject global, JS::MutableHandleValue setup,
+                        phx_js_result_t *res)
 {
     JSContext *cx = eng->cx;
-    if (!define_natives(cx, global, call->test_hooks)) {
+    JS::RealmOptions ro;
+    global.set(JS_NewGlobalObject(cx, &global_class, nullptr, JS::FireOnNewGlobalHook, ro));
+    if (!global) {
+        JS_ClearPendingException(cx); /* outside a realm: only clear (research §3.2) */
+        res->status = PHX_JS_MEMORY_LIMIT;
+        set_msg(res, "cannot create a global");
+        return false;
+    }
+    JSAutoRealm ar(cx, global);
+    JS::CompileOptions opts(cx);
+    JS::InstantiateOptions iopts(opts);
+    JS::RootedScript script(cx);
+    if (!JS::InitRealmStandardClasses(cx) || !define_natives(cx, global, test_hooks) ||
+        !(script = JS::InstantiateGlobalStencil(cx, iopts, eng->prelude)) ||
+        !JS_ExecuteScript(cx, script, setup)) {
         capture_failure(eng, res, PHX_JS_EXCEPTION);
         return false;
     }
-    /* The prelude builds the contract's world (fetch, phx, pink, console, ...) and
-     * returns the function that calls the contract with the right convention. */
+    if (!setup.isObject()) {
+        res->status = PHX_JS_EXCEPTION;
+        set_msg(res, "prelude returned no setup function");
+        return false;
+    }
+    if (warm) {
+        JS::CompileOptions wopts(cx);
+        wopts.setFileAndLine("phx:warmup", 1);
+        JS::SourceText<mozilla::Utf8Unit> text;
+        JS::RootedValue ignored(cx);
+        if (!text.init(cx, warmup_source, sizeof warmup_source - 1, JS::SourceOwnership::Borrowed) ||
+            !JS::Evaluate(cx, wopts, text, &ignored) || !eng->jobs->drain(cx, &eng->abort_reason)) {
+            capture_failure(eng, res, PHX_JS_EXCEPTION);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::HandleValue setup,
+                         const phx_js_call_t *call, phx_js_result_t *res)
+{
+    JSContext *cx = eng->cx;
+    (void)global;
+    /* setup(input, ctx) binds this invocation's input and ctx and returns the invoker. */
     JS::RootedValue invoker(cx);
     {
-        JS::CompileOptions opts(cx);
-        JS::InstantiateOptions iopts(opts);
-        JS::RootedScript script(cx, JS::InstantiateGlobalStencil(cx, iopts, eng->prelude));
-        if (!script || !JS_ExecuteScript(cx, script, &invoker)) {
+        JS::RootedString in(cx, JS_NewStringCopyUTF8Z(cx, JS::ConstUTF8CharsZ(
+                                    call->input_json ? call->input_json : "null",
+                                    strlen(call->input_json ? call->input_json : "null"))));
+        JS::RootedString cj(cx, in ? JS_NewStringCopyUTF8Z(cx, JS::ConstUTF8CharsZ(
+                                         call->ctx_json ? call->ctx_json : "{}",
+                                         strlen(call->ctx_json ? call->ctx_json : "{}")))
+                                   : nullptr);
+        JS::RootedValueArray<2> sargs(cx);
+        if (cj) {
+            sargs[0].setString(in);
+            sargs[1].setString(cj);
+        }
+        if (!cj || !JS::Call(cx, JS::UndefinedHandleValue, setup, sargs, &invoker)) {
             capture_failure(eng, res, PHX_JS_EXCEPTION);
             return false;
         }
@@ -715,6 +795,23 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, const phx_
     return true;
 }
 
+extern "C" phx_err_t phx_js_prepare(phx_js_engine_t *eng, bool test_hooks, phx_error_t *e)
+{
+    if (eng->ready_global) return PHX_OK;
+    JSContext *cx = eng->cx;
+    phx_js_result_t res;
+    memset(&res, 0, sizeof res);
+    JS::RootedObject global(cx);
+    JS::RootedValue setup(cx);
+    if (!build_realm(eng, test_hooks, true, &global, &setup, &res)) {
+        JS_ClearPendingException(cx);
+        return phx_fail(e, PHX_ERR_INTERNAL, "preparing a realm: %s", res.message);
+    }
+    eng->ready_global = new JS::PersistentRooted<JSObject *>(cx, global);
+    eng->ready_setup = new JS::PersistentRooted<JS::Value>(cx, setup);
+    return PHX_OK;
+}
+
 extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
                                 phx_js_result_t *res, phx_error_t *e)
 {
@@ -725,32 +822,24 @@ extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
     eng->heap_baseline = JS_GetGCParameter(cx, JSGC_BYTES);
     eng->running = true;
 
-    /* The ctx and input are handed to the prelude through the natives object as
-     * JSON text, so no object ever crosses between globals. */
-    JS::RealmOptions ro;
-    JS::RootedObject global(cx, JS_NewGlobalObject(cx, &global_class, nullptr,
-                                                   JS::FireOnNewGlobalHook, ro));
-    if (!global) {
-        JS_ClearPendingException(cx); /* outside a realm: only clear (research §3.2) */
-        eng->running = false;
-        res->status = PHX_JS_MEMORY_LIMIT;
-        set_msg(res, "cannot create a global");
-        return PHX_OK;
+    /* Input and ctx reach the contract as JSON text through setup(), so no object
+     * ever crosses between globals. A prepared realm is used once, then dropped. */
+    JS::RootedObject global(cx);
+    JS::RootedValue setup(cx);
+    bool ok = true;
+    if (eng->ready_global) {
+        global = *eng->ready_global;
+        setup = *eng->ready_setup;
+        delete eng->ready_global;
+        delete eng->ready_setup;
+        eng->ready_global = nullptr;
+        eng->ready_setup = nullptr;
+    } else {
+        ok = build_realm(eng, call->test_hooks, false, &global, &setup, res);
     }
-    {
+    if (ok) {
         JSAutoRealm ar(cx, global);
-        bool ok = JS::InitRealmStandardClasses(cx);
-        if (ok) {
-            JS::RootedString in(cx, JS_NewStringCopyZ(cx, call->input_json ? call->input_json : "null"));
-            JS::RootedString cj(cx, JS_NewStringCopyZ(cx, call->ctx_json ? call->ctx_json : "{}"));
-            JS::RootedValue inv(cx, JS::StringValue(in)), cjv(cx, JS::StringValue(cj));
-            ok = in && cj && JS_DefineProperty(cx, global, "__phx_input", inv, 0) &&
-                 JS_DefineProperty(cx, global, "__phx_ctx", cjv, 0);
-        }
-        if (!ok)
-            capture_failure(eng, res, PHX_JS_EXCEPTION);
-        else
-            (void)run_in_realm(eng, global, call, res);
+        (void)run_in_realm(eng, global, setup, call, res);
         if (res->status != PHX_JS_OK) {
             phx_buf_free(&res->output);
             res->output_is_bytes = false;

@@ -3,16 +3,14 @@
 // phx (kv, crypto, hex, abi), pink (Phat compatibility) and scriptArgs. Every
 // capability is one call to the private native `host(op, json)`, which the
 // sandbox turns into a framed message to the worker (docs/js.md lists the ops).
-// Evaluates to the invoker: a function that calls the contract's entry point.
+// Evaluates to setup(inputJson, ctxJson), which returns the invoker: a function
+// that calls the contract's entry point. The sandbox runs this file while the
+// process waits for work, and setup when the invocation arrives.
 (function () {
   'use strict';
   const G = globalThis;
   const N = G.__phx_native;
-  const INPUT = G.__phx_input;
-  const CTXJ = G.__phx_ctx;
   delete G.__phx_native;
-  delete G.__phx_input;
-  delete G.__phx_ctx;
   const host = N.host, nativeRandom = N.random, nativeCrash = N.crash;
   const JSONparse = JSON.parse, JSONstringify = JSON.stringify;
   const call = (op, args) => JSONparse(host(op, JSONstringify(args === undefined ? null : args)));
@@ -333,9 +331,6 @@
   def(G, 'phx', phx);
 
   // ---- pink: Phala Phat JS compatibility ---------------------------------------------
-  const ctx = JSONparse(CTXJ);
-  Object.freeze(ctx.secrets || (ctx.secrets = {}));
-  Object.freeze(ctx);
   function pinkReq(req) {
     const spec = { url: String(req.url), method: String(req.method || 'GET').toUpperCase(), headers: headerList(req.headers) };
     if (req.body != null) spec.body = b64Encode(bytesOrHex(req.body));
@@ -351,7 +346,7 @@
   }
   const pink = {
     version: '1.2',
-    jsCodeHash: ctx.codeHash,
+    jsCodeHash: '',
     httpRequest(req) { return pinkResp(doFetch(pinkReq(req)), req.returnTextBody); },
     batchHttpRequest(reqs, timeout_ms = 10000) {
       const rs = call('fetch.batch', { requests: reqs.map(pinkReq), timeout_ms: Number(timeout_ms) });
@@ -362,6 +357,11 @@
   };
   def(G, 'pink', pink);
 
+  return function setup(INPUT, CTXJ) {
+  const ctx = JSONparse(CTXJ);
+  Object.freeze(ctx.secrets || (ctx.secrets = {}));
+  Object.freeze(ctx);
+  pink.jsCodeHash = ctx.codeHash;
   // Phat's calling form: scriptArgs = [request, secrets]; request is the input
   // (a string as is, anything else as JSON), secrets a string: the secret named
   // "secrets" if given, else all secrets as a JSON object.
@@ -382,5 +382,6 @@
     if (G.scriptOutput !== undefined) return G.scriptOutput;
     if (ns !== undefined) return ns;
     return { __phx_no_entry: true };
+  };
   };
 })();

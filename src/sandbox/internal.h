@@ -34,9 +34,12 @@ phx_err_t sbx_write_frame(int fd, uint8_t type, const void *a, size_t alen, cons
 phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms,
                          sbx_tick_fn tick, void *tick_ud, phx_error_t *e);
 
+struct sock_fprog;
+/* The seccomp program every child loads (built once, in the zygote). */
+phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e);
 /* The child: never returns. */
-void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *eng)
-    __attribute__((noreturn));
+void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *eng,
+                    const struct sock_fprog *filter) __attribute__((noreturn));
 /* The zygote: never returns. */
 void sbx_zygote_main(int ctrl, const phx_sandbox_config_t *cfg) __attribute__((noreturn));
 

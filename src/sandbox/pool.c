@@ -36,6 +36,16 @@ struct phx_sandbox_pool {
     int ctrl;
     child_t idle[MAX_PREFORK];
     int nidle;
+    /* Spawn requests sent to the zygote whose pid has not been read yet; the
+     * zygote answers in order. Reading lazily keeps its fork off our path. */
+    int pending_fd[MAX_PREFORK];
+    int npending;
+    /* Children that finished and were killed but not yet reaped. */
+    pid_t zombies[64];
+    int nzombies;
+    /* Code hashes seen once / compiled into the zygote (a small ring each). */
+    uint8_t seen[16][32], compiled[16][32];
+    unsigned nseen, ncompiled;
 };
 
 void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
@@ -80,7 +90,8 @@ static phx_err_t read_exact_timeout(int fd, void *buf, size_t n, int timeout_ms,
     return PHX_OK;
 }
 
-static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+/* Ask the zygote for a child whose channel is the other end of a new socketpair. */
+static phx_err_t spawn_request(phx_sandbox_pool_t *p, int *fd_out, phx_error_t *e)
 {
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
@@ -101,30 +112,85 @@ static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
         n = sendmsg(p->ctrl, &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     close(sp[1]);
-    int32_t pid = -1;
-    phx_err_t err = PHX_OK;
-    if (n != 1)
-        err = phx_fail(e, PHX_ERR_IO, "zygote is gone: %s", strerror(errno));
-    else
-        err = read_exact_timeout(p->ctrl, &pid, sizeof pid, 10000, e);
-    if (!err && pid <= 0) err = phx_fail(e, PHX_ERR_INTERNAL, "zygote could not fork");
-    if (err) {
+    if (n != 1) {
         close(sp[0]);
-        return err;
+        return phx_fail(e, PHX_ERR_IO, "zygote is gone: %s", strerror(errno));
     }
     fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
-    c->pid = pid;
-    c->fd = sp[0];
+    *fd_out = sp[0];
     return PHX_OK;
+}
+
+/* Read the pid for the oldest pending request. */
+static phx_err_t spawn_collect(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    int fd = p->pending_fd[0];
+    memmove(p->pending_fd, p->pending_fd + 1, sizeof(int) * (size_t)--p->npending);
+    int32_t pid = -1;
+    phx_err_t err = read_exact_timeout(p->ctrl, &pid, sizeof pid, 10000, e);
+    if (!err && pid <= 0) err = phx_fail(e, PHX_ERR_INTERNAL, "zygote could not fork");
+    if (err) {
+        close(fd);
+        return err;
+    }
+    c->pid = pid;
+    c->fd = fd;
+    return PHX_OK;
+}
+
+static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    if (p->npending < MAX_PREFORK) {
+        phx_err_t err = spawn_request(p, &p->pending_fd[p->npending], e);
+        if (err) return err;
+        p->npending++;
+    }
+    return spawn_collect(p, c, e);
+}
+
+/* A ready child: an idle one, else the oldest pending, else a new one. */
+static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    if (p->nidle > 0) {
+        *c = p->idle[0];
+        memmove(p->idle, p->idle + 1, sizeof(child_t) * (size_t)--p->nidle);
+        return PHX_OK;
+    }
+    if (p->npending > 0) return spawn_collect(p, c, e);
+    return spawn(p, c, e);
 }
 
 static void refill(phx_sandbox_pool_t *p)
 {
-    while (p->nidle < p->cfg.prefork) {
+    while (p->nidle + p->npending < p->cfg.prefork) {
         phx_error_t e;
-        if (spawn(p, &p->idle[p->nidle], &e)) break;
+        if (spawn_request(p, &p->pending_fd[p->npending], &e)) break;
+        p->npending++;
+    }
+}
+
+/* Collect every pending pid (before a control exchange that must not interleave). */
+static void drain_pending(phx_sandbox_pool_t *p)
+{
+    while (p->npending > 0 && p->nidle < MAX_PREFORK) {
+        phx_error_t e;
+        if (spawn_collect(p, &p->idle[p->nidle], &e)) continue;
         p->nidle++;
     }
+}
+
+static void reap_zombies(phx_sandbox_pool_t *p, bool block)
+{
+    int kept = 0;
+    for (int i = 0; i < p->nzombies; i++) {
+        int st;
+        pid_t r;
+        do {
+            r = waitpid(p->zombies[i], &st, block ? 0 : WNOHANG);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0) p->zombies[kept++] = p->zombies[i];
+    }
+    p->nzombies = kept;
 }
 
 phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
@@ -198,6 +264,8 @@ static void reap(pid_t pid, int *status, struct rusage *ru)
 void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
 {
     if (!p) return;
+    drain_pending(p);
+    reap_zombies(p, true);
     for (int i = 0; i < p->nidle; i++) {
         int st;
         struct rusage ru;
@@ -224,6 +292,7 @@ phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source,
                                       phx_error_t *e)
 {
     if (len > 200000) return PHX_OK; /* beyond one control message; compiled per child */
+    drain_pending(p);
     uint8_t *msg = malloc(len + 1);
     if (!msg) return phx_fail(e, PHX_ERR_NOMEM, "precompile");
     msg[0] = 'C';
@@ -233,6 +302,7 @@ phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source,
     if (n != (ssize_t)len + 1) return phx_fail(e, PHX_ERR_IO, "zygote: %s", strerror(errno));
     uint8_t ok = 0;
     phx_err_t err = read_exact_timeout(p->ctrl, &ok, 1, 10000, e);
+    /* (the caller drained pending spawns first: replies come in request order) */
     if (err) return err;
     /* Children forked before this do not have it; replace them. */
     for (int i = 0; i < p->nidle; i++) {
@@ -372,14 +442,26 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     char *job_text = build_job(p, job, contract_id, res->code_hash, e);
     if (!job_text) return e ? e->code : PHX_ERR_INVALID;
 
+    reap_zombies(p, false);
+    /* The second time a code hash comes, compile it into the zygote: children
+     * forked from then on start with its stencil (cached by code hash). */
+    bool known = false, seen = false;
+    for (unsigned i = 0; i < 16 && !known; i++) known = !memcmp(p->compiled[i], digest, 32);
+    for (unsigned i = 0; i < 16 && !seen; i++) seen = !memcmp(p->seen[i], digest, 32);
+    if (!known && seen) {
+        phx_error_t pe;
+        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, &pe))
+            memcpy(p->compiled[p->ncompiled++ % 16], digest, 32);
+    } else if (!known) {
+        memcpy(p->seen[p->nseen++ % 16], digest, 32);
+    }
     child_t c;
-    phx_err_t err = PHX_OK;
-    if (p->nidle > 0) {
-        c = p->idle[--p->nidle];
-    } else if ((err = spawn(p, &c, e))) {
+    phx_err_t err = take_child(p, &c, e);
+    if (err) {
         free(job_text);
         return err;
     }
+    refill(p); /* the replacement forks while this one runs */
 
     sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id};
     uint64_t t0 = phx_monotonic_ms();
@@ -407,6 +489,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         }
         if (m.type == PHX_SBX_RESULT) {
             got_result = true;
+            res->cpu_ms = m.cpu_ms;
+            res->peak_mem_kb = m.peak_rss_kb;
             if (m.status == PHX_JS_OK) {
                 if (m.body_len > L->output_bytes) {
                     set_failure(res, "output_limit", "output of %zu bytes exceeds %llu", m.body_len,
@@ -462,11 +546,18 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     close(c.fd);
-    reap(c.pid, &status, &ru);
+    if (got_result && p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])) {
+        /* It answered: stop it now, reap it later (its usage came with the result). */
+        kill(c.pid, SIGKILL);
+        p->zombies[p->nzombies++] = c.pid;
+    } else {
+        /* No answer: how it ended is the answer, and wait4 has the true usage. */
+        reap(c.pid, &status, &ru);
+        res->cpu_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
+                      (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
+        res->peak_mem_kb = (uint64_t)ru.ru_maxrss;
+    }
     res->wall_ms = phx_monotonic_ms() - t0;
-    res->cpu_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
-    res->peak_mem_kb = (uint64_t)ru.ru_maxrss;
     res->requests = host.requests;
     res->logs = host.logs;
     res->nlogs = host.nlogs;

@@ -131,6 +131,8 @@ phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t 
     case PHX_SBX_RESULT: {
         uint16_t mlen;
         if ((err = phx_reader_u8(&r, &m->status, e)) || (err = phx_reader_u8(&r, &m->is_bytes, e)) ||
+            (err = phx_reader_u32le(&r, &m->cpu_ms, e)) ||
+            (err = phx_reader_u32le(&r, &m->peak_rss_kb, e)) ||
             (err = phx_reader_u16le(&r, &mlen, e)) ||
             (err = phx_reader_view(&r, &m->message, mlen, e)))
             return err;
