@@ -127,6 +127,11 @@ typedef struct {
 phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t *m,
                                 phx_error_t *e);
 
+/* Decode a complete RESULT message (as phx_sandbox_msg_parse takes it) into the
+ * outcome the worker reports, applying the output limit and the JSON check. */
+phx_err_t phx_sandbox_result_parse(const uint8_t *p, size_t len, const phx_sandbox_limits_t *limits,
+                                   phx_sandbox_result_t *res, phx_error_t *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -415,10 +415,76 @@ static char *build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     return text;
 }
 
-/* Map the engine's status to the user-facing code. */
-static const char *status_code(uint8_t s)
+/* Text from a child goes into JSON and terminals: keep it printable UTF-8. */
+static void copy_message(char *dst, size_t cap, const uint8_t *p, size_t n)
 {
-    return phx_js_status_name((phx_js_status_t)s);
+    json_t *probe = json_stringn((const char *)p, n); /* NULL unless valid UTF-8 */
+    size_t take = n < cap - 1 ? n : cap - 1;
+    /* Cut before a sequence, never inside one: p[take] starts a character. */
+    while (probe && take > 0 && take < n && (p[take] & 0xC0) == 0x80) take--;
+    for (size_t i = 0; i < take; i++) {
+        uint8_t c = p[i];
+        if (c < 0x20 || c == 0x7f) c = ' ';
+        else if (c >= 0x80 && !probe) c = '?';
+        dst[i] = (char)c;
+    }
+    dst[take] = 0;
+    json_decref(probe);
+}
+
+/* Turn a child's RESULT into the user-visible outcome. Everything in it is
+ * untrusted: the output must fit the limit and, unless bytes, be JSON. */
+static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t *L,
+                          phx_sandbox_result_t *res)
+{
+    char msg[sizeof res->message];
+    copy_message(msg, sizeof msg, m->message, m->message_len);
+    res->cpu_ms = m->cpu_ms;
+    res->peak_mem_kb = m->peak_rss_kb;
+    if (m->status != PHX_JS_OK) {
+        if (m->status == PHX_JS_CPU_LIMIT)
+            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached", (unsigned long long)L->cpu_ms);
+        else if (m->status == PHX_JS_MEMORY_LIMIT)
+            set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%s)",
+                        (unsigned long long)(L->mem_bytes >> 20), msg);
+        else
+            set_failure(res, phx_js_status_name((phx_js_status_t)m->status), "%s", msg);
+        return;
+    }
+    if (m->body_len > L->output_bytes) {
+        set_failure(res, "output_limit", "output of %zu bytes exceeds %llu", m->body_len,
+                    (unsigned long long)L->output_bytes);
+        return;
+    }
+    if (!m->is_bytes) {
+        json_t *chk;
+        if (phx_json_parse((const char *)m->body, m->body_len, &chk, NULL)) {
+            set_failure(res, "protocol", "the sandbox returned output that is not JSON");
+            return;
+        }
+        json_decref(chk);
+    }
+    phx_buf_reset(&res->output);
+    if (phx_buf_append(&res->output, m->body, m->body_len)) {
+        set_failure(res, "internal", "out of memory");
+        return;
+    }
+    res->ok = true;
+    res->output_is_bytes = m->is_bytes;
+}
+
+phx_err_t phx_sandbox_result_parse(const uint8_t *p, size_t len, const phx_sandbox_limits_t *limits,
+                                   phx_sandbox_result_t *res, phx_error_t *e)
+{
+    memset(res, 0, sizeof *res);
+    phx_sandbox_msg_t m;
+    phx_err_t err = phx_sandbox_msg_parse(p, len, &m, e);
+    if (err) return err;
+    if (m.type != PHX_SBX_RESULT) return phx_fail(e, PHX_ERR_INVALID, "not a result");
+    phx_sandbox_limits_t L = *limits;
+    fill_limits(&L);
+    decode_result(&m, &L, res);
+    return PHX_OK;
 }
 
 phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
@@ -485,45 +551,15 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         phx_error_t perr = {0};
         if (phx_sandbox_msg_parse(frame.ptr, frame.len, &m, &perr)) {
             set_failure(res, "protocol", "the sandbox sent a malformed message: %s", perr.message);
+            got_result = true; /* a broken protocol is the answer; do not guess more */
             break;
         }
         if (m.type == PHX_SBX_RESULT) {
             got_result = true;
-            res->cpu_ms = m.cpu_ms;
-            res->peak_mem_kb = m.peak_rss_kb;
-            if (m.status == PHX_JS_OK) {
-                if (m.body_len > L->output_bytes) {
-                    set_failure(res, "output_limit", "output of %zu bytes exceeds %llu", m.body_len,
-                                (unsigned long long)L->output_bytes);
-                    break;
-                }
-                res->ok = true;
-                res->output_is_bytes = m.is_bytes;
-                if (phx_buf_append(&res->output, m.body, m.body_len)) {
-                    set_failure(res, "internal", "out of memory");
-                }
-                if (!m.is_bytes) { /* the engine's JSON is untrusted like everything else */
-                    json_t *chk;
-                    if (phx_json_parse((const char *)m.body, m.body_len, &chk, NULL)) {
-                        res->ok = false;
-                        set_failure(res, "protocol", "the sandbox returned output that is not JSON");
-                    } else {
-                        json_decref(chk);
-                    }
-                }
-            } else if (m.status == PHX_JS_HOST_ABORT && host.fatal_code[0]) {
+            if (m.status == PHX_JS_HOST_ABORT && host.fatal_code[0])
                 set_failure(res, host.fatal_code, "%s", host.fatal_message);
-            } else if (m.status == PHX_JS_CPU_LIMIT) {
-                set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
-                            (unsigned long long)L->cpu_ms);
-            } else if (m.status == PHX_JS_MEMORY_LIMIT) {
-                set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%.*s)",
-                            (unsigned long long)(L->mem_bytes >> 20), (int)m.message_len,
-                            (const char *)m.message);
-            } else {
-                set_failure(res, status_code(m.status), "%.*s", (int)m.message_len,
-                            (const char *)m.message);
-            }
+            else
+                decode_result(&m, L, res);
             break;
         }
         /* A host call. */
