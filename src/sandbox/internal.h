@@ -40,8 +40,9 @@ phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e);
 /* The child: never returns. */
 void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *eng,
                     const struct sock_fprog *filter) __attribute__((noreturn));
-/* The zygote: never returns. */
-void sbx_zygote_main(int ctrl, const phx_sandbox_config_t *cfg) __attribute__((noreturn));
+/* zygote.c: the environment variable that turns an exec of the binary into the
+ * zygote (referencing it also keeps zygote.o, and its constructor, linked in). */
+extern const char sbx_zygote_env[];
 
 /* ---- worker-side host services (host.c) ------------------------------------------- */
 

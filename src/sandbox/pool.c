@@ -228,17 +228,47 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         phx_sandbox_pool_free(p);
         return phx_fail(e, PHX_ERR_IO, "socketpair: %s", strerror(errno));
     }
+    /* The zygote is a fresh exec of this same binary, not a fork of the caller:
+     * a fork would hand every child a copy of the worker's memory (keys,
+     * secrets of other contracts). Only the sanitizer settings pass through. */
+    char zenv[160];
+    snprintf(zenv, sizeof zenv, "%s=3:%llu:%llu:%llu:%d:%d", sbx_zygote_env,
+             (unsigned long long)p->cfg.limits.cpu_ms, (unsigned long long)p->cfg.limits.mem_bytes,
+             (unsigned long long)p->cfg.limits.output_bytes, p->cfg.jit ? 1 : 0,
+             p->cfg.test_hooks ? 1 : 0);
+    char *envp[8];
+    int ne = 0;
+    envp[ne++] = zenv;
+    static const char *pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PHX_LOG"};
+    char *passbuf[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(pass[i]);
+        if (v && (passbuf[i] = malloc(strlen(pass[i]) + strlen(v) + 2))) {
+            sprintf(passbuf[i], "%s=%s", pass[i], v);
+            envp[ne++] = passbuf[i];
+        }
+    }
+    envp[ne] = NULL;
+    char *zargv[] = {"phx-sandbox-zygote", NULL};
     fflush(NULL);
     pid_t z = fork();
+    if (z == 0) {
+        /* Only async-signal-safe calls between fork and exec. */
+        if (sv[1] != 3) {
+            dup2(sv[1], 3);
+        } else {
+            int fl = fcntl(3, F_GETFD);
+            fcntl(3, F_SETFD, fl & ~FD_CLOEXEC);
+        }
+        execve("/proc/self/exe", zargv, envp);
+        _exit(127);
+    }
+    for (int i = 0; i < 4; i++) free(passbuf[i]);
     if (z < 0) {
         close(sv[0]);
         close(sv[1]);
         phx_sandbox_pool_free(p);
         return phx_fail(e, PHX_ERR_IO, "fork: %s", strerror(errno));
-    }
-    if (z == 0) {
-        close(sv[0]);
-        sbx_zygote_main(sv[1], &p->cfg);
     }
     close(sv[1]);
     p->zygote = z;

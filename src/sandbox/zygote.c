@@ -1,10 +1,13 @@
-/* The zygote: a process that initialises SpiderMonkey once (self-hosted code,
- * the prelude, precompiled contracts: ~15 ms) and then only forks. Each child is
+/* The zygote: a fresh exec of the worker's binary (so it holds none of the
+ * worker's memory) that initialises SpiderMonkey once (self-hosted code, the
+ * prelude realm, precompiled contracts: ~15 ms) and then only forks. Each child is
  * created with CLONE_PARENT so the worker, not the zygote, is its parent: the
  * worker can wait4() it for its exit status and CPU/RSS usage and kill it.
  * Control messages (SOCK_SEQPACKET): 'S' + channel fd -> pid; 'C' + source -> ok. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -36,7 +39,31 @@ static int recv_with_fd(int sock, uint8_t *buf, size_t cap, int *fd_out)
     return (int)n;
 }
 
-void sbx_zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
+/* Entry of the exec'd zygote: every binary that links the sandbox becomes a
+ * zygote when started with PHX_SANDBOX_ZYGOTE set (by phx_sandbox_pool_new), before
+ * its main() runs. "FD:CPU_MS:MEM_BYTES:OUTPUT_BYTES:JIT:TEST_HOOKS" */
+static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg) __attribute__((noreturn));
+
+const char sbx_zygote_env[] = "PHX_SANDBOX_ZYGOTE";
+
+__attribute__((constructor)) static void zygote_entry(void)
+{
+    const char *z = getenv(sbx_zygote_env);
+    if (!z) return;
+    static phx_sandbox_config_t cfg;
+    int fd, jit, hooks;
+    unsigned long long cpu, mem, out;
+    if (sscanf(z, "%d:%llu:%llu:%llu:%d:%d", &fd, &cpu, &mem, &out, &jit, &hooks) != 6) _exit(100);
+    cfg.limits.cpu_ms = cpu;
+    cfg.limits.mem_bytes = mem;
+    cfg.limits.output_bytes = out;
+    cfg.jit = jit != 0;
+    cfg.test_hooks = hooks != 0;
+    unsetenv(sbx_zygote_env);
+    zygote_main(fd, &cfg);
+}
+
+static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, "phx-zygote");
