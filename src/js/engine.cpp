@@ -377,6 +377,10 @@ static bool native_host(JSContext *cx, unsigned argc, JS::Value *vp)
 {
     JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
     phx_js_engine *eng = g_engine;
+    if (!eng->call) { /* prepare/warm-up time: there is no host to call */
+        JS_ReportErrorASCII(cx, "host calls are not available here");
+        return false;
+    }
     if (args.length() < 2 || !args[0].isString() || !args[1].isString()) {
         JS_ReportErrorASCII(cx, "host(op, json)");
         return false;

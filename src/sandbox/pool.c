@@ -633,6 +633,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     if (!got_result && !res->code[0]) {
         if (watch.over_memory) {
             set_failure(res, "memory_limit", "the sandbox passed its memory cap and was killed");
+        } else if (err == PHX_ERR_LIMIT || err == PHX_ERR_INVALID) {
+            set_failure(res, "protocol", "the sandbox broke the protocol: %s", ferr.message);
         } else if (killed_wall) {
             set_failure(res, "wall_limit", "wall-clock limit of %llu ms reached",
                         (unsigned long long)L->wall_ms);
