@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (res.ok) {
             if (res.output.len > limits.output_bytes) abort();
             if (!res.output_is_bytes) {
-                json_t *v;
-                if (phx_json_parse((const char *)res.output.ptr, res.output.len, &v, NULL)) abort();
+                json_t *v = json_loadb((const char *)res.output.ptr, res.output.len,
+                                       PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
+                if (!v) abort();
                 json_decref(v);
             }
         } else {

@@ -127,6 +127,10 @@ typedef struct {
 phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t *m,
                                 phx_error_t *e);
 
+/* jansson flags that accept any JSON.stringify output (doubles beyond int64,
+ * U+0000 in strings); a result's JSON output always parses with these. */
+#define PHX_SANDBOX_OUTPUT_JSON_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
+
 /* Decode a complete RESULT message (as phx_sandbox_msg_parse takes it) into the
  * outcome the worker reports, applying the output limit and the JSON check. */
 phx_err_t phx_sandbox_result_parse(const uint8_t *p, size_t len, const phx_sandbox_limits_t *limits,

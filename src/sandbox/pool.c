@@ -487,8 +487,10 @@ static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t
         return;
     }
     if (!m->is_bytes) {
-        json_t *chk;
-        if (phx_json_parse((const char *)m->body, m->body_len, &chk, NULL)) {
+        /* JS numbers are doubles (12345678901234567890 is valid output) and JS
+         * strings may hold U+0000: accept what JSON.stringify can produce. */
+        json_t *chk = json_loadb((const char *)m->body, m->body_len, PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
+        if (!chk) {
             set_failure(res, "protocol", "the sandbox returned output that is not JSON");
             return;
         }

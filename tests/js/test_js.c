@@ -206,6 +206,13 @@ static void test_language(phx_sandbox_pool_t *pool)
     CHECK(r.nlogs == 1 && r.logs && !strcmp(r.logs[0], "log: id 66 number 0x"));
     phx_sandbox_result_free(&r);
 
+    /* whatever JSON.stringify produces is valid output: doubles past int64, U+0000 */
+    r = run(pool, "export default async () => ({ big: 12345678901234567890, nul: 'a\\u0000b', neg: -0 });");
+    CHECK(r.ok && r.output.len > 0 && strstr((const char *)r.output.ptr, "\"big\":12345678901234567000") &&
+          strstr((const char *)r.output.ptr, "a\\u0000b"));
+    if (!r.ok) fprintf(stderr, "  big/nul output: %s: %s\n", r.code, r.message);
+    phx_sandbox_result_free(&r);
+
     /* a thrown error is the contract's exception, with its message */
     r = run(pool, "export default async () => { throw new RangeError('bad input 7'); };");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "bad input 7"));
