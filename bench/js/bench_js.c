@@ -25,8 +25,10 @@ static int bench(phx_sandbox_pool_t *pool, const char *dir, const char *indir, c
     if (phx_file_read(path, &src, &e)) return fprintf(stderr, "%s: %s\n", path, e.message), 1;
     snprintf(path, sizeof path, "%s/%s.json", indir, name);
     if (phx_file_read(path, &input, &e)) return fprintf(stderr, "%s: %s\n", path, e.message), 1;
-    phx_sandbox_job_t job = {.source = (const char *)src.ptr, .source_len = src.len,
-                             .filename = name, .input_json = (const char *)input.ptr,
+    phx_sandbox_job_t job = {.source = (const char *)src.ptr,
+                             .source_len = src.len,
+                             .filename = name,
+                             .input_json = (const char *)input.ptr,
                              .contract_id = "bench"};
     uint64_t *lat = calloc((size_t)iters, sizeof *lat);
     int warm = iters / 10 + 1, failures = 0;

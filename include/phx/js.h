@@ -22,7 +22,7 @@ typedef enum {
     PHX_JS_MEMORY_LIMIT, /* GC heap budget or an engine out-of-memory */
     PHX_JS_OUTPUT_LIMIT, /* serialised result larger than output_max_bytes */
     PHX_JS_WALL_LIMIT,
-    PHX_JS_HOST_ABORT,   /* a host call said the run must end (policy, budget) */
+    PHX_JS_HOST_ABORT, /* a host call said the run must end (policy, budget) */
 } phx_js_status_t;
 
 const char *phx_js_status_name(phx_js_status_t s);

@@ -18,13 +18,13 @@ extern "C" {
 
 /* Limits of one invocation. Zero fields take the defaults below. */
 typedef struct {
-    uint64_t cpu_ms;            /* 30000 */
-    uint64_t wall_ms;           /* 60000 */
-    uint64_t mem_bytes;         /* 128 MiB: GC heap budget and RSS growth */
-    uint64_t output_bytes;      /* 1 MiB */
-    uint64_t log_bytes;         /* 64 KiB */
-    uint32_t max_requests;      /* 16 outbound requests */
-    uint64_t response_bytes;    /* 2 MiB per response body */
+    uint64_t cpu_ms;             /* 30000 */
+    uint64_t wall_ms;            /* 60000 */
+    uint64_t mem_bytes;          /* 128 MiB: GC heap budget and RSS growth */
+    uint64_t output_bytes;       /* 1 MiB */
+    uint64_t log_bytes;          /* 64 KiB */
+    uint32_t max_requests;       /* 16 outbound requests */
+    uint64_t response_bytes;     /* 2 MiB per response body */
     uint64_t request_timeout_ms; /* 10000 per request */
 } phx_sandbox_limits_t;
 
@@ -47,9 +47,9 @@ typedef struct {
      * names; tests making a name resolve to loopback). Checked like any answer. */
     const char **resolve;
     int nresolve;
-    int prefork;              /* idle children kept ready (default 2) */
-    bool jit;                 /* SpiderMonkey JIT on (default true in phx run) */
-    bool test_hooks;          /* expose phx.__test to contracts: tests only */
+    int prefork;     /* idle children kept ready (default 2) */
+    bool jit;        /* SpiderMonkey JIT on (default true in phx run) */
+    bool test_hooks; /* expose phx.__test to contracts: tests only */
 } phx_sandbox_config_t;
 
 typedef struct phx_sandbox_pool phx_sandbox_pool_t;
@@ -77,17 +77,17 @@ typedef struct {
 
 typedef struct {
     bool ok;
-    char code[32];        /* on failure: cpu_limit, memory_limit, wall_limit, output_limit,
-                             log_limit, request_limit, egress_denied, exception,
-                             compile_error, no_entry, crashed, ... */
+    char code[32]; /* on failure: cpu_limit, memory_limit, wall_limit, output_limit,
+                      log_limit, request_limit, egress_denied, exception,
+                      compile_error, no_entry, crashed, ... */
     char message[512];
     bool output_is_bytes;
-    phx_buf_t output;     /* JSON text, or raw bytes */
-    char **logs;          /* "level: text" lines; nlogs of them */
+    phx_buf_t output; /* JSON text, or raw bytes */
+    char **logs;      /* "level: text" lines; nlogs of them */
     size_t nlogs;
     uint64_t cpu_ms, wall_ms, peak_mem_kb;
     uint32_t requests;
-    char code_hash[67];   /* 0x + sha256 of the source */
+    char code_hash[67]; /* 0x + sha256 of the source */
 } phx_sandbox_result_t;
 
 /* Run one invocation in a fresh sandbox process. PHX_OK means *res holds an
@@ -124,8 +124,7 @@ typedef struct {
 
 /* Parse one complete message (type byte + payload, without the length prefix)
  * sent by a child. Everything in it is untrusted: a child may be compromised. */
-phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t *m,
-                                phx_error_t *e);
+phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t *m, phx_error_t *e);
 
 /* jansson flags that accept any JSON.stringify output (doubles beyond int64,
  * U+0000 in strings); a result's JSON output always parses with these. */

@@ -93,15 +93,24 @@ static int cmd_run(int argc, char **argv)
     uint64_t v;
     const char *s;
     if ((s = cli_opt(opts, nopts, "cpu-ms")->value)) {
-        if (parse_u64(s, &v)) { rc = cli_error(PHX_EXIT_USAGE, P, "--cpu-ms: a positive integer"); goto out; }
+        if (parse_u64(s, &v)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--cpu-ms: a positive integer");
+            goto out;
+        }
         cfg.limits.cpu_ms = v;
     }
     if ((s = cli_opt(opts, nopts, "mem-mb")->value)) {
-        if (parse_u64(s, &v) || v > 65536) { rc = cli_error(PHX_EXIT_USAGE, P, "--mem-mb: 1..65536"); goto out; }
+        if (parse_u64(s, &v) || v > 65536) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--mem-mb: 1..65536");
+            goto out;
+        }
         cfg.limits.mem_bytes = v << 20;
     }
     if ((s = cli_opt(opts, nopts, "timeout-ms")->value)) {
-        if (parse_u64(s, &v)) { rc = cli_error(PHX_EXIT_USAGE, P, "--timeout-ms: a positive integer"); goto out; }
+        if (parse_u64(s, &v)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--timeout-ms: a positive integer");
+            goto out;
+        }
         cfg.limits.wall_ms = v;
     }
     cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
@@ -115,7 +124,10 @@ static int cmd_run(int argc, char **argv)
     keys = calloc((size_t)so->nvalues + 1, sizeof *keys);
     vals = calloc((size_t)so->nvalues + 1, sizeof *vals);
     kv_copies = calloc((size_t)so->nvalues + 1, sizeof *kv_copies);
-    if (!keys || !vals || !kv_copies) { rc = cli_error(PHX_EXIT_FAIL, P, "out of memory"); goto out; }
+    if (!keys || !vals || !kv_copies) {
+        rc = cli_error(PHX_EXIT_FAIL, P, "out of memory");
+        goto out;
+    }
     for (int i = 0; i < so->nvalues; i++) {
         char *c = strdup(so->values[i]);
         char *eq = c ? strchr(c, '=') : NULL;
@@ -155,14 +167,17 @@ static int cmd_run(int argc, char **argv)
         if (res.ok && res.output_is_bytes)
             json_object_set_new(o, "output", phx_json_hex(res.output.ptr, res.output.len));
         else if (!res.ok)
-            json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", res.code, "message", res.message));
+            json_object_set_new(o, "error",
+                                json_pack("{s:s,s:s}", "code", res.code, "message", res.message));
         json_t *logs = json_array();
-        for (size_t i = 0; i < res.nlogs; i++) json_array_append_new(logs, json_string(res.logs[i]));
+        for (size_t i = 0; i < res.nlogs; i++)
+            json_array_append_new(logs, json_string(res.logs[i]));
         json_object_set_new(o, "logs", logs);
-        json_object_set_new(o, "usage", json_pack("{s:I,s:I,s:I,s:I}", "cpu_ms", (json_int_t)res.cpu_ms,
-                                                  "wall_ms", (json_int_t)res.wall_ms, "peak_mem_kb",
-                                                  (json_int_t)res.peak_mem_kb, "requests",
-                                                  (json_int_t)res.requests));
+        json_object_set_new(o, "usage",
+                            json_pack("{s:I,s:I,s:I,s:I}", "cpu_ms", (json_int_t)res.cpu_ms,
+                                      "wall_ms", (json_int_t)res.wall_ms, "peak_mem_kb",
+                                      (json_int_t)res.peak_mem_kb, "requests",
+                                      (json_int_t)res.requests));
         json_object_set_new(o, "codeHash", json_string(res.code_hash));
         if (res.ok && !res.output_is_bytes) {
             /* The contract's JSON text goes out as it came (the sandbox checked it
@@ -177,7 +192,8 @@ static int cmd_run(int argc, char **argv)
         }
         json_decref(o);
     } else {
-        for (size_t i = 0; i < res.nlogs; i++) fprintf(stderr, "%s\n", res.logs[i]);
+        for (size_t i = 0; i < res.nlogs; i++)
+            fprintf(stderr, "%s\n", res.logs[i]);
         if (res.ok) {
             if (res.output_is_bytes) {
                 char *h = phx_hex_encode(res.output.ptr, res.output.len);

@@ -40,7 +40,10 @@ namespace {
  * execute in another (research §3.7) and an abort can drop it. */
 class JobQueue : public JS::JobQueue {
   public:
-    explicit JobQueue(JSContext *cx) : queue_(cx, JS::GCVector<JSObject *, 0, js::SystemAllocPolicy>()) {}
+    explicit JobQueue(JSContext *cx)
+        : queue_(cx, JS::GCVector<JSObject *, 0, js::SystemAllocPolicy>())
+    {
+    }
     JSObject *getIncumbentGlobal(JSContext *cx) override { return JS::CurrentGlobalOrNull(cx); }
     bool enqueuePromiseJob(JSContext *cx, JS::HandleObject, JS::HandleObject job, JS::HandleObject,
                            JS::HandleObject) override
@@ -132,7 +135,8 @@ static void helper_task_cb(JS::DispatchReason)
 static void *helper_thread_main(void *)
 {
     for (;;) {
-        while (sem_wait(&g_task_sem) != 0 && errno == EINTR) {}
+        while (sem_wait(&g_task_sem) != 0 && errno == EINTR) {
+        }
         g_tasks_pending.fetch_sub(1);
         JS::RunHelperThreadTask();
     }
@@ -168,22 +172,32 @@ static JSObject *module_resolve_hook(JSContext *cx, JS::HandleValue, JS::HandleO
     return nullptr;
 }
 
-static const JSClass global_class = {"global", JSCLASS_GLOBAL_FLAGS, &JS::DefaultGlobalClassOps,
-                                     nullptr, nullptr, nullptr};
+static const JSClass global_class = {
+    "global", JSCLASS_GLOBAL_FLAGS, &JS::DefaultGlobalClassOps, nullptr, nullptr, nullptr};
 
 extern "C" const char *phx_js_status_name(phx_js_status_t s)
 {
     switch (s) {
-    case PHX_JS_OK: return "ok";
-    case PHX_JS_EXCEPTION: return "exception";
-    case PHX_JS_COMPILE: return "compile_error";
-    case PHX_JS_NO_ENTRY: return "no_entry";
-    case PHX_JS_PENDING: return "pending";
-    case PHX_JS_CPU_LIMIT: return "cpu_limit";
-    case PHX_JS_MEMORY_LIMIT: return "memory_limit";
-    case PHX_JS_OUTPUT_LIMIT: return "output_limit";
-    case PHX_JS_WALL_LIMIT: return "wall_limit";
-    case PHX_JS_HOST_ABORT: return "host_abort";
+    case PHX_JS_OK:
+        return "ok";
+    case PHX_JS_EXCEPTION:
+        return "exception";
+    case PHX_JS_COMPILE:
+        return "compile_error";
+    case PHX_JS_NO_ENTRY:
+        return "no_entry";
+    case PHX_JS_PENDING:
+        return "pending";
+    case PHX_JS_CPU_LIMIT:
+        return "cpu_limit";
+    case PHX_JS_MEMORY_LIMIT:
+        return "memory_limit";
+    case PHX_JS_OUTPUT_LIMIT:
+        return "output_limit";
+    case PHX_JS_WALL_LIMIT:
+        return "wall_limit";
+    case PHX_JS_HOST_ABORT:
+        return "host_abort";
     }
     return "unknown";
 }
@@ -191,7 +205,8 @@ extern "C" const char *phx_js_status_name(phx_js_status_t s)
 static uint64_t fnv1a(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -210,9 +225,9 @@ static bool looks_like_module(const char *src, size_t len)
         bool exp = !memcmp(src + i, "export", 6), imp = !memcmp(src + i, "import", 6);
         if (!exp && !imp) continue;
         if (i && is_ident(src[i - 1])) continue;
-        if (i + 6 < len && (src[i + 6] == ' ' || src[i + 6] == '{' || src[i + 6] == '*' ||
-                            src[i + 6] == '\n' || src[i + 6] == '\t' || src[i + 6] == '"' ||
-                            src[i + 6] == '\''))
+        if (i + 6 < len &&
+            (src[i + 6] == ' ' || src[i + 6] == '{' || src[i + 6] == '*' || src[i + 6] == '\n' ||
+             src[i + 6] == '\t' || src[i + 6] == '"' || src[i + 6] == '\''))
             return true;
     }
     return false;
@@ -349,7 +364,8 @@ extern "C" phx_err_t phx_js_engine_start_threads(phx_js_engine_t *, phx_error_t 
     pthread_attr_destroy(&attr);
     if (rc) return phx_fail(e, PHX_ERR_INTERNAL, "helper thread: %s", strerror(rc));
     g_threads_started = true;
-    for (int i = g_tasks_pending.load(); i > 0; i--) sem_post(&g_task_sem);
+    for (int i = g_tasks_pending.load(); i > 0; i--)
+        sem_post(&g_task_sem);
     return PHX_OK;
 }
 
@@ -548,7 +564,8 @@ static bool settle(phx_js_engine *eng, JS::MutableHandleValue v, phx_js_result_t
     }
     case JS::PromiseState::Pending:
         res->status = PHX_JS_PENDING;
-        set_msg(res, "the contract's promise never settled (awaiting something that never happens)");
+        set_msg(res,
+                "the contract's promise never settled (awaiting something that never happens)");
         return false;
     }
     return false;
@@ -596,15 +613,25 @@ static bool produce_output(phx_js_engine *eng, JS::HandleValue v, phx_js_result_
             }
             uint8_t b[4];
             size_t m;
-            if (c < 0x80) { b[0] = (uint8_t)c; m = 1; }
-            else if (c < 0x800) { b[0] = (uint8_t)(0xC0 | c >> 6); b[1] = (uint8_t)(0x80 | (c & 0x3F)); m = 2; }
-            else if (c < 0x10000) {
+            if (c < 0x80) {
+                b[0] = (uint8_t)c;
+                m = 1;
+            } else if (c < 0x800) {
+                b[0] = (uint8_t)(0xC0 | c >> 6);
+                b[1] = (uint8_t)(0x80 | (c & 0x3F));
+                m = 2;
+            } else if (c < 0x10000) {
                 if (c >= 0xD800 && c < 0xE000) c = 0xFFFD; /* lone surrogate */
-                b[0] = (uint8_t)(0xE0 | c >> 12); b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-                b[2] = (uint8_t)(0x80 | (c & 0x3F)); m = 3;
+                b[0] = (uint8_t)(0xE0 | c >> 12);
+                b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                b[2] = (uint8_t)(0x80 | (c & 0x3F));
+                m = 3;
             } else {
-                b[0] = (uint8_t)(0xF0 | c >> 18); b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-                b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F)); b[3] = (uint8_t)(0x80 | (c & 0x3F)); m = 4;
+                b[0] = (uint8_t)(0xF0 | c >> 18);
+                b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+                b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                b[3] = (uint8_t)(0x80 | (c & 0x3F));
+                m = 4;
             }
             if (k->buf->len + m > k->max) {
                 k->over = true;
@@ -696,7 +723,8 @@ static bool build_realm(phx_js_engine *eng, bool test_hooks, bool warm,
         wopts.setFileAndLine("phx:warmup", 1);
         JS::SourceText<mozilla::Utf8Unit> text;
         JS::RootedValue ignored(cx);
-        if (!text.init(cx, warmup_source, sizeof warmup_source - 1, JS::SourceOwnership::Borrowed) ||
+        if (!text.init(cx, warmup_source, sizeof warmup_source - 1,
+                       JS::SourceOwnership::Borrowed) ||
             !JS::Evaluate(cx, wopts, text, &ignored) || !eng->jobs->drain(cx, &eng->abort_reason)) {
             capture_failure(eng, res, PHX_JS_EXCEPTION);
             return false;
@@ -713,13 +741,15 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
     /* setup(input, ctx) binds this invocation's input and ctx and returns the invoker. */
     JS::RootedValue invoker(cx);
     {
-        JS::RootedString in(cx, JS_NewStringCopyUTF8Z(cx, JS::ConstUTF8CharsZ(
-                                    call->input_json ? call->input_json : "null",
-                                    strlen(call->input_json ? call->input_json : "null"))));
-        JS::RootedString cj(cx, in ? JS_NewStringCopyUTF8Z(cx, JS::ConstUTF8CharsZ(
-                                         call->ctx_json ? call->ctx_json : "{}",
-                                         strlen(call->ctx_json ? call->ctx_json : "{}")))
-                                   : nullptr);
+        JS::RootedString in(
+            cx, JS_NewStringCopyUTF8Z(
+                    cx, JS::ConstUTF8CharsZ(call->input_json ? call->input_json : "null",
+                                            strlen(call->input_json ? call->input_json : "null"))));
+        JS::RootedString cj(
+            cx, in ? JS_NewStringCopyUTF8Z(
+                         cx, JS::ConstUTF8CharsZ(call->ctx_json ? call->ctx_json : "{}",
+                                                 strlen(call->ctx_json ? call->ctx_json : "{}")))
+                   : nullptr);
         JS::RootedValueArray<2> sargs(cx);
         if (cj) {
             sargs[0].setString(in);
@@ -740,8 +770,8 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
     phx_error_t err = {};
     if (compile_cached(eng, call->source, call->source_len, call->filename, &c, &err)) {
         capture_failure(eng, res, PHX_JS_COMPILE);
-        res->status = eng->abort_reason.load() ? (phx_js_status_t)eng->abort_reason.load()
-                                               : PHX_JS_COMPILE;
+        res->status =
+            eng->abort_reason.load() ? (phx_js_status_t)eng->abort_reason.load() : PHX_JS_COMPILE;
         return false;
     }
     JS::CompileOptions opts(cx);

@@ -5,7 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/socket.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -13,18 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "phx/json.h"
-
 
 static struct {
     phx_js_engine_t *eng;
@@ -57,14 +56,16 @@ static void *watchdog_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g.mu);
-    while (!g.armed) pthread_cond_wait(&g.cv, &g.mu);
+    while (!g.armed)
+        pthread_cond_wait(&g.cv, &g.mu);
     pthread_mutex_unlock(&g.mu);
     phx_js_status_t reason = PHX_JS_OK;
     for (;;) {
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (!reason && cpu_now_ms() > g.cpu_ms) reason = PHX_JS_CPU_LIMIT;
-        if (!reason && (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes + SBX_RSS_SLACK_BYTES)
+        if (!reason &&
+            (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes + SBX_RSS_SLACK_BYTES)
             reason = PHX_JS_MEMORY_LIMIT;
         if (reason) phx_js_engine_abort(g.eng, reason);
     }
@@ -98,34 +99,85 @@ phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx) return phx_fail(e, PHX_ERR_NOMEM, "seccomp_init");
     static const int allow[] = {
-        SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-        SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
-        SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(lseek),
-        SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise),
-        SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(futex), SCMP_SYS(set_robust_list),
-        SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
-        SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(getrusage),
-        SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(sched_yield),
-        SCMP_SYS(sched_getaffinity), SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(sigaltstack),
-        SCMP_SYS(tgkill), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(fstat),
-        SCMP_SYS(newfstatat), SCMP_SYS(restart_syscall), SCMP_SYS(membarrier),
-        SCMP_SYS(rseq), SCMP_SYS(prlimit64),
+        SCMP_SYS(read),
+        SCMP_SYS(write),
+        SCMP_SYS(readv),
+        SCMP_SYS(writev),
+        SCMP_SYS(recvfrom),
+        SCMP_SYS(sendto),
+        SCMP_SYS(recvmsg),
+        SCMP_SYS(sendmsg),
+        SCMP_SYS(close),
+        SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
+        SCMP_SYS(lseek),
+        SCMP_SYS(mmap),
+        SCMP_SYS(munmap),
+        SCMP_SYS(mprotect),
+        SCMP_SYS(madvise),
+        SCMP_SYS(mremap),
+        SCMP_SYS(brk),
+        SCMP_SYS(futex),
+        SCMP_SYS(set_robust_list),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(clock_getres),
+        SCMP_SYS(gettimeofday),
+        SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(nanosleep),
+        SCMP_SYS(getrusage),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(getppid),
+        SCMP_SYS(sched_yield),
+        SCMP_SYS(sched_getaffinity),
+        SCMP_SYS(getrandom),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigaction),
+        SCMP_SYS(sigaltstack),
+        SCMP_SYS(tgkill),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(fstat),
+        SCMP_SYS(newfstatat),
+        SCMP_SYS(restart_syscall),
+        SCMP_SYS(membarrier),
+        SCMP_SYS(rseq),
+        SCMP_SYS(prlimit64),
 #ifdef SBX_ASAN
         /* ASan's runtime asks for these on its error path; opening files stays
          * denied (EPERM instead of a kill, so a report can still be printed). */
-        SCMP_SYS(readlink), SCMP_SYS(ioctl),
+        SCMP_SYS(readlink),
+        SCMP_SYS(ioctl),
 #endif
     };
     static const int kill[] = {
-        SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(socket), SCMP_SYS(connect),
-        SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
-        SCMP_SYS(ptrace), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(clone), SCMP_SYS(clone3),
-        SCMP_SYS(kill), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-        SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(mount), SCMP_SYS(bpf),
-        SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(io_uring_setup),
+        SCMP_SYS(execve),
+        SCMP_SYS(execveat),
+        SCMP_SYS(socket),
+        SCMP_SYS(connect),
+        SCMP_SYS(bind),
+        SCMP_SYS(listen),
+        SCMP_SYS(accept),
+        SCMP_SYS(accept4),
+        SCMP_SYS(ptrace),
+        SCMP_SYS(fork),
+        SCMP_SYS(vfork),
+        SCMP_SYS(clone),
+        SCMP_SYS(clone3),
+        SCMP_SYS(kill),
+        SCMP_SYS(process_vm_readv),
+        SCMP_SYS(process_vm_writev),
+        SCMP_SYS(unshare),
+        SCMP_SYS(setns),
+        SCMP_SYS(mount),
+        SCMP_SYS(bpf),
+        SCMP_SYS(perf_event_open),
+        SCMP_SYS(userfaultfd),
+        SCMP_SYS(io_uring_setup),
 #ifndef SBX_ASAN
-        SCMP_SYS(open), SCMP_SYS(openat),
+        SCMP_SYS(open),
+        SCMP_SYS(openat),
 #endif
     };
     int rc = 0;
@@ -204,7 +256,8 @@ static phx_err_t child_host(void *ud, const char *op, const char *req, size_t re
     if (frame.ptr[1] == 0) {
         err = phx_buf_append(reply, frame.ptr + 2, frame.len - 2);
     } else if (frame.ptr[1] == 1) {
-        err = phx_fail(e, PHX_ERR_REMOTE, "%.*s", (int)(frame.len - 2), (const char *)frame.ptr + 2);
+        err =
+            phx_fail(e, PHX_ERR_REMOTE, "%.*s", (int)(frame.len - 2), (const char *)frame.ptr + 2);
     } else {
         *abort_run = true;
         err = phx_fail(e, PHX_ERR_POLICY, "stopped by the worker");
@@ -279,7 +332,8 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(104);
 
     phx_buf_t frame = PHX_BUF_INIT;
-    if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) || frame.ptr[0] != PHX_SBX_JOB)
+    if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
+        frame.ptr[0] != PHX_SBX_JOB)
         _exit(0); /* the worker went away or shut the pool down */
     json_t *job = NULL;
     if (phx_json_parse((const char *)frame.ptr + 1, frame.len - 1, &job, &e)) _exit(103);

@@ -19,9 +19,9 @@
 static const char *classify_v4(uint32_t a) /* host byte order */
 {
     uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16);
-    if (a == 0xA9FEA9FEu) return "metadata"; /* 169.254.169.254: AWS/GCP/Azure IMDS */
+    if (a == 0xA9FEA9FEu) return "metadata";       /* 169.254.169.254: AWS/GCP/Azure IMDS */
     if (a == 0x64646400u + 200) return "metadata"; /* 100.100.100.200: Alibaba Cloud */
-    if (b0 == 0) return "reserved";           /* 0.0.0.0/8 "this network" */
+    if (b0 == 0) return "reserved";                /* 0.0.0.0/8 "this network" */
     if (b0 == 127) return "loopback";
     if (b0 == 10) return "private";
     if (b0 == 172 && (b1 & 0xF0) == 16) return "private";
@@ -51,11 +51,12 @@ const char *phx_egress_classify(const struct sockaddr *sa, socklen_t len)
         static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
         if (!memcmp(b, mapped, 12) || !memcmp(b, zero, 12) || !memcmp(b, nat64, 12)) {
-            uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+            uint32_t v4 =
+                (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
             const char *why = classify_v4(v4);
             return why ? why : (!memcmp(b, zero, 12) ? "reserved" : NULL);
         }
-        if ((b[0] & 0xFE) == 0xFC) return "private";               /* fc00::/7 (incl. fd00:ec2::254) */
+        if ((b[0] & 0xFE) == 0xFC) return "private"; /* fc00::/7 (incl. fd00:ec2::254) */
         if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return "link-local"; /* fe80::/10 */
         if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return "private";    /* fec0::/10 site-local */
         if (b[0] == 0xFF) return "multicast";
@@ -87,7 +88,8 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
             if (addr->family == AF_INET)
                 inet_ntop(AF_INET, &((struct sockaddr_in *)&addr->addr)->sin_addr, ip, sizeof ip);
             else if (addr->family == AF_INET6)
-                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, ip, sizeof ip);
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, ip,
+                          sizeof ip);
             snprintf(r->denied, sizeof r->denied, "%s address %s", why, ip);
             return CURL_SOCKET_BAD;
         }
@@ -118,7 +120,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         if (sp2) {
             const char *t = sp2 + 1;
             size_t tl = len - (size_t)(t - p);
-            while (tl && (t[tl - 1] == '\r' || t[tl - 1] == '\n')) tl--;
+            while (tl && (t[tl - 1] == '\r' || t[tl - 1] == '\n'))
+                tl--;
             snprintf(r->status_text, sizeof r->status_text, "%.*s", (int)tl, t);
         }
         return len;
@@ -128,11 +131,14 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     size_t nl = (size_t)(colon - p);
     const char *v = colon + 1;
     size_t vl = len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
+    while (vl && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
     char name[256];
     if (nl == 0 || nl >= sizeof name) return len;
-    for (size_t i = 0; i < nl; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+    for (size_t i = 0; i < nl; i++)
+        name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
     name[nl] = 0;
     json_t *pair = json_pack("[s,s%]", name, v, vl);
     if (pair) json_array_append_new(r->headers, pair); /* non-UTF-8 header values are dropped */
@@ -171,8 +177,10 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
             return phx_fail(e, PHX_ERR_INVALID, "fetch: bad method");
 
     phx_buf_t body = PHX_BUF_INIT;
-    if (body_b64 && phx_base64_decode(body_b64, strlen(body_b64), &body, e))
+    if (body_b64 && phx_base64_decode(body_b64, strlen(body_b64), &body, e)) {
+        phx_buf_free(&body);
         return phx_error_wrap(e, PHX_ERR_INVALID, "fetch body");
+    }
     if (body.len > h->limits->response_bytes) {
         phx_buf_free(&body);
         return phx_fail(e, PHX_ERR_LIMIT, "fetch: request body larger than %llu bytes",
@@ -305,7 +313,8 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         char *loc = NULL;
         curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-        if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) && loc) {
+        if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+            loc) {
             char *next = strdup(loc);
             if (!next) {
                 err = phx_fail(e, PHX_ERR_NOMEM, "fetch");
@@ -325,9 +334,9 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
     }
     {
         char *b64 = phx_base64_encode(r.body.ptr ? r.body.ptr : (const uint8_t *)"", r.body.len);
-        json_t *o = b64 ? json_pack("{s:i,s:s,s:O,s:s,s:s,s:b}", "status", (int)status, "statusText",
-                                    r.status_text, "headers", r.headers, "body", b64, "url", url,
-                                    "redirected", redirected)
+        json_t *o = b64 ? json_pack("{s:i,s:s,s:O,s:s,s:s,s:b}", "status", (int)status,
+                                    "statusText", r.status_text, "headers", r.headers, "body", b64,
+                                    "url", url, "redirected", redirected)
                         : NULL;
         free(b64);
         if (!o) {

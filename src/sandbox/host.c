@@ -40,7 +40,8 @@ static phx_err_t dev_root(sbx_host_t *h, uint8_t root[32], phx_error_t *e)
     b.secret = true;
     phx_err_t err = phx_file_read(path, &b, NULL);
     if (!err) {
-        while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == ' ')) b.ptr[--b.len] = 0;
+        while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == ' '))
+            b.ptr[--b.len] = 0;
         err = phx_hex_decode_fixed((const char *)b.ptr, root, 32, e);
         phx_buf_free(&b);
         return err ? phx_error_wrap(e, err, "%s", path) : PHX_OK;
@@ -84,7 +85,8 @@ static phx_err_t contract_key(sbx_host_t *h, uint8_t sk[32], phx_error_t *e)
 {
     phx_err_t err = derive(h, "secp256k1", NULL, 0, sk, 32, e);
     /* A derived value outside [1, n-1] has probability ~2^-128; re-hash if so. */
-    while (!err && phx_secp256k1_seckey_verify(sk) != PHX_OK) phx_sha256(sk, 32, sk);
+    while (!err && phx_secp256k1_seckey_verify(sk) != PHX_OK)
+        phx_sha256(sk, 32, sk);
     return err;
 }
 
@@ -92,7 +94,9 @@ static phx_err_t get_b64(const json_t *args, const char *key, phx_buf_t *out, ph
 {
     const char *s = json_string_value(json_object_get(args, key));
     if (!s) return phx_fail(e, PHX_ERR_INVALID, "%s missing", key);
-    return phx_base64_decode(s, strlen(s), out, e);
+    phx_err_t err = phx_base64_decode(s, strlen(s), out, e);
+    if (err) phx_buf_free(out); /* a decode can fail half-way, after allocating */
+    return err;
 }
 
 static json_t *b64_obj(const char *key, const uint8_t *p, size_t n)
@@ -110,7 +114,8 @@ static phx_err_t op_log(sbx_host_t *h, const json_t *args, json_t **out, phx_err
     if (!level || !msg) return phx_fail(e, PHX_ERR_INVALID, "log: level and msg");
     size_t n = strlen(msg) + strlen(level) + 2;
     if (h->log_bytes + n > h->limits->log_bytes) {
-        fatal(h, "log_limit", "log output exceeds %llu bytes", (unsigned long long)h->limits->log_bytes);
+        fatal(h, "log_limit", "log output exceeds %llu bytes",
+              (unsigned long long)h->limits->log_bytes);
         return PHX_ERR_LIMIT;
     }
     char **nl = realloc(h->logs, (h->nlogs + 1) * sizeof *nl);
@@ -184,12 +189,18 @@ static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
     uint8_t d[32];
     size_t n = 32;
     const uint8_t *p = data.ptr ? data.ptr : (const uint8_t *)"";
-    if (!alg) err = phx_fail(e, PHX_ERR_INVALID, "hash: alg");
-    else if (!strcmp(alg, "sha256")) phx_sha256(p, data.len, d);
-    else if (!strcmp(alg, "keccak256")) phx_keccak256(p, data.len, d);
-    else if (!strcmp(alg, "blake2b256")) crypto_generichash(d, 32, p, data.len, NULL, 0);
-    else if (!strcmp(alg, "blake2b128")) crypto_generichash(d, n = 16, p, data.len, NULL, 0);
-    else err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
+    if (!alg)
+        err = phx_fail(e, PHX_ERR_INVALID, "hash: alg");
+    else if (!strcmp(alg, "sha256"))
+        phx_sha256(p, data.len, d);
+    else if (!strcmp(alg, "keccak256"))
+        phx_keccak256(p, data.len, d);
+    else if (!strcmp(alg, "blake2b256"))
+        crypto_generichash(d, 32, p, data.len, NULL, 0);
+    else if (!strcmp(alg, "blake2b128"))
+        crypto_generichash(d, n = 16, p, data.len, NULL, 0);
+    else
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
     phx_buf_free(&data);
     if (!err) *out = b64_obj("digest", d, n);
     return err;
@@ -201,7 +212,8 @@ static phx_err_t op_sign(sbx_host_t *h, const json_t *args, json_t **out, phx_er
     phx_buf_t in = PHX_BUF_INIT;
     bool message = json_object_get(args, "message") != NULL;
     phx_err_t err = get_b64(args, message ? "message" : "digest", &in, e);
-    if (!err && !message && in.len != 32) err = phx_fail(e, PHX_ERR_INVALID, "sign: digest must be 32 bytes");
+    if (!err && !message && in.len != 32)
+        err = phx_fail(e, PHX_ERR_INVALID, "sign: digest must be 32 bytes");
     if (!err) err = contract_key(h, sk, e);
     if (!err) {
         if (message) {
@@ -252,20 +264,31 @@ phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, 
     json_t *args = NULL, *out = NULL;
     phx_err_t err = phx_json_parse((const char *)body, len, &args, e);
     if (err) return err;
-    if (!strcmp(op, "log")) err = op_log(h, args, &out, e);
-    else if (!strcmp(op, "fetch")) err = op_fetch(h, args, &out, e);
-    else if (!strcmp(op, "fetch.batch")) err = op_fetch_batch(h, args, &out, e);
-    else if (!strncmp(op, "kv.", 3)) err = sbx_kv_op(h, op, args, &out, e);
-    else if (!strcmp(op, "hash")) err = op_hash(args, &out, e);
-    else if (!strcmp(op, "sign")) err = op_sign(h, args, &out, e);
-    else if (!strcmp(op, "key")) err = op_key(h, &out, e);
-    else if (!strcmp(op, "derive")) err = op_derive(h, args, &out, e);
-    else err = phx_fail(e, PHX_ERR_UNSUPPORTED, "unknown host call %.32s", op);
+    if (!strcmp(op, "log"))
+        err = op_log(h, args, &out, e);
+    else if (!strcmp(op, "fetch"))
+        err = op_fetch(h, args, &out, e);
+    else if (!strcmp(op, "fetch.batch"))
+        err = op_fetch_batch(h, args, &out, e);
+    else if (!strncmp(op, "kv.", 3))
+        err = sbx_kv_op(h, op, args, &out, e);
+    else if (!strcmp(op, "hash"))
+        err = op_hash(args, &out, e);
+    else if (!strcmp(op, "sign"))
+        err = op_sign(h, args, &out, e);
+    else if (!strcmp(op, "key"))
+        err = op_key(h, &out, e);
+    else if (!strcmp(op, "derive"))
+        err = op_derive(h, args, &out, e);
+    else
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "unknown host call %.32s", op);
     json_decref(args);
     if (!err) {
         char *text = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        if (!text) err = phx_fail(e, PHX_ERR_NOMEM, "reply");
-        else err = phx_buf_append_str(reply, text);
+        if (!text)
+            err = phx_fail(e, PHX_ERR_NOMEM, "reply");
+        else
+            err = phx_buf_append_str(reply, text);
         free(text);
     }
     json_decref(out);
@@ -276,7 +299,8 @@ void sbx_host_close(sbx_host_t *h)
 {
     if (h->kv_db) sqlite3_close((sqlite3 *)h->kv_db);
     h->kv_db = NULL;
-    for (size_t i = 0; i < h->nlogs; i++) free(h->logs[i]);
+    for (size_t i = 0; i < h->nlogs; i++)
+        free(h->logs[i]);
     free(h->logs);
     h->logs = NULL;
     h->nlogs = 0;

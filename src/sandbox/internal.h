@@ -31,8 +31,8 @@ typedef phx_err_t (*sbx_tick_fn)(void *ud, phx_error_t *e);
 phx_err_t sbx_write_frame(int fd, uint8_t type, const void *a, size_t alen, const void *b,
                           size_t blen, uint64_t deadline_ms, phx_error_t *e);
 /* Reads one frame (type byte + payload) into out, which is reset first. */
-phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms,
-                         sbx_tick_fn tick, void *tick_ud, phx_error_t *e);
+phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms, sbx_tick_fn tick,
+                         void *tick_ud, phx_error_t *e);
 
 struct sock_fprog;
 /* The seccomp program every child loads (built once, in the zygote). */
@@ -50,12 +50,12 @@ typedef struct {
     const phx_sandbox_config_t *cfg;
     const phx_sandbox_limits_t *limits;
     const char *contract_id;
-    void *kv_db;             /* sqlite3 *, opened lazily */
+    void *kv_db; /* sqlite3 *, opened lazily */
     uint32_t requests;
     size_t log_bytes;
     char **logs;
     size_t nlogs;
-    uint64_t deadline_ms;    /* wall deadline of the invocation */
+    uint64_t deadline_ms; /* wall deadline of the invocation */
     /* A fatal policy or budget breach: the invocation ends with this code. */
     char fatal_code[32];
     char fatal_message[256];

@@ -100,8 +100,8 @@ static phx_err_t spawn_request(phx_sandbox_pool_t *p, int *fd_out, phx_error_t *
     memset(cbuf, 0, sizeof cbuf);
     uint8_t tag = 'S';
     struct iovec iov = {&tag, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -211,13 +211,15 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         phx_sandbox_pool_free(p);
         return phx_fail(e, PHX_ERR_NOMEM, "pool");
     }
-    for (int i = 0; i < cfg->nallow_hosts; i++) p->allow[i] = strdup(cfg->allow_hosts[i]);
+    for (int i = 0; i < cfg->nallow_hosts; i++)
+        p->allow[i] = strdup(cfg->allow_hosts[i]);
     p->resolve = calloc((size_t)cfg->nresolve + 1, sizeof *p->resolve);
     if (!p->resolve) {
         phx_sandbox_pool_free(p);
         return phx_fail(e, PHX_ERR_NOMEM, "pool");
     }
-    for (int i = 0; i < cfg->nresolve; i++) p->resolve[i] = strdup(cfg->resolve[i]);
+    for (int i = 0; i < cfg->nresolve; i++)
+        p->resolve[i] = strdup(cfg->resolve[i]);
     p->cfg.resolve = (const char **)p->resolve;
     p->cfg.kv_dir = p->kv_dir;
     p->cfg.allow_hosts = (const char **)p->allow;
@@ -263,7 +265,8 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         execve("/proc/self/exe", zargv, envp);
         _exit(127);
     }
-    for (int i = 0; i < 4; i++) free(passbuf[i]);
+    for (int i = 0; i < 4; i++)
+        free(passbuf[i]);
     if (z < 0) {
         close(sv[0]);
         close(sv[1]);
@@ -288,7 +291,8 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
 static void reap(pid_t pid, int *status, struct rusage *ru)
 {
     kill(pid, SIGKILL);
-    while (wait4(pid, status, 0, ru) < 0 && errno == EINTR) {}
+    while (wait4(pid, status, 0, ru) < 0 && errno == EINTR) {
+    }
 }
 
 void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
@@ -306,13 +310,16 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
     if (p->zygote > 0) {
         int st;
         kill(p->zygote, SIGKILL);
-        while (waitpid(p->zygote, &st, 0) < 0 && errno == EINTR) {}
+        while (waitpid(p->zygote, &st, 0) < 0 && errno == EINTR) {
+        }
     }
     if (p->allow)
-        for (int i = 0; p->allow[i]; i++) free(p->allow[i]);
+        for (int i = 0; p->allow[i]; i++)
+            free(p->allow[i]);
     free(p->allow);
     if (p->resolve)
-        for (int i = 0; p->resolve[i]; i++) free(p->resolve[i]);
+        for (int i = 0; p->resolve[i]; i++)
+            free(p->resolve[i]);
     free(p->resolve);
     free(p->kv_dir);
     free(p);
@@ -350,7 +357,8 @@ void phx_sandbox_result_free(phx_sandbox_result_t *res)
 {
     if (!res) return;
     phx_buf_free(&res->output);
-    for (size_t i = 0; i < res->nlogs; i++) free(res->logs[i]);
+    for (size_t i = 0; i < res->nlogs; i++)
+        free(res->logs[i]);
     free(res->logs);
     res->logs = NULL;
     res->nlogs = 0;
@@ -422,10 +430,10 @@ static char *build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         rid[1] = 'x';
         phx_hex_encode_to(rid + 2, r, sizeof r);
     }
-    json_t *ctx = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "contractId", contract_id, "codeHash",
-                            code_hash, "caller",
-                            job->caller ? job->caller : "0x0000000000000000000000000000000000000000",
-                            "requestId", rid, "now", (json_int_t)phx_now_ms(), "secrets", secrets);
+    json_t *ctx = json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:o}", "contractId", contract_id, "codeHash", code_hash, "caller",
+        job->caller ? job->caller : "0x0000000000000000000000000000000000000000", "requestId", rid,
+        "now", (json_int_t)phx_now_ms(), "secrets", secrets);
     char *ctx_text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
     json_decref(ctx);
     if (!ctx_text) {
@@ -451,11 +459,14 @@ static void copy_message(char *dst, size_t cap, const uint8_t *p, size_t n)
     json_t *probe = json_stringn((const char *)p, n); /* NULL unless valid UTF-8 */
     size_t take = n < cap - 1 ? n : cap - 1;
     /* Cut before a sequence, never inside one: p[take] starts a character. */
-    while (probe && take > 0 && take < n && (p[take] & 0xC0) == 0x80) take--;
+    while (probe && take > 0 && take < n && (p[take] & 0xC0) == 0x80)
+        take--;
     for (size_t i = 0; i < take; i++) {
         uint8_t c = p[i];
-        if (c < 0x20 || c == 0x7f) c = ' ';
-        else if (c >= 0x80 && !probe) c = '?';
+        if (c < 0x20 || c == 0x7f)
+            c = ' ';
+        else if (c >= 0x80 && !probe)
+            c = '?';
         dst[i] = (char)c;
     }
     dst[take] = 0;
@@ -473,7 +484,8 @@ static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t
     res->peak_mem_kb = m->peak_rss_kb;
     if (m->status != PHX_JS_OK) {
         if (m->status == PHX_JS_CPU_LIMIT)
-            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached", (unsigned long long)L->cpu_ms);
+            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+                        (unsigned long long)L->cpu_ms);
         else if (m->status == PHX_JS_MEMORY_LIMIT)
             set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%s)",
                         (unsigned long long)(L->mem_bytes >> 20), msg);
@@ -489,7 +501,8 @@ static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t
     if (!m->is_bytes) {
         /* JS numbers are doubles (12345678901234567890 is valid output) and JS
          * strings may hold U+0000: accept what JSON.stringify can produce. */
-        json_t *chk = json_loadb((const char *)m->body, m->body_len, PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
+        json_t *chk =
+            json_loadb((const char *)m->body, m->body_len, PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
         if (!chk) {
             set_failure(res, "protocol", "the sandbox returned output that is not JSON");
             return;
@@ -544,8 +557,10 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     /* The second time a code hash comes, compile it into the zygote: children
      * forked from then on start with its stencil (cached by code hash). */
     bool known = false, seen = false;
-    for (unsigned i = 0; i < 16 && !known; i++) known = !memcmp(p->compiled[i], digest, 32);
-    for (unsigned i = 0; i < 16 && !seen; i++) seen = !memcmp(p->seen[i], digest, 32);
+    for (unsigned i = 0; i < 16 && !known; i++)
+        known = !memcmp(p->compiled[i], digest, 32);
+    for (unsigned i = 0; i < 16 && !seen; i++)
+        seen = !memcmp(p->seen[i], digest, 32);
     if (!known && seen) {
         phx_error_t pe;
         if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, &pe))
@@ -566,8 +581,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     uint64_t deadline = t0 + L->wall_ms;
     host.deadline_ms = deadline;
     watch_t watch = {.pid = c.pid,
-                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 + (64u << 20) +
-                                      SBX_RSS_SLACK_BYTES};
+                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 +
+                                      (64u << 20) + SBX_RSS_SLACK_BYTES};
     phx_buf_t frame = PHX_BUF_INIT, reply = PHX_BUF_INIT;
     phx_error_t ferr = {0};
     bool got_result = false, killed_wall = false;
@@ -649,7 +664,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
             set_failure(res, "crashed", "the sandbox process died with signal %d (%s)",
                         WTERMSIG(status), strsignal(WTERMSIG(status)));
         } else {
-            set_failure(res, "crashed", "the sandbox process exited (status %d) without a result: %s",
+            set_failure(res, "crashed",
+                        "the sandbox process exited (status %d) without a result: %s",
                         WIFEXITED(status) ? WEXITSTATUS(status) : -1, ferr.message);
         }
     }

@@ -84,8 +84,8 @@ static phx_err_t read_all(int fd, uint8_t *p, size_t n, uint64_t deadline_ms, sb
     return PHX_OK;
 }
 
-phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms,
-                         sbx_tick_fn tick, void *tick_ud, phx_error_t *e)
+phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms, sbx_tick_fn tick,
+                         void *tick_ud, phx_error_t *e)
 {
     uint8_t hdr[4];
     phx_buf_reset(out);
@@ -130,7 +130,8 @@ phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t 
     }
     case PHX_SBX_RESULT: {
         uint16_t mlen;
-        if ((err = phx_reader_u8(&r, &m->status, e)) || (err = phx_reader_u8(&r, &m->is_bytes, e)) ||
+        if ((err = phx_reader_u8(&r, &m->status, e)) ||
+            (err = phx_reader_u8(&r, &m->is_bytes, e)) ||
             (err = phx_reader_u32le(&r, &m->cpu_ms, e)) ||
             (err = phx_reader_u32le(&r, &m->peak_rss_kb, e)) ||
             (err = phx_reader_u16le(&r, &mlen, e)) ||

@@ -6,13 +6,13 @@
  * Control messages (SOCK_SEQPACKET): 'S' + channel fd -> pid; 'C' + source -> ok. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -24,8 +24,8 @@ static int recv_with_fd(int sock, uint8_t *buf, size_t cap, int *fd_out)
 {
     char cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = {buf, cap};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
     *fd_out = -1;
     ssize_t n;
     do {
@@ -103,7 +103,8 @@ static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
         int n = recv_with_fd(ctrl, buf, sizeof buf, &fd);
         if (n <= 0) _exit(0); /* the worker closed the pool */
         if (buf[0] == 'C') {
-            uint8_t ok = phx_js_engine_precompile(eng, (const char *)buf + 1, (size_t)n - 1, &e) ? 0 : 1;
+            uint8_t ok =
+                phx_js_engine_precompile(eng, (const char *)buf + 1, (size_t)n - 1, &e) ? 0 : 1;
             (void)!write(ctrl, &ok, 1);
             continue;
         }

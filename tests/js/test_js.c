@@ -7,11 +7,11 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "phx/json.h"
@@ -154,7 +154,8 @@ static bool output_is(const phx_sandbox_result_t *r, const char *json_text)
     phx_json_parse((const char *)r->output.ptr, r->output.len, &a, NULL);
     phx_json_parse(json_text, strlen(json_text), &b, NULL);
     bool eq = a && b && json_equal(a, b);
-    if (!eq) fprintf(stderr, "  got %.*s\n  want %s\n", (int)r->output.len, r->output.ptr, json_text);
+    if (!eq)
+        fprintf(stderr, "  got %.*s\n  want %s\n", (int)r->output.len, r->output.ptr, json_text);
     json_decref(a);
     json_decref(b);
     return eq;
@@ -184,8 +185,10 @@ static void check_still_serving(phx_sandbox_pool_t *pool)
 static void test_language(phx_sandbox_pool_t *pool)
 {
     opts_t o = {.input = "{\"xs\":[1,2,3],\"k\":\"v\"}"};
-    phx_sandbox_result_t r = run_with(pool, &o,
-        "class Acc { #v = 0n; add(x) { this.#v += BigInt(x); return this; } get v() { return this.#v; } }\n"
+    phx_sandbox_result_t r = run_with(
+        pool, &o,
+        "class Acc { #v = 0n; add(x) { this.#v += BigInt(x); return this; } get v() { return "
+        "this.#v; } }\n"
         "const sleep = (v) => new Promise((res) => Promise.resolve().then(() => res(v)));\n"
         "export default async function (input, ctx) {\n"
         "  const a = new Acc();\n"
@@ -193,22 +196,28 @@ static void test_language(phx_sandbox_pool_t *pool)
         "  const big = 2n ** 100n;\n"
         "  const { xs, ...rest } = input;\n"
         "  return { sum: a.v.toString(), big: big.toString(), rest, tpl: `n=${xs.length}`,\n"
-        "           te: new TextDecoder().decode(new TextEncoder().encode('h\\u00e9\\u{1F600}')) };\n"
+        "           te: new TextDecoder().decode(new TextEncoder().encode('h\\u00e9\\u{1F600}')) "
+        "};\n"
         "}\n");
-    CHECK(output_is(&r, "{\"sum\":\"6\",\"big\":\"1267650600228229401496703205376\","
-                        "\"rest\":{\"k\":\"v\"},\"tpl\":\"n=3\",\"te\":\"h\\u00e9\\ud83d\\ude00\"}"));
+    CHECK(output_is(&r,
+                    "{\"sum\":\"6\",\"big\":\"1267650600228229401496703205376\","
+                    "\"rest\":{\"k\":\"v\"},\"tpl\":\"n=3\",\"te\":\"h\\u00e9\\ud83d\\ude00\"}"));
     phx_sandbox_result_free(&r);
 
     /* ctx fields, console capture, a Uint8Array result comes back as bytes */
-    r = run(pool, "export default async (input, ctx) => { console.log('id', ctx.contractId.length,"
-                  " typeof ctx.now, ctx.requestId.slice(0,2)); return new Uint8Array([1,2,255]); };");
+    r = run(pool,
+            "export default async (input, ctx) => { console.log('id', ctx.contractId.length,"
+            " typeof ctx.now, ctx.requestId.slice(0,2)); return new Uint8Array([1,2,255]); };");
     CHECK(r.ok && r.output_is_bytes && r.output.len == 3 && r.output.ptr[2] == 255);
     CHECK(r.nlogs == 1 && r.logs && !strcmp(r.logs[0], "log: id 66 number 0x"));
     phx_sandbox_result_free(&r);
 
     /* whatever JSON.stringify produces is valid output: doubles past int64, U+0000 */
-    r = run(pool, "export default async () => ({ big: 12345678901234567890, nul: 'a\\u0000b', neg: -0 });");
-    CHECK(r.ok && r.output.len > 0 && strstr((const char *)r.output.ptr, "\"big\":12345678901234567000") &&
+    r = run(
+        pool,
+        "export default async () => ({ big: 12345678901234567890, nul: 'a\\u0000b', neg: -0 });");
+    CHECK(r.ok && r.output.len > 0 &&
+          strstr((const char *)r.output.ptr, "\"big\":12345678901234567000") &&
           strstr((const char *)r.output.ptr, "a\\u0000b"));
     if (!r.ok) fprintf(stderr, "  big/nul output: %s: %s\n", r.code, r.message);
     phx_sandbox_result_free(&r);
@@ -231,12 +240,16 @@ static void test_language(phx_sandbox_pool_t *pool)
 static void test_helpers(phx_sandbox_pool_t *pool)
 {
     /* hashes against known answers; ABI round trip; key and signature */
-    phx_sandbox_result_t r = run(pool,
+    phx_sandbox_result_t r = run(
+        pool,
         "export default async () => {\n"
         "  const h = phx.hex.encode;\n"
-        "  const enc = phx.abi.encode(['uint256','int8','address','bool','bytes','string','uint16[]'],\n"
-        "    [123n, -2, '0x00000000000000000000000000000000000000aa', true, '0x0102', 'hi', [1,2]]);\n"
-        "  const dec = phx.abi.decode(['uint256','int8','address','bool','bytes','string','uint16[]'], enc);\n"
+        "  const enc = "
+        "phx.abi.encode(['uint256','int8','address','bool','bytes','string','uint16[]'],\n"
+        "    [123n, -2, '0x00000000000000000000000000000000000000aa', true, '0x0102', 'hi', "
+        "[1,2]]);\n"
+        "  const dec = "
+        "phx.abi.decode(['uint256','int8','address','bool','bytes','string','uint16[]'], enc);\n"
         "  const sig = await phx.crypto.sign(phx.crypto.keccak256('m'));\n"
         "  const r = new Uint8Array(8); crypto.getRandomValues(r);\n"
         "  return { sha: h(phx.crypto.sha256('abc')), kec: h(phx.crypto.keccak256('')),\n"
@@ -245,12 +258,14 @@ static void test_helpers(phx_sandbox_pool_t *pool)
         "    v: sig[64] === 27 || sig[64] === 28, pub: (await phx.crypto.publicKey()).length,\n"
         "    blake: h(pink.hash('blake2b256', '')).slice(0, 10), rnd: r.some((x) => x !== 0) };\n"
         "};\n");
-    CHECK(output_is(&r,
-        "{\"sha\":\"0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\","
-        "\"kec\":\"0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470\","
-        "\"word0\":\"0x000000000000000000000000000000000000000000000000000000000000007b\","
-        "\"dec\":[\"123\",\"-2\",\"0x00000000000000000000000000000000000000aa\",\"true\",\"0x0102\",\"hi\",\"1,2\"],"
-        "\"len\":448,\"addr\":true,\"sigLen\":65,\"v\":true,\"pub\":64,\"blake\":\"0x0e5751c0\",\"rnd\":true}"));
+    CHECK(output_is(
+        &r, "{\"sha\":\"0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\","
+            "\"kec\":\"0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470\","
+            "\"word0\":\"0x000000000000000000000000000000000000000000000000000000000000007b\","
+            "\"dec\":[\"123\",\"-2\",\"0x00000000000000000000000000000000000000aa\",\"true\","
+            "\"0x0102\",\"hi\",\"1,2\"],"
+            "\"len\":448,\"addr\":true,\"sigLen\":65,\"v\":true,\"pub\":64,\"blake\":"
+            "\"0x0e5751c0\",\"rnd\":true}"));
     phx_sandbox_result_free(&r);
     /* The per-contract key: stable for one contract id, different for another. */
     opts_t a = {.contract_id = "contract-a"}, b = {.contract_id = "contract-b"};
@@ -267,29 +282,38 @@ static void test_helpers(phx_sandbox_pool_t *pool)
 
 static void test_fetch(phx_sandbox_pool_t *pool)
 {
-    phx_sandbox_result_t r = run(pool,
-        "export default async () => {\n"
-        "  const res = await fetch('http://127.0.0.1:%d/json');\n"
-        "  const j = await res.json();\n"
-        "  return { status: res.status, ok: res.ok, ct: res.headers.get('content-type'), price: j.price, tags: j.tags };\n"
-        "};\n", port);
-    CHECK(output_is(&r, "{\"status\":200,\"ok\":true,\"ct\":\"application/json\",\"price\":42.5,\"tags\":[\"a\",\"b\"]}"));
+    phx_sandbox_result_t r =
+        run(pool,
+            "export default async () => {\n"
+            "  const res = await fetch('http://127.0.0.1:%d/json');\n"
+            "  const j = await res.json();\n"
+            "  return { status: res.status, ok: res.ok, ct: res.headers.get('content-type'), "
+            "price: j.price, tags: j.tags };\n"
+            "};\n",
+            port);
+    CHECK(output_is(&r, "{\"status\":200,\"ok\":true,\"ct\":\"application/"
+                        "json\",\"price\":42.5,\"tags\":[\"a\",\"b\"]}"));
     CHECK(r.requests == 1);
     phx_sandbox_result_free(&r);
 
-    r = run(pool,
+    r = run(
+        pool,
         "export default async () => {\n"
-        "  const res = await fetch('http://127.0.0.1:%d/echo', { method: 'POST', headers: { 'X-Test': 'yes' },\n"
+        "  const res = await fetch('http://127.0.0.1:%d/echo', { method: 'POST', headers: { "
+        "'X-Test': 'yes' },\n"
         "                           body: JSON.stringify({ a: 1 }) });\n"
         "  const red = await fetch('http://127.0.0.1:%d/redirect-ok');\n"
         "  const miss = await fetch('http://127.0.0.1:%d/nope');\n"
         "  let netErr = 'none';\n"
         "  try { await fetch('http://127.0.0.1:1/'); } catch (e) { netErr = e.constructor.name; }\n"
-        "  return { echo: await res.json(), redirected: red.redirected, rj: (await red.json()).symbol,\n"
+        "  return { echo: await res.json(), redirected: red.redirected, rj: (await "
+        "red.json()).symbol,\n"
         "           miss: miss.status, netErr, buf: (await miss.arrayBuffer()).byteLength };\n"
-        "};\n", port, port, port);
-    CHECK(output_is(&r, "{\"echo\":{\"method\":\"POST\",\"body\":\"{\\\"a\\\":1}\",\"x_test\":\"yes\"},"
-                        "\"redirected\":true,\"rj\":\"PHA\",\"miss\":404,\"netErr\":\"Error\",\"buf\":9}"));
+        "};\n",
+        port, port, port);
+    CHECK(output_is(
+        &r, "{\"echo\":{\"method\":\"POST\",\"body\":\"{\\\"a\\\":1}\",\"x_test\":\"yes\"},"
+            "\"redirected\":true,\"rj\":\"PHA\",\"miss\":404,\"netErr\":\"Error\",\"buf\":9}"));
     phx_sandbox_result_free(&r);
 }
 
@@ -307,18 +331,21 @@ static void test_kv(phx_sandbox_pool_t *pool)
     for (int i = 1; i <= 3; i++) {
         phx_sandbox_result_t r = run_with(pool, &a, "%s", counter);
         char want[128];
-        snprintf(want, sizeof want, "{\"n\":%d,\"keys\":[\"blob\",\"count\",\"name\"],\"blob\":%d}", i, i - 1);
+        snprintf(want, sizeof want, "{\"n\":%d,\"keys\":[\"blob\",\"count\",\"name\"],\"blob\":%d}",
+                 i, i - 1);
         CHECK(output_is(&r, want));
         phx_sandbox_result_free(&r);
     }
     /* another contract sees none of it, and its writes do not touch a's */
     phx_sandbox_result_t r = run_with(pool, &b,
-        "export default async () => { const before = { c: await phx.kv.get('count'), l: await phx.kv.list() };\n"
-        "  await phx.kv.put('count', 1000); return before; };");
+                                      "export default async () => { const before = { c: await "
+                                      "phx.kv.get('count'), l: await phx.kv.list() };\n"
+                                      "  await phx.kv.put('count', 1000); return before; };");
     CHECK(output_is(&r, "{\"c\":null,\"l\":[]}"));
     phx_sandbox_result_free(&r);
-    r = run_with(pool, &a, "export default async () => { const d = await phx.kv.delete('name');"
-                           " return { c: await phx.kv.get('count'), d, l: await phx.kv.list('n') }; };");
+    r = run_with(pool, &a,
+                 "export default async () => { const d = await phx.kv.delete('name');"
+                 " return { c: await phx.kv.get('count'), d, l: await phx.kv.list('n') }; };");
     CHECK(output_is(&r, "{\"c\":3,\"d\":true,\"l\":[]}"));
     phx_sandbox_result_free(&r);
 }
@@ -327,17 +354,20 @@ static void test_secrets(phx_sandbox_pool_t *pool)
 {
     const char *k[] = {"API_KEY"}, *v[] = {"s3cr3t-value"};
     opts_t a = {.contract_id = "secret-owner", .keys = k, .vals = v, .nsecrets = 1};
-    phx_sandbox_result_t r = run_with(pool, &a,
+    phx_sandbox_result_t r = run_with(
+        pool, &a,
         "export default async (i, ctx) => { globalThis.stash = ctx.secrets.API_KEY;"
         " Object.prototype.stolen = ctx.secrets.API_KEY; return ctx.secrets.API_KEY.length; };");
     CHECK(output_is(&r, "12"));
     phx_sandbox_result_free(&r);
     /* another contract, next invocation: no trace of the secret anywhere it can look */
     opts_t b = {.contract_id = "secret-thief"};
-    r = run_with(pool, &b,
+    r = run_with(
+        pool, &b,
         "export default async (i, ctx) => {\n"
         "  const seen = JSON.stringify([Object.keys(ctx.secrets), globalThis.stash, ({}).stolen,\n"
-        "    Object.getOwnPropertyNames(globalThis).filter((n) => /stash|secret|phx_/i.test(n)), scriptArgs]);\n"
+        "    Object.getOwnPropertyNames(globalThis).filter((n) => /stash|secret|phx_/i.test(n)), "
+        "scriptArgs]);\n"
         "  return { leaked: seen.includes('s3cr3t'), seen };\n"
         "};\n");
     CHECK(r.ok && strstr((const char *)r.output.ptr, "\"leaked\":false"));
@@ -350,8 +380,11 @@ static void test_phat(phx_sandbox_pool_t *pool)
      * pink.httpRequest / batchHttpRequest, hex string in and out. */
     const char *k[] = {"secrets"}, *v[] = {"{\"apiUrl\":\"x\"}"};
     opts_t o = {.input = "\"0x0000000000000000000000000000000000000000000000000000000000000007\"",
-                .keys = k, .vals = v, .nsecrets = 1};
-    phx_sandbox_result_t r = run_with(pool, &o,
+                .keys = k,
+                .vals = v,
+                .nsecrets = 1};
+    phx_sandbox_result_t r = run_with(
+        pool, &o,
         "function fetchPrice(url) {\n"
         "  const res = pink.httpRequest({ url, method: 'GET', returnTextBody: true });\n"
         "  if (res.statusCode !== 200) throw new Error('status ' + res.statusCode);\n"
@@ -360,13 +393,16 @@ static void test_phat(phx_sandbox_pool_t *pool)
         "export default function main(request, secrets) {\n"
         "  const id = BigInt(request);\n"
         "  const price = fetchPrice('http://127.0.0.1:%d/json');\n"
-        "  const batch = pink.batchHttpRequest([{ url: 'http://127.0.0.1:%d/json', returnTextBody: true },\n"
+        "  const batch = pink.batchHttpRequest([{ url: 'http://127.0.0.1:%d/json', returnTextBody: "
+        "true },\n"
         "                                      { url: 'http://127.0.0.1:%d/nope' }], 2000);\n"
         "  const cfg = JSON.parse(secrets);\n"
         "  const h = pink.hash('keccak256', 'x');\n"
-        "  return phx.hex.encode(phx.abi.encode(['uint256','uint256','uint256','bytes32','string'],\n"
+        "  return "
+        "phx.hex.encode(phx.abi.encode(['uint256','uint256','uint256','bytes32','string'],\n"
         "    [id, BigInt(price * 10), batch[1].statusCode, h, cfg.apiUrl]));\n"
-        "}\n", port, port, port);
+        "}\n",
+        port, port, port);
     CHECK_MSG(r.ok, "%s: %s", r.code, r.message);
     if (r.ok) {
         json_t *s = NULL;
@@ -374,9 +410,9 @@ static void test_phat(phx_sandbox_pool_t *pool)
         const char *hex = json_string_value(s);
         CHECK(hex && strlen(hex) == 2 + 64 * 7);
         if (hex && strlen(hex) == 2 + 64 * 7) {
-            CHECK(!strncmp(hex + 2 + 64 - 2, "07", 2));       /* id */
-            CHECK(!strncmp(hex + 2 + 128 - 3, "1a9", 3));     /* 425 */
-            CHECK(!strncmp(hex + 2 + 192 - 3, "194", 3));     /* 404 */
+            CHECK(!strncmp(hex + 2 + 64 - 2, "07", 2));   /* id */
+            CHECK(!strncmp(hex + 2 + 128 - 3, "1a9", 3)); /* 425 */
+            CHECK(!strncmp(hex + 2 + 192 - 3, "194", 3)); /* 404 */
         }
         json_decref(s);
     }
@@ -384,15 +420,18 @@ static void test_phat(phx_sandbox_pool_t *pool)
 
     /* The classic Phat script form: scriptArgs in, last expression out. */
     o.input = "\"ping\"";
-    r = run_with(pool, &o, "(function(){ return scriptArgs[0] + ':' + typeof pink.deriveSecret('s') + ':' +"
-                           " pink.deriveSecret('s').length; })()");
+    r = run_with(pool, &o,
+                 "(function(){ return scriptArgs[0] + ':' + typeof pink.deriveSecret('s') + ':' +"
+                 " pink.deriveSecret('s').length; })()");
     CHECK(output_is(&r, "\"ping:object:64\""));
     phx_sandbox_result_free(&r);
     r = run_with(pool, &o, "globalThis.scriptOutput = scriptArgs.length;");
     CHECK(output_is(&r, "2"));
     phx_sandbox_result_free(&r);
     /* and a named export main(request, secrets) in a module */
-    r = run_with(pool, &o, "export function main(req, secrets) { return req.toUpperCase() + JSON.parse(secrets).apiUrl; }");
+    r = run_with(pool, &o,
+                 "export function main(req, secrets) { return req.toUpperCase() + "
+                 "JSON.parse(secrets).apiUrl; }");
     CHECK(output_is(&r, "\"PINGx\""));
     phx_sandbox_result_free(&r);
 }
@@ -406,40 +445,60 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
         bool strict;
     } cases[] = {
         {"infinite loop", "cpu_limit", "export default async () => { while (true) {} };", false},
-        {"loop in a promise job", "cpu_limit", "export default async () => { for (;;) await 0; };", false},
-        {"catastrophic regex", "cpu_limit", "export default async () => /^(a+)+$/.test('a'.repeat(40) + 'b');", false},
+        {"loop in a promise job", "cpu_limit", "export default async () => { for (;;) await 0; };",
+         false},
+        {"catastrophic regex", "cpu_limit",
+         "export default async () => /^(a+)+$/.test('a'.repeat(40) + 'b');", false},
         {"allocation bomb (objects)", "memory_limit",
-         "export default async () => { const a = []; for (;;) a.push({ x: [1, 2, 3, 4, 5, 6, 7, 8] }); };", false},
+         "export default async () => { const a = []; for (;;) a.push({ x: [1, 2, 3, 4, 5, 6, 7, 8] "
+         "}); };",
+         false},
         {"allocation bomb (buffers)", "memory_limit",
-         "export default async () => { const a = []; for (;;) a.push(new Uint8Array(8 << 20).fill(1)); };", false},
+         "export default async () => { const a = []; for (;;) a.push(new Uint8Array(8 << "
+         "20).fill(1)); };",
+         false},
         {"allocation bomb (strings)", "memory_limit",
-         "export default async () => { const s = 'x'.repeat(1 << 20), keep = []; for (;;) keep.push(s.toUpperCase()); };", false},
-        {"giant string output", "output_limit", "export default async () => 'x'.repeat(2 << 20);", false},
-        {"giant bytes output", "output_limit", "export default async () => new Uint8Array(3 << 20);", false},
-        {"giant log", "log_limit", "export default async () => { for (;;) console.log('y'.repeat(1000)); };", false},
+         "export default async () => { const s = 'x'.repeat(1 << 20), keep = []; for (;;) "
+         "keep.push(s.toUpperCase()); };",
+         false},
+        {"giant string output", "output_limit", "export default async () => 'x'.repeat(2 << 20);",
+         false},
+        {"giant bytes output", "output_limit",
+         "export default async () => new Uint8Array(3 << 20);", false},
+        {"giant log", "log_limit",
+         "export default async () => { for (;;) console.log('y'.repeat(1000)); };", false},
         {"10,000 fetches", "request_limit",
-         "export default async () => { for (let i = 0; i < 10000; i++) await fetch('http://127.0.0.1:%d/json'); };", false},
+         "export default async () => { for (let i = 0; i < 10000; i++) await "
+         "fetch('http://127.0.0.1:%d/json'); };",
+         false},
         {"huge response", "response_limit",
          "export default async () => (await fetch('http://127.0.0.1:%d/big')).text();", false},
-        {"fetch 127.0.0.1", "egress_denied", "export default async () => fetch('http://127.0.0.1:%d/json');", true},
+        {"fetch 127.0.0.1", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/json');", true},
         {"fetch 169.254.169.254", "egress_denied",
          "export default async () => fetch('http://169.254.169.254/latest/meta-data/');", true},
-        {"fetch 10.0.0.1", "egress_denied", "export default async () => fetch('http://10.0.0.1/');", true},
+        {"fetch 10.0.0.1", "egress_denied", "export default async () => fetch('http://10.0.0.1/');",
+         true},
         {"fetch [::ffff:127.0.0.1]", "egress_denied",
          "export default async () => fetch('http://[::ffff:127.0.0.1]:%d/json');", true},
         {"fetch 2130706433 (127.0.0.1 as a number)", "egress_denied",
          "export default async () => fetch('http://2130706433:%d/json');", true},
-        {"fetch localhost", "egress_denied", "export default async () => fetch('http://localhost:%d/json');", true},
+        {"fetch localhost", "egress_denied",
+         "export default async () => fetch('http://localhost:%d/json');", true},
         {"DNS name pinned to loopback", "egress_denied",
          "export default async () => fetch('http://loopback.phx.test:%d/json');", true},
         {"redirect to loopback", "egress_denied",
          "export default async () => fetch('http://127.0.0.1:%d/redirect-loopback');", false},
         {"redirect to metadata", "egress_denied",
          "export default async () => fetch('http://127.0.0.1:%d/redirect-metadata');", false},
-        {"file: URL", "egress_denied", "export default async () => fetch('file:///etc/passwd');", false},
+        {"file: URL", "egress_denied", "export default async () => fetch('file:///etc/passwd');",
+         false},
         {"pink.httpRequest to loopback", "egress_denied",
-         "export default function main() { return pink.httpRequest({ url: 'http://127.0.0.1:%d/json' }).statusCode; }", true},
-        {"segfault (test hook)", "crashed", "export default async () => { phx.__test.segfault(); };", false},
+         "export default function main() { return pink.httpRequest({ url: "
+         "'http://127.0.0.1:%d/json' }).statusCode; }",
+         true},
+        {"segfault (test hook)", "crashed",
+         "export default async () => { phx.__test.segfault(); };", false},
         {"awaits forever", "pending", "export default async () => new Promise(() => {});", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -453,14 +512,16 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
 
     /* Seccomp: a process that tries to open a socket is killed; a file cannot be
      * read (killed in release builds; EPERM under ASan, whose error path needs open). */
-    phx_sandbox_result_t r = run(pool, "export default async () => phx.__test.hostCall('test.socket');");
+    phx_sandbox_result_t r =
+        run(pool, "export default async () => phx.__test.hostCall('test.socket');");
     CHECK(failed_with(&r, "crashed") && strstr(r.message, "signal 31"));
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
     r = run(pool, "export default async () => phx.__test.hostCall('test.open');");
-    CHECK(!r.ok && (!strcmp(r.code, "crashed") ||
-                    (!strcmp(r.code, "exception") && strstr(r.message, "Operation not permitted"))));
-    fprintf(stderr, "  open: %s %s: %s\n", r.ok ? "ok" : "failed", r.code, r.ok ? (char *)r.output.ptr : r.message);
+    CHECK(!r.ok && (!strcmp(r.code, "crashed") || (!strcmp(r.code, "exception") &&
+                                                   strstr(r.message, "Operation not permitted"))));
+    fprintf(stderr, "  open: %s %s: %s\n", r.ok ? "ok" : "failed", r.code,
+            r.ok ? (char *)r.output.ptr : r.message);
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
 
@@ -471,13 +532,16 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     check_still_serving(pool);
 
     /* State leaks between invocations: globals, prototypes, built-ins. */
-    r = run(pool, "export default async () => { globalThis.leak = 42; Object.prototype.polluted = 'yes';\n"
-                  " Array.prototype.map = () => 'hijacked'; JSON.stringify = () => '\"owned\"';\n"
-                  " Math.random = () => 4; return 'planted'; };");
+    r = run(
+        pool,
+        "export default async () => { globalThis.leak = 42; Object.prototype.polluted = 'yes';\n"
+        " Array.prototype.map = () => 'hijacked'; JSON.stringify = () => '\"owned\"';\n"
+        " Math.random = () => 4; return 'planted'; };");
     CHECK(output_is(&r, "\"planted\""));
     phx_sandbox_result_free(&r);
-    r = run(pool, "export default async () => [typeof globalThis.leak, ({}).polluted === undefined,\n"
-                  " [1].map((x) => x + 1)[0], JSON.stringify({a: 1}), Math.random() < 1];");
+    r = run(pool,
+            "export default async () => [typeof globalThis.leak, ({}).polluted === undefined,\n"
+            " [1].map((x) => x + 1)[0], JSON.stringify({a: 1}), Math.random() < 1];");
     CHECK(output_is(&r, "[\"undefined\",true,2,\"{\\\"a\\\":1}\",true]"));
     phx_sandbox_result_free(&r);
 }
