@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     char kv[] = "/tmp/phx-bench-js-kv";
     cfg.kv_dir = kv;
     cfg.prefork = 4;
-    cfg.jit = true;
+    cfg.jit = !getenv("PHX_BENCH_NO_JIT") || !*getenv("PHX_BENCH_NO_JIT"); /* interpreter-only comparison */
     phx_sandbox_pool_t *pool;
     phx_error_t e = {0};
     if (phx_sandbox_pool_new(&cfg, &pool, &e)) return fprintf(stderr, "pool: %s\n", e.message), 1;

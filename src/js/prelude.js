@@ -358,30 +358,30 @@
   def(G, 'pink', pink);
 
   return function setup(INPUT, CTXJ) {
-  const ctx = JSONparse(CTXJ);
-  Object.freeze(ctx.secrets || (ctx.secrets = {}));
-  Object.freeze(ctx);
-  pink.jsCodeHash = ctx.codeHash;
-  // Phat's calling form: scriptArgs = [request, secrets]; request is the input
-  // (a string as is, anything else as JSON), secrets a string: the secret named
-  // "secrets" if given, else all secrets as a JSON object.
-  const input = JSONparse(INPUT);
-  const request = typeof input === 'string' ? input : JSONstringify(input);
-  const secretsArg = typeof ctx.secrets.secrets === 'string' ? ctx.secrets.secrets : JSONstringify(ctx.secrets);
-  def(G, 'scriptArgs', [request, secretsArg]);
+    const ctx = JSONparse(CTXJ);
+    Object.freeze(ctx.secrets || (ctx.secrets = {}));
+    Object.freeze(ctx);
+    pink.jsCodeHash = ctx.codeHash;
+    // Phat's calling form: scriptArgs = [request, secrets]; request is the input
+    // (a string as is, anything else as JSON), secrets a string: the secret named
+    // "secrets" if given, else all secrets as a JSON object.
+    const input = JSONparse(INPUT);
+    const request = typeof input === 'string' ? input : JSONstringify(input);
+    const secretsArg = typeof ctx.secrets.secrets === 'string' ? ctx.secrets.secrets : JSONstringify(ctx.secrets);
+    def(G, 'scriptArgs', [request, secretsArg]);
 
-  return function invoke(ns, isModule) {
-    if (isModule) {
-      // Phat's starter kit: `export default function main(request, secrets)`.
-      if (typeof ns.default === 'function' && ns.default.name === 'main') return ns.default(request, secretsArg);
-      if (typeof ns.default === 'function') return ns.default(input, ctx);
-      if (typeof ns.main === 'function') return ns.main(request, secretsArg);
+    return function invoke(ns, isModule) {
+      if (isModule) {
+        // Phat's starter kit: `export default function main(request, secrets)`.
+        if (typeof ns.default === 'function' && ns.default.name === 'main') return ns.default(request, secretsArg);
+        if (typeof ns.default === 'function') return ns.default(input, ctx);
+        if (typeof ns.main === 'function') return ns.main(request, secretsArg);
+        return { __phx_no_entry: true };
+      }
+      if (typeof G.main === 'function') return G.main(request, secretsArg);
+      if (G.scriptOutput !== undefined) return G.scriptOutput;
+      if (ns !== undefined) return ns;
       return { __phx_no_entry: true };
-    }
-    if (typeof G.main === 'function') return G.main(request, secretsArg);
-    if (G.scriptOutput !== undefined) return G.scriptOutput;
-    if (ns !== undefined) return ns;
-    return { __phx_no_entry: true };
-  };
+    };
   };
 })();
