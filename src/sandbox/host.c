@@ -146,7 +146,17 @@ static phx_err_t op_fetch(sbx_host_t *h, const json_t *args, json_t **out, phx_e
     uint64_t tmo = h->limits->request_timeout_ms;
     json_int_t t = json_integer_value(json_object_get(args, "timeout_ms"));
     if (t > 0 && (uint64_t)t < tmo) tmo = (uint64_t)t;
-    return sbx_fetch(h, args, tmo, out, e);
+    phx_err_t err = sbx_fetch(h, args, tmo, out, e);
+    /* A request that outlives its budget ends the invocation with its own code,
+     * unless it was the invocation's wall clock that ran out first. */
+    if (err == PHX_ERR_TIMEOUT && !h->fatal_code[0]) {
+        if (phx_monotonic_ms() >= h->deadline_ms)
+            fatal(h, "wall_limit", "wall-clock limit reached during a fetch");
+        else
+            fatal(h, "request_timeout", "a request took longer than %llu ms",
+                  (unsigned long long)tmo);
+    }
+    return err;
 }
 
 /* pink.batchHttpRequest: each request counts; a failure is reported per item. */
@@ -154,10 +164,11 @@ static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out,
 {
     json_t *reqs = json_object_get(args, "requests");
     if (!json_is_array(reqs)) return phx_fail(e, PHX_ERR_INVALID, "batch: requests");
-    uint64_t tmo = h->limits->request_timeout_ms;
+    /* timeout_ms bounds the whole batch (Phat's meaning); each request is also
+     * held to the per-request limit. Requests run one after another. */
     json_int_t t = json_integer_value(json_object_get(args, "timeout_ms"));
-    if (t > 0 && (uint64_t)t < tmo) tmo = (uint64_t)t;
-    uint64_t batch_deadline = phx_monotonic_ms() + tmo;
+    uint64_t batch_ms = t > 0 ? (uint64_t)t : 10000;
+    uint64_t batch_deadline = phx_monotonic_ms() + batch_ms;
     json_t *arr = json_array();
     for (size_t i = 0; i < json_array_size(reqs); i++) {
         if (!count_request(h)) {
@@ -169,7 +180,11 @@ static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out,
         phx_error_t fe = {0};
         phx_err_t err = now >= batch_deadline
                             ? phx_fail(&fe, PHX_ERR_TIMEOUT, "batch deadline passed")
-                            : sbx_fetch(h, json_array_get(reqs, i), batch_deadline - now, &r, &fe);
+                            : sbx_fetch(h, json_array_get(reqs, i),
+                                        batch_deadline - now < h->limits->request_timeout_ms
+                                            ? batch_deadline - now
+                                            : h->limits->request_timeout_ms,
+                                        &r, &fe);
         if (h->fatal_code[0]) {
             json_decref(arr);
             return err;

@@ -83,6 +83,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!strcmp(url, "/redirect-metadata")) {
         return reply(c, 307, "text/plain", "", 0, "http://169.254.169.254/latest/meta-data/");
     }
+    if (!strcmp(url, "/slow")) {
+        usleep(1500 * 1000);
+        return reply(c, 200, "text/plain", "late", 4, NULL);
+    }
     if (!strcmp(url, "/big")) {
         size_t n = 3u << 20;
         char *b = malloc(n);
@@ -546,6 +550,38 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     phx_sandbox_result_free(&r);
 }
 
+static void test_request_timeout(void)
+{
+    const char *allow[] = {"127.0.0.1"};
+    phx_sandbox_config_t cfg = {0};
+    cfg.limits.request_timeout_ms = 300;
+    cfg.kv_dir = kv_dir;
+    cfg.allow_hosts = allow;
+    cfg.nallow_hosts = 1;
+    cfg.jit = true;
+    phx_sandbox_pool_t *p;
+    phx_error_t e;
+    CHECK(phx_sandbox_pool_new(&cfg, &p, &e) == PHX_OK);
+    phx_sandbox_result_t r =
+        run(p,
+            "export default async () => { try { await fetch('http://127.0.0.1:%d/slow'); }"
+            " catch (e) { return 'caught'; } return 'done'; };",
+            port);
+    CHECK(failed_with(&r, "request_timeout"));
+    CHECK(r.wall_ms >= 300 && r.wall_ms < 1400);
+    phx_sandbox_result_free(&r);
+    /* In a Phat batch a timeout is that item's error, as in Phat. */
+    r = run(p,
+            "export default function main() { const r = pink.batchHttpRequest([{ url:"
+            " 'http://127.0.0.1:%d/slow' }, { url: 'http://127.0.0.1:%d/json' }], 5000);"
+            " return [typeof r[0].error, r[1].statusCode]; }",
+            port, port);
+    CHECK(output_is(&r, "[\"string\",200]"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(p);
+    phx_sandbox_pool_free(p);
+}
+
 static void test_wall(void)
 {
     /* A contract that uses no CPU but never finishes: the worker's wall clock. */
@@ -606,9 +642,10 @@ int main(void)
     CHECK_MSG(phx_sandbox_pool_new(&scfg, &strict, &e) == PHX_OK, "%s", e.message);
     if (!pool || !strict) return test_done("test_js");
 
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                                            NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-                                            MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+                         NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+                         MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
     CHECK(d != NULL);
     printf("http server on 127.0.0.1:%d\n", port);
 
@@ -620,6 +657,7 @@ int main(void)
     test_phat(pool);
     test_hostile(pool, strict);
     test_wall();
+    test_request_timeout();
 
     phx_sandbox_pool_free(pool);
     phx_sandbox_pool_free(strict);
