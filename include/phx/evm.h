@@ -509,10 +509,12 @@ typedef struct {
 
 typedef struct {
     /* A log in order (block, log index). Returning non-zero stops the poll
-     * before the cursor moves past this log's page; the error is returned. */
+     * before the cursor moves past this log's page; the error is returned and
+     * the page is delivered again next time (at-least-once delivery). */
     phx_err_t (*on_log)(void *ctx, const phx_evm_log_t *log, phx_error_t *e);
-    /* Every log delivered from blocks > block is void: undo them. */
-    phx_err_t (*on_rollback)(void *ctx, uint64_t block, phx_error_t *e);
+    /* Every log delivered from blocks >= first_void_block is void: undo them.
+     * Called before any log of the replacing chain is delivered. */
+    phx_err_t (*on_rollback)(void *ctx, uint64_t first_void_block, phx_error_t *e);
     void *ctx;
 } phx_evm_follower_cb_t;
 
