@@ -17,11 +17,13 @@ typedef void (*op_fn)(void *arg);
 /* Run op in batches until the time budget is spent; return ops/s. */
 static double measure(op_fn op, void *arg)
 {
-    for (int i = 0; i < 10; i++) op(arg); /* warm caches */
+    for (int i = 0; i < 10; i++)
+        op(arg); /* warm caches */
     uint64_t start = phx_monotonic_ns(), budget = (uint64_t)(seconds_per_item * 1e9), elapsed;
     uint64_t n = 0, batch = 16;
     do {
-        for (uint64_t i = 0; i < batch; i++) op(arg);
+        for (uint64_t i = 0; i < batch; i++)
+            op(arg);
         n += batch;
         elapsed = phx_monotonic_ns() - start;
     } while (elapsed < budget);
