@@ -337,7 +337,7 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
         } else if (v64 == 27 || v64 == 28) {
             tx.y_parity = (uint8_t)(v64 - 27);
             tx.is_signed = true;
-        } else if (v64 >= 35) {
+        } else if (v64 >= 37) { /* 35/36 would mean chain id 0, which EIP-155 does not have */
             tx.chain_id = (v64 - 35) / 2;
             tx.y_parity = (uint8_t)((v64 - 35) % 2);
             tx.is_signed = true;
