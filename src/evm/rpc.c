@@ -3,6 +3,7 @@
  * only. Typed wrappers for the eth_* methods the network uses, and parsers for
  * receipts and logs (every field read from the node is checked). */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +27,16 @@ static void sleep_ms(uint64_t ms)
     nanosleep(&ts, NULL);
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 phx_err_t phx_rpc_open(const char *url, const phx_rpc_opts_t *opts, phx_rpc_t **out,
                        phx_error_t *e)
 {
-    static bool curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return phx_fail(e, PHX_ERR_INTERNAL, "rpc: curl init failed");
-        curl_ready = true;
-    }
+    /* curl_global_init is not thread-safe: run it exactly once. */
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) return phx_fail(e, PHX_ERR_INTERNAL, "rpc: curl init failed");
     phx_rpc_t *r = calloc(1, sizeof *r);
     if (!r) return phx_fail(e, PHX_ERR_NOMEM, "rpc: out of memory");
     r->opts.timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 10000;
