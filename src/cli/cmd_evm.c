@@ -23,8 +23,10 @@ static int arg_json(const char *prefix, const char *what, const char *text, json
     phx_error_t e = {0};
     phx_err_t err;
     if (!text) return cli_error(PHX_EXIT_USAGE, prefix, "%s is required (see --help)", what);
-    if (text[0] == '@') err = phx_json_load_file(text + 1, out, &e);
-    else err = phx_json_parse(text, strlen(text), out, &e);
+    if (text[0] == '@')
+        err = phx_json_load_file(text + 1, out, &e);
+    else
+        err = phx_json_parse(text, strlen(text), out, &e);
     return err ? cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", what, e.message) : 0;
 }
 
@@ -44,7 +46,9 @@ static int arg_key(const char *prefix, const char *text, uint8_t sk[32])
     phx_error_t e = {0};
     char *env = NULL;
     if (text && strcmp(text, "env") == 0) text = env = getenv("PHX_KEY");
-    if (!text) return cli_error(PHX_EXIT_USAGE, prefix, "--key HEX (or --key env with $PHX_KEY) is required");
+    if (!text)
+        return cli_error(PHX_EXIT_USAGE, prefix,
+                         "--key HEX (or --key env with $PHX_KEY) is required");
     if (phx_hex_decode_fixed(text, sk, 32, &e) || phx_secp256k1_seckey_verify(sk))
         return cli_error(PHX_EXIT_USAGE, prefix, "--key: not a valid secp256k1 secret key");
     return 0;
@@ -56,7 +60,8 @@ static json_t *rlp_to_json(const phx_rlp_item_t *it)
 {
     if (!it->is_list) return phx_json_hex(it->data, it->len);
     json_t *a = json_array();
-    for (size_t i = 0; a && i < it->count; i++) json_array_append_new(a, rlp_to_json(&it->items[i]));
+    for (size_t i = 0; a && i < it->count; i++)
+        json_array_append_new(a, rlp_to_json(&it->items[i]));
     return a;
 }
 
@@ -72,7 +77,8 @@ static phx_err_t rlp_from_json(const json_t *j, phx_buf_t *out, phx_error_t *e)
         }
         return phx_rlp_list_end(out, mark);
     }
-    if (!json_is_string(j)) return phx_fail(e, PHX_ERR_INVALID, "RLP JSON holds hex strings and arrays only");
+    if (!json_is_string(j))
+        return phx_fail(e, PHX_ERR_INVALID, "RLP JSON holds hex strings and arrays only");
     phx_buf_t b = PHX_BUF_INIT;
     phx_err_t err = phx_hex_decode(json_string_value(j), &b, e);
     if (!err) err = phx_rlp_put_bytes(out, b.ptr, b.len);
@@ -91,7 +97,9 @@ static int cmd_rlp(int argc, char **argv)
 {
     const char *p = "phx rlp";
     if (cli_wants_help(argc, argv)) return cli_help(rlp_help);
-    if (argc < 3) return cli_error(PHX_EXIT_USAGE, p, "expected decode or encode and an argument (see --help)");
+    if (argc < 3)
+        return cli_error(PHX_EXIT_USAGE, p,
+                         "expected decode or encode and an argument (see --help)");
     cli_opt_t opts[] = {{.name = "json"}};
     cli_args_t args;
     int rc = cli_parse(p, argc - 1, argv + 1, opts, 1, &args);
@@ -147,8 +155,10 @@ static int cmd_abi(int argc, char **argv)
 {
     const char *p = "phx abi";
     if (cli_wants_help(argc, argv)) return cli_help(abi_help);
-    if (argc < 3) return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and a signature (see --help)");
-    cli_opt_t opts[] = {{.name = "json"}, {.name = "topic", .takes_value = true, .repeatable = true},
+    if (argc < 3)
+        return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and a signature (see --help)");
+    cli_opt_t opts[] = {{.name = "json"},
+                        {.name = "topic", .takes_value = true, .repeatable = true},
                         {.name = "data", .takes_value = true}};
     cli_args_t args;
     int rc = cli_parse(p, argc - 1, argv + 1, opts, 3, &args);
@@ -161,8 +171,10 @@ static int cmd_abi(int argc, char **argv)
         uint8_t h[32];
         bool sel = sub[0] == 's';
         phx_err_t err = sel ? phx_abi_selector(sig, h, &e) : phx_abi_event_topic(sig, h, &e);
-        if (err) rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
-        else print_hex(h, sel ? 4 : 32);
+        if (err)
+            rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
+        else
+            print_hex(h, sel ? 4 : 32);
     } else if (strcmp(sub, "encode") == 0) {
         if (sig[0] == '(') {
             phx_abi_type_t *t = NULL;
@@ -179,10 +191,12 @@ static int cmd_abi(int argc, char **argv)
         } else {
             char *text = NULL;
             if (args.npos > 1 && args.pos[1][0] == '@') {
-                if (!(rc = arg_json(p, "ARGS_JSON", args.pos[1], &j))) text = phx_json_dump(j, false);
+                if (!(rc = arg_json(p, "ARGS_JSON", args.pos[1], &j)))
+                    text = phx_json_dump(j, false);
             }
             if (!rc) {
-                if (phx_abi_encode_call(sig, text ? text : (args.npos > 1 ? args.pos[1] : "[]"), &out, &e))
+                if (phx_abi_encode_call(sig, text ? text : (args.npos > 1 ? args.pos[1] : "[]"),
+                                        &out, &e))
                     rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
                 else
                     print_hex(out.ptr, out.len);
@@ -191,10 +205,13 @@ static int cmd_abi(int argc, char **argv)
         }
     } else if (strcmp(sub, "decode") == 0) {
         phx_buf_t data = PHX_BUF_INIT;
-        if (args.npos != 2) rc = cli_error(PHX_EXIT_USAGE, p, "decode needs '(TYPES)' and HEX");
+        if (args.npos != 2)
+            rc = cli_error(PHX_EXIT_USAGE, p, "decode needs '(TYPES)' and HEX");
         else if (!(rc = arg_hex(p, "HEX", args.pos[1], &data))) {
-            if (phx_abi_decode_json(sig, data.ptr, data.len, &j, &e)) rc = cli_error_e(PHX_EXIT_FAIL, p, &e);
-            else cli_print_json(j);
+            if (phx_abi_decode_json(sig, data.ptr, data.len, &j, &e))
+                rc = cli_error_e(PHX_EXIT_FAIL, p, &e);
+            else
+                cli_print_json(j);
         }
         phx_buf_free(&data);
     } else if (strcmp(sub, "decode-log") == 0) {
@@ -204,14 +221,20 @@ static int cmd_abi(int argc, char **argv)
         cli_opt_t *topics = cli_opt(opts, 3, "topic");
         if (topics->nvalues > 4) rc = cli_error(PHX_EXIT_USAGE, p, "at most 4 --topic");
         for (int i = 0; !rc && i < topics->nvalues; i++)
-            if (phx_hex_decode_fixed(topics->values[i], log.topics[i], 32, &e)) rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
+            if (phx_hex_decode_fixed(topics->values[i], log.topics[i], 32, &e))
+                rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
         log.topic_count = (size_t)topics->nvalues;
-        if (!rc) rc = arg_hex(p, "--data", cli_opt(opts, 3, "data")->value ? cli_opt(opts, 3, "data")->value : "0x", &data);
+        if (!rc)
+            rc = arg_hex(p, "--data",
+                         cli_opt(opts, 3, "data")->value ? cli_opt(opts, 3, "data")->value : "0x",
+                         &data);
         log.data = data.ptr;
         log.data_len = data.len;
         if (!rc) {
-            if (phx_abi_decode_log_json(sig, false, &log, &j, &e)) rc = cli_error_e(PHX_EXIT_FAIL, p, &e);
-            else cli_print_json(j);
+            if (phx_abi_decode_log_json(sig, false, &log, &j, &e))
+                rc = cli_error_e(PHX_EXIT_FAIL, p, &e);
+            else
+                cli_print_json(j);
         }
         log.data = NULL;
         phx_buf_free(&data);
@@ -223,7 +246,8 @@ static int cmd_abi(int argc, char **argv)
     cli_opts_free(opts, 3);
     return rc;
 }
-PHX_CLI_COMMAND(abi, "abi", 521, "ABI calldata, decoding, selectors, event topics and logs", cmd_abi)
+PHX_CLI_COMMAND(abi, "abi", 521, "ABI calldata, decoding, selectors, event topics and logs",
+                cmd_abi)
 
 /* ---- tx ---------------------------------------------------------------------------- */
 
@@ -259,7 +283,8 @@ static int cmd_tx(int argc, char **argv)
 {
     const char *p = "phx tx";
     if (cli_wants_help(argc, argv)) return cli_help(tx_help);
-    if (argc < 3) return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and an argument (see --help)");
+    if (argc < 3)
+        return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and an argument (see --help)");
     cli_opt_t opts[] = {{.name = "json"}, {.name = "key", .takes_value = true}};
     cli_args_t args;
     int rc = cli_parse(p, argc - 1, argv + 1, opts, 2, &args);
@@ -286,9 +311,11 @@ static int cmd_tx(int argc, char **argv)
         const char *to = json_string_value(json_object_get(j, "to"));
         const char *d = json_string_value(json_object_get(j, "data"));
         tx.type = (uint8_t)json_integer_value(json_object_get(j, "type"));
-        if (get_u256(j, "chainId", &n, &e) || phx_u256_to_u64(&n, &tx.chain_id, &e) || get_u256(j, "nonce", &n, &e) ||
-            phx_u256_to_u64(&n, &tx.nonce, &e) || get_u256(j, "gasPrice", &tx.gas_price, &e) ||
-            get_u256(j, "maxFeePerGas", &tx.max_fee, &e) || get_u256(j, "maxPriorityFeePerGas", &tx.max_priority_fee, &e) ||
+        if (get_u256(j, "chainId", &n, &e) || phx_u256_to_u64(&n, &tx.chain_id, &e) ||
+            get_u256(j, "nonce", &n, &e) || phx_u256_to_u64(&n, &tx.nonce, &e) ||
+            get_u256(j, "gasPrice", &tx.gas_price, &e) ||
+            get_u256(j, "maxFeePerGas", &tx.max_fee, &e) ||
+            get_u256(j, "maxPriorityFeePerGas", &tx.max_priority_fee, &e) ||
             get_u256(j, "gasLimit", &tx.gas_limit, &e) || get_u256(j, "value", &tx.value, &e) ||
             (to && phx_evm_address_parse(to, tx.to, &e)) || (d && phx_hex_decode(d, &data, &e))) {
             json_decref(j);
@@ -309,7 +336,8 @@ static int cmd_tx(int argc, char **argv)
     }
     json_t *o = json_object();
     json_object_set_new(o, "type", json_integer(tx.type));
-    if (tx.chain_id || tx.type) json_object_set_new(o, "chainId", json_integer((json_int_t)tx.chain_id));
+    if (tx.chain_id || tx.type)
+        json_object_set_new(o, "chainId", json_integer((json_int_t)tx.chain_id));
     json_object_set_new(o, "nonce", json_integer((json_int_t)tx.nonce));
     if (tx.type == PHX_TX_EIP1559) {
         json_object_set_new(o, "maxPriorityFeePerGas", u256_json(&tx.max_priority_fee));
@@ -321,13 +349,16 @@ static int cmd_tx(int argc, char **argv)
     json_object_set_new(o, "to", tx.has_to ? phx_json_hex(tx.to, 20) : json_null());
     json_object_set_new(o, "value", u256_json(&tx.value));
     json_object_set_new(o, "data", phx_json_hex(tx.data, tx.data_len));
-    if (tx.type != PHX_TX_LEGACY) json_object_set_new(o, "accessListEntries", json_integer((json_int_t)tx.access_count));
+    if (tx.type != PHX_TX_LEGACY)
+        json_object_set_new(o, "accessListEntries", json_integer((json_int_t)tx.access_count));
     json_object_set_new(o, "signed", json_boolean(tx.is_signed));
     if (tx.is_signed) {
         phx_evm_tx_hash(&tx, h, NULL);
         json_object_set_new(o, "hash", phx_json_hex(h, 32));
-        if (phx_evm_tx_sender(&tx, from, &e) == PHX_OK) json_object_set_new(o, "from", phx_json_hex(from, 20));
-        else json_object_set_new(o, "from", json_null());
+        if (phx_evm_tx_sender(&tx, from, &e) == PHX_OK)
+            json_object_set_new(o, "from", phx_json_hex(from, 20));
+        else
+            json_object_set_new(o, "from", json_null());
         json_object_set_new(o, "raw", phx_json_hex(raw.ptr, raw.len));
     }
     cli_print_json(o);
@@ -353,7 +384,8 @@ static int cmd_eip712(int argc, char **argv)
 {
     const char *p = "phx eip712";
     if (cli_wants_help(argc, argv)) return cli_help(eip712_help);
-    if (argc < 3) return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and typed data (see --help)");
+    if (argc < 3)
+        return cli_error(PHX_EXIT_USAGE, p, "expected a subcommand and typed data (see --help)");
     cli_opt_t opts[] = {{.name = "json"}, {.name = "key", .takes_value = true}};
     cli_args_t args;
     int rc = cli_parse(p, argc - 1, argv + 1, opts, 2, &args);
@@ -364,12 +396,16 @@ static int cmd_eip712(int argc, char **argv)
     uint8_t d[32], sk[32], sig[65];
     if ((rc = arg_json(p, "TYPED_JSON", args.pos[0], &j))) return rc;
     if (strcmp(argv[1], "hash") == 0) {
-        if (phx_eip712_digest(j, d, &e)) rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
-        else print_hex(d, 32);
+        if (phx_eip712_digest(j, d, &e))
+            rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
+        else
+            print_hex(d, 32);
     } else if (strcmp(argv[1], "sign") == 0) {
         if (!(rc = arg_key(p, cli_opt(opts, 2, "key")->value, sk))) {
-            if (phx_eip712_sign(j, sk, sig, &e)) rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
-            else print_hex(sig, 65);
+            if (phx_eip712_sign(j, sk, sig, &e))
+                rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
+            else
+                print_hex(sig, 65);
         }
         phx_secure_zero(sk, sizeof sk);
     } else {

@@ -19,11 +19,18 @@ static void test_u256(void)
 {
     phx_u256_t u;
     char dec[80], q[67];
-    CHECK(phx_u256_from_str("115792089237316195423570985008687907853269984665640564039457584007913129639935", &u, NULL) == PHX_OK);
+    CHECK(phx_u256_from_str(
+              "115792089237316195423570985008687907853269984665640564039457584007913129639935", &u,
+              NULL) == PHX_OK);
     phx_u256_to_quantity(&u, q);
-    CHECK(strcmp(q, "0x" "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff") == 0);
-    CHECK(phx_u256_from_str("115792089237316195423570985008687907853269984665640564039457584007913129639936", &u, NULL) == PHX_ERR_RANGE);
-    CHECK(phx_u256_from_str("0x1" "0000000000000000000000000000000000000000000000000000000000000000", &u, NULL) == PHX_ERR_RANGE);
+    CHECK(strcmp(q, "0x"
+                    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff") == 0);
+    CHECK(phx_u256_from_str(
+              "115792089237316195423570985008687907853269984665640564039457584007913129639936", &u,
+              NULL) == PHX_ERR_RANGE);
+    CHECK(phx_u256_from_str("0x1"
+                            "0000000000000000000000000000000000000000000000000000000000000000",
+                            &u, NULL) == PHX_ERR_RANGE);
     CHECK(phx_u256_from_str("12a", &u, NULL) == PHX_ERR_INVALID);
     CHECK(phx_u256_from_str("0x00ff", &u, NULL) == PHX_OK);
     phx_u256_to_dec(&u, dec);
@@ -41,31 +48,38 @@ static void test_u256(void)
 static void test_rlp_strict(void)
 {
     static const char *bad[] = {
-        "0x8100",   /* single byte < 0x80 wrapped */
-        "0xb800",   /* long form, length 0 */
-        "0xb837" "00", /* long form for a short payload (truncated too) */
-        "0xc180",   /* fine by itself... with a trailing byte below */
-        "0x",       /* empty */
-        "0xc3808080" "80", /* trailing byte after the list */
+        "0x8100", /* single byte < 0x80 wrapped */
+        "0xb800", /* long form, length 0 */
+        "0xb837"
+        "00",     /* long form for a short payload (truncated too) */
+        "0xc180", /* fine by itself... with a trailing byte below */
+        "0x",     /* empty */
+        "0xc3808080"
+        "80",       /* trailing byte after the list */
         "0xf90000", /* leading zero in length */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         phx_buf_t b = hx(bad[i]);
         phx_rlp_item_t *it = NULL;
         phx_err_t err = phx_rlp_decode(b.ptr, b.len, &it, NULL);
-        if (i == 3) CHECK(err == PHX_OK); /* c180 is a list holding the empty string */
-        else CHECK_MSG(err != PHX_OK, "%s accepted", bad[i]);
+        if (i == 3)
+            CHECK(err == PHX_OK); /* c180 is a list holding the empty string */
+        else
+            CHECK_MSG(err != PHX_OK, "%s accepted", bad[i]);
         phx_rlp_free(it);
         phx_buf_free(&b);
     }
     /* Depth is bounded (a stack of 100 nested lists). */
     phx_buf_t deep = PHX_BUF_INIT;
     size_t marks[100];
-    for (int i = 0; i < 100; i++) marks[i] = phx_rlp_list_begin(&deep);
-    for (int i = 99; i >= 0; i--) CHECK(phx_rlp_list_end(&deep, marks[i]) == PHX_OK);
+    for (int i = 0; i < 100; i++)
+        marks[i] = phx_rlp_list_begin(&deep);
+    for (int i = 99; i >= 0; i--)
+        CHECK(phx_rlp_list_end(&deep, marks[i]) == PHX_OK);
     phx_rlp_item_t *it = NULL;
     CHECK(phx_rlp_decode(deep.ptr, deep.len, &it, NULL) == PHX_ERR_LIMIT);
-    CHECK(phx_rlp_decode(deep.ptr + deep.len - 60, 60, &it, NULL) == PHX_OK); /* the innermost 58 levels are fine */
+    CHECK(phx_rlp_decode(deep.ptr + deep.len - 60, 60, &it, NULL) ==
+          PHX_OK); /* the innermost 58 levels are fine */
     phx_rlp_free(it);
     phx_buf_free(&deep);
     /* list_begin/end produce the long form past 55 bytes. */
@@ -75,7 +89,8 @@ static void test_rlp_strict(void)
     size_t m = phx_rlp_list_begin(&out);
     CHECK(phx_rlp_put_bytes(&out, sixty, sizeof sixty) == PHX_OK);
     CHECK(phx_rlp_list_end(&out, m) == PHX_OK);
-    CHECK(out.len == 64 && out.ptr[0] == 0xf8 && out.ptr[1] == 62 && out.ptr[2] == 0xb8 && out.ptr[3] == 60);
+    CHECK(out.len == 64 && out.ptr[0] == 0xf8 && out.ptr[1] == 62 && out.ptr[2] == 0xb8 &&
+          out.ptr[3] == 60);
     phx_buf_free(&out);
 }
 
@@ -85,8 +100,10 @@ static void test_abi_call(void)
     phx_error_t e;
     /* The ERC-20 transfer selector is a9059cbb; names and spacing are ignored. */
     CHECK(phx_abi_encode_call("transfer(address to, uint amount)",
-                              "[\"0x00000000000000000000000000000000000000aa\", \"0x10\"]", &cd, &e) == PHX_OK);
-    CHECK(cd.len == 68 && cd.ptr[0] == 0xa9 && cd.ptr[1] == 0x05 && cd.ptr[2] == 0x9c && cd.ptr[3] == 0xbb);
+                              "[\"0x00000000000000000000000000000000000000aa\", \"0x10\"]", &cd,
+                              &e) == PHX_OK);
+    CHECK(cd.len == 68 && cd.ptr[0] == 0xa9 && cd.ptr[1] == 0x05 && cd.ptr[2] == 0x9c &&
+          cd.ptr[3] == 0xbb);
     CHECK(cd.ptr[4 + 31] == 0xaa && cd.ptr[4 + 63] == 0x10);
     phx_buf_reset(&cd);
     /* Out of range values and wrong arity are refused. */
@@ -94,7 +111,8 @@ static void test_abi_call(void)
     CHECK(phx_abi_encode_call("f(int8)", "[\"-129\"]", &cd, &e) == PHX_ERR_RANGE);
     CHECK(phx_abi_encode_call("f(int8)", "[\"-128\"]", &cd, &e) == PHX_OK);
     CHECK(phx_abi_encode_call("f(uint8,bool)", "[1]", &cd, &e) == PHX_ERR_INVALID);
-    CHECK(phx_abi_encode_call("f(address)", "[\"0x00000000000000000000000000000000000000aA\"]", &cd, &e) == PHX_ERR_VERIFY);
+    CHECK(phx_abi_encode_call("f(address)", "[\"0x00000000000000000000000000000000000000aA\"]", &cd,
+                              &e) == PHX_ERR_VERIFY);
     /* A value-tree call equals the JSON one. */
     phx_buf_t a = PHX_BUF_INIT, b = PHX_BUF_INIT;
     phx_abi_value_t items[2] = {phx_abi_string_ref("hi"), phx_abi_uint(7)};
@@ -139,7 +157,8 @@ static void test_abi_hostile(void)
     CHECK(phx_abi_decode(t, b5.ptr, b5.len, &v, NULL) == PHX_ERR_RANGE);
     phx_abi_type_free(t);
     /* Types that are not types. */
-    static const char *bad[] = {"uint7", "uint264", "bytes33", "bytes0", "(uint256", "uint256[", "foo", "uint256[01]"};
+    static const char *bad[] = {"uint7",    "uint264",  "bytes33", "bytes0",
+                                "(uint256", "uint256[", "foo",     "uint256[01]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_MSG(phx_abi_type_parse(bad[i], &t, NULL) != PHX_OK, "%s parsed", bad[i]);
     }
@@ -173,7 +192,8 @@ static void test_event(void)
     CHECK(phx_abi_decode_log_json(sig, false, &log, &j, &e) == PHX_OK);
     char *name = phx_hex_encode(log.topics[1], 32);
     CHECK(j && strcmp(json_string_value(json_object_get(j, "name")), name) == 0);
-    CHECK(j && strcmp(json_string_value(json_object_get(j, "owner")), "0x0000000000000000000000000000000000000077") == 0);
+    CHECK(j && strcmp(json_string_value(json_object_get(j, "owner")),
+                      "0x0000000000000000000000000000000000000077") == 0);
     CHECK(j && strcmp(json_string_value(json_object_get(j, "data")), "0x78797a") == 0);
     free(name);
     json_decref(j);
@@ -213,7 +233,8 @@ static void test_tx_edges(void)
     CHECK(phx_evm_tx_sender(&tx, other, NULL) != PHX_OK || memcmp(me, other, 20) != 0);
     /* CREATE address of the well-known anvil deployer at nonce 0. */
     uint8_t dep[20], addr[20];
-    CHECK(phx_hex_decode_fixed("f39fd6e51aad88f6f4ce6ab8827279cfffb92266", dep, 20, NULL) == PHX_OK);
+    CHECK(phx_hex_decode_fixed("f39fd6e51aad88f6f4ce6ab8827279cfffb92266", dep, 20, NULL) ==
+          PHX_OK);
     CHECK(phx_evm_create_address(dep, 0, addr) == PHX_OK);
     char cs[43];
     phx_eth_address_checksum(addr, cs);
@@ -229,24 +250,32 @@ static void test_rpc_parse(void)
     uint64_t q;
     CHECK(phx_rpc_quantity_u64(r, &q, &e) == PHX_OK && q == 16);
     json_decref(r);
-    const char *err = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000,\"message\":\"nonce too low\"}}";
+    const char *err =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000,\"message\":\"nonce too low\"}}";
     CHECK(phx_rpc_parse_response((const uint8_t *)err, strlen(err), &r, &e) == PHX_ERR_REMOTE);
     CHECK(strstr(e.message, "nonce too low") != NULL);
     const char *neither = "{\"jsonrpc\":\"2.0\",\"id\":1}";
-    CHECK(phx_rpc_parse_response((const uint8_t *)neither, strlen(neither), &r, &e) == PHX_ERR_INVALID);
+    CHECK(phx_rpc_parse_response((const uint8_t *)neither, strlen(neither), &r, &e) ==
+          PHX_ERR_INVALID);
     const char *garbage = "{\"jsonrpc\":";
-    CHECK(phx_rpc_parse_response((const uint8_t *)garbage, strlen(garbage), &r, &e) == PHX_ERR_INVALID);
+    CHECK(phx_rpc_parse_response((const uint8_t *)garbage, strlen(garbage), &r, &e) ==
+          PHX_ERR_INVALID);
     json_t *bad = json_string("16");
     CHECK(phx_rpc_quantity_u64(bad, &q, &e) == PHX_ERR_INVALID);
     json_decref(bad);
     /* A receipt missing its status is refused rather than read as failure. */
-    json_t *rc = json_pack("{s:s,s:s,s:s,s:s,s:[]}", "transactionHash", "0x" "0000000000000000000000000000000000000000000000000000000000000001",
-                           "blockHash", "0x" "0000000000000000000000000000000000000000000000000000000000000002",
+    json_t *rc = json_pack("{s:s,s:s,s:s,s:s,s:[]}", "transactionHash",
+                           "0x"
+                           "0000000000000000000000000000000000000000000000000000000000000001",
+                           "blockHash",
+                           "0x"
+                           "0000000000000000000000000000000000000000000000000000000000000002",
                            "blockNumber", "0x5", "gasUsed", "0x5208", "logs");
     phx_evm_receipt_t rec;
     CHECK(phx_evm_receipt_from_json(rc, &rec, &e) == PHX_ERR_INVALID);
     json_object_set_new(rc, "status", json_string("0x1"));
-    CHECK(phx_evm_receipt_from_json(rc, &rec, &e) == PHX_OK && rec.status && rec.block_number == 5 && rec.gas_used == 21000);
+    CHECK(phx_evm_receipt_from_json(rc, &rec, &e) == PHX_OK && rec.status &&
+          rec.block_number == 5 && rec.gas_used == 21000);
     phx_evm_receipt_clear(&rec);
     json_decref(rc);
 }
