@@ -390,11 +390,64 @@ int main(void)
            seen.n, (unsigned long long)b4, (unsigned long long)seen.last_void);
     phx_evm_follower_close(f);
 
+    /* A follower that stays 3 blocks behind the head sees only settled notes. */
+    {
+        notes_t lag;
+        memset(&lag, 0, sizeof lag);
+        phx_evm_follower_cb_t lcb = {on_log, on_rollback, &lag};
+        phx_evm_follower_opts_t lo = fo;
+        lo.cursor_path = NULL;
+        lo.confirmations = 3;
+        uint64_t head_now = 0;
+        CHECK(phx_rpc_block_number(rpc, &head_now, &e) == PHX_OK);
+        CHECK(phx_evm_follower_open(rpc, &lo, &f, &e) == PHX_OK);
+        CHECK(phx_evm_follower_poll(f, &lcb, &delivered, &e) == PHX_OK);
+        CHECK(phx_evm_follower_next_block(f) == head_now - 3 + 1);
+        for (size_t i = 0; i < lag.n; i++)
+            CHECK(lag.block[i] + 3 <= head_now);
+        /* Exactly the settled prefix of what the head-following follower holds. */
+        size_t settled = 0;
+        for (size_t i = 0; i < seen.n; i++)
+            settled += seen.block[i] + 3 <= head_now;
+        CHECK_MSG(lag.n == settled && settled > 0 && settled < seen.n, "lag %zu settled %zu", lag.n,
+                  settled);
+        for (size_t i = 0; i < lag.n && i < seen.n; i++)
+            CHECK(lag.value[i] == seen.value[i]);
+        phx_evm_follower_close(f);
+    }
+
     phx_buf_free(&code);
     phx_buf_free(&runtime);
     phx_buf_free(&got);
     phx_signer_close(s);
     phx_rpc_close(rpc);
+    /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
+     * the signer sends a legacy EIP-155 transaction. */
+    anvil_stop(&node);
+    if (anvil_start(&node, "--hardfork=berlin") == 0) {
+        phx_rpc_t *old = NULL;
+        phx_signer_t *os = NULL;
+        CHECK(phx_rpc_open(node.url, NULL, &old, &e) == PHX_OK);
+        CHECK(phx_rpc_estimate_fees(old, &fees, &e) == PHX_OK);
+        CHECK(!fees.eip1559 && !phx_u256_is_zero(&fees.gas_price));
+        CHECK(phx_signer_open(old, sk, NULL, &os, &e) == PHX_OK);
+        err = os ? phx_signer_transact(os, &pay, 1, 20000, &rc, &e) : PHX_ERR_STATE;
+        CHECK_MSG(err == PHX_OK, "legacy chain send: %s", e.message);
+        if (!err) {
+            json_t *txj = NULL;
+            CHECK(phx_rpc_call(old, "eth_getTransactionByHash",
+                               json_pack("[o]", phx_json_hex(rc.tx_hash, 32)), &txj, &e) == PHX_OK);
+            const char *type = json_string_value(json_object_get(txj, "type"));
+            CHECK_MSG(type && strcmp(type, "0x0") == 0, "tx type %s", type ? type : "(none)");
+            json_decref(txj);
+            phx_evm_receipt_clear(&rc);
+        }
+        phx_signer_close(os);
+        phx_rpc_close(old);
+    } else {
+        CHECK_MSG(0, "could not start anvil --hardfork=berlin");
+    }
+
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
     if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
