@@ -115,6 +115,7 @@ static phx_err_t encode_field(const json_t *types, const char *type, const json_
     if (tl && type[tl - 1] == ']') {
         /* Arrays: keccak256 of the concatenated encodings of the elements. */
         const char *open = strrchr(type, '[');
+        if (!open) return phx_fail(e, PHX_ERR_INVALID, "eip712: bad type %s", type);
         char *elem = strndup(type, (size_t)(open - type));
         if (!elem) return phx_fail(e, PHX_ERR_NOMEM, "eip712: out of memory");
         if (!json_is_array(value)) {
@@ -188,6 +189,10 @@ static phx_err_t encode_data(const json_t *types, const char *primary, const jso
         const char *fn = json_string_value(json_object_get(f, "name"));
         const char *ft = json_string_value(json_object_get(f, "type"));
         const json_t *v = fn ? json_object_get(data, fn) : NULL;
+        if (!ft) {
+            err = phx_fail(e, PHX_ERR_INVALID, "eip712: %s field without a type", primary);
+            goto out;
+        }
         if (!v) {
             err = phx_fail(e, PHX_ERR_INVALID, "eip712: %s.%s missing", primary, fn ? fn : "?");
             goto out;

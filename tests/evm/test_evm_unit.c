@@ -280,6 +280,26 @@ static void test_rpc_parse(void)
     json_decref(rc);
 }
 
+static void test_eip712_bad(void)
+{
+    /* Found by fuzz_evm_eip712: a type ending in ']' with no '['. */
+    const char *bad[] = {
+        "{\"types\":{\"M\":[{\"name\":\"a\",\"type\":\"uint256]\"}]},\"primaryType\":\"M\","
+        "\"domain\":{},\"message\":{\"a\":[]}}",
+        "{\"types\":{\"M\":[{\"name\":\"a\"}]},\"primaryType\":\"M\",\"domain\":{},\"message\":{"
+        "\"a\":1}}",
+        "{\"types\":{\"M\":[{\"name\":\"a\",\"type\":\"uint8[2]\"}]},\"primaryType\":\"M\","
+        "\"domain\":{},\"message\":{\"a\":[1]}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = NULL;
+        uint8_t d[32];
+        CHECK(phx_json_parse(bad[i], strlen(bad[i]), &j, NULL) == PHX_OK);
+        CHECK_MSG(phx_eip712_digest(j, d, NULL) == PHX_ERR_INVALID, "case %zu", i);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
@@ -290,5 +310,6 @@ int main(void)
     test_event();
     test_tx_edges();
     test_rpc_parse();
+    test_eip712_bad();
     return test_done("test_evm_unit");
 }
