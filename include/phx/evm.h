@@ -497,7 +497,7 @@ typedef struct {
     const char *cursor_path; /* NULL = memory only */
     uint64_t start_block;    /* first block when there is no cursor yet */
     uint64_t confirmations;  /* stay this many blocks behind the head (0 = follow head) */
-    uint64_t page_blocks;    /* blocks per eth_getLogs (0 = 1000) */
+    uint64_t page_blocks;    /* blocks per eth_getLogs (0 = 1000); halved while the node refuses */
     size_t hash_window;      /* recent block hashes kept to detect reorgs (0 = 128) */
     const uint8_t (*addresses)[20];
     size_t address_count;

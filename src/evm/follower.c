@@ -200,7 +200,14 @@ again:
         filter.topic_sets[0] = f->opts.topic0;
         filter.topic_counts[0] = f->opts.topic0_count;
         if ((err = phx_rpc_get_block_hash(f->rpc, to, before, e))) return err;
-        if ((err = phx_rpc_get_logs(f->rpc, &filter, &logs, &n, e))) return err;
+        err = phx_rpc_get_logs(f->rpc, &filter, &logs, &n, e);
+        if (err == PHX_ERR_REMOTE && to > f->next_block) {
+            /* Providers cap eth_getLogs by block range or result count and say
+             * so in an error: halve the page (and keep it halved) and retry. */
+            f->opts.page_blocks = (to - f->next_block + 1) / 2;
+            continue;
+        }
+        if (err) return err;
         if ((err = phx_rpc_get_block_hash(f->rpc, to, after, e))) goto page_out;
         /* The page end changed under us: the logs may mix two forks. Re-check
          * from the top (bounded, so a flapping node cannot spin us forever). */

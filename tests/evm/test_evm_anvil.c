@@ -421,6 +421,55 @@ int main(void)
     phx_buf_free(&got);
     phx_signer_close(s);
     phx_rpc_close(rpc);
+    /* Behind a provider that caps eth_getLogs at 3 blocks (a real node proxy in
+     * front of anvil), the follower shrinks its pages and still sees every note. */
+    {
+        int out[2];
+        CHECK(pipe(out) == 0);
+        const char *src = getenv("PHX_SOURCE_DIR");
+        char script[1024];
+        snprintf(script, sizeof script, "%s/tests/evm/limit_proxy.mjs", src && *src ? src : "..");
+        pid_t proxy = fork();
+        if (proxy == 0) {
+            setpgid(0, 0);
+            dup2(out[1], 1);
+            close(out[0]);
+            execlp("node", "node", script, node.url, "3", (char *)NULL);
+            _exit(127);
+        }
+        setpgid(proxy, proxy);
+        close(out[1]);
+        char line[32] = {0};
+        FILE *pf = fdopen(out[0], "r");
+        if (!pf || !fgets(line, sizeof line, pf)) line[0] = 0;
+        int port = atoi(line);
+        CHECK_MSG(port > 0, "proxy did not start");
+        if (port > 0) {
+            char url[64];
+            snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+            phx_rpc_t *capped = NULL;
+            notes_t all;
+            memset(&all, 0, sizeof all);
+            phx_evm_follower_cb_t acb = {on_log, on_rollback, &all};
+            phx_evm_follower_opts_t ao = fo;
+            ao.cursor_path = NULL;
+            ao.page_blocks = 0; /* default 1000: too wide for this provider */
+            CHECK(phx_rpc_open(url, NULL, &capped, &e) == PHX_OK);
+            CHECK(phx_evm_follower_open(capped, &ao, &f, &e) == PHX_OK);
+            err = phx_evm_follower_poll(f, &acb, &delivered, &e);
+            CHECK_MSG(err == PHX_OK, "capped follower: %s", e.message);
+            CHECK_MSG(all.n == seen.n && all.n == delivered, "capped follower saw %zu of %zu",
+                      all.n, seen.n);
+            for (size_t i = 0; i < all.n && i < seen.n; i++)
+                CHECK(all.value[i] == seen.value[i]);
+            phx_evm_follower_close(f);
+            phx_rpc_close(capped);
+        }
+        if (pf) fclose(pf);
+        kill(-proxy, SIGTERM);
+        waitpid(proxy, NULL, 0);
+    }
+
     /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
      * the signer sends a legacy EIP-155 transaction. */
     anvil_stop(&node);
