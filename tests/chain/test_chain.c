@@ -164,6 +164,35 @@ static void expect_revert(account_t *from, const uint8_t to[20], const char *sig
     phx_buf_free(&data);
     json_decref(args);
 }
+/* A view call must revert with error_sig (eth_call only). */
+static void expect_revert_read(const uint8_t to[20], const char *sig, json_t *args,
+                               const char *error_sig, int line)
+{
+    phx_error_t e = {0};
+    phx_buf_t data = PHX_BUF_INIT, ret = PHX_BUF_INIT;
+    uint8_t want[4];
+    phx_abi_selector(error_sig, want, &e);
+    CHECK(phx_chain_calldata(sig, args, &data, &e) == PHX_OK);
+    phx_evm_call_t call;
+    memset(&call, 0, sizeof call);
+    call.has_from = true;
+    call.has_to = true;
+    memcpy(call.to, to, 20);
+    call.data = data.ptr;
+    call.data_len = data.len;
+    phx_err_t err = phx_rpc_call_contract(rpc, &call, NULL, &ret, &e);
+    if (err == PHX_ERR_INVALID) {
+        phx_buf_reset(&ret);
+        if (!trace_revert_data(&call, &ret, &e)) err = PHX_ERR_REMOTE;
+    }
+    CHECK_MSG(err == PHX_ERR_REMOTE && ret.len >= 4 && memcmp(ret.ptr, want, 4) == 0,
+              "line %d: %s should revert with %s (%s)", line, sig, error_sig, e.message);
+    phx_buf_free(&ret);
+    phx_buf_free(&data);
+    json_decref(args);
+}
+#define EXPECT_REVERT_READ(to, sig, args, error_sig)                                               \
+    expect_revert_read(to, sig, args, error_sig, __LINE__)
 #define EXPECT_REVERT(from, to, sig, args, error_sig)                                              \
     expect_revert(from, to, sig, args, error_sig, __LINE__)
 
@@ -364,6 +393,42 @@ static void test_digests_match_contracts(void)
           !phx_hex_decode_fixed(json_string_value(json_array_get(ret, 2)), chain_bound, 32, &e) &&
           memcmp(chain_bound, rd, 32) == 0);
     json_decref(ret);
+    /* SGX v3 and TDX v5 layouts read the same on both sides. */
+    {
+        uint8_t sgx[48 + 384 + 16], v5[54 + 584 + 16], m1[32], m2[32], r1[64];
+        memset(sgx, 0, sizeof sgx);
+        sgx[0] = 3;
+        for (size_t i = 48; i < sizeof sgx; i++)
+            sgx[i] = (uint8_t)(i * 13);
+        memset(v5, 0, sizeof v5);
+        v5[0] = 5;
+        v5[4] = 0x81;
+        v5[48] = 2; /* body type TD 1.0 */
+        for (size_t i = 54; i < sizeof v5; i++)
+            v5[i] = (uint8_t)(i * 17);
+        const uint8_t *qs[] = {sgx, v5};
+        const size_t lens[] = {sizeof sgx, sizeof v5};
+        const uint32_t tees[] = {0, 0x81};
+        const size_t rd_at[] = {48 + 320, 54 + 520};
+        for (int i = 0; i < 2; i++) {
+            uint32_t t = 99;
+            CHECK(phx_chain_quote_fields(qs[i], lens[i], &t, m1, r1, &e) == PHX_OK &&
+                  t == tees[i] && memcmp(r1, qs[i] + rd_at[i], 64) == 0);
+            json_t *a = json_pack("[o]", phx_json_hex(qs[i], lens[i])), *r = NULL;
+            CHECK(phx_chain_read(rpc, dep.registry, "parseQuote(bytes)", a,
+                                 "(uint32,bytes32,bytes32,bytes32)", &r, &e) == PHX_OK &&
+                  !phx_hex_decode_fixed(json_string_value(json_array_get(r, 1)), m2, 32, &e) &&
+                  memcmp(m1, m2, 32) == 0);
+            json_decref(r);
+            json_decref(a);
+        }
+        /* An unknown version is refused by both. */
+        sgx[0] = 2;
+        uint32_t t;
+        CHECK(phx_chain_quote_fields(sgx, sizeof sgx, &t, m1, r1, &e) == PHX_ERR_UNSUPPORTED);
+        EXPECT_REVERT_READ(dep.registry, "parseQuote(bytes)",
+                           json_pack("[o]", phx_json_hex(sgx, sizeof sgx)), "BadQuote(string)");
+    }
     /* A truncated quote is refused by both sides. */
     CHECK(phx_chain_quote_fields(q, 600, &tee, meas, rd, &e) == PHX_ERR_TRUNCATED);
 
