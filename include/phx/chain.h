@@ -209,6 +209,39 @@ phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
                                      const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
                                      phx_error_t *e);
 
+/* ---- the network's transactions (each waits for its receipt) -------------------- */
+
+/* Sign a raw digest as the contracts expect: r || s || v with v = 27 + recid, low s. */
+phx_err_t phx_chain_sign(const uint8_t sk[32], const uint8_t digest[32], uint8_t sig[65]);
+
+/* Governance (the deployer until a Governor exists). */
+phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                            const uint8_t kms[20], bool allowed, phx_error_t *e);
+phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                                    const uint8_t measurement[32], bool allowed, phx_error_t *e);
+
+/* Operator: approve the Registry for amount and bond it. */
+phx_err_t phx_chain_bond(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                         const phx_u256_t *amount, phx_error_t *e);
+
+/* Operator: Registry.registerWorker with the KMS's signature over
+ * phx_chain_attest_digest(..., operator = this signer, ...). */
+phx_err_t phx_chain_register_worker(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                                    const uint8_t worker[20], const uint8_t x25519[32],
+                                    const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                                    const uint8_t kms_sig[65], phx_error_t *e);
+
+/* Owner: Jobs.deployContract; id (may be NULL) = phx_chain_contract_id(owner, salt). */
+phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deployment_t *d,
+                                    const uint8_t salt[32], const uint8_t code_hash[32],
+                                    const char *code_uri, uint8_t id[32], phx_error_t *e);
+
+/* Worker: Jobs.fulfill with n signatures. receipt may be NULL. */
+phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
+                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
+                            phx_error_t *e);
+
 #ifdef __cplusplus
 }
 #endif

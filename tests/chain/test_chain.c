@@ -522,7 +522,7 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
     uint8_t kms_addr[20], q[QUOTE_LEN], rd[64], zero[32] = {0};
     uint32_t tee;
     phx_eth_address_from_seckey(kms_sk, kms_addr);
-    TX_OK(gov, dep.registry, "setKms(address,bool)", json_pack("[o,b]", addr_json(kms_addr), 1));
+    CHECK_MSG(phx_chain_set_kms(gov->signer, &dep, kms_addr, true, &e) == PHX_OK, "%s", e.message);
     make_quote(q, zero, zero, zero, 0x11);
     phx_chain_quote_fields(q, sizeof q, &tee, measurement_allowed, rd, &e);
 
@@ -531,16 +531,14 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
     for (int i = 0; i < 2; i++) {
         TX_OK(gov, dep.token, "transfer(address,uint256)",
               json_pack("[o,o]", addr_json(ops[i]->addr), u256_json(&stake)));
-        TX_OK(ops[i], dep.token, "approve(address,uint256)",
-              json_pack("[o,o]", addr_json(dep.registry), u256_json(&stake)));
-        TX_OK(ops[i], dep.registry, "bond(uint256)", json_pack("[o]", u256_json(&stake)));
+        CHECK_MSG(phx_chain_bond(ops[i]->signer, &dep, &stake, &e) == PHX_OK, "%s", e.message);
     }
 
     /* Not yet allowed: the measurement is refused before anything else. */
     EXPECT_REVERT(ops[0], dep.registry, REGISTER, register_args(&w[0], ops[0], kms_sk),
                   "MeasurementNotAllowed(bytes32)");
-    TX_OK(gov, dep.registry, "setMeasurement(bytes32,bool)",
-          json_pack("[o,b]", phx_json_hex(measurement_allowed, 32), 1));
+    CHECK_MSG(phx_chain_set_measurement(gov->signer, &dep, measurement_allowed, true, &e) == PHX_OK,
+              "%s", e.message);
 
     /* Refused: no signature, a signature by a key that is not a KMS, no stake. */
     uint8_t not_kms[32];
@@ -559,8 +557,21 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
           info.status == PHX_CHAIN_WORKER_NONE);
 
     /* Accepted with a valid KMS signature. */
-    for (int i = 0; i < nworkers; i++)
-        TX_OK(w[i].operator_, dep.registry, REGISTER, register_args(&w[i], w[i].operator_, kms_sk));
+    for (int i = 0; i < nworkers; i++) {
+        /* Through the typed call, from the pieces register_args would encode. */
+        json_t *a = register_args(&w[i], w[i].operator_, kms_sk);
+        uint8_t nonce[32], sig[65];
+        phx_buf_t quote = PHX_BUF_INIT;
+        CHECK(!phx_hex_decode_fixed(json_string_value(json_array_get(a, 2)), nonce, 32, &e) &&
+              !phx_hex_decode(json_string_value(json_array_get(a, 3)), &quote, &e) &&
+              !phx_hex_decode_fixed(json_string_value(json_array_get(a, 4)), sig, 65, &e));
+        CHECK_MSG(phx_chain_register_worker(w[i].operator_->signer, &dep, w[i].key.addr,
+                                            w[i].x25519, nonce, quote.ptr, quote.len, sig,
+                                            &e) == PHX_OK,
+                  "register worker %d: %s", i, e.message);
+        phx_buf_free(&quote);
+        json_decref(a);
+    }
     for (int i = 0; i < nworkers; i++) {
         CHECK_MSG(phx_chain_worker_get(rpc, &dep, w[i].key.addr, &info, &e) == PHX_OK, "%s",
                   e.message);
@@ -675,10 +686,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     uint8_t salt[32], code_hash[32];
     phx_keccak256("oracle", 6, salt);
     phx_keccak256("export default async () => 42", 30, code_hash);
-    TX_OK(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
-          json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code_hash, 32),
-                    "phx://code/oracle"));
-    phx_chain_contract_id(gov->addr, salt, contract_id);
+    CHECK_MSG(phx_chain_deploy_contract(gov->signer, &dep, salt, code_hash, "phx://code/oracle",
+                                        contract_id, &e) == PHX_OK,
+              "%s", e.message);
     json_t *ret = NULL, *args = json_pack("[o]", phx_json_hex(contract_id, 32));
     CHECK(phx_chain_read(rpc, dep.jobs, "contracts(bytes32)", args,
                          "(address,uint64,bytes32,string)", &ret, &e) == PHX_OK &&
@@ -706,9 +716,16 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_PENDING);
     phx_evm_receipt_t receipt;
     memset(&receipt, 0, sizeof receipt);
-    CHECK_MSG(tx(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, sizeof output, w0, 1),
-                 &receipt, &e) == PHX_OK,
-              "fulfill: %s", e.message);
+    {
+        uint8_t sig[1][65], domain[32], digest[32];
+        phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
+        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, output,
+                                sizeof output, digest);
+        CHECK(phx_chain_sign(w[0].key.sk, digest, sig[0]) == PHX_OK && sig[0][64] >= 27);
+        CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, output, sizeof output,
+                                    (const uint8_t(*)[65])sig, 1, &receipt, &e) == PHX_OK,
+                  "fulfill: %s", e.message);
+    }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_u256_t op1 = balance(ops[0]->addr);
     CHECK(u256_eq_sum(&op1, &op0, &fee));
@@ -755,7 +772,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
         EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_PENDING);
-    TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 32, w0, 1));
+    TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 0, w0, 1)); /* empty output */
+    CHECK(read_u64(consumer, "lastOutputLength()", NULL) == 0);
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_chain_requested_clear(&req);
     printf("jobs: unregistered signer, non-worker submitter, wrong output refused\n");
 
