@@ -71,7 +71,10 @@ int main(void)
 {
     test_anvil_t anvil;
     phx_error_t e = {0};
-    acct_t gov = {0}, ops[3] = {{0}}, workers[3] = {{0}};
+    acct_t gov, ops[3], workers[3];
+    memset(&gov, 0, sizeof gov);
+    memset(ops, 0, sizeof ops);
+    memset(workers, 0, sizeof workers);
     uint8_t consumer[20], kms_sk[32], cid[32], salt[32] = {1}, code_hash[32] = {2};
     int rc = 1;
     if (test_anvil_start(&anvil)) return 0; /* a bench never fails the build */
@@ -200,9 +203,9 @@ int main(void)
     }
     printf("Jobs.fulfill gas, 256-byte output, callback on, median of %d receipts (anvil)\n",
            ROUNDS);
-    printf("  %-3s %12s %14s %12s\n", "k", "gas used", "vs k=1", "per extra sig");
+    printf("  %-3s %12s %10s %15s\n", "k", "gas used", "vs k=1", "per extra sig");
     for (unsigned k = 1; k <= 3; k++)
-        printf("  %-3u %12llu %13.2fx %12lld\n", k, (unsigned long long)median[k],
+        printf("  %-3u %12llu %9.2fx %15lld\n", k, (unsigned long long)median[k],
                (double)median[k] / (double)median[1],
                k > 1 ? (long long)(median[k] - median[1]) / (long long)(k - 1) : 0LL);
     rc = 0;
