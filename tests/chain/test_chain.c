@@ -605,6 +605,8 @@ static json_t *ask_args(uint32_t gas, unsigned k)
 }
 
 /* consumer.ask(...) from gov; returns the Requested event (caller clears). */
+static unsigned asks_made; /* Requested events the log follower must see */
+
 static int ask(account_t *gov, uint32_t gas, unsigned k, phx_chain_requested_t *req,
                phx_evm_receipt_t *receipt_out)
 {
@@ -621,6 +623,7 @@ static int ask(account_t *gov, uint32_t gas, unsigned k, phx_chain_requested_t *
     for (size_t i = 0; i < receipt.log_count; i++) {
         if (memcmp(receipt.logs[i].address, dep.jobs, 20) != 0) continue;
         if (phx_chain_parse_requested(&receipt.logs[i], req, &e) == PHX_OK) {
+            asks_made++;
             rc = 0;
             break;
         }
@@ -895,6 +898,118 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     printf("jobs: expired request refunded by the sweep; explicit refund by a third party\n");
 }
 
+/* ---- a worker's view: the EVM log follower delivers every Requested event ------------ */
+
+typedef struct {
+    unsigned seen;
+    uint64_t last_id;
+    bool ordered;
+} follow_ctx_t;
+
+static phx_err_t on_requested(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
+{
+    follow_ctx_t *f = ctx;
+    phx_chain_requested_t req;
+    phx_err_t err = phx_chain_parse_requested(log, &req, e);
+    if (err) return err;
+    f->ordered = f->ordered && req.request_id == f->last_id + 1;
+    f->last_id = req.request_id;
+    f->seen++;
+    phx_chain_requested_clear(&req);
+    return PHX_OK;
+}
+
+static phx_err_t on_rollback(void *ctx, uint64_t block, phx_error_t *e)
+{
+    (void)ctx;
+    (void)block;
+    (void)e;
+    return PHX_OK;
+}
+
+static void test_follow_requests(void)
+{
+    phx_error_t e = {0};
+    uint8_t topic[32];
+    phx_abi_event_topic(PHX_CHAIN_EV_REQUESTED, topic, &e);
+    phx_evm_follower_opts_t opts;
+    memset(&opts, 0, sizeof opts);
+    opts.start_block = dep.block;
+    opts.page_blocks = 7; /* several pages */
+    opts.addresses = (const uint8_t(*)[20])dep.jobs;
+    opts.address_count = 1;
+    opts.topic0 = (const uint8_t(*)[32])topic;
+    opts.topic0_count = 1;
+    phx_evm_follower_t *f = NULL;
+    follow_ctx_t ctx = {0, 0, true};
+    phx_evm_follower_cb_t cb = {on_requested, on_rollback, &ctx};
+    size_t delivered = 0;
+    CHECK_MSG(phx_evm_follower_open(rpc, &opts, &f, &e) == PHX_OK &&
+                  phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK,
+              "follower: %s", e.message);
+    phx_evm_follower_close(f);
+    CHECK_MSG(ctx.seen == asks_made && ctx.ordered, "follower saw %u of %u Requested events",
+              ctx.seen, asks_made);
+    printf("follower: %u Requested events decoded in order from eth_getLogs pages\n", ctx.seen);
+}
+
+/* ---- lifecycle: deregistration, invalidation, allowlist removal, stake locks ---------- */
+
+static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, account_t *stranger)
+{
+    phx_error_t e = {0};
+    phx_chain_worker_t info;
+    uint8_t output[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    phx_chain_requested_t req;
+    account_t *w1[] = {&w[1].key}, *w2[] = {&w[2].key}, *w0[] = {&w[0].key};
+
+    /* Governance functions are the governor's only. */
+    EXPECT_REVERT(stranger, dep.registry, "setKms(address,bool)",
+                  json_pack("[o,b]", addr_json(stranger->addr), 1), "NotGovernor()");
+    EXPECT_REVERT(stranger, dep.registry, "invalidateWorker(address,string)",
+                  json_pack("[o,s]", addr_json(w[2].key.addr), "x"), "NotAuthorized()");
+    EXPECT_REVERT(stranger, dep.jobs, "setParams(uint256,uint64,uint32)",
+                  json_pack("[i,i,i]", 0, 1, 1), "NotGovernor()");
+
+    /* Stake behind active workers is locked: op A has 3000 bonded, 2 workers. */
+    phx_u256_t all = PHA(3000), some = PHA(1000);
+    EXPECT_REVERT(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&all)),
+                  "InsufficientStake(uint256,uint256)");
+    /* A stranger cannot deregister someone else's worker; the operator can. */
+    EXPECT_REVERT(stranger, dep.registry, "deregisterWorker(address)",
+                  json_pack("[o]", addr_json(w[1].key.addr)), "NotAuthorized()");
+    TX_OK(ops[0], dep.registry, "deregisterWorker(address)",
+          json_pack("[o]", addr_json(w[1].key.addr)));
+    CHECK(phx_chain_worker_get(rpc, &dep, w[1].key.addr, &info, &e) == PHX_OK &&
+          info.status == PHX_CHAIN_WORKER_DEREGISTERED);
+    phx_u256_t before = balance(ops[0]->addr);
+    TX_OK(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&some)));
+    phx_u256_t after = balance(ops[0]->addr);
+    CHECK(u256_eq_sum(&after, &before, &some));
+
+    /* A deregistered worker's signature no longer counts. */
+    if (ask(gov, 300000, 1, &req, NULL)) return;
+    EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 8, w1, 1),
+                  "UnregisteredSigner(address)");
+    /* Governance invalidates w[2]: its signature no longer counts either. */
+    TX_OK(gov, dep.registry, "invalidateWorker(address,string)",
+          json_pack("[o,s]", addr_json(w[2].key.addr), "test: misbehaved"));
+    CHECK(phx_chain_worker_get(rpc, &dep, w[2].key.addr, &info, &e) == PHX_OK &&
+          info.status == PHX_CHAIN_WORKER_INVALIDATED);
+    EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 8, w2, 1),
+                  "UnregisteredSigner(address)");
+    /* Removing the measurement deactivates w[0] at once (as submitter and signer). */
+    CHECK(phx_chain_set_measurement(gov->signer, &dep, measurement_allowed, false, &e) == PHX_OK);
+    EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 8, w0, 1),
+                  "NotWorker(address)");
+    /* Allowed again: the same registration works again, nothing else changed. */
+    CHECK(phx_chain_set_measurement(gov->signer, &dep, measurement_allowed, true, &e) == PHX_OK);
+    TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 8, w0, 1));
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+    phx_chain_requested_clear(&req);
+    printf("lifecycle: deregister, invalidate, allowlist removal and stake locks enforced\n");
+}
+
 /* ---- independent check: node + ethers read what C wrote ------------------------------- */
 
 static void test_readback(const char *url, const char *dir, account_t *ops[2], worker_t *w,
@@ -973,6 +1088,8 @@ int main(void)
     memset(&rb, 0, sizeof rb);
     test_jobs(&gov, ops, w, &stranger, &rb);
     test_readback(anvil.url, dir, ops, &w[0], &rb);
+    test_lifecycle(&gov, ops, w, &stranger);
+    test_follow_requests();
 out:
     phx_secure_zero(kms_sk, sizeof kms_sk);
     account_close(&gov);
