@@ -13,13 +13,20 @@
 static const char help[] =
     "usage: phx chain deploy --rpc URL --key HEX [--out FILE] [--json]\n"
     "                        [--supply PHA] [--min-stake PHA] [--fee PHA] [--timeout SECONDS]\n"
-    "       phx chain status [--deployment FILE] [--rpc URL] [--json]\n\n"
+    "       phx chain status [--deployment FILE] [--rpc URL] [--json]\n"
+    "       phx chain allow-kms ADDRESS [--remove] --key HEX [--deployment FILE] [--rpc URL]\n"
+    "       phx chain allow-measurement HASH [--remove] --key HEX [--deployment FILE] [--rpc "
+    "URL]\n\n"
     "deploy   compiles nothing: the contracts were compiled with solc when phx was\n"
     "         built. Deploys PhxToken, Registry and Jobs from the key's account\n"
     "         (which becomes their governor and holds the initial PHA supply),\n"
     "         prints the addresses and writes them to the deployment file.\n"
     "status   reads the deployment file and asks the node about each contract.\n"
-    "         Exit 1 when the node's chain id differs or a contract has no code.\n\n"
+    "         Exit 1 when the node's chain id differs or a contract has no code.\n"
+    "allow-kms / allow-measurement\n"
+    "         governance (the deployer's key until a Governor exists): add or, with\n"
+    "         --remove, remove a KMS signing address or a worker measurement (32-byte\n"
+    "         hash, see docs/chain.md) on the Registry's allowlist.\n\n"
     "Options:\n"
     "  --rpc URL          JSON-RPC endpoint (default: $PHX_RPC; for status, the file's)\n"
     "  --key HEX          deployer secret key, 32 bytes hex (default: $PHX_KEY)\n"
@@ -29,6 +36,7 @@ static const char help[] =
     "  --min-stake PHA    Registry: stake per active worker (default 1000)\n"
     "  --fee PHA          Jobs: fee paid to each signing worker's operator (default 1)\n"
     "  --timeout SECONDS  Jobs: request lifetime before refund (default 3600)\n"
+    "  --remove           take the entry off the allowlist\n"
     "  --json             print JSON\n";
 
 static const char *prefix_deploy = "phx chain deploy";
@@ -303,6 +311,68 @@ out:
     return rc;
 }
 
+/* allow-kms / allow-measurement: one governance transaction on the Registry. */
+static int chain_allow(int argc, char **argv, bool kms)
+{
+    const char *prefix = kms ? "phx chain allow-kms" : "phx chain allow-measurement";
+    cli_opt_t opts[] = {
+        {.name = "deployment", .takes_value = true},
+        {.name = "rpc", .takes_value = true},
+        {.name = "key", .takes_value = true},
+        {.name = "remove"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, 4, &args);
+    if (rc) return rc;
+    if (args.npos != 1)
+        return cli_error(PHX_EXIT_USAGE, prefix, "expected one %s", kms ? "ADDRESS" : "HASH");
+    const char *path = opts[0].seen ? opts[0].value : DEFAULT_DEPLOYMENT;
+    const char *key_hex = opts[2].seen ? opts[2].value : getenv("PHX_KEY");
+    bool allowed = !opts[3].seen;
+    phx_error_t e = {0};
+    uint8_t value[32], sk[32];
+    if (kms ? phx_evm_address_parse(args.pos[0], value, &e)
+            : phx_hex_decode_fixed(args.pos[0], value, 32, &e))
+        return cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", args.pos[0], e.message);
+    if (!key_hex || phx_hex_decode_fixed(key_hex, sk, 32, &e)) {
+        phx_secure_zero(sk, sizeof sk);
+        return cli_error(PHX_EXIT_USAGE, prefix, "--key HEX (32 bytes) is required");
+    }
+    json_t *file = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *signer = NULL;
+    phx_chain_deployment_t dep;
+    rc = PHX_EXIT_FAIL;
+    if (phx_json_load_file(path, &file, &e) || phx_chain_deployment_from_json(file, &dep, &e)) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", path, e.message);
+        goto out;
+    }
+    const char *url =
+        opts[1].seen ? opts[1].value : json_string_value(json_object_get(file, "rpc"));
+    if (!url) url = getenv("PHX_RPC");
+    if (!url) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "no --rpc and none in %s", path);
+        goto out;
+    }
+    phx_err_t err = phx_rpc_open(url, NULL, &rpc, &e);
+    if (!err) err = phx_signer_open(rpc, sk, NULL, &signer, &e);
+    if (!err)
+        err = kms ? phx_chain_set_kms(signer, &dep, value, allowed, &e)
+                  : phx_chain_set_measurement(signer, &dep, value, allowed, &e);
+    if (err) {
+        cli_error_e(PHX_EXIT_FAIL, prefix, &e);
+        goto out;
+    }
+    printf("%s %s\n", allowed ? "allowed" : "removed", args.pos[0]);
+    rc = PHX_EXIT_OK;
+out:
+    phx_secure_zero(sk, sizeof sk);
+    phx_signer_close(signer);
+    phx_rpc_close(rpc);
+    json_decref(file);
+    return rc;
+}
+
 static int cmd_chain(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
@@ -310,7 +380,10 @@ static int cmd_chain(int argc, char **argv)
     if (cli_wants_help(argc, argv)) return cli_help(help);
     if (strcmp(argv[1], "deploy") == 0) return chain_deploy(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return chain_status(argc - 1, argv + 1);
-    return cli_error(PHX_EXIT_USAGE, "phx chain", "unknown subcommand '%s' (deploy, status)",
+    if (strcmp(argv[1], "allow-kms") == 0) return chain_allow(argc - 1, argv + 1, true);
+    if (strcmp(argv[1], "allow-measurement") == 0) return chain_allow(argc - 1, argv + 1, false);
+    return cli_error(PHX_EXIT_USAGE, "phx chain",
+                     "unknown subcommand '%s' (deploy, status, allow-kms, allow-measurement)",
                      argv[1]);
 }
 PHX_CLI_COMMAND(chain, "chain", 60, "deploy the Phalanx contracts and show their state", cmd_chain)

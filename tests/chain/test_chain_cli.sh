@@ -68,6 +68,23 @@ check "status names the token" grep -q "PhxToken  $token" "$dir/status.txt"
 check "status --json says healthy" test "$(get "$dir/status.json" healthy)" = true
 check "status --json: fee 2 PHA" test "$(get "$dir/status.json" contracts.Jobs.feePerWorker)" = 2000000000000000000
 
+# Governance through the CLI, checked with cast.
+kms=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+"$phx" chain allow-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null
+check "allow-kms exits 0" test $? -eq 0
+check "cast: isKms is true" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = true
+"$phx" chain allow-kms $kms --remove --key $key --deployment "$dir/dep.json" >/dev/null
+check "cast: isKms false after --remove" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = false
+m=0x1111111111111111111111111111111111111111111111111111111111111111
+"$phx" chain allow-measurement $m --key $key --deployment "$dir/dep.json" >/dev/null
+check "cast: measurement allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
+other=59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d # not the governor
+"$phx" chain allow-measurement $m --remove --key $other --deployment "$dir/dep.json" >/dev/null 2>&1
+check "a non-governor key is refused (exit 1)" test $? -eq 1
+check "cast: still allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
+"$phx" chain allow-measurement 0x1234 --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
+check "a short hash exits 2" test $? -eq 2
+
 # A deployment file pointing at an address without code is reported (exit 1).
 sed "s/$jobs/0x000000000000000000000000000000000000dEaD/" "$dir/dep.json" >"$dir/bad.json"
 "$phx" chain status --deployment "$dir/bad.json" >/dev/null
