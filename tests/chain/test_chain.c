@@ -898,6 +898,86 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     printf("jobs: expired request refunded by the sweep; explicit refund by a third party\n");
 }
 
+/* ---- the callback's gas is bounded both ways; an EOA requester gets no call ---------- */
+
+static void test_callback_bounds(account_t *gov, account_t *user, worker_t *w)
+{
+    phx_error_t e = {0};
+    phx_chain_requested_t req;
+    uint8_t output[32] = {9};
+    account_t *w0[] = {&w[0].key};
+
+    /* A submitter who sends too little gas for the callback's full limit is refused
+     * (otherwise it could make any callback fail at will). */
+    if (ask(gov, 2000000, 1, &req, NULL)) return;
+    phx_buf_t data = PHX_BUF_INIT, ret = PHX_BUF_INIT;
+    json_t *args = fulfill_args(&req, output, sizeof output, w0, 1);
+    CHECK(phx_chain_calldata(FULFILL, args, &data, &e) == PHX_OK);
+    json_decref(args);
+    phx_evm_call_t call;
+    memset(&call, 0, sizeof call);
+    call.has_from = call.has_to = true;
+    memcpy(call.from, w[0].key.addr, 20);
+    memcpy(call.to, dep.jobs, 20);
+    call.data = data.ptr;
+    call.data_len = data.len;
+    call.gas = 1000000;
+    uint8_t want[4];
+    phx_abi_selector("InsufficientGasForCallback()", want, &e);
+    phx_err_t err = phx_rpc_call_contract(rpc, &call, NULL, &ret, &e);
+    CHECK_MSG(err == PHX_ERR_REMOTE && ret.len >= 4 && memcmp(ret.ptr, want, 4) == 0,
+              "short gas: err %d, %zu bytes (%s)", err, ret.len, e.message);
+    phx_evm_receipt_t receipt;
+    memset(&receipt, 0, sizeof receipt);
+    err = phx_chain_send(w[0].key.signer, dep.jobs, data.ptr, data.len, 1000000, &receipt, &e);
+    CHECK(err == PHX_ERR_REMOTE && !receipt.status); /* mined, reverted */
+    phx_evm_receipt_clear(&receipt);
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_PENDING);
+    /* With the gas estimated, the same fulfil goes through. */
+    CHECK(phx_chain_send(w[0].key.signer, dep.jobs, data.ptr, data.len, 0, NULL, &e) == PHX_OK);
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+    phx_buf_free(&ret);
+    phx_buf_free(&data);
+    phx_chain_requested_clear(&req);
+
+    /* A gas-burning callback gets exactly its limit, not the whole transaction. */
+    TX_OK(gov, consumer, "setMode(uint8)", json_pack("[i]", 2));
+    if (ask(gov, 50000, 1, &req, NULL)) return;
+    memset(&receipt, 0, sizeof receipt);
+    CHECK(tx(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, sizeof output, w0, 1),
+             &receipt, &e) == PHX_OK);
+    uint64_t with_burn = receipt.gas_used;
+    phx_evm_receipt_clear(&receipt);
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_CALLBACK_FAILED);
+    phx_chain_requested_clear(&req);
+    TX_OK(gov, consumer, "setMode(uint8)", json_pack("[i]", 0));
+    CHECK_MSG(with_burn < 50000 + 200000, "fulfil with a 50000-gas burning callback used %llu",
+              (unsigned long long)with_burn);
+
+    /* An EOA may request too (approve first); there is nothing to call back. */
+    phx_u256_t fee = PHA(1);
+    TX_OK(user, dep.token, "approve(address,uint256)",
+          json_pack("[o,o]", addr_json(dep.jobs), u256_json(&fee)));
+    memset(&receipt, 0, sizeof receipt);
+    CHECK(tx(user, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+             json_pack("[o,s,o,i,i]", phx_json_hex(contract_id, 32), "0x", u256_json(&fee), 0, 1),
+             &receipt, &e) == PHX_OK);
+    bool found = false;
+    for (size_t i = 0; i < receipt.log_count && !found; i++)
+        found = phx_chain_parse_requested(&receipt.logs[i], &req, &e) == PHX_OK;
+    phx_evm_receipt_clear(&receipt);
+    CHECK(found);
+    if (!found) return;
+    asks_made++;
+    CHECK(memcmp(req.requester, user->addr, 20) == 0 && req.input_len == 0);
+    TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, sizeof output, w0, 1));
+    CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+    phx_chain_requested_clear(&req);
+    printf("callbacks: short-gas submitter refused; burning callback capped (%llu gas); EOA "
+           "requester settled\n",
+           (unsigned long long)with_burn);
+}
+
 /* ---- a worker's view: the EVM log follower delivers every Requested event ------------ */
 
 typedef struct {
@@ -1088,6 +1168,7 @@ int main(void)
     memset(&rb, 0, sizeof rb);
     test_jobs(&gov, ops, w, &stranger, &rb);
     test_readback(anvil.url, dir, ops, &w[0], &rb);
+    test_callback_bounds(&gov, &user, w);
     test_lifecycle(&gov, ops, w, &stranger);
     test_follow_requests();
 out:
