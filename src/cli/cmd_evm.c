@@ -10,8 +10,17 @@
 #include "phx/crypto.h"
 #include "phx/evm.h"
 
-static void print_hex(const uint8_t *p, size_t n)
+/* One hex result: a line, or {"key": "0x.."} (plus extra members) with --json. */
+static void print_hex(bool as_json, const char *key, const uint8_t *p, size_t n, json_t *extra)
 {
+    if (as_json) {
+        json_t *o = extra ? extra : json_object();
+        json_object_set_new(o, key, phx_json_hex(p, n));
+        cli_print_json(o);
+        json_decref(o);
+        return;
+    }
+    json_decref(extra);
     char *h = phx_hex_encode(p, n);
     printf("%s\n", h ? h : "");
     free(h);
@@ -127,7 +136,7 @@ static int cmd_rlp(int argc, char **argv)
             phx_buf_free(&b);
             return cli_error_e(PHX_EXIT_USAGE, p, &e);
         }
-        print_hex(b.ptr, b.len);
+        print_hex(opts[0].seen, "encoded", b.ptr, b.len, NULL);
     } else {
         return cli_error(PHX_EXIT_USAGE, p, "unknown subcommand '%s' (decode, encode)", argv[1]);
     }
@@ -149,7 +158,7 @@ static const char abi_help[] =
     "and 'indexed' are allowed. ARGS_JSON is a JSON array with one value per\n"
     "parameter: numbers as JSON integers or decimal/0x strings, addresses and bytes as\n"
     "0x hex, strings as strings, arrays and tuples as arrays (or @FILE).\n"
-    "--json prints {\"signature\": canonical, ...} where it adds something.\n";
+    "--json wraps results in an object; selector/topic add the canonical signature.\n";
 
 static int cmd_abi(int argc, char **argv)
 {
@@ -173,8 +182,22 @@ static int cmd_abi(int argc, char **argv)
         phx_err_t err = sel ? phx_abi_selector(sig, h, &e) : phx_abi_event_topic(sig, h, &e);
         if (err)
             rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
-        else
-            print_hex(h, sel ? 4 : 32);
+        else {
+            /* --json also shows the canonical signature that was hashed. */
+            json_t *extra = NULL;
+            phx_abi_type_t *t = NULL;
+            char *name = NULL;
+            if (opts[0].seen && phx_abi_signature_parse(sig, &name, &t, NULL) == PHX_OK) {
+                phx_buf_t c = PHX_BUF_INIT;
+                phx_buf_append_str(&c, name);
+                phx_abi_type_canonical(t, &c);
+                extra = json_pack("{s:s}", "signature", c.ptr ? (char *)c.ptr : "");
+                phx_buf_free(&c);
+            }
+            free(name);
+            phx_abi_type_free(t);
+            print_hex(opts[0].seen, sel ? "selector" : "topic", h, sel ? 4 : 32, extra);
+        }
     } else if (strcmp(sub, "encode") == 0) {
         if (sig[0] == '(') {
             phx_abi_type_t *t = NULL;
@@ -184,7 +207,7 @@ static int cmd_abi(int argc, char **argv)
                     phx_abi_encode(t, v, &out, &e))
                     rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
                 else
-                    print_hex(out.ptr, out.len);
+                    print_hex(opts[0].seen, "data", out.ptr, out.len, NULL);
             }
             phx_abi_value_free(v);
             phx_abi_type_free(t);
@@ -199,7 +222,7 @@ static int cmd_abi(int argc, char **argv)
                                         &out, &e))
                     rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
                 else
-                    print_hex(out.ptr, out.len);
+                    print_hex(opts[0].seen, "data", out.ptr, out.len, NULL);
             }
             free(text);
         }
@@ -399,13 +422,13 @@ static int cmd_eip712(int argc, char **argv)
         if (phx_eip712_digest(j, d, &e))
             rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
         else
-            print_hex(d, 32);
+            print_hex(opts[0].seen, "digest", d, 32, NULL);
     } else if (strcmp(argv[1], "sign") == 0) {
         if (!(rc = arg_key(p, cli_opt(opts, 2, "key")->value, sk))) {
             if (phx_eip712_sign(j, sk, sig, &e))
                 rc = cli_error_e(PHX_EXIT_USAGE, p, &e);
             else
-                print_hex(sig, 65);
+                print_hex(opts[0].seen, "signature", sig, 65, NULL);
         }
         phx_secure_zero(sk, sizeof sk);
     } else {
