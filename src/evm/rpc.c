@@ -104,7 +104,8 @@ static phx_err_t parse_response(const uint8_t *body, size_t len, uint64_t want_i
                                 json_t **error_data, phx_error_t *e)
 {
     json_t *root = NULL;
-    phx_err_t err = phx_json_parse((const char *)body, len, &root, e);
+    /* anvil puts raw revert bytes, NULs included, into error messages. */
+    phx_err_t err = phx_json_parse_allow_nul((const char *)body, len, &root, e);
     if (err) return phx_error_wrap(e, PHX_ERR_INVALID, "rpc: response");
     if (!json_is_object(root)) {
         err = phx_fail(e, PHX_ERR_INVALID, "rpc: response is not an object");
