@@ -113,6 +113,9 @@ struct phx_js_engine {
     /* The realm prepared ahead of the job (phx_js_prepare): a global that has
      * only ever run the prelude, and the prelude's setup function. */
     JS::PersistentRooted<JSObject *> *ready_global;
+    /* A global no contract ever runs in: the realm for compiling ahead of time
+     * (a failed compile creates error objects, which needs a realm). */
+    JS::PersistentRooted<JSObject *> *utility_global;
     JS::PersistentRooted<JS::Value> *ready_setup;
 };
 
@@ -210,9 +213,8 @@ static uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
-/* A contract is a module when the words export or import appear outside an
- * identifier; Phat-style scripts (scriptArgs, final expression) compile as
- * scripts. A wrong guess is corrected by compiling the other way. */
+/* Whether a source that compiles neither way was meant as a module: the words
+ * export or import outside an identifier. Only picks which error to report. */
 static bool is_ident(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -252,19 +254,20 @@ static phx_err_t compile_cached(phx_js_engine *eng, const char *src, size_t len,
         JS_ClearPendingException(cx);
         return phx_fail(e, PHX_ERR_NOMEM, "source too large");
     }
-    bool module = looks_like_module(src, len);
-    RefPtr<JS::Stencil> st = module ? JS::CompileModuleScriptToStencil(cx, opts, text)
-                                    : JS::CompileGlobalScriptToStencil(cx, opts, text);
+    /* Script first: a Phat script (sloppy mode, `scriptOutput = ...`) must not be
+     * run as a module just because a comment says "import". Anything with
+     * import/export declarations or top-level await fails as a script and
+     * compiles as a module. If both fail, report the error of the likelier form. */
+    bool module = false;
+    RefPtr<JS::Stencil> st = JS::CompileGlobalScriptToStencil(cx, opts, text);
     if (!st && !eng->abort_reason.load()) {
         JS_ClearPendingException(cx);
-        st = module ? JS::CompileGlobalScriptToStencil(cx, opts, text)
-                    : JS::CompileModuleScriptToStencil(cx, opts, text);
-        if (st) {
-            module = !module;
-        } else { /* report the first guess's error, which is the likelier intent */
+        st = JS::CompileModuleScriptToStencil(cx, opts, text);
+        module = true;
+        if (!st && !looks_like_module(src, len)) {
             JS_ClearPendingException(cx);
-            st = module ? JS::CompileModuleScriptToStencil(cx, opts, text)
-                        : JS::CompileGlobalScriptToStencil(cx, opts, text);
+            st = JS::CompileGlobalScriptToStencil(cx, opts, text);
+            module = false;
         }
     }
     if (!st) return phx_fail(e, PHX_ERR_INVALID, "compile failed"); /* caller reports */
@@ -338,9 +341,21 @@ extern "C" phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine
 extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
                                               phx_error_t *e)
 {
+    JSContext *cx = eng->cx;
+    if (!eng->utility_global) {
+        JS::RealmOptions ro;
+        JSObject *g = JS_NewGlobalObject(cx, &global_class, nullptr, JS::FireOnNewGlobalHook, ro);
+        if (!g) {
+            JS_ClearPendingException(cx);
+            return phx_fail(e, PHX_ERR_NOMEM, "utility global");
+        }
+        eng->utility_global = new JS::PersistentRooted<JSObject *>(cx, g);
+    }
+    JS::RootedObject g(cx, *eng->utility_global);
+    JSAutoRealm ar(cx, g);
     CachedStencil *c;
     phx_err_t err = compile_cached(eng, source, len, "contract.js", &c, e);
-    JS_ClearPendingException(eng->cx);
+    JS_ClearPendingException(cx);
     return err;
 }
 
