@@ -820,23 +820,19 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
     JS::RootedValueArray<3> argv(cx);
     argv[0].set(ns);
     argv[1].setBoolean(is_module);
-    JS::RootedValue rv(cx);
+    JS::RootedValue rv(cx), no_entry(cx);
     JS::RootedObject inv(cx, &invoker.toObject());
-    if (!JS::Call(cx, JS::UndefinedHandleValue, invoker, JS::HandleValueArray::subarray(argv, 0, 2),
+    if (!JS_GetProperty(cx, inv, "noEntry", &no_entry) ||
+        !JS::Call(cx, JS::UndefinedHandleValue, invoker, JS::HandleValueArray::subarray(argv, 0, 2),
                   &rv)) {
         capture_failure(eng, res, PHX_JS_EXCEPTION);
         return false;
     }
     if (!settle(eng, &rv, res)) return false;
-    if (rv.isObject()) {
-        /* The invoker wraps a "no entry" answer so it is not mistaken for output. */
-        JS::RootedObject o(cx, &rv.toObject());
-        bool has = false;
-        if (JS_HasProperty(cx, o, "__phx_no_entry", &has) && has) {
-            res->status = PHX_JS_NO_ENTRY;
-            set_msg(res, "no entry point: export a default async function (input, ctx), or main()");
-            return false;
-        }
+    if (rv.isObject() && no_entry.isObject() && &rv.toObject() == &no_entry.toObject()) {
+        res->status = PHX_JS_NO_ENTRY;
+        set_msg(res, "no entry point: export a default async function (input, ctx), or main()");
+        return false;
     }
     if (!produce_output(eng, rv, res)) return false;
     /* Anything still queued after the result was produced is dropped with the process. */

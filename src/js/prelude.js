@@ -370,18 +370,23 @@
     const secretsArg = typeof ctx.secrets.secrets === 'string' ? ctx.secrets.secrets : JSONstringify(ctx.secrets);
     def(G, 'scriptArgs', [request, secretsArg]);
 
-    return function invoke(ns, isModule) {
+    // The "no entry point" answer is an object only the engine can recognise
+    // (it reads invoke.noEntry), so no return value can be mistaken for it.
+    const NO_ENTRY = Object.freeze({});
+    const invoke = function invoke(ns, isModule) {
       if (isModule) {
         // Phat's starter kit: `export default function main(request, secrets)`.
         if (typeof ns.default === 'function' && ns.default.name === 'main') return ns.default(request, secretsArg);
         if (typeof ns.default === 'function') return ns.default(input, ctx);
         if (typeof ns.main === 'function') return ns.main(request, secretsArg);
-        return { __phx_no_entry: true };
+        return NO_ENTRY;
       }
       if (typeof G.main === 'function') return G.main(request, secretsArg);
       if (G.scriptOutput !== undefined) return G.scriptOutput;
       if (ns !== undefined) return ns;
-      return { __phx_no_entry: true };
+      return NO_ENTRY;
     };
+    def(invoke, 'noEntry', NO_ENTRY);
+    return invoke;
   };
 })();

@@ -241,6 +241,9 @@ static void test_language(phx_sandbox_pool_t *pool)
     r = run(pool, "export const x = 1;");
     CHECK(failed_with(&r, "no_entry"));
     phx_sandbox_result_free(&r);
+    r = run(pool, "export default async () => ({ __phx_no_entry: true, noEntry: 1 });");
+    CHECK(output_is(&r, "{\"__phx_no_entry\":true,\"noEntry\":1}"));
+    phx_sandbox_result_free(&r);
     r = run(pool, "import fs from 'fs'; export default async () => 1;");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "not supported"));
     phx_sandbox_result_free(&r);
@@ -434,8 +437,9 @@ static void test_phat(phx_sandbox_pool_t *pool)
                  " pink.deriveSecret('s').length; })()");
     CHECK(output_is(&r, "\"ping:object:64\""));
     phx_sandbox_result_free(&r);
-    r = run_with(pool, &o, "// import the request and export a count (a comment, not a module)\n"
-                           "scriptOutput = scriptArgs.length;");
+    r = run_with(pool, &o,
+                 "// import the request and export a count (a comment, not a module)\n"
+                 "scriptOutput = scriptArgs.length;");
     CHECK(output_is(&r, "2"));
     phx_sandbox_result_free(&r);
     /* and a named export main(request, secrets) in a module */
