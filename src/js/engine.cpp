@@ -4,6 +4,7 @@
  * in ../shared/research/js_engine.md (§2, §3); the numbers there motivate the JIT
  * warm-up setting and the external helper-thread pool used here. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <atomic>
 
@@ -478,6 +480,23 @@ static bool native_random(JSContext *cx, unsigned argc, JS::Value *vp)
     return true;
 }
 
+/* sleep(ms): the timers' clock. Bounded by the wall limit (the worker kills a
+ * sleeping child at its deadline); sleeping uses no CPU. */
+static bool native_sleep(JSContext *cx, unsigned argc, JS::Value *vp)
+{
+    JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+    double ms = 0;
+    if (args.length() > 0 && !JS::ToNumber(cx, args[0], &ms)) return false;
+    if (ms > 0 && ms < 1e9) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000.0) * 1e6)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+            if (g_engine->abort_reason.load()) break;
+        }
+    }
+    args.rval().setUndefined();
+    return true;
+}
+
 static bool native_crash(JSContext *, unsigned, JS::Value *)
 {
     /* Test-only: behave like a contract that took over its process and died. */
@@ -548,7 +567,8 @@ static bool define_natives(JSContext *cx, JS::HandleObject global, bool test_hoo
     JS::RootedObject nat(cx, JS_NewPlainObject(cx));
     if (!nat) return false;
     if (!JS_DefineFunction(cx, nat, "host", native_host, 2, 0) ||
-        !JS_DefineFunction(cx, nat, "random", native_random, 1, 0))
+        !JS_DefineFunction(cx, nat, "random", native_random, 1, 0) ||
+        !JS_DefineFunction(cx, nat, "sleep", native_sleep, 1, 0))
         return false;
     if (test_hooks && !JS_DefineFunction(cx, nat, "crash", native_crash, 0, 0)) return false;
     JS::RootedValue v(cx, JS::ObjectValue(*nat));
@@ -556,13 +576,27 @@ static bool define_natives(JSContext *cx, JS::HandleObject global, bool test_hoo
     return JS_DefineProperty(cx, global, "__phx_native", v, 0);
 }
 
-/* Settle a value: drain jobs; a promise must be fulfilled by then. */
-static bool settle(phx_js_engine *eng, JS::MutableHandleValue v, phx_js_result_t *res)
+/* Settle a value: drain jobs; while a promise is still pending, fire the next
+ * timer (the prelude's tick() sleeps until it is due) and drain again. The
+ * CPU and wall limits bound both. */
+static bool settle(phx_js_engine *eng, JS::HandleValue tick, JS::MutableHandleValue v,
+                   phx_js_result_t *res)
 {
     JSContext *cx = eng->cx;
-    if (!eng->jobs->drain(cx, &eng->abort_reason)) {
-        capture_failure(eng, res, PHX_JS_EXCEPTION);
-        return false;
+    for (;;) {
+        if (!eng->jobs->drain(cx, &eng->abort_reason)) {
+            capture_failure(eng, res, PHX_JS_EXCEPTION);
+            return false;
+        }
+        if (!v.isObject() || !tick.isObject()) break;
+        JS::RootedObject p(cx, &v.toObject());
+        if (!JS::IsPromiseObject(p) || JS::GetPromiseState(p) != JS::PromiseState::Pending) break;
+        JS::RootedValue fired(cx);
+        if (!JS::Call(cx, JS::UndefinedHandleValue, tick, JS::HandleValueArray::empty(), &fired)) {
+            capture_failure(eng, res, PHX_JS_EXCEPTION);
+            return false;
+        }
+        if (!fired.isTrue()) break; /* no timers left: it will never settle */
     }
     if (!v.isObject()) return true;
     JS::RootedObject obj(cx, &v.toObject());
@@ -780,6 +814,14 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
         set_msg(res, "prelude returned no invoker");
         return false;
     }
+    JS::RootedValue tick(cx);
+    {
+        JS::RootedObject inv(cx, &invoker.toObject());
+        if (!JS_GetProperty(cx, inv, "tick", &tick)) {
+            capture_failure(eng, res, PHX_JS_EXCEPTION);
+            return false;
+        }
+    }
 
     CachedStencil *c;
     phx_error_t err = {};
@@ -802,7 +844,7 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
             capture_failure(eng, res, PHX_JS_EXCEPTION);
             return false;
         }
-        if (!settle(eng, &ev, res)) return false;
+        if (!settle(eng, tick, &ev, res)) return false;
         JSObject *n = JS::GetModuleNamespace(cx, mod);
         if (!n) {
             capture_failure(eng, res, PHX_JS_EXCEPTION);
@@ -828,7 +870,7 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
         capture_failure(eng, res, PHX_JS_EXCEPTION);
         return false;
     }
-    if (!settle(eng, &rv, res)) return false;
+    if (!settle(eng, tick, &rv, res)) return false;
     if (rv.isObject() && no_entry.isObject() && &rv.toObject() == &no_entry.toObject()) {
         res->status = PHX_JS_NO_ENTRY;
         set_msg(res, "no entry point: export a default async function (input, ctx), or main()");

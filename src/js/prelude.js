@@ -11,7 +11,7 @@
   const G = globalThis;
   const N = G.__phx_native;
   delete G.__phx_native;
-  const host = N.host, nativeRandom = N.random, nativeCrash = N.crash;
+  const host = N.host, nativeRandom = N.random, nativeCrash = N.crash, nativeSleep = N.sleep;
   const JSONparse = JSON.parse, JSONstringify = JSON.stringify;
   const call = (op, args) => JSONparse(host(op, JSONstringify(args === undefined ? null : args)));
   const def = (obj, name, value) =>
@@ -154,6 +154,36 @@
     return nativeRandom(a);
   });
   def(G, 'crypto', cryptoObj);
+
+  // ---- timers: setTimeout/clearTimeout/setInterval --------------------------------
+  // They fire in due order once the promise jobs have drained, while the
+  // contract's result is still pending (the engine calls tick()).
+  const timers = new Map();
+  let nextTimer = 1;
+  const dateNow = Date.now;
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('timer callback must be a function');
+    const id = nextTimer++;
+    ms = Math.max(0, Number(ms) || 0);
+    timers.set(id, { fn, ms, args, repeat, due: dateNow() + ms, seq: id });
+    return id;
+  }
+  def(G, 'setTimeout', (fn, ms, ...args) => addTimer(fn, ms, args, false));
+  def(G, 'setInterval', (fn, ms, ...args) => addTimer(fn, ms, args, true));
+  def(G, 'clearTimeout', (id) => { timers.delete(id); });
+  def(G, 'clearInterval', (id) => { timers.delete(id); });
+  function tick() {
+    let next = null;
+    for (const [id, t] of timers) if (!next || t.due < next[1].due) next = [id, t];
+    if (!next) return false;
+    const [id, t] = next;
+    const wait = t.due - dateNow();
+    if (wait > 0) nativeSleep(wait);
+    if (t.repeat) t.due = dateNow() + Math.max(1, t.ms);
+    else timers.delete(id);
+    t.fn(...t.args);
+    return true;
+  }
 
   // ---- fetch (WHATWG subset) -------------------------------------------------------
   class Headers {
@@ -387,6 +417,7 @@
       return NO_ENTRY;
     };
     def(invoke, 'noEntry', NO_ENTRY);
+    def(invoke, 'tick', tick);
     return invoke;
   };
 })();

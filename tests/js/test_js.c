@@ -226,6 +226,17 @@ static void test_language(phx_sandbox_pool_t *pool)
     if (!r.ok) fprintf(stderr, "  big/nul output: %s: %s\n", r.code, r.message);
     phx_sandbox_result_free(&r);
 
+    /* timers: in due order, cancellable, with the clock really moving */
+    r = run(pool,
+            "export default async () => { const seen = []; const t0 = Date.now();\n"
+            "  setTimeout(() => seen.push('b'), 60); setTimeout((x) => seen.push(x), 20, 'a');\n"
+            "  const c = setTimeout(() => seen.push('never'), 30); clearTimeout(c);\n"
+            "  let n = 0; const iv = setInterval(() => { if (++n === 3) clearInterval(iv); }, 5);\n"
+            "  await new Promise((res) => setTimeout(res, 80));\n"
+            "  return { seen, n, waited: Date.now() - t0 >= 80 }; };");
+    CHECK(output_is(&r, "{\"seen\":[\"a\",\"b\"],\"n\":3,\"waited\":true}"));
+    phx_sandbox_result_free(&r);
+
     /* a thrown error is the contract's exception, with its message */
     r = run(pool, "export default async () => { throw new RangeError('bad input 7'); };");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "bad input 7"));
