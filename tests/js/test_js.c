@@ -226,6 +226,22 @@ static void test_language(phx_sandbox_pool_t *pool)
     if (!r.ok) fprintf(stderr, "  big/nul output: %s: %s\n", r.code, r.message);
     phx_sandbox_result_free(&r);
 
+    /* Children share the zygote's realm image, not its randomness: Math.random
+     * and crypto.getRandomValues must differ between invocations. */
+    const char *rnd = "export default async () => [Math.random(), phx.hex.encode("
+                      "crypto.getRandomValues(new Uint8Array(16)))];";
+    phx_sandbox_result_t r1 = run(pool, "%s", rnd), r2 = run(pool, "%s", rnd);
+    CHECK(r1.ok && r2.ok && r1.output.len > 10 &&
+          (r1.output.len != r2.output.len || memcmp(r1.output.ptr, r2.output.ptr, r1.output.len)));
+    const char *c1 = r1.ok ? strchr((const char *)r1.output.ptr, ',') : NULL;
+    const char *c2 = r2.ok ? strchr((const char *)r2.output.ptr, ',') : NULL;
+    CHECK(c1 && c2 &&
+          (c1 - (const char *)r1.output.ptr != c2 - (const char *)r2.output.ptr ||
+           memcmp(r1.output.ptr, r2.output.ptr, (size_t)(c1 - (const char *)r1.output.ptr))));
+    CHECK(c1 && c2 && strcmp(c1, c2) != 0);
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
+
     /* timers: in due order, cancellable, with the clock really moving */
     r = run(pool,
             "export default async () => { const seen = []; const t0 = Date.now();\n"
