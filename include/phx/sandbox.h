@@ -47,7 +47,7 @@ typedef struct {
      * names; tests making a name resolve to loopback). Checked like any answer. */
     const char **resolve;
     int nresolve;
-    int prefork;     /* idle children kept ready (default 2) */
+    int prefork;     /* idle children kept ready: 0 means 2; negative means none (one-shot) */
     bool jit;        /* SpiderMonkey JIT on (default true in phx run) */
     bool test_hooks; /* expose phx.__test to contracts: tests only */
 } phx_sandbox_config_t;

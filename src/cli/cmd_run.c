@@ -117,7 +117,7 @@ static int cmd_run(int argc, char **argv)
     cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
     cfg.allow_hosts = ah->values;
     cfg.nallow_hosts = ah->nvalues;
-    cfg.prefork = 1;
+    cfg.prefork = -1; /* one invocation: no replacement child */
     cfg.jit = !cli_opt(opts, nopts, "no-jit")->seen;
 
     cli_opt_t *so = cli_opt(opts, nopts, "secret");

@@ -203,7 +203,8 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
     if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
     p->cfg = *cfg;
     fill_limits(&p->cfg.limits);
-    if (p->cfg.prefork <= 0) p->cfg.prefork = 2;
+    if (p->cfg.prefork == 0) p->cfg.prefork = 2;
+    if (p->cfg.prefork < 0) p->cfg.prefork = 0; /* one-shot use: fork on demand only */
     if (p->cfg.prefork > MAX_PREFORK) p->cfg.prefork = MAX_PREFORK;
     p->kv_dir = strdup(cfg->kv_dir ? cfg->kv_dir : ".phx-kv");
     p->allow = calloc((size_t)cfg->nallow_hosts + 1, sizeof *p->allow);
