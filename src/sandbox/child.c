@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "phx/json.h"
 
 static struct {
     phx_js_engine_t *eng;
@@ -335,25 +334,33 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
         frame.ptr[0] != PHX_SBX_JOB)
         _exit(0); /* the worker went away or shut the pool down */
-    json_t *job = NULL;
-    if (phx_json_parse((const char *)frame.ptr + 1, frame.len - 1, &job, &e)) _exit(103);
-    const char *source = json_string_value(json_object_get(job, "source"));
-    json_int_t cpu_ms = json_integer_value(json_object_get(job, "cpu_ms"));
-    json_int_t mem = json_integer_value(json_object_get(job, "mem_bytes"));
+    /* The job (pool.c build_job): read in place, strings NUL-terminated there. */
+    phx_reader_t r = phx_reader(frame.ptr + 1, frame.len - 1);
+    uint64_t cpu_ms = 0, mem = 0;
+    const char *str[4];
+    uint32_t slen[4];
+    if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e)) _exit(103);
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *v;
+        if (phx_reader_u32le(&r, &slen[i], &e) ||
+            phx_reader_view(&r, &v, (size_t)slen[i] + 1, &e) || v[slen[i]] != 0)
+            _exit(103);
+        str[i] = (const char *)v;
+    }
     phx_js_call_t call = {
-        .source = source ? source : "",
-        .source_len = json_string_length(json_object_get(job, "source")),
-        .filename = json_string_value(json_object_get(job, "filename")),
-        .input_json = json_string_value(json_object_get(job, "input")),
-        .ctx_json = json_string_value(json_object_get(job, "ctx")),
+        .source = str[0],
+        .source_len = slen[0],
+        .filename = str[1],
+        .input_json = str[2],
+        .ctx_json = str[3],
         .host = child_host,
         .test_hooks = cfg->test_hooks,
     };
     g_test_hooks = cfg->test_hooks;
 
     pthread_mutex_lock(&g.mu);
-    g.cpu_ms = cpu_now_ms() + (uint64_t)(cpu_ms > 0 ? cpu_ms : 30000);
-    g.mem_bytes = (uint64_t)(mem > 0 ? mem : (128 << 20));
+    g.cpu_ms = cpu_now_ms() + (cpu_ms > 0 ? cpu_ms : 30000);
+    g.mem_bytes = mem > 0 ? mem : (128u << 20);
     g.base_rss_kb = maxrss_kb();
     g.armed = true;
     pthread_cond_signal(&g.cv);

@@ -415,8 +415,28 @@ static long rss_bytes_of(pid_t pid)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static char *build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
-                       const char *contract_id, const char *code_hash, phx_error_t *e)
+static void put_u64(phx_buf_t *b, uint64_t v)
+{
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    phx_buf_append(b, x, 8);
+}
+
+static void put_str(phx_buf_t *b, const char *s, size_t n)
+{
+    uint8_t x[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+    phx_buf_append(b, x, 4);
+    phx_buf_append(b, s, n);
+    phx_buf_append_byte(b, 0);
+}
+
+/* The JOB payload (trusted: the child reads it in place, no parsing library):
+ * u64le cpu_ms | u64le mem_bytes | 4 x (u32le length | bytes | NUL): source,
+ * filename, input JSON, ctx JSON. The buffer holds the secrets: it is secret. */
+static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
+                           const char *contract_id, const char *code_hash, phx_buf_t *out,
+                           phx_error_t *e)
 {
     json_t *secrets = json_object();
     for (int i = 0; i < job->nsecrets; i++)
@@ -437,21 +457,19 @@ static char *build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         "now", (json_int_t)phx_now_ms(), "secrets", secrets);
     char *ctx_text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
     json_decref(ctx);
-    if (!ctx_text) {
-        phx_fail(e, PHX_ERR_INVALID, "secrets must be valid UTF-8 strings");
-        return NULL;
-    }
-    json_t *j = json_pack("{s:s%,s:s,s:s,s:s,s:I,s:I,s:b}", "source", job->source, job->source_len,
-                          "filename", job->filename ? job->filename : "contract.js", "input",
-                          job->input_json ? job->input_json : "null", "ctx", ctx_text, "cpu_ms",
-                          (json_int_t)p->cfg.limits.cpu_ms, "mem_bytes",
-                          (json_int_t)p->cfg.limits.mem_bytes, "test_hooks", p->cfg.test_hooks);
+    if (!ctx_text) return phx_fail(e, PHX_ERR_INVALID, "secrets must be valid UTF-8 strings");
+    const char *fname = job->filename ? job->filename : "contract.js";
+    const char *input = job->input_json ? job->input_json : "null";
+    out->secret = true;
+    put_u64(out, p->cfg.limits.cpu_ms);
+    put_u64(out, p->cfg.limits.mem_bytes);
+    put_str(out, job->source, job->source_len);
+    put_str(out, fname, strlen(fname));
+    put_str(out, input, strlen(input));
+    put_str(out, ctx_text, strlen(ctx_text));
     phx_secure_zero(ctx_text, strlen(ctx_text));
     free(ctx_text);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) phx_fail(e, PHX_ERR_INVALID, "contract source must be UTF-8");
-    return text;
+    return out->len ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "job");
 }
 
 /* Text from a child goes into JSON and terminals: keep it printable UTF-8. */
@@ -551,8 +569,12 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
             return phx_error_wrap(e, PHX_ERR_INVALID, "input");
         json_decref(tmp);
     }
-    char *job_text = build_job(p, job, contract_id, res->code_hash, e);
-    if (!job_text) return e ? e->code : PHX_ERR_INVALID;
+    phx_buf_t job_buf = PHX_BUF_INIT;
+    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, &job_buf, e);
+    if (jerr) {
+        phx_buf_free(&job_buf);
+        return jerr;
+    }
 
     reap_zombies(p, false);
     /* The second time a code hash comes, compile it into the zygote: children
@@ -572,10 +594,9 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     child_t c;
     phx_err_t err = take_child(p, &c, e);
     if (err) {
-        free(job_text);
+        phx_buf_free(&job_buf);
         return err;
     }
-    refill(p); /* the replacement forks while this one runs */
 
     sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id};
     uint64_t t0 = phx_monotonic_ms();
@@ -589,9 +610,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     bool got_result = false, killed_wall = false;
     size_t max_in = L->output_bytes + 8192 > (4u << 20) ? L->output_bytes + 8192 : (4u << 20);
 
-    err = sbx_write_frame(c.fd, PHX_SBX_JOB, job_text, strlen(job_text), NULL, 0, deadline, &ferr);
-    phx_secure_zero(job_text, strlen(job_text)); /* it carried the secrets */
-    free(job_text);
+    err = sbx_write_frame(c.fd, PHX_SBX_JOB, job_buf.ptr, job_buf.len, NULL, 0, deadline, &ferr);
+    phx_buf_free(&job_buf); /* secret: zeroed */
     while (!err) {
         err = sbx_read_frame(c.fd, &frame, max_in, deadline, watch_tick, &watch, &ferr);
         if (err) break;
