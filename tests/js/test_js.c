@@ -87,6 +87,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         usleep(1500 * 1000);
         return reply(c, 200, "text/plain", "late", 4, NULL);
     }
+    if (!strcmp(url, "/redirect-file"))
+        return reply(c, 302, "text/plain", "", 0, "file:///etc/passwd");
     if (!strcmp(url, "/big")) {
         size_t n = 3u << 20;
         char *b = malloc(n);
@@ -534,6 +536,13 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
          "export default async () => fetch('http://127.0.0.1:%d/redirect-metadata');", false},
         {"file: URL", "egress_denied", "export default async () => fetch('file:///etc/passwd');",
          false},
+        {"redirect to file:", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-file');", false},
+        {"fetch 0.0.0.0", "egress_denied",
+         "export default async () => fetch('http://0.0.0.0:%d/json');", true},
+        {"fetch [::1]", "egress_denied",
+         "export default async () => fetch('http://[::1]:%d/json');", true},
+
         {"pink.httpRequest to loopback", "egress_denied",
          "export default function main() { return pink.httpRequest({ url: "
          "'http://127.0.0.1:%d/json' }).statusCode; }",
