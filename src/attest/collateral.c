@@ -144,6 +144,7 @@ static phx_err_t parse_isv_levels(const json_t *arr, isv_level_t **out, size_t *
     for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(arr, i), *tcb = json_object_get(l, "tcb");
         int64_t svn;
+        *n_out = i + 1; /* level i owns its advisory list from here on, even on failure */
         if (!json_is_object(tcb)) return phx_fail(e, PHX_ERR_INVALID, "tcbLevels[%zu].tcb", i);
         if ((err = get_uint(tcb, "isvsvn", 65535, &svn, e)) ||
             (err = get_date(l, "tcbDate", &levels[i].tcb_date, e)) ||
@@ -151,7 +152,6 @@ static phx_err_t parse_isv_levels(const json_t *arr, isv_level_t **out, size_t *
             (err = get_advisories(l, &levels[i].adv, e)))
             return phx_error_wrap(e, err, "tcbLevels[%zu]", i);
         levels[i].isvsvn = (uint16_t)svn;
-        *n_out = i + 1;
     }
     return PHX_OK;
 }

@@ -4,6 +4,7 @@
  * a policy decision. Intel SGX/TDX DCAP Quote Verification Library flow (QVL
  * sgx_qv_verify_quote). Verified collateral and verified platform material (PCK
  * chain + QE report) are cached by content hash; time checks are never cached. */
+#define _GNU_SOURCE              /* memmem */
 #define OPENSSL_API_COMPAT 10101 /* EC_KEY/ECDSA_do_verify: the fastest raw-key path */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
@@ -134,6 +136,21 @@ static phx_err_t load_pem_chain(const char *pem, size_t len, STACK_OF(X509) * *o
         }
     }
     BIO_free(bio);
+    ERR_clear_error();
+    /* Every certificate block must parse: a damaged one (even the root, which is
+     * not otherwise needed) makes the whole chain malformed. */
+    size_t blocks = 0;
+    static const char marker[] = "-----BEGIN CERTIFICATE-----";
+    for (const char *at = pem, *end = pem + len;
+         (at = memmem(at, (size_t)(end - at), marker, sizeof marker - 1)) != NULL;
+         at += sizeof marker - 1)
+        blocks++;
+    if (blocks != (size_t)sk_X509_num(sk)) {
+        int parsed = sk_X509_num(sk);
+        sk_X509_pop_free(sk, X509_free);
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: %zu certificate blocks, only %d parse", what,
+                        blocks, parsed);
+    }
     if ((size_t)sk_X509_num(sk) < min) {
         sk_X509_pop_free(sk, X509_free);
         return phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s), need at least %zu", what,
