@@ -1,0 +1,56 @@
+#!/bin/sh
+# bench/attest: DCAP quote verifications per second, phx (C, cold and with cached
+# collateral) beside the reference JS verifier @phala/dcap-qvl on the same SGX and
+# TDX samples from the shared testdata. A benchmark: it prints, it never fails.
+# Usage: bench/attest/run.sh BUILD_DIR [SECONDS_PER_MEASUREMENT]
+build=${1:-build}
+secs=${2:-2}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+data=${PHX_TESTDATA:-$root/../shared/testdata}/dcap
+drv="$build/bench/attest/bench_attest"
+[ -x "$drv" ] || drv="$root/$build/bench/attest/bench_attest"
+if [ ! -x "$drv" ]; then echo "bench/attest: $drv not built (make build)"; exit 0; fi
+if [ ! -d "$data" ]; then echo "bench/attest: $data absent, nothing to measure"; exit 0; fi
+export PHX_NODE_MODULES="${PHX_NODE_MODULES:-$root/node_modules}"
+have_js=1
+[ -d "$PHX_NODE_MODULES/@phala/dcap-qvl" ] && command -v node >/dev/null 2>&1 || have_js=0
+
+field() { # field JSON KEY
+    printf '%s' "$1" | sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" | tr -d '"'
+}
+
+printf '%-22s %12s %12s %12s %12s %10s %10s\n' sample "phx cold/s" "phx warm/s" "js/s" \
+    "warm ms" "cold/js" "warm/js"
+for s in \
+    "SGX_v3 quotes/phala_sgx_v3_00a067.bin collateral/phala_sgx_00a067_2506.json 1752919277" \
+    "TDX_v4 quotes/phala_tdx_v4_b0c06f.bin collateral/phala_tdx_b0c06f_2506.json 1752919234" \
+    "TDX_v4_OutOfDate quotes/automata_tdx_v4_00806f05.bin collateral/automata_tdx_00806f050000_2506.json 1749095100" \
+    "TDX_v5 quotes/gotdx_tdx_v5_90c06f.bin collateral/phala_tdx_90c06f_2602.json 1774003274"; do
+    set -- $s
+    c=$("$drv" "$data/$2" "$data/$3" "$4" "$secs" 2>&1) || { echo "$1: phx failed: $c"; continue; }
+    cold=$(field "$c" cold_per_s)
+    warm=$(field "$c" warm_per_s)
+    warm_ms=$(field "$c" warm_ms)
+    js="n/a"
+    ratio_cold="n/a"
+    ratio_warm="n/a"
+    if [ $have_js = 1 ]; then
+        j=$(node "$here/peer_dcap_qvl.js" "$data/$2" "$data/$3" "$4" "$secs" 2>&1)
+        js=$(field "$j" per_s)
+        if [ -n "$js" ]; then
+            ratio_cold=$(awk "BEGIN{printf \"%.1fx\", $cold/$js}")
+            ratio_warm=$(awk "BEGIN{printf \"%.1fx\", $warm/$js}")
+            js=$(awk "BEGIN{printf \"%.1f\", $js}")
+        else
+            js="err"
+        fi
+    fi
+    printf '%-22s %12s %12s %12s %12s %10s %10s\n' "$1" "$cold" "$warm" "$js" "$warm_ms" \
+        "$ratio_cold" "$ratio_warm"
+done
+echo "cold = fresh verifier per quote (all chains, CRLs, collateral and quote signatures);"
+echo "warm = collateral + PCK chain/QE report cached by content hash; js = @phala/dcap-qvl $(
+    [ $have_js = 1 ] && node -e "console.log(require('$PHX_NODE_MODULES/@phala/dcap-qvl/package.json').version)" 2>/dev/null)"
+echo "targets: cold >= 10x js; warm <= 0.12 ms per quote"
+exit 0
