@@ -49,7 +49,7 @@ for s in \
     printf '%-22s %12s %12s %12s %12s %10s %10s\n' "$1" "$cold" "$warm" "$js" "$warm_ms" \
         "$ratio_cold" "$ratio_warm"
 done
-echo "cold = fresh verifier per quote (all chains, CRLs, collateral and quote signatures);"
+echo "cold = cache emptied before each quote (every certificate parse, chain, CRL, collateral and quote signature);"
 echo "warm = collateral + PCK chain/QE report cached by content hash; js = @phala/dcap-qvl $(
     [ $have_js = 1 ] && node -e "console.log(require('$PHX_NODE_MODULES/@phala/dcap-qvl/package.json').version)" 2>/dev/null)"
 echo "targets: cold >= 10x js; warm <= 0.12 ms per quote"

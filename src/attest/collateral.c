@@ -87,7 +87,7 @@ static phx_err_t get_uint(const json_t *o, const char *key, int64_t max, int64_t
 
 static phx_err_t get_date(const json_t *o, const char *key, int64_t *out, phx_error_t *e)
 {
-    const char *s;
+    const char *s = NULL;
     phx_err_t err = phx_json_get_str(o, key, &s, e);
     if (err) return err;
     if ((err = attest_parse_time(s, out, e))) return phx_error_wrap(e, err, "\"%s\"", key);
@@ -96,7 +96,7 @@ static phx_err_t get_date(const json_t *o, const char *key, int64_t *out, phx_er
 
 static phx_err_t get_status(const json_t *o, const char *key, phx_tcb_status_t *out, phx_error_t *e)
 {
-    const char *s;
+    const char *s = NULL;
     phx_err_t err = phx_json_get_str(o, key, &s, e);
     if (err) return err;
     return phx_tcb_status_parse(s, out, e);
@@ -206,7 +206,7 @@ static phx_err_t parse_tcb_level(const tcb_info_t *t, const json_t *l, tcb_level
 
 static phx_err_t parse_tcb_info(const json_t *o, tcb_info_t *t, phx_error_t *e)
 {
-    const char *id = "SGX", *s;
+    const char *id = "SGX", *s = NULL;
     int64_t v;
     phx_err_t err;
     json_t *arr;
@@ -338,7 +338,7 @@ void phx_collateral_free(phx_collateral_t *c)
 phx_err_t phx_collateral_parse(const uint8_t *p, size_t len, phx_collateral_t **out, phx_error_t *e)
 {
     phx_err_t err;
-    const char *s;
+    const char *s = NULL;
     *out = NULL;
     phx_collateral_t *c = calloc(1, sizeof *c);
     if (!c) return phx_fail(e, PHX_ERR_NOMEM, "collateral");
