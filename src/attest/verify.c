@@ -274,7 +274,9 @@ static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, con
             if (!ik || X509_verify(cert, ik) != 1)
                 return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has a bad signature", what,
                                 i);
-            if (pe) pe->verified_issuer = issuer;
+            /* Remember only issuers that outlive the call (the root, pooled
+             * certificates): a freed issuer's address could be reused. */
+            if (pe && (issuer == v->root || pool_find(v, issuer))) pe->verified_issuer = issuer;
         }
         if (i > 0 && X509_check_ca(cert) == 0)
             return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is not a CA", what, i);
@@ -880,6 +882,12 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     attest_sha256(collateral, collateral_len, col_key);
     pthread_mutex_lock(&v->lock);
     v->clock++;
+    /* Between calls nothing points into the pool: refill it when nearly full. */
+    if (v->n_pool > POOL_SLOTS - 8) {
+        for (size_t i = 0; i < v->n_pool; i++)
+            X509_free(v->pool[i].cert);
+        v->n_pool = 0;
+    }
     col_entry_t *col = NULL;
     for (int i = 0; i < CACHE_SLOTS && !col; i++)
         if (v->cols[i].used && memcmp(v->cols[i].key, col_key, 32) == 0) col = &v->cols[i];
