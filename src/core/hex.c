@@ -20,10 +20,15 @@ phx_err_t phx_hex_decode(const char *hex, phx_buf_t *out, phx_error_t *e)
     if (n % 2) return phx_fail(e, PHX_ERR_INVALID, "odd-length hex (%zu digits)", n);
     phx_err_t err = phx_buf_reserve(out, n / 2);
     if (err) return phx_fail(e, err, "out of memory");
+    size_t start = out->len;
     for (size_t i = 0; i < n; i += 2) {
         int hi = hexval((unsigned char)hex[i]), lo = hexval((unsigned char)hex[i + 1]);
         if (hi < 0 || lo < 0) {
             size_t bad = hi < 0 ? i : i + 1;
+            /* Leave out as it was: no half-decoded bytes (they may be key material). */
+            phx_secure_zero(out->ptr + start, out->len - start);
+            out->len = start;
+            out->ptr[start] = 0;
             return phx_fail(e, PHX_ERR_INVALID, "not a hex digit at position %zu", bad);
         }
         out->ptr[out->len++] = (uint8_t)(hi << 4 | lo);
@@ -101,12 +106,21 @@ char *phx_base64_encode(const uint8_t *p, size_t n)
     return s;
 }
 
+/* On failure leave out as it was, as phx_hex_decode does. */
+static void base64_rollback(phx_buf_t *out, size_t start)
+{
+    phx_secure_zero(out->ptr + start, out->len - start);
+    out->len = start;
+    out->ptr[start] = 0;
+}
+
 phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_error_t *e)
 {
     uint32_t acc = 0;
     int bits = 0, pad = 0;
     phx_err_t err = phx_buf_reserve(out, slen / 4 * 3 + 3);
     if (err) return phx_fail(e, err, "out of memory");
+    size_t start = out->len;
     for (size_t i = 0; i < slen; i++) {
         char c = s[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
@@ -115,7 +129,10 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
             continue;
         }
         const char *q = c ? strchr(b64, c) : NULL;
-        if (!q || pad) return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);
+        if (!q || pad) {
+            base64_rollback(out, start);
+            return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);
+        }
         acc = acc << 6 | (uint32_t)(q - b64);
         bits += 6;
         if (bits >= 8) {
@@ -124,7 +141,10 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
         }
     }
     /* Leftover bits must be zero padding of the last symbol, and at most 4. */
-    if (bits >= 6 || pad > 2) return phx_fail(e, PHX_ERR_INVALID, "bad base64 length");
+    if (bits >= 6 || pad > 2) {
+        base64_rollback(out, start);
+        return phx_fail(e, PHX_ERR_INVALID, "bad base64 length");
+    }
     out->ptr[out->len] = 0;
     return PHX_OK;
 }
