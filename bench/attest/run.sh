@@ -2,9 +2,12 @@
 # bench/attest: DCAP quote verifications per second, phx (C, cold and with cached
 # collateral) beside the reference JS verifier @phala/dcap-qvl on the same SGX and
 # TDX samples from the shared testdata. A benchmark: it prints, it never fails.
-# Usage: bench/attest/run.sh BUILD_DIR [SECONDS_PER_MEASUREMENT]
+# The machine is shared, so each side is measured ROUNDS times, alternating, and
+# the best rate of each is kept (the least disturbed run).
+# Usage: bench/attest/run.sh BUILD_DIR [SECONDS_PER_MEASUREMENT] [ROUNDS]
 build=${1:-build}
-secs=${2:-2}
+secs=${2:-1}
+rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 data=${PHX_TESTDATA:-$root/../shared/testdata}/dcap
@@ -19,6 +22,7 @@ have_js=1
 field() { # field JSON KEY
     printf '%s' "$1" | sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" | tr -d '"'
 }
+max() { awk "BEGIN{a=\"$1\"+0; b=\"$2\"+0; print (a > b ? a : b)}"; }
 
 printf '%-22s %12s %12s %12s %12s %10s %10s\n' sample "phx cold/s" "phx warm/s" "js/s" \
     "warm ms" "cold/js" "warm/js"
@@ -28,23 +32,27 @@ for s in \
     "TDX_v4_OutOfDate quotes/automata_tdx_v4_00806f05.bin collateral/automata_tdx_00806f050000_2506.json 1749095100" \
     "TDX_v5 quotes/gotdx_tdx_v5_90c06f.bin collateral/phala_tdx_90c06f_2602.json 1774003274"; do
     set -- $s
-    c=$("$drv" "$data/$2" "$data/$3" "$4" "$secs" 2>&1) || { echo "$1: phx failed: $c"; continue; }
-    cold=$(field "$c" cold_per_s)
-    warm=$(field "$c" warm_per_s)
-    warm_ms=$(field "$c" warm_ms)
-    js="n/a"
-    ratio_cold="n/a"
-    ratio_warm="n/a"
-    if [ $have_js = 1 ]; then
-        j=$(node "$here/peer_dcap_qvl.js" "$data/$2" "$data/$3" "$4" "$secs" 2>&1)
-        js=$(field "$j" per_s)
-        if [ -n "$js" ]; then
-            ratio_cold=$(awk "BEGIN{printf \"%.1fx\", $cold/$js}")
-            ratio_warm=$(awk "BEGIN{printf \"%.1fx\", $warm/$js}")
-            js=$(awk "BEGIN{printf \"%.1f\", $js}")
-        else
-            js="err"
+    cold=0 warm=0 js=0 ok=1
+    i=0
+    while [ $i -lt "$rounds" ]; do
+        c=$("$drv" "$data/$2" "$data/$3" "$4" "$secs" 2>&1) || { echo "$1: phx failed: $c"; ok=0; break; }
+        cold=$(max "$cold" "$(field "$c" cold_per_s)")
+        warm=$(max "$warm" "$(field "$c" warm_per_s)")
+        if [ $have_js = 1 ]; then
+            j=$(node "$here/peer_dcap_qvl.js" "$data/$2" "$data/$3" "$4" "$secs" 2>&1)
+            js=$(max "$js" "$(field "$j" per_s)")
         fi
+        i=$((i + 1))
+    done
+    [ $ok = 1 ] || continue
+    warm_ms=$(awk "BEGIN{printf \"%.4f\", 1000/$warm}")
+    ratio_cold="n/a" ratio_warm="n/a"
+    if [ $have_js = 1 ] && [ "$(awk "BEGIN{print ($js > 0)}")" = 1 ]; then
+        ratio_cold=$(awk "BEGIN{printf \"%.1fx\", $cold/$js}")
+        ratio_warm=$(awk "BEGIN{printf \"%.1fx\", $warm/$js}")
+        js=$(awk "BEGIN{printf \"%.1f\", $js}")
+    else
+        js="n/a"
     fi
     printf '%-22s %12s %12s %12s %12s %10s %10s\n' "$1" "$cold" "$warm" "$js" "$warm_ms" \
         "$ratio_cold" "$ratio_warm"
@@ -52,5 +60,5 @@ done
 echo "cold = cache emptied before each quote (every certificate parse, chain, CRL, collateral and quote signature);"
 echo "warm = collateral + PCK chain/QE report cached by content hash; js = @phala/dcap-qvl $(
     [ $have_js = 1 ] && node -e "console.log(require('$PHX_NODE_MODULES/@phala/dcap-qvl/package.json').version)" 2>/dev/null)"
-echo "targets: cold >= 10x js; warm <= 0.12 ms per quote"
+echo "best of $rounds runs of ${secs}s each side; targets: cold >= 10x js; warm <= 0.12 ms per quote"
 exit 0
