@@ -58,7 +58,7 @@ for s in \
         "$ratio_cold" "$ratio_warm"
 done
 echo "cold = cache emptied before each quote (every certificate parse, chain, CRL, collateral and quote signature);"
-echo "warm = collateral + PCK chain/QE report cached by content hash; js = @phala/dcap-qvl $(
+echo "warm = collateral (by its bytes) + PCK chain/QE report (by hash) cached; js = @phala/dcap-qvl $(
     [ $have_js = 1 ] && node -e "console.log(require('$PHX_NODE_MODULES/@phala/dcap-qvl/package.json').version)" 2>/dev/null)"
 echo "best of $rounds runs of ${secs}s each side; targets: cold >= 10x js; warm <= 0.12 ms per quote"
 exit 0

@@ -43,7 +43,9 @@ typedef struct {
 
 typedef struct {
     bool used;
-    uint8_t key[32];
+    uint8_t key[32]; /* SHA-256 of the collateral: names it in platform keys */
+    uint8_t *bytes;  /* the collateral itself: lookups compare these exactly, */
+    size_t len;      /* which is cheaper than hashing 15 KB on every call */
     phx_collateral_t *col;
     X509_CRL *root_crl, *pck_crl;
     window_t win[MAX_WINDOWS];
@@ -327,6 +329,7 @@ static X509_CRL *load_crl(const phx_buf_t *der)
 
 static void col_entry_clear(col_entry_t *c)
 {
+    free(c->bytes);
     phx_collateral_free(c->col);
     X509_CRL_free(c->root_crl);
     X509_CRL_free(c->pck_crl);
@@ -418,6 +421,12 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
         goto out;
     }
     memcpy(ent->key, c->hash, 32);
+    if (!(ent->bytes = malloc(len ? len : 1))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "collateral cache");
+        goto out;
+    }
+    memcpy(ent->bytes, p, len);
+    ent->len = len;
     ent->used = true;
 out:
     sk_X509_pop_free(crl_chain, X509_free);
@@ -883,8 +892,7 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     if ((err = phx_quote_parse(quote, quote_len, &q, e))) return phx_error_wrap(e, err, "quote");
     fill_report(&q, res);
 
-    uint8_t col_key[32], plat_key[32];
-    attest_sha256(collateral, collateral_len, col_key);
+    uint8_t plat_key[32];
     pthread_mutex_lock(&v->lock);
     v->clock++;
     /* Between calls nothing points into the pool: refill it when nearly full. */
@@ -895,7 +903,9 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     }
     col_entry_t *col = NULL;
     for (int i = 0; i < CACHE_SLOTS && !col; i++)
-        if (v->cols[i].used && memcmp(v->cols[i].key, col_key, 32) == 0) col = &v->cols[i];
+        if (v->cols[i].used && v->cols[i].len == collateral_len &&
+            memcmp(v->cols[i].bytes, collateral, collateral_len) == 0)
+            col = &v->cols[i];
     if (col) {
         res->collateral_cached = true;
     } else {
