@@ -260,13 +260,23 @@ static phx_err_t check_windows(const window_t *w, size_t n, int64_t now, phx_err
 /* Verify a chain [leaf, intermediates..., (root)] up to the verifier's root. The
  * chain's own root, if present, must be byte-identical to ours: a root that
  * comes with the input is never trusted. Records each certificate's window. */
-static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, const char *what,
-                              window_t *w, size_t *n_win, size_t max_win, phx_error_t *e)
+/* Intel's PCS hierarchy is fixed: depth is how many certificates must sit below
+ * the root (1: TCB Signing or a PCK CA, issued by the root itself; 2: PCK leaf,
+ * PCK CA), and leaf_ca says whether the first must be a CA. Without this a key
+ * anywhere under the root (say a PCK leaf key pulled out of a broken CPU) could
+ * sign TCB Info or a CRL. */
+static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, int depth,
+                              bool leaf_ca, const char *what, window_t *w, size_t *n_win,
+                              size_t max_win, phx_error_t *e)
 {
     int n = sk_X509_num(sk);
     if (n >= 2 && sk_X509_value(sk, n - 1) == v->root) n--; /* byte-identical, see cert_from_der */
-    if (n < 1) return phx_fail(e, PHX_ERR_VERIFY, "%s: no certificate below the root", what);
-    if (n > 4) return phx_fail(e, PHX_ERR_VERIFY, "%s: chain too long", what);
+    if (n != depth)
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s) below the root, want %d", what, n,
+                        depth);
+    if ((X509_check_ca(sk_X509_value(sk, 0)) != 0) != leaf_ca)
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: the first certificate %s a CA", what,
+                        leaf_ca ? "is not" : "is");
     for (int i = 0; i < n; i++) {
         X509 *cert = sk_X509_value(sk, i);
         X509 *issuer = i + 1 < n ? sk_X509_value(sk, i + 1) : v->root;
@@ -362,7 +372,7 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     /* PCK CRL: signed by the PCK CA of its issuer chain, which chains to the root. */
     if ((err = load_pem_chain(v, c->pck_crl_issuer_chain, strlen(c->pck_crl_issuer_chain),
                               &crl_chain, 1, "PCK CRL issuer chain", e)) ||
-        (err = verify_chain(v, crl_chain, "PCK CRL issuer chain", ent->win, &ent->n_win,
+        (err = verify_chain(v, crl_chain, 1, true, "PCK CRL issuer chain", ent->win, &ent->n_win,
                             MAX_WINDOWS, e)))
         goto out;
     X509 *pck_ca = sk_X509_value(crl_chain, 0);
@@ -389,7 +399,7 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     /* TCB Info: chain to the root, not revoked, signature over the exact text. */
     if ((err = load_pem_chain(v, c->tcb_info_issuer_chain, strlen(c->tcb_info_issuer_chain),
                               &tcb_chain, 1, "TCB Info issuer chain", e)) ||
-        (err = verify_chain(v, tcb_chain, "TCB Info issuer chain", ent->win, &ent->n_win,
+        (err = verify_chain(v, tcb_chain, 1, false, "TCB Info issuer chain", ent->win, &ent->n_win,
                             MAX_WINDOWS, e)) ||
         (err = check_revocation(tcb_chain, ent->root_crl, NULL, "TCB Info issuer chain", e)))
         goto out;
@@ -404,8 +414,8 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     /* QE Identity: same. */
     if ((err = load_pem_chain(v, c->qe_identity_issuer_chain, strlen(c->qe_identity_issuer_chain),
                               &qe_chain, 1, "QE Identity issuer chain", e)) ||
-        (err = verify_chain(v, qe_chain, "QE Identity issuer chain", ent->win, &ent->n_win,
-                            MAX_WINDOWS, e)) ||
+        (err = verify_chain(v, qe_chain, 1, false, "QE Identity issuer chain", ent->win,
+                            &ent->n_win, MAX_WINDOWS, e)) ||
         (err = check_revocation(qe_chain, ent->root_crl, NULL, "QE Identity issuer chain", e)))
         goto out;
     if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(qe_chain, 0)), c->qe_identity_text,
@@ -452,7 +462,8 @@ static phx_err_t verify_platform(phx_attest_verifier_t *v, const col_entry_t *co
     }
     if ((err = load_pem_chain(v, (const char *)q->cert_data, q->cert_data_len, &chain, 2,
                               "PCK certificate chain", e)) ||
-        (err = verify_chain(v, chain, "PCK certificate chain", ent->win, &ent->n_win, 4, e)))
+        (err = verify_chain(v, chain, 2, false, "PCK certificate chain", ent->win, &ent->n_win, 4,
+                            e)))
         goto out;
     X509 *leaf = sk_X509_value(chain, 0);
     if (X509_check_ca(leaf) != 0) {
