@@ -226,6 +226,9 @@ static phx_err_t parse_tcb_info(const json_t *o, tcb_info_t *t, phx_error_t *e)
         (err = get_hex_n(o, "fmspc", t->fmspc, 6, e)) ||
         (err = get_hex_n(o, "pceId", t->pce_id, 2, e)))
         return err;
+    /* tcbType 0 is the only one defined: components compare one by one. */
+    if (json_object_get(o, "tcbType") && ((err = get_uint(o, "tcbType", 255, &v, e)) || v != 0))
+        return err ? err : phx_fail(e, PHX_ERR_UNSUPPORTED, "TCB Info tcbType %lld", (long long)v);
     json_t *mod = json_object_get(o, "tdxModule");
     if (mod) {
         if ((err = get_hex_n(mod, "mrsigner", t->module_mrsigner, 48, e)) ||

@@ -300,6 +300,17 @@ static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, int
     return PHX_OK;
 }
 
+/* With Intel's root, signers are also checked by name (Intel PCS certificate
+ * profile): belt and braces over the hierarchy's shape. Other roots (the sim
+ * TEE's) use their own names. */
+static bool intel_cn_is(const phx_attest_verifier_t *v, X509 *cert, const char *a, const char *b)
+{
+    if (!v->is_intel) return true;
+    char cn[128];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    return n > 0 && (strcmp(cn, a) == 0 || (b && strcmp(cn, b) == 0));
+}
+
 static bool is_revoked(X509_CRL *crl, X509 *cert)
 {
     X509_REVOKED *rev = NULL;
@@ -376,6 +387,10 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
                             MAX_WINDOWS, e)))
         goto out;
     X509 *pck_ca = sk_X509_value(crl_chain, 0);
+    if (!intel_cn_is(v, pck_ca, "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA")) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL issuer is not an Intel SGX PCK CA");
+        goto out;
+    }
     if (X509_NAME_cmp(X509_CRL_get_issuer(ent->pck_crl), X509_get_subject_name(pck_ca)) != 0 ||
         X509_CRL_verify(ent->pck_crl, X509_get0_pubkey(pck_ca)) != 1) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL is not signed by its issuer chain");
@@ -403,6 +418,10 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
                             MAX_WINDOWS, e)) ||
         (err = check_revocation(tcb_chain, ent->root_crl, NULL, "TCB Info issuer chain", e)))
         goto out;
+    if (!intel_cn_is(v, sk_X509_value(tcb_chain, 0), "Intel SGX TCB Signing", NULL)) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info is not signed by Intel SGX TCB Signing");
+        goto out;
+    }
     if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(tcb_chain, 0)), c->tcb_info_text,
                          c->tcb_info_len, c->tcb_info_sig)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info signature is invalid");
@@ -418,6 +437,10 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
                             &ent->n_win, MAX_WINDOWS, e)) ||
         (err = check_revocation(qe_chain, ent->root_crl, NULL, "QE Identity issuer chain", e)))
         goto out;
+    if (!intel_cn_is(v, sk_X509_value(qe_chain, 0), "Intel SGX TCB Signing", NULL)) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity is not signed by Intel SGX TCB Signing");
+        goto out;
+    }
     if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(qe_chain, 0)), c->qe_identity_text,
                          c->qe_identity_len, c->qe_identity_sig)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity signature is invalid");
