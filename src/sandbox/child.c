@@ -232,6 +232,13 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
         }
         return phx_fail(e, PHX_ERR_POLICY, "open() failed: %s", strerror(errno));
     }
+    if (!strcmp(op, "test.vanish")) {
+        /* Ask the worker something and die before the answer: its reply must
+         * meet a closed socket without taking the worker down (SIGPIPE). */
+        static const char req[] = "{\"level\":\"log\",\"msg\":\"bye\"}";
+        (void)sbx_write_frame(g.chan, PHX_SBX_CALL, "log", 4, req, sizeof req - 1, 0, NULL);
+        _exit(0);
+    }
     return phx_fail(e, PHX_ERR_UNSUPPORTED, "no such test hook");
 }
 

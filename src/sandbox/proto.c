@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -34,7 +35,8 @@ static phx_err_t wait_fd(int fd, short events, uint64_t deadline_ms, sbx_tick_fn
 static phx_err_t write_all(int fd, const uint8_t *p, size_t n, uint64_t deadline_ms, phx_error_t *e)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        /* send, not write: a child that died must not SIGPIPE the worker. */
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {

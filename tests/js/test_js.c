@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,6 +576,14 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
 
+    /* A child that vanishes while the worker is answering it. */
+    for (int i = 0; i < 5; i++) {
+        r = run(pool, "export default async () => phx.__test.hostCall('test.vanish');");
+        CHECK(failed_with(&r, "crashed"));
+        phx_sandbox_result_free(&r);
+    }
+    check_still_serving(pool);
+
     /* Deep recursion: the engine's stack limit, a clean exception, not a crash. */
     r = run(pool, "function f(n) { return f(n + 1) + 1; } export default async () => f(0);");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "too much recursion"));
@@ -693,6 +702,9 @@ int main(void)
                          NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
                          MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
     CHECK(d != NULL);
+    /* libmicrohttpd ignores SIGPIPE (and sends with MSG_NOSIGNAL); a worker may
+     * not, so the default action is back for the tests of dying children. */
+    signal(SIGPIPE, SIG_DFL);
     printf("http server on 127.0.0.1:%d\n", port);
 
     test_language(pool);
