@@ -59,6 +59,8 @@ typedef struct phx_sandbox_pool phx_sandbox_pool_t;
 phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
                                phx_error_t *e);
 void phx_sandbox_pool_free(phx_sandbox_pool_t *p);
+/* The zygote's pid, for monitoring (it is restarted if it dies). */
+int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p);
 /* Compile a contract in the zygote so children forked later start with it. */
 phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
                                       phx_error_t *e);

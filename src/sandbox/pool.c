@@ -193,47 +193,14 @@ static void reap_zombies(phx_sandbox_pool_t *p, bool block)
     p->nzombies = kept;
 }
 
-phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
-                               phx_error_t *e)
+/* Start the zygote: a fresh exec of this same binary, not a fork of the caller:
+ * a fork would hand every child a copy of the worker's memory (keys, secrets of
+ * other contracts). Only the sanitizer settings pass through the environment. */
+static phx_err_t zygote_start(phx_sandbox_pool_t *p, phx_error_t *e)
 {
-    /* Before any thread exists (curl's rule), and before the zygote forks. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    phx_crypto_init();
-    phx_sandbox_pool_t *p = calloc(1, sizeof *p);
-    if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
-    p->cfg = *cfg;
-    fill_limits(&p->cfg.limits);
-    if (p->cfg.prefork == 0) p->cfg.prefork = 2;
-    if (p->cfg.prefork < 0) p->cfg.prefork = 0; /* one-shot use: fork on demand only */
-    if (p->cfg.prefork > MAX_PREFORK) p->cfg.prefork = MAX_PREFORK;
-    p->kv_dir = strdup(cfg->kv_dir ? cfg->kv_dir : ".phx-kv");
-    p->allow = calloc((size_t)cfg->nallow_hosts + 1, sizeof *p->allow);
-    if (!p->kv_dir || !p->allow) {
-        phx_sandbox_pool_free(p);
-        return phx_fail(e, PHX_ERR_NOMEM, "pool");
-    }
-    for (int i = 0; i < cfg->nallow_hosts; i++)
-        p->allow[i] = strdup(cfg->allow_hosts[i]);
-    p->resolve = calloc((size_t)cfg->nresolve + 1, sizeof *p->resolve);
-    if (!p->resolve) {
-        phx_sandbox_pool_free(p);
-        return phx_fail(e, PHX_ERR_NOMEM, "pool");
-    }
-    for (int i = 0; i < cfg->nresolve; i++)
-        p->resolve[i] = strdup(cfg->resolve[i]);
-    p->cfg.resolve = (const char **)p->resolve;
-    p->cfg.kv_dir = p->kv_dir;
-    p->cfg.allow_hosts = (const char **)p->allow;
-    p->ctrl = -1;
-
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        phx_sandbox_pool_free(p);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return phx_fail(e, PHX_ERR_IO, "socketpair: %s", strerror(errno));
-    }
-    /* The zygote is a fresh exec of this same binary, not a fork of the caller:
-     * a fork would hand every child a copy of the worker's memory (keys,
-     * secrets of other contracts). Only the sanitizer settings pass through. */
     char zenv[160];
     snprintf(zenv, sizeof zenv, "%s=3:%llu:%llu:%llu:%d:%d", sbx_zygote_env,
              (unsigned long long)p->cfg.limits.cpu_ms, (unsigned long long)p->cfg.limits.mem_bytes,
@@ -271,19 +238,80 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
     if (z < 0) {
         close(sv[0]);
         close(sv[1]);
-        phx_sandbox_pool_free(p);
         return phx_fail(e, PHX_ERR_IO, "fork: %s", strerror(errno));
     }
     close(sv[1]);
     p->zygote = z;
     p->ctrl = sv[0];
     /* The first spawn also proves the zygote came up (engine init ~15 ms). */
-    if (spawn(p, &p->idle[0], e)) {
-        phx_error_wrap(e, PHX_ERR_INTERNAL, "starting the sandbox zygote");
-        phx_sandbox_pool_free(p);
-        return PHX_ERR_INTERNAL;
+    if (p->nidle < MAX_PREFORK) {
+        phx_err_t err = spawn(p, &p->idle[p->nidle], e);
+        if (err) return phx_error_wrap(e, PHX_ERR_INTERNAL, "starting the sandbox zygote");
+        p->nidle++;
     }
-    p->nidle = 1;
+    return PHX_OK;
+}
+
+/* A zygote that died (OOM killer, a bug) is replaced; the children it already
+ * forked are the pool's own and keep serving. Requests it never answered are
+ * dropped, and so is its compile cache. */
+static phx_err_t zygote_restart(phx_sandbox_pool_t *p, phx_error_t *e)
+{
+    for (int i = 0; i < p->npending; i++)
+        close(p->pending_fd[i]);
+    p->npending = 0;
+    if (p->ctrl >= 0) close(p->ctrl);
+    p->ctrl = -1;
+    if (p->zygote > 0) {
+        int st;
+        kill(p->zygote, SIGKILL);
+        while (waitpid(p->zygote, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    p->zygote = 0;
+    memset(p->compiled, 0, sizeof p->compiled);
+    p->ncompiled = 0;
+    return zygote_start(p, e);
+}
+
+phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
+                               phx_error_t *e)
+{
+    /* Before any thread exists (curl's rule), and before the zygote forks. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    phx_crypto_init();
+    phx_sandbox_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    p->cfg = *cfg;
+    fill_limits(&p->cfg.limits);
+    if (p->cfg.prefork == 0) p->cfg.prefork = 2;
+    if (p->cfg.prefork < 0) p->cfg.prefork = 0; /* one-shot use: fork on demand only */
+    if (p->cfg.prefork > MAX_PREFORK) p->cfg.prefork = MAX_PREFORK;
+    p->kv_dir = strdup(cfg->kv_dir ? cfg->kv_dir : ".phx-kv");
+    p->allow = calloc((size_t)cfg->nallow_hosts + 1, sizeof *p->allow);
+    if (!p->kv_dir || !p->allow) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    }
+    for (int i = 0; i < cfg->nallow_hosts; i++)
+        p->allow[i] = strdup(cfg->allow_hosts[i]);
+    p->resolve = calloc((size_t)cfg->nresolve + 1, sizeof *p->resolve);
+    if (!p->resolve) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    }
+    for (int i = 0; i < cfg->nresolve; i++)
+        p->resolve[i] = strdup(cfg->resolve[i]);
+    p->cfg.resolve = (const char **)p->resolve;
+    p->cfg.kv_dir = p->kv_dir;
+    p->cfg.allow_hosts = (const char **)p->allow;
+    p->ctrl = -1;
+
+    phx_err_t err = zygote_start(p, e);
+    if (err) {
+        phx_sandbox_pool_free(p);
+        return err;
+    }
     refill(p);
     *out = p;
     return PHX_OK;
@@ -352,6 +380,11 @@ phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source,
     p->nidle = 0;
     refill(p);
     return ok ? PHX_OK : phx_fail(e, PHX_ERR_INVALID, "contract does not compile");
+}
+
+int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p)
+{
+    return p ? (int)p->zygote : -1;
 }
 
 void phx_sandbox_result_free(phx_sandbox_result_t *res)
@@ -593,6 +626,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     }
     child_t c;
     phx_err_t err = take_child(p, &c, e);
+    if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
     if (err) {
         phx_buf_free(&job_buf);
         return err;

@@ -637,6 +637,18 @@ static void test_request_timeout(void)
     phx_sandbox_pool_free(p);
 }
 
+static void test_zygote_dies(phx_sandbox_pool_t *pool)
+{
+    /* The zygote is killed: the pool replaces it and keeps serving. */
+    int z = phx_sandbox_pool_zygote_pid(pool);
+    CHECK(z > 0 && kill(z, SIGKILL) == 0);
+    for (int i = 0; i < 6; i++)
+        check_still_serving(pool);
+    int z2 = phx_sandbox_pool_zygote_pid(pool);
+    CHECK(z2 > 0 && z2 != z);
+    printf("zygote %d killed, replaced by %d\n", z, z2);
+}
+
 static void test_wall(void)
 {
     /* A contract that uses no CPU but never finishes: the worker's wall clock. */
@@ -714,6 +726,7 @@ int main(void)
     test_secrets(pool);
     test_phat(pool);
     test_hostile(pool, strict);
+    test_zygote_dies(pool);
     test_wall();
     test_request_timeout();
 
