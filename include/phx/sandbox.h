@@ -63,7 +63,7 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p);
 int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p);
 /* Compile a contract in the zygote so children forked later start with it. */
 phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
-                                      phx_error_t *e);
+                                      const char *filename, phx_error_t *e);
 
 typedef struct {
     const char *source; /* contract source, UTF-8 */
