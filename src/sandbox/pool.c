@@ -58,6 +58,8 @@ void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
     l->max_requests = 16;
     l->response_bytes = 2u << 20;
     l->request_timeout_ms = 10000;
+    l->kv_write_bytes = 16u << 20;
+    l->kv_total_bytes = 64u << 20;
 }
 
 static void fill_limits(phx_sandbox_limits_t *l)
@@ -72,6 +74,8 @@ static void fill_limits(phx_sandbox_limits_t *l)
     if (!l->max_requests) l->max_requests = d.max_requests;
     if (!l->response_bytes) l->response_bytes = d.response_bytes;
     if (!l->request_timeout_ms) l->request_timeout_ms = d.request_timeout_ms;
+    if (!l->kv_write_bytes) l->kv_write_bytes = d.kv_write_bytes;
+    if (!l->kv_total_bytes) l->kv_total_bytes = d.kv_total_bytes;
 }
 
 static phx_err_t read_exact_timeout(int fd, void *buf, size_t n, int timeout_ms, phx_error_t *e)
