@@ -64,6 +64,11 @@ phx_err_t phx_secp256k1_recover(const uint8_t digest[32], const uint8_t sig[65],
  * as 33/65-byte SEC1. Low-S is not required here (Wycheproof semantics: strict DER). */
 phx_err_t phx_secp256k1_verify_der(const uint8_t *pub, size_t pub_len, const uint8_t digest[32],
                                    const uint8_t *der, size_t der_len);
+/* As phx_secp256k1_verify_der, but a high-S signature is PHX_ERR_VERIFY (the
+ * Bitcoin/Ethereum malleability rule, BIP-62 / EIP-2). */
+phx_err_t phx_secp256k1_verify_der_low_s(const uint8_t *pub, size_t pub_len,
+                                         const uint8_t digest[32], const uint8_t *der,
+                                         size_t der_len);
 phx_err_t phx_secp256k1_verify_raw(const uint8_t *pub, size_t pub_len, const uint8_t digest[32],
                                    const uint8_t rs[64]);
 
@@ -149,13 +154,13 @@ phx_err_t phx_hpke_setup_sender(phx_hpke_ctx_t *ctx, uint8_t mode, uint16_t aead
                                 const uint8_t *skE, const uint8_t *skS, uint8_t enc[32]);
 /* Receiver setup. pkS is the sender's static public key for auth mode, NULL for base. */
 phx_err_t phx_hpke_setup_receiver(phx_hpke_ctx_t *ctx, uint8_t mode, uint16_t aead_id,
-                                  const uint8_t enc[32], const uint8_t skR[32],
-                                  const uint8_t *pkS, const void *info, size_t info_len);
+                                  const uint8_t enc[32], const uint8_t skR[32], const uint8_t *pkS,
+                                  const void *info, size_t info_len);
 /* Context seal/open with the next sequence number; ct is pt_len + 16 bytes. */
 phx_err_t phx_hpke_ctx_seal(phx_hpke_ctx_t *ctx, const void *aad, size_t aad_len, const void *pt,
                             size_t pt_len, uint8_t *ct);
-phx_err_t phx_hpke_ctx_open(phx_hpke_ctx_t *ctx, const void *aad, size_t aad_len,
-                            const uint8_t *ct, size_t ct_len, uint8_t *pt);
+phx_err_t phx_hpke_ctx_open(phx_hpke_ctx_t *ctx, const void *aad, size_t aad_len, const uint8_t *ct,
+                            size_t ct_len, uint8_t *pt);
 phx_err_t phx_hpke_ctx_export(const phx_hpke_ctx_t *ctx, const void *exporter_context,
                               size_t exporter_context_len, uint8_t *out, size_t out_len);
 void phx_hpke_ctx_clear(phx_hpke_ctx_t *ctx); /* zeroes keys */
