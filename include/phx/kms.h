@@ -97,8 +97,13 @@ typedef struct {
      * (TDX: MRTD || RTMR0..3, 240 bytes; SGX: MRENCLAVE || MRSIGNER, 64 bytes). */
     uint8_t measurement[240];
     size_t measurement_len;
+    uint32_t tee_type;   /* quote header tee_type: 0 SGX, 0x81 TDX */
     char tcb_status[48]; /* "UpToDate", ... (informational; policy already applied) */
 } phx_kms_quote_info_t;
+
+/* The Registry's measurement id: keccak256 of the registers above
+ * (contracts/Registry.sol parseQuote). */
+void phx_kms_measurement_id(const phx_kms_quote_info_t *info, uint8_t id[32]);
 
 /* The attestation seam: verify quote + collateral to the trusted root at now
  * (unix seconds) under the TCB policy, and fill info. PHX_OK only for an
@@ -115,10 +120,15 @@ typedef struct {
     const phx_kms_quote_info_t *quote;
 } phx_kms_peer_t;
 
-/* The chain seam: PHX_OK when the Registry allows the peer's measurement and
- * has it registered and active (as a worker, or as a KMS node for replicas);
+/* The chain seam: PHX_OK when the Registry allows the peer's measurement and,
+ * for WORKER, has it registered and active, for KMS, lists it as a KMS node,
+ * for REGISTRATION (a worker not yet registered), allows its measurement;
  * PHX_ERR_POLICY with a reason otherwise. */
-typedef enum { PHX_KMS_ROLE_WORKER = 1, PHX_KMS_ROLE_KMS = 2 } phx_kms_role_t;
+typedef enum {
+    PHX_KMS_ROLE_WORKER = 1,
+    PHX_KMS_ROLE_KMS = 2,
+    PHX_KMS_ROLE_REGISTRATION = 3,
+} phx_kms_role_t;
 typedef phx_err_t (*phx_kms_check_peer_fn)(void *ctx, phx_kms_role_t role,
                                            const phx_kms_peer_t *peer, phx_error_t *e);
 
@@ -131,6 +141,8 @@ typedef struct {
     uint32_t nonce_ttl_s;    /* default 120 */
     size_t max_nonces;       /* outstanding nonces kept; default 4096 */
     int64_t (*now_fn)(void); /* unix seconds; default time(NULL) (tests move time) */
+    uint64_t chain_id;       /* for registration signatures */
+    uint8_t registry[20];    /* the Registry contract's address */
 } phx_kms_config_t;
 
 typedef struct phx_kms phx_kms_t;
@@ -144,6 +156,7 @@ void phx_kms_address(const phx_kms_t *k, uint8_t address[20]);
  *   POST /v1/nonces                    -> {"nonce","expires_at"}
  *   POST /v1/keys                      worker key release (see phx_kms_keys_request)
  *   POST /v1/replicas                  root secret to an attested KMS replica
+ *   POST /v1/registrations             KMS signature for Registry.registerWorker
  *   GET  /v1/contracts/:id/pubkey      signed contract public keys
  *   GET  /v1/info                      {"kms_address"}
  * k must outlive the router's server. */
@@ -154,8 +167,8 @@ phx_err_t phx_kms_nonce_issue(phx_kms_t *k, uint8_t nonce[32], int64_t *expires_
 
 /* The key-release decision without HTTP. request is the JSON body of
  * POST /v1/keys: {"quote":"0x..","collateral":<object or string>,
- * "eth_address":"0x..","x25519_pub":"0x..","nonce":"0x.."}. The nonce is
- * consumed whatever the outcome. Checks, in order: nonce issued and fresh;
+ * "eth_address":"0x..","x25519_pub":"0x..","nonce":"0x.."}. Once the request
+ * parses, its nonce is spent whatever the outcome. Checks, in order: nonce issued and fresh;
  * quote verifies (verify seam); report data binds eth_address, x25519_pub and
  * nonce; peer allowed (chain seam). Then *response (new reference) is
  * {"enc","ciphertext","kms_address","signature"}: the payload HPKE-sealed to
@@ -177,6 +190,24 @@ phx_err_t phx_kms_release_open(phx_kms_role_t role, const json_t *response,
                                const uint8_t kms_address[20], const uint8_t eth_address[20],
                                const uint8_t nonce[32], const uint8_t x25519_sk[32],
                                uint8_t secret[32], phx_error_t *e);
+
+/* POST /v1/registrations without HTTP: the body of POST /v1/keys plus
+ * "operator":"0x.." (the account that will call registerWorker). Same checks,
+ * with the chain asked only whether the measurement is allowed; then
+ * *response = {"worker","operator","x25519","measurement","tee_type",
+ * "quote_hash","nonce","kms_address","signature"} with signature over
+ * phx_kms_registration_digest, as Registry.registerWorker requires. */
+phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
+                                    phx_error_t *e);
+
+/* Registry.attestDigest: keccak256(abi.encode(keccak256("phx-kms-worker-v1"),
+ * chain_id, registry, operator, worker, x25519, measurement, tee_type,
+ * quote_hash, nonce)). */
+void phx_kms_registration_digest(uint64_t chain_id, const uint8_t registry[20],
+                                 const uint8_t operator_address[20], const uint8_t worker[20],
+                                 const uint8_t x25519_pub[32], const uint8_t measurement[32],
+                                 uint32_t tee_type, const uint8_t quote_hash[32],
+                                 const uint8_t nonce[32], uint8_t digest[32]);
 
 /* GET /v1/contracts/:id/pubkey without HTTP: {"contract_id","x25519_pub",
  * "address","kms_address","signature"}, signature = secp256k1 r||s||v (v 27/28)

@@ -5,6 +5,7 @@
  * quote binds the requester's keys, chain allows the requester; only then is
  * anything encrypted, and only to the key the quote bound. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,84 +189,191 @@ static phx_err_t collateral_text(const json_t *req, char **out, phx_error_t *e)
     return PHX_OK;
 }
 
-phx_err_t phx_kms_release(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
-                          json_t **response, phx_error_t *e)
-{
-    phx_buf_t quote = PHX_BUF_INIT;
-    char *collateral = NULL;
-    uint8_t nonce[32], addr[20], xpub[32], expected[64], enc[32], ct[32 + PHX_AEAD_TAG_LEN],
-        digest[32], sig[65];
+/* A requester that passed every check: what its request said, and its quote. */
+typedef struct {
+    uint8_t nonce[32], addr[20], xpub[32];
+    phx_buf_t quote;
     phx_kms_quote_info_t info;
-    phx_err_t err;
-    char addr_hex[43] = "?";
-    *response = NULL;
-    memset(&info, 0, sizeof info);
+    char addr_hex[43];
+} admitted_t;
 
-    if (role != PHX_KMS_ROLE_WORKER && role != PHX_KMS_ROLE_KMS)
-        return phx_fail(e, PHX_ERR_INVALID, "unknown role");
+static const char *role_name(phx_kms_role_t role)
+{
+    switch (role) {
+    case PHX_KMS_ROLE_WORKER:
+        return "worker";
+    case PHX_KMS_ROLE_KMS:
+        return "replica";
+    case PHX_KMS_ROLE_REGISTRATION:
+        return "registration";
+    }
+    return "?";
+}
+
+/* The checks every request to the KMS passes, in the order that matters. */
+static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request, admitted_t *a,
+                       phx_error_t *e)
+{
+    char *collateral = NULL;
+    uint8_t expected[64];
+    phx_err_t err;
+    snprintf(a->addr_hex, sizeof a->addr_hex, "?");
     if (!json_is_object(request)) return phx_fail(e, PHX_ERR_INVALID, "expected a JSON object");
-    if ((err = phx_json_get_hex_fixed(request, "nonce", nonce, 32, e))) goto out;
-    if ((err = phx_json_get_hex_fixed(request, "eth_address", addr, 20, e))) goto out;
-    if ((err = phx_json_get_hex_fixed(request, "x25519_pub", xpub, 32, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(request, "nonce", a->nonce, 32, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(request, "eth_address", a->addr, 20, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(request, "x25519_pub", a->xpub, 32, e))) goto out;
     const char *quote_hex;
     if ((err = phx_json_get_str(request, "quote", &quote_hex, e))) goto out;
     if (strlen(quote_hex) > 2 + 2 * MAX_QUOTE_BYTES) {
         err = phx_fail(e, PHX_ERR_LIMIT, "quote larger than %u bytes", MAX_QUOTE_BYTES);
         goto out;
     }
-    if ((err = phx_json_get_hex(request, "quote", &quote, e))) goto out;
+    if ((err = phx_json_get_hex(request, "quote", &a->quote, e))) goto out;
     if ((err = collateral_text(request, &collateral, e))) goto out;
-    phx_eth_address_checksum(addr, addr_hex);
+    phx_eth_address_checksum(a->addr, a->addr_hex);
 
     /* 1. Freshness: a nonce we issued, not yet spent, not expired. */
-    if ((err = nonce_consume(k, nonce, e))) goto out;
+    if ((err = nonce_consume(k, a->nonce, e))) goto out;
     /* 2. The quote is genuine and its TCB acceptable. */
-    if ((err = k->cfg.verify_quote(k->cfg.verify_ctx, quote.ptr, quote.len,
+    if ((err = k->cfg.verify_quote(k->cfg.verify_ctx, a->quote.ptr, a->quote.len,
                                    (const uint8_t *)collateral, strlen(collateral), k->cfg.now_fn(),
-                                   &info, e))) {
+                                   &a->info, e))) {
         phx_error_wrap(e, err, "quote");
         goto out;
     }
     /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2). */
-    phx_kms_report_data(addr, xpub, nonce, expected);
-    if (!phx_ct_eq(expected, info.report_data, 64)) {
+    phx_kms_report_data(a->addr, a->xpub, a->nonce, expected);
+    if (!phx_ct_eq(expected, a->info.report_data, 64)) {
         err = phx_fail(e, PHX_ERR_VERIFY,
                        "quote report data does not bind this address, X25519 key and nonce");
         goto out;
     }
     /* 4. The chain allows this measurement and knows this requester. */
     phx_kms_peer_t peer;
-    memcpy(peer.eth_address, addr, 20);
-    memcpy(peer.x25519_pub, xpub, 32);
-    peer.quote = &info;
-    if ((err = k->cfg.check_peer(k->cfg.check_ctx, role, &peer, e))) goto out;
+    memcpy(peer.eth_address, a->addr, 20);
+    memcpy(peer.x25519_pub, a->xpub, 32);
+    peer.quote = &a->info;
+    err = k->cfg.check_peer(k->cfg.check_ctx, role, &peer, e);
+out:
+    if (err)
+        PHX_WARN("kms: refused %s %s: %s", role_name(role), a->addr_hex,
+                 e ? e->message : phx_strerror(err));
+    free(collateral);
+    return err;
+}
 
-    /* Seal the secret to the attested key; bind who and when in the AAD. */
+phx_err_t phx_kms_release(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
+                          json_t **response, phx_error_t *e)
+{
+    admitted_t a;
+    uint8_t enc[32], ct[32 + PHX_AEAD_TAG_LEN], digest[32], sig[65], aad[52];
+    phx_err_t err;
+    *response = NULL;
+    memset(&a, 0, sizeof a);
+    if (role != PHX_KMS_ROLE_WORKER && role != PHX_KMS_ROLE_KMS)
+        return phx_fail(e, PHX_ERR_INVALID, "unknown role");
+    if ((err = admit(k, role, request, &a, e))) goto out;
+
+    /* Seal the secret to the attested key; bind who and which nonce in the AAD. */
     const uint8_t *secret = role == PHX_KMS_ROLE_KMS ? k->root : k->contract_root;
-    uint8_t aad[52];
-    memcpy(aad, addr, 20);
-    memcpy(aad + 20, nonce, 32);
+    memcpy(aad, a.addr, 20);
+    memcpy(aad + 20, a.nonce, 32);
     const char *label = release_label(role);
-    if (phx_hpke_seal(xpub, label, strlen(label), aad, sizeof aad, secret, 32, enc, ct)) {
+    if (phx_hpke_seal(a.xpub, label, strlen(label), aad, sizeof aad, secret, 32, enc, ct)) {
         err = phx_fail(e, PHX_ERR_CRYPTO, "HPKE seal to the requester's key failed");
         goto out;
     }
-    phx_kms_release_digest(role, addr, nonce, enc, ct, sizeof ct, digest);
+    phx_kms_release_digest(role, a.addr, a.nonce, enc, ct, sizeof ct, digest);
     if ((err = sign_digest(k->sk, digest, sig, e))) goto out;
     *response = json_pack("{s:o,s:o,s:o,s:o}", "enc", phx_json_hex(enc, 32), "ciphertext",
                           phx_json_hex(ct, sizeof ct), "kms_address", phx_json_hex(k->address, 20),
                           "signature", phx_json_hex(sig, 65));
-    if (!*response) err = phx_fail(e, PHX_ERR_NOMEM, "response");
+    if (!*response) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "response");
+        goto out;
+    }
+    PHX_INFO("kms: released %s to %s (tcb %s)",
+             role == PHX_KMS_ROLE_KMS ? "root to replica" : "contract keys", a.addr_hex,
+             a.info.tcb_status[0] ? a.info.tcb_status : "?");
 out:
-    if (err)
-        PHX_WARN("kms: refused %s %s: %s", role == PHX_KMS_ROLE_KMS ? "replica" : "worker",
-                 addr_hex, e ? e->message : phx_strerror(err));
-    else
-        PHX_INFO("kms: released %s to %s (tcb %s)",
-                 role == PHX_KMS_ROLE_KMS ? "root to replica" : "contract keys", addr_hex,
-                 info.tcb_status[0] ? info.tcb_status : "?");
-    phx_buf_free(&quote);
-    free(collateral);
+    phx_buf_free(&a.quote);
+    return err;
+}
+
+void phx_kms_measurement_id(const phx_kms_quote_info_t *info, uint8_t id[32])
+{
+    phx_keccak256(info->measurement, info->measurement_len, id);
+}
+
+/* abi.encode of one static word: addresses and small integers right-aligned. */
+static void word_address(phx_keccak_t *h, const uint8_t addr[20])
+{
+    uint8_t w[32] = {0};
+    memcpy(w + 12, addr, 20);
+    phx_keccak256_update(h, w, 32);
+}
+
+static void word_u64(phx_keccak_t *h, uint64_t v)
+{
+    uint8_t w[32] = {0};
+    for (int i = 0; i < 8; i++)
+        w[31 - i] = (uint8_t)(v >> (8 * i));
+    phx_keccak256_update(h, w, 32);
+}
+
+void phx_kms_registration_digest(uint64_t chain_id, const uint8_t registry[20],
+                                 const uint8_t operator_address[20], const uint8_t worker[20],
+                                 const uint8_t x25519_pub[32], const uint8_t measurement[32],
+                                 uint32_t tee_type, const uint8_t quote_hash[32],
+                                 const uint8_t nonce[32], uint8_t digest[32])
+{
+    static const char tag_text[] = "phx-kms-worker-v1";
+    uint8_t tag[32];
+    phx_keccak256(tag_text, sizeof tag_text - 1, tag);
+    phx_keccak_t h;
+    phx_keccak256_init(&h);
+    phx_keccak256_update(&h, tag, 32);
+    word_u64(&h, chain_id);
+    word_address(&h, registry);
+    word_address(&h, operator_address);
+    word_address(&h, worker);
+    phx_keccak256_update(&h, x25519_pub, 32);
+    phx_keccak256_update(&h, measurement, 32);
+    word_u64(&h, tee_type);
+    phx_keccak256_update(&h, quote_hash, 32);
+    phx_keccak256_update(&h, nonce, 32);
+    phx_keccak256_final(&h, digest);
+}
+
+phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
+                                    phx_error_t *e)
+{
+    admitted_t a;
+    uint8_t op[20], measurement[32], quote_hash[32], digest[32], sig[65];
+    phx_err_t err;
+    *response = NULL;
+    memset(&a, 0, sizeof a);
+    /* The operator is read first: a malformed request must not spend a nonce. */
+    if ((err = phx_json_get_hex_fixed(request, "operator", op, 20, e))) return err;
+    if ((err = admit(k, PHX_KMS_ROLE_REGISTRATION, request, &a, e))) goto out;
+    phx_kms_measurement_id(&a.info, measurement);
+    phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
+    phx_kms_registration_digest(k->cfg.chain_id, k->cfg.registry, op, a.addr, a.xpub, measurement,
+                                a.info.tee_type, quote_hash, a.nonce, digest);
+    if ((err = sign_digest(k->sk, digest, sig, e))) goto out;
+    *response = json_pack(
+        "{s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "worker", phx_json_hex(a.addr, 20), "operator",
+        phx_json_hex(op, 20), "x25519", phx_json_hex(a.xpub, 32), "measurement",
+        phx_json_hex(measurement, 32), "tee_type", (json_int_t)a.info.tee_type, "quote_hash",
+        phx_json_hex(quote_hash, 32), "nonce", phx_json_hex(a.nonce, 32), "kms_address",
+        phx_json_hex(k->address, 20), "signature", phx_json_hex(sig, 65));
+    if (!*response) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "response");
+        goto out;
+    }
+    PHX_INFO("kms: signed registration of worker %s", a.addr_hex);
+out:
+    phx_buf_free(&a.quote);
     return err;
 }
 
@@ -383,6 +491,13 @@ static phx_err_t h_replicas(void *ctx, const phx_http_request_t *req, phx_http_r
     return h_release(ctx, PHX_KMS_ROLE_KMS, req, resp, e);
 }
 
+static phx_err_t h_registrations(void *ctx, const phx_http_request_t *req,
+                                 phx_http_response_t *resp, phx_error_t *e)
+{
+    if (!req->json) return phx_fail(e, PHX_ERR_INVALID, "expected a JSON body");
+    return phx_kms_sign_registration(ctx, req->json, &resp->json, e);
+}
+
 static phx_err_t h_pubkey(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -409,6 +524,8 @@ phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
     if ((err = phx_http_router_add(r, "POST", "/v1/nonces", h_nonce, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/keys", h_keys, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/replicas", h_replicas, k, 0, e))) return err;
+    if ((err = phx_http_router_add(r, "POST", "/v1/registrations", h_registrations, k, 0, e)))
+        return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/contracts/:id/pubkey", h_pubkey, k, 0, e)))
         return err;
     return phx_http_router_add(r, "GET", "/v1/info", h_info, k, 0, e);

@@ -1,0 +1,75 @@
+/* Worker: the TEE runtime. This part is the signed result envelope every call
+ * returns, and the checks `phx verify` starts from. The signature is over the
+ * same digest the Jobs contract checks on chain (contracts/Jobs.sol
+ * resultDigest), so one signature serves a direct call and an on-chain job. */
+#ifndef PHX_WORKER_H
+#define PHX_WORKER_H
+
+#include "phx/core.h"
+#include "phx/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHX_RESULT_MAX_OUTPUT (64u << 10) /* Jobs.MAX_OUTPUT */
+
+/* Where results settle: Jobs.domain = keccak256(abi.encode(keccak256("phx-result-v1"),
+ * chain_id, jobs)). */
+void phx_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t domain[32]);
+
+/* Jobs.resultDigest: keccak256(abi.encode(domain, request_id, contract_id,
+ * code_hash, keccak256(output))). request_id is a uint256, big-endian. */
+void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
+                       const uint8_t contract_id[32], const uint8_t code_hash[32],
+                       const uint8_t *output, size_t output_len, uint8_t digest[32]);
+
+/* A direct (off-chain) call has no Jobs request id; it uses
+ * keccak256(abi.encode(keccak256("phx-direct-v1"), input_hash, timestamp)) so the
+ * input and the time are covered by the same signature. */
+void phx_result_direct_request_id(const uint8_t input_hash[32], uint64_t timestamp,
+                                  uint8_t request_id[32]);
+
+typedef enum { PHX_RESULT_DIRECT = 1, PHX_RESULT_JOB = 2 } phx_result_kind_t;
+
+/* The envelope. output holds the exact bytes that were hashed (for a JS
+ * contract: its return value as compact JSON text). */
+typedef struct {
+    phx_result_kind_t kind;
+    uint64_t chain_id;
+    uint8_t jobs[20];
+    uint8_t request_id[32];
+    uint8_t contract_id[32];
+    uint8_t code_hash[32];
+    uint8_t input_hash[32]; /* keccak256 of the input bytes as the worker received them */
+    phx_buf_t output;
+    uint8_t worker[20];
+    uint64_t timestamp;    /* unix seconds at signing */
+    uint8_t signature[65]; /* r || s || v, v = 27/28, low s */
+} phx_result_t;
+
+void phx_result_free(phx_result_t *r); /* frees output; accepts NULL */
+
+/* Sign: for PHX_RESULT_DIRECT, request_id is computed from input_hash and
+ * timestamp first. Fills worker (from sk) and signature. */
+phx_err_t phx_result_sign(phx_result_t *r, const uint8_t sk[32], phx_error_t *e);
+
+/* JSON form (DESIGN.md §7: bytes as 0x hex):
+ * {"kind":"direct"|"job","chain_id":N,"jobs":"0x..","request_id":"0x..",
+ *  "contract_id","code_hash","input_hash","output":<the value, when the output
+ *  is JSON>,"output_bytes":"0x..","worker","timestamp":N,"signature"}. */
+phx_err_t phx_result_to_json(const phx_result_t *r, json_t **out, phx_error_t *e);
+/* Parse; when "output" is present it must equal what output_bytes parses to. */
+phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e);
+
+/* The self-contained part of `phx verify`: the digest is rebuilt from the
+ * fields (for direct results the request id from input hash and timestamp),
+ * the signature recovers to r->worker, s is low. PHX_ERR_VERIFY names the
+ * failed check. Whether the worker is registered, its quote and measurement
+ * are the chain's and attestation's checks, made by the caller next. */
+phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
