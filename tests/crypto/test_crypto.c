@@ -188,6 +188,85 @@ static void test_hashes(void)
     CHECK(phx_hkdf_sha256(NULL, 0, ikm, 22, NULL, 0, okm, 255 * 32 + 1) == PHX_ERR_RANGE);
 }
 
+static void test_hpke_roundtrip(void)
+{
+    uint8_t skR[32], pkR[32], enc[32];
+    CHECK(phx_x25519_keygen(skR, pkR) == PHX_OK);
+    const char pt[] = "confidential input";
+    const size_t n = sizeof pt - 1;
+    uint8_t ct[sizeof pt - 1 + 16], out[sizeof pt];
+    CHECK(phx_hpke_seal(pkR, "info", 4, "aad", 3, pt, n, enc, ct) == PHX_OK);
+    CHECK(phx_hpke_open(skR, enc, "info", 4, "aad", 3, ct, n + 16, out) == PHX_OK);
+    CHECK(memcmp(out, pt, n) == 0);
+    /* Wrong info, wrong aad, tampered tag, tampered enc, truncated: all refused. */
+    CHECK(phx_hpke_open(skR, enc, "inf0", 4, "aad", 3, ct, n + 16, out) == PHX_ERR_VERIFY);
+    CHECK(phx_hpke_open(skR, enc, "info", 4, "aaa", 3, ct, n + 16, out) == PHX_ERR_VERIFY);
+    ct[n + 15] ^= 1;
+    CHECK(phx_hpke_open(skR, enc, "info", 4, "aad", 3, ct, n + 16, out) == PHX_ERR_VERIFY);
+    ct[n + 15] ^= 1;
+    enc[0] ^= 1;
+    CHECK(phx_hpke_open(skR, enc, "info", 4, "aad", 3, ct, n + 16, out) == PHX_ERR_VERIFY);
+    enc[0] ^= 1;
+    CHECK(phx_hpke_open(skR, enc, "info", 4, "aad", 3, ct, 15, out) == PHX_ERR_TRUNCATED);
+    /* A low-order enc (all zero) gives a zero DH output: refused. */
+    uint8_t zero[32] = {0};
+    CHECK(phx_hpke_open(skR, zero, NULL, 0, NULL, 0, ct, n + 16, out) == PHX_ERR_CRYPTO);
+
+    /* Auth mode: the receiver must name the right sender key. */
+    uint8_t skS[32], pkS[32], other_sk[32], other_pk[32];
+    CHECK(phx_x25519_keygen(skS, pkS) == PHX_OK);
+    CHECK(phx_x25519_keygen(other_sk, other_pk) == PHX_OK);
+    phx_hpke_ctx_t s, r;
+    CHECK(phx_hpke_setup_sender(&s, PHX_HPKE_MODE_AUTH, PHX_HPKE_AEAD_AES128GCM, pkR, NULL, 0, NULL,
+                                skS, enc) == PHX_OK);
+    CHECK(phx_hpke_ctx_seal(&s, NULL, 0, pt, n, ct) == PHX_OK);
+    CHECK(phx_hpke_setup_receiver(&r, PHX_HPKE_MODE_AUTH, PHX_HPKE_AEAD_AES128GCM, enc, skR,
+                                  other_pk, NULL, 0) == PHX_OK);
+    CHECK(phx_hpke_ctx_open(&r, NULL, 0, ct, n + 16, out) == PHX_ERR_VERIFY);
+    CHECK(phx_hpke_setup_receiver(&r, PHX_HPKE_MODE_AUTH, PHX_HPKE_AEAD_AES128GCM, enc, skR, pkS,
+                                  NULL, 0) == PHX_OK);
+    CHECK(phx_hpke_ctx_open(&r, NULL, 0, ct, n + 16, out) == PHX_OK && memcmp(out, pt, n) == 0);
+    uint8_t e1[40], e2[40];
+    CHECK(phx_hpke_ctx_export(&s, "ctx", 3, e1, sizeof e1) == PHX_OK);
+    CHECK(phx_hpke_ctx_export(&r, "ctx", 3, e2, sizeof e2) == PHX_OK && memcmp(e1, e2, 40) == 0);
+    /* Unsupported mode/suite are reported as such. */
+    CHECK(phx_hpke_setup_sender(&s, 1, PHX_HPKE_AEAD_AES128GCM, pkR, NULL, 0, NULL, NULL, enc) ==
+          PHX_ERR_UNSUPPORTED);
+    CHECK(phx_hpke_setup_sender(&s, 0, 2, pkR, NULL, 0, NULL, NULL, enc) == PHX_ERR_UNSUPPORTED);
+    phx_hpke_ctx_clear(&s);
+    phx_hpke_ctx_clear(&r);
+    CHECK(phx_hpke_ctx_seal(&s, NULL, 0, pt, n, ct) == PHX_ERR_STATE);
+}
+
+static void test_ed25519_aead(void)
+{
+    uint8_t pk[32], sk[64], sig[64];
+    CHECK(phx_ed25519_keygen(pk, sk) == PHX_OK);
+    CHECK(phx_ed25519_sign(sk, "m", 1, sig) == PHX_OK);
+    CHECK(phx_ed25519_verify(pk, "m", 1, sig) == PHX_OK);
+    CHECK(phx_ed25519_verify(pk, "n", 1, sig) == PHX_ERR_VERIFY);
+    phx_aead_t algs[] = {PHX_AEAD_AES128_GCM, PHX_AEAD_AES256_GCM, PHX_AEAD_CHACHA20_POLY1305,
+                         PHX_AEAD_XCHACHA20_POLY1305};
+    for (int i = 0; i < 4; i++) {
+        uint8_t key[32] = {1}, nonce[24] = {2}, ct[5 + 16], pt[5];
+        size_t nl = phx_aead_nonce_len(algs[i]);
+        CHECK(phx_aead_seal(algs[i], key, nonce, nl, "a", 1, "hello", 5, ct) == PHX_OK);
+        CHECK(phx_aead_open(algs[i], key, nonce, nl, "a", 1, ct, sizeof ct, pt) == PHX_OK &&
+              memcmp(pt, "hello", 5) == 0);
+        ct[0] ^= 1;
+        CHECK(phx_aead_open(algs[i], key, nonce, nl, "a", 1, ct, sizeof ct, pt) == PHX_ERR_VERIFY);
+        /* Failed opens never leak the unauthenticated plaintext. */
+        CHECK(pt[0] == 0 && pt[4] == 0);
+        CHECK(phx_aead_open(algs[i], key, nonce, nl, "a", 1, ct, 15, pt) == PHX_ERR_TRUNCATED);
+        /* An empty message still carries a tag. */
+        CHECK(phx_aead_seal(algs[i], key, nonce, nl, NULL, 0, NULL, 0, ct) == PHX_OK);
+        CHECK(phx_aead_open(algs[i], key, nonce, nl, NULL, 0, ct, 16, NULL) == PHX_OK);
+    }
+    uint8_t key[32] = {0}, nonce[24] = {0}, ct[16];
+    CHECK(phx_aead_seal(PHX_AEAD_CHACHA20_POLY1305, key, nonce, 8, NULL, 0, NULL, 0, ct) ==
+          PHX_ERR_INVALID);
+}
+
 int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
@@ -197,5 +276,7 @@ int main(void)
     test_sign_recover();
     test_eip191();
     test_p256();
+    test_hpke_roundtrip();
+    test_ed25519_aead();
     return test_done("test_crypto");
 }
