@@ -1,0 +1,7 @@
+# Attestation parsers: DCAP quotes (with the verifier behind them) and collateral.
+phx_add_fuzzer(fuzz_attest_quote SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_attest_quote.c
+               LIBS phx_attest RUNS 4000 SEEDS ${PHX_TESTDATA}/dcap/quotes)
+phx_add_fuzzer(fuzz_attest_collateral SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_attest_collateral.c
+               LIBS phx_attest RUNS 4000 SEEDS ${PHX_TESTDATA}/dcap/collateral)
+# Coverage feedback needs the library instrumented too, not only the target.
+target_compile_options(phx_attest PRIVATE -fsanitize=fuzzer-no-link)
