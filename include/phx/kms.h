@@ -8,6 +8,7 @@
 #ifndef PHX_KMS_H
 #define PHX_KMS_H
 
+#include "phx/attest.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/net.h"
@@ -131,6 +132,29 @@ typedef enum {
 } phx_kms_role_t;
 typedef phx_err_t (*phx_kms_check_peer_fn)(void *ctx, phx_kms_role_t role,
                                            const phx_kms_peer_t *peer, phx_error_t *e);
+
+/* The attestation seam filled by src/attest: pass phx_kms_verify_quote_attest
+ * with a phx_kms_attest_t as its ctx. Quotes verify to the verifier's root
+ * (Intel's, or the sim root when explicitly trusted) under policy (NULL =
+ * phx_attest_policy_default). */
+typedef struct {
+    phx_attest_verifier_t *verifier;
+    const phx_attest_policy_t *policy;
+} phx_kms_attest_t;
+phx_err_t phx_kms_verify_quote_attest(void *ctx, const uint8_t *quote, size_t quote_len,
+                                      const uint8_t *collateral, size_t collateral_len, int64_t now,
+                                      phx_kms_quote_info_t *info, phx_error_t *e);
+
+/* A fixed allowlist of measurement ids (phx_kms_measurement_id), for a KMS
+ * run without a chain (development, or before the Registry is deployed): any
+ * peer whose measurement is listed passes, for every role. Pass
+ * phx_kms_allowlist_check with a phx_kms_allowlist_t as ctx. */
+typedef struct {
+    const uint8_t (*measurements)[32];
+    size_t count;
+} phx_kms_allowlist_t;
+phx_err_t phx_kms_allowlist_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
+                                  phx_error_t *e);
 
 typedef struct {
     uint8_t root[32]; /* copied; the service zeroes its copy on free */
