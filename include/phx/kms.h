@@ -247,6 +247,37 @@ phx_err_t phx_kms_contract_pubkey_verify(const json_t *doc, const uint8_t kms_ad
                                          const uint8_t contract_id[32], uint8_t x25519_pub[32],
                                          phx_error_t *e);
 
+/* ---- the requester's side (worker, new KMS replica) --------------------------- */
+
+/* Make a quote over report_data and fetch the collateral for it (tee.h:
+ * phx_tee_quote, and the platform's collateral). Both are appended. */
+typedef phx_err_t (*phx_kms_quote_fn)(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                                      phx_buf_t *collateral, phx_error_t *e);
+
+typedef struct {
+    const char *kms_url;     /* "http://127.0.0.1:8700" */
+    uint8_t kms_address[20]; /* the KMS key the chain lists */
+    phx_kms_quote_fn quote;
+    void *quote_ctx;
+    uint8_t eth_address[20]; /* the requester's identity (in the TEE) */
+    uint8_t x25519_pub[32];
+    const uint8_t *x25519_sk;           /* 32 bytes; borrowed */
+    const phx_http_client_opts_t *http; /* NULL for defaults */
+} phx_kms_requester_t;
+
+/* The whole exchange: POST /v1/nonces, quote over phx_kms_report_data, POST
+ * /v1/keys (WORKER: secret = the contract root) or /v1/replicas (KMS: secret =
+ * the root), then phx_kms_release_open. A refusal is PHX_ERR_REMOTE with the
+ * KMS's reason. */
+phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t role,
+                                 uint8_t secret[32], phx_error_t *e);
+
+/* POST /v1/registrations for operator; *out is the KMS's answer (see
+ * phx_kms_sign_registration), checked to come from rq->kms_address. */
+phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
+                                       const uint8_t operator_address[20], json_t **out,
+                                       phx_error_t *e);
+
 #ifdef __cplusplus
 }
 #endif
