@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// Interfaces between the Phalanx contracts, and the seams for the contracts of a
+// later issue: Staking provides stakeOf() to the Registry; the Governor becomes
+// the `governor` of PhxToken, Registry and Jobs (setGovernor on each).
+pragma solidity ^0.8.24;
+
+interface IERC20 {
+    function transfer(address to, uint256 value) external returns (bool);
+    function transferFrom(address from, address to, uint256 value) external returns (bool);
+    function approve(address spender, uint256 value) external returns (bool);
+    function balanceOf(address who) external view returns (uint256);
+}
+
+/// What a Staking contract must offer the Registry: the stake an operator has
+/// bonded (own plus delegated) that counts towards running workers.
+interface IStaking {
+    function stakeOf(address operator) external view returns (uint256);
+}
+
+/// What Jobs asks of the Registry when it checks a result signature.
+interface IWorkerRegistry {
+    /// The operator of worker when the worker is active (registered, not
+    /// deregistered or invalidated, measurement still allowed); else address(0).
+    function activeOperatorOf(address worker) external view returns (address);
+}
+
+/// A contract that asks Phalanx for work implements this; Jobs calls it with
+/// the request's callbackGasLimit and records whether it reverted.
+interface IPhxConsumer {
+    function phxCallback(uint256 requestId, bytes calldata output) external;
+}
+
+interface IJobs {
+    function request(bytes32 contractId, bytes calldata input, uint256 maxFee, uint32 callbackGasLimit, uint8 k)
+        external
+        returns (uint256 requestId);
+}

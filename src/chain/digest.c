@@ -1,0 +1,150 @@
+/* The digests the contracts check, computed in C: report_data binding (DESIGN.md
+ * §2), the KMS attestation digest (Registry.attestDigest), the result digest
+ * (Jobs.resultDigest), contract ids and EIP-2612 permits. Each is abi.encode of
+ * 32-byte words, so they are built word by word here; tests compare them with
+ * the contracts' own view functions on a real node. */
+#include <string.h>
+
+#include "phx/chain.h"
+#include "phx/crypto.h"
+
+static void word_u64(uint8_t w[32], uint64_t v)
+{
+    memset(w, 0, 32);
+    for (int i = 0; i < 8; i++) w[31 - i] = (uint8_t)(v >> (8 * i));
+}
+
+static void word_addr(uint8_t w[32], const uint8_t a[20])
+{
+    memset(w, 0, 12);
+    memcpy(w + 12, a, 20);
+}
+
+static void tag_hash(const char *tag, uint8_t out[32]) { phx_keccak256(tag, strlen(tag), out); }
+
+void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
+                           const uint8_t nonce[32], uint8_t out[64])
+{
+    static const char tag[] = "phx-worker-v1";
+    phx_keccak_t k;
+    phx_keccak256_init(&k);
+    phx_keccak256_update(&k, tag, sizeof tag - 1);
+    phx_keccak256_update(&k, worker, 20);
+    phx_keccak256_update(&k, x25519, 32);
+    phx_keccak256_update(&k, nonce, 32);
+    phx_keccak256_final(&k, out);
+    memcpy(out + 32, nonce, 32);
+}
+
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+phx_err_t phx_chain_quote_fields(const uint8_t *quote, size_t len, uint32_t *tee_type,
+                                 uint8_t measurement[32], uint8_t report_data[64], phx_error_t *e)
+{
+    if (len < 48) return phx_fail(e, PHX_ERR_TRUNCATED, "quote: %zu bytes, header needs 48", len);
+    uint32_t version = le16(quote);
+    uint32_t tee = le16(quote + 4) | le16(quote + 6) << 16;
+    size_t body;
+    if (version == 3 || version == 4)
+        body = 48;
+    else if (version == 5)
+        body = 54; /* v5: u16 body type and u32 body size follow the header */
+    else
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "quote: version %u", version);
+    phx_keccak_t k;
+    phx_keccak256_init(&k);
+    size_t rd;
+    if (tee == PHX_CHAIN_TEE_TDX) {
+        if (version == 3) return phx_fail(e, PHX_ERR_INVALID, "quote: TDX needs v4 or v5");
+        rd = body + 520;
+        if (len < rd + 64) return phx_fail(e, PHX_ERR_TRUNCATED, "quote: short TD report");
+        phx_keccak256_update(&k, quote + body + 136, 48); /* MRTD */
+        phx_keccak256_update(&k, quote + body + 328, 192); /* RTMR0..3 */
+    } else if (tee == PHX_CHAIN_TEE_SGX) {
+        rd = body + 320;
+        if (len < rd + 64) return phx_fail(e, PHX_ERR_TRUNCATED, "quote: short enclave report");
+        phx_keccak256_update(&k, quote + body + 64, 32);  /* MRENCLAVE */
+        phx_keccak256_update(&k, quote + body + 128, 32); /* MRSIGNER */
+    } else {
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "quote: tee type 0x%x", tee);
+    }
+    phx_keccak256_final(&k, measurement);
+    memcpy(report_data, quote + rd, 64);
+    *tee_type = tee;
+    return PHX_OK;
+}
+
+void phx_chain_attest_digest(uint64_t chain_id, const uint8_t registry[20],
+                             const uint8_t operator_[20], const uint8_t worker[20],
+                             const uint8_t x25519[32], const uint8_t measurement[32],
+                             uint32_t tee_type, const uint8_t quote_hash[32],
+                             const uint8_t nonce[32], uint8_t out[32])
+{
+    uint8_t w[10][32];
+    tag_hash("phx-kms-worker-v1", w[0]);
+    word_u64(w[1], chain_id);
+    word_addr(w[2], registry);
+    word_addr(w[3], operator_);
+    word_addr(w[4], worker);
+    memcpy(w[5], x25519, 32);
+    memcpy(w[6], measurement, 32);
+    word_u64(w[7], tee_type);
+    memcpy(w[8], quote_hash, 32);
+    memcpy(w[9], nonce, 32);
+    phx_keccak256(w, sizeof w, out);
+}
+
+void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t out[32])
+{
+    uint8_t w[3][32];
+    tag_hash("phx-result-v1", w[0]);
+    word_u64(w[1], chain_id);
+    word_addr(w[2], jobs);
+    phx_keccak256(w, sizeof w, out);
+}
+
+void phx_chain_result_digest(const uint8_t domain[32], uint64_t request_id,
+                             const uint8_t contract_id[32], const uint8_t code_hash[32],
+                             const uint8_t *output, size_t output_len, uint8_t out[32])
+{
+    uint8_t w[5][32];
+    memcpy(w[0], domain, 32);
+    word_u64(w[1], request_id);
+    memcpy(w[2], contract_id, 32);
+    memcpy(w[3], code_hash, 32);
+    phx_keccak256(output, output_len, w[4]);
+    phx_keccak256(w, sizeof w, out);
+}
+
+void phx_chain_contract_id(const uint8_t owner[20], const uint8_t salt[32], uint8_t out[32])
+{
+    uint8_t w[2][32];
+    word_addr(w[0], owner);
+    memcpy(w[1], salt, 32);
+    phx_keccak256(w, sizeof w, out);
+}
+
+void phx_chain_permit_digest(uint64_t chain_id, const uint8_t token[20], const uint8_t owner[20],
+                             const uint8_t spender[20], const phx_u256_t *value,
+                             const phx_u256_t *nonce, uint64_t deadline, uint8_t out[32])
+{
+    uint8_t domain[5][32], permit[6][32], msg[66];
+    tag_hash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
+             domain[0]);
+    tag_hash("Phala Token", domain[1]);
+    tag_hash("1", domain[2]);
+    word_u64(domain[3], chain_id);
+    word_addr(domain[4], token);
+    tag_hash("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)",
+             permit[0]);
+    word_addr(permit[1], owner);
+    word_addr(permit[2], spender);
+    memcpy(permit[3], value->b, 32);
+    memcpy(permit[4], nonce->b, 32);
+    word_u64(permit[5], deadline);
+    msg[0] = 0x19;
+    msg[1] = 0x01;
+    phx_keccak256(domain, sizeof domain, msg + 2);
+    phx_keccak256(permit, sizeof permit, msg + 34);
+    phx_keccak256(msg, sizeof msg, out);
+}
