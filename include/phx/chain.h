@@ -1,6 +1,6 @@
 /* The Phalanx contracts from C: the compiled artifacts embedded at build time,
  * deploying the set (PhxToken, Registry, Jobs), the deployment file, the digests
- * workers and the KMS sign (they must match contracts/*.sol bit for bit), and
+ * workers and the KMS sign (they must match contracts/ (Solidity) bit for bit), and
  * typed bindings for the calls the network makes. Built on src/evm.
  * See docs/chain.md for the flow of a request through these contracts. */
 #ifndef PHX_CHAIN_H
