@@ -9,6 +9,7 @@
 #define PHX_KMS_H
 
 #include "phx/attest.h"
+#include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/net.h"
@@ -60,11 +61,8 @@ void phx_kms_contract_keys_clear(phx_contract_keys_t *k);
 phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,
                                 char *out, size_t cap, phx_error_t *e);
 
-/* ---- report data (DESIGN.md §2) ---------------------------------------------- */
-
-/* report_data = keccak256("phx-worker-v1" || eth_address || x25519_pub || nonce) || nonce */
-void phx_kms_report_data(const uint8_t eth_address[20], const uint8_t x25519_pub[32],
-                         const uint8_t nonce[32], uint8_t report_data[64]);
+/* The report data a requester's quote must carry (DESIGN.md §2) is
+ * phx_chain_report_data in chain.h: the Registry checks the same bytes. */
 
 /* ---- root secret and sealing ------------------------------------------------- */
 
@@ -220,18 +218,9 @@ phx_err_t phx_kms_release_open(phx_kms_role_t role, const json_t *response,
  * with the chain asked only whether the measurement is allowed; then
  * *response = {"worker","operator","x25519","measurement","tee_type",
  * "quote_hash","nonce","kms_address","signature"} with signature over
- * phx_kms_registration_digest, as Registry.registerWorker requires. */
+ * phx_chain_attest_digest, as Registry.registerWorker requires. */
 phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
                                     phx_error_t *e);
-
-/* Registry.attestDigest: keccak256(abi.encode(keccak256("phx-kms-worker-v1"),
- * chain_id, registry, operator, worker, x25519, measurement, tee_type,
- * quote_hash, nonce)). */
-void phx_kms_registration_digest(uint64_t chain_id, const uint8_t registry[20],
-                                 const uint8_t operator_address[20], const uint8_t worker[20],
-                                 const uint8_t x25519_pub[32], const uint8_t measurement[32],
-                                 uint32_t tee_type, const uint8_t quote_hash[32],
-                                 const uint8_t nonce[32], uint8_t digest[32]);
 
 /* GET /v1/contracts/:id/pubkey without HTTP: {"contract_id","x25519_pub",
  * "address","kms_address","signature"}, signature = secp256k1 r||s||v (v 27/28)
@@ -265,7 +254,7 @@ typedef struct {
     const phx_http_client_opts_t *http; /* NULL for defaults */
 } phx_kms_requester_t;
 
-/* The whole exchange: POST /v1/nonces, quote over phx_kms_report_data, POST
+/* The whole exchange: POST /v1/nonces, quote over phx_chain_report_data, POST
  * /v1/keys (WORKER: secret = the contract root) or /v1/replicas (KMS: secret =
  * the root), then phx_kms_release_open. A refusal is PHX_ERR_REMOTE with the
  * KMS's reason. */

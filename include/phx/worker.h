@@ -14,11 +14,9 @@ extern "C" {
 
 #define PHX_RESULT_MAX_OUTPUT (64u << 10) /* Jobs.MAX_OUTPUT */
 
-/* Where results settle: Jobs.domain = keccak256(abi.encode(keccak256("phx-result-v1"),
- * chain_id, jobs)). */
-void phx_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t domain[32]);
-
-/* Jobs.resultDigest: keccak256(abi.encode(domain, request_id, contract_id,
+/* Jobs.resultDigest with a full uint256 request id (chain.h's takes a
+ * uint64, enough for Jobs, not for direct-call ids); domain from
+ * phx_chain_jobs_domain: keccak256(abi.encode(domain, request_id, contract_id,
  * code_hash, keccak256(output))). request_id is a uint256, big-endian. */
 void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
                        const uint8_t contract_id[32], const uint8_t code_hash[32],

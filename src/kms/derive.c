@@ -1,7 +1,7 @@
 /* Deterministic key derivation for the KMS and workers (DESIGN.md §5):
  * HKDF-SHA256 over labelled paths. Paths are text so they read like what
  * they name ("contract/0x…/kv"); contract ids are fixed-length hex, so no two
- * (id, label) pairs spell the same path. Also the report data of §2. */
+ * (id, label) pairs spell the same path. */
 #include <stdio.h>
 #include <string.h>
 
@@ -102,18 +102,4 @@ out:
 void phx_kms_contract_keys_clear(phx_contract_keys_t *k)
 {
     if (k) phx_secure_zero(k, sizeof *k);
-}
-
-void phx_kms_report_data(const uint8_t eth_address[20], const uint8_t x25519_pub[32],
-                         const uint8_t nonce[32], uint8_t report_data[64])
-{
-    static const char tag[] = "phx-worker-v1";
-    phx_keccak_t k;
-    phx_keccak256_init(&k);
-    phx_keccak256_update(&k, tag, sizeof tag - 1);
-    phx_keccak256_update(&k, eth_address, 20);
-    phx_keccak256_update(&k, x25519_pub, 32);
-    phx_keccak256_update(&k, nonce, 32);
-    phx_keccak256_final(&k, report_data);
-    memcpy(report_data + 32, nonce, 32);
 }

@@ -20,7 +20,7 @@ static phx_err_t prepare(const phx_kms_requester_t *rq, uint8_t nonce[32], json_
     snprintf(url, sizeof url, "%s/v1/nonces", rq->kms_url);
     if ((err = phx_http_json("POST", url, NULL, rq->http, NULL, &resp, e))) goto out;
     if ((err = phx_json_get_hex_fixed(resp, "nonce", nonce, 32, e))) goto out;
-    phx_kms_report_data(rq->eth_address, rq->x25519_pub, nonce, report_data);
+    phx_chain_report_data(rq->eth_address, rq->x25519_pub, nonce, report_data);
     if ((err = rq->quote(rq->quote_ctx, report_data, &quote, &coll, e))) goto out;
     if ((err = phx_json_parse((const char *)coll.ptr, coll.len, &coll_json, e))) {
         phx_error_wrap(e, err, "collateral");

@@ -242,7 +242,7 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
         goto out;
     }
     /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2). */
-    phx_kms_report_data(a->addr, a->xpub, a->nonce, expected);
+    phx_chain_report_data(a->addr, a->xpub, a->nonce, expected);
     if (!phx_ct_eq(expected, a->info.report_data, 64)) {
         err = phx_fail(e, PHX_ERR_VERIFY,
                        "quote report data does not bind this address, X25519 key and nonce");
@@ -305,46 +305,6 @@ void phx_kms_measurement_id(const phx_kms_quote_info_t *info, uint8_t id[32])
     phx_keccak256(info->measurement, info->measurement_len, id);
 }
 
-/* abi.encode of one static word: addresses and small integers right-aligned. */
-static void word_address(phx_keccak_t *h, const uint8_t addr[20])
-{
-    uint8_t w[32] = {0};
-    memcpy(w + 12, addr, 20);
-    phx_keccak256_update(h, w, 32);
-}
-
-static void word_u64(phx_keccak_t *h, uint64_t v)
-{
-    uint8_t w[32] = {0};
-    for (int i = 0; i < 8; i++)
-        w[31 - i] = (uint8_t)(v >> (8 * i));
-    phx_keccak256_update(h, w, 32);
-}
-
-void phx_kms_registration_digest(uint64_t chain_id, const uint8_t registry[20],
-                                 const uint8_t operator_address[20], const uint8_t worker[20],
-                                 const uint8_t x25519_pub[32], const uint8_t measurement[32],
-                                 uint32_t tee_type, const uint8_t quote_hash[32],
-                                 const uint8_t nonce[32], uint8_t digest[32])
-{
-    static const char tag_text[] = "phx-kms-worker-v1";
-    uint8_t tag[32];
-    phx_keccak256(tag_text, sizeof tag_text - 1, tag);
-    phx_keccak_t h;
-    phx_keccak256_init(&h);
-    phx_keccak256_update(&h, tag, 32);
-    word_u64(&h, chain_id);
-    word_address(&h, registry);
-    word_address(&h, operator_address);
-    word_address(&h, worker);
-    phx_keccak256_update(&h, x25519_pub, 32);
-    phx_keccak256_update(&h, measurement, 32);
-    word_u64(&h, tee_type);
-    phx_keccak256_update(&h, quote_hash, 32);
-    phx_keccak256_update(&h, nonce, 32);
-    phx_keccak256_final(&h, digest);
-}
-
 phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
                                     phx_error_t *e)
 {
@@ -358,8 +318,8 @@ phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t 
     if ((err = admit(k, PHX_KMS_ROLE_REGISTRATION, request, &a, e))) goto out;
     phx_kms_measurement_id(&a.info, measurement);
     phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
-    phx_kms_registration_digest(k->cfg.chain_id, k->cfg.registry, op, a.addr, a.xpub, measurement,
-                                a.info.tee_type, quote_hash, a.nonce, digest);
+    phx_chain_attest_digest(k->cfg.chain_id, k->cfg.registry, op, a.addr, a.xpub, measurement,
+                            a.info.tee_type, quote_hash, a.nonce, digest);
     if ((err = sign_digest(k->sk, digest, sig, e))) goto out;
     *response = json_pack(
         "{s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "worker", phx_json_hex(a.addr, 20), "operator",

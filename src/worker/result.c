@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/worker.h"
 
@@ -12,17 +13,6 @@ static void word_u64(uint8_t w[32], uint64_t v)
     memset(w, 0, 32);
     for (int i = 0; i < 8; i++)
         w[31 - i] = (uint8_t)(v >> (8 * i));
-}
-
-void phx_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t domain[32])
-{
-    static const char tag_text[] = "phx-result-v1";
-    uint8_t words[96];
-    phx_keccak256(tag_text, sizeof tag_text - 1, words);
-    word_u64(words + 32, chain_id);
-    memset(words + 64, 0, 12);
-    memcpy(words + 76, jobs, 20);
-    phx_keccak256(words, sizeof words, domain);
 }
 
 void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
@@ -57,7 +47,7 @@ void phx_result_free(phx_result_t *r)
 static void result_digest(const phx_result_t *r, uint8_t digest[32])
 {
     uint8_t domain[32];
-    phx_jobs_domain(r->chain_id, r->jobs, domain);
+    phx_chain_jobs_domain(r->chain_id, r->jobs, domain);
     phx_result_digest(domain, r->request_id, r->contract_id, r->code_hash, r->output.ptr,
                       r->output.len, digest);
 }

@@ -365,7 +365,7 @@ static void test_registration_digest(void)
     uint8_t registry[20], op[20], worker[20], x[32], mr[32], qh[32], nonce[32];
     fill(registry, 20, 1), fill(op, 20, 2), fill(worker, 20, 3), fill(x, 32, 4), fill(mr, 32, 5),
         fill(qh, 32, 6), fill(nonce, 32, 7);
-    phx_kms_registration_digest(31337, registry, op, worker, x, mr, 0x81, qh, nonce, ours);
+    phx_chain_attest_digest(31337, registry, op, worker, x, mr, 0x81, qh, nonce, ours);
     phx_keccak256("phx-kms-worker-v1", 17, tag);
     char *a[8] = {hex(tag, 32), hex(registry, 20), hex(op, 20), hex(worker, 20),
                   hex(x, 32),   hex(mr, 32),       hex(qh, 32), hex(nonce, 32)};

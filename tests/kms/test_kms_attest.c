@@ -77,6 +77,15 @@ static void run_case(const json_t *c, phx_attest_verifier_t *verifier, int *case
     CHECK_MSG(status && strcmp(status, info.tcb_status) == 0, "%s: %s vs %s", name, status,
               info.tcb_status);
 
+    /* The chain's own fixed-offset reader (what Registry.parseQuote does)
+     * sees the same measurement and report data as the full verifier. */
+    uint32_t chain_tee;
+    uint8_t chain_mr[32], chain_rd[64];
+    CHECK(phx_chain_quote_fields(quote.ptr, quote.len, &chain_tee, chain_mr, chain_rd, &e) ==
+          PHX_OK);
+    CHECK(chain_tee == info.tee_type && memcmp(chain_mr, got_id, 32) == 0);
+    CHECK(memcmp(chain_rd, info.report_data, 64) == 0);
+
     /* The allowlist seam: listed passes, unlisted is a policy refusal. */
     phx_kms_peer_t peer = {.quote = &info};
     uint8_t other[1][32] = {{1}};

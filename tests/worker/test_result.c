@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/worker.h"
 #include "test.h"
@@ -192,7 +193,7 @@ static void test_against_cast(void)
     phx_result_t r;
     make_result(&r, PHX_RESULT_JOB, "{\"ok\":true}");
     uint8_t domain[32];
-    phx_jobs_domain(r.chain_id, r.jobs, domain);
+    phx_chain_jobs_domain(r.chain_id, r.jobs, domain);
     phx_keccak256("phx-result-v1", 13, tag);
     char *h_tag = hex(tag, 32), *h_jobs = hex(r.jobs, 20);
     snprintf(args, sizeof args, "%s %llu %s", h_tag, (unsigned long long)r.chain_id, h_jobs);
@@ -209,6 +210,12 @@ static void test_against_cast(void)
     CHECK(cast_digest("f(bytes32,uint256,bytes32,bytes32,bytes32)", args, theirs));
     CHECK(memcmp(ours, theirs, 32) == 0);
     checked++;
+
+    /* chain.h's uint64 form agrees with ours for every id it can express. */
+    uint8_t chain_digest[32];
+    phx_chain_result_digest(domain, 7, r.contract_id, r.code_hash, r.output.ptr, r.output.len,
+                            chain_digest);
+    CHECK(memcmp(ours, chain_digest, 32) == 0);
 
     /* The direct request id. */
     uint8_t rid[32];
