@@ -57,7 +57,11 @@ static int arg_hex(const char *prefix, const char *what, const char *value, phx_
     }
     phx_err_t err = phx_hex_decode(value, out, &e);
     phx_buf_free(&text);
-    if (err) return cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", what, e.message);
+    if (err) {
+        /* The decoder may have appended a partial result; callers only free on success. */
+        phx_buf_free(out);
+        return cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", what, e.message);
+    }
     return 0;
 }
 

@@ -37,6 +37,12 @@ static void print_usage(FILE *f)
 
 static int cmd_help(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: phx help [COMMAND]\n\n"
+               "Without COMMAND, list every phx command. With COMMAND, show its help\n"
+               "(the same as 'phx COMMAND --help').\n");
+        return PHX_EXIT_OK;
+    }
     if (argc >= 2) {
         for (int i = 0; i < ncommands; i++) {
             if (strcmp(commands[i]->name, argv[1]) == 0) {

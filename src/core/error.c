@@ -53,10 +53,19 @@ phx_err_t phx_error_wrap(phx_error_t *e, phx_err_t code, const char *fmt, ...)
         memcpy(old, e->message, sizeof old);
         old[sizeof old - 1] = 0;
         e->code = code;
-        if (old[0])
-            snprintf(e->message, sizeof e->message, "%s: %s", prefix, old);
-        else
-            snprintf(e->message, sizeof e->message, "%s", prefix);
+        /* "prefix: old", truncated to fit; truncation of a message is acceptable. */
+        size_t n = strlen(prefix), cap = sizeof e->message - 1;
+        if (n > cap) n = cap;
+        memcpy(e->message, prefix, n);
+        if (old[0] && n + 2 < cap) {
+            memcpy(e->message + n, ": ", 2);
+            n += 2;
+            size_t m = strlen(old);
+            if (m > cap - n) m = cap - n;
+            memcpy(e->message + n, old, m);
+            n += m;
+        }
+        e->message[n] = 0;
     }
     return code;
 }

@@ -20,10 +20,15 @@ phx_err_t phx_hex_decode(const char *hex, phx_buf_t *out, phx_error_t *e)
     if (n % 2) return phx_fail(e, PHX_ERR_INVALID, "odd-length hex (%zu digits)", n);
     phx_err_t err = phx_buf_reserve(out, n / 2);
     if (err) return phx_fail(e, err, "out of memory");
+    size_t start = out->len;
     for (size_t i = 0; i < n; i += 2) {
         int hi = hexval((unsigned char)hex[i]), lo = hexval((unsigned char)hex[i + 1]);
         if (hi < 0 || lo < 0) {
             size_t bad = hi < 0 ? i : i + 1;
+            /* Leave out as it was: no half-decoded bytes (they may be key material). */
+            phx_secure_zero(out->ptr + start, out->len - start);
+            out->len = start;
+            out->ptr[start] = 0;
             return phx_fail(e, PHX_ERR_INVALID, "not a hex digit at position %zu", bad);
         }
         out->ptr[out->len++] = (uint8_t)(hi << 4 | lo);

@@ -707,6 +707,8 @@ static phx_err_t decode_value(dec_t *d, const phx_abi_type_t *t, const uint8_t *
 phx_err_t phx_abi_decode(const phx_abi_type_t *t, const uint8_t *p, size_t len,
                          phx_abi_value_t **out, phx_error_t *e)
 {
+    static const uint8_t empty[1];
+    if (!p) p = empty; /* an empty encoding (e.g. of "()") may come as NULL */
     dec_t d = {64 * len + (1u << 20), e};
     phx_abi_value_t *v = calloc(1, sizeof *v);
     phx_err_t err;

@@ -1,0 +1,388 @@
+/* EVM client against a real anvil node started by the test: RPC methods, fee
+ * estimation, legacy and EIP-1559 sends, contract deployment, eth_call and
+ * receipts with confirmations, event decoding, the signer's on-disk nonce across
+ * restarts and its recovery from a stale nonce, the log follower's cursor
+ * across restarts and its rollback on a reorg (evm_snapshot / evm_revert), and
+ * `cast` (foundry, npm) reading back what C wrote. */
+#include <string.h>
+
+#include "anvil_proc.h"
+#include "phx/crypto.h"
+#include "phx/evm.h"
+#include "test.h"
+
+/* anvil's first well-known development account (public test key, no funds anywhere real). */
+static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+static const char *NOTE_SIG = "Note(address indexed sender,uint256 value)";
+
+static anvil_t node;
+static char tmpdir[256];
+
+static void cleanup(void) { anvil_stop(&node); }
+
+/* A contract that logs Note(msg.sender, calldata word) on every call:
+ * init copies the runtime out; runtime = CALLDATACOPY, LOG2(topic0, CALLER). */
+static void emitter_code(phx_buf_t *out, phx_buf_t *runtime)
+{
+    uint8_t topic[32];
+    CHECK(phx_abi_event_topic(NOTE_SIG, topic, NULL) == PHX_OK);
+    static const uint8_t head[] = {0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x33, 0x7f};
+    static const uint8_t tail[] = {0x36, 0x60, 0x00, 0xa2, 0x00};
+    phx_buf_append(runtime, head, sizeof head);
+    phx_buf_append(runtime, topic, 32);
+    phx_buf_append(runtime, tail, sizeof tail);
+    uint8_t init[] = {0x60, (uint8_t)runtime->len, 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3};
+    phx_buf_append(out, init, sizeof init);
+    phx_buf_append(out, runtime->ptr, runtime->len);
+}
+
+static void rpc_simple(phx_rpc_t *rpc, const char *method, json_t *params, json_t **res)
+{
+    json_t *r = NULL;
+    phx_error_t e;
+    phx_err_t err = phx_rpc_call(rpc, method, params, &r, &e);
+    CHECK_MSG(err == PHX_OK, "%s: %s", method, e.message);
+    if (res) *res = r;
+    else json_decref(r);
+}
+
+/* Send Note(value) from the signer and return the receipt's block. */
+static uint64_t note(phx_signer_t *s, const uint8_t emitter[20], uint64_t value)
+{
+    phx_u256_t v = phx_u256_from_u64(value);
+    phx_evm_send_t req;
+    phx_evm_receipt_t r;
+    phx_error_t e;
+    memset(&req, 0, sizeof req);
+    req.has_to = true;
+    memcpy(req.to, emitter, 20);
+    req.data = v.b;
+    req.data_len = 32;
+    req.gas_limit = 100000;
+    phx_err_t err = phx_signer_transact(s, &req, 1, 20000, &r, &e);
+    CHECK_MSG(err == PHX_OK, "note %llu: %s", (unsigned long long)value, e.message);
+    if (err) return 0;
+    uint64_t block = r.block_number;
+    phx_evm_receipt_clear(&r);
+    return block;
+}
+
+/* ---- follower consumer: a list of (block, value) that honours rollbacks ---- */
+typedef struct {
+    uint64_t block[64], value[64];
+    size_t n;
+    int rollbacks;
+    uint64_t last_void;
+} notes_t;
+
+static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
+{
+    notes_t *c = ctx;
+    phx_abi_value_t *v = NULL;
+    phx_err_t err = phx_abi_decode_log(NOTE_SIG, false, log, &v, e);
+    if (err) return err;
+    if (c->n < 64) {
+        phx_u256_t u;
+        memcpy(u.b, v->items[1].word, 32);
+        phx_u256_to_u64(&u, &c->value[c->n], NULL);
+        c->block[c->n++] = log->block_number;
+    }
+    phx_abi_value_free(v);
+    return PHX_OK;
+}
+
+static phx_err_t on_rollback(void *ctx, uint64_t first_void, phx_error_t *e)
+{
+    (void)e;
+    notes_t *c = ctx;
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->block[i] < first_void) c->block[k] = c->block[i], c->value[k++] = c->value[i];
+    c->n = k;
+    c->rollbacks++;
+    c->last_void = first_void;
+    return PHX_OK;
+}
+
+static bool values_are(const notes_t *c, const uint64_t *want, size_t n)
+{
+    if (c->n != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (c->value[i] != want[i]) return false;
+    return true;
+}
+
+static void test_transport_errors(void)
+{
+    /* Nothing listens on a port we just freed: a transport error after the retries. */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", free_port());
+    phx_rpc_opts_t o = {500, 2, 10};
+    phx_rpc_t *rpc = NULL;
+    uint64_t id;
+    phx_error_t e;
+    CHECK(phx_rpc_open(url, &o, &rpc, &e) == PHX_OK);
+    uint64_t t0 = phx_monotonic_ms();
+    CHECK(phx_rpc_chain_id(rpc, &id, &e) == PHX_ERR_IO);
+    CHECK(phx_monotonic_ms() - t0 >= 30); /* waited 10 + 20 ms between the three attempts */
+    phx_rpc_close(rpc);
+}
+
+int main(void)
+{
+    phx_error_t e;
+    phx_err_t err;
+    CHECK(phx_crypto_init() == PHX_OK);
+    test_transport_errors();
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/phx-evm-test-XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL);
+    if (anvil_start(&node, NULL) != 0) {
+        CHECK_MSG(0, "could not start anvil");
+        return test_done("test_evm_anvil");
+    }
+    atexit(cleanup);
+    printf("anvil at %s\n", node.url);
+
+    phx_rpc_t *rpc = NULL;
+    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
+    uint64_t chain_id = 0, head = 0;
+    CHECK(phx_rpc_chain_id(rpc, &chain_id, &e) == PHX_OK && chain_id == 31337);
+    CHECK(phx_rpc_block_number(rpc, &head, &e) == PHX_OK);
+
+    /* A JSON-RPC error is the node's answer, not a transport failure. */
+    json_t *res = NULL;
+    CHECK(phx_rpc_call(rpc, "eth_noSuchMethod", NULL, &res, &e) == PHX_ERR_REMOTE);
+    CHECK(strstr(e.message, "rpc error") != NULL);
+
+    uint8_t sk[32], me[20];
+    CHECK(phx_hex_decode_fixed(DEV_KEY, sk, 32, NULL) == PHX_OK);
+    CHECK(phx_eth_address_from_seckey(sk, me) == PHX_OK);
+    phx_u256_t bal;
+    char dec[80];
+    CHECK(phx_rpc_get_balance(rpc, me, NULL, &bal, &e) == PHX_OK);
+    phx_u256_to_dec(&bal, dec);
+    CHECK_MSG(strcmp(dec, "10000000000000000000000") == 0, "dev balance %s", dec);
+
+    phx_evm_fees_t fees;
+    CHECK(phx_rpc_estimate_fees(rpc, &fees, &e) == PHX_OK);
+    CHECK(fees.eip1559);
+    CHECK(!phx_u256_is_zero(&fees.max_fee) && phx_u256_cmp(&fees.max_fee, &fees.max_priority_fee) > 0);
+    phx_evm_fee_history_t fh;
+    CHECK(phx_rpc_fee_history(rpc, 1, NULL, 50, &fh, &e) == PHX_OK);
+    CHECK(fh.block_count == 1 && !phx_u256_is_zero(&fh.base_fees[0]));
+    phx_evm_fee_history_clear(&fh);
+
+    /* ---- signer, deploy, transfers -------------------------------------------- */
+    char nonce_path[512];
+    snprintf(nonce_path, sizeof nonce_path, "%s/nonce.json", tmpdir);
+    phx_signer_t *s = NULL;
+    err = phx_signer_open(rpc, sk, nonce_path, &s, &e);
+    CHECK_MSG(err == PHX_OK, "signer: %s", e.message);
+    if (err) return test_done("test_evm_anvil");
+    CHECK(phx_signer_next_nonce(s) == 0 && phx_signer_chain_id(s) == 31337);
+
+    phx_buf_t code = PHX_BUF_INIT, runtime = PHX_BUF_INIT, got = PHX_BUF_INIT;
+    emitter_code(&code, &runtime);
+    uint8_t emitter[20], expect_addr[20], ctor_arg[32] = {0};
+    phx_evm_receipt_t rc;
+    CHECK(phx_evm_create_address(me, 0, expect_addr) == PHX_OK);
+    err = phx_signer_deploy(s, code.ptr, code.len, ctor_arg, 32, 0, 1, 20000, emitter, &rc, &e);
+    CHECK_MSG(err == PHX_OK, "deploy: %s", e.message);
+    CHECK(memcmp(emitter, expect_addr, 20) == 0);
+    CHECK(rc.status && rc.has_contract_address && rc.gas_used > 21000);
+    uint64_t deploy_block = rc.block_number;
+    phx_evm_receipt_clear(&rc);
+    CHECK(phx_rpc_get_code(rpc, emitter, NULL, &got, &e) == PHX_OK);
+    CHECK(got.len == runtime.len && memcmp(got.ptr, runtime.ptr, got.len) == 0);
+
+    uint8_t friend_addr[20];
+    memset(friend_addr, 0x42, 20);
+    phx_evm_send_t pay;
+    memset(&pay, 0, sizeof pay);
+    pay.has_to = true;
+    memcpy(pay.to, friend_addr, 20);
+    pay.value = phx_u256_from_u64(12345);
+    pay.legacy = true;
+    CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status && rc.gas_used == 21000);
+    phx_evm_receipt_clear(&rc);
+    pay.legacy = false; /* EIP-1559 this time */
+    CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status);
+    phx_evm_receipt_clear(&rc);
+    CHECK(phx_rpc_get_balance(rpc, friend_addr, NULL, &bal, &e) == PHX_OK);
+    phx_u256_to_dec(&bal, dec);
+    CHECK_MSG(strcmp(dec, "24690") == 0, "friend balance %s", dec);
+    uint64_t count = 0;
+    CHECK(phx_rpc_get_transaction_count(rpc, me, NULL, &count, &e) == PHX_OK && count == 3);
+    CHECK(phx_signer_next_nonce(s) == 3);
+
+    /* Independent reader: foundry's cast sees the same balance. */
+    {
+        char cmd[1024], line[128] = {0};
+        const char *nm = getenv("PHX_NODE_MODULES");
+        char *hex = phx_hex_encode(friend_addr, 20);
+        snprintf(cmd, sizeof cmd, "%s/.bin/cast balance --rpc-url %s %s 2>/dev/null", nm && *nm ? nm : "node_modules",
+                 node.url, hex);
+        free(hex);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        if (p) {
+            if (!fgets(line, sizeof line, p)) line[0] = 0;
+            pclose(p);
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        CHECK_MSG(strcmp(line, "24690") == 0, "cast balance says '%s'", line);
+        printf("cast balance of the recipient: %s wei\n", line);
+    }
+
+    /* ---- eth_call, estimateGas, storage, events from a receipt ------------------- */
+    phx_evm_call_t call;
+    memset(&call, 0, sizeof call);
+    call.has_from = true;
+    memcpy(call.from, me, 20);
+    call.has_to = true;
+    memcpy(call.to, emitter, 20);
+    phx_u256_t word = phx_u256_from_u64(42);
+    call.data = word.b;
+    call.data_len = 32;
+    phx_buf_reset(&got);
+    CHECK(phx_rpc_call_contract(rpc, &call, NULL, &got, &e) == PHX_OK && got.len == 0);
+    uint64_t gas = 0;
+    CHECK(phx_rpc_estimate_gas(rpc, &call, &gas, &e) == PHX_OK && gas > 21000 && gas < 100000);
+    uint8_t slot0[32];
+    phx_u256_t zero = phx_u256_from_u64(0);
+    CHECK(phx_rpc_get_storage_at(rpc, emitter, &zero, NULL, slot0, &e) == PHX_OK);
+    {
+        static const uint8_t z[32];
+        CHECK(memcmp(slot0, z, 32) == 0);
+    }
+    phx_evm_send_t req;
+    memset(&req, 0, sizeof req);
+    req.has_to = true;
+    memcpy(req.to, emitter, 20);
+    req.data = word.b;
+    req.data_len = 32;
+    CHECK(phx_signer_transact(s, &req, 1, 20000, &rc, &e) == PHX_OK);
+    CHECK(rc.log_count == 1);
+    if (rc.log_count == 1) {
+        json_t *ev = NULL;
+        CHECK(memcmp(rc.logs[0].address, emitter, 20) == 0);
+        CHECK(phx_abi_decode_log_json(NOTE_SIG, false, &rc.logs[0], &ev, &e) == PHX_OK);
+        char *mehex = phx_hex_encode(me, 20);
+        CHECK(json_is_string(json_object_get(ev, "value")) && strcmp(json_string_value(json_object_get(ev, "value")), "42") == 0);
+        CHECK(json_is_string(json_object_get(ev, "sender")) && strcmp(json_string_value(json_object_get(ev, "sender")), mehex) == 0);
+        free(mehex);
+        json_decref(ev);
+        /* A different event signature must not decode this log. */
+        phx_abi_value_t *v = NULL;
+        CHECK(phx_abi_decode_log("Other(address indexed a,uint256 b)", false, &rc.logs[0], &v, &e) == PHX_ERR_INVALID);
+    }
+    phx_evm_receipt_clear(&rc);
+
+    /* ---- confirmations ----------------------------------------------------------- */
+    uint8_t h[32];
+    CHECK(phx_signer_send(s, &req, h, &e) == PHX_OK);
+    CHECK(phx_rpc_wait_receipt(rpc, h, 3, 600, 50, &rc, &e) == PHX_ERR_TIMEOUT);
+    rpc_simple(rpc, "evm_mine", NULL, NULL);
+    rpc_simple(rpc, "evm_mine", NULL, NULL);
+    CHECK(phx_rpc_wait_receipt(rpc, h, 3, 5000, 50, &rc, &e) == PHX_OK && rc.status);
+    phx_evm_receipt_clear(&rc);
+
+    /* ---- nonce across restarts ---------------------------------------------------- */
+    uint64_t before = phx_signer_next_nonce(s);
+    phx_signer_close(s);
+    CHECK(phx_signer_open(rpc, sk, nonce_path, &s, &e) == PHX_OK);
+    CHECK(phx_signer_next_nonce(s) == before);
+    /* Transactions in flight (no mining) and then dropped by the node: a restarted
+     * signer must not hand out their nonces again. */
+    rpc_simple(rpc, "evm_setAutomine", json_pack("[b]", 0), NULL);
+    CHECK(phx_signer_send(s, &req, h, &e) == PHX_OK);
+    CHECK(phx_signer_send(s, &req, h, &e) == PHX_OK);
+    CHECK(phx_signer_next_nonce(s) == before + 2);
+    rpc_simple(rpc, "anvil_dropAllTransactions", NULL, NULL);
+    phx_signer_close(s);
+    CHECK(phx_rpc_get_transaction_count(rpc, me, "pending", &count, &e) == PHX_OK && count == before);
+    CHECK(phx_signer_open(rpc, sk, nonce_path, &s, &e) == PHX_OK);
+    CHECK_MSG(phx_signer_next_nonce(s) == before + 2, "reopened at %llu", (unsigned long long)phx_signer_next_nonce(s));
+    /* A signer without the file only knows what the chain says. */
+    phx_signer_t *mem = NULL;
+    CHECK(phx_signer_open(rpc, sk, NULL, &mem, &e) == PHX_OK && phx_signer_next_nonce(mem) == before);
+    CHECK(phx_signer_resync(s, &e) == PHX_OK && phx_signer_next_nonce(s) == before);
+    rpc_simple(rpc, "evm_setAutomine", json_pack("[b]", 1), NULL);
+    /* Another user of the same key moves the nonce on: ours recovers. */
+    CHECK(phx_signer_transact(mem, &pay, 1, 20000, &rc, &e) == PHX_OK);
+    phx_evm_receipt_clear(&rc);
+    err = phx_signer_transact(s, &pay, 1, 20000, &rc, &e);
+    CHECK_MSG(err == PHX_OK, "stale nonce not recovered: %s", e.message);
+    phx_evm_receipt_clear(&rc);
+    CHECK(phx_signer_next_nonce(s) == before + 2);
+    phx_signer_close(mem);
+
+    /* ---- log follower with a reorg ------------------------------------------------- */
+    char cursor_path[512];
+    snprintf(cursor_path, sizeof cursor_path, "%s/cursor.json", tmpdir);
+    uint8_t topic[32];
+    CHECK(phx_abi_event_topic(NOTE_SIG, topic, NULL) == PHX_OK);
+    phx_evm_follower_opts_t fo;
+    memset(&fo, 0, sizeof fo);
+    fo.cursor_path = cursor_path;
+    fo.start_block = deploy_block;
+    fo.page_blocks = 2; /* several pages per poll */
+    fo.addresses = (const uint8_t(*)[20])emitter;
+    fo.address_count = 1;
+    fo.topic0 = (const uint8_t(*)[32])topic;
+    fo.topic0_count = 1;
+    notes_t seen;
+    memset(&seen, 0, sizeof seen);
+    phx_evm_follower_cb_t cb = {on_log, on_rollback, &seen};
+    phx_evm_follower_t *f = NULL;
+    size_t delivered = 0;
+    CHECK(phx_evm_follower_open(rpc, &fo, &f, &e) == PHX_OK);
+    CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK);
+    /* Before: the 42 from the receipt test and the confirmed one (42), and the
+     * two stale-nonce test transfers emit nothing. */
+    uint64_t want0[] = {42, 42};
+    CHECK_MSG(values_are(&seen, want0, 2), "initial notes: %zu", seen.n);
+    note(s, emitter, 1);
+    note(s, emitter, 2);
+    note(s, emitter, 3);
+    CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK && delivered == 3);
+    json_t *snap = NULL;
+    rpc_simple(rpc, "evm_snapshot", NULL, &snap);
+    uint64_t b4 = note(s, emitter, 4);
+    note(s, emitter, 5);
+    CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK && delivered == 2);
+    uint64_t want1[] = {42, 42, 1, 2, 3, 4, 5};
+    CHECK(values_are(&seen, want1, 7));
+    /* Restart: the cursor on disk picks up where we were, nothing is re-read. */
+    uint64_t next = phx_evm_follower_next_block(f);
+    phx_evm_follower_close(f);
+    CHECK(phx_evm_follower_open(rpc, &fo, &f, &e) == PHX_OK);
+    CHECK(phx_evm_follower_next_block(f) == next);
+    CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK && delivered == 0);
+    /* Reorg: drop the blocks of 4 and 5, mine a different history in their place. */
+    rpc_simple(rpc, "evm_revert", json_pack("[O]", snap), &res);
+    CHECK(json_is_true(res));
+    json_decref(res);
+    json_decref(snap);
+    CHECK(phx_signer_resync(s, &e) == PHX_OK);
+    uint64_t b6 = note(s, emitter, 6);
+    CHECK(b6 == b4); /* same height, different block */
+    rpc_simple(rpc, "evm_mine", NULL, NULL);
+    CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK);
+    CHECK(seen.rollbacks == 1 && seen.last_void <= b4);
+    uint64_t want2[] = {42, 42, 1, 2, 3, 6};
+    CHECK_MSG(values_are(&seen, want2, 6), "after reorg: %zu notes", seen.n);
+    printf("follower: %zu notes after a reorg at block %llu (rolled back from block %llu)\n", seen.n,
+           (unsigned long long)b4, (unsigned long long)seen.last_void);
+    phx_evm_follower_close(f);
+
+    phx_buf_free(&code);
+    phx_buf_free(&runtime);
+    phx_buf_free(&got);
+    phx_signer_close(s);
+    phx_rpc_close(rpc);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_done("test_evm_anvil");
+}
