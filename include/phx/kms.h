@@ -154,6 +154,19 @@ typedef struct {
 phx_err_t phx_kms_allowlist_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
                                   phx_error_t *e);
 
+/* The chain seam over the Registry (contracts/Registry.sol), read through a
+ * JSON-RPC node. WORKER: Registry.workers(addr) is active, its x25519 key and
+ * measurement are the ones the quote shows, and the measurement is still
+ * allowed. KMS: isKms(addr) and the measurement allowed. REGISTRATION: the
+ * measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
+ * calls are serialised (one RPC client). */
+typedef struct phx_kms_registry phx_kms_registry_t;
+phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_t *deployment,
+                                phx_kms_registry_t **out, phx_error_t *e);
+void phx_kms_registry_close(phx_kms_registry_t *r); /* accepts NULL */
+phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
+                                 phx_error_t *e);
+
 typedef struct {
     uint8_t root[32]; /* copied; the service zeroes its copy on free */
     phx_kms_verify_quote_fn verify_quote;
