@@ -1,0 +1,62 @@
+#!/bin/sh
+# phx attest end to end through the binary: a sim quote round-trips (quote ->
+# verify --trust-sim-root accepts with the report data given; without the sim
+# root it is rejected), real quotes give the documented exit codes and JSON.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+fail=0
+check() { # check DESCRIPTION EXPECTED_RC ACTUAL_RC
+    if [ "$2" = "$3" ]; then echo "ok   $1 (exit $3)"; else echo "FAIL $1: exit $3, want $2"; fail=1; fi
+}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-attest-cli-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/home"
+
+rd=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20
+"$phx" attest quote --tee sim --report-data "$rd" --out "$tmp/q.bin"; check "sim quote" 0 $?
+"$phx" attest collateral --tee sim --out "$tmp/c.json"; check "sim collateral" 0 $?
+[ -f "$PHX_HOME/sim/root_ca.der" ]; check "sim hierarchy created in \$PHX_HOME/sim" 0 $?
+"$phx" attest verify "$tmp/q.bin" --collateral "$tmp/c.json" --trust-sim-root "$PHX_HOME/sim" --json >"$tmp/v.json"
+check "verify sim quote with --trust-sim-root" 0 $?
+grep -q "\"report_data\":\"$rd\"" "$tmp/v.json"; check "report data carried through" 0 $?
+grep -q '"ok":true' "$tmp/v.json" && grep -q '"root":"sim"' "$tmp/v.json"; check "json ok/root" 0 $?
+"$phx" attest verify "$tmp/q.bin" --collateral "$tmp/c.json" --json >"$tmp/v2.json"
+check "verify sim quote without --trust-sim-root is rejected" 1 $?
+grep -q '"ok":false' "$tmp/v2.json" && grep -q '"error":' "$tmp/v2.json"; check "rejection has an error" 0 $?
+# The hierarchy is made once: a second quote uses the same root.
+cp "$PHX_HOME/sim/root_ca.der" "$tmp/root1.der"
+"$phx" attest quote --tee sim --report-data 01 >"$tmp/q2.hex"; check "sim quote as hex to stdout" 0 $?
+cmp -s "$tmp/root1.der" "$PHX_HOME/sim/root_ca.der"; check "sim root reused" 0 $?
+"$phx" attest verify "$tmp/q2.hex" --collateral "$tmp/c.json" --trust-sim-root "$PHX_HOME/sim" >/dev/null
+check "verify hex quote file" 0 $?
+# A flipped byte in the sim quote body is rejected.
+python3 - "$tmp/q.bin" "$tmp/bad.bin" <<'PY' 2>/dev/null || cp "$tmp/q.bin" "$tmp/bad.bin"
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read()); b[200] ^= 1; open(sys.argv[2], 'wb').write(b)
+PY
+"$phx" attest verify "$tmp/bad.bin" --collateral "$tmp/c.json" --trust-sim-root "$PHX_HOME/sim" >/dev/null
+check "tampered sim quote rejected" 1 $?
+
+d="${PHX_TESTDATA:-../shared/testdata}/dcap"
+if [ -d "$d" ]; then
+    "$phx" attest verify "$d/quotes/phala_tdx_v4_b0c06f.bin" --collateral "$d/collateral/phala_tdx_b0c06f_2506.json" --now 1752919234 --json >"$tmp/r.json"
+    check "real TDX quote accepted" 0 $?
+    grep -q '"status":"UpToDate"' "$tmp/r.json"; check "real TDX status" 0 $?
+    "$phx" attest verify "$d/quotes/phala_tdx_v4_b0c06f.bin" --collateral "$d/collateral/phala_tdx_b0c06f_2506.json" --now 1752920164 >/dev/null
+    check "real TDX quote after the collateral window" 1 $?
+    echo '{"accept_status":["UpToDate","SWHardeningNeeded","OutOfDate"]}' >"$tmp/policy.json"
+    "$phx" attest verify "$d/quotes/automata_tdx_v4_00806f05.bin" --collateral "$d/collateral/automata_tdx_00806f050000_2506.json" --now 1749095100 >/dev/null
+    check "OutOfDate rejected by the default policy" 1 $?
+    "$phx" attest verify "$d/quotes/automata_tdx_v4_00806f05.bin" --collateral "$d/collateral/automata_tdx_00806f050000_2506.json" --now 1749095100 --policy "$tmp/policy.json" >/dev/null
+    check "OutOfDate accepted by a policy that allows it" 0 $?
+    "$phx" attest verify "$d/quotes/phala_sgx_v3_00a067.bin" --collateral "$tmp/missing.json" >/dev/null 2>&1
+    check "missing collateral is unreadable input" 2 $?
+    echo '{"tcb_info":1}' >"$tmp/badcol.json"
+    "$phx" attest verify "$d/quotes/phala_sgx_v3_00a067.bin" --collateral "$tmp/badcol.json" >/dev/null 2>&1
+    check "malformed collateral is unreadable input" 2 $?
+else
+    echo "SKIP $d: not found"
+fi
+"$phx" attest verify >/dev/null 2>&1; check "usage error" 2 $?
+"$phx" attest quote --tee sim --report-data zz >/dev/null 2>&1; check "bad report data" 2 $?
+exit $fail
