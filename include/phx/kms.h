@@ -275,7 +275,8 @@ phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t r
                                  uint8_t secret[32], phx_error_t *e);
 
 /* POST /v1/registrations for operator; *out is the KMS's answer (see
- * phx_kms_sign_registration), checked to come from rq->kms_address. */
+ * phx_kms_sign_registration), checked to come from rq->kms_address, plus
+ * "quote": everything Registry.registerWorker takes. */
 phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
                                        const uint8_t operator_address[20], json_t **out,
                                        phx_error_t *e);

@@ -76,9 +76,13 @@ phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
     /* The Registry checks the signature itself; here we only refuse an answer
      * from a KMS other than the one we meant to ask. */
     if ((err = phx_json_get_hex_fixed(*out, "kms_address", from, 20, e))) goto out;
-    if (memcmp(from, rq->kms_address, 20) != 0)
+    if (memcmp(from, rq->kms_address, 20) != 0) {
         err =
             phx_fail(e, PHX_ERR_VERIFY, "registration signed by another KMS than the one trusted");
+        goto out;
+    }
+    /* registerWorker needs the very quote the KMS signed over. */
+    json_object_set(*out, "quote", json_object_get(body, "quote"));
 out:
     if (err) {
         json_decref(*out);
