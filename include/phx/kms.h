@@ -13,6 +13,7 @@
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/net.h"
+#include "phx/tee.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -167,6 +168,11 @@ void phx_kms_registry_close(phx_kms_registry_t *r); /* accepts NULL */
 phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
                                  phx_error_t *e);
 
+/* Make a quote over report_data and fetch the collateral for it (tee.h:
+ * phx_tee_quote, and the platform's collateral). Both are appended. */
+typedef phx_err_t (*phx_kms_quote_fn)(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                                      phx_buf_t *collateral, phx_error_t *e);
+
 typedef struct {
     uint8_t root[32]; /* copied; the service zeroes its copy on free */
     phx_kms_verify_quote_fn verify_quote;
@@ -178,6 +184,9 @@ typedef struct {
     int64_t (*now_fn)(void); /* unix seconds; default time(NULL) (tests move time) */
     uint64_t chain_id;       /* for registration signatures */
     uint8_t registry[20];    /* the Registry contract's address */
+    /* The KMS's own TEE, for GET /v1/attestation; NULL: that endpoint is 404. */
+    phx_kms_quote_fn self_quote;
+    void *self_quote_ctx;
 } phx_kms_config_t;
 
 typedef struct phx_kms phx_kms_t;
@@ -186,6 +195,8 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
 void phx_kms_free(phx_kms_t *k); /* accepts NULL; zeroes key material */
 /* The KMS signing address (the one registered on chain). */
 void phx_kms_address(const phx_kms_t *k, uint8_t address[20]);
+/* The KMS's X25519 public key (path "kms/x25519"), bound in its attestation. */
+void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
 
 /* Routes served (thread-safe handlers):
  *   POST /v1/nonces                    -> {"nonce","expires_at"}
@@ -193,7 +204,10 @@ void phx_kms_address(const phx_kms_t *k, uint8_t address[20]);
  *   POST /v1/replicas                  root secret to an attested KMS replica
  *   POST /v1/registrations             KMS signature for Registry.registerWorker
  *   GET  /v1/contracts/:id/pubkey      signed contract public keys
- *   GET  /v1/info                      {"kms_address"}
+ *   GET  /v1/info                      {"kms_address","x25519_pub","nonce_ttl_s"}
+ *   GET  /v1/attestation?nonce=0x..    the KMS's own quote over
+ *        phx_chain_report_data(kms_address, x25519_pub, nonce):
+ *        {"kms_address","x25519_pub","nonce","quote","collateral"}
  * k must outlive the router's server. */
 phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e);
 
@@ -251,11 +265,6 @@ phx_err_t phx_kms_contract_pubkey_verify(const json_t *doc, const uint8_t kms_ad
 
 /* ---- the requester's side (worker, new KMS replica) --------------------------- */
 
-/* Make a quote over report_data and fetch the collateral for it (tee.h:
- * phx_tee_quote, and the platform's collateral). Both are appended. */
-typedef phx_err_t (*phx_kms_quote_fn)(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
-                                      phx_buf_t *collateral, phx_error_t *e);
-
 typedef struct {
     const char *kms_url;     /* "http://127.0.0.1:8700" */
     uint8_t kms_address[20]; /* the KMS key the chain lists */
@@ -280,6 +289,53 @@ phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t r
 phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
                                        const uint8_t operator_address[20], json_t **out,
                                        phx_error_t *e);
+
+/* ---- a whole KMS node (what `phx kms` runs) ------------------------------------ */
+
+/* Everything optional except dir. */
+typedef struct {
+    const char *dir;                    /* state: kms-root.sealed (created 0700) */
+    phx_tee_kind_t tee;                 /* default sim */
+    const phx_tee_config_t *tee_config; /* NULL = defaults */
+    const char *host;                   /* default 127.0.0.1 */
+    uint16_t port;                      /* 0 = any free port */
+    double rate_per_s;                  /* per-client limit; 0 = none */
+    /* Who may receive keys: the Registry when rpc_url and deployment are set;
+     * else the fixed allowlist (and, with allow_own_measurement, this KMS's own
+     * measurement: workers built from the same binary, for development). */
+    const char *rpc_url;
+    const phx_chain_deployment_t *deployment;
+    const uint8_t (*allow)[32];
+    size_t allow_count;
+    bool allow_own_measurement;
+    /* Which quotes verify: root_der, else the sim TEE's own root when
+     * trust_own_sim_root (sim only), else Intel's. policy NULL = default. */
+    const uint8_t *root_der;
+    size_t root_der_len;
+    bool trust_own_sim_root;
+    const phx_attest_policy_t *policy;
+    /* Replica: with no sealed root yet, fetch it from this KMS (whose address
+     * is onboard_kms_address), retrying while the Registry does not yet list
+     * this replica, for up to onboard_timeout_s (default 60). */
+    const char *onboard_url;
+    const uint8_t *onboard_kms_address;
+    uint32_t onboard_timeout_s;
+} phx_kms_node_opts_t;
+
+typedef struct phx_kms_node phx_kms_node_t;
+
+/* Open the TEE, load or make (or fetch, as a replica) the sealed root, and
+ * serve the KMS API. */
+phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *opts, phx_kms_node_t **out, phx_error_t *e);
+/* "http://host:port" of the running node. */
+const char *phx_kms_node_url(const phx_kms_node_t *n);
+phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
+/* This node's measurement id (the Registry's form) and whether its root was
+ * made on this start. */
+void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
+bool phx_kms_node_created_root(const phx_kms_node_t *n);
+/* Graceful: stop serving (requests in flight get grace_ms), free everything. */
+void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@ struct phx_kms {
     uint8_t contract_root[32];
     uint8_t sk[32];
     uint8_t address[20];
+    uint8_t x25519_pub[32]; /* bound in the KMS's own attestation */
     phx_kms_config_t cfg;
     pthread_mutex_t lock; /* guards nonces */
     nonce_slot_t *nonces;
@@ -57,6 +58,15 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     }
     if ((err = phx_kms_contract_root(k->root, k->contract_root, e))) goto fail;
     if ((err = phx_kms_identity_key(k->root, k->sk, k->address, e))) goto fail;
+    {
+        uint8_t ikm[32], xsk[32];
+        err = phx_kms_derive(k->root, "kms/x25519", ikm, sizeof ikm, e);
+        if (!err && phx_hpke_derive_keypair(ikm, sizeof ikm, xsk, k->x25519_pub))
+            err = phx_fail(e, PHX_ERR_CRYPTO, "KMS X25519 key");
+        phx_secure_zero(ikm, sizeof ikm);
+        phx_secure_zero(xsk, sizeof xsk);
+        if (err) goto fail;
+    }
     pthread_mutex_init(&k->lock, NULL);
     *out = k;
     return PHX_OK;
@@ -79,6 +89,11 @@ void phx_kms_free(phx_kms_t *k)
 void phx_kms_address(const phx_kms_t *k, uint8_t address[20])
 {
     memcpy(address, k->address, 20);
+}
+
+void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32])
+{
+    memcpy(pub, k->x25519_pub, 32);
 }
 
 /* ---- nonces ------------------------------------------------------------------------ */
@@ -473,9 +488,41 @@ static phx_err_t h_info(void *ctx, const phx_http_request_t *req, phx_http_respo
 {
     (void)req;
     phx_kms_t *k = ctx;
-    resp->json = json_pack("{s:o,s:I}", "kms_address", phx_json_hex(k->address, 20), "nonce_ttl_s",
-                           (json_int_t)k->cfg.nonce_ttl_s);
+    resp->json =
+        json_pack("{s:o,s:o,s:I}", "kms_address", phx_json_hex(k->address, 20), "x25519_pub",
+                  phx_json_hex(k->x25519_pub, 32), "nonce_ttl_s", (json_int_t)k->cfg.nonce_ttl_s);
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "response");
+}
+
+/* The KMS proves itself the way it asks workers to: a quote over report data
+ * binding its address and X25519 key to the caller's nonce. */
+static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e)
+{
+    phx_kms_t *k = ctx;
+    uint8_t nonce[32], report_data[64];
+    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    json_t *coll_json = NULL;
+    phx_err_t err;
+    if (!k->cfg.self_quote) return phx_fail(e, PHX_ERR_NOT_FOUND, "this KMS runs without a TEE");
+    const char *hex = phx_http_query(req, "nonce");
+    if (!hex || phx_hex_decode_fixed(hex, nonce, 32, e))
+        return phx_fail(e, PHX_ERR_INVALID, "?nonce= must be 32 bytes of hex");
+    phx_chain_report_data(k->address, k->x25519_pub, nonce, report_data);
+    if ((err = k->cfg.self_quote(k->cfg.self_quote_ctx, report_data, &quote, &coll, e))) goto out;
+    if (coll.len && (err = phx_json_parse((const char *)coll.ptr, coll.len, &coll_json, e)))
+        goto out;
+    resp->json =
+        json_pack("{s:o,s:o,s:o,s:o,s:o*}", "kms_address", phx_json_hex(k->address, 20),
+                  "x25519_pub", phx_json_hex(k->x25519_pub, 32), "nonce", phx_json_hex(nonce, 32),
+                  "quote", phx_json_hex(quote.ptr, quote.len), "collateral", coll_json);
+    coll_json = NULL; /* the o* format steals the reference, also on failure */
+    if (!resp->json) err = phx_fail(e, PHX_ERR_NOMEM, "response");
+out:
+    json_decref(coll_json);
+    phx_buf_free(&quote);
+    phx_buf_free(&coll);
+    return err;
 }
 
 phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
@@ -487,6 +534,8 @@ phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
     if ((err = phx_http_router_add(r, "POST", "/v1/registrations", h_registrations, k, 0, e)))
         return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/contracts/:id/pubkey", h_pubkey, k, 0, e)))
+        return err;
+    if ((err = phx_http_router_add(r, "GET", "/v1/attestation", h_attestation, k, 0, e)))
         return err;
     return phx_http_router_add(r, "GET", "/v1/info", h_info, k, 0, e);
 }
