@@ -5,7 +5,10 @@
 #ifndef PHX_WORKER_H
 #define PHX_WORKER_H
 
+#include "phx/attest.h"
+#include "phx/chain.h"
 #include "phx/core.h"
+#include "phx/evm.h"
 #include "phx/json.h"
 
 #ifdef __cplusplus
@@ -66,6 +69,41 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
  * failed check. Whether the worker is registered, its quote and measurement
  * are the chain's and attestation's checks, made by the caller next. */
 phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
+
+/* ---- the whole chain of trust (`phx verify`) ---------------------------------- */
+
+/* What to check a result against. */
+typedef struct {
+    phx_rpc_t *rpc;                           /* a node of the result's chain */
+    const phx_chain_deployment_t *deployment; /* the Phalanx contracts on it */
+    phx_attest_verifier_t *verifier;          /* Intel root, or the sim root when trusted */
+    const phx_attest_policy_t *policy;        /* NULL = phx_attest_policy_default */
+    const uint8_t *collateral;                /* for the worker's quote (dcap-qvl JSON) */
+    size_t collateral_len;
+    int64_t now; /* unix seconds; 0 = now */
+} phx_result_check_t;
+
+/* What the check found, step by step (each set once that step held). */
+typedef struct {
+    bool signature;   /* signed by r->worker over the Jobs digest */
+    bool deployment;  /* chain id and Jobs address are the given deployment's */
+    bool registered;  /* the Registry lists the worker as active */
+    bool quote;       /* its registration quote verifies to the trusted root */
+    bool binding;     /* that quote's report data binds the worker's key */
+    bool measurement; /* the quote's measurement is still allowed */
+    uint8_t operator_[20];
+    uint8_t measurement_id[32];
+    char tcb_status[48];
+} phx_result_report_t;
+
+/* Signature -> worker registered on chain -> its registration quote (from the
+ * Registry's WorkerRegistered event, matched by quote hash) verifies with the
+ * collateral -> report data binds the worker address and X25519 key -> the
+ * measurement is allowed. PHX_OK only when every step holds; otherwise
+ * PHX_ERR_VERIFY (or POLICY for the TCB policy) naming the first failed step,
+ * with report filled as far as it got. Chain access errors are IO/REMOTE. */
+phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
+                                  phx_result_report_t *report, phx_error_t *e);
 
 #ifdef __cplusplus
 }
