@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../evm/anvil_proc.h"
 #include "phx/crypto.h"
@@ -240,6 +242,54 @@ int main(void)
     intel_check.verifier = intel_v;
     CHECK(strcmp(first_failed(&r, &intel_check, &e), "quote") == 0);
 
+    /* The same through the binary: `phx verify` exit codes 0 / 1 / 2. */
+    const char *bin = getenv("PHX_BIN");
+    if (bin && access(bin, X_OK) == 0) {
+        char dep_path[300], good[300], bad[300], junk[300], cmd[2048];
+        snprintf(dep_path, sizeof dep_path, "%s/deployment.json", dir);
+        snprintf(good, sizeof good, "%s/good.json", dir);
+        snprintf(bad, sizeof bad, "%s/bad.json", dir);
+        snprintf(junk, sizeof junk, "%s/junk.json", dir);
+        CHECK(phx_chain_deployment_save(&dep, dep_path, &e) == PHX_OK);
+        json_t *gj = NULL;
+        CHECK(phx_result_to_json(&job, &gj, &e) == PHX_OK);
+        char *text = phx_json_dump(gj, true);
+        CHECK(phx_file_write_atomic(good, text, strlen(text), 0644, &e) == PHX_OK);
+        free(text);
+        json_object_set_new(gj, "output", json_pack("{s:i}", "price", 1));
+        json_object_set_new(gj, "output_bytes", json_string("0x7b227072696365223a317d"));
+        text = phx_json_dump(gj, true);
+        CHECK(phx_file_write_atomic(bad, text, strlen(text), 0644, &e) == PHX_OK);
+        free(text);
+        json_decref(gj);
+        CHECK(phx_file_write_atomic(junk, "{\"kind\":", 9, 0644, &e) == PHX_OK);
+        const char *files[] = {good, bad, junk};
+        int want[] = {0, 1, 2};
+        for (int i = 0; i < 3; i++) {
+            snprintf(cmd, sizeof cmd,
+                     "'%s' verify '%s' --rpc %s --deployment '%s' --trust-sim-root '%s' %s "
+                     ">'%s/cli%d.out' 2>&1",
+                     bin, files[i], node.url, dep_path, sim_dir, i == 1 ? "--json" : "", dir, i);
+            int st = system(cmd);
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            CHECK_MSG(code == want[i], "phx verify %s: exit %d, want %d", files[i], code, want[i]);
+        }
+        char outp[320];
+        snprintf(outp, sizeof outp, "%s/cli0.out", dir);
+        phx_buf_t o = PHX_BUF_INIT;
+        CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
+        CHECK(o.ptr && strstr((char *)o.ptr, "VALID") &&
+              strstr((char *)o.ptr, "ok          measurement"));
+        phx_buf_free(&o);
+        snprintf(outp, sizeof outp, "%s/cli1.out", dir);
+        CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
+        CHECK(o.ptr && strstr((char *)o.ptr, "\"valid\":false") &&
+              strstr((char *)o.ptr, "\"signature\":false"));
+        phx_buf_free(&o);
+        printf("phx verify: valid job result exit 0, tampered exit 1, unreadable exit 2\n");
+    } else {
+        printf("SKIP phx verify CLI: PHX_BIN not set\n");
+    }
     CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                    json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
