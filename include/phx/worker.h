@@ -70,6 +70,39 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
  * are the chain's and attestation's checks, made by the caller next. */
 phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
 
+/* ---- confidential inputs, secrets and replies (DESIGN.md §5) ---------------------- */
+
+/* Inputs and secrets are HPKE-sealed (base mode, DHKEM(X25519, HKDF-SHA256),
+ * HKDF-SHA256, ChaCha20-Poly1305) to the contract's X25519 key (the one the KMS
+ * signs, phx_kms_contract_pubkey) with info = label || contract_id, so a
+ * ciphertext for one contract or purpose opens nowhere else. Any RFC 9180
+ * library can produce them. An encrypted call gets an encrypted reply: both
+ * sides export reply_key = Export("phx-reply-v1", 32) from the HPKE context and
+ * the reply is ChaCha20-Poly1305(reply_key, nonce 0, aad = contract_id) — one
+ * key per call, so the fixed nonce is never reused. */
+#define PHX_SEAL_INPUT "phx-input-v1"
+#define PHX_SEAL_SECRET "phx-secret-v1"
+#define PHX_SEAL_MAX_BYTES (1u << 20)
+
+/* Client: *sealed = {"enc":"0x..","ciphertext":"0x.."} (new reference);
+ * reply_key (may be NULL) is kept to open the reply. */
+phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32],
+                                const uint8_t contract_id[32], const void *plaintext, size_t len,
+                                json_t **sealed, uint8_t reply_key[32], phx_error_t *e);
+/* Worker: open with the contract's X25519 secret key; plaintext is appended
+ * to out (marked secret: zeroed on free). A wrong key, contract, label or a
+ * flipped bit is PHX_ERR_VERIFY. reply_key may be NULL. */
+phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32],
+                                const uint8_t contract_id[32], const json_t *sealed, phx_buf_t *out,
+                                uint8_t reply_key[32], phx_error_t *e);
+/* The reply: ciphertext (len + 16 bytes) appended to out, and back. */
+phx_err_t phx_confidential_seal_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],
+                                      const void *plaintext, size_t len, phx_buf_t *out,
+                                      phx_error_t *e);
+phx_err_t phx_confidential_open_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],
+                                      const uint8_t *ciphertext, size_t len, phx_buf_t *out,
+                                      phx_error_t *e);
+
 /* ---- the whole chain of trust (`phx verify`) ---------------------------------- */
 
 /* What to check a result against. */
