@@ -69,6 +69,34 @@ phx_err_t phx_blob_put(const char *dir, const uint8_t *data, size_t len, uint8_t
 /* PHX_ERR_NOT_FOUND when absent. Appends to out. */
 phx_err_t phx_blob_get(const char *dir, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e);
 
+/* ---- the gateway service ------------------------------------------------------ */
+
+typedef struct {
+    const char *host;     /* default 127.0.0.1 */
+    uint16_t port;        /* 0 = any free port */
+    const char *blob_dir; /* code blobs; NULL = no blob routes */
+    double rate_per_s;    /* per-client limit; 0 = none */
+    double rate_burst;
+    const phx_gw_pool_opts_t *pool; /* NULL = defaults */
+} phx_gateway_opts_t;
+
+typedef struct phx_gateway phx_gateway_t;
+
+/* Serve, forwarding to the workers added with phx_gateway_add_worker:
+ *   POST /v1/contracts/:id/call     -> a healthy worker (see phx_gw_pool_forward)
+ *   POST /v1/contracts              -> a healthy worker; "code" is also stored as a blob
+ *   GET  /v1/contracts/:id          -> a healthy worker
+ *   PUT  /v1/blobs (raw body)       -> {"code_hash"}; GET /v1/blobs/:hash -> the bytes
+ *   GET  /v1/network                -> {"workers":[...]}
+ *   GET  /healthz, GET /metrics
+ * A worker's answer is passed through with its status; no healthy worker is
+ * 503 "unavailable". Health checks run in the background. */
+phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out, phx_error_t *e);
+phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t *e);
+const char *phx_gateway_url(const phx_gateway_t *g);
+phx_gw_pool_t *phx_gateway_pool(phx_gateway_t *g);
+void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms); /* accepts NULL */
+
 #ifdef __cplusplus
 }
 #endif
