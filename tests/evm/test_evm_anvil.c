@@ -148,6 +148,7 @@ static pid_t start_proxy(const char *name, const char *upstream, const char *arg
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the test, however it ends */
         dup2(out[1], 1);
         close(out[0]);
         execlp("node", "node", script, upstream, arg, (char *)NULL);
