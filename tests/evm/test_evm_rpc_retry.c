@@ -145,7 +145,7 @@ static int start_server(char *url, size_t url_len)
  * only when its thread has read it, which may be after the client gave up. */
 static int settle(int want)
 {
-    for (int i = 0; i < 100 && requests < want; i++) {
+    for (int i = 0; i < 250 && requests < want; i++) { /* up to 5 s on a loaded machine */
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
