@@ -224,18 +224,19 @@ phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx
             err = save_nonce(s, ee);
             goto out;
         }
-        if (err != PHX_ERR_REMOTE || !nonce_error(ee)) goto out;
+        if (err != PHX_ERR_REMOTE) goto out;
         /* The node may already hold this very transaction: a transport retry resends
-         * it after the first answer was lost, and the node then says "nonce too low"
-         * or "already known". Signing the request again under the next nonce would
-         * execute it twice, so first ask for our own hash. */
+         * it after the first answer was lost, and the node then refuses the copy in
+         * its own words ("nonce too low" once mined, "already known" in geth's pool,
+         * "transaction already imported" in anvil's). Signing the request again under
+         * the next nonce would execute it twice, so first ask for our own hash. */
         if (node_has_tx(s->rpc, raw.ptr, raw.len, tx_hash)) {
             s->next_nonce++;
             err = save_nonce(s, ee);
             goto out;
         }
         /* Someone else used this key, or the chain moved: take the chain's count once. */
-        if (attempt) goto out;
+        if (!nonce_error(ee) || attempt) goto out;
         phx_error_t sync_e;
         uint64_t before = s->next_nonce;
         if (sync_nonce(s, false, &sync_e) || s->next_nonce == before) goto out;
