@@ -1,0 +1,343 @@
+/* Key management (DESIGN.md §2, §5): the KMS root secret (made in the TEE,
+ * sealed, never on disk in clear), deterministic HKDF-SHA256 key derivation
+ * over labelled paths, and the attested key release a worker goes through:
+ * nonce -> quote over report data binding its keys -> verify -> allowlist ->
+ * key material HPKE-sealed to its attested X25519 key, signed by the KMS.
+ * The TEE (quote check, sealing key) and the chain (allowlist, registration)
+ * are reached through the small seams below, filled by those layers. */
+#ifndef PHX_KMS_H
+#define PHX_KMS_H
+
+#include "phx/attest.h"
+#include "phx/chain.h"
+#include "phx/core.h"
+#include "phx/json.h"
+#include "phx/net.h"
+#include "phx/tee.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHX_KMS_SECRET_LEN 32
+#define PHX_KMS_NONCE_LEN 32
+#define PHX_CONTRACT_ID_LEN 32
+
+/* ---- derivation (DESIGN.md §5) ----------------------------------------------- */
+
+/* HKDF-SHA256 with salt "phx-kms-v1", ikm = secret, info = path (a label such
+ * as "contract/0x<64 hex>/kv"). Deterministic: every holder of the same secret
+ * derives the same bytes; distinct paths give independent keys. */
+phx_err_t phx_kms_derive(const uint8_t secret[32], const char *path, uint8_t *out, size_t out_len,
+                         phx_error_t *e);
+
+/* The root's subtree handed to attested workers: contract keys come from this,
+ * never from the root itself, so a worker never holds what a KMS replica holds. */
+phx_err_t phx_kms_contract_root(const uint8_t root[32], uint8_t contract_root[32], phx_error_t *e);
+
+/* The KMS's own secp256k1 signing key (path "kms/secp256k1"); replicas sharing
+ * the root share it, so clients trust one KMS address. */
+phx_err_t phx_kms_identity_key(const uint8_t root[32], uint8_t sk[32], uint8_t address[20],
+                               phx_error_t *e);
+
+/* One contract's keys, from the contract root and the contract's 32-byte id:
+ *   contract/0x<id>/secp256k1  its wallet / signing key (+ address)
+ *   contract/0x<id>/x25519     its HPKE key pair (RFC 9180 DeriveKeyPair)
+ *   contract/0x<id>/kv         the key of its encrypted KV state
+ * Zero with phx_kms_contract_keys_clear after use. */
+typedef struct {
+    uint8_t secp256k1_sk[32];
+    uint8_t address[20];
+    uint8_t x25519_sk[32];
+    uint8_t x25519_pub[32];
+    uint8_t kv_key[32];
+} phx_contract_keys_t;
+
+phx_err_t phx_kms_contract_keys(const uint8_t contract_root[32],
+                                const uint8_t contract_id[PHX_CONTRACT_ID_LEN],
+                                phx_contract_keys_t *out, phx_error_t *e);
+void phx_kms_contract_keys_clear(phx_contract_keys_t *k);
+
+/* "contract/0x<64 lowercase hex>/<label>" into out (cap >= 128). */
+phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,
+                                char *out, size_t cap, phx_error_t *e);
+
+/* The report data a requester's quote must carry (DESIGN.md §2) is
+ * phx_chain_report_data in chain.h: the Registry checks the same bytes. */
+
+/* ---- root secret and sealing ------------------------------------------------- */
+
+/* The TEE seam for sealing: fills a 32-byte key that only the same measurement
+ * on the same platform can derive again (tee.h's sealing key). */
+typedef phx_err_t (*phx_kms_sealing_key_fn)(void *ctx, const char *label, uint8_t key[32],
+                                            phx_error_t *e);
+
+/* Sealed file format: "PHXSEAL1" || nonce(24) || XChaCha20-Poly1305(key, nonce,
+ * aad = "PHXSEAL1" || label, secret) — the label binds what the blob is for. */
+phx_err_t phx_kms_seal(phx_kms_sealing_key_fn key_fn, void *key_ctx, const char *label,
+                       const uint8_t *secret, size_t secret_len, phx_buf_t *out, phx_error_t *e);
+/* A wrong key, a tampered blob or another label is PHX_ERR_VERIFY. out is marked
+ * secret (zeroed on free). */
+phx_err_t phx_kms_unseal(phx_kms_sealing_key_fn key_fn, void *key_ctx, const char *label,
+                         const uint8_t *blob, size_t blob_len, phx_buf_t *out, phx_error_t *e);
+
+/* Load the root from the sealed file at path, or, when there is none, make 32
+ * random bytes and write them sealed (0600, atomically) before returning them.
+ * *created says which happened. The clear root only ever lives in memory. */
+phx_err_t phx_kms_root_load_or_create(const char *path, phx_kms_sealing_key_fn key_fn,
+                                      void *key_ctx, uint8_t root[32], bool *created,
+                                      phx_error_t *e);
+
+/* ---- the service ---------------------------------------------------------------- */
+
+/* What a verified quote says about its TEE, as the KMS needs it. */
+typedef struct {
+    uint8_t report_data[64];
+    /* The measurement registers, concatenated as the chain's allowlist keys them
+     * (TDX: MRTD || RTMR0..3, 240 bytes; SGX: MRENCLAVE || MRSIGNER, 64 bytes). */
+    uint8_t measurement[240];
+    size_t measurement_len;
+    uint32_t tee_type;   /* quote header tee_type: 0 SGX, 0x81 TDX */
+    char tcb_status[48]; /* "UpToDate", ... (informational; policy already applied) */
+} phx_kms_quote_info_t;
+
+/* The Registry's measurement id: keccak256 of the registers above
+ * (contracts/Registry.sol parseQuote). */
+void phx_kms_measurement_id(const phx_kms_quote_info_t *info, uint8_t id[32]);
+
+/* The attestation seam: verify quote + collateral to the trusted root at now
+ * (unix seconds) under the TCB policy, and fill info. PHX_OK only for an
+ * accepted quote; PHX_ERR_VERIFY / PHX_ERR_POLICY otherwise. */
+typedef phx_err_t (*phx_kms_verify_quote_fn)(void *ctx, const uint8_t *quote, size_t quote_len,
+                                             const uint8_t *collateral, size_t collateral_len,
+                                             int64_t now, phx_kms_quote_info_t *info,
+                                             phx_error_t *e);
+
+/* Who is asking for keys, after its quote verified and bound its keys. */
+typedef struct {
+    uint8_t eth_address[20];
+    uint8_t x25519_pub[32];
+    const phx_kms_quote_info_t *quote;
+} phx_kms_peer_t;
+
+/* The chain seam: PHX_OK when the Registry allows the peer's measurement and,
+ * for WORKER, has it registered and active, for KMS, lists it as a KMS node,
+ * for REGISTRATION (a worker not yet registered), allows its measurement;
+ * PHX_ERR_POLICY with a reason otherwise. */
+typedef enum {
+    PHX_KMS_ROLE_WORKER = 1,
+    PHX_KMS_ROLE_KMS = 2,
+    PHX_KMS_ROLE_REGISTRATION = 3,
+} phx_kms_role_t;
+typedef phx_err_t (*phx_kms_check_peer_fn)(void *ctx, phx_kms_role_t role,
+                                           const phx_kms_peer_t *peer, phx_error_t *e);
+
+/* The attestation seam filled by src/attest: pass phx_kms_verify_quote_attest
+ * with a phx_kms_attest_t as its ctx. Quotes verify to the verifier's root
+ * (Intel's, or the sim root when explicitly trusted) under policy (NULL =
+ * phx_attest_policy_default). */
+typedef struct {
+    phx_attest_verifier_t *verifier;
+    const phx_attest_policy_t *policy;
+} phx_kms_attest_t;
+phx_err_t phx_kms_verify_quote_attest(void *ctx, const uint8_t *quote, size_t quote_len,
+                                      const uint8_t *collateral, size_t collateral_len, int64_t now,
+                                      phx_kms_quote_info_t *info, phx_error_t *e);
+
+/* A fixed allowlist of measurement ids (phx_kms_measurement_id), for a KMS
+ * run without a chain (development, or before the Registry is deployed): any
+ * peer whose measurement is listed passes, for every role. Pass
+ * phx_kms_allowlist_check with a phx_kms_allowlist_t as ctx. */
+typedef struct {
+    const uint8_t (*measurements)[32];
+    size_t count;
+} phx_kms_allowlist_t;
+phx_err_t phx_kms_allowlist_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
+                                  phx_error_t *e);
+
+/* The chain seam over the Registry (contracts/Registry.sol), read through a
+ * JSON-RPC node. WORKER: Registry.workers(addr) is active, its x25519 key and
+ * measurement are the ones the quote shows, and the measurement is still
+ * allowed. KMS: isKms(addr) and the measurement allowed. REGISTRATION: the
+ * measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
+ * calls are serialised (one RPC client). */
+typedef struct phx_kms_registry phx_kms_registry_t;
+phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_t *deployment,
+                                phx_kms_registry_t **out, phx_error_t *e);
+void phx_kms_registry_close(phx_kms_registry_t *r); /* accepts NULL */
+phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
+                                 phx_error_t *e);
+
+/* Make a quote over report_data and fetch the collateral for it (tee.h:
+ * phx_tee_quote, and the platform's collateral). Both are appended. */
+typedef phx_err_t (*phx_kms_quote_fn)(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                                      phx_buf_t *collateral, phx_error_t *e);
+
+typedef struct {
+    uint8_t root[32]; /* copied; the service zeroes its copy on free */
+    phx_kms_verify_quote_fn verify_quote;
+    void *verify_ctx;
+    phx_kms_check_peer_fn check_peer;
+    void *check_ctx;
+    uint32_t nonce_ttl_s;    /* default 120 */
+    size_t max_nonces;       /* outstanding nonces kept; default 4096 */
+    int64_t (*now_fn)(void); /* unix seconds; default time(NULL) (tests move time) */
+    uint64_t chain_id;       /* for registration signatures */
+    uint8_t registry[20];    /* the Registry contract's address */
+    /* The KMS's own TEE, for GET /v1/attestation; NULL: that endpoint is 404. */
+    phx_kms_quote_fn self_quote;
+    void *self_quote_ctx;
+} phx_kms_config_t;
+
+typedef struct phx_kms phx_kms_t;
+
+phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t *e);
+void phx_kms_free(phx_kms_t *k); /* accepts NULL; zeroes key material */
+/* The KMS signing address (the one registered on chain). */
+void phx_kms_address(const phx_kms_t *k, uint8_t address[20]);
+/* The KMS's X25519 public key (path "kms/x25519"), bound in its attestation. */
+void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
+
+/* Routes served (thread-safe handlers):
+ *   POST /v1/nonces                    -> {"nonce","expires_at"}
+ *   POST /v1/keys                      worker key release (see phx_kms_keys_request)
+ *   POST /v1/replicas                  root secret to an attested KMS replica
+ *   POST /v1/registrations             KMS signature for Registry.registerWorker
+ *   GET  /v1/contracts/:id/pubkey      signed contract public keys
+ *   GET  /v1/info                      {"kms_address","x25519_pub","nonce_ttl_s"}
+ *   GET  /v1/attestation?nonce=0x..    the KMS's own quote over
+ *        phx_chain_report_data(kms_address, x25519_pub, nonce):
+ *        {"kms_address","x25519_pub","nonce","quote","collateral"}
+ * k must outlive the router's server. */
+phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e);
+
+/* Issue a single-use nonce that expires after nonce_ttl_s. */
+phx_err_t phx_kms_nonce_issue(phx_kms_t *k, uint8_t nonce[32], int64_t *expires_at, phx_error_t *e);
+
+/* The key-release decision without HTTP. request is the JSON body of
+ * POST /v1/keys: {"quote":"0x..","collateral":<object or string>,
+ * "eth_address":"0x..","x25519_pub":"0x..","nonce":"0x.."}. Once the request
+ * parses, its nonce is spent whatever the outcome. Checks, in order: nonce issued and fresh;
+ * quote verifies (verify seam); report data binds eth_address, x25519_pub and
+ * nonce; peer allowed (chain seam). Then *response (new reference) is
+ * {"enc","ciphertext","kms_address","signature"}: the payload HPKE-sealed to
+ * x25519_pub and signed by the KMS (see phx_kms_release_digest). role
+ * WORKER releases the contract root, KMS the root itself. */
+phx_err_t phx_kms_release(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
+                          json_t **response, phx_error_t *e);
+
+/* keccak256(label || eth_address || nonce || enc || ciphertext) where label is
+ * "phx-kms-keys-v1" (worker) or "phx-kms-root-v1" (replica). */
+void phx_kms_release_digest(phx_kms_role_t role, const uint8_t eth_address[20],
+                            const uint8_t nonce[32], const uint8_t enc[32], const uint8_t *ct,
+                            size_t ct_len, uint8_t digest[32]);
+
+/* The requester's side: check the KMS signature against the KMS address it
+ * trusts (from the chain), then open the payload with its X25519 secret key.
+ * secret gets the 32-byte contract root (or root, for replicas). */
+phx_err_t phx_kms_release_open(phx_kms_role_t role, const json_t *response,
+                               const uint8_t kms_address[20], const uint8_t eth_address[20],
+                               const uint8_t nonce[32], const uint8_t x25519_sk[32],
+                               uint8_t secret[32], phx_error_t *e);
+
+/* POST /v1/registrations without HTTP: the body of POST /v1/keys plus
+ * "operator":"0x.." (the account that will call registerWorker). Same checks,
+ * with the chain asked only whether the measurement is allowed; then
+ * *response = {"worker","operator","x25519","measurement","tee_type",
+ * "quote_hash","nonce","kms_address","signature"} with signature over
+ * phx_chain_attest_digest, as Registry.registerWorker requires. */
+phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
+                                    phx_error_t *e);
+
+/* GET /v1/contracts/:id/pubkey without HTTP: {"contract_id","x25519_pub",
+ * "address","kms_address","signature"}, signature = secp256k1 r||s||v (v 27/28)
+ * by the KMS key over phx_kms_pubkey_digest. */
+phx_err_t phx_kms_contract_pubkey(phx_kms_t *k, const uint8_t contract_id[32], json_t **out,
+                                  phx_error_t *e);
+/* keccak256("phx-contract-pubkey-v1" || contract_id || x25519_pub || address) */
+void phx_kms_pubkey_digest(const uint8_t contract_id[32], const uint8_t x25519_pub[32],
+                           const uint8_t address[20], uint8_t digest[32]);
+/* A client's check of a pubkey document against the KMS address it trusts;
+ * fills x25519_pub (the key to HPKE-encrypt inputs and secrets to). */
+phx_err_t phx_kms_contract_pubkey_verify(const json_t *doc, const uint8_t kms_address[20],
+                                         const uint8_t contract_id[32], uint8_t x25519_pub[32],
+                                         phx_error_t *e);
+
+/* ---- the requester's side (worker, new KMS replica) --------------------------- */
+
+typedef struct {
+    const char *kms_url;     /* "http://127.0.0.1:8700" */
+    uint8_t kms_address[20]; /* the KMS key the chain lists */
+    phx_kms_quote_fn quote;
+    void *quote_ctx;
+    uint8_t eth_address[20]; /* the requester's identity (in the TEE) */
+    uint8_t x25519_pub[32];
+    const uint8_t *x25519_sk;           /* 32 bytes; borrowed */
+    const phx_http_client_opts_t *http; /* NULL for defaults */
+} phx_kms_requester_t;
+
+/* The whole exchange: POST /v1/nonces, quote over phx_chain_report_data, POST
+ * /v1/keys (WORKER: secret = the contract root) or /v1/replicas (KMS: secret =
+ * the root), then phx_kms_release_open. A refusal is PHX_ERR_REMOTE with the
+ * KMS's reason. */
+phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t role,
+                                 uint8_t secret[32], phx_error_t *e);
+
+/* POST /v1/registrations for operator; *out is the KMS's answer (see
+ * phx_kms_sign_registration), checked to come from rq->kms_address, plus
+ * "quote": everything Registry.registerWorker takes. */
+phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
+                                       const uint8_t operator_address[20], json_t **out,
+                                       phx_error_t *e);
+
+/* ---- a whole KMS node (what `phx kms` runs) ------------------------------------ */
+
+/* Everything optional except dir. */
+typedef struct {
+    const char *dir;                    /* state: kms-root.sealed (created 0700) */
+    phx_tee_kind_t tee;                 /* default sim */
+    const phx_tee_config_t *tee_config; /* NULL = defaults */
+    const char *host;                   /* default 127.0.0.1 */
+    uint16_t port;                      /* 0 = any free port */
+    double rate_per_s;                  /* per-client limit; 0 = none */
+    /* Who may receive keys: the Registry when rpc_url and deployment are set;
+     * else the fixed allowlist (and, with allow_own_measurement, this KMS's own
+     * measurement: workers built from the same binary, for development). */
+    const char *rpc_url;
+    const phx_chain_deployment_t *deployment;
+    const uint8_t (*allow)[32];
+    size_t allow_count;
+    bool allow_own_measurement;
+    /* Which quotes verify: root_der, else the sim TEE's own root when
+     * trust_own_sim_root (sim only), else Intel's. policy NULL = default. */
+    const uint8_t *root_der;
+    size_t root_der_len;
+    bool trust_own_sim_root;
+    const phx_attest_policy_t *policy;
+    /* Replica: with no sealed root yet, fetch it from this KMS (whose address
+     * is onboard_kms_address), retrying while the Registry does not yet list
+     * this replica, for up to onboard_timeout_s (default 60). */
+    const char *onboard_url;
+    const uint8_t *onboard_kms_address;
+    uint32_t onboard_timeout_s;
+} phx_kms_node_opts_t;
+
+typedef struct phx_kms_node phx_kms_node_t;
+
+/* Open the TEE, load or make (or fetch, as a replica) the sealed root, and
+ * serve the KMS API. */
+phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *opts, phx_kms_node_t **out, phx_error_t *e);
+/* "http://host:port" of the running node. */
+const char *phx_kms_node_url(const phx_kms_node_t *n);
+phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
+/* This node's measurement id (the Registry's form) and whether its root was
+ * made on this start. */
+void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
+bool phx_kms_node_created_root(const phx_kms_node_t *n);
+/* Graceful: stop serving (requests in flight get grace_ms), free everything. */
+void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

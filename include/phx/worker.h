@@ -1,0 +1,226 @@
+/* Worker: the TEE runtime. This part is the signed result envelope every call
+ * returns, and the checks `phx verify` starts from. The signature is over the
+ * same digest the Jobs contract checks on chain (contracts/Jobs.sol
+ * resultDigest), so one signature serves a direct call and an on-chain job. */
+#ifndef PHX_WORKER_H
+#define PHX_WORKER_H
+
+#include "phx/attest.h"
+#include "phx/chain.h"
+#include "phx/core.h"
+#include "phx/evm.h"
+#include "phx/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHX_RESULT_MAX_OUTPUT (64u << 10) /* Jobs.MAX_OUTPUT */
+
+/* Jobs.resultDigest with a full uint256 request id (chain.h's takes a
+ * uint64, enough for Jobs, not for direct-call ids); domain from
+ * phx_chain_jobs_domain: keccak256(abi.encode(domain, request_id, contract_id,
+ * code_hash, keccak256(output))). request_id is a uint256, big-endian. */
+void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
+                       const uint8_t contract_id[32], const uint8_t code_hash[32],
+                       const uint8_t *output, size_t output_len, uint8_t digest[32]);
+
+/* A direct (off-chain) call has no Jobs request id; it uses
+ * keccak256(abi.encode(keccak256("phx-direct-v1"), input_hash, timestamp)) so the
+ * input and the time are covered by the same signature. */
+void phx_result_direct_request_id(const uint8_t input_hash[32], uint64_t timestamp,
+                                  uint8_t request_id[32]);
+
+typedef enum { PHX_RESULT_DIRECT = 1, PHX_RESULT_JOB = 2 } phx_result_kind_t;
+
+/* The envelope. output holds the exact bytes that were hashed (for a JS
+ * contract: its return value as compact JSON text). */
+typedef struct {
+    phx_result_kind_t kind;
+    uint64_t chain_id;
+    uint8_t jobs[20];
+    uint8_t request_id[32];
+    uint8_t contract_id[32];
+    uint8_t code_hash[32];
+    uint8_t input_hash[32]; /* keccak256 of the input bytes as the worker received them */
+    phx_buf_t output;
+    uint8_t worker[20];
+    uint64_t timestamp;    /* unix seconds at signing */
+    uint8_t signature[65]; /* r || s || v, v = 27/28, low s */
+} phx_result_t;
+
+void phx_result_free(phx_result_t *r); /* frees output; accepts NULL */
+
+/* Sign: for PHX_RESULT_DIRECT, request_id is computed from input_hash and
+ * timestamp first. Fills worker (from sk) and signature. */
+phx_err_t phx_result_sign(phx_result_t *r, const uint8_t sk[32], phx_error_t *e);
+
+/* JSON form (DESIGN.md §7: bytes as 0x hex):
+ * {"kind":"direct"|"job","chain_id":N,"jobs":"0x..","request_id":"0x..",
+ *  "contract_id","code_hash","input_hash","output":<the value, when the output
+ *  is JSON>,"output_bytes":"0x..","worker","timestamp":N,"signature"}. */
+phx_err_t phx_result_to_json(const phx_result_t *r, json_t **out, phx_error_t *e);
+/* Parse; when "output" is present it must equal what output_bytes parses to. */
+phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e);
+
+/* The self-contained part of `phx verify`: the digest is rebuilt from the
+ * fields (for direct results the request id from input hash and timestamp),
+ * the signature recovers to r->worker, s is low. PHX_ERR_VERIFY names the
+ * failed check. Whether the worker is registered, its quote and measurement
+ * are the chain's and attestation's checks, made by the caller next. */
+phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
+
+/* ---- confidential inputs, secrets and replies (DESIGN.md §5) ---------------------- */
+
+/* Inputs and secrets are HPKE-sealed (base mode, DHKEM(X25519, HKDF-SHA256),
+ * HKDF-SHA256, ChaCha20-Poly1305) to the contract's X25519 key (the one the KMS
+ * signs, phx_kms_contract_pubkey) with info = label || contract_id, so a
+ * ciphertext for one contract or purpose opens nowhere else. Any RFC 9180
+ * library can produce them. An encrypted call gets an encrypted reply: both
+ * sides export reply_key = Export("phx-reply-v1", 32) from the HPKE context and
+ * the reply is ChaCha20-Poly1305(reply_key, nonce 0, aad = contract_id) — one
+ * key per call, so the fixed nonce is never reused. */
+#define PHX_SEAL_INPUT "phx-input-v1"
+#define PHX_SEAL_SECRET "phx-secret-v1"
+#define PHX_SEAL_MAX_BYTES (1u << 20)
+
+/* Client: *sealed = {"enc":"0x..","ciphertext":"0x.."} (new reference);
+ * reply_key (may be NULL) is kept to open the reply. */
+phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32],
+                                const uint8_t contract_id[32], const void *plaintext, size_t len,
+                                json_t **sealed, uint8_t reply_key[32], phx_error_t *e);
+/* Worker: open with the contract's X25519 secret key; plaintext is appended
+ * to out (marked secret: zeroed on free). A wrong key, contract, label or a
+ * flipped bit is PHX_ERR_VERIFY. reply_key may be NULL. */
+phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32],
+                                const uint8_t contract_id[32], const json_t *sealed, phx_buf_t *out,
+                                uint8_t reply_key[32], phx_error_t *e);
+/* The reply: ciphertext (len + 16 bytes) appended to out, and back. */
+phx_err_t phx_confidential_seal_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],
+                                      const void *plaintext, size_t len, phx_buf_t *out,
+                                      phx_error_t *e);
+phx_err_t phx_confidential_open_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],
+                                      const uint8_t *ciphertext, size_t len, phx_buf_t *out,
+                                      phx_error_t *e);
+
+/* ---- the job journal (crash-safe record of on-chain requests) ------------------- */
+
+/* Every Jobs request the worker sees is written here (SQLite, WAL,
+ * synchronous=FULL) before any work starts, and every step is committed before
+ * the next begins, so a crash or kill -9 at any moment loses nothing:
+ *
+ *   PENDING --run--> RUNNING --sign--> SIGNED --send tx--> SUBMITTED --> DONE
+ *        \________________\_______________\__________________\--> FAILED
+ *
+ * On restart: PENDING and RUNNING jobs are run (again: nothing of theirs left
+ * the TEE); SIGNED jobs are submitted with the stored output and signature,
+ * never re-run; SUBMITTED jobs are checked on chain and resubmitted only if the
+ * request is still pending (Jobs.fulfill rejects a second fulfilment, so a
+ * duplicate can never be paid twice). States only move forward. */
+typedef enum {
+    PHX_JOB_PENDING = 1,
+    PHX_JOB_RUNNING = 2,
+    PHX_JOB_SIGNED = 3,
+    PHX_JOB_SUBMITTED = 4,
+    PHX_JOB_DONE = 5,
+    PHX_JOB_FAILED = 6,
+} phx_job_state_t;
+
+const char *phx_job_state_name(phx_job_state_t s); /* "pending", ... */
+
+typedef struct {
+    uint64_t request_id;
+    uint8_t contract_id[32];
+    uint8_t code_hash[32];
+    phx_buf_t input;
+    uint64_t deadline; /* unix seconds (Jobs request deadline) */
+    uint64_t block;    /* where the request was seen */
+    phx_job_state_t state;
+    int attempts;     /* times it entered RUNNING */
+    phx_buf_t output; /* from SIGNED on */
+    uint8_t signature[65];
+    uint8_t tx_hash[32]; /* from SUBMITTED on */
+    char error[256];     /* FAILED: why */
+} phx_job_t;
+
+void phx_job_clear(phx_job_t *j); /* frees input and output */
+
+typedef struct phx_jobdb phx_jobdb_t;
+
+/* Open (creating) the journal at path. One handle per process; not for
+ * concurrent use from several threads without the caller's lock. */
+phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e);
+void phx_jobdb_close(phx_jobdb_t *db); /* accepts NULL */
+
+/* Record a request as PENDING; a request already recorded is left as it is
+ * (*inserted false): following the chain twice never duplicates work. */
+phx_err_t phx_jobdb_record(phx_jobdb_t *db, uint64_t request_id, const uint8_t contract_id[32],
+                           const uint8_t code_hash[32], const uint8_t *input, size_t input_len,
+                           uint64_t deadline, uint64_t block, bool *inserted, phx_error_t *e);
+/* The job with this id (PHX_ERR_NOT_FOUND if none). Clear it after use. */
+phx_err_t phx_jobdb_get(phx_jobdb_t *db, uint64_t request_id, phx_job_t *out, phx_error_t *e);
+/* The oldest job in a state that needs action (PENDING, RUNNING, SIGNED,
+ * SUBMITTED), lowest request id first; *found false when there is none. */
+phx_err_t phx_jobdb_next(phx_jobdb_t *db, phx_job_t *out, bool *found, phx_error_t *e);
+
+/* Transitions. Each checks the current state (a job moves only forward;
+ * anything else is PHX_ERR_STATE) and commits before returning. */
+phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e); /* ->RUNNING */
+phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
+                           size_t output_len, const uint8_t signature[65], phx_error_t *e);
+phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
+                              phx_error_t *e);
+phx_err_t phx_jobdb_done(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
+phx_err_t phx_jobdb_failed(phx_jobdb_t *db, uint64_t request_id, const char *reason,
+                           phx_error_t *e);
+
+/* The chain follower's position, kept in the same database so that "seen up
+ * to block B" and "requests of blocks <= B recorded" commit together. */
+phx_err_t phx_jobdb_cursor(phx_jobdb_t *db, uint64_t *next_block, phx_error_t *e);
+phx_err_t phx_jobdb_set_cursor(phx_jobdb_t *db, uint64_t next_block, phx_error_t *e);
+/* Run fn inside one transaction (record a page of requests + the cursor). */
+phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_error_t *e),
+                               void *ctx, phx_error_t *e);
+
+/* How many jobs are in each state (counts[state], index 0 unused). */
+phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
+
+/* ---- the whole chain of trust (`phx verify`) ---------------------------------- */
+
+/* What to check a result against. */
+typedef struct {
+    phx_rpc_t *rpc;                           /* a node of the result's chain */
+    const phx_chain_deployment_t *deployment; /* the Phalanx contracts on it */
+    phx_attest_verifier_t *verifier;          /* Intel root, or the sim root when trusted */
+    const phx_attest_policy_t *policy;        /* NULL = phx_attest_policy_default */
+    const uint8_t *collateral;                /* for the worker's quote (dcap-qvl JSON) */
+    size_t collateral_len;
+    int64_t now; /* unix seconds; 0 = now */
+} phx_result_check_t;
+
+/* What the check found, step by step (each set once that step held). */
+typedef struct {
+    bool signature;   /* signed by r->worker over the Jobs digest */
+    bool deployment;  /* chain id and Jobs address are the given deployment's */
+    bool registered;  /* the Registry lists the worker as active */
+    bool quote;       /* its registration quote verifies to the trusted root */
+    bool binding;     /* that quote's report data binds the worker's key */
+    bool measurement; /* the quote's measurement is still allowed */
+    uint8_t operator_[20];
+    uint8_t measurement_id[32];
+    char tcb_status[48];
+} phx_result_report_t;
+
+/* Signature -> worker registered on chain -> its registration quote (from the
+ * Registry's WorkerRegistered event, matched by quote hash) verifies with the
+ * collateral -> report data binds the worker address and X25519 key -> the
+ * measurement is allowed. PHX_OK only when every step holds; otherwise
+ * PHX_ERR_VERIFY (or POLICY for the TCB policy) naming the first failed step,
+ * with report filled as far as it got. Chain access errors are IO/REMOTE. */
+phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
+                                  phx_result_report_t *report, phx_error_t *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,264 @@
+/* phx kms: run a KMS node (src/kms/node.c) until SIGINT/SIGTERM. Prints one
+ * ready line (or JSON) and writes DIR/kms.json so scripts and the devnet can
+ * find it; stops gracefully, letting requests in flight finish. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "phx/crypto.h"
+#include "phx/kms.h"
+
+static const char help[] =
+    "usage: phx kms [options]\n\n"
+    "Run a key management node. The root secret is made inside the TEE on first\n"
+    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed).\n"
+    "Workers get key material only with a quote that verifies, binds their keys,\n"
+    "and whose measurement the chain (or the allowlist) allows. docs/kms.md has the API.\n\n"
+    "Options:\n"
+    "  --dir DIR                state directory (default $PHX_HOME/kms, else ~/.phx/kms)\n"
+    "  --listen HOST:PORT       where to serve (default 127.0.0.1:8700; port 0 = any free)\n"
+    "  --tee sim|tdx|sgx        TEE backend (default sim)\n"
+    "  --sim-dir DIR            the sim platform directory (default $PHX_HOME/sim)\n"
+    "  --production             refuse the sim TEE\n"
+    "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
+    "  --deployment FILE        contract addresses (phx chain deployment file)\n"
+    "  --allow-measurement HEX  without a chain: allow this measurement id (repeatable)\n"
+    "  --allow-own-measurement  without a chain: allow workers running this same binary\n"
+    "  --trust-sim-root DIR     accept quotes from the sim platform in DIR (with the sim\n"
+    "                           TEE and no --production, its own platform is trusted)\n"
+    "  --policy FILE            TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
+    "  --onboard-from URL       replica: fetch the root from the KMS at URL on first start\n"
+    "  --kms-address 0x..       the address of that KMS (as the chain lists it)\n"
+    "  --rate N                 per-client requests per second (default: no limit)\n"
+    "  --json                   print the ready line as JSON\n\n"
+    "Exit status: 0 after a clean stop, 1 when the node cannot start, 2 bad usage.\n";
+
+static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') s++, n -= 2; /* [::1]:8700 */
+    if (n >= cap) return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p > 65535) return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int default_dir(char *out, size_t cap)
+{
+    const char *home = getenv("PHX_HOME");
+    if (home && *home) return snprintf(out, cap, "%s/kms", home) >= (int)cap ? -1 : 0;
+    home = getenv("HOME");
+    if (!home || !*home) return -1;
+    return snprintf(out, cap, "%s/.phx/kms", home) >= (int)cap ? -1 : 0;
+}
+
+static int cmd_kms(int argc, char **argv)
+{
+    const char *prefix = "phx kms";
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum {
+        DIR_,
+        LISTEN,
+        TEE,
+        SIMDIR,
+        PROD,
+        RPC,
+        DEPL,
+        ALLOW,
+        ALLOWOWN,
+        TRUST,
+        POLICY,
+        ONBOARD,
+        KADDR,
+        RATE,
+        JSON,
+        NOPTS
+    };
+    cli_opt_t opts[NOPTS] = {
+        [DIR_] = {.name = "dir", .takes_value = true},
+        [LISTEN] = {.name = "listen", .takes_value = true},
+        [TEE] = {.name = "tee", .takes_value = true},
+        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
+        [PROD] = {.name = "production"},
+        [RPC] = {.name = "rpc", .takes_value = true},
+        [DEPL] = {.name = "deployment", .takes_value = true},
+        [ALLOW] = {.name = "allow-measurement", .takes_value = true, .repeatable = true},
+        [ALLOWOWN] = {.name = "allow-own-measurement"},
+        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
+        [POLICY] = {.name = "policy", .takes_value = true},
+        [ONBOARD] = {.name = "onboard-from", .takes_value = true},
+        [KADDR] = {.name = "kms-address", .takes_value = true},
+        [RATE] = {.name = "rate", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    char dir[1024], host[256] = "127.0.0.1";
+    uint16_t port = 8700;
+    uint8_t(*allow)[32] = NULL, kms_address[20];
+    phx_chain_deployment_t dep;
+    phx_tee_config_t tc = {0};
+    phx_kms_node_opts_t o = {0};
+    phx_attest_policy_doc_t *policy = NULL;
+    phx_buf_t root_der = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
+    phx_kms_node_t *node = NULL;
+    json_t *ready = NULL;
+    rc = PHX_EXIT_USAGE;
+
+    if (args.npos) {
+        cli_error(rc, prefix, "takes no arguments (see --help)");
+        goto out;
+    }
+    if (opts[DIR_].value) {
+        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
+    } else if (default_dir(dir, sizeof dir)) {
+        cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
+        goto out;
+    }
+    if (opts[LISTEN].value && parse_listen(opts[LISTEN].value, host, sizeof host, &port)) {
+        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
+        goto out;
+    }
+    o.tee = PHX_TEE_SIM;
+    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    tc.sim_dir = opts[SIMDIR].value;
+    tc.production = opts[PROD].seen;
+    o.tee_config = &tc;
+    o.dir = dir;
+    o.host = host;
+    o.port = port;
+    if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
+    if (opts[RPC].seen != opts[DEPL].seen) {
+        cli_error(rc, prefix, "--rpc and --deployment go together");
+        goto out;
+    }
+    if (opts[DEPL].value) {
+        if (phx_chain_deployment_load(opts[DEPL].value, &dep, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        o.rpc_url = opts[RPC].value;
+        o.deployment = &dep;
+    }
+    if (opts[ALLOW].nvalues) {
+        allow = calloc((size_t)opts[ALLOW].nvalues, 32);
+        if (!allow) goto out;
+        for (int i = 0; i < opts[ALLOW].nvalues; i++)
+            if (phx_hex_decode_fixed(opts[ALLOW].values[i], allow[i], 32, &e)) {
+                cli_error(rc, prefix, "--allow-measurement: %s", e.message);
+                goto out;
+            }
+        o.allow = (const uint8_t(*)[32])allow;
+        o.allow_count = (size_t)opts[ALLOW].nvalues;
+    }
+    o.allow_own_measurement = opts[ALLOWOWN].seen;
+    if (o.deployment && (o.allow_count || o.allow_own_measurement)) {
+        cli_error(rc, prefix, "with a chain the Registry decides; drop --allow-*");
+        goto out;
+    }
+    if (opts[TRUST].value) {
+        if (phx_tee_sim_read_root(opts[TRUST].value, &root_der, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        o.root_der = root_der.ptr;
+        o.root_der_len = root_der.len;
+    } else if (o.tee == PHX_TEE_SIM && !tc.production) {
+        o.trust_own_sim_root = true;
+    }
+    if (opts[POLICY].value) {
+        if (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
+            phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        o.policy = phx_attest_policy_doc_get(policy);
+    }
+    if (opts[ONBOARD].seen != opts[KADDR].seen) {
+        cli_error(rc, prefix, "--onboard-from and --kms-address go together");
+        goto out;
+    }
+    if (opts[KADDR].value) {
+        if (phx_hex_decode_fixed(opts[KADDR].value, kms_address, 20, &e)) {
+            cli_error(rc, prefix, "--kms-address: %s", e.message);
+            goto out;
+        }
+        o.onboard_url = opts[ONBOARD].value;
+        o.onboard_kms_address = kms_address;
+    }
+
+    /* Signals are taken by sigwait below; block them before any thread starts
+     * so the server's threads inherit the mask and never take them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    phx_log_set_component("kms");
+    rc = PHX_EXIT_FAIL;
+    if (phx_kms_node_start(&o, &node, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    uint8_t addr[20], xpub[32], mr[32];
+    phx_kms_address(phx_kms_node_kms(node), addr);
+    phx_kms_x25519_pub(phx_kms_node_kms(node), xpub);
+    phx_kms_node_measurement(node, mr);
+    char checksum[43];
+    phx_eth_address_checksum(addr, checksum);
+    ready = json_pack("{s:s,s:s,s:o,s:o,s:b,s:i}", "url", phx_kms_node_url(node), "kms_address",
+                      checksum, "x25519_pub", phx_json_hex(xpub, 32), "measurement",
+                      phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "pid",
+                      (int)getpid());
+    char path[1100];
+    snprintf(path, sizeof path, "%s/kms.json", dir);
+    char *text = ready ? phx_json_dump(ready, true) : NULL;
+    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, &e))
+        PHX_WARN("could not write %s: %s", path, e.message);
+    free(text);
+    if (opts[JSON].seen) {
+        cli_print_json(ready);
+    } else {
+        printf("kms listening on %s\nkms address %s\nmeasurement 0x", phx_kms_node_url(node),
+               checksum);
+        for (int i = 0; i < 32; i++)
+            printf("%02x", mr[i]);
+        printf("\n%s\n", phx_kms_node_created_root(node) ? "root: created and sealed"
+                                                         : "root: unsealed from disk");
+    }
+    fflush(stdout);
+    PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    PHX_INFO("kms: signal %d, stopping", sig);
+    phx_kms_node_stop(node, 5000);
+    node = NULL;
+    rc = PHX_EXIT_OK;
+out:
+    phx_kms_node_stop(node, 0);
+    json_decref(ready);
+    phx_attest_policy_free(policy);
+    phx_buf_free(&policy_text);
+    phx_buf_free(&root_der);
+    free(allow);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+PHX_CLI_COMMAND(kms, "kms", 300, "run a key management node (root secret sealed in its TEE)",
+                cmd_kms)

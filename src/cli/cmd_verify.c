@@ -1,0 +1,225 @@
+/* phx verify RESULT.json: check a signed result's whole chain of trust
+ * (src/worker/verify.c) against a chain node and the Phalanx deployment on it,
+ * printing each step. Exit 0 valid, 1 invalid, 2 unreadable input or usage. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "phx/crypto.h"
+#include "phx/tee.h"
+#include "phx/worker.h"
+
+static const char help[] =
+    "usage: phx verify RESULT.json [options]\n\n"
+    "Check a result envelope (what `phx call --json` prints) from end to end:\n"
+    "  1. its signature is by the worker it names, over the digest Jobs checks\n"
+    "  2. it is for this chain's Jobs contract (and, for a job, the request's code)\n"
+    "  3. the worker is registered and active in the Registry\n"
+    "  4. the quote it registered with verifies to the trusted root\n"
+    "  5. that quote binds the worker's keys and the registered measurement\n"
+    "  6. the measurement is still allowed by governance\n\n"
+    "Options:\n"
+    "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
+    "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
+    "  --endpoints FILE     default $PHX_HOME/endpoints.json, else ~/.phx/devnet/endpoints.json:\n"
+    "                       {\"rpc\":URL,\"deployment\":FILE or object,\"sim_dir\":DIR}\n"
+    "  --collateral FILE    collateral for the worker's quote (dcap-qvl JSON)\n"
+    "  --trust-sim-root DIR trust the sim TEE platform in DIR (development networks);\n"
+    "                       its collateral is used when --collateral is absent\n"
+    "  --policy FILE        TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
+    "  --now UNIX           verification time (default: now)\n"
+    "  --json               print {\"valid\",\"steps\",...} instead of text\n\n"
+    "Exit status: 0 valid, 1 invalid, 2 bad usage or unreadable input.\n";
+
+static int endpoints_path(const char *given, char *out, size_t cap)
+{
+    if (given) return snprintf(out, cap, "%s", given) >= (int)cap ? -1 : 0;
+    const char *home = getenv("PHX_HOME");
+    if (home && *home) return snprintf(out, cap, "%s/endpoints.json", home) >= (int)cap ? -1 : 0;
+    home = getenv("HOME");
+    if (!home || !*home) return -1;
+    return snprintf(out, cap, "%s/.phx/devnet/endpoints.json", home) >= (int)cap ? -1 : 0;
+}
+
+static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,
+                        const phx_error_t *e, bool as_json)
+{
+    static const char *names[] = {"signature", "deployment", "registered",
+                                  "quote",     "binding",    "measurement"};
+    bool flags[] = {rep->signature, rep->deployment, rep->registered,
+                    rep->quote,     rep->binding,    rep->measurement};
+    if (as_json) {
+        json_t *steps = json_object();
+        for (int i = 0; i < 6; i++)
+            json_object_set_new(steps, names[i], json_boolean(flags[i]));
+        json_t *o = json_pack("{s:b,s:o,s:o}", "valid", err == PHX_OK, "steps", steps, "worker",
+                              phx_json_hex(r->worker, 20));
+        if (rep->registered) {
+            json_object_set_new(o, "operator", phx_json_hex(rep->operator_, 20));
+            json_object_set_new(o, "measurement", phx_json_hex(rep->measurement_id, 32));
+        }
+        if (rep->quote) json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+        if (err) json_object_set_new(o, "error", json_string(e->message));
+        cli_print_json(o);
+        json_decref(o);
+        return;
+    }
+    char addr[43];
+    phx_eth_address_checksum(r->worker, addr);
+    printf("worker      %s\n", addr);
+    bool failed_shown = false;
+    for (int i = 0; i < 6; i++) {
+        if (flags[i]) {
+            printf("ok          %s\n", names[i]);
+        } else if (!failed_shown) {
+            printf("FAIL        %s: %s\n", names[i], e->message);
+            failed_shown = true;
+        } else {
+            printf("-           %s (not reached)\n", names[i]);
+        }
+    }
+    if (rep->quote) printf("tcb status  %s\n", rep->tcb_status);
+    printf("%s\n", err ? "INVALID" : "VALID");
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    const char *prefix = "phx verify";
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum { RPC, DEPL, ENDP, COLL, TRUST, POLICY, NOW, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [RPC] = {.name = "rpc", .takes_value = true},
+        [DEPL] = {.name = "deployment", .takes_value = true},
+        [ENDP] = {.name = "endpoints", .takes_value = true},
+        [COLL] = {.name = "collateral", .takes_value = true},
+        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
+        [POLICY] = {.name = "policy", .takes_value = true},
+        [NOW] = {.name = "now", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    json_t *doc = NULL, *endpoints = NULL;
+    phx_result_t r;
+    bool have_result = false;
+    phx_chain_deployment_t dep;
+    phx_rpc_t *rpc = NULL;
+    phx_attest_verifier_t *verifier = NULL;
+    phx_attest_policy_doc_t *policy = NULL;
+    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
+    phx_tee_t *sim = NULL;
+    const char *sim_dir = opts[TRUST].value;
+    rc = PHX_EXIT_USAGE;
+
+    if (args.npos != 1) {
+        cli_error(rc, prefix, "takes one RESULT.json (see --help)");
+        goto out;
+    }
+    if (phx_json_load_file(args.pos[0], &doc, &e) || phx_result_from_json(doc, &r, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    have_result = true;
+
+    /* Where the chain is: flags first, then the endpoints file the devnet writes. */
+    const char *rpc_url = opts[RPC].value;
+    char ep_path[1024];
+    if ((!rpc_url || !opts[DEPL].value) &&
+        endpoints_path(opts[ENDP].value, ep_path, sizeof ep_path) == 0 &&
+        access(ep_path, R_OK) == 0 && phx_json_load_file(ep_path, &endpoints, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (!rpc_url) rpc_url = json_string_value(json_object_get(endpoints, "rpc"));
+    if (!sim_dir) sim_dir = json_string_value(json_object_get(endpoints, "sim_dir"));
+    json_t *dj = json_object_get(endpoints, "deployment");
+    phx_err_t derr;
+    if (opts[DEPL].value)
+        derr = phx_chain_deployment_load(opts[DEPL].value, &dep, &e);
+    else if (json_is_string(dj))
+        derr = phx_chain_deployment_load(json_string_value(dj), &dep, &e);
+    else if (json_is_object(dj))
+        derr = phx_chain_deployment_from_json(dj, &dep, &e);
+    else
+        derr = phx_fail(&e, PHX_ERR_INVALID, "no --deployment and no endpoints file with one");
+    if (derr || !rpc_url) {
+        if (!derr) phx_fail(&e, PHX_ERR_INVALID, "no --rpc and no endpoints file with one");
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+
+    /* Which root we trust, and the collateral for the worker's quote. */
+    if (sim_dir) {
+        if (phx_tee_sim_read_root(sim_dir, &root, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+    }
+    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &verifier, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (opts[COLL].value) {
+        if (phx_file_read(opts[COLL].value, &coll, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+    } else if (sim_dir) {
+        phx_tee_config_t tc = {.sim_dir = sim_dir};
+        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+    } else {
+        cli_error(rc, prefix, "need --collateral for the worker's quote (or --trust-sim-root)");
+        goto out;
+    }
+    if (opts[POLICY].value &&
+        (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
+         phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (phx_rpc_open(rpc_url, NULL, &rpc, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+
+    phx_result_check_t check = {.rpc = rpc,
+                                .deployment = &dep,
+                                .verifier = verifier,
+                                .policy = policy ? phx_attest_policy_doc_get(policy) : NULL,
+                                .collateral = coll.ptr,
+                                .collateral_len = coll.len,
+                                .now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : 0};
+    phx_result_report_t rep;
+    memset(&e, 0, sizeof e);
+    phx_err_t err = phx_result_verify_chain(&r, &check, &rep, &e);
+    /* A chain we could not read is not a verdict on the result. */
+    if (err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT) {
+        cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+        rc = PHX_EXIT_USAGE;
+        goto out;
+    }
+    print_steps(&r, &rep, err, &e, opts[JSON].seen);
+    rc = err ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+out:
+    if (have_result) phx_result_free(&r);
+    phx_tee_close(sim);
+    phx_rpc_close(rpc);
+    phx_attest_verifier_free(verifier);
+    phx_attest_policy_free(policy);
+    phx_buf_free(&policy_text);
+    phx_buf_free(&root);
+    phx_buf_free(&coll);
+    json_decref(doc);
+    json_decref(endpoints);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+PHX_CLI_COMMAND(verify, "verify", 420,
+                "check a result's whole chain of trust (exit 0 valid, 1 invalid)", cmd_verify)

@@ -1,0 +1,357 @@
+/* The KMS as the network uses it, with real parts: the sim TEE (real-format
+ * TDX quotes, sealing keys), a real anvil node with the Phalanx contracts, the
+ * KMS on a loopback HTTP server, and workers/replicas talking to it with the
+ * requester code. Shows: root sealed to the KMS measurement; a worker
+ * registered on chain with the KMS's signature then given the contract root;
+ * refusals for a measurement not allowed, a tampered quote, report data not
+ * binding the key, an unregistered worker, a revoked measurement; a replica
+ * onboarding and deriving identical keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../evm/anvil_proc.h"
+#include "phx/chain.h"
+#include "phx/crypto.h"
+#include "phx/kms.h"
+#include "phx/tee.h"
+#include "test.h"
+
+/* anvil's first well-known development account (public test key). */
+static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+static anvil_t node;
+static char dir[] = "/tmp/phx-kms-net-XXXXXX";
+
+static void cleanup(void)
+{
+    anvil_stop(&node);
+}
+
+/* ---- TEE adapters ---------------------------------------------------------------- */
+
+static phx_err_t tee_seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
+{
+    return phx_tee_seal_key(ctx, label, key, e);
+}
+
+typedef struct {
+    phx_tee_t *tee;
+    int tamper;                  /* 1: flip a bit of the signed report */
+    const uint8_t *other_x25519; /* quote over report data for this key instead */
+    const uint8_t *eth;          /* needed to rebuild report data when other_x25519 is set */
+} quoter_t;
+
+static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                           phx_buf_t *collateral, phx_error_t *e)
+{
+    quoter_t *q = ctx;
+    uint8_t rd[64];
+    memcpy(rd, report_data, 64);
+    if (q->other_x25519) phx_chain_report_data(q->eth, q->other_x25519, report_data + 32, rd);
+    phx_err_t err = phx_tee_quote(q->tee, rd, quote, e);
+    if (err) return err;
+    if (q->tamper) quote->ptr[48 + 200] ^= 0x04; /* inside the TD report (MRTD region) */
+    return phx_tee_sim_collateral(q->tee, collateral, e);
+}
+
+static void measurement_id(phx_tee_t *t, uint8_t id[32])
+{
+    phx_tee_measurement_t m;
+    phx_error_t e = {0};
+    CHECK(phx_tee_measurement(t, &m, &e) == PHX_OK);
+    uint8_t regs[240];
+    memcpy(regs, m.mr_td, 48);
+    for (int i = 0; i < 4; i++)
+        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
+    phx_keccak256(regs, sizeof regs, id);
+}
+
+/* ---- chain helpers ---------------------------------------------------------------- */
+
+static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
+                          phx_error_t *e)
+{
+    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
+    json_decref(args);
+    return err;
+}
+
+typedef struct {
+    uint8_t sk[32], eth[20], xsk[32], xpub[32];
+} identity_t;
+
+static void identity_new(identity_t *id)
+{
+    CHECK(phx_secp256k1_keygen(id->sk) == PHX_OK);
+    CHECK(phx_eth_address_from_seckey(id->sk, id->eth) == PHX_OK);
+    CHECK(phx_x25519_keygen(id->xsk, id->xpub) == PHX_OK);
+}
+
+static phx_kms_requester_t requester(const char *url, const uint8_t kms_addr[20],
+                                     const identity_t *id, quoter_t *q)
+{
+    phx_kms_requester_t rq = {
+        .kms_url = url, .quote = sim_quote, .quote_ctx = q, .x25519_sk = id->xsk};
+    memcpy(rq.kms_address, kms_addr, 20);
+    memcpy(rq.eth_address, id->eth, 20);
+    memcpy(rq.x25519_pub, id->xpub, 32);
+    return rq;
+}
+
+/* registerWorker from the operator with what the KMS returned. */
+static phx_err_t register_on_chain(phx_signer_t *op, const phx_chain_deployment_t *d,
+                                   const json_t *reg, phx_error_t *e)
+{
+    json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
+                             json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
+                             json_object_get(reg, "quote"), json_object_get(reg, "signature"));
+    return transact(op, d->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+                    e);
+}
+
+static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
+{
+    bool ok = err == PHX_ERR_REMOTE && strstr(e->message, words) != NULL;
+    if (!ok)
+        fprintf(stderr, "  expected a refusal with \"%s\", got %d: %s\n", words, err, e->message);
+    return ok;
+}
+
+int main(void)
+{
+    phx_error_t e = {0};
+    if (phx_crypto_init()) return 1;
+    CHECK(mkdtemp(dir) != NULL);
+    atexit(cleanup);
+    if (anvil_start(&node, NULL) != 0) {
+        CHECK_MSG(0, "could not start anvil");
+        return test_done("test_kms_network");
+    }
+    printf("anvil at %s, state in %s\n", node.url, dir);
+
+    /* TEEs on one sim platform: the KMS, an honest worker and a replica run
+     * this binary; "evil" runs other code (another RTMR0). */
+    char sim_dir[256], other_cfg[256];
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    snprintf(other_cfg, sizeof other_cfg, "%s/other.conf", dir);
+    CHECK(phx_file_write_atomic(other_cfg, "patched worker\n", 15, 0600, &e) == PHX_OK);
+    phx_tee_config_t tc = {.sim_dir = sim_dir},
+                     tc_other = {.sim_dir = sim_dir, .sim_config = other_cfg};
+    phx_tee_t *kms_tee = NULL, *worker_tee = NULL, *evil_tee = NULL;
+    CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &kms_tee, &e) == PHX_OK, "%s", e.message);
+    CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &worker_tee, &e) == PHX_OK);
+    CHECK(phx_tee_open(PHX_TEE_SIM, &tc_other, &evil_tee, &e) == PHX_OK);
+    if (!kms_tee || !worker_tee || !evil_tee) return test_done("test_kms_network");
+    uint8_t good_mr[32], evil_mr[32];
+    measurement_id(worker_tee, good_mr);
+    measurement_id(evil_tee, evil_mr);
+    CHECK(memcmp(good_mr, evil_mr, 32) != 0);
+
+    /* The root: made and sealed on first start, the same after a restart, and
+     * unreadable to other code on the same platform. */
+    char root_path[256];
+    snprintf(root_path, sizeof root_path, "%s/kms-root.sealed", dir);
+    uint8_t root[32], again[32];
+    bool created = false;
+    CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, kms_tee, root, &created, &e) ==
+          PHX_OK);
+    CHECK(created);
+    CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, kms_tee, again, &created, &e) ==
+          PHX_OK);
+    CHECK(!created && memcmp(root, again, 32) == 0);
+    CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, evil_tee, again, &created, &e) ==
+          PHX_ERR_VERIFY);
+
+    /* Chain: contracts deployed by the governor, who is also our operator. */
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *gov = NULL;
+    uint8_t dev_sk[32], gov_addr[20];
+    phx_chain_deployment_t dep;
+    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
+    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
+    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
+    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    phx_signer_address(gov, gov_addr);
+
+    /* The KMS service on a loopback port, checking quotes against the sim root
+     * and peers against the Registry. */
+    phx_buf_t sim_root = PHX_BUF_INIT;
+    phx_attest_verifier_t *verifier = NULL;
+    CHECK(phx_tee_sim_root(kms_tee, &sim_root, &e) == PHX_OK);
+    CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &verifier, &e) == PHX_OK);
+    phx_kms_attest_t at = {verifier, NULL};
+    phx_kms_registry_t *reg = NULL;
+    CHECK(phx_kms_registry_open(node.url, &dep, &reg, &e) == PHX_OK);
+    phx_kms_config_t cfg = {.verify_quote = phx_kms_verify_quote_attest,
+                            .verify_ctx = &at,
+                            .check_peer = phx_kms_registry_check,
+                            .check_ctx = reg,
+                            .chain_id = dep.chain_id};
+    memcpy(cfg.root, root, 32);
+    memcpy(cfg.registry, dep.registry, 20);
+    phx_kms_t *kms = NULL;
+    phx_http_router_t *router = NULL;
+    phx_http_server_t *server = NULL;
+    CHECK(phx_kms_new(&cfg, &kms, &e) == PHX_OK);
+    CHECK(phx_http_router_new(&router, &e) == PHX_OK);
+    CHECK(phx_kms_add_routes(kms, router, &e) == PHX_OK);
+    CHECK(phx_http_server_start(router, NULL, &server, &e) == PHX_OK);
+    if (!server) return test_done("test_kms_network");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)phx_http_server_port(server));
+    uint8_t kms_addr[20];
+    phx_kms_address(kms, kms_addr);
+
+    /* Governance: this KMS is a KMS node; this worker code is allowed; the
+     * operator bonds the minimum stake. */
+    char amount[] = "1000000000000000000000";
+    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
+                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
+    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
+    CHECK(transact(gov, dep.token, "approve(address,uint256)",
+                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
+    CHECK_MSG(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK,
+              "%s", e.message);
+
+    /* ---- an honest worker ---- */
+    identity_t w;
+    identity_new(&w);
+    quoter_t wq = {.tee = worker_tee};
+    phx_kms_requester_t rq = requester(url, kms_addr, &w, &wq);
+    uint8_t secret[32], croot[32];
+    CHECK(phx_kms_contract_root(root, croot, &e) == PHX_OK);
+    phx_err_t err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "not registered"));
+
+    json_t *regdoc = NULL;
+    CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(regdoc && register_on_chain(gov, &dep, regdoc, &e) == PHX_OK, "registerWorker: %s",
+              e.message);
+    phx_chain_worker_t onchain;
+    CHECK(phx_chain_worker_get(rpc, &dep, w.eth, &onchain, &e) == PHX_OK);
+    CHECK(onchain.status == PHX_CHAIN_WORKER_ACTIVE && memcmp(onchain.kms, kms_addr, 20) == 0);
+    CHECK(memcmp(onchain.measurement, good_mr, 32) == 0 && memcmp(onchain.x25519, w.xpub, 32) == 0);
+    json_decref(regdoc);
+
+    memset(secret, 0, 32);
+    CHECK_MSG(phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e) == PHX_OK, "%s",
+              e.message);
+    CHECK(memcmp(secret, croot, 32) == 0);
+    /* The worker derives a contract's keys; they match what the KMS publishes. */
+    uint8_t cid[32], xpub[32];
+    memset(cid, 0x5a, 32);
+    phx_contract_keys_t ck;
+    CHECK(phx_kms_contract_keys(secret, cid, &ck, &e) == PHX_OK);
+    char pk_url[256];
+    char *cid_hex = phx_hex_encode(cid, 32);
+    snprintf(pk_url, sizeof pk_url, "%s/v1/contracts/%s/pubkey", url, cid_hex);
+    free(cid_hex);
+    json_t *doc = NULL;
+    CHECK(phx_http_json("GET", pk_url, NULL, NULL, NULL, &doc, &e) == PHX_OK);
+    CHECK(phx_kms_contract_pubkey_verify(doc, kms_addr, cid, xpub, &e) == PHX_OK);
+    CHECK(memcmp(xpub, ck.x25519_pub, 32) == 0);
+    json_decref(doc);
+    phx_kms_contract_keys_clear(&ck);
+    printf("honest worker: registered on chain with the KMS signature, got the contract root\n");
+
+    /* ---- refusals ---- */
+    /* A tampered quote. */
+    quoter_t tq = {.tee = worker_tee, .tamper = 1};
+    phx_kms_requester_t trq = requester(url, kms_addr, &w, &tq);
+    memset(secret, 0, 32);
+    err = phx_kms_request_secret(&trq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "verify"));
+    /* A genuine quote whose report data binds another X25519 key. */
+    identity_t thief;
+    identity_new(&thief);
+    quoter_t bq = {.tee = worker_tee, .other_x25519 = thief.xpub, .eth = w.eth};
+    phx_kms_requester_t brq = requester(url, kms_addr, &w, &bq);
+    err = phx_kms_request_secret(&brq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "does not bind"));
+    /* The registered worker's address with a fresh X25519 key, honestly quoted
+     * (same code): the chain recorded another key, so no. */
+    identity_t rekey = w;
+    CHECK(phx_x25519_keygen(rekey.xsk, rekey.xpub) == PHX_OK);
+    phx_kms_requester_t krq = requester(url, kms_addr, &rekey, &wq);
+    err = phx_kms_request_secret(&krq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "X25519 key differs"));
+    /* Code whose measurement is not allowed: no registration, no keys. */
+    identity_t ev;
+    identity_new(&ev);
+    quoter_t eq = {.tee = evil_tee};
+    phx_kms_requester_t erq = requester(url, kms_addr, &ev, &eq);
+    err = phx_kms_request_registration(&erq, gov_addr, &regdoc, &e);
+    CHECK(remote_says(err, &e, "not allowed"));
+    err = phx_kms_request_secret(&erq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "not allowed"));
+    /* A second, allowed worker that was never registered. */
+    identity_t w2;
+    identity_new(&w2);
+    phx_kms_requester_t rq2 = requester(url, kms_addr, &w2, &wq);
+    err = phx_kms_request_secret(&rq2, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "not registered"));
+    /* An answer checked against the wrong KMS address is refused by the worker. */
+    phx_kms_requester_t wrong = rq;
+    wrong.kms_address[0] ^= 1;
+    CHECK(phx_kms_request_secret(&wrong, PHX_KMS_ROLE_WORKER, secret, &e) == PHX_ERR_VERIFY);
+
+    /* ---- a replica onboards ---- */
+    identity_t rep;
+    identity_new(&rep);
+    phx_tee_t *rep_tee = NULL;
+    CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &rep_tee, &e) == PHX_OK);
+    quoter_t rpq = {.tee = rep_tee};
+    phx_kms_requester_t rrq = requester(url, kms_addr, &rep, &rpq);
+    err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
+    CHECK(remote_says(err, &e, "not a KMS node"));
+    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
+                   json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
+    uint8_t rep_root[32];
+    CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
+              e.message);
+    CHECK(memcmp(rep_root, root, 32) == 0);
+    phx_kms_config_t rcfg = cfg;
+    memcpy(rcfg.root, rep_root, 32);
+    phx_kms_t *replica = NULL;
+    CHECK(phx_kms_new(&rcfg, &replica, &e) == PHX_OK);
+    uint8_t rep_addr[20];
+    phx_kms_address(replica, rep_addr);
+    CHECK(memcmp(rep_addr, kms_addr, 20) == 0);
+    json_t *d1 = NULL, *d2 = NULL;
+    CHECK(phx_kms_contract_pubkey(kms, cid, &d1, &e) == PHX_OK);
+    CHECK(phx_kms_contract_pubkey(replica, cid, &d2, &e) == PHX_OK);
+    CHECK(json_equal(json_object_get(d1, "x25519_pub"), json_object_get(d2, "x25519_pub")));
+    CHECK(json_equal(json_object_get(d1, "address"), json_object_get(d2, "address")));
+    json_decref(d1);
+    json_decref(d2);
+    printf("replica: onboarded after governance listed it, same root and contract keys\n");
+    phx_kms_free(replica);
+    phx_tee_close(rep_tee);
+
+    /* ---- governance revokes the measurement: the registered worker is cut off ---- */
+    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
+    err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
+    CHECK(remote_says(err, &e, "not allowed"));
+
+    phx_http_server_stop(server, 2000);
+    phx_http_router_free(router);
+    phx_kms_free(kms);
+    phx_kms_registry_close(reg);
+    phx_attest_verifier_free(verifier);
+    phx_buf_free(&sim_root);
+    phx_signer_close(gov);
+    phx_rpc_close(rpc);
+    phx_tee_close(kms_tee);
+    phx_tee_close(worker_tee);
+    phx_tee_close(evil_tee);
+    phx_secure_zero(root, 32);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_done("test_kms_network");
+}

@@ -1,0 +1,317 @@
+/* phx verify's chain of trust with real parts: anvil with the Phalanx
+ * contracts, a KMS node on the sim TEE vouching for a worker that registers
+ * on chain, results signed with the worker's key. A good result passes every
+ * step, and an on-chain job's envelope signature is accepted by Jobs.fulfill
+ * itself. Each broken link is caught at its own step: tampered output, an
+ * unregistered signer, another deployment, a request naming other code, a
+ * quote root we do not trust, a measurement revoked by governance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../evm/anvil_proc.h"
+#include "phx/crypto.h"
+#include "phx/kms.h"
+#include "phx/worker.h"
+#include "test.h"
+
+static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+static anvil_t node;
+static char dir[] = "/tmp/phx-verify-XXXXXX";
+static void cleanup(void)
+{
+    anvil_stop(&node);
+}
+
+static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                           phx_buf_t *collateral, phx_error_t *e)
+{
+    phx_err_t err = phx_tee_quote(ctx, report_data, quote, e);
+    return err ? err : phx_tee_sim_collateral(ctx, collateral, e);
+}
+
+static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
+                          phx_error_t *e)
+{
+    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
+    json_decref(args);
+    return err;
+}
+
+/* Run the full check and say which step failed (the first false flag). */
+static const char *first_failed(const phx_result_t *r, const phx_result_check_t *c, phx_error_t *e)
+{
+    phx_result_report_t rep;
+    phx_err_t err = phx_result_verify_chain(r, c, &rep, e);
+    if (!err) return rep.measurement ? "none" : "inconsistent";
+    if (!rep.signature) return "signature";
+    if (!rep.deployment) return "deployment";
+    if (!rep.registered) return "registered";
+    if (!rep.quote) return "quote";
+    if (!rep.binding) return "binding";
+    if (!rep.measurement) return "measurement";
+    return "inconsistent";
+}
+
+static void make(phx_result_t *r, phx_result_kind_t kind, const phx_chain_deployment_t *d,
+                 const uint8_t cid[32], const uint8_t code[32], uint64_t request_id,
+                 const char *output)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->chain_id = d->chain_id;
+    memcpy(r->jobs, d->jobs, 20);
+    memcpy(r->contract_id, cid, 32);
+    memcpy(r->code_hash, code, 32);
+    phx_keccak256("{}", 2, r->input_hash);
+    for (int i = 0; i < 8; i++)
+        r->request_id[31 - i] = (uint8_t)(request_id >> (8 * i));
+    r->timestamp = (uint64_t)phx_now_ms() / 1000;
+    phx_buf_append_str(&r->output, output);
+}
+
+int main(void)
+{
+    phx_error_t e = {0};
+    if (phx_crypto_init()) return 1;
+    CHECK(mkdtemp(dir) != NULL);
+    atexit(cleanup);
+    if (anvil_start(&node, NULL) != 0) {
+        CHECK_MSG(0, "could not start anvil");
+        return test_done("test_verify");
+    }
+    char sim_dir[256], kms_dir[256];
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    snprintf(kms_dir, sizeof kms_dir, "%s/kms", dir);
+
+    /* Chain. */
+    uint8_t dev_sk[32], gov_addr[20];
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *gov = NULL;
+    phx_chain_deployment_t dep;
+    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
+    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
+    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
+    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    phx_signer_address(gov, gov_addr);
+
+    /* A KMS node that asks the Registry. */
+    phx_tee_config_t tc = {.sim_dir = sim_dir};
+    phx_kms_node_opts_t ko = {.dir = kms_dir,
+                              .tee = PHX_TEE_SIM,
+                              .tee_config = &tc,
+                              .rpc_url = node.url,
+                              .deployment = &dep,
+                              .trust_own_sim_root = true};
+    phx_kms_node_t *kn = NULL;
+    CHECK_MSG(phx_kms_node_start(&ko, &kn, &e) == PHX_OK, "%s", e.message);
+    if (!kn) return test_done("test_verify");
+    uint8_t kms_addr[20], mr[32];
+    phx_kms_address(phx_kms_node_kms(kn), kms_addr);
+    phx_kms_node_measurement(kn, mr);
+    char amount[] = "1000000000000000000000";
+    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
+                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
+    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                   json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    CHECK(transact(gov, dep.token, "approve(address,uint256)",
+                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
+    CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
+
+    /* A worker in its own TEE (same binary, so the allowed measurement). */
+    phx_tee_t *wt = NULL;
+    CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &wt, &e) == PHX_OK);
+    uint8_t wsk[32], xsk[32];
+    phx_kms_requester_t rq = {
+        .kms_url = phx_kms_node_url(kn), .quote = sim_quote, .quote_ctx = wt, .x25519_sk = xsk};
+    memcpy(rq.kms_address, kms_addr, 20);
+    CHECK(phx_secp256k1_keygen(wsk) == PHX_OK &&
+          phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
+    CHECK(phx_x25519_keygen(xsk, rq.x25519_pub) == PHX_OK);
+    json_t *reg = NULL;
+    CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &reg, &e) == PHX_OK, "%s", e.message);
+    json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
+                             json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
+                             json_object_get(reg, "quote"), json_object_get(reg, "signature"));
+    CHECK_MSG(transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                       args, &e) == PHX_OK,
+              "%s", e.message);
+    json_decref(reg);
+
+    /* What a verifier holds: the sim root (explicitly trusted) and collateral. */
+    phx_buf_t sim_root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    phx_attest_verifier_t *sim_v = NULL, *intel_v = NULL;
+    CHECK(phx_tee_sim_root(wt, &sim_root, &e) == PHX_OK);
+    CHECK(phx_tee_sim_collateral(wt, &coll, &e) == PHX_OK);
+    CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &sim_v, &e) == PHX_OK);
+    CHECK(phx_attest_verifier_new(NULL, 0, &intel_v, &e) == PHX_OK);
+    phx_result_check_t check = {.rpc = rpc,
+                                .deployment = &dep,
+                                .verifier = sim_v,
+                                .collateral = coll.ptr,
+                                .collateral_len = coll.len};
+
+    /* A direct call's result: every step holds. */
+    uint8_t cid[32], code[32];
+    memset(cid, 0xc1, 32);
+    memset(code, 0xc0, 32);
+    phx_result_t r;
+    make(&r, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{\"price\":3120.5}");
+    CHECK(phx_result_sign(&r, wsk, &e) == PHX_OK);
+    phx_result_report_t rep;
+    CHECK_MSG(phx_result_verify_chain(&r, &check, &rep, &e) == PHX_OK, "%s", e.message);
+    CHECK(rep.signature && rep.deployment && rep.registered && rep.quote && rep.binding &&
+          rep.measurement);
+    CHECK(memcmp(rep.operator_, gov_addr, 20) == 0 && memcmp(rep.measurement_id, mr, 32) == 0);
+    CHECK(strcmp(rep.tcb_status, "UpToDate") == 0);
+    printf(
+        "direct result: signature, deployment, registration, quote (%s), binding, measurement ok\n",
+        rep.tcb_status);
+
+    /* An on-chain job: deploy the TEE contract, request, sign, verify, and
+     * let Jobs.fulfill itself accept the very signature in the envelope. */
+    uint8_t salt[32] = {7};
+    CHECK(transact(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+                   json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
+                   &e) == PHX_OK);
+    uint8_t job_cid[32];
+    phx_chain_contract_id(gov_addr, salt, job_cid);
+    CHECK(transact(gov, dep.token, "approve(address,uint256)",
+                   json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount), &e) == PHX_OK);
+    CHECK_MSG(
+        transact(gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+                 json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
+                 &e) == PHX_OK,
+        "%s", e.message);
+    phx_result_t job;
+    make(&job, PHX_RESULT_JOB, &dep, job_cid, code, 1, "{\"price\":3121}");
+    CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
+    CHECK_MSG(phx_result_verify_chain(&job, &check, &rep, &e) == PHX_OK, "%s", e.message);
+    /* The worker sends fulfill from its own key (it must be an active worker). */
+    json_t *fund = json_pack("[o,s]", phx_json_hex(rq.eth_address, 20), "0x56BC75E2D63100000");
+    json_t *ignored = NULL;
+    CHECK(phx_rpc_call(rpc, "anvil_setBalance", fund, &ignored, &e) == PHX_OK);
+    json_decref(ignored);
+    phx_signer_t *ws = NULL;
+    CHECK(phx_signer_open(rpc, wsk, NULL, &ws, &e) == PHX_OK);
+    phx_buf_t calldata = PHX_BUF_INIT;
+    const uint8_t(*sigs)[65] = (const uint8_t(*)[65])job.signature;
+    CHECK(phx_chain_fulfill_calldata(1, job.output.ptr, job.output.len, sigs, 1, &calldata, &e) ==
+          PHX_OK);
+    CHECK_MSG(phx_chain_send(ws, dep.jobs, calldata.ptr, calldata.len, 0, NULL, &e) == PHX_OK,
+              "fulfill: %s", e.message);
+    phx_chain_request_t cr;
+    CHECK(phx_chain_request_get(rpc, &dep, 1, &cr, &e) == PHX_OK);
+    CHECK(cr.status == PHX_CHAIN_REQ_FULFILLED || cr.status == PHX_CHAIN_REQ_CALLBACK_FAILED);
+    printf("job result: verified, and Jobs.fulfill accepted its signature (status %u)\n",
+           cr.status);
+    phx_buf_free(&calldata);
+    phx_signer_close(ws);
+
+    /* Broken links, each caught at its step. */
+    phx_result_t t = r;
+    phx_buf_t out2 = PHX_BUF_INIT;
+    phx_buf_append_str(&out2, "{\"price\":1}");
+    t.output = out2;
+    CHECK(strcmp(first_failed(&t, &check, &e), "signature") == 0);
+    phx_buf_free(&out2);
+
+    phx_result_t stranger;
+    uint8_t ssk[32];
+    CHECK(phx_secp256k1_keygen(ssk) == PHX_OK);
+    make(&stranger, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{}");
+    CHECK(phx_result_sign(&stranger, ssk, &e) == PHX_OK);
+    CHECK(strcmp(first_failed(&stranger, &check, &e), "registered") == 0);
+
+    phx_chain_deployment_t other = dep;
+    other.jobs[0] ^= 1;
+    phx_result_check_t other_check = check;
+    other_check.deployment = &other;
+    CHECK(strcmp(first_failed(&r, &other_check, &e), "deployment") == 0);
+
+    phx_result_t wrong_code;
+    uint8_t code2[32];
+    memset(code2, 0xee, 32);
+    make(&wrong_code, PHX_RESULT_JOB, &dep, job_cid, code2, 1, "{}");
+    CHECK(phx_result_sign(&wrong_code, wsk, &e) == PHX_OK);
+    CHECK(strcmp(first_failed(&wrong_code, &check, &e), "deployment") == 0);
+
+    phx_result_check_t intel_check = check;
+    intel_check.verifier = intel_v;
+    CHECK(strcmp(first_failed(&r, &intel_check, &e), "quote") == 0);
+
+    /* The same through the binary: `phx verify` exit codes 0 / 1 / 2. */
+    const char *bin = getenv("PHX_BIN");
+    if (bin && access(bin, X_OK) == 0) {
+        char dep_path[300], good[300], bad[300], junk[300], cmd[2048];
+        snprintf(dep_path, sizeof dep_path, "%s/deployment.json", dir);
+        snprintf(good, sizeof good, "%s/good.json", dir);
+        snprintf(bad, sizeof bad, "%s/bad.json", dir);
+        snprintf(junk, sizeof junk, "%s/junk.json", dir);
+        CHECK(phx_chain_deployment_save(&dep, dep_path, &e) == PHX_OK);
+        json_t *gj = NULL;
+        CHECK(phx_result_to_json(&job, &gj, &e) == PHX_OK);
+        char *text = phx_json_dump(gj, true);
+        CHECK(phx_file_write_atomic(good, text, strlen(text), 0644, &e) == PHX_OK);
+        free(text);
+        json_object_set_new(gj, "output", json_pack("{s:i}", "price", 1));
+        json_object_set_new(gj, "output_bytes", json_string("0x7b227072696365223a317d"));
+        text = phx_json_dump(gj, true);
+        CHECK(phx_file_write_atomic(bad, text, strlen(text), 0644, &e) == PHX_OK);
+        free(text);
+        json_decref(gj);
+        CHECK(phx_file_write_atomic(junk, "{\"kind\":", 9, 0644, &e) == PHX_OK);
+        const char *files[] = {good, bad, junk};
+        int want[] = {0, 1, 2};
+        for (int i = 0; i < 3; i++) {
+            snprintf(cmd, sizeof cmd,
+                     "'%s' verify '%s' --rpc %s --deployment '%s' --trust-sim-root '%s' %s "
+                     ">'%s/cli%d.out' 2>&1",
+                     bin, files[i], node.url, dep_path, sim_dir, i == 1 ? "--json" : "", dir, i);
+            int st = system(cmd);
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            CHECK_MSG(code == want[i], "phx verify %s: exit %d, want %d", files[i], code, want[i]);
+        }
+        char outp[320];
+        snprintf(outp, sizeof outp, "%s/cli0.out", dir);
+        phx_buf_t o = PHX_BUF_INIT;
+        CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
+        CHECK(o.ptr && strstr((char *)o.ptr, "VALID") &&
+              strstr((char *)o.ptr, "ok          measurement"));
+        phx_buf_free(&o);
+        snprintf(outp, sizeof outp, "%s/cli1.out", dir);
+        CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
+        CHECK(o.ptr && strstr((char *)o.ptr, "\"valid\":false") &&
+              strstr((char *)o.ptr, "\"signature\":false"));
+        phx_buf_free(&o);
+        printf("phx verify: valid job result exit 0, tampered exit 1, unreadable exit 2\n");
+    } else {
+        printf("SKIP phx verify CLI: PHX_BIN not set\n");
+    }
+    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                   json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
+    const char *step = first_failed(&r, &check, &e);
+    /* Revoking the measurement deactivates the worker in the Registry's view. */
+    CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);
+    printf("refusals: tampered output, stranger, other deployment, other code, untrusted root, "
+           "revoked\n");
+
+    phx_result_free(&r);
+    phx_result_free(&job);
+    phx_result_free(&stranger);
+    phx_result_free(&wrong_code);
+    phx_attest_verifier_free(sim_v);
+    phx_attest_verifier_free(intel_v);
+    phx_buf_free(&sim_root);
+    phx_buf_free(&coll);
+    phx_tee_close(wt);
+    phx_kms_node_stop(kn, 1000);
+    phx_signer_close(gov);
+    phx_rpc_close(rpc);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_done("test_verify");
+}
