@@ -1,12 +1,14 @@
 /* The TEE interface against real files: the sim backend in a temp directory
  * (hierarchy made once and reused, quotes verify only with the sim root trusted,
- * production mode refuses it, sealing keys bound to the measurement), and the tdx
+ * production mode refuses it, revoked PCK leaf / PCK CA and CRLs outside their
+ * window or wrongly signed are rejected, sealing keys bound to the measurement), and the tdx
  * and sgx backends against fake configfs-tsm and Gramine trees. */
 #include <unistd.h>
 
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "phx/tee.h"
 #include "test.h"
@@ -87,6 +89,136 @@ static void test_forged_signer(const char *dir, const phx_buf_t *quote, const ph
     json_decref(doc);
 }
 
+static EVP_PKEY *read_key(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f) fclose(f);
+    return k;
+}
+
+/* First PEM certificate of a text. */
+static X509 *first_cert(const void *pem, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return x;
+}
+
+/* A CRL as the named issuer would sign it, valid [this_up, next_up], revoking
+ * `revoke` (a serial) when not NULL; hex DER as collateral holds it. */
+static char *crl_hex(X509 *issuer, EVP_PKEY *key, int64_t this_up, int64_t next_up,
+                     const ASN1_INTEGER *revoke)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_up), *t2 = ASN1_TIME_set(NULL, (time_t)next_up);
+    bool ok = crl && t1 && t2 && X509_CRL_set_version(crl, 1) &&
+              X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
+              X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2);
+    if (ok && revoke) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        ok = r && X509_REVOKED_set_serialNumber(r, (ASN1_INTEGER *)revoke) &&
+             X509_REVOKED_set_revocationDate(r, t1) && X509_CRL_add0_revoked(crl, r);
+        if (!ok) X509_REVOKED_free(r);
+    }
+    if (ok) ok = X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0;
+    char *hex = NULL;
+    unsigned char *der = NULL;
+    int n = ok ? i2d_X509_CRL(crl, &der) : -1;
+    if (n > 0 && (hex = malloc((size_t)n * 2 + 1))) phx_hex_encode_to(hex, der, (size_t)n);
+    OPENSSL_free(der);
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+    X509_CRL_free(crl);
+    return hex;
+}
+
+/* Revocation and CRL validity: the sim hierarchy's CA keys re-issue the two CRLs.
+ * A re-issued clean CRL is accepted (the re-signing is sound); revoking the PCK
+ * leaf (PCK CRL) or the PCK CA (root CA CRL), a CRL outside its window at the
+ * given time, or a CRL signed by the wrong key are each rejected, naming why. */
+static void test_crls(const char *dir, const phx_buf_t *quote, const phx_buf_t *col,
+                      const phx_buf_t *root_der)
+{
+    phx_error_t e = {0};
+    json_t *doc = NULL;
+    phx_quote_t q;
+    CHECK(phx_json_parse((const char *)col->ptr, col->len, &doc, &e) == PHX_OK);
+    CHECK(phx_quote_parse(quote->ptr, quote->len, &q, &e) == PHX_OK);
+    if (!doc) return;
+    const char *crl_chain = json_string_value(json_object_get(doc, "pck_crl_issuer_chain"));
+    X509 *pck_ca = first_cert(crl_chain, strlen(crl_chain));
+    X509 *leaf = first_cert(q.cert_data, q.cert_data_len);
+    const unsigned char *rp = root_der->ptr;
+    X509 *root = d2i_X509(NULL, &rp, (long)root_der->len);
+    EVP_PKEY *root_k = read_key(dir, "root_ca.key"), *pck_ca_k = read_key(dir, "pck_ca.key");
+    CHECK(pck_ca && leaf && root && root_k && pck_ca_k);
+    if (!(pck_ca && leaf && root && root_k && pck_ca_k)) goto out;
+    int64_t now = (int64_t)(phx_now_ms() / 1000), day = 86400;
+    ASN1_INTEGER *other = ASN1_INTEGER_dup(X509_get0_serialNumber(leaf));
+    ASN1_INTEGER_set(other, ASN1_INTEGER_get(other) + 1000);
+    struct {
+        const char *name, *field, *want; /* want NULL: accepted; else in the error */
+        char *hex;
+    } cases[] = {
+        {"clean PCK CRL", "pck_crl", NULL, crl_hex(pck_ca, pck_ca_k, now - day, now + day, NULL)},
+        {"clean root CA CRL", "root_ca_crl", NULL,
+         crl_hex(root, root_k, now - day, now + day, NULL)},
+        {"PCK CRL revoking another serial", "pck_crl", NULL,
+         crl_hex(pck_ca, pck_ca_k, now - day, now + day, other)},
+        {"PCK CRL revoking the PCK leaf", "pck_crl", "revoked",
+         crl_hex(pck_ca, pck_ca_k, now - day, now + day, X509_get0_serialNumber(leaf))},
+        {"root CA CRL revoking the PCK CA", "root_ca_crl", "revoked",
+         crl_hex(root, root_k, now - day, now + day, X509_get0_serialNumber(pck_ca))},
+        {"PCK CRL past its nextUpdate", "pck_crl", "PCK CRL expired",
+         crl_hex(pck_ca, pck_ca_k, now - 2 * day, now - 1, NULL)},
+        {"PCK CRL before its thisUpdate", "pck_crl", "PCK CRL is not yet valid",
+         crl_hex(pck_ca, pck_ca_k, now + 10, now + day, NULL)},
+        {"root CA CRL past its nextUpdate", "root_ca_crl", "root CA CRL expired",
+         crl_hex(root, root_k, now - 2 * day, now - 1, NULL)},
+        {"PCK CRL signed by the root key", "pck_crl", "not signed",
+         crl_hex(pck_ca, root_k, now - day, now + day, NULL)},
+        {"root CA CRL signed by the PCK CA key", "root_ca_crl", "not signed",
+         crl_hex(root, pck_ca_k, now - day, now + day, NULL)},
+    };
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root_der->ptr, root_der->len, &v, &e) == PHX_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_MSG(cases[i].hex != NULL, "%s: built", cases[i].name);
+        if (!cases[i].hex || !v) continue;
+        json_t *copy = json_deep_copy(doc);
+        json_object_set_new(copy, cases[i].field, json_string(cases[i].hex));
+        char *c = json_dumps(copy, JSON_COMPACT);
+        phx_attest_result_t r;
+        e.message[0] = 0;
+        phx_err_t err = phx_attest_verify(v, quote->ptr, quote->len, (const uint8_t *)c,
+                                          strlen(c), now, NULL, &r, &e);
+        printf("CRL case %-40s %s\n", cases[i].name, err ? e.message : "accepted");
+        if (!cases[i].want)
+            CHECK_MSG(err == PHX_OK && r.accepted, "%s: %s", cases[i].name, e.message);
+        else
+            CHECK_MSG(err != PHX_OK && !r.accepted && strstr(e.message, cases[i].want),
+                      "%s: want '%s', got '%s'", cases[i].name, cases[i].want,
+                      err ? e.message : "accepted");
+        free(c);
+        json_decref(copy);
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        free(cases[i].hex);
+    ASN1_INTEGER_free(other);
+    phx_attest_verifier_free(v);
+out:
+    X509_free(pck_ca);
+    X509_free(leaf);
+    X509_free(root);
+    EVP_PKEY_free(root_k);
+    EVP_PKEY_free(pck_ca_k);
+    json_decref(doc);
+}
+
 static void test_sim(void)
 {
     char dir[512];
@@ -128,6 +260,7 @@ static void test_sim(void)
     printf("sim quote with Intel root: rejected (%s)\n", e.message);
 
     test_forged_signer(dir, &quote, &col, &root);
+    test_crls(dir, &quote, &col, &root);
 
     /* Measurement: MRTD is the running binary's SHA-384; stable across calls. */
     phx_tee_measurement_t m1, m2;
