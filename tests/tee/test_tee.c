@@ -1,8 +1,9 @@
 /* The TEE interface against real files: the sim backend in a temp directory
  * (hierarchy made once and reused, quotes verify only with the sim root trusted,
- * production mode refuses it, revoked PCK leaf / PCK CA and CRLs outside their
- * window or wrongly signed are rejected, sealing keys bound to the measurement), and the tdx
- * and sgx backends against fake configfs-tsm and Gramine trees. */
+ * production mode refuses it, sealing keys bound to the measurement), the verifier
+ * on the sim hierarchy (revoked PCK leaf / PCK CA, CRL windows and signers; TCB
+ * evaluation on re-signed TCB Info / QE Identity), and the tdx and sgx backends
+ * against fake configfs-tsm and Gramine trees. */
 #include <unistd.h>
 
 #include <openssl/ecdsa.h>
@@ -219,6 +220,172 @@ out:
     json_decref(doc);
 }
 
+/* A platform TCB level for the sim platform (PCK: 16 SGX components 1, PCESVN 1;
+ * TEE_TCB_SVN 00 01 00..): sgx/pce/tdx2 are the level's SGX components, PCESVN
+ * and TDX component 2 (the others 0). */
+static json_t *tcb_level(int sgx, int pce, int tdx2, const char *status, const char *adv)
+{
+    json_t *sc = json_array(), *tc = json_array();
+    for (int i = 0; i < 16; i++) {
+        json_array_append_new(sc, json_pack("{s:i}", "svn", sgx));
+        json_array_append_new(tc, json_pack("{s:i}", "svn", i == 2 ? tdx2 : 0));
+    }
+    json_t *l = json_pack("{s:{s:o,s:i,s:o},s:s,s:s}", "tcb", "sgxtcbcomponents", sc, "pcesvn",
+                          pce, "tdxtcbcomponents", tc, "tcbDate", "2025-01-01T00:00:00Z",
+                          "tcbStatus", status);
+    if (adv) json_object_set_new(l, "advisoryIDs", json_pack("[s]", adv));
+    return l;
+}
+
+static json_t *isv_level(int isvsvn, const char *status, const char *adv)
+{
+    json_t *l = json_pack("{s:{s:i},s:s,s:s}", "tcb", "isvsvn", isvsvn, "tcbDate",
+                          "2025-01-01T00:00:00Z", "tcbStatus", status);
+    if (adv) json_object_set_new(l, "advisoryIDs", json_pack("[s]", adv));
+    return l;
+}
+
+typedef struct {
+    const char *name;
+    json_t *platform, *module, *qe; /* tcbLevels arrays to put in; NULL: keep the sim's */
+    const char *qe_key, *qe_value;  /* one more QE Identity field to change */
+    const char *tcb_key, *tcb_value; /* one more TCB Info field to change */
+    const char *want_status;        /* NULL: rejected, with want_error in the reason */
+    const char *want_error, *want_adv;
+    const char *qe_key2, *qe_value2;
+} eval_case_t;
+
+/* TCB evaluation against hand-made TCB Info / QE Identity, re-signed with the sim
+ * TCB signing key: level order and matching (SGX components, PCESVN, TDX
+ * components, QE ISVSVN, TDX module ISVSVN), the status merge with advisory IDs,
+ * Revoked as a rejection, masked MISCSELECT, FMSPC and PCE ID. */
+static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf_t *col,
+                          const phx_buf_t *root)
+{
+    phx_error_t e = {0};
+    json_t *doc = NULL;
+    CHECK(phx_json_parse((const char *)col->ptr, col->len, &doc, &e) == PHX_OK);
+    if (!doc) return;
+    char key[600];
+    snprintf(key, sizeof key, "%s/tcb_signing.key", dir);
+    eval_case_t cases[] = {
+        {"unchanged (control)", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "UpToDate", NULL, "", NULL, NULL},
+        {"first level too high, second matches",
+         json_pack("[o,o]", tcb_level(2, 1, 0, "UpToDate", NULL),
+                   tcb_level(1, 1, 0, "SWHardeningNeeded", "SA-1")),
+         NULL, NULL, NULL, NULL, NULL, NULL, "SWHardeningNeeded", NULL, "SA-1", NULL, NULL},
+        {"PCESVN above the platform's",
+         json_pack("[o,o]", tcb_level(0, 2, 0, "UpToDate", NULL),
+                   tcb_level(0, 1, 0, "ConfigurationNeeded", "SA-1")),
+         NULL, NULL, NULL, NULL, NULL, NULL, "ConfigurationNeeded", NULL, "SA-1", NULL, NULL},
+        {"TDX component above TEE_TCB_SVN",
+         json_pack("[o,o]", tcb_level(0, 0, 1, "UpToDate", NULL),
+                   tcb_level(0, 0, 0, "OutOfDate", "SA-1")),
+         NULL, NULL, NULL, NULL, NULL, NULL, "OutOfDate", NULL, "SA-1", NULL, NULL},
+        {"no level matches", json_pack("[o]", tcb_level(2, 1, 0, "UpToDate", NULL)), NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, "no TCB level", NULL, NULL, NULL},
+        {"platform Revoked", json_pack("[o]", tcb_level(1, 1, 0, "Revoked", "SA-9")), NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, "revoked", NULL, NULL, NULL},
+        {"QE Revoked", NULL, NULL, json_pack("[o]", isv_level(4, "Revoked", NULL)), NULL, NULL,
+         NULL, NULL, NULL, "revoked", NULL, NULL, NULL},
+        {"QE OutOfDate on ConfigurationNeeded",
+         json_pack("[o]", tcb_level(1, 1, 0, "ConfigurationNeeded", "SA-1")), NULL,
+         json_pack("[o,o]", isv_level(5, "UpToDate", NULL), isv_level(4, "OutOfDate", "SA-2")),
+         NULL, NULL, NULL, NULL, "OutOfDateConfigurationNeeded", NULL, "SA-1 SA-2", NULL, NULL},
+        {"QE OutOfDate on ConfigurationAndSWHardeningNeeded",
+         json_pack("[o]", tcb_level(1, 1, 0, "ConfigurationAndSWHardeningNeeded", "SA-1")), NULL,
+         json_pack("[o]", isv_level(3, "OutOfDate", "SA-1")), NULL, NULL, NULL, NULL,
+         "OutOfDateConfigurationNeeded", NULL, "SA-1", NULL, NULL},
+        {"QE OutOfDate on SWHardeningNeeded",
+         json_pack("[o]", tcb_level(1, 1, 0, "SWHardeningNeeded", "SA-1")), NULL,
+         json_pack("[o]", isv_level(4, "OutOfDate", "SA-2")), NULL, NULL, NULL, NULL,
+         "OutOfDate", NULL, "SA-1 SA-2", NULL, NULL},
+        {"QE ISVSVN below every level", NULL, NULL, json_pack("[o]", isv_level(5, "UpToDate", NULL)),
+         NULL, NULL, NULL, NULL, NULL, "below every QE Identity TCB level", NULL, NULL, NULL},
+        {"TDX module OutOfDate", NULL,
+         json_pack("[o]", isv_level(0, "OutOfDate", "SA-3")), NULL, NULL, NULL, NULL, NULL,
+         "OutOfDate", NULL, "SA-3", NULL, NULL},
+        {"TDX module SVN below every level", NULL,
+         json_pack("[o]", isv_level(1, "UpToDate", NULL)), NULL, NULL, NULL, NULL, NULL, NULL,
+         "TDX module ISVSVN", NULL, NULL, NULL},
+        {"QE MISCSELECT differs under the mask", NULL, NULL, NULL, "miscselect", "00000001", NULL,
+         NULL, NULL, "MISCSELECT", NULL, NULL, NULL},
+        {"QE MISCSELECT differs outside the mask", NULL, NULL, NULL, "miscselect", "01000000", NULL,
+         NULL, "UpToDate", NULL, "", "miscselectMask", "FEFFFFFF"},
+        {"QE ATTRIBUTES differ outside the mask", NULL, NULL, NULL, "attributes",
+         "11000000000000000000000000000001", NULL, NULL, "UpToDate", NULL, "", NULL, NULL},
+        {"QE ATTRIBUTES differ under the mask", NULL, NULL, NULL, "attributes",
+         "13000000000000000000000000000000", NULL, NULL, NULL, "ATTRIBUTES", NULL, NULL, NULL},
+        {"QE ISVPRODID differs", NULL, NULL, NULL, "isvprodid", NULL, NULL, NULL, NULL,
+         "ISVPRODID", NULL, NULL, NULL},
+        {"TCB Info FMSPC differs", NULL, NULL, NULL, NULL, NULL, "fmspc", "00906ED50000", NULL,
+         "FMSPC", NULL, NULL, NULL},
+        {"TCB Info PCE ID differs", NULL, NULL, NULL, NULL, NULL, "pceId", "0100", NULL, "PCE ID",
+         NULL, NULL, NULL},
+    };
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root->ptr, root->len, &v, &e) == PHX_OK);
+    int64_t now = (int64_t)(phx_now_ms() / 1000);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && v; i++) {
+        eval_case_t *c = &cases[i];
+        json_t *tcb = NULL, *qe = NULL;
+        const char *tt = json_string_value(json_object_get(doc, "tcb_info"));
+        const char *qt = json_string_value(json_object_get(doc, "qe_identity"));
+        CHECK(phx_json_parse(tt, strlen(tt), &tcb, &e) == PHX_OK);
+        CHECK(phx_json_parse(qt, strlen(qt), &qe, &e) == PHX_OK);
+        if (!tcb || !qe) break;
+        if (c->platform) json_object_set_new(tcb, "tcbLevels", c->platform);
+        if (c->module)
+            json_object_set_new(json_array_get(json_object_get(tcb, "tdxModuleIdentities"), 0),
+                                "tcbLevels", c->module);
+        if (c->qe) json_object_set_new(qe, "tcbLevels", c->qe);
+        if (c->qe_key)
+            json_object_set_new(qe, c->qe_key,
+                                c->qe_value ? json_string(c->qe_value) : json_integer(77));
+        if (c->qe_key2) json_object_set_new(qe, c->qe_key2, json_string(c->qe_value2));
+        if (c->tcb_key && c->tcb_value)
+            json_object_set_new(tcb, c->tcb_key, json_string(c->tcb_value));
+        char *tcb_text = json_dumps(tcb, JSON_COMPACT), *qe_text = json_dumps(qe, JSON_COMPACT);
+        char tsig[129], qsig[129];
+        CHECK(sign_hex(key, tcb_text, tsig) && sign_hex(key, qe_text, qsig));
+        json_t *copy = json_deep_copy(doc);
+        json_object_set_new(copy, "tcb_info", json_string(tcb_text));
+        json_object_set_new(copy, "tcb_info_signature", json_string(tsig));
+        json_object_set_new(copy, "qe_identity", json_string(qe_text));
+        json_object_set_new(copy, "qe_identity_signature", json_string(qsig));
+        char *ctext = json_dumps(copy, JSON_COMPACT);
+        phx_attest_policy_t pol = phx_attest_policy_permissive();
+        phx_attest_result_t r;
+        e.message[0] = 0;
+        phx_err_t err = phx_attest_verify(v, quote->ptr, quote->len, (const uint8_t *)ctext,
+                                          strlen(ctext), now, &pol, &r, &e);
+        char adv[256] = "";
+        for (size_t k = 0; !err && k < r.n_advisory_ids; k++)
+            snprintf(adv + strlen(adv), sizeof adv - strlen(adv), "%s%s", k ? " " : "",
+                     r.advisory_ids[k]);
+        printf("TCB case %-50s %s%s%s%s\n", c->name, err ? "rejected: " : "",
+               err ? e.message : phx_tcb_status_name(r.status), err ? "" : " ", adv);
+        if (c->want_status)
+            CHECK_MSG(err == PHX_OK && r.accepted &&
+                          strcmp(phx_tcb_status_name(r.status), c->want_status) == 0 &&
+                          strcmp(adv, c->want_adv) == 0,
+                      "%s: want %s [%s], got %s", c->name, c->want_status, c->want_adv,
+                      err ? e.message : phx_tcb_status_name(r.status));
+        else
+            CHECK_MSG(err != PHX_OK && !r.accepted && strstr(e.message, c->want_error),
+                      "%s: want rejection '%s', got '%s'", c->name, c->want_error,
+                      err ? e.message : "accepted");
+        free(ctext);
+        free(tcb_text);
+        free(qe_text);
+        json_decref(copy);
+        json_decref(tcb);
+        json_decref(qe);
+    }
+    phx_attest_verifier_free(v);
+    json_decref(doc);
+}
+
 static void test_sim(void)
 {
     char dir[512];
@@ -261,6 +428,7 @@ static void test_sim(void)
 
     test_forged_signer(dir, &quote, &col, &root);
     test_crls(dir, &quote, &col, &root);
+    test_tcb_eval(dir, &quote, &col, &root);
 
     /* Measurement: MRTD is the running binary's SHA-384; stable across calls. */
     phx_tee_measurement_t m1, m2;
