@@ -30,27 +30,34 @@ static void put_file(const char *path, const void *p, size_t n)
 }
 
 /* Sign msg with the PEM private key in file, raw r||s as hex (what collateral holds). */
-static bool sign_hex(const char *key_file, const char *msg, char out_hex[129])
+static bool sign_raw(const char *key_file, const void *msg, size_t len, uint8_t rs[64])
 {
     FILE *f = fopen(key_file, "r");
     EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     if (f) fclose(f);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    uint8_t der[80], rs[64];
+    uint8_t der[80];
     size_t der_len = sizeof der;
     bool ok = k && ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
-              EVP_DigestSign(ctx, der, &der_len, (const uint8_t *)msg, strlen(msg)) == 1;
+              EVP_DigestSign(ctx, der, &der_len, msg, len) == 1;
     ECDSA_SIG *sig = NULL;
     const unsigned char *p = der;
     if (ok) ok = (sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL;
     if (ok)
         ok = BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
              BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32;
-    if (ok) phx_hex_encode_to(out_hex, rs, 64);
     ECDSA_SIG_free(sig);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(k);
     return ok;
+}
+
+static bool sign_hex(const char *key_file, const char *msg, char out_hex[129])
+{
+    uint8_t rs[64];
+    if (!sign_raw(key_file, msg, strlen(msg), rs)) return false;
+    phx_hex_encode_to(out_hex, rs, 64);
+    return true;
 }
 
 /* TCB Info signed by a key that chains to the trusted root but is not the TCB
@@ -386,6 +393,89 @@ static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf
     json_decref(doc);
 }
 
+/* The workload checks, on sim quotes edited and re-signed with the sim attestation
+ * key: TD DEBUG (refused unless the policy allows it), reserved TD attribute bits,
+ * SEPT_VE_DISABLE, and a TDX 1.5 (quote v5, TD report 1.5) MR_SERVICE_TD that
+ * must be zero unless the policy allows a service TD. */
+static void test_workload(const char *dir, const phx_buf_t *quote, const phx_buf_t *col,
+                          const phx_buf_t *root)
+{
+    phx_error_t e = {0};
+    phx_quote_t q;
+    CHECK(phx_quote_parse(quote->ptr, quote->len, &q, &e) == PHX_OK);
+    char key[600];
+    snprintf(key, sizeof key, "%s/attestation_key.pem", dir);
+    const size_t H = PHX_QUOTE_HEADER_LEN, B = PHX_TD10_REPORT_LEN, TD_ATTR = 120;
+    const size_t tail_off = q.signed_len + 4; /* signature data after its length */
+    CHECK(q.signed_len == H + B);
+    struct {
+        const char *name;
+        bool v5, service_td, allow_debug, allow_service, resign;
+        size_t attr_byte;
+        uint8_t attr_xor;
+        const char *want_error; /* NULL: accepted */
+    } cases[] = {
+        {"v4 re-signed unchanged (control)", false, false, false, false, true, 0, 0, NULL},
+        {"v4 TD attributes edited, not re-signed", false, false, false, false, false, 0, 1,
+         "quote signature"},
+        {"v4 debug TD", false, false, false, false, true, 0, 0x01, "debug"},
+        {"v4 debug TD, policy allows debug", false, false, true, false, true, 0, 0x01, NULL},
+        {"v4 reserved TUD bit", false, false, true, false, true, 0, 0x02, "reserved"},
+        {"v4 reserved SEC bit", false, false, false, false, true, 1, 0x01, "reserved"},
+        {"v4 without SEPT_VE_DISABLE", false, false, false, false, true, 3, 0x10,
+         "SEPT_VE_DISABLE"},
+        {"v5 TD 1.5, zero MR_SERVICE_TD", true, false, false, false, true, 0, 0, NULL},
+        {"v5 TD 1.5, MR_SERVICE_TD set", true, true, false, false, true, 0, 0, "MR_SERVICE_TD"},
+        {"v5 TD 1.5, MR_SERVICE_TD set, policy allows", true, true, false, true, true, 0, 0,
+         NULL},
+        {"v5 debug TD 1.5", true, false, false, false, true, 0, 0x01, "debug"},
+    };
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root->ptr, root->len, &v, &e) == PHX_OK);
+    int64_t now = (int64_t)(phx_now_ms() / 1000);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && v; i++) {
+        phx_buf_t m = PHX_BUF_INIT;
+        uint8_t hdr[PHX_QUOTE_HEADER_LEN], body[PHX_TD15_REPORT_LEN] = {0};
+        memcpy(hdr, quote->ptr, H);
+        memcpy(body, quote->ptr + H, B);
+        body[TD_ATTR + cases[i].attr_byte] ^= cases[i].attr_xor;
+        size_t body_len = B;
+        if (cases[i].v5) {
+            hdr[0] = 5;
+            body[B + 1] = 1; /* TEE_TCB_SVN2 as the TD 1.0 one */
+            if (cases[i].service_td) body[B + 16 + 7] = 0x5A;
+            body_len = PHX_TD15_REPORT_LEN;
+        }
+        phx_buf_append(&m, hdr, H);
+        if (cases[i].v5) {
+            const uint8_t desc[6] = {3, 0, (uint8_t)body_len, (uint8_t)(body_len >> 8), 0, 0};
+            phx_buf_append(&m, desc, 6);
+        }
+        phx_buf_append(&m, body, body_len);
+        size_t signed_len = m.len;
+        phx_buf_append(&m, quote->ptr + q.signed_len, quote->len - q.signed_len);
+        uint8_t *sig = m.ptr + signed_len + (tail_off - q.signed_len);
+        if (cases[i].resign) CHECK(sign_raw(key, m.ptr, signed_len, sig));
+        phx_attest_policy_t pol = phx_attest_policy_default();
+        pol.allow_debug = cases[i].allow_debug;
+        pol.allow_service_td = cases[i].allow_service;
+        phx_attest_result_t r;
+        e.message[0] = 0;
+        phx_err_t err = phx_attest_verify(v, m.ptr, m.len, col->ptr, col->len, now, &pol, &r, &e);
+        printf("workload %-46s %s\n", cases[i].name, err ? e.message : "accepted");
+        if (!cases[i].want_error)
+            CHECK_MSG(err == PHX_OK && r.accepted &&
+                          r.report_type == (cases[i].v5 ? PHX_REPORT_TD15 : PHX_REPORT_TD10),
+                      "%s: %s", cases[i].name, e.message);
+        else
+            CHECK_MSG(err != PHX_OK && !r.accepted && strstr(e.message, cases[i].want_error),
+                      "%s: want '%s', got '%s'", cases[i].name, cases[i].want_error,
+                      err ? e.message : "accepted");
+        phx_buf_free(&m);
+    }
+    phx_attest_verifier_free(v);
+}
+
 static void test_sim(void)
 {
     char dir[512];
@@ -429,6 +519,7 @@ static void test_sim(void)
     test_forged_signer(dir, &quote, &col, &root);
     test_crls(dir, &quote, &col, &root);
     test_tcb_eval(dir, &quote, &col, &root);
+    test_workload(dir, &quote, &col, &root);
 
     /* Measurement: MRTD is the running binary's SHA-384; stable across calls. */
     phx_tee_measurement_t m1, m2;
