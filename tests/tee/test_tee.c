@@ -476,6 +476,67 @@ static void test_workload(const char *dir, const phx_buf_t *quote, const phx_buf
     phx_attest_verifier_free(v);
 }
 
+/* The fast path: a second quote from a known platform reuses the verified
+ * collateral and PCK chain/QE report, but what is quote-specific is still
+ * checked: an attestation key the QE report does not bind, even correctly
+ * self-signed, and a damaged QE report signature are rejected. */
+static void test_cache(phx_tee_t *t, const phx_buf_t *col, const phx_buf_t *root)
+{
+    phx_error_t e = {0};
+    uint8_t rd1[64] = {1}, rd2[64] = {2};
+    phx_buf_t q1 = PHX_BUF_INIT, q2 = PHX_BUF_INIT;
+    CHECK(phx_tee_quote(t, rd1, &q1, &e) == PHX_OK && phx_tee_quote(t, rd2, &q2, &e) == PHX_OK);
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root->ptr, root->len, &v, &e) == PHX_OK);
+    if (!v || !q1.len || !q2.len) goto out;
+    int64_t now = (int64_t)(phx_now_ms() / 1000);
+    phx_attest_result_t r;
+    CHECK(phx_attest_verify(v, q1.ptr, q1.len, col->ptr, col->len, now, NULL, &r, &e) == PHX_OK);
+    CHECK(!r.collateral_cached && !r.platform_cached);
+    CHECK(phx_attest_verify(v, q2.ptr, q2.len, col->ptr, col->len, now, NULL, &r, &e) == PHX_OK);
+    CHECK_MSG(r.accepted && r.collateral_cached && r.platform_cached &&
+                  memcmp(r.td.report_data, rd2, 64) == 0,
+              "second quote: cached %d/%d", r.collateral_cached, r.platform_cached);
+    printf("cache: second quote accepted from cached collateral and platform\n");
+
+    /* Another attestation key, signing the quote itself: the QE report (cached)
+     * does not bind it. */
+    phx_quote_t q;
+    CHECK(phx_quote_parse(q2.ptr, q2.len, &q, &e) == PHX_OK);
+    char other[600];
+    snprintf(other, sizeof other, "%s/other_att.pem", tmp_root);
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    FILE *f = fopen(other, "w");
+    CHECK(k && f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+    if (f) fclose(f);
+    uint8_t pub[65];
+    size_t pub_len = 0;
+    CHECK(k && EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", pub, sizeof pub, &pub_len) &&
+          pub_len == 65);
+    EVP_PKEY_free(k);
+    phx_buf_t m = PHX_BUF_INIT;
+    phx_buf_append(&m, q2.ptr, q2.len);
+    memcpy(m.ptr + (q.attestation_key - q2.ptr), pub + 1, 64);
+    CHECK(sign_raw(other, m.ptr, q.signed_len, m.ptr + (q.signature - q2.ptr)));
+    e.message[0] = 0;
+    CHECK(phx_attest_verify(v, m.ptr, m.len, col->ptr, col->len, now, NULL, &r, &e) != PHX_OK);
+    CHECK_MSG(r.platform_cached && strstr(e.message, "bind"), "unbound key: %s", e.message);
+    printf("cache: unbound attestation key on a cached platform: %s\n", e.message);
+
+    /* A damaged QE report signature is a different platform entry: verified, refused. */
+    memcpy(m.ptr, q2.ptr, q2.len);
+    m.ptr[(q.qe_report_signature - q2.ptr) + 5] ^= 0x20;
+    e.message[0] = 0;
+    CHECK(phx_attest_verify(v, m.ptr, m.len, col->ptr, col->len, now, NULL, &r, &e) != PHX_OK);
+    CHECK_MSG(!r.platform_cached && strstr(e.message, "QE report signature"), "%s", e.message);
+    printf("cache: damaged QE report signature: %s\n", e.message);
+    phx_buf_free(&m);
+out:
+    phx_attest_verifier_free(v);
+    phx_buf_free(&q1);
+    phx_buf_free(&q2);
+}
+
 static void test_sim(void)
 {
     char dir[512];
@@ -520,6 +581,7 @@ static void test_sim(void)
     test_crls(dir, &quote, &col, &root);
     test_tcb_eval(dir, &quote, &col, &root);
     test_workload(dir, &quote, &col, &root);
+    test_cache(t, &col, &root);
 
     /* Measurement: MRTD is the running binary's SHA-384; stable across calls. */
     phx_tee_measurement_t m1, m2;
