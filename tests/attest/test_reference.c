@@ -176,8 +176,8 @@ int main(void)
         phx_attest_result_t res;
         phx_error_t ve = {0};
         int64_t now = json_integer_value(json_object_get(j, "now"));
-        bool ours = phx_attest_verify(v, qb.ptr, qb.len, cb.ptr, cb.len, now, &pol, &res, &ve) ==
-                    PHX_OK;
+        bool ours =
+            phx_attest_verify(v, qb.ptr, qb.len, cb.ptr, cb.len, now, &pol, &res, &ve) == PHX_OK;
         bool theirs = json_is_true(json_object_get(r, "ok"));
         const char *name = json_string_value(json_object_get(j, "name"));
         n++;

@@ -122,7 +122,8 @@ static char *crl_hex(X509 *issuer, EVP_PKEY *key, int64_t this_up, int64_t next_
                      const ASN1_INTEGER *revoke)
 {
     X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_up), *t2 = ASN1_TIME_set(NULL, (time_t)next_up);
+    ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_up),
+              *t2 = ASN1_TIME_set(NULL, (time_t)next_up);
     bool ok = crl && t1 && t2 && X509_CRL_set_version(crl, 1) &&
               X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
               X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2);
@@ -159,12 +160,14 @@ static void test_crls(const char *dir, const phx_buf_t *quote, const phx_buf_t *
     if (!doc) return;
     const char *crl_chain = json_string_value(json_object_get(doc, "pck_crl_issuer_chain"));
     X509 *pck_ca = first_cert(crl_chain, strlen(crl_chain));
+    const char *tcb_chain = json_string_value(json_object_get(doc, "tcb_info_issuer_chain"));
+    X509 *tcb_signer = first_cert(tcb_chain, strlen(tcb_chain));
     X509 *leaf = first_cert(q.cert_data, q.cert_data_len);
     const unsigned char *rp = root_der->ptr;
     X509 *root = d2i_X509(NULL, &rp, (long)root_der->len);
     EVP_PKEY *root_k = read_key(dir, "root_ca.key"), *pck_ca_k = read_key(dir, "pck_ca.key");
-    CHECK(pck_ca && leaf && root && root_k && pck_ca_k);
-    if (!(pck_ca && leaf && root && root_k && pck_ca_k)) goto out;
+    CHECK(pck_ca && tcb_signer && leaf && root && root_k && pck_ca_k);
+    if (!(pck_ca && tcb_signer && leaf && root && root_k && pck_ca_k)) goto out;
     int64_t now = (int64_t)(phx_now_ms() / 1000), day = 86400;
     ASN1_INTEGER *other = ASN1_INTEGER_dup(X509_get0_serialNumber(leaf));
     ASN1_INTEGER_set(other, ASN1_INTEGER_get(other) + 1000);
@@ -181,6 +184,9 @@ static void test_crls(const char *dir, const phx_buf_t *quote, const phx_buf_t *
          crl_hex(pck_ca, pck_ca_k, now - day, now + day, X509_get0_serialNumber(leaf))},
         {"root CA CRL revoking the PCK CA", "root_ca_crl", "revoked",
          crl_hex(root, root_k, now - day, now + day, X509_get0_serialNumber(pck_ca))},
+        {"root CA CRL revoking the TCB signer", "root_ca_crl",
+         "TCB Info issuer chain: certificate 0 is revoked",
+         crl_hex(root, root_k, now - day, now + day, X509_get0_serialNumber(tcb_signer))},
         {"PCK CRL past its nextUpdate", "pck_crl", "PCK CRL expired",
          crl_hex(pck_ca, pck_ca_k, now - 2 * day, now - 1, NULL)},
         {"PCK CRL before its thisUpdate", "pck_crl", "PCK CRL is not yet valid",
@@ -202,8 +208,8 @@ static void test_crls(const char *dir, const phx_buf_t *quote, const phx_buf_t *
         char *c = json_dumps(copy, JSON_COMPACT);
         phx_attest_result_t r;
         e.message[0] = 0;
-        phx_err_t err = phx_attest_verify(v, quote->ptr, quote->len, (const uint8_t *)c,
-                                          strlen(c), now, NULL, &r, &e);
+        phx_err_t err = phx_attest_verify(v, quote->ptr, quote->len, (const uint8_t *)c, strlen(c),
+                                          now, NULL, &r, &e);
         printf("CRL case %-40s %s\n", cases[i].name, err ? e.message : "accepted");
         if (!cases[i].want)
             CHECK_MSG(err == PHX_OK && r.accepted, "%s: %s", cases[i].name, e.message);
@@ -220,6 +226,7 @@ static void test_crls(const char *dir, const phx_buf_t *quote, const phx_buf_t *
     phx_attest_verifier_free(v);
 out:
     X509_free(pck_ca);
+    X509_free(tcb_signer);
     X509_free(leaf);
     X509_free(root);
     EVP_PKEY_free(root_k);
@@ -237,9 +244,9 @@ static json_t *tcb_level(int sgx, int pce, int tdx2, const char *status, const c
         json_array_append_new(sc, json_pack("{s:i}", "svn", sgx));
         json_array_append_new(tc, json_pack("{s:i}", "svn", i == 2 ? tdx2 : 0));
     }
-    json_t *l = json_pack("{s:{s:o,s:i,s:o},s:s,s:s}", "tcb", "sgxtcbcomponents", sc, "pcesvn",
-                          pce, "tdxtcbcomponents", tc, "tcbDate", "2025-01-01T00:00:00Z",
-                          "tcbStatus", status);
+    json_t *l =
+        json_pack("{s:{s:o,s:i,s:o},s:s,s:s}", "tcb", "sgxtcbcomponents", sc, "pcesvn", pce,
+                  "tdxtcbcomponents", tc, "tcbDate", "2025-01-01T00:00:00Z", "tcbStatus", status);
     if (adv) json_object_set_new(l, "advisoryIDs", json_pack("[s]", adv));
     return l;
 }
@@ -254,10 +261,10 @@ static json_t *isv_level(int isvsvn, const char *status, const char *adv)
 
 typedef struct {
     const char *name;
-    json_t *platform, *module, *qe; /* tcbLevels arrays to put in; NULL: keep the sim's */
-    const char *qe_key, *qe_value;  /* one more QE Identity field to change */
+    json_t *platform, *module, *qe;  /* tcbLevels arrays to put in; NULL: keep the sim's */
+    const char *qe_key, *qe_value;   /* one more QE Identity field to change */
     const char *tcb_key, *tcb_value; /* one more TCB Info field to change */
-    const char *want_status;        /* NULL: rejected, with want_error in the reason */
+    const char *want_status;         /* NULL: rejected, with want_error in the reason */
     const char *want_error, *want_adv;
     const char *qe_key2, *qe_value2;
 } eval_case_t;
@@ -276,7 +283,8 @@ static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf
     char key[600];
     snprintf(key, sizeof key, "%s/tcb_signing.key", dir);
     eval_case_t cases[] = {
-        {"unchanged (control)", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "UpToDate", NULL, "", NULL, NULL},
+        {"unchanged (control)", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "UpToDate", NULL, "",
+         NULL, NULL},
         {"first level too high, second matches",
          json_pack("[o,o]", tcb_level(2, 1, 0, "UpToDate", NULL),
                    tcb_level(1, 1, 0, "SWHardeningNeeded", "SA-1")),
@@ -305,16 +313,15 @@ static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf
          "OutOfDateConfigurationNeeded", NULL, "SA-1", NULL, NULL},
         {"QE OutOfDate on SWHardeningNeeded",
          json_pack("[o]", tcb_level(1, 1, 0, "SWHardeningNeeded", "SA-1")), NULL,
-         json_pack("[o]", isv_level(4, "OutOfDate", "SA-2")), NULL, NULL, NULL, NULL,
-         "OutOfDate", NULL, "SA-1 SA-2", NULL, NULL},
-        {"QE ISVSVN below every level", NULL, NULL, json_pack("[o]", isv_level(5, "UpToDate", NULL)),
-         NULL, NULL, NULL, NULL, NULL, "below every QE Identity TCB level", NULL, NULL, NULL},
-        {"TDX module OutOfDate", NULL,
-         json_pack("[o]", isv_level(0, "OutOfDate", "SA-3")), NULL, NULL, NULL, NULL, NULL,
-         "OutOfDate", NULL, "SA-3", NULL, NULL},
-        {"TDX module SVN below every level", NULL,
-         json_pack("[o]", isv_level(1, "UpToDate", NULL)), NULL, NULL, NULL, NULL, NULL, NULL,
-         "TDX module ISVSVN", NULL, NULL, NULL},
+         json_pack("[o]", isv_level(4, "OutOfDate", "SA-2")), NULL, NULL, NULL, NULL, "OutOfDate",
+         NULL, "SA-1 SA-2", NULL, NULL},
+        {"QE ISVSVN below every level", NULL, NULL,
+         json_pack("[o]", isv_level(5, "UpToDate", NULL)), NULL, NULL, NULL, NULL, NULL,
+         "below every QE Identity TCB level", NULL, NULL, NULL},
+        {"TDX module OutOfDate", NULL, json_pack("[o]", isv_level(0, "OutOfDate", "SA-3")), NULL,
+         NULL, NULL, NULL, NULL, "OutOfDate", NULL, "SA-3", NULL, NULL},
+        {"TDX module SVN below every level", NULL, json_pack("[o]", isv_level(1, "UpToDate", NULL)),
+         NULL, NULL, NULL, NULL, NULL, NULL, "TDX module ISVSVN", NULL, NULL, NULL},
         {"QE MISCSELECT differs under the mask", NULL, NULL, NULL, "miscselect", "00000001", NULL,
          NULL, NULL, "MISCSELECT", NULL, NULL, NULL},
         {"QE MISCSELECT differs outside the mask", NULL, NULL, NULL, "miscselect", "01000000", NULL,
@@ -323,8 +330,8 @@ static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf
          "11000000000000000000000000000001", NULL, NULL, "UpToDate", NULL, "", NULL, NULL},
         {"QE ATTRIBUTES differ under the mask", NULL, NULL, NULL, "attributes",
          "13000000000000000000000000000000", NULL, NULL, NULL, "ATTRIBUTES", NULL, NULL, NULL},
-        {"QE ISVPRODID differs", NULL, NULL, NULL, "isvprodid", NULL, NULL, NULL, NULL,
-         "ISVPRODID", NULL, NULL, NULL},
+        {"QE ISVPRODID differs", NULL, NULL, NULL, "isvprodid", NULL, NULL, NULL, NULL, "ISVPRODID",
+         NULL, NULL, NULL},
         {"TCB Info FMSPC differs", NULL, NULL, NULL, NULL, NULL, "fmspc", "00906ED50000", NULL,
          "FMSPC", NULL, NULL, NULL},
         {"TCB Info PCE ID differs", NULL, NULL, NULL, NULL, NULL, "pceId", "0100", NULL, "PCE ID",
@@ -426,8 +433,7 @@ static void test_workload(const char *dir, const phx_buf_t *quote, const phx_buf
          "SEPT_VE_DISABLE"},
         {"v5 TD 1.5, zero MR_SERVICE_TD", true, false, false, false, true, 0, 0, NULL},
         {"v5 TD 1.5, MR_SERVICE_TD set", true, true, false, false, true, 0, 0, "MR_SERVICE_TD"},
-        {"v5 TD 1.5, MR_SERVICE_TD set, policy allows", true, true, false, true, true, 0, 0,
-         NULL},
+        {"v5 TD 1.5, MR_SERVICE_TD set, policy allows", true, true, false, true, true, 0, 0, NULL},
         {"v5 debug TD 1.5", true, false, false, false, true, 0, 0x01, "debug"},
     };
     phx_attest_verifier_t *v = NULL;
