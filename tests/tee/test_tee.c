@@ -336,6 +336,10 @@ static void test_tcb_eval(const char *dir, const phx_buf_t *quote, const phx_buf
          "FMSPC", NULL, NULL, NULL},
         {"TCB Info PCE ID differs", NULL, NULL, NULL, NULL, NULL, "pceId", "0100", NULL, "PCE ID",
          NULL, NULL, NULL},
+        {"SGX TCB Info for a TDX quote", NULL, NULL, NULL, NULL, NULL, "id", "SGX", NULL,
+         "does not fit a TDX quote", NULL, NULL, NULL},
+        {"SGX QE Identity for a TDX quote", NULL, NULL, NULL, "id", "QE", NULL, NULL, NULL,
+         "does not fit a TDX quote", NULL, NULL, NULL},
     };
     phx_attest_verifier_t *v = NULL;
     CHECK(phx_attest_verifier_new(root->ptr, root->len, &v, &e) == PHX_OK);
