@@ -23,6 +23,21 @@ grep -q '"ok":true' "$tmp/v.json" && grep -q '"root":"sim"' "$tmp/v.json"; check
 "$phx" attest verify "$tmp/q.bin" --collateral "$tmp/c.json" --json >"$tmp/v2.json"
 check "verify sim quote without --trust-sim-root is rejected" 1 $?
 grep -q '"ok":false' "$tmp/v2.json" && grep -q '"error":' "$tmp/v2.json"; check "rejection has an error" 0 $?
+# The reference verifier (@phala/dcap-qvl) given the sim root accepts the sim quote
+# too: the sim emits real-format quotes and collateral, not just ones we accept.
+nm=${PHX_NODE_MODULES:-}
+if [ -n "$nm" ] && [ -d "$nm/@phala/dcap-qvl" ] && command -v node >/dev/null 2>&1; then
+    NM="$nm" node -e '
+const fs = require("fs");
+const { QuoteVerifier } = require(process.env.NM + "/@phala/dcap-qvl");
+const [root, q, c] = process.argv.slice(1);
+const r = QuoteVerifier.newWithRootCa(fs.readFileSync(root))
+    .verify(fs.readFileSync(q), JSON.parse(fs.readFileSync(c, "utf8")), Math.floor(Date.now() / 1000));
+if (r.status !== "UpToDate") process.exit(1);' "$PHX_HOME/sim/root_ca.der" "$tmp/q.bin" "$tmp/c.json"
+    check "reference verifier accepts the sim quote with the sim root" 0 $?
+else
+    echo "SKIP reference verifier on the sim quote: no node or @phala/dcap-qvl"
+fi
 # The hierarchy is made once: a second quote uses the same root.
 cp "$PHX_HOME/sim/root_ca.der" "$tmp/root1.der"
 "$phx" attest quote --tee sim --report-data 01 >"$tmp/q2.hex"; check "sim quote as hex to stdout" 0 $?
