@@ -1,0 +1,76 @@
+#!/bin/sh
+# phx devnet as a user runs it: comes up in a fresh directory with anvil, the
+# contracts, a KMS the Registry lists (with its measurement allowed) and a
+# gateway; writes endpoints.json; stops every process on SIGTERM; a second
+# start in the same directory resumes the same chain (same contracts, the
+# chain still knows the KMS, block height kept) and the same KMS key.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
+fail=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
+}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-devnet-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
+start() { # start OUTFILE: phx devnet in the background until endpoints are printed
+    "$phx" devnet --dir "$tmp/net" --workers 1 --json >"$1" 2>>"$tmp/devnet.log" &
+    pid=$!
+    for _ in $(seq 1 600); do
+        [ -s "$1" ] && return 0
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+stop() {
+    kill -TERM $pid
+    for _ in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    wait $pid
+    rc=$?
+    pid=""
+    return $rc
+}
+
+start "$tmp/a.json"; check "devnet starts" 0 $?
+[ -f "$tmp/net/endpoints.json" ]; check "endpoints.json written" 0 $?
+check "fresh chain" True "$(json "$tmp/a.json" "['fresh_chain']")"
+rpc=$(json "$tmp/a.json" "['rpc']")
+reg=$(json "$tmp/a.json" "['deployment']['contracts']['Registry']")
+kms=$(json "$tmp/a.json" "['kms']['address']")
+mr=$(json "$tmp/a.json" "['kms']['measurement']")
+gw=$(json "$tmp/a.json" "['gateway']")
+check "Registry lists the KMS" true "$("$cast" call --rpc-url "$rpc" "$reg" 'isKms(address)(bool)' "$kms")"
+check "devnet measurement allowed" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' "$mr")"
+check "gateway answers /healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/healthz")"
+curl -s "$gw/v1/network" >"$tmp/net1.json"
+check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
+"$cast" send --rpc-url "$rpc" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+    "$reg" 'setMeasurement(bytes32,bool)' 0x$(printf '%064x' 42) true >/dev/null
+check "a transaction of ours mined" 0 $?
+height=$("$cast" block-number --rpc-url "$rpc")
+pids=$(json "$tmp/a.json" "' '.join(str(v) for v in d['pids'].values())")
+
+stop; check "clean stop exits 0" 0 $?
+left=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+check "no process left after stop" 0 $left
+[ -s "$tmp/net/chain/anvil-state.json" ]; check "anvil state saved" 0 $?
+
+start "$tmp/b.json"; check "devnet starts again" 0 $?
+rpc=$(json "$tmp/b.json" "['rpc']")
+check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
+check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
+check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
+check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
+h2=$("$cast" block-number --rpc-url "$rpc")
+[ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
+stop; check "second clean stop" 0 $?
+
+"$phx" devnet --workers 0 >/dev/null 2>&1; check "--workers 0 is a usage error" 2 $?
+"$phx" devnet --dir "$tmp/x" --anvil /nonexistent/anvil >/dev/null 2>"$tmp/err"; check "missing anvil fails" 1 $?
+grep -q "anvil" "$tmp/err"; check "and says anvil" 0 $?
+exit $fail
