@@ -238,9 +238,9 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
 
 /* Each worker's operator: a key of its own kept in its directory, funded with
  * gas money and PHA by the deployer, with the Registry's minimum stake bonded. */
-static phx_err_t ensure_operator(phx_rpc_t *rpc, phx_signer_t *gov,
-                                 const phx_chain_deployment_t *dep, const char *key_path,
-                                 uint8_t addr[20], phx_error_t *e)
+static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
+                                const phx_chain_deployment_t *dep, const char *key_path, bool bond,
+                                uint8_t addr[20], phx_error_t *e)
 {
     uint8_t sk[32];
     phx_buf_t text = PHX_BUF_INIT;
@@ -271,6 +271,16 @@ static phx_err_t ensure_operator(phx_rpc_t *rpc, phx_signer_t *gov,
         if ((err = phx_signer_transact(gov, &tx, 1, 30000, NULL, e))) goto out;
     }
     json_t *stake = NULL;
+    if (!bond) {
+        /* The devnet's user: PHA to pay for on-chain requests. */
+        phx_u256_t pha;
+        if ((err = phx_chain_token_balance(rpc, dep, addr, &pha, e))) goto out;
+        if (phx_u256_is_zero(&pha))
+            err =
+                transact(gov, dep->token, "transfer(address,uint256)",
+                         json_pack("[o,s]", phx_json_hex(addr, 20), "100000000000000000000000"), e);
+        goto out;
+    }
     if ((err = phx_chain_read(rpc, dep->registry, "stakeOf(address)",
                               json_pack("[o]", phx_json_hex(addr, 20)), "(uint256)", &stake, e)))
         goto out;
@@ -409,7 +419,13 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                         json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
         goto out;
 
-    /* 5. workers, each with its own operator; only when this build has them. */
+    /* 5. a funded user account for `phx deploy` and on-chain requests. */
+    char user_key[1200];
+    uint8_t user[20];
+    snprintf(user_key, sizeof user_key, "%s/user.key", dn->dir);
+    if ((err = ensure_account(rpc, gov, &dep, user_key, false, user, e))) goto out;
+
+    /* 6. workers, each with its own operator; only when this build has them. */
     size_t nworkers = 0;
     if (!has_verb(opts->phx_bin, "worker")) {
         PHX_WARN("devnet: this phx has no `worker` verb; starting without workers");
@@ -421,7 +437,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             snprintf(key, sizeof key, "%s/operator.key", wdir);
             uint8_t op[20];
             if ((err = mkdirs(wdir, NULL, e)) ||
-                (err = ensure_operator(rpc, gov, &dep, key, op, e)))
+                (err = ensure_account(rpc, gov, &dep, key, true, op, e)))
                 goto out;
             char *w_argv[] = {(char *)opts->phx_bin,
                               "worker",
@@ -460,7 +476,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         }
     }
 
-    /* 6. the gateway in front of them. */
+    /* 7. the gateway in front of them. */
     char gw_dir[1200];
     snprintf(gw_dir, sizeof gw_dir, "%s/gateway", dn->dir);
     char *g_argv[24 + 2 * 64] = {(char *)opts->phx_bin,
@@ -490,11 +506,12 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
 
     json_t *depj = NULL;
     if ((err = phx_chain_deployment_to_json(&dep, &depj, e))) goto out;
-    dn->endpoints =
-        json_pack("{s:s,s:s,s:I,s:o,s:{s:s,s:s,s:s},s:O,s:O,s:O,s:b}", "dir", dn->dir, "rpc",
-                  rpc_url, "chain_id", (json_int_t)dep.chain_id, "deployment", depj, "kms", "url",
-                  kms_url, "address", kms_addr_s, "measurement", meas_s, "workers", workers,
-                  "gateway", json_object_get(gw_ready, "url"), "pids", pids, "fresh_chain", fresh);
+    dn->endpoints = json_pack(
+        "{s:s,s:s,s:I,s:o,s:{s:s,s:s,s:s},s:O,s:O,s:O,s:b,s:s,s:{s:o,s:s}}", "dir", dn->dir, "rpc",
+        rpc_url, "chain_id", (json_int_t)dep.chain_id, "deployment", depj, "kms", "url", kms_url,
+        "address", kms_addr_s, "measurement", meas_s, "workers", workers, "gateway",
+        json_object_get(gw_ready, "url"), "pids", pids, "fresh_chain", fresh, "sim_dir", sim_dir,
+        "user", "address", phx_json_hex(user, 20), "key_file", user_key);
     if (!dn->endpoints) {
         err = phx_fail(e, PHX_ERR_NOMEM, "endpoints");
         goto out;
