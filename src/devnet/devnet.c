@@ -268,7 +268,10 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
     if (phx_u256_cmp(&bal, &min_eth) < 0) {
         phx_evm_send_t tx = {.has_to = true, .value = phx_u256_mul_u64(&min_eth, 100)};
         memcpy(tx.to, addr, 20);
-        if ((err = phx_signer_transact(gov, &tx, 1, 30000, NULL, e))) goto out;
+        phx_evm_receipt_t receipt = {0}; /* phx_signer_transact wants somewhere to put it */
+        err = phx_signer_transact(gov, &tx, 1, 30000, &receipt, e);
+        phx_evm_receipt_clear(&receipt);
+        if (err) goto out;
     }
     json_t *stake = NULL;
     if (!bond) {
