@@ -41,6 +41,8 @@ static void fuzz_base64(const uint8_t *p, size_t n)
         must(enc && phx_base64_decode(enc, strlen(enc), &b, NULL) == PHX_OK && a.len == b.len &&
              (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0));
         free(enc);
+    } else {
+        must(a.len == 0); /* a failed decode appends nothing */
     }
     phx_buf_free(&a);
     phx_buf_free(&b);

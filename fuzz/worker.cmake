@@ -1,3 +1,6 @@
 # Signed result envelopes as `phx verify` reads them (src/worker/result.c).
 phx_add_fuzzer(fuzz_worker_result SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_result.c
                LIBS phx_worker SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/result)
+# Sealed inputs, KMS key releases and signed pubkeys as received from the network.
+phx_add_fuzzer(fuzz_worker_sealed SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_sealed.c
+               LIBS phx_worker phx_kms SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/sealed)

@@ -109,7 +109,10 @@ phx_err_t phx_x25519(const uint8_t sk[32], const uint8_t pk[32], uint8_t shared[
 
 /* ---- AEADs ------------------------------------------------------------------- */
 /* Seal writes ct of pt_len + 16 bytes (ciphertext || tag); open takes ct_len >= 16
- * and writes ct_len - 16 bytes. A bad tag is PHX_ERR_VERIFY and writes nothing useful. */
+ * (shorter is PHX_ERR_TRUNCATED) and writes ct_len - 16 bytes. A bad tag is
+ * PHX_ERR_VERIFY and the output is zeroed. Nonces: 12 bytes for ChaCha20-Poly1305,
+ * 24 for XChaCha20-Poly1305 (other sizes PHX_ERR_INVALID); AES-GCM takes 1..128
+ * bytes (12 recommended; longer is PHX_ERR_UNSUPPORTED, OpenSSL's limit). */
 typedef enum {
     PHX_AEAD_AES128_GCM = 1,
     PHX_AEAD_AES256_GCM = 2,

@@ -1,28 +1,79 @@
-/* Gateway: the network's HTTP ingress (DESIGN.md §1). Routes deploys and calls
- * to healthy registered workers with retries on another worker, rate-limits per
- * client, keeps code blobs content-addressed on disk, and serves the network's
- * state (GET /v1/network). Workers come from configuration; with a chain, only
- * those the Registry lists as active are used. docs/gateway.md has the API. */
+/* Gateway: the network's HTTP ingress (DESIGN.md §1). A pool of workers with
+ * background health checks and forwarding that fails over to another worker
+ * only when that cannot run a call twice, a content-addressed store for code
+ * blobs, and the `phx gateway` daemon built from them: routes deploys and calls
+ * to healthy registered workers, rate-limits per client, and serves the
+ * network's state (GET /v1/network). docs/gateway.md has the API. */
 #ifndef PHX_GATEWAY_H
 #define PHX_GATEWAY_H
 
 #include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
+#include "phx/net.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- content-addressed blobs ------------------------------------------------ */
+/* ---- worker pool ----------------------------------------------------------------- */
 
-/* Store bytes under DIR/blobs/<keccak256 hex>; *hash gets the hash. Writing is
- * atomic (temp file, fsync, rename), so a crash leaves the old state or the
- * whole blob, never half of one; storing an existing blob is a no-op. */
-phx_err_t phx_blob_put(const char *dir, const uint8_t *p, size_t len, uint8_t hash[32],
+typedef struct {
+    uint32_t health_interval_ms; /* between rounds of GET /healthz; default 2000 */
+    uint32_t health_timeout_ms;  /* per check; default 1000 */
+    unsigned down_after;         /* consecutive failed checks to mark a worker down; default 2 */
+    long request_timeout_ms;     /* per forwarded request; default 30000 */
+    unsigned max_attempts;       /* workers tried per request; default 3 */
+    size_t max_response_bytes;   /* default 4 MiB */
+} phx_gw_pool_opts_t;
+
+typedef struct phx_gw_pool phx_gw_pool_t;
+
+/* A pool with no workers; opts may be NULL. Thread-safe. */
+phx_err_t phx_gw_pool_new(const phx_gw_pool_opts_t *opts, phx_gw_pool_t **out, phx_error_t *e);
+/* Stops the health thread (if started) and frees. Accepts NULL. */
+void phx_gw_pool_free(phx_gw_pool_t *p);
+/* Add a worker by base URL ("http://127.0.0.1:8801"). It starts healthy
+ * (unknown) until a check says otherwise. Adding a URL twice is a no-op. */
+phx_err_t phx_gw_pool_add(phx_gw_pool_t *p, const char *base_url, phx_error_t *e);
+/* Take a worker out of the pool (deregistered on chain, say). PHX_ERR_NOT_FOUND
+ * when it is not there. */
+phx_err_t phx_gw_pool_remove(phx_gw_pool_t *p, const char *base_url, phx_error_t *e);
+bool phx_gw_pool_has(phx_gw_pool_t *p, const char *base_url);
+/* One round of health checks now, synchronously (the thread runs the same). */
+void phx_gw_pool_check(phx_gw_pool_t *p);
+/* Check in the background every health_interval_ms. */
+phx_err_t phx_gw_pool_start(phx_gw_pool_t *p, phx_error_t *e);
+size_t phx_gw_pool_healthy(phx_gw_pool_t *p);
+
+/* Forward method + path (with query) + JSON body to a healthy worker, chosen
+ * round-robin. Another worker is tried (up to max_attempts) when the first
+ * could not be reached (nothing was sent), answered 503 (it did not run the
+ * call), or - for GET/HEAD only, which are safe to repeat - when the exchange
+ * broke, timed out or answered 5xx. A POST whose outcome is unknown is not
+ * retried: the caller gets that error, never a contract run twice. Any 4xx is
+ * the answer (another worker would say the same). On a completed exchange
+ * *status and *out (new reference, may be NULL for an empty body) are set and
+ * the result is PHX_OK, whatever the status; used (if not NULL, cap bytes)
+ * gets the worker's URL. No healthy worker: PHX_ERR_STATE. */
+phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *path,
+                              const json_t *body, int *status, json_t **out, char *used, size_t cap,
+                              phx_error_t *e);
+
+/* [{"url","healthy","failures","checks","last_ok_ms","latency_ms","served"}]
+ * for GET /v1/network. New reference. */
+json_t *phx_gw_pool_status(phx_gw_pool_t *p);
+
+/* ---- code blobs -------------------------------------------------------------------- */
+
+/* Blobs are stored by keccak256 of their bytes under dir/<2 hex>/<62 hex>,
+ * written atomically; reading re-hashes, so a corrupted or swapped file is
+ * PHX_ERR_VERIFY, never served. */
+#define PHX_BLOB_MAX_BYTES (4u << 20)
+
+phx_err_t phx_blob_put(const char *dir, const uint8_t *data, size_t len, uint8_t hash[32],
                        phx_error_t *e);
-/* Read a blob back (appended to out) and check it still hashes to its name:
- * a damaged file is PHX_ERR_VERIFY, a missing one PHX_ERR_NOT_FOUND. */
+/* PHX_ERR_NOT_FOUND when absent. Appends to out. */
 phx_err_t phx_blob_get(const char *dir, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e);
 
 /* ---- the gateway ------------------------------------------------------------ */

@@ -157,8 +157,11 @@ typedef struct {
 
 /* One request with a raw body (may be NULL/0) and content type. Any HTTP status
  * is success at this level: *status gets it, the body is appended to out.
- * Transport failures are PHX_ERR_IO, timeouts PHX_ERR_TIMEOUT, an oversize
- * response PHX_ERR_LIMIT. Only http:// and https:// URLs; no redirects. */
+ * Could not connect (nothing was sent) is PHX_ERR_IO; connected but the
+ * exchange broke (the peer may have acted) PHX_ERR_REMOTE; a deadline passed
+ * PHX_ERR_TIMEOUT; an oversize response PHX_ERR_LIMIT. The distinction is what
+ * lets a caller retry a POST elsewhere only when that cannot run it twice.
+ * Only http:// and https:// URLs; no redirects. */
 phx_err_t phx_http_fetch(const char *method, const char *url, const char *content_type,
                          const void *body, size_t body_len, const phx_http_client_opts_t *opts,
                          int *status, phx_buf_t *out, phx_error_t *e);

@@ -14,10 +14,7 @@
 #include "phx/crypto.h"
 #include "phx/kms.h"
 #include "phx/net.h"
-
-#define INPUT_INFO "phx-input-v1"
-#define OUTPUT_INFO "phx-output-v1"
-#define SECRETS_INFO "phx-secrets-v1"
+#include "phx/worker.h"
 
 /* ---- finding the network ------------------------------------------------------ */
 
@@ -106,20 +103,6 @@ static int contract_pubkey(const char *prefix, const net_t *n, const char *kms_g
         rc = cli_error(PHX_EXIT_FAIL, prefix, "the contract key is not the KMS's: %s", e.message);
     json_decref(doc);
     return rc;
-}
-
-/* {"enc":"0x..","ciphertext":"0x.."}: HPKE base mode to xpub, aad = contract id. */
-static json_t *seal_json(const uint8_t xpub[32], const char *info, const uint8_t id[32],
-                         const void *pt, size_t len)
-{
-    uint8_t enc[32];
-    uint8_t *ct = malloc(len + 16);
-    json_t *o = NULL;
-    if (ct && !phx_hpke_seal(xpub, info, strlen(info), id, 32, pt, len, enc, ct))
-        o = json_pack("{s:o,s:o}", "enc", phx_json_hex(enc, 32), "ciphertext",
-                      phx_json_hex(ct, len + 16));
-    free(ct);
-    return o;
 }
 
 static int parse_id(const char *prefix, const char *s, uint8_t id[32])
@@ -277,14 +260,13 @@ static int cmd_deploy(int argc, char **argv)
         uint8_t xpub[32];
         if ((rc = contract_pubkey(prefix, &n, opts[KMS].value, id, xpub))) goto out;
         secrets_text = phx_json_dump(secrets, false);
-        json_t *sealed = secrets_text
-                             ? seal_json(xpub, SECRETS_INFO, id, secrets_text, strlen(secrets_text))
-                             : NULL;
-        if (!sealed) {
-            rc = cli_error(PHX_EXIT_FAIL, prefix, "could not seal the secrets");
+        json_t *sealed = NULL;
+        if (!secrets_text || phx_confidential_seal(PHX_SEAL_SECRET, xpub, id, secrets_text,
+                                                   strlen(secrets_text), &sealed, NULL, &e)) {
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "could not seal the secrets: %s", e.message);
             goto out;
         }
-        json_object_set_new(body, "secrets_enc", sealed);
+        json_object_set_new(body, "sealed_secrets", sealed);
     }
     if ((rc = net_json(prefix, &n, "POST", "/v1/contracts", body, &resp))) goto out;
     const char *got_id = json_string_value(json_object_get(resp, "id"));
@@ -357,7 +339,7 @@ static int cmd_call(int argc, char **argv)
     phx_buf_t text = PHX_BUF_INIT, pt = PHX_BUF_INIT;
     pt.secret = text.secret = true;
     char *input_text = NULL;
-    uint8_t id[32], reply_sk[32], reply_pub[32];
+    uint8_t id[32], reply_key[32] = {0};
     phx_error_t e = {0};
     if (args.npos != 1) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "wants one contract ID (see --help)");
@@ -382,15 +364,13 @@ static int cmd_call(int argc, char **argv)
         uint8_t xpub[32];
         if ((rc = contract_pubkey(prefix, &n, opts[KMS].value, id, xpub))) goto out;
         input_text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-        phx_x25519_keygen(reply_sk, reply_pub);
-        json_t *sealed =
-            input_text ? seal_json(xpub, INPUT_INFO, id, input_text, strlen(input_text)) : NULL;
-        if (!sealed) {
-            rc = cli_error(PHX_EXIT_FAIL, prefix, "could not seal the input");
+        json_t *sealed = NULL;
+        if (!input_text || phx_confidential_seal(PHX_SEAL_INPUT, xpub, id, input_text,
+                                                 strlen(input_text), &sealed, reply_key, &e)) {
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "could not seal the input: %s", e.message);
             goto out;
         }
-        body =
-            json_pack("{s:o,s:o}", "input_enc", sealed, "reply_pub", phx_json_hex(reply_pub, 32));
+        body = json_pack("{s:o}", "sealed_input", sealed);
     } else {
         body = json_pack("{s:O}", "input", input);
     }
@@ -398,18 +378,14 @@ static int cmd_call(int argc, char **argv)
     phx_hex_encode_to(hex, id, 32);
     snprintf(path, sizeof path, "/v1/contracts/0x%s/call", hex);
     if ((rc = net_json(prefix, &n, "POST", path, body, &resp))) goto out;
-    json_t *oe = json_object_get(resp, "output_enc");
-    if (opts[ENCRYPT].seen && oe) {
-        phx_buf_t enc = PHX_BUF_INIT, ct = PHX_BUF_INIT;
-        if (phx_json_get_hex(oe, "enc", &enc, &e) || enc.len != 32 ||
-            phx_json_get_hex(oe, "ciphertext", &ct, &e) || ct.len < 16 ||
-            phx_buf_reserve(&pt, ct.len) ||
-            phx_hpke_open(reply_sk, enc.ptr, OUTPUT_INFO, strlen(OUTPUT_INFO), id, 32, ct.ptr,
-                          ct.len, pt.ptr) ||
-            phx_json_parse((const char *)pt.ptr, ct.len - 16, &plain_out, &e)) {
-            rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot open the sealed output: %s", e.message);
-        }
-        phx_buf_free(&enc);
+    /* For an encrypted call the signed output_bytes are the sealed reply
+     * (docs/worker.md); only this call's reply key opens them. */
+    if (opts[ENCRYPT].seen && json_object_get(resp, "output_bytes")) {
+        phx_buf_t ct = PHX_BUF_INIT;
+        if (phx_json_get_hex(resp, "output_bytes", &ct, &e) ||
+            phx_confidential_open_reply(reply_key, id, ct.ptr, ct.len, &pt, &e) ||
+            phx_json_parse((const char *)pt.ptr, pt.len, &plain_out, &e))
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot open the sealed reply: %s", e.message);
         phx_buf_free(&ct);
         if (rc) goto out;
     }
@@ -428,7 +404,7 @@ static int cmd_call(int argc, char **argv)
         if (sig) printf("signature  %.20s...\n", sig);
     }
 out:
-    phx_secure_zero(reply_sk, sizeof reply_sk);
+    phx_secure_zero(reply_key, sizeof reply_key);
     if (input_text) phx_secure_zero(input_text, strlen(input_text));
     free(input_text);
     phx_buf_free(&text);

@@ -106,12 +106,21 @@ char *phx_base64_encode(const uint8_t *p, size_t n)
     return s;
 }
 
+/* On failure leave out as it was, as phx_hex_decode does. */
+static void base64_rollback(phx_buf_t *out, size_t start)
+{
+    phx_secure_zero(out->ptr + start, out->len - start);
+    out->len = start;
+    out->ptr[start] = 0;
+}
+
 phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_error_t *e)
 {
     uint32_t acc = 0;
     int bits = 0, pad = 0;
     phx_err_t err = phx_buf_reserve(out, slen / 4 * 3 + 3);
     if (err) return phx_fail(e, err, "out of memory");
+    size_t start = out->len;
     for (size_t i = 0; i < slen; i++) {
         char c = s[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
@@ -120,7 +129,10 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
             continue;
         }
         const char *q = c ? strchr(b64, c) : NULL;
-        if (!q || pad) return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);
+        if (!q || pad) {
+            base64_rollback(out, start);
+            return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);
+        }
         acc = acc << 6 | (uint32_t)(q - b64);
         bits += 6;
         if (bits >= 8) {
@@ -129,7 +141,10 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
         }
     }
     /* Leftover bits must be zero padding of the last symbol, and at most 4. */
-    if (bits >= 6 || pad > 2) return phx_fail(e, PHX_ERR_INVALID, "bad base64 length");
+    if (bits >= 6 || pad > 2) {
+        base64_rollback(out, start);
+        return phx_fail(e, PHX_ERR_INVALID, "bad base64 length");
+    }
     out->ptr[out->len] = 0;
     return PHX_OK;
 }

@@ -11,26 +11,29 @@
 #include "phx/core.h"
 
 static phx_log_level_t current_level = PHX_LOG_INFO;
-static int level_from_env_done;
 static int forced_format; /* 0 auto, 1 text, 2 json */
 static char component[32];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
-static void init_from_env(void)
+/* Read $PHX_LOG exactly once, even when the first log lines come from several
+ * threads at the same time (daemons log from worker threads). */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void read_env_level(void)
 {
-    if (level_from_env_done) return;
-    level_from_env_done = 1;
     const char *s = getenv("PHX_LOG");
     if (!s) return;
     for (int i = 0; i <= PHX_LOG_OFF; i++)
         if (strcmp(s, level_names[i]) == 0) current_level = (phx_log_level_t)i;
 }
 
+static void init_from_env(void) { pthread_once(&env_once, read_env_level); }
+
 void phx_log_set_level(phx_log_level_t level)
 {
-    level_from_env_done = 1;
+    init_from_env(); /* so a later first log line does not override the caller */
     current_level = level;
 }
 

@@ -22,58 +22,113 @@ static inline uint64_t rotl(uint64_t v, unsigned n)
     return n ? (v << n) | (v >> (64 - n)) : v;
 }
 
-/* Lane (x, y) lives at a[x + 5y]. One round is theta, rho+pi, chi, iota; rho and
- * pi are fused: lane (x, y) rotated by its offset goes to (y, 2x + 3y). The
- * straight-line form below is what the compiler turns into register code. */
-#define ROUND(a, rc)                                                                               \
-    do {                                                                                           \
-        uint64_t c0 = a[0] ^ a[5] ^ a[10] ^ a[15] ^ a[20];                                         \
-        uint64_t c1 = a[1] ^ a[6] ^ a[11] ^ a[16] ^ a[21];                                         \
-        uint64_t c2 = a[2] ^ a[7] ^ a[12] ^ a[17] ^ a[22];                                         \
-        uint64_t c3 = a[3] ^ a[8] ^ a[13] ^ a[18] ^ a[23];                                         \
-        uint64_t c4 = a[4] ^ a[9] ^ a[14] ^ a[19] ^ a[24];                                         \
-        uint64_t d0 = c4 ^ rotl(c1, 1), d1 = c0 ^ rotl(c2, 1), d2 = c1 ^ rotl(c3, 1);              \
-        uint64_t d3 = c2 ^ rotl(c4, 1), d4 = c3 ^ rotl(c0, 1);                                     \
-        uint64_t b[25];                                                                            \
-        b[0] = a[0] ^ d0;                                                                          \
-        b[10] = rotl(a[1] ^ d1, 1);                                                                \
-        b[20] = rotl(a[2] ^ d2, 62);                                                               \
-        b[5] = rotl(a[3] ^ d3, 28);                                                                \
-        b[15] = rotl(a[4] ^ d4, 27);                                                               \
-        b[16] = rotl(a[5] ^ d0, 36);                                                               \
-        b[1] = rotl(a[6] ^ d1, 44);                                                                \
-        b[11] = rotl(a[7] ^ d2, 6);                                                                \
-        b[21] = rotl(a[8] ^ d3, 55);                                                               \
-        b[6] = rotl(a[9] ^ d4, 20);                                                                \
-        b[7] = rotl(a[10] ^ d0, 3);                                                                \
-        b[17] = rotl(a[11] ^ d1, 10);                                                              \
-        b[2] = rotl(a[12] ^ d2, 43);                                                               \
-        b[12] = rotl(a[13] ^ d3, 25);                                                              \
-        b[22] = rotl(a[14] ^ d4, 39);                                                              \
-        b[23] = rotl(a[15] ^ d0, 41);                                                              \
-        b[8] = rotl(a[16] ^ d1, 45);                                                               \
-        b[18] = rotl(a[17] ^ d2, 15);                                                              \
-        b[3] = rotl(a[18] ^ d3, 21);                                                               \
-        b[13] = rotl(a[19] ^ d4, 8);                                                               \
-        b[14] = rotl(a[20] ^ d0, 18);                                                              \
-        b[24] = rotl(a[21] ^ d1, 2);                                                               \
-        b[9] = rotl(a[22] ^ d2, 61);                                                               \
-        b[19] = rotl(a[23] ^ d3, 56);                                                              \
-        b[4] = rotl(a[24] ^ d4, 14);                                                               \
-        for (int y = 0; y < 25; y += 5) {                                                          \
-            a[y + 0] = b[y + 0] ^ (~b[y + 1] & b[y + 2]);                                          \
-            a[y + 1] = b[y + 1] ^ (~b[y + 2] & b[y + 3]);                                          \
-            a[y + 2] = b[y + 2] ^ (~b[y + 3] & b[y + 4]);                                          \
-            a[y + 3] = b[y + 3] ^ (~b[y + 4] & b[y + 0]);                                          \
-            a[y + 4] = b[y + 4] ^ (~b[y + 0] & b[y + 1]);                                          \
-        }                                                                                          \
-        a[0] ^= (rc);                                                                              \
-    } while (0)
-
-static void keccak_f1600(uint64_t a[25])
+/* Lane (x, y) lives at st[x + 5y] and in the local a<x><y>. One round is theta,
+ * rho+pi, chi, iota (reference §1.2); rho and pi are fused: lane (x, y) rotated
+ * by its offset goes to (y, 2x + 3y). Everything is in named locals so the
+ * compiler can keep the state in registers; the body was generated from the
+ * spec's rotation and permutation tables. */
+static void keccak_f1600(uint64_t st[25])
 {
-    for (int i = 0; i < 24; i++)
-        ROUND(a, round_constants[i]);
+    uint64_t a00 = st[0], a10 = st[1], a20 = st[2], a30 = st[3], a40 = st[4], a01 = st[5],
+             a11 = st[6], a21 = st[7], a31 = st[8], a41 = st[9], a02 = st[10], a12 = st[11],
+             a22 = st[12], a32 = st[13], a42 = st[14], a03 = st[15], a13 = st[16], a23 = st[17],
+             a33 = st[18], a43 = st[19], a04 = st[20], a14 = st[21], a24 = st[22], a34 = st[23],
+             a44 = st[24];
+    uint64_t b00, b10, b20, b30, b40, b01, b11, b21, b31, b41, b02, b12, b22, b32, b42, b03, b13,
+        b23, b33, b43, b04, b14, b24, b34, b44;
+    uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+    for (int round = 0; round < 24; round++) {
+        /* theta */
+        c0 = a00 ^ a01 ^ a02 ^ a03 ^ a04;
+        c1 = a10 ^ a11 ^ a12 ^ a13 ^ a14;
+        c2 = a20 ^ a21 ^ a22 ^ a23 ^ a24;
+        c3 = a30 ^ a31 ^ a32 ^ a33 ^ a34;
+        c4 = a40 ^ a41 ^ a42 ^ a43 ^ a44;
+        d0 = c4 ^ rotl(c1, 1);
+        d1 = c0 ^ rotl(c2, 1);
+        d2 = c1 ^ rotl(c3, 1);
+        d3 = c2 ^ rotl(c4, 1);
+        d4 = c3 ^ rotl(c0, 1);
+        /* rho and pi: lane (x, y) -> (y, 2x + 3y), rotated */
+        b00 = a00 ^ d0;
+        b02 = rotl(a10 ^ d1, 1);
+        b04 = rotl(a20 ^ d2, 62);
+        b01 = rotl(a30 ^ d3, 28);
+        b03 = rotl(a40 ^ d4, 27);
+        b13 = rotl(a01 ^ d0, 36);
+        b10 = rotl(a11 ^ d1, 44);
+        b12 = rotl(a21 ^ d2, 6);
+        b14 = rotl(a31 ^ d3, 55);
+        b11 = rotl(a41 ^ d4, 20);
+        b21 = rotl(a02 ^ d0, 3);
+        b23 = rotl(a12 ^ d1, 10);
+        b20 = rotl(a22 ^ d2, 43);
+        b22 = rotl(a32 ^ d3, 25);
+        b24 = rotl(a42 ^ d4, 39);
+        b34 = rotl(a03 ^ d0, 41);
+        b31 = rotl(a13 ^ d1, 45);
+        b33 = rotl(a23 ^ d2, 15);
+        b30 = rotl(a33 ^ d3, 21);
+        b32 = rotl(a43 ^ d4, 8);
+        b42 = rotl(a04 ^ d0, 18);
+        b44 = rotl(a14 ^ d1, 2);
+        b41 = rotl(a24 ^ d2, 61);
+        b43 = rotl(a34 ^ d3, 56);
+        b40 = rotl(a44 ^ d4, 14);
+        /* chi */
+        a00 = b00 ^ (~b10 & b20);
+        a10 = b10 ^ (~b20 & b30);
+        a20 = b20 ^ (~b30 & b40);
+        a30 = b30 ^ (~b40 & b00);
+        a40 = b40 ^ (~b00 & b10);
+        a01 = b01 ^ (~b11 & b21);
+        a11 = b11 ^ (~b21 & b31);
+        a21 = b21 ^ (~b31 & b41);
+        a31 = b31 ^ (~b41 & b01);
+        a41 = b41 ^ (~b01 & b11);
+        a02 = b02 ^ (~b12 & b22);
+        a12 = b12 ^ (~b22 & b32);
+        a22 = b22 ^ (~b32 & b42);
+        a32 = b32 ^ (~b42 & b02);
+        a42 = b42 ^ (~b02 & b12);
+        a03 = b03 ^ (~b13 & b23);
+        a13 = b13 ^ (~b23 & b33);
+        a23 = b23 ^ (~b33 & b43);
+        a33 = b33 ^ (~b43 & b03);
+        a43 = b43 ^ (~b03 & b13);
+        a04 = b04 ^ (~b14 & b24);
+        a14 = b14 ^ (~b24 & b34);
+        a24 = b24 ^ (~b34 & b44);
+        a34 = b34 ^ (~b44 & b04);
+        a44 = b44 ^ (~b04 & b14);
+        /* iota */
+        a00 ^= round_constants[round];
+    }
+    st[0] = a00;
+    st[1] = a10;
+    st[2] = a20;
+    st[3] = a30;
+    st[4] = a40;
+    st[5] = a01;
+    st[6] = a11;
+    st[7] = a21;
+    st[8] = a31;
+    st[9] = a41;
+    st[10] = a02;
+    st[11] = a12;
+    st[12] = a22;
+    st[13] = a32;
+    st[14] = a42;
+    st[15] = a03;
+    st[16] = a13;
+    st[17] = a23;
+    st[18] = a33;
+    st[19] = a43;
+    st[20] = a04;
+    st[21] = a14;
+    st[22] = a24;
+    st[23] = a34;
+    st[24] = a44;
 }
 
 /* Lanes are little-endian (spec §1.1); load byte-wise so any host works. */

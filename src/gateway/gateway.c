@@ -1,9 +1,9 @@
 /* The gateway daemon: a phx_http server whose handlers forward deploys and
- * calls to workers (round robin over the healthy ones, the next worker on a
- * connection failure or 503, a lazy re-deploy where a worker does not know a
- * contract), a health thread polling each worker's /healthz (and, with a
- * chain, the Registry), and a small in-memory record of contracts and recent
- * jobs, with contracts persisted under DIR/contracts/. docs/gateway.md. */
+ * calls through the worker pool (pool.c: round robin over healthy workers,
+ * failover that never runs a call twice), re-deploy a contract from its stored
+ * blob on a worker that does not know it yet, admit to the pool only workers
+ * the Registry lists as active (when there is a chain), and keep a record of
+ * contracts (persisted under DIR/contracts/) and recent jobs. docs/gateway.md. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -21,16 +21,16 @@
 #define MAX_WORKERS 64
 #define MAX_JOBS 256 /* recent jobs kept for /v1/network, /v1/jobs and logs */
 
+/* A configured worker. With a chain it joins the pool only once the Registry
+ * lists the address its /healthz names as active. */
 typedef struct {
     char url[256];
-    bool healthy;
     bool registered; /* the Registry lists it active (true without a chain) */
     bool has_address;
     uint8_t address[20]; /* from /healthz */
     bool has_measurement;
     uint8_t measurement[32];
-    uint64_t last_check_ms, latency_ms;
-    uint64_t calls, failures;
+    uint64_t last_check_ms;
 } worker_t;
 
 typedef struct {
@@ -38,7 +38,6 @@ typedef struct {
     uint8_t code_hash[32];
     uint8_t deploy_hash[32]; /* the deploy request, a blob too, for re-deploys */
     uint64_t deployed_ms;
-    uint64_t on_workers; /* bit i: workers[i] has it */
 } contract_t;
 
 typedef struct {
@@ -52,7 +51,8 @@ typedef struct {
 
 struct phx_gateway {
     phx_gateway_opts_t opts;
-    char *dir, *rpc_url, *kms_url;
+    char *dir, *blob_dir, *rpc_url, *kms_url;
+    phx_gw_pool_t *pool;
     bool has_deployment;
     phx_chain_deployment_t deployment;
     pthread_mutex_t lock; /* everything below */
@@ -62,7 +62,6 @@ struct phx_gateway {
     size_t ncontracts, contracts_cap;
     job_t jobs[MAX_JOBS];
     uint64_t job_seq;
-    uint64_t rr; /* round-robin cursor */
     /* health thread */
     pthread_t thread;
     bool thread_started, stopping;
@@ -166,69 +165,12 @@ static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
     return err;
 }
 
-/* Routing order: healthy registered workers starting at the round-robin cursor,
- * so load spreads and a retry lands on the next one. */
-static size_t route_order(phx_gateway_t *g, size_t *order)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&g->lock);
-    size_t start = g->nworkers ? (size_t)(g->rr++ % g->nworkers) : 0;
-    for (size_t k = 0; k < g->nworkers; k++) {
-        size_t i = (start + k) % g->nworkers;
-        if (g->workers[i].healthy && g->workers[i].registered) order[n++] = i;
-    }
-    pthread_mutex_unlock(&g->lock);
-    return n;
-}
-
-static void worker_url(phx_gateway_t *g, size_t i, char *out, size_t cap)
-{
-    pthread_mutex_lock(&g->lock);
-    snprintf(out, cap, "%s", g->workers[i].url);
-    pthread_mutex_unlock(&g->lock);
-}
-
-/* A forwarded request's outcome. */
+/* An answer from a worker: status and parsed body (NULL when empty). */
 typedef struct {
     int status;
     json_t *body;
-    phx_err_t transport; /* PHX_OK when an HTTP answer came */
+    char worker[256];
 } fwd_t;
-
-static void forward(phx_gateway_t *g, size_t wi, const char *method, const char *path,
-                    const uint8_t *body, size_t len, fwd_t *out)
-{
-    char url[600], base[256];
-    worker_url(g, wi, base, sizeof base);
-    snprintf(url, sizeof url, "%s%s", base, path);
-    phx_http_client_opts_t co = {.timeout_ms = g->opts.worker_timeout_ms,
-                                 .connect_timeout_ms = 2000};
-    phx_buf_t resp = PHX_BUF_INIT;
-    phx_error_t e = {0};
-    out->body = NULL;
-    out->status = 0;
-    out->transport = phx_http_fetch(method, url, body ? "application/json" : NULL, body, len, &co,
-                                    &out->status, &resp, &e);
-    if (!out->transport && resp.len &&
-        phx_json_parse((const char *)resp.ptr, resp.len, &out->body, &e)) {
-        out->transport = PHX_ERR_REMOTE; /* a worker that answers non-JSON is broken */
-        out->status = 0;
-    }
-    pthread_mutex_lock(&g->lock);
-    worker_t *w = &g->workers[wi];
-    w->calls++;
-    if (out->transport == PHX_ERR_IO || out->transport == PHX_ERR_REMOTE) {
-        /* Passive health: a worker that refuses connections is out until the
-         * next health round says otherwise. */
-        w->failures++;
-        w->healthy = false;
-    } else if (out->transport || out->status >= 500) {
-        w->failures++;
-    }
-    pthread_mutex_unlock(&g->lock);
-    if (out->transport) PHX_WARN("gateway: %s %s: %s", method, url, e.message);
-    phx_buf_free(&resp);
-}
 
 static void fwd_free(fwd_t *f)
 {
@@ -236,12 +178,21 @@ static void fwd_free(fwd_t *f)
     f->body = NULL;
 }
 
-/* Retry elsewhere only when the worker surely did not run the request: it
- * could not be reached, or said it is unavailable. A timeout is not retried: the
- * call may have run (and changed the contract's state). */
-static bool retryable(const fwd_t *f)
+/* One request to one given worker (re-deploys and the call after them). */
+static phx_err_t direct(phx_gateway_t *g, const char *base, const char *path, const json_t *body,
+                        fwd_t *f, phx_error_t *e)
 {
-    return f->transport == PHX_ERR_IO || f->transport == PHX_ERR_REMOTE || f->status == 503;
+    char url[600];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    char *text = body ? phx_json_dump(body, false) : NULL;
+    phx_http_client_opts_t co = {.timeout_ms = g->opts.worker_timeout_ms};
+    phx_buf_t resp = PHX_BUF_INIT;
+    phx_err_t err = phx_http_fetch("POST", url, "application/json", text, text ? strlen(text) : 0,
+                                   &co, &f->status, &resp, e);
+    if (!err && resp.len) err = phx_json_parse((const char *)resp.ptr, resp.len, &f->body, e);
+    free(text);
+    phx_buf_free(&resp);
+    return err;
 }
 
 static void respond(const fwd_t *f, phx_http_response_t *resp)
@@ -250,12 +201,7 @@ static void respond(const fwd_t *f, phx_http_response_t *resp)
     resp->json = f->body ? json_incref(f->body) : json_object();
 }
 
-static bool is_not_found(const fwd_t *f)
-{
-    return f->status == 404;
-}
-
-static void job_record(phx_gateway_t *g, const char *contract, size_t wi, const fwd_t *f,
+static void job_record(phx_gateway_t *g, const char *contract, const fwd_t *f, int status,
                        uint64_t latency_ms)
 {
     pthread_mutex_lock(&g->lock);
@@ -265,8 +211,8 @@ static void job_record(phx_gateway_t *g, const char *contract, size_t wi, const 
     j->time_ms = phx_now_ms();
     j->latency_ms = latency_ms;
     snprintf(j->contract, sizeof j->contract, "%s", contract);
-    snprintf(j->worker, sizeof j->worker, "%s", wi < g->nworkers ? g->workers[wi].url : "");
-    j->status = f->transport ? 502 : f->status;
+    snprintf(j->worker, sizeof j->worker, "%s", f->worker);
+    j->status = status;
     if (f->body && json_is_object(f->body)) {
         json_t *rid = json_object_get(f->body, "request_id");
         json_t *logs = json_object_get(f->body, "logs");
@@ -276,16 +222,32 @@ static void job_record(phx_gateway_t *g, const char *contract, size_t wi, const 
     pthread_mutex_unlock(&g->lock);
 }
 
-/* ---- handlers -------------------------------------------------------------------- */
-
-static phx_err_t no_workers(phx_http_response_t *resp, phx_error_t *e)
+/* The id a worker answered a deploy with. */
+static const char *answered_id(const fwd_t *f)
 {
-    resp->status = 503;
-    return phx_fail(e, PHX_ERR_STATE, "no healthy worker");
+    const char *id = NULL;
+    if (f->status / 100 != 2 || !f->body) return NULL;
+    if (phx_json_get_str(f->body, "id", &id, NULL) &&
+        phx_json_get_str(f->body, "contract_id", &id, NULL))
+        return NULL;
+    return valid_id(id) ? id : NULL;
 }
 
+/* A pool error as the client sees it: no worker is 503, a call whose outcome
+ * is unknown 502/504 (and it is not run elsewhere: see pool.c). */
+static phx_err_t pool_error(phx_err_t err, phx_http_response_t *resp)
+{
+    if (err == PHX_ERR_STATE)
+        resp->status = 503;
+    else if (err != PHX_ERR_TIMEOUT)
+        resp->status = 502;
+    return err;
+}
+
+/* ---- handlers -------------------------------------------------------------------- */
+
 /* POST /v1/contracts: store the code and the deploy request by hash, forward to
- * one healthy worker, remember where the contract lives. */
+ * one healthy worker, remember the contract. */
 static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -296,40 +258,31 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     phx_err_t err = phx_json_get_str(req->json, "code", &code, e);
     if (err) return err;
     contract_t c = {0};
-    if ((err = phx_blob_put(g->dir, (const uint8_t *)code, strlen(code), c.code_hash, e)) ||
-        (err = phx_blob_put(g->dir, req->body, req->body_len, c.deploy_hash, e)))
-        return err;
+    char *text = phx_json_dump(req->json, false);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "deploy");
+    /* The deploy request holds only sealed secrets, so keeping it is safe; it
+     * is what a worker that has not seen the contract gets later. */
+    err = phx_blob_put(g->blob_dir, (const uint8_t *)code, strlen(code), c.code_hash, e);
+    if (!err)
+        err = phx_blob_put(g->blob_dir, (const uint8_t *)text, strlen(text), c.deploy_hash, e);
+    free(text);
+    if (err) return err;
 
-    size_t order[MAX_WORKERS];
-    size_t n = route_order(g, order);
-    if (!n) return no_workers(resp, e);
     fwd_t f = {0};
-    size_t used = 0;
-    for (size_t k = 0; k < n; k++) {
-        fwd_free(&f);
-        used = order[k];
-        forward(g, used, "POST", "/v1/contracts", req->body, req->body_len, &f);
-        if (!retryable(&f)) break;
-    }
-    if (f.transport) {
-        fwd_free(&f);
-        return phx_fail(e, f.transport == PHX_ERR_TIMEOUT ? PHX_ERR_TIMEOUT : PHX_ERR_REMOTE,
-                        "no worker accepted the deploy");
-    }
+    if ((err = phx_gw_pool_forward(g->pool, "POST", "/v1/contracts", req->json, &f.status, &f.body,
+                                   f.worker, sizeof f.worker, e)))
+        return pool_error(err, resp);
     respond(&f, resp);
-    if (f.status / 100 == 2 && f.body &&
-        (!phx_json_get_str(f.body, "id", &id, NULL) ||
-         !phx_json_get_str(f.body, "contract_id", &id, NULL)) &&
-        valid_id(id)) {
+    if ((id = answered_id(&f))) {
         snprintf(c.id, sizeof c.id, "%s", id);
         c.deployed_ms = phx_now_ms();
         pthread_mutex_lock(&g->lock);
         contract_t *have = contract_find(g, c.id);
-        if (!have && !contract_add(g, &c, e)) have = &g->contracts[g->ncontracts - 1];
         if (have) {
             memcpy(have->code_hash, c.code_hash, 32);
             memcpy(have->deploy_hash, c.deploy_hash, 32);
-            have->on_workers |= 1ull << used;
+        } else {
+            contract_add(g, &c, NULL);
         }
         pthread_mutex_unlock(&g->lock);
         phx_error_t se = {0};
@@ -343,8 +296,8 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
-/* Give worker wi the stored deploy request of contract id (it did not have it). */
-static bool redeploy(phx_gateway_t *g, size_t wi, const char *id)
+/* Give the worker at base the stored deploy request of contract id. */
+static bool redeploy(phx_gateway_t *g, const char *base, const char *id)
 {
     uint8_t deploy_hash[32];
     pthread_mutex_lock(&g->lock);
@@ -353,26 +306,21 @@ static bool redeploy(phx_gateway_t *g, size_t wi, const char *id)
     pthread_mutex_unlock(&g->lock);
     if (!c) return false;
     phx_buf_t body = PHX_BUF_INIT;
+    json_t *j = NULL;
     phx_error_t e = {0};
-    if (phx_blob_get(g->dir, deploy_hash, &body, &e)) {
-        PHX_WARN("gateway: re-deploy of %s: %s", id, e.message);
-        phx_buf_free(&body);
-        return false;
-    }
     fwd_t f = {0};
-    forward(g, wi, "POST", "/v1/contracts", body.ptr, body.len, &f);
-    phx_buf_free(&body);
-    const char *got = NULL;
-    bool ok = !f.transport && f.status / 100 == 2 && f.body &&
-              (!phx_json_get_str(f.body, "id", &got, NULL) ||
-               !phx_json_get_str(f.body, "contract_id", &got, NULL)) &&
-              strcasecmp(got, id) == 0;
-    fwd_free(&f);
-    if (ok) {
-        pthread_mutex_lock(&g->lock);
-        if ((c = contract_find(g, id))) c->on_workers |= 1ull << wi;
-        pthread_mutex_unlock(&g->lock);
+    bool ok = false;
+    if (phx_blob_get(g->blob_dir, deploy_hash, &body, &e) ||
+        phx_json_parse((const char *)body.ptr, body.len, &j, &e) ||
+        direct(g, base, "/v1/contracts", j, &f, &e)) {
+        PHX_WARN("gateway: re-deploy of %s to %s: %s", id, base, e.message);
+    } else {
+        const char *got = answered_id(&f);
+        ok = got && strcasecmp(got, id) == 0;
     }
+    fwd_free(&f);
+    json_decref(j);
+    phx_buf_free(&body);
     return ok;
 }
 
@@ -386,42 +334,33 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
     char path[128];
     snprintf(path, sizeof path, "/v1/contracts/%s/call", id);
-    size_t order[MAX_WORKERS];
-    size_t n = route_order(g, order);
-    if (!n) return no_workers(resp, e);
     uint64_t t0 = phx_monotonic_ms();
     fwd_t f = {0};
-    size_t used = 0;
-    for (size_t k = 0; k < n; k++) {
+    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
+                                        f.worker, sizeof f.worker, e);
+    /* A worker that has not seen the contract gets it from our blobs, then the
+     * same call again. Its 404 means it ran nothing, so this runs it once. */
+    if (!err && f.status == 404 && redeploy(g, f.worker, id)) {
+        fwd_t again = {0};
+        snprintf(again.worker, sizeof again.worker, "%s", f.worker);
+        err = direct(g, f.worker, path, req->json, &again, e);
         fwd_free(&f);
-        used = order[k];
-        forward(g, used, "POST", path, req->body, req->body_len, &f);
-        /* A worker that has not seen the contract gets it from our blobs,
-         * then the same call again. */
-        if (is_not_found(&f) && redeploy(g, used, id)) {
-            fwd_free(&f);
-            forward(g, used, "POST", path, req->body, req->body_len, &f);
-        }
-        if (!retryable(&f)) break;
+        f = again;
     }
-    job_record(g, id, used, &f, phx_monotonic_ms() - t0);
-    if (f.transport) {
+    job_record(g, id, &f, err ? 502 : f.status, phx_monotonic_ms() - t0);
+    if (err) {
         fwd_free(&f);
-        return phx_fail(e, f.transport == PHX_ERR_TIMEOUT ? PHX_ERR_TIMEOUT : PHX_ERR_REMOTE,
-                        "no worker answered the call");
+        return pool_error(err, resp);
     }
     respond(&f, resp);
     fwd_free(&f);
     return PHX_OK;
 }
 
-static json_t *contract_json(const phx_gateway_t *g, const contract_t *c)
+static json_t *contract_json(const contract_t *c)
 {
-    json_t *on = json_array();
-    for (size_t i = 0; i < g->nworkers; i++)
-        if (c->on_workers & (1ull << i)) json_array_append_new(on, json_string(g->workers[i].url));
-    return json_pack("{s:s,s:o,s:I,s:o}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
-                     "deployed_ms", (json_int_t)c->deployed_ms, "workers", on);
+    return json_pack("{s:s,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
+                     "deployed_ms", (json_int_t)c->deployed_ms);
 }
 
 static json_t *job_json(const job_t *j)
@@ -446,12 +385,25 @@ static json_t *jobs_json(phx_gateway_t *g, const char *contract, size_t limit)
     return a;
 }
 
-static json_t *worker_json(const worker_t *w)
+/* One worker for /v1/network: what we know of it (registration, address,
+ * measurement) merged with the pool's view (health, failures, calls served). */
+static json_t *worker_json(const worker_t *w, const json_t *pool_status)
 {
-    json_t *o = json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I}", "url", w->url, "healthy", w->healthy,
-                          "registered", w->registered, "last_check_ms",
-                          (json_int_t)w->last_check_ms, "latency_ms", (json_int_t)w->latency_ms,
-                          "calls", (json_int_t)w->calls, "failures", (json_int_t)w->failures);
+    const json_t *ps = NULL;
+    for (size_t i = 0; i < json_array_size(pool_status) && !ps; i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(pool_status, i), "url")),
+                    w->url))
+            ps = json_array_get(pool_status, i);
+    json_t *o =
+        json_pack("{s:s,s:b,s:b,s:b,s:I}", "url", w->url, "healthy",
+                  ps && json_is_true(json_object_get(ps, "healthy")), "registered", w->registered,
+                  "in_pool", ps != NULL, "last_check_ms", (json_int_t)w->last_check_ms);
+    if (o && ps) {
+        json_object_set(o, "latency_ms", json_object_get(ps, "latency_ms"));
+        json_object_set(o, "failures", json_object_get(ps, "failures"));
+        json_object_set(o, "calls", json_object_get(ps, "served"));
+        json_object_set(o, "last_ok_ms", json_object_get(ps, "last_ok_ms"));
+    }
     if (o && w->has_address) {
         char cs[43];
         phx_eth_address_checksum(w->address, cs);
@@ -469,10 +421,11 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
     (void)req;
     phx_gateway_t *g = ctx;
     json_t *workers = json_array(), *meas = json_array(), *contracts = json_array();
+    json_t *pool_status = phx_gw_pool_status(g->pool);
     pthread_mutex_lock(&g->lock);
     for (size_t i = 0; i < g->nworkers; i++) {
         const worker_t *w = &g->workers[i];
-        json_array_append_new(workers, worker_json(w));
+        json_array_append_new(workers, worker_json(w, pool_status));
         if (!w->has_measurement) continue;
         bool seen = false;
         for (size_t k = 0; k < i; k++)
@@ -481,9 +434,10 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
         if (!seen) json_array_append_new(meas, phx_json_hex(w->measurement, 32));
     }
     for (size_t i = 0; i < g->ncontracts; i++)
-        json_array_append_new(contracts, contract_json(g, &g->contracts[i]));
+        json_array_append_new(contracts, contract_json(&g->contracts[i]));
     json_t *jobs = jobs_json(g, NULL, 50);
     pthread_mutex_unlock(&g->lock);
+    json_decref(pool_status);
     resp->json = json_pack("{s:o,s:o,s:o,s:o}", "workers", workers, "measurements", meas,
                            "contracts", contracts, "jobs", jobs);
     if (!resp->json) return phx_fail(e, PHX_ERR_NOMEM, "network");
@@ -518,7 +472,7 @@ static phx_err_t h_contract(void *ctx, const phx_http_request_t *req, phx_http_r
     const char *id = phx_http_param(req, "id");
     pthread_mutex_lock(&g->lock);
     const contract_t *c = contract_find(g, id);
-    resp->json = c ? contract_json(g, c) : NULL;
+    resp->json = c ? contract_json(c) : NULL;
     pthread_mutex_unlock(&g->lock);
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id);
 }
@@ -547,7 +501,7 @@ static phx_err_t h_blob(void *ctx, const phx_http_request_t *req, phx_http_respo
     uint8_t hash[32];
     phx_err_t err = phx_hex_decode_fixed(phx_http_param(req, "hash"), hash, 32, e);
     if (err) return err;
-    if ((err = phx_blob_get(g->dir, hash, &resp->text, e))) return err;
+    if ((err = phx_blob_get(g->blob_dir, hash, &resp->text, e))) return err;
     resp->content_type = "application/octet-stream";
     return PHX_OK;
 }
@@ -581,7 +535,18 @@ static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_res
 
 /* One worker's health: /healthz answers 200; its JSON may name the worker's
  * address and measurement, which the Registry must then list as active. */
-static void check_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
+static void worker_url(phx_gateway_t *g, size_t i, char *out, size_t cap)
+{
+    pthread_mutex_lock(&g->lock);
+    snprintf(out, cap, "%s", g->workers[i].url);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Who a worker is: its /healthz may name its address and measurement. With a
+ * chain, it is in the pool exactly while the Registry lists that address as
+ * active; without one, every configured worker is. Health itself is the
+ * pool's business. */
+static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
 {
     char base[256], url[300];
     worker_url(g, i, base, sizeof base);
@@ -590,82 +555,85 @@ static void check_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
     int status = 0;
     json_t *j = NULL;
     phx_error_t e = {0};
-    uint64_t t0 = phx_monotonic_ms();
-    bool healthy = phx_http_json("GET", url, NULL, &co, &status, &j, &e) == PHX_OK;
-    uint64_t latency = phx_monotonic_ms() - t0;
-    bool has_addr = false, has_meas = false, registered = rpc == NULL;
+    bool answered = phx_http_json("GET", url, NULL, &co, &status, &j, &e) == PHX_OK;
+    bool has_addr = false, has_meas = false, known = false, registered = !chain;
     uint8_t addr[20], meas[32];
     const char *s;
-    if (healthy && j) {
+    if (answered && j) {
         has_addr = (!phx_json_get_str(j, "address", &s, NULL) ||
                     !phx_json_get_str(j, "worker", &s, NULL)) &&
                    !phx_hex_decode_fixed(s, addr, 20, NULL);
         has_meas = !phx_json_get_str(j, "measurement", &s, NULL) &&
                    !phx_hex_decode_fixed(s, meas, 32, NULL);
     }
-    if (healthy && rpc) {
+    json_decref(j);
+    if (chain) {
         phx_chain_worker_t cw;
-        if (!has_addr) {
-            PHX_WARN("gateway: %s does not say its address; not routing to it", base);
-        } else if (phx_chain_worker_get(rpc, &g->deployment, addr, &cw, &e)) {
-            PHX_WARN("gateway: Registry lookup for %s: %s", base, e.message);
+        if (!answered || !has_addr) {
+            /* Unreachable now: the pool's checks deal with that; keep the
+             * Registry's last verdict. */
+        } else if (!rpc || phx_chain_worker_get(rpc, &g->deployment, addr, &cw, &e)) {
+            PHX_WARN("gateway: Registry lookup for %s: %s", base, rpc ? e.message : "no chain");
         } else {
+            known = true;
             registered = cw.status == PHX_CHAIN_WORKER_ACTIVE;
             /* The chain's record of the measurement wins over what the worker says. */
             if (registered) memcpy(meas, cw.measurement, 32), has_meas = true;
         }
     }
-    json_decref(j);
     pthread_mutex_lock(&g->lock);
     worker_t *w = &g->workers[i];
-    if (w->healthy != healthy || w->registered != registered)
-        PHX_INFO("gateway: worker %s %s%s", w->url, healthy ? "healthy" : "unhealthy",
-                 healthy && !registered ? " but not registered on chain" : "");
-    w->healthy = healthy;
-    w->registered = registered;
-    w->last_check_ms = phx_now_ms();
-    w->latency_ms = latency;
+    if (!chain || known) {
+        if (w->registered != registered)
+            PHX_INFO("gateway: worker %s %s", w->url,
+                     registered ? "admitted" : "not registered on chain: left out");
+        w->registered = registered;
+    }
+    registered = w->registered;
+    if (answered) w->last_check_ms = phx_now_ms();
     if (has_addr) memcpy(w->address, addr, 20), w->has_address = true;
     if (has_meas) memcpy(w->measurement, meas, 32), w->has_measurement = true;
     pthread_mutex_unlock(&g->lock);
+    bool in = phx_gw_pool_has(g->pool, base);
+    if (registered && !in) phx_gw_pool_add(g->pool, base, NULL);
+    if (!registered && in) phx_gw_pool_remove(g->pool, base, NULL);
+}
+
+/* One Registry round over every configured worker (caller holds check_lock). */
+static void admit_all(phx_gateway_t *g)
+{
+    phx_rpc_t *rpc = NULL;
+    phx_error_t e = {0};
+    bool chain = g->rpc_url && g->has_deployment;
+    phx_rpc_opts_t ro = {.timeout_ms = 3000, .retries = 1};
+    if (chain && phx_rpc_open(g->rpc_url, &ro, &rpc, &e)) {
+        PHX_WARN("gateway: chain node %s: %s", g->rpc_url, e.message);
+        rpc = NULL;
+    }
+    pthread_mutex_lock(&g->lock);
+    size_t n = g->nworkers;
+    pthread_mutex_unlock(&g->lock);
+    for (size_t i = 0; i < n; i++)
+        admit_one(g, i, rpc, chain);
+    phx_rpc_close(rpc);
 }
 
 void phx_gateway_check_workers(phx_gateway_t *g)
 {
     pthread_mutex_lock(&g->check_lock);
-    phx_rpc_t *rpc = NULL;
-    phx_error_t e = {0};
-    if (g->rpc_url && g->has_deployment) {
-        phx_rpc_opts_t ro = {.timeout_ms = 3000, .retries = 1};
-        if (phx_rpc_open(g->rpc_url, &ro, &rpc, &e))
-            PHX_WARN("gateway: chain node %s: %s", g->rpc_url, e.message);
-    }
-    pthread_mutex_lock(&g->lock);
-    size_t n = g->nworkers;
-    pthread_mutex_unlock(&g->lock);
-    for (size_t i = 0; i < n; i++) {
-        if (g->rpc_url && g->has_deployment && !rpc) {
-            /* Without the chain we cannot tell who is registered: keep the last
-             * verdict rather than open the door. */
-            continue;
-        }
-        check_one(g, i, rpc);
-    }
-    phx_rpc_close(rpc);
+    admit_all(g);
+    phx_gw_pool_check(g->pool);
     pthread_mutex_unlock(&g->check_lock);
 }
 
 size_t phx_gateway_healthy_count(phx_gateway_t *g)
 {
-    size_t n = 0;
-    pthread_mutex_lock(&g->lock);
-    for (size_t i = 0; i < g->nworkers; i++)
-        n += g->workers[i].healthy && g->workers[i].registered;
-    pthread_mutex_unlock(&g->lock);
-    return n;
+    return phx_gw_pool_healthy(g->pool);
 }
 
-static void *health_thread(void *arg)
+/* The Registry round, every health interval; the pool runs its own health
+ * checks on its own thread. */
+static void *registry_thread(void *arg)
 {
     phx_gateway_t *g = arg;
     pthread_mutex_lock(&g->lock);
@@ -678,7 +646,9 @@ static void *health_thread(void *arg)
         pthread_cond_timedwait(&g->wake, &g->lock, &ts);
         if (g->stopping) break;
         pthread_mutex_unlock(&g->lock);
-        phx_gateway_check_workers(g);
+        pthread_mutex_lock(&g->check_lock);
+        admit_all(g);
+        pthread_mutex_unlock(&g->check_lock);
         pthread_mutex_lock(&g->lock);
     }
     pthread_mutex_unlock(&g->lock);
@@ -738,6 +708,15 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         goto out;
     }
     if (opts->deployment) g->deployment = *opts->deployment, g->has_deployment = true;
+    phx_gw_pool_opts_t po = {.health_interval_ms = (uint32_t)g->opts.health_interval_ms,
+                             .request_timeout_ms = g->opts.worker_timeout_ms};
+    if ((err = phx_gw_pool_new(&po, &g->pool, e))) goto out;
+    size_t dl = strlen(g->dir) + sizeof "/blobs";
+    if (!(g->blob_dir = malloc(dl))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "gateway");
+        goto out;
+    }
+    snprintf(g->blob_dir, dl, "%s/blobs", g->dir);
     if (mkdir(g->dir, 0700) != 0 && errno != EEXIST) {
         err = phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", g->dir, strerror(errno));
         goto out;
@@ -746,6 +725,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
     for (size_t i = 0; i < opts->worker_count; i++)
         if ((err = phx_gateway_add_worker(g, opts->workers[i], e))) goto out;
     phx_gateway_check_workers(g);
+    if ((err = phx_gw_pool_start(g->pool, e))) goto out;
 
     if ((err = phx_http_router_new(&g->router, e))) goto out;
     struct {
@@ -758,7 +738,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         {"GET", "/v1/jobs", h_jobs, 0},
         {"POST", "/v1/contracts", h_deploy, 0},
         {"GET", "/v1/contracts/:id", h_contract, 0},
-        {"POST", "/v1/contracts/:id/call", h_call, PHX_HTTP_RAW_BODY},
+        {"POST", "/v1/contracts/:id/call", h_call, 0},
         {"GET", "/v1/contracts/:id/logs", h_logs, 0},
         {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},
         {"GET", "/v1/blobs/:hash", h_blob, 0},
@@ -777,7 +757,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
     snprintf(g->url, sizeof g->url, "http://%s:%u",
              opts->host && *opts->host ? opts->host : "127.0.0.1",
              (unsigned)phx_http_server_port(g->server));
-    if (pthread_create(&g->thread, NULL, health_thread, g) != 0) {
+    if (pthread_create(&g->thread, NULL, registry_thread, g) != 0) {
         err = phx_fail(e, PHX_ERR_INTERNAL, "cannot start the health thread");
         goto out;
     }
@@ -806,11 +786,13 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
         pthread_mutex_unlock(&g->lock);
         pthread_join(g->thread, NULL);
     }
+    phx_gw_pool_free(g->pool);
     phx_http_router_free(g->router);
     for (size_t i = 0; i < MAX_JOBS; i++)
         jobs_clear(&g->jobs[i]);
     free(g->contracts);
     free(g->dir);
+    free(g->blob_dir);
     free(g->rpc_url);
     free(g->kms_url);
     pthread_cond_destroy(&g->wake);

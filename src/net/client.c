@@ -95,8 +95,15 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
                        o.max_response_bytes);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         err = phx_fail(e, PHX_ERR_TIMEOUT, "%s %.64s: timed out", method, url);
-    } else if (rc != CURLE_OK) {
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+               rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_URL_MALFORMAT ||
+               rc == CURLE_UNSUPPORTED_PROTOCOL) {
+        /* Nothing reached the peer: safe to try elsewhere, even for a POST. */
         err = phx_fail(e, PHX_ERR_IO, "%s %.64s: %s", method, url, curl_easy_strerror(rc));
+    } else if (rc != CURLE_OK) {
+        /* Connected, then the exchange broke: the peer may have acted on it. */
+        err = phx_fail(e, PHX_ERR_REMOTE, "%s %.64s: connection broke: %s", method, url,
+                       curl_easy_strerror(rc));
     } else {
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);

@@ -53,15 +53,17 @@ check "deploy with a secret" 0 $?
 id=$(json "$tmp/d.json" "['id']")
 want_hash=$("$phx" util keccak 0x$(od -An -v -tx1 "$tmp/c.js" | tr -d ' \n'))
 check "code hash is keccak256 of the file" "$want_hash" "$(json "$tmp/d.json" "['code_hash']")"
-[ -f "$tmp/gw/blobs/$(json "$tmp/d.json" "['code_hash']" | cut -c3-)" ]; check "code stored under its hash" 0 $?
-cmp -s "$tmp/gw/blobs/$(json "$tmp/d.json" "['code_hash']" | cut -c3-)" "$tmp/c.js"; check "stored code equals the file" 0 $?
-grep -q secrets_enc "$tmp/bodies.txt"; check "the worker got sealed secrets" 0 $?
+h=$(json "$tmp/d.json" "['code_hash']" | cut -c3-)
+blob="$tmp/gw/blobs/$(echo "$h" | cut -c1-2)/$(echo "$h" | cut -c3-)"
+[ -f "$blob" ]; check "code stored under its hash" 0 $?
+cmp -s "$blob" "$tmp/c.js"; check "stored code equals the file" 0 $?
+grep -q sealed_secrets "$tmp/bodies.txt"; check "the worker got sealed secrets" 0 $?
 grep -rq TOPSECRET "$tmp/gw" "$tmp/bodies.txt" "$tmp/gw.log"; check "secret never in clear at gateway or worker request" 1 $?
 
 "$phx" call "$id" --input '{"q":"ETH/USD"}' --json >"$tmp/r.json"; check "plain call" 0 $?
 check "output is the contract's answer" "ETH/USD" "$(json "$tmp/r.json" "['output']['q']")"
 "$phx" call "$id" --input '{"card":"4111-PRIVATE-9999"}' --encrypt --json >"$tmp/r2.json"; check "encrypted call" 0 $?
-grep -q input_enc "$tmp/bodies.txt"; check "the worker got a sealed input" 0 $?
+grep -q sealed_input "$tmp/bodies.txt"; check "the worker got a sealed input" 0 $?
 grep -rq PRIVATE "$tmp/gw" "$tmp/bodies.txt" "$tmp/gw.log"; check "input never in clear at gateway or worker request" 1 $?
 "$phx" call "$id" --input '{}' --encrypt --kms-address 0x000000000000000000000000000000000000dead >/dev/null 2>"$tmp/err"
 check "a key not signed by the trusted KMS is refused" 1 $?

@@ -336,7 +336,7 @@ static bool run(const char *cmd, char *out, size_t cap)
 
 static bool cast_digest(const char *sig, const char *args, uint8_t digest[32])
 {
-    char cmd[4096], enc[4096], h[128];
+    char cmd[8192], enc[4096], h[128];
     snprintf(cmd, sizeof cmd, "'%s' abi-encode '%s' %s", cast_path, sig, args);
     if (!run(cmd, enc, sizeof enc)) return false;
     snprintf(cmd, sizeof cmd, "'%s' keccak %s", cast_path, enc);

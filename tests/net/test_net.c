@@ -457,6 +457,47 @@ static void test_server(void)
     phx_http_router_free(r);
 }
 
+/* A peer that accepts and hangs up without answering. */
+static void *hang_up_once(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = accept(lfd, NULL, NULL);
+    if (c >= 0) {
+        char buf[1024];
+        (void)!recv(c, buf, sizeof buf, 0);
+        close(c);
+    }
+    return NULL;
+}
+
+/* The client tells "nothing was sent" (IO: safe to retry elsewhere) from "the
+ * exchange broke after connecting" (REMOTE: the peer may have acted). */
+static void test_client_errors(void)
+{
+    phx_error_t e = {0};
+    json_t *v = NULL;
+    int status = 0;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(lfd, 1) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/", (unsigned)ntohs(sa.sin_port));
+    pthread_t th;
+    pthread_create(&th, NULL, hang_up_once, &lfd);
+    json_t *body = json_pack("{s:i}", "x", 1);
+    CHECK_MSG(phx_http_json("POST", u, body, NULL, &status, &v, &e) == PHX_ERR_REMOTE, "%s",
+              e.message);
+    CHECK(strstr(e.message, "connection broke") != NULL);
+    pthread_join(th, NULL);
+    close(lfd);
+    /* Now nothing listens there: could not connect. */
+    CHECK(phx_http_json("POST", u, body, NULL, &status, &v, &e) == PHX_ERR_IO);
+    json_decref(body);
+}
+
 static void test_server_ratelimit(void)
 {
     phx_error_t e = {0};
@@ -495,5 +536,6 @@ int main(void)
     test_ratelimit();
     test_server();
     test_server_ratelimit();
+    test_client_errors();
     return test_done("test_net");
 }

@@ -46,7 +46,7 @@ static char *hex(const uint8_t *p, size_t n)
 /* keccak256(abi.encode(types..., values...)) through cast. */
 static bool cast_digest(const char *sig, const char *args, uint8_t digest[32])
 {
-    char cmd[4096], enc[4096], h[128];
+    char cmd[8192], enc[4096], h[128];
     snprintf(cmd, sizeof cmd, "'%s' abi-encode '%s' %s", cast_path, sig, args);
     if (!run(cmd, enc, sizeof enc)) return false;
     snprintf(cmd, sizeof cmd, "'%s' keccak %s", cast_path, enc);

@@ -1,0 +1,58 @@
+#!/bin/sh
+# bench/net: the HTTP layer every daemon serves (src/net, libmicrohttpd, a thread
+# per connection) beside Node's http module as the peer server, both driven by
+# the same client (ours, libcurl; a new connection per request, as the daemons
+# call each other today). Reports requests/s and p50/p99 latency at 1 and 4
+# client threads, and ours/peer ratios. Usage: bench/net/run.sh BUILD_DIR
+# [SECONDS]. A benchmark, not a test: it never fails; the machine may be shared,
+# so compare the ratios of one run rather than absolute numbers across runs.
+set -u
+build=${1:-build}
+secs=${2:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+driver="$build/bench/net/bench_net"
+[ -x "$driver" ] || driver="$root/$build/bench/net/bench_net"
+if [ ! -x "$driver" ]; then
+    echo "bench/net: $driver not built (make build)"
+    exit 0
+fi
+tmp=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+
+start() { # start NAME CMD...: background server printing its port on stdout
+    name=$1
+    shift
+    "$@" >"$tmp/$name.port" 2>/dev/null &
+    pids="$pids $!"
+    for _ in $(seq 1 50); do
+        [ -s "$tmp/$name.port" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+start ours "$driver" serve || { echo "bench/net: our server did not start"; exit 0; }
+have_peer=false
+command -v node >/dev/null 2>&1 && start peer node "$here/echo_peer.js" && have_peer=true
+
+get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+printf '%-28s %12s %12s %8s\n' "POST /v1/echo (~200 B JSON)" "ours" "node http" "ratio"
+for threads in 1 4; do
+    "$driver" load "http://127.0.0.1:$(cat "$tmp/ours.port")/v1/echo" "$secs" $threads >"$tmp/o$threads"
+    if $have_peer; then
+        "$driver" load "http://127.0.0.1:$(cat "$tmp/peer.port")/v1/echo" "$secs" $threads >"$tmp/p$threads"
+    else
+        printf 'rps n/a\np50_us n/a\np99_us n/a\n' >"$tmp/p$threads"
+    fi
+    for k in rps p50_us p99_us; do
+        o=$(get "$tmp/o$threads" $k)
+        p=$(get "$tmp/p$threads" $k)
+        r=$(awk -v o="$o" -v p="$p" 'BEGIN { if (p + 0 > 0 && o + 0 > 0) printf "%.2f", o / p; else print "n/a" }')
+        printf '%-28s %12s %12s %8s\n' "$k, $threads client thread(s)" "$o" "$p" "$r"
+    done
+done
+echo "(ratio = ours / node; for rps higher is better, for latency lower is better)"
+e=$(get "$tmp/o1" errors)
+[ "${e:-0}" = 0 ] || echo "note: $e errors against our server"
+exit 0

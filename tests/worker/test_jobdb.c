@@ -1,0 +1,268 @@
+/* The job journal: the state machine (forward only, re-run after a crash
+ * allowed, duplicates ignored), persistence, grouped commits, and a crash
+ * test: a child process works through jobs and is killed with SIGKILL at
+ * random moments, over and over; every step it reported committed is still
+ * there after each kill, and in the end every job is done exactly once. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "phx/worker.h"
+#include "test.h"
+
+static char dir[] = "/tmp/phx-jobdb-XXXXXX";
+static char path[300], crash_path[300];
+
+static void ids(uint64_t n, uint8_t cid[32], uint8_t code[32])
+{
+    memset(cid, 0, 32);
+    memset(code, 0xcc, 32);
+    for (int i = 0; i < 8; i++)
+        cid[31 - i] = (uint8_t)(n >> (8 * i));
+}
+
+static void test_states(void)
+{
+    phx_error_t e = {0};
+    phx_jobdb_t *db = NULL;
+    uint8_t cid[32], code[32], sig[65], tx[32];
+    bool inserted = false, found = false;
+    phx_job_t j;
+    memset(sig, 0x5, 65);
+    memset(tx, 0x7, 32);
+    CHECK(phx_jobdb_open(path, &db, &e) == PHX_OK);
+    ids(1, cid, code);
+    CHECK(phx_jobdb_record(db, 2, cid, code, (const uint8_t *)"{\"b\":2}", 7, 2000, 11, &inserted,
+                           &e) == PHX_OK &&
+          inserted);
+    CHECK(phx_jobdb_record(db, 1, cid, code, (const uint8_t *)"{\"a\":1}", 7, 1000, 10, &inserted,
+                           &e) == PHX_OK &&
+          inserted);
+    /* Seeing the same request again changes nothing. */
+    CHECK(phx_jobdb_record(db, 1, cid, code, (const uint8_t *)"other", 5, 1, 1, &inserted, &e) ==
+              PHX_OK &&
+          !inserted);
+    CHECK(phx_jobdb_next(db, &j, &found, &e) == PHX_OK && found && j.request_id == 1);
+    CHECK(j.state == PHX_JOB_PENDING && j.input.len == 7 &&
+          memcmp(j.input.ptr, "{\"a\":1}", 7) == 0);
+    CHECK(j.deadline == 1000 && j.block == 10 && memcmp(j.contract_id, cid, 32) == 0);
+    phx_job_clear(&j);
+
+    CHECK(phx_jobdb_start(db, 1, &e) == PHX_OK);
+    CHECK(phx_jobdb_start(db, 1, &e) == PHX_OK); /* re-run after a crash */
+    CHECK(phx_jobdb_signed(db, 1, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
+    CHECK(phx_jobdb_start(db, 1, &e) == PHX_ERR_STATE); /* never re-run a signed job */
+    CHECK(strstr(e.message, "signed") != NULL);
+    CHECK(phx_jobdb_signed(db, 2, (const uint8_t *)"x", 1, sig, &e) ==
+          PHX_ERR_STATE); /* not running */
+    CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK);
+    tx[0] = 9;
+    CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK); /* a resubmission's hash */
+    CHECK(phx_jobdb_get(db, 1, &j, &e) == PHX_OK);
+    CHECK(j.state == PHX_JOB_SUBMITTED && j.attempts == 2 && j.tx_hash[0] == 9);
+    CHECK(j.output.len == 7 && memcmp(j.signature, sig, 65) == 0);
+    phx_job_clear(&j);
+    CHECK(phx_jobdb_done(db, 1, &e) == PHX_OK);
+    CHECK(phx_jobdb_failed(db, 1, "late", &e) == PHX_ERR_STATE);
+    CHECK(phx_jobdb_failed(db, 2, "request expired", &e) == PHX_OK);
+    CHECK(phx_jobdb_next(db, &j, &found, &e) == PHX_OK && !found);
+    CHECK(phx_jobdb_done(db, 99, &e) == PHX_ERR_NOT_FOUND);
+    CHECK(phx_jobdb_get(db, 99, &j, &e) == PHX_ERR_NOT_FOUND);
+    phx_jobdb_close(db);
+
+    /* Reopened: all of it is there. */
+    CHECK(phx_jobdb_open(path, &db, &e) == PHX_OK);
+    uint64_t counts[7];
+    CHECK(phx_jobdb_counts(db, counts, &e) == PHX_OK);
+    CHECK(counts[PHX_JOB_DONE] == 1 && counts[PHX_JOB_FAILED] == 1 && counts[PHX_JOB_PENDING] == 0);
+    CHECK(phx_jobdb_get(db, 2, &j, &e) == PHX_OK && strcmp(j.error, "request expired") == 0);
+    phx_job_clear(&j);
+    phx_jobdb_close(db);
+}
+
+typedef struct {
+    phx_jobdb_t *db;
+    int fail;
+} batch_t;
+
+static phx_err_t record_batch(void *ctx, phx_error_t *e)
+{
+    batch_t *b = ctx;
+    uint8_t cid[32], code[32];
+    for (uint64_t id = 100; id < 103; id++) {
+        ids(id, cid, code);
+        phx_err_t err = phx_jobdb_record(b->db, id, cid, code, NULL, 0, 1, 50, NULL, e);
+        if (err) return err;
+    }
+    phx_err_t err = phx_jobdb_set_cursor(b->db, 51, e);
+    if (err) return err;
+    return b->fail ? phx_fail(e, PHX_ERR_REMOTE, "node went away mid-page") : PHX_OK;
+}
+
+static void test_atomic(void)
+{
+    phx_error_t e = {0};
+    phx_jobdb_t *db = NULL;
+    uint64_t cursor = 1;
+    phx_job_t j;
+    CHECK(phx_jobdb_open(path, &db, &e) == PHX_OK);
+    CHECK(phx_jobdb_cursor(db, &cursor, &e) == PHX_OK && cursor == 0);
+    batch_t b = {db, 1};
+    CHECK(phx_jobdb_atomically(db, record_batch, &b, &e) == PHX_ERR_REMOTE);
+    CHECK(phx_jobdb_cursor(db, &cursor, &e) == PHX_OK && cursor == 0);
+    CHECK(phx_jobdb_get(db, 100, &j, &e) == PHX_ERR_NOT_FOUND);
+    b.fail = 0;
+    CHECK(phx_jobdb_atomically(db, record_batch, &b, &e) == PHX_OK);
+    CHECK(phx_jobdb_cursor(db, &cursor, &e) == PHX_OK && cursor == 51);
+    CHECK(phx_jobdb_get(db, 102, &j, &e) == PHX_OK && j.state == PHX_JOB_PENDING);
+    phx_job_clear(&j);
+    phx_jobdb_close(db);
+}
+
+/* ---- crash test ---------------------------------------------------------------- */
+
+enum { CRASH_JOBS = 200 };
+
+/* The child: record every job, then work through them as a worker would,
+ * reporting each committed step on the pipe ("id state\n") after the commit. */
+static void child_work(int fd)
+{
+    phx_jobdb_t *db = NULL;
+    if (phx_jobdb_open(crash_path, &db, NULL)) _exit(3);
+    uint8_t cid[32], code[32], sig[65] = {1}, tx[32] = {2};
+    char line[64];
+    for (uint64_t id = 1000; id < 1000 + CRASH_JOBS; id++) {
+        bool ins = false;
+        ids(id, cid, code);
+        if (phx_jobdb_record(db, id, cid, code, (const uint8_t *)"{}", 2, 9, 9, &ins, NULL))
+            _exit(4);
+        if (ins) {
+            int n =
+                snprintf(line, sizeof line, "%llu %d\n", (unsigned long long)id, PHX_JOB_PENDING);
+            if (write(fd, line, (size_t)n) != n) _exit(5);
+        }
+    }
+    for (;;) {
+        phx_job_t j;
+        bool found = false;
+        if (phx_jobdb_next(db, &j, &found, NULL)) _exit(6);
+        if (!found) break;
+        phx_job_state_t next;
+        phx_err_t err;
+        switch (j.state) {
+        case PHX_JOB_PENDING:
+        case PHX_JOB_RUNNING:
+            err = phx_jobdb_start(db, j.request_id, NULL), next = PHX_JOB_RUNNING;
+            if (!err) {
+                int n = snprintf(line, sizeof line, "%llu %d\n", (unsigned long long)j.request_id,
+                                 next);
+                if (write(fd, line, (size_t)n) != n) _exit(5);
+            }
+            usleep(3000); /* "running the contract" */
+            err = phx_jobdb_signed(db, j.request_id, (const uint8_t *)"{\"ok\":1}", 8, sig, NULL);
+            next = PHX_JOB_SIGNED;
+            break;
+        case PHX_JOB_SIGNED:
+            err = phx_jobdb_submitted(db, j.request_id, tx, NULL), next = PHX_JOB_SUBMITTED;
+            break;
+        default:
+            err = phx_jobdb_done(db, j.request_id, NULL), next = PHX_JOB_DONE;
+            break;
+        }
+        if (err) _exit(7);
+        int n = snprintf(line, sizeof line, "%llu %d\n", (unsigned long long)j.request_id, next);
+        if (write(fd, line, (size_t)n) != n) _exit(5);
+        phx_job_clear(&j);
+    }
+    phx_jobdb_close(db);
+    _exit(0);
+}
+
+static void test_crash(void)
+{
+    phx_error_t e = {0};
+    int acked[CRASH_JOBS] = {0}; /* highest state the child reported committed */
+    int kills = 0, lost = 0, finished = 0;
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 60 && !finished; round++) {
+        int fds[2];
+        CHECK(pipe(fds) == 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            child_work(fds[1]);
+        }
+        close(fds[1]);
+        bool kill_it = round < 30;
+        if (kill_it) {
+            usleep((useconds_t)(5000 + rand() % 60000));
+            kill(pid, SIGKILL);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (kill_it && WIFSIGNALED(status)) kills++;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) finished = 1;
+        CHECK_MSG(!WIFEXITED(status) || WEXITSTATUS(status) == 0, "child failed with %d",
+                  WEXITSTATUS(status));
+        FILE *f = fdopen(fds[0], "r");
+        unsigned long long id;
+        int st;
+        while (f && fscanf(f, "%llu %d", &id, &st) == 2)
+            if (id >= 1000 && id < 1000 + CRASH_JOBS && st > acked[id - 1000])
+                acked[id - 1000] = st;
+        if (f) fclose(f);
+        /* Durability: nothing acknowledged is missing after the kill. */
+        phx_jobdb_t *db = NULL;
+        CHECK(phx_jobdb_open(crash_path, &db, &e) == PHX_OK);
+        for (int i = 0; i < CRASH_JOBS; i++) {
+            phx_job_t j;
+            if (!acked[i]) continue;
+            if (phx_jobdb_get(db, 1000 + (uint64_t)i, &j, &e) != PHX_OK || (int)j.state < acked[i])
+                lost++;
+            phx_job_clear(&j);
+        }
+        phx_jobdb_close(db);
+    }
+    CHECK(finished);
+    CHECK_MSG(lost == 0, "%d acknowledged steps lost", lost);
+    /* Every job ends done exactly once: one row each, state done, one signed output. */
+    phx_jobdb_t *db = NULL;
+    uint64_t counts[7];
+    CHECK(phx_jobdb_open(crash_path, &db, &e) == PHX_OK);
+    int done = 0, max_attempts = 0;
+    for (int i = 0; i < CRASH_JOBS; i++) {
+        phx_job_t j;
+        if (phx_jobdb_get(db, 1000 + (uint64_t)i, &j, &e) == PHX_OK && j.state == PHX_JOB_DONE &&
+            j.output.len == 8)
+            done++;
+        if (j.attempts > max_attempts) max_attempts = j.attempts;
+        phx_job_clear(&j);
+    }
+    CHECK(phx_jobdb_counts(db, counts, &e) == PHX_OK);
+    phx_jobdb_close(db);
+    printf("crash test: %d SIGKILLs, %d/%d jobs done, 0 acknowledged steps lost, at most %d runs "
+           "of a job\n",
+           kills, done, CRASH_JOBS, max_attempts);
+    CHECK(kills >= 10);
+    CHECK(done == CRASH_JOBS && counts[PHX_JOB_DONE] == CRASH_JOBS);
+    for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
+        if (s != PHX_JOB_DONE) CHECK(counts[s] == 0);
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/jobs.sqlite", dir);
+    snprintf(crash_path, sizeof crash_path, "%s/crash.sqlite", dir);
+    test_states();
+    test_atomic();
+    test_crash();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_done("test_jobdb");
+}
