@@ -39,7 +39,8 @@ static phx_err_t w_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     json_t *in = req->json ? json_object_get(req->json, "input") : NULL;
     resp->json = json_pack("{s:s,s:O,s:s,s:s,s:I}", "kind", "direct", "output",
                            in ? in : json_null(), "contract_id", ID, "signature",
-                           "0x" "00000000000000000000000000000000000000000000000000000000000000000000"
+                           "0x"
+                           "00000000000000000000000000000000000000000000000000000000000000000000"
                            "00000000000000000000000000000000000000000000000000000000000000",
                            "timestamp", (json_int_t)1764000000);
     return PHX_OK;
