@@ -1,5 +1,6 @@
 /* bench/net driver. `bench_net serve` runs our server with the routes the
- * benchmark calls (POST /v1/echo returns the JSON body; GET /healthz) and prints
+ * benchmark calls (POST /v1/echo and POST /v1/contracts/:id/call return the
+ * JSON body, as a stand-in worker; GET /healthz) and prints
  * its port; `bench_net load URL SECONDS THREADS` drives any such server with our
  * client and prints "rps N", "p50_us N", "p99_us N". */
 #include <pthread.h>
@@ -41,7 +42,8 @@ static int serve(void)
     phx_log_set_level(PHX_LOG_WARN);
     if (phx_http_router_new(&r, &e) ||
         phx_http_router_add(r, "POST", "/v1/echo", h_echo, NULL, 0, &e) ||
-        phx_http_router_add(r, "GET", "/healthz", h_health, NULL, 0, &e)) {
+        phx_http_router_add(r, "GET", "/healthz", h_health, NULL, 0, &e) ||
+        phx_http_router_add(r, "POST", "/v1/contracts/:id/call", h_echo, NULL, 0, &e)) {
         fprintf(stderr, "bench_net: %s\n", e.message);
         return 1;
     }

@@ -53,6 +53,34 @@ for threads in 1 4; do
     done
 done
 echo "(ratio = ours / node; for rps higher is better, for latency lower is better)"
+
+# The gateway's cost: the same stand-in worker called directly and through
+# `phx gateway` (health checks on, round-robin over one worker).
+phx="$build/phx"
+[ -x "$phx" ] || phx="$root/$build/phx"
+if [ -x "$phx" ]; then
+    worker="http://127.0.0.1:$(cat "$tmp/ours.port")"
+    "$phx" gateway --listen 127.0.0.1:0 --worker "$worker" --dir "$tmp/gw" --json >"$tmp/gw.out" 2>/dev/null &
+    pids="$pids $!"
+    for _ in $(seq 1 50); do [ -s "$tmp/gw.out" ] && break; sleep 0.1; done
+    gw=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$tmp/gw.out")
+    path=/v1/contracts/0x1111111111111111111111111111111111111111111111111111111111111111/call
+    echo
+    printf '%-28s %12s %12s %8s\n' "POST .../call (~200 B JSON)" "direct" "gateway" "ratio"
+    for threads in 1 4; do
+        "$driver" load "$worker$path" "$secs" $threads >"$tmp/d$threads"
+        if [ -n "$gw" ]; then "$driver" load "$gw$path" "$secs" $threads >"$tmp/g$threads"; else printf 'rps n/a\n' >"$tmp/g$threads"; fi
+        for k in rps p50_us p99_us; do
+            o=$(get "$tmp/d$threads" $k)
+            p=$(get "$tmp/g$threads" $k)
+            r=$(awk -v o="$o" -v p="$p" 'BEGIN { if (p + 0 > 0 && o + 0 > 0) printf "%.2f", p / o; else print "n/a" }')
+            printf '%-28s %12s %12s %8s\n' "$k, $threads client thread(s)" "$o" "$p" "$r"
+        done
+        a=$(awk -v o="$(get "$tmp/d$threads" p50_us)" -v p="$(get "$tmp/g$threads" p50_us)" 'BEGIN { if (p + 0 > 0) printf "%d", p - o; else print "n/a" }')
+        printf '%-28s %12s\n' "added p50 latency, $threads thr" "${a} us"
+    done
+    echo "(ratio = gateway / direct)"
+fi
 e=$(get "$tmp/o1" errors)
 [ "${e:-0}" = 0 ] || echo "note: $e errors against our server"
 exit 0

@@ -95,7 +95,12 @@ typedef struct {
     const char *content_type;
     char allow[64]; /* "GET, POST" for a 405, else empty */
     phx_buf_t body;
+    int route; /* index of the matched route (phx_http_router_route_name), -1 none */
 } phx_http_reply_t;
+
+/* "METHOD /pattern" of route index i (as added), or NULL. */
+const char *phx_http_router_route_name(const phx_http_router_t *r, int i);
+size_t phx_http_router_count(const phx_http_router_t *r);
 
 void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, const char *target,
                               const uint8_t *body, size_t body_len, const char *client, void *conn,
@@ -140,6 +145,14 @@ typedef struct phx_http_server phx_http_server_t;
  * per connection. opts may be NULL for defaults. */
 phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_server_opts_t *opts,
                                 phx_http_server_t **out, phx_error_t *e);
+/* The server's own counters in Prometheus text format (appended to out), for a
+ * daemon's GET /metrics:
+ *   phx_http_requests_total{route="POST /v1/keys",code="2xx"}
+ *   phx_http_request_duration_seconds_sum|_count{route="..."}
+ *   phx_http_refused_total{reason="rate_limited"|"too_large"}
+ *   phx_http_in_flight
+ * Requests matching no route count under route="unmatched". */
+phx_err_t phx_http_server_metrics(phx_http_server_t *s, phx_buf_t *out, phx_error_t *e);
 /* The port actually bound (useful with port 0). */
 uint16_t phx_http_server_port(const phx_http_server_t *s);
 /* Graceful stop: stop accepting, let requests in flight finish for up to

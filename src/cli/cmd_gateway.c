@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -49,7 +50,7 @@ static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { DIR_, LISTEN, WORKER, RPC, DEPL, KMS, RATE, BURST, INTERVAL, JSON, NOPTS };
+    enum { DIR_, LISTEN, WORKER, RPC, DEPL, KMS, RATE, BURST, INTERVAL, HEALTHMS, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [DIR_] = {.name = "dir", .takes_value = true},
         [LISTEN] = {.name = "listen", .takes_value = true},
@@ -60,6 +61,7 @@ static int cmd_gateway(int argc, char **argv)
         [RATE] = {.name = "rate", .takes_value = true},
         [BURST] = {.name = "burst", .takes_value = true},
         [INTERVAL] = {.name = "health-interval", .takes_value = true},
+        [HEALTHMS] = {.name = "health-ms", .takes_value = true}, /* the same, shorter */
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
@@ -81,8 +83,11 @@ static int cmd_gateway(int argc, char **argv)
     if (opts[DIR_].value) {
         snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
     } else if (home && *home) {
+        mkdir(home, 0700); /* a fresh $PHX_HOME */
         snprintf(dir, sizeof dir, "%s/gateway", home);
     } else if ((home = getenv("HOME")) && *home) {
+        snprintf(dir, sizeof dir, "%s/.phx", home);
+        mkdir(dir, 0700);
         snprintf(dir, sizeof dir, "%s/.phx/gateway", home);
     } else {
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
@@ -112,7 +117,15 @@ static int cmd_gateway(int argc, char **argv)
     o.kms_url = opts[KMS].value;
     if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
     if (opts[BURST].value) o.rate_burst = atof(opts[BURST].value);
-    if (opts[INTERVAL].value) o.health_interval_ms = strtoull(opts[INTERVAL].value, NULL, 10);
+    const char *interval = opts[INTERVAL].value ? opts[INTERVAL].value : opts[HEALTHMS].value;
+    if (interval) o.health_interval_ms = strtoull(interval, NULL, 10);
+    for (int i = 0; i < opts[WORKER].nvalues; i++) {
+        const char *u = opts[WORKER].values[i];
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            cli_error(rc, prefix, "--worker wants an http(s):// URL, got '%s'", u);
+            goto out;
+        }
+    }
 
     sigset_t sigs;
     sigemptyset(&sigs);

@@ -438,7 +438,8 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
     json_t *jobs = jobs_json(g, NULL, 50);
     pthread_mutex_unlock(&g->lock);
     json_decref(pool_status);
-    resp->json = json_pack("{s:o,s:o,s:o,s:o}", "workers", workers, "measurements", meas,
+    resp->json = json_pack("{s:o,s:I,s:o,s:o,s:o}", "workers", workers, "healthy",
+                           (json_int_t)phx_gateway_healthy_count(g), "measurements", meas,
                            "contracts", contracts, "jobs", jobs);
     if (!resp->json) return phx_fail(e, PHX_ERR_NOMEM, "network");
     if (g->has_deployment) {
@@ -521,14 +522,55 @@ static phx_err_t h_pubkey(void *ctx, const phx_http_request_t *req, phx_http_res
     return phx_http_json("GET", url, NULL, NULL, NULL, &resp->json, e);
 }
 
+/* The gateway is healthy when it can route somewhere. */
 static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
     (void)req;
     size_t n = phx_gateway_healthy_count(ctx);
-    resp->json =
-        json_pack("{s:s,s:I}", "status", n ? "ok" : "degraded", "healthy_workers", (json_int_t)n);
+    if (!n) {
+        resp->status = 503;
+        return phx_fail(e, PHX_ERR_STATE, "no healthy worker");
+    }
+    resp->json = json_pack("{s:s,s:I}", "status", "ok", "healthy_workers", (json_int_t)n);
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "health");
+}
+
+/* GET /metrics: the server's per-route counters (src/net) plus ours. */
+static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)req;
+    phx_gateway_t *g = ctx;
+    resp->content_type = "text/plain; version=0.0.4";
+    phx_err_t err = phx_http_server_metrics(g->server, &resp->text, e);
+    pthread_mutex_lock(&g->lock);
+    size_t contracts = g->ncontracts;
+    uint64_t jobs = g->job_seq;
+    pthread_mutex_unlock(&g->lock);
+    if (!err)
+        err = phx_buf_printf(&resp->text,
+                             "# TYPE phx_gateway_workers_healthy gauge\n"
+                             "phx_gateway_workers_healthy %zu\n"
+                             "# TYPE phx_gateway_contracts gauge\n"
+                             "phx_gateway_contracts %zu\n"
+                             "# TYPE phx_gateway_calls_total counter\n"
+                             "phx_gateway_calls_total %llu\n",
+                             phx_gateway_healthy_count(g), contracts, (unsigned long long)jobs);
+    return err;
+}
+
+/* PUT /v1/blobs (raw body): store bytes by hash, answer {"code_hash"}. */
+static phx_err_t h_blob_put(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    uint8_t hash[32];
+    phx_err_t err = phx_blob_put(g->blob_dir, req->body, req->body_len, hash, e);
+    if (err) return err;
+    resp->status = 201;
+    resp->json = json_pack("{s:o}", "code_hash", phx_json_hex(hash, 32));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "blob");
 }
 
 /* ---- health -------------------------------------------------------------------- */
@@ -742,6 +784,8 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         {"GET", "/v1/contracts/:id/logs", h_logs, 0},
         {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},
         {"GET", "/v1/blobs/:hash", h_blob, 0},
+        {"PUT", "/v1/blobs", h_blob_put, PHX_HTTP_RAW_BODY},
+        {"GET", "/metrics", h_metrics, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if ((err = phx_http_router_add(g->router, routes[i].method, routes[i].pattern, routes[i].fn,

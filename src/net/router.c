@@ -2,6 +2,7 @@
  * table of method + path patterns, parse the JSON body, call the handler and
  * turn its result or error into response bytes. The server (server.c) calls
  * this per request; the fuzzer (fuzz/net_router.c) calls it directly. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 #define MAX_METHOD_BYTES 16
 
 typedef struct {
+    char name[160]; /* "METHOD /pattern", for metrics */
     char method[MAX_METHOD_BYTES + 1];
     char *segments[MAX_SEGMENTS]; /* owned; ":name" captures */
     size_t nsegments;
@@ -92,6 +94,7 @@ phx_err_t phx_http_router_add(phx_http_router_t *r, const char *method, const ch
     route_t *rt = &r->routes[r->nroutes];
     memset(rt, 0, sizeof *rt);
     strcpy(rt->method, method);
+    snprintf(rt->name, sizeof rt->name, "%s %s", method, pattern);
     rt->fn = fn;
     rt->ctx = ctx;
     rt->flags = flags;
@@ -115,6 +118,16 @@ bad:
         free(rt->segments[j]);
     memset(rt, 0, sizeof *rt);
     return phx_fail(e, PHX_ERR_INVALID, "bad route pattern \"%s\"", pattern);
+}
+
+const char *phx_http_router_route_name(const phx_http_router_t *r, int i)
+{
+    return i >= 0 && (size_t)i < r->nroutes ? r->routes[i].name : NULL;
+}
+
+size_t phx_http_router_count(const phx_http_router_t *r)
+{
+    return r->nroutes;
 }
 
 const char *phx_http_param(const phx_http_request_t *req, const char *name)
@@ -304,6 +317,7 @@ void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, co
     phx_http_response_t resp = {0};
     memset(reply, 0, sizeof *reply);
     reply->content_type = "application/json";
+    reply->route = -1;
 
     if (!method_ok(method)) {
         reply_error(reply, 400, "invalid", "bad method");
@@ -337,6 +351,7 @@ void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, co
         goto out;
     }
     reply->allow[0] = '\0';
+    reply->route = (int)(chosen - r->routes);
     if (body_len && !(chosen->flags & PHX_HTTP_RAW_BODY)) {
         if ((err = phx_json_parse((const char *)body, body_len, &json, &e))) {
             reply_error(reply, 400, "invalid", e.message);

@@ -14,8 +14,18 @@
 
 #include "phx/net.h"
 
+#define STAT_SLOTS 65 /* one per route (the router holds at most 64) + unmatched */
+#define UNMATCHED (STAT_SLOTS - 1)
+
+typedef struct {
+    atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx */
+    atomic_uint_fast64_t duration_us, count;
+} route_stats_t;
+
 struct phx_http_server {
     struct MHD_Daemon *daemon;
+    route_stats_t stats[STAT_SLOTS];
+    atomic_uint_fast64_t rate_limited, too_large;
     const phx_http_router_t *router;
     phx_ratelimit_t *ratelimit;
     size_t max_body_bytes;
@@ -29,6 +39,7 @@ typedef struct {
     char *target; /* the raw request target, with its query string */
     phx_buf_t body;
     size_t discarded; /* bytes dropped after the body went over the limit */
+    uint64_t start_ns;
     bool started, too_large;
 } request_state_t;
 
@@ -49,6 +60,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         free(st);
         return NULL;
     }
+    st->start_ns = phx_monotonic_ns();
     atomic_fetch_add(&s->inflight, 1);
     return st;
 }
@@ -133,16 +145,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         client_address(conn, client, sizeof client);
         uint64_t retry_ms = 0;
         if (s->ratelimit &&
-            !phx_ratelimit_take(s->ratelimit, client, phx_monotonic_ms(), &retry_ms))
+            !phx_ratelimit_take(s->ratelimit, client, phx_monotonic_ms(), &retry_ms)) {
+            atomic_fetch_add(&s->rate_limited, 1);
             return send_error(conn, 429, "rate_limited", "too many requests from this client",
                               retry_ms / 1000 + 1);
+        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (end == cl || *end || n > s->max_body_bytes)
+            if (end == cl || *end || n > s->max_body_bytes) {
+                atomic_fetch_add(&s->too_large, 1);
                 return send_error(conn, 413, "too_large", "request body too large", 0);
+            }
         }
         if (*upload_data_size == 0) return MHD_YES;
     }
@@ -162,7 +178,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (st->too_large) return send_error(conn, 413, "too_large", "request body too large", 0);
+    if (st->too_large) {
+        atomic_fetch_add(&s->too_large, 1);
+        return send_error(conn, 413, "too_large", "request body too large", 0);
+    }
 
     client_address(conn, client, sizeof client);
     /* HEAD is GET without the body; MHD drops the body for us. */
@@ -171,6 +190,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     phx_http_router_dispatch(s->router, route_method, st->target, st->body.ptr, st->body.len,
                              client, conn, &reply);
     PHX_DEBUG("http %s %s -> %d", method, st->target, reply.status);
+    route_stats_t *rs =
+        &s->stats[reply.route >= 0 && reply.route < UNMATCHED ? reply.route : UNMATCHED];
+    int status_class = reply.status / 100;
+    atomic_fetch_add(&rs->by_class[status_class >= 1 && status_class <= 5 ? status_class : 0], 1);
+    atomic_fetch_add(&rs->duration_us, (phx_monotonic_ns() - st->start_ns) / 1000);
+    atomic_fetch_add(&rs->count, 1);
     enum MHD_Result ret = send_bytes(conn, reply.status, reply.content_type, reply.body.ptr,
                                      reply.body.len, reply.allow, 0);
     phx_http_reply_free(&reply);
@@ -248,6 +273,76 @@ phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_
 uint16_t phx_http_server_port(const phx_http_server_t *s)
 {
     return s->port;
+}
+
+/* Label values are route names from code, but escape them as the format asks. */
+static phx_err_t label(phx_buf_t *out, const char *v)
+{
+    for (; *v; v++) {
+        phx_err_t err;
+        if (*v == '"' || *v == '\\')
+            err = phx_buf_printf(out, "\\%c", *v);
+        else if (*v == '\n')
+            err = phx_buf_append_str(out, "\\n");
+        else
+            err = phx_buf_append_byte(out, (uint8_t)*v);
+        if (err) return err;
+    }
+    return PHX_OK;
+}
+
+static phx_err_t route_metrics(phx_buf_t *out, const char *name, route_stats_t *rs, int pass)
+{
+    phx_err_t err = PHX_OK;
+    if (pass == 0) {
+        for (int c = 1; c <= 5 && !err; c++) {
+            uint64_t n = atomic_load(&rs->by_class[c]);
+            if (!n) continue;
+            err = phx_buf_append_str(out, "phx_http_requests_total{route=\"");
+            if (!err) err = label(out, name);
+            if (!err)
+                err = phx_buf_printf(out, "\",code=\"%dxx\"} %llu\n", c, (unsigned long long)n);
+        }
+        return err;
+    }
+    uint64_t n = atomic_load(&rs->count);
+    if (!n) return PHX_OK;
+    double secs = (double)atomic_load(&rs->duration_us) / 1e6;
+    if ((err = phx_buf_append_str(out, "phx_http_request_duration_seconds_sum{route=\"")) ||
+        (err = label(out, name)) || (err = phx_buf_printf(out, "\"} %.6f\n", secs)) ||
+        (err = phx_buf_append_str(out, "phx_http_request_duration_seconds_count{route=\"")) ||
+        (err = label(out, name)) ||
+        (err = phx_buf_printf(out, "\"} %llu\n", (unsigned long long)n)))
+        return err;
+    return PHX_OK;
+}
+
+phx_err_t phx_http_server_metrics(phx_http_server_t *s, phx_buf_t *out, phx_error_t *e)
+{
+    static const char *types[] = {"# TYPE phx_http_requests_total counter\n",
+                                  "# TYPE phx_http_request_duration_seconds summary\n"};
+    size_t nroutes = phx_http_router_count(s->router);
+    phx_err_t err = PHX_OK;
+    for (int pass = 0; pass < 2 && !err; pass++) {
+        err = phx_buf_append_str(out, types[pass]);
+        for (size_t i = 0; i < STAT_SLOTS && !err; i++) {
+            if (i >= nroutes && i != UNMATCHED) continue;
+            const char *name =
+                i == UNMATCHED ? "unmatched" : phx_http_router_route_name(s->router, (int)i);
+            err = route_metrics(out, name, &s->stats[i], pass);
+        }
+    }
+    if (!err)
+        err = phx_buf_printf(out,
+                             "# TYPE phx_http_refused_total counter\n"
+                             "phx_http_refused_total{reason=\"rate_limited\"} %llu\n"
+                             "phx_http_refused_total{reason=\"too_large\"} %llu\n"
+                             "# TYPE phx_http_in_flight gauge\n"
+                             "phx_http_in_flight %d\n",
+                             (unsigned long long)atomic_load(&s->rate_limited),
+                             (unsigned long long)atomic_load(&s->too_large),
+                             atomic_load(&s->inflight));
+    return err ? phx_fail(e, err, "metrics") : PHX_OK;
 }
 
 void phx_http_server_stop(phx_http_server_t *s, uint64_t grace_ms)

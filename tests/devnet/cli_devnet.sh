@@ -45,7 +45,7 @@ mr=$(json "$tmp/a.json" "['kms']['measurement']")
 gw=$(json "$tmp/a.json" "['gateway']")
 check "Registry lists the KMS" true "$("$cast" call --rpc-url "$rpc" "$reg" 'isKms(address)(bool)' "$kms")"
 check "devnet measurement allowed" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' "$mr")"
-check "gateway answers /healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/healthz")"
+check "gateway answers /v1/network" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/v1/network")"
 curl -s "$gw/v1/network" >"$tmp/net1.json"
 check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
 "$cast" send --rpc-url "$rpc" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \

@@ -50,6 +50,17 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     return PHX_OK;
 }
 
+static phx_err_t h_contract_call(void *ctx, const phx_http_request_t *req,
+                                 phx_http_response_t *resp, phx_error_t *e)
+{
+    (void)e;
+    fake_worker_t *w = ctx;
+    atomic_fetch_add(&w->calls, 1);
+    resp->json = json_pack("{s:i,s:s,s:O?}", "worker", w->id, "contract", phx_http_param(req, "id"),
+                           "echo", req->json);
+    return PHX_OK;
+}
+
 static void worker_start(fake_worker_t *w, int id, uint16_t port)
 {
     phx_error_t e = {0};
@@ -60,6 +71,8 @@ static void worker_start(fake_worker_t *w, int id, uint16_t port)
     CHECK(phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, &e) == PHX_OK);
     CHECK(phx_http_router_add(w->router, "POST", "/v1/call", h_call, w, 0, &e) == PHX_OK);
     CHECK(phx_http_router_add(w->router, "GET", "/v1/call", h_call, w, 0, &e) == PHX_OK);
+    CHECK(phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", h_contract_call, w, 0,
+                              &e) == PHX_OK);
     phx_http_server_opts_t o = {.port = port};
     CHECK(phx_http_server_start(w->router, &o, &w->server, &e) == PHX_OK);
     w->port = phx_http_server_port(w->server);

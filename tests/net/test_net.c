@@ -437,6 +437,25 @@ static void test_server(void)
     printf("4 concurrent 400 ms requests took %llu ms\n", (unsigned long long)took);
     CHECK(took < 1500);
 
+    /* The server's own metrics, in Prometheus text. */
+    phx_buf_t m = PHX_BUF_INIT;
+    CHECK(phx_http_server_metrics(s, &m, &e) == PHX_OK);
+    const char *mt = (const char *)m.ptr;
+    CHECK(
+        mt &&
+        strstr(mt,
+               "phx_http_requests_total{route=\"POST /v1/contracts/:id/call\",code=\"2xx\"} 1\n"));
+    CHECK(mt && strstr(mt, "phx_http_requests_total{route=\"GET /fail/:kind\",code=\"4xx\"} 1\n"));
+    CHECK(mt && strstr(mt, "phx_http_requests_total{route=\"unmatched\",code=\"4xx\"} 1\n"));
+    /* Four concurrent sleeps are done; the one the client gave up on may still run. */
+    const char *sl =
+        mt ? strstr(mt, "phx_http_request_duration_seconds_count{route=\"GET /sleep\"} ") : NULL;
+    CHECK(sl &&
+          atoi(sl + strlen("phx_http_request_duration_seconds_count{route=\"GET /sleep\"} ")) >= 4);
+    CHECK(mt && strstr(mt, "phx_http_refused_total{reason=\"too_large\"} 2\n"));
+    CHECK(mt && strstr(mt, "# TYPE phx_http_in_flight gauge\nphx_http_in_flight "));
+    phx_buf_free(&m);
+
     /* Graceful stop: a request in flight finishes, new connections are refused. */
     bg_call_t slow = {0};
     url(slow.url, sizeof slow.url, "/sleep?ms=700");
@@ -522,6 +541,12 @@ static void test_server_ratelimit(void)
         json_decref(v);
     }
     CHECK_MSG(ok == 3 && limited == 2, "ok %d limited %d", ok, limited);
+    phx_buf_t m = PHX_BUF_INIT;
+    CHECK(phx_http_server_metrics(s, &m, &e) == PHX_OK);
+    CHECK(m.ptr && strstr((char *)m.ptr, "phx_http_refused_total{reason=\"rate_limited\"} 2\n"));
+    CHECK(m.ptr &&
+          strstr((char *)m.ptr, "phx_http_requests_total{route=\"GET /\",code=\"2xx\"} 3\n"));
+    phx_buf_free(&m);
     phx_http_server_stop(s, 1000);
 
     /* A listen address that is not an IP is refused up front. */

@@ -1,0 +1,32 @@
+#!/bin/sh
+# phx gateway through the binary: starts, shows its workers in /v1/network,
+# reports 503 on /healthz while no worker is reachable, serves blobs by hash,
+# stops cleanly on SIGTERM; a bad worker URL is a usage error (exit 2).
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-gw-cli-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/home"
+
+"$phx" gateway --listen 127.0.0.1:0 --worker http://127.0.0.1:9 --health-ms 200 --json >"$tmp/out" 2>"$tmp/log" &
+pid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+url=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['url'])" "$tmp/out")
+check "gateway starts" 0 $?
+sleep 1 # several health rounds
+n=$(curl -s "$url/v1/network" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["workers"]), d["healthy"])')
+check "network view lists the worker, down" "1 0" "$n"
+check "healthz is 503 with no reachable worker" 503 "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")"
+check "a call with no worker is 503" 503 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "$url/v1/contracts/0x$(printf '%064x' 1)/call")"
+printf 'export default () => 1;' >"$tmp/c.js"
+hash=$(curl -s -X PUT --data-binary @"$tmp/c.js" "$url/v1/blobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["code_hash"])')
+check "blob hash is keccak256 of the code" "$("$phx" util keccak 0x$(od -An -tx1 "$tmp/c.js" | tr -d ' \n'))" "$hash"
+curl -s "$url/v1/blobs/$hash" >"$tmp/back.js"
+cmp -s "$tmp/c.js" "$tmp/back.js"; check "blob served back" 0 $?
+kill -TERM $pid; wait $pid; check "SIGTERM: clean exit" 0 $?
+pid=""
+"$phx" gateway --worker ftp://x --listen 127.0.0.1:0 >/dev/null 2>&1; check "bad worker URL is usage" 2 $?
+exit $fail
