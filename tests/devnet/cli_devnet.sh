@@ -68,7 +68,22 @@ check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
 check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
 h2=$("$cast" block-number --rpc-url "$rpc")
 [ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
-stop; check "second clean stop" 0 $?
+# A process of the network dies: the devnet says which and exits 1.
+kms_pid=$(json "$tmp/b.json" "['pids']['kms']")
+kill -KILL "$kms_pid"
+for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+wait $pid; check "a dead KMS stops the devnet with exit 1" 1 $?
+pid=""
+grep -q "kms exited" "$tmp/devnet.log"; check "and it names the KMS" 0 $?
+
+# The devnet itself killed with SIGKILL leaves nothing running.
+start "$tmp/c.json"; check "devnet starts a third time" 0 $?
+pids=$(json "$tmp/c.json" "' '.join(str(v) for v in d['pids'].values())")
+kill -KILL $pid; wait $pid 2>/dev/null; pid=""
+sleep 1
+left=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+check "SIGKILL of the devnet takes its processes along" 0 $left
 
 "$phx" devnet --workers 0 >/dev/null 2>&1; check "--workers 0 is a usage error" 2 $?
 "$phx" devnet --dir "$tmp/x" --anvil /nonexistent/anvil >/dev/null 2>"$tmp/err"; check "missing anvil fails" 1 $?
