@@ -9,3 +9,5 @@ phx_add_fuzzer(fuzz_evm_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_evm_rpc.c
                LIBS phx_evm RUNS 20000 SEEDS ${PHX_EVM_SEEDS}/evm_rpc)
 # Coverage feedback needs the library instrumented too, not only the target.
 target_compile_options(phx_evm PRIVATE -fsanitize=fuzzer-no-link)
+phx_add_fuzzer(fuzz_evm_eip712 SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_evm_eip712.c
+               LIBS phx_evm RUNS 20000 SEEDS ${PHX_EVM_SEEDS}/evm_eip712)

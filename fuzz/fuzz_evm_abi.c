@@ -8,9 +8,18 @@
 #include "phx/evm.h"
 
 static const char *const types[] = {
-    "(uint256)", "(int8,bool,address)", "(bytes)", "(string)", "(bytes32[2],uint16[])",
-    "(uint256[][],string[])", "((uint8,bytes)[],address)", "((string,(bytes,uint64[3]))[2])",
-    "(bytes3,int256,bool[])", "(function)", "((),uint8[0])", "(string,bytes,uint256)",
+    "(uint256)",
+    "(int8,bool,address)",
+    "(bytes)",
+    "(string)",
+    "(bytes32[2],uint16[])",
+    "(uint256[][],string[])",
+    "((uint8,bytes)[],address)",
+    "((string,(bytes,uint64[3]))[2])",
+    "(bytes3,int256,bool[])",
+    "(function)",
+    "((),uint8[0])",
+    "(string,bytes,uint256)",
 };
 
 static void check(const phx_abi_type_t *t, const uint8_t *p, size_t len)
@@ -21,7 +30,9 @@ static void check(const phx_abi_type_t *t, const uint8_t *p, size_t len)
     if (phx_abi_decode(t, p, len, &v, NULL) != PHX_OK) return;
     if (phx_abi_encode(t, v, &a, NULL) != PHX_OK) abort();
     if (phx_abi_decode(t, a.ptr, a.len, &v2, NULL) != PHX_OK) abort();
-    if (phx_abi_encode(t, v2, &b, NULL) != PHX_OK || a.len != b.len || (a.len && memcmp(a.ptr, b.ptr, a.len))) abort();
+    if (phx_abi_encode(t, v2, &b, NULL) != PHX_OK || a.len != b.len ||
+        (a.len && memcmp(a.ptr, b.ptr, a.len)))
+        abort();
     if (phx_abi_value_to_json(t, v, &j, NULL) != PHX_OK) abort();
     /* Strings that are not UTF-8 print as hex and cannot read back as-is. */
     if (phx_abi_value_from_json(t, j, &v3, NULL) == PHX_OK) {
@@ -56,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
         free(text);
         return 0;
     }
-    if (phx_abi_type_parse(types[p[0] % (sizeof types / sizeof types[0])], &t, NULL) != PHX_OK) abort();
+    if (phx_abi_type_parse(types[p[0] % (sizeof types / sizeof types[0])], &t, NULL) != PHX_OK)
+        abort();
     check(t, p + 1, len - 1);
     phx_abi_type_free(t);
     return 0;

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
     if (phx_evm_log_from_json(res, &log, NULL) == PHX_OK) phx_evm_log_clear(&log);
     if (json_is_array(res)) {
         for (size_t i = 0; i < json_array_size(res); i++)
-            if (phx_evm_log_from_json(json_array_get(res, i), &log, NULL) == PHX_OK) phx_evm_log_clear(&log);
+            if (phx_evm_log_from_json(json_array_get(res, i), &log, NULL) == PHX_OK)
+                phx_evm_log_clear(&log);
     }
     uint64_t q;
     phx_u256_t u;

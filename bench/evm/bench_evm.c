@@ -35,7 +35,8 @@ int main(int argc, char **argv)
     memset(sk, 0x11, 32);
     /* transfer(address,uint256) calldata: a typical token call. */
     if (phx_abi_encode_call("transfer(address,uint256)",
-                            "[\"0x4242424242424242424242424242424242424242\", \"1000\"]", &raw, NULL))
+                            "[\"0x4242424242424242424242424242424242424242\", \"1000\"]", &raw,
+                            NULL))
         return 1;
     memcpy(data, raw.ptr, 68);
 
@@ -59,7 +60,9 @@ int main(int argc, char **argv)
         for (int i = 0; i < 64; i++, n++) {
             phx_evm_tx_t tx;
             uint8_t from[20];
-            if (phx_evm_tx_decode(keep.ptr, keep.len, &tx, NULL) || phx_evm_tx_sender(&tx, from, NULL)) return 1;
+            if (phx_evm_tx_decode(keep.ptr, keep.len, &tx, NULL) ||
+                phx_evm_tx_sender(&tx, from, NULL))
+                return 1;
             phx_evm_tx_clear(&tx);
         }
     }

@@ -29,7 +29,7 @@ static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
-static int serve(void)
+static int serve(unsigned threads)
 {
     phx_http_router_t *r = NULL;
     phx_http_server_t *s = NULL;
@@ -47,7 +47,7 @@ static int serve(void)
         fprintf(stderr, "bench_net: %s\n", e.message);
         return 1;
     }
-    phx_http_server_opts_t o = {.max_connections = 256};
+    phx_http_server_opts_t o = {.max_connections = 256, .threads = threads};
     if (phx_http_server_start(r, &o, &s, &e)) {
         fprintf(stderr, "bench_net: %s\n", e.message);
         return 1;
@@ -135,9 +135,10 @@ static int load(const char *url, double secs, int threads)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "serve") == 0) return serve();
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc >= 3 ? (unsigned)atoi(argv[2]) : 0);
     if (argc >= 5 && strcmp(argv[1], "load") == 0)
         return load(argv[2], atof(argv[3]), atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
-    fprintf(stderr, "usage: bench_net serve | bench_net load URL SECONDS THREADS\n");
+    fprintf(stderr, "usage: bench_net serve [POOL_THREADS] | bench_net load URL SECONDS THREADS\n");
     return 2;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# bench/net: the HTTP layer every daemon serves (src/net, libmicrohttpd, a thread
-# per connection) beside Node's http module as the peer server, both driven by
+# bench/net: the HTTP layer every daemon serves (src/net, libmicrohttpd: a thread
+# per connection, and a pool of 2 event-loop threads) beside Node's http module
+# as the peer server, both driven by
 # the same client (ours, libcurl; a new connection per request, as the daemons
 # call each other today). Reports requests/s and p50/p99 latency at 1 and 4
 # client threads, and ours/peer ratios. Usage: bench/net/run.sh BUILD_DIR
@@ -33,13 +34,15 @@ start() { # start NAME CMD...: background server printing its port on stdout
     return 1
 }
 start ours "$driver" serve || { echo "bench/net: our server did not start"; exit 0; }
+start pool "$driver" serve 2 || true
 have_peer=false
 command -v node >/dev/null 2>&1 && start peer node "$here/echo_peer.js" && have_peer=true
 
 get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
-printf '%-28s %12s %12s %8s\n' "POST /v1/echo (~200 B JSON)" "ours" "node http" "ratio"
+printf '%-28s %12s %12s %12s %8s %8s\n' "POST /v1/echo (~200 B JSON)" "ours/conn" "ours/pool2" "node http" "conn/n" "pool/n"
 for threads in 1 4; do
     "$driver" load "http://127.0.0.1:$(cat "$tmp/ours.port")/v1/echo" "$secs" $threads >"$tmp/o$threads"
+    "$driver" load "http://127.0.0.1:$(cat "$tmp/pool.port")/v1/echo" "$secs" $threads >"$tmp/q$threads" 2>/dev/null || printf 'rps n/a\n' >"$tmp/q$threads"
     if $have_peer; then
         "$driver" load "http://127.0.0.1:$(cat "$tmp/peer.port")/v1/echo" "$secs" $threads >"$tmp/p$threads"
     else
@@ -47,12 +50,15 @@ for threads in 1 4; do
     fi
     for k in rps p50_us p99_us; do
         o=$(get "$tmp/o$threads" $k)
+        q=$(get "$tmp/q$threads" $k)
         p=$(get "$tmp/p$threads" $k)
         r=$(awk -v o="$o" -v p="$p" 'BEGIN { if (p + 0 > 0 && o + 0 > 0) printf "%.2f", o / p; else print "n/a" }')
-        printf '%-28s %12s %12s %8s\n' "$k, $threads client thread(s)" "$o" "$p" "$r"
+        rq=$(awk -v o="$q" -v p="$p" 'BEGIN { if (p + 0 > 0 && o + 0 > 0) printf "%.2f", o / p; else print "n/a" }')
+        printf '%-28s %12s %12s %12s %8s %8s\n' "$k, $threads client thread(s)" "$o" "$q" "$p" "$r" "$rq"
     done
 done
-echo "(ratio = ours / node; for rps higher is better, for latency lower is better)"
+echo "(conn = a thread per connection, the default; pool2 = .threads = 2; ratios are ours / node:"
+echo " for rps higher is better, for latency lower is better)"
 
 # The gateway's cost: the same stand-in worker called directly and through
 # `phx gateway` (health checks on, round-robin over one worker).

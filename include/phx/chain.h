@@ -62,8 +62,7 @@ phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t
                                          phx_error_t *e);
 phx_err_t phx_chain_deployment_save(const phx_chain_deployment_t *d, const char *path,
                                     phx_error_t *e);
-phx_err_t phx_chain_deployment_load(const char *path, phx_chain_deployment_t *out,
-                                    phx_error_t *e);
+phx_err_t phx_chain_deployment_load(const char *path, phx_chain_deployment_t *out, phx_error_t *e);
 
 /* ---- digests (pure; must equal the contracts' own) ---------------------------- */
 
@@ -79,8 +78,7 @@ void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
  * tee_type, measurement = keccak256(MRTD||RTMR0..3) (TDX) or
  * keccak256(MRENCLAVE||MRSIGNER) (SGX), and the 64-byte report_data. */
 phx_err_t phx_chain_quote_fields(const uint8_t *quote, size_t len, uint32_t *tee_type,
-                                 uint8_t measurement[32], uint8_t report_data[64],
-                                 phx_error_t *e);
+                                 uint8_t measurement[32], uint8_t report_data[64], phx_error_t *e);
 
 /* What a KMS signs (raw digest) to vouch for a worker:
  * keccak256(abi.encode(keccak256("phx-kms-worker-v1"), chainId, registry, operator,
@@ -127,9 +125,8 @@ phx_err_t phx_chain_transact(phx_signer_t *signer, const uint8_t to[20], const c
 
 /* eth_call of sig with JSON args; returns decoded as a JSON array of ret_types,
  * e.g. "(uint256)". *out is a new reference. */
-phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig,
-                         const json_t *args, const char *ret_types, json_t **out,
-                         phx_error_t *e);
+phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, const json_t *args,
+                         const char *ret_types, json_t **out, phx_error_t *e);
 
 /* Convenience reads. */
 phx_err_t phx_chain_token_balance(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
@@ -177,16 +174,18 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                 uint64_t request_id, phx_chain_request_t *out, phx_error_t *e);
 
 /* Event signatures (with indexed markers) for phx_abi_decode_log and followers. */
-#define PHX_CHAIN_EV_REQUESTED                                                                 \
-    "Requested(uint256 indexed requestId,bytes32 indexed contractId,address indexed requester," \
+#define PHX_CHAIN_EV_REQUESTED                                                                     \
+    "Requested(uint256 indexed requestId,bytes32 indexed contractId,address indexed requester,"    \
     "bytes32 codeHash,uint256 fee,uint32 callbackGasLimit,uint8 k,uint64 deadline,bytes input)"
-#define PHX_CHAIN_EV_FULFILLED                                                                 \
-    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,"         \
+#define PHX_CHAIN_EV_FULFILLED                                                                     \
+    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,"            \
     "bool callbackOk,address[] operators,bytes output)"
-#define PHX_CHAIN_EV_REFUNDED "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
-#define PHX_CHAIN_EV_WORKER_REGISTERED                                                         \
-    "WorkerRegistered(address indexed worker,address indexed operator,address indexed kms,"    \
-    "bytes32 x25519,bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes quote)"
+#define PHX_CHAIN_EV_REFUNDED                                                                      \
+    "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
+#define PHX_CHAIN_EV_WORKER_REGISTERED                                                             \
+    "WorkerRegistered(address indexed worker,address indexed operator,address indexed kms,"        \
+    "bytes32 x25519,bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes "     \
+    "quote)"
 
 /* The Requested event from a log (what a worker acts on). input is owned (free()). */
 typedef struct {
@@ -206,9 +205,42 @@ phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requeste
 void phx_chain_requested_clear(phx_chain_requested_t *r);
 
 /* Jobs.fulfill(requestId, output, signatures) calldata; sigs are n 65-byte r||s||v. */
-phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
-                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
-                                     phx_buf_t *out, phx_error_t *e);
+phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output, size_t output_len,
+                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
+                                     phx_error_t *e);
+
+/* ---- the network's transactions (each waits for its receipt) -------------------- */
+
+/* Sign a raw digest as the contracts expect: r || s || v with v = 27 + recid, low s. */
+phx_err_t phx_chain_sign(const uint8_t sk[32], const uint8_t digest[32], uint8_t sig[65]);
+
+/* Governance (the deployer until a Governor exists). */
+phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                            const uint8_t kms[20], bool allowed, phx_error_t *e);
+phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                                    const uint8_t measurement[32], bool allowed, phx_error_t *e);
+
+/* Operator: approve the Registry for amount and bond it. */
+phx_err_t phx_chain_bond(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                         const phx_u256_t *amount, phx_error_t *e);
+
+/* Operator: Registry.registerWorker with the KMS's signature over
+ * phx_chain_attest_digest(..., operator = this signer, ...). */
+phx_err_t phx_chain_register_worker(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                                    const uint8_t worker[20], const uint8_t x25519[32],
+                                    const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                                    const uint8_t kms_sig[65], phx_error_t *e);
+
+/* Owner: Jobs.deployContract; id (may be NULL) = phx_chain_contract_id(owner, salt). */
+phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deployment_t *d,
+                                    const uint8_t salt[32], const uint8_t code_hash[32],
+                                    const char *code_uri, uint8_t id[32], phx_error_t *e);
+
+/* Worker: Jobs.fulfill with n signatures. receipt may be NULL. */
+phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
+                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
+                            phx_error_t *e);
 
 #ifdef __cplusplus
 }

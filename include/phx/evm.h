@@ -83,27 +83,27 @@ phx_err_t phx_rlp_encode_item(phx_buf_t *out, const phx_rlp_item_t *item);
  * strict about bounds (every offset and length is checked against the input).
  * ========================================================================== */
 typedef enum {
-    PHX_ABI_UINT = 1,    /* uintN, N = 8..256 step 8 */
-    PHX_ABI_INT,         /* intN */
+    PHX_ABI_UINT = 1, /* uintN, N = 8..256 step 8 */
+    PHX_ABI_INT,      /* intN */
     PHX_ABI_ADDRESS,
     PHX_ABI_BOOL,
     PHX_ABI_FIXED_BYTES, /* bytesN, N = 1..32 */
     PHX_ABI_BYTES,
     PHX_ABI_STRING,
-    PHX_ABI_ARRAY,       /* T[k]: fixed length */
-    PHX_ABI_SLICE,       /* T[]: dynamic length */
+    PHX_ABI_ARRAY, /* T[k]: fixed length */
+    PHX_ABI_SLICE, /* T[]: dynamic length */
     PHX_ABI_TUPLE,
-    PHX_ABI_FUNCTION     /* 24 bytes: address || selector, encoded like bytes24 */
+    PHX_ABI_FUNCTION /* 24 bytes: address || selector, encoded like bytes24 */
 } phx_abi_kind_t;
 
 typedef struct phx_abi_type {
     phx_abi_kind_t kind;
-    unsigned size;  /* bits for UINT/INT, bytes for FIXED_BYTES */
-    size_t length;  /* element count for ARRAY */
+    unsigned size;                  /* bits for UINT/INT, bytes for FIXED_BYTES */
+    size_t length;                  /* element count for ARRAY */
     struct phx_abi_type **children; /* TUPLE members; ARRAY/SLICE element at [0] */
     size_t count;
-    char *name;     /* parameter name when the text had one, else NULL */
-    bool indexed;   /* event parameter marked "indexed" */
+    char *name;   /* parameter name when the text had one, else NULL */
+    bool indexed; /* event parameter marked "indexed" */
 } phx_abi_type_t;
 
 /* Parse one type ("uint256", "(uint8,bytes)[2]", "address indexed from"). */
@@ -241,14 +241,14 @@ typedef struct {
 } phx_evm_access_t;
 
 typedef struct {
-    uint8_t type;       /* PHX_TX_* */
-    uint64_t chain_id;  /* legacy: 0 = pre-EIP-155 (v 27/28), else EIP-155 */
+    uint8_t type;      /* PHX_TX_* */
+    uint64_t chain_id; /* legacy: 0 = pre-EIP-155 (v 27/28), else EIP-155 */
     uint64_t nonce;
-    phx_u256_t gas_price;       /* legacy, 2930 */
+    phx_u256_t gas_price;        /* legacy, 2930 */
     phx_u256_t max_priority_fee; /* 1559 */
     phx_u256_t max_fee;          /* 1559 */
     phx_u256_t gas_limit;
-    bool has_to;        /* false: contract creation */
+    bool has_to; /* false: contract creation */
     uint8_t to[20];
     phx_u256_t value;
     const uint8_t *data; /* borrowed, or owned by the tx after decode */
@@ -325,8 +325,7 @@ void phx_rpc_close(phx_rpc_t *rpc);
 phx_err_t phx_rpc_call(phx_rpc_t *rpc, const char *method, json_t *params, json_t **result,
                        phx_error_t *e);
 /* Parse one JSON-RPC 2.0 response body (exposed for fuzzing and tests). */
-phx_err_t phx_rpc_parse_response(const uint8_t *body, size_t len, json_t **result,
-                                 phx_error_t *e);
+phx_err_t phx_rpc_parse_response(const uint8_t *body, size_t len, json_t **result, phx_error_t *e);
 /* Parse a JSON-RPC quantity ("0x1a") / data string into numbers and bytes. */
 phx_err_t phx_rpc_quantity_u64(const json_t *j, uint64_t *out, phx_error_t *e);
 phx_err_t phx_rpc_quantity_u256(const json_t *j, phx_u256_t *out, phx_error_t *e);
@@ -380,9 +379,9 @@ typedef struct {
 typedef struct {
     uint64_t oldest_block;
     size_t block_count;
-    phx_u256_t *base_fees;   /* block_count + 1 entries (the next block's too); owned */
-    double *gas_used_ratio;  /* block_count entries; owned */
-    phx_u256_t *rewards;     /* block_count entries at the requested percentile; owned */
+    phx_u256_t *base_fees;  /* block_count + 1 entries (the next block's too); owned */
+    double *gas_used_ratio; /* block_count entries; owned */
+    phx_u256_t *rewards;    /* block_count entries at the requested percentile; owned */
 } phx_evm_fee_history_t;
 void phx_evm_fee_history_clear(phx_evm_fee_history_t *h);
 
@@ -416,8 +415,7 @@ phx_err_t phx_rpc_get_code(phx_rpc_t *rpc, const uint8_t addr[20], const char *b
 phx_err_t phx_rpc_get_storage_at(phx_rpc_t *rpc, const uint8_t addr[20], const phx_u256_t *slot,
                                  const char *block, uint8_t out[32], phx_error_t *e);
 /* Hash of block `number` (eth_getBlockByNumber); PHX_ERR_NOT_FOUND past the head. */
-phx_err_t phx_rpc_get_block_hash(phx_rpc_t *rpc, uint64_t number, uint8_t out[32],
-                                 phx_error_t *e);
+phx_err_t phx_rpc_get_block_hash(phx_rpc_t *rpc, uint64_t number, uint8_t out[32], phx_error_t *e);
 
 /* Wait until the receipt exists and the chain head is at least
  * receipt.block_number + confirmations - 1 (confirmations 0 and 1 both mean
@@ -431,10 +429,10 @@ phx_err_t phx_rpc_wait_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[32], uint64
  * Fees
  * ========================================================================== */
 typedef struct {
-    bool eip1559;               /* false: the node has no base fee; use gas_price */
-    phx_u256_t gas_price;       /* legacy price (eth_gasPrice) */
+    bool eip1559;         /* false: the node has no base fee; use gas_price */
+    phx_u256_t gas_price; /* legacy price (eth_gasPrice) */
     phx_u256_t max_priority_fee;
-    phx_u256_t max_fee;         /* 2 * next base fee + priority fee */
+    phx_u256_t max_fee; /* 2 * next base fee + priority fee */
 } phx_evm_fees_t;
 
 /* From eth_feeHistory: the next block's base fee and the median priority fee
@@ -463,14 +461,14 @@ uint64_t phx_signer_next_nonce(const phx_signer_t *s);
 phx_err_t phx_signer_resync(phx_signer_t *s, phx_error_t *e);
 
 typedef struct {
-    bool has_to;        /* false = create */
+    bool has_to; /* false = create */
     uint8_t to[20];
     const uint8_t *data;
     size_t data_len;
     phx_u256_t value;
-    uint64_t gas_limit;      /* 0 = eth_estimateGas * 1.2 */
+    uint64_t gas_limit;         /* 0 = eth_estimateGas * 1.2 */
     const phx_evm_fees_t *fees; /* NULL = phx_rpc_estimate_fees */
-    bool legacy;             /* force a type-0 EIP-155 tx */
+    bool legacy;                /* force a type-0 EIP-155 tx */
 } phx_evm_send_t;
 
 /* Build, sign and send; tx_hash receives the hash. The nonce advances (and is
@@ -496,11 +494,11 @@ phx_err_t phx_signer_deploy(phx_signer_t *s, const uint8_t *bytecode, size_t byt
 typedef struct phx_evm_follower phx_evm_follower_t;
 
 typedef struct {
-    const char *cursor_path;   /* NULL = memory only */
-    uint64_t start_block;      /* first block when there is no cursor yet */
-    uint64_t confirmations;    /* stay this many blocks behind the head (0 = follow head) */
-    uint64_t page_blocks;      /* blocks per eth_getLogs (0 = 1000) */
-    size_t hash_window;        /* recent block hashes kept to detect reorgs (0 = 128) */
+    const char *cursor_path; /* NULL = memory only */
+    uint64_t start_block;    /* first block when there is no cursor yet */
+    uint64_t confirmations;  /* stay this many blocks behind the head (0 = follow head) */
+    uint64_t page_blocks;    /* blocks per eth_getLogs (0 = 1000); halved while the node refuses */
+    size_t hash_window;      /* recent block hashes kept to detect reorgs (0 = 128) */
     const uint8_t (*addresses)[20];
     size_t address_count;
     const uint8_t (*topic0)[32]; /* OR-ed event topics; none = every event */

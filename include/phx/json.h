@@ -14,6 +14,9 @@ extern "C" {
 
 /* Parse text (len bytes, need not be NUL-terminated). *out is a new reference. */
 phx_err_t phx_json_parse(const char *text, size_t len, json_t **out, phx_error_t *e);
+/* Same, but strings may hold \u0000 (JSON-RPC nodes put raw revert bytes in error
+ * messages). Readers of such values must use json_string_length, not strlen. */
+phx_err_t phx_json_parse_allow_nul(const char *text, size_t len, json_t **out, phx_error_t *e);
 phx_err_t phx_json_load_file(const char *path, json_t **out, phx_error_t *e);
 
 /* Serialise compactly (or indented when pretty) into a malloc'd string. */

@@ -137,12 +137,16 @@ typedef struct {
     unsigned timeout_s;       /* idle connection timeout; default 30 */
     double rate_per_s;        /* per-client requests/s; 0 = no limit */
     double rate_burst;        /* bucket size; default max(1, rate_per_s) */
+    /* 0: a thread per connection, so handlers may block (the default).
+     * N: N event-loop threads (epoll); far cheaper per connection, but a
+     * handler that blocks stalls the other connections of its thread. */
+    unsigned threads;
 } phx_http_server_opts_t;
 
 typedef struct phx_http_server phx_http_server_t;
 
-/* Start serving the router (borrowed: it must outlive the server) on a thread
- * per connection. opts may be NULL for defaults. */
+/* Start serving the router (borrowed: it must outlive the server). opts may be
+ * NULL for defaults. */
 phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_server_opts_t *opts,
                                 phx_http_server_t **out, phx_error_t *e);
 /* The server's own counters in Prometheus text format (appended to out), for a

@@ -19,8 +19,7 @@ phx_err_t phx_chain_calldata(const char *sig, const json_t *args, phx_buf_t *out
 }
 
 phx_err_t phx_chain_send(phx_signer_t *signer, const uint8_t to[20], const uint8_t *data,
-                         size_t len, uint64_t gas_limit, phx_evm_receipt_t *receipt,
-                         phx_error_t *e)
+                         size_t len, uint64_t gas_limit, phx_evm_receipt_t *receipt, phx_error_t *e)
 {
     phx_evm_receipt_t local;
     memset(&local, 0, sizeof local);
@@ -31,7 +30,8 @@ phx_err_t phx_chain_send(phx_signer_t *signer, const uint8_t to[20], const uint8
     req.data = data;
     req.data_len = len;
     req.gas_limit = gas_limit;
-    phx_err_t err = phx_signer_transact(signer, &req, 1, TX_TIMEOUT_MS, receipt ? receipt : &local, e);
+    phx_err_t err =
+        phx_signer_transact(signer, &req, 1, TX_TIMEOUT_MS, receipt ? receipt : &local, e);
     phx_evm_receipt_clear(&local);
     return err;
 }
@@ -49,8 +49,8 @@ phx_err_t phx_chain_transact(phx_signer_t *signer, const uint8_t to[20], const c
     return err;
 }
 
-phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig,
-                         const json_t *args, const char *ret_types, json_t **out, phx_error_t *e)
+phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, const json_t *args,
+                         const char *ret_types, json_t **out, phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT, ret = PHX_BUF_INIT;
     phx_err_t err = phx_chain_calldata(sig, args, &data, e);
@@ -100,7 +100,10 @@ static phx_err_t item_hex(const json_t *arr, size_t i, uint8_t *out, size_t n, p
     return phx_hex_decode_fixed(s, out, n, e);
 }
 
-static json_t *addr_json(const uint8_t a[20]) { return phx_json_hex(a, 20); }
+static json_t *addr_json(const uint8_t a[20])
+{
+    return phx_json_hex(a, 20);
+}
 
 phx_err_t phx_chain_token_balance(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                   const uint8_t who[20], phx_u256_t *out, phx_error_t *e)
@@ -119,15 +122,16 @@ phx_err_t phx_chain_worker_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     memset(out, 0, sizeof *out);
     json_t *args = json_pack("[o]", addr_json(worker)), *ret = NULL;
     uint64_t status, tee, at;
-    phx_err_t err = phx_chain_read(
-        rpc, d->registry, "workers(address)", args,
-        "(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)", &ret, e);
+    phx_err_t err =
+        phx_chain_read(rpc, d->registry, "workers(address)", args,
+                       "(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)", &ret, e);
     if (err) goto out;
     if ((err = item_hex(ret, 0, out->operator_, 20, e)) || (err = item_u64(ret, 1, &status, e)) ||
         (err = item_u64(ret, 2, &tee, e)) || (err = item_u64(ret, 3, &at, e)) ||
         (err = item_hex(ret, 4, out->x25519, 32, e)) ||
         (err = item_hex(ret, 5, out->measurement, 32, e)) ||
-        (err = item_hex(ret, 6, out->quote_hash, 32, e)) || (err = item_hex(ret, 7, out->kms, 20, e)))
+        (err = item_hex(ret, 6, out->quote_hash, 32, e)) ||
+        (err = item_hex(ret, 7, out->kms, 20, e)))
         goto out;
     out->status = (uint8_t)status;
     out->tee_type = (uint32_t)tee;
@@ -144,9 +148,9 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     memset(out, 0, sizeof *out);
     json_t *args = json_pack("[I]", (json_int_t)request_id), *ret = NULL;
     uint64_t status, k, gas;
-    phx_err_t err = phx_chain_read(rpc, d->jobs, "requests(uint256)", args,
-                                   "(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)",
-                                   &ret, e);
+    phx_err_t err =
+        phx_chain_read(rpc, d->jobs, "requests(uint256)", args,
+                       "(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)", &ret, e);
     if (err) goto out;
     if ((err = item_hex(ret, 0, out->requester, 20, e)) || (err = item_u64(ret, 1, &status, e)) ||
         (err = item_u64(ret, 2, &k, e)) || (err = item_u64(ret, 3, &gas, e)) ||
@@ -209,9 +213,9 @@ void phx_chain_requested_clear(phx_chain_requested_t *r)
     r->input_len = 0;
 }
 
-phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
-                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
-                                     phx_buf_t *out, phx_error_t *e)
+phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output, size_t output_len,
+                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
+                                     phx_error_t *e)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
@@ -219,9 +223,9 @@ phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
             json_decref(list);
             list = NULL;
         }
-    json_t *args = list ? json_pack("[I,o,o]", (json_int_t)request_id,
-                                    phx_json_hex(output, output_len), list)
-                        : NULL;
+    json_t *args =
+        list ? json_pack("[I,o,o]", (json_int_t)request_id, phx_json_hex(output, output_len), list)
+             : NULL;
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "fulfill calldata");
     phx_err_t err = phx_chain_calldata("fulfill(uint256,bytes,bytes[])", args, out, e);
     json_decref(args);

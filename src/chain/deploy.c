@@ -26,8 +26,7 @@ static void word_addr(uint8_t w[32], const uint8_t a[20])
 }
 
 static phx_err_t deploy_one(phx_signer_t *signer, const char *name, const uint8_t *args,
-                            size_t args_len, uint8_t address[20], uint64_t *block,
-                            phx_error_t *e)
+                            size_t args_len, uint8_t address[20], uint64_t *block, phx_error_t *e)
 {
     const phx_chain_artifact_t *a = phx_chain_artifact(name);
     if (!a) return phx_fail(e, PHX_ERR_NOT_FOUND, "no compiled contract %s", name);
@@ -92,11 +91,11 @@ static json_t *checksum_json(const uint8_t a[20])
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e)
 {
-    *out = json_pack("{s:I,s:I,s:o,s:{s:o,s:o,s:o},s:s}", "chainId", (json_int_t)d->chain_id,
-                     "block", (json_int_t)d->block, "deployer", checksum_json(d->deployer),
-                     "contracts", "PhxToken", checksum_json(d->token), "Registry",
-                     checksum_json(d->registry), "Jobs", checksum_json(d->jobs), "solc",
-                     phx_chain_solc_version);
+    *out =
+        json_pack("{s:I,s:I,s:o,s:{s:o,s:o,s:o},s:s}", "chainId", (json_int_t)d->chain_id, "block",
+                  (json_int_t)d->block, "deployer", checksum_json(d->deployer), "contracts",
+                  "PhxToken", checksum_json(d->token), "Registry", checksum_json(d->registry),
+                  "Jobs", checksum_json(d->jobs), "solc", phx_chain_solc_version);
     return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "deployment json");
 }
 
@@ -117,12 +116,14 @@ phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t
     phx_err_t err;
     if ((err = phx_json_get_int(j, "chainId", &chain_id, e))) return err;
     if ((err = phx_json_get_int(j, "block", &block, e))) return err;
-    if (chain_id <= 0 || block < 0) return phx_fail(e, PHX_ERR_INVALID, "deployment: bad chainId/block");
+    if (chain_id <= 0 || block < 0)
+        return phx_fail(e, PHX_ERR_INVALID, "deployment: bad chainId/block");
     out->chain_id = (uint64_t)chain_id;
     out->block = (uint64_t)block;
     if ((err = get_addr(j, "deployer", out->deployer, e))) return err;
     const json_t *c = json_object_get(j, "contracts");
-    if (!json_is_object(c)) return phx_fail(e, PHX_ERR_INVALID, "deployment: no \"contracts\" object");
+    if (!json_is_object(c))
+        return phx_fail(e, PHX_ERR_INVALID, "deployment: no \"contracts\" object");
     if ((err = get_addr(c, "PhxToken", out->token, e))) return err;
     if ((err = get_addr(c, "Registry", out->registry, e))) return err;
     return get_addr(c, "Jobs", out->jobs, e);

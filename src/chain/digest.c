@@ -11,7 +11,8 @@
 static void word_u64(uint8_t w[32], uint64_t v)
 {
     memset(w, 0, 32);
-    for (int i = 0; i < 8; i++) w[31 - i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        w[31 - i] = (uint8_t)(v >> (8 * i));
 }
 
 static void word_addr(uint8_t w[32], const uint8_t a[20])
@@ -20,7 +21,10 @@ static void word_addr(uint8_t w[32], const uint8_t a[20])
     memcpy(w + 12, a, 20);
 }
 
-static void tag_hash(const char *tag, uint8_t out[32]) { phx_keccak256(tag, strlen(tag), out); }
+static void tag_hash(const char *tag, uint8_t out[32])
+{
+    phx_keccak256(tag, strlen(tag), out);
+}
 
 void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
                            const uint8_t nonce[32], uint8_t out[64])
@@ -36,7 +40,10 @@ void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
     memcpy(out + 32, nonce, 32);
 }
 
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 
 phx_err_t phx_chain_quote_fields(const uint8_t *quote, size_t len, uint32_t *tee_type,
                                  uint8_t measurement[32], uint8_t report_data[64], phx_error_t *e)
@@ -58,7 +65,7 @@ phx_err_t phx_chain_quote_fields(const uint8_t *quote, size_t len, uint32_t *tee
         if (version == 3) return phx_fail(e, PHX_ERR_INVALID, "quote: TDX needs v4 or v5");
         rd = body + 520;
         if (len < rd + 64) return phx_fail(e, PHX_ERR_TRUNCATED, "quote: short TD report");
-        phx_keccak256_update(&k, quote + body + 136, 48); /* MRTD */
+        phx_keccak256_update(&k, quote + body + 136, 48);  /* MRTD */
         phx_keccak256_update(&k, quote + body + 328, 192); /* RTMR0..3 */
     } else if (tee == PHX_CHAIN_TEE_SGX) {
         rd = body + 320;

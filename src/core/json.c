@@ -4,15 +4,25 @@
 
 #include "phx/json.h"
 
-phx_err_t phx_json_parse(const char *text, size_t len, json_t **out, phx_error_t *e)
+static phx_err_t parse(const char *text, size_t len, size_t flags, json_t **out, phx_error_t *e)
 {
     json_error_t je;
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | flags, &je);
     if (!v)
         return phx_fail(e, PHX_ERR_INVALID, "bad JSON at line %d column %d: %s", je.line,
                         je.column, je.text);
     *out = v;
     return PHX_OK;
+}
+
+phx_err_t phx_json_parse(const char *text, size_t len, json_t **out, phx_error_t *e)
+{
+    return parse(text, len, 0, out, e);
+}
+
+phx_err_t phx_json_parse_allow_nul(const char *text, size_t len, json_t **out, phx_error_t *e)
+{
+    return parse(text, len, JSON_ALLOW_NUL, out, e);
 }
 
 phx_err_t phx_json_load_file(const char *path, json_t **out, phx_error_t *e)

@@ -20,15 +20,20 @@ typedef struct {
 
 static void skip_ws(parser_t *p)
 {
-    while (isspace((unsigned char)p->s[p->pos])) p->pos++;
+    while (isspace((unsigned char)p->s[p->pos]))
+        p->pos++;
 }
 
-static bool is_ident(char c) { return isalnum((unsigned char)c) || c == '_' || c == '$'; }
+static bool is_ident(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '$';
+}
 
 static size_t ident_len(parser_t *p)
 {
     size_t n = 0;
-    while (is_ident(p->s[p->pos + n])) n++;
+    while (is_ident(p->s[p->pos + n]))
+        n++;
     return n;
 }
 
@@ -42,7 +47,8 @@ static phx_abi_type_t *type_new(phx_abi_kind_t kind)
 void phx_abi_type_free(phx_abi_type_t *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->count; i++) phx_abi_type_free(t->children[i]);
+    for (size_t i = 0; i < t->count; i++)
+        phx_abi_type_free(t->children[i]);
     free(t->children);
     free(t->name);
     free(t);
@@ -160,13 +166,16 @@ static phx_err_t parse_type(parser_t *p, phx_abi_type_t **out, int depth)
     if (depth > MAX_TYPE_DEPTH) return phx_fail(p->e, PHX_ERR_LIMIT, "abi: type nested too deep");
     skip_ws(p);
     if (strncmp(p->s + p->pos, "tuple(", 6) == 0) p->pos += 5;
-    if (p->s[p->pos] == '(') err = parse_tuple(p, &t, depth);
-    else err = parse_elementary(p, &t);
+    if (p->s[p->pos] == '(')
+        err = parse_tuple(p, &t, depth);
+    else
+        err = parse_elementary(p, &t);
     if (err) return err;
     /* Array suffixes bind left to right: T[2][] is a slice of T[2]. */
     while (p->s[p->pos] == '[') {
         size_t start = ++p->pos;
-        while (isdigit((unsigned char)p->s[p->pos])) p->pos++;
+        while (isdigit((unsigned char)p->s[p->pos]))
+            p->pos++;
         if (p->s[p->pos] != ']') {
             phx_abi_type_free(t);
             return phx_fail(p->e, PHX_ERR_INVALID, "abi: bad array suffix");
@@ -283,14 +292,22 @@ phx_err_t phx_abi_type_canonical(const phx_abi_type_t *t, phx_buf_t *out)
 {
     phx_err_t err = PHX_OK;
     switch (t->kind) {
-    case PHX_ABI_UINT: return phx_buf_printf(out, "uint%u", t->size);
-    case PHX_ABI_INT: return phx_buf_printf(out, "int%u", t->size);
-    case PHX_ABI_ADDRESS: return phx_buf_append_str(out, "address");
-    case PHX_ABI_BOOL: return phx_buf_append_str(out, "bool");
-    case PHX_ABI_FIXED_BYTES: return phx_buf_printf(out, "bytes%u", t->size);
-    case PHX_ABI_BYTES: return phx_buf_append_str(out, "bytes");
-    case PHX_ABI_STRING: return phx_buf_append_str(out, "string");
-    case PHX_ABI_FUNCTION: return phx_buf_append_str(out, "function");
+    case PHX_ABI_UINT:
+        return phx_buf_printf(out, "uint%u", t->size);
+    case PHX_ABI_INT:
+        return phx_buf_printf(out, "int%u", t->size);
+    case PHX_ABI_ADDRESS:
+        return phx_buf_append_str(out, "address");
+    case PHX_ABI_BOOL:
+        return phx_buf_append_str(out, "bool");
+    case PHX_ABI_FIXED_BYTES:
+        return phx_buf_printf(out, "bytes%u", t->size);
+    case PHX_ABI_BYTES:
+        return phx_buf_append_str(out, "bytes");
+    case PHX_ABI_STRING:
+        return phx_buf_append_str(out, "string");
+    case PHX_ABI_FUNCTION:
+        return phx_buf_append_str(out, "function");
     case PHX_ABI_ARRAY:
         if ((err = phx_abi_type_canonical(t->children[0], out))) return err;
         return phx_buf_printf(out, "[%zu]", t->length);
@@ -313,13 +330,16 @@ bool phx_abi_type_is_dynamic(const phx_abi_type_t *t)
     switch (t->kind) {
     case PHX_ABI_BYTES:
     case PHX_ABI_STRING:
-    case PHX_ABI_SLICE: return true;
-    case PHX_ABI_ARRAY: return t->length > 0 && phx_abi_type_is_dynamic(t->children[0]);
+    case PHX_ABI_SLICE:
+        return true;
+    case PHX_ABI_ARRAY:
+        return t->length > 0 && phx_abi_type_is_dynamic(t->children[0]);
     case PHX_ABI_TUPLE:
         for (size_t i = 0; i < t->count; i++)
             if (phx_abi_type_is_dynamic(t->children[i])) return true;
         return false;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -340,7 +360,8 @@ static size_t static_size(const phx_abi_type_t *t)
         }
         return s;
     }
-    default: return 32;
+    default:
+        return 32;
     }
 }
 
@@ -355,7 +376,8 @@ static size_t head_size(const phx_abi_type_t *t)
 void phx_abi_value_clear(phx_abi_value_t *v)
 {
     if (!v) return;
-    for (size_t i = 0; i < v->count; i++) phx_abi_value_clear(&v->items[i]);
+    for (size_t i = 0; i < v->count; i++)
+        phx_abi_value_clear(&v->items[i]);
     free(v->items);
     free(v->bytes);
     v->items = NULL;
@@ -453,13 +475,15 @@ static phx_err_t check_word(const phx_abi_type_t *t, const uint8_t w[32], phx_er
     case PHX_ABI_UINT:
         nb = t->size / 8;
         for (size_t i = 0; i < 32 - nb; i++)
-            if (w[i]) return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for uint%u", t->size);
+            if (w[i])
+                return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for uint%u", t->size);
         return PHX_OK;
     case PHX_ABI_INT: {
         nb = t->size / 8;
         uint8_t ext = (w[32 - nb] & 0x80) ? 0xff : 0x00;
         for (size_t i = 0; i < 32 - nb; i++)
-            if (w[i] != ext) return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
+            if (w[i] != ext)
+                return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
         return PHX_OK;
     }
     case PHX_ABI_ADDRESS:
@@ -476,7 +500,8 @@ static phx_err_t check_word(const phx_abi_type_t *t, const uint8_t w[32], phx_er
         for (size_t i = t->size; i < 32; i++)
             if (w[i]) return phx_fail(e, PHX_ERR_RANGE, "abi: bytes%u with dirty padding", t->size);
         return PHX_OK;
-    default: return phx_fail(e, PHX_ERR_INTERNAL, "abi: not a word type");
+    default:
+        return phx_fail(e, PHX_ERR_INTERNAL, "abi: not a word type");
     }
 }
 
@@ -498,13 +523,14 @@ static phx_err_t encode_value(const phx_abi_type_t *t, const phx_abi_value_t *v,
                               phx_error_t *e);
 
 /* Encode a sequence (tuple members or array elements): heads, then tails. */
-static phx_err_t encode_seq(const phx_abi_type_t *const *types, bool same, const phx_abi_value_t *vals,
-                            size_t n, phx_buf_t *out, phx_error_t *e)
+static phx_err_t encode_seq(const phx_abi_type_t *const *types, bool same,
+                            const phx_abi_value_t *vals, size_t n, phx_buf_t *out, phx_error_t *e)
 {
     phx_err_t err = PHX_OK;
     phx_buf_t tail = PHX_BUF_INIT;
     size_t heads = 0;
-    for (size_t i = 0; i < n; i++) heads += head_size(same ? types[0] : types[i]);
+    for (size_t i = 0; i < n; i++)
+        heads += head_size(same ? types[0] : types[i]);
     for (size_t i = 0; i < n; i++) {
         const phx_abi_type_t *t = same ? types[0] : types[i];
         if (phx_abi_type_is_dynamic(t)) {
@@ -527,7 +553,8 @@ static phx_err_t encode_value(const phx_abi_type_t *t, const phx_abi_value_t *v,
     phx_err_t err;
     static const uint8_t zeros[32];
     if (is_word_kind(t->kind)) {
-        if (!is_word_kind(v->kind)) return phx_fail(e, PHX_ERR_INVALID, "abi: value kind does not match type");
+        if (!is_word_kind(v->kind))
+            return phx_fail(e, PHX_ERR_INVALID, "abi: value kind does not match type");
         if ((err = check_word(t, v->word, e))) return err;
         return phx_buf_append(out, v->word, 32);
     }
@@ -541,16 +568,22 @@ static phx_err_t encode_value(const phx_abi_type_t *t, const phx_abi_value_t *v,
         return phx_buf_append(out, zeros, (32 - v->len % 32) % 32);
     case PHX_ABI_ARRAY:
         if (v->count != t->length)
-            return phx_fail(e, PHX_ERR_INVALID, "abi: array needs %zu elements, got %zu", t->length, v->count);
-        return encode_seq((const phx_abi_type_t *const *)t->children, true, v->items, v->count, out, e);
+            return phx_fail(e, PHX_ERR_INVALID, "abi: array needs %zu elements, got %zu", t->length,
+                            v->count);
+        return encode_seq((const phx_abi_type_t *const *)t->children, true, v->items, v->count, out,
+                          e);
     case PHX_ABI_SLICE:
         if ((err = put_word_u64(out, v->count))) return err;
-        return encode_seq((const phx_abi_type_t *const *)t->children, true, v->items, v->count, out, e);
+        return encode_seq((const phx_abi_type_t *const *)t->children, true, v->items, v->count, out,
+                          e);
     case PHX_ABI_TUPLE:
         if (v->count != t->count)
-            return phx_fail(e, PHX_ERR_INVALID, "abi: tuple needs %zu members, got %zu", t->count, v->count);
-        return encode_seq((const phx_abi_type_t *const *)t->children, false, v->items, v->count, out, e);
-    default: return phx_fail(e, PHX_ERR_INTERNAL, "abi: unknown kind");
+            return phx_fail(e, PHX_ERR_INVALID, "abi: tuple needs %zu members, got %zu", t->count,
+                            v->count);
+        return encode_seq((const phx_abi_type_t *const *)t->children, false, v->items, v->count,
+                          out, e);
+    default:
+        return phx_fail(e, PHX_ERR_INTERNAL, "abi: unknown kind");
     }
 }
 
@@ -585,7 +618,8 @@ phx_err_t phx_abi_encode_packed(const phx_abi_type_t *t, const phx_abi_value_t *
         if ((err = check_word(t, v->word, e))) return err;
         return phx_buf_append(out, v->word, t->size);
     case PHX_ABI_BYTES:
-    case PHX_ABI_STRING: return v->len ? phx_buf_append(out, v->bytes, v->len) : PHX_OK;
+    case PHX_ABI_STRING:
+        return v->len ? phx_buf_append(out, v->bytes, v->len) : PHX_OK;
     case PHX_ABI_ARRAY:
     case PHX_ABI_SLICE:
         if (t->kind == PHX_ABI_ARRAY && v->count != t->length)
@@ -624,11 +658,13 @@ static phx_err_t charge(dec_t *d, size_t n)
 static phx_err_t read_size(dec_t *d, const uint8_t *p, size_t len, size_t off, size_t limit,
                            size_t *out, const char *what)
 {
-    if (off > len || len - off < 32) return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: %s past the end", what);
+    if (off > len || len - off < 32)
+        return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: %s past the end", what);
     for (size_t i = 0; i < 24; i++)
         if (p[off + i]) return phx_fail(d->e, PHX_ERR_RANGE, "abi: %s too large", what);
     uint64_t v = 0;
-    for (size_t i = 24; i < 32; i++) v = v << 8 | p[off + i];
+    for (size_t i = 24; i < 32; i++)
+        v = v << 8 | p[off + i];
     if (v > limit) return phx_fail(d->e, PHX_ERR_RANGE, "abi: %s out of bounds", what);
     *out = (size_t)v;
     return PHX_OK;
@@ -656,8 +692,10 @@ static phx_err_t decode_seq(dec_t *d, const phx_abi_type_t *const *types, bool s
             head += 32;
         } else {
             size_t sz = static_size(t);
-            if (head > len || len - head < sz) return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: value past the end");
-            if ((err = decode_value(d, t, p + head, len - head, &v->items[i], depth + 1))) return err;
+            if (head > len || len - head < sz)
+                return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: value past the end");
+            if ((err = decode_value(d, t, p + head, len - head, &v->items[i], depth + 1)))
+                return err;
             head += sz;
         }
     }
@@ -690,17 +728,22 @@ static phx_err_t decode_value(dec_t *d, const phx_abi_type_t *t, const uint8_t *
         v->len = n;
         return PHX_OK;
     case PHX_ABI_ARRAY:
-        return decode_seq(d, (const phx_abi_type_t *const *)t->children, true, p, len, t->length, v, depth);
+        return decode_seq(d, (const phx_abi_type_t *const *)t->children, true, p, len, t->length, v,
+                          depth);
     case PHX_ABI_SLICE: {
         /* Each element needs at least one head slot (or a byte, for empty types). */
         size_t hs = head_size(t->children[0]);
         if ((err = read_size(d, p, len, 0, len, &n, "array length"))) return err;
-        if (hs && n > (len - 32) / hs) return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: array past the end");
-        return decode_seq(d, (const phx_abi_type_t *const *)t->children, true, p + 32, len - 32, n, v, depth);
+        if (hs && n > (len - 32) / hs)
+            return phx_fail(d->e, PHX_ERR_TRUNCATED, "abi: array past the end");
+        return decode_seq(d, (const phx_abi_type_t *const *)t->children, true, p + 32, len - 32, n,
+                          v, depth);
     }
     case PHX_ABI_TUPLE:
-        return decode_seq(d, (const phx_abi_type_t *const *)t->children, false, p, len, t->count, v, depth);
-    default: return phx_fail(d->e, PHX_ERR_INTERNAL, "abi: unknown kind");
+        return decode_seq(d, (const phx_abi_type_t *const *)t->children, false, p, len, t->count, v,
+                          depth);
+    default:
+        return phx_fail(d->e, PHX_ERR_INTERNAL, "abi: unknown kind");
     }
 }
 
@@ -748,8 +791,10 @@ static phx_err_t canonical_signature(const char *sig, phx_buf_t *out, phx_abi_ty
     if ((err = phx_buf_append_str(out, name)) || (err = phx_abi_type_canonical(params, out)))
         phx_fail(e, err, "abi: out of memory");
     free(name);
-    if (!err && params_out) *params_out = params;
-    else phx_abi_type_free(params);
+    if (!err && params_out)
+        *params_out = params;
+    else
+        phx_abi_type_free(params);
     return err;
 }
 
@@ -802,7 +847,8 @@ phx_err_t phx_abi_decode_log(const char *event_sig, bool anonymous, const phx_ev
         uint8_t h[32];
         phx_keccak256(c.ptr, c.len, h);
         if (log->topic_count < 1 || memcmp(log->topics[0], h, 32) != 0) {
-            err = phx_fail(e, PHX_ERR_INVALID, "abi: log is not a %.*s event", (int)c.len, (char *)c.ptr);
+            err = phx_fail(e, PHX_ERR_INVALID, "abi: log is not a %.*s event", (int)c.len,
+                           (char *)c.ptr);
             goto out;
         }
         topic = 1;
@@ -823,8 +869,9 @@ phx_err_t phx_abi_decode_log(const char *event_sig, bool anonymous, const phx_ev
         if ((err = add_child(data_t, params->children[i], e))) goto out;
     }
     if (topic + indexed != log->topic_count) {
-        err = phx_fail(e, PHX_ERR_INVALID, "abi: event has %zu indexed parameters, log has %zu topics",
-                       indexed, log->topic_count - topic);
+        err = phx_fail(e, PHX_ERR_INVALID,
+                       "abi: event has %zu indexed parameters, log has %zu topics", indexed,
+                       log->topic_count - topic);
         goto out;
     }
     if ((err = phx_abi_decode(data_t, log->data, log->data_len, &data_v, e))) goto out;

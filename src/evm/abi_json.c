@@ -37,19 +37,23 @@ static phx_err_t number_from_json(const phx_abi_type_t *t, const json_t *j, uint
     memcpy(w, u.b, 32);
     if (neg && phx_u256_is_zero(&u)) neg = false;
     if (neg) {
-        if (t->kind != PHX_ABI_INT) return phx_fail(e, PHX_ERR_RANGE, "abi: negative value for uint%u", t->size);
+        if (t->kind != PHX_ABI_INT)
+            return phx_fail(e, PHX_ERR_RANGE, "abi: negative value for uint%u", t->size);
         negate(w);
     }
     if (t->kind == PHX_ABI_INT) {
         /* The sign bit of the N-bit value must agree with the sign we parsed. */
         bool sign = (w[32 - t->size / 8] & 0x80) != 0;
-        if (sign != neg) return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
+        if (sign != neg)
+            return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
         uint8_t ext = neg ? 0xff : 0;
         for (size_t i = 0; i < 32 - t->size / 8; i++)
-            if (w[i] != ext) return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
+            if (w[i] != ext)
+                return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for int%u", t->size);
     } else {
         for (size_t i = 0; i < 32 - t->size / 8; i++)
-            if (w[i]) return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for uint%u", t->size);
+            if (w[i])
+                return phx_fail(e, PHX_ERR_RANGE, "abi: value out of range for uint%u", t->size);
     }
     return PHX_OK;
 }
@@ -63,7 +67,8 @@ static phx_err_t value_from_json(const phx_abi_type_t *t, const json_t *j, phx_a
     v->kind = t->kind;
     switch (t->kind) {
     case PHX_ABI_UINT:
-    case PHX_ABI_INT: return number_from_json(t, j, v->word, e);
+    case PHX_ABI_INT:
+        return number_from_json(t, j, v->word, e);
     case PHX_ABI_BOOL:
         if (!json_is_boolean(j)) return phx_fail(e, PHX_ERR_INVALID, "abi: bool expected");
         v->word[31] = json_is_true(j) ? 1 : 0;
@@ -94,12 +99,15 @@ static phx_err_t value_from_json(const phx_abi_type_t *t, const json_t *j, phx_a
     case PHX_ABI_TUPLE: {
         size_t n;
         bool by_name = t->kind == PHX_ABI_TUPLE && json_is_object(j);
-        if (!json_is_array(j) && !by_name) return phx_fail(e, PHX_ERR_INVALID, "abi: JSON array expected");
+        if (!json_is_array(j) && !by_name)
+            return phx_fail(e, PHX_ERR_INVALID, "abi: JSON array expected");
         n = by_name ? t->count : json_array_size(j);
         if (t->kind == PHX_ABI_ARRAY && n != t->length)
-            return phx_fail(e, PHX_ERR_INVALID, "abi: array needs %zu elements, got %zu", t->length, n);
+            return phx_fail(e, PHX_ERR_INVALID, "abi: array needs %zu elements, got %zu", t->length,
+                            n);
         if (t->kind == PHX_ABI_TUPLE && n != t->count)
-            return phx_fail(e, PHX_ERR_INVALID, "abi: tuple needs %zu members, got %zu", t->count, n);
+            return phx_fail(e, PHX_ERR_INVALID, "abi: tuple needs %zu members, got %zu", t->count,
+                            n);
         v->items = calloc(n ? n : 1, sizeof *v->items);
         if (!v->items) return phx_fail(e, PHX_ERR_NOMEM, "abi: out of memory");
         v->count = n;
@@ -108,7 +116,9 @@ static phx_err_t value_from_json(const phx_abi_type_t *t, const json_t *j, phx_a
             const json_t *cj;
             if (by_name) {
                 cj = ct->name ? json_object_get(j, ct->name) : NULL;
-                if (!cj) return phx_fail(e, PHX_ERR_INVALID, "abi: tuple member '%s' missing", ct->name ? ct->name : "?");
+                if (!cj)
+                    return phx_fail(e, PHX_ERR_INVALID, "abi: tuple member '%s' missing",
+                                    ct->name ? ct->name : "?");
             } else {
                 cj = json_array_get(j, i);
             }
@@ -158,13 +168,19 @@ phx_err_t phx_abi_value_to_json(const phx_abi_type_t *t, const phx_abi_value_t *
         }
         j = json_string(dec);
         break;
-    case PHX_ABI_BOOL: j = json_boolean(v->word[31] != 0); break;
-    case PHX_ABI_ADDRESS: j = phx_json_hex(v->word + 12, 20); break;
+    case PHX_ABI_BOOL:
+        j = json_boolean(v->word[31] != 0);
+        break;
+    case PHX_ABI_ADDRESS:
+        j = phx_json_hex(v->word + 12, 20);
+        break;
     case PHX_ABI_FIXED_BYTES:
     case PHX_ABI_FUNCTION:
         j = phx_json_hex(v->word, t->size);
         break;
-    case PHX_ABI_BYTES: j = phx_json_hex(v->bytes, v->len); break;
+    case PHX_ABI_BYTES:
+        j = phx_json_hex(v->bytes, v->len);
+        break;
     case PHX_ABI_STRING:
         j = json_stringn((const char *)v->bytes, v->len);
         if (!j) j = phx_json_hex(v->bytes, v->len); /* not UTF-8: show the bytes */
@@ -199,7 +215,8 @@ phx_err_t phx_abi_encode_call(const char *sig, const char *args_json, phx_buf_t 
     phx_abi_value_t *v = NULL;
     phx_err_t err;
     if ((err = phx_abi_signature_parse(sig, NULL, &params, e))) goto out;
-    if ((err = phx_json_parse(args_json ? args_json : "[]", strlen(args_json ? args_json : "[]"), &args, e)))
+    if ((err = phx_json_parse(args_json ? args_json : "[]", strlen(args_json ? args_json : "[]"),
+                              &args, e)))
         goto out;
     if ((err = phx_abi_value_from_json(params, args, &v, e))) goto out;
     err = phx_abi_encode_call_values(sig, v, out, e);
@@ -243,8 +260,10 @@ phx_err_t phx_abi_decode_log_json(const char *event_sig, bool anonymous, const p
         const phx_abi_type_t *ct = t->children[i];
         /* Indexed values wider than a word (bytes, string, arrays, tuples) are
          * only their keccak256 in the topic. */
-        if (ct->indexed && v->items[i].kind != ct->kind) c = phx_json_hex(v->items[i].word, 32);
-        else if ((err = phx_abi_value_to_json(ct, &v->items[i], &c, e))) goto out;
+        if (ct->indexed && v->items[i].kind != ct->kind)
+            c = phx_json_hex(v->items[i].word, 32);
+        else if ((err = phx_abi_value_to_json(ct, &v->items[i], &c, e)))
+            goto out;
         snprintf(key, sizeof key, "%zu", i);
         json_object_set_new(obj, ct->name ? ct->name : key, c);
     }

@@ -84,7 +84,8 @@ static phx_err_t append_struct_type(const json_t *types, const char *name, phx_b
         if (i) phx_buf_append_byte(out, ',');
         phx_buf_printf(out, "%s %s", ft, fn);
     }
-    return phx_buf_append_byte(out, ')') ? phx_fail(e, PHX_ERR_NOMEM, "eip712: out of memory") : PHX_OK;
+    return phx_buf_append_byte(out, ')') ? phx_fail(e, PHX_ERR_NOMEM, "eip712: out of memory")
+                                         : PHX_OK;
 }
 
 phx_err_t phx_eip712_encode_type(const json_t *types, const char *primary, phx_buf_t *out,
@@ -114,6 +115,7 @@ static phx_err_t encode_field(const json_t *types, const char *type, const json_
     if (tl && type[tl - 1] == ']') {
         /* Arrays: keccak256 of the concatenated encodings of the elements. */
         const char *open = strrchr(type, '[');
+        if (!open) return phx_fail(e, PHX_ERR_INVALID, "eip712: bad type %s", type);
         char *elem = strndup(type, (size_t)(open - type));
         if (!elem) return phx_fail(e, PHX_ERR_NOMEM, "eip712: out of memory");
         if (!json_is_array(value)) {
@@ -146,8 +148,10 @@ static phx_err_t encode_field(const json_t *types, const char *type, const json_
     }
     if (strcmp(type, "bytes") == 0) {
         phx_buf_t b = PHX_BUF_INIT;
-        if (!json_is_string(value)) return phx_fail(e, PHX_ERR_INVALID, "eip712: hex bytes expected");
-        if (!(err = phx_hex_decode(json_string_value(value), &b, e))) phx_keccak256(b.ptr, b.len, out);
+        if (!json_is_string(value))
+            return phx_fail(e, PHX_ERR_INVALID, "eip712: hex bytes expected");
+        if (!(err = phx_hex_decode(json_string_value(value), &b, e)))
+            phx_keccak256(b.ptr, b.len, out);
         phx_buf_free(&b);
         return err;
     }
@@ -173,7 +177,8 @@ static phx_err_t encode_data(const json_t *types, const char *primary, const jso
     phx_err_t err;
     const json_t *fields = struct_fields(types, primary, strlen(primary));
     if (!fields) return phx_fail(e, PHX_ERR_NOT_FOUND, "eip712: unknown type %s", primary);
-    if (!json_is_object(data)) return phx_fail(e, PHX_ERR_INVALID, "eip712: %s value must be an object", primary);
+    if (!json_is_object(data))
+        return phx_fail(e, PHX_ERR_INVALID, "eip712: %s value must be an object", primary);
     if ((err = phx_eip712_encode_type(types, primary, &et, e))) goto out;
     phx_keccak256(et.ptr, et.len, h);
     if ((err = phx_buf_append(out, h, 32))) goto out;
@@ -184,6 +189,10 @@ static phx_err_t encode_data(const json_t *types, const char *primary, const jso
         const char *fn = json_string_value(json_object_get(f, "name"));
         const char *ft = json_string_value(json_object_get(f, "type"));
         const json_t *v = fn ? json_object_get(data, fn) : NULL;
+        if (!ft) {
+            err = phx_fail(e, PHX_ERR_INVALID, "eip712: %s field without a type", primary);
+            goto out;
+        }
         if (!v) {
             err = phx_fail(e, PHX_ERR_INVALID, "eip712: %s.%s missing", primary, fn ? fn : "?");
             goto out;
@@ -229,7 +238,8 @@ static json_t *types_with_domain(const json_t *types, const json_t *domain)
     json_t *fields = json_array();
     for (size_t i = 0; i < 5; i++)
         if (json_object_get(domain, names[i]))
-            json_array_append_new(fields, json_pack("{s:s,s:s}", "name", names[i], "type", kinds[i]));
+            json_array_append_new(fields,
+                                  json_pack("{s:s,s:s}", "name", names[i], "type", kinds[i]));
     json_object_set_new(t, "EIP712Domain", fields);
     return t;
 }
@@ -284,7 +294,8 @@ phx_err_t phx_eip712_recover(const json_t *typed, const uint8_t sig[65], uint8_t
     uint8_t d[32], pub[64];
     phx_err_t err = phx_eip712_digest(typed, d, e);
     if (err) return err;
-    if ((err = phx_secp256k1_recover(d, sig, pub))) return phx_fail(e, PHX_ERR_VERIFY, "eip712: signature does not recover");
+    if ((err = phx_secp256k1_recover(d, sig, pub)))
+        return phx_fail(e, PHX_ERR_VERIFY, "eip712: signature does not recover");
     phx_eth_address_from_pubkey(pub, addr);
     return PHX_OK;
 }

@@ -65,7 +65,8 @@ static phx_err_t load_cursor(phx_evm_follower_t *f, phx_error_t *e)
         json_int_t num = json_integer_value(json_array_get(b, 0));
         const char *h = json_string_value(json_array_get(b, 1));
         if (num < 0 || !h || phx_hex_decode_fixed(h, m->hash, 32, e)) {
-            err = phx_fail(e, PHX_ERR_INVALID, "follower cursor %s: bad block entry", f->cursor_path);
+            err =
+                phx_fail(e, PHX_ERR_INVALID, "follower cursor %s: bad block entry", f->cursor_path);
             goto out;
         }
         m->number = (uint64_t)num;
@@ -91,8 +92,8 @@ phx_err_t phx_evm_follower_open(phx_rpc_t *rpc, const phx_evm_follower_opts_t *o
     if (opts->cursor_path) f->cursor_path = strdup(opts->cursor_path);
     if (opts->address_count) f->addresses = malloc(opts->address_count * 20);
     if (opts->topic0_count) f->topic0 = malloc(opts->topic0_count * 32);
-    if (!f->marks || (opts->cursor_path && !f->cursor_path) || (opts->address_count && !f->addresses) ||
-        (opts->topic0_count && !f->topic0)) {
+    if (!f->marks || (opts->cursor_path && !f->cursor_path) ||
+        (opts->address_count && !f->addresses) || (opts->topic0_count && !f->topic0)) {
         err = phx_fail(e, PHX_ERR_NOMEM, "follower: out of memory");
         goto fail;
     }
@@ -119,10 +120,14 @@ void phx_evm_follower_close(phx_evm_follower_t *f)
     free(f);
 }
 
-uint64_t phx_evm_follower_next_block(const phx_evm_follower_t *f) { return f->next_block; }
+uint64_t phx_evm_follower_next_block(const phx_evm_follower_t *f)
+{
+    return f->next_block;
+}
 
 /* Does the chain still have this block hash at this height? */
-static phx_err_t still_canonical(phx_evm_follower_t *f, const checkpoint_t *m, bool *yes, phx_error_t *e)
+static phx_err_t still_canonical(phx_evm_follower_t *f, const checkpoint_t *m, bool *yes,
+                                 phx_error_t *e)
 {
     uint8_t h[32];
     phx_err_t err = phx_rpc_get_block_hash(f->rpc, m->number, h, e);
@@ -195,18 +200,29 @@ again:
         filter.topic_sets[0] = f->opts.topic0;
         filter.topic_counts[0] = f->opts.topic0_count;
         if ((err = phx_rpc_get_block_hash(f->rpc, to, before, e))) return err;
-        if ((err = phx_rpc_get_logs(f->rpc, &filter, &logs, &n, e))) return err;
+        err = phx_rpc_get_logs(f->rpc, &filter, &logs, &n, e);
+        if (err == PHX_ERR_REMOTE && to > f->next_block) {
+            /* Providers cap eth_getLogs by block range or result count and say
+             * so in an error: halve the page (and keep it halved) and retry. */
+            f->opts.page_blocks = (to - f->next_block + 1) / 2;
+            continue;
+        }
+        if (err) return err;
         if ((err = phx_rpc_get_block_hash(f->rpc, to, after, e))) goto page_out;
         /* The page end changed under us: the logs may mix two forks. Re-check
          * from the top (bounded, so a flapping node cannot spin us forever). */
         if (memcmp(before, after, 32) != 0) {
-            for (size_t i = 0; i < n; i++) phx_evm_log_clear(&logs[i]);
+            for (size_t i = 0; i < n; i++)
+                phx_evm_log_clear(&logs[i]);
             free(logs);
-            if (++reorgs_seen > 8) return phx_fail(e, PHX_ERR_STATE, "follower: chain keeps reorganising");
+            if (++reorgs_seen > 8)
+                return phx_fail(e, PHX_ERR_STATE, "follower: chain keeps reorganising");
             goto again;
         }
         for (size_t i = 0; i < n && !err; i++) {
-            if (logs[i].removed || logs[i].block_number < f->next_block || logs[i].block_number > to) continue;
+            if (logs[i].removed || logs[i].block_number < f->next_block ||
+                logs[i].block_number > to)
+                continue;
             if (cb->on_log && (err = cb->on_log(cb->ctx, &logs[i], e))) break;
             count++;
         }
@@ -215,8 +231,9 @@ again:
             f->next_block = to + 1;
             err = save_cursor(f, e);
         }
-page_out:
-        for (size_t i = 0; i < n; i++) phx_evm_log_clear(&logs[i]);
+    page_out:
+        for (size_t i = 0; i < n; i++)
+            phx_evm_log_clear(&logs[i]);
         free(logs);
         if (delivered) *delivered = count;
         if (err) return err;

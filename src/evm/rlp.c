@@ -32,9 +32,11 @@ static phx_err_t read_header(const uint8_t *p, size_t len, bool *is_list, size_t
     if (p[1] == 0) return phx_fail(e, PHX_ERR_INVALID, "rlp: leading zero in length");
     if (lenlen > sizeof(size_t)) return phx_fail(e, PHX_ERR_RANGE, "rlp: length too large");
     size_t n = 0;
-    for (size_t i = 0; i < lenlen; i++) n = n << 8 | p[1 + i];
+    for (size_t i = 0; i < lenlen; i++)
+        n = n << 8 | p[1 + i];
     if (n < 56) return phx_fail(e, PHX_ERR_INVALID, "rlp: long form for a short payload");
-    if (n > len - 1 - lenlen) return phx_fail(e, PHX_ERR_TRUNCATED, "rlp: payload runs past the end");
+    if (n > len - 1 - lenlen)
+        return phx_fail(e, PHX_ERR_TRUNCATED, "rlp: payload runs past the end");
     *is_list = list, *hdr = 1 + lenlen, *payload = n;
     return PHX_OK;
 }
@@ -42,7 +44,8 @@ static phx_err_t read_header(const uint8_t *p, size_t len, bool *is_list, size_t
 static void item_clear(phx_rlp_item_t *it)
 {
     if (!it) return;
-    for (size_t i = 0; i < it->count; i++) item_clear(&it->items[i]);
+    for (size_t i = 0; i < it->count; i++)
+        item_clear(&it->items[i]);
     free(it->items);
     it->items = NULL;
     it->count = 0;
@@ -136,9 +139,11 @@ static size_t header(uint8_t *h, size_t n, uint8_t base)
         return 1;
     }
     size_t lenlen = 0;
-    for (size_t t = n; t; t >>= 8) lenlen++;
+    for (size_t t = n; t; t >>= 8)
+        lenlen++;
     h[0] = (uint8_t)(base + 55 + lenlen);
-    for (size_t i = 0; i < lenlen; i++) h[1 + i] = (uint8_t)(n >> (8 * (lenlen - 1 - i)));
+    for (size_t i = 0; i < lenlen; i++)
+        h[1 + i] = (uint8_t)(n >> (8 * (lenlen - 1 - i)));
     return 1 + lenlen;
 }
 
@@ -171,7 +176,10 @@ phx_err_t phx_rlp_put_list_header(phx_buf_t *out, size_t payload_len)
     return phx_buf_append(out, h, header(h, payload_len, 0xc0));
 }
 
-size_t phx_rlp_list_begin(phx_buf_t *out) { return out->len; }
+size_t phx_rlp_list_begin(phx_buf_t *out)
+{
+    return out->len;
+}
 
 phx_err_t phx_rlp_list_end(phx_buf_t *out, size_t mark)
 {

@@ -3,6 +3,7 @@
  * only. Typed wrappers for the eth_* methods the network uses, and parsers for
  * receipts and logs (every field read from the node is checked). */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +27,18 @@ static void sleep_ms(uint64_t ms)
     nanosleep(&ts, NULL);
 }
 
-phx_err_t phx_rpc_open(const char *url, const phx_rpc_opts_t *opts, phx_rpc_t **out,
-                       phx_error_t *e)
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init_once(void)
 {
-    static bool curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return phx_fail(e, PHX_ERR_INTERNAL, "rpc: curl init failed");
-        curl_ready = true;
-    }
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+phx_err_t phx_rpc_open(const char *url, const phx_rpc_opts_t *opts, phx_rpc_t **out, phx_error_t *e)
+{
+    /* curl_global_init is not thread-safe: run it exactly once. */
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) return phx_fail(e, PHX_ERR_INTERNAL, "rpc: curl init failed");
     phx_rpc_t *r = calloc(1, sizeof *r);
     if (!r) return phx_fail(e, PHX_ERR_NOMEM, "rpc: out of memory");
     r->opts.timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 10000;
@@ -85,9 +89,11 @@ static phx_err_t http_post(phx_rpc_t *rpc, const char *body, phx_buf_t *resp, ph
     curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OPERATION_TIMEDOUT) return phx_fail(e, PHX_ERR_TIMEOUT, "rpc: %s: timed out", rpc->url);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return phx_fail(e, PHX_ERR_TIMEOUT, "rpc: %s: timed out", rpc->url);
     if (rc == CURLE_WRITE_ERROR) return phx_fail(e, PHX_ERR_LIMIT, "rpc: response too large");
-    if (rc != CURLE_OK) return phx_fail(e, PHX_ERR_IO, "rpc: %s: %s", rpc->url, curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+        return phx_fail(e, PHX_ERR_IO, "rpc: %s: %s", rpc->url, curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 500 || status == 429) return phx_fail(e, PHX_ERR_IO, "rpc: HTTP %ld", status);
     return PHX_OK;
@@ -98,7 +104,8 @@ static phx_err_t parse_response(const uint8_t *body, size_t len, uint64_t want_i
                                 json_t **error_data, phx_error_t *e)
 {
     json_t *root = NULL;
-    phx_err_t err = phx_json_parse((const char *)body, len, &root, e);
+    /* anvil puts raw revert bytes, NULs included, into error messages. */
+    phx_err_t err = phx_json_parse_allow_nul((const char *)body, len, &root, e);
     if (err) return phx_error_wrap(e, PHX_ERR_INVALID, "rpc: response");
     if (!json_is_object(root)) {
         err = phx_fail(e, PHX_ERR_INVALID, "rpc: response is not an object");
@@ -113,7 +120,8 @@ static phx_err_t parse_response(const uint8_t *body, size_t len, uint64_t want_i
     if (error && !json_is_null(error)) {
         const char *msg = json_string_value(json_object_get(error, "message"));
         json_int_t code = json_integer_value(json_object_get(error, "code"));
-        err = phx_fail(e, PHX_ERR_REMOTE, "rpc error %lld: %s", (long long)code, msg ? msg : "(no message)");
+        err = phx_fail(e, PHX_ERR_REMOTE, "rpc error %lld: %s", (long long)code,
+                       msg ? msg : "(no message)");
         if (error_data && json_object_get(error, "data"))
             *error_data = json_incref(json_object_get(error, "data"));
         goto out;
@@ -192,11 +200,13 @@ phx_err_t phx_rpc_quantity_u64(const json_t *j, uint64_t *out, phx_error_t *e)
 static phx_err_t get_data(const json_t *j, phx_buf_t *out, phx_error_t *e)
 {
     const char *s = json_string_value(j);
-    if (!s || s[0] != '0' || s[1] != 'x') return phx_fail(e, PHX_ERR_INVALID, "rpc: data must be a 0x hex string");
+    if (!s || s[0] != '0' || s[1] != 'x')
+        return phx_fail(e, PHX_ERR_INVALID, "rpc: data must be a 0x hex string");
     return phx_hex_decode(s, out, e);
 }
 
-static phx_err_t get_fixed(const json_t *obj, const char *key, uint8_t *out, size_t n, phx_error_t *e)
+static phx_err_t get_fixed(const json_t *obj, const char *key, uint8_t *out, size_t n,
+                           phx_error_t *e)
 {
     const char *s = json_string_value(json_object_get(obj, key));
     if (!s) return phx_fail(e, PHX_ERR_INVALID, "rpc: '%s' missing", key);
@@ -204,7 +214,8 @@ static phx_err_t get_fixed(const json_t *obj, const char *key, uint8_t *out, siz
 }
 
 /* A quantity member; null or absent gives 0 when optional. */
-static phx_err_t get_u64(const json_t *obj, const char *key, bool optional, uint64_t *out, phx_error_t *e)
+static phx_err_t get_u64(const json_t *obj, const char *key, bool optional, uint64_t *out,
+                         phx_error_t *e)
 {
     const json_t *v = json_object_get(obj, key);
     *out = 0;
@@ -265,7 +276,8 @@ out:
 void phx_evm_receipt_clear(phx_evm_receipt_t *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->log_count; i++) phx_evm_log_clear(&r->logs[i]);
+    for (size_t i = 0; i < r->log_count; i++)
+        phx_evm_log_clear(&r->logs[i]);
     free(r->logs);
     r->logs = NULL;
     r->log_count = 0;
@@ -287,8 +299,10 @@ phx_err_t phx_evm_receipt_from_json(const json_t *j, phx_evm_receipt_t *out, phx
     if ((err = get_u64(j, "gasUsed", false, &r.gas_used, e))) goto fail;
     if ((err = get_u64(j, "cumulativeGasUsed", true, &r.cumulative_gas_used, e))) goto fail;
     const json_t *egp = json_object_get(j, "effectiveGasPrice");
-    if (egp && !json_is_null(egp) && (err = phx_rpc_quantity_u256(egp, &r.effective_gas_price, e))) goto fail;
-    if (json_is_string(json_object_get(j, "from")) && (err = get_fixed(j, "from", r.from, 20, e))) goto fail;
+    if (egp && !json_is_null(egp) && (err = phx_rpc_quantity_u256(egp, &r.effective_gas_price, e)))
+        goto fail;
+    if (json_is_string(json_object_get(j, "from")) && (err = get_fixed(j, "from", r.from, 20, e)))
+        goto fail;
     if (json_is_string(json_object_get(j, "to"))) {
         if ((err = get_fixed(j, "to", r.to, 20, e))) goto fail;
         r.has_to = true;
@@ -349,7 +363,8 @@ static json_t *u256_json(const phx_u256_t *v)
     return json_string(q);
 }
 
-static phx_err_t call_u64(phx_rpc_t *rpc, const char *method, json_t *params, uint64_t *out, phx_error_t *e)
+static phx_err_t call_u64(phx_rpc_t *rpc, const char *method, json_t *params, uint64_t *out,
+                          phx_error_t *e)
 {
     json_t *res = NULL;
     phx_err_t err = phx_rpc_call(rpc, method, params, &res, e);
@@ -409,9 +424,10 @@ phx_err_t phx_rpc_fee_history(phx_rpc_t *rpc, uint64_t block_count, const char *
     phx_evm_fee_history_t h;
     phx_err_t err;
     memset(&h, 0, sizeof h);
-    err = phx_rpc_call(rpc, "eth_feeHistory",
-                       json_pack("[o,s,[f]]", quantity_json(block_count), newest ? newest : "latest", percentile),
-                       &res, e);
+    err = phx_rpc_call(
+        rpc, "eth_feeHistory",
+        json_pack("[o,s,[f]]", quantity_json(block_count), newest ? newest : "latest", percentile),
+        &res, e);
     if (err) return err;
     const json_t *base = json_object_get(res, "baseFeePerGas");
     const json_t *ratio = json_object_get(res, "gasUsedRatio");
@@ -429,12 +445,15 @@ phx_err_t phx_rpc_fee_history(phx_rpc_t *rpc, uint64_t block_count, const char *
         err = phx_fail(e, PHX_ERR_NOMEM, "rpc: out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < h.block_count; i++) h.gas_used_ratio[i] = json_number_value(json_array_get(ratio, i));
+    for (size_t i = 0; i < h.block_count; i++)
+        h.gas_used_ratio[i] = json_number_value(json_array_get(ratio, i));
     for (size_t i = 0; base && i < json_array_size(base) && i <= h.block_count; i++)
         if ((err = phx_rpc_quantity_u256(json_array_get(base, i), &h.base_fees[i], e))) goto fail;
-    for (size_t i = 0; json_is_array(reward) && i < json_array_size(reward) && i < h.block_count; i++) {
+    for (size_t i = 0; json_is_array(reward) && i < json_array_size(reward) && i < h.block_count;
+         i++) {
         const json_t *row = json_array_get(reward, i);
-        if (json_array_size(row) > 0 && (err = phx_rpc_quantity_u256(json_array_get(row, 0), &h.rewards[i], e)))
+        if (json_array_size(row) > 0 &&
+            (err = phx_rpc_quantity_u256(json_array_get(row, 0), &h.rewards[i], e)))
             goto fail;
     }
     json_decref(res);
@@ -468,8 +487,9 @@ phx_err_t phx_rpc_call_contract(phx_rpc_t *rpc, const phx_evm_call_t *call, cons
                                 phx_buf_t *out, phx_error_t *e)
 {
     json_t *res = NULL, *edata = NULL;
-    phx_err_t err = call_full(rpc, "eth_call", json_pack("[o,s]", call_json(call), block ? block : "latest"),
-                              &res, &edata, e);
+    phx_err_t err =
+        call_full(rpc, "eth_call", json_pack("[o,s]", call_json(call), block ? block : "latest"),
+                  &res, &edata, e);
     if (err == PHX_ERR_REMOTE && json_is_string(edata)) {
         phx_error_t ignore;
         get_data(edata, out, &ignore); /* revert data, best effort: err says what happened */
@@ -485,8 +505,10 @@ phx_err_t phx_rpc_send_raw_transaction(phx_rpc_t *rpc, const uint8_t *raw, size_
                                        uint8_t tx_hash[32], phx_error_t *e)
 {
     json_t *res = NULL;
-    phx_err_t err = phx_rpc_call(rpc, "eth_sendRawTransaction", json_pack("[o]", phx_json_hex(raw, len)), &res, e);
-    if (!err && (!json_is_string(res) || (err = phx_hex_decode_fixed(json_string_value(res), tx_hash, 32, e))))
+    phx_err_t err = phx_rpc_call(rpc, "eth_sendRawTransaction",
+                                 json_pack("[o]", phx_json_hex(raw, len)), &res, e);
+    if (!err && (!json_is_string(res) ||
+                 (err = phx_hex_decode_fixed(json_string_value(res), tx_hash, 32, e))))
         err = phx_fail(e, PHX_ERR_INVALID, "eth_sendRawTransaction: bad hash in result");
     json_decref(res);
     return err;
@@ -497,10 +519,13 @@ phx_err_t phx_rpc_get_transaction_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[
 {
     json_t *res = NULL;
     *found = false;
-    phx_err_t err = phx_rpc_call(rpc, "eth_getTransactionReceipt", json_pack("[o]", phx_json_hex(tx_hash, 32)), &res, e);
+    phx_err_t err = phx_rpc_call(rpc, "eth_getTransactionReceipt",
+                                 json_pack("[o]", phx_json_hex(tx_hash, 32)), &res, e);
     if (!err && !json_is_null(res)) {
-        if ((err = phx_evm_receipt_from_json(res, out, e))) phx_error_wrap(e, err, "eth_getTransactionReceipt");
-        else *found = true;
+        if ((err = phx_evm_receipt_from_json(res, out, e)))
+            phx_error_wrap(e, err, "eth_getTransactionReceipt");
+        else
+            *found = true;
     }
     json_decref(res);
     return err;
@@ -514,7 +539,8 @@ static json_t *filter_json(const phx_evm_filter_t *f)
     json_object_set_new(o, "toBlock", quantity_json(f->to_block));
     if (f->address_count) {
         json_t *a = json_array();
-        for (size_t i = 0; i < f->address_count; i++) json_array_append_new(a, phx_json_hex(f->addresses[i], 20));
+        for (size_t i = 0; i < f->address_count; i++)
+            json_array_append_new(a, phx_json_hex(f->addresses[i], 20));
         json_object_set_new(o, "address", a);
     }
     size_t last = 0;
@@ -528,7 +554,8 @@ static json_t *filter_json(const phx_evm_filter_t *f)
                 continue;
             }
             json_t *set = json_array();
-            for (size_t k = 0; k < f->topic_counts[i]; k++) json_array_append_new(set, phx_json_hex(f->topic_sets[i][k], 32));
+            for (size_t k = 0; k < f->topic_counts[i]; k++)
+                json_array_append_new(set, phx_json_hex(f->topic_sets[i][k], 32));
             json_array_append_new(t, set);
         }
         json_object_set_new(o, "topics", t);
@@ -544,7 +571,8 @@ phx_err_t phx_rpc_get_logs(phx_rpc_t *rpc, const phx_evm_filter_t *filter, phx_e
     size_t n = 0;
     *logs = NULL;
     *count = 0;
-    phx_err_t err = phx_rpc_call(rpc, "eth_getLogs", json_pack("[o]", filter_json(filter)), &res, e);
+    phx_err_t err =
+        phx_rpc_call(rpc, "eth_getLogs", json_pack("[o]", filter_json(filter)), &res, e);
     if (err) return err;
     if (!json_is_array(res)) {
         err = phx_fail(e, PHX_ERR_INVALID, "eth_getLogs: result is not an array");
@@ -566,7 +594,8 @@ phx_err_t phx_rpc_get_logs(phx_rpc_t *rpc, const phx_evm_filter_t *filter, phx_e
     *count = n;
     out = NULL;
 out:
-    for (size_t i = 0; out && i < n; i++) phx_evm_log_clear(&out[i]);
+    for (size_t i = 0; out && i < n; i++)
+        phx_evm_log_clear(&out[i]);
     free(out);
     json_decref(res);
     return err;
@@ -576,7 +605,9 @@ phx_err_t phx_rpc_get_code(phx_rpc_t *rpc, const uint8_t addr[20], const char *b
                            phx_buf_t *out, phx_error_t *e)
 {
     json_t *res = NULL;
-    phx_err_t err = phx_rpc_call(rpc, "eth_getCode", json_pack("[o,s]", phx_json_hex(addr, 20), block ? block : "latest"), &res, e);
+    phx_err_t err =
+        phx_rpc_call(rpc, "eth_getCode",
+                     json_pack("[o,s]", phx_json_hex(addr, 20), block ? block : "latest"), &res, e);
     if (!err && (err = get_data(res, out, e))) phx_error_wrap(e, err, "eth_getCode");
     json_decref(res);
     return err;
@@ -587,9 +618,10 @@ phx_err_t phx_rpc_get_storage_at(phx_rpc_t *rpc, const uint8_t addr[20], const p
 {
     json_t *res = NULL;
     phx_buf_t b = PHX_BUF_INIT;
-    phx_err_t err = phx_rpc_call(rpc, "eth_getStorageAt",
-                                 json_pack("[o,o,s]", phx_json_hex(addr, 20), u256_json(slot), block ? block : "latest"),
-                                 &res, e);
+    phx_err_t err = phx_rpc_call(
+        rpc, "eth_getStorageAt",
+        json_pack("[o,o,s]", phx_json_hex(addr, 20), u256_json(slot), block ? block : "latest"),
+        &res, e);
     if (!err && !(err = get_data(res, &b, e))) {
         phx_u256_t u;
         if (!(err = phx_u256_from_be(b.ptr, b.len, &u, e))) memcpy(out, u.b, 32);
@@ -602,10 +634,13 @@ phx_err_t phx_rpc_get_storage_at(phx_rpc_t *rpc, const uint8_t addr[20], const p
 phx_err_t phx_rpc_get_block_hash(phx_rpc_t *rpc, uint64_t number, uint8_t out[32], phx_error_t *e)
 {
     json_t *res = NULL;
-    phx_err_t err = phx_rpc_call(rpc, "eth_getBlockByNumber", json_pack("[o,b]", quantity_json(number), 0), &res, e);
+    phx_err_t err = phx_rpc_call(rpc, "eth_getBlockByNumber",
+                                 json_pack("[o,b]", quantity_json(number), 0), &res, e);
     if (err) return err;
-    if (json_is_null(res)) err = phx_fail(e, PHX_ERR_NOT_FOUND, "block %llu not found", (unsigned long long)number);
-    else if ((err = get_fixed(res, "hash", out, 32, e))) phx_error_wrap(e, err, "eth_getBlockByNumber");
+    if (json_is_null(res))
+        err = phx_fail(e, PHX_ERR_NOT_FOUND, "block %llu not found", (unsigned long long)number);
+    else if ((err = get_fixed(res, "hash", out, 32, e)))
+        phx_error_wrap(e, err, "eth_getBlockByNumber");
     json_decref(res);
     return err;
 }
@@ -634,8 +669,8 @@ phx_err_t phx_rpc_wait_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[32], uint64
             phx_evm_receipt_clear(&r);
         }
         if (phx_monotonic_ms() >= deadline)
-            return phx_fail(e, PHX_ERR_TIMEOUT, "receipt not %s within %llu ms", found ? "confirmed" : "mined",
-                            (unsigned long long)timeout_ms);
+            return phx_fail(e, PHX_ERR_TIMEOUT, "receipt not %s within %llu ms",
+                            found ? "confirmed" : "mined", (unsigned long long)timeout_ms);
         sleep_ms(poll_ms);
     }
 }

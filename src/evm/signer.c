@@ -23,7 +23,8 @@ phx_err_t phx_rpc_estimate_fees(phx_rpc_t *rpc, phx_evm_fees_t *out, phx_error_t
             /* Median of the per-block 50th-percentile tips. */
             phx_u256_t tips[8];
             size_t n = h.block_count < 8 ? h.block_count : 8;
-            for (size_t i = 0; i < n; i++) tips[i] = h.rewards[h.block_count - n + i];
+            for (size_t i = 0; i < n; i++)
+                tips[i] = h.rewards[h.block_count - n + i];
             for (size_t i = 1; i < n; i++)
                 for (size_t j = i; j > 0 && phx_u256_cmp(&tips[j - 1], &tips[j]) > 0; j--) {
                     phx_u256_t t = tips[j];
@@ -79,7 +80,8 @@ static uint64_t load_nonce(const phx_signer_t *s)
     if (!s->nonce_path || phx_json_load_file(s->nonce_path, &j, &ignore)) return 0;
     const char *addr = json_string_value(json_object_get(j, "address"));
     uint8_t a[20];
-    if (addr && phx_evm_address_parse(addr, a, &ignore) == PHX_OK && memcmp(a, s->address, 20) == 0 &&
+    if (addr && phx_evm_address_parse(addr, a, &ignore) == PHX_OK &&
+        memcmp(a, s->address, 20) == 0 &&
         json_integer_value(json_object_get(j, "chain_id")) == (json_int_t)s->chain_id &&
         json_integer_value(json_object_get(j, "next_nonce")) > 0)
         n = (uint64_t)json_integer_value(json_object_get(j, "next_nonce"));
@@ -130,11 +132,23 @@ void phx_signer_close(phx_signer_t *s)
     free(s);
 }
 
-void phx_signer_address(const phx_signer_t *s, uint8_t out[20]) { memcpy(out, s->address, 20); }
-uint64_t phx_signer_chain_id(const phx_signer_t *s) { return s->chain_id; }
-uint64_t phx_signer_next_nonce(const phx_signer_t *s) { return s->next_nonce; }
+void phx_signer_address(const phx_signer_t *s, uint8_t out[20])
+{
+    memcpy(out, s->address, 20);
+}
+uint64_t phx_signer_chain_id(const phx_signer_t *s)
+{
+    return s->chain_id;
+}
+uint64_t phx_signer_next_nonce(const phx_signer_t *s)
+{
+    return s->next_nonce;
+}
 
-phx_err_t phx_signer_resync(phx_signer_t *s, phx_error_t *e) { return sync_nonce(s, false, e); }
+phx_err_t phx_signer_resync(phx_signer_t *s, phx_error_t *e)
+{
+    return sync_nonce(s, false, e);
+}
 
 static bool nonce_error(const phx_error_t *e)
 {
@@ -153,8 +167,10 @@ phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx
     phx_err_t err;
     phx_error_t *ee = e ? e : &local;
     memset(&tx, 0, sizeof tx);
-    if (req->fees) fees = *req->fees;
-    else if ((err = phx_rpc_estimate_fees(s->rpc, &fees, ee))) return err;
+    if (req->fees)
+        fees = *req->fees;
+    else if ((err = phx_rpc_estimate_fees(s->rpc, &fees, ee)))
+        return err;
     uint64_t gas = req->gas_limit;
     if (!gas) {
         phx_evm_call_t c;
@@ -183,7 +199,8 @@ phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx
     for (int attempt = 0; attempt < 2; attempt++) {
         tx.nonce = s->next_nonce;
         phx_buf_reset(&raw);
-        if ((err = phx_evm_tx_sign(&tx, s->sk, ee)) || (err = phx_evm_tx_encode(&tx, &raw, ee))) goto out;
+        if ((err = phx_evm_tx_sign(&tx, s->sk, ee)) || (err = phx_evm_tx_encode(&tx, &raw, ee)))
+            goto out;
         err = phx_rpc_send_raw_transaction(s->rpc, raw.ptr, raw.len, tx_hash, ee);
         if (!err) {
             s->next_nonce++;
@@ -207,7 +224,8 @@ phx_err_t phx_signer_transact(phx_signer_t *s, const phx_evm_send_t *req, uint64
     uint8_t hash[32];
     phx_err_t err = phx_signer_send(s, req, hash, e);
     if (err) return err;
-    if ((err = phx_rpc_wait_receipt(s->rpc, hash, confirmations, timeout_ms, 0, receipt, e))) return err;
+    if ((err = phx_rpc_wait_receipt(s->rpc, hash, confirmations, timeout_ms, 0, receipt, e)))
+        return err;
     if (!receipt->status) {
         char *h = phx_hex_encode(hash, 32);
         err = phx_fail(e, PHX_ERR_REMOTE, "transaction %s reverted", h ? h : "?");
@@ -237,11 +255,15 @@ phx_err_t phx_signer_deploy(phx_signer_t *s, const uint8_t *bytecode, size_t byt
     req.gas_limit = gas_limit;
     uint64_t nonce = s->next_nonce;
     if ((err = phx_signer_transact(s, &req, confirmations, timeout_ms, &r, e))) goto out;
-    if (r.has_contract_address) memcpy(address, r.contract_address, 20);
-    else if ((err = phx_evm_create_address(s->address, nonce, address))) goto out;
+    if (r.has_contract_address)
+        memcpy(address, r.contract_address, 20);
+    else if ((err = phx_evm_create_address(s->address, nonce, address)))
+        goto out;
 out:
-    if (receipt && !err) *receipt = r;
-    else phx_evm_receipt_clear(&r);
+    if (receipt && !err)
+        *receipt = r;
+    else
+        phx_evm_receipt_clear(&r);
     phx_buf_free(&code);
     return err;
 }

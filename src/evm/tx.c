@@ -26,7 +26,8 @@ phx_err_t phx_evm_address_parse(const char *s, uint8_t out[20], phx_error_t *e)
         /* Mixed case is a claim of an EIP-55 checksum: hold it to it. */
         char cs[43];
         phx_eth_address_checksum(out, cs);
-        if (strcmp(cs + 2, s + 2) != 0) return phx_fail(e, PHX_ERR_VERIFY, "address has a bad EIP-55 checksum");
+        if (strcmp(cs + 2, s + 2) != 0)
+            return phx_fail(e, PHX_ERR_VERIFY, "address has a bad EIP-55 checksum");
     }
     return PHX_OK;
 }
@@ -104,7 +105,8 @@ static phx_err_t encode(const phx_evm_tx_t *tx, bool with_sig, phx_buf_t *out, p
         if (tx->type == PHX_TX_LEGACY) {
             /* EIP-155: v = chainId * 2 + 35 + parity; before it, 27 + parity. */
             phx_u256_t v = phx_u256_from_u64(tx->chain_id);
-            phx_u256_t add = phx_u256_from_u64(tx->chain_id ? 35u + tx->y_parity : 27u + tx->y_parity);
+            phx_u256_t add =
+                phx_u256_from_u64(tx->chain_id ? 35u + tx->y_parity : 27u + tx->y_parity);
             v = phx_u256_mul_u64(&v, 2);
             v = phx_u256_add(&v, &add);
             if ((err = phx_rlp_put_u256(out, &v))) goto nomem;
@@ -193,7 +195,8 @@ void phx_evm_tx_clear(phx_evm_tx_t *tx)
     if (!tx) return;
     owned_t *o = tx->owned_;
     if (o) {
-        for (size_t i = 0; i < o->count; i++) free(o->list[i].keys);
+        for (size_t i = 0; i < o->count; i++)
+            free(o->list[i].keys);
         free(o->list);
         free(o->data);
         free(o);
@@ -318,7 +321,8 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
     if (sig) {
         phx_u256_t v;
         if ((err = phx_rlp_item_u256(&f[i++], &v, e))) goto fail;
-        if ((err = get_bytes32_int(&f[i++], tx.r, e)) || (err = get_bytes32_int(&f[i++], tx.s, e))) goto fail;
+        if ((err = get_bytes32_int(&f[i++], tx.r, e)) || (err = get_bytes32_int(&f[i++], tx.s, e)))
+            goto fail;
         uint64_t v64;
         if ((err = phx_u256_to_u64(&v, &v64, e))) goto fail;
         bool rs_zero = true;
@@ -337,7 +341,7 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
         } else if (v64 == 27 || v64 == 28) {
             tx.y_parity = (uint8_t)(v64 - 27);
             tx.is_signed = true;
-        } else if (v64 >= 35) {
+        } else if (v64 >= 37) { /* 35/36 would mean chain id 0, which EIP-155 does not have */
             tx.chain_id = (v64 - 35) / 2;
             tx.y_parity = (uint8_t)((v64 - 35) % 2);
             tx.is_signed = true;

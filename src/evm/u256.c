@@ -8,7 +8,8 @@ phx_u256_t phx_u256_from_u64(uint64_t v)
 {
     phx_u256_t r;
     memset(&r, 0, sizeof r);
-    for (int i = 0; i < 8; i++) r.b[31 - i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        r.b[31 - i] = (uint8_t)(v >> (8 * i));
     return r;
 }
 
@@ -69,15 +70,20 @@ phx_err_t phx_u256_from_str(const char *s, phx_u256_t *out, phx_error_t *e)
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         const char *h = s + 2;
         size_t n = strlen(h);
-        while (n > 0 && *h == '0') h++, n--;
+        while (n > 0 && *h == '0')
+            h++, n--;
         if (n > 64) return phx_fail(e, PHX_ERR_RANGE, "hex number wider than 256 bits");
         for (size_t i = 0; i < n; i++) {
             char c = h[n - 1 - i];
             unsigned v;
-            if (c >= '0' && c <= '9') v = (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f') v = (unsigned)(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v = (unsigned)(c - 'A' + 10);
-            else return phx_fail(e, PHX_ERR_INVALID, "bad hex digit in number");
+            if (c >= '0' && c <= '9')
+                v = (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v = (unsigned)(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v = (unsigned)(c - 'A' + 10);
+            else
+                return phx_fail(e, PHX_ERR_INVALID, "bad hex digit in number");
             r.b[31 - i / 2] |= (uint8_t)(v << (4 * (i % 2)));
         }
     } else {
@@ -111,7 +117,8 @@ phx_err_t phx_u256_to_u64(const phx_u256_t *v, uint64_t *out, phx_error_t *e)
     for (int i = 0; i < 24; i++)
         if (v->b[i]) return phx_fail(e, PHX_ERR_RANGE, "integer does not fit 64 bits");
     uint64_t r = 0;
-    for (int i = 24; i < 32; i++) r = r << 8 | v->b[i];
+    for (int i = 24; i < 32; i++)
+        r = r << 8 | v->b[i];
     *out = r;
     return PHX_OK;
 }
@@ -135,7 +142,8 @@ void phx_u256_to_dec(const phx_u256_t *v, char out[80])
         digits[n++] = (char)('0' + rem);
         if (!nonzero) break;
     }
-    for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
     out[n] = 0;
 }
 
@@ -158,7 +166,8 @@ void phx_u256_to_quantity(const phx_u256_t *v, char out[67])
 size_t phx_u256_minimal(const phx_u256_t *v, const uint8_t **start)
 {
     size_t i = 0;
-    while (i < 32 && v->b[i] == 0) i++;
+    while (i < 32 && v->b[i] == 0)
+        i++;
     *start = v->b + i;
     return 32 - i;
 }

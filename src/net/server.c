@@ -1,5 +1,6 @@
 /* The HTTP/1.1 server over libmicrohttpd: one thread per connection (handlers
- * may block on a worker or the chain), a body size limit enforced while the body
+ * may block on a worker or the chain) or a pool of event-loop threads for
+ * short handlers, a body size limit enforced while the body
  * arrives, per-client rate limiting before any work, and a graceful stop that
  * lets requests in flight finish. Routing and responses live in router.c. */
 #include <arpa/inet.h>
@@ -228,8 +229,13 @@ phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Thread per connection lets handlers block (a gateway waiting on a worker);
+     * a pool of event-loop threads is much cheaper per connection but a blocking
+     * handler stalls the other connections of its thread (docs/net.md). */
+    unsigned flags = o.threads ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                                     MHD_USE_ERROR_LOG
+                               : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (inet_pton(AF_INET, o.host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons(o.port);
@@ -258,7 +264,10 @@ phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_
         flags, o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)o.timeout_s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        (unsigned)o.timeout_s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        /* With no pool the list ends here; the pair after is then ignored. */
+        o.threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (unsigned)o.threads,
+        MHD_OPTION_END);
     if (!s->daemon) {
         phx_ratelimit_free(s->ratelimit);
         free(s);

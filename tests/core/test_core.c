@@ -116,6 +116,12 @@ static void test_file_json(void)
     phx_buf_free(&b);
     CHECK(phx_json_parse("{\"a\":1,\"a\":2}", 13, &j, &e) == PHX_ERR_INVALID);
     CHECK(phx_json_parse("{", 1, &j, &e) == PHX_ERR_INVALID);
+    /* Raw NULs in strings: refused by default, allowed for JSON-RPC bodies. */
+    const char *nul = "{\"m\":\"a\\u0000b\"}";
+    CHECK(phx_json_parse(nul, strlen(nul), &j, &e) == PHX_ERR_INVALID);
+    CHECK(phx_json_parse_allow_nul(nul, strlen(nul), &j, &e) == PHX_OK);
+    CHECK(json_string_length(json_object_get(j, "m")) == 3);
+    json_decref(j);
     unlink(path);
     rmdir(dir);
 }

@@ -18,7 +18,10 @@ static const char *NOTE_SIG = "Note(address indexed sender,uint256 value)";
 static anvil_t node;
 static char tmpdir[256];
 
-static void cleanup(void) { anvil_stop(&node); }
+static void cleanup(void)
+{
+    anvil_stop(&node);
+}
 
 /* A contract that logs Note(msg.sender, calldata word) on every call:
  * init copies the runtime out; runtime = CALLDATACOPY, LOG2(topic0, CALLER). */
@@ -31,7 +34,8 @@ static void emitter_code(phx_buf_t *out, phx_buf_t *runtime)
     phx_buf_append(runtime, head, sizeof head);
     phx_buf_append(runtime, topic, 32);
     phx_buf_append(runtime, tail, sizeof tail);
-    uint8_t init[] = {0x60, (uint8_t)runtime->len, 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3};
+    uint8_t init[] = {0x60, (uint8_t)runtime->len, 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00,
+                      0xf3};
     phx_buf_append(out, init, sizeof init);
     phx_buf_append(out, runtime->ptr, runtime->len);
 }
@@ -42,8 +46,10 @@ static void rpc_simple(phx_rpc_t *rpc, const char *method, json_t *params, json_
     phx_error_t e;
     phx_err_t err = phx_rpc_call(rpc, method, params, &r, &e);
     CHECK_MSG(err == PHX_OK, "%s: %s", method, e.message);
-    if (res) *res = r;
-    else json_decref(r);
+    if (res)
+        *res = r;
+    else
+        json_decref(r);
 }
 
 /* Send Note(value) from the signer and return the receipt's block. */
@@ -166,7 +172,8 @@ int main(void)
     phx_evm_fees_t fees;
     CHECK(phx_rpc_estimate_fees(rpc, &fees, &e) == PHX_OK);
     CHECK(fees.eip1559);
-    CHECK(!phx_u256_is_zero(&fees.max_fee) && phx_u256_cmp(&fees.max_fee, &fees.max_priority_fee) > 0);
+    CHECK(!phx_u256_is_zero(&fees.max_fee) &&
+          phx_u256_cmp(&fees.max_fee, &fees.max_priority_fee) > 0);
     phx_evm_fee_history_t fh;
     CHECK(phx_rpc_fee_history(rpc, 1, NULL, 50, &fh, &e) == PHX_OK);
     CHECK(fh.block_count == 1 && !phx_u256_is_zero(&fh.base_fees[0]));
@@ -203,7 +210,8 @@ int main(void)
     memcpy(pay.to, friend_addr, 20);
     pay.value = phx_u256_from_u64(12345);
     pay.legacy = true;
-    CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status && rc.gas_used == 21000);
+    CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status &&
+          rc.gas_used == 21000);
     phx_evm_receipt_clear(&rc);
     pay.legacy = false; /* EIP-1559 this time */
     CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status);
@@ -220,8 +228,8 @@ int main(void)
         char cmd[1024], line[128] = {0};
         const char *nm = getenv("PHX_NODE_MODULES");
         char *hex = phx_hex_encode(friend_addr, 20);
-        snprintf(cmd, sizeof cmd, "%s/.bin/cast balance --rpc-url %s %s 2>/dev/null", nm && *nm ? nm : "node_modules",
-                 node.url, hex);
+        snprintf(cmd, sizeof cmd, "%s/.bin/cast balance --rpc-url %s %s 2>/dev/null",
+                 nm && *nm ? nm : "node_modules", node.url, hex);
         free(hex);
         FILE *p = popen(cmd, "r");
         CHECK(p != NULL);
@@ -268,13 +276,16 @@ int main(void)
         CHECK(memcmp(rc.logs[0].address, emitter, 20) == 0);
         CHECK(phx_abi_decode_log_json(NOTE_SIG, false, &rc.logs[0], &ev, &e) == PHX_OK);
         char *mehex = phx_hex_encode(me, 20);
-        CHECK(json_is_string(json_object_get(ev, "value")) && strcmp(json_string_value(json_object_get(ev, "value")), "42") == 0);
-        CHECK(json_is_string(json_object_get(ev, "sender")) && strcmp(json_string_value(json_object_get(ev, "sender")), mehex) == 0);
+        CHECK(json_is_string(json_object_get(ev, "value")) &&
+              strcmp(json_string_value(json_object_get(ev, "value")), "42") == 0);
+        CHECK(json_is_string(json_object_get(ev, "sender")) &&
+              strcmp(json_string_value(json_object_get(ev, "sender")), mehex) == 0);
         free(mehex);
         json_decref(ev);
         /* A different event signature must not decode this log. */
         phx_abi_value_t *v = NULL;
-        CHECK(phx_abi_decode_log("Other(address indexed a,uint256 b)", false, &rc.logs[0], &v, &e) == PHX_ERR_INVALID);
+        CHECK(phx_abi_decode_log("Other(address indexed a,uint256 b)", false, &rc.logs[0], &v,
+                                 &e) == PHX_ERR_INVALID);
     }
     phx_evm_receipt_clear(&rc);
 
@@ -300,12 +311,15 @@ int main(void)
     CHECK(phx_signer_next_nonce(s) == before + 2);
     rpc_simple(rpc, "anvil_dropAllTransactions", NULL, NULL);
     phx_signer_close(s);
-    CHECK(phx_rpc_get_transaction_count(rpc, me, "pending", &count, &e) == PHX_OK && count == before);
+    CHECK(phx_rpc_get_transaction_count(rpc, me, "pending", &count, &e) == PHX_OK &&
+          count == before);
     CHECK(phx_signer_open(rpc, sk, nonce_path, &s, &e) == PHX_OK);
-    CHECK_MSG(phx_signer_next_nonce(s) == before + 2, "reopened at %llu", (unsigned long long)phx_signer_next_nonce(s));
+    CHECK_MSG(phx_signer_next_nonce(s) == before + 2, "reopened at %llu",
+              (unsigned long long)phx_signer_next_nonce(s));
     /* A signer without the file only knows what the chain says. */
     phx_signer_t *mem = NULL;
-    CHECK(phx_signer_open(rpc, sk, NULL, &mem, &e) == PHX_OK && phx_signer_next_nonce(mem) == before);
+    CHECK(phx_signer_open(rpc, sk, NULL, &mem, &e) == PHX_OK &&
+          phx_signer_next_nonce(mem) == before);
     CHECK(phx_signer_resync(s, &e) == PHX_OK && phx_signer_next_nonce(s) == before);
     rpc_simple(rpc, "evm_setAutomine", json_pack("[b]", 1), NULL);
     /* Another user of the same key moves the nonce on: ours recovers. */
@@ -372,15 +386,117 @@ int main(void)
     CHECK(seen.rollbacks == 1 && seen.last_void <= b4);
     uint64_t want2[] = {42, 42, 1, 2, 3, 6};
     CHECK_MSG(values_are(&seen, want2, 6), "after reorg: %zu notes", seen.n);
-    printf("follower: %zu notes after a reorg at block %llu (rolled back from block %llu)\n", seen.n,
-           (unsigned long long)b4, (unsigned long long)seen.last_void);
+    printf("follower: %zu notes after a reorg at block %llu (rolled back from block %llu)\n",
+           seen.n, (unsigned long long)b4, (unsigned long long)seen.last_void);
     phx_evm_follower_close(f);
+
+    /* A follower that stays 3 blocks behind the head sees only settled notes. */
+    {
+        notes_t lag;
+        memset(&lag, 0, sizeof lag);
+        phx_evm_follower_cb_t lcb = {on_log, on_rollback, &lag};
+        phx_evm_follower_opts_t lo = fo;
+        lo.cursor_path = NULL;
+        lo.confirmations = 3;
+        uint64_t head_now = 0;
+        CHECK(phx_rpc_block_number(rpc, &head_now, &e) == PHX_OK);
+        CHECK(phx_evm_follower_open(rpc, &lo, &f, &e) == PHX_OK);
+        CHECK(phx_evm_follower_poll(f, &lcb, &delivered, &e) == PHX_OK);
+        CHECK(phx_evm_follower_next_block(f) == head_now - 3 + 1);
+        for (size_t i = 0; i < lag.n; i++)
+            CHECK(lag.block[i] + 3 <= head_now);
+        /* Exactly the settled prefix of what the head-following follower holds. */
+        size_t settled = 0;
+        for (size_t i = 0; i < seen.n; i++)
+            settled += seen.block[i] + 3 <= head_now;
+        CHECK_MSG(lag.n == settled && settled > 0 && settled < seen.n, "lag %zu settled %zu", lag.n,
+                  settled);
+        for (size_t i = 0; i < lag.n && i < seen.n; i++)
+            CHECK(lag.value[i] == seen.value[i]);
+        phx_evm_follower_close(f);
+    }
 
     phx_buf_free(&code);
     phx_buf_free(&runtime);
     phx_buf_free(&got);
     phx_signer_close(s);
     phx_rpc_close(rpc);
+    /* Behind a provider that caps eth_getLogs at 3 blocks (a real node proxy in
+     * front of anvil), the follower shrinks its pages and still sees every note. */
+    {
+        int out[2];
+        CHECK(pipe(out) == 0);
+        const char *src = getenv("PHX_SOURCE_DIR");
+        char script[1024];
+        snprintf(script, sizeof script, "%s/tests/evm/limit_proxy.mjs", src && *src ? src : "..");
+        pid_t proxy = fork();
+        if (proxy == 0) {
+            setpgid(0, 0);
+            dup2(out[1], 1);
+            close(out[0]);
+            execlp("node", "node", script, node.url, "3", (char *)NULL);
+            _exit(127);
+        }
+        setpgid(proxy, proxy);
+        close(out[1]);
+        char line[32] = {0};
+        FILE *pf = fdopen(out[0], "r");
+        if (!pf || !fgets(line, sizeof line, pf)) line[0] = 0;
+        int port = atoi(line);
+        CHECK_MSG(port > 0, "proxy did not start");
+        if (port > 0) {
+            char url[64];
+            snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+            phx_rpc_t *capped = NULL;
+            notes_t all;
+            memset(&all, 0, sizeof all);
+            phx_evm_follower_cb_t acb = {on_log, on_rollback, &all};
+            phx_evm_follower_opts_t ao = fo;
+            ao.cursor_path = NULL;
+            ao.page_blocks = 0; /* default 1000: too wide for this provider */
+            CHECK(phx_rpc_open(url, NULL, &capped, &e) == PHX_OK);
+            CHECK(phx_evm_follower_open(capped, &ao, &f, &e) == PHX_OK);
+            err = phx_evm_follower_poll(f, &acb, &delivered, &e);
+            CHECK_MSG(err == PHX_OK, "capped follower: %s", e.message);
+            CHECK_MSG(all.n == seen.n && all.n == delivered, "capped follower saw %zu of %zu",
+                      all.n, seen.n);
+            for (size_t i = 0; i < all.n && i < seen.n; i++)
+                CHECK(all.value[i] == seen.value[i]);
+            phx_evm_follower_close(f);
+            phx_rpc_close(capped);
+        }
+        if (pf) fclose(pf);
+        kill(-proxy, SIGTERM);
+        waitpid(proxy, NULL, 0);
+    }
+
+    /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
+     * the signer sends a legacy EIP-155 transaction. */
+    anvil_stop(&node);
+    if (anvil_start(&node, "--hardfork=berlin") == 0) {
+        phx_rpc_t *old = NULL;
+        phx_signer_t *os = NULL;
+        CHECK(phx_rpc_open(node.url, NULL, &old, &e) == PHX_OK);
+        CHECK(phx_rpc_estimate_fees(old, &fees, &e) == PHX_OK);
+        CHECK(!fees.eip1559 && !phx_u256_is_zero(&fees.gas_price));
+        CHECK(phx_signer_open(old, sk, NULL, &os, &e) == PHX_OK);
+        err = os ? phx_signer_transact(os, &pay, 1, 20000, &rc, &e) : PHX_ERR_STATE;
+        CHECK_MSG(err == PHX_OK, "legacy chain send: %s", e.message);
+        if (!err) {
+            json_t *txj = NULL;
+            CHECK(phx_rpc_call(old, "eth_getTransactionByHash",
+                               json_pack("[o]", phx_json_hex(rc.tx_hash, 32)), &txj, &e) == PHX_OK);
+            const char *type = json_string_value(json_object_get(txj, "type"));
+            CHECK_MSG(type && strcmp(type, "0x0") == 0, "tx type %s", type ? type : "(none)");
+            json_decref(txj);
+            phx_evm_receipt_clear(&rc);
+        }
+        phx_signer_close(os);
+        phx_rpc_close(old);
+    } else {
+        CHECK_MSG(0, "could not start anvil --hardfork=berlin");
+    }
+
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
     if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -25,7 +25,8 @@ static json_t *load(const char *rel)
 static bool hex_eq(const uint8_t *p, size_t n, const char *hex)
 {
     phx_buf_t b = PHX_BUF_INIT;
-    bool eq = phx_hex_decode(hex, &b, NULL) == PHX_OK && b.len == n && (n == 0 || memcmp(b.ptr, p, n) == 0);
+    bool eq = phx_hex_decode(hex, &b, NULL) == PHX_OK && b.len == n &&
+              (n == 0 || memcmp(b.ptr, p, n) == 0);
     phx_buf_free(&b);
     return eq;
 }
@@ -76,7 +77,8 @@ static phx_err_t rlp_from_test_in(const json_t *in, phx_buf_t *out)
             if (carry) return PHX_ERR_RANGE;
         }
         size_t z = 0;
-        while (z < 64 && be[z] == 0) z++;
+        while (z < 64 && be[z] == 0)
+            z++;
         (void)e;
         return phx_rlp_put_bytes(out, be + z, 64 - z);
     }
@@ -94,7 +96,8 @@ static void test_rlp_valid(void)
     json_object_foreach(j, name, c)
     {
         total++;
-        phx_buf_t enc = PHX_BUF_INIT, re = PHX_BUF_INIT, want = hexbuf(json_string_value(json_object_get(c, "out")));
+        phx_buf_t enc = PHX_BUF_INIT, re = PHX_BUF_INIT,
+                  want = hexbuf(json_string_value(json_object_get(c, "out")));
         CHECK(rlp_from_test_in(json_object_get(c, "in"), &enc) == PHX_OK);
         bool ok = enc.len == want.len && memcmp(enc.ptr, want.ptr, want.len) == 0;
         CHECK_MSG(ok, "rlptest %s: encoding differs", name);
@@ -187,12 +190,15 @@ static void test_rlp_ethers(void)
         const char *want = json_string_value(json_object_get(c, "encoded"));
         CHECK(rlp_from_hex_tree(json_object_get(c, "decoded"), &enc) == PHX_OK);
         bool ok = hex_eq(enc.ptr, enc.len, want);
-        CHECK_MSG(ok, "rlp-coder %s: encoding differs", json_string_value(json_object_get(c, "name")));
+        CHECK_MSG(ok, "rlp-coder %s: encoding differs",
+                  json_string_value(json_object_get(c, "name")));
         enc_ok += ok;
         phx_buf_t w = hexbuf(want);
         phx_rlp_item_t *it = NULL;
-        ok = phx_rlp_decode(w.ptr, w.len, &it, NULL) == PHX_OK && tree_eq(it, json_object_get(c, "decoded"));
-        CHECK_MSG(ok, "rlp-coder %s: decoding differs", json_string_value(json_object_get(c, "name")));
+        ok = phx_rlp_decode(w.ptr, w.len, &it, NULL) == PHX_OK &&
+             tree_eq(it, json_object_get(c, "decoded"));
+        CHECK_MSG(ok, "rlp-coder %s: decoding differs",
+                  json_string_value(json_object_get(c, "name")));
         dec_ok += ok;
         phx_rlp_free(it);
         phx_buf_free(&w);
@@ -210,8 +216,11 @@ static phx_u256_t u256_field(const json_t *o, const char *key)
     phx_u256_t u = phx_u256_from_u64(0);
     const json_t *v = json_object_get(o, key);
     phx_error_t e;
-    if (json_is_integer(v)) u = phx_u256_from_u64((uint64_t)json_integer_value(v));
-    else if (json_is_string(v)) CHECK_MSG(phx_u256_from_str(json_string_value(v), &u, &e) == PHX_OK, "%s: %s", key, e.message);
+    if (json_is_integer(v))
+        u = phx_u256_from_u64((uint64_t)json_integer_value(v));
+    else if (json_is_string(v))
+        CHECK_MSG(phx_u256_from_str(json_string_value(v), &u, &e) == PHX_OK, "%s: %s", key,
+                  e.message);
     return u;
 }
 
@@ -250,12 +259,14 @@ static void tx_from_json(const json_t *o, phx_evm_tx_t *tx, phx_buf_t *data, phx
         for (size_t i = 0; i < json_array_size(list); i++) {
             const json_t *en = json_array_get(list, i);
             phx_evm_access_t *a = &(*al)[i];
-            CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(en, "address")), a->address, 20, NULL) == PHX_OK);
+            CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(en, "address")),
+                                       a->address, 20, NULL) == PHX_OK);
             const json_t *keys = json_object_get(en, "storageKeys");
             a->key_count = json_array_size(keys);
             a->keys = calloc(a->key_count + 1, 32);
             for (size_t k = 0; k < a->key_count; k++)
-                CHECK(phx_hex_decode_fixed(json_string_value(json_array_get(keys, k)), a->keys[k], 32, NULL) == PHX_OK);
+                CHECK(phx_hex_decode_fixed(json_string_value(json_array_get(keys, k)), a->keys[k],
+                                           32, NULL) == PHX_OK);
         }
         tx->access_list = *al;
         tx->access_count = json_array_size(list);
@@ -264,7 +275,8 @@ static void tx_from_json(const json_t *o, phx_evm_tx_t *tx, phx_buf_t *data, phx
 
 static void free_al(phx_evm_access_t *al, size_t n)
 {
-    for (size_t i = 0; al && i < n; i++) free(al[i].keys);
+    for (size_t i = 0; al && i < n; i++)
+        free(al[i].keys);
     free(al);
 }
 
@@ -299,12 +311,14 @@ static void check_tx(phx_evm_tx_t *tx, const uint8_t sk[32], const char *unsigne
         CHECK_MSG(ok, "%s: hash of the decoded tx differs", name);
         n->hash += ok;
         phx_buf_t re = PHX_BUF_INIT, ru = PHX_BUF_INIT;
-        ok = phx_evm_tx_encode(&d, &re, &e) == PHX_OK && re.len == want.len && memcmp(re.ptr, want.ptr, re.len) == 0 &&
-             phx_evm_tx_encode_unsigned(&d, &ru, &e) == PHX_OK && hex_eq(ru.ptr, ru.len, unsigned_hex);
+        ok = phx_evm_tx_encode(&d, &re, &e) == PHX_OK && re.len == want.len &&
+             memcmp(re.ptr, want.ptr, re.len) == 0 &&
+             phx_evm_tx_encode_unsigned(&d, &ru, &e) == PHX_OK &&
+             hex_eq(ru.ptr, ru.len, unsigned_hex);
         CHECK_MSG(ok, "%s: decode/re-encode differs", name);
         n->decode += ok;
-        ok = phx_evm_tx_sender(&d, a, &e) == PHX_OK && phx_hex_decode_fixed(address, wa, 20, NULL) == PHX_OK &&
-             memcmp(a, wa, 20) == 0;
+        ok = phx_evm_tx_sender(&d, a, &e) == PHX_OK &&
+             phx_hex_decode_fixed(address, wa, 20, NULL) == PHX_OK && memcmp(a, wa, 20) == 0;
         CHECK_MSG(ok, "%s: sender differs", name);
         n->sender += ok;
         phx_buf_free(&re);
@@ -345,7 +359,8 @@ static void test_legacy_txs(void)
         total++;
         const char *name = json_string_value(json_object_get(c, "name"));
         uint8_t sk[32];
-        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32, NULL) == PHX_OK);
+        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32,
+                                   NULL) == PHX_OK);
         const char *addr = json_string_value(json_object_get(c, "accountAddress"));
         phx_evm_tx_t tx;
         phx_buf_t data = PHX_BUF_INIT;
@@ -358,7 +373,8 @@ static void test_legacy_txs(void)
         tx.chain_id = 5;
         tx.is_signed = false;
         check_tx(&tx, sk, json_string_value(json_object_get(c, "unsignedTransactionChainId5")),
-                 json_string_value(json_object_get(c, "signedTransactionChainId5")), addr, name, &eip155);
+                 json_string_value(json_object_get(c, "signedTransactionChainId5")), addr, name,
+                 &eip155);
         phx_buf_free(&data);
     }
     report_tx(rel, "pre-155", total, &pre);
@@ -384,14 +400,17 @@ static void test_typed_txs(void)
         if (type != 1 && type != 2) continue;
         total[type]++;
         uint8_t sk[32];
-        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "key")), sk, 32, NULL) == PHX_OK);
+        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "key")), sk, 32, NULL) ==
+              PHX_OK);
         phx_evm_tx_t tx;
         phx_buf_t data = PHX_BUF_INIT;
         phx_evm_access_t *al;
         tx_from_json(t, &tx, &data, &al);
         tx.type = (uint8_t)type;
-        check_tx(&tx, sk, json_string_value(json_object_get(c, "unsigned")), json_string_value(json_object_get(c, "signed")),
-                 json_string_value(json_object_get(c, "address")), json_string_value(json_object_get(c, "name")), &n[type]);
+        check_tx(&tx, sk, json_string_value(json_object_get(c, "unsigned")),
+                 json_string_value(json_object_get(c, "signed")),
+                 json_string_value(json_object_get(c, "address")),
+                 json_string_value(json_object_get(c, "name")), &n[type]);
         free_al(al, tx.access_count);
         phx_buf_free(&data);
     }
@@ -413,7 +432,8 @@ static void test_eip155_example(void)
     int pass = 0;
     tx_from_json(t, &tx, &data, &al);
     tx.type = PHX_TX_LEGACY;
-    CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(j, "private_key")), sk, 32, NULL) == PHX_OK);
+    CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(j, "private_key")), sk, 32,
+                               NULL) == PHX_OK);
     CHECK(phx_evm_tx_encode_unsigned(&tx, &u, NULL) == PHX_OK);
     bool ok = hex_eq(u.ptr, u.len, json_string_value(json_object_get(j, "signing_data")));
     CHECK(ok);
@@ -435,7 +455,8 @@ static void test_eip155_example(void)
     ok = strcmp(dec, json_string_value(json_object_get(j, "s"))) == 0;
     CHECK(ok);
     pass += ok;
-    ok = tx.chain_id * 2 + 35 + tx.y_parity == (uint64_t)json_integer_value(json_object_get(j, "v"));
+    ok =
+        tx.chain_id * 2 + 35 + tx.y_parity == (uint64_t)json_integer_value(json_object_get(j, "v"));
     CHECK(ok);
     pass += ok;
     CHECK(phx_evm_tx_encode(&tx, &s, NULL) == PHX_OK);
@@ -447,7 +468,8 @@ static void test_eip155_example(void)
     CHECK(ok);
     pass += ok;
     CHECK(phx_evm_tx_sender(&tx, a, NULL) == PHX_OK);
-    CHECK(phx_evm_address_parse(json_string_value(json_object_get(j, "sender_address")), wa, NULL) == PHX_OK);
+    CHECK(phx_evm_address_parse(json_string_value(json_object_get(j, "sender_address")), wa,
+                                NULL) == PHX_OK);
     ok = memcmp(a, wa, 20) == 0;
     CHECK(ok);
     pass += ok;
@@ -464,8 +486,8 @@ static void test_eip155_example(void)
 static json_t *typed_from_case(const json_t *c)
 {
     return json_pack("{s:O,s:O,s:O,s:O}", "types", json_object_get(c, "types"), "primaryType",
-                     json_object_get(c, "primaryType"), "domain", json_object_get(c, "domain"), "message",
-                     json_object_get(c, "data"));
+                     json_object_get(c, "primaryType"), "domain", json_object_get(c, "domain"),
+                     "message", json_object_get(c, "data"));
 }
 
 static void test_eip712(void)
@@ -484,9 +506,11 @@ static void test_eip712(void)
         phx_buf_t enc = PHX_BUF_INIT;
         phx_error_t e;
         uint8_t d[32];
-        phx_err_t err = phx_eip712_encode_data(json_object_get(c, "types"), json_string_value(json_object_get(c, "primaryType")),
+        phx_err_t err = phx_eip712_encode_data(json_object_get(c, "types"),
+                                               json_string_value(json_object_get(c, "primaryType")),
                                                json_object_get(c, "data"), &enc, &e);
-        bool ok = err == PHX_OK && hex_eq(enc.ptr, enc.len, json_string_value(json_object_get(c, "encoded")));
+        bool ok = err == PHX_OK &&
+                  hex_eq(enc.ptr, enc.len, json_string_value(json_object_get(c, "encoded")));
         CHECK_MSG(ok, "eip712 %s: encodeData differs (%s)", name, err ? e.message : "value");
         enc_ok += ok;
         err = phx_eip712_digest(typed, d, &e);
@@ -496,8 +520,10 @@ static void test_eip712(void)
         if (json_object_get(c, "privateKey")) {
             uint8_t sk[32], sig[65];
             sig_total++;
-            CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32, NULL) == PHX_OK);
-            ok = phx_eip712_sign(typed, sk, sig, &e) == PHX_OK && hex_eq(sig, 65, json_string_value(json_object_get(c, "signature")));
+            CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32,
+                                       NULL) == PHX_OK);
+            ok = phx_eip712_sign(typed, sk, sig, &e) == PHX_OK &&
+                 hex_eq(sig, 65, json_string_value(json_object_get(c, "signature")));
             CHECK_MSG(ok, "eip712 %s: signature differs", name);
             sig_ok += ok;
         }
@@ -545,12 +571,14 @@ static void test_eip712_mail(void)
     ok = hex_eq(h, 32, json_string_value(json_object_get(c, "digest")));
     CHECK(ok);
     pass += ok;
-    CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32, NULL) == PHX_OK);
+    CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32, NULL) ==
+          PHX_OK);
     CHECK(phx_eip712_sign(typed, sk, sig, NULL) == PHX_OK);
     ok = hex_eq(sig, 65, json_string_value(json_object_get(c, "signature")));
     CHECK(ok);
     pass += ok;
-    CHECK(phx_evm_address_parse(json_string_value(json_object_get(c, "signer_address")), wa, NULL) == PHX_OK);
+    CHECK(phx_evm_address_parse(json_string_value(json_object_get(c, "signer_address")), wa,
+                                NULL) == PHX_OK);
     ok = phx_eip712_recover(typed, sig, a, NULL) == PHX_OK && memcmp(a, wa, 20) == 0;
     CHECK(ok);
     pass += ok;
@@ -591,7 +619,8 @@ static void test_abi_file(const char *rel, const char *values_key)
         total++;
         const char *name = json_string_value(json_object_get(c, "name"));
         json_t *types = json_loads(json_string_value(json_object_get(c, "types")), 0, NULL);
-        json_t *wrapped = json_loads(json_string_value(json_object_get(c, values_key)), JSON_ALLOW_NUL, NULL);
+        json_t *wrapped =
+            json_loads(json_string_value(json_object_get(c, values_key)), JSON_ALLOW_NUL, NULL);
         json_t *values = unwrap(wrapped);
         phx_buf_t sig = PHX_BUF_INIT, enc = PHX_BUF_INIT, re = PHX_BUF_INIT;
         phx_abi_type_t *t = NULL;
@@ -623,8 +652,10 @@ static void test_abi_file(const char *rel, const char *values_key)
             json_t *dj = NULL;
             phx_abi_value_t *back = NULL;
             phx_buf_t re2 = PHX_BUF_INIT;
-            ok = d && phx_abi_value_to_json(t, d, &dj, &e) == PHX_OK && phx_abi_value_from_json(t, dj, &back, &e) == PHX_OK &&
-                 phx_abi_encode(t, back, &re2, &e) == PHX_OK && re2.len == w.len && memcmp(re2.ptr, w.ptr, w.len) == 0;
+            ok = d && phx_abi_value_to_json(t, d, &dj, &e) == PHX_OK &&
+                 phx_abi_value_from_json(t, dj, &back, &e) == PHX_OK &&
+                 phx_abi_encode(t, back, &re2, &e) == PHX_OK && re2.len == w.len &&
+                 memcmp(re2.ptr, w.ptr, w.len) == 0;
             CHECK_MSG(ok, "abi %s: JSON round trip differs", name);
             json_ok += ok;
             json_decref(dj);
@@ -661,7 +692,8 @@ static void test_selectors(void)
         total++;
         uint8_t sel[4];
         phx_error_t e;
-        bool ok = phx_abi_selector(json_string_value(json_object_get(c, "signature")), sel, &e) == PHX_OK &&
+        bool ok = phx_abi_selector(json_string_value(json_object_get(c, "signature")), sel, &e) ==
+                      PHX_OK &&
                   hex_eq(sel, 4, json_string_value(json_object_get(c, "sigHash")));
         CHECK_MSG(ok, "selector %s differs", json_string_value(json_object_get(c, "signature")));
         pass += ok;
@@ -675,7 +707,8 @@ static void test_accounts(void)
     const char *rel = "ethereum/ethers-testcases/accounts.json";
     json_t *j = load(rel);
     if (!j) return;
-    int total = 0, cs_ok = 0, parse_ok = 0, bad_rejected = 0, bad_total = 0, key_total = 0, key_ok = 0;
+    int total = 0, cs_ok = 0, parse_ok = 0, bad_rejected = 0, bad_total = 0, key_total = 0,
+        key_ok = 0;
     size_t i;
     json_t *c;
     json_array_foreach(j, i, c)
@@ -684,7 +717,8 @@ static void test_accounts(void)
         uint8_t a[20], b[20];
         char cs[43];
         const char *want = json_string_value(json_object_get(c, "checksumAddress"));
-        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "address")), a, 20, NULL) == PHX_OK);
+        CHECK(phx_hex_decode_fixed(json_string_value(json_object_get(c, "address")), a, 20, NULL) ==
+              PHX_OK);
         phx_eth_address_checksum(a, cs);
         bool ok = strcmp(cs, want) == 0;
         CHECK_MSG(ok, "EIP-55 of %s", want);
@@ -697,9 +731,12 @@ static void test_accounts(void)
         strcpy(bad, want);
         for (size_t k = 2; k < 42; k++)
             if (isalpha((unsigned char)bad[k])) {
-                bad[k] = (char)(isupper((unsigned char)bad[k]) ? tolower((unsigned char)bad[k]) : toupper((unsigned char)bad[k]));
+                bad[k] = (char)(isupper((unsigned char)bad[k]) ? tolower((unsigned char)bad[k])
+                                                               : toupper((unsigned char)bad[k]));
                 bool mixed = false, lo = false, up = false;
-                for (size_t m = 2; m < 42; m++) lo |= islower((unsigned char)bad[m]) != 0, up |= isupper((unsigned char)bad[m]) != 0;
+                for (size_t m = 2; m < 42; m++)
+                    lo |= islower((unsigned char)bad[m]) != 0,
+                        up |= isupper((unsigned char)bad[m]) != 0;
                 mixed = lo && up;
                 if (mixed) {
                     bad_total++;
@@ -712,7 +749,8 @@ static void test_accounts(void)
         if (json_object_get(c, "privateKey")) {
             uint8_t sk[32];
             key_total++;
-            ok = phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32, NULL) == PHX_OK &&
+            ok = phx_hex_decode_fixed(json_string_value(json_object_get(c, "privateKey")), sk, 32,
+                                      NULL) == PHX_OK &&
                  phx_eth_address_from_seckey(sk, b) == PHX_OK && memcmp(a, b, 20) == 0;
             CHECK_MSG(ok, "address from key for %s", want);
             key_ok += ok;
@@ -752,8 +790,10 @@ static void test_packed(void)
         if (!err) err = phx_abi_value_from_json(t, json_object_get(c, "values"), &v, &e);
         if (!err) err = phx_abi_encode_packed(t, v, &enc, &e);
         if (!err) phx_keccak256(enc.ptr, enc.len, h);
-        bool ok = err == PHX_OK && hex_eq(h, 32, json_string_value(json_object_get(c, "keccak256")));
-        CHECK_MSG(ok, "packed %s differs (%s)", json_string_value(json_object_get(c, "name")), err ? e.message : "value");
+        bool ok =
+            err == PHX_OK && hex_eq(h, 32, json_string_value(json_object_get(c, "keccak256")));
+        CHECK_MSG(ok, "packed %s differs (%s)", json_string_value(json_object_get(c, "name")),
+                  err ? e.message : "value");
         pass += ok;
         phx_abi_value_free(v);
         phx_abi_type_free(t);

@@ -476,6 +476,67 @@ static void test_server(void)
     phx_http_router_free(r);
 }
 
+/* The same server with a pool of event-loop threads: the API behaves the same,
+ * and blocking handlers share the pool (the documented trade-off). */
+static void test_server_pool(void)
+{
+    phx_error_t e = {0};
+    phx_http_router_t *r = make_router(NULL);
+    phx_http_server_t *s = NULL;
+    phx_http_server_opts_t so = {.max_body_bytes = 4096, .threads = 2};
+    CHECK(phx_http_server_start(r, &so, &s, &e) == PHX_OK);
+    if (!s) {
+        phx_http_router_free(r);
+        return;
+    }
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", (unsigned)phx_http_server_port(s));
+    char u[256];
+    json_t *v = NULL, *body = json_pack("{s:s}", "input", "x");
+    int status = 0;
+    url(u, sizeof u, "/v1/contracts/7/call?nonce=0x02");
+    CHECK(phx_http_json("POST", u, body, NULL, &status, &v, &e) == PHX_OK && status == 200);
+    CHECK(v && strcmp(json_string_value(json_object_get(v, "nonce")), "0x02") == 0);
+    json_decref(v);
+    v = NULL;
+    phx_buf_t big = PHX_BUF_INIT, out = PHX_BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        phx_buf_append_byte(&big, 'x');
+    CHECK(phx_http_fetch("PUT", u, "application/octet-stream", big.ptr, big.len, NULL, &status,
+                         &out, &e) == PHX_OK &&
+          status == 413);
+    phx_buf_free(&big);
+    phx_buf_free(&out);
+    /* Four 300 ms handlers on two threads take at least two rounds. */
+    pthread_t th[4];
+    bg_call_t calls[4];
+    uint64_t t0 = phx_monotonic_ms();
+    for (int i = 0; i < 4; i++) {
+        memset(&calls[i], 0, sizeof calls[i]);
+        url(calls[i].url, sizeof calls[i].url, "/sleep?ms=300");
+        pthread_create(&th[i], NULL, bg_get, &calls[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(calls[i].err == PHX_OK && calls[i].status == 200);
+    }
+    uint64_t took = phx_monotonic_ms() - t0;
+    printf("pool of 2: four 300 ms requests took %llu ms\n", (unsigned long long)took);
+    CHECK(took >= 590);
+    /* Graceful stop with a request in flight. */
+    bg_call_t slow = {0};
+    url(slow.url, sizeof slow.url, "/sleep?ms=400");
+    pthread_t sth;
+    pthread_create(&sth, NULL, bg_get, &slow);
+    usleep(150000);
+    phx_http_server_stop(s, 5000);
+    pthread_join(sth, NULL);
+    CHECK(slow.err == PHX_OK && slow.status == 200);
+    url(u, sizeof u, "/");
+    CHECK(phx_http_json("GET", u, NULL, NULL, &status, &v, &e) == PHX_ERR_IO);
+    json_decref(body);
+    phx_http_router_free(r);
+}
+
 /* A peer that accepts and hangs up without answering. */
 static void *hang_up_once(void *arg)
 {
@@ -561,6 +622,7 @@ int main(void)
     test_ratelimit();
     test_server();
     test_server_ratelimit();
+    test_server_pool();
     test_client_errors();
     return test_done("test_net");
 }

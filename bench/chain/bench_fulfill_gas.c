@@ -1,0 +1,232 @@
+/* Gas used by Jobs.fulfill with a 256-byte output for k = 1, 2, 3 signatures
+ * (distinct operators), read from the receipts of real transactions on anvil.
+ * Each k runs ROUNDS times after a warm-up; the table shows the median and the
+ * ratio to k = 1, so the cost of each extra signature is visible. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "anvil.h"
+#include "phx/chain.h"
+#include "phx/crypto.h"
+
+#define ROUNDS 5
+#define QUOTE_LEN (48 + 584 + 68)
+
+static phx_rpc_t *rpc;
+static phx_chain_deployment_t dep;
+
+typedef struct {
+    uint8_t sk[32], addr[20];
+    phx_signer_t *signer;
+} acct_t;
+
+static int die(const char *what, const phx_error_t *e)
+{
+    fprintf(stderr, "bench_fulfill_gas: %s: %s\n", what, e ? e->message : "");
+    return -1;
+}
+
+static int account_open(acct_t *a, const char *hex, phx_error_t *e)
+{
+    if (hex) {
+        if (phx_hex_decode_fixed(hex, a->sk, 32, e)) return -1;
+    } else if (phx_secp256k1_keygen(a->sk)) {
+        return -1;
+    }
+    phx_eth_address_from_seckey(a->sk, a->addr);
+    if (!hex) { /* fresh keys need ETH for gas */
+        json_t *res = NULL;
+        char *addr = phx_hex_encode(a->addr, 20);
+        phx_err_t err = phx_rpc_call(rpc, "anvil_setBalance",
+                                     json_pack("[s,s]", addr, "0x56bc75e2d63100000"), &res, e);
+        free(addr);
+        json_decref(res);
+        if (err) return -1;
+    }
+    return phx_signer_open(rpc, a->sk, NULL, &a->signer, e) ? -1 : 0;
+}
+
+static int send_tx(acct_t *a, const uint8_t to[20], const char *sig, json_t *args,
+                   phx_evm_receipt_t *r, phx_error_t *e)
+{
+    phx_err_t err = phx_chain_transact(a->signer, to, sig, args, r, e);
+    json_decref(args);
+    return err ? die(sig, e) : 0;
+}
+
+static json_t *u256_json(const phx_u256_t *v)
+{
+    char d[80];
+    phx_u256_to_dec(v, d);
+    return json_string(d);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    acct_t *gov, *workers;
+    const uint8_t *consumer, *cid;
+    phx_u256_t unit;
+} bench_t;
+
+/* Median gas of ROUNDS fulfils of k signatures over output[0..len), after a
+ * warm-up round (the consumer's first write to each slot costs more). */
+static int measure(const bench_t *b, unsigned k, const uint8_t *output, size_t len,
+                   uint32_t callback_gas, uint64_t *median, phx_error_t *e)
+{
+    uint8_t domain[32], digest[32];
+    uint64_t gas[ROUNDS];
+    phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
+    for (int round = -1; round < ROUNDS; round++) {
+        phx_evm_receipt_t r;
+        memset(&r, 0, sizeof r);
+        phx_u256_t max_fee = phx_u256_mul_u64(&b->unit, 10);
+        if (send_tx(b->gov, b->consumer, "ask(bytes32,bytes,uint256,uint32,uint8)",
+                    json_pack("[o,s,o,I,i]", phx_json_hex(b->cid, 32), "0x01", u256_json(&max_fee),
+                              (json_int_t)callback_gas, (int)k),
+                    &r, e))
+            return -1;
+        phx_chain_requested_t req = {0};
+        bool found = false;
+        for (size_t i = 0; i < r.log_count && !found; i++)
+            found = phx_chain_parse_requested(&r.logs[i], &req, e) == PHX_OK;
+        phx_evm_receipt_clear(&r);
+        if (!found) return die("no Requested event", NULL);
+        uint8_t sigs[3][65];
+        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, output, len,
+                                digest);
+        for (unsigned s = 0; s < k; s++)
+            phx_chain_sign(b->workers[s].sk, digest, sigs[s]);
+        phx_err_t err = phx_chain_fulfill(b->workers[0].signer, &dep, req.request_id, output, len,
+                                          (const uint8_t(*)[65])sigs, k, &r, e);
+        phx_chain_requested_clear(&req);
+        if (err) return die("fulfill", e);
+        if (round >= 0) gas[round] = r.gas_used;
+        phx_evm_receipt_clear(&r);
+    }
+    qsort(gas, ROUNDS, sizeof gas[0], cmp_u64);
+    *median = gas[ROUNDS / 2];
+    return 0;
+}
+
+int main(void)
+{
+    test_anvil_t anvil;
+    phx_error_t e = {0};
+    acct_t gov, ops[3], workers[3];
+    memset(&gov, 0, sizeof gov);
+    memset(ops, 0, sizeof ops);
+    memset(workers, 0, sizeof workers);
+    uint8_t consumer[20], kms_sk[32], cid[32], salt[32] = {1}, code_hash[32] = {2};
+    int rc = 1;
+    if (test_anvil_start(&anvil)) return 0; /* a bench never fails the build */
+    if (phx_rpc_open(anvil.url, NULL, &rpc, &e)) goto out;
+    if (account_open(&gov, test_anvil_keys[0], &e)) goto out;
+    if (phx_chain_deploy(gov.signer, NULL, &dep, &e)) {
+        die("deploy", &e);
+        goto out;
+    }
+    /* The test consumer (its callback stores the output hash and emits the output). */
+    const phx_chain_artifact_t *art = phx_chain_artifact("TestConsumer");
+    phx_buf_t code = PHX_BUF_INIT;
+    uint8_t ctor[64] = {0};
+    memcpy(ctor + 12, dep.jobs, 20);
+    memcpy(ctor + 44, dep.token, 20);
+    if (!art || phx_hex_decode(art->bytecode_hex, &code, &e) ||
+        phx_signer_deploy(gov.signer, code.ptr, code.len, ctor, 64, 0, 1, 60000, consumer, NULL,
+                          &e)) {
+        phx_buf_free(&code);
+        die("consumer", &e);
+        goto out;
+    }
+    phx_buf_free(&code);
+
+    /* Three operators with one worker each, vouched for by one KMS key. */
+    phx_secp256k1_keygen(kms_sk);
+    uint8_t kms_addr[20], q[QUOTE_LEN], meas[32], rd[64], qhash[32], nonce[32], digest[32], sig[65],
+        x25519[32];
+    uint32_t tee;
+    phx_eth_address_from_seckey(kms_sk, kms_addr);
+    if (send_tx(&gov, dep.registry, "setKms(address,bool)",
+                json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), NULL, &e))
+        goto out;
+    phx_u256_t stake, unit, hundred;
+    phx_u256_from_str("1000000000000000000000", &stake, &e); /* 1000 PHA */
+    phx_u256_from_str("1000000000000000000", &unit, &e);
+    hundred = phx_u256_mul_u64(&unit, 1000);
+    for (int i = 0; i < 3; i++) {
+        if (account_open(&ops[i], test_anvil_keys[i + 1], &e) ||
+            account_open(&workers[i], NULL, &e))
+            goto out;
+        if (send_tx(&gov, dep.token, "transfer(address,uint256)",
+                    json_pack("[o,o]", phx_json_hex(ops[i].addr, 20), u256_json(&stake)), NULL,
+                    &e) ||
+            send_tx(&ops[i], dep.token, "approve(address,uint256)",
+                    json_pack("[o,o]", phx_json_hex(dep.registry, 20), u256_json(&stake)), NULL,
+                    &e) ||
+            send_tx(&ops[i], dep.registry, "bond(uint256)", json_pack("[o]", u256_json(&stake)),
+                    NULL, &e))
+            goto out;
+        memset(q, 0, sizeof q);
+        q[0] = 4;
+        q[4] = 0x81;
+        phx_random_bytes(nonce, 32);
+        phx_random_bytes(x25519, 32);
+        phx_chain_report_data(workers[i].addr, x25519, nonce, q + 48 + 520);
+        phx_chain_quote_fields(q, sizeof q, &tee, meas, rd, &e);
+        if (i == 0 && send_tx(&gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(meas, 32), 1), NULL, &e))
+            goto out;
+        phx_keccak256(q, sizeof q, qhash);
+        phx_chain_attest_digest(dep.chain_id, dep.registry, ops[i].addr, workers[i].addr, x25519,
+                                meas, tee, qhash, nonce, digest);
+        phx_secp256k1_sign(kms_sk, digest, sig);
+        if (send_tx(&ops[i], dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                    json_pack("[o,o,o,o,o]", phx_json_hex(workers[i].addr, 20),
+                              phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
+                              phx_json_hex(q, sizeof q), phx_json_hex(sig, 65)),
+                    NULL, &e))
+            goto out;
+    }
+    if (send_tx(&gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+                json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code_hash, 32), "bench"),
+                NULL, &e) ||
+        send_tx(&gov, dep.token, "transfer(address,uint256)",
+                json_pack("[o,o]", phx_json_hex(consumer, 20), u256_json(&hundred)), NULL, &e))
+        goto out;
+    phx_chain_contract_id(gov.addr, salt, cid);
+
+    static uint8_t output[65536];
+    for (size_t i = 0; i < sizeof output; i++)
+        output[i] = (uint8_t)(i * 31 + 7);
+    bench_t b = {&gov, workers, consumer, cid, unit};
+    uint64_t median[4] = {0}, big = 0;
+    for (unsigned k = 1; k <= 3; k++)
+        if (measure(&b, k, output, 256, 300000, &median[k], &e)) goto out;
+    if (measure(&b, 1, output, sizeof output, 2000000, &big, &e)) goto out;
+    printf("Jobs.fulfill gas, 256-byte output, callback on, median of %d receipts (anvil)\n",
+           ROUNDS);
+    printf("  %-3s %12s %10s %15s\n", "k", "gas used", "vs k=1", "per extra sig");
+    for (unsigned k = 1; k <= 3; k++)
+        printf("  %-3u %12llu %9.2fx %15lld\n", k, (unsigned long long)median[k],
+               (double)median[k] / (double)median[1],
+               k > 1 ? (long long)(median[k] - median[1]) / (long long)(k - 1) : 0LL);
+    printf("  k=1 with a 64 KiB output: %llu gas (%.1fx the 256-byte case)\n",
+           (unsigned long long)big, (double)big / (double)median[1]);
+    rc = 0;
+out:
+    if (rc) die("stopped", &e);
+    phx_secure_zero(kms_sk, sizeof kms_sk);
+    phx_signer_close(gov.signer);
+    for (int i = 0; i < 3; i++) {
+        phx_signer_close(ops[i].signer);
+        phx_signer_close(workers[i].signer);
+    }
+    phx_rpc_close(rpc);
+    test_anvil_stop(&anvil);
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* Fuzz the chain module's readers of outside input: DCAP quote fields (from a
+ * worker's registration), deployment files, and the Requested event a worker
+ * decodes from a log (topics and data as a node returned them). The first byte
+ * picks the reader. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "phx/chain.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    uint8_t which = data[0];
+    data++;
+    size--;
+    phx_error_t e;
+    if (which % 3 == 0) {
+        uint32_t tee;
+        uint8_t measurement[32], report_data[64];
+        phx_chain_quote_fields(data, size, &tee, measurement, report_data, &e);
+    } else if (which % 3 == 1) {
+        json_t *j = NULL;
+        if (phx_json_parse((const char *)data, size, &j, &e) == PHX_OK) {
+            phx_chain_deployment_t d;
+            phx_chain_deployment_from_json(j, &d, &e);
+            json_decref(j);
+        }
+    } else {
+        /* [topic count (0..4)] [topics...] [data...] */
+        phx_evm_log_t log;
+        memset(&log, 0, sizeof log);
+        if (size < 1) return 0;
+        size_t n = data[0] % 5;
+        data++;
+        size--;
+        if (size < n * 32) return 0;
+        for (size_t i = 0; i < n; i++)
+            memcpy(log.topics[i], data + 32 * i, 32);
+        log.topic_count = n;
+        log.data = (uint8_t *)(uintptr_t)(data + 32 * n); /* read only by the decoder */
+        log.data_len = size - 32 * n;
+        phx_chain_requested_t r;
+        if (phx_chain_parse_requested(&log, &r, &e) == PHX_OK) phx_chain_requested_clear(&r);
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* Unit tests of the chain module's pure parts (no node): quote field reading at
+ * every truncation and for each layout, deployment files (round trip, missing
+ * fields, bad checksums), the embedded artifacts, and digest sensitivity. */
+#include <string.h>
+
+#include "phx/chain.h"
+#include "phx/crypto.h"
+#include "test.h"
+
+static void test_quote_fields(void)
+{
+    uint8_t q[48 + 584], m[32], rd[64];
+    uint32_t tee;
+    phx_error_t e;
+    memset(q, 0, sizeof q);
+    q[0] = 4;
+    q[4] = 0x81;
+    for (size_t i = 48; i < sizeof q; i++)
+        q[i] = (uint8_t)i;
+    CHECK(phx_chain_quote_fields(q, sizeof q, &tee, m, rd, &e) == PHX_OK && tee == 0x81);
+    CHECK(memcmp(rd, q + 48 + 520, 64) == 0);
+    /* measurement = keccak256(MRTD || RTMR0..3) */
+    uint8_t cat[48 + 192], want[32];
+    memcpy(cat, q + 48 + 136, 48);
+    memcpy(cat + 48, q + 48 + 328, 192);
+    phx_keccak256(cat, sizeof cat, want);
+    CHECK(memcmp(m, want, 32) == 0);
+    /* MRCONFIGID is not part of it; RTMR3 is. */
+    q[48 + 184] ^= 1;
+    CHECK(phx_chain_quote_fields(q, sizeof q, &tee, m, rd, &e) == PHX_OK && !memcmp(m, want, 32));
+    q[48 + 471 + 48] ^= 1;
+    CHECK(phx_chain_quote_fields(q, sizeof q, &tee, m, rd, &e) == PHX_OK && memcmp(m, want, 32));
+    /* Every truncation is refused, never read past. */
+    int refused = 0;
+    for (size_t n = 0; n < sizeof q; n++)
+        refused += phx_chain_quote_fields(q, n, &tee, m, rd, &e) != PHX_OK;
+    CHECK(refused == (int)sizeof q);
+    /* Unknown TEE type and version. */
+    q[4] = 0x42;
+    CHECK(phx_chain_quote_fields(q, sizeof q, &tee, m, rd, &e) == PHX_ERR_UNSUPPORTED);
+    q[4] = 0x81;
+    q[0] = 3; /* TDX in a v3 quote */
+    CHECK(phx_chain_quote_fields(q, sizeof q, &tee, m, rd, &e) == PHX_ERR_INVALID);
+    printf("quote fields: %zu truncations refused\n", sizeof q);
+}
+
+static void test_deployment_json(void)
+{
+    phx_chain_deployment_t d, back;
+    memset(&d, 0, sizeof d);
+    d.chain_id = 8453;
+    d.block = 123456789;
+    for (int i = 0; i < 20; i++) {
+        d.deployer[i] = (uint8_t)(i + 1);
+        d.token[i] = (uint8_t)(0xa0 + i);
+        d.registry[i] = (uint8_t)(0x50 + i);
+        d.jobs[i] = (uint8_t)(0xf0 - i);
+    }
+    json_t *j = NULL;
+    phx_error_t e;
+    CHECK(phx_chain_deployment_to_json(&d, &j, &e) == PHX_OK);
+    CHECK(phx_chain_deployment_from_json(j, &back, &e) == PHX_OK && !memcmp(&d, &back, sizeof d));
+    /* Addresses are written with their EIP-55 checksum ... */
+    const char *tok =
+        json_string_value(json_object_get(json_object_get(j, "contracts"), "PhxToken"));
+    char want[43];
+    phx_eth_address_checksum(d.token, want);
+    CHECK(tok && strcmp(tok, want) == 0);
+    /* ... and a broken checksum is refused. */
+    char bad[43];
+    strcpy(bad, want);
+    for (int i = 2; i < 42; i++)
+        if (bad[i] >= 'a' && bad[i] <= 'f') {
+            bad[i] = (char)(bad[i] - 'a' + 'A');
+            break;
+        }
+    json_object_set_new(json_object_get(j, "contracts"), "PhxToken", json_string(bad));
+    CHECK(phx_chain_deployment_from_json(j, &back, &e) != PHX_OK);
+    json_object_set_new(json_object_get(j, "contracts"), "PhxToken", json_string(want));
+    json_object_del(json_object_get(j, "contracts"), "Jobs");
+    CHECK(phx_chain_deployment_from_json(j, &back, &e) == PHX_ERR_INVALID);
+    json_object_set_new(j, "chainId", json_integer(-1));
+    CHECK(phx_chain_deployment_from_json(j, &back, &e) == PHX_ERR_INVALID);
+    json_decref(j);
+    json_t *empty = json_object();
+    CHECK(phx_chain_deployment_from_json(empty, &back, &e) == PHX_ERR_INVALID);
+    json_decref(empty);
+}
+
+static void test_artifacts(void)
+{
+    const char *names[] = {"PhxToken", "Registry", "Jobs", "TestConsumer"};
+    for (int i = 0; i < 4; i++) {
+        const phx_chain_artifact_t *a = phx_chain_artifact(names[i]);
+        phx_buf_t code = PHX_BUF_INIT;
+        phx_error_t he;
+        /* Creation code starts by setting the free memory pointer: PUSH1/PUSH2 .. 0x40 MSTORE. */
+        CHECK_MSG(a && phx_hex_decode(a->bytecode_hex, &code, &he) == PHX_OK && code.len > 500 &&
+                      (code.ptr[0] == 0x60 || code.ptr[0] == 0x61),
+                  "artifact %s", names[i]);
+        phx_buf_free(&code);
+        json_t *abi = NULL;
+        phx_error_t e;
+        CHECK(a && phx_json_parse(a->abi_json, strlen(a->abi_json), &abi, &e) == PHX_OK &&
+              json_array_size(abi) > 3);
+        json_decref(abi);
+    }
+    CHECK(phx_chain_artifact("Nope") == NULL);
+    CHECK(strncmp(phx_chain_solc_version, "0.8.", 4) == 0);
+    printf("artifacts: 4 embedded, solc %s\n", phx_chain_solc_version);
+}
+
+static void test_digests(void)
+{
+    /* Each input of the result digest matters. */
+    uint8_t domain[32] = {1}, cid[32] = {2}, code[32] = {3}, out[4] = {4, 5, 6, 7};
+    uint8_t base[32], d[32];
+    phx_chain_result_digest(domain, 1, cid, code, out, 4, base);
+    phx_chain_result_digest(domain, 2, cid, code, out, 4, d);
+    CHECK(memcmp(base, d, 32) != 0);
+    cid[31] = 1;
+    phx_chain_result_digest(domain, 1, cid, code, out, 4, d);
+    CHECK(memcmp(base, d, 32) != 0);
+    cid[31] = 0;
+    phx_chain_result_digest(domain, 1, cid, code, out, 3, d);
+    CHECK(memcmp(base, d, 32) != 0);
+    phx_chain_result_digest(domain, 1, cid, code, out, 4, d);
+    CHECK(memcmp(base, d, 32) == 0);
+    /* Jobs on another chain or address has another domain. */
+    uint8_t jobs[20] = {9}, d1[32], d2[32];
+    phx_chain_jobs_domain(1, jobs, d1);
+    phx_chain_jobs_domain(2, jobs, d2);
+    CHECK(memcmp(d1, d2, 32) != 0);
+    /* report_data = keccak(tag || addr || x25519 || nonce) || nonce */
+    uint8_t worker[20] = {1}, x[32] = {2}, nonce[32] = {3}, rd[64], buf[13 + 20 + 32 + 32], h[32];
+    phx_chain_report_data(worker, x, nonce, rd);
+    memcpy(buf, "phx-worker-v1", 13);
+    memcpy(buf + 13, worker, 20);
+    memcpy(buf + 33, x, 32);
+    memcpy(buf + 65, nonce, 32);
+    phx_keccak256(buf, sizeof buf, h);
+    CHECK(memcmp(rd, h, 32) == 0 && memcmp(rd + 32, nonce, 32) == 0);
+    /* phx_chain_sign: v is 27/28 and the key recovers. */
+    uint8_t sk[32], sig[65], addr[20], back[20];
+    phx_secp256k1_keygen(sk);
+    phx_eth_address_from_seckey(sk, addr);
+    CHECK(phx_chain_sign(sk, base, sig) == PHX_OK && (sig[64] == 27 || sig[64] == 28));
+    uint8_t pub[64];
+    CHECK(phx_secp256k1_recover(base, sig, pub) == PHX_OK);
+    phx_eth_address_from_pubkey(pub, back);
+    CHECK(memcmp(addr, back, 20) == 0);
+}
+
+int main(void)
+{
+    test_quote_fields();
+    test_deployment_json();
+    test_artifacts();
+    test_digests();
+    return test_done("test_chain_unit");
+}
