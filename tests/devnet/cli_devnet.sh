@@ -51,6 +51,23 @@ check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['cont
 "$cast" send --rpc-url "$rpc" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
     "$reg" 'setMeasurement(bytes32,bool)' 0x$(printf '%064x' 42) true >/dev/null
 check "a transaction of ours mined" 0 $?
+# phx deploy records the contract on chain from the devnet's user account
+# (Jobs.deployContract); with no worker in this network the gateway then refuses.
+printf 'export default async function (input) { return input; }\n' >"$tmp/c.js"
+salt=0x$(printf '%064x' 77)
+PHX_HOME="$tmp/net" "$phx" deploy "$tmp/c.js" --salt $salt --json >"$tmp/d.json" 2>"$tmp/d.err"
+rc=$?
+jobs=$(json "$tmp/a.json" "['deployment']['contracts']['Jobs']")
+user=$(json "$tmp/a.json" "['user']['address']")
+id=$("$cast" keccak "$("$cast" abi-encode 'f(address,bytes32)' "$user" $salt)")
+onchain=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$id" | sed -n '1p;3p' | tr '\n' ' ' | tr 'A-F' 'a-f')
+want="$(echo "$user" | tr 'A-F' 'a-f') $("$phx" util keccak 0x$(od -An -v -tx1 "$tmp/c.js" | tr -d ' \n')) "
+check "deploy recorded owner and code hash on chain" "$want" "$onchain"
+workers=$(json "$tmp/a.json" "['workers'].__len__()")
+if [ "$workers" = 0 ]; then
+    check "without workers the deploy itself fails" 1 $rc
+    grep -q "no healthy worker" "$tmp/d.err"; check "and says why" 0 $?
+fi
 height=$("$cast" block-number --rpc-url "$rpc")
 pids=$(json "$tmp/a.json" "' '.join(str(v) for v in d['pids'].values())")
 
