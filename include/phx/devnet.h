@@ -22,6 +22,8 @@ typedef struct {
     unsigned workers;          /* default 3 */
     unsigned block_time_s;     /* 0 = mine on every transaction */
     uint64_t ready_timeout_ms; /* per process; default 60000 */
+    bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
+                                  died (same arguments and port) instead of failing */
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;
@@ -33,8 +35,12 @@ typedef struct phx_devnet phx_devnet_t;
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e);
 /* The endpoints document (owned by dn). */
 const json_t *phx_devnet_endpoints(const phx_devnet_t *dn);
-/* PHX_OK while every child runs; PHX_ERR_STATE naming the first that exited. */
+/* PHX_OK while every child runs; PHX_ERR_STATE naming the first that exited
+ * (with opts.restart, only anvil's death is an error: the daemons are started
+ * again). */
 phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e);
+/* Restarts made so far by phx_devnet_check. */
+unsigned phx_devnet_restarts(const phx_devnet_t *dn);
 /* Stop the children in reverse order (gateway, workers, KMS, anvil), each
  * with SIGTERM (SIGINT for anvil, which then writes its state) and SIGKILL after
  * a grace period, and free dn. Accepts NULL. */

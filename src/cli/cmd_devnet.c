@@ -25,6 +25,8 @@ static const char help[] =
     "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
     "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
+    "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
+    "                    port (for crash tests); without it the devnet stops\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "Exit status: 0 after a clean stop, 1 when the network cannot start or a\n"
     "process of it dies, 2 bad usage.\n";
@@ -50,12 +52,13 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS, DIR_, ANVIL, BLOCK, JSON, NOPTS };
+    enum { WORKERS, DIR_, ANVIL, BLOCK, RESTART, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [WORKERS] = {.name = "workers", .takes_value = true},
         [DIR_] = {.name = "dir", .takes_value = true},
         [ANVIL] = {.name = "anvil", .takes_value = true},
         [BLOCK] = {.name = "block-time", .takes_value = true},
+        [RESTART] = {.name = "restart"},
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
@@ -113,6 +116,7 @@ static int cmd_devnet(int argc, char **argv)
     o.phx_bin = exe;
     o.anvil = opts[ANVIL].value;
     o.node_modules = nm;
+    o.restart = opts[RESTART].seen;
 
     sigset_t sigs;
     sigemptyset(&sigs);

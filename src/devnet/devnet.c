@@ -34,6 +34,9 @@ typedef struct {
     char name[32];
     pid_t pid;
     int stop_signal;
+    char **argv;      /* owned copy, NULL-terminated: what a restart runs again */
+    bool restartable; /* the daemons are; anvil is not (its state would be lost) */
+    unsigned restarts;
 } child_t;
 
 struct phx_devnet {
@@ -61,14 +64,12 @@ static int free_port(void)
     return port;
 }
 
-/* Start argv with stdout to DIR/logs/<name>.out and stderr to .log. */
-static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], int stop_signal,
-                       child_t **out, phx_error_t *e)
+/* Run c->argv with stdout to DIR/logs/<name>.out and stderr to .log. */
+static phx_err_t launch(phx_devnet_t *dn, child_t *c, phx_error_t *e)
 {
-    if (dn->nchildren == MAX_CHILDREN) return phx_fail(e, PHX_ERR_LIMIT, "too many processes");
     char outp[1200], logp[1200];
-    snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, name);
-    snprintf(logp, sizeof logp, "%s/logs/%s.log", dn->dir, name);
+    snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, c->name);
+    snprintf(logp, sizeof logp, "%s/logs/%s.log", dn->dir, c->name);
     unlink(outp);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -88,14 +89,48 @@ static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], i
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL); /* the CLI blocks signals for sigwait */
-        execvp(argv[0], argv);
+        execvp(c->argv[0], c->argv);
         _exit(127);
     }
     setpgid(pid, pid);
-    child_t *c = &dn->children[dn->nchildren++];
-    snprintf(c->name, sizeof c->name, "%s", name);
     c->pid = pid;
+    return PHX_OK;
+}
+
+static void argv_free(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], int stop_signal,
+                       child_t **out, phx_error_t *e)
+{
+    if (dn->nchildren == MAX_CHILDREN) return phx_fail(e, PHX_ERR_LIMIT, "too many processes");
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(argv[i]))) {
+            argv_free(copy);
+            copy = NULL;
+        }
+    if (!copy) return phx_fail(e, PHX_ERR_NOMEM, "argv");
+    child_t *c = &dn->children[dn->nchildren];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->argv = copy;
     c->stop_signal = stop_signal;
+    c->restartable = stop_signal == SIGTERM;
+    phx_err_t err = launch(dn, c, e);
+    if (err) {
+        argv_free(copy);
+        c->argv = NULL;
+        return err;
+    }
+    dn->nchildren++;
     if (out) *out = c;
     return PHX_OK;
 }
@@ -396,9 +431,23 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     char kms_dir[1200], sim_dir[1200];
     snprintf(kms_dir, sizeof kms_dir, "%s/kms", dn->dir);
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dn->dir);
-    char *kms_argv[] = {
-        (char *)opts->phx_bin, "kms",   "--dir", kms_dir,        "--sim-dir", sim_dir,  "--listen",
-        "127.0.0.1:0",         "--rpc", rpc_url, "--deployment", dep_path,    "--json", NULL};
+    /* Daemons get a fixed port each, so a restarted one keeps its URL. */
+    char kms_listen[32];
+    snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", free_port());
+    char *kms_argv[] = {(char *)opts->phx_bin,
+                        "kms",
+                        "--dir",
+                        kms_dir,
+                        "--sim-dir",
+                        sim_dir,
+                        "--listen",
+                        kms_listen,
+                        "--rpc",
+                        rpc_url,
+                        "--deployment",
+                        dep_path,
+                        "--json",
+                        NULL};
     if ((err = spawn(dn, "kms", kms_argv, SIGTERM, &c, e)) ||
         (err = wait_ready(dn, c, &kms_ready, e)))
         goto out;
@@ -442,6 +491,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             if ((err = mkdirs(wdir, NULL, e)) ||
                 (err = ensure_account(rpc, gov, &dep, key, true, op, e)))
                 goto out;
+            char w_listen[32];
+            snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", free_port());
             char *w_argv[] = {(char *)opts->phx_bin,
                               "worker",
                               "--dir",
@@ -449,7 +500,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                               "--sim-dir",
                               sim_dir,
                               "--listen",
-                              "127.0.0.1:0",
+                              w_listen,
                               "--rpc",
                               rpc_url,
                               "--deployment",
@@ -482,12 +533,14 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     /* 7. the gateway in front of them. */
     char gw_dir[1200];
     snprintf(gw_dir, sizeof gw_dir, "%s/gateway", dn->dir);
+    char gw_listen[32];
+    snprintf(gw_listen, sizeof gw_listen, "127.0.0.1:%d", free_port());
     char *g_argv[24 + 2 * 64] = {(char *)opts->phx_bin,
                                  "gateway",
                                  "--dir",
                                  gw_dir,
                                  "--listen",
-                                 "127.0.0.1:0",
+                                 gw_listen,
                                  "--rpc",
                                  rpc_url,
                                  "--deployment",
@@ -550,18 +603,37 @@ const json_t *phx_devnet_endpoints(const phx_devnet_t *dn)
 
 phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e)
 {
-    for (size_t i = 0; i < dn->nchildren; i++)
-        if (!alive(&dn->children[i]))
-            return phx_fail(e, PHX_ERR_STATE, "%s exited; see %s/logs/%s.log", dn->children[i].name,
-                            dn->dir, dn->children[i].name);
+    for (size_t i = 0; i < dn->nchildren; i++) {
+        child_t *c = &dn->children[i];
+        if (alive(c)) continue;
+        if (!dn->opts.restart || !c->restartable)
+            return phx_fail(e, PHX_ERR_STATE, "%s exited; see %s/logs/%s.log", c->name, dn->dir,
+                            c->name);
+        /* Same arguments, same port, same directory: it comes back as itself. */
+        phx_err_t err = launch(dn, c, e);
+        if (err) return err;
+        c->restarts++;
+        PHX_WARN("devnet: %s exited; restarted (pid %d, restart %u)", c->name, (int)c->pid,
+                 c->restarts);
+    }
     return PHX_OK;
+}
+
+unsigned phx_devnet_restarts(const phx_devnet_t *dn)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < dn->nchildren; i++)
+        n += dn->children[i].restarts;
+    return n;
 }
 
 void phx_devnet_stop(phx_devnet_t *dn)
 {
     if (!dn) return;
-    for (size_t i = dn->nchildren; i-- > 0;)
+    for (size_t i = dn->nchildren; i-- > 0;) {
         stop_child(&dn->children[i]);
+        argv_free(dn->children[i].argv);
+    }
     json_decref(dn->endpoints);
     free(dn);
 }

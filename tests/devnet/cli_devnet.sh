@@ -16,11 +16,13 @@ pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
-start() { # start OUTFILE: phx devnet in the background until endpoints are printed
-    "$phx" devnet --dir "$tmp/net" --workers 1 --json >"$1" 2>>"$tmp/devnet.log" &
+start() { # start OUTFILE [ARGS...]: phx devnet in the background until endpoints are printed
+    out=$1
+    shift
+    "$phx" devnet --dir "$tmp/net" --workers 1 --json "$@" >"$out" 2>>"$tmp/devnet.log" &
     pid=$!
     for _ in $(seq 1 600); do
-        [ -s "$1" ] && return 0
+        [ -s "$out" ] && return 0
         kill -0 $pid 2>/dev/null || return 1
         sleep 0.1
     done
@@ -101,6 +103,21 @@ sleep 1
 left=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 check "SIGKILL of the devnet takes its processes along" 0 $left
+
+# With --restart a daemon that dies comes back as itself: same URL, same key.
+start "$tmp/d.json" --restart; check "devnet --restart starts" 0 $?
+kms_url=$(json "$tmp/d.json" "['kms']['url']")
+kms_pid=$(json "$tmp/d.json" "['pids']['kms']")
+kill -KILL "$kms_pid"
+back=""
+for _ in $(seq 1 100); do
+    back=$(curl -s "$kms_url/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["kms_address"])' 2>/dev/null) && [ -n "$back" ] && break
+    sleep 0.1
+done
+check "a killed KMS is restarted on the same URL with the same key" "$(echo "$kms" | tr 'A-F' 'a-f')" "$(echo "$back" | tr 'A-F' 'a-f')"
+kill -0 $pid 2>/dev/null; check "and the devnet keeps running" 0 $?
+grep -q "kms exited; restarted" "$tmp/devnet.log"; check "the restart is logged" 0 $?
+stop; check "clean stop after a restart" 0 $?
 
 "$phx" devnet --workers 0 >/dev/null 2>&1; check "--workers 0 is a usage error" 2 $?
 "$phx" devnet --dir "$tmp/x" --anvil /nonexistent/anvil >/dev/null 2>"$tmp/err"; check "missing anvil fails" 1 $?
