@@ -87,7 +87,7 @@ static phx_err_t get_uint(const json_t *o, const char *key, int64_t max, int64_t
 
 static phx_err_t get_date(const json_t *o, const char *key, int64_t *out, phx_error_t *e)
 {
-    const char *s;
+    const char *s = NULL;
     phx_err_t err = phx_json_get_str(o, key, &s, e);
     if (err) return err;
     if ((err = attest_parse_time(s, out, e))) return phx_error_wrap(e, err, "\"%s\"", key);
@@ -96,7 +96,7 @@ static phx_err_t get_date(const json_t *o, const char *key, int64_t *out, phx_er
 
 static phx_err_t get_status(const json_t *o, const char *key, phx_tcb_status_t *out, phx_error_t *e)
 {
-    const char *s;
+    const char *s = NULL;
     phx_err_t err = phx_json_get_str(o, key, &s, e);
     if (err) return err;
     return phx_tcb_status_parse(s, out, e);
@@ -206,7 +206,7 @@ static phx_err_t parse_tcb_level(const tcb_info_t *t, const json_t *l, tcb_level
 
 static phx_err_t parse_tcb_info(const json_t *o, tcb_info_t *t, phx_error_t *e)
 {
-    const char *id = "SGX", *s;
+    const char *id = "SGX", *s = NULL;
     int64_t v;
     phx_err_t err;
     json_t *arr;
@@ -226,6 +226,9 @@ static phx_err_t parse_tcb_info(const json_t *o, tcb_info_t *t, phx_error_t *e)
         (err = get_hex_n(o, "fmspc", t->fmspc, 6, e)) ||
         (err = get_hex_n(o, "pceId", t->pce_id, 2, e)))
         return err;
+    /* tcbType 0 is the only one defined: components compare one by one. */
+    if (json_object_get(o, "tcbType") && ((err = get_uint(o, "tcbType", 255, &v, e)) || v != 0))
+        return err ? err : phx_fail(e, PHX_ERR_UNSUPPORTED, "TCB Info tcbType %lld", (long long)v);
     json_t *mod = json_object_get(o, "tdxModule");
     if (mod) {
         if ((err = get_hex_n(mod, "mrsigner", t->module_mrsigner, 48, e)) ||
@@ -338,7 +341,7 @@ void phx_collateral_free(phx_collateral_t *c)
 phx_err_t phx_collateral_parse(const uint8_t *p, size_t len, phx_collateral_t **out, phx_error_t *e)
 {
     phx_err_t err;
-    const char *s;
+    const char *s = NULL;
     *out = NULL;
     phx_collateral_t *c = calloc(1, sizeof *c);
     if (!c) return phx_fail(e, PHX_ERR_NOMEM, "collateral");

@@ -1,5 +1,5 @@
-/* Private to src/attest (and the sim TEE's certificate writer, through
- * phx/attest.h users never): the PCK certificate SGX extension fields. */
+/* Private to src/attest: the fields of the PCK certificate's SGX extension that
+ * verification uses (src/tee writes the same extension for the sim PCK). */
 #ifndef PHX_ATTEST_PCK_H
 #define PHX_ATTEST_PCK_H
 

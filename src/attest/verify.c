@@ -43,7 +43,9 @@ typedef struct {
 
 typedef struct {
     bool used;
-    uint8_t key[32];
+    uint8_t key[32]; /* SHA-256 of the collateral: names it in platform keys */
+    uint8_t *bytes;  /* the collateral itself: lookups compare these exactly, */
+    size_t len;      /* which is cheaper than hashing 15 KB on every call */
     phx_collateral_t *col;
     X509_CRL *root_crl, *pck_crl;
     window_t win[MAX_WINDOWS];
@@ -54,14 +56,33 @@ typedef struct {
 typedef struct {
     bool used;
     uint8_t key[32];
+    EC_KEY *att_key; /* parsed attestation key of the last quote seen here (a QE keeps
+                        its key, so the next quote usually has the same one) */
+    uint8_t att_pub[64];
     pck_ext_t pck;
     window_t win[4];
     size_t n_win;
     uint64_t stamp;
 } plat_entry_t;
 
+/* Parsed certificates by DER hash. OpenSSL 3 decodes a certificate's key through
+ * its provider machinery (~100 us each), and one collateral names the same
+ * Intel CA several times; each is parsed and each (cert, issuer) signature
+ * checked once. Emptied with the cache, never while a call uses it. */
+#define POOL_SLOTS 32
+typedef struct {
+    uint8_t hash[32];
+    X509 *cert;
+    const X509 *verified_issuer; /* X509_verify(cert, issuer key) held */
+} pool_entry_t;
+
 struct phx_attest_verifier {
+    EC_KEY *p256; /* group only, see raw_key */
     X509 *root;
+    uint8_t *root_der;
+    size_t root_der_len;
+    pool_entry_t pool[POOL_SLOTS];
+    size_t n_pool;
     EVP_PKEY *root_key;
     bool is_intel;
     pthread_mutex_t lock;
@@ -106,63 +127,107 @@ static bool pkey_verify_raw(EVP_PKEY *pk, const void *msg, size_t len, const uin
     return ec_verify(k, msg, len, rs);
 }
 
-static bool raw_key_verify(const uint8_t pub[64], const void *msg, size_t len, const uint8_t rs[64])
+/* template: an EC_KEY holding only the P-256 group; duplicating it is ~1 us,
+ * building the group anew ~12 us. */
+static EC_KEY *raw_key(const EC_KEY *template, const uint8_t pub[64])
 {
     uint8_t sec1[65];
     sec1[0] = 0x04;
     memcpy(sec1 + 1, pub, 64);
-    EC_KEY *k = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
-    bool ok = k && EC_KEY_oct2key(k, sec1, sizeof sec1, NULL) == 1 && ec_verify(k, msg, len, rs);
-    EC_KEY_free(k);
-    return ok;
+    EC_KEY *k = EC_KEY_dup(template);
+    if (k && EC_KEY_oct2key(k, sec1, sizeof sec1, NULL) != 1) { /* also checks the point */
+        EC_KEY_free(k);
+        k = NULL;
+    }
+    return k;
 }
 
-/* PEM certificates in order; a chain of fewer than min certificates is invalid. */
-static phx_err_t load_pem_chain(const char *pem, size_t len, STACK_OF(X509) * *out, size_t min,
-                                const char *what, phx_error_t *e)
+static pool_entry_t *pool_find(phx_attest_verifier_t *v, const X509 *x)
 {
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    STACK_OF(X509) *sk = sk_X509_new_null();
-    X509 *x;
-    if (!bio || !sk || len > INT32_MAX) {
-        BIO_free(bio);
-        sk_X509_free(sk);
-        return phx_fail(e, PHX_ERR_NOMEM, "%s", what);
+    for (size_t i = 0; i < v->n_pool; i++)
+        if (v->pool[i].cert == x) return &v->pool[i];
+    return NULL;
+}
+
+/* One DER certificate: the root (compared by bytes, never re-parsed), a pooled
+ * parse, or a fresh parse added to the pool. Returns a new reference. */
+static X509 *cert_from_der(phx_attest_verifier_t *v, const uint8_t *der, size_t len)
+{
+    if (len == v->root_der_len && memcmp(der, v->root_der, len) == 0) {
+        X509_up_ref(v->root);
+        return v->root;
     }
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    uint8_t h[32];
+    SHA256(der, len, h);
+    for (size_t i = 0; i < v->n_pool; i++)
+        if (memcmp(v->pool[i].hash, h, 32) == 0) {
+            X509_up_ref(v->pool[i].cert);
+            return v->pool[i].cert;
+        }
+    const unsigned char *p = der;
+    if (len > INT32_MAX) return NULL;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (!x) return NULL;
+    if (p != der + len) { /* trailing bytes: not exactly one certificate */
+        X509_free(x);
+        return NULL;
+    }
+    if (v->n_pool < POOL_SLOTS) {
+        pool_entry_t *pe = &v->pool[v->n_pool++];
+        memcpy(pe->hash, h, 32);
+        pe->cert = x;
+        pe->verified_issuer = NULL;
+        X509_up_ref(x);
+    }
+    return x;
+}
+
+/* PEM certificates in order; every block must decode to exactly one certificate
+ * (a damaged block, even the root's, makes the chain malformed); fewer than min
+ * certificates is invalid. */
+static phx_err_t load_pem_chain(phx_attest_verifier_t *v, const char *pem, size_t len,
+                                STACK_OF(X509) * *out, size_t min, const char *what, phx_error_t *e)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    phx_buf_t der = PHX_BUF_INIT;
+    phx_err_t err = PHX_OK;
+    const char *at = pem, *stop = pem + len;
+    if (!sk) return phx_fail(e, PHX_ERR_NOMEM, "%s", what);
+    while ((at = memmem(at, (size_t)(stop - at), begin, sizeof begin - 1)) != NULL) {
+        const char *body = at + sizeof begin - 1;
+        const char *fin = memmem(body, (size_t)(stop - body), end, sizeof end - 1);
+        if (!fin) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has no END line", what,
+                           sk_X509_num(sk));
+            goto out;
+        }
+        phx_buf_reset(&der);
+        X509 *x = NULL;
+        if (phx_base64_decode(body, (size_t)(fin - body), &der, NULL) != PHX_OK ||
+            !(x = cert_from_der(v, der.ptr, der.len))) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d does not parse", what,
+                           sk_X509_num(sk));
+            goto out;
+        }
         if (!sk_X509_push(sk, x)) {
             X509_free(x);
-            break;
+            err = phx_fail(e, PHX_ERR_NOMEM, "%s", what);
+            goto out;
         }
+        at = fin + sizeof end - 1;
     }
-    BIO_free(bio);
-    ERR_clear_error();
-    /* Every certificate block must parse: a damaged one (even the root, which is
-     * not otherwise needed) makes the whole chain malformed. */
-    size_t blocks = 0;
-    static const char marker[] = "-----BEGIN CERTIFICATE-----";
-    for (const char *at = pem, *end = pem + len;
-         (at = memmem(at, (size_t)(end - at), marker, sizeof marker - 1)) != NULL;
-         at += sizeof marker - 1)
-        blocks++;
-    if (blocks != (size_t)sk_X509_num(sk)) {
-        int parsed = sk_X509_num(sk);
+    if ((size_t)sk_X509_num(sk) < min)
+        err = phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s), need at least %zu", what,
+                       sk_X509_num(sk), min);
+out:
+    phx_buf_free(&der);
+    if (err) {
         sk_X509_pop_free(sk, X509_free);
-        return phx_fail(e, PHX_ERR_VERIFY, "%s: %zu certificate blocks, only %d parse", what,
-                        blocks, parsed);
-    }
-    if ((size_t)sk_X509_num(sk) < min) {
-        sk_X509_pop_free(sk, X509_free);
-        return phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s), need at least %zu", what,
-                        sk_X509_num(sk), min);
+        return err;
     }
     *out = sk;
     return PHX_OK;
-}
-
-static bool same_cert(X509 *a, X509 *b)
-{
-    return X509_cmp(a, b) == 0;
 }
 
 static void add_window(window_t *w, size_t *n, size_t max, const char *what, int64_t nb, int64_t na,
@@ -195,13 +260,23 @@ static phx_err_t check_windows(const window_t *w, size_t n, int64_t now, phx_err
 /* Verify a chain [leaf, intermediates..., (root)] up to the verifier's root. The
  * chain's own root, if present, must be byte-identical to ours: a root that
  * comes with the input is never trusted. Records each certificate's window. */
-static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, const char *what,
-                              window_t *w, size_t *n_win, size_t max_win, phx_error_t *e)
+/* Intel's PCS hierarchy is fixed: depth is how many certificates must sit below
+ * the root (1: TCB Signing or a PCK CA, issued by the root itself; 2: PCK leaf,
+ * PCK CA), and leaf_ca says whether the first must be a CA. Without this a key
+ * anywhere under the root (say a PCK leaf key pulled out of a broken CPU) could
+ * sign TCB Info or a CRL. */
+static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, int depth,
+                              bool leaf_ca, const char *what, window_t *w, size_t *n_win,
+                              size_t max_win, phx_error_t *e)
 {
     int n = sk_X509_num(sk);
-    if (n >= 2 && same_cert(sk_X509_value(sk, n - 1), v->root)) n--;
-    if (n < 1) return phx_fail(e, PHX_ERR_VERIFY, "%s: no certificate below the root", what);
-    if (n > 4) return phx_fail(e, PHX_ERR_VERIFY, "%s: chain too long", what);
+    if (n >= 2 && sk_X509_value(sk, n - 1) == v->root) n--; /* byte-identical, see cert_from_der */
+    if (n != depth)
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s) below the root, want %d", what, n,
+                        depth);
+    if ((X509_check_ca(sk_X509_value(sk, 0)) != 0) != leaf_ca)
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: the first certificate %s a CA", what,
+                        leaf_ca ? "is not" : "is");
     for (int i = 0; i < n; i++) {
         X509 *cert = sk_X509_value(sk, i);
         X509 *issuer = i + 1 < n ? sk_X509_value(sk, i + 1) : v->root;
@@ -209,13 +284,31 @@ static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, con
         if (X509_check_issued(issuer, cert) != X509_V_OK)
             return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is not issued by the next one%s",
                             what, i, i + 1 < n ? "" : " (the trusted root)");
-        if (!ik || X509_verify(cert, ik) != 1)
-            return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has a bad signature", what, i);
+        pool_entry_t *pe = pool_find(v, cert);
+        if (!pe || pe->verified_issuer != issuer) {
+            if (!ik || X509_verify(cert, ik) != 1)
+                return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has a bad signature", what,
+                                i);
+            /* Remember only issuers that outlive the call (the root, pooled
+             * certificates): a freed issuer's address could be reused. */
+            if (pe && (issuer == v->root || pool_find(v, issuer))) pe->verified_issuer = issuer;
+        }
         if (i > 0 && X509_check_ca(cert) == 0)
             return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is not a CA", what, i);
         add_cert_window(w, n_win, max_win, what, cert);
     }
     return PHX_OK;
+}
+
+/* With Intel's root, signers are also checked by name (Intel PCS certificate
+ * profile): belt and braces over the hierarchy's shape. Other roots (the sim
+ * TEE's) use their own names. */
+static bool intel_cn_is(const phx_attest_verifier_t *v, X509 *cert, const char *a, const char *b)
+{
+    if (!v->is_intel) return true;
+    char cn[128];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    return n > 0 && (strcmp(cn, a) == 0 || (b && strcmp(cn, b) == 0));
 }
 
 static bool is_revoked(X509_CRL *crl, X509 *cert)
@@ -257,6 +350,7 @@ static X509_CRL *load_crl(const phx_buf_t *der)
 
 static void col_entry_clear(col_entry_t *c)
 {
+    free(c->bytes);
     phx_collateral_free(c->col);
     X509_CRL_free(c->root_crl);
     X509_CRL_free(c->pck_crl);
@@ -287,12 +381,16 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
         goto out;
     }
     /* PCK CRL: signed by the PCK CA of its issuer chain, which chains to the root. */
-    if ((err = load_pem_chain(c->pck_crl_issuer_chain, strlen(c->pck_crl_issuer_chain), &crl_chain,
-                              1, "PCK CRL issuer chain", e)) ||
-        (err = verify_chain(v, crl_chain, "PCK CRL issuer chain", ent->win, &ent->n_win,
+    if ((err = load_pem_chain(v, c->pck_crl_issuer_chain, strlen(c->pck_crl_issuer_chain),
+                              &crl_chain, 1, "PCK CRL issuer chain", e)) ||
+        (err = verify_chain(v, crl_chain, 1, true, "PCK CRL issuer chain", ent->win, &ent->n_win,
                             MAX_WINDOWS, e)))
         goto out;
     X509 *pck_ca = sk_X509_value(crl_chain, 0);
+    if (!intel_cn_is(v, pck_ca, "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA")) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL issuer is not an Intel SGX PCK CA");
+        goto out;
+    }
     if (X509_NAME_cmp(X509_CRL_get_issuer(ent->pck_crl), X509_get_subject_name(pck_ca)) != 0 ||
         X509_CRL_verify(ent->pck_crl, X509_get0_pubkey(pck_ca)) != 1) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL is not signed by its issuer chain");
@@ -314,12 +412,16 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
         goto out;
 
     /* TCB Info: chain to the root, not revoked, signature over the exact text. */
-    if ((err = load_pem_chain(c->tcb_info_issuer_chain, strlen(c->tcb_info_issuer_chain),
+    if ((err = load_pem_chain(v, c->tcb_info_issuer_chain, strlen(c->tcb_info_issuer_chain),
                               &tcb_chain, 1, "TCB Info issuer chain", e)) ||
-        (err = verify_chain(v, tcb_chain, "TCB Info issuer chain", ent->win, &ent->n_win,
+        (err = verify_chain(v, tcb_chain, 1, false, "TCB Info issuer chain", ent->win, &ent->n_win,
                             MAX_WINDOWS, e)) ||
         (err = check_revocation(tcb_chain, ent->root_crl, NULL, "TCB Info issuer chain", e)))
         goto out;
+    if (!intel_cn_is(v, sk_X509_value(tcb_chain, 0), "Intel SGX TCB Signing", NULL)) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info is not signed by Intel SGX TCB Signing");
+        goto out;
+    }
     if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(tcb_chain, 0)), c->tcb_info_text,
                          c->tcb_info_len, c->tcb_info_sig)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info signature is invalid");
@@ -329,12 +431,16 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
                c->tcb.next_update, WIN_ISSUE);
 
     /* QE Identity: same. */
-    if ((err = load_pem_chain(c->qe_identity_issuer_chain, strlen(c->qe_identity_issuer_chain),
+    if ((err = load_pem_chain(v, c->qe_identity_issuer_chain, strlen(c->qe_identity_issuer_chain),
                               &qe_chain, 1, "QE Identity issuer chain", e)) ||
-        (err = verify_chain(v, qe_chain, "QE Identity issuer chain", ent->win, &ent->n_win,
-                            MAX_WINDOWS, e)) ||
+        (err = verify_chain(v, qe_chain, 1, false, "QE Identity issuer chain", ent->win,
+                            &ent->n_win, MAX_WINDOWS, e)) ||
         (err = check_revocation(qe_chain, ent->root_crl, NULL, "QE Identity issuer chain", e)))
         goto out;
+    if (!intel_cn_is(v, sk_X509_value(qe_chain, 0), "Intel SGX TCB Signing", NULL)) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity is not signed by Intel SGX TCB Signing");
+        goto out;
+    }
     if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(qe_chain, 0)), c->qe_identity_text,
                          c->qe_identity_len, c->qe_identity_sig)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity signature is invalid");
@@ -348,6 +454,12 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
         goto out;
     }
     memcpy(ent->key, c->hash, 32);
+    if (!(ent->bytes = malloc(len ? len : 1))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "collateral cache");
+        goto out;
+    }
+    memcpy(ent->bytes, p, len);
+    ent->len = len;
     ent->used = true;
 out:
     sk_X509_pop_free(crl_chain, X509_free);
@@ -371,9 +483,10 @@ static phx_err_t verify_platform(phx_attest_verifier_t *v, const col_entry_t *co
                        q->cert_type);
         goto out;
     }
-    if ((err = load_pem_chain((const char *)q->cert_data, q->cert_data_len, &chain, 2,
+    if ((err = load_pem_chain(v, (const char *)q->cert_data, q->cert_data_len, &chain, 2,
                               "PCK certificate chain", e)) ||
-        (err = verify_chain(v, chain, "PCK certificate chain", ent->win, &ent->n_win, 4, e)))
+        (err = verify_chain(v, chain, 2, false, "PCK certificate chain", ent->win, &ent->n_win, 4,
+                            e)))
         goto out;
     X509 *leaf = sk_X509_value(chain, 0);
     if (X509_check_ca(leaf) != 0) {
@@ -416,6 +529,12 @@ static phx_err_t verify_platform(phx_attest_verifier_t *v, const col_entry_t *co
 out:
     sk_X509_pop_free(chain, X509_free);
     return err;
+}
+
+static void plat_entry_clear(plat_entry_t *p)
+{
+    EC_KEY_free(p->att_key);
+    memset(p, 0, sizeof *p);
 }
 
 static void platform_key(const col_entry_t *col, const phx_quote_t *q, uint8_t out[32])
@@ -623,10 +742,18 @@ phx_err_t phx_attest_verifier_new(const uint8_t *root_der, size_t root_len,
         X509_free(root);
         return phx_fail(e, PHX_ERR_NOMEM, "verifier");
     }
+    pthread_mutex_init(&v->lock, NULL);
+    v->p256 = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
     v->root = root;
     v->root_key = key;
+    v->root_der = malloc(root_len);
+    if (!v->root_der || !v->p256) {
+        phx_attest_verifier_free(v);
+        return phx_fail(e, PHX_ERR_NOMEM, "verifier");
+    }
+    memcpy(v->root_der, root_der, root_len);
+    v->root_der_len = root_len;
     v->is_intel = intel;
-    pthread_mutex_init(&v->lock, NULL);
     *out = v;
     return PHX_OK;
 }
@@ -637,8 +764,11 @@ void phx_attest_verifier_clear_cache(phx_attest_verifier_t *v)
     pthread_mutex_lock(&v->lock);
     for (int i = 0; i < CACHE_SLOTS; i++) {
         col_entry_clear(&v->cols[i]);
-        memset(&v->plats[i], 0, sizeof v->plats[i]);
+        plat_entry_clear(&v->plats[i]);
     }
+    for (size_t i = 0; i < v->n_pool; i++)
+        X509_free(v->pool[i].cert);
+    v->n_pool = 0;
     pthread_mutex_unlock(&v->lock);
 }
 
@@ -648,6 +778,8 @@ void phx_attest_verifier_free(phx_attest_verifier_t *v)
     phx_attest_verifier_clear_cache(v);
     pthread_mutex_destroy(&v->lock);
     X509_free(v->root);
+    EC_KEY_free(v->p256);
+    free(v->root_der);
     free(v);
 }
 
@@ -687,7 +819,7 @@ static void fill_report(const phx_quote_t *q, phx_attest_result_t *res)
 
 /* Everything after the collateral and platform material are known good. Called
  * with the lock held (entries stay valid). */
-static phx_err_t verify_quote_with(const col_entry_t *col, const plat_entry_t *plat,
+static phx_err_t verify_quote_with(const EC_KEY *p256, const col_entry_t *col, plat_entry_t *plat,
                                    const phx_quote_t *q, const uint8_t *raw, int64_t now,
                                    const phx_attest_policy_t *policy, phx_attest_result_t *res,
                                    phx_error_t *e)
@@ -732,7 +864,13 @@ static phx_err_t verify_quote_with(const col_entry_t *col, const plat_entry_t *p
     const isv_level_t *qe_level = NULL;
     if ((err = check_qe_identity(&c->qe, &q->qe_report_body, &qe_level, e))) return err;
 
-    if (!raw_key_verify(q->attestation_key, raw, q->signed_len, q->signature))
+    if (!plat->att_key || memcmp(plat->att_pub, q->attestation_key, 64) != 0) {
+        EC_KEY_free(plat->att_key);
+        memcpy(plat->att_pub, q->attestation_key, 64);
+        if (!(plat->att_key = raw_key(p256, q->attestation_key)))
+            return phx_fail(e, PHX_ERR_VERIFY, "attestation key is not a P-256 point");
+    }
+    if (!ec_verify(plat->att_key, raw, q->signed_len, q->signature))
         return phx_fail(e, PHX_ERR_VERIFY, "quote signature is invalid");
 
     const tcb_level_t *level = match_platform(&c->tcb, pck, q);
@@ -788,13 +926,20 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     if ((err = phx_quote_parse(quote, quote_len, &q, e))) return phx_error_wrap(e, err, "quote");
     fill_report(&q, res);
 
-    uint8_t col_key[32], plat_key[32];
-    attest_sha256(collateral, collateral_len, col_key);
+    uint8_t plat_key[32];
     pthread_mutex_lock(&v->lock);
     v->clock++;
+    /* Between calls nothing points into the pool: refill it when nearly full. */
+    if (v->n_pool > POOL_SLOTS - 8) {
+        for (size_t i = 0; i < v->n_pool; i++)
+            X509_free(v->pool[i].cert);
+        v->n_pool = 0;
+    }
     col_entry_t *col = NULL;
     for (int i = 0; i < CACHE_SLOTS && !col; i++)
-        if (v->cols[i].used && memcmp(v->cols[i].key, col_key, 32) == 0) col = &v->cols[i];
+        if (v->cols[i].used && v->cols[i].len == collateral_len &&
+            memcmp(v->cols[i].bytes, collateral, collateral_len) == 0)
+            col = &v->cols[i];
     if (col) {
         res->collateral_cached = true;
     } else {
@@ -817,10 +962,11 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
         if ((err = verify_platform(v, col, &q, &fresh, e))) goto out;
         memcpy(fresh.key, plat_key, 32);
         plat = &v->plats[oldest_slot_plat(v)];
+        plat_entry_clear(plat);
         *plat = fresh;
     }
     plat->stamp = v->clock;
-    err = verify_quote_with(col, plat, &q, quote, now, policy, res, e);
+    err = verify_quote_with(v->p256, col, plat, &q, quote, now, policy, res, e);
 out:
     pthread_mutex_unlock(&v->lock);
     return err;

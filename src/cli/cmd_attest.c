@@ -22,8 +22,9 @@ static const char help[] =
     "      UpToDate and SWHardeningNeeded; --policy FILE reads another (see docs/attest.md).\n"
     "      Exit 0 accepted, 1 rejected (the reason is printed), 2 unreadable input.\n\n"
     "  phx attest quote --tee sim|tdx|sgx --report-data HEX [--out FILE] [--sim-dir DIR]\n"
+    "                   [--json]\n"
     "      Make a quote over 64 bytes of report data (shorter HEX is zero-padded on the\n"
-    "      right). Writes raw bytes to FILE, or hex to stdout.\n\n"
+    "      right). Writes raw bytes to FILE, or hex to stdout (--json: {quote, ...}).\n\n"
     "  phx attest collateral --tee sim [--out FILE] [--sim-dir DIR]\n"
     "      Print (or write) the sim platform's collateral JSON for `attest verify`.\n\n"
     "  phx attest measurement --tee sim|tdx|sgx [--sim-dir DIR] [--json]\n"
@@ -207,9 +208,10 @@ static int cmd_quote(int argc, char **argv)
     cli_opt_t opts[] = {{.name = "tee", .takes_value = true},
                         {.name = "report-data", .takes_value = true},
                         {.name = "out", .takes_value = true},
-                        {.name = "sim-dir", .takes_value = true}};
+                        {.name = "sim-dir", .takes_value = true},
+                        {.name = "json"}};
     cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, 4, &args);
+    int rc = cli_parse(prefix, argc, argv, opts, 5, &args);
     if (rc) return rc;
     if (args.npos) return cli_error(PHX_EXIT_USAGE, prefix, "takes no arguments (see --help)");
     if (!opts[1].seen) return cli_error(PHX_EXIT_USAGE, prefix, "--report-data HEX is required");
@@ -224,10 +226,20 @@ static int cmd_quote(int argc, char **argv)
     phx_buf_free(&rd);
     phx_tee_t *t = NULL;
     if ((rc = open_tee(prefix, opts[0].value, opts[3].value, &t))) return rc;
-    if (phx_tee_quote(t, report_data, &quote, &e))
+    if (phx_tee_quote(t, report_data, &quote, &e)) {
         rc = cli_error_e(PHX_EXIT_FAIL, prefix, &e);
-    else
+    } else if (opts[4].seen) {
+        rc = opts[2].value ? write_out(prefix, opts[2].value, &quote, false) : PHX_EXIT_OK;
+        json_t *o = json_object();
+        json_object_set_new(o, "tee", json_string(phx_tee_kind_name(phx_tee_kind(t))));
+        json_object_set_new(o, "report_data", phx_json_hex(report_data, 64));
+        json_object_set_new(o, "quote", phx_json_hex(quote.ptr, quote.len));
+        if (opts[2].value) json_object_set_new(o, "out", json_string(opts[2].value));
+        if (rc == PHX_EXIT_OK) cli_print_json(o);
+        json_decref(o);
+    } else {
         rc = write_out(prefix, opts[2].value, &quote, true);
+    }
     phx_tee_close(t);
     phx_buf_free(&quote);
     return rc;

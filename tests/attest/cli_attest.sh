@@ -37,6 +37,19 @@ PY
 "$phx" attest verify "$tmp/bad.bin" --collateral "$tmp/c.json" --trust-sim-root "$PHX_HOME/sim" >/dev/null
 check "tampered sim quote rejected" 1 $?
 
+# Several processes making the sim TEE at once end up sharing one hierarchy.
+export PHX_HOME="$tmp/race"
+for i in 1 2 3 4; do "$phx" attest quote --tee sim --report-data 0$i --out "$tmp/race$i.bin" & done
+wait
+"$phx" attest collateral --tee sim --out "$tmp/race.json"
+ok=0
+for i in 1 2 3 4; do
+    "$phx" attest verify "$tmp/race$i.bin" --collateral "$tmp/race.json" --trust-sim-root "$PHX_HOME/sim" >/dev/null || ok=1
+done
+check "concurrent first use: one hierarchy, every quote verifies" 0 $ok
+[ -z "$(ls -d "$PHX_HOME"/sim.tmp.* 2>/dev/null)" ]; check "no temporary sim directories left" 0 $?
+export PHX_HOME="$tmp/home"
+
 d="${PHX_TESTDATA:-../shared/testdata}/dcap"
 if [ -d "$d" ]; then
     "$phx" attest verify "$d/quotes/phala_tdx_v4_b0c06f.bin" --collateral "$d/collateral/phala_tdx_b0c06f_2506.json" --now 1752919234 --json >"$tmp/r.json"

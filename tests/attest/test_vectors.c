@@ -132,6 +132,17 @@ int main(void)
                       "%s: fmspc %s", name, fmspc_hex);
         json_decref(got);
 
+        /* Cached collateral is still checked against the time of each call. */
+        if (want_ok) {
+            int64_t end =
+                json_integer_value(json_object_get(json_object_get(c, "collateral_window"), "end"));
+            phx_attest_result_t r_late;
+            phx_error_t e_late = {0};
+            CHECK_MSG(phx_attest_verify(shared, quote.ptr, quote.len, col.ptr, col.len, end + 86400,
+                                        &permissive, &r_late, &e_late) != PHX_OK &&
+                          r_late.collateral_cached,
+                      "%s: cached collateral accepted after its window", name);
+        }
         /* The default policy accepts only UpToDate and SWHardeningNeeded. */
         phx_attest_result_t r_def;
         phx_error_t e_def = {0};

@@ -4,6 +4,10 @@
  * and sgx backends against fake configfs-tsm and Gramine trees. */
 #include <unistd.h>
 
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "phx/tee.h"
 #include "test.h"
 
@@ -20,6 +24,67 @@ static void put_file(const char *path, const void *p, size_t n)
 {
     phx_error_t e;
     CHECK_MSG(phx_file_write_atomic(path, p, n, 0644, &e) == PHX_OK, "%s", e.message);
+}
+
+/* Sign msg with the PEM private key in file, raw r||s as hex (what collateral holds). */
+static bool sign_hex(const char *key_file, const char *msg, char out_hex[129])
+{
+    FILE *f = fopen(key_file, "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f) fclose(f);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t der[80], rs[64];
+    size_t der_len = sizeof der;
+    bool ok = k && ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
+              EVP_DigestSign(ctx, der, &der_len, (const uint8_t *)msg, strlen(msg)) == 1;
+    ECDSA_SIG *sig = NULL;
+    const unsigned char *p = der;
+    if (ok) ok = (sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL;
+    if (ok)
+        ok = BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
+             BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32;
+    if (ok) phx_hex_encode_to(out_hex, rs, 64);
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+/* TCB Info signed by a key that chains to the trusted root but is not the TCB
+ * signing key (here the PCK CA's) must be refused; re-signed with the real TCB
+ * signing key, the same edited text is accepted (so the edit itself is sound). */
+static void test_forged_signer(const char *dir, const phx_buf_t *quote, const phx_buf_t *col,
+                               const phx_buf_t *root)
+{
+    json_t *doc = NULL;
+    phx_error_t e = {0};
+    CHECK(phx_json_parse((const char *)col->ptr, col->len, &doc, &e) == PHX_OK);
+    if (!doc) return;
+    char key[600], sig[129];
+    const char *signers[] = {"tcb_signing.key", "pck_ca.key"};
+    const char *chains[] = {json_string_value(json_object_get(doc, "tcb_info_issuer_chain")),
+                            json_string_value(json_object_get(doc, "pck_crl_issuer_chain"))};
+    const char *text = json_string_value(json_object_get(doc, "tcb_info"));
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root->ptr, root->len, &v, &e) == PHX_OK);
+    int64_t now = (int64_t)(phx_now_ms() / 1000);
+    for (int i = 0; i < 2; i++) {
+        snprintf(key, sizeof key, "%s/%s", dir, signers[i]);
+        CHECK(sign_hex(key, text, sig));
+        json_t *copy = json_deep_copy(doc);
+        json_object_set_new(copy, "tcb_info_signature", json_string(sig));
+        json_object_set_new(copy, "tcb_info_issuer_chain", json_string(chains[i]));
+        char *c = json_dumps(copy, JSON_COMPACT);
+        phx_attest_result_t r;
+        phx_err_t err = phx_attest_verify(v, quote->ptr, quote->len, (const uint8_t *)c, strlen(c),
+                                          now, NULL, &r, &e);
+        printf("TCB Info signed by %s: %s\n", signers[i], err ? e.message : "accepted");
+        CHECK_MSG((err == PHX_OK) == (i == 0), "%s: %s", signers[i], e.message);
+        free(c);
+        json_decref(copy);
+    }
+    phx_attest_verifier_free(v);
+    json_decref(doc);
 }
 
 static void test_sim(void)
@@ -61,6 +126,8 @@ static void test_sim(void)
     err = phx_attest_verify(intel_v, quote.ptr, quote.len, col.ptr, col.len, now, NULL, &r, &e);
     CHECK(err != PHX_OK && !r.accepted);
     printf("sim quote with Intel root: rejected (%s)\n", e.message);
+
+    test_forged_signer(dir, &quote, &col, &root);
 
     /* Measurement: MRTD is the running binary's SHA-384; stable across calls. */
     phx_tee_measurement_t m1, m2;

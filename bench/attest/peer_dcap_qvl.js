@@ -1,0 +1,23 @@
+// The reference JS verifier (@phala/dcap-qvl, npm) on the same inputs: full
+// verification per call (it has no cache, so cold and warm are the same work).
+// Usage: node peer_dcap_qvl.js QUOTE COLLATERAL NOW [SECONDS]; prints one JSON line.
+const fs = require('fs');
+const path = require('path');
+const mods = process.env.PHX_NODE_MODULES || path.join(__dirname, '..', '..', 'node_modules');
+const { verify } = require(path.join(mods, '@phala', 'dcap-qvl'));
+const [quoteFile, colFile, nowArg, secArg] = process.argv.slice(2);
+const quote = fs.readFileSync(quoteFile);
+const collateral = JSON.parse(fs.readFileSync(colFile, 'utf8'));
+const now = Number(nowArg);
+const budget = Number(secArg || 2) * 1e9;
+let status = verify(quote, collateral, now).status; // warm up the JIT
+let n = 0;
+const t0 = process.hrtime.bigint();
+let t;
+do {
+    status = verify(quote, collateral, now).status;
+    n++;
+    t = process.hrtime.bigint();
+} while (Number(t - t0) < budget);
+const perS = n / (Number(t - t0) / 1e9);
+console.log(JSON.stringify({ per_s: perS, ms: 1000 / perS, status }));
