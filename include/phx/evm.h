@@ -476,7 +476,7 @@ typedef struct {
 phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx_hash[32],
                           phx_error_t *e);
 /* send + wait_receipt. A mined but reverted tx is PHX_ERR_REMOTE ("reverted"),
- * with the receipt still filled in. */
+ * with the receipt still filled in. receipt may be NULL. */
 phx_err_t phx_signer_transact(phx_signer_t *s, const phx_evm_send_t *req, uint64_t confirmations,
                               uint64_t timeout_ms, phx_evm_receipt_t *receipt, phx_error_t *e);
 /* Deploy: data = bytecode || ctor_args; address from the receipt.

@@ -250,15 +250,20 @@ phx_err_t phx_signer_transact(phx_signer_t *s, const phx_evm_send_t *req, uint64
                               uint64_t timeout_ms, phx_evm_receipt_t *receipt, phx_error_t *e)
 {
     uint8_t hash[32];
+    phx_evm_receipt_t local;
+    memset(&local, 0, sizeof local);
+    /* A caller that only needs success may pass NULL. */
+    phx_evm_receipt_t *r = receipt ? receipt : &local;
     phx_err_t err = phx_signer_send(s, req, hash, e);
-    if (err) return err;
-    if ((err = phx_rpc_wait_receipt(s->rpc, hash, confirmations, timeout_ms, 0, receipt, e)))
-        return err;
-    if (!receipt->status) {
+    if (err) goto out;
+    if ((err = phx_rpc_wait_receipt(s->rpc, hash, confirmations, timeout_ms, 0, r, e))) goto out;
+    if (!r->status) {
         char *h = phx_hex_encode(hash, 32);
         err = phx_fail(e, PHX_ERR_REMOTE, "transaction %s reverted", h ? h : "?");
         free(h);
     }
+out:
+    phx_evm_receipt_clear(&local);
     return err;
 }
 
