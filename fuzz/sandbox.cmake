@@ -1,0 +1,8 @@
+# Host-call messages from a (possibly compromised) sandbox child, and the contract
+# result it reports: the worker's only inputs from the sandbox.
+if(TARGET phx_sandbox)
+  phx_add_fuzzer(fuzz_sandbox_msg SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_msg.c
+                 LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_msg)
+  phx_add_fuzzer(fuzz_sandbox_result SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_result.c
+                 LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_result)
+endif()

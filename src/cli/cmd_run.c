@@ -1,0 +1,226 @@
+/* phx run: run a TEE contract once, locally, in the real sandbox (a fresh
+ * process from the zygote, with the default or given limits), and print its
+ * result. The same path the worker uses for every invocation (docs/js.md). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "phx/sandbox.h"
+
+static const char help[] =
+    "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host HOST]...\n"
+    "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n\n"
+    "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
+    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n\n"
+    "Options:\n"
+    "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
+    "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
+    "  --allow-host HOST    let fetch reach HOST even if it resolves to a private,\n"
+    "                       loopback or link-local address (repeatable)\n"
+    "  --cpu-ms N           CPU time limit (default 30000)\n"
+    "  --mem-mb N           memory limit (default 128)\n"
+    "  --timeout-ms N       wall-clock limit (default 60000)\n"
+    "  --kv DIR             where the contract's kv state and the dev key live (default .phx-kv)\n"
+    "  --contract-id ID     kv/key namespace (default: the code hash)\n"
+    "  --no-jit             interpreter only\n"
+    "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
+    "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || s[0] == '-' || v == 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    cli_opt_t opts[] = {
+        {.name = "input", .takes_value = true},
+        {.name = "secret", .takes_value = true, .repeatable = true},
+        {.name = "allow-host", .takes_value = true, .repeatable = true},
+        {.name = "cpu-ms", .takes_value = true},
+        {.name = "mem-mb", .takes_value = true},
+        {.name = "timeout-ms", .takes_value = true},
+        {.name = "kv", .takes_value = true},
+        {.name = "contract-id", .takes_value = true},
+        {.name = "no-jit"},
+        {.name = "json"},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *P = "phx run";
+    cli_args_t args;
+    int rc = cli_parse(P, argc, argv, opts, nopts, &args);
+    if (rc) return rc;
+    phx_buf_t src = PHX_BUF_INIT, input = PHX_BUF_INIT;
+    const char **keys = NULL, **vals = NULL;
+    char **kv_copies = NULL;
+    phx_sandbox_pool_t *pool = NULL;
+    phx_sandbox_result_t res = {0};
+    phx_error_t e = {0};
+    int nsec = 0;
+    bool as_json = cli_opt(opts, nopts, "json")->seen;
+
+    if (args.npos != 1) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "expected one CONTRACT.js (see --help)");
+        goto out;
+    }
+    if (phx_file_read(args.pos[0], &src, &e)) {
+        rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+        goto out;
+    }
+    const char *in = cli_opt(opts, nopts, "input")->value;
+    if (in && in[0] == '@') {
+        if (phx_file_read(in + 1, &input, &e)) {
+            rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+            goto out;
+        }
+    } else {
+        phx_buf_append_str(&input, in ? in : "null");
+    }
+    json_t *chk;
+    if (phx_json_parse((const char *)input.ptr, input.len, &chk, &e)) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "--input is not JSON: %s", e.message);
+        goto out;
+    }
+    json_decref(chk);
+
+    phx_sandbox_config_t cfg = {0};
+    phx_sandbox_limits_default(&cfg.limits);
+    uint64_t v;
+    const char *s;
+    if ((s = cli_opt(opts, nopts, "cpu-ms")->value)) {
+        if (parse_u64(s, &v)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--cpu-ms: a positive integer");
+            goto out;
+        }
+        cfg.limits.cpu_ms = v;
+    }
+    if ((s = cli_opt(opts, nopts, "mem-mb")->value)) {
+        if (parse_u64(s, &v) || v > 65536) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--mem-mb: 1..65536");
+            goto out;
+        }
+        cfg.limits.mem_bytes = v << 20;
+    }
+    if ((s = cli_opt(opts, nopts, "timeout-ms")->value)) {
+        if (parse_u64(s, &v)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--timeout-ms: a positive integer");
+            goto out;
+        }
+        cfg.limits.wall_ms = v;
+    }
+    cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
+    cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
+    cfg.allow_hosts = ah->values;
+    cfg.nallow_hosts = ah->nvalues;
+    cfg.prefork = -1; /* one invocation: no replacement child */
+    cfg.jit = !cli_opt(opts, nopts, "no-jit")->seen;
+
+    cli_opt_t *so = cli_opt(opts, nopts, "secret");
+    keys = calloc((size_t)so->nvalues + 1, sizeof *keys);
+    vals = calloc((size_t)so->nvalues + 1, sizeof *vals);
+    kv_copies = calloc((size_t)so->nvalues + 1, sizeof *kv_copies);
+    if (!keys || !vals || !kv_copies) {
+        rc = cli_error(PHX_EXIT_FAIL, P, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < so->nvalues; i++) {
+        char *c = strdup(so->values[i]);
+        char *eq = c ? strchr(c, '=') : NULL;
+        kv_copies[i] = c;
+        if (!eq || eq == c) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--secret wants K=V");
+            goto out;
+        }
+        *eq = 0;
+        keys[nsec] = c;
+        vals[nsec] = eq + 1;
+        nsec++;
+    }
+
+    if (phx_sandbox_pool_new(&cfg, &pool, &e)) {
+        rc = cli_error_e(PHX_EXIT_FAIL, P, &e);
+        goto out;
+    }
+    phx_sandbox_job_t job = {
+        .source = (const char *)src.ptr,
+        .source_len = src.len,
+        .filename = args.pos[0],
+        .contract_id = cli_opt(opts, nopts, "contract-id")->value,
+        .input_json = (const char *)input.ptr,
+        .secret_keys = keys,
+        .secret_values = vals,
+        .nsecrets = nsec,
+    };
+    if (phx_sandbox_invoke(pool, &job, &res, &e)) {
+        rc = cli_error_e(e.code == PHX_ERR_INVALID ? PHX_EXIT_USAGE : PHX_EXIT_FAIL, P, &e);
+        goto out;
+    }
+    rc = res.ok ? PHX_EXIT_OK : PHX_EXIT_FAIL;
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(res.ok));
+        if (res.ok && res.output_is_bytes)
+            json_object_set_new(o, "output", phx_json_hex(res.output.ptr, res.output.len));
+        else if (!res.ok)
+            json_object_set_new(o, "error",
+                                json_pack("{s:s,s:s}", "code", res.code, "message", res.message));
+        json_t *logs = json_array();
+        for (size_t i = 0; i < res.nlogs; i++)
+            json_array_append_new(logs, json_string(res.logs[i]));
+        json_object_set_new(o, "logs", logs);
+        json_object_set_new(o, "usage",
+                            json_pack("{s:I,s:I,s:I,s:I}", "cpu_ms", (json_int_t)res.cpu_ms,
+                                      "wall_ms", (json_int_t)res.wall_ms, "peak_mem_kb",
+                                      (json_int_t)res.peak_mem_kb, "requests",
+                                      (json_int_t)res.requests));
+        json_object_set_new(o, "codeHash", json_string(res.code_hash));
+        if (res.ok && !res.output_is_bytes) {
+            /* The contract's JSON text goes out as it came (the sandbox checked it
+             * is JSON): re-encoding would turn 12345678901234567890 into a real. */
+            json_object_del(o, "ok");
+            char *rest = json_dumps(o, JSON_COMPACT);
+            printf("{\"ok\":true,\"output\":%.*s,%s\n", (int)res.output.len,
+                   (const char *)res.output.ptr, rest ? rest + 1 : "}");
+            free(rest);
+        } else {
+            cli_print_json(o);
+        }
+        json_decref(o);
+    } else {
+        for (size_t i = 0; i < res.nlogs; i++)
+            fprintf(stderr, "%s\n", res.logs[i]);
+        if (res.ok) {
+            if (res.output_is_bytes) {
+                char *h = phx_hex_encode(res.output.ptr, res.output.len);
+                printf("%s\n", h ? h : "");
+                free(h);
+            } else {
+                printf("%.*s\n", (int)res.output.len, (const char *)res.output.ptr);
+            }
+        } else {
+            fprintf(stderr, "phx run: %s: %s\n", res.code, res.message);
+        }
+    }
+out:
+    phx_sandbox_result_free(&res);
+    phx_sandbox_pool_free(pool);
+    if (kv_copies) {
+        for (int i = 0; kv_copies[i]; i++) {
+            phx_secure_zero(kv_copies[i], strlen(kv_copies[i]));
+            free(kv_copies[i]);
+        }
+    }
+    free(kv_copies);
+    free(keys);
+    free(vals);
+    phx_buf_free(&src);
+    phx_buf_free(&input);
+    cli_opts_free(opts, nopts);
+    return rc;
+}
+PHX_CLI_COMMAND(run, "run", 200, "run a TEE contract locally in the sandbox", cmd_run)

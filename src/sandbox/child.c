@@ -1,0 +1,385 @@
+/* The sandbox child: one invocation, then exit. Between fork and the job it drops
+ * everything it can (rlimits, no new privileges, a seccomp allowlist applied to
+ * all its threads), so a contract that takes over the engine finds a process
+ * with no keys, no files and no sockets other than its channel to the worker. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static struct {
+    phx_js_engine_t *eng;
+    int chan;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool armed;
+    uint64_t cpu_ms, mem_bytes;
+    long base_rss_kb;
+} g;
+
+static uint64_t cpu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* The watchdog: CPU time and RSS growth, polled every 2 ms while armed. An abort
+ * is re-requested each tick: a single interrupt can land in native code that
+ * does not check (research §2, "re-requests every 2 ms"). */
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g.mu);
+    while (!g.armed)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    phx_js_status_t reason = PHX_JS_OK;
+    for (;;) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (!reason && cpu_now_ms() > g.cpu_ms) reason = PHX_JS_CPU_LIMIT;
+        if (!reason &&
+            (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes + SBX_RSS_SLACK_BYTES)
+            reason = PHX_JS_MEMORY_LIMIT;
+        if (reason) phx_js_engine_abort(g.eng, reason);
+    }
+    return NULL;
+}
+
+static void set_limit(int res, rlim_t soft, rlim_t hard)
+{
+    struct rlimit rl = {soft, hard};
+    (void)setrlimit(res, &rl);
+}
+
+#ifndef SBX_ASAN
+static long vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return pages * sysconf(_SC_PAGESIZE);
+}
+#endif
+
+/* The allowlist: memory management (the GC and the JIT need mmap/mprotect), time,
+ * futexes for the helper thread, I/O on the already-open channel, and exit.
+ * Anything else fails with EPERM; the classic escape routes kill the process. */
+phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    if (!ctx) return phx_fail(e, PHX_ERR_NOMEM, "seccomp_init");
+    static const int allow[] = {
+        SCMP_SYS(read),
+        SCMP_SYS(write),
+        SCMP_SYS(readv),
+        SCMP_SYS(writev),
+        SCMP_SYS(recvfrom),
+        SCMP_SYS(sendto),
+        SCMP_SYS(recvmsg),
+        SCMP_SYS(sendmsg),
+        SCMP_SYS(close),
+        SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
+        SCMP_SYS(lseek),
+        SCMP_SYS(mmap),
+        SCMP_SYS(munmap),
+        SCMP_SYS(mprotect),
+        SCMP_SYS(madvise),
+        SCMP_SYS(mremap),
+        SCMP_SYS(brk),
+        SCMP_SYS(futex),
+        SCMP_SYS(set_robust_list),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(clock_getres),
+        SCMP_SYS(gettimeofday),
+        SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(nanosleep),
+        SCMP_SYS(getrusage),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(getppid),
+        SCMP_SYS(sched_yield),
+        SCMP_SYS(sched_getaffinity),
+        SCMP_SYS(getrandom),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigaction),
+        SCMP_SYS(sigaltstack),
+        SCMP_SYS(tgkill),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(fstat),
+        SCMP_SYS(newfstatat),
+        SCMP_SYS(restart_syscall),
+        SCMP_SYS(membarrier),
+        SCMP_SYS(rseq),
+        SCMP_SYS(prlimit64),
+#ifdef SBX_ASAN
+        /* ASan's runtime asks for these on its error path; opening files stays
+         * denied (EPERM instead of a kill, so a report can still be printed). */
+        SCMP_SYS(readlink),
+        SCMP_SYS(ioctl),
+#endif
+    };
+    static const int kill[] = {
+        SCMP_SYS(execve),
+        SCMP_SYS(execveat),
+        SCMP_SYS(socket),
+        SCMP_SYS(connect),
+        SCMP_SYS(bind),
+        SCMP_SYS(listen),
+        SCMP_SYS(accept),
+        SCMP_SYS(accept4),
+        SCMP_SYS(ptrace),
+        SCMP_SYS(fork),
+        SCMP_SYS(vfork),
+        SCMP_SYS(clone),
+        SCMP_SYS(clone3),
+        SCMP_SYS(kill),
+        SCMP_SYS(process_vm_readv),
+        SCMP_SYS(process_vm_writev),
+        SCMP_SYS(unshare),
+        SCMP_SYS(setns),
+        SCMP_SYS(mount),
+        SCMP_SYS(bpf),
+        SCMP_SYS(perf_event_open),
+        SCMP_SYS(userfaultfd),
+        SCMP_SYS(io_uring_setup),
+#ifndef SBX_ASAN
+        SCMP_SYS(open),
+        SCMP_SYS(openat),
+#endif
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof allow / sizeof allow[0] && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
+    for (size_t i = 0; i < sizeof kill / sizeof kill[0] && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, kill[i], 0);
+    /* Compiled once in the zygote (libseccomp takes ~0.3 ms to build it); each
+     * child loads the same BPF program. */
+    int fd = rc ? -1 : memfd_create("phx-seccomp", MFD_CLOEXEC);
+    if (fd >= 0) rc = seccomp_export_bpf(ctx, fd);
+    seccomp_release(ctx);
+    if (rc || fd < 0) {
+        if (fd >= 0) close(fd);
+        return phx_fail(e, PHX_ERR_INTERNAL, "building the seccomp filter failed (%d)", rc);
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    prog->filter = size > 0 ? malloc((size_t)size) : NULL;
+    if (!prog->filter || pread(fd, prog->filter, (size_t)size, 0) != size) {
+        free(prog->filter);
+        close(fd);
+        return phx_fail(e, PHX_ERR_IO, "reading the seccomp filter back");
+    }
+    close(fd);
+    prog->len = (unsigned short)((size_t)size / sizeof(struct sock_filter));
+    return PHX_OK;
+}
+
+static int install_seccomp(const struct sock_fprog *prog)
+{
+    /* TSYNC: the helper and watchdog threads already exist and must be covered. */
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog);
+}
+
+/* A host call from the engine: one CALL frame out, one REPLY frame back. */
+static bool g_test_hooks;
+
+/* Test hooks: act like a contract that took over the process and tries the
+ * syscalls seccomp is there to stop. Only with test_hooks in the job. */
+static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
+{
+    if (!strcmp(op, "test.socket")) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        return phx_fail(e, PHX_ERR_POLICY, "socket() returned %d: %s", fd, strerror(errno));
+    }
+    if (!strcmp(op, "test.open")) {
+        int fd = open("/etc/passwd", O_RDONLY);
+        if (fd >= 0) {
+            char buf[64] = {0};
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            return phx_buf_printf(reply, "{\"read\":%zd}", n);
+        }
+        return phx_fail(e, PHX_ERR_POLICY, "open() failed: %s", strerror(errno));
+    }
+    if (!strcmp(op, "test.vanish")) {
+        /* Ask the worker something and die before the answer: its reply must
+         * meet a closed socket without taking the worker down (SIGPIPE). */
+        static const char req[] = "{\"level\":\"log\",\"msg\":\"bye\"}";
+        (void)sbx_write_frame(g.chan, PHX_SBX_CALL, "log", 4, req, sizeof req - 1, 0, NULL);
+        _exit(0);
+    }
+    return phx_fail(e, PHX_ERR_UNSUPPORTED, "no such test hook");
+}
+
+static phx_err_t child_host(void *ud, const char *op, const char *req, size_t req_len,
+                            phx_buf_t *reply, bool *abort_run, phx_error_t *e)
+{
+    (void)ud;
+    if (g_test_hooks && !strncmp(op, "test.", 5)) return test_hook(op, reply, e);
+    phx_buf_t frame = PHX_BUF_INIT;
+    phx_err_t err = sbx_write_frame(g.chan, PHX_SBX_CALL, op, strlen(op) + 1, req, req_len, 0, e);
+    if (!err) err = sbx_read_frame(g.chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, e);
+    if (err) {
+        *abort_run = true;
+        goto out;
+    }
+    if (frame.len < 2 || frame.ptr[0] != PHX_SBX_REPLY) {
+        *abort_run = true;
+        err = phx_fail(e, PHX_ERR_INVALID, "bad reply");
+        goto out;
+    }
+    if (frame.ptr[1] == 0) {
+        err = phx_buf_append(reply, frame.ptr + 2, frame.len - 2);
+    } else if (frame.ptr[1] == 1) {
+        err =
+            phx_fail(e, PHX_ERR_REMOTE, "%.*s", (int)(frame.len - 2), (const char *)frame.ptr + 2);
+    } else {
+        *abort_run = true;
+        err = phx_fail(e, PHX_ERR_POLICY, "stopped by the worker");
+    }
+out:
+    phx_buf_free(&frame);
+    return err;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void send_result(const phx_js_result_t *res)
+{
+    size_t mlen = strnlen(res->message, sizeof res->message);
+    uint8_t hdr[12 + sizeof res->message];
+    uint64_t cpu = cpu_now_ms();
+    hdr[0] = (uint8_t)res->status;
+    hdr[1] = res->output_is_bytes ? 1 : 0;
+    put_u32(hdr + 2, cpu > UINT32_MAX ? UINT32_MAX : (uint32_t)cpu);
+    put_u32(hdr + 6, (uint32_t)maxrss_kb());
+    hdr[10] = (uint8_t)mlen;
+    hdr[11] = (uint8_t)(mlen >> 8);
+    memcpy(hdr + 12, res->message, mlen);
+    (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, hdr, 12 + mlen, res->output.ptr, res->output.len,
+                          0, NULL);
+}
+
+void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *eng,
+                    const struct sock_fprog *filter)
+{
+    g.eng = eng;
+    g.chan = chan;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0);
+
+    /* CPU: the watchdog gives the clean error at cpu_ms; the rlimit is the hard stop. */
+    rlim_t cpu_s = (rlim_t)((cfg->limits.cpu_ms + 999) / 1000) + 1;
+    set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
+    set_limit(RLIMIT_FSIZE, 0, 0);
+    set_limit(RLIMIT_CORE, 0, 0);
+    set_limit(RLIMIT_NOFILE, 8, 8);
+
+    phx_error_t e = {0};
+    pthread_t wd;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (phx_js_engine_start_threads(eng, &e) || pthread_create(&wd, &attr, watchdog_main, NULL))
+        _exit(101);
+    pthread_attr_destroy(&attr);
+#ifndef SBX_ASAN
+    /* Address space: what the process has now plus the budget and room for the GC
+     * and JIT. Skipped under ASan, whose shadow memory reserves terabytes of
+     * virtual space; there the GC budget and the RSS watchdog are the limits. */
+    {
+        rlim_t as = (rlim_t)vm_size_bytes() + (rlim_t)cfg->limits.mem_bytes * 2 + (512u << 20);
+        set_limit(RLIMIT_AS, as, as);
+    }
+#endif
+    if (install_seccomp(filter) != 0) _exit(102);
+    /* The fresh global for the coming invocation, built while nobody waits. */
+    if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(104);
+
+    phx_buf_t frame = PHX_BUF_INIT;
+    if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
+        frame.ptr[0] != PHX_SBX_JOB)
+        _exit(0); /* the worker went away or shut the pool down */
+    /* The job (pool.c build_job): read in place, strings NUL-terminated there. */
+    phx_reader_t r = phx_reader(frame.ptr + 1, frame.len - 1);
+    uint64_t cpu_ms = 0, mem = 0;
+    const char *str[4];
+    uint32_t slen[4];
+    if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e)) _exit(103);
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *v;
+        if (phx_reader_u32le(&r, &slen[i], &e) ||
+            phx_reader_view(&r, &v, (size_t)slen[i] + 1, &e) || v[slen[i]] != 0)
+            _exit(103);
+        str[i] = (const char *)v;
+    }
+    phx_js_call_t call = {
+        .source = str[0],
+        .source_len = slen[0],
+        .filename = str[1],
+        .input_json = str[2],
+        .ctx_json = str[3],
+        .host = child_host,
+        .test_hooks = cfg->test_hooks,
+    };
+    g_test_hooks = cfg->test_hooks;
+
+    pthread_mutex_lock(&g.mu);
+    g.cpu_ms = cpu_now_ms() + (cpu_ms > 0 ? cpu_ms : 30000);
+    g.mem_bytes = mem > 0 ? mem : (128u << 20);
+    g.base_rss_kb = maxrss_kb();
+    g.armed = true;
+    pthread_cond_signal(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+
+    phx_js_result_t res;
+    if (phx_js_run(eng, &call, &res, &e)) {
+        memset(&res, 0, sizeof res);
+        res.status = PHX_JS_EXCEPTION;
+        snprintf(res.message, sizeof res.message, "engine: %s", e.message);
+    }
+    send_result(&res);
+    /* No teardown: the process is the unit of cleanup. */
+    _exit(0);
+}

@@ -1,0 +1,322 @@
+/* Host services: one entry point for every CALL a sandbox sends. Requests are
+ * untrusted JSON; budgets (requests, log bytes) and policy are applied here, and
+ * a breach sets h->fatal_code so the worker ends the invocation with that code.
+ * Keys: a per-contract secp256k1 key derived with HKDF from a local dev root in
+ * the kv directory (the KMS supplies the root in the network issue). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "phx/crypto.h"
+#include "phx/json.h"
+
+static void fatal(sbx_host_t *h, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fatal(sbx_host_t *h, const char *code, const char *fmt, ...)
+{
+    snprintf(h->fatal_code, sizeof h->fatal_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->fatal_message, sizeof h->fatal_message, fmt, ap);
+    va_end(ap);
+}
+
+/* The dev root: 32 random bytes in <kv_dir>/dev-root.key (hex, mode 0600). */
+static phx_err_t dev_root(sbx_host_t *h, uint8_t root[32], phx_error_t *e)
+{
+    const char *dir = h->cfg->kv_dir;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return phx_fail(e, PHX_ERR_IO, "kv dir %s: %s", dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dev-root.key", dir);
+    phx_buf_t b = PHX_BUF_INIT;
+    b.secret = true;
+    phx_err_t err = phx_file_read(path, &b, NULL);
+    if (!err) {
+        while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == ' '))
+            b.ptr[--b.len] = 0;
+        err = phx_hex_decode_fixed((const char *)b.ptr, root, 32, e);
+        phx_buf_free(&b);
+        return err ? phx_error_wrap(e, err, "%s", path) : PHX_OK;
+    }
+    phx_buf_free(&b);
+    if ((err = phx_random_bytes(root, 32))) return phx_fail(e, err, "random");
+    char hex[66];
+    phx_hex_encode_to(hex, root, 32);
+    hex[64] = '\n';
+    err = phx_file_write_atomic(path, hex, 65, 0600, e);
+    phx_secure_zero(hex, sizeof hex);
+    /* Two workers racing to create it: whoever wrote last wins; re-read it. */
+    if (!err) {
+        phx_buf_t again = PHX_BUF_INIT;
+        again.secret = true;
+        if (!phx_file_read(path, &again, NULL) && again.len >= 64) {
+            again.ptr[64] = 0;
+            err = phx_hex_decode_fixed((const char *)again.ptr, root, 32, e);
+        }
+        phx_buf_free(&again);
+    }
+    return err;
+}
+
+static phx_err_t derive(sbx_host_t *h, const char *label, const uint8_t *extra, size_t extra_len,
+                        uint8_t *out, size_t out_len, phx_error_t *e)
+{
+    uint8_t root[32];
+    phx_err_t err = dev_root(h, root, e);
+    if (err) return err;
+    phx_buf_t info = PHX_BUF_INIT;
+    phx_buf_printf(&info, "contract/%s/%s", h->contract_id, label);
+    if (extra_len) phx_buf_append(&info, extra, extra_len);
+    err = phx_hkdf_sha256("phx-dev-root", 12, root, 32, info.ptr, info.len, out, out_len);
+    phx_buf_free(&info);
+    phx_secure_zero(root, sizeof root);
+    return err ? phx_fail(e, err, "hkdf") : PHX_OK;
+}
+
+static phx_err_t contract_key(sbx_host_t *h, uint8_t sk[32], phx_error_t *e)
+{
+    phx_err_t err = derive(h, "secp256k1", NULL, 0, sk, 32, e);
+    /* A derived value outside [1, n-1] has probability ~2^-128; re-hash if so. */
+    while (!err && phx_secp256k1_seckey_verify(sk) != PHX_OK)
+        phx_sha256(sk, 32, sk);
+    return err;
+}
+
+static phx_err_t get_b64(const json_t *args, const char *key, phx_buf_t *out, phx_error_t *e)
+{
+    const char *s = json_string_value(json_object_get(args, key));
+    if (!s) return phx_fail(e, PHX_ERR_INVALID, "%s missing", key);
+    phx_err_t err = phx_base64_decode(s, strlen(s), out, e);
+    if (err) phx_buf_free(out); /* a decode can fail half-way, after allocating */
+    return err;
+}
+
+static json_t *b64_obj(const char *key, const uint8_t *p, size_t n)
+{
+    char *b = phx_base64_encode(p, n);
+    json_t *o = b ? json_pack("{s:s}", key, b) : NULL;
+    free(b);
+    return o;
+}
+
+static phx_err_t op_log(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    const char *level = json_string_value(json_object_get(args, "level"));
+    const char *msg = json_string_value(json_object_get(args, "msg"));
+    if (!level || !msg) return phx_fail(e, PHX_ERR_INVALID, "log: level and msg");
+    size_t n = strlen(msg) + strlen(level) + 2;
+    if (h->log_bytes + n > h->limits->log_bytes) {
+        fatal(h, "log_limit", "log output exceeds %llu bytes",
+              (unsigned long long)h->limits->log_bytes);
+        return PHX_ERR_LIMIT;
+    }
+    char **nl = realloc(h->logs, (h->nlogs + 1) * sizeof *nl);
+    if (!nl) return phx_fail(e, PHX_ERR_NOMEM, "log");
+    h->logs = nl;
+    char *line = malloc(n + 1);
+    if (!line) return phx_fail(e, PHX_ERR_NOMEM, "log");
+    snprintf(line, n + 1, "%s: %s", level, msg);
+    h->logs[h->nlogs++] = line;
+    h->log_bytes += n;
+    *out = json_object();
+    return PHX_OK;
+}
+
+static bool count_request(sbx_host_t *h)
+{
+    if (h->requests >= h->limits->max_requests) {
+        fatal(h, "request_limit", "more than %u outbound requests", h->limits->max_requests);
+        return false;
+    }
+    h->requests++;
+    return true;
+}
+
+static phx_err_t op_fetch(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    if (!count_request(h)) return PHX_ERR_LIMIT;
+    uint64_t tmo = h->limits->request_timeout_ms;
+    json_int_t t = json_integer_value(json_object_get(args, "timeout_ms"));
+    if (t > 0 && (uint64_t)t < tmo) tmo = (uint64_t)t;
+    phx_err_t err = sbx_fetch(h, args, tmo, out, e);
+    /* A request that outlives its budget ends the invocation with its own code,
+     * unless it was the invocation's wall clock that ran out first. */
+    if (err == PHX_ERR_TIMEOUT && !h->fatal_code[0]) {
+        if (phx_monotonic_ms() >= h->deadline_ms)
+            fatal(h, "wall_limit", "wall-clock limit reached during a fetch");
+        else
+            fatal(h, "request_timeout", "a request took longer than %llu ms",
+                  (unsigned long long)tmo);
+    }
+    return err;
+}
+
+/* pink.batchHttpRequest: each request counts; a failure is reported per item. */
+static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    json_t *reqs = json_object_get(args, "requests");
+    if (!json_is_array(reqs)) return phx_fail(e, PHX_ERR_INVALID, "batch: requests");
+    /* timeout_ms bounds the whole batch (Phat's meaning); each request is also
+     * held to the per-request limit. Requests run one after another. */
+    json_int_t t = json_integer_value(json_object_get(args, "timeout_ms"));
+    uint64_t batch_ms = t > 0 ? (uint64_t)t : 10000;
+    uint64_t batch_deadline = phx_monotonic_ms() + batch_ms;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < json_array_size(reqs); i++) {
+        if (!count_request(h)) {
+            json_decref(arr);
+            return PHX_ERR_LIMIT;
+        }
+        uint64_t now = phx_monotonic_ms();
+        json_t *r = NULL;
+        phx_error_t fe = {0};
+        phx_err_t err = now >= batch_deadline
+                            ? phx_fail(&fe, PHX_ERR_TIMEOUT, "batch deadline passed")
+                            : sbx_fetch(h, json_array_get(reqs, i),
+                                        batch_deadline - now < h->limits->request_timeout_ms
+                                            ? batch_deadline - now
+                                            : h->limits->request_timeout_ms,
+                                        &r, &fe);
+        if (h->fatal_code[0]) {
+            json_decref(arr);
+            return err;
+        }
+        json_array_append_new(arr, err ? json_pack("{s:s}", "error", fe.message) : r);
+    }
+    *out = arr;
+    return PHX_OK;
+}
+
+static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
+{
+    const char *alg = json_string_value(json_object_get(args, "alg"));
+    phx_buf_t data = PHX_BUF_INIT;
+    phx_err_t err = get_b64(args, "data", &data, e);
+    if (err) return err;
+    uint8_t d[32];
+    size_t n = 32;
+    const uint8_t *p = data.ptr ? data.ptr : (const uint8_t *)"";
+    if (!alg)
+        err = phx_fail(e, PHX_ERR_INVALID, "hash: alg");
+    else if (!strcmp(alg, "sha256"))
+        phx_sha256(p, data.len, d);
+    else if (!strcmp(alg, "keccak256"))
+        phx_keccak256(p, data.len, d);
+    else if (!strcmp(alg, "blake2b256"))
+        crypto_generichash(d, 32, p, data.len, NULL, 0);
+    else if (!strcmp(alg, "blake2b128"))
+        crypto_generichash(d, n = 16, p, data.len, NULL, 0);
+    else
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
+    phx_buf_free(&data);
+    if (!err) *out = b64_obj("digest", d, n);
+    return err;
+}
+
+static phx_err_t op_sign(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    uint8_t sk[32], sig[65];
+    phx_buf_t in = PHX_BUF_INIT;
+    bool message = json_object_get(args, "message") != NULL;
+    phx_err_t err = get_b64(args, message ? "message" : "digest", &in, e);
+    if (!err && !message && in.len != 32)
+        err = phx_fail(e, PHX_ERR_INVALID, "sign: digest must be 32 bytes");
+    if (!err) err = contract_key(h, sk, e);
+    if (!err) {
+        if (message) {
+            err = phx_eip191_sign(sk, in.ptr ? in.ptr : (const uint8_t *)"", in.len, sig);
+        } else {
+            err = phx_secp256k1_sign(sk, in.ptr, sig);
+            sig[64] = (uint8_t)(sig[64] + 27); /* the form ecrecover and wallets use */
+        }
+        if (err) phx_fail(e, err, "sign failed");
+    }
+    phx_secure_zero(sk, sizeof sk);
+    phx_buf_free(&in);
+    if (!err) *out = b64_obj("signature", sig, 65);
+    return err;
+}
+
+static phx_err_t op_key(sbx_host_t *h, json_t **out, phx_error_t *e)
+{
+    uint8_t sk[32], pub[64], addr[20];
+    phx_err_t err = contract_key(h, sk, e);
+    if (!err && (err = phx_secp256k1_pubkey(sk, pub))) phx_fail(e, err, "pubkey");
+    phx_secure_zero(sk, sizeof sk);
+    if (err) return err;
+    phx_eth_address_from_pubkey(pub, addr);
+    char cs[43];
+    phx_eth_address_checksum(addr, cs);
+    char *b = phx_base64_encode(pub, 64);
+    *out = b ? json_pack("{s:s,s:s}", "publicKey", b, "address", cs) : NULL;
+    free(b);
+    return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "key");
+}
+
+static phx_err_t op_derive(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    phx_buf_t salt = PHX_BUF_INIT;
+    phx_err_t err = get_b64(args, "salt", &salt, e);
+    uint8_t secret[64];
+    if (!err) err = derive(h, "derive/", salt.ptr, salt.len, secret, sizeof secret, e);
+    phx_buf_free(&salt);
+    if (!err) *out = b64_obj("secret", secret, sizeof secret);
+    phx_secure_zero(secret, sizeof secret);
+    return err;
+}
+
+phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, size_t len,
+                            phx_buf_t *reply, phx_error_t *e)
+{
+    json_t *args = NULL, *out = NULL;
+    phx_err_t err = phx_json_parse((const char *)body, len, &args, e);
+    if (err) return err;
+    if (!strcmp(op, "log"))
+        err = op_log(h, args, &out, e);
+    else if (!strcmp(op, "fetch"))
+        err = op_fetch(h, args, &out, e);
+    else if (!strcmp(op, "fetch.batch"))
+        err = op_fetch_batch(h, args, &out, e);
+    else if (!strncmp(op, "kv.", 3))
+        err = sbx_kv_op(h, op, args, &out, e);
+    else if (!strcmp(op, "hash"))
+        err = op_hash(args, &out, e);
+    else if (!strcmp(op, "sign"))
+        err = op_sign(h, args, &out, e);
+    else if (!strcmp(op, "key"))
+        err = op_key(h, &out, e);
+    else if (!strcmp(op, "derive"))
+        err = op_derive(h, args, &out, e);
+    else
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "unknown host call %.32s", op);
+    json_decref(args);
+    if (!err) {
+        char *text = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (!text)
+            err = phx_fail(e, PHX_ERR_NOMEM, "reply");
+        else
+            err = phx_buf_append_str(reply, text);
+        free(text);
+    }
+    json_decref(out);
+    return err;
+}
+
+void sbx_host_close(sbx_host_t *h)
+{
+    if (h->kv_db) sqlite3_close((sqlite3 *)h->kv_db);
+    h->kv_db = NULL;
+    for (size_t i = 0; i < h->nlogs; i++)
+        free(h->logs[i]);
+    free(h->logs);
+    h->logs = NULL;
+    h->nlogs = 0;
+}

@@ -1,0 +1,79 @@
+/* Sandbox internals shared by the zygote, the child and the worker side:
+ * frame I/O over the socketpair and the host services. Not a public API. */
+#ifndef PHX_SANDBOX_INTERNAL_H
+#define PHX_SANDBOX_INTERNAL_H
+
+#include <jansson.h>
+
+#include "phx/js.h"
+#include "phx/sandbox.h"
+
+/* ASan keeps freed memory in a quarantine, so RSS overstates what a contract
+ * holds; RSS-based caps get this much slack in sanitizer builds (the GC budget
+ * is unaffected). RLIMIT_AS is skipped there entirely (child.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SBX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SBX_ASAN 1
+#endif
+#endif
+#ifdef SBX_ASAN
+#define SBX_RSS_SLACK_BYTES (64u << 20)
+#else
+#define SBX_RSS_SLACK_BYTES 0u
+#endif
+
+/* Called between poll slices while waiting; a non-OK return stops the wait. */
+typedef phx_err_t (*sbx_tick_fn)(void *ud, phx_error_t *e);
+
+/* deadline_ms is a phx_monotonic_ms() value, 0 for none. */
+phx_err_t sbx_write_frame(int fd, uint8_t type, const void *a, size_t alen, const void *b,
+                          size_t blen, uint64_t deadline_ms, phx_error_t *e);
+/* Reads one frame (type byte + payload) into out, which is reset first. */
+phx_err_t sbx_read_frame(int fd, phx_buf_t *out, size_t max, uint64_t deadline_ms, sbx_tick_fn tick,
+                         void *tick_ud, phx_error_t *e);
+
+struct sock_fprog;
+/* The seccomp program every child loads (built once, in the zygote). */
+phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e);
+/* The child: never returns. */
+void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *eng,
+                    const struct sock_fprog *filter) __attribute__((noreturn));
+/* zygote.c: the environment variable that turns an exec of the binary into the
+ * zygote (referencing it also keeps zygote.o, and its constructor, linked in). */
+extern const char sbx_zygote_env[];
+
+/* ---- worker-side host services (host.c) ------------------------------------------- */
+
+typedef struct {
+    const phx_sandbox_config_t *cfg;
+    const phx_sandbox_limits_t *limits;
+    const char *contract_id;
+    void *kv_db; /* sqlite3 *, opened lazily */
+    uint32_t requests;
+    size_t log_bytes;
+    char **logs;
+    size_t nlogs;
+    uint64_t deadline_ms; /* wall deadline of the invocation */
+    /* A fatal policy or budget breach: the invocation ends with this code. */
+    char fatal_code[32];
+    char fatal_message[256];
+} sbx_host_t;
+
+/* Handle one CALL. On success reply holds JSON. On failure e holds the message
+ * for the contract (a catchable exception), unless h->fatal_code got set. */
+phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, size_t len,
+                            phx_buf_t *reply, phx_error_t *e);
+void sbx_host_close(sbx_host_t *h);
+
+/* fetch.c: one request under the egress policy; spec and the returned object are
+ * the JSON shapes the prelude uses. */
+phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json_t **out,
+                    phx_error_t *e);
+
+/* kv.c */
+phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,
+                    phx_error_t *e);
+
+#endif

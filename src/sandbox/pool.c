@@ -1,0 +1,733 @@
+/* The worker side of the sandbox: starts the zygote, keeps children forked ahead
+ * of demand, and runs one invocation: send the job, answer host calls under
+ * policy and budgets, enforce the wall-clock deadline and the RSS hard cap, reap
+ * the child with wait4() and turn however it ended into one result. */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "phx/crypto.h"
+#include "phx/json.h"
+
+#define MAX_PREFORK 8
+
+typedef struct {
+    pid_t pid;
+    int fd;
+} child_t;
+
+struct phx_sandbox_pool {
+    phx_sandbox_config_t cfg;
+    char *kv_dir;
+    char **allow;
+    char **resolve;
+    pid_t zygote;
+    int ctrl;
+    child_t idle[MAX_PREFORK];
+    int nidle;
+    /* Spawn requests sent to the zygote whose pid has not been read yet; the
+     * zygote answers in order. Reading lazily keeps its fork off our path. */
+    int pending_fd[MAX_PREFORK];
+    int npending;
+    /* Children that finished and were killed but not yet reaped. */
+    pid_t zombies[64];
+    int nzombies;
+    /* Code hashes seen once / compiled into the zygote (a small ring each). */
+    uint8_t seen[16][32], compiled[16][32];
+    unsigned nseen, ncompiled;
+};
+
+void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
+{
+    l->cpu_ms = 30000;
+    l->wall_ms = 60000;
+    l->mem_bytes = 128u << 20;
+    l->output_bytes = 1u << 20;
+    l->log_bytes = 64u << 10;
+    l->max_requests = 16;
+    l->response_bytes = 2u << 20;
+    l->request_timeout_ms = 10000;
+}
+
+static void fill_limits(phx_sandbox_limits_t *l)
+{
+    phx_sandbox_limits_t d;
+    phx_sandbox_limits_default(&d);
+    if (!l->cpu_ms) l->cpu_ms = d.cpu_ms;
+    if (!l->wall_ms) l->wall_ms = d.wall_ms;
+    if (!l->mem_bytes) l->mem_bytes = d.mem_bytes;
+    if (!l->output_bytes) l->output_bytes = d.output_bytes;
+    if (!l->log_bytes) l->log_bytes = d.log_bytes;
+    if (!l->max_requests) l->max_requests = d.max_requests;
+    if (!l->response_bytes) l->response_bytes = d.response_bytes;
+    if (!l->request_timeout_ms) l->request_timeout_ms = d.request_timeout_ms;
+}
+
+static phx_err_t read_exact_timeout(int fd, void *buf, size_t n, int timeout_ms, phx_error_t *e)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r;
+    do {
+        r = poll(&pfd, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) return phx_fail(e, PHX_ERR_TIMEOUT, "zygote did not answer");
+    ssize_t got;
+    do {
+        got = read(fd, buf, n);
+    } while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)n) return phx_fail(e, PHX_ERR_IO, "zygote closed the control channel");
+    return PHX_OK;
+}
+
+/* Ask the zygote for a child whose channel is the other end of a new socketpair. */
+static phx_err_t spawn_request(phx_sandbox_pool_t *p, int *fd_out, phx_error_t *e)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+        return phx_fail(e, PHX_ERR_IO, "socketpair: %s", strerror(errno));
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    uint8_t tag = 'S';
+    struct iovec iov = {&tag, 1};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &sp[1], sizeof(int));
+    ssize_t n;
+    do {
+        n = sendmsg(p->ctrl, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    close(sp[1]);
+    if (n != 1) {
+        close(sp[0]);
+        return phx_fail(e, PHX_ERR_IO, "zygote is gone: %s", strerror(errno));
+    }
+    fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
+    *fd_out = sp[0];
+    return PHX_OK;
+}
+
+/* Read the pid for the oldest pending request. */
+static phx_err_t spawn_collect(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    int fd = p->pending_fd[0];
+    memmove(p->pending_fd, p->pending_fd + 1, sizeof(int) * (size_t)--p->npending);
+    int32_t pid = -1;
+    phx_err_t err = read_exact_timeout(p->ctrl, &pid, sizeof pid, 10000, e);
+    if (!err && pid <= 0) err = phx_fail(e, PHX_ERR_INTERNAL, "zygote could not fork");
+    if (err) {
+        close(fd);
+        return err;
+    }
+    c->pid = pid;
+    c->fd = fd;
+    return PHX_OK;
+}
+
+static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    if (p->npending < MAX_PREFORK) {
+        phx_err_t err = spawn_request(p, &p->pending_fd[p->npending], e);
+        if (err) return err;
+        p->npending++;
+    }
+    return spawn_collect(p, c, e);
+}
+
+/* A ready child: an idle one, else the oldest pending, else a new one. */
+static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
+{
+    if (p->nidle > 0) {
+        *c = p->idle[0];
+        memmove(p->idle, p->idle + 1, sizeof(child_t) * (size_t)--p->nidle);
+        return PHX_OK;
+    }
+    if (p->npending > 0) return spawn_collect(p, c, e);
+    return spawn(p, c, e);
+}
+
+static void refill(phx_sandbox_pool_t *p)
+{
+    while (p->nidle + p->npending < p->cfg.prefork) {
+        phx_error_t e;
+        if (spawn_request(p, &p->pending_fd[p->npending], &e)) break;
+        p->npending++;
+    }
+}
+
+/* Collect every pending pid (before a control exchange that must not interleave). */
+static void drain_pending(phx_sandbox_pool_t *p)
+{
+    while (p->npending > 0 && p->nidle < MAX_PREFORK) {
+        phx_error_t e;
+        if (spawn_collect(p, &p->idle[p->nidle], &e)) continue;
+        p->nidle++;
+    }
+}
+
+static void reap_zombies(phx_sandbox_pool_t *p, bool block)
+{
+    int kept = 0;
+    for (int i = 0; i < p->nzombies; i++) {
+        int st;
+        pid_t r;
+        do {
+            r = waitpid(p->zombies[i], &st, block ? 0 : WNOHANG);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0) p->zombies[kept++] = p->zombies[i];
+    }
+    p->nzombies = kept;
+}
+
+/* Start the zygote: a fresh exec of this same binary, not a fork of the caller:
+ * a fork would hand every child a copy of the worker's memory (keys, secrets of
+ * other contracts). Only the sanitizer settings pass through the environment. */
+static phx_err_t zygote_start(phx_sandbox_pool_t *p, phx_error_t *e)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return phx_fail(e, PHX_ERR_IO, "socketpair: %s", strerror(errno));
+    char zenv[160];
+    snprintf(zenv, sizeof zenv, "%s=3:%llu:%llu:%llu:%d:%d", sbx_zygote_env,
+             (unsigned long long)p->cfg.limits.cpu_ms, (unsigned long long)p->cfg.limits.mem_bytes,
+             (unsigned long long)p->cfg.limits.output_bytes, p->cfg.jit ? 1 : 0,
+             p->cfg.test_hooks ? 1 : 0);
+    char *envp[8];
+    int ne = 0;
+    envp[ne++] = zenv;
+    static const char *pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PHX_LOG"};
+    char *passbuf[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(pass[i]);
+        if (v && (passbuf[i] = malloc(strlen(pass[i]) + strlen(v) + 2))) {
+            sprintf(passbuf[i], "%s=%s", pass[i], v);
+            envp[ne++] = passbuf[i];
+        }
+    }
+    envp[ne] = NULL;
+    char *zargv[] = {"phx-sandbox-zygote", NULL};
+    fflush(NULL);
+    pid_t z = fork();
+    if (z == 0) {
+        /* Only async-signal-safe calls between fork and exec. */
+        if (sv[1] != 3) {
+            dup2(sv[1], 3);
+        } else {
+            int fl = fcntl(3, F_GETFD);
+            fcntl(3, F_SETFD, fl & ~FD_CLOEXEC);
+        }
+        execve("/proc/self/exe", zargv, envp);
+        _exit(127);
+    }
+    for (int i = 0; i < 4; i++)
+        free(passbuf[i]);
+    if (z < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return phx_fail(e, PHX_ERR_IO, "fork: %s", strerror(errno));
+    }
+    close(sv[1]);
+    p->zygote = z;
+    p->ctrl = sv[0];
+    /* The first spawn also proves the zygote came up (engine init ~15 ms). */
+    if (p->nidle < MAX_PREFORK) {
+        phx_err_t err = spawn(p, &p->idle[p->nidle], e);
+        if (err) return phx_error_wrap(e, PHX_ERR_INTERNAL, "starting the sandbox zygote");
+        p->nidle++;
+    }
+    return PHX_OK;
+}
+
+/* A zygote that died (OOM killer, a bug) is replaced; the children it already
+ * forked are the pool's own and keep serving. Requests it never answered are
+ * dropped, and so is its compile cache. */
+static phx_err_t zygote_restart(phx_sandbox_pool_t *p, phx_error_t *e)
+{
+    for (int i = 0; i < p->npending; i++)
+        close(p->pending_fd[i]);
+    p->npending = 0;
+    if (p->ctrl >= 0) close(p->ctrl);
+    p->ctrl = -1;
+    if (p->zygote > 0) {
+        int st;
+        kill(p->zygote, SIGKILL);
+        while (waitpid(p->zygote, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    p->zygote = 0;
+    memset(p->compiled, 0, sizeof p->compiled);
+    p->ncompiled = 0;
+    return zygote_start(p, e);
+}
+
+phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
+                               phx_error_t *e)
+{
+    /* Before any thread exists (curl's rule), and before the zygote forks. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    phx_crypto_init();
+    phx_sandbox_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    p->cfg = *cfg;
+    fill_limits(&p->cfg.limits);
+    if (p->cfg.prefork == 0) p->cfg.prefork = 2;
+    if (p->cfg.prefork < 0) p->cfg.prefork = 0; /* one-shot use: fork on demand only */
+    if (p->cfg.prefork > MAX_PREFORK) p->cfg.prefork = MAX_PREFORK;
+    p->kv_dir = strdup(cfg->kv_dir ? cfg->kv_dir : ".phx-kv");
+    p->allow = calloc((size_t)cfg->nallow_hosts + 1, sizeof *p->allow);
+    if (!p->kv_dir || !p->allow) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    }
+    for (int i = 0; i < cfg->nallow_hosts; i++)
+        p->allow[i] = strdup(cfg->allow_hosts[i]);
+    p->resolve = calloc((size_t)cfg->nresolve + 1, sizeof *p->resolve);
+    if (!p->resolve) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    }
+    for (int i = 0; i < cfg->nresolve; i++)
+        p->resolve[i] = strdup(cfg->resolve[i]);
+    p->cfg.resolve = (const char **)p->resolve;
+    p->cfg.kv_dir = p->kv_dir;
+    p->cfg.allow_hosts = (const char **)p->allow;
+    p->ctrl = -1;
+
+    phx_err_t err = zygote_start(p, e);
+    if (err) {
+        phx_sandbox_pool_free(p);
+        return err;
+    }
+    refill(p);
+    *out = p;
+    return PHX_OK;
+}
+
+static void reap(pid_t pid, int *status, struct rusage *ru)
+{
+    kill(pid, SIGKILL);
+    while (wait4(pid, status, 0, ru) < 0 && errno == EINTR) {
+    }
+}
+
+void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
+{
+    if (!p) return;
+    drain_pending(p);
+    reap_zombies(p, true);
+    for (int i = 0; i < p->nidle; i++) {
+        int st;
+        struct rusage ru;
+        close(p->idle[i].fd);
+        reap(p->idle[i].pid, &st, &ru);
+    }
+    if (p->ctrl >= 0) close(p->ctrl);
+    if (p->zygote > 0) {
+        int st;
+        kill(p->zygote, SIGKILL);
+        while (waitpid(p->zygote, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (p->allow)
+        for (int i = 0; p->allow[i]; i++)
+            free(p->allow[i]);
+    free(p->allow);
+    if (p->resolve)
+        for (int i = 0; p->resolve[i]; i++)
+            free(p->resolve[i]);
+    free(p->resolve);
+    free(p->kv_dir);
+    free(p);
+}
+
+phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
+                                      phx_error_t *e)
+{
+    if (len > 200000) return PHX_OK; /* beyond one control message; compiled per child */
+    drain_pending(p);
+    uint8_t *msg = malloc(len + 1);
+    if (!msg) return phx_fail(e, PHX_ERR_NOMEM, "precompile");
+    msg[0] = 'C';
+    memcpy(msg + 1, source, len);
+    ssize_t n = send(p->ctrl, msg, len + 1, MSG_NOSIGNAL);
+    free(msg);
+    if (n != (ssize_t)len + 1) return phx_fail(e, PHX_ERR_IO, "zygote: %s", strerror(errno));
+    uint8_t ok = 0;
+    phx_err_t err = read_exact_timeout(p->ctrl, &ok, 1, 10000, e);
+    /* (the caller drained pending spawns first: replies come in request order) */
+    if (err) return err;
+    /* Children forked before this do not have it; replace them. */
+    for (int i = 0; i < p->nidle; i++) {
+        int st;
+        struct rusage ru;
+        close(p->idle[i].fd);
+        reap(p->idle[i].pid, &st, &ru);
+    }
+    p->nidle = 0;
+    refill(p);
+    return ok ? PHX_OK : phx_fail(e, PHX_ERR_INVALID, "contract does not compile");
+}
+
+int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p)
+{
+    return p ? (int)p->zygote : -1;
+}
+
+void phx_sandbox_result_free(phx_sandbox_result_t *res)
+{
+    if (!res) return;
+    phx_buf_free(&res->output);
+    for (size_t i = 0; i < res->nlogs; i++)
+        free(res->logs[i]);
+    free(res->logs);
+    res->logs = NULL;
+    res->nlogs = 0;
+}
+
+static void set_failure(phx_sandbox_result_t *res, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_failure(phx_sandbox_result_t *res, const char *code, const char *fmt, ...)
+{
+    res->ok = false;
+    snprintf(res->code, sizeof res->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+}
+
+typedef struct {
+    pid_t pid;
+    uint64_t rss_cap_bytes;
+    bool over_memory;
+} watch_t;
+
+/* The hard memory stop, from outside: a child whose RSS passes the cap is killed
+ * even if its own watchdog could not act (a long native call, a hostile child). */
+static phx_err_t watch_tick(void *ud, phx_error_t *e)
+{
+    watch_t *w = ud;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)w->pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return PHX_OK;
+    long size = 0, rss = 0;
+    int n = fscanf(f, "%ld %ld", &size, &rss);
+    fclose(f);
+    if (n == 2 && (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) > w->rss_cap_bytes) {
+        w->over_memory = true;
+        return phx_fail(e, PHX_ERR_LIMIT, "memory");
+    }
+    return PHX_OK;
+}
+
+static long rss_bytes_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static void put_u64(phx_buf_t *b, uint64_t v)
+{
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    phx_buf_append(b, x, 8);
+}
+
+static void put_str(phx_buf_t *b, const char *s, size_t n)
+{
+    uint8_t x[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+    phx_buf_append(b, x, 4);
+    phx_buf_append(b, s, n);
+    phx_buf_append_byte(b, 0);
+}
+
+/* The JOB payload (trusted: the child reads it in place, no parsing library):
+ * u64le cpu_ms | u64le mem_bytes | 4 x (u32le length | bytes | NUL): source,
+ * filename, input JSON, ctx JSON. The buffer holds the secrets: it is secret. */
+static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
+                           const char *contract_id, const char *code_hash, phx_buf_t *out,
+                           phx_error_t *e)
+{
+    json_t *secrets = json_object();
+    for (int i = 0; i < job->nsecrets; i++)
+        json_object_set_new(secrets, job->secret_keys[i], json_string(job->secret_values[i]));
+    char rid[67];
+    if (job->request_id) {
+        snprintf(rid, sizeof rid, "%s", job->request_id);
+    } else {
+        uint8_t r[16];
+        phx_random_bytes(r, sizeof r);
+        rid[0] = '0';
+        rid[1] = 'x';
+        phx_hex_encode_to(rid + 2, r, sizeof r);
+    }
+    json_t *ctx = json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:o}", "contractId", contract_id, "codeHash", code_hash, "caller",
+        job->caller ? job->caller : "0x0000000000000000000000000000000000000000", "requestId", rid,
+        "now", (json_int_t)phx_now_ms(), "secrets", secrets);
+    char *ctx_text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
+    json_decref(ctx);
+    if (!ctx_text) return phx_fail(e, PHX_ERR_INVALID, "secrets must be valid UTF-8 strings");
+    const char *fname = job->filename ? job->filename : "contract.js";
+    const char *input = job->input_json ? job->input_json : "null";
+    out->secret = true;
+    put_u64(out, p->cfg.limits.cpu_ms);
+    put_u64(out, p->cfg.limits.mem_bytes);
+    put_str(out, job->source, job->source_len);
+    put_str(out, fname, strlen(fname));
+    put_str(out, input, strlen(input));
+    put_str(out, ctx_text, strlen(ctx_text));
+    phx_secure_zero(ctx_text, strlen(ctx_text));
+    free(ctx_text);
+    return out->len ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "job");
+}
+
+/* Text from a child goes into JSON and terminals: keep it printable UTF-8. */
+static void copy_message(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+    json_t *probe = json_stringn((const char *)p, n); /* NULL unless valid UTF-8 */
+    size_t take = n < cap - 1 ? n : cap - 1;
+    /* Cut before a sequence, never inside one: p[take] starts a character. */
+    while (probe && take > 0 && take < n && (p[take] & 0xC0) == 0x80)
+        take--;
+    for (size_t i = 0; i < take; i++) {
+        uint8_t c = p[i];
+        if (c < 0x20 || c == 0x7f)
+            c = ' ';
+        else if (c >= 0x80 && !probe)
+            c = '?';
+        dst[i] = (char)c;
+    }
+    dst[take] = 0;
+    json_decref(probe);
+}
+
+/* Turn a child's RESULT into the user-visible outcome. Everything in it is
+ * untrusted: the output must fit the limit and, unless bytes, be JSON. */
+static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t *L,
+                          phx_sandbox_result_t *res)
+{
+    char msg[sizeof res->message];
+    copy_message(msg, sizeof msg, m->message, m->message_len);
+    res->cpu_ms = m->cpu_ms;
+    res->peak_mem_kb = m->peak_rss_kb;
+    if (m->status != PHX_JS_OK) {
+        if (m->status == PHX_JS_CPU_LIMIT)
+            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+                        (unsigned long long)L->cpu_ms);
+        else if (m->status == PHX_JS_MEMORY_LIMIT)
+            set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%s)",
+                        (unsigned long long)(L->mem_bytes >> 20), msg);
+        else
+            set_failure(res, phx_js_status_name((phx_js_status_t)m->status), "%s", msg);
+        return;
+    }
+    if (m->body_len > L->output_bytes) {
+        set_failure(res, "output_limit", "output of %zu bytes exceeds %llu", m->body_len,
+                    (unsigned long long)L->output_bytes);
+        return;
+    }
+    if (!m->is_bytes) {
+        /* JS numbers are doubles (12345678901234567890 is valid output) and JS
+         * strings may hold U+0000: accept what JSON.stringify can produce. */
+        json_t *chk =
+            json_loadb((const char *)m->body, m->body_len, PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
+        if (!chk) {
+            set_failure(res, "protocol", "the sandbox returned output that is not JSON");
+            return;
+        }
+        json_decref(chk);
+    }
+    phx_buf_reset(&res->output);
+    if (phx_buf_append(&res->output, m->body, m->body_len)) {
+        set_failure(res, "internal", "out of memory");
+        return;
+    }
+    res->ok = true;
+    res->output_is_bytes = m->is_bytes;
+}
+
+phx_err_t phx_sandbox_result_parse(const uint8_t *p, size_t len, const phx_sandbox_limits_t *limits,
+                                   phx_sandbox_result_t *res, phx_error_t *e)
+{
+    memset(res, 0, sizeof *res);
+    phx_sandbox_msg_t m;
+    phx_err_t err = phx_sandbox_msg_parse(p, len, &m, e);
+    if (err) return err;
+    if (m.type != PHX_SBX_RESULT) return phx_fail(e, PHX_ERR_INVALID, "not a result");
+    phx_sandbox_limits_t L = *limits;
+    fill_limits(&L);
+    decode_result(&m, &L, res);
+    return PHX_OK;
+}
+
+phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
+                             phx_sandbox_result_t *res, phx_error_t *e)
+{
+    memset(res, 0, sizeof *res);
+    const phx_sandbox_limits_t *L = &p->cfg.limits;
+    uint8_t digest[32];
+    phx_sha256(job->source, job->source_len, digest);
+    res->code_hash[0] = '0';
+    res->code_hash[1] = 'x';
+    phx_hex_encode_to(res->code_hash + 2, digest, 32);
+    const char *contract_id = job->contract_id ? job->contract_id : res->code_hash;
+
+    if (job->input_json) { /* the input must be JSON; check before spending a process */
+        json_t *tmp;
+        if (phx_json_parse(job->input_json, strlen(job->input_json), &tmp, e))
+            return phx_error_wrap(e, PHX_ERR_INVALID, "input");
+        json_decref(tmp);
+    }
+    phx_buf_t job_buf = PHX_BUF_INIT;
+    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, &job_buf, e);
+    if (jerr) {
+        phx_buf_free(&job_buf);
+        return jerr;
+    }
+
+    reap_zombies(p, false);
+    /* The second time a code hash comes, compile it into the zygote: children
+     * forked from then on start with its stencil (cached by code hash). */
+    bool known = false, seen = false;
+    for (unsigned i = 0; i < 16 && !known; i++)
+        known = !memcmp(p->compiled[i], digest, 32);
+    for (unsigned i = 0; i < 16 && !seen; i++)
+        seen = !memcmp(p->seen[i], digest, 32);
+    if (!known && seen) {
+        phx_error_t pe;
+        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, &pe))
+            memcpy(p->compiled[p->ncompiled++ % 16], digest, 32);
+    } else if (!known) {
+        memcpy(p->seen[p->nseen++ % 16], digest, 32);
+    }
+    child_t c;
+    phx_err_t err = take_child(p, &c, e);
+    if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
+    if (err) {
+        phx_buf_free(&job_buf);
+        return err;
+    }
+
+    sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id};
+    uint64_t t0 = phx_monotonic_ms();
+    uint64_t deadline = t0 + L->wall_ms;
+    host.deadline_ms = deadline;
+    watch_t watch = {.pid = c.pid,
+                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 +
+                                      (64u << 20) + SBX_RSS_SLACK_BYTES};
+    phx_buf_t frame = PHX_BUF_INIT, reply = PHX_BUF_INIT;
+    phx_error_t ferr = {0};
+    bool got_result = false, killed_wall = false;
+    size_t max_in = L->output_bytes + 8192 > (4u << 20) ? L->output_bytes + 8192 : (4u << 20);
+
+    err = sbx_write_frame(c.fd, PHX_SBX_JOB, job_buf.ptr, job_buf.len, NULL, 0, deadline, &ferr);
+    phx_buf_free(&job_buf); /* secret: zeroed */
+    while (!err) {
+        err = sbx_read_frame(c.fd, &frame, max_in, deadline, watch_tick, &watch, &ferr);
+        if (err) break;
+        phx_sandbox_msg_t m;
+        phx_error_t perr = {0};
+        if (phx_sandbox_msg_parse(frame.ptr, frame.len, &m, &perr)) {
+            set_failure(res, "protocol", "the sandbox sent a malformed message: %s", perr.message);
+            got_result = true; /* a broken protocol is the answer; do not guess more */
+            break;
+        }
+        if (m.type == PHX_SBX_RESULT) {
+            got_result = true;
+            if (m.status == PHX_JS_HOST_ABORT && host.fatal_code[0])
+                set_failure(res, host.fatal_code, "%s", host.fatal_message);
+            else
+                decode_result(&m, L, res);
+            break;
+        }
+        /* A host call. */
+        phx_buf_reset(&reply);
+        phx_error_t herr = {0};
+        phx_err_t hrc = sbx_host_dispatch(&host, m.op, m.body, m.body_len, &reply, &herr);
+        if (host.fatal_code[0]) { /* policy or budget: the invocation ends here */
+            set_failure(res, host.fatal_code, "%s", host.fatal_message);
+            got_result = true;
+            break;
+        }
+        uint8_t st = hrc ? 1 : 0;
+        const void *body = hrc ? (const void *)herr.message : (const void *)reply.ptr;
+        size_t blen = hrc ? strlen(herr.message) : reply.len;
+        err = sbx_write_frame(c.fd, PHX_SBX_REPLY, &st, 1, body, blen, deadline, &ferr);
+    }
+    if (!got_result && err == PHX_ERR_TIMEOUT) killed_wall = true;
+
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    close(c.fd);
+    if (got_result && p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])) {
+        /* It answered: stop it now, reap it later (its usage came with the result). */
+        kill(c.pid, SIGKILL);
+        p->zombies[p->nzombies++] = c.pid;
+    } else {
+        /* No answer: how it ended is the answer, and wait4 has the true usage. */
+        reap(c.pid, &status, &ru);
+        res->cpu_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
+                      (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
+        res->peak_mem_kb = (uint64_t)ru.ru_maxrss;
+    }
+    res->wall_ms = phx_monotonic_ms() - t0;
+    res->requests = host.requests;
+    res->logs = host.logs;
+    res->nlogs = host.nlogs;
+    host.logs = NULL;
+    host.nlogs = 0;
+
+    if (!got_result && !res->code[0]) {
+        if (watch.over_memory) {
+            set_failure(res, "memory_limit", "the sandbox passed its memory cap and was killed");
+        } else if (err == PHX_ERR_LIMIT || err == PHX_ERR_INVALID) {
+            set_failure(res, "protocol", "the sandbox broke the protocol: %s", ferr.message);
+        } else if (killed_wall) {
+            set_failure(res, "wall_limit", "wall-clock limit of %llu ms reached",
+                        (unsigned long long)L->wall_ms);
+        } else if (WIFSIGNALED(status) &&
+                   (WTERMSIG(status) == SIGXCPU ||
+                    (WTERMSIG(status) == SIGKILL && res->cpu_ms + 100 >= L->cpu_ms))) {
+            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+                        (unsigned long long)L->cpu_ms);
+        } else if (WIFSIGNALED(status)) {
+            set_failure(res, "crashed", "the sandbox process died with signal %d (%s)",
+                        WTERMSIG(status), strsignal(WTERMSIG(status)));
+        } else {
+            set_failure(res, "crashed",
+                        "the sandbox process exited (status %d) without a result: %s",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1, ferr.message);
+        }
+    }
+    if (!res->ok) phx_buf_free(&res->output);
+    phx_buf_free(&frame);
+    phx_buf_free(&reply);
+    sbx_host_close(&host);
+    refill(p);
+    return PHX_OK;
+}
