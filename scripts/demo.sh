@@ -1,7 +1,32 @@
 #!/bin/sh
-# The main job (`make run`): walk what the network does, with the binary just built.
-set -eu
+# The main job (`make run`): bring up a devnet and walk a confidential-oracle
+# flow with the binary just built: deploy the price oracle (examples/oracle),
+# call it with an encrypted input, verify the signed result, have a consumer
+# contract request a price on chain and see the callback, then stop the
+# network (PHX_DEMO_KEEP=1 leaves it running). Usage: scripts/demo.sh [PHX]
+set -u
 PHX=${1:-build/phx}
+root=$(cd "$(dirname "$0")/.." && pwd)
+case "$PHX" in /*) ;; *) PHX="$root/$PHX" ;; esac
+cast="$root/node_modules/.bin/cast"
+export PHX_HOME="${PHX_HOME:-$root/build/devnet}"
+mkdir -p "$PHX_HOME"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-demo-XXXXXX")
+devnet_pid=""
+api_pid=""
+stop_all() {
+    [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
+    if [ -n "$devnet_pid" ] && [ "${PHX_DEMO_KEEP:-0}" != 1 ]; then
+        kill -TERM "$devnet_pid" 2>/dev/null && wait "$devnet_pid" 2>/dev/null
+        echo "devnet stopped (its chain and keys stay in $PHX_HOME; \`$PHX devnet --dir $PHX_HOME\` resumes)."
+    fi
+    rm -rf "$tmp"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+say() { printf '\n== %s\n' "$*"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
 cat <<'TXT'
 Phalanx: confidential compute on TEE workers, settled on an EVM chain.
 
@@ -11,9 +36,99 @@ Phalanx: confidential compute on TEE workers, settled on an EVM chain.
      inputs and secrets, and sign each result with their attested key.
   3. The chain (anvil locally) records workers, escrows PHA fees and checks
      result signatures before paying.
-
 TXT
-"$PHX" version
-echo
-echo "Byte-level helpers work today, for example keccak-256 of 'hello':"
-"$PHX" util keccak 0x68656c6c6f 2>/dev/null || echo "(phx util not built yet)"
+
+say "Starting the devnet in $PHX_HOME: anvil, the contracts, a KMS, 3 workers, a gateway (sim TEE)"
+rm -f "$PHX_HOME/endpoints.json"
+"$PHX" devnet --dir "$PHX_HOME" >"$tmp/devnet.out" 2>"$PHX_HOME/devnet.log" &
+devnet_pid=$!
+for _ in $(seq 1 900); do
+    [ -s "$PHX_HOME/endpoints.json" ] && grep -q "Ctrl-C" "$tmp/devnet.out" 2>/dev/null && break
+    kill -0 "$devnet_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if ! kill -0 "$devnet_pid" 2>/dev/null; then
+    echo "the devnet did not start; its log:"
+    tail -5 "$PHX_HOME/devnet.log"
+    devnet_pid=""
+    exit 1
+fi
+cat "$tmp/devnet.out"
+ep="$PHX_HOME/endpoints.json"
+rpc=$(json "$ep" "['rpc']")
+jobs=$(json "$ep" "['deployment']['contracts']['Jobs']")
+token=$(json "$ep" "['deployment']['contracts']['PhxToken']")
+user_key=$(cat "$(json "$ep" "['user']['key_file']")")
+
+say "The workers the gateway routes to (each registered on chain with an attested quote)"
+"$PHX" workers
+if [ "$(json "$ep" "['workers'].__len__()")" = 0 ]; then
+    echo
+    echo "This build has no \`phx worker\` yet, so there is nobody to run a contract."
+    echo "The chain, the KMS and the gateway are up; the flow stops here."
+    exit 0
+fi
+
+say "A local price API for the oracle to fetch from (the demo has no internet)"
+python3 -c '
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = json.dumps({"price": 3120.55}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+' >"$tmp/api.port" &
+api_pid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
+api="http://127.0.0.1:$(cat "$tmp/api.port")/price"
+echo "price API at $api"
+
+say "Deploying examples/oracle/price_oracle.js (code hash recorded on chain)"
+"$PHX" deploy "$root/examples/oracle/price_oracle.js" --json >"$tmp/deploy.json" || exit 1
+id=$(json "$tmp/deploy.json" "['id']")
+echo "contract id $id"
+echo "code hash   $(json "$tmp/deploy.json" "['code_hash']")"
+
+say "Calling it with an encrypted input (sealed to the contract's KMS-signed key)"
+"$PHX" call "$id" --input "{\"pair\":\"ETH/USD\",\"url\":\"$api\"}" --encrypt --json >"$tmp/result.json" || exit 1
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('answer   ', json.dumps(d.get('output_plain', d.get('output')))); print('signed by', d['worker'])" "$tmp/result.json"
+
+say "Verifying the result: signature -> worker registered -> quote -> measurement allowed"
+"$PHX" verify "$tmp/result.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
+
+say "On chain: a consumer contract asks for a price; a worker fulfils it"
+solc_out="$tmp/sol"
+if "$root/node_modules/.bin/solcjs" --bin --base-path "$root" "$root/examples/oracle/PriceConsumer.sol" -o "$solc_out" >/dev/null 2>&1; then
+    bin=$(cat "$solc_out"/examples_oracle_PriceConsumer_sol_PriceConsumer.bin)
+    args=$("$cast" abi-encode "c(address,address,bytes32)" "$jobs" "$token" "$id" | cut -c3-)
+    consumer=$("$cast" send --rpc-url "$rpc" --private-key "$user_key" --json --create "0x$bin$args" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+    echo "PriceConsumer at $consumer"
+    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
+    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
+    echo "request sent; waiting for a worker to fulfil it"
+    for _ in $(seq 1 60); do
+        answer=$("$cast" call --rpc-url "$rpc" "$consumer" "lastAnswer()(bytes)")
+        [ "$answer" != "0x" ] && break
+        sleep 1
+    done
+    if [ "$answer" != "0x" ]; then
+        echo "callback seen: PriceConsumer.lastAnswer = $("$cast" to-ascii "$answer")"
+    else
+        echo "no callback within 60 s; see $PHX_HOME/logs/worker-*.log"
+    fi
+else
+    echo "(solcjs could not compile PriceConsumer.sol; skipping the on-chain part)"
+fi
+
+say "Done"
+echo "Recent jobs:"
+"$PHX" jobs
+if [ "${PHX_DEMO_KEEP:-0}" = 1 ]; then
+    echo "The network keeps running (pid $devnet_pid); PHX_HOME=$PHX_HOME phx workers|deploy|call work against it."
+    trap - EXIT
+    rm -rf "$tmp"
+fi

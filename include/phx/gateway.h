@@ -1,10 +1,13 @@
-/* Gateway groundwork: a pool of workers with background health checks and
- * forwarding that fails over to another worker only when that cannot run a
- * call twice, and a content-addressed store for contract code blobs. The
- * `phx gateway` daemon (routes, network view) builds on these. */
+/* Gateway: the network's HTTP ingress (DESIGN.md §1). A pool of workers with
+ * background health checks and forwarding that fails over to another worker
+ * only when that cannot run a call twice, a content-addressed store for code
+ * blobs, and the `phx gateway` daemon built from them: routes deploys and calls
+ * to healthy registered workers, rate-limits per client, and serves the
+ * network's state (GET /v1/network). docs/gateway.md has the API. */
 #ifndef PHX_GATEWAY_H
 #define PHX_GATEWAY_H
 
+#include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/net.h"
@@ -33,6 +36,10 @@ void phx_gw_pool_free(phx_gw_pool_t *p);
 /* Add a worker by base URL ("http://127.0.0.1:8801"). It starts healthy
  * (unknown) until a check says otherwise. Adding a URL twice is a no-op. */
 phx_err_t phx_gw_pool_add(phx_gw_pool_t *p, const char *base_url, phx_error_t *e);
+/* Take a worker out of the pool (deregistered on chain, say). PHX_ERR_NOT_FOUND
+ * when it is not there. */
+phx_err_t phx_gw_pool_remove(phx_gw_pool_t *p, const char *base_url, phx_error_t *e);
+bool phx_gw_pool_has(phx_gw_pool_t *p, const char *base_url);
 /* One round of health checks now, synchronously (the thread runs the same). */
 void phx_gw_pool_check(phx_gw_pool_t *p);
 /* Check in the background every health_interval_ms. */
@@ -69,33 +76,40 @@ phx_err_t phx_blob_put(const char *dir, const uint8_t *data, size_t len, uint8_t
 /* PHX_ERR_NOT_FOUND when absent. Appends to out. */
 phx_err_t phx_blob_get(const char *dir, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e);
 
-/* ---- the gateway service ------------------------------------------------------ */
+/* ---- the gateway ------------------------------------------------------------ */
 
 typedef struct {
-    const char *host;     /* default 127.0.0.1 */
-    uint16_t port;        /* 0 = any free port */
-    const char *blob_dir; /* code blobs; NULL = no blob routes */
-    double rate_per_s;    /* per-client limit; 0 = none */
-    double rate_burst;
-    const phx_gw_pool_opts_t *pool; /* NULL = defaults */
+    const char *dir;            /* state: blobs/, contracts/ (created) */
+    const char *host;           /* default "127.0.0.1" */
+    uint16_t port;              /* 0 = any free port */
+    const char *const *workers; /* worker base URLs ("http://127.0.0.1:8801") */
+    size_t worker_count;
+    const char *rpc_url;                      /* with deployment: route only to workers the */
+    const phx_chain_deployment_t *deployment; /* Registry lists as active */
+    const char *kms_url;                      /* GET /v1/contracts/:id/pubkey is relayed there */
+    uint64_t health_interval_ms;              /* default 2000 */
+    long worker_timeout_ms;                   /* per forwarded request; default 30000 */
+    double rate_per_s;                        /* per-client requests/s; 0 = no limit */
+    double rate_burst;                        /* default max(1, rate_per_s) */
+    size_t max_body_bytes;                    /* default 1 MiB */
 } phx_gateway_opts_t;
 
 typedef struct phx_gateway phx_gateway_t;
 
-/* Serve, forwarding to the workers added with phx_gateway_add_worker:
- *   POST /v1/contracts/:id/call     -> a healthy worker (see phx_gw_pool_forward)
- *   POST /v1/contracts              -> a healthy worker; "code" is also stored as a blob
- *   GET  /v1/contracts/:id          -> a healthy worker
- *   PUT  /v1/blobs (raw body)       -> {"code_hash"}; GET /v1/blobs/:hash -> the bytes
- *   GET  /v1/network                -> {"workers":[...]}
- *   GET  /healthz, GET /metrics
- * A worker's answer is passed through with its status; no healthy worker is
- * 503 "unavailable". Health checks run in the background. */
+/* Load the state in dir, run one health round, start the health thread and
+ * serve. Free with phx_gateway_stop. */
 phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out, phx_error_t *e);
-phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t *e);
+/* "http://127.0.0.1:PORT" (owned by g). */
 const char *phx_gateway_url(const phx_gateway_t *g);
-phx_gw_pool_t *phx_gateway_pool(phx_gateway_t *g);
-void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms); /* accepts NULL */
+/* Add a worker URL at run time (a no-op when it is known). */
+phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t *e);
+/* One health round now, synchronously (the thread does this every interval). */
+void phx_gateway_check_workers(phx_gateway_t *g);
+/* Number of workers the gateway would route to right now. */
+size_t phx_gateway_healthy_count(phx_gateway_t *g);
+/* Graceful stop: requests in flight get grace_ms, then everything is freed.
+ * Accepts NULL. */
+void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms);
 
 #ifdef __cplusplus
 }

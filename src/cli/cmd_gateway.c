@@ -1,6 +1,7 @@
-/* phx gateway: run the gateway (src/gateway/service.c) in front of the given
- * workers until SIGINT/SIGTERM. Worker discovery from the Registry comes with
- * the devnet; for now workers are named with --worker. */
+/* phx gateway: run the network's HTTP ingress (src/gateway) until SIGINT or
+ * SIGTERM. Prints one ready line (or JSON) and writes DIR/gateway.json so
+ * scripts and the devnet can find it. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,112 +13,146 @@
 #include "phx/gateway.h"
 
 static const char help[] =
-    "usage: phx gateway --worker URL [--worker URL]... [options]\n\n"
-    "Serve the network's HTTP entry point: calls and deploys go to healthy workers\n"
-    "(health-checked in the background; a call fails over only when that cannot run\n"
-    "it twice), code blobs are kept by keccak256, GET /v1/network shows the workers.\n\n"
+    "usage: phx gateway --worker URL... [options]\n\n"
+    "Route deploys and calls to healthy workers (health checks on /healthz, a\n"
+    "retry on the next worker when one cannot be reached), keep code by its hash,\n"
+    "and serve GET /v1/network. docs/gateway.md has the API.\n\n"
     "Options:\n"
-    "  --worker URL        a worker's base URL (repeatable)\n"
-    "  --listen HOST:PORT  where to serve (default 127.0.0.1:8600; port 0 = any free)\n"
-    "  --dir DIR           state directory for code blobs (default $PHX_HOME/gateway)\n"
-    "  --rate N            per-client requests per second (default: no limit)\n"
-    "  --health-ms N       interval between worker health checks (default 2000)\n"
-    "  --json              print the ready line as JSON\n\n"
-    "Exit status: 0 after a clean stop, 1 when it cannot start, 2 bad usage.\n";
+    "  --dir DIR              state directory (default $PHX_HOME/gateway, else\n"
+    "                         ~/.phx/gateway): blobs/ and contracts/\n"
+    "  --listen HOST:PORT     where to serve (default 127.0.0.1:8600; port 0 = any)\n"
+    "  --worker URL           a worker's base URL (repeatable)\n"
+    "  --rpc URL              chain node; with --deployment only workers the\n"
+    "  --deployment FILE      Registry lists as active get traffic\n"
+    "  --kms URL              relay GET /v1/contracts/<id>/pubkey to this KMS\n"
+    "  --rate N               per-client requests per second (default: no limit)\n"
+    "  --burst N              rate-limit bucket size (default max(1, rate))\n"
+    "  --health-interval MS   health check period (default 2000)\n"
+    "  --json                 print the ready line as JSON\n\n"
+    "Exit status: 0 after a clean stop, 1 when the gateway cannot start, 2 bad usage.\n";
+
+static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    size_t n = (size_t)(colon - s);
+    if (n >= cap) return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p > 65535) return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
 
 static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKER, LISTEN, DIR_, RATE, HEALTH, JSON, NOPTS };
+    enum { DIR_, LISTEN, WORKER, RPC, DEPL, KMS, RATE, BURST, INTERVAL, HEALTHMS, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
-        [WORKER] = {.name = "worker", .takes_value = true, .repeatable = true},
-        [LISTEN] = {.name = "listen", .takes_value = true},
         [DIR_] = {.name = "dir", .takes_value = true},
+        [LISTEN] = {.name = "listen", .takes_value = true},
+        [WORKER] = {.name = "worker", .takes_value = true, .repeatable = true},
+        [RPC] = {.name = "rpc", .takes_value = true},
+        [DEPL] = {.name = "deployment", .takes_value = true},
+        [KMS] = {.name = "kms", .takes_value = true},
         [RATE] = {.name = "rate", .takes_value = true},
-        [HEALTH] = {.name = "health-ms", .takes_value = true},
+        [BURST] = {.name = "burst", .takes_value = true},
+        [INTERVAL] = {.name = "health-interval", .takes_value = true},
+        [HEALTHMS] = {.name = "health-ms", .takes_value = true}, /* the same, shorter */
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
     phx_error_t e = {0};
-    char host[256] = "127.0.0.1", dir[1024], blobs[1100];
-    unsigned long port = 8600;
+    char dir[1024], host[256] = "127.0.0.1";
+    uint16_t port = 8600;
+    phx_chain_deployment_t dep;
+    phx_gateway_opts_t o = {0};
     phx_gateway_t *g = NULL;
+    json_t *ready = NULL;
     rc = PHX_EXIT_USAGE;
-    if (args.npos || !opts[WORKER].nvalues) {
-        cli_error(rc, prefix, "needs at least one --worker URL and no arguments (see --help)");
+    if (args.npos) {
+        cli_error(rc, prefix, "takes no arguments (see --help)");
         goto out;
     }
-    if (opts[LISTEN].value) {
-        const char *colon = strrchr(opts[LISTEN].value, ':');
-        char *end = NULL;
-        if (colon) port = strtoul(colon + 1, &end, 10);
-        if (!colon || colon == opts[LISTEN].value || !end || *end || end == colon + 1 ||
-            port > 65535 || (size_t)(colon - opts[LISTEN].value) >= sizeof host) {
-            cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
-            goto out;
-        }
-        memcpy(host, opts[LISTEN].value, (size_t)(colon - opts[LISTEN].value));
-        host[colon - opts[LISTEN].value] = '\0';
-    }
     const char *home = getenv("PHX_HOME");
-    if (opts[DIR_].value)
+    if (opts[DIR_].value) {
         snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    else if (home && *home)
+    } else if (home && *home) {
+        mkdir(home, 0700); /* a fresh $PHX_HOME */
         snprintf(dir, sizeof dir, "%s/gateway", home);
-    else if (getenv("HOME"))
-        snprintf(dir, sizeof dir, "%s/.phx/gateway", getenv("HOME"));
-    else {
+    } else if ((home = getenv("HOME")) && *home) {
+        snprintf(dir, sizeof dir, "%s/.phx", home);
+        mkdir(dir, 0700);
+        snprintf(dir, sizeof dir, "%s/.phx/gateway", home);
+    } else {
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
         goto out;
     }
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s", dir);
-    for (char *p = cmd + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(cmd, 0755);
-            *p = '/';
+    if (opts[LISTEN].value && parse_listen(opts[LISTEN].value, host, sizeof host, &port)) {
+        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
+        goto out;
+    }
+    if (opts[RPC].seen != opts[DEPL].seen) {
+        cli_error(rc, prefix, "--rpc and --deployment go together");
+        goto out;
+    }
+    if (opts[DEPL].value) {
+        if (phx_chain_deployment_load(opts[DEPL].value, &dep, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
         }
-    mkdir(cmd, 0755);
-    snprintf(blobs, sizeof blobs, "%s/blobs", dir);
+        o.rpc_url = opts[RPC].value;
+        o.deployment = &dep;
+    }
+    o.dir = dir;
+    o.host = host;
+    o.port = port;
+    o.workers = opts[WORKER].values;
+    o.worker_count = (size_t)opts[WORKER].nvalues;
+    o.kms_url = opts[KMS].value;
+    if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
+    if (opts[BURST].value) o.rate_burst = atof(opts[BURST].value);
+    const char *interval = opts[INTERVAL].value ? opts[INTERVAL].value : opts[HEALTHMS].value;
+    if (interval) o.health_interval_ms = strtoull(interval, NULL, 10);
+    for (int i = 0; i < opts[WORKER].nvalues; i++) {
+        const char *u = opts[WORKER].values[i];
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            cli_error(rc, prefix, "--worker wants an http(s):// URL, got '%s'", u);
+            goto out;
+        }
+    }
 
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts */
     phx_log_set_component("gateway");
-    phx_gw_pool_opts_t po = {
-        .health_interval_ms =
-            opts[HEALTH].value ? (uint32_t)strtoul(opts[HEALTH].value, NULL, 10) : 0};
-    phx_gateway_opts_t go = {.host = host,
-                             .port = (uint16_t)port,
-                             .blob_dir = blobs,
-                             .pool = &po,
-                             .rate_per_s = opts[RATE].value ? atof(opts[RATE].value) : 0};
     rc = PHX_EXIT_FAIL;
-    if (phx_gateway_start(&go, &g, &e)) {
+    if (phx_gateway_start(&o, &g, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    for (int i = 0; i < opts[WORKER].nvalues; i++)
-        if (phx_gateway_add_worker(g, opts[WORKER].values[i], &e)) {
-            cli_error_e(PHX_EXIT_USAGE, prefix, &e);
-            rc = PHX_EXIT_USAGE;
-            goto out;
-        }
-    if (opts[JSON].seen) {
-        json_t *o = json_pack("{s:s,s:i,s:i}", "url", phx_gateway_url(g), "workers",
-                              opts[WORKER].nvalues, "pid", (int)getpid());
-        cli_print_json(o);
-        json_decref(o);
-    } else {
-        printf("gateway listening on %s, %d worker(s)\n", phx_gateway_url(g), opts[WORKER].nvalues);
-    }
+    ready = json_pack("{s:s,s:I,s:I,s:i}", "url", phx_gateway_url(g), "workers",
+                      (json_int_t)o.worker_count, "healthy_workers",
+                      (json_int_t)phx_gateway_healthy_count(g), "pid", (int)getpid());
+    char path[1100];
+    snprintf(path, sizeof path, "%s/gateway.json", dir);
+    char *text = ready ? phx_json_dump(ready, true) : NULL;
+    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, &e))
+        PHX_WARN("could not write %s: %s", path, e.message);
+    free(text);
+    if (opts[JSON].seen)
+        cli_print_json(ready);
+    else
+        printf("gateway listening on %s (%zu of %zu workers healthy)\n", phx_gateway_url(g),
+               phx_gateway_healthy_count(g), o.worker_count);
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -127,7 +162,9 @@ static int cmd_gateway(int argc, char **argv)
     rc = PHX_EXIT_OK;
 out:
     phx_gateway_stop(g, 0);
+    json_decref(ready);
     cli_opts_free(opts, NOPTS);
     return rc;
 }
-PHX_CLI_COMMAND(gateway, "gateway", 320, "run the HTTP gateway in front of workers", cmd_gateway)
+PHX_CLI_COMMAND(gateway, "gateway", 320, "run the gateway: route calls to healthy workers",
+                cmd_gateway)

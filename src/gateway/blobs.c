@@ -34,7 +34,13 @@ phx_err_t phx_blob_put(const char *dir, const uint8_t *data, size_t len, uint8_t
     if (mkdir(sub, 0755) != 0 && errno != EEXIST)
         return phx_fail(e, PHX_ERR_IO, "%s: %s", sub, strerror(errno));
     struct stat st;
-    if (stat(path, &st) == 0 && (size_t)st.st_size == len) return PHX_OK; /* already there */
+    if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
+        /* Already there, unless damaged: then this put repairs it. */
+        phx_buf_t old = PHX_BUF_INIT;
+        bool intact = phx_blob_get(dir, hash, &old, NULL) == PHX_OK;
+        phx_buf_free(&old);
+        if (intact) return PHX_OK;
+    }
     return phx_file_write_atomic(path, data, len, 0644, e);
 }
 

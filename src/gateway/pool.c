@@ -279,3 +279,32 @@ json_t *phx_gw_pool_status(phx_gw_pool_t *p)
     pthread_mutex_unlock(&p->lock);
     return a;
 }
+
+phx_err_t phx_gw_pool_remove(phx_gw_pool_t *p, const char *base_url, phx_error_t *e)
+{
+    size_t len = strlen(base_url);
+    while (len && base_url[len - 1] == '/')
+        len--;
+    phx_err_t err = phx_fail(e, PHX_ERR_NOT_FOUND, "no worker %.64s in the pool", base_url);
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n; i++) {
+        if (strlen(p->m[i].url) != len || strncmp(p->m[i].url, base_url, len) != 0) continue;
+        memmove(&p->m[i], &p->m[i + 1], (p->n - i - 1) * sizeof p->m[0]);
+        p->n--;
+        if (p->rr >= p->n) p->rr = 0;
+        err = PHX_OK;
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
+bool phx_gw_pool_has(phx_gw_pool_t *p, const char *base_url)
+{
+    bool found = false;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n && !found; i++)
+        found = strcmp(p->m[i].url, base_url) == 0;
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}

@@ -245,104 +245,11 @@ static void test_blobs(void)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* The gateway service in front of two stand-in workers, over real sockets. */
-static void test_service(void)
-{
-    phx_error_t e = {0};
-    char dir[] = "/tmp/phx-gw-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char blobs[300];
-    snprintf(blobs, sizeof blobs, "%s/blobs", dir);
-    fake_worker_t w[2];
-    for (int i = 0; i < 2; i++)
-        worker_start(&w[i], i + 1, 0);
-    phx_gw_pool_opts_t po = {.health_interval_ms = 100, .down_after = 1};
-    phx_gateway_opts_t go = {.blob_dir = blobs, .pool = &po};
-    phx_gateway_t *g = NULL;
-    CHECK(phx_gateway_start(&go, &g, &e) == PHX_OK);
-    if (!g) return;
-    for (int i = 0; i < 2; i++)
-        CHECK(phx_gateway_add_worker(g, w[i].url, &e) == PHX_OK);
-    char u[256];
-    json_t *v = NULL;
-    int status = 0;
-
-    /* Calls reach a worker with the contract id intact (an encoded slash stays one segment). */
-    json_t *in = json_pack("{s:s}", "pair", "ETH/USD");
-    snprintf(u, sizeof u, "%s/v1/contracts/0xab%%2Fcd/call", phx_gateway_url(g));
-    int seen[3] = {0};
-    for (int i = 0; i < 4; i++) {
-        CHECK(phx_http_json("POST", u, in, NULL, &status, &v, &e) == PHX_OK && status == 200);
-        const char *cid = json_string_value(json_object_get(v, "contract"));
-        CHECK(cid && strcmp(cid, "0xab/cd") == 0);
-        CHECK(json_equal(json_object_get(v, "echo"), in));
-        int who = (int)json_integer_value(json_object_get(v, "worker"));
-        if (who >= 1 && who <= 2) seen[who]++;
-        json_decref(v);
-        v = NULL;
-    }
-    CHECK(seen[1] == 2 && seen[2] == 2);
-
-    /* The network view and metrics. */
-    snprintf(u, sizeof u, "%s/v1/network", phx_gateway_url(g));
-    CHECK(phx_http_json("GET", u, NULL, NULL, &status, &v, &e) == PHX_OK);
-    CHECK(json_array_size(json_object_get(v, "workers")) == 2);
-    json_decref(v);
-    v = NULL;
-    phx_buf_t text = PHX_BUF_INIT;
-    snprintf(u, sizeof u, "%s/metrics", phx_gateway_url(g));
-    CHECK(phx_http_fetch("GET", u, NULL, NULL, 0, NULL, &status, &text, &e) == PHX_OK &&
-          status == 200);
-    CHECK(text.ptr && strstr((char *)text.ptr, "phx_gateway_workers_healthy 2\n"));
-    CHECK(text.ptr &&
-          strstr((char *)text.ptr, "route=\"POST /v1/contracts/:id/call\",code=\"2xx\"} 4\n"));
-    phx_buf_reset(&text);
-
-    /* Blobs by hash through HTTP. */
-    const char code[] = "export default () => 42;";
-    snprintf(u, sizeof u, "%s/v1/blobs", phx_gateway_url(g));
-    CHECK(phx_http_fetch("PUT", u, "application/javascript", code, sizeof code - 1, NULL, &status,
-                         &text, &e) == PHX_OK &&
-          status == 201);
-    CHECK(phx_json_parse((const char *)text.ptr, text.len, &v, &e) == PHX_OK);
-    uint8_t want[32], got[32];
-    phx_keccak256(code, sizeof code - 1, want);
-    CHECK(phx_json_get_hex_fixed(v, "code_hash", got, 32, &e) == PHX_OK &&
-          memcmp(want, got, 32) == 0);
-    snprintf(u, sizeof u, "%s/v1/blobs/%s", phx_gateway_url(g),
-             json_string_value(json_object_get(v, "code_hash")));
-    json_decref(v);
-    v = NULL;
-    phx_buf_reset(&text);
-    CHECK(phx_http_fetch("GET", u, NULL, NULL, 0, NULL, &status, &text, &e) == PHX_OK &&
-          status == 200);
-    CHECK(text.len == sizeof code - 1 && memcmp(text.ptr, code, text.len) == 0);
-    phx_buf_free(&text);
-
-    /* Workers gone: the gateway says it is unavailable, not that the call failed. */
-    for (int i = 0; i < 2; i++)
-        worker_stop(&w[i]);
-    snprintf(u, sizeof u, "%s/v1/contracts/0x01/call", phx_gateway_url(g));
-    memset(&e, 0, sizeof e);
-    CHECK(phx_http_json("POST", u, in, NULL, &status, &v, &e) == PHX_ERR_REMOTE && status == 503);
-    CHECK(strstr(e.message, "unavailable") != NULL);
-    snprintf(u, sizeof u, "%s/healthz", phx_gateway_url(g));
-    CHECK(phx_http_json("GET", u, NULL, NULL, &status, &v, &e) == PHX_ERR_REMOTE && status == 503);
-    json_decref(in);
-    phx_gateway_stop(g, 1000);
-    for (int i = 0; i < 2; i++)
-        phx_http_router_free(w[i].router);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int main(void)
 {
     if (phx_crypto_init()) return 1;
     phx_log_set_level(PHX_LOG_WARN);
     test_pool();
     test_blobs();
-    test_service();
     return test_done("test_gateway");
 }

@@ -1,0 +1,58 @@
+/* Devnet: the whole network on one machine (DESIGN.md §1, `phx devnet`).
+ * Starts anvil (its state kept in DIR so a second start resumes the same
+ * chain), deploys the contracts once, starts one KMS, N workers and a gateway
+ * as child processes of the given phx binary, all on loopback with the sim TEE,
+ * does the governance a fresh chain needs (KMS listed, measurement allowed,
+ * operators funded and bonded), and writes DIR/endpoints.json. */
+#ifndef PHX_DEVNET_H
+#define PHX_DEVNET_H
+
+#include "phx/core.h"
+#include "phx/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *dir;           /* state and logs; created */
+    const char *phx_bin;       /* the phx binary to run kms/worker/gateway with */
+    const char *anvil;         /* anvil binary; NULL = search (see docs/devnet.md) */
+    const char *node_modules;  /* where to search for anvil first; may be NULL */
+    unsigned workers;          /* default 3 */
+    unsigned block_time_s;     /* 0 = mine on every transaction */
+    uint64_t ready_timeout_ms; /* per process; default 60000 */
+    bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
+                                  died (same arguments and port) instead of failing */
+} phx_devnet_opts_t;
+
+typedef struct phx_devnet phx_devnet_t;
+
+/* Bring everything up; on failure, whatever started is stopped again. The
+ * endpoints document is also written to DIR/endpoints.json:
+ * {"dir","rpc","chain_id","deployment":{...},"kms":{"url","address"},
+ *  "workers":[{"url","operator",...}],"gateway","pids":{...}}. */
+phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e);
+/* The endpoints document (owned by dn). */
+const json_t *phx_devnet_endpoints(const phx_devnet_t *dn);
+/* PHX_OK while every child runs; PHX_ERR_STATE naming the first that exited
+ * (with opts.restart, only anvil's death is an error: the daemons are started
+ * again). */
+phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e);
+/* Restarts made so far by phx_devnet_check. */
+unsigned phx_devnet_restarts(const phx_devnet_t *dn);
+/* Stop the children in reverse order (gateway, workers, KMS, anvil), each
+ * with SIGTERM (SIGINT for anvil, which then writes its state) and SIGKILL after
+ * a grace period, and free dn. Accepts NULL. */
+void phx_devnet_stop(phx_devnet_t *dn);
+
+/* Where anvil is: opts->anvil, else node_modules' native binary
+ * (@foundry-rs/anvil-linux-amd64/bin/anvil) or .bin/anvil, else "anvil" on PATH.
+ * out gets an absolute path or "anvil". */
+phx_err_t phx_devnet_find_anvil(const char *anvil, const char *node_modules, char *out, size_t cap,
+                                phx_error_t *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,173 @@
+/* phx devnet: the whole network on this machine (src/devnet) until Ctrl-C or
+ * SIGTERM; a second start in the same directory resumes the same chain and
+ * keys. Prints the endpoints (or the endpoints JSON with --json). */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "phx/devnet.h"
+
+static const char help[] =
+    "usage: phx devnet [--workers N] [--dir DIR] [options]\n\n"
+    "Start anvil, deploy the Phalanx contracts, one KMS, N workers and a gateway,\n"
+    "all on 127.0.0.1 with the sim TEE, and keep them running until Ctrl-C. The\n"
+    "directory keeps the chain state (anvil --state), the KMS's sealed root and\n"
+    "every worker's keys, so starting again in it resumes the same network.\n"
+    "DIR/endpoints.json tells `phx deploy`, `phx call` and friends where it is.\n\n"
+    "Options:\n"
+    "  --workers N       number of workers (default 3)\n"
+    "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
+    "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
+    "  --block-time S    mine a block every S seconds (default: on every tx)\n"
+    "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
+    "                    port (for crash tests); without it the devnet stops\n"
+    "  --json            print endpoints.json instead of the summary\n\n"
+    "Exit status: 0 after a clean stop, 1 when the network cannot start or a\n"
+    "process of it dies, 2 bad usage.\n";
+
+/* The repo's node_modules for a phx in build/ or build-test/, unless given. */
+static void node_modules_dir(const char *exe, char *out, size_t cap)
+{
+    const char *env = getenv("PHX_NODE_MODULES");
+    if (env && *env) {
+        snprintf(out, cap, "%s", env);
+        return;
+    }
+    snprintf(out, cap, "%s", exe);
+    for (int up = 0; up < 2; up++) { /* strip "/phx", then "/build" */
+        char *slash = strrchr(out, '/');
+        if (slash) *slash = '\0';
+    }
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n, "/node_modules");
+}
+
+static int cmd_devnet(int argc, char **argv)
+{
+    const char *prefix = "phx devnet";
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum { WORKERS, DIR_, ANVIL, BLOCK, RESTART, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [WORKERS] = {.name = "workers", .takes_value = true},
+        [DIR_] = {.name = "dir", .takes_value = true},
+        [ANVIL] = {.name = "anvil", .takes_value = true},
+        [BLOCK] = {.name = "block-time", .takes_value = true},
+        [RESTART] = {.name = "restart"},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    char dir[1024], exe[PATH_MAX], nm[PATH_MAX + 32];
+    phx_devnet_opts_t o = {.workers = 3};
+    phx_devnet_t *dn = NULL;
+    phx_error_t e = {0};
+    rc = PHX_EXIT_USAGE;
+    if (args.npos) {
+        cli_error(rc, prefix, "takes no arguments (see --help)");
+        goto out;
+    }
+    if (opts[WORKERS].value) {
+        char *end;
+        long n = strtol(opts[WORKERS].value, &end, 10);
+        if (*end || n < 1 || n > 32) {
+            cli_error(rc, prefix, "--workers wants 1..32, got '%s'", opts[WORKERS].value);
+            goto out;
+        }
+        o.workers = (unsigned)n;
+    }
+    if (opts[BLOCK].value) {
+        char *end;
+        long n = strtol(opts[BLOCK].value, &end, 10);
+        if (*end || n < 0 || n > 3600) {
+            cli_error(rc, prefix, "--block-time wants seconds, got '%s'", opts[BLOCK].value);
+            goto out;
+        }
+        o.block_time_s = (unsigned)n;
+    }
+    const char *home = getenv("PHX_HOME");
+    if (opts[DIR_].value) {
+        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
+    } else if (home && *home) {
+        snprintf(dir, sizeof dir, "%s", home);
+    } else if ((home = getenv("HOME")) && *home) {
+        snprintf(dir, sizeof dir, "%s/.phx", home);
+        mkdir(dir, 0700);
+        snprintf(dir, sizeof dir, "%s/.phx/devnet", home);
+    } else {
+        cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
+        goto out;
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        cli_error(PHX_EXIT_FAIL, prefix, "cannot find my own binary");
+        rc = PHX_EXIT_FAIL;
+        goto out;
+    }
+    exe[n] = '\0';
+    node_modules_dir(exe, nm, sizeof nm);
+    o.dir = dir;
+    o.phx_bin = exe;
+    o.anvil = opts[ANVIL].value;
+    o.node_modules = nm;
+    o.restart = opts[RESTART].seen;
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    phx_log_set_component("devnet");
+    rc = PHX_EXIT_FAIL;
+    if (phx_devnet_start(&o, &dn, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    const json_t *ep = phx_devnet_endpoints(dn);
+    if (opts[JSON].seen) {
+        cli_print_json(ep);
+    } else {
+        const json_t *ws = json_object_get(ep, "workers");
+        printf("devnet up in %s (%s chain)\n", dir,
+               json_is_true(json_object_get(ep, "fresh_chain")) ? "new" : "resumed");
+        printf("  chain    %s (chain id %lld)\n", json_string_value(json_object_get(ep, "rpc")),
+               (long long)json_integer_value(json_object_get(ep, "chain_id")));
+        printf("  kms      %s\n",
+               json_string_value(json_object_get(json_object_get(ep, "kms"), "url")));
+        for (size_t i = 0; i < json_array_size(ws); i++)
+            printf("  worker   %s\n",
+                   json_string_value(json_object_get(json_array_get(ws, i), "url")));
+        printf("  gateway  %s\n", json_string_value(json_object_get(ep, "gateway")));
+        printf("endpoints: %s/endpoints.json; Ctrl-C stops everything\n", dir);
+    }
+    fflush(stdout);
+
+    /* Wait for a signal, looking after the children once a second. */
+    rc = PHX_EXIT_OK;
+    for (;;) {
+        struct timespec ts = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig > 0) {
+            PHX_INFO("devnet: signal %d, stopping", sig);
+            break;
+        }
+        if (phx_devnet_check(dn, &e)) {
+            cli_error_e(PHX_EXIT_FAIL, prefix, &e);
+            rc = PHX_EXIT_FAIL;
+            break;
+        }
+    }
+out:
+    phx_devnet_stop(dn);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+PHX_CLI_COMMAND(devnet, "devnet", 330,
+                "start the whole network locally (anvil, KMS, workers, gateway)", cmd_devnet)

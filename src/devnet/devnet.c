@@ -1,0 +1,639 @@
+/* The devnet: anvil, the contracts, a KMS, N workers and a gateway, each a
+ * child process in its own process group (so the npm anvil wrapper and its
+ * native binary are signalled together) that dies with us (PR_SET_PDEATHSIG).
+ * Everything that must survive a restart lives in DIR: anvil's state file,
+ * deployment.json, the KMS's sealed root, the sim platform, each worker's
+ * directory and operator key. docs/devnet.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "phx/chain.h"
+#include "phx/crypto.h"
+#include "phx/devnet.h"
+#include "phx/evm.h"
+
+/* anvil's first well-known development account: deployer and governor. Public
+ * knowledge, funded only on a development chain. */
+static const char DEV_KEY[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+#define MAX_CHILDREN 70
+
+typedef struct {
+    char name[32];
+    pid_t pid;
+    int stop_signal;
+    char **argv;      /* owned copy, NULL-terminated: what a restart runs again */
+    bool restartable; /* the daemons are; anvil is not (its state would be lost) */
+    unsigned restarts;
+} child_t;
+
+struct phx_devnet {
+    phx_devnet_opts_t opts;
+    char dir[1024];
+    child_t children[MAX_CHILDREN];
+    size_t nchildren;
+    json_t *endpoints;
+};
+
+/* ---- processes ------------------------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int port = -1;
+    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
+        !getsockname(fd, (struct sockaddr *)&a, &len))
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* Run c->argv with stdout to DIR/logs/<name>.out and stderr to .log. */
+static phx_err_t launch(phx_devnet_t *dn, child_t *c, phx_error_t *e)
+{
+    char outp[1200], logp[1200];
+    snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, c->name);
+    snprintf(logp, sizeof logp, "%s/logs/%s.log", dn->dir, c->name);
+    unlink(outp);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return phx_fail(e, PHX_ERR_IO, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        setpgid(0, 0);
+        /* A devnet killed with SIGKILL must not leave its network running. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(127);
+        int in = open("/dev/null", O_RDONLY);
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int l = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || o < 0 || l < 0) _exit(127);
+        dup2(in, 0);
+        dup2(o, 1);
+        dup2(l, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the CLI blocks signals for sigwait */
+        execvp(c->argv[0], c->argv);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    c->pid = pid;
+    return PHX_OK;
+}
+
+static void argv_free(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], int stop_signal,
+                       child_t **out, phx_error_t *e)
+{
+    if (dn->nchildren == MAX_CHILDREN) return phx_fail(e, PHX_ERR_LIMIT, "too many processes");
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(argv[i]))) {
+            argv_free(copy);
+            copy = NULL;
+        }
+    if (!copy) return phx_fail(e, PHX_ERR_NOMEM, "argv");
+    child_t *c = &dn->children[dn->nchildren];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->argv = copy;
+    c->stop_signal = stop_signal;
+    c->restartable = stop_signal == SIGTERM;
+    phx_err_t err = launch(dn, c, e);
+    if (err) {
+        argv_free(copy);
+        c->argv = NULL;
+        return err;
+    }
+    dn->nchildren++;
+    if (out) *out = c;
+    return PHX_OK;
+}
+
+static bool alive(child_t *c)
+{
+    if (c->pid <= 0) return false;
+    if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+        c->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+static void stop_child(child_t *c)
+{
+    pid_t pid = c->pid;
+    c->pid = 0;
+    if (pid <= 0) return;
+    kill(-pid, c->stop_signal);
+    for (int i = 0; i < 100; i++) { /* 10 s: anvil writes its state on the way out */
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            kill(-pid, SIGKILL); /* anything left in its group (the npm wrapper's child) */
+            return;
+        }
+        usleep(100 * 1000);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Wait until the child's stdout holds one whole JSON document (its ready line). */
+static phx_err_t wait_ready(phx_devnet_t *dn, child_t *c, json_t **ready, phx_error_t *e)
+{
+    char outp[1200];
+    snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, c->name);
+    uint64_t deadline = phx_monotonic_ms() + dn->opts.ready_timeout_ms;
+    while (phx_monotonic_ms() < deadline) {
+        if (!alive(c))
+            return phx_fail(e, PHX_ERR_STATE, "%s exited during start; see %s/logs/%s.log", c->name,
+                            dn->dir, c->name);
+        phx_buf_t b = PHX_BUF_INIT;
+        if (!phx_file_read(outp, &b, NULL) && b.len &&
+            !phx_json_parse((const char *)b.ptr, b.len, ready, NULL)) {
+            phx_buf_free(&b);
+            return PHX_OK;
+        }
+        phx_buf_free(&b);
+        usleep(100 * 1000);
+    }
+    return phx_fail(e, PHX_ERR_TIMEOUT, "%s not ready in time; see %s/logs/%s.log", c->name,
+                    dn->dir, c->name);
+}
+
+static bool file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+phx_err_t phx_devnet_find_anvil(const char *anvil, const char *node_modules, char *out, size_t cap,
+                                phx_error_t *e)
+{
+    if (anvil && *anvil) {
+        if (strchr(anvil, '/') && access(anvil, X_OK) != 0)
+            return phx_fail(e, PHX_ERR_NOT_FOUND, "anvil %s is not executable", anvil);
+        snprintf(out, cap, "%s", anvil);
+        return PHX_OK;
+    }
+    if (node_modules && *node_modules) {
+        /* The native binary first: signals reach it directly, so it writes its
+         * state file on the way out. */
+        const char *cands[] = {"@foundry-rs/anvil-linux-amd64/bin/anvil",
+                               "@foundry-rs/anvil-linux-arm64/bin/anvil", ".bin/anvil"};
+        for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+            snprintf(out, cap, "%s/%s", node_modules, cands[i]);
+            if (access(out, X_OK) == 0) return PHX_OK;
+        }
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(out, cap, "%.*s/anvil", (int)n, path);
+        if (n && access(out, X_OK) == 0) return PHX_OK;
+        path = colon ? colon + 1 : NULL;
+    }
+    return phx_fail(e, PHX_ERR_NOT_FOUND,
+                    "anvil not found (run scripts/setup.sh, or give --anvil PATH)");
+}
+
+/* ---- chain setup ---------------------------------------------------------------- */
+
+static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
+                          phx_error_t *e)
+{
+    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
+    json_decref(args);
+    if (err) phx_error_wrap(e, err, "%s", sig);
+    return err;
+}
+
+static phx_err_t wait_rpc(const char *url, child_t *c, uint64_t timeout_ms, phx_rpc_t **rpc,
+                          phx_error_t *e)
+{
+    phx_rpc_opts_t ro = {.timeout_ms = 2000, .retries = 0};
+    uint64_t deadline = phx_monotonic_ms() + timeout_ms;
+    while (phx_monotonic_ms() < deadline) {
+        if (!alive(c)) return phx_fail(e, PHX_ERR_STATE, "anvil exited during start");
+        uint64_t id;
+        if (!phx_rpc_open(url, &ro, rpc, NULL)) {
+            if (!phx_rpc_chain_id(*rpc, &id, NULL)) return PHX_OK;
+            phx_rpc_close(*rpc);
+            *rpc = NULL;
+        }
+        usleep(100 * 1000);
+    }
+    return phx_fail(e, PHX_ERR_TIMEOUT, "anvil did not answer at %s", url);
+}
+
+/* The contracts are deployed once; later starts find them in the resumed state. */
+static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_t *gov,
+                                   phx_chain_deployment_t *dep, bool *fresh, phx_error_t *e)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/deployment.json", dn->dir);
+    *fresh = false;
+    if (file_exists(path) && !phx_chain_deployment_load(path, dep, NULL)) {
+        phx_buf_t code = PHX_BUF_INIT;
+        bool has_code = !phx_rpc_get_code(rpc, dep->registry, NULL, &code, NULL) && code.len > 0;
+        phx_buf_free(&code);
+        if (has_code) return PHX_OK;
+        PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
+    }
+    phx_err_t err = phx_chain_deploy(gov, NULL, dep, e);
+    if (err) return err;
+    *fresh = true;
+    return phx_chain_deployment_save(dep, path, e);
+}
+
+/* Each worker's operator: a key of its own kept in its directory, funded with
+ * gas money and PHA by the deployer, with the Registry's minimum stake bonded. */
+static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
+                                const phx_chain_deployment_t *dep, const char *key_path, bool bond,
+                                uint8_t addr[20], phx_error_t *e)
+{
+    uint8_t sk[32];
+    phx_buf_t text = PHX_BUF_INIT;
+    phx_signer_t *op = NULL;
+    phx_err_t err = PHX_OK;
+    if (!phx_file_read(key_path, &text, NULL)) {
+        char *nl = strchr((char *)text.ptr, '\n');
+        if (nl) *nl = '\0';
+        if ((err = phx_hex_decode_fixed((const char *)text.ptr, sk, 32, e))) goto out;
+    } else {
+        char hex[67] = "0x";
+        if ((err = phx_secp256k1_keygen(sk))) {
+            phx_fail(e, err, "operator key");
+            goto out;
+        }
+        phx_hex_encode_to(hex + 2, sk, 32);
+        err = phx_file_write_atomic(key_path, hex, 66, 0600, e);
+        phx_secure_zero(hex, sizeof hex);
+        if (err) goto out;
+    }
+    if ((err = phx_eth_address_from_seckey(sk, addr))) goto out;
+
+    phx_u256_t bal, min_eth = phx_u256_from_u64(1000000000000000000ull); /* 1 ETH */
+    if ((err = phx_rpc_get_balance(rpc, addr, NULL, &bal, e))) goto out;
+    if (phx_u256_cmp(&bal, &min_eth) < 0) {
+        phx_evm_send_t tx = {.has_to = true, .value = phx_u256_mul_u64(&min_eth, 100)};
+        memcpy(tx.to, addr, 20);
+        phx_evm_receipt_t receipt = {0}; /* phx_signer_transact wants somewhere to put it */
+        err = phx_signer_transact(gov, &tx, 1, 30000, &receipt, e);
+        phx_evm_receipt_clear(&receipt);
+        if (err) goto out;
+    }
+    json_t *stake = NULL;
+    if (!bond) {
+        /* The devnet's user: PHA to pay for on-chain requests. */
+        phx_u256_t pha;
+        if ((err = phx_chain_token_balance(rpc, dep, addr, &pha, e))) goto out;
+        if (phx_u256_is_zero(&pha))
+            err =
+                transact(gov, dep->token, "transfer(address,uint256)",
+                         json_pack("[o,s]", phx_json_hex(addr, 20), "100000000000000000000000"), e);
+        goto out;
+    }
+    if ((err = phx_chain_read(rpc, dep->registry, "stakeOf(address)",
+                              json_pack("[o]", phx_json_hex(addr, 20)), "(uint256)", &stake, e)))
+        goto out;
+    const char *have = json_string_value(json_array_get(stake, 0));
+    bool bonded = have && strcmp(have, "0") != 0;
+    json_decref(stake);
+    if (!bonded) {
+        /* 1000 PHA, the default minimum stake (phx_chain_params_default). */
+        const char amount[] = "1000000000000000000000";
+        if ((err = transact(gov, dep->token, "transfer(address,uint256)",
+                            json_pack("[o,s]", phx_json_hex(addr, 20), amount), e)) ||
+            (err = phx_signer_open(rpc, sk, NULL, &op, e)) ||
+            (err = transact(op, dep->token, "approve(address,uint256)",
+                            json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e)) ||
+            (err = transact(op, dep->registry, "bond(uint256)", json_pack("[s]", amount), e)))
+            goto out;
+    }
+out:
+    phx_signer_close(op);
+    phx_secure_zero(sk, sizeof sk);
+    phx_buf_free(&text);
+    return err;
+}
+
+/* Whether this phx binary has a verb (`phx VERB --help` exits 0). */
+static bool has_verb(const char *bin, const char *verb)
+{
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) dup2(null, 1), dup2(null, 2);
+        execl(bin, bin, verb, "--help", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* ---- start / stop ---------------------------------------------------------------- */
+
+static phx_err_t mkdirs(const char *dir, const char *sub, phx_error_t *e)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
+    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", p, strerror(errno));
+    return PHX_OK;
+}
+
+phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e)
+{
+    *out = NULL;
+    if (!opts || !opts->dir || !opts->phx_bin)
+        return phx_fail(e, PHX_ERR_INVALID, "devnet needs a directory and the phx binary");
+    phx_devnet_t *dn = calloc(1, sizeof *dn);
+    if (!dn) return phx_fail(e, PHX_ERR_NOMEM, "devnet");
+    dn->opts = *opts;
+    if (!dn->opts.workers) dn->opts.workers = 3;
+    if (!dn->opts.ready_timeout_ms) dn->opts.ready_timeout_ms = 60000;
+    snprintf(dn->dir, sizeof dn->dir, "%s", opts->dir);
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *gov = NULL;
+    json_t *kms_ready = NULL, *gw_ready = NULL, *workers = json_array(), *pids = json_object();
+    char **worker_urls = calloc(dn->opts.workers + 1, sizeof *worker_urls);
+    phx_err_t err = PHX_OK;
+    if (!workers || !pids || !worker_urls) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "devnet");
+        goto out;
+    }
+    if ((err = mkdirs(dn->dir, NULL, e)) || (err = mkdirs(dn->dir, "logs", e)) ||
+        (err = mkdirs(dn->dir, "chain", e)))
+        goto out;
+
+    /* 1. anvil, resuming DIR/chain/anvil-state.json when it is there. */
+    char anvil[1024], port[16], block_time[16], state[1200], rpc_url[64];
+    if ((err = phx_devnet_find_anvil(opts->anvil, opts->node_modules, anvil, sizeof anvil, e)))
+        goto out;
+    int p = free_port();
+    if (p <= 0) {
+        err = phx_fail(e, PHX_ERR_IO, "no free port");
+        goto out;
+    }
+    snprintf(port, sizeof port, "%d", p);
+    snprintf(rpc_url, sizeof rpc_url, "http://127.0.0.1:%d", p);
+    snprintf(state, sizeof state, "%s/chain/anvil-state.json", dn->dir);
+    snprintf(block_time, sizeof block_time, "%u", opts->block_time_s);
+    char *anvil_argv[16] = {anvil,     "--host", "127.0.0.1",        "--port", port,
+                            "--state", state,    "--state-interval", "5",      "--silent"};
+    if (opts->block_time_s) anvil_argv[10] = "--block-time", anvil_argv[11] = block_time;
+    child_t *c = NULL;
+    if ((err = spawn(dn, "anvil", anvil_argv, SIGINT, &c, e)) ||
+        (err = wait_rpc(rpc_url, c, dn->opts.ready_timeout_ms, &rpc, e)))
+        goto out;
+    json_object_set_new(pids, "anvil", json_integer(c->pid));
+
+    /* 2. the contracts, once. */
+    uint8_t dev_sk[32];
+    phx_chain_deployment_t dep;
+    bool fresh = false;
+    phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, NULL);
+    err = phx_signer_open(rpc, dev_sk, NULL, &gov, e);
+    phx_secure_zero(dev_sk, sizeof dev_sk);
+    if (err || (err = ensure_deployment(dn, rpc, gov, &dep, &fresh, e))) goto out;
+    char dep_path[1200];
+    snprintf(dep_path, sizeof dep_path, "%s/deployment.json", dn->dir);
+
+    /* 3. the KMS, on the sim TEE shared by the whole devnet. */
+    char kms_dir[1200], sim_dir[1200];
+    snprintf(kms_dir, sizeof kms_dir, "%s/kms", dn->dir);
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dn->dir);
+    /* Daemons get a fixed port each, so a restarted one keeps its URL. */
+    char kms_listen[32];
+    snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", free_port());
+    char *kms_argv[] = {(char *)opts->phx_bin,
+                        "kms",
+                        "--dir",
+                        kms_dir,
+                        "--sim-dir",
+                        sim_dir,
+                        "--listen",
+                        kms_listen,
+                        "--rpc",
+                        rpc_url,
+                        "--deployment",
+                        dep_path,
+                        "--json",
+                        NULL};
+    if ((err = spawn(dn, "kms", kms_argv, SIGTERM, &c, e)) ||
+        (err = wait_ready(dn, c, &kms_ready, e)))
+        goto out;
+    json_object_set_new(pids, "kms", json_integer(c->pid));
+    const char *kms_url = json_string_value(json_object_get(kms_ready, "url"));
+    const char *kms_addr_s = json_string_value(json_object_get(kms_ready, "kms_address"));
+    const char *meas_s = json_string_value(json_object_get(kms_ready, "measurement"));
+    uint8_t kms_addr[20], meas[32];
+    if (!kms_url || !kms_addr_s || !meas_s || phx_hex_decode_fixed(kms_addr_s, kms_addr, 20, e) ||
+        phx_hex_decode_fixed(meas_s, meas, 32, e)) {
+        err = phx_fail(e, PHX_ERR_INVALID, "the KMS ready line lacks url/kms_address/measurement");
+        goto out;
+    }
+
+    /* 4. governance a fresh chain needs: this KMS is listed and the devnet's
+     * code (the same phx binary on the same sim platform) is allowed. Done on
+     * every start: both are idempotent setters. */
+    if ((err = transact(gov, dep.registry, "setKms(address,bool)",
+                        json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), e)) ||
+        (err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                        json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
+        goto out;
+
+    /* 5. a funded user account for `phx deploy` and on-chain requests. */
+    char user_key[1200];
+    uint8_t user[20];
+    snprintf(user_key, sizeof user_key, "%s/user.key", dn->dir);
+    if ((err = ensure_account(rpc, gov, &dep, user_key, false, user, e))) goto out;
+
+    /* 6. workers, each with its own operator; only when this build has them. */
+    size_t nworkers = 0;
+    if (!has_verb(opts->phx_bin, "worker")) {
+        PHX_WARN("devnet: this phx has no `worker` verb; starting without workers");
+    } else {
+        for (unsigned i = 0; i < dn->opts.workers; i++) {
+            char wdir[1200], key[1300], name[32];
+            snprintf(name, sizeof name, "worker-%u", i);
+            snprintf(wdir, sizeof wdir, "%s/%s", dn->dir, name);
+            snprintf(key, sizeof key, "%s/operator.key", wdir);
+            uint8_t op[20];
+            if ((err = mkdirs(wdir, NULL, e)) ||
+                (err = ensure_account(rpc, gov, &dep, key, true, op, e)))
+                goto out;
+            char w_listen[32];
+            snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", free_port());
+            char *w_argv[] = {(char *)opts->phx_bin,
+                              "worker",
+                              "--dir",
+                              wdir,
+                              "--sim-dir",
+                              sim_dir,
+                              "--listen",
+                              w_listen,
+                              "--rpc",
+                              rpc_url,
+                              "--deployment",
+                              dep_path,
+                              "--kms",
+                              (char *)kms_url,
+                              "--kms-address",
+                              (char *)kms_addr_s,
+                              "--operator-key-file",
+                              key,
+                              "--json",
+                              NULL};
+            json_t *ready = NULL;
+            if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||
+                (err = wait_ready(dn, c, &ready, e)))
+                goto out;
+            json_object_set_new(pids, name, json_integer(c->pid));
+            const char *url = json_string_value(json_object_get(ready, "url"));
+            if (!url) {
+                json_decref(ready);
+                err = phx_fail(e, PHX_ERR_INVALID, "%s ready line has no url", name);
+                goto out;
+            }
+            worker_urls[nworkers++] = strdup(url);
+            json_object_set_new(ready, "operator", phx_json_hex(op, 20));
+            json_array_append_new(workers, ready);
+        }
+    }
+
+    /* 7. the gateway in front of them. */
+    char gw_dir[1200];
+    snprintf(gw_dir, sizeof gw_dir, "%s/gateway", dn->dir);
+    char gw_listen[32];
+    snprintf(gw_listen, sizeof gw_listen, "127.0.0.1:%d", free_port());
+    char *g_argv[24 + 2 * 64] = {(char *)opts->phx_bin,
+                                 "gateway",
+                                 "--dir",
+                                 gw_dir,
+                                 "--listen",
+                                 gw_listen,
+                                 "--rpc",
+                                 rpc_url,
+                                 "--deployment",
+                                 dep_path,
+                                 "--kms",
+                                 (char *)kms_url,
+                                 "--health-interval",
+                                 "1000",
+                                 "--json"};
+    size_t ga = 15;
+    for (size_t i = 0; i < nworkers && i < 64; i++) {
+        g_argv[ga++] = "--worker";
+        g_argv[ga++] = worker_urls[i];
+    }
+    if ((err = spawn(dn, "gateway", g_argv, SIGTERM, &c, e)) ||
+        (err = wait_ready(dn, c, &gw_ready, e)))
+        goto out;
+    json_object_set_new(pids, "gateway", json_integer(c->pid));
+
+    json_t *depj = NULL;
+    if ((err = phx_chain_deployment_to_json(&dep, &depj, e))) goto out;
+    dn->endpoints = json_pack(
+        "{s:s,s:s,s:I,s:o,s:{s:s,s:s,s:s},s:O,s:O,s:O,s:b,s:s,s:{s:o,s:s}}", "dir", dn->dir, "rpc",
+        rpc_url, "chain_id", (json_int_t)dep.chain_id, "deployment", depj, "kms", "url", kms_url,
+        "address", kms_addr_s, "measurement", meas_s, "workers", workers, "gateway",
+        json_object_get(gw_ready, "url"), "pids", pids, "fresh_chain", fresh, "sim_dir", sim_dir,
+        "user", "address", phx_json_hex(user, 20), "key_file", user_key);
+    if (!dn->endpoints) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "endpoints");
+        goto out;
+    }
+    char ep_path[1200];
+    snprintf(ep_path, sizeof ep_path, "%s/endpoints.json", dn->dir);
+    char *text = phx_json_dump(dn->endpoints, true);
+    err = text ? phx_file_write_atomic(ep_path, text, strlen(text), 0644, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "endpoints");
+    free(text);
+out:
+    for (size_t i = 0; worker_urls && worker_urls[i]; i++)
+        free(worker_urls[i]);
+    free(worker_urls);
+    json_decref(kms_ready);
+    json_decref(gw_ready);
+    json_decref(workers);
+    json_decref(pids);
+    phx_signer_close(gov);
+    phx_rpc_close(rpc);
+    if (err) {
+        phx_devnet_stop(dn);
+        return err;
+    }
+    *out = dn;
+    return PHX_OK;
+}
+
+const json_t *phx_devnet_endpoints(const phx_devnet_t *dn)
+{
+    return dn->endpoints;
+}
+
+phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e)
+{
+    for (size_t i = 0; i < dn->nchildren; i++) {
+        child_t *c = &dn->children[i];
+        if (alive(c)) continue;
+        if (!dn->opts.restart || !c->restartable)
+            return phx_fail(e, PHX_ERR_STATE, "%s exited; see %s/logs/%s.log", c->name, dn->dir,
+                            c->name);
+        /* Same arguments, same port, same directory: it comes back as itself. */
+        phx_err_t err = launch(dn, c, e);
+        if (err) return err;
+        c->restarts++;
+        PHX_WARN("devnet: %s exited; restarted (pid %d, restart %u)", c->name, (int)c->pid,
+                 c->restarts);
+    }
+    return PHX_OK;
+}
+
+unsigned phx_devnet_restarts(const phx_devnet_t *dn)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < dn->nchildren; i++)
+        n += dn->children[i].restarts;
+    return n;
+}
+
+void phx_devnet_stop(phx_devnet_t *dn)
+{
+    if (!dn) return;
+    for (size_t i = dn->nchildren; i-- > 0;) {
+        stop_child(&dn->children[i]);
+        argv_free(dn->children[i].argv);
+    }
+    json_decref(dn->endpoints);
+    free(dn);
+}

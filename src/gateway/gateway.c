@@ -1,0 +1,846 @@
+/* The gateway daemon: a phx_http server whose handlers forward deploys and
+ * calls through the worker pool (pool.c: round robin over healthy workers,
+ * failover that never runs a call twice), re-deploy a contract from its stored
+ * blob on a worker that does not know it yet, admit to the pool only workers
+ * the Registry lists as active (when there is a chain), and keep a record of
+ * contracts (persisted under DIR/contracts/) and recent jobs. docs/gateway.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "phx/crypto.h"
+#include "phx/evm.h"
+#include "phx/gateway.h"
+#include "phx/net.h"
+
+#define MAX_WORKERS 64
+#define MAX_JOBS 256 /* recent jobs kept for /v1/network, /v1/jobs and logs */
+
+/* A configured worker. With a chain it joins the pool only once the Registry
+ * lists the address its /healthz names as active. */
+typedef struct {
+    char url[256];
+    bool registered; /* the Registry lists it active (true without a chain) */
+    bool has_address;
+    uint8_t address[20]; /* from /healthz */
+    bool has_measurement;
+    uint8_t measurement[32];
+    uint64_t last_check_ms;
+} worker_t;
+
+typedef struct {
+    char id[67]; /* 0x + 64 hex, as the worker named it */
+    uint8_t code_hash[32];
+    uint8_t deploy_hash[32]; /* the deploy request, a blob too, for re-deploys */
+    uint64_t deployed_ms;
+} contract_t;
+
+typedef struct {
+    uint64_t seq, time_ms, latency_ms;
+    char contract[67];
+    char worker[256];
+    int status;
+    json_t *request_id; /* from the envelope, when it has one */
+    json_t *logs;       /* from the response, when it has them */
+} job_t;
+
+struct phx_gateway {
+    phx_gateway_opts_t opts;
+    char *dir, *blob_dir, *rpc_url, *kms_url;
+    phx_gw_pool_t *pool;
+    bool has_deployment;
+    phx_chain_deployment_t deployment;
+    pthread_mutex_t lock; /* everything below */
+    worker_t workers[MAX_WORKERS];
+    size_t nworkers;
+    contract_t *contracts;
+    size_t ncontracts, contracts_cap;
+    job_t jobs[MAX_JOBS];
+    uint64_t job_seq;
+    /* health thread */
+    pthread_t thread;
+    bool thread_started, stopping;
+    pthread_cond_t wake;
+    pthread_mutex_t check_lock; /* one health round at a time */
+    phx_http_router_t *router;
+    phx_http_server_t *server;
+    char url[64];
+};
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void jobs_clear(job_t *j)
+{
+    json_decref(j->request_id);
+    json_decref(j->logs);
+    memset(j, 0, sizeof *j);
+}
+
+static contract_t *contract_find(phx_gateway_t *g, const char *id)
+{
+    for (size_t i = 0; i < g->ncontracts; i++)
+        if (strcasecmp(g->contracts[i].id, id) == 0) return &g->contracts[i];
+    return NULL;
+}
+
+/* Contract ids are 32 bytes in 0x hex; anything else is refused before it can
+ * become part of a path on disk or a URL. */
+static bool valid_id(const char *id)
+{
+    if (!id || strlen(id) != 66 || id[0] != '0' || (id[1] != 'x' && id[1] != 'X')) return false;
+    for (int i = 2; i < 66; i++)
+        if (!strchr("0123456789abcdefABCDEF", id[i])) return false;
+    return true;
+}
+
+static phx_err_t contract_save(phx_gateway_t *g, const contract_t *c, phx_error_t *e)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/contracts/%s.json", g->dir, c->id);
+    json_t *j = json_pack(
+        "{s:s,s:o,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
+        "deploy_hash", phx_json_hex(c->deploy_hash, 32), "deployed_ms", (json_int_t)c->deployed_ms);
+    char *text = j ? phx_json_dump(j, true) : NULL;
+    json_decref(j);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
+    phx_err_t err = phx_file_write_atomic(path, text, strlen(text), 0600, e);
+    free(text);
+    return err;
+}
+
+static phx_err_t contract_add(phx_gateway_t *g, const contract_t *c, phx_error_t *e)
+{
+    if (g->ncontracts == g->contracts_cap) {
+        size_t cap = g->contracts_cap ? g->contracts_cap * 2 : 16;
+        contract_t *n = realloc(g->contracts, cap * sizeof *n);
+        if (!n) return phx_fail(e, PHX_ERR_NOMEM, "contracts");
+        g->contracts = n;
+        g->contracts_cap = cap;
+    }
+    g->contracts[g->ncontracts++] = *c;
+    return PHX_OK;
+}
+
+/* Contracts survive a restart; a record that does not parse is skipped (and
+ * said so) rather than stopping the gateway. */
+static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/contracts", g->dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", path, strerror(errno));
+    DIR *d = opendir(path);
+    if (!d) return phx_fail(e, PHX_ERR_IO, "opendir %s: %s", path, strerror(errno));
+    struct dirent *ent;
+    phx_err_t err = PHX_OK;
+    while ((ent = readdir(d))) {
+        size_t n = strlen(ent->d_name);
+        if (n < 6 || strcmp(ent->d_name + n - 5, ".json") != 0) continue;
+        char file[1500];
+        snprintf(file, sizeof file, "%s/%s", path, ent->d_name);
+        json_t *j = NULL;
+        contract_t c = {0};
+        const char *id;
+        int64_t ms = 0;
+        phx_error_t le = {0};
+        if (phx_json_load_file(file, &j, &le) || phx_json_get_str(j, "id", &id, &le) ||
+            !valid_id(id) || phx_json_get_hex_fixed(j, "code_hash", c.code_hash, 32, &le) ||
+            phx_json_get_hex_fixed(j, "deploy_hash", c.deploy_hash, 32, &le) ||
+            phx_json_get_int(j, "deployed_ms", &ms, &le)) {
+            PHX_WARN("gateway: skipping contract record %s: %s", file, le.message);
+            json_decref(j);
+            continue;
+        }
+        snprintf(c.id, sizeof c.id, "%s", id);
+        c.deployed_ms = (uint64_t)ms;
+        json_decref(j);
+        if (!contract_find(g, c.id) && (err = contract_add(g, &c, e))) break;
+    }
+    closedir(d);
+    return err;
+}
+
+/* An answer from a worker: status and parsed body (NULL when empty). */
+typedef struct {
+    int status;
+    json_t *body;
+    char worker[256];
+} fwd_t;
+
+static void fwd_free(fwd_t *f)
+{
+    json_decref(f->body);
+    f->body = NULL;
+}
+
+/* One request to one given worker (re-deploys and the call after them). */
+static phx_err_t direct(phx_gateway_t *g, const char *base, const char *path, const json_t *body,
+                        fwd_t *f, phx_error_t *e)
+{
+    char url[600];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    char *text = body ? phx_json_dump(body, false) : NULL;
+    phx_http_client_opts_t co = {.timeout_ms = g->opts.worker_timeout_ms};
+    phx_buf_t resp = PHX_BUF_INIT;
+    phx_err_t err = phx_http_fetch("POST", url, "application/json", text, text ? strlen(text) : 0,
+                                   &co, &f->status, &resp, e);
+    if (!err && resp.len) err = phx_json_parse((const char *)resp.ptr, resp.len, &f->body, e);
+    free(text);
+    phx_buf_free(&resp);
+    return err;
+}
+
+static void respond(const fwd_t *f, phx_http_response_t *resp)
+{
+    resp->status = f->status;
+    resp->json = f->body ? json_incref(f->body) : json_object();
+}
+
+static void job_record(phx_gateway_t *g, const char *contract, const fwd_t *f, int status,
+                       uint64_t latency_ms)
+{
+    pthread_mutex_lock(&g->lock);
+    job_t *j = &g->jobs[g->job_seq % MAX_JOBS];
+    jobs_clear(j);
+    j->seq = ++g->job_seq;
+    j->time_ms = phx_now_ms();
+    j->latency_ms = latency_ms;
+    snprintf(j->contract, sizeof j->contract, "%s", contract);
+    snprintf(j->worker, sizeof j->worker, "%s", f->worker);
+    j->status = status;
+    if (f->body && json_is_object(f->body)) {
+        json_t *rid = json_object_get(f->body, "request_id");
+        json_t *logs = json_object_get(f->body, "logs");
+        j->request_id = rid ? json_incref(rid) : NULL;
+        j->logs = logs ? json_incref(logs) : NULL;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* The id a worker answered a deploy with. */
+static const char *answered_id(const fwd_t *f)
+{
+    const char *id = NULL;
+    if (f->status / 100 != 2 || !f->body) return NULL;
+    if (phx_json_get_str(f->body, "id", &id, NULL) &&
+        phx_json_get_str(f->body, "contract_id", &id, NULL))
+        return NULL;
+    return valid_id(id) ? id : NULL;
+}
+
+/* A pool error as the client sees it: no worker is 503, a call whose outcome
+ * is unknown 502/504 (and it is not run elsewhere: see pool.c). */
+static phx_err_t pool_error(phx_err_t err, phx_http_response_t *resp)
+{
+    if (err == PHX_ERR_STATE)
+        resp->status = 503;
+    else if (err != PHX_ERR_TIMEOUT)
+        resp->status = 502;
+    return err;
+}
+
+/* ---- handlers -------------------------------------------------------------------- */
+
+/* POST /v1/contracts: store the code and the deploy request by hash, forward to
+ * one healthy worker, remember the contract. */
+static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *code, *id;
+    if (!req->json || !json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    phx_err_t err = phx_json_get_str(req->json, "code", &code, e);
+    if (err) return err;
+    contract_t c = {0};
+    char *text = phx_json_dump(req->json, false);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "deploy");
+    /* The deploy request holds only sealed secrets, so keeping it is safe; it
+     * is what a worker that has not seen the contract gets later. */
+    err = phx_blob_put(g->blob_dir, (const uint8_t *)code, strlen(code), c.code_hash, e);
+    if (!err)
+        err = phx_blob_put(g->blob_dir, (const uint8_t *)text, strlen(text), c.deploy_hash, e);
+    free(text);
+    if (err) return err;
+
+    fwd_t f = {0};
+    if ((err = phx_gw_pool_forward(g->pool, "POST", "/v1/contracts", req->json, &f.status, &f.body,
+                                   f.worker, sizeof f.worker, e)))
+        return pool_error(err, resp);
+    respond(&f, resp);
+    if ((id = answered_id(&f))) {
+        snprintf(c.id, sizeof c.id, "%s", id);
+        c.deployed_ms = phx_now_ms();
+        pthread_mutex_lock(&g->lock);
+        contract_t *have = contract_find(g, c.id);
+        if (have) {
+            memcpy(have->code_hash, c.code_hash, 32);
+            memcpy(have->deploy_hash, c.deploy_hash, 32);
+        } else {
+            contract_add(g, &c, NULL);
+        }
+        pthread_mutex_unlock(&g->lock);
+        phx_error_t se = {0};
+        if (contract_save(g, &c, &se)) PHX_WARN("gateway: %s", se.message);
+        /* The gateway answers with the code hash it stored, so a client can
+         * check its code went in unchanged. */
+        if (json_is_object(resp->json) && !json_object_get(resp->json, "code_hash"))
+            json_object_set_new(resp->json, "code_hash", phx_json_hex(c.code_hash, 32));
+    }
+    fwd_free(&f);
+    return PHX_OK;
+}
+
+/* Give the worker at base the stored deploy request of contract id. */
+static bool redeploy(phx_gateway_t *g, const char *base, const char *id)
+{
+    uint8_t deploy_hash[32];
+    pthread_mutex_lock(&g->lock);
+    contract_t *c = contract_find(g, id);
+    if (c) memcpy(deploy_hash, c->deploy_hash, 32);
+    pthread_mutex_unlock(&g->lock);
+    if (!c) return false;
+    phx_buf_t body = PHX_BUF_INIT;
+    json_t *j = NULL;
+    phx_error_t e = {0};
+    fwd_t f = {0};
+    bool ok = false;
+    if (phx_blob_get(g->blob_dir, deploy_hash, &body, &e) ||
+        phx_json_parse((const char *)body.ptr, body.len, &j, &e) ||
+        direct(g, base, "/v1/contracts", j, &f, &e)) {
+        PHX_WARN("gateway: re-deploy of %s to %s: %s", id, base, e.message);
+    } else {
+        const char *got = answered_id(&f);
+        ok = got && strcasecmp(got, id) == 0;
+    }
+    fwd_free(&f);
+    json_decref(j);
+    phx_buf_free(&body);
+    return ok;
+}
+
+/* POST /v1/contracts/:id/call */
+static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    if (!valid_id(id))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contracts/%s/call", id);
+    uint64_t t0 = phx_monotonic_ms();
+    fwd_t f = {0};
+    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
+                                        f.worker, sizeof f.worker, e);
+    /* A worker that has not seen the contract gets it from our blobs, then the
+     * same call again. Its 404 means it ran nothing, so this runs it once. */
+    if (!err && f.status == 404 && redeploy(g, f.worker, id)) {
+        fwd_t again = {0};
+        snprintf(again.worker, sizeof again.worker, "%s", f.worker);
+        err = direct(g, f.worker, path, req->json, &again, e);
+        fwd_free(&f);
+        f = again;
+    }
+    job_record(g, id, &f, err ? 502 : f.status, phx_monotonic_ms() - t0);
+    if (err) {
+        fwd_free(&f);
+        return pool_error(err, resp);
+    }
+    respond(&f, resp);
+    fwd_free(&f);
+    return PHX_OK;
+}
+
+static json_t *contract_json(const contract_t *c)
+{
+    return json_pack("{s:s,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
+                     "deployed_ms", (json_int_t)c->deployed_ms);
+}
+
+static json_t *job_json(const job_t *j)
+{
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:i,s:I}", "seq", (json_int_t)j->seq, "time_ms",
+                          (json_int_t)j->time_ms, "contract_id", j->contract, "worker", j->worker,
+                          "status", j->status, "latency_ms", (json_int_t)j->latency_ms);
+    if (o && j->request_id) json_object_set(o, "request_id", j->request_id);
+    if (o && j->logs) json_object_set(o, "logs", j->logs);
+    return o;
+}
+
+/* Recent jobs, newest first; contract (may be NULL) filters. */
+static json_t *jobs_json(phx_gateway_t *g, const char *contract, size_t limit)
+{
+    json_t *a = json_array();
+    for (uint64_t k = 0; k < MAX_JOBS && k < g->job_seq && json_array_size(a) < limit; k++) {
+        const job_t *j = &g->jobs[(g->job_seq - 1 - k) % MAX_JOBS];
+        if (contract && strcasecmp(j->contract, contract) != 0) continue;
+        json_array_append_new(a, job_json(j));
+    }
+    return a;
+}
+
+/* One worker for /v1/network: what we know of it (registration, address,
+ * measurement) merged with the pool's view (health, failures, calls served). */
+static json_t *worker_json(const worker_t *w, const json_t *pool_status)
+{
+    const json_t *ps = NULL;
+    for (size_t i = 0; i < json_array_size(pool_status) && !ps; i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(pool_status, i), "url")),
+                    w->url))
+            ps = json_array_get(pool_status, i);
+    json_t *o =
+        json_pack("{s:s,s:b,s:b,s:b,s:I}", "url", w->url, "healthy",
+                  ps && json_is_true(json_object_get(ps, "healthy")), "registered", w->registered,
+                  "in_pool", ps != NULL, "last_check_ms", (json_int_t)w->last_check_ms);
+    if (o && ps) {
+        json_object_set(o, "latency_ms", json_object_get(ps, "latency_ms"));
+        json_object_set(o, "failures", json_object_get(ps, "failures"));
+        json_object_set(o, "calls", json_object_get(ps, "served"));
+        json_object_set(o, "last_ok_ms", json_object_get(ps, "last_ok_ms"));
+    }
+    if (o && w->has_address) {
+        char cs[43];
+        phx_eth_address_checksum(w->address, cs);
+        json_object_set_new(o, "address", json_string(cs));
+    }
+    if (o && w->has_measurement)
+        json_object_set_new(o, "measurement", phx_json_hex(w->measurement, 32));
+    return o;
+}
+
+/* GET /v1/network */
+static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)req;
+    phx_gateway_t *g = ctx;
+    json_t *workers = json_array(), *meas = json_array(), *contracts = json_array();
+    json_t *pool_status = phx_gw_pool_status(g->pool);
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->nworkers; i++) {
+        const worker_t *w = &g->workers[i];
+        json_array_append_new(workers, worker_json(w, pool_status));
+        if (!w->has_measurement) continue;
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= g->workers[k].has_measurement &&
+                    memcmp(g->workers[k].measurement, w->measurement, 32) == 0;
+        if (!seen) json_array_append_new(meas, phx_json_hex(w->measurement, 32));
+    }
+    for (size_t i = 0; i < g->ncontracts; i++)
+        json_array_append_new(contracts, contract_json(&g->contracts[i]));
+    json_t *jobs = jobs_json(g, NULL, 50);
+    pthread_mutex_unlock(&g->lock);
+    json_decref(pool_status);
+    resp->json = json_pack("{s:o,s:I,s:o,s:o,s:o}", "workers", workers, "healthy",
+                           (json_int_t)phx_gateway_healthy_count(g), "measurements", meas,
+                           "contracts", contracts, "jobs", jobs);
+    if (!resp->json) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    if (g->has_deployment) {
+        json_t *d = NULL;
+        if (!phx_chain_deployment_to_json(&g->deployment, &d, NULL))
+            json_object_set_new(resp->json, "chain", d);
+        if (g->rpc_url) json_object_set_new(resp->json, "rpc", json_string(g->rpc_url));
+    }
+    if (g->kms_url) json_object_set_new(resp->json, "kms", json_string(g->kms_url));
+    return PHX_OK;
+}
+
+/* GET /v1/jobs[?contract=0x..] */
+static phx_err_t h_jobs(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *contract = phx_http_query(req, "contract");
+    pthread_mutex_lock(&g->lock);
+    json_t *jobs = jobs_json(g, contract, MAX_JOBS);
+    pthread_mutex_unlock(&g->lock);
+    resp->json = json_pack("{s:o}", "jobs", jobs);
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "jobs");
+}
+
+/* GET /v1/contracts/:id */
+static phx_err_t h_contract(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    pthread_mutex_lock(&g->lock);
+    const contract_t *c = contract_find(g, id);
+    resp->json = c ? contract_json(c) : NULL;
+    pthread_mutex_unlock(&g->lock);
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id);
+}
+
+/* GET /v1/contracts/:id/logs: the recent calls of one contract with whatever
+ * logs their workers returned. */
+static phx_err_t h_logs(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    pthread_mutex_lock(&g->lock);
+    bool known = contract_find(g, id) != NULL;
+    json_t *jobs = known ? jobs_json(g, id, MAX_JOBS) : NULL;
+    pthread_mutex_unlock(&g->lock);
+    if (!known) return phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id);
+    resp->json = json_pack("{s:s,s:o}", "contract_id", id, "jobs", jobs);
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "logs");
+}
+
+/* GET /v1/blobs/:hash: code by its hash, so anyone can check what runs. */
+static phx_err_t h_blob(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    uint8_t hash[32];
+    phx_err_t err = phx_hex_decode_fixed(phx_http_param(req, "hash"), hash, 32, e);
+    if (err) return err;
+    if ((err = phx_blob_get(g->blob_dir, hash, &resp->text, e))) return err;
+    resp->content_type = "application/octet-stream";
+    return PHX_OK;
+}
+
+/* GET /v1/contracts/:id/pubkey: relayed from the KMS. The document is signed by
+ * the KMS key, so the client checks it and need not trust us. */
+static phx_err_t h_pubkey(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    if (!g->kms_url) return phx_fail(e, PHX_ERR_UNSUPPORTED, "this gateway has no KMS configured");
+    if (!valid_id(id))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/contracts/%s/pubkey", g->kms_url, id);
+    return phx_http_json("GET", url, NULL, NULL, NULL, &resp->json, e);
+}
+
+/* The gateway is healthy when it can route somewhere. */
+static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    (void)req;
+    size_t n = phx_gateway_healthy_count(ctx);
+    if (!n) {
+        resp->status = 503;
+        return phx_fail(e, PHX_ERR_STATE, "no healthy worker");
+    }
+    resp->json = json_pack("{s:s,s:I}", "status", "ok", "healthy_workers", (json_int_t)n);
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "health");
+}
+
+/* GET /metrics: the server's per-route counters (src/net) plus ours. */
+static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)req;
+    phx_gateway_t *g = ctx;
+    resp->content_type = "text/plain; version=0.0.4";
+    phx_err_t err = phx_http_server_metrics(g->server, &resp->text, e);
+    pthread_mutex_lock(&g->lock);
+    size_t contracts = g->ncontracts;
+    uint64_t jobs = g->job_seq;
+    pthread_mutex_unlock(&g->lock);
+    if (!err)
+        err = phx_buf_printf(&resp->text,
+                             "# TYPE phx_gateway_workers_healthy gauge\n"
+                             "phx_gateway_workers_healthy %zu\n"
+                             "# TYPE phx_gateway_contracts gauge\n"
+                             "phx_gateway_contracts %zu\n"
+                             "# TYPE phx_gateway_calls_total counter\n"
+                             "phx_gateway_calls_total %llu\n",
+                             phx_gateway_healthy_count(g), contracts, (unsigned long long)jobs);
+    return err;
+}
+
+/* PUT /v1/blobs (raw body): store bytes by hash, answer {"code_hash"}. */
+static phx_err_t h_blob_put(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    uint8_t hash[32];
+    phx_err_t err = phx_blob_put(g->blob_dir, req->body, req->body_len, hash, e);
+    if (err) return err;
+    resp->status = 201;
+    resp->json = json_pack("{s:o}", "code_hash", phx_json_hex(hash, 32));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "blob");
+}
+
+/* ---- health -------------------------------------------------------------------- */
+
+/* One worker's health: /healthz answers 200; its JSON may name the worker's
+ * address and measurement, which the Registry must then list as active. */
+static void worker_url(phx_gateway_t *g, size_t i, char *out, size_t cap)
+{
+    pthread_mutex_lock(&g->lock);
+    snprintf(out, cap, "%s", g->workers[i].url);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Who a worker is: its /healthz may name its address and measurement. With a
+ * chain, it is in the pool exactly while the Registry lists that address as
+ * active; without one, every configured worker is. Health itself is the
+ * pool's business. */
+static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
+{
+    char base[256], url[300];
+    worker_url(g, i, base, sizeof base);
+    snprintf(url, sizeof url, "%s/healthz", base);
+    phx_http_client_opts_t co = {.timeout_ms = 2000, .connect_timeout_ms = 1000};
+    int status = 0;
+    json_t *j = NULL;
+    phx_error_t e = {0};
+    bool answered = phx_http_json("GET", url, NULL, &co, &status, &j, &e) == PHX_OK;
+    bool has_addr = false, has_meas = false, known = false, registered = !chain;
+    uint8_t addr[20], meas[32];
+    const char *s;
+    if (answered && j) {
+        has_addr = (!phx_json_get_str(j, "address", &s, NULL) ||
+                    !phx_json_get_str(j, "worker", &s, NULL)) &&
+                   !phx_hex_decode_fixed(s, addr, 20, NULL);
+        has_meas = !phx_json_get_str(j, "measurement", &s, NULL) &&
+                   !phx_hex_decode_fixed(s, meas, 32, NULL);
+    }
+    json_decref(j);
+    if (chain) {
+        phx_chain_worker_t cw;
+        if (!answered || !has_addr) {
+            /* Unreachable now: the pool's checks deal with that; keep the
+             * Registry's last verdict. */
+        } else if (!rpc || phx_chain_worker_get(rpc, &g->deployment, addr, &cw, &e)) {
+            PHX_WARN("gateway: Registry lookup for %s: %s", base, rpc ? e.message : "no chain");
+        } else {
+            known = true;
+            registered = cw.status == PHX_CHAIN_WORKER_ACTIVE;
+            /* The chain's record of the measurement wins over what the worker says. */
+            if (registered) memcpy(meas, cw.measurement, 32), has_meas = true;
+        }
+    }
+    pthread_mutex_lock(&g->lock);
+    worker_t *w = &g->workers[i];
+    if (!chain || known) {
+        if (w->registered != registered)
+            PHX_INFO("gateway: worker %s %s", w->url,
+                     registered ? "admitted" : "not registered on chain: left out");
+        w->registered = registered;
+    }
+    registered = w->registered;
+    if (answered) w->last_check_ms = phx_now_ms();
+    if (has_addr) memcpy(w->address, addr, 20), w->has_address = true;
+    if (has_meas) memcpy(w->measurement, meas, 32), w->has_measurement = true;
+    pthread_mutex_unlock(&g->lock);
+    bool in = phx_gw_pool_has(g->pool, base);
+    if (registered && !in) phx_gw_pool_add(g->pool, base, NULL);
+    if (!registered && in) phx_gw_pool_remove(g->pool, base, NULL);
+}
+
+/* One Registry round over every configured worker (caller holds check_lock). */
+static void admit_all(phx_gateway_t *g)
+{
+    phx_rpc_t *rpc = NULL;
+    phx_error_t e = {0};
+    bool chain = g->rpc_url && g->has_deployment;
+    phx_rpc_opts_t ro = {.timeout_ms = 3000, .retries = 1};
+    if (chain && phx_rpc_open(g->rpc_url, &ro, &rpc, &e)) {
+        PHX_WARN("gateway: chain node %s: %s", g->rpc_url, e.message);
+        rpc = NULL;
+    }
+    pthread_mutex_lock(&g->lock);
+    size_t n = g->nworkers;
+    pthread_mutex_unlock(&g->lock);
+    for (size_t i = 0; i < n; i++)
+        admit_one(g, i, rpc, chain);
+    phx_rpc_close(rpc);
+}
+
+void phx_gateway_check_workers(phx_gateway_t *g)
+{
+    pthread_mutex_lock(&g->check_lock);
+    admit_all(g);
+    phx_gw_pool_check(g->pool);
+    pthread_mutex_unlock(&g->check_lock);
+}
+
+size_t phx_gateway_healthy_count(phx_gateway_t *g)
+{
+    return phx_gw_pool_healthy(g->pool);
+}
+
+/* The Registry round, every health interval; the pool runs its own health
+ * checks on its own thread. */
+static void *registry_thread(void *arg)
+{
+    phx_gateway_t *g = arg;
+    pthread_mutex_lock(&g->lock);
+    while (!g->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (g->opts.health_interval_ms % 1000) * 1000000ull;
+        ts.tv_sec += (time_t)(g->opts.health_interval_ms / 1000 + ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
+        pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+        if (g->stopping) break;
+        pthread_mutex_unlock(&g->lock);
+        pthread_mutex_lock(&g->check_lock);
+        admit_all(g);
+        pthread_mutex_unlock(&g->check_lock);
+        pthread_mutex_lock(&g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t *e)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return phx_fail(e, PHX_ERR_INVALID, "worker URL must be http(s)://: %s", url);
+    size_t n = strlen(url);
+    while (n && url[n - 1] == '/')
+        n--;
+    if (n >= sizeof g->workers[0].url) return phx_fail(e, PHX_ERR_RANGE, "worker URL too long");
+    phx_err_t err = PHX_OK;
+    pthread_mutex_lock(&g->lock);
+    bool known = false;
+    for (size_t i = 0; i < g->nworkers; i++)
+        known |= strncmp(g->workers[i].url, url, n) == 0 && g->workers[i].url[n] == '\0';
+    if (!known && g->nworkers == MAX_WORKERS) {
+        err = phx_fail(e, PHX_ERR_LIMIT, "at most %d workers", MAX_WORKERS);
+    } else if (!known) {
+        worker_t *w = &g->workers[g->nworkers++];
+        memset(w, 0, sizeof *w);
+        memcpy(w->url, url, n);
+        w->url[n] = '\0';
+    }
+    pthread_mutex_unlock(&g->lock);
+    return err;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out, phx_error_t *e)
+{
+    *out = NULL;
+    if (!opts || !opts->dir) return phx_fail(e, PHX_ERR_INVALID, "gateway needs a state directory");
+    phx_gateway_t *g = calloc(1, sizeof *g);
+    if (!g) return phx_fail(e, PHX_ERR_NOMEM, "gateway");
+    g->opts = *opts;
+    if (!g->opts.health_interval_ms) g->opts.health_interval_ms = 2000;
+    if (!g->opts.worker_timeout_ms) g->opts.worker_timeout_ms = 30000;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->check_lock, NULL);
+    pthread_cond_init(&g->wake, NULL);
+    phx_err_t err = PHX_OK;
+    g->dir = strdup(opts->dir);
+    g->rpc_url = dup_or_null(opts->rpc_url);
+    g->kms_url = dup_or_null(opts->kms_url);
+    if (!g->dir || (opts->rpc_url && !g->rpc_url) || (opts->kms_url && !g->kms_url)) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "gateway");
+        goto out;
+    }
+    if (opts->deployment) g->deployment = *opts->deployment, g->has_deployment = true;
+    phx_gw_pool_opts_t po = {.health_interval_ms = (uint32_t)g->opts.health_interval_ms,
+                             .request_timeout_ms = g->opts.worker_timeout_ms};
+    if ((err = phx_gw_pool_new(&po, &g->pool, e))) goto out;
+    size_t dl = strlen(g->dir) + sizeof "/blobs";
+    if (!(g->blob_dir = malloc(dl))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "gateway");
+        goto out;
+    }
+    snprintf(g->blob_dir, dl, "%s/blobs", g->dir);
+    if (mkdir(g->dir, 0700) != 0 && errno != EEXIST) {
+        err = phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", g->dir, strerror(errno));
+        goto out;
+    }
+    if ((err = contracts_load(g, e))) goto out;
+    for (size_t i = 0; i < opts->worker_count; i++)
+        if ((err = phx_gateway_add_worker(g, opts->workers[i], e))) goto out;
+    phx_gateway_check_workers(g);
+    if ((err = phx_gw_pool_start(g->pool, e))) goto out;
+
+    if ((err = phx_http_router_new(&g->router, e))) goto out;
+    struct {
+        const char *method, *pattern;
+        phx_http_handler_fn fn;
+        unsigned flags;
+    } routes[] = {
+        {"GET", "/healthz", h_health, 0},
+        {"GET", "/v1/network", h_network, 0},
+        {"GET", "/v1/jobs", h_jobs, 0},
+        {"POST", "/v1/contracts", h_deploy, 0},
+        {"GET", "/v1/contracts/:id", h_contract, 0},
+        {"POST", "/v1/contracts/:id/call", h_call, 0},
+        {"GET", "/v1/contracts/:id/logs", h_logs, 0},
+        {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},
+        {"GET", "/v1/blobs/:hash", h_blob, 0},
+        {"PUT", "/v1/blobs", h_blob_put, PHX_HTTP_RAW_BODY},
+        {"GET", "/metrics", h_metrics, 0},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if ((err = phx_http_router_add(g->router, routes[i].method, routes[i].pattern, routes[i].fn,
+                                       g, routes[i].flags, e)))
+            goto out;
+    phx_http_server_opts_t so = {.host = opts->host,
+                                 .port = opts->port,
+                                 .max_body_bytes = opts->max_body_bytes,
+                                 .rate_per_s = opts->rate_per_s,
+                                 .rate_burst = opts->rate_burst,
+                                 .max_connections = 256};
+    if ((err = phx_http_server_start(g->router, &so, &g->server, e))) goto out;
+    snprintf(g->url, sizeof g->url, "http://%s:%u",
+             opts->host && *opts->host ? opts->host : "127.0.0.1",
+             (unsigned)phx_http_server_port(g->server));
+    if (pthread_create(&g->thread, NULL, registry_thread, g) != 0) {
+        err = phx_fail(e, PHX_ERR_INTERNAL, "cannot start the health thread");
+        goto out;
+    }
+    g->thread_started = true;
+    *out = g;
+    return PHX_OK;
+out:
+    phx_gateway_stop(g, 0);
+    return err;
+}
+
+const char *phx_gateway_url(const phx_gateway_t *g)
+{
+    return g->url;
+}
+
+void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
+{
+    if (!g) return;
+    /* Stop taking requests first, so no handler runs while state is freed. */
+    phx_http_server_stop(g->server, grace_ms);
+    if (g->thread_started) {
+        pthread_mutex_lock(&g->lock);
+        g->stopping = true;
+        pthread_cond_signal(&g->wake);
+        pthread_mutex_unlock(&g->lock);
+        pthread_join(g->thread, NULL);
+    }
+    phx_gw_pool_free(g->pool);
+    phx_http_router_free(g->router);
+    for (size_t i = 0; i < MAX_JOBS; i++)
+        jobs_clear(&g->jobs[i]);
+    free(g->contracts);
+    free(g->dir);
+    free(g->blob_dir);
+    free(g->rpc_url);
+    free(g->kms_url);
+    pthread_cond_destroy(&g->wake);
+    pthread_mutex_destroy(&g->check_lock);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}

@@ -1,0 +1,125 @@
+#!/bin/sh
+# phx devnet as a user runs it: comes up in a fresh directory with anvil, the
+# contracts, a KMS the Registry lists (with its measurement allowed) and a
+# gateway; writes endpoints.json; stops every process on SIGTERM; a second
+# start in the same directory resumes the same chain (same contracts, the
+# chain still knows the KMS, block height kept) and the same KMS key.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
+fail=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
+}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-devnet-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
+start() { # start OUTFILE [ARGS...]: phx devnet in the background until endpoints are printed
+    out=$1
+    shift
+    "$phx" devnet --dir "$tmp/net" --workers 1 --json "$@" >"$out" 2>>"$tmp/devnet.log" &
+    pid=$!
+    for _ in $(seq 1 600); do
+        [ -s "$out" ] && return 0
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+stop() {
+    kill -TERM $pid
+    for _ in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    wait $pid
+    rc=$?
+    pid=""
+    return $rc
+}
+
+start "$tmp/a.json"; check "devnet starts" 0 $?
+[ -f "$tmp/net/endpoints.json" ]; check "endpoints.json written" 0 $?
+check "fresh chain" True "$(json "$tmp/a.json" "['fresh_chain']")"
+rpc=$(json "$tmp/a.json" "['rpc']")
+reg=$(json "$tmp/a.json" "['deployment']['contracts']['Registry']")
+kms=$(json "$tmp/a.json" "['kms']['address']")
+mr=$(json "$tmp/a.json" "['kms']['measurement']")
+gw=$(json "$tmp/a.json" "['gateway']")
+check "Registry lists the KMS" true "$("$cast" call --rpc-url "$rpc" "$reg" 'isKms(address)(bool)' "$kms")"
+check "devnet measurement allowed" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' "$mr")"
+check "gateway answers /v1/network" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/v1/network")"
+curl -s "$gw/v1/network" >"$tmp/net1.json"
+check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
+"$cast" send --rpc-url "$rpc" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+    "$reg" 'setMeasurement(bytes32,bool)' 0x$(printf '%064x' 42) true >/dev/null
+check "a transaction of ours mined" 0 $?
+# phx deploy records the contract on chain from the devnet's user account
+# (Jobs.deployContract); with no worker in this network the gateway then refuses.
+printf 'export default async function (input) { return input; }\n' >"$tmp/c.js"
+salt=0x$(printf '%064x' 77)
+PHX_HOME="$tmp/net" "$phx" deploy "$tmp/c.js" --salt $salt --json >"$tmp/d.json" 2>"$tmp/d.err"
+rc=$?
+jobs=$(json "$tmp/a.json" "['deployment']['contracts']['Jobs']")
+user=$(json "$tmp/a.json" "['user']['address']")
+id=$("$cast" keccak "$("$cast" abi-encode 'f(address,bytes32)' "$user" $salt)")
+onchain=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$id" | sed -n '1p;3p' | tr '\n' ' ' | tr 'A-F' 'a-f')
+want="$(echo "$user" | tr 'A-F' 'a-f') $("$phx" util keccak 0x$(od -An -v -tx1 "$tmp/c.js" | tr -d ' \n')) "
+check "deploy recorded owner and code hash on chain" "$want" "$onchain"
+workers=$(json "$tmp/a.json" "['workers'].__len__()")
+if [ "$workers" = 0 ]; then
+    check "without workers the deploy itself fails" 1 $rc
+    grep -q "no healthy worker" "$tmp/d.err"; check "and says why" 0 $?
+fi
+height=$("$cast" block-number --rpc-url "$rpc")
+pids=$(json "$tmp/a.json" "' '.join(str(v) for v in d['pids'].values())")
+
+stop; check "clean stop exits 0" 0 $?
+left=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+check "no process left after stop" 0 $left
+[ -s "$tmp/net/chain/anvil-state.json" ]; check "anvil state saved" 0 $?
+
+start "$tmp/b.json"; check "devnet starts again" 0 $?
+rpc=$(json "$tmp/b.json" "['rpc']")
+check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
+check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
+check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
+check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
+h2=$("$cast" block-number --rpc-url "$rpc")
+[ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
+# A process of the network dies: the devnet says which and exits 1.
+kms_pid=$(json "$tmp/b.json" "['pids']['kms']")
+kill -KILL "$kms_pid"
+for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+wait $pid; check "a dead KMS stops the devnet with exit 1" 1 $?
+pid=""
+grep -q "kms exited" "$tmp/devnet.log"; check "and it names the KMS" 0 $?
+
+# The devnet itself killed with SIGKILL leaves nothing running.
+start "$tmp/c.json"; check "devnet starts a third time" 0 $?
+pids=$(json "$tmp/c.json" "' '.join(str(v) for v in d['pids'].values())")
+kill -KILL $pid; wait $pid 2>/dev/null; pid=""
+sleep 1
+left=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+check "SIGKILL of the devnet takes its processes along" 0 $left
+
+# With --restart a daemon that dies comes back as itself: same URL, same key.
+start "$tmp/d.json" --restart; check "devnet --restart starts" 0 $?
+kms_url=$(json "$tmp/d.json" "['kms']['url']")
+kms_pid=$(json "$tmp/d.json" "['pids']['kms']")
+kill -KILL "$kms_pid"
+back=""
+for _ in $(seq 1 100); do
+    back=$(curl -s "$kms_url/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["kms_address"])' 2>/dev/null) && [ -n "$back" ] && break
+    sleep 0.1
+done
+check "a killed KMS is restarted on the same URL with the same key" "$(echo "$kms" | tr 'A-F' 'a-f')" "$(echo "$back" | tr 'A-F' 'a-f')"
+kill -0 $pid 2>/dev/null; check "and the devnet keeps running" 0 $?
+grep -q "kms exited; restarted" "$tmp/devnet.log"; check "the restart is logged" 0 $?
+stop; check "clean stop after a restart" 0 $?
+
+"$phx" devnet --workers 0 >/dev/null 2>&1; check "--workers 0 is a usage error" 2 $?
+"$phx" devnet --dir "$tmp/x" --anvil /nonexistent/anvil >/dev/null 2>"$tmp/err"; check "missing anvil fails" 1 $?
+grep -q "anvil" "$tmp/err"; check "and says anvil" 0 $?
+exit $fail

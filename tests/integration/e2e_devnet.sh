@@ -1,0 +1,101 @@
+#!/bin/sh
+# The issue's end-to-end flow on a fresh devnet: deploy with a secret, a plain
+# call verified with `phx verify`, an encrypted call whose input and the
+# secret never appear in clear in any worker's logs or directory, and an
+# on-chain request (PriceConsumer.sol) fulfilled with its callback seen and the
+# worker's operator paid. Needs `phx worker` (and the JS sandbox): until the
+# binary has that verb this test reports SKIP (exit 77), not a pass.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
+nm=${PHX_NODE_MODULES:-$src/node_modules}
+cast="$nm/.bin/cast"
+if ! "$phx" worker --help >/dev/null 2>&1; then
+    echo "SKIP: this phx has no \`worker\` verb yet"
+    exit 77
+fi
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-e2e-XXXXXX")
+pid=""
+api=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$api" ] && kill $api 2>/dev/null; rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/net"
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
+"$phx" devnet --dir "$PHX_HOME" --workers 3 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
+pid=$!
+for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid || break; sleep 0.1; done
+check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
+rpc=$(json "$tmp/ep.json" "['rpc']")
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+user_key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+sleep 2 # a health round
+check "all three healthy and registered" 3 "$("$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))')"
+
+python3 -c '
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = json.dumps({"price": 3120.55}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+' >"$tmp/api.port" &
+api=$!
+for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$tmp/api.port")/price"
+
+secret=sk-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+"$phx" deploy "$src/examples/oracle/price_oracle.js" --secret API_KEY=$secret --json >"$tmp/d.json"
+check "deploy" 0 $?
+id=$(json "$tmp/d.json" "['id']")
+
+"$phx" call "$id" --input "{\"pair\":\"ETH/USD\",\"url\":\"$url\"}" --json >"$tmp/r1.json"
+check "plain call" 0 $?
+check "the oracle's price" 3120.55 "$(json "$tmp/r1.json" "['output']['price']")"
+"$phx" verify "$tmp/r1.json" --trust-sim-root "$(json "$tmp/ep.json" "['sim_dir']")" >/dev/null
+check "phx verify: valid" 0 $?
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['output_bytes']=d['output_bytes'][:-2]+'00'; d.pop('output',None); json.dump(d,open(sys.argv[2],'w'))" "$tmp/r1.json" "$tmp/bad.json"
+"$phx" verify "$tmp/bad.json" --trust-sim-root "$(json "$tmp/ep.json" "['sim_dir']")" >/dev/null 2>&1
+check "phx verify: tampered output invalid" 1 $?
+
+marker=PRIVATE-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+"$phx" call "$id" --input "{\"pair\":\"$marker\",\"url\":\"$url\"}" --encrypt --json >"$tmp/r2.json"
+check "encrypted call" 0 $?
+check "its reply opens to the input's pair" "$marker" "$(json "$tmp/r2.json" "['output_plain']['pair']")"
+grep -rqa -e "$marker" -e "$secret" "$PHX_HOME"/worker-* "$PHX_HOME"/logs "$PHX_HOME"/gateway
+check "input and secret never in clear in worker or gateway logs and disk" 1 $?
+
+# On chain: PriceConsumer asks; a worker fulfils; the callback lands; the operator is paid.
+"$nm/.bin/solcjs" --bin --base-path "$src" "$src/examples/oracle/PriceConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
+bin=$(cat "$tmp/sol"/examples_oracle_PriceConsumer_sol_PriceConsumer.bin)
+args=$("$cast" abi-encode "c(address,address,bytes32)" "$jobs" "$token" "$id" | cut -c3-)
+consumer=$("$cast" send --rpc-url "$rpc" --private-key "$user_key" --json --create "0x$bin$args" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
+before=0
+for i in 0 1 2; do
+    op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
+    before=$(python3 -c "print($before + $("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1))")
+done
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
+check "on-chain request sent" 0 $?
+answer=0x
+for _ in $(seq 1 60); do
+    answer=$("$cast" call --rpc-url "$rpc" "$consumer" "lastAnswer()(bytes)")
+    [ "$answer" != "0x" ] && break
+    sleep 1
+done
+[ "$answer" != "0x" ]; check "callback delivered the answer" 0 $?
+after=0
+for i in 0 1 2; do
+    op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
+    after=$(python3 -c "print($after + $("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1))")
+done
+[ "$(python3 -c "print(int($after > $before))")" = 1 ]; check "an operator was paid" 0 $?
+
+kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
+pid=""
+exit $fail
