@@ -325,3 +325,22 @@ phx_err_t phx_jobdb_counts(phx_jobdb_t *d, uint64_t counts[7], phx_error_t *e)
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "counts");
 }
+
+phx_err_t phx_jobdb_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_t *n, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    *n = 0;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT request_id FROM jobs WHERE state IN (1,2,3,4) "
+                           "ORDER BY request_id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select live");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) err = sql_fail(d, e, "select live");
+    sqlite3_finalize(st);
+    return err;
+}
