@@ -119,12 +119,15 @@ static phx_err_t register_on_chain(phx_worker_t *w, phx_kms_requester_t *rq, phx
     phx_signer_address(w->operator_, op);
     json_t *doc = NULL;
     if ((err = phx_kms_request_registration(rq, op, &doc, e))) return err;
-    err = phx_chain_transact(
-        w->operator_, w->dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-        json_pack("[O,O,O,O,O]", json_object_get(doc, "worker"), json_object_get(doc, "x25519"),
-                  json_object_get(doc, "nonce"), json_object_get(doc, "quote"),
-                  json_object_get(doc, "signature")),
-        NULL, e);
+    /* phx_chain_transact borrows its arguments. */
+    json_t *args = json_pack("[O,O,O,O,O]", json_object_get(doc, "worker"),
+                             json_object_get(doc, "x25519"), json_object_get(doc, "nonce"),
+                             json_object_get(doc, "quote"), json_object_get(doc, "signature"));
+    err = args ? phx_chain_transact(w->operator_, w->dep.registry,
+                                    "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+                                    NULL, e)
+               : phx_fail(e, PHX_ERR_INVALID, "the KMS's registration answer is incomplete");
+    json_decref(args);
     json_decref(doc);
     if (err) phx_error_wrap(e, err, "registerWorker");
     return err;
@@ -164,20 +167,20 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
             return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
     }
     /* What the chain's deployment registry says wins over the request. */
-    json_t *onchain = NULL;
+    json_t *onchain = NULL, *args = json_pack("[o]", phx_json_hex(id, 32));
     phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
-    if (!phx_rpc_open(w->rpc_url, NULL, &rpc, NULL) &&
-        !phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)",
-                        json_pack("[o]", phx_json_hex(id, 32)), "(address,uint32,bytes32,string)",
-                        &onchain, NULL)) {
+    if (args && !phx_rpc_open(w->rpc_url, NULL, &rpc, NULL) &&
+        !phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)", args,
+                        "(address,uint32,bytes32,string)", &onchain, NULL)) {
         uint8_t chain_hash[32] = {0}, zero[32] = {0};
         const char *h = json_string_value(json_array_get(onchain, 2));
         bool known =
             h && !phx_hex_decode_fixed(h, chain_hash, 32, NULL) && memcmp(chain_hash, zero, 32);
-        json_decref(onchain);
         if (known && memcmp(chain_hash, code_hash, 32))
             err = phx_fail(e, PHX_ERR_VERIFY, "the chain records another code hash for this id");
     }
+    json_decref(onchain);
+    json_decref(args);
     phx_rpc_close(rpc);
     if (err) return err;
     char hx[67], path[1500];
