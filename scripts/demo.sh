@@ -9,6 +9,7 @@ PHX=${1:-build/phx}
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "$PHX" in /*) ;; *) PHX="$root/$PHX" ;; esac
 cast="$root/node_modules/.bin/cast"
+export PHX_NODE_MODULES="${PHX_NODE_MODULES:-$root/node_modules}" # where phx devnet finds anvil
 export PHX_HOME="${PHX_HOME:-$root/build/devnet}"
 mkdir -p "$PHX_HOME"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-demo-XXXXXX")

@@ -319,9 +319,10 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
                          json_pack("[o,s]", phx_json_hex(addr, 20), "100000000000000000000000"), e);
         goto out;
     }
-    if ((err = phx_chain_read(rpc, dep->registry, "stakeOf(address)",
-                              json_pack("[o]", phx_json_hex(addr, 20)), "(uint256)", &stake, e)))
-        goto out;
+    json_t *who = json_pack("[o]", phx_json_hex(addr, 20)); /* phx_chain_read borrows it */
+    err = phx_chain_read(rpc, dep->registry, "stakeOf(address)", who, "(uint256)", &stake, e);
+    json_decref(who);
+    if (err) goto out;
     const char *have = json_string_value(json_array_get(stake, 0));
     bool bonded = have && strcmp(have, "0") != 0;
     json_decref(stake);

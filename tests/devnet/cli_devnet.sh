@@ -70,6 +70,16 @@ if [ "$workers" = 0 ]; then
     check "without workers the deploy itself fails" 1 $rc
     grep -q "no healthy worker" "$tmp/d.err"; check "and says why" 0 $?
 fi
+# An on-chain request for that contract shows in `phx jobs` (pending: no worker here).
+ukey=$(cat "$(json "$tmp/a.json" "['user']['key_file']")")
+"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$(json "$tmp/a.json" "['deployment']['contracts']['PhxToken']")" \
+    'approve(address,uint256)' "$jobs" 10000000000000000000 >/dev/null
+"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$jobs" 'request(bytes32,bytes,uint256,uint32,uint8)' \
+    "$id" 0x7b7d 10000000000000000000 100000 1 >/dev/null
+check "an on-chain request is accepted" 0 $?
+PHX_HOME="$tmp/net" "$phx" jobs --json >"$tmp/jobs.json"
+check "phx jobs lists it, pending" "1 pending $(echo "$id" | tr 'A-F' 'a-f')" \
+    "$(json "$tmp/jobs.json" "['requests'][0]['id']") $(json "$tmp/jobs.json" "['requests'][0]['status']") $(json "$tmp/jobs.json" "['requests'][0]['contract_id']")"
 height=$("$cast" block-number --rpc-url "$rpc")
 pids=$(json "$tmp/a.json" "' '.join(str(v) for v in d['pids'].values())")
 
