@@ -2,6 +2,7 @@
  * a fresh sandbox process from the zygote (pre-forked), exactly as `phx run` and
  * the worker do it. Prints one JSON line per contract; run.sh puts them beside
  * node-vm and QuickJS. Usage: bench_js CONTRACTS_DIR INPUTS_DIR ITERATIONS */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,62 @@ static int bench(phx_sandbox_pool_t *pool, const char *dir, const char *indir, c
     return 0;
 }
 
+/* Two callers at once, each with its own pool (a worker serving concurrent
+ * requests on this machine's cores): aggregate invocations per second. */
+typedef struct {
+    phx_sandbox_pool_t *pool;
+    phx_sandbox_job_t job;
+    int iters, failures;
+} caller_t;
+
+static void *caller_main(void *arg)
+{
+    caller_t *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        phx_sandbox_result_t r;
+        phx_error_t e;
+        if (phx_sandbox_invoke(c->pool, &c->job, &r, &e) || !r.ok) c->failures++;
+        phx_sandbox_result_free(&r);
+    }
+    return NULL;
+}
+
+static void bench_parallel(phx_sandbox_pool_t **pools, const char *dir, const char *indir,
+                           const char *name, int iters)
+{
+    char path[1024];
+    phx_buf_t src = PHX_BUF_INIT, input = PHX_BUF_INIT;
+    phx_error_t e = {0};
+    snprintf(path, sizeof path, "%s/%s.js", dir, name);
+    if (phx_file_read(path, &src, &e)) return;
+    snprintf(path, sizeof path, "%s/%s.json", indir, name);
+    if (phx_file_read(path, &input, &e)) return;
+    caller_t c[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = (caller_t){.pool = pools[i], .iters = iters / 2};
+        c[i].job = (phx_sandbox_job_t){.source = (const char *)src.ptr,
+                                       .source_len = src.len,
+                                       .filename = name,
+                                       .input_json = (const char *)input.ptr,
+                                       .contract_id = "bench"};
+        caller_main(&(caller_t){.pool = pools[i], .job = c[i].job, .iters = 10}); /* warm */
+    }
+    uint64_t t0 = phx_monotonic_ns();
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, caller_main, &c[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    uint64_t total = phx_monotonic_ns() - t0;
+    int n = c[0].iters + c[1].iters;
+    printf("{\"runner\":\"phx-2callers\",\"contract\":\"%s\",\"iters\":%d,\"per_sec\":%.1f,"
+           "\"mean_ms\":%.3f,\"failures\":%d}\n",
+           name, n, n / (total / 1e9), total / 1e6 / n, c[0].failures + c[1].failures);
+    fflush(stdout);
+    phx_buf_free(&src);
+    phx_buf_free(&input);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -88,14 +145,22 @@ int main(int argc, char **argv)
     char kv[] = "/tmp/phx-bench-js-kv";
     cfg.kv_dir = kv;
     cfg.prefork = 4;
-    cfg.jit = !getenv("PHX_BENCH_NO_JIT") || !*getenv("PHX_BENCH_NO_JIT"); /* interpreter-only comparison */
+    cfg.jit = !getenv("PHX_BENCH_NO_JIT") ||
+              !*getenv("PHX_BENCH_NO_JIT"); /* interpreter-only comparison */
     phx_sandbox_pool_t *pool;
     phx_error_t e = {0};
     if (phx_sandbox_pool_new(&cfg, &pool, &e)) return fprintf(stderr, "pool: %s\n", e.message), 1;
+    phx_sandbox_pool_t *second = NULL;
+    if (phx_sandbox_pool_new(&cfg, &second, &e)) return fprintf(stderr, "pool: %s\n", e.message), 1;
     for (int i = 4; i < argc; i++) {
         int n = !strcmp(argv[i], "cpu") ? (iters / 100 > 5 ? iters / 100 : 5) : iters;
         bench(pool, argv[1], argv[2], argv[i], n);
+        if (strcmp(argv[i], "cpu")) {
+            phx_sandbox_pool_t *pools[2] = {pool, second};
+            bench_parallel(pools, argv[1], argv[2], argv[i], n);
+        }
     }
+    phx_sandbox_pool_free(second);
     phx_sandbox_pool_free(pool);
     return 0;
 }

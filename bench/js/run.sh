@@ -32,14 +32,15 @@ for (const f of ['phx', 'vm', 'qjs']) {
 const f1 = (x) => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const ratio = (a, b) => (a && b ? (a / b).toFixed(2) + 'x' : '-');
 console.log(`${process.env.PHX_BENCH_NOTE || ''}cores: ${require('os').cpus().length}, load: ${require('os').loadavg()[0].toFixed(2)}`);
-console.log('contract   runner    inv/s    p50 us   p99 us  paced p50 us   mean ms   failures');
+console.log('contract   runner         inv/s    p50 us   p99 us  paced p50 us   mean ms   failures');
 for (const [c, byRunner] of Object.entries(rows)) {
-  for (const name of ['phx', 'node-vm', 'quickjs']) {
+  for (const name of ['phx', 'phx-2callers', 'node-vm', 'quickjs']) {
     const r = byRunner[name];
     if (!r) continue;
-    console.log(`${c.padEnd(10)} ${name.padEnd(8)} ${f1(r.per_sec).padStart(7)} ${f1(r.p50_us).padStart(9)} ${f1(r.p99_us).padStart(8)} ${f1(r.paced_p50_us).padStart(13)} ${r.mean_ms.toFixed(3).padStart(9)} ${String(r.failures).padStart(10)}`);
+    console.log(`${c.padEnd(10)} ${name.padEnd(12)} ${f1(r.per_sec).padStart(7)} ${f1(r.p50_us).padStart(9)} ${f1(r.p99_us).padStart(8)} ${f1(r.paced_p50_us).padStart(13)} ${r.mean_ms.toFixed(3).padStart(9)} ${String(r.failures).padStart(10)}`);
   }
-  const p = byRunner.phx, v = byRunner['node-vm'], q = byRunner.quickjs;
+  const p = byRunner.phx, v = byRunner['node-vm'], q = byRunner.quickjs, p2 = byRunner['phx-2callers'];
+  if (p2 && c !== 'cpu') console.log(`  2 callers: phx/node-vm ${ratio(p2.per_sec, v?.per_sec)}`);
   if (c === 'cpu')
     console.log(`  time ratio (lower is faster for phx): phx/node-vm ${ratio(p?.mean_ms, v?.mean_ms)}, phx/quickjs ${ratio(p?.mean_ms, q?.mean_ms)}`);
   else

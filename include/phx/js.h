@@ -64,9 +64,10 @@ typedef struct phx_js_engine phx_js_engine_t;
  * no threads of its own until phx_js_engine_start_threads(), so the process can
  * fork safely (the sandbox zygote relies on this). */
 phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine_t **out, phx_error_t *e);
-/* Compile a contract ahead of time into the engine's cache (keyed by source). */
+/* Compile a contract ahead of time into the engine's cache (keyed by source and
+ * filename, which error locations carry). */
 phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
-                                   phx_error_t *e);
+                                   const char *filename, phx_error_t *e);
 /* Run helper-thread work queued so far on this thread (before fork). */
 void phx_js_engine_quiesce(phx_js_engine_t *eng);
 /* Start the helper thread (after fork, in the process that will run code). */

@@ -26,6 +26,8 @@ typedef struct {
     uint32_t max_requests;       /* 16 outbound requests */
     uint64_t response_bytes;     /* 2 MiB per response body */
     uint64_t request_timeout_ms; /* 10000 per request */
+    uint64_t kv_write_bytes;     /* 16 MiB of kv values written per invocation */
+    uint64_t kv_total_bytes;     /* 64 MiB: a contract's whole kv file */
 } phx_sandbox_limits_t;
 
 void phx_sandbox_limits_default(phx_sandbox_limits_t *l);
@@ -63,7 +65,7 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p);
 int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p);
 /* Compile a contract in the zygote so children forked later start with it. */
 phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
-                                      phx_error_t *e);
+                                      const char *filename, phx_error_t *e);
 
 typedef struct {
     const char *source; /* contract source, UTF-8 */

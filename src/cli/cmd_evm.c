@@ -97,10 +97,11 @@ static phx_err_t rlp_from_json(const json_t *j, phx_buf_t *out, phx_error_t *e)
 
 static const char rlp_help[] =
     "usage: phx rlp decode HEX\n"
-    "       phx rlp encode JSON\n\n"
+    "       phx rlp encode [--json] JSON\n\n"
     "decode prints the item as JSON: byte strings as 0x hex, lists as arrays. Decoding\n"
     "is strict (canonical lengths only, no trailing bytes).\n"
-    "encode takes that JSON form (or @FILE) and prints the encoding as hex.\n";
+    "encode takes that JSON form (or @FILE) and prints the encoding as hex;\n"
+    "--json prints {\"encoded\": HEX} instead.\n";
 
 static int cmd_rlp(int argc, char **argv)
 {
@@ -277,6 +278,7 @@ PHX_CLI_COMMAND(abi, "abi", 521, "ABI calldata, decoding, selectors, event topic
 static const char tx_help[] =
     "usage: phx tx decode HEX\n"
     "       phx tx sign --key HEX|env TX_JSON\n\n"
+    "Both print JSON (--json is accepted and changes nothing).\n"
     "decode prints a raw transaction (legacy, EIP-2930, EIP-1559) as JSON with its\n"
     "hash and recovered sender. sign takes {type, chainId, nonce, gasPrice |\n"
     "maxFeePerGas + maxPriorityFeePerGas, gasLimit, to, value, data} (numbers as\n"
@@ -398,10 +400,11 @@ PHX_CLI_COMMAND(tx, "tx", 522, "decode or sign raw Ethereum transactions", cmd_t
 /* ---- eip712 ------------------------------------------------------------------------ */
 
 static const char eip712_help[] =
-    "usage: phx eip712 hash TYPED_JSON\n"
-    "       phx eip712 sign --key HEX|env TYPED_JSON\n\n"
+    "usage: phx eip712 hash [--json] TYPED_JSON\n"
+    "       phx eip712 sign --key HEX|env [--json] TYPED_JSON\n\n"
     "TYPED_JSON (or @FILE) is eth_signTypedData_v4's {types, primaryType, domain,\n"
-    "message}. hash prints the EIP-712 digest; sign prints r||s||v (v = 27/28).\n";
+    "message}. hash prints the EIP-712 digest; sign prints r||s||v (v = 27/28).\n"
+    "--json prints {\"digest\": HEX} or {\"signature\": HEX}.\n";
 
 static int cmd_eip712(int argc, char **argv)
 {

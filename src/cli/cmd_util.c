@@ -444,7 +444,7 @@ static const char help_hpke_keygen[] =
 
 static const char help_hpke_seal[] =
     "NAME\n  phx util hpke-seal - encrypt to an X25519 public key with HPKE\n\n"
-    "SYNOPSIS\n  phx util hpke-seal --pk PK [--info HEX] [--aad HEX] PLAINTEXT_HEX\n\n"
+    "SYNOPSIS\n  phx util hpke-seal --pk PK [--info HEX] [--aad HEX] [--json] PLAINTEXT_HEX\n\n"
     "DESCRIPTION\n"
     "  RFC 9180 single-shot seal, mode base, suite DHKEM(X25519, HKDF-SHA256),\n"
     "  HKDF-SHA256, ChaCha20-Poly1305 (KEM 0x0020, KDF 0x0001, AEAD 0x0003): the suite\n"
@@ -454,7 +454,8 @@ static const char help_hpke_seal[] =
     "OPTIONS\n"
     "  --pk PK      recipient's 32-byte X25519 public key\n"
     "  --info HEX   application info bound into the key schedule (default empty)\n"
-    "  --aad HEX    additional authenticated data (default empty)\n\n";
+    "  --aad HEX    additional authenticated data (default empty)\n"
+    "  --json       accepted for symmetry; the output is JSON either way\n\n";
 
 static const char help_hpke_open[] =
     "NAME\n  phx util hpke-open - decrypt an HPKE ciphertext\n\n"

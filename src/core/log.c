@@ -29,7 +29,10 @@ static void read_env_level(void)
         if (strcmp(s, level_names[i]) == 0) current_level = (phx_log_level_t)i;
 }
 
-static void init_from_env(void) { pthread_once(&env_once, read_env_level); }
+static void init_from_env(void)
+{
+    pthread_once(&env_once, read_env_level);
+}
 
 void phx_log_set_level(phx_log_level_t level)
 {
@@ -43,23 +46,62 @@ phx_log_level_t phx_log_get_level(void)
     return current_level;
 }
 
-void phx_log_set_format(int format) { forced_format = format; }
+void phx_log_set_format(int format)
+{
+    forced_format = format;
+}
 
 void phx_log_set_component(const char *name)
 {
     snprintf(component, sizeof component, "%s", name ? name : "");
 }
 
-static void json_escape(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf) return 0;
+    return n;
+}
+
+/* Messages may carry bytes from outside (a peer's error text) and may have been
+ * cut mid-character at the buffer size: invalid UTF-8 becomes U+FFFD so every
+ * line stays valid JSON. */
+static void json_escape(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned char c = *s;
+        if (c == '"' || c == '\\') {
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
+        } else if (c < 0x20) {
             fprintf(f, "\\u%04x", c);
-        else
+        } else if (c >= 0x80) {
+            size_t n = utf8_len(s);
+            if (!n) {
+                fputs("\\ufffd", f);
+                s++;
+                continue;
+            }
+            fwrite(s, 1, n, f);
+            s += n;
+            continue;
+        } else {
             fputc(c, f);
+        }
+        s++;
     }
 }
 

@@ -157,6 +157,23 @@ static bool nonce_error(const phx_error_t *e)
                  strstr(e->message, "replacement transaction underpriced"));
 }
 
+/* Does the node know the transaction with these raw bytes (pending or mined)?
+ * Its hash is keccak256 of the raw bytes for every type. */
+static bool node_has_tx(phx_rpc_t *rpc, const uint8_t *raw, size_t raw_len, uint8_t tx_hash[32])
+{
+    uint8_t h[32];
+    json_t *res = NULL;
+    phx_error_t ignore;
+    phx_keccak256(raw, raw_len, h);
+    if (phx_rpc_call(rpc, "eth_getTransactionByHash", json_pack("[o]", phx_json_hex(h, 32)), &res,
+                     &ignore) != PHX_OK)
+        return false;
+    bool known = json_is_object(res);
+    json_decref(res);
+    if (known) memcpy(tx_hash, h, 32);
+    return known;
+}
+
 phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx_hash[32],
                           phx_error_t *e)
 {
@@ -207,8 +224,19 @@ phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx
             err = save_nonce(s, ee);
             goto out;
         }
+        if (err != PHX_ERR_REMOTE) goto out;
+        /* The node may already hold this very transaction: a transport retry resends
+         * it after the first answer was lost, and the node then refuses the copy in
+         * its own words ("nonce too low" once mined, "already known" in geth's pool,
+         * "transaction already imported" in anvil's). Signing the request again under
+         * the next nonce would execute it twice, so first ask for our own hash. */
+        if (node_has_tx(s->rpc, raw.ptr, raw.len, tx_hash)) {
+            s->next_nonce++;
+            err = save_nonce(s, ee);
+            goto out;
+        }
         /* Someone else used this key, or the chain moved: take the chain's count once. */
-        if (err != PHX_ERR_REMOTE || !nonce_error(ee) || attempt) goto out;
+        if (!nonce_error(ee) || attempt) goto out;
         phx_error_t sync_e;
         uint64_t before = s->next_nonce;
         if (sync_nonce(s, false, &sync_e) || s->next_nonce == before) goto out;

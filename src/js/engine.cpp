@@ -95,6 +95,7 @@ struct CachedStencil {
     uint64_t hash;
     char *source;
     size_t len;
+    char *filename; /* baked into the stencil (error locations): part of the key */
     bool module;
     RefPtr<JS::Stencil> stencil;
 };
@@ -241,16 +242,18 @@ static phx_err_t compile_cached(phx_js_engine *eng, const char *src, size_t len,
                                 CachedStencil **out, phx_error_t *e)
 {
     uint64_t h = fnv1a(src, len);
+    if (!name) name = "contract.js";
     for (size_t i = 0; i < eng->ncache; i++) {
         CachedStencil *c = &eng->cache[i];
-        if (c->hash == h && c->len == len && !memcmp(c->source, src, len)) {
+        if (c->hash == h && c->len == len && !strcmp(c->filename, name) &&
+            !memcmp(c->source, src, len)) {
             *out = c;
             return PHX_OK;
         }
     }
     JSContext *cx = eng->cx;
     JS::CompileOptions opts(cx);
-    opts.setFileAndLine(name ? name : "contract.js", 1);
+    opts.setFileAndLine(name, 1);
     JS::SourceText<mozilla::Utf8Unit> text;
     if (!text.init(cx, src, len, JS::SourceOwnership::Borrowed)) {
         JS_ClearPendingException(cx);
@@ -276,8 +279,14 @@ static phx_err_t compile_cached(phx_js_engine *eng, const char *src, size_t len,
     size_t slot = eng->ncache < 16 ? eng->ncache++ : (size_t)(h % 16);
     CachedStencil *c = &eng->cache[slot];
     free(c->source);
+    free(c->filename);
     c->source = (char *)malloc(len ? len : 1);
-    if (!c->source) return phx_fail(e, PHX_ERR_NOMEM, "cache");
+    c->filename = strdup(name);
+    if (!c->source || !c->filename) {
+        c->len = 0;
+        c->hash = 0;
+        return phx_fail(e, PHX_ERR_NOMEM, "cache");
+    }
     memcpy(c->source, src, len);
     c->len = len;
     c->hash = h;
@@ -321,6 +330,12 @@ extern "C" phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine
         return phx_fail(e, PHX_ERR_INTERNAL, "InitSelfHostedCode failed");
     }
     JS_SetGCParameter(cx, JSGC_MIN_LAST_DITCH_GC_PERIOD, 0);
+    /* Collect after an eighth of the budget in malloc'd memory (strings, buffers)
+     * rather than the default 38 MB, so garbage does not read as RSS growth. */
+    {
+        uint32_t mb = (uint32_t)(cfg->heap_max_bytes >> 23);
+        JS_SetGCParameter(cx, JSGC_MALLOC_THRESHOLD_BASE, mb < 4 ? 4 : mb);
+    }
     JS::ContextOptionsRef(cx).setWasm(false).setAsmJS(false);
     JS_AddInterruptCallback(cx, interrupt_cb);
     JS_SetGCCallback(cx, gc_cb, nullptr);
@@ -341,7 +356,7 @@ extern "C" phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine
 }
 
 extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
-                                              phx_error_t *e)
+                                              const char *filename, phx_error_t *e)
 {
     JSContext *cx = eng->cx;
     if (!eng->utility_global) {
@@ -356,7 +371,7 @@ extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *
     JS::RootedObject g(cx, *eng->utility_global);
     JSAutoRealm ar(cx, g);
     CachedStencil *c;
-    phx_err_t err = compile_cached(eng, source, len, "contract.js", &c, e);
+    phx_err_t err = compile_cached(eng, source, len, filename, &c, e);
     JS_ClearPendingException(cx);
     return err;
 }

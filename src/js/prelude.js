@@ -20,20 +20,21 @@
   // ---- bytes: UTF-8, base64, hex -------------------------------------------------
   function utf8Encode(s) {
     s = String(s);
-    const out = [];
+    const out = new Uint8Array(s.length * 3); // worst case; no per-byte garbage
+    let j = 0;
     for (let i = 0; i < s.length; i++) {
       let c = s.charCodeAt(i);
+      if (c < 0x80) { out[j++] = c; continue; }
       if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
         const d = s.charCodeAt(i + 1);
         if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
       }
       if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
-      if (c < 0x80) out.push(c);
-      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      if (c < 0x800) { out[j++] = 0xc0 | (c >> 6); out[j++] = 0x80 | (c & 63); }
+      else if (c < 0x10000) { out[j++] = 0xe0 | (c >> 12); out[j++] = 0x80 | ((c >> 6) & 63); out[j++] = 0x80 | (c & 63); }
+      else { out[j++] = 0xf0 | (c >> 18); out[j++] = 0x80 | ((c >> 12) & 63); out[j++] = 0x80 | ((c >> 6) & 63); out[j++] = 0x80 | (c & 63); }
     }
-    return new Uint8Array(out);
+    return out.slice(0, j);
   }
   function utf8Decode(b) {
     let s = '';

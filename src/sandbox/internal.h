@@ -53,6 +53,7 @@ typedef struct {
     void *kv_db; /* sqlite3 *, opened lazily */
     uint32_t requests;
     size_t log_bytes;
+    uint64_t kv_written; /* value bytes put this invocation */
     char **logs;
     size_t nlogs;
     uint64_t deadline_ms; /* wall deadline of the invocation */

@@ -96,6 +96,31 @@ phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **
             phx_buf_free(&v);
             return phx_fail(e, PHX_ERR_LIMIT, "kv: value larger than %u bytes", KV_MAX_VALUE);
         }
+        /* Disk is a shared resource: a budget per invocation and per contract. */
+        h->kv_written += v.len + strlen(key);
+        if (h->kv_written > h->limits->kv_write_bytes) {
+            phx_buf_free(&v);
+            snprintf(h->fatal_code, sizeof h->fatal_code, "kv_limit");
+            snprintf(h->fatal_message, sizeof h->fatal_message,
+                     "more than %llu bytes written to kv in one invocation",
+                     (unsigned long long)h->limits->kv_write_bytes);
+            return phx_fail(e, PHX_ERR_LIMIT, "%s", h->fatal_message);
+        }
+        sqlite3_int64 used = 0;
+        if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(length(k) + length(v)), 0) FROM kv", -1,
+                               &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            used = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if ((uint64_t)used + v.len + strlen(key) > h->limits->kv_total_bytes) {
+            phx_buf_free(&v);
+            snprintf(h->fatal_code, sizeof h->fatal_code, "kv_limit");
+            snprintf(h->fatal_message, sizeof h->fatal_message,
+                     "the contract's kv state would exceed %llu bytes",
+                     (unsigned long long)h->limits->kv_total_bytes);
+            return phx_fail(e, PHX_ERR_LIMIT, "%s", h->fatal_message);
+        }
         sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO kv(k, type, v) VALUES(?, ?, ?)", -1, &st,
                            NULL);
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);

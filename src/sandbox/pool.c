@@ -58,6 +58,8 @@ void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
     l->max_requests = 16;
     l->response_bytes = 2u << 20;
     l->request_timeout_ms = 10000;
+    l->kv_write_bytes = 16u << 20;
+    l->kv_total_bytes = 64u << 20;
 }
 
 static void fill_limits(phx_sandbox_limits_t *l)
@@ -72,6 +74,8 @@ static void fill_limits(phx_sandbox_limits_t *l)
     if (!l->max_requests) l->max_requests = d.max_requests;
     if (!l->response_bytes) l->response_bytes = d.response_bytes;
     if (!l->request_timeout_ms) l->request_timeout_ms = d.request_timeout_ms;
+    if (!l->kv_write_bytes) l->kv_write_bytes = d.kv_write_bytes;
+    if (!l->kv_total_bytes) l->kv_total_bytes = d.kv_total_bytes;
 }
 
 static phx_err_t read_exact_timeout(int fd, void *buf, size_t n, int timeout_ms, phx_error_t *e)
@@ -355,17 +359,21 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
 }
 
 phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
-                                      phx_error_t *e)
+                                      const char *filename, phx_error_t *e)
 {
-    if (len > 200000) return PHX_OK; /* beyond one control message; compiled per child */
+    if (!filename) filename = "contract.js";
+    size_t flen = strlen(filename);
+    if (len + flen > 200000) return PHX_OK; /* beyond one control message; compiled per child */
     drain_pending(p);
-    uint8_t *msg = malloc(len + 1);
+    uint8_t *msg = malloc(len + flen + 2);
     if (!msg) return phx_fail(e, PHX_ERR_NOMEM, "precompile");
     msg[0] = 'C';
-    memcpy(msg + 1, source, len);
-    ssize_t n = send(p->ctrl, msg, len + 1, MSG_NOSIGNAL);
+    memcpy(msg + 1, filename, flen + 1);
+    memcpy(msg + 2 + flen, source, len);
+    ssize_t n = send(p->ctrl, msg, len + flen + 2, MSG_NOSIGNAL);
     free(msg);
-    if (n != (ssize_t)len + 1) return phx_fail(e, PHX_ERR_IO, "zygote: %s", strerror(errno));
+    if (n != (ssize_t)(len + flen + 2))
+        return phx_fail(e, PHX_ERR_IO, "zygote: %s", strerror(errno));
     uint8_t ok = 0;
     phx_err_t err = read_exact_timeout(p->ctrl, &ok, 1, 10000, e);
     /* (the caller drained pending spawns first: replies come in request order) */
@@ -619,7 +627,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         seen = !memcmp(p->seen[i], digest, 32);
     if (!known && seen) {
         phx_error_t pe;
-        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, &pe))
+        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, job->filename, &pe))
             memcpy(p->compiled[p->ncompiled++ % 16], digest, 32);
     } else if (!known) {
         memcpy(p->seen[p->nseen++ % 16], digest, 32);

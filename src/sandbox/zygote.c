@@ -102,9 +102,14 @@ static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
         int fd;
         int n = recv_with_fd(ctrl, buf, sizeof buf, &fd);
         if (n <= 0) _exit(0); /* the worker closed the pool */
-        if (buf[0] == 'C') {
-            uint8_t ok =
-                phx_js_engine_precompile(eng, (const char *)buf + 1, (size_t)n - 1, &e) ? 0 : 1;
+        if (buf[0] == 'C') {  /* 'C' filename NUL source */
+            const char *name = (const char *)buf + 1;
+            size_t nlen = strnlen(name, (size_t)n - 1);
+            uint8_t ok = 0;
+            if (nlen < (size_t)n - 1)
+                ok = phx_js_engine_precompile(eng, name + nlen + 1, (size_t)n - 2 - nlen, name, &e)
+                         ? 0
+                         : 1;
             (void)!write(ctrl, &ok, 1);
             continue;
         }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,10 @@ static inline int test_anvil_start(test_anvil_t *a)
     if (a->pid < 0) return -1;
     if (a->pid == 0) {
         setpgid(0, 0); /* its own group, so stop() reaches any child it starts */
+        /* A test that dies without reaching stop() (sanitizer abort, CTest timeout)
+         * must not leave the node running: the kernel kills it with its parent. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(127);
         dup2(fd, 1);
         dup2(fd, 2);
         execl(bin, "anvil", "--port", "0", "--accounts", "5", (char *)NULL);

@@ -28,6 +28,10 @@ expect 2 "unknown option" -- "$PHX" version --frobnicate
 for verb in $("$PHX" help | awk '/^Commands:/{on=1;next} on && NF==0{on=0} on{print $1}'); do
     expect 0 "phx $verb --help" -- "$PHX" "$verb" --help
     grep -q "usage: phx" /tmp/phx-cli-out.$$ || { echo "FAIL phx $verb --help has no usage line"; fail=1; }
+    # Every verb but help prints data, so its help must say how to get JSON.
+    if [ "$verb" != help ] && ! grep -q -- "--json" /tmp/phx-cli-out.$$; then
+        echo "FAIL phx $verb --help does not mention --json"; fail=1
+    fi
 done
 rm -f /tmp/phx-cli-out.$$ /tmp/phx-cli-err.$$
 exit $fail

@@ -1,5 +1,9 @@
 /* Core library: buffers, hex, base64, reader bounds, constant-time compare,
- * atomic file writes, JSON getters. */
+ * secure zeroing, atomic file writes, JSON getters, and the logger's two
+ * formats (JSON lines when captured, text on a terminal). */
+#define _GNU_SOURCE /* posix_openpt, ptsname */
+#include <fcntl.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "phx/core.h"
@@ -52,7 +56,8 @@ static void test_buf(void)
 {
     phx_buf_t b = PHX_BUF_INIT;
     b.secret = true;
-    for (int i = 0; i < 1000; i++) CHECK(phx_buf_printf(&b, "%d,", i) == PHX_OK);
+    for (int i = 0; i < 1000; i++)
+        CHECK(phx_buf_printf(&b, "%d,", i) == PHX_OK);
     CHECK(strncmp((char *)b.ptr, "0,1,2,", 6) == 0);
     CHECK(b.ptr[b.len] == 0);
     size_t n;
@@ -126,6 +131,104 @@ static void test_file_json(void)
     rmdir(dir);
 }
 
+static void test_secure_zero(void)
+{
+    uint8_t k[48];
+    memset(k, 0xa5, sizeof k);
+    phx_secure_zero(k, sizeof k);
+    int nonzero = 0;
+    for (size_t i = 0; i < sizeof k; i++)
+        nonzero |= k[i];
+    CHECK(nonzero == 0);
+    phx_secure_zero(NULL, 0); /* allowed */
+}
+
+/* Run fn with stderr pointed at fd; returns what was written when fd is a file. */
+static void with_stderr(int fd, void (*fn)(void))
+{
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    fn();
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
+static void log_lines(void)
+{
+    phx_log_set_component("core-test");
+    PHX_DEBUG("below the level: not written");
+    PHX_INFO("worker %d up", 3);
+    PHX_WARN("quote \"x\"\nnext line\tend");
+    /* Bytes from outside (a peer's error text) need not be UTF-8; the line must
+     * still be JSON. "\xc3\xa9" is valid UTF-8 and is kept. */
+    PHX_ERROR("peer said \xff\xfe caf\xc3\xa9 \xe2\x82");
+}
+
+static void test_log(void)
+{
+    phx_log_set_level(PHX_LOG_INFO);
+    phx_log_set_format(0); /* auto: decided by isatty(stderr) */
+
+    /* Captured (a file): one JSON object per line, the debug line filtered out. */
+    char path[] = "/tmp/phx-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    with_stderr(fd, log_lines);
+    char text[4096] = {0};
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    unlink(path);
+    CHECK(n > 0);
+    int lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = NULL;
+        phx_error_t e = {0};
+        lines++;
+        CHECK_MSG(phx_json_parse(line, strlen(line), &j, &e) == PHX_OK, "not JSON: %s", line);
+        if (!j) continue;
+        const char *level = json_string_value(json_object_get(j, "level"));
+        const char *msg = json_string_value(json_object_get(j, "msg"));
+        CHECK(json_string_value(json_object_get(j, "ts")) != NULL);
+        CHECK(strcmp(json_string_value(json_object_get(j, "component")), "core-test") == 0);
+        if (lines == 1)
+            CHECK(level && strcmp(level, "info") == 0 && strcmp(msg, "worker 3 up") == 0);
+        if (lines == 2)
+            CHECK(level && strcmp(level, "warn") == 0 &&
+                  strcmp(msg, "quote \"x\"\nnext line\tend") == 0);
+        if (lines == 3)
+            CHECK_MSG(level && strcmp(level, "error") == 0 &&
+                          strcmp(msg, "peer said \xef\xbf\xbd\xef\xbf\xbd caf\xc3\xa9 "
+                                      "\xef\xbf\xbd\xef\xbf\xbd") == 0,
+                      "non-UTF-8 line: %s", msg ? msg : "(none)");
+        json_decref(j);
+    }
+    CHECK_MSG(lines == 3, "%d JSON lines, want 3", lines);
+
+    /* On a terminal: human text, not JSON. */
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    int tty = master >= 0 ? open(ptsname(master), O_RDWR | O_NOCTTY) : -1;
+    CHECK(tty >= 0 && isatty(tty));
+    if (tty >= 0) {
+        with_stderr(tty, log_lines);
+        char out[4096] = {0};
+        size_t got = 0;
+        fcntl(master, F_SETFL, O_NONBLOCK);
+        for (ssize_t r;
+             got < sizeof out - 1 && (r = read(master, out + got, sizeof out - 1 - got)) > 0;)
+            got += (size_t)r;
+        CHECK_MSG(strstr(out, "info  core-test: worker 3 up") != NULL, "tty output: %s", out);
+        CHECK(strchr(out, '{') == NULL && strstr(out, "below the level") == NULL);
+        close(tty);
+    }
+    if (master >= 0) close(master);
+    phx_log_set_component(NULL);
+}
+
 int main(void)
 {
     test_hex();
@@ -134,5 +237,7 @@ int main(void)
     test_reader();
     test_ct();
     test_file_json();
+    test_secure_zero();
+    test_log();
     return test_done("test_core");
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,7 +60,12 @@ static int anvil_start(anvil_t *a, const char *extra_arg)
 {
     const char *nm = getenv("PHX_NODE_MODULES");
     char bin[1024];
-    snprintf(bin, sizeof bin, "%s/.bin/anvil", nm && *nm ? nm : "node_modules");
+    /* The platform binary itself when present: the .bin/anvil wrapper is a node
+     * script whose child would outlive it if the test died. */
+    snprintf(bin, sizeof bin, "%s/@foundry-rs/anvil-linux-amd64/bin/anvil",
+             nm && *nm ? nm : "node_modules");
+    if (access(bin, X_OK) != 0)
+        snprintf(bin, sizeof bin, "%s/.bin/anvil", nm && *nm ? nm : "node_modules");
     if (access(bin, X_OK) != 0) {
         fprintf(stderr, "anvil not found at %s (run scripts/setup.sh)\n", bin);
         return -1;
@@ -74,6 +80,9 @@ static int anvil_start(anvil_t *a, const char *extra_arg)
         if (a->pid < 0) return -1;
         if (a->pid == 0) {
             setpgid(0, 0);
+            /* Dies with the test even when the test aborts before anvil_stop(). */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1) _exit(127);
             int devnull = open("/dev/null", O_RDWR);
             if (devnull >= 0) {
                 dup2(devnull, 0);

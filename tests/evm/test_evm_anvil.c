@@ -2,8 +2,9 @@
  * estimation, legacy and EIP-1559 sends, contract deployment, eth_call and
  * receipts with confirmations, event decoding, the signer's on-disk nonce across
  * restarts and its recovery from a stale nonce, the log follower's cursor
- * across restarts and its rollback on a reorg (evm_snapshot / evm_revert), and
- * `cast` (foundry, npm) reading back what C wrote. */
+ * across restarts and its rollback on a reorg (evm_snapshot / evm_revert), a send
+ * whose answer is lost in transit executed once, and `cast` (foundry, npm)
+ * reading back what C wrote. */
 #include <string.h>
 
 #include "anvil_proc.h"
@@ -132,6 +133,109 @@ static void test_transport_errors(void)
     CHECK(phx_rpc_chain_id(rpc, &id, &e) == PHX_ERR_IO);
     CHECK(phx_monotonic_ms() - t0 >= 30); /* waited 10 + 20 ms between the three attempts */
     phx_rpc_close(rpc);
+}
+
+/* Start `node SCRIPT UPSTREAM [ARG]` (a proxy in front of anvil) in its own process
+ * group; returns its pid and the port it printed, or -1. */
+static pid_t start_proxy(const char *name, const char *upstream, const char *arg, int *port)
+{
+    int out[2];
+    *port = 0;
+    if (pipe(out) != 0) return -1;
+    const char *src = getenv("PHX_SOURCE_DIR");
+    char script[1024];
+    snprintf(script, sizeof script, "%s/tests/evm/%s", src && *src ? src : "..", name);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the test, however it ends */
+        dup2(out[1], 1);
+        close(out[0]);
+        execlp("node", "node", script, upstream, arg, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(out[1]);
+    char line[32] = {0};
+    FILE *pf = fdopen(out[0], "r");
+    if (!pf || !fgets(line, sizeof line, pf)) line[0] = 0;
+    if (pf) fclose(pf);
+    *port = atoi(line);
+    return pid;
+}
+
+static void stop_proxy(pid_t pid)
+{
+    if (pid <= 0) return;
+    kill(-pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+/* The node accepts a transaction but its answer is lost; the client's transport
+ * retry then hears "nonce too low" / "already known". The signer must see that
+ * its own transaction is the one the node has and not sign the request again
+ * under the next nonce (which would execute it twice). */
+static void test_lost_send_answer(const uint8_t sk[32], const uint8_t me[20], bool automine)
+{
+    phx_error_t e;
+    int port = 0;
+    pid_t proxy = start_proxy("lossy_proxy.mjs", node.url, NULL, &port);
+    CHECK_MSG(proxy > 0 && port > 0, "lossy proxy did not start");
+    if (proxy <= 0 || port <= 0) {
+        stop_proxy(proxy);
+        return;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    phx_rpc_opts_t o = {5000, 2, 10};
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *s = NULL;
+    uint8_t to[20];
+    memset(to, automine ? 0x77 : 0x78, 20);
+    uint64_t n0 = 0, n1 = 0;
+    phx_u256_t b0, b1;
+    CHECK(phx_rpc_open(url, &o, &rpc, &e) == PHX_OK);
+    CHECK(phx_rpc_get_transaction_count(rpc, me, "pending", &n0, &e) == PHX_OK);
+    CHECK(phx_rpc_get_balance(rpc, to, NULL, &b0, &e) == PHX_OK);
+    CHECK(phx_signer_open(rpc, sk, NULL, &s, &e) == PHX_OK);
+    phx_evm_send_t pay;
+    memset(&pay, 0, sizeof pay);
+    pay.has_to = true;
+    memcpy(pay.to, to, 20);
+    pay.value = phx_u256_from_u64(777);
+    pay.gas_limit = 21000;
+    phx_evm_receipt_t rc;
+    memset(&rc, 0, sizeof rc);
+    /* Mined at once, the resent copy is "nonce too low" (or, if the retry wins the
+     * race, still pending); with mining held back it is deterministically pending
+     * ("transaction already imported" from anvil). */
+    if (!automine) rpc_simple(rpc, "evm_setAutomine", json_pack("[b]", 0), NULL);
+    uint8_t h[32];
+    phx_err_t err = s ? phx_signer_send(s, &pay, h, &e) : PHX_ERR_STATE;
+    CHECK_MSG(err == PHX_OK, "send with a lost answer (automine %d): %s", automine, e.message);
+    if (!automine) {
+        rpc_simple(rpc, "evm_mine", NULL, NULL);
+        rpc_simple(rpc, "evm_setAutomine", json_pack("[b]", 1), NULL);
+    }
+    if (!err) {
+        err = phx_rpc_wait_receipt(rpc, h, 1, 20000, 50, &rc, &e);
+        CHECK_MSG(err == PHX_OK && rc.status, "receipt: %s", e.message);
+        phx_evm_receipt_clear(&rc);
+    }
+    CHECK(phx_rpc_get_transaction_count(rpc, me, "pending", &n1, &e) == PHX_OK);
+    CHECK(phx_rpc_get_balance(rpc, to, NULL, &b1, &e) == PHX_OK);
+    char dec[80];
+    phx_u256_to_dec(&b1, dec);
+    CHECK_MSG(n1 == n0 + 1 && phx_u256_is_zero(&b0) && strcmp(dec, "777") == 0,
+              "one payment of 777 became %llu transactions, balance %s",
+              (unsigned long long)(n1 - n0), dec);
+    CHECK(s && phx_signer_next_nonce(s) == n1);
+    printf("lost sendRawTransaction answer (automine %d): %llu transaction(s), recipient "
+           "holds %s wei\n",
+           automine, (unsigned long long)(n1 - n0), dec);
+    phx_signer_close(s);
+    phx_rpc_close(rpc);
+    stop_proxy(proxy);
 }
 
 int main(void)
@@ -424,26 +528,9 @@ int main(void)
     /* Behind a provider that caps eth_getLogs at 3 blocks (a real node proxy in
      * front of anvil), the follower shrinks its pages and still sees every note. */
     {
-        int out[2];
-        CHECK(pipe(out) == 0);
-        const char *src = getenv("PHX_SOURCE_DIR");
-        char script[1024];
-        snprintf(script, sizeof script, "%s/tests/evm/limit_proxy.mjs", src && *src ? src : "..");
-        pid_t proxy = fork();
-        if (proxy == 0) {
-            setpgid(0, 0);
-            dup2(out[1], 1);
-            close(out[0]);
-            execlp("node", "node", script, node.url, "3", (char *)NULL);
-            _exit(127);
-        }
-        setpgid(proxy, proxy);
-        close(out[1]);
-        char line[32] = {0};
-        FILE *pf = fdopen(out[0], "r");
-        if (!pf || !fgets(line, sizeof line, pf)) line[0] = 0;
-        int port = atoi(line);
-        CHECK_MSG(port > 0, "proxy did not start");
+        int port = 0;
+        pid_t proxy = start_proxy("limit_proxy.mjs", node.url, "3", &port);
+        CHECK_MSG(proxy > 0 && port > 0, "proxy did not start");
         if (port > 0) {
             char url[64];
             snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
@@ -465,10 +552,11 @@ int main(void)
             phx_evm_follower_close(f);
             phx_rpc_close(capped);
         }
-        if (pf) fclose(pf);
-        kill(-proxy, SIGTERM);
-        waitpid(proxy, NULL, 0);
+        stop_proxy(proxy);
     }
+
+    test_lost_send_answer(sk, me, true);
+    test_lost_send_answer(sk, me, false);
 
     /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
      * the signer sends a legacy EIP-155 transaction. */
