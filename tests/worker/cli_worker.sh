@@ -65,9 +65,9 @@ check "attestation quote verifies to the sim root" 0 $?
 # report_data = keccak256("phx-worker-v1" || address || x25519 || nonce) || nonce
 msg=$(python3 -c "import sys; print('0x'+b'phx-worker-v1'.hex()+sys.argv[1][2:]+sys.argv[2][2:]+sys.argv[3][2:])" "$addr" "$(json "$tmp/a.json" "['x25519_pub']")" "$nonce")
 rd="$("$phx" util keccak "$msg" | tr -d '\n')${nonce#0x}"
-got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d.get('report_data') or d['report']['report_data'])" "$tmp/v.json" 2>/dev/null)
+got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=d.get('report_data') or d['report']['report_data']; print(r if r.startswith('0x') else '0x'+r)" "$tmp/v.json" 2>/dev/null)
 check "report data binds address, X25519 key and our nonce" "$rd" "$got"
-get "$w/v1/attestation?nonce=0x12" | head -1 >"$tmp/s"; check "a short nonce is 400" 400 "$(cat "$tmp/s")"
+get "$w/v1/attestation?nonce=0x12" >"$tmp/s"; check "a short nonce is 400" 400 "$(head -1 "$tmp/s")"
 
 printf 'export default async function (input, ctx) { return { hello: input.name, id: ctx.contractId }; }\n' >"$tmp/c.js"
 python3 -c "
@@ -77,8 +77,10 @@ owner='0x'+'ab'*20; salt='0x'+os.urandom(32).hex()
 json.dump({'id':'0x'+'00'*32,'owner':owner,'salt':salt,'code':code},open(sys.argv[2],'w'))
 json.dump({'id':'0x'+'11'*32,'code':code,'code_hash':'0x'+'22'*32},open(sys.argv[3],'w'))
 " "$tmp/c.js" "$tmp/bad_id.json" "$tmp/bad_hash.json"
-check "deploy: an id that is not contractId(owner, salt) is refused" 403 "$(post "$w/v1/contracts" "$tmp/bad_id.json" | head -1)"
-check "deploy: a code_hash that is not keccak256(code) is refused" 403 "$(post "$w/v1/contracts" "$tmp/bad_hash.json" | head -1)"
+post "$w/v1/contracts" "$tmp/bad_id.json" >"$tmp/s"
+check "deploy: an id that is not contractId(owner, salt) is refused" 403 "$(head -1 "$tmp/s")"
+post "$w/v1/contracts" "$tmp/bad_hash.json" >"$tmp/s"
+check "deploy: a code_hash that is not keccak256(code) is refused" 403 "$(head -1 "$tmp/s")"
 
 "$phx" deploy "$tmp/c.js" --json >"$tmp/d.json"
 check "phx deploy through the gateway" 0 $?
@@ -93,7 +95,8 @@ check "the contract sees its id" "$id" "$(json "$tmp/r.json" "['output']['id']")
 check "signed by the worker" "$addr" "$(json "$tmp/r.json" "['worker']")"
 "$phx" verify "$tmp/r.json" --trust-sim-root "$PHX_HOME/sim" >/dev/null
 check "phx verify accepts it" 0 $?
-check "an unknown contract is 404" 404 "$(post "$w/v1/contracts/0x$(printf '%064d' 7)/call" "$tmp/in.json" | head -1)"
+post "$w/v1/contracts/0x$(printf '%064d' 7)/call" "$tmp/in.json" >"$tmp/s"
+check "an unknown contract is 404" 404 "$(head -1 "$tmp/s")"
 
 get "$w/metrics" >"$tmp/m.txt"
 check "metrics count the call" 1 "$(grep -c '^phx_worker_calls_total [1-9]' "$tmp/m.txt")"
@@ -117,8 +120,8 @@ pid=$!
 for _ in $(seq 1 1200); do [ -s "$tmp/ep2.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 check "restart: same worker identity" "$addr" "$(json "$tmp/ep2.json" "['workers'][0]['address']" | tr 'A-F' 'a-f')"
 w2=$(json "$tmp/ep2.json" "['workers'][0]['url']")
-post "$w2/v1/contracts/$id/call" "$tmp/in.json" | head -1 >"$tmp/s"
-check "restart: the deployed contract is still there" 200 "$(cat "$tmp/s")"
+post "$w2/v1/contracts/$id/call" "$tmp/in.json" >"$tmp/s"
+check "restart: the deployed contract is still there" 200 "$(head -1 "$tmp/s")"
 kill -TERM $pid; wait $pid; check "second stop clean" 0 $?
 pid=""
 exit $fail
