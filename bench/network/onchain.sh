@@ -19,6 +19,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-bench-net-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 export PHX_HOME="$tmp/net"
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 "$phx" devnet --dir "$PHX_HOME" --workers 3 --block-time 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
@@ -42,16 +43,11 @@ for i in $(seq 1 9); do
     "$phx" call "$id" --input "{\"i\":$i}" --json >/dev/null
     direct_ms="$direct_ms $(( ($(date +%s%N) - t0) / 1000000 ))"
 done
-fee=$("$cast" call --rpc-url "$rpc" "$jobs" 'feePerWorker()(uint256)' | cut -d' ' -f1)
-"$cast" send --rpc-url "$rpc" --private-key "$key" "$token" 'approve(address,uint256)' "$jobs" \
-    "$(python3 -c "print($fee * $n)")" >/dev/null
-first=$(( $("$cast" call --rpc-url "$rpc" "$jobs" 'requestCount()(uint256)' | cut -d' ' -f1) + 1 ))
-last=$(( first + n - 1 ))
 start=$(date +%s)
-for i in $(seq 1 "$n"); do
-    "$cast" send --async --rpc-url "$rpc" --private-key "$key" "$jobs" \
-        'request(bytes32,bytes,uint256,uint32,uint8)' "$id" "$("$cast" from-utf8 "{\"i\":$i}")" "$fee" 100000 1 >/dev/null
-done
+# One sender with consecutive nonces (one `cast send` each races on nonces).
+node "$src/tests/worker/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" "$n" >"$tmp/sent.json" || exit 0
+first=$(json "$tmp/sent.json" "['first']")
+last=$(json "$tmp/sent.json" "['last']")
 sent=$(date +%s)
 # Wait for every request to settle (or 10 minutes past the last send).
 while [ $(( $(date +%s) - sent )) -lt 600 ]; do

@@ -105,6 +105,40 @@ static phx_err_t fund_identity(phx_worker_t *w, phx_error_t *e)
     return err;
 }
 
+/* Registry.<fn>(address) -> uint256 (or minStake() with who NULL). */
+static phx_err_t read_u256(phx_worker_t *w, const char *fn, const uint8_t *who, phx_u256_t *out,
+                           phx_error_t *e)
+{
+    json_t *args = who ? json_pack("[o]", phx_json_hex(who, 20)) : json_array(), *res = NULL;
+    phx_err_t err = args ? phx_chain_read(w->rpc, w->dep.registry, fn, args, "(uint256)", &res, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "args");
+    const char *v = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err) err = v ? phx_u256_from_str(v, out, e) : phx_fail(e, PHX_ERR_REMOTE, "%s", fn);
+    json_decref(res);
+    json_decref(args);
+    return err;
+}
+
+/* Each active worker needs minStake bonded by its operator; bond one more
+ * worker's worth from the operator's PHA when the stake falls short. */
+static phx_err_t ensure_stake(phx_worker_t *w, const uint8_t op[20], phx_error_t *e)
+{
+    phx_u256_t min, stake, active;
+    phx_err_t err;
+    if ((err = read_u256(w, "minStake()", NULL, &min, e)) ||
+        (err = read_u256(w, "stakeOf(address)", op, &stake, e)) ||
+        (err = read_u256(w, "activeWorkers(address)", op, &active, e)))
+        return err;
+    uint64_t n = 0;
+    if (phx_u256_to_u64(&active, &n, NULL) || n > 1000000) n = 1000000;
+    phx_u256_t need = phx_u256_mul_u64(&min, n + 1);
+    if (phx_u256_cmp(&stake, &need) >= 0) return PHX_OK;
+    PHX_INFO("worker: bonding the Registry's minimum stake for one more worker");
+    err = phx_chain_bond(w->operator_, &w->dep, &min, e);
+    if (err) phx_error_wrap(e, err, "bond (the operator needs PHA for the stake)");
+    return err;
+}
+
 static phx_err_t register_on_chain(phx_worker_t *w, phx_kms_requester_t *rq, phx_error_t *e)
 {
     phx_chain_worker_t cw;
@@ -118,7 +152,8 @@ static phx_err_t register_on_chain(phx_worker_t *w, phx_kms_requester_t *rq, phx
     uint8_t op[20];
     phx_signer_address(w->operator_, op);
     json_t *doc = NULL;
-    if ((err = phx_kms_request_registration(rq, op, &doc, e))) return err;
+    if ((err = ensure_stake(w, op, e)) || (err = phx_kms_request_registration(rq, op, &doc, e)))
+        return err;
     /* phx_chain_transact borrows its arguments. */
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(doc, "worker"),
                              json_object_get(doc, "x25519"), json_object_get(doc, "nonce"),
