@@ -142,6 +142,7 @@ typedef struct {
     uint8_t signature[65];
     uint8_t tx_hash[32]; /* from SUBMITTED on */
     char error[256];     /* FAILED: why */
+    uint64_t updated_ms; /* wall clock of the last step; for PENDING, when it was recorded */
 } phx_job_t;
 
 void phx_job_clear(phx_job_t *j); /* frees input and output */

@@ -13,15 +13,85 @@
 #include "daemon_internal.h"
 #include "phx/crypto.h"
 
-#define LIVE_PER_ROUND 128
+#define LIVE_PER_ROUND 512
 #define RESUBMIT_AFTER_MS 20000 /* a fulfil tx not mined by then is sent again */
+#define HANDOFF_MS 2000         /* how long each rank waits for the ones before it */
+#define ACTIVE_REFRESH_MS 10000
+#define MAX_ACTIVE 256
 
 typedef struct {
     phx_worker_t *w;
     phx_evm_follower_t *follower;
     uint64_t submitted_ms[LIVE_PER_ROUND]; /* when this process last sent, by slot */
     uint64_t submitted_id[LIVE_PER_ROUND];
+    /* The Registry's active workers, to share requests out instead of every
+     * worker racing for each one (the losers' transactions only revert). */
+    uint8_t active[MAX_ACTIVE][20];
+    size_t nactive;
+    uint64_t active_ms;
 } loop_t;
+
+static void refresh_active(loop_t *L)
+{
+    phx_worker_t *w = L->w;
+    uint64_t now = phx_monotonic_ms();
+    if (L->active_ms && now - L->active_ms < ACTIVE_REFRESH_MS) return;
+    L->active_ms = now;
+    json_t *args = json_array(), *res = NULL;
+    uint64_t count = 0;
+    phx_u256_t c;
+    if (args &&
+        !phx_chain_read(w->job_rpc, w->dep.registry, "workerCount()", args, "(uint256)", &res,
+                        NULL) &&
+        json_string_value(json_array_get(res, 0)) &&
+        !phx_u256_from_str(json_string_value(json_array_get(res, 0)), &c, NULL))
+        phx_u256_to_u64(&c, &count, NULL);
+    json_decref(res);
+    json_decref(args);
+    size_t n = 0;
+    for (uint64_t i = 0; i < count && n < MAX_ACTIVE; i++) {
+        char idx[24];
+        snprintf(idx, sizeof idx, "%llu", (unsigned long long)i);
+        json_t *a = json_pack("[s]", idx), *r = NULL;
+        uint8_t addr[20];
+        phx_chain_worker_t cw;
+        const char *s;
+        if (a &&
+            !phx_chain_read(w->job_rpc, w->dep.registry, "workerList(uint256)", a, "(address)", &r,
+                            NULL) &&
+            (s = json_string_value(json_array_get(r, 0))) &&
+            !phx_hex_decode_fixed(s, addr, 20, NULL) &&
+            !phx_chain_worker_get(w->job_rpc, &w->dep, addr, &cw, NULL) &&
+            cw.status == PHX_CHAIN_WORKER_ACTIVE)
+            memcpy(L->active[n++], addr, 20);
+        json_decref(r);
+        json_decref(a);
+    }
+    if (count && n != L->nactive) PHX_INFO("worker: %zu active workers share the requests", n);
+    if (count) L->nactive = n; /* a failed read keeps the last list */
+}
+
+/* This worker's place for a request: active workers ordered by
+ * keccak256(request id || address). Rank r starts after r * HANDOFF_MS, so
+ * normally one worker serves each request and the next steps in only when it
+ * does not (dead, or without the contract). */
+static unsigned rank_of(const loop_t *L, uint64_t id)
+{
+    uint8_t buf[52], mine[32], other[32];
+    memset(buf, 0, 32);
+    for (int i = 0; i < 8; i++)
+        buf[31 - i] = (uint8_t)(id >> (8 * i));
+    memcpy(buf + 32, L->w->address, 20);
+    phx_keccak256(buf, sizeof buf, mine);
+    unsigned rank = 0;
+    for (size_t k = 0; k < L->nactive; k++) {
+        if (!memcmp(L->active[k], L->w->address, 20)) continue;
+        memcpy(buf + 32, L->active[k], 20);
+        phx_keccak256(buf, sizeof buf, other);
+        rank += memcmp(other, mine, 32) < 0;
+    }
+    return rank;
+}
 
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
 {
@@ -170,6 +240,11 @@ static void process(loop_t *L, uint64_t id)
         PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
         return;
     }
+    if (j.state == PHX_JOB_PENDING) {
+        /* From when it was journaled (that survives a restart), wall clock. */
+        uint64_t wait_ms = (uint64_t)rank_of(L, id) * HANDOFF_MS, now = phx_now_ms();
+        if (wait_ms && now >= j.updated_ms && now - j.updated_ms < wait_ms) goto out;
+    }
     /* The chain decides first: a request fulfilled (by anyone, our own earlier
      * transaction included), refunded or gone needs nothing more. */
     phx_chain_request_t cr;
@@ -252,6 +327,7 @@ static void *loop_main(void *arg)
             PHX_WARN("worker: following the chain: %s", e.message);
         __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
                          __ATOMIC_RELAXED);
+        refresh_active(L);
         size_t n = 0;
         pthread_mutex_lock(&w->db_lock);
         phx_err_t err = phx_jobdb_live(w->db, ids, LIVE_PER_ROUND, &n, &e);
