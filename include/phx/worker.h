@@ -10,6 +10,7 @@
 #include "phx/core.h"
 #include "phx/evm.h"
 #include "phx/json.h"
+#include "phx/tee.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +142,7 @@ typedef struct {
     uint8_t signature[65];
     uint8_t tx_hash[32]; /* from SUBMITTED on */
     char error[256];     /* FAILED: why */
+    uint64_t updated_ms; /* wall clock of the last step; for PENDING, when it was recorded */
 } phx_job_t;
 
 void phx_job_clear(phx_job_t *j); /* frees input and output */
@@ -162,6 +164,10 @@ phx_err_t phx_jobdb_get(phx_jobdb_t *db, uint64_t request_id, phx_job_t *out, ph
 /* The oldest job in a state that needs action (PENDING, RUNNING, SIGNED,
  * SUBMITTED), lowest request id first; *found false when there is none. */
 phx_err_t phx_jobdb_next(phx_jobdb_t *db, phx_job_t *out, bool *found, phx_error_t *e);
+
+/* Up to cap ids of live jobs (PENDING..SUBMITTED), lowest first, so a loop can
+ * work on several without one waiting job holding up the rest. */
+phx_err_t phx_jobdb_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n, phx_error_t *e);
 
 /* Transitions. Each checks the current state (a job moves only forward;
  * anything else is PHX_ERR_STATE) and commits before returning. */
@@ -219,6 +225,45 @@ typedef struct {
  * with report filled as far as it got. Chain access errors are IO/REMOTE. */
 phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
                                   phx_result_report_t *report, phx_error_t *e);
+
+
+/* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
+
+/* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
+ * kms_address and operator_sk is optional. */
+typedef struct {
+    const char *dir;                    /* state: identity.sealed, contracts/, code/, jobs.db */
+    phx_tee_kind_t tee;                 /* default sim */
+    const phx_tee_config_t *tee_config; /* NULL = defaults (production refuses sim) */
+    const char *host;                   /* default 127.0.0.1 */
+    uint16_t port;                      /* 0 = any free port */
+    const char *rpc_url;
+    const phx_chain_deployment_t *deployment;
+    const char *kms_url;
+    uint8_t kms_address[20];     /* the KMS key the Registry lists */
+    const uint8_t *operator_sk;  /* 32 bytes, borrowed: registers the worker, funds its gas */
+    const char **allow_hosts;    /* contract egress exemptions (hosts) */
+    int nallow_hosts;
+    uint64_t poll_ms;            /* job loop: chain poll interval; default 250 */
+    bool no_jobs;                /* do not follow Jobs requests (tests of the HTTP API) */
+} phx_worker_opts_t;
+
+typedef struct phx_worker phx_worker_t;
+
+/* Open the TEE, load or create the sealed identity (secp256k1 + X25519), quote,
+ * register on chain through the KMS (operator's transaction), fetch the
+ * contract root from the KMS, then serve the HTTP API and run the job loop:
+ *   POST /v1/contracts, POST /v1/contracts/:id/call, GET /v1/attestation?nonce=,
+ *   GET /healthz, GET /metrics.
+ * Starts the sandbox zygote first: call before the process has other threads. */
+phx_err_t phx_worker_start(const phx_worker_opts_t *opts, phx_worker_t **out, phx_error_t *e);
+const char *phx_worker_url(const phx_worker_t *w); /* "http://host:port" */
+/* The worker's identity address, X25519 key and Registry measurement id. */
+void phx_worker_identity(const phx_worker_t *w, uint8_t address[20], uint8_t x25519_pub[32],
+                         uint8_t measurement[32]);
+/* Graceful: stop the job loop after the job in hand, let requests in flight
+ * finish for up to grace_ms, free everything (secrets zeroed). Accepts NULL. */
+void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms);
 
 #ifdef __cplusplus
 }

@@ -133,7 +133,7 @@ phx_err_t phx_jobdb_record(phx_jobdb_t *d, uint64_t request_id, const uint8_t co
 
 static const char select_cols[] =
     "SELECT request_id, contract_id, code_hash, input, deadline, block, state, attempts,"
-    " output, signature, tx_hash, error FROM jobs ";
+    " output, signature, tx_hash, error, updated_ms FROM jobs ";
 
 static phx_err_t copy_blob(sqlite3_stmt *st, int col, uint8_t *dst, size_t n, phx_error_t *e)
 {
@@ -164,6 +164,7 @@ static phx_err_t read_row(sqlite3_stmt *st, phx_job_t *j, phx_error_t *e)
     if ((err = copy_blob(st, 10, j->tx_hash, 32, e))) return err;
     const unsigned char *msg = sqlite3_column_text(st, 11);
     if (msg) snprintf(j->error, sizeof j->error, "%s", (const char *)msg);
+    j->updated_ms = (uint64_t)sqlite3_column_int64(st, 12);
     return PHX_OK;
 }
 
@@ -324,4 +325,23 @@ phx_err_t phx_jobdb_counts(phx_jobdb_t *d, uint64_t counts[7], phx_error_t *e)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "counts");
+}
+
+phx_err_t phx_jobdb_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_t *n, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    *n = 0;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT request_id FROM jobs WHERE state IN (1,2,3,4) "
+                           "ORDER BY request_id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select live");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) err = sql_fail(d, e, "select live");
+    sqlite3_finalize(st);
+    return err;
 }

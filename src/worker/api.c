@@ -1,0 +1,205 @@
+/* The worker's HTTP API (docs/worker.md): deploy, call (plain or HPKE-sealed
+ * input; a sealed input gets a sealed reply), attestation over a caller's
+ * nonce, health and Prometheus metrics. Every call answer is a signed result
+ * envelope. Nothing here logs an input, a secret or an output. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon_internal.h"
+#include "phx/crypto.h"
+
+static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    uint8_t id[32], code_hash[32];
+    phx_err_t err = wk_contract_store(w, req->json, id, code_hash, e);
+    if (err) return err;
+    __atomic_add_fetch(&w->deploys_total, 1, __ATOMIC_RELAXED);
+    resp->json = json_pack("{s:o,s:o,s:o}", "id", phx_json_hex(id, 32), "code_hash",
+                           phx_json_hex(code_hash, 32), "worker", phx_json_hex(w->address, 20));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
+}
+
+static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *id_s = phx_http_param(req, "id");
+    uint8_t id[32], reply_key[32];
+    wk_contract_t c;
+    phx_contract_keys_t keys;
+    phx_buf_t plain = PHX_BUF_INIT, output = PHX_BUF_INIT, sealed_out = PHX_BUF_INIT,
+              sealed_bytes = PHX_BUF_INIT;
+    char *input_text = NULL;
+    json_t *logs = NULL, *env = NULL;
+    phx_result_t r;
+    memset(&r, 0, sizeof r);
+    memset(&keys, 0, sizeof keys);
+    plain.secret = output.secret = true;
+    phx_err_t err;
+    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    if ((err = wk_contract_load(w, id, &c, e))) return err;
+    const json_t *sealed = json_object_get(req->json, "sealed_input");
+    bool encrypted = sealed != NULL;
+    if (encrypted) {
+        if ((err = phx_kms_contract_keys(w->contract_root, id, &keys, e)) ||
+            (err = phx_confidential_open(PHX_SEAL_INPUT, keys.x25519_sk, id, sealed, &plain,
+                                         reply_key, e)))
+            goto out;
+        /* The hash covers the sealed input as it arrived (enc || ciphertext),
+         * so the envelope says nothing about the clear input. */
+        if ((err = phx_json_get_hex(sealed, "enc", &sealed_bytes, e)) ||
+            (err = phx_json_get_hex(sealed, "ciphertext", &sealed_bytes, e)))
+            goto out;
+        phx_keccak256(sealed_bytes.ptr, sealed_bytes.len, r.input_hash);
+        if ((err = phx_buf_append_byte(&plain, 0))) goto out;
+        plain.len--;
+    } else {
+        const json_t *in = json_object_get(req->json, "input");
+        input_text = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!input_text) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "input");
+            goto out;
+        }
+        phx_keccak256(input_text, strlen(input_text), r.input_hash);
+    }
+    bool ok = false;
+    if ((err = wk_run(w, &c, encrypted ? (const char *)plain.ptr : input_text, NULL, &output,
+                      encrypted ? NULL : &logs, &ok, e)))
+        goto out;
+    r.kind = PHX_RESULT_DIRECT;
+    r.chain_id = w->dep.chain_id;
+    memcpy(r.jobs, w->dep.jobs, 20);
+    memcpy(r.contract_id, id, 32);
+    memcpy(r.code_hash, c.code_hash, 32);
+    r.timestamp = (uint64_t)time(NULL);
+    if (encrypted) {
+        if ((err = phx_confidential_seal_reply(reply_key, id, output.ptr, output.len, &sealed_out,
+                                               e)) ||
+            (err = phx_buf_append(&r.output, sealed_out.ptr, sealed_out.len)))
+            goto out;
+    } else if ((err = phx_buf_append(&r.output, output.ptr, output.len))) {
+        goto out;
+    }
+    if ((err = phx_result_sign(&r, w->sk, e)) || (err = phx_result_to_json(&r, &env, e))) goto out;
+    /* A sealed call's logs could repeat its input: they stay in the TEE. */
+    json_object_set_new(env, "logs", logs ? logs : json_array());
+    logs = NULL;
+    json_object_set_new(env, "ok", json_boolean(ok));
+    resp->json = env;
+    env = NULL;
+    __atomic_add_fetch(&w->calls_total, 1, __ATOMIC_RELAXED);
+out:
+    json_decref(env);
+    json_decref(logs);
+    free(input_text);
+    phx_result_free(&r);
+    phx_buf_free(&sealed_bytes);
+    phx_buf_free(&sealed_out);
+    phx_buf_free(&output);
+    phx_buf_free(&plain);
+    phx_kms_contract_keys_clear(&keys);
+    phx_secure_zero(reply_key, sizeof reply_key);
+    wk_contract_clear(&c);
+    return err;
+}
+
+/* A quote over DESIGN.md §2's report data for the caller's nonce: anyone can
+ * check this worker's keys are bound to its TEE right now. */
+static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *n = phx_http_query(req, "nonce");
+    uint8_t nonce[32], rd[64];
+    if (!n || phx_hex_decode_fixed(n, nonce, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "nonce must be 32 bytes of hex");
+    phx_chain_report_data(w->address, w->x25519_pub, nonce, rd);
+    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    phx_err_t err = wk_quote(w->tee, rd, &quote, &coll, e);
+    if (!err) {
+        json_t *cj = coll.len ? json_loadb((const char *)coll.ptr, coll.len, 0, NULL) : NULL;
+        resp->json = json_pack(
+            "{s:o,s:o,s:o,s:o,s:o,s:o,s:s}", "worker", phx_json_hex(w->address, 20), "x25519_pub",
+            phx_json_hex(w->x25519_pub, 32), "nonce", phx_json_hex(nonce, 32), "measurement",
+            phx_json_hex(w->measurement, 32), "quote", phx_json_hex(quote.ptr, quote.len),
+            "collateral", cj ? cj : json_null(), "tee", phx_tee_kind_name(phx_tee_kind(w->tee)));
+        if (!resp->json) err = phx_fail(e, PHX_ERR_NOMEM, "attestation");
+    }
+    phx_buf_free(&quote);
+    phx_buf_free(&coll);
+    return err;
+}
+
+static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    (void)req;
+    phx_worker_t *w = ctx;
+    resp->json = json_pack(
+        "{s:s,s:o,s:o,s:o,s:s,s:I}", "status", "ok", "address", phx_json_hex(w->address, 20),
+        "measurement", phx_json_hex(w->measurement, 32), "x25519_pub",
+        phx_json_hex(w->x25519_pub, 32), "tee", phx_tee_kind_name(phx_tee_kind(w->tee)), "uptime_s",
+        (json_int_t)((phx_now_ms() - w->started_ms) / 1000));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "health");
+}
+
+static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)req;
+    phx_worker_t *w = ctx;
+    phx_err_t err = phx_http_server_metrics(w->server, &resp->text, e);
+    if (err) return err;
+    uint64_t counts[7] = {0};
+    if (w->db) {
+        pthread_mutex_lock(&w->db_lock);
+        phx_jobdb_counts(w->db, counts, NULL);
+        pthread_mutex_unlock(&w->db_lock);
+    }
+    phx_buf_printf(
+        &resp->text,
+        "# TYPE phx_worker_calls_total counter\nphx_worker_calls_total %llu\n"
+        "# TYPE phx_worker_deploys_total counter\nphx_worker_deploys_total %llu\n"
+        "# TYPE phx_worker_runs_total counter\nphx_worker_runs_total %llu\n"
+        "# TYPE phx_worker_runs_failed_total counter\nphx_worker_runs_failed_total %llu\n"
+        "# TYPE phx_worker_fulfilled_total counter\nphx_worker_fulfilled_total %llu\n"
+        "# TYPE phx_worker_chain_next_block gauge\nphx_worker_chain_next_block %llu\n"
+        "# TYPE phx_worker_jobs gauge\n",
+        (unsigned long long)__atomic_load_n(&w->calls_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->deploys_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->runs_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->runs_failed, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->fulfilled_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->chain_head, __ATOMIC_RELAXED));
+    for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
+        phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
+                       phx_job_state_name((phx_job_state_t)s), (unsigned long long)counts[s]);
+    resp->content_type = "text/plain; version=0.0.4";
+    return PHX_OK;
+}
+
+phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e)
+{
+    phx_err_t err = phx_http_router_new(&w->router, e);
+    if (err) return err;
+    if ((err = phx_http_router_add(w->router, "POST", "/v1/contracts", h_deploy, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", h_call, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/metrics", h_metrics, w, 0, e)))
+        return err;
+    phx_http_server_opts_t so = {
+        .host = o->host ? o->host : "127.0.0.1", .port = o->port, .max_body_bytes = 6u << 20};
+    if ((err = phx_http_server_start(w->router, &so, &w->server, e))) return err;
+    snprintf(w->url, sizeof w->url, "http://%s:%u", so.host, phx_http_server_port(w->server));
+    return PHX_OK;
+}

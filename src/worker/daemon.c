@@ -1,0 +1,471 @@
+/* The worker daemon (`phx worker`): start-up (TEE, sealed identity, quote,
+ * on-chain registration through the KMS, contract root from the KMS), the
+ * contract store (code by keccak256, deploy records with sealed secrets) and
+ * running a contract in the sandbox with its KMS-derived keys. The HTTP API
+ * is in api.c, the on-chain job loop in jobloop.c (docs/worker.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon_internal.h"
+#include "phx/crypto.h"
+
+#define IDENTITY_LABEL "phx-worker-identity-v1"
+
+static phx_err_t mkdir_p(const char *dir, const char *sub, phx_error_t *e)
+{
+    char p[1400];
+    snprintf(p, sizeof p, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
+    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", p, strerror(errno));
+    return PHX_OK;
+}
+
+static phx_err_t seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
+{
+    return phx_tee_seal_key(ctx, label, key, e);
+}
+
+phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
+                   phx_buf_t *collateral, phx_error_t *e)
+{
+    phx_tee_t *t = ctx;
+    phx_err_t err = phx_tee_quote(t, report_data, quote, e);
+    if (err) return err;
+    if (collateral && phx_tee_kind(t) == PHX_TEE_SIM)
+        return phx_tee_sim_collateral(t, collateral, e);
+    return PHX_OK;
+}
+
+/* The identity (secp256k1 sk || x25519 sk) is made in the TEE on first start
+ * and only ever written sealed to this measurement on this platform. */
+static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
+{
+    char path[1400];
+    snprintf(path, sizeof path, "%s/identity.sealed", w->dir);
+    phx_buf_t blob = PHX_BUF_INIT, clear = PHX_BUF_INIT;
+    uint8_t keys[64];
+    phx_err_t err = PHX_OK;
+    if (phx_file_read(path, &blob, NULL) == PHX_OK) {
+        if ((err = phx_kms_unseal(seal_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len, &clear, e)))
+            goto out;
+        if (clear.len != 64) {
+            err = phx_fail(e, PHX_ERR_INVALID, "sealed identity has %zu bytes", clear.len);
+            goto out;
+        }
+        memcpy(keys, clear.ptr, 64);
+    } else {
+        uint8_t pub[32];
+        if ((err = phx_secp256k1_keygen(keys)) || (err = phx_x25519_keygen(keys + 32, pub))) {
+            phx_fail(e, err, "identity keys");
+            goto out;
+        }
+        if ((err = phx_kms_seal(seal_key, w->tee, IDENTITY_LABEL, keys, 64, &blob, e)) ||
+            (err = phx_file_write_atomic(path, blob.ptr, blob.len, 0600, e)))
+            goto out;
+    }
+    memcpy(w->sk, keys, 32);
+    memcpy(w->x25519_sk, keys + 32, 32);
+    if ((err = phx_eth_address_from_seckey(w->sk, w->address)) ||
+        (err = phx_x25519_public(w->x25519_sk, w->x25519_pub)))
+        phx_fail(e, err, "identity public keys");
+out:
+    phx_secure_zero(keys, sizeof keys);
+    phx_buf_free(&clear);
+    phx_buf_free(&blob);
+    return err;
+}
+
+/* The Registry's measurement id, read the way Registry.parseQuote reads it. */
+static phx_err_t own_measurement(phx_worker_t *w, phx_error_t *e)
+{
+    uint8_t rd[64] = {0};
+    phx_buf_t q = PHX_BUF_INIT;
+    uint32_t tee_type;
+    phx_err_t err = phx_tee_quote(w->tee, rd, &q, e);
+    if (!err) err = phx_chain_quote_fields(q.ptr, q.len, &tee_type, w->measurement, rd, e);
+    phx_buf_free(&q);
+    return err;
+}
+
+/* Gas money for the identity key, which sends Jobs.fulfill itself (the
+ * contract wants msg.sender to be a registered worker). */
+static phx_err_t fund_identity(phx_worker_t *w, phx_error_t *e)
+{
+    phx_u256_t bal, min = phx_u256_from_u64(1000000000000000000ull);
+    phx_err_t err = phx_rpc_get_balance(w->rpc, w->address, NULL, &bal, e);
+    if (err || phx_u256_cmp(&bal, &min) >= 0) return err;
+    phx_evm_send_t tx = {.has_to = true, .value = phx_u256_mul_u64(&min, 10)};
+    memcpy(tx.to, w->address, 20);
+    phx_evm_receipt_t receipt = {0};
+    err = phx_signer_transact(w->operator_, &tx, 1, 30000, &receipt, e);
+    phx_evm_receipt_clear(&receipt);
+    return err;
+}
+
+/* Registry.<fn>(address) -> uint256 (or minStake() with who NULL). */
+static phx_err_t read_u256(phx_worker_t *w, const char *fn, const uint8_t *who, phx_u256_t *out,
+                           phx_error_t *e)
+{
+    json_t *args = who ? json_pack("[o]", phx_json_hex(who, 20)) : json_array(), *res = NULL;
+    phx_err_t err = args ? phx_chain_read(w->rpc, w->dep.registry, fn, args, "(uint256)", &res, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "args");
+    const char *v = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err) err = v ? phx_u256_from_str(v, out, e) : phx_fail(e, PHX_ERR_REMOTE, "%s", fn);
+    json_decref(res);
+    json_decref(args);
+    return err;
+}
+
+/* Each active worker needs minStake bonded by its operator; bond one more
+ * worker's worth from the operator's PHA when the stake falls short. */
+static phx_err_t ensure_stake(phx_worker_t *w, const uint8_t op[20], phx_error_t *e)
+{
+    phx_u256_t min, stake, active;
+    phx_err_t err;
+    if ((err = read_u256(w, "minStake()", NULL, &min, e)) ||
+        (err = read_u256(w, "stakeOf(address)", op, &stake, e)) ||
+        (err = read_u256(w, "activeWorkers(address)", op, &active, e)))
+        return err;
+    uint64_t n = 0;
+    if (phx_u256_to_u64(&active, &n, NULL) || n > 1000000) n = 1000000;
+    phx_u256_t need = phx_u256_mul_u64(&min, n + 1);
+    if (phx_u256_cmp(&stake, &need) >= 0) return PHX_OK;
+    PHX_INFO("worker: bonding the Registry's minimum stake for one more worker");
+    err = phx_chain_bond(w->operator_, &w->dep, &min, e);
+    if (err) phx_error_wrap(e, err, "bond (the operator needs PHA for the stake)");
+    return err;
+}
+
+static phx_err_t register_on_chain(phx_worker_t *w, phx_kms_requester_t *rq, phx_error_t *e)
+{
+    phx_chain_worker_t cw;
+    phx_err_t err = phx_chain_worker_get(w->rpc, &w->dep, w->address, &cw, e);
+    if (err) return err;
+    if (cw.status == PHX_CHAIN_WORKER_ACTIVE) return PHX_OK;
+    if (cw.status != PHX_CHAIN_WORKER_NONE)
+        return phx_fail(e, PHX_ERR_STATE, "the Registry lists this worker as %s",
+                        cw.status == PHX_CHAIN_WORKER_DEREGISTERED ? "deregistered"
+                                                                   : "invalidated");
+    uint8_t op[20];
+    phx_signer_address(w->operator_, op);
+    json_t *doc = NULL;
+    if ((err = ensure_stake(w, op, e)) || (err = phx_kms_request_registration(rq, op, &doc, e)))
+        return err;
+    /* phx_chain_transact borrows its arguments. */
+    json_t *args = json_pack("[O,O,O,O,O]", json_object_get(doc, "worker"),
+                             json_object_get(doc, "x25519"), json_object_get(doc, "nonce"),
+                             json_object_get(doc, "quote"), json_object_get(doc, "signature"));
+    err = args ? phx_chain_transact(w->operator_, w->dep.registry,
+                                    "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+                                    NULL, e)
+               : phx_fail(e, PHX_ERR_INVALID, "the KMS's registration answer is incomplete");
+    json_decref(args);
+    json_decref(doc);
+    if (err) phx_error_wrap(e, err, "registerWorker");
+    return err;
+}
+
+/* ---- contract store ---------------------------------------------------------------- */
+
+static void hex32(const uint8_t b[32], char out[67])
+{
+    out[0] = '0', out[1] = 'x';
+    phx_hex_encode_to(out + 2, b, 32);
+}
+
+phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
+                            uint8_t code_hash[32], phx_error_t *e)
+{
+    const char *code = NULL;
+    phx_err_t err;
+    if ((err = phx_json_get_str(req, "code", &code, e)) ||
+        (err = phx_json_get_hex_fixed(req, "id", id, 32, e)))
+        return err;
+    size_t len = strlen(code);
+    if (len > (4u << 20)) return phx_fail(e, PHX_ERR_LIMIT, "code over 4 MiB");
+    phx_keccak256(code, len, code_hash);
+    uint8_t claimed[32], owner[20], salt[32], want[32];
+    if (json_object_get(req, "code_hash")) {
+        if ((err = phx_json_get_hex_fixed(req, "code_hash", claimed, 32, e))) return err;
+        if (memcmp(claimed, code_hash, 32))
+            return phx_fail(e, PHX_ERR_VERIFY, "code_hash is not keccak256 of the code");
+    }
+    if (json_object_get(req, "owner") && json_object_get(req, "salt")) {
+        if ((err = phx_json_get_hex_fixed(req, "owner", owner, 20, e)) ||
+            (err = phx_json_get_hex_fixed(req, "salt", salt, 32, e)))
+            return err;
+        phx_chain_contract_id(owner, salt, want);
+        if (memcmp(want, id, 32))
+            return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
+    }
+    /* What the chain's deployment registry says wins over the request. */
+    json_t *onchain = NULL, *args = json_pack("[o]", phx_json_hex(id, 32));
+    phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
+    if (args && !phx_rpc_open(w->rpc_url, NULL, &rpc, NULL) &&
+        !phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)", args,
+                        "(address,uint32,bytes32,string)", &onchain, NULL)) {
+        uint8_t chain_hash[32] = {0}, zero[32] = {0};
+        const char *h = json_string_value(json_array_get(onchain, 2));
+        bool known =
+            h && !phx_hex_decode_fixed(h, chain_hash, 32, NULL) && memcmp(chain_hash, zero, 32);
+        if (known && memcmp(chain_hash, code_hash, 32))
+            err = phx_fail(e, PHX_ERR_VERIFY, "the chain records another code hash for this id");
+    }
+    json_decref(onchain);
+    json_decref(args);
+    phx_rpc_close(rpc);
+    if (err) return err;
+    char hx[67], path[1500];
+    hex32(code_hash, hx);
+    snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
+    if ((err = phx_file_write_atomic(path, code, len, 0600, e))) return err;
+    /* The record keeps the secrets sealed as they came: they are opened only
+     * in memory, for a call. */
+    json_t *rec = json_pack("{s:o,s:o}", "id", phx_json_hex(id, 32), "code_hash",
+                            phx_json_hex(code_hash, 32));
+    json_t *sealed = json_object_get(req, "sealed_secrets");
+    if (rec && sealed) json_object_set(rec, "sealed_secrets", sealed);
+    char *text = rec ? phx_json_dump(rec, false) : NULL;
+    json_decref(rec);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
+    hex32(id, hx);
+    snprintf(path, sizeof path, "%s/contracts/%s.json", w->dir, hx + 2);
+    err = phx_file_write_atomic(path, text, strlen(text), 0600, e);
+    free(text);
+    return err;
+}
+
+phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e)
+{
+    memset(c, 0, sizeof *c);
+    char hx[67], path[1500];
+    hex32(id, hx);
+    snprintf(path, sizeof path, "%s/contracts/%s.json", w->dir, hx + 2);
+    phx_buf_t text = PHX_BUF_INIT;
+    if (phx_file_read(path, &text, NULL))
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s is not deployed on this worker", hx);
+    json_error_t je;
+    json_t *rec = json_loadb((const char *)text.ptr, text.len, 0, &je);
+    phx_buf_free(&text);
+    phx_err_t err = PHX_OK;
+    if (!rec) return phx_fail(e, PHX_ERR_INVALID, "contract record %s: %s", path, je.text);
+    memcpy(c->id, id, 32);
+    if ((err = phx_json_get_hex_fixed(rec, "code_hash", c->code_hash, 32, e))) goto out;
+    c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
+    hex32(c->code_hash, hx);
+    snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
+    if ((err = phx_file_read(path, &c->code, e))) goto out;
+    uint8_t check[32];
+    phx_keccak256(c->code.ptr, c->code.len, check);
+    if (memcmp(check, c->code_hash, 32))
+        err = phx_fail(e, PHX_ERR_VERIFY, "stored code does not hash to its name");
+out:
+    json_decref(rec);
+    if (err) wk_contract_clear(c);
+    return err;
+}
+
+void wk_contract_clear(wk_contract_t *c)
+{
+    phx_buf_free(&c->code);
+    json_decref(c->sealed_secrets);
+    c->sealed_secrets = NULL;
+}
+
+/* Run a contract: its keys from the KMS contract root, its secrets opened in
+ * memory, one sandbox process. The outcome is the output bytes the result
+ * signs: the return value as JSON text, or {"error":{...}} for a contract that
+ * failed (still an answer a requester can act on). */
+phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                 const char *request_id, phx_buf_t *output, json_t **logs, bool *ok, phx_error_t *e)
+{
+    phx_contract_keys_t keys;
+    phx_buf_t secrets = PHX_BUF_INIT;
+    json_t *sec = NULL;
+    const char **sk = NULL, **sv = NULL;
+    int nsec = 0;
+    phx_sandbox_result_t res;
+    memset(&res, 0, sizeof res);
+    phx_err_t err = phx_kms_contract_keys(w->contract_root, c->id, &keys, e);
+    if (err) return err;
+    if (c->sealed_secrets) {
+        if ((err = phx_confidential_open(PHX_SEAL_SECRET, keys.x25519_sk, c->id, c->sealed_secrets,
+                                         &secrets, NULL, e)))
+            goto out;
+        json_error_t je;
+        sec = json_loadb((const char *)secrets.ptr, secrets.len, 0, &je);
+        if (!json_is_object(sec)) {
+            err = phx_fail(e, PHX_ERR_INVALID, "secrets are not a JSON object");
+            goto out;
+        }
+        size_t n = json_object_size(sec);
+        sk = calloc(n + 1, sizeof *sk), sv = calloc(n + 1, sizeof *sv);
+        if (!sk || !sv) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "secrets");
+            goto out;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(sec, k, v)
+        {
+            if (!json_is_string(v)) continue;
+            sk[nsec] = k, sv[nsec++] = json_string_value(v);
+        }
+    }
+    char cid[67];
+    hex32(c->id, cid);
+    phx_sandbox_job_t job = {.source = (const char *)c->code.ptr,
+                             .source_len = c->code.len,
+                             .filename = "contract.js",
+                             .contract_id = cid,
+                             .input_json = input_json,
+                             .request_id = request_id,
+                             .secret_keys = sk,
+                             .secret_values = sv,
+                             .nsecrets = nsec};
+    pthread_mutex_lock(&w->sandbox_lock);
+    err = phx_sandbox_invoke(w->sandbox, &job, &res, e);
+    pthread_mutex_unlock(&w->sandbox_lock);
+    if (err) goto out;
+    *ok = res.ok;
+    if (res.ok && !res.output_is_bytes) {
+        err = phx_buf_append(output, res.output.ptr, res.output.len);
+    } else if (res.ok) {
+        /* Bytes: signed as they are. */
+        err = phx_buf_append(output, res.output.ptr, res.output.len);
+    } else {
+        json_t *ej = json_pack("{s:{s:s,s:s}}", "error", "code", res.code, "message", res.message);
+        char *t = ej ? phx_json_dump(ej, false) : NULL;
+        json_decref(ej);
+        err = t ? phx_buf_append_str(output, t) : phx_fail(e, PHX_ERR_NOMEM, "error output");
+        free(t);
+    }
+    if (!err && output->len > PHX_RESULT_MAX_OUTPUT)
+        err = phx_fail(e, PHX_ERR_LIMIT, "output over %u bytes", PHX_RESULT_MAX_OUTPUT);
+    if (logs) {
+        *logs = json_array();
+        for (size_t i = 0; *logs && i < res.nlogs; i++)
+            json_array_append_new(*logs, json_string(res.logs[i]));
+    }
+    __atomic_add_fetch(&w->runs_total, 1, __ATOMIC_RELAXED);
+    if (!res.ok) __atomic_add_fetch(&w->runs_failed, 1, __ATOMIC_RELAXED);
+out:
+    phx_sandbox_result_free(&res);
+    free(sk);
+    free(sv);
+    json_decref(sec);
+    phx_buf_free(&secrets);
+    phx_kms_contract_keys_clear(&keys);
+    return err;
+}
+
+/* ---- start / stop ------------------------------------------------------------------ */
+
+phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_error_t *e)
+{
+    *out = NULL;
+    if (!o || !o->dir || !o->rpc_url || !o->deployment || !o->kms_url || !o->operator_sk)
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "a worker needs a directory, a chain, a KMS and an operator key");
+    phx_worker_t *w = calloc(1, sizeof *w);
+    if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
+    phx_err_t err = PHX_OK;
+    pthread_mutex_init(&w->sandbox_lock, NULL);
+    pthread_mutex_init(&w->db_lock, NULL);
+    snprintf(w->dir, sizeof w->dir, "%s", o->dir);
+    w->dep = *o->deployment;
+    snprintf(w->kms_url, sizeof w->kms_url, "%s", o->kms_url);
+    snprintf(w->rpc_url, sizeof w->rpc_url, "%s", o->rpc_url);
+    memcpy(w->kms_address, o->kms_address, 20);
+    w->poll_ms = o->poll_ms ? o->poll_ms : 250;
+    w->started_ms = phx_now_ms();
+    if ((err = mkdir_p(w->dir, NULL, e)) || (err = mkdir_p(w->dir, "code", e)) ||
+        (err = mkdir_p(w->dir, "contracts", e)) || (err = mkdir_p(w->dir, "kv", e)))
+        goto out;
+
+    /* The zygote forks here, before any thread of ours exists. */
+    char kv_dir[1400];
+    snprintf(kv_dir, sizeof kv_dir, "%s/kv", w->dir);
+    phx_sandbox_config_t sc = {.kv_dir = kv_dir,
+                               .allow_hosts = o->allow_hosts,
+                               .nallow_hosts = o->nallow_hosts,
+                               .jit = true};
+    phx_sandbox_limits_default(&sc.limits);
+    sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
+    if ((err = phx_sandbox_pool_new(&sc, &w->sandbox, e))) goto out;
+
+    if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &w->tee, e)) ||
+        (err = load_identity(w, e)) || (err = own_measurement(w, e)))
+        goto out;
+
+    char nonce_path[1400];
+    snprintf(nonce_path, sizeof nonce_path, "%s/operator.nonce", w->dir);
+    if ((err = phx_rpc_open(o->rpc_url, NULL, &w->rpc, e)) ||
+        (err = phx_rpc_open(o->rpc_url, NULL, &w->job_rpc, e)) ||
+        (err = phx_signer_open(w->rpc, o->operator_sk, nonce_path, &w->operator_, e)))
+        goto out;
+    snprintf(nonce_path, sizeof nonce_path, "%s/worker.nonce", w->dir);
+    if ((err = phx_signer_open(w->job_rpc, w->sk, nonce_path, &w->signer, e))) goto out;
+    if (phx_signer_chain_id(w->signer) != w->dep.chain_id) {
+        err = phx_fail(e, PHX_ERR_STATE, "the node's chain id is not the deployment's");
+        goto out;
+    }
+
+    phx_kms_requester_t rq = {
+        .kms_url = w->kms_url, .quote = wk_quote, .quote_ctx = w->tee, .x25519_sk = w->x25519_sk};
+    memcpy(rq.kms_address, w->kms_address, 20);
+    memcpy(rq.eth_address, w->address, 20);
+    memcpy(rq.x25519_pub, w->x25519_pub, 32);
+    if ((err = fund_identity(w, e)) || (err = register_on_chain(w, &rq, e))) goto out;
+    /* Keys only after registration: the KMS releases them to active workers. */
+    if ((err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, w->contract_root, e))) {
+        phx_error_wrap(e, err, "KMS onboarding");
+        goto out;
+    }
+
+    char db_path[1400];
+    snprintf(db_path, sizeof db_path, "%s/jobs.db", w->dir);
+    if ((err = phx_jobdb_open(db_path, &w->db, e))) goto out;
+    if ((err = wk_api_start(w, o, e))) goto out;
+    if (!o->no_jobs && (err = wk_jobs_start(w, e))) goto out;
+    *out = w;
+    return PHX_OK;
+out:
+    phx_worker_stop(w, 0);
+    return err;
+}
+
+const char *phx_worker_url(const phx_worker_t *w)
+{
+    return w->url;
+}
+
+void phx_worker_identity(const phx_worker_t *w, uint8_t address[20], uint8_t x25519_pub[32],
+                         uint8_t measurement[32])
+{
+    if (address) memcpy(address, w->address, 20);
+    if (x25519_pub) memcpy(x25519_pub, w->x25519_pub, 32);
+    if (measurement) memcpy(measurement, w->measurement, 32);
+}
+
+void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
+{
+    if (!w) return;
+    wk_jobs_stop(w);
+    if (w->server) phx_http_server_stop(w->server, grace_ms);
+    phx_http_router_free(w->router);
+    phx_jobdb_close(w->db);
+    phx_signer_close(w->signer);
+    phx_signer_close(w->operator_);
+    phx_rpc_close(w->job_rpc);
+    phx_rpc_close(w->rpc);
+    phx_tee_close(w->tee);
+    phx_sandbox_pool_free(w->sandbox);
+    pthread_mutex_destroy(&w->sandbox_lock);
+    pthread_mutex_destroy(&w->db_lock);
+    phx_secure_zero(w, sizeof *w);
+    free(w);
+}

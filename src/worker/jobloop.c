@@ -1,0 +1,384 @@
+/* The on-chain job loop: follow Jobs `Requested` events, journal each request
+ * (jobdb.c) before any work, run it, sign the Jobs digest, send Jobs.fulfill
+ * from the worker's identity key. Every step is committed before the next, so
+ * kill -9 anywhere loses nothing; the chain's own state (Jobs.requests) is
+ * read before running and before (re)submitting, and Jobs.fulfill refuses a
+ * second fulfilment, so nothing is paid twice (docs/worker.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_internal.h"
+#include "phx/crypto.h"
+
+#define LIVE_PER_ROUND 512
+#define RESUBMIT_AFTER_MS 20000 /* a fulfil tx not mined by then is sent again */
+#define HANDOFF_MS 2000         /* how long each rank waits for the ones before it */
+#define ACTIVE_REFRESH_MS 10000
+#define MAX_ACTIVE 256
+
+typedef struct {
+    phx_worker_t *w;
+    phx_evm_follower_t *follower;
+    uint64_t submitted_ms[LIVE_PER_ROUND]; /* when this process last sent, by slot */
+    uint64_t submitted_id[LIVE_PER_ROUND];
+    /* The Registry's active workers, to share requests out instead of every
+     * worker racing for each one (the losers' transactions only revert). */
+    uint8_t active[MAX_ACTIVE][20];
+    size_t nactive;
+    uint64_t active_ms;
+} loop_t;
+
+static void refresh_active(loop_t *L)
+{
+    phx_worker_t *w = L->w;
+    uint64_t now = phx_monotonic_ms();
+    if (L->active_ms && now - L->active_ms < ACTIVE_REFRESH_MS) return;
+    L->active_ms = now;
+    json_t *args = json_array(), *res = NULL;
+    uint64_t count = 0;
+    phx_u256_t c;
+    if (args &&
+        !phx_chain_read(w->job_rpc, w->dep.registry, "workerCount()", args, "(uint256)", &res,
+                        NULL) &&
+        json_string_value(json_array_get(res, 0)) &&
+        !phx_u256_from_str(json_string_value(json_array_get(res, 0)), &c, NULL))
+        phx_u256_to_u64(&c, &count, NULL);
+    json_decref(res);
+    json_decref(args);
+    size_t n = 0;
+    for (uint64_t i = 0; i < count && n < MAX_ACTIVE; i++) {
+        char idx[24];
+        snprintf(idx, sizeof idx, "%llu", (unsigned long long)i);
+        json_t *a = json_pack("[s]", idx), *r = NULL;
+        uint8_t addr[20];
+        phx_chain_worker_t cw;
+        const char *s;
+        if (a &&
+            !phx_chain_read(w->job_rpc, w->dep.registry, "workerList(uint256)", a, "(address)", &r,
+                            NULL) &&
+            (s = json_string_value(json_array_get(r, 0))) &&
+            !phx_hex_decode_fixed(s, addr, 20, NULL) &&
+            !phx_chain_worker_get(w->job_rpc, &w->dep, addr, &cw, NULL) &&
+            cw.status == PHX_CHAIN_WORKER_ACTIVE)
+            memcpy(L->active[n++], addr, 20);
+        json_decref(r);
+        json_decref(a);
+    }
+    if (count && n != L->nactive) PHX_INFO("worker: %zu active workers share the requests", n);
+    if (count) L->nactive = n; /* a failed read keeps the last list */
+}
+
+/* This worker's place for a request: active workers ordered by
+ * keccak256(request id || address). Rank r starts after r * HANDOFF_MS, so
+ * normally one worker serves each request and the next steps in only when it
+ * does not (dead, or without the contract). */
+static unsigned rank_of(const loop_t *L, uint64_t id)
+{
+    uint8_t buf[52], mine[32], other[32];
+    memset(buf, 0, 32);
+    for (int i = 0; i < 8; i++)
+        buf[31 - i] = (uint8_t)(id >> (8 * i));
+    memcpy(buf + 32, L->w->address, 20);
+    phx_keccak256(buf, sizeof buf, mine);
+    unsigned rank = 0;
+    for (size_t k = 0; k < L->nactive; k++) {
+        if (!memcmp(L->active[k], L->w->address, 20)) continue;
+        memcpy(buf + 32, L->active[k], 20);
+        phx_keccak256(buf, sizeof buf, other);
+        rank += memcmp(other, mine, 32) < 0;
+    }
+    return rank;
+}
+
+static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    phx_chain_requested_t rq;
+    phx_error_t pe = {0};
+    if (phx_chain_parse_requested(log, &rq, &pe)) {
+        /* Not ours to act on; a malformed log must not stall the follower. */
+        PHX_WARN("worker: skipping a Requested log in block %llu: %s",
+                 (unsigned long long)log->block_number, pe.message);
+        return PHX_OK;
+    }
+    bool inserted = false;
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_record(w->db, rq.request_id, rq.contract_id, rq.code_hash, rq.input,
+                                     rq.input_len, rq.deadline, log->block_number, &inserted, e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (!err && inserted)
+        PHX_INFO("worker: request %llu seen in block %llu", (unsigned long long)rq.request_id,
+                 (unsigned long long)log->block_number);
+    phx_chain_requested_clear(&rq);
+    return err;
+}
+
+static phx_err_t on_rollback(void *ctx, uint64_t first_void_block, phx_error_t *e)
+{
+    (void)ctx, (void)e;
+    /* A journaled request from a void block is checked against Jobs.requests
+     * before it runs and before it is sent: one that no longer exists is
+     * dropped there. */
+    PHX_WARN("worker: chain reorganised from block %llu", (unsigned long long)first_void_block);
+    return PHX_OK;
+}
+
+static void job_done(phx_worker_t *w, uint64_t id, const char *why)
+{
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    if (phx_jobdb_done(w->db, id, &e))
+        PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
+    pthread_mutex_unlock(&w->db_lock);
+    PHX_INFO("worker: request %llu done (%s)", (unsigned long long)id, why);
+}
+
+static void job_failed(phx_worker_t *w, uint64_t id, const char *why)
+{
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    if (phx_jobdb_failed(w->db, id, why, &e))
+        PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
+    pthread_mutex_unlock(&w->db_lock);
+    PHX_WARN("worker: request %llu not served: %s", (unsigned long long)id, why);
+}
+
+/* PENDING/RUNNING -> SIGNED: run the contract on the request's input and sign
+ * the Jobs digest over its output. */
+static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *e)
+{
+    wk_contract_t c;
+    phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
+    if (err) return err;
+    phx_buf_t output = PHX_BUF_INIT;
+    char *input = NULL, rid[32];
+    if (memcmp(c.code_hash, j->code_hash, 32)) {
+        err = phx_fail(e, PHX_ERR_VERIFY, "the request names another code hash");
+        goto out;
+    }
+    /* The input is bytes on chain; JSON text runs as it is, anything else is
+     * given to the contract as a 0x hex string. */
+    json_t *parsed = json_loadb((const char *)j->input.ptr, j->input.len, JSON_DECODE_ANY, NULL);
+    if (parsed) {
+        input = json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
+    } else {
+        char *hx = phx_hex_encode(j->input.ptr, j->input.len);
+        json_t *s = json_sprintf("0x%s", hx ? hx : "");
+        input = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        free(hx);
+    }
+    json_decref(parsed);
+    if (!input) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "input");
+        goto out;
+    }
+    snprintf(rid, sizeof rid, "%llu", (unsigned long long)j->request_id);
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_start(w->db, j->request_id, e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) goto out;
+    bool ok = false;
+    if ((err = wk_run(w, &c, input, rid, &output, NULL, &ok, e))) goto out;
+    uint8_t domain[32], digest[32], sig[65];
+    phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
+    phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, output.ptr,
+                            output.len, digest);
+    if ((err = phx_chain_sign(w->sk, digest, sig))) {
+        phx_fail(e, err, "sign");
+        goto out;
+    }
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_signed(w->db, j->request_id, output.ptr, output.len, sig, e);
+    pthread_mutex_unlock(&w->db_lock);
+out:
+    free(input);
+    phx_buf_free(&output);
+    wk_contract_clear(&c);
+    return err;
+}
+
+/* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED. */
+static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *output, size_t len,
+                        const uint8_t sig[65], phx_error_t *e)
+{
+    phx_buf_t data = PHX_BUF_INIT;
+    uint8_t tx[32];
+    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, output, len,
+                                               (const uint8_t(*)[65])sig, 1, &data, e);
+    if (!err) {
+        phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
+        memcpy(req.to, w->dep.jobs, 20);
+        err = phx_signer_send(w->signer, &req, tx, e);
+    }
+    phx_buf_free(&data);
+    if (err) return err;
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_submitted(w->db, j->request_id, tx, e);
+    pthread_mutex_unlock(&w->db_lock);
+    return err;
+}
+
+static size_t slot_of(uint64_t id)
+{
+    return (size_t)(id % LIVE_PER_ROUND);
+}
+
+static void process(loop_t *L, uint64_t id)
+{
+    phx_worker_t *w = L->w;
+    phx_error_t e = {0};
+    phx_job_t j;
+    memset(&j, 0, sizeof j);
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_get(w->db, id, &j, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) {
+        PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
+        return;
+    }
+    if (j.state == PHX_JOB_PENDING) {
+        /* From when it was journaled (that survives a restart), wall clock. */
+        uint64_t wait_ms = (uint64_t)rank_of(L, id) * HANDOFF_MS, now = phx_now_ms();
+        if (wait_ms && now >= j.updated_ms && now - j.updated_ms < wait_ms) goto out;
+    }
+    /* The chain decides first: a request fulfilled (by anyone, our own earlier
+     * transaction included), refunded or gone needs nothing more. */
+    phx_chain_request_t cr;
+    if ((err = phx_chain_request_get(w->job_rpc, &w->dep, id, &cr, &e))) {
+        PHX_WARN("worker: reading request %llu: %s", (unsigned long long)id, e.message);
+        goto out;
+    }
+    if (cr.status != PHX_CHAIN_REQ_PENDING) {
+        job_done(w, id, cr.status == PHX_CHAIN_REQ_NONE ? "not on chain" : "settled on chain");
+        goto out;
+    }
+    if ((uint64_t)time(NULL) > cr.deadline) {
+        job_failed(w, id, "expired");
+        goto out;
+    }
+    if (cr.k != 1) {
+        job_failed(w, id, "needs k-of-n signatures; this worker signs alone");
+        goto out;
+    }
+    if (j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) {
+        if ((err = run_and_sign(w, &j, &e))) {
+            if (err == PHX_ERR_NOT_FOUND || err == PHX_ERR_VERIFY)
+                job_failed(w, id, e.message);
+            else
+                PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        phx_job_clear(&j);
+        pthread_mutex_lock(&w->db_lock);
+        err = phx_jobdb_get(w->db, id, &j, &e);
+        pthread_mutex_unlock(&w->db_lock);
+        if (err) goto out;
+    }
+    size_t s = slot_of(id);
+    if (j.state == PHX_JOB_SUBMITTED) {
+        /* Sent before (maybe by a process that was killed): wait for it to be
+         * mined; send again only when it was mined and failed, or has not
+         * been mined for a while (then the chain state above decides). */
+        phx_evm_receipt_t rc;
+        memset(&rc, 0, sizeof rc);
+        bool found = false;
+        if (phx_rpc_get_transaction_receipt(w->job_rpc, j.tx_hash, &rc, &found, &e)) goto out;
+        bool failed = found && !rc.status;
+        phx_evm_receipt_clear(&rc);
+        if (found && !failed) goto out; /* mined fine: the next round sees it settled */
+        uint64_t now = phx_monotonic_ms();
+        if (!failed) {
+            if (L->submitted_id[s] != id) {
+                /* Sent by an earlier process: give it time from now. */
+                L->submitted_id[s] = id, L->submitted_ms[s] = now;
+                goto out;
+            }
+            if (now - L->submitted_ms[s] < RESUBMIT_AFTER_MS) goto out;
+        }
+    }
+    if (j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) {
+        if ((err = submit(w, &j, j.output.ptr, j.output.len, j.signature, &e))) {
+            /* Estimation reverts once someone else's fulfilment is mined; the
+             * next round reads the chain and closes the job. */
+            PHX_WARN("worker: fulfil %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        L->submitted_id[s] = id, L->submitted_ms[s] = phx_monotonic_ms();
+        __atomic_add_fetch(&w->fulfilled_total, 1, __ATOMIC_RELAXED);
+        PHX_INFO("worker: request %llu fulfilment sent", (unsigned long long)id);
+    }
+out:
+    phx_job_clear(&j);
+}
+
+static void *loop_main(void *arg)
+{
+    loop_t *L = arg;
+    phx_worker_t *w = L->w;
+    phx_evm_follower_cb_t cb = {.on_log = on_log, .on_rollback = on_rollback, .ctx = w};
+    uint64_t ids[LIVE_PER_ROUND];
+    while (!atomic_load(&w->stopping)) {
+        phx_error_t e = {0};
+        if (phx_evm_follower_poll(L->follower, &cb, NULL, &e))
+            PHX_WARN("worker: following the chain: %s", e.message);
+        __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
+                         __ATOMIC_RELAXED);
+        refresh_active(L);
+        size_t n = 0;
+        pthread_mutex_lock(&w->db_lock);
+        phx_err_t err = phx_jobdb_live(w->db, ids, LIVE_PER_ROUND, &n, &e);
+        pthread_mutex_unlock(&w->db_lock);
+        if (err) PHX_WARN("worker: journal: %s", e.message);
+        for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++)
+            process(L, ids[i]);
+        for (uint64_t slept = 0; slept < w->poll_ms && !atomic_load(&w->stopping); slept += 50)
+            usleep(50 * 1000);
+    }
+    return NULL;
+}
+
+phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e)
+{
+    loop_t *L = calloc(1, sizeof *L);
+    if (!L) return phx_fail(e, PHX_ERR_NOMEM, "job loop");
+    L->w = w;
+    char cursor[1400];
+    snprintf(cursor, sizeof cursor, "%s/follower.json", w->dir);
+    uint8_t topic[32];
+    phx_err_t err = phx_abi_event_topic(PHX_CHAIN_EV_REQUESTED, topic, e);
+    if (err) goto fail;
+    phx_evm_follower_opts_t fo = {.cursor_path = cursor,
+                                  .start_block = w->dep.block,
+                                  .addresses = (const uint8_t(*)[20])w->dep.jobs,
+                                  .address_count = 1,
+                                  .topic0 = (const uint8_t(*)[32])topic,
+                                  .topic0_count = 1};
+    if ((err = phx_evm_follower_open(w->job_rpc, &fo, &L->follower, e))) goto fail;
+    if (pthread_create(&w->job_thread, NULL, loop_main, L) != 0) {
+        err = phx_fail(e, PHX_ERR_INTERNAL, "job thread");
+        goto fail;
+    }
+    w->job_thread_started = true;
+    w->loop = L;
+    return PHX_OK;
+fail:
+    phx_evm_follower_close(L->follower);
+    free(L);
+    return err;
+}
+
+void wk_jobs_stop(phx_worker_t *w)
+{
+    if (!w->job_thread_started) return;
+    atomic_store(&w->stopping, true);
+    pthread_join(w->job_thread, NULL);
+    w->job_thread_started = false;
+    loop_t *L = w->loop;
+    if (L) phx_evm_follower_close(L->follower);
+    free(L);
+    w->loop = NULL;
+}

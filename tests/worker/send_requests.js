@@ -1,0 +1,30 @@
+// Sends N Jobs.request transactions from one account with consecutive nonces
+// (no nonce races, unlike one `cast send` per request) and waits until all are
+// mined. Prints the first and last request id as JSON.
+// usage: node send_requests.js RPC KEY JOBS TOKEN CONTRACT_ID N
+const { ethers } = require("ethers");
+(async () => {
+    const [rpc, key, jobsAddr, tokenAddr, id, nStr] = process.argv.slice(2);
+    const n = Number(nStr);
+    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+    const wallet = new ethers.Wallet(key, provider);
+    const jobs = new ethers.Contract(jobsAddr, [
+        "function request(bytes32,bytes,uint256,uint32,uint8) returns (uint256)",
+        "function requestCount() view returns (uint256)",
+        "function feePerWorker() view returns (uint256)"], wallet);
+    const token = new ethers.Contract(tokenAddr, ["function approve(address,uint256) returns (bool)"], wallet);
+    const fee = await jobs.feePerWorker();
+    await (await token.approve(jobsAddr, fee * BigInt(n))).wait();
+    const first = (await jobs.requestCount()) + 1n;
+    let nonce = await provider.getTransactionCount(wallet.address, "pending");
+    const sent = [];
+    for (let i = 1; i <= n; i++) {
+        const input = ethers.toUtf8Bytes(JSON.stringify({ i }));
+        sent.push(await jobs.request(id, input, fee, 100000, 1, { nonce: nonce++, gasLimit: 400000 }));
+    }
+    for (const tx of sent) {
+        const r = await tx.wait();
+        if (r.status !== 1) throw new Error("request reverted: " + tx.hash);
+    }
+    console.log(JSON.stringify({ first: Number(first), last: Number(first) + n - 1, fee: fee.toString() }));
+})().catch((e) => { console.error(e.message || e); process.exit(1); });
