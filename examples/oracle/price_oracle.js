@@ -15,5 +15,7 @@ export default async function (input, ctx) {
     const price = Number(body.price !== undefined ? body.price : body.data && body.data.amount);
     if (!Number.isFinite(price) || price <= 0) throw new Error("no price in the answer");
     console.log("price", pair, price);
-    return { pair, price, source: new URL(url).host, contract: ctx.contractId };
+    // The host the price came from (the sandbox has no URL global yet).
+    const source = (url.match(/^[a-z]+:\/\/([^/?#]+)/i) || [])[1] || "";
+    return { pair, price, source, contract: ctx.contractId };
 }
