@@ -19,6 +19,14 @@
 #include "phx/sandbox.h"
 #include "test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
 static int port;
 
 /* ---- the local HTTP server ------------------------------------------------------ */
@@ -582,6 +590,43 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
                                                    strstr(r.message, "Operation not permitted"))));
     fprintf(stderr, "  open: %s %s: %s\n", r.ok ? "ok" : "failed", r.code,
             r.ok ? (char *)r.output.ptr : r.message);
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+
+    /* A child taken over by a hostile contract must not reach the worker: no
+     * signal to it (same uid), no prlimit on it. */
+    r = run(pool, "export default async () => phx.__test.hostCall('test.signal');");
+    fprintf(stderr, "  tgkill(worker): %s %s\n", r.code, r.message);
+    CHECK(failed_with(&r, "crashed") && strstr(r.message, "signal 31"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+    r = run(pool, "export default async () => phx.__test.hostCall('test.prlimit');");
+    fprintf(stderr, "  prlimit(worker): %s %s\n", r.ok ? "ok" : r.code,
+            r.ok ? (char *)r.output.ptr : r.message);
+    CHECK(failed_with(&r, "exception") && strstr(r.message, "Operation not permitted"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+    /* No descriptor of the worker's reaches a child: 0 and 1 are /dev/null, 3 the
+     * channel, 2 /dev/null too except under ASan (its reports go there). */
+    r = run(pool, "export default async () => phx.__test.hostCall('test.fds');");
+    CHECK(r.ok);
+    if (r.ok) {
+        fprintf(stderr, "  fds: %s\n", (char *)r.output.ptr);
+        json_t *fds = json_loadb((const char *)r.output.ptr, r.output.len, 0, NULL);
+        CHECK(json_array_size(fds) == 4);
+        for (size_t i = 0; i < json_array_size(fds); i++) {
+            int fd = (int)json_integer_value(json_array_get(json_array_get(fds, i), 0));
+            const char *kind = json_string_value(json_array_get(json_array_get(fds, i), 1));
+            CHECK(fd <= 3 && kind);
+            if (fd == 3) CHECK(!strcmp(kind, "sock"));
+#ifdef TEST_ASAN
+            if (fd < 2) CHECK(!strcmp(kind, "null"));
+#else
+            if (fd < 3) CHECK(!strcmp(kind, "null"));
+#endif
+        }
+        json_decref(fds);
+    }
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
 
