@@ -288,6 +288,16 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
         }
         return err ? err : phx_buf_printf(reply, "]");
     }
+    if (!strcmp(op, "test.env")) {
+        /* The child's whole environment, names only: a JSON array of strings. */
+        extern char **environ;
+        phx_err_t err = phx_buf_printf(reply, "[");
+        for (char **v = environ; v && *v && !err; v++) {
+            size_t n = strcspn(*v, "=\"\\");
+            err = phx_buf_printf(reply, "%s\"%.*s=\"", v == environ ? "" : ",", (int)n, *v);
+        }
+        return err ? err : phx_buf_printf(reply, "]");
+    }
     if (!strcmp(op, "test.vanish")) {
         /* Ask the worker something and die before the answer: its reply must
          * meet a closed socket without taking the worker down (SIGPIPE). */

@@ -96,6 +96,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         usleep(1500 * 1000);
         return reply(c, 200, "text/plain", "late", 4, NULL);
     }
+    if (!strcmp(url, "/redirect-ula")) /* IPv6 unique-local (private) */
+        return reply(c, 302, "text/plain", "", 0, "http://[fd00::1]/x");
+    if (!strcmp(url, "/redirect-ll6")) /* IPv6 link-local */
+        return reply(c, 302, "text/plain", "", 0, "http://[fe80::1]/x");
+    if (!strcmp(url, "/redirect-mapped")) /* IPv4-mapped private address */
+        return reply(c, 301, "text/plain", "", 0, "http://[::ffff:10.0.0.1]/x");
+    if (!strcmp(url, "/huge-headers")) {
+        /* 40 headers of 64 KiB: 2.5 MiB of headers and an empty body. */
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        char *v = malloc(64u << 10);
+        memset(v, 'h', (64u << 10) - 1);
+        v[(64u << 10) - 1] = 0;
+        for (int i = 0; i < 40; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "X-Big-%d", i);
+            MHD_add_response_header(r, name, v);
+        }
+        free(v);
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (!strcmp(url, "/redirect-file"))
         return reply(c, 302, "text/plain", "", 0, "file:///etc/passwd");
     if (!strcmp(url, "/big")) {
@@ -550,6 +573,17 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
          "export default async () => fetch('http://127.0.0.1:%d/redirect-metadata');", false},
         {"file: URL", "egress_denied", "export default async () => fetch('file:///etc/passwd');",
          false},
+        {"redirect to [fd00::1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-ula');", false},
+        {"redirect to [fe80::1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-ll6');", false},
+        {"redirect to [::ffff:10.0.0.1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-mapped');", false},
+        /* curl itself refuses oversized response headers (a network error, like
+         * a browser's): contained as the contract's exception, bounded memory. */
+        {"2.5 MiB of response headers", "exception",
+         "export default async () => (await fetch('http://127.0.0.1:%d/huge-headers')).status;",
+         false},
         {"redirect to file:", "egress_denied",
          "export default async () => fetch('http://127.0.0.1:%d/redirect-file');", false},
         {"fetch 0.0.0.0", "egress_denied",
@@ -629,6 +663,12 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     }
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
+
+    r = run(pool, "export default async () => phx.__test.hostCall('test.env');");
+    CHECK(r.ok && !strstr((char *)r.output.ptr, "PHX_TEST_WORKER_SECRET") &&
+          !strstr((char *)r.output.ptr, "s3cret") && !strstr((char *)r.output.ptr, "PATH="));
+    if (r.ok) fprintf(stderr, "  child environment: %s\n", (char *)r.output.ptr);
+    phx_sandbox_result_free(&r);
 
     /* A child that vanishes while the worker is answering it. */
     for (int i = 0; i < 5; i++) {
@@ -768,6 +808,8 @@ int main(void)
     cfg.resolve = pins;
     cfg.nresolve = 1;
 
+    /* A secret in the worker's environment must not reach the zygote or a child. */
+    setenv("PHX_TEST_WORKER_SECRET", "s3cret", 1);
     phx_sandbox_pool_t *pool = NULL, *strict = NULL;
     phx_error_t e = {0};
     CHECK_MSG(phx_sandbox_pool_new(&cfg, &pool, &e) == PHX_OK, "%s", e.message);
@@ -777,10 +819,10 @@ int main(void)
     CHECK_MSG(phx_sandbox_pool_new(&scfg, &strict, &e) == PHX_OK, "%s", e.message);
     if (!pool || !strict) return test_done("test_js");
 
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                         NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-                         MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
+        NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(8u << 20), MHD_OPTION_END);
     CHECK(d != NULL);
     /* libmicrohttpd ignores SIGPIPE (and sends with MSG_NOSIGNAL); a worker may
      * not, so the default action is back for the tests of dying children. */
