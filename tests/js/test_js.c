@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "phx/crypto.h"
 #include "phx/json.h"
 #include "phx/sandbox.h"
 #include "test.h"
@@ -356,6 +357,35 @@ static void test_helpers(phx_sandbox_pool_t *pool)
     phx_sandbox_result_free(&r1);
     phx_sandbox_result_free(&r2);
     phx_sandbox_result_free(&r3);
+
+    /* No contract can derive another's key: contract "c1" asking for
+     * deriveSecret("x/secp256k1") must not get the signing key of contract
+     * "c1/derive/x" (the key derivation's input must be unambiguous). */
+    opts_t thief = {.contract_id = "c1"}, victim = {.contract_id = "c1/derive/x"};
+    r1 = run_with(pool, &thief, "%s",
+                  "export default async () => phx.hex.encode(pink.deriveSecret('x/secp256k1'));");
+    r2 = run_with(pool, &victim, "%s", src);
+    CHECK(r1.ok && r2.ok && r2.output.len == 44);
+    if (r1.ok && r2.ok && r1.output.len > 66) {
+        uint8_t sk[32], pub[64], addr[20];
+        char cs[43], quoted[46];
+        phx_error_t he = {0};
+        char hex[65];
+        memcpy(hex, r1.output.ptr + 3, 64); /* "0x + 64 hex digits of the first 32 bytes */
+        hex[64] = 0;
+        CHECK(phx_hex_decode_fixed(hex, sk, 32, &he) == PHX_OK);
+        bool derived = phx_secp256k1_pubkey(sk, pub) == PHX_OK;
+        if (derived) {
+            phx_eth_address_from_pubkey(pub, addr);
+            phx_eth_address_checksum(addr, cs);
+            snprintf(quoted, sizeof quoted, "\"%s\"", cs);
+        }
+        fprintf(stderr, "  victim address %.*s, from the thief's derived secret %s\n",
+                (int)r2.output.len, (char *)r2.output.ptr, derived ? quoted : "(not a key)");
+        CHECK(!derived || memcmp(quoted, r2.output.ptr, 44) != 0);
+    }
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
 }
 
 static void test_fetch(phx_sandbox_pool_t *pool)
