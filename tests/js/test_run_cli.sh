@@ -5,7 +5,8 @@
 set -u
 PHX=${PHX_BIN:?PHX_BIN not set}
 T=$(mktemp -d /tmp/phx-run-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+SRV=
+trap '[ -n "$SRV" ] && kill "$SRV"; rm -rf "$T"' EXIT
 fail=0
 run() { # run WANT_RC DESCRIPTION args...
     want=$1; what=$2; shift 2
@@ -60,6 +61,22 @@ grep -q "exception: Error: nope" "$T/err" || { echo "FAIL exception message: $(c
 printf 'export default async () => new Uint8Array([0xde, 0xad]);\n' >"$T/bytes.js"
 run 0 "bytes output" "$T/bytes.js" --kv "$T/kv" --json
 check "bytes as hex" 'r.output === "0xdead"'
+
+# --allow-host: a local server (node, a real socket on a random port) is refused
+# by default and reachable once its host is allowed; usage counts the request.
+node -e 'require("http").createServer((q, s) => { s.setHeader("content-type", "application/json");
+  s.end("{\"v\":7}"); }).listen(0, "127.0.0.1", function () {
+  require("fs").writeFileSync(process.argv[1], String(this.address().port)); });' "$T/port" &
+SRV=$!
+i=0; while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+printf '{"url":"http://127.0.0.1:%s/"}' "$(cat "$T/port")" >"$T/url.json"
+printf 'export default async (i) => (await fetch(i.url)).json();\n' >"$T/fetch.js"
+run 1 "loopback refused without --allow-host" "$T/fetch.js" --input "@$T/url.json" --kv "$T/kv" --json
+check "egress_denied for 127.0.0.1" 'r.ok === false && r.error.code === "egress_denied"'
+run 0 "--allow-host 127.0.0.1" "$T/fetch.js" --input "@$T/url.json" --allow-host 127.0.0.1 --kv "$T/kv" --json
+check "fetched through the allowed host" 'r.ok === true && eq(r.output, {v: 7}) && r.usage.requests === 1'
+run 1 "--allow-host is per host" "$T/fetch.js" --input "@$T/url.json" --allow-host localhost --kv "$T/kv" --json
+check "another host allowed does not open 127.0.0.1" 'r.error.code === "egress_denied"'
 
 run 2 "missing file" "$T/nope.js"
 run 2 "bad input JSON" "$T/ok.js" --input '{nope'
