@@ -35,6 +35,7 @@ static struct {
     bool armed;
     uint64_t cpu_ms, mem_bytes;
     long base_rss_kb;
+    uint64_t output_cap; /* for the forged-frame test hooks */
 } g;
 
 static uint64_t cpu_now_ms(void)
@@ -298,6 +299,33 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
         }
         return err ? err : phx_buf_printf(reply, "]");
     }
+    if (!strncmp(op, "test.forge.", 11)) {
+        /* A taken-over child writes its own frames: the worker must judge them.
+         * big: a RESULT whose output passes the output limit; notjson: a RESULT
+         * whose output is not JSON; type: an unknown frame type; huge: a length
+         * header of 4 GiB; badop: a CALL whose op has a byte outside [A-Za-z0-9._]. */
+        const char *what = op + 11;
+        uint8_t res[12] = {PHX_JS_OK, 0};
+        if (!strcmp(what, "big")) {
+            size_t n = (size_t)g.output_cap + 1;
+            char *body = malloc(n);
+            if (!body) _exit(1);
+            memset(body, '1', n);
+            (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, res, sizeof res, body, n, 0, NULL);
+        } else if (!strcmp(what, "notjson")) {
+            (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, res, sizeof res, "{", 1, 0, NULL);
+        } else if (!strcmp(what, "type")) {
+            (void)sbx_write_frame(g.chan, 0x7f, "x", 1, NULL, 0, 0, NULL);
+        } else if (!strcmp(what, "huge")) {
+            static const uint8_t hdr[5] = {0xff, 0xff, 0xff, 0xff, PHX_SBX_CALL};
+            (void)!write(g.chan, hdr, sizeof hdr);
+        } else if (!strcmp(what, "badop")) {
+            (void)sbx_write_frame(g.chan, PHX_SBX_CALL, "kv.get/../x", 12, "{}", 2, 0, NULL);
+            phx_buf_t frame = PHX_BUF_INIT; /* wait for the worker to end us */
+            (void)sbx_read_frame(g.chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, NULL);
+        }
+        _exit(0);
+    }
     if (!strcmp(op, "test.vanish")) {
         /* Ask the worker something and die before the answer: its reply must
          * meet a closed socket without taking the worker down (SIGPIPE). */
@@ -368,6 +396,7 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
 {
     g.eng = eng;
     g.chan = chan;
+    g.output_cap = cfg->limits.output_bytes;
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -700,6 +700,24 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     if (r.ok) fprintf(stderr, "  child environment: %s\n", (char *)r.output.ptr);
     phx_sandbox_result_free(&r);
 
+    /* Frames a taken-over child forges: the worker's own checks, not the
+     * engine's, must turn each into a failure, and keep serving. */
+    static const struct {
+        const char *hook, *code;
+    } forged[] = {{"big", "output_limit"},
+                  {"notjson", "protocol"},
+                  {"type", "protocol"},
+                  {"huge", "protocol"},
+                  {"badop", "protocol"}};
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        r = run(pool, "export default async () => phx.__test.hostCall('test.forge.%s');",
+                forged[i].hook);
+        fprintf(stderr, "  forged %s: %s %s\n", forged[i].hook, r.ok ? "ok" : r.code, r.message);
+        CHECK_MSG(failed_with(&r, forged[i].code), "forged %s", forged[i].hook);
+        phx_sandbox_result_free(&r);
+        check_still_serving(pool);
+    }
+
     /* A child that vanishes while the worker is answering it. */
     for (int i = 0; i < 5; i++) {
         r = run(pool, "export default async () => phx.__test.hostCall('test.vanish');");
