@@ -58,6 +58,11 @@ check "egress_denied code" 'r.error.code === "egress_denied"'
 printf 'export default async () => { throw new Error("nope"); };\n' >"$T/throw.js"
 run 1 "exception" "$T/throw.js" --kv "$T/kv"
 grep -q "exception: Error: nope" "$T/err" || { echo "FAIL exception message: $(cat "$T/err")"; fail=1; }
+printf 'export default async () => { console.log("a\\x1b]0;pwned\\x07b\\nc"); return 1; };\n' >"$T/esc.js"
+run 0 "log with terminal escapes" "$T/esc.js" --kv "$T/kv"
+if grep -q "$(printf '\033')" "$T/err" || ! grep -q 'a\\x1b]0;pwned\\x07b\\x0ac' "$T/err"; then
+    echo "FAIL control characters in a log line reach the terminal: $(od -c "$T/err" | head -3)"; fail=1
+fi
 printf 'export default async () => new Uint8Array([0xde, 0xad]);\n' >"$T/bytes.js"
 run 0 "bytes output" "$T/bytes.js" --kv "$T/kv" --json
 check "bytes as hex" 'r.output === "0xdead"'
