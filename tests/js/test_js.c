@@ -458,6 +458,24 @@ static void test_kv(phx_sandbox_pool_t *pool)
     phx_sandbox_result_free(&r);
 }
 
+/* The defaults the issue names: CPU 30 s, wall 60 s, memory 128 MiB, output
+ * 1 MiB, log 64 KiB, 16 requests, 2 MiB per response, 10 s per request. */
+static void test_defaults(void)
+{
+    phx_sandbox_limits_t l;
+    memset(&l, 0xff, sizeof l);
+    phx_sandbox_limits_default(&l);
+    printf("defaults: cpu %llu ms, wall %llu ms, mem %llu B, output %llu B, log %llu B, "
+           "%u requests, response %llu B, request %llu ms\n",
+           (unsigned long long)l.cpu_ms, (unsigned long long)l.wall_ms,
+           (unsigned long long)l.mem_bytes, (unsigned long long)l.output_bytes,
+           (unsigned long long)l.log_bytes, (unsigned)l.max_requests,
+           (unsigned long long)l.response_bytes, (unsigned long long)l.request_timeout_ms);
+    CHECK(l.cpu_ms == 30000 && l.wall_ms == 60000 && l.mem_bytes == 128u << 20);
+    CHECK(l.output_bytes == 1u << 20 && l.log_bytes == 64u << 10 && l.max_requests == 16);
+    CHECK(l.response_bytes == 2u << 20 && l.request_timeout_ms == 10000);
+}
+
 static void test_secrets(phx_sandbox_pool_t *pool)
 {
     const char *k[] = {"API_KEY"}, *v[] = {"s3cr3t-value"};
@@ -877,6 +895,7 @@ int main(void)
     signal(SIGPIPE, SIG_DFL);
     printf("http server on 127.0.0.1:%d\n", port);
 
+    test_defaults();
     test_language(pool);
     test_helpers(pool);
     test_fetch(pool);
