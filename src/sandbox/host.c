@@ -73,7 +73,10 @@ static phx_err_t derive(sbx_host_t *h, const char *label, const uint8_t *extra, 
     phx_err_t err = dev_root(h, root, e);
     if (err) return err;
     phx_buf_t info = PHX_BUF_INIT;
-    phx_buf_printf(&info, "contract/%s/%s", h->contract_id, label);
+    /* The id is length-prefixed: ids are free-form, and with a plain
+     * "contract/<id>/<label><salt>" contract "a" could ask deriveSecret for salt
+     * "x/secp256k1" and get contract "a/derive/x"'s signing key. */
+    phx_buf_printf(&info, "contract/%zu:%s/%s", strlen(h->contract_id), h->contract_id, label);
     if (extra_len) phx_buf_append(&info, extra, extra_len);
     err = phx_hkdf_sha256("phx-dev-root", 12, root, 32, info.ptr, info.len, out, out_len);
     phx_buf_free(&info);
