@@ -109,7 +109,7 @@ if "$root/node_modules/.bin/solcjs" --bin --base-path "$root" "$root/examples/or
         python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
     echo "PriceConsumer at $consumer"
     "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
-    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
+    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,string,uint256)" "ETH/USD" "$api" 10000000000000000000 >/dev/null
     echo "request sent; waiting for a worker to fulfil it"
     for _ in $(seq 1 60); do
         answer=$("$cast" call --rpc-url "$rpc" "$consumer" "lastAnswer()(bytes)")

@@ -24,10 +24,18 @@ contract PriceConsumer is IPhxConsumer {
         oracle = oracle_;
     }
 
-    /// Pays up to maxFee PHA (held by this contract) for one answer.
-    function requestPrice(string calldata pair, uint256 maxFee) external returns (uint256 id) {
+    /// Pays up to maxFee PHA (held by this contract) for one answer. `url` is
+    /// the price API to ask (empty: the oracle's default source). Both strings
+    /// go into the oracle's JSON input as given, so they must not hold quotes.
+    function requestPrice(string calldata pair, string calldata url, uint256 maxFee)
+        external
+        returns (uint256 id)
+    {
         token.approve(address(jobs), maxFee);
-        id = jobs.request(oracle, abi.encodePacked('{"pair":"', pair, '"}'), maxFee, 200000, 1);
+        bytes memory input = bytes(url).length == 0
+            ? abi.encodePacked('{"pair":"', pair, '"}')
+            : abi.encodePacked('{"pair":"', pair, '","url":"', url, '"}');
+        id = jobs.request(oracle, input, maxFee, 200000, 1);
         emit PriceRequested(id, pair);
     }
 

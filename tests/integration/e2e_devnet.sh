@@ -80,7 +80,7 @@ for i in 0 1 2; do
     op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
     before=$(python3 -c "print($before + $("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1))")
 done
-"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,string,uint256)" "ETH/USD" "$url" 10000000000000000000 >/dev/null
 check "on-chain request sent" 0 $?
 answer=0x
 for _ in $(seq 1 60); do
@@ -89,6 +89,8 @@ for _ in $(seq 1 60); do
     sleep 1
 done
 [ "$answer" != "0x" ]; check "callback delivered the answer" 0 $?
+# The answer must be the oracle's price, not an error the worker signed.
+"$cast" to-ascii "$answer" | grep -q '"price": *3120.55'; check "the callback carries the price" 0 $?
 after=0
 for i in 0 1 2; do
     op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
