@@ -2,8 +2,9 @@
 # The main job (`make run`): bring up a devnet and walk a confidential-oracle
 # flow with the binary just built: deploy the price oracle (examples/oracle),
 # call it with an encrypted input, verify the signed result, have a consumer
-# contract request a price on chain and see the callback, then stop the
-# network (PHX_DEMO_KEEP=1 leaves it running). Usage: scripts/demo.sh [PHX]
+# contract request a price on chain and see the callback. The network is left
+# running for the user (PHX_DEMO_KEEP=0 stops it at the end); a second run
+# first stops the devnet the previous run left. Usage: scripts/demo.sh [PHX]
 set -u
 PHX=${1:-build/phx}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,8 +18,9 @@ devnet_pid=""
 api_pid=""
 stop_all() {
     [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
-    if [ -n "$devnet_pid" ] && [ "${PHX_DEMO_KEEP:-0}" != 1 ]; then
+    if [ -n "$devnet_pid" ] && [ "${PHX_DEMO_KEEP:-1}" != 1 ]; then
         kill -TERM "$devnet_pid" 2>/dev/null && wait "$devnet_pid" 2>/dev/null
+        rm -f "$PHX_HOME/demo.pid"
         echo "devnet stopped (its chain and keys stay in $PHX_HOME; \`$PHX devnet --dir $PHX_HOME\` resumes)."
     fi
     rm -rf "$tmp"
@@ -40,11 +42,36 @@ Phalanx: confidential compute on TEE workers, settled on an EVM chain.
 TXT
 
 say "Starting the devnet in $PHX_HOME: anvil, the contracts, a KMS, 3 workers, a gateway (sim TEE)"
+# A devnet left running by an earlier `make run` holds the ports and the chain
+# state file: stop it first (it saves its state and resumes below).
+if [ -f "$PHX_HOME/demo.pid" ]; then
+    old_pid=$(cat "$PHX_HOME/demo.pid")
+    if kill -0 "$old_pid" 2>/dev/null; then
+        echo "stopping the devnet an earlier run left running (pid $old_pid)"
+        kill -TERM "$old_pid" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$old_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$PHX_HOME/demo.pid"
+fi
+# Sealed keys are bound to the measurement, which the sim TEE computes from the
+# phx binary: after a rebuild, the previous devnet's KMS root and worker
+# identities cannot be unsealed (as on a real TEE). Keep that devnet aside and
+# start a fresh one.
+binary_hash=$(sha256sum "$PHX" | cut -d' ' -f1)
+if [ -s "$PHX_HOME/.phx-binary" ] && [ "$(cat "$PHX_HOME/.phx-binary")" != "$binary_hash" ]; then
+    echo "phx was rebuilt, so its measurement changed and the previous devnet's sealed keys"
+    echo "cannot be opened (as on a real TEE); moving it to $PHX_HOME.prev and starting afresh"
+    rm -rf "$PHX_HOME.prev"
+    mv "$PHX_HOME" "$PHX_HOME.prev"
+    mkdir -p "$PHX_HOME"
+fi
+echo "$binary_hash" >"$PHX_HOME/.phx-binary"
 rm -f "$PHX_HOME/endpoints.json"
-"$PHX" devnet --dir "$PHX_HOME" >"$tmp/devnet.out" 2>"$PHX_HOME/devnet.log" &
+"$PHX" devnet --dir "$PHX_HOME" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
 devnet_pid=$!
+echo "$devnet_pid" >"$PHX_HOME/demo.pid"
 for _ in $(seq 1 900); do
-    [ -s "$PHX_HOME/endpoints.json" ] && grep -q "Ctrl-C" "$tmp/devnet.out" 2>/dev/null && break
+    [ -s "$PHX_HOME/endpoints.json" ] && grep -q "Ctrl-C" "$PHX_HOME/devnet.out" 2>/dev/null && break
     kill -0 "$devnet_pid" 2>/dev/null || break
     sleep 0.1
 done
@@ -54,7 +81,7 @@ if ! kill -0 "$devnet_pid" 2>/dev/null; then
     devnet_pid=""
     exit 1
 fi
-cat "$tmp/devnet.out"
+cat "$PHX_HOME/devnet.out"
 ep="$PHX_HOME/endpoints.json"
 rpc=$(json "$ep" "['rpc']")
 jobs=$(json "$ep" "['deployment']['contracts']['Jobs']")
@@ -128,8 +155,20 @@ fi
 say "Done"
 echo "Recent jobs:"
 "$PHX" jobs
-if [ "${PHX_DEMO_KEEP:-0}" = 1 ]; then
-    echo "The network keeps running (pid $devnet_pid); PHX_HOME=$PHX_HOME phx workers|deploy|call work against it."
+if [ "${PHX_DEMO_KEEP:-1}" = 1 ]; then
+    [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
     trap - EXIT
     rm -rf "$tmp"
+    cat <<TXT
+
+The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
+  export PHX_HOME=$PHX_HOME
+  $PHX workers                      # the registered workers
+  echo 'export default async (input, ctx) => ({ hello: input.name, from: ctx.contractId })' > hello.js
+  $PHX deploy hello.js --json                # prints {"id":...,"code_hash":...}
+  $PHX call ID --input '{"name":"you"}' --encrypt --json > result.json
+  $PHX verify result.json           # the whole chain of trust
+  $PHX jobs                         # recent calls and on-chain requests
+Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
+TXT
 fi
