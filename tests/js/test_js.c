@@ -621,6 +621,7 @@ static void test_request_timeout(void)
     cfg.limits.request_timeout_ms = 300;
     cfg.limits.kv_total_bytes = 1u << 20;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.allow_hosts = allow;
     cfg.nallow_hosts = 1;
     cfg.jit = true;
@@ -679,6 +680,7 @@ static void test_wall(void)
     cfg.limits.wall_ms = 800;
     cfg.limits.cpu_ms = 5000;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.jit = true;
     cfg.test_hooks = true;
     phx_sandbox_pool_t *p;
@@ -705,6 +707,7 @@ int main(void)
     cfg.limits.wall_ms = 10000;
     cfg.limits.mem_bytes = 64u << 20;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.allow_hosts = allow;
     cfg.nallow_hosts = 1;
     cfg.prefork = 2;
