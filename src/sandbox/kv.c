@@ -201,7 +201,7 @@ static phx_err_t kv_list(sbx_host_t *h, sqlite3 *db, const char *prefix, json_t 
     if (!err && rc != SQLITE_DONE) err = phx_fail(e, PHX_ERR_IO, "kv list: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     if (!err) {
-        qsort(keys, n, sizeof *keys, cmp_str);
+        if (n) qsort(keys, n, sizeof *keys, cmp_str);
         json_t *arr = json_array();
         for (size_t i = 0; i < n && i < KV_MAX_LIST; i++)
             json_array_append_new(arr, json_string(keys[i]));
