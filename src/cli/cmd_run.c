@@ -35,6 +35,19 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A contract's log line on the operator's terminal: control characters (escape
+ * sequences could retitle, recolour or rewrite the terminal) are shown as \xNN. */
+static void print_log_line(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
+    fputc('\n', stderr);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) return cli_help(help);
@@ -194,7 +207,7 @@ static int cmd_run(int argc, char **argv)
         json_decref(o);
     } else {
         for (size_t i = 0; i < res.nlogs; i++)
-            fprintf(stderr, "%s\n", res.logs[i]);
+            print_log_line(res.logs[i]);
         if (res.ok) {
             if (res.output_is_bytes) {
                 char *h = phx_hex_encode(res.output.ptr, res.output.len);

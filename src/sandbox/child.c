@@ -11,6 +11,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@ static struct {
     bool armed;
     uint64_t cpu_ms, mem_bytes;
     long base_rss_kb;
+    uint64_t output_cap; /* for the forged-frame test hooks */
 } g;
 
 static uint64_t cpu_now_ms(void)
@@ -142,7 +146,6 @@ phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e)
         SCMP_SYS(restart_syscall),
         SCMP_SYS(membarrier),
         SCMP_SYS(rseq),
-        SCMP_SYS(prlimit64),
 #ifdef SBX_ASAN
         /* ASan's runtime asks for these on its error path; opening files stays
          * denied (EPERM instead of a kill, so a report can still be printed). */
@@ -184,6 +187,10 @@ phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
     for (size_t i = 0; i < sizeof kill / sizeof kill[0] && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, kill[i], 0);
+    /* prlimit64 on pid 0 only (glibc's getrlimit): the same uid may otherwise
+     * read or lower the rlimits of the worker itself. */
+    const struct scmp_arg_cmp self_only = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = 0, .datum_b = 0};
+    if (!rc) rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &self_only);
     /* Compiled once in the zygote (libseccomp takes ~0.3 ms to build it); each
      * child loads the same BPF program. */
     int fd = rc ? -1 : memfd_create("phx-seccomp", MFD_CLOEXEC);
@@ -205,8 +212,29 @@ phx_err_t sbx_seccomp_build(struct sock_fprog *prog, phx_error_t *e)
     return PHX_OK;
 }
 
+/* tgkill is allowed for the process's own threads only: with the same uid it
+ * could otherwise signal (SIGKILL) the worker or the zygote. The pid differs in
+ * every child, so this small filter is written here, per child, and stacked
+ * under the shared one (the shared one kills any foreign architecture). */
+static int install_tgkill_filter(void)
+{
+    uint32_t self = (uint32_t)getpid();
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tgkill, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, self, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+}
+
 static int install_seccomp(const struct sock_fprog *prog)
 {
+    /* First: once the shared filter is in, seccomp() itself is refused. */
+    if (install_tgkill_filter() != 0) return -1;
     /* TSYNC: the helper and watchdog threads already exist and must be covered. */
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog);
 }
@@ -231,6 +259,72 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
             return phx_buf_printf(reply, "{\"read\":%zd}", n);
         }
         return phx_fail(e, PHX_ERR_POLICY, "open() failed: %s", strerror(errno));
+    }
+    if (!strcmp(op, "test.signal")) {
+        /* Signal the worker (our parent: CLONE_PARENT). SIGURG is ignored by
+         * default, so a failure of this check cannot take the test down. */
+        pid_t w = getppid();
+        long rc = syscall(SYS_tgkill, w, w, SIGURG);
+        return phx_fail(e, PHX_ERR_POLICY, "tgkill(worker) returned %ld: %s", rc, strerror(errno));
+    }
+    if (!strcmp(op, "test.prlimit")) {
+        struct rlimit old;
+        long rc = syscall(SYS_prlimit64, getppid(), RLIMIT_NOFILE, NULL, &old);
+        if (rc == 0)
+            return phx_buf_printf(reply, "{\"nofile\":%llu}", (unsigned long long)old.rlim_cur);
+        return phx_fail(e, PHX_ERR_POLICY, "prlimit(worker) failed: %s", strerror(errno));
+    }
+    if (!strcmp(op, "test.fds")) {
+        /* Which descriptors this process holds: [fd, "sock"|"chr"|"other"]. */
+        phx_err_t err = phx_buf_printf(reply, "[");
+        bool first = true;
+        for (int fd = 0; fd < 1024 && !err; fd++) {
+            struct stat st;
+            if (fstat(fd, &st) != 0) continue;
+            const char *kind = S_ISSOCK(st.st_mode)                                 ? "sock"
+                               : S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) ? "null"
+                                                                                    : "other";
+            err = phx_buf_printf(reply, "%s[%d,\"%s\"]", first ? "" : ",", fd, kind);
+            first = false;
+        }
+        return err ? err : phx_buf_printf(reply, "]");
+    }
+    if (!strcmp(op, "test.env")) {
+        /* The child's whole environment, names only: a JSON array of strings. */
+        extern char **environ;
+        phx_err_t err = phx_buf_printf(reply, "[");
+        for (char **v = environ; v && *v && !err; v++) {
+            size_t n = strcspn(*v, "=\"\\");
+            err = phx_buf_printf(reply, "%s\"%.*s=\"", v == environ ? "" : ",", (int)n, *v);
+        }
+        return err ? err : phx_buf_printf(reply, "]");
+    }
+    if (!strncmp(op, "test.forge.", 11)) {
+        /* A taken-over child writes its own frames: the worker must judge them.
+         * big: a RESULT whose output passes the output limit; notjson: a RESULT
+         * whose output is not JSON; type: an unknown frame type; huge: a length
+         * header of 4 GiB; badop: a CALL whose op has a byte outside [A-Za-z0-9._]. */
+        const char *what = op + 11;
+        uint8_t res[12] = {PHX_JS_OK, 0};
+        if (!strcmp(what, "big")) {
+            size_t n = (size_t)g.output_cap + 1;
+            char *body = malloc(n);
+            if (!body) _exit(1);
+            memset(body, '1', n);
+            (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, res, sizeof res, body, n, 0, NULL);
+        } else if (!strcmp(what, "notjson")) {
+            (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, res, sizeof res, "{", 1, 0, NULL);
+        } else if (!strcmp(what, "type")) {
+            (void)sbx_write_frame(g.chan, 0x7f, "x", 1, NULL, 0, 0, NULL);
+        } else if (!strcmp(what, "huge")) {
+            static const uint8_t hdr[5] = {0xff, 0xff, 0xff, 0xff, PHX_SBX_CALL};
+            (void)!write(g.chan, hdr, sizeof hdr);
+        } else if (!strcmp(what, "badop")) {
+            (void)sbx_write_frame(g.chan, PHX_SBX_CALL, "kv.get/../x", 12, "{}", 2, 0, NULL);
+            phx_buf_t frame = PHX_BUF_INIT; /* wait for the worker to end us */
+            (void)sbx_read_frame(g.chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, NULL);
+        }
+        _exit(0);
     }
     if (!strcmp(op, "test.vanish")) {
         /* Ask the worker something and die before the answer: its reply must
@@ -302,6 +396,7 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
 {
     g.eng = eng;
     g.chan = chan;
+    g.output_cap = cfg->limits.output_bytes;
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -314,6 +409,12 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     set_limit(RLIMIT_FSIZE, 0, 0);
     set_limit(RLIMIT_CORE, 0, 0);
     set_limit(RLIMIT_NOFILE, 8, 8);
+#ifndef SBX_ASAN
+    /* stderr is the worker's (a terminal, its log file): the child gets
+     * /dev/null (the zygote's fd 0) so a hostile child cannot write there.
+     * Under ASan it stays, for the sanitizer's reports. */
+    dup2(0, 2);
+#endif
 
     phx_error_t e = {0};
     pthread_t wd;

@@ -74,7 +74,11 @@ static phx_err_t dev_derive(sbx_host_t *h, const char *label, uint8_t *out, size
     phx_err_t err = dev_root(h, root, e);
     if (err) return err;
     phx_buf_t info = PHX_BUF_INIT;
-    phx_buf_printf(&info, "contract/%s/%s", h->contract_id, label);
+    /* The id is length-prefixed (qa4's fix): ids are free-form, and this keeps
+     * one contract's label from ever spelling another id's path. deriveSecret
+     * no longer comes from here (it is under the kv key), but the dev root
+     * still serves every contract phx run is given. */
+    phx_buf_printf(&info, "contract/%zu:%s/%s", strlen(h->contract_id), h->contract_id, label);
     err = phx_hkdf_sha256("phx-dev-root", 12, root, 32, info.ptr, info.len, out, out_len);
     phx_buf_free(&info);
     phx_secure_zero(root, sizeof root);

@@ -15,9 +15,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "phx/crypto.h"
 #include "phx/json.h"
 #include "phx/sandbox.h"
 #include "test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
 
 static int port;
 
@@ -87,6 +96,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!strcmp(url, "/slow")) {
         usleep(1500 * 1000);
         return reply(c, 200, "text/plain", "late", 4, NULL);
+    }
+    if (!strcmp(url, "/redirect-ula")) /* IPv6 unique-local (private) */
+        return reply(c, 302, "text/plain", "", 0, "http://[fd00::1]/x");
+    if (!strcmp(url, "/redirect-ll6")) /* IPv6 link-local */
+        return reply(c, 302, "text/plain", "", 0, "http://[fe80::1]/x");
+    if (!strcmp(url, "/redirect-mapped")) /* IPv4-mapped private address */
+        return reply(c, 301, "text/plain", "", 0, "http://[::ffff:10.0.0.1]/x");
+    if (!strcmp(url, "/huge-headers")) {
+        /* 40 headers of 64 KiB: 2.5 MiB of headers and an empty body. */
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        char *v = malloc(64u << 10);
+        memset(v, 'h', (64u << 10) - 1);
+        v[(64u << 10) - 1] = 0;
+        for (int i = 0; i < 40; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "X-Big-%d", i);
+            MHD_add_response_header(r, name, v);
+        }
+        free(v);
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
     }
     if (!strcmp(url, "/redirect-file"))
         return reply(c, 302, "text/plain", "", 0, "file:///etc/passwd");
@@ -325,6 +357,35 @@ static void test_helpers(phx_sandbox_pool_t *pool)
     phx_sandbox_result_free(&r1);
     phx_sandbox_result_free(&r2);
     phx_sandbox_result_free(&r3);
+
+    /* No contract can derive another's key: contract "c1" asking for
+     * deriveSecret("x/secp256k1") must not get the signing key of contract
+     * "c1/derive/x" (the key derivation's input must be unambiguous). */
+    opts_t thief = {.contract_id = "c1"}, victim = {.contract_id = "c1/derive/x"};
+    r1 = run_with(pool, &thief, "%s",
+                  "export default async () => phx.hex.encode(pink.deriveSecret('x/secp256k1'));");
+    r2 = run_with(pool, &victim, "%s", src);
+    CHECK(r1.ok && r2.ok && r2.output.len == 44);
+    if (r1.ok && r2.ok && r1.output.len > 66) {
+        uint8_t sk[32], pub[64], addr[20];
+        char cs[43], quoted[46];
+        phx_error_t he = {0};
+        char hex[65];
+        memcpy(hex, r1.output.ptr + 3, 64); /* "0x + 64 hex digits of the first 32 bytes */
+        hex[64] = 0;
+        CHECK(phx_hex_decode_fixed(hex, sk, 32, &he) == PHX_OK);
+        bool derived = phx_secp256k1_pubkey(sk, pub) == PHX_OK;
+        if (derived) {
+            phx_eth_address_from_pubkey(pub, addr);
+            phx_eth_address_checksum(addr, cs);
+            snprintf(quoted, sizeof quoted, "\"%s\"", cs);
+        }
+        fprintf(stderr, "  victim address %.*s, from the thief's derived secret %s\n",
+                (int)r2.output.len, (char *)r2.output.ptr, derived ? quoted : "(not a key)");
+        CHECK(!derived || memcmp(quoted, r2.output.ptr, 44) != 0);
+    }
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
 }
 
 static void test_fetch(phx_sandbox_pool_t *pool)
@@ -395,6 +456,24 @@ static void test_kv(phx_sandbox_pool_t *pool)
                  " return { c: await phx.kv.get('count'), d, l: await phx.kv.list('n') }; };");
     CHECK(output_is(&r, "{\"c\":3,\"d\":true,\"l\":[]}"));
     phx_sandbox_result_free(&r);
+}
+
+/* The defaults the issue names: CPU 30 s, wall 60 s, memory 128 MiB, output
+ * 1 MiB, log 64 KiB, 16 requests, 2 MiB per response, 10 s per request. */
+static void test_defaults(void)
+{
+    phx_sandbox_limits_t l;
+    memset(&l, 0xff, sizeof l);
+    phx_sandbox_limits_default(&l);
+    printf("defaults: cpu %llu ms, wall %llu ms, mem %llu B, output %llu B, log %llu B, "
+           "%u requests, response %llu B, request %llu ms\n",
+           (unsigned long long)l.cpu_ms, (unsigned long long)l.wall_ms,
+           (unsigned long long)l.mem_bytes, (unsigned long long)l.output_bytes,
+           (unsigned long long)l.log_bytes, (unsigned)l.max_requests,
+           (unsigned long long)l.response_bytes, (unsigned long long)l.request_timeout_ms);
+    CHECK(l.cpu_ms == 30000 && l.wall_ms == 60000 && l.mem_bytes == 128u << 20);
+    CHECK(l.output_bytes == 1u << 20 && l.log_bytes == 64u << 10 && l.max_requests == 16);
+    CHECK(l.response_bytes == 2u << 20 && l.request_timeout_ms == 10000);
 }
 
 static void test_secrets(phx_sandbox_pool_t *pool)
@@ -542,6 +621,17 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
          "export default async () => fetch('http://127.0.0.1:%d/redirect-metadata');", false},
         {"file: URL", "egress_denied", "export default async () => fetch('file:///etc/passwd');",
          false},
+        {"redirect to [fd00::1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-ula');", false},
+        {"redirect to [fe80::1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-ll6');", false},
+        {"redirect to [::ffff:10.0.0.1]", "egress_denied",
+         "export default async () => fetch('http://127.0.0.1:%d/redirect-mapped');", false},
+        /* curl itself refuses oversized response headers (a network error, like
+         * a browser's): contained as the contract's exception, bounded memory. */
+        {"2.5 MiB of response headers", "exception",
+         "export default async () => (await fetch('http://127.0.0.1:%d/huge-headers')).status;",
+         false},
         {"redirect to file:", "egress_denied",
          "export default async () => fetch('http://127.0.0.1:%d/redirect-file');", false},
         {"fetch 0.0.0.0", "egress_denied",
@@ -584,6 +674,67 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
             r.ok ? (char *)r.output.ptr : r.message);
     phx_sandbox_result_free(&r);
     check_still_serving(pool);
+
+    /* A child taken over by a hostile contract must not reach the worker: no
+     * signal to it (same uid), no prlimit on it. */
+    r = run(pool, "export default async () => phx.__test.hostCall('test.signal');");
+    fprintf(stderr, "  tgkill(worker): %s %s\n", r.code, r.message);
+    CHECK(failed_with(&r, "crashed") && strstr(r.message, "signal 31"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+    r = run(pool, "export default async () => phx.__test.hostCall('test.prlimit');");
+    fprintf(stderr, "  prlimit(worker): %s %s\n", r.ok ? "ok" : r.code,
+            r.ok ? (char *)r.output.ptr : r.message);
+    CHECK(failed_with(&r, "exception") && strstr(r.message, "Operation not permitted"));
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+    /* No descriptor of the worker's reaches a child: 0 and 1 are /dev/null, 3 the
+     * channel, 2 /dev/null too except under ASan (its reports go there). */
+    r = run(pool, "export default async () => phx.__test.hostCall('test.fds');");
+    CHECK(r.ok);
+    if (r.ok) {
+        fprintf(stderr, "  fds: %s\n", (char *)r.output.ptr);
+        json_t *fds = json_loadb((const char *)r.output.ptr, r.output.len, 0, NULL);
+        CHECK(json_array_size(fds) == 4);
+        for (size_t i = 0; i < json_array_size(fds); i++) {
+            int fd = (int)json_integer_value(json_array_get(json_array_get(fds, i), 0));
+            const char *kind = json_string_value(json_array_get(json_array_get(fds, i), 1));
+            CHECK(fd <= 3 && kind);
+            if (fd == 3) CHECK(!strcmp(kind, "sock"));
+#ifdef TEST_ASAN
+            if (fd < 2) CHECK(!strcmp(kind, "null"));
+#else
+            if (fd < 3) CHECK(!strcmp(kind, "null"));
+#endif
+        }
+        json_decref(fds);
+    }
+    phx_sandbox_result_free(&r);
+    check_still_serving(pool);
+
+    r = run(pool, "export default async () => phx.__test.hostCall('test.env');");
+    CHECK(r.ok && !strstr((char *)r.output.ptr, "PHX_TEST_WORKER_SECRET") &&
+          !strstr((char *)r.output.ptr, "s3cret") && !strstr((char *)r.output.ptr, "PATH="));
+    if (r.ok) fprintf(stderr, "  child environment: %s\n", (char *)r.output.ptr);
+    phx_sandbox_result_free(&r);
+
+    /* Frames a taken-over child forges: the worker's own checks, not the
+     * engine's, must turn each into a failure, and keep serving. */
+    static const struct {
+        const char *hook, *code;
+    } forged[] = {{"big", "output_limit"},
+                  {"notjson", "protocol"},
+                  {"type", "protocol"},
+                  {"huge", "protocol"},
+                  {"badop", "protocol"}};
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        r = run(pool, "export default async () => phx.__test.hostCall('test.forge.%s');",
+                forged[i].hook);
+        fprintf(stderr, "  forged %s: %s %s\n", forged[i].hook, r.ok ? "ok" : r.code, r.message);
+        CHECK_MSG(failed_with(&r, forged[i].code), "forged %s", forged[i].hook);
+        phx_sandbox_result_free(&r);
+        check_still_serving(pool);
+    }
 
     /* A child that vanishes while the worker is answering it. */
     for (int i = 0; i < 5; i++) {
@@ -706,6 +857,9 @@ int main(void)
     cfg.limits.cpu_ms = 1500;
     cfg.limits.wall_ms = 10000;
     cfg.limits.mem_bytes = 64u << 20;
+    /* 4 MiB of kv writes per invocation: the disk filler reaches kv_limit in ~20
+     * puts, well inside the 1.5 s of CPU even under ASan on a loaded machine. */
+    cfg.limits.kv_write_bytes = 4u << 20;
     cfg.kv_dir = kv_dir;
     cfg.dev_keys = true;
     cfg.allow_hosts = allow;
@@ -726,6 +880,8 @@ int main(void)
     cfg.resolve = pins;
     cfg.nresolve = 1;
 
+    /* A secret in the worker's environment must not reach the zygote or a child. */
+    setenv("PHX_TEST_WORKER_SECRET", "s3cret", 1);
     phx_sandbox_pool_t *pool = NULL, *strict = NULL;
     phx_error_t e = {0};
     CHECK_MSG(phx_sandbox_pool_new(&cfg, &pool, &e) == PHX_OK, "%s", e.message);
@@ -735,16 +891,17 @@ int main(void)
     CHECK_MSG(phx_sandbox_pool_new(&scfg, &strict, &e) == PHX_OK, "%s", e.message);
     if (!pool || !strict) return test_done("test_js");
 
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                         NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-                         MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
+        NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(8u << 20), MHD_OPTION_END);
     CHECK(d != NULL);
     /* libmicrohttpd ignores SIGPIPE (and sends with MSG_NOSIGNAL); a worker may
      * not, so the default action is back for the tests of dying children. */
     signal(SIGPIPE, SIG_DFL);
     printf("http server on 127.0.0.1:%d\n", port);
 
+    test_defaults();
     test_language(pool);
     test_helpers(pool);
     test_fetch(pool);

@@ -5,7 +5,8 @@
 set -u
 PHX=${PHX_BIN:?PHX_BIN not set}
 T=$(mktemp -d /tmp/phx-run-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+SRV=
+trap '[ -n "$SRV" ] && kill "$SRV"; rm -rf "$T"' EXIT
 fail=0
 run() { # run WANT_RC DESCRIPTION args...
     want=$1; what=$2; shift 2
@@ -57,9 +58,30 @@ check "egress_denied code" 'r.error.code === "egress_denied"'
 printf 'export default async () => { throw new Error("nope"); };\n' >"$T/throw.js"
 run 1 "exception" "$T/throw.js" --kv "$T/kv"
 grep -q "exception: Error: nope" "$T/err" || { echo "FAIL exception message: $(cat "$T/err")"; fail=1; }
+printf 'export default async () => { console.log("a\\x1b]0;pwned\\x07b\\nc"); return 1; };\n' >"$T/esc.js"
+run 0 "log with terminal escapes" "$T/esc.js" --kv "$T/kv"
+if grep -q "$(printf '\033')" "$T/err" || ! grep -q 'a\\x1b]0;pwned\\x07b\\x0ac' "$T/err"; then
+    echo "FAIL control characters in a log line reach the terminal: $(od -c "$T/err" | head -3)"; fail=1
+fi
 printf 'export default async () => new Uint8Array([0xde, 0xad]);\n' >"$T/bytes.js"
 run 0 "bytes output" "$T/bytes.js" --kv "$T/kv" --json
 check "bytes as hex" 'r.output === "0xdead"'
+
+# --allow-host: a local server (node, a real socket on a random port) is refused
+# by default and reachable once its host is allowed; usage counts the request.
+node -e 'require("http").createServer((q, s) => { s.setHeader("content-type", "application/json");
+  s.end("{\"v\":7}"); }).listen(0, "127.0.0.1", function () {
+  require("fs").writeFileSync(process.argv[1], String(this.address().port)); });' "$T/port" &
+SRV=$!
+i=0; while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+printf '{"url":"http://127.0.0.1:%s/"}' "$(cat "$T/port")" >"$T/url.json"
+printf 'export default async (i) => (await fetch(i.url)).json();\n' >"$T/fetch.js"
+run 1 "loopback refused without --allow-host" "$T/fetch.js" --input "@$T/url.json" --kv "$T/kv" --json
+check "egress_denied for 127.0.0.1" 'r.ok === false && r.error.code === "egress_denied"'
+run 0 "--allow-host 127.0.0.1" "$T/fetch.js" --input "@$T/url.json" --allow-host 127.0.0.1 --kv "$T/kv" --json
+check "fetched through the allowed host" 'r.ok === true && eq(r.output, {v: 7}) && r.usage.requests === 1'
+run 1 "--allow-host is per host" "$T/fetch.js" --input "@$T/url.json" --allow-host localhost --kv "$T/kv" --json
+check "another host allowed does not open 127.0.0.1" 'r.error.code === "egress_denied"'
 
 run 2 "missing file" "$T/nope.js"
 run 2 "bad input JSON" "$T/ok.js" --input '{nope'
