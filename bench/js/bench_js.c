@@ -144,6 +144,7 @@ int main(int argc, char **argv)
     phx_sandbox_config_t cfg = {0};
     char kv[] = "/tmp/phx-bench-js-kv";
     cfg.kv_dir = kv;
+    cfg.dev_keys = true;
     cfg.prefork = 4;
     cfg.jit = !getenv("PHX_BENCH_NO_JIT") ||
               !*getenv("PHX_BENCH_NO_JIT"); /* interpreter-only comparison */

@@ -51,6 +51,10 @@ typedef struct {
     int nresolve;
     int prefork;     /* idle children kept ready: 0 means 2; negative means none (one-shot) */
     bool jit;        /* SpiderMonkey JIT on (default true in phx run) */
+    /* phx run only: an invocation given no keys derives them from a local dev
+     * root, <kv_dir>/dev-root.key (created on first use, in clear). Off (the
+     * worker), such an invocation's key and kv operations fail instead. */
+    bool dev_keys;
     bool test_hooks; /* expose phx.__test to contracts: tests only */
 } phx_sandbox_config_t;
 
@@ -67,6 +71,15 @@ int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p);
 phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
                                       const char *filename, phx_error_t *e);
 
+/* A contract's key material for one invocation (in the network: derived by the
+ * worker from the KMS contract root, kms.h phx_kms_contract_keys). The pool
+ * copies it and zeroes its copy when the invocation ends; it never reaches the
+ * sandbox process. */
+typedef struct {
+    uint8_t secp256k1_sk[32]; /* phx.crypto.sign / publicKey / address */
+    uint8_t kv_key[32];       /* encrypts the contract's kv; phx.crypto.derive */
+} phx_sandbox_keys_t;
+
 typedef struct {
     const char *source; /* contract source, UTF-8 */
     size_t source_len;
@@ -77,13 +90,15 @@ typedef struct {
     const char *request_id;  /* default: random */
     const char **secret_keys, **secret_values;
     int nsecrets;
+    const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */
 } phx_sandbox_job_t;
 
 typedef struct {
     bool ok;
     char code[32]; /* on failure: cpu_limit, memory_limit, wall_limit, output_limit,
                       log_limit, request_limit, egress_denied, exception,
-                      compile_error, no_entry, crashed, ... */
+                      compile_error, no_entry, crashed, kv_integrity (a kv row
+                      failed to authenticate), no_keys, ... */
     char message[512];
     bool output_is_bytes;
     phx_buf_t output; /* JSON text, or raw bytes */

@@ -132,6 +132,7 @@ static int cmd_run(int argc, char **argv)
     cfg.nallow_hosts = ah->nvalues;
     cfg.prefork = -1; /* one invocation: no replacement child */
     cfg.jit = !cli_opt(opts, nopts, "no-jit")->seen;
+    cfg.dev_keys = true; /* no KMS here: keys from the local dev root */
 
     cli_opt_t *so = cli_opt(opts, nopts, "secret");
     keys = calloc((size_t)so->nvalues + 1, sizeof *keys);

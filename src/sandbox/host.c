@@ -1,8 +1,9 @@
 /* Host services: one entry point for every CALL a sandbox sends. Requests are
  * untrusted JSON; budgets (requests, log bytes) and policy are applied here, and
  * a breach sets h->fatal_code so the worker ends the invocation with that code.
- * Keys: a per-contract secp256k1 key derived with HKDF from a local dev root in
- * the kv directory (the KMS supplies the root in the network issue). */
+ * Keys: the contract's secp256k1 and kv keys come with the job (the worker
+ * derives them from its KMS contract root); only phx run, with no KMS, derives
+ * them from a local dev root in the kv directory instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -66,30 +67,51 @@ static phx_err_t dev_root(sbx_host_t *h, uint8_t root[32], phx_error_t *e)
     return err;
 }
 
-static phx_err_t derive(sbx_host_t *h, const char *label, const uint8_t *extra, size_t extra_len,
-                        uint8_t *out, size_t out_len, phx_error_t *e)
+static phx_err_t dev_derive(sbx_host_t *h, const char *label, uint8_t *out, size_t out_len,
+                            phx_error_t *e)
 {
     uint8_t root[32];
     phx_err_t err = dev_root(h, root, e);
     if (err) return err;
     phx_buf_t info = PHX_BUF_INIT;
-    /* The id is length-prefixed: ids are free-form, and with a plain
-     * "contract/<id>/<label><salt>" contract "a" could ask deriveSecret for salt
-     * "x/secp256k1" and get contract "a/derive/x"'s signing key. */
+    /* The id is length-prefixed (qa4's fix): ids are free-form, and this keeps
+     * one contract's label from ever spelling another id's path. deriveSecret
+     * no longer comes from here (it is under the kv key), but the dev root
+     * still serves every contract phx run is given. */
     phx_buf_printf(&info, "contract/%zu:%s/%s", strlen(h->contract_id), h->contract_id, label);
-    if (extra_len) phx_buf_append(&info, extra, extra_len);
     err = phx_hkdf_sha256("phx-dev-root", 12, root, 32, info.ptr, info.len, out, out_len);
     phx_buf_free(&info);
     phx_secure_zero(root, sizeof root);
     return err ? phx_fail(e, err, "hkdf") : PHX_OK;
 }
 
+phx_err_t sbx_host_keys(sbx_host_t *h, phx_error_t *e)
+{
+    if (h->have_keys) return PHX_OK;
+    /* A worker always passes the contract's keys; a local root there would give
+     * each worker its own contract address and kv key, so it is never made. */
+    if (!h->cfg->dev_keys) {
+        fatal(h, "no_keys", "no contract keys were given for this invocation");
+        return phx_fail(e, PHX_ERR_STATE, "%s", h->fatal_message);
+    }
+    phx_err_t err = dev_derive(h, "secp256k1", h->sk, 32, e);
+    /* A derived value outside [1, n-1] has probability ~2^-128; re-hash if so. */
+    while (!err && phx_secp256k1_seckey_verify(h->sk) != PHX_OK)
+        phx_sha256(h->sk, 32, h->sk);
+    if (!err) err = dev_derive(h, "kv", h->kv_key, 32, e);
+    if (err) {
+        phx_secure_zero(h->sk, sizeof h->sk);
+        phx_secure_zero(h->kv_key, sizeof h->kv_key);
+        return err;
+    }
+    h->have_keys = true;
+    return PHX_OK;
+}
+
 static phx_err_t contract_key(sbx_host_t *h, uint8_t sk[32], phx_error_t *e)
 {
-    phx_err_t err = derive(h, "secp256k1", NULL, 0, sk, 32, e);
-    /* A derived value outside [1, n-1] has probability ~2^-128; re-hash if so. */
-    while (!err && phx_secp256k1_seckey_verify(sk) != PHX_OK)
-        phx_sha256(sk, 32, sk);
+    phx_err_t err = sbx_host_keys(h, e);
+    if (!err) memcpy(sk, h->sk, 32);
     return err;
 }
 
@@ -269,7 +291,18 @@ static phx_err_t op_derive(sbx_host_t *h, const json_t *args, json_t **out, phx_
     phx_buf_t salt = PHX_BUF_INIT;
     phx_err_t err = get_b64(args, "salt", &salt, e);
     uint8_t secret[64];
-    if (!err) err = derive(h, "derive/", salt.ptr, salt.len, secret, sizeof secret, e);
+    if (!err) err = sbx_host_keys(h, e);
+    /* Under the kv key with its own salt and label: independent of the kv
+     * subkeys (kv.c), and the same on every worker holding the contract's keys. */
+    if (!err) {
+        phx_buf_t info = PHX_BUF_INIT;
+        phx_buf_append_str(&info, "derive/");
+        if (salt.len) phx_buf_append(&info, salt.ptr, salt.len);
+        err = phx_hkdf_sha256("phx-contract-derive", 19, h->kv_key, 32, info.ptr, info.len, secret,
+                              sizeof secret);
+        phx_buf_free(&info);
+        if (err) phx_fail(e, err, "hkdf");
+    }
     phx_buf_free(&salt);
     if (!err) *out = b64_obj("secret", secret, sizeof secret);
     phx_secure_zero(secret, sizeof secret);
@@ -317,6 +350,11 @@ void sbx_host_close(sbx_host_t *h)
 {
     if (h->kv_db) sqlite3_close((sqlite3 *)h->kv_db);
     h->kv_db = NULL;
+    phx_secure_zero(h->sk, sizeof h->sk);
+    phx_secure_zero(h->kv_key, sizeof h->kv_key);
+    phx_secure_zero(h->kv_id_key, sizeof h->kv_id_key);
+    phx_secure_zero(h->kv_enc_key, sizeof h->kv_enc_key);
+    h->have_keys = h->kv_keys_ready = false;
     for (size_t i = 0; i < h->nlogs; i++)
         free(h->logs[i]);
     free(h->logs);

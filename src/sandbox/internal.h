@@ -50,6 +50,13 @@ typedef struct {
     const phx_sandbox_config_t *cfg;
     const phx_sandbox_limits_t *limits;
     const char *contract_id;
+    /* The contract's keys: copied from the job, or (phx run, cfg->dev_keys)
+     * derived from the dev root on first use. Zeroed by sbx_host_close. */
+    bool have_keys;
+    uint8_t sk[32];
+    uint8_t kv_key[32];
+    bool kv_keys_ready; /* kv.c's subkeys below are derived */
+    uint8_t kv_id_key[32], kv_enc_key[32];
     void *kv_db; /* sqlite3 *, opened lazily */
     uint32_t requests;
     size_t log_bytes;
@@ -67,6 +74,9 @@ typedef struct {
 phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, size_t len,
                             phx_buf_t *reply, phx_error_t *e);
 void sbx_host_close(sbx_host_t *h);
+/* Make h->sk and h->kv_key available (see have_keys); with neither job keys nor
+ * dev keys this is a fatal "no_keys" for the invocation. */
+phx_err_t sbx_host_keys(sbx_host_t *h, phx_error_t *e);
 
 /* fetch.c: one request under the egress policy; spec and the returned object are
  * the JSON shapes the prelude uses. */

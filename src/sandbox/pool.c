@@ -641,6 +641,11 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     }
 
     sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id};
+    if (job->keys) { /* zeroed by sbx_host_close */
+        memcpy(host.sk, job->keys->secp256k1_sk, 32);
+        memcpy(host.kv_key, job->keys->kv_key, 32);
+        host.have_keys = true;
+    }
     uint64_t t0 = phx_monotonic_ms();
     uint64_t deadline = t0 + L->wall_ms;
     host.deadline_ms = deadline;

@@ -283,6 +283,8 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                  const char *request_id, phx_buf_t *output, json_t **logs, bool *ok, phx_error_t *e)
 {
     phx_contract_keys_t keys;
+    phx_sandbox_keys_t sbx_keys;
+    memset(&sbx_keys, 0, sizeof sbx_keys);
     phx_buf_t secrets = PHX_BUF_INIT;
     json_t *sec = NULL;
     const char **sk = NULL, **sv = NULL;
@@ -317,6 +319,10 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
     }
     char cid[67];
     hex32(c->id, cid);
+    /* The contract's own keys, the same on every worker the KMS admitted: its
+     * phx.crypto address and the key its kv state is sealed under. */
+    memcpy(sbx_keys.secp256k1_sk, keys.secp256k1_sk, 32);
+    memcpy(sbx_keys.kv_key, keys.kv_key, 32);
     phx_sandbox_job_t job = {.source = (const char *)c->code.ptr,
                              .source_len = c->code.len,
                              .filename = "contract.js",
@@ -325,7 +331,8 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .request_id = request_id,
                              .secret_keys = sk,
                              .secret_values = sv,
-                             .nsecrets = nsec};
+                             .nsecrets = nsec,
+                             .keys = &sbx_keys};
     pthread_mutex_lock(&w->sandbox_lock);
     err = phx_sandbox_invoke(w->sandbox, &job, &res, e);
     pthread_mutex_unlock(&w->sandbox_lock);
@@ -359,6 +366,7 @@ out:
     json_decref(sec);
     phx_buf_free(&secrets);
     phx_kms_contract_keys_clear(&keys);
+    phx_secure_zero(&sbx_keys, sizeof sbx_keys);
     return err;
 }
 

@@ -69,6 +69,41 @@ check "its reply opens to the input's pair" "$marker" "$(json "$tmp/r2.json" "['
 grep -rqa -e "$marker" -e "$secret" "$PHX_HOME"/worker-* "$PHX_HOME"/logs "$PHX_HOME"/gateway
 check "input and secret never in clear in worker or gateway logs and disk" 1 $?
 
+# Contract keys come from the KMS: every worker gives the contract the same
+# phx.crypto address, and what it puts in kv is sealed on every worker's disk.
+cat >"$tmp/keys.js" <<'JS'
+export default async (input) => {
+  await phx.kv.put('note-' + input.tag, input.tag);
+  return { address: await phx.crypto.address(), back: await phx.kv.get('note-' + input.tag) };
+};
+JS
+"$phx" deploy "$tmp/keys.js" --json >"$tmp/dk.json"
+check "deploy the keys contract" 0 $?
+kid=$(json "$tmp/dk.json" "['id']")
+kvmark=KVMARK-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+for i in 1 2 3 4; do
+    "$phx" call "$kid" --input "{\"tag\":\"$kvmark\"}" --json >"$tmp/k$i.json" || echo "call $i failed"
+done
+python3 - "$tmp" "$kvmark" >"$tmp/keys.out" <<'PY'
+import json, sys
+rs = [json.load(open(f"{sys.argv[1]}/k{i}.json")) for i in (1, 2, 3, 4)]
+workers = {r["worker"].lower() for r in rs}
+addrs = {r["output"]["address"].lower() for r in rs}
+print(len(workers), len(addrs), int(all(r["output"]["back"] == sys.argv[2] for r in rs)),
+      int(not (addrs & workers)))
+PY
+echo "keys contract: $(cat "$tmp/keys.out") (workers, contract addresses, kv read back, address not a worker's)"
+check "calls served by more than one worker" 1 "$(python3 -c "print(int($(cut -d' ' -f1 "$tmp/keys.out") >= 2))")"
+check "one phx.crypto.address for the contract on every worker" 1 "$(cut -d' ' -f2 "$tmp/keys.out")"
+check "kv value read back" 1 "$(cut -d' ' -f3 "$tmp/keys.out")"
+check "contract address is not a worker's address" 1 "$(cut -d' ' -f4 "$tmp/keys.out")"
+nkv=$(ls "$PHX_HOME"/worker-*/kv/kv-*.sqlite 2>/dev/null | wc -l)
+check "kv files on the workers that ran it" 1 "$(python3 -c "print(int($nkv >= 2))")"
+n=$(cat "$PHX_HOME"/worker-*/kv/* 2>/dev/null | grep -ac "$kvmark")
+check "kv key and value never in clear in any worker's kv files" 0 "$n"
+ls "$PHX_HOME"/worker-*/kv/dev-root.key >/dev/null 2>&1
+check "no worker made a dev key root" 2 $?
+
 # On chain: PriceConsumer asks; a worker fulfils; the callback lands; the operator is paid.
 "$nm/.bin/solcjs" --bin --base-path "$src" "$src/examples/oracle/PriceConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
 bin=$(cat "$tmp/sol"/examples_oracle_PriceConsumer_sol_PriceConsumer.bin)

@@ -772,6 +772,7 @@ static void test_request_timeout(void)
     cfg.limits.request_timeout_ms = 300;
     cfg.limits.kv_total_bytes = 1u << 20;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.allow_hosts = allow;
     cfg.nallow_hosts = 1;
     cfg.jit = true;
@@ -830,6 +831,7 @@ static void test_wall(void)
     cfg.limits.wall_ms = 800;
     cfg.limits.cpu_ms = 5000;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.jit = true;
     cfg.test_hooks = true;
     phx_sandbox_pool_t *p;
@@ -859,6 +861,7 @@ int main(void)
      * puts, well inside the 1.5 s of CPU even under ASan on a loaded machine. */
     cfg.limits.kv_write_bytes = 4u << 20;
     cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
     cfg.allow_hosts = allow;
     cfg.nallow_hosts = 1;
     cfg.prefork = 2;
