@@ -57,8 +57,10 @@ phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, cons
     json_decref(args);
     if (!err) {
         json_t *v = json_array_get(ret, 0);
-        if (!json_is_boolean(v)) err = phx_fail(e, PHX_ERR_REMOTE, "isKms: not a bool");
-        else *out = json_is_true(v);
+        if (!json_is_boolean(v))
+            err = phx_fail(e, PHX_ERR_REMOTE, "isKms: not a bool");
+        else
+            *out = json_is_true(v);
     }
     json_decref(ret);
     return err;

@@ -278,8 +278,7 @@ static int cmd_kms(int argc, char **argv)
          * answering signals. */
         bool now = false, warned = false;
         struct timespec pause = {.tv_nsec = 500 * 1000 * 1000};
-        if (phx_rpc_open(o.rpc_url, NULL, &rpc, &e) ||
-            phx_signer_open(rpc, op_sk, NULL, &op, &e)) {
+        if (phx_rpc_open(o.rpc_url, NULL, &rpc, &e) || phx_signer_open(rpc, op_sk, NULL, &op, &e)) {
             cli_error_e(rc, prefix, &e);
             goto out;
         }

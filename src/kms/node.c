@@ -263,8 +263,7 @@ phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t 
     /* Our own nonce: nobody issues one to a KMS. It only makes each quote
      * distinct; the Registry refuses keys governance removed. */
     phx_kms_x25519_pub(n->kms, xpub);
-    if ((err = phx_random_bytes(nonce, sizeof nonce)))
-        return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
+    if ((err = phx_random_bytes(nonce, sizeof nonce))) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
     phx_chain_kms_report_data(addr, xpub, nonce, report_data);
     if (!(err = self_quote(n->tee, report_data, &quote, &coll, e)) &&
         !(err = phx_chain_register_kms(operator_, d, addr, xpub, nonce, quote.ptr, quote.len, e)))

@@ -302,8 +302,8 @@ static json_t *kms_args(const uint8_t kms[20], const uint8_t bound[20], const ui
     phx_random_bytes(nonce, sizeof nonce);
     make_quote(q, bound, x25519, nonce, mr_fill);
     if (!worker_tag) phx_chain_kms_report_data(bound, x25519, nonce, q + 48 + 520);
-    return json_pack("[o,o,o,o]", addr_json(kms), phx_json_hex(x25519, 32),
-                     phx_json_hex(nonce, 32), phx_json_hex(q, QUOTE_LEN));
+    return json_pack("[o,o,o,o]", addr_json(kms), phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
+                     phx_json_hex(q, QUOTE_LEN));
 }
 
 static bool is_kms(const uint8_t kms[20])
