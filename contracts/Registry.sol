@@ -41,6 +41,8 @@ contract Registry is IWorkerRegistry {
 
     mapping(bytes32 => bool) public measurementAllowed;
     mapping(address => bool) public isKms;
+    // Set when governance removes a KMS key: its old quote must not list it again.
+    mapping(address => bool) public kmsRevoked;
     mapping(address => Worker) public workers;
     address[] public workerList;
     mapping(address => uint256) public bonded;
@@ -51,6 +53,16 @@ contract Registry is IWorkerRegistry {
     event MinStakeChanged(uint256 minStake);
     event MeasurementSet(bytes32 indexed measurement, bool allowed);
     event KmsSet(address indexed kms, bool allowed);
+    event KmsRegistered(
+        address indexed kms,
+        address indexed operator,
+        bytes32 x25519,
+        bytes32 measurement,
+        uint32 teeType,
+        bytes32 quoteHash,
+        bytes32 nonce,
+        bytes quote
+    );
     event Bonded(address indexed operator, uint256 amount, uint256 total);
     event Unbonded(address indexed operator, uint256 amount, uint256 total);
     event WorkerRegistered(
@@ -78,6 +90,7 @@ contract Registry is IWorkerRegistry {
     error ReportDataMismatch();
     error BadKmsSignature(address recovered);
     error TransferFailed();
+    error KmsRevoked(address kms);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -119,7 +132,32 @@ contract Registry is IWorkerRegistry {
     function setKms(address kms, bool allowed) external onlyGovernor {
         if (kms == address(0)) revert ZeroAddress();
         isKms[kms] = allowed;
+        kmsRevoked[kms] = !allowed;
         emit KmsSet(kms, allowed);
+    }
+
+    // ---- KMS nodes ------------------------------------------------------------
+
+    /// A KMS lists its own identity key with a quote from its TEE. The quote's
+    /// report_data must be keccak256("phx-kms-v1" || kms || x25519 || nonce) || nonce
+    /// and its measurement must be on the same allowlist governance keeps for
+    /// workers: governance approves KMS code by allowing its measurement. The
+    /// nonce is the KMS's own (there is nobody to issue one); a replayed quote can
+    /// only list the same key again, and never one governance removed (kmsRevoked).
+    /// Anyone may pay the gas (the KMS's operator); the quote is emitted whole so
+    /// anyone can re-verify its signatures off chain.
+    function registerKms(address kms, bytes32 x25519, bytes32 nonce, bytes calldata quote) external {
+        if (kms == address(0)) revert ZeroAddress();
+        if (isKms[kms]) revert AlreadyRegistered(kms);
+        if (kmsRevoked[kms]) revert KmsRevoked(kms);
+        (uint32 teeType, bytes32 measurement, bytes32 bound, bytes32 quoteNonce) = parseQuote(quote);
+        if (bound != keccak256(abi.encodePacked("phx-kms-v1", kms, x25519, nonce)) || quoteNonce != nonce) {
+            revert ReportDataMismatch();
+        }
+        if (!measurementAllowed[measurement]) revert MeasurementNotAllowed(measurement);
+        isKms[kms] = true;
+        emit KmsSet(kms, true);
+        emit KmsRegistered(kms, msg.sender, x25519, measurement, teeType, keccak256(quote), nonce, quote);
     }
 
     // ---- operator stake (until Staking exists) ------------------------------

@@ -70,6 +70,11 @@ phx_err_t phx_chain_deployment_load(const char *path, phx_chain_deployment_t *ou
 void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
                            const uint8_t nonce[32], uint8_t out[64]);
 
+/* A KMS's own identity: keccak256("phx-kms-v1" || kms || x25519 || nonce) || nonce
+ * (Registry.registerKms). */
+void phx_chain_kms_report_data(const uint8_t kms[20], const uint8_t x25519[32],
+                               const uint8_t nonce[32], uint8_t out[64]);
+
 /* Quote header tee_type values. */
 #define PHX_CHAIN_TEE_SGX 0x00u
 #define PHX_CHAIN_TEE_TDX 0x81u
@@ -182,6 +187,9 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     "bool callbackOk,address[] operators,bytes output)"
 #define PHX_CHAIN_EV_REFUNDED                                                                      \
     "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
+#define PHX_CHAIN_EV_KMS_REGISTERED                                                                \
+    "KmsRegistered(address indexed kms,address indexed operator,bytes32 x25519,"                   \
+    "bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes quote)"
 #define PHX_CHAIN_EV_WORKER_REGISTERED                                                             \
     "WorkerRegistered(address indexed worker,address indexed operator,address indexed kms,"        \
     "bytes32 x25519,bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes "     \
@@ -217,6 +225,15 @@ phx_err_t phx_chain_sign(const uint8_t sk[32], const uint8_t digest[32], uint8_t
 /* Governance (the deployer until a Governor exists). */
 phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
                             const uint8_t kms[20], bool allowed, phx_error_t *e);
+/* A KMS lists its own key with its quote (report data from phx_chain_kms_report_data);
+ * the operator pays. */
+phx_err_t phx_chain_register_kms(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                                 const uint8_t kms[20], const uint8_t x25519[32],
+                                 const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                                 phx_error_t *e);
+/* isKms(kms) on the Registry. */
+phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
+                           bool *out, phx_error_t *e);
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
                                     const uint8_t measurement[32], bool allowed, phx_error_t *e);
 

@@ -334,6 +334,13 @@ phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
  * made on this start. */
 void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
 bool phx_kms_node_created_root(const phx_kms_node_t *n);
+/* List this node's identity key on the Registry with a quote whose report data
+ * binds it (phx_chain_kms_report_data); operator_ pays the gas. A key already
+ * listed is left alone (*registered_now false). Until governance allows this
+ * node's measurement this fails with PHX_ERR_STATE (ask again later). */
+phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
+                                const phx_chain_deployment_t *d, bool *registered_now,
+                                phx_error_t *e);
 /* Graceful: stop serving (requests in flight get grace_ms), free everything. */
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms);
 

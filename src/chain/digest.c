@@ -26,18 +26,31 @@ static void tag_hash(const char *tag, uint8_t out[32])
     phx_keccak256(tag, strlen(tag), out);
 }
 
-void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
-                           const uint8_t nonce[32], uint8_t out[64])
+static void report_data(const char *tag, size_t tag_len, const uint8_t who[20],
+                        const uint8_t x25519[32], const uint8_t nonce[32], uint8_t out[64])
 {
-    static const char tag[] = "phx-worker-v1";
     phx_keccak_t k;
     phx_keccak256_init(&k);
-    phx_keccak256_update(&k, tag, sizeof tag - 1);
-    phx_keccak256_update(&k, worker, 20);
+    phx_keccak256_update(&k, tag, tag_len);
+    phx_keccak256_update(&k, who, 20);
     phx_keccak256_update(&k, x25519, 32);
     phx_keccak256_update(&k, nonce, 32);
     phx_keccak256_final(&k, out);
     memcpy(out + 32, nonce, 32);
+}
+
+void phx_chain_kms_report_data(const uint8_t kms[20], const uint8_t x25519[32],
+                               const uint8_t nonce[32], uint8_t out[64])
+{
+    static const char tag[] = "phx-kms-v1";
+    report_data(tag, sizeof tag - 1, kms, x25519, nonce, out);
+}
+
+void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
+                           const uint8_t nonce[32], uint8_t out[64])
+{
+    static const char tag[] = "phx-worker-v1";
+    report_data(tag, sizeof tag - 1, worker, x25519, nonce, out);
 }
 
 static uint32_t le16(const uint8_t *p)

@@ -37,6 +37,35 @@ phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t
                json_pack("[o,b]", phx_json_hex(kms, 20), allowed), NULL, e);
 }
 
+phx_err_t phx_chain_register_kms(phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                                 const uint8_t kms[20], const uint8_t x25519[32],
+                                 const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                                 phx_error_t *e)
+{
+    return run(operator_, d->registry, "registerKms(address,bytes32,bytes32,bytes)",
+               json_pack("[o,o,o,o]", phx_json_hex(kms, 20), phx_json_hex(x25519, 32),
+                         phx_json_hex(nonce, 32), phx_json_hex(quote, quote_len)),
+               NULL, e);
+}
+
+phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
+                           bool *out, phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", phx_json_hex(kms, 20)), *ret = NULL;
+    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "isKms: arguments");
+    phx_err_t err = phx_chain_read(rpc, d->registry, "isKms(address)", args, "(bool)", &ret, e);
+    json_decref(args);
+    if (!err) {
+        json_t *v = json_array_get(ret, 0);
+        if (!json_is_boolean(v))
+            err = phx_fail(e, PHX_ERR_REMOTE, "isKms: not a bool");
+        else
+            *out = json_is_true(v);
+    }
+    json_decref(ret);
+    return err;
+}
+
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
                                     const uint8_t measurement[32], bool allowed, phx_error_t *e)
 {

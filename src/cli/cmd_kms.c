@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,6 +26,10 @@ static const char help[] =
     "  --production             refuse the sim TEE\n"
     "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
     "  --deployment FILE        contract addresses (phx chain deployment file)\n"
+    "  --operator-key-file FILE with --rpc: the account (0x hex key) that pays for this\n"
+    "                           KMS listing its own key on the Registry with its quote\n"
+    "                           (registerKms); waits until governance allows the\n"
+    "                           measurement printed on the ready line\n"
     "  --allow-measurement HEX  without a chain: allow this measurement id (repeatable)\n"
     "  --allow-own-measurement  without a chain: allow workers running this same binary\n"
     "  --trust-sim-root DIR     accept quotes from the sim platform in DIR (with the sim\n"
@@ -79,6 +84,7 @@ static int cmd_kms(int argc, char **argv)
         POLICY,
         ONBOARD,
         KADDR,
+        OPKEY,
         RATE,
         JSON,
         NOPTS
@@ -97,6 +103,7 @@ static int cmd_kms(int argc, char **argv)
         [POLICY] = {.name = "policy", .takes_value = true},
         [ONBOARD] = {.name = "onboard-from", .takes_value = true},
         [KADDR] = {.name = "kms-address", .takes_value = true},
+        [OPKEY] = {.name = "operator-key-file", .takes_value = true},
         [RATE] = {.name = "rate", .takes_value = true},
         [JSON] = {.name = "json"},
     };
@@ -114,6 +121,10 @@ static int cmd_kms(int argc, char **argv)
     phx_buf_t root_der = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
     phx_kms_node_t *node = NULL;
     json_t *ready = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *op = NULL;
+    phx_buf_t key_text = PHX_BUF_INIT;
+    uint8_t op_sk[32] = {0};
     rc = PHX_EXIT_USAGE;
 
     if (args.npos) {
@@ -164,6 +175,22 @@ static int cmd_kms(int argc, char **argv)
             }
         o.allow = (const uint8_t(*)[32])allow;
         o.allow_count = (size_t)opts[ALLOW].nvalues;
+    }
+    if (opts[OPKEY].value) {
+        if (!o.deployment) {
+            cli_error(rc, prefix, "--operator-key-file needs --rpc and --deployment");
+            goto out;
+        }
+        if (phx_file_read(opts[OPKEY].value, &key_text, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        char *nl = strpbrk((char *)key_text.ptr, "\r\n");
+        if (nl) *nl = '\0';
+        if (phx_hex_decode_fixed((const char *)key_text.ptr, op_sk, 32, &e)) {
+            cli_error(rc, prefix, "--operator-key-file: %s", e.message);
+            goto out;
+        }
     }
     o.allow_own_measurement = opts[ALLOWOWN].seen;
     if (o.deployment && (o.allow_count || o.allow_own_measurement)) {
@@ -245,7 +272,34 @@ static int cmd_kms(int argc, char **argv)
     PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    if (opts[OPKEY].value) {
+        /* List our key on chain with our quote. Until governance allows our
+         * measurement the Registry refuses; ask again every 0.5 s, still
+         * answering signals. */
+        bool now = false, warned = false;
+        struct timespec pause = {.tv_nsec = 500 * 1000 * 1000};
+        if (phx_rpc_open(o.rpc_url, NULL, &rpc, &e) || phx_signer_open(rpc, op_sk, NULL, &op, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        for (;;) {
+            phx_err_t err = phx_kms_node_register(node, rpc, op, &dep, &now, &e);
+            if (!err) break;
+            if (err != PHX_ERR_STATE) {
+                cli_error(rc, prefix, "registerKms: %s", e.message);
+                goto out;
+            }
+            if (!warned) PHX_WARN("kms: waiting for governance to allow this measurement");
+            warned = true;
+            sig = sigtimedwait(&sigs, NULL, &pause);
+            if (sig > 0) break;
+            sig = 0;
+        }
+        if (!sig)
+            PHX_INFO("kms %s %s on the Registry", checksum,
+                     now ? "registered itself with its quote" : "is already listed");
+    }
+    if (!sig) sigwait(&sigs, &sig);
     PHX_INFO("kms: signal %d, stopping", sig);
     phx_kms_node_stop(node, 5000);
     node = NULL;
@@ -253,6 +307,11 @@ static int cmd_kms(int argc, char **argv)
 out:
     phx_kms_node_stop(node, 0);
     json_decref(ready);
+    phx_signer_close(op);
+    phx_rpc_close(rpc);
+    phx_secure_zero(op_sk, sizeof op_sk);
+    if (key_text.ptr) phx_secure_zero(key_text.ptr, key_text.len);
+    phx_buf_free(&key_text);
     phx_attest_policy_free(policy);
     phx_buf_free(&policy_text);
     phx_buf_free(&root_der);

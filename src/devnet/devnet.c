@@ -435,6 +435,12 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     /* Daemons get a fixed port each, so a restarted one keeps its URL. */
     char kms_listen[32];
     snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", free_port());
+    /* The KMS lists its own key on the Registry with its quote; this funded
+     * account pays for that transaction. */
+    char kms_op_key[1200];
+    uint8_t kms_op[20];
+    snprintf(kms_op_key, sizeof kms_op_key, "%s/kms-operator.key", dn->dir);
+    if ((err = ensure_account(rpc, gov, &dep, kms_op_key, false, kms_op, e))) goto out;
     char *kms_argv[] = {(char *)opts->phx_bin,
                         "kms",
                         "--dir",
@@ -447,6 +453,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                         rpc_url,
                         "--deployment",
                         dep_path,
+                        "--operator-key-file",
+                        kms_op_key,
                         "--json",
                         NULL};
     if ((err = spawn(dn, "kms", kms_argv, SIGTERM, &c, e)) ||
@@ -463,14 +471,25 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         goto out;
     }
 
-    /* 4. governance a fresh chain needs: this KMS is listed and the devnet's
-     * code (the same phx binary on the same sim platform) is allowed. Done on
-     * every start: both are idempotent setters. */
-    if ((err = transact(gov, dep.registry, "setKms(address,bool)",
-                        json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), e)) ||
-        (err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+    /* 4. governance a fresh chain needs: the devnet's code (the same phx
+     * binary on the same sim platform) is allowed (an idempotent setter, done
+     * on every start). The KMS then registers its own key with its quote
+     * (Registry.registerKms); wait until the Registry lists it. */
+    if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                         json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
         goto out;
+    for (uint64_t until = phx_monotonic_ms() + 60000;;) {
+        bool listed = false;
+        if ((err = phx_chain_is_kms(rpc, &dep, kms_addr, &listed, e))) goto out;
+        if (listed) break;
+        if (phx_monotonic_ms() > until) {
+            err = phx_fail(e, PHX_ERR_TIMEOUT,
+                           "the KMS did not register itself on the Registry within 60 s "
+                           "(see its log)");
+            goto out;
+        }
+        usleep(200 * 1000);
+    }
 
     /* 5. a funded user account for `phx deploy` and on-chain requests. */
     char user_key[1200];

@@ -238,3 +238,37 @@ bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
 }
+
+phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
+                                const phx_chain_deployment_t *d, bool *registered_now,
+                                phx_error_t *e)
+{
+    uint8_t addr[20], xpub[32], nonce[32], report_data[64];
+    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    bool listed = false;
+    *registered_now = false;
+    phx_kms_address(n->kms, addr);
+    phx_err_t err = phx_chain_is_kms(rpc, d, addr, &listed, e);
+    if (err || listed) return err;
+    /* Asked first so the caller can tell "wait for governance" from a failure. */
+    json_t *args = json_pack("[o]", phx_json_hex(n->measurement, 32)), *ret = NULL;
+    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "measurementAllowed: arguments");
+    err = phx_chain_read(rpc, d->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
+    json_decref(args);
+    bool allowed = json_is_true(json_array_get(ret, 0));
+    json_decref(ret);
+    if (err) return err;
+    if (!allowed)
+        return phx_fail(e, PHX_ERR_STATE, "the Registry does not allow this KMS's measurement yet");
+    /* Our own nonce: nobody issues one to a KMS. It only makes each quote
+     * distinct; the Registry refuses keys governance removed. */
+    phx_kms_x25519_pub(n->kms, xpub);
+    if ((err = phx_random_bytes(nonce, sizeof nonce))) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
+    phx_chain_kms_report_data(addr, xpub, nonce, report_data);
+    if (!(err = self_quote(n->tee, report_data, &quote, &coll, e)) &&
+        !(err = phx_chain_register_kms(operator_, d, addr, xpub, nonce, quote.ptr, quote.len, e)))
+        *registered_now = true;
+    phx_buf_free(&quote);
+    phx_buf_free(&coll);
+    return err;
+}

@@ -290,6 +290,99 @@ static const char REGISTER[] = "registerWorker(address,bytes32,bytes32,bytes,byt
 
 /* ---- sections --------------------------------------------------------------------- */
 
+static const char REGISTER_KMS[] = "registerKms(address,bytes32,bytes32,bytes)";
+
+/* registerKms arguments: a quote with measurement fill mr_fill whose report data
+ * is made for `bound` (the KMS itself, or another key) under the KMS tag, or the
+ * worker tag when worker_tag. */
+static json_t *kms_args(const uint8_t kms[20], const uint8_t bound[20], const uint8_t x25519[32],
+                        uint8_t mr_fill, bool worker_tag, uint8_t q[QUOTE_LEN])
+{
+    uint8_t nonce[32];
+    phx_random_bytes(nonce, sizeof nonce);
+    make_quote(q, bound, x25519, nonce, mr_fill);
+    if (!worker_tag) phx_chain_kms_report_data(bound, x25519, nonce, q + 48 + 520);
+    return json_pack("[o,o,o,o]", addr_json(kms), phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
+                     phx_json_hex(q, QUOTE_LEN));
+}
+
+static bool is_kms(const uint8_t kms[20])
+{
+    bool listed = false;
+    phx_error_t e = {0};
+    CHECK_MSG(phx_chain_is_kms(rpc, &dep, kms, &listed, &e) == PHX_OK, "%s", e.message);
+    return listed;
+}
+
+/* A KMS lists its own key with a quote: only when the quote binds that key
+ * under the KMS tag and its measurement is allowed; the quote is in the event. */
+static void test_kms_register(account_t *gov, account_t *payer)
+{
+    uint8_t kms_sk[32], kms[20], other[20], x[32], q[QUOTE_LEN];
+    phx_error_t e = {0};
+    phx_secp256k1_keygen(kms_sk);
+    phx_eth_address_from_seckey(kms_sk, kms);
+    phx_secure_zero(kms_sk, sizeof kms_sk);
+    phx_random_bytes(other, sizeof other);
+    phx_random_bytes(x, sizeof x);
+    CHECK(!is_kms(kms));
+
+    /* Refused: measurement not allowed (fill 0x33 was never allowed). */
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x33, false, q),
+                  "MeasurementNotAllowed(bytes32)");
+    /* Refused: report data binding another key, or made under the worker tag. */
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, other, x, 0x11, false, q),
+                  "ReportDataMismatch()");
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, true, q),
+                  "ReportDataMismatch()");
+    /* Refused: the quote's nonce differs from the one named. */
+    json_t *args = kms_args(kms, kms, x, 0x11, false, q);
+    uint8_t wrong[32];
+    phx_random_bytes(wrong, sizeof wrong);
+    json_array_set_new(args, 2, phx_json_hex(wrong, 32));
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, args, "ReportDataMismatch()");
+    CHECK(!is_kms(kms));
+
+    /* Accepted: bound key, allowed measurement; the event carries the quote. */
+    phx_evm_receipt_t receipt = {0};
+    args = kms_args(kms, kms, x, 0x11, false, q);
+    phx_err_t err = tx(payer, dep.registry, REGISTER_KMS, args, &receipt, &e);
+    CHECK_MSG(err == PHX_OK, "registerKms: %s", e.message);
+    CHECK(is_kms(kms));
+    bool seen = false;
+    for (size_t i = 0; i < receipt.log_count; i++) {
+        json_t *ev = NULL;
+        if (phx_abi_decode_log_json(PHX_CHAIN_EV_KMS_REGISTERED, false, &receipt.logs[i], &ev, &e))
+            continue;
+        seen = true;
+        uint8_t a[20], op[20], mr[32], rd[64], evmr[32];
+        uint32_t tee = 0;
+        phx_buf_t evq = PHX_BUF_INIT;
+        CHECK(!phx_json_get_hex_fixed(ev, "kms", a, 20, &e) && memcmp(a, kms, 20) == 0);
+        CHECK(!phx_json_get_hex_fixed(ev, "operator", op, 20, &e) &&
+              memcmp(op, payer->addr, 20) == 0);
+        CHECK(!phx_chain_quote_fields(q, sizeof q, &tee, mr, rd, &e));
+        CHECK(!phx_json_get_hex_fixed(ev, "measurement", evmr, 32, &e) &&
+              memcmp(evmr, mr, 32) == 0);
+        const char *hq = json_string_value(json_object_get(ev, "quote"));
+        CHECK(hq && !phx_hex_decode(hq, &evq, &e) && evq.len == sizeof q &&
+              memcmp(evq.ptr, q, sizeof q) == 0);
+        phx_buf_free(&evq);
+        json_decref(ev);
+    }
+    CHECK_MSG(seen, "no KmsRegistered event");
+    phx_evm_receipt_clear(&receipt);
+
+    /* Once listed, again is refused; removed by governance, its quotes no longer list it. */
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, false, q),
+                  "AlreadyRegistered(address)");
+    CHECK_MSG(phx_chain_set_kms(gov->signer, &dep, kms, false, &e) == PHX_OK, "%s", e.message);
+    CHECK(!is_kms(kms));
+    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, false, q),
+                  "KmsRevoked(address)");
+    printf("registerKms: accepted 1, refused 7\n");
+}
+
 static void test_deploy(account_t *gov, const char *dir)
 {
     phx_error_t e = {0};
@@ -1164,6 +1257,7 @@ int main(void)
     test_digests_match_contracts();
     test_token(&gov, &user, &spender);
     test_registry(&gov, ops, &user, w, 3, kms_sk);
+    test_kms_register(&gov, &spender);
     readback_t rb;
     memset(&rb, 0, sizeof rb);
     test_jobs(&gov, ops, w, &stranger, &rb);

@@ -72,6 +72,8 @@ expect 2 "bad JSON" -- chain status --deployment "$tmp/bad.json"
 expect 2 "cannot open" -- chain status --deployment "$tmp/none.json"
 expect 2 "address must be 0x followed by 40 hex digits" -- chain allow-kms 0x12 --key $SK
 expect 2 "unknown subcommand 'frob'" -- chain frob
+# kms: listing itself on chain needs the chain
+expect 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k" --operator-key-file "$tmp/none.key"
 # A node that is not there is a failed check, not bad input.
 expect 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 

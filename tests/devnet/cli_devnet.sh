@@ -47,6 +47,13 @@ mr=$(json "$tmp/a.json" "['kms']['measurement']")
 gw=$(json "$tmp/a.json" "['gateway']")
 check "Registry lists the KMS" true "$("$cast" call --rpc-url "$rpc" "$reg" 'isKms(address)(bool)' "$kms")"
 check "devnet measurement allowed" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' "$mr")"
+# Listed through its own quote (Registry.registerKms), not by governance's setKms.
+kms_registered() {
+    "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$reg" \
+        'KmsRegistered(address indexed,address indexed,bytes32,bytes32,uint32,bytes32,bytes32,bytes)' "$kms" --json |
+        python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+check "the KMS registered itself with its quote (one KmsRegistered event)" 1 "$(kms_registered)"
 check "gateway answers /v1/network" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/v1/network")"
 curl -s "$gw/v1/network" >"$tmp/net1.json"
 check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
@@ -94,6 +101,7 @@ rpc=$(json "$tmp/b.json" "['rpc']")
 check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
 check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
 check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
+check "a listed KMS does not register again on restart" 1 "$(kms_registered)"
 check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
 h2=$("$cast" block-number --rpc-url "$rpc")
 [ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
