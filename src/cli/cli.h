@@ -5,6 +5,7 @@
 #define PHX_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "phx/core.h"
@@ -69,5 +70,8 @@ int cli_parse(const char *prefix, int argc, char **argv, cli_opt_t *opts, int no
               cli_args_t *args);
 cli_opt_t *cli_opt(cli_opt_t *opts, int nopts, const char *name);
 void cli_opts_free(cli_opt_t *opts, int nopts);
+
+/* "HOST:PORT" or "[V6]:PORT" (the --listen form of the daemons): 0 or -1. */
+int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
 
 #endif

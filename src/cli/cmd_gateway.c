@@ -31,21 +31,6 @@ static const char help[] =
     "  --json                 print the ready line as JSON\n\n"
     "Exit status: 0 after a clean stop, 1 when the gateway cannot start, 2 bad usage.\n";
 
-static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s) return -1;
-    size_t n = (size_t)(colon - s);
-    if (n >= cap) return -1;
-    memcpy(host, s, n);
-    host[n] = '\0';
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || p > 65535) return -1;
-    *port = (uint16_t)p;
-    return 0;
-}
-
 static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
@@ -93,7 +78,7 @@ static int cmd_gateway(int argc, char **argv)
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
         goto out;
     }
-    if (opts[LISTEN].value && parse_listen(opts[LISTEN].value, host, sizeof host, &port)) {
+    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
         cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
         goto out;
     }

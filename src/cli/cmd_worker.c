@@ -40,19 +40,6 @@ static const char help[] =
     "  --json                    print the ready line as JSON\n\n"
     "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage.\n";
 
-static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= cap) return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || p > 65535) return -1;
-    *port = (uint16_t)p;
-    return 0;
-}
-
 static int default_dir(char *out, size_t cap)
 {
     const char *home = getenv("PHX_HOME");
@@ -125,7 +112,7 @@ static int cmd_worker(int argc, char **argv)
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
         goto out;
     }
-    if (opts[LISTEN].value && parse_listen(opts[LISTEN].value, host, sizeof host, &port)) {
+    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
         cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
         goto out;
     }

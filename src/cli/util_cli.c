@@ -1,5 +1,6 @@
 /* Shared CLI helpers: error lines, help, JSON output, option parsing. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,5 +114,23 @@ int cli_parse(const char *prefix, int argc, char **argv, cli_opt_t *opts, int no
             return cli_error(PHX_EXIT_USAGE, prefix, "too many arguments");
         args->pos[args->npos++] = a;
     }
+    return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into host (NUL-terminated, cap bytes) and port.
+ * Returns 0, or -1 when the text is not of that form. */
+int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') s++, n -= 2; /* [::1]:8700 */
+    if (n >= cap) return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p > 65535) return -1;
+    *port = (uint16_t)p;
     return 0;
 }
