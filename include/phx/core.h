@@ -128,6 +128,11 @@ phx_err_t phx_reader_copy(phx_reader_t *r, void *dst, size_t n, phx_error_t *e);
 /* Point *out into the input (no copy) and advance n bytes. */
 phx_err_t phx_reader_view(phx_reader_t *r, const uint8_t **out, size_t n, phx_error_t *e);
 
+/* Where a daemon keeps its state by default: "$PHX_HOME/<sub>", else
+ * "$HOME/.phx/<sub>". PHX_ERR_NOT_FOUND when neither is set, PHX_ERR_RANGE when
+ * the path does not fit in cap bytes. */
+phx_err_t phx_home_dir(const char *sub, char *out, size_t cap, phx_error_t *e);
+
 /* ---- time -------------------------------------------------------------------- */
 
 uint64_t phx_now_ms(void);        /* wall clock, ms since the epoch */

@@ -74,4 +74,8 @@ void cli_opts_free(cli_opt_t *opts, int nopts);
 /* "HOST:PORT" or "[V6]:PORT" (the --listen form of the daemons): 0 or -1. */
 int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
 
+/* The devnet's endpoints.json: $PHX_HOME/endpoints.json, else
+ * ~/.phx/devnet/endpoints.json. 0, or -1 when no path can be formed. */
+int cli_endpoints_path(char *out, size_t cap);
+
 #endif

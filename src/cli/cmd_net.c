@@ -23,19 +23,10 @@ typedef struct {
     json_t *endpoints; /* the devnet's endpoints.json when there is one; may be NULL */
 } net_t;
 
-static void endpoints_file(char *out, size_t cap)
-{
-    const char *home = getenv("PHX_HOME");
-    if (home && *home)
-        snprintf(out, cap, "%s/endpoints.json", home);
-    else
-        snprintf(out, cap, "%s/.phx/devnet/endpoints.json", getenv("HOME") ? getenv("HOME") : ".");
-}
-
 static int net_find(const char *prefix, const char *given, net_t *n)
 {
     char path[1100];
-    endpoints_file(path, sizeof path);
+    if (cli_endpoints_path(path, sizeof path)) snprintf(path, sizeof path, "./endpoints.json");
     phx_json_load_file(path, &n->endpoints, NULL); /* optional */
     const char *env = getenv("PHX_GATEWAY");
     const char *url = given          ? given

@@ -36,11 +36,7 @@ static const char help[] =
 static int endpoints_path(const char *given, char *out, size_t cap)
 {
     if (given) return snprintf(out, cap, "%s", given) >= (int)cap ? -1 : 0;
-    const char *home = getenv("PHX_HOME");
-    if (home && *home) return snprintf(out, cap, "%s/endpoints.json", home) >= (int)cap ? -1 : 0;
-    home = getenv("HOME");
-    if (!home || !*home) return -1;
-    return snprintf(out, cap, "%s/.phx/devnet/endpoints.json", home) >= (int)cap ? -1 : 0;
+    return cli_endpoints_path(out, cap);
 }
 
 static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,

@@ -40,15 +40,6 @@ static const char help[] =
     "  --json                    print the ready line as JSON\n\n"
     "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage.\n";
 
-static int default_dir(char *out, size_t cap)
-{
-    const char *home = getenv("PHX_HOME");
-    if (home && *home) return snprintf(out, cap, "%s/worker", home) >= (int)cap ? -1 : 0;
-    home = getenv("HOME");
-    if (!home || !*home) return -1;
-    return snprintf(out, cap, "%s/.phx/worker", home) >= (int)cap ? -1 : 0;
-}
-
 static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
@@ -108,8 +99,8 @@ static int cmd_worker(int argc, char **argv)
     }
     if (opts[DIR_].value) {
         snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    } else if (default_dir(dir, sizeof dir)) {
-        cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
+    } else if (phx_home_dir("worker", dir, sizeof dir, &e)) {
+        cli_error(rc, prefix, "no --dir: %s", e.message);
         goto out;
     }
     if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {

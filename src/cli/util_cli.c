@@ -134,3 +134,13 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
     *port = (uint16_t)p;
     return 0;
 }
+
+int cli_endpoints_path(char *out, size_t cap)
+{
+    /* $PHX_HOME is the devnet directory (default ~/.phx/devnet), as phx devnet uses it. */
+    const char *home = getenv("PHX_HOME");
+    if (home && *home) return snprintf(out, cap, "%s/endpoints.json", home) >= (int)cap ? -1 : 0;
+    home = getenv("HOME");
+    if (!home || !*home) return -1;
+    return snprintf(out, cap, "%s/.phx/devnet/endpoints.json", home) >= (int)cap ? -1 : 0;
+}

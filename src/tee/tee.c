@@ -42,17 +42,7 @@ phx_tee_kind_t phx_tee_kind(const phx_tee_t *t)
 
 phx_err_t phx_tee_sim_default_dir(char *buf, size_t len, phx_error_t *e)
 {
-    const char *home = getenv("PHX_HOME");
-    int n;
-    if (home && *home) {
-        n = snprintf(buf, len, "%s/sim", home);
-    } else {
-        home = getenv("HOME");
-        if (!home || !*home) return phx_fail(e, PHX_ERR_NOT_FOUND, "neither PHX_HOME nor HOME set");
-        n = snprintf(buf, len, "%s/.phx/sim", home);
-    }
-    if (n < 0 || (size_t)n >= len) return phx_fail(e, PHX_ERR_RANGE, "sim dir path too long");
-    return PHX_OK;
+    return phx_home_dir("sim", buf, len, e);
 }
 
 phx_err_t tee_read_file_exact(const char *path, uint8_t *dst, size_t n, phx_error_t *e)
