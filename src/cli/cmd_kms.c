@@ -26,10 +26,11 @@ static const char help[] =
     "  --production             refuse the sim TEE\n"
     "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
     "  --deployment FILE        contract addresses (phx chain deployment file)\n"
-    "  --operator-key-file FILE with --rpc: the account (0x hex key) that pays for this\n"
-    "                           KMS listing its own key on the Registry with its quote\n"
-    "                           (registerKms); waits until governance allows the\n"
-    "                           measurement printed on the ready line\n"
+    "  --operator-key-file FILE a replica with --rpc: the account (0x hex key) that pays\n"
+    "                           for Registry.admitKmsByQuorum after the KMS it onboards\n"
+    "                           from vouched for its quote; without it governance must\n"
+    "                           admit the replica's onboarding key. A first KMS is\n"
+    "                           admitted by governance: `phx chain admit-kms URL`\n"
     "  --allow-measurement HEX  without a chain: allow this measurement id (repeatable)\n"
     "  --allow-own-measurement  without a chain: allow workers running this same binary\n"
     "  --trust-sim-root DIR     accept quotes from the sim platform in DIR (with the sim\n"
@@ -194,6 +195,13 @@ static int cmd_kms(int argc, char **argv)
         cli_error(rc, prefix, "--onboard-from and --kms-address go together");
         goto out;
     }
+    if (opts[OPKEY].value && !opts[ONBOARD].value) {
+        cli_error(rc, prefix,
+                  "--operator-key-file pays a replica's quorum admission (with --onboard-from);"
+                  " a first KMS is admitted by governance: phx chain admit-kms URL");
+        goto out;
+    }
+    if (opts[OPKEY].value) o.quorum_sender_sk = op_sk;
     if (opts[KADDR].value) {
         if (phx_hex_decode_fixed(opts[KADDR].value, kms_address, 20, &e)) {
             cli_error(rc, prefix, "--kms-address: %s", e.message);
@@ -247,33 +255,6 @@ static int cmd_kms(int argc, char **argv)
     PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
 
     int sig = 0;
-    if (opts[OPKEY].value) {
-        /* List our key on chain with our quote. Until governance allows our
-         * measurement the Registry refuses; ask again every 0.5 s, still
-         * answering signals. */
-        bool now = false, warned = false;
-        struct timespec pause = {.tv_nsec = 500 * 1000 * 1000};
-        if (phx_rpc_open(o.rpc_url, NULL, &rpc, &e) || phx_signer_open(rpc, op_sk, NULL, &op, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-        for (;;) {
-            phx_err_t err = phx_kms_node_register(node, rpc, op, &dep, &now, &e);
-            if (!err) break;
-            if (err != PHX_ERR_STATE) {
-                cli_error(rc, prefix, "registerKms: %s", e.message);
-                goto out;
-            }
-            if (!warned) PHX_WARN("kms: waiting for governance to allow this measurement");
-            warned = true;
-            sig = sigtimedwait(&sigs, NULL, &pause);
-            if (sig > 0) break;
-            sig = 0;
-        }
-        if (!sig)
-            PHX_INFO("kms %s %s on the Registry", checksum,
-                     now ? "registered itself with its quote" : "is already listed");
-    }
     if (!sig) sigwait(&sigs, &sig);
     PHX_INFO("kms: signal %d, stopping", sig);
     phx_kms_node_stop(node, 5000);

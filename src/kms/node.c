@@ -59,9 +59,43 @@ static phx_err_t own_measurement(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
     return PHX_OK;
 }
 
+/* A replica's onboarding key admitted by a quorum of one: the running KMS
+ * verifies our quote in its TEE and signs Registry.kmsAdmitDigest; we send
+ * Registry.admitKmsByQuorum with it. */
+static phx_err_t admit_by_quorum(const phx_kms_node_opts_t *o, const phx_kms_requester_t *rq,
+                                 phx_error_t *e)
+{
+    json_t *v = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *sender = NULL;
+    phx_buf_t quote = PHX_BUF_INIT;
+    uint8_t x25519[32], nonce[32], coll_hash[32], sig[65];
+    phx_err_t err;
+    if ((err = phx_kms_request_vouch(rq, &v, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(v, "x25519", x25519, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "nonce", nonce, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "collateral_hash", coll_hash, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "signature", sig, 65, e)) ||
+        (err = phx_json_get_hex(v, "quote", &quote, e)))
+        goto out;
+    if ((err = phx_rpc_open(o->rpc_url, NULL, &rpc, e)) ||
+        (err = phx_signer_open(rpc, o->quorum_sender_sk, NULL, &sender, e)))
+        goto out;
+    const uint8_t(*sigs)[65] = (const uint8_t(*)[65])sig;
+    err = phx_chain_admit_kms_by_quorum(sender, o->deployment, rq->eth_address, x25519, nonce,
+                                        quote.ptr, quote.len, coll_hash, sigs, 1, e);
+    if (err) phx_error_wrap(e, err, "admitKmsByQuorum");
+out:
+    phx_signer_close(sender);
+    phx_rpc_close(rpc);
+    phx_buf_free(&quote);
+    json_decref(v);
+    return err;
+}
+
 /* A replica's first start: a throwaway identity made in this TEE asks the
- * running KMS for the root. Governance must list that identity as a KMS node
- * first, so keep asking (and saying who we are) until it does. */
+ * running KMS for the root. That identity must be admitted as a KMS node first
+ * (by a quorum, below, or by governance), so keep asking until it is. */
 static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t root[32],
                          phx_error_t *e)
 {
@@ -81,11 +115,15 @@ static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t roo
     phx_eth_address_checksum(rq.eth_address, addr);
     uint64_t deadline =
         phx_monotonic_ms() + 1000ull * (o->onboard_timeout_s ? o->onboard_timeout_s : 60);
+    if (o->quorum_sender_sk && o->rpc_url && o->deployment && (err = admit_by_quorum(o, &rq, e)))
+        goto out;
     for (;;) {
         err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_KMS, root, e);
         if (!err || !(err == PHX_ERR_REMOTE && e && strstr(e->message, "not a KMS node"))) break;
         if (phx_monotonic_ms() > deadline) break;
-        PHX_WARN("kms: replica %s waits to be listed as a KMS node (Registry.setKms)", addr);
+        PHX_WARN("kms: replica %s waits to be admitted as a KMS node (Registry.admitKms or "
+                 "admitKmsByQuorum)",
+                 addr);
         sleep(2);
     }
     if (!err) PHX_INFO("kms: replica %s received the root from %s", addr, o->onboard_url);
@@ -232,38 +270,4 @@ void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32])
 bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
-}
-
-phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
-                                const phx_chain_deployment_t *d, bool *registered_now,
-                                phx_error_t *e)
-{
-    uint8_t addr[20], xpub[32], nonce[32], report_data[64];
-    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
-    bool listed = false;
-    *registered_now = false;
-    phx_kms_address(n->kms, addr);
-    phx_err_t err = phx_chain_is_kms(rpc, d, addr, &listed, e);
-    if (err || listed) return err;
-    /* Asked first so the caller can tell "wait for governance" from a failure. */
-    json_t *args = json_pack("[o]", phx_json_hex(n->measurement, 32)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "measurementAllowed: arguments");
-    err = phx_chain_read(rpc, d->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
-    json_decref(args);
-    bool allowed = json_is_true(json_array_get(ret, 0));
-    json_decref(ret);
-    if (err) return err;
-    if (!allowed)
-        return phx_fail(e, PHX_ERR_STATE, "the Registry does not allow this KMS's measurement yet");
-    /* Our own nonce: nobody issues one to a KMS. It only makes each quote
-     * distinct; the Registry refuses keys governance removed. */
-    phx_kms_x25519_pub(n->kms, xpub);
-    if ((err = phx_random_bytes(nonce, sizeof nonce))) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
-    phx_chain_kms_report_data(addr, xpub, nonce, report_data);
-    if (!(err = self_quote(n->tee, report_data, &quote, &coll, e)) &&
-        !(err = phx_chain_register_kms(operator_, d, addr, xpub, nonce, quote.ptr, quote.len, e)))
-        *registered_now = true;
-    phx_buf_free(&quote);
-    phx_buf_free(&coll);
-    return err;
 }

@@ -120,6 +120,23 @@ static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
     return ok;
 }
 
+/* Governance admits the KMS with a genuine sim quote of its key in the KMS
+ * domain (what `phx chain admit-kms` sends after verifying it). */
+static phx_err_t admit_kms(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
+                           phx_kms_t *k, phx_error_t *e)
+{
+    uint8_t addr[20], x[32], nonce[32], rd[64], coll_hash[32] = {0};
+    phx_buf_t q = PHX_BUF_INIT;
+    phx_kms_address(k, addr);
+    phx_kms_x25519_pub(k, x);
+    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
+    phx_chain_kms_report_data(addr, x, nonce, rd);
+    phx_err_t err = phx_tee_quote(t, rd, &q, e);
+    if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
+    phx_buf_free(&q);
+    return err;
+}
+
 int main(void)
 {
     phx_error_t e = {0};
@@ -208,10 +225,9 @@ int main(void)
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
     char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
     CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                    json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
+    CHECK_MSG(admit_kms(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
     CHECK(transact(gov, dep.token, "approve(address,uint256)",
                    json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
     CHECK_MSG(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK,
@@ -308,8 +324,26 @@ int main(void)
     phx_kms_requester_t rrq = requester(url, kms_addr, &rep, &rpq);
     err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
     CHECK(remote_says(err, &e, "not a KMS node"));
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
+    /* Admitted by a quorum of one: the KMS verifies the replica's quote in its
+     * TEE and signs Registry.kmsAdmitDigest; anyone sends it. A worker-domain
+     * quote gets no vouch, and the KMS never vouches for its own key. */
+    json_t *vouch = NULL;
+    CHECK_MSG(phx_kms_request_vouch(&rrq, &vouch, &e) == PHX_OK, "vouch: %s", e.message);
+    {
+        uint8_t vx[32], vn[32], vch[32], vsig[65];
+        phx_buf_t vq = PHX_BUF_INIT;
+        CHECK(phx_json_get_hex_fixed(vouch, "x25519", vx, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "nonce", vn, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "collateral_hash", vch, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "signature", vsig, 65, &e) == PHX_OK &&
+              phx_json_get_hex(vouch, "quote", &vq, &e) == PHX_OK);
+        const uint8_t(*vsigs)[65] = (const uint8_t(*)[65])vsig;
+        CHECK_MSG(phx_chain_admit_kms_by_quorum(gov, &dep, rep.eth, vx, vn, vq.ptr, vq.len, vch,
+                                                vsigs, 1, &e) == PHX_OK,
+                  "admitKmsByQuorum: %s", e.message);
+        phx_buf_free(&vq);
+    }
+    json_decref(vouch);
     uint8_t rep_root[32];
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
               e.message);

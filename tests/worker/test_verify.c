@@ -112,10 +112,28 @@ int main(void)
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
     char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
     CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                    json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    /* Governance admits the KMS after verifying its quote (phx chain admit-kms). */
+    {
+        phx_buf_t sim_root = PHX_BUF_INIT;
+        phx_attest_verifier_t *gv = NULL;
+        CHECK(phx_tee_sim_read_root(sim_dir, &sim_root, &e) == PHX_OK &&
+              phx_attest_verifier_new(sim_root.ptr, sim_root.len, &gv, &e) == PHX_OK);
+        phx_kms_attest_t ga = {.verifier = gv};
+        phx_kms_admit_opts_t ao = {.kms_url = phx_kms_node_url(kn),
+                                   .expect_kms = kms_addr,
+                                   .governor = gov,
+                                   .rpc = rpc,
+                                   .deployment = &dep,
+                                   .verify_quote = phx_kms_verify_quote_attest,
+                                   .verify_ctx = &ga};
+        phx_kms_admission_t adm;
+        CHECK_MSG(phx_kms_admit(&ao, &adm, &e) == PHX_OK && adm.admitted_now, "admit: %s",
+                  e.message);
+        phx_attest_verifier_free(gv);
+        phx_buf_free(&sim_root);
+    }
     CHECK(transact(gov, dep.token, "approve(address,uint256)",
                    json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
     CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
