@@ -113,7 +113,7 @@ rpc=$(json "$tmp/b.json" "['rpc']")
 check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
 check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
 check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
-check "a listed KMS does not register again on restart" 1 "$(kms_registered)"
+check "an admitted KMS is not admitted again on restart" 1 "$(kms_admitted)"
 check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
 h2=$("$cast" block-number --rpc-url "$rpc")
 [ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
