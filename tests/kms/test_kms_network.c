@@ -69,6 +69,33 @@ static void measurement_id(phx_tee_t *t, uint8_t id[32])
     phx_keccak256(regs, sizeof regs, id);
 }
 
+/* A request body as a requester would send it, with a fresh KMS nonce and a
+ * genuine quote binding addr and x in the KMS domain (kms_domain) or the
+ * worker's. */
+static json_t *role_body(phx_kms_t *k, phx_tee_t *t, const uint8_t addr[20], const uint8_t x[32],
+                         bool kms_domain, uint8_t nonce[32])
+{
+    uint8_t rd[64];
+    int64_t exp;
+    phx_error_t e = {0};
+    phx_buf_t q = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    json_t *cj = NULL;
+    CHECK(phx_kms_nonce_issue(k, nonce, &exp, &e) == PHX_OK);
+    if (kms_domain)
+        phx_chain_kms_report_data(addr, x, nonce, rd);
+    else
+        phx_chain_report_data(addr, x, nonce, rd);
+    CHECK(phx_tee_quote(t, rd, &q, &e) == PHX_OK && phx_tee_sim_collateral(t, &coll, &e) == 0);
+    CHECK(phx_json_parse((const char *)coll.ptr, coll.len, &cj, &e) == PHX_OK);
+    json_t *body =
+        json_pack("{s:o,s:o,s:o,s:o,s:o}", "quote", phx_json_hex(q.ptr, q.len), "collateral",
+                  cj ? cj : json_object(), "eth_address", phx_json_hex(addr, 20), "x25519_pub",
+                  phx_json_hex(x, 32), "nonce", phx_json_hex(nonce, 32));
+    phx_buf_free(&q);
+    phx_buf_free(&coll);
+    return body;
+}
+
 /* ---- chain helpers ---------------------------------------------------------------- */
 
 static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
@@ -362,7 +389,44 @@ int main(void)
     CHECK(json_equal(json_object_get(d1, "address"), json_object_get(d2, "address")));
     json_decref(d1);
     json_decref(d2);
-    printf("replica: onboarded after governance listed it, same root and contract keys\n");
+    printf("replica: onboarded after a quorum admitted it, same root and contract keys\n");
+
+    /* ---- role domains (issue 10 item 9): a quote made for one role is refused
+     * for another, and the KMS never signs for its own key ---- */
+    {
+        uint8_t a[20], x[32], n[32];
+        phx_random_bytes(a, 20);
+        phx_random_bytes(x, 32);
+        json_t *resp = NULL;
+        json_t *body = role_body(kms, worker_tee, a, x, false, n); /* worker domain */
+        CHECK(phx_kms_release(kms, PHX_KMS_ROLE_KMS, body, &resp, &e) == PHX_ERR_VERIFY &&
+              strstr(e.message, "does not bind"));
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, false, n);
+        CHECK(phx_kms_vouch_replica(kms, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, true, n); /* KMS domain */
+        CHECK(phx_kms_release(kms, PHX_KMS_ROLE_WORKER, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, true, n);
+        json_object_set_new(body, "operator", phx_json_hex(a, 20));
+        CHECK(phx_kms_sign_registration(kms, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        /* The KMS's own address, even with a proper worker-domain quote. */
+        uint8_t kx[32];
+        phx_kms_x25519_pub(kms, kx);
+        body = role_body(kms, kms_tee, kms_addr, kx, false, n);
+        json_object_set_new(body, "operator", phx_json_hex(a, 20));
+        CHECK(phx_kms_sign_registration(kms, body, &resp, &e) == PHX_ERR_POLICY &&
+              strstr(e.message, "own key"));
+        json_decref(body);
+        body = role_body(kms, kms_tee, kms_addr, kx, true, n);
+        CHECK(phx_kms_vouch_replica(kms, body, &resp, &e) == PHX_ERR_POLICY);
+        json_decref(body);
+        CHECK(resp == NULL);
+        printf("role domains: worker quote refused as replica, KMS quote refused as worker, "
+               "own key refused\n");
+    }
     phx_kms_free(replica);
     phx_tee_close(rep_tee);
 
