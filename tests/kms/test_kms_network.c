@@ -427,6 +427,35 @@ int main(void)
         printf("role domains: worker quote refused as replica, KMS quote refused as worker, "
                "own key refused\n");
     }
+
+    /* ---- a whole replica node admits itself by quorum and onboards ---- */
+    {
+        char rdir[300];
+        snprintf(rdir, sizeof rdir, "%s/replica-node", dir);
+        uint8_t payer_sk[32]; /* anvil's fourth development account pays the gas */
+        CHECK(phx_hex_decode_fixed(
+                  "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6", payer_sk,
+                  32, &e) == PHX_OK);
+        phx_kms_node_opts_t ro = {.dir = rdir,
+                                  .tee = PHX_TEE_SIM,
+                                  .tee_config = &tc,
+                                  .rpc_url = node.url,
+                                  .deployment = &dep,
+                                  .trust_own_sim_root = true,
+                                  .onboard_url = url,
+                                  .onboard_kms_address = kms_addr,
+                                  .onboard_timeout_s = 30,
+                                  .quorum_sender_sk = payer_sk};
+        phx_kms_node_t *rn = NULL;
+        CHECK_MSG(phx_kms_node_start(&ro, &rn, &e) == PHX_OK, "replica node: %s", e.message);
+        if (rn) {
+            uint8_t ra[20];
+            phx_kms_address(phx_kms_node_kms(rn), ra);
+            CHECK(memcmp(ra, kms_addr, 20) == 0);
+            printf("replica node: vouched for, admitted by quorum, onboarded (same KMS key)\n");
+        }
+        phx_kms_node_stop(rn, 500);
+    }
     phx_kms_free(replica);
     phx_tee_close(rep_tee);
 
