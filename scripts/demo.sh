@@ -154,7 +154,7 @@ fi
 
 say "Done"
 echo "Recent jobs:"
-"$PHX" jobs
+"$PHX" jobs "$id"
 if [ "${PHX_DEMO_KEEP:-1}" = 1 ]; then
     [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
     trap - EXIT
