@@ -250,26 +250,42 @@ static phx_err_t owner_op_check(phx_worker_t *w, const json_t *req, phx_owner_op
             return phx_fail(e, PHX_ERR_VERIFY, "the chain records another owner for this id");
         if (!strcmp(op->action, "deploy") && memcmp(chain_hash, op->code_hash, 32))
             return phx_fail(e, PHX_ERR_VERIFY, "the chain records another code hash for this id");
-    } else {
-        uint8_t want[32];
-        if ((err = phx_json_get_hex_fixed(req, "salt", salt, 32, e))) return err;
-        phx_chain_contract_id(owner, salt, want);
-        if (memcmp(want, op->contract_id, 32))
-            return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
     }
-    /* Against what this worker holds: only forward. */
+    /* What this worker holds for the id, if anything. */
     char path[1500];
     contract_path(w, op->contract_id, path, sizeof path);
     json_t *rec = NULL;
-    if (phx_json_load_file(path, &rec, NULL)) return PHX_OK; /* first time here */
     int64_t held = 0;
-    uint8_t held_hash[32] = {0}, held_secrets[32] = {0};
-    phx_json_get_int(rec, "nonce", &held, NULL);
-    if (json_object_get(rec, "code_hash"))
-        phx_json_get_hex_fixed(rec, "code_hash", held_hash, 32, NULL);
-    phx_owner_secrets_hash(json_object_get(rec, "sealed_secrets"), held_secrets, NULL);
-    bool deleted = json_is_true(json_object_get(rec, "deleted"));
-    json_decref(rec);
+    uint8_t held_hash[32] = {0}, held_secrets[32] = {0}, held_owner[20] = {0};
+    bool have = phx_json_load_file(path, &rec, NULL) == PHX_OK, deleted = false;
+    if (have) {
+        phx_json_get_int(rec, "nonce", &held, NULL);
+        if (json_object_get(rec, "code_hash"))
+            phx_json_get_hex_fixed(rec, "code_hash", held_hash, 32, NULL);
+        if (json_object_get(rec, "owner"))
+            phx_json_get_hex_fixed(rec, "owner", held_owner, 20, NULL);
+        phx_owner_secrets_hash(json_object_get(rec, "sealed_secrets"), held_secrets, NULL);
+        deleted = json_is_true(json_object_get(rec, "deleted"));
+        json_decref(rec);
+    }
+    if (!memcmp(chain_owner, zero, 20)) {
+        /* Off chain: the id is the owner's own, by derivation. A delete may
+         * name the owner this worker recorded instead of the salt. */
+        if (json_object_get(req, "salt")) {
+            uint8_t want[32];
+            if ((err = phx_json_get_hex_fixed(req, "salt", salt, 32, e))) return err;
+            phx_chain_contract_id(owner, salt, want);
+            if (memcmp(want, op->contract_id, 32))
+                return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
+        } else if (!have || memcmp(held_owner, owner, 20)) {
+            return phx_fail(e, PHX_ERR_VERIFY,
+                            "the %s names neither the salt the id derives from nor the owner "
+                            "this worker recorded",
+                            op->action);
+        }
+    }
+    /* Against what this worker holds: only forward. */
+    if (!have) return PHX_OK;
     if ((uint64_t)held > op->nonce)
         return phx_fail(e, PHX_ERR_VERIFY, "an older op than the one this worker holds");
     if ((uint64_t)held == op->nonce &&

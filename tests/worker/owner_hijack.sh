@@ -166,6 +166,27 @@ for i in 1 2 3 4 5 6; do
 done
 check "puts past the owner's quota are refused, saying so" "403 1" "$over"
 
+# Delete: the owner's alone, and what it replaced cannot be replayed.
+python3 - "$wdir/contracts" "$gdir/contracts" "$id_off" "$tmp/victim.js" "$tmp/replay.json" <<'PY'
+import json, os, sys
+wd, gd, i, code, out = sys.argv[1:]
+w = json.load(open(os.path.join(wd, i[2:].lower() + '.json')))
+g = json.load(open(os.path.join(gd, i + '.json')))
+json.dump({'id': i, 'code': open(code).read(), 'owner': g['owner'], 'salt': g['salt'],
+           'nonce': g['nonce'], 'signature': g['signature'],
+           'sealed_secrets': w['sealed_secrets']}, open(out, 'w'))
+PY
+http POST "$w/v1/contracts" "$tmp/replay.json" >"$tmp/s"
+check "the owner's own signed deploy, sent again, is idempotent" 200 "$(head -1 "$tmp/s")"
+"$phx" delete "$id_off" --key-file "$tmp/attacker.key" >/dev/null 2>"$tmp/del.err"
+check "a delete signed by someone else is refused" 1 $?
+"$phx" delete "$id_off" >/dev/null
+check "the owner deletes the contract" 0 $?
+http POST "$gw/v1/contracts/$id_off/call" "$tmp/in.json" >"$tmp/s"
+check "a deleted contract is 404" 404 "$(head -1 "$tmp/s")"
+http POST "$w/v1/contracts" "$tmp/replay.json" >"$tmp/s"
+check "replaying the deploy the delete replaced is refused" 403 "$(head -1 "$tmp/s")"
+
 # Fail closed: with the chain unreadable (anvil stopped) a deploy is refused.
 anvil=$(json "$tmp/ep.json" "['pids']['anvil']")
 kill -STOP "$anvil"
