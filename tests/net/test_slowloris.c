@@ -1,0 +1,165 @@
+/* Slowloris against the daemons' HTTP server (issue 10 item 3), on real
+ * loopback sockets: 1,000 connections send a request line and then trickle
+ * one header line at a time without ever finishing their headers, from 40
+ * source addresses (127.0.1.1 .. 127.0.1.40, 25 each, so a per-client limit
+ * alone does not explain the result). While they are held open, a separate
+ * client (127.0.0.1) asks GET /healthz five times with a 10 s client timeout;
+ * each must answer 200. The latency is printed, not asserted: a working server
+ * answers in milliseconds, a server whose connection slots are all held never
+ * answers at all. The flood is bounded (fixed count, stops itself). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "phx/net.h"
+#include "test.h"
+
+#define SLOW_CONNS 1000
+#define PER_SOURCE 25
+
+static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    (void)ctx;
+    (void)req;
+    (void)e;
+    resp->json = json_pack("{s:b}", "ok", 1);
+    return PHX_OK;
+}
+
+typedef struct {
+    uint16_t port;
+    int fds[SLOW_CONNS];
+    int nopen;
+    atomic_bool stop;
+    atomic_int closed_by_server;
+} flood_t;
+
+static int slow_connect(uint16_t port, int source)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7F000100u + 1 + (uint32_t)source); /* 127.0.1.x */
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) ||
+        (connect(fd, (struct sockaddr *)&dst, sizeof dst) && errno != EINPROGRESS)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Send s on every connection still open; a failed send means the server
+ * closed it. */
+static void send_all(flood_t *f, const char *s)
+{
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        if (f->fds[i] < 0) continue;
+        ssize_t n = send(f->fds[i], s, strlen(s), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN) {
+            close(f->fds[i]);
+            f->fds[i] = -1;
+            atomic_fetch_add(&f->closed_by_server, 1);
+        }
+    }
+}
+
+/* Trickle one header line per connection every 500 ms until told to stop
+ * (bounded by the caller; at most 60 rounds whatever happens). */
+static void *trickle(void *arg)
+{
+    flood_t *f = arg;
+    for (int round = 0; round < 60 && !atomic_load(&f->stop); round++) {
+        char line[64];
+        snprintf(line, sizeof line, "X-Slow-%d: %d\r\n", round, round);
+        send_all(f, line);
+        for (int t = 0; t < 10 && !atomic_load(&f->stop); t++)
+            usleep(50 * 1000);
+    }
+    return NULL;
+}
+
+static void test_flood(const phx_http_server_opts_t *so, const char *what)
+{
+    phx_http_router_t *r = NULL;
+    phx_error_t e = {0};
+    CHECK(phx_http_router_new(&r, &e) == PHX_OK);
+    CHECK(phx_http_router_add(r, "GET", "/healthz", h_health, NULL, 0, &e) == PHX_OK);
+    phx_http_server_t *s = NULL;
+    CHECK_MSG(phx_http_server_start(r, so, &s, &e) == PHX_OK, "%s", e.message);
+    if (!s) {
+        phx_http_router_free(r);
+        return;
+    }
+    static flood_t f;
+    memset(&f, 0, sizeof f);
+    f.port = phx_http_server_port(s);
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        f.fds[i] = slow_connect(f.port, i / PER_SOURCE);
+        f.nopen += f.fds[i] >= 0;
+    }
+    CHECK_MSG(f.nopen == SLOW_CONNS, "opened %d of %d slow connections", f.nopen, SLOW_CONNS);
+    usleep(200 * 1000); /* let the connects complete */
+    send_all(&f, "GET /healthz HTTP/1.1\r\nHost: victim\r\n");
+    pthread_t th;
+    pthread_create(&th, NULL, trickle, &f);
+    sleep(1); /* the flood is in place */
+
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/healthz", (unsigned)f.port);
+    phx_http_client_opts_t co = {.timeout_ms = 10000, .connect_timeout_ms = 10000};
+    int ok = 0;
+    double worst_ms = 0;
+    for (int i = 0; i < 5; i++) {
+        uint64_t t0 = phx_monotonic_ns();
+        int status = 0;
+        json_t *out = NULL;
+        phx_error_t he = {0};
+        phx_err_t err = phx_http_json("GET", url, NULL, &co, &status, &out, &he);
+        double ms = (double)(phx_monotonic_ns() - t0) / 1e6;
+        if (ms > worst_ms) worst_ms = ms;
+        printf("  %s: /healthz %d under %d slow connections: %s, status %d, %.1f ms\n", what, i + 1,
+               SLOW_CONNS, err ? he.message : "ok", status, ms);
+        ok += err == PHX_OK && status == 200 && json_is_true(json_object_get(out, "ok"));
+        json_decref(out);
+    }
+    atomic_store(&f.stop, true);
+    pthread_join(th, NULL);
+    printf("%s: /healthz answered %d of 5 (worst %.1f ms); %d slow connections still open\n",
+           what, ok, worst_ms, f.nopen - atomic_load(&f.closed_by_server));
+    CHECK_MSG(ok == 5, "%s: /healthz answered %d of 5 during the flood", what, ok);
+    for (int i = 0; i < SLOW_CONNS; i++)
+        if (f.fds[i] >= 0) close(f.fds[i]);
+    phx_http_server_stop(s, 1000);
+    phx_http_router_free(r);
+}
+
+int main(void)
+{
+    /* The test process holds both ends of every connection. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * SLOW_CONNS) {
+        rl.rlim_cur = rl.rlim_max < 4 * SLOW_CONNS ? rl.rlim_max : 4 * SLOW_CONNS;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* The server as the KMS and workers start it (all defaults), and as the
+     * gateway does (a larger connection budget). */
+    phx_http_server_opts_t defaults = {0};
+    test_flood(&defaults, "defaults");
+    phx_http_server_opts_t gateway = {.max_connections = 256};
+    test_flood(&gateway, "gateway");
+    return test_done("test_slowloris");
+}
