@@ -138,11 +138,106 @@ static void test_flood(const phx_http_server_opts_t *so, const char *what)
     }
     atomic_store(&f.stop, true);
     pthread_join(th, NULL);
-    printf("%s: /healthz answered %d of 5 (worst %.1f ms); %d slow connections still open\n",
-           what, ok, worst_ms, f.nopen - atomic_load(&f.closed_by_server));
+    printf("%s: /healthz answered %d of 5 (worst %.1f ms); %d slow connections still open\n", what,
+           ok, worst_ms, f.nopen - atomic_load(&f.closed_by_server));
     CHECK_MSG(ok == 5, "%s: /healthz answered %d of 5 during the flood", what, ok);
     for (int i = 0; i < SLOW_CONNS; i++)
         if (f.fds[i] >= 0) close(f.fds[i]);
+    phx_http_server_stop(s, 1000);
+    phx_http_router_free(r);
+}
+
+/* Read until the server closes the connection or max_ms passes (a bound on
+ * the test, not a timing claim); true when it closed. Sends one header byte
+ * every 200 ms meanwhile when trickle is set, as a slowloris client does. */
+static bool closed_by_server(int fd, bool trickle, int max_ms)
+{
+    for (int waited = 0; waited < max_ms; waited += 200) {
+        if (trickle) send(fd, "x", 1, MSG_NOSIGNAL);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            char buf[4096];
+            ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+        }
+    }
+    return false;
+}
+
+static phx_http_server_t *health_server(const phx_http_server_opts_t *so, phx_http_router_t **r)
+{
+    phx_error_t e = {0};
+    *r = NULL;
+    CHECK(phx_http_router_new(r, &e) == PHX_OK);
+    CHECK(phx_http_router_add(*r, "GET", "/healthz", h_health, NULL, 0, &e) == PHX_OK);
+    phx_http_server_t *s = NULL;
+    CHECK_MSG(phx_http_server_start(*r, so, &s, &e) == PHX_OK, "%s", e.message);
+    return s;
+}
+
+static int healthz(uint16_t port)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/healthz", (unsigned)port);
+    phx_http_client_opts_t co = {.timeout_ms = 10000};
+    int status = 0;
+    json_t *out = NULL;
+    phx_error_t e = {0};
+    phx_http_json("GET", url, NULL, &co, &status, &out, &e);
+    json_decref(out);
+    return status;
+}
+
+static void test_header_deadline(void)
+{
+    /* Headers trickled a byte every 200 ms never finish: the connection is
+     * closed at the 1 s header deadline although it is never idle. So is a
+     * body trickled the same way at the body deadline. */
+    phx_http_server_opts_t so = {.header_timeout_s = 1, .body_timeout_s = 1};
+    phx_http_router_t *r;
+    phx_http_server_t *s = health_server(&so, &r);
+    if (!s) return;
+    int fd = slow_connect(phx_http_server_port(s), 100);
+    usleep(100 * 1000);
+    const char *start = "GET /healthz HTTP/1.1\r\nX-Slow: ";
+    send(fd, start, strlen(start), MSG_NOSIGNAL);
+    CHECK_MSG(closed_by_server(fd, true, 8000), "trickled headers not cut at their deadline");
+    close(fd);
+    fd = slow_connect(phx_http_server_port(s), 100);
+    usleep(100 * 1000);
+    const char *h = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    send(fd, h, strlen(h), MSG_NOSIGNAL);
+    CHECK_MSG(closed_by_server(fd, true, 8000), "trickled body not cut at its deadline");
+    close(fd);
+    /* A request sent at once is unaffected. */
+    CHECK(healthz(phx_http_server_port(s)) == 200);
+    phx_buf_t m = PHX_BUF_INIT;
+    phx_error_t e = {0};
+    CHECK(phx_http_server_metrics(s, &m, &e) == PHX_OK);
+    CHECK(m.ptr && strstr((char *)m.ptr, "phx_http_refused_total{reason=\"deadline\"} 2\n"));
+    phx_buf_free(&m);
+    phx_http_server_stop(s, 1000);
+    phx_http_router_free(r);
+}
+
+static void test_per_client_limit(void)
+{
+    /* Four connections per client: the fifth from 127.0.1.200 is closed at
+     * once, while another client (127.0.0.1) is still served. */
+    phx_http_server_opts_t so = {.per_client_connections = 4};
+    phx_http_router_t *r;
+    phx_http_server_t *s = health_server(&so, &r);
+    if (!s) return;
+    int fds[5];
+    for (int i = 0; i < 5; i++) {
+        fds[i] = slow_connect(phx_http_server_port(s), 199);
+        usleep(50 * 1000);
+    }
+    CHECK(fds[4] >= 0 && closed_by_server(fds[4], false, 5000));
+    CHECK(fds[0] >= 0 && !closed_by_server(fds[0], false, 400));
+    CHECK(healthz(phx_http_server_port(s)) == 200);
+    for (int i = 0; i < 5; i++)
+        if (fds[i] >= 0) close(fds[i]);
     phx_http_server_stop(s, 1000);
     phx_http_router_free(r);
 }
@@ -155,11 +250,16 @@ int main(void)
         rl.rlim_cur = rl.rlim_max < 4 * SLOW_CONNS ? rl.rlim_max : 4 * SLOW_CONNS;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    /* The server as the KMS and workers start it (all defaults), and as the
-     * gateway does (a larger connection budget). */
+    /* The server as the KMS and workers start it (all defaults), as the
+     * gateway does (more handler threads), and with handlers on a pool of
+     * event-loop threads. */
     phx_http_server_opts_t defaults = {0};
     test_flood(&defaults, "defaults");
-    phx_http_server_opts_t gateway = {.max_connections = 256};
+    phx_http_server_opts_t gateway = {.handler_threads = 256};
     test_flood(&gateway, "gateway");
+    phx_http_server_opts_t pool = {.threads = 2};
+    test_flood(&pool, "pool of 2");
+    test_header_deadline();
+    test_per_client_limit();
     return test_done("test_slowloris");
 }
