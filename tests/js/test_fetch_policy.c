@@ -70,10 +70,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return reply(c, 302, "{}", loc);
     }
     if (!strcmp(url, "/headers")) {
-        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s}", "port", *self, "authorization",
-                              hdr(c, "Authorization"), "cookie", hdr(c, "Cookie"),
-                              "proxy_authorization", hdr(c, "Proxy-Authorization"), "x_test",
-                              hdr(c, "X-Test"));
+        json_t *o =
+            json_pack("{s:i,s:s,s:s,s:s,s:s}", "port", *self, "authorization",
+                      hdr(c, "Authorization"), "cookie", hdr(c, "Cookie"), "proxy_authorization",
+                      hdr(c, "Proxy-Authorization"), "x_test", hdr(c, "X-Test"));
         char *t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         enum MHD_Result r = reply(c, 200, t, NULL);
         free(t);
@@ -141,9 +141,9 @@ static bool failed_with(const phx_sandbox_result_t *r, const char *code)
 /* A contract fetching PATH on port FROM with all three credential headers and
  * one ordinary header, returning what the answering server saw. */
 #define CRED_FETCH                                                                                 \
-    "export default async () => { const r = await fetch('http://127.0.0.1:%d%s', { headers: {"    \
+    "export default async () => { const r = await fetch('http://127.0.0.1:%d%s', { headers: {"     \
     " authorization: 'Bearer s3cret', cookie: 'sid=42', 'proxy-authorization': 'Basic cHJveHk=',"  \
-    " 'x-test': 'kept' } }); return { status: r.status, redirected: r.redirected, seen: await "     \
+    " 'x-test': 'kept' } }); return { status: r.status, redirected: r.redirected, seen: await "    \
     "r.json() }; };"
 
 static void test_redirect_credentials(phx_sandbox_pool_t *pool)
@@ -191,7 +191,8 @@ static void test_exact_allowance(phx_sandbox_pool_t *narrow)
     CHECK(output_is(&r, "200"));
     phx_sandbox_result_free(&r);
     /* Another port on the same address (a chain RPC next to the price API). */
-    r = run(narrow, "export default async () => (await fetch('http://127.0.0.1:%d/headers')).status;",
+    r = run(narrow,
+            "export default async () => (await fetch('http://127.0.0.1:%d/headers')).status;",
             port_b);
     CHECK(failed_with(&r, "egress_denied"));
     phx_sandbox_result_free(&r);
@@ -201,7 +202,8 @@ static void test_exact_allowance(phx_sandbox_pool_t *narrow)
     CHECK(failed_with(&r, "egress_denied"));
     phx_sandbox_result_free(&r);
     /* The same port under another name is another allowance. */
-    r = run(narrow, "export default async () => (await fetch('http://localhost:%d/headers')).status;",
+    r = run(narrow,
+            "export default async () => (await fetch('http://localhost:%d/headers')).status;",
             port_a);
     CHECK(failed_with(&r, "egress_denied"));
     phx_sandbox_result_free(&r);
@@ -209,8 +211,9 @@ static void test_exact_allowance(phx_sandbox_pool_t *narrow)
 
 static void test_bad_allowances(void)
 {
-    static const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
-                                "127.0.0.1:80x", ":8080", "[::1]", "::1:8080", "a b:80"};
+    static const char *bad[] = {"127.0.0.1",       "127.0.0.1:",    "127.0.0.1:0",
+                                "127.0.0.1:65536", "127.0.0.1:80x", ":8080",
+                                "[::1]",           "::1:8080",      "a b:80"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         phx_sandbox_config_t cfg = {0};
         cfg.kv_dir = kv_dir;
