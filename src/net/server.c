@@ -68,6 +68,7 @@ struct phx_http_server {
     uint16_t port;
     atomic_int inflight;
     atomic_int connections;
+    atomic_int suspended; /* suspended and not yet back in on_request */
     /* open connections, for the sweeper */
     pthread_mutex_t conns_lock;
     conn_track_t *conns;
@@ -280,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     if (st->dispatched) {
         /* Resumed: a handler thread has filled the reply. */
+        atomic_fetch_sub(&s->suspended, 1);
         return st->replied ? send_reply(s, conn, st) : MHD_NO;
     }
     if (!st->started) {
@@ -341,9 +343,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         run_handler(s, st);
         return send_reply(s, conn, st);
     }
-    /* Suspend first, so the handler's resume cannot come before it. */
-    MHD_suspend_connection(conn);
     pthread_mutex_lock(&s->q_lock);
+    if (s->stopping) { /* no handler thread is left to take it */
+        pthread_mutex_unlock(&s->q_lock);
+        st->dispatched = false;
+        return send_error(conn, 503, "unavailable", "server stopping", 0);
+    }
+    /* Suspend before queueing, so the handler's resume cannot come first. */
+    atomic_fetch_add(&s->suspended, 1);
+    MHD_suspend_connection(conn);
     if (s->q_tail)
         s->q_tail->next = st;
     else
@@ -485,6 +493,7 @@ phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_
     s->body_ms = 1000ull * o.body_timeout_s;
     atomic_init(&s->inflight, 0);
     atomic_init(&s->connections, 0);
+    atomic_init(&s->suspended, 0);
     pthread_mutex_init(&s->conns_lock, NULL);
     pthread_mutex_init(&s->q_lock, NULL);
     pthread_cond_init(&s->q_cond, NULL);
@@ -628,6 +637,10 @@ void phx_http_server_stop(phx_http_server_t *s, uint64_t grace_ms)
     /* Handlers still running finish and resume their connections; requests
      * still queued get 503 without running. Then MHD closes the rest. */
     threads_stop(s);
+    /* libmicrohttpd aborts the process if it is stopped with a connection
+     * still suspended: wait for its thread to take the resumed ones back. */
+    for (int i = 0; i < 1000 && atomic_load(&s->suspended) > 0; i++)
+        usleep(5000);
     MHD_stop_daemon(s->daemon);
     server_free(s);
 }
