@@ -252,7 +252,9 @@ typedef struct {
     const char *kms_url;
     uint8_t kms_address[20];    /* the KMS key the Registry lists */
     const uint8_t *operator_sk; /* 32 bytes, borrowed: registers the worker, funds its gas */
-    const char **allow_hosts;   /* contract egress exemptions (hosts) */
+    /* contract egress exemptions, "HOST:PORT" each (phx_egress_allowance_parse);
+     * one that reaches the chain RPC, the KMS or the worker's own API is refused */
+    const char **allow_hosts;
     int nallow_hosts;
     uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
     bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
@@ -263,7 +265,8 @@ typedef struct phx_worker phx_worker_t;
 /* Open the TEE, load or create the sealed identity (secp256k1 + X25519), quote,
  * register on chain through the KMS (operator's transaction), fetch the
  * contract root from the KMS, then serve the HTTP API and run the job loop:
- *   POST /v1/contracts, POST /v1/contracts/:id/call, GET /v1/attestation?nonce=,
+ *   POST /v1/contracts (owner-signed), POST /v1/contracts/:id/call,
+ *   POST /v1/contracts/:id/delete (owner-signed), GET /v1/attestation?nonce=,
  *   GET /healthz, GET /metrics.
  * Starts the sandbox zygote first: call before the process has other threads. */
 phx_err_t phx_worker_start(const phx_worker_opts_t *opts, phx_worker_t **out, phx_error_t *e);
