@@ -22,8 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "attest_internal.h"
-#include "pck.h"
+#include "tcb.h"
 
 /* SHA-256 of the Intel SGX Root CA DER (testdata README, Intel's published value). */
 static const uint8_t intel_root_fingerprint[32] = {
@@ -357,6 +356,35 @@ static void col_entry_clear(col_entry_t *c)
     memset(c, 0, sizeof *c);
 }
 
+/* A document Intel signs with the TCB Signing key (TCB Info, QE Identity): its
+ * issuer chain to the root, not revoked, named TCB Signing under Intel's root,
+ * a signature over the exact text, and its issueDate/nextUpdate window. */
+typedef struct {
+    const char *name, *chain_name; /* static: windows keep them */
+    const char *chain_pem, *text;
+    size_t text_len;
+    const uint8_t *sig;
+    int64_t issue_date, next_update;
+} signed_doc_t;
+
+static phx_err_t check_signed_doc(phx_attest_verifier_t *v, col_entry_t *ent, const signed_doc_t *d,
+                                  STACK_OF(X509) * *chain, phx_error_t *e)
+{
+    phx_err_t err;
+    if ((err = load_pem_chain(v, d->chain_pem, strlen(d->chain_pem), chain, 1, d->chain_name, e)) ||
+        (err = verify_chain(v, *chain, 1, false, d->chain_name, ent->win, &ent->n_win, MAX_WINDOWS,
+                            e)) ||
+        (err = check_revocation(*chain, ent->root_crl, NULL, d->chain_name, e)))
+        return err;
+    if (!intel_cn_is(v, sk_X509_value(*chain, 0), "Intel SGX TCB Signing", NULL))
+        return phx_fail(e, PHX_ERR_VERIFY, "%s is not signed by Intel SGX TCB Signing", d->name);
+    if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(*chain, 0)), d->text, d->text_len, d->sig))
+        return phx_fail(e, PHX_ERR_VERIFY, "%s signature is invalid", d->name);
+    add_window(ent->win, &ent->n_win, MAX_WINDOWS, d->name, d->issue_date, d->next_update,
+               WIN_ISSUE);
+    return PHX_OK;
+}
+
 static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, size_t len,
                                    col_entry_t *ent, phx_error_t *e)
 {
@@ -365,6 +393,13 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     memset(ent, 0, sizeof *ent);
     if ((err = phx_collateral_parse(p, len, &ent->col, e))) goto out;
     phx_collateral_t *c = ent->col;
+    const signed_doc_t tcb_doc = {
+        "TCB Info",      "TCB Info issuer chain", c->tcb_info_issuer_chain, c->tcb_info_text,
+        c->tcb_info_len, c->tcb_info_sig,         c->tcb.issue_date,        c->tcb.next_update};
+    const signed_doc_t qe_doc = {
+        "QE Identity",       "QE Identity issuer chain", c->qe_identity_issuer_chain,
+        c->qe_identity_text, c->qe_identity_len,         c->qe_identity_sig,
+        c->qe.issue_date,    c->qe.next_update};
 
     if (!(ent->root_crl = load_crl(&c->root_ca_crl))) {
         err = phx_fail(e, PHX_ERR_INVALID, "collateral: root_ca_crl is not a DER CRL");
@@ -411,43 +446,10 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     if ((err = check_revocation(crl_chain, ent->root_crl, NULL, "PCK CRL issuer chain", e)))
         goto out;
 
-    /* TCB Info: chain to the root, not revoked, signature over the exact text. */
-    if ((err = load_pem_chain(v, c->tcb_info_issuer_chain, strlen(c->tcb_info_issuer_chain),
-                              &tcb_chain, 1, "TCB Info issuer chain", e)) ||
-        (err = verify_chain(v, tcb_chain, 1, false, "TCB Info issuer chain", ent->win, &ent->n_win,
-                            MAX_WINDOWS, e)) ||
-        (err = check_revocation(tcb_chain, ent->root_crl, NULL, "TCB Info issuer chain", e)))
+    /* TCB Info and QE Identity: the same signed-document check each. */
+    if ((err = check_signed_doc(v, ent, &tcb_doc, &tcb_chain, e)) ||
+        (err = check_signed_doc(v, ent, &qe_doc, &qe_chain, e)))
         goto out;
-    if (!intel_cn_is(v, sk_X509_value(tcb_chain, 0), "Intel SGX TCB Signing", NULL)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info is not signed by Intel SGX TCB Signing");
-        goto out;
-    }
-    if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(tcb_chain, 0)), c->tcb_info_text,
-                         c->tcb_info_len, c->tcb_info_sig)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info signature is invalid");
-        goto out;
-    }
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "TCB Info", c->tcb.issue_date,
-               c->tcb.next_update, WIN_ISSUE);
-
-    /* QE Identity: same. */
-    if ((err = load_pem_chain(v, c->qe_identity_issuer_chain, strlen(c->qe_identity_issuer_chain),
-                              &qe_chain, 1, "QE Identity issuer chain", e)) ||
-        (err = verify_chain(v, qe_chain, 1, false, "QE Identity issuer chain", ent->win,
-                            &ent->n_win, MAX_WINDOWS, e)) ||
-        (err = check_revocation(qe_chain, ent->root_crl, NULL, "QE Identity issuer chain", e)))
-        goto out;
-    if (!intel_cn_is(v, sk_X509_value(qe_chain, 0), "Intel SGX TCB Signing", NULL)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity is not signed by Intel SGX TCB Signing");
-        goto out;
-    }
-    if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(qe_chain, 0)), c->qe_identity_text,
-                         c->qe_identity_len, c->qe_identity_sig)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity signature is invalid");
-        goto out;
-    }
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "QE Identity", c->qe.issue_date,
-               c->qe.next_update, WIN_ISSUE);
     add_cert_window(ent->win, &ent->n_win, MAX_WINDOWS, "trusted root", v->root);
     if (ent->n_win >= MAX_WINDOWS) {
         err = phx_fail(e, PHX_ERR_VERIFY, "collateral: too many certificates");
@@ -548,169 +550,6 @@ static void platform_key(const col_entry_t *col, const phx_quote_t *q, uint8_t o
     SHA256_Update(&ctx, type, 2);
     SHA256_Update(&ctx, q->cert_data, q->cert_data_len);
     SHA256_Final(out, &ctx);
-}
-
-/* ---- TCB evaluation ------------------------------------------------------------- */
-
-/* Statuses as flags so that merging is a union (Intel QVL convergeTcbStatus:
- * an OutOfDate QE on a platform needing configuration is OutOfDateConfigurationNeeded). */
-enum { F_SWH = 1, F_CONF = 2, F_OOD = 4, F_REV = 8 };
-static unsigned status_flags(phx_tcb_status_t s)
-{
-    static const unsigned f[PHX_TCB__COUNT] = {0,     F_SWH,          F_CONF, F_CONF | F_SWH,
-                                               F_OOD, F_OOD | F_CONF, F_REV};
-    return f[s];
-}
-static phx_tcb_status_t status_from_flags(unsigned f)
-{
-    if (f & F_REV) return PHX_TCB_REVOKED;
-    if (f & F_OOD)
-        return f & F_CONF ? PHX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED : PHX_TCB_OUT_OF_DATE;
-    if (f & F_CONF)
-        return f & F_SWH ? PHX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED
-                         : PHX_TCB_CONFIGURATION_NEEDED;
-    return f & F_SWH ? PHX_TCB_SW_HARDENING_NEEDED : PHX_TCB_UP_TO_DATE;
-}
-
-static phx_err_t add_advisories(phx_attest_result_t *res, const advisories_t *adv, phx_error_t *e)
-{
-    for (size_t i = 0; i < adv->n; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < res->n_advisory_ids && !dup; j++)
-            dup = strcmp(res->advisory_ids[j], adv->ids[i]) == 0;
-        if (dup) continue;
-        if (res->n_advisory_ids >= PHX_ATTEST_MAX_ADVISORIES)
-            return phx_fail(e, PHX_ERR_LIMIT, "more than %d advisory IDs",
-                            PHX_ATTEST_MAX_ADVISORIES);
-        snprintf(res->advisory_ids[res->n_advisory_ids++], PHX_ATTEST_ADVISORY_LEN, "%s",
-                 adv->ids[i]);
-    }
-    return PHX_OK;
-}
-
-static bool svn_ge(const uint8_t *have, const uint8_t *want)
-{
-    for (int i = 0; i < 16; i++)
-        if (have[i] < want[i]) return false;
-    return true;
-}
-
-/* QE Identity policy (Intel QVL, QE identity verification): MRSIGNER, ISVPRODID,
- * masked MISCSELECT and ATTRIBUTES, a production QE, then ISVSVN -> TCB level. */
-static phx_err_t check_qe_identity(const qe_identity_t *qi, const phx_sgx_report_t *qe,
-                                   const isv_level_t **level, phx_error_t *e)
-{
-    if (memcmp(qe->mr_signer, qi->mrsigner, 32) != 0)
-        return phx_fail(e, PHX_ERR_VERIFY, "QE MRSIGNER does not match the QE Identity");
-    if (qe->isv_prod_id != qi->isvprodid)
-        return phx_fail(e, PHX_ERR_VERIFY, "QE ISVPRODID %u, QE Identity wants %u", qe->isv_prod_id,
-                        qi->isvprodid);
-    if ((qe->misc_select & qi->miscselect_mask) != (qi->miscselect & qi->miscselect_mask))
-        return phx_fail(e, PHX_ERR_VERIFY, "QE MISCSELECT does not match the QE Identity");
-    for (int i = 0; i < 16; i++)
-        if ((qe->attributes[i] & qi->attributes_mask[i]) !=
-            (qi->attributes[i] & qi->attributes_mask[i]))
-            return phx_fail(e, PHX_ERR_VERIFY, "QE ATTRIBUTES do not match the QE Identity");
-    if (qe->attributes[0] & 0x02)
-        return phx_fail(e, PHX_ERR_VERIFY, "the quoting enclave is a debug enclave");
-    for (size_t i = 0; i < qi->n_levels; i++)
-        if (qe->isv_svn >= qi->levels[i].isvsvn) {
-            *level = &qi->levels[i];
-            return PHX_OK;
-        }
-    return phx_fail(e, PHX_ERR_VERIFY, "QE ISVSVN %u is below every QE Identity TCB level",
-                    qe->isv_svn);
-}
-
-/* TDX module identity (TCB Info v3 tdxModule / tdxModuleIdentities): the SEAM
- * module's signer and attributes, and its ISVSVN (tee_tcb_svn[0]) -> TCB level
- * of the identity named TDX_<tee_tcb_svn[1]> when the major version is > 0. */
-static phx_err_t check_tdx_module(const tcb_info_t *t, const phx_td_report_t *td,
-                                  const isv_level_t **level, phx_error_t *e)
-{
-    const uint8_t *mrsigner = t->module_mrsigner, *attr = t->module_attributes,
-                  *mask = t->module_attributes_mask;
-    const tdx_module_id_t *mid = NULL;
-    *level = NULL;
-    if (!t->has_module) return phx_fail(e, PHX_ERR_VERIFY, "TDX TCB Info has no tdxModule");
-    if (td->tee_tcb_svn[1] > 0 && t->n_modules > 0) {
-        char want[16];
-        snprintf(want, sizeof want, "TDX_%02X", td->tee_tcb_svn[1]);
-        for (size_t i = 0; i < t->n_modules && !mid; i++)
-            if (strcasecmp(t->modules[i].id, want) == 0) mid = &t->modules[i];
-        if (!mid)
-            return phx_fail(e, PHX_ERR_VERIFY, "TCB Info has no TDX module identity %s", want);
-        mrsigner = mid->mrsigner;
-        attr = mid->attributes;
-        mask = mid->attributes_mask;
-    }
-    if (memcmp(td->mr_signer_seam, mrsigner, 48) != 0)
-        return phx_fail(e, PHX_ERR_VERIFY, "TDX module MRSIGNER does not match the TCB Info");
-    for (int i = 0; i < 8; i++)
-        if ((td->seam_attributes[i] & mask[i]) != (attr[i] & mask[i]) ||
-            (td->seam_attributes[i] & ~mask[i]))
-            return phx_fail(e, PHX_ERR_VERIFY, "TDX module attributes do not match the TCB Info");
-    if (!mid) return PHX_OK;
-    for (size_t i = 0; i < mid->n_levels; i++)
-        if (td->tee_tcb_svn[0] >= mid->levels[i].isvsvn) {
-            *level = &mid->levels[i];
-            return PHX_OK;
-        }
-    return phx_fail(e, PHX_ERR_VERIFY, "TDX module ISVSVN %u is below every TCB level of %s",
-                    td->tee_tcb_svn[0], mid->id);
-}
-
-static const tcb_level_t *match_platform(const tcb_info_t *t, const pck_ext_t *pck,
-                                         const phx_quote_t *q)
-{
-    for (size_t i = 0; i < t->n_levels; i++) {
-        const tcb_level_t *l = &t->levels[i];
-        if (pck->pce_svn < l->pcesvn || !svn_ge(pck->cpu_svn_components, l->sgx)) continue;
-        if (q->header.tee_type == PHX_QUOTE_TEE_TDX &&
-            (!l->has_tdx || !svn_ge(q->td.tee_tcb_svn, l->tdx)))
-            continue;
-        return l;
-    }
-    return NULL;
-}
-
-/* TDATTRIBUTES (TDX module ABI, TDINFO_STRUCT): TUD byte 0 bit 0 is DEBUG, its
- * bits 7:1 reserved; SEC bits 27:8 and 29 reserved, bit 28 SEPT_VE_DISABLE;
- * OTHER bits 62:32 reserved. */
-static phx_err_t check_td_attributes(const uint8_t a[8], bool allow_debug, phx_error_t *e)
-{
-    if (a[0] & 0xFE) return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
-    if ((a[0] & 0x01) && !allow_debug)
-        return phx_fail(e, PHX_ERR_VERIFY, "the TD is in debug mode");
-    if (a[1] || a[2] || (a[3] & 0x0F) || (a[3] & 0x20) || a[4] || a[5] || a[6] || (a[7] & 0x7F))
-        return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
-    if (!(a[3] & 0x10)) return phx_fail(e, PHX_ERR_VERIFY, "the TD does not set SEPT_VE_DISABLE");
-    return PHX_OK;
-}
-
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; list && *list; list++)
-        if (strcmp(*list, s) == 0) return true;
-    return false;
-}
-
-static phx_err_t apply_policy(const phx_attest_policy_t *p, phx_attest_result_t *res,
-                              phx_error_t *e)
-{
-    if (!(p->accept_status_mask & (1u << res->status)))
-        return phx_fail(e, PHX_ERR_POLICY, "TCB status %s is not accepted by the policy",
-                        phx_tcb_status_name(res->status));
-    if (p->min_tcb_date && res->tcb_date < p->min_tcb_date)
-        return phx_fail(e, PHX_ERR_POLICY, "TCB date %lld is older than the policy's minimum %lld",
-                        (long long)res->tcb_date, (long long)p->min_tcb_date);
-    for (size_t i = 0; i < res->n_advisory_ids; i++) {
-        const char *id = res->advisory_ids[i];
-        if (in_list(p->denied_advisories, id) ||
-            (p->allowed_advisories && !in_list(p->allowed_advisories, id)))
-            return phx_fail(e, PHX_ERR_POLICY, "advisory %s is not accepted by the policy", id);
-    }
-    return PHX_OK;
 }
 
 /* ---- the verifier --------------------------------------------------------------- */
@@ -862,7 +701,7 @@ static phx_err_t verify_quote_with(const EC_KEY *p256, const col_entry_t *col, p
             return phx_fail(e, PHX_ERR_VERIFY, "QE report data is not zero-padded");
 
     const isv_level_t *qe_level = NULL;
-    if ((err = check_qe_identity(&c->qe, &q->qe_report_body, &qe_level, e))) return err;
+    if ((err = attest_qe_identity_check(&c->qe, &q->qe_report_body, &qe_level, e))) return err;
 
     if (!plat->att_key || memcmp(plat->att_pub, q->attestation_key, 64) != 0) {
         EC_KEY_free(plat->att_key);
@@ -873,42 +712,10 @@ static phx_err_t verify_quote_with(const EC_KEY *p256, const col_entry_t *col, p
     if (!ec_verify(plat->att_key, raw, q->signed_len, q->signature))
         return phx_fail(e, PHX_ERR_VERIFY, "quote signature is invalid");
 
-    const tcb_level_t *level = match_platform(&c->tcb, pck, q);
-    if (!level)
-        return phx_fail(e, PHX_ERR_VERIFY,
-                        "no TCB level in the TCB Info matches the platform (PCESVN %u)",
-                        pck->pce_svn);
-    unsigned flags = status_flags(level->status);
-    res->tcb_date = level->tcb_date;
-    if ((err = add_advisories(res, &level->adv, e))) return err;
-    if (tdx) {
-        const isv_level_t *mod_level = NULL;
-        if ((err = check_tdx_module(&c->tcb, &q->td, &mod_level, e))) return err;
-        if (mod_level) {
-            flags |= status_flags(mod_level->status);
-            if ((err = add_advisories(res, &mod_level->adv, e))) return err;
-        }
-    }
-    flags |= status_flags(qe_level->status);
-    if ((err = add_advisories(res, &qe_level->adv, e))) return err;
-    res->status = status_from_flags(flags);
-    if (res->status == PHX_TCB_REVOKED)
-        return phx_fail(e, PHX_ERR_VERIFY, "the platform or QE TCB is revoked");
-
-    /* The workload itself: debug enclaves/TDs and TDX 1.5 service TDs. */
-    if (q->report_type == PHX_REPORT_SGX) {
-        if ((q->sgx.attributes[0] & 0x02) && !policy->allow_debug)
-            return phx_fail(e, PHX_ERR_VERIFY, "the enclave is in debug mode");
-    } else {
-        if ((err = check_td_attributes(q->td.td_attributes, policy->allow_debug, e))) return err;
-        if (q->report_type == PHX_REPORT_TD15 && !policy->allow_service_td) {
-            static const uint8_t zero[48];
-            if (memcmp(q->td.mr_service_td, zero, 48) != 0)
-                return phx_fail(e, PHX_ERR_VERIFY, "MR_SERVICE_TD is not zero");
-        }
-    }
+    if ((err = attest_tcb_evaluate(&c->tcb, pck, q, qe_level, res, e))) return err;
+    if ((err = attest_workload_check(q, policy, e))) return err;
     res->verified = true;
-    if ((err = apply_policy(policy, res, e))) return err;
+    if ((err = attest_policy_apply(policy, res, e))) return err;
     res->accepted = true;
     return PHX_OK;
 }
@@ -970,20 +777,4 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
 out:
     pthread_mutex_unlock(&v->lock);
     return err;
-}
-
-/* ---- policies --------------------------------------------------------------------- */
-
-phx_attest_policy_t phx_attest_policy_default(void)
-{
-    phx_attest_policy_t p = {0};
-    p.accept_status_mask = 1u << PHX_TCB_UP_TO_DATE | 1u << PHX_TCB_SW_HARDENING_NEEDED;
-    return p;
-}
-
-phx_attest_policy_t phx_attest_policy_permissive(void)
-{
-    phx_attest_policy_t p = {0};
-    p.accept_status_mask = ((1u << PHX_TCB__COUNT) - 1) & ~(1u << PHX_TCB_REVOKED);
-    return p;
 }
