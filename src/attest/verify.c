@@ -408,6 +408,7 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     pthread_mutex_lock(&v->lock);
     v->clock++;
     /* Between calls nothing points into the pool: refill it when nearly full. */
+    PHX_ASSERT(v->store.n_pool <= ATTEST_POOL_SLOTS);
     if (v->store.n_pool > ATTEST_POOL_SLOTS - 8) attest_store_clear(&v->store);
     col_entry_t *col = NULL;
     for (int i = 0; i < CACHE_SLOTS && !col; i++)
@@ -423,6 +424,11 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
         col_entry_clear(col);
         *col = fresh;
     }
+    /* A cache entry is whole: verified collateral for exactly these bytes, its
+     * CRLs read, and every window recorded (the root's last). */
+    PHX_ASSERT(col->used && col->col && col->len == collateral_len);
+    PHX_ASSERT(col->n_win > 0 && col->n_win < MAX_WINDOWS);
+    PHX_ASSERT(col->root_crl.tbs.len && col->pck_crl.tbs.len);
     col->stamp = v->clock;
 
     platform_key(col, &q, plat_key);
@@ -439,6 +445,9 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
         plat_entry_clear(plat);
         *plat = fresh;
     }
+    /* A platform entry names this collateral and holds the PCK chain's windows. */
+    PHX_ASSERT(plat->used && memcmp(plat->key, plat_key, 32) == 0);
+    PHX_ASSERT(plat->n_win >= 2 && plat->n_win <= 4);
     plat->stamp = v->clock;
     err = verify_quote_with(v->store.p256, col, plat, &q, quote, now, policy, res, e);
 out:

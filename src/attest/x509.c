@@ -56,6 +56,7 @@ EC_KEY *attest_raw_key(const EC_KEY *p256, const uint8_t pub[64])
 
 EC_KEY *attest_cert_key(const attest_store_t *s, attest_cert_t *c)
 {
+    PHX_ASSERT(c->x.pub[0] == 0x04); /* der.c only accepts uncompressed points */
     if (!c->key) c->key = key_from_sec1(s->p256, c->x.pub);
     return c->key;
 }
@@ -147,6 +148,7 @@ static attest_cert_t *cert_get(attest_store_t *s, const uint8_t *der, size_t len
     for (size_t i = 0; i < s->n_pool; i++)
         if (memcmp(s->pool[i]->hash, h, 32) == 0) return s->pool[i];
     attest_cert_t *c = cert_new(der, len, h);
+    PHX_ASSERT(s->n_pool <= ATTEST_POOL_SLOTS);
     if (c && s->n_pool < ATTEST_POOL_SLOTS) {
         c->pooled = true;
         s->pool[s->n_pool++] = c;
@@ -156,6 +158,7 @@ static attest_cert_t *cert_get(attest_store_t *s, const uint8_t *der, size_t len
 
 void attest_chain_free(attest_chain_t *c)
 {
+    PHX_ASSERT(c->n <= ATTEST_CHAIN_MAX);
     for (size_t i = 0; i < c->n; i++)
         if (c->owned[i]) cert_free(c->certs[i]);
     c->n = 0;
@@ -240,9 +243,13 @@ phx_err_t attest_chain_verify(attest_store_t *s, const attest_chain_t *c, size_t
     if (c->certs[0]->x.ca != leaf_ca)
         return phx_fail(e, PHX_ERR_VERIFY, "%s: the first certificate %s a CA", what,
                         leaf_ca ? "is not" : "is");
+    PHX_ASSERT(c->n <= ATTEST_CHAIN_MAX);
     for (size_t i = 0; i < n; i++) {
         attest_cert_t *cert = c->certs[i];
         attest_cert_t *issuer = i + 1 < n ? c->certs[i + 1] : &s->root;
+        /* A remembered issuer outlives the call: the root or a pooled entry. */
+        PHX_ASSERT(!cert->verified_issuer || cert->pooled);
+        PHX_ASSERT(c->owned[i] == (cert != &s->root && !cert->pooled));
         if (!issued_by(issuer, cert))
             return phx_fail(e, PHX_ERR_VERIFY,
                             "%s: certificate %zu is not issued by the next one%s", what, i,
