@@ -15,13 +15,14 @@
 #include <openssl/obj_mac.h>
 #include <openssl/sha.h>
 
+#include "attest_internal.h"
 #include "x509.h"
 
 bool attest_ec_verify(EC_KEY *key, const void *msg, size_t len, const uint8_t rs[64])
 {
     uint8_t digest[32];
     if (!key) return false;
-    SHA256(msg, len, digest);
+    attest_sha256(msg, len, digest);
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
     bool ok = false;
@@ -114,7 +115,7 @@ phx_err_t attest_store_init(attest_store_t *s, const uint8_t *root_der, size_t l
         return phx_fail(e, PHX_ERR_NOMEM, "verifier");
     memcpy(s->root.der, root_der, len);
     s->root.der_len = len;
-    SHA256(root_der, len, s->root.hash);
+    attest_sha256(root_der, len, s->root.hash);
     if (x509_cert_parse(s->root.der, len, &s->root.x, NULL))
         return phx_fail(e, PHX_ERR_INVALID, "trusted root is not one DER certificate");
     if (!issued_by(&s->root, &s->root) || !s->root.x.ca || !signed_by(s, &s->root, &s->root))
@@ -144,7 +145,7 @@ static attest_cert_t *cert_get(attest_store_t *s, const uint8_t *der, size_t len
 {
     if (len == s->root.der_len && memcmp(der, s->root.der, len) == 0) return &s->root;
     uint8_t h[32];
-    SHA256(der, len, h);
+    attest_sha256(der, len, h);
     for (size_t i = 0; i < s->n_pool; i++)
         if (memcmp(s->pool[i]->hash, h, 32) == 0) return s->pool[i];
     attest_cert_t *c = cert_new(der, len, h);
