@@ -372,6 +372,82 @@ static void compare_crl(size_t i)
     X509_CRL_free(x);
 }
 
+/* Our reader is stricter than OpenSSL, never looser: inputs d2i takes but that
+ * are not minimal DER or not in the profile are refused. Made from real DER. */
+static void test_strict(void)
+{
+    const char *path = test_data_path("dcap/certs/intel_sgx_root_ca.der");
+    const char *crl_path = path ? test_data_path("dcap/pcs-raw/automata_rootcrl_2503.der") : NULL;
+    if (!path || !crl_path) return;
+    phx_buf_t root = PHX_BUF_INIT, crl = PHX_BUF_INIT;
+    phx_error_t e = {0};
+    CHECK(phx_file_read(test_data_path("dcap/certs/intel_sgx_root_ca.der"), &root, &e) == 0);
+    CHECK(phx_file_read(test_data_path("dcap/pcs-raw/automata_rootcrl_2503.der"), &crl, &e) == 0);
+    x509_cert_t c;
+    x509_crl_t l;
+    CHECK(x509_cert_parse(root.ptr, root.len, &c, &e) == PHX_OK);
+    CHECK(x509_crl_parse(crl.ptr, crl.len, &l, &e) == PHX_OK);
+
+    /* Every proper prefix, and one byte more, is refused. */
+    size_t refused = 0;
+    for (size_t n = 0; n < root.len; n++)
+        refused += x509_cert_parse(root.ptr, n, &c, NULL) != PHX_OK;
+    for (size_t n = 0; n < crl.len; n++)
+        refused += x509_crl_parse(crl.ptr, n, &l, NULL) != PHX_OK;
+    CHECK_MSG(refused == root.len + crl.len, "%zu of %zu prefixes refused", refused,
+              root.len + crl.len);
+    uint8_t *more = malloc(root.len + 1);
+    memcpy(more, root.ptr, root.len);
+    more[root.len] = 0;
+    CHECK(x509_cert_parse(more, root.len + 1, &c, &e) != PHX_OK);
+    free(more);
+
+    /* A non-minimal length (30 82 02 8f -> 30 83 00 02 8f): OpenSSL reads it. */
+    CHECK(root.ptr[0] == 0x30 && root.ptr[1] == 0x82);
+    uint8_t *wide = malloc(root.len + 1);
+    wide[0] = 0x30;
+    wide[1] = 0x83;
+    wide[2] = 0x00;
+    memcpy(wide + 3, root.ptr + 2, root.len - 2);
+    const unsigned char *pp = wide;
+    X509 *x = d2i_X509(NULL, &pp, (long)root.len + 1);
+    CHECK_MSG(x != NULL, "OpenSSL reads a non-minimal length");
+    X509_free(x);
+    CHECK(x509_cert_parse(wide, root.len + 1, &c, &e) != PHX_OK && strstr(e.message, "bad length"));
+    free(wide);
+
+    /* A critical flag written 01 instead of DER's FF: OpenSSL takes it. */
+    uint8_t *flag = malloc(root.len);
+    memcpy(flag, root.ptr, root.len);
+    uint8_t *at = memmem(flag, root.len, "\x01\x01\xff", 3);
+    CHECK(at != NULL);
+    if (at) {
+        at[2] = 0x01;
+        pp = flag;
+        x = d2i_X509(NULL, &pp, (long)root.len);
+        CHECK_MSG(x != NULL, "OpenSSL reads a BER boolean");
+        X509_free(x);
+        CHECK(x509_cert_parse(flag, root.len, &c, &e) != PHX_OK &&
+              strstr(e.message, "not DER TRUE"));
+    }
+    free(flag);
+
+    /* The version: v1 (INTEGER 0) is outside the profile. */
+    uint8_t *v1 = malloc(root.len);
+    memcpy(v1, root.ptr, root.len);
+    uint8_t *ver = memmem(v1, root.len, "\xa0\x03\x02\x01\x02", 5);
+    CHECK(ver != NULL);
+    if (ver) {
+        ver[4] = 0x00;
+        CHECK(x509_cert_parse(v1, root.len, &c, &e) == PHX_ERR_UNSUPPORTED);
+    }
+    free(v1);
+    phx_buf_free(&root);
+    phx_buf_free(&crl);
+    printf("strictness: every prefix of a certificate and a CRL refused, and a trailing byte, "
+           "a non-minimal length, a BER boolean, a v1 version\n");
+}
+
 int main(void)
 {
     if (!test_data_path("dcap")) return test_done("attest_der");
@@ -407,6 +483,7 @@ int main(void)
     }
     for (size_t i = 0; i < n_crls; i++)
         free(crls[i].der);
+    test_strict();
     EC_KEY_free(p256);
     return test_done("attest_der");
 }
