@@ -10,13 +10,6 @@
 
 #include "x509.h"
 
-/* One TLV. tlv covers tag, length and value; p/len the value. */
-typedef struct {
-    uint8_t tag;
-    const uint8_t *p, *tlv;
-    size_t len, tlv_len;
-} der_t;
-
 enum {
     T_BOOLEAN = 0x01,
     T_INTEGER = 0x02,
@@ -56,9 +49,7 @@ static phx_err_t bad(phx_error_t *e, const char *what)
     return phx_fail(e, PHX_ERR_INVALID, "DER: %s", what);
 }
 
-/* Next TLV: one-byte tags only (no high tag numbers), definite minimal lengths
- * up to 4 bytes, the value inside what remains. */
-static phx_err_t der_next(phx_reader_t *r, der_t *out, phx_error_t *e)
+phx_err_t der_next(phx_reader_t *r, der_t *out, phx_error_t *e)
 {
     const uint8_t *start = r->p + r->off;
     uint8_t tag, b;

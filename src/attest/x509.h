@@ -21,6 +21,18 @@ static inline bool der_view_eq(der_view_t a, der_view_t b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+/* One DER TLV: tlv covers tag, length and value; p/len the value. */
+typedef struct {
+    uint8_t tag;
+    const uint8_t *p, *tlv;
+    size_t len, tlv_len;
+} der_t;
+
+/* Next TLV of r: one-byte tags only (no high tag numbers), definite minimal
+ * lengths up to 4 bytes, the value inside what remains; r advances past it.
+ * The one TLV walker of src/attest (certificates, CRLs, the SGX extension). */
+phx_err_t der_next(phx_reader_t *r, der_t *out, phx_error_t *e);
+
 /* A certificate, as views into the DER it was read from (the caller keeps that
  * alive). Intel's PCK certificate profile: X.509 v3, ECDSA P-256 with SHA-256. */
 typedef struct {
