@@ -66,10 +66,8 @@ static void test_flood(void)
     phx_tee_t *tee = NULL;
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
     uint8_t sk[32], xsk[32], contract_root[32];
-    phx_kms_requester_t rq = {.kms_url = phx_kms_node_url(node),
-                              .quote = sim_quote,
-                              .quote_ctx = tee,
-                              .x25519_sk = xsk};
+    phx_kms_requester_t rq = {
+        .kms_url = phx_kms_node_url(node), .quote = sim_quote, .quote_ctx = tee, .x25519_sk = xsk};
     phx_kms_address(phx_kms_node_kms(node), rq.kms_address);
     CHECK(phx_secp256k1_keygen(sk) == PHX_OK);
     CHECK(phx_eth_address_from_seckey(sk, rq.eth_address) == PHX_OK);
