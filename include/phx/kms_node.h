@@ -31,7 +31,10 @@ phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_p
 
 /* Everything optional except dir. */
 typedef struct {
-    const char *dir;                    /* state: kms-root.sealed (created 0700) */
+    /* State (created 0700): kms-root.sealed; without a sealing key
+     * kms-root.json (which root this node served: its KMS address, public);
+     * onboarding.json while a replica asks for the root. */
+    const char *dir;
     phx_tee_kind_t tee;                 /* default sim */
     const phx_tee_config_t *tee_config; /* NULL = defaults */
     const char *host;                   /* default 127.0.0.1 */
@@ -53,10 +56,18 @@ typedef struct {
     const phx_attest_policy_t *policy;
     /* Replica: with no sealed root yet, fetch it from this KMS (whose address
      * is onboard_kms_address), retrying while the Registry does not yet list
-     * this replica, for up to onboard_timeout_s (default 60). */
+     * this replica, for up to onboard_timeout_s (default 60). A TEE without a
+     * sealing key (TDX, sim-noseal) does this on every start: its root lives
+     * only in memory (docs/kms.md, "No sealing key"); without onboard_url it
+     * makes a new root only in a directory that never served one. */
     const char *onboard_url;
     const uint8_t *onboard_kms_address;
     uint32_t onboard_timeout_s;
+    /* With the chain: the operator account (32-byte key, copied) that pays
+     * for listing this node's key on the Registry with its quote
+     * (phx_kms_node_register), done in the background after start and asked
+     * again until governance allows the measurement; NULL: not listed. */
+    const uint8_t *operator_sk;
 } phx_kms_node_opts_t;
 
 typedef struct phx_kms_node phx_kms_node_t;
@@ -71,6 +82,17 @@ phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
  * made on this start. */
 void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
 bool phx_kms_node_created_root(const phx_kms_node_t *n);
+/* Where this start's root came from, for the operator: "created and
+ * sealed", "unsealed from disk", "received from a peer KMS ...", ... */
+const char *phx_kms_node_root_origin(const phx_kms_node_t *n);
+/* The background listing (opts.operator_sk): WAITING until the Registry
+ * lists this node's key, then LISTED; NONE without operator_sk. */
+typedef enum {
+    PHX_KMS_LISTING_NONE = 0,
+    PHX_KMS_LISTING_WAITING = 1,
+    PHX_KMS_LISTING_LISTED = 2,
+} phx_kms_node_listing_t;
+phx_kms_node_listing_t phx_kms_node_listing(phx_kms_node_t *n);
 /* List this node's identity key on the Registry with a quote whose report data
  * binds it (phx_chain_kms_report_data); operator_ pays the gas. A key already
  * listed is left alone (*registered_now false). Until governance allows this

@@ -172,6 +172,9 @@ phx_err_t phx_jobdb_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n, 
 /* Transitions. Each checks the current state (a job moves only forward;
  * anything else is PHX_ERR_STATE) and commits before returning. */
 phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e); /* ->RUNNING */
+/* SIGNED/SUBMITTED -> RUNNING, only when the signing key is gone (a worker
+ * with no sealing key has a new identity each boot): run and sign again. */
+phx_err_t phx_jobdb_resign(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
 phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
                            size_t output_len, const uint8_t signature[65], phx_error_t *e);
 phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
@@ -226,7 +229,6 @@ typedef struct {
 phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
                                   phx_result_report_t *report, phx_error_t *e);
 
-
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 
 /* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
@@ -240,12 +242,12 @@ typedef struct {
     const char *rpc_url;
     const phx_chain_deployment_t *deployment;
     const char *kms_url;
-    uint8_t kms_address[20];     /* the KMS key the Registry lists */
-    const uint8_t *operator_sk;  /* 32 bytes, borrowed: registers the worker, funds its gas */
-    const char **allow_hosts;    /* contract egress exemptions (hosts) */
+    uint8_t kms_address[20];    /* the KMS key the Registry lists */
+    const uint8_t *operator_sk; /* 32 bytes, borrowed: registers the worker, funds its gas */
+    const char **allow_hosts;   /* contract egress exemptions (hosts) */
     int nallow_hosts;
-    uint64_t poll_ms;            /* job loop: chain poll interval; default 250 */
-    bool no_jobs;                /* do not follow Jobs requests (tests of the HTTP API) */
+    uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
+    bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

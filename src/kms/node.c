@@ -1,12 +1,15 @@
-/* A whole KMS node: TEE backend, sealed root (made here, or fetched from a
- * running KMS when this node is a replica), quote verifier, the chain or
- * allowlist check, and the HTTP server. `phx kms` is this plus signals; tests
- * and the devnet can run it in-process. */
+/* A whole KMS node: TEE backend, the root (sealed on disk; or, without a
+ * sealing key, only in memory and fetched from a peer KMS on every start),
+ * quote verifier, the chain or allowlist check, the HTTP server, and the
+ * background listing of its own key on the Registry. `phx kms` is this plus
+ * signals; tests and the devnet can run it in-process. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "phx/crypto.h"
@@ -24,7 +27,18 @@ struct phx_kms_node {
     phx_http_server_t *server;
     uint8_t measurement[32];
     bool created_root;
+    const char *root_origin;
     char url[96];
+    /* Listing our key on the Registry (opts.operator_sk), in the background. */
+    pthread_t reg_thread;
+    bool reg_started;
+    pthread_mutex_t reg_lock;
+    pthread_cond_t reg_cond;
+    bool reg_stop;
+    phx_kms_node_listing_t listing;
+    uint8_t operator_sk[32];
+    phx_chain_deployment_t dep;
+    char rpc_url[512];
 };
 
 /* Our own quotes: the TEE's quote, plus collateral where we can produce it
@@ -77,8 +91,18 @@ static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t roo
         err = phx_fail(e, PHX_ERR_CRYPTO, "replica identity");
         goto out;
     }
-    char addr[43];
+    char addr[43], path[1100];
     phx_eth_address_checksum(rq.eth_address, addr);
+    /* Who governance (or a quorum of KMS nodes) must admit before we get the
+     * root: public, for the operator and scripts, in DIR/onboarding.json. */
+    json_t *doc = json_pack("{s:s,s:s}", "onboarding_address", addr, "from", o->onboard_url);
+    char *text = doc ? phx_json_dump(doc, true) : NULL;
+    snprintf(path, sizeof path, "%s/onboarding.json", o->dir);
+    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, NULL))
+        PHX_WARN("kms: could not write %s", path);
+    free(text);
+    json_decref(doc);
+    PHX_INFO("kms: replica %s asks %s for the root", addr, o->onboard_url);
     uint64_t deadline =
         phx_monotonic_ms() + 1000ull * (o->onboard_timeout_s ? o->onboard_timeout_s : 60);
     for (;;) {
@@ -116,6 +140,16 @@ static phx_err_t mkdir_p(const char *dir, phx_error_t *e)
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
 {
     if (!n) return;
+    if (n->reg_started) {
+        pthread_mutex_lock(&n->reg_lock);
+        n->reg_stop = true;
+        pthread_cond_broadcast(&n->reg_cond);
+        pthread_mutex_unlock(&n->reg_lock);
+        pthread_join(n->reg_thread, NULL);
+    }
+    pthread_mutex_destroy(&n->reg_lock);
+    pthread_cond_destroy(&n->reg_cond);
+    phx_secure_zero(n->operator_sk, sizeof n->operator_sk);
     phx_http_server_stop(n->server, grace_ms);
     phx_http_router_free(n->router);
     phx_kms_free(n->kms);
@@ -126,6 +160,78 @@ void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
     free(n);
 }
 
+/* The KMS address a root gives (replicas of one root share it). */
+static phx_err_t root_address(const uint8_t root[32], uint8_t address[20], phx_error_t *e)
+{
+    uint8_t sk[32];
+    phx_err_t err = phx_kms_identity_key(root, sk, address, e);
+    phx_secure_zero(sk, sizeof sk);
+    return err;
+}
+
+/* No sealing key (TDX, sim-noseal; DESIGN.md §5): the root lives only in the
+ * memory of running KMS nodes and passes between them over the attested
+ * replica channel, as dstack's KMS does. DIR/kms-root.json records, in the
+ * clear, which root this node served (its KMS address: public), so a restart
+ * with no peer to ask fails loudly instead of quietly making a new root that
+ * would change every contract's keys. */
+static phx_err_t root_without_sealing(const phx_kms_node_opts_t *o, phx_kms_node_t *n,
+                                      uint8_t root[32], phx_error_t *e)
+{
+    char path[1100], had_hex[43] = "";
+    uint8_t had[20], addr[20];
+    json_t *doc = NULL;
+    phx_err_t err;
+    bool known = false;
+    snprintf(path, sizeof path, "%s/kms-root.json", o->dir);
+    if (phx_json_load_file(path, &doc, NULL) == PHX_OK)
+        known = phx_json_get_hex_fixed(doc, "kms_address", had, 20, NULL) == PHX_OK;
+    json_decref(doc);
+    doc = NULL;
+    if (known) phx_eth_address_checksum(had, had_hex);
+    if (o->onboard_url) {
+        if (known && o->onboard_kms_address && memcmp(had, o->onboard_kms_address, 20) != 0)
+            return phx_fail(e, PHX_ERR_STATE,
+                            "this KMS served the root of KMS %s; --kms-address names another",
+                            had_hex);
+        if ((err = onboard(o, n->tee, root, e))) return err;
+        if ((err = root_address(root, addr, e))) goto out;
+        /* The release was signed by that KMS; check it also sent its own root. */
+        if (memcmp(addr, o->onboard_kms_address, 20) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "the peer KMS sent a root that is not its own");
+            goto out;
+        }
+        n->root_origin = "received from a peer KMS (no sealing key: kept in memory only)";
+    } else if (known) {
+        return phx_fail(e, PHX_ERR_STATE,
+                        "this TEE has no sealing key and this KMS served the root of KMS %s, "
+                        "which lives only in running KMS nodes: start it with --onboard-from "
+                        "URL --kms-address %s of a peer that holds it (a new root needs a new "
+                        "--dir)",
+                        had_hex, had_hex);
+    } else {
+        if (phx_random_bytes(root, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
+        if ((err = root_address(root, addr, e))) goto out;
+        n->created_root = true;
+        n->root_origin = "created in memory (no sealing key: start a replica to keep it)";
+        PHX_WARN("kms: no sealing key: the root lives only in this process and its replicas; "
+                 "start a replica (--onboard-from) before this node is ever stopped");
+    }
+    char addr_hex[43];
+    phx_eth_address_checksum(addr, addr_hex);
+    doc = json_pack("{s:s,s:b}", "kms_address", addr_hex, "sealed", 0);
+    char *text = doc ? phx_json_dump(doc, true) : NULL;
+    err = text ? phx_file_write_atomic(path, text, strlen(text), 0644, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "kms-root.json");
+    free(text);
+out:
+    json_decref(doc);
+    if (err) phx_secure_zero(root, 32);
+    return err;
+}
+
+static void *register_main(void *arg);
+
 phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out, phx_error_t *e)
 {
     phx_kms_node_t *n = calloc(1, sizeof *n);
@@ -135,6 +241,12 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     phx_err_t err;
     *out = NULL;
     if (!n) return phx_fail(e, PHX_ERR_NOMEM, "kms node");
+    pthread_mutex_init(&n->reg_lock, NULL);
+    pthread_cond_init(&n->reg_cond, NULL);
+    if (o->operator_sk && !(o->rpc_url && o->deployment)) {
+        err = phx_fail(e, PHX_ERR_INVALID, "listing on the Registry needs the chain");
+        goto fail;
+    }
     if (!o->dir || !*o->dir) {
         err = phx_fail(e, PHX_ERR_INVALID, "a state directory is required");
         goto fail;
@@ -182,17 +294,24 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     }
 
     /* The root: sealed on disk, or born here, or fetched from a running KMS. */
-    snprintf(path, sizeof path, "%s/kms-root.sealed", o->dir);
-    if (o->onboard_url && access(path, F_OK) != 0) {
-        phx_buf_t sealed = PHX_BUF_INIT;
-        if ((err = onboard(o, n->tee, root, e))) goto fail;
-        err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
-        if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
-        phx_buf_free(&sealed);
-        if (err) goto fail;
-    } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
-                                                  &n->created_root, e))) {
-        goto fail;
+    if (!phx_tee_can_seal(n->tee)) {
+        if ((err = root_without_sealing(o, n, root, e))) goto fail;
+    } else {
+        snprintf(path, sizeof path, "%s/kms-root.sealed", o->dir);
+        if (o->onboard_url && access(path, F_OK) != 0) {
+            phx_buf_t sealed = PHX_BUF_INIT;
+            if ((err = onboard(o, n->tee, root, e))) goto fail;
+            err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
+            if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
+            phx_buf_free(&sealed);
+            if (err) goto fail;
+            n->root_origin = "received from a peer KMS and sealed";
+        } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
+                                                      &n->created_root, e))) {
+            goto fail;
+        } else {
+            n->root_origin = n->created_root ? "created and sealed" : "unsealed from disk";
+        }
     }
     memcpy(cfg.root, root, 32);
     phx_secure_zero(root, sizeof root);
@@ -207,6 +326,17 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     const char *host = o->host ? o->host : "127.0.0.1";
     snprintf(n->url, sizeof n->url, strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
              (unsigned)phx_http_server_port(n->server));
+    if (o->operator_sk) {
+        memcpy(n->operator_sk, o->operator_sk, 32);
+        n->dep = *o->deployment;
+        snprintf(n->rpc_url, sizeof n->rpc_url, "%s", o->rpc_url);
+        n->listing = PHX_KMS_LISTING_WAITING;
+        if (pthread_create(&n->reg_thread, NULL, register_main, n) != 0) {
+            err = phx_fail(e, PHX_ERR_INTERNAL, "registration thread");
+            goto fail;
+        }
+        n->reg_started = true;
+    }
     phx_buf_free(&root_der);
     *out = n;
     return PHX_OK;
@@ -232,6 +362,85 @@ void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32])
 bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
+}
+const char *phx_kms_node_root_origin(const phx_kms_node_t *n)
+{
+    return n->root_origin ? n->root_origin : "?";
+}
+
+phx_kms_node_listing_t phx_kms_node_listing(phx_kms_node_t *n)
+{
+    pthread_mutex_lock(&n->reg_lock);
+    phx_kms_node_listing_t l = n->listing;
+    pthread_mutex_unlock(&n->reg_lock);
+    return l;
+}
+
+/* Wait ms or until the node stops; true when it stops. */
+static bool reg_wait(phx_kms_node_t *n, unsigned ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&n->reg_lock);
+    while (!n->reg_stop && pthread_cond_timedwait(&n->reg_cond, &n->reg_lock, &until) == 0) {
+    }
+    bool stop = n->reg_stop;
+    pthread_mutex_unlock(&n->reg_lock);
+    return stop;
+}
+
+/* List our key on the Registry, as a worker registers itself: until
+ * governance allows our measurement the Registry refuses, so ask again every
+ * 0.5 s; a chain that cannot be reached or a refused transaction is logged
+ * and tried again every 5 s (a KMS keeps serving meanwhile: replicas and
+ * already-registered workers do not need the listing of a new key). */
+static void *register_main(void *arg)
+{
+    phx_kms_node_t *n = arg;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *op = NULL;
+    bool warned_wait = false;
+    char last[256] = "";
+    for (;;) {
+        phx_error_t e = {0};
+        phx_err_t err = PHX_OK;
+        bool now = false;
+        if (!rpc && (err = phx_rpc_open(n->rpc_url, NULL, &rpc, &e))) rpc = NULL;
+        if (!err && !op && (err = phx_signer_open(rpc, n->operator_sk, NULL, &op, &e))) op = NULL;
+        if (!err) err = phx_kms_node_register(n, rpc, op, &n->dep, &now, &e);
+        if (!err) {
+            uint8_t addr[20];
+            char hex[43];
+            phx_kms_address(n->kms, addr);
+            phx_eth_address_checksum(addr, hex);
+            PHX_INFO("kms %s %s on the Registry", hex,
+                     now ? "registered itself with its quote" : "is already listed");
+            pthread_mutex_lock(&n->reg_lock);
+            n->listing = PHX_KMS_LISTING_LISTED;
+            pthread_mutex_unlock(&n->reg_lock);
+            break;
+        }
+        if (err == PHX_ERR_STATE) {
+            if (!warned_wait) PHX_WARN("kms: waiting for governance to allow this measurement");
+            warned_wait = true;
+        } else if (strcmp(last, e.message) != 0) {
+            /* Each distinct failure once, not every 5 s. */
+            PHX_WARN("kms: registerKms: %s (trying again)", e.message);
+            snprintf(last, sizeof last, "%s", e.message);
+        }
+        if (err != PHX_ERR_STATE) {
+            /* Start over with fresh clients: the signer's nonce may be stale. */
+            phx_signer_close(op);
+            op = NULL;
+        }
+        if (reg_wait(n, err == PHX_ERR_STATE ? 500 : 5000)) break;
+    }
+    phx_signer_close(op);
+    phx_rpc_close(rpc);
+    return NULL;
 }
 
 phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
