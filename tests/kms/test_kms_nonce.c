@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/tee.h"
 #include "test.h"
 
