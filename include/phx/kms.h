@@ -116,6 +116,9 @@ typedef enum {
     PHX_KMS_ROLE_WORKER = 1,
     PHX_KMS_ROLE_KMS = 2,
     PHX_KMS_ROLE_REGISTRATION = 3,
+    /* A replica KMS not yet admitted, asking this KMS to vouch for it
+     * (Registry.admitKmsByQuorum): like REGISTRATION, the measurement only. */
+    PHX_KMS_ROLE_KMS_ADMISSION = 4,
 } phx_kms_role_t;
 typedef phx_err_t (*phx_kms_check_peer_fn)(void *ctx, phx_kms_role_t role,
                                            const phx_kms_peer_t *peer, phx_error_t *e);
@@ -177,6 +180,7 @@ void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
  *   POST /v1/keys                      worker key release (see phx_kms_keys_request)
  *   POST /v1/replicas                  root secret to an attested KMS replica
  *   POST /v1/registrations             KMS signature for Registry.registerWorker
+ *   POST /v1/vouches                   KMS signature admitting a replica (quorum)
  *   GET  /v1/contracts/:id/pubkey      signed contract public keys
  *   GET  /v1/info                      {"kms_address","x25519_pub","nonce_ttl_s"}
  *   GET  /v1/attestation?nonce=0x..    the KMS's own quote over
@@ -233,6 +237,17 @@ phx_err_t phx_kms_release_open(phx_kms_role_t role, const json_t *response,
 phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
                                     phx_error_t *e);
 
+/* POST /v1/vouches without HTTP: the body of POST /v1/replicas (a quote in the
+ * KMS domain, phx_chain_kms_report_data). Same checks, with the chain asked
+ * only whether the measurement is allowed, and never for this KMS's own key;
+ * then *response = {"kms","x25519","measurement","tee_type","quote_hash",
+ * "collateral_hash","nonce","kms_address","signature"}: signature over
+ * phx_chain_kms_admit_digest, collateral_hash = keccak256 of the collateral
+ * JSON text verified (a string as sent, an object compactly dumped), one of
+ * the signatures Registry.admitKmsByQuorum takes. */
+phx_err_t phx_kms_vouch_replica(phx_kms_t *k, const json_t *request, json_t **response,
+                                phx_error_t *e);
+
 /* GET /v1/contracts/:id/pubkey without HTTP: {"contract_id","x25519_pub",
  * "address","kms_address","signature"}, signature = secp256k1 r||s||v (v 27/28)
  * by the KMS key over phx_kms_pubkey_digest. */
@@ -273,6 +288,11 @@ phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t r
 phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
                                        const uint8_t operator_address[20], json_t **out,
                                        phx_error_t *e);
+
+/* POST /v1/vouches (a replica asking for one quorum signature); *out is the
+ * KMS's answer (phx_kms_vouch_replica), checked to come from rq->kms_address,
+ * plus "quote": everything Registry.admitKmsByQuorum takes with it. */
+phx_err_t phx_kms_request_vouch(const phx_kms_requester_t *rq, json_t **out, phx_error_t *e);
 
 #ifdef __cplusplus
 }

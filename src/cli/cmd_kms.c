@@ -29,10 +29,11 @@ static const char help[] =
     "  --production             refuse the sim TEE\n"
     "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
     "  --deployment FILE        contract addresses (phx chain deployment file)\n"
-    "  --operator-key-file FILE with --rpc: the account (0x hex key) that pays for this\n"
-    "                           KMS listing its own key on the Registry with its quote\n"
-    "                           (registerKms); waits until governance allows the\n"
-    "                           measurement printed on the ready line\n"
+    "  --operator-key-file FILE a replica with --rpc: the account (0x hex key) that pays\n"
+    "                           for Registry.admitKmsByQuorum after the KMS it onboards\n"
+    "                           from vouched for its quote; without it governance must\n"
+    "                           admit the replica's onboarding key. A first KMS is\n"
+    "                           admitted by governance: `phx chain admit-kms URL`\n"
     "  --allow-measurement HEX  without a chain: allow this measurement id (repeatable)\n"
     "  --allow-own-measurement  without a chain: allow workers running this same binary\n"
     "  --trust-sim-root DIR     accept quotes from the sim platform in DIR (with the sim\n"
@@ -169,7 +170,6 @@ static int cmd_kms(int argc, char **argv)
             cli_error(rc, prefix, "--operator-key-file: %s", e.message);
             goto out;
         }
-        o.operator_sk = op_sk; /* the node lists itself on the Registry in the background */
     }
     o.allow_own_measurement = opts[ALLOWOWN].seen;
     if (o.deployment && (o.allow_count || o.allow_own_measurement)) {
@@ -198,6 +198,13 @@ static int cmd_kms(int argc, char **argv)
         cli_error(rc, prefix, "--onboard-from and --kms-address go together");
         goto out;
     }
+    if (opts[OPKEY].value && !opts[ONBOARD].value) {
+        cli_error(rc, prefix,
+                  "--operator-key-file pays a replica's quorum admission (with --onboard-from);"
+                  " a first KMS is admitted by governance: phx chain admit-kms URL");
+        goto out;
+    }
+    if (opts[OPKEY].value) o.quorum_sender_sk = op_sk;
     if (opts[KADDR].value) {
         if (phx_hex_decode_fixed(opts[KADDR].value, kms_address, 20, &e)) {
             cli_error(rc, prefix, "--kms-address: %s", e.message);

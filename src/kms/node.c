@@ -1,15 +1,12 @@
 /* A whole KMS node: TEE backend, the root (sealed on disk; or, without a
  * sealing key, only in memory and fetched from a peer KMS on every start),
- * quote verifier, the chain or allowlist check, the HTTP server, and the
- * background listing of its own key on the Registry. `phx kms` is this plus
- * signals; tests and the devnet can run it in-process. */
+ * quote verifier, the chain or allowlist check, and the HTTP server. `phx
+ * kms` is this plus signals; tests and the devnet can run it in-process. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "phx/crypto.h"
@@ -29,16 +26,6 @@ struct phx_kms_node {
     bool created_root;
     const char *root_origin;
     char url[96];
-    /* Listing our key on the Registry (opts.operator_sk), in the background. */
-    pthread_t reg_thread;
-    bool reg_started;
-    pthread_mutex_t reg_lock;
-    pthread_cond_t reg_cond;
-    bool reg_stop;
-    phx_kms_node_listing_t listing;
-    uint8_t operator_sk[32];
-    phx_chain_deployment_t dep;
-    char rpc_url[512];
 };
 
 /* Our own quotes: the TEE's quote, plus collateral where we can produce it
@@ -73,9 +60,43 @@ static phx_err_t own_measurement(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
     return PHX_OK;
 }
 
+/* A replica's onboarding key admitted by a quorum of one: the running KMS
+ * verifies our quote in its TEE and signs Registry.kmsAdmitDigest; we send
+ * Registry.admitKmsByQuorum with it. */
+static phx_err_t admit_by_quorum(const phx_kms_node_opts_t *o, const phx_kms_requester_t *rq,
+                                 phx_error_t *e)
+{
+    json_t *v = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *sender = NULL;
+    phx_buf_t quote = PHX_BUF_INIT;
+    uint8_t x25519[32], nonce[32], coll_hash[32], sig[65];
+    phx_err_t err;
+    if ((err = phx_kms_request_vouch(rq, &v, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(v, "x25519", x25519, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "nonce", nonce, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "collateral_hash", coll_hash, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "signature", sig, 65, e)) ||
+        (err = phx_json_get_hex(v, "quote", &quote, e)))
+        goto out;
+    if ((err = phx_rpc_open(o->rpc_url, NULL, &rpc, e)) ||
+        (err = phx_signer_open(rpc, o->quorum_sender_sk, NULL, &sender, e)))
+        goto out;
+    const uint8_t(*sigs)[65] = (const uint8_t(*)[65])sig;
+    err = phx_chain_admit_kms_by_quorum(sender, o->deployment, rq->eth_address, x25519, nonce,
+                                        quote.ptr, quote.len, coll_hash, sigs, 1, e);
+    if (err) phx_error_wrap(e, err, "admitKmsByQuorum");
+out:
+    phx_signer_close(sender);
+    phx_rpc_close(rpc);
+    phx_buf_free(&quote);
+    json_decref(v);
+    return err;
+}
+
 /* A replica's first start: a throwaway identity made in this TEE asks the
- * running KMS for the root. Governance must list that identity as a KMS node
- * first, so keep asking (and saying who we are) until it does. */
+ * running KMS for the root. That identity must be admitted as a KMS node first
+ * (by a quorum, below, or by governance), so keep asking until it is. */
 static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t root[32],
                          phx_error_t *e)
 {
@@ -105,11 +126,15 @@ static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t roo
     PHX_INFO("kms: replica %s asks %s for the root", addr, o->onboard_url);
     uint64_t deadline =
         phx_monotonic_ms() + 1000ull * (o->onboard_timeout_s ? o->onboard_timeout_s : 60);
+    if (o->quorum_sender_sk && o->rpc_url && o->deployment && (err = admit_by_quorum(o, &rq, e)))
+        goto out;
     for (;;) {
         err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_KMS, root, e);
         if (!err || !(err == PHX_ERR_REMOTE && e && strstr(e->message, "not a KMS node"))) break;
         if (phx_monotonic_ms() > deadline) break;
-        PHX_WARN("kms: replica %s waits to be listed as a KMS node (Registry.setKms)", addr);
+        PHX_WARN("kms: replica %s waits to be admitted as a KMS node (Registry.admitKms or "
+                 "admitKmsByQuorum)",
+                 addr);
         sleep(2);
     }
     if (!err) PHX_INFO("kms: replica %s received the root from %s", addr, o->onboard_url);
@@ -140,16 +165,6 @@ static phx_err_t mkdir_p(const char *dir, phx_error_t *e)
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
 {
     if (!n) return;
-    if (n->reg_started) {
-        pthread_mutex_lock(&n->reg_lock);
-        n->reg_stop = true;
-        pthread_cond_broadcast(&n->reg_cond);
-        pthread_mutex_unlock(&n->reg_lock);
-        pthread_join(n->reg_thread, NULL);
-    }
-    pthread_mutex_destroy(&n->reg_lock);
-    pthread_cond_destroy(&n->reg_cond);
-    phx_secure_zero(n->operator_sk, sizeof n->operator_sk);
     phx_http_server_stop(n->server, grace_ms);
     phx_http_router_free(n->router);
     phx_kms_free(n->kms);
@@ -230,8 +245,6 @@ out:
     return err;
 }
 
-static void *register_main(void *arg);
-
 phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out, phx_error_t *e)
 {
     phx_kms_node_t *n = calloc(1, sizeof *n);
@@ -241,12 +254,6 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     phx_err_t err;
     *out = NULL;
     if (!n) return phx_fail(e, PHX_ERR_NOMEM, "kms node");
-    pthread_mutex_init(&n->reg_lock, NULL);
-    pthread_cond_init(&n->reg_cond, NULL);
-    if (o->operator_sk && !(o->rpc_url && o->deployment)) {
-        err = phx_fail(e, PHX_ERR_INVALID, "listing on the Registry needs the chain");
-        goto fail;
-    }
     if (!o->dir || !*o->dir) {
         err = phx_fail(e, PHX_ERR_INVALID, "a state directory is required");
         goto fail;
@@ -326,17 +333,6 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     const char *host = o->host ? o->host : "127.0.0.1";
     snprintf(n->url, sizeof n->url, strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
              (unsigned)phx_http_server_port(n->server));
-    if (o->operator_sk) {
-        memcpy(n->operator_sk, o->operator_sk, 32);
-        n->dep = *o->deployment;
-        snprintf(n->rpc_url, sizeof n->rpc_url, "%s", o->rpc_url);
-        n->listing = PHX_KMS_LISTING_WAITING;
-        if (pthread_create(&n->reg_thread, NULL, register_main, n) != 0) {
-            err = phx_fail(e, PHX_ERR_INTERNAL, "registration thread");
-            goto fail;
-        }
-        n->reg_started = true;
-    }
     phx_buf_free(&root_der);
     *out = n;
     return PHX_OK;
@@ -362,117 +358,4 @@ void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32])
 bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
-}
-const char *phx_kms_node_root_origin(const phx_kms_node_t *n)
-{
-    return n->root_origin ? n->root_origin : "?";
-}
-
-phx_kms_node_listing_t phx_kms_node_listing(phx_kms_node_t *n)
-{
-    pthread_mutex_lock(&n->reg_lock);
-    phx_kms_node_listing_t l = n->listing;
-    pthread_mutex_unlock(&n->reg_lock);
-    return l;
-}
-
-/* Wait ms or until the node stops; true when it stops. */
-static bool reg_wait(phx_kms_node_t *n, unsigned ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&n->reg_lock);
-    while (!n->reg_stop && pthread_cond_timedwait(&n->reg_cond, &n->reg_lock, &until) == 0) {
-    }
-    bool stop = n->reg_stop;
-    pthread_mutex_unlock(&n->reg_lock);
-    return stop;
-}
-
-/* List our key on the Registry, as a worker registers itself: until
- * governance allows our measurement the Registry refuses, so ask again every
- * 0.5 s; a chain that cannot be reached or a refused transaction is logged
- * and tried again every 5 s (a KMS keeps serving meanwhile: replicas and
- * already-registered workers do not need the listing of a new key). */
-static void *register_main(void *arg)
-{
-    phx_kms_node_t *n = arg;
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *op = NULL;
-    bool warned_wait = false;
-    char last[256] = "";
-    for (;;) {
-        phx_error_t e = {0};
-        phx_err_t err = PHX_OK;
-        bool now = false;
-        if (!rpc && (err = phx_rpc_open(n->rpc_url, NULL, &rpc, &e))) rpc = NULL;
-        if (!err && !op && (err = phx_signer_open(rpc, n->operator_sk, NULL, &op, &e))) op = NULL;
-        if (!err) err = phx_kms_node_register(n, rpc, op, &n->dep, &now, &e);
-        if (!err) {
-            uint8_t addr[20];
-            char hex[43];
-            phx_kms_address(n->kms, addr);
-            phx_eth_address_checksum(addr, hex);
-            PHX_INFO("kms %s %s on the Registry", hex,
-                     now ? "registered itself with its quote" : "is already listed");
-            pthread_mutex_lock(&n->reg_lock);
-            n->listing = PHX_KMS_LISTING_LISTED;
-            pthread_mutex_unlock(&n->reg_lock);
-            break;
-        }
-        if (err == PHX_ERR_STATE) {
-            if (!warned_wait) PHX_WARN("kms: waiting for governance to allow this measurement");
-            warned_wait = true;
-        } else if (strcmp(last, e.message) != 0) {
-            /* Each distinct failure once, not every 5 s. */
-            PHX_WARN("kms: registerKms: %s (trying again)", e.message);
-            snprintf(last, sizeof last, "%s", e.message);
-        }
-        if (err != PHX_ERR_STATE) {
-            /* Start over with fresh clients: the signer's nonce may be stale. */
-            phx_signer_close(op);
-            op = NULL;
-        }
-        if (reg_wait(n, err == PHX_ERR_STATE ? 500 : 5000)) break;
-    }
-    phx_signer_close(op);
-    phx_rpc_close(rpc);
-    return NULL;
-}
-
-phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
-                                const phx_chain_deployment_t *d, bool *registered_now,
-                                phx_error_t *e)
-{
-    uint8_t addr[20], xpub[32], nonce[32], report_data[64];
-    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
-    bool listed = false;
-    *registered_now = false;
-    phx_kms_address(n->kms, addr);
-    phx_err_t err = phx_chain_is_kms(rpc, d, addr, &listed, e);
-    if (err || listed) return err;
-    /* Asked first so the caller can tell "wait for governance" from a failure. */
-    json_t *args = json_pack("[o]", phx_json_hex(n->measurement, 32)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "measurementAllowed: arguments");
-    err = phx_chain_read(rpc, d->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
-    json_decref(args);
-    bool allowed = json_is_true(json_array_get(ret, 0));
-    json_decref(ret);
-    if (err) return err;
-    if (!allowed)
-        return phx_fail(e, PHX_ERR_STATE, "the Registry does not allow this KMS's measurement yet");
-    /* Our own nonce: nobody issues one to a KMS. It only makes each quote
-     * distinct; the Registry refuses keys governance removed. */
-    phx_kms_x25519_pub(n->kms, xpub);
-    if ((err = phx_random_bytes(nonce, sizeof nonce))) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
-    phx_chain_kms_report_data(addr, xpub, nonce, report_data);
-    if (!(err = self_quote(n->tee, report_data, &quote, &coll, e)) &&
-        !(err = phx_chain_register_kms(operator_, d, addr, xpub, nonce, quote.ptr, quote.len, e)))
-        *registered_now = true;
-    phx_buf_free(&quote);
-    phx_buf_free(&coll);
-    return err;
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
 
 #define MAX_QUOTE_BYTES (64u << 10)
@@ -205,6 +205,7 @@ typedef struct {
     uint8_t nonce[32], addr[20], xpub[32];
     phx_buf_t quote;
     phx_kms_quote_info_t info;
+    uint8_t collateral_hash[32]; /* keccak256 of the collateral text verified */
     char addr_hex[43];
 } admitted_t;
 
@@ -217,6 +218,8 @@ static const char *role_name(phx_kms_role_t role)
         return "replica";
     case PHX_KMS_ROLE_REGISTRATION:
         return "registration";
+    case PHX_KMS_ROLE_KMS_ADMISSION:
+        return "replica admission";
     }
     return "?";
 }
@@ -241,6 +244,7 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
     }
     if ((err = phx_json_get_hex(request, "quote", &a->quote, e))) goto out;
     if ((err = collateral_text(request, &collateral, e))) goto out;
+    phx_keccak256((const uint8_t *)collateral, strlen(collateral), a->collateral_hash);
     phx_eth_address_checksum(a->addr, a->addr_hex);
 
     /* 1. Freshness: a nonce we issued to this requester, inside its window. */
@@ -252,8 +256,13 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
         phx_error_wrap(e, err, "quote");
         goto out;
     }
-    /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2). */
-    phx_chain_report_data(a->addr, a->xpub, a->nonce, expected);
+    /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2), in
+     * the requester's own role domain: a worker's quote never onboards a KMS
+     * replica, nor a KMS quote a worker. */
+    if (role == PHX_KMS_ROLE_KMS || role == PHX_KMS_ROLE_KMS_ADMISSION)
+        phx_chain_kms_report_data(a->addr, a->xpub, a->nonce, expected);
+    else
+        phx_chain_report_data(a->addr, a->xpub, a->nonce, expected);
     if (!phx_ct_eq(expected, a->info.report_data, 64)) {
         err = phx_fail(e, PHX_ERR_VERIFY,
                        "quote report data does not bind this address, X25519 key and nonce");
@@ -327,6 +336,11 @@ phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t 
     /* The operator is read first: a malformed request must not spend a nonce. */
     if ((err = phx_json_get_hex_fixed(request, "operator", op, 20, e))) return err;
     if ((err = admit(k, PHX_KMS_ROLE_REGISTRATION, request, &a, e))) goto out;
+    /* One key, one role: the KMS never vouches for its own key as a worker. */
+    if (memcmp(a.addr, k->address, 20) == 0) {
+        err = phx_fail(e, PHX_ERR_POLICY, "the KMS's own key is not a worker");
+        goto out;
+    }
     phx_kms_measurement_id(&a.info, measurement);
     phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
     phx_chain_attest_digest(k->cfg.chain_id, k->cfg.registry, op, a.addr, a.xpub, measurement,
@@ -343,6 +357,42 @@ phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t 
         goto out;
     }
     PHX_INFO("kms: signed registration of worker %s", a.addr_hex);
+out:
+    phx_buf_free(&a.quote);
+    return err;
+}
+
+phx_err_t phx_kms_vouch_replica(phx_kms_t *k, const json_t *request, json_t **response,
+                                phx_error_t *e)
+{
+    admitted_t a;
+    uint8_t measurement[32], quote_hash[32], digest[32], sig[65];
+    phx_err_t err;
+    *response = NULL;
+    memset(&a, 0, sizeof a);
+    if ((err = admit(k, PHX_KMS_ROLE_KMS_ADMISSION, request, &a, e))) goto out;
+    /* The Registry refuses it too; a KMS that vouched for itself would say
+     * nothing a quorum needs to hear. */
+    if (memcmp(a.addr, k->address, 20) == 0) {
+        err = phx_fail(e, PHX_ERR_POLICY, "a KMS does not vouch for its own key");
+        goto out;
+    }
+    phx_kms_measurement_id(&a.info, measurement);
+    phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
+    phx_chain_kms_admit_digest(k->cfg.chain_id, k->cfg.registry, a.addr, a.xpub, measurement,
+                               a.info.tee_type, quote_hash, a.collateral_hash, a.nonce, digest);
+    if ((err = sign_digest(k->sk, digest, sig, e))) goto out;
+    *response = json_pack(
+        "{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "kms", phx_json_hex(a.addr, 20), "x25519",
+        phx_json_hex(a.xpub, 32), "measurement", phx_json_hex(measurement, 32), "tee_type",
+        (json_int_t)a.info.tee_type, "quote_hash", phx_json_hex(quote_hash, 32), "collateral_hash",
+        phx_json_hex(a.collateral_hash, 32), "nonce", phx_json_hex(a.nonce, 32), "kms_address",
+        phx_json_hex(k->address, 20), "signature", phx_json_hex(sig, 65));
+    if (!*response) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "response");
+        goto out;
+    }
+    PHX_INFO("kms: vouched for replica %s", a.addr_hex);
 out:
     phx_buf_free(&a.quote);
     return err;
@@ -474,6 +524,13 @@ static phx_err_t h_registrations(void *ctx, const phx_http_request_t *req,
     return phx_kms_sign_registration(ctx, req->json, &resp->json, e);
 }
 
+static phx_err_t h_vouches(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    if (!req->json) return phx_fail(e, PHX_ERR_INVALID, "expected a JSON body");
+    return phx_kms_vouch_replica(ctx, req->json, &resp->json, e);
+}
+
 static phx_err_t h_pubkey(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -496,7 +553,8 @@ static phx_err_t h_info(void *ctx, const phx_http_request_t *req, phx_http_respo
 }
 
 /* The KMS proves itself the way it asks workers to: a quote over report data
- * binding its address and X25519 key to the caller's nonce. */
+ * binding its address and X25519 key to the caller's nonce, in the KMS's own
+ * domain ("phx-kms-v1"), which is what Registry.admitKms checks. */
 static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                phx_error_t *e)
 {
@@ -509,7 +567,7 @@ static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_htt
     const char *hex = phx_http_query(req, "nonce");
     if (!hex || phx_hex_decode_fixed(hex, nonce, 32, e))
         return phx_fail(e, PHX_ERR_INVALID, "?nonce= must be 32 bytes of hex");
-    phx_chain_report_data(k->address, k->x25519_pub, nonce, report_data);
+    phx_chain_kms_report_data(k->address, k->x25519_pub, nonce, report_data);
     if ((err = k->cfg.self_quote(k->cfg.self_quote_ctx, report_data, &quote, &coll, e))) goto out;
     if (coll.len && (err = phx_json_parse((const char *)coll.ptr, coll.len, &coll_json, e)))
         goto out;
@@ -534,6 +592,7 @@ phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
     if ((err = phx_http_router_add(r, "POST", "/v1/replicas", h_replicas, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/registrations", h_registrations, k, 0, e)))
         return err;
+    if ((err = phx_http_router_add(r, "POST", "/v1/vouches", h_vouches, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/contracts/:id/pubkey", h_pubkey, k, 0, e)))
         return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/attestation", h_attestation, k, 0, e)))

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Issue 10 item 12: TEEs without a sealing key (TDX; here the sim TEE with
 # --tee sim-noseal, which takes the same paths) start, restart and serve.
-# On a devnet's chain: KMS A (no sealing key) makes a root in memory and lists
-# itself; replica B gets the root from A once governance admits B's
-# onboarding key; a no-seal worker registers through A and serves a call and
+# On a devnet's chain: KMS A (no sealing key) makes a root in memory and is
+# admitted by governance; replica B gets the root from A once A has vouched
+# for B's onboarding key (admitKmsByQuorum, the replica-quorum path); a
+# no-seal worker registers through A and serves a call and
 # an on-chain job. Restarted, the worker has a new identity, registered, the
 # old one deregistered, and serves again. KMS A, stopped, cannot come back
-# alone; with B as its peer it does, with the same address and the same
-# contract keys, and a worker onboards through it. Nothing secret on disk.
+# alone; with B as its peer (B vouches for A's new onboarding key) it does,
+# with the same address and the same contract keys, and a worker onboards
+# through it. Nothing secret on disk.
 # Skipped (77) when this phx has no worker verb.
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
@@ -44,14 +46,6 @@ start() {
     for _ in $(seq 1 1800); do
         [ -s "$tmp/$name.out" ] && return 0
         kill -0 $pid 2>/dev/null || return 1
-        # A replica waits for governance to admit its onboarding key.
-        for d in "$tmp"/k*; do
-            if [ -f "$d/onboarding.json" ] && [ ! -f "$d/admitted" ]; then
-                "$phx" chain allow-kms "$(json "$d/onboarding.json" "['onboarding_address']")" \
-                    --key "$gov" --deployment "$dep" --rpc "$rpc" >/dev/null 2>>"$tmp/allow.log" &&
-                    touch "$d/admitted"
-            fi
-        done
         sleep 0.1
     done
     return 1
@@ -82,19 +76,20 @@ newkey "$tmp/kms-op.key" >/dev/null
 newkey "$tmp/worker-op.key" >/dev/null
 chain="--rpc $rpc --deployment $dep"
 
-# ---- KMS A: first start, no peer: a root in memory, listed by its own quote.
-start ka kms --tee sim-noseal --dir "$tmp/ka" --listen 127.0.0.1:0 $chain --operator-key-file "$tmp/kms-op.key"
+# ---- KMS A: first start, no peer: a root in memory; governance admits it.
+start ka kms --tee sim-noseal --dir "$tmp/ka" --listen 127.0.0.1:0 $chain
 check "no-seal KMS A starts" 0 $?
 ka_pid=$pid
 kms=$(json "$tmp/ka.out" "['kms_address']")
 url_a=$(json "$tmp/ka.out" "['url']")
 check "A made its root in memory" True "$(json "$tmp/ka.out" "['created_root']")"
 check "A wrote no sealed root" no "$([ -e "$tmp/ka/kms-root.sealed" ] && echo yes || echo no)"
-for _ in $(seq 1 300); do [ "$(is_kms "$kms")" = true ] && break; sleep 0.2; done
-check "A listed itself on the Registry" true "$(is_kms "$kms")"
+"$phx" chain admit-kms "$url_a" --key "$gov" --trust-sim-root "$PHX_HOME/sim" --deployment "$dep" --rpc "$rpc" >/dev/null
+check "governance admits A" 0 $?
+check "A is a KMS on the Registry" true "$(is_kms "$kms")"
 
-# ---- KMS B: a replica; governance admits its onboarding key, then it has A's root.
-start kb kms --tee sim-noseal --dir "$tmp/kb" --listen 127.0.0.1:0 $chain --onboard-from "$url_a" --kms-address "$kms"
+# ---- KMS B: a replica; A vouches for its onboarding key (quorum of one), then it has A's root.
+start kb kms --tee sim-noseal --dir "$tmp/kb" --listen 127.0.0.1:0 $chain --onboard-from "$url_a" --kms-address "$kms" --operator-key-file "$tmp/kms-op.key"
 check "replica B onboards from A" 0 $?
 kb_pid=$pid
 url_b=$(json "$tmp/kb.out" "['url']")
@@ -169,8 +164,7 @@ stop $ka_pid; check "KMS A stops cleanly" 0 $?
 "$phx" kms --tee sim-noseal --dir "$tmp/ka" --listen 127.0.0.1:0 $chain >/dev/null 2>"$tmp/alone.log"
 check "A without a peer refuses to start (exit 1)" 1 $?
 grep -q "onboard-from" "$tmp/alone.log"; check "and says to start it from a peer" 0 $?
-rm -f "$tmp/ka/admitted" "$tmp/ka/onboarding.json"
-start ka2 kms --tee sim-noseal --dir "$tmp/ka" --listen 127.0.0.1:0 $chain --onboard-from "$url_b" --kms-address "$kms"
+start ka2 kms --tee sim-noseal --dir "$tmp/ka" --listen 127.0.0.1:0 $chain --onboard-from "$url_b" --kms-address "$kms" --operator-key-file "$tmp/kms-op.key"
 check "A restarts from peer B" 0 $?
 url_a=$(json "$tmp/ka2.out" "['url']")
 check "A keeps its address" "$(echo "$kms" | lower)" "$(json "$tmp/ka2.out" "['kms_address']" | lower)"
