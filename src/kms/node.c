@@ -359,3 +359,7 @@ bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
 }
+const char *phx_kms_node_root_origin(const phx_kms_node_t *n)
+{
+    return n->root_origin ? n->root_origin : "?";
+}
