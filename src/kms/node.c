@@ -144,24 +144,6 @@ out:
     return err;
 }
 
-/* mkdir -p with 0700 for what we create: the state is ours alone. */
-static phx_err_t mkdir_p(const char *dir, phx_error_t *e)
-{
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return phx_fail(e, PHX_ERR_RANGE, "state directory path too long");
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return phx_fail(e, PHX_ERR_IO, "%s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "%s: %s", path, strerror(errno));
-    return PHX_OK;
-}
-
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
 {
     if (!n) return;
@@ -258,7 +240,8 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
         err = phx_fail(e, PHX_ERR_INVALID, "a state directory is required");
         goto fail;
     }
-    if ((err = mkdir_p(o->dir, e))) goto fail;
+    /* 0700 on what we create: the state is ours alone. */
+    if ((err = phx_dir_ensure(o->dir, 0700, e))) goto fail;
     if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &n->tee, e))) goto fail;
     if ((err = own_measurement(n->tee, n->measurement, e))) goto fail;
 

@@ -14,13 +14,12 @@
 
 #define IDENTITY_LABEL "phx-worker-identity-v1"
 
-static phx_err_t mkdir_p(const char *dir, const char *sub, phx_error_t *e)
+/* The worker's state is its own: 0700 on everything it creates. */
+static phx_err_t state_dir_ensure(const char *dir, const char *sub, phx_error_t *e)
 {
     char p[1400];
-    snprintf(p, sizeof p, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", p, strerror(errno));
-    return PHX_OK;
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    return phx_dir_ensure(p, 0700, e);
 }
 
 phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
@@ -453,8 +452,9 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     memcpy(w->kms_address, o->kms_address, 20);
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
     w->started_ms = phx_now_ms();
-    if ((err = mkdir_p(w->dir, NULL, e)) || (err = mkdir_p(w->dir, "code", e)) ||
-        (err = mkdir_p(w->dir, "contracts", e)) || (err = mkdir_p(w->dir, "kv", e)))
+    if ((err = state_dir_ensure(w->dir, "code", e)) ||
+        (err = state_dir_ensure(w->dir, "contracts", e)) ||
+        (err = state_dir_ensure(w->dir, "kv", e)))
         goto out;
 
     /* The zygote forks here, before any thread of ours exists. */
