@@ -15,7 +15,8 @@
 static const char help[] =
     "usage: phx kms [options]\n\n"
     "Run a key management node. The root secret is made inside the TEE on first\n"
-    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed).\n"
+    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed),\n"
+    "or, in a TEE without a sealing key, only in the memory of running KMS nodes.\n"
     "Workers get key material only with a quote that verifies, binds their keys,\n"
     "and whose measurement the chain (or the allowlist) allows. docs/kms.md has the API.\n\n"
     "Options:\n"
