@@ -256,7 +256,9 @@ typedef struct {
     const char *kms_url;
     uint8_t kms_address[20];    /* the KMS key the Registry lists */
     const uint8_t *operator_sk; /* 32 bytes, borrowed: registers the worker, funds its gas */
-    const char **allow_hosts;   /* contract egress exemptions (hosts) */
+    /* contract egress exemptions, "HOST:PORT" each (phx_egress_allowance_parse);
+     * one that reaches the chain RPC, the KMS or the worker's own API is refused */
+    const char **allow_hosts;
     int nallow_hosts;
     uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
     bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */

@@ -80,6 +80,13 @@ expect 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k
 printf '%s\n' "$SK" >"$tmp/op.key"
 printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d"}}\n' 1 2 3 4 >"$tmp/dep.json"
 expect 2 "a first KMS is admitted by governance" -- kms --dir "$tmp/k" --rpc http://127.0.0.1:1 --deployment "$tmp/dep.json" --operator-key-file "$tmp/op.key"
+# egress allowances name a host and a port (issue 10 item 6); refused before
+# anything starts
+if "$PHX" worker --help >/dev/null 2>&1; then
+    expect 2 "want HOST:PORT" -- devnet --dir "$tmp/d" --allow-host 127.0.0.1
+    expect 2 "port must be 1..65535" -- devnet --dir "$tmp/d" --allow-host localhost:0
+    expect 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
+fi
 # A node that is not there is a failed check, not bad input.
 expect 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 
