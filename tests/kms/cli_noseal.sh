@@ -148,8 +148,29 @@ for l in json.load(sys.stdin):
 }
 serve_all 1 "$w1" "$url_w"
 
+# ---- in-flight work survives a boot: with mining paused, the worker signs a
+# request and sends its fulfilment, and is killed (-9) before it is mined; the
+# pending transaction is dropped. The journal keeps the job; the next boot's
+# identity runs and signs it again and fulfils it.
+fee=$("$cast" call --rpc-url "$rpc" "$jobs" 'feePerWorker()(uint256)' | cut -d' ' -f1)
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" 'approve(address,uint256)' "$jobs" "$fee" >/dev/null
+"$cast" rpc --rpc-url "$rpc" evm_setAutomine false >/dev/null
+"$cast" send --async --rpc-url "$rpc" --private-key "$user_key" "$jobs" 'request(bytes32,bytes,uint256,uint32,uint8)' \
+    "$id" 0x7b226e223a39397d "$fee" 100000 1 >/dev/null
+"$cast" rpc --rpc-url "$rpc" evm_mine >/dev/null
+inflight=$("$cast" call --rpc-url "$rpc" "$jobs" 'requestCount()(uint256)' | cut -d' ' -f1)
+jstate() { python3 -c "
+import sqlite3,sys
+r=sqlite3.connect(sys.argv[1]).execute('select state from jobs where request_id=?',(int(sys.argv[2]),)).fetchone()
+print(r[0] if r else 0)" "$tmp/w/jobs.db" "$inflight" 2>/dev/null; }
+for _ in $(seq 1 300); do [ "$(jstate)" = 4 ] && break; sleep 0.2; done
+check "worker 1 signed request $inflight and sent its fulfilment (journal: submitted)" 4 "$(jstate)"
+kill -KILL $w_pid; wait $w_pid 2>/dev/null
+"$cast" rpc --rpc-url "$rpc" anvil_dropAllTransactions >/dev/null
+"$cast" rpc --rpc-url "$rpc" evm_setAutomine true >/dev/null
+check "its fulfilment never reached the chain" 1 "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' "$inflight" | sed -n 2p)"
+
 # ---- worker restart: a new identity, registered; the old one deregistered.
-stop $w_pid; check "worker stops cleanly" 0 $?
 start w2 worker $wargs --kms "$url_a"; check "worker restarts" 0 $?
 w_pid=$pid
 w2=$(json "$tmp/w2.out" "['address']")
@@ -157,6 +178,20 @@ url_w=$(json "$tmp/w2.out" "['url']")
 check "restart: a new identity" yes "$([ "$w1" != "$w2" ] && echo yes || echo no)"
 check "restart: new identity registered and active" 1 "$(worker_status "$w2")"
 check "restart: the earlier identity is deregistered" 2 "$(worker_status "$w1")"
+by=""
+for _ in $(seq 1 300); do
+    by=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+        python3 -c "
+import json,sys
+for l in json.load(sys.stdin):
+    if int(l['topics'][1],16)==int(sys.argv[1]): print('0x'+l['topics'][2][-40:])" "$inflight")
+    [ -n "$by" ] && break
+    sleep 0.2
+done
+check "the in-flight request is fulfilled by the new identity" "$(echo "$w2" | lower)" "$by"
+grep -q "signed by an earlier identity; running it again" "$tmp/w2.log"
+check "the journaled job was signed again, not resent under the dead key" 0 $?
 serve_all 2 "$w2" "$url_w"
 
 # ---- KMS A restarts. Alone it must refuse (its root lives only in A and B).
@@ -173,7 +208,7 @@ check "B's contract keys are the same" "$xpub" "$(pubkey "$url_b")"
 check "still no sealed root" no "$([ -e "$tmp/ka/kms-root.sealed" ] && echo yes || echo no)"
 
 # ---- the worker restarts again, onboarding through the restarted A.
-stop $w_pid
+stop $w_pid; check "worker stops cleanly" 0 $?
 start w3 worker $wargs --kms "$url_a"; check "worker restarts through the restarted KMS" 0 $?
 w_pid=$pid
 w3=$(json "$tmp/w3.out" "['address']")
