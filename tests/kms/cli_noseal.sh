@@ -111,7 +111,16 @@ hash=$("$phx" util keccak "0x$(od -An -v -tx1 "$tmp/c.js" | tr -d ' \n')" | tr -
 "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$jobs" 'deployContract(bytes32,bytes32,string)' "$salt" "$hash" "" >/dev/null
 check "contract recorded on chain" 0 $?
 id=$("$cast" call --rpc-url "$rpc" "$jobs" 'contractId(address,bytes32)(bytes32)' "$("$cast" wallet address --private-key "$user_key")" "$salt")
-python3 -c "import json,sys; json.dump({'id':sys.argv[1],'code':open(sys.argv[2]).read()},open(sys.argv[3],'w'))" "$id" "$tmp/c.js" "$tmp/deploy.json"
+# The owner's signed deploy op (EIP-712 ContractOp, docs/worker.md "Owners").
+owner=$("$cast" wallet address --private-key "$user_key")
+zero=0x$(printf '%064d' 0)
+node "$src/tests/worker/owner_peer.js" "$user_key" "$id" deploy "$hash" "$zero" 1 x "$zero" 0 >"$tmp/op.json"
+check "owner signs the deploy" 0 $?
+python3 -c "
+import json,sys
+op=json.load(open(sys.argv[5]))
+json.dump({'id':sys.argv[1],'owner':sys.argv[3],'salt':sys.argv[4],'nonce':1,'signature':op['op_sig'],
+           'code':open(sys.argv[2]).read()},open(sys.argv[6],'w'))" "$id" "$tmp/c.js" "$owner" "$salt" "$tmp/op.json" "$tmp/deploy.json"
 echo '{"input":{"n":1}}' >"$tmp/in.json"
 pubkey() { curl -s "$1/v1/contracts/$id/pubkey" | python3 -c 'import json,sys; print(json.load(sys.stdin)["x25519_pub"])'; }
 xpub=$(pubkey "$url_a")
