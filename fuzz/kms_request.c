@@ -21,8 +21,7 @@ static void setup(void)
     phx_kms_config_t cfg = {.verify_quote = phx_kms_verify_quote_attest,
                             .verify_ctx = &attest,
                             .check_peer = phx_kms_allowlist_check,
-                            .check_ctx = &allow,
-                            .max_nonces = 64};
+                            .check_ctx = &allow};
     memcpy(cfg.root, root, 32);
     if (phx_kms_new(&cfg, &kms, NULL)) abort();
     if (phx_http_router_new(&router, NULL) || phx_kms_add_routes(kms, router, NULL)) abort();

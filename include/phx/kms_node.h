@@ -32,7 +32,10 @@ phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_p
 
 /* Everything optional except dir. */
 typedef struct {
-    const char *dir;                    /* state: kms-root.sealed (created 0700) */
+    /* State (created 0700): kms-root.sealed; without a sealing key
+     * kms-root.json (which root this node served: its KMS address, public);
+     * onboarding.json while a replica asks for the root. */
+    const char *dir;
     phx_tee_kind_t tee;                 /* default sim */
     const phx_tee_config_t *tee_config; /* NULL = defaults */
     const char *host;                   /* default 127.0.0.1 */
@@ -58,7 +61,11 @@ typedef struct {
      * onboarding key must be admitted first: by governance, or, when
      * quorum_sender_sk is set (with rpc_url and deployment), by asking
      * onboard_url to vouch (POST /v1/vouches) and sending
-     * Registry.admitKmsByQuorum from that key (enough when kmsQuorum is 1). */
+     * Registry.admitKmsByQuorum from that key (enough when kmsQuorum is 1).
+     * A TEE without a sealing key (TDX, sim-noseal) does this on every start:
+     * its root lives only in memory (docs/kms.md, "No sealing key"); without
+     * onboard_url it makes a new root only in a directory that never served
+     * one. */
     const char *onboard_url;
     const uint8_t *onboard_kms_address;
     uint32_t onboard_timeout_s;
@@ -77,6 +84,9 @@ phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
  * made on this start. */
 void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
 bool phx_kms_node_created_root(const phx_kms_node_t *n);
+/* Where this start's root came from, for the operator: "created and
+ * sealed", "unsealed from disk", "received from a peer KMS ...", ... */
+const char *phx_kms_node_root_origin(const phx_kms_node_t *n);
 /* Graceful: stop serving (requests in flight get grace_ms), free everything. */
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms);
 

@@ -15,13 +15,17 @@
 static const char help[] =
     "usage: phx kms [options]\n\n"
     "Run a key management node. The root secret is made inside the TEE on first\n"
-    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed).\n"
+    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed),\n"
+    "or, in a TEE without a sealing key, only in the memory of running KMS nodes.\n"
     "Workers get key material only with a quote that verifies, binds their keys,\n"
     "and whose measurement the chain (or the allowlist) allows. docs/kms.md has the API.\n\n"
     "Options:\n"
     "  --dir DIR                state directory (default $PHX_HOME/kms, else ~/.phx/kms)\n"
     "  --listen HOST:PORT       where to serve (default 127.0.0.1:8700; port 0 = any free)\n"
-    "  --tee sim|tdx|sgx        TEE backend (default sim)\n"
+    "  --tee sim|sim-noseal|tdx|sgx\n"
+    "                           TEE backend (default sim). Without a sealing key (tdx,\n"
+    "                           and sim-noseal to try it) the root is kept only in\n"
+    "                           memory: a restart needs --onboard-from a running peer\n"
     "  --sim-dir DIR            the sim platform directory (default $PHX_HOME/sim)\n"
     "  --production             refuse the sim TEE\n"
     "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
@@ -37,6 +41,8 @@ static const char help[] =
     "                           TEE and no --production, its own platform is trusted)\n"
     "  --policy FILE            TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
     "  --onboard-from URL       replica: fetch the root from the KMS at URL on first start\n"
+    "                           (every start without a sealing key); the address to\n"
+    "                           admit as a KMS node first is in DIR/onboarding.json\n"
     "  --kms-address 0x..       the address of that KMS (as the chain lists it)\n"
     "  --rate N                 per-client requests per second (default: no limit)\n"
     "  --json                   print the ready line as JSON\n\n"
@@ -97,8 +103,6 @@ static int cmd_kms(int argc, char **argv)
     phx_buf_t root_der = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
     phx_kms_node_t *node = NULL;
     json_t *ready = NULL;
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *op = NULL;
     phx_buf_t key_text = PHX_BUF_INIT;
     uint8_t op_sk[32] = {0};
     rc = PHX_EXIT_USAGE;
@@ -118,7 +122,7 @@ static int cmd_kms(int argc, char **argv)
         goto out;
     }
     o.tee = PHX_TEE_SIM;
-    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+    if (opts[TEE].value && phx_tee_spec_parse(opts[TEE].value, &o.tee, &tc, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
@@ -231,10 +235,10 @@ static int cmd_kms(int argc, char **argv)
     phx_kms_node_measurement(node, mr);
     char checksum[43];
     phx_eth_address_checksum(addr, checksum);
-    ready = json_pack("{s:s,s:s,s:o,s:o,s:b,s:i}", "url", phx_kms_node_url(node), "kms_address",
+    ready = json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:i}", "url", phx_kms_node_url(node), "kms_address",
                       checksum, "x25519_pub", phx_json_hex(xpub, 32), "measurement",
-                      phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "pid",
-                      (int)getpid());
+                      phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "root",
+                      phx_kms_node_root_origin(node), "pid", (int)getpid());
     char path[1100];
     snprintf(path, sizeof path, "%s/kms.json", dir);
     char *text = ready ? phx_json_dump(ready, true) : NULL;
@@ -248,14 +252,13 @@ static int cmd_kms(int argc, char **argv)
                checksum);
         for (int i = 0; i < 32; i++)
             printf("%02x", mr[i]);
-        printf("\n%s\n", phx_kms_node_created_root(node) ? "root: created and sealed"
-                                                         : "root: unsealed from disk");
+        printf("\nroot: %s\n", phx_kms_node_root_origin(node));
     }
     fflush(stdout);
     PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
 
     int sig = 0;
-    if (!sig) sigwait(&sigs, &sig);
+    sigwait(&sigs, &sig);
     PHX_INFO("kms: signal %d, stopping", sig);
     phx_kms_node_stop(node, 5000);
     node = NULL;
@@ -263,8 +266,6 @@ static int cmd_kms(int argc, char **argv)
 out:
     phx_kms_node_stop(node, 0);
     json_decref(ready);
-    phx_signer_close(op);
-    phx_rpc_close(rpc);
     phx_secure_zero(op_sk, sizeof op_sk);
     if (key_text.ptr) phx_secure_zero(key_text.ptr, key_text.len);
     phx_buf_free(&key_text);

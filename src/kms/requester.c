@@ -14,13 +14,18 @@ static phx_err_t prepare(const phx_kms_requester_t *rq, phx_kms_role_t role, uin
                          json_t **body, phx_error_t *e)
 {
     char url[512];
-    json_t *resp = NULL, *coll_json = NULL;
+    json_t *resp = NULL, *coll_json = NULL, *who = NULL;
     phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
     uint8_t report_data[64];
     phx_err_t err;
     *body = NULL;
     snprintf(url, sizeof url, "%s/v1/nonces", rq->kms_url);
-    if ((err = phx_http_json("POST", url, NULL, rq->http, NULL, &resp, e))) goto out;
+    /* The nonce is bound to the address that will present it. */
+    if (!(who = json_pack("{s:o}", "eth_address", phx_json_hex(rq->eth_address, 20)))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "nonce request");
+        goto out;
+    }
+    if ((err = phx_http_json("POST", url, who, rq->http, NULL, &resp, e))) goto out;
     if ((err = phx_json_get_hex_fixed(resp, "nonce", nonce, 32, e))) goto out;
     if (role == PHX_KMS_ROLE_KMS || role == PHX_KMS_ROLE_KMS_ADMISSION)
         phx_chain_kms_report_data(rq->eth_address, rq->x25519_pub, nonce, report_data);
@@ -37,6 +42,7 @@ static phx_err_t prepare(const phx_kms_requester_t *rq, phx_kms_role_t role, uin
                   "x25519_pub", phx_json_hex(rq->x25519_pub, 32), "nonce", phx_json_hex(nonce, 32));
     if (!*body) err = phx_fail(e, PHX_ERR_NOMEM, "request");
 out:
+    json_decref(who);
     json_decref(resp);
     json_decref(coll_json);
     phx_buf_free(&quote);

@@ -1,4 +1,4 @@
-/* The KMS service: single-use nonces, the key-release decision for workers
+/* The KMS service: stateless nonces, the key-release decision for workers
  * (POST /v1/keys) and KMS replicas (POST /v1/replicas), and signed contract
  * public keys (GET /v1/contracts/:id/pubkey). The order of checks in
  * phx_kms_release is the security argument: fresh nonce, genuine quote,
@@ -17,11 +17,12 @@
 #define MAX_QUOTE_BYTES (64u << 10)
 #define MAX_COLLATERAL_BYTES (512u << 10)
 
-typedef struct {
-    uint8_t nonce[32];
-    int64_t expires_at;
-    bool live;
-} nonce_slot_t;
+/* A nonce is issued_at(8, big-endian unix seconds) || random(8) ||
+ * HMAC-SHA256(nonce_key, NONCE_TAG || issued_at || random || requester)[0..16]:
+ * the KMS keeps no table, so there is nothing for a flood to fill. */
+#define NONCE_TAG "phx-kms-nonce-v1"
+#define NONCE_MAC_LEN 16
+#define NONCE_SKEW_S 5 /* an issue time this far ahead of our clock still counts */
 
 struct phx_kms {
     uint8_t root[32];
@@ -29,9 +30,8 @@ struct phx_kms {
     uint8_t sk[32];
     uint8_t address[20];
     uint8_t x25519_pub[32]; /* bound in the KMS's own attestation */
+    uint8_t nonce_key[32];  /* "kms/nonce-mac": replicas share it, so do their nonces */
     phx_kms_config_t cfg;
-    pthread_mutex_t lock; /* guards nonces */
-    nonce_slot_t *nonces;
 };
 
 static int64_t default_now(void)
@@ -48,16 +48,11 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     k->cfg = *cfg;
     memset(k->cfg.root, 0, sizeof k->cfg.root); /* keep one copy of the root, not two */
     if (!k->cfg.nonce_ttl_s) k->cfg.nonce_ttl_s = 120;
-    if (!k->cfg.max_nonces) k->cfg.max_nonces = 4096;
     if (!k->cfg.now_fn) k->cfg.now_fn = default_now;
     memcpy(k->root, cfg->root, 32);
     phx_err_t err;
-    k->nonces = calloc(k->cfg.max_nonces, sizeof *k->nonces);
-    if (!k->nonces) {
-        err = phx_fail(e, PHX_ERR_NOMEM, "nonce table");
-        goto fail;
-    }
     if ((err = phx_kms_contract_root(k->root, k->contract_root, e))) goto fail;
+    if ((err = phx_kms_derive(k->root, "kms/nonce-mac", k->nonce_key, 32, e))) goto fail;
     if ((err = phx_kms_identity_key(k->root, k->sk, k->address, e))) goto fail;
     {
         uint8_t ikm[32], xsk[32];
@@ -68,11 +63,9 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
         phx_secure_zero(xsk, sizeof xsk);
         if (err) goto fail;
     }
-    pthread_mutex_init(&k->lock, NULL);
     *out = k;
     return PHX_OK;
 fail:
-    free(k->nonces);
     phx_secure_zero(k, sizeof *k);
     free(k);
     return err;
@@ -81,8 +74,6 @@ fail:
 void phx_kms_free(phx_kms_t *k)
 {
     if (!k) return;
-    pthread_mutex_destroy(&k->lock);
-    free(k->nonces);
     phx_secure_zero(k, sizeof *k);
     free(k);
 }
@@ -99,45 +90,49 @@ void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32])
 
 /* ---- nonces ------------------------------------------------------------------------ */
 
-phx_err_t phx_kms_nonce_issue(phx_kms_t *k, uint8_t nonce[32], int64_t *expires_at, phx_error_t *e)
+static void nonce_mac(const phx_kms_t *k, const uint8_t nonce[32], const uint8_t requester[20],
+                      uint8_t mac[32])
 {
-    int64_t now = k->cfg.now_fn();
-    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
-    phx_err_t err = phx_fail(e, PHX_ERR_LIMIT, "too many outstanding nonces; retry later");
-    pthread_mutex_lock(&k->lock);
-    for (size_t i = 0; i < k->cfg.max_nonces; i++) {
-        nonce_slot_t *s = &k->nonces[i];
-        if (s->live && s->expires_at > now) continue;
-        memcpy(s->nonce, nonce, 32);
-        s->expires_at = now + k->cfg.nonce_ttl_s;
-        s->live = true;
-        *expires_at = s->expires_at;
-        err = PHX_OK;
-        break;
-    }
-    pthread_mutex_unlock(&k->lock);
-    if (!err && e) memset(e, 0, sizeof *e);
-    return err;
+    uint8_t msg[sizeof NONCE_TAG - 1 + 16 + 20];
+    memcpy(msg, NONCE_TAG, sizeof NONCE_TAG - 1);
+    memcpy(msg + sizeof NONCE_TAG - 1, nonce, 16);
+    memcpy(msg + sizeof NONCE_TAG - 1 + 16, requester, 20);
+    phx_hmac_sha256(k->nonce_key, sizeof k->nonce_key, msg, sizeof msg, mac);
 }
 
-/* Take the nonce out of the table: it is spent whether or not the request
- * that carries it succeeds, so a refused quote cannot be retried against it. */
-static phx_err_t nonce_consume(phx_kms_t *k, const uint8_t nonce[32], phx_error_t *e)
+phx_err_t phx_kms_nonce_issue(phx_kms_t *k, const uint8_t requester[20], uint8_t nonce[32],
+                              int64_t *expires_at, phx_error_t *e)
 {
     int64_t now = k->cfg.now_fn();
-    bool found = false, fresh = false;
-    pthread_mutex_lock(&k->lock);
-    for (size_t i = 0; i < k->cfg.max_nonces; i++) {
-        nonce_slot_t *s = &k->nonces[i];
-        if (!s->live || memcmp(s->nonce, nonce, 32) != 0) continue;
-        found = true;
-        fresh = s->expires_at > now;
-        s->live = false;
-        break;
-    }
-    pthread_mutex_unlock(&k->lock);
-    if (!found) return phx_fail(e, PHX_ERR_POLICY, "nonce was not issued by this KMS or is spent");
-    if (!fresh) return phx_fail(e, PHX_ERR_POLICY, "nonce expired");
+    uint8_t mac[32];
+    for (int i = 0; i < 8; i++)
+        nonce[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    if (phx_random_bytes(nonce + 8, 8)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
+    nonce_mac(k, nonce, requester, mac);
+    memcpy(nonce + 16, mac, NONCE_MAC_LEN);
+    *expires_at = now + k->cfg.nonce_ttl_s;
+    return PHX_OK;
+}
+
+/* A nonce this KMS (or a replica with the same root) issued to this
+ * requester, inside its window. Nothing is remembered: within the window the
+ * same request can be sent again, which gives the sender nothing new
+ * (docs/kms.md, "Nonces"). */
+phx_err_t phx_kms_nonce_check(const phx_kms_t *k, const uint8_t requester[20],
+                              const uint8_t nonce[32], phx_error_t *e)
+{
+    uint8_t mac[32];
+    nonce_mac(k, nonce, requester, mac);
+    if (!phx_ct_eq(mac, nonce + 16, NONCE_MAC_LEN))
+        return phx_fail(e, PHX_ERR_POLICY, "nonce was not issued by this KMS to this requester");
+    uint64_t issued = 0;
+    for (int i = 0; i < 8; i++)
+        issued = issued << 8 | nonce[i];
+    int64_t now = k->cfg.now_fn();
+    if ((int64_t)issued > now + NONCE_SKEW_S)
+        return phx_fail(e, PHX_ERR_POLICY, "nonce issued in the future");
+    if (now - (int64_t)issued >= (int64_t)k->cfg.nonce_ttl_s)
+        return phx_fail(e, PHX_ERR_POLICY, "nonce expired");
     return PHX_OK;
 }
 
@@ -252,8 +247,8 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
     phx_keccak256((const uint8_t *)collateral, strlen(collateral), a->collateral_hash);
     phx_eth_address_checksum(a->addr, a->addr_hex);
 
-    /* 1. Freshness: a nonce we issued, not yet spent, not expired. */
-    if ((err = nonce_consume(k, a->nonce, e))) goto out;
+    /* 1. Freshness: a nonce we issued to this requester, inside its window. */
+    if ((err = phx_kms_nonce_check(k, a->addr, a->nonce, e))) goto out;
     /* 2. The quote is genuine and its TCB acceptable. */
     if ((err = k->cfg.verify_quote(k->cfg.verify_ctx, a->quote.ptr, a->quote.len,
                                    (const uint8_t *)collateral, strlen(collateral), k->cfg.now_fn(),
@@ -484,15 +479,18 @@ phx_err_t phx_kms_contract_pubkey_verify(const json_t *doc, const uint8_t kms_ad
 
 /* ---- HTTP -------------------------------------------------------------------------- */
 
+/* POST /v1/nonces {"eth_address":"0x.."}: the nonce is bound to the address
+ * that will present it. */
 static phx_err_t h_nonce(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                          phx_error_t *e)
 {
-    (void)req;
-    uint8_t nonce[32];
+    uint8_t nonce[32], requester[20];
     int64_t expires_at;
-    phx_err_t err = phx_kms_nonce_issue(ctx, nonce, &expires_at, e);
-    /* A full nonce table means "come back later" (429), not a size limit (413). */
-    if (err == PHX_ERR_LIMIT) resp->status = 429;
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "expected {\"eth_address\":\"0x..\"}");
+    phx_err_t err = phx_json_get_hex_fixed(req->json, "eth_address", requester, 20, e);
+    if (err) return err;
+    err = phx_kms_nonce_issue(ctx, requester, nonce, &expires_at, e);
     if (err) return err;
     resp->status = 201;
     resp->json = json_pack("{s:o,s:I}", "nonce", phx_json_hex(nonce, 32), "expires_at",

@@ -80,7 +80,7 @@ static json_t *role_body(phx_kms_t *k, phx_tee_t *t, const uint8_t addr[20], con
     phx_error_t e = {0};
     phx_buf_t q = PHX_BUF_INIT, coll = PHX_BUF_INIT;
     json_t *cj = NULL;
-    CHECK(phx_kms_nonce_issue(k, nonce, &exp, &e) == PHX_OK);
+    CHECK(phx_kms_nonce_issue(k, addr, nonce, &exp, &e) == PHX_OK);
     if (kms_domain)
         phx_chain_kms_report_data(addr, x, nonce, rd);
     else
