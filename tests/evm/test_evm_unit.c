@@ -241,6 +241,107 @@ static void test_tx_edges(void)
     CHECK(strcmp(cs, "0x5FbDB2315678afecb367f032d93F642f64180aa3") == 0);
 }
 
+/* Issue 18: value ranges while decoding. Each case starts from a valid signed
+ * legacy tx and replaces one field, so only that field's check can refuse it. */
+static phx_err_t decode_with(const phx_evm_tx_t *base, const uint8_t *v, size_t v_len,
+                             const uint8_t r[32], const uint8_t s[32], phx_error_t *e)
+{
+    phx_buf_t b = PHX_BUF_INIT;
+    size_t mark = phx_rlp_list_begin(&b);
+    phx_u256_t gp = base->gas_price, gl = base->gas_limit, val = base->value;
+    phx_rlp_put_u64(&b, base->nonce);
+    phx_rlp_put_u256(&b, &gp);
+    phx_rlp_put_u256(&b, &gl);
+    phx_rlp_put_bytes(&b, base->to, 20);
+    phx_rlp_put_u256(&b, &val);
+    phx_rlp_put_bytes(&b, NULL, 0);
+    phx_rlp_put_bytes(&b, v, v_len);
+    phx_u256_t ru, su;
+    memcpy(ru.b, r, 32);
+    memcpy(su.b, s, 32);
+    phx_rlp_put_u256(&b, &ru);
+    phx_rlp_put_u256(&b, &su);
+    phx_rlp_list_end(&b, mark);
+    phx_evm_tx_t d;
+    phx_err_t err = phx_evm_tx_decode(b.ptr, b.len, &d, e);
+    if (!err) phx_evm_tx_clear(&d);
+    phx_buf_free(&b);
+    return err;
+}
+
+static void test_tx_ranges(void)
+{
+    uint8_t sk[32], me[20];
+    memset(sk, 9, 32);
+    CHECK(phx_eth_address_from_seckey(sk, me) == PHX_OK);
+    phx_evm_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.chain_id = 1;
+    tx.gas_price = phx_u256_from_u64(1);
+    tx.gas_limit = phx_u256_from_u64(21000);
+    tx.has_to = true;
+    memset(tx.to, 0x35, 20);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK);
+    uint8_t v37 = (uint8_t)(37 + tx.y_parity);
+    phx_error_t e;
+    /* The untouched tx decodes and names its signer. */
+    phx_buf_t raw = PHX_BUF_INIT;
+    CHECK(phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    phx_evm_tx_t d;
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_OK && memcmp(d.from, me, 20) == 0);
+    phx_evm_tx_clear(&d);
+    CHECK(decode_with(&tx, &v37, 1, tx.r, tx.s, &e) == PHX_OK);
+    /* r = 0, s = 0, r >= n, s > n/2 (the malleable twin n - s). */
+    uint8_t zero[32] = {0}, n[32], high_s[32];
+    CHECK(phx_hex_decode_fixed("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+                               n, 32, NULL) == PHX_OK);
+    CHECK(decode_with(&tx, &v37, 1, zero, tx.s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "r is zero"));
+    CHECK(decode_with(&tx, &v37, 1, tx.r, zero, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "s is zero"));
+    CHECK(decode_with(&tx, &v37, 1, n, tx.s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "curve order"));
+    int borrow = 0;
+    for (int i = 31; i >= 0; i--) {
+        int d8 = n[i] - tx.s[i] - borrow;
+        borrow = d8 < 0;
+        high_s[i] = (uint8_t)(d8 + (borrow ? 256 : 0));
+    }
+    uint8_t v_flip = (uint8_t)(38 - tx.y_parity);
+    CHECK(decode_with(&tx, &v_flip, 1, tx.r, high_s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "n/2"));
+    /* v: 0..26, 29..34 and 35/36 (chain id 0) fit no chain; 2^64 + 27 is too wide. */
+    const uint8_t bad_v[] = {1, 2, 26, 29, 34, 35, 36};
+    for (size_t i = 0; i < sizeof bad_v; i++)
+        CHECK(decode_with(&tx, &bad_v[i], 1, tx.r, tx.s, &e) == PHX_ERR_INVALID);
+    const uint8_t v_wide[9] = {1, 0, 0, 0, 0, 0, 0, 0, 27};
+    CHECK(decode_with(&tx, v_wide, 9, tx.r, tx.s, &e) == PHX_ERR_RANGE);
+    /* r = s = 0 with v = chainId is an EIP-155 payload only when asked for. */
+    uint8_t one = 1;
+    CHECK(decode_with(&tx, &one, 1, zero, zero, &e) == PHX_ERR_INVALID);
+    phx_buf_t u = PHX_BUF_INIT;
+    CHECK(phx_evm_tx_encode_unsigned(&tx, &u, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(u.ptr, u.len, &d, &e) == PHX_ERR_INVALID);
+    CHECK(phx_evm_tx_decode_unsigned(u.ptr, u.len, &d, &e) == PHX_OK && d.chain_id == 1 &&
+          !d.is_signed);
+    phx_evm_tx_clear(&d);
+    CHECK(phx_evm_tx_decode_unsigned(raw.ptr, raw.len, &d, &e) == PHX_ERR_INVALID);
+    /* A gas limit of 2^64 is refused, 2^64 - 1 is not (a decoder's range, not a rule). */
+    tx.gas_limit = phx_u256_from_u64(UINT64_MAX);
+    phx_buf_reset(&raw);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK && phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_OK);
+    phx_evm_tx_clear(&d);
+    phx_u256_t one_u = phx_u256_from_u64(1);
+    tx.gas_limit = phx_u256_add(&tx.gas_limit, &one_u);
+    phx_buf_reset(&raw);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK && phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_ERR_RANGE &&
+          strstr(e.message, "gasLimit"));
+    phx_buf_free(&u);
+    phx_buf_free(&raw);
+}
+
 static void test_rpc_parse(void)
 {
     json_t *r = NULL;
@@ -309,6 +410,7 @@ int main(void)
     test_abi_hostile();
     test_event();
     test_tx_edges();
+    test_tx_ranges();
     test_rpc_parse();
     test_eip712_bad();
     return test_done("test_evm_unit");
