@@ -6,6 +6,7 @@
 #define PHX_EVM_RPC_H
 
 #include "phx/evm_abi.h"
+#include "phx/evm_tx.h"
 #include "phx/evm_u256.h"
 #include "phx/json.h"
 
@@ -115,9 +116,15 @@ phx_err_t phx_rpc_call_contract(phx_rpc_t *rpc, const phx_evm_call_t *call, cons
                                 phx_buf_t *out, phx_error_t *e);
 phx_err_t phx_rpc_send_raw_transaction(phx_rpc_t *rpc, const uint8_t *raw, size_t len,
                                        uint8_t tx_hash[32], phx_error_t *e);
-/* *found is false (and PHX_OK) while the tx is not yet mined. */
+/* *found is false (and PHX_OK) while the tx is not yet mined. The receipt is
+ * checked (quantities within 64 bits, status 0 or 1) and must be for tx_hash. */
 phx_err_t phx_rpc_get_transaction_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[32],
                                           phx_evm_receipt_t *out, bool *found, phx_error_t *e);
+/* eth_getTransactionByHash, read with phx_evm_tx_from_json's range checks and
+ * held to the hash asked for; *found is false (and PHX_OK) when the node does
+ * not know it. Clear *out with phx_evm_tx_clear when found. */
+phx_err_t phx_rpc_get_transaction(phx_rpc_t *rpc, const uint8_t tx_hash[32], phx_evm_tx_t *out,
+                                  bool *found, phx_error_t *e);
 /* *logs is a malloc'd array (free each with phx_evm_log_clear, then free()). */
 phx_err_t phx_rpc_get_logs(phx_rpc_t *rpc, const phx_evm_filter_t *filter, phx_evm_log_t **logs,
                            size_t *count, phx_error_t *e);

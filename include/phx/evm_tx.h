@@ -6,6 +6,7 @@
 #define PHX_EVM_TX_H
 
 #include "phx/evm_rlp.h"
+#include "phx/json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,6 +92,11 @@ phx_err_t phx_evm_tx_decode_unsigned(const uint8_t *p, size_t len, phx_evm_tx_t 
                                      phx_error_t *e);
 /* Recover the sender of a signed tx (the range checks above apply). */
 phx_err_t phx_evm_tx_sender(const phx_evm_tx_t *tx, uint8_t addr[20], phx_error_t *e);
+/* A transaction object as eth_getTransactionByHash returns it, read into *out
+ * (phx_evm_tx_clear) with the same range checks as phx_evm_tx_decode, the
+ * sender recovered, and the node's own "from" and "hash" (when present)
+ * checked against what the fields make: PHX_ERR_VERIFY when they differ. */
+phx_err_t phx_evm_tx_from_json(const json_t *j, phx_evm_tx_t *out, phx_error_t *e);
 /* 1 <= r < n and 1 <= s <= n/2 for secp256k1 (PHX_ERR_VERIFY naming the fault). */
 phx_err_t phx_evm_tx_check_signature(const uint8_t r[32], const uint8_t s[32], phx_error_t *e);
 /* 1 <= chain_id <= PHX_EVM_CHAIN_ID_MAX: a chain id EIP-155 can carry in v. */

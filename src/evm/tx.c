@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "phx/crypto.h"
-#include "phx/evm.h"
+#include "phx/evm_rpc.h"
+#include "phx/evm_tx.h"
 
 /* ---- addresses ----------------------------------------------------------------- */
 
@@ -281,14 +282,12 @@ phx_err_t phx_evm_chain_id_check(uint64_t chain_id, phx_error_t *e)
 }
 
 /* Legacy v: 27/28 before EIP-155, chainId * 2 + 35 + parity after it. */
-static phx_err_t legacy_v(const phx_rlp_item_t *it, phx_evm_tx_t *tx, phx_error_t *e)
+static phx_err_t legacy_v_value(const phx_u256_t *v, phx_evm_tx_t *tx, phx_error_t *e)
 {
-    phx_u256_t v;
     uint64_t v64;
-    phx_err_t err = phx_rlp_item_u256(it, &v, e);
-    if (err) return phx_error_wrap(e, err, "tx: v");
+    phx_err_t err;
     /* v fits 64 bits exactly when the chain id keeps the EIP-2294 bound. */
-    if (phx_u256_to_u64(&v, &v64, NULL))
+    if (phx_u256_to_u64(v, &v64, NULL))
         return phx_fail(e, PHX_ERR_RANGE, "tx: v wider than 64 bits (chain id out of range)");
     if (v64 == 27 || v64 == 28) {
         tx->chain_id = 0;
@@ -303,6 +302,14 @@ static phx_err_t legacy_v(const phx_rlp_item_t *it, phx_evm_tx_t *tx, phx_error_
     if ((err = phx_evm_chain_id_check(tx->chain_id, e)))
         return phx_error_wrap(e, err, "tx: v %llu", (unsigned long long)v64);
     return PHX_OK;
+}
+
+static phx_err_t legacy_v(const phx_rlp_item_t *it, phx_evm_tx_t *tx, phx_error_t *e)
+{
+    phx_u256_t v;
+    phx_err_t err = phx_rlp_item_u256(it, &v, e);
+    if (err) return phx_error_wrap(e, err, "tx: v");
+    return legacy_v_value(&v, tx, e);
 }
 
 /* Decode p as a signed transaction (signed = true) or as the payload that is
@@ -486,4 +493,182 @@ phx_err_t phx_evm_tx_decode_unsigned(const uint8_t *p, size_t len, phx_evm_tx_t 
                                      phx_error_t *e)
 {
     return decode(p, len, false, out, e);
+}
+
+/* ---- transactions as a node describes them ------------------------------------ */
+
+/* A quantity member: required, or absent/null giving *present = false. */
+static phx_err_t json_u256(const json_t *o, const char *key, bool required, phx_u256_t *out,
+                           bool *present, phx_error_t *e)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = phx_u256_from_u64(0);
+    if (present) *present = v && !json_is_null(v);
+    if (!v || json_is_null(v))
+        return required ? phx_fail(e, PHX_ERR_INVALID, "tx: '%s' missing", key) : PHX_OK;
+    phx_err_t err = phx_rpc_quantity_u256(v, out, e);
+    return err ? phx_error_wrap(e, err, "tx: '%s'", key) : PHX_OK;
+}
+
+static phx_err_t json_u64(const json_t *o, const char *key, bool required, uint64_t *out,
+                          bool *present, phx_error_t *e)
+{
+    phx_u256_t u;
+    phx_err_t err = json_u256(o, key, required, &u, present, e);
+    if (!err && (err = phx_u256_to_u64(&u, out, e))) phx_error_wrap(e, err, "tx: '%s'", key);
+    return err;
+}
+
+static phx_err_t json_hex_fixed(const json_t *o, const char *key, uint8_t *out, size_t n,
+                                phx_error_t *e)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    if (!s) return phx_fail(e, PHX_ERR_INVALID, "tx: '%s' missing", key);
+    phx_err_t err = phx_hex_decode_fixed(s, out, n, e);
+    return err ? phx_error_wrap(e, err, "tx: '%s'", key) : PHX_OK;
+}
+
+static phx_err_t json_access_list(const json_t *list, owned_t *o, phx_error_t *e)
+{
+    if (!json_is_array(list))
+        return phx_fail(e, PHX_ERR_INVALID, "tx: accessList must be an array");
+    size_t n = json_array_size(list);
+    o->list = calloc(n ? n : 1, sizeof *o->list);
+    if (!o->list) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *en = json_array_get(list, i);
+        const json_t *keys = json_object_get(en, "storageKeys");
+        phx_evm_access_t *a = &o->list[o->count++];
+        phx_err_t err = json_hex_fixed(en, "address", a->address, 20, e);
+        if (err) return err;
+        if (!json_is_array(keys))
+            return phx_fail(e, PHX_ERR_INVALID, "tx: accessList[%zu].storageKeys", i);
+        a->keys = calloc(json_array_size(keys) ? json_array_size(keys) : 1, 32);
+        if (!a->keys) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+        for (size_t k = 0; k < json_array_size(keys); k++) {
+            const char *h = json_string_value(json_array_get(keys, k));
+            if (!h || phx_hex_decode_fixed(h, a->keys[k], 32, e))
+                return phx_fail(e, PHX_ERR_INVALID, "tx: accessList[%zu] key %zu", i, k);
+            a->key_count++;
+        }
+    }
+    return PHX_OK;
+}
+
+phx_err_t phx_evm_tx_from_json(const json_t *j, phx_evm_tx_t *out, phx_error_t *e)
+{
+    phx_evm_tx_t tx;
+    phx_err_t err;
+    phx_buf_t data = PHX_BUF_INIT;
+    owned_t *o = calloc(1, sizeof *o);
+    bool has_chain_id = false, has_parity = false, has_v = false;
+    uint64_t type = 0, chain_id = 0, gas_limit = 0, parity = 0;
+    phx_u256_t v, r, s;
+    memset(&tx, 0, sizeof tx);
+    if (!o) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+    tx.owned_ = o;
+    if (!json_is_object(j)) {
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: must be a JSON object");
+        goto fail;
+    }
+    if ((err = json_u64(j, "type", false, &type, NULL, e))) goto fail;
+    if (type != PHX_TX_LEGACY && type != PHX_TX_EIP2930 && type != PHX_TX_EIP1559) {
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "tx: type %llu", (unsigned long long)type);
+        goto fail;
+    }
+    tx.type = (uint8_t)type;
+    if ((err = json_u64(j, "chainId", tx.type != PHX_TX_LEGACY, &chain_id, &has_chain_id, e)) ||
+        (err = json_u64(j, "nonce", true, &tx.nonce, NULL, e)) ||
+        (err = json_u64(j, "gas", true, &gas_limit, NULL, e)))
+        goto fail;
+    tx.gas_limit = phx_u256_from_u64(gas_limit);
+    if (tx.type == PHX_TX_EIP1559) {
+        if ((err = json_u256(j, "maxPriorityFeePerGas", true, &tx.max_priority_fee, NULL, e)) ||
+            (err = json_u256(j, "maxFeePerGas", true, &tx.max_fee, NULL, e)))
+            goto fail;
+    } else if ((err = json_u256(j, "gasPrice", true, &tx.gas_price, NULL, e))) {
+        goto fail;
+    }
+    const json_t *to = json_object_get(j, "to");
+    if (to && !json_is_null(to)) {
+        if ((err = json_hex_fixed(j, "to", tx.to, 20, e))) goto fail;
+        tx.has_to = true;
+    }
+    if ((err = json_u256(j, "value", true, &tx.value, NULL, e))) goto fail;
+    const char *input = json_string_value(json_object_get(j, "input"));
+    if (!input || (err = phx_hex_decode(input, &data, e))) {
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: 'input' must be 0x hex");
+        goto fail;
+    }
+    o->data = phx_buf_detach(&data, &tx.data_len);
+    tx.data = o->data;
+    if (tx.type != PHX_TX_LEGACY) {
+        if ((err = json_access_list(json_object_get(j, "accessList"), o, e))) goto fail;
+        tx.access_list = o->list;
+        tx.access_count = o->count;
+    }
+    if ((err = json_u256(j, "v", false, &v, &has_v, e)) ||
+        (err = json_u64(j, "yParity", false, &parity, &has_parity, e)) ||
+        (err = json_u256(j, "r", true, &r, NULL, e)) ||
+        (err = json_u256(j, "s", true, &s, NULL, e)))
+        goto fail;
+    if (tx.type == PHX_TX_LEGACY) {
+        if (!has_v) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: 'v' missing");
+            goto fail;
+        }
+        if ((err = legacy_v_value(&v, &tx, e))) goto fail;
+        /* A node may list chainId beside v; both must name the same chain. */
+        if (has_chain_id && tx.chain_id && chain_id != tx.chain_id) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: chainId disagrees with v");
+            goto fail;
+        }
+    } else {
+        uint64_t v64 = 0;
+        if (has_v && phx_u256_to_u64(&v, &v64, NULL)) v64 = 2;
+        if (!has_parity) parity = v64;
+        if (!has_parity && !has_v) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: 'yParity' missing");
+            goto fail;
+        }
+        if (parity > 1 || (has_v && has_parity && v64 != parity)) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: y parity must be 0 or 1 (and match v)");
+            goto fail;
+        }
+        if (chain_id > PHX_EVM_CHAIN_ID_MAX) {
+            err = phx_fail(e, PHX_ERR_RANGE, "tx: chain id above the EIP-2294 bound");
+            goto fail;
+        }
+        tx.chain_id = chain_id;
+        tx.y_parity = (uint8_t)parity;
+    }
+    memcpy(tx.r, r.b, 32);
+    memcpy(tx.s, s.b, 32);
+    if ((err = phx_evm_tx_check_signature(tx.r, tx.s, e))) goto fail;
+    tx.is_signed = true;
+    if ((err = phx_evm_tx_sender(&tx, tx.from, e))) goto fail;
+    /* The node's own claims about the tx must be what its fields make. */
+    uint8_t claimed[32], hash[32];
+    if (json_is_string(json_object_get(j, "from"))) {
+        if ((err = json_hex_fixed(j, "from", claimed, 20, e))) goto fail;
+        if (memcmp(claimed, tx.from, 20) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: 'from' is not the signature's sender");
+            goto fail;
+        }
+    }
+    if (json_is_string(json_object_get(j, "hash"))) {
+        if ((err = json_hex_fixed(j, "hash", claimed, 32, e)) ||
+            (err = phx_evm_tx_hash(&tx, hash, e)))
+            goto fail;
+        if (memcmp(claimed, hash, 32) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: 'hash' is not the hash of its fields");
+            goto fail;
+        }
+    }
+    *out = tx;
+    return PHX_OK;
+fail:
+    phx_buf_free(&data);
+    phx_evm_tx_clear(&tx);
+    return err;
 }

@@ -342,6 +342,104 @@ static void test_tx_ranges(void)
     phx_buf_free(&raw);
 }
 
+/* A signed 1559 tx as a node lists it, with one member replaced. */
+static phx_err_t tx_json_with(const phx_evm_tx_t *tx, const char *key, json_t *value,
+                              phx_error_t *e)
+{
+    char q[67];
+    phx_u256_t u;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("0x2"));
+    json_object_set_new(o, "chainId", json_string("0x1"));
+    json_object_set_new(o, "nonce", json_string("0x5"));
+    json_object_set_new(o, "gas", json_string("0x5208"));
+    json_object_set_new(o, "maxFeePerGas", json_string("0x3b9aca00"));
+    json_object_set_new(o, "maxPriorityFeePerGas", json_string("0x1"));
+    json_object_set_new(o, "to", phx_json_hex(tx->to, 20));
+    json_object_set_new(o, "value", json_string("0x0"));
+    json_object_set_new(o, "input", json_string("0x"));
+    json_object_set_new(o, "accessList", json_array());
+    json_object_set_new(o, "yParity", json_string(tx->y_parity ? "0x1" : "0x0"));
+    memcpy(u.b, tx->r, 32);
+    phx_u256_to_quantity(&u, q);
+    json_object_set_new(o, "r", json_string(q));
+    memcpy(u.b, tx->s, 32);
+    phx_u256_to_quantity(&u, q);
+    json_object_set_new(o, "s", json_string(q));
+    uint8_t h[32];
+    phx_evm_tx_hash(tx, h, NULL);
+    json_object_set_new(o, "hash", phx_json_hex(h, 32));
+    json_object_set_new(o, "from", phx_json_hex(tx->from, 20));
+    if (key) json_object_set_new(o, key, value);
+    phx_evm_tx_t d;
+    phx_err_t err = phx_evm_tx_from_json(o, &d, e);
+    if (!err) {
+        if (memcmp(d.from, tx->from, 20) != 0) err = PHX_ERR_INTERNAL;
+        phx_evm_tx_clear(&d);
+    }
+    json_decref(o);
+    return err;
+}
+
+static void test_tx_from_node(void)
+{
+    uint8_t sk[32];
+    memset(sk, 11, 32);
+    phx_evm_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.type = PHX_TX_EIP1559;
+    tx.chain_id = 1;
+    tx.nonce = 5;
+    tx.gas_limit = phx_u256_from_u64(21000);
+    tx.max_fee = phx_u256_from_u64(1000000000);
+    tx.max_priority_fee = phx_u256_from_u64(1);
+    tx.has_to = true;
+    memset(tx.to, 0x44, 20);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK);
+    CHECK(phx_eth_address_from_seckey(sk, tx.from) == PHX_OK);
+    phx_error_t e;
+    CHECK(tx_json_with(&tx, NULL, NULL, &e) == PHX_OK);
+    /* The range checks of the decoder, on the node's JSON. */
+    CHECK(tx_json_with(&tx, "s", json_string("0x0"), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "r", json_string("0x0"), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(
+              &tx, "s",
+              json_string("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1"),
+              &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "n/2"));
+    CHECK(tx_json_with(&tx, "gas", json_string("0x10000000000000000"), &e) == PHX_ERR_RANGE);
+    CHECK(tx_json_with(&tx, "nonce", json_string("0x10000000000000000"), &e) == PHX_ERR_RANGE);
+    CHECK(tx_json_with(&tx, "yParity", json_string("0x2"), &e) == PHX_ERR_INVALID);
+    CHECK(tx_json_with(&tx, "type", json_string("0x3"), &e) == PHX_ERR_UNSUPPORTED);
+    CHECK(tx_json_with(&tx, "maxFeePerGas",
+                       json_string("0x1000000000000000000000000000000000000000000000000000000000000"
+                                   "00000"),
+                       &e) == PHX_ERR_RANGE);
+    /* The node's claims must be what the fields make. */
+    uint8_t other[20];
+    memset(other, 0x99, 20);
+    CHECK(tx_json_with(&tx, "from", phx_json_hex(other, 20), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "hash", phx_json_hex(tx.r, 32), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "nonce", json_string("0x6"), &e) == PHX_ERR_VERIFY);
+
+    /* Receipts: status is 0 or 1 (EIP-658), never "something else = failed". */
+    const char *rj = "{\"transactionHash\":\"0x%064x\",\"blockHash\":\"0x%064x\","
+                     "\"blockNumber\":\"0x1\",\"status\":\"%s\",\"gasUsed\":\"0x5208\","
+                     "\"logs\":[]}";
+    const char *statuses[] = {"0x1", "0x0", "0x2"};
+    for (int i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof text, rj, 1, 2, statuses[i]);
+        json_t *j = json_loads(text, 0, NULL);
+        phx_evm_receipt_t r;
+        phx_err_t err = phx_evm_receipt_from_json(j, &r, &e);
+        CHECK_MSG(i < 2 ? err == PHX_OK && r.status == (i == 0) : err == PHX_ERR_INVALID,
+                  "receipt status %s: %d", statuses[i], err);
+        if (!err) phx_evm_receipt_clear(&r);
+        json_decref(j);
+    }
+}
+
 static void test_rpc_parse(void)
 {
     json_t *r = NULL;
@@ -411,6 +509,7 @@ int main(void)
     test_event();
     test_tx_edges();
     test_tx_ranges();
+    test_tx_from_node();
     test_rpc_parse();
     test_eip712_bad();
     return test_done("test_evm_unit");
