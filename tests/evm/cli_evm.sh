@@ -63,7 +63,7 @@ sig_v=$(printf '%s' "$fields" | tr -d '[]"' | cut -d, -f7)
 check "legacy tx round trip" "$("$phx" rlp encode "[${body}\"$sig_v\",\"$sig_r\",\"$sig_s\"]")" "$legacy"
 twin_s=0x$(node -e 'const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
                     console.log((n - BigInt(process.argv[1])).toString(16))' "$sig_s")
-twin_v=0x$(printf '%x' $((sig_v ^ 1)))
+twin_v=0x$(printf "%x" $((75 - sig_v))) # chain 1: v is 37 or 38, the twin has the other
 expect_refused() { # name raw reason-fragment
     out=$("$phx" tx decode "$2" 2>&1)
     rc=$?
