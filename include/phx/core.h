@@ -103,6 +103,14 @@ phx_err_t phx_file_read(const char *path, phx_buf_t *out, phx_error_t *e);
  * already there is fine (its mode is left alone); a path that exists as anything
  * but a directory is PHX_ERR_IO. */
 phx_err_t phx_dir_ensure(const char *path, int mode, phx_error_t *e);
+/* Exclusive lock on a state directory: flock on DIR/lock, which then holds our
+ * pid. The kernel drops it when the holder dies however it dies (SIGKILL too),
+ * so a lock never outlives its process; the fd is close-on-exec, so children
+ * do not carry it. On success *fd is the lock (release with phx_dir_unlock or
+ * exit). PHX_ERR_STATE when another process holds it: *holder_pid is that pid
+ * as written in the file (0 when not yet written). dir must exist. */
+phx_err_t phx_dir_lock(const char *dir, int *fd, long *holder_pid, phx_error_t *e);
+void phx_dir_unlock(int fd); /* accepts -1 */
 /* Write atomically: temp file in the same directory, fsync, rename. */
 phx_err_t phx_file_write_atomic(const char *path, const void *data, size_t len, int mode,
                                 phx_error_t *e);
