@@ -50,7 +50,7 @@ void cli_print_json(const json_t *v);
 /* Tiny option parser. Options are "--name VALUE", "--name=VALUE" or flags.
  * Positional arguments are collected in order. Unknown options are errors. */
 typedef struct {
-    const char *name;  /* without leading "--" */
+    const char *name; /* without leading "--"; NULL: not offered (a gap in an array) */
     bool takes_value;
     bool repeatable;   /* values collected into values[] */
     /* outputs */
