@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "phx/crypto.h"
 #include "phx/json.h"
+#include "phx/net.h"
 
 #define MAX_PREFORK 8
 
@@ -281,8 +282,9 @@ static phx_err_t zygote_restart(phx_sandbox_pool_t *p, phx_error_t *e)
 phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
                                phx_error_t *e)
 {
-    /* Before any thread exists (curl's rule), and before the zygote forks. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Before the zygote forks, so no child ever runs curl's init. */
+    phx_err_t ierr = phx_net_curl_init(e);
+    if (ierr) return ierr;
     phx_crypto_init();
     phx_sandbox_pool_t *p = calloc(1, sizeof *p);
     if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
