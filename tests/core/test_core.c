@@ -207,6 +207,25 @@ static void test_dir_lock(void)
     CHECK(rmdir(dir) == 0);
 }
 
+/* Every code has its own stable name (they are on the wire in error bodies). */
+static void test_strerror(void)
+{
+    CHECK(strcmp(phx_strerror(PHX_OK), "ok") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR_NOT_FOUND), "not_found") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR_INTERNAL), "internal") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR__COUNT), "unknown") == 0);
+    int named = 0;
+    for (int i = 0; i < PHX_ERR__COUNT; i++) {
+        const char *n = phx_strerror((phx_err_t)i);
+        CHECK_MSG(n && *n && strcmp(n, "unknown") != 0, "code %d", i);
+        for (int j = 0; j < i; j++)
+            CHECK_MSG(strcmp(n, phx_strerror((phx_err_t)j)) != 0, "codes %d and %d share %s", i, j,
+                      n);
+        named++;
+    }
+    CHECK(named == 16);
+}
+
 /* PHX_ASSERT is live in this (test) build: a false invariant aborts the process
  * and says file:line and the expression on stderr. */
 static void test_assert(void)
@@ -343,6 +362,7 @@ int main(void)
     test_file_json();
     test_dir_ensure();
     test_assert();
+    test_strerror();
     test_dir_lock();
     test_secure_zero();
     test_log();
