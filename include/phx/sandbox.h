@@ -93,12 +93,45 @@ typedef struct {
     const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */
 } phx_sandbox_job_t;
 
+/* Why an invocation failed: a closed list, written once. X(failure, name)
+ * makes the enum and the names (the "code" users see in results and JSON)
+ * together, so a failure without a name does not compile. */
+#define PHX_SANDBOX_FAILURE_LIST(X)                                                                \
+    X(PHX_SBX_FAIL_NONE, "")                                                                       \
+    X(PHX_SBX_FAIL_EXCEPTION, "exception")   /* the contract threw or rejected */                  \
+    X(PHX_SBX_FAIL_COMPILE, "compile_error") /* syntax error */                                    \
+    X(PHX_SBX_FAIL_NO_ENTRY, "no_entry")     /* nothing to run */                                  \
+    X(PHX_SBX_FAIL_PENDING, "pending")       /* its promise never settled */                       \
+    X(PHX_SBX_FAIL_CPU_LIMIT, "cpu_limit")                                                         \
+    X(PHX_SBX_FAIL_MEMORY_LIMIT, "memory_limit")                                                   \
+    X(PHX_SBX_FAIL_OUTPUT_LIMIT, "output_limit")                                                   \
+    X(PHX_SBX_FAIL_WALL_LIMIT, "wall_limit")                                                       \
+    X(PHX_SBX_FAIL_HOST_ABORT, "host_abort") /* a host call ended the run */                       \
+    X(PHX_SBX_FAIL_LOG_LIMIT, "log_limit")                                                         \
+    X(PHX_SBX_FAIL_REQUEST_LIMIT, "request_limit")                                                 \
+    X(PHX_SBX_FAIL_REQUEST_TIMEOUT, "request_timeout")                                             \
+    X(PHX_SBX_FAIL_RESPONSE_LIMIT, "response_limit")                                               \
+    X(PHX_SBX_FAIL_EGRESS_DENIED, "egress_denied")                                                 \
+    X(PHX_SBX_FAIL_KV_LIMIT, "kv_limit")                                                           \
+    X(PHX_SBX_FAIL_KV_INTEGRITY, "kv_integrity") /* a kv row failed to authenticate */             \
+    X(PHX_SBX_FAIL_NO_KEYS, "no_keys")           /* no contract keys for this run */               \
+    X(PHX_SBX_FAIL_PROTOCOL, "protocol")         /* the child broke the wire format */             \
+    X(PHX_SBX_FAIL_CRASHED, "crashed")           /* the child died without a result */             \
+    X(PHX_SBX_FAIL_INTERNAL, "internal")
+
+#define PHX_SBX_FAIL_ENUM_(failure, name) failure,
+typedef enum {
+    PHX_SANDBOX_FAILURE_LIST(PHX_SBX_FAIL_ENUM_) PHX_SBX_FAIL__COUNT
+} phx_sandbox_failure_t;
+#undef PHX_SBX_FAIL_ENUM_
+
+/* The name of a failure ("cpu_limit", ...; "" for none, "unknown" out of range). */
+const char *phx_sandbox_failure_name(phx_sandbox_failure_t failure);
+
 typedef struct {
     bool ok;
-    char code[32]; /* on failure: cpu_limit, memory_limit, wall_limit, output_limit,
-                      log_limit, request_limit, egress_denied, exception,
-                      compile_error, no_entry, crashed, kv_integrity (a kv row
-                      failed to authenticate), no_keys, ... */
+    phx_sandbox_failure_t failure; /* PHX_SBX_FAIL_NONE when ok */
+    char code[32];                 /* phx_sandbox_failure_name(failure) */
     char message[512];
     bool output_is_bytes;
     phx_buf_t output; /* JSON text, or raw bytes */
