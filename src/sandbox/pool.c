@@ -126,9 +126,20 @@ static phx_err_t spawn_request(phx_sandbox_pool_t *p, int *fd_out, phx_error_t *
     return PHX_OK;
 }
 
+/* The pool's counts stay inside their arrays, and prefork within them; every
+ * path that moves a child between idle, pending and zombie keeps this. */
+static void pool_check(const phx_sandbox_pool_t *p)
+{
+    PHX_ASSERT(p->nidle >= 0 && p->nidle <= MAX_PREFORK);
+    PHX_ASSERT(p->npending >= 0 && p->npending <= MAX_PREFORK);
+    PHX_ASSERT(p->nzombies >= 0 && (size_t)p->nzombies <= sizeof p->zombies / sizeof p->zombies[0]);
+    PHX_ASSERT(p->cfg.prefork >= 0 && p->cfg.prefork <= MAX_PREFORK);
+}
+
 /* Read the pid for the oldest pending request. */
 static phx_err_t spawn_collect(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 {
+    PHX_ASSERT(p->npending > 0); /* the zygote answers only what was asked */
     int fd = p->pending_fd[0];
     memmove(p->pending_fd, p->pending_fd + 1, sizeof(int) * (size_t)--p->npending);
     int32_t pid = -1;
@@ -156,6 +167,7 @@ static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 /* A ready child: an idle one, else the oldest pending, else a new one. */
 static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 {
+    pool_check(p);
     if (p->nidle > 0) {
         *c = p->idle[0];
         memmove(p->idle, p->idle + 1, sizeof(child_t) * (size_t)--p->nidle);
@@ -167,7 +179,9 @@ static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 
 static void refill(phx_sandbox_pool_t *p)
 {
+    pool_check(p);
     while (p->nidle + p->npending < p->cfg.prefork) {
+        PHX_ASSERT(p->npending < MAX_PREFORK); /* prefork <= MAX_PREFORK bounds the sum */
         phx_error_t e;
         if (spawn_request(p, &p->pending_fd[p->npending], &e)) break;
         p->npending++;
@@ -186,6 +200,7 @@ static void drain_pending(phx_sandbox_pool_t *p)
 
 static void reap_zombies(phx_sandbox_pool_t *p, bool block)
 {
+    pool_check(p);
     int kept = 0;
     for (int i = 0; i < p->nzombies; i++) {
         int st;
