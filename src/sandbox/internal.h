@@ -7,6 +7,7 @@
 
 #include "phx/js.h"
 #include "phx/sandbox.h"
+#include "wire.h"
 
 /* ASan keeps freed memory in a quarantine, so RSS overstates what a contract
  * holds; RSS-based caps get this much slack in sanitizer builds (the GC budget
