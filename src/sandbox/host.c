@@ -6,7 +6,6 @@
  * them from a local dev root in the kv directory instead. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,9 +236,10 @@ static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
     else if (!strcmp(alg, "keccak256"))
         phx_keccak256(p, data.len, d);
     else if (!strcmp(alg, "blake2b256"))
-        crypto_generichash(d, 32, p, data.len, NULL, 0);
+        err = phx_blake2b(p, data.len, d, 32) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b") : PHX_OK;
     else if (!strcmp(alg, "blake2b128"))
-        crypto_generichash(d, n = 16, p, data.len, NULL, 0);
+        err = phx_blake2b(p, data.len, d, n = 16) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b")
+                                                   : PHX_OK;
     else
         err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
     phx_buf_free(&data);
