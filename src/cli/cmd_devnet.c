@@ -25,8 +25,13 @@ static const char help[] =
     "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
     "                    port (for crash tests); without it the devnet stops\n"
     "  --json            print endpoints.json instead of the summary\n\n"
+    "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
+    "second start on the same DIR is refused, leaving the running network (its\n"
+    "endpoints.json, logs, processes) alone. The lock goes with its holder, even\n"
+    "after kill -9; a start after that waits for the old network's processes.\n\n"
     "Exit status: 0 after a clean stop, 1 when the network cannot start or a\n"
-    "process of it dies, 2 bad usage.\n";
+    "process of it dies, 2 bad usage or DIR in use by another devnet (whose pid\n"
+    "is named).\n";
 
 /* The repo's node_modules for a phx in build/ or build-test/, unless given. */
 static void node_modules_dir(const char *exe, char *out, size_t cap)

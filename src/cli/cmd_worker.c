@@ -37,7 +37,11 @@ static const char help[] =
     "  --poll-ms N               chain poll interval (default 250)\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --json                    print the ready line as JSON\n\n"
-    "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage.\n";
+    "One process per state directory: DIR/lock holds the running one's pid, and a\n"
+    "second start on the same DIR is refused (the lock goes with its holder, even\n"
+    "after kill -9).\n\n"
+    "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage\n"
+    "or DIR in use by another process (whose pid is named).\n";
 
 static const cli_daemon_spec_t worker_daemon = {
     .name = "worker",
