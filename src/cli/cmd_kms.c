@@ -8,7 +8,7 @@
 
 #include "daemon.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 
 static const char help[] =
     "usage: phx kms [options]\n\n"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 
 struct phx_kms_node {
     phx_tee_t *tee;
@@ -26,11 +26,6 @@ struct phx_kms_node {
     bool created_root;
     char url[96];
 };
-
-static phx_err_t seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
-{
-    return phx_tee_seal_key(ctx, label, key, e);
-}
 
 /* Our own quotes: the TEE's quote, plus collateral where we can produce it
  * offline (the sim platform); real platforms' collateral comes from PCS. */
@@ -174,12 +169,12 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     if (o->onboard_url && access(path, F_OK) != 0) {
         phx_buf_t sealed = PHX_BUF_INIT;
         if ((err = onboard(o, n->tee, root, e))) goto fail;
-        err = phx_kms_seal(seal_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
+        err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
         if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
         phx_buf_free(&sealed);
         if (err) goto fail;
-    } else if ((err = phx_kms_root_load_or_create(path, seal_key, n->tee, root, &n->created_root,
-                                                  e))) {
+    } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
+                                                  &n->created_root, e))) {
         goto fail;
     }
     memcpy(cfg.root, root, 32);

@@ -22,11 +22,6 @@ static phx_err_t state_dir_ensure(const char *dir, const char *sub, phx_error_t 
     return phx_dir_ensure(p, 0700, e);
 }
 
-static phx_err_t seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
-{
-    return phx_tee_seal_key(ctx, label, key, e);
-}
-
 phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
                    phx_buf_t *collateral, phx_error_t *e)
 {
@@ -48,7 +43,8 @@ static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
     uint8_t keys[64];
     phx_err_t err = PHX_OK;
     if (phx_file_read(path, &blob, NULL) == PHX_OK) {
-        if ((err = phx_kms_unseal(seal_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len, &clear, e)))
+        if ((err = phx_tee_unseal(phx_tee_sealing_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len,
+                                  &clear, e)))
             goto out;
         if (clear.len != 64) {
             err = phx_fail(e, PHX_ERR_INVALID, "sealed identity has %zu bytes", clear.len);
@@ -61,7 +57,7 @@ static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
             phx_fail(e, err, "identity keys");
             goto out;
         }
-        if ((err = phx_kms_seal(seal_key, w->tee, IDENTITY_LABEL, keys, 64, &blob, e)) ||
+        if ((err = phx_tee_seal(phx_tee_sealing_key, w->tee, IDENTITY_LABEL, keys, 64, &blob, e)) ||
             (err = phx_file_write_atomic(path, blob.ptr, blob.len, 0600, e)))
             goto out;
     }

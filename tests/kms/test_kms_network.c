@@ -15,7 +15,7 @@
 #include "../evm/anvil_proc.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/tee.h"
 #include "test.h"
 

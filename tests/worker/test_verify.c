@@ -13,7 +13,7 @@
 
 #include "../evm/anvil_proc.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/worker.h"
 #include "test.h"
 
