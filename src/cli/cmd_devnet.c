@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "phx/devnet.h"
+#include "phx/sandbox.h"
 
 static const char help[] =
     "usage: phx devnet [--workers N] [--dir DIR] [options]\n\n"
@@ -24,6 +25,12 @@ static const char help[] =
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
     "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
     "                    port (for crash tests); without it the devnet stops\n"
+    "  --allow-host HOST:PORT\n"
+    "                    let contracts reach exactly this loopback or private host\n"
+    "                    and port, such as a local price API (repeatable, up to 16;\n"
+    "                    passed to every worker). Nothing else on loopback is\n"
+    "                    reachable: not the chain RPC, not the KMS, which the\n"
+    "                    workers refuse as an allowance\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -60,13 +67,14 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, NOPTS };
+    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
     opts[ANVIL] = (cli_opt_t){.name = "anvil", .takes_value = true};
     opts[BLOCK] = (cli_opt_t){.name = "block-time", .takes_value = true};
     opts[RESTART] = (cli_opt_t){.name = "restart"};
+    opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -93,6 +101,22 @@ static int cmd_devnet(int argc, char **argv)
         }
         o.block_time_s = (unsigned)n;
     }
+    if (opts[ALLOW].nvalues > PHX_DEVNET_MAX_ALLOW) {
+        cli_error(rc, prefix, "at most %d --allow-host", PHX_DEVNET_MAX_ALLOW);
+        goto out;
+    }
+#ifdef PHX_HAVE_WORKER_DAEMON /* the parser lives with the sandbox */
+    for (int i = 0; i < opts[ALLOW].nvalues; i++) {
+        char h[256];
+        uint16_t p;
+        if (phx_egress_allowance_parse(opts[ALLOW].values[i], h, sizeof h, &p, &e)) {
+            cli_error(rc, prefix, "--allow-host: %s", e.message);
+            goto out;
+        }
+    }
+#endif
+    o.allow_hosts = opts[ALLOW].values;
+    o.nallow_hosts = opts[ALLOW].nvalues;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
         cli_error(PHX_EXIT_FAIL, prefix, "cannot find my own binary");
