@@ -90,7 +90,7 @@ typedef struct {
 } sbx_host_t;
 
 /* Handle one CALL. On success reply holds JSON. On failure e holds the message
- * for the contract (a catchable exception), unless h->fatal_code got set. */
+ * for the contract (a catchable exception), unless h->fatal got set. */
 phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, size_t len,
                             phx_buf_t *reply, phx_error_t *e);
 void sbx_host_close(sbx_host_t *h);
