@@ -97,7 +97,9 @@ int cli_daemon_parse(const cli_daemon_spec_t *spec, const char *prefix, int argc
     const char *listen = opts[CLI_DAEMON_LISTEN].value;
     if (listen && cli_parse_hostport(listen, d->host, sizeof d->host, &d->port))
         return cli_error(PHX_EXIT_USAGE, prefix, "--listen wants HOST:PORT, got '%s'", listen);
-    if (opts[CLI_DAEMON_TEE].value && phx_tee_kind_parse(opts[CLI_DAEMON_TEE].value, &d->tee, &e))
+    /* A kind, or sim-noseal (which also sets tee_config.sim_no_seal). */
+    if (opts[CLI_DAEMON_TEE].value &&
+        phx_tee_spec_parse(opts[CLI_DAEMON_TEE].value, &d->tee, &d->tee_config, &e))
         return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
     d->tee_config.sim_dir = opts[CLI_DAEMON_SIMDIR].value;
     d->tee_config.production = opts[CLI_DAEMON_PROD].seen;

@@ -77,6 +77,9 @@ phx_err_t phx_jobdb_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n, 
 /* Transitions. Each checks the current state (a job moves only forward;
  * anything else is PHX_ERR_STATE) and commits before returning. */
 phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e); /* ->RUNNING */
+/* SIGNED/SUBMITTED -> RUNNING, only when the signing key is gone (a worker
+ * with no sealing key has a new identity each boot): run and sign again. */
+phx_err_t phx_jobdb_resign(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
 phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
                            size_t output_len, const uint8_t signature[65], phx_error_t *e);
 phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
