@@ -183,6 +183,12 @@ void phx_http_server_stop(phx_http_server_t *s, uint64_t grace_ms);
 
 /* ---- client ------------------------------------------------------------------------ */
 
+/* libcurl's process-wide initialisation, done exactly once whoever asks first
+ * (pthread_once: curl_global_init itself is not thread-safe). Every module that
+ * makes a curl handle (this client, evm's JSON-RPC, the sandbox's fetch) calls
+ * this first; the result of the one real call is returned every time. */
+phx_err_t phx_net_curl_init(phx_error_t *e);
+
 typedef struct {
     long timeout_ms;            /* whole request; default 10000 */
     long connect_timeout_ms;    /* default 3000 */

@@ -8,12 +8,22 @@
 
 #include "phx/net.h"
 
+/* The only curl_global_init in the project (phx_net_curl_init). */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 
 static void curl_init(void)
 {
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+phx_err_t phx_net_curl_init(phx_error_t *e)
+{
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_result != CURLE_OK)
+        return phx_fail(e, PHX_ERR_INTERNAL, "curl_global_init failed: %s",
+                        curl_easy_strerror(curl_init_result));
+    return PHX_OK;
 }
 
 typedef struct {
@@ -47,9 +57,8 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         return phx_fail(e, PHX_ERR_INVALID, "only http:// and https:// URLs: %.64s", url);
 
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return phx_fail(e, PHX_ERR_INTERNAL, "curl_global_init failed");
+    phx_err_t ierr = phx_net_curl_init(e);
+    if (ierr) return ierr;
 
     phx_err_t err = PHX_OK;
     struct curl_slist *headers = NULL;

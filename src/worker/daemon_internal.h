@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jobdb.h"
 #include "phx/chain_owner.h"
 #include "phx/kms.h"
 #include "phx/net.h"
