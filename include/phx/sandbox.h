@@ -154,7 +154,9 @@ typedef struct {
 } phx_sandbox_result_t;
 
 /* Run one invocation in a fresh sandbox process. PHX_OK means *res holds an
- * outcome (ok or a contract failure); an error means the sandbox itself failed. */
+ * outcome (ok or a contract failure); an error means the sandbox itself failed.
+ * Thread-safe: several invocations may run at once on one pool (how many is
+ * the caller's policy; each holds one child process for its duration). */
 phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
                              phx_sandbox_result_t *res, phx_error_t *e);
 void phx_sandbox_result_free(phx_sandbox_result_t *res);

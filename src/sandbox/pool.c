@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,11 @@ typedef struct {
 } child_t;
 
 struct phx_sandbox_pool {
+    /* Several invocations run at once (the worker's scheduler decides how
+     * many): lock guards the zygote channel and the idle/pending/zombie lists
+     * and the compile rings. The exchange with a child, which is most of an
+     * invocation, runs outside it; cfg is read-only after pool_new. */
+    pthread_mutex_t lock;
     phx_sandbox_config_t cfg;
     char *kv_dir;
     char **allow;
@@ -310,6 +316,7 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
     phx_crypto_init();
     phx_sandbox_pool_t *p = calloc(1, sizeof *p);
     if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    pthread_mutex_init(&p->lock, NULL);
     p->cfg = *cfg;
     fill_limits(&p->cfg.limits);
     if (p->cfg.prefork == 0) p->cfg.prefork = 2;
@@ -379,11 +386,12 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
             free(p->resolve[i]);
     free(p->resolve);
     free(p->kv_dir);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
-phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
-                                      const char *filename, phx_error_t *e)
+static phx_err_t precompile_locked(phx_sandbox_pool_t *p, const char *source, size_t len,
+                                   const char *filename, phx_error_t *e)
 {
     if (!filename) filename = "contract.js";
     size_t flen = strlen(filename);
@@ -412,6 +420,15 @@ phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source,
     p->nidle = 0;
     refill(p);
     return ok ? PHX_OK : phx_fail(e, PHX_ERR_INVALID, "contract does not compile");
+}
+
+phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
+                                      const char *filename, phx_error_t *e)
+{
+    pthread_mutex_lock(&p->lock);
+    phx_err_t err = precompile_locked(p, source, len, filename, e);
+    pthread_mutex_unlock(&p->lock);
+    return err;
 }
 
 int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p)
@@ -695,6 +712,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         return jerr;
     }
 
+    pthread_mutex_lock(&p->lock);
     reap_zombies(p, false);
     /* The second time a code hash comes, compile it into the zygote: children
      * forked from then on start with its stencil (cached by code hash). */
@@ -705,7 +723,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         seen = !memcmp(p->seen[i], digest, 32);
     if (!known && seen) {
         phx_error_t pe;
-        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, job->filename, &pe))
+        if (!precompile_locked(p, job->source, job->source_len, job->filename, &pe))
             memcpy(p->compiled[p->ncompiled++ % 16], digest, 32);
     } else if (!known) {
         memcpy(p->seen[p->nseen++ % 16], digest, 32);
@@ -713,6 +731,10 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     child_t c;
     phx_err_t err = take_child(p, &c, e);
     if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
+    /* Fork the next one ahead while this runs: with several invocations at
+     * once the idle list empties faster than one at a time. */
+    if (!err) refill(p);
+    pthread_mutex_unlock(&p->lock);
     if (err) {
         phx_buf_free(&job_buf);
         return err;
@@ -776,11 +798,16 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     close(c.fd);
-    if (got_result && p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])) {
+    bool deferred = false;
+    if (got_result) {
         /* It answered: stop it now, reap it later (its usage came with the result). */
         kill(c.pid, SIGKILL);
-        p->zombies[p->nzombies++] = c.pid;
-    } else {
+        pthread_mutex_lock(&p->lock);
+        if ((deferred = p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])))
+            p->zombies[p->nzombies++] = c.pid;
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (!deferred) {
         /* No answer: how it ended is the answer, and wait4 has the true usage. */
         reap(c.pid, &status, &ru);
         res->cpu_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
@@ -823,6 +850,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     phx_buf_free(&frame);
     phx_buf_free(&reply);
     sbx_host_close(&host);
+    pthread_mutex_lock(&p->lock);
     refill(p);
+    pthread_mutex_unlock(&p->lock);
     return PHX_OK;
 }
