@@ -183,6 +183,12 @@ typedef struct {
     int nallow_hosts;
     uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
     bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
+    /* Invocations at once (0: twice the online cores). One slot in four (at
+     * least one) is reserved for on-chain jobs; direct calls share the rest. */
+    unsigned max_concurrent;
+    /* Direct calls of one contract at once (0: half the direct slots, at
+     * least one), so one contract cannot hold every slot. */
+    unsigned max_per_contract;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -44,6 +44,16 @@ static const char help[] =
     "                            the KMS or this worker's API is refused (exit 1)\n"
     "  --poll-ms N               chain poll interval (default 250)\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
+    "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
+    "                            process (1..4096; default twice the online cores, at\n"
+    "                            least 2). A quarter of them (at least one) is kept\n"
+    "                            for on-chain jobs, so direct calls never starve paid\n"
+    "                            requests. Direct calls beyond the rest wait in a\n"
+    "                            bounded, fair queue; when it is full the call is\n"
+    "                            answered 429 with Retry-After\n"
+    "  --max-per-contract N      direct calls of one contract at once (default half\n"
+    "                            the direct slots, at least 1): one slow or flooded\n"
+    "                            contract cannot hold every slot\n"
     "  --json                    print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -64,7 +74,7 @@ static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, NOJOBS, NOPTS };
+    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, NOJOBS, MAXC, MAXPC, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&worker_daemon, opts);
     opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
@@ -72,6 +82,8 @@ static int cmd_worker(int argc, char **argv)
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[POLL] = (cli_opt_t){.name = "poll-ms", .takes_value = true};
     opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
+    opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
+    opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -91,6 +103,19 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     if (opts[POLL].value) o.poll_ms = strtoull(opts[POLL].value, NULL, 10);
+    for (int i = MAXC; i <= MAXPC; i++) {
+        if (!opts[i].value) continue;
+        char *end;
+        unsigned long v = strtoul(opts[i].value, &end, 10);
+        if (end == opts[i].value || *end || v < 1 || v > 4096) {
+            cli_error(rc, prefix, "--%s must be a number from 1 to 4096", opts[i].name);
+            goto out;
+        }
+        if (i == MAXC)
+            o.max_concurrent = (unsigned)(v < 2 ? 2 : v);
+        else
+            o.max_per_contract = (unsigned)v;
+    }
     int nallow = opts[ALLOW].nvalues;
     allow = calloc((size_t)nallow + 1, sizeof *allow);
     if (!allow) goto out;
