@@ -26,6 +26,58 @@ phx_err_t phx_net_curl_init(phx_error_t *e)
     return PHX_OK;
 }
 
+/* The shared cache: curl's share interface holding connections (and DNS
+ * answers), with one lock per kind of shared data as curl asks for. */
+struct phx_http_conns {
+    CURLSH *sh;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void conns_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h, (void)access;
+    struct phx_http_conns *c = ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&c->locks[data]);
+}
+
+static void conns_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    struct phx_http_conns *c = ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&c->locks[data]);
+}
+
+phx_err_t phx_http_conns_new(phx_http_conns_t **out, phx_error_t *e)
+{
+    *out = NULL;
+    phx_err_t err = phx_net_curl_init(e);
+    if (err) return err;
+    phx_http_conns_t *c = calloc(1, sizeof *c);
+    if (!c) return phx_fail(e, PHX_ERR_NOMEM, "connection cache");
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
+    if (!(c->sh = curl_share_init()) ||
+        curl_share_setopt(c->sh, CURLSHOPT_LOCKFUNC, conns_lock) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_UNLOCKFUNC, conns_unlock) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        phx_http_conns_free(c);
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "this libcurl cannot share connections");
+    }
+    *out = c;
+    return PHX_OK;
+}
+
+void phx_http_conns_free(phx_http_conns_t *c)
+{
+    if (!c) return;
+    if (c->sh) curl_share_cleanup(c->sh);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->locks[i]);
+    free(c);
+}
+
 typedef struct {
     phx_buf_t *out;
     size_t limit, got;
@@ -97,6 +149,10 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response_bytes);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "phalanx/0.1");
+    if (o.conns) {
+        curl_easy_setopt(c, CURLOPT_SHARE, o.conns->sh);
+        curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 64L); /* idle ones kept in the cache */
+    }
 
     CURLcode rc = curl_easy_perform(c);
     if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
