@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/sandbox/wire.h"
 #include "phx/json.h"
 #include "phx/sandbox.h"
 

@@ -13,26 +13,31 @@
 extern "C" {
 #endif
 
-/* One error enum for the whole project. 0 is success; never reorder. */
-typedef enum {
-    PHX_OK = 0,
-    PHX_ERR_INVALID,     /* malformed input: bad hex, bad length, bad encoding */
-    PHX_ERR_TRUNCATED,   /* input ended before a structure did */
-    PHX_ERR_RANGE,       /* a value outside what is allowed */
-    PHX_ERR_NOMEM,       /* allocation failed */
-    PHX_ERR_IO,          /* file or socket error */
-    PHX_ERR_CRYPTO,      /* a primitive failed or a check did not hold */
-    PHX_ERR_VERIFY,      /* signature / MAC / tag / chain did not verify */
-    PHX_ERR_NOT_FOUND,   /* the thing asked for does not exist */
-    PHX_ERR_UNSUPPORTED, /* a valid input this build does not handle */
-    PHX_ERR_POLICY,      /* refused by policy */
-    PHX_ERR_LIMIT,       /* a resource limit was hit */
-    PHX_ERR_TIMEOUT,     /* a deadline passed */
-    PHX_ERR_REMOTE,      /* a peer answered with an error */
-    PHX_ERR_STATE,       /* called in the wrong state */
-    PHX_ERR_INTERNAL,    /* a bug: an invariant did not hold */
-    PHX_ERR__COUNT
-} phx_err_t;
+/* One error enum for the whole project, written once: X(code, name) makes the
+ * enum and phx_strerror's table together, so a code without a name does not
+ * compile. 0 is success; never reorder (the names are on the wire, in JSON
+ * error bodies). */
+#define PHX_ERR_LIST(X)                                                                            \
+    X(PHX_OK, "ok")                                                                                \
+    X(PHX_ERR_INVALID, "invalid")         /* malformed input: bad hex, length, encoding */         \
+    X(PHX_ERR_TRUNCATED, "truncated")     /* input ended before a structure did */                 \
+    X(PHX_ERR_RANGE, "range")             /* a value outside what is allowed */                    \
+    X(PHX_ERR_NOMEM, "nomem")             /* allocation failed */                                  \
+    X(PHX_ERR_IO, "io")                   /* file or socket error */                               \
+    X(PHX_ERR_CRYPTO, "crypto")           /* a primitive failed or a check did not hold */         \
+    X(PHX_ERR_VERIFY, "verify")           /* signature / MAC / tag / chain did not verify */       \
+    X(PHX_ERR_NOT_FOUND, "not_found")     /* the thing asked for does not exist */                 \
+    X(PHX_ERR_UNSUPPORTED, "unsupported") /* a valid input this build does not handle */           \
+    X(PHX_ERR_POLICY, "policy")           /* refused by policy */                                  \
+    X(PHX_ERR_LIMIT, "limit")             /* a resource limit was hit */                           \
+    X(PHX_ERR_TIMEOUT, "timeout")         /* a deadline passed */                                  \
+    X(PHX_ERR_REMOTE, "remote")           /* a peer answered with an error */                      \
+    X(PHX_ERR_STATE, "state")             /* called in the wrong state */                          \
+    X(PHX_ERR_INTERNAL, "internal")       /* a bug: an invariant did not hold */
+
+#define PHX_ERR_ENUM_(code, name) code,
+typedef enum { PHX_ERR_LIST(PHX_ERR_ENUM_) PHX_ERR__COUNT } phx_err_t;
+#undef PHX_ERR_ENUM_
 
 /* Caller-supplied error detail. A NULL phx_error_t * is allowed everywhere. */
 typedef struct {
@@ -103,6 +108,14 @@ phx_err_t phx_file_read(const char *path, phx_buf_t *out, phx_error_t *e);
  * already there is fine (its mode is left alone); a path that exists as anything
  * but a directory is PHX_ERR_IO. */
 phx_err_t phx_dir_ensure(const char *path, int mode, phx_error_t *e);
+/* Exclusive lock on a state directory: flock on DIR/lock, which then holds our
+ * pid. The kernel drops it when the holder dies however it dies (SIGKILL too),
+ * so a lock never outlives its process; the fd is close-on-exec, so children
+ * do not carry it. On success *fd is the lock (release with phx_dir_unlock or
+ * exit). PHX_ERR_STATE when another process holds it: *holder_pid is that pid
+ * as written in the file (0 when not yet written). dir must exist. */
+phx_err_t phx_dir_lock(const char *dir, int *fd, long *holder_pid, phx_error_t *e);
+void phx_dir_unlock(int fd); /* accepts -1 */
 /* Write atomically: temp file in the same directory, fsync, rename. */
 phx_err_t phx_file_write_atomic(const char *path, const void *data, size_t len, int mode,
                                 phx_error_t *e);

@@ -27,6 +27,8 @@ phx_err_t phx_random_bytes(void *out, size_t n);
 void phx_sha256(const void *data, size_t len, uint8_t out[32]);
 void phx_sha384(const void *data, size_t len, uint8_t out[48]);
 void phx_sha512(const void *data, size_t len, uint8_t out[64]);
+/* BLAKE2b (RFC 7693), unkeyed, with an out_len of 16..64 bytes. */
+phx_err_t phx_blake2b(const void *data, size_t len, uint8_t *out, size_t out_len);
 
 /* Keccak-256 as Ethereum uses it (original Keccak padding 0x01, not SHA3's 0x06). */
 typedef struct {

@@ -52,6 +52,7 @@ typedef struct {
     json_t *json;
     phx_buf_t text;
     const char *content_type; /* static string; default application/json */
+    uint32_t retry_after_s;   /* non-zero: sent as Retry-After (a 429 or 503) */
 } phx_http_response_t;
 
 /* A handler returns PHX_OK and fills resp, or an error code with a message in e;
@@ -95,7 +96,8 @@ typedef struct {
     const char *content_type;
     char allow[64]; /* "GET, POST" for a 405, else empty */
     phx_buf_t body;
-    int route; /* index of the matched route (phx_http_router_route_name), -1 none */
+    int route;              /* index of the matched route (phx_http_router_route_name), -1 none */
+    uint32_t retry_after_s; /* the handler's Retry-After, 0 none */
 } phx_http_reply_t;
 
 /* "METHOD /pattern" of route index i (as added), or NULL. */
@@ -183,11 +185,27 @@ void phx_http_server_stop(phx_http_server_t *s, uint64_t grace_ms);
 
 /* ---- client ------------------------------------------------------------------------ */
 
+/* libcurl's process-wide initialisation, done exactly once whoever asks first
+ * (pthread_once: curl_global_init itself is not thread-safe). Every module that
+ * makes a curl handle (this client, evm's JSON-RPC, the sandbox's fetch) calls
+ * this first; the result of the one real call is returned every time. */
+phx_err_t phx_net_curl_init(phx_error_t *e);
+
+/* A connection cache that several threads share: requests made with it keep
+ * their connections open and reuse them (HTTP/1.1 keep-alive) rather than a
+ * new TCP connection per request. A connection found dead when it is picked
+ * is replaced before anything is sent on it. Thread-safe. */
+typedef struct phx_http_conns phx_http_conns_t;
+phx_err_t phx_http_conns_new(phx_http_conns_t **out, phx_error_t *e);
+/* After every request that used it has returned. Accepts NULL. */
+void phx_http_conns_free(phx_http_conns_t *c);
+
 typedef struct {
     long timeout_ms;            /* whole request; default 10000 */
     long connect_timeout_ms;    /* default 3000 */
     size_t max_response_bytes;  /* larger responses are PHX_ERR_LIMIT; default 4 MiB */
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated; may be NULL */
+    phx_http_conns_t *conns;    /* keep connections alive in this cache; NULL: one per request */
 } phx_http_client_opts_t;
 
 /* One request with a raw body (may be NULL/0) and content type. Any HTTP status

@@ -104,12 +104,45 @@ typedef struct {
     const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */
 } phx_sandbox_job_t;
 
+/* Why an invocation failed: a closed list, written once. X(failure, name)
+ * makes the enum and the names (the "code" users see in results and JSON)
+ * together, so a failure without a name does not compile. */
+#define PHX_SANDBOX_FAILURE_LIST(X)                                                                \
+    X(PHX_SBX_FAIL_NONE, "")                                                                       \
+    X(PHX_SBX_FAIL_EXCEPTION, "exception")   /* the contract threw or rejected */                  \
+    X(PHX_SBX_FAIL_COMPILE, "compile_error") /* syntax error */                                    \
+    X(PHX_SBX_FAIL_NO_ENTRY, "no_entry")     /* nothing to run */                                  \
+    X(PHX_SBX_FAIL_PENDING, "pending")       /* its promise never settled */                       \
+    X(PHX_SBX_FAIL_CPU_LIMIT, "cpu_limit")                                                         \
+    X(PHX_SBX_FAIL_MEMORY_LIMIT, "memory_limit")                                                   \
+    X(PHX_SBX_FAIL_OUTPUT_LIMIT, "output_limit")                                                   \
+    X(PHX_SBX_FAIL_WALL_LIMIT, "wall_limit")                                                       \
+    X(PHX_SBX_FAIL_HOST_ABORT, "host_abort") /* a host call ended the run */                       \
+    X(PHX_SBX_FAIL_LOG_LIMIT, "log_limit")                                                         \
+    X(PHX_SBX_FAIL_REQUEST_LIMIT, "request_limit")                                                 \
+    X(PHX_SBX_FAIL_REQUEST_TIMEOUT, "request_timeout")                                             \
+    X(PHX_SBX_FAIL_RESPONSE_LIMIT, "response_limit")                                               \
+    X(PHX_SBX_FAIL_EGRESS_DENIED, "egress_denied")                                                 \
+    X(PHX_SBX_FAIL_KV_LIMIT, "kv_limit")                                                           \
+    X(PHX_SBX_FAIL_KV_INTEGRITY, "kv_integrity") /* a kv row failed to authenticate */             \
+    X(PHX_SBX_FAIL_NO_KEYS, "no_keys")           /* no contract keys for this run */               \
+    X(PHX_SBX_FAIL_PROTOCOL, "protocol")         /* the child broke the wire format */             \
+    X(PHX_SBX_FAIL_CRASHED, "crashed")           /* the child died without a result */             \
+    X(PHX_SBX_FAIL_INTERNAL, "internal")
+
+#define PHX_SBX_FAIL_ENUM_(failure, name) failure,
+typedef enum {
+    PHX_SANDBOX_FAILURE_LIST(PHX_SBX_FAIL_ENUM_) PHX_SBX_FAIL__COUNT
+} phx_sandbox_failure_t;
+#undef PHX_SBX_FAIL_ENUM_
+
+/* The name of a failure ("cpu_limit", ...; "" for none, "unknown" out of range). */
+const char *phx_sandbox_failure_name(phx_sandbox_failure_t failure);
+
 typedef struct {
     bool ok;
-    char code[32]; /* on failure: cpu_limit, memory_limit, wall_limit, output_limit,
-                      log_limit, request_limit, egress_denied, exception,
-                      compile_error, no_entry, crashed, kv_integrity (a kv row
-                      failed to authenticate), no_keys, ... */
+    phx_sandbox_failure_t failure; /* PHX_SBX_FAIL_NONE when ok */
+    char code[32];                 /* phx_sandbox_failure_name(failure) */
     char message[512];
     bool output_is_bytes;
     phx_buf_t output; /* JSON text, or raw bytes */
@@ -121,49 +154,12 @@ typedef struct {
 } phx_sandbox_result_t;
 
 /* Run one invocation in a fresh sandbox process. PHX_OK means *res holds an
- * outcome (ok or a contract failure); an error means the sandbox itself failed. */
+ * outcome (ok or a contract failure); an error means the sandbox itself failed.
+ * Thread-safe: several invocations may run at once on one pool (how many is
+ * the caller's policy; each holds one child process for its duration). */
 phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
                              phx_sandbox_result_t *res, phx_error_t *e);
 void phx_sandbox_result_free(phx_sandbox_result_t *res);
-
-/* ---- the host-call wire format (exposed for the fuzzer and tests) ---------------- */
-
-/* Frame: u32le length (of what follows) | u8 type | payload. */
-enum {
-    PHX_SBX_JOB = 1,    /* worker -> child: the invocation, JSON */
-    PHX_SBX_CALL = 2,   /* child -> worker: op NUL json */
-    PHX_SBX_REPLY = 3,  /* worker -> child: u8 status (0 ok, 1 error, 2 abort) | text */
-    PHX_SBX_RESULT = 4, /* child -> worker: see phx_sandbox_msg_t */
-};
-#define PHX_SBX_MAX_FRAME (16u << 20)
-
-typedef struct {
-    uint8_t type;
-    /* CALL */
-    const char *op; /* points into the frame; NUL-terminated there */
-    const uint8_t *body;
-    size_t body_len;
-    /* RESULT: u8 status | u8 is_bytes | u32le cpu_ms | u32le peak_rss_kb |
-     * u16le message length | message | output (JSON text or bytes) */
-    uint8_t status;
-    uint8_t is_bytes;
-    uint32_t cpu_ms, peak_rss_kb; /* self-reported: informational only */
-    const uint8_t *message;
-    size_t message_len;
-} phx_sandbox_msg_t;
-
-/* Parse one complete message (type byte + payload, without the length prefix)
- * sent by a child. Everything in it is untrusted: a child may be compromised. */
-phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t *m, phx_error_t *e);
-
-/* jansson flags that accept any JSON.stringify output (doubles beyond int64,
- * U+0000 in strings); a result's JSON output always parses with these. */
-#define PHX_SANDBOX_OUTPUT_JSON_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
-
-/* Decode a complete RESULT message (as phx_sandbox_msg_parse takes it) into the
- * outcome the worker reports, applying the output limit and the JSON check. */
-phx_err_t phx_sandbox_result_parse(const uint8_t *p, size_t len, const phx_sandbox_limits_t *limits,
-                                   phx_sandbox_result_t *res, phx_error_t *e);
 
 #ifdef __cplusplus
 }

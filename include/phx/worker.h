@@ -115,96 +115,6 @@ phx_err_t phx_confidential_open_reply(const uint8_t reply_key[32], const uint8_t
                                       const uint8_t *ciphertext, size_t len, phx_buf_t *out,
                                       phx_error_t *e);
 
-/* ---- the job journal (crash-safe record of on-chain requests) ------------------- */
-
-/* Every Jobs request the worker sees is written here (SQLite, WAL,
- * synchronous=FULL) before any work starts, and every step is committed before
- * the next begins, so a crash or kill -9 at any moment loses nothing:
- *
- *   PENDING --run--> RUNNING --sign--> SIGNED --send tx--> SUBMITTED --> DONE
- *        \________________\_______________\__________________\--> FAILED
- *
- * On restart: PENDING and RUNNING jobs are run (again: nothing of theirs left
- * the TEE); SIGNED jobs are submitted with the stored output and signature,
- * never re-run; SUBMITTED jobs are checked on chain and resubmitted only if the
- * request is still pending (Jobs.fulfill rejects a second fulfilment, so a
- * duplicate can never be paid twice). States only move forward. */
-typedef enum {
-    PHX_JOB_PENDING = 1,
-    PHX_JOB_RUNNING = 2,
-    PHX_JOB_SIGNED = 3,
-    PHX_JOB_SUBMITTED = 4,
-    PHX_JOB_DONE = 5,
-    PHX_JOB_FAILED = 6,
-} phx_job_state_t;
-
-const char *phx_job_state_name(phx_job_state_t s); /* "pending", ... */
-
-typedef struct {
-    uint64_t request_id;
-    uint8_t contract_id[32];
-    uint8_t code_hash[32];
-    phx_buf_t input;
-    uint64_t deadline; /* unix seconds (Jobs request deadline) */
-    uint64_t block;    /* where the request was seen */
-    phx_job_state_t state;
-    int attempts;     /* times it entered RUNNING */
-    phx_buf_t output; /* from SIGNED on */
-    uint8_t signature[65];
-    uint8_t tx_hash[32]; /* from SUBMITTED on */
-    char error[256];     /* FAILED: why */
-    uint64_t updated_ms; /* wall clock of the last step; for PENDING, when it was recorded */
-} phx_job_t;
-
-void phx_job_clear(phx_job_t *j); /* frees input and output */
-
-typedef struct phx_jobdb phx_jobdb_t;
-
-/* Open (creating) the journal at path. One handle per process; not for
- * concurrent use from several threads without the caller's lock. */
-phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e);
-void phx_jobdb_close(phx_jobdb_t *db); /* accepts NULL */
-
-/* Record a request as PENDING; a request already recorded is left as it is
- * (*inserted false): following the chain twice never duplicates work. */
-phx_err_t phx_jobdb_record(phx_jobdb_t *db, uint64_t request_id, const uint8_t contract_id[32],
-                           const uint8_t code_hash[32], const uint8_t *input, size_t input_len,
-                           uint64_t deadline, uint64_t block, bool *inserted, phx_error_t *e);
-/* The job with this id (PHX_ERR_NOT_FOUND if none). Clear it after use. */
-phx_err_t phx_jobdb_get(phx_jobdb_t *db, uint64_t request_id, phx_job_t *out, phx_error_t *e);
-/* The oldest job in a state that needs action (PENDING, RUNNING, SIGNED,
- * SUBMITTED), lowest request id first; *found false when there is none. */
-phx_err_t phx_jobdb_next(phx_jobdb_t *db, phx_job_t *out, bool *found, phx_error_t *e);
-
-/* Up to cap ids of live jobs (PENDING..SUBMITTED), lowest first, so a loop can
- * work on several without one waiting job holding up the rest. */
-phx_err_t phx_jobdb_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n, phx_error_t *e);
-
-/* Transitions. Each checks the current state (a job moves only forward;
- * anything else is PHX_ERR_STATE) and commits before returning. */
-phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e); /* ->RUNNING */
-/* SIGNED/SUBMITTED -> RUNNING, only when the signing key is gone (a worker
- * with no sealing key has a new identity each boot): run and sign again. */
-phx_err_t phx_jobdb_resign(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
-phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
-                           size_t output_len, const uint8_t signature[65], phx_error_t *e);
-phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
-                              phx_error_t *e);
-phx_err_t phx_jobdb_done(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
-phx_err_t phx_jobdb_failed(phx_jobdb_t *db, uint64_t request_id, const char *reason,
-                           phx_error_t *e);
-
-/* The chain follower's position, kept in the same database so that "seen up
- * to block B" and "requests of blocks <= B recorded" commit together. */
-phx_err_t phx_jobdb_cursor(phx_jobdb_t *db, uint64_t *next_block, phx_error_t *e);
-phx_err_t phx_jobdb_set_cursor(phx_jobdb_t *db, uint64_t next_block, phx_error_t *e);
-/* Run fn inside one transaction (record a page of requests + the cursor). */
-phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_error_t *e),
-                               void *ctx, phx_error_t *e);
-
-/* How many jobs are in each state (counts[state], index 0 unused). */
-phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
-
 /* ---- the whole chain of trust (`phx verify`) ---------------------------------- */
 
 /* What to check a result against. */
@@ -273,6 +183,12 @@ typedef struct {
     int nallow_hosts;
     uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
     bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
+    /* Invocations at once (0: twice the online cores). One slot in four (at
+     * least one) is reserved for on-chain jobs; direct calls share the rest. */
+    unsigned max_concurrent;
+    /* Direct calls of one contract at once (0: half the direct slots, at
+     * least one), so one contract cannot hold every slot. */
+    unsigned max_per_contract;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

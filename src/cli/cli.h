@@ -63,7 +63,7 @@ void cli_print_hex(bool as_json, const char *key, const uint8_t *p, size_t n, js
 /* Tiny option parser. Options are "--name VALUE", "--name=VALUE" or flags.
  * Positional arguments are collected in order. Unknown options are errors. */
 typedef struct {
-    const char *name; /* without leading "--" */
+    const char *name; /* without leading "--"; NULL: not offered (a gap in an array) */
     bool takes_value;
     bool repeatable; /* values collected into values[] */
     /* outputs */

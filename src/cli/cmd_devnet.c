@@ -2,15 +2,12 @@
  * SIGTERM; a second start in the same directory resumes the same chain and
  * keys. Prints the endpoints (or the endpoints JSON with --json). */
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "daemon.h"
 #include "phx/devnet.h"
 #include "phx/sandbox.h"
 
@@ -35,8 +32,13 @@ static const char help[] =
     "                    reachable: not the chain RPC, not the KMS, which the\n"
     "                    workers refuse as an allowance\n"
     "  --json            print endpoints.json instead of the summary\n\n"
+    "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
+    "second start on the same DIR is refused, leaving the running network (its\n"
+    "endpoints.json, logs, processes) alone. The lock goes with its holder, even\n"
+    "after kill -9; a start after that waits for the old network's processes.\n\n"
     "Exit status: 0 after a clean stop, 1 when the network cannot start or a\n"
-    "process of it dies, 2 bad usage.\n";
+    "process of it dies, 2 bad usage or DIR in use by another devnet (whose pid\n"
+    "is named).\n";
 
 /* The repo's node_modules for a phx in build/ or build-test/, unless given. */
 static void node_modules_dir(const char *exe, char *out, size_t cap)
@@ -55,32 +57,32 @@ static void node_modules_dir(const char *exe, char *out, size_t cap)
     snprintf(out + n, cap - n, "/node_modules");
 }
 
+static const cli_daemon_spec_t devnet_daemon = {
+    .name = "devnet",
+    .home_sub = "devnet",
+    .home_is_dir = true,
+};
+
 static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS, DIR_, ANVIL, BLOCK, RESTART, ALLOW, JSON, NOPTS };
-    cli_opt_t opts[NOPTS] = {
-        [WORKERS] = {.name = "workers", .takes_value = true},
-        [DIR_] = {.name = "dir", .takes_value = true},
-        [ANVIL] = {.name = "anvil", .takes_value = true},
-        [BLOCK] = {.name = "block-time", .takes_value = true},
-        [RESTART] = {.name = "restart"},
-        [ALLOW] = {.name = "allow-host", .takes_value = true, .repeatable = true},
-        [JSON] = {.name = "json"},
-    };
-    cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
-    if (rc) return rc;
-    char dir[1024], exe[PATH_MAX], nm[PATH_MAX + 32];
+    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOPTS };
+    cli_opt_t opts[NOPTS];
+    cli_daemon_opts(&devnet_daemon, opts);
+    opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
+    opts[ANVIL] = (cli_opt_t){.name = "anvil", .takes_value = true};
+    opts[BLOCK] = (cli_opt_t){.name = "block-time", .takes_value = true};
+    opts[RESTART] = (cli_opt_t){.name = "restart"};
+    opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
+    cli_daemon_t d;
+    char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
     phx_devnet_t *dn = NULL;
     phx_error_t e = {0};
+    int rc = cli_daemon_parse(&devnet_daemon, prefix, argc, argv, opts, NOPTS, &d);
+    if (rc) goto out;
     rc = PHX_EXIT_USAGE;
-    if (args.npos) {
-        cli_error(rc, prefix, "takes no arguments (see --help)");
-        goto out;
-    }
     if (opts[WORKERS].value) {
         char *end;
         long n = strtol(opts[WORKERS].value, &end, 10);
@@ -115,17 +117,6 @@ static int cmd_devnet(int argc, char **argv)
 #endif
     o.allow_hosts = opts[ALLOW].values;
     o.nallow_hosts = opts[ALLOW].nvalues;
-    const char *home = getenv("PHX_HOME");
-    if (opts[DIR_].value) {
-        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    } else if (home && *home) {
-        snprintf(dir, sizeof dir, "%s", home);
-    } else if ((home = getenv("HOME")) && *home) {
-        snprintf(dir, sizeof dir, "%s/.phx/devnet", home);
-    } else {
-        cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
-        goto out;
-    }
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
         cli_error(PHX_EXIT_FAIL, prefix, "cannot find my own binary");
@@ -134,30 +125,24 @@ static int cmd_devnet(int argc, char **argv)
     }
     exe[n] = '\0';
     node_modules_dir(exe, nm, sizeof nm);
-    o.dir = dir;
+    o.dir = d.dir;
     o.phx_bin = exe;
     o.anvil = opts[ANVIL].value;
     o.node_modules = nm;
     o.restart = opts[RESTART].seen;
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    phx_log_set_component("devnet");
+    /* The lock comes before anything touches DIR: a second devnet here must
+     * leave the first one's endpoints.json and logs alone. */
+    if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
     if (phx_devnet_start(&o, &dn, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
     const json_t *ep = phx_devnet_endpoints(dn);
-    if (opts[JSON].seen) {
-        cli_print_json(ep);
-    } else {
+    if (cli_daemon_ready(&d, ep)) {
         const json_t *ws = json_object_get(ep, "workers");
-        printf("devnet up in %s (%s chain)\n", dir,
+        printf("devnet up in %s (%s chain)\n", d.dir,
                json_is_true(json_object_get(ep, "fresh_chain")) ? "new" : "resumed");
         printf("  chain    %s (chain id %lld)\n", json_string_value(json_object_get(ep, "rpc")),
                (long long)json_integer_value(json_object_get(ep, "chain_id")));
@@ -167,19 +152,13 @@ static int cmd_devnet(int argc, char **argv)
             printf("  worker   %s\n",
                    json_string_value(json_object_get(json_array_get(ws, i), "url")));
         printf("  gateway  %s\n", json_string_value(json_object_get(ep, "gateway")));
-        printf("endpoints: %s/endpoints.json; Ctrl-C stops everything\n", dir);
+        printf("endpoints: %s/endpoints.json; Ctrl-C stops everything\n", d.dir);
     }
-    fflush(stdout);
 
     /* Wait for a signal, looking after the children once a second. */
     rc = PHX_EXIT_OK;
     for (;;) {
-        struct timespec ts = {1, 0};
-        int sig = sigtimedwait(&sigs, NULL, &ts);
-        if (sig > 0) {
-            PHX_INFO("devnet: signal %d, stopping", sig);
-            break;
-        }
+        if (cli_daemon_wait(&d, 1000)) break;
         if (phx_devnet_check(dn, &e)) {
             cli_error_e(PHX_EXIT_FAIL, prefix, &e);
             rc = PHX_EXIT_FAIL;
@@ -188,6 +167,7 @@ static int cmd_devnet(int argc, char **argv)
     }
 out:
     phx_devnet_stop(dn);
+    cli_daemon_close(&d);
     cli_opts_free(opts, NOPTS);
     return rc;
 }

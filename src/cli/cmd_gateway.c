@@ -1,15 +1,12 @@
 /* phx gateway: run the network's HTTP ingress (src/gateway) until SIGINT or
  * SIGTERM. Prints one ready line (or JSON) and writes DIR/gateway.json so
  * scripts and the devnet can find it. */
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "daemon.h"
 #include "phx/gateway.h"
 
 static const char help[] =
@@ -29,71 +26,48 @@ static const char help[] =
     "  --burst N              rate-limit bucket size (default max(1, rate))\n"
     "  --health-interval MS   health check period (default 2000)\n"
     "  --json                 print the ready line as JSON\n\n"
-    "Exit status: 0 after a clean stop, 1 when the gateway cannot start, 2 bad usage.\n";
+    "One process per state directory: DIR/lock holds the running one's pid, and a\n"
+    "second start on the same DIR is refused (the lock goes with its holder, even\n"
+    "after kill -9).\n\n"
+    "Exit status: 0 after a clean stop, 1 when the gateway cannot start, 2 bad usage\n"
+    "or DIR in use by another process (whose pid is named).\n";
+
+static const cli_daemon_spec_t gateway_daemon = {
+    .name = "gateway",
+    .home_sub = "gateway",
+    .ready_file = true,
+    .default_port = 8600,
+    .want = CLI_DAEMON_WANT_LISTEN | CLI_DAEMON_WANT_CHAIN,
+};
 
 static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { DIR_, LISTEN, WORKER, RPC, DEPL, KMS, RATE, BURST, INTERVAL, HEALTHMS, JSON, NOPTS };
-    cli_opt_t opts[NOPTS] = {
-        [DIR_] = {.name = "dir", .takes_value = true},
-        [LISTEN] = {.name = "listen", .takes_value = true},
-        [WORKER] = {.name = "worker", .takes_value = true, .repeatable = true},
-        [RPC] = {.name = "rpc", .takes_value = true},
-        [DEPL] = {.name = "deployment", .takes_value = true},
-        [KMS] = {.name = "kms", .takes_value = true},
-        [RATE] = {.name = "rate", .takes_value = true},
-        [BURST] = {.name = "burst", .takes_value = true},
-        [INTERVAL] = {.name = "health-interval", .takes_value = true},
-        [HEALTHMS] = {.name = "health-ms", .takes_value = true}, /* the same, shorter */
-        [JSON] = {.name = "json"},
-    };
-    cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
-    if (rc) return rc;
+    enum { WORKER = CLI_DAEMON_NOPTS, KMS, RATE, BURST, INTERVAL, HEALTHMS, NOPTS };
+    cli_opt_t opts[NOPTS];
+    cli_daemon_opts(&gateway_daemon, opts);
+    opts[WORKER] = (cli_opt_t){.name = "worker", .takes_value = true, .repeatable = true};
+    opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
+    opts[RATE] = (cli_opt_t){.name = "rate", .takes_value = true};
+    opts[BURST] = (cli_opt_t){.name = "burst", .takes_value = true};
+    opts[INTERVAL] = (cli_opt_t){.name = "health-interval", .takes_value = true};
+    opts[HEALTHMS] = (cli_opt_t){.name = "health-ms", .takes_value = true}; /* the same, shorter */
+    cli_daemon_t d;
     phx_error_t e = {0};
-    char dir[1024], host[256] = "127.0.0.1";
-    uint16_t port = 8600;
-    phx_chain_deployment_t dep;
     phx_gateway_opts_t o = {0};
     phx_gateway_t *g = NULL;
     json_t *ready = NULL;
+    int rc = cli_daemon_parse(&gateway_daemon, prefix, argc, argv, opts, NOPTS, &d);
+    if (rc) goto out;
     rc = PHX_EXIT_USAGE;
-    if (args.npos) {
-        cli_error(rc, prefix, "takes no arguments (see --help)");
-        goto out;
+    if (d.have_chain) {
+        o.rpc_url = d.rpc_url;
+        o.deployment = &d.deployment;
     }
-    const char *home = getenv("PHX_HOME");
-    if (opts[DIR_].value) {
-        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    } else if (home && *home) {
-        snprintf(dir, sizeof dir, "%s/gateway", home);
-    } else if ((home = getenv("HOME")) && *home) {
-        snprintf(dir, sizeof dir, "%s/.phx/gateway", home);
-    } else {
-        cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");
-        goto out;
-    }
-    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
-        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
-        goto out;
-    }
-    if (opts[RPC].seen != opts[DEPL].seen) {
-        cli_error(rc, prefix, "--rpc and --deployment go together");
-        goto out;
-    }
-    if (opts[DEPL].value) {
-        if (phx_chain_deployment_load(opts[DEPL].value, &dep, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-        o.rpc_url = opts[RPC].value;
-        o.deployment = &dep;
-    }
-    o.dir = dir;
-    o.host = host;
-    o.port = port;
+    o.dir = d.dir;
+    o.host = d.host;
+    o.port = d.port;
     o.workers = opts[WORKER].values;
     o.worker_count = (size_t)opts[WORKER].nvalues;
     o.kms_url = opts[KMS].value;
@@ -109,13 +83,7 @@ static int cmd_gateway(int argc, char **argv)
         }
     }
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts */
-    phx_log_set_component("gateway");
+    if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
     if (phx_gateway_start(&o, &g, &e)) {
         cli_error_e(rc, prefix, &e);
@@ -124,27 +92,17 @@ static int cmd_gateway(int argc, char **argv)
     ready = json_pack("{s:s,s:I,s:I,s:i}", "url", phx_gateway_url(g), "workers",
                       (json_int_t)o.worker_count, "healthy_workers",
                       (json_int_t)phx_gateway_healthy_count(g), "pid", (int)getpid());
-    char path[1100];
-    snprintf(path, sizeof path, "%s/gateway.json", dir);
-    char *text = ready ? phx_json_dump(ready, true) : NULL;
-    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, &e))
-        PHX_WARN("could not write %s: %s", path, e.message);
-    free(text);
-    if (opts[JSON].seen)
-        cli_print_json(ready);
-    else
+    if (cli_daemon_ready(&d, ready))
         printf("gateway listening on %s (%zu of %zu workers healthy)\n", phx_gateway_url(g),
                phx_gateway_healthy_count(g), o.worker_count);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    PHX_INFO("gateway: signal %d, stopping", sig);
+    cli_daemon_wait(&d, 0);
     phx_gateway_stop(g, 5000);
     g = NULL;
     rc = PHX_EXIT_OK;
 out:
     phx_gateway_stop(g, 0);
     json_decref(ready);
+    cli_daemon_close(&d);
     cli_opts_free(opts, NOPTS);
     return rc;
 }

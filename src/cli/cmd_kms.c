@@ -1,14 +1,12 @@
 /* phx kms: run a KMS node (src/kms/node.c) until SIGINT/SIGTERM. Prints one
  * ready line (or JSON) and writes DIR/kms.json so scripts and the devnet can
  * find it; stops gracefully, letting requests in flight finish. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "daemon.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
 
@@ -46,104 +44,55 @@ static const char help[] =
     "  --kms-address 0x..       the address of that KMS (as the chain lists it)\n"
     "  --rate N                 per-client requests per second (default: no limit)\n"
     "  --json                   print the ready line as JSON\n\n"
-    "Exit status: 0 after a clean stop, 1 when the node cannot start, 2 bad usage.\n";
+    "One process per state directory: DIR/lock holds the running one's pid, and a\n"
+    "second start on the same DIR is refused (the lock goes with its holder, even\n"
+    "after kill -9).\n\n"
+    "Exit status: 0 after a clean stop, 1 when the node cannot start, 2 bad usage\n"
+    "or DIR in use by another process (whose pid is named).\n";
+
+static const cli_daemon_spec_t kms_daemon = {
+    .name = "kms",
+    .home_sub = "kms",
+    .ready_file = true,
+    .default_port = 8700,
+    .want = CLI_DAEMON_WANT_LISTEN | CLI_DAEMON_WANT_TEE | CLI_DAEMON_WANT_CHAIN |
+            CLI_DAEMON_WANT_OPKEY,
+};
 
 static int cmd_kms(int argc, char **argv)
 {
     const char *prefix = "phx kms";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum {
-        DIR_,
-        LISTEN,
-        TEE,
-        SIMDIR,
-        PROD,
-        RPC,
-        DEPL,
-        ALLOW,
-        ALLOWOWN,
-        TRUST,
-        POLICY,
-        ONBOARD,
-        KADDR,
-        OPKEY,
-        RATE,
-        JSON,
-        NOPTS
-    };
-    cli_opt_t opts[NOPTS] = {
-        [DIR_] = {.name = "dir", .takes_value = true},
-        [LISTEN] = {.name = "listen", .takes_value = true},
-        [TEE] = {.name = "tee", .takes_value = true},
-        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
-        [PROD] = {.name = "production"},
-        [RPC] = {.name = "rpc", .takes_value = true},
-        [DEPL] = {.name = "deployment", .takes_value = true},
-        [ALLOW] = {.name = "allow-measurement", .takes_value = true, .repeatable = true},
-        [ALLOWOWN] = {.name = "allow-own-measurement"},
-        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
-        [POLICY] = {.name = "policy", .takes_value = true},
-        [ONBOARD] = {.name = "onboard-from", .takes_value = true},
-        [KADDR] = {.name = "kms-address", .takes_value = true},
-        [OPKEY] = {.name = "operator-key-file", .takes_value = true},
-        [RATE] = {.name = "rate", .takes_value = true},
-        [JSON] = {.name = "json"},
-    };
-    cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
-    if (rc) return rc;
+    enum { ALLOW = CLI_DAEMON_NOPTS, ALLOWOWN, TRUST, POLICY, ONBOARD, KADDR, RATE, NOPTS };
+    cli_opt_t opts[NOPTS];
+    cli_daemon_opts(&kms_daemon, opts);
+    opts[ALLOW] = (cli_opt_t){.name = "allow-measurement", .takes_value = true, .repeatable = true};
+    opts[ALLOWOWN] = (cli_opt_t){.name = "allow-own-measurement"};
+    opts[TRUST] = (cli_opt_t){.name = "trust-sim-root", .takes_value = true};
+    opts[POLICY] = (cli_opt_t){.name = "policy", .takes_value = true};
+    opts[ONBOARD] = (cli_opt_t){.name = "onboard-from", .takes_value = true};
+    opts[KADDR] = (cli_opt_t){.name = "kms-address", .takes_value = true};
+    opts[RATE] = (cli_opt_t){.name = "rate", .takes_value = true};
+    cli_daemon_t d;
     phx_error_t e = {0};
-    char dir[1024], host[256] = "127.0.0.1";
-    uint16_t port = 8700;
     uint8_t(*allow)[32] = NULL, kms_address[20];
-    phx_chain_deployment_t dep;
-    phx_tee_config_t tc = {0};
     phx_kms_node_opts_t o = {0};
     phx_attest_policy_doc_t *policy = NULL;
     phx_buf_t root_der = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
     phx_kms_node_t *node = NULL;
     json_t *ready = NULL;
-    phx_buf_t key_text = PHX_BUF_INIT;
-    uint8_t op_sk[32] = {0};
+    int rc = cli_daemon_parse(&kms_daemon, prefix, argc, argv, opts, NOPTS, &d);
+    if (rc) goto out;
     rc = PHX_EXIT_USAGE;
-
-    if (args.npos) {
-        cli_error(rc, prefix, "takes no arguments (see --help)");
-        goto out;
-    }
-    if (opts[DIR_].value) {
-        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    } else if (phx_home_dir("kms", dir, sizeof dir, &e)) {
-        cli_error(rc, prefix, "no --dir: %s", e.message);
-        goto out;
-    }
-    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
-        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
-        goto out;
-    }
-    o.tee = PHX_TEE_SIM;
-    if (opts[TEE].value && phx_tee_spec_parse(opts[TEE].value, &o.tee, &tc, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    tc.sim_dir = opts[SIMDIR].value;
-    tc.production = opts[PROD].seen;
-    o.tee_config = &tc;
-    o.dir = dir;
-    o.host = host;
-    o.port = port;
+    o.tee = d.tee;
+    o.tee_config = &d.tee_config;
+    o.dir = d.dir;
+    o.host = d.host;
+    o.port = d.port;
     if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
-    if (opts[RPC].seen != opts[DEPL].seen) {
-        cli_error(rc, prefix, "--rpc and --deployment go together");
-        goto out;
-    }
-    if (opts[DEPL].value) {
-        if (phx_chain_deployment_load(opts[DEPL].value, &dep, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-        o.rpc_url = opts[RPC].value;
-        o.deployment = &dep;
+    if (d.have_chain) {
+        o.rpc_url = d.rpc_url;
+        o.deployment = &d.deployment;
     }
     if (opts[ALLOW].nvalues) {
         allow = calloc((size_t)opts[ALLOW].nvalues, 32);
@@ -155,22 +104,6 @@ static int cmd_kms(int argc, char **argv)
             }
         o.allow = (const uint8_t(*)[32])allow;
         o.allow_count = (size_t)opts[ALLOW].nvalues;
-    }
-    if (opts[OPKEY].value) {
-        if (!o.deployment) {
-            cli_error(rc, prefix, "--operator-key-file needs --rpc and --deployment");
-            goto out;
-        }
-        if (phx_file_read(opts[OPKEY].value, &key_text, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-        char *nl = strpbrk((char *)key_text.ptr, "\r\n");
-        if (nl) *nl = '\0';
-        if (phx_hex_decode_fixed((const char *)key_text.ptr, op_sk, 32, &e)) {
-            cli_error(rc, prefix, "--operator-key-file: %s", e.message);
-            goto out;
-        }
     }
     o.allow_own_measurement = opts[ALLOWOWN].seen;
     if (o.deployment && (o.allow_count || o.allow_own_measurement)) {
@@ -184,7 +117,7 @@ static int cmd_kms(int argc, char **argv)
         }
         o.root_der = root_der.ptr;
         o.root_der_len = root_der.len;
-    } else if (o.tee == PHX_TEE_SIM && !tc.production) {
+    } else if (o.tee == PHX_TEE_SIM && !d.tee_config.production) {
         o.trust_own_sim_root = true;
     }
     if (opts[POLICY].value) {
@@ -199,13 +132,13 @@ static int cmd_kms(int argc, char **argv)
         cli_error(rc, prefix, "--onboard-from and --kms-address go together");
         goto out;
     }
-    if (opts[OPKEY].value && !opts[ONBOARD].value) {
+    if (d.have_operator_key && !opts[ONBOARD].value) {
         cli_error(rc, prefix,
                   "--operator-key-file pays a replica's quorum admission (with --onboard-from);"
                   " a first KMS is admitted by governance: phx chain admit-kms URL");
         goto out;
     }
-    if (opts[OPKEY].value) o.quorum_sender_sk = op_sk;
+    if (d.have_operator_key) o.quorum_sender_sk = d.operator_sk;
     if (opts[KADDR].value) {
         if (phx_hex_decode_fixed(opts[KADDR].value, kms_address, 20, &e)) {
             cli_error(rc, prefix, "--kms-address: %s", e.message);
@@ -215,15 +148,7 @@ static int cmd_kms(int argc, char **argv)
         o.onboard_kms_address = kms_address;
     }
 
-    /* Signals are taken by sigwait below; block them before any thread starts
-     * so the server's threads inherit the mask and never take them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    phx_log_set_component("kms");
+    if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
     if (phx_kms_node_start(&o, &node, &e)) {
         cli_error_e(rc, prefix, &e);
@@ -239,40 +164,26 @@ static int cmd_kms(int argc, char **argv)
                       checksum, "x25519_pub", phx_json_hex(xpub, 32), "measurement",
                       phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "root",
                       phx_kms_node_root_origin(node), "pid", (int)getpid());
-    char path[1100];
-    snprintf(path, sizeof path, "%s/kms.json", dir);
-    char *text = ready ? phx_json_dump(ready, true) : NULL;
-    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, &e))
-        PHX_WARN("could not write %s: %s", path, e.message);
-    free(text);
-    if (opts[JSON].seen) {
-        cli_print_json(ready);
-    } else {
-        printf("kms listening on %s\nkms address %s\nmeasurement 0x", phx_kms_node_url(node),
+    if (cli_daemon_ready(&d, ready)) {
+        printf("kms listening on %s\nkms address %s\nmeasurement ", phx_kms_node_url(node),
                checksum);
-        for (int i = 0; i < 32; i++)
-            printf("%02x", mr[i]);
+        cli_daemon_print_hex32(mr);
         printf("\nroot: %s\n", phx_kms_node_root_origin(node));
     }
-    fflush(stdout);
     PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    PHX_INFO("kms: signal %d, stopping", sig);
+    cli_daemon_wait(&d, 0);
     phx_kms_node_stop(node, 5000);
     node = NULL;
     rc = PHX_EXIT_OK;
 out:
     phx_kms_node_stop(node, 0);
     json_decref(ready);
-    phx_secure_zero(op_sk, sizeof op_sk);
-    if (key_text.ptr) phx_secure_zero(key_text.ptr, key_text.len);
-    phx_buf_free(&key_text);
     phx_attest_policy_free(policy);
     phx_buf_free(&policy_text);
     phx_buf_free(&root_der);
     free(allow);
+    cli_daemon_close(&d);
     cli_opts_free(opts, NOPTS);
     return rc;
 }

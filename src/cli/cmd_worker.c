@@ -3,13 +3,12 @@
  * stops gracefully: the job in hand is finished and journaled, requests in
  * flight get 5 s. Built only when the JS sandbox is. */
 #ifdef PHX_HAVE_WORKER_DAEMON
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "daemon.h"
 #include "phx/crypto.h"
 #include "phx/sandbox.h"
 #include "phx/worker.h"
@@ -45,83 +44,56 @@ static const char help[] =
     "                            the KMS or this worker's API is refused (exit 1)\n"
     "  --poll-ms N               chain poll interval (default 250)\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
+    "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
+    "                            process (1..4096; default twice the online cores, at\n"
+    "                            least 2). A quarter of them (at least one) is kept\n"
+    "                            for on-chain jobs, so direct calls never starve paid\n"
+    "                            requests. Direct calls beyond the rest wait in a\n"
+    "                            bounded, fair queue; when it is full the call is\n"
+    "                            answered 429 with Retry-After\n"
+    "  --max-per-contract N      direct calls of one contract at once (default half\n"
+    "                            the direct slots, at least 1): one slow or flooded\n"
+    "                            contract cannot hold every slot\n"
     "  --json                    print the ready line as JSON\n\n"
-    "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage.\n";
+    "One process per state directory: DIR/lock holds the running one's pid, and a\n"
+    "second start on the same DIR is refused (the lock goes with its holder, even\n"
+    "after kill -9).\n\n"
+    "Exit status: 0 after a clean stop, 1 when the worker cannot start, 2 bad usage\n"
+    "or DIR in use by another process (whose pid is named).\n";
+
+static const cli_daemon_spec_t worker_daemon = {
+    .name = "worker",
+    .home_sub = "worker",
+    .ready_file = true,
+    .default_port = 8800,
+    .want = CLI_DAEMON_WANT_LISTEN | CLI_DAEMON_WANT_TEE | CLI_DAEMON_WANT_CHAIN |
+            CLI_DAEMON_WANT_OPKEY,
+};
 
 static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum {
-        DIR_,
-        LISTEN,
-        TEE,
-        SIMDIR,
-        PROD,
-        RPC,
-        DEPL,
-        KMS,
-        KADDR,
-        OPKEY,
-        ALLOW,
-        POLL,
-        NOJOBS,
-        JSON,
-        NOPTS
-    };
-    cli_opt_t opts[NOPTS] = {
-        [DIR_] = {.name = "dir", .takes_value = true},
-        [LISTEN] = {.name = "listen", .takes_value = true},
-        [TEE] = {.name = "tee", .takes_value = true},
-        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
-        [PROD] = {.name = "production"},
-        [RPC] = {.name = "rpc", .takes_value = true},
-        [DEPL] = {.name = "deployment", .takes_value = true},
-        [KMS] = {.name = "kms", .takes_value = true},
-        [KADDR] = {.name = "kms-address", .takes_value = true},
-        [OPKEY] = {.name = "operator-key-file", .takes_value = true},
-        [ALLOW] = {.name = "allow-host", .takes_value = true, .repeatable = true},
-        [POLL] = {.name = "poll-ms", .takes_value = true},
-        [NOJOBS] = {.name = "no-jobs"},
-        [JSON] = {.name = "json"},
-    };
-    cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
-    if (rc) return rc;
+    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, NOJOBS, MAXC, MAXPC, NOPTS };
+    cli_opt_t opts[NOPTS];
+    cli_daemon_opts(&worker_daemon, opts);
+    opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
+    opts[KADDR] = (cli_opt_t){.name = "kms-address", .takes_value = true};
+    opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
+    opts[POLL] = (cli_opt_t){.name = "poll-ms", .takes_value = true};
+    opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
+    opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
+    opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
+    cli_daemon_t d;
     phx_error_t e = {0};
-    char dir[1024], host[256] = "127.0.0.1";
-    uint16_t port = 8800;
-    uint8_t op_sk[32];
-    phx_chain_deployment_t dep;
-    phx_tee_config_t tc = {0};
     phx_worker_opts_t o = {0};
-    phx_buf_t key_text = PHX_BUF_INIT;
-    key_text.secret = true;
     const char **allow = NULL;
     phx_worker_t *w = NULL;
     json_t *ready = NULL;
+    int rc = cli_daemon_parse(&worker_daemon, prefix, argc, argv, opts, NOPTS, &d);
+    if (rc) goto out;
     rc = PHX_EXIT_USAGE;
-    if (args.npos) {
-        cli_error(rc, prefix, "takes no arguments (see --help)");
-        goto out;
-    }
-    if (opts[DIR_].value) {
-        snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
-    } else if (phx_home_dir("worker", dir, sizeof dir, &e)) {
-        cli_error(rc, prefix, "no --dir: %s", e.message);
-        goto out;
-    }
-    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
-        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
-        goto out;
-    }
-    o.tee = PHX_TEE_SIM;
-    if (opts[TEE].value && phx_tee_spec_parse(opts[TEE].value, &o.tee, &tc, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    if (!opts[RPC].value || !opts[DEPL].value || !opts[KMS].value || !opts[KADDR].value ||
-        !opts[OPKEY].value) {
+    if (!d.have_chain || !opts[KMS].value || !opts[KADDR].value || !d.have_operator_key) {
         cli_error(rc, prefix,
                   "needs --rpc, --deployment, --kms, --kms-address and --operator-key-file");
         goto out;
@@ -131,19 +103,18 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     if (opts[POLL].value) o.poll_ms = strtoull(opts[POLL].value, NULL, 10);
-    if (phx_chain_deployment_load(opts[DEPL].value, &dep, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    if (phx_file_read(opts[OPKEY].value, &key_text, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    char *nl = strpbrk((char *)key_text.ptr, "\r\n");
-    if (nl) *nl = '\0';
-    if (phx_hex_decode_fixed((const char *)key_text.ptr, op_sk, 32, &e)) {
-        cli_error(rc, prefix, "--operator-key-file: %s", e.message);
-        goto out;
+    for (int i = MAXC; i <= MAXPC; i++) {
+        if (!opts[i].value) continue;
+        char *end;
+        unsigned long v = strtoul(opts[i].value, &end, 10);
+        if (end == opts[i].value || *end || v < 1 || v > 4096) {
+            cli_error(rc, prefix, "--%s must be a number from 1 to 4096", opts[i].name);
+            goto out;
+        }
+        if (i == MAXC)
+            o.max_concurrent = (unsigned)(v < 2 ? 2 : v);
+        else
+            o.max_per_contract = (unsigned)v;
     }
     int nallow = opts[ALLOW].nvalues;
     allow = calloc((size_t)nallow + 1, sizeof *allow);
@@ -159,33 +130,27 @@ static int cmd_worker(int argc, char **argv)
         }
         allow[i] = opts[ALLOW].values[i];
     }
-    tc.sim_dir = opts[SIMDIR].value;
-    tc.production = opts[PROD].seen;
-    o.dir = dir;
-    o.tee_config = &tc;
-    o.host = host;
-    o.port = port;
-    o.rpc_url = opts[RPC].value;
-    o.deployment = &dep;
+    o.tee = d.tee;
+    o.dir = d.dir;
+    o.tee_config = &d.tee_config;
+    o.host = d.host;
+    o.port = d.port;
+    o.rpc_url = d.rpc_url;
+    o.deployment = &d.deployment;
     o.kms_url = opts[KMS].value;
-    o.operator_sk = op_sk;
+    o.operator_sk = d.operator_sk;
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    phx_log_set_component("worker");
+    if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
     if (phx_worker_start(&o, &w, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    phx_secure_zero(op_sk, sizeof op_sk);
+    /* The worker keeps what it needs; the key has no business here any more. */
+    phx_secure_zero(d.operator_sk, sizeof d.operator_sk);
     uint8_t addr[20], xpub[32], mr[32];
     phx_worker_identity(w, addr, xpub, mr);
     char checksum[43];
@@ -193,35 +158,22 @@ static int cmd_worker(int argc, char **argv)
     ready = json_pack("{s:s,s:s,s:o,s:o,s:s,s:i}", "url", phx_worker_url(w), "address", checksum,
                       "x25519_pub", phx_json_hex(xpub, 32), "measurement", phx_json_hex(mr, 32),
                       "tee", phx_tee_kind_name(o.tee), "pid", (int)getpid());
-    char path[1100];
-    snprintf(path, sizeof path, "%s/worker.json", dir);
-    char *text = ready ? phx_json_dump(ready, true) : NULL;
-    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, &e))
-        PHX_WARN("could not write %s: %s", path, e.message);
-    free(text);
-    if (opts[JSON].seen) {
-        cli_print_json(ready);
-    } else {
-        printf("worker listening on %s\nworker address %s\nmeasurement 0x", phx_worker_url(w),
+    if (cli_daemon_ready(&d, ready)) {
+        printf("worker listening on %s\nworker address %s\nmeasurement ", phx_worker_url(w),
                checksum);
-        for (int i = 0; i < 32; i++)
-            printf("%02x", mr[i]);
+        cli_daemon_print_hex32(mr);
         printf("\n");
     }
-    fflush(stdout);
     PHX_INFO("worker %s serving on %s", checksum, phx_worker_url(w));
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    PHX_INFO("worker: signal %d, stopping", sig);
+    cli_daemon_wait(&d, 0);
     phx_worker_stop(w, 5000);
     w = NULL;
     rc = PHX_EXIT_OK;
 out:
     phx_worker_stop(w, 0);
-    phx_secure_zero(op_sk, sizeof op_sk);
     json_decref(ready);
     free(allow);
-    phx_buf_free(&key_text);
+    cli_daemon_close(&d);
     cli_opts_free(opts, NOPTS);
     return rc;
 }

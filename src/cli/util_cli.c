@@ -104,7 +104,7 @@ int cli_arg_key(const char *prefix, const char *text, uint8_t sk[32])
 cli_opt_t *cli_opt(cli_opt_t *opts, int nopts, const char *name)
 {
     for (int i = 0; i < nopts; i++)
-        if (strcmp(opts[i].name, name) == 0) return &opts[i];
+        if (opts[i].name && strcmp(opts[i].name, name) == 0) return &opts[i];
     return NULL;
 }
 
@@ -134,7 +134,8 @@ int cli_parse(const char *prefix, int argc, char **argv, cli_opt_t *opts, int no
             size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
             cli_opt_t *o = NULL;
             for (int k = 0; k < nopts; k++)
-                if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+                if (opts[k].name && strlen(opts[k].name) == nlen &&
+                    strncmp(opts[k].name, name, nlen) == 0)
                     o = &opts[k];
             if (!o)
                 return cli_error(PHX_EXIT_USAGE, prefix, "unknown option '--%.*s' (see --help)",

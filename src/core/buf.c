@@ -6,8 +6,16 @@
 
 #include "phx/core.h"
 
+/* What every function here relies on (the header states it to callers): no
+ * storage means an empty buffer, and storage always has room for the NUL. */
+static void buf_check(const phx_buf_t *b)
+{
+    PHX_ASSERT(b->ptr ? b->len < b->cap : (b->len == 0 && b->cap == 0));
+}
+
 phx_err_t phx_buf_reserve(phx_buf_t *b, size_t extra)
 {
+    buf_check(b);
     if (extra > SIZE_MAX - b->len - 1) return PHX_ERR_NOMEM;
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return PHX_OK;
@@ -40,6 +48,7 @@ phx_err_t phx_buf_append(phx_buf_t *b, const void *data, size_t n)
     if (n) memcpy(b->ptr + b->len, data, n);
     b->len += n;
     b->ptr[b->len] = 0;
+    buf_check(b);
     return PHX_OK;
 }
 
@@ -62,6 +71,8 @@ phx_err_t phx_buf_printf(phx_buf_t *b, const char *fmt, ...)
     if ((err = phx_buf_reserve(b, (size_t)n))) goto out;
     vsnprintf((char *)b->ptr + b->len, (size_t)n + 1, fmt, ap2);
     b->len += (size_t)n;
+    buf_check(b);
+    PHX_ASSERT(b->ptr[b->len] == 0);
 out:
     va_end(ap2);
     return err;
@@ -69,6 +80,7 @@ out:
 
 void phx_buf_reset(phx_buf_t *b)
 {
+    buf_check(b);
     if (b->secret && b->ptr) phx_secure_zero(b->ptr, b->len);
     b->len = 0;
     if (b->ptr) b->ptr[0] = 0;

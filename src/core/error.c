@@ -6,24 +6,11 @@
 
 #include "phx/core.h"
 
-static const char *const names[PHX_ERR__COUNT] = {
-    [PHX_OK] = "ok",
-    [PHX_ERR_INVALID] = "invalid",
-    [PHX_ERR_TRUNCATED] = "truncated",
-    [PHX_ERR_RANGE] = "range",
-    [PHX_ERR_NOMEM] = "nomem",
-    [PHX_ERR_IO] = "io",
-    [PHX_ERR_CRYPTO] = "crypto",
-    [PHX_ERR_VERIFY] = "verify",
-    [PHX_ERR_NOT_FOUND] = "not_found",
-    [PHX_ERR_UNSUPPORTED] = "unsupported",
-    [PHX_ERR_POLICY] = "policy",
-    [PHX_ERR_LIMIT] = "limit",
-    [PHX_ERR_TIMEOUT] = "timeout",
-    [PHX_ERR_REMOTE] = "remote",
-    [PHX_ERR_STATE] = "state",
-    [PHX_ERR_INTERNAL] = "internal",
-};
+/* From the one list in core.h: every code has its name by construction. */
+#define NAME_(code, name) [code] = name,
+static const char *const names[] = {PHX_ERR_LIST(NAME_)};
+#undef NAME_
+_Static_assert(sizeof names / sizeof names[0] == PHX_ERR__COUNT, "a phx_err_t without a name");
 
 void phx_assert_fail(const char *file, int line, const char *expr)
 {

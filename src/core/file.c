@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,49 @@ phx_err_t phx_dir_ensure(const char *path, int mode, phx_error_t *e)
 out:
     free(tmp);
     return err;
+}
+
+phx_err_t phx_dir_lock(const char *dir, int *fd_out, long *holder_pid, phx_error_t *e)
+{
+    char path[4096], text[32];
+    *fd_out = -1;
+    if (holder_pid) *holder_pid = 0;
+    if (snprintf(path, sizeof path, "%s/lock", dir) >= (int)sizeof path)
+        return phx_fail(e, PHX_ERR_RANGE, "directory path too long: %s", dir);
+    /* Never truncate on open: the file holds the current holder's pid. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return phx_fail(e, PHX_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        int saved = errno;
+        if (saved == EWOULDBLOCK) {
+            ssize_t n = pread(fd, text, sizeof text - 1, 0);
+            long pid = 0;
+            if (n > 0) {
+                text[n] = 0;
+                pid = strtol(text, NULL, 10);
+            }
+            if (holder_pid) *holder_pid = pid;
+            close(fd);
+            return phx_fail(e, PHX_ERR_STATE, "%s is in use by pid %ld (%s)", dir, pid, path);
+        }
+        close(fd);
+        return phx_fail(e, PHX_ERR_IO, "cannot lock %s: %s", path, strerror(saved));
+    }
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int saved = errno;
+        close(fd);
+        return phx_fail(e, PHX_ERR_IO, "cannot write %s: %s", path, strerror(saved));
+    }
+    *fd_out = fd;
+    return PHX_OK;
+}
+
+void phx_dir_unlock(int fd)
+{
+    /* The pid stays in the file; it is only read while the lock is held. */
+    if (fd >= 0) close(fd);
 }
 
 phx_err_t phx_file_write_atomic(const char *path, const void *data, size_t len, int mode,

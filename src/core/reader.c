@@ -7,6 +7,10 @@
 
 static phx_err_t need(phx_reader_t *r, size_t n, phx_error_t *e)
 {
+    /* Every get advances only after this check, so off never passes len; and
+     * a reader over nothing has nothing to read. */
+    PHX_ASSERT(r->off <= r->len);
+    PHX_ASSERT(r->p || r->len == 0);
     if (r->len - r->off < n)
         return phx_fail(e, PHX_ERR_TRUNCATED, "need %zu bytes at offset %zu, have %zu", n, r->off,
                         r->len - r->off);

@@ -1,10 +1,18 @@
-/* Ed25519 signatures and X25519 key agreement over libsodium. libsodium's
+/* Ed25519 signatures, X25519 key agreement and BLAKE2b over libsodium. libsodium's
  * Ed25519 verification is strict (canonical S and A, small-order R and A
  * refused), which is what Wycheproof expects; X25519 refuses an all-zero shared
  * secret, the RFC 7748 §6.1 check against low-order public keys. */
 #include <sodium.h>
 
 #include "phx/crypto.h"
+
+phx_err_t phx_blake2b(const void *data, size_t len, uint8_t *out, size_t out_len)
+{
+    if (out_len < crypto_generichash_BYTES_MIN || out_len > crypto_generichash_BYTES_MAX)
+        return PHX_ERR_RANGE;
+    if (phx_crypto_init()) return PHX_ERR_CRYPTO;
+    return crypto_generichash(out, out_len, data, len, NULL, 0) == 0 ? PHX_OK : PHX_ERR_CRYPTO;
+}
 
 phx_err_t phx_ed25519_keygen(uint8_t pk[32], uint8_t sk[64])
 {

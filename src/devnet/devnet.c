@@ -23,6 +23,7 @@
 #include "phx/crypto.h"
 #include "phx/devnet.h"
 #include "phx/evm.h"
+#include "phx/json.h"
 #include "phx/kms_node.h"
 
 /* anvil's first well-known development account: deployer and governor. Public
@@ -399,6 +400,53 @@ static phx_err_t mkdirs(const char *dir, const char *sub, phx_error_t *e)
     return phx_dir_ensure(p, 0700, e);
 }
 
+/* Whether pid is alive and one of ours for dir: its command line names dir
+ * (the daemons' --dir, anvil's --state), so a reused pid is not waited for. */
+static bool runs_in(pid_t pid, const char *dir)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+    phx_buf_t b = PHX_BUF_INIT;
+    bool found = false;
+    if (phx_file_read(path, &b, NULL) == PHX_OK)
+        for (size_t i = 0; i < b.len && !found; i += strlen((char *)b.ptr + i) + 1)
+            found = strstr((char *)b.ptr + i, dir) != NULL;
+    phx_buf_free(&b);
+    return found;
+}
+
+/* A devnet SIGKILLed a moment ago leaves its children stopping (their
+ * PR_SET_PDEATHSIG is SIGTERM): anvil still writing its state file, daemons
+ * still holding their directories' locks. Starting over them would race both,
+ * so wait (up to 20 s) for those the last endpoints.json names to be gone. */
+static phx_err_t wait_previous(phx_devnet_t *dn, phx_error_t *e)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/endpoints.json", dn->dir);
+    json_t *ep = NULL;
+    if (phx_json_load_file(path, &ep, NULL)) return PHX_OK; /* a first start */
+    const char *name;
+    json_t *v;
+    uint64_t deadline = phx_monotonic_ms() + 20000;
+    phx_err_t err = PHX_OK;
+    json_object_foreach(json_object_get(ep, "pids"), name, v)
+    {
+        pid_t pid = (pid_t)json_integer_value(v);
+        while (pid > 0 && runs_in(pid, dn->dir)) {
+            if (phx_monotonic_ms() > deadline) {
+                err = phx_fail(e, PHX_ERR_STATE,
+                               "%s (pid %ld) of the previous network in %s is still running", name,
+                               (long)pid, dn->dir);
+                goto out;
+            }
+            usleep(100 * 1000);
+        }
+    }
+out:
+    json_decref(ep);
+    return err;
+}
+
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e)
 {
     *out = NULL;
@@ -420,7 +468,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         goto out;
     }
     if ((err = mkdirs(dn->dir, NULL, e)) || (err = mkdirs(dn->dir, "logs", e)) ||
-        (err = mkdirs(dn->dir, "chain", e)))
+        (err = mkdirs(dn->dir, "chain", e)) || (err = wait_previous(dn, e)))
         goto out;
 
     /* 1. anvil, resuming DIR/chain/anvil-state.json when it is there. */

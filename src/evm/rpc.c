@@ -3,13 +3,13 @@
  * only. Typed wrappers for the eth_* methods the network uses, and parsers for
  * receipts and logs (every field read from the node is checked). */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "phx/evm.h"
+#include "phx/net.h"
 
 #define MAX_RESPONSE_BYTES (64u << 20)
 
@@ -27,18 +27,10 @@ static void sleep_ms(uint64_t ms)
     nanosleep(&ts, NULL);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init_once(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 phx_err_t phx_rpc_open(const char *url, const phx_rpc_opts_t *opts, phx_rpc_t **out, phx_error_t *e)
 {
-    /* curl_global_init is not thread-safe: run it exactly once. */
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) return phx_fail(e, PHX_ERR_INTERNAL, "rpc: curl init failed");
+    phx_err_t ierr = phx_net_curl_init(e);
+    if (ierr) return phx_error_wrap(e, ierr, "rpc");
     phx_rpc_t *r = calloc(1, sizeof *r);
     if (!r) return phx_fail(e, PHX_ERR_NOMEM, "rpc: out of memory");
     r->opts.timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 10000;

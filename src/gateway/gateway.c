@@ -223,6 +223,7 @@ static phx_err_t direct(phx_gateway_t *g, const char *base, const char *path, co
 static void respond(const fwd_t *f, phx_http_response_t *resp)
 {
     resp->status = f->status;
+    if (f->status == 429) resp->retry_after_s = 1; /* every worker was busy */
     resp->json = f->body ? json_incref(f->body) : json_object();
 }
 

@@ -26,6 +26,9 @@ struct phx_gw_pool {
     size_t n, cap, rr;
     pthread_t thread;
     bool running, stop;
+    /* Kept-alive connections to the workers, shared by every request thread
+     * (a TCP handshake per call was most of the gateway's added latency). */
+    phx_http_conns_t *conns;
 };
 
 phx_err_t phx_gw_pool_new(const phx_gw_pool_opts_t *opts, phx_gw_pool_t **out, phx_error_t *e)
@@ -39,6 +42,11 @@ phx_err_t phx_gw_pool_new(const phx_gw_pool_opts_t *opts, phx_gw_pool_t **out, p
     if (!p->o.request_timeout_ms) p->o.request_timeout_ms = 30000;
     if (!p->o.max_attempts) p->o.max_attempts = 3;
     if (!p->o.max_response_bytes) p->o.max_response_bytes = 4u << 20;
+    phx_err_t err = phx_http_conns_new(&p->conns, e);
+    if (err) {
+        free(p);
+        return err;
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     *out = p;
@@ -57,6 +65,7 @@ void phx_gw_pool_free(phx_gw_pool_t *p)
     }
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
+    phx_http_conns_free(p->conns);
     free(p->m);
     free(p);
 }
@@ -218,12 +227,14 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
     size_t ntried = 0;
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     char *text = NULL;
+    json_t *busy = NULL; /* the last 429: the answer when every worker is busy */
     phx_err_t err = phx_fail(e, PHX_ERR_STATE, "no healthy worker");
     *out = NULL;
     if (path[0] != '/') return phx_fail(e, PHX_ERR_INVALID, "path must start with /");
     if (body && !(text = phx_json_dump(body, false))) return phx_fail(e, PHX_ERR_NOMEM, "body");
     phx_http_client_opts_t co = {.timeout_ms = p->o.request_timeout_ms,
-                                 .max_response_bytes = p->o.max_response_bytes};
+                                 .max_response_bytes = p->o.max_response_bytes,
+                                 .conns = p->conns};
     unsigned attempts = p->o.max_attempts < 8 ? p->o.max_attempts : 8;
     while (ntried < attempts && pick(p, tried, ntried, url)) {
         memcpy(tried[ntried++], url, 256);
@@ -242,6 +253,14 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
             if (safe) continue;
             goto out; /* the worker may have run it: do not run it again elsewhere */
         }
+        if (code == 429) { /* busy: it refused before running anything; try another */
+            err = phx_fail(e, PHX_ERR_REMOTE, "worker %s is busy (429)", url);
+            json_decref(busy);
+            busy = NULL;
+            if (resp.len) phx_json_parse((const char *)resp.ptr, resp.len, &busy, NULL);
+            phx_buf_free(&resp);
+            continue;
+        }
         if (code == 503 || (safe && code >= 500)) {
             err = phx_fail(e, PHX_ERR_REMOTE, "worker %s answered %d", url, code);
             phx_buf_free(&resp);
@@ -259,7 +278,14 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
         err = PHX_OK;
         goto out;
     }
+    if (err && busy) { /* every worker tried was busy: that is the answer */
+        *status = 429;
+        *out = busy;
+        busy = NULL;
+        err = PHX_OK;
+    }
 out:
+    json_decref(busy);
     free(text);
     return err;
 }

@@ -2,7 +2,11 @@
  * global per run, a custom promise job queue, an interrupt-driven abort, a GC
  * heap budget, stencils cached by source. The embedding pattern and its traps are
  * in ../shared/research/js_engine.md (§2, §3); the numbers there motivate the JIT
- * warm-up setting and the external helper-thread pool used here. */
+ * warm-up setting and the external helper-thread pool used here.
+ *
+ * No C++ exception may reach the C callers: this file is built with
+ * -fno-exceptions (as SpiderMonkey itself is), and every allocation of ours is
+ * new (std::nothrow), checked for NULL. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -15,6 +19,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <new>
 
 #include <js/CompilationAndEvaluation.h>
 #include <js/ContextOptions.h>
@@ -296,68 +301,110 @@ static phx_err_t compile_cached(phx_js_engine *eng, const char *src, size_t len,
     return PHX_OK;
 }
 
+/* Undo a partly made engine (phx_js_engine_new's failure paths): the job queue
+ * and stencils go before the context they belong to. g_engine never pointed
+ * at it. */
+static void engine_destroy(phx_js_engine *eng)
+{
+    if (!eng) return;
+    if (eng->cx) {
+        JS::SetJobQueue(eng->cx, nullptr);
+        delete eng->jobs;
+        eng->jobs = nullptr;
+        eng->prelude = nullptr;
+        for (size_t i = 0; i < sizeof eng->cache / sizeof eng->cache[0]; i++) {
+            eng->cache[i].stencil = nullptr;
+            free(eng->cache[i].source);
+            free(eng->cache[i].filename);
+        }
+        JS_DestroyContext(eng->cx);
+    }
+    delete eng;
+}
+
 extern "C" phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine_t **out,
                                        phx_error_t *e)
 {
+    /* JS_Init may run once per process and is never undone, so a failed engine
+     * can be retried: the runtime is set up once, engines after it. */
+    static bool js_initialised;
+    *out = nullptr;
     if (g_engine) return phx_fail(e, PHX_ERR_STATE, "one engine per process");
-    sem_init(&g_task_sem, 0, 0);
-    if (!JS_Init()) return phx_fail(e, PHX_ERR_INTERNAL, "JS_Init failed");
-    /* After JS_Init, before JS_NewContext: keeps SpiderMonkey from starting its
-     * own threads, so the zygote can fork safely. */
-    JS::SetHelperThreadTaskCallback(helper_task_cb, 1, 1 << 20);
-    phx_js_engine *eng = new phx_js_engine();
+    if (!js_initialised) {
+        sem_init(&g_task_sem, 0, 0);
+        if (!JS_Init()) return phx_fail(e, PHX_ERR_INTERNAL, "JS_Init failed");
+        /* After JS_Init, before JS_NewContext: keeps SpiderMonkey from starting
+         * its own threads, so the zygote can fork safely. */
+        JS::SetHelperThreadTaskCallback(helper_task_cb, 1, 1 << 20);
+        js_initialised = true;
+    }
+    phx_err_t err = PHX_OK;
+    phx_js_engine *eng = new (std::nothrow) phx_js_engine();
+    if (!eng) return phx_fail(e, PHX_ERR_NOMEM, "engine");
     eng->cfg = *cfg;
     /* The hard JSGC_MAX_BYTES is only a backstop; the per-run budget is soft
      * (research §3.9: a hard cap turns into a GC death spiral). */
     eng->cx = JS_NewContext(cfg->heap_max_bytes * 4 + (64u << 20));
     if (!eng->cx) {
-        delete eng;
-        return phx_fail(e, PHX_ERR_NOMEM, "JS_NewContext failed");
+        err = phx_fail(e, PHX_ERR_NOMEM, "JS_NewContext failed");
+        goto fail;
     }
-    JSContext *cx = eng->cx;
-    /* JIT options are process-global and must be set before self-hosted init. */
-    if (cfg->jit) {
-        JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER, 1000);
-    } else {
-        JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_ENABLE, 0);
-        JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_ENABLE, 0);
-        JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_ION_ENABLE, 0);
-    }
-    JS_SetNativeStackQuota(cx, 6 << 20);
-    eng->jobs = new JobQueue(cx);
-    JS::SetJobQueue(cx, eng->jobs);
-    if (!JS::InitSelfHostedCode(cx)) {
-        return phx_fail(e, PHX_ERR_INTERNAL, "InitSelfHostedCode failed");
-    }
-    JS_SetGCParameter(cx, JSGC_MIN_LAST_DITCH_GC_PERIOD, 0);
-    /* Collect after an eighth of the budget in malloc'd memory (strings, buffers)
-     * rather than the default 38 MB, so garbage does not read as RSS growth. */
     {
-        uint32_t mb = (uint32_t)(cfg->heap_max_bytes >> 23);
-        JS_SetGCParameter(cx, JSGC_MALLOC_THRESHOLD_BASE, mb < 4 ? 4 : mb);
-        /* A small nursery too: with the default (16 MiB) a loop of large
-         * temporary strings (kv.put of a 200 KB value) peaked at ~73 MB RSS and
-         * read as memory_limit under a 64 MiB budget in 1 run of 5; with 4 MiB,
-         * 0 of 30. */
-        JS_SetGCParameter(cx, JSGC_MAX_NURSERY_BYTES, 4u << 20);
-    }
-    JS::ContextOptionsRef(cx).setWasm(false).setAsmJS(false);
-    JS_AddInterruptCallback(cx, interrupt_cb);
-    JS_SetGCCallback(cx, gc_cb, nullptr);
-    JS::SetModuleResolveHook(JS_GetRuntime(cx), module_resolve_hook);
-    g_engine = eng;
+        JSContext *cx = eng->cx;
+        /* JIT options are process-global and must be set before self-hosted init. */
+        if (cfg->jit) {
+            JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER,
+                                          1000);
+        } else {
+            JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_ENABLE, 0);
+            JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_ENABLE, 0);
+            JS_SetGlobalJitCompilerOption(cx, JSJITCOMPILER_ION_ENABLE, 0);
+        }
+        JS_SetNativeStackQuota(cx, 6 << 20);
+        if (!(eng->jobs = new (std::nothrow) JobQueue(cx))) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "job queue");
+            goto fail;
+        }
+        JS::SetJobQueue(cx, eng->jobs);
+        if (!JS::InitSelfHostedCode(cx)) {
+            err = phx_fail(e, PHX_ERR_INTERNAL, "InitSelfHostedCode failed");
+            goto fail;
+        }
+        JS_SetGCParameter(cx, JSGC_MIN_LAST_DITCH_GC_PERIOD, 0);
+        /* Collect after an eighth of the budget in malloc'd memory (strings, buffers)
+         * rather than the default 38 MB, so garbage does not read as RSS growth. */
+        {
+            uint32_t mb = (uint32_t)(cfg->heap_max_bytes >> 23);
+            JS_SetGCParameter(cx, JSGC_MALLOC_THRESHOLD_BASE, mb < 4 ? 4 : mb);
+            /* A small nursery too: with the default (16 MiB) a loop of large
+             * temporary strings (kv.put of a 200 KB value) peaked at ~73 MB RSS and
+             * read as memory_limit under a 64 MiB budget in 1 run of 5; with 4 MiB,
+             * 0 of 30. */
+            JS_SetGCParameter(cx, JSGC_MAX_NURSERY_BYTES, 4u << 20);
+        }
+        JS::ContextOptionsRef(cx).setWasm(false).setAsmJS(false);
+        JS_AddInterruptCallback(cx, interrupt_cb);
+        JS_SetGCCallback(cx, gc_cb, nullptr);
+        JS::SetModuleResolveHook(JS_GetRuntime(cx), module_resolve_hook);
 
-    JS::CompileOptions opts(cx);
-    opts.setFileAndLine("phx:prelude", 1);
-    JS::SourceText<mozilla::Utf8Unit> text;
-    if (!text.init(cx, phx_js_prelude_source, strlen(phx_js_prelude_source),
-                   JS::SourceOwnership::Borrowed) ||
-        !(eng->prelude = JS::CompileGlobalScriptToStencil(cx, opts, text))) {
-        JS_ClearPendingException(cx);
-        return phx_fail(e, PHX_ERR_INTERNAL, "prelude does not compile");
+        JS::CompileOptions opts(cx);
+        opts.setFileAndLine("phx:prelude", 1);
+        JS::SourceText<mozilla::Utf8Unit> text;
+        if (!text.init(cx, phx_js_prelude_source, strlen(phx_js_prelude_source),
+                       JS::SourceOwnership::Borrowed) ||
+            !(eng->prelude = JS::CompileGlobalScriptToStencil(cx, opts, text))) {
+            JS_ClearPendingException(cx);
+            err = phx_fail(e, PHX_ERR_INTERNAL, "prelude does not compile");
+            goto fail;
+        }
     }
+    /* Only a complete engine becomes the one the callbacks see. */
+    g_engine = eng;
     *out = eng;
     return PHX_OK;
+fail:
+    engine_destroy(eng);
+    return err;
 }
 
 extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
@@ -371,7 +418,8 @@ extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *
             JS_ClearPendingException(cx);
             return phx_fail(e, PHX_ERR_NOMEM, "utility global");
         }
-        eng->utility_global = new JS::PersistentRooted<JSObject *>(cx, g);
+        eng->utility_global = new (std::nothrow) JS::PersistentRooted<JSObject *>(cx, g);
+        if (!eng->utility_global) return phx_fail(e, PHX_ERR_NOMEM, "utility global");
     }
     JS::RootedObject g(cx, *eng->utility_global);
     JSAutoRealm ar(cx, g);
@@ -914,8 +962,15 @@ extern "C" phx_err_t phx_js_prepare(phx_js_engine_t *eng, bool test_hooks, phx_e
         JS_ClearPendingException(cx);
         return phx_fail(e, PHX_ERR_INTERNAL, "preparing a realm: %s", res.message);
     }
-    eng->ready_global = new JS::PersistentRooted<JSObject *>(cx, global);
-    eng->ready_setup = new JS::PersistentRooted<JS::Value>(cx, setup);
+    eng->ready_global = new (std::nothrow) JS::PersistentRooted<JSObject *>(cx, global);
+    eng->ready_setup = new (std::nothrow) JS::PersistentRooted<JS::Value>(cx, setup);
+    if (!eng->ready_global || !eng->ready_setup) {
+        delete eng->ready_global;
+        delete eng->ready_setup;
+        eng->ready_global = nullptr;
+        eng->ready_setup = nullptr;
+        return phx_fail(e, PHX_ERR_NOMEM, "prepared realm");
+    }
     return PHX_OK;
 }
 

@@ -8,12 +8,74 @@
 
 #include "phx/net.h"
 
+/* The only curl_global_init in the project (phx_net_curl_init). */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 
 static void curl_init(void)
 {
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+phx_err_t phx_net_curl_init(phx_error_t *e)
+{
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_result != CURLE_OK)
+        return phx_fail(e, PHX_ERR_INTERNAL, "curl_global_init failed: %s",
+                        curl_easy_strerror(curl_init_result));
+    return PHX_OK;
+}
+
+/* The shared cache: curl's share interface holding connections (and DNS
+ * answers), with one lock per kind of shared data as curl asks for. */
+struct phx_http_conns {
+    CURLSH *sh;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void conns_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h, (void)access;
+    struct phx_http_conns *c = ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&c->locks[data]);
+}
+
+static void conns_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    struct phx_http_conns *c = ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&c->locks[data]);
+}
+
+phx_err_t phx_http_conns_new(phx_http_conns_t **out, phx_error_t *e)
+{
+    *out = NULL;
+    phx_err_t err = phx_net_curl_init(e);
+    if (err) return err;
+    phx_http_conns_t *c = calloc(1, sizeof *c);
+    if (!c) return phx_fail(e, PHX_ERR_NOMEM, "connection cache");
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
+    if (!(c->sh = curl_share_init()) ||
+        curl_share_setopt(c->sh, CURLSHOPT_LOCKFUNC, conns_lock) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_UNLOCKFUNC, conns_unlock) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(c->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        phx_http_conns_free(c);
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "this libcurl cannot share connections");
+    }
+    *out = c;
+    return PHX_OK;
+}
+
+void phx_http_conns_free(phx_http_conns_t *c)
+{
+    if (!c) return;
+    if (c->sh) curl_share_cleanup(c->sh);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->locks[i]);
+    free(c);
 }
 
 typedef struct {
@@ -47,9 +109,8 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         return phx_fail(e, PHX_ERR_INVALID, "only http:// and https:// URLs: %.64s", url);
 
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return phx_fail(e, PHX_ERR_INTERNAL, "curl_global_init failed");
+    phx_err_t ierr = phx_net_curl_init(e);
+    if (ierr) return ierr;
 
     phx_err_t err = PHX_OK;
     struct curl_slist *headers = NULL;
@@ -88,6 +149,10 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response_bytes);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "phalanx/0.1");
+    if (o.conns) {
+        curl_easy_setopt(c, CURLOPT_SHARE, o.conns->sh);
+        curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 64L); /* idle ones kept in the cache */
+    }
 
     CURLcode rc = curl_easy_perform(c);
     if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {

@@ -369,6 +369,7 @@ void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, co
     req.nquery = t.nquery;
     req.conn = conn;
     err = chosen->fn(chosen->ctx, &req, &resp, &e);
+    reply->retry_after_s = resp.retry_after_s;
     if (err) {
         int status =
             resp.status >= 400 && resp.status <= 599 ? resp.status : phx_http_status_for(err);

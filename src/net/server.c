@@ -265,7 +265,7 @@ static enum MHD_Result send_reply(phx_http_server_t *s, struct MHD_Connection *c
     /* A client reading the answer a byte at a time gets the body deadline. */
     set_deadline(s, conn, s->body_ms);
     return send_bytes(conn, reply->status, reply->content_type, reply->body.ptr, reply->body.len,
-                      reply->allow, 0);
+                      reply->allow, reply->retry_after_s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

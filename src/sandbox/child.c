@@ -309,7 +309,7 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
         if (!strcmp(what, "big")) {
             size_t n = (size_t)g.output_cap + 1;
             char *body = malloc(n);
-            if (!body) _exit(1);
+            if (!body) _exit(SBX_EXIT_TEST_HOOK);
             memset(body, '1', n);
             (void)sbx_write_frame(g.chan, PHX_SBX_RESULT, res, sizeof res, body, n, 0, NULL);
         } else if (!strcmp(what, "notjson")) {
@@ -324,14 +324,14 @@ static phx_err_t test_hook(const char *op, phx_buf_t *reply, phx_error_t *e)
             phx_buf_t frame = PHX_BUF_INIT; /* wait for the worker to end us */
             (void)sbx_read_frame(g.chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, NULL);
         }
-        _exit(0);
+        _exit(SBX_EXIT_DONE);
     }
     if (!strcmp(op, "test.vanish")) {
         /* Ask the worker something and die before the answer: its reply must
          * meet a closed socket without taking the worker down (SIGPIPE). */
         static const char req[] = "{\"level\":\"log\",\"msg\":\"bye\"}";
         (void)sbx_write_frame(g.chan, PHX_SBX_CALL, "log", 4, req, sizeof req - 1, 0, NULL);
-        _exit(0);
+        _exit(SBX_EXIT_DONE);
     }
     return phx_fail(e, PHX_ERR_UNSUPPORTED, "no such test hook");
 }
@@ -423,7 +423,7 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (phx_js_engine_start_threads(eng, &e) || pthread_create(&wd, &attr, watchdog_main, NULL))
-        _exit(101);
+        _exit(SBX_EXIT_THREADS);
     pthread_attr_destroy(&attr);
 #ifndef SBX_ASAN
     /* Address space: what the process has now plus the budget and room for the GC
@@ -434,25 +434,26 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
         set_limit(RLIMIT_AS, as, as);
     }
 #endif
-    if (install_seccomp(filter) != 0) _exit(102);
+    if (install_seccomp(filter) != 0) _exit(SBX_EXIT_SECCOMP);
     /* The fresh global for the coming invocation, built while nobody waits. */
-    if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(104);
+    if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
 
     phx_buf_t frame = PHX_BUF_INIT;
     if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
         frame.ptr[0] != PHX_SBX_JOB)
-        _exit(0); /* the worker went away or shut the pool down */
+        _exit(SBX_EXIT_DONE); /* the worker went away or shut the pool down */
     /* The job (pool.c build_job): read in place, strings NUL-terminated there. */
     phx_reader_t r = phx_reader(frame.ptr + 1, frame.len - 1);
     uint64_t cpu_ms = 0, mem = 0;
     const char *str[4];
     uint32_t slen[4];
-    if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e)) _exit(103);
+    if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e))
+        _exit(SBX_EXIT_BAD_JOB);
     for (int i = 0; i < 4; i++) {
         const uint8_t *v;
         if (phx_reader_u32le(&r, &slen[i], &e) ||
             phx_reader_view(&r, &v, (size_t)slen[i] + 1, &e) || v[slen[i]] != 0)
-            _exit(103);
+            _exit(SBX_EXIT_BAD_JOB);
         str[i] = (const char *)v;
     }
     phx_js_call_t call = {
@@ -482,5 +483,5 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     }
     send_result(&res);
     /* No teardown: the process is the unit of cleanup. */
-    _exit(0);
+    _exit(SBX_EXIT_DONE);
 }

@@ -323,7 +323,7 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         snprintf(scheme_lc, sizeof scheme_lc, "%s", scheme_ok ? scheme : "");
         curl_free(scheme);
         if (!scheme_ok) {
-            snprintf(h->fatal_code, sizeof h->fatal_code, "egress_denied");
+            h->fatal = PHX_SBX_FAIL_EGRESS_DENIED;
             snprintf(h->fatal_message, sizeof h->fatal_message,
                      "fetch %.120s: only http and https are allowed", url);
             err = phx_fail(e, PHX_ERR_POLICY, "%s", h->fatal_message);
@@ -395,14 +395,14 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         }
         CURLcode rc = curl_easy_perform(c);
         if (r.denied[0]) {
-            snprintf(h->fatal_code, sizeof h->fatal_code, "egress_denied");
+            h->fatal = PHX_SBX_FAIL_EGRESS_DENIED;
             snprintf(h->fatal_message, sizeof h->fatal_message, "fetch %.120s: refused %s%s", url,
                      r.denied, hop ? " (after a redirect)" : "");
             err = phx_fail(e, PHX_ERR_POLICY, "%s", h->fatal_message);
             goto out;
         }
         if (r.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-            snprintf(h->fatal_code, sizeof h->fatal_code, "response_limit");
+            h->fatal = PHX_SBX_FAIL_RESPONSE_LIMIT;
             snprintf(h->fatal_message, sizeof h->fatal_message,
                      "fetch %.120s: response larger than %llu bytes", url,
                      (unsigned long long)h->limits->response_bytes);

@@ -1,12 +1,11 @@
 /* Host services: one entry point for every CALL a sandbox sends. Requests are
  * untrusted JSON; budgets (requests, log bytes) and policy are applied here, and
- * a breach sets h->fatal_code so the worker ends the invocation with that code.
+ * a breach sets h->fatal so the worker ends the invocation with that failure.
  * Keys: the contract's secp256k1 and kv keys come with the job (the worker
  * derives them from its KMS contract root); only phx run, with no KMS, derives
  * them from a local dev root in the kv directory instead. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +17,11 @@
 #include "phx/crypto.h"
 #include "phx/json.h"
 
-static void fatal(sbx_host_t *h, const char *code, const char *fmt, ...)
+static void fatal(sbx_host_t *h, phx_sandbox_failure_t failure, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void fatal(sbx_host_t *h, const char *code, const char *fmt, ...)
+static void fatal(sbx_host_t *h, phx_sandbox_failure_t failure, const char *fmt, ...)
 {
-    snprintf(h->fatal_code, sizeof h->fatal_code, "%s", code);
+    h->fatal = failure;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(h->fatal_message, sizeof h->fatal_message, fmt, ap);
@@ -91,7 +90,7 @@ phx_err_t sbx_host_keys(sbx_host_t *h, phx_error_t *e)
     /* A worker always passes the contract's keys; a local root there would give
      * each worker its own contract address and kv key, so it is never made. */
     if (!h->cfg->dev_keys) {
-        fatal(h, "no_keys", "no contract keys were given for this invocation");
+        fatal(h, PHX_SBX_FAIL_NO_KEYS, "no contract keys were given for this invocation");
         return phx_fail(e, PHX_ERR_STATE, "%s", h->fatal_message);
     }
     phx_err_t err = dev_derive(h, "secp256k1", h->sk, 32, e);
@@ -139,7 +138,7 @@ static phx_err_t op_log(sbx_host_t *h, const json_t *args, json_t **out, phx_err
     if (!level || !msg) return phx_fail(e, PHX_ERR_INVALID, "log: level and msg");
     size_t n = strlen(msg) + strlen(level) + 2;
     if (h->log_bytes + n > h->limits->log_bytes) {
-        fatal(h, "log_limit", "log output exceeds %llu bytes",
+        fatal(h, PHX_SBX_FAIL_LOG_LIMIT, "log output exceeds %llu bytes",
               (unsigned long long)h->limits->log_bytes);
         return PHX_ERR_LIMIT;
     }
@@ -158,7 +157,8 @@ static phx_err_t op_log(sbx_host_t *h, const json_t *args, json_t **out, phx_err
 static bool count_request(sbx_host_t *h)
 {
     if (h->requests >= h->limits->max_requests) {
-        fatal(h, "request_limit", "more than %u outbound requests", h->limits->max_requests);
+        fatal(h, PHX_SBX_FAIL_REQUEST_LIMIT, "more than %u outbound requests",
+              h->limits->max_requests);
         return false;
     }
     h->requests++;
@@ -174,11 +174,11 @@ static phx_err_t op_fetch(sbx_host_t *h, const json_t *args, json_t **out, phx_e
     phx_err_t err = sbx_fetch(h, args, tmo, out, e);
     /* A request that outlives its budget ends the invocation with its own code,
      * unless it was the invocation's wall clock that ran out first. */
-    if (err == PHX_ERR_TIMEOUT && !h->fatal_code[0]) {
+    if (err == PHX_ERR_TIMEOUT && h->fatal == PHX_SBX_FAIL_NONE) {
         if (phx_monotonic_ms() >= h->deadline_ms)
-            fatal(h, "wall_limit", "wall-clock limit reached during a fetch");
+            fatal(h, PHX_SBX_FAIL_WALL_LIMIT, "wall-clock limit reached during a fetch");
         else
-            fatal(h, "request_timeout", "a request took longer than %llu ms",
+            fatal(h, PHX_SBX_FAIL_REQUEST_TIMEOUT, "a request took longer than %llu ms",
                   (unsigned long long)tmo);
     }
     return err;
@@ -210,7 +210,7 @@ static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out,
                                             ? batch_deadline - now
                                             : h->limits->request_timeout_ms,
                                         &r, &fe);
-        if (h->fatal_code[0]) {
+        if (h->fatal != PHX_SBX_FAIL_NONE) {
             json_decref(arr);
             return err;
         }
@@ -236,9 +236,10 @@ static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
     else if (!strcmp(alg, "keccak256"))
         phx_keccak256(p, data.len, d);
     else if (!strcmp(alg, "blake2b256"))
-        crypto_generichash(d, 32, p, data.len, NULL, 0);
+        err = phx_blake2b(p, data.len, d, 32) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b") : PHX_OK;
     else if (!strcmp(alg, "blake2b128"))
-        crypto_generichash(d, n = 16, p, data.len, NULL, 0);
+        err = phx_blake2b(p, data.len, d, n = 16) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b")
+                                                   : PHX_OK;
     else
         err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
     phx_buf_free(&data);

@@ -7,6 +7,7 @@
 
 #include "phx/js.h"
 #include "phx/sandbox.h"
+#include "wire.h"
 
 /* ASan keeps freed memory in a quarantine, so RSS overstates what a contract
  * holds; RSS-based caps get this much slack in sanitizer builds (the GC budget
@@ -23,6 +24,25 @@
 #else
 #define SBX_RSS_SLACK_BYTES 0u
 #endif
+
+/* How a sandbox process (zygote or child) ends when it ends without a result,
+ * so the worker can say why: X(exit, status, name). */
+#define SBX_EXIT_LIST(X)                                                                           \
+    X(SBX_EXIT_DONE, 0, "done")                   /* normal end, or the worker went away */        \
+    X(SBX_EXIT_TEST_HOOK, 1, "test_hook")         /* a test hook could not do its part */          \
+    X(SBX_EXIT_ZYGOTE_SETUP, 100, "zygote_setup") /* bad env, engine or seccomp build */           \
+    X(SBX_EXIT_THREADS, 101, "threads")           /* engine helper or watchdog thread */           \
+    X(SBX_EXIT_SECCOMP, 102, "seccomp")           /* the filter could not be installed */          \
+    X(SBX_EXIT_BAD_JOB, 103, "bad_job")           /* the JOB frame did not parse */                \
+    X(SBX_EXIT_PREPARE, 104, "prepare")           /* the contract realm could not be built */      \
+    X(SBX_EXIT_EXEC, 127, "exec")                 /* the zygote's exec failed */
+
+#define SBX_EXIT_ENUM_(exit, status, name) exit = status,
+enum { SBX_EXIT_LIST(SBX_EXIT_ENUM_) };
+#undef SBX_EXIT_ENUM_
+
+/* The name of a sandbox exit status ("seccomp", ...), "unknown" for others. */
+const char *sbx_exit_name(int status);
 
 /* Called between poll slices while waiting; a non-OK return stops the wait. */
 typedef phx_err_t (*sbx_tick_fn)(void *ud, phx_error_t *e);
@@ -64,13 +84,13 @@ typedef struct {
     char **logs;
     size_t nlogs;
     uint64_t deadline_ms; /* wall deadline of the invocation */
-    /* A fatal policy or budget breach: the invocation ends with this code. */
-    char fatal_code[32];
+    /* A fatal policy or budget breach: the invocation ends with this failure. */
+    phx_sandbox_failure_t fatal;
     char fatal_message[256];
 } sbx_host_t;
 
 /* Handle one CALL. On success reply holds JSON. On failure e holds the message
- * for the contract (a catchable exception), unless h->fatal_code got set. */
+ * for the contract (a catchable exception), unless h->fatal got set. */
 phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, size_t len,
                             phx_buf_t *reply, phx_error_t *e);
 void sbx_host_close(sbx_host_t *h);

@@ -139,7 +139,7 @@ static phx_err_t open_sealed(sbx_host_t *h, const char *what, const uint8_t id[3
             out->len = plen;
     }
     if (err == PHX_ERR_VERIFY) {
-        snprintf(h->fatal_code, sizeof h->fatal_code, "kv_integrity");
+        h->fatal = PHX_SBX_FAIL_KV_INTEGRITY;
         snprintf(h->fatal_message, sizeof h->fatal_message,
                  "a kv row (%s) failed to authenticate: the file was changed or rows were moved",
                  what);
@@ -272,7 +272,7 @@ phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **
         h->kv_written += v.len + strlen(key);
         if (h->kv_written > h->limits->kv_write_bytes) {
             phx_buf_free(&v);
-            snprintf(h->fatal_code, sizeof h->fatal_code, "kv_limit");
+            h->fatal = PHX_SBX_FAIL_KV_LIMIT;
             snprintf(h->fatal_message, sizeof h->fatal_message,
                      "more than %llu bytes written to kv in one invocation",
                      (unsigned long long)h->limits->kv_write_bytes);
@@ -287,7 +287,7 @@ phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **
         st = NULL;
         if ((uint64_t)used + v.len + strlen(key) > h->limits->kv_total_bytes) {
             phx_buf_free(&v);
-            snprintf(h->fatal_code, sizeof h->fatal_code, "kv_limit");
+            h->fatal = PHX_SBX_FAIL_KV_LIMIT;
             snprintf(h->fatal_message, sizeof h->fatal_message,
                      "the contract's kv state would exceed %llu bytes",
                      (unsigned long long)h->limits->kv_total_bytes);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "internal.h"
 #include "phx/crypto.h"
 #include "phx/json.h"
+#include "phx/net.h"
 
 #define MAX_PREFORK 8
 
@@ -28,6 +30,11 @@ typedef struct {
 } child_t;
 
 struct phx_sandbox_pool {
+    /* Several invocations run at once (the worker's scheduler decides how
+     * many): lock guards the zygote channel and the idle/pending/zombie lists
+     * and the compile rings. The exchange with a child, which is most of an
+     * invocation, runs outside it; cfg is read-only after pool_new. */
+    pthread_mutex_t lock;
     phx_sandbox_config_t cfg;
     char *kv_dir;
     char **allow;
@@ -125,9 +132,20 @@ static phx_err_t spawn_request(phx_sandbox_pool_t *p, int *fd_out, phx_error_t *
     return PHX_OK;
 }
 
+/* The pool's counts stay inside their arrays, and prefork within them; every
+ * path that moves a child between idle, pending and zombie keeps this. */
+static void pool_check(const phx_sandbox_pool_t *p)
+{
+    PHX_ASSERT(p->nidle >= 0 && p->nidle <= MAX_PREFORK);
+    PHX_ASSERT(p->npending >= 0 && p->npending <= MAX_PREFORK);
+    PHX_ASSERT(p->nzombies >= 0 && (size_t)p->nzombies <= sizeof p->zombies / sizeof p->zombies[0]);
+    PHX_ASSERT(p->cfg.prefork >= 0 && p->cfg.prefork <= MAX_PREFORK);
+}
+
 /* Read the pid for the oldest pending request. */
 static phx_err_t spawn_collect(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 {
+    PHX_ASSERT(p->npending > 0); /* the zygote answers only what was asked */
     int fd = p->pending_fd[0];
     memmove(p->pending_fd, p->pending_fd + 1, sizeof(int) * (size_t)--p->npending);
     int32_t pid = -1;
@@ -155,6 +173,7 @@ static phx_err_t spawn(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 /* A ready child: an idle one, else the oldest pending, else a new one. */
 static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 {
+    pool_check(p);
     if (p->nidle > 0) {
         *c = p->idle[0];
         memmove(p->idle, p->idle + 1, sizeof(child_t) * (size_t)--p->nidle);
@@ -166,7 +185,9 @@ static phx_err_t take_child(phx_sandbox_pool_t *p, child_t *c, phx_error_t *e)
 
 static void refill(phx_sandbox_pool_t *p)
 {
+    pool_check(p);
     while (p->nidle + p->npending < p->cfg.prefork) {
+        PHX_ASSERT(p->npending < MAX_PREFORK); /* prefork <= MAX_PREFORK bounds the sum */
         phx_error_t e;
         if (spawn_request(p, &p->pending_fd[p->npending], &e)) break;
         p->npending++;
@@ -185,6 +206,7 @@ static void drain_pending(phx_sandbox_pool_t *p)
 
 static void reap_zombies(phx_sandbox_pool_t *p, bool block)
 {
+    pool_check(p);
     int kept = 0;
     for (int i = 0; i < p->nzombies; i++) {
         int st;
@@ -235,7 +257,7 @@ static phx_err_t zygote_start(phx_sandbox_pool_t *p, phx_error_t *e)
             fcntl(3, F_SETFD, fl & ~FD_CLOEXEC);
         }
         execve("/proc/self/exe", zargv, envp);
-        _exit(127);
+        _exit(SBX_EXIT_EXEC);
     }
     for (int i = 0; i < 4; i++)
         free(passbuf[i]);
@@ -288,11 +310,13 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
             phx_egress_allowance_parse(cfg->allow_hosts[i], host, sizeof host, &port, e);
         if (err) return err;
     }
-    /* Before any thread exists (curl's rule), and before the zygote forks. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Before the zygote forks, so no child ever runs curl's init. */
+    phx_err_t ierr = phx_net_curl_init(e);
+    if (ierr) return ierr;
     phx_crypto_init();
     phx_sandbox_pool_t *p = calloc(1, sizeof *p);
     if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
+    pthread_mutex_init(&p->lock, NULL);
     p->cfg = *cfg;
     fill_limits(&p->cfg.limits);
     if (p->cfg.prefork == 0) p->cfg.prefork = 2;
@@ -362,11 +386,12 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
             free(p->resolve[i]);
     free(p->resolve);
     free(p->kv_dir);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
-phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
-                                      const char *filename, phx_error_t *e)
+static phx_err_t precompile_locked(phx_sandbox_pool_t *p, const char *source, size_t len,
+                                   const char *filename, phx_error_t *e)
 {
     if (!filename) filename = "contract.js";
     size_t flen = strlen(filename);
@@ -397,6 +422,15 @@ phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source,
     return ok ? PHX_OK : phx_fail(e, PHX_ERR_INVALID, "contract does not compile");
 }
 
+phx_err_t phx_sandbox_pool_precompile(phx_sandbox_pool_t *p, const char *source, size_t len,
+                                      const char *filename, phx_error_t *e)
+{
+    pthread_mutex_lock(&p->lock);
+    phx_err_t err = precompile_locked(p, source, len, filename, e);
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
 int phx_sandbox_pool_zygote_pid(const phx_sandbox_pool_t *p)
 {
     return p ? (int)p->zygote : -1;
@@ -413,12 +447,66 @@ void phx_sandbox_result_free(phx_sandbox_result_t *res)
     res->nlogs = 0;
 }
 
-static void set_failure(phx_sandbox_result_t *res, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_failure(phx_sandbox_result_t *res, const char *code, const char *fmt, ...)
+#define FAILURE_NAME_(failure, name) [failure] = name,
+static const char *const failure_names[] = {PHX_SANDBOX_FAILURE_LIST(FAILURE_NAME_)};
+#undef FAILURE_NAME_
+_Static_assert(sizeof failure_names / sizeof failure_names[0] == PHX_SBX_FAIL__COUNT,
+               "a sandbox failure without a name");
+
+const char *phx_sandbox_failure_name(phx_sandbox_failure_t failure)
+{
+    if ((unsigned)failure >= PHX_SBX_FAIL__COUNT) return "unknown";
+    return failure_names[failure];
+}
+
+const char *sbx_exit_name(int status)
+{
+#define EXIT_CASE_(exit, status_, name)                                                            \
+    case exit:                                                                                     \
+        return name;
+    switch (status) {
+        SBX_EXIT_LIST(EXIT_CASE_)
+    }
+#undef EXIT_CASE_
+    return "unknown";
+}
+
+/* The engine's statuses, as the failures users see. */
+static phx_sandbox_failure_t failure_of_js(phx_js_status_t status)
+{
+    switch (status) {
+    case PHX_JS_OK:
+        return PHX_SBX_FAIL_NONE;
+    case PHX_JS_EXCEPTION:
+        return PHX_SBX_FAIL_EXCEPTION;
+    case PHX_JS_COMPILE:
+        return PHX_SBX_FAIL_COMPILE;
+    case PHX_JS_NO_ENTRY:
+        return PHX_SBX_FAIL_NO_ENTRY;
+    case PHX_JS_PENDING:
+        return PHX_SBX_FAIL_PENDING;
+    case PHX_JS_CPU_LIMIT:
+        return PHX_SBX_FAIL_CPU_LIMIT;
+    case PHX_JS_MEMORY_LIMIT:
+        return PHX_SBX_FAIL_MEMORY_LIMIT;
+    case PHX_JS_OUTPUT_LIMIT:
+        return PHX_SBX_FAIL_OUTPUT_LIMIT;
+    case PHX_JS_WALL_LIMIT:
+        return PHX_SBX_FAIL_WALL_LIMIT;
+    case PHX_JS_HOST_ABORT:
+        return PHX_SBX_FAIL_HOST_ABORT;
+    }
+    return PHX_SBX_FAIL_PROTOCOL; /* a status the child may not send */
+}
+
+static void set_failure(phx_sandbox_result_t *res, phx_sandbox_failure_t failure, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+static void set_failure(phx_sandbox_result_t *res, phx_sandbox_failure_t failure, const char *fmt,
+                        ...)
 {
     res->ok = false;
-    snprintf(res->code, sizeof res->code, "%s", code);
+    res->failure = failure;
+    snprintf(res->code, sizeof res->code, "%s", phx_sandbox_failure_name(failure));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(res->message, sizeof res->message, fmt, ap);
@@ -551,17 +639,17 @@ static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t
     res->peak_mem_kb = m->peak_rss_kb;
     if (m->status != PHX_JS_OK) {
         if (m->status == PHX_JS_CPU_LIMIT)
-            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+            set_failure(res, PHX_SBX_FAIL_CPU_LIMIT, "CPU limit of %llu ms reached",
                         (unsigned long long)L->cpu_ms);
         else if (m->status == PHX_JS_MEMORY_LIMIT)
-            set_failure(res, "memory_limit", "memory limit of %llu MiB reached (%s)",
+            set_failure(res, PHX_SBX_FAIL_MEMORY_LIMIT, "memory limit of %llu MiB reached (%s)",
                         (unsigned long long)(L->mem_bytes >> 20), msg);
         else
-            set_failure(res, phx_js_status_name((phx_js_status_t)m->status), "%s", msg);
+            set_failure(res, failure_of_js((phx_js_status_t)m->status), "%s", msg);
         return;
     }
     if (m->body_len > L->output_bytes) {
-        set_failure(res, "output_limit", "output of %zu bytes exceeds %llu", m->body_len,
+        set_failure(res, PHX_SBX_FAIL_OUTPUT_LIMIT, "output of %zu bytes exceeds %llu", m->body_len,
                     (unsigned long long)L->output_bytes);
         return;
     }
@@ -571,14 +659,14 @@ static void decode_result(const phx_sandbox_msg_t *m, const phx_sandbox_limits_t
         json_t *chk =
             json_loadb((const char *)m->body, m->body_len, PHX_SANDBOX_OUTPUT_JSON_FLAGS, NULL);
         if (!chk) {
-            set_failure(res, "protocol", "the sandbox returned output that is not JSON");
+            set_failure(res, PHX_SBX_FAIL_PROTOCOL, "the sandbox returned output that is not JSON");
             return;
         }
         json_decref(chk);
     }
     phx_buf_reset(&res->output);
     if (phx_buf_append(&res->output, m->body, m->body_len)) {
-        set_failure(res, "internal", "out of memory");
+        set_failure(res, PHX_SBX_FAIL_INTERNAL, "out of memory");
         return;
     }
     res->ok = true;
@@ -624,6 +712,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         return jerr;
     }
 
+    pthread_mutex_lock(&p->lock);
     reap_zombies(p, false);
     /* The second time a code hash comes, compile it into the zygote: children
      * forked from then on start with its stencil (cached by code hash). */
@@ -634,7 +723,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         seen = !memcmp(p->seen[i], digest, 32);
     if (!known && seen) {
         phx_error_t pe;
-        if (!phx_sandbox_pool_precompile(p, job->source, job->source_len, job->filename, &pe))
+        if (!precompile_locked(p, job->source, job->source_len, job->filename, &pe))
             memcpy(p->compiled[p->ncompiled++ % 16], digest, 32);
     } else if (!known) {
         memcpy(p->seen[p->nseen++ % 16], digest, 32);
@@ -642,6 +731,10 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     child_t c;
     phx_err_t err = take_child(p, &c, e);
     if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
+    /* Fork the next one ahead while this runs: with several invocations at
+     * once the idle list empties faster than one at a time. */
+    if (!err) refill(p);
+    pthread_mutex_unlock(&p->lock);
     if (err) {
         phx_buf_free(&job_buf);
         return err;
@@ -672,14 +765,15 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         phx_sandbox_msg_t m;
         phx_error_t perr = {0};
         if (phx_sandbox_msg_parse(frame.ptr, frame.len, &m, &perr)) {
-            set_failure(res, "protocol", "the sandbox sent a malformed message: %s", perr.message);
+            set_failure(res, PHX_SBX_FAIL_PROTOCOL, "the sandbox sent a malformed message: %s",
+                        perr.message);
             got_result = true; /* a broken protocol is the answer; do not guess more */
             break;
         }
         if (m.type == PHX_SBX_RESULT) {
             got_result = true;
-            if (m.status == PHX_JS_HOST_ABORT && host.fatal_code[0])
-                set_failure(res, host.fatal_code, "%s", host.fatal_message);
+            if (m.status == PHX_JS_HOST_ABORT && host.fatal != PHX_SBX_FAIL_NONE)
+                set_failure(res, host.fatal, "%s", host.fatal_message);
             else
                 decode_result(&m, L, res);
             break;
@@ -688,8 +782,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         phx_buf_reset(&reply);
         phx_error_t herr = {0};
         phx_err_t hrc = sbx_host_dispatch(&host, m.op, m.body, m.body_len, &reply, &herr);
-        if (host.fatal_code[0]) { /* policy or budget: the invocation ends here */
-            set_failure(res, host.fatal_code, "%s", host.fatal_message);
+        if (host.fatal != PHX_SBX_FAIL_NONE) { /* policy or budget: the invocation ends here */
+            set_failure(res, host.fatal, "%s", host.fatal_message);
             got_result = true;
             break;
         }
@@ -704,11 +798,16 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     close(c.fd);
-    if (got_result && p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])) {
+    bool deferred = false;
+    if (got_result) {
         /* It answered: stop it now, reap it later (its usage came with the result). */
         kill(c.pid, SIGKILL);
-        p->zombies[p->nzombies++] = c.pid;
-    } else {
+        pthread_mutex_lock(&p->lock);
+        if ((deferred = p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])))
+            p->zombies[p->nzombies++] = c.pid;
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (!deferred) {
         /* No answer: how it ended is the answer, and wait4 has the true usage. */
         reap(c.pid, &status, &ru);
         res->cpu_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000 +
@@ -724,30 +823,35 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
 
     if (!got_result && !res->code[0]) {
         if (watch.over_memory) {
-            set_failure(res, "memory_limit", "the sandbox passed its memory cap and was killed");
+            set_failure(res, PHX_SBX_FAIL_MEMORY_LIMIT,
+                        "the sandbox passed its memory cap and was killed");
         } else if (err == PHX_ERR_LIMIT || err == PHX_ERR_INVALID) {
-            set_failure(res, "protocol", "the sandbox broke the protocol: %s", ferr.message);
+            set_failure(res, PHX_SBX_FAIL_PROTOCOL, "the sandbox broke the protocol: %s",
+                        ferr.message);
         } else if (killed_wall) {
-            set_failure(res, "wall_limit", "wall-clock limit of %llu ms reached",
+            set_failure(res, PHX_SBX_FAIL_WALL_LIMIT, "wall-clock limit of %llu ms reached",
                         (unsigned long long)L->wall_ms);
         } else if (WIFSIGNALED(status) &&
                    (WTERMSIG(status) == SIGXCPU ||
                     (WTERMSIG(status) == SIGKILL && res->cpu_ms + 100 >= L->cpu_ms))) {
-            set_failure(res, "cpu_limit", "CPU limit of %llu ms reached",
+            set_failure(res, PHX_SBX_FAIL_CPU_LIMIT, "CPU limit of %llu ms reached",
                         (unsigned long long)L->cpu_ms);
         } else if (WIFSIGNALED(status)) {
-            set_failure(res, "crashed", "the sandbox process died with signal %d (%s)",
+            set_failure(res, PHX_SBX_FAIL_CRASHED, "the sandbox process died with signal %d (%s)",
                         WTERMSIG(status), strsignal(WTERMSIG(status)));
         } else {
-            set_failure(res, "crashed",
-                        "the sandbox process exited (status %d) without a result: %s",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : -1, ferr.message);
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            set_failure(res, PHX_SBX_FAIL_CRASHED,
+                        "the sandbox process exited (status %d, %s) without a result: %s", code,
+                        sbx_exit_name(code), ferr.message);
         }
     }
     if (!res->ok) phx_buf_free(&res->output);
     phx_buf_free(&frame);
     phx_buf_free(&reply);
     sbx_host_close(&host);
+    pthread_mutex_lock(&p->lock);
     refill(p);
+    pthread_mutex_unlock(&p->lock);
     return PHX_OK;
 }

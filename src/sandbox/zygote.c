@@ -53,7 +53,8 @@ __attribute__((constructor)) static void zygote_entry(void)
     static phx_sandbox_config_t cfg;
     int fd, jit, hooks;
     unsigned long long cpu, mem, out;
-    if (sscanf(z, "%d:%llu:%llu:%llu:%d:%d", &fd, &cpu, &mem, &out, &jit, &hooks) != 6) _exit(100);
+    if (sscanf(z, "%d:%llu:%llu:%llu:%d:%d", &fd, &cpu, &mem, &out, &jit, &hooks) != 6)
+        _exit(SBX_EXIT_ZYGOTE_SETUP);
     cfg.limits.cpu_ms = cpu;
     cfg.limits.mem_bytes = mem;
     cfg.limits.output_bytes = out;
@@ -75,7 +76,7 @@ static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
         if (devnull > 2) close(devnull);
     }
     if (ctrl != 3) {
-        if (dup2(ctrl, 3) < 0) _exit(100);
+        if (dup2(ctrl, 3) < 0) _exit(SBX_EXIT_ZYGOTE_SETUP);
         close(ctrl);
         ctrl = 3;
     }
@@ -89,19 +90,19 @@ static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
                           .jit = cfg->jit};
     phx_js_engine_t *eng = NULL;
     phx_error_t e = {0};
-    if (phx_js_engine_new(&jc, &eng, &e)) _exit(100);
+    if (phx_js_engine_new(&jc, &eng, &e)) _exit(SBX_EXIT_ZYGOTE_SETUP);
     /* The global every child will use, built once here: standard classes, natives
      * and the prelude (~1 ms). The zygote never runs a contract in it, so each
      * child starts from its own untouched copy of the same pristine realm. */
-    if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(100);
+    if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_ZYGOTE_SETUP);
     struct sock_fprog filter;
-    if (sbx_seccomp_build(&filter, &e)) _exit(100);
+    if (sbx_seccomp_build(&filter, &e)) _exit(SBX_EXIT_ZYGOTE_SETUP);
 
     static uint8_t buf[256 * 1024];
     for (;;) {
         int fd;
         int n = recv_with_fd(ctrl, buf, sizeof buf, &fd);
-        if (n <= 0) _exit(0); /* the worker closed the pool */
+        if (n <= 0) _exit(SBX_EXIT_DONE); /* the worker closed the pool */
         if (buf[0] == 'C') {  /* 'C' filename NUL source */
             const char *name = (const char *)buf + 1;
             size_t nlen = strnlen(name, (size_t)n - 1);

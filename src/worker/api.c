@@ -88,9 +88,15 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         phx_keccak256(input_text, strlen(input_text), r.input_hash);
     }
     bool ok = false;
-    if ((err = wk_run(w, &c, encrypted ? (const char *)plain.ptr : input_text, NULL, &output,
-                      encrypted ? NULL : &logs, &ok, e)))
+    wk_usage_t usage;
+    if ((err = wk_run(w, &c, encrypted ? (const char *)plain.ptr : input_text, NULL, false, &output,
+                      encrypted ? NULL : &logs, &ok, &usage, e))) {
+        if (usage.retry_after_s) { /* busy, not broken: back off and retry */
+            resp->status = 429;
+            resp->retry_after_s = usage.retry_after_s;
+        }
         goto out;
+    }
     r.kind = PHX_RESULT_DIRECT;
     r.chain_id = w->dep.chain_id;
     memcpy(r.jobs, w->dep.jobs, 20);
@@ -110,6 +116,13 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     json_object_set_new(env, "logs", logs ? logs : json_array());
     logs = NULL;
     json_object_set_new(env, "ok", json_boolean(ok));
+    /* What the call cost, beside the signed envelope (not part of it: the
+     * same result is worth the same whether it waited or not). */
+    json_object_set_new(env, "usage",
+                        json_pack("{s:I,s:I,s:I,s:I}", "queue_ms", (json_int_t)usage.queue_ms,
+                                  "wall_ms", (json_int_t)usage.wall_ms, "cpu_ms",
+                                  (json_int_t)usage.cpu_ms, "peak_mem_kb",
+                                  (json_int_t)usage.peak_mem_kb));
     resp->json = env;
     env = NULL;
     __atomic_add_fetch(&w->calls_total, 1, __ATOMIC_RELAXED);
@@ -199,6 +212,28 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
     for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
         phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
                        phx_job_state_name((phx_job_state_t)s), (unsigned long long)counts[s]);
+    wk_sched_stats_t ss;
+    wk_sched_stats(w->sched, &ss);
+    phx_buf_printf(
+        &resp->text,
+        "# TYPE phx_worker_invocations_running gauge\nphx_worker_invocations_running %u\n"
+        "# TYPE phx_worker_invocations_running_onchain gauge\n"
+        "phx_worker_invocations_running_onchain %u\n"
+        "# TYPE phx_worker_invocations_queued gauge\nphx_worker_invocations_queued %u\n"
+        "# TYPE phx_worker_invocations_admitted_total counter\n"
+        "phx_worker_invocations_admitted_total %llu\n"
+        "# TYPE phx_worker_invocations_rejected_total counter\n"
+        "phx_worker_invocations_rejected_total %llu\n"
+        "# TYPE phx_worker_queue_ms_total counter\nphx_worker_queue_ms_total %llu\n"
+        "# TYPE phx_worker_queue_ms_max gauge\nphx_worker_queue_ms_max %llu\n"
+        "# TYPE phx_worker_slots gauge\nphx_worker_slots{kind=\"all\"} %u\n"
+        "phx_worker_slots{kind=\"reserved_onchain\"} %u\n"
+        "phx_worker_slots{kind=\"per_contract\"} %u\n"
+        "phx_worker_slots{kind=\"queue\"} %u\nphx_worker_slots{kind=\"queue_per_contract\"} %u\n",
+        ss.running, ss.running_onchain, ss.queued, (unsigned long long)ss.admitted_total,
+        (unsigned long long)ss.rejected_total, (unsigned long long)ss.queue_ms_total,
+        (unsigned long long)ss.queue_ms_max, ss.limits.max, ss.limits.reserved,
+        ss.limits.per_contract, ss.limits.max_queue, ss.limits.per_queue);
     resp->content_type = "text/plain; version=0.0.4";
     return PHX_OK;
 }

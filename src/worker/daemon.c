@@ -474,8 +474,12 @@ void wk_contract_clear(wk_contract_t *c)
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                 const char *request_id, phx_buf_t *output, json_t **logs, bool *ok, phx_error_t *e)
+                 const char *request_id, bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                 wk_usage_t *usage, phx_error_t *e)
 {
+    wk_usage_t scratch;
+    if (!usage) usage = &scratch;
+    memset(usage, 0, sizeof *usage);
     phx_contract_keys_t keys;
     phx_sandbox_keys_t sbx_keys;
     memset(&sbx_keys, 0, sizeof sbx_keys);
@@ -527,10 +531,16 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .secret_values = sv,
                              .nsecrets = nsec,
                              .keys = &sbx_keys};
-    pthread_mutex_lock(&w->sandbox_lock);
+    /* Queue for a slot before spending a process; the keys wait with us. */
+    if ((err = wk_sched_acquire(w->sched, c->id, onchain, &usage->queue_ms, &usage->retry_after_s,
+                                e)))
+        goto out;
     err = phx_sandbox_invoke(w->sandbox, &job, &res, e);
-    pthread_mutex_unlock(&w->sandbox_lock);
+    wk_sched_release(w->sched, c->id, onchain);
     if (err) goto out;
+    usage->wall_ms = res.wall_ms;
+    usage->cpu_ms = res.cpu_ms;
+    usage->peak_mem_kb = res.peak_mem_kb;
     *ok = res.ok;
     if (res.ok && !res.output_is_bytes) {
         err = phx_buf_append(output, res.output.ptr, res.output.len);
@@ -645,7 +655,6 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
         return err;
     phx_worker_t *w = calloc(1, sizeof *w);
     if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
-    pthread_mutex_init(&w->sandbox_lock, NULL);
     pthread_mutex_init(&w->db_lock, NULL);
     snprintf(w->dir, sizeof w->dir, "%s", o->dir);
     w->dep = *o->deployment;
@@ -669,6 +678,12 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
     if ((err = phx_sandbox_pool_new(&sc, &w->sandbox, e))) goto out;
+    wk_sched_limits_t sl;
+    wk_sched_limits_default(o->max_concurrent, o->max_per_contract, &sl);
+    if ((err = wk_sched_new(&sl, &w->sched, e))) goto out;
+    PHX_INFO("worker: up to %u invocations at once (%u reserved for on-chain jobs, %u per "
+             "contract)",
+             sl.max, sl.reserved, sl.per_contract);
 
     if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &w->tee, e)) ||
         (err = load_identity(w, e)) || (err = own_measurement(w, e)))
@@ -738,7 +753,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     phx_rpc_close(w->rpc);
     phx_tee_close(w->tee);
     phx_sandbox_pool_free(w->sandbox);
-    pthread_mutex_destroy(&w->sandbox_lock);
+    wk_sched_free(w->sched);
     pthread_mutex_destroy(&w->db_lock);
     phx_secure_zero(w, sizeof *w);
     free(w);

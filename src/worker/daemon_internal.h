@@ -5,11 +5,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jobdb.h"
 #include "phx/chain_owner.h"
 #include "phx/kms.h"
 #include "phx/net.h"
 #include "phx/sandbox.h"
 #include "phx/worker.h"
+#include "sched.h"
 
 struct phx_worker {
     char dir[1024];
@@ -25,12 +27,12 @@ struct phx_worker {
     uint8_t address[20], x25519_pub[32], measurement[32];
     uint8_t contract_root[32]; /* from the KMS; every contract's keys derive from it */
     phx_tee_t *tee;
-    phx_sandbox_pool_t *sandbox;
-    pthread_mutex_t sandbox_lock; /* the pool is used by one thread at a time */
-    phx_rpc_t *rpc;               /* start-up */
-    phx_rpc_t *job_rpc;           /* the job thread's */
-    phx_signer_t *operator_;      /* registers the worker, funds its gas */
-    phx_signer_t *signer;         /* the identity key: sends Jobs.fulfill */
+    phx_sandbox_pool_t *sandbox; /* thread-safe; sched decides how many run at once */
+    wk_sched_t *sched;
+    phx_rpc_t *rpc;          /* start-up */
+    phx_rpc_t *job_rpc;      /* the job thread's */
+    phx_signer_t *operator_; /* registers the worker, funds its gas */
+    phx_signer_t *signer;    /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
     phx_http_router_t *router;
@@ -61,9 +63,19 @@ phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t
                              phx_error_t *e);
 phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e);
 void wk_contract_clear(wk_contract_t *c);
+/* What one run cost, for the answer's "usage" and /metrics. retry_after_s is
+ * set when the run was refused because the worker is busy (PHX_ERR_LIMIT). */
+typedef struct {
+    uint64_t queue_ms, wall_ms, cpu_ms, peak_mem_kb;
+    uint32_t retry_after_s;
+} wk_usage_t;
+
+/* onchain: a paid Jobs request, which takes the reserved lane and always
+ * queues; a direct call may be refused with PHX_ERR_LIMIT when the queues are
+ * full. */
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                 const char *request_id, phx_buf_t *output, json_t **logs, bool *ok,
-                 phx_error_t *e);
+                 const char *request_id, bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                 wk_usage_t *usage, phx_error_t *e);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
 /* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
  * (the worker's chain RPC, KMS or own API); `what` names it in the message. */

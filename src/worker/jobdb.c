@@ -1,4 +1,4 @@
-/* The job journal (include/phx/worker.h): SQLite in WAL mode with
+/* The job journal (jobdb.h): SQLite in WAL mode with
  * synchronous=FULL, so a step reported done survives kill -9 and power loss.
  * Every write runs in a SAVEPOINT, which nests: phx_jobdb_atomically can group
  * several writes (a page of requests plus the follower cursor) into one commit. */
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobdb.h"
 #include "phx/worker.h"
 
 struct phx_jobdb {

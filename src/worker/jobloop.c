@@ -182,7 +182,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     pthread_mutex_unlock(&w->db_lock);
     if (err) goto out;
     bool ok = false;
-    if ((err = wk_run(w, &c, input, rid, &output, NULL, &ok, e))) goto out;
+    if ((err = wk_run(w, &c, input, rid, true, &output, NULL, &ok, NULL, e))) goto out;
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, output.ptr,

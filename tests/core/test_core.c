@@ -198,6 +198,69 @@ static void test_dir_ensure(void)
     CHECK(rmdir(dir) == 0); /* nothing else was left behind */
 }
 
+/* The state-directory lock: a second taker is refused and told the holder's
+ * pid; the kernel releases it when the holder dies, even by SIGKILL. */
+static void test_dir_lock(void)
+{
+    char dir[] = "/tmp/phx-test-lock-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    int sync[2];
+    CHECK(pipe(sync) == 0);
+    pid_t holder = fork();
+    if (holder == 0) {
+        int fd;
+        if (phx_dir_lock(dir, &fd, NULL, NULL) != PHX_OK) _exit(3);
+        char c = 'L';
+        if (write(sync[1], &c, 1) != 1) _exit(4);
+        pause(); /* until SIGKILLed */
+        _exit(0);
+    }
+    close(sync[1]);
+    char c = 0;
+    CHECK(read(sync[0], &c, 1) == 1 && c == 'L');
+    close(sync[0]);
+    int fd = -1;
+    long who = -1;
+    phx_error_t e = {0};
+    CHECK(phx_dir_lock(dir, &fd, &who, &e) == PHX_ERR_STATE && fd == -1);
+    CHECK_MSG(who == (long)holder, "holder %ld, expected %ld", who, (long)holder);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld", (long)holder);
+    CHECK_MSG(strstr(e.message, want) != NULL, "%s", e.message);
+    kill(holder, SIGKILL);
+    int status;
+    CHECK(waitpid(holder, &status, 0) == holder);
+    CHECK(phx_dir_lock(dir, &fd, &who, &e) == PHX_OK && fd >= 0);
+    phx_buf_t b = PHX_BUF_INIT;
+    char path[256];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    CHECK(phx_file_read(path, &b, &e) == PHX_OK && b.len > 0 &&
+          strtol((char *)b.ptr, NULL, 10) == (long)getpid());
+    phx_buf_free(&b);
+    phx_dir_unlock(fd);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* Every code has its own stable name (they are on the wire in error bodies). */
+static void test_strerror(void)
+{
+    CHECK(strcmp(phx_strerror(PHX_OK), "ok") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR_NOT_FOUND), "not_found") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR_INTERNAL), "internal") == 0);
+    CHECK(strcmp(phx_strerror(PHX_ERR__COUNT), "unknown") == 0);
+    int named = 0;
+    for (int i = 0; i < PHX_ERR__COUNT; i++) {
+        const char *n = phx_strerror((phx_err_t)i);
+        CHECK_MSG(n && *n && strcmp(n, "unknown") != 0, "code %d", i);
+        for (int j = 0; j < i; j++)
+            CHECK_MSG(strcmp(n, phx_strerror((phx_err_t)j)) != 0, "codes %d and %d share %s", i, j,
+                      n);
+        named++;
+    }
+    CHECK(named == 16);
+}
+
 /* PHX_ASSERT is live in this (test) build: a false invariant aborts the process
  * and says file:line and the expression on stderr. */
 static void test_assert(void)
@@ -335,6 +398,8 @@ int main(void)
     test_file_json();
     test_dir_ensure();
     test_assert();
+    test_strerror();
+    test_dir_lock();
     test_secure_zero();
     test_log();
     return test_done("test_core");

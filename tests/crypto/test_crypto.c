@@ -174,6 +174,14 @@ static void test_hashes(void)
            "8086072ba1e7cc2358baeca134c825a7",
            want, 48);
     CHECK(memcmp(h, want, 48) == 0);
+    /* RFC 7693 Appendix A: BLAKE2b-512("abc"). */
+    CHECK(phx_blake2b("abc", 3, h, 64) == PHX_OK);
+    hex_to("ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+           "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
+           want, 64);
+    CHECK(memcmp(h, want, 64) == 0);
+    CHECK(phx_blake2b("abc", 3, h, 15) == PHX_ERR_RANGE);
+    CHECK(phx_blake2b("abc", 3, h, 65) == PHX_ERR_RANGE);
     /* RFC 5869 A.1 */
     uint8_t ikm[22], salt[13], info[10], okm[42];
     memset(ikm, 0x0b, sizeof ikm);

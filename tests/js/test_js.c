@@ -202,7 +202,9 @@ static bool output_is(const phx_sandbox_result_t *r, const char *json_text)
 
 static bool failed_with(const phx_sandbox_result_t *r, const char *code)
 {
-    bool ok = !r->ok && !strcmp(r->code, code);
+    /* The code users see is always the name of the failure the enum holds. */
+    bool ok = !r->ok && !strcmp(r->code, code) && r->failure != PHX_SBX_FAIL_NONE &&
+              !strcmp(phx_sandbox_failure_name(r->failure), code);
     if (!ok)
         fprintf(stderr, "  want %s, got %s: %s (output %.*s)\n", code, r->ok ? "ok" : r->code,
                 r->message, (int)r->output.len, r->output.ptr ? (char *)r->output.ptr : "");

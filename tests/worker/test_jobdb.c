@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/worker/jobdb.h"
 #include "phx/worker.h"
 #include "test.h"
 
