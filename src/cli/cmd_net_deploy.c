@@ -68,6 +68,9 @@ static int deploy_on_chain(const char *prefix, const net_t *n, const uint8_t sk[
     args = json_pack("[o,o,s]", phx_json_hex(exists ? id : salt, 32), phx_json_hex(code_hash, 32),
                      uri);
     if (phx_chain_transact(signer, dep.jobs, fn, args, NULL, &e)) {
+        uint8_t from[20];
+        phx_signer_address(signer, from);
+        phx_chain_explain_revert(rpc, from, dep.jobs, fn, args, &e);
         cli_error(rc, prefix, "Jobs.%.*s: %s", (int)(strchr(fn, '(') - fn), fn, e.message);
         goto out;
     }
