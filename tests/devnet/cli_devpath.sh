@@ -1,0 +1,79 @@
+#!/bin/sh
+# The contract developer's path (issue 16) against a one-worker devnet: a
+# contract that throws or does not compile fails `phx call` (exit 1) with its
+# signed envelope still shown; output is shown as the contract returned it
+# (numbers unchanged, bytes as hex, bytes through --encrypt); `phx run`
+# reports the same keccak-256 code hash as deploy.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+fail=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
+}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-devpath-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/net"
+unset PHX_GATEWAY
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
+"$phx" devnet --dir "$tmp/net" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
+pid=$!
+up=1
+for _ in $(seq 1 900); do
+    [ -s "$tmp/ep.json" ] && { up=0; break; }
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+check "devnet with one worker starts" 0 $up
+[ $up = 0 ] || { cat "$tmp/devnet.log"; exit 1; }
+
+deploy() { # deploy FILE -> prints the id
+    "$phx" deploy "$1" --json >"$tmp/d.json" 2>"$tmp/d.err" || { cat "$tmp/d.err" >&2; return 1; }
+    json "$tmp/d.json" "['id']"
+}
+
+# 1. A contract that throws: exit 1, the error named, the envelope printed.
+printf 'export default async function (input) { throw new Error("no price for " + input.sym); }\n' >"$tmp/throw.js"
+id=$(deploy "$tmp/throw.js"); check "deploy the throwing contract" 0 $?
+"$phx" call "$id" --input '{"sym":"XYZ"}' >"$tmp/o" 2>"$tmp/e"
+check "call of a contract that throws exits 1" 1 $?
+grep -q "no price for XYZ" "$tmp/e"; check "and says what it threw" 0 $?
+grep -q "^signature" "$tmp/o"; check "and still shows the signed envelope" 0 $?
+"$phx" call "$id" --input '{"sym":"XYZ"}' --json >"$tmp/o.json" 2>/dev/null
+check "call --json of a contract that throws exits 1" 1 $?
+check "the envelope says ok false" False "$(json "$tmp/o.json" "['ok']")"
+
+# 2. A contract that does not compile (deployed with --no-check when deploy
+#    learns to refuse it) fails the call too.
+printf 'export default async function (input) { return input +; }\n' >"$tmp/syntax.js"
+id=$(deploy "$tmp/syntax.js")
+if [ -n "$id" ]; then
+    "$phx" call "$id" >/dev/null 2>"$tmp/e"; check "call of a contract that does not compile exits 1" 1 $?
+    grep -qi "syntax" "$tmp/e"; check "and names the syntax error" 0 $?
+fi
+
+# 3. Output as the contract returned it.
+printf 'export default async function () { return 3456.78; }\n' >"$tmp/num.js"
+id=$(deploy "$tmp/num.js")
+cp "$tmp/d.json" "$tmp/num.json"
+"$phx" call "$id" >"$tmp/o"; check "call of a number contract exits 0" 0 $?
+check "the number is shown as returned" "output     3456.78" "$(sed -n 1p "$tmp/o")"
+printf 'export default async function () { return new Uint8Array([0xde, 0xad, 0xbe, 0xef]); }\n' >"$tmp/bytes.js"
+id=$(deploy "$tmp/bytes.js")
+"$phx" call "$id" >"$tmp/o"; check "call of a bytes contract exits 0" 0 $?
+check "bytes are shown as hex" "output     0xdeadbeef  (bytes)" "$(sed -n 1p "$tmp/o")"
+"$phx" call "$id" --encrypt >"$tmp/o" 2>"$tmp/e"; check "call --encrypt of a bytes contract exits 0" 0 $?
+check "and shows the opened bytes" "output     0xdeadbeef  (bytes)  (decrypted here)" "$(sed -n 1p "$tmp/o")"
+"$phx" call "$id" --encrypt --json >"$tmp/o.json"; check "call --encrypt --json of bytes" 0 $?
+check "output_plain is the hex" 0xdeadbeef "$(json "$tmp/o.json" "['output_plain']")"
+
+# 4. One code hash: phx run reports what deploy and the chain use.
+"$phx" run "$tmp/num.js" --kv "$tmp/kv" --json >"$tmp/r.json"; check "phx run" 0 $?
+check "phx run's codeHash is deploy's keccak-256" "$(json "$tmp/num.json" "['code_hash']")" "$(json "$tmp/r.json" "['codeHash']")"
+
+kill -TERM $pid
+wait $pid
+check "devnet stops cleanly" 0 $?
+pid=""
+exit $fail
