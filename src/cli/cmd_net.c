@@ -7,13 +7,17 @@
  * ("What the CLI sends") has the bodies. */
 #include "cmd_net.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "phx/chain_owner.h"
 #include "phx/crypto.h"
+#include "phx/js.h"
 #include "phx/kms.h"
 #include "phx/net.h"
 #include "phx/worker.h"
@@ -226,4 +230,45 @@ void net_print_jobs(const json_t *jobs, bool with_logs)
             free(s);
         }
     }
+}
+
+int net_compile_check(const char *prefix, const char *file, const uint8_t *src, size_t len)
+{
+    /* In a child process: the engine is process-wide and never torn down (the
+     * sandbox zygote has the same life), and the check must leave nothing
+     * behind in the CLI. The child only compiles; nothing of the code runs. */
+    int fds[2];
+    if (pipe(fds)) return cli_error(PHX_EXIT_FAIL, prefix, "compile check: pipe failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return cli_error(PHX_EXIT_FAIL, prefix, "compile check: fork failed");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        phx_js_config_t cfg = {.heap_max_bytes = 64u << 20, .output_max_bytes = 1u << 20};
+        phx_js_engine_t *eng = NULL;
+        phx_error_t e = {0};
+        phx_err_t err = phx_js_engine_new(&cfg, &eng, &e);
+        if (!err) err = phx_js_engine_precompile(eng, (const char *)src, len, file, &e);
+        if (err) (void)!write(fds[1], e.message, strlen(e.message));
+        _exit(err == PHX_ERR_INVALID ? 1 : err ? 3 : 0);
+    }
+    close(fds[1]);
+    char msg[sizeof(((phx_error_t *)0)->message)] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (code == 0) return 0;
+    if (code == 1) return cli_error(PHX_EXIT_USAGE, prefix, "%s does not compile: %s", file, msg);
+    return cli_error(PHX_EXIT_FAIL, prefix, "could not check that %s compiles: %s", file,
+                     got ? msg : "the checker died");
 }

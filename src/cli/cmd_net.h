@@ -64,6 +64,11 @@ int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action
 int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
                     bool *as_json, const char **key_file, net_t *n, cli_args_t *args);
 
+/* Compile `src` (the contract in `file`) with the engine the workers run, in
+ * a child process, running none of it. A syntax error is printed with the
+ * user's file and line and is PHX_EXIT_USAGE. Returns the exit code. */
+int net_compile_check(const char *prefix, const char *file, const uint8_t *src, size_t len);
+
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);
 

@@ -22,17 +22,20 @@ static const char deploy_help[] =
     "opens them. An update re-seals the secrets given with it; an update without\n"
     "--secret leaves the contract with none.\n"
     "With a chain (a devnet's endpoints file) the contract is also recorded on\n"
-    "chain (Jobs.deployContract, or Jobs.updateContract for an update).\n\n"
+    "chain (Jobs.deployContract, or Jobs.updateContract for an update).\n"
+    "Before anything leaves this machine the contract is compiled (not run) with\n"
+    "the engine the workers use; a syntax error is refused with its file and line.\n\n"
     "Options:\n"
     "  --secret K=V        a secret the contract sees as ctx.secrets.K (repeatable)\n"
     "  --salt HEX          32-byte salt (default: random; the same salt updates)\n"
     "  --key-file FILE     the owner's secp256k1 key, hex (default: the devnet's user.key)\n"
     "  --no-chain          do not record the contract on chain\n"
+    "  --no-check          skip the local compile check (see above)\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
-    "(no owner key among them).\n";
+    "(no owner key, or a contract that does not compile, among them).\n";
 
 /* Record the contract on chain from the owner's key: Jobs.deployContract, or
  * Jobs.updateContract when the chain already has this id. */
@@ -89,12 +92,13 @@ static int cmd_deploy(int argc, char **argv)
 {
     const char *prefix = "phx deploy";
     if (cli_wants_help(argc, argv)) return cli_help(deploy_help);
-    enum { SECRET, SALT, KEYFILE, NOCHAIN, GATEWAY, KMS, JSON, NOPTS };
+    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [SECRET] = {.name = "secret", .takes_value = true, .repeatable = true},
         [SALT] = {.name = "salt", .takes_value = true},
         [KEYFILE] = {.name = "key-file", .takes_value = true},
         [NOCHAIN] = {.name = "no-chain"},
+        [NOCHECK] = {.name = "no-check"},
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [KMS] = {.name = "kms-address", .takes_value = true},
         [JSON] = {.name = "json"},
@@ -123,6 +127,10 @@ static int cmd_deploy(int argc, char **argv)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: empty or not text", args.pos[0]);
         goto out;
     }
+    /* Refuse code that cannot run before it is recorded anywhere, in the
+     * user's words (file:line), not as a failed call later. */
+    if (!opts[NOCHECK].seen && (rc = net_compile_check(prefix, args.pos[0], code.ptr, code.len)))
+        goto out;
     if (opts[SALT].value ? phx_hex_decode_fixed(opts[SALT].value, salt, 32, &e)
                          : phx_random_bytes(salt, 32)) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--salt: %s", e.message);

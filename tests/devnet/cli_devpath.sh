@@ -44,14 +44,27 @@ grep -q "^signature" "$tmp/o"; check "and still shows the signed envelope" 0 $?
 check "call --json of a contract that throws exits 1" 1 $?
 check "the envelope says ok false" False "$(json "$tmp/o.json" "['ok']")"
 
-# 2. A contract that does not compile (deployed with --no-check when deploy
-#    learns to refuse it) fails the call too.
-printf 'export default async function (input) { return input +; }\n' >"$tmp/syntax.js"
-id=$(deploy "$tmp/syntax.js")
-if [ -n "$id" ]; then
-    "$phx" call "$id" >/dev/null 2>"$tmp/e"; check "call of a contract that does not compile exits 1" 1 $?
-    grep -qi "syntax" "$tmp/e"; check "and names the syntax error" 0 $?
-fi
+# 2. A contract that does not compile: deploy refuses it (exit 2) naming the
+#    user's file and line, before anything is recorded on chain; deployed anyway
+#    (--no-check), the call fails (exit 1).
+printf 'export default async function (input) {\n  return input +;\n}\n' >"$tmp/syntax.js"
+"$phx" deploy "$tmp/syntax.js" --salt 0x$(printf '%064x' 5) >/dev/null 2>"$tmp/e"
+check "deploy of a syntax error exits 2" 2 $?
+grep -q "syntax.js does not compile: SyntaxError.*($tmp/syntax.js:2)" "$tmp/e"
+check "and names the file and line" 0 $?
+[ -n "$(grep contract.js "$tmp/e")" ]; check "and not contract.js" 1 $?
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+rpc=$(json "$tmp/ep.json" "['rpc']")
+user=$(json "$tmp/ep.json" "['user']['address']")
+cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
+sid=$("$cast" keccak "$("$cast" abi-encode 'f(address,bytes32)' "$user" 0x$(printf '%064x' 5))")
+owner=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$sid" | sed -n 1p)
+check "and nothing was recorded on chain" 0x0000000000000000000000000000000000000000 "$owner"
+"$phx" deploy "$tmp/syntax.js" --no-check --json >"$tmp/d.json" 2>"$tmp/d.err"
+check "deploy --no-check takes it" 0 $?
+id=$(json "$tmp/d.json" "['id']")
+"$phx" call "$id" >/dev/null 2>"$tmp/e"; check "call of a contract that does not compile exits 1" 1 $?
+grep -qi "syntax" "$tmp/e"; check "and names the syntax error" 0 $?
 
 # 3. Output as the contract returned it.
 printf 'export default async function () { return 3456.78; }\n' >"$tmp/num.js"
