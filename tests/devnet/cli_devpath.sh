@@ -3,7 +3,8 @@
 # contract that throws or does not compile fails `phx call` (exit 1) with its
 # signed envelope still shown; output is shown as the contract returned it
 # (numbers unchanged, bytes as hex, bytes through --encrypt); `phx run`
-# reports the same keccak-256 code hash as deploy.
+# reports the same keccak-256 code hash as deploy; egress_denied says how to
+# allow a host.
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
 fail=0
@@ -84,6 +85,12 @@ check "output_plain is the hex" 0xdeadbeef "$(json "$tmp/o.json" "['output_plain
 # 4. One code hash: phx run reports what deploy and the chain use.
 "$phx" run "$tmp/num.js" --kv "$tmp/kv" --json >"$tmp/r.json"; check "phx run" 0 $?
 check "phx run's codeHash is deploy's keccak-256" "$(json "$tmp/num.json" "['code_hash']")" "$(json "$tmp/r.json" "['codeHash']")"
+
+# 5. egress_denied says how to allow the host.
+printf 'export default async function () { return (await fetch("http://127.0.0.1:9/x")).status; }\n' >"$tmp/eg.js"
+"$phx" run "$tmp/eg.js" --kv "$tmp/kv" 2>"$tmp/e"; check "a fetch of loopback fails the run" 1 $?
+grep -q "egress_denied: .*to allow it, run with --allow-host 127.0.0.1:9 " "$tmp/e"
+check "egress_denied says how to allow exactly that host and port" 0 $?
 
 kill -TERM $pid
 wait $pid
