@@ -86,6 +86,11 @@ check "output_plain is the hex" 0xdeadbeef "$(json "$tmp/o.json" "['output_plain
 "$phx" run "$tmp/num.js" --kv "$tmp/kv" --json >"$tmp/r.json"; check "phx run" 0 $?
 check "phx run's codeHash is deploy's keccak-256" "$(json "$tmp/num.json" "['code_hash']")" "$(json "$tmp/r.json" "['codeHash']")"
 
+# 6. An id no one deployed: the gateway says the contract does not exist.
+"$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?
+grep -q "contract 0x0*3039 does not exist" "$tmp/e"; check "and says the contract does not exist" 0 $?
+grep -q "not deployed on this worker" "$tmp/e"; check "not the worker's words" 1 $?
+
 # 5. egress_denied says how to allow the host.
 printf 'export default async function () { return (await fetch("http://127.0.0.1:9/x")).status; }\n' >"$tmp/eg.js"
 "$phx" run "$tmp/eg.js" --kv "$tmp/kv" 2>"$tmp/e"; check "a fetch of loopback fails the run" 1 $?
