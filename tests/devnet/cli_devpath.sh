@@ -73,6 +73,16 @@ id=$(deploy "$tmp/num.js")
 cp "$tmp/d.json" "$tmp/num.json"
 "$phx" call "$id" >"$tmp/o"; check "call of a number contract exits 0" 0 $?
 check "the number is shown as returned" "output     3456.78" "$(sed -n 1p "$tmp/o")"
+# phx verify: the untouched envelope is valid (0); a tampered one is a
+# verdict, exit 1, not bad input (2).
+"$phx" call "$id" --json >"$tmp/res.json"; check "call --json of the number contract" 0 $?
+"$phx" verify "$tmp/res.json" >/dev/null 2>&1; check "verify of the untouched result exits 0" 0 $?
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['output']=9999.99; json.dump(d,open(sys.argv[2],'w'))" "$tmp/res.json" "$tmp/t1.json"
+"$phx" verify "$tmp/t1.json" >/dev/null 2>&1; check "verify of a result with a tampered output exits 1" 1 $?
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['output']=9999.99; d['output_bytes']='0x'+b'9999.99'.hex(); json.dump(d,open(sys.argv[2],'w'))" "$tmp/res.json" "$tmp/t2.json"
+"$phx" verify "$tmp/t2.json" >/dev/null 2>&1; check "verify of a result with tampered output and bytes exits 1" 1 $?
+printf 'not json' >"$tmp/t3.json"
+"$phx" verify "$tmp/t3.json" >/dev/null 2>&1; check "verify of a file that is not a result exits 2" 2 $?
 printf 'export default async function () { return new Uint8Array([0xde, 0xad, 0xbe, 0xef]); }\n' >"$tmp/bytes.js"
 id=$(deploy "$tmp/bytes.js")
 "$phx" call "$id" >"$tmp/o"; check "call of a bytes contract exits 0" 0 $?
