@@ -69,6 +69,15 @@ int net_simple_verb(int argc, char **argv, const char *prefix, const char *help,
  * user's file and line and is PHX_EXIT_USAGE. Returns the exit code. */
 int net_compile_check(const char *prefix, const char *file, const uint8_t *src, size_t len);
 
+/* deploy FILE, update ID FILE, secrets set|rotate ID K=V...: one owner-signed
+ * ContractOp "deploy" each (docs/worker.md, "Owners"), in cmd_net_deploy.c.
+ * update and secrets take the salt from the gateway's record and check it
+ * derives the id from the owner's key; secrets re-deploys the code the gateway
+ * serves after checking its hash. */
+typedef enum { NET_DEPLOY, NET_UPDATE, NET_SECRETS } net_deploy_mode_t;
+int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode);
+extern const char net_update_help[], net_secrets_help[];
+
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);
 

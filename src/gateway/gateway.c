@@ -618,8 +618,11 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
 
 static json_t *contract_json(const contract_t *c)
 {
-    return json_pack("{s:s,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
-                     "deployed_ms", (json_int_t)c->deployed_ms);
+    /* Owner and salt are public (the id is derived from them); `phx update`
+     * and `phx secrets` need the salt to re-deploy under the same id. */
+    return json_pack("{s:s,s:o,s:o,s:o,s:I}", "id", c->id, "code_hash",
+                     phx_json_hex(c->code_hash, 32), "owner", phx_json_hex(c->owner, 20), "salt",
+                     phx_json_hex(c->salt, 32), "deployed_ms", (json_int_t)c->deployed_ms);
 }
 
 static json_t *job_json(const job_t *j)

@@ -96,6 +96,35 @@ check "output_plain is the hex" 0xdeadbeef "$(json "$tmp/o.json" "['output_plain
 "$phx" run "$tmp/num.js" --kv "$tmp/kv" --json >"$tmp/r.json"; check "phx run" 0 $?
 check "phx run's codeHash is deploy's keccak-256" "$(json "$tmp/num.json" "['code_hash']")" "$(json "$tmp/r.json" "['codeHash']")"
 
+# 7. Lifecycle: phx update ID FILE changes the code on the same id (and on
+#    chain); phx secrets set|rotate ID K=V changes the secrets, owner-signed;
+#    another key is refused.
+printf 'export default async function (input, ctx) { return { v: 1, k: ctx.secrets.K || null }; }\n' >"$tmp/v1.js"
+printf 'export default async function (input, ctx) { return { v: 2, k: ctx.secrets.K || null }; }\n' >"$tmp/v2.js"
+"$phx" deploy "$tmp/v1.js" --secret K=one --json >"$tmp/v.json"; check "deploy v1 with a secret" 0 $?
+vid=$(json "$tmp/v.json" "['id']")
+check "v1 runs with its secret" '{"v":1,"k":"one"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
+"$phx" update "$vid" "$tmp/v2.js" --secret K=two --json >"$tmp/u.json"; check "phx update" 0 $?
+check "update keeps the id" "$vid" "$(json "$tmp/u.json" "['id']")"
+check "the new code runs under the same id" '{"v":2,"k":"two"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
+v2hash=$("$phx" util keccak 0x$(od -An -v -tx1 "$tmp/v2.js" | tr -d ' \n'))
+onchain=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$vid" | sed -n 3p)
+check "and the chain records the new code hash" "$v2hash" "$onchain"
+"$phx" secrets rotate "$vid" K=three >/dev/null; check "phx secrets rotate" 0 $?
+check "the code sees the new secret" '{"v":2,"k":"three"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
+"$phx" secrets set "$vid" K=four OTHER=x --json >"$tmp/s.json"; check "phx secrets set" 0 $?
+check "secrets keep the code" "$v2hash" "$(json "$tmp/s.json" "['code_hash']")"
+check "the code sees the set secret" '{"v":2,"k":"four"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
+python3 -c "import os; print(os.urandom(32).hex())" >"$tmp/other.key"
+"$phx" update "$vid" "$tmp/v1.js" --key-file "$tmp/other.key" >/dev/null 2>"$tmp/e"
+check "an update with another key is refused" 1 $?
+grep -q "only its owner" "$tmp/e"; check "and says only the owner may" 0 $?
+"$phx" secrets set "$vid" K=evil --key-file "$tmp/other.key" >/dev/null 2>&1
+check "secrets from another key are refused" 1 $?
+check "and the contract is unchanged" '{"v":2,"k":"four"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
+"$phx" secrets set "$vid" >/dev/null 2>&1; check "secrets set without K=V is a usage error" 2 $?
+"$phx" update "$vid" "$tmp/syntax.js" >/dev/null 2>&1; check "an update that does not compile is refused" 2 $?
+
 # 6. An id no one deployed: the gateway says the contract does not exist.
 "$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?
 grep -q "contract 0x0*3039 does not exist" "$tmp/e"; check "and says the contract does not exist" 0 $?
