@@ -229,6 +229,12 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "%s is not UTF-8 text", file);
         goto out;
     }
+    /* The file's name (not its path) so the workers' error locations name it;
+     * workers keep only a plain name. Not part of the signed op. */
+    if (mode != NET_SECRETS) {
+        const char *base = strrchr(file, '/');
+        json_object_set_new(body, "filename", json_string(base ? base + 1 : file));
+    }
     if (nsecret) {
         secrets = json_object();
         for (int i = 0; i < nsecret; i++) {

@@ -45,6 +45,19 @@ grep -q "^signature" "$tmp/o"; check "and still shows the signed envelope" 0 $?
 check "call --json of a contract that throws exits 1" 1 $?
 check "the envelope says ok false" False "$(json "$tmp/o.json" "['ok']")"
 
+# 1b. Error locations name the user's file (its name; the path stays here),
+#     not "contract.js".
+printf 'export default async function (input) {\n  return input.a.b;\n}\n' >"$tmp/my_oracle.js"
+id=$(deploy "$tmp/my_oracle.js")
+"$phx" call "$id" --input '{}' >/dev/null 2>"$tmp/e"; check "a TypeError in a call exits 1" 1 $?
+grep -q "(my_oracle.js:2)" "$tmp/e"; check "and its location is the user's file and line" 0 $?
+grep -q "contract.js" "$tmp/e"; check "not contract.js" 1 $?
+# A name that is not plain ([A-Za-z0-9._-]) is not kept: the location falls back.
+cp "$tmp/my_oracle.js" "$tmp/bad name\$(x).js"
+id=$(deploy "$tmp/bad name\$(x).js")
+"$phx" call "$id" --input '{}' >/dev/null 2>"$tmp/e"
+grep -q "(contract.js:2)" "$tmp/e"; check "a file name that is not plain is not shown" 0 $?
+
 # 2. A contract that does not compile: deploy refuses it (exit 2) naming the
 #    user's file and line, before anything is recorded on chain; deployed anyway
 #    (--no-check), the call fails (exit 1).
