@@ -16,6 +16,7 @@ pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 unset PHX_GATEWAY
+cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
 "$phx" devnet --dir "$tmp/net" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
@@ -70,7 +71,6 @@ check "and names the file and line" 0 $?
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
 rpc=$(json "$tmp/ep.json" "['rpc']")
 user=$(json "$tmp/ep.json" "['user']['address']")
-cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
 sid=$("$cast" keccak "$("$cast" abi-encode 'f(address,bytes32)' "$user" 0x$(printf '%064x' 5))")
 owner=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$sid" | sed -n 1p)
 check "and nothing was recorded on chain" 0x0000000000000000000000000000000000000000 "$owner"
@@ -137,6 +137,31 @@ check "secrets from another key are refused" 1 $?
 check "and the contract is unchanged" '{"v":2,"k":"four"}' "$("$phx" call "$vid" | sed -n 's/^output     //p')"
 "$phx" secrets set "$vid" >/dev/null 2>&1; check "secrets set without K=V is a usage error" 2 $?
 "$phx" update "$vid" "$tmp/syntax.js" >/dev/null 2>&1; check "an update that does not compile is refused" 2 $?
+
+# 8. On chain, a Phat function's 0x hex-string return reaches the consumer as
+#    the raw bytes it spells (Phala's convention), and non-JSON input reaches it
+#    as one 0x prefix.
+printf 'function main(request, secrets) {\n  if (request !== "0xbeef") throw new Error("input " + request);\n  return "0x" + "00".repeat(31) + "2a";\n}\n' >"$tmp/phat.js"
+pid_phat=$(deploy "$tmp/phat.js"); check "deploy the Phat-style script" 0 $?
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+bin=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bytecode'])" "$(dirname "$phx")/contracts/TestConsumer.json")
+cargs=$("$cast" abi-encode "c(address,address)" "$jobs" "$token" | cut -c3-)
+consumer=$("$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" --json --create "${bin}${cargs}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+[ -n "$consumer" ]; check "TestConsumer deployed" 0 $?
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
+check "the consumer is funded" 0 $?
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$consumer" "ask(bytes32,bytes,uint256,uint32,uint8)" "$pid_phat" 0xbeef 10000000000000000000 300000 1 >/dev/null
+check "on-chain request sent" 0 $?
+n=0
+for _ in $(seq 1 120); do
+    n=$("$cast" call --rpc-url "$rpc" "$consumer" "callbacks()(uint256)")
+    [ "$n" = 1 ] && break
+    sleep 0.5
+done
+check "the callback came" 1 "$n"
+check "it carries the 32 raw bytes, not the hex text" 32 "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputLength()(uint256)")"
+check "and they are the bytes the string spelled" "$("$cast" keccak 0x$(printf '%064x' 42))" "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputHash()(bytes32)")"
 
 # 6. An id no one deployed: the gateway says the contract does not exist.
 "$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?
