@@ -163,6 +163,14 @@ check "the callback came" 1 "$n"
 check "it carries the 32 raw bytes, not the hex text" 32 "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputLength()(uint256)")"
 check "and they are the bytes the string spelled" "$("$cast" keccak 0x$(printf '%064x' 42))" "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputHash()(bytes32)")"
 
+# phx logs shows that on-chain run too (it never passed the gateway).
+"$phx" logs "$pid_phat" >"$tmp/l" 2>&1; check "phx logs of the Phat contract" 0 $?
+grep -Eq "^#[0-9]+ +fulfilled" "$tmp/l"; check "lists its on-chain run, fulfilled" 0 $?
+"$phx" logs "$pid_phat" --json >"$tmp/l.json"
+check "and in --json, one request of this contract" "1 fulfilled $pid_phat" "$(json "$tmp/l.json" "['requests'].__len__()") $(json "$tmp/l.json" "['requests'][0]['status']") $(json "$tmp/l.json" "['requests'][0]['contract_id']")"
+"$phx" logs "$vid" --json >"$tmp/l.json"
+check "another contract's logs have none of its requests" 0 "$(json "$tmp/l.json" "['requests'].__len__()")"
+
 # 6. An id no one deployed: the gateway says the contract does not exist.
 "$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?
 grep -q "contract 0x0*3039 does not exist" "$tmp/e"; check "and says the contract does not exist" 0 $?
