@@ -89,11 +89,19 @@ static int cmd_call(int argc, char **argv)
      * they are not JSON (a contract that returns bytes). For an encrypted call
      * they are the sealed reply (docs/worker.md); only this call's reply key
      * opens them. */
-    if (phx_json_get_hex(resp, "output_bytes", &raw, &e)) {
-        rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer has no signed output: %s", e.message);
+    bool is_signed = json_object_get(resp, "output_bytes") != NULL;
+    if (!is_signed) {
+        /* Not a worker's envelope (a stand-in or an older network): show the
+         * output it gives, and say nothing signed it. */
+        const json_t *o = json_object_get(resp, "output");
+        char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (t) phx_buf_append_str(&raw, t);
+        free(t);
+    } else if (phx_json_get_hex(resp, "output_bytes", &raw, &e)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer's output_bytes: %s", e.message);
         goto out;
     }
-    if (opts[ENCRYPT].seen) {
+    if (opts[ENCRYPT].seen && is_signed) {
         if (phx_confidential_open_reply(reply_key, id, raw.ptr, raw.len, &pt, &e)) {
             rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot open the sealed reply: %s", e.message);
             goto out;
@@ -107,7 +115,7 @@ static int cmd_call(int argc, char **argv)
     bool ok = !json_is_false(json_object_get(resp, "ok"));
     if (opts[JSON].seen) {
         /* The envelope as the worker signed it; an opened output goes beside it. */
-        if (opts[ENCRYPT].seen)
+        if (opts[ENCRYPT].seen && is_signed)
             json_object_set_new(resp, "output_plain",
                                 is_json ? json_incref(plain_out) : json_string(shown ? shown : ""));
         cli_print_json(resp);
@@ -118,7 +126,10 @@ static int cmd_call(int argc, char **argv)
             printf("output     %.*s", (int)pt.len, (const char *)pt.ptr);
         else
             printf("output     %s  (bytes)", shown ? shown : "");
-        if (pt.len) printf("%s\n", opts[ENCRYPT].seen ? "  (decrypted here)" : "");
+        if (pt.len)
+            printf("%s\n", !is_signed           ? "  (not signed)"
+                           : opts[ENCRYPT].seen ? "  (decrypted here)"
+                                                : "");
         const char *w = json_string_value(json_object_get(resp, "worker"));
         if (w) printf("worker     %s\n", w);
         const char *sig = json_string_value(json_object_get(resp, "signature"));
