@@ -83,6 +83,7 @@ grep -qi "syntax" "$tmp/e"; check "and names the syntax error" 0 $?
 # 3. Output as the contract returned it.
 printf 'export default async function () { return 3456.78; }\n' >"$tmp/num.js"
 id=$(deploy "$tmp/num.js")
+numid=$id
 cp "$tmp/d.json" "$tmp/num.json"
 "$phx" call "$id" >"$tmp/o"; check "call of a number contract exits 0" 0 $?
 check "the number is shown as returned" "output     3456.78" "$(sed -n 1p "$tmp/o")"
@@ -163,11 +164,23 @@ check "the callback came" 1 "$n"
 check "it carries the 32 raw bytes, not the hex text" 32 "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputLength()(uint256)")"
 check "and they are the bytes the string spelled" "$("$cast" keccak 0x$(printf '%064x' 42))" "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputHash()(bytes32)")"
 
+# phx request: the same from the CLI, followed to its fulfilment.
+"$phx" request "$pid_phat" --input 0xbeef --fee 10000000000000000000 --json >"$tmp/rq.json" 2>"$tmp/e"
+check "phx request of the Phat contract" 0 $?
+check "it was fulfilled with the raw bytes" "fulfilled 0x$(printf '%064x' 42)" "$(json "$tmp/rq.json" "['status']") $(json "$tmp/rq.json" "['output']")"
+"$phx" request "$numid" --fee 10000000000000000000 >"$tmp/rq" 2>"$tmp/e"; check "phx request of the number contract" 0 $?
+check "shows the JSON output as it is" "output     3456.78" "$(grep '^output' "$tmp/rq")"
+"$phx" request "$pid_phat" --input 0xbeef >/dev/null 2>&1; check "phx request without --fee is a usage error" 2 $?
+# A revert the CLI meets is named from the contracts' ABIs, arguments decoded.
+"$phx" request 0x$(printf '%064x' 12345) --fee 1000 >/dev/null 2>"$tmp/e"; check "a request for an unknown contract fails" 1 $?
+grep -q "Jobs.request: reverted: UnknownContract(0x0*3039)" "$tmp/e"; check "and names the revert UnknownContract(id)" 0 $?
+grep -q "custom error" "$tmp/e"; check "not as a bare selector" 1 $?
+
 # phx logs shows that on-chain run too (it never passed the gateway).
 "$phx" logs "$pid_phat" >"$tmp/l" 2>&1; check "phx logs of the Phat contract" 0 $?
 grep -Eq "^#[0-9]+ +fulfilled" "$tmp/l"; check "lists its on-chain run, fulfilled" 0 $?
 "$phx" logs "$pid_phat" --json >"$tmp/l.json"
-check "and in --json, one request of this contract" "1 fulfilled $pid_phat" "$(json "$tmp/l.json" "['requests'].__len__()") $(json "$tmp/l.json" "['requests'][0]['status']") $(json "$tmp/l.json" "['requests'][0]['contract_id']")"
+check "and in --json, both requests of this contract (TestConsumer's, phx request's)" "2 fulfilled $pid_phat" "$(json "$tmp/l.json" "['requests'].__len__()") $(json "$tmp/l.json" "['requests'][0]['status']") $(json "$tmp/l.json" "['requests'][0]['contract_id']")"
 "$phx" logs "$vid" --json >"$tmp/l.json"
 check "another contract's logs have none of its requests" 0 "$(json "$tmp/l.json" "['requests'].__len__()")"
 
