@@ -1,7 +1,8 @@
 /* Fuzz the chain module's readers of outside input: DCAP quote fields (from a
  * worker's registration), deployment files, and the Requested event a worker
- * decodes from a log (topics and data as a node returned them). The first byte
- * picks the reader. */
+ * decodes from a log (topics and data as a node returned them), and revert
+ * data as a node returns it (named by the embedded ABIs). The first byte picks
+ * the reader: 0xc0 and up the revert reader, else by its value mod 3. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     phx_error_t e;
-    if (which % 3 == 0) {
+    if (which >= 0xc0) {
+        char out[512];
+        phx_chain_revert_describe(data, size, out, sizeof out);
+        if (strlen(out) >= sizeof out) abort(); /* always terminated */
+    } else if (which % 3 == 0) {
         uint32_t tee;
         uint8_t measurement[32], report_data[64];
         phx_chain_quote_fields(data, size, &tee, measurement, report_data, &e);

@@ -139,6 +139,18 @@ phx_err_t phx_chain_send(phx_signer_t *signer, const uint8_t to[20], const uint8
 phx_err_t phx_chain_transact(phx_signer_t *signer, const uint8_t to[20], const char *sig,
                              const json_t *args, phx_evm_receipt_t *receipt, phx_error_t *e);
 
+/* Revert data (selector + arguments) as "Name(arg, ...)": a custom error of any
+ * embedded contract (found by selector in its ABI), Error(string) or
+ * Panic(uint256). False when the data matches none (out is then ""). */
+bool phx_chain_revert_describe(const uint8_t *data, size_t len, char *out, size_t cap);
+
+/* After sig(args) from `from` to `to` failed: replay it as eth_call and, when it
+ * reverts with data phx_chain_revert_describe names, replace e with
+ * "reverted: Name(args)" and return PHX_OK; else leave e and return
+ * PHX_ERR_REMOTE. */
+phx_err_t phx_chain_explain_revert(phx_rpc_t *rpc, const uint8_t from[20], const uint8_t to[20],
+                                   const char *sig, const json_t *args, phx_error_t *e);
+
 /* eth_call of sig with JSON args; returns decoded as a JSON array of ret_types,
  * e.g. "(uint256)". *out is a new reference. */
 phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, const json_t *args,

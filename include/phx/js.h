@@ -65,7 +65,8 @@ typedef struct phx_js_engine phx_js_engine_t;
  * fork safely (the sandbox zygote relies on this). */
 phx_err_t phx_js_engine_new(const phx_js_config_t *cfg, phx_js_engine_t **out, phx_error_t *e);
 /* Compile a contract ahead of time into the engine's cache (keyed by source and
- * filename, which error locations carry). */
+ * filename, which error locations carry). Runs nothing. Code that does not
+ * compile is PHX_ERR_INVALID with the engine's message and "(FILE:LINE)". */
 phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
                                    const char *filename, phx_error_t *e);
 /* Run helper-thread work queued so far on this thread (before fork). */

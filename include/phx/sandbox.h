@@ -150,7 +150,7 @@ typedef struct {
     size_t nlogs;
     uint64_t cpu_ms, wall_ms, peak_mem_kb;
     uint32_t requests;
-    char code_hash[67]; /* 0x + sha256 of the source */
+    char code_hash[67]; /* 0x + keccak256 of the source, as deploy and Jobs hash it */
 } phx_sandbox_result_t;
 
 /* Run one invocation in a fresh sandbox process. PHX_OK means *res holds an

@@ -62,7 +62,11 @@ phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, 
     call.data = data.ptr;
     call.data_len = data.len;
     if ((err = phx_rpc_call_contract(rpc, &call, NULL, &ret, e))) {
-        phx_error_wrap(e, err, "%s", sig);
+        char what[512]; /* the revert in the contract's own words when we know them */
+        if (err == PHX_ERR_REMOTE && phx_chain_revert_describe(ret.ptr, ret.len, what, sizeof what))
+            phx_fail(e, err, "%s reverted: %s", sig, what);
+        else
+            phx_error_wrap(e, err, "%s", sig);
         goto out;
     }
     if (ret.len == 0) {

@@ -7,13 +7,18 @@
  * ("What the CLI sends") has the bodies. */
 #include "cmd_net.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "phx/chain.h"
 #include "phx/chain_owner.h"
 #include "phx/crypto.h"
+#include "phx/js.h"
 #include "phx/kms.h"
 #include "phx/net.h"
 #include "phx/worker.h"
@@ -226,4 +231,88 @@ void net_print_jobs(const json_t *jobs, bool with_logs)
             free(s);
         }
     }
+}
+
+int net_compile_check(const char *prefix, const char *file, const uint8_t *src, size_t len)
+{
+    /* In a child process: the engine is process-wide and never torn down (the
+     * sandbox zygote has the same life), and the check must leave nothing
+     * behind in the CLI. The child only compiles; nothing of the code runs. */
+    int fds[2];
+    if (pipe(fds)) return cli_error(PHX_EXIT_FAIL, prefix, "compile check: pipe failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return cli_error(PHX_EXIT_FAIL, prefix, "compile check: fork failed");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        phx_js_config_t cfg = {.heap_max_bytes = 64u << 20, .output_max_bytes = 1u << 20};
+        phx_js_engine_t *eng = NULL;
+        phx_error_t e = {0};
+        phx_err_t err = phx_js_engine_new(&cfg, &eng, &e);
+        if (!err) err = phx_js_engine_precompile(eng, (const char *)src, len, file, &e);
+        if (err) (void)!write(fds[1], e.message, strlen(e.message));
+        _exit(err == PHX_ERR_INVALID ? 1 : err ? 3 : 0);
+    }
+    close(fds[1]);
+    char msg[sizeof(((phx_error_t *)0)->message)] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (code == 0) return 0;
+    if (code == 1) return cli_error(PHX_EXIT_USAGE, prefix, "%s does not compile: %s", file, msg);
+    return cli_error(PHX_EXIT_FAIL, prefix, "could not check that %s compiles: %s", file,
+                     got ? msg : "the checker died");
+}
+
+static const char *request_status(uint8_t s)
+{
+    static const char *names[] = {"none", "pending", "fulfilled", "callback_failed", "refunded"};
+    return s < 5 ? names[s] : "unknown";
+}
+
+json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit)
+{
+    json_t *ep = n->endpoints;
+    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
+    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
+    phx_chain_deployment_t dep;
+    phx_rpc_t *rpc = NULL;
+    json_t *count = NULL, *out = NULL, *no_args = json_array(); /* borrowed by phx_chain_read */
+    uint64_t total = 0;
+    if (!rpc_url || !depj || phx_chain_deployment_from_json(depj, &dep, NULL) ||
+        phx_rpc_open(rpc_url, NULL, &rpc, NULL) ||
+        phx_chain_read(rpc, dep.jobs, "requestCount()", no_args, "(uint256)", &count, NULL))
+        goto out;
+    const char *c = json_string_value(json_array_get(count, 0));
+    total = c ? strtoull(c, NULL, 10) : 0;
+    out = json_array();
+    /* Filtered by contract, look at the newest 1000 at most: one eth_call each. */
+    uint64_t floor = contract && total > 1000 ? total - 1000 : 0;
+    for (uint64_t id = total; id > floor && json_array_size(out) < limit; id--) {
+        phx_chain_request_t r;
+        if (phx_chain_request_get(rpc, &dep, id, &r, NULL)) break;
+        if (contract && memcmp(r.contract_id, contract, 32)) continue;
+        char fee[80];
+        phx_u256_to_dec(&r.fee, fee);
+        json_array_append_new(out, json_pack("{s:I,s:s,s:o,s:o,s:s,s:I}", "id", (json_int_t)id,
+                                             "status", request_status(r.status), "requester",
+                                             phx_json_hex(r.requester, 20), "contract_id",
+                                             phx_json_hex(r.contract_id, 32), "fee", fee,
+                                             "deadline", (json_int_t)r.deadline));
+    }
+out:
+    json_decref(no_args);
+    json_decref(count);
+    phx_rpc_close(rpc);
+    return out;
 }

@@ -64,6 +64,25 @@ int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action
 int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
                     bool *as_json, const char **key_file, net_t *n, cli_args_t *args);
 
+/* Compile `src` (the contract in `file`) with the engine the workers run, in
+ * a child process, running none of it. A syntax error is printed with the
+ * user's file and line and is PHX_EXIT_USAGE. Returns the exit code. */
+int net_compile_check(const char *prefix, const char *file, const uint8_t *src, size_t len);
+
+/* deploy FILE, update ID FILE, secrets set|rotate ID K=V...: one owner-signed
+ * ContractOp "deploy" each (docs/worker.md, "Owners"), in cmd_net_deploy.c.
+ * update and secrets take the salt from the gateway's record and check it
+ * derives the id from the owner's key; secrets re-deploys the code the gateway
+ * serves after checking its hash. */
+typedef enum { NET_DEPLOY, NET_UPDATE, NET_SECRETS } net_deploy_mode_t;
+int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode);
+extern const char net_update_help[], net_secrets_help[];
+
+/* The newest `limit` Jobs requests (of `contract` only, when not NULL, among
+ * the newest 1000), newest first, as {"id","status","requester","contract_id",
+ * "fee","deadline"}; NULL when no chain is known (no endpoints file). */
+json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit);
+
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);
 

@@ -20,7 +20,11 @@ static const char call_help[] =
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --json              print the result envelope as JSON\n\n"
-    "Exit status: 0 a result came back, 1 the call failed, 2 bad usage or input.\n";
+    "The output is printed as the contract returned it: its JSON text unchanged, or\n"
+    "0x hex for bytes that are not JSON.\n\n"
+    "Exit status: 0 the contract returned a result, 1 the contract threw or did not\n"
+    "compile (its signed error envelope is still printed) or the call failed, 2 bad\n"
+    "usage or input.\n";
 
 static int cmd_call(int argc, char **argv)
 {
@@ -39,7 +43,7 @@ static int cmd_call(int argc, char **argv)
     if (rc) return rc;
     net_t n = {0};
     json_t *input = NULL, *body = NULL, *resp = NULL, *plain_out = NULL;
-    phx_buf_t text = PHX_BUF_INIT, pt = PHX_BUF_INIT;
+    phx_buf_t text = PHX_BUF_INIT, pt = PHX_BUF_INIT, raw = PHX_BUF_INIT;
     pt.secret = text.secret = true;
     char *input_text = NULL;
     uint8_t id[32], reply_key[32] = {0};
@@ -80,37 +84,74 @@ static int cmd_call(int argc, char **argv)
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
     if ((rc = net_json(prefix, &n, "POST", path, body, &resp))) goto out;
-    /* For an encrypted call the signed output_bytes are the sealed reply
-     * (docs/worker.md); only this call's reply key opens them. */
-    if (opts[ENCRYPT].seen && json_object_get(resp, "output_bytes")) {
-        phx_buf_t ct = PHX_BUF_INIT;
-        if (phx_json_get_hex(resp, "output_bytes", &ct, &e) ||
-            phx_confidential_open_reply(reply_key, id, ct.ptr, ct.len, &pt, &e) ||
-            phx_json_parse((const char *)pt.ptr, pt.len, &plain_out, &e))
-            rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot open the sealed reply: %s", e.message);
-        phx_buf_free(&ct);
-        if (rc) goto out;
+    /* The signed output_bytes are the truth: shown as the contract wrote them
+     * (JSON text byte for byte, so 3456.78 stays 3456.78), or as 0x hex when
+     * they are not JSON (a contract that returns bytes). For an encrypted call
+     * they are the sealed reply (docs/worker.md); only this call's reply key
+     * opens them. */
+    bool is_signed = json_object_get(resp, "output_bytes") != NULL;
+    if (!is_signed) {
+        /* Not a worker's envelope (a stand-in or an older network): show the
+         * output it gives, and say nothing signed it. */
+        const json_t *o = json_object_get(resp, "output");
+        char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (t) phx_buf_append_str(&raw, t);
+        free(t);
+    } else if (phx_json_get_hex(resp, "output_bytes", &raw, &e)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer's output_bytes: %s", e.message);
+        goto out;
     }
+    if (opts[ENCRYPT].seen && is_signed) {
+        if (phx_confidential_open_reply(reply_key, id, raw.ptr, raw.len, &pt, &e)) {
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot open the sealed reply: %s", e.message);
+            goto out;
+        }
+    } else if (phx_buf_append(&pt, raw.ptr, raw.len)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+        goto out;
+    }
+    bool is_json = !phx_json_parse((const char *)pt.ptr, pt.len, &plain_out, NULL);
+    char *shown = is_json ? NULL : phx_hex_encode(pt.ptr, pt.len);
+    bool ok = !json_is_false(json_object_get(resp, "ok"));
     if (opts[JSON].seen) {
         /* The envelope as the worker signed it; an opened output goes beside it. */
-        if (plain_out) json_object_set(resp, "output_plain", plain_out);
+        if (opts[ENCRYPT].seen && is_signed)
+            json_object_set_new(resp, "output_plain",
+                                is_json ? json_incref(plain_out) : json_string(shown ? shown : ""));
         cli_print_json(resp);
     } else {
-        json_t *out = plain_out ? plain_out : json_object_get(resp, "output");
-        char *s = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        printf("output     %s%s\n", s ? s : "(none)", plain_out ? "  (decrypted here)" : "");
-        free(s);
+        if (!pt.len)
+            printf("output     (empty)\n");
+        else if (is_json)
+            printf("output     %.*s", (int)pt.len, (const char *)pt.ptr);
+        else
+            printf("output     %s  (bytes)", shown ? shown : "");
+        if (pt.len)
+            printf("%s\n", !is_signed           ? "  (not signed)"
+                           : opts[ENCRYPT].seen ? "  (decrypted here)"
+                                                : "");
         const char *w = json_string_value(json_object_get(resp, "worker"));
         if (w) printf("worker     %s\n", w);
         const char *sig = json_string_value(json_object_get(resp, "signature"));
         if (sig) printf("signature  %.20s...\n", sig);
     }
+    if (!ok) {
+        /* The failure is signed too (so the envelope is still printed), but the
+         * call did not do what was asked: say what the contract threw, exit 1. */
+        const json_t *err = json_object_get(plain_out, "error");
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the contract failed: %s: %s", code ? code : "error",
+                       msg ? msg : "(no message)");
+    }
+    free(shown);
 out:
     phx_secure_zero(reply_key, sizeof reply_key);
     if (input_text) phx_secure_zero(input_text, strlen(input_text));
     free(input_text);
     phx_buf_free(&text);
     phx_buf_free(&pt);
+    phx_buf_free(&raw);
     json_decref(plain_out);
     json_decref(input);
     json_decref(body);

@@ -22,17 +22,20 @@ static const char deploy_help[] =
     "opens them. An update re-seals the secrets given with it; an update without\n"
     "--secret leaves the contract with none.\n"
     "With a chain (a devnet's endpoints file) the contract is also recorded on\n"
-    "chain (Jobs.deployContract, or Jobs.updateContract for an update).\n\n"
+    "chain (Jobs.deployContract, or Jobs.updateContract for an update).\n"
+    "Before anything leaves this machine the contract is compiled (not run) with\n"
+    "the engine the workers use; a syntax error is refused with its file and line.\n\n"
     "Options:\n"
     "  --secret K=V        a secret the contract sees as ctx.secrets.K (repeatable)\n"
     "  --salt HEX          32-byte salt (default: random; the same salt updates)\n"
     "  --key-file FILE     the owner's secp256k1 key, hex (default: the devnet's user.key)\n"
     "  --no-chain          do not record the contract on chain\n"
+    "  --no-check          skip the local compile check (see above)\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
-    "(no owner key among them).\n";
+    "(no owner key, or a contract that does not compile, among them).\n";
 
 /* Record the contract on chain from the owner's key: Jobs.deployContract, or
  * Jobs.updateContract when the chain already has this id. */
@@ -68,6 +71,9 @@ static int deploy_on_chain(const char *prefix, const net_t *n, const uint8_t sk[
     args = json_pack("[o,o,s]", phx_json_hex(exists ? id : salt, 32), phx_json_hex(code_hash, 32),
                      uri);
     if (phx_chain_transact(signer, dep.jobs, fn, args, NULL, &e)) {
+        uint8_t from[20];
+        phx_signer_address(signer, from);
+        phx_chain_explain_revert(rpc, from, dep.jobs, fn, args, &e);
         cli_error(rc, prefix, "Jobs.%.*s: %s", (int)(strchr(fn, '(') - fn), fn, e.message);
         goto out;
     }
@@ -82,16 +88,69 @@ out:
     return rc;
 }
 
-static int cmd_deploy(int argc, char **argv)
+/* The contract this id names, as the gateway keeps it: its salt (checked to
+ * derive the id from this owner, so no answer can aim the op elsewhere) and,
+ * when code is not NULL, its deployed code (checked against its hash). */
+static int fetch_deployed(const char *prefix, const net_t *n, const uint8_t owner[20],
+                          const uint8_t id[32], uint8_t salt[32], phx_buf_t *code)
 {
-    const char *prefix = "phx deploy";
-    if (cli_wants_help(argc, argv)) return cli_help(deploy_help);
-    enum { SECRET, SALT, KEYFILE, NOCHAIN, GATEWAY, KMS, JSON, NOPTS };
+    char path[128];
+    json_t *rec = NULL;
+    phx_error_t e = {0};
+    uint8_t want[32], code_hash[32], got[32];
+    net_contract_path(path, sizeof path, id, "");
+    int rc = net_json(prefix, n, "GET", path, NULL, &rec);
+    if (rc) return rc;
+    if (phx_json_get_hex_fixed(rec, "salt", salt, 32, &e) ||
+        phx_json_get_hex_fixed(rec, "code_hash", code_hash, 32, &e)) {
+        rc =
+            cli_error(PHX_EXIT_FAIL, prefix, "the gateway's record of the contract: %s", e.message);
+        goto out;
+    }
+    phx_chain_contract_id(owner, salt, want);
+    if (memcmp(want, id, 32)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix,
+                       "this contract's id is not derived from your key (--key-file): only its "
+                       "owner may change it");
+        goto out;
+    }
+    if (code) {
+        char url[1200], hx[65];
+        phx_hex_encode_to(hx, code_hash, 32);
+        snprintf(url, sizeof url, "%s/v1/blobs/0x%s", n->gateway, hx);
+        phx_http_client_opts_t co = {.timeout_ms = 60000};
+        int status = 0;
+        if (phx_http_fetch("GET", url, NULL, NULL, 0, &co, &status, code, &e) || status != 200) {
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "the deployed code: %s (HTTP %d)",
+                           e.message[0] ? e.message : "not served", status);
+            goto out;
+        }
+        phx_keccak256(code->ptr, code->len, got);
+        if (memcmp(got, code_hash, 32)) {
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "the gateway served code that is not 0x%s", hx);
+            goto out;
+        }
+    }
+out:
+    json_decref(rec);
+    return rc;
+}
+
+int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
+{
+    static const char *const prefixes[] = {"phx deploy", "phx update", "phx secrets"};
+    const char *help = mode == NET_DEPLOY   ? deploy_help
+                       : mode == NET_UPDATE ? net_update_help
+                                            : net_secrets_help;
+    const char *prefix = prefixes[mode];
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [SECRET] = {.name = "secret", .takes_value = true, .repeatable = true},
         [SALT] = {.name = "salt", .takes_value = true},
         [KEYFILE] = {.name = "key-file", .takes_value = true},
         [NOCHAIN] = {.name = "no-chain"},
+        [NOCHECK] = {.name = "no-check"},
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [KMS] = {.name = "kms-address", .takes_value = true},
         [JSON] = {.name = "json"},
@@ -105,23 +164,53 @@ static int cmd_deploy(int argc, char **argv)
     char *secrets_text = NULL;
     phx_error_t e = {0};
     uint8_t salt[32], owner[20] = {0}, id[32], code_hash[32], sk[32] = {0};
-    if (args.npos != 1) {
-        rc = cli_error(PHX_EXIT_USAGE, prefix, "wants one CONTRACT.js (see --help)");
+    /* deploy FILE | update ID FILE | secrets set|rotate ID K=V... */
+    const char *file = NULL, *id_arg = NULL;
+    const char **secret_kv = (const char **)opts[SECRET].values;
+    int nsecret = opts[SECRET].nvalues;
+    if (mode == NET_DEPLOY && args.npos == 1) {
+        file = args.pos[0];
+    } else if (mode == NET_UPDATE && args.npos == 2) {
+        id_arg = args.pos[0];
+        file = args.pos[1];
+    } else if (mode == NET_SECRETS && args.npos >= 3 &&
+               (!strcmp(args.pos[0], "set") || !strcmp(args.pos[0], "rotate"))) {
+        id_arg = args.pos[1];
+        secret_kv = (const char **)args.pos + 2;
+        nsecret = args.npos - 2;
+    } else {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "wrong arguments (see --help)");
         goto out;
     }
+    if (mode != NET_DEPLOY && opts[SALT].value) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--salt is for deploy; the id fixes it here");
+        goto out;
+    }
+    if (id_arg && (rc = net_parse_id(prefix, id_arg, id))) goto out;
     if ((rc = net_find(prefix, opts[GATEWAY].value, &n)) ||
         (rc = net_owner_key(prefix, &n, opts[KEYFILE].value, sk, owner)))
         goto out;
-    if (phx_file_read(args.pos[0], &code, &e)) {
+    if (mode == NET_SECRETS) {
+        if ((rc = fetch_deployed(prefix, &n, owner, id, salt, &code))) goto out;
+        file = "the deployed code";
+    } else if (phx_file_read(file, &code, &e)) {
         rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
         goto out;
     }
     if (!code.len || memchr(code.ptr, 0, code.len)) {
-        rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: empty or not text", args.pos[0]);
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: empty or not text", file);
         goto out;
     }
-    if (opts[SALT].value ? phx_hex_decode_fixed(opts[SALT].value, salt, 32, &e)
-                         : phx_random_bytes(salt, 32)) {
+    /* Refuse code that cannot run before it is recorded anywhere, in the
+     * user's words (file:line), not as a failed call later. */
+    if (mode != NET_SECRETS && !opts[NOCHECK].seen &&
+        (rc = net_compile_check(prefix, file, code.ptr, code.len)))
+        goto out;
+    if (mode == NET_UPDATE) {
+        if ((rc = fetch_deployed(prefix, &n, owner, id, salt, NULL))) goto out;
+    } else if (mode == NET_DEPLOY &&
+               (opts[SALT].value ? phx_hex_decode_fixed(opts[SALT].value, salt, 32, &e)
+                                 : phx_random_bytes(salt, 32))) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--salt: %s", e.message);
         goto out;
     }
@@ -137,15 +226,21 @@ static int cmd_deploy(int argc, char **argv)
                      phx_json_hex(owner, 20), "salt", phx_json_hex(salt, 32), "code",
                      (const char *)code.ptr, code.len, "code_hash", phx_json_hex(code_hash, 32));
     if (!body) {
-        rc = cli_error(PHX_EXIT_USAGE, prefix, "%s is not UTF-8 text", args.pos[0]);
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "%s is not UTF-8 text", file);
         goto out;
     }
-    if (opts[SECRET].nvalues) {
+    /* The file's name (not its path) so the workers' error locations name it;
+     * workers keep only a plain name. Not part of the signed op. */
+    if (mode != NET_SECRETS) {
+        const char *base = strrchr(file, '/');
+        json_object_set_new(body, "filename", json_string(base ? base + 1 : file));
+    }
+    if (nsecret) {
         secrets = json_object();
-        for (int i = 0; i < opts[SECRET].nvalues; i++) {
-            const char *kv = opts[SECRET].values[i], *eq = strchr(kv, '=');
+        for (int i = 0; i < nsecret; i++) {
+            const char *kv = secret_kv[i], *eq = strchr(kv, '=');
             if (!eq || eq == kv) {
-                rc = cli_error(PHX_EXIT_USAGE, prefix, "--secret wants K=V, got '%s'", kv);
+                rc = cli_error(PHX_EXIT_USAGE, prefix, "a secret wants K=V, got '%s'", kv);
                 goto out;
             }
             char k[128];
@@ -193,12 +288,10 @@ static int cmd_deploy(int argc, char **argv)
     } else {
         char oh[41];
         phx_hex_encode_to(oh, owner, 20);
-        printf(
-            "deployed %s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
-            args.pos[0], want_id, want_hash, oh, on_chain ? "yes (Jobs)" : "no");
-        if (opts[SECRET].nvalues)
-            printf("  secrets    %d, sealed to the contract key and this code\n",
-                   opts[SECRET].nvalues);
+        static const char *const done[] = {"deployed", "updated", "secrets set for"};
+        printf("%s %s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
+               done[mode], file, want_id, want_hash, oh, on_chain ? "yes (Jobs)" : "no");
+        if (nsecret) printf("  secrets    %d, sealed to the contract key and this code\n", nsecret);
     }
     free(want_id);
     free(want_hash);
@@ -213,5 +306,9 @@ out:
     net_free(&n);
     cli_opts_free(opts, NOPTS);
     return rc;
+}
+static int cmd_deploy(int argc, char **argv)
+{
+    return net_deploy_main(argc, argv, NET_DEPLOY);
 }
 PHX_CLI_COMMAND(deploy, "deploy", 400, "deploy a TEE contract to the network", cmd_deploy)

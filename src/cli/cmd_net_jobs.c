@@ -18,47 +18,6 @@ static const char jobs_help[] =
     "\"requester\",\"contract_id\",\"fee\",\"deadline\"}]}.\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
-static const char *request_status(uint8_t s)
-{
-    static const char *names[] = {"none", "pending", "fulfilled", "callback_failed", "refunded"};
-    return s < 5 ? names[s] : "unknown";
-}
-
-/* The last `limit` Jobs requests, newest first; NULL when no chain is known. */
-static json_t *chain_requests(const net_t *n, size_t limit)
-{
-    json_t *ep = n->endpoints;
-    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
-    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
-    phx_chain_deployment_t dep;
-    phx_rpc_t *rpc = NULL;
-    json_t *count = NULL, *out = NULL, *no_args = json_array(); /* borrowed by phx_chain_read */
-    uint64_t total = 0;
-    if (!rpc_url || !depj || phx_chain_deployment_from_json(depj, &dep, NULL) ||
-        phx_rpc_open(rpc_url, NULL, &rpc, NULL) ||
-        phx_chain_read(rpc, dep.jobs, "requestCount()", no_args, "(uint256)", &count, NULL))
-        goto out;
-    const char *c = json_string_value(json_array_get(count, 0));
-    total = c ? strtoull(c, NULL, 10) : 0;
-    out = json_array();
-    for (uint64_t id = total; id >= 1 && json_array_size(out) < limit; id--) {
-        phx_chain_request_t r;
-        if (phx_chain_request_get(rpc, &dep, id, &r, NULL)) break;
-        char fee[80];
-        phx_u256_to_dec(&r.fee, fee);
-        json_array_append_new(out, json_pack("{s:I,s:s,s:o,s:o,s:s,s:I}", "id", (json_int_t)id,
-                                             "status", request_status(r.status), "requester",
-                                             phx_json_hex(r.requester, 20), "contract_id",
-                                             phx_json_hex(r.contract_id, 32), "fee", fee,
-                                             "deadline", (json_int_t)r.deadline));
-    }
-out:
-    json_decref(no_args);
-    json_decref(count);
-    phx_rpc_close(rpc);
-    return out;
-}
-
 static int cmd_jobs(int argc, char **argv)
 {
     const char *prefix = "phx jobs";
@@ -82,7 +41,7 @@ static int cmd_jobs(int argc, char **argv)
     } else {
         resp = json_object();
     }
-    requests = chain_requests(&n, 20);
+    requests = net_chain_requests(&n, NULL, 20);
     if (as_json) {
         if (requests) json_object_set(resp, "requests", requests);
         cli_print_json(resp);

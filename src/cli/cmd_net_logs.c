@@ -11,14 +11,17 @@ static const char logs_help[] =
     "The recent calls of a contract as the gateway saw them (time, status, latency,\n"
     "worker) with the console output its workers returned. Only the contract's\n"
     "owner may read them: the request carries an EIP-712 OwnerRequest signed with\n"
-    "--key-file (default: the devnet's user key), valid for 5 minutes.\n\n"
+    "--key-file (default: the devnet's user key), valid for 5 minutes.\n"
+    "On-chain runs do not pass the gateway: when the chain is known (a devnet's\n"
+    "endpoints file) the contract's last 20 Jobs requests follow, with their status\n"
+    "(--json: \"requests\"). Their console output stays on the worker.\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
 static int cmd_logs(int argc, char **argv)
 {
     const char *prefix = "phx logs";
     net_t n = {0};
-    json_t *resp = NULL;
+    json_t *resp = NULL, *requests = NULL;
     bool as_json = false;
     cli_args_t args;
     uint8_t id[32];
@@ -33,12 +36,30 @@ static int cmd_logs(int argc, char **argv)
     net_contract_path(path, sizeof path, id, "/logs?");
     strncat(path, q, sizeof path - strlen(path) - 1);
     if ((rc = net_json(prefix, &n, "GET", path, NULL, &resp))) goto out;
-    if (as_json)
+    /* On-chain runs do not pass the gateway: they are read from Jobs. */
+    requests = net_chain_requests(&n, id, 20);
+    if (as_json) {
+        if (requests) json_object_set(resp, "requests", requests);
         cli_print_json(resp);
-    else
+    } else {
+        printf("calls through the gateway:\n");
         net_print_jobs(json_object_get(resp, "jobs"), true);
+        if (requests) {
+            printf("\non-chain requests (Jobs):\n");
+            if (!json_array_size(requests)) printf("(none)\n");
+            for (size_t i = 0; i < json_array_size(requests); i++) {
+                const json_t *r = json_array_get(requests, i);
+                printf("#%-6lld %-16s requester %s  fee %s wei\n",
+                       (long long)json_integer_value(json_object_get(r, "id")),
+                       json_string_value(json_object_get(r, "status")),
+                       json_string_value(json_object_get(r, "requester")),
+                       json_string_value(json_object_get(r, "fee")));
+            }
+        }
+    }
 out:
     phx_secure_zero(sk, sizeof sk);
+    json_decref(requests);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

@@ -128,6 +128,9 @@ static int cmd_verify(int argc, char **argv)
         goto out;
     }
     if (phx_json_load_file(args.pos[0], &doc, &e) || phx_result_from_json(doc, &r, &e)) {
+        /* A readable envelope whose shown output is not what was signed has
+         * been tampered with: that is a verdict (1), not bad input (2). */
+        rc = e.code == PHX_ERR_VERIFY ? PHX_EXIT_FAIL : PHX_EXIT_USAGE;
         cli_error_e(rc, prefix, &e);
         goto out;
     }

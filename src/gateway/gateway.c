@@ -527,6 +527,14 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
  * rebuilt from the code blob and the record. Only for a contract without
  * secrets: the gateway does not keep sealed secrets, and a worker refuses a
  * deploy whose secrets do not match what the owner signed. */
+static bool contract_known(phx_gateway_t *g, const char *id)
+{
+    pthread_mutex_lock(&g->lock);
+    bool known = contract_find(g, id) != NULL;
+    pthread_mutex_unlock(&g->lock);
+    return known;
+}
+
 static bool redeploy(phx_gateway_t *g, const char *base, const char *id)
 {
     contract_t c;
@@ -582,6 +590,16 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
                                         f.worker, sizeof f.worker, e);
     /* A worker that has not seen the contract gets it from our blobs, then the
      * same call again. Its 404 means it ran nothing, so this runs it once. */
+    if (!err && f.status == 404 && !contract_known(g, id)) {
+        /* No deploy of it ever came through here: say so in the user's terms,
+         * not the worker's ("not deployed on this worker"). */
+        job_record(g, id, &f, 404, phx_monotonic_ms() - t0);
+        fwd_free(&f);
+        return phx_fail(e, PHX_ERR_NOT_FOUND,
+                        "contract %s does not exist: this network has no deploy of it "
+                        "(check the id, or `phx deploy` it)",
+                        id);
+    }
     if (!err && f.status == 404 && redeploy(g, f.worker, id)) {
         fwd_t again = {0};
         snprintf(again.worker, sizeof again.worker, "%s", f.worker);
@@ -601,8 +619,11 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
 
 static json_t *contract_json(const contract_t *c)
 {
-    return json_pack("{s:s,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
-                     "deployed_ms", (json_int_t)c->deployed_ms);
+    /* Owner and salt are public (the id is derived from them); `phx update`
+     * and `phx secrets` need the salt to re-deploy under the same id. */
+    return json_pack("{s:s,s:o,s:o,s:o,s:I}", "id", c->id, "code_hash",
+                     phx_json_hex(c->code_hash, 32), "owner", phx_json_hex(c->owner, 20), "salt",
+                     phx_json_hex(c->salt, 32), "deployed_ms", (json_int_t)c->deployed_ms);
 }
 
 static json_t *job_json(const job_t *j)

@@ -407,6 +407,8 @@ fail:
     return err;
 }
 
+static void capture_failure(phx_js_engine *eng, phx_js_result_t *res, phx_js_status_t fallback);
+
 extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *source, size_t len,
                                               const char *filename, phx_error_t *e)
 {
@@ -425,6 +427,14 @@ extern "C" phx_err_t phx_js_engine_precompile(phx_js_engine_t *eng, const char *
     JSAutoRealm ar(cx, g);
     CachedStencil *c;
     phx_err_t err = compile_cached(eng, source, len, filename, &c, e);
+    if (err == PHX_ERR_INVALID) {
+        /* The syntax error with its file and line, so `phx deploy` can refuse
+         * the code in the user's words before it goes anywhere. */
+        phx_js_result_t r = {};
+        capture_failure(eng, &r, PHX_JS_COMPILE);
+        phx_fail(e, err, "%s", r.message[0] ? r.message : "compile failed");
+        phx_js_result_free(&r);
+    }
     JS_ClearPendingException(cx);
     return err;
 }

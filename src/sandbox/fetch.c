@@ -295,6 +295,7 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
     snprintf(method, sizeof method, "%s", method0);
     bool redirected = false, stripped = false;
     char first_origin[600] = "";
+    char hostport[220] = "";
     long status = 0;
     if (!c || !u || !url || !r.headers) {
         err = phx_fail(e, PHX_ERR_NOMEM, "fetch");
@@ -357,6 +358,9 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         }
         r.host_allowed = host_is_allowed(h, host, port);
         r.allowed_port = port;
+        /* As --allow-host spells it, for the hint when the address is refused. */
+        snprintf(hostport, sizeof hostport, strchr(host, ':') ? "[%.200s]:%u" : "%.200s:%u", host,
+                 (unsigned)port);
         curl_free(host);
         uint64_t now = phx_monotonic_ms();
         uint64_t left = h->deadline_ms > now ? h->deadline_ms - now : 1;
@@ -396,8 +400,12 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         CURLcode rc = curl_easy_perform(c);
         if (r.denied[0]) {
             h->fatal = PHX_SBX_FAIL_EGRESS_DENIED;
-            snprintf(h->fatal_message, sizeof h->fatal_message, "fetch %.120s: refused %s%s", url,
-                     r.denied, hop ? " (after a redirect)" : "");
+            /* Say how to allow it: an operator's --allow-host for exactly this
+             * host and port (docs/sandbox.md, "Egress policy"). */
+            snprintf(h->fatal_message, sizeof h->fatal_message,
+                     "fetch %.80s: refused %s%s; to allow it, run with --allow-host %s "
+                     "(phx run, phx worker, phx devnet)",
+                     url, r.denied, hop ? " (after a redirect)" : "", hostport);
             err = phx_fail(e, PHX_ERR_POLICY, "%s", h->fatal_message);
             goto out;
         }

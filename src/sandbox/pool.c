@@ -693,7 +693,9 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     memset(res, 0, sizeof *res);
     const phx_sandbox_limits_t *L = &p->cfg.limits;
     uint8_t digest[32];
-    phx_sha256(job->source, job->source_len, digest);
+    /* keccak-256, the code hash deploy, the worker and Jobs use: one hash
+     * for the same code everywhere (ctx.codeHash, the stencil cache key). */
+    phx_keccak256(job->source, job->source_len, digest);
     res->code_hash[0] = '0';
     res->code_hash[1] = 'x';
     phx_hex_encode_to(res->code_hash + 2, digest, 32);

@@ -362,6 +362,21 @@ static phx_err_t owner_op_check(phx_worker_t *w, const json_t *req, phx_owner_op
     return PHX_OK;
 }
 
+/* A plain file name: 1..64 of [A-Za-z0-9._-], not starting with a dot (no
+ * path, and no control characters reach anyone's terminal through an error). */
+static bool wk_filename_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > 64 || s[0] == '.') return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
 phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             uint8_t code_hash[32], phx_error_t *e)
 {
@@ -397,6 +412,11 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
                             (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
     if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
+    /* The file name the owner's CLI sent, so errors name the user's file and
+     * not "contract.js". Unsigned and cosmetic: only a plain name is kept. */
+    const char *fname = json_string_value(json_object_get(req, "filename"));
+    if (rec && fname && wk_filename_ok(fname))
+        json_object_set_new(rec, "filename", json_string(fname));
     char *text = rec ? phx_json_dump(rec, false) : NULL;
     json_decref(rec);
     if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
@@ -449,6 +469,9 @@ phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t 
     memcpy(c->id, id, 32);
     if ((err = phx_json_get_hex_fixed(rec, "code_hash", c->code_hash, 32, e))) goto out;
     c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
+    const char *fname = json_string_value(json_object_get(rec, "filename"));
+    snprintf(c->filename, sizeof c->filename, "%s",
+             fname && wk_filename_ok(fname) ? fname : "contract.js");
     hex32(c->code_hash, hx);
     snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
     if ((err = phx_file_read(path, &c->code, e))) goto out;
@@ -523,7 +546,7 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
     memcpy(sbx_keys.kv_key, keys.kv_key, 32);
     phx_sandbox_job_t job = {.source = (const char *)c->code.ptr,
                              .source_len = c->code.len,
-                             .filename = "contract.js",
+                             .filename = c->filename[0] ? c->filename : "contract.js",
                              .contract_id = cid,
                              .input_json = input_json,
                              .request_id = request_id,

@@ -51,6 +51,7 @@ typedef struct {
     uint8_t code_hash[32];
     phx_buf_t code;
     json_t *sealed_secrets; /* NULL when none */
+    char filename[72];      /* the owner's file name, for error locations */
 } wk_contract_t;
 
 phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,

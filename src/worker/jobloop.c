@@ -146,6 +146,35 @@ static void job_failed(phx_worker_t *w, uint64_t id, const char *why)
     PHX_WARN("worker: request %llu not served: %s", (unsigned long long)id, why);
 }
 
+/* A Phat Contract's function answers with a 0x hex string of the bytes it
+ * means (ABI-encoded, for its consumer to decode); on chain that string is
+ * delivered as those bytes, as Phala delivers it. Output that is a JSON string
+ * of 0x and an even number of hex digits is replaced by the bytes it spells;
+ * anything else stays the JSON text it is. Direct calls are not touched. */
+static phx_err_t hex_string_output_to_bytes(phx_buf_t *output, phx_error_t *e)
+{
+    const char *p = (const char *)output->ptr;
+    size_t n = output->len;
+    if (n < 4 || p[0] != '"' || p[n - 1] != '"' || p[1] != '0' || (p[2] != 'x' && p[2] != 'X') ||
+        (n - 4) % 2)
+        return PHX_OK;
+    for (size_t i = 3; i < n - 1; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+              (p[i] >= 'A' && p[i] <= 'F')))
+            return PHX_OK;
+    char *hex = strndup(p + 1, n - 2);
+    phx_buf_t raw = PHX_BUF_INIT;
+    phx_err_t err = hex ? phx_hex_decode(hex, &raw, e) : phx_fail(e, PHX_ERR_NOMEM, "output");
+    free(hex);
+    if (!err) {
+        phx_buf_free(output);
+        *output = raw;
+    } else {
+        phx_buf_free(&raw);
+    }
+    return err;
+}
+
 /* PENDING/RUNNING -> SIGNED: run the contract on the request's input and sign
  * the Jobs digest over its output. */
 static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *e)
@@ -183,6 +212,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (err) goto out;
     bool ok = false;
     if ((err = wk_run(w, &c, input, rid, true, &output, NULL, &ok, NULL, e))) goto out;
+    if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, output.ptr,

@@ -151,11 +151,54 @@ static void test_digests(void)
     CHECK(memcmp(addr, back, 20) == 0);
 }
 
+/* Reverts named from the embedded ABIs: what the node shows as "custom error
+ * 0x32f66f19" is Jobs' ContractExists(bytes32). */
+static void test_revert_describe(void)
+{
+    phx_buf_t d = PHX_BUF_INIT;
+    char out[512];
+    phx_error_t e;
+    const char *id = "0x00000000000000000000000000000000000000000000000000000000000000aa";
+    char args[128];
+    snprintf(args, sizeof args, "[\"%s\"]", id);
+    CHECK(phx_abi_encode_call("ContractExists(bytes32)", args, &d, &e) == PHX_OK);
+    CHECK(d.len == 36 && d.ptr[0] == 0x32 && d.ptr[1] == 0xf6 && d.ptr[2] == 0x6f &&
+          d.ptr[3] == 0x19);
+    CHECK(phx_chain_revert_describe(d.ptr, d.len, out, sizeof out));
+    char want[128];
+    snprintf(want, sizeof want, "ContractExists(%s)", id);
+    CHECK(strcmp(out, want) == 0);
+    /* Every truncation of the arguments is refused, never read past. */
+    int refused = 0;
+    for (size_t n = 0; n < d.len; n++)
+        refused += !phx_chain_revert_describe(d.ptr, n, out, sizeof out);
+    CHECK(refused == (int)d.len);
+    phx_buf_free(&d);
+    /* Two arguments, another contract's error, Solidity's Error(string). */
+    CHECK(phx_abi_encode_call("FeeTooLow(uint256,uint256)", "[\"5\",\"10\"]", &d, &e) == PHX_OK);
+    CHECK(phx_chain_revert_describe(d.ptr, d.len, out, sizeof out) &&
+          !strcmp(out, "FeeTooLow(5, 10)"));
+    phx_buf_free(&d);
+    CHECK(phx_abi_encode_call("InsufficientBalance(uint256,uint256)", "[1,2]", &d, &e) == PHX_OK);
+    CHECK(phx_chain_revert_describe(d.ptr, d.len, out, sizeof out) &&
+          !strcmp(out, "InsufficientBalance(1, 2)"));
+    phx_buf_free(&d);
+    CHECK(phx_abi_encode_call("Error(string)", "[\"boom\"]", &d, &e) == PHX_OK);
+    CHECK(phx_chain_revert_describe(d.ptr, d.len, out, sizeof out) && !strcmp(out, "Error(boom)"));
+    phx_buf_free(&d);
+    /* A selector no contract declares is not guessed at. */
+    CHECK(phx_abi_encode_call("NoSuchError(uint256)", "[1]", &d, &e) == PHX_OK);
+    CHECK(!phx_chain_revert_describe(d.ptr, d.len, out, sizeof out) && out[0] == 0);
+    phx_buf_free(&d);
+    printf("revert describe: ContractExists, FeeTooLow, InsufficientBalance, Error named\n");
+}
+
 int main(void)
 {
     test_quote_fields();
     test_deployment_json();
     test_artifacts();
     test_digests();
+    test_revert_describe();
     return test_done("test_chain_unit");
 }

@@ -1,0 +1,246 @@
+/* phx request: an on-chain request from the CLI (Jobs.request from the user's
+ * key), followed to its fulfilment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_net.h"
+#include "phx/chain.h"
+#include "phx/crypto.h"
+
+static const char request_help[] =
+    "usage: phx request ID --fee WEI [--input TEXT|0xHEX] [options]\n\n"
+    "Ask for a run of the contract ID on chain, as a dApp does: approve Jobs for\n"
+    "the fee in PHA and call Jobs.request(ID, input, fee, callbackGas, 1) from\n"
+    "--key-file (default: the devnet's user key), then follow the request until a\n"
+    "worker fulfils it and print the output Jobs recorded. The requester here is\n"
+    "your account, which has no callback to call; a consumer contract gets the\n"
+    "same output through phxCallback. The chain comes from the devnet's endpoints\n"
+    "file.\n\n"
+    "Options:\n"
+    "  --fee WEI           the most you pay, in wei of PHA (k = 1 worker)\n"
+    "  --input TEXT|0xHEX  the request input: 0x hex is sent as those bytes, anything\n"
+    "                      else as its text (JSON text reaches the contract as JSON)\n"
+    "  --callback-gas N    the callback's gas limit (default 300000)\n"
+    "  --timeout-s N       how long to wait for the fulfilment (default 120)\n"
+    "  --no-wait           print the request id once it is on chain and stop\n"
+    "  --key-file FILE     the requester's secp256k1 key, hex\n"
+    "  --json              print {\"request_id\",\"tx\",\"status\",\"output\",\"callback_ok\"}\n\n"
+    "The output is printed as the worker signed it: JSON text as it is, other\n"
+    "bytes as 0x hex.\n\n"
+    "Exit status: 0 fulfilled (or sent, with --no-wait), 1 refused, not\n"
+    "fulfilled in time, or refunded, 2 bad usage or input.\n";
+
+static int parse_pos(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v = s && *s && *s != '-' ? strtoull(s, &end, 10) : 0;
+    if (!s || !*s || *end || v == 0 || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* The Fulfilled event of request rid, from `from_block` on: output and
+ * callbackOk as Jobs recorded them. */
+static int fulfilled_output(phx_rpc_t *rpc, const phx_chain_deployment_t *dep, uint64_t rid,
+                            uint64_t from_block, json_t **out, phx_error_t *e)
+{
+    uint8_t topic0[32], topic1[32] = {0};
+    if (phx_abi_event_topic(PHX_CHAIN_EV_FULFILLED, topic0, e)) return -1;
+    for (int i = 0; i < 8; i++)
+        topic1[31 - i] = (uint8_t)(rid >> (8 * i));
+    phx_evm_filter_t f;
+    memset(&f, 0, sizeof f);
+    uint64_t head = 0;
+    if (phx_rpc_block_number(rpc, &head, e)) return -1;
+    f.from_block = from_block;
+    f.to_block = head;
+    f.addresses = (const uint8_t(*)[20])dep->jobs;
+    f.address_count = 1;
+    f.topic_sets[0] = (const uint8_t(*)[32])topic0;
+    f.topic_counts[0] = 1;
+    f.topic_sets[1] = (const uint8_t(*)[32])topic1;
+    f.topic_counts[1] = 1;
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (!phx_rpc_get_logs(rpc, &f, &logs, &n, e) && n > 0 &&
+        !phx_abi_decode_log_json(PHX_CHAIN_EV_FULFILLED, false, &logs[n - 1], out, e))
+        rc = 0;
+    for (size_t i = 0; i < n; i++)
+        phx_evm_log_clear(&logs[i]);
+    free(logs);
+    return rc;
+}
+
+static int cmd_request(int argc, char **argv)
+{
+    const char *prefix = "phx request";
+    if (cli_wants_help(argc, argv)) return cli_help(request_help);
+    enum { INPUT, FEE, CBGAS, TIMEOUT, NOWAIT, KEYFILE, GATEWAY, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [INPUT] = {.name = "input", .takes_value = true},
+        [FEE] = {.name = "fee", .takes_value = true},
+        [CBGAS] = {.name = "callback-gas", .takes_value = true},
+        [TIMEOUT] = {.name = "timeout-s", .takes_value = true},
+        [NOWAIT] = {.name = "no-wait"},
+        [KEYFILE] = {.name = "key-file", .takes_value = true},
+        [GATEWAY] = {.name = "gateway", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    net_t n = {0};
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *signer = NULL;
+    phx_buf_t input = PHX_BUF_INIT;
+    json_t *a1 = NULL, *a2 = NULL, *ev = NULL, *res = NULL;
+    phx_evm_receipt_t rcpt;
+    memset(&rcpt, 0, sizeof rcpt);
+    phx_error_t e = {0};
+    uint8_t id[32], sk[32] = {0}, me[20];
+    unsigned long long cbgas = 300000, timeout_s = 120;
+    phx_u256_t fee;
+    if (args.npos != 1) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "wants one contract ID (see --help)");
+        goto out;
+    }
+    if ((rc = net_parse_id(prefix, args.pos[0], id))) goto out;
+    if (!opts[FEE].value || phx_u256_from_str(opts[FEE].value, &fee, &e)) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--fee WEI: a decimal amount is required");
+        goto out;
+    }
+    if ((opts[CBGAS].value && parse_pos(opts[CBGAS].value, 30000000, &cbgas)) ||
+        (opts[TIMEOUT].value && parse_pos(opts[TIMEOUT].value, 86400, &timeout_s))) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--callback-gas and --timeout-s take a positive integer");
+        goto out;
+    }
+    const char *in = opts[INPUT].value ? opts[INPUT].value : "null";
+    if (!strncmp(in, "0x", 2) && !phx_hex_decode(in, &input, NULL)) {
+        /* bytes as given */
+    } else {
+        phx_buf_reset(&input);
+        phx_buf_append_str(&input, in);
+    }
+    if ((rc = net_find(prefix, opts[GATEWAY].value, &n)) ||
+        (rc = net_owner_key(prefix, &n, opts[KEYFILE].value, sk, me)))
+        goto out;
+    const char *rpc_url =
+        n.endpoints ? json_string_value(json_object_get(n.endpoints, "rpc")) : NULL;
+    json_t *depj = n.endpoints ? json_object_get(n.endpoints, "deployment") : NULL;
+    phx_chain_deployment_t dep;
+    if (!rpc_url || !depj || phx_chain_deployment_from_json(depj, &dep, &e)) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "no chain known: start `phx devnet` (its endpoints "
+                       "file names the RPC and the contracts)");
+        goto out;
+    }
+    if (phx_rpc_open(rpc_url, NULL, &rpc, &e) || phx_signer_open(rpc, sk, NULL, &signer, &e)) {
+        rc = cli_error_e(PHX_EXIT_FAIL, prefix, &e);
+        goto out;
+    }
+    char fee_dec[80];
+    phx_u256_to_dec(&fee, fee_dec);
+    a1 = json_pack("[o,s]", phx_json_hex(dep.jobs, 20), fee_dec);
+    a2 = json_pack("[o,o,s,I,i]", phx_json_hex(id, 32), phx_json_hex(input.ptr, input.len), fee_dec,
+                   (json_int_t)cbgas, 1);
+    static const char approve[] = "approve(address,uint256)",
+                      request[] = "request(bytes32,bytes,uint256,uint32,uint8)";
+    if (phx_chain_transact(signer, dep.token, approve, a1, NULL, &e)) {
+        phx_chain_explain_revert(rpc, me, dep.token, approve, a1, &e);
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "PhxToken.approve: %s", e.message);
+        goto out;
+    }
+    if (phx_chain_transact(signer, dep.jobs, request, a2, &rcpt, &e)) {
+        phx_chain_explain_revert(rpc, me, dep.jobs, request, a2, &e);
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "Jobs.request: %s", e.message);
+        goto out;
+    }
+    uint64_t rid = 0;
+    for (size_t i = 0; i < rcpt.log_count && !rid; i++) {
+        phx_chain_requested_t r;
+        if (!memcmp(rcpt.logs[i].address, dep.jobs, 20) &&
+            !phx_chain_parse_requested(&rcpt.logs[i], &r, NULL)) {
+            rid = r.request_id;
+            phx_chain_requested_clear(&r);
+        }
+    }
+    if (!rid) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the request was mined but Jobs logged no Requested");
+        goto out;
+    }
+    char tx[67];
+    tx[0] = '0', tx[1] = 'x';
+    phx_hex_encode_to(tx + 2, rcpt.tx_hash, 32);
+    res = json_pack("{s:I,s:s}", "request_id", (json_int_t)rid, "tx", tx);
+    if (!opts[JSON].seen) printf("request    #%llu  (tx %s)\n", (unsigned long long)rid, tx);
+    uint8_t status = PHX_CHAIN_REQ_PENDING;
+    if (!opts[NOWAIT].seen) {
+        /* Follow it: a worker runs it and sends Jobs.fulfill. */
+        uint64_t deadline = phx_monotonic_ms() + timeout_s * 1000;
+        while (status == PHX_CHAIN_REQ_PENDING && phx_monotonic_ms() < deadline) {
+            phx_chain_request_t r;
+            if (phx_chain_request_get(rpc, &dep, rid, &r, &e)) {
+                rc = cli_error(PHX_EXIT_FAIL, prefix, "reading request #%llu: %s",
+                               (unsigned long long)rid, e.message);
+                goto out;
+            }
+            status = r.status;
+            if (status == PHX_CHAIN_REQ_PENDING) {
+                struct timespec ts = {0, 250 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    static const char *const names[] = {"none", "pending", "fulfilled", "callback_failed",
+                                        "refunded"};
+    json_object_set_new(res, "status", json_string(status < 5 ? names[status] : "unknown"));
+    if ((status == PHX_CHAIN_REQ_FULFILLED || status == PHX_CHAIN_REQ_CALLBACK_FAILED) &&
+        !fulfilled_output(rpc, &dep, rid, rcpt.block_number, &ev, &e)) {
+        phx_buf_t out = PHX_BUF_INIT;
+        const char *hx = json_string_value(json_object_get(ev, "output"));
+        json_t *chk = NULL;
+        bool text = hx && !phx_hex_decode(hx, &out, NULL) &&
+                    !phx_json_parse((const char *)out.ptr, out.len, &chk, NULL);
+        json_decref(chk);
+        json_object_set_new(res, "output", json_string(hx ? hx : "0x"));
+        json_object_set(res, "callback_ok", json_object_get(ev, "callbackOk"));
+        if (!opts[JSON].seen) {
+            if (text)
+                printf("output     %.*s\n", (int)out.len, (const char *)out.ptr);
+            else
+                printf("output     %s  (bytes)\n", hx ? hx : "0x");
+        }
+        phx_buf_free(&out);
+    }
+    if (opts[JSON].seen)
+        cli_print_json(res);
+    else
+        printf("status     %s\n", status < 5 ? names[status] : "unknown");
+    if (opts[NOWAIT].seen)
+        rc = 0;
+    else if (status == PHX_CHAIN_REQ_PENDING)
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "request #%llu not fulfilled within %llu s",
+                       (unsigned long long)rid, timeout_s);
+    else if (status != PHX_CHAIN_REQ_FULFILLED && status != PHX_CHAIN_REQ_CALLBACK_FAILED)
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "request #%llu ended %s", (unsigned long long)rid,
+                       status < 5 ? names[status] : "unknown");
+out:
+    phx_secure_zero(sk, sizeof sk);
+    phx_evm_receipt_clear(&rcpt);
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(ev);
+    json_decref(res);
+    phx_buf_free(&input);
+    phx_signer_close(signer);
+    phx_rpc_close(rpc);
+    net_free(&n);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+PHX_CLI_COMMAND(request, "request", 415, "send an on-chain request and follow it to its result",
+                cmd_request)
