@@ -52,6 +52,9 @@ typedef struct {
     json_t *json;
     phx_buf_t text;
     const char *content_type; /* static string; default application/json */
+    /* Extra response headers: static, NULL-terminated name, value, name, value…
+     * (the console's Content-Security-Policy). May be NULL. */
+    const char *const *headers;
 } phx_http_response_t;
 
 /* A handler returns PHX_OK and fills resp, or an error code with a message in e;
@@ -96,6 +99,7 @@ typedef struct {
     char allow[64]; /* "GET, POST" for a 405, else empty */
     phx_buf_t body;
     int route; /* index of the matched route (phx_http_router_route_name), -1 none */
+    const char *const *headers; /* the handler's extra headers (static), or NULL */
 } phx_http_reply_t;
 
 /* "METHOD /pattern" of route index i (as added), or NULL. */

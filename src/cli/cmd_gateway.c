@@ -16,7 +16,8 @@ static const char help[] =
     "usage: phx gateway --worker URL... [options]\n\n"
     "Route deploys and calls to healthy workers (health checks on /healthz, a\n"
     "retry on the next worker when one cannot be reached), keep code by its hash,\n"
-    "and serve GET /v1/network. docs/gateway.md has the API.\n\n"
+    "and serve GET /v1/network. docs/gateway.md has the API; the web console\n"
+    "(docs/console.md) is at the gateway's URL, /.\n\n"
     "Options:\n"
     "  --dir DIR              state directory (default $PHX_HOME/gateway, else\n"
     "                         ~/.phx/gateway): blobs/ and contracts/\n"
@@ -28,6 +29,9 @@ static const char help[] =
     "  --rate N               per-client requests per second (default: no limit)\n"
     "  --burst N              rate-limit bucket size (default max(1, rate))\n"
     "  --health-interval MS   health check period (default 2000)\n"
+    "  --sim-dir DIR          a devnet's sim TEE directory: the console's Verify page\n"
+    "                         offers its root and collateral, used only when the\n"
+    "                         user chooses to trust the sim platform\n"
     "  --json                 print the ready line as JSON\n\n"
     "Exit status: 0 after a clean stop, 1 when the gateway cannot start, 2 bad usage.\n";
 
@@ -35,7 +39,21 @@ static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { DIR_, LISTEN, WORKER, RPC, DEPL, KMS, RATE, BURST, INTERVAL, HEALTHMS, JSON, NOPTS };
+    enum {
+        DIR_,
+        LISTEN,
+        WORKER,
+        RPC,
+        DEPL,
+        KMS,
+        RATE,
+        BURST,
+        INTERVAL,
+        HEALTHMS,
+        SIMDIR,
+        JSON,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
         [DIR_] = {.name = "dir", .takes_value = true},
         [LISTEN] = {.name = "listen", .takes_value = true},
@@ -47,6 +65,7 @@ static int cmd_gateway(int argc, char **argv)
         [BURST] = {.name = "burst", .takes_value = true},
         [INTERVAL] = {.name = "health-interval", .takes_value = true},
         [HEALTHMS] = {.name = "health-ms", .takes_value = true}, /* the same, shorter */
+        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
@@ -97,6 +116,7 @@ static int cmd_gateway(int argc, char **argv)
     o.workers = opts[WORKER].values;
     o.worker_count = (size_t)opts[WORKER].nvalues;
     o.kms_url = opts[KMS].value;
+    o.sim_dir = opts[SIMDIR].value;
     if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
     if (opts[BURST].value) o.rate_burst = atof(opts[BURST].value);
     const char *interval = opts[INTERVAL].value ? opts[INTERVAL].value : opts[HEALTHMS].value;

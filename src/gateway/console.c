@@ -1,0 +1,373 @@
+/* The web console (docs/console.md): server-rendered HTML pages over the same
+ * records the JSON API serves, so the read-only pages work without
+ * JavaScript, and the Verify page, whose checks run in the browser against the
+ * chain node the user names (never trusting this gateway). Every string that
+ * reaches a page is escaped here: contract code, outputs and logs are the
+ * untrusted text of whoever deployed or called a contract. Pages go out with a
+ * strict Content-Security-Policy: scripts only from this origin (the bundle
+ * built into the binary), no inline script or style. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "console_assets.h"
+#include "gateway_internal.h"
+#include "phx/crypto.h"
+
+/* Scripts only from here ('wasm-unsafe-eval' lets the bundle compile the
+ * quote verifier's WebAssembly, not evaluate strings); connect-src must reach
+ * any chain node the user names on the Verify page, since the point is not to
+ * take the gateway's word for it. */
+static const char *const page_headers[] = {
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self' http: https:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    NULL};
+
+/* ---- escaping -------------------------------------------------------------------- */
+
+/* Append s as HTML text or a quoted attribute value: the five characters that
+ * can end either are replaced, everything else is copied. */
+static void esc(phx_buf_t *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            phx_buf_append_str(b, "&amp;");
+            break;
+        case '<':
+            phx_buf_append_str(b, "&lt;");
+            break;
+        case '>':
+            phx_buf_append_str(b, "&gt;");
+            break;
+        case '"':
+            phx_buf_append_str(b, "&quot;");
+            break;
+        case '\'':
+            phx_buf_append_str(b, "&#39;");
+            break;
+        default:
+            phx_buf_append(b, s, 1);
+        }
+    }
+}
+
+static void esc_n(phx_buf_t *b, const char *s, size_t n)
+{
+    char *t = strndup(s, n);
+    esc(b, t);
+    free(t);
+}
+
+/* Escaped value of key in o, or "—" when absent. */
+static void esc_field(phx_buf_t *b, const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    char num[32];
+    if (json_is_string(v))
+        esc(b, json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v)), esc(b, num);
+    else if (json_is_boolean(v))
+        esc(b, json_is_true(v) ? "yes" : "no");
+    else
+        phx_buf_append_str(b, "\xe2\x80\x94");
+}
+
+static void page_start(phx_buf_t *b, const char *title, const char *nav)
+{
+    phx_buf_append_str(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                          "<meta name=\"viewport\" content=\"width=device-width\">"
+                          "<link rel=\"stylesheet\" href=\"/console/style.css\"><title>");
+    esc(b, title);
+    phx_buf_append_str(b, " \xc2\xb7 Phalanx</title></head><body><header><strong>Phalanx</strong>"
+                          "<nav aria-label=\"pages\">");
+    static const struct {
+        const char *id, *href, *label;
+    } links[] = {{"network", "/", "Network"}, {"verify", "/verify", "Verify"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        phx_buf_printf(b, "<a href=\"%s\"%s>%s</a>", links[i].href,
+                       strcmp(nav, links[i].id) ? "" : " aria-current=\"page\"", links[i].label);
+    phx_buf_append_str(b, "</nav></header><main>");
+}
+
+static void page_end(phx_buf_t *b, phx_http_response_t *resp)
+{
+    phx_buf_append_str(b, "</main></body></html>\n");
+    resp->content_type = "text/html; charset=utf-8";
+    resp->headers = page_headers;
+}
+
+/* ---- pages ------------------------------------------------------------------------ */
+
+static void time_cell(phx_buf_t *b, const json_t *ms)
+{
+    char t[32];
+    time_t s = (time_t)(json_integer_value(ms) / 1000);
+    struct tm tm;
+    if (!json_is_integer(ms) || !json_integer_value(ms) || !gmtime_r(&s, &tm)) {
+        phx_buf_append_str(b, "\xe2\x80\x94");
+        return;
+    }
+    strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    esc(b, t);
+}
+
+/* GET /: workers, KMS, chain, contracts. */
+static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                                phx_error_t *e)
+{
+    (void)req;
+    json_t *n = gw_network_json(ctx), *v;
+    if (!n) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    phx_buf_t *b = &resp->text;
+    size_t i;
+    page_start(b, "Network", "network");
+    phx_buf_printf(b,
+                   "<h1>Network</h1><p id=\"summary\">%lld healthy worker(s), %lld call(s) "
+                   "through this gateway.</p>",
+                   (long long)json_integer_value(json_object_get(n, "healthy")),
+                   (long long)json_integer_value(json_object_get(n, "calls")));
+    phx_buf_append_str(b, "<h2>Workers</h2><table id=\"workers\"><thead><tr><th>address</th>"
+                          "<th>operator</th><th>TEE</th><th>measurement</th><th>health</th>"
+                          "<th>registered</th><th>calls</th><th>failures</th><th>latency ms</th>"
+                          "<th>URL</th></tr></thead><tbody>");
+    json_array_foreach(json_object_get(n, "workers"), i, v)
+    {
+        static const char *const cols[] = {"address",    "operator",   "tee",   "measurement",
+                                           "healthy",    "registered", "calls", "failures",
+                                           "latency_ms", "url"};
+        phx_buf_append_str(b, "<tr>");
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            phx_buf_append_str(b, k == 3 ? "<td class=\"hex\">" : "<td>");
+            if (k == 4) {
+                phx_buf_append_str(b, json_is_true(json_object_get(v, "healthy"))
+                                          ? "<span class=\"ok\">healthy</span>"
+                                          : "<span class=\"bad\">down</span>");
+            } else {
+                esc_field(b, v, cols[k]);
+            }
+            phx_buf_append_str(b, "</td>");
+        }
+        phx_buf_append_str(b, "</tr>");
+    }
+    phx_buf_append_str(b, "</tbody></table>");
+
+    phx_buf_append_str(b, "<h2>KMS</h2><dl id=\"kms\"><dt>URL</dt><dd>");
+    esc_field(b, n, "kms");
+    phx_buf_append_str(b, "</dd></dl><h2>Chain</h2><dl id=\"chain\"><dt>RPC</dt><dd>");
+    esc_field(b, n, "rpc");
+    json_t *chain = json_object_get(n, "chain");
+    phx_buf_append_str(b, "</dd><dt>chain id</dt><dd>");
+    esc_field(b, chain, "chainId");
+    phx_buf_append_str(b, "</dd>");
+    const char *name;
+    json_object_foreach(json_object_get(chain, "contracts"), name, v)
+    {
+        phx_buf_append_str(b, "<dt>");
+        esc(b, name);
+        phx_buf_append_str(b, "</dt><dd class=\"hex\">");
+        esc(b, json_string_value(v));
+        phx_buf_append_str(b, "</dd>");
+    }
+    phx_buf_append_str(b, "</dl><h2>Contracts</h2><table id=\"contracts\"><thead><tr><th>id</th>"
+                          "<th>code hash</th><th>deployed</th></tr></thead><tbody>");
+    json_array_foreach(json_object_get(n, "contracts"), i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        phx_buf_append_str(b, "<tr><td class=\"hex\"><a href=\"/contracts/");
+        esc(b, id);
+        phx_buf_append_str(b, "\">");
+        esc(b, id);
+        phx_buf_append_str(b, "</a></td><td class=\"hex\">");
+        esc_field(b, v, "code_hash");
+        phx_buf_append_str(b, "</td><td>");
+        time_cell(b, json_object_get(v, "deployed_ms"));
+        phx_buf_append_str(b, "</td></tr>");
+    }
+    phx_buf_append_str(b, "</tbody></table>");
+    page_end(b, resp);
+    json_decref(n);
+    return PHX_OK;
+}
+
+/* GET /contracts/:id: owner, code hash, the code itself (untrusted text). */
+static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
+                                 phx_http_response_t *resp, phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    json_t *c = gw_contract_info(g, id);
+    if (!c) return phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id ? id : "");
+    uint8_t hash[32];
+    phx_buf_t code = PHX_BUF_INIT;
+    phx_error_t ce = {0};
+    const char *hs = json_string_value(json_object_get(c, "code_hash"));
+    bool have_code =
+        hs && !phx_hex_decode_fixed(hs, hash, 32, &ce) && !gw_blob_get(g, hash, &code, &ce);
+    phx_buf_t *b = &resp->text;
+    page_start(b, "Contract", "");
+    phx_buf_append_str(b, "<h1>Contract</h1><dl id=\"contract\"><dt>id</dt><dd class=\"hex\">");
+    esc_field(b, c, "id");
+    phx_buf_append_str(b, "</dd><dt>owner</dt><dd class=\"hex\" id=\"owner\">");
+    esc_field(b, c, "owner");
+    phx_buf_append_str(b, "</dd><dt>code hash</dt><dd class=\"hex\">");
+    esc_field(b, c, "code_hash");
+    phx_buf_append_str(b, "</dd><dt>deployed</dt><dd>");
+    time_cell(b, json_object_get(c, "deployed_ms"));
+    phx_buf_append_str(b, "</dd><dt>public keys</dt><dd><a href=\"/v1/contracts/");
+    esc_field(b, c, "id");
+    phx_buf_append_str(b, "/pubkey\">KMS-signed key document</a> (check it with "
+                          "<code>phx deploy</code>'s KMS address, not this page)</dd></dl>"
+                          "<h2>Code</h2>");
+    if (have_code) {
+        phx_buf_append_str(b, "<pre id=\"code\">");
+        esc_n(b, (const char *)code.ptr, code.len);
+        phx_buf_append_str(b, "</pre>");
+    } else {
+        phx_buf_append_str(b, "<p class=\"bad\" id=\"code\">the code blob cannot be read: ");
+        esc(b, ce.message);
+        phx_buf_append_str(b, "</p>");
+    }
+    page_end(b, resp);
+    phx_buf_free(&code);
+    json_decref(c);
+    return PHX_OK;
+}
+
+/* GET /verify: the form; verify.js does the checks in the browser. */
+static phx_err_t h_page_verify(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e)
+{
+    (void)req;
+    json_t *n = gw_network_json(ctx);
+    if (!n) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    bool sim = gw_sim_dir(ctx) != NULL;
+    phx_buf_t *b = &resp->text;
+    page_start(b, "Verify", "verify");
+    phx_buf_append_str(
+        b, "<h1>Verify a result</h1>"
+           "<noscript><p class=\"bad\">The checks run in your browser and need JavaScript; "
+           "without it use <code>phx verify RESULT.json</code>.</p></noscript>"
+           "<p>Paste or drop a result envelope (what <code>phx call --json</code> prints). "
+           "Every check below runs here, against the chain node you name: nothing is taken "
+           "from this gateway but the page itself.</p>"
+           "<form id=\"verify-form\"><label for=\"result\">result JSON</label>"
+           "<textarea id=\"result\" rows=\"10\" spellcheck=\"false\"></textarea>"
+           "<label for=\"file\">or a file</label><input type=\"file\" id=\"file\" "
+           "accept=\".json,application/json\">"
+           "<label for=\"rpc\">chain RPC</label><input id=\"rpc\" size=\"50\" value=\"");
+    esc_field(b, n, "rpc");
+    phx_buf_append_str(b, "\"><fieldset><legend>trusted root</legend>"
+                          "<label><input type=\"radio\" name=\"root\" value=\"intel\"");
+    phx_buf_append_str(b, sim ? ">" : " checked>");
+    phx_buf_append_str(b, " Intel SGX root CA (pinned in the verifier)</label>");
+    if (sim)
+        phx_buf_append_str(b, "<label><input type=\"radio\" name=\"root\" value=\"sim\" checked> "
+                              "this devnet's sim TEE root (development only)</label>");
+    phx_buf_append_str(
+        b, "</fieldset><label for=\"collateral\">collateral JSON for an Intel quote "
+           "(dcap-qvl QuoteCollateralV3; fetched from the sim platform when the sim root is "
+           "chosen)</label><textarea id=\"collateral\" rows=\"3\" spellcheck=\"false\">"
+           "</textarea><button type=\"submit\" id=\"run\">Verify</button></form>"
+           "<p id=\"verdict\" role=\"status\"></p>"
+           "<table id=\"checks\"><thead><tr><th>link</th><th>result</th><th>reason</th></tr>"
+           "</thead><tbody></tbody></table><h2>Output</h2><pre id=\"output\"></pre>"
+           "<h2>Logs (as the caller received them; not signed)</h2><pre id=\"logs\"></pre>"
+           "<script src=\"/console/verify.js\"></script>");
+    page_end(b, resp);
+    json_decref(n);
+    return PHX_OK;
+}
+
+/* ---- assets ------------------------------------------------------------------------ */
+
+static phx_err_t h_style(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                         phx_error_t *e)
+{
+    (void)ctx, (void)req;
+    resp->content_type = "text/css; charset=utf-8";
+    return phx_buf_append(&resp->text, phx_console_style_css, phx_console_style_css_len)
+               ? phx_fail(e, PHX_ERR_NOMEM, "style")
+               : PHX_OK;
+}
+
+static phx_err_t h_script(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    (void)ctx, (void)req;
+    resp->content_type = "text/javascript; charset=utf-8";
+    resp->headers = page_headers;
+    return phx_buf_append(&resp->text, phx_console_verify_js, phx_console_verify_js_len)
+               ? phx_fail(e, PHX_ERR_NOMEM, "script")
+               : PHX_OK;
+}
+
+/* The sim platform's root and collateral, for a devnet: public material (the
+ * root certificate, PCS-format collateral signed under it). The page uses them
+ * only when the user picks "sim root". */
+static phx_err_t sim_file(phx_gateway_t *g, const char *name, phx_http_response_t *resp,
+                          const char *type, phx_error_t *e)
+{
+    const char *dir = gw_sim_dir(g);
+    if (!dir) return phx_fail(e, PHX_ERR_NOT_FOUND, "this gateway has no sim platform");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    phx_err_t err = phx_file_read(path, &resp->text, e);
+    if (!err) resp->content_type = type;
+    return err;
+}
+
+static phx_err_t h_sim_root(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    (void)req;
+    return sim_file(ctx, "root_ca.der", resp, "application/pkix-cert", e);
+}
+
+static phx_err_t h_sim_collateral(void *ctx, const phx_http_request_t *req,
+                                  phx_http_response_t *resp, phx_error_t *e)
+{
+    (void)req;
+    return sim_file(ctx, "collateral.json", resp, "application/json", e);
+}
+
+/* Browsers ask for it on every page; an empty answer keeps their consoles
+ * (and the browser test's error check) quiet. */
+static phx_err_t h_favicon(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)ctx, (void)req, (void)e;
+    resp->status = 204;
+    resp->content_type = "image/x-icon";
+    return PHX_OK;
+}
+
+phx_err_t gw_console_routes(phx_http_router_t *r, phx_gateway_t *g, phx_error_t *e)
+{
+    static const struct {
+        const char *pattern;
+        phx_http_handler_fn fn;
+    } routes[] = {
+        {"/", h_page_network},
+        {"/contracts/:id", h_page_contract},
+        {"/verify", h_page_verify},
+        {"/console/style.css", h_style},
+        {"/console/verify.js", h_script},
+        {"/console/sim/root", h_sim_root},
+        {"/console/sim/collateral", h_sim_collateral},
+        {"/favicon.ico", h_favicon},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        phx_err_t err = phx_http_router_add(r, "GET", routes[i].pattern, routes[i].fn, g, 0, e);
+        if (err) return err;
+    }
+    return PHX_OK;
+}

@@ -1,0 +1,138 @@
+// The console's pages in Debian's chromium (playwright-core, never a
+// downloaded browser), against the devnet console_browser.sh started:
+//   node console_browser.mjs ENDPOINTS.json RESULT.json CONTRACT_ID SHOTS_DIR
+// Each page loads with the devnet's real data; Verify accepts the real result
+// and names the broken link of a tampered one; markup in code, output and logs
+// is shown as text and never runs. Prints "N passed, N failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(path.join(process.env.PHX_NODE_MODULES, 'x.js'));
+const { chromium } = require('playwright-core');
+
+const [epFile, resultFile, contractId, shots] = process.argv.slice(2);
+const ep = JSON.parse(fs.readFileSync(epFile, 'utf8'));
+const resultText = fs.readFileSync(resultFile, 'utf8');
+const result = JSON.parse(resultText);
+const gw = ep.gateway;
+const workerAddr = ep.workers[0].address.toLowerCase();
+const registry = ep.deployment.contracts.Registry.toLowerCase();
+fs.mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+function check(name, cond, detail) {
+  if (cond) {
+    passed++;
+    console.log(`ok   ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${name}${detail !== undefined ? `: ${detail}` : ''}`);
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.PHX_CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+
+  // ---- Network --------------------------------------------------------------
+  let resp = await page.goto(`${gw}/`);
+  check('network page answers 200', resp.status() === 200, resp.status());
+  const csp = resp.headers()['content-security-policy'] || '';
+  check('network page has a strict CSP (scripts from self only)',
+    /script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp) && /default-src 'none'/.test(csp), csp);
+  const workersText = (await page.textContent('#workers tbody')).toLowerCase();
+  check('network page lists the devnet worker by address', workersText.includes(workerAddr), workersText);
+  check('the worker shows healthy with its TEE kind', workersText.includes('healthy') && workersText.includes('tdx'), workersText);
+  const operator = (ep.workers[0].operator || '').toLowerCase();
+  check('the worker shows its operator from the Registry', operator && workersText.includes(operator), operator);
+  const chainText = (await page.textContent('#chain')).toLowerCase();
+  check('network page shows the Registry address and chain id',
+    chainText.includes(registry) && chainText.includes(String(ep.chain_id)), chainText);
+  check('network page shows the KMS', (await page.textContent('#kms')).includes(ep.kms.url));
+  check('network page lists the contract', (await page.textContent('#contracts')).toLowerCase().includes(contractId.toLowerCase()));
+  await page.screenshot({ path: path.join(shots, 'console-network.png') });
+
+  // Read-only pages work without JavaScript.
+  const noJs = await browser.newContext({ javaScriptEnabled: false });
+  const p2 = await noJs.newPage();
+  await p2.goto(`${gw}/`);
+  check('network page renders without JavaScript',
+    (await p2.textContent('#workers tbody')).toLowerCase().includes(workerAddr));
+  await noJs.close();
+
+  // ---- Contract -------------------------------------------------------------
+  await page.click(`#contracts a[href="/contracts/${contractId}"]`);
+  await page.waitForSelector('#code');
+  const code = await page.textContent('#code');
+  check('contract page shows the code with its <script> as text',
+    code.includes('<script>window.__pwned = "code"</script>'), code);
+  check('contract page shows the owner', (await page.textContent('#owner')).toLowerCase() === ep.user.address.toLowerCase(),
+    await page.textContent('#owner'));
+  check('contract page holds no script element', (await page.locator('script').count()) === 0);
+  check('nothing on the contract page ran', (await page.evaluate(() => window.__pwned)) === undefined);
+  await page.screenshot({ path: path.join(shots, 'console-contract.png'), fullPage: true });
+
+  // ---- Verify ---------------------------------------------------------------
+  async function verify(text) {
+    await page.goto(`${gw}/verify`);
+    await page.fill('#result', text);
+    await page.check('input[name=root][value=sim]');
+    await page.click('#run');
+    await page.waitForFunction(() => /^(VALID|INVALID)/.test(document.getElementById('verdict').textContent),
+      null, { timeout: 120000 });
+    const rows = await page.$$eval('#checks tbody tr', (trs) => trs.map((tr) =>
+      ({ link: tr.dataset.link, result: tr.children[1].textContent, reason: tr.children[2].textContent })));
+    return { verdict: await page.textContent('#verdict'), rows };
+  }
+  const good = await verify(resultText);
+  const links = ['signature', 'deployment', 'registered', 'quote', 'binding', 'measurement'];
+  check('verify: the real result is VALID', good.verdict.startsWith('VALID'), JSON.stringify(good));
+  for (const l of links) {
+    const r = good.rows.find((x) => x.link === l);
+    check(`verify: link ${l} passes`, r && r.result === 'pass', r && r.reason);
+  }
+  const quoteRow = good.rows.find((x) => x.link === 'quote');
+  check('verify: the quote row names its TCB status', quoteRow && /TCB UpToDate/.test(quoteRow.reason), quoteRow && quoteRow.reason);
+  const out = await page.textContent('#output');
+  check('verify: the output with its markup is shown as text', out.includes('<img src=x onerror='), out);
+  const logs = await page.textContent('#logs');
+  check('verify: the log line with <script> is shown as text', logs.includes("<script>window.__pwned = 'log'</script>"), logs);
+  check('verify: no markup from the result ran', (await page.evaluate(() => window.__pwned)) === undefined);
+  check('verify: no img element was injected', (await page.locator('#output img, #logs script').count()) === 0);
+  await page.screenshot({ path: path.join(shots, 'console-verify.png'), fullPage: true });
+
+  // A tampered result: another output under the worker's signature.
+  const bad = { ...result };
+  const forged = JSON.stringify({ html: 'forged', hello: 'mallory' });
+  bad.output = JSON.parse(forged);
+  bad.output_bytes = '0x' + Buffer.from(forged).toString('hex');
+  const tampered = await verify(JSON.stringify(bad));
+  check('verify: the tampered result is INVALID', tampered.verdict.startsWith('INVALID'), tampered.verdict);
+  const sig = tampered.rows.find((x) => x.link === 'signature');
+  check('verify: the broken link named is the signature', sig && sig.result === 'FAIL' && /recovers to 0x[0-9a-fA-F]{40}, not the worker/.test(sig.reason),
+    sig && sig.reason);
+  check('verify: links after the broken one are not checked',
+    tampered.rows.filter((x) => x.result === 'not checked').length === links.length - 1, JSON.stringify(tampered.rows));
+  await page.screenshot({ path: path.join(shots, 'console-verify-tampered.png'), fullPage: true });
+
+  // A result that claims another worker: the signature link names it too.
+  const other = { ...result, worker: '0x' + '11'.repeat(20) };
+  const o = await verify(JSON.stringify(other));
+  const osig = o.rows.find((x) => x.link === 'signature');
+  check('verify: a result naming another worker fails at the signature', osig && osig.result === 'FAIL', osig && osig.reason);
+
+  check('no script errors on any page', errors.length === 0, errors.join(' | '));
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed || !passed ? 1 : 0);
