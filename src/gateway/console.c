@@ -13,6 +13,8 @@
 
 #include "console_assets.h"
 #include "gateway_internal.h"
+#include "phx/attest.h"
+#include "phx/chain.h"
 #include "phx/crypto.h"
 
 /* Scripts only from here ('wasm-unsafe-eval' lets the bundle compile the
@@ -146,11 +148,15 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
                                            "latency_ms", "url"};
         phx_buf_append_str(b, "<tr>");
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-            phx_buf_append_str(b, k == 3 ? "<td class=\"hex\">" : "<td>");
+            phx_buf_append_str(b, k <= 1 || k == 3 ? "<td class=\"hex\">" : "<td>");
             if (k == 4) {
                 phx_buf_append_str(b, json_is_true(json_object_get(v, "healthy"))
                                           ? "<span class=\"ok\">healthy</span>"
                                           : "<span class=\"bad\">down</span>");
+            } else if (k == 0) {
+                phx_buf_printf(b, "<a href=\"/attestation/workers/%zu\">", i);
+                esc_field(b, v, cols[k]);
+                phx_buf_append_str(b, "</a>");
             } else {
                 esc_field(b, v, cols[k]);
             }
@@ -162,6 +168,8 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
 
     phx_buf_append_str(b, "<h2>KMS</h2><dl id=\"kms\"><dt>URL</dt><dd>");
     esc_field(b, n, "kms");
+    if (json_object_get(n, "kms"))
+        phx_buf_append_str(b, " (<a href=\"/attestation/kms\">attestation</a>)");
     phx_buf_append_str(b, "</dd></dl><h2>Chain</h2><dl id=\"chain\"><dt>RPC</dt><dd>");
     esc_field(b, n, "rpc");
     json_t *chain = json_object_get(n, "chain");
@@ -240,6 +248,163 @@ static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
     phx_buf_free(&code);
     json_decref(c);
     return PHX_OK;
+}
+
+/* A table of the scalar fields of a JSON object (header, TD/enclave report). */
+static void fields_table(phx_buf_t *b, const char *html_id, const json_t *o)
+{
+    const char *k;
+    const json_t *v;
+    phx_buf_printf(b, "<table id=\"%s\"><tbody>", html_id);
+    json_object_foreach((json_t *)o, k, v)
+    {
+        phx_buf_append_str(b, "<tr><th>");
+        esc(b, k);
+        phx_buf_append_str(b, "</th><td class=\"hex\">");
+        esc_field(b, o, k);
+        phx_buf_append_str(b, "</td></tr>");
+    }
+    phx_buf_append_str(b, "</tbody></table>");
+}
+
+/* The attestation of a worker (by its place in the network view) or the KMS:
+ * a fresh quote over a nonce of ours, verified here with src/attest against
+ * the sim root when the gateway has one, else Intel's. */
+static phx_err_t attestation_page(phx_gateway_t *g, const char *what, const char *base,
+                                  phx_http_response_t *resp, phx_error_t *e)
+{
+    uint8_t nonce[32], rd[64], addr[20], x25519[32];
+    char nhex[65], url[600];
+    phx_buf_t quote = PHX_BUF_INIT, root = PHX_BUF_INIT;
+    json_t *a = NULL, *rj = NULL;
+    phx_attest_verifier_t *v = NULL;
+    phx_attest_result_t res = {0};
+    phx_error_t ve = {0};
+    const char *s;
+    phx_err_t err = phx_random_bytes(nonce, sizeof nonce);
+    if (err) return phx_fail(e, err, "random nonce");
+    phx_hex_encode_to(nhex, nonce, 32);
+    snprintf(url, sizeof url, "%s/v1/attestation?nonce=0x%s", base, nhex);
+    phx_http_client_opts_t co = {.timeout_ms = 10000, .connect_timeout_ms = 2000};
+    if ((err = phx_http_json("GET", url, NULL, &co, NULL, &a, e))) goto out;
+    if ((err = phx_json_get_str(a, "quote", &s, e)) || (err = phx_hex_decode(s, &quote, e)))
+        goto out;
+    json_t *coll = json_object_get(a, "collateral");
+    char *coll_text = json_is_object(coll) ? phx_json_dump(coll, false) : NULL;
+    const char *sim = gw_sim_dir(g);
+    char rpath[1200];
+    snprintf(rpath, sizeof rpath, "%s/root_ca.der", sim ? sim : "");
+    phx_err_t verr = sim ? phx_file_read(rpath, &root, &ve) : PHX_OK;
+    if (!verr) verr = phx_attest_verifier_new(sim ? root.ptr : NULL, root.len, &v, &ve);
+    if (!verr && !coll_text)
+        verr = phx_fail(&ve, PHX_ERR_NOT_FOUND, "no collateral came with the quote");
+    if (!verr)
+        verr =
+            phx_attest_verify(v, quote.ptr, quote.len, (const uint8_t *)coll_text,
+                              strlen(coll_text), (int64_t)(phx_now_ms() / 1000), NULL, &res, &ve);
+    free(coll_text);
+    rj = phx_attest_result_json(&res);
+    /* The report data must bind the keys the node names to our nonce. */
+    bool bound = false;
+    if ((!phx_json_get_hex_fixed(a, "worker", addr, 20, NULL) ||
+         !phx_json_get_hex_fixed(a, "kms_address", addr, 20, NULL)) &&
+        !phx_json_get_hex_fixed(a, "x25519_pub", x25519, 32, NULL) && res.parsed) {
+        phx_chain_report_data(addr, x25519, nonce, rd);
+        const uint8_t *got =
+            res.report_type == PHX_REPORT_SGX ? res.sgx.report_data : res.td.report_data;
+        if (!memcmp(got, rd, 64)) bound = true;
+        /* The KMS binds with its own tag (phx-kms-v1): it matches that one. */
+        if (!bound && json_object_get(a, "kms_address")) {
+            uint8_t kd[64];
+            phx_chain_kms_report_data(addr, x25519, nonce, kd);
+            bound = !memcmp(got, kd, 64);
+        }
+    }
+
+    phx_buf_t *b = &resp->text;
+    page_start(b, "Attestation", "");
+    phx_buf_append_str(b, "<h1>Attestation of ");
+    esc(b, what);
+    phx_buf_append_str(b, "</h1><p>A fresh quote this gateway asked for with nonce <code>0x");
+    esc(b, nhex);
+    phx_buf_append_str(b, "</code>, verified by the gateway against the ");
+    esc(b, sim ? "devnet's sim root" : "Intel SGX root CA");
+    phx_buf_append_str(b, ". To check it without trusting the gateway, use <a href=\"/verify\">"
+                          "Verify</a> on a result or <code>phx attest verify</code>.</p>"
+                          "<dl id=\"attestation\"><dt>verdict</dt><dd id=\"verdict\" class=\"");
+    phx_buf_append_str(b, verr ? "bad\">" : "ok\">");
+    if (verr)
+        esc(b, ve.message);
+    else
+        phx_buf_append_str(b, "verified and accepted by the default TCB policy");
+    phx_buf_append_str(b, "</dd><dt>TCB status</dt><dd id=\"tcb\">");
+    esc_field(b, rj, "status");
+    phx_buf_append_str(b, "</dd><dt>advisories</dt><dd>");
+    size_t i;
+    json_t *adv;
+    json_array_foreach(json_object_get(rj, "advisory_ids"), i, adv)
+    {
+        if (i) phx_buf_append_str(b, ", ");
+        esc(b, json_string_value(adv));
+    }
+    if (!json_array_size(json_object_get(rj, "advisory_ids"))) phx_buf_append_str(b, "none");
+    phx_buf_append_str(b, "</dd><dt>FMSPC</dt><dd class=\"hex\">");
+    esc_field(b, rj, "fmspc");
+    phx_buf_append_str(b, "</dd><dt>TEE</dt><dd>");
+    esc_field(b, rj, "tee_type");
+    phx_buf_append_str(b, "</dd><dt>address</dt><dd class=\"hex\">");
+    esc_field(b, a, json_object_get(a, "worker") ? "worker" : "kms_address");
+    phx_buf_append_str(b, "</dd><dt>report data binds its keys to the nonce</dt><dd id=\"binding\" "
+                          "class=\"");
+    phx_buf_append_str(b, bound ? "ok\">yes" : "bad\">no");
+    phx_buf_append_str(b, "</dd></dl><h2>Quote header</h2>");
+    fields_table(b, "header", json_object_get(rj, "header"));
+    phx_buf_append_str(b, "<h2>Report</h2>");
+    fields_table(b, "report", json_object_get(rj, "report"));
+    page_end(b, resp);
+out:
+    phx_attest_verifier_free(v);
+    json_decref(a);
+    json_decref(rj);
+    phx_buf_free(&quote);
+    phx_buf_free(&root);
+    return err;
+}
+
+/* GET /attestation/workers/:n (n: its row on the Network page) */
+static phx_err_t h_page_attest_worker(void *ctx, const phx_http_request_t *req,
+                                      phx_http_response_t *resp, phx_error_t *e)
+{
+    const char *n = phx_http_param(req, "n");
+    char *end;
+    unsigned long i = strtoul(n, &end, 10);
+    json_t *net = gw_network_json(ctx);
+    if (!net) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    json_t *w = *n && !*end ? json_array_get(json_object_get(net, "workers"), i) : NULL;
+    const char *url = json_string_value(json_object_get(w, "url"));
+    char what[128];
+    snprintf(what, sizeof what, "worker %s",
+             json_string_value(json_object_get(w, "address"))
+                 ? json_string_value(json_object_get(w, "address"))
+                 : (url ? url : ""));
+    phx_err_t err = url ? attestation_page(ctx, what, url, resp, e)
+                        : phx_fail(e, PHX_ERR_NOT_FOUND, "no worker %s", n);
+    json_decref(net);
+    return err;
+}
+
+/* GET /attestation/kms */
+static phx_err_t h_page_attest_kms(void *ctx, const phx_http_request_t *req,
+                                   phx_http_response_t *resp, phx_error_t *e)
+{
+    (void)req;
+    json_t *net = gw_network_json(ctx);
+    if (!net) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    const char *url = json_string_value(json_object_get(net, "kms"));
+    phx_err_t err = url ? attestation_page(ctx, "the KMS", url, resp, e)
+                        : phx_fail(e, PHX_ERR_NOT_FOUND, "this gateway has no KMS configured");
+    json_decref(net);
+    return err;
 }
 
 /* GET /verify: the form; verify.js does the checks in the browser. */
@@ -359,6 +524,8 @@ phx_err_t gw_console_routes(phx_http_router_t *r, phx_gateway_t *g, phx_error_t 
         {"/", h_page_network},
         {"/contracts/:id", h_page_contract},
         {"/verify", h_page_verify},
+        {"/attestation/workers/:n", h_page_attest_worker},
+        {"/attestation/kms", h_page_attest_kms},
         {"/console/style.css", h_style},
         {"/console/verify.js", h_script},
         {"/console/sim/root", h_sim_root},

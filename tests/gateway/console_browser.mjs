@@ -37,7 +37,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu'],
 });
 try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -69,6 +69,24 @@ try {
     (await p2.textContent('#workers tbody')).toLowerCase().includes(workerAddr));
   await noJs.close();
 
+  // ---- Attestation ----------------------------------------------------------
+  await page.click('#workers tbody tr:first-child a[href^="/attestation/workers/"]');
+  await page.waitForSelector('#attestation');
+  check('attestation page: the worker quote verifies', (await page.getAttribute('#verdict', 'class')) === 'ok',
+    await page.textContent('#verdict'));
+  check('attestation page: TCB status shown', (await page.textContent('#tcb')) === 'UpToDate', await page.textContent('#tcb'));
+  check('attestation page: the report data binds its keys to our nonce', (await page.textContent('#binding')) === 'yes');
+  const report = await page.textContent('#report');
+  check('attestation page: TD report fields (mr_td, rt_mr0..3, report_data)',
+    ['mr_td', 'rt_mr0', 'rt_mr3', 'report_data'].every((f) => report.includes(f)), report);
+  check('attestation page: quote header (version, tee_type)', /version\s*4/.test(await page.textContent('#header')));
+  await page.screenshot({ path: path.join(shots, 'console-attestation.png') });
+  await page.goto(`${gw}/attestation/kms`);
+  check('attestation page: the KMS quote verifies', (await page.getAttribute('#verdict', 'class')) === 'ok',
+    await page.textContent('#verdict'));
+  check('attestation page: the KMS binds its keys to our nonce', (await page.textContent('#binding')) === 'yes');
+  await page.goto(`${gw}/`);
+
   // ---- Contract -------------------------------------------------------------
   await page.click(`#contracts a[href="/contracts/${contractId}"]`);
   await page.waitForSelector('#code');
@@ -79,7 +97,7 @@ try {
     await page.textContent('#owner'));
   check('contract page holds no script element', (await page.locator('script').count()) === 0);
   check('nothing on the contract page ran', (await page.evaluate(() => window.__pwned)) === undefined);
-  await page.screenshot({ path: path.join(shots, 'console-contract.png'), fullPage: true });
+  await page.screenshot({ path: path.join(shots, 'console-contract.png') });
 
   // ---- Verify ---------------------------------------------------------------
   async function verify(text) {
@@ -108,7 +126,8 @@ try {
   check('verify: the log line with <script> is shown as text', logs.includes("<script>window.__pwned = 'log'</script>"), logs);
   check('verify: no markup from the result ran', (await page.evaluate(() => window.__pwned)) === undefined);
   check('verify: no img element was injected', (await page.locator('#output img, #logs script').count()) === 0);
-  await page.screenshot({ path: path.join(shots, 'console-verify.png'), fullPage: true });
+  await page.locator('#checks').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shots, 'console-verify.png') });
 
   // A tampered result: another output under the worker's signature.
   const bad = { ...result };
@@ -122,7 +141,8 @@ try {
     sig && sig.reason);
   check('verify: links after the broken one are not checked',
     tampered.rows.filter((x) => x.result === 'not checked').length === links.length - 1, JSON.stringify(tampered.rows));
-  await page.screenshot({ path: path.join(shots, 'console-verify-tampered.png'), fullPage: true });
+  await page.locator('#checks').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shots, 'console-verify-tampered.png') });
 
   // A result that claims another worker: the signature link names it too.
   const other = { ...result, worker: '0x' + '11'.repeat(20) };
