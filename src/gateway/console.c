@@ -87,13 +87,17 @@ static void page_start(phx_buf_t *b, const char *title, const char *nav)
 {
     phx_buf_append_str(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                           "<meta name=\"viewport\" content=\"width=device-width\">"
-                          "<link rel=\"stylesheet\" href=\"/console/style.css\"><title>");
+                          "<link rel=\"stylesheet\" href=\"/console/style.css\">");
+    /* The Jobs table is live without script: the browser reloads it. */
+    if (!strcmp(nav, "jobs")) phx_buf_append_str(b, "<meta http-equiv=\"refresh\" content=\"5\">");
+    phx_buf_append_str(b, "<title>");
     esc(b, title);
     phx_buf_append_str(b, " \xc2\xb7 Phalanx</title></head><body><header><strong>Phalanx</strong>"
                           "<nav aria-label=\"pages\">");
     static const struct {
         const char *id, *href, *label;
-    } links[] = {{"network", "/", "Network"}, {"verify", "/verify", "Verify"}};
+    } links[] = {
+        {"network", "/", "Network"}, {"jobs", "/jobs", "Jobs"}, {"verify", "/verify", "Verify"}};
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
         phx_buf_printf(b, "<a href=\"%s\"%s>%s</a>", links[i].href,
                        strcmp(nav, links[i].id) ? "" : " aria-current=\"page\"", links[i].label);
@@ -206,6 +210,147 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
     return PHX_OK;
 }
 
+/* ---- on-chain requests ------------------------------------------------------------ */
+
+#define JOBS_SHOWN 100 /* newest requests on a page */
+
+/* The Jobs contract's requests from its events, newest first, at most
+ * JOBS_SHOWN: {"id","contract","requester","fee","k","deadline","block",
+ * "status","done_block","latency_blocks","operators"}. contract (may be NULL)
+ * filters. Read straight from the chain node, so the page shows what the
+ * chain says (the gateway keeps no copy). */
+static phx_err_t chain_jobs(phx_gateway_t *g, const uint8_t *contract, json_t **out, phx_error_t *e)
+{
+    const char *rpc_url;
+    const phx_chain_deployment_t *d;
+    *out = NULL;
+    if (!gw_chain(g, &rpc_url, &d))
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "this gateway has no chain (--rpc, --deployment)");
+    static const char *const sigs[] = {PHX_CHAIN_EV_REQUESTED, PHX_CHAIN_EV_FULFILLED,
+                                       PHX_CHAIN_EV_REFUNDED,
+                                       "CallbackFailed(uint256 indexed requestId,bytes reason)"};
+    uint8_t topics[4][32];
+    for (int i = 0; i < 4; i++)
+        if (phx_abi_event_topic(sigs[i], topics[i], e)) return PHX_ERR_INTERNAL;
+    phx_rpc_t *rpc = NULL;
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0;
+    uint64_t head = 0;
+    phx_rpc_opts_t ro = {.timeout_ms = 5000};
+    phx_evm_filter_t f = {.from_block = d->block, .addresses = &d->jobs, .address_count = 1};
+    f.topic_sets[0] = (const uint8_t(*)[32])topics;
+    f.topic_counts[0] = 4;
+    phx_err_t err;
+    if ((err = phx_rpc_open(rpc_url, &ro, &rpc, e)) || (err = phx_rpc_block_number(rpc, &head, e)))
+        goto out;
+    f.to_block = head;
+    if ((err = phx_rpc_get_logs(rpc, &f, &logs, &n, e))) goto out;
+    json_t *rows = json_array(), *by_id = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = NULL;
+        int kind = -1;
+        for (int k = 0; k < 4 && kind < 0; k++)
+            if (logs[i].topic_count && !memcmp(logs[i].topics[0], topics[k], 32)) kind = k;
+        if (kind < 0 || phx_abi_decode_log_json(sigs[kind], false, &logs[i], &ev, NULL)) continue;
+        const char *id = json_string_value(json_object_get(ev, "requestId"));
+        json_t *row = id ? json_object_get(by_id, id) : NULL;
+        if (kind == 0) {
+            const char *cid = json_string_value(json_object_get(ev, "contractId"));
+            uint8_t cb[32];
+            if (id && !row && cid && !phx_hex_decode_fixed(cid, cb, 32, NULL) &&
+                (!contract || !memcmp(cb, contract, 32))) {
+                row = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:I,s:s}", "id", id, "contract",
+                                json_object_get(ev, "contractId"), "requester",
+                                json_object_get(ev, "requester"), "fee", json_object_get(ev, "fee"),
+                                "k", json_object_get(ev, "k"), "deadline",
+                                json_object_get(ev, "deadline"), "block",
+                                (json_int_t)logs[i].block_number, "status", "pending");
+                if (row) json_object_set(by_id, id, row), json_array_append_new(rows, row);
+            }
+        } else if (row) {
+            /* A failed callback is fulfilled and paid, then marked failed. */
+            const char *st =
+                kind == 1
+                    ? (json_is_true(json_object_get(ev, "callbackOk")) ? "fulfilled" : "failed")
+                : kind == 2 ? "refunded"
+                            : "failed";
+            json_object_set_new(row, "status", json_string(st));
+            if (kind != 3) {
+                json_int_t at = json_integer_value(json_object_get(row, "block"));
+                json_object_set_new(row, "done_block",
+                                    json_integer((json_int_t)logs[i].block_number));
+                json_object_set_new(row, "latency_blocks",
+                                    json_integer((json_int_t)logs[i].block_number - at));
+            }
+            if (kind == 1) json_object_set(row, "operators", json_object_get(ev, "operators"));
+        }
+        json_decref(ev);
+    }
+    json_decref(by_id);
+    /* newest first, at most JOBS_SHOWN */
+    *out = json_array();
+    for (size_t i = json_array_size(rows); i-- > 0 && json_array_size(*out) < JOBS_SHOWN;)
+        json_array_append(*out, json_array_get(rows, i));
+    json_decref(rows);
+out:
+    for (size_t i = 0; i < n; i++)
+        phx_evm_log_clear(&logs[i]);
+    free(logs);
+    phx_rpc_close(rpc);
+    return err;
+}
+
+/* The requests table (Jobs page and a contract's page). */
+static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
+{
+    size_t i;
+    json_t *r;
+    phx_buf_append_str(b, "<table id=\"requests\"><thead><tr><th>request</th>");
+    if (with_contract) phx_buf_append_str(b, "<th>contract</th>");
+    phx_buf_append_str(b,
+                       "<th>status</th><th>requester</th><th>fee (wei)</th><th>k</th>"
+                       "<th>requested at block</th><th>settled at block</th>"
+                       "<th>latency (blocks)</th><th>signing operators</th></tr></thead><tbody>");
+    json_array_foreach((json_t *)rows, i, r)
+    {
+        const char *st = json_string_value(json_object_get(r, "status"));
+        phx_buf_append_str(b, "<tr><td>");
+        esc_field(b, r, "id");
+        phx_buf_append_str(b, "</td>");
+        if (with_contract) {
+            phx_buf_append_str(b, "<td class=\"hex\"><a href=\"/contracts/");
+            esc_field(b, r, "contract");
+            phx_buf_append_str(b, "\">");
+            esc_field(b, r, "contract");
+            phx_buf_append_str(b, "</a></td>");
+        }
+        phx_buf_printf(b, "<td class=\"status-%s\">",
+                       st && !strcmp(st, "fulfilled") ? "ok"
+                       : st && !strcmp(st, "pending") ? "pending"
+                                                      : "bad");
+        esc(b, st);
+        phx_buf_append_str(b, "</td><td class=\"hex\">");
+        esc_field(b, r, "requester");
+        static const char *const cols[] = {"fee", "k", "block", "done_block", "latency_blocks"};
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            phx_buf_append_str(b, "</td><td>");
+            esc_field(b, r, cols[k]);
+        }
+        phx_buf_append_str(b, "</td><td class=\"hex\">");
+        size_t oi;
+        json_t *op;
+        json_array_foreach(json_object_get(r, "operators"), oi, op)
+        {
+            if (oi) phx_buf_append_str(b, " ");
+            esc(b, json_string_value(op));
+        }
+        phx_buf_append_str(b, "</td></tr>");
+    }
+    phx_buf_append_str(b, "</tbody></table>");
+    if (!json_array_size(rows))
+        phx_buf_append_str(b, "<p id=\"no-requests\">No on-chain requests yet.</p>");
+}
+
 /* GET /contracts/:id: owner, code hash, the code itself (untrusted text). */
 static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
                                  phx_http_response_t *resp, phx_error_t *e)
@@ -244,9 +389,48 @@ static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
         esc(b, ce.message);
         phx_buf_append_str(b, "</p>");
     }
+    phx_buf_append_str(b, "<h2>On-chain requests</h2>");
+    json_t *rows = NULL;
+    uint8_t idb[32];
+    phx_error_t je = {0};
+    if (phx_hex_decode_fixed(id, idb, 32, &je) || chain_jobs(g, idb, &rows, &je)) {
+        phx_buf_append_str(b, "<p class=\"bad\" id=\"jobs-error\">");
+        esc(b, je.message);
+        phx_buf_append_str(b, "</p>");
+    } else {
+        jobs_table(b, rows, false);
+    }
+    json_decref(rows);
     page_end(b, resp);
     phx_buf_free(&code);
     json_decref(c);
+    return PHX_OK;
+}
+
+/* GET /jobs: the Jobs contract's requests, refreshed every 5 s without script. */
+static phx_err_t h_page_jobs(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                             phx_error_t *e)
+{
+    (void)req;
+    json_t *rows = NULL;
+    phx_error_t je = {0};
+    phx_err_t jerr = chain_jobs(ctx, NULL, &rows, &je);
+    phx_buf_t *b = &resp->text;
+    page_start(b, "Jobs", "jobs");
+    phx_buf_printf(b,
+                   "<h1>Jobs</h1><p>The newest %d requests of the Jobs contract, read from the "
+                   "chain node on every load (this page reloads itself every 5 s).</p>",
+                   JOBS_SHOWN);
+    if (jerr) {
+        phx_buf_append_str(b, "<p class=\"bad\" id=\"jobs-error\">");
+        esc(b, je.message);
+        phx_buf_append_str(b, "</p>");
+    } else {
+        jobs_table(b, rows, true);
+    }
+    page_end(b, resp);
+    json_decref(rows);
+    (void)e;
     return PHX_OK;
 }
 
@@ -524,6 +708,7 @@ phx_err_t gw_console_routes(phx_http_router_t *r, phx_gateway_t *g, phx_error_t 
         {"/", h_page_network},
         {"/contracts/:id", h_page_contract},
         {"/verify", h_page_verify},
+        {"/jobs", h_page_jobs},
         {"/attestation/workers/:n", h_page_attest_worker},
         {"/attestation/kms", h_page_attest_kms},
         {"/console/style.css", h_style},

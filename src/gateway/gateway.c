@@ -729,6 +729,13 @@ phx_err_t gw_blob_get(phx_gateway_t *g, const uint8_t hash[32], phx_buf_t *out, 
     return phx_blob_get(g->blob_dir, hash, out, e);
 }
 
+bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_deployment_t **d)
+{
+    *rpc_url = g->rpc_url;
+    *d = &g->deployment;
+    return g->rpc_url && g->has_deployment;
+}
+
 const char *gw_sim_dir(const phx_gateway_t *g)
 {
     return g->sim_dir;

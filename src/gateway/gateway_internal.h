@@ -5,6 +5,7 @@
 #define PHX_GATEWAY_INTERNAL_H
 
 #include "phx/gateway.h"
+#include "phx/chain.h"
 #include "phx/net.h"
 
 /* The body of GET /v1/network (a new reference, NULL on allocation failure). */
@@ -13,6 +14,8 @@ json_t *gw_network_json(phx_gateway_t *g);
 json_t *gw_contract_info(phx_gateway_t *g, const char *id);
 /* The code blob of a contract by hash (re-hashed on read). */
 phx_err_t gw_blob_get(phx_gateway_t *g, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e);
+/* The chain the gateway was given (rpc URL and deployment), or false. */
+bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_deployment_t **d);
 /* The sim TEE directory the gateway was given, or NULL. */
 const char *gw_sim_dir(const phx_gateway_t *g);
 

@@ -99,6 +99,23 @@ try {
   check('nothing on the contract page ran', (await page.evaluate(() => window.__pwned)) === undefined);
   await page.screenshot({ path: path.join(shots, 'console-contract.png') });
 
+  const creq = await page.textContent('#requests tbody');
+  check('contract page lists its on-chain request, fulfilled', /^1\s*fulfilled/.test(creq.trim()), creq);
+
+  // ---- Jobs -----------------------------------------------------------------
+  await page.click('nav a[href="/jobs"]');
+  await page.waitForSelector('#requests');
+  const jrow = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check('jobs page lists the request', jrow.length === 1, JSON.stringify(jrow));
+  if (jrow.length === 1) {
+    const [rid, cid, st, requester, fee, k, at, done, latency, ops] = jrow[0];
+    check('jobs page: id, contract, status', rid === '1' && cid.toLowerCase() === contractId.toLowerCase() && st === 'fulfilled', jrow[0].join(' | '));
+    check('jobs page: requester and fee', requester.toLowerCase() === ep.user.address.toLowerCase() && /^[1-9][0-9]*$/.test(fee) && k === '1', jrow[0].join(' | '));
+    check('jobs page: blocks and latency', Number(done) >= Number(at) && Number(latency) === Number(done) - Number(at), jrow[0].join(' | '));
+    check('jobs page: the signing operator', ops.toLowerCase().includes(operator), ops);
+  }
+  await page.screenshot({ path: path.join(shots, 'console-jobs.png') });
+
   // ---- Verify ---------------------------------------------------------------
   async function verify(text) {
     await page.goto(`${gw}/verify`);

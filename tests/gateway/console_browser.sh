@@ -60,5 +60,23 @@ id=$(json "$tmp/deploy.json" "['id']")
     exit 1
 }
 
+# An on-chain request for the contract, for the Jobs page; the devnet's worker
+# fulfils it (waited for, bounded, so the page shows a settled request).
+cast=$nm/.bin/cast
+rpc=$(json "$tmp/ep.json" "['rpc']")
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")" \
+    'approve(address,uint256)' "$jobs" 10000000000000000000 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$jobs" 'request(bytes32,bytes,uint256,uint32,uint8)' \
+        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 100000 1 >/dev/null || {
+    echo "FAIL an on-chain request"
+    exit 1
+}
+for _ in $(seq 1 600); do
+    [ "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8)' 1 | sed -n 2p)" = 2 ] && break
+    sleep 0.1
+done
+
 PHX_CHROMIUM="$chromium" PHX_NODE_MODULES="$nm" \
     node "$here/console_browser.mjs" "$tmp/ep.json" "$tmp/result.json" "$id" "${PHX_CONSOLE_SHOTS:-$tmp/shots}"
