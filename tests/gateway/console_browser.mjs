@@ -1,6 +1,6 @@
 // The console's pages in Debian's chromium (playwright-core, never a
 // downloaded browser), against the devnet console_browser.sh started:
-//   node console_browser.mjs ENDPOINTS.json RESULT.json CONTRACT_ID SHOTS_DIR
+//   node console_browser.mjs ENDPOINTS.json RESULT.json CONTRACT_ID SHOTS_DIR SEALED.json
 // Each page loads with the devnet's real data; Verify accepts the real result
 // and names the broken link of a tampered one; markup in code, output and logs
 // is shown as text and never runs. Prints "N passed, N failed".
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(path.join(process.env.PHX_NODE_MODULES, 'x.js'));
 const { chromium } = require('playwright-core');
 
-const [epFile, resultFile, contractId, shots] = process.argv.slice(2);
+const [epFile, resultFile, contractId, shots, sealedFile] = process.argv.slice(2);
 const ep = JSON.parse(fs.readFileSync(epFile, 'utf8'));
 const resultText = fs.readFileSync(resultFile, 'utf8');
 const result = JSON.parse(resultText);
@@ -145,6 +145,11 @@ try {
   check('verify: no img element was injected', (await page.locator('#output img, #logs script').count()) === 0);
   await page.locator('#checks').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, 'console-verify.png') });
+
+  // The result of an encrypted call (what `make run` makes): the sealed reply
+  // is what is signed, and it verifies without anyone opening it.
+  const sealed = await verify(fs.readFileSync(sealedFile, 'utf8'));
+  check('verify: an encrypted call\'s result is VALID', sealed.verdict.startsWith('VALID'), JSON.stringify(sealed.rows));
 
   // A tampered result: another output under the worker's signature.
   const bad = { ...result };

@@ -53,6 +53,12 @@ id=$(json "$tmp/deploy.json" "['id']")
     cat "$tmp/call.err"
     exit 1
 }
+# As `make run` does: an encrypted call, whose signed output is the sealed reply.
+"$phx" call "$id" --input '{"name":"sealed"}' --encrypt --json >"$tmp/sealed.json" 2>"$tmp/call.err" || {
+    echo "FAIL phx call --encrypt:"
+    cat "$tmp/call.err"
+    exit 1
+}
 # The CLI's own verdict on the same result: the browser must agree with it.
 "$phx" verify "$tmp/result.json" --trust-sim-root "$PHX_HOME/sim" >"$tmp/verify.out" 2>&1 || {
     echo "FAIL phx verify refuses the result the browser is to accept:"
@@ -79,4 +85,4 @@ for _ in $(seq 1 600); do
 done
 
 PHX_CHROMIUM="$chromium" PHX_NODE_MODULES="$nm" \
-    node "$here/console_browser.mjs" "$tmp/ep.json" "$tmp/result.json" "$id" "${PHX_CONSOLE_SHOTS:-$tmp/shots}"
+    node "$here/console_browser.mjs" "$tmp/ep.json" "$tmp/result.json" "$id" "${PHX_CONSOLE_SHOTS:-$tmp/shots}" "$tmp/sealed.json"
