@@ -143,7 +143,7 @@ try {
   check('verify: the log line with <script> is shown as text', logs.includes("<script>window.__pwned = 'log'</script>"), logs);
   check('verify: no markup from the result ran', (await page.evaluate(() => window.__pwned)) === undefined);
   check('verify: no img element was injected', (await page.locator('#output img, #logs script').count()) === 0);
-  await page.locator('#checks').scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById('verify-form').lastElementChild.scrollIntoView({ block: 'start' }));
   await page.screenshot({ path: path.join(shots, 'console-verify.png') });
 
   // The result of an encrypted call (what `make run` makes): the sealed reply
@@ -163,7 +163,7 @@ try {
     sig && sig.reason);
   check('verify: links after the broken one are not checked',
     tampered.rows.filter((x) => x.result === 'not checked').length === links.length - 1, JSON.stringify(tampered.rows));
-  await page.locator('#checks').scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById('verify-form').lastElementChild.scrollIntoView({ block: 'start' }));
   await page.screenshot({ path: path.join(shots, 'console-verify-tampered.png') });
 
   // A result that claims another worker: the signature link names it too.
