@@ -608,12 +608,19 @@ static phx_err_t h_page_verify(void *ctx, const phx_http_request_t *req, phx_htt
            "<p>Paste or drop a result envelope (what <code>phx call --json</code> prints). "
            "Every check below runs here, against the chain node you name: nothing is taken "
            "from this gateway but the page itself.</p>"
-           "<form id=\"verify-form\"><label for=\"result\">result JSON</label>"
+           "<form id=\"verify-form\"><label for=\"request\">an on-chain request id (the "
+           "envelope is rebuilt from the chain: its Fulfilled event and fulfill "
+           "transaction)</label><input id=\"request\" size=\"20\" inputmode=\"numeric\"> "
+           "<button type=\"button\" id=\"load-request\">Load and verify</button>"
+           "<label for=\"result\">or the result JSON</label>"
            "<textarea id=\"result\" rows=\"10\" spellcheck=\"false\"></textarea>"
            "<label for=\"file\">or a file</label><input type=\"file\" id=\"file\" "
            "accept=\".json,application/json\">"
            "<label for=\"rpc\">chain RPC</label><input id=\"rpc\" size=\"50\" value=\"");
     esc_field(b, n, "rpc");
+    phx_buf_append_str(b, "\"><label for=\"jobs\">Jobs contract (for a request id)</label>"
+                          "<input id=\"jobs\" size=\"50\" value=\"");
+    esc_field(b, json_object_get(json_object_get(n, "chain"), "contracts"), "Jobs");
     phx_buf_append_str(b, "\"><fieldset><legend>trusted root</legend>"
                           "<label><input type=\"radio\" name=\"root\" value=\"intel\"");
     phx_buf_append_str(b, sim ? ">" : " checked>");

@@ -166,6 +166,20 @@ try {
   await page.evaluate(() => document.getElementById('verify-form').lastElementChild.scrollIntoView({ block: 'start' }));
   await page.screenshot({ path: path.join(shots, 'console-verify-tampered.png') });
 
+  // Open by request id: the envelope rebuilt from the chain alone verifies.
+  await page.goto(`${gw}/verify`);
+  await page.fill('#request', '1');
+  await page.check('input[name=root][value=sim]');
+  await page.click('#load-request');
+  await page.waitForFunction(() => /^(VALID|INVALID|cannot)/.test(document.getElementById('verdict').textContent),
+    null, { timeout: 120000 });
+  const byId = await page.textContent('#verdict');
+  const byIdRows = await page.$$eval('#checks tbody tr', (trs) => trs.map((tr) => tr.children[1].textContent));
+  check('verify by request id: the on-chain job is VALID with all six links', byId.startsWith('VALID') &&
+    byIdRows.length === 6 && byIdRows.every((r) => r === 'pass'), `${byId} ${byIdRows}`);
+  check('verify by request id: the job output is shown', (await page.textContent('#output')).includes('"hello": "job"'),
+    await page.textContent('#output'));
+
   // A result that claims another worker: the signature link names it too.
   const other = { ...result, worker: '0x' + '11'.repeat(20) };
   const o = await verify(JSON.stringify(other));

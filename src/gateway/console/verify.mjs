@@ -221,6 +221,60 @@ async function run(ev) {
   verdict.className = ok ? 'ok' : 'bad';
 }
 
+const FULFILL_ABI = [
+  'function fulfill(uint256 requestId, bytes output, bytes[] signatures)',
+  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool callbackOk, address[] operators, bytes output)',
+];
+
+// An on-chain job's envelope, rebuilt from the chain alone: the request's
+// contract and code from Jobs.requests, the output from the Fulfilled event,
+// the signature from the fulfill transaction's calldata (the one by the
+// worker that sent it). The checks then run on it like on a pasted one.
+async function loadRequest(ev) {
+  ev.preventDefault();
+  const verdict = document.getElementById('verdict');
+  verdict.className = '';
+  verdict.textContent = 'reading the request from the chain…';
+  const provider = new ethers.JsonRpcProvider(document.getElementById('rpc').value.trim());
+  try {
+    const id = BigInt(document.getElementById('request').value.trim());
+    const jobsAddr = ethers.getAddress(document.getElementById('jobs').value.trim());
+    const jobs = new ethers.Contract(jobsAddr, [...JOBS_ABI, ...FULFILL_ABI], provider);
+    const req = await jobs.requests(id);
+    need(Number(req.status) === 2 || Number(req.status) === 3, `request ${id} is not fulfilled (status ${req.status})`);
+    const logs = await jobs.queryFilter(jobs.filters.Fulfilled(id), 0, 'latest');
+    need(logs.length === 1, `request ${id}: ${logs.length} Fulfilled events`);
+    const tx = await provider.getTransaction(logs[0].transactionHash);
+    const call = jobs.interface.parseTransaction({ data: tx.data });
+    need(call && call.name === 'fulfill', 'the Fulfilled event did not come from a fulfill call');
+    const net = await provider.getNetwork();
+    const env = {
+      kind: 'job', chain_id: Number(net.chainId), jobs: jobsAddr, request_id: ethers.toBeHex(id, 32),
+      contract_id: req.contractId, code_hash: req.codeHash, output_bytes: ethers.hexlify(logs[0].args.output),
+      worker: tx.from, signature: call.args.signatures[0],
+    };
+    const abi = ethers.AbiCoder.defaultAbiCoder();
+    const domain = ethers.keccak256(abi.encode(['bytes32', 'uint256', 'address'], [ethers.id('phx-result-v1'), net.chainId, jobsAddr]));
+    const digest = ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
+      [domain, env.request_id, env.contract_id, env.code_hash, ethers.keccak256(env.output_bytes)]));
+    for (const sig of call.args.signatures)
+      if (ethers.recoverAddress(digest, sig).toLowerCase() === tx.from.toLowerCase()) env.signature = sig;
+    try {
+      env.output = JSON.parse(ethers.toUtf8String(env.output_bytes));
+    } catch {
+      // not JSON: the bytes alone are the output
+    }
+    document.getElementById('result').value = JSON.stringify(env, null, 1);
+  } catch (e) {
+    verdict.className = 'bad';
+    verdict.textContent = `cannot load the request: ${e.shortMessage || e.message}`;
+    provider.destroy();
+    return;
+  }
+  provider.destroy();
+  await run(ev);
+}
+
 function readFile(file) {
   file.text().then((t) => {
     document.getElementById('result').value = t;
@@ -228,6 +282,7 @@ function readFile(file) {
 }
 
 document.getElementById('verify-form').addEventListener('submit', run);
+document.getElementById('load-request').addEventListener('click', loadRequest);
 document.getElementById('file').addEventListener('change', (e) => e.target.files[0] && readFile(e.target.files[0]));
 const area = document.getElementById('result');
 area.addEventListener('dragover', (e) => e.preventDefault());
