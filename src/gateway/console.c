@@ -389,6 +389,16 @@ static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
         esc(b, ce.message);
         phx_buf_append_str(b, "</p>");
     }
+    /* Logs are the owner's (GET /v1/contracts/:id/logs wants an OwnerRequest
+     * signature): the page asks the user's wallet to sign one. */
+    phx_buf_append_str(b, "<h2>Logs</h2><p>Only the owner reads them: sign in with the owner's "
+                          "wallet (an EIP-712 OwnerRequest <code>logs</code> for this contract, "
+                          "valid for 5 minutes). Needs JavaScript and a wallet.</p>"
+                          "<button type=\"button\" id=\"owner-signin\" data-contract=\"");
+    esc_field(b, c, "id");
+    phx_buf_append_str(b, "\">Sign in with wallet</button><p id=\"owner-status\" role=\"status\">"
+                          "</p><div id=\"owner-logs\"></div>"
+                          "<script src=\"/console/verify.js\"></script>");
     phx_buf_append_str(b, "<h2>On-chain requests</h2>");
     json_t *rows = NULL;
     uint8_t idb[32];

@@ -32,12 +32,36 @@ function check(name, cond, detail) {
   }
 }
 
+// The owner's wallet: a stand-in for a browser wallet extension (headless
+// chromium has none), an EIP-1193 provider whose signing is ethers' with the
+// devnet user's key in this process. What is signed and what the gateway
+// checks are real.
+const { Wallet } = require('ethers');
+const ownerWallet = new Wallet(fs.readFileSync(ep.user.key_file, 'utf8').trim());
+const strangerWallet = Wallet.createRandom();
+let wallet = ownerWallet;
+
 const browser = await chromium.launch({
   executablePath: process.env.PHX_CHROMIUM,
   args: ['--no-sandbox', '--disable-gpu'],
 });
 try {
   const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  await ctx.exposeFunction('__phxWalletAccount', () => wallet.address);
+  await ctx.exposeFunction('__phxWalletSign', (typedJson) => {
+    const t = JSON.parse(typedJson);
+    delete t.types.EIP712Domain;
+    return wallet.signTypedData(t.domain, t.types, t.message);
+  });
+  await ctx.addInitScript(() => {
+    window.ethereum = {
+      request: async ({ method, params }) => {
+        if (method === 'eth_requestAccounts') return [await window.__phxWalletAccount()];
+        if (method === 'eth_signTypedData_v4') return window.__phxWalletSign(params[1]);
+        throw new Error(`unsupported ${method}`);
+      },
+    };
+  });
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -95,8 +119,35 @@ try {
     code.includes('<script>window.__pwned = "code"</script>'), code);
   check('contract page shows the owner', (await page.textContent('#owner')).toLowerCase() === ep.user.address.toLowerCase(),
     await page.textContent('#owner'));
-  check('contract page holds no script element', (await page.locator('script').count()) === 0);
+  check('contract page holds only the console\'s script', (await page.locator('script').count()) === 1 &&
+    (await page.getAttribute('script', 'src')) === '/console/verify.js');
   check('nothing on the contract page ran', (await page.evaluate(() => window.__pwned)) === undefined);
+
+  // The owner signs in with the wallet and reads the logs, as text.
+  await page.click('#owner-signin');
+  await page.waitForFunction(() => /^(signed in|refused|cannot|no wallet)/.test(document.getElementById('owner-status').textContent));
+  check('owner sign-in: the owner reads the logs', (await page.getAttribute('#owner-status', 'class')) === 'ok',
+    await page.textContent('#owner-status'));
+  const ownerLogs = await page.textContent('#owner-logs');
+  check('owner sign-in: the log line with <script> is shown as text',
+    ownerLogs.includes("<script>window.__pwned = 'log'</script>"), ownerLogs);
+  check('owner sign-in: nothing from the logs ran', (await page.evaluate(() => window.__pwned)) === undefined &&
+    (await page.locator('#owner-logs script').count()) === 0);
+  await page.evaluate(() => document.getElementById('owner-signin').scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: path.join(shots, 'console-contract-logs.png') });
+  wallet = strangerWallet;
+  const errorsBefore = errors.length;
+  await page.click('#owner-signin');
+  await page.waitForFunction(() => /^(signed in|refused|cannot|no wallet)/.test(document.getElementById('owner-status').textContent) &&
+    !document.getElementById('owner-status').textContent.startsWith('signed in'));
+  check('owner sign-in: another wallet is refused', /^refused: .*does not own/.test(await page.textContent('#owner-status')),
+    await page.textContent('#owner-status'));
+  check('owner sign-in: and sees no logs', (await page.locator('#owner-logs-table').count()) === 0);
+  // The browser logs the refused request (403) as an error: that one is expected.
+  check('owner sign-in: the refusal is the one 403', errors.length === errorsBefore + 1 && /403/.test(errors[errorsBefore]),
+    errors.slice(errorsBefore).join(' | '));
+  errors.splice(errorsBefore);
+  wallet = ownerWallet;
   await page.screenshot({ path: path.join(shots, 'console-contract.png') });
 
   const creq = await page.textContent('#requests tbody');

@@ -281,12 +281,82 @@ function readFile(file) {
   });
 }
 
-document.getElementById('verify-form').addEventListener('submit', run);
-document.getElementById('load-request').addEventListener('click', loadRequest);
-document.getElementById('file').addEventListener('change', (e) => e.target.files[0] && readFile(e.target.files[0]));
-const area = document.getElementById('result');
-area.addEventListener('dragover', (e) => e.preventDefault());
-area.addEventListener('drop', (e) => {
-  e.preventDefault();
-  if (e.dataTransfer.files[0]) readFile(e.dataTransfer.files[0]);
-});
+// The Contract page's owner sign-in: the wallet (any EIP-1193 provider)
+// signs an OwnerRequest "logs" for this contract in the owner domain
+// (docs/gateway.md, "Owner-signed requests"); the gateway answers the logs
+// only to the contract's owner. Logs are the caller's untrusted text: shown
+// with textContent only.
+async function ownerSignIn() {
+  const btn = document.getElementById('owner-signin');
+  const status = document.getElementById('owner-status');
+  const box = document.getElementById('owner-logs');
+  box.replaceChildren();
+  status.className = '';
+  if (!window.ethereum) {
+    status.className = 'bad';
+    status.textContent = 'no wallet: an EIP-1193 wallet (a browser extension) is needed to sign';
+    return;
+  }
+  try {
+    const [account] = await window.ethereum.request({ method: 'eth_requestAccounts' });
+    const id = btn.dataset.contract;
+    const expires = Math.floor(Date.now() / 1000) + 300;
+    const typed = {
+      types: {
+        EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' }],
+        OwnerRequest: [{ name: 'action', type: 'string' }, { name: 'subject', type: 'bytes32' }, { name: 'expires', type: 'uint64' }],
+      },
+      primaryType: 'OwnerRequest',
+      domain: { name: 'phx-owner', version: '1' },
+      message: { action: 'logs', subject: id, expires },
+    };
+    status.textContent = `asking ${account} to sign…`;
+    const sig = await window.ethereum.request({ method: 'eth_signTypedData_v4', params: [account, JSON.stringify(typed)] });
+    const q = new URLSearchParams({ owner: account, expires: String(expires), signature: sig });
+    const r = await fetch(`/v1/contracts/${encodeURIComponent(id)}/logs?${q}`);
+    const body = await r.json();
+    if (!r.ok) {
+      status.className = 'bad';
+      status.textContent = `refused: ${(body.error && body.error.message) || r.status}`;
+      return;
+    }
+    status.className = 'ok';
+    status.textContent = `signed in as ${account}: ${body.jobs.length} recent call(s)`;
+    const table = document.createElement('table');
+    table.id = 'owner-logs-table';
+    const head = table.createTHead().insertRow();
+    for (const h of ['time', 'worker', 'status', 'latency ms', 'logs']) {
+      const th = document.createElement('th');
+      th.textContent = h;
+      head.appendChild(th);
+    }
+    const tbody = table.createTBody();
+    for (const j of body.jobs) {
+      const tr = tbody.insertRow();
+      const logs = Array.isArray(j.logs) ? j.logs.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') : '';
+      for (const v of [new Date(j.time_ms).toISOString(), j.worker, j.status, j.latency_ms, logs]) {
+        const td = tr.insertCell();
+        td.textContent = String(v);
+      }
+    }
+    box.appendChild(table);
+  } catch (e) {
+    status.className = 'bad';
+    status.textContent = `cannot sign in: ${e.message || e}`;
+  }
+}
+
+const form = document.getElementById('verify-form');
+if (form) {
+  form.addEventListener('submit', run);
+  document.getElementById('load-request').addEventListener('click', loadRequest);
+  document.getElementById('file').addEventListener('change', (e) => e.target.files[0] && readFile(e.target.files[0]));
+  const area = document.getElementById('result');
+  area.addEventListener('dragover', (e) => e.preventDefault());
+  area.addEventListener('drop', (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files[0]) readFile(e.dataTransfer.files[0]);
+  });
+}
+const signin = document.getElementById('owner-signin');
+if (signin) signin.addEventListener('click', ownerSignIn);
