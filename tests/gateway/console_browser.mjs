@@ -180,7 +180,7 @@ try {
     return { verdict: await page.textContent('#verdict'), rows };
   }
   const good = await verify(resultText);
-  const links = ['signature', 'deployment', 'registered', 'quote', 'binding', 'measurement'];
+  const links = ['signature', 'deployment', 'registered', 'quote', 'binding', 'measurement', 'kms'];
   check('verify: the real result is VALID', good.verdict.startsWith('VALID'), JSON.stringify(good));
   for (const l of links) {
     const r = good.rows.find((x) => x.link === l);
@@ -226,8 +226,8 @@ try {
     null, { timeout: 120000 });
   const byId = await page.textContent('#verdict');
   const byIdRows = await page.$$eval('#checks tbody tr', (trs) => trs.map((tr) => tr.children[1].textContent));
-  check('verify by request id: the on-chain job is VALID with all six links', byId.startsWith('VALID') &&
-    byIdRows.length === 6 && byIdRows.every((r) => r === 'pass'), `${byId} ${byIdRows}`);
+  check('verify by request id: the on-chain job is VALID with all seven links', byId.startsWith('VALID') &&
+    byIdRows.length === 7 && byIdRows.every((r) => r === 'pass'), `${byId} ${byIdRows}`);
   check('verify by request id: the job output is shown', (await page.textContent('#output')).includes('"hello": "job"'),
     await page.textContent('#output'));
 

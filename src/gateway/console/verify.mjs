@@ -15,6 +15,9 @@ import { QuoteVerifier } from '@phala/dcap-qvl';
 const REGISTRY_ABI = [
   'function workers(address) view returns (address operator, uint8 status, uint32 teeType, uint64 registeredAt, bytes32 x25519, bytes32 measurement, bytes32 quoteHash, address kms)',
   'function measurementAllowed(bytes32) view returns (bool)',
+  'function isKms(address) view returns (bool)',
+  'function kmsNodes(address) view returns (uint8 status, uint32 teeType, uint64 admittedAt, address admittedBy, bytes32 x25519, bytes32 measurement, bytes32 quoteHash, bytes32 collateralHash)',
+  'event KmsAdmitted(address indexed kms, address indexed admittedBy, bytes32 x25519, bytes32 measurement, uint32 teeType, bytes32 quoteHash, bytes32 collateralHash, bytes32 nonce, bytes quote)',
   'event WorkerRegistered(address indexed worker, address indexed operator, address indexed kms, bytes32 x25519, bytes32 measurement, uint32 teeType, bytes32 quoteHash, bytes32 nonce, bytes quote)',
 ];
 const JOBS_ABI = [
@@ -57,6 +60,41 @@ function quoteFields(q) {
     throw new Broken(`quote: TEE type 0x${tee.toString(16)}`);
   }
   return { tee, measurement: meas, bound: ethers.hexlify(q.slice(rd, rd + 32)), nonce: ethers.hexlify(q.slice(rd + 32, rd + 64)) };
+}
+
+// A quote verified to the chosen root: the sim root (fetched from the
+// gateway, which is what choosing the devnet's sim platform means) with
+// @phala/dcap-qvl, or Intel's, pinned inside @phala/dcap-qvl-web.
+async function verifyQuote(s, quote) {
+  const now = Math.floor(Date.now() / 1000);
+  let status, advisories;
+  if (s.root === 'sim') {
+    const [root, col] = await Promise.all([
+      fetch('/console/sim/root').then((x) => x.arrayBuffer()),
+      fetch('/console/sim/collateral').then((x) => x.json())]);
+    let v;
+    try {
+      v = QuoteVerifier.newWithRootCa(Buffer.from(root)).verify(Buffer.from(quote), col, now);
+    } catch (e) {
+      throw new Broken(`does not verify to the sim root: ${e.message}`);
+    }
+    status = v.status;
+    advisories = v.advisory_ids || v.advisoryIds || [];
+  } else {
+    need(s.collateral, 'an Intel quote needs its collateral: paste the QuoteCollateralV3 JSON');
+    await initQvl({ module_or_path: qvlWasm });
+    let v;
+    try {
+      v = js_verify(quote, s.collateral, BigInt(now));
+    } catch (e) {
+      throw new Broken(`does not verify to Intel's root: ${e.message || e}`);
+    }
+    status = v.status;
+    advisories = v.advisory_ids || [];
+  }
+  need(TCB_OK.includes(status), `TCB status ${status} is not allowed (${TCB_OK.join(', ')})`);
+  return `TCB ${status} under the ${s.root === 'sim' ? 'devnet sim' : 'Intel'} root` +
+    (advisories.length ? `; advisories ${advisories.join(', ')}` : '');
 }
 
 // The links, in order; each takes the state so far and returns a reason it
@@ -116,35 +154,7 @@ const LINKS = [
     need(ev, `no WorkerRegistered event carries the quote whose hash the Registry records (${s.worker.quoteHash})`);
     s.event = ev.args;
     s.quote = ethers.getBytes(ev.args.quote);
-    const now = Math.floor(Date.now() / 1000);
-    let status, advisories;
-    if (s.root === 'sim') {
-      const [root, col] = await Promise.all([
-        fetch('/console/sim/root').then((x) => x.arrayBuffer()),
-        fetch('/console/sim/collateral').then((x) => x.json())]);
-      let v;
-      try {
-        v = QuoteVerifier.newWithRootCa(Buffer.from(root)).verify(Buffer.from(s.quote), col, now);
-      } catch (e) {
-        throw new Broken(`does not verify to the sim root: ${e.message}`);
-      }
-      status = v.status;
-      advisories = v.advisory_ids || v.advisoryIds || [];
-    } else {
-      need(s.collateral, 'an Intel quote needs its collateral: paste the QuoteCollateralV3 JSON');
-      await initQvl({ module_or_path: qvlWasm });
-      let v;
-      try {
-        v = js_verify(s.quote, s.collateral, BigInt(now));
-      } catch (e) {
-        throw new Broken(`does not verify to Intel's root: ${e.message || e}`);
-      }
-      status = v.status;
-      advisories = v.advisory_ids || [];
-    }
-    need(TCB_OK.includes(status), `TCB status ${status} is not allowed (${TCB_OK.join(', ')})`);
-    return `TCB ${status} under the ${s.root === 'sim' ? 'devnet sim' : 'Intel'} root` +
-      (advisories.length ? `; advisories ${advisories.join(', ')}` : '');
+    return verifyQuote(s, s.quote);
   }],
   ['binding', 'its report data binds the worker\'s keys and the registered measurement', async (s) => {
     const f = quoteFields(s.quote);
@@ -159,6 +169,22 @@ const LINKS = [
   ['measurement', 'the measurement is still allowed by governance', async (s) => {
     need(await s.registry.measurementAllowed(s.measurement), `Registry.measurementAllowed(${s.measurement}) is false`);
     return `${s.measurement} allowed`;
+  }],
+  ['kms', 'the KMS that vouched for the worker is admitted, and its own quote verifies and binds its key', async (s) => {
+    const kms = s.worker.kms;
+    need(await s.registry.isKms(kms), `the KMS ${kms} that vouched for this worker is not admitted now (removed, or its measurement no longer allowed)`);
+    const k = await s.registry.kmsNodes(kms);
+    const logs = await s.registry.queryFilter(s.registry.filters.KmsAdmitted(kms), 0, 'latest');
+    const ev = logs.find((l) => ethers.keccak256(l.args.quote) === k.quoteHash);
+    need(ev, `no KmsAdmitted event carries the quote whose hash the Registry records for ${kms}`);
+    const q = ethers.getBytes(ev.args.quote);
+    const why = await verifyQuote(s, q);
+    const f = quoteFields(q);
+    const want = ethers.keccak256(ethers.solidityPacked(['string', 'address', 'bytes32', 'bytes32'],
+      ['phx-kms-v1', kms, k.x25519, ev.args.nonce]));
+    need(f.bound === want && f.nonce === ev.args.nonce, `the KMS quote's report data does not bind ${kms} and its x25519 key`);
+    need(f.measurement === k.measurement, `the KMS quote's measurement ${f.measurement} is not the admitted ${k.measurement}`);
+    return `KMS ${kms} admitted; its quote: ${why}`;
   }],
 ];
 
