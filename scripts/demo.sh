@@ -101,6 +101,7 @@ if ! kill -0 "$devnet_pid" 2>/dev/null; then
     exit 1
 fi
 cat "$PHX_HOME/devnet.out"
+echo "console (web): $(json "$PHX_HOME/endpoints.json" "['gateway']")/"
 ep="$PHX_HOME/endpoints.json"
 rpc=$(json "$ep" "['rpc']")
 jobs=$(json "$ep" "['deployment']['contracts']['Jobs']")
@@ -134,6 +135,8 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('answer   ', 
 
 say "Verifying the result: signature -> worker registered -> quote -> measurement allowed -> its KMS admitted with a verified quote"
 "$PHX" verify "$tmp/result.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
+# The same result for the console's Verify page, which checks it in the browser.
+cp "$tmp/result.json" "$PHX_HOME/demo-result.json"
 
 say "On chain: a consumer contract asks for a price; a worker fulfils it"
 solc_out="$tmp/sol"
@@ -170,6 +173,10 @@ if [ "${PHX_DEMO_KEEP:-1}" = 1 ]; then
     trap - EXIT
     rm -rf "$tmp"
     cat <<TXT
+
+The console: $(json "$ep" "['gateway']")/   (network, jobs, attestation of each worker)
+  Verify the demo's result in your browser: open $(json "$ep" "['gateway']")/verify, drop
+  $PHX_HOME/demo-result.json on it, keep "this devnet's sim TEE root" and press Verify.
 
 The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   export PHX_HOME=$PHX_HOME

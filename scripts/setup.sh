@@ -5,10 +5,12 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
+# chromium: the console's browser tests drive Debian's build (playwright-core
+# never downloads a browser here).
 DEBIAN_PACKAGES="build-essential cmake pkg-config git clang libclang-rt-14-dev llvm
   libssl-dev libsodium-dev libsecp256k1-dev libcurl4-openssl-dev libmicrohttpd-dev
   libjansson-dev libsqlite3-dev libseccomp-dev libmozjs-102-dev nodejs npm openssl
-  sqlite3 curl ca-certificates python3"
+  sqlite3 curl ca-certificates python3 chromium"
 
 missing=""
 for p in $DEBIAN_PACKAGES; do

@@ -94,6 +94,10 @@ typedef struct {
     size_t max_body_bytes;                    /* default 6 MiB (a 4 MiB blob, a 413 above) */
     uint64_t owner_quota_bytes;               /* blob bytes per contract owner; default 8 MiB */
     uint64_t total_quota_bytes;               /* blob bytes in all; default 256 MiB */
+    /* A devnet's sim TEE directory: the console offers its root and collateral
+     * to the Verify page, which uses them only when the user chooses to trust
+     * the sim platform. NULL: the console offers Intel's root only. */
+    const char *sim_dir;
 } phx_gateway_opts_t;
 
 typedef struct phx_gateway phx_gateway_t;

@@ -53,6 +53,9 @@ typedef struct {
     phx_buf_t text;
     const char *content_type; /* static string; default application/json */
     uint32_t retry_after_s;   /* non-zero: sent as Retry-After (a 429 or 503) */
+    /* Extra response headers: static, NULL-terminated name, value, name, value…
+     * (the console's Content-Security-Policy). May be NULL. */
+    const char *const *headers;
 } phx_http_response_t;
 
 /* A handler returns PHX_OK and fills resp, or an error code with a message in e;
@@ -98,6 +101,7 @@ typedef struct {
     phx_buf_t body;
     int route;              /* index of the matched route (phx_http_router_route_name), -1 none */
     uint32_t retry_after_s; /* the handler's Retry-After, 0 none */
+    const char *const *headers; /* the handler's extra headers (static), or NULL */
 } phx_http_reply_t;
 
 /* "METHOD /pattern" of route index i (as added), or NULL. */

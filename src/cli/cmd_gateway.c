@@ -13,7 +13,8 @@ static const char help[] =
     "usage: phx gateway --worker URL... [options]\n\n"
     "Route deploys and calls to healthy workers (health checks on /healthz, a\n"
     "retry on the next worker when one cannot be reached), keep code by its hash,\n"
-    "and serve GET /v1/network. docs/gateway.md has the API.\n\n"
+    "and serve GET /v1/network. docs/gateway.md has the API; the web console\n"
+    "(docs/console.md) is at the gateway's URL, /.\n\n"
     "Options:\n"
     "  --dir DIR              state directory (default $PHX_HOME/gateway, else\n"
     "                         ~/.phx/gateway): blobs/ and contracts/\n"
@@ -25,6 +26,9 @@ static const char help[] =
     "  --rate N               per-client requests per second (default: no limit)\n"
     "  --burst N              rate-limit bucket size (default max(1, rate))\n"
     "  --health-interval MS   health check period (default 2000)\n"
+    "  --sim-dir DIR          a devnet's sim TEE directory: the console's Verify page\n"
+    "                         offers its root and collateral, used only when the\n"
+    "                         user chooses to trust the sim platform\n"
     "  --json                 print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -44,7 +48,7 @@ static int cmd_gateway(int argc, char **argv)
 {
     const char *prefix = "phx gateway";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKER = CLI_DAEMON_NOPTS, KMS, RATE, BURST, INTERVAL, HEALTHMS, NOPTS };
+    enum { WORKER = CLI_DAEMON_NOPTS, KMS, RATE, BURST, INTERVAL, HEALTHMS, SIMDIR, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&gateway_daemon, opts);
     opts[WORKER] = (cli_opt_t){.name = "worker", .takes_value = true, .repeatable = true};
@@ -53,6 +57,7 @@ static int cmd_gateway(int argc, char **argv)
     opts[BURST] = (cli_opt_t){.name = "burst", .takes_value = true};
     opts[INTERVAL] = (cli_opt_t){.name = "health-interval", .takes_value = true};
     opts[HEALTHMS] = (cli_opt_t){.name = "health-ms", .takes_value = true}; /* the same, shorter */
+    opts[SIMDIR] = (cli_opt_t){.name = "sim-dir", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_gateway_opts_t o = {0};
@@ -71,6 +76,7 @@ static int cmd_gateway(int argc, char **argv)
     o.workers = opts[WORKER].values;
     o.worker_count = (size_t)opts[WORKER].nvalues;
     o.kms_url = opts[KMS].value;
+    o.sim_dir = opts[SIMDIR].value;
     if (opts[RATE].value) o.rate_per_s = atof(opts[RATE].value);
     if (opts[BURST].value) o.rate_burst = atof(opts[BURST].value);
     const char *interval = opts[INTERVAL].value ? opts[INTERVAL].value : opts[HEALTHMS].value;

@@ -633,8 +633,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                                  (char *)kms_url,
                                  "--health-interval",
                                  "1000",
+                                 "--sim-dir",
+                                 sim_dir,
                                  "--json"};
-    size_t ga = 15;
+    size_t ga = 17;
     for (size_t i = 0; i < nworkers && i < 64; i++) {
         g_argv[ga++] = "--worker";
         g_argv[ga++] = worker_urls[i];

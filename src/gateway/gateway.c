@@ -20,6 +20,8 @@
 #include "phx/gateway.h"
 #include "phx/net.h"
 
+#include "gateway_internal.h"
+
 #define MAX_WORKERS 64
 #define MAX_JOBS 256 /* recent jobs kept for /v1/network, /v1/jobs and logs */
 
@@ -32,6 +34,9 @@ typedef struct {
     uint8_t address[20]; /* from /healthz */
     bool has_measurement;
     uint8_t measurement[32];
+    bool has_chain_record; /* operator and TEE kind, from Registry.workers */
+    uint8_t operator_[20];
+    uint32_t tee_type;
     uint64_t last_check_ms;
 } worker_t;
 
@@ -65,7 +70,7 @@ typedef struct {
 
 struct phx_gateway {
     phx_gateway_opts_t opts;
-    char *dir, *blob_dir, *rpc_url, *kms_url;
+    char *dir, *blob_dir, *rpc_url, *kms_url, *sim_dir;
     phx_gw_pool_t *pool;
     bool has_deployment;
     phx_chain_deployment_t deployment;
@@ -674,15 +679,21 @@ static json_t *worker_json(const worker_t *w, const json_t *pool_status)
     }
     if (o && w->has_measurement)
         json_object_set_new(o, "measurement", phx_json_hex(w->measurement, 32));
+    if (o && w->has_chain_record) {
+        char cs[43];
+        phx_eth_address_checksum(w->operator_, cs);
+        json_object_set_new(o, "operator", json_string(cs));
+        json_object_set_new(o, "tee",
+                            json_string(w->tee_type == 0x81 ? "tdx"
+                                        : w->tee_type == 0  ? "sgx"
+                                                            : "unknown"));
+    }
     return o;
 }
 
-/* GET /v1/network */
-static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
-                           phx_error_t *e)
+/* The network view: GET /v1/network and the console's Network page. */
+json_t *gw_network_json(phx_gateway_t *g)
 {
-    (void)req;
-    phx_gateway_t *g = ctx;
     json_t *workers = json_array(), *meas = json_array(), *contracts = json_array();
     json_t *pool_status = phx_gw_pool_status(g->pool);
     pthread_mutex_lock(&g->lock);
@@ -702,18 +713,54 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
     pthread_mutex_unlock(&g->lock);
     json_decref(pool_status);
     /* Only counts: which contract was called when is its owner's to read. */
-    resp->json = json_pack("{s:o,s:I,s:o,s:o,s:I}", "workers", workers, "healthy",
-                           (json_int_t)phx_gateway_healthy_count(g), "measurements", meas,
-                           "contracts", contracts, "calls", (json_int_t)ncalls);
-    if (!resp->json) return phx_fail(e, PHX_ERR_NOMEM, "network");
+    json_t *o = json_pack("{s:o,s:I,s:o,s:o,s:I}", "workers", workers, "healthy",
+                          (json_int_t)phx_gateway_healthy_count(g), "measurements", meas,
+                          "contracts", contracts, "calls", (json_int_t)ncalls);
+    if (!o) return NULL;
     if (g->has_deployment) {
         json_t *d = NULL;
         if (!phx_chain_deployment_to_json(&g->deployment, &d, NULL))
-            json_object_set_new(resp->json, "chain", d);
-        if (g->rpc_url) json_object_set_new(resp->json, "rpc", json_string(g->rpc_url));
+            json_object_set_new(o, "chain", d);
+        if (g->rpc_url) json_object_set_new(o, "rpc", json_string(g->rpc_url));
     }
-    if (g->kms_url) json_object_set_new(resp->json, "kms", json_string(g->kms_url));
-    return PHX_OK;
+    if (g->kms_url) json_object_set_new(o, "kms", json_string(g->kms_url));
+    return o;
+}
+
+/* GET /v1/network */
+static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    (void)req;
+    resp->json = gw_network_json(ctx);
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "network");
+}
+
+json_t *gw_contract_info(phx_gateway_t *g, const char *id)
+{
+    json_t *o = NULL;
+    pthread_mutex_lock(&g->lock);
+    const contract_t *c = valid_id(id) ? contract_find(g, id) : NULL;
+    if (c && (o = contract_json(c))) json_object_set_new(o, "owner", phx_json_hex(c->owner, 20));
+    pthread_mutex_unlock(&g->lock);
+    return o;
+}
+
+phx_err_t gw_blob_get(phx_gateway_t *g, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e)
+{
+    return phx_blob_get(g->blob_dir, hash, out, e);
+}
+
+bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_deployment_t **d)
+{
+    *rpc_url = g->rpc_url;
+    *d = &g->deployment;
+    return g->rpc_url && g->has_deployment;
+}
+
+const char *gw_sim_dir(const phx_gateway_t *g)
+{
+    return g->sim_dir;
 }
 
 /* The contract's owner asks (signed for action on the contract id). */
@@ -902,6 +949,7 @@ static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
     phx_error_t e = {0};
     bool answered = phx_http_json("GET", url, NULL, &co, &status, &j, &e) == PHX_OK;
     bool has_addr = false, has_meas = false, known = false, registered = !chain;
+    phx_chain_worker_t cw = {0};
     uint8_t addr[20], meas[32];
     const char *s;
     if (answered && j) {
@@ -913,7 +961,6 @@ static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
     }
     json_decref(j);
     if (chain) {
-        phx_chain_worker_t cw;
         if (!answered || !has_addr) {
             /* Unreachable now: the pool's checks deal with that; keep the
              * Registry's last verdict. */
@@ -938,6 +985,11 @@ static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
     if (answered) w->last_check_ms = phx_now_ms();
     if (has_addr) memcpy(w->address, addr, 20), w->has_address = true;
     if (has_meas) memcpy(w->measurement, meas, 32), w->has_measurement = true;
+    if (known && cw.status != PHX_CHAIN_WORKER_NONE) {
+        memcpy(w->operator_, cw.operator_, 20);
+        w->tee_type = cw.tee_type;
+        w->has_chain_record = true;
+    }
     pthread_mutex_unlock(&g->lock);
     bool in = phx_gw_pool_has(g->pool, base);
     if (registered && !in) phx_gw_pool_add(g->pool, base, NULL);
@@ -1051,7 +1103,9 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
     g->dir = strdup(opts->dir);
     g->rpc_url = dup_or_null(opts->rpc_url);
     g->kms_url = dup_or_null(opts->kms_url);
-    if (!g->dir || (opts->rpc_url && !g->rpc_url) || (opts->kms_url && !g->kms_url)) {
+    g->sim_dir = dup_or_null(opts->sim_dir);
+    if (!g->dir || (opts->rpc_url && !g->rpc_url) || (opts->kms_url && !g->kms_url) ||
+        (opts->sim_dir && !g->sim_dir)) {
         err = phx_fail(e, PHX_ERR_NOMEM, "gateway");
         goto out;
     }
@@ -1096,6 +1150,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         if ((err = phx_http_router_add(g->router, routes[i].method, routes[i].pattern, routes[i].fn,
                                        g, routes[i].flags, e)))
             goto out;
+    if ((err = gw_console_routes(g->router, g, e))) goto out;
     phx_http_server_opts_t so = {.host = opts->host,
                                  .port = opts->port,
                                  .max_body_bytes = g->opts.max_body_bytes,
@@ -1147,6 +1202,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
     free(g->blob_dir);
     free(g->rpc_url);
     free(g->kms_url);
+    free(g->sim_dir);
     pthread_cond_destroy(&g->wake);
     pthread_mutex_destroy(&g->check_lock);
     pthread_mutex_destroy(&g->lock);

@@ -396,6 +396,7 @@ void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, co
         }
         if (resp.content_type) reply->content_type = resp.content_type;
     }
+    reply->headers = resp.headers;
 out:
     json_decref(resp.json);
     phx_buf_free(&resp.text);

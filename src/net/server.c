@@ -198,13 +198,15 @@ static void *sweeper_main(void *arg)
 
 static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *content_type,
                                   const void *body, size_t len, const char *allow,
-                                  uint64_t retry_after_s)
+                                  uint64_t retry_after_s, const char *const *headers)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (allow && allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        MHD_add_response_header(r, headers[i], headers[i + 1]);
     if (retry_after_s) {
         char v[24];
         snprintf(v, sizeof v, "%llu", (unsigned long long)retry_after_s);
@@ -224,7 +226,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const
         return MHD_NO;
     }
     enum MHD_Result ret =
-        send_bytes(conn, status, "application/json", b.ptr, b.len, NULL, retry_after_s);
+        send_bytes(conn, status, "application/json", b.ptr, b.len, NULL, retry_after_s, NULL);
     phx_buf_free(&b);
     return ret;
 }
@@ -265,7 +267,7 @@ static enum MHD_Result send_reply(phx_http_server_t *s, struct MHD_Connection *c
     /* A client reading the answer a byte at a time gets the body deadline. */
     set_deadline(s, conn, s->body_ms);
     return send_bytes(conn, reply->status, reply->content_type, reply->body.ptr, reply->body.len,
-                      reply->allow, reply->retry_after_s);
+                      reply->allow, reply->retry_after_s, reply->headers);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -1,0 +1,88 @@
+#!/bin/sh
+# The web console in a real browser (Debian's chromium driven by npm
+# playwright-core) against a real devnet: one worker, a contract whose code,
+# output and logs hold markup, a real signed result. console_browser.mjs does
+# the checks; this script brings the network up and down. With
+# PHX_CONSOLE_SHOTS=DIR the screenshots go there (docs/images to refresh the
+# documentation's), else into the temporary directory.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+nm=${PHX_NODE_MODULES:?PHX_NODE_MODULES not set}
+here=$(cd "$(dirname "$0")" && pwd)
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ]; then
+    echo "FAIL no chromium: scripts/setup.sh installs Debian's"
+    exit 1
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-console-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/net"
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+
+"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
+pid=$!
+for _ in $(seq 1 900); do
+    [ -s "$tmp/ep.json" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+if [ ! -s "$tmp/ep.json" ]; then
+    echo "FAIL the devnet did not start:"
+    tail -20 "$tmp/devnet.log"
+    exit 1
+fi
+
+# Markup in every place a caller or deployer controls: the code (shown on the
+# Contract page), a log line and the output (shown on the Verify page).
+cat >"$tmp/xss.js" <<'JS'
+// <script>window.__pwned = "code"</script>
+export default async (input, ctx) => {
+    console.log("<script>window.__pwned = 'log'</script>");
+    return { html: "<img src=x onerror=\"window.__pwned = 'output'\">", hello: input.name };
+};
+JS
+"$phx" deploy "$tmp/xss.js" --json >"$tmp/deploy.json" 2>"$tmp/deploy.err" || {
+    echo "FAIL phx deploy:"
+    cat "$tmp/deploy.err"
+    exit 1
+}
+id=$(json "$tmp/deploy.json" "['id']")
+"$phx" call "$id" --input '{"name":"console"}' --json >"$tmp/result.json" 2>"$tmp/call.err" || {
+    echo "FAIL phx call:"
+    cat "$tmp/call.err"
+    exit 1
+}
+# As `make run` does: an encrypted call, whose signed output is the sealed reply.
+"$phx" call "$id" --input '{"name":"sealed"}' --encrypt --json >"$tmp/sealed.json" 2>"$tmp/call.err" || {
+    echo "FAIL phx call --encrypt:"
+    cat "$tmp/call.err"
+    exit 1
+}
+# The CLI's own verdict on the same result: the browser must agree with it.
+"$phx" verify "$tmp/result.json" --trust-sim-root "$PHX_HOME/sim" >"$tmp/verify.out" 2>&1 || {
+    echo "FAIL phx verify refuses the result the browser is to accept:"
+    cat "$tmp/verify.out"
+    exit 1
+}
+
+# An on-chain request for the contract, for the Jobs page; the devnet's worker
+# fulfils it (waited for, bounded, so the page shows a settled request).
+cast=$nm/.bin/cast
+rpc=$(json "$tmp/ep.json" "['rpc']")
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")" \
+    'approve(address,uint256)' "$jobs" 10000000000000000000 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$jobs" 'request(bytes32,bytes,uint256,uint32,uint8)' \
+        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 100000 1 >/dev/null || {
+    echo "FAIL an on-chain request"
+    exit 1
+}
+for _ in $(seq 1 600); do
+    [ "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8)' 1 | sed -n 2p)" = 2 ] && break
+    sleep 0.1
+done
+
+PHX_CHROMIUM="$chromium" PHX_NODE_MODULES="$nm" \
+    node "$here/console_browser.mjs" "$tmp/ep.json" "$tmp/result.json" "$id" "${PHX_CONSOLE_SHOTS:-$tmp/shots}" "$tmp/sealed.json"
