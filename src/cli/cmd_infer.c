@@ -1,0 +1,177 @@
+/* phx infer: serve a GGUF model as an attested, OpenAI-compatible endpoint
+ * (src/infer) until SIGINT/SIGTERM. Prints one ready line (or JSON). Built
+ * only when llama.cpp is (src/infer/CMakeLists.txt). */
+#ifdef PHX_HAVE_INFER
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "phx/crypto.h"
+#include "phx/infer.h"
+
+static const char help[] =
+    "usage: phx infer --model FILE.gguf [options]\n\n"
+    "Serve a model from inside the TEE: an OpenAI-compatible endpoint whose every\n"
+    "answer is signed with keys made in the TEE, and whose attestation report binds\n"
+    "those keys, the SHA-256 of the model file and the client's nonce. The engine\n"
+    "is llama.cpp (CPU). docs/infer.md.\n\n"
+    "Routes:\n"
+    "  POST /v1/chat/completions     OpenAI chat (\"stream\": true for server-sent events)\n"
+    "  POST /v1/completions          OpenAI text completion (streaming too)\n"
+    "  GET  /v1/models               the one model served, with its sha256\n"
+    "  GET  /v1/attestation/report   ?nonce=HEX32&signing_algo=ecdsa|ed25519 (vllm-proxy)\n"
+    "  GET  /v1/signature/ID         ?signing_algo=ecdsa|ed25519: the signed\n"
+    "                                sha256(request body):sha256(response body)\n\n"
+    "Options:\n"
+    "  --model FILE.gguf        the model (required)\n"
+    "  --model-name NAME        the name clients ask for (default: the file's name\n"
+    "                           without .gguf)\n"
+    "  --listen HOST:PORT       where to serve (default 127.0.0.1:8900; port 0 = any free)\n"
+    "  --tee sim|tdx|sgx        TEE backend (default sim)\n"
+    "  --sim-dir DIR            the sim platform directory (default $PHX_HOME/sim)\n"
+    "  --production             refuse the sim TEE\n"
+    "  --ctx N                  tokens per request, prompt and answer (default 2048)\n"
+    "  --slots N                requests generating at once; more get 429 (default 4)\n"
+    "  --max-tokens N           cap on tokens generated per request (default 512);\n"
+    "                           a request asking for more gets 400\n"
+    "  --threads N              CPU threads for llama.cpp (default 2)\n"
+    "  --json                   print the ready line as JSON\n\n"
+    "Prompts and answers are never logged or written to disk. The signing keys live\n"
+    "in memory only: a restart makes new ones, so clients fetch a fresh report.\n\n"
+    "Exit status: 0 after a clean stop, 1 when the endpoint cannot start (a model\n"
+    "llama.cpp cannot load, a TEE that cannot open), 2 bad usage.\n";
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int cmd_infer(int argc, char **argv)
+{
+    const char *prefix = "phx infer";
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum { MODEL, NAME, LISTEN, TEE, SIMDIR, PROD, CTX, SLOTS, MAXTOK, THREADS, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [MODEL] = {.name = "model", .takes_value = true},
+        [NAME] = {.name = "model-name", .takes_value = true},
+        [LISTEN] = {.name = "listen", .takes_value = true},
+        [TEE] = {.name = "tee", .takes_value = true},
+        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
+        [PROD] = {.name = "production"},
+        [CTX] = {.name = "ctx", .takes_value = true},
+        [SLOTS] = {.name = "slots", .takes_value = true},
+        [MAXTOK] = {.name = "max-tokens", .takes_value = true},
+        [THREADS] = {.name = "threads", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    char host[256] = "127.0.0.1";
+    uint16_t port = 8900;
+    phx_tee_config_t tc = {0};
+    phx_infer_opts_t o = {0};
+    phx_infer_t *d = NULL;
+    json_t *ready = NULL;
+    rc = PHX_EXIT_USAGE;
+    if (args.npos) {
+        cli_error(rc, prefix, "takes no arguments (see --help)");
+        goto out;
+    }
+    if (!opts[MODEL].value) {
+        cli_error(rc, prefix, "needs --model FILE.gguf");
+        goto out;
+    }
+    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
+        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
+        goto out;
+    }
+    o.tee = PHX_TEE_SIM;
+    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    struct {
+        int i;
+        unsigned lo, hi;
+        unsigned *dst;
+    } nums[] = {
+        {CTX, 64, 131072, &o.engine.n_ctx},
+        {SLOTS, 1, 64, &o.engine.n_slots},
+        {MAXTOK, 1, 131072, &o.engine.max_tokens},
+        {THREADS, 1, 256, &o.engine.n_threads},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        const char *v = opts[nums[i].i].value;
+        if (v && parse_uint(v, nums[i].lo, nums[i].hi, nums[i].dst)) {
+            cli_error(rc, prefix, "--%s wants a number from %u to %u, got '%s'",
+                      opts[nums[i].i].name, nums[i].lo, nums[i].hi, v);
+            goto out;
+        }
+    }
+    tc.sim_dir = opts[SIMDIR].value;
+    tc.production = opts[PROD].seen;
+    o.model_path = opts[MODEL].value;
+    o.model_name = opts[NAME].value;
+    o.host = host;
+    o.port = port;
+    o.tee_config = &tc;
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    phx_log_set_component("infer");
+    rc = PHX_EXIT_FAIL;
+    if (phx_infer_start(&o, &d, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    const char *name;
+    uint8_t sha[32], addr[20], ed[32];
+    phx_infer_identity(d, &name, sha, addr, ed);
+    char checksum[43];
+    phx_eth_address_checksum(addr, checksum);
+    ready =
+        json_pack("{s:s,s:s,s:o,s:s,s:o,s:s,s:i}", "url", phx_infer_url(d), "model", name,
+                  "model_sha256", phx_json_hex(sha, 32), "address", checksum, "ed25519_public_key",
+                  phx_json_hex(ed, 32), "tee", phx_tee_kind_name(o.tee), "pid", (int)getpid());
+    if (opts[JSON].seen) {
+        cli_print_json(ready);
+    } else {
+        printf("infer listening on %s\nmodel %s sha256 ", phx_infer_url(d), name);
+        for (int i = 0; i < 32; i++)
+            printf("%02x", sha[i]);
+        printf("\nsigning address %s\n", checksum);
+    }
+    fflush(stdout);
+    PHX_INFO("infer: serving %s on %s", name, phx_infer_url(d));
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    PHX_INFO("infer: signal %d, stopping", sig);
+    phx_infer_stop(d, 5000);
+    d = NULL;
+    rc = PHX_EXIT_OK;
+out:
+    phx_infer_stop(d, 0);
+    json_decref(ready);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+
+PHX_CLI_COMMAND(infer, "infer", 340, "serve a model: attested, signed OpenAI-compatible inference",
+                cmd_infer)
+#else
+/* Without llama.cpp this build has no infer verb (ISO C wants something here). */
+typedef int phx_cmd_infer_unavailable_t;
+#endif
