@@ -554,7 +554,7 @@ static phx_err_t on_signature(void *ctx, const phx_http_request_t *req, phx_http
     pthread_mutex_unlock(&d->sig_lock);
     if (!found)
         return oai_error(resp, 404, "not_found", NULL, NULL, "Chat id not found or expired");
-    char sig[131], addr[65];
+    char sig[2 + 130 + 1], addr[65];
     if (ed) {
         hex_of(sig, r.ed25519, 64);
         hex_of(addr, d->ed_pub, 32);
