@@ -1,9 +1,11 @@
 /* The inference engine: llama.cpp through its C API (the pinned prebuilt
  * libraries, docs/infer.md). One model, one context with n_slots sequences;
  * each request takes a free sequence (none free: overload), decodes its
- * prompt and samples token by token. Calls into the context are serialised by
- * one lock, so requests interleave token by token; batching the sequences'
- * steps into one llama_decode is the next step (docs/infer.md, open items).
+ * prompt and samples token by token. Generation steps of concurrent requests
+ * are batched: a request queues its next token and whichever waiting thread
+ * finds the context free decodes every queued token in one llama_decode (one
+ * sequence each) and samples each from its own row, so 4 streams cost little
+ * more than one per step.
  * Prompts and answers stay in memory only, and llama.cpp's own log is kept
  * to errors, none of which carry text. */
 #include <ggml-backend.h>
@@ -25,8 +27,13 @@ struct phx_infer_engine {
     struct llama_model *model;
     struct llama_context *ctx;
     const struct llama_vocab *vocab;
-    const char *tmpl;     /* the model's chat template (owned by the model) */
-    pthread_mutex_t lock; /* the context, the slot table */
+    const char *tmpl;              /* the model's chat template (owned by the model) */
+    pthread_mutex_t lock;          /* the slot table, the step queue, ctx_busy */
+    pthread_cond_t cv;             /* ctx_busy cleared or steps done */
+    bool ctx_busy;                 /* one thread is inside the context (decoding) */
+    struct step *queue;            /* generation steps waiting for the next batch */
+    struct llama_batch step_batch; /* n_slots tokens, used by the batching thread */
+    bool have_step_batch;
     bool *busy;
     unsigned n_slots, n_busy, n_ctx, max_tokens;
 };
@@ -63,6 +70,7 @@ phx_err_t phx_infer_engine_open(const phx_infer_engine_opts_t *opts, phx_infer_e
     phx_infer_engine_t *eng = calloc(1, sizeof *eng);
     if (!eng) return phx_fail(e, PHX_ERR_NOMEM, "engine");
     pthread_mutex_init(&eng->lock, NULL);
+    pthread_cond_init(&eng->cv, NULL);
     eng->n_slots = opts->n_slots ? opts->n_slots : 4;
     eng->n_ctx = opts->n_ctx ? opts->n_ctx : 2048;
     eng->max_tokens = opts->max_tokens ? opts->max_tokens : 512;
@@ -105,6 +113,8 @@ phx_err_t phx_infer_engine_open(const phx_infer_engine_opts_t *opts, phx_infer_e
                        eng->n_slots, eng->n_ctx);
         goto fail;
     }
+    eng->step_batch = llama_batch_init((int32_t)eng->n_slots, 0, 1);
+    eng->have_step_batch = true;
     *out = eng;
     return PHX_OK;
 fail:
@@ -115,9 +125,11 @@ fail:
 void phx_infer_engine_close(phx_infer_engine_t *eng)
 {
     if (!eng) return;
+    if (eng->have_step_batch) llama_batch_free(eng->step_batch);
     if (eng->ctx) llama_free(eng->ctx);
     if (eng->model) llama_model_free(eng->model);
     free(eng->busy);
+    pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->lock);
     free(eng);
 }
@@ -239,6 +251,8 @@ void phx_infer_job_free(phx_infer_job_t *job)
     phx_infer_engine_t *eng = job->eng;
     if (job->seq >= 0) {
         pthread_mutex_lock(&eng->lock);
+        while (eng->ctx_busy)
+            pthread_cond_wait(&eng->cv, &eng->lock);
         llama_memory_seq_rm(llama_get_memory(eng->ctx), job->seq, -1, -1);
         eng->busy[job->seq] = false;
         eng->n_busy--;
@@ -311,6 +325,83 @@ out:
     return err;
 }
 
+/* One generation step of one sequence, queued for the next batch. */
+typedef struct step {
+    struct step *next;
+    llama_token tok;
+    int32_t pos;
+    int seq;
+    struct llama_sampler *smpl;
+    llama_token out;
+    int32_t rc;
+    bool done;
+} step_t;
+
+/* Decode tok at pos in seq and sample the next token, batched with whatever
+ * other sequences are stepping at the same time. Returns llama_decode's code. */
+static int32_t step_batched(phx_infer_engine_t *eng, step_t *st)
+{
+    pthread_mutex_lock(&eng->lock);
+    st->done = false;
+    st->next = eng->queue;
+    eng->queue = st;
+    while (!st->done) {
+        if (eng->ctx_busy) {
+            pthread_cond_wait(&eng->cv, &eng->lock);
+            continue;
+        }
+        /* This thread runs the batch: everything queued now, its own step too. */
+        eng->ctx_busy = true;
+        step_t *list = eng->queue;
+        eng->queue = NULL;
+        pthread_mutex_unlock(&eng->lock);
+        struct llama_batch *b = &eng->step_batch;
+        int32_t n = 0;
+        for (step_t *p = list; p; p = p->next, n++) {
+            b->token[n] = p->tok;
+            b->pos[n] = p->pos;
+            b->n_seq_id[n] = 1;
+            b->seq_id[n][0] = p->seq;
+            b->logits[n] = true;
+        }
+        b->n_tokens = n;
+        int32_t rc = llama_decode(eng->ctx, *b);
+        int32_t i = 0;
+        for (step_t *p = list; p; p = p->next, i++) {
+            p->rc = rc;
+            if (!rc) p->out = llama_sampler_sample(p->smpl, eng->ctx, i);
+        }
+        pthread_mutex_lock(&eng->lock);
+        /* Read next before done: a finished step's owner may free it. */
+        for (step_t *p = list, *nx; p; p = nx) {
+            nx = p->next;
+            p->done = true;
+        }
+        eng->ctx_busy = false;
+        pthread_cond_broadcast(&eng->cv);
+    }
+    pthread_mutex_unlock(&eng->lock);
+    return st->rc;
+}
+
+/* Exclusive use of the context for a prompt chunk. */
+static void ctx_enter(phx_infer_engine_t *eng)
+{
+    pthread_mutex_lock(&eng->lock);
+    while (eng->ctx_busy)
+        pthread_cond_wait(&eng->cv, &eng->lock);
+    eng->ctx_busy = true;
+    pthread_mutex_unlock(&eng->lock);
+}
+
+static void ctx_leave(phx_infer_engine_t *eng)
+{
+    pthread_mutex_lock(&eng->lock);
+    eng->ctx_busy = false;
+    pthread_cond_broadcast(&eng->cv);
+    pthread_mutex_unlock(&eng->lock);
+}
+
 phx_err_t phx_infer_job_run(phx_infer_job_t *job, phx_infer_piece_fn fn, void *fctx,
                             phx_infer_usage_t *usage, phx_error_t *e)
 {
@@ -350,10 +441,10 @@ phx_err_t phx_infer_job_run(phx_infer_job_t *job, phx_infer_piece_fn fn, void *f
             batch.seq_id[i][0] = seq;
             batch.logits[i] = pos + i == ntoks - 1;
         }
-        pthread_mutex_lock(&eng->lock);
+        ctx_enter(eng);
         int32_t rc = llama_decode(eng->ctx, batch);
         if (!rc && pos + n == ntoks) tok = llama_sampler_sample(smpl, eng->ctx, n - 1);
-        pthread_mutex_unlock(&eng->lock);
+        ctx_leave(eng);
         if (rc) {
             err = phx_fail(e, rc == 1 ? PHX_ERR_LIMIT : PHX_ERR_INTERNAL,
                            "llama_decode failed (%d)", (int)rc);
@@ -387,16 +478,9 @@ phx_err_t phx_infer_job_run(phx_infer_job_t *job, phx_infer_piece_fn fn, void *f
             break;
         }
         if (last) break;
-        batch.n_tokens = 1;
-        batch.token[0] = tok;
-        batch.pos[0] = pos++;
-        batch.n_seq_id[0] = 1;
-        batch.seq_id[0][0] = seq;
-        batch.logits[0] = true;
-        pthread_mutex_lock(&eng->lock);
-        int32_t rc = llama_decode(eng->ctx, batch);
-        if (!rc) tok = llama_sampler_sample(smpl, eng->ctx, 0);
-        pthread_mutex_unlock(&eng->lock);
+        step_t st = {.tok = tok, .pos = pos++, .seq = seq, .smpl = smpl};
+        int32_t rc = step_batched(eng, &st);
+        if (!rc) tok = st.out;
         if (rc) {
             err = phx_fail(e, PHX_ERR_INTERNAL, "llama_decode failed (%d)", (int)rc);
             goto out;
