@@ -138,13 +138,26 @@ void phx_infer_identity(const phx_infer_t *d, const char **model, uint8_t model_
                         uint8_t address[20], uint8_t ed25519_pub[32]);
 
 /* The report data an endpoint's quote carries (docs/infer.md):
- * [0..32)  = SHA-256("phx-infer-v1" || address(20) || ed25519_pub(32) || model_sha256(32))
+ * [0..32)  = SHA-256("phx-infer-v1" || address(20) || ed25519_pub(32) ||
+ *                    x25519_pub(32) || model_sha256(32))
  * [32..64) = the client's nonce.
- * vllm-proxy puts the address itself in [0..32); we bind two keys and the
- * model, which do not fit, so the first half is their hash. */
+ * vllm-proxy puts the address itself in [0..32); we bind two signing keys,
+ * the key requests are sealed to and the model, which do not fit, so the
+ * first half is their hash. */
 void phx_infer_report_data(const uint8_t address[20], const uint8_t ed25519_pub[32],
-                           const uint8_t model_sha256[32], const uint8_t nonce[32],
-                           uint8_t report_data[64]);
+                           const uint8_t x25519_pub[32], const uint8_t model_sha256[32],
+                           const uint8_t nonce[32], uint8_t report_data[64]);
+
+/* Sealed requests (end-to-end encryption to the attested X25519 key):
+ * body {"sealed":{"enc":"0x..","ciphertext":"0x.."}}, HPKE base mode,
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305,
+ * info = PHX_INFER_SEAL_INFO || model_sha256, no aad; the plaintext is the
+ * OpenAI request. The reply key is the context's export of
+ * PHX_INFER_REPLY_LABEL (32 bytes); the response, and each stream event, is
+ * {"id":..,"sealed":{"nonce":"0x..","ciphertext":"0x.."}}: ChaCha20-Poly1305
+ * under the reply key, a random 12-byte nonce, aad = the id. */
+#define PHX_INFER_SEAL_INFO "phx-infer-request-v1"
+#define PHX_INFER_REPLY_LABEL "phx-infer-reply-v1"
 
 #ifdef __cplusplus
 }

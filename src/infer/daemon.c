@@ -39,6 +39,7 @@ struct phx_infer {
     uint8_t model_sha256[32];
     uint8_t ecdsa_sk[32], ecdsa_pub[64], address[20];
     uint8_t ed_sk[64], ed_pub[32];
+    uint8_t x_sk[32], x_pub[32]; /* sealed requests are sealed to this */
     char url[300];
     pthread_mutex_t sig_lock;
     sig_record_t *sigs;
@@ -46,14 +47,15 @@ struct phx_infer {
 };
 
 void phx_infer_report_data(const uint8_t address[20], const uint8_t ed25519_pub[32],
-                           const uint8_t model_sha256[32], const uint8_t nonce[32],
-                           uint8_t report_data[64])
+                           const uint8_t x25519_pub[32], const uint8_t model_sha256[32],
+                           const uint8_t nonce[32], uint8_t report_data[64])
 {
-    uint8_t pre[12 + 20 + 32 + 32];
+    uint8_t pre[12 + 20 + 32 + 32 + 32];
     memcpy(pre, "phx-infer-v1", 12);
     memcpy(pre + 12, address, 20);
     memcpy(pre + 32, ed25519_pub, 32);
-    memcpy(pre + 64, model_sha256, 32);
+    memcpy(pre + 64, x25519_pub, 32);
+    memcpy(pre + 96, model_sha256, 32);
     phx_sha256(pre, sizeof pre, report_data);
     memcpy(report_data + 32, nonce, 32);
 }
@@ -122,6 +124,8 @@ typedef struct {
     phx_http_stream_t *stream;
     char id[48];
     long created;
+    bool sealed; /* the request came HPKE-sealed: every answer byte goes back sealed */
+    uint8_t reply_key[32];
     bool stopped; /* a stop string matched */
     bool failed;  /* a stream write failed: the client went away */
 } gen_t;
@@ -129,6 +133,7 @@ typedef struct {
 static void gen_free(gen_t *g)
 {
     if (!g) return;
+    phx_secure_zero(g->reply_key, sizeof g->reply_key);
     phx_infer_job_free(g->job);
     phx_infer_request_free(&g->req);
     phx_buf_free(&g->req_body);
@@ -136,6 +141,75 @@ static void gen_free(gen_t *g)
     phx_buf_free(&g->token_ids);
     phx_buf_free(&g->sent);
     free(g);
+}
+
+/* A sealed request: open it to the plaintext request (secret) and derive the
+ * reply key. *sealed false (and PHX_OK) when the body is not a sealed
+ * envelope; PHX_ERR_VERIFY when it is one this endpoint's key cannot open. */
+static phx_err_t open_sealed(phx_infer_t *d, const uint8_t *body, size_t len, bool *sealed,
+                             phx_buf_t *plain, uint8_t reply_key[32], phx_error_t *e)
+{
+    *sealed = false;
+    json_t *root = NULL;
+    phx_error_t pe = {0};
+    if (phx_json_parse((const char *)body, len, &root, &pe)) return PHX_OK;
+    const json_t *env = json_object_get(root, "sealed");
+    if (!json_is_object(root) || !env) {
+        json_decref(root);
+        return PHX_OK;
+    }
+    *sealed = true;
+    uint8_t enc[32], info[sizeof PHX_INFER_SEAL_INFO - 1 + 32];
+    phx_buf_t ct = PHX_BUF_INIT;
+    phx_hpke_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    phx_err_t err;
+    if (!json_is_object(env) || phx_json_get_hex_fixed(env, "enc", enc, 32, &pe) ||
+        phx_json_get_hex(env, "ciphertext", &ct, &pe) || ct.len < PHX_AEAD_TAG_LEN) {
+        err = phx_fail(e, PHX_ERR_INVALID,
+                       "'sealed' must be {\"enc\": 32 bytes hex, \"ciphertext\": hex}");
+        goto out;
+    }
+    memcpy(info, PHX_INFER_SEAL_INFO, sizeof PHX_INFER_SEAL_INFO - 1);
+    memcpy(info + sizeof PHX_INFER_SEAL_INFO - 1, d->model_sha256, 32);
+    if (phx_hpke_setup_receiver(&ctx, PHX_HPKE_MODE_BASE, PHX_HPKE_AEAD_CHACHA20POLY1305, enc,
+                                d->x_sk, NULL, info, sizeof info) ||
+        phx_buf_reserve(plain, ct.len) ||
+        phx_hpke_ctx_open(&ctx, NULL, 0, ct.ptr, ct.len, plain->ptr) ||
+        phx_hpke_ctx_export(&ctx, PHX_INFER_REPLY_LABEL, sizeof PHX_INFER_REPLY_LABEL - 1,
+                            reply_key, 32)) {
+        err = phx_fail(e, PHX_ERR_VERIFY,
+                       "the sealed request does not open with this endpoint's key (fetch its "
+                       "attestation report for e2ee_public_key)");
+        goto out;
+    }
+    plain->len = ct.len - PHX_AEAD_TAG_LEN;
+    err = PHX_OK;
+out:
+    phx_hpke_ctx_clear(&ctx);
+    phx_buf_free(&ct);
+    json_decref(root);
+    return err;
+}
+
+/* {"id":..,"sealed":{"nonce","ciphertext"}} over plaintext, as a string. */
+static char *seal_text(const gen_t *g, const char *pt, size_t len)
+{
+    uint8_t nonce[12];
+    phx_random_bytes(nonce, sizeof nonce);
+    uint8_t *ct = malloc(len + PHX_AEAD_TAG_LEN);
+    if (!ct) return NULL;
+    char *out = NULL;
+    if (!phx_aead_seal(PHX_AEAD_CHACHA20_POLY1305, g->reply_key, nonce, sizeof nonce, g->id,
+                       strlen(g->id), pt, len, ct)) {
+        json_t *w = json_pack("{s:s,s:{s:o,s:o}}", "id", g->id, "sealed", "nonce",
+                              phx_json_hex(nonce, sizeof nonce), "ciphertext",
+                              phx_json_hex(ct, len + PHX_AEAD_TAG_LEN));
+        out = w ? phx_json_dump(w, false) : NULL;
+        json_decref(w);
+    }
+    free(ct);
+    return out;
 }
 
 static json_t *token_array(const int32_t *t, size_t n)
@@ -198,6 +272,12 @@ static bool send_event(gen_t *g, json_t *ev)
     }
     char *s = ev ? phx_json_dump(ev, false) : NULL;
     json_decref(ev);
+    if (s && g->sealed) {
+        char *w = seal_text(g, s, strlen(s));
+        phx_secure_zero(s, strlen(s));
+        free(s);
+        s = w;
+    }
     phx_buf_t line = PHX_BUF_INIT;
     line.secret = true;
     bool ok = s && !phx_buf_append_str(&line, "data: ") && !phx_buf_append_str(&line, s) &&
@@ -314,7 +394,20 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
     g->text.secret = g->sent.secret = g->req_body.secret = true;
     g->created = (long)time(NULL);
     new_id(kind == PHX_INFER_CHAT ? "chatcmpl" : "cmpl", g->id, sizeof g->id);
-    phx_err_t err = phx_infer_request_parse(kind, req->body, req->body_len, &g->req, &param, &e);
+    phx_buf_t plain = PHX_BUF_INIT;
+    plain.secret = true;
+    phx_err_t err = open_sealed(d, req->body, req->body_len, &g->sealed, &plain, g->reply_key, &e);
+    if (err) {
+        oai_error(resp, 400, "invalid_request_error", "sealed",
+                  err == PHX_ERR_VERIFY ? "decryption_failed" : NULL, e.message);
+        phx_buf_free(&plain);
+        goto done;
+    }
+    if (g->sealed)
+        err = phx_infer_request_parse(kind, plain.ptr, plain.len, &g->req, &param, &e);
+    else
+        err = phx_infer_request_parse(kind, req->body, req->body_len, &g->req, &param, &e);
+    phx_buf_free(&plain);
     if (err) {
         oai_error(resp, 400, "invalid_request_error", param,
                   err == PHX_ERR_RANGE ? "invalid_value" : NULL, e.message);
@@ -394,6 +487,12 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
     json_decref(prompt_ids);
     char *body = out ? phx_json_dump(out, false) : NULL;
     json_decref(out);
+    if (body && g->sealed) {
+        char *w = seal_text(g, body, strlen(body));
+        phx_secure_zero(body, strlen(body));
+        free(body);
+        body = w;
+    }
     if (!body) {
         oai_error(resp, 500, "server_error", NULL, NULL, "out of memory");
         goto done;
@@ -484,9 +583,10 @@ static phx_err_t on_report(void *ctx, const phx_http_request_t *req, phx_http_re
     } else {
         phx_random_bytes(nonce, sizeof nonce);
     }
-    char checksum[43], edhex[65], pubhex[129], sha[65], noncehex[65], rdhex[129];
+    char checksum[43], edhex[65], xhex[65], pubhex[129], sha[65], noncehex[65], rdhex[129];
     phx_eth_address_checksum(d->address, checksum);
     hex_of(edhex, d->ed_pub, 32);
+    hex_of(xhex, d->x_pub, 32);
     hex_of(pubhex, d->ecdsa_pub, 64);
     hex_of(sha, d->model_sha256, 32);
     hex_of(noncehex, nonce, 32);
@@ -495,7 +595,7 @@ static phx_err_t on_report(void *ctx, const phx_http_request_t *req, phx_http_re
         return oai_error(resp, 404, "not_found", "signing_address", NULL,
                          "Signing address not found on this server");
     uint8_t rd[64];
-    phx_infer_report_data(d->address, d->ed_pub, d->model_sha256, nonce, rd);
+    phx_infer_report_data(d->address, d->ed_pub, d->x_pub, d->model_sha256, nonce, rd);
     hex_of(rdhex, rd, 64);
     phx_buf_t quote = PHX_BUF_INIT;
     phx_err_t err = phx_tee_quote(d->tee, rd, &quote, e);
@@ -511,13 +611,14 @@ static phx_err_t on_report(void *ctx, const phx_http_request_t *req, phx_http_re
     hex_of(qhex, quote.ptr, quote.len);
     phx_buf_free(&quote);
     json_t *att = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:n,s:[],s:{s:s},s:s,s:s,s:s,s:s,s:s,s:s}", "signing_address",
+        "{s:s,s:s,s:s,s:s,s:s,s:n,s:[],s:{s:s},s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "signing_address",
         ed ? edhex : checksum, "signing_algo", ed ? "ed25519" : "ecdsa", "signing_public_key",
         ed ? edhex : pubhex, "request_nonce", noncehex, "intel_quote", qhex, "nvidia_payload",
         "event_log", "info", "tee", phx_tee_kind_name(phx_tee_kind(d->tee)), "model_name",
         d->model_name, "model_sha256", sha, "ecdsa_address", checksum, "ed25519_public_key", edhex,
-        "report_data", rdhex, "report_data_layout",
-        "sha256(\"phx-infer-v1\"||ecdsa_address||ed25519_public_key||model_sha256)||nonce");
+        "e2ee_public_key", xhex, "report_data", rdhex, "report_data_layout",
+        "sha256(\"phx-infer-v1\"||ecdsa_address||ed25519_public_key||e2ee_public_key||"
+        "model_sha256)||nonce");
     free(qhex);
     if (!att) return phx_fail(e, PHX_ERR_NOMEM, "report");
     json_t *out = json_deep_copy(att);
@@ -629,7 +730,8 @@ phx_err_t phx_infer_start(const phx_infer_opts_t *opts, phx_infer_t **out, phx_e
      * start, bound to this run by the quote a client asks for. */
     if ((err = phx_secp256k1_keygen(d->ecdsa_sk)) ||
         (err = phx_secp256k1_pubkey(d->ecdsa_sk, d->ecdsa_pub)) ||
-        (err = phx_ed25519_keygen(d->ed_pub, d->ed_sk))) {
+        (err = phx_ed25519_keygen(d->ed_pub, d->ed_sk)) ||
+        (err = phx_x25519_keygen(d->x_sk, d->x_pub))) {
         err = phx_fail(e, err, "making the signing keys");
         goto fail;
     }
@@ -678,6 +780,7 @@ void phx_infer_stop(phx_infer_t *d, uint64_t grace_ms)
     phx_tee_close(d->tee);
     phx_secure_zero(d->ecdsa_sk, sizeof d->ecdsa_sk);
     phx_secure_zero(d->ed_sk, sizeof d->ed_sk);
+    phx_secure_zero(d->x_sk, sizeof d->x_sk);
     free(d->sigs);
     free(d->model_name);
     pthread_mutex_destroy(&d->sig_lock);

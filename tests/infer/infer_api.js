@@ -76,6 +76,30 @@ async function main() {
     }
 }
 
+const { CipherSuite, HkdfSha256 } = require(path.join(mods, '@hpke/core'));
+const { DhkemX25519HkdfSha256 } = require(path.join(mods, '@hpke/dhkem-x25519'));
+const { Chacha20Poly1305 } = require(path.join(mods, '@hpke/chacha20poly1305'));
+const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
+
+async function sealTo(pubHex, modelSha, plaintext) {
+    const recipientPublicKey = await suite.kem.deserializePublicKey(new Uint8Array(Buffer.from(pubHex, 'hex')).buffer);
+    const info = new Uint8Array(Buffer.concat([Buffer.from('phx-infer-request-v1'), modelSha]));
+    const s = await suite.createSenderContext({ recipientPublicKey, info: info.buffer });
+    const ct = Buffer.from(await s.seal(new Uint8Array(Buffer.from(plaintext)).buffer));
+    const replyKey = Buffer.from(await s.export(new TextEncoder().encode('phx-infer-reply-v1').buffer, 32));
+    const body = JSON.stringify({ sealed: { enc: '0x' + Buffer.from(s.enc).toString('hex'), ciphertext: '0x' + ct.toString('hex') } });
+    return { body, replyKey };
+}
+
+function openReply(key, id, sealed) {
+    const nonce = Buffer.from(sealed.nonce.slice(2), 'hex');
+    const ct = Buffer.from(sealed.ciphertext.slice(2), 'hex');
+    const d = crypto.createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+    d.setAAD(Buffer.from(id), { plaintextLength: ct.length - 16 });
+    d.setAuthTag(ct.subarray(ct.length - 16));
+    return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]).toString('utf8');
+}
+
 async function post(url, pathname, body) {
     const r = await fetch(url + pathname, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     return { status: r.status, text: await r.text() };
@@ -147,12 +171,14 @@ async function run(url, ready, model, home) {
     const rep = await (await fetch(`${url}/v1/attestation/report?model=tiny&nonce=${nonce}&signing_algo=ecdsa`)).json();
     const pre = Buffer.concat([Buffer.from('phx-infer-v1'), Buffer.from(ready.address.slice(2), 'hex'),
                                Buffer.from(ready.ed25519_public_key.slice(2), 'hex'),
+                               Buffer.from(rep.e2ee_public_key || '', 'hex'),
                                Buffer.from(sha256(fs.readFileSync(model)), 'hex')]);
     const wantRd = sha256(pre) + nonce;
     check('report: fields as vllm-proxy names them', rep.signing_address === ready.address &&
           rep.signing_algo === 'ecdsa' && rep.request_nonce === nonce && Array.isArray(rep.all_attestations) &&
           rep.all_attestations.length === 1 && rep.all_attestations[0].intel_quote === rep.intel_quote);
-    check('report: report_data = sha256(tag||address||ed25519||model sha256)||nonce', rep.report_data === wantRd);
+    check('report: an X25519 key for sealed requests', /^[0-9a-f]{64}$/.test(rep.e2ee_public_key || ''));
+    check('report: report_data = sha256(tag||address||ed25519||x25519||model sha256)||nonce', rep.report_data === wantRd);
     const qfile = path.join(home, 'q.hex'), cfile = path.join(home, 'c.json');
     fs.writeFileSync(qfile, rep.intel_quote);
     execFileSync(phx, ['attest', 'collateral', '--tee', 'sim', '--out', cfile], { env: { ...process.env, PHX_HOME: home } });
@@ -177,6 +203,47 @@ async function run(url, ready, model, home) {
     check('report: short nonce is 400', badNonce.status === 400);
     const badAlgo = await fetch(`${url}/v1/attestation/report?signing_algo=rsa`);
     check('report: unknown signing_algo is 400', badAlgo.status === 400);
+
+    // Sealed requests: HPKE to the attested X25519 key (@hpke, independent of
+    // our C), answers sealed under the exported reply key.
+    const modelSha = Buffer.from(sha256(fs.readFileSync(model)), 'hex');
+    const sealedReq = JSON.stringify({ model: 'tiny', messages, max_tokens: 6, temperature: 0 });
+    const s1 = await sealTo(rep.e2ee_public_key, modelSha, sealedReq);
+    const sr = await post(url, '/v1/chat/completions', s1.body);
+    let sj = {};
+    try { sj = JSON.parse(sr.text); } catch (e) { /* checked below */ }
+    check('sealed request: 200 with a sealed answer only', sr.status === 200 && sj.sealed && !sr.text.includes('assistant'),
+          sr.text.slice(0, 200));
+    let opened = null;
+    try { opened = JSON.parse(openReply(s1.replyKey, sj.id, sj.sealed)); } catch (e) { opened = null; }
+    check('sealed request: the answer opens with the reply key to a chat completion',
+          opened && opened.object === 'chat.completion' && opened.id === sj.id &&
+          typeof opened.choices[0].message.content === 'string' && opened.usage.completion_tokens > 0);
+    await verifySig(url, sj.id, s1.body, sr.text, ready, 'sealed');
+    const s2 = await sealTo(rep.e2ee_public_key, modelSha, JSON.stringify({ model: 'tiny', messages, max_tokens: 4, stream: true }));
+    const ss = await post(url, '/v1/chat/completions', s2.body);
+    const evs = ss.text.split('\n\n').filter(Boolean);
+    let streamOk = evs.length > 2 && evs[evs.length - 1] === 'data: [DONE]';
+    for (const ev of evs.slice(0, -1)) {
+        try {
+            const w = JSON.parse(ev.slice(6));
+            const inner = JSON.parse(openReply(s2.replyKey, w.id, w.sealed));
+            streamOk = streamOk && inner.object === 'chat.completion.chunk';
+        } catch (e) {
+            streamOk = false;
+        }
+    }
+    check('sealed stream: every event is sealed and opens to a chunk', streamOk, ss.text.slice(0, 200));
+    const wrong = crypto.generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    const s3 = await sealTo(wrong.toString('hex'), modelSha, sealedReq);
+    const wr = await post(url, '/v1/chat/completions', s3.body);
+    let wj = {};
+    try { wj = JSON.parse(wr.text); } catch (e) { /* checked below */ }
+    check('a request sealed to a wrong key: 400 decryption_failed', wr.status === 400 && wj.error &&
+          wj.error.code === 'decryption_failed' && wj.error.type === 'invalid_request_error', wr.text);
+    const s4 = await sealTo(rep.e2ee_public_key, Buffer.alloc(32), sealedReq);
+    const wm = await post(url, '/v1/chat/completions', s4.body);
+    check('a request sealed for another model hash: 400', wm.status === 400 && JSON.parse(wm.text).error.code === 'decryption_failed');
 
     // Hostile inputs: each the right OpenAI error object.
     const expectErr = async (label, body, status, want) => {
