@@ -9,6 +9,7 @@
 #ifndef PHX_INFER_H
 #define PHX_INFER_H
 
+#include "phx/attest.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/tee.h"
@@ -156,6 +157,32 @@ void phx_infer_report_data(const uint8_t address[20], const uint8_t ed25519_pub[
  * PHX_INFER_REPLY_LABEL (32 bytes); the response, and each stream event, is
  * {"id":..,"sealed":{"nonce":"0x..","ciphertext":"0x.."}}: ChaCha20-Poly1305
  * under the reply key, a random 12-byte nonce, aad = the id. */
+/* ---- checking a saved answer (src/infer/verify.c) --------------------------- */
+
+typedef struct {
+    const uint8_t *request; /* the exact request body sent */
+    size_t request_len;
+    const uint8_t *response; /* the exact response body received */
+    size_t response_len;
+    const json_t *signature;     /* GET /v1/signature/{id} */
+    const json_t *report;        /* GET /v1/attestation/report */
+    const uint8_t *model_sha256; /* the weights expected, or NULL */
+    const uint8_t *nonce;        /* the nonce the client sent, or NULL */
+    const uint8_t *collateral;   /* for the report's quote */
+    size_t collateral_len;
+    int64_t now; /* unix seconds */
+} phx_infer_evidence_t;
+
+/* Check, in order: the signed text is sha256(request):sha256(response); the
+ * signature (ECDSA or Ed25519) is the report's key; the quote verifies to v's
+ * root (default policy); its report data is phx_infer_report_data of the
+ * report's keys, model hash and nonce; the model hash and nonce equal the
+ * expected ones when given. PHX_ERR_VERIFY (or the attest error) names the
+ * first link that failed; PHX_ERR_INVALID for malformed evidence. ar gets the
+ * quote's verification result. */
+phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
+                           phx_attest_result_t *ar, phx_error_t *e);
+
 #define PHX_INFER_SEAL_INFO "phx-infer-request-v1"
 #define PHX_INFER_REPLY_LABEL "phx-infer-reply-v1"
 

@@ -39,10 +39,149 @@ static const char help[] =
     "                           a request asking for more gets 400\n"
     "  --threads N              CPU threads for llama.cpp (default 2)\n"
     "  --json                   print the ready line as JSON\n\n"
+    "phx infer verify checks a saved answer (phx infer verify --help).\n\n"
     "Prompts and answers are never logged or written to disk. The signing keys live\n"
     "in memory only: a restart makes new ones, so clients fetch a fresh report.\n\n"
     "Exit status: 0 after a clean stop, 1 when the endpoint cannot start (a model\n"
     "llama.cpp cannot load, a TEE that cannot open), 2 bad usage.\n";
+
+static const char verify_help[] =
+    "usage: phx infer verify --request FILE --response FILE --signature FILE --report FILE\n"
+    "                        --collateral FILE [--trust-sim-root DIR] [--model FILE.gguf |\n"
+    "                        --model-sha256 HEX] [--nonce HEX] [--now UNIX] [--json]\n\n"
+    "Check a saved answer of a phx infer endpoint, link by link:\n"
+    "  1. the signed text is sha256(request):sha256(response) of the two files (the\n"
+    "     exact bytes sent and received);\n"
+    "  2. the signature (ECDSA or Ed25519, as GET /v1/signature/ID returned it) is\n"
+    "     the key in the attestation report (GET /v1/attestation/report);\n"
+    "  3. the report's quote verifies against the collateral to Intel's root, or to\n"
+    "     the sim TEE's root in DIR with --trust-sim-root (development only);\n"
+    "  4. the quote's report data binds the report's keys, model hash and nonce;\n"
+    "  5. the model is the one expected (--model hashes the file) and the report\n"
+    "     answers the nonce the client sent (--nonce), when given.\n\n"
+    "Exit status: 0 every link holds, 1 a link failed (printed), 2 unreadable input.\n";
+
+static int read_json_file(const char *prefix, const char *path, json_t **out)
+{
+    phx_error_t e = {0};
+    if (phx_json_load_file(path, out, &e)) return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    return 0;
+}
+
+static int cmd_infer_verify(int argc, char **argv)
+{
+    const char *prefix = "phx infer verify";
+    if (cli_wants_help(argc, argv)) return cli_help(verify_help);
+    enum { REQ, RESP, SIG, REP, COLL, ROOT, MODEL, MSHA, NONCE, NOW, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [REQ] = {.name = "request", .takes_value = true},
+        [RESP] = {.name = "response", .takes_value = true},
+        [SIG] = {.name = "signature", .takes_value = true},
+        [REP] = {.name = "report", .takes_value = true},
+        [COLL] = {.name = "collateral", .takes_value = true},
+        [ROOT] = {.name = "trust-sim-root", .takes_value = true},
+        [MODEL] = {.name = "model", .takes_value = true},
+        [MSHA] = {.name = "model-sha256", .takes_value = true},
+        [NONCE] = {.name = "nonce", .takes_value = true},
+        [NOW] = {.name = "now", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, root = PHX_BUF_INIT,
+              model = PHX_BUF_INIT;
+    json_t *sig = NULL, *rep = NULL;
+    phx_attest_verifier_t *v = NULL;
+    uint8_t msha[32], nonce[32];
+    phx_infer_evidence_t ev = {0};
+    rc = PHX_EXIT_USAGE;
+    if (args.npos || !opts[REQ].value || !opts[RESP].value || !opts[SIG].value ||
+        !opts[REP].value || !opts[COLL].value) {
+        cli_error(
+            rc, prefix,
+            "needs --request, --response, --signature, --report and --collateral (see --help)");
+        goto out;
+    }
+    if (phx_file_read(opts[REQ].value, &req, &e) || phx_file_read(opts[RESP].value, &resp, &e) ||
+        phx_file_read(opts[COLL].value, &coll, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if ((rc = read_json_file(prefix, opts[SIG].value, &sig)) ||
+        (rc = read_json_file(prefix, opts[REP].value, &rep))) {
+        rc = PHX_EXIT_USAGE;
+        goto out;
+    }
+    rc = PHX_EXIT_USAGE;
+    if (opts[MODEL].value) {
+        if (phx_file_read(opts[MODEL].value, &model, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        phx_sha256(model.ptr, model.len, msha);
+        ev.model_sha256 = msha;
+    } else if (opts[MSHA].value) {
+        if (phx_hex_decode_fixed(opts[MSHA].value, msha, 32, &e)) {
+            cli_error(rc, prefix, "--model-sha256: %s", e.message);
+            goto out;
+        }
+        ev.model_sha256 = msha;
+    }
+    if (opts[NONCE].value) {
+        if (phx_hex_decode_fixed(opts[NONCE].value, nonce, 32, &e)) {
+            cli_error(rc, prefix, "--nonce: %s", e.message);
+            goto out;
+        }
+        ev.nonce = nonce;
+    }
+    if (opts[ROOT].value && phx_tee_sim_read_root(opts[ROOT].value, &root, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &v, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    ev.request = req.ptr;
+    ev.request_len = req.len;
+    ev.response = resp.ptr;
+    ev.response_len = resp.len;
+    ev.signature = sig;
+    ev.report = rep;
+    ev.collateral = coll.ptr;
+    ev.collateral_len = coll.len;
+    ev.now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : (int64_t)(phx_now_ms() / 1000);
+    phx_attest_result_t ar;
+    phx_err_t err = phx_infer_verify(v, &ev, &ar, &e);
+    if (err == PHX_ERR_INVALID || err == PHX_ERR_TRUNCATED) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    rc = err ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+    if (opts[JSON].seen) {
+        json_t *o = json_pack("{s:b,s:s?}", "ok", !err, "error", err ? e.message : NULL);
+        cli_print_json(o);
+        json_decref(o);
+    } else if (err) {
+        fprintf(stderr, "%s: FAILED: %s\n", prefix, e.message);
+    } else {
+        printf("ok: signed by the attested endpoint%s%s\n",
+               ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "");
+    }
+out:
+    phx_attest_verifier_free(v);
+    json_decref(sig);
+    json_decref(rep);
+    phx_buf_free(&req);
+    phx_buf_free(&resp);
+    phx_buf_free(&coll);
+    phx_buf_free(&root);
+    phx_buf_free(&model);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
@@ -56,6 +195,7 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 static int cmd_infer(int argc, char **argv)
 {
     const char *prefix = "phx infer";
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0) return cmd_infer_verify(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) return cli_help(help);
     enum { MODEL, NAME, LISTEN, TEE, SIMDIR, PROD, CTX, SLOTS, MAXTOK, THREADS, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {

@@ -46,20 +46,6 @@ struct phx_infer {
     size_t sig_next;
 };
 
-void phx_infer_report_data(const uint8_t address[20], const uint8_t ed25519_pub[32],
-                           const uint8_t x25519_pub[32], const uint8_t model_sha256[32],
-                           const uint8_t nonce[32], uint8_t report_data[64])
-{
-    uint8_t pre[12 + 20 + 32 + 32 + 32];
-    memcpy(pre, "phx-infer-v1", 12);
-    memcpy(pre + 12, address, 20);
-    memcpy(pre + 32, ed25519_pub, 32);
-    memcpy(pre + 64, x25519_pub, 32);
-    memcpy(pre + 96, model_sha256, 32);
-    phx_sha256(pre, sizeof pre, report_data);
-    memcpy(report_data + 32, nonce, 32);
-}
-
 /* ---- OpenAI error objects ---------------------------------------------------- */
 
 static phx_err_t oai_error(phx_http_response_t *resp, int status, const char *type,

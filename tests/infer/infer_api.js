@@ -197,6 +197,62 @@ async function run(url, ready, model, home) {
     const qvRd = td ? Buffer.from(td.reportData).toString('hex') : '';
     check('@phala/dcap-qvl accepts the quote with the sim root', qv.status === 'UpToDate', qv.status);
     check('@phala/dcap-qvl sees our report data', qvRd === wantRd, qvRd);
+    // phx infer verify on a saved answer: every link, and each broken one.
+    const id1 = JSON.parse(r1.text).id;
+    const files = { request: body, response: r1.text,
+                    signature: await (await fetch(`${url}/v1/signature/${id1}?signing_algo=ecdsa`)).text(),
+                    report: JSON.stringify(rep) };
+    for (const [k, val] of Object.entries(files)) fs.writeFileSync(path.join(home, `v_${k}`), val);
+    const edSig = await (await fetch(`${url}/v1/signature/${id1}?signing_algo=ed25519`)).text();
+    fs.writeFileSync(path.join(home, 'v_signature_ed'), edSig);
+    const verify = (over = {}, extra = []) => {
+        const f = k => over[k] || path.join(home, `v_${k}`);
+        const a = ['infer', 'verify', '--request', f('request'), '--response', f('response'), '--signature',
+                   f('signature'), '--report', f('report'), '--collateral', cfile, '--trust-sim-root',
+                   path.join(home, 'sim'), ...extra];
+        try {
+            execFileSync(phx, a, { env: { ...process.env, PHX_HOME: home }, stdio: 'pipe' });
+            return 0;
+        } catch (e) {
+            return e.status;
+        }
+    };
+    check('phx infer verify: a saved answer, model file and nonce verify',
+          verify({}, ['--model', model, '--nonce', nonce]) === 0);
+    check('phx infer verify: the Ed25519 signature verifies too',
+          verify({ signature: path.join(home, 'v_signature_ed') }) === 0);
+    const bad = (name, content) => { const p = path.join(home, `bad_${name}`); fs.writeFileSync(p, content); return p; };
+    check('phx infer verify: a changed response fails (exit 1)',
+          verify({ response: bad('resp', r1.text.replace('"assistant"', '"assistanT"')) }) === 1);
+    check('phx infer verify: another model fails (exit 1)', verify({}, ['--model-sha256', '00'.repeat(32)]) === 1);
+    check('phx infer verify: another nonce fails (exit 1)', verify({}, ['--nonce', 'ab'.repeat(32)]) === 1);
+    const other = JSON.parse(JSON.stringify(rep));
+    other.ecdsa_address = ethers.Wallet.createRandom().address;
+    check('phx infer verify: a report for another key fails (exit 1)',
+          verify({ report: bad('rep', JSON.stringify(other)) }) === 1);
+    const swapped = JSON.parse(JSON.stringify(rep));
+    swapped.model_sha256 = '11'.repeat(32);
+    check('phx infer verify: a report naming another model than its quote fails (exit 1)',
+          verify({ report: bad('rep2', JSON.stringify(swapped)) }) === 1);
+    check('phx infer verify: without the sim root the quote fails (exit 1)', (() => {
+        try {
+            execFileSync(phx, ['infer', 'verify', '--request', path.join(home, 'v_request'), '--response',
+                               path.join(home, 'v_response'), '--signature', path.join(home, 'v_signature'),
+                               '--report', path.join(home, 'v_report'), '--collateral', cfile], { stdio: 'pipe' });
+            return false;
+        } catch (e) {
+            return e.status === 1;
+        }
+    })());
+    check('phx infer verify: a missing option is bad usage (exit 2)', (() => {
+        try {
+            execFileSync(phx, ['infer', 'verify', '--request', path.join(home, 'v_request')], { stdio: 'pipe' });
+            return false;
+        } catch (e) {
+            return e.status === 2;
+        }
+    })());
+
     const ed = await (await fetch(`${url}/v1/attestation/report?nonce=${nonce}&signing_algo=ed25519`)).json();
     check('report (ed25519): signing_address is the raw key', ed.signing_address === ready.ed25519_public_key.slice(2));
     const badNonce = await fetch(`${url}/v1/attestation/report?nonce=abcd`);
