@@ -55,7 +55,10 @@ fi
 stamp=node_modules/.phx-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
     echo "setup: installing npm packages"
-    if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/phx-setup-npm.log 2>&1; then
+    # node-llama-cpp ships llama.cpp prebuilt (@node-llama-cpp/linux-x64, which
+    # phx infer links); its postinstall must never try to download or compile.
+    if ! NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error \
+        >/tmp/phx-setup-npm.log 2>&1; then
         cat /tmp/phx-setup-npm.log >&2
         echo "setup: FAILED to install npm packages (see above)" >&2
         exit 1

@@ -47,6 +47,16 @@ const char *phx_http_header(const phx_http_request_t *req, const char *name);
 
 /* What a handler fills. status defaults to 200. Set json (the response takes
  * the reference) or text + content_type (e.g. Prometheus text); not both. */
+typedef struct phx_http_stream phx_http_stream_t;
+
+/* A streamed body (server-sent events): the server sends the status and
+ * headers, then calls fn(ctx, stream) once on the handler thread, which writes
+ * the body piece by piece with phx_http_stream_write and returns when done
+ * (that ends the body). fn owns ctx and must free it. When the client goes away
+ * a write fails, so fn can stop work at once. Outside a server (dispatch tests,
+ * fuzzers) fn runs inside phx_http_router_dispatch into the reply body. */
+typedef void (*phx_http_stream_fn)(void *ctx, phx_http_stream_t *stream);
+
 typedef struct {
     int status;
     json_t *json;
@@ -56,7 +66,15 @@ typedef struct {
     /* Extra response headers: static, NULL-terminated name, value, name, value…
      * (the console's Content-Security-Policy). May be NULL. */
     const char *const *headers;
+    phx_http_stream_fn stream; /* set instead of json/text for a streamed body */
+    void *stream_ctx;
 } phx_http_response_t;
+
+/* Send len bytes of a streamed body now. PHX_ERR_IO when the client has gone
+ * (the stream is dead; stop producing). Thread-safe with the server loop. */
+phx_err_t phx_http_stream_write(phx_http_stream_t *s, const void *data, size_t len, phx_error_t *e);
+/* True once the client has gone away. */
+bool phx_http_stream_gone(phx_http_stream_t *s);
 
 /* A handler returns PHX_OK and fills resp, or an error code with a message in e;
  * the server then answers {"error":{"code":phx_strerror(code),"message":...}}
@@ -102,6 +120,10 @@ typedef struct {
     int route;              /* index of the matched route (phx_http_router_route_name), -1 none */
     uint32_t retry_after_s; /* the handler's Retry-After, 0 none */
     const char *const *headers; /* the handler's extra headers (static), or NULL */
+    /* A streamed body still to produce (the server runs it after sending the
+     * headers); NULL once run or when the body is all in `body`. */
+    phx_http_stream_fn stream;
+    void *stream_ctx;
 } phx_http_reply_t;
 
 /* "METHOD /pattern" of route index i (as added), or NULL. */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "phx/net.h"
+#include "stream.h"
 
 #define MAX_ROUTES 64
 #define MAX_SEGMENTS 32
@@ -381,7 +382,25 @@ void phx_http_router_dispatch(const phx_http_router_t *r, const char *method, co
         reply_error(reply, 500, "internal", "handler set a bad status");
         goto out;
     }
-    if (resp.json) {
+    if (resp.stream) {
+        reply->content_type = resp.content_type ? resp.content_type : "text/event-stream";
+        if (conn) {
+            /* The server sends the headers, then runs the producer. */
+            reply->stream = resp.stream;
+            reply->stream_ctx = resp.stream_ctx;
+        } else {
+            /* No socket (tests, fuzzers): produce the whole body here. */
+            phx_http_stream_t *st = phx_http_stream_new(NULL, NULL);
+            if (!st) { /* out of memory: the producer's context is lost */
+                reply_error(reply, 500, "nomem", "stream");
+                goto out;
+            }
+            resp.stream(resp.stream_ctx, st);
+            if (phx_buf_append(&reply->body, st->buf.ptr, st->buf.len))
+                reply_error(reply, 500, "nomem", "copying the response");
+            phx_http_stream_close(st);
+        }
+    } else if (resp.json) {
         char *s = phx_json_dump(resp.json, false);
         if (!s || phx_buf_append_str(&reply->body, s)) {
             free(s);
@@ -406,5 +425,16 @@ out:
 
 void phx_http_reply_free(phx_http_reply_t *reply)
 {
-    if (reply) phx_buf_free(&reply->body);
+    if (!reply) return;
+    if (reply->stream) {
+        /* Never produced: let the producer free its context on a dead stream. */
+        phx_http_stream_t *st = phx_http_stream_new(NULL, NULL);
+        if (st) {
+            st->gone = true;
+            reply->stream(reply->stream_ctx, st);
+            phx_http_stream_close(st);
+        }
+        reply->stream = NULL;
+    }
+    phx_buf_free(&reply->body);
 }

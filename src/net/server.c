@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "phx/net.h"
+#include "stream.h"
 
 #define STAT_SLOTS 65 /* one per route (the router holds at most 64) + unmatched */
 #define UNMATCHED (STAT_SLOTS - 1)
@@ -54,7 +55,8 @@ typedef struct request_state {
     size_t discarded; /* bytes dropped after the body went over the limit */
     uint64_t start_ns;
     bool started, too_large, dispatched, replied;
-    phx_http_reply_t reply; /* filled by a handler thread, sent on resume */
+    phx_http_reply_t reply;    /* filled by a handler thread, sent on resume */
+    phx_http_stream_t *stream; /* a streamed body the handler thread is producing */
 } request_state_t;
 
 struct phx_http_server {
@@ -253,6 +255,61 @@ static void run_handler(phx_http_server_t *s, request_state_t *st)
     st->replied = true;
 }
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    phx_http_stream_t *s = cls;
+    ssize_t n;
+    pthread_mutex_lock(&s->lock);
+    if (s->off < s->buf.len) {
+        size_t k = s->buf.len - s->off;
+        if (k > max) k = max;
+        memcpy(buf, s->buf.ptr + s->off, k);
+        s->off += k;
+        if (s->off == s->buf.len) {
+            phx_buf_reset(&s->buf);
+            s->off = 0;
+        }
+        n = (ssize_t)k;
+    } else if (s->closed) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        /* Nothing yet: park the connection until the producer writes. */
+        s->suspended = true;
+        if (s->suspended_count) atomic_fetch_add(s->suspended_count, 1);
+        MHD_suspend_connection(s->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+static void stream_done(void *cls)
+{
+    phx_http_stream_t *s = cls;
+    pthread_mutex_lock(&s->lock);
+    s->gone = true;
+    pthread_mutex_unlock(&s->lock);
+    phx_http_stream_unref(s);
+}
+
+static enum MHD_Result send_stream(struct MHD_Connection *conn, request_state_t *st)
+{
+    phx_http_stream_t *stream = st->stream;
+    st->stream = NULL;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, stream, stream_done);
+    if (!r) {
+        stream_done(stream);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, st->reply.content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)st->reply.status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result send_reply(phx_http_server_t *s, struct MHD_Connection *conn,
                                   request_state_t *st)
 {
@@ -264,6 +321,10 @@ static enum MHD_Result send_reply(phx_http_server_t *s, struct MHD_Connection *c
     atomic_fetch_add(&rs->by_class[status_class >= 1 && status_class <= 5 ? status_class : 0], 1);
     atomic_fetch_add(&rs->duration_us, (phx_monotonic_ns() - st->start_ns) / 1000);
     atomic_fetch_add(&rs->count, 1);
+    /* A stream lasts as long as its producer, which its own limits bound
+     * (an inference's max_tokens); a client that stops reading is found out
+     * by the idle timeout. */
+    if (st->stream) return send_stream(conn, st);
     /* A client reading the answer a byte at a time gets the body deadline. */
     set_deadline(s, conn, s->body_ms);
     return send_bytes(conn, reply->status, reply->content_type, reply->body.ptr, reply->body.len,
@@ -392,7 +453,37 @@ static void *handler_main(void *arg)
         } else {
             run_handler(s, st);
         }
+        phx_http_stream_fn fn = st->reply.stream;
+        void *ctx = st->reply.stream_ctx;
+        phx_http_stream_t *stream = NULL;
+        st->reply.stream = NULL;
+        st->reply.stream_ctx = NULL;
+        if (fn) {
+            stream = phx_http_stream_new(st->conn, &s->suspended);
+            if (!stream) {
+                st->reply.status = 503;
+                phx_buf_reset(&st->reply.body);
+                st->reply.content_type = "application/json";
+                if (phx_http_error_body(&st->reply.body, "nomem", "out of memory"))
+                    phx_buf_reset(&st->reply.body);
+            }
+            st->stream = stream;
+        }
+        /* st belongs to the loop again after this; use only locals below. */
         MHD_resume_connection(st->conn);
+        if (fn) {
+            /* Produce the body here, on this handler thread. Without a stream
+             * object fn still runs, to free its context, and sees a dead
+             * stream at its first write. */
+            phx_http_stream_t *dead = NULL;
+            if (!stream) {
+                dead = phx_http_stream_new(NULL, NULL);
+                if (dead) dead->gone = true;
+            }
+            if (stream || dead) fn(ctx, stream ? stream : dead);
+            if (stream) phx_http_stream_close(stream);
+            if (dead) phx_http_stream_close(dead);
+        }
     }
     return NULL;
 }

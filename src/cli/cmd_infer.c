@@ -1,0 +1,317 @@
+/* phx infer: serve a GGUF model as an attested, OpenAI-compatible endpoint
+ * (src/infer) until SIGINT/SIGTERM. Prints one ready line (or JSON). Built
+ * only when llama.cpp is (src/infer/CMakeLists.txt). */
+#ifdef PHX_HAVE_INFER
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "phx/crypto.h"
+#include "phx/infer.h"
+
+static const char help[] =
+    "usage: phx infer --model FILE.gguf [options]\n\n"
+    "Serve a model from inside the TEE: an OpenAI-compatible endpoint whose every\n"
+    "answer is signed with keys made in the TEE, and whose attestation report binds\n"
+    "those keys, the SHA-256 of the model file and the client's nonce. The engine\n"
+    "is llama.cpp (CPU). docs/infer.md.\n\n"
+    "Routes:\n"
+    "  POST /v1/chat/completions     OpenAI chat (\"stream\": true for server-sent events)\n"
+    "  POST /v1/completions          OpenAI text completion (streaming too)\n"
+    "  GET  /v1/models               the one model served, with its sha256\n"
+    "  GET  /v1/attestation/report   ?nonce=HEX32&signing_algo=ecdsa|ed25519 (vllm-proxy)\n"
+    "  GET  /v1/signature/ID         ?signing_algo=ecdsa|ed25519: the signed\n"
+    "                                sha256(request body):sha256(response body)\n\n"
+    "Options:\n"
+    "  --model FILE.gguf        the model (required)\n"
+    "  --model-name NAME        the name clients ask for (default: the file's name\n"
+    "                           without .gguf)\n"
+    "  --listen HOST:PORT       where to serve (default 127.0.0.1:8900; port 0 = any free)\n"
+    "  --tee sim|tdx|sgx        TEE backend (default sim)\n"
+    "  --sim-dir DIR            the sim platform directory (default $PHX_HOME/sim)\n"
+    "  --production             refuse the sim TEE\n"
+    "  --ctx N                  tokens per request, prompt and answer (default 2048)\n"
+    "  --slots N                requests generating at once; more get 429 (default 4)\n"
+    "  --max-tokens N           cap on tokens generated per request (default 512);\n"
+    "                           a request asking for more gets 400\n"
+    "  --threads N              CPU threads for llama.cpp (default 2)\n"
+    "  --json                   print the ready line as JSON\n\n"
+    "phx infer verify checks a saved answer (phx infer verify --help).\n\n"
+    "Prompts and answers are never logged or written to disk. The signing keys live\n"
+    "in memory only: a restart makes new ones, so clients fetch a fresh report.\n\n"
+    "Exit status: 0 after a clean stop, 1 when the endpoint cannot start (a model\n"
+    "llama.cpp cannot load, a TEE that cannot open), 2 bad usage.\n";
+
+static const char verify_help[] =
+    "usage: phx infer verify --request FILE --response FILE --signature FILE --report FILE\n"
+    "                        --collateral FILE [--trust-sim-root DIR] [--model FILE.gguf |\n"
+    "                        --model-sha256 HEX] [--nonce HEX] [--now UNIX] [--json]\n\n"
+    "Check a saved answer of a phx infer endpoint, link by link:\n"
+    "  1. the signed text is sha256(request):sha256(response) of the two files (the\n"
+    "     exact bytes sent and received);\n"
+    "  2. the signature (ECDSA or Ed25519, as GET /v1/signature/ID returned it) is\n"
+    "     the key in the attestation report (GET /v1/attestation/report);\n"
+    "  3. the report's quote verifies against the collateral to Intel's root, or to\n"
+    "     the sim TEE's root in DIR with --trust-sim-root (development only);\n"
+    "  4. the quote's report data binds the report's keys, model hash and nonce;\n"
+    "  5. the model is the one expected (--model hashes the file) and the report\n"
+    "     answers the nonce the client sent (--nonce), when given.\n\n"
+    "Exit status: 0 every link holds, 1 a link failed (printed), 2 unreadable input.\n";
+
+static int read_json_file(const char *prefix, const char *path, json_t **out)
+{
+    phx_error_t e = {0};
+    if (phx_json_load_file(path, out, &e)) return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    return 0;
+}
+
+static int cmd_infer_verify(int argc, char **argv)
+{
+    const char *prefix = "phx infer verify";
+    if (cli_wants_help(argc, argv)) return cli_help(verify_help);
+    enum { REQ, RESP, SIG, REP, COLL, ROOT, MODEL, MSHA, NONCE, NOW, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [REQ] = {.name = "request", .takes_value = true},
+        [RESP] = {.name = "response", .takes_value = true},
+        [SIG] = {.name = "signature", .takes_value = true},
+        [REP] = {.name = "report", .takes_value = true},
+        [COLL] = {.name = "collateral", .takes_value = true},
+        [ROOT] = {.name = "trust-sim-root", .takes_value = true},
+        [MODEL] = {.name = "model", .takes_value = true},
+        [MSHA] = {.name = "model-sha256", .takes_value = true},
+        [NONCE] = {.name = "nonce", .takes_value = true},
+        [NOW] = {.name = "now", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, root = PHX_BUF_INIT,
+              model = PHX_BUF_INIT;
+    json_t *sig = NULL, *rep = NULL;
+    phx_attest_verifier_t *v = NULL;
+    uint8_t msha[32], nonce[32];
+    phx_infer_evidence_t ev = {0};
+    rc = PHX_EXIT_USAGE;
+    if (args.npos || !opts[REQ].value || !opts[RESP].value || !opts[SIG].value ||
+        !opts[REP].value || !opts[COLL].value) {
+        cli_error(
+            rc, prefix,
+            "needs --request, --response, --signature, --report and --collateral (see --help)");
+        goto out;
+    }
+    if (phx_file_read(opts[REQ].value, &req, &e) || phx_file_read(opts[RESP].value, &resp, &e) ||
+        phx_file_read(opts[COLL].value, &coll, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if ((rc = read_json_file(prefix, opts[SIG].value, &sig)) ||
+        (rc = read_json_file(prefix, opts[REP].value, &rep))) {
+        rc = PHX_EXIT_USAGE;
+        goto out;
+    }
+    rc = PHX_EXIT_USAGE;
+    if (opts[MODEL].value) {
+        if (phx_file_read(opts[MODEL].value, &model, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        phx_sha256(model.ptr, model.len, msha);
+        ev.model_sha256 = msha;
+    } else if (opts[MSHA].value) {
+        if (phx_hex_decode_fixed(opts[MSHA].value, msha, 32, &e)) {
+            cli_error(rc, prefix, "--model-sha256: %s", e.message);
+            goto out;
+        }
+        ev.model_sha256 = msha;
+    }
+    if (opts[NONCE].value) {
+        if (phx_hex_decode_fixed(opts[NONCE].value, nonce, 32, &e)) {
+            cli_error(rc, prefix, "--nonce: %s", e.message);
+            goto out;
+        }
+        ev.nonce = nonce;
+    }
+    if (opts[ROOT].value && phx_tee_sim_read_root(opts[ROOT].value, &root, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &v, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    ev.request = req.ptr;
+    ev.request_len = req.len;
+    ev.response = resp.ptr;
+    ev.response_len = resp.len;
+    ev.signature = sig;
+    ev.report = rep;
+    ev.collateral = coll.ptr;
+    ev.collateral_len = coll.len;
+    ev.now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : (int64_t)(phx_now_ms() / 1000);
+    phx_attest_result_t ar;
+    phx_err_t err = phx_infer_verify(v, &ev, &ar, &e);
+    if (err == PHX_ERR_INVALID || err == PHX_ERR_TRUNCATED) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    rc = err ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+    if (opts[JSON].seen) {
+        json_t *o = json_pack("{s:b,s:s?}", "ok", !err, "error", err ? e.message : NULL);
+        cli_print_json(o);
+        json_decref(o);
+    } else if (err) {
+        fprintf(stderr, "%s: FAILED: %s\n", prefix, e.message);
+    } else {
+        printf("ok: signed by the attested endpoint%s%s\n",
+               ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "");
+    }
+out:
+    phx_attest_verifier_free(v);
+    json_decref(sig);
+    json_decref(rep);
+    phx_buf_free(&req);
+    phx_buf_free(&resp);
+    phx_buf_free(&coll);
+    phx_buf_free(&root);
+    phx_buf_free(&model);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int cmd_infer(int argc, char **argv)
+{
+    const char *prefix = "phx infer";
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0) return cmd_infer_verify(argc - 1, argv + 1);
+    if (cli_wants_help(argc, argv)) return cli_help(help);
+    enum { MODEL, NAME, LISTEN, TEE, SIMDIR, PROD, CTX, SLOTS, MAXTOK, THREADS, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [MODEL] = {.name = "model", .takes_value = true},
+        [NAME] = {.name = "model-name", .takes_value = true},
+        [LISTEN] = {.name = "listen", .takes_value = true},
+        [TEE] = {.name = "tee", .takes_value = true},
+        [SIMDIR] = {.name = "sim-dir", .takes_value = true},
+        [PROD] = {.name = "production"},
+        [CTX] = {.name = "ctx", .takes_value = true},
+        [SLOTS] = {.name = "slots", .takes_value = true},
+        [MAXTOK] = {.name = "max-tokens", .takes_value = true},
+        [THREADS] = {.name = "threads", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    char host[256] = "127.0.0.1";
+    uint16_t port = 8900;
+    phx_tee_config_t tc = {0};
+    phx_infer_opts_t o = {0};
+    phx_infer_t *d = NULL;
+    json_t *ready = NULL;
+    rc = PHX_EXIT_USAGE;
+    if (args.npos) {
+        cli_error(rc, prefix, "takes no arguments (see --help)");
+        goto out;
+    }
+    if (!opts[MODEL].value) {
+        cli_error(rc, prefix, "needs --model FILE.gguf");
+        goto out;
+    }
+    if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
+        cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
+        goto out;
+    }
+    o.tee = PHX_TEE_SIM;
+    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    struct {
+        int i;
+        unsigned lo, hi;
+        unsigned *dst;
+    } nums[] = {
+        {CTX, 64, 131072, &o.engine.n_ctx},
+        {SLOTS, 1, 64, &o.engine.n_slots},
+        {MAXTOK, 1, 131072, &o.engine.max_tokens},
+        {THREADS, 1, 256, &o.engine.n_threads},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        const char *v = opts[nums[i].i].value;
+        if (v && parse_uint(v, nums[i].lo, nums[i].hi, nums[i].dst)) {
+            cli_error(rc, prefix, "--%s wants a number from %u to %u, got '%s'",
+                      opts[nums[i].i].name, nums[i].lo, nums[i].hi, v);
+            goto out;
+        }
+    }
+    tc.sim_dir = opts[SIMDIR].value;
+    tc.production = opts[PROD].seen;
+    o.model_path = opts[MODEL].value;
+    o.model_name = opts[NAME].value;
+    o.host = host;
+    o.port = port;
+    o.tee_config = &tc;
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    phx_log_set_component("infer");
+    rc = PHX_EXIT_FAIL;
+    if (phx_infer_start(&o, &d, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    const char *name;
+    uint8_t sha[32], addr[20], ed[32];
+    phx_infer_identity(d, &name, sha, addr, ed);
+    char checksum[43];
+    phx_eth_address_checksum(addr, checksum);
+    ready =
+        json_pack("{s:s,s:s,s:o,s:s,s:o,s:s,s:i}", "url", phx_infer_url(d), "model", name,
+                  "model_sha256", phx_json_hex(sha, 32), "address", checksum, "ed25519_public_key",
+                  phx_json_hex(ed, 32), "tee", phx_tee_kind_name(o.tee), "pid", (int)getpid());
+    if (opts[JSON].seen) {
+        cli_print_json(ready);
+    } else {
+        printf("infer listening on %s\nmodel %s sha256 ", phx_infer_url(d), name);
+        for (int i = 0; i < 32; i++)
+            printf("%02x", sha[i]);
+        printf("\nsigning address %s\n", checksum);
+    }
+    fflush(stdout);
+    PHX_INFO("infer: serving %s on %s", name, phx_infer_url(d));
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    PHX_INFO("infer: signal %d, stopping", sig);
+    phx_infer_stop(d, 5000);
+    d = NULL;
+    rc = PHX_EXIT_OK;
+out:
+    phx_infer_stop(d, 0);
+    json_decref(ready);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+
+PHX_CLI_COMMAND(infer, "infer", 340, "serve a model: attested, signed OpenAI-compatible inference",
+                cmd_infer)
+#else
+/* Without llama.cpp this build has no infer verb (ISO C wants something here). */
+typedef int phx_cmd_infer_unavailable_t;
+#endif
