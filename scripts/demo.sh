@@ -132,7 +132,7 @@ say "Calling it with an encrypted input (sealed to the contract's KMS-signed key
 "$PHX" call "$id" --input '{"pair":"ETH/USD"}' --encrypt --json >"$tmp/result.json" || exit 1
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('answer   ', json.dumps(d.get('output_plain', d.get('output')))); print('signed by', d['worker'])" "$tmp/result.json"
 
-say "Verifying the result: signature -> worker registered -> quote -> measurement allowed"
+say "Verifying the result: signature -> worker registered -> quote -> measurement allowed -> its KMS admitted with a verified quote"
 "$PHX" verify "$tmp/result.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
 
 say "On chain: a consumer contract asks for a price; a worker fulfils it"

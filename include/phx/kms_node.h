@@ -17,8 +17,9 @@ extern "C" {
 /* The chain seam over the Registry (contracts/Registry.sol), read through a
  * JSON-RPC node. WORKER: Registry.workers(addr) is active, its x25519 key and
  * measurement are the ones the quote shows, and the measurement is still
- * allowed. KMS: isKms(addr) and the measurement allowed. REGISTRATION: the
- * measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
+ * allowed. KMS: isKms(addr) (admitted, not revoked, measurement allowed) and
+ * the X25519 key and measurement the Registry recorded at admission are the
+ * quote's. REGISTRATION and KMS_ADMISSION: the measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
  * calls are serialised (one RPC client). */
 typedef struct phx_kms_registry phx_kms_registry_t;
 phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_t *deployment,

@@ -77,6 +77,14 @@ static phx_err_t check_locked(phx_kms_registry_t *r, phx_kms_role_t role,
         if ((err = read_flag(r, "isKms(address)", phx_json_hex(peer->eth_address, 20), &is_kms, e)))
             return err;
         if (!is_kms) return phx_fail(e, PHX_ERR_POLICY, "not a KMS node on the Registry");
+        /* The root goes only to the X25519 key whose quote was verified at
+         * admission (by governance or the vouching quorum). */
+        phx_chain_kms_t k;
+        if ((err = phx_chain_kms_get(r->rpc, &r->d, peer->eth_address, &k, e))) return err;
+        if (memcmp(k.x25519, peer->x25519_pub, 32) != 0)
+            return phx_fail(e, PHX_ERR_POLICY, "X25519 key differs from the one admitted");
+        if (memcmp(k.measurement, mr, 32) != 0)
+            return phx_fail(e, PHX_ERR_POLICY, "measurement differs from the one admitted");
         return PHX_OK;
     }
     phx_chain_worker_t w;

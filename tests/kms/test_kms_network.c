@@ -371,6 +371,16 @@ int main(void)
         phx_buf_free(&vq);
     }
     json_decref(vouch);
+    /* The admitted address with another X25519 key gets nothing. */
+    {
+        identity_t other;
+        identity_new(&other);
+        phx_kms_requester_t swapped = rrq;
+        memcpy(swapped.x25519_pub, other.xpub, 32);
+        swapped.x25519_sk = other.xsk;
+        err = phx_kms_request_secret(&swapped, PHX_KMS_ROLE_KMS, secret, &e);
+        CHECK(remote_says(err, &e, "X25519 key differs from the one admitted"));
+    }
     uint8_t rep_root[32];
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
               e.message);
