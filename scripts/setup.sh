@@ -51,7 +51,11 @@ fi
 # npm packages: anvil, cast, solc and the independent peers used by tests and
 # benchmarks. Reinstall only when package-lock.json changed since the last install.
 stamp=node_modules/.phx-installed
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+# A node_modules that is a symlink is another checkout's tree, shared: `npm ci`
+# would empty it under everyone using it, so only its tools are checked here.
+if [ -L node_modules ]; then
+    :
+elif [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
     echo "setup: installing npm packages"
     if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/phx-setup-npm.log 2>&1; then
         cat /tmp/phx-setup-npm.log >&2
@@ -61,7 +65,7 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
     touch "$stamp"
 fi
 
-for tool in anvil cast solcjs; do
+for tool in anvil cast forge solcjs; do
     if ! node_modules/.bin/$tool --version >/dev/null 2>&1; then
         echo "setup: FAILED: node_modules/.bin/$tool does not run" >&2
         exit 1
