@@ -13,6 +13,12 @@ interface IStaking {
     function stakeOf(address operator) external view returns (uint256);
 }
 
+/// Where Jobs pays fees once governance set a StakePool: the pool pulls amount
+/// from the caller and credits operator's pool (or the operator, with no pool).
+interface IRewardPool {
+    function addReward(address operator, uint256 amount) external;
+}
+
 /// What Jobs asks of the Registry when it checks a result signature.
 interface IWorkerRegistry {
     /// The operator of worker when the worker is active (registered, not

@@ -16,6 +16,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {PhxSig} from "./PhxSig.sol";
+import {IRewardPool} from "./IPhx.sol";
 
 /// What the pool needs from Jobs to check an equivocation proof.
 interface IResultDigest {
@@ -35,7 +36,7 @@ interface IWorkerOperators {
     function invalidateWorker(address worker, string calldata reason) external;
 }
 
-contract StakePool {
+contract StakePool is IRewardPool {
     using SafeERC20 for IERC20;
 
     uint256 public constant BPS = 10_000;
@@ -273,11 +274,16 @@ contract StakePool {
 
     // ---- fees -----------------------------------------------------------------------
 
-    /// Pays amount (pulled from msg.sender) into operator's pool; with no pool, or
-    /// no active shares to share it, the whole amount is the operator's.
+    /// Pays amount (pulled from msg.sender) into operator's pool; with no pool it
+    /// goes to the operator directly, and with no active shares to share it the
+    /// whole amount is the operator's commission.
     function addReward(address operator, uint256 amount) external {
         uint256 pid = poolOf[operator];
-        if (pid == 0) revert NoPool(operator);
+        if (pid == 0) {
+            token.safeTransferFrom(msg.sender, operator, amount);
+            emit RewardAdded(0, msg.sender, amount, amount);
+            return;
+        }
         Pool storage p = pools[pid - 1];
         token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 active = p.totalShares - p.unbondingShares;

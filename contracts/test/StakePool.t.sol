@@ -140,3 +140,45 @@ contract StakePoolTest is Fixture {
         assertEq(out, part, "1:1 before any slash");
     }
 }
+
+/// Fees of a real request/fulfil go to the operator's pool once governance
+/// points Jobs at it.
+contract JobsFeesToPoolTest is Fixture {
+    address alice = address(0xA11CE);
+    address consumer = address(0xC0);
+
+    function setUp() public {
+        deployAll();
+        fund(operator, 1_000 ether);
+        fund(alice, 1_000 ether);
+        vm.prank(operator);
+        stake.createPool(2000);
+        vm.prank(operator);
+        stake.delegate(1, 100 ether);
+        vm.prank(alice);
+        stake.delegate(1, 300 ether);
+        registerWorker();
+        jobs.setStakePool(stake);
+        token.transfer(consumer, 100 ether);
+    }
+
+    function test_fulfilPaysThePool() public {
+        bytes32 code = keccak256("code");
+        bytes32 cid = jobs.deployContract(bytes32(0), code, "ipfs://x");
+        vm.startPrank(consumer);
+        token.approve(address(jobs), type(uint256).max);
+        uint256 rid = jobs.request(cid, "in", 10 ether, 0, 1);
+        vm.stopPrank();
+        bytes memory out = "out";
+        bytes[] memory sigs = new bytes[](1);
+        sigs[0] = sig(WORKER_SK, jobs.resultDigest(rid, cid, code, keccak256(out)));
+        uint256 opBefore = token.balanceOf(operator);
+        vm.prank(vm.addr(WORKER_SK));
+        jobs.fulfill(rid, out, sigs);
+        assertEq(token.balanceOf(operator), opBefore, "fee did not bypass the pool");
+        // 1 PHA: 20 % commission, the rest 1:3 between operator's and alice's shares.
+        assertEq(stake.pendingRewards(1, operator), 0.2 ether + 0.2 ether, "operator");
+        assertEq(stake.pendingRewards(1, alice), 0.6 ether, "alice");
+        assertEq(token.balanceOf(address(jobs)), 0, "escrow settled");
+    }
+}
