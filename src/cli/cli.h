@@ -25,11 +25,11 @@ typedef struct {
 
 void phx_cli_register(const phx_cli_command_t *cmd);
 
-#define PHX_CLI_COMMAND(ident, verb, order_, summary_, fn_)                              \
-    static const phx_cli_command_t cli_cmd_##ident = {verb, summary_, fn_, order_};       \
-    __attribute__((constructor)) static void cli_register_##ident(void)                  \
-    {                                                                                     \
-        phx_cli_register(&cli_cmd_##ident);                                               \
+#define PHX_CLI_COMMAND(ident, verb, order_, summary_, fn_)                                        \
+    static const phx_cli_command_t cli_cmd_##ident = {verb, summary_, fn_, order_};                \
+    __attribute__((constructor)) static void cli_register_##ident(void)                            \
+    {                                                                                              \
+        phx_cli_register(&cli_cmd_##ident);                                                        \
     }
 
 /* "phx util: <message>" on stderr and return the code, for `return cli_error(...)`. */
@@ -47,12 +47,25 @@ bool cli_wants_help(int argc, char **argv);
 /* Print a JSON value followed by a newline; steals nothing. */
 void cli_print_json(const json_t *v);
 
+/* Arguments of the developer verbs (rlp, abi, tx, eip712, ...). Each returns 0,
+ * or prints "PREFIX: WHAT: reason" and returns PHX_EXIT_USAGE; `what` names the
+ * argument in the message. */
+/* JSON text, or "@FILE" for a file's content ("@-" = stdin); *out is a new reference. */
+int cli_arg_json(const char *prefix, const char *what, const char *text, json_t **out);
+/* 0x hex (or bare hex) appended to out; out is freed on failure. */
+int cli_arg_hex(const char *prefix, const char *what, const char *text, phx_buf_t *out);
+/* --key HEX, or "env" for $PHX_KEY: a valid secp256k1 secret key (caller zeroes sk). */
+int cli_arg_key(const char *prefix, const char *text, uint8_t sk[32]);
+/* One hex result: a line "0x..", or with as_json {"key": "0x..", ...extra}.
+ * extra (may be NULL) is a JSON object whose reference is stolen. */
+void cli_print_hex(bool as_json, const char *key, const uint8_t *p, size_t n, json_t *extra);
+
 /* Tiny option parser. Options are "--name VALUE", "--name=VALUE" or flags.
  * Positional arguments are collected in order. Unknown options are errors. */
 typedef struct {
-    const char *name;  /* without leading "--" */
+    const char *name; /* without leading "--" */
     bool takes_value;
-    bool repeatable;   /* values collected into values[] */
+    bool repeatable; /* values collected into values[] */
     /* outputs */
     bool seen;
     const char *value;

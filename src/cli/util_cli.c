@@ -1,10 +1,12 @@
-/* Shared CLI helpers: error lines, help, JSON output, option parsing. */
+/* Shared CLI helpers: error lines, help, JSON and hex output, option parsing,
+ * and the JSON/hex/key arguments of the developer verbs. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "phx/crypto.h"
 
 int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
 {
@@ -19,7 +21,8 @@ int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
 
 int cli_error_e(int exit_code, const char *prefix, const phx_error_t *e)
 {
-    const char *msg = e && e->message[0] ? e->message : phx_strerror(e ? e->code : PHX_ERR_INTERNAL);
+    const char *msg =
+        e && e->message[0] ? e->message : phx_strerror(e ? e->code : PHX_ERR_INTERNAL);
     return cli_error(exit_code, prefix, "%s", msg);
 }
 
@@ -46,6 +49,56 @@ void cli_print_json(const json_t *v)
         fputc('\n', stdout);
         free(s);
     }
+}
+
+void cli_print_hex(bool as_json, const char *key, const uint8_t *p, size_t n, json_t *extra)
+{
+    if (as_json) {
+        json_t *o = extra ? extra : json_object();
+        json_object_set_new(o, key, phx_json_hex(p, n));
+        cli_print_json(o);
+        json_decref(o);
+        return;
+    }
+    json_decref(extra);
+    char *h = phx_hex_encode(p, n);
+    printf("%s\n", h ? h : "");
+    free(h);
+}
+
+int cli_arg_json(const char *prefix, const char *what, const char *text, json_t **out)
+{
+    phx_error_t e = {0};
+    phx_err_t err;
+    if (!text) return cli_error(PHX_EXIT_USAGE, prefix, "%s is required (see --help)", what);
+    if (text[0] == '@')
+        err = phx_json_load_file(text + 1, out, &e);
+    else
+        err = phx_json_parse(text, strlen(text), out, &e);
+    return err ? cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", what, e.message) : 0;
+}
+
+int cli_arg_hex(const char *prefix, const char *what, const char *text, phx_buf_t *out)
+{
+    phx_error_t e = {0};
+    if (!text) return cli_error(PHX_EXIT_USAGE, prefix, "%s is required (see --help)", what);
+    if (phx_hex_decode(text, out, &e)) {
+        phx_buf_free(out); /* the decoder may have appended a partial result */
+        return cli_error(PHX_EXIT_USAGE, prefix, "%s: %s", what, e.message);
+    }
+    return 0;
+}
+
+int cli_arg_key(const char *prefix, const char *text, uint8_t sk[32])
+{
+    phx_error_t e = {0};
+    if (text && strcmp(text, "env") == 0) text = getenv("PHX_KEY");
+    if (!text)
+        return cli_error(PHX_EXIT_USAGE, prefix,
+                         "--key HEX (or --key env with $PHX_KEY) is required");
+    if (phx_hex_decode_fixed(text, sk, 32, &e) || phx_secp256k1_seckey_verify(sk))
+        return cli_error(PHX_EXIT_USAGE, prefix, "--key: not a valid secp256k1 secret key");
+    return 0;
 }
 
 cli_opt_t *cli_opt(cli_opt_t *opts, int nopts, const char *name)

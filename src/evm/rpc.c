@@ -295,6 +295,12 @@ phx_err_t phx_evm_receipt_from_json(const json_t *j, phx_evm_receipt_t *out, phx
     if ((err = get_u64(j, "blockNumber", false, &r.block_number, e))) goto fail;
     if ((err = get_u64(j, "transactionIndex", true, &r.tx_index, e))) goto fail;
     if ((err = get_u64(j, "status", false, &status, e))) goto fail;
+    /* EIP-658: 1 success, 0 failure; anything else is no receipt we can read. */
+    if (status > 1) {
+        err = phx_fail(e, PHX_ERR_INVALID, "rpc: receipt status %llu is neither 0 nor 1",
+                       (unsigned long long)status);
+        goto fail;
+    }
     r.status = status == 1;
     if ((err = get_u64(j, "gasUsed", false, &r.gas_used, e))) goto fail;
     if ((err = get_u64(j, "cumulativeGasUsed", true, &r.cumulative_gas_used, e))) goto fail;
@@ -522,10 +528,40 @@ phx_err_t phx_rpc_get_transaction_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[
     phx_err_t err = phx_rpc_call(rpc, "eth_getTransactionReceipt",
                                  json_pack("[o]", phx_json_hex(tx_hash, 32)), &res, e);
     if (!err && !json_is_null(res)) {
-        if ((err = phx_evm_receipt_from_json(res, out, e)))
+        if ((err = phx_evm_receipt_from_json(res, out, e))) {
             phx_error_wrap(e, err, "eth_getTransactionReceipt");
-        else
+        } else if (memcmp(out->tx_hash, tx_hash, 32) != 0) {
+            /* The node is not trusted: a receipt for another tx proves nothing. */
+            phx_evm_receipt_clear(out);
+            err = phx_fail(e, PHX_ERR_VERIFY,
+                           "eth_getTransactionReceipt: the receipt is for another transaction");
+        } else {
             *found = true;
+        }
+    }
+    json_decref(res);
+    return err;
+}
+
+phx_err_t phx_rpc_get_transaction(phx_rpc_t *rpc, const uint8_t tx_hash[32], phx_evm_tx_t *out,
+                                  bool *found, phx_error_t *e)
+{
+    json_t *res = NULL;
+    uint8_t h[32];
+    *found = false;
+    phx_err_t err = phx_rpc_call(rpc, "eth_getTransactionByHash",
+                                 json_pack("[o]", phx_json_hex(tx_hash, 32)), &res, e);
+    if (!err && !json_is_null(res)) {
+        if ((err = phx_evm_tx_from_json(res, out, e))) {
+            phx_error_wrap(e, err, "eth_getTransactionByHash");
+        } else if ((err = phx_evm_tx_hash(out, h, e)) || memcmp(h, tx_hash, 32) != 0) {
+            phx_evm_tx_clear(out);
+            if (!err)
+                err = phx_fail(e, PHX_ERR_VERIFY,
+                               "eth_getTransactionByHash: the node answered another transaction");
+        } else {
+            *found = true;
+        }
     }
     json_decref(res);
     return err;

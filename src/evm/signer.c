@@ -158,20 +158,20 @@ static bool nonce_error(const phx_error_t *e)
 }
 
 /* Does the node know the transaction with these raw bytes (pending or mined)?
- * Its hash is keccak256 of the raw bytes for every type. */
-static bool node_has_tx(phx_rpc_t *rpc, const uint8_t *raw, size_t raw_len, uint8_t tx_hash[32])
+ * Its hash is keccak256 of the raw bytes for every type; the node's answer is
+ * read with the decoder's range checks and must be this very transaction
+ * (same hash, same sender), or it does not count as known. */
+static bool node_has_tx(phx_signer_t *s, const uint8_t *raw, size_t raw_len, uint8_t tx_hash[32])
 {
     uint8_t h[32];
-    json_t *res = NULL;
-    phx_error_t ignore;
+    phx_evm_tx_t tx;
+    bool found = false;
     phx_keccak256(raw, raw_len, h);
-    if (phx_rpc_call(rpc, "eth_getTransactionByHash", json_pack("[o]", phx_json_hex(h, 32)), &res,
-                     &ignore) != PHX_OK)
-        return false;
-    bool known = json_is_object(res);
-    json_decref(res);
-    if (known) memcpy(tx_hash, h, 32);
-    return known;
+    if (phx_rpc_get_transaction(s->rpc, h, &tx, &found, NULL) != PHX_OK || !found) return false;
+    bool mine = memcmp(tx.from, s->address, 20) == 0;
+    phx_evm_tx_clear(&tx);
+    if (mine) memcpy(tx_hash, h, 32);
+    return mine;
 }
 
 phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx_hash[32],
@@ -230,7 +230,7 @@ phx_err_t phx_signer_send(phx_signer_t *s, const phx_evm_send_t *req, uint8_t tx
          * its own words ("nonce too low" once mined, "already known" in geth's pool,
          * "transaction already imported" in anvil's). Signing the request again under
          * the next nonce would execute it twice, so first ask for our own hash. */
-        if (node_has_tx(s->rpc, raw.ptr, raw.len, tx_hash)) {
+        if (node_has_tx(s, raw.ptr, raw.len, tx_hash)) {
             s->next_nonce++;
             err = save_nonce(s, ee);
             goto out;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "phx/crypto.h"
-#include "phx/evm.h"
+#include "phx/evm_rpc.h"
+#include "phx/evm_tx.h"
 
 /* ---- addresses ----------------------------------------------------------------- */
 
@@ -176,6 +177,7 @@ phx_err_t phx_evm_tx_sender(const phx_evm_tx_t *tx, uint8_t addr[20], phx_error_
     memcpy(sig, tx->r, 32);
     memcpy(sig + 32, tx->s, 32);
     sig[64] = tx->y_parity;
+    if ((err = phx_evm_tx_check_signature(tx->r, tx->s, e))) return err;
     if ((err = phx_secp256k1_recover(digest, sig, pub)))
         return phx_fail(e, PHX_ERR_VERIFY, "tx: signature does not recover a key");
     phx_eth_address_from_pubkey(pub, addr);
@@ -241,7 +243,81 @@ static phx_err_t get_access_list(const phx_rlp_item_t *it, owned_t *o, phx_error
     return PHX_OK;
 }
 
-phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx_error_t *e)
+/* secp256k1's group order n and n/2 (SEC 2, 2.4.1), big-endian. */
+static const uint8_t secp256k1_n[32] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+static const uint8_t secp256k1_half_n[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
+
+static bool is_zero32(const uint8_t v[32])
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < 32; i++)
+        acc |= v[i];
+    return acc == 0;
+}
+
+phx_err_t phx_evm_tx_check_signature(const uint8_t r[32], const uint8_t s[32], phx_error_t *e)
+{
+    if (is_zero32(r)) return phx_fail(e, PHX_ERR_VERIFY, "tx: signature r is zero");
+    if (is_zero32(s)) return phx_fail(e, PHX_ERR_VERIFY, "tx: signature s is zero");
+    if (memcmp(r, secp256k1_n, 32) >= 0)
+        return phx_fail(e, PHX_ERR_VERIFY, "tx: signature r is not below the curve order");
+    /* EIP-2 (Homestead on): s above n/2 is the malleable twin of a valid
+     * signature, refused for every transaction type since. */
+    if (memcmp(s, secp256k1_half_n, 32) > 0)
+        return phx_fail(e, PHX_ERR_VERIFY, "tx: signature s is above n/2 (EIP-2 low-s rule)");
+    return PHX_OK;
+}
+
+phx_err_t phx_evm_chain_id_check(uint64_t chain_id, phx_error_t *e)
+{
+    if (chain_id == 0) return phx_fail(e, PHX_ERR_INVALID, "tx: chain id 0 names no chain");
+    if (chain_id > PHX_EVM_CHAIN_ID_MAX)
+        return phx_fail(e, PHX_ERR_RANGE, "tx: chain id %llu above the EIP-2294 bound",
+                        (unsigned long long)chain_id);
+    return PHX_OK;
+}
+
+/* Legacy v: 27/28 before EIP-155, chainId * 2 + 35 + parity after it. */
+static phx_err_t legacy_v_value(const phx_u256_t *v, phx_evm_tx_t *tx, phx_error_t *e)
+{
+    uint64_t v64;
+    phx_err_t err;
+    /* v fits 64 bits exactly when the chain id keeps the EIP-2294 bound. */
+    if (phx_u256_to_u64(v, &v64, NULL))
+        return phx_fail(e, PHX_ERR_RANGE, "tx: v wider than 64 bits (chain id out of range)");
+    if (v64 == 27 || v64 == 28) {
+        tx->chain_id = 0;
+        tx->y_parity = (uint8_t)(v64 - 27);
+        return PHX_OK;
+    }
+    if (v64 < 35)
+        return phx_fail(e, PHX_ERR_INVALID, "tx: v %llu is neither 27/28 nor an EIP-155 value",
+                        (unsigned long long)v64);
+    tx->chain_id = (v64 - 35) / 2;
+    tx->y_parity = (uint8_t)((v64 - 35) % 2);
+    if ((err = phx_evm_chain_id_check(tx->chain_id, e)))
+        return phx_error_wrap(e, err, "tx: v %llu", (unsigned long long)v64);
+    return PHX_OK;
+}
+
+static phx_err_t legacy_v(const phx_rlp_item_t *it, phx_evm_tx_t *tx, phx_error_t *e)
+{
+    phx_u256_t v;
+    phx_err_t err = phx_rlp_item_u256(it, &v, e);
+    if (err) return phx_error_wrap(e, err, "tx: v");
+    return legacy_v_value(&v, tx, e);
+}
+
+/* Decode p as a signed transaction (signed = true) or as the payload that is
+ * signed (false). The two never overlap: an unsigned legacy payload
+ * [..., chainId, 0, 0] has the shape of a signed one with r = s = 0, which
+ * as a signature is invalid, so the caller's intent decides the reading. */
+static phx_err_t decode(const uint8_t *p, size_t len, bool signed_form, phx_evm_tx_t *out,
+                        phx_error_t *e)
 {
     phx_rlp_item_t *root = NULL;
     phx_err_t err;
@@ -274,9 +350,19 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
     size_t body = tx.type == PHX_TX_LEGACY ? 6 : tx.type == PHX_TX_EIP2930 ? 8 : 9;
     size_t n = root->count;
     const phx_rlp_item_t *f = root->items;
-    bool sig = n == body + 3;
-    if (n != body && !sig) {
-        err = phx_fail(e, PHX_ERR_INVALID, "tx: %zu fields for type %u", n, tx.type);
+    /* The unsigned EIP-155 payload carries [chainId, 0, 0] in the signature's place. */
+    bool eip155_payload = !signed_form && tx.type == PHX_TX_LEGACY && n == body + 3;
+    if (signed_form && n == body) {
+        err = phx_fail(e, PHX_ERR_INVALID,
+                       "tx: %zu fields for type %u is an unsigned payload, not a signed "
+                       "transaction",
+                       n, tx.type);
+        goto fail;
+    }
+    if (n != (signed_form || eip155_payload ? body + 3 : body)) {
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: %zu fields for type %u (%s has %zu)", n, tx.type,
+                       signed_form ? "a signed one" : "its unsigned payload",
+                       signed_form || eip155_payload ? body + 3 : body);
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
@@ -287,23 +373,54 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
         }
     }
     size_t i = 0;
-    if (tx.type != PHX_TX_LEGACY && (err = phx_rlp_item_u64(&f[i++], &tx.chain_id, e))) goto fail;
-    if ((err = phx_rlp_item_u64(&f[i++], &tx.nonce, e))) goto fail;
-    if (tx.type == PHX_TX_EIP1559) {
-        if ((err = phx_rlp_item_u256(&f[i++], &tx.max_priority_fee, e))) goto fail;
-        if ((err = phx_rlp_item_u256(&f[i++], &tx.max_fee, e))) goto fail;
-    } else if ((err = phx_rlp_item_u256(&f[i++], &tx.gas_price, e))) {
+    if (tx.type != PHX_TX_LEGACY) {
+        if ((err = phx_rlp_item_u64(&f[i++], &tx.chain_id, e))) {
+            phx_error_wrap(e, err, "tx: chainId");
+            goto fail;
+        }
+        /* A typed tx may name chain id 0 (no chain): well-formed, refused only
+         * by a chain comparing it with its own; past EIP-2294 it is malformed. */
+        if (tx.chain_id > PHX_EVM_CHAIN_ID_MAX) {
+            err = phx_fail(e, PHX_ERR_RANGE, "tx: chain id %llu above the EIP-2294 bound",
+                           (unsigned long long)tx.chain_id);
+            goto fail;
+        }
+    }
+    if ((err = phx_rlp_item_u64(&f[i++], &tx.nonce, e))) {
+        phx_error_wrap(e, err, "tx: nonce");
         goto fail;
     }
-    if ((err = phx_rlp_item_u256(&f[i++], &tx.gas_limit, e))) goto fail;
+    if (tx.type == PHX_TX_EIP1559) {
+        if ((err = phx_rlp_item_u256(&f[i++], &tx.max_priority_fee, e))) {
+            phx_error_wrap(e, err, "tx: maxPriorityFeePerGas");
+            goto fail;
+        }
+        if ((err = phx_rlp_item_u256(&f[i++], &tx.max_fee, e))) {
+            phx_error_wrap(e, err, "tx: maxFeePerGas");
+            goto fail;
+        }
+    } else if ((err = phx_rlp_item_u256(&f[i++], &tx.gas_price, e))) {
+        phx_error_wrap(e, err, "tx: gasPrice");
+        goto fail;
+    }
+    /* Every client holds the gas limit in 64 bits; a wider one is no transaction. */
+    uint64_t gas_limit;
+    if ((err = phx_rlp_item_u64(&f[i++], &gas_limit, e))) {
+        phx_error_wrap(e, err, "tx: gasLimit");
+        goto fail;
+    }
+    tx.gas_limit = phx_u256_from_u64(gas_limit);
     if (f[i].len != 0 && f[i].len != 20) {
-        err = phx_fail(e, PHX_ERR_INVALID, "tx: 'to' must be empty or 20 bytes");
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: 'to' must be empty or 20 bytes, got %zu", f[i].len);
         goto fail;
     }
     tx.has_to = f[i].len == 20;
     if (tx.has_to) memcpy(tx.to, f[i].data, 20);
     i++;
-    if ((err = phx_rlp_item_u256(&f[i++], &tx.value, e))) goto fail;
+    if ((err = phx_rlp_item_u256(&f[i++], &tx.value, e))) {
+        phx_error_wrap(e, err, "tx: value");
+        goto fail;
+    }
     o->data = malloc(f[i].len ? f[i].len : 1);
     if (!o->data) {
         err = phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
@@ -318,43 +435,240 @@ phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx
         tx.access_list = o->list;
         tx.access_count = o->count;
     }
-    if (sig) {
-        phx_u256_t v;
-        if ((err = phx_rlp_item_u256(&f[i++], &v, e))) goto fail;
-        if ((err = get_bytes32_int(&f[i++], tx.r, e)) || (err = get_bytes32_int(&f[i++], tx.s, e)))
+    if (eip155_payload) {
+        /* EIP-155 signing payload: [..., chainId, 0, 0], the zeros as empty strings. */
+        if ((err = phx_rlp_item_u64(&f[i], &tx.chain_id, e))) {
+            phx_error_wrap(e, err, "tx: chainId");
             goto fail;
-        uint64_t v64;
-        if ((err = phx_u256_to_u64(&v, &v64, e))) goto fail;
-        bool rs_zero = true;
-        for (size_t k = 0; k < 32; k++)
-            if (tx.r[k] || tx.s[k]) rs_zero = false;
-        if (tx.type != PHX_TX_LEGACY) {
-            if (v64 > 1) {
+        }
+        if ((err = phx_evm_chain_id_check(tx.chain_id, e))) goto fail;
+        if (f[i + 1].len != 0 || f[i + 2].len != 0) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: EIP-155 payload must end in [chainId, 0, 0]");
+            goto fail;
+        }
+    } else if (signed_form) {
+        if (tx.type == PHX_TX_LEGACY) {
+            if ((err = legacy_v(&f[i++], &tx, e))) goto fail;
+        } else {
+            uint64_t parity;
+            if ((err = phx_rlp_item_u64(&f[i++], &parity, e))) {
+                phx_error_wrap(e, err, "tx: yParity");
+                goto fail;
+            }
+            if (parity > 1) {
                 err = phx_fail(e, PHX_ERR_INVALID, "tx: y parity must be 0 or 1");
                 goto fail;
             }
-            tx.y_parity = (uint8_t)v64;
-            tx.is_signed = true;
-        } else if (rs_zero && v64 != 0) {
-            /* EIP-155 signing payload: [..., chainId, 0, 0]. */
-            tx.chain_id = v64;
-        } else if (v64 == 27 || v64 == 28) {
-            tx.y_parity = (uint8_t)(v64 - 27);
-            tx.is_signed = true;
-        } else if (v64 >= 37) { /* 35/36 would mean chain id 0, which EIP-155 does not have */
-            tx.chain_id = (v64 - 35) / 2;
-            tx.y_parity = (uint8_t)((v64 - 35) % 2);
-            tx.is_signed = true;
-        } else {
-            err = phx_fail(e, PHX_ERR_INVALID, "tx: bad v %llu", (unsigned long long)v64);
+            tx.y_parity = (uint8_t)parity;
+        }
+        if ((err = get_bytes32_int(&f[i++], tx.r, e))) {
+            phx_error_wrap(e, err, "tx: r");
             goto fail;
         }
+        if ((err = get_bytes32_int(&f[i++], tx.s, e))) {
+            phx_error_wrap(e, err, "tx: s");
+            goto fail;
+        }
+        if ((err = phx_evm_tx_check_signature(tx.r, tx.s, e))) goto fail;
+        tx.is_signed = true;
+        /* A signature in range may still name no point (r not an x on the
+         * curve, or the key would be the point at infinity): no sender, no tx. */
+        if ((err = phx_evm_tx_sender(&tx, tx.from, e))) goto fail;
     }
     phx_rlp_free(root);
     *out = tx;
     return PHX_OK;
 fail:
     phx_rlp_free(root);
+    phx_evm_tx_clear(&tx);
+    return err;
+}
+
+phx_err_t phx_evm_tx_decode(const uint8_t *p, size_t len, phx_evm_tx_t *out, phx_error_t *e)
+{
+    return decode(p, len, true, out, e);
+}
+
+phx_err_t phx_evm_tx_decode_unsigned(const uint8_t *p, size_t len, phx_evm_tx_t *out,
+                                     phx_error_t *e)
+{
+    return decode(p, len, false, out, e);
+}
+
+/* ---- transactions as a node describes them ------------------------------------ */
+
+/* A quantity member: required, or absent/null giving *present = false. */
+static phx_err_t json_u256(const json_t *o, const char *key, bool required, phx_u256_t *out,
+                           bool *present, phx_error_t *e)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = phx_u256_from_u64(0);
+    if (present) *present = v && !json_is_null(v);
+    if (!v || json_is_null(v))
+        return required ? phx_fail(e, PHX_ERR_INVALID, "tx: '%s' missing", key) : PHX_OK;
+    phx_err_t err = phx_rpc_quantity_u256(v, out, e);
+    return err ? phx_error_wrap(e, err, "tx: '%s'", key) : PHX_OK;
+}
+
+static phx_err_t json_u64(const json_t *o, const char *key, bool required, uint64_t *out,
+                          bool *present, phx_error_t *e)
+{
+    phx_u256_t u;
+    phx_err_t err = json_u256(o, key, required, &u, present, e);
+    if (!err && (err = phx_u256_to_u64(&u, out, e))) phx_error_wrap(e, err, "tx: '%s'", key);
+    return err;
+}
+
+static phx_err_t json_hex_fixed(const json_t *o, const char *key, uint8_t *out, size_t n,
+                                phx_error_t *e)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    if (!s) return phx_fail(e, PHX_ERR_INVALID, "tx: '%s' missing", key);
+    phx_err_t err = phx_hex_decode_fixed(s, out, n, e);
+    return err ? phx_error_wrap(e, err, "tx: '%s'", key) : PHX_OK;
+}
+
+static phx_err_t json_access_list(const json_t *list, owned_t *o, phx_error_t *e)
+{
+    if (!json_is_array(list))
+        return phx_fail(e, PHX_ERR_INVALID, "tx: accessList must be an array");
+    size_t n = json_array_size(list);
+    o->list = calloc(n ? n : 1, sizeof *o->list);
+    if (!o->list) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *en = json_array_get(list, i);
+        const json_t *keys = json_object_get(en, "storageKeys");
+        phx_evm_access_t *a = &o->list[o->count++];
+        phx_err_t err = json_hex_fixed(en, "address", a->address, 20, e);
+        if (err) return err;
+        if (!json_is_array(keys))
+            return phx_fail(e, PHX_ERR_INVALID, "tx: accessList[%zu].storageKeys", i);
+        a->keys = calloc(json_array_size(keys) ? json_array_size(keys) : 1, 32);
+        if (!a->keys) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+        for (size_t k = 0; k < json_array_size(keys); k++) {
+            const char *h = json_string_value(json_array_get(keys, k));
+            if (!h || phx_hex_decode_fixed(h, a->keys[k], 32, e))
+                return phx_fail(e, PHX_ERR_INVALID, "tx: accessList[%zu] key %zu", i, k);
+            a->key_count++;
+        }
+    }
+    return PHX_OK;
+}
+
+phx_err_t phx_evm_tx_from_json(const json_t *j, phx_evm_tx_t *out, phx_error_t *e)
+{
+    phx_evm_tx_t tx;
+    phx_err_t err;
+    phx_buf_t data = PHX_BUF_INIT;
+    owned_t *o = calloc(1, sizeof *o);
+    bool has_chain_id = false, has_parity = false, has_v = false;
+    uint64_t type = 0, chain_id = 0, gas_limit = 0, parity = 0;
+    phx_u256_t v, r, s;
+    memset(&tx, 0, sizeof tx);
+    if (!o) return phx_fail(e, PHX_ERR_NOMEM, "tx: out of memory");
+    tx.owned_ = o;
+    if (!json_is_object(j)) {
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: must be a JSON object");
+        goto fail;
+    }
+    if ((err = json_u64(j, "type", false, &type, NULL, e))) goto fail;
+    if (type != PHX_TX_LEGACY && type != PHX_TX_EIP2930 && type != PHX_TX_EIP1559) {
+        err = phx_fail(e, PHX_ERR_UNSUPPORTED, "tx: type %llu", (unsigned long long)type);
+        goto fail;
+    }
+    tx.type = (uint8_t)type;
+    if ((err = json_u64(j, "chainId", tx.type != PHX_TX_LEGACY, &chain_id, &has_chain_id, e)) ||
+        (err = json_u64(j, "nonce", true, &tx.nonce, NULL, e)) ||
+        (err = json_u64(j, "gas", true, &gas_limit, NULL, e)))
+        goto fail;
+    tx.gas_limit = phx_u256_from_u64(gas_limit);
+    if (tx.type == PHX_TX_EIP1559) {
+        if ((err = json_u256(j, "maxPriorityFeePerGas", true, &tx.max_priority_fee, NULL, e)) ||
+            (err = json_u256(j, "maxFeePerGas", true, &tx.max_fee, NULL, e)))
+            goto fail;
+    } else if ((err = json_u256(j, "gasPrice", true, &tx.gas_price, NULL, e))) {
+        goto fail;
+    }
+    const json_t *to = json_object_get(j, "to");
+    if (to && !json_is_null(to)) {
+        if ((err = json_hex_fixed(j, "to", tx.to, 20, e))) goto fail;
+        tx.has_to = true;
+    }
+    if ((err = json_u256(j, "value", true, &tx.value, NULL, e))) goto fail;
+    const char *input = json_string_value(json_object_get(j, "input"));
+    if (!input || (err = phx_hex_decode(input, &data, e))) {
+        err = phx_fail(e, PHX_ERR_INVALID, "tx: 'input' must be 0x hex");
+        goto fail;
+    }
+    o->data = phx_buf_detach(&data, &tx.data_len);
+    tx.data = o->data;
+    if (tx.type != PHX_TX_LEGACY) {
+        if ((err = json_access_list(json_object_get(j, "accessList"), o, e))) goto fail;
+        tx.access_list = o->list;
+        tx.access_count = o->count;
+    }
+    if ((err = json_u256(j, "v", false, &v, &has_v, e)) ||
+        (err = json_u64(j, "yParity", false, &parity, &has_parity, e)) ||
+        (err = json_u256(j, "r", true, &r, NULL, e)) ||
+        (err = json_u256(j, "s", true, &s, NULL, e)))
+        goto fail;
+    if (tx.type == PHX_TX_LEGACY) {
+        if (!has_v) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: 'v' missing");
+            goto fail;
+        }
+        if ((err = legacy_v_value(&v, &tx, e))) goto fail;
+        /* A node may list chainId beside v; both must name the same chain. */
+        if (has_chain_id && tx.chain_id && chain_id != tx.chain_id) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: chainId disagrees with v");
+            goto fail;
+        }
+    } else {
+        uint64_t v64 = 0;
+        if (has_v && phx_u256_to_u64(&v, &v64, NULL)) v64 = 2;
+        if (!has_parity) parity = v64;
+        if (!has_parity && !has_v) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: 'yParity' missing");
+            goto fail;
+        }
+        if (parity > 1 || (has_v && has_parity && v64 != parity)) {
+            err = phx_fail(e, PHX_ERR_INVALID, "tx: y parity must be 0 or 1 (and match v)");
+            goto fail;
+        }
+        if (chain_id > PHX_EVM_CHAIN_ID_MAX) {
+            err = phx_fail(e, PHX_ERR_RANGE, "tx: chain id above the EIP-2294 bound");
+            goto fail;
+        }
+        tx.chain_id = chain_id;
+        tx.y_parity = (uint8_t)parity;
+    }
+    memcpy(tx.r, r.b, 32);
+    memcpy(tx.s, s.b, 32);
+    if ((err = phx_evm_tx_check_signature(tx.r, tx.s, e))) goto fail;
+    tx.is_signed = true;
+    if ((err = phx_evm_tx_sender(&tx, tx.from, e))) goto fail;
+    /* The node's own claims about the tx must be what its fields make. */
+    uint8_t claimed[32], hash[32];
+    if (json_is_string(json_object_get(j, "from"))) {
+        if ((err = json_hex_fixed(j, "from", claimed, 20, e))) goto fail;
+        if (memcmp(claimed, tx.from, 20) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: 'from' is not the signature's sender");
+            goto fail;
+        }
+    }
+    if (json_is_string(json_object_get(j, "hash"))) {
+        if ((err = json_hex_fixed(j, "hash", claimed, 32, e)) ||
+            (err = phx_evm_tx_hash(&tx, hash, e)))
+            goto fail;
+        if (memcmp(claimed, hash, 32) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "tx: 'hash' is not the hash of its fields");
+            goto fail;
+        }
+    }
+    *out = tx;
+    return PHX_OK;
+fail:
+    phx_buf_free(&data);
     phx_evm_tx_clear(&tx);
     return err;
 }

@@ -7,9 +7,9 @@ phx=${PHX_BIN:?PHX_BIN not set}
 cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
 fail=0
 n=0
-check() { # name got want
+check() { # name got want; an empty result is a failure, never a match
     n=$((n + 1))
-    if [ "$2" != "$3" ]; then
+    if [ -z "$2" ] || [ "$2" != "$3" ]; then
         echo "FAIL $1: phx '$2' != cast '$3'"
         fail=$((fail + 1))
     fi
@@ -50,5 +50,40 @@ check "exit on non-canonical rlp" "$?" 1
 check "exit on bad hex" "$?" 2
 "$phx" abi encode "f(uint8)" "[300]" >/dev/null 2>&1
 check "exit on out-of-range" "$?" 2
+# Issue 18: a tx a node refuses is refused here too, exit 1 with the reason,
+# never printed without a sender. Built from a phx-signed legacy tx by
+# changing one signature field through `phx rlp`.
+legacy=$("$phx" tx sign --key "$key" '{"type":0,"chainId":1,"nonce":3,"gasPrice":1,"gasLimit":21000,"to":"0x4242424242424242424242424242424242424242","value":"5"}' |
+         sed 's/.*"raw":"\(0x[0-9a-f]*\)".*/\1/')
+fields=$("$phx" rlp decode "$legacy")
+body=$(printf '%s' "$fields" | sed 's/^\[\(\("[^"]*",\)\{6\}\).*/\1/') # the 6 fields before v
+sig_r=$(printf '%s' "$fields" | tr -d '[]"' | cut -d, -f8)
+sig_s=$(printf '%s' "$fields" | tr -d '[]"' | cut -d, -f9)
+sig_v=$(printf '%s' "$fields" | tr -d '[]"' | cut -d, -f7)
+check "legacy tx round trip" "$("$phx" rlp encode "[${body}\"$sig_v\",\"$sig_r\",\"$sig_s\"]")" "$legacy"
+twin_s=0x$(node -e 'const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+                    console.log((n - BigInt(process.argv[1])).toString(16))' "$sig_s")
+twin_v=0x$(printf "%x" $((75 - sig_v))) # chain 1: v is 37 or 38, the twin has the other
+expect_refused() { # name raw reason-fragment
+    out=$("$phx" tx decode "$2" 2>&1)
+    rc=$?
+    check "$1: exit" "$rc" 1
+    case $out in *"$3"*) check "$1: reason" ok ok ;; *) check "$1: reason" "$out" "$3" ;; esac
+    case $out in *'"from"'*) check "$1: no tx printed" "$out" "(nothing)" ;; esac
+}
+expect_refused "r = 0" "$("$phx" rlp encode "[${body}\"$sig_v\",\"0x\",\"$sig_s\"]")" "r is zero"
+expect_refused "high s" "$("$phx" rlp encode "[${body}\"$twin_v\",\"$sig_r\",\"$twin_s\"]")" "above n/2"
+expect_refused "v = 29" "$("$phx" rlp encode "[${body}\"0x1d\",\"$sig_r\",\"$sig_s\"]")" "v 29"
+# The same bytes with r = s = 0 and v = 1 are the EIP-155 payload for chain 1:
+# refused as a signed tx, decoded with --unsigned, hashing to what was signed.
+payload=$("$phx" rlp encode "[${body}\"0x01\",\"0x\",\"0x\"]")
+expect_refused "r = s = 0, v = 1" "$payload" "decode as an unsigned payload: see --unsigned"
+unsigned=$("$phx" tx decode --unsigned "$payload")
+check "--unsigned: exit" "$?" 0
+check "--unsigned: chain id" "$(printf '%s' "$unsigned" | sed -n 's/.*"chainId":\([0-9]*\).*/\1/p')" 1
+check "--unsigned: signing hash" "$(printf '%s' "$unsigned" | sed -n 's/.*"signingHash":"\(0x[0-9a-f]*\)".*/\1/p')" \
+    "$("$cast" keccak "$payload")"
+"$phx" tx decode --unsigned "$legacy" >/dev/null 2>&1
+check "--unsigned refuses a signed tx" "$?" 1
 echo "cli_evm: $n checks against cast, $fail failures"
 [ "$fail" -eq 0 ]

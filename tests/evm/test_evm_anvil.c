@@ -316,9 +316,32 @@ int main(void)
     pay.legacy = true;
     CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK && rc.status &&
           rc.gas_used == 21000);
+    /* The node's view of the tx passes the decoder's range checks (issue 18):
+     * anvil's JSON for a legacy and a 1559 tx reads back to the same sender. */
+    uint8_t legacy_hash[32];
+    memcpy(legacy_hash, rc.tx_hash, 32);
     phx_evm_receipt_clear(&rc);
-    pay.legacy = false; /* EIP-1559 this time, and no receipt wanted (NULL is allowed) */
-    CHECK(phx_signer_transact(s, &pay, 1, 20000, NULL, &e) == PHX_OK);
+    phx_evm_tx_t node_tx;
+    bool found = false;
+    CHECK(phx_rpc_get_transaction(rpc, legacy_hash, &node_tx, &found, &e) == PHX_OK && found);
+    if (found) {
+        CHECK(node_tx.type == PHX_TX_LEGACY && node_tx.chain_id == 31337 &&
+              memcmp(node_tx.from, me, 20) == 0);
+        phx_evm_tx_clear(&node_tx);
+    }
+    pay.legacy = false; /* EIP-1559 this time */
+    CHECK(phx_signer_transact(s, &pay, 1, 20000, &rc, &e) == PHX_OK);
+    found = false;
+    CHECK(phx_rpc_get_transaction(rpc, rc.tx_hash, &node_tx, &found, &e) == PHX_OK && found);
+    if (found) {
+        CHECK(node_tx.type == PHX_TX_EIP1559 && memcmp(node_tx.from, me, 20) == 0);
+        phx_evm_tx_clear(&node_tx);
+    }
+    phx_evm_receipt_clear(&rc);
+    uint8_t unknown[32];
+    memset(unknown, 0xab, 32);
+    found = true;
+    CHECK(phx_rpc_get_transaction(rpc, unknown, &node_tx, &found, &e) == PHX_OK && !found);
     CHECK(phx_rpc_get_balance(rpc, friend_addr, NULL, &bal, &e) == PHX_OK);
     phx_u256_to_dec(&bal, dec);
     CHECK_MSG(strcmp(dec, "24690") == 0, "friend balance %s", dec);

@@ -241,6 +241,205 @@ static void test_tx_edges(void)
     CHECK(strcmp(cs, "0x5FbDB2315678afecb367f032d93F642f64180aa3") == 0);
 }
 
+/* Issue 18: value ranges while decoding. Each case starts from a valid signed
+ * legacy tx and replaces one field, so only that field's check can refuse it. */
+static phx_err_t decode_with(const phx_evm_tx_t *base, const uint8_t *v, size_t v_len,
+                             const uint8_t r[32], const uint8_t s[32], phx_error_t *e)
+{
+    phx_buf_t b = PHX_BUF_INIT;
+    size_t mark = phx_rlp_list_begin(&b);
+    phx_u256_t gp = base->gas_price, gl = base->gas_limit, val = base->value;
+    phx_rlp_put_u64(&b, base->nonce);
+    phx_rlp_put_u256(&b, &gp);
+    phx_rlp_put_u256(&b, &gl);
+    phx_rlp_put_bytes(&b, base->to, 20);
+    phx_rlp_put_u256(&b, &val);
+    phx_rlp_put_bytes(&b, NULL, 0);
+    phx_rlp_put_bytes(&b, v, v_len);
+    phx_u256_t ru, su;
+    memcpy(ru.b, r, 32);
+    memcpy(su.b, s, 32);
+    phx_rlp_put_u256(&b, &ru);
+    phx_rlp_put_u256(&b, &su);
+    phx_rlp_list_end(&b, mark);
+    phx_evm_tx_t d;
+    phx_err_t err = phx_evm_tx_decode(b.ptr, b.len, &d, e);
+    if (!err) phx_evm_tx_clear(&d);
+    phx_buf_free(&b);
+    return err;
+}
+
+static void test_tx_ranges(void)
+{
+    uint8_t sk[32], me[20];
+    memset(sk, 9, 32);
+    CHECK(phx_eth_address_from_seckey(sk, me) == PHX_OK);
+    phx_evm_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.chain_id = 1;
+    tx.gas_price = phx_u256_from_u64(1);
+    tx.gas_limit = phx_u256_from_u64(21000);
+    tx.has_to = true;
+    memset(tx.to, 0x35, 20);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK);
+    uint8_t v37 = (uint8_t)(37 + tx.y_parity);
+    phx_error_t e;
+    /* The untouched tx decodes and names its signer. */
+    phx_buf_t raw = PHX_BUF_INIT;
+    CHECK(phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    phx_evm_tx_t d;
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_OK && memcmp(d.from, me, 20) == 0);
+    phx_evm_tx_clear(&d);
+    CHECK(decode_with(&tx, &v37, 1, tx.r, tx.s, &e) == PHX_OK);
+    /* r = 0, s = 0, r >= n, s > n/2 (the malleable twin n - s). */
+    uint8_t zero[32] = {0}, n[32], high_s[32];
+    CHECK(phx_hex_decode_fixed("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+                               n, 32, NULL) == PHX_OK);
+    CHECK(decode_with(&tx, &v37, 1, zero, tx.s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "r is zero"));
+    CHECK(decode_with(&tx, &v37, 1, tx.r, zero, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "s is zero"));
+    CHECK(decode_with(&tx, &v37, 1, n, tx.s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "curve order"));
+    int borrow = 0;
+    for (int i = 31; i >= 0; i--) {
+        int d8 = n[i] - tx.s[i] - borrow;
+        borrow = d8 < 0;
+        high_s[i] = (uint8_t)(d8 + (borrow ? 256 : 0));
+    }
+    uint8_t v_flip = (uint8_t)(38 - tx.y_parity);
+    CHECK(decode_with(&tx, &v_flip, 1, tx.r, high_s, &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "n/2"));
+    /* v: 0..26, 29..34 and 35/36 (chain id 0) fit no chain; 2^64 + 27 is too wide. */
+    const uint8_t bad_v[] = {1, 2, 26, 29, 34, 35, 36};
+    for (size_t i = 0; i < sizeof bad_v; i++)
+        CHECK(decode_with(&tx, &bad_v[i], 1, tx.r, tx.s, &e) == PHX_ERR_INVALID);
+    const uint8_t v_wide[9] = {1, 0, 0, 0, 0, 0, 0, 0, 27};
+    CHECK(decode_with(&tx, v_wide, 9, tx.r, tx.s, &e) == PHX_ERR_RANGE);
+    /* r = s = 0 with v = chainId is an EIP-155 payload only when asked for. */
+    uint8_t one = 1;
+    CHECK(decode_with(&tx, &one, 1, zero, zero, &e) == PHX_ERR_INVALID);
+    phx_buf_t u = PHX_BUF_INIT;
+    CHECK(phx_evm_tx_encode_unsigned(&tx, &u, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(u.ptr, u.len, &d, &e) == PHX_ERR_INVALID);
+    CHECK(phx_evm_tx_decode_unsigned(u.ptr, u.len, &d, &e) == PHX_OK && d.chain_id == 1 &&
+          !d.is_signed);
+    phx_evm_tx_clear(&d);
+    CHECK(phx_evm_tx_decode_unsigned(raw.ptr, raw.len, &d, &e) == PHX_ERR_INVALID);
+    /* A gas limit of 2^64 is refused, 2^64 - 1 is not (a decoder's range, not a rule). */
+    tx.gas_limit = phx_u256_from_u64(UINT64_MAX);
+    phx_buf_reset(&raw);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK && phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_OK);
+    phx_evm_tx_clear(&d);
+    phx_u256_t one_u = phx_u256_from_u64(1);
+    tx.gas_limit = phx_u256_add(&tx.gas_limit, &one_u);
+    phx_buf_reset(&raw);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK && phx_evm_tx_encode(&tx, &raw, NULL) == PHX_OK);
+    CHECK(phx_evm_tx_decode(raw.ptr, raw.len, &d, &e) == PHX_ERR_RANGE &&
+          strstr(e.message, "gasLimit"));
+    phx_buf_free(&u);
+    phx_buf_free(&raw);
+}
+
+/* A signed 1559 tx as a node lists it, with one member replaced. */
+static phx_err_t tx_json_with(const phx_evm_tx_t *tx, const char *key, json_t *value,
+                              phx_error_t *e)
+{
+    char q[67];
+    phx_u256_t u;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("0x2"));
+    json_object_set_new(o, "chainId", json_string("0x1"));
+    json_object_set_new(o, "nonce", json_string("0x5"));
+    json_object_set_new(o, "gas", json_string("0x5208"));
+    json_object_set_new(o, "maxFeePerGas", json_string("0x3b9aca00"));
+    json_object_set_new(o, "maxPriorityFeePerGas", json_string("0x1"));
+    json_object_set_new(o, "to", phx_json_hex(tx->to, 20));
+    json_object_set_new(o, "value", json_string("0x0"));
+    json_object_set_new(o, "input", json_string("0x"));
+    json_object_set_new(o, "accessList", json_array());
+    json_object_set_new(o, "yParity", json_string(tx->y_parity ? "0x1" : "0x0"));
+    memcpy(u.b, tx->r, 32);
+    phx_u256_to_quantity(&u, q);
+    json_object_set_new(o, "r", json_string(q));
+    memcpy(u.b, tx->s, 32);
+    phx_u256_to_quantity(&u, q);
+    json_object_set_new(o, "s", json_string(q));
+    uint8_t h[32];
+    phx_evm_tx_hash(tx, h, NULL);
+    json_object_set_new(o, "hash", phx_json_hex(h, 32));
+    json_object_set_new(o, "from", phx_json_hex(tx->from, 20));
+    if (key) json_object_set_new(o, key, value);
+    phx_evm_tx_t d;
+    phx_err_t err = phx_evm_tx_from_json(o, &d, e);
+    if (!err) {
+        if (memcmp(d.from, tx->from, 20) != 0) err = PHX_ERR_INTERNAL;
+        phx_evm_tx_clear(&d);
+    }
+    json_decref(o);
+    return err;
+}
+
+static void test_tx_from_node(void)
+{
+    uint8_t sk[32];
+    memset(sk, 11, 32);
+    phx_evm_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.type = PHX_TX_EIP1559;
+    tx.chain_id = 1;
+    tx.nonce = 5;
+    tx.gas_limit = phx_u256_from_u64(21000);
+    tx.max_fee = phx_u256_from_u64(1000000000);
+    tx.max_priority_fee = phx_u256_from_u64(1);
+    tx.has_to = true;
+    memset(tx.to, 0x44, 20);
+    CHECK(phx_evm_tx_sign(&tx, sk, NULL) == PHX_OK);
+    CHECK(phx_eth_address_from_seckey(sk, tx.from) == PHX_OK);
+    phx_error_t e;
+    CHECK(tx_json_with(&tx, NULL, NULL, &e) == PHX_OK);
+    /* The range checks of the decoder, on the node's JSON. */
+    CHECK(tx_json_with(&tx, "s", json_string("0x0"), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "r", json_string("0x0"), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(
+              &tx, "s",
+              json_string("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1"),
+              &e) == PHX_ERR_VERIFY &&
+          strstr(e.message, "n/2"));
+    CHECK(tx_json_with(&tx, "gas", json_string("0x10000000000000000"), &e) == PHX_ERR_RANGE);
+    CHECK(tx_json_with(&tx, "nonce", json_string("0x10000000000000000"), &e) == PHX_ERR_RANGE);
+    CHECK(tx_json_with(&tx, "yParity", json_string("0x2"), &e) == PHX_ERR_INVALID);
+    CHECK(tx_json_with(&tx, "type", json_string("0x3"), &e) == PHX_ERR_UNSUPPORTED);
+    CHECK(tx_json_with(&tx, "maxFeePerGas",
+                       json_string("0x1000000000000000000000000000000000000000000000000000000000000"
+                                   "00000"),
+                       &e) == PHX_ERR_RANGE);
+    /* The node's claims must be what the fields make. */
+    uint8_t other[20];
+    memset(other, 0x99, 20);
+    CHECK(tx_json_with(&tx, "from", phx_json_hex(other, 20), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "hash", phx_json_hex(tx.r, 32), &e) == PHX_ERR_VERIFY);
+    CHECK(tx_json_with(&tx, "nonce", json_string("0x6"), &e) == PHX_ERR_VERIFY);
+
+    /* Receipts: status is 0 or 1 (EIP-658), never "something else = failed". */
+    const char *rj = "{\"transactionHash\":\"0x%064x\",\"blockHash\":\"0x%064x\","
+                     "\"blockNumber\":\"0x1\",\"status\":\"%s\",\"gasUsed\":\"0x5208\","
+                     "\"logs\":[]}";
+    const char *statuses[] = {"0x1", "0x0", "0x2"};
+    for (int i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof text, rj, 1, 2, statuses[i]);
+        json_t *j = json_loads(text, 0, NULL);
+        phx_evm_receipt_t r;
+        phx_err_t err = phx_evm_receipt_from_json(j, &r, &e);
+        CHECK_MSG(i < 2 ? err == PHX_OK && r.status == (i == 0) : err == PHX_ERR_INVALID,
+                  "receipt status %s: %d", statuses[i], err);
+        if (!err) phx_evm_receipt_clear(&r);
+        json_decref(j);
+    }
+}
+
 static void test_rpc_parse(void)
 {
     json_t *r = NULL;
@@ -309,6 +508,8 @@ int main(void)
     test_abi_hostile();
     test_event();
     test_tx_edges();
+    test_tx_ranges();
+    test_tx_from_node();
     test_rpc_parse();
     test_eip712_bad();
     return test_done("test_evm_unit");
