@@ -4,8 +4,15 @@
 // the `governor` of PhxToken, Registry and Jobs (setGovernor on each).
 pragma solidity ^0.8.24;
 
-// The ERC-20 interface is OpenZeppelin's; the other contracts import it from here.
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+// Self-contained on purpose: examples and consumers compile against this file
+// alone (solcjs --base-path, no node_modules). The ERC-20 subset Registry, Jobs
+// and consumers call; StakePool uses OpenZeppelin's IERC20 and SafeERC20.
+interface IERC20 {
+    function transfer(address to, uint256 value) external returns (bool);
+    function transferFrom(address from, address to, uint256 value) external returns (bool);
+    function approve(address spender, uint256 value) external returns (bool);
+    function balanceOf(address who) external view returns (uint256);
+}
 
 /// What a Staking contract must offer the Registry: the stake an operator has
 /// bonded (own plus delegated) that counts towards running workers.

@@ -11,6 +11,7 @@ import {Registry} from "../Registry.sol";
 import {Jobs} from "../Jobs.sol";
 import {IERC20, IWorkerRegistry} from "../IPhx.sol";
 import {StakePool, IResultDigest, IWorkerOperators} from "../StakePool.sol";
+import {IERC20 as OzIERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 abstract contract Fixture is PhxTest {
     uint256 constant MIN_STAKE = 100 ether;
@@ -31,7 +32,7 @@ abstract contract Fixture is PhxTest {
         registry = new Registry(IERC20(address(token)), MIN_STAKE);
         jobs = new Jobs(IERC20(address(token)), IWorkerRegistry(address(registry)), 1 ether, 600);
         stake = new StakePool(
-            IERC20(address(token)),
+            OzIERC20(address(token)),
             IResultDigest(address(jobs)),
             IWorkerOperators(address(registry)),
             treasury,
