@@ -26,6 +26,7 @@ run: build
 
 test: build-test
 	@cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@cat build-test/forge/summary.txt 2>/dev/null || true
 
 bench: build
 	@scripts/bench.sh build

@@ -4,6 +4,9 @@
 // the `governor` of PhxToken, Registry and Jobs (setGovernor on each).
 pragma solidity ^0.8.24;
 
+// Self-contained on purpose: examples and consumers compile against this file
+// alone (solcjs --base-path, no node_modules). The ERC-20 subset Registry, Jobs
+// and consumers call; StakePool uses OpenZeppelin's IERC20 and SafeERC20.
 interface IERC20 {
     function transfer(address to, uint256 value) external returns (bool);
     function transferFrom(address from, address to, uint256 value) external returns (bool);
@@ -15,6 +18,12 @@ interface IERC20 {
 /// bonded (own plus delegated) that counts towards running workers.
 interface IStaking {
     function stakeOf(address operator) external view returns (uint256);
+}
+
+/// Where Jobs pays fees once governance set a StakePool: the pool pulls amount
+/// from the caller and credits operator's pool (or the operator, with no pool).
+interface IRewardPool {
+    function addReward(address operator, uint256 amount) external;
 }
 
 /// What Jobs asks of the Registry when it checks a result signature.

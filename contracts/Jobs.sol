@@ -8,7 +8,7 @@
 // fulfill() runs (and that anyone may run), so nobody has to act by hand.
 pragma solidity ^0.8.24;
 
-import {IERC20, IWorkerRegistry, IPhxConsumer} from "./IPhx.sol";
+import {IERC20, IWorkerRegistry, IPhxConsumer, IRewardPool} from "./IPhx.sol";
 import {PhxSig} from "./PhxSig.sol";
 
 contract Jobs {
@@ -56,6 +56,9 @@ contract Jobs {
     bytes32 private immutable deployedDomain;
     uint256 private immutable deployedChainId;
     address public governor;
+    // Where fees go: zero pays each operator directly; else the operator's
+    // StakePool (commission to the operator, the rest to its delegators).
+    IRewardPool public stakePool;
 
     uint256 public feePerWorker; // PHA paid to each of the k signing operators
     uint64 public requestTimeout; // seconds from request to expiry
@@ -67,6 +70,7 @@ contract Jobs {
     uint256 public sweepCursor = 1; // every id below it is settled
 
     event GovernorChanged(address indexed previous, address indexed next);
+    event StakePoolChanged(address indexed stakePool);
     event ParamsChanged(uint256 feePerWorker, uint64 requestTimeout, uint32 maxCallbackGas);
     event ContractDeployed(bytes32 indexed id, address indexed owner, bytes32 codeHash, string codeUri);
     event ContractUpdated(bytes32 indexed id, uint64 version, bytes32 codeHash, string codeUri);
@@ -136,6 +140,16 @@ contract Jobs {
         if (next == address(0)) revert ZeroAddress();
         emit GovernorChanged(governor, next);
         governor = next;
+    }
+
+    /// Fees of later fulfilments go to the pool, which pulls them (one standing
+    /// allowance, so a fulfilment pays for no approval).
+    function setStakePool(IRewardPool pool) external onlyGovernor {
+        IRewardPool old = stakePool;
+        if (address(old) != address(0) && !token.approve(address(old), 0)) revert TransferFailed();
+        stakePool = pool;
+        if (address(pool) != address(0) && !token.approve(address(pool), type(uint256).max)) revert TransferFailed();
+        emit StakePoolChanged(address(pool));
     }
 
     /// Applies to new requests; a pending request keeps the fee and deadline it was made with.
@@ -295,9 +309,14 @@ contract Jobs {
         if (fee == 0) return;
         uint256 share = fee / operators.length;
         uint256 rest = fee - share * operators.length;
+        IRewardPool pool = stakePool;
         for (uint256 i = 0; i < operators.length; i++) {
             uint256 amount = i == 0 ? share + rest : share;
-            if (!token.transfer(operators[i], amount)) revert TransferFailed();
+            if (address(pool) != address(0)) {
+                pool.addReward(operators[i], amount);
+            } else if (!token.transfer(operators[i], amount)) {
+                revert TransferFailed();
+            }
         }
     }
 

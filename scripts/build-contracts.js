@@ -32,9 +32,24 @@ const input = {
         outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
     },
 };
-const output = JSON.parse(solc.compile(JSON.stringify(input)));
+// Imports outside contracts/ (OpenZeppelin Contracts, `@openzeppelin/...`) come
+// from the pinned npm packages; nothing else is read.
+const findImports = (p) => {
+    if (!p.startsWith('@openzeppelin/contracts/') || p.split('/').includes('..')) {
+        return { error: `import ${p}: only @openzeppelin/contracts/ is resolved outside contracts/` };
+    }
+    try {
+        return { contents: fs.readFileSync(path.join(srcDir, 'node_modules', p), 'utf8') };
+    } catch (err) {
+        return { error: `import ${p}: ${err.message}` };
+    }
+};
+const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 let failed = false;
 for (const err of output.errors || []) {
+    // Warnings inside the pinned OpenZeppelin sources are theirs, not ours.
+    const file = err.sourceLocation && err.sourceLocation.file;
+    if (err.severity !== 'error' && file && file.startsWith('@openzeppelin/')) continue;
     console.error(err.formattedMessage || err.message);
     if (err.severity === 'error') failed = true;
 }
@@ -43,6 +58,7 @@ if (failed) process.exit(1);
 fs.mkdirSync(outDir, { recursive: true });
 const found = {};
 for (const file of Object.keys(output.contracts)) {
+    if (!sources[file]) continue; // an imported OpenZeppelin file: no artifact of its own
     for (const [name, c] of Object.entries(output.contracts[file])) {
         if (!c.evm.bytecode.object) continue; // interfaces and libraries without code
         const art = {

@@ -53,7 +53,11 @@ fi
 # npm packages: anvil, cast, solc and the independent peers used by tests and
 # benchmarks. Reinstall only when package-lock.json changed since the last install.
 stamp=node_modules/.phx-installed
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+# A node_modules that is a symlink is another checkout's tree, shared: `npm ci`
+# would empty it under everyone using it, so only its tools are checked here.
+if [ -L node_modules ]; then
+    :
+elif [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
     echo "setup: installing npm packages"
     # node-llama-cpp ships llama.cpp prebuilt (@node-llama-cpp/linux-x64, which
     # phx infer links); its postinstall must never try to download or compile.
@@ -66,7 +70,7 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
     touch "$stamp"
 fi
 
-for tool in anvil cast solcjs; do
+for tool in anvil cast forge solcjs; do
     if ! node_modules/.bin/$tool --version >/dev/null 2>&1; then
         echo "setup: FAILED: node_modules/.bin/$tool does not run" >&2
         exit 1

@@ -585,7 +585,7 @@ static void test_token(account_t *gov, account_t *user, account_t *spender)
     phx_u256_t too_much = PHA(1001);
     EXPECT_REVERT(user, dep.token, "transfer(address,uint256)",
                   json_pack("[o,o]", addr_json(spender->addr), u256_json(&too_much)),
-                  "InsufficientBalance(uint256,uint256)");
+                  "ERC20InsufficientBalance(address,uint256,uint256)");
 
     /* EIP-2612: user signs in C, gov submits; the digest also equals the EVM
      * module's generic EIP-712 hashing of the same typed data. */
@@ -631,7 +631,7 @@ static void test_token(account_t *gov, account_t *user, account_t *spender)
                   json_pack("[o,o,o,I,i,o,o]", addr_json(user->addr), addr_json(spender->addr),
                             u256_json(&value), (json_int_t)deadline, 27 + sig[64],
                             phx_json_hex(sig, 32), phx_json_hex(sig + 32, 32)),
-                  "InvalidSignature()");
+                  "ERC2612InvalidSigner(address,address)");
     /* The spender uses the allowance. */
     phx_u256_t spend = PHA(100), sb = balance(spender->addr);
     TX_OK(spender, dep.token, "transferFrom(address,address,uint256)",
