@@ -9,8 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
-#include "evm/anvil_proc.h"
+#include "support/anvil.h"
+#include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/gateway.h"
@@ -20,10 +28,10 @@
 #include "test.h"
 
 static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-static anvil_t node;
+static test_anvil_t node;
 static void cleanup(void)
 {
-    anvil_stop(&node);
+    test_anvil_stop(&node);
 }
 
 typedef struct {
@@ -67,13 +75,6 @@ static int stand_in_start(stand_in_t *w, const uint8_t addr[20])
     return 0;
 }
 
-static phx_err_t tee_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
-                           phx_buf_t *collateral, phx_error_t *e)
-{
-    phx_err_t err = phx_tee_quote(ctx, report_data, quote, e);
-    return err ? err : phx_tee_sim_collateral(ctx, collateral, e);
-}
-
 static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
                           phx_error_t *e)
 {
@@ -99,7 +100,7 @@ int main(void)
     char dir[] = "/tmp/phx-gw-chain-XXXXXX";
     if (phx_crypto_init() || !mkdtemp(dir)) return 1;
     atexit(cleanup);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_gateway_chain");
     }
@@ -170,7 +171,7 @@ int main(void)
     CHECK(phx_x25519_keygen(a_xsk, a_xpub) == PHX_OK);
     CHECK(phx_random_bytes(b_eth, 20) == PHX_OK);
     phx_kms_requester_t rq = {
-        .kms_url = kms_url, .quote = tee_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
+        .kms_url = kms_url, .quote = test_sim_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     memcpy(rq.eth_address, a_eth, 20);
     memcpy(rq.x25519_pub, a_xpub, 32);

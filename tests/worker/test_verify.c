@@ -10,26 +10,26 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 
-#include "../evm/anvil_proc.h"
+#include "support/anvil.h"
+#include "support/sim_quote.h"
 #include "phx/crypto.h"
 #include "phx/kms.h"
 #include "phx/worker.h"
 #include "test.h"
 
 static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-static anvil_t node;
+static test_anvil_t node;
 static char dir[] = "/tmp/phx-verify-XXXXXX";
 static void cleanup(void)
 {
-    anvil_stop(&node);
-}
-
-static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
-                           phx_buf_t *collateral, phx_error_t *e)
-{
-    phx_err_t err = phx_tee_quote(ctx, report_data, quote, e);
-    return err ? err : phx_tee_sim_collateral(ctx, collateral, e);
+    test_anvil_stop(&node);
 }
 
 static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
@@ -78,7 +78,7 @@ int main(void)
     if (phx_crypto_init()) return 1;
     CHECK(mkdtemp(dir) != NULL);
     atexit(cleanup);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_verify");
     }
@@ -125,7 +125,7 @@ int main(void)
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &wt, &e) == PHX_OK);
     uint8_t wsk[32], xsk[32];
     phx_kms_requester_t rq = {
-        .kms_url = phx_kms_node_url(kn), .quote = sim_quote, .quote_ctx = wt, .x25519_sk = xsk};
+        .kms_url = phx_kms_node_url(kn), .quote = test_sim_quote, .quote_ctx = wt, .x25519_sk = xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     CHECK(phx_secp256k1_keygen(wsk) == PHX_OK &&
           phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
