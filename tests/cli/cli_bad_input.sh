@@ -4,9 +4,9 @@
 # on stderr naming what was wrong, nothing on stdout, and no sanitizer report
 # (CTest runs the ASan/UBSan phx). util_bad_input covers `phx util`.
 set -u
+. "$(dirname "$0")/../lib.sh"
 PHX=${PHX_BIN:?PHX_BIN must point at the phx binary}
 pass=0
-fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -77,5 +77,5 @@ expect 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k
 # A node that is not there is a failed check, not bad input.
 expect 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 
-echo "cli_bad_input: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks=$((pass + fail))
+finish

@@ -5,9 +5,9 @@
 # line on stderr that names what was wrong, nothing on stdout, and no sanitizer
 # report. Run by CTest with PHX_BIN set to the ASan/UBSan build of phx.
 set -u
+. "$(dirname "$0")/../lib.sh"
 PHX=${PHX_BIN:?PHX_BIN must point at the phx binary}
 pass=0
-fail=0
 
 # expect RC PATTERN -- ARGS...: run phx ARGS, check exit code, a single stderr
 # line matching PATTERN (grep -E), empty stdout and no sanitizer output.
@@ -98,5 +98,5 @@ expect 2 "'frobnicate' is not a util verb" -- util frobnicate
 pt=$("$PHX" util hpke-open --sk "$HSK" --enc "$ENC" --aad 0x01 "$CT")
 if [ "$pt" = 0xdeadbeefcafe ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: open gave '$pt'"; fi
 
-echo "util_bad_input: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks=$((pass + fail))
+finish

@@ -8,19 +8,17 @@
 # exits 0 and comes back as the same registered identity; the sim TEE is refused
 # in production mode. Skipped (77) when this phx has no worker verb.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 if ! "$phx" worker --help >/dev/null 2>&1; then
     echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
     exit 77
 fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-worker-XXXXXX")
 pid=""
 wpid=""
 trap '[ -n "$wpid" ] && kill $wpid 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 get() { python3 -c "
 import json,sys,urllib.request,urllib.error
 try:
@@ -124,4 +122,4 @@ post "$w2/v1/contracts/$id/call" "$tmp/in.json" >"$tmp/s"
 check "restart: the deployed contract is still there" 200 "$(head -1 "$tmp/s")"
 kill -TERM $pid; wait $pid; check "second stop clean" 0 $?
 pid=""
-exit $fail
+finish
