@@ -277,13 +277,16 @@ static void test_language(phx_sandbox_pool_t *pool)
     phx_sandbox_result_free(&r1);
     phx_sandbox_result_free(&r2);
 
-    /* timers: in due order, cancellable, with the clock really moving */
+    /* timers: in due order, cancellable, with the clock really moving. The
+     * interval's three ticks are awaited, not assumed done within 80 ms: on a
+     * loaded machine a late tick re-arms after the 80 ms timer is due. */
     r = run(pool,
             "export default async () => { const seen = []; const t0 = Date.now();\n"
             "  setTimeout(() => seen.push('b'), 60); setTimeout((x) => seen.push(x), 20, 'a');\n"
             "  const c = setTimeout(() => seen.push('never'), 30); clearTimeout(c);\n"
-            "  let n = 0; const iv = setInterval(() => { if (++n === 3) clearInterval(iv); }, 5);\n"
-            "  await new Promise((res) => setTimeout(res, 80));\n"
+            "  let n = 0; const ticks = new Promise((res) => { const iv = setInterval(() => {\n"
+            "    if (++n === 3) { clearInterval(iv); res(); } }, 5); });\n"
+            "  await new Promise((res) => setTimeout(res, 80)); await ticks;\n"
             "  return { seen, n, waited: Date.now() - t0 >= 80 }; };");
     CHECK(output_is(&r, "{\"seen\":[\"a\",\"b\"],\"n\":3,\"waited\":true}"));
     phx_sandbox_result_free(&r);
@@ -847,6 +850,42 @@ static void test_wall(void)
     phx_sandbox_pool_free(p);
 }
 
+/* The pools the cases share: pool allows 127.0.0.1, strict allows no host. */
+static phx_sandbox_pool_t *shared_pool, *strict_pool;
+
+static void case_language(void)
+{
+    test_language(shared_pool);
+}
+static void case_helpers(void)
+{
+    test_helpers(shared_pool);
+}
+static void case_fetch(void)
+{
+    test_fetch(shared_pool);
+}
+static void case_kv(void)
+{
+    test_kv(shared_pool);
+}
+static void case_secrets(void)
+{
+    test_secrets(shared_pool);
+}
+static void case_phat(void)
+{
+    test_phat(shared_pool);
+}
+static void case_hostile(void)
+{
+    test_hostile(shared_pool, strict_pool);
+}
+static void case_zygote_dies(void)
+{
+    test_zygote_dies(shared_pool);
+}
+
 int main(void)
 {
     snprintf(kv_dir, sizeof kv_dir, "/tmp/phx-test-js-%d", (int)getpid());
@@ -901,17 +940,15 @@ int main(void)
     signal(SIGPIPE, SIG_DFL);
     printf("http server on 127.0.0.1:%d\n", port);
 
-    test_defaults();
-    test_language(pool);
-    test_helpers(pool);
-    test_fetch(pool);
-    test_kv(pool);
-    test_secrets(pool);
-    test_phat(pool);
-    test_hostile(pool, strict);
-    test_zygote_dies(pool);
-    test_wall();
-    test_request_timeout();
+    shared_pool = pool;
+    strict_pool = strict;
+    static const test_case_t cases[] = {
+        TEST_CASE(test_defaults),    TEST_CASE(case_language), TEST_CASE(case_helpers),
+        TEST_CASE(case_fetch),       TEST_CASE(case_kv),       TEST_CASE(case_secrets),
+        TEST_CASE(case_phat),        TEST_CASE(case_hostile),  TEST_CASE(case_zygote_dies),
+        TEST_CASE(test_wall),        TEST_CASE(test_request_timeout),
+    };
+    int rc = test_run("test_js", cases, TEST_COUNT(cases));
 
     phx_sandbox_pool_free(pool);
     phx_sandbox_pool_free(strict);
@@ -919,5 +956,5 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", kv_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", kv_dir);
-    return test_done("test_js");
+    return rc;
 }
