@@ -1,6 +1,6 @@
 # The two commands users type (README): `make run` and `make test`.
 # Everything else here is a convenience over CMake.
-.PHONY: all setup build build-test run test bench fuzz clean format
+.PHONY: all setup build build-test build-tsan run test check bench fuzz clean format
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -21,11 +21,33 @@ build-test: setup
 	    -DPHX_SANITIZE=ON -DPHX_FUZZ=ON >/dev/null
 	@cmake --build build-test -j $(JOBS)
 
+# ThreadSanitizer build of the multi-threaded tests only (attest threads, the
+# HTTP server and client, the gateway, the worker's journal and verify path, RPC
+# retries under concurrency): a second build dir, so the ASan build stays as it is.
+TSAN_TESTS = test_threads test_net test_gateway test_gateway_daemon test_evm_rpc_retry \
+	test_jobdb test_verify
+empty :=
+space := $(empty) $(empty)
+build-tsan: setup
+	@CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
+	    -DPHX_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+
 run: build
 	@scripts/demo.sh build/phx
 
-test: build-test
+# The whole suite: the ASan/UBSan tests (with the guardrails: format, layering,
+# hardening of build/phx, which is why the release build comes first), then the
+# multi-threaded tests again under ThreadSanitizer.
+test: build build-test build-tsan
 	@cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout 900 \
+	    -R '^($(subst $(space),|,$(strip $(TSAN_TESTS))))$$'
+
+# The guardrails alone, quickly: format, layering.
+check:
+	@scripts/check-format.sh
+	@scripts/check-layering
 
 bench: build
 	@scripts/bench.sh build
@@ -37,4 +59,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
 
 clean:
-	rm -rf build build-test
+	rm -rf build build-test build-tsan
