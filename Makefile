@@ -24,7 +24,7 @@ build-test: setup
 # ThreadSanitizer build of the multi-threaded tests only (attest threads, the
 # HTTP server and client, the gateway, the worker's journal and verify path, RPC
 # retries under concurrency): a second build dir, so the ASan build stays as it is.
-TSAN_TESTS = test_threads test_net test_gateway test_gateway_daemon test_evm_rpc_retry \
+TSAN_TESTS = attest_threads test_net test_gateway test_gateway_daemon test_evm_rpc_retry \
 	test_jobdb test_verify
 empty :=
 space := $(empty) $(empty)

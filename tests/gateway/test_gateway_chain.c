@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "support/anvil.h"
+#include "support/chain_fixture.h"
 #include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
@@ -75,14 +76,6 @@ static int stand_in_start(stand_in_t *w, const uint8_t addr[20])
     return 0;
 }
 
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
-}
-
 static int call(const char *gw, int *status)
 {
     char url[300];
@@ -121,13 +114,8 @@ int main(void)
     phx_tee_t *tee = NULL;
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
     if (!tee || !gov) return test_done("test_gateway_chain");
-    phx_tee_measurement_t m;
-    CHECK(phx_tee_measurement(tee, &m, &e) == PHX_OK);
-    uint8_t regs[240], mr[32];
-    memcpy(regs, m.mr_td, 48);
-    for (int i = 0; i < 4; i++)
-        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
-    phx_keccak256(regs, sizeof regs, mr);
+    uint8_t mr[32];
+    CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
 
     phx_buf_t sim_root = PHX_BUF_INIT;
     phx_attest_verifier_t *verifier = NULL;
@@ -155,14 +143,7 @@ int main(void)
     snprintf(kms_url, sizeof kms_url, "http://127.0.0.1:%u", phx_http_server_port(kms_server));
     uint8_t kms_addr[20];
     phx_kms_address(kms, kms_addr);
-    const char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
+    CHECK_MSG(test_chain_admit(gov, &dep, kms_addr, mr, &e) == PHX_OK, "%s", e.message);
 
     /* Worker A registers through the KMS (its quote binds its keys); B never does. */
     uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];
@@ -179,7 +160,7 @@ int main(void)
     CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
     if (regdoc)
         CHECK_MSG(
-            transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+            test_chain_transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                      json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
                                json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
                                json_object_get(regdoc, "quote"),
@@ -227,7 +208,7 @@ int main(void)
     json_decref(net);
 
     /* The operator deregisters A: it leaves the pool; nobody is left. */
-    CHECK(transact(gov, dep.registry, "deregisterWorker(address)",
+    CHECK(test_chain_transact(gov, dep.registry, "deregisterWorker(address)",
                    json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "support/anvil.h"
+#include "support/chain_fixture.h"
 #include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
@@ -64,27 +65,7 @@ static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *
     return err;
 }
 
-static void measurement_id(phx_tee_t *t, uint8_t id[32])
-{
-    phx_tee_measurement_t m;
-    phx_error_t e = {0};
-    CHECK(phx_tee_measurement(t, &m, &e) == PHX_OK);
-    uint8_t regs[240];
-    memcpy(regs, m.mr_td, 48);
-    for (int i = 0; i < 4; i++)
-        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
-    phx_keccak256(regs, sizeof regs, id);
-}
-
 /* ---- chain helpers ---------------------------------------------------------------- */
-
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
-}
 
 typedef struct {
     uint8_t sk[32], eth[20], xsk[32], xpub[32];
@@ -115,7 +96,7 @@ static phx_err_t register_on_chain(phx_signer_t *op, const phx_chain_deployment_
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    return transact(op, d->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+    return test_chain_transact(op, d->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
                     e);
 }
 
@@ -153,8 +134,8 @@ int main(void)
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc_other, &evil_tee, &e) == PHX_OK);
     if (!kms_tee || !worker_tee || !evil_tee) return test_done("test_kms_network");
     uint8_t good_mr[32], evil_mr[32];
-    measurement_id(worker_tee, good_mr);
-    measurement_id(evil_tee, evil_mr);
+    CHECK(test_tee_measurement_id(worker_tee, good_mr, &e) == PHX_OK);
+    CHECK(test_tee_measurement_id(evil_tee, evil_mr, &e) == PHX_OK);
     CHECK(memcmp(good_mr, evil_mr, 32) != 0);
 
     /* The root: made and sealed on first start, the same after a restart, and
@@ -214,15 +195,7 @@ int main(void)
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
-    char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK_MSG(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK,
-              "%s", e.message);
+    CHECK_MSG(test_chain_admit(gov, &dep, kms_addr, good_mr, &e) == PHX_OK, "%s", e.message);
 
     /* ---- an honest worker ---- */
     identity_t w;
@@ -315,7 +288,7 @@ int main(void)
     phx_kms_requester_t rrq = requester(url, kms_addr, &rep, &rpq);
     err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
     CHECK(remote_says(err, &e, "not a KMS node"));
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
+    CHECK(test_chain_transact(gov, dep.registry, "setKms(address,bool)",
                    json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
     uint8_t rep_root[32];
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
@@ -340,7 +313,7 @@ int main(void)
     phx_tee_close(rep_tee);
 
     /* ---- governance revokes the measurement: the registered worker is cut off ---- */
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                    json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
     err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "support/anvil.h"
+#include "support/chain_fixture.h"
 #include "support/sim_quote.h"
 #include "phx/crypto.h"
 #include "phx/kms.h"
@@ -30,14 +31,6 @@ static char dir[] = "/tmp/phx-verify-XXXXXX";
 static void cleanup(void)
 {
     test_anvil_stop(&node);
-}
-
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
 }
 
 /* Run the full check and say which step failed (the first false flag). */
@@ -111,14 +104,8 @@ int main(void)
     uint8_t kms_addr[20], mr[32];
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
+    CHECK_MSG(test_chain_admit(gov, &dep, kms_addr, mr, &e) == PHX_OK, "%s", e.message);
     char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
 
     /* A worker in its own TEE (same binary, so the allowed measurement). */
     phx_tee_t *wt = NULL;
@@ -135,7 +122,7 @@ int main(void)
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    CHECK_MSG(transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+    CHECK_MSG(test_chain_transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                        args, &e) == PHX_OK,
               "%s", e.message);
     json_decref(reg);
@@ -173,15 +160,15 @@ int main(void)
     /* An on-chain job: deploy the TEE contract, request, sign, verify, and
      * let Jobs.fulfill itself accept the very signature in the envelope. */
     uint8_t salt[32] = {7};
-    CHECK(transact(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+    CHECK(test_chain_transact(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
                    json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
                    &e) == PHX_OK);
     uint8_t job_cid[32];
     phx_chain_contract_id(gov_addr, salt, job_cid);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
                    json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount), &e) == PHX_OK);
     CHECK_MSG(
-        transact(gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+        test_chain_transact(gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
                  json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
                  &e) == PHX_OK,
         "%s", e.message);
@@ -290,7 +277,7 @@ int main(void)
     } else {
         printf("SKIP phx verify CLI: PHX_BIN not set\n");
     }
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                    json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
     /* Revoking the measurement deactivates the worker in the Registry's view. */
