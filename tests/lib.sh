@@ -141,6 +141,64 @@ lower() { printf '%s\n' "$1" | tr 'A-F' 'a-f'; }
 # hex_of FILE: the file's bytes as 0x-hex.
 hex_of() { printf '0x%s\n' "$(od -An -v -tx1 "$1" | tr -d ' \n')"; }
 
+# skip_without_worker: exit 77 (CTest's SKIP) when $phx has no worker verb
+# (a build without the JS sandbox).
+skip_without_worker() {
+    if ! "$phx" worker --help >/dev/null 2>&1; then
+        echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
+        exit 77
+    fi
+}
+
+# devnet_start OUT LOG [ARGS...]: `$phx devnet --json ARGS` in the background
+# (its pid in $pid), endpoints to OUT, log to LOG; waits up to 120 s for OUT,
+# returns 1 early if the devnet dies first.
+devnet_start() {
+    _out=$1
+    _log=$2
+    shift 2
+    "$phx" devnet --json "$@" >"$_out" 2>"$_log" &
+    pid=$!
+    _n=1200
+    while [ $_n -gt 0 ]; do
+        [ -s "$_out" ] && return 0
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    return 1
+}
+
+# expect_error RC PATTERN -- ARGS...: `$PHX ARGS` with bad input exits RC with
+# exactly one line on stderr, matching PATTERN (grep -E) and starting with
+# $expect_prefix (default "phx "), nothing on stdout, no sanitizer report.
+expect_prefix="phx "
+expect_error() {
+    _want=$1
+    _pat=$2
+    shift 3
+    checks=$((checks + 1))
+    _err=$(mktemp)
+    _out=$("$PHX" "$@" 2>"$_err" </dev/null)
+    _rc=$?
+    _lines=$(wc -l <"$_err")
+    _problem=""
+    [ "$_rc" -eq "$_want" ] || _problem="exit $_rc, want $_want"
+    [ "$_lines" -eq 1 ] || _problem="$_problem; $_lines stderr lines"
+    grep -qE -e "$_pat" "$_err" || _problem="$_problem; stderr does not match /$_pat/"
+    grep -q "^$expect_prefix" "$_err" || _problem="$_problem; stderr does not start with '$expect_prefix'"
+    grep -qaiE "sanitizer|runtime error|leak" "$_err" && _problem="$_problem; sanitizer report"
+    [ -z "$_out" ] || _problem="$_problem; unexpected stdout: $_out"
+    if [ -n "$_problem" ]; then
+        fail=1
+        echo "FAIL phx $*: $_problem"
+        sed 's/^/    stderr: /' "$_err"
+    else
+        echo "ok   [$_rc] phx $* -> $(cat "$_err")"
+    fi
+    rm -f "$_err"
+}
+
 # Tools from npm (scripts/setup.sh installs them).
 test_nm=${PHX_NODE_MODULES:-${PHX_SOURCE_DIR:-.}/node_modules}
 cast=$test_nm/.bin/cast

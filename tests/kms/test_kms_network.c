@@ -28,9 +28,6 @@
 #include "phx/tee.h"
 #include "test.h"
 
-/* anvil's first well-known development account (public test key). */
-static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
 static test_anvil_t node;
 static char dir[] = "/tmp/phx-kms-net-XXXXXX";
 
@@ -156,12 +153,9 @@ int main(void)
     /* Chain: contracts deployed by the governor, who is also our operator. */
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
-    uint8_t dev_sk[32], gov_addr[20];
+    uint8_t gov_addr[20];
     phx_chain_deployment_t dep;
-    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
-    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
-    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
-    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
     phx_signer_address(gov, gov_addr);
 
     /* The KMS service on a loopback port, checking quotes against the sim root

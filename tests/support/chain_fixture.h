@@ -10,6 +10,12 @@
 #include "phx/chain.h"
 #include "phx/tee.h"
 
+/* Open an RPC client on url, a signer with anvil's first development key (the
+ * governor of the deployment) and deploy the contracts. On failure *rpc and
+ * *gov may be set; the caller closes them either way. */
+phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
+                                phx_chain_deployment_t *dep, phx_error_t *e);
+
 /* phx_chain_transact from s to `to`; takes ownership of args (a JSON array). */
 phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
                               phx_error_t *e);

@@ -10,10 +10,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
-    exit 77
-fi
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-worker-XXXXXX")
 pid=""
 wpid=""
@@ -33,9 +30,7 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code); sys.stdout.write(e.read().decode())" "$1" "$2"; }
 
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1
 check "devnet with one worker" 1 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 w=$(json "$tmp/ep.json" "['workers'][0]['url']")
 addr=$(json "$tmp/ep.json" "['workers'][0]['address']" | tr 'A-F' 'a-f')
@@ -113,9 +108,7 @@ check "production mode refuses the sim TEE (exit 1)" 1 $?
 kill -TERM $pid; wait $pid; check "devnet (and its worker) stop cleanly" 0 $?
 pid=""
 check "the worker left no LeakSanitizer report" 0 "$(grep -c 'LeakSanitizer' "$PHX_HOME/logs/worker-0.log")"
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep2.json" 2>"$tmp/devnet2.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep2.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep2.json" "$tmp/devnet2.log" --dir "$PHX_HOME" --workers 1
 check "restart: same worker identity" "$addr" "$(json "$tmp/ep2.json" "['workers'][0]['address']" | tr 'A-F' 'a-f')"
 w2=$(json "$tmp/ep2.json" "['workers'][0]['url']")
 post "$w2/v1/contracts/$id/call" "$tmp/in.json" >"$tmp/s"

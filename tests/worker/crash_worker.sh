@@ -13,19 +13,14 @@ src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
 cast="$nm/.bin/cast"
 n=${N:-200}
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb"
-    exit 77
-fi
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-wcrash-XXXXXX")
 pid=""
 killer=""
 trap 'touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 
-"$phx" devnet --dir "$PHX_HOME" --workers 3 --restart --block-time 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 --restart --block-time 1
 check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")

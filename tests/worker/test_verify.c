@@ -25,7 +25,6 @@
 #include "phx/worker.h"
 #include "test.h"
 
-static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 static test_anvil_t node;
 static char dir[] = "/tmp/phx-verify-XXXXXX";
 static void cleanup(void)
@@ -80,14 +79,11 @@ int main(void)
     snprintf(kms_dir, sizeof kms_dir, "%s/kms", dir);
 
     /* Chain. */
-    uint8_t dev_sk[32], gov_addr[20];
+    uint8_t gov_addr[20];
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
     phx_chain_deployment_t dep;
-    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
-    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
-    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
-    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
     phx_signer_address(gov, gov_addr);
 
     /* A KMS node that asks the Registry. */
