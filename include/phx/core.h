@@ -43,6 +43,20 @@ typedef struct {
 /* Stable short name of a code ("invalid", "truncated", ...). */
 const char *phx_strerror(phx_err_t code);
 
+/* ---- invariants -------------------------------------------------------------- */
+
+/* PHX_ASSERT(cond) states an invariant of our own code, never a check of outside
+ * input (bad input is an error return). It is live in the test build and stops
+ * the process with file:line and the expression, so a broken invariant shows up
+ * where it breaks rather than as corruption later. NDEBUG (the release build) or
+ * PHX_NO_ASSERT compiles it away; cond must then have no side effects. */
+void phx_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));
+#if defined(NDEBUG) || defined(PHX_NO_ASSERT)
+#define PHX_ASSERT(cond) ((void)sizeof(!(cond)))
+#else
+#define PHX_ASSERT(cond) ((cond) ? (void)0 : phx_assert_fail(__FILE__, __LINE__, #cond))
+#endif
+
 /* Record code and a printf-style message in e (if not NULL); returns code. */
 phx_err_t phx_fail(phx_error_t *e, phx_err_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -85,6 +99,10 @@ uint8_t *phx_buf_detach(phx_buf_t *b, size_t *len);
 
 /* Read a whole file ("-" is stdin) into out (appended). */
 phx_err_t phx_file_read(const char *path, phx_buf_t *out, phx_error_t *e);
+/* mkdir -p: create path and any missing parents with mode. A directory that is
+ * already there is fine (its mode is left alone); a path that exists as anything
+ * but a directory is PHX_ERR_IO. */
+phx_err_t phx_dir_ensure(const char *path, int mode, phx_error_t *e);
 /* Write atomically: temp file in the same directory, fsync, rename. */
 phx_err_t phx_file_write_atomic(const char *path, const void *data, size_t len, int mode,
                                 phx_error_t *e);

@@ -1,15 +1,16 @@
-/* Key management (DESIGN.md §2, §5): the KMS root secret (made in the TEE,
- * sealed, never on disk in clear), deterministic HKDF-SHA256 key derivation
- * over labelled paths, and the attested key release a worker goes through:
- * nonce -> quote over report data binding its keys -> verify -> allowlist ->
- * key material HPKE-sealed to its attested X25519 key, signed by the KMS.
- * The TEE (quote check, sealing key) and the chain (allowlist, registration)
- * are reached through the small seams below, filled by those layers. */
+/* Key management (DESIGN.md §2, §5): deterministic HKDF-SHA256 key derivation
+ * over labelled paths, the KMS root secret (made in the TEE, sealed with
+ * tee.h's phx_tee_seal, never on disk in clear), and the attested key release
+ * a worker goes through: nonce -> quote over report data binding its keys ->
+ * verify -> allowlist -> key material HPKE-sealed to its attested X25519 key,
+ * signed by the KMS. Both sides of that exchange live here (the service and
+ * the requester), so a worker links this header and never the daemon's
+ * (kms_node.h: the chain seam over the Registry and a whole `phx kms` node).
+ * The attestation and the chain are reached through the small seams below. */
 #ifndef PHX_KMS_H
 #define PHX_KMS_H
 
 #include "phx/attest.h"
-#include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/net.h"
@@ -65,26 +66,13 @@ phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], 
 /* The report data a requester's quote must carry (DESIGN.md §2) is
  * phx_chain_report_data in chain.h: the Registry checks the same bytes. */
 
-/* ---- root secret and sealing ------------------------------------------------- */
-
-/* The TEE seam for sealing: fills a 32-byte key that only the same measurement
- * on the same platform can derive again (tee.h's sealing key). */
-typedef phx_err_t (*phx_kms_sealing_key_fn)(void *ctx, const char *label, uint8_t key[32],
-                                            phx_error_t *e);
-
-/* Sealed file format: "PHXSEAL1" || nonce(24) || XChaCha20-Poly1305(key, nonce,
- * aad = "PHXSEAL1" || label, secret) — the label binds what the blob is for. */
-phx_err_t phx_kms_seal(phx_kms_sealing_key_fn key_fn, void *key_ctx, const char *label,
-                       const uint8_t *secret, size_t secret_len, phx_buf_t *out, phx_error_t *e);
-/* A wrong key, a tampered blob or another label is PHX_ERR_VERIFY. out is marked
- * secret (zeroed on free). */
-phx_err_t phx_kms_unseal(phx_kms_sealing_key_fn key_fn, void *key_ctx, const char *label,
-                         const uint8_t *blob, size_t blob_len, phx_buf_t *out, phx_error_t *e);
+/* ---- root secret ---------------------------------------------------------------- */
 
 /* Load the root from the sealed file at path, or, when there is none, make 32
- * random bytes and write them sealed (0600, atomically) before returning them.
+ * random bytes and write them sealed (phx_tee_seal, 0600, atomically) before
+ * returning them.
  * *created says which happened. The clear root only ever lives in memory. */
-phx_err_t phx_kms_root_load_or_create(const char *path, phx_kms_sealing_key_fn key_fn,
+phx_err_t phx_kms_root_load_or_create(const char *path, phx_tee_sealing_key_fn key_fn,
                                       void *key_ctx, uint8_t root[32], bool *created,
                                       phx_error_t *e);
 
@@ -154,19 +142,6 @@ typedef struct {
 } phx_kms_allowlist_t;
 phx_err_t phx_kms_allowlist_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
                                   phx_error_t *e);
-
-/* The chain seam over the Registry (contracts/Registry.sol), read through a
- * JSON-RPC node. WORKER: Registry.workers(addr) is active, its x25519 key and
- * measurement are the ones the quote shows, and the measurement is still
- * allowed. KMS: isKms(addr) and the measurement allowed. REGISTRATION: the
- * measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
- * calls are serialised (one RPC client). */
-typedef struct phx_kms_registry phx_kms_registry_t;
-phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_t *deployment,
-                                phx_kms_registry_t **out, phx_error_t *e);
-void phx_kms_registry_close(phx_kms_registry_t *r); /* accepts NULL */
-phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
-                                 phx_error_t *e);
 
 /* Make a quote over report_data and fetch the collateral for it (tee.h:
  * phx_tee_quote, and the platform's collateral). Both are appended. */
@@ -289,60 +264,6 @@ phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t r
 phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
                                        const uint8_t operator_address[20], json_t **out,
                                        phx_error_t *e);
-
-/* ---- a whole KMS node (what `phx kms` runs) ------------------------------------ */
-
-/* Everything optional except dir. */
-typedef struct {
-    const char *dir;                    /* state: kms-root.sealed (created 0700) */
-    phx_tee_kind_t tee;                 /* default sim */
-    const phx_tee_config_t *tee_config; /* NULL = defaults */
-    const char *host;                   /* default 127.0.0.1 */
-    uint16_t port;                      /* 0 = any free port */
-    double rate_per_s;                  /* per-client limit; 0 = none */
-    /* Who may receive keys: the Registry when rpc_url and deployment are set;
-     * else the fixed allowlist (and, with allow_own_measurement, this KMS's own
-     * measurement: workers built from the same binary, for development). */
-    const char *rpc_url;
-    const phx_chain_deployment_t *deployment;
-    const uint8_t (*allow)[32];
-    size_t allow_count;
-    bool allow_own_measurement;
-    /* Which quotes verify: root_der, else the sim TEE's own root when
-     * trust_own_sim_root (sim only), else Intel's. policy NULL = default. */
-    const uint8_t *root_der;
-    size_t root_der_len;
-    bool trust_own_sim_root;
-    const phx_attest_policy_t *policy;
-    /* Replica: with no sealed root yet, fetch it from this KMS (whose address
-     * is onboard_kms_address), retrying while the Registry does not yet list
-     * this replica, for up to onboard_timeout_s (default 60). */
-    const char *onboard_url;
-    const uint8_t *onboard_kms_address;
-    uint32_t onboard_timeout_s;
-} phx_kms_node_opts_t;
-
-typedef struct phx_kms_node phx_kms_node_t;
-
-/* Open the TEE, load or make (or fetch, as a replica) the sealed root, and
- * serve the KMS API. */
-phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *opts, phx_kms_node_t **out, phx_error_t *e);
-/* "http://host:port" of the running node. */
-const char *phx_kms_node_url(const phx_kms_node_t *n);
-phx_kms_t *phx_kms_node_kms(phx_kms_node_t *n);
-/* This node's measurement id (the Registry's form) and whether its root was
- * made on this start. */
-void phx_kms_node_measurement(const phx_kms_node_t *n, uint8_t id[32]);
-bool phx_kms_node_created_root(const phx_kms_node_t *n);
-/* List this node's identity key on the Registry with a quote whose report data
- * binds it (phx_chain_kms_report_data); operator_ pays the gas. A key already
- * listed is left alone (*registered_now false). Until governance allows this
- * node's measurement this fails with PHX_ERR_STATE (ask again later). */
-phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
-                                const phx_chain_deployment_t *d, bool *registered_now,
-                                phx_error_t *e);
-/* Graceful: stop serving (requests in flight get grace_ms), free everything. */
-void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms);
 
 #ifdef __cplusplus
 }

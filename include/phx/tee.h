@@ -70,6 +70,21 @@ phx_err_t phx_tee_measurement(phx_tee_t *t, phx_tee_measurement_t *m, phx_error_
  * Zero the key after use. */
 phx_err_t phx_tee_seal_key(phx_tee_t *t, const char *label, uint8_t key[32], phx_error_t *e);
 
+/* Sealed storage (DESIGN.md §3 "Sealing"): a secret encrypted under a sealing
+ * key, reached through a callback so callers and tests can choose its source
+ * (phx_tee_sealing_key adapts phx_tee_seal_key, with the phx_tee_t as ctx).
+ * Format: "PHXSEAL1" || nonce(24) || XChaCha20-Poly1305(key, nonce,
+ * aad = "PHXSEAL1" || label, secret) — the label binds what the blob is for. */
+typedef phx_err_t (*phx_tee_sealing_key_fn)(void *ctx, const char *label, uint8_t key[32],
+                                            phx_error_t *e);
+phx_err_t phx_tee_sealing_key(void *tee, const char *label, uint8_t key[32], phx_error_t *e);
+phx_err_t phx_tee_seal(phx_tee_sealing_key_fn key_fn, void *key_ctx, const char *label,
+                       const uint8_t *secret, size_t secret_len, phx_buf_t *out, phx_error_t *e);
+/* A wrong key, a tampered blob or another label is PHX_ERR_VERIFY. out is marked
+ * secret (zeroed on free). */
+phx_err_t phx_tee_unseal(phx_tee_sealing_key_fn key_fn, void *key_ctx, const char *label,
+                         const uint8_t *blob, size_t blob_len, phx_buf_t *out, phx_error_t *e);
+
 /* sim only: the collateral (QuoteCollateralV3 JSON) for the sim platform, and the
  * DER root certificate to pass to phx_attest_verifier_new (--trust-sim-root). */
 phx_err_t phx_tee_sim_collateral(phx_tee_t *t, phx_buf_t *json, phx_error_t *e);

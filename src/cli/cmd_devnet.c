@@ -97,8 +97,6 @@ static int cmd_devnet(int argc, char **argv)
     } else if (home && *home) {
         snprintf(dir, sizeof dir, "%s", home);
     } else if ((home = getenv("HOME")) && *home) {
-        snprintf(dir, sizeof dir, "%s/.phx", home);
-        mkdir(dir, 0700);
         snprintf(dir, sizeof dir, "%s/.phx/devnet", home);
     } else {
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");

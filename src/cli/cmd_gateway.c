@@ -68,11 +68,8 @@ static int cmd_gateway(int argc, char **argv)
     if (opts[DIR_].value) {
         snprintf(dir, sizeof dir, "%s", opts[DIR_].value);
     } else if (home && *home) {
-        mkdir(home, 0700); /* a fresh $PHX_HOME */
         snprintf(dir, sizeof dir, "%s/gateway", home);
     } else if ((home = getenv("HOME")) && *home) {
-        snprintf(dir, sizeof dir, "%s/.phx", home);
-        mkdir(dir, 0700);
         snprintf(dir, sizeof dir, "%s/.phx/gateway", home);
     } else {
         cli_error(rc, prefix, "no --dir, and neither PHX_HOME nor HOME is set");

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 
 static const char help[] =
     "usage: phx kms [options]\n\n"

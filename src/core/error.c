@@ -1,6 +1,7 @@
 /* Error codes and messages. Libraries fill a caller's phx_error_t; only the CLI
  * turns them into text for users. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "phx/core.h"
@@ -23,6 +24,14 @@ static const char *const names[PHX_ERR__COUNT] = {
     [PHX_ERR_STATE] = "state",
     [PHX_ERR_INTERNAL] = "internal",
 };
+
+void phx_assert_fail(const char *file, int line, const char *expr)
+{
+    /* A bug, not an error: say where and stop before the broken state spreads. */
+    fprintf(stderr, "phx: assertion failed at %s:%d: %s\n", file, line, expr);
+    fflush(stderr);
+    abort();
+}
 
 const char *phx_strerror(phx_err_t code)
 {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,43 @@ phx_err_t phx_file_read(const char *path, phx_buf_t *out, phx_error_t *e)
         out->ptr[out->len] = 0;
     }
     if (fd != STDIN_FILENO) close(fd);
+    return err;
+}
+
+/* One step of phx_dir_ensure: make dir unless a directory is already there. */
+static phx_err_t dir_make_one(const char *dir, int mode, phx_error_t *e)
+{
+    struct stat st;
+    if (mkdir(dir, (mode_t)mode) == 0) return PHX_OK;
+    int saved = errno;
+    if (saved == EEXIST || saved == EACCES || saved == EROFS) {
+        /* EACCES/EROFS on an existing directory (e.g. "/home") is fine: we only
+         * needed it to be there. */
+        if (stat(dir, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) return PHX_OK;
+            return phx_fail(e, PHX_ERR_IO, "%s exists and is not a directory", dir);
+        }
+    }
+    return phx_fail(e, PHX_ERR_IO, "cannot create directory %s: %s", dir, strerror(saved));
+}
+
+phx_err_t phx_dir_ensure(const char *path, int mode, phx_error_t *e)
+{
+    if (!path || !*path) return phx_fail(e, PHX_ERR_INVALID, "empty directory path");
+    char *tmp = strdup(path);
+    if (!tmp) return phx_fail(e, PHX_ERR_NOMEM, "out of memory");
+    phx_err_t err = PHX_OK;
+    /* Parents first, left to right; a run of slashes is one separator. */
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = '\0';
+        err = dir_make_one(tmp, mode, e);
+        *p = '/';
+        if (err) goto out;
+    }
+    err = dir_make_one(tmp, mode, e);
+out:
+    free(tmp);
     return err;
 }
 

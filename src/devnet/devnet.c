@@ -344,13 +344,12 @@ static bool has_verb(const char *bin, const char *verb)
 
 /* ---- start / stop ---------------------------------------------------------------- */
 
+/* The devnet's state is its own: 0700 on everything it creates. */
 static phx_err_t mkdirs(const char *dir, const char *sub, phx_error_t *e)
 {
     char p[1200];
     snprintf(p, sizeof p, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", p, strerror(errno));
-    return PHX_OK;
+    return phx_dir_ensure(p, 0700, e);
 }
 
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e)

@@ -29,10 +29,7 @@ phx_err_t phx_blob_put(const char *dir, const uint8_t *data, size_t len, uint8_t
         return phx_fail(e, PHX_ERR_LIMIT, "blob of %zu bytes over %u", len, PHX_BLOB_MAX_BYTES);
     phx_keccak256(data, len, hash);
     if ((err = blob_path(dir, hash, path, sizeof path, sub, sizeof sub, e))) return err;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "%s: %s", dir, strerror(errno));
-    if (mkdir(sub, 0755) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "%s: %s", sub, strerror(errno));
+    if ((err = phx_dir_ensure(sub, 0755, e))) return err; /* and dir above it */
     struct stat st;
     if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
         /* Already there, unless damaged: then this put repairs it. */

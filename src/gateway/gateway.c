@@ -132,8 +132,8 @@ static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/contracts", g->dir);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", path, strerror(errno));
+    phx_err_t derr = phx_dir_ensure(path, 0700, e);
+    if (derr) return derr;
     DIR *d = opendir(path);
     if (!d) return phx_fail(e, PHX_ERR_IO, "opendir %s: %s", path, strerror(errno));
     struct dirent *ent;
@@ -759,10 +759,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         goto out;
     }
     snprintf(g->blob_dir, dl, "%s/blobs", g->dir);
-    if (mkdir(g->dir, 0700) != 0 && errno != EEXIST) {
-        err = phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", g->dir, strerror(errno));
-        goto out;
-    }
+    if ((err = phx_dir_ensure(g->dir, 0700, e))) goto out;
     if ((err = contracts_load(g, e))) goto out;
     for (size_t i = 0; i < opts->worker_count; i++)
         if ((err = phx_gateway_add_worker(g, opts->workers[i], e))) goto out;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 
 struct phx_kms_node {
     phx_tee_t *tee;
@@ -26,11 +26,6 @@ struct phx_kms_node {
     bool created_root;
     char url[96];
 };
-
-static phx_err_t seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
-{
-    return phx_tee_seal_key(ctx, label, key, e);
-}
 
 /* Our own quotes: the TEE's quote, plus collateral where we can produce it
  * offline (the sim platform); real platforms' collateral comes from PCS. */
@@ -100,24 +95,6 @@ out:
     return err;
 }
 
-/* mkdir -p with 0700 for what we create: the state is ours alone. */
-static phx_err_t mkdir_p(const char *dir, phx_error_t *e)
-{
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return phx_fail(e, PHX_ERR_RANGE, "state directory path too long");
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return phx_fail(e, PHX_ERR_IO, "%s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "%s: %s", path, strerror(errno));
-    return PHX_OK;
-}
-
 void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
 {
     if (!n) return;
@@ -144,7 +121,8 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
         err = phx_fail(e, PHX_ERR_INVALID, "a state directory is required");
         goto fail;
     }
-    if ((err = mkdir_p(o->dir, e))) goto fail;
+    /* 0700 on what we create: the state is ours alone. */
+    if ((err = phx_dir_ensure(o->dir, 0700, e))) goto fail;
     if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &n->tee, e))) goto fail;
     if ((err = own_measurement(n->tee, n->measurement, e))) goto fail;
 
@@ -191,12 +169,12 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     if (o->onboard_url && access(path, F_OK) != 0) {
         phx_buf_t sealed = PHX_BUF_INIT;
         if ((err = onboard(o, n->tee, root, e))) goto fail;
-        err = phx_kms_seal(seal_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
+        err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
         if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
         phx_buf_free(&sealed);
         if (err) goto fail;
-    } else if ((err = phx_kms_root_load_or_create(path, seal_key, n->tee, root, &n->created_root,
-                                                  e))) {
+    } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
+                                                  &n->created_root, e))) {
         goto fail;
     }
     memcpy(cfg.root, root, 32);

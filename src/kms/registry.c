@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 
 struct phx_kms_registry {
     pthread_mutex_t lock; /* phx_rpc_t is one client per thread */

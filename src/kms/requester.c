@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "phx/crypto.h"
+#include "phx/chain.h"
 #include "phx/kms.h"
 
 /* POST /v1/nonces, then build the request body every endpoint takes. */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "phx/crypto.h"
+#include "phx/chain.h"
 #include "phx/kms.h"
 
 #define MAX_QUOTE_BYTES (64u << 10)

@@ -33,13 +33,13 @@ static void fatal(sbx_host_t *h, const char *code, const char *fmt, ...)
 static phx_err_t dev_root(sbx_host_t *h, uint8_t root[32], phx_error_t *e)
 {
     const char *dir = h->cfg->kv_dir;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "kv dir %s: %s", dir, strerror(errno));
+    phx_err_t err = phx_dir_ensure(dir, 0700, e);
+    if (err) return err;
     char path[4096];
     snprintf(path, sizeof path, "%s/dev-root.key", dir);
     phx_buf_t b = PHX_BUF_INIT;
     b.secret = true;
-    phx_err_t err = phx_file_read(path, &b, NULL);
+    err = phx_file_read(path, &b, NULL);
     if (!err) {
         while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == ' '))
             b.ptr[--b.len] = 0;

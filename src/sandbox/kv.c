@@ -24,8 +24,8 @@ static phx_err_t kv_open(sbx_host_t *h, phx_error_t *e)
 {
     if (h->kv_db) return PHX_OK;
     const char *dir = h->cfg->kv_dir;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "kv dir %s: %s", dir, strerror(errno));
+    phx_err_t derr = phx_dir_ensure(dir, 0700, e);
+    if (derr) return derr;
     uint8_t d[32];
     phx_sha256(h->contract_id, strlen(h->contract_id), d);
     char hex[65];

@@ -463,26 +463,18 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-static phx_err_t mkdir_p(const char *path, phx_error_t *e)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return phx_fail(e, PHX_ERR_RANGE, "path too long");
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return phx_fail(e, PHX_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    return PHX_OK;
-}
-
 phx_err_t sim_pcs_create(const char *dir, phx_error_t *e)
 {
     char tmp[PATH_MAX];
     phx_err_t err;
-    if ((err = mkdir_p(dir, e))) return err;
+    /* Only the parents: dir itself appears whole, by the rename below. */
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return phx_fail(e, PHX_ERR_RANGE, "sim dir path too long");
+    char *slash = strrchr(tmp, '/');
+    if (slash && slash != tmp) {
+        *slash = 0;
+        if ((err = phx_dir_ensure(tmp, 0700, e))) return err;
+    }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid()) >= (int)sizeof tmp)
         return phx_fail(e, PHX_ERR_RANGE, "sim dir path too long");
     remove_tree(tmp);

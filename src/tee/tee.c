@@ -249,8 +249,7 @@ static phx_err_t tdx_quote(phx_tee_t *t, const uint8_t rd[64], phx_buf_t *out, p
     char entry[PATH_MAX + 300], path[PATH_MAX + 400];
     phx_err_t err;
     snprintf(entry, sizeof entry, "%s/%s", t->dir, t->entry);
-    if (mkdir(entry, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "cannot create %s: %s", entry, strerror(errno));
+    if ((err = phx_dir_ensure(entry, 0700, e))) return err;
     phx_buf_t provider = PHX_BUF_INIT;
     if (read_in(entry, "provider", &provider, NULL) == PHX_OK && provider.len &&
         strncmp((char *)provider.ptr, "tdx_guest", 9) != 0) {

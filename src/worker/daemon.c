@@ -14,18 +14,12 @@
 
 #define IDENTITY_LABEL "phx-worker-identity-v1"
 
-static phx_err_t mkdir_p(const char *dir, const char *sub, phx_error_t *e)
+/* The worker's state is its own: 0700 on everything it creates. */
+static phx_err_t state_dir_ensure(const char *dir, const char *sub, phx_error_t *e)
 {
     char p[1400];
-    snprintf(p, sizeof p, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        return phx_fail(e, PHX_ERR_IO, "mkdir %s: %s", p, strerror(errno));
-    return PHX_OK;
-}
-
-static phx_err_t seal_key(void *ctx, const char *label, uint8_t key[32], phx_error_t *e)
-{
-    return phx_tee_seal_key(ctx, label, key, e);
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    return phx_dir_ensure(p, 0700, e);
 }
 
 phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
@@ -49,7 +43,8 @@ static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
     uint8_t keys[64];
     phx_err_t err = PHX_OK;
     if (phx_file_read(path, &blob, NULL) == PHX_OK) {
-        if ((err = phx_kms_unseal(seal_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len, &clear, e)))
+        if ((err = phx_tee_unseal(phx_tee_sealing_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len,
+                                  &clear, e)))
             goto out;
         if (clear.len != 64) {
             err = phx_fail(e, PHX_ERR_INVALID, "sealed identity has %zu bytes", clear.len);
@@ -62,7 +57,7 @@ static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
             phx_fail(e, err, "identity keys");
             goto out;
         }
-        if ((err = phx_kms_seal(seal_key, w->tee, IDENTITY_LABEL, keys, 64, &blob, e)) ||
+        if ((err = phx_tee_seal(phx_tee_sealing_key, w->tee, IDENTITY_LABEL, keys, 64, &blob, e)) ||
             (err = phx_file_write_atomic(path, blob.ptr, blob.len, 0600, e)))
             goto out;
     }
@@ -390,8 +385,9 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     memcpy(w->kms_address, o->kms_address, 20);
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
     w->started_ms = phx_now_ms();
-    if ((err = mkdir_p(w->dir, NULL, e)) || (err = mkdir_p(w->dir, "code", e)) ||
-        (err = mkdir_p(w->dir, "contracts", e)) || (err = mkdir_p(w->dir, "kv", e)))
+    if ((err = state_dir_ensure(w->dir, "code", e)) ||
+        (err = state_dir_ensure(w->dir, "contracts", e)) ||
+        (err = state_dir_ensure(w->dir, "kv", e)))
         goto out;
 
     /* The zygote forks here, before any thread of ours exists. */

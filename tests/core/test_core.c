@@ -3,7 +3,9 @@
  * formats (JSON lines when captured, text on a terminal). */
 #define _GNU_SOURCE /* posix_openpt, ptsname */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "phx/core.h"
@@ -131,6 +133,64 @@ static void test_file_json(void)
     rmdir(dir);
 }
 
+/* mkdir -p semantics: parents made, an existing directory is fine, a file in
+ * the way is refused and named. */
+static void test_dir_ensure(void)
+{
+    char dir[] = "/tmp/phx-test-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char deep[256], file[256], under_file[300];
+    snprintf(deep, sizeof deep, "%s/a//b/c/", dir);
+    phx_error_t e = {0};
+    CHECK(phx_dir_ensure(deep, 0700, &e) == PHX_OK);
+    struct stat st;
+    snprintf(deep, sizeof deep, "%s/a/b/c", dir);
+    CHECK(stat(deep, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    CHECK(phx_dir_ensure(deep, 0700, &e) == PHX_OK); /* already there */
+    snprintf(file, sizeof file, "%s/a/f", dir);
+    CHECK(phx_file_write_atomic(file, "x", 1, 0600, &e) == PHX_OK);
+    CHECK(phx_dir_ensure(file, 0700, &e) == PHX_ERR_IO);
+    CHECK(strstr(e.message, "not a directory") != NULL && strstr(e.message, "/a/f") != NULL);
+    snprintf(under_file, sizeof under_file, "%s/g", file);
+    CHECK(phx_dir_ensure(under_file, 0700, &e) == PHX_ERR_IO);
+    CHECK(phx_dir_ensure("", 0700, &e) == PHX_ERR_INVALID);
+    unlink(file);
+    rmdir(deep);
+    snprintf(deep, sizeof deep, "%s/a/b", dir);
+    rmdir(deep);
+    snprintf(deep, sizeof deep, "%s/a", dir);
+    rmdir(deep);
+    CHECK(rmdir(dir) == 0); /* nothing else was left behind */
+}
+
+/* PHX_ASSERT is live in this (test) build: a false invariant aborts the process
+ * and says file:line and the expression on stderr. */
+static void test_assert(void)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        PHX_ASSERT(1 + 1 == 2);
+        int broken = 3;
+        PHX_ASSERT(broken < 2);
+        _exit(0); /* not reached when the assertion is live */
+    }
+    close(fds[1]);
+    char out[512] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof out - 1 && (n = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+    CHECK_MSG(strstr(out, "test_core.c:") != NULL && strstr(out, "broken < 2") != NULL, "%s", out);
+    CHECK(strstr(out, "1 + 1") == NULL);
+}
+
 static void test_secure_zero(void)
 {
     uint8_t k[48];
@@ -232,13 +292,9 @@ static void test_log(void)
 int main(void)
 {
     static const test_case_t cases[] = {
-        TEST_CASE(test_hex),
-        TEST_CASE(test_base64),
-        TEST_CASE(test_buf),
-        TEST_CASE(test_reader),
-        TEST_CASE(test_ct),
-        TEST_CASE(test_file_json),
-        TEST_CASE(test_secure_zero),
+        TEST_CASE(test_hex),        TEST_CASE(test_base64),     TEST_CASE(test_buf),
+        TEST_CASE(test_reader),     TEST_CASE(test_ct),         TEST_CASE(test_file_json),
+        TEST_CASE(test_dir_ensure), TEST_CASE(test_assert),     TEST_CASE(test_secure_zero),
         TEST_CASE(test_log),
     };
     return test_run("test_core", cases, TEST_COUNT(cases));

@@ -23,7 +23,7 @@
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/gateway.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/net.h"
 #include "phx/tee.h"
 #include "test.h"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "phx/crypto.h"
+#include "phx/chain.h"
 #include "phx/kms.h"
 #include "support/cast.h"
 #include "test.h"
@@ -192,27 +193,27 @@ static void test_seal(void)
     phx_error_t e = {0};
     const uint8_t secret[] = "thirty-two bytes of root secret!";
     phx_buf_t blob = PHX_BUF_INIT, clear = PHX_BUF_INIT;
-    CHECK(phx_kms_seal(sealing_key, "mr-A", "label", secret, 32, &blob, &e) == PHX_OK);
+    CHECK(phx_tee_seal(sealing_key, "mr-A", "label", secret, 32, &blob, &e) == PHX_OK);
     CHECK(blob.len == 8 + 24 + 32 + 16);
     CHECK(memmem(blob.ptr, blob.len, secret, 8) == NULL);
-    CHECK(phx_kms_unseal(sealing_key, "mr-A", "label", blob.ptr, blob.len, &clear, &e) == PHX_OK);
+    CHECK(phx_tee_unseal(sealing_key, "mr-A", "label", blob.ptr, blob.len, &clear, &e) == PHX_OK);
     CHECK(clear.len == 32 && memcmp(clear.ptr, secret, 32) == 0);
     phx_buf_free(&clear);
     /* Another measurement, another label, or one flipped bit: refused. */
-    CHECK(phx_kms_unseal(sealing_key, "mr-B", "label", blob.ptr, blob.len, &clear, &e) ==
+    CHECK(phx_tee_unseal(sealing_key, "mr-B", "label", blob.ptr, blob.len, &clear, &e) ==
           PHX_ERR_VERIFY);
     phx_buf_free(&clear);
-    CHECK(phx_kms_unseal(sealing_key, "mr-A", "other", blob.ptr, blob.len, &clear, &e) ==
+    CHECK(phx_tee_unseal(sealing_key, "mr-A", "other", blob.ptr, blob.len, &clear, &e) ==
           PHX_ERR_VERIFY);
     phx_buf_free(&clear);
     for (size_t i = 8; i < blob.len; i += 9) {
         blob.ptr[i] ^= 0x10;
-        CHECK(phx_kms_unseal(sealing_key, "mr-A", "label", blob.ptr, blob.len, &clear, &e) ==
+        CHECK(phx_tee_unseal(sealing_key, "mr-A", "label", blob.ptr, blob.len, &clear, &e) ==
               PHX_ERR_VERIFY);
         phx_buf_free(&clear);
         blob.ptr[i] ^= 0x10;
     }
-    CHECK(phx_kms_unseal(sealing_key, "mr-A", "label", blob.ptr, 20, &clear, &e) ==
+    CHECK(phx_tee_unseal(sealing_key, "mr-A", "label", blob.ptr, 20, &clear, &e) ==
           PHX_ERR_INVALID);
     phx_buf_free(&clear);
     phx_buf_free(&blob);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "phx/crypto.h"
+#include "phx/chain.h"
 #include "phx/kms.h"
 #include "test.h"
 

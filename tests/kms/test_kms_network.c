@@ -24,7 +24,7 @@
 #include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/tee.h"
 #include "test.h"
 

@@ -21,7 +21,7 @@
 #include "support/chain_fixture.h"
 #include "support/sim_quote.h"
 #include "phx/crypto.h"
-#include "phx/kms.h"
+#include "phx/kms_node.h"
 #include "phx/worker.h"
 #include "test.h"
 

@@ -1,0 +1,47 @@
+/* Shared by the user's verbs against a running network (cmd_net_*.c: deploy,
+ * call, logs, workers, jobs): finding the gateway, talking JSON to it, the
+ * KMS-signed contract key, and sealing to it. CLI-internal; not a library. */
+#ifndef PHX_CLI_CMD_NET_H
+#define PHX_CLI_CMD_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+typedef struct {
+    char gateway[512];
+    json_t *endpoints; /* the devnet's endpoints.json when there is one; may be NULL */
+} net_t;
+
+/* The gateway: `given` (--gateway), else $PHX_GATEWAY, else the devnet's
+ * endpoints file. Prints the error; returns the exit code. */
+int net_find(const char *prefix, const char *given, net_t *n);
+void net_free(net_t *n);
+
+/* GET or POST gateway + path. Errors are printed; returns the exit code. */
+int net_json(const char *prefix, const net_t *n, const char *method, const char *path,
+             const json_t *body, json_t **out);
+
+/* A 0x-hex 32-byte contract id; prints a usage error. */
+int net_parse_id(const char *prefix, const char *s, uint8_t id[32]);
+
+/* "/v1/contracts/0x<id><suffix>" into out. */
+void net_contract_path(char *out, size_t cap, const uint8_t id[32], const char *suffix);
+
+/* Seal `text` under `label` (PHX_SEAL_*) to the contract's X25519 key, as
+ * signed by the KMS the network trusts (--kms-address, else the devnet's; never
+ * the gateway's say-so). reply_key as phx_confidential_seal. */
+int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
+                         const uint8_t id[32], const char *label, const char *text, json_t **sealed,
+                         uint8_t reply_key[32]);
+
+/* Common options of the read-only verbs (--gateway, --json) and the check of
+ * the positional count. Returns -1 after printing --help (exit 0). */
+int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
+                    bool *as_json, net_t *n, cli_args_t *args);
+
+/* Gateway job records, one line each, optionally with their console logs. */
+void net_print_jobs(const json_t *jobs, bool with_logs);
+
+#endif
