@@ -1,6 +1,6 @@
 # The two commands users type (README): `make run` and `make test`.
 # Everything else here is a convenience over CMake.
-.PHONY: all setup build build-test build-tsan run test check bench fuzz clean format
+.PHONY: all setup build build-phx build-test build-tsan run test check bench fuzz clean format
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -13,6 +13,12 @@ setup:
 build: setup
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPHX_SANITIZE=OFF >/dev/null
 	@cmake --build build -j $(JOBS)
+
+# Just the release binary, for the hardening check in make test (the tests and
+# benchmarks of the release tree are not needed there).
+build-phx: setup
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPHX_SANITIZE=OFF >/dev/null
+	@cmake --build build -j $(JOBS) --target phx
 
 # Test build: clang with AddressSanitizer + UndefinedBehaviorSanitizer, and the
 # libFuzzer targets (a short fuzz run is part of the tests).
@@ -39,7 +45,7 @@ run: build
 # The whole suite: the ASan/UBSan tests (with the guardrails: format, layering,
 # hardening of build/phx, which is why the release build comes first), then the
 # multi-threaded tests again under ThreadSanitizer.
-test: build build-test build-tsan
+test: build-phx build-test build-tsan
 	@cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 900
 	@cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout 900 \
 	    -R '^($(subst $(space),|,$(strip $(TSAN_TESTS))))$$'
