@@ -6,3 +6,8 @@ if(TARGET phx_sandbox)
   phx_add_fuzzer(fuzz_sandbox_result SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_result.c
                  LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_result)
 endif()
+# Egress allowances (--allow-host HOST:PORT) as an operator types them.
+if(TARGET phx_sandbox)
+  phx_add_fuzzer(fuzz_egress_allowance SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_egress_allowance.c
+                 LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/egress_allowance)
+endif()

@@ -41,6 +41,25 @@ Phalanx: confidential compute on TEE workers, settled on an EVM chain.
      result signatures before paying.
 TXT
 
+say "A local price API for the oracle to fetch from (the demo has no internet)"
+python3 -c '
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = json.dumps({"price": 3120.55}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+' >"$tmp/api.port" &
+api_pid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
+api_port=$(cat "$tmp/api.port")
+echo "price API at http://127.0.0.1:$api_port/price"
+echo "(contracts may reach exactly 127.0.0.1:$api_port on loopback: the devnet passes"
+echo " --allow-host 127.0.0.1:$api_port to its workers; the chain RPC and the KMS stay out)"
+
 say "Starting the devnet in $PHX_HOME: anvil, the contracts, a KMS, 3 workers, a gateway (sim TEE)"
 # A devnet left running by an earlier `make run` holds the ports and the chain
 # state file: stop it first (it saves its state and resumes below).
@@ -67,7 +86,7 @@ if [ -s "$PHX_HOME/.phx-binary" ] && [ "$(cat "$PHX_HOME/.phx-binary")" != "$bin
 fi
 echo "$binary_hash" >"$PHX_HOME/.phx-binary"
 rm -f "$PHX_HOME/endpoints.json"
-"$PHX" devnet --dir "$PHX_HOME" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
+"$PHX" devnet --dir "$PHX_HOME" --allow-host "127.0.0.1:$api_port" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
 devnet_pid=$!
 echo "$devnet_pid" >"$PHX_HOME/demo.pid"
 for _ in $(seq 1 900); do
@@ -97,31 +116,20 @@ if [ "$(json "$ep" "['workers'].__len__()")" = 0 ]; then
     exit 0
 fi
 
-say "A local price API for the oracle to fetch from (the demo has no internet)"
-python3 -c '
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_GET(self):
-        b = json.dumps({"price": 3120.55}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
-' >"$tmp/api.port" &
-api_pid=$!
-for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
-api="http://127.0.0.1:$(cat "$tmp/api.port")/price"
-echo "price API at $api"
 
 say "Deploying examples/oracle/price_oracle.js (code hash recorded on chain)"
-"$PHX" deploy "$root/examples/oracle/price_oracle.js" --json >"$tmp/deploy.json" || exit 1
+# The oracle's price source is fixed in its code (so the code hash pins it):
+# point its one SOURCE line at the local API, as a real deployment names its API.
+sed "s#^const SOURCE = .*#const SOURCE = \"http://127.0.0.1:$api_port/price/{pair}/spot\";#" \
+    "$root/examples/oracle/price_oracle.js" >"$tmp/price_oracle.js"
+grep '^const SOURCE' "$tmp/price_oracle.js"
+"$PHX" deploy "$tmp/price_oracle.js" --json >"$tmp/deploy.json" || exit 1
 id=$(json "$tmp/deploy.json" "['id']")
 echo "contract id $id"
 echo "code hash   $(json "$tmp/deploy.json" "['code_hash']")"
 
 say "Calling it with an encrypted input (sealed to the contract's KMS-signed key)"
-"$PHX" call "$id" --input "{\"pair\":\"ETH/USD\",\"url\":\"$api\"}" --encrypt --json >"$tmp/result.json" || exit 1
+"$PHX" call "$id" --input '{"pair":"ETH/USD"}' --encrypt --json >"$tmp/result.json" || exit 1
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('answer   ', json.dumps(d.get('output_plain', d.get('output')))); print('signed by', d['worker'])" "$tmp/result.json"
 
 say "Verifying the result: signature -> worker registered -> quote -> measurement allowed"
@@ -135,8 +143,10 @@ if "$root/node_modules/.bin/solcjs" --bin --base-path "$root" "$root/examples/or
     consumer=$("$cast" send --rpc-url "$rpc" --private-key "$user_key" --json --create "0x$bin$args" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
     echo "PriceConsumer at $consumer"
-    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
-    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,string,uint256)" "ETH/USD" "$api" 10000000000000000000 >/dev/null
+    # The caller pays: approve the consumer for at most 10 PHA; it passes the
+    # fee to Jobs, hands back the rest and keeps none. The pair goes ABI-encoded.
+    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "approve(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
+    "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
     echo "request sent; waiting for a worker to fulfil it"
     for _ in $(seq 1 60); do
         answer=$("$cast" call --rpc-url "$rpc" "$consumer" "lastAnswer()(bytes)")

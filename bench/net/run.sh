@@ -1,6 +1,7 @@
 #!/bin/sh
-# bench/net: the HTTP layer every daemon serves (src/net, libmicrohttpd: a thread
-# per connection, and a pool of 2 event-loop threads) beside Node's http module
+# bench/net: the HTTP layer every daemon serves (src/net, libmicrohttpd: epoll
+# with a handler-thread pool, the default, and a pool of 2 event-loop threads
+# running handlers inline) beside Node's http module
 # as the peer server, both driven by
 # the same client (ours, libcurl; a new connection per request, as the daemons
 # call each other today). Reports requests/s and p50/p99 latency at 1 and 4
@@ -57,7 +58,7 @@ for threads in 1 4; do
         printf '%-28s %12s %12s %12s %8s %8s\n' "$k, $threads client thread(s)" "$o" "$q" "$p" "$r" "$rq"
     done
 done
-echo "(conn = a thread per connection, the default; pool2 = .threads = 2; ratios are ours / node:"
+echo "(conn = the default: epoll + a handler-thread pool; pool2 = .threads = 2; ratios are ours / node:"
 echo " for rps higher is better, for latency lower is better)"
 
 # The gateway's cost: the same stand-in worker called directly and through

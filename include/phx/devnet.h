@@ -14,6 +14,8 @@
 extern "C" {
 #endif
 
+#define PHX_DEVNET_MAX_ALLOW 16
+
 typedef struct {
     const char *dir;           /* state and logs; created */
     const char *phx_bin;       /* the phx binary to run kms/worker/gateway with */
@@ -24,6 +26,12 @@ typedef struct {
     uint64_t ready_timeout_ms; /* per process; default 60000 */
     bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
                                   died (same arguments and port) instead of failing */
+    /* Passed to every worker as --allow-host: the only loopback/private
+     * HOST:PORT endpoints contracts may reach (a local price API). At most
+     * PHX_DEVNET_MAX_ALLOW; the workers refuse one that reaches the chain RPC
+     * or the KMS. */
+    const char **allow_hosts;
+    int nallow_hosts;
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;

@@ -63,7 +63,7 @@ typedef phx_err_t (*phx_http_handler_fn)(void *ctx, const phx_http_request_t *re
                                          phx_http_response_t *resp, phx_error_t *e);
 
 /* The status code an error maps to: invalid/truncated/range 400, verify/policy
- * 403, not_found 404, state 409, limit 429, unsupported 501, remote 502,
+ * 403, not_found 404, state 409, limit 413, unsupported 501, remote 502,
  * timeout 504, anything else 500. */
 int phx_http_status_for(phx_err_t code);
 
@@ -129,18 +129,36 @@ bool phx_ratelimit_take(phx_ratelimit_t *rl, const char *key, uint64_t now_ms,
 
 /* ---- server ------------------------------------------------------------------------ */
 
+#define PHX_HTTP_DEFAULT_MAX_CONNECTIONS 10000u
+#define PHX_HTTP_DEFAULT_PER_CLIENT 256u
+
 typedef struct {
-    const char *host;         /* address to bind; default "127.0.0.1" */
-    uint16_t port;            /* 0 = a free port chosen by the kernel */
-    size_t max_body_bytes;    /* larger bodies get 413; default 1 MiB */
-    unsigned max_connections; /* default 64 */
-    unsigned timeout_s;       /* idle connection timeout; default 30 */
-    double rate_per_s;        /* per-client requests/s; 0 = no limit */
-    double rate_burst;        /* bucket size; default max(1, rate_per_s) */
-    /* 0: a thread per connection, so handlers may block (the default).
-     * N: N event-loop threads (epoll); far cheaper per connection, but a
-     * handler that blocks stalls the other connections of its thread. */
+    const char *host;      /* address to bind; default "127.0.0.1" */
+    uint16_t port;         /* 0 = a free port chosen by the kernel */
+    size_t max_body_bytes; /* larger bodies get 413; default 1 MiB */
+    /* Open connections at once; default 10000. Each is a descriptor: the soft
+     * RLIMIT_NOFILE is raised toward the hard limit, and the budget is cut to
+     * fit under it. Connections wait on epoll, not on threads. */
+    unsigned max_connections;
+    /* Open connections per client address; default 256. Loopback clients
+     * (tests, a devnet) all share 127.0.0.1: raise it there if needed. */
+    unsigned per_client_connections;
+    /* Deadlines that trickling bytes do not extend: a request's headers must
+     * be complete header_timeout_s after the connection opened or the
+     * previous answer was sent (default 10); its body body_timeout_s after
+     * the headers (default 30), and an answer must be read within
+     * body_timeout_s. Past a deadline the connection is closed. */
+    unsigned header_timeout_s;
+    unsigned body_timeout_s;
+    unsigned timeout_s; /* idle connection timeout (reset by any byte); default 30 */
+    double rate_per_s;  /* per-client requests/s; 0 = no limit */
+    double rate_burst;  /* bucket size; default max(1, rate_per_s) */
+    /* 0 (the default): complete requests run on handler_threads handler
+     * threads (default 64), so handlers may block; more requests wait in a
+     * queue. N: handlers run on the N event-loop threads themselves, cheaper
+     * for short handlers, but one that blocks stalls its thread's connections. */
     unsigned threads;
+    unsigned handler_threads;
 } phx_http_server_opts_t;
 
 typedef struct phx_http_server phx_http_server_t;
@@ -153,8 +171,8 @@ phx_err_t phx_http_server_start(const phx_http_router_t *router, const phx_http_
  * daemon's GET /metrics:
  *   phx_http_requests_total{route="POST /v1/keys",code="2xx"}
  *   phx_http_request_duration_seconds_sum|_count{route="..."}
- *   phx_http_refused_total{reason="rate_limited"|"too_large"}
- *   phx_http_in_flight
+ *   phx_http_refused_total{reason="rate_limited"|"too_large"|"deadline"}
+ *   phx_http_in_flight, phx_http_connections
  * Requests matching no route count under route="unmatched". */
 phx_err_t phx_http_server_metrics(phx_http_server_t *s, phx_buf_t *out, phx_error_t *e);
 /* The port actually bound (useful with port 0). */

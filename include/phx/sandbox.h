@@ -38,19 +38,30 @@ void phx_sandbox_limits_default(phx_sandbox_limits_t *l);
  * "loopback", "private", "link-local", "multicast", "metadata", "reserved", ... */
 const char *phx_egress_classify(const struct sockaddr *sa, socklen_t len);
 
+/* An egress allowance, "HOST:PORT": a DNS name or IPv4 address, or an IPv6
+ * address in brackets ("[::1]:8080"), and a port 1..65535. Only a URL with
+ * exactly that host (case-insensitive, as written, no name resolution) and
+ * that port (explicit or the scheme's default) may reach a loopback or
+ * private address, and then only that port. Splits s into host (brackets
+ * removed, lower-cased) and port; PHX_ERR_INVALID with a message otherwise. */
+phx_err_t phx_egress_allowance_parse(const char *s, char *host, size_t host_cap, uint16_t *port,
+                                     phx_error_t *e);
+
 /* ---- pool ------------------------------------------------------------------- */
 
 typedef struct {
     phx_sandbox_limits_t limits;
-    const char *kv_dir;       /* SQLite files and the dev key root live here */
-    const char **allow_hosts; /* hosts exempt from the address checks */
+    const char *kv_dir; /* SQLite files and the dev key root live here */
+    /* "HOST:PORT" allowances exempt from the address checks (see
+     * phx_egress_allowance_parse); pool_new refuses a malformed one. */
+    const char **allow_hosts;
     int nallow_hosts;
     /* Pinned DNS answers, curl's "HOST:PORT:ADDRESS" form (operators pinning
      * names; tests making a name resolve to loopback). Checked like any answer. */
     const char **resolve;
     int nresolve;
-    int prefork;     /* idle children kept ready: 0 means 2; negative means none (one-shot) */
-    bool jit;        /* SpiderMonkey JIT on (default true in phx run) */
+    int prefork; /* idle children kept ready: 0 means 2; negative means none (one-shot) */
+    bool jit;    /* SpiderMonkey JIT on (default true in phx run) */
     /* phx run only: an invocation given no keys derives them from a local dev
      * root, <kv_dir>/dev-root.key (created on first use, in clear). Off (the
      * worker), such an invocation's key and kv operations fail instead. */

@@ -226,7 +226,6 @@ typedef struct {
 phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
                                   phx_result_report_t *report, phx_error_t *e);
 
-
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 
 /* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
@@ -240,12 +239,14 @@ typedef struct {
     const char *rpc_url;
     const phx_chain_deployment_t *deployment;
     const char *kms_url;
-    uint8_t kms_address[20];     /* the KMS key the Registry lists */
-    const uint8_t *operator_sk;  /* 32 bytes, borrowed: registers the worker, funds its gas */
-    const char **allow_hosts;    /* contract egress exemptions (hosts) */
+    uint8_t kms_address[20];    /* the KMS key the Registry lists */
+    const uint8_t *operator_sk; /* 32 bytes, borrowed: registers the worker, funds its gas */
+    /* contract egress exemptions, "HOST:PORT" each (phx_egress_allowance_parse);
+     * one that reaches the chain RPC, the KMS or the worker's own API is refused */
+    const char **allow_hosts;
     int nallow_hosts;
-    uint64_t poll_ms;            /* job loop: chain poll interval; default 250 */
-    bool no_jobs;                /* do not follow Jobs requests (tests of the HTTP API) */
+    uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
+    bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "phx/devnet.h"
+#include "phx/sandbox.h"
 
 static const char help[] =
     "usage: phx devnet [--workers N] [--dir DIR] [options]\n\n"
@@ -27,6 +28,12 @@ static const char help[] =
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
     "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
     "                    port (for crash tests); without it the devnet stops\n"
+    "  --allow-host HOST:PORT\n"
+    "                    let contracts reach exactly this loopback or private host\n"
+    "                    and port, such as a local price API (repeatable, up to 16;\n"
+    "                    passed to every worker). Nothing else on loopback is\n"
+    "                    reachable: not the chain RPC, not the KMS, which the\n"
+    "                    workers refuse as an allowance\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "Exit status: 0 after a clean stop, 1 when the network cannot start or a\n"
     "process of it dies, 2 bad usage.\n";
@@ -52,13 +59,14 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS, DIR_, ANVIL, BLOCK, RESTART, JSON, NOPTS };
+    enum { WORKERS, DIR_, ANVIL, BLOCK, RESTART, ALLOW, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [WORKERS] = {.name = "workers", .takes_value = true},
         [DIR_] = {.name = "dir", .takes_value = true},
         [ANVIL] = {.name = "anvil", .takes_value = true},
         [BLOCK] = {.name = "block-time", .takes_value = true},
         [RESTART] = {.name = "restart"},
+        [ALLOW] = {.name = "allow-host", .takes_value = true, .repeatable = true},
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
@@ -91,6 +99,22 @@ static int cmd_devnet(int argc, char **argv)
         }
         o.block_time_s = (unsigned)n;
     }
+    if (opts[ALLOW].nvalues > PHX_DEVNET_MAX_ALLOW) {
+        cli_error(rc, prefix, "at most %d --allow-host", PHX_DEVNET_MAX_ALLOW);
+        goto out;
+    }
+#ifdef PHX_HAVE_WORKER_DAEMON /* the parser lives with the sandbox */
+    for (int i = 0; i < opts[ALLOW].nvalues; i++) {
+        char h[256];
+        uint16_t p;
+        if (phx_egress_allowance_parse(opts[ALLOW].values[i], h, sizeof h, &p, &e)) {
+            cli_error(rc, prefix, "--allow-host: %s", e.message);
+            goto out;
+        }
+    }
+#endif
+    o.allow_hosts = opts[ALLOW].values;
+    o.nallow_hosts = opts[ALLOW].nvalues;
     const char *home = getenv("PHX_HOME");
     if (opts[DIR_].value) {
         snprintf(dir, sizeof dir, "%s", opts[DIR_].value);

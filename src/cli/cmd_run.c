@@ -8,15 +8,17 @@
 #include "phx/sandbox.h"
 
 static const char help[] =
-    "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host HOST]...\n"
+    "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host "
+    "HOST:PORT]...\n"
     "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
     "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n\n"
     "Options:\n"
     "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
     "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
-    "  --allow-host HOST    let fetch reach HOST even if it resolves to a private,\n"
-    "                       loopback or link-local address (repeatable)\n"
+    "  --allow-host HOST:PORT  let fetch reach exactly this host and port even if it\n"
+    "                       resolves to a private, loopback or link-local address\n"
+    "                       (repeatable; IPv6 as [ADDR]:PORT; only that port is opened)\n"
     "  --cpu-ms N           CPU time limit (default 30000)\n"
     "  --mem-mb N           memory limit (default 128)\n"
     "  --timeout-ms N       wall-clock limit (default 60000)\n"
@@ -128,6 +130,14 @@ static int cmd_run(int argc, char **argv)
     }
     cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
     cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
+    for (int i = 0; i < ah->nvalues; i++) {
+        char h[256];
+        uint16_t port;
+        if (phx_egress_allowance_parse(ah->values[i], h, sizeof h, &port, &e)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--allow-host: %s", e.message);
+            goto out;
+        }
+    }
     cfg.allow_hosts = ah->values;
     cfg.nallow_hosts = ah->nvalues;
     cfg.prefork = -1; /* one invocation: no replacement child */

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
+#include "phx/sandbox.h"
 #include "phx/worker.h"
 
 static const char help[] =
@@ -32,9 +33,12 @@ static const char help[] =
     "  --kms-address 0x..        its address, as the Registry lists it\n"
     "  --operator-key-file FILE  the operator's key (0x hex): registers this worker,\n"
     "                            pays its gas; must have bonded the Registry's stake\n"
-    "  --allow-host HOST         let contracts reach HOST even if it is loopback or\n"
-    "                            private (repeatable; with the sim TEE outside\n"
-    "                            production 127.0.0.1 and localhost are allowed)\n"
+    "  --allow-host HOST:PORT    let contracts reach exactly this host and port even\n"
+    "                            if it is loopback or private, such as a local price\n"
+    "                            API (repeatable; IPv6 as [ADDR]:PORT). Nothing on\n"
+    "                            loopback or a private network is reachable otherwise,\n"
+    "                            with any TEE; an allowance that reaches the chain RPC,\n"
+    "                            the KMS or this worker's API is refused (exit 1)\n"
     "  --poll-ms N               chain poll interval (default 250)\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --json                    print the ready line as JSON\n\n"
@@ -138,14 +142,19 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     int nallow = opts[ALLOW].nvalues;
-    bool dev = o.tee == PHX_TEE_SIM && !opts[PROD].seen;
-    allow = calloc((size_t)nallow + 3, sizeof *allow);
+    allow = calloc((size_t)nallow + 1, sizeof *allow);
     if (!allow) goto out;
-    for (int i = 0; i < nallow; i++)
+    /* No blanket loopback exemption, not even on a devnet: its chain RPC and
+     * KMS live on loopback too. Only what the operator names, host and port. */
+    for (int i = 0; i < nallow; i++) {
+        char h[256];
+        uint16_t p;
+        if (phx_egress_allowance_parse(opts[ALLOW].values[i], h, sizeof h, &p, &e)) {
+            cli_error(rc, prefix, "--allow-host: %s", e.message);
+            goto out;
+        }
         allow[i] = opts[ALLOW].values[i];
-    /* Development default: the devnet's services and test APIs live on
-     * loopback. Production (or a real TEE) allows only what is named. */
-    if (dev) allow[nallow++] = "127.0.0.1", allow[nallow++] = "localhost";
+    }
     tc.sim_dir = opts[SIMDIR].value;
     tc.production = opts[PROD].seen;
     o.dir = dir;

@@ -494,26 +494,31 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[] = {(char *)opts->phx_bin,
-                              "worker",
-                              "--dir",
-                              wdir,
-                              "--sim-dir",
-                              sim_dir,
-                              "--listen",
-                              w_listen,
-                              "--rpc",
-                              rpc_url,
-                              "--deployment",
-                              dep_path,
-                              "--kms",
-                              (char *)kms_url,
-                              "--kms-address",
-                              (char *)kms_addr_s,
-                              "--operator-key-file",
-                              key,
-                              "--json",
-                              NULL};
+            char *w_argv[24 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
+                                                           "worker",
+                                                           "--dir",
+                                                           wdir,
+                                                           "--sim-dir",
+                                                           sim_dir,
+                                                           "--listen",
+                                                           w_listen,
+                                                           "--rpc",
+                                                           rpc_url,
+                                                           "--deployment",
+                                                           dep_path,
+                                                           "--kms",
+                                                           (char *)kms_url,
+                                                           "--kms-address",
+                                                           (char *)kms_addr_s,
+                                                           "--operator-key-file",
+                                                           key,
+                                                           "--json"};
+            int wa = 19;
+            for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
+                w_argv[wa++] = "--allow-host";
+                w_argv[wa++] = (char *)opts->allow_hosts[k];
+            }
+            w_argv[wa] = NULL;
             json_t *ready = NULL;
             if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||
                 (err = wait_ready(dn, c, &ready, e)))

@@ -793,7 +793,9 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
                                  .max_body_bytes = opts->max_body_bytes,
                                  .rate_per_s = opts->rate_per_s,
                                  .rate_burst = opts->rate_burst,
-                                 .max_connections = 256};
+                                 /* each forwarded call holds a handler thread
+                                  * while the worker runs it */
+                                 .handler_threads = 256};
     if ((err = phx_http_server_start(g->router, &so, &g->server, e))) goto out;
     snprintf(g->url, sizeof g->url, "http://%s:%u",
              opts->host && *opts->host ? opts->host : "127.0.0.1",

@@ -441,6 +441,8 @@ static phx_err_t h_nonce(void *ctx, const phx_http_request_t *req, phx_http_resp
     uint8_t nonce[32];
     int64_t expires_at;
     phx_err_t err = phx_kms_nonce_issue(ctx, nonce, &expires_at, e);
+    /* A full nonce table means "come back later" (429), not a size limit (413). */
+    if (err == PHX_ERR_LIMIT) resp->status = 429;
     if (err) return err;
     resp->status = 201;
     resp->json = json_pack("{s:o,s:I}", "nonce", phx_json_hex(nonce, 32), "expires_at",

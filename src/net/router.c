@@ -45,8 +45,9 @@ int phx_http_status_for(phx_err_t code)
         return 404;
     case PHX_ERR_STATE:
         return 409;
-    case PHX_ERR_LIMIT:
-        return 429;
+    case PHX_ERR_LIMIT: /* a size or count limit of the request: 413 Content Too Large.
+                         * "Slow down" is 429 and the server's rate limiter says it. */
+        return 413;
     case PHX_ERR_UNSUPPORTED:
         return 501;
     case PHX_ERR_REMOTE:

@@ -2,9 +2,14 @@
  * egress policy: http/https only, and every address curl is about to connect to
  * (after DNS, for every hop of a redirect, each happy-eyeballs attempt) is
  * checked in the open-socket callback; loopback, private, link-local, multicast,
- * reserved and cloud-metadata addresses are refused unless the URL's host is on
- * the operator's --allow-host list. Redirects are followed here, one hop at a
- * time, so each hop's host is checked against that list too. */
+ * reserved and cloud-metadata addresses are refused unless the URL's host and
+ * port are exactly an operator's --allow-host HOST:PORT (then only that port
+ * is reachable: a chain RPC on another port of the same loopback stays out).
+ * Redirects are followed here, one hop at a time, so each hop's host and port
+ * are checked against that list too, and a hop to another origin (scheme,
+ * host, port) drops Authorization, Cookie and Proxy-Authorization, as the
+ * fetch standard and browsers do, so a credential meant for one API is never
+ * handed to whatever host that API redirects to. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -66,9 +71,55 @@ const char *phx_egress_classify(const struct sockaddr *sa, socklen_t len)
     return "unsupported address family";
 }
 
+phx_err_t phx_egress_allowance_parse(const char *s, char *host, size_t host_cap, uint16_t *port,
+                                     phx_error_t *e)
+{
+    const char *colon = strrchr(s, ':');
+    const char *h = s, *hend = colon;
+    if (!colon || colon == s)
+        return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": want HOST:PORT", s);
+    if (*s == '[') { /* [IPv6]:PORT */
+        if (hend[-1] != ']' || hend - s < 3)
+            return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": want [IPV6]:PORT", s);
+        h = s + 1;
+        hend--;
+        struct in6_addr a6;
+        char tmp[INET6_ADDRSTRLEN + 1];
+        size_t n = (size_t)(hend - h);
+        if (n >= sizeof tmp || (memcpy(tmp, h, n), tmp[n] = 0, inet_pton(AF_INET6, tmp, &a6) != 1))
+            return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": bad IPv6 address", s);
+    } else {
+        for (const char *c = h; c < hend; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+                return phx_fail(e, PHX_ERR_INVALID,
+                                "allowance \"%.100s\": want HOST:PORT (IPv6 in brackets)", s);
+    }
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    if (!*p || strlen(p) > 5)
+        return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": port must be 1..65535", s);
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": port must be 1..65535", s);
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": port must be 1..65535", s);
+    size_t n = (size_t)(hend - h);
+    if (n >= host_cap)
+        return phx_fail(e, PHX_ERR_INVALID, "allowance \"%.100s\": host too long", s);
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+    host[n] = 0;
+    *port = (uint16_t)v;
+    return PHX_OK;
+}
+
 typedef struct {
     sbx_host_t *h;
     bool host_allowed;
+    uint16_t allowed_port; /* with host_allowed: the only port that may be reached */
     char denied[128];
     phx_buf_t body;
     uint64_t body_cap;
@@ -81,7 +132,13 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
 {
     req_t *r = ud;
     (void)purpose;
-    if (!r->host_allowed) {
+    uint16_t port = 0;
+    if (addr->family == AF_INET && addr->addrlen >= sizeof(struct sockaddr_in))
+        port = ntohs(((struct sockaddr_in *)&addr->addr)->sin_port);
+    else if (addr->family == AF_INET6 && addr->addrlen >= sizeof(struct sockaddr_in6))
+        port = ntohs(((struct sockaddr_in6 *)&addr->addr)->sin6_port);
+    /* An allowance covers its port only, whatever curl was told. */
+    if (!r->host_allowed || port != r->allowed_port) {
         const char *why = phx_egress_classify(&addr->addr, addr->addrlen);
         if (why) {
             char ip[INET6_ADDRSTRLEN] = "?";
@@ -145,15 +202,25 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static bool host_is_allowed(const sbx_host_t *h, const char *host)
+static bool host_is_allowed(const sbx_host_t *h, const char *host, uint16_t port)
 {
     size_t hl = strlen(host);
     /* curl gives IPv6 literals in brackets */
     if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') host++, hl -= 2;
-    for (int i = 0; i < h->cfg->nallow_hosts; i++)
-        if (strlen(h->cfg->allow_hosts[i]) == hl && !strncasecmp(h->cfg->allow_hosts[i], host, hl))
-            return true;
+    for (int i = 0; i < h->cfg->nallow_hosts; i++) {
+        char ah[256];
+        uint16_t ap;
+        if (phx_egress_allowance_parse(h->cfg->allow_hosts[i], ah, sizeof ah, &ap, NULL)) continue;
+        if (ap == port && strlen(ah) == hl && !strncasecmp(ah, host, hl)) return true;
+    }
     return false;
+}
+
+/* Headers a redirect to another origin must not carry. */
+static bool is_credential(const char *name)
+{
+    return !strcasecmp(name, "authorization") || !strcasecmp(name, "cookie") ||
+           !strcasecmp(name, "proxy-authorization");
 }
 
 static bool header_ok(const char *s)
@@ -161,6 +228,37 @@ static bool header_ok(const char *s)
     for (; *s; s++)
         if (*s == '\r' || *s == '\n') return false;
     return true;
+}
+
+/* The contract's headers as curl lines, without the credentials when
+ * strip_credentials (the request has left its first origin). */
+static phx_err_t build_headers(const json_t *hdrs, bool strip_credentials, struct curl_slist **out,
+                               phx_error_t *e)
+{
+    struct curl_slist *hl = NULL;
+    size_t nh = json_array_size(hdrs);
+    for (size_t i = 0; i < nh && i < 100; i++) {
+        const char *k = json_string_value(json_array_get(json_array_get(hdrs, i), 0));
+        const char *v = json_string_value(json_array_get(json_array_get(hdrs, i), 1));
+        if (!k || !v || !*k || !header_ok(k) || !header_ok(v) || strchr(k, ':')) {
+            curl_slist_free_all(hl);
+            return phx_fail(e, PHX_ERR_INVALID, "fetch: bad header");
+        }
+        if (strip_credentials && is_credential(k)) continue;
+        char line[8192];
+        if ((size_t)snprintf(line, sizeof line, "%s: %s", k, v) >= sizeof line) {
+            curl_slist_free_all(hl);
+            return phx_fail(e, PHX_ERR_INVALID, "fetch: header too long");
+        }
+        struct curl_slist *n2 = curl_slist_append(hl, line);
+        if (!n2) {
+            curl_slist_free_all(hl);
+            return phx_fail(e, PHX_ERR_NOMEM, "fetch");
+        }
+        hl = n2;
+    }
+    *out = hl;
+    return PHX_OK;
 }
 
 phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json_t **out,
@@ -195,7 +293,8 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
     char *url = strdup(url0);
     char method[16];
     snprintf(method, sizeof method, "%s", method0);
-    bool redirected = false;
+    bool redirected = false, stripped = false;
+    char first_origin[600] = "";
     long status = 0;
     if (!c || !u || !url || !r.headers) {
         err = phx_fail(e, PHX_ERR_NOMEM, "fetch");
@@ -205,26 +304,7 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
         struct curl_slist *n2 = curl_slist_append(pins, h->cfg->resolve[i]);
         if (n2) pins = n2;
     }
-    size_t nh = json_array_size(hdrs);
-    for (size_t i = 0; i < nh && i < 100; i++) {
-        const char *k = json_string_value(json_array_get(json_array_get(hdrs, i), 0));
-        const char *v = json_string_value(json_array_get(json_array_get(hdrs, i), 1));
-        if (!k || !v || !*k || !header_ok(k) || !header_ok(v) || strchr(k, ':')) {
-            err = phx_fail(e, PHX_ERR_INVALID, "fetch: bad header");
-            goto out;
-        }
-        char line[8192];
-        if ((size_t)snprintf(line, sizeof line, "%s: %s", k, v) >= sizeof line) {
-            err = phx_fail(e, PHX_ERR_INVALID, "fetch: header too long");
-            goto out;
-        }
-        struct curl_slist *n2 = curl_slist_append(hl, line);
-        if (!n2) {
-            err = phx_fail(e, PHX_ERR_NOMEM, "fetch");
-            goto out;
-        }
-        hl = n2;
-    }
+    if ((err = build_headers(hdrs, false, &hl, e))) goto out;
 
     for (int hop = 0;; hop++) {
         if (hop > 5) {
@@ -239,6 +319,8 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
             goto out;
         }
         bool scheme_ok = !strcasecmp(scheme, "http") || !strcasecmp(scheme, "https");
+        char scheme_lc[8];
+        snprintf(scheme_lc, sizeof scheme_lc, "%s", scheme_ok ? scheme : "");
         curl_free(scheme);
         if (!scheme_ok) {
             snprintf(h->fatal_code, sizeof h->fatal_code, "egress_denied");
@@ -247,11 +329,34 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
             err = phx_fail(e, PHX_ERR_POLICY, "%s", h->fatal_message);
             goto out;
         }
-        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        char *port_s = NULL;
+        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PORT, &port_s, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+            curl_free(host);
             err = phx_fail(e, PHX_ERR_INVALID, "fetch: no host in %.200s", url);
             goto out;
         }
-        r.host_allowed = host_is_allowed(h, host);
+        uint16_t port = (uint16_t)atoi(port_s);
+        curl_free(port_s);
+        char origin[600];
+        snprintf(origin, sizeof origin, "%s://%s:%u", scheme_lc, host, (unsigned)port);
+        for (char *o = origin; *o; o++)
+            *o = (char)((*o >= 'A' && *o <= 'Z') ? *o + 32 : *o);
+        if (!hop) {
+            snprintf(first_origin, sizeof first_origin, "%s", origin);
+        } else if (!stripped && strcmp(origin, first_origin)) {
+            /* Left the first origin: the credentials stay behind, for this
+             * hop and every later one (even one that comes back). */
+            curl_slist_free_all(hl);
+            hl = NULL;
+            if ((err = build_headers(hdrs, true, &hl, e))) {
+                curl_free(host);
+                goto out;
+            }
+            stripped = true;
+        }
+        r.host_allowed = host_is_allowed(h, host, port);
+        r.allowed_port = port;
         curl_free(host);
         uint64_t now = phx_monotonic_ms();
         uint64_t left = h->deadline_ms > now ? h->deadline_ms - now : 1;

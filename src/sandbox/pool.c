@@ -281,6 +281,13 @@ static phx_err_t zygote_restart(phx_sandbox_pool_t *p, phx_error_t *e)
 phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool_t **out,
                                phx_error_t *e)
 {
+    for (int i = 0; i < cfg->nallow_hosts; i++) {
+        char host[256];
+        uint16_t port;
+        phx_err_t err =
+            phx_egress_allowance_parse(cfg->allow_hosts[i], host, sizeof host, &port, e);
+        if (err) return err;
+    }
     /* Before any thread exists (curl's rule), and before the zygote forks. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     phx_crypto_init();

@@ -201,5 +201,9 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
         .host = o->host ? o->host : "127.0.0.1", .port = o->port, .max_body_bytes = 6u << 20};
     if ((err = phx_http_server_start(w->router, &so, &w->server, e))) return err;
     snprintf(w->url, sizeof w->url, "http://%s:%u", so.host, phx_http_server_port(w->server));
-    return PHX_OK;
+    /* Only now is a port 0 known. */
+    char own[300];
+    snprintf(own, sizeof own, "http://%s%s%s:%u/", strchr(so.host, ':') ? "[" : "", so.host,
+             strchr(so.host, ':') ? "]" : "", phx_http_server_port(w->server));
+    return wk_allowances_check(o, "own API", own, e);
 }

@@ -3,14 +3,19 @@
  * contract store (code by keccak256, deploy records with sealed secrets) and
  * running a contract in the sandbox with its KMS-derived keys. The HTTP API
  * is in api.c, the on-chain job loop in jobloop.c (docs/worker.md). */
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "daemon_internal.h"
 #include "phx/crypto.h"
+#include "phx/sandbox.h"
 
 #define IDENTITY_LABEL "phx-worker-identity-v1"
 
@@ -367,15 +372,85 @@ out:
 
 /* ---- start / stop ------------------------------------------------------------------ */
 
+static bool host_is_loopback(const char *h)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcasecmp(h, "localhost")) return true;
+    if (inet_pton(AF_INET, h, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+static bool host_is_wildcard(const char *h)
+{
+    return !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !*h;
+}
+
+/* Whether a contract allowed to reach allow_host:allow_port would reach the
+ * endpoint host:port: the same port, and the same host as written, or both
+ * on loopback, or the endpoint listening on every address. */
+static bool same_endpoint(const char *allow_host, uint16_t allow_port, const char *host,
+                          uint16_t port)
+{
+    if (allow_port != port) return false;
+    return !strcasecmp(allow_host, host) || host_is_wildcard(host) ||
+           (host_is_loopback(allow_host) && host_is_loopback(host));
+}
+
+/* The worker's own services are never a contract's allowance: the chain RPC
+ * (a devnet's anvil takes anvil_setBalance, anvil_impersonateAccount from
+ * anyone who can reach it), the KMS, and the worker's own API. url is
+ * http(s)://HOST[:PORT]/...; port_override (non-zero) replaces its port. */
+phx_err_t wk_allowances_check(const phx_worker_opts_t *o, const char *what, const char *url,
+                              phx_error_t *e)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port_s = NULL;
+    phx_err_t err = PHX_OK;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port_s, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        err = phx_fail(e, PHX_ERR_INVALID, "%s URL \"%.200s\" has no host and port", what, url);
+        goto out;
+    }
+    const char *h = host;
+    char hb[256];
+    size_t hl = strlen(h);
+    if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') { /* curl keeps IPv6 brackets */
+        snprintf(hb, sizeof hb, "%.*s", (int)(hl - 2), h + 1);
+        h = hb;
+    }
+    uint16_t port = (uint16_t)atoi(port_s);
+    for (int i = 0; i < o->nallow_hosts; i++) {
+        char ah[256];
+        uint16_t ap;
+        if ((err = phx_egress_allowance_parse(o->allow_hosts[i], ah, sizeof ah, &ap, e))) goto out;
+        if (same_endpoint(ah, ap, h, port)) {
+            err = phx_fail(e, PHX_ERR_POLICY,
+                           "--allow-host %s would let contracts reach this worker's %s (%s:%u)",
+                           o->allow_hosts[i], what, h, (unsigned)port);
+            goto out;
+        }
+    }
+out:
+    curl_free(host);
+    curl_free(port_s);
+    curl_url_cleanup(u);
+    return err;
+}
+
 phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_error_t *e)
 {
     *out = NULL;
     if (!o || !o->dir || !o->rpc_url || !o->deployment || !o->kms_url || !o->operator_sk)
         return phx_fail(e, PHX_ERR_INVALID,
                         "a worker needs a directory, a chain, a KMS and an operator key");
+    phx_err_t err;
+    if ((err = wk_allowances_check(o, "chain RPC", o->rpc_url, e)) ||
+        (err = wk_allowances_check(o, "KMS", o->kms_url, e)))
+        return err;
     phx_worker_t *w = calloc(1, sizeof *w);
     if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
-    phx_err_t err = PHX_OK;
     pthread_mutex_init(&w->sandbox_lock, NULL);
     pthread_mutex_init(&w->db_lock, NULL);
     snprintf(w->dir, sizeof w->dir, "%s", o->dir);

@@ -58,6 +58,10 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                  const char *request_id, phx_buf_t *output, json_t **logs, bool *ok,
                  phx_error_t *e);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
+/* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
+ * (the worker's chain RPC, KMS or own API); `what` names it in the message. */
+phx_err_t wk_allowances_check(const phx_worker_opts_t *o, const char *what, const char *url,
+                              phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 

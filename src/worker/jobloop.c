@@ -165,8 +165,8 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (parsed) {
         input = json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
     } else {
-        char *hx = phx_hex_encode(j->input.ptr, j->input.len);
-        json_t *s = json_sprintf("0x%s", hx ? hx : "");
+        char *hx = phx_hex_encode(j->input.ptr, j->input.len); /* "0x..." already */
+        json_t *s = hx ? json_string(hx) : NULL;
         input = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
         json_decref(s);
         free(hx);

@@ -9,7 +9,6 @@ PHX=${PHX_BIN:?PHX_BIN must point at the phx binary}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-
 SK=0x0123456789012345678901234567890123456789012345678901234567890123
 echo 'not json' >"$tmp/bad.json"
 
@@ -51,6 +50,13 @@ expect_error 2 "address must be 0x followed by 40 hex digits" -- chain allow-kms
 expect_error 2 "unknown subcommand 'frob'" -- chain frob
 # kms: listing itself on chain needs the chain
 expect_error 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k" --operator-key-file "$tmp/none.key"
+# egress allowances name a host and a port (issue 10 item 6); refused before
+# anything starts
+if "$PHX" worker --help >/dev/null 2>&1; then
+    expect_error 2 "want HOST:PORT" -- devnet --dir "$tmp/d" --allow-host 127.0.0.1
+    expect_error 2 "port must be 1..65535" -- devnet --dir "$tmp/d" --allow-host localhost:0
+    expect_error 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
+fi
 # A node that is not there is a failed check, not bad input.
 expect_error 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 

@@ -18,18 +18,8 @@ api=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$api" ] && kill $api 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 
-devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3
-check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
-rpc=$(json "$tmp/ep.json" "['rpc']")
-jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
-token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
-user_key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
-# The gateway marks workers healthy on its next health round: wait for that state.
-ready_workers() { "$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))' 2>/dev/null; }
-all_ready() { [ "$(ready_workers)" = 3 ]; }
-wait_until 1200 all_ready
-check "all three healthy and registered" 3 "$(ready_workers)"
-
+# The price API first: the workers may reach exactly it (--allow-host), and
+# nothing else on loopback (not the chain RPC, not the KMS).
 python3 -c '
 import json
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -42,14 +32,29 @@ s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.s
 ' >"$tmp/api.port" &
 api=$!
 for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$tmp/api.port")/price"
+api_port=$(cat "$tmp/api.port")
+# The oracle's one fixed source, pointed at the local API (examples/oracle).
+sed "s#^const SOURCE = .*#const SOURCE = \"http://127.0.0.1:$api_port/price/{pair}/spot\";#" \
+    "$src/examples/oracle/price_oracle.js" >"$tmp/price_oracle.js"
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 --allow-host "127.0.0.1:$api_port"
+check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
+rpc=$(json "$tmp/ep.json" "['rpc']")
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+user_key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+# The gateway marks workers healthy on its next health round: wait for that state.
+ready_workers() { "$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))' 2>/dev/null; }
+all_ready() { [ "$(ready_workers)" = 3 ]; }
+wait_until 1200 all_ready
+check "all three healthy and registered" 3 "$(ready_workers)"
+
 
 secret=sk-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-"$phx" deploy "$src/examples/oracle/price_oracle.js" --secret API_KEY=$secret --json >"$tmp/d.json"
+"$phx" deploy "$tmp/price_oracle.js" --secret API_KEY=$secret --json >"$tmp/d.json"
 check "deploy" 0 $?
 id=$(json "$tmp/d.json" "['id']")
 
-"$phx" call "$id" --input "{\"pair\":\"ETH/USD\",\"url\":\"$url\"}" --json >"$tmp/r1.json"
+"$phx" call "$id" --input '{"pair":"ETH/USD"}' --json >"$tmp/r1.json"
 check "plain call" 0 $?
 check "the oracle's price" 3120.55 "$(json "$tmp/r1.json" "['output']['price']")"
 "$phx" verify "$tmp/r1.json" --trust-sim-root "$(json "$tmp/ep.json" "['sim_dir']")" >/dev/null
@@ -58,8 +63,9 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['output_bytes']=d
 "$phx" verify "$tmp/bad.json" --trust-sim-root "$(json "$tmp/ep.json" "['sim_dir']")" >/dev/null 2>&1
 check "phx verify: tampered output invalid" 1 $?
 
-marker=PRIVATE-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-"$phx" call "$id" --input "{\"pair\":\"$marker\",\"url\":\"$url\"}" --encrypt --json >"$tmp/r2.json"
+# A pair is A-Z0-9 (the oracle checks it): a random one as the private marker.
+marker=P$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)/USD
+"$phx" call "$id" --input "{\"pair\":\"$marker\"}" --encrypt --json >"$tmp/r2.json"
 check "encrypted call" 0 $?
 check "its reply opens to the input's pair" "$marker" "$(json "$tmp/r2.json" "['output_plain']['pair']")"
 grep -rqa -e "$marker" -e "$secret" "$PHX_HOME"/worker-* "$PHX_HOME"/logs "$PHX_HOME"/gateway
@@ -100,18 +106,42 @@ check "kv key and value never in clear in any worker's kv files" 0 "$n"
 ls "$PHX_HOME"/worker-*/kv/dev-root.key >/dev/null 2>&1
 check "no worker made a dev key root" 2 $?
 
+# Egress (issue 10 item 6): a contract cannot reach the devnet's chain RPC
+# (anvil_setBalance, anvil_impersonateAccount would be anyone's) or its KMS;
+# it can reach the allowed price API (the oracle calls above).
+cat >"$tmp/rpc.js" <<'JS'
+export default async (input) => {
+  const r = await fetch(input.url, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_setBalance',
+                           params: [input.who, '0x56bc75e2d63100000000'] }) });
+  return { status: r.status, body: await r.text() };
+};
+JS
+"$phx" deploy "$tmp/rpc.js" --json >"$tmp/drpc.json"
+check "deploy the RPC prober" 0 $?
+rid=$(json "$tmp/drpc.json" "['id']")
+user_addr=$("$cast" wallet address --private-key "$user_key")
+bal_before=$("$cast" balance --rpc-url "$rpc" "$user_addr")
+kms_url=$(json "$tmp/ep.json" "['kms']['url']")
+for target in "$rpc" "$kms_url/v1/nonce" "http://localhost:${rpc##*:}"; do
+    "$phx" call "$rid" --input "{\"url\":\"$target\",\"who\":\"$user_addr\"}" --json >"$tmp/rpc.out" 2>&1
+    check "a contract cannot reach $target" 1 "$(grep -q egress_denied "$tmp/rpc.out" && echo 1)"
+done
+check "the user's ETH balance is untouched" "$bal_before" "$("$cast" balance --rpc-url "$rpc" "$user_addr")"
+
 # On chain: PriceConsumer asks; a worker fulfils; the callback lands; the operator is paid.
 "$nm/.bin/solcjs" --bin --base-path "$src" "$src/examples/oracle/PriceConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
 bin=$(cat "$tmp/sol"/examples_oracle_PriceConsumer_sol_PriceConsumer.bin)
 args=$("$cast" abi-encode "c(address,address,bytes32)" "$jobs" "$token" "$id" | cut -c3-)
 consumer=$("$cast" send --rpc-url "$rpc" --private-key "$user_key" --json --create "0x$bin$args" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
-"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "transfer(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
+# The caller pays: the user approves the consumer for the fee (it keeps no PHA).
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$token" "approve(address,uint256)" "$consumer" 10000000000000000000 >/dev/null
 before=0
 for i in 0 1 2; do
     op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
     before=$(python3 -c "print($before + $("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1))")
 done
-"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,string,uint256)" "ETH/USD" "$url" 10000000000000000000 >/dev/null
+"$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
 check "on-chain request sent" 0 $?
 answer=0x
 for _ in $(seq 1 300); do
@@ -121,6 +151,7 @@ for _ in $(seq 1 300); do
 done
 [ "$answer" != "0x" ]; check "callback delivered the answer" 0 $?
 # The answer must be the oracle's price, not an error the worker signed.
+echo "callback answer: $("$cast" to-ascii "$answer")"
 "$cast" to-ascii "$answer" | grep -q '"price": *3120.55'; check "the callback carries the price" 0 $?
 after=0
 for i in 0 1 2; do

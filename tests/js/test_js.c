@@ -770,7 +770,9 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
 
 static void test_request_timeout(void)
 {
-    const char *allow[] = {"127.0.0.1"};
+    char allow0[32];
+    snprintf(allow0, sizeof allow0, "127.0.0.1:%d", port);
+    const char *allow[] = {allow0};
     phx_sandbox_config_t cfg = {0};
     cfg.limits.request_timeout_ms = 300;
     cfg.limits.kv_total_bytes = 1u << 20;
@@ -890,8 +892,10 @@ int main(void)
 {
     snprintf(kv_dir, sizeof kv_dir, "/tmp/phx-test-js-%d", (int)getpid());
     /* Pools first: the zygote must fork before the HTTP server starts threads. */
-    char pin[128];
-    const char *allow[] = {"127.0.0.1"};
+    char pin[128], allow0[32];
+    /* The test server (filled once its port is known), and a closed port for
+     * the network-error case. */
+    const char *allow[] = {allow0, "127.0.0.1:1"};
     phx_sandbox_config_t cfg = {0};
     cfg.limits.cpu_ms = 1500;
     cfg.limits.wall_ms = 10000;
@@ -902,7 +906,7 @@ int main(void)
     cfg.kv_dir = kv_dir;
     cfg.dev_keys = true;
     cfg.allow_hosts = allow;
-    cfg.nallow_hosts = 1;
+    cfg.nallow_hosts = 2;
     cfg.prefork = 2;
     cfg.jit = true;
     cfg.test_hooks = true;
@@ -914,6 +918,7 @@ int main(void)
     CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sin, sizeof sin) == 0 && listen(lfd, 64) == 0 &&
           getsockname(lfd, (struct sockaddr *)&sin, &slen) == 0);
     port = ntohs(sin.sin_port);
+    snprintf(allow0, sizeof allow0, "127.0.0.1:%d", port);
     snprintf(pin, sizeof pin, "loopback.phx.test:%d:127.0.0.1", port);
     const char *pins[] = {pin};
     cfg.resolve = pins;

@@ -69,8 +69,9 @@ printf 'export default async () => new Uint8Array([0xde, 0xad]);\n' >"$T/bytes.j
 run 0 "bytes output" "$T/bytes.js" --kv "$T/kv" --json
 check_js "bytes as hex" 'r.output === "0xdead"'
 
-# --allow-host: a local server (node, a real socket on a random port) is refused
-# by default and reachable once its host is allowed; usage counts the request.
+# --allow-host HOST:PORT: a local server (node, a real socket on a random port)
+# is refused by default and reachable once its host and port are allowed;
+# usage counts the request. Another port, another name or no port is no allowance.
 node -e 'require("http").createServer((q, s) => { s.setHeader("content-type", "application/json");
   s.end("{\"v\":7}"); }).listen(0, "127.0.0.1", function () {
   require("fs").writeFileSync(process.argv[1], String(this.address().port)); });' "$T/port" &
@@ -80,10 +81,15 @@ printf '{"url":"http://127.0.0.1:%s/"}' "$(cat "$T/port")" >"$T/url.json"
 printf 'export default async (i) => (await fetch(i.url)).json();\n' >"$T/fetch.js"
 run 1 "loopback refused without --allow-host" "$T/fetch.js" --input "@$T/url.json" --kv "$T/kv" --json
 check_js "egress_denied for 127.0.0.1" 'r.ok === false && r.error.code === "egress_denied"'
-run 0 "--allow-host 127.0.0.1" "$T/fetch.js" --input "@$T/url.json" --allow-host 127.0.0.1 --kv "$T/kv" --json
+run 0 "--allow-host 127.0.0.1:PORT" "$T/fetch.js" --input "@$T/url.json" --allow-host "127.0.0.1:$(cat "$T/port")" --kv "$T/kv" --json
 check_js "fetched through the allowed host" 'r.ok === true && eq(r.output, {v: 7}) && r.usage.requests === 1'
-run 1 "--allow-host is per host" "$T/fetch.js" --input "@$T/url.json" --allow-host localhost --kv "$T/kv" --json
+run 1 "--allow-host is per host" "$T/fetch.js" --input "@$T/url.json" --allow-host "localhost:$(cat "$T/port")" --kv "$T/kv" --json
 check_js "another host allowed does not open 127.0.0.1" 'r.error.code === "egress_denied"'
+other=$(( $(cat "$T/port") == 65535 ? 65534 : $(cat "$T/port") + 1 ))
+run 1 "--allow-host is per port" "$T/fetch.js" --input "@$T/url.json" --allow-host "127.0.0.1:$other" --kv "$T/kv" --json
+check_js "another port allowed does not open this one" 'r.error.code === "egress_denied"'
+run 2 "--allow-host without a port" "$T/fetch.js" --input "@$T/url.json" --allow-host 127.0.0.1 --kv "$T/kv"
+grep -q "HOST:PORT" "$T/err" || { echo "FAIL --allow-host without a port: no HOST:PORT in: $(cat "$T/err")"; fail=1; }
 
 run 2 "missing file" "$T/nope.js"
 run 2 "bad input JSON" "$T/ok.js" --input '{nope'

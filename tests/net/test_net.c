@@ -37,6 +37,8 @@ static phx_err_t h_fail(void *ctx, const phx_http_request_t *req, phx_http_respo
     if (strcmp(kind, "verify") == 0) return phx_fail(e, PHX_ERR_VERIFY, "quote signature bad");
     if (strcmp(kind, "policy") == 0) return phx_fail(e, PHX_ERR_POLICY, "measurement not allowed");
     if (strcmp(kind, "missing") == 0) return phx_fail(e, PHX_ERR_NOT_FOUND, "no such contract");
+    /* A handler's own size limit (code over 4 MiB, a blob too big): 413, not 429. */
+    if (strcmp(kind, "toobig") == 0) return phx_fail(e, PHX_ERR_LIMIT, "code over 4 MiB");
     if (strcmp(kind, "teapot") == 0) {
         resp->status = 418;
         return phx_fail(e, PHX_ERR_STATE, "short and stout");
@@ -194,6 +196,7 @@ static void test_router(void)
         {"verify", 403, "verify", "quote signature bad"},
         {"policy", 403, "policy", "measurement not allowed"},
         {"missing", 404, "not_found", "no such contract"},
+        {"toobig", 413, "limit", "code over 4 MiB"},
         {"teapot", 418, "state", "short and stout"},
         {"other", 500, "internal", "boom"},
     };

@@ -103,6 +103,24 @@ check "the identity is sealed" PHXSEAL1 "$(head -c 8 "$PHX_HOME/worker-0/identit
     --operator-key-file "$PHX_HOME/worker-0/operator.key" >/dev/null 2>"$tmp/prod.err"
 check "production mode refuses the sim TEE (exit 1)" 1 $?
 
+# Egress allowances are exact HOST:PORT and never the worker's own chain RPC
+# or KMS (a devnet's anvil takes anvil_setBalance from anyone who reaches it).
+kms_url=$(json "$tmp/ep.json" "['kms']['url']")
+kms_addr=$(json "$tmp/ep.json" "['kms']['address']")
+rpc_hp=${rpc#http://}; rpc_hp=${rpc_hp%%/*}
+kms_hp=${kms_url#http://}; kms_hp=${kms_hp%%/*}
+for allow in "$rpc_hp" "localhost:${rpc_hp##*:}" "$kms_hp"; do
+    "$phx" worker --dir "$tmp/allow" --rpc "$rpc" --deployment "$PHX_HOME/deployment.json" \
+        --kms "$kms_url" --kms-address "$kms_addr" --allow-host "$allow" \
+        --operator-key-file "$PHX_HOME/worker-0/operator.key" >/dev/null 2>"$tmp/allow.err"
+    check "--allow-host $allow (the chain RPC or KMS) refused (exit 1)" 1 $?
+    check "  and the message says why" 1 "$(grep -c 'would let contracts reach' "$tmp/allow.err")"
+done
+"$phx" worker --dir "$tmp/allow" --rpc "$rpc" --deployment "$PHX_HOME/deployment.json" \
+    --kms "$kms_url" --kms-address "$kms_addr" --allow-host 127.0.0.1 \
+    --operator-key-file "$PHX_HOME/worker-0/operator.key" >/dev/null 2>"$tmp/allow.err"
+check "--allow-host without a port is bad usage (exit 2)" 2 $?
+
 # Stop the devnet (SIGTERM to the worker among others): exit 0; then the worker
 # alone, restarted with the same directory, is the same registered identity.
 kill -TERM $pid; wait $pid; check "devnet (and its worker) stop cleanly" 0 $?
