@@ -11,24 +11,24 @@
 static int test_failures;
 static int test_checks;
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        test_checks++;                                                                 \
-        if (!(cond)) {                                                                 \
-            test_failures++;                                                           \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-        }                                                                              \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                           \
-    do {                                                                               \
-        test_checks++;                                                                 \
-        if (!(cond)) {                                                                 \
-            test_failures++;                                                           \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Path of a file under the shared test data, or NULL (and a SKIP line) when the
@@ -71,8 +71,14 @@ typedef struct {
     int required; /* the cases after it need it */
 } test_case_t;
 
-#define TEST_CASE(fn) {#fn, fn, 0}
-#define TEST_CASE_REQUIRED(fn) {#fn, fn, 1}
+#define TEST_CASE(fn)                                                                              \
+    {                                                                                              \
+#fn, fn, 0                                                                                 \
+    }
+#define TEST_CASE_REQUIRED(fn)                                                                     \
+    {                                                                                              \
+#fn, fn, 1                                                                                 \
+    }
 #define TEST_COUNT(cases) (sizeof(cases) / sizeof((cases)[0]))
 
 static inline int test_run(const char *suite, const test_case_t *cases, size_t n)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "support/anvil.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
+#include "support/anvil.h"
 
 #define ROUNDS 5
 #define QUOTE_LEN (48 + 584 + 68)

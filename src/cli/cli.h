@@ -25,11 +25,11 @@ typedef struct {
 
 void phx_cli_register(const phx_cli_command_t *cmd);
 
-#define PHX_CLI_COMMAND(ident, verb, order_, summary_, fn_)                              \
-    static const phx_cli_command_t cli_cmd_##ident = {verb, summary_, fn_, order_};       \
-    __attribute__((constructor)) static void cli_register_##ident(void)                  \
-    {                                                                                     \
-        phx_cli_register(&cli_cmd_##ident);                                               \
+#define PHX_CLI_COMMAND(ident, verb, order_, summary_, fn_)                                        \
+    static const phx_cli_command_t cli_cmd_##ident = {verb, summary_, fn_, order_};                \
+    __attribute__((constructor)) static void cli_register_##ident(void)                            \
+    {                                                                                              \
+        phx_cli_register(&cli_cmd_##ident);                                                        \
     }
 
 /* "phx util: <message>" on stderr and return the code, for `return cli_error(...)`. */
@@ -50,9 +50,9 @@ void cli_print_json(const json_t *v);
 /* Tiny option parser. Options are "--name VALUE", "--name=VALUE" or flags.
  * Positional arguments are collected in order. Unknown options are errors. */
 typedef struct {
-    const char *name;  /* without leading "--" */
+    const char *name; /* without leading "--" */
     bool takes_value;
-    bool repeatable;   /* values collected into values[] */
+    bool repeatable; /* values collected into values[] */
     /* outputs */
     bool seen;
     const char *value;

@@ -19,7 +19,8 @@ int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
 
 int cli_error_e(int exit_code, const char *prefix, const phx_error_t *e)
 {
-    const char *msg = e && e->message[0] ? e->message : phx_strerror(e ? e->code : PHX_ERR_INTERNAL);
+    const char *msg =
+        e && e->message[0] ? e->message : phx_strerror(e ? e->code : PHX_ERR_INTERNAL);
     return cli_error(exit_code, prefix, "%s", msg);
 }
 

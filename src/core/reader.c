@@ -39,7 +39,8 @@ phx_err_t phx_reader_u64le(phx_reader_t *r, uint64_t *v, phx_error_t *e)
 {
     if (need(r, 8, e)) return PHX_ERR_TRUNCATED;
     uint64_t x = 0;
-    for (int i = 7; i >= 0; i--) x = x << 8 | r->p[r->off + (size_t)i];
+    for (int i = 7; i >= 0; i--)
+        x = x << 8 | r->p[r->off + (size_t)i];
     *v = x;
     r->off += 8;
     return PHX_OK;

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
 
 /* POST /v1/nonces, then build the request body every endpoint takes. */

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
 
 #define MAX_QUOTE_BYTES (64u << 10)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "support/anvil.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
+#include "support/anvil.h"
 #include "test.h"
 
 #define PHA(n) pha_amount(n)
@@ -1298,16 +1298,11 @@ int main(void)
     T.w[2].operator_ = &T.op_b;
 
     static const test_case_t cases[] = {
-        TEST_CASE_REQUIRED(case_deploy),
-        TEST_CASE(test_digests_match_contracts),
-        TEST_CASE(case_token),
-        TEST_CASE_REQUIRED(case_registry),
-        TEST_CASE(case_kms_register),
-        TEST_CASE_REQUIRED(case_jobs),
-        TEST_CASE(case_readback),
-        TEST_CASE(case_callback_bounds),
-        TEST_CASE(case_lifecycle),
-        TEST_CASE(test_follow_requests),
+        TEST_CASE_REQUIRED(case_deploy), TEST_CASE(test_digests_match_contracts),
+        TEST_CASE(case_token),           TEST_CASE_REQUIRED(case_registry),
+        TEST_CASE(case_kms_register),    TEST_CASE_REQUIRED(case_jobs),
+        TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
+        TEST_CASE(case_lifecycle),       TEST_CASE(test_follow_requests),
     };
     rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:

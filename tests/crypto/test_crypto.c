@@ -271,14 +271,9 @@ int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
     static const test_case_t cases[] = {
-        TEST_CASE(test_hashes),
-        TEST_CASE(address_vectors),
-        TEST_CASE(test_eip55),
-        TEST_CASE(test_sign_recover),
-        TEST_CASE(test_eip191),
-        TEST_CASE(test_p256),
-        TEST_CASE(test_hpke_roundtrip),
-        TEST_CASE(test_ed25519_aead),
+        TEST_CASE(test_hashes),         TEST_CASE(address_vectors),   TEST_CASE(test_eip55),
+        TEST_CASE(test_sign_recover),   TEST_CASE(test_eip191),       TEST_CASE(test_p256),
+        TEST_CASE(test_hpke_roundtrip), TEST_CASE(test_ed25519_aead),
     };
     return test_run("test_crypto", cases, TEST_COUNT(cases));
 }

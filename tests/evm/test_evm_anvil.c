@@ -5,23 +5,23 @@
  * across restarts and its rollback on a reorg (evm_snapshot / evm_revert), a send
  * whose answer is lost in transit executed once, and `cast` (foundry, npm)
  * reading back what C wrote. */
-#include <string.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "support/anvil.h"
-#include "support/cast.h"
 #include "phx/crypto.h"
 #include "phx/evm.h"
 #include "phx/net.h"
+#include "support/anvil.h"
+#include "support/cast.h"
 #include "test.h"
 
 /* anvil's first well-known development account (public test key, no funds anywhere real). */

@@ -5,27 +5,27 @@
  * one registered, one not. Shows: only the registered one gets calls and
  * appears as registered with its on-chain measurement; after
  * Registry.deregisterWorker it leaves the pool and calls get 503. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-#include "support/anvil.h"
-#include "support/chain_fixture.h"
-#include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/gateway.h"
 #include "phx/kms_node.h"
 #include "phx/net.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
 static test_anvil_t node;
@@ -156,12 +156,12 @@ int main(void)
     CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
     if (regdoc)
         CHECK_MSG(
-            test_chain_transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                     json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
-                               json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
-                               json_object_get(regdoc, "quote"),
-                               json_object_get(regdoc, "signature")),
-                     &e) == PHX_OK,
+            test_chain_transact(
+                gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
+                          json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
+                          json_object_get(regdoc, "quote"), json_object_get(regdoc, "signature")),
+                &e) == PHX_OK,
             "registerWorker: %s", e.message);
     json_decref(regdoc);
 
@@ -205,7 +205,7 @@ int main(void)
 
     /* The operator deregisters A: it leaves the pool; nobody is left. */
     CHECK(test_chain_transact(gov, dep.registry, "deregisterWorker(address)",
-                   json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
+                              json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);
     CHECK(call(gw, &status) == 0 && status == 503);

@@ -948,10 +948,17 @@ int main(void)
     shared_pool = pool;
     strict_pool = strict;
     static const test_case_t cases[] = {
-        TEST_CASE(test_defaults),    TEST_CASE(case_language), TEST_CASE(case_helpers),
-        TEST_CASE(case_fetch),       TEST_CASE(case_kv),       TEST_CASE(case_secrets),
-        TEST_CASE(case_phat),        TEST_CASE(case_hostile),  TEST_CASE(case_zygote_dies),
-        TEST_CASE(test_wall),        TEST_CASE(test_request_timeout),
+        TEST_CASE(test_defaults),
+        TEST_CASE(case_language),
+        TEST_CASE(case_helpers),
+        TEST_CASE(case_fetch),
+        TEST_CASE(case_kv),
+        TEST_CASE(case_secrets),
+        TEST_CASE(case_phat),
+        TEST_CASE(case_hostile),
+        TEST_CASE(case_zygote_dies),
+        TEST_CASE(test_wall),
+        TEST_CASE(test_request_timeout),
     };
     int rc = test_run("test_js", cases, TEST_COUNT(cases));
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
 #include "support/cast.h"
 #include "test.h"

@@ -6,26 +6,26 @@
  * refusals for a measurement not allowed, a tampered quote, report data not
  * binding the key, an unregistered worker, a revoked measurement; a replica
  * onboarding and deriving identical keys. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-#include "support/anvil.h"
-#include "support/chain_fixture.h"
-#include "support/sim_quote.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
 static test_anvil_t node;
@@ -93,8 +93,8 @@ static phx_err_t register_on_chain(phx_signer_t *op, const phx_chain_deployment_
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    return test_chain_transact(op, d->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
-                    e);
+    return test_chain_transact(op, d->registry,
+                               "registerWorker(address,bytes32,bytes32,bytes,bytes)", args, e);
 }
 
 static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
@@ -283,7 +283,7 @@ int main(void)
     err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
     CHECK(remote_says(err, &e, "not a KMS node"));
     CHECK(test_chain_transact(gov, dep.registry, "setKms(address,bool)",
-                   json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
+                              json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
     uint8_t rep_root[32];
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
               e.message);
@@ -308,7 +308,7 @@ int main(void)
 
     /* ---- governance revokes the measurement: the registered worker is cut off ---- */
     CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
+                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
     err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
 

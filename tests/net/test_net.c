@@ -622,12 +622,9 @@ static void test_server_ratelimit(void)
 int main(void)
 {
     static const test_case_t cases[] = {
-        TEST_CASE(test_router),
-        TEST_CASE(test_ratelimit),
-        TEST_CASE(test_server),
-        TEST_CASE(test_server_ratelimit),
-        TEST_CASE(test_server_pool),
-        TEST_CASE(test_client_errors),
+        TEST_CASE(test_router),      TEST_CASE(test_ratelimit),
+        TEST_CASE(test_server),      TEST_CASE(test_server_ratelimit),
+        TEST_CASE(test_server_pool), TEST_CASE(test_client_errors),
     };
     return test_run("test_net", cases, TEST_COUNT(cases));
 }

@@ -9,8 +9,8 @@
 typedef struct {
     pid_t pid; /* leader of the node's own process group; 0 when stopped */
     int port;
-    char url[64];       /* http://127.0.0.1:PORT */
-    char log_path[64];  /* the node's output, read only to learn its port */
+    char url[64];      /* http://127.0.0.1:PORT */
+    char log_path[64]; /* the node's output, read only to learn its port */
 } test_anvil_t;
 
 /* Anvil's well-known development keys (public test keys, each funded with 10000

@@ -41,8 +41,7 @@ phx_err_t test_chain_admit(phx_signer_t *gov, const phx_chain_deployment_t *dep,
         (err = test_chain_transact(gov, dep->registry, "setMeasurement(bytes32,bool)",
                                    json_pack("[o,b]", phx_json_hex(measurement, 32), 1), e)) ||
         (err = test_chain_transact(gov, dep->token, "approve(address,uint256)",
-                                   json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount),
-                                   e)))
+                                   json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e)))
         return err;
     return test_chain_transact(gov, dep->registry, "bond(uint256)", json_pack("[s]", amount), e);
 }

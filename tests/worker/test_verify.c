@@ -5,24 +5,24 @@
  * itself. Each broken link is caught at its own step: tampered output, an
  * unregistered signer, another deployment, a request naming other code, a
  * quote root we do not trust, a measurement revoked by governance. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "support/anvil.h"
-#include "support/chain_fixture.h"
-#include "support/sim_quote.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
 #include "phx/worker.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
 static test_anvil_t node;
@@ -107,8 +107,10 @@ int main(void)
     phx_tee_t *wt = NULL;
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &wt, &e) == PHX_OK);
     uint8_t wsk[32], xsk[32];
-    phx_kms_requester_t rq = {
-        .kms_url = phx_kms_node_url(kn), .quote = test_sim_quote, .quote_ctx = wt, .x25519_sk = xsk};
+    phx_kms_requester_t rq = {.kms_url = phx_kms_node_url(kn),
+                              .quote = test_sim_quote,
+                              .quote_ctx = wt,
+                              .x25519_sk = xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     CHECK(phx_secp256k1_keygen(wsk) == PHX_OK &&
           phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
@@ -118,8 +120,9 @@ int main(void)
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    CHECK_MSG(test_chain_transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                       args, &e) == PHX_OK,
+    CHECK_MSG(test_chain_transact(gov, dep.registry,
+                                  "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+                                  &e) == PHX_OK,
               "%s", e.message);
     json_decref(reg);
 
@@ -156,18 +159,20 @@ int main(void)
     /* An on-chain job: deploy the TEE contract, request, sign, verify, and
      * let Jobs.fulfill itself accept the very signature in the envelope. */
     uint8_t salt[32] = {7};
-    CHECK(test_chain_transact(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
-                   json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
-                   &e) == PHX_OK);
+    CHECK(test_chain_transact(
+              gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+              json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
+              &e) == PHX_OK);
     uint8_t job_cid[32];
     phx_chain_contract_id(gov_addr, salt, job_cid);
     CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount), &e) == PHX_OK);
-    CHECK_MSG(
-        test_chain_transact(gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
-                 json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
-                 &e) == PHX_OK,
-        "%s", e.message);
+                              json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount),
+                              &e) == PHX_OK);
+    CHECK_MSG(test_chain_transact(
+                  gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+                  json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
+                  &e) == PHX_OK,
+              "%s", e.message);
     phx_result_t job;
     make(&job, PHX_RESULT_JOB, &dep, job_cid, code, 1, "{\"price\":3121}");
     CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
@@ -274,7 +279,7 @@ int main(void)
         printf("SKIP phx verify CLI: PHX_BIN not set\n");
     }
     CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
+                              json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
     /* Revoking the measurement deactivates the worker in the Registry's view. */
     CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);
