@@ -4,3 +4,6 @@ phx_add_fuzzer(fuzz_worker_result SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_res
 # Sealed inputs, KMS key releases and signed pubkeys as received from the network.
 phx_add_fuzzer(fuzz_worker_sealed SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_sealed.c
                LIBS phx_worker phx_kms SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/sealed)
+# Owner-signed requests: query signatures, sealed secrets bound to code, ops.
+phx_add_fuzzer(fuzz_owner SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/owner.c
+               LIBS phx_worker phx_kms phx_chain SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/owner)

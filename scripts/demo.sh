@@ -164,7 +164,7 @@ fi
 
 say "Done"
 echo "Recent jobs:"
-"$PHX" jobs
+"$PHX" jobs "$id"
 if [ "${PHX_DEMO_KEEP:-1}" = 1 ]; then
     [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
     trap - EXIT
@@ -178,7 +178,8 @@ The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   $PHX deploy hello.js --json                # prints {"id":...,"code_hash":...}
   $PHX call ID --input '{"name":"you"}' --encrypt --json > result.json
   $PHX verify result.json           # the whole chain of trust
-  $PHX jobs                         # recent calls and on-chain requests
+  $PHX jobs ID                      # its calls (signed: you own it) and on-chain requests
+  $PHX logs ID                      # its calls with their console output
 Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
 TXT
 fi

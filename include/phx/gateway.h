@@ -91,7 +91,9 @@ typedef struct {
     long worker_timeout_ms;                   /* per forwarded request; default 30000 */
     double rate_per_s;                        /* per-client requests/s; 0 = no limit */
     double rate_burst;                        /* default max(1, rate_per_s) */
-    size_t max_body_bytes;                    /* default 1 MiB */
+    size_t max_body_bytes;                    /* default 6 MiB (a 4 MiB blob, a 413 above) */
+    uint64_t owner_quota_bytes;               /* blob bytes per contract owner; default 8 MiB */
+    uint64_t total_quota_bytes;               /* blob bytes in all; default 256 MiB */
 } phx_gateway_opts_t;
 
 typedef struct phx_gateway phx_gateway_t;

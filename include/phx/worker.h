@@ -82,7 +82,7 @@ phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
  * the reply is ChaCha20-Poly1305(reply_key, nonce 0, aad = contract_id) — one
  * key per call, so the fixed nonce is never reused. */
 #define PHX_SEAL_INPUT "phx-input-v1"
-#define PHX_SEAL_SECRET "phx-secret-v1"
+#define PHX_SEAL_SECRET "phx-secret-v2"
 #define PHX_SEAL_MAX_BYTES (1u << 20)
 
 /* Client: *sealed = {"enc":"0x..","ciphertext":"0x.."} (new reference);
@@ -96,6 +96,17 @@ phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32
 phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32],
                                 const uint8_t contract_id[32], const json_t *sealed, phx_buf_t *out,
                                 uint8_t reply_key[32], phx_error_t *e);
+/* A contract's secrets: label PHX_SEAL_SECRET and, as the HPKE AAD, the code
+ * hash they are for, so only this contract id running this code opens them
+ * (an update re-seals them to the new code hash; the owner's client does it,
+ * docs/worker.md "Owners"). */
+phx_err_t phx_confidential_seal_secrets(const uint8_t contract_pub[32],
+                                        const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                        const void *plaintext, size_t len, json_t **sealed,
+                                        phx_error_t *e);
+phx_err_t phx_confidential_open_secrets(const uint8_t contract_sk[32],
+                                        const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                        const json_t *sealed, phx_buf_t *out, phx_error_t *e);
 /* The reply: ciphertext (len + 16 bytes) appended to out, and back. */
 phx_err_t phx_confidential_seal_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],
                                       const void *plaintext, size_t len, phx_buf_t *out,
@@ -254,7 +265,8 @@ typedef struct phx_worker phx_worker_t;
 /* Open the TEE, load or create the sealed identity (secp256k1 + X25519), quote,
  * register on chain through the KMS (operator's transaction), fetch the
  * contract root from the KMS, then serve the HTTP API and run the job loop:
- *   POST /v1/contracts, POST /v1/contracts/:id/call, GET /v1/attestation?nonce=,
+ *   POST /v1/contracts (owner-signed), POST /v1/contracts/:id/call,
+ *   POST /v1/contracts/:id/delete (owner-signed), GET /v1/attestation?nonce=,
  *   GET /healthz, GET /metrics.
  * Starts the sandbox zygote first: call before the process has other threads. */
 phx_err_t phx_worker_start(const phx_worker_opts_t *opts, phx_worker_t **out, phx_error_t *e);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "phx/chain_owner.h"
 #include "phx/crypto.h"
 #include "phx/kms.h"
 #include "phx/net.h"
@@ -117,19 +118,78 @@ int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_giv
     return 0;
 }
 
+int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t code_hash[32], const char *text,
+                     json_t **sealed)
+{
+    uint8_t xpub[32];
+    int rc = contract_pubkey(prefix, n, kms_given, id, xpub);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    if (phx_confidential_seal_secrets(xpub, id, code_hash, text, strlen(text), sealed, &e))
+        return cli_error(PHX_EXIT_FAIL, prefix, "could not seal the secrets: %s", e.message);
+    return 0;
+}
+
+int net_owner_key(const char *prefix, const net_t *n, const char *key_file, uint8_t sk[32],
+                  uint8_t owner[20])
+{
+    if (!key_file && n->endpoints)
+        key_file =
+            json_string_value(json_object_get(json_object_get(n->endpoints, "user"), "key_file"));
+    if (!key_file)
+        return cli_error(PHX_EXIT_USAGE, prefix,
+                         "this needs the contract owner's key: --key-file FILE (a devnet "
+                         "provides one)");
+    phx_buf_t key = PHX_BUF_INIT;
+    key.secret = true;
+    phx_error_t e = {0};
+    int rc = 0;
+    if (phx_file_read(key_file, &key, &e)) {
+        rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else {
+        char *nl = strchr((char *)key.ptr, '\n');
+        if (nl) *nl = '\0';
+        if (phx_hex_decode_fixed((const char *)key.ptr, sk, 32, &e) ||
+            phx_eth_address_from_seckey(sk, owner))
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: not a secp256k1 key", key_file);
+    }
+    phx_buf_free(&key);
+    return rc;
+}
+
+int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action,
+                    const uint8_t subject[32], char *out, size_t cap)
+{
+    uint8_t d[32], sig[65], owner[20];
+    uint64_t expires = (uint64_t)time(NULL) + 300;
+    phx_error_t e = {0};
+    if (phx_eth_address_from_seckey(sk, owner) ||
+        phx_owner_request_digest(action, subject, expires, d, &e) || phx_owner_sign(d, sk, sig, &e))
+        return cli_error(PHX_EXIT_FAIL, prefix, "signing as the owner: %s", e.message);
+    char oh[41], sh[131];
+    phx_hex_encode_to(oh, owner, 20);
+    phx_hex_encode_to(sh, sig, 65);
+    snprintf(out, cap, "owner=0x%s&expires=%llu&signature=0x%s", oh, (unsigned long long)expires,
+             sh);
+    return 0;
+}
+
 int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
-                    bool *as_json, net_t *n, cli_args_t *args)
+                    bool *as_json, const char **key_file, net_t *n, cli_args_t *args)
 {
     if (cli_wants_help(argc, argv)) return cli_help(help), -1;
-    enum { GATEWAY, JSON, NOPTS };
+    enum { GATEWAY, JSON, KEYFILE, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [JSON] = {.name = "json"},
+        [KEYFILE] = {.name = "key-file", .takes_value = true},
     };
-    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, args);
+    int rc = cli_parse(prefix, argc, argv, opts, key_file ? NOPTS : NOPTS - 1, args);
     if (rc) return rc;
     *as_json = opts[JSON].seen;
-    if (args->npos != want_pos)
+    if (key_file) *key_file = opts[KEYFILE].value;
+    if (want_pos >= 0 ? args->npos != want_pos : args->npos > -want_pos)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "wrong number of arguments (see --help)");
     else
         rc = net_find(prefix, opts[GATEWAY].value, n);

@@ -36,10 +36,33 @@ int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_giv
                          const uint8_t id[32], const char *label, const char *text, json_t **sealed,
                          uint8_t reply_key[32]);
 
-/* Common options of the read-only verbs (--gateway, --json) and the check of
- * the positional count. Returns -1 after printing --help (exit 0). */
+/* Seal `text` under `label` (PHX_SEAL_*) to the contract's X25519 key, as
+ * signed by the KMS the network trusts (--kms-address, else the devnet's; never
+ * the gateway's say-so). reply_key as phx_confidential_seal. */
+int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
+                         const uint8_t id[32], const char *label, const char *text, json_t **sealed,
+                         uint8_t reply_key[32]);
+/* The same for a contract's secrets, bound to the code hash they are for. */
+int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t code_hash[32], const char *text,
+                     json_t **sealed);
+
+/* The contract owner's key: --key-file, else the devnet's user key
+ * (endpoints.json "user"."key_file"). Prints a usage error when there is none. */
+int net_owner_key(const char *prefix, const net_t *n, const char *key_file, uint8_t sk[32],
+                  uint8_t owner[20]);
+
+/* "owner=0x..&expires=N&signature=0x.." for an owner-signed read (logs, jobs):
+ * an EIP-712 OwnerRequest(action, subject, now + 5 min). */
+int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action,
+                    const uint8_t subject[32], char *out, size_t cap);
+
+/* Common options of the read-only verbs (--gateway, --json, and --key-file
+ * when key_file is not NULL) and the check of the positional count (want_pos
+ * < 0: at most -want_pos). Returns -1
+ * after printing --help (exit 0). */
 int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
-                    bool *as_json, net_t *n, cli_args_t *args);
+                    bool *as_json, const char **key_file, net_t *n, cli_args_t *args);
 
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);

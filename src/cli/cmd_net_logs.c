@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "cmd_net.h"
+#include "phx/crypto.h"
 
 static const char logs_help[] =
-    "usage: phx logs ID [--gateway URL] [--json]\n\n"
+    "usage: phx logs ID [--key-file FILE] [--gateway URL] [--json]\n\n"
     "The recent calls of a contract as the gateway saw them (time, status, latency,\n"
-    "worker) with the console output its workers returned.\n";
+    "worker) with the console output its workers returned. Only the contract's\n"
+    "owner may read them: the request carries an EIP-712 OwnerRequest signed with\n"
+    "--key-file (default: the devnet's user key), valid for 5 minutes.\n\n"
+    "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
 static int cmd_logs(int argc, char **argv)
 {
@@ -18,17 +22,23 @@ static int cmd_logs(int argc, char **argv)
     bool as_json = false;
     cli_args_t args;
     uint8_t id[32];
-    int rc = net_simple_verb(argc, argv, prefix, logs_help, 1, &as_json, &n, &args);
-    if (rc) goto out;
-    if ((rc = net_parse_id(prefix, args.pos[0], id))) goto out;
-    char path[128];
-    net_contract_path(path, sizeof path, id, "/logs");
+    const char *key_file = NULL;
+    uint8_t sk[32] = {0}, owner[20];
+    char q[300], path[512];
+    int rc = net_simple_verb(argc, argv, prefix, logs_help, 1, &as_json, &key_file, &n, &args);
+    if (rc || (rc = net_parse_id(prefix, args.pos[0], id)) ||
+        (rc = net_owner_key(prefix, &n, key_file, sk, owner)) ||
+        (rc = net_owner_query(prefix, sk, "logs", id, q, sizeof q)))
+        goto out;
+    net_contract_path(path, sizeof path, id, "/logs?");
+    strncat(path, q, sizeof path - strlen(path) - 1);
     if ((rc = net_json(prefix, &n, "GET", path, NULL, &resp))) goto out;
     if (as_json)
         cli_print_json(resp);
     else
         net_print_jobs(json_object_get(resp, "jobs"), true);
 out:
+    phx_secure_zero(sk, sizeof sk);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

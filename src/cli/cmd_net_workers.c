@@ -17,7 +17,7 @@ static int cmd_workers(int argc, char **argv)
     json_t *resp = NULL;
     bool as_json = false;
     cli_args_t args;
-    int rc = net_simple_verb(argc, argv, prefix, workers_help, 0, &as_json, &n, &args);
+    int rc = net_simple_verb(argc, argv, prefix, workers_help, 0, &as_json, NULL, &n, &args);
     if (rc || (rc = net_json(prefix, &n, "GET", "/v1/network", NULL, &resp))) goto out;
     json_t *ws = json_object_get(resp, "workers");
     if (as_json) {

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "phx/chain_owner.h"
 #include "phx/crypto.h"
 #include "phx/evm.h"
 #include "phx/gateway.h"
@@ -33,12 +35,24 @@ typedef struct {
     uint64_t last_check_ms;
 } worker_t;
 
+/* A deployed contract as the gateway keeps it: code by hash and the owner's
+ * signed op without the sealed secrets (only their hash), never the secrets. */
 typedef struct {
     char id[67]; /* 0x + 64 hex, as the worker named it */
     uint8_t code_hash[32];
-    uint8_t deploy_hash[32]; /* the deploy request, a blob too, for re-deploys */
+    uint8_t owner[20];
+    uint8_t salt[32];
+    uint8_t secrets_hash[32]; /* zero: no secrets, so any worker can be given it again */
+    uint8_t signature[65];
+    uint64_t nonce;
     uint64_t deployed_ms;
 } contract_t;
+
+/* Blob bytes stored per owner, for the quota. */
+typedef struct {
+    uint8_t owner[20];
+    uint64_t bytes;
+} usage_t;
 
 typedef struct {
     uint64_t seq, time_ms, latency_ms;
@@ -60,6 +74,9 @@ struct phx_gateway {
     size_t nworkers;
     contract_t *contracts;
     size_t ncontracts, contracts_cap;
+    usage_t *usage;
+    size_t nusage;
+    uint64_t usage_total;
     job_t jobs[MAX_JOBS];
     uint64_t job_seq;
     /* health thread */
@@ -102,9 +119,12 @@ static phx_err_t contract_save(phx_gateway_t *g, const contract_t *c, phx_error_
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/contracts/%s.json", g->dir, c->id);
-    json_t *j = json_pack(
-        "{s:s,s:o,s:o,s:I}", "id", c->id, "code_hash", phx_json_hex(c->code_hash, 32),
-        "deploy_hash", phx_json_hex(c->deploy_hash, 32), "deployed_ms", (json_int_t)c->deployed_ms);
+    json_t *j =
+        json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I}", "id", c->id, "code_hash",
+                  phx_json_hex(c->code_hash, 32), "owner", phx_json_hex(c->owner, 20), "salt",
+                  phx_json_hex(c->salt, 32), "secrets_hash", phx_json_hex(c->secrets_hash, 32),
+                  "signature", phx_json_hex(c->signature, 65), "nonce", (json_int_t)c->nonce,
+                  "deployed_ms", (json_int_t)c->deployed_ms);
     char *text = j ? phx_json_dump(j, true) : NULL;
     json_decref(j);
     if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
@@ -146,11 +166,15 @@ static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
         json_t *j = NULL;
         contract_t c = {0};
         const char *id;
-        int64_t ms = 0;
+        int64_t ms = 0, nonce = 0;
         phx_error_t le = {0};
         if (phx_json_load_file(file, &j, &le) || phx_json_get_str(j, "id", &id, &le) ||
             !valid_id(id) || phx_json_get_hex_fixed(j, "code_hash", c.code_hash, 32, &le) ||
-            phx_json_get_hex_fixed(j, "deploy_hash", c.deploy_hash, 32, &le) ||
+            phx_json_get_hex_fixed(j, "owner", c.owner, 20, &le) ||
+            phx_json_get_hex_fixed(j, "salt", c.salt, 32, &le) ||
+            phx_json_get_hex_fixed(j, "secrets_hash", c.secrets_hash, 32, &le) ||
+            phx_json_get_hex_fixed(j, "signature", c.signature, 65, &le) ||
+            phx_json_get_int(j, "nonce", &nonce, &le) ||
             phx_json_get_int(j, "deployed_ms", &ms, &le)) {
             PHX_WARN("gateway: skipping contract record %s: %s", file, le.message);
             json_decref(j);
@@ -158,6 +182,7 @@ static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
         }
         snprintf(c.id, sizeof c.id, "%s", id);
         c.deployed_ms = (uint64_t)ms;
+        c.nonce = (uint64_t)nonce;
         json_decref(j);
         if (!contract_find(g, c.id) && (err = contract_add(g, &c, e))) break;
     }
@@ -246,8 +271,184 @@ static phx_err_t pool_error(phx_err_t err, phx_http_response_t *resp)
 
 /* ---- handlers -------------------------------------------------------------------- */
 
-/* POST /v1/contracts: store the code and the deploy request by hash, forward to
- * one healthy worker, remember the contract. */
+/* ---- owners: quota and signatures --------------------------------------------- */
+
+static usage_t *usage_find(phx_gateway_t *g, const uint8_t owner[20])
+{
+    for (size_t i = 0; i < g->nusage; i++)
+        if (!memcmp(g->usage[i].owner, owner, 20)) return &g->usage[i];
+    return NULL;
+}
+
+static void usage_save_locked(phx_gateway_t *g)
+{
+    json_t *owners = json_object();
+    for (size_t i = 0; owners && i < g->nusage; i++) {
+        char k[43] = "0x";
+        phx_hex_encode_to(k + 2, g->usage[i].owner, 20);
+        json_object_set_new(owners, k, json_integer((json_int_t)g->usage[i].bytes));
+    }
+    json_t *j = owners
+                    ? json_pack("{s:I,s:o}", "total", (json_int_t)g->usage_total, "owners", owners)
+                    : NULL;
+    char *text = j ? phx_json_dump(j, true) : NULL;
+    json_decref(j);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/usage.json", g->dir);
+    phx_error_t e = {0};
+    if (!text || phx_file_write_atomic(path, text, strlen(text), 0600, &e))
+        PHX_WARN("gateway: saving %s: %s", path, text ? e.message : "out of memory");
+    free(text);
+}
+
+static void usage_load(phx_gateway_t *g)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/usage.json", g->dir);
+    json_t *j = NULL, *v;
+    const char *k;
+    if (phx_json_load_file(path, &j, NULL)) return; /* first start */
+    g->usage_total = (uint64_t)json_integer_value(json_object_get(j, "total"));
+    json_t *owners = json_object_get(j, "owners");
+    size_t n = json_object_size(owners);
+    g->usage = n ? calloc(n, sizeof *g->usage) : NULL;
+    if (g->usage) {
+        json_object_foreach(owners, k, v)
+        {
+            if (phx_hex_decode_fixed(k, g->usage[g->nusage].owner, 20, NULL)) continue;
+            g->usage[g->nusage++].bytes = (uint64_t)json_integer_value(v);
+        }
+    }
+    json_decref(j);
+}
+
+/* Store a blob charged to owner, within the owner's and the total quota. A
+ * blob already stored costs nothing again. */
+static phx_err_t blob_put_charged(phx_gateway_t *g, const uint8_t owner[20], const uint8_t *bytes,
+                                  size_t len, uint8_t hash[32], phx_error_t *e)
+{
+    phx_keccak256(bytes, len, hash);
+    phx_buf_t have = PHX_BUF_INIT;
+    bool stored = phx_blob_get(g->blob_dir, hash, &have, NULL) == PHX_OK;
+    phx_buf_free(&have);
+    if (stored) return PHX_OK;
+    pthread_mutex_lock(&g->lock);
+    usage_t *u = usage_find(g, owner);
+    uint64_t used = u ? u->bytes : 0;
+    phx_err_t err = PHX_OK;
+    if (used + len > g->opts.owner_quota_bytes) {
+        char oh[41];
+        phx_hex_encode_to(oh, owner, 20);
+        err = phx_fail(
+            e, PHX_ERR_POLICY, "over quota: owner 0x%s stores %llu of %llu bytes, this blob is %zu",
+            oh, (unsigned long long)used, (unsigned long long)g->opts.owner_quota_bytes, len);
+    } else if (g->usage_total + len > g->opts.total_quota_bytes) {
+        err = phx_fail(e, PHX_ERR_POLICY, "over quota: the gateway's blob store is full");
+    } else if (!u) {
+        usage_t *n = realloc(g->usage, (g->nusage + 1) * sizeof *n);
+        if (!n) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "usage");
+        } else {
+            g->usage = n;
+            u = &g->usage[g->nusage++];
+            memcpy(u->owner, owner, 20);
+            u->bytes = 0;
+        }
+    }
+    if (!err) {
+        /* Charged before the write, under the lock, so two puts cannot both
+         * squeeze under the quota. */
+        u->bytes += len;
+        g->usage_total += len;
+        usage_save_locked(g);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (err) return err;
+    return phx_blob_put(g->blob_dir, bytes, len, hash, e);
+}
+
+static bool owns_a_contract(phx_gateway_t *g, const uint8_t owner[20])
+{
+    bool yes = false;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->ncontracts && !yes; i++)
+        yes = !memcmp(g->contracts[i].owner, owner, 20);
+    pthread_mutex_unlock(&g->lock);
+    return yes;
+}
+
+/* An owner-signed read or put: ?owner=&expires=&signature= over (action,
+ * subject). */
+static phx_err_t owner_request(const phx_http_request_t *req, const char *action,
+                               const uint8_t subject[32], uint8_t owner[20], phx_error_t *e)
+{
+    return phx_owner_request_check(action, subject, phx_http_query(req, "owner"),
+                                   phx_http_query(req, "expires"), phx_http_query(req, "signature"),
+                                   phx_now_ms() / 1000, owner, e);
+}
+
+/* The owner-signed deploy as it came: the signature must be the named owner's
+ * over this code and these sealed secrets. Workers check the rest (the owner
+ * the chain records, the id); the gateway checks this much so that it stores
+ * nothing for, and charges nothing to, someone who did not sign. */
+static phx_err_t deploy_signed(const json_t *req, const char *code, contract_t *c, phx_error_t *e)
+{
+    const char *id;
+    int64_t nonce = 0;
+    uint8_t d[32], signer[20], idb[32];
+    phx_err_t err;
+    if (!json_object_get(req, "owner") || !json_object_get(req, "signature") ||
+        !json_object_get(req, "nonce"))
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "a deploy needs the contract owner's signature (owner, nonce, signature)");
+    if ((err = phx_json_get_str(req, "id", &id, e))) return err;
+    if (!valid_id(id)) return phx_fail(e, PHX_ERR_INVALID, "id must be 32 bytes of 0x hex");
+    if ((err = phx_json_get_hex_fixed(req, "owner", c->owner, 20, e)) ||
+        (err = phx_json_get_hex_fixed(req, "signature", c->signature, 65, e)) ||
+        (err = phx_json_get_int(req, "nonce", &nonce, e)) ||
+        (err = phx_owner_secrets_hash(json_object_get(req, "sealed_secrets"), c->secrets_hash, e)))
+        return err;
+    if (json_object_get(req, "salt") && (err = phx_json_get_hex_fixed(req, "salt", c->salt, 32, e)))
+        return err;
+    if (nonce <= 0) return phx_fail(e, PHX_ERR_INVALID, "nonce must be positive");
+    c->nonce = (uint64_t)nonce;
+    phx_hex_decode_fixed(id, idb, 32, NULL);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    phx_keccak256(code, strlen(code), c->code_hash);
+    phx_owner_op_t op = {.action = "deploy", .nonce = c->nonce};
+    memcpy(op.contract_id, idb, 32);
+    memcpy(op.code_hash, c->code_hash, 32);
+    memcpy(op.secrets_hash, c->secrets_hash, 32);
+    if ((err = phx_owner_op_digest(&op, d, e)) ||
+        (err = phx_owner_recover(d, c->signature, signer, e)))
+        return err;
+    if (memcmp(signer, c->owner, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "the deploy is not signed by the owner it names");
+    return PHX_OK;
+}
+
+/* Send body to every worker in the pool but `skip` (which has it already):
+ * owner-signed ops reach all workers at once, because the gateway does not
+ * keep sealed secrets to give a worker later. */
+static void broadcast(phx_gateway_t *g, const char *skip, const char *path, const json_t *body)
+{
+    json_t *st = phx_gw_pool_status(g->pool);
+    for (size_t i = 0; i < json_array_size(st); i++) {
+        const char *url = json_string_value(json_object_get(json_array_get(st, i), "url"));
+        if (!url || (skip && !strcmp(url, skip))) continue;
+        fwd_t f = {0};
+        phx_error_t e = {0};
+        if (direct(g, url, path, body, &f, &e) || f.status / 100 != 2)
+            PHX_WARN("gateway: %s to %s: %s (HTTP %d)", path, url,
+                     e.message[0] ? e.message : "refused", f.status);
+        fwd_free(&f);
+    }
+    json_decref(st);
+}
+
+/* POST /v1/contracts: check the owner's signature, store the code by hash
+ * (charged to the owner's quota), forward the whole signed deploy to the
+ * workers, remember the contract without its sealed secrets. */
 static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -258,32 +459,25 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     phx_err_t err = phx_json_get_str(req->json, "code", &code, e);
     if (err) return err;
     contract_t c = {0};
-    char *text = phx_json_dump(req->json, false);
-    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "deploy");
-    /* The deploy request holds only sealed secrets, so keeping it is safe; it
-     * is what a worker that has not seen the contract gets later. */
-    err = phx_blob_put(g->blob_dir, (const uint8_t *)code, strlen(code), c.code_hash, e);
-    if (!err)
-        err = phx_blob_put(g->blob_dir, (const uint8_t *)text, strlen(text), c.deploy_hash, e);
-    free(text);
-    if (err) return err;
+    uint8_t hash[32];
+    if ((err = deploy_signed(req->json, code, &c, e)) ||
+        (err = blob_put_charged(g, c.owner, (const uint8_t *)code, strlen(code), hash, e)))
+        return err;
 
     fwd_t f = {0};
     if ((err = phx_gw_pool_forward(g->pool, "POST", "/v1/contracts", req->json, &f.status, &f.body,
                                    f.worker, sizeof f.worker, e)))
         return pool_error(err, resp);
     respond(&f, resp);
-    if ((id = answered_id(&f))) {
-        snprintf(c.id, sizeof c.id, "%s", id);
+    if ((id = answered_id(&f)) && !strcasecmp(id, c.id)) {
+        broadcast(g, f.worker, "/v1/contracts", req->json);
         c.deployed_ms = phx_now_ms();
         pthread_mutex_lock(&g->lock);
         contract_t *have = contract_find(g, c.id);
-        if (have) {
-            memcpy(have->code_hash, c.code_hash, 32);
-            memcpy(have->deploy_hash, c.deploy_hash, 32);
-        } else {
+        if (have)
+            *have = c;
+        else
             contract_add(g, &c, NULL);
-        }
         pthread_mutex_unlock(&g->lock);
         phx_error_t se = {0};
         if (contract_save(g, &c, &se)) PHX_WARN("gateway: %s", se.message);
@@ -296,31 +490,78 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
-/* Give the worker at base the stored deploy request of contract id. */
+/* POST /v1/contracts/:id/delete: the owner's signed delete, to every worker;
+ * the gateway forgets the contract once a worker accepted it. */
+static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    if (!valid_id(id))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    if (!req->json || !json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contracts/%s/delete", id);
+    fwd_t f = {0};
+    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
+                                        f.worker, sizeof f.worker, e);
+    if (err) return pool_error(err, resp);
+    respond(&f, resp);
+    if (f.status / 100 == 2) {
+        broadcast(g, f.worker, path, req->json);
+        pthread_mutex_lock(&g->lock);
+        contract_t *c = contract_find(g, id);
+        if (c) *c = g->contracts[--g->ncontracts];
+        pthread_mutex_unlock(&g->lock);
+        char file[1200];
+        snprintf(file, sizeof file, "%s/contracts/%s.json", g->dir, id);
+        unlink(file);
+    }
+    fwd_free(&f);
+    return PHX_OK;
+}
+
+/* Give the worker at base the owner's signed deploy of contract id again,
+ * rebuilt from the code blob and the record. Only for a contract without
+ * secrets: the gateway does not keep sealed secrets, and a worker refuses a
+ * deploy whose secrets do not match what the owner signed. */
 static bool redeploy(phx_gateway_t *g, const char *base, const char *id)
 {
-    uint8_t deploy_hash[32];
+    contract_t c;
+    uint8_t zero[32] = {0};
     pthread_mutex_lock(&g->lock);
-    contract_t *c = contract_find(g, id);
-    if (c) memcpy(deploy_hash, c->deploy_hash, 32);
+    contract_t *have = contract_find(g, id);
+    if (have) c = *have;
     pthread_mutex_unlock(&g->lock);
-    if (!c) return false;
-    phx_buf_t body = PHX_BUF_INIT;
+    if (!have) return false;
+    if (memcmp(c.secrets_hash, zero, 32)) {
+        PHX_WARN("gateway: %s has sealed secrets, which only its owner's deploy carries; "
+                 "%s did not get it",
+                 id, base);
+        return false;
+    }
+    phx_buf_t code = PHX_BUF_INIT;
     json_t *j = NULL;
     phx_error_t e = {0};
     fwd_t f = {0};
     bool ok = false;
-    if (phx_blob_get(g->blob_dir, deploy_hash, &body, &e) ||
-        phx_json_parse((const char *)body.ptr, body.len, &j, &e) ||
+    if (phx_blob_get(g->blob_dir, c.code_hash, &code, &e) ||
+        !(j = json_pack("{s:s,s:s%,s:o,s:o,s:o,s:I,s:o}", "id", c.id, "code",
+                        (const char *)code.ptr, code.len, "code_hash",
+                        phx_json_hex(c.code_hash, 32), "owner", phx_json_hex(c.owner, 20), "salt",
+                        phx_json_hex(c.salt, 32), "nonce", (json_int_t)c.nonce, "signature",
+                        phx_json_hex(c.signature, 65))) ||
         direct(g, base, "/v1/contracts", j, &f, &e)) {
-        PHX_WARN("gateway: re-deploy of %s to %s: %s", id, base, e.message);
+        PHX_WARN("gateway: re-deploy of %s to %s: %s", id, base,
+                 e.message[0] ? e.message : "cannot build it");
     } else {
         const char *got = answered_id(&f);
         ok = got && strcasecmp(got, id) == 0;
     }
     fwd_free(&f);
     json_decref(j);
-    phx_buf_free(&body);
+    phx_buf_free(&code);
     return ok;
 }
 
@@ -435,12 +676,13 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
     }
     for (size_t i = 0; i < g->ncontracts; i++)
         json_array_append_new(contracts, contract_json(&g->contracts[i]));
-    json_t *jobs = jobs_json(g, NULL, 50);
+    size_t ncalls = g->job_seq;
     pthread_mutex_unlock(&g->lock);
     json_decref(pool_status);
-    resp->json = json_pack("{s:o,s:I,s:o,s:o,s:o}", "workers", workers, "healthy",
+    /* Only counts: which contract was called when is its owner's to read. */
+    resp->json = json_pack("{s:o,s:I,s:o,s:o,s:I}", "workers", workers, "healthy",
                            (json_int_t)phx_gateway_healthy_count(g), "measurements", meas,
-                           "contracts", contracts, "jobs", jobs);
+                           "contracts", contracts, "calls", (json_int_t)ncalls);
     if (!resp->json) return phx_fail(e, PHX_ERR_NOMEM, "network");
     if (g->has_deployment) {
         json_t *d = NULL;
@@ -452,12 +694,38 @@ static phx_err_t h_network(void *ctx, const phx_http_request_t *req, phx_http_re
     return PHX_OK;
 }
 
-/* GET /v1/jobs[?contract=0x..] */
+/* The contract's owner asks (signed for action on the contract id). */
+static phx_err_t owner_of(phx_gateway_t *g, const phx_http_request_t *req, const char *action,
+                          const char *id, phx_error_t *e)
+{
+    uint8_t idb[32], owner[20], want[20];
+    if (!valid_id(id) || phx_hex_decode_fixed(id, idb, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    pthread_mutex_lock(&g->lock);
+    const contract_t *c = contract_find(g, id);
+    if (c) memcpy(want, c->owner, 20);
+    pthread_mutex_unlock(&g->lock);
+    if (!c) return phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id);
+    phx_err_t err = owner_request(req, action, idb, owner, e);
+    if (err) return err;
+    if (memcmp(owner, want, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "%s: signed by someone who does not own %s", action, id);
+    return PHX_OK;
+}
+
+/* GET /v1/jobs?contract=0x..&owner=&expires=&signature=: one contract's
+ * calls, for its owner only. */
 static phx_err_t h_jobs(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
 {
     phx_gateway_t *g = ctx;
     const char *contract = phx_http_query(req, "contract");
+    if (!contract)
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "job history is its contract owner's: give ?contract=0x.. and the "
+                        "owner's signature");
+    phx_err_t err = owner_of(g, req, "jobs", contract, e);
+    if (err) return err;
     pthread_mutex_lock(&g->lock);
     json_t *jobs = jobs_json(g, contract, MAX_JOBS);
     pthread_mutex_unlock(&g->lock);
@@ -478,13 +746,15 @@ static phx_err_t h_contract(void *ctx, const phx_http_request_t *req, phx_http_r
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOT_FOUND, "no contract %s", id);
 }
 
-/* GET /v1/contracts/:id/logs: the recent calls of one contract with whatever
- * logs their workers returned. */
+/* GET /v1/contracts/:id/logs?owner=&expires=&signature=: the recent calls of
+ * one contract with whatever logs their workers returned, for its owner only. */
 static phx_err_t h_logs(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
 {
     phx_gateway_t *g = ctx;
     const char *id = phx_http_param(req, "id");
+    phx_err_t err = owner_of(g, req, "logs", id, e);
+    if (err) return err;
     pthread_mutex_lock(&g->lock);
     bool known = contract_find(g, id) != NULL;
     json_t *jobs = known ? jobs_json(g, id, MAX_JOBS) : NULL;
@@ -560,14 +830,25 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
     return err;
 }
 
-/* PUT /v1/blobs (raw body): store bytes by hash, answer {"code_hash"}. */
+/* PUT /v1/blobs?owner=&expires=&signature= (raw body): store bytes by hash
+ * for a contract owner (an OwnerRequest "blob-put" over the blob's keccak256),
+ * charged to the owner's quota; answer {"code_hash"}. */
 static phx_err_t h_blob_put(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                             phx_error_t *e)
 {
     phx_gateway_t *g = ctx;
-    uint8_t hash[32];
-    phx_err_t err = phx_blob_put(g->blob_dir, req->body, req->body_len, hash, e);
+    uint8_t hash[32], owner[20];
+    if (req->body_len > PHX_BLOB_MAX_BYTES) {
+        resp->status = 413;
+        return phx_fail(e, PHX_ERR_LIMIT, "blob of %zu bytes; at most %u", req->body_len,
+                        PHX_BLOB_MAX_BYTES);
+    }
+    phx_keccak256(req->body, req->body_len, hash);
+    phx_err_t err = owner_request(req, "blob-put", hash, owner, e);
     if (err) return err;
+    if (!owns_a_contract(g, owner))
+        return phx_fail(e, PHX_ERR_VERIFY, "blob puts are for contract owners; this key owns none");
+    if ((err = blob_put_charged(g, owner, req->body, req->body_len, hash, e))) return err;
     resp->status = 201;
     resp->json = json_pack("{s:o}", "code_hash", phx_json_hex(hash, 32));
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "blob");
@@ -738,6 +1019,9 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
     g->opts = *opts;
     if (!g->opts.health_interval_ms) g->opts.health_interval_ms = 2000;
     if (!g->opts.worker_timeout_ms) g->opts.worker_timeout_ms = 30000;
+    if (!g->opts.max_body_bytes) g->opts.max_body_bytes = 6u << 20;
+    if (!g->opts.owner_quota_bytes) g->opts.owner_quota_bytes = 8u << 20;
+    if (!g->opts.total_quota_bytes) g->opts.total_quota_bytes = 256u << 20;
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->check_lock, NULL);
     pthread_cond_init(&g->wake, NULL);
@@ -761,6 +1045,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
     snprintf(g->blob_dir, dl, "%s/blobs", g->dir);
     if ((err = phx_dir_ensure(g->dir, 0700, e))) goto out;
     if ((err = contracts_load(g, e))) goto out;
+    usage_load(g);
     for (size_t i = 0; i < opts->worker_count; i++)
         if ((err = phx_gateway_add_worker(g, opts->workers[i], e))) goto out;
     phx_gateway_check_workers(g);
@@ -778,6 +1063,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         {"POST", "/v1/contracts", h_deploy, 0},
         {"GET", "/v1/contracts/:id", h_contract, 0},
         {"POST", "/v1/contracts/:id/call", h_call, 0},
+        {"POST", "/v1/contracts/:id/delete", h_delete, 0},
         {"GET", "/v1/contracts/:id/logs", h_logs, 0},
         {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},
         {"GET", "/v1/blobs/:hash", h_blob, 0},
@@ -790,7 +1076,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
             goto out;
     phx_http_server_opts_t so = {.host = opts->host,
                                  .port = opts->port,
-                                 .max_body_bytes = opts->max_body_bytes,
+                                 .max_body_bytes = g->opts.max_body_bytes,
                                  .rate_per_s = opts->rate_per_s,
                                  .rate_burst = opts->rate_burst,
                                  /* each forwarded call holds a handler thread
@@ -834,6 +1120,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
     for (size_t i = 0; i < MAX_JOBS; i++)
         jobs_clear(&g->jobs[i]);
     free(g->contracts);
+    free(g->usage);
     free(g->dir);
     free(g->blob_dir);
     free(g->rpc_url);

@@ -20,9 +20,11 @@ static phx_err_t make_info(const char *label, const uint8_t contract_id[32], uin
     return PHX_OK;
 }
 
-phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32],
-                                const uint8_t contract_id[32], const void *plaintext, size_t len,
-                                json_t **sealed, uint8_t reply_key[32], phx_error_t *e)
+/* aad binds what the info does not: the code hash, for secrets. */
+static phx_err_t seal_aad(const char *label, const uint8_t contract_pub[32],
+                          const uint8_t contract_id[32], const uint8_t *aad, size_t aad_len,
+                          const void *plaintext, size_t len, json_t **sealed, uint8_t reply_key[32],
+                          phx_error_t *e)
 {
     uint8_t info[96], enc[32];
     size_t info_len;
@@ -40,7 +42,7 @@ phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32
         phx_fail(e, err, "ciphertext");
         goto out;
     }
-    if (phx_hpke_ctx_seal(&ctx, NULL, 0, plaintext, len, ct.ptr)) {
+    if (phx_hpke_ctx_seal(&ctx, aad, aad_len, plaintext, len, ct.ptr)) {
         err = phx_fail(e, PHX_ERR_CRYPTO, "HPKE seal");
         goto out;
     }
@@ -59,9 +61,27 @@ out:
     return err;
 }
 
-phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32],
-                                const uint8_t contract_id[32], const json_t *sealed, phx_buf_t *out,
-                                uint8_t reply_key[32], phx_error_t *e)
+phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32],
+                                const uint8_t contract_id[32], const void *plaintext, size_t len,
+                                json_t **sealed, uint8_t reply_key[32], phx_error_t *e)
+{
+    return seal_aad(label, contract_pub, contract_id, NULL, 0, plaintext, len, sealed, reply_key,
+                    e);
+}
+
+phx_err_t phx_confidential_seal_secrets(const uint8_t contract_pub[32],
+                                        const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                        const void *plaintext, size_t len, json_t **sealed,
+                                        phx_error_t *e)
+{
+    return seal_aad(PHX_SEAL_SECRET, contract_pub, contract_id, code_hash, 32, plaintext, len,
+                    sealed, NULL, e);
+}
+
+static phx_err_t open_aad(const char *label, const uint8_t contract_sk[32],
+                          const uint8_t contract_id[32], const uint8_t *aad, size_t aad_len,
+                          const json_t *sealed, phx_buf_t *out, uint8_t reply_key[32],
+                          phx_error_t *e)
 {
     uint8_t info[96], enc[32];
     size_t info_len;
@@ -91,7 +111,7 @@ phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32]
         phx_fail(e, err, "plaintext");
         goto out;
     }
-    if (phx_hpke_ctx_open(&ctx, NULL, 0, ct.ptr, ct.len, out->ptr + out->len)) {
+    if (phx_hpke_ctx_open(&ctx, aad, aad_len, ct.ptr, ct.len, out->ptr + out->len)) {
         phx_secure_zero(out->ptr + out->len, pt_len);
         err = phx_fail(e, PHX_ERR_VERIFY,
                        "does not open: sealed to another key, contract or purpose, or altered");
@@ -105,6 +125,20 @@ out:
     phx_hpke_ctx_clear(&ctx);
     phx_buf_free(&ct);
     return err;
+}
+
+phx_err_t phx_confidential_open(const char *label, const uint8_t contract_sk[32],
+                                const uint8_t contract_id[32], const json_t *sealed, phx_buf_t *out,
+                                uint8_t reply_key[32], phx_error_t *e)
+{
+    return open_aad(label, contract_sk, contract_id, NULL, 0, sealed, out, reply_key, e);
+}
+
+phx_err_t phx_confidential_open_secrets(const uint8_t contract_sk[32],
+                                        const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                        const json_t *sealed, phx_buf_t *out, phx_error_t *e)
+{
+    return open_aad(PHX_SEAL_SECRET, contract_sk, contract_id, code_hash, 32, sealed, out, NULL, e);
 }
 
 phx_err_t phx_confidential_seal_reply(const uint8_t reply_key[32], const uint8_t contract_id[32],

@@ -176,6 +176,125 @@ static void hex32(const uint8_t b[32], char out[67])
     phx_hex_encode_to(out + 2, b, 32);
 }
 
+/* The chain's deployment registry entry for id: owner (zero when the chain has
+ * none: an off-chain contract) and code hash. The chain not answering is an
+ * error, never "no entry": a check that needs the chain fails closed. */
+static phx_err_t chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
+                                uint8_t code_hash[32], phx_error_t *e)
+{
+    memset(owner, 0, 20);
+    memset(code_hash, 0, 32);
+    json_t *onchain = NULL, *args = json_pack("[o]", phx_json_hex(id, 32));
+    phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
+    phx_rpc_opts_t ro = {.timeout_ms = 5000, .retries = 1};
+    phx_error_t ce = {0};
+    phx_err_t err = PHX_OK;
+    if (!args || phx_rpc_open(w->rpc_url, &ro, &rpc, &ce) ||
+        phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)", args,
+                       "(address,uint32,bytes32,string)", &onchain, &ce)) {
+        err = phx_fail(e, PHX_ERR_REMOTE,
+                       "the chain cannot be read (%s): refusing, as the owner and code hash "
+                       "it records cannot be checked",
+                       ce.message[0] ? ce.message : "no answer");
+    } else {
+        const char *o = json_string_value(json_array_get(onchain, 0));
+        const char *h = json_string_value(json_array_get(onchain, 2));
+        if (!o || !h || phx_hex_decode_fixed(o, owner, 20, NULL) ||
+            phx_hex_decode_fixed(h, code_hash, 32, NULL))
+            err = phx_fail(e, PHX_ERR_REMOTE, "the chain's contract record does not parse");
+    }
+    json_decref(onchain);
+    json_decref(args);
+    phx_rpc_close(rpc);
+    return err;
+}
+
+static void contract_path(phx_worker_t *w, const uint8_t id[32], char *path, size_t cap)
+{
+    char hx[67];
+    hex32(id, hx);
+    snprintf(path, cap, "%s/contracts/%s.json", w->dir, hx + 2);
+}
+
+/* An owner-signed ContractOp as it arrives ({"id","owner","salt","nonce",
+ * "signature",...}): the signer is the owner the chain records for id, or,
+ * for a contract the chain does not know, the owner id is derived from
+ * (Jobs.contractId(owner, salt)), so no one else can claim the id. The op must
+ * not be older than the one this worker holds (no roll-back of code or
+ * secrets by replaying an old op). */
+static phx_err_t owner_op_check(phx_worker_t *w, const json_t *req, phx_owner_op_t *op,
+                                uint8_t owner[20], phx_error_t *e)
+{
+    uint8_t sig[65], salt[32], d[32], signer[20], chain_owner[20], chain_hash[32], zero[32] = {0};
+    int64_t nonce = 0;
+    phx_err_t err;
+    if (!json_object_get(req, "owner") || !json_object_get(req, "signature") ||
+        !json_object_get(req, "nonce"))
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "%s needs the contract owner's signature (owner, nonce, signature)",
+                        op->action);
+    if ((err = phx_json_get_hex_fixed(req, "owner", owner, 20, e)) ||
+        (err = phx_json_get_hex_fixed(req, "signature", sig, 65, e)) ||
+        (err = phx_json_get_int(req, "nonce", &nonce, e)))
+        return err;
+    if (nonce <= 0) return phx_fail(e, PHX_ERR_INVALID, "nonce must be positive");
+    op->nonce = (uint64_t)nonce;
+    if ((err = phx_owner_op_digest(op, d, e)) || (err = phx_owner_recover(d, sig, signer, e)))
+        return err;
+    if (memcmp(signer, owner, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "the %s is not signed by the owner it names",
+                        op->action);
+    if ((err = chain_contract(w, op->contract_id, chain_owner, chain_hash, e))) return err;
+    if (memcmp(chain_owner, zero, 20)) {
+        if (memcmp(chain_owner, owner, 20))
+            return phx_fail(e, PHX_ERR_VERIFY, "the chain records another owner for this id");
+        if (!strcmp(op->action, "deploy") && memcmp(chain_hash, op->code_hash, 32))
+            return phx_fail(e, PHX_ERR_VERIFY, "the chain records another code hash for this id");
+    }
+    /* What this worker holds for the id, if anything. */
+    char path[1500];
+    contract_path(w, op->contract_id, path, sizeof path);
+    json_t *rec = NULL;
+    int64_t held = 0;
+    uint8_t held_hash[32] = {0}, held_secrets[32] = {0}, held_owner[20] = {0};
+    bool have = phx_json_load_file(path, &rec, NULL) == PHX_OK, deleted = false;
+    if (have) {
+        phx_json_get_int(rec, "nonce", &held, NULL);
+        if (json_object_get(rec, "code_hash"))
+            phx_json_get_hex_fixed(rec, "code_hash", held_hash, 32, NULL);
+        if (json_object_get(rec, "owner"))
+            phx_json_get_hex_fixed(rec, "owner", held_owner, 20, NULL);
+        phx_owner_secrets_hash(json_object_get(rec, "sealed_secrets"), held_secrets, NULL);
+        deleted = json_is_true(json_object_get(rec, "deleted"));
+        json_decref(rec);
+    }
+    if (!memcmp(chain_owner, zero, 20)) {
+        /* Off chain: the id is the owner's own, by derivation. A delete may
+         * name the owner this worker recorded instead of the salt. */
+        if (json_object_get(req, "salt")) {
+            uint8_t want[32];
+            if ((err = phx_json_get_hex_fixed(req, "salt", salt, 32, e))) return err;
+            phx_chain_contract_id(owner, salt, want);
+            if (memcmp(want, op->contract_id, 32))
+                return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
+        } else if (!have || memcmp(held_owner, owner, 20)) {
+            return phx_fail(e, PHX_ERR_VERIFY,
+                            "the %s names neither the salt the id derives from nor the owner "
+                            "this worker recorded",
+                            op->action);
+        }
+    }
+    /* Against what this worker holds: only forward. */
+    if (!have) return PHX_OK;
+    if ((uint64_t)held > op->nonce)
+        return phx_fail(e, PHX_ERR_VERIFY, "an older op than the one this worker holds");
+    if ((uint64_t)held == op->nonce &&
+        (deleted != !strcmp(op->action, "delete") || memcmp(held_hash, op->code_hash, 32) ||
+         memcmp(held_secrets, op->secrets_hash, 32)))
+        return phx_fail(e, PHX_ERR_VERIFY, "another op with the same nonce");
+    return PHX_OK;
+}
+
 phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             uint8_t code_hash[32], phx_error_t *e)
 {
@@ -187,52 +306,56 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
     size_t len = strlen(code);
     if (len > (4u << 20)) return phx_fail(e, PHX_ERR_LIMIT, "code over 4 MiB");
     phx_keccak256(code, len, code_hash);
-    uint8_t claimed[32], owner[20], salt[32], want[32];
+    uint8_t claimed[32], owner[20];
     if (json_object_get(req, "code_hash")) {
         if ((err = phx_json_get_hex_fixed(req, "code_hash", claimed, 32, e))) return err;
         if (memcmp(claimed, code_hash, 32))
             return phx_fail(e, PHX_ERR_VERIFY, "code_hash is not keccak256 of the code");
     }
-    if (json_object_get(req, "owner") && json_object_get(req, "salt")) {
-        if ((err = phx_json_get_hex_fixed(req, "owner", owner, 20, e)) ||
-            (err = phx_json_get_hex_fixed(req, "salt", salt, 32, e)))
-            return err;
-        phx_chain_contract_id(owner, salt, want);
-        if (memcmp(want, id, 32))
-            return phx_fail(e, PHX_ERR_VERIFY, "id is not Jobs.contractId(owner, salt)");
-    }
-    /* What the chain's deployment registry says wins over the request. */
-    json_t *onchain = NULL, *args = json_pack("[o]", phx_json_hex(id, 32));
-    phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
-    if (args && !phx_rpc_open(w->rpc_url, NULL, &rpc, NULL) &&
-        !phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)", args,
-                        "(address,uint32,bytes32,string)", &onchain, NULL)) {
-        uint8_t chain_hash[32] = {0}, zero[32] = {0};
-        const char *h = json_string_value(json_array_get(onchain, 2));
-        bool known =
-            h && !phx_hex_decode_fixed(h, chain_hash, 32, NULL) && memcmp(chain_hash, zero, 32);
-        if (known && memcmp(chain_hash, code_hash, 32))
-            err = phx_fail(e, PHX_ERR_VERIFY, "the chain records another code hash for this id");
-    }
-    json_decref(onchain);
-    json_decref(args);
-    phx_rpc_close(rpc);
-    if (err) return err;
+    const json_t *sealed = json_object_get(req, "sealed_secrets");
+    phx_owner_op_t op = {.action = "deploy"};
+    memcpy(op.contract_id, id, 32);
+    memcpy(op.code_hash, code_hash, 32);
+    if ((err = phx_owner_secrets_hash(sealed, op.secrets_hash, e)) ||
+        (err = owner_op_check(w, req, &op, owner, e)))
+        return err;
     char hx[67], path[1500];
     hex32(code_hash, hx);
     snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
     if ((err = phx_file_write_atomic(path, code, len, 0600, e))) return err;
-    /* The record keeps the secrets sealed as they came: they are opened only
-     * in memory, for a call. */
-    json_t *rec = json_pack("{s:o,s:o}", "id", phx_json_hex(id, 32), "code_hash",
-                            phx_json_hex(code_hash, 32));
-    json_t *sealed = json_object_get(req, "sealed_secrets");
-    if (rec && sealed) json_object_set(rec, "sealed_secrets", sealed);
+    /* The record keeps the secrets sealed as they came (to this id and this
+     * code hash): they are opened only in memory, for a call. It keeps the
+     * owner's signed op too, so the worker can show who allowed this code. */
+    json_t *rec = json_pack("{s:o,s:o,s:o,s:I,s:O}", "id", phx_json_hex(id, 32), "code_hash",
+                            phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
+                            (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
+    if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
     char *text = rec ? phx_json_dump(rec, false) : NULL;
     json_decref(rec);
     if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
-    hex32(id, hx);
-    snprintf(path, sizeof path, "%s/contracts/%s.json", w->dir, hx + 2);
+    contract_path(w, id, path, sizeof path);
+    err = phx_file_write_atomic(path, text, strlen(text), 0600, e);
+    free(text);
+    return err;
+}
+
+phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t *req,
+                             phx_error_t *e)
+{
+    uint8_t owner[20];
+    phx_owner_op_t op = {.action = "delete"};
+    memcpy(op.contract_id, id, 32);
+    phx_err_t err = owner_op_check(w, req, &op, owner, e);
+    if (err) return err;
+    /* A tombstone, not nothing: it keeps the nonce, so the deploy it replaced
+     * cannot be replayed. */
+    json_t *rec = json_pack("{s:o,s:b,s:o,s:I}", "id", phx_json_hex(id, 32), "deleted", 1, "owner",
+                            phx_json_hex(owner, 20), "nonce", (json_int_t)op.nonce);
+    char *text = rec ? phx_json_dump(rec, false) : NULL;
+    json_decref(rec);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
+    char path[1500];
+    contract_path(w, id, path, sizeof path);
     err = phx_file_write_atomic(path, text, strlen(text), 0600, e);
     free(text);
     return err;
@@ -252,6 +375,10 @@ phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t 
     phx_buf_free(&text);
     phx_err_t err = PHX_OK;
     if (!rec) return phx_fail(e, PHX_ERR_INVALID, "contract record %s: %s", path, je.text);
+    if (json_is_true(json_object_get(rec, "deleted"))) {
+        json_decref(rec);
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s was deleted by its owner", hx);
+    }
     memcpy(c->id, id, 32);
     if ((err = phx_json_get_hex_fixed(rec, "code_hash", c->code_hash, 32, e))) goto out;
     c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
@@ -294,8 +421,8 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
     phx_err_t err = phx_kms_contract_keys(w->contract_root, c->id, &keys, e);
     if (err) return err;
     if (c->sealed_secrets) {
-        if ((err = phx_confidential_open(PHX_SEAL_SECRET, keys.x25519_sk, c->id, c->sealed_secrets,
-                                         &secrets, NULL, e)))
+        if ((err = phx_confidential_open_secrets(keys.x25519_sk, c->id, c->code_hash,
+                                                 c->sealed_secrets, &secrets, e)))
             goto out;
         json_error_t je;
         sec = json_loadb((const char *)secrets.ptr, secrets.len, 0, &je);

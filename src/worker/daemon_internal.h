@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "phx/chain_owner.h"
 #include "phx/kms.h"
 #include "phx/net.h"
 #include "phx/sandbox.h"
@@ -52,6 +53,10 @@ phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
                    phx_buf_t *collateral, phx_error_t *e);
 phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             uint8_t code_hash[32], phx_error_t *e);
+/* POST /v1/contracts/:id/delete: the owner's signed delete ({"owner","nonce",
+ * "signature"}); leaves a tombstone with the nonce. */
+phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t *req,
+                             phx_error_t *e);
 phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e);
 void wk_contract_clear(wk_contract_t *c);
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,

@@ -35,7 +35,9 @@ gw=$(json "$tmp/gw.json" "['url']")
 "$phx" workers >/dev/null 2>"$tmp/err"; check "no network known: usage error" 2 $?
 grep -q "phx devnet" "$tmp/err"; check "and the message says how to get one" 0 $?
 # The devnet's endpoints file is the last resort.
-printf '{"gateway":"%s","kms":{"address":"%s"}}\n' "$gw" "$kms_addr" >"$PHX_HOME/endpoints.json"
+# The owner's key, as a devnet's endpoints file names it ("user"."key_file").
+python3 -c "import os; print(os.urandom(32).hex())" >"$tmp/user.key"
+printf '{"gateway":"%s","kms":{"address":"%s"},"user":{"key_file":"%s"}}\n' "$gw" "$kms_addr" "$tmp/user.key" >"$PHX_HOME/endpoints.json"
 "$phx" workers --json >"$tmp/w.json"; check "workers via endpoints.json" 0 $?
 check "one worker, healthy" "1 True" "$(json "$tmp/w.json" "['workers'].__len__()") $(json "$tmp/w.json" "['workers'][0]['healthy']")"
 PHX_GATEWAY=http://127.0.0.1:1 "$phx" workers >/dev/null 2>&1; check "PHX_GATEWAY wins over endpoints.json" 1 $?
@@ -72,7 +74,10 @@ grep -q "not the KMS" "$tmp/err"; check "and says so" 0 $?
 check "logs list both calls" 2 "$(json "$tmp/l.json" "['jobs'].__len__()")"
 check "with the worker's log lines" called "$(json "$tmp/l.json" "['jobs'][0]['logs'][0]")"
 "$phx" logs "$id" | grep -q "| called"; check "logs text shows log lines" 0 $?
-"$phx" jobs --json >"$tmp/j.json"; check "jobs" 0 $?
-check "jobs include the failed one" 3 "$(json "$tmp/j.json" "['jobs'].__len__()")"
+"$phx" jobs "$id" --json >"$tmp/j.json"; check "jobs of the contract (owner-signed)" 0 $?
+check "jobs list its two calls" 2 "$(json "$tmp/j.json" "['jobs'].__len__()")"
+"$phx" logs "$id" --key-file "$tmp/other.key" >/dev/null 2>&1; check "logs with a missing key file: usage error" 2 $?
+python3 -c "import os; print(os.urandom(32).hex())" >"$tmp/other.key"
+"$phx" logs "$id" --key-file "$tmp/other.key" >/dev/null 2>"$tmp/err"; check "logs signed by another key are refused" 1 $?
 "$phx" workers | grep -q healthy; check "workers text" 0 $?
 finish

@@ -84,7 +84,10 @@ static phx_err_t w_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     if (sealed) {
         phx_buf_t pt = PHX_BUF_INIT;
         json_t *secrets = NULL;
-        err = phx_confidential_open(PHX_SEAL_SECRET, sk, id, sealed, &pt, NULL, e);
+        uint8_t ch[32];
+        err = phx_hex_decode_fixed(code_hash, ch, 32, e);
+        /* Secrets are bound to the code hash too (the AAD). */
+        if (!err) err = phx_confidential_open_secrets(sk, id, ch, sealed, &pt, e);
         if (!err) err = phx_json_parse((const char *)pt.ptr, pt.len, &secrets, e);
         pthread_mutex_lock(&lock);
         if (!err)
@@ -193,10 +196,15 @@ int main(void)
     /* The user's side: an endpoints file naming the gateway and the KMS to trust. */
     uint8_t kms_addr[20];
     phx_kms_address(kms, kms_addr);
-    char *kms_hex = phx_hex_encode(kms_addr, 20), path[400], text[600];
+    char *kms_hex = phx_hex_encode(kms_addr, 20), path[400], text[1200], key_path[400];
+    /* The owner's key, named the way a devnet names its user's. */
+    snprintf(key_path, sizeof key_path, "%s/user.key", dir);
+    const char user_key[] = "0x1111111111111111111111111111111111111111111111111111111111111111\n";
+    CHECK(phx_file_write_atomic(key_path, user_key, sizeof user_key - 1, 0600, &e) == PHX_OK);
     snprintf(path, sizeof path, "%s/endpoints.json", dir);
-    snprintf(text, sizeof text, "{\"gateway\":\"%s\",\"kms\":{\"address\":\"%s\"}}",
-             phx_gateway_url(g), kms_hex);
+    snprintf(text, sizeof text,
+             "{\"gateway\":\"%s\",\"kms\":{\"address\":\"%s\"},\"user\":{\"key_file\":\"%s\"}}",
+             phx_gateway_url(g), kms_hex, key_path);
     CHECK(phx_file_write_atomic(path, text, strlen(text), 0600, &e) == PHX_OK);
     setenv("PHX_HOME", dir, 1);
     unsetenv("PHX_GATEWAY");

@@ -10,12 +10,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "phx/chain_owner.h"
 #include "phx/crypto.h"
 #include "phx/gateway.h"
 #include "phx/net.h"
 #include "test.h"
 
 #define NW 3
+
+/* The contract owner's key: deploys, logs and blob puts are signed with it. */
+static const uint8_t owner_sk[32] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+                                     7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+
+/* A deploy the owner signed: the stand-ins name a contract keccak256(code). */
+static char *signed_deploy(const char *code)
+{
+    phx_owner_op_t op = {.action = "deploy", .nonce = 1};
+    uint8_t owner[20], d[32], sig[65];
+    phx_keccak256(code, strlen(code), op.contract_id);
+    phx_keccak256(code, strlen(code), op.code_hash);
+    phx_eth_address_from_seckey(owner_sk, owner);
+    if (phx_owner_op_digest(&op, d, NULL) || phx_owner_sign(d, owner_sk, sig, NULL)) return NULL;
+    json_t *j = json_pack("{s:o,s:s,s:o,s:I,s:o}", "id", phx_json_hex(op.contract_id, 32), "code",
+                          code, "owner", phx_json_hex(owner, 20), "nonce", (json_int_t)1,
+                          "signature", phx_json_hex(sig, 65));
+    char *text = j ? phx_json_dump(j, false) : NULL;
+    json_decref(j);
+    return text;
+}
+
+/* "owner=..&expires=..&signature=.." for an OwnerRequest of owner_sk. */
+static void owner_query(const char *action, const uint8_t subject[32], char *out, size_t cap)
+{
+    uint8_t owner[20], d[32], sig[65];
+    uint64_t exp = phx_now_ms() / 1000 + 300;
+    phx_eth_address_from_seckey(owner_sk, owner);
+    phx_owner_request_digest(action, subject, exp, d, NULL);
+    phx_owner_sign(d, owner_sk, sig, NULL);
+    char oh[41], sh[131];
+    phx_hex_encode_to(oh, owner, 20);
+    phx_hex_encode_to(sh, sig, 65);
+    snprintf(out, cap, "owner=0x%s&expires=%llu&signature=0x%s", oh, (unsigned long long)exp, sh);
+}
 
 typedef struct {
     int index;
@@ -109,7 +145,7 @@ static void stand_in_stop(stand_in_t *w)
 static int req(const char *method, const char *base, const char *path, const char *body,
                json_t **out)
 {
-    char url[512];
+    char url[1024];
     snprintf(url, sizeof url, "%s%s", base, path);
     phx_buf_t resp = PHX_BUF_INIT;
     int status = 0;
@@ -150,11 +186,15 @@ int main(void)
     const char *gw = phx_gateway_url(g);
     CHECK(phx_gateway_healthy_count(g) == NW);
 
-    /* Deploy: the code is stored under its keccak256, and the answer says so. */
+    /* Deploy: unsigned is refused; the owner's is stored under its keccak256,
+     * and the answer says so. */
     json_t *j = NULL;
     char body[512];
     snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
-    CHECK(req("POST", gw, "/v1/contracts", body, &j) == 200);
+    CHECK(req("POST", gw, "/v1/contracts", body, NULL) == 403);
+    char *signed_body = signed_deploy(code);
+    CHECK(signed_body && req("POST", gw, "/v1/contracts", signed_body, &j) == 200);
+    free(signed_body);
     const char *id = NULL, *ch = NULL;
     CHECK(j && !phx_json_get_str(j, "id", &id, NULL) &&
           !phx_json_get_str(j, "code_hash", &ch, NULL));
@@ -165,7 +205,7 @@ int main(void)
     char idbuf[67] = "";
     if (id) snprintf(idbuf, sizeof idbuf, "%s", id);
     json_decref(j);
-    char path[256];
+    char path[640];
     snprintf(path, sizeof path, "/v1/blobs/%s", want_hex);
     {
         char url[512];
@@ -177,8 +217,8 @@ int main(void)
         phx_buf_free(&b);
     }
 
-    /* Calls spread over all three workers; the two that never saw the deploy
-     * get it from the gateway's blobs on their first call. */
+    /* The signed deploy went to every worker (the gateway keeps no sealed
+     * secrets to hand out later); calls spread over all three. */
     snprintf(path, sizeof path, "/v1/contracts/%s/call", idbuf);
     int ok = 0;
     for (int i = 0; i < 30; i++) {
@@ -216,7 +256,9 @@ int main(void)
     CHECK(json_is_true(json_object_get(json_array_get(ws, 0), "healthy")));
     CHECK(json_is_string(json_object_get(json_array_get(ws, 0), "address")));
     CHECK(json_array_size(json_object_get(j, "contracts")) == 1);
-    CHECK(json_array_size(json_object_get(j, "jobs")) == 40);
+    /* Which contract was called when is its owner's: only a count here. */
+    CHECK(json_object_get(j, "jobs") == NULL);
+    CHECK(json_integer_value(json_object_get(j, "calls")) == 40);
     json_decref(j);
     /* Metrics: the server's per-route counters and ours. */
     {
@@ -232,13 +274,16 @@ int main(void)
               strstr((char *)text.ptr, "route=\"POST /v1/contracts/:id/call\",code=\"2xx\"} 40\n"));
         phx_buf_free(&text);
     }
-    /* Any bytes by hash with PUT /v1/blobs. */
+    /* Any bytes by hash with PUT /v1/blobs, signed by a contract owner. */
     {
-        char url[300];
-        snprintf(url, sizeof url, "%s/v1/blobs", gw);
+        char url[600], q[300];
+        const char other[] = "export default () => 42;";
+        uint8_t oh[32];
+        phx_keccak256(other, sizeof other - 1, oh);
+        owner_query("blob-put", oh, q, sizeof q);
+        snprintf(url, sizeof url, "%s/v1/blobs?%s", gw, q);
         phx_buf_t text = PHX_BUF_INIT;
         int st = 0;
-        const char other[] = "export default () => 42;";
         CHECK(phx_http_fetch("PUT", url, "application/javascript", other, sizeof other - 1, NULL,
                              &st, &text, &e) == PHX_OK &&
               st == 201);
@@ -249,8 +294,16 @@ int main(void)
         free(hx);
         phx_buf_free(&text);
     }
-    /* Logs of a contract: its jobs with what the workers logged. */
+    /* Logs of a contract: its jobs with what the workers logged, for its owner. */
     snprintf(path, sizeof path, "/v1/contracts/%s/logs", idbuf);
+    CHECK(req("GET", gw, path, NULL, NULL) == 403);
+    {
+        uint8_t idb[32] = {0};
+        char q[300];
+        phx_hex_decode_fixed(idbuf, idb, 32, NULL);
+        owner_query("logs", idb, q, sizeof q);
+        snprintf(path, sizeof path, "/v1/contracts/%s/logs?%s", idbuf, q);
+    }
     CHECK(req("GET", gw, path, NULL, &j) == 200);
     json_t *jobs = json_object_get(j, "jobs");
     CHECK(json_array_size(jobs) == 40);

@@ -191,6 +191,36 @@ static void test_peer(const phx_contract_keys_t *k, const uint8_t cid[32])
            rounds);
 }
 
+/* Secrets open only for the contract id and the code hash they were sealed
+ * to: other code under the same id (a hijack, or an update the owner did not
+ * re-seal for) gets nothing, and the plain label path does not open them. */
+static void test_secrets_bound_to_code(const phx_contract_keys_t *k, const uint8_t cid[32],
+                                       const uint8_t other_cid[32])
+{
+    phx_error_t e = {0};
+    uint8_t code_a[32], code_b[32];
+    phx_keccak256("export default () => 1;", 23, code_a);
+    phx_keccak256("export default (i, ctx) => ctx.secrets;", 39, code_b);
+    const char secret[] = "{\"SEED\":\"abandon abandon\"}";
+    json_t *sealed = NULL;
+    CHECK(phx_confidential_seal_secrets(k->x25519_pub, cid, code_a, secret, sizeof secret - 1,
+                                        &sealed, &e) == PHX_OK);
+    phx_buf_t pt = PHX_BUF_INIT;
+    CHECK(phx_confidential_open_secrets(k->x25519_sk, cid, code_a, sealed, &pt, &e) == PHX_OK &&
+          pt.len == sizeof secret - 1 && !memcmp(pt.ptr, secret, pt.len));
+    phx_buf_free(&pt);
+    CHECK(phx_confidential_open_secrets(k->x25519_sk, cid, code_b, sealed, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK(pt.len == 0);
+    CHECK(phx_confidential_open_secrets(k->x25519_sk, other_cid, code_a, sealed, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK(phx_confidential_open(PHX_SEAL_SECRET, k->x25519_sk, cid, sealed, &pt, NULL, &e) ==
+          PHX_ERR_VERIFY);
+    phx_buf_free(&pt);
+    json_decref(sealed);
+    printf("secrets sealed to one code hash do not open under another\n");
+}
+
 int main(void)
 {
     if (phx_crypto_init()) return 1;
@@ -205,6 +235,7 @@ int main(void)
     CHECK(phx_kms_contract_keys(croot, other_cid, &other, &e) == PHX_OK);
     test_local(&k, cid, &other, other_cid);
     test_peer(&k, cid);
+    test_secrets_bound_to_code(&k, cid, other_cid);
     phx_kms_contract_keys_clear(&k);
     phx_kms_contract_keys_clear(&other);
     return test_done("test_confidential");
