@@ -846,7 +846,9 @@ static void test_wall(void)
      * nothing) is not available offline; a tight loop with CPU above wall does it. */
     phx_sandbox_result_t r = run(p, "export default async () => { while (true) {} };");
     CHECK(failed_with(&r, "wall_limit"));
-    CHECK(r.wall_ms >= 800 && r.wall_ms < 3000);
+    /* Stopped, not merely slow: a generous upper bound (a loaded machine can
+     * take seconds to deliver the kill), far below the contract's forever. */
+    CHECK(r.wall_ms >= 800 && r.wall_ms < 30000);
     phx_sandbox_result_free(&r);
     check_still_serving(p);
     phx_sandbox_pool_free(p);
@@ -898,7 +900,11 @@ int main(void)
     const char *allow[] = {allow0, "127.0.0.1:1"};
     phx_sandbox_config_t cfg = {0};
     cfg.limits.cpu_ms = 1500;
-    cfg.limits.wall_ms = 10000;
+    /* The wall budget only stops a runaway test here; the hostile cases must hit
+     * their own limit (cpu_limit, kv_limit) first. At 10 s a CPU burner that got
+     * under 15% of a core (seen at load 40 on this 2-core machine) hit the wall
+     * first and failed as wall_limit; test_wall covers the wall limit. */
+    cfg.limits.wall_ms = 60000;
     cfg.limits.mem_bytes = 64u << 20;
     /* 4 MiB of kv writes per invocation: the disk filler reaches kv_limit in ~20
      * puts, well inside the 1.5 s of CPU even under ASan on a loaded machine. */
