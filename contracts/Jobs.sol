@@ -49,9 +49,12 @@ contract Jobs {
 
     IERC20 public immutable token;
     IWorkerRegistry public immutable registry;
-    // keccak256(abi.encode(RESULT_TAG, chainid, address(this))): binds a result
-    // signature to this deployment on this chain.
-    bytes32 public immutable domain;
+    // keccak256(abi.encode(RESULT_TAG, chainid, address(this))) as of deployment:
+    // binds a result signature to this deployment on this chain. Recomputed by
+    // domain() when block.chainid is not the deployment's (after a fork), so a
+    // signature made on one side of a fork never settles on the other.
+    bytes32 private immutable deployedDomain;
+    uint256 private immutable deployedChainId;
     address public governor;
 
     uint256 public feePerWorker; // PHA paid to each of the k signing operators
@@ -118,7 +121,8 @@ contract Jobs {
         if (address(token_) == address(0) || address(registry_) == address(0)) revert ZeroAddress();
         token = token_;
         registry = registry_;
-        domain = keccak256(abi.encode(RESULT_TAG, block.chainid, address(this)));
+        deployedChainId = block.chainid;
+        deployedDomain = keccak256(abi.encode(RESULT_TAG, block.chainid, address(this)));
         governor = msg.sender;
         feePerWorker = feePerWorker_;
         requestTimeout = requestTimeout_;
@@ -214,6 +218,13 @@ contract Jobs {
         );
     }
 
+    /// The result-signing domain on the chain this runs on now (as OpenZeppelin's
+    /// EIP712 does for its separator): cached while the chain id is unchanged.
+    function domain() public view returns (bytes32) {
+        if (block.chainid == deployedChainId) return deployedDomain;
+        return keccak256(abi.encode(RESULT_TAG, block.chainid, address(this)));
+    }
+
     /// What each of the k workers signs (raw digest, no EIP-191 prefix):
     /// keccak256(domain || requestId || contractId || codeHash || keccak256(output)).
     function resultDigest(uint256 requestId, bytes32 contractId_, bytes32 codeHash, bytes32 outputHash)
@@ -221,7 +232,7 @@ contract Jobs {
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(domain, requestId, contractId_, codeHash, outputHash));
+        return keccak256(abi.encode(domain(), requestId, contractId_, codeHash, outputHash));
     }
 
     function fulfill(uint256 requestId, bytes calldata output, bytes[] calldata signatures) external {

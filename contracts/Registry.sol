@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Registry: the governed allowlist of TEE measurements, the KMS nodes, and the
-// workers with their keys, operators and status (DESIGN.md §2, §6). A worker is
-// registered by its operator with a KMS signature over the worker's attested
-// identity; the quote is checked here only for its key binding and measurement
-// (cheap, fixed offsets) and emitted whole so anyone can re-verify it off chain.
+// workers with their keys, operators and status (DESIGN.md §2, §6). The chain of
+// admission has no gap: governance admits a KMS after verifying its quote off
+// chain (the quote and its collateral's hash go on record here), a replica KMS
+// is admitted by governance or by a quorum of admitted KMS signatures over its
+// quote, and a worker is registered by its operator with the signature of an
+// admitted KMS that verified the worker's quote. Quotes are checked here only for
+// their key binding and measurement (cheap, fixed offsets) and emitted whole so
+// anyone can re-verify them off chain (`phx verify`).
 pragma solidity ^0.8.24;
 
 import {IERC20, IStaking, IWorkerRegistry} from "./IPhx.sol";
@@ -22,6 +26,26 @@ contract Registry is IWorkerRegistry {
     // What the KMS signs: keccak256(abi.encode(WORKER_ATTEST_TAG, chainid, registry,
     // operator, worker, x25519, measurement, teeType, quoteHash, nonce)).
     bytes32 public constant WORKER_ATTEST_TAG = keccak256("phx-kms-worker-v1");
+    // What each admitted KMS of a quorum signs to admit a replica:
+    // keccak256(abi.encode(KMS_ADMIT_TAG, chainid, registry, kms, x25519,
+    // measurement, teeType, quoteHash, collateralHash, nonce)).
+    bytes32 public constant KMS_ADMIT_TAG = keccak256("phx-kms-admit-v1");
+
+    uint8 public constant KMS_NONE = 0;
+    uint8 public constant KMS_ADMITTED = 1;
+    uint8 public constant KMS_REVOKED = 2;
+
+    // An admitted KMS key: what its verified quote said, and how it got in.
+    struct Kms {
+        uint8 status;
+        uint32 teeType;
+        uint64 admittedAt;
+        address admittedBy; // the governor, or this contract for a quorum
+        bytes32 x25519;
+        bytes32 measurement;
+        bytes32 quoteHash;
+        bytes32 collateralHash; // keccak256 of the collateral the quote verified with
+    }
 
     struct Worker {
         address operator;
@@ -40,9 +64,9 @@ contract Registry is IWorkerRegistry {
     uint256 public minStake; // per active worker
 
     mapping(bytes32 => bool) public measurementAllowed;
-    mapping(address => bool) public isKms;
-    // Set when governance removes a KMS key: its old quote must not list it again.
-    mapping(address => bool) public kmsRevoked;
+    mapping(address => Kms) public kmsNodes;
+    // Admitted KMS signatures needed to admit a replica without governance.
+    uint256 public kmsQuorum;
     mapping(address => Worker) public workers;
     address[] public workerList;
     mapping(address => uint256) public bonded;
@@ -52,17 +76,20 @@ contract Registry is IWorkerRegistry {
     event StakingChanged(address indexed staking);
     event MinStakeChanged(uint256 minStake);
     event MeasurementSet(bytes32 indexed measurement, bool allowed);
-    event KmsSet(address indexed kms, bool allowed);
-    event KmsRegistered(
+    event KmsAdmitted(
         address indexed kms,
-        address indexed operator,
+        address indexed admittedBy,
         bytes32 x25519,
         bytes32 measurement,
         uint32 teeType,
         bytes32 quoteHash,
+        bytes32 collateralHash,
         bytes32 nonce,
         bytes quote
     );
+    event KmsVouched(address indexed kms, address[] signers);
+    event KmsRemoved(address indexed kms);
+    event KmsQuorumChanged(uint256 quorum);
     event Bonded(address indexed operator, uint256 amount, uint256 total);
     event Unbonded(address indexed operator, uint256 amount, uint256 total);
     event WorkerRegistered(
@@ -91,6 +118,9 @@ contract Registry is IWorkerRegistry {
     error BadKmsSignature(address recovered);
     error TransferFailed();
     error KmsRevoked(address kms);
+    error NotKms(address kms);
+    error RoleConflict(address key);
+    error BadQuorum(uint256 signatures, uint256 needed);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -102,6 +132,7 @@ contract Registry is IWorkerRegistry {
         token = token_;
         governor = msg.sender;
         minStake = minStake_;
+        kmsQuorum = 1;
     }
 
     // ---- governance (the Governor contract takes this role later) ----------
@@ -129,35 +160,124 @@ contract Registry is IWorkerRegistry {
         emit MeasurementSet(measurement, allowed);
     }
 
-    function setKms(address kms, bool allowed) external onlyGovernor {
-        if (kms == address(0)) revert ZeroAddress();
-        isKms[kms] = allowed;
-        kmsRevoked[kms] = !allowed;
-        emit KmsSet(kms, allowed);
+    function setKmsQuorum(uint256 quorum) external onlyGovernor {
+        if (quorum == 0) revert BadQuorum(0, 1);
+        kmsQuorum = quorum;
+        emit KmsQuorumChanged(quorum);
+    }
+
+    /// A removed KMS key signs nothing any more (workers it admitted stay until
+    /// governance invalidates them; `phx verify` reports their KMS as removed)
+    /// and can never be admitted again: a new key needs a new quote.
+    function revokeKms(address kms) external onlyGovernor {
+        Kms storage k = kmsNodes[kms];
+        if (k.status != KMS_ADMITTED) revert NotKms(kms);
+        k.status = KMS_REVOKED;
+        emit KmsRemoved(kms);
     }
 
     // ---- KMS nodes ------------------------------------------------------------
 
-    /// A KMS lists its own identity key with a quote from its TEE. The quote's
-    /// report_data must be keccak256("phx-kms-v1" || kms || x25519 || nonce) || nonce
-    /// and its measurement must be on the same allowlist governance keeps for
-    /// workers: governance approves KMS code by allowing its measurement. The
-    /// nonce is the KMS's own (there is nobody to issue one); a replayed quote can
-    /// only list the same key again, and never one governance removed (kmsRevoked).
-    /// Anyone may pay the gas (the KMS's operator); the quote is emitted whole so
-    /// anyone can re-verify its signatures off chain.
-    function registerKms(address kms, bytes32 x25519, bytes32 nonce, bytes calldata quote) external {
+    /// Admitted, not removed, and running a measurement governance still allows.
+    function isKms(address kms) public view returns (bool) {
+        Kms storage k = kmsNodes[kms];
+        return k.status == KMS_ADMITTED && measurementAllowed[k.measurement];
+    }
+
+    /// Governance admits a KMS key after it verified the KMS's quote off chain
+    /// (`phx kms admit`: signatures to the pinned root, TCB policy, a nonce of its
+    /// own choosing). The chain cannot check the quote's signatures; it checks
+    /// what it can (report data = keccak256("phx-kms-v1" || kms || x25519 || nonce)
+    /// || nonce, allowed measurement) and records the quote whole with its
+    /// collateral's hash so anyone can re-check the admission.
+    function admitKms(address kms, bytes32 x25519, bytes32 nonce, bytes calldata quote, bytes32 collateralHash)
+        external
+        onlyGovernor
+    {
+        _admitKms(kms, x25519, nonce, quote, collateralHash, msg.sender);
+    }
+
+    /// The digest each KMS of a quorum signs (raw, no EIP-191 prefix) after it
+    /// verified the replica's quote in its own TEE.
+    function kmsAdmitDigest(
+        address kms,
+        bytes32 x25519,
+        bytes32 measurement,
+        uint32 teeType,
+        bytes32 quoteHash,
+        bytes32 collateralHash,
+        bytes32 nonce
+    ) public view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                KMS_ADMIT_TAG, block.chainid, address(this), kms, x25519, measurement, teeType, quoteHash,
+                collateralHash, nonce
+            )
+        );
+    }
+
+    /// A replica KMS admitted by kmsQuorum signatures of distinct admitted KMS
+    /// keys (signers in strictly ascending address order, none the replica
+    /// itself). Anyone may send it; the signatures are the authority.
+    function admitKmsByQuorum(
+        address kms,
+        bytes32 x25519,
+        bytes32 nonce,
+        bytes calldata quote,
+        bytes32 collateralHash,
+        bytes[] calldata signatures
+    ) external {
+        if (signatures.length < kmsQuorum) revert BadQuorum(signatures.length, kmsQuorum);
+        (uint32 teeType, bytes32 measurement,,) = parseQuote(quote);
+        bytes32 digest = kmsAdmitDigest(kms, x25519, measurement, teeType, keccak256(quote), collateralHash, nonce);
+        address[] memory signers = new address[](signatures.length);
+        address last = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = PhxSig.recover(digest, signatures[i]);
+            if (signer <= last || signer == kms || !isKms(signer)) revert BadKmsSignature(signer);
+            signers[i] = signer;
+            last = signer;
+        }
+        _admitKms(kms, x25519, nonce, quote, collateralHash, address(this));
+        emit KmsVouched(kms, signers);
+    }
+
+    function _admitKms(
+        address kms,
+        bytes32 x25519,
+        bytes32 nonce,
+        bytes calldata quote,
+        bytes32 collateralHash,
+        address by
+    ) private {
         if (kms == address(0)) revert ZeroAddress();
-        if (isKms[kms]) revert AlreadyRegistered(kms);
-        if (kmsRevoked[kms]) revert KmsRevoked(kms);
+        Kms storage k = kmsNodes[kms];
+        if (k.status == KMS_ADMITTED) revert AlreadyRegistered(kms);
+        if (k.status == KMS_REVOKED) revert KmsRevoked(kms);
+        // One key, one role: a worker key never becomes a KMS (DESIGN.md §2).
+        if (workers[kms].status != STATUS_NONE) revert RoleConflict(kms);
         (uint32 teeType, bytes32 measurement, bytes32 bound, bytes32 quoteNonce) = parseQuote(quote);
         if (bound != keccak256(abi.encodePacked("phx-kms-v1", kms, x25519, nonce)) || quoteNonce != nonce) {
             revert ReportDataMismatch();
         }
         if (!measurementAllowed[measurement]) revert MeasurementNotAllowed(measurement);
-        isKms[kms] = true;
-        emit KmsSet(kms, true);
-        emit KmsRegistered(kms, msg.sender, x25519, measurement, teeType, keccak256(quote), nonce, quote);
+        k.status = KMS_ADMITTED;
+        k.teeType = teeType;
+        k.admittedAt = uint64(block.timestamp);
+        k.admittedBy = by;
+        k.x25519 = x25519;
+        k.measurement = measurement;
+        k.quoteHash = keccak256(quote);
+        k.collateralHash = collateralHash;
+        _emitAdmitted(kms, nonce, quote);
+    }
+
+    // Separate frame: the event has more fields than _admitKms has stack slots left.
+    function _emitAdmitted(address kms, bytes32 nonce, bytes calldata quote) private {
+        Kms storage k = kmsNodes[kms];
+        emit KmsAdmitted(
+            kms, k.admittedBy, k.x25519, k.measurement, k.teeType, k.quoteHash, k.collateralHash, nonce, quote
+        );
     }
 
     // ---- operator stake (until Staking exists) ------------------------------
@@ -217,6 +337,7 @@ contract Registry is IWorkerRegistry {
         if (worker == address(0)) revert ZeroAddress();
         // A worker key is made fresh in each TEE; a used key never comes back.
         if (workers[worker].status != STATUS_NONE) revert AlreadyRegistered(worker);
+        if (kmsNodes[worker].status != KMS_NONE) revert RoleConflict(worker);
         Worker memory w = _attested(worker, x25519, nonce, quote);
         uint256 needed = minStake * (activeWorkers[msg.sender] + 1);
         uint256 stake = stakeOf(msg.sender);
@@ -224,7 +345,7 @@ contract Registry is IWorkerRegistry {
         w.kms = PhxSig.recover(
             attestDigest(msg.sender, worker, x25519, w.measurement, w.teeType, w.quoteHash, nonce), kmsSignature
         );
-        if (w.kms == address(0) || !isKms[w.kms]) revert BadKmsSignature(w.kms);
+        if (w.kms == address(0) || !isKms(w.kms)) revert BadKmsSignature(w.kms);
 
         workers[worker] = w;
         workerList.push(worker);

@@ -151,9 +151,6 @@ int main(void)
         x25519[32];
     uint32_t tee;
     phx_eth_address_from_seckey(kms_sk, kms_addr);
-    if (send_tx(&gov, dep.registry, "setKms(address,bool)",
-                json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), NULL, &e))
-        goto out;
     phx_u256_t stake, unit, hundred;
     phx_u256_from_str("1000000000000000000000", &stake, &e); /* 1000 PHA */
     phx_u256_from_str("1000000000000000000", &unit, &e);
@@ -181,6 +178,18 @@ int main(void)
         if (i == 0 && send_tx(&gov, dep.registry, "setMeasurement(bytes32,bool)",
                               json_pack("[o,b]", phx_json_hex(meas, 32), 1), NULL, &e))
             goto out;
+        if (i == 0) {
+            /* Governance admits the KMS key (its quote: the same layout, KMS domain). */
+            uint8_t kq[QUOTE_LEN], zero[32] = {0};
+            memcpy(kq, q, sizeof kq);
+            phx_chain_kms_report_data(kms_addr, x25519, nonce, kq + 48 + 520);
+            if (send_tx(&gov, dep.registry, "admitKms(address,bytes32,bytes32,bytes,bytes32)",
+                        json_pack("[o,o,o,o,o]", phx_json_hex(kms_addr, 20),
+                                  phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
+                                  phx_json_hex(kq, sizeof kq), phx_json_hex(zero, 32)),
+                        NULL, &e))
+                goto out;
+        }
         phx_keccak256(q, sizeof q, qhash);
         phx_chain_attest_digest(dep.chain_id, dep.registry, ops[i].addr, workers[i].addr, x25519,
                                 meas, tee, qhash, nonce, digest);

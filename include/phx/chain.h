@@ -70,8 +70,9 @@ phx_err_t phx_chain_deployment_load(const char *path, phx_chain_deployment_t *ou
 void phx_chain_report_data(const uint8_t worker[20], const uint8_t x25519[32],
                            const uint8_t nonce[32], uint8_t out[64]);
 
-/* A KMS's own identity: keccak256("phx-kms-v1" || kms || x25519 || nonce) || nonce
- * (Registry.registerKms). */
+/* A KMS's own identity, in the KMS's own domain (a worker's quote never passes
+ * for a KMS's): keccak256("phx-kms-v1" || kms || x25519 || nonce) || nonce
+ * (Registry.admitKms, admitKmsByQuorum; the KMS's GET /v1/attestation). */
 void phx_chain_kms_report_data(const uint8_t kms[20], const uint8_t x25519[32],
                                const uint8_t nonce[32], uint8_t out[64]);
 
@@ -93,6 +94,16 @@ void phx_chain_attest_digest(uint64_t chain_id, const uint8_t registry[20],
                              const uint8_t x25519[32], const uint8_t measurement[32],
                              uint32_t tee_type, const uint8_t quote_hash[32],
                              const uint8_t nonce[32], uint8_t out[32]);
+
+/* What each admitted KMS of a quorum signs (raw digest) to admit a replica
+ * (Registry.kmsAdmitDigest): keccak256(abi.encode(keccak256("phx-kms-admit-v1"),
+ * chainId, registry, kms, x25519, measurement, teeType, keccak256(quote),
+ * collateralHash, nonce)). */
+void phx_chain_kms_admit_digest(uint64_t chain_id, const uint8_t registry[20],
+                                const uint8_t kms[20], const uint8_t x25519[32],
+                                const uint8_t measurement[32], uint32_t tee_type,
+                                const uint8_t quote_hash[32], const uint8_t collateral_hash[32],
+                                const uint8_t nonce[32], uint8_t out[32]);
 
 /* Jobs.domain = keccak256(abi.encode(keccak256("phx-result-v1"), chainId, jobs)). */
 void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t out[32]);
@@ -187,9 +198,10 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     "bool callbackOk,address[] operators,bytes output)"
 #define PHX_CHAIN_EV_REFUNDED                                                                      \
     "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
-#define PHX_CHAIN_EV_KMS_REGISTERED                                                                \
-    "KmsRegistered(address indexed kms,address indexed operator,bytes32 x25519,"                   \
-    "bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes quote)"
+#define PHX_CHAIN_EV_KMS_ADMITTED                                                                  \
+    "KmsAdmitted(address indexed kms,address indexed admittedBy,bytes32 x25519,"                   \
+    "bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 collateralHash,bytes32 nonce,"   \
+    "bytes quote)"
 #define PHX_CHAIN_EV_WORKER_REGISTERED                                                             \
     "WorkerRegistered(address indexed worker,address indexed operator,address indexed kms,"        \
     "bytes32 x25519,bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes "     \
@@ -222,16 +234,40 @@ phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
 /* Sign a raw digest as the contracts expect: r || s || v with v = 27 + recid, low s. */
 phx_err_t phx_chain_sign(const uint8_t sk[32], const uint8_t digest[32], uint8_t sig[65]);
 
-/* Governance (the deployer until a Governor exists). */
-phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
-                            const uint8_t kms[20], bool allowed, phx_error_t *e);
-/* A KMS lists its own key with its quote (report data from phx_chain_kms_report_data);
- * the operator pays. */
-phx_err_t phx_chain_register_kms(phx_signer_t *operator_, const phx_chain_deployment_t *d,
-                                 const uint8_t kms[20], const uint8_t x25519[32],
-                                 const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
-                                 phx_error_t *e);
-/* isKms(kms) on the Registry. */
+/* Governance (the deployer until a Governor exists) admits a KMS key whose quote
+ * it verified off chain (phx_kms_admit does both): Registry.admitKms records the
+ * quote (report data from phx_chain_kms_report_data) and collateral_hash =
+ * keccak256 of the collateral it verified with. */
+phx_err_t phx_chain_admit_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                              const uint8_t kms[20], const uint8_t x25519[32],
+                              const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                              const uint8_t collateral_hash[32], phx_error_t *e);
+/* A replica admitted by n signatures of admitted KMS keys over
+ * phx_chain_kms_admit_digest; sigs must be in ascending signer-address order.
+ * Anyone may send it. */
+phx_err_t phx_chain_admit_kms_by_quorum(phx_signer_t *sender, const phx_chain_deployment_t *d,
+                                        const uint8_t kms[20], const uint8_t x25519[32],
+                                        const uint8_t nonce[32], const uint8_t *quote,
+                                        size_t quote_len, const uint8_t collateral_hash[32],
+                                        const uint8_t (*sigs)[65], size_t n, phx_error_t *e);
+/* Governance removes a KMS key for good (Registry.revokeKms). */
+phx_err_t phx_chain_revoke_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                               const uint8_t kms[20], phx_error_t *e);
+/* Registry.kmsNodes(kms): the admission record (status 0 none, 1 admitted, 2 revoked). */
+typedef struct {
+    uint8_t status;
+    uint32_t tee_type;
+    uint64_t admitted_at;
+    uint8_t admitted_by[20]; /* the governor, or the Registry itself for a quorum */
+    uint8_t x25519[32];
+    uint8_t measurement[32];
+    uint8_t quote_hash[32];
+    uint8_t collateral_hash[32];
+} phx_chain_kms_t;
+enum { PHX_CHAIN_KMS_NONE = 0, PHX_CHAIN_KMS_ADMITTED = 1, PHX_CHAIN_KMS_REVOKED = 2 };
+phx_err_t phx_chain_kms_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
+                            phx_chain_kms_t *out, phx_error_t *e);
+/* isKms(kms) on the Registry: admitted, not revoked, measurement still allowed. */
 phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                            bool *out, phx_error_t *e);
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,

@@ -148,6 +148,10 @@ phx_err_t phx_reader_u8(phx_reader_t *r, uint8_t *v, phx_error_t *e);
 phx_err_t phx_reader_u16le(phx_reader_t *r, uint16_t *v, phx_error_t *e);
 phx_err_t phx_reader_u32le(phx_reader_t *r, uint32_t *v, phx_error_t *e);
 phx_err_t phx_reader_u64le(phx_reader_t *r, uint64_t *v, phx_error_t *e);
+/* Big-endian (network order: DER, RLP, ABI); same contract as the LE gets. */
+phx_err_t phx_reader_u16be(phx_reader_t *r, uint16_t *v, phx_error_t *e);
+phx_err_t phx_reader_u32be(phx_reader_t *r, uint32_t *v, phx_error_t *e);
+phx_err_t phx_reader_u64be(phx_reader_t *r, uint64_t *v, phx_error_t *e);
 phx_err_t phx_reader_copy(phx_reader_t *r, void *dst, size_t n, phx_error_t *e);
 /* Point *out into the input (no copy) and advance n bytes. */
 phx_err_t phx_reader_view(phx_reader_t *r, const uint8_t **out, size_t n, phx_error_t *e);

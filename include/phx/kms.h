@@ -116,6 +116,9 @@ typedef enum {
     PHX_KMS_ROLE_WORKER = 1,
     PHX_KMS_ROLE_KMS = 2,
     PHX_KMS_ROLE_REGISTRATION = 3,
+    /* A replica KMS not yet admitted, asking this KMS to vouch for it
+     * (Registry.admitKmsByQuorum): like REGISTRATION, the measurement only. */
+    PHX_KMS_ROLE_KMS_ADMISSION = 4,
 } phx_kms_role_t;
 typedef phx_err_t (*phx_kms_check_peer_fn)(void *ctx, phx_kms_role_t role,
                                            const phx_kms_peer_t *peer, phx_error_t *e);
@@ -154,8 +157,7 @@ typedef struct {
     void *verify_ctx;
     phx_kms_check_peer_fn check_peer;
     void *check_ctx;
-    uint32_t nonce_ttl_s;    /* default 120 */
-    size_t max_nonces;       /* outstanding nonces kept; default 4096 */
+    uint32_t nonce_ttl_s;    /* a nonce's window; default 120 */
     int64_t (*now_fn)(void); /* unix seconds; default time(NULL) (tests move time) */
     uint64_t chain_id;       /* for registration signatures */
     uint8_t registry[20];    /* the Registry contract's address */
@@ -174,10 +176,11 @@ void phx_kms_address(const phx_kms_t *k, uint8_t address[20]);
 void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
 
 /* Routes served (thread-safe handlers):
- *   POST /v1/nonces                    -> {"nonce","expires_at"}
+ *   POST /v1/nonces {"eth_address"}   -> {"nonce","expires_at"}
  *   POST /v1/keys                      worker key release (see phx_kms_keys_request)
  *   POST /v1/replicas                  root secret to an attested KMS replica
  *   POST /v1/registrations             KMS signature for Registry.registerWorker
+ *   POST /v1/vouches                   KMS signature admitting a replica (quorum)
  *   GET  /v1/contracts/:id/pubkey      signed contract public keys
  *   GET  /v1/info                      {"kms_address","x25519_pub","nonce_ttl_s"}
  *   GET  /v1/attestation?nonce=0x..    the KMS's own quote over
@@ -186,13 +189,23 @@ void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
  * k must outlive the router's server. */
 phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e);
 
-/* Issue a single-use nonce that expires after nonce_ttl_s. */
-phx_err_t phx_kms_nonce_issue(phx_kms_t *k, uint8_t nonce[32], int64_t *expires_at, phx_error_t *e);
+/* Nonces are stateless (nothing is stored, so no flood can use them up):
+ * issued_at(8) || random(8) || HMAC-SHA256 under a key derived from the root
+ * over them and the requester's address, cut to 16 bytes. A nonce is good
+ * for nonce_ttl_s after issue, only with the address it was issued to, on
+ * this KMS and its replicas (same root). Within that window it can be used
+ * more than once; docs/kms.md says why that is safe. */
+phx_err_t phx_kms_nonce_issue(phx_kms_t *k, const uint8_t requester[20], uint8_t nonce[32],
+                              int64_t *expires_at, phx_error_t *e);
+/* PHX_OK for a nonce this KMS issued to requester and still inside its
+ * window; PHX_ERR_POLICY (forged, another requester, expired) otherwise. */
+phx_err_t phx_kms_nonce_check(const phx_kms_t *k, const uint8_t requester[20],
+                              const uint8_t nonce[32], phx_error_t *e);
 
 /* The key-release decision without HTTP. request is the JSON body of
  * POST /v1/keys: {"quote":"0x..","collateral":<object or string>,
- * "eth_address":"0x..","x25519_pub":"0x..","nonce":"0x.."}. Once the request
- * parses, its nonce is spent whatever the outcome. Checks, in order: nonce issued and fresh;
+ * "eth_address":"0x..","x25519_pub":"0x..","nonce":"0x.."}. Checks, in order:
+ * nonce issued to eth_address and inside its window;
  * quote verifies (verify seam); report data binds eth_address, x25519_pub and
  * nonce; peer allowed (chain seam). Then *response (new reference) is
  * {"enc","ciphertext","kms_address","signature"}: the payload HPKE-sealed to
@@ -224,6 +237,17 @@ phx_err_t phx_kms_release_open(phx_kms_role_t role, const json_t *response,
 phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t **response,
                                     phx_error_t *e);
 
+/* POST /v1/vouches without HTTP: the body of POST /v1/replicas (a quote in the
+ * KMS domain, phx_chain_kms_report_data). Same checks, with the chain asked
+ * only whether the measurement is allowed, and never for this KMS's own key;
+ * then *response = {"kms","x25519","measurement","tee_type","quote_hash",
+ * "collateral_hash","nonce","kms_address","signature"}: signature over
+ * phx_chain_kms_admit_digest, collateral_hash = keccak256 of the collateral
+ * JSON text verified (a string as sent, an object compactly dumped), one of
+ * the signatures Registry.admitKmsByQuorum takes. */
+phx_err_t phx_kms_vouch_replica(phx_kms_t *k, const json_t *request, json_t **response,
+                                phx_error_t *e);
+
 /* GET /v1/contracts/:id/pubkey without HTTP: {"contract_id","x25519_pub",
  * "address","kms_address","signature"}, signature = secp256k1 r||s||v (v 27/28)
  * by the KMS key over phx_kms_pubkey_digest. */
@@ -251,7 +275,7 @@ typedef struct {
     const phx_http_client_opts_t *http; /* NULL for defaults */
 } phx_kms_requester_t;
 
-/* The whole exchange: POST /v1/nonces, quote over phx_chain_report_data, POST
+/* The whole exchange: POST /v1/nonces (for rq->eth_address), quote over phx_chain_report_data, POST
  * /v1/keys (WORKER: secret = the contract root) or /v1/replicas (KMS: secret =
  * the root), then phx_kms_release_open. A refusal is PHX_ERR_REMOTE with the
  * KMS's reason. */
@@ -264,6 +288,11 @@ phx_err_t phx_kms_request_secret(const phx_kms_requester_t *rq, phx_kms_role_t r
 phx_err_t phx_kms_request_registration(const phx_kms_requester_t *rq,
                                        const uint8_t operator_address[20], json_t **out,
                                        phx_error_t *e);
+
+/* POST /v1/vouches (a replica asking for one quorum signature); *out is the
+ * KMS's answer (phx_kms_vouch_replica), checked to come from rq->kms_address,
+ * plus "quote": everything Registry.admitKmsByQuorum takes with it. */
+phx_err_t phx_kms_request_vouch(const phx_kms_requester_t *rq, json_t **out, phx_error_t *e);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,15 @@ typedef struct {
     const char *sgx_dir;
     /* Production mode: the sim backend refuses to open. */
     bool production;
+    /* sim: behave like TDX and have no sealing key (phx_tee_seal_key is
+     * PHX_ERR_UNSUPPORTED), so the no-sealing paths run on any machine. */
+    bool sim_no_seal;
 } phx_tee_config_t;
+
+/* The CLI's --tee value: a kind, or "sim-noseal" (the sim backend without a
+ * sealing key, as on TDX: sets config->sim_no_seal). */
+phx_err_t phx_tee_spec_parse(const char *name, phx_tee_kind_t *kind, phx_tee_config_t *config,
+                             phx_error_t *e);
 
 typedef struct phx_tee phx_tee_t;
 
@@ -45,6 +53,10 @@ phx_err_t phx_tee_open(phx_tee_kind_t kind, const phx_tee_config_t *config, phx_
                        phx_error_t *e);
 void phx_tee_close(phx_tee_t *t);
 phx_tee_kind_t phx_tee_kind(const phx_tee_t *t);
+/* Whether phx_tee_seal_key works here: false on TDX (no hardware sealing key)
+ * and on sim with sim_no_seal. Without it a worker's identity is fresh each
+ * boot and a KMS gets its root from a peer (docs/tee.md, docs/kms.md). */
+bool phx_tee_can_seal(const phx_tee_t *t);
 
 /* A DCAP quote whose report data is exactly report_data (appended to quote).
  * sim and tdx produce TDX quotes, sgx an SGX quote v3. The backend checks the
@@ -65,8 +77,8 @@ phx_err_t phx_tee_measurement(phx_tee_t *t, phx_tee_measurement_t *m, phx_error_
 
 /* A 32-byte key that only the same measurement on the same platform re-derives,
  * separated by label (e.g. "kms/root"). sim: HKDF over the sim platform secret and
- * the measurement; sgx: HKDF over Gramine's _sgx_mrenclave sealing key; tdx has
- * no hardware sealing key (PHX_ERR_UNSUPPORTED: TDX workers get keys from the KMS).
+ * the measurement; sgx: HKDF over Gramine's _sgx_mrenclave sealing key; tdx (and
+ * sim with sim_no_seal) has no sealing key: PHX_ERR_UNSUPPORTED.
  * Zero the key after use. */
 phx_err_t phx_tee_seal_key(phx_tee_t *t, const char *label, uint8_t key[32], phx_error_t *e);
 

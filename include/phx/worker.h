@@ -183,6 +183,9 @@ phx_err_t phx_jobdb_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n, 
 /* Transitions. Each checks the current state (a job moves only forward;
  * anything else is PHX_ERR_STATE) and commits before returning. */
 phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e); /* ->RUNNING */
+/* SIGNED/SUBMITTED -> RUNNING, only when the signing key is gone (a worker
+ * with no sealing key has a new identity each boot): run and sign again. */
+phx_err_t phx_jobdb_resign(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
 phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
                            size_t output_len, const uint8_t signature[65], phx_error_t *e);
 phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
@@ -212,6 +215,9 @@ typedef struct {
     const phx_attest_policy_t *policy;        /* NULL = phx_attest_policy_default */
     const uint8_t *collateral;                /* for the worker's quote (dcap-qvl JSON) */
     size_t collateral_len;
+    /* for the quote of the KMS that admitted the worker; NULL = collateral */
+    const uint8_t *kms_collateral;
+    size_t kms_collateral_len;
     int64_t now; /* unix seconds; 0 = now */
 } phx_result_check_t;
 
@@ -223,6 +229,13 @@ typedef struct {
     bool quote;       /* its registration quote verifies to the trusted root */
     bool binding;     /* that quote's report data binds the worker's key */
     bool measurement; /* the quote's measurement is still allowed */
+    /* The KMS that vouched for the worker is admitted (by governance or a
+     * quorum), not revoked, and the quote recorded at its admission verifies to
+     * the trusted root, binds its key in the KMS domain, and has an allowed
+     * measurement. */
+    bool kms;
+    uint8_t kms_address[20];
+    uint8_t kms_admitted_by[20]; /* the governor, or the Registry (a quorum) */
     uint8_t operator_[20];
     uint8_t measurement_id[32];
     char tcb_status[48];
@@ -231,7 +244,9 @@ typedef struct {
 /* Signature -> worker registered on chain -> its registration quote (from the
  * Registry's WorkerRegistered event, matched by quote hash) verifies with the
  * collateral -> report data binds the worker address and X25519 key -> the
- * measurement is allowed. PHX_OK only when every step holds; otherwise
+ * measurement is allowed -> the KMS that vouched for it is admitted and its
+ * admission quote (the KmsAdmitted event, matched by quote hash) verifies and
+ * binds its key in the KMS domain. PHX_OK only when every step holds; otherwise
  * PHX_ERR_VERIFY (or POLICY for the TCB policy) naming the first failed step,
  * with report filled as far as it got. Chain access errors are IO/REMOTE. */
 phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,

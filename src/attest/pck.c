@@ -1,43 +1,14 @@
 /* The Intel SGX PCK certificate extension (OID 1.2.840.113741.1.13.1): PPID, the
  * platform TCB (16 CPU SVN components + PCESVN), PCE-ID and FMSPC. Spec: Intel
- * SGX PCK Certificate and CRL Profile, section 3.5. A small bounds-checked DER
- * walker; every tag and length is checked against the bytes that remain. */
+ * SGX PCK Certificate and CRL Profile, section 3.5. Walked with der.c's
+ * der_next: every tag and length is checked against the bytes that remain. */
 #include <string.h>
 
 #include "pck.h"
+#include "x509.h"
 
 /* 1.2.840.113741.1.13.1 in DER content bytes. */
 static const uint8_t sgx_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01};
-
-typedef struct {
-    uint8_t tag;
-    const uint8_t *p;
-    size_t len;
-} der_t;
-
-static phx_err_t der_next(phx_reader_t *r, der_t *out, phx_error_t *e)
-{
-    uint8_t tag, b;
-    size_t len = 0;
-    if (phx_reader_u8(r, &tag, e) || phx_reader_u8(r, &b, e))
-        return phx_fail(e, PHX_ERR_TRUNCATED, "PCK extension: DER header truncated");
-    if (b < 0x80) {
-        len = b;
-    } else {
-        unsigned n = b & 0x7f;
-        if (n == 0 || n > 3) return phx_fail(e, PHX_ERR_INVALID, "PCK extension: bad DER length");
-        for (unsigned i = 0; i < n; i++) {
-            if (phx_reader_u8(r, &b, e))
-                return phx_fail(e, PHX_ERR_TRUNCATED, "PCK extension: DER length truncated");
-            len = len << 8 | b;
-        }
-    }
-    out->tag = tag;
-    out->len = len;
-    if (phx_reader_view(r, &out->p, len, e))
-        return phx_fail(e, PHX_ERR_TRUNCATED, "PCK extension: DER value truncated");
-    return PHX_OK;
-}
 
 /* Is oid == sgx_oid || suffix (suffix_len bytes)? */
 static bool oid_is(const der_t *oid, const uint8_t *suffix, size_t suffix_len)

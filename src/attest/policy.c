@@ -1,10 +1,12 @@
-/* Acceptance policy from JSON: which TCB statuses, which advisories, debug and
- * service-TD opt-ins, and a minimum TCB date. See phx/attest.h for the shape. */
+/* Acceptance policy: the built-in default and permissive policies, a policy
+ * read from JSON (which TCB statuses, which advisories, debug and service-TD
+ * opt-ins, a minimum TCB date; see phx/attest.h for the shape), and the last
+ * steps of a verification that apply it: workload attributes, then the policy. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_internal.h"
 #include "phx/json.h"
+#include "tcb.h"
 
 struct phx_attest_policy_doc {
     phx_attest_policy_t policy;
@@ -123,4 +125,75 @@ phx_err_t phx_attest_policy_parse(const char *json, size_t len, phx_attest_polic
 out:
     phx_attest_policy_free(d);
     return err;
+}
+
+phx_attest_policy_t phx_attest_policy_default(void)
+{
+    phx_attest_policy_t p = {0};
+    p.accept_status_mask = 1u << PHX_TCB_UP_TO_DATE | 1u << PHX_TCB_SW_HARDENING_NEEDED;
+    return p;
+}
+
+phx_attest_policy_t phx_attest_policy_permissive(void)
+{
+    phx_attest_policy_t p = {0};
+    p.accept_status_mask = ((1u << PHX_TCB__COUNT) - 1) & ~(1u << PHX_TCB_REVOKED);
+    return p;
+}
+
+/* TDATTRIBUTES (TDX module ABI, TDINFO_STRUCT): TUD byte 0 bit 0 is DEBUG, its
+ * bits 7:1 reserved; SEC bits 27:8 and 29 reserved, bit 28 SEPT_VE_DISABLE;
+ * OTHER bits 62:32 reserved. */
+static phx_err_t check_td_attributes(const uint8_t a[8], bool allow_debug, phx_error_t *e)
+{
+    if (a[0] & 0xFE) return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
+    if ((a[0] & 0x01) && !allow_debug)
+        return phx_fail(e, PHX_ERR_VERIFY, "the TD is in debug mode");
+    if (a[1] || a[2] || (a[3] & 0x0F) || (a[3] & 0x20) || a[4] || a[5] || a[6] || (a[7] & 0x7F))
+        return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
+    if (!(a[3] & 0x10)) return phx_fail(e, PHX_ERR_VERIFY, "the TD does not set SEPT_VE_DISABLE");
+    return PHX_OK;
+}
+
+phx_err_t attest_workload_check(const phx_quote_t *q, const phx_attest_policy_t *policy,
+                                phx_error_t *e)
+{
+    phx_err_t err;
+    if (q->report_type == PHX_REPORT_SGX) {
+        if ((q->sgx.attributes[0] & 0x02) && !policy->allow_debug)
+            return phx_fail(e, PHX_ERR_VERIFY, "the enclave is in debug mode");
+        return PHX_OK;
+    }
+    if ((err = check_td_attributes(q->td.td_attributes, policy->allow_debug, e))) return err;
+    if (q->report_type == PHX_REPORT_TD15 && !policy->allow_service_td) {
+        static const uint8_t zero[48];
+        if (memcmp(q->td.mr_service_td, zero, 48) != 0)
+            return phx_fail(e, PHX_ERR_VERIFY, "MR_SERVICE_TD is not zero");
+    }
+    return PHX_OK;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, s) == 0) return true;
+    return false;
+}
+
+phx_err_t attest_policy_apply(const phx_attest_policy_t *p, const phx_attest_result_t *res,
+                              phx_error_t *e)
+{
+    if (!(p->accept_status_mask & (1u << res->status)))
+        return phx_fail(e, PHX_ERR_POLICY, "TCB status %s is not accepted by the policy",
+                        phx_tcb_status_name(res->status));
+    if (p->min_tcb_date && res->tcb_date < p->min_tcb_date)
+        return phx_fail(e, PHX_ERR_POLICY, "TCB date %lld is older than the policy's minimum %lld",
+                        (long long)res->tcb_date, (long long)p->min_tcb_date);
+    for (size_t i = 0; i < res->n_advisory_ids; i++) {
+        const char *id = res->advisory_ids[i];
+        if (in_list(p->denied_advisories, id) ||
+            (p->allowed_advisories && !in_list(p->allowed_advisories, id)))
+            return phx_fail(e, PHX_ERR_POLICY, "advisory %s is not accepted by the policy", id);
+    }
+    return PHX_OK;
 }

@@ -1,29 +1,20 @@
 /* DCAP quote verification at a caller-given time: collateral signatures and chains
  * to one pinned root, CRLs, PCK chain, QE report and attestation-key binding, QE
- * identity policy, quote signature, TCB level matching and status merging, then
- * a policy decision. Intel SGX/TDX DCAP Quote Verification Library flow (QVL
- * sgx_qv_verify_quote). Verified collateral and verified platform material (PCK
+ * identity policy, quote signature, then TCB evaluation (tcb.c) and the policy
+ * (policy.c). Intel SGX/TDX DCAP Quote Verification Library flow (QVL
+ * sgx_qv_verify_quote). Certificates and CRLs are read by our DER reader and
+ * checked by x509.c. Verified collateral and verified platform material (PCK
  * chain + QE report) are cached by content hash; time checks are never cached. */
-#define _GNU_SOURCE              /* memmem */
-#define OPENSSL_API_COMPAT 10101 /* EC_KEY/ECDSA_do_verify: the fastest raw-key path */
+#define OPENSSL_API_COMPAT 10101 /* EC_KEY: keys kept parsed between calls */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/bio.h>
 #include <openssl/ec.h>
-#include <openssl/ecdsa.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
-#include "attest_internal.h"
-#include "pck.h"
+#include "tcb.h"
+#include "x509.h"
 
 /* SHA-256 of the Intel SGX Root CA DER (testdata README, Intel's published value). */
 static const uint8_t intel_root_fingerprint[32] = {
@@ -31,15 +22,7 @@ static const uint8_t intel_root_fingerprint[32] = {
     0x0E, 0x74, 0x24, 0x96, 0x43, 0x99, 0xE8, 0x85, 0xA7, 0xCB, 0xB8, 0xCC, 0xFA, 0xB6, 0x74, 0xD3};
 
 #define MAX_WINDOWS 16
-enum { WIN_CERT, WIN_CRL, WIN_ISSUE };
 #define CACHE_SLOTS 32
-
-/* A validity interval that must contain `now`; checked on every call. */
-typedef struct {
-    const char *what;
-    int64_t not_before, not_after;
-    int kind; /* WIN_CERT notBefore/notAfter, WIN_CRL thisUpdate/nextUpdate, WIN_ISSUE */
-} window_t;
 
 typedef struct {
     bool used;
@@ -47,7 +30,7 @@ typedef struct {
     uint8_t *bytes;  /* the collateral itself: lookups compare these exactly, */
     size_t len;      /* which is cheaper than hashing 15 KB on every call */
     phx_collateral_t *col;
-    X509_CRL *root_crl, *pck_crl;
+    x509_crl_t root_crl, pck_crl; /* views into col's DER buffers */
     window_t win[MAX_WINDOWS];
     size_t n_win;
     uint64_t stamp;
@@ -65,286 +48,13 @@ typedef struct {
     uint64_t stamp;
 } plat_entry_t;
 
-/* Parsed certificates by DER hash. OpenSSL 3 decodes a certificate's key through
- * its provider machinery (~100 us each), and one collateral names the same
- * Intel CA several times; each is parsed and each (cert, issuer) signature
- * checked once. Emptied with the cache, never while a call uses it. */
-#define POOL_SLOTS 32
-typedef struct {
-    uint8_t hash[32];
-    X509 *cert;
-    const X509 *verified_issuer; /* X509_verify(cert, issuer key) held */
-} pool_entry_t;
-
 struct phx_attest_verifier {
-    EC_KEY *p256; /* group only, see raw_key */
-    X509 *root;
-    uint8_t *root_der;
-    size_t root_der_len;
-    pool_entry_t pool[POOL_SLOTS];
-    size_t n_pool;
-    EVP_PKEY *root_key;
-    bool is_intel;
+    attest_store_t store; /* the root and the certificate pool */
     pthread_mutex_t lock;
     uint64_t clock;
     col_entry_t cols[CACHE_SLOTS];
     plat_entry_t plats[CACHE_SLOTS];
 };
-
-/* ---- primitives ------------------------------------------------------------------ */
-
-static int64_t asn1_to_unix(const ASN1_TIME *t)
-{
-    struct tm tm;
-    if (!t || !ASN1_TIME_to_tm(t, &tm)) return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
-
-/* ECDSA-P256 over SHA-256(msg) with a raw r||s signature and an EC_KEY. */
-static bool ec_verify(EC_KEY *key, const void *msg, size_t len, const uint8_t rs[64])
-{
-    uint8_t digest[32];
-    SHA256(msg, len, digest);
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
-    bool ok = false;
-    if (sig && r && s && ECDSA_SIG_set0(sig, r, s)) {
-        r = s = NULL;
-        ok = ECDSA_do_verify(digest, 32, sig, key) == 1;
-    }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return ok;
-}
-
-static bool pkey_verify_raw(EVP_PKEY *pk, const void *msg, size_t len, const uint8_t rs[64])
-{
-    EC_KEY *k = pk ? (EC_KEY *)EVP_PKEY_get0_EC_KEY(pk) : NULL;
-    if (!k) return false;
-    const EC_GROUP *g = EC_KEY_get0_group(k);
-    if (!g || EC_GROUP_get_curve_name(g) != NID_X9_62_prime256v1) return false;
-    return ec_verify(k, msg, len, rs);
-}
-
-/* template: an EC_KEY holding only the P-256 group; duplicating it is ~1 us,
- * building the group anew ~12 us. */
-static EC_KEY *raw_key(const EC_KEY *template, const uint8_t pub[64])
-{
-    uint8_t sec1[65];
-    sec1[0] = 0x04;
-    memcpy(sec1 + 1, pub, 64);
-    EC_KEY *k = EC_KEY_dup(template);
-    if (k && EC_KEY_oct2key(k, sec1, sizeof sec1, NULL) != 1) { /* also checks the point */
-        EC_KEY_free(k);
-        k = NULL;
-    }
-    return k;
-}
-
-static pool_entry_t *pool_find(phx_attest_verifier_t *v, const X509 *x)
-{
-    for (size_t i = 0; i < v->n_pool; i++)
-        if (v->pool[i].cert == x) return &v->pool[i];
-    return NULL;
-}
-
-/* One DER certificate: the root (compared by bytes, never re-parsed), a pooled
- * parse, or a fresh parse added to the pool. Returns a new reference. */
-static X509 *cert_from_der(phx_attest_verifier_t *v, const uint8_t *der, size_t len)
-{
-    if (len == v->root_der_len && memcmp(der, v->root_der, len) == 0) {
-        X509_up_ref(v->root);
-        return v->root;
-    }
-    uint8_t h[32];
-    SHA256(der, len, h);
-    for (size_t i = 0; i < v->n_pool; i++)
-        if (memcmp(v->pool[i].hash, h, 32) == 0) {
-            X509_up_ref(v->pool[i].cert);
-            return v->pool[i].cert;
-        }
-    const unsigned char *p = der;
-    if (len > INT32_MAX) return NULL;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    if (!x) return NULL;
-    if (p != der + len) { /* trailing bytes: not exactly one certificate */
-        X509_free(x);
-        return NULL;
-    }
-    if (v->n_pool < POOL_SLOTS) {
-        pool_entry_t *pe = &v->pool[v->n_pool++];
-        memcpy(pe->hash, h, 32);
-        pe->cert = x;
-        pe->verified_issuer = NULL;
-        X509_up_ref(x);
-    }
-    return x;
-}
-
-/* PEM certificates in order; every block must decode to exactly one certificate
- * (a damaged block, even the root's, makes the chain malformed); fewer than min
- * certificates is invalid. */
-static phx_err_t load_pem_chain(phx_attest_verifier_t *v, const char *pem, size_t len,
-                                STACK_OF(X509) * *out, size_t min, const char *what, phx_error_t *e)
-{
-    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
-    STACK_OF(X509) *sk = sk_X509_new_null();
-    phx_buf_t der = PHX_BUF_INIT;
-    phx_err_t err = PHX_OK;
-    const char *at = pem, *stop = pem + len;
-    if (!sk) return phx_fail(e, PHX_ERR_NOMEM, "%s", what);
-    while ((at = memmem(at, (size_t)(stop - at), begin, sizeof begin - 1)) != NULL) {
-        const char *body = at + sizeof begin - 1;
-        const char *fin = memmem(body, (size_t)(stop - body), end, sizeof end - 1);
-        if (!fin) {
-            err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has no END line", what,
-                           sk_X509_num(sk));
-            goto out;
-        }
-        phx_buf_reset(&der);
-        X509 *x = NULL;
-        if (phx_base64_decode(body, (size_t)(fin - body), &der, NULL) != PHX_OK ||
-            !(x = cert_from_der(v, der.ptr, der.len))) {
-            err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d does not parse", what,
-                           sk_X509_num(sk));
-            goto out;
-        }
-        if (!sk_X509_push(sk, x)) {
-            X509_free(x);
-            err = phx_fail(e, PHX_ERR_NOMEM, "%s", what);
-            goto out;
-        }
-        at = fin + sizeof end - 1;
-    }
-    if ((size_t)sk_X509_num(sk) < min)
-        err = phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s), need at least %zu", what,
-                       sk_X509_num(sk), min);
-out:
-    phx_buf_free(&der);
-    if (err) {
-        sk_X509_pop_free(sk, X509_free);
-        return err;
-    }
-    *out = sk;
-    return PHX_OK;
-}
-
-static void add_window(window_t *w, size_t *n, size_t max, const char *what, int64_t nb, int64_t na,
-                       int kind)
-{
-    if (*n < max) w[(*n)++] = (window_t){what, nb, na, kind};
-}
-
-static void add_cert_window(window_t *w, size_t *n, size_t max, const char *what, X509 *x)
-{
-    add_window(w, n, max, what, asn1_to_unix(X509_get0_notBefore(x)),
-               asn1_to_unix(X509_get0_notAfter(x)), WIN_CERT);
-}
-
-static phx_err_t check_windows(const window_t *w, size_t n, int64_t now, phx_error_t *e)
-{
-    static const char *const start[] = {"notBefore", "thisUpdate", "issueDate"};
-    static const char *const end[] = {"notAfter", "nextUpdate", "nextUpdate"};
-    for (size_t i = 0; i < n; i++) {
-        if (now < w[i].not_before)
-            return phx_fail(e, PHX_ERR_VERIFY, "%s is not yet valid (%s %lld, now %lld)", w[i].what,
-                            start[w[i].kind], (long long)w[i].not_before, (long long)now);
-        if (now > w[i].not_after)
-            return phx_fail(e, PHX_ERR_VERIFY, "%s expired (%s %lld, now %lld)", w[i].what,
-                            end[w[i].kind], (long long)w[i].not_after, (long long)now);
-    }
-    return PHX_OK;
-}
-
-/* Verify a chain [leaf, intermediates..., (root)] up to the verifier's root. The
- * chain's own root, if present, must be byte-identical to ours: a root that
- * comes with the input is never trusted. Records each certificate's window. */
-/* Intel's PCS hierarchy is fixed: depth is how many certificates must sit below
- * the root (1: TCB Signing or a PCK CA, issued by the root itself; 2: PCK leaf,
- * PCK CA), and leaf_ca says whether the first must be a CA. Without this a key
- * anywhere under the root (say a PCK leaf key pulled out of a broken CPU) could
- * sign TCB Info or a CRL. */
-static phx_err_t verify_chain(phx_attest_verifier_t *v, STACK_OF(X509) * sk, int depth,
-                              bool leaf_ca, const char *what, window_t *w, size_t *n_win,
-                              size_t max_win, phx_error_t *e)
-{
-    int n = sk_X509_num(sk);
-    if (n >= 2 && sk_X509_value(sk, n - 1) == v->root) n--; /* byte-identical, see cert_from_der */
-    if (n != depth)
-        return phx_fail(e, PHX_ERR_VERIFY, "%s: %d certificate(s) below the root, want %d", what, n,
-                        depth);
-    if ((X509_check_ca(sk_X509_value(sk, 0)) != 0) != leaf_ca)
-        return phx_fail(e, PHX_ERR_VERIFY, "%s: the first certificate %s a CA", what,
-                        leaf_ca ? "is not" : "is");
-    for (int i = 0; i < n; i++) {
-        X509 *cert = sk_X509_value(sk, i);
-        X509 *issuer = i + 1 < n ? sk_X509_value(sk, i + 1) : v->root;
-        EVP_PKEY *ik = X509_get0_pubkey(issuer);
-        if (X509_check_issued(issuer, cert) != X509_V_OK)
-            return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is not issued by the next one%s",
-                            what, i, i + 1 < n ? "" : " (the trusted root)");
-        pool_entry_t *pe = pool_find(v, cert);
-        if (!pe || pe->verified_issuer != issuer) {
-            if (!ik || X509_verify(cert, ik) != 1)
-                return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d has a bad signature", what,
-                                i);
-            /* Remember only issuers that outlive the call (the root, pooled
-             * certificates): a freed issuer's address could be reused. */
-            if (pe && (issuer == v->root || pool_find(v, issuer))) pe->verified_issuer = issuer;
-        }
-        if (i > 0 && X509_check_ca(cert) == 0)
-            return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is not a CA", what, i);
-        add_cert_window(w, n_win, max_win, what, cert);
-    }
-    return PHX_OK;
-}
-
-/* With Intel's root, signers are also checked by name (Intel PCS certificate
- * profile): belt and braces over the hierarchy's shape. Other roots (the sim
- * TEE's) use their own names. */
-static bool intel_cn_is(const phx_attest_verifier_t *v, X509 *cert, const char *a, const char *b)
-{
-    if (!v->is_intel) return true;
-    char cn[128];
-    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-    return n > 0 && (strcmp(cn, a) == 0 || (b && strcmp(cn, b) == 0));
-}
-
-static bool is_revoked(X509_CRL *crl, X509 *cert)
-{
-    X509_REVOKED *rev = NULL;
-    return X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)X509_get0_serialNumber(cert)) == 1;
-}
-
-/* Each non-root certificate in sk is checked against the CRL of its issuer. */
-static phx_err_t check_revocation(STACK_OF(X509) * sk, X509_CRL *root_crl, X509_CRL *pck_crl,
-                                  const char *what, phx_error_t *e)
-{
-    for (int i = 0; i < sk_X509_num(sk); i++) {
-        X509 *c = sk_X509_value(sk, i);
-        const X509_NAME *issuer = X509_get_issuer_name(c);
-        X509_CRL *crls[2] = {root_crl, pck_crl};
-        for (int j = 0; j < 2; j++) {
-            if (!crls[j] || X509_NAME_cmp(X509_CRL_get_issuer(crls[j]), issuer) != 0) continue;
-            if (is_revoked(crls[j], c))
-                return phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %d is revoked", what, i);
-        }
-    }
-    return PHX_OK;
-}
-
-static X509_CRL *load_crl(const phx_buf_t *der)
-{
-    const unsigned char *p = der->ptr;
-    if (der->len > INT32_MAX) return NULL;
-    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)der->len);
-    if (crl && p != der->ptr + der->len) { /* trailing bytes: not one DER CRL */
-        X509_CRL_free(crl);
-        return NULL;
-    }
-    return crl;
-}
 
 /* ---- collateral: everything that does not depend on the quote --------------------- */
 
@@ -352,103 +62,100 @@ static void col_entry_clear(col_entry_t *c)
 {
     free(c->bytes);
     phx_collateral_free(c->col);
-    X509_CRL_free(c->root_crl);
-    X509_CRL_free(c->pck_crl);
     memset(c, 0, sizeof *c);
+}
+
+/* A document Intel signs with the TCB Signing key (TCB Info, QE Identity): its
+ * issuer chain to the root, not revoked, named TCB Signing under Intel's root,
+ * a signature over the exact text, and its issueDate/nextUpdate window. */
+typedef struct {
+    const char *name, *chain_name; /* static: windows keep them */
+    const char *chain_pem, *text;
+    size_t text_len;
+    const uint8_t *sig;
+    int64_t issue_date, next_update;
+} signed_doc_t;
+
+static phx_err_t check_signed_doc(phx_attest_verifier_t *v, col_entry_t *ent, const signed_doc_t *d,
+                                  attest_chain_t *chain, phx_error_t *e)
+{
+    attest_store_t *s = &v->store;
+    phx_err_t err;
+    if ((err = attest_chain_load_pem(s, d->chain_pem, strlen(d->chain_pem), chain, 1, d->chain_name,
+                                     e)) ||
+        (err = attest_chain_verify(s, chain, 1, false, d->chain_name, ent->win, &ent->n_win,
+                                   MAX_WINDOWS, e)) ||
+        (err = attest_check_revocation(chain, &ent->root_crl, NULL, d->chain_name, e)))
+        return err;
+    attest_cert_t *signer = chain->certs[0];
+    if (!attest_cn_is(s, signer, "Intel SGX TCB Signing", NULL))
+        return phx_fail(e, PHX_ERR_VERIFY, "%s is not signed by Intel SGX TCB Signing", d->name);
+    if (!attest_ec_verify(attest_cert_key(s, signer), d->text, d->text_len, d->sig))
+        return phx_fail(e, PHX_ERR_VERIFY, "%s signature is invalid", d->name);
+    attest_window_add(ent->win, &ent->n_win, MAX_WINDOWS, d->name, d->issue_date, d->next_update,
+                      WIN_ISSUE);
+    return PHX_OK;
 }
 
 static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, size_t len,
                                    col_entry_t *ent, phx_error_t *e)
 {
+    attest_store_t *s = &v->store;
     phx_err_t err;
-    STACK_OF(X509) *crl_chain = NULL, *tcb_chain = NULL, *qe_chain = NULL;
+    attest_chain_t crl_chain = {0}, tcb_chain = {0}, qe_chain = {0};
     memset(ent, 0, sizeof *ent);
     if ((err = phx_collateral_parse(p, len, &ent->col, e))) goto out;
     phx_collateral_t *c = ent->col;
+    const signed_doc_t tcb_doc = {
+        "TCB Info",      "TCB Info issuer chain", c->tcb_info_issuer_chain, c->tcb_info_text,
+        c->tcb_info_len, c->tcb_info_sig,         c->tcb.issue_date,        c->tcb.next_update};
+    const signed_doc_t qe_doc = {
+        "QE Identity",       "QE Identity issuer chain", c->qe_identity_issuer_chain,
+        c->qe_identity_text, c->qe_identity_len,         c->qe_identity_sig,
+        c->qe.issue_date,    c->qe.next_update};
 
-    if (!(ent->root_crl = load_crl(&c->root_ca_crl))) {
+    if (x509_crl_parse(c->root_ca_crl.ptr, c->root_ca_crl.len, &ent->root_crl, NULL)) {
         err = phx_fail(e, PHX_ERR_INVALID, "collateral: root_ca_crl is not a DER CRL");
         goto out;
     }
-    if (!(ent->pck_crl = load_crl(&c->pck_crl))) {
+    if (x509_crl_parse(c->pck_crl.ptr, c->pck_crl.len, &ent->pck_crl, NULL)) {
         err = phx_fail(e, PHX_ERR_INVALID, "collateral: pck_crl is not a DER CRL");
         goto out;
     }
     /* Root CA CRL: issued and signed by the trusted root. */
-    if (X509_NAME_cmp(X509_CRL_get_issuer(ent->root_crl), X509_get_subject_name(v->root)) != 0 ||
-        X509_CRL_verify(ent->root_crl, v->root_key) != 1) {
+    if (!attest_crl_signed_by(s, &ent->root_crl, &s->root)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "root CA CRL is not signed by the trusted root");
         goto out;
     }
     /* PCK CRL: signed by the PCK CA of its issuer chain, which chains to the root. */
-    if ((err = load_pem_chain(v, c->pck_crl_issuer_chain, strlen(c->pck_crl_issuer_chain),
-                              &crl_chain, 1, "PCK CRL issuer chain", e)) ||
-        (err = verify_chain(v, crl_chain, 1, true, "PCK CRL issuer chain", ent->win, &ent->n_win,
-                            MAX_WINDOWS, e)))
+    if ((err = attest_chain_load_pem(s, c->pck_crl_issuer_chain, strlen(c->pck_crl_issuer_chain),
+                                     &crl_chain, 1, "PCK CRL issuer chain", e)) ||
+        (err = attest_chain_verify(s, &crl_chain, 1, true, "PCK CRL issuer chain", ent->win,
+                                   &ent->n_win, MAX_WINDOWS, e)))
         goto out;
-    X509 *pck_ca = sk_X509_value(crl_chain, 0);
-    if (!intel_cn_is(v, pck_ca, "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA")) {
+    attest_cert_t *pck_ca = crl_chain.certs[0];
+    if (!attest_cn_is(s, pck_ca, "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA")) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL issuer is not an Intel SGX PCK CA");
         goto out;
     }
-    if (X509_NAME_cmp(X509_CRL_get_issuer(ent->pck_crl), X509_get_subject_name(pck_ca)) != 0 ||
-        X509_CRL_verify(ent->pck_crl, X509_get0_pubkey(pck_ca)) != 1) {
+    if (!attest_crl_signed_by(s, &ent->pck_crl, pck_ca)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL is not signed by its issuer chain");
         goto out;
     }
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "root CA CRL",
-               asn1_to_unix(X509_CRL_get0_lastUpdate(ent->root_crl)),
-               X509_CRL_get0_nextUpdate(ent->root_crl)
-                   ? asn1_to_unix(X509_CRL_get0_nextUpdate(ent->root_crl))
-                   : INT64_MAX,
-               WIN_CRL);
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "PCK CRL",
-               asn1_to_unix(X509_CRL_get0_lastUpdate(ent->pck_crl)),
-               X509_CRL_get0_nextUpdate(ent->pck_crl)
-                   ? asn1_to_unix(X509_CRL_get0_nextUpdate(ent->pck_crl))
-                   : INT64_MAX,
-               WIN_CRL);
-    if ((err = check_revocation(crl_chain, ent->root_crl, NULL, "PCK CRL issuer chain", e)))
+    attest_window_add(ent->win, &ent->n_win, MAX_WINDOWS, "root CA CRL", ent->root_crl.this_update,
+                      ent->root_crl.next_update, WIN_CRL);
+    attest_window_add(ent->win, &ent->n_win, MAX_WINDOWS, "PCK CRL", ent->pck_crl.this_update,
+                      ent->pck_crl.next_update, WIN_CRL);
+    if ((err =
+             attest_check_revocation(&crl_chain, &ent->root_crl, NULL, "PCK CRL issuer chain", e)))
         goto out;
 
-    /* TCB Info: chain to the root, not revoked, signature over the exact text. */
-    if ((err = load_pem_chain(v, c->tcb_info_issuer_chain, strlen(c->tcb_info_issuer_chain),
-                              &tcb_chain, 1, "TCB Info issuer chain", e)) ||
-        (err = verify_chain(v, tcb_chain, 1, false, "TCB Info issuer chain", ent->win, &ent->n_win,
-                            MAX_WINDOWS, e)) ||
-        (err = check_revocation(tcb_chain, ent->root_crl, NULL, "TCB Info issuer chain", e)))
+    /* TCB Info and QE Identity: the same signed-document check each. */
+    if ((err = check_signed_doc(v, ent, &tcb_doc, &tcb_chain, e)) ||
+        (err = check_signed_doc(v, ent, &qe_doc, &qe_chain, e)))
         goto out;
-    if (!intel_cn_is(v, sk_X509_value(tcb_chain, 0), "Intel SGX TCB Signing", NULL)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info is not signed by Intel SGX TCB Signing");
-        goto out;
-    }
-    if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(tcb_chain, 0)), c->tcb_info_text,
-                         c->tcb_info_len, c->tcb_info_sig)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "TCB Info signature is invalid");
-        goto out;
-    }
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "TCB Info", c->tcb.issue_date,
-               c->tcb.next_update, WIN_ISSUE);
-
-    /* QE Identity: same. */
-    if ((err = load_pem_chain(v, c->qe_identity_issuer_chain, strlen(c->qe_identity_issuer_chain),
-                              &qe_chain, 1, "QE Identity issuer chain", e)) ||
-        (err = verify_chain(v, qe_chain, 1, false, "QE Identity issuer chain", ent->win,
-                            &ent->n_win, MAX_WINDOWS, e)) ||
-        (err = check_revocation(qe_chain, ent->root_crl, NULL, "QE Identity issuer chain", e)))
-        goto out;
-    if (!intel_cn_is(v, sk_X509_value(qe_chain, 0), "Intel SGX TCB Signing", NULL)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity is not signed by Intel SGX TCB Signing");
-        goto out;
-    }
-    if (!pkey_verify_raw(X509_get0_pubkey(sk_X509_value(qe_chain, 0)), c->qe_identity_text,
-                         c->qe_identity_len, c->qe_identity_sig)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "QE Identity signature is invalid");
-        goto out;
-    }
-    add_window(ent->win, &ent->n_win, MAX_WINDOWS, "QE Identity", c->qe.issue_date,
-               c->qe.next_update, WIN_ISSUE);
-    add_cert_window(ent->win, &ent->n_win, MAX_WINDOWS, "trusted root", v->root);
+    attest_window_add(ent->win, &ent->n_win, MAX_WINDOWS, "trusted root", s->root.x.not_before,
+                      s->root.x.not_after, WIN_CERT);
     if (ent->n_win >= MAX_WINDOWS) {
         err = phx_fail(e, PHX_ERR_VERIFY, "collateral: too many certificates");
         goto out;
@@ -462,9 +169,9 @@ static phx_err_t verify_collateral(phx_attest_verifier_t *v, const uint8_t *p, s
     ent->len = len;
     ent->used = true;
 out:
-    sk_X509_pop_free(crl_chain, X509_free);
-    sk_X509_pop_free(tcb_chain, X509_free);
-    sk_X509_pop_free(qe_chain, X509_free);
+    attest_chain_free(&crl_chain);
+    attest_chain_free(&tcb_chain);
+    attest_chain_free(&qe_chain);
     if (err) col_entry_clear(ent);
     return err;
 }
@@ -474,8 +181,9 @@ out:
 static phx_err_t verify_platform(phx_attest_verifier_t *v, const col_entry_t *col,
                                  const phx_quote_t *q, plat_entry_t *ent, phx_error_t *e)
 {
+    attest_store_t *s = &v->store;
     phx_err_t err;
-    STACK_OF(X509) *chain = NULL;
+    attest_chain_t chain = {0};
     memset(ent, 0, sizeof *ent);
     if (q->cert_type != 5) {
         err = phx_fail(e, PHX_ERR_UNSUPPORTED,
@@ -483,51 +191,39 @@ static phx_err_t verify_platform(phx_attest_verifier_t *v, const col_entry_t *co
                        q->cert_type);
         goto out;
     }
-    if ((err = load_pem_chain(v, (const char *)q->cert_data, q->cert_data_len, &chain, 2,
-                              "PCK certificate chain", e)) ||
-        (err = verify_chain(v, chain, 2, false, "PCK certificate chain", ent->win, &ent->n_win, 4,
-                            e)))
+    if ((err = attest_chain_load_pem(s, (const char *)q->cert_data, q->cert_data_len, &chain, 2,
+                                     "PCK certificate chain", e)) ||
+        (err = attest_chain_verify(s, &chain, 2, false, "PCK certificate chain", ent->win,
+                                   &ent->n_win, 4, e)))
         goto out;
-    X509 *leaf = sk_X509_value(chain, 0);
-    if (X509_check_ca(leaf) != 0) {
+    attest_cert_t *leaf = chain.certs[0];
+    if (leaf->x.ca) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK certificate is a CA certificate");
         goto out;
     }
     /* The leaf's CRL must be the collateral's PCK CRL (Platform vs Processor CA). */
-    if (X509_NAME_cmp(X509_CRL_get_issuer(col->pck_crl), X509_get_issuer_name(leaf)) != 0) {
+    if (!der_view_eq(col->pck_crl.issuer, leaf->x.issuer)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK CRL is not from the PCK certificate's issuer");
         goto out;
     }
-    if ((err = check_revocation(chain, col->root_crl, col->pck_crl, "PCK certificate chain", e)))
+    if ((err = attest_check_revocation(&chain, &col->root_crl, &col->pck_crl,
+                                       "PCK certificate chain", e)))
         goto out;
-
-    size_t oid_len;
-    const uint8_t *oid_bytes = pck_ext_oid(&oid_len);
-    const X509_EXTENSION *found = NULL;
-    for (int i = 0; i < X509_get_ext_count(leaf); i++) {
-        const X509_EXTENSION *ext = X509_get_ext(leaf, i);
-        const ASN1_OBJECT *obj = X509_EXTENSION_get_object((X509_EXTENSION *)ext);
-        size_t olen = OBJ_length(obj);
-        if (olen == oid_len && memcmp(OBJ_get0_data(obj), oid_bytes, oid_len) == 0) found = ext;
-    }
-    if (!found) {
+    if (!leaf->x.sgx_ext.len) {
         err = phx_fail(e, PHX_ERR_VERIFY, "PCK certificate has no SGX extension");
         goto out;
     }
-    const ASN1_OCTET_STRING *data = X509_EXTENSION_get_data((X509_EXTENSION *)found);
-    if ((err = pck_ext_parse(ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data),
-                             &ent->pck, e)))
-        goto out;
+    if ((err = pck_ext_parse(leaf->x.sgx_ext.p, leaf->x.sgx_ext.len, &ent->pck, e))) goto out;
 
     /* Intel QVL: the QE report is signed by the PCK key. */
-    if (!pkey_verify_raw(X509_get0_pubkey(leaf), q->qe_report, PHX_SGX_REPORT_LEN,
-                         q->qe_report_signature)) {
+    if (!attest_ec_verify(attest_cert_key(s, leaf), q->qe_report, PHX_SGX_REPORT_LEN,
+                          q->qe_report_signature)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "QE report signature is invalid (not by the PCK key)");
         goto out;
     }
     ent->used = true;
 out:
-    sk_X509_pop_free(chain, X509_free);
+    attest_chain_free(&chain);
     return err;
 }
 
@@ -550,169 +246,6 @@ static void platform_key(const col_entry_t *col, const phx_quote_t *q, uint8_t o
     SHA256_Final(out, &ctx);
 }
 
-/* ---- TCB evaluation ------------------------------------------------------------- */
-
-/* Statuses as flags so that merging is a union (Intel QVL convergeTcbStatus:
- * an OutOfDate QE on a platform needing configuration is OutOfDateConfigurationNeeded). */
-enum { F_SWH = 1, F_CONF = 2, F_OOD = 4, F_REV = 8 };
-static unsigned status_flags(phx_tcb_status_t s)
-{
-    static const unsigned f[PHX_TCB__COUNT] = {0,     F_SWH,          F_CONF, F_CONF | F_SWH,
-                                               F_OOD, F_OOD | F_CONF, F_REV};
-    return f[s];
-}
-static phx_tcb_status_t status_from_flags(unsigned f)
-{
-    if (f & F_REV) return PHX_TCB_REVOKED;
-    if (f & F_OOD)
-        return f & F_CONF ? PHX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED : PHX_TCB_OUT_OF_DATE;
-    if (f & F_CONF)
-        return f & F_SWH ? PHX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED
-                         : PHX_TCB_CONFIGURATION_NEEDED;
-    return f & F_SWH ? PHX_TCB_SW_HARDENING_NEEDED : PHX_TCB_UP_TO_DATE;
-}
-
-static phx_err_t add_advisories(phx_attest_result_t *res, const advisories_t *adv, phx_error_t *e)
-{
-    for (size_t i = 0; i < adv->n; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < res->n_advisory_ids && !dup; j++)
-            dup = strcmp(res->advisory_ids[j], adv->ids[i]) == 0;
-        if (dup) continue;
-        if (res->n_advisory_ids >= PHX_ATTEST_MAX_ADVISORIES)
-            return phx_fail(e, PHX_ERR_LIMIT, "more than %d advisory IDs",
-                            PHX_ATTEST_MAX_ADVISORIES);
-        snprintf(res->advisory_ids[res->n_advisory_ids++], PHX_ATTEST_ADVISORY_LEN, "%s",
-                 adv->ids[i]);
-    }
-    return PHX_OK;
-}
-
-static bool svn_ge(const uint8_t *have, const uint8_t *want)
-{
-    for (int i = 0; i < 16; i++)
-        if (have[i] < want[i]) return false;
-    return true;
-}
-
-/* QE Identity policy (Intel QVL, QE identity verification): MRSIGNER, ISVPRODID,
- * masked MISCSELECT and ATTRIBUTES, a production QE, then ISVSVN -> TCB level. */
-static phx_err_t check_qe_identity(const qe_identity_t *qi, const phx_sgx_report_t *qe,
-                                   const isv_level_t **level, phx_error_t *e)
-{
-    if (memcmp(qe->mr_signer, qi->mrsigner, 32) != 0)
-        return phx_fail(e, PHX_ERR_VERIFY, "QE MRSIGNER does not match the QE Identity");
-    if (qe->isv_prod_id != qi->isvprodid)
-        return phx_fail(e, PHX_ERR_VERIFY, "QE ISVPRODID %u, QE Identity wants %u", qe->isv_prod_id,
-                        qi->isvprodid);
-    if ((qe->misc_select & qi->miscselect_mask) != (qi->miscselect & qi->miscselect_mask))
-        return phx_fail(e, PHX_ERR_VERIFY, "QE MISCSELECT does not match the QE Identity");
-    for (int i = 0; i < 16; i++)
-        if ((qe->attributes[i] & qi->attributes_mask[i]) !=
-            (qi->attributes[i] & qi->attributes_mask[i]))
-            return phx_fail(e, PHX_ERR_VERIFY, "QE ATTRIBUTES do not match the QE Identity");
-    if (qe->attributes[0] & 0x02)
-        return phx_fail(e, PHX_ERR_VERIFY, "the quoting enclave is a debug enclave");
-    for (size_t i = 0; i < qi->n_levels; i++)
-        if (qe->isv_svn >= qi->levels[i].isvsvn) {
-            *level = &qi->levels[i];
-            return PHX_OK;
-        }
-    return phx_fail(e, PHX_ERR_VERIFY, "QE ISVSVN %u is below every QE Identity TCB level",
-                    qe->isv_svn);
-}
-
-/* TDX module identity (TCB Info v3 tdxModule / tdxModuleIdentities): the SEAM
- * module's signer and attributes, and its ISVSVN (tee_tcb_svn[0]) -> TCB level
- * of the identity named TDX_<tee_tcb_svn[1]> when the major version is > 0. */
-static phx_err_t check_tdx_module(const tcb_info_t *t, const phx_td_report_t *td,
-                                  const isv_level_t **level, phx_error_t *e)
-{
-    const uint8_t *mrsigner = t->module_mrsigner, *attr = t->module_attributes,
-                  *mask = t->module_attributes_mask;
-    const tdx_module_id_t *mid = NULL;
-    *level = NULL;
-    if (!t->has_module) return phx_fail(e, PHX_ERR_VERIFY, "TDX TCB Info has no tdxModule");
-    if (td->tee_tcb_svn[1] > 0 && t->n_modules > 0) {
-        char want[16];
-        snprintf(want, sizeof want, "TDX_%02X", td->tee_tcb_svn[1]);
-        for (size_t i = 0; i < t->n_modules && !mid; i++)
-            if (strcasecmp(t->modules[i].id, want) == 0) mid = &t->modules[i];
-        if (!mid)
-            return phx_fail(e, PHX_ERR_VERIFY, "TCB Info has no TDX module identity %s", want);
-        mrsigner = mid->mrsigner;
-        attr = mid->attributes;
-        mask = mid->attributes_mask;
-    }
-    if (memcmp(td->mr_signer_seam, mrsigner, 48) != 0)
-        return phx_fail(e, PHX_ERR_VERIFY, "TDX module MRSIGNER does not match the TCB Info");
-    for (int i = 0; i < 8; i++)
-        if ((td->seam_attributes[i] & mask[i]) != (attr[i] & mask[i]) ||
-            (td->seam_attributes[i] & ~mask[i]))
-            return phx_fail(e, PHX_ERR_VERIFY, "TDX module attributes do not match the TCB Info");
-    if (!mid) return PHX_OK;
-    for (size_t i = 0; i < mid->n_levels; i++)
-        if (td->tee_tcb_svn[0] >= mid->levels[i].isvsvn) {
-            *level = &mid->levels[i];
-            return PHX_OK;
-        }
-    return phx_fail(e, PHX_ERR_VERIFY, "TDX module ISVSVN %u is below every TCB level of %s",
-                    td->tee_tcb_svn[0], mid->id);
-}
-
-static const tcb_level_t *match_platform(const tcb_info_t *t, const pck_ext_t *pck,
-                                         const phx_quote_t *q)
-{
-    for (size_t i = 0; i < t->n_levels; i++) {
-        const tcb_level_t *l = &t->levels[i];
-        if (pck->pce_svn < l->pcesvn || !svn_ge(pck->cpu_svn_components, l->sgx)) continue;
-        if (q->header.tee_type == PHX_QUOTE_TEE_TDX &&
-            (!l->has_tdx || !svn_ge(q->td.tee_tcb_svn, l->tdx)))
-            continue;
-        return l;
-    }
-    return NULL;
-}
-
-/* TDATTRIBUTES (TDX module ABI, TDINFO_STRUCT): TUD byte 0 bit 0 is DEBUG, its
- * bits 7:1 reserved; SEC bits 27:8 and 29 reserved, bit 28 SEPT_VE_DISABLE;
- * OTHER bits 62:32 reserved. */
-static phx_err_t check_td_attributes(const uint8_t a[8], bool allow_debug, phx_error_t *e)
-{
-    if (a[0] & 0xFE) return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
-    if ((a[0] & 0x01) && !allow_debug)
-        return phx_fail(e, PHX_ERR_VERIFY, "the TD is in debug mode");
-    if (a[1] || a[2] || (a[3] & 0x0F) || (a[3] & 0x20) || a[4] || a[5] || a[6] || (a[7] & 0x7F))
-        return phx_fail(e, PHX_ERR_VERIFY, "reserved TD attribute bits are set");
-    if (!(a[3] & 0x10)) return phx_fail(e, PHX_ERR_VERIFY, "the TD does not set SEPT_VE_DISABLE");
-    return PHX_OK;
-}
-
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; list && *list; list++)
-        if (strcmp(*list, s) == 0) return true;
-    return false;
-}
-
-static phx_err_t apply_policy(const phx_attest_policy_t *p, phx_attest_result_t *res,
-                              phx_error_t *e)
-{
-    if (!(p->accept_status_mask & (1u << res->status)))
-        return phx_fail(e, PHX_ERR_POLICY, "TCB status %s is not accepted by the policy",
-                        phx_tcb_status_name(res->status));
-    if (p->min_tcb_date && res->tcb_date < p->min_tcb_date)
-        return phx_fail(e, PHX_ERR_POLICY, "TCB date %lld is older than the policy's minimum %lld",
-                        (long long)res->tcb_date, (long long)p->min_tcb_date);
-    for (size_t i = 0; i < res->n_advisory_ids; i++) {
-        const char *id = res->advisory_ids[i];
-        if (in_list(p->denied_advisories, id) ||
-            (p->allowed_advisories && !in_list(p->allowed_advisories, id)))
-            return phx_fail(e, PHX_ERR_POLICY, "advisory %s is not accepted by the policy", id);
-    }
-    return PHX_OK;
-}
-
 /* ---- the verifier --------------------------------------------------------------- */
 
 phx_err_t phx_attest_verifier_new(const uint8_t *root_der, size_t root_len,
@@ -726,34 +259,15 @@ phx_err_t phx_attest_verifier_new(const uint8_t *root_der, size_t root_len,
     if (intel && memcmp(fp, intel_root_fingerprint, 32) != 0)
         return phx_fail(e, PHX_ERR_INTERNAL, "built-in Intel root does not match its fingerprint");
     if (!intel && memcmp(fp, intel_root_fingerprint, 32) == 0) intel = true;
-    const unsigned char *p = root_der;
-    X509 *root = root_len <= INT32_MAX ? d2i_X509(NULL, &p, (long)root_len) : NULL;
-    if (!root || p != root_der + root_len) {
-        X509_free(root);
-        return phx_fail(e, PHX_ERR_INVALID, "trusted root is not one DER certificate");
-    }
-    EVP_PKEY *key = X509_get0_pubkey(root);
-    if (!key || X509_check_issued(root, root) != X509_V_OK || X509_verify(root, key) != 1) {
-        X509_free(root);
-        return phx_fail(e, PHX_ERR_VERIFY, "trusted root is not a self-signed CA");
-    }
     phx_attest_verifier_t *v = calloc(1, sizeof *v);
-    if (!v) {
-        X509_free(root);
-        return phx_fail(e, PHX_ERR_NOMEM, "verifier");
+    if (!v) return phx_fail(e, PHX_ERR_NOMEM, "verifier");
+    phx_err_t err = attest_store_init(&v->store, root_der, root_len, intel, e);
+    if (err) {
+        attest_store_free(&v->store);
+        free(v);
+        return err;
     }
     pthread_mutex_init(&v->lock, NULL);
-    v->p256 = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
-    v->root = root;
-    v->root_key = key;
-    v->root_der = malloc(root_len);
-    if (!v->root_der || !v->p256) {
-        phx_attest_verifier_free(v);
-        return phx_fail(e, PHX_ERR_NOMEM, "verifier");
-    }
-    memcpy(v->root_der, root_der, root_len);
-    v->root_der_len = root_len;
-    v->is_intel = intel;
     *out = v;
     return PHX_OK;
 }
@@ -766,9 +280,7 @@ void phx_attest_verifier_clear_cache(phx_attest_verifier_t *v)
         col_entry_clear(&v->cols[i]);
         plat_entry_clear(&v->plats[i]);
     }
-    for (size_t i = 0; i < v->n_pool; i++)
-        X509_free(v->pool[i].cert);
-    v->n_pool = 0;
+    attest_store_clear(&v->store);
     pthread_mutex_unlock(&v->lock);
 }
 
@@ -777,15 +289,13 @@ void phx_attest_verifier_free(phx_attest_verifier_t *v)
     if (!v) return;
     phx_attest_verifier_clear_cache(v);
     pthread_mutex_destroy(&v->lock);
-    X509_free(v->root);
-    EC_KEY_free(v->p256);
-    free(v->root_der);
+    attest_store_free(&v->store);
     free(v);
 }
 
 bool phx_attest_verifier_is_intel(const phx_attest_verifier_t *v)
 {
-    return v && v->is_intel;
+    return v && v->store.is_intel;
 }
 
 static int oldest_slot_col(phx_attest_verifier_t *v)
@@ -831,8 +341,8 @@ static phx_err_t verify_quote_with(const EC_KEY *p256, const col_entry_t *col, p
     memcpy(res->fmspc, pck->fmspc, 6);
     memcpy(res->ppid, pck->ppid, 16);
 
-    if ((err = check_windows(col->win, col->n_win, now, e)) ||
-        (err = check_windows(plat->win, plat->n_win, now, e)))
+    if ((err = attest_windows_check(col->win, col->n_win, now, e)) ||
+        (err = attest_windows_check(plat->win, plat->n_win, now, e)))
         return err;
 
     /* Collateral kind must fit the quote (Intel QVL: TCB Info id, QE Identity id). */
@@ -862,53 +372,21 @@ static phx_err_t verify_quote_with(const EC_KEY *p256, const col_entry_t *col, p
             return phx_fail(e, PHX_ERR_VERIFY, "QE report data is not zero-padded");
 
     const isv_level_t *qe_level = NULL;
-    if ((err = check_qe_identity(&c->qe, &q->qe_report_body, &qe_level, e))) return err;
+    if ((err = attest_qe_identity_check(&c->qe, &q->qe_report_body, &qe_level, e))) return err;
 
     if (!plat->att_key || memcmp(plat->att_pub, q->attestation_key, 64) != 0) {
         EC_KEY_free(plat->att_key);
         memcpy(plat->att_pub, q->attestation_key, 64);
-        if (!(plat->att_key = raw_key(p256, q->attestation_key)))
+        if (!(plat->att_key = attest_raw_key(p256, q->attestation_key)))
             return phx_fail(e, PHX_ERR_VERIFY, "attestation key is not a P-256 point");
     }
-    if (!ec_verify(plat->att_key, raw, q->signed_len, q->signature))
+    if (!attest_ec_verify(plat->att_key, raw, q->signed_len, q->signature))
         return phx_fail(e, PHX_ERR_VERIFY, "quote signature is invalid");
 
-    const tcb_level_t *level = match_platform(&c->tcb, pck, q);
-    if (!level)
-        return phx_fail(e, PHX_ERR_VERIFY,
-                        "no TCB level in the TCB Info matches the platform (PCESVN %u)",
-                        pck->pce_svn);
-    unsigned flags = status_flags(level->status);
-    res->tcb_date = level->tcb_date;
-    if ((err = add_advisories(res, &level->adv, e))) return err;
-    if (tdx) {
-        const isv_level_t *mod_level = NULL;
-        if ((err = check_tdx_module(&c->tcb, &q->td, &mod_level, e))) return err;
-        if (mod_level) {
-            flags |= status_flags(mod_level->status);
-            if ((err = add_advisories(res, &mod_level->adv, e))) return err;
-        }
-    }
-    flags |= status_flags(qe_level->status);
-    if ((err = add_advisories(res, &qe_level->adv, e))) return err;
-    res->status = status_from_flags(flags);
-    if (res->status == PHX_TCB_REVOKED)
-        return phx_fail(e, PHX_ERR_VERIFY, "the platform or QE TCB is revoked");
-
-    /* The workload itself: debug enclaves/TDs and TDX 1.5 service TDs. */
-    if (q->report_type == PHX_REPORT_SGX) {
-        if ((q->sgx.attributes[0] & 0x02) && !policy->allow_debug)
-            return phx_fail(e, PHX_ERR_VERIFY, "the enclave is in debug mode");
-    } else {
-        if ((err = check_td_attributes(q->td.td_attributes, policy->allow_debug, e))) return err;
-        if (q->report_type == PHX_REPORT_TD15 && !policy->allow_service_td) {
-            static const uint8_t zero[48];
-            if (memcmp(q->td.mr_service_td, zero, 48) != 0)
-                return phx_fail(e, PHX_ERR_VERIFY, "MR_SERVICE_TD is not zero");
-        }
-    }
+    if ((err = attest_tcb_evaluate(&c->tcb, pck, q, qe_level, res, e))) return err;
+    if ((err = attest_workload_check(q, policy, e))) return err;
     res->verified = true;
-    if ((err = apply_policy(policy, res, e))) return err;
+    if ((err = attest_policy_apply(policy, res, e))) return err;
     res->accepted = true;
     return PHX_OK;
 }
@@ -930,11 +408,8 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
     pthread_mutex_lock(&v->lock);
     v->clock++;
     /* Between calls nothing points into the pool: refill it when nearly full. */
-    if (v->n_pool > POOL_SLOTS - 8) {
-        for (size_t i = 0; i < v->n_pool; i++)
-            X509_free(v->pool[i].cert);
-        v->n_pool = 0;
-    }
+    PHX_ASSERT(v->store.n_pool <= ATTEST_POOL_SLOTS);
+    if (v->store.n_pool > ATTEST_POOL_SLOTS - 8) attest_store_clear(&v->store);
     col_entry_t *col = NULL;
     for (int i = 0; i < CACHE_SLOTS && !col; i++)
         if (v->cols[i].used && v->cols[i].len == collateral_len &&
@@ -949,6 +424,11 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
         col_entry_clear(col);
         *col = fresh;
     }
+    /* A cache entry is whole: verified collateral for exactly these bytes, its
+     * CRLs read, and every window recorded (the root's last). */
+    PHX_ASSERT(col->used && col->col && col->len == collateral_len);
+    PHX_ASSERT(col->n_win > 0 && col->n_win < MAX_WINDOWS);
+    PHX_ASSERT(col->root_crl.tbs.len && col->pck_crl.tbs.len);
     col->stamp = v->clock;
 
     platform_key(col, &q, plat_key);
@@ -965,25 +445,12 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
         plat_entry_clear(plat);
         *plat = fresh;
     }
+    /* A platform entry names this collateral and holds the PCK chain's windows. */
+    PHX_ASSERT(plat->used && memcmp(plat->key, plat_key, 32) == 0);
+    PHX_ASSERT(plat->n_win >= 2 && plat->n_win <= 4);
     plat->stamp = v->clock;
-    err = verify_quote_with(v->p256, col, plat, &q, quote, now, policy, res, e);
+    err = verify_quote_with(v->store.p256, col, plat, &q, quote, now, policy, res, e);
 out:
     pthread_mutex_unlock(&v->lock);
     return err;
-}
-
-/* ---- policies --------------------------------------------------------------------- */
-
-phx_attest_policy_t phx_attest_policy_default(void)
-{
-    phx_attest_policy_t p = {0};
-    p.accept_status_mask = 1u << PHX_TCB_UP_TO_DATE | 1u << PHX_TCB_SW_HARDENING_NEEDED;
-    return p;
-}
-
-phx_attest_policy_t phx_attest_policy_permissive(void)
-{
-    phx_attest_policy_t p = {0};
-    p.accept_status_mask = ((1u << PHX_TCB__COUNT) - 1) & ~(1u << PHX_TCB_REVOKED);
-    return p;
 }

@@ -142,6 +142,32 @@ out:
     return err;
 }
 
+phx_err_t phx_chain_kms_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
+                            phx_chain_kms_t *out, phx_error_t *e)
+{
+    memset(out, 0, sizeof *out);
+    json_t *args = json_pack("[o]", addr_json(kms)), *ret = NULL;
+    uint64_t status, tee, at;
+    phx_err_t err =
+        phx_chain_read(rpc, d->registry, "kmsNodes(address)", args,
+                       "(uint8,uint32,uint64,address,bytes32,bytes32,bytes32,bytes32)", &ret, e);
+    if (err) goto out;
+    if ((err = item_u64(ret, 0, &status, e)) || (err = item_u64(ret, 1, &tee, e)) ||
+        (err = item_u64(ret, 2, &at, e)) || (err = item_hex(ret, 3, out->admitted_by, 20, e)) ||
+        (err = item_hex(ret, 4, out->x25519, 32, e)) ||
+        (err = item_hex(ret, 5, out->measurement, 32, e)) ||
+        (err = item_hex(ret, 6, out->quote_hash, 32, e)) ||
+        (err = item_hex(ret, 7, out->collateral_hash, 32, e)))
+        goto out;
+    out->status = (uint8_t)status;
+    out->tee_type = (uint32_t)tee;
+    out->admitted_at = at;
+out:
+    json_decref(ret);
+    json_decref(args);
+    return err;
+}
+
 phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                 uint64_t request_id, phx_chain_request_t *out, phx_error_t *e)
 {

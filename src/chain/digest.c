@@ -114,6 +114,26 @@ void phx_chain_attest_digest(uint64_t chain_id, const uint8_t registry[20],
     phx_keccak256(w, sizeof w, out);
 }
 
+void phx_chain_kms_admit_digest(uint64_t chain_id, const uint8_t registry[20],
+                                const uint8_t kms[20], const uint8_t x25519[32],
+                                const uint8_t measurement[32], uint32_t tee_type,
+                                const uint8_t quote_hash[32], const uint8_t collateral_hash[32],
+                                const uint8_t nonce[32], uint8_t out[32])
+{
+    uint8_t w[10][32];
+    tag_hash("phx-kms-admit-v1", w[0]);
+    word_u64(w[1], chain_id);
+    word_addr(w[2], registry);
+    word_addr(w[3], kms);
+    memcpy(w[4], x25519, 32);
+    memcpy(w[5], measurement, 32);
+    word_u64(w[6], tee_type);
+    memcpy(w[7], quote_hash, 32);
+    memcpy(w[8], collateral_hash, 32);
+    memcpy(w[9], nonce, 32);
+    phx_keccak256(w, sizeof w, out);
+}
+
 void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t out[32])
 {
     uint8_t w[3][32];

@@ -30,21 +30,43 @@ static phx_err_t run(phx_signer_t *s, const uint8_t to[20], const char *sig, jso
     return err;
 }
 
-phx_err_t phx_chain_set_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
-                            const uint8_t kms[20], bool allowed, phx_error_t *e)
+phx_err_t phx_chain_admit_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                              const uint8_t kms[20], const uint8_t x25519[32],
+                              const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
+                              const uint8_t collateral_hash[32], phx_error_t *e)
 {
-    return run(governor, d->registry, "setKms(address,bool)",
-               json_pack("[o,b]", phx_json_hex(kms, 20), allowed), NULL, e);
+    return run(governor, d->registry, "admitKms(address,bytes32,bytes32,bytes,bytes32)",
+               json_pack("[o,o,o,o,o]", phx_json_hex(kms, 20), phx_json_hex(x25519, 32),
+                         phx_json_hex(nonce, 32), phx_json_hex(quote, quote_len),
+                         phx_json_hex(collateral_hash, 32)),
+               NULL, e);
 }
 
-phx_err_t phx_chain_register_kms(phx_signer_t *operator_, const phx_chain_deployment_t *d,
-                                 const uint8_t kms[20], const uint8_t x25519[32],
-                                 const uint8_t nonce[32], const uint8_t *quote, size_t quote_len,
-                                 phx_error_t *e)
+phx_err_t phx_chain_admit_kms_by_quorum(phx_signer_t *sender, const phx_chain_deployment_t *d,
+                                        const uint8_t kms[20], const uint8_t x25519[32],
+                                        const uint8_t nonce[32], const uint8_t *quote,
+                                        size_t quote_len, const uint8_t collateral_hash[32],
+                                        const uint8_t (*sigs)[65], size_t n, phx_error_t *e)
 {
-    return run(operator_, d->registry, "registerKms(address,bytes32,bytes32,bytes)",
-               json_pack("[o,o,o,o]", phx_json_hex(kms, 20), phx_json_hex(x25519, 32),
-                         phx_json_hex(nonce, 32), phx_json_hex(quote, quote_len)),
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++)
+        if (json_array_append_new(list, phx_json_hex(sigs[i], 65))) {
+            json_decref(list);
+            list = NULL;
+        }
+    if (!list) return phx_fail(e, PHX_ERR_NOMEM, "admitKmsByQuorum: signatures");
+    return run(sender, d->registry,
+               "admitKmsByQuorum(address,bytes32,bytes32,bytes,bytes32,bytes[])",
+               json_pack("[o,o,o,o,o,o]", phx_json_hex(kms, 20), phx_json_hex(x25519, 32),
+                         phx_json_hex(nonce, 32), phx_json_hex(quote, quote_len),
+                         phx_json_hex(collateral_hash, 32), list),
+               NULL, e);
+}
+
+phx_err_t phx_chain_revoke_kms(phx_signer_t *governor, const phx_chain_deployment_t *d,
+                               const uint8_t kms[20], phx_error_t *e)
+{
+    return run(governor, d->registry, "revokeKms(address)", json_pack("[o]", phx_json_hex(kms, 20)),
                NULL, e);
 }
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
+#include "phx/kms_node.h"
 
 #define DEFAULT_DEPLOYMENT "phx-deployment.json"
 
@@ -14,7 +15,9 @@ static const char help[] =
     "usage: phx chain deploy --rpc URL --key HEX [--out FILE] [--json]\n"
     "                        [--supply PHA] [--min-stake PHA] [--fee PHA] [--timeout SECONDS]\n"
     "       phx chain status [--deployment FILE] [--rpc URL] [--json]\n"
-    "       phx chain allow-kms ADDRESS [--remove] --key HEX [--deployment FILE] [--rpc URL]\n"
+    "       phx chain admit-kms KMS_URL --key HEX [--trust-sim-root DIR] [--policy FILE]\n"
+    "                           [--expect ADDRESS] [--deployment FILE] [--rpc URL] [--json]\n"
+    "       phx chain revoke-kms ADDRESS --key HEX [--deployment FILE] [--rpc URL]\n"
     "       phx chain allow-measurement HASH [--remove] --key HEX [--deployment FILE] [--rpc "
     "URL]\n\n"
     "deploy   compiles nothing: the contracts were compiled with solc when phx was\n"
@@ -23,10 +26,20 @@ static const char help[] =
     "         prints the addresses and writes them to the deployment file.\n"
     "status   reads the deployment file and asks the node about each contract.\n"
     "         Exit 1 when the node's chain id differs or a contract has no code.\n"
-    "allow-kms / allow-measurement\n"
+    "admit-kms\n"
+    "         governance admits the KMS at KMS_URL: asks it for a quote over a fresh\n"
+    "         random nonce (GET /v1/attestation), verifies that quote here to Intel's\n"
+    "         root (or, on a devnet, the sim root given by --trust-sim-root) under the\n"
+    "         TCB policy, checks it binds the KMS's key in the KMS domain and that its\n"
+    "         measurement is allowed, then sends Registry.admitKms with the quote and\n"
+    "         the hash of its collateral for anyone to re-check. Exit 1 when the quote\n"
+    "         does not verify (nothing is sent); a KMS already admitted is left alone.\n"
+    "revoke-kms\n"
+    "         governance removes a KMS key for good (Registry.revokeKms).\n"
+    "allow-measurement\n"
     "         governance (the deployer's key until a Governor exists): add or, with\n"
-    "         --remove, remove a KMS signing address or a worker measurement (32-byte\n"
-    "         hash, see docs/chain.md) on the Registry's allowlist.\n\n"
+    "         --remove, remove a worker/KMS measurement (32-byte hash, see\n"
+    "         docs/chain.md) on the Registry's allowlist.\n\n"
     "Options:\n"
     "  --rpc URL          JSON-RPC endpoint (default: $PHX_RPC; for status, the file's)\n"
     "  --key HEX          deployer secret key, 32 bytes hex (default: $PHX_KEY)\n"
@@ -37,6 +50,9 @@ static const char help[] =
     "  --fee PHA          Jobs: fee paid to each signing worker's operator (default 1)\n"
     "  --timeout SECONDS  Jobs: request lifetime before refund (default 3600)\n"
     "  --remove           take the entry off the allowlist\n"
+    "  --trust-sim-root DIR  admit-kms: trust the sim TEE platform in DIR (devnets only)\n"
+    "  --policy FILE      admit-kms: TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
+    "  --expect ADDRESS   admit-kms: refuse unless the KMS's key is this address\n"
     "  --json             print JSON\n";
 
 static const char *prefix_deploy = "phx chain deploy";
@@ -311,10 +327,10 @@ out:
     return rc;
 }
 
-/* allow-kms / allow-measurement: one governance transaction on the Registry. */
+/* revoke-kms / allow-measurement: one governance transaction on the Registry. */
 static int chain_allow(int argc, char **argv, bool kms)
 {
-    const char *prefix = kms ? "phx chain allow-kms" : "phx chain allow-measurement";
+    const char *prefix = kms ? "phx chain revoke-kms" : "phx chain allow-measurement";
     cli_opt_t opts[] = {
         {.name = "deployment", .takes_value = true},
         {.name = "rpc", .takes_value = true},
@@ -322,13 +338,13 @@ static int chain_allow(int argc, char **argv, bool kms)
         {.name = "remove"},
     };
     cli_args_t args;
-    int rc = cli_parse(prefix, argc, argv, opts, 4, &args);
+    int rc = cli_parse(prefix, argc, argv, opts, kms ? 3 : 4, &args);
     if (rc) return rc;
     if (args.npos != 1)
         return cli_error(PHX_EXIT_USAGE, prefix, "expected one %s", kms ? "ADDRESS" : "HASH");
     const char *path = opts[0].seen ? opts[0].value : DEFAULT_DEPLOYMENT;
     const char *key_hex = opts[2].seen ? opts[2].value : getenv("PHX_KEY");
-    bool allowed = !opts[3].seen;
+    bool allowed = !kms && !opts[3].seen;
     phx_error_t e = {0};
     uint8_t value[32], sk[32];
     if (kms ? phx_evm_address_parse(args.pos[0], value, &e)
@@ -357,19 +373,125 @@ static int chain_allow(int argc, char **argv, bool kms)
     phx_err_t err = phx_rpc_open(url, NULL, &rpc, &e);
     if (!err) err = phx_signer_open(rpc, sk, NULL, &signer, &e);
     if (!err)
-        err = kms ? phx_chain_set_kms(signer, &dep, value, allowed, &e)
+        err = kms ? phx_chain_revoke_kms(signer, &dep, value, &e)
                   : phx_chain_set_measurement(signer, &dep, value, allowed, &e);
     if (err) {
         cli_error_e(PHX_EXIT_FAIL, prefix, &e);
         goto out;
     }
-    printf("%s %s\n", allowed ? "allowed" : "removed", args.pos[0]);
+    printf("%s %s\n", kms ? "revoked" : allowed ? "allowed" : "removed", args.pos[0]);
     rc = PHX_EXIT_OK;
 out:
     phx_secure_zero(sk, sizeof sk);
     phx_signer_close(signer);
     phx_rpc_close(rpc);
     json_decref(file);
+    return rc;
+}
+
+/* admit-kms: governance verifies a KMS's quote itself, then admits it on chain. */
+static int chain_admit_kms(int argc, char **argv)
+{
+    const char *prefix = "phx chain admit-kms";
+    enum { DEPL, RPC, KEY, TRUST, POLICY, EXPECT, JSON, NOPTS };
+    cli_opt_t opts[NOPTS] = {
+        [DEPL] = {.name = "deployment", .takes_value = true},
+        [RPC] = {.name = "rpc", .takes_value = true},
+        [KEY] = {.name = "key", .takes_value = true},
+        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
+        [POLICY] = {.name = "policy", .takes_value = true},
+        [EXPECT] = {.name = "expect", .takes_value = true},
+        [JSON] = {.name = "json"},
+    };
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    if (args.npos != 1) return cli_error(PHX_EXIT_USAGE, prefix, "expected one KMS_URL");
+    const char *path = opts[DEPL].seen ? opts[DEPL].value : DEFAULT_DEPLOYMENT;
+    const char *key_hex = opts[KEY].seen ? opts[KEY].value : getenv("PHX_KEY");
+    phx_error_t e = {0};
+    uint8_t sk[32], expect[20];
+    json_t *file = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *signer = NULL;
+    phx_attest_verifier_t *verifier = NULL;
+    phx_attest_policy_doc_t *policy = NULL;
+    phx_buf_t root = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
+    phx_chain_deployment_t dep;
+    rc = PHX_EXIT_USAGE;
+    if (!key_hex || phx_hex_decode_fixed(key_hex, sk, 32, &e)) {
+        cli_error(rc, prefix, "--key HEX (32 bytes) is required");
+        goto out;
+    }
+    if (opts[EXPECT].value && phx_evm_address_parse(opts[EXPECT].value, expect, &e)) {
+        cli_error(rc, prefix, "--expect: %s", e.message);
+        goto out;
+    }
+    if (phx_json_load_file(path, &file, &e) || phx_chain_deployment_from_json(file, &dep, &e)) {
+        cli_error(rc, prefix, "%s: %s", path, e.message);
+        goto out;
+    }
+    const char *url =
+        opts[RPC].seen ? opts[RPC].value : json_string_value(json_object_get(file, "rpc"));
+    if (!url) url = getenv("PHX_RPC");
+    if (!url) {
+        cli_error(rc, prefix, "no --rpc and none in %s", path);
+        goto out;
+    }
+    if ((opts[TRUST].value && phx_tee_sim_read_root(opts[TRUST].value, &root, &e)) ||
+        phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &verifier, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (opts[POLICY].value &&
+        (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
+         phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    rc = PHX_EXIT_FAIL;
+    if (phx_rpc_open(url, NULL, &rpc, &e) || phx_signer_open(rpc, sk, NULL, &signer, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    phx_kms_attest_t attest = {.verifier = verifier,
+                               .policy = policy ? phx_attest_policy_doc_get(policy) : NULL};
+    phx_kms_admit_opts_t ao = {.kms_url = args.pos[0],
+                               .expect_kms = opts[EXPECT].value ? expect : NULL,
+                               .governor = signer,
+                               .rpc = rpc,
+                               .deployment = &dep,
+                               .verify_quote = phx_kms_verify_quote_attest,
+                               .verify_ctx = &attest};
+    phx_kms_admission_t adm;
+    if (phx_kms_admit(&ao, &adm, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    char addr[43];
+    phx_eth_address_checksum(adm.kms, addr);
+    if (opts[JSON].seen) {
+        json_t *o = json_pack("{s:s,s:o,s:o,s:s,s:b}", "kms", addr, "measurement",
+                              phx_json_hex(adm.measurement, 32), "collateral_hash",
+                              phx_json_hex(adm.collateral_hash, 32), "tcb_status", adm.tcb_status,
+                              "admitted_now", adm.admitted_now);
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        printf("%s %s (quote verified, tcb %s)\n",
+               adm.admitted_now ? "admitted" : "already admitted", addr, adm.tcb_status);
+    }
+    rc = PHX_EXIT_OK;
+out:
+    phx_secure_zero(sk, sizeof sk);
+    phx_signer_close(signer);
+    phx_rpc_close(rpc);
+    phx_attest_verifier_free(verifier);
+    phx_attest_policy_free(policy);
+    phx_buf_free(&policy_text);
+    phx_buf_free(&root);
+    json_decref(file);
+    cli_opts_free(opts, NOPTS);
     return rc;
 }
 
@@ -380,10 +502,12 @@ static int cmd_chain(int argc, char **argv)
     if (cli_wants_help(argc, argv)) return cli_help(help);
     if (strcmp(argv[1], "deploy") == 0) return chain_deploy(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return chain_status(argc - 1, argv + 1);
-    if (strcmp(argv[1], "allow-kms") == 0) return chain_allow(argc - 1, argv + 1, true);
+    if (strcmp(argv[1], "admit-kms") == 0) return chain_admit_kms(argc - 1, argv + 1);
+    if (strcmp(argv[1], "revoke-kms") == 0) return chain_allow(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "allow-measurement") == 0) return chain_allow(argc - 1, argv + 1, false);
     return cli_error(PHX_EXIT_USAGE, "phx chain",
-                     "unknown subcommand '%s' (deploy, status, allow-kms, allow-measurement)",
+                     "unknown subcommand '%s' (deploy, status, admit-kms, revoke-kms, "
+                     "allow-measurement)",
                      argv[1]);
 }
 PHX_CLI_COMMAND(chain, "chain", 60, "deploy the Phalanx contracts and show their state", cmd_chain)

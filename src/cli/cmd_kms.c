@@ -15,27 +15,34 @@
 static const char help[] =
     "usage: phx kms [options]\n\n"
     "Run a key management node. The root secret is made inside the TEE on first\n"
-    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed).\n"
+    "start and kept only sealed to this TEE's measurement (DIR/kms-root.sealed),\n"
+    "or, in a TEE without a sealing key, only in the memory of running KMS nodes.\n"
     "Workers get key material only with a quote that verifies, binds their keys,\n"
     "and whose measurement the chain (or the allowlist) allows. docs/kms.md has the API.\n\n"
     "Options:\n"
     "  --dir DIR                state directory (default $PHX_HOME/kms, else ~/.phx/kms)\n"
     "  --listen HOST:PORT       where to serve (default 127.0.0.1:8700; port 0 = any free)\n"
-    "  --tee sim|tdx|sgx        TEE backend (default sim)\n"
+    "  --tee sim|sim-noseal|tdx|sgx\n"
+    "                           TEE backend (default sim). Without a sealing key (tdx,\n"
+    "                           and sim-noseal to try it) the root is kept only in\n"
+    "                           memory: a restart needs --onboard-from a running peer\n"
     "  --sim-dir DIR            the sim platform directory (default $PHX_HOME/sim)\n"
     "  --production             refuse the sim TEE\n"
     "  --rpc URL                chain node; with --deployment, the Registry decides who\n"
     "  --deployment FILE        contract addresses (phx chain deployment file)\n"
-    "  --operator-key-file FILE with --rpc: the account (0x hex key) that pays for this\n"
-    "                           KMS listing its own key on the Registry with its quote\n"
-    "                           (registerKms); waits until governance allows the\n"
-    "                           measurement printed on the ready line\n"
+    "  --operator-key-file FILE a replica with --rpc: the account (0x hex key) that pays\n"
+    "                           for Registry.admitKmsByQuorum after the KMS it onboards\n"
+    "                           from vouched for its quote; without it governance must\n"
+    "                           admit the replica's onboarding key. A first KMS is\n"
+    "                           admitted by governance: `phx chain admit-kms URL`\n"
     "  --allow-measurement HEX  without a chain: allow this measurement id (repeatable)\n"
     "  --allow-own-measurement  without a chain: allow workers running this same binary\n"
     "  --trust-sim-root DIR     accept quotes from the sim platform in DIR (with the sim\n"
     "                           TEE and no --production, its own platform is trusted)\n"
     "  --policy FILE            TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
     "  --onboard-from URL       replica: fetch the root from the KMS at URL on first start\n"
+    "                           (every start without a sealing key); the address to\n"
+    "                           admit as a KMS node first is in DIR/onboarding.json\n"
     "  --kms-address 0x..       the address of that KMS (as the chain lists it)\n"
     "  --rate N                 per-client requests per second (default: no limit)\n"
     "  --json                   print the ready line as JSON\n\n"
@@ -96,8 +103,6 @@ static int cmd_kms(int argc, char **argv)
     phx_buf_t root_der = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
     phx_kms_node_t *node = NULL;
     json_t *ready = NULL;
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *op = NULL;
     phx_buf_t key_text = PHX_BUF_INIT;
     uint8_t op_sk[32] = {0};
     rc = PHX_EXIT_USAGE;
@@ -117,7 +122,7 @@ static int cmd_kms(int argc, char **argv)
         goto out;
     }
     o.tee = PHX_TEE_SIM;
-    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+    if (opts[TEE].value && phx_tee_spec_parse(opts[TEE].value, &o.tee, &tc, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
@@ -194,6 +199,13 @@ static int cmd_kms(int argc, char **argv)
         cli_error(rc, prefix, "--onboard-from and --kms-address go together");
         goto out;
     }
+    if (opts[OPKEY].value && !opts[ONBOARD].value) {
+        cli_error(rc, prefix,
+                  "--operator-key-file pays a replica's quorum admission (with --onboard-from);"
+                  " a first KMS is admitted by governance: phx chain admit-kms URL");
+        goto out;
+    }
+    if (opts[OPKEY].value) o.quorum_sender_sk = op_sk;
     if (opts[KADDR].value) {
         if (phx_hex_decode_fixed(opts[KADDR].value, kms_address, 20, &e)) {
             cli_error(rc, prefix, "--kms-address: %s", e.message);
@@ -223,10 +235,10 @@ static int cmd_kms(int argc, char **argv)
     phx_kms_node_measurement(node, mr);
     char checksum[43];
     phx_eth_address_checksum(addr, checksum);
-    ready = json_pack("{s:s,s:s,s:o,s:o,s:b,s:i}", "url", phx_kms_node_url(node), "kms_address",
+    ready = json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:i}", "url", phx_kms_node_url(node), "kms_address",
                       checksum, "x25519_pub", phx_json_hex(xpub, 32), "measurement",
-                      phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "pid",
-                      (int)getpid());
+                      phx_json_hex(mr, 32), "created_root", phx_kms_node_created_root(node), "root",
+                      phx_kms_node_root_origin(node), "pid", (int)getpid());
     char path[1100];
     snprintf(path, sizeof path, "%s/kms.json", dir);
     char *text = ready ? phx_json_dump(ready, true) : NULL;
@@ -240,41 +252,13 @@ static int cmd_kms(int argc, char **argv)
                checksum);
         for (int i = 0; i < 32; i++)
             printf("%02x", mr[i]);
-        printf("\n%s\n", phx_kms_node_created_root(node) ? "root: created and sealed"
-                                                         : "root: unsealed from disk");
+        printf("\nroot: %s\n", phx_kms_node_root_origin(node));
     }
     fflush(stdout);
     PHX_INFO("kms %s serving on %s", checksum, phx_kms_node_url(node));
 
     int sig = 0;
-    if (opts[OPKEY].value) {
-        /* List our key on chain with our quote. Until governance allows our
-         * measurement the Registry refuses; ask again every 0.5 s, still
-         * answering signals. */
-        bool now = false, warned = false;
-        struct timespec pause = {.tv_nsec = 500 * 1000 * 1000};
-        if (phx_rpc_open(o.rpc_url, NULL, &rpc, &e) || phx_signer_open(rpc, op_sk, NULL, &op, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-        for (;;) {
-            phx_err_t err = phx_kms_node_register(node, rpc, op, &dep, &now, &e);
-            if (!err) break;
-            if (err != PHX_ERR_STATE) {
-                cli_error(rc, prefix, "registerKms: %s", e.message);
-                goto out;
-            }
-            if (!warned) PHX_WARN("kms: waiting for governance to allow this measurement");
-            warned = true;
-            sig = sigtimedwait(&sigs, NULL, &pause);
-            if (sig > 0) break;
-            sig = 0;
-        }
-        if (!sig)
-            PHX_INFO("kms %s %s on the Registry", checksum,
-                     now ? "registered itself with its quote" : "is already listed");
-    }
-    if (!sig) sigwait(&sigs, &sig);
+    sigwait(&sigs, &sig);
     PHX_INFO("kms: signal %d, stopping", sig);
     phx_kms_node_stop(node, 5000);
     node = NULL;
@@ -282,8 +266,6 @@ static int cmd_kms(int argc, char **argv)
 out:
     phx_kms_node_stop(node, 0);
     json_decref(ready);
-    phx_signer_close(op);
-    phx_rpc_close(rpc);
     phx_secure_zero(op_sk, sizeof op_sk);
     if (key_text.ptr) phx_secure_zero(key_text.ptr, key_text.len);
     phx_buf_free(&key_text);

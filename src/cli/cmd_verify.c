@@ -19,13 +19,19 @@ static const char help[] =
     "  3. the worker is registered and active in the Registry\n"
     "  4. the quote it registered with verifies to the trusted root\n"
     "  5. that quote binds the worker's keys and the registered measurement\n"
-    "  6. the measurement is still allowed by governance\n\n"
+    "  6. the measurement is still allowed by governance\n"
+    "  7. the KMS that vouched for the worker was admitted (by governance or a\n"
+    "     quorum of admitted KMS) and not revoked, and the quote recorded at its\n"
+    "     admission verifies to the trusted root, binds its key in the KMS domain\n"
+    "     and shows a measurement governance still allows\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
     "  --endpoints FILE     default $PHX_HOME/endpoints.json, else ~/.phx/devnet/endpoints.json:\n"
     "                       {\"rpc\":URL,\"deployment\":FILE or object,\"sim_dir\":DIR}\n"
     "  --collateral FILE    collateral for the worker's quote (dcap-qvl JSON)\n"
+    "  --kms-collateral FILE  collateral for the KMS's admission quote (default: the\n"
+    "                       worker's collateral)\n"
     "  --trust-sim-root DIR trust the sim TEE platform in DIR (development networks);\n"
     "                       its collateral is used when --collateral is absent\n"
     "  --policy FILE        TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
@@ -42,13 +48,14 @@ static int endpoints_path(const char *given, char *out, size_t cap)
 static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,
                         const phx_error_t *e, bool as_json)
 {
-    static const char *names[] = {"signature", "deployment", "registered",
-                                  "quote",     "binding",    "measurement"};
-    bool flags[] = {rep->signature, rep->deployment, rep->registered,
-                    rep->quote,     rep->binding,    rep->measurement};
+    static const char *names[] = {"signature", "deployment",  "registered", "quote",
+                                  "binding",   "measurement", "kms"};
+    bool flags[] = {rep->signature, rep->deployment,  rep->registered, rep->quote,
+                    rep->binding,   rep->measurement, rep->kms};
+    enum { NSTEPS = sizeof flags / sizeof flags[0] };
     if (as_json) {
         json_t *steps = json_object();
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < NSTEPS; i++)
             json_object_set_new(steps, names[i], json_boolean(flags[i]));
         json_t *o = json_pack("{s:b,s:o,s:o}", "valid", err == PHX_OK, "steps", steps, "worker",
                               phx_json_hex(r->worker, 20));
@@ -57,6 +64,9 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
             json_object_set_new(o, "measurement", phx_json_hex(rep->measurement_id, 32));
         }
         if (rep->quote) json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+        if (rep->measurement) json_object_set_new(o, "kms", phx_json_hex(rep->kms_address, 20));
+        if (rep->kms)
+            json_object_set_new(o, "kms_admitted_by", phx_json_hex(rep->kms_admitted_by, 20));
         if (err) json_object_set_new(o, "error", json_string(e->message));
         cli_print_json(o);
         json_decref(o);
@@ -66,7 +76,7 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
     phx_eth_address_checksum(r->worker, addr);
     printf("worker      %s\n", addr);
     bool failed_shown = false;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NSTEPS; i++) {
         if (flags[i]) {
             printf("ok          %s\n", names[i]);
         } else if (!failed_shown) {
@@ -84,12 +94,13 @@ static int cmd_verify(int argc, char **argv)
 {
     const char *prefix = "phx verify";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { RPC, DEPL, ENDP, COLL, TRUST, POLICY, NOW, JSON, NOPTS };
+    enum { RPC, DEPL, ENDP, COLL, KCOLL, TRUST, POLICY, NOW, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [RPC] = {.name = "rpc", .takes_value = true},
         [DEPL] = {.name = "deployment", .takes_value = true},
         [ENDP] = {.name = "endpoints", .takes_value = true},
         [COLL] = {.name = "collateral", .takes_value = true},
+        [KCOLL] = {.name = "kms-collateral", .takes_value = true},
         [TRUST] = {.name = "trust-sim-root", .takes_value = true},
         [POLICY] = {.name = "policy", .takes_value = true},
         [NOW] = {.name = "now", .takes_value = true},
@@ -106,7 +117,8 @@ static int cmd_verify(int argc, char **argv)
     phx_rpc_t *rpc = NULL;
     phx_attest_verifier_t *verifier = NULL;
     phx_attest_policy_doc_t *policy = NULL;
-    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
+    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT,
+              policy_text = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
     const char *sim_dir = opts[TRUST].value;
     rc = PHX_EXIT_USAGE;
@@ -174,6 +186,10 @@ static int cmd_verify(int argc, char **argv)
         cli_error(rc, prefix, "need --collateral for the worker's quote (or --trust-sim-root)");
         goto out;
     }
+    if (opts[KCOLL].value && phx_file_read(opts[KCOLL].value, &kcoll, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
     if (opts[POLICY].value &&
         (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
          phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
@@ -191,6 +207,8 @@ static int cmd_verify(int argc, char **argv)
                                 .policy = policy ? phx_attest_policy_doc_get(policy) : NULL,
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len,
+                                .kms_collateral = kcoll.len ? kcoll.ptr : NULL,
+                                .kms_collateral_len = kcoll.len,
                                 .now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : 0};
     phx_result_report_t rep;
     memset(&e, 0, sizeof e);
@@ -212,6 +230,7 @@ out:
     phx_buf_free(&policy_text);
     phx_buf_free(&root);
     phx_buf_free(&coll);
+    phx_buf_free(&kcoll);
     json_decref(doc);
     json_decref(endpoints);
     cli_opts_free(opts, NOPTS);

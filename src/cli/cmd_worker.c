@@ -24,7 +24,11 @@ static const char help[] =
     "Options:\n"
     "  --dir DIR                 state directory (default $PHX_HOME/worker, else ~/.phx/worker)\n"
     "  --listen HOST:PORT        where to serve (default 127.0.0.1:8800; port 0 = any free)\n"
-    "  --tee sim|tdx|sgx         TEE backend (default sim)\n"
+    "  --tee sim|sim-noseal|tdx|sgx\n"
+    "                            TEE backend (default sim). Without a sealing key (tdx,\n"
+    "                            and sim-noseal to try it) the worker's identity is new\n"
+    "                            on every start: it registers again and the operator\n"
+    "                            deregisters the one of the earlier start\n"
     "  --sim-dir DIR             the sim platform directory (default $PHX_HOME/sim)\n"
     "  --production              refuse the sim TEE\n"
     "  --rpc URL                 chain node\n"
@@ -112,7 +116,7 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     o.tee = PHX_TEE_SIM;
-    if (opts[TEE].value && phx_tee_kind_parse(opts[TEE].value, &o.tee, &e)) {
+    if (opts[TEE].value && phx_tee_spec_parse(opts[TEE].value, &o.tee, &tc, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }

@@ -114,6 +114,18 @@ static void base64_rollback(phx_buf_t *out, size_t start)
     out->ptr[start] = 0;
 }
 
+/* The value of one base64 symbol, or -1. By ranges rather than strchr over the
+ * alphabet: PEM chains are decoded on every cold attestation. */
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
 phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_error_t *e)
 {
     uint32_t acc = 0;
@@ -128,12 +140,12 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
             pad++;
             continue;
         }
-        const char *q = c ? strchr(b64, c) : NULL;
-        if (!q || pad) {
+        int value = b64_value(c);
+        if (value < 0 || pad) {
             base64_rollback(out, start);
             return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);
         }
-        acc = acc << 6 | (uint32_t)(q - b64);
+        acc = acc << 6 | (uint32_t)value;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;

@@ -19,6 +19,7 @@
 #include "phx/crypto.h"
 #include "phx/devnet.h"
 #include "phx/evm.h"
+#include "phx/kms_node.h"
 #include "phx/net.h"
 
 /* anvil's first well-known development account: deployer and governor. Public
@@ -255,6 +256,34 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
 
 /* Each worker's operator: a key of its own kept in its directory, funded with
  * gas money and PHA by the deployer, with the Registry's minimum stake bonded. */
+/* Governance admits the devnet's KMS: phx_kms_admit with a verifier that
+ * trusts only this devnet's sim platform root. */
+static phx_err_t admit_kms(phx_rpc_t *rpc, phx_signer_t *gov, const phx_chain_deployment_t *dep,
+                           const char *kms_url, const uint8_t kms_addr[20], const char *sim_dir,
+                           phx_error_t *e)
+{
+    phx_buf_t root = PHX_BUF_INIT;
+    phx_attest_verifier_t *verifier = NULL;
+    phx_err_t err;
+    if ((err = phx_tee_sim_read_root(sim_dir, &root, e)) ||
+        (err = phx_attest_verifier_new(root.ptr, root.len, &verifier, e)))
+        goto out;
+    phx_kms_attest_t attest = {.verifier = verifier};
+    phx_kms_admit_opts_t ao = {.kms_url = kms_url,
+                               .expect_kms = kms_addr,
+                               .governor = gov,
+                               .rpc = rpc,
+                               .deployment = dep,
+                               .verify_quote = phx_kms_verify_quote_attest,
+                               .verify_ctx = &attest};
+    phx_kms_admission_t adm;
+    if ((err = phx_kms_admit(&ao, &adm, e))) phx_error_wrap(e, err, "admitting the KMS");
+out:
+    phx_attest_verifier_free(verifier);
+    phx_buf_free(&root);
+    return err;
+}
+
 static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
                                 const phx_chain_deployment_t *dep, const char *key_path, bool bond,
                                 uint8_t addr[20], phx_error_t *e)
@@ -416,12 +445,6 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     /* Daemons get a fixed port each, so a restarted one keeps its URL. */
     char kms_listen[32];
     snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", phx_net_port_pick());
-    /* The KMS lists its own key on the Registry with its quote; this funded
-     * account pays for that transaction. */
-    char kms_op_key[1200];
-    uint8_t kms_op[20];
-    snprintf(kms_op_key, sizeof kms_op_key, "%s/kms-operator.key", dn->dir);
-    if ((err = ensure_account(rpc, gov, &dep, kms_op_key, false, kms_op, e))) goto out;
     char *kms_argv[] = {(char *)opts->phx_bin,
                         "kms",
                         "--dir",
@@ -434,8 +457,6 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                         rpc_url,
                         "--deployment",
                         dep_path,
-                        "--operator-key-file",
-                        kms_op_key,
                         "--json",
                         NULL};
     if ((err = spawn(dn, "kms", kms_argv, SIGTERM, &c, e)) ||
@@ -454,23 +475,14 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
 
     /* 4. governance a fresh chain needs: the devnet's code (the same phx
      * binary on the same sim platform) is allowed (an idempotent setter, done
-     * on every start). The KMS then registers its own key with its quote
-     * (Registry.registerKms); wait until the Registry lists it. */
+     * on every start), and the KMS is admitted the way governance admits any
+     * KMS (DESIGN.md §2): its fresh quote over our nonce verified here, to the
+     * sim root this devnet explicitly trusts, then Registry.admitKms with the
+     * quote and its collateral hash on record. */
     if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
                         json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
         goto out;
-    for (uint64_t until = phx_monotonic_ms() + 60000;;) {
-        bool listed = false;
-        if ((err = phx_chain_is_kms(rpc, &dep, kms_addr, &listed, e))) goto out;
-        if (listed) break;
-        if (phx_monotonic_ms() > until) {
-            err = phx_fail(e, PHX_ERR_TIMEOUT,
-                           "the KMS did not register itself on the Registry within 60 s "
-                           "(see its log)");
-            goto out;
-        }
-        usleep(200 * 1000);
-    }
+    if ((err = admit_kms(rpc, gov, &dep, kms_url, kms_addr, sim_dir, e))) goto out;
 
     /* 5. a funded user account for `phx deploy` and on-chain requests. */
     char user_key[1200];

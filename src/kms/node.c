@@ -1,7 +1,7 @@
-/* A whole KMS node: TEE backend, sealed root (made here, or fetched from a
- * running KMS when this node is a replica), quote verifier, the chain or
- * allowlist check, and the HTTP server. `phx kms` is this plus signals; tests
- * and the devnet can run it in-process. */
+/* A whole KMS node: TEE backend, the root (sealed on disk; or, without a
+ * sealing key, only in memory and fetched from a peer KMS on every start),
+ * quote verifier, the chain or allowlist check, and the HTTP server. `phx
+ * kms` is this plus signals; tests and the devnet can run it in-process. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@ struct phx_kms_node {
     phx_http_server_t *server;
     uint8_t measurement[32];
     bool created_root;
+    const char *root_origin;
     char url[96];
 };
 
@@ -59,9 +60,43 @@ static phx_err_t own_measurement(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
     return PHX_OK;
 }
 
+/* A replica's onboarding key admitted by a quorum of one: the running KMS
+ * verifies our quote in its TEE and signs Registry.kmsAdmitDigest; we send
+ * Registry.admitKmsByQuorum with it. */
+static phx_err_t admit_by_quorum(const phx_kms_node_opts_t *o, const phx_kms_requester_t *rq,
+                                 phx_error_t *e)
+{
+    json_t *v = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_signer_t *sender = NULL;
+    phx_buf_t quote = PHX_BUF_INIT;
+    uint8_t x25519[32], nonce[32], coll_hash[32], sig[65];
+    phx_err_t err;
+    if ((err = phx_kms_request_vouch(rq, &v, e))) goto out;
+    if ((err = phx_json_get_hex_fixed(v, "x25519", x25519, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "nonce", nonce, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "collateral_hash", coll_hash, 32, e)) ||
+        (err = phx_json_get_hex_fixed(v, "signature", sig, 65, e)) ||
+        (err = phx_json_get_hex(v, "quote", &quote, e)))
+        goto out;
+    if ((err = phx_rpc_open(o->rpc_url, NULL, &rpc, e)) ||
+        (err = phx_signer_open(rpc, o->quorum_sender_sk, NULL, &sender, e)))
+        goto out;
+    const uint8_t(*sigs)[65] = (const uint8_t(*)[65])sig;
+    err = phx_chain_admit_kms_by_quorum(sender, o->deployment, rq->eth_address, x25519, nonce,
+                                        quote.ptr, quote.len, coll_hash, sigs, 1, e);
+    if (err) phx_error_wrap(e, err, "admitKmsByQuorum");
+out:
+    phx_signer_close(sender);
+    phx_rpc_close(rpc);
+    phx_buf_free(&quote);
+    json_decref(v);
+    return err;
+}
+
 /* A replica's first start: a throwaway identity made in this TEE asks the
- * running KMS for the root. Governance must list that identity as a KMS node
- * first, so keep asking (and saying who we are) until it does. */
+ * running KMS for the root. That identity must be admitted as a KMS node first
+ * (by a quorum, below, or by governance), so keep asking until it is. */
 static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t root[32],
                          phx_error_t *e)
 {
@@ -77,15 +112,29 @@ static phx_err_t onboard(const phx_kms_node_opts_t *o, phx_tee_t *t, uint8_t roo
         err = phx_fail(e, PHX_ERR_CRYPTO, "replica identity");
         goto out;
     }
-    char addr[43];
+    char addr[43], path[1100];
     phx_eth_address_checksum(rq.eth_address, addr);
+    /* Who governance (or a quorum of KMS nodes) must admit before we get the
+     * root: public, for the operator and scripts, in DIR/onboarding.json. */
+    json_t *doc = json_pack("{s:s,s:s}", "onboarding_address", addr, "from", o->onboard_url);
+    char *text = doc ? phx_json_dump(doc, true) : NULL;
+    snprintf(path, sizeof path, "%s/onboarding.json", o->dir);
+    if (!text || phx_file_write_atomic(path, text, strlen(text), 0644, NULL))
+        PHX_WARN("kms: could not write %s", path);
+    free(text);
+    json_decref(doc);
+    PHX_INFO("kms: replica %s asks %s for the root", addr, o->onboard_url);
     uint64_t deadline =
         phx_monotonic_ms() + 1000ull * (o->onboard_timeout_s ? o->onboard_timeout_s : 60);
+    if (o->quorum_sender_sk && o->rpc_url && o->deployment && (err = admit_by_quorum(o, &rq, e)))
+        goto out;
     for (;;) {
         err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_KMS, root, e);
         if (!err || !(err == PHX_ERR_REMOTE && e && strstr(e->message, "not a KMS node"))) break;
         if (phx_monotonic_ms() > deadline) break;
-        PHX_WARN("kms: replica %s waits to be listed as a KMS node (Registry.setKms)", addr);
+        PHX_WARN("kms: replica %s waits to be admitted as a KMS node (Registry.admitKms or "
+                 "admitKmsByQuorum)",
+                 addr);
         sleep(2);
     }
     if (!err) PHX_INFO("kms: replica %s received the root from %s", addr, o->onboard_url);
@@ -106,6 +155,76 @@ void phx_kms_node_stop(phx_kms_node_t *n, uint64_t grace_ms)
     phx_tee_close(n->tee);
     free(n->allowed);
     free(n);
+}
+
+/* The KMS address a root gives (replicas of one root share it). */
+static phx_err_t root_address(const uint8_t root[32], uint8_t address[20], phx_error_t *e)
+{
+    uint8_t sk[32];
+    phx_err_t err = phx_kms_identity_key(root, sk, address, e);
+    phx_secure_zero(sk, sizeof sk);
+    return err;
+}
+
+/* No sealing key (TDX, sim-noseal; DESIGN.md §5): the root lives only in the
+ * memory of running KMS nodes and passes between them over the attested
+ * replica channel, as dstack's KMS does. DIR/kms-root.json records, in the
+ * clear, which root this node served (its KMS address: public), so a restart
+ * with no peer to ask fails loudly instead of quietly making a new root that
+ * would change every contract's keys. */
+static phx_err_t root_without_sealing(const phx_kms_node_opts_t *o, phx_kms_node_t *n,
+                                      uint8_t root[32], phx_error_t *e)
+{
+    char path[1100], had_hex[43] = "";
+    uint8_t had[20], addr[20];
+    json_t *doc = NULL;
+    phx_err_t err;
+    bool known = false;
+    snprintf(path, sizeof path, "%s/kms-root.json", o->dir);
+    if (phx_json_load_file(path, &doc, NULL) == PHX_OK)
+        known = phx_json_get_hex_fixed(doc, "kms_address", had, 20, NULL) == PHX_OK;
+    json_decref(doc);
+    doc = NULL;
+    if (known) phx_eth_address_checksum(had, had_hex);
+    if (o->onboard_url) {
+        if (known && o->onboard_kms_address && memcmp(had, o->onboard_kms_address, 20) != 0)
+            return phx_fail(e, PHX_ERR_STATE,
+                            "this KMS served the root of KMS %s; --kms-address names another",
+                            had_hex);
+        if ((err = onboard(o, n->tee, root, e))) return err;
+        if ((err = root_address(root, addr, e))) goto out;
+        /* The release was signed by that KMS; check it also sent its own root. */
+        if (memcmp(addr, o->onboard_kms_address, 20) != 0) {
+            err = phx_fail(e, PHX_ERR_VERIFY, "the peer KMS sent a root that is not its own");
+            goto out;
+        }
+        n->root_origin = "received from a peer KMS (no sealing key: kept in memory only)";
+    } else if (known) {
+        return phx_fail(e, PHX_ERR_STATE,
+                        "this TEE has no sealing key and this KMS served the root of KMS %s, "
+                        "which lives only in running KMS nodes: start it with --onboard-from "
+                        "URL --kms-address %s of a peer that holds it (a new root needs a new "
+                        "--dir)",
+                        had_hex, had_hex);
+    } else {
+        if (phx_random_bytes(root, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
+        if ((err = root_address(root, addr, e))) goto out;
+        n->created_root = true;
+        n->root_origin = "created in memory (no sealing key: start a replica to keep it)";
+        PHX_WARN("kms: no sealing key: the root lives only in this process and its replicas; "
+                 "start a replica (--onboard-from) before this node is ever stopped");
+    }
+    char addr_hex[43];
+    phx_eth_address_checksum(addr, addr_hex);
+    doc = json_pack("{s:s,s:b}", "kms_address", addr_hex, "sealed", 0);
+    char *text = doc ? phx_json_dump(doc, true) : NULL;
+    err = text ? phx_file_write_atomic(path, text, strlen(text), 0644, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "kms-root.json");
+    free(text);
+out:
+    json_decref(doc);
+    if (err) phx_secure_zero(root, 32);
+    return err;
 }
 
 phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out, phx_error_t *e)
@@ -165,17 +284,24 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     }
 
     /* The root: sealed on disk, or born here, or fetched from a running KMS. */
-    snprintf(path, sizeof path, "%s/kms-root.sealed", o->dir);
-    if (o->onboard_url && access(path, F_OK) != 0) {
-        phx_buf_t sealed = PHX_BUF_INIT;
-        if ((err = onboard(o, n->tee, root, e))) goto fail;
-        err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
-        if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
-        phx_buf_free(&sealed);
-        if (err) goto fail;
-    } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
-                                                  &n->created_root, e))) {
-        goto fail;
+    if (!phx_tee_can_seal(n->tee)) {
+        if ((err = root_without_sealing(o, n, root, e))) goto fail;
+    } else {
+        snprintf(path, sizeof path, "%s/kms-root.sealed", o->dir);
+        if (o->onboard_url && access(path, F_OK) != 0) {
+            phx_buf_t sealed = PHX_BUF_INIT;
+            if ((err = onboard(o, n->tee, root, e))) goto fail;
+            err = phx_tee_seal(phx_tee_sealing_key, n->tee, "phx-kms-root", root, 32, &sealed, e);
+            if (!err) err = phx_file_write_atomic(path, sealed.ptr, sealed.len, 0600, e);
+            phx_buf_free(&sealed);
+            if (err) goto fail;
+            n->root_origin = "received from a peer KMS and sealed";
+        } else if ((err = phx_kms_root_load_or_create(path, phx_tee_sealing_key, n->tee, root,
+                                                      &n->created_root, e))) {
+            goto fail;
+        } else {
+            n->root_origin = n->created_root ? "created and sealed" : "unsealed from disk";
+        }
     }
     memcpy(cfg.root, root, 32);
     phx_secure_zero(root, sizeof root);
@@ -216,37 +342,7 @@ bool phx_kms_node_created_root(const phx_kms_node_t *n)
 {
     return n->created_root;
 }
-
-phx_err_t phx_kms_node_register(phx_kms_node_t *n, phx_rpc_t *rpc, phx_signer_t *operator_,
-                                const phx_chain_deployment_t *d, bool *registered_now,
-                                phx_error_t *e)
+const char *phx_kms_node_root_origin(const phx_kms_node_t *n)
 {
-    uint8_t addr[20], xpub[32], nonce[32], report_data[64];
-    phx_buf_t quote = PHX_BUF_INIT, coll = PHX_BUF_INIT;
-    bool listed = false;
-    *registered_now = false;
-    phx_kms_address(n->kms, addr);
-    phx_err_t err = phx_chain_is_kms(rpc, d, addr, &listed, e);
-    if (err || listed) return err;
-    /* Asked first so the caller can tell "wait for governance" from a failure. */
-    json_t *args = json_pack("[o]", phx_json_hex(n->measurement, 32)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "measurementAllowed: arguments");
-    err = phx_chain_read(rpc, d->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
-    json_decref(args);
-    bool allowed = json_is_true(json_array_get(ret, 0));
-    json_decref(ret);
-    if (err) return err;
-    if (!allowed)
-        return phx_fail(e, PHX_ERR_STATE, "the Registry does not allow this KMS's measurement yet");
-    /* Our own nonce: nobody issues one to a KMS. It only makes each quote
-     * distinct; the Registry refuses keys governance removed. */
-    phx_kms_x25519_pub(n->kms, xpub);
-    if ((err = phx_random_bytes(nonce, sizeof nonce))) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
-    phx_chain_kms_report_data(addr, xpub, nonce, report_data);
-    if (!(err = self_quote(n->tee, report_data, &quote, &coll, e)) &&
-        !(err = phx_chain_register_kms(operator_, d, addr, xpub, nonce, quote.ptr, quote.len, e)))
-        *registered_now = true;
-    phx_buf_free(&quote);
-    phx_buf_free(&coll);
-    return err;
+    return n->root_origin ? n->root_origin : "?";
 }

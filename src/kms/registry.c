@@ -71,7 +71,7 @@ static phx_err_t check_locked(phx_kms_registry_t *r, phx_kms_role_t role,
         phx_hex_encode_to(hex, mr, 32);
         return phx_fail(e, PHX_ERR_POLICY, "measurement 0x%s is not allowed by the Registry", hex);
     }
-    if (role == PHX_KMS_ROLE_REGISTRATION) return PHX_OK;
+    if (role == PHX_KMS_ROLE_REGISTRATION || role == PHX_KMS_ROLE_KMS_ADMISSION) return PHX_OK;
     if (role == PHX_KMS_ROLE_KMS) {
         bool is_kms = false;
         if ((err = read_flag(r, "isKms(address)", phx_json_hex(peer->eth_address, 20), &is_kms, e)))

@@ -1,4 +1,4 @@
-/* The KMS service: single-use nonces, the key-release decision for workers
+/* The KMS service: stateless nonces, the key-release decision for workers
  * (POST /v1/keys) and KMS replicas (POST /v1/replicas), and signed contract
  * public keys (GET /v1/contracts/:id/pubkey). The order of checks in
  * phx_kms_release is the security argument: fresh nonce, genuine quote,
@@ -17,11 +17,12 @@
 #define MAX_QUOTE_BYTES (64u << 10)
 #define MAX_COLLATERAL_BYTES (512u << 10)
 
-typedef struct {
-    uint8_t nonce[32];
-    int64_t expires_at;
-    bool live;
-} nonce_slot_t;
+/* A nonce is issued_at(8, big-endian unix seconds) || random(8) ||
+ * HMAC-SHA256(nonce_key, NONCE_TAG || issued_at || random || requester)[0..16]:
+ * the KMS keeps no table, so there is nothing for a flood to fill. */
+#define NONCE_TAG "phx-kms-nonce-v1"
+#define NONCE_MAC_LEN 16
+#define NONCE_SKEW_S 5 /* an issue time this far ahead of our clock still counts */
 
 struct phx_kms {
     uint8_t root[32];
@@ -29,9 +30,8 @@ struct phx_kms {
     uint8_t sk[32];
     uint8_t address[20];
     uint8_t x25519_pub[32]; /* bound in the KMS's own attestation */
+    uint8_t nonce_key[32];  /* "kms/nonce-mac": replicas share it, so do their nonces */
     phx_kms_config_t cfg;
-    pthread_mutex_t lock; /* guards nonces */
-    nonce_slot_t *nonces;
 };
 
 static int64_t default_now(void)
@@ -48,16 +48,11 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     k->cfg = *cfg;
     memset(k->cfg.root, 0, sizeof k->cfg.root); /* keep one copy of the root, not two */
     if (!k->cfg.nonce_ttl_s) k->cfg.nonce_ttl_s = 120;
-    if (!k->cfg.max_nonces) k->cfg.max_nonces = 4096;
     if (!k->cfg.now_fn) k->cfg.now_fn = default_now;
     memcpy(k->root, cfg->root, 32);
     phx_err_t err;
-    k->nonces = calloc(k->cfg.max_nonces, sizeof *k->nonces);
-    if (!k->nonces) {
-        err = phx_fail(e, PHX_ERR_NOMEM, "nonce table");
-        goto fail;
-    }
     if ((err = phx_kms_contract_root(k->root, k->contract_root, e))) goto fail;
+    if ((err = phx_kms_derive(k->root, "kms/nonce-mac", k->nonce_key, 32, e))) goto fail;
     if ((err = phx_kms_identity_key(k->root, k->sk, k->address, e))) goto fail;
     {
         uint8_t ikm[32], xsk[32];
@@ -68,11 +63,9 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
         phx_secure_zero(xsk, sizeof xsk);
         if (err) goto fail;
     }
-    pthread_mutex_init(&k->lock, NULL);
     *out = k;
     return PHX_OK;
 fail:
-    free(k->nonces);
     phx_secure_zero(k, sizeof *k);
     free(k);
     return err;
@@ -81,8 +74,6 @@ fail:
 void phx_kms_free(phx_kms_t *k)
 {
     if (!k) return;
-    pthread_mutex_destroy(&k->lock);
-    free(k->nonces);
     phx_secure_zero(k, sizeof *k);
     free(k);
 }
@@ -99,45 +90,49 @@ void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32])
 
 /* ---- nonces ------------------------------------------------------------------------ */
 
-phx_err_t phx_kms_nonce_issue(phx_kms_t *k, uint8_t nonce[32], int64_t *expires_at, phx_error_t *e)
+static void nonce_mac(const phx_kms_t *k, const uint8_t nonce[32], const uint8_t requester[20],
+                      uint8_t mac[32])
 {
-    int64_t now = k->cfg.now_fn();
-    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
-    phx_err_t err = phx_fail(e, PHX_ERR_LIMIT, "too many outstanding nonces; retry later");
-    pthread_mutex_lock(&k->lock);
-    for (size_t i = 0; i < k->cfg.max_nonces; i++) {
-        nonce_slot_t *s = &k->nonces[i];
-        if (s->live && s->expires_at > now) continue;
-        memcpy(s->nonce, nonce, 32);
-        s->expires_at = now + k->cfg.nonce_ttl_s;
-        s->live = true;
-        *expires_at = s->expires_at;
-        err = PHX_OK;
-        break;
-    }
-    pthread_mutex_unlock(&k->lock);
-    if (!err && e) memset(e, 0, sizeof *e);
-    return err;
+    uint8_t msg[sizeof NONCE_TAG - 1 + 16 + 20];
+    memcpy(msg, NONCE_TAG, sizeof NONCE_TAG - 1);
+    memcpy(msg + sizeof NONCE_TAG - 1, nonce, 16);
+    memcpy(msg + sizeof NONCE_TAG - 1 + 16, requester, 20);
+    phx_hmac_sha256(k->nonce_key, sizeof k->nonce_key, msg, sizeof msg, mac);
 }
 
-/* Take the nonce out of the table: it is spent whether or not the request
- * that carries it succeeds, so a refused quote cannot be retried against it. */
-static phx_err_t nonce_consume(phx_kms_t *k, const uint8_t nonce[32], phx_error_t *e)
+phx_err_t phx_kms_nonce_issue(phx_kms_t *k, const uint8_t requester[20], uint8_t nonce[32],
+                              int64_t *expires_at, phx_error_t *e)
 {
     int64_t now = k->cfg.now_fn();
-    bool found = false, fresh = false;
-    pthread_mutex_lock(&k->lock);
-    for (size_t i = 0; i < k->cfg.max_nonces; i++) {
-        nonce_slot_t *s = &k->nonces[i];
-        if (!s->live || memcmp(s->nonce, nonce, 32) != 0) continue;
-        found = true;
-        fresh = s->expires_at > now;
-        s->live = false;
-        break;
-    }
-    pthread_mutex_unlock(&k->lock);
-    if (!found) return phx_fail(e, PHX_ERR_POLICY, "nonce was not issued by this KMS or is spent");
-    if (!fresh) return phx_fail(e, PHX_ERR_POLICY, "nonce expired");
+    uint8_t mac[32];
+    for (int i = 0; i < 8; i++)
+        nonce[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    if (phx_random_bytes(nonce + 8, 8)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
+    nonce_mac(k, nonce, requester, mac);
+    memcpy(nonce + 16, mac, NONCE_MAC_LEN);
+    *expires_at = now + k->cfg.nonce_ttl_s;
+    return PHX_OK;
+}
+
+/* A nonce this KMS (or a replica with the same root) issued to this
+ * requester, inside its window. Nothing is remembered: within the window the
+ * same request can be sent again, which gives the sender nothing new
+ * (docs/kms.md, "Nonces"). */
+phx_err_t phx_kms_nonce_check(const phx_kms_t *k, const uint8_t requester[20],
+                              const uint8_t nonce[32], phx_error_t *e)
+{
+    uint8_t mac[32];
+    nonce_mac(k, nonce, requester, mac);
+    if (!phx_ct_eq(mac, nonce + 16, NONCE_MAC_LEN))
+        return phx_fail(e, PHX_ERR_POLICY, "nonce was not issued by this KMS to this requester");
+    uint64_t issued = 0;
+    for (int i = 0; i < 8; i++)
+        issued = issued << 8 | nonce[i];
+    int64_t now = k->cfg.now_fn();
+    if ((int64_t)issued > now + NONCE_SKEW_S)
+        return phx_fail(e, PHX_ERR_POLICY, "nonce issued in the future");
+    if (now - (int64_t)issued >= (int64_t)k->cfg.nonce_ttl_s)
+        return phx_fail(e, PHX_ERR_POLICY, "nonce expired");
     return PHX_OK;
 }
 
@@ -210,6 +205,7 @@ typedef struct {
     uint8_t nonce[32], addr[20], xpub[32];
     phx_buf_t quote;
     phx_kms_quote_info_t info;
+    uint8_t collateral_hash[32]; /* keccak256 of the collateral text verified */
     char addr_hex[43];
 } admitted_t;
 
@@ -222,6 +218,8 @@ static const char *role_name(phx_kms_role_t role)
         return "replica";
     case PHX_KMS_ROLE_REGISTRATION:
         return "registration";
+    case PHX_KMS_ROLE_KMS_ADMISSION:
+        return "replica admission";
     }
     return "?";
 }
@@ -246,10 +244,11 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
     }
     if ((err = phx_json_get_hex(request, "quote", &a->quote, e))) goto out;
     if ((err = collateral_text(request, &collateral, e))) goto out;
+    phx_keccak256((const uint8_t *)collateral, strlen(collateral), a->collateral_hash);
     phx_eth_address_checksum(a->addr, a->addr_hex);
 
-    /* 1. Freshness: a nonce we issued, not yet spent, not expired. */
-    if ((err = nonce_consume(k, a->nonce, e))) goto out;
+    /* 1. Freshness: a nonce we issued to this requester, inside its window. */
+    if ((err = phx_kms_nonce_check(k, a->addr, a->nonce, e))) goto out;
     /* 2. The quote is genuine and its TCB acceptable. */
     if ((err = k->cfg.verify_quote(k->cfg.verify_ctx, a->quote.ptr, a->quote.len,
                                    (const uint8_t *)collateral, strlen(collateral), k->cfg.now_fn(),
@@ -257,8 +256,13 @@ static phx_err_t admit(phx_kms_t *k, phx_kms_role_t role, const json_t *request,
         phx_error_wrap(e, err, "quote");
         goto out;
     }
-    /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2). */
-    phx_chain_report_data(a->addr, a->xpub, a->nonce, expected);
+    /* 3. The quote binds exactly these keys and this nonce (DESIGN.md §2), in
+     * the requester's own role domain: a worker's quote never onboards a KMS
+     * replica, nor a KMS quote a worker. */
+    if (role == PHX_KMS_ROLE_KMS || role == PHX_KMS_ROLE_KMS_ADMISSION)
+        phx_chain_kms_report_data(a->addr, a->xpub, a->nonce, expected);
+    else
+        phx_chain_report_data(a->addr, a->xpub, a->nonce, expected);
     if (!phx_ct_eq(expected, a->info.report_data, 64)) {
         err = phx_fail(e, PHX_ERR_VERIFY,
                        "quote report data does not bind this address, X25519 key and nonce");
@@ -332,6 +336,11 @@ phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t 
     /* The operator is read first: a malformed request must not spend a nonce. */
     if ((err = phx_json_get_hex_fixed(request, "operator", op, 20, e))) return err;
     if ((err = admit(k, PHX_KMS_ROLE_REGISTRATION, request, &a, e))) goto out;
+    /* One key, one role: the KMS never vouches for its own key as a worker. */
+    if (memcmp(a.addr, k->address, 20) == 0) {
+        err = phx_fail(e, PHX_ERR_POLICY, "the KMS's own key is not a worker");
+        goto out;
+    }
     phx_kms_measurement_id(&a.info, measurement);
     phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
     phx_chain_attest_digest(k->cfg.chain_id, k->cfg.registry, op, a.addr, a.xpub, measurement,
@@ -348,6 +357,42 @@ phx_err_t phx_kms_sign_registration(phx_kms_t *k, const json_t *request, json_t 
         goto out;
     }
     PHX_INFO("kms: signed registration of worker %s", a.addr_hex);
+out:
+    phx_buf_free(&a.quote);
+    return err;
+}
+
+phx_err_t phx_kms_vouch_replica(phx_kms_t *k, const json_t *request, json_t **response,
+                                phx_error_t *e)
+{
+    admitted_t a;
+    uint8_t measurement[32], quote_hash[32], digest[32], sig[65];
+    phx_err_t err;
+    *response = NULL;
+    memset(&a, 0, sizeof a);
+    if ((err = admit(k, PHX_KMS_ROLE_KMS_ADMISSION, request, &a, e))) goto out;
+    /* The Registry refuses it too; a KMS that vouched for itself would say
+     * nothing a quorum needs to hear. */
+    if (memcmp(a.addr, k->address, 20) == 0) {
+        err = phx_fail(e, PHX_ERR_POLICY, "a KMS does not vouch for its own key");
+        goto out;
+    }
+    phx_kms_measurement_id(&a.info, measurement);
+    phx_keccak256(a.quote.ptr, a.quote.len, quote_hash);
+    phx_chain_kms_admit_digest(k->cfg.chain_id, k->cfg.registry, a.addr, a.xpub, measurement,
+                               a.info.tee_type, quote_hash, a.collateral_hash, a.nonce, digest);
+    if ((err = sign_digest(k->sk, digest, sig, e))) goto out;
+    *response = json_pack(
+        "{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "kms", phx_json_hex(a.addr, 20), "x25519",
+        phx_json_hex(a.xpub, 32), "measurement", phx_json_hex(measurement, 32), "tee_type",
+        (json_int_t)a.info.tee_type, "quote_hash", phx_json_hex(quote_hash, 32), "collateral_hash",
+        phx_json_hex(a.collateral_hash, 32), "nonce", phx_json_hex(a.nonce, 32), "kms_address",
+        phx_json_hex(k->address, 20), "signature", phx_json_hex(sig, 65));
+    if (!*response) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "response");
+        goto out;
+    }
+    PHX_INFO("kms: vouched for replica %s", a.addr_hex);
 out:
     phx_buf_free(&a.quote);
     return err;
@@ -434,15 +479,18 @@ phx_err_t phx_kms_contract_pubkey_verify(const json_t *doc, const uint8_t kms_ad
 
 /* ---- HTTP -------------------------------------------------------------------------- */
 
+/* POST /v1/nonces {"eth_address":"0x.."}: the nonce is bound to the address
+ * that will present it. */
 static phx_err_t h_nonce(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                          phx_error_t *e)
 {
-    (void)req;
-    uint8_t nonce[32];
+    uint8_t nonce[32], requester[20];
     int64_t expires_at;
-    phx_err_t err = phx_kms_nonce_issue(ctx, nonce, &expires_at, e);
-    /* A full nonce table means "come back later" (429), not a size limit (413). */
-    if (err == PHX_ERR_LIMIT) resp->status = 429;
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "expected {\"eth_address\":\"0x..\"}");
+    phx_err_t err = phx_json_get_hex_fixed(req->json, "eth_address", requester, 20, e);
+    if (err) return err;
+    err = phx_kms_nonce_issue(ctx, requester, nonce, &expires_at, e);
     if (err) return err;
     resp->status = 201;
     resp->json = json_pack("{s:o,s:I}", "nonce", phx_json_hex(nonce, 32), "expires_at",
@@ -476,6 +524,13 @@ static phx_err_t h_registrations(void *ctx, const phx_http_request_t *req,
     return phx_kms_sign_registration(ctx, req->json, &resp->json, e);
 }
 
+static phx_err_t h_vouches(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                           phx_error_t *e)
+{
+    if (!req->json) return phx_fail(e, PHX_ERR_INVALID, "expected a JSON body");
+    return phx_kms_vouch_replica(ctx, req->json, &resp->json, e);
+}
+
 static phx_err_t h_pubkey(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -498,7 +553,8 @@ static phx_err_t h_info(void *ctx, const phx_http_request_t *req, phx_http_respo
 }
 
 /* The KMS proves itself the way it asks workers to: a quote over report data
- * binding its address and X25519 key to the caller's nonce. */
+ * binding its address and X25519 key to the caller's nonce, in the KMS's own
+ * domain ("phx-kms-v1"), which is what Registry.admitKms checks. */
 static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                phx_error_t *e)
 {
@@ -511,7 +567,7 @@ static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_htt
     const char *hex = phx_http_query(req, "nonce");
     if (!hex || phx_hex_decode_fixed(hex, nonce, 32, e))
         return phx_fail(e, PHX_ERR_INVALID, "?nonce= must be 32 bytes of hex");
-    phx_chain_report_data(k->address, k->x25519_pub, nonce, report_data);
+    phx_chain_kms_report_data(k->address, k->x25519_pub, nonce, report_data);
     if ((err = k->cfg.self_quote(k->cfg.self_quote_ctx, report_data, &quote, &coll, e))) goto out;
     if (coll.len && (err = phx_json_parse((const char *)coll.ptr, coll.len, &coll_json, e)))
         goto out;
@@ -536,6 +592,7 @@ phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
     if ((err = phx_http_router_add(r, "POST", "/v1/replicas", h_replicas, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/registrations", h_registrations, k, 0, e)))
         return err;
+    if ((err = phx_http_router_add(r, "POST", "/v1/vouches", h_vouches, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/contracts/:id/pubkey", h_pubkey, k, 0, e)))
         return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/attestation", h_attestation, k, 0, e)))

@@ -30,6 +30,25 @@ phx_err_t phx_tee_kind_parse(const char *name, phx_tee_kind_t *out, phx_error_t 
                     name ? name : "");
 }
 
+phx_err_t phx_tee_spec_parse(const char *name, phx_tee_kind_t *kind, phx_tee_config_t *config,
+                             phx_error_t *e)
+{
+    if (name && strcmp(name, "sim-noseal") == 0) {
+        *kind = PHX_TEE_SIM;
+        config->sim_no_seal = true;
+        return PHX_OK;
+    }
+    phx_err_t err = phx_tee_kind_parse(name, kind, e);
+    if (err)
+        phx_fail(e, err, "unknown TEE \"%.20s\" (sim, sim-noseal, tdx or sgx)", name ? name : "");
+    return err;
+}
+
+bool phx_tee_can_seal(const phx_tee_t *t)
+{
+    return t->kind != PHX_TEE_TDX && !t->no_seal;
+}
+
 const char *phx_tee_kind_name(phx_tee_kind_t kind)
 {
     return kind >= PHX_TEE_SIM && kind <= PHX_TEE_SGX ? kind_names[kind] : "unknown";
@@ -308,6 +327,7 @@ phx_err_t phx_tee_open(phx_tee_kind_t kind, const phx_tee_config_t *config, phx_
     phx_tee_t *t = calloc(1, sizeof *t);
     if (!t) return phx_fail(e, PHX_ERR_NOMEM, "tee");
     t->kind = kind;
+    t->no_seal = kind == PHX_TEE_SIM && c->sim_no_seal;
     struct stat st;
     switch (kind) {
     case PHX_TEE_SIM:
@@ -427,9 +447,11 @@ phx_err_t phx_tee_seal_key(phx_tee_t *t, const char *label, uint8_t key[32], phx
     size_t ikm_len = 0;
     phx_tee_measurement_t m;
     phx_err_t err;
-    if (t->kind == PHX_TEE_TDX)
+    if (!phx_tee_can_seal(t))
         return phx_fail(e, PHX_ERR_UNSUPPORTED,
-                        "TDX has no hardware sealing key; TDX workers get keys from the KMS");
+                        "%s has no sealing key: identities are fresh each boot and the KMS "
+                        "root comes from a peer KMS",
+                        t->kind == PHX_TEE_TDX ? "TDX" : "this sim TEE (sim-noseal)");
     if ((err = phx_tee_measurement(t, &m, e))) return err;
     if (t->kind == PHX_TEE_SIM) {
         memcpy(ikm, t->secret, 32);

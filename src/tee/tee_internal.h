@@ -18,6 +18,7 @@
 
 struct phx_tee {
     phx_tee_kind_t kind;
+    bool no_seal; /* sim_no_seal: no sealing key, like TDX */
     char dir[PATH_MAX];
     char entry[256];
     /* sim */

@@ -39,7 +39,10 @@ phx_err_t wk_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
 }
 
 /* The identity (secp256k1 sk || x25519 sk) is made in the TEE on first start
- * and only ever written sealed to this measurement on this platform. */
+ * and only ever written sealed to this measurement on this platform. A TEE
+ * without a sealing key (TDX, sim-noseal) makes a fresh one on every boot and
+ * writes nothing of it (DESIGN.md §5; the old one is retired on chain, see
+ * retire_earlier_identities). */
 static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
 {
     char path[1400];
@@ -47,7 +50,14 @@ static phx_err_t load_identity(phx_worker_t *w, phx_error_t *e)
     phx_buf_t blob = PHX_BUF_INIT, clear = PHX_BUF_INIT;
     uint8_t keys[64];
     phx_err_t err = PHX_OK;
-    if (phx_file_read(path, &blob, NULL) == PHX_OK) {
+    w->fresh_identity = !phx_tee_can_seal(w->tee);
+    if (w->fresh_identity) {
+        uint8_t pub[32];
+        if ((err = phx_secp256k1_keygen(keys)) || (err = phx_x25519_keygen(keys + 32, pub))) {
+            phx_fail(e, err, "identity keys");
+            goto out;
+        }
+    } else if (phx_file_read(path, &blob, NULL) == PHX_OK) {
         if ((err = phx_tee_unseal(phx_tee_sealing_key, w->tee, IDENTITY_LABEL, blob.ptr, blob.len,
                                   &clear, e)))
             goto out;
@@ -136,6 +146,63 @@ static phx_err_t ensure_stake(phx_worker_t *w, const uint8_t op[20], phx_error_t
     PHX_INFO("worker: bonding the Registry's minimum stake for one more worker");
     err = phx_chain_bond(w->operator_, &w->dep, &min, e);
     if (err) phx_error_wrap(e, err, "bond (the operator needs PHA for the stake)");
+    return err;
+}
+
+/* A worker without a sealing key has a new address each boot; the ones of
+ * earlier boots died with their keys. DIR/identities.json lists every
+ * address this directory registered (public data) until the operator has
+ * deregistered it, so a dead identity neither holds a stake slot nor takes a
+ * rank in the job hand-off. The new address is written down before it is
+ * registered, so a crash in between leaves nothing unretired. */
+static phx_err_t retire_earlier_identities(phx_worker_t *w, phx_error_t *e)
+{
+    char path[1400];
+    snprintf(path, sizeof path, "%s/identities.json", w->dir);
+    json_t *doc = NULL, *keep = json_array(), *list;
+    phx_err_t err = PHX_OK;
+    if (!keep) return phx_fail(e, PHX_ERR_NOMEM, "identities");
+    if (phx_json_load_file(path, &doc, NULL) == PHX_OK &&
+        json_is_array(list = json_object_get(doc, "addresses"))) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            uint8_t addr[20], op[20];
+            phx_chain_worker_t cw;
+            if (!json_is_string(v) || phx_hex_decode_fixed(json_string_value(v), addr, 20, NULL) ||
+                !memcmp(addr, w->address, 20))
+                continue;
+            if ((err = phx_chain_worker_get(w->rpc, &w->dep, addr, &cw, e))) goto out;
+            phx_signer_address(w->operator_, op);
+            if (cw.status == PHX_CHAIN_WORKER_ACTIVE && !memcmp(cw.operator_, op, 20)) {
+                json_t *args = json_pack("[o]", phx_json_hex(addr, 20));
+                err = args ? phx_chain_transact(w->operator_, w->dep.registry,
+                                                "deregisterWorker(address)", args, NULL, e)
+                           : phx_fail(e, PHX_ERR_NOMEM, "args");
+                json_decref(args);
+                if (err) {
+                    phx_error_wrap(e, err, "deregistering the identity of an earlier boot %s",
+                                   json_string_value(v));
+                    goto out;
+                }
+                PHX_INFO("worker: deregistered %s, the identity of an earlier boot",
+                         json_string_value(v));
+            }
+        }
+    }
+    char hex[43];
+    phx_eth_address_checksum(w->address, hex);
+    json_array_append_new(keep, json_string(hex));
+    json_decref(doc);
+    doc = json_pack("{s:O}", "addresses", keep);
+    char *text = doc ? phx_json_dump(doc, true) : NULL;
+    err = text ? phx_file_write_atomic(path, text, strlen(text), 0644, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "identities");
+    free(text);
+out:
+    json_decref(doc);
+    json_decref(keep);
     return err;
 }
 
@@ -625,6 +692,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     memcpy(rq.kms_address, w->kms_address, 20);
     memcpy(rq.eth_address, w->address, 20);
     memcpy(rq.x25519_pub, w->x25519_pub, 32);
+    if (w->fresh_identity && (err = retire_earlier_identities(w, e))) goto out;
     if ((err = fund_identity(w, e)) || (err = register_on_chain(w, &rq, e))) goto out;
     /* Keys only after registration: the KMS releases them to active workers. */
     if ((err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, w->contract_root, e))) {

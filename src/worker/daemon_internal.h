@@ -18,8 +18,10 @@ struct phx_worker {
     char kms_url[512];
     uint8_t kms_address[20];
     phx_chain_deployment_t dep;
-    /* identity, made in the TEE and sealed; zeroed on stop */
+    /* identity, made in the TEE and sealed (or, with no sealing key, made
+     * fresh this boot: fresh_identity); zeroed on stop */
     uint8_t sk[32], x25519_sk[32];
+    bool fresh_identity;
     uint8_t address[20], x25519_pub[32], measurement[32];
     uint8_t contract_root[32]; /* from the KMS; every contract's keys derive from it */
     phx_tee_t *tee;

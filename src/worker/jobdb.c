@@ -249,6 +249,14 @@ phx_err_t phx_jobdb_start(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
                       NULL, e);
 }
 
+phx_err_t phx_jobdb_resign(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
+{
+    /* Only for a signature by a key that no longer exists (an identity of an
+     * earlier boot, without a sealing key): nothing of that run is usable. */
+    return transition(d, id, PHX_JOB_RUNNING, "3,4", "attempts = attempts + 1", NULL, 0, NULL, 0,
+                      NULL, e);
+}
+
 phx_err_t phx_jobdb_signed(phx_jobdb_t *d, uint64_t id, const uint8_t *output, size_t output_len,
                            const uint8_t signature[65], phx_error_t *e)
 {

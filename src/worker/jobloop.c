@@ -201,6 +201,18 @@ out:
     return err;
 }
 
+/* Whether a journaled signature is this boot's identity's. */
+static bool signed_by_us(const phx_worker_t *w, const phx_job_t *j)
+{
+    uint8_t domain[32], digest[32], pub[64], addr[20];
+    phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
+    phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->output.ptr,
+                            j->output.len, digest);
+    if (phx_secp256k1_recover(digest, j->signature, pub)) return false;
+    phx_eth_address_from_pubkey(pub, addr);
+    return memcmp(addr, w->address, 20) == 0;
+}
+
 /* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED. */
 static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *output, size_t len,
                         const uint8_t sig[65], phx_error_t *e)
@@ -263,6 +275,21 @@ static void process(loop_t *L, uint64_t id)
     if (cr.k != 1) {
         job_failed(w, id, "needs k-of-n signatures; this worker signs alone");
         goto out;
+    }
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && !signed_by_us(w, &j)) {
+        /* Signed by the identity of an earlier boot (no sealing key): that
+         * key is gone and deregistered, so its signature and any transaction
+         * it sent no longer count. The journal kept the request; run it again. */
+        pthread_mutex_lock(&w->db_lock);
+        err = phx_jobdb_resign(w->db, id, &e);
+        pthread_mutex_unlock(&w->db_lock);
+        if (err) {
+            PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        PHX_INFO("worker: request %llu was signed by an earlier identity; running it again",
+                 (unsigned long long)id);
+        j.state = PHX_JOB_RUNNING;
     }
     if (j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) {
         if ((err = run_and_sign(w, &j, &e))) {

@@ -290,11 +290,13 @@ static const char REGISTER[] = "registerWorker(address,bytes32,bytes32,bytes,byt
 
 /* ---- sections --------------------------------------------------------------------- */
 
-static const char REGISTER_KMS[] = "registerKms(address,bytes32,bytes32,bytes)";
+static const char ADMIT_KMS[] = "admitKms(address,bytes32,bytes32,bytes,bytes32)";
+static const uint8_t COLLATERAL_HASH[32] = {0xc0, 0x11};
 
-/* registerKms arguments: a quote with measurement fill mr_fill whose report data
+/* admitKms arguments: a quote with measurement fill mr_fill whose report data
  * is made for `bound` (the KMS itself, or another key) under the KMS tag, or the
- * worker tag when worker_tag. */
+ * worker tag when worker_tag. The chain does not check quote signatures: what
+ * it relies on is governance having verified the quote (phx_kms_admit). */
 static json_t *kms_args(const uint8_t kms[20], const uint8_t bound[20], const uint8_t x25519[32],
                         uint8_t mr_fill, bool worker_tag, uint8_t q[QUOTE_LEN])
 {
@@ -302,8 +304,30 @@ static json_t *kms_args(const uint8_t kms[20], const uint8_t bound[20], const ui
     phx_random_bytes(nonce, sizeof nonce);
     make_quote(q, bound, x25519, nonce, mr_fill);
     if (!worker_tag) phx_chain_kms_report_data(bound, x25519, nonce, q + 48 + 520);
-    return json_pack("[o,o,o,o]", addr_json(kms), phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
-                     phx_json_hex(q, QUOTE_LEN));
+    return json_pack("[o,o,o,o,o]", addr_json(kms), phx_json_hex(x25519, 32),
+                     phx_json_hex(nonce, 32), phx_json_hex(q, QUOTE_LEN),
+                     phx_json_hex(COLLATERAL_HASH, 32));
+}
+
+/* Governance admits kms with a quote of measurement fill 0x11, allowing that
+ * measurement for the moment if it is not yet (and taking it back after). */
+static void admit_kms(account_t *gov, const uint8_t kms[20])
+{
+    uint8_t x[32], q[QUOTE_LEN], mr[32], rd[64];
+    uint32_t tee;
+    phx_error_t e = {0};
+    phx_random_bytes(x, sizeof x);
+    json_t *args = kms_args(kms, kms, x, 0x11, false, q);
+    phx_chain_quote_fields(q, sizeof q, &tee, mr, rd, &e);
+    json_t *ret = NULL, *margs = json_pack("[o]", phx_json_hex(mr, 32));
+    bool was = phx_chain_read(rpc, dep.registry, "measurementAllowed(bytes32)", margs, "(bool)",
+                              &ret, &e) == 0 &&
+               json_is_true(json_array_get(ret, 0));
+    json_decref(ret);
+    json_decref(margs);
+    if (!was) CHECK(phx_chain_set_measurement(gov->signer, &dep, mr, true, &e) == PHX_OK);
+    TX_OK(gov, dep.registry, ADMIT_KMS, args);
+    if (!was) CHECK(phx_chain_set_measurement(gov->signer, &dep, mr, false, &e) == PHX_OK);
 }
 
 static bool is_kms(const uint8_t kms[20])
@@ -314,9 +338,10 @@ static bool is_kms(const uint8_t kms[20])
     return listed;
 }
 
-/* A KMS lists its own key with a quote: only when the quote binds that key
- * under the KMS tag and its measurement is allowed; the quote is in the event. */
-static void test_kms_register(account_t *gov, account_t *payer)
+/* Governance admits a KMS key with its quote: only when the quote binds that
+ * key under the KMS tag and its measurement is allowed; the quote and its
+ * collateral hash are on record. The old permissionless paths are gone. */
+static void test_kms_admit(account_t *gov, account_t *payer)
 {
     uint8_t kms_sk[32], kms[20], other[20], x[32], q[QUOTE_LEN];
     phx_error_t e = {0};
@@ -327,40 +352,45 @@ static void test_kms_register(account_t *gov, account_t *payer)
     phx_random_bytes(x, sizeof x);
     CHECK(!is_kms(kms));
 
+    /* Refused: anyone but the governor. */
+    EXPECT_REVERT(payer, dep.registry, ADMIT_KMS, kms_args(kms, kms, x, 0x11, false, q),
+                  "NotGovernor()");
     /* Refused: measurement not allowed (fill 0x33 was never allowed). */
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x33, false, q),
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, kms_args(kms, kms, x, 0x33, false, q),
                   "MeasurementNotAllowed(bytes32)");
     /* Refused: report data binding another key, or made under the worker tag. */
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, other, x, 0x11, false, q),
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, kms_args(kms, other, x, 0x11, false, q),
                   "ReportDataMismatch()");
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, true, q),
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, kms_args(kms, kms, x, 0x11, true, q),
                   "ReportDataMismatch()");
     /* Refused: the quote's nonce differs from the one named. */
     json_t *args = kms_args(kms, kms, x, 0x11, false, q);
     uint8_t wrong[32];
     phx_random_bytes(wrong, sizeof wrong);
     json_array_set_new(args, 2, phx_json_hex(wrong, 32));
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, args, "ReportDataMismatch()");
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, args, "ReportDataMismatch()");
     CHECK(!is_kms(kms));
 
     /* Accepted: bound key, allowed measurement; the event carries the quote. */
     phx_evm_receipt_t receipt = {0};
     args = kms_args(kms, kms, x, 0x11, false, q);
-    phx_err_t err = tx(payer, dep.registry, REGISTER_KMS, args, &receipt, &e);
-    CHECK_MSG(err == PHX_OK, "registerKms: %s", e.message);
+    phx_err_t err = tx(gov, dep.registry, ADMIT_KMS, args, &receipt, &e);
+    CHECK_MSG(err == PHX_OK, "admitKms: %s", e.message);
     CHECK(is_kms(kms));
     bool seen = false;
     for (size_t i = 0; i < receipt.log_count; i++) {
         json_t *ev = NULL;
-        if (phx_abi_decode_log_json(PHX_CHAIN_EV_KMS_REGISTERED, false, &receipt.logs[i], &ev, &e))
+        if (phx_abi_decode_log_json(PHX_CHAIN_EV_KMS_ADMITTED, false, &receipt.logs[i], &ev, &e))
             continue;
         seen = true;
-        uint8_t a[20], op[20], mr[32], rd[64], evmr[32];
+        uint8_t a[20], by[20], mr[32], rd[64], evmr[32], ch[32];
         uint32_t tee = 0;
         phx_buf_t evq = PHX_BUF_INIT;
         CHECK(!phx_json_get_hex_fixed(ev, "kms", a, 20, &e) && memcmp(a, kms, 20) == 0);
-        CHECK(!phx_json_get_hex_fixed(ev, "operator", op, 20, &e) &&
-              memcmp(op, payer->addr, 20) == 0);
+        CHECK(!phx_json_get_hex_fixed(ev, "admittedBy", by, 20, &e) &&
+              memcmp(by, gov->addr, 20) == 0);
+        CHECK(!phx_json_get_hex_fixed(ev, "collateralHash", ch, 32, &e) &&
+              memcmp(ch, COLLATERAL_HASH, 32) == 0);
         CHECK(!phx_chain_quote_fields(q, sizeof q, &tee, mr, rd, &e));
         CHECK(!phx_json_get_hex_fixed(ev, "measurement", evmr, 32, &e) &&
               memcmp(evmr, mr, 32) == 0);
@@ -370,17 +400,22 @@ static void test_kms_register(account_t *gov, account_t *payer)
         phx_buf_free(&evq);
         json_decref(ev);
     }
-    CHECK_MSG(seen, "no KmsRegistered event");
+    CHECK_MSG(seen, "no KmsAdmitted event");
     phx_evm_receipt_clear(&receipt);
+    phx_chain_kms_t rec;
+    CHECK(phx_chain_kms_get(rpc, &dep, kms, &rec, &e) == PHX_OK &&
+          rec.status == PHX_CHAIN_KMS_ADMITTED && memcmp(rec.x25519, x, 32) == 0);
 
-    /* Once listed, again is refused; removed by governance, its quotes no longer list it. */
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, false, q),
+    /* Once admitted, again is refused; revoked, it never comes back. */
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, kms_args(kms, kms, x, 0x11, false, q),
                   "AlreadyRegistered(address)");
-    CHECK_MSG(phx_chain_set_kms(gov->signer, &dep, kms, false, &e) == PHX_OK, "%s", e.message);
+    EXPECT_REVERT(payer, dep.registry, "revokeKms(address)", json_pack("[o]", addr_json(kms)),
+                  "NotGovernor()");
+    CHECK_MSG(phx_chain_revoke_kms(gov->signer, &dep, kms, &e) == PHX_OK, "%s", e.message);
     CHECK(!is_kms(kms));
-    EXPECT_REVERT(payer, dep.registry, REGISTER_KMS, kms_args(kms, kms, x, 0x11, false, q),
+    EXPECT_REVERT(gov, dep.registry, ADMIT_KMS, kms_args(kms, kms, x, 0x11, false, q),
                   "KmsRevoked(address)");
-    printf("registerKms: accepted 1, refused 7\n");
+    printf("admitKms: accepted 1, refused 9\n");
 }
 
 static void test_deploy(account_t *gov, const char *dir)
@@ -615,7 +650,7 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
     uint8_t kms_addr[20], q[QUOTE_LEN], rd[64], zero[32] = {0};
     uint32_t tee;
     phx_eth_address_from_seckey(kms_sk, kms_addr);
-    CHECK_MSG(phx_chain_set_kms(gov->signer, &dep, kms_addr, true, &e) == PHX_OK, "%s", e.message);
+    admit_kms(gov, kms_addr);
     make_quote(q, zero, zero, zero, 0x11);
     phx_chain_quote_fields(q, sizeof q, &tee, measurement_allowed, rd, &e);
 
@@ -1137,8 +1172,8 @@ static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, accou
     account_t *w1[] = {&w[1].key}, *w2[] = {&w[2].key}, *w0[] = {&w[0].key};
 
     /* Governance functions are the governor's only. */
-    EXPECT_REVERT(stranger, dep.registry, "setKms(address,bool)",
-                  json_pack("[o,b]", addr_json(stranger->addr), 1), "NotGovernor()");
+    EXPECT_REVERT(stranger, dep.registry, "setKmsQuorum(uint256)", json_pack("[i]", 2),
+                  "NotGovernor()");
     EXPECT_REVERT(stranger, dep.registry, "invalidateWorker(address,string)",
                   json_pack("[o,s]", addr_json(w[2].key.addr), "x"), "NotAuthorized()");
     EXPECT_REVERT(stranger, dep.jobs, "setParams(uint256,uint64,uint32)",
@@ -1243,9 +1278,9 @@ static void case_registry(void)
 {
     test_registry(&T.gov, T.ops, &T.user, T.w, 3, T.kms_sk);
 }
-static void case_kms_register(void)
+static void case_kms_admit(void)
 {
-    test_kms_register(&T.gov, &T.spender);
+    test_kms_admit(&T.gov, &T.spender);
 }
 static void case_jobs(void)
 {
@@ -1300,7 +1335,7 @@ int main(void)
     static const test_case_t cases[] = {
         TEST_CASE_REQUIRED(case_deploy), TEST_CASE(test_digests_match_contracts),
         TEST_CASE(case_token),           TEST_CASE_REQUIRED(case_registry),
-        TEST_CASE(case_kms_register),    TEST_CASE_REQUIRED(case_jobs),
+        TEST_CASE(case_kms_admit),       TEST_CASE_REQUIRED(case_jobs),
         TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
         TEST_CASE(case_lifecycle),       TEST_CASE(test_follow_requests),
     };

@@ -50,12 +50,18 @@ check_cmd "status --json says healthy" test "$(get "$dir/status.json" healthy)" 
 check_cmd "status --json: fee 2 PHA" test "$(get "$dir/status.json" contracts.Jobs.feePerWorker)" = 2000000000000000000
 
 # Governance through the CLI, checked with cast.
+# A KMS is admitted only with a quote governance verified (admit-kms, tested
+# against a live KMS in cli_devnet); there is no bare listing any more.
 kms=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-"$phx" chain allow-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null
-check_cmd "allow-kms exits 0" test $? -eq 0
-check_cmd "cast: isKms is true" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = true
-"$phx" chain allow-kms $kms --remove --key $key --deployment "$dir/dep.json" >/dev/null
-check_cmd "cast: isKms false after --remove" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = false
+"$phx" chain allow-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
+check_cmd "allow-kms is gone (exit 2)" test $? -eq 2
+"$phx" chain admit-kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
+check_cmd "admit-kms without a URL exits 2" test $? -eq 2
+"$phx" chain admit-kms http://127.0.0.1:9 --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
+check_cmd "admit-kms with no KMS answering exits 1" test $? -eq 1
+check_cmd "cast: nothing admitted" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = false
+"$phx" chain revoke-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
+check_cmd "revoke-kms of a key never admitted exits 1" test $? -eq 1
 m=0x1111111111111111111111111111111111111111111111111111111111111111
 "$phx" chain allow-measurement $m --key $key --deployment "$dir/dep.json" >/dev/null
 check_cmd "cast: measurement allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true

@@ -46,10 +46,16 @@ expect_error 2 "--rpc URL is required" -- chain deploy --key $SK
 expect_error 2 "--key: expected 32 bytes" -- chain deploy --rpc http://127.0.0.1:1 --key 0x01
 expect_error 2 "bad JSON" -- chain status --deployment "$tmp/bad.json"
 expect_error 2 "cannot open" -- chain status --deployment "$tmp/none.json"
-expect_error 2 "address must be 0x followed by 40 hex digits" -- chain allow-kms 0x12 --key $SK
+expect_error 2 "address must be 0x followed by 40 hex digits" -- chain revoke-kms 0x12 --key $SK
+expect_error 2 "expected one KMS_URL" -- chain admit-kms --key $SK
+expect_error 2 "--expect: " -- chain admit-kms http://127.0.0.1:1 --expect 0x12 --key $SK
+expect_error 2 "unknown subcommand 'allow-kms'" -- chain allow-kms 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --key $SK
 expect_error 2 "unknown subcommand 'frob'" -- chain frob
-# kms: listing itself on chain needs the chain
+# kms: paying a replica's quorum admission needs the chain, and is for replicas only
 expect_error 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k" --operator-key-file "$tmp/none.key"
+printf '%s\n' "$SK" >"$tmp/op.key"
+printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d"}}\n' 1 2 3 4 >"$tmp/dep.json"
+expect_error 2 "a first KMS is admitted by governance" -- kms --dir "$tmp/k" --rpc http://127.0.0.1:1 --deployment "$tmp/dep.json" --operator-key-file "$tmp/op.key"
 # egress allowances name a host and a port (issue 10 item 6); refused before
 # anything starts
 if "$PHX" worker --help >/dev/null 2>&1; then

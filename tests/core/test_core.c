@@ -86,6 +86,41 @@ static void test_reader(void)
     CHECK(phx_reader_view(&r, &v, 3, &e) == PHX_OK && v[0] == 7 && phx_reader_left(&r) == 0);
 }
 
+/* Big-endian gets: each reads network order, advances by its width, and a get
+ * that does not fit fails without moving the offset. */
+static void test_reader_be(void)
+{
+    const uint8_t data[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A,
+                            0x0B, 0x0C, 0x0D, 0x0E, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0xFA};
+    phx_reader_t r = phx_reader(data, sizeof data);
+    uint16_t a = 0;
+    uint32_t b = 0;
+    uint64_t c = 0;
+    phx_error_t e = {0};
+    CHECK(phx_reader_u16be(&r, &a, &e) == PHX_OK && a == 0x0102 && r.off == 2);
+    CHECK(phx_reader_u32be(&r, &b, &e) == PHX_OK && b == 0x03040506u && r.off == 6);
+    CHECK(phx_reader_u64be(&r, &c, &e) == PHX_OK && c == 0x0708090A0B0C0D0Eull && r.off == 14);
+    /* High bits survive: no sign extension through int promotion. */
+    CHECK(phx_reader_u16be(&r, &a, &e) == PHX_OK && a == 0xFFFE);
+    CHECK(phx_reader_u32be(&r, &b, &e) == PHX_OK && b == 0xFDFCFBFAu && phx_reader_left(&r) == 0);
+
+    /* At the end: every width fails, reports the offset, and does not advance. */
+    r = phx_reader(data, 7);
+    CHECK(phx_reader_u64be(&r, &c, &e) == PHX_ERR_TRUNCATED && r.off == 0);
+    CHECK(strstr(e.message, "need 8 bytes at offset 0") != NULL);
+    CHECK(phx_reader_u32be(&r, &b, &e) == PHX_OK && b == 0x01020304u);
+    CHECK(phx_reader_u32be(&r, &b, &e) == PHX_ERR_TRUNCATED && r.off == 4);
+    CHECK(phx_reader_u16be(&r, &a, &e) == PHX_OK && a == 0x0506);
+    CHECK(phx_reader_u16be(&r, &a, &e) == PHX_ERR_TRUNCATED && r.off == 6);
+    CHECK(strstr(e.message, "offset 6, have 1") != NULL);
+
+    /* LE and BE read the same bytes mirrored. */
+    phx_reader_t le = phx_reader(data, 8), be = phx_reader(data, 8);
+    uint64_t x = 0, y = 0;
+    CHECK(phx_reader_u64le(&le, &x, &e) == PHX_OK && phx_reader_u64be(&be, &y, &e) == PHX_OK);
+    CHECK(x == __builtin_bswap64(y));
+}
+
 static void test_ct(void)
 {
     uint8_t a[32] = {0}, b[32] = {0};
@@ -292,10 +327,10 @@ static void test_log(void)
 int main(void)
 {
     static const test_case_t cases[] = {
-        TEST_CASE(test_hex),        TEST_CASE(test_base64), TEST_CASE(test_buf),
-        TEST_CASE(test_reader),     TEST_CASE(test_ct),     TEST_CASE(test_file_json),
-        TEST_CASE(test_dir_ensure), TEST_CASE(test_assert), TEST_CASE(test_secure_zero),
-        TEST_CASE(test_log),
+        TEST_CASE(test_hex),         TEST_CASE(test_base64),     TEST_CASE(test_buf),
+        TEST_CASE(test_reader),      TEST_CASE(test_reader_be),  TEST_CASE(test_ct),
+        TEST_CASE(test_file_json),   TEST_CASE(test_dir_ensure), TEST_CASE(test_assert),
+        TEST_CASE(test_secure_zero), TEST_CASE(test_log),
     };
     return test_run("test_core", cases, TEST_COUNT(cases));
 }

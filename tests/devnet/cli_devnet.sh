@@ -42,13 +42,25 @@ mr=$(json "$tmp/a.json" "['kms']['measurement']")
 gw=$(json "$tmp/a.json" "['gateway']")
 check "Registry lists the KMS" true "$("$cast" call --rpc-url "$rpc" "$reg" 'isKms(address)(bool)' "$kms")"
 check "devnet measurement allowed" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' "$mr")"
-# Listed through its own quote (Registry.registerKms), not by governance's setKms.
-kms_registered() {
+# Admitted by governance after its quote was verified (Registry.admitKms): the
+# quote is on record in one KmsAdmitted event.
+kms_admitted() {
     "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$reg" \
-        'KmsRegistered(address indexed,address indexed,bytes32,bytes32,uint32,bytes32,bytes32,bytes)' "$kms" --json |
+        'KmsAdmitted(address indexed,address indexed,bytes32,bytes32,uint32,bytes32,bytes32,bytes32,bytes)' "$kms" --json |
         python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
 }
-check "the KMS registered itself with its quote (one KmsRegistered event)" 1 "$(kms_registered)"
+check "governance admitted the KMS with its quote (one KmsAdmitted event)" 1 "$(kms_admitted)"
+# The governance CLI verifies the KMS's fresh quote itself: to the devnet's sim
+# root it passes (already admitted: nothing sent); to Intel's root it does not.
+kms_url=$(json "$tmp/a.json" "['kms']['url']")
+gov_key=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+"$phx" chain admit-kms "$kms_url" --key $gov_key --deployment "$tmp/net/deployment.json" --rpc "$rpc" \
+    --trust-sim-root "$tmp/net/sim" --expect "$kms" >"$tmp/admit.txt" 2>&1
+check "admit-kms with the sim root trusted: exit 0" 0 $?
+check "admit-kms: already admitted" 1 "$(grep -c '^already admitted' "$tmp/admit.txt")"
+"$phx" chain admit-kms "$kms_url" --key $gov_key --deployment "$tmp/net/deployment.json" --rpc "$rpc" \
+    >/dev/null 2>&1
+check "admit-kms: a sim quote does not verify to Intel's root (exit 1)" 1 $?
 check "gateway answers /v1/network" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/v1/network")"
 curl -s "$gw/v1/network" >"$tmp/net1.json"
 check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
@@ -105,7 +117,7 @@ rpc=$(json "$tmp/b.json" "['rpc']")
 check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
 check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
 check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
-check "a listed KMS does not register again on restart" 1 "$(kms_registered)"
+check "an admitted KMS is not admitted again on restart" 1 "$(kms_admitted)"
 check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
 h2=$("$cast" block-number --rpc-url "$rpc")
 [ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?

@@ -86,6 +86,23 @@ static int call(const char *gw, int *status)
     return err ? -1 : 0;
 }
 
+/* Governance admits the KMS with a genuine sim quote of its key in the KMS
+ * domain (what `phx chain admit-kms` sends after verifying it). */
+static phx_err_t admit_kms(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
+                           phx_kms_t *k, phx_error_t *e)
+{
+    uint8_t addr[20], x[32], nonce[32], rd[64], coll_hash[32] = {0};
+    phx_buf_t q = PHX_BUF_INIT;
+    phx_kms_address(k, addr);
+    phx_kms_x25519_pub(k, x);
+    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
+    phx_chain_kms_report_data(addr, x, nonce, rd);
+    phx_err_t err = phx_tee_quote(t, rd, &q, e);
+    if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
+    phx_buf_free(&q);
+    return err;
+}
+
 int main(void)
 {
     phx_error_t e = {0};
@@ -139,7 +156,15 @@ int main(void)
     snprintf(kms_url, sizeof kms_url, "http://127.0.0.1:%u", phx_http_server_port(kms_server));
     uint8_t kms_addr[20];
     phx_kms_address(kms, kms_addr);
-    CHECK_MSG(test_chain_admit(gov, &dep, kms_addr, mr, &e) == PHX_OK, "%s", e.message);
+    const char amount[] = "1000000000000000000000";
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    CHECK_MSG(admit_kms(gov, &dep, tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                              &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) ==
+          PHX_OK);
 
     /* Worker A registers through the KMS (its quote binds its keys); B never does. */
     uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];

@@ -50,7 +50,7 @@ check "attestation has quote and collateral" 0 $?
 "$phx" attest verify "$tmp/q.hex" --collateral "$tmp/c.json" --trust-sim-root "$PHX_HOME/sim" --json >"$tmp/v.json"
 check "KMS quote verifies to the sim root" 0 $?
 rd=$(json "$tmp/v.json" "['report']['report_data']" 2>/dev/null || echo none)
-tag=$(printf 'phx-worker-v1' | od -An -tx1 | tr -d ' \n')
+tag=$(printf 'phx-kms-v1' | od -An -tx1 | tr -d ' \n')
 want=$("$phx" util keccak "0x$tag${addr#0x}${xpub#0x}${nonce#0x}")
 check "report data = keccak(tag||address||x25519||nonce)||nonce" "${want#0x}${nonce#0x}" "${rd#0x}"
 

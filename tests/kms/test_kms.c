@@ -256,11 +256,8 @@ static void test_pubkey_and_nonces(void)
     CHECK(phx_random_bytes(root, 32) == PHX_OK);
     memset(id, 0x42, 32);
     memset(other_id, 0x43, 32);
-    phx_kms_config_t cfg = {.verify_quote = no_quotes,
-                            .check_peer = no_peers,
-                            .nonce_ttl_s = 60,
-                            .max_nonces = 4,
-                            .now_fn = test_now};
+    phx_kms_config_t cfg = {
+        .verify_quote = no_quotes, .check_peer = no_peers, .nonce_ttl_s = 60, .now_fn = test_now};
     memcpy(cfg.root, root, 32);
     phx_kms_t *k = NULL;
     CHECK(phx_kms_new(&cfg, &k, &e) == PHX_OK);
@@ -296,15 +293,37 @@ static void test_pubkey_and_nonces(void)
     phx_kms_contract_keys_clear(&ck);
     json_decref(doc);
 
-    /* Nonces: bounded table; expired slots are reused. */
-    uint8_t n[5][32];
+    /* Nonces are stateless: any number can be issued; each is good only for
+     * the requester it names, inside its window, from this root. */
+    uint8_t n[32], bad[32], alice[20], bob[20];
     int64_t exp;
-    for (int i = 0; i < 4; i++)
-        CHECK(phx_kms_nonce_issue(k, n[i], &exp, &e) == PHX_OK);
+    memset(alice, 0xa1, 20);
+    memset(bob, 0xb0, 20);
+    for (int i = 0; i < 10000; i++)
+        CHECK(phx_kms_nonce_issue(k, alice, n, &exp, &e) == PHX_OK);
     CHECK(exp == fake_now + 60);
-    CHECK(phx_kms_nonce_issue(k, n[4], &exp, &e) == PHX_ERR_LIMIT);
-    fake_now += 61;
-    CHECK(phx_kms_nonce_issue(k, n[4], &exp, &e) == PHX_OK);
+    CHECK(phx_kms_nonce_check(k, alice, n, &e) == PHX_OK);
+    CHECK(phx_kms_nonce_check(k, alice, n, &e) == PHX_OK); /* nothing is spent */
+    CHECK(phx_kms_nonce_check(k, bob, n, &e) == PHX_ERR_POLICY);
+    CHECK(strstr(e.message, "to this requester") != NULL);
+    for (int bit = 0; bit < 256; bit += 7) { /* issue time, random part and tag */
+        memcpy(bad, n, 32);
+        bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        CHECK_MSG(phx_kms_nonce_check(k, alice, bad, &e) == PHX_ERR_POLICY, "bit %d", bit);
+    }
+    phx_kms_t *other = make_kms((const uint8_t[32]){9});
+    CHECK(phx_kms_nonce_check(other, alice, n, &e) == PHX_ERR_POLICY);
+    phx_kms_free(other);
+    fake_now += 59;
+    CHECK(phx_kms_nonce_check(k, alice, n, &e) == PHX_OK);
+    fake_now += 1;
+    CHECK(phx_kms_nonce_check(k, alice, n, &e) == PHX_ERR_POLICY);
+    CHECK(strstr(e.message, "expired") != NULL);
+    /* A nonce dated ahead of our clock (forged or from a skewed replica). */
+    CHECK(phx_kms_nonce_issue(k, alice, n, &exp, &e) == PHX_OK);
+    fake_now -= 6;
+    CHECK(phx_kms_nonce_check(k, alice, n, &e) == PHX_ERR_POLICY);
+    fake_now += 6;
     phx_kms_free(k);
 }
 
@@ -376,9 +395,13 @@ static void test_http(void)
     CHECK(phx_http_json("GET", url, NULL, NULL, &status, &v, &e) == PHX_ERR_REMOTE &&
           status == 400);
 
-    /* A nonce is spent by its first use, even when that use is refused. */
+    /* A nonce names its requester: asked for without one, 400. */
     snprintf(url, sizeof url, "%s/v1/nonces", base);
-    CHECK(phx_http_json("POST", url, NULL, NULL, &status, &v, &e) == PHX_OK && status == 201);
+    CHECK(phx_http_json("POST", url, NULL, NULL, &status, &v, &e) == PHX_ERR_REMOTE &&
+          status == 400);
+    json_t *who = json_pack("{s:s}", "eth_address", "0x00000000000000000000000000000000000000aa");
+    CHECK(phx_http_json("POST", url, who, NULL, &status, &v, &e) == PHX_OK && status == 201);
+    json_decref(who);
     const char *nonce = json_string_value(json_object_get(v, "nonce"));
     CHECK(nonce && strlen(nonce) == 66);
     json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:{}}", "nonce", nonce ? nonce : "", "eth_address",
@@ -390,8 +413,15 @@ static void test_http(void)
     memset(&e, 0, sizeof e);
     CHECK(phx_http_json("POST", url, req, NULL, &status, &v, &e) == PHX_ERR_REMOTE);
     CHECK_MSG(status == 403 && strstr(e.message, "verify"), "%d %s", status, e.message);
+    /* Sent again inside the window it is checked again (and refused again):
+     * nothing is stored per nonce. */
     CHECK(phx_http_json("POST", url, req, NULL, &status, &v, &e) == PHX_ERR_REMOTE);
-    CHECK_MSG(status == 403 && strstr(e.message, "spent"), "%d %s", status, e.message);
+    CHECK_MSG(status == 403 && strstr(e.message, "verify"), "%d %s", status, e.message);
+    /* The same nonce presented by another address. */
+    json_object_set_new(req, "eth_address",
+                        json_string("0x00000000000000000000000000000000000000bb"));
+    CHECK(phx_http_json("POST", url, req, NULL, &status, &v, &e) == PHX_ERR_REMOTE);
+    CHECK_MSG(status == 403 && strstr(e.message, "to this requester"), "%d %s", status, e.message);
     json_object_set_new(req, "eth_address", json_string("0x12"));
     CHECK(phx_http_json("POST", url, req, NULL, &status, &v, &e) == PHX_ERR_REMOTE &&
           status == 400);

@@ -113,7 +113,7 @@ static void run_case(const json_t *c, phx_attest_verifier_t *verifier, int *case
     json_t *coll_json = NULL;
     CHECK(phx_json_parse((const char *)coll.ptr, coll.len, &coll_json, &e) == PHX_OK);
     for (int variant = 0; variant < 2; variant++) {
-        CHECK(phx_kms_nonce_issue(k, nonce, &exp, &e) == PHX_OK);
+        CHECK(phx_kms_nonce_issue(k, want_rd, nonce, &exp, &e) == PHX_OK);
         phx_buf_t q = PHX_BUF_INIT;
         phx_buf_append(&q, quote.ptr, quote.len);
         /* variant 1: flip one bit of the signed TD/enclave report. */
@@ -131,7 +131,7 @@ static void run_case(const json_t *c, phx_attest_verifier_t *verifier, int *case
         else
             CHECK_MSG(strncmp(e.message, "quote", 5) == 0, "%s", e.message);
         /* Registration signatures are refused the same way. */
-        CHECK(phx_kms_nonce_issue(k, nonce, &exp, &e) == PHX_OK);
+        CHECK(phx_kms_nonce_issue(k, want_rd, nonce, &exp, &e) == PHX_OK);
         json_object_set_new(req, "nonce", phx_json_hex(nonce, 32));
         json_object_set_new(req, "operator", phx_json_hex(want_rd + 20, 20));
         CHECK(phx_kms_sign_registration(k, req, &resp, &e) == PHX_ERR_VERIFY && resp == NULL);

@@ -62,6 +62,33 @@ static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *
     return err;
 }
 
+/* A request body as a requester would send it, with a fresh KMS nonce and a
+ * genuine quote binding addr and x in the KMS domain (kms_domain) or the
+ * worker's. */
+static json_t *role_body(phx_kms_t *k, phx_tee_t *t, const uint8_t addr[20], const uint8_t x[32],
+                         bool kms_domain, uint8_t nonce[32])
+{
+    uint8_t rd[64];
+    int64_t exp;
+    phx_error_t e = {0};
+    phx_buf_t q = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    json_t *cj = NULL;
+    CHECK(phx_kms_nonce_issue(k, addr, nonce, &exp, &e) == PHX_OK);
+    if (kms_domain)
+        phx_chain_kms_report_data(addr, x, nonce, rd);
+    else
+        phx_chain_report_data(addr, x, nonce, rd);
+    CHECK(phx_tee_quote(t, rd, &q, &e) == PHX_OK && phx_tee_sim_collateral(t, &coll, &e) == 0);
+    CHECK(phx_json_parse((const char *)coll.ptr, coll.len, &cj, &e) == PHX_OK);
+    json_t *body =
+        json_pack("{s:o,s:o,s:o,s:o,s:o}", "quote", phx_json_hex(q.ptr, q.len), "collateral",
+                  cj ? cj : json_object(), "eth_address", phx_json_hex(addr, 20), "x25519_pub",
+                  phx_json_hex(x, 32), "nonce", phx_json_hex(nonce, 32));
+    phx_buf_free(&q);
+    phx_buf_free(&coll);
+    return body;
+}
+
 /* ---- chain helpers ---------------------------------------------------------------- */
 
 typedef struct {
@@ -103,6 +130,23 @@ static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
     if (!ok)
         fprintf(stderr, "  expected a refusal with \"%s\", got %d: %s\n", words, err, e->message);
     return ok;
+}
+
+/* Governance admits the KMS with a genuine sim quote of its key in the KMS
+ * domain (what `phx chain admit-kms` sends after verifying it). */
+static phx_err_t admit_kms(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
+                           phx_kms_t *k, phx_error_t *e)
+{
+    uint8_t addr[20], x[32], nonce[32], rd[64], coll_hash[32] = {0};
+    phx_buf_t q = PHX_BUF_INIT;
+    phx_kms_address(k, addr);
+    phx_kms_x25519_pub(k, x);
+    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
+    phx_chain_kms_report_data(addr, x, nonce, rd);
+    phx_err_t err = phx_tee_quote(t, rd, &q, e);
+    if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
+    phx_buf_free(&q);
+    return err;
 }
 
 int main(void)
@@ -189,7 +233,16 @@ int main(void)
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
-    CHECK_MSG(test_chain_admit(gov, &dep, kms_addr, good_mr, &e) == PHX_OK, "%s", e.message);
+    char amount[] = "1000000000000000000000";
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
+    CHECK_MSG(admit_kms(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                              &e) == PHX_OK);
+    CHECK_MSG(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount),
+                                  &e) == PHX_OK,
+              "%s", e.message);
 
     /* ---- an honest worker ---- */
     identity_t w;
@@ -282,8 +335,26 @@ int main(void)
     phx_kms_requester_t rrq = requester(url, kms_addr, &rep, &rpq);
     err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
     CHECK(remote_says(err, &e, "not a KMS node"));
-    CHECK(test_chain_transact(gov, dep.registry, "setKms(address,bool)",
-                              json_pack("[o,b]", phx_json_hex(rep.eth, 20), 1), &e) == PHX_OK);
+    /* Admitted by a quorum of one: the KMS verifies the replica's quote in its
+     * TEE and signs Registry.kmsAdmitDigest; anyone sends it. A worker-domain
+     * quote gets no vouch, and the KMS never vouches for its own key. */
+    json_t *vouch = NULL;
+    CHECK_MSG(phx_kms_request_vouch(&rrq, &vouch, &e) == PHX_OK, "vouch: %s", e.message);
+    {
+        uint8_t vx[32], vn[32], vch[32], vsig[65];
+        phx_buf_t vq = PHX_BUF_INIT;
+        CHECK(phx_json_get_hex_fixed(vouch, "x25519", vx, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "nonce", vn, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "collateral_hash", vch, 32, &e) == PHX_OK &&
+              phx_json_get_hex_fixed(vouch, "signature", vsig, 65, &e) == PHX_OK &&
+              phx_json_get_hex(vouch, "quote", &vq, &e) == PHX_OK);
+        const uint8_t(*vsigs)[65] = (const uint8_t(*)[65])vsig;
+        CHECK_MSG(phx_chain_admit_kms_by_quorum(gov, &dep, rep.eth, vx, vn, vq.ptr, vq.len, vch,
+                                                vsigs, 1, &e) == PHX_OK,
+                  "admitKmsByQuorum: %s", e.message);
+        phx_buf_free(&vq);
+    }
+    json_decref(vouch);
     uint8_t rep_root[32];
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
               e.message);
@@ -302,7 +373,73 @@ int main(void)
     CHECK(json_equal(json_object_get(d1, "address"), json_object_get(d2, "address")));
     json_decref(d1);
     json_decref(d2);
-    printf("replica: onboarded after governance listed it, same root and contract keys\n");
+    printf("replica: onboarded after a quorum admitted it, same root and contract keys\n");
+
+    /* ---- role domains (issue 10 item 9): a quote made for one role is refused
+     * for another, and the KMS never signs for its own key ---- */
+    {
+        uint8_t a[20], x[32], n[32];
+        phx_random_bytes(a, 20);
+        phx_random_bytes(x, 32);
+        json_t *resp = NULL;
+        json_t *body = role_body(kms, worker_tee, a, x, false, n); /* worker domain */
+        CHECK(phx_kms_release(kms, PHX_KMS_ROLE_KMS, body, &resp, &e) == PHX_ERR_VERIFY &&
+              strstr(e.message, "does not bind"));
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, false, n);
+        CHECK(phx_kms_vouch_replica(kms, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, true, n); /* KMS domain */
+        CHECK(phx_kms_release(kms, PHX_KMS_ROLE_WORKER, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        body = role_body(kms, worker_tee, a, x, true, n);
+        json_object_set_new(body, "operator", phx_json_hex(a, 20));
+        CHECK(phx_kms_sign_registration(kms, body, &resp, &e) == PHX_ERR_VERIFY);
+        json_decref(body);
+        /* The KMS's own address, even with a proper worker-domain quote. */
+        uint8_t kx[32];
+        phx_kms_x25519_pub(kms, kx);
+        body = role_body(kms, kms_tee, kms_addr, kx, false, n);
+        json_object_set_new(body, "operator", phx_json_hex(a, 20));
+        CHECK(phx_kms_sign_registration(kms, body, &resp, &e) == PHX_ERR_POLICY &&
+              strstr(e.message, "own key"));
+        json_decref(body);
+        body = role_body(kms, kms_tee, kms_addr, kx, true, n);
+        CHECK(phx_kms_vouch_replica(kms, body, &resp, &e) == PHX_ERR_POLICY);
+        json_decref(body);
+        CHECK(resp == NULL);
+        printf("role domains: worker quote refused as replica, KMS quote refused as worker, "
+               "own key refused\n");
+    }
+
+    /* ---- a whole replica node admits itself by quorum and onboards ---- */
+    {
+        char rdir[300];
+        snprintf(rdir, sizeof rdir, "%s/replica-node", dir);
+        uint8_t payer_sk[32]; /* anvil's fourth development account pays the gas */
+        CHECK(phx_hex_decode_fixed(
+                  "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6", payer_sk,
+                  32, &e) == PHX_OK);
+        phx_kms_node_opts_t ro = {.dir = rdir,
+                                  .tee = PHX_TEE_SIM,
+                                  .tee_config = &tc,
+                                  .rpc_url = node.url,
+                                  .deployment = &dep,
+                                  .trust_own_sim_root = true,
+                                  .onboard_url = url,
+                                  .onboard_kms_address = kms_addr,
+                                  .onboard_timeout_s = 30,
+                                  .quorum_sender_sk = payer_sk};
+        phx_kms_node_t *rn = NULL;
+        CHECK_MSG(phx_kms_node_start(&ro, &rn, &e) == PHX_OK, "replica node: %s", e.message);
+        if (rn) {
+            uint8_t ra[20];
+            phx_kms_address(phx_kms_node_kms(rn), ra);
+            CHECK(memcmp(ra, kms_addr, 20) == 0);
+            printf("replica node: vouched for, admitted by quorum, onboarded (same KMS key)\n");
+        }
+        phx_kms_node_stop(rn, 500);
+    }
     phx_kms_free(replica);
     phx_tee_close(rep_tee);
 

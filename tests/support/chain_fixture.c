@@ -30,22 +30,6 @@ phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char 
     return err;
 }
 
-phx_err_t test_chain_admit(phx_signer_t *gov, const phx_chain_deployment_t *dep,
-                           const uint8_t kms_addr[20], const uint8_t measurement[32],
-                           phx_error_t *e)
-{
-    const char amount[] = "1000000000000000000000";
-    phx_err_t err;
-    if ((err = test_chain_transact(gov, dep->registry, "setKms(address,bool)",
-                                   json_pack("[o,b]", phx_json_hex(kms_addr, 20), 1), e)) ||
-        (err = test_chain_transact(gov, dep->registry, "setMeasurement(bytes32,bool)",
-                                   json_pack("[o,b]", phx_json_hex(measurement, 32), 1), e)) ||
-        (err = test_chain_transact(gov, dep->token, "approve(address,uint256)",
-                                   json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e)))
-        return err;
-    return test_chain_transact(gov, dep->registry, "bond(uint256)", json_pack("[s]", amount), e);
-}
-
 phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
 {
     phx_tee_measurement_t m;

@@ -1,7 +1,7 @@
 /* Chain fixtures for the C tests that run the contracts on anvil: one
- * transaction helper, and governance admitting a KMS and a worker measurement
- * with the operator's bond (what test_gateway_chain, test_kms_network and
- * test_verify each need before a worker can register). */
+ * deployment with anvil's development key, one transaction helper, and the
+ * Registry measurement id of a TEE (what test_gateway_chain, test_kms_network
+ * and test_verify each need before a worker can register). */
 #ifndef PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
 #define PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
 
@@ -19,12 +19,6 @@ phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t *
 /* phx_chain_transact from s to `to`; takes ownership of args (a JSON array). */
 phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
                               phx_error_t *e);
-
-/* Governance (gov) lists kms_addr as a KMS and allows measurement; gov, as the
- * operator, approves and bonds the minimum stake (1000 PHA). */
-phx_err_t test_chain_admit(phx_signer_t *gov, const phx_chain_deployment_t *dep,
-                           const uint8_t kms_addr[20], const uint8_t measurement[32],
-                           phx_error_t *e);
 
 /* The Registry's measurement id of the TEE t: keccak256(MRTD || RTMR0..3). */
 phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e);

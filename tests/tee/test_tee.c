@@ -633,6 +633,24 @@ static void test_sim(void)
         CHECK(memcmp(k1, k2, 32) != 0);
         phx_tee_close(t);
     }
+    /* sim-noseal: the same platform and measurement, but no sealing key, as
+     * on TDX (issue 10 item 12); the spec parser sets it. */
+    phx_tee_config_t noseal = {.sim_dir = dir};
+    phx_tee_kind_t kind = PHX_TEE_TDX;
+    CHECK(phx_tee_spec_parse("sim-noseal", &kind, &noseal, &e) == PHX_OK);
+    CHECK(kind == PHX_TEE_SIM && noseal.sim_no_seal);
+    phx_tee_config_t plain = {0};
+    CHECK(phx_tee_spec_parse("sim", &kind, &plain, &e) == PHX_OK && !plain.sim_no_seal);
+    CHECK(phx_tee_spec_parse("sim-nope", &kind, &plain, &e) == PHX_ERR_INVALID);
+    t = NULL;
+    CHECK(phx_tee_open(PHX_TEE_SIM, &noseal, &t, &e) == PHX_OK);
+    if (t) {
+        CHECK(!phx_tee_can_seal(t));
+        CHECK(phx_tee_measurement(t, &m2, &e) == PHX_OK);
+        CHECK(memcmp(m1.digest, m2.digest, 32) == 0);
+        CHECK(phx_tee_seal_key(t, "kms/root", k2, &e) == PHX_ERR_UNSUPPORTED);
+        phx_tee_close(t);
+    }
     /* Production mode refuses the sim TEE. */
     phx_tee_config_t prod = {.sim_dir = dir, .production = true};
     t = NULL;

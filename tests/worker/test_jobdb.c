@@ -62,8 +62,14 @@ static void test_states(void)
     CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK);
     tx[0] = 9;
     CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK); /* a resubmission's hash */
+    /* Signed by a key that is gone (a no-seal worker's earlier boot): back to
+     * RUNNING, to be signed again; a pending job has nothing to re-sign. */
+    CHECK(phx_jobdb_resign(db, 1, &e) == PHX_OK);
+    CHECK(phx_jobdb_resign(db, 2, &e) == PHX_ERR_STATE);
+    CHECK(phx_jobdb_signed(db, 1, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
+    CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK);
     CHECK(phx_jobdb_get(db, 1, &j, &e) == PHX_OK);
-    CHECK(j.state == PHX_JOB_SUBMITTED && j.attempts == 2 && j.tx_hash[0] == 9);
+    CHECK(j.state == PHX_JOB_SUBMITTED && j.attempts == 3 && j.tx_hash[0] == 9);
     CHECK(j.output.len == 7 && memcmp(j.signature, sig, 65) == 0);
     phx_job_clear(&j);
     CHECK(phx_jobdb_done(db, 1, &e) == PHX_OK);
