@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES="build-essential cmake pkg-config git clang libclang-rt-14-dev llvm
   libssl-dev libsodium-dev libsecp256k1-dev libcurl4-openssl-dev libmicrohttpd-dev
   libjansson-dev libsqlite3-dev libseccomp-dev libmozjs-102-dev nodejs npm openssl
-  sqlite3 curl ca-certificates python3 chromium"
+  sqlite3 curl ca-certificates python3 chromium clang-format-14 binutils stress-ng"
 
 missing=""
 for p in $DEBIAN_PACKAGES; do

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "anvil.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
+#include "support/anvil.h"
 
 #define ROUNDS 5
 #define QUOTE_LEN (48 + 584 + 68)
@@ -123,7 +123,7 @@ int main(void)
     memset(workers, 0, sizeof workers);
     uint8_t consumer[20], kms_sk[32], cid[32], salt[32] = {1}, code_hash[32] = {2};
     int rc = 1;
-    if (test_anvil_start(&anvil)) return 0; /* a bench never fails the build */
+    if (test_anvil_start(&anvil, NULL)) return 0; /* a bench never fails the build */
     if (phx_rpc_open(anvil.url, NULL, &rpc, &e)) goto out;
     if (account_open(&gov, test_anvil_keys[0], &e)) goto out;
     if (phx_chain_deploy(gov.signer, NULL, &dep, &e)) {

@@ -88,15 +88,18 @@ typedef struct {
     bool secret;
 } phx_buf_t;
 
-#define PHX_BUF_INIT {NULL, 0, 0, false}
+#define PHX_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 phx_err_t phx_buf_reserve(phx_buf_t *b, size_t extra);
 phx_err_t phx_buf_append(phx_buf_t *b, const void *data, size_t n);
 phx_err_t phx_buf_append_byte(phx_buf_t *b, uint8_t c);
 phx_err_t phx_buf_append_str(phx_buf_t *b, const char *s);
 phx_err_t phx_buf_printf(phx_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void phx_buf_reset(phx_buf_t *b);  /* len = 0, keeps storage */
-void phx_buf_free(phx_buf_t *b);   /* accepts NULL; zeroes if secret */
+void phx_buf_reset(phx_buf_t *b); /* len = 0, keeps storage */
+void phx_buf_free(phx_buf_t *b);  /* accepts NULL; zeroes if secret */
 /* Hand the storage to the caller (free() it); b is left empty. */
 uint8_t *phx_buf_detach(phx_buf_t *b, size_t *len);
 
@@ -150,7 +153,10 @@ static inline phx_reader_t phx_reader(const uint8_t *p, size_t len)
     phx_reader_t r = {p, len, 0};
     return r;
 }
-static inline size_t phx_reader_left(const phx_reader_t *r) { return r->len - r->off; }
+static inline size_t phx_reader_left(const phx_reader_t *r)
+{
+    return r->len - r->off;
+}
 phx_err_t phx_reader_u8(phx_reader_t *r, uint8_t *v, phx_error_t *e);
 phx_err_t phx_reader_u16le(phx_reader_t *r, uint16_t *v, phx_error_t *e);
 phx_err_t phx_reader_u32le(phx_reader_t *r, uint32_t *v, phx_error_t *e);
@@ -170,13 +176,19 @@ phx_err_t phx_home_dir(const char *sub, char *out, size_t cap, phx_error_t *e);
 
 /* ---- time -------------------------------------------------------------------- */
 
-uint64_t phx_now_ms(void);        /* wall clock, ms since the epoch */
-uint64_t phx_monotonic_ms(void);  /* monotonic, for deadlines */
+uint64_t phx_now_ms(void);       /* wall clock, ms since the epoch */
+uint64_t phx_monotonic_ms(void); /* monotonic, for deadlines */
 uint64_t phx_monotonic_ns(void);
 
 /* ---- logger ------------------------------------------------------------------ */
 
-typedef enum { PHX_LOG_DEBUG = 0, PHX_LOG_INFO, PHX_LOG_WARN, PHX_LOG_ERROR, PHX_LOG_OFF } phx_log_level_t;
+typedef enum {
+    PHX_LOG_DEBUG = 0,
+    PHX_LOG_INFO,
+    PHX_LOG_WARN,
+    PHX_LOG_ERROR,
+    PHX_LOG_OFF
+} phx_log_level_t;
 
 /* Logs go to stderr: human text when stderr is a TTY, JSON lines otherwise.
  * The level comes from $PHX_LOG (debug|info|warn|error|off), default info. */

@@ -253,6 +253,13 @@ phx_err_t phx_http_json(const char *method, const char *url, const json_t *body,
                         const phx_http_client_opts_t *opts, int *status, json_t **out,
                         phx_error_t *e);
 
+/* ---- ports -------------------------------------------------------------------- */
+
+/* A TCP port on 127.0.0.1 that nothing was bound to when this ran, or -1. For
+ * a child that must be given its port up front; racy by nature (another
+ * process may bind it first), so callers retry or fail with a clear error. */
+int phx_net_port_pick(void);
+
 #ifdef __cplusplus
 }
 #endif

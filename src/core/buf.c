@@ -20,7 +20,8 @@ phx_err_t phx_buf_reserve(phx_buf_t *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return PHX_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     uint8_t *p;
     if (b->secret) {
         /* realloc could leave a copy of the secret behind; move it ourselves. */
@@ -52,9 +53,15 @@ phx_err_t phx_buf_append(phx_buf_t *b, const void *data, size_t n)
     return PHX_OK;
 }
 
-phx_err_t phx_buf_append_byte(phx_buf_t *b, uint8_t c) { return phx_buf_append(b, &c, 1); }
+phx_err_t phx_buf_append_byte(phx_buf_t *b, uint8_t c)
+{
+    return phx_buf_append(b, &c, 1);
+}
 
-phx_err_t phx_buf_append_str(phx_buf_t *b, const char *s) { return phx_buf_append(b, s, strlen(s)); }
+phx_err_t phx_buf_append_str(phx_buf_t *b, const char *s)
+{
+    return phx_buf_append(b, s, strlen(s));
+}
 
 phx_err_t phx_buf_printf(phx_buf_t *b, const char *fmt, ...)
 {

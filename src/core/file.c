@@ -188,7 +188,10 @@ uint64_t phx_monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t phx_monotonic_ms(void) { return phx_monotonic_ns() / 1000000u; }
+uint64_t phx_monotonic_ms(void)
+{
+    return phx_monotonic_ns() / 1000000u;
+}
 
 phx_err_t phx_home_dir(const char *sub, char *out, size_t cap, phx_error_t *e)
 {
@@ -198,9 +201,11 @@ phx_err_t phx_home_dir(const char *sub, char *out, size_t cap, phx_error_t *e)
         n = snprintf(out, cap, "%s/%s", home, sub);
     } else {
         home = getenv("HOME");
-        if (!home || !*home) return phx_fail(e, PHX_ERR_NOT_FOUND, "neither PHX_HOME nor HOME is set");
+        if (!home || !*home)
+            return phx_fail(e, PHX_ERR_NOT_FOUND, "neither PHX_HOME nor HOME is set");
         n = snprintf(out, cap, "%s/.phx/%s", home, sub);
     }
-    if (n < 0 || (size_t)n >= cap) return phx_fail(e, PHX_ERR_RANGE, "%s directory path too long", sub);
+    if (n < 0 || (size_t)n >= cap)
+        return phx_fail(e, PHX_ERR_RANGE, "%s directory path too long", sub);
     return PHX_OK;
 }

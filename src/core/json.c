@@ -9,8 +9,8 @@ static phx_err_t parse(const char *text, size_t len, size_t flags, json_t **out,
     json_error_t je;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | flags, &je);
     if (!v)
-        return phx_fail(e, PHX_ERR_INVALID, "bad JSON at line %d column %d: %s", je.line,
-                        je.column, je.text);
+        return phx_fail(e, PHX_ERR_INVALID, "bad JSON at line %d column %d: %s", je.line, je.column,
+                        je.text);
     *out = v;
     return PHX_OK;
 }
@@ -45,7 +45,8 @@ char *phx_json_dump(const json_t *v, bool pretty)
 
 static phx_err_t get(const json_t *obj, const char *key, json_t **v, phx_error_t *e)
 {
-    if (!json_is_object(obj)) return phx_fail(e, PHX_ERR_INVALID, "expected an object for \"%s\"", key);
+    if (!json_is_object(obj))
+        return phx_fail(e, PHX_ERR_INVALID, "expected an object for \"%s\"", key);
     *v = json_object_get(obj, key);
     if (!*v) return phx_fail(e, PHX_ERR_INVALID, "missing \"%s\"", key);
     return PHX_OK;

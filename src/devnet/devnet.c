@@ -15,16 +15,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/devnet.h"
 #include "phx/evm.h"
 #include "phx/json.h"
 #include "phx/kms_node.h"
+#include "phx/net.h"
 
 /* anvil's first well-known development account: deployer and governor. Public
  * knowledge, funded only on a development chain. */
@@ -50,21 +47,6 @@ struct phx_devnet {
 };
 
 /* ---- processes ------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof a;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int port = -1;
-    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
-        !getsockname(fd, (struct sockaddr *)&a, &len))
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
 
 /* Run c->argv with stdout to DIR/logs/<name>.out and stderr to .log. */
 static phx_err_t launch(phx_devnet_t *dn, child_t *c, phx_error_t *e)
@@ -475,7 +457,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     char anvil[1024], port[16], block_time[16], state[1200], rpc_url[64];
     if ((err = phx_devnet_find_anvil(opts->anvil, opts->node_modules, anvil, sizeof anvil, e)))
         goto out;
-    int p = free_port();
+    int p = phx_net_port_pick();
     if (p <= 0) {
         err = phx_fail(e, PHX_ERR_IO, "no free port");
         goto out;
@@ -510,7 +492,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dn->dir);
     /* Daemons get a fixed port each, so a restarted one keeps its URL. */
     char kms_listen[32];
-    snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", free_port());
+    snprintf(kms_listen, sizeof kms_listen, "127.0.0.1:%d", phx_net_port_pick());
     char *kms_argv[] = {(char *)opts->phx_bin,
                         "kms",
                         "--dir",
@@ -571,7 +553,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 (err = ensure_account(rpc, gov, &dep, key, true, op, e)))
                 goto out;
             char w_listen[32];
-            snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", free_port());
+            snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
             char *w_argv[24 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
                                                            "worker",
                                                            "--dir",
@@ -618,7 +600,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     char gw_dir[1200];
     snprintf(gw_dir, sizeof gw_dir, "%s/gateway", dn->dir);
     char gw_listen[32];
-    snprintf(gw_listen, sizeof gw_listen, "127.0.0.1:%d", free_port());
+    snprintf(gw_listen, sizeof gw_listen, "127.0.0.1:%d", phx_net_port_pick());
     char *g_argv[24 + 2 * 64] = {(char *)opts->phx_bin,
                                  "gateway",
                                  "--dir",

@@ -132,8 +132,8 @@ static phx_err_t open_sealed(sbx_host_t *h, const char *what, const uint8_t id[3
             goto done;
         }
         const uint8_t *b = blob;
-        if (phx_aead_open(PHX_AEAD_XCHACHA20_POLY1305, h->kv_enc_key, b, KV_NONCE, aad.ptr,
-                          aad.len, b + KV_NONCE, n - KV_NONCE, out->ptr))
+        if (phx_aead_open(PHX_AEAD_XCHACHA20_POLY1305, h->kv_enc_key, b, KV_NONCE, aad.ptr, aad.len,
+                          b + KV_NONCE, n - KV_NONCE, out->ptr))
             err = PHX_ERR_VERIFY;
         else
             out->len = plen;
@@ -175,8 +175,8 @@ static phx_err_t kv_list(sbx_host_t *h, sqlite3 *db, const char *prefix, json_t 
         /* A malformed id opens as an empty blob would: an integrity failure. */
         err = open_sealed(h, "key", id, id_ok ? sqlite3_column_blob(st, 1) : NULL,
                           id_ok ? (size_t)sqlite3_column_bytes(st, 1) : 0, &k, e);
-        if (!err && (k.len < plen || memcmp(k.ptr, prefix, plen) != 0 ||
-                     memchr(k.ptr, 0, k.len) != NULL)) {
+        if (!err &&
+            (k.len < plen || memcmp(k.ptr, prefix, plen) != 0 || memchr(k.ptr, 0, k.len) != NULL)) {
             phx_buf_free(&k);
             continue;
         }

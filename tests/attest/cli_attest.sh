@@ -3,11 +3,8 @@
 # verify --trust-sim-root accepts with the report data given; without the sim
 # root it is rejected), real quotes give the documented exit codes and JSON.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-fail=0
-check() { # check DESCRIPTION EXPECTED_RC ACTUAL_RC
-    if [ "$2" = "$3" ]; then echo "ok   $1 (exit $3)"; else echo "FAIL $1: exit $3, want $2"; fail=1; fi
-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-attest-cli-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/home"
@@ -87,4 +84,4 @@ else
 fi
 "$phx" attest verify >/dev/null 2>&1; check "usage error" 2 $?
 "$phx" attest quote --tee sim --report-data zz >/dev/null 2>&1; check "bad report data" 2 $?
-exit $fail
+finish

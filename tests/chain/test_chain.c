@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "anvil.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
+#include "support/anvil.h"
 #include "test.h"
 
 #define PHA(n) pha_amount(n)
@@ -1254,66 +1254,106 @@ static void test_readback(const char *url, const char *dir, account_t *ops[2], w
     CHECK_MSG(rc == 0, "readback.js failed (%d)", rc);
 }
 
+/* What the cases share: one chain, its accounts and workers, built up in order
+ * (the deployment first; registration before jobs; jobs before their readback). */
+static struct {
+    char dir[64];
+    char url[64];
+    account_t gov, op_a, op_b, user, spender, stranger;
+    account_t *ops[2];
+    worker_t w[3];
+    uint8_t kms_sk[32];
+    readback_t rb;
+} T;
+
+static void case_deploy(void)
+{
+    test_deploy(&T.gov, T.dir);
+}
+static void case_token(void)
+{
+    test_token(&T.gov, &T.user, &T.spender);
+}
+static void case_registry(void)
+{
+    test_registry(&T.gov, T.ops, &T.user, T.w, 3, T.kms_sk);
+}
+static void case_kms_admit(void)
+{
+    test_kms_admit(&T.gov, &T.spender);
+}
+static void case_jobs(void)
+{
+    test_jobs(&T.gov, T.ops, T.w, &T.stranger, &T.rb);
+}
+static void case_readback(void)
+{
+    test_readback(T.url, T.dir, T.ops, &T.w[0], &T.rb);
+}
+static void case_callback_bounds(void)
+{
+    test_callback_bounds(&T.gov, &T.user, T.w);
+}
+static void case_lifecycle(void)
+{
+    test_lifecycle(&T.gov, T.ops, T.w, &T.stranger);
+}
+
 int main(void)
 {
     test_anvil_t anvil;
-    if (test_anvil_start(&anvil)) {
+    if (test_anvil_start(&anvil, NULL)) {
         fprintf(stderr, "cannot start anvil (run scripts/setup.sh)\n");
         return 1;
     }
-    char dir[] = "/tmp/phx-chain-test-XXXXXX";
+    snprintf(T.dir, sizeof T.dir, "/tmp/phx-chain-test-XXXXXX");
+    snprintf(T.url, sizeof T.url, "%s", anvil.url);
     phx_error_t e = {0};
-    if (!mkdtemp(dir) || phx_rpc_open(anvil.url, NULL, &rpc, &e)) {
+    int rc = 1;
+    if (!mkdtemp(T.dir) || phx_rpc_open(anvil.url, NULL, &rpc, &e)) {
         test_anvil_stop(&anvil);
         fprintf(stderr, "setup: %s\n", e.message);
         return 1;
     }
     printf("anvil on %s\n", anvil.url);
-    account_t gov, op_a, op_b, user, spender, stranger;
-    worker_t w[3];
-    uint8_t kms_sk[32];
-    memset(w, 0, sizeof w);
-    if (account_dev(&gov, 0) || account_dev(&op_a, 1) || account_dev(&op_b, 2) ||
-        account_dev(&user, 3) || account_dev(&spender, 4) || account_fresh(&stranger) ||
-        account_fresh(&w[0].key) || account_fresh(&w[1].key) || account_fresh(&w[2].key) ||
-        phx_secp256k1_keygen(kms_sk)) {
+    if (account_dev(&T.gov, 0) || account_dev(&T.op_a, 1) || account_dev(&T.op_b, 2) ||
+        account_dev(&T.user, 3) || account_dev(&T.spender, 4) || account_fresh(&T.stranger) ||
+        account_fresh(&T.w[0].key) || account_fresh(&T.w[1].key) || account_fresh(&T.w[2].key) ||
+        phx_secp256k1_keygen(T.kms_sk)) {
         CHECK_MSG(0, "accounts");
+        rc = test_done("test_chain");
         goto out;
     }
-    account_t *ops[2] = {&op_a, &op_b};
+    T.ops[0] = &T.op_a;
+    T.ops[1] = &T.op_b;
     for (int i = 0; i < 3; i++)
-        phx_random_bytes(w[i].x25519, 32);
-    w[0].operator_ = &op_a;
-    w[1].operator_ = &op_a; /* same operator as w[0]: one vote between them */
-    w[2].operator_ = &op_b;
+        phx_random_bytes(T.w[i].x25519, 32);
+    T.w[0].operator_ = &T.op_a;
+    T.w[1].operator_ = &T.op_a; /* same operator as w[0]: one vote between them */
+    T.w[2].operator_ = &T.op_b;
 
-    test_deploy(&gov, dir);
-    if (test_failures) goto out;
-    test_digests_match_contracts();
-    test_token(&gov, &user, &spender);
-    test_registry(&gov, ops, &user, w, 3, kms_sk);
-    test_kms_admit(&gov, &spender);
-    readback_t rb;
-    memset(&rb, 0, sizeof rb);
-    test_jobs(&gov, ops, w, &stranger, &rb);
-    test_readback(anvil.url, dir, ops, &w[0], &rb);
-    test_callback_bounds(&gov, &user, w);
-    test_lifecycle(&gov, ops, w, &stranger);
-    test_follow_requests();
+    static const test_case_t cases[] = {
+        TEST_CASE_REQUIRED(case_deploy), TEST_CASE(test_digests_match_contracts),
+        TEST_CASE(case_token),           TEST_CASE_REQUIRED(case_registry),
+        TEST_CASE(case_kms_admit),       TEST_CASE_REQUIRED(case_jobs),
+        TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
+        TEST_CASE(case_lifecycle),       TEST_CASE(test_follow_requests),
+    };
+    rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:
-    phx_secure_zero(kms_sk, sizeof kms_sk);
-    account_close(&gov);
-    account_close(&op_a);
-    account_close(&op_b);
-    account_close(&user);
-    account_close(&spender);
-    account_close(&stranger);
+    phx_secure_zero(T.kms_sk, sizeof T.kms_sk);
+    account_close(&T.gov);
+    account_close(&T.op_a);
+    account_close(&T.op_b);
+    account_close(&T.user);
+    account_close(&T.spender);
+    account_close(&T.stranger);
     for (int i = 0; i < 3; i++)
-        account_close(&w[i].key);
+        account_close(&T.w[i].key);
     phx_rpc_close(rpc);
     test_anvil_stop(&anvil);
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
-    return test_done("test_chain");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", T.dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", T.dir);
+    return rc;
 }

@@ -3,98 +3,78 @@
 # back what phx deployed: token metadata, the deployer's balance, wiring between
 # the contracts. Needs PHX_BIN and PHX_NODE_MODULES (CTest sets them).
 set -u
-nm=${PHX_NODE_MODULES:?}
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../support/anvil.sh"
 phx=${PHX_BIN:?}
-anvil_bin=$nm/@foundry-rs/anvil-linux-amd64/bin/anvil
-[ -x "$anvil_bin" ] || anvil_bin=$nm/.bin/anvil
-cast=$nm/.bin/cast
 dir=$(mktemp -d /tmp/phx-chain-cli-XXXXXX)
-fails=0
-checks=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    checks=$((checks + 1))
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-
-"$anvil_bin" --port 0 >"$dir/anvil.log" 2>&1 &
-anvil_pid=$!
-trap 'kill $anvil_pid 2>/dev/null; wait $anvil_pid 2>/dev/null; rm -rf "$dir"' EXIT
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's/.*Listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/anvil.log" | head -n 1)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "anvil did not start"; cat "$dir/anvil.log"; exit 1; }
-rpc=http://127.0.0.1:$port
+trap 'anvil_stop; rm -rf "$dir"' EXIT
+anvil_start "$dir" || exit 1
+rpc=$anvil_rpc
 key=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev key 0
 deployer=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 
 # Usage errors exit 2.
 "$phx" chain deploy --key $key >/dev/null 2>&1
-check "deploy without --rpc exits 2" test $? -eq 2
+check_cmd "deploy without --rpc exits 2" test $? -eq 2
 "$phx" chain deploy --rpc "$rpc" --key 1234 >/dev/null 2>&1
-check "deploy with a short key exits 2" test $? -eq 2
+check_cmd "deploy with a short key exits 2" test $? -eq 2
 "$phx" chain status --deployment "$dir/none.json" >/dev/null 2>&1
-check "status of a missing file exits 2" test $? -eq 2
+check_cmd "status of a missing file exits 2" test $? -eq 2
 
 "$phx" chain deploy --rpc "$rpc" --key $key --out "$dir/dep.json" --fee 2 --json >"$dir/out.json"
-check "deploy exits 0" test $? -eq 0
-check "deployment file written" test -s "$dir/dep.json"
+check_cmd "deploy exits 0" test $? -eq 0
+check_cmd "deployment file written" test -s "$dir/dep.json"
 get() { node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(process.argv[2].split(".").reduce((o,k)=>o[k],j))' "$1" "$2"; }
 token=$(get "$dir/out.json" contracts.PhxToken)
 registry=$(get "$dir/out.json" contracts.Registry)
 jobs=$(get "$dir/out.json" contracts.Jobs)
-check "printed JSON matches the file" test "$token" = "$(get "$dir/dep.json" contracts.PhxToken)"
+check_cmd "printed JSON matches the file" test "$token" = "$(get "$dir/dep.json" contracts.PhxToken)"
 
 # cast, independently of our client.
-check "cast: symbol is PHA" test "$("$cast" call --rpc-url "$rpc" "$token" 'symbol()(string)')" = '"PHA"'
-check "cast: decimals is 18" test "$("$cast" call --rpc-url "$rpc" "$token" 'decimals()(uint8)')" = 18
+check_cmd "cast: symbol is PHA" test "$("$cast" call --rpc-url "$rpc" "$token" 'symbol()(string)')" = '"PHA"'
+check_cmd "cast: decimals is 18" test "$("$cast" call --rpc-url "$rpc" "$token" 'decimals()(uint8)')" = 18
 bal=$("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' $deployer | cut -d' ' -f1)
-check "cast: deployer holds 1e9 PHA ($bal)" test "$bal" = 1000000000000000000000000000
-check "cast: Jobs.registry is the Registry" \
+check_cmd "cast: deployer holds 1e9 PHA ($bal)" test "$bal" = 1000000000000000000000000000
+check_cmd "cast: Jobs.registry is the Registry" \
     test "$("$cast" call --rpc-url "$rpc" "$jobs" 'registry()(address)')" = "$registry"
 fee=$("$cast" call --rpc-url "$rpc" "$jobs" 'feePerWorker()(uint256)' | cut -d' ' -f1)
-check "cast: --fee 2 became feePerWorker 2e18 ($fee)" test "$fee" = 2000000000000000000
-check "cast: governor is the deployer" \
+check_cmd "cast: --fee 2 became feePerWorker 2e18 ($fee)" test "$fee" = 2000000000000000000
+check_cmd "cast: governor is the deployer" \
     test "$("$cast" call --rpc-url "$rpc" "$registry" 'governor()(address)')" = "$deployer"
 
 "$phx" chain status --deployment "$dir/dep.json" >"$dir/status.txt"
-check "status exits 0" test $? -eq 0
-check "status names the token" grep -q "PhxToken  $token" "$dir/status.txt"
+check_cmd "status exits 0" test $? -eq 0
+check_cmd "status names the token" grep -q "PhxToken  $token" "$dir/status.txt"
 "$phx" chain status --deployment "$dir/dep.json" --json >"$dir/status.json"
-check "status --json says healthy" test "$(get "$dir/status.json" healthy)" = true
-check "status --json: fee 2 PHA" test "$(get "$dir/status.json" contracts.Jobs.feePerWorker)" = 2000000000000000000
+check_cmd "status --json says healthy" test "$(get "$dir/status.json" healthy)" = true
+check_cmd "status --json: fee 2 PHA" test "$(get "$dir/status.json" contracts.Jobs.feePerWorker)" = 2000000000000000000
 
 # Governance through the CLI, checked with cast.
 # A KMS is admitted only with a quote governance verified (admit-kms, tested
 # against a live KMS in cli_devnet); there is no bare listing any more.
 kms=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 "$phx" chain allow-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
-check "allow-kms is gone (exit 2)" test $? -eq 2
+check_cmd "allow-kms is gone (exit 2)" test $? -eq 2
 "$phx" chain admit-kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
-check "admit-kms without a URL exits 2" test $? -eq 2
+check_cmd "admit-kms without a URL exits 2" test $? -eq 2
 "$phx" chain admit-kms http://127.0.0.1:9 --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
-check "admit-kms with no KMS answering exits 1" test $? -eq 1
-check "cast: nothing admitted" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = false
+check_cmd "admit-kms with no KMS answering exits 1" test $? -eq 1
+check_cmd "cast: nothing admitted" test "$("$cast" call --rpc-url "$rpc" "$registry" 'isKms(address)(bool)' $kms)" = false
 "$phx" chain revoke-kms $kms --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
-check "revoke-kms of a key never admitted exits 1" test $? -eq 1
+check_cmd "revoke-kms of a key never admitted exits 1" test $? -eq 1
 m=0x1111111111111111111111111111111111111111111111111111111111111111
 "$phx" chain allow-measurement $m --key $key --deployment "$dir/dep.json" >/dev/null
-check "cast: measurement allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
+check_cmd "cast: measurement allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
 other=59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d # not the governor
 "$phx" chain allow-measurement $m --remove --key $other --deployment "$dir/dep.json" >/dev/null 2>&1
-check "a non-governor key is refused (exit 1)" test $? -eq 1
-check "cast: still allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
+check_cmd "a non-governor key is refused (exit 1)" test $? -eq 1
+check_cmd "cast: still allowed" test "$("$cast" call --rpc-url "$rpc" "$registry" 'measurementAllowed(bytes32)(bool)' $m)" = true
 "$phx" chain allow-measurement 0x1234 --key $key --deployment "$dir/dep.json" >/dev/null 2>&1
-check "a short hash exits 2" test $? -eq 2
+check_cmd "a short hash exits 2" test $? -eq 2
 
 # A deployment file pointing at an address without code is reported (exit 1).
 sed "s/$jobs/0x000000000000000000000000000000000000dEaD/" "$dir/dep.json" >"$dir/bad.json"
 "$phx" chain status --deployment "$dir/bad.json" >/dev/null
-check "status of a contract without code exits 1" test $? -eq 1
+check_cmd "status of a contract without code exits 1" test $? -eq 1
 
-echo "test_chain_cli: $checks checks, $fails failures"
-[ $fails -eq 0 ]
+finish

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "anvil.h"
 #include "phx/attest.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
 #include "test.h"
 
 static phx_rpc_t *rpc;
@@ -354,7 +354,7 @@ out:
 int main(void)
 {
     test_anvil_t anvil;
-    if (test_anvil_start(&anvil)) {
+    if (test_anvil_start(&anvil, NULL)) {
         fprintf(stderr, "cannot start anvil (run scripts/setup.sh)\n");
         return 1;
     }

@@ -2,12 +2,13 @@
 # The CLI contract every verb keeps: help on stdout with exit 0, usage errors on
 # stderr as one line with exit 2, unknown verbs refused.
 set -u
+. "$(dirname "$0")/../lib.sh"
 PHX=${PHX_BIN:?PHX_BIN not set}
-fail=0
 expect() { # expect RC DESCRIPTION -- command...
     want=$1; what=$2; shift 3
     "$@" >/tmp/phx-cli-out.$$ 2>/tmp/phx-cli-err.$$
     got=$?
+    checks=$((checks + 1))
     if [ "$got" != "$want" ]; then
         echo "FAIL $what: exit $got, want $want"; cat /tmp/phx-cli-err.$$; fail=1
     else
@@ -34,4 +35,4 @@ for verb in $("$PHX" help | awk '/^Commands:/{on=1;next} on && NF==0{on=0} on{pr
     fi
 done
 rm -f /tmp/phx-cli-out.$$ /tmp/phx-cli-err.$$
-exit $fail
+finish

@@ -389,18 +389,13 @@ static void test_log(void)
 
 int main(void)
 {
-    test_hex();
-    test_base64();
-    test_buf();
-    test_reader();
-    test_reader_be();
-    test_ct();
-    test_file_json();
-    test_dir_ensure();
-    test_assert();
-    test_strerror();
-    test_dir_lock();
-    test_secure_zero();
-    test_log();
-    return test_done("test_core");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_hex),         TEST_CASE(test_base64),     TEST_CASE(test_buf),
+        TEST_CASE(test_reader),      TEST_CASE(test_reader_be),  TEST_CASE(test_ct),
+        TEST_CASE(test_file_json),   TEST_CASE(test_dir_ensure), TEST_CASE(test_assert),
+        TEST_CASE(test_secure_zero), TEST_CASE(test_log),
+        TEST_CASE(test_strerror),
+        TEST_CASE(test_dir_lock),
+    };
+    return test_run("test_core", cases, TEST_COUNT(cases));
 }

@@ -278,13 +278,10 @@ static void test_ed25519_aead(void)
 int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
-    test_hashes();
-    address_vectors();
-    test_eip55();
-    test_sign_recover();
-    test_eip191();
-    test_p256();
-    test_hpke_roundtrip();
-    test_ed25519_aead();
-    return test_done("test_crypto");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_hashes),         TEST_CASE(address_vectors),   TEST_CASE(test_eip55),
+        TEST_CASE(test_sign_recover),   TEST_CASE(test_eip191),       TEST_CASE(test_p256),
+        TEST_CASE(test_hpke_roundtrip), TEST_CASE(test_ed25519_aead),
+    };
+    return test_run("test_crypto", cases, TEST_COUNT(cases));
 }

@@ -554,27 +554,105 @@ static void not_applicable_file(const char *name, const char *why)
     json_decref(root);
 }
 
+/* One named case per Wycheproof file, so that a failing file names itself. */
+static void wycheproof_ecdsa_secp256k1_sha256(void)
+{
+    wycheproof_file("ecdsa_secp256k1_sha256_test.json", ecdsa_der, NULL);
+}
+
+static void wycheproof_ecdsa_secp256k1_sha256_p1363(void)
+{
+    wycheproof_file("ecdsa_secp256k1_sha256_p1363_test.json", ecdsa_p1363, NULL);
+}
+
+static void wycheproof_ecdsa_secp256k1_sha256_bitcoin(void)
+{
+    wycheproof_file("ecdsa_secp256k1_sha256_bitcoin_test.json", ecdsa_bitcoin, NULL);
+}
+
+static void wycheproof_ecdsa_secp256r1_sha256(void)
+{
+    wycheproof_file("ecdsa_secp256r1_sha256_test.json", ecdsa_der, NULL);
+}
+
+static void wycheproof_ecdsa_secp256r1_sha256_p1363(void)
+{
+    wycheproof_file("ecdsa_secp256r1_sha256_p1363_test.json", ecdsa_p1363, NULL);
+}
+
+static void wycheproof_ecdsa_secp384r1_sha384(void)
+{
+    wycheproof_file("ecdsa_secp384r1_sha384_test.json", ecdsa_der, NULL);
+}
+
+static void wycheproof_ecdsa_secp384r1_sha384_p1363(void)
+{
+    wycheproof_file("ecdsa_secp384r1_sha384_p1363_test.json", ecdsa_p1363, NULL);
+}
+
+static void wycheproof_hmac_sha256(void)
+{
+    wycheproof_file("hmac_sha256_test.json", hmac_case, NULL);
+}
+
+static void wycheproof_hkdf_sha256(void)
+{
+    wycheproof_file("hkdf_sha256_test.json", hkdf_case, NULL);
+}
+
+static void wycheproof_ed25519(void)
+{
+    wycheproof_file("ed25519_test.json", ed25519_case, NULL);
+}
+
+static void wycheproof_x25519(void)
+{
+    wycheproof_file("x25519_test.json", x25519_case, x25519_acceptable);
+}
+
+static void wycheproof_aes_gcm(void)
+{
+    wycheproof_file("aes_gcm_test.json", aes_gcm_case, NULL);
+}
+
+static void wycheproof_chacha20_poly1305(void)
+{
+    wycheproof_file("chacha20_poly1305_test.json", chacha_case, NULL);
+}
+
+static void wycheproof_xchacha20_poly1305(void)
+{
+    wycheproof_file("xchacha20_poly1305_test.json", xchacha_case, NULL);
+}
+
+static void wycheproof_not_applicable(void)
+{
+    not_applicable_file("ecdh_secp256k1_test.json", "no secp256k1 ECDH in include/phx/crypto.h");
+    not_applicable_file("ecdh_secp256r1_test.json", "no P-256 ECDH in include/phx/crypto.h");
+}
+
 int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
-    keccak_vectors();
-    sha_vectors();
-    wycheproof_file("ecdsa_secp256k1_sha256_test.json", ecdsa_der, NULL);
-    wycheproof_file("ecdsa_secp256k1_sha256_p1363_test.json", ecdsa_p1363, NULL);
-    wycheproof_file("ecdsa_secp256k1_sha256_bitcoin_test.json", ecdsa_bitcoin, NULL);
-    wycheproof_file("ecdsa_secp256r1_sha256_test.json", ecdsa_der, NULL);
-    wycheproof_file("ecdsa_secp256r1_sha256_p1363_test.json", ecdsa_p1363, NULL);
-    wycheproof_file("ecdsa_secp384r1_sha384_test.json", ecdsa_der, NULL);
-    wycheproof_file("ecdsa_secp384r1_sha384_p1363_test.json", ecdsa_p1363, NULL);
-    wycheproof_file("hmac_sha256_test.json", hmac_case, NULL);
-    wycheproof_file("hkdf_sha256_test.json", hkdf_case, NULL);
-    wycheproof_file("ed25519_test.json", ed25519_case, NULL);
-    wycheproof_file("x25519_test.json", x25519_case, x25519_acceptable);
-    wycheproof_file("aes_gcm_test.json", aes_gcm_case, NULL);
-    wycheproof_file("chacha20_poly1305_test.json", chacha_case, NULL);
-    wycheproof_file("xchacha20_poly1305_test.json", xchacha_case, NULL);
-    hpke_vectors();
-    not_applicable_file("ecdh_secp256k1_test.json", "no secp256k1 ECDH in include/phx/crypto.h");
-    not_applicable_file("ecdh_secp256r1_test.json", "no P-256 ECDH in include/phx/crypto.h");
-    return test_done("test_crypto_vectors");
+    static const test_case_t cases[] = {
+        TEST_CASE(keccak_vectors),
+        TEST_CASE(sha_vectors),
+        TEST_CASE(wycheproof_ecdsa_secp256k1_sha256),
+        TEST_CASE(wycheproof_ecdsa_secp256k1_sha256_p1363),
+        TEST_CASE(wycheproof_ecdsa_secp256k1_sha256_bitcoin),
+        TEST_CASE(wycheproof_ecdsa_secp256r1_sha256),
+        TEST_CASE(wycheproof_ecdsa_secp256r1_sha256_p1363),
+        TEST_CASE(wycheproof_ecdsa_secp384r1_sha384),
+        TEST_CASE(wycheproof_ecdsa_secp384r1_sha384_p1363),
+        TEST_CASE(wycheproof_hmac_sha256),
+        TEST_CASE(wycheproof_hkdf_sha256),
+        TEST_CASE(wycheproof_ed25519),
+        TEST_CASE(wycheproof_x25519),
+        TEST_CASE(wycheproof_aes_gcm),
+        TEST_CASE(wycheproof_chacha20_poly1305),
+        TEST_CASE(wycheproof_xchacha20_poly1305),
+        TEST_CASE(hpke_vectors),
+        TEST_CASE(wycheproof_not_applicable),
+    };
+    return test_run("test_crypto_vectors", cases, TEST_COUNT(cases));
 }

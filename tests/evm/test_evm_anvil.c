@@ -5,23 +5,35 @@
  * across restarts and its rollback on a reorg (evm_snapshot / evm_revert), a send
  * whose answer is lost in transit executed once, and `cast` (foundry, npm)
  * reading back what C wrote. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "anvil_proc.h"
 #include "phx/crypto.h"
 #include "phx/evm.h"
+#include "phx/net.h"
+#include "support/anvil.h"
+#include "support/cast.h"
 #include "test.h"
 
 /* anvil's first well-known development account (public test key, no funds anywhere real). */
 static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 static const char *NOTE_SIG = "Note(address indexed sender,uint256 value)";
 
-static anvil_t node;
+static test_anvil_t node;
 static char tmpdir[256];
 
 static void cleanup(void)
 {
-    anvil_stop(&node);
+    test_anvil_stop(&node);
 }
 
 /* A contract that logs Note(msg.sender, calldata word) on every call:
@@ -123,7 +135,7 @@ static void test_transport_errors(void)
 {
     /* Nothing listens on a port we just freed: a transport error after the retries. */
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", free_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", phx_net_port_pick());
     phx_rpc_opts_t o = {500, 2, 10};
     phx_rpc_t *rpc = NULL;
     uint64_t id;
@@ -246,7 +258,7 @@ int main(void)
     test_transport_errors();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/phx-evm-test-XXXXXX");
     CHECK(mkdtemp(tmpdir) != NULL);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_evm_anvil");
     }
@@ -351,19 +363,12 @@ int main(void)
 
     /* Independent reader: foundry's cast sees the same balance. */
     {
-        char cmd[1024], line[128] = {0};
-        const char *nm = getenv("PHX_NODE_MODULES");
+        char cmd[5000], line[128] = {0};
         char *hex = phx_hex_encode(friend_addr, 20);
-        snprintf(cmd, sizeof cmd, "%s/.bin/cast balance --rpc-url %s %s 2>/dev/null",
-                 nm && *nm ? nm : "node_modules", node.url, hex);
+        snprintf(cmd, sizeof cmd, "'%s' balance --rpc-url %s %s 2>/dev/null", test_cast_path(),
+                 node.url, hex);
         free(hex);
-        FILE *p = popen(cmd, "r");
-        CHECK(p != NULL);
-        if (p) {
-            if (!fgets(line, sizeof line, p)) line[0] = 0;
-            pclose(p);
-        }
-        line[strcspn(line, "\r\n")] = 0;
+        CHECK(test_run_line(cmd, line, sizeof line));
         CHECK_MSG(strcmp(line, "24690") == 0, "cast balance says '%s'", line);
         printf("cast balance of the recipient: %s wei\n", line);
     }
@@ -582,8 +587,8 @@ int main(void)
 
     /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
      * the signer sends a legacy EIP-155 transaction. */
-    anvil_stop(&node);
-    if (anvil_start(&node, "--hardfork=berlin") == 0) {
+    test_anvil_stop(&node);
+    if (test_anvil_start(&node, "--hardfork=berlin") == 0) {
         phx_rpc_t *old = NULL;
         phx_signer_t *os = NULL;
         CHECK(phx_rpc_open(node.url, NULL, &old, &e) == PHX_OK);

@@ -822,21 +822,33 @@ static void test_packed(void)
     json_decref(j);
 }
 
+static void test_abi_contract_interface(void)
+{
+    test_abi_file("ethereum/ethers-testcases/contract-interface.stripped.json", "normalizedValues");
+}
+
+static void test_abi_contract_interface_abi2(void)
+{
+    test_abi_file("ethereum/ethers-testcases/contract-interface-abi2.stripped.json", "values");
+}
+
 int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
-    test_rlp_valid();
-    test_rlp_invalid();
-    test_rlp_ethers();
-    test_legacy_txs();
-    test_typed_txs();
-    test_eip155_example();
-    test_eip712();
-    test_eip712_mail();
-    test_abi_file("ethereum/ethers-testcases/contract-interface.stripped.json", "normalizedValues");
-    test_abi_file("ethereum/ethers-testcases/contract-interface-abi2.stripped.json", "values");
-    test_selectors();
-    test_accounts();
-    test_packed();
-    return test_done("test_evm_vectors");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_rlp_valid),
+        TEST_CASE(test_rlp_invalid),
+        TEST_CASE(test_rlp_ethers),
+        TEST_CASE(test_legacy_txs),
+        TEST_CASE(test_typed_txs),
+        TEST_CASE(test_eip155_example),
+        TEST_CASE(test_eip712),
+        TEST_CASE(test_eip712_mail),
+        TEST_CASE(test_abi_contract_interface),
+        TEST_CASE(test_abi_contract_interface_abi2),
+        TEST_CASE(test_selectors),
+        TEST_CASE(test_accounts),
+        TEST_CASE(test_packed),
+    };
+    return test_run("test_evm_vectors", cases, TEST_COUNT(cases));
 }

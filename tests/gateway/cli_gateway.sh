@@ -3,9 +3,8 @@
 # reports 503 on /healthz while no worker is reachable, serves blobs by hash,
 # stops cleanly on SIGTERM; a bad worker URL is a usage error (exit 2).
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-gw-cli-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -13,11 +12,14 @@ export PHX_HOME="$tmp/home"
 
 "$phx" gateway --listen 127.0.0.1:0 --worker http://127.0.0.1:9 --health-ms 200 --json >"$tmp/out" 2>"$tmp/log" &
 pid=$!
-for _ in $(seq 1 50); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+wait_file "$tmp/out" 600
 url=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['url'])" "$tmp/out")
 check "gateway starts" 0 $?
-sleep 1 # several health rounds
-n=$(curl -s "$url/v1/network" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["workers"]), d["healthy"])')
+# Wait for a health round to have marked the worker down (not a fixed time: a
+# loaded machine may take longer than any sleep we would pick).
+view() { n=$(curl -s "$url/v1/network" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["workers"]), d["healthy"])' 2>/dev/null); }
+down() { view; [ "$n" = "1 0" ]; }
+wait_until 600 down
 check "network view lists the worker, down" "1 0" "$n"
 check "healthz is 503 with no reachable worker" 503 "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")"
 check "a call with no worker is 503" 503 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "$url/v1/contracts/0x$(printf '%064x' 1)/call")"
@@ -30,4 +32,4 @@ check "and nothing was stored" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$u
 kill -TERM $pid; wait $pid; check "SIGTERM: clean exit" 0 $?
 pid=""
 "$phx" gateway --worker ftp://x --listen 127.0.0.1:0 >/dev/null 2>&1; check "bad worker URL is usage" 2 $?
-exit $fail
+finish

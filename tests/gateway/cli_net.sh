@@ -7,19 +7,15 @@
 # refused, call/logs/workers/jobs, and how the network is found (--gateway,
 # $PHX_GATEWAY, $PHX_HOME/endpoints.json).
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 here=$(cd "$(dirname "$0")" && pwd)
-fail=0
-check() { # check DESCRIPTION EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-net-cli-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/home"
 mkdir -p "$PHX_HOME"
 unset PHX_GATEWAY
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 python3 "$here/stand_in_worker.py" "$tmp/bodies.txt" >"$tmp/worker.port" &
@@ -84,4 +80,4 @@ check "jobs list its two calls" 2 "$(json "$tmp/j.json" "['jobs'].__len__()")"
 python3 -c "import os; print(os.urandom(32).hex())" >"$tmp/other.key"
 "$phx" logs "$id" --key-file "$tmp/other.key" >/dev/null 2>"$tmp/err"; check "logs signed by another key are refused" 1 $?
 "$phx" workers | grep -q healthy; check "workers text" 0 $?
-exit $fail
+finish

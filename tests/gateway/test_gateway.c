@@ -249,7 +249,9 @@ int main(void)
 {
     if (phx_crypto_init()) return 1;
     phx_log_set_level(PHX_LOG_WARN);
-    test_pool();
-    test_blobs();
-    return test_done("test_gateway");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_pool),
+        TEST_CASE(test_blobs),
+    };
+    return test_run("test_gateway", cases, TEST_COUNT(cases));
 }

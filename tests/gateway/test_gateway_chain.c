@@ -5,25 +5,33 @@
  * one registered, one not. Shows: only the registered one gets calls and
  * appears as registered with its on-chain measurement; after
  * Registry.deregisterWorker it leaves the pool and calls get 503. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "evm/anvil_proc.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/gateway.h"
 #include "phx/kms_node.h"
 #include "phx/net.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
-static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-static anvil_t node;
+static test_anvil_t node;
 static void cleanup(void)
 {
-    anvil_stop(&node);
+    test_anvil_stop(&node);
 }
 
 typedef struct {
@@ -67,21 +75,6 @@ static int stand_in_start(stand_in_t *w, const uint8_t addr[20])
     return 0;
 }
 
-static phx_err_t tee_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
-                           phx_buf_t *collateral, phx_error_t *e)
-{
-    phx_err_t err = phx_tee_quote(ctx, report_data, quote, e);
-    return err ? err : phx_tee_sim_collateral(ctx, collateral, e);
-}
-
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
-}
-
 static int call(const char *gw, int *status)
 {
     char url[300];
@@ -116,19 +109,16 @@ int main(void)
     char dir[] = "/tmp/phx-gw-chain-XXXXXX";
     if (phx_crypto_init() || !mkdtemp(dir)) return 1;
     atexit(cleanup);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_gateway_chain");
     }
     /* Chain and governance: contracts, a KMS node, this code allowed, a bond. */
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
-    uint8_t dev_sk[32], gov_addr[20];
+    uint8_t gov_addr[20];
     phx_chain_deployment_t dep;
-    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
-    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
-    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
-    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
     phx_signer_address(gov, gov_addr);
 
     char sim_dir[300];
@@ -137,13 +127,8 @@ int main(void)
     phx_tee_t *tee = NULL;
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
     if (!tee || !gov) return test_done("test_gateway_chain");
-    phx_tee_measurement_t m;
-    CHECK(phx_tee_measurement(tee, &m, &e) == PHX_OK);
-    uint8_t regs[240], mr[32];
-    memcpy(regs, m.mr_td, 48);
-    for (int i = 0; i < 4; i++)
-        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
-    phx_keccak256(regs, sizeof regs, mr);
+    uint8_t mr[32];
+    CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
 
     phx_buf_t sim_root = PHX_BUF_INIT;
     phx_attest_verifier_t *verifier = NULL;
@@ -172,12 +157,14 @@ int main(void)
     uint8_t kms_addr[20];
     phx_kms_address(kms, kms_addr);
     const char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
     CHECK_MSG(admit_kms(gov, &dep, tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                              &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) ==
+          PHX_OK);
 
     /* Worker A registers through the KMS (its quote binds its keys); B never does. */
     uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];
@@ -186,7 +173,7 @@ int main(void)
     CHECK(phx_x25519_keygen(a_xsk, a_xpub) == PHX_OK);
     CHECK(phx_random_bytes(b_eth, 20) == PHX_OK);
     phx_kms_requester_t rq = {
-        .kms_url = kms_url, .quote = tee_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
+        .kms_url = kms_url, .quote = test_sim_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     memcpy(rq.eth_address, a_eth, 20);
     memcpy(rq.x25519_pub, a_xpub, 32);
@@ -194,12 +181,12 @@ int main(void)
     CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
     if (regdoc)
         CHECK_MSG(
-            transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                     json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
-                               json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
-                               json_object_get(regdoc, "quote"),
-                               json_object_get(regdoc, "signature")),
-                     &e) == PHX_OK,
+            test_chain_transact(
+                gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
+                          json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
+                          json_object_get(regdoc, "quote"), json_object_get(regdoc, "signature")),
+                &e) == PHX_OK,
             "registerWorker: %s", e.message);
     json_decref(regdoc);
 
@@ -242,8 +229,8 @@ int main(void)
     json_decref(net);
 
     /* The operator deregisters A: it leaves the pool; nobody is left. */
-    CHECK(transact(gov, dep.registry, "deregisterWorker(address)",
-                   json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "deregisterWorker(address)",
+                              json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);
     CHECK(call(gw, &status) == 0 && status == 503);

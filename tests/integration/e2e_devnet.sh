@@ -6,22 +6,17 @@
 # worker's operator paid. Needs `phx worker` (and the JS sandbox): until the
 # binary has that verb this test reports SKIP (exit 77), not a pass.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
 cast="$nm/.bin/cast"
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb yet"
-    exit 77
-fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-e2e-XXXXXX")
 pid=""
 api=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$api" ] && kill $api 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
 # The price API first: the workers may reach exactly it (--allow-host), and
 # nothing else on loopback (not the chain RPC, not the KMS).
@@ -41,16 +36,17 @@ api_port=$(cat "$tmp/api.port")
 # The oracle's one fixed source, pointed at the local API (examples/oracle).
 sed "s#^const SOURCE = .*#const SOURCE = \"http://127.0.0.1:$api_port/price/{pair}/spot\";#" \
     "$src/examples/oracle/price_oracle.js" >"$tmp/price_oracle.js"
-"$phx" devnet --dir "$PHX_HOME" --workers 3 --allow-host "127.0.0.1:$api_port" --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 --allow-host "127.0.0.1:$api_port"
 check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
 token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
 user_key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
-sleep 2 # a health round
-check "all three healthy and registered" 3 "$("$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))')"
+# The gateway marks workers healthy on its next health round: wait for that state.
+ready_workers() { "$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))' 2>/dev/null; }
+all_ready() { [ "$(ready_workers)" = 3 ]; }
+wait_until 1200 all_ready
+check "all three healthy and registered" 3 "$(ready_workers)"
 
 
 secret=sk-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -148,7 +144,7 @@ done
 "$cast" send --rpc-url "$rpc" --private-key "$user_key" "$consumer" "requestPrice(string,uint256)" "ETH/USD" 10000000000000000000 >/dev/null
 check "on-chain request sent" 0 $?
 answer=0x
-for _ in $(seq 1 60); do
+for _ in $(seq 1 300); do
     answer=$("$cast" call --rpc-url "$rpc" "$consumer" "lastAnswer()(bytes)")
     [ "$answer" != "0x" ] && break
     sleep 1
@@ -166,4 +162,4 @@ done
 
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
 pid=""
-exit $fail
+finish

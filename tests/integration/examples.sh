@@ -13,28 +13,21 @@
 # SOURCE/API line, as the examples' comments say to. The "attacker" is a second
 # local server that logs any request reaching it.
 set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../support/anvil.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
 # The native cast: the npm wrapper exits 0 even when a transaction reverts.
 cast=$nm/@foundry-rs/cast-linux-amd64/bin/cast
 [ -x "$cast" ] || cast=$nm/.bin/cast
-anvil_bin=$nm/@foundry-rs/anvil-linux-amd64/bin/anvil
-[ -x "$anvil_bin" ] || anvil_bin=$nm/.bin/anvil
 if ! "$phx" run --help >/dev/null 2>&1; then
     echo "SKIP: this phx has no \`run\` verb (no JS sandbox in this build)"
     exit 77
 fi
-fail=0
-checks=0
-check() {
-    checks=$((checks + 1))
-    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-examples-XXXXXX")
 pids=""
-trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+trap 'anvil_stop; for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # A local HTTP server logging "PATH<TAB>AUTHORIZATION" per request; prints its port.
 serve() { # serve NAME
@@ -57,7 +50,7 @@ class H(BaseHTTPRequestHandler):
 s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
 ' "$tmp/$1.log" >"$tmp/$1.port" &
     pids="$pids $!"
-    for _ in $(seq 1 50); do [ -s "$tmp/$1.port" ] && break; sleep 0.1; done
+    wait_file "$tmp/$1.port" 600
     : >>"$tmp/$1.log"
 }
 serve api
@@ -108,16 +101,8 @@ check "weather: nothing reached the URL the input named" 0 "$(wc -l <"$tmp/attac
 check "weather: the secret is not in the output" 0 "$(grep -c "$secret" "$tmp/w1.json")"
 
 # ---- PriceConsumer on a real anvil with the real Jobs -------------------------------
-"$anvil_bin" --port 0 >"$tmp/anvil.log" 2>&1 &
-pids="$pids $!"
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's/.*Listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/anvil.log" | head -n 1)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "FAIL anvil did not start"; exit 1; }
-rpc=http://127.0.0.1:$port
+anvil_start "$tmp" || exit 1
+rpc=$anvil_rpc
 k0=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev keys
 k1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 a1=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
@@ -177,5 +162,4 @@ check "only Jobs may call back" 1 $?
 check "  and nothing was stored" 0x "$(call "$consumer" "lastAnswer()(bytes)")"
 check "  (no answer yet: lastRequestId 0)" 0 "$rid"
 
-echo "examples: $checks checks"
-exit $fail
+finish

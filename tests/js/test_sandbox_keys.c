@@ -163,17 +163,21 @@ int main(void)
 
     /* KV sealed at rest: neither the key nor the value (string, bytes, json)
      * appears in any file of the kv directory, and all read back. */
-    const char *put_src =
-        "export default async () => {\n"
-        "  await phx.kv.put('key-marker-7f3a', 'value-marker-string-91');\n"
-        "  await phx.kv.put('bytes-key-marker-2b', new TextEncoder().encode('value-marker-bytes-55'));\n"
-        "  await phx.kv.put('json-key-marker-c4', {v: 'value-marker-json-13'});\n"
-        "  return 1; };";
+    const char *put_src = "export default async () => {\n"
+                          "  await phx.kv.put('key-marker-7f3a', 'value-marker-string-91');\n"
+                          "  await phx.kv.put('bytes-key-marker-2b', new "
+                          "TextEncoder().encode('value-marker-bytes-55'));\n"
+                          "  await phx.kv.put('json-key-marker-c4', {v: 'value-marker-json-13'});\n"
+                          "  return 1; };";
     phx_sandbox_result_t r = run(p1, &k, "0xc1", put_src);
     CHECK(out_is(&r, "1"));
     phx_sandbox_result_free(&r);
-    const char *markers[] = {"key-marker-7f3a",      "value-marker-string-91", "bytes-key-marker-2b",
-                             "value-marker-bytes-55", "json-key-marker-c4",     "value-marker-json-13",
+    const char *markers[] = {"key-marker-7f3a",
+                             "value-marker-string-91",
+                             "bytes-key-marker-2b",
+                             "value-marker-bytes-55",
+                             "json-key-marker-c4",
+                             "value-marker-json-13",
                              "marker"};
     int total = 0;
     for (size_t i = 0; i < sizeof markers / sizeof *markers; i++)
@@ -185,8 +189,9 @@ int main(void)
             " new TextDecoder().decode(await phx.kv.get('bytes-key-marker-2b')),"
             " (await phx.kv.get('json-key-marker-c4')).v, await phx.kv.list('b'),"
             " (await phx.kv.list()).length, await phx.kv.get('absent')];");
-    CHECK(out_is(&r, "[\"value-marker-string-91\",\"value-marker-bytes-55\",\"value-marker-json-13\","
-                     "[\"bytes-key-marker-2b\"],3,null]"));
+    CHECK(out_is(&r,
+                 "[\"value-marker-string-91\",\"value-marker-bytes-55\",\"value-marker-json-13\","
+                 "[\"bytes-key-marker-2b\"],3,null]"));
     phx_sandbox_result_free(&r);
     /* Another kv key (a worker with the wrong keys) cannot read them. */
     phx_sandbox_keys_t wrong = k;
@@ -198,10 +203,12 @@ int main(void)
     /* Row moved onto another key: find each row's id by writing one at a time. */
     char f1[512], f2[512], stmt[1024];
     kv_path(w1, "0xc2", f1, sizeof f1);
-    r = run(p1, &k, "0xc2", "export default async () => { await phx.kv.put('a', 'AAA'); return 1; };");
+    r = run(p1, &k, "0xc2",
+            "export default async () => { await phx.kv.put('a', 'AAA'); return 1; };");
     phx_sandbox_result_free(&r);
     CHECK(sql(f1, "CREATE TABLE ida AS SELECT id FROM kv_sealed") >= 0);
-    r = run(p1, &k, "0xc2", "export default async () => { await phx.kv.put('b', 'BBB'); return 1; };");
+    r = run(p1, &k, "0xc2",
+            "export default async () => { await phx.kv.put('b', 'BBB'); return 1; };");
     phx_sandbox_result_free(&r);
     CHECK(sql(f1, "UPDATE kv_sealed SET v = (SELECT v FROM kv_sealed WHERE id IN (SELECT id FROM "
                   "ida)) WHERE id NOT IN (SELECT id FROM ida)") == 1);
@@ -222,7 +229,8 @@ int main(void)
     /* Row moved onto another contract with the same kv key (so the same row id):
      * the contract id in the associated data refuses it. */
     kv_path(w1, "0xc3", f2, sizeof f2);
-    r = run(p1, &k, "0xc3", "export default async () => { await phx.kv.put('a', 'CCC'); return 1; };");
+    r = run(p1, &k, "0xc3",
+            "export default async () => { await phx.kv.put('a', 'CCC'); return 1; };");
     phx_sandbox_result_free(&r);
     snprintf(stmt, sizeof stmt,
              "ATTACH '%s' AS src; UPDATE kv_sealed SET v = (SELECT v FROM src.kv_sealed WHERE "

@@ -5,16 +5,12 @@
 # with the same root, refuses the sim TEE in production, refuses a tampered
 # sealed root, and onboards a replica that ends up with the same KMS address.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-fail=0
-check() { # check DESCRIPTION EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-kms-cli-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/home"
-json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 
 # start_kms NAME ARGS...: runs phx kms in the background, waits for its ready line.
 start_kms() {
@@ -99,4 +95,4 @@ cmp -s "$PHX_HOME/kms/kms-root.sealed" "$tmp/tampered.sealed"; check "tampered f
 # Usage errors are exit 2.
 "$phx" kms --listen nonsense >/dev/null 2>&1; check "bad --listen" 2 $?
 "$phx" kms --rpc http://127.0.0.1:1 >/dev/null 2>&1; check "--rpc without --deployment" 2 $?
-exit $fail
+finish

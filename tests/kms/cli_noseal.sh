@@ -12,6 +12,7 @@
 # through it. Nothing secret on disk.
 # Skipped (77) when this phx has no worker verb.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
@@ -20,13 +21,10 @@ if ! "$phx" worker --help >/dev/null 2>&1; then
     echo "SKIP: this phx has no \`worker\` verb"
     exit 77
 fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-noseal-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 lower() { tr 'A-F' 'a-f'; }
 post() { python3 -c "
 import sys,urllib.request,urllib.error
@@ -229,4 +227,4 @@ serve_all 3 "$w3" "$url_w"
 for p in $pids; do kill -TERM $p 2>/dev/null; done
 wait
 pids=""
-exit $fail
+finish

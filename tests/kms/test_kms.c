@@ -11,9 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
+#include "support/cast.h"
 #include "test.h"
 
 /* An independent HKDF-SHA256 (OpenSSL EVP_KDF) to check ours against. */
@@ -328,42 +329,6 @@ static void test_pubkey_and_nonces(void)
 
 /* ---- cross-check against Foundry's ABI encoder ------------------------------------ */
 
-static char cast_path[1024];
-
-static bool have_cast(void)
-{
-    const char *nm = getenv("PHX_NODE_MODULES");
-    snprintf(cast_path, sizeof cast_path, "%s/.bin/cast", nm ? nm : "node_modules");
-    FILE *f = fopen(cast_path, "r");
-    if (!f) {
-        printf("SKIP cast cross-check: %s not found (run scripts/setup.sh)\n", cast_path);
-        return false;
-    }
-    fclose(f);
-    return true;
-}
-
-static bool run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p) return false;
-    out[0] = '\0';
-    bool ok = fgets(out, (int)cap, p) != NULL;
-    int rc = pclose(p);
-    out[strcspn(out, "\r\n")] = '\0';
-    return ok && rc == 0;
-}
-
-static bool cast_digest(const char *sig, const char *args, uint8_t digest[32])
-{
-    char cmd[8192], enc[4096], h[128];
-    snprintf(cmd, sizeof cmd, "'%s' abi-encode '%s' %s", cast_path, sig, args);
-    if (!run(cmd, enc, sizeof enc)) return false;
-    snprintf(cmd, sizeof cmd, "'%s' keccak %s", cast_path, enc);
-    if (!run(cmd, h, sizeof h)) return false;
-    return phx_hex_decode_fixed(h, digest, 32, NULL) == PHX_OK;
-}
-
 static char *hex(const uint8_t *p, size_t n)
 {
     return phx_hex_encode(p, n);
@@ -378,7 +343,7 @@ static void fill(uint8_t *p, size_t n, uint8_t seed)
 /* What the KMS signs for Registry.registerWorker equals Registry.attestDigest. */
 static void test_registration_digest(void)
 {
-    if (!have_cast()) return;
+    if (!test_cast_available()) return;
     char args[2048];
     uint8_t ours[32], theirs[32], tag[32];
     /* Registry.attestDigest, which the KMS signs for registerWorker. */
@@ -391,7 +356,7 @@ static void test_registration_digest(void)
                   hex(x, 32),   hex(mr, 32),       hex(qh, 32), hex(nonce, 32)};
     snprintf(args, sizeof args, "%s 31337 %s %s %s %s %s 129 %s %s", a[0], a[1], a[2], a[3], a[4],
              a[5], a[6], a[7]);
-    CHECK(cast_digest(
+    CHECK(test_cast_digest(
         "f(bytes32,uint256,address,address,address,bytes32,bytes32,uint32,bytes32,bytes32)", args,
         theirs));
     CHECK(memcmp(ours, theirs, 32) == 0);
@@ -470,10 +435,12 @@ static void test_http(void)
 int main(void)
 {
     if (phx_crypto_init()) return 1;
-    test_derive();
-    test_seal();
-    test_pubkey_and_nonces();
-    test_http();
-    test_registration_digest();
-    return test_done("test_kms");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_derive),
+        TEST_CASE(test_seal),
+        TEST_CASE(test_pubkey_and_nonces),
+        TEST_CASE(test_http),
+        TEST_CASE(test_registration_digest),
+    };
+    return test_run("test_kms", cases, TEST_COUNT(cases));
 }

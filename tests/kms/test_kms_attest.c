@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phx/crypto.h"
 #include "phx/chain.h"
+#include "phx/crypto.h"
 #include "phx/kms.h"
 #include "test.h"
 

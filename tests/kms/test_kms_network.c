@@ -6,28 +6,34 @@
  * refusals for a measurement not allowed, a tampered quote, report data not
  * binding the key, an unregistered worker, a revoked measurement; a replica
  * onboarding and deriving identical keys. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "../evm/anvil_proc.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
-/* anvil's first well-known development account (public test key). */
-static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-static anvil_t node;
+static test_anvil_t node;
 static char dir[] = "/tmp/phx-kms-net-XXXXXX";
 
 static void cleanup(void)
 {
-    anvil_stop(&node);
+    test_anvil_stop(&node);
 }
 
 /* ---- TEE adapters ---------------------------------------------------------------- */
@@ -51,22 +57,9 @@ static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *
     uint8_t rd[64];
     memcpy(rd, report_data, 64);
     if (q->other_x25519) phx_chain_report_data(q->eth, q->other_x25519, report_data + 32, rd);
-    phx_err_t err = phx_tee_quote(q->tee, rd, quote, e);
-    if (err) return err;
-    if (q->tamper) quote->ptr[48 + 200] ^= 0x04; /* inside the TD report (MRTD region) */
-    return phx_tee_sim_collateral(q->tee, collateral, e);
-}
-
-static void measurement_id(phx_tee_t *t, uint8_t id[32])
-{
-    phx_tee_measurement_t m;
-    phx_error_t e = {0};
-    CHECK(phx_tee_measurement(t, &m, &e) == PHX_OK);
-    uint8_t regs[240];
-    memcpy(regs, m.mr_td, 48);
-    for (int i = 0; i < 4; i++)
-        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
-    phx_keccak256(regs, sizeof regs, id);
+    phx_err_t err = test_sim_quote(q->tee, rd, quote, collateral, e);
+    if (!err && q->tamper) quote->ptr[48 + 200] ^= 0x04; /* inside the TD report (MRTD region) */
+    return err;
 }
 
 /* A request body as a requester would send it, with a fresh KMS nonce and a
@@ -98,14 +91,6 @@ static json_t *role_body(phx_kms_t *k, phx_tee_t *t, const uint8_t addr[20], con
 
 /* ---- chain helpers ---------------------------------------------------------------- */
 
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
-}
-
 typedef struct {
     uint8_t sk[32], eth[20], xsk[32], xpub[32];
 } identity_t;
@@ -135,8 +120,8 @@ static phx_err_t register_on_chain(phx_signer_t *op, const phx_chain_deployment_
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    return transact(op, d->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
-                    e);
+    return test_chain_transact(op, d->registry,
+                               "registerWorker(address,bytes32,bytes32,bytes,bytes)", args, e);
 }
 
 static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
@@ -170,7 +155,7 @@ int main(void)
     if (phx_crypto_init()) return 1;
     CHECK(mkdtemp(dir) != NULL);
     atexit(cleanup);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_kms_network");
     }
@@ -190,8 +175,8 @@ int main(void)
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc_other, &evil_tee, &e) == PHX_OK);
     if (!kms_tee || !worker_tee || !evil_tee) return test_done("test_kms_network");
     uint8_t good_mr[32], evil_mr[32];
-    measurement_id(worker_tee, good_mr);
-    measurement_id(evil_tee, evil_mr);
+    CHECK(test_tee_measurement_id(worker_tee, good_mr, &e) == PHX_OK);
+    CHECK(test_tee_measurement_id(evil_tee, evil_mr, &e) == PHX_OK);
     CHECK(memcmp(good_mr, evil_mr, 32) != 0);
 
     /* The root: made and sealed on first start, the same after a restart, and
@@ -212,12 +197,9 @@ int main(void)
     /* Chain: contracts deployed by the governor, who is also our operator. */
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
-    uint8_t dev_sk[32], gov_addr[20];
+    uint8_t gov_addr[20];
     phx_chain_deployment_t dep;
-    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
-    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
-    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
-    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
     phx_signer_address(gov, gov_addr);
 
     /* The KMS service on a loopback port, checking quotes against the sim root
@@ -252,12 +234,14 @@ int main(void)
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
     char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
     CHECK_MSG(admit_kms(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK_MSG(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK,
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                              &e) == PHX_OK);
+    CHECK_MSG(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount),
+                                  &e) == PHX_OK,
               "%s", e.message);
 
     /* ---- an honest worker ---- */
@@ -470,8 +454,8 @@ int main(void)
     phx_tee_close(rep_tee);
 
     /* ---- governance revokes the measurement: the registered worker is cut off ---- */
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
     err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
 

@@ -621,11 +621,10 @@ static void test_server_ratelimit(void)
 
 int main(void)
 {
-    test_router();
-    test_ratelimit();
-    test_server();
-    test_server_ratelimit();
-    test_server_pool();
-    test_client_errors();
-    return test_done("test_net");
+    static const test_case_t cases[] = {
+        TEST_CASE(test_router),      TEST_CASE(test_ratelimit),
+        TEST_CASE(test_server),      TEST_CASE(test_server_ratelimit),
+        TEST_CASE(test_server_pool), TEST_CASE(test_client_errors),
+    };
+    return test_run("test_net", cases, TEST_COUNT(cases));
 }

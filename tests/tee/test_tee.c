@@ -783,9 +783,12 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    test_sim();
-    test_tdx();
-    test_sgx();
+    static const test_case_t cases[] = {
+        TEST_CASE(test_sim),
+        TEST_CASE(test_tdx),
+        TEST_CASE(test_sgx),
+    };
+    int rc = test_run("tee", cases, TEST_COUNT(cases));
     rm_rf(tmp_root);
-    return test_done("tee");
+    return rc;
 }

@@ -8,19 +8,14 @@
 # exits 0 and comes back as the same registered identity; the sim TEE is refused
 # in production mode. Skipped (77) when this phx has no worker verb.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
-    exit 77
-fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-worker-XXXXXX")
 pid=""
 wpid=""
 trap '[ -n "$wpid" ] && kill $wpid 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 get() { python3 -c "
 import json,sys,urllib.request,urllib.error
 try:
@@ -35,9 +30,7 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code); sys.stdout.write(e.read().decode())" "$1" "$2"; }
 
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1
 check "devnet with one worker" 1 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 w=$(json "$tmp/ep.json" "['workers'][0]['url']")
 addr=$(json "$tmp/ep.json" "['workers'][0]['address']" | tr 'A-F' 'a-f')
@@ -133,13 +126,11 @@ check "--allow-host without a port is bad usage (exit 2)" 2 $?
 kill -TERM $pid; wait $pid; check "devnet (and its worker) stop cleanly" 0 $?
 pid=""
 check "the worker left no LeakSanitizer report" 0 "$(grep -c 'LeakSanitizer' "$PHX_HOME/logs/worker-0.log")"
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep2.json" 2>"$tmp/devnet2.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep2.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep2.json" "$tmp/devnet2.log" --dir "$PHX_HOME" --workers 1
 check "restart: same worker identity" "$addr" "$(json "$tmp/ep2.json" "['workers'][0]['address']" | tr 'A-F' 'a-f')"
 w2=$(json "$tmp/ep2.json" "['workers'][0]['url']")
 post "$w2/v1/contracts/$id/call" "$tmp/in.json" >"$tmp/s"
 check "restart: the deployed contract is still there" 200 "$(head -1 "$tmp/s")"
 kill -TERM $pid; wait $pid; check "second stop clean" 0 $?
 pid=""
-exit $fail
+finish

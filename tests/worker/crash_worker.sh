@@ -7,27 +7,20 @@
 # operators were paid exactly N fees: nothing lost, nothing paid twice.
 # Skipped (77) when this phx has no worker verb. N=... changes the count.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
 cast="$nm/.bin/cast"
 n=${N:-200}
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb"
-    exit 77
-fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-wcrash-XXXXXX")
 pid=""
 killer=""
 trap 'touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
-"$phx" devnet --dir "$PHX_HOME" --workers 3 --restart --block-time 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 --restart --block-time 1
 check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
@@ -94,4 +87,4 @@ paid_after=$(balances)
 check "operators paid exactly $n fees" "$(python3 -c "print($fee * $n)")" "$(python3 -c "print($paid_after - $paid_before)")"
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
 pid=""
-exit $fail
+finish

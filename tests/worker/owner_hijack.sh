@@ -15,20 +15,15 @@
 #   - a worker that cannot read the chain refuses a deploy (fails closed).
 # Skipped (77) when this phx has no worker verb.
 set -u
+. "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
-if ! "$phx" worker --help >/dev/null 2>&1; then
-    echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
-    exit 77
-fi
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi; }
+skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-owner-XXXXXX")
 pid=""
 anvil=""
 trap '[ -n "$anvil" ] && kill -CONT $anvil 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 unset PHX_GATEWAY
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 # http METHOD URL [BODY_FILE] [CONTENT_TYPE]: prints the status, then the body
 # (curl: it reads an answer a server sends before taking the whole body).
 http() {
@@ -53,9 +48,7 @@ owner_query() {
 # larger than one command-line argument may be).
 keccak_file() { od -An -v -tx1 "$1" | tr -d ' \n' | sed 's/^/0x/' | "$phx" util keccak - | tr -d '\n'; }
 
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1
 check "devnet with one worker" 1 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 w=$(json "$tmp/ep.json" "['workers'][0]['url']")
 gw=$(json "$tmp/ep.json" "['gateway']")
@@ -197,4 +190,4 @@ anvil=""
 
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
 pid=""
-exit $fail
+finish

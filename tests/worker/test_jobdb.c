@@ -265,11 +265,14 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/jobs.sqlite", dir);
     snprintf(crash_path, sizeof crash_path, "%s/crash.sqlite", dir);
-    test_states();
-    test_atomic();
-    test_crash();
+    static const test_case_t cases[] = {
+        TEST_CASE(test_states),
+        TEST_CASE(test_atomic),
+        TEST_CASE(test_crash),
+    };
+    int rc = test_run("test_jobdb", cases, TEST_COUNT(cases));
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    return test_done("test_jobdb");
+    return rc;
 }

@@ -9,49 +9,12 @@
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/worker.h"
+#include "support/cast.h"
 #include "test.h"
-
-static char cast_path[1024];
-
-static bool have_cast(void)
-{
-    const char *nm = getenv("PHX_NODE_MODULES");
-    snprintf(cast_path, sizeof cast_path, "%s/.bin/cast", nm ? nm : "node_modules");
-    FILE *f = fopen(cast_path, "r");
-    if (!f) {
-        printf("SKIP cast cross-checks: %s not found (run scripts/setup.sh)\n", cast_path);
-        return false;
-    }
-    fclose(f);
-    return true;
-}
-
-/* Run a command, return its first output line (trimmed) in out. */
-static bool run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p) return false;
-    out[0] = '\0';
-    bool ok = fgets(out, (int)cap, p) != NULL;
-    int rc = pclose(p);
-    out[strcspn(out, "\r\n")] = '\0';
-    return ok && rc == 0;
-}
 
 static char *hex(const uint8_t *p, size_t n)
 {
     return phx_hex_encode(p, n);
-}
-
-/* keccak256(abi.encode(types..., values...)) through cast. */
-static bool cast_digest(const char *sig, const char *args, uint8_t digest[32])
-{
-    char cmd[8192], enc[4096], h[128];
-    snprintf(cmd, sizeof cmd, "'%s' abi-encode '%s' %s", cast_path, sig, args);
-    if (!run(cmd, enc, sizeof enc)) return false;
-    snprintf(cmd, sizeof cmd, "'%s' keccak %s", cast_path, enc);
-    if (!run(cmd, h, sizeof h)) return false;
-    return phx_hex_decode_fixed(h, digest, 32, NULL) == PHX_OK;
 }
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
@@ -184,7 +147,7 @@ static void test_roundtrip(const uint8_t sk[32])
 
 static void test_against_cast(void)
 {
-    if (!have_cast()) return;
+    if (!test_cast_available()) return;
     int checked = 0;
     char args[2048];
     uint8_t ours[32], theirs[32], tag[32];
@@ -197,7 +160,7 @@ static void test_against_cast(void)
     phx_keccak256("phx-result-v1", 13, tag);
     char *h_tag = hex(tag, 32), *h_jobs = hex(r.jobs, 20);
     snprintf(args, sizeof args, "%s %llu %s", h_tag, (unsigned long long)r.chain_id, h_jobs);
-    CHECK(cast_digest("f(bytes32,uint256,address)", args, theirs));
+    CHECK(test_cast_digest("f(bytes32,uint256,address)", args, theirs));
     CHECK(memcmp(domain, theirs, 32) == 0);
     checked++;
     phx_result_digest(domain, r.request_id, r.contract_id, r.code_hash, r.output.ptr, r.output.len,
@@ -207,7 +170,7 @@ static void test_against_cast(void)
     char *h_dom = hex(domain, 32), *h_cid = hex(r.contract_id, 32), *h_code = hex(r.code_hash, 32),
          *h_out = hex(out_hash, 32);
     snprintf(args, sizeof args, "%s 7 %s %s %s", h_dom, h_cid, h_code, h_out);
-    CHECK(cast_digest("f(bytes32,uint256,bytes32,bytes32,bytes32)", args, theirs));
+    CHECK(test_cast_digest("f(bytes32,uint256,bytes32,bytes32,bytes32)", args, theirs));
     CHECK(memcmp(ours, theirs, 32) == 0);
     checked++;
 
@@ -223,7 +186,7 @@ static void test_against_cast(void)
     phx_keccak256("phx-direct-v1", 13, tag);
     char *h_tag2 = hex(tag, 32), *h_in = hex(r.input_hash, 32);
     snprintf(args, sizeof args, "%s %s %llu", h_tag2, h_in, (unsigned long long)r.timestamp);
-    CHECK(cast_digest("f(bytes32,bytes32,uint256)", args, theirs));
+    CHECK(test_cast_digest("f(bytes32,bytes32,uint256)", args, theirs));
     CHECK(memcmp(rid, theirs, 32) == 0);
     checked++;
 

@@ -5,39 +5,31 @@
  * itself. Each broken link is caught at its own step: tampered output, an
  * unregistered signer, another deployment, a request naming other code, a
  * quote root we do not trust, a measurement revoked by governance. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../evm/anvil_proc.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
 #include "phx/worker.h"
+#include "support/anvil.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 #include "test.h"
 
-static const char *DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-static anvil_t node;
+static test_anvil_t node;
 static char dir[] = "/tmp/phx-verify-XXXXXX";
 static void cleanup(void)
 {
-    anvil_stop(&node);
-}
-
-static phx_err_t sim_quote(void *ctx, const uint8_t report_data[64], phx_buf_t *quote,
-                           phx_buf_t *collateral, phx_error_t *e)
-{
-    phx_err_t err = phx_tee_quote(ctx, report_data, quote, e);
-    return err ? err : phx_tee_sim_collateral(ctx, collateral, e);
-}
-
-static phx_err_t transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
-                          phx_error_t *e)
-{
-    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
-    json_decref(args);
-    return err;
+    test_anvil_stop(&node);
 }
 
 /* Run the full check and say which step failed (the first false flag). */
@@ -79,7 +71,7 @@ int main(void)
     if (phx_crypto_init()) return 1;
     CHECK(mkdtemp(dir) != NULL);
     atexit(cleanup);
-    if (anvil_start(&node, NULL) != 0) {
+    if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
         return test_done("test_verify");
     }
@@ -88,14 +80,11 @@ int main(void)
     snprintf(kms_dir, sizeof kms_dir, "%s/kms", dir);
 
     /* Chain. */
-    uint8_t dev_sk[32], gov_addr[20];
+    uint8_t gov_addr[20];
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
     phx_chain_deployment_t dep;
-    CHECK(phx_hex_decode_fixed(DEV_KEY, dev_sk, 32, &e) == PHX_OK);
-    CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
-    CHECK(phx_signer_open(rpc, dev_sk, NULL, &gov, &e) == PHX_OK);
-    CHECK_MSG(phx_chain_deploy(gov, NULL, &dep, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
     phx_signer_address(gov, gov_addr);
 
     /* A KMS node that asks the Registry. */
@@ -113,8 +102,8 @@ int main(void)
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
     char amount[] = "1000000000000000000000";
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
     /* Governance admits the KMS after verifying its quote (phx chain admit-kms). */
     {
         phx_buf_t sim_root = PHX_BUF_INIT;
@@ -135,16 +124,20 @@ int main(void)
         phx_attest_verifier_free(gv);
         phx_buf_free(&sim_root);
     }
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-    CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                              &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) ==
+          PHX_OK);
 
     /* A worker in its own TEE (same binary, so the allowed measurement). */
     phx_tee_t *wt = NULL;
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &wt, &e) == PHX_OK);
     uint8_t wsk[32], xsk[32];
-    phx_kms_requester_t rq = {
-        .kms_url = phx_kms_node_url(kn), .quote = sim_quote, .quote_ctx = wt, .x25519_sk = xsk};
+    phx_kms_requester_t rq = {.kms_url = phx_kms_node_url(kn),
+                              .quote = test_sim_quote,
+                              .quote_ctx = wt,
+                              .x25519_sk = xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     CHECK(phx_secp256k1_keygen(wsk) == PHX_OK &&
           phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
@@ -154,8 +147,9 @@ int main(void)
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    CHECK_MSG(transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                       args, &e) == PHX_OK,
+    CHECK_MSG(test_chain_transact(gov, dep.registry,
+                                  "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
+                                  &e) == PHX_OK,
               "%s", e.message);
     json_decref(reg);
 
@@ -194,18 +188,20 @@ int main(void)
     /* An on-chain job: deploy the TEE contract, request, sign, verify, and
      * let Jobs.fulfill itself accept the very signature in the envelope. */
     uint8_t salt[32] = {7};
-    CHECK(transact(gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
-                   json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
-                   &e) == PHX_OK);
+    CHECK(test_chain_transact(
+              gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+              json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
+              &e) == PHX_OK);
     uint8_t job_cid[32];
     phx_chain_contract_id(gov_addr, salt, job_cid);
-    CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                   json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount), &e) == PHX_OK);
-    CHECK_MSG(
-        transact(gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
-                 json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
-                 &e) == PHX_OK,
-        "%s", e.message);
+    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount),
+                              &e) == PHX_OK);
+    CHECK_MSG(test_chain_transact(
+                  gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+                  json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
+                  &e) == PHX_OK,
+              "%s", e.message);
     phx_result_t job;
     make(&job, PHX_RESULT_JOB, &dep, job_cid, code, 1, "{\"price\":3121}");
     CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
@@ -345,14 +341,17 @@ int main(void)
         phx_keccak256(w2q.ptr, w2q.len, qh);
         phx_chain_attest_digest(dep.chain_id, dep.registry, gov_addr, w2, w2x, m2, tt, qh, w2n, dg);
         CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
-        CHECK(transact(gov, dep.token, "approve(address,uint256)",
-                       json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount), &e) == PHX_OK);
-        CHECK(transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) == PHX_OK);
-        CHECK_MSG(transact(gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                           json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20), phx_json_hex(w2x, 32),
-                                     phx_json_hex(w2n, 32), phx_json_hex(w2q.ptr, w2q.len),
-                                     phx_json_hex(sg, 65)),
-                           &e) == PHX_OK,
+        CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
+                                  json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
+                                  &e) == PHX_OK);
+        CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount),
+                                  &e) == PHX_OK);
+        CHECK_MSG(test_chain_transact(
+                      gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                      json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20), phx_json_hex(w2x, 32),
+                                phx_json_hex(w2n, 32), phx_json_hex(w2q.ptr, w2q.len),
+                                phx_json_hex(sg, 65)),
+                      &e) == PHX_OK,
                   "register w2: %s", e.message);
         phx_result_t r2;
         make(&r2, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{\"price\":1}");
@@ -396,8 +395,8 @@ int main(void)
         phx_secure_zero(bsk, sizeof bsk);
     }
 
-    CHECK(transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                   json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
+    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                              json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
     /* Revoking the measurement deactivates the worker in the Registry's view. */
     CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);

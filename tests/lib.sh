@@ -1,0 +1,204 @@
+# Shared helpers for the shell tests; every tests/**/*.sh sources this file:
+#     . "$(dirname "$0")/../lib.sh"
+# POSIX sh (the tests run under dash and bash alike).
+#
+# The rule these helpers keep: a check that is handed nothing fails. An empty
+# EXPECTED or ACTUAL means a command upstream failed (a helper died, a file was
+# never written, a process never printed), and comparing "" with "" would pass
+# whatever the code under test did. Where a test means "this output is empty",
+# it says so with check_empty.
+
+fail=0
+checks=0
+
+# check DESCRIPTION EXPECTED ACTUAL: equal and both non-empty.
+check() {
+    checks=$((checks + 1))
+    if [ -z "$2" ] || [ -z "$3" ]; then
+        echo "FAIL $1: empty input (got '$3', want '$2')"
+        fail=1
+        return 1
+    fi
+    if [ "$2" = "$3" ]; then
+        echo "ok   $1"
+        return 0
+    fi
+    echo "FAIL $1: got '$3', want '$2'"
+    fail=1
+    return 1
+}
+
+# check_got DESCRIPTION ACTUAL EXPECTED: check with the two sides the other way
+# round, for tests that read "what phx gave" before "what it should be".
+check_got() { check "$1" "$3" "$2"; }
+
+# check_cmd DESCRIPTION COMMAND...: the command succeeds.
+check_cmd() {
+    _what=$1
+    shift
+    checks=$((checks + 1))
+    if [ $# -eq 0 ]; then
+        echo "FAIL $_what: no command given"
+        fail=1
+        return 1
+    fi
+    if "$@"; then
+        echo "ok   $_what"
+        return 0
+    fi
+    echo "FAIL $_what"
+    fail=1
+    return 1
+}
+
+# check_empty DESCRIPTION ACTUAL: the output is meant to be empty.
+check_empty() {
+    checks=$((checks + 1))
+    if [ -z "$2" ]; then
+        echo "ok   $1"
+        return 0
+    fi
+    echo "FAIL $1: got '$2', want nothing"
+    fail=1
+    return 1
+}
+
+# check_nonempty DESCRIPTION ACTUAL: something was produced (a list to loop over,
+# an id to use later) — guards loops that would otherwise check nothing.
+check_nonempty() {
+    checks=$((checks + 1))
+    if [ -n "$2" ]; then
+        echo "ok   $1"
+        return 0
+    fi
+    echo "FAIL $1: empty"
+    fail=1
+    return 1
+}
+
+# finish: the script's verdict. A script that ran no check at all failed.
+finish() {
+    if [ "$checks" -eq 0 ]; then
+        echo "FAIL no check ran"
+        exit 1
+    fi
+    if [ "$fail" = 0 ]; then
+        echo "$checks checks, all passed"
+        exit 0
+    fi
+    echo "$checks checks, FAILED"
+    exit 1
+}
+
+# json FILE EXPR: print d<EXPR> of the JSON in FILE (e.g. "['rpc']"). Prints
+# nothing, and says why on stderr, when the file or the expression is bad, so a
+# following check fails instead of comparing an error message.
+json() {
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = eval("d" + sys.argv[2])
+print(v)' "$1" "$2"
+}
+
+# jsonx FILE PYEXPR: print a Python expression over d, the parsed JSON in FILE
+# (for what is not a subscript, e.g. "' '.join(str(v) for v in d['pids'].values())").
+jsonx() {
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# wait_file FILE [TENTHS]: wait until FILE is non-empty (default 10 s).
+wait_file() {
+    _n=${2:-100}
+    while [ "$_n" -gt 0 ]; do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    return 1
+}
+
+# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
+# For state reached by a background process (a worker, a mined block): tests
+# wait for the state, never for a fixed time.
+wait_until() {
+    _n=$1
+    shift
+    while [ "$_n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    return 1
+}
+
+# lower STRING: ASCII lower case (addresses from different tools).
+lower() { printf '%s\n' "$1" | tr 'A-F' 'a-f'; }
+
+# hex_of FILE: the file's bytes as 0x-hex.
+hex_of() { printf '0x%s\n' "$(od -An -v -tx1 "$1" | tr -d ' \n')"; }
+
+# skip_without_worker: exit 77 (CTest's SKIP) when $phx has no worker verb
+# (a build without the JS sandbox).
+skip_without_worker() {
+    if ! "$phx" worker --help >/dev/null 2>&1; then
+        echo "SKIP: this phx has no \`worker\` verb (no JS sandbox in this build)"
+        exit 77
+    fi
+}
+
+# devnet_start OUT LOG [ARGS...]: `$phx devnet --json ARGS` in the background
+# (its pid in $pid), endpoints to OUT, log to LOG; waits up to 120 s for OUT,
+# returns 1 early if the devnet dies first.
+devnet_start() {
+    _out=$1
+    _log=$2
+    shift 2
+    "$phx" devnet --json "$@" >"$_out" 2>"$_log" &
+    pid=$!
+    _n=1200
+    while [ $_n -gt 0 ]; do
+        [ -s "$_out" ] && return 0
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    return 1
+}
+
+# expect_error RC PATTERN -- ARGS...: `$PHX ARGS` with bad input exits RC with
+# exactly one line on stderr, matching PATTERN (grep -E) and starting with
+# $expect_prefix (default "phx "), nothing on stdout, no sanitizer report.
+expect_prefix="phx "
+expect_error() {
+    _want=$1
+    _pat=$2
+    shift 3
+    checks=$((checks + 1))
+    _err=$(mktemp)
+    _out=$("$PHX" "$@" 2>"$_err" </dev/null)
+    _rc=$?
+    _lines=$(wc -l <"$_err")
+    _problem=""
+    [ "$_rc" -eq "$_want" ] || _problem="exit $_rc, want $_want"
+    [ "$_lines" -eq 1 ] || _problem="$_problem; $_lines stderr lines"
+    grep -qE -e "$_pat" "$_err" || _problem="$_problem; stderr does not match /$_pat/"
+    grep -q "^$expect_prefix" "$_err" || _problem="$_problem; stderr does not start with '$expect_prefix'"
+    grep -qaiE "sanitizer|runtime error|leak" "$_err" && _problem="$_problem; sanitizer report"
+    [ -z "$_out" ] || _problem="$_problem; unexpected stdout: $_out"
+    if [ -n "$_problem" ]; then
+        fail=1
+        echo "FAIL phx $*: $_problem"
+        sed 's/^/    stderr: /' "$_err"
+    else
+        echo "ok   [$_rc] phx $* -> $(cat "$_err")"
+    fi
+    rm -f "$_err"
+}
+
+# Tools from npm (scripts/setup.sh installs them).
+test_nm=${PHX_NODE_MODULES:-${PHX_SOURCE_DIR:-.}/node_modules}
+cast=$test_nm/.bin/cast

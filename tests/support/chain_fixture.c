@@ -1,0 +1,44 @@
+/* See chain_fixture.h. */
+#include "chain_fixture.h"
+
+#include <string.h>
+
+#include "phx/crypto.h"
+#include "phx/json.h"
+#include "support/anvil.h"
+
+phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
+                                phx_chain_deployment_t *dep, phx_error_t *e)
+{
+    uint8_t dev_sk[32];
+    phx_err_t err;
+    if ((err = phx_hex_decode_fixed(test_anvil_keys[0], dev_sk, 32, e)) ||
+        (err = phx_rpc_open(url, NULL, rpc, e)) ||
+        (err = phx_signer_open(*rpc, dev_sk, NULL, gov, e)))
+        goto out;
+    err = phx_chain_deploy(*gov, NULL, dep, e);
+out:
+    phx_secure_zero(dev_sk, sizeof dev_sk);
+    return err;
+}
+
+phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
+                              phx_error_t *e)
+{
+    phx_err_t err = phx_chain_transact(s, to, sig, args, NULL, e);
+    json_decref(args);
+    return err;
+}
+
+phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
+{
+    phx_tee_measurement_t m;
+    phx_err_t err = phx_tee_measurement(t, &m, e);
+    if (err) return err;
+    uint8_t regs[240];
+    memcpy(regs, m.mr_td, 48);
+    for (int i = 0; i < 4; i++)
+        memcpy(regs + 48 + 48 * i, m.rt_mr[i], 48);
+    phx_keccak256(regs, sizeof regs, id);
+    return PHX_OK;
+}

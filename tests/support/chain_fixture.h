@@ -1,0 +1,26 @@
+/* Chain fixtures for the C tests that run the contracts on anvil: one
+ * deployment with anvil's development key, one transaction helper, and the
+ * Registry measurement id of a TEE (what test_gateway_chain, test_kms_network
+ * and test_verify each need before a worker can register). */
+#ifndef PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
+#define PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
+
+#include <stdint.h>
+
+#include "phx/chain.h"
+#include "phx/tee.h"
+
+/* Open an RPC client on url, a signer with anvil's first development key (the
+ * governor of the deployment) and deploy the contracts. On failure *rpc and
+ * *gov may be set; the caller closes them either way. */
+phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
+                                phx_chain_deployment_t *dep, phx_error_t *e);
+
+/* phx_chain_transact from s to `to`; takes ownership of args (a JSON array). */
+phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
+                              phx_error_t *e);
+
+/* The Registry's measurement id of the TEE t: keccak256(MRTD || RTMR0..3). */
+phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e);
+
+#endif
