@@ -19,8 +19,8 @@ extern "C" {
  * measurement are the ones the quote shows, and the measurement is still
  * allowed. KMS: isKms(addr) (admitted, not revoked, measurement allowed) and
  * the X25519 key and measurement the Registry recorded at admission are the
- * quote's. REGISTRATION and KMS_ADMISSION: the measurement allowed. Pass phx_kms_registry_check with the handle as ctx;
- * calls are serialised (one RPC client). */
+ * quote's. REGISTRATION and KMS_ADMISSION: the measurement allowed. Pass phx_kms_registry_check
+ * with the handle as ctx; calls are serialised (one RPC client). */
 typedef struct phx_kms_registry phx_kms_registry_t;
 phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_t *deployment,
                                 phx_kms_registry_t **out, phx_error_t *e);

@@ -4,8 +4,8 @@
 #ifndef PHX_GATEWAY_INTERNAL_H
 #define PHX_GATEWAY_INTERNAL_H
 
-#include "phx/gateway.h"
 #include "phx/chain.h"
+#include "phx/gateway.h"
 #include "phx/net.h"
 
 /* The body of GET /v1/network (a new reference, NULL on allocation failure). */

@@ -236,10 +236,11 @@ static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
     else if (!strcmp(alg, "keccak256"))
         phx_keccak256(p, data.len, d);
     else if (!strcmp(alg, "blake2b256"))
-        err = phx_blake2b(p, data.len, d, 32) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b") : PHX_OK;
+        err =
+            phx_blake2b(p, data.len, d, 32) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b") : PHX_OK;
     else if (!strcmp(alg, "blake2b128"))
         err = phx_blake2b(p, data.len, d, n = 16) ? phx_fail(e, PHX_ERR_CRYPTO, "hash: blake2b")
-                                                   : PHX_OK;
+                                                  : PHX_OK;
     else
         err = phx_fail(e, PHX_ERR_UNSUPPORTED, "hash: unknown algorithm %.32s", alg);
     phx_buf_free(&data);

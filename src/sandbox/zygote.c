@@ -103,7 +103,7 @@ static void zygote_main(int ctrl, const phx_sandbox_config_t *cfg)
         int fd;
         int n = recv_with_fd(ctrl, buf, sizeof buf, &fd);
         if (n <= 0) _exit(SBX_EXIT_DONE); /* the worker closed the pool */
-        if (buf[0] == 'C') {  /* 'C' filename NUL source */
+        if (buf[0] == 'C') {              /* 'C' filename NUL source */
             const char *name = (const char *)buf + 1;
             size_t nlen = strnlen(name, (size_t)n - 1);
             uint8_t ok = 0;

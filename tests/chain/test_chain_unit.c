@@ -196,11 +196,8 @@ static void test_revert_describe(void)
 int main(void)
 {
     static const test_case_t cases[] = {
-        TEST_CASE(test_quote_fields),
-        TEST_CASE(test_deployment_json),
-        TEST_CASE(test_artifacts),
-        TEST_CASE(test_digests),
-        TEST_CASE(test_revert_describe),
+        TEST_CASE(test_quote_fields), TEST_CASE(test_deployment_json), TEST_CASE(test_artifacts),
+        TEST_CASE(test_digests),      TEST_CASE(test_revert_describe),
     };
     return test_run("test_chain_unit", cases, TEST_COUNT(cases));
 }

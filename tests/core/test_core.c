@@ -393,8 +393,7 @@ int main(void)
         TEST_CASE(test_hex),         TEST_CASE(test_base64),     TEST_CASE(test_buf),
         TEST_CASE(test_reader),      TEST_CASE(test_reader_be),  TEST_CASE(test_ct),
         TEST_CASE(test_file_json),   TEST_CASE(test_dir_ensure), TEST_CASE(test_assert),
-        TEST_CASE(test_secure_zero), TEST_CASE(test_log),
-        TEST_CASE(test_strerror),
+        TEST_CASE(test_secure_zero), TEST_CASE(test_log),        TEST_CASE(test_strerror),
         TEST_CASE(test_dir_lock),
     };
     return test_run("test_core", cases, TEST_COUNT(cases));

@@ -503,10 +503,9 @@ int main(void)
 {
     CHECK(phx_crypto_init() == PHX_OK);
     static const test_case_t cases[] = {
-        TEST_CASE(test_u256),        TEST_CASE(test_rlp_strict), TEST_CASE(test_abi_call),
-        TEST_CASE(test_abi_hostile), TEST_CASE(test_event),      TEST_CASE(test_tx_edges),
-        TEST_CASE(test_rpc_parse),   TEST_CASE(test_eip712_bad),
-        TEST_CASE(test_tx_ranges),
+        TEST_CASE(test_u256),         TEST_CASE(test_rlp_strict), TEST_CASE(test_abi_call),
+        TEST_CASE(test_abi_hostile),  TEST_CASE(test_event),      TEST_CASE(test_tx_edges),
+        TEST_CASE(test_rpc_parse),    TEST_CASE(test_eip712_bad), TEST_CASE(test_tx_ranges),
         TEST_CASE(test_tx_from_node),
     };
     return test_run("test_evm_unit", cases, TEST_COUNT(cases));
