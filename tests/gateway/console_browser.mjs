@@ -114,6 +114,9 @@ try {
   // ---- Contract -------------------------------------------------------------
   await page.click(`#contracts a[href="/contracts/${contractId}"]`);
   await page.waitForSelector('#code');
+  // The sign-in button is wired by the page's module script: clicking before it
+  // has run does nothing (a race under load), so wait for the page's load event.
+  await page.waitForLoadState('load');
   const code = await page.textContent('#code');
   check('contract page shows the code with its <script> as text',
     code.includes('<script>window.__pwned = "code"</script>'), code);
