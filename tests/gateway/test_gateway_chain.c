@@ -25,7 +25,9 @@
 #include "phx/tee.h"
 #include "support/anvil.h"
 #include "support/chain_fixture.h"
+#include "support/kms_fixture.h"
 #include "support/sim_quote.h"
+#include "support/stand_in.h"
 #include "test.h"
 
 static test_anvil_t node;
@@ -35,20 +37,9 @@ static void cleanup(void)
 }
 
 typedef struct {
-    char address[43];
+    test_stand_in_t http;
     int calls;
-    phx_http_router_t *router;
-    phx_http_server_t *server;
-    char url[64];
 } stand_in_t;
-
-static phx_err_t w_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
-                          phx_error_t *e)
-{
-    (void)req, (void)e;
-    resp->json = json_pack("{s:s,s:s}", "status", "ok", "address", ((stand_in_t *)ctx)->address);
-    return PHX_OK;
-}
 
 static phx_err_t w_call(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
@@ -56,23 +47,17 @@ static phx_err_t w_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     (void)req, (void)e;
     stand_in_t *w = ctx;
     __atomic_add_fetch(&w->calls, 1, __ATOMIC_SEQ_CST);
-    resp->json = json_pack("{s:s,s:i}", "worker", w->address, "output", 1);
+    resp->json = json_pack("{s:s,s:i}", "worker", w->http.address, "output", 1);
     return PHX_OK;
 }
 
 static int stand_in_start(stand_in_t *w, const uint8_t addr[20])
 {
+    static const test_route_t routes[] = {{"POST", "/v1/contracts/:id/call", w_call}};
     char *hex = phx_hex_encode(addr, 20);
-    snprintf(w->address, sizeof w->address, "%s", hex);
+    int rc = test_stand_in_start(&w->http, hex, routes, 1, w);
     free(hex);
-    phx_error_t e = {0};
-    if (phx_http_router_new(&w->router, &e) ||
-        phx_http_router_add(w->router, "GET", "/healthz", w_health, w, 0, &e) ||
-        phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", w_call, w, 0, &e) ||
-        phx_http_server_start(w->router, NULL, &w->server, &e))
-        return -1;
-    snprintf(w->url, sizeof w->url, "http://127.0.0.1:%u", phx_http_server_port(w->server));
-    return 0;
+    return rc;
 }
 
 static int call(const char *gw, int *status)
@@ -84,23 +69,6 @@ static int call(const char *gw, int *status)
         phx_http_fetch("POST", url, "application/json", "{}", 2, NULL, status, &out, NULL);
     phx_buf_free(&out);
     return err ? -1 : 0;
-}
-
-/* Governance admits the KMS with a genuine sim quote of its key in the KMS
- * domain (what `phx chain admit-kms` sends after verifying it). */
-static phx_err_t admit_kms(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
-                           phx_kms_t *k, phx_error_t *e)
-{
-    uint8_t addr[20], x[32], nonce[32], rd[64], coll_hash[32] = {0};
-    phx_buf_t q = PHX_BUF_INIT;
-    phx_kms_address(k, addr);
-    phx_kms_x25519_pub(k, x);
-    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
-    phx_chain_kms_report_data(addr, x, nonce, rd);
-    phx_err_t err = phx_tee_quote(t, rd, &q, e);
-    if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
-    phx_buf_free(&q);
-    return err;
 }
 
 int main(void)
@@ -130,41 +98,14 @@ int main(void)
     uint8_t mr[32];
     CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
 
-    phx_buf_t sim_root = PHX_BUF_INIT;
-    phx_attest_verifier_t *verifier = NULL;
-    CHECK(phx_tee_sim_root(tee, &sim_root, &e) == PHX_OK);
-    CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &verifier, &e) == PHX_OK);
-    phx_kms_attest_t at = {verifier, NULL};
-    phx_kms_registry_t *reg = NULL;
-    CHECK(phx_kms_registry_open(node.url, &dep, &reg, &e) == PHX_OK);
-    phx_kms_config_t cfg = {.verify_quote = phx_kms_verify_quote_attest,
-                            .verify_ctx = &at,
-                            .check_peer = phx_kms_registry_check,
-                            .check_ctx = reg,
-                            .chain_id = dep.chain_id};
-    CHECK(phx_random_bytes(cfg.root, 32) == PHX_OK);
-    memcpy(cfg.registry, dep.registry, 20);
-    phx_kms_t *kms = NULL;
-    phx_http_router_t *kms_router = NULL;
-    phx_http_server_t *kms_server = NULL;
-    CHECK(phx_kms_new(&cfg, &kms, &e) == PHX_OK);
-    CHECK(phx_http_router_new(&kms_router, &e) == PHX_OK);
-    CHECK(phx_kms_add_routes(kms, kms_router, &e) == PHX_OK);
-    CHECK(phx_http_server_start(kms_router, NULL, &kms_server, &e) == PHX_OK);
-    if (!kms_server) return test_done("test_gateway_chain");
-    char kms_url[64];
-    snprintf(kms_url, sizeof kms_url, "http://127.0.0.1:%u", phx_http_server_port(kms_server));
-    uint8_t kms_addr[20];
-    phx_kms_address(kms, kms_addr);
+    test_kms_service_t ks = {0};
+    CHECK_MSG(test_kms_service_start(&ks, tee, node.url, &dep, NULL, &e) == PHX_OK, "KMS: %s",
+              e.message);
+    if (!ks.server) return test_done("test_gateway_chain");
     const char amount[] = "1000000000000000000000";
-    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                              json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
-    CHECK_MSG(admit_kms(gov, &dep, tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
-                              &e) == PHX_OK);
-    CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) ==
-          PHX_OK);
+    CHECK(test_chain_allow_measurement(gov, &dep, mr, true, &e) == PHX_OK);
+    CHECK_MSG(test_kms_admit(gov, &dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s", e.message);
+    CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
 
     /* Worker A registers through the KMS (its quote binds its keys); B never does. */
     uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];
@@ -173,8 +114,8 @@ int main(void)
     CHECK(phx_x25519_keygen(a_xsk, a_xpub) == PHX_OK);
     CHECK(phx_random_bytes(b_eth, 20) == PHX_OK);
     phx_kms_requester_t rq = {
-        .kms_url = kms_url, .quote = test_sim_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
-    memcpy(rq.kms_address, kms_addr, 20);
+        .kms_url = ks.url, .quote = test_sim_quote, .quote_ctx = tee, .x25519_sk = a_xsk};
+    memcpy(rq.kms_address, ks.address, 20);
     memcpy(rq.eth_address, a_eth, 20);
     memcpy(rq.x25519_pub, a_xpub, 32);
     json_t *regdoc = NULL;
@@ -192,7 +133,7 @@ int main(void)
 
     stand_in_t wa = {0}, wb = {0};
     CHECK(stand_in_start(&wa, a_eth) == 0 && stand_in_start(&wb, b_eth) == 0);
-    const char *urls[] = {wb.url, wa.url};
+    const char *urls[] = {wb.http.url, wa.http.url};
     char gdir[300];
     snprintf(gdir, sizeof gdir, "%s/gw", dir);
     phx_gateway_opts_t o = {.dir = gdir,
@@ -237,16 +178,9 @@ int main(void)
     CHECK(wa.calls == 10);
 
     phx_gateway_stop(g, 0);
-    phx_http_server_stop(wa.server, 0);
-    phx_http_server_stop(wb.server, 0);
-    phx_http_router_free(wa.router);
-    phx_http_router_free(wb.router);
-    phx_http_server_stop(kms_server, 0);
-    phx_http_router_free(kms_router);
-    phx_kms_free(kms);
-    phx_kms_registry_close(reg);
-    phx_attest_verifier_free(verifier);
-    phx_buf_free(&sim_root);
+    test_stand_in_stop(&wa.http);
+    test_stand_in_stop(&wb.http);
+    test_kms_service_stop(&ks, 0);
     phx_tee_close(tee);
     phx_signer_close(gov);
     phx_rpc_close(rpc);

@@ -14,6 +14,7 @@
 #include "phx/crypto.h"
 #include "phx/gateway.h"
 #include "phx/net.h"
+#include "support/stand_in.h"
 #include "test.h"
 
 #define NW 3
@@ -59,21 +60,8 @@ typedef struct {
     char ids[16][67];
     int ncontracts;
     int calls, deploys;
-    phx_http_router_t *router;
-    phx_http_server_t *server;
-    char url[64];
+    test_stand_in_t http;
 } stand_in_t;
-
-static phx_err_t w_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
-                          phx_error_t *e)
-{
-    (void)req, (void)e;
-    stand_in_t *w = ctx;
-    char addr[43];
-    snprintf(addr, sizeof addr, "0x%040d", w->index + 1);
-    resp->json = json_pack("{s:s,s:s}", "status", "ok", "address", addr);
-    return PHX_OK;
-}
 
 static phx_err_t w_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
@@ -117,28 +105,14 @@ static phx_err_t w_call(void *ctx, const phx_http_request_t *req, phx_http_respo
 
 static int stand_in_start(stand_in_t *w, int index)
 {
+    static const test_route_t routes[] = {{"POST", "/v1/contracts", w_deploy},
+                                          {"POST", "/v1/contracts/:id/call", w_call}};
     memset(w, 0, sizeof *w);
     w->index = index;
     pthread_mutex_init(&w->lock, NULL);
-    phx_error_t e = {0};
-    if (phx_http_router_new(&w->router, &e) ||
-        phx_http_router_add(w->router, "GET", "/healthz", w_health, w, 0, &e) ||
-        phx_http_router_add(w->router, "POST", "/v1/contracts", w_deploy, w, 0, &e) ||
-        phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", w_call, w, 0, &e) ||
-        phx_http_server_start(w->router, NULL, &w->server, &e)) {
-        fprintf(stderr, "stand-in worker: %s\n", e.message);
-        return -1;
-    }
-    snprintf(w->url, sizeof w->url, "http://127.0.0.1:%u", phx_http_server_port(w->server));
-    return 0;
-}
-
-static void stand_in_stop(stand_in_t *w)
-{
-    phx_http_server_stop(w->server, 0);
-    w->server = NULL;
-    phx_http_router_free(w->router);
-    w->router = NULL;
+    char addr[43];
+    snprintf(addr, sizeof addr, "0x%040d", index + 1);
+    return test_stand_in_start(&w->http, addr, routes, 2, w);
 }
 
 /* One request to the gateway; returns the status, *out the parsed body. */
@@ -172,7 +146,7 @@ int main(void)
     const char *urls[NW];
     for (int i = 0; i < NW; i++) {
         if (stand_in_start(&w[i], i)) return 1;
-        urls[i] = w[i].url;
+        urls[i] = w[i].http.url;
     }
     phx_gateway_opts_t o = {.dir = dir,
                             .workers = urls,
@@ -239,7 +213,7 @@ int main(void)
 
     /* A worker dies: the calls still succeed at once (retried on the next
      * worker), and the health round then takes it out of the rotation. */
-    stand_in_stop(&w[1]);
+    test_stand_in_stop(&w[1].http);
     int before = w[0].calls + w[2].calls;
     for (int i = 0; i < 10; i++)
         CHECK(req("POST", gw, path, "{\"input\":{\"n\":1}}", NULL) == 200);
@@ -318,8 +292,8 @@ int main(void)
     CHECK(req("POST", gw, "/v1/contracts/nothex/call", "{}", NULL) == 400);
 
     /* No healthy worker left: 503, not a hang. */
-    stand_in_stop(&w[0]);
-    stand_in_stop(&w[2]);
+    test_stand_in_stop(&w[0].http);
+    test_stand_in_stop(&w[2].http);
     phx_gateway_check_workers(g); /* the pool wants two failed checks in a row */
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);

@@ -25,6 +25,7 @@
 #include "phx/tee.h"
 #include "support/anvil.h"
 #include "support/chain_fixture.h"
+#include "support/kms_fixture.h"
 #include "support/sim_quote.h"
 #include "test.h"
 
@@ -132,23 +133,6 @@ static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
     return ok;
 }
 
-/* Governance admits the KMS with a genuine sim quote of its key in the KMS
- * domain (what `phx chain admit-kms` sends after verifying it). */
-static phx_err_t admit_kms(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
-                           phx_kms_t *k, phx_error_t *e)
-{
-    uint8_t addr[20], x[32], nonce[32], rd[64], coll_hash[32] = {0};
-    phx_buf_t q = PHX_BUF_INIT;
-    phx_kms_address(k, addr);
-    phx_kms_x25519_pub(k, x);
-    if (phx_random_bytes(nonce, 32)) return phx_fail(e, PHX_ERR_CRYPTO, "nonce");
-    phx_chain_kms_report_data(addr, x, nonce, rd);
-    phx_err_t err = phx_tee_quote(t, rd, &q, e);
-    if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
-    phx_buf_free(&q);
-    return err;
-}
-
 int main(void)
 {
     phx_error_t e = {0};
@@ -204,45 +188,20 @@ int main(void)
 
     /* The KMS service on a loopback port, checking quotes against the sim root
      * and peers against the Registry. */
-    phx_buf_t sim_root = PHX_BUF_INIT;
-    phx_attest_verifier_t *verifier = NULL;
-    CHECK(phx_tee_sim_root(kms_tee, &sim_root, &e) == PHX_OK);
-    CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &verifier, &e) == PHX_OK);
-    phx_kms_attest_t at = {verifier, NULL};
-    phx_kms_registry_t *reg = NULL;
-    CHECK(phx_kms_registry_open(node.url, &dep, &reg, &e) == PHX_OK);
-    phx_kms_config_t cfg = {.verify_quote = phx_kms_verify_quote_attest,
-                            .verify_ctx = &at,
-                            .check_peer = phx_kms_registry_check,
-                            .check_ctx = reg,
-                            .chain_id = dep.chain_id};
-    memcpy(cfg.root, root, 32);
-    memcpy(cfg.registry, dep.registry, 20);
-    phx_kms_t *kms = NULL;
-    phx_http_router_t *router = NULL;
-    phx_http_server_t *server = NULL;
-    CHECK(phx_kms_new(&cfg, &kms, &e) == PHX_OK);
-    CHECK(phx_http_router_new(&router, &e) == PHX_OK);
-    CHECK(phx_kms_add_routes(kms, router, &e) == PHX_OK);
-    CHECK(phx_http_server_start(router, NULL, &server, &e) == PHX_OK);
-    if (!server) return test_done("test_kms_network");
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)phx_http_server_port(server));
-    uint8_t kms_addr[20];
-    phx_kms_address(kms, kms_addr);
+    test_kms_service_t ks = {0};
+    CHECK_MSG(test_kms_service_start(&ks, kms_tee, node.url, &dep, root, &e) == PHX_OK, "KMS: %s",
+              e.message);
+    if (!ks.server) return test_done("test_kms_network");
+    phx_kms_t *kms = ks.kms;
+    const char *url = ks.url;
+    const uint8_t *kms_addr = ks.address;
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
     char amount[] = "1000000000000000000000";
-    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 1), &e) == PHX_OK);
-    CHECK_MSG(admit_kms(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
-                              &e) == PHX_OK);
-    CHECK_MSG(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount),
-                                  &e) == PHX_OK,
-              "%s", e.message);
+    CHECK(test_chain_allow_measurement(gov, &dep, good_mr, true, &e) == PHX_OK);
+    CHECK_MSG(test_kms_admit(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
+    CHECK_MSG(test_chain_bond(gov, &dep, amount, &e) == PHX_OK, "%s", e.message);
 
     /* ---- an honest worker ---- */
     identity_t w;
@@ -369,7 +328,7 @@ int main(void)
     CHECK_MSG(phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, rep_root, &e) == PHX_OK, "%s",
               e.message);
     CHECK(memcmp(rep_root, root, 32) == 0);
-    phx_kms_config_t rcfg = cfg;
+    phx_kms_config_t rcfg = ks.cfg;
     memcpy(rcfg.root, rep_root, 32);
     phx_kms_t *replica = NULL;
     CHECK(phx_kms_new(&rcfg, &replica, &e) == PHX_OK);
@@ -454,17 +413,11 @@ int main(void)
     phx_tee_close(rep_tee);
 
     /* ---- governance revokes the measurement: the registered worker is cut off ---- */
-    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                              json_pack("[o,b]", phx_json_hex(good_mr, 32), 0), &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(gov, &dep, good_mr, false, &e) == PHX_OK);
     err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
 
-    phx_http_server_stop(server, 2000);
-    phx_http_router_free(router);
-    phx_kms_free(kms);
-    phx_kms_registry_close(reg);
-    phx_attest_verifier_free(verifier);
-    phx_buf_free(&sim_root);
+    test_kms_service_stop(&ks, 2000);
     phx_signer_close(gov);
     phx_rpc_close(rpc);
     phx_tee_close(kms_tee);

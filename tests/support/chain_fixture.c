@@ -42,3 +42,21 @@ phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e)
     phx_keccak256(regs, sizeof regs, id);
     return PHX_OK;
 }
+
+phx_err_t test_chain_allow_measurement(phx_signer_t *gov, const phx_chain_deployment_t *dep,
+                                       const uint8_t mr[32], bool allowed, phx_error_t *e)
+{
+    return test_chain_transact(gov, dep->registry, "setMeasurement(bytes32,bool)",
+                               json_pack("[o,b]", phx_json_hex(mr, 32), allowed), e);
+}
+
+phx_err_t test_chain_bond(phx_signer_t *s, const phx_chain_deployment_t *dep, const char *amount,
+                          phx_error_t *e)
+{
+    phx_err_t err =
+        test_chain_transact(s, dep->token, "approve(address,uint256)",
+                            json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e);
+    if (!err)
+        err = test_chain_transact(s, dep->registry, "bond(uint256)", json_pack("[s]", amount), e);
+    return err;
+}

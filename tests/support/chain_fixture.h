@@ -5,6 +5,7 @@
 #ifndef PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
 #define PHX_TEST_SUPPORT_CHAIN_FIXTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "phx/chain.h"
@@ -19,6 +20,15 @@ phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t *
 /* phx_chain_transact from s to `to`; takes ownership of args (a JSON array). */
 phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,
                               phx_error_t *e);
+
+/* Governance sets whether the Registry allows measurement id mr. */
+phx_err_t test_chain_allow_measurement(phx_signer_t *gov, const phx_chain_deployment_t *dep,
+                                       const uint8_t mr[32], bool allowed, phx_error_t *e);
+
+/* The operator s approves the Registry for amount (decimal wei) of the token and
+ * bonds it. */
+phx_err_t test_chain_bond(phx_signer_t *s, const phx_chain_deployment_t *dep, const char *amount,
+                          phx_error_t *e);
 
 /* The Registry's measurement id of the TEE t: keccak256(MRTD || RTMR0..3). */
 phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e);

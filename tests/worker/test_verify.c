@@ -102,8 +102,7 @@ int main(void)
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
     char amount[] = "1000000000000000000000";
-    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                              json_pack("[o,b]", phx_json_hex(mr, 32), 1), &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(gov, &dep, mr, true, &e) == PHX_OK);
     /* Governance admits the KMS after verifying its quote (phx chain admit-kms). */
     {
         phx_buf_t sim_root = PHX_BUF_INIT;
@@ -124,11 +123,7 @@ int main(void)
         phx_attest_verifier_free(gv);
         phx_buf_free(&sim_root);
     }
-    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                              json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
-                              &e) == PHX_OK);
-    CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount), &e) ==
-          PHX_OK);
+    CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
 
     /* A worker in its own TEE (same binary, so the allowed measurement). */
     phx_tee_t *wt = NULL;
@@ -341,11 +336,7 @@ int main(void)
         phx_keccak256(w2q.ptr, w2q.len, qh);
         phx_chain_attest_digest(dep.chain_id, dep.registry, gov_addr, w2, w2x, m2, tt, qh, w2n, dg);
         CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
-        CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                                  json_pack("[o,s]", phx_json_hex(dep.registry, 20), amount),
-                                  &e) == PHX_OK);
-        CHECK(test_chain_transact(gov, dep.registry, "bond(uint256)", json_pack("[s]", amount),
-                                  &e) == PHX_OK);
+        CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
         CHECK_MSG(test_chain_transact(
                       gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                       json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20), phx_json_hex(w2x, 32),
@@ -395,8 +386,7 @@ int main(void)
         phx_secure_zero(bsk, sizeof bsk);
     }
 
-    CHECK(test_chain_transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                              json_pack("[o,b]", phx_json_hex(mr, 32), 0), &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(gov, &dep, mr, false, &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
     /* Revoking the measurement deactivates the worker in the Registry's view. */
     CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);
