@@ -30,11 +30,7 @@
 #include "support/stand_in.h"
 #include "test.h"
 
-static test_anvil_t node;
-static void cleanup(void)
-{
-    test_anvil_stop(&node);
-}
+static test_devnet_t net;
 
 typedef struct {
     test_stand_in_t http;
@@ -75,37 +71,27 @@ int main(void)
 {
     phx_error_t e = {0};
     char dir[] = "/tmp/phx-gw-chain-XXXXXX";
-    if (phx_crypto_init() || !mkdtemp(dir)) return 1;
-    atexit(cleanup);
-    if (test_anvil_start(&node, NULL) != 0) {
-        CHECK_MSG(0, "could not start anvil");
-        return test_done("test_gateway_chain");
-    }
     /* Chain and governance: contracts, a KMS node, this code allowed, a bond. */
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *gov = NULL;
-    uint8_t gov_addr[20];
-    phx_chain_deployment_t dep;
-    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
-    phx_signer_address(gov, gov_addr);
-
+    CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
+    if (!net.gov) return test_done("test_gateway_chain");
     char sim_dir[300];
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
     phx_tee_config_t tc = {.sim_dir = sim_dir};
     phx_tee_t *tee = NULL;
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
-    if (!tee || !gov) return test_done("test_gateway_chain");
+    if (!tee || !net.gov) return test_done("test_gateway_chain");
     uint8_t mr[32];
     CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
 
     test_kms_service_t ks = {0};
-    CHECK_MSG(test_kms_service_start(&ks, tee, node.url, &dep, NULL, &e) == PHX_OK, "KMS: %s",
-              e.message);
+    CHECK_MSG(test_kms_service_start(&ks, tee, net.node.url, &net.dep, NULL, &e) == PHX_OK,
+              "KMS: %s", e.message);
     if (!ks.server) return test_done("test_gateway_chain");
     const char amount[] = "1000000000000000000000";
-    CHECK(test_chain_allow_measurement(gov, &dep, mr, true, &e) == PHX_OK);
-    CHECK_MSG(test_kms_admit(gov, &dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
+    CHECK_MSG(test_kms_admit(net.gov, &net.dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s",
+              e.message);
+    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
 
     /* Worker A registers through the KMS (its quote binds its keys); B never does. */
     uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];
@@ -119,11 +105,12 @@ int main(void)
     memcpy(rq.eth_address, a_eth, 20);
     memcpy(rq.x25519_pub, a_xpub, 32);
     json_t *regdoc = NULL;
-    CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(phx_kms_request_registration(&rq, net.gov_addr, &regdoc, &e) == PHX_OK, "%s",
+              e.message);
     if (regdoc)
         CHECK_MSG(
             test_chain_transact(
-                gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                net.gov, net.dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                 json_pack("[O,O,O,O,O]", json_object_get(regdoc, "worker"),
                           json_object_get(regdoc, "x25519"), json_object_get(regdoc, "nonce"),
                           json_object_get(regdoc, "quote"), json_object_get(regdoc, "signature")),
@@ -139,8 +126,8 @@ int main(void)
     phx_gateway_opts_t o = {.dir = gdir,
                             .workers = urls,
                             .worker_count = 2,
-                            .rpc_url = node.url,
-                            .deployment = &dep,
+                            .rpc_url = net.node.url,
+                            .deployment = &net.dep,
                             .health_interval_ms = 60000};
     phx_gateway_t *g = NULL;
     CHECK_MSG(phx_gateway_start(&o, &g, &e) == PHX_OK, "%s", e.message);
@@ -155,9 +142,9 @@ int main(void)
 
     char url[300];
     snprintf(url, sizeof url, "%s/v1/network", gw);
-    json_t *net = NULL;
-    CHECK(phx_http_json("GET", url, NULL, NULL, NULL, &net, &e) == PHX_OK);
-    json_t *ws = json_object_get(net, "workers");
+    json_t *netdoc = NULL;
+    CHECK(phx_http_json("GET", url, NULL, NULL, NULL, &netdoc, &e) == PHX_OK);
+    json_t *ws = json_object_get(netdoc, "workers");
     CHECK(json_array_size(ws) == 2);
     CHECK(json_is_false(json_object_get(json_array_get(ws, 0), "registered")));
     CHECK(json_is_false(json_object_get(json_array_get(ws, 0), "in_pool")));
@@ -165,12 +152,12 @@ int main(void)
     char *mr_hex = phx_hex_encode(mr, 32);
     const char *shown = json_string_value(json_object_get(json_array_get(ws, 1), "measurement"));
     CHECK(shown && strcmp(shown, mr_hex) == 0);
-    CHECK(json_array_size(json_object_get(net, "measurements")) == 1);
+    CHECK(json_array_size(json_object_get(netdoc, "measurements")) == 1);
     free(mr_hex);
-    json_decref(net);
+    json_decref(netdoc);
 
     /* The operator deregisters A: it leaves the pool; nobody is left. */
-    CHECK(test_chain_transact(gov, dep.registry, "deregisterWorker(address)",
+    CHECK(test_chain_transact(net.gov, net.dep.registry, "deregisterWorker(address)",
                               json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);
@@ -182,8 +169,7 @@ int main(void)
     test_stand_in_stop(&wb.http);
     test_kms_service_stop(&ks, 0);
     phx_tee_close(tee);
-    phx_signer_close(gov);
-    phx_rpc_close(rpc);
+    test_devnet_close(&net);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

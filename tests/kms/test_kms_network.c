@@ -29,13 +29,8 @@
 #include "support/sim_quote.h"
 #include "test.h"
 
-static test_anvil_t node;
+static test_devnet_t net;
 static char dir[] = "/tmp/phx-kms-net-XXXXXX";
-
-static void cleanup(void)
-{
-    test_anvil_stop(&node);
-}
 
 /* ---- TEE adapters ---------------------------------------------------------------- */
 
@@ -136,14 +131,10 @@ static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
 int main(void)
 {
     phx_error_t e = {0};
-    if (phx_crypto_init()) return 1;
-    CHECK(mkdtemp(dir) != NULL);
-    atexit(cleanup);
-    if (test_anvil_start(&node, NULL) != 0) {
-        CHECK_MSG(0, "could not start anvil");
-        return test_done("test_kms_network");
-    }
-    printf("anvil at %s, state in %s\n", node.url, dir);
+    /* Chain: contracts deployed by the governor, who is also our operator. */
+    CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
+    if (!net.gov) return test_done("test_kms_network");
+    printf("anvil at %s, state in %s\n", net.node.url, dir);
 
     /* TEEs on one sim platform: the KMS, an honest worker and a replica run
      * this binary; "evil" runs other code (another RTMR0). */
@@ -178,19 +169,11 @@ int main(void)
     CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, evil_tee, again, &created, &e) ==
           PHX_ERR_VERIFY);
 
-    /* Chain: contracts deployed by the governor, who is also our operator. */
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *gov = NULL;
-    uint8_t gov_addr[20];
-    phx_chain_deployment_t dep;
-    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
-    phx_signer_address(gov, gov_addr);
-
     /* The KMS service on a loopback port, checking quotes against the sim root
      * and peers against the Registry. */
     test_kms_service_t ks = {0};
-    CHECK_MSG(test_kms_service_start(&ks, kms_tee, node.url, &dep, root, &e) == PHX_OK, "KMS: %s",
-              e.message);
+    CHECK_MSG(test_kms_service_start(&ks, kms_tee, net.node.url, &net.dep, root, &e) == PHX_OK,
+              "KMS: %s", e.message);
     if (!ks.server) return test_done("test_kms_network");
     phx_kms_t *kms = ks.kms;
     const char *url = ks.url;
@@ -199,9 +182,10 @@ int main(void)
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
      * operator bonds the minimum stake. */
     char amount[] = "1000000000000000000000";
-    CHECK(test_chain_allow_measurement(gov, &dep, good_mr, true, &e) == PHX_OK);
-    CHECK_MSG(test_kms_admit(gov, &dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s", e.message);
-    CHECK_MSG(test_chain_bond(gov, &dep, amount, &e) == PHX_OK, "%s", e.message);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, true, &e) == PHX_OK);
+    CHECK_MSG(test_kms_admit(net.gov, &net.dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s",
+              e.message);
+    CHECK_MSG(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK, "%s", e.message);
 
     /* ---- an honest worker ---- */
     identity_t w;
@@ -214,11 +198,12 @@ int main(void)
     CHECK(remote_says(err, &e, "not registered"));
 
     json_t *regdoc = NULL;
-    CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &regdoc, &e) == PHX_OK, "%s", e.message);
-    CHECK_MSG(regdoc && register_on_chain(gov, &dep, regdoc, &e) == PHX_OK, "registerWorker: %s",
+    CHECK_MSG(phx_kms_request_registration(&rq, net.gov_addr, &regdoc, &e) == PHX_OK, "%s",
               e.message);
+    CHECK_MSG(regdoc && register_on_chain(net.gov, &net.dep, regdoc, &e) == PHX_OK,
+              "registerWorker: %s", e.message);
     phx_chain_worker_t onchain;
-    CHECK(phx_chain_worker_get(rpc, &dep, w.eth, &onchain, &e) == PHX_OK);
+    CHECK(phx_chain_worker_get(net.rpc, &net.dep, w.eth, &onchain, &e) == PHX_OK);
     CHECK(onchain.status == PHX_CHAIN_WORKER_ACTIVE && memcmp(onchain.kms, kms_addr, 20) == 0);
     CHECK(memcmp(onchain.measurement, good_mr, 32) == 0 && memcmp(onchain.x25519, w.xpub, 32) == 0);
     json_decref(regdoc);
@@ -270,7 +255,7 @@ int main(void)
     identity_new(&ev);
     quoter_t eq = {.tee = evil_tee};
     phx_kms_requester_t erq = requester(url, kms_addr, &ev, &eq);
-    err = phx_kms_request_registration(&erq, gov_addr, &regdoc, &e);
+    err = phx_kms_request_registration(&erq, net.gov_addr, &regdoc, &e);
     CHECK(remote_says(err, &e, "not allowed"));
     err = phx_kms_request_secret(&erq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
@@ -308,8 +293,8 @@ int main(void)
               phx_json_get_hex_fixed(vouch, "signature", vsig, 65, &e) == PHX_OK &&
               phx_json_get_hex(vouch, "quote", &vq, &e) == PHX_OK);
         const uint8_t(*vsigs)[65] = (const uint8_t(*)[65])vsig;
-        CHECK_MSG(phx_chain_admit_kms_by_quorum(gov, &dep, rep.eth, vx, vn, vq.ptr, vq.len, vch,
-                                                vsigs, 1, &e) == PHX_OK,
+        CHECK_MSG(phx_chain_admit_kms_by_quorum(net.gov, &net.dep, rep.eth, vx, vn, vq.ptr, vq.len,
+                                                vch, vsigs, 1, &e) == PHX_OK,
                   "admitKmsByQuorum: %s", e.message);
         phx_buf_free(&vq);
     }
@@ -392,8 +377,8 @@ int main(void)
         phx_kms_node_opts_t ro = {.dir = rdir,
                                   .tee = PHX_TEE_SIM,
                                   .tee_config = &tc,
-                                  .rpc_url = node.url,
-                                  .deployment = &dep,
+                                  .rpc_url = net.node.url,
+                                  .deployment = &net.dep,
                                   .trust_own_sim_root = true,
                                   .onboard_url = url,
                                   .onboard_kms_address = kms_addr,
@@ -413,13 +398,12 @@ int main(void)
     phx_tee_close(rep_tee);
 
     /* ---- governance revokes the measurement: the registered worker is cut off ---- */
-    CHECK(test_chain_allow_measurement(gov, &dep, good_mr, false, &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, false, &e) == PHX_OK);
     err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
 
     test_kms_service_stop(&ks, 2000);
-    phx_signer_close(gov);
-    phx_rpc_close(rpc);
+    test_devnet_close(&net);
     phx_tee_close(kms_tee);
     phx_tee_close(worker_tee);
     phx_tee_close(evil_tee);

@@ -1,6 +1,7 @@
 /* See chain_fixture.h. */
 #include "chain_fixture.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "phx/crypto.h"
@@ -59,4 +60,33 @@ phx_err_t test_chain_bond(phx_signer_t *s, const phx_chain_deployment_t *dep, co
     if (!err)
         err = test_chain_transact(s, dep->registry, "bond(uint256)", json_pack("[s]", amount), e);
     return err;
+}
+
+static test_anvil_t *devnet_node;
+
+static void devnet_stop(void)
+{
+    test_anvil_stop(devnet_node);
+}
+
+phx_err_t test_devnet_start(test_devnet_t *d, char *dir, phx_error_t *e)
+{
+    if (phx_crypto_init()) return phx_fail(e, PHX_ERR_CRYPTO, "crypto init");
+    if (dir && !mkdtemp(dir)) return phx_fail(e, PHX_ERR_IO, "mkdtemp %s", dir);
+    if (devnet_node) return phx_fail(e, PHX_ERR_INVALID, "one devnet a process");
+    devnet_node = &d->node;
+    atexit(devnet_stop);
+    if (test_anvil_start(&d->node, NULL) != 0)
+        return phx_fail(e, PHX_ERR_IO, "could not start anvil");
+    phx_err_t err = test_chain_deploy_dev(d->node.url, &d->rpc, &d->gov, &d->dep, e);
+    if (!err) phx_signer_address(d->gov, d->gov_addr);
+    return err;
+}
+
+void test_devnet_close(test_devnet_t *d)
+{
+    phx_signer_close(d->gov);
+    phx_rpc_close(d->rpc);
+    d->gov = NULL;
+    d->rpc = NULL;
 }

@@ -10,12 +10,32 @@
 
 #include "phx/chain.h"
 #include "phx/tee.h"
+#include "support/anvil.h"
 
 /* Open an RPC client on url, a signer with anvil's first development key (the
  * governor of the deployment) and deploy the contracts. On failure *rpc and
  * *gov may be set; the caller closes them either way. */
 phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
                                 phx_chain_deployment_t *dep, phx_error_t *e);
+
+/* A test's chain: an anvil node and the contracts deployed on it by anvil's
+ * first development key (the governor, who is also the tests' operator). */
+typedef struct {
+    test_anvil_t node;
+    phx_rpc_t *rpc;
+    phx_signer_t *gov;
+    uint8_t gov_addr[20];
+    phx_chain_deployment_t dep;
+} test_devnet_t;
+
+/* Init the crypto library, make the scratch folder dir (a mkdtemp template;
+ * NULL: none), start the node (stopped at exit; one devnet a process) and
+ * deploy. On failure the parts made so far stay in d (d->gov NULL unless the
+ * deployment was reached). */
+phx_err_t test_devnet_start(test_devnet_t *d, char *dir, phx_error_t *e);
+
+/* Close d's signer and RPC client; the node stops at exit. */
+void test_devnet_close(test_devnet_t *d);
 
 /* phx_chain_transact from s to `to`; takes ownership of args (a JSON array). */
 phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char *sig, json_t *args,

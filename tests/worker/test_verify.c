@@ -25,12 +25,8 @@
 #include "support/sim_quote.h"
 #include "test.h"
 
-static test_anvil_t node;
+static test_devnet_t net;
 static char dir[] = "/tmp/phx-verify-XXXXXX";
-static void cleanup(void)
-{
-    test_anvil_stop(&node);
-}
 
 /* Run the full check and say which step failed (the first false flag). */
 static const char *first_failed(const phx_result_t *r, const phx_result_check_t *c, phx_error_t *e)
@@ -68,32 +64,19 @@ static void make(phx_result_t *r, phx_result_kind_t kind, const phx_chain_deploy
 int main(void)
 {
     phx_error_t e = {0};
-    if (phx_crypto_init()) return 1;
-    CHECK(mkdtemp(dir) != NULL);
-    atexit(cleanup);
-    if (test_anvil_start(&node, NULL) != 0) {
-        CHECK_MSG(0, "could not start anvil");
-        return test_done("test_verify");
-    }
+    CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
+    if (!net.gov) return test_done("test_verify");
     char sim_dir[256], kms_dir[256];
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
     snprintf(kms_dir, sizeof kms_dir, "%s/kms", dir);
-
-    /* Chain. */
-    uint8_t gov_addr[20];
-    phx_rpc_t *rpc = NULL;
-    phx_signer_t *gov = NULL;
-    phx_chain_deployment_t dep;
-    CHECK_MSG(test_chain_deploy_dev(node.url, &rpc, &gov, &dep, &e) == PHX_OK, "%s", e.message);
-    phx_signer_address(gov, gov_addr);
 
     /* A KMS node that asks the Registry. */
     phx_tee_config_t tc = {.sim_dir = sim_dir};
     phx_kms_node_opts_t ko = {.dir = kms_dir,
                               .tee = PHX_TEE_SIM,
                               .tee_config = &tc,
-                              .rpc_url = node.url,
-                              .deployment = &dep,
+                              .rpc_url = net.node.url,
+                              .deployment = &net.dep,
                               .trust_own_sim_root = true};
     phx_kms_node_t *kn = NULL;
     CHECK_MSG(phx_kms_node_start(&ko, &kn, &e) == PHX_OK, "%s", e.message);
@@ -102,7 +85,7 @@ int main(void)
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
     char amount[] = "1000000000000000000000";
-    CHECK(test_chain_allow_measurement(gov, &dep, mr, true, &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
     /* Governance admits the KMS after verifying its quote (phx chain admit-kms). */
     {
         phx_buf_t sim_root = PHX_BUF_INIT;
@@ -112,9 +95,9 @@ int main(void)
         phx_kms_attest_t ga = {.verifier = gv};
         phx_kms_admit_opts_t ao = {.kms_url = phx_kms_node_url(kn),
                                    .expect_kms = kms_addr,
-                                   .governor = gov,
-                                   .rpc = rpc,
-                                   .deployment = &dep,
+                                   .governor = net.gov,
+                                   .rpc = net.rpc,
+                                   .deployment = &net.dep,
                                    .verify_quote = phx_kms_verify_quote_attest,
                                    .verify_ctx = &ga};
         phx_kms_admission_t adm;
@@ -123,7 +106,7 @@ int main(void)
         phx_attest_verifier_free(gv);
         phx_buf_free(&sim_root);
     }
-    CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
 
     /* A worker in its own TEE (same binary, so the allowed measurement). */
     phx_tee_t *wt = NULL;
@@ -138,11 +121,11 @@ int main(void)
           phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
     CHECK(phx_x25519_keygen(xsk, rq.x25519_pub) == PHX_OK);
     json_t *reg = NULL;
-    CHECK_MSG(phx_kms_request_registration(&rq, gov_addr, &reg, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(phx_kms_request_registration(&rq, net.gov_addr, &reg, &e) == PHX_OK, "%s", e.message);
     json_t *args = json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"),
                              json_object_get(reg, "x25519"), json_object_get(reg, "nonce"),
                              json_object_get(reg, "quote"), json_object_get(reg, "signature"));
-    CHECK_MSG(test_chain_transact(gov, dep.registry,
+    CHECK_MSG(test_chain_transact(net.gov, net.dep.registry,
                                   "registerWorker(address,bytes32,bytes32,bytes,bytes)", args,
                                   &e) == PHX_OK,
               "%s", e.message);
@@ -155,8 +138,8 @@ int main(void)
     CHECK(phx_tee_sim_collateral(wt, &coll, &e) == PHX_OK);
     CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &sim_v, &e) == PHX_OK);
     CHECK(phx_attest_verifier_new(NULL, 0, &intel_v, &e) == PHX_OK);
-    phx_result_check_t check = {.rpc = rpc,
-                                .deployment = &dep,
+    phx_result_check_t check = {.rpc = net.rpc,
+                                .deployment = &net.dep,
                                 .verifier = sim_v,
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len};
@@ -166,15 +149,15 @@ int main(void)
     memset(cid, 0xc1, 32);
     memset(code, 0xc0, 32);
     phx_result_t r;
-    make(&r, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{\"price\":3120.5}");
+    make(&r, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{\"price\":3120.5}");
     CHECK(phx_result_sign(&r, wsk, &e) == PHX_OK);
     phx_result_report_t rep;
     CHECK_MSG(phx_result_verify_chain(&r, &check, &rep, &e) == PHX_OK, "%s", e.message);
     CHECK(rep.signature && rep.deployment && rep.registered && rep.quote && rep.binding &&
           rep.measurement && rep.kms);
     CHECK(memcmp(rep.kms_address, kms_addr, 20) == 0 &&
-          memcmp(rep.kms_admitted_by, gov_addr, 20) == 0);
-    CHECK(memcmp(rep.operator_, gov_addr, 20) == 0 && memcmp(rep.measurement_id, mr, 32) == 0);
+          memcmp(rep.kms_admitted_by, net.gov_addr, 20) == 0);
+    CHECK(memcmp(rep.operator_, net.gov_addr, 20) == 0 && memcmp(rep.measurement_id, mr, 32) == 0);
     CHECK(strcmp(rep.tcb_status, "UpToDate") == 0);
     printf("direct result: signature, deployment, registration, quote (%s), binding, measurement, "
            "kms ok\n",
@@ -184,38 +167,38 @@ int main(void)
      * let Jobs.fulfill itself accept the very signature in the envelope. */
     uint8_t salt[32] = {7};
     CHECK(test_chain_transact(
-              gov, dep.jobs, "deployContract(bytes32,bytes32,string)",
+              net.gov, net.dep.jobs, "deployContract(bytes32,bytes32,string)",
               json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
               &e) == PHX_OK);
     uint8_t job_cid[32];
-    phx_chain_contract_id(gov_addr, salt, job_cid);
-    CHECK(test_chain_transact(gov, dep.token, "approve(address,uint256)",
-                              json_pack("[o,s]", phx_json_hex(dep.jobs, 20), amount),
+    phx_chain_contract_id(net.gov_addr, salt, job_cid);
+    CHECK(test_chain_transact(net.gov, net.dep.token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(net.dep.jobs, 20), amount),
                               &e) == PHX_OK);
     CHECK_MSG(test_chain_transact(
-                  gov, dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
+                  net.gov, net.dep.jobs, "request(bytes32,bytes,uint256,uint32,uint8)",
                   json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
                   &e) == PHX_OK,
               "%s", e.message);
     phx_result_t job;
-    make(&job, PHX_RESULT_JOB, &dep, job_cid, code, 1, "{\"price\":3121}");
+    make(&job, PHX_RESULT_JOB, &net.dep, job_cid, code, 1, "{\"price\":3121}");
     CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
     CHECK_MSG(phx_result_verify_chain(&job, &check, &rep, &e) == PHX_OK, "%s", e.message);
     /* The worker sends fulfill from its own key (it must be an active worker). */
     json_t *fund = json_pack("[o,s]", phx_json_hex(rq.eth_address, 20), "0x56BC75E2D63100000");
     json_t *ignored = NULL;
-    CHECK(phx_rpc_call(rpc, "anvil_setBalance", fund, &ignored, &e) == PHX_OK);
+    CHECK(phx_rpc_call(net.rpc, "anvil_setBalance", fund, &ignored, &e) == PHX_OK);
     json_decref(ignored);
     phx_signer_t *ws = NULL;
-    CHECK(phx_signer_open(rpc, wsk, NULL, &ws, &e) == PHX_OK);
+    CHECK(phx_signer_open(net.rpc, wsk, NULL, &ws, &e) == PHX_OK);
     phx_buf_t calldata = PHX_BUF_INIT;
     const uint8_t(*sigs)[65] = (const uint8_t(*)[65])job.signature;
     CHECK(phx_chain_fulfill_calldata(1, job.output.ptr, job.output.len, sigs, 1, &calldata, &e) ==
           PHX_OK);
-    CHECK_MSG(phx_chain_send(ws, dep.jobs, calldata.ptr, calldata.len, 0, NULL, &e) == PHX_OK,
+    CHECK_MSG(phx_chain_send(ws, net.dep.jobs, calldata.ptr, calldata.len, 0, NULL, &e) == PHX_OK,
               "fulfill: %s", e.message);
     phx_chain_request_t cr;
-    CHECK(phx_chain_request_get(rpc, &dep, 1, &cr, &e) == PHX_OK);
+    CHECK(phx_chain_request_get(net.rpc, &net.dep, 1, &cr, &e) == PHX_OK);
     CHECK(cr.status == PHX_CHAIN_REQ_FULFILLED || cr.status == PHX_CHAIN_REQ_CALLBACK_FAILED);
     printf("job result: verified, and Jobs.fulfill accepted its signature (status %u)\n",
            cr.status);
@@ -233,11 +216,11 @@ int main(void)
     phx_result_t stranger;
     uint8_t ssk[32];
     CHECK(phx_secp256k1_keygen(ssk) == PHX_OK);
-    make(&stranger, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{}");
+    make(&stranger, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{}");
     CHECK(phx_result_sign(&stranger, ssk, &e) == PHX_OK);
     CHECK(strcmp(first_failed(&stranger, &check, &e), "registered") == 0);
 
-    phx_chain_deployment_t other = dep;
+    phx_chain_deployment_t other = net.dep;
     other.jobs[0] ^= 1;
     phx_result_check_t other_check = check;
     other_check.deployment = &other;
@@ -246,7 +229,7 @@ int main(void)
     phx_result_t wrong_code;
     uint8_t code2[32];
     memset(code2, 0xee, 32);
-    make(&wrong_code, PHX_RESULT_JOB, &dep, job_cid, code2, 1, "{}");
+    make(&wrong_code, PHX_RESULT_JOB, &net.dep, job_cid, code2, 1, "{}");
     CHECK(phx_result_sign(&wrong_code, wsk, &e) == PHX_OK);
     CHECK(strcmp(first_failed(&wrong_code, &check, &e), "deployment") == 0);
 
@@ -263,7 +246,7 @@ int main(void)
         snprintf(good, sizeof good, "%s/good.json", dir);
         snprintf(bad, sizeof bad, "%s/bad.json", dir);
         snprintf(junk, sizeof junk, "%s/junk.json", dir);
-        CHECK(phx_chain_deployment_save(&dep, dep_path, &e) == PHX_OK);
+        CHECK(phx_chain_deployment_save(&net.dep, dep_path, &e) == PHX_OK);
         json_t *gj = NULL;
         CHECK(phx_result_to_json(&job, &gj, &e) == PHX_OK);
         char *text = phx_json_dump(gj, true);
@@ -282,7 +265,8 @@ int main(void)
             snprintf(cmd, sizeof cmd,
                      "'%s' verify '%s' --rpc %s --deployment '%s' --trust-sim-root '%s' %s "
                      ">'%s/cli%d.out' 2>&1",
-                     bin, files[i], node.url, dep_path, sim_dir, i == 1 ? "--json" : "", dir, i);
+                     bin, files[i], net.node.url, dep_path, sim_dir, i == 1 ? "--json" : "", dir,
+                     i);
             int st = system(cmd);
             int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
             CHECK_MSG(code == want[i], "phx verify %s: exit %d, want %d", files[i], code, want[i]);
@@ -318,8 +302,8 @@ int main(void)
         phx_chain_kms_report_data(baddr, bx, bn, brd);
         memcpy(bq.ptr + 48 + 520, brd, 64);
         uint8_t zero32[32] = {0};
-        CHECK_MSG(phx_chain_admit_kms(gov, &dep, baddr, bx, bn, bq.ptr, bq.len, zero32, &e) ==
-                      PHX_OK,
+        CHECK_MSG(phx_chain_admit_kms(net.gov, &net.dep, baddr, bx, bn, bq.ptr, bq.len, zero32,
+                                      &e) == PHX_OK,
                   "admit bogus: %s", e.message);
         /* That key signs a registration for a genuine sim worker. */
         uint8_t w2sk[32], w2[20], w2x[32], w2n[32], w2rd[64], qh[32], m2[32], rd2[64], dg[32],
@@ -334,18 +318,20 @@ int main(void)
         CHECK(phx_tee_quote(wt, w2rd, &w2q, &e) == PHX_OK);
         CHECK(phx_chain_quote_fields(w2q.ptr, w2q.len, &tt, m2, rd2, &e) == PHX_OK);
         phx_keccak256(w2q.ptr, w2q.len, qh);
-        phx_chain_attest_digest(dep.chain_id, dep.registry, gov_addr, w2, w2x, m2, tt, qh, w2n, dg);
+        phx_chain_attest_digest(net.dep.chain_id, net.dep.registry, net.gov_addr, w2, w2x, m2, tt,
+                                qh, w2n, dg);
         CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
-        CHECK(test_chain_bond(gov, &dep, amount, &e) == PHX_OK);
-        CHECK_MSG(test_chain_transact(
-                      gov, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                      json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20), phx_json_hex(w2x, 32),
-                                phx_json_hex(w2n, 32), phx_json_hex(w2q.ptr, w2q.len),
-                                phx_json_hex(sg, 65)),
-                      &e) == PHX_OK,
-                  "register w2: %s", e.message);
+        CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+        CHECK_MSG(
+            test_chain_transact(net.gov, net.dep.registry,
+                                "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                                json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20),
+                                          phx_json_hex(w2x, 32), phx_json_hex(w2n, 32),
+                                          phx_json_hex(w2q.ptr, w2q.len), phx_json_hex(sg, 65)),
+                                &e) == PHX_OK,
+            "register w2: %s", e.message);
         phx_result_t r2;
-        make(&r2, PHX_RESULT_DIRECT, &dep, cid, code, 0, "{\"price\":1}");
+        make(&r2, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{\"price\":1}");
         CHECK(phx_result_sign(&r2, w2sk, &e) == PHX_OK);
         CHECK_MSG(strcmp(first_failed(&r2, &check, &e), "kms") == 0, "%s", e.message);
         CHECK(strstr(e.message, "admitted with") != NULL);
@@ -363,7 +349,7 @@ int main(void)
             snprintf(cmd, sizeof cmd,
                      "'%s' verify '%s' --rpc %s --deployment '%s/deployment.json' "
                      "--trust-sim-root '%s' >'%s' 2>&1",
-                     bin, path, node.url, dir, sim_dir, outp);
+                     bin, path, net.node.url, dir, sim_dir, outp);
             int st = system(cmd);
             CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1,
                       "phx verify on a worker of an unadmitted KMS: exit %d, want 1",
@@ -376,7 +362,7 @@ int main(void)
             phx_buf_free(&o);
         }
         /* Revoked, the KMS fails the check for a different reason. */
-        CHECK(phx_chain_revoke_kms(gov, &dep, baddr, &e) == PHX_OK);
+        CHECK(phx_chain_revoke_kms(net.gov, &net.dep, baddr, &e) == PHX_OK);
         CHECK(strcmp(first_failed(&r2, &check, &e), "kms") == 0 &&
               strstr(e.message, "revoked") != NULL);
         printf("worker of an unadmitted KMS: phx verify fails at the kms step (exit 1)\n");
@@ -386,7 +372,7 @@ int main(void)
         phx_secure_zero(bsk, sizeof bsk);
     }
 
-    CHECK(test_chain_allow_measurement(gov, &dep, mr, false, &e) == PHX_OK);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, false, &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
     /* Revoking the measurement deactivates the worker in the Registry's view. */
     CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);
@@ -403,8 +389,7 @@ int main(void)
     phx_buf_free(&coll);
     phx_tee_close(wt);
     phx_kms_node_stop(kn, 1000);
-    phx_signer_close(gov);
-    phx_rpc_close(rpc);
+    test_devnet_close(&net);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
