@@ -21,6 +21,8 @@
 
 #include "phx/json.h"
 #include "phx/sandbox.h"
+#include "support/loopback.h"
+#include "support/sandbox_check.h"
 #include "test.h"
 
 static int port_a, port_b;
@@ -83,18 +85,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return reply(c, 404, "{}", NULL);
 }
 
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t slen = sizeof sin;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) || listen(fd, 64) ||
-        getsockname(fd, (struct sockaddr *)&sin, &slen))
-        return -1;
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
-
 static phx_sandbox_result_t run(phx_sandbox_pool_t *pool, const char *fmt, ...)
 {
     char src[4096];
@@ -110,32 +100,10 @@ static phx_sandbox_result_t run(phx_sandbox_pool_t *pool, const char *fmt, ...)
     return res;
 }
 
-static bool output_is(const phx_sandbox_result_t *r, const char *json_text)
-{
-    if (!r->ok) {
-        fprintf(stderr, "  not ok: %s: %s\n", r->code, r->message);
-        return false;
-    }
-    json_t *a = NULL, *b = NULL;
-    phx_json_parse((const char *)r->output.ptr, r->output.len, &a, NULL);
-    phx_json_parse(json_text, strlen(json_text), &b, NULL);
-    bool eq = a && b && json_equal(a, b);
-    if (!eq)
-        fprintf(stderr, "  got  %.*s\n  want %s\n", (int)r->output.len, r->output.ptr, json_text);
-    json_decref(a);
-    json_decref(b);
-    return eq;
-}
-
 static bool failed_with(const phx_sandbox_result_t *r, const char *code)
 {
     bool ok = !r->ok && !strcmp(r->code, code);
-    if (!ok)
-        fprintf(stderr, "  want %s, got %s: %s (output %.*s)\n", code, r->ok ? "ok" : r->code,
-                r->message, (int)r->output.len, r->output.ptr ? (char *)r->output.ptr : "");
-    else
-        printf("  refused: %s %s\n", r->code, r->message);
-    return ok;
+    return test_sandbox_failure_report(r, code, ok, "refused", 0);
 }
 
 /* A contract fetching PATH on port FROM with all three credential headers and
@@ -156,7 +124,7 @@ static void test_redirect_credentials(phx_sandbox_pool_t *pool)
              "{\"status\":200,\"redirected\":true,\"seen\":{\"port\":%d,\"authorization\":\"\","
              "\"cookie\":\"\",\"proxy_authorization\":\"\",\"x_test\":\"kept\"}}",
              port_b);
-    CHECK_MSG(output_is(&r, want), "cross-origin redirect must drop the credentials");
+    CHECK_MSG(test_sandbox_output_is(&r, want), "cross-origin redirect must drop the credentials");
     phx_sandbox_result_free(&r);
 
     /* Same origin: 127.0.0.1:A -> 127.0.0.1:A keeps them. */
@@ -167,7 +135,7 @@ static void test_redirect_credentials(phx_sandbox_pool_t *pool)
              "\"Bearer s3cret\",\"cookie\":\"sid=42\",\"proxy_authorization\":\"Basic cHJveHk=\","
              "\"x_test\":\"kept\"}}",
              port_a);
-    CHECK_MSG(output_is(&r, want), "same-origin redirect keeps the credentials");
+    CHECK_MSG(test_sandbox_output_is(&r, want), "same-origin redirect keeps the credentials");
     phx_sandbox_result_free(&r);
 
     /* No redirect: sent as given. */
@@ -177,7 +145,7 @@ static void test_redirect_credentials(phx_sandbox_pool_t *pool)
              "\"Bearer s3cret\",\"cookie\":\"sid=42\",\"proxy_authorization\":\"Basic cHJveHk=\","
              "\"x_test\":\"kept\"}}",
              port_b);
-    CHECK(output_is(&r, want));
+    CHECK(test_sandbox_output_is(&r, want));
     phx_sandbox_result_free(&r);
 }
 
@@ -188,7 +156,7 @@ static void test_exact_allowance(phx_sandbox_pool_t *narrow)
                                  "export default async () => (await fetch("
                                  "'http://127.0.0.1:%d/headers')).status;",
                                  port_a);
-    CHECK(output_is(&r, "200"));
+    CHECK(test_sandbox_output_is(&r, "200"));
     phx_sandbox_result_free(&r);
     /* Another port on the same address (a chain RPC next to the price API). */
     r = run(narrow,
@@ -242,7 +210,7 @@ static void test_bad_allowances(void)
 int main(void)
 {
     snprintf(kv_dir, sizeof kv_dir, "/tmp/phx-test-fetch-%d", (int)getpid());
-    int fd_a = listen_loopback(&port_a), fd_b = listen_loopback(&port_b);
+    int fd_a = test_listen_loopback(&port_a), fd_b = test_listen_loopback(&port_b);
     CHECK(fd_a >= 0 && fd_b >= 0);
     if (fd_a < 0 || fd_b < 0) return test_done("test_fetch_policy");
     char allow_a[64], allow_b[64];

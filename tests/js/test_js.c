@@ -18,6 +18,8 @@
 #include "phx/crypto.h"
 #include "phx/json.h"
 #include "phx/sandbox.h"
+#include "support/loopback.h"
+#include "support/sandbox_check.h"
 #include "test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -183,41 +185,19 @@ static phx_sandbox_result_t run_with(phx_sandbox_pool_t *pool, const opts_t *o, 
 }
 #define run(pool, ...) run_with(pool, NULL, __VA_ARGS__)
 
-static bool output_is(const phx_sandbox_result_t *r, const char *json_text)
-{
-    if (!r->ok) {
-        fprintf(stderr, "  not ok: %s: %s\n", r->code, r->message);
-        return false;
-    }
-    json_t *a = NULL, *b = NULL;
-    phx_json_parse((const char *)r->output.ptr, r->output.len, &a, NULL);
-    phx_json_parse(json_text, strlen(json_text), &b, NULL);
-    bool eq = a && b && json_equal(a, b);
-    if (!eq)
-        fprintf(stderr, "  got %.*s\n  want %s\n", (int)r->output.len, r->output.ptr, json_text);
-    json_decref(a);
-    json_decref(b);
-    return eq;
-}
-
 static bool failed_with(const phx_sandbox_result_t *r, const char *code)
 {
     /* The code users see is always the name of the failure the enum holds. */
     bool ok = !r->ok && !strcmp(r->code, code) && r->failure != PHX_SBX_FAIL_NONE &&
               !strcmp(phx_sandbox_failure_name(r->failure), code);
-    if (!ok)
-        fprintf(stderr, "  want %s, got %s: %s (output %.*s)\n", code, r->ok ? "ok" : r->code,
-                r->message, (int)r->output.len, r->output.ptr ? (char *)r->output.ptr : "");
-    else
-        printf("  contained: %-14s %s\n", r->code, r->message);
-    return ok;
+    return test_sandbox_failure_report(r, code, ok, "contained", 14);
 }
 
 /* The pool must still serve a normal call after whatever just happened. */
 static void check_still_serving(phx_sandbox_pool_t *pool)
 {
     phx_sandbox_result_t r = run(pool, "export default async (i) => ({alive: 1 + 1});");
-    CHECK(output_is(&r, "{\"alive\":2}"));
+    CHECK(test_sandbox_output_is(&r, "{\"alive\":2}"));
     phx_sandbox_result_free(&r);
 }
 
@@ -240,9 +220,9 @@ static void test_language(phx_sandbox_pool_t *pool)
         "           te: new TextDecoder().decode(new TextEncoder().encode('h\\u00e9\\u{1F600}')) "
         "};\n"
         "}\n");
-    CHECK(output_is(&r,
-                    "{\"sum\":\"6\",\"big\":\"1267650600228229401496703205376\","
-                    "\"rest\":{\"k\":\"v\"},\"tpl\":\"n=3\",\"te\":\"h\\u00e9\\ud83d\\ude00\"}"));
+    CHECK(test_sandbox_output_is(
+        &r, "{\"sum\":\"6\",\"big\":\"1267650600228229401496703205376\","
+            "\"rest\":{\"k\":\"v\"},\"tpl\":\"n=3\",\"te\":\"h\\u00e9\\ud83d\\ude00\"}"));
     phx_sandbox_result_free(&r);
 
     /* ctx fields, console capture, a Uint8Array result comes back as bytes */
@@ -290,7 +270,7 @@ static void test_language(phx_sandbox_pool_t *pool)
             "    if (++n === 3) { clearInterval(iv); res(); } }, 5); });\n"
             "  await new Promise((res) => setTimeout(res, 80)); await ticks;\n"
             "  return { seen, n, waited: Date.now() - t0 >= 80 }; };");
-    CHECK(output_is(&r, "{\"seen\":[\"a\",\"b\"],\"n\":3,\"waited\":true}"));
+    CHECK(test_sandbox_output_is(&r, "{\"seen\":[\"a\",\"b\"],\"n\":3,\"waited\":true}"));
     phx_sandbox_result_free(&r);
 
     /* a thrown error is the contract's exception, with its message */
@@ -314,7 +294,7 @@ static void test_language(phx_sandbox_pool_t *pool)
     CHECK(failed_with(&r, "no_entry"));
     phx_sandbox_result_free(&r);
     r = run(pool, "export default async () => ({ __phx_no_entry: true, noEntry: 1 });");
-    CHECK(output_is(&r, "{\"__phx_no_entry\":true,\"noEntry\":1}"));
+    CHECK(test_sandbox_output_is(&r, "{\"__phx_no_entry\":true,\"noEntry\":1}"));
     phx_sandbox_result_free(&r);
     r = run(pool, "import fs from 'fs'; export default async () => 1;");
     CHECK(failed_with(&r, "exception") && strstr(r.message, "not supported"));
@@ -342,7 +322,7 @@ static void test_helpers(phx_sandbox_pool_t *pool)
         "    v: sig[64] === 27 || sig[64] === 28, pub: (await phx.crypto.publicKey()).length,\n"
         "    blake: h(pink.hash('blake2b256', '')).slice(0, 10), rnd: r.some((x) => x !== 0) };\n"
         "};\n");
-    CHECK(output_is(
+    CHECK(test_sandbox_output_is(
         &r, "{\"sha\":\"0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\","
             "\"kec\":\"0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470\","
             "\"word0\":\"0x000000000000000000000000000000000000000000000000000000000000007b\","
@@ -404,8 +384,8 @@ static void test_fetch(phx_sandbox_pool_t *pool)
             "price: j.price, tags: j.tags };\n"
             "};\n",
             port);
-    CHECK(output_is(&r, "{\"status\":200,\"ok\":true,\"ct\":\"application/"
-                        "json\",\"price\":42.5,\"tags\":[\"a\",\"b\"]}"));
+    CHECK(test_sandbox_output_is(&r, "{\"status\":200,\"ok\":true,\"ct\":\"application/"
+                                     "json\",\"price\":42.5,\"tags\":[\"a\",\"b\"]}"));
     CHECK(r.requests == 1);
     phx_sandbox_result_free(&r);
 
@@ -424,7 +404,7 @@ static void test_fetch(phx_sandbox_pool_t *pool)
         "           miss: miss.status, netErr, buf: (await miss.arrayBuffer()).byteLength };\n"
         "};\n",
         port, port, port);
-    CHECK(output_is(
+    CHECK(test_sandbox_output_is(
         &r, "{\"echo\":{\"method\":\"POST\",\"body\":\"{\\\"a\\\":1}\",\"x_test\":\"yes\"},"
             "\"redirected\":true,\"rj\":\"PHA\",\"miss\":404,\"netErr\":\"Error\",\"buf\":9}"));
     phx_sandbox_result_free(&r);
@@ -446,7 +426,7 @@ static void test_kv(phx_sandbox_pool_t *pool)
         char want[128];
         snprintf(want, sizeof want, "{\"n\":%d,\"keys\":[\"blob\",\"count\",\"name\"],\"blob\":%d}",
                  i, i - 1);
-        CHECK(output_is(&r, want));
+        CHECK(test_sandbox_output_is(&r, want));
         phx_sandbox_result_free(&r);
     }
     /* another contract sees none of it, and its writes do not touch a's */
@@ -454,12 +434,12 @@ static void test_kv(phx_sandbox_pool_t *pool)
                                       "export default async () => { const before = { c: await "
                                       "phx.kv.get('count'), l: await phx.kv.list() };\n"
                                       "  await phx.kv.put('count', 1000); return before; };");
-    CHECK(output_is(&r, "{\"c\":null,\"l\":[]}"));
+    CHECK(test_sandbox_output_is(&r, "{\"c\":null,\"l\":[]}"));
     phx_sandbox_result_free(&r);
     r = run_with(pool, &a,
                  "export default async () => { const d = await phx.kv.delete('name');"
                  " return { c: await phx.kv.get('count'), d, l: await phx.kv.list('n') }; };");
-    CHECK(output_is(&r, "{\"c\":3,\"d\":true,\"l\":[]}"));
+    CHECK(test_sandbox_output_is(&r, "{\"c\":3,\"d\":true,\"l\":[]}"));
     phx_sandbox_result_free(&r);
 }
 
@@ -489,7 +469,7 @@ static void test_secrets(phx_sandbox_pool_t *pool)
         pool, &a,
         "export default async (i, ctx) => { globalThis.stash = ctx.secrets.API_KEY;"
         " Object.prototype.stolen = ctx.secrets.API_KEY; return ctx.secrets.API_KEY.length; };");
-    CHECK(output_is(&r, "12"));
+    CHECK(test_sandbox_output_is(&r, "12"));
     phx_sandbox_result_free(&r);
     /* another contract, next invocation: no trace of the secret anywhere it can look */
     opts_t b = {.contract_id = "secret-thief"};
@@ -554,18 +534,18 @@ static void test_phat(phx_sandbox_pool_t *pool)
     r = run_with(pool, &o,
                  "(function(){ return scriptArgs[0] + ':' + typeof pink.deriveSecret('s') + ':' +"
                  " pink.deriveSecret('s').length; })()");
-    CHECK(output_is(&r, "\"ping:object:64\""));
+    CHECK(test_sandbox_output_is(&r, "\"ping:object:64\""));
     phx_sandbox_result_free(&r);
     r = run_with(pool, &o,
                  "// import the request and export a count (a comment, not a module)\n"
                  "scriptOutput = scriptArgs.length;");
-    CHECK(output_is(&r, "2"));
+    CHECK(test_sandbox_output_is(&r, "2"));
     phx_sandbox_result_free(&r);
     /* and a named export main(request, secrets) in a module */
     r = run_with(pool, &o,
                  "export function main(req, secrets) { return req.toUpperCase() + "
                  "JSON.parse(secrets).apiUrl; }");
-    CHECK(output_is(&r, "\"PINGx\""));
+    CHECK(test_sandbox_output_is(&r, "\"PINGx\""));
     phx_sandbox_result_free(&r);
 }
 
@@ -761,12 +741,12 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
         "export default async () => { globalThis.leak = 42; Object.prototype.polluted = 'yes';\n"
         " Array.prototype.map = () => 'hijacked'; JSON.stringify = () => '\"owned\"';\n"
         " Math.random = () => 4; return 'planted'; };");
-    CHECK(output_is(&r, "\"planted\""));
+    CHECK(test_sandbox_output_is(&r, "\"planted\""));
     phx_sandbox_result_free(&r);
     r = run(pool,
             "export default async () => [typeof globalThis.leak, ({}).polluted === undefined,\n"
             " [1].map((x) => x + 1)[0], JSON.stringify({a: 1}), Math.random() < 1];");
-    CHECK(output_is(&r, "[\"undefined\",true,2,\"{\\\"a\\\":1}\",true]"));
+    CHECK(test_sandbox_output_is(&r, "[\"undefined\",true,2,\"{\\\"a\\\":1}\",true]"));
     phx_sandbox_result_free(&r);
 }
 
@@ -800,7 +780,7 @@ static void test_request_timeout(void)
             " 'http://127.0.0.1:%d/slow' }, { url: 'http://127.0.0.1:%d/json' }], 5000);"
             " return [typeof r[0].error, r[1].statusCode]; }",
             port, port);
-    CHECK(output_is(&r, "[\"string\",200]"));
+    CHECK(test_sandbox_output_is(&r, "[\"string\",200]"));
     phx_sandbox_result_free(&r);
     /* The per-contract kv size cap holds across invocations. */
     opts_t big = {.contract_id = "kv-hoarder"};
@@ -810,7 +790,7 @@ static void test_request_timeout(void)
                      " for (let i = 0; i < 2; i++) await phx.kv.put('k%d.' + i, v); return 1; };",
                      i);
         if (i < 1)
-            CHECK(output_is(&r, "1"));
+            CHECK(test_sandbox_output_is(&r, "1"));
         else if (i == 2)
             CHECK(failed_with(&r, "kv_limit") && strstr(r.message, "would exceed"));
         phx_sandbox_result_free(&r);
@@ -920,12 +900,8 @@ int main(void)
     cfg.test_hooks = true;
 
     /* Listen on 127.0.0.1 with a kernel-chosen port now; MHD serves it later. */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t slen = sizeof sin;
-    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sin, sizeof sin) == 0 && listen(lfd, 64) == 0 &&
-          getsockname(lfd, (struct sockaddr *)&sin, &slen) == 0);
-    port = ntohs(sin.sin_port);
+    int lfd = test_listen_loopback(&port);
+    CHECK(lfd >= 0);
     snprintf(allow0, sizeof allow0, "127.0.0.1:%d", port);
     snprintf(pin, sizeof pin, "loopback.phx.test:%d:127.0.0.1", port);
     const char *pins[] = {pin};
