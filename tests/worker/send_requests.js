@@ -20,7 +20,19 @@ const { ethers } = require("ethers");
     const sent = [];
     for (let i = 1; i <= n; i++) {
         const input = ethers.toUtf8Bytes(JSON.stringify({ i }));
-        sent.push(await jobs.request(id, input, fee, 100000, 1, { nonce: nonce++, gasLimit: 400000 }));
+        // A node that answers "nonce too low" has counted a transaction of ours
+        // that "pending" had not shown yet (seen on a loaded machine): this
+        // request was not sent, so send it again with the node's count.
+        for (let tries = 0; ; tries++) {
+            try {
+                sent.push(await jobs.request(id, input, fee, 100000, 1, { nonce, gasLimit: 400000 }));
+                nonce++;
+                break;
+            } catch (e) {
+                if (e.code !== "NONCE_EXPIRED" || tries >= 5) throw e;
+                nonce = await provider.getTransactionCount(wallet.address, "pending");
+            }
+        }
     }
     for (const tx of sent) {
         const r = await tx.wait();
