@@ -212,6 +212,22 @@ static void print_time(uint64_t ms)
     printf("%s", buf);
 }
 
+void net_print_requests(const json_t *requests, const char *who)
+{
+    bool contract = !strcmp(who, "contract_id");
+    printf("\non-chain requests (Jobs):\n");
+    if (!json_array_size(requests)) printf("(none yet)\n");
+    for (size_t i = 0; i < json_array_size(requests); i++) {
+        const json_t *r = json_array_get(requests, i);
+        printf(contract ? "#%-6lld %-16s contract %.18s…  fee %s wei\n"
+                        : "#%-6lld %-16s requester %s  fee %s wei\n",
+               (long long)json_integer_value(json_object_get(r, "id")),
+               json_string_value(json_object_get(r, "status")),
+               json_string_value(json_object_get(r, who)),
+               json_string_value(json_object_get(r, "fee")));
+    }
+}
+
 void net_print_jobs(const json_t *jobs, bool with_logs)
 {
     if (!json_array_size(jobs)) printf("(no jobs yet)\n");

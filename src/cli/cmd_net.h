@@ -85,5 +85,8 @@ json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t li
 
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);
+/* Prints on-chain requests (net_chain_requests' array) under a heading, one line
+ * each; `who` is the field named on each line ("contract_id" or "requester"). */
+void net_print_requests(const json_t *requests, const char *who);
 
 #endif

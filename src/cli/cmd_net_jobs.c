@@ -53,18 +53,7 @@ static int cmd_jobs(int argc, char **argv)
     } else if (!requests) {
         printf("(no chain known; give a contract ID for its calls through the gateway)\n");
     }
-    if (requests) {
-        printf("\non-chain requests (Jobs):\n");
-        if (!json_array_size(requests)) printf("(none yet)\n");
-        for (size_t i = 0; i < json_array_size(requests); i++) {
-            const json_t *r = json_array_get(requests, i);
-            printf("#%-6lld %-16s contract %.18s…  fee %s wei\n",
-                   (long long)json_integer_value(json_object_get(r, "id")),
-                   json_string_value(json_object_get(r, "status")),
-                   json_string_value(json_object_get(r, "contract_id")),
-                   json_string_value(json_object_get(r, "fee")));
-        }
-    }
+    if (requests) net_print_requests(requests, "contract_id");
 out:
     phx_secure_zero(sk, sizeof sk);
     json_decref(requests);

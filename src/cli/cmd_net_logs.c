@@ -44,18 +44,7 @@ static int cmd_logs(int argc, char **argv)
     } else {
         printf("calls through the gateway:\n");
         net_print_jobs(json_object_get(resp, "jobs"), true);
-        if (requests) {
-            printf("\non-chain requests (Jobs):\n");
-            if (!json_array_size(requests)) printf("(none)\n");
-            for (size_t i = 0; i < json_array_size(requests); i++) {
-                const json_t *r = json_array_get(requests, i);
-                printf("#%-6lld %-16s requester %s  fee %s wei\n",
-                       (long long)json_integer_value(json_object_get(r, "id")),
-                       json_string_value(json_object_get(r, "status")),
-                       json_string_value(json_object_get(r, "requester")),
-                       json_string_value(json_object_get(r, "fee")));
-            }
-        }
+        if (requests) net_print_requests(requests, "requester");
     }
 out:
     phx_secure_zero(sk, sizeof sk);
