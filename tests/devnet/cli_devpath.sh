@@ -4,7 +4,8 @@
 # signed envelope still shown; output is shown as the contract returned it
 # (numbers unchanged, bytes as hex, bytes through --encrypt); `phx run`
 # reports the same keccak-256 code hash as deploy; egress_denied says how to
-# allow a host.
+# allow a host; a failed on-chain run reaches the consumer as an error
+# (ok false).
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
 fail=0
@@ -13,13 +14,44 @@ check() { # check DESCRIPTION EXPECTED ACTUAL
 }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-devpath-XXXXXX")
 pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
+apipid=""
+trap '[ -n "$apipid" ] && kill $apipid 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 unset PHX_GATEWAY
 cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
-"$phx" devnet --dir "$tmp/net" --workers 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
+# A local stand-in for the price APIs of the Chainlink starter kit's
+# API-request-example.js (section 9): CoinMarketCap answers only with the API
+# key; the "bad API" answers 404, as the example expects. Logs each path.
+python3 -c '
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+log = sys.argv[1]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        key = self.headers.get("X-CMC_PRO_API_KEY") or ""
+        with open(log, "a") as f: f.write(self.path + "\t" + key + "\n")
+        p, b = self.path, None
+        if p == "/v1/cryptocurrency/quotes/latest?convert=USD&id=1" and key == "cmc-key":
+            b = {"data": {"1": {"quote": {"USD": {"price": 50001.5}}}}}
+        elif p == "/api/v3/simple/price?ids=bitcoin&vs_currencies=usd":
+            b = {"bitcoin": {"usd": 50000.25}}
+        elif p == "/v1/tickers/btc-bitcoin":
+            b = {"quotes": {"USD": {"price": 49999.75}}}
+        code = 200 if b is not None else (401 if p.startswith("/v1/crypto") else 404)
+        b = json.dumps(b if b is not None else {"error": "no"}).encode()
+        self.send_response(code); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+' "$tmp/api.log" >"$tmp/api.port" &
+apipid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
+apiport=$(cat "$tmp/api.port")
+: >>"$tmp/api.log"
+
+"$phx" devnet --dir "$tmp/net" --workers 1 --allow-host "127.0.0.1:$apiport" --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
 pid=$!
 up=1
 for _ in $(seq 1 900); do
@@ -38,6 +70,7 @@ deploy() { # deploy FILE -> prints the id
 # 1. A contract that throws: exit 1, the error named, the envelope printed.
 printf 'export default async function (input) { throw new Error("no price for " + input.sym); }\n' >"$tmp/throw.js"
 id=$(deploy "$tmp/throw.js"); check "deploy the throwing contract" 0 $?
+throwid=$id
 "$phx" call "$id" --input '{"sym":"XYZ"}' >"$tmp/o" 2>"$tmp/e"
 check "call of a contract that throws exits 1" 1 $?
 grep -q "no price for XYZ" "$tmp/e"; check "and says what it threw" 0 $?
@@ -163,6 +196,25 @@ done
 check "the callback came" 1 "$n"
 check "it carries the 32 raw bytes, not the hex text" 32 "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputLength()(uint256)")"
 check "and they are the bytes the string spelled" "$("$cast" keccak 0x$(printf '%064x' 42))" "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOutputHash()(bytes32)")"
+check "a result arrives with ok true" true "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOk()(bool)")"
+
+# 8b. A failed run reaches the consumer as an error: phxCallback(id, false,
+#     error), the worker's signature covering the flag (Jobs checked it).
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$consumer" "ask(bytes32,bytes,uint256,uint32,uint8)" "$throwid" 0x7b7d 10000000000000000000 300000 1 >/dev/null
+check "on-chain request of the throwing contract sent" 0 $?
+for _ in $(seq 1 120); do
+    n=$("$cast" call --rpc-url "$rpc" "$consumer" "callbacks()(uint256)")
+    [ "$n" = 2 ] && break
+    sleep 0.5
+done
+check "its callback came" 2 "$n"
+check "with ok false" "false 1" "$("$cast" call --rpc-url "$rpc" "$consumer" "lastOk()(bool)") $("$cast" call --rpc-url "$rpc" "$consumer" "failures()(uint256)")"
+"$phx" request "$throwid" --input '{"sym":"ABC"}' --fee 10000000000000000000 >"$tmp/rq" 2>"$tmp/e"
+check "phx request of the throwing contract exits 1" 1 $?
+grep -q "^error .*no price for ABC" "$tmp/rq"; check "and shows the error it threw" 0 $?
+grep -q "the contract failed" "$tmp/e"; check "and says the contract failed" 0 $?
+"$phx" request "$throwid" --input '{"sym":"ABC"}' --fee 10000000000000000000 --json >"$tmp/rq.json" 2>/dev/null
+check "its --json says fulfilled, ok false" "fulfilled False" "$(json "$tmp/rq.json" "['status']") $(json "$tmp/rq.json" "['ok']")"
 
 # phx request: the same from the CLI, followed to its fulfilment.
 "$phx" request "$pid_phat" --input 0xbeef --fee 10000000000000000000 --json >"$tmp/rq.json" 2>"$tmp/e"
@@ -183,6 +235,157 @@ grep -Eq "^#[0-9]+ +fulfilled" "$tmp/l"; check "lists its on-chain run, fulfille
 check "and in --json, both requests of this contract (TestConsumer's, phx request's)" "2 fulfilled $pid_phat" "$(json "$tmp/l.json" "['requests'].__len__()") $(json "$tmp/l.json" "['requests'][0]['status']") $(json "$tmp/l.json" "['requests'][0]['contract_id']")"
 "$phx" logs "$vid" --json >"$tmp/l.json"
 check "another contract's logs have none of its requests" 0 "$(json "$tmp/l.json" "['requests'].__len__()")"
+
+# 9. Chainlink Functions sources run unchanged (--flavor chainlink-functions).
+#    The two files below are a user's input: the Chainlink starter kit's
+#    calculation-example.js and API-request-example.js
+#    (github.com/smartcontractkit/functions-hardhat-starter-kit), written out
+#    from their public text, code lines as published, the explanatory comments
+#    cut, and the API URLs pointed at the local stand-in above.
+cat >"$tmp/calculation-example.js" <<'JS'
+// This example shows how to calculate a continuously compounding interested rate.
+const principalAmount = parseInt(args[4])
+const APYTimes100 = parseInt(args[5])
+const APYAsDecimalPercentage = APYTimes100 / 100 / 100
+
+const timeInYears = 1 / 12 // represents 1 month
+const eulersNumber = 2.7183
+
+// Continuously-compounding interest formula: A = Pe^(rt)
+const totalAmountAfterInterest = principalAmount * eulersNumber ** (APYAsDecimalPercentage * timeInYears)
+
+return Functions.encodeUint256(Math.round(totalAmountAfterInterest))
+JS
+cat >"$tmp/API-request-example.js" <<'JS'
+// This example shows how to make a decentralized price feed using multiple APIs
+const coinMarketCapCoinId = args[0]
+const coinGeckoCoinId = args[1]
+const coinPaprikaCoinId = args[2]
+const badApiCoinId = args[3]
+
+if (
+  secrets.apiKey == "" ||
+  secrets.apiKey === "Your coinmarketcap API key (get a free one: https://coinmarketcap.com/api/)"
+) {
+  throw Error(
+    "COINMARKETCAP_API_KEY environment variable not set for CoinMarketCap API.  Get a free key from https://coinmarketcap.com/api/"
+  )
+}
+
+const coinMarketCapRequest = Functions.makeHttpRequest({
+  url: `http://127.0.0.1:APIPORT/v1/cryptocurrency/quotes/latest?convert=USD&id=${coinMarketCapCoinId}`,
+  headers: { "X-CMC_PRO_API_KEY": secrets.apiKey },
+})
+const coinGeckoRequest = Functions.makeHttpRequest({
+  url: `http://127.0.0.1:APIPORT/api/v3/simple/price?ids=${coinGeckoCoinId}&vs_currencies=usd`,
+})
+const coinPaprikaRequest = Functions.makeHttpRequest({
+  url: `http://127.0.0.1:APIPORT/v1/tickers/${coinPaprikaCoinId}`,
+})
+// This dummy request simulates a failed API request
+const badApiRequest = Functions.makeHttpRequest({
+  url: `http://127.0.0.1:APIPORT/price/symbol/${badApiCoinId}`,
+})
+
+const [coinMarketCapResponse, coinGeckoResponse, coinPaprikaResponse, badApiResponse] = await Promise.all([
+  coinMarketCapRequest,
+  coinGeckoRequest,
+  coinPaprikaRequest,
+  badApiRequest,
+])
+
+const prices = []
+
+if (!coinMarketCapResponse.error) {
+  prices.push(coinMarketCapResponse.data.data[coinMarketCapCoinId].quote.USD.price)
+} else {
+  console.log("CoinMarketCap Error")
+}
+if (!coinGeckoResponse.error) {
+  prices.push(coinGeckoResponse.data[coinGeckoCoinId].usd)
+} else {
+  console.log("CoinGecko Error")
+}
+if (!coinPaprikaResponse.error) {
+  prices.push(coinPaprikaResponse.data.quotes.USD.price)
+} else {
+  console.log("CoinPaprika Error")
+}
+// A single failed API request does not cause the whole request to fail
+if (!badApiResponse.error) {
+  prices.push(httpResponses[3].data.price.usd)
+} else {
+  console.log(
+    "Bad API request failed. (This message is expected to demonstrate using console.log for debugging locally with the simulator)"
+  )
+}
+
+// At least 3 out of 4 prices are needed to aggregate the median price
+if (prices.length < 3) {
+  // If an error is thrown, it will be returned back to the smart contract
+  throw Error("More than 1 API failed")
+}
+
+const medianPrice = prices.sort((a, b) => a - b)[Math.round(prices.length / 2)]
+console.log(`Median Bitcoin price: $${medianPrice.toFixed(2)}`)
+
+return Functions.encodeUint256(Math.round(medianPrice * 100))
+JS
+sed -i "s/APIPORT/$apiport/g" "$tmp/API-request-example.js"
+cl_args='["1","bitcoin","btc-bitcoin","btc","1000000","450"]'
+# What the calculation gives, computed here in Python's IEEE doubles; what the
+# API example gives: the element at index round(3/2) = 2 of the sorted prices.
+calc_want=0x$(python3 -c 'print("%064x" % round(1000000 * 2.7183 ** (450 / 100 / 100 * (1 / 12))))')
+api_want=0x$(printf '%064x' 5000150)
+"$phx" run "$tmp/calculation-example.js" --flavor chainlink-functions --input "$cl_args" --kv "$tmp/kv" >"$tmp/o" 2>"$tmp/e"
+check "phx run of calculation-example.js" 0 $?
+check "it returns the interest as a uint256" "$calc_want" "$(cat "$tmp/o")"
+"$phx" run "$tmp/calculation-example.js" --input "$cl_args" --kv "$tmp/kv" >/dev/null 2>"$tmp/e"
+check "without the flavor the same file is not a contract (top-level return)" 1 $?
+"$phx" run "$tmp/API-request-example.js" --flavor chainlink-functions --input "$cl_args" --secret apiKey=cmc-key \
+    --allow-host "127.0.0.1:$apiport" --kv "$tmp/kv" >"$tmp/o" 2>"$tmp/e"
+check "phx run of API-request-example.js" 0 $?
+check "it returns the median price * 100 as a uint256" "$api_want" "$(cat "$tmp/o")"
+grep -q "Bad API request failed" "$tmp/e"; check "its console.log lines are shown" 0 $?
+check "CoinMarketCap got the secret API key" 1 "$(grep -c "^/v1/cryptocurrency/.*	cmc-key$" "$tmp/api.log")"
+"$phx" run "$tmp/API-request-example.js" --flavor chainlink-functions --input "$cl_args" \
+    --allow-host "127.0.0.1:$apiport" --kv "$tmp/kv" >/dev/null 2>"$tmp/e"
+check "without the key two APIs fail and so does the run" 1 $?
+grep -q "More than 1 API failed (API-request-example.js:67)" "$tmp/e"; check "with the source's error, at its own line" 0 $?
+"$phx" deploy "$tmp/API-request-example.js" --flavor chainlink-functions --secret apiKey=cmc-key --json >"$tmp/cd.json" 2>"$tmp/e"
+check "deploy --flavor chainlink-functions of the API example" 0 $?
+cl_api=$(json "$tmp/cd.json" "['id']")
+check "deploy reports the flavor" chainlink-functions "$(json "$tmp/cd.json" "['flavor']")"
+"$phx" call "$cl_api" --input "$cl_args" >"$tmp/o" 2>"$tmp/e"; check "phx call of it" 0 $?
+check "answers the same bytes" "output     $api_want  (bytes)" "$(sed -n 1p "$tmp/o")"
+"$phx" deploy "$tmp/calculation-example.js" --flavor chainlink-functions --json >"$tmp/cd.json" 2>"$tmp/e"
+check "deploy of the calculation example" 0 $?
+cl_calc=$(json "$tmp/cd.json" "['id']")
+"$phx" deploy "$tmp/calculation-example.js" --flavor nope >/dev/null 2>&1; check "an unknown flavor is a usage error" 2 $?
+# On chain: Uint256Consumer (a PhxConsumer) asks for each and decodes the uint256.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+solcjs=${PHX_NODE_MODULES:-node_modules}/.bin/solcjs
+"$solcjs" --bin --base-path "$src" "$src/examples/chainlink-functions/Uint256Consumer.sol" -o "$tmp/sol" >/dev/null 2>&1
+ubin=$(cat "$tmp/sol"/examples_chainlink-functions_Uint256Consumer_sol_Uint256Consumer.bin 2>/dev/null)
+[ -n "$ubin" ]; check "Uint256Consumer compiles" 0 $?
+ucons=$("$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" --json --create "0x${ubin}${cargs}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$token" "transfer(address,uint256)" "$ucons" 20000000000000000000 >/dev/null
+check "Uint256Consumer deployed and funded" 0 $?
+cl_input=0x$(printf '{"args":%s}' "$cl_args" | od -An -v -tx1 | tr -d ' \n')
+n=0
+for want in "$cl_api $api_want" "$cl_calc $calc_want"; do
+    set -- $want
+    n=$((n + 1))
+    "$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$ucons" "request(bytes32,bytes,uint256)" "$1" "$cl_input" 10000000000000000000 >/dev/null
+    got=0
+    for _ in $(seq 1 120); do
+        got=$("$cast" call --rpc-url "$rpc" "$ucons" "answers()(uint256)")
+        [ "$got" = $n ] && break
+        sleep 0.5
+    done
+    check "on chain, answer $n came" $n "$got"
+    check "and the consumer decoded the source's uint256" "$(printf '%d' "$2")" "$("$cast" call --rpc-url "$rpc" "$ucons" "value()(uint256)" | cut -d' ' -f1)"
+done
 
 # 6. An id no one deployed: the gateway says the contract does not exist.
 "$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?

@@ -112,12 +112,14 @@ const LINKS = [
       }
       need(JSON.stringify(signed) === JSON.stringify(r.output), 'the output shown is not the output_bytes signed');
     }
+    // ok (false: the run failed and the output is its error) is signed too.
+    need(typeof r.ok === 'boolean', '"ok" must be true or false');
     const abi = ethers.AbiCoder.defaultAbiCoder();
     const domain = ethers.keccak256(abi.encode(['bytes32', 'uint256', 'address'],
       [ethers.id('phx-result-v1'), BigInt(r.chain_id), r.jobs]));
-    const digest = ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
+    const digest = ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bool', 'bytes32'],
       [domain, hex32(r.request_id, 'request_id'), hex32(r.contract_id, 'contract_id'),
-        hex32(r.code_hash, 'code_hash'), ethers.keccak256(outBytes)]));
+        hex32(r.code_hash, 'code_hash'), r.ok, ethers.keccak256(outBytes)]));
     let signer;
     try {
       signer = ethers.recoverAddress(digest, r.signature);
@@ -248,8 +250,8 @@ async function run(ev) {
 }
 
 const FULFILL_ABI = [
-  'function fulfill(uint256 requestId, bytes output, bytes[] signatures)',
-  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool callbackOk, address[] operators, bytes output)',
+  'function fulfill(uint256 requestId, bool ok, bytes output, bytes[] signatures)',
+  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
 ];
 
 // An on-chain job's envelope, rebuilt from the chain alone: the request's
@@ -276,13 +278,13 @@ async function loadRequest(ev) {
     const net = await provider.getNetwork();
     const env = {
       kind: 'job', chain_id: Number(net.chainId), jobs: jobsAddr, request_id: ethers.toBeHex(id, 32),
-      contract_id: req.contractId, code_hash: req.codeHash, output_bytes: ethers.hexlify(logs[0].args.output),
+      contract_id: req.contractId, code_hash: req.codeHash, ok: logs[0].args.ok, output_bytes: ethers.hexlify(logs[0].args.output),
       worker: tx.from, signature: call.args.signatures[0],
     };
     const abi = ethers.AbiCoder.defaultAbiCoder();
     const domain = ethers.keccak256(abi.encode(['bytes32', 'uint256', 'address'], [ethers.id('phx-result-v1'), net.chainId, jobsAddr]));
-    const digest = ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
-      [domain, env.request_id, env.contract_id, env.code_hash, ethers.keccak256(env.output_bytes)]));
+    const digest = ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bool', 'bytes32'],
+      [domain, env.request_id, env.contract_id, env.code_hash, env.ok, ethers.keccak256(env.output_bytes)]));
     for (const sig of call.args.signatures)
       if (ethers.recoverAddress(digest, sig).toLowerCase() === tx.from.toLowerCase()) env.signature = sig;
     try {
