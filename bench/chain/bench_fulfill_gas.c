@@ -101,8 +101,8 @@ static int measure(const bench_t *b, unsigned k, const uint8_t *output, size_t l
                                 output, len, digest);
         for (unsigned s = 0; s < k; s++)
             phx_chain_sign(b->workers[s].sk, digest, sigs[s]);
-        phx_err_t err = phx_chain_fulfill(b->workers[0].signer, &dep, req.request_id, true, output, len,
-                                          (const uint8_t(*)[65])sigs, k, &r, e);
+        phx_err_t err = phx_chain_fulfill(b->workers[0].signer, &dep, req.request_id, true, output,
+                                          len, (const uint8_t(*)[65])sigs, k, &r, e);
         phx_chain_requested_clear(&req);
         if (err) return die("fulfill", e);
         if (round >= 0) gas[round] = r.gas_used;

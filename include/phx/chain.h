@@ -239,9 +239,8 @@ void phx_chain_requested_clear(phx_chain_requested_t *r);
 
 /* Jobs.fulfill(requestId, ok, output, signatures) calldata; sigs are n 65-byte r||s||v. */
 phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, bool ok, const uint8_t *output,
-                                     size_t output_len,
-                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
-                                     phx_error_t *e);
+                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
+                                     phx_buf_t *out, phx_error_t *e);
 
 /* ---- the network's transactions (each waits for its receipt) -------------------- */
 

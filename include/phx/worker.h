@@ -44,7 +44,7 @@ typedef struct {
     uint8_t contract_id[32];
     uint8_t code_hash[32];
     uint8_t input_hash[32]; /* keccak256 of the input bytes as the worker received them */
-    bool ok; /* the run succeeded; false: output is its error ({"error":...}) */
+    bool ok;                /* the run succeeded; false: output is its error ({"error":...}) */
     phx_buf_t output;
     uint8_t worker[20];
     uint64_t timestamp;    /* unix seconds at signing */

@@ -140,7 +140,8 @@ phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *
                             phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
-    phx_err_t err = phx_chain_fulfill_calldata(request_id, ok, output, output_len, sigs, n, &data, e);
+    phx_err_t err =
+        phx_chain_fulfill_calldata(request_id, ok, output, output_len, sigs, n, &data, e);
     if (!err) {
         err = phx_chain_send(worker, d->jobs, data.ptr, data.len, 0, receipt, e);
         if (err) phx_error_wrap(e, err, "fulfill(%llu)", (unsigned long long)request_id);

@@ -190,8 +190,8 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     }
     const char *flavor = opts[FLAVOR].value ? opts[FLAVOR].value : "phx";
     if (!phx_js_flavor_known(flavor)) {
-        rc = cli_error(PHX_EXIT_USAGE, prefix, "--flavor: unknown \"%s\" (phx, chainlink-functions)",
-                       flavor);
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--flavor: unknown \"%s\" (phx, chainlink-functions)", flavor);
         goto out;
     }
     if (mode == NET_SECRETS && opts[FLAVOR].value) {

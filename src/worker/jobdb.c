@@ -76,8 +76,8 @@ phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e)
     if ((err = exec(d, schema, e))) goto fail;
     /* A journal from before the run's ok flag was signed: add the column. */
     char *msg = NULL;
-    if (sqlite3_exec(d->db, "ALTER TABLE jobs ADD COLUMN ok INTEGER NOT NULL DEFAULT 1", NULL,
-                     NULL, &msg) != SQLITE_OK &&
+    if (sqlite3_exec(d->db, "ALTER TABLE jobs ADD COLUMN ok INTEGER NOT NULL DEFAULT 1", NULL, NULL,
+                     &msg) != SQLITE_OK &&
         !(msg && strstr(msg, "duplicate column"))) {
         err = phx_fail(e, PHX_ERR_IO, "%s: adding the ok column: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
@@ -275,7 +275,8 @@ phx_err_t phx_jobdb_signed(phx_jobdb_t *d, uint64_t id, bool ok, const uint8_t *
     if (output_len > PHX_RESULT_MAX_OUTPUT)
         return phx_fail(e, PHX_ERR_LIMIT, "output over %u bytes", PHX_RESULT_MAX_OUTPUT);
     return transition(d, id, PHX_JOB_SIGNED, "2",
-                      ok ? "output = ?, signature = ?, ok = 1" : "output = ?, signature = ?, ok = 0",
+                      ok ? "output = ?, signature = ?, ok = 1"
+                         : "output = ?, signature = ?, ok = 0",
                       output ? output : (const uint8_t *)"", output_len, signature, 65, NULL, e);
 }
 

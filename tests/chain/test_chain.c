@@ -488,13 +488,13 @@ static void test_digests_match_contracts(void)
     memcpy(domain, c_side, 32);
     for (int ok = 1; ok >= 0; ok--) {
         phx_chain_result_digest(domain, 7, cid, code_hash, ok, output, 5, c_side);
-        CHECK_MSG(read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bool,bytes32)",
-                               json_pack("[i,o,o,b,o]", 7, phx_json_hex(cid, 32),
-                                         phx_json_hex(code_hash, 32), ok,
-                                         phx_json_hex(out_hash, 32)),
-                               chain_side) == 0 &&
-                      memcmp(c_side, chain_side, 32) == 0,
-                  "resultDigest with ok=%d: C and Jobs differ", ok);
+        CHECK_MSG(
+            read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bool,bytes32)",
+                         json_pack("[i,o,o,b,o]", 7, phx_json_hex(cid, 32),
+                                   phx_json_hex(code_hash, 32), ok, phx_json_hex(out_hash, 32)),
+                         chain_side) == 0 &&
+                memcmp(c_side, chain_side, 32) == 0,
+            "resultDigest with ok=%d: C and Jobs differ", ok);
         if (ok) memcpy(ok_side, c_side, 32);
     }
     CHECK(memcmp(ok_side, c_side, 32) != 0);
@@ -869,8 +869,8 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
                                 output, sizeof output, digest);
         CHECK(phx_chain_sign(w[0].key.sk, digest, sig[0]) == PHX_OK && sig[0][64] >= 27);
         CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, true, output,
-                                    sizeof output,
-                                    (const uint8_t(*)[65])sig, 1, &receipt, &e) == PHX_OK,
+                                    sizeof output, (const uint8_t(*)[65])sig, 1, &receipt,
+                                    &e) == PHX_OK,
                   "fulfill: %s", e.message);
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);

@@ -173,7 +173,8 @@ static void child_work(int fd)
                 if (write(fd, line, (size_t)n) != n) _exit(5);
             }
             usleep(3000); /* "running the contract" */
-            err = phx_jobdb_signed(db, j.request_id, true, (const uint8_t *)"{\"ok\":1}", 8, sig, NULL);
+            err = phx_jobdb_signed(db, j.request_id, true, (const uint8_t *)"{\"ok\":1}", 8, sig,
+                                   NULL);
             next = PHX_JOB_SIGNED;
             break;
         case PHX_JOB_SIGNED:

@@ -190,8 +190,8 @@ static void test_against_cast(void)
 
     /* chain.h's uint64 form agrees with ours for every id it can express. */
     uint8_t chain_digest[32];
-    phx_chain_result_digest(domain, 7, r.contract_id, r.code_hash, true, r.output.ptr,
-                            r.output.len, chain_digest);
+    phx_chain_result_digest(domain, 7, r.contract_id, r.code_hash, true, r.output.ptr, r.output.len,
+                            chain_digest);
     CHECK(memcmp(ours, chain_digest, 32) == 0);
 
     /* The direct request id. */
