@@ -97,6 +97,12 @@ void phx_js_result_free(phx_js_result_t *res);
  * line, so line numbers stay the user's. The wrapped text is what is hashed,
  * deployed and run. Appends to out (the caller frees it); PHX_ERR_INVALID for
  * an unknown flavor. */
+/* The user's file and line of line:column (1-based line) of a bundle that
+ * carries an inline source map (`phx build`); PHX_ERR_NOT_FOUND when it has
+ * none or none for that line, PHX_ERR_INVALID for a malformed one. */
+phx_err_t phx_js_sourcemap_lookup(const char *src, size_t len, unsigned line, unsigned column,
+                                  char *file, size_t file_cap, unsigned *orig_line, phx_error_t *e);
+
 bool phx_js_flavor_known(const char *flavor);
 phx_err_t phx_js_flavor_wrap(const char *flavor, const uint8_t *src, size_t len, phx_buf_t *out,
                              phx_error_t *e);

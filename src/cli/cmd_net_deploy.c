@@ -28,7 +28,10 @@ static const char deploy_help[] =
     "the engine the workers use; a syntax error is refused with its file and line.\n"
     "--flavor chainlink-functions deploys a Chainlink Functions source unchanged\n"
     "(docs/js.md): it is wrapped into a module on its first line (line numbers\n"
-    "stay yours), and the wrapped text is what is hashed, recorded and run.\n\n"
+    "stay yours), and the wrapped text is what is hashed, recorded and run.\n"
+    "A .ts file, or one with import statements, is bundled first as `phx build`\n"
+    "does (npm imports included, errors at your file and line); the bundle is\n"
+    "what is hashed, recorded and run.\n\n"
     "Options:\n"
     "  --secret K=V        a secret the contract sees as ctx.secrets.K (repeatable)\n"
     "  --salt HEX          32-byte salt (default: random; the same salt updates)\n"
@@ -38,7 +41,8 @@ static const char deploy_help[] =
     "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
-    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\"}\n\n"
+    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
+    "                      \"bundled\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
     "(no owner key, or a contract that does not compile, among them).\n";
 
@@ -172,6 +176,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     uint8_t salt[32], owner[20] = {0}, id[32], code_hash[32], sk[32] = {0};
     /* deploy FILE | update ID FILE | secrets set|rotate ID K=V... */
     const char *file = NULL, *id_arg = NULL;
+    bool built = false;
     const char **secret_kv = (const char **)opts[SECRET].values;
     int nsecret = opts[SECRET].nvalues;
     if (mode == NET_DEPLOY && args.npos == 1) {
@@ -212,6 +217,13 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     } else {
         phx_buf_t raw = PHX_BUF_INIT;
         phx_err_t err = phx_file_read(file, &raw, &e);
+        /* A .ts file or one with imports is bundled first (phx build): the
+         * bundle is the code that is hashed, recorded and sent. */
+        if (!err && cli_build_wanted(file, raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(prefix, file, &raw))) goto out;
+            built = true;
+        }
         if (!err && raw.len && !memchr(raw.ptr, 0, raw.len))
             err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &code, &e);
         phx_buf_free(&raw);
@@ -304,17 +316,18 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                        got_id ? got_id : "(none)", got_hash ? got_hash : "(none)", want_id,
                        want_hash);
     } else if (opts[JSON].seen) {
-        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s}", "id", want_id, "code_hash", want_hash,
+        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s,s:b}", "id", want_id, "code_hash", want_hash,
                               "owner", phx_json_hex(owner, 20), "on_chain", on_chain, "flavor",
-                              mode == NET_SECRETS ? "(unchanged)" : flavor);
+                              mode == NET_SECRETS ? "(unchanged)" : flavor, "bundled", built);
         cli_print_json(o);
         json_decref(o);
     } else {
         char oh[41];
         phx_hex_encode_to(oh, owner, 20);
         static const char *const done[] = {"deployed", "updated", "secrets set for"};
-        printf("%s %s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
-               done[mode], file, want_id, want_hash, oh, on_chain ? "yes (Jobs)" : "no");
+        printf("%s %s%s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
+               done[mode], file, built ? " (bundled: phx build)" : "", want_id, want_hash, oh,
+               on_chain ? "yes (Jobs)" : "no");
         if (nsecret) printf("  secrets    %d, sealed to the contract key and this code\n", nsecret);
     }
     free(want_id);

@@ -19,7 +19,8 @@ static const char help[] =
     "(top-level return and await; args and bytesArgs from --input, either an array\n"
     "of args or {\"args\":[…],\"bytesArgs\":[…]}; secrets from --secret; Functions.*);\n"
     "it runs wrapped exactly as `phx deploy --flavor chainlink-functions` deploys it,\n"
-    "and the bytes it returns are the output (printed as 0x hex).\n\n"
+    "and the bytes it returns are the output (printed as 0x hex).\n"
+    "A .ts file, or one with import statements, runs as its bundle (phx build).\n\n"
     "Options:\n"
     "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
     "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
@@ -101,6 +102,11 @@ static int cmd_run(int argc, char **argv)
     {
         phx_buf_t raw = PHX_BUF_INIT;
         phx_err_t err = phx_file_read(args.pos[0], &raw, &e);
+        /* A .ts file or one with imports runs as its bundle (phx build). */
+        if (!err && cli_build_wanted(args.pos[0], raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(P, args.pos[0], &raw))) goto out;
+        }
         if (!err) err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &src, &e);
         phx_buf_free(&raw);
         if (err) {

@@ -23,7 +23,8 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 
 # A local stand-in for the price APIs of the Chainlink starter kit's
 # API-request-example.js (section 9): CoinMarketCap answers only with the API
-# key; the "bad API" answers 404, as the example expects. Logs each path.
+# key; the "bad API" answers 404, as the example expects; POST /lens is the Lens
+# API of the Phat starter kit (section 10). Logs each path.
 python3 -c '
 import json, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -44,6 +45,14 @@ class H(BaseHTTPRequestHandler):
         b = json.dumps(b if b is not None else {"error": "no"}).encode()
         self.send_response(code); self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def do_POST(self):  # the Lens API of the Phat starter kit (section 10)
+        q = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        with open(log, "a") as f: f.write("POST " + self.path + "\n")
+        # the script sends the hex of its JSON text: "0x01" is 30783031 there
+        ok = self.path == "/lens" and ("30783031" in q or "0x01" in q)
+        b = json.dumps({"data": {"profile": {"stats": {"posts": 42}}}} if ok else {"errors": [q[:200]]}).encode()
+        self.send_response(200 if ok else 400); self.send_header("Content-Length", str(len(b)))
+        self.end_headers(); self.wfile.write(b)
 s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
 ' "$tmp/api.log" >"$tmp/api.port" &
 apipid=$!
@@ -351,7 +360,7 @@ check "CoinMarketCap got the secret API key" 1 "$(grep -c "^/v1/cryptocurrency/.
 "$phx" run "$tmp/API-request-example.js" --flavor chainlink-functions --input "$cl_args" \
     --allow-host "127.0.0.1:$apiport" --kv "$tmp/kv" >/dev/null 2>"$tmp/e"
 check "without the key two APIs fail and so does the run" 1 $?
-grep -q "More than 1 API failed (API-request-example.js:67)" "$tmp/e"; check "with the source's error, at its own line" 0 $?
+grep -q "More than 1 API failed (.*API-request-example.js:67)" "$tmp/e"; check "with the source's error, at its own line" 0 $?
 "$phx" deploy "$tmp/API-request-example.js" --flavor chainlink-functions --secret apiKey=cmc-key --json >"$tmp/cd.json" 2>"$tmp/e"
 check "deploy --flavor chainlink-functions of the API example" 0 $?
 cl_api=$(json "$tmp/cd.json" "['id']")
@@ -386,6 +395,235 @@ for want in "$cl_api $api_want" "$cl_calc $calc_want"; do
     check "on chain, answer $n came" $n "$got"
     check "and the consumer decoded the source's uint256" "$(printf '%d' "$2")" "$("$cast" call --rpc-url "$rpc" "$ucons" "value()(uint256)" | cut -d' ' -f1)"
 done
+
+# 10. phx build: a TypeScript contract with an npm import (viem) is bundled
+#     into one ES module with an inline source map; errors name the user's
+#     file and line; the bundle is what deploy hashes.
+mkdir -p "$tmp/proj/src"
+cat >"$tmp/proj/src/oracle.ts" <<'TS'
+import { encodeAbiParameters, parseAbiParameters } from "viem";
+
+type In = { n: number };
+
+export default async function (input: In) {
+  if (input.n < 0) {
+    throw new Error("negative " + input.n);
+  }
+  return encodeAbiParameters(parseAbiParameters("uint256 x"), [BigInt(input.n)]);
+}
+TS
+(cd "$tmp/proj" && "$phx" build src/oracle.ts --json >"$tmp/b.json" 2>"$tmp/e")
+check "phx build of a .ts contract importing viem" 0 $?
+grep -q "sourceMappingURL=data:application/json;base64," "$tmp/proj/dist/oracle.js"; check "the bundle carries its source map" 0 $?
+grep -q "^import \|from \"viem\"" "$tmp/proj/dist/oracle.js"; check "and no import is left in it" 1 $?
+"$phx" deploy "$tmp/proj/dist/oracle.js" --json >"$tmp/d.json" 2>"$tmp/e"; check "the bundle deploys as it is" 0 $?
+check "under the code hash build reported" "$(json "$tmp/b.json" "['code_hash']")" "$(json "$tmp/d.json" "['code_hash']")"
+check "and deploy did not build it again" False "$(json "$tmp/d.json" "['bundled']")"
+"$phx" run "$tmp/proj/dist/oracle.js" --input '{"n":5}' --kv "$tmp/kv" >"$tmp/o"; check "the bundle runs" 0 $?
+check "and viem encoded the answer" "\"0x$(printf '%064x' 5)\"" "$(cat "$tmp/o")"
+"$phx" run "$tmp/proj/dist/oracle.js" --input '{"n":-1}' --kv "$tmp/kv" 2>"$tmp/e"; check "a throw in the bundle fails the run" 1 $?
+grep -q "negative -1 (src/oracle.ts:7)" "$tmp/e"; check "and names the user's .ts file and line" 0 $?
+printf 'export default async function () {\n  return 1 +;\n}\n' >"$tmp/proj/src/bad.ts"
+(cd "$tmp/proj" && "$phx" build src/bad.ts >/dev/null 2>"$tmp/e"); check "a .ts that does not build exits 2" 2 $?
+grep -q "bad.ts:2" "$tmp/e"; check "and esbuild names its file and line" 0 $?
+"$phx" deploy "$tmp/proj/src/oracle.ts" --json >"$tmp/d.json" 2>"$tmp/e"; check "phx deploy of the .ts builds it" 0 $?
+check "and says so" True "$(json "$tmp/d.json" "['bundled']")"
+tsid=$(json "$tmp/d.json" "['id']")
+"$phx" call "$tsid" --input '{"n":-2}' >/dev/null 2>"$tmp/e"; check "a throw in the deployed bundle fails the call" 1 $?
+grep -q "negative -2 (oracle.ts:7)" "$tmp/e"; check "and the worker names the user's file and line" 0 $?
+
+# 11. The Phat starter kit's src/index.ts (github.com/Phala-Network/
+#     phat-contract-starter-kit), written out below unchanged from its public
+#     text as a user's file, bundled by phx build (viem, @phala/pink-env), runs
+#     off chain and on chain; its reply is decoded by LensStatsConsumer. Its
+#     secret is the Lens API URL, pointed at the local stand-in.
+mkdir -p "$tmp/phat/src"
+cat >"$tmp/phat/src/index.ts" <<'TS'
+// *** YOU ARE LIMITED TO THE FOLLOWING IMPORTS TO BUILD YOUR PHAT CONTRACT     ***
+// *** ADDING ANY IMPORTS WILL RESULT IN ERRORS & UPLOADING YOUR CODE TO PHALA  ***
+// *** NETWORK WILL FAIL. IF YOU WANT TO KNOW MORE, JOIN OUR DISCORD TO SPEAK   ***
+// *** WITH THE PHALA TEAM AT https://phala.com/discord THANK YOU             ***
+// *** FOR DOCS ON HOW TO CUSTOMIZE YOUR PC 2.0 https://bit.ly/customize-pc-2-0 ***
+import "@phala/pink-env";
+import {decodeAbiParameters, encodeAbiParameters, parseAbiParameters} from "viem";
+
+type HexString = `0x${string}`;
+const encodeReplyAbiParams = 'uint respType, uint id, uint256 data';
+const decodeRequestAbiParams = 'uint id, string reqData';
+
+function encodeReply(abiParams: string, reply: any): HexString {
+  return encodeAbiParameters(parseAbiParameters(abiParams),
+      reply
+  );
+}
+
+function decodeRequest(abiParams: string, request: HexString): any {
+  return decodeAbiParameters(parseAbiParameters(abiParams),
+      request
+  );
+}
+
+// Defined in OracleConsumerContract.sol
+const TYPE_RESPONSE = 0;
+const TYPE_ERROR = 2;
+
+enum Error {
+  BadRequestString = "BadRequestString",
+  FailedToFetchData = "FailedToFetchData",
+  FailedToDecode = "FailedToDecode",
+  MalformedRequest = "MalformedRequest",
+}
+
+function errorToCode(error: Error): number {
+  switch (error) {
+    case Error.BadRequestString:
+      return 1;
+    case Error.FailedToFetchData:
+      return 2;
+    case Error.FailedToDecode:
+      return 3;
+    case Error.MalformedRequest:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+function stringToHex(str: string): string {
+  var hex = "";
+  for (var i = 0; i < str.length; i++) {
+    hex += str.charCodeAt(i).toString(16);
+  }
+  return "0x" + hex;
+}
+
+function fetchApiStats(apiUrl: string, requestStr: string): any {
+  let headers = {
+    "Content-Type": "application/json",
+    "User-Agent": "phat-contract",
+  };
+  let query = JSON.stringify({
+    query: `
+      query Profile {
+        profile(request: { forProfileId: "${requestStr}" }) {
+          stats {
+              followers
+              following
+              comments
+              countOpenActions
+              posts
+              quotes
+              mirrors
+              publications
+              reacted
+              reactions
+          }
+        }
+      }
+    `,
+  });
+  let body = stringToHex(query);
+  //
+  // In Phat Contract runtime, we not support async/await, you need use `pink.batchHttpRequest` to
+  // send http request. The Phat Contract will return an array of response.
+  //
+  let response = pink.batchHttpRequest(
+    [
+      {
+        url: apiUrl,
+        method: "POST",
+        headers,
+        body,
+        returnTextBody: true,
+      },
+    ],
+    10000 // Param for timeout in milliseconds. Your Phat Contract script has a timeout of 10 seconds
+  )[0]; // Notice the [0]. This is important bc the `pink.batchHttpRequest` function expects an array of up to 5 HTTP requests.
+  if (response.statusCode !== 200) {
+    console.log(
+      `Fail to read Lens api with status code: ${response.statusCode}, error: ${
+        response.error || response.body
+      }}`
+    );
+    throw Error.FailedToFetchData;
+  }
+  let respBody = response.body;
+  if (typeof respBody !== "string") {
+    throw Error.FailedToDecode;
+  }
+  return JSON.parse(respBody);
+}
+
+//
+// Here is what you need to implemented for Phat Contract, you can customize your logic with
+// JavaScript here.
+//
+// The Phat Contract will be called with two parameters:
+//
+// - request: The raw payload from the contract call `request` (check the `request` function in TestLensApiConsumerConract.sol).
+//            In this example, it's a tuple of two elements: [requestId, profileId]
+// - secrets: The custom secrets you set with the `config_core` function of the Action Offchain Rollup Phat Contract. In
+//            this example, it just a simple text of the lens api url prefix. For more information on secrets, checkout the SECRETS.md file.
+//
+// Your returns value MUST be a hex string, and it will send to your contract directly. Check the `_onMessageReceived` function in
+// OracleConsumerContract.sol for more details. We suggest a tuple of three elements: [successOrNotFlag, requestId, data] as
+// the return value.
+//
+export default function main(request: HexString, secrets: string): HexString {
+  console.log(`handle req: ${request}`);
+  // Uncomment to debug the `secrets` passed in from the Phat Contract UI configuration.
+  // console.log(`secrets: ${secrets}`);
+  let requestId, encodedReqStr;
+  try {
+    [requestId, encodedReqStr] = decodeRequest(decodeRequestAbiParams, request);
+    console.log(`[${requestId}]: ${encodedReqStr}`);
+  } catch (error) {
+    console.info("Malformed request received");
+    return encodeReply(encodeReplyAbiParams, [BigInt(TYPE_ERROR), 0n, BigInt(errorToCode(error as Error))]);
+  }
+  console.log(`Request received for profile ${encodedReqStr}`);
+  try {
+    const respData = fetchApiStats(secrets, encodedReqStr);
+    let stats = respData.data.profile.stats.posts;
+    console.log("response:", [TYPE_RESPONSE, requestId, stats]);
+    return encodeReply(encodeReplyAbiParams, [TYPE_RESPONSE, requestId, stats]);
+  } catch (error) {
+    if (error === Error.FailedToFetchData) {
+      throw error;
+    } else {
+      // otherwise tell client we cannot process it
+      console.log("error:", [TYPE_ERROR, requestId, error]);
+      return encodeReply(encodeReplyAbiParams, [TYPE_ERROR, requestId, errorToCode(error as Error)]);
+    }
+  }
+}
+TS
+lens="http://127.0.0.1:$apiport/lens"
+preq=$("$cast" abi-encode "f(uint256,string)" 7 0x01)
+"$phx" run "$tmp/phat/src/index.ts" --input "\"$preq\"" --secret "secrets=$lens" --allow-host "127.0.0.1:$apiport" --kv "$tmp/kv" >"$tmp/o" 2>"$tmp/e"
+check "phx run of the Phat starter kit's index.ts" 0 $?
+check "it replies abi.encode(0, 7, 42), as a hex string" "\"$("$cast" abi-encode "f(uint256,uint256,uint256)" 0 7 42)\"" "$(cat "$tmp/o")"
+grep -q "Request received for profile 0x01" "$tmp/e"; check "with its console lines" 0 $?
+"$phx" deploy "$tmp/phat/src/index.ts" --secret "secrets=$lens" --json >"$tmp/d.json" 2>"$tmp/e"
+check "phx deploy of index.ts (bundled)" 0 $?
+phatid=$(json "$tmp/d.json" "['id']")
+"$phx" call "$phatid" --input "\"$preq\"" >"$tmp/o" 2>"$tmp/e"; check "phx call of it" 0 $?
+"$solcjs" --bin --base-path "$src" "$src/examples/phat/LensStatsConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
+lbin=$(cat "$tmp/sol"/examples_phat_LensStatsConsumer_sol_LensStatsConsumer.bin 2>/dev/null)
+[ -n "$lbin" ]; check "LensStatsConsumer compiles" 0 $?
+largs=$("$cast" abi-encode "c(address,address,bytes32)" "$jobs" "$token" "$phatid" | cut -c3-)
+lcons=$("$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" --json --create "0x${lbin}${largs}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$token" "transfer(address,uint256)" "$lcons" 10000000000000000000 >/dev/null
+"$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" "$lcons" "request(string,uint256)" 0x01 10000000000000000000 >/dev/null
+check "LensStatsConsumer asked for profile 0x01" 0 $?
+got=0
+for _ in $(seq 1 120); do
+    got=$("$cast" call --rpc-url "$rpc" "$lcons" "answers()(uint256)")
+    [ "$got" = 1 ] && break
+    sleep 0.5
+done
+check "the reply came on chain" 1 "$got"
+check "and the consumer decoded 42 posts for 0x01" 42 "$("$cast" call --rpc-url "$rpc" "$lcons" "posts(string)(uint256)" 0x01)"
 
 # 6. An id no one deployed: the gateway says the contract does not exist.
 "$phx" call 0x$(printf '%064x' 12345) >/dev/null 2>"$tmp/e"; check "call of an unknown id exits 1" 1 $?
