@@ -109,9 +109,18 @@ phx_err_t phx_js_sourcemap_lookup(const char *src, size_t len, unsigned line, un
         goto out;
     }
     /* Shown in error messages: a plain relative path, without the "../" that
-     * leads from the bundle's directory back to the sources. */
-    while (!strncmp(name, "../", 3) || !strncmp(name, "./", 2))
-        name += name[1] == '/' ? 2 : 3;
+     * leads from the bundle's directory back to the sources (nor a leading
+     * "/": no absolute path of the builder's machine is shown). */
+    for (;;) {
+        if (!strncmp(name, "../", 3))
+            name += 3;
+        else if (!strncmp(name, "./", 2))
+            name += 2;
+        else if (*name == '/')
+            name++;
+        else
+            break;
+    }
     for (const char *c = name; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               strchr("._-/@+", *c))) {
