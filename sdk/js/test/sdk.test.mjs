@@ -155,3 +155,16 @@ test('a request sealed to another contract\'s key fails with a clear error, deli
 test('request: an unknown contract is refused with the revert named', async () => {
   await assert.rejects(px.request(ethers.ZeroHash.replace(/0$/, '1'), 'x', { fee: 1000n }), /Jobs.request: reverted: UnknownContract\(0x0+1\)/);
 });
+
+test('logs and delete are the owner\'s only', async () => {
+  const { id: t } = await px.deploy('export default async function (i) { console.log("seen " + i); return 1; }\n');
+  await px.call(t, 7);
+  const l = await px.logs(t);
+  assert.ok(l.jobs.some((j) => JSON.stringify(j.logs).includes('seen 7')), JSON.stringify(l));
+  const stranger = new Phalanx({ gateway: px.gateway, signer: ethers.Wallet.createRandom() });
+  await assert.rejects(stranger.logs(t), (e) => e instanceof PhalanxError && e.status === 403);
+  await assert.rejects(stranger.delete(t), (e) => e instanceof PhalanxError && e.status === 403);
+  assert.equal((await px.call(t, 1)).output, 1);
+  await px.delete(t);
+  await assert.rejects(px.call(t, 1), /does not exist/);
+});
