@@ -172,6 +172,38 @@ export class Phalanx {
     return { id, codeHash, owner, onChain: recorded };
   }
 
+  // The contract as the gateway keeps it, checked: its salt must give back
+  // this id with the signer's address (so no answer can aim an op at another
+  // contract), and with {code: true} its code must hash to the code hash.
+  async deployed(contractId, { code = false } = {}) {
+    const owner = await this.signer.getAddress();
+    const rec = await this.http('GET', `/v1/contracts/${contractId}`);
+    const want = ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(['address', 'bytes32'], [owner, rec.salt]));
+    if (want.toLowerCase() !== String(contractId).toLowerCase())
+      throw new PhalanxError('this contract\'s id is not derived from your key: only its owner may change it');
+    if (!code) return { salt: rec.salt, codeHash: rec.code_hash };
+    const res = await fetch(`${this.gateway}/v1/blobs/${rec.code_hash}`);
+    if (res.status !== 200) throw new PhalanxError(`the deployed code: HTTP ${res.status}`, { status: res.status });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (ethers.keccak256(bytes) !== String(rec.code_hash).toLowerCase())
+      throw new PhalanxError(`the gateway served code that is not ${rec.code_hash}`);
+    return { salt: rec.salt, codeHash: rec.code_hash, code: new TextDecoder().decode(bytes) };
+  }
+
+  // New code on the same id (`phx update ID FILE`); secrets, when given,
+  // sealed to the new code (else the contract has none: no one outside a TEE
+  // can read the old ones to carry them over).
+  async update(contractId, code, { secrets, filename } = {}) {
+    const { salt } = await this.deployed(contractId);
+    return this.deploy(code, { salt, secrets, filename });
+  }
+
+  // Replace the secrets as a whole, keeping the code (`phx secrets set`).
+  async setSecrets(contractId, secrets) {
+    const d = await this.deployed(contractId, { code: true });
+    return this.deploy(d.code, { salt: d.salt, secrets });
+  }
+
   // The owner-signed delete, to every worker.
   async delete(contractId) {
     if (!this.signer) throw new PhalanxError('deleting needs the owner\'s signer');

@@ -168,3 +168,18 @@ test('logs and delete are the owner\'s only', async () => {
   await px.delete(t);
   await assert.rejects(px.call(t, 1), /does not exist/);
 });
+
+test('update and setSecrets keep the id; a stranger cannot aim them at it', async () => {
+  const v = (n) => `export default async function (i, ctx) { return { v: ${n}, k: ctx.secrets.K || null }; }\n`;
+  const { id: t } = await px.deploy(v(1), { secrets: { K: 'one' } });
+  assert.deepEqual((await px.call(t)).output, { v: 1, k: 'one' });
+  const u = await px.update(t, v(2), { secrets: { K: 'two' } });
+  assert.equal(u.id, t);
+  assert.deepEqual((await px.call(t)).output, { v: 2, k: 'two' });
+  assert.equal((await px.jobs().contracts(t)).codeHash, ethers.keccak256(ethers.toUtf8Bytes(v(2))));
+  await px.setSecrets(t, { K: 'three' });
+  assert.deepEqual((await px.call(t)).output, { v: 2, k: 'three' });
+  const stranger = new Phalanx({ gateway: px.gateway, signer: ethers.Wallet.createRandom() });
+  await assert.rejects(stranger.update(t, v(3)), /only its owner/);
+  assert.deepEqual((await px.call(t)).output, { v: 2, k: 'three' });
+});
