@@ -324,8 +324,9 @@ export class Phalanx {
   // Every link of a result (an envelope from call(), or a request id to
   // rebuild one from the chain): see verify.mjs. quoteVerifier: {name,
   // verify(quote)}; Node gets one from node.mjs (simQuoteVerifier,
-  // intelQuoteVerifier).
-  async verify(result, { quoteVerifier, provider = this.provider } = {}) {
+  // intelQuoteVerifier); the default is the client's quoteVerifier, which
+  // fromEndpoints sets to a devnet's sim root as `phx verify` reads it.
+  async verify(result, { quoteVerifier = this.quoteVerifier, provider = this.provider } = {}) {
     if (!quoteVerifier) throw new PhalanxError('verify needs a quoteVerifier (the root to trust)');
     if (!provider) throw new PhalanxError('verify needs a chain provider (rpc)');
     const env = typeof result === 'object' && result !== null ? result : await envelopeFromRequest(provider, this.deployment.contracts.Jobs, result);

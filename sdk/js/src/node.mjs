@@ -26,6 +26,8 @@ export async function fromEndpoints(file = defaultEndpointsFile(), { keyFile, si
   }
   const client = new Phalanx({ gateway: ep.gateway, kmsAddress: ep.kms && ep.kms.address, signer, provider, rpc: ep.rpc, deployment: ep.deployment });
   client.endpoints = ep;
+  // A devnet names its sim platform; `phx verify` trusts it from the same file.
+  if (ep.sim_dir) client.quoteVerifier = await simQuoteVerifier(ep.sim_dir);
   return client;
 }
 

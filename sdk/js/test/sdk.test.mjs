@@ -74,6 +74,8 @@ test('verify: a devnet result passes every link, down to the quote', async () =>
     ['binding', true], ['measurement', true], ['kms', true]]);
   assert.ok(v.ok);
   assert.match(v.links[3].reason, /TCB UpToDate under the devnet sim root/);
+  // fromEndpoints trusts the devnet's sim root by default, as phx verify does.
+  assert.ok((await px.verify(r.envelope)).ok);
 });
 
 test('verify: a tampered result is rejected, naming the broken link', async () => {
