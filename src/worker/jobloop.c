@@ -214,7 +214,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
         }
         phx_kms_contract_keys_clear(&keys);
         if (err) goto out;
-        in = plain.ptr, in_len = plain.len;
+        in = sealed_ok ? plain.ptr : (const uint8_t *)"", in_len = plain.len;
     }
     /* The input is bytes on chain; JSON text runs as it is, anything else is
      * given to the contract as a 0x hex string. */
