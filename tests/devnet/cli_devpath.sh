@@ -374,7 +374,9 @@ cl_calc=$(json "$tmp/cd.json" "['id']")
 # On chain: Uint256Consumer (a PhxConsumer) asks for each and decodes the uint256.
 src=$(cd "$(dirname "$0")/../.." && pwd)
 solcjs=${PHX_NODE_MODULES:-node_modules}/.bin/solcjs
-"$solcjs" --bin --base-path "$src" "$src/examples/chainlink-functions/Uint256Consumer.sol" -o "$tmp/sol" >/dev/null 2>&1
+# One solcjs run for both consumers (section 11's too): each run costs seconds.
+"$solcjs" --bin --base-path "$src" "$src/examples/chainlink-functions/Uint256Consumer.sol" \
+    "$src/examples/phat/LensStatsConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
 ubin=$(cat "$tmp/sol"/examples_chainlink-functions_Uint256Consumer_sol_Uint256Consumer.bin 2>/dev/null)
 [ -n "$ubin" ]; check "Uint256Consumer compiles" 0 $?
 ucons=$("$cast" send --rpc-url "$rpc" --private-key "0x${ukey#0x}" --json --create "0x${ubin}${cargs}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
@@ -608,7 +610,6 @@ grep -q "Request received for profile 0x01" "$tmp/e"; check "with its console li
 check "phx deploy of index.ts (bundled)" 0 $?
 phatid=$(json "$tmp/d.json" "['id']")
 "$phx" call "$phatid" --input "\"$preq\"" >"$tmp/o" 2>"$tmp/e"; check "phx call of it" 0 $?
-"$solcjs" --bin --base-path "$src" "$src/examples/phat/LensStatsConsumer.sol" -o "$tmp/sol" >/dev/null 2>&1
 lbin=$(cat "$tmp/sol"/examples_phat_LensStatsConsumer_sol_LensStatsConsumer.bin 2>/dev/null)
 [ -n "$lbin" ]; check "LensStatsConsumer compiles" 0 $?
 largs=$("$cast" abi-encode "c(address,address,bytes32)" "$jobs" "$token" "$phatid" | cut -c3-)
