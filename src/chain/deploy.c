@@ -87,8 +87,7 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
     memcpy(args[2], params->fee_per_worker.b, 32);
     phx_u256_t timeout = phx_u256_from_u64(params->request_timeout_s);
     memcpy(args[3], timeout.b, 32);
-    if ((err = deploy_one(signer, "Jobs", &args[0][0], 128, out->jobs, &out->block, e)))
-        return err;
+    if ((err = deploy_one(signer, "Jobs", &args[0][0], 128, out->jobs, &out->block, e))) return err;
     /* Payments(IERC20 token, uint256 pricePerCall, uint256 pricePerCpuMs, uint64 noticePeriod) */
     word_addr(args[0], out->token);
     memcpy(args[1], params->price_per_call.b, 32);

@@ -587,15 +587,15 @@ static void test_digests_match_contracts(void)
                                  phx_json_hex(call_hash, 32)),
                        chain_side) == 0 &&
           memcmp(c_side, chain_side, 32) == 0);
-    json_t *typed = json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s,s:I,s:o},"
-        "s:{s:o,s:o,s:s,s:o}}",
-        "types", "Voucher", "name", "payer", "type", "address", "name", "operator", "type",
-        "address", "name", "cumulative", "type", "uint256", "name", "callHash", "type", "bytes32",
-        "primaryType", "Voucher", "domain", "name", "Phalanx Payments", "version", "1", "chainId",
-        (json_int_t)dep.chain_id, "verifyingContract", addr_json(dep.payments), "message", "payer",
-        addr_json(payer), "operator", addr_json(op), "cumulative", cum_dec, "callHash",
-        phx_json_hex(call_hash, 32));
+    json_t *typed =
+        json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s,s:I,s:o},"
+                  "s:{s:o,s:o,s:s,s:o}}",
+                  "types", "Voucher", "name", "payer", "type", "address", "name", "operator",
+                  "type", "address", "name", "cumulative", "type", "uint256", "name", "callHash",
+                  "type", "bytes32", "primaryType", "Voucher", "domain", "name", "Phalanx Payments",
+                  "version", "1", "chainId", (json_int_t)dep.chain_id, "verifyingContract",
+                  addr_json(dep.payments), "message", "payer", addr_json(payer), "operator",
+                  addr_json(op), "cumulative", cum_dec, "callHash", phx_json_hex(call_hash, 32));
     uint8_t generic[32];
     CHECK_MSG(phx_eip712_digest(typed, generic, &e) == PHX_OK, "%s", e.message);
     CHECK(memcmp(generic, c_side, 32) == 0);
