@@ -596,8 +596,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                                                            (char *)kms_addr_s,
                                                            "--operator-key-file",
                                                            key,
+                                                           "--redeem-every",
+                                                           "2",
                                                            "--json"};
-            int wa = 19;
+            int wa = 21;
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];
