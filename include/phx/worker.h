@@ -209,7 +209,7 @@ typedef struct {
     /* How often accepted payment vouchers are redeemed on chain (and once at
      * stop); default 600000 (10 min): well inside Payments' notice period. */
     uint64_t redeem_every_ms;
-    bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
+    bool no_jobs; /* do not follow Jobs requests (tests of the HTTP API) */
     /* Invocations at once (0: twice the online cores). One slot in four (at
      * least one) is reserved for on-chain jobs; direct calls share the rest. */
     unsigned max_concurrent;

@@ -497,8 +497,8 @@ void wk_contract_clear(wk_contract_t *c)
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                 const char *request_id, const char *caller, bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
-                 wk_usage_t *usage, phx_error_t *e)
+                 const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
+                 json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;

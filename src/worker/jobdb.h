@@ -100,7 +100,6 @@ phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_e
 /* How many jobs are in each state (counts[state], index 0 unused). */
 phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
 
-
 /* ---- payment vouchers (Payments.sol; docs/worker.md "Paid calls") ------------------ */
 
 /* The latest voucher this worker accepted from a payer for an operator (its

@@ -51,8 +51,8 @@ static json_t *terms_json(const phx_worker_t *w, const wk_pay_t *p)
 {
     return json_pack("{s:o,s:I,s:o,s:o,s:o}", "payments", phx_json_hex(w->dep.payments, 20),
                      "chain_id", (json_int_t)w->dep.chain_id, "operator",
-                     phx_json_hex(w->operator_addr, 20), "price_per_call",
-                     dec_json(&p->per_call), "price_per_cpu_ms", dec_json(&p->per_cpu_ms));
+                     phx_json_hex(w->operator_addr, 20), "price_per_call", dec_json(&p->per_call),
+                     "price_per_cpu_ms", dec_json(&p->per_cpu_ms));
 }
 
 /* 402 Payment Required: what is missing, in words and as terms to act on. */
@@ -70,14 +70,14 @@ static phx_err_t refuse(phx_worker_t *w, const wk_pay_t *p, phx_http_response_t 
     json_t *terms = terms_json(w, p);
     if (terms && required) json_object_set_new(terms, "required_cumulative", dec_json(required));
     resp->status = 402;
-    resp->json = json_pack("{s:{s:s,s:s},s:o}", "error", "code", "payment_required", "message",
-                           msg, "payment", terms ? terms : json_null());
+    resp->json = json_pack("{s:{s:s,s:s},s:o}", "error", "code", "payment_required", "message", msg,
+                           "payment", terms ? terms : json_null());
     return PHX_OK;
 }
 
-phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32],
-                       const uint8_t input_hash[32], const json_t *voucher_json, wk_pay_t *p,
-                       phx_http_response_t *resp, phx_error_t *e)
+phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uint8_t input_hash[32],
+                       const json_t *voucher_json, wk_pay_t *p, phx_http_response_t *resp,
+                       phx_error_t *e)
 {
     memset(p, 0, sizeof *p);
     if (!phx_chain_has_payments(&w->dep)) {
@@ -92,8 +92,7 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32],
     phx_voucher_t v;
     phx_u256_t chain_redeemed = {{0}}, coverable = {{0}};
     phx_err_t err = phx_rpc_open(w->rpc_url, &ro, &rpc, e);
-    if (err ||
-        (err = read_u256(rpc, w->dep.payments, "pricePerCall()", NULL, &p->per_call, e)) ||
+    if (err || (err = read_u256(rpc, w->dep.payments, "pricePerCall()", NULL, &p->per_call, e)) ||
         (err = read_u256(rpc, w->dep.payments, "pricePerCpuMs()", NULL, &p->per_cpu_ms, e))) {
         phx_error_wrap(e, PHX_ERR_REMOTE, "the chain cannot be read for the price: refusing");
         err = PHX_ERR_REMOTE;
@@ -128,15 +127,14 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32],
         p->refused = true;
         goto out;
     }
-    if (ours &&
-        ((err = read_u256(rpc, w->dep.payments, "redeemed(address,address)",
-                          json_pack("[o,o]", phx_json_hex(v.payer, 20),
-                                    phx_json_hex(v.operator_, 20)),
-                          &chain_redeemed, e)) ||
-         (err = read_u256(rpc, w->dep.payments, "coverable(address,address)",
-                          json_pack("[o,o]", phx_json_hex(v.payer, 20),
-                                    phx_json_hex(v.operator_, 20)),
-                          &coverable, e)))) {
+    if (ours && ((err = read_u256(
+                      rpc, w->dep.payments, "redeemed(address,address)",
+                      json_pack("[o,o]", phx_json_hex(v.payer, 20), phx_json_hex(v.operator_, 20)),
+                      &chain_redeemed, e)) ||
+                 (err = read_u256(
+                      rpc, w->dep.payments, "coverable(address,address)",
+                      json_pack("[o,o]", phx_json_hex(v.payer, 20), phx_json_hex(v.operator_, 20)),
+                      &coverable, e)))) {
         phx_error_wrap(e, PHX_ERR_REMOTE, "the chain cannot be read for the deposit: refusing");
         err = PHX_ERR_REMOTE;
         goto out;
@@ -231,18 +229,18 @@ phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e)
     if (err || !n) return err;
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            list, json_pack("[o,o,o,o,o]", phx_json_hex(recs[i].payer, 20),
-                            phx_json_hex(recs[i].operator_, 20), dec_json(&recs[i].cumulative),
-                            phx_json_hex(recs[i].call_hash, 32),
-                            phx_json_hex(recs[i].signature, 65)));
+        json_array_append_new(list, json_pack("[o,o,o,o,o]", phx_json_hex(recs[i].payer, 20),
+                                              phx_json_hex(recs[i].operator_, 20),
+                                              dec_json(&recs[i].cumulative),
+                                              phx_json_hex(recs[i].call_hash, 32),
+                                              phx_json_hex(recs[i].signature, 65)));
     json_t *args = json_pack("[o]", list);
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "redeem");
     phx_evm_receipt_t receipt;
     memset(&receipt, 0, sizeof receipt);
-    err = phx_chain_transact(w->signer, w->dep.payments,
-                             "redeem((address,address,uint256,bytes32,bytes)[])", args, &receipt,
-                             e);
+    err =
+        phx_chain_transact(w->signer, w->dep.payments,
+                           "redeem((address,address,uint256,bytes32,bytes)[])", args, &receipt, e);
     json_decref(args);
     phx_evm_receipt_clear(&receipt);
     if (err) return phx_error_wrap(e, err, "redeeming %zu voucher(s)", n);

@@ -25,7 +25,8 @@ phx_err_t phx_voucher_parse(const json_t *j, phx_voucher_t *v, phx_error_t *e)
                         "voucher must be an object {\"payer\",\"operator\",\"cumulative\","
                         "\"signature\"}");
     phx_err_t err;
-    if ((err = get_addr(j, "payer", v->payer, e)) || (err = get_addr(j, "operator", v->operator_, e)))
+    if ((err = get_addr(j, "payer", v->payer, e)) ||
+        (err = get_addr(j, "operator", v->operator_, e)))
         return err;
     const char *c;
     if ((err = phx_json_get_str(j, "cumulative", &c, e)))
@@ -37,7 +38,8 @@ phx_err_t phx_voucher_parse(const json_t *j, phx_voucher_t *v, phx_error_t *e)
     const char *s;
     if ((err = phx_json_get_str(j, "signature", &s, e))) return phx_error_wrap(e, err, "voucher");
     if (phx_hex_decode_fixed(s, v->signature, 65, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "voucher: \"signature\" must be 0x + 130 hex (r||s||v)");
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "voucher: \"signature\" must be 0x + 130 hex (r||s||v)");
     if (v->signature[64] != 27 && v->signature[64] != 28)
         return phx_fail(e, PHX_ERR_INVALID, "voucher: signature v must be 27 or 28");
     return PHX_OK;
