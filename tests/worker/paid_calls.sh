@@ -124,5 +124,20 @@ check "Payments records the latest voucher as redeemed" "$cum2" "$(rd "$pay" 're
 op_after=$(rd "$token" 'balanceOf(address)(uint256)' "$op")
 check "the operator's PHA grew by the redeemed total" "$cum2" "$(python3 -c "print($op_after - $op_before)")"
 "$phx" pay balance --json >"$tmp/b1.json"
-check "the deposit went down by as much" "$(python3 -c "print(10**21 - $cum2)")" "$(json "$tmp/b1.json" "['balance']")"
+left=$(json "$tmp/b1.json" "['balance']")
+check "the deposit went down by as much" "$(python3 -c "print(10**21 - $cum2)")" "$left"
+
+# phx pay: deposit more, ask to withdraw, wait out the notice, withdraw.
+"$phx" pay deposit 2.5 --json >"$tmp/b2.json"
+check "phx pay deposit 2.5" "$(python3 -c "print($left + 25 * 10**17)")" "$(json "$tmp/b2.json" "['balance']")"
+"$phx" pay withdraw 100 --json >"$tmp/b3.json"
+check "phx pay withdraw asks for 100 PHA" 100000000000000000000 "$(json "$tmp/b3.json" "['pending_withdrawal']")"
+"$phx" pay withdraw --finish >/dev/null 2>"$tmp/early.err"
+check "withdrawing before the notice is over fails (exit 1)" 1 $?
+check "and says why" NoticeNotOver "$(grep -o NoticeNotOver "$tmp/early.err" | head -1)"
+"$cast" rpc --rpc-url "$rpc" evm_increaseTime 11 >/dev/null && "$cast" rpc --rpc-url "$rpc" evm_mine >/dev/null
+wallet=$(json "$tmp/b3.json" "['wallet']")
+"$phx" pay withdraw --finish --json >"$tmp/b4.json"
+check "after the notice the withdrawal goes through" 0 $?
+check "the wallet got the 100 PHA" "$(python3 -c "print($wallet + 10**20)")" "$(json "$tmp/b4.json" "['wallet']")"
 finish
