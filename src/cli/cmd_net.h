@@ -74,7 +74,7 @@ typedef struct {
     uint8_t payments[20];
     uint8_t operator_[20]; /* whom the next voucher pays (zero: an identity-only voucher) */
     phx_u256_t required;   /* the last 402's required_cumulative */
-    phx_u256_t signed_cumulative;
+    phx_u256_t signed_cumulative, prev_cumulative;
     phx_u256_t max_increment; /* --max-price */
     unsigned rounds;
     char state_path[1024];
@@ -87,6 +87,9 @@ void net_payer_close(net_payer_t *p);
 /* Sign the next voucher for this call into body["voucher"] (none without a
  * key or terms), after recording its total. */
 int net_payer_attach(const char *prefix, net_payer_t *p, const uint8_t id[32], json_t *body);
+/* The call was refused busy (429): nothing ran, the worker unwound the
+ * voucher, so the recorded total goes back to the one before. */
+void net_payer_unsent(const char *prefix, net_payer_t *p);
 /* A 402 answer: 0 when a new voucher may succeed (terms learned), else the
  * printed error's exit code. */
 int net_payer_on_402(const char *prefix, net_payer_t *p, const json_t *answer);

@@ -132,9 +132,11 @@ static int cmd_call(int argc, char **argv)
     if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer))) goto out;
     for (;;) {
         int status = 0;
-        if ((rc = net_payer_attach(prefix, &payer, id, body)) ||
-            (rc = post_call(prefix, &n, path, body, &status, &resp)))
+        if ((rc = net_payer_attach(prefix, &payer, id, body))) goto out;
+        if ((rc = post_call(prefix, &n, path, body, &status, &resp))) {
+            if (status == 429) net_payer_unsent(prefix, &payer);
             goto out;
+        }
         if (status != 402) break;
         if ((rc = net_payer_on_402(prefix, &payer, resp))) goto out;
         json_decref(resp);

@@ -180,6 +180,7 @@ int net_payer_attach(const char *prefix, net_payer_t *p, const uint8_t id[32], j
                          "than --max-price for one call; not paying",
                          c, l);
     }
+    p->prev_cumulative = last;
     json_object_set_new(oe, "cumulative", dec_json(&cum));
     int rc = save(prefix, p); /* before the voucher leaves */
     if (rc) return rc;
@@ -198,6 +199,16 @@ int net_payer_attach(const char *prefix, net_payer_t *p, const uint8_t id[32], j
     json_object_set_new(body, "voucher", vj);
     p->signed_cumulative = cum;
     return 0;
+}
+
+void net_payer_unsent(const char *prefix, net_payer_t *p)
+{
+    if (!p->enabled || !p->have_terms || phx_u256_is_zero(&p->signed_cumulative)) return;
+    json_t *oe = op_entry(p, p->operator_);
+    phx_u256_t now = get_amount(oe, "cumulative");
+    if (phx_u256_cmp(&now, &p->signed_cumulative) != 0) return;
+    json_object_set_new(oe, "cumulative", dec_json(&p->prev_cumulative));
+    save(prefix, p);
 }
 
 int net_payer_on_402(const char *prefix, net_payer_t *p, const json_t *answer)

@@ -108,6 +108,7 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         if (usage.retry_after_s) { /* busy, not broken: back off and retry */
             resp->status = 429;
             resp->retry_after_s = usage.retry_after_s;
+            wk_pay_unwind(w, &pay); /* nothing ran: nothing is owed */
         }
         goto out;
     }

@@ -91,6 +91,7 @@ typedef struct {
     uint8_t caller[20];
     uint8_t operator_[20];
     phx_u256_t cumulative, per_call, per_cpu_ms;
+    phx_voucher_rec_t prev; /* the journal's entry before this voucher (zeros: none) */
 } wk_pay_t;
 /* Check a call's voucher (voucher_json may be NULL) before it runs: p->caller
  * is the payer on success; p->refused with resp set to 402 when the voucher is
@@ -98,6 +99,10 @@ typedef struct {
 phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uint8_t input_hash[32],
                        const json_t *voucher_json, wk_pay_t *p, phx_http_response_t *resp,
                        phx_error_t *e);
+/* The call was refused busy (429) after its voucher was accepted: nothing
+ * ran, so the journal goes back to the previous voucher (unless a newer one
+ * came in meanwhile), and the payer owes nothing for it. */
+void wk_pay_unwind(phx_worker_t *w, wk_pay_t *p);
 /* After the run: add its CPU cost to what is owed; the answer's "payment"
  * object (NULL when no voucher was accepted). */
 json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);

@@ -178,6 +178,7 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uin
         p->refused = true;
         goto unlock;
     }
+    p->prev = rec;
     rec.cumulative = v.cumulative;
     rec.charged = v.cumulative;
     memcpy(rec.call_hash, call_hash, 32);
@@ -192,6 +193,21 @@ unlock:
 out:
     phx_rpc_close(rpc);
     return err;
+}
+
+void wk_pay_unwind(phx_worker_t *w, wk_pay_t *p)
+{
+    if (!p->accepted) return;
+    phx_voucher_rec_t rec;
+    bool found = false;
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    if (!phx_jobdb_voucher_get(w->db, p->caller, p->operator_, &rec, &found, &e) && found &&
+        phx_u256_cmp(&rec.cumulative, &p->cumulative) == 0 &&
+        phx_jobdb_voucher_put(w->db, &p->prev, &e))
+        PHX_WARN("worker: unwinding a voucher: %s", e.message);
+    pthread_mutex_unlock(&w->db_lock);
+    p->accepted = false;
 }
 
 json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms)
