@@ -82,6 +82,13 @@ static int save(const char *prefix, net_payer_t *p)
     char *text = phx_json_dump(p->state, true);
     phx_error_t e = {0};
     int rc = 0;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", p->state_path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        phx_dir_ensure(dir, 0700, NULL); /* ~/.phx on a first paid call; a failure shows below */
+    }
     if (!text || phx_file_write_atomic(p->state_path, text, strlen(text), 0600, &e))
         rc = cli_error(PHX_EXIT_FAIL, prefix, "cannot record the voucher total in %s: %s",
                        p->state_path, text ? e.message : "out of memory");
