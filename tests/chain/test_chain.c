@@ -422,8 +422,8 @@ static void test_deploy(account_t *gov, const char *dir)
 {
     phx_error_t e = {0};
     CHECK_MSG(phx_chain_deploy(gov->signer, NULL, &dep, &e) == PHX_OK, "deploy: %s", e.message);
-    const uint8_t *addrs[] = {dep.token, dep.registry, dep.jobs};
-    for (int i = 0; i < 3; i++) {
+    const uint8_t *addrs[] = {dep.token, dep.registry, dep.jobs, dep.payments};
+    for (int i = 0; i < 4; i++) {
         phx_buf_t code = PHX_BUF_INIT;
         CHECK(phx_rpc_get_code(rpc, addrs[i], NULL, &code, &e) == PHX_OK && code.len > 100);
         phx_buf_free(&code);
@@ -570,8 +570,38 @@ static void test_digests_match_contracts(void)
                                  phx_json_hex(qhash, 32), phx_json_hex(nonce, 32)),
                        chain_side) == 0 &&
           memcmp(c_side, chain_side, 32) == 0);
-    printf(
-        "digests: domain, result, contract id, quote fields, attest digest match the contracts\n");
+
+    /* A payer's voucher: the C digest, Payments.voucherDigest and the generic
+     * EIP-712 encoder all agree, for a cumulative above 2^64. */
+    CHECK(phx_chain_has_payments(&dep));
+    uint8_t payer[20], op[20], call_hash[32];
+    memset(payer, 0x51, 20);
+    memset(op, 0x52, 20);
+    phx_chain_call_hash(cid, out_hash, call_hash);
+    phx_u256_t cum = phx_u256_mul_u64(&(phx_u256_t){{[23] = 1}}, 3); /* 3 * 2^64 */
+    char cum_dec[80];
+    phx_u256_to_dec(&cum, cum_dec);
+    phx_chain_voucher_digest(dep.chain_id, dep.payments, payer, op, &cum, call_hash, c_side);
+    CHECK(read_bytes32(dep.payments, "voucherDigest(address,address,uint256,bytes32)",
+                       json_pack("[o,o,s,o]", addr_json(payer), addr_json(op), cum_dec,
+                                 phx_json_hex(call_hash, 32)),
+                       chain_side) == 0 &&
+          memcmp(c_side, chain_side, 32) == 0);
+    json_t *typed =
+        json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s,s:I,s:o},"
+                  "s:{s:o,s:o,s:s,s:o}}",
+                  "types", "Voucher", "name", "payer", "type", "address", "name", "operator",
+                  "type", "address", "name", "cumulative", "type", "uint256", "name", "callHash",
+                  "type", "bytes32", "primaryType", "Voucher", "domain", "name", "Phalanx Payments",
+                  "version", "1", "chainId", (json_int_t)dep.chain_id, "verifyingContract",
+                  addr_json(dep.payments), "message", "payer", addr_json(payer), "operator",
+                  addr_json(op), "cumulative", cum_dec, "callHash", phx_json_hex(call_hash, 32));
+    uint8_t generic[32];
+    CHECK_MSG(phx_eip712_digest(typed, generic, &e) == PHX_OK, "%s", e.message);
+    CHECK(memcmp(generic, c_side, 32) == 0);
+    json_decref(typed);
+    printf("digests: domain, result, contract id, quote fields, attest digest, voucher match the "
+           "contracts\n");
 }
 
 static void test_token(account_t *gov, account_t *user, account_t *spender)
