@@ -379,10 +379,10 @@ static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
     json_t *r;
     phx_buf_append_str(b, "<table id=\"requests\"><thead><tr><th>request</th>");
     if (with_contract) phx_buf_append_str(b, "<th>contract</th>");
-    phx_buf_append_str(b, "<th>status</th><th>requester</th><th>fee (wei)</th><th>k</th>"
+    phx_buf_append_str(b, "<th>status</th><th>requester</th><th>fee</th><th>k</th>"
                           "<th>requested at block</th><th>settled at block</th>"
-                          "<th>latency (blocks)</th><th>requested (UTC)</th>"
-                          "<th>latency (s)</th><th>signing operators</th></tr></thead><tbody>");
+                          "<th>latency (blocks)</th><th>latency (s)</th>"
+                          "<th>requested (UTC)</th><th>signing operators</th></tr></thead><tbody>");
     json_array_foreach((json_t *)rows, i, r)
     {
         const char *st = json_string_value(json_object_get(r, "status"));
@@ -403,15 +403,20 @@ static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
         esc(b, st);
         phx_buf_append_str(b, "</td><td class=\"hex\">");
         esc_field(b, r, "requester");
-        static const char *const cols[] = {"fee", "k", "block", "done_block", "latency_blocks"};
+        phx_buf_append_str(b, "</td><td>");
+        const char *fee = json_string_value(json_object_get(r, "fee"));
+        if (fee)
+            pha_cell(b, fee);
+        else
+            esc_field(b, r, "fee");
+        static const char *const cols[] = {"k", "block", "done_block", "latency_blocks",
+                                           "latency_s"};
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             phx_buf_append_str(b, "</td><td>");
             esc_field(b, r, cols[k]);
         }
         phx_buf_append_str(b, "</td><td>");
         block_time_cell(b, json_object_get(r, "time"));
-        phx_buf_append_str(b, "</td><td>");
-        esc_field(b, r, "latency_s");
         phx_buf_append_str(b, "</td><td class=\"hex\">");
         size_t oi;
         json_t *op;

@@ -180,11 +180,11 @@ try {
   const jrows = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   check('jobs page lists the four requests, newest first', jrows.map((r) => r[0]).join(',') === '4,3,2,1', JSON.stringify(jrows));
   const byRid = Object.fromEntries(jrows.map((r) => [r[0], r]));
-  const cols = (r) => { const [rid, cid, st, requester, fee, k, at, done, latency, time, latencyS, ops] = r; return { rid, cid, st, requester, fee, k, at, done, latency, time, latencyS, ops }; };
+  const cols = (r) => { const [rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops] = r; return { rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops }; };
   if (jrows.length === 4) {
     const one = cols(byRid['1']);
     check('jobs page: id, contract, status', one.cid.toLowerCase() === contractId.toLowerCase() && one.st === 'fulfilled', jrows[3].join(' | '));
-    check('jobs page: requester and fee', one.requester.toLowerCase() === ep.user.address.toLowerCase() && /^[1-9][0-9]*$/.test(one.fee) && one.k === '1', jrows[3].join(' | '));
+    check('jobs page: requester and fee', one.requester.toLowerCase() === ep.user.address.toLowerCase() && /^[0-9.]+ PHA$/.test(one.fee) && one.fee !== '0 PHA' && one.k === '1', jrows[3].join(' | '));
     check('jobs page: blocks and latency', Number(one.done) >= Number(one.at) && Number(one.latency) === Number(one.done) - Number(one.at), jrows[3].join(' | '));
     check('jobs page: block time and latency in seconds', /^\d\d:\d\d:\d\d$/.test(one.time) && /^[0-9]+$/.test(one.latencyS) && Number(one.latencyS) < 600, jrows[3].join(' | '));
     check('jobs page: the signing operator', one.ops.toLowerCase().includes(operator), one.ops);
@@ -199,7 +199,7 @@ try {
   const cli = JSON.parse(fs.readFileSync(process.env.PHX_JOBS_JSON, 'utf8')).requests || [];
   check('phx jobs agrees with the page', cli.map((r) => `${r.id} ${r.status}`).join(',') === jrows.map((r) => `${r[0]} ${r[2]}`).join(','),
     `${cli.map((r) => `${r.id} ${r.status}`)} vs ${jrows.map((r) => `${r[0]} ${r[2]}`)}`);
-  await page.screenshot({ path: path.join(shots, 'console-jobs.png') });
+  await page.screenshot({ path: path.join(shots, 'console-jobs.png'), fullPage: true });
 
   // ---- Verify ---------------------------------------------------------------
   async function verify(text) {
