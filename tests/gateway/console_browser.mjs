@@ -172,28 +172,32 @@ try {
   await page.screenshot({ path: path.join(shots, 'console-contract.png') });
 
   const creq = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 2).map((td) => td.textContent).join(' ')));
-  check('contract page lists its on-chain requests with their states', creq.join(',') === '4 pending,3 fulfilled,2 refunded,1 fulfilled', creq.join(','));
+  check('contract page lists its on-chain requests with their states', creq.join(',') === '5 failed,4 pending,3 fulfilled,2 refunded,1 fulfilled', creq.join(','));
 
   // ---- Jobs -----------------------------------------------------------------
   await page.click('nav a[href="/jobs"]');
   await page.waitForSelector('#requests');
   const jrows = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  check('jobs page lists the four requests, newest first', jrows.map((r) => r[0]).join(',') === '4,3,2,1', JSON.stringify(jrows));
+  check('jobs page lists the five requests, newest first', jrows.map((r) => r[0]).join(',') === '5,4,3,2,1', JSON.stringify(jrows));
   const byRid = Object.fromEntries(jrows.map((r) => [r[0], r]));
   const cols = (r) => { const [rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops] = r; return { rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops }; };
-  if (jrows.length === 4) {
+  if (jrows.length === 5) {
     const one = cols(byRid['1']);
-    check('jobs page: id, contract, status', one.cid.toLowerCase() === contractId.toLowerCase() && one.st === 'fulfilled', jrows[3].join(' | '));
-    check('jobs page: requester and fee', one.requester.toLowerCase() === ep.user.address.toLowerCase() && /^[0-9.]+ PHA$/.test(one.fee) && one.fee !== '0 PHA' && one.k === '1', jrows[3].join(' | '));
-    check('jobs page: blocks and latency', Number(one.done) >= Number(one.at) && Number(one.latency) === Number(one.done) - Number(one.at), jrows[3].join(' | '));
-    check('jobs page: block time and latency in seconds', /^\d\d:\d\d:\d\d$/.test(one.time) && /^[0-9]+$/.test(one.latencyS) && Number(one.latencyS) < 600, jrows[3].join(' | '));
+    check('jobs page: id, contract, status', one.cid.toLowerCase() === contractId.toLowerCase() && one.st === 'fulfilled', byRid['1'].join(' | '));
+    check('jobs page: requester and fee', one.requester.toLowerCase() === ep.user.address.toLowerCase() && /^[0-9.]+ PHA$/.test(one.fee) && one.fee !== '0 PHA' && one.k === '1', byRid['1'].join(' | '));
+    check('jobs page: blocks and latency', Number(one.done) >= Number(one.at) && Number(one.latency) === Number(one.done) - Number(one.at), byRid['1'].join(' | '));
+    check('jobs page: block time and latency in seconds', /^\d\d:\d\d:\d\d$/.test(one.time) && /^[0-9]+$/.test(one.latencyS) && Number(one.latencyS) < 600, byRid['1'].join(' | '));
     check('jobs page: the signing operator', one.ops.toLowerCase().includes(operator), one.ops);
     const two = cols(byRid['2']);
     check('jobs page: the k = 2 request refunded after an hour of chain time (seconds, from block timestamps)',
-      two.st === 'refunded' && two.k === '2' && Number(two.latencyS) >= 3600 && Number(two.latency) < 100, jrows[2].join(' | '));
+      two.st === 'refunded' && two.k === '2' && Number(two.latencyS) >= 3600 && Number(two.latency) < 100, byRid['2'].join(' | '));
     const four = cols(byRid['4']);
-    check('jobs page: the open request pending, not settled', four.st === 'pending' && four.done === '\u2014' && four.latencyS === '\u2014', jrows[0].join(' | '));
+    check('jobs page: the open request pending, not settled', four.st === 'pending' && four.done === '\u2014' && four.latencyS === '\u2014', byRid['4'].join(' | '));
     check('jobs page: the third fulfilled', cols(byRid['3']).st === 'fulfilled');
+    const five = cols(byRid['5']);
+    check('jobs page: the consumer whose callback reverted: failed, settled, operator paid',
+      five.st === 'failed' && Number(five.done) >= Number(five.at) && five.ops.toLowerCase().includes(operator) &&
+      five.requester.toLowerCase() !== ep.user.address.toLowerCase(), byRid['5'].join(' | '));
   }
   // One reader: `phx jobs --json` tells the same states.
   const cli = JSON.parse(fs.readFileSync(process.env.PHX_JOBS_JSON, 'utf8')).requests || [];

@@ -66,11 +66,12 @@ id=$(json "$tmp/deploy.json" "['id']")
     exit 1
 }
 
-# On-chain requests for the contract, for the Jobs page, in each state the
-# devnet can reach without a consumer contract: #1 fulfilled by the devnet's
-# worker; #2 asks for k = 2 signatures, which the one worker cannot give, so it
-# stays pending until an hour of chain time passes and #3's sweep refunds it;
-# #3 fulfilled; #4 (k = 2 again) pending. Each wait is bounded.
+# On-chain requests for the contract, for the Jobs page, one in each state:
+# #1 fulfilled by the devnet's worker; #2 asks for k = 2 signatures, which the
+# one worker cannot give, so it stays pending until an hour of chain time
+# passes and #3's sweep refunds it; #3 fulfilled; #4 (k = 2 again) pending;
+# #5 asked by a TestConsumer told to revert in its callback: fulfilled and
+# paid, callback failed. Each wait is bounded.
 cast=$nm/.bin/cast
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
@@ -107,6 +108,19 @@ ask 1
 settled 2 4
 settled 3 2
 ask 2
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+bin=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bytecode'])" "$(dirname "$phx")/contracts/TestConsumer.json")
+consumer=$("$cast" send --rpc-url "$rpc" --private-key "$ukey" --json --create "${bin}$("$cast" abi-encode "c(address,address)" "$jobs" "$token" | cut -c3-)" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+{ [ -n "$consumer" ] &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$token" 'transfer(address,uint256)' "$consumer" 10000000000000000000 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$consumer" 'setMode(uint8)' 1 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$consumer" 'ask(bytes32,bytes,uint256,uint32,uint8)' \
+        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 300000 1 >/dev/null; } || {
+    echo "FAIL a request from a TestConsumer whose callback reverts"
+    exit 1
+}
+settled 5 3
 # The CLI's view of the same requests (the same reader as the pages), and the
 # operator's stake as the Registry tells it, for the page to agree with.
 "$phx" jobs --json >"$tmp/jobs.json" 2>"$tmp/jobs.err" || {
