@@ -34,6 +34,30 @@ typedef struct {
  * reverted), "refunded"; "none" or "unknown" for other values. */
 const char *phx_chain_request_status_name(uint8_t status);
 
+/* One event of the request lifecycle decoded from a log of the Jobs contract
+ * (what the reader applies; outside input, fuzzed in fuzz/fuzz_chain.c). */
+enum {
+    PHX_CHAIN_JOBS_EV_REQUESTED,
+    PHX_CHAIN_JOBS_EV_FULFILLED,
+    PHX_CHAIN_JOBS_EV_REFUNDED,
+    PHX_CHAIN_JOBS_EV_CALLBACK_FAILED
+};
+typedef struct {
+    int kind; /* PHX_CHAIN_JOBS_EV_* */
+    uint64_t request_id;
+    phx_chain_requested_t requested; /* REQUESTED only (owns its input) */
+    bool callback_ok;                /* FULFILLED */
+    uint8_t (*operators)[20];        /* FULFILLED: malloc'ed, operator_count of them */
+    size_t operator_count;
+} phx_chain_jobs_event_t;
+
+/* Decode log as one of the four; PHX_ERR_NOT_FOUND when its topic0 is none of
+ * them, another error when it is malformed. Clear with _clear (also after an
+ * error). */
+phx_err_t phx_chain_parse_jobs_event(const phx_evm_log_t *log, phx_chain_jobs_event_t *out,
+                                     phx_error_t *e);
+void phx_chain_jobs_event_clear(phx_chain_jobs_event_t *ev);
+
 /* A reader over rpc_url's Jobs contract of d, starting at d->block. Nothing is
  * read until phx_chain_requests_sync. Thread-safe: sync and reads lock. */
 phx_err_t phx_chain_requests_open(const char *rpc_url, const phx_chain_deployment_t *d,

@@ -12,13 +12,26 @@
 #include "phx/chain_requests.h"
 
 #define CALLBACK_FAILED_SIG "CallbackFailed(uint256 indexed requestId,bytes reason)"
-enum { EV_REQUESTED, EV_FULFILLED, EV_REFUNDED, EV_CALLBACK_FAILED, EV_COUNT };
+#define EV_COUNT 4
+
+/* topic0 of the four events, in PHX_CHAIN_JOBS_EV_* order. */
+static uint8_t ev_topics[EV_COUNT][32];
+static bool ev_topics_ok;
+static pthread_once_t ev_once = PTHREAD_ONCE_INIT;
+
+static void ev_topics_init(void)
+{
+    static const char *const sigs[EV_COUNT] = {PHX_CHAIN_EV_REQUESTED, PHX_CHAIN_EV_FULFILLED,
+                                               PHX_CHAIN_EV_REFUNDED, CALLBACK_FAILED_SIG};
+    ev_topics_ok = true;
+    for (int k = 0; k < EV_COUNT; k++)
+        ev_topics_ok &= phx_abi_event_topic(sigs[k], ev_topics[k], NULL) == PHX_OK;
+}
 
 struct phx_chain_requests {
     pthread_mutex_t lock;
     phx_rpc_t *rpc;
     phx_evm_follower_t *follower;
-    uint8_t topics[EV_COUNT][32];
     phx_chain_request_entry_t *items; /* ascending by id */
     size_t n, cap;
     uint64_t time_block, time_value; /* the last block timestamp read */
@@ -73,26 +86,73 @@ static phx_err_t indexed_id(const phx_evm_log_t *log, uint64_t *id, phx_error_t 
     return phx_u256_to_u64(&v, id, e);
 }
 
-static phx_err_t on_requested(phx_chain_requests_t *r, const phx_evm_log_t *log, phx_error_t *e)
+void phx_chain_jobs_event_clear(phx_chain_jobs_event_t *ev)
 {
-    phx_chain_requested_t q;
-    phx_err_t err = phx_chain_parse_requested(log, &q, e);
+    if (!ev) return;
+    phx_chain_requested_clear(&ev->requested);
+    free(ev->operators);
+    memset(ev, 0, sizeof *ev);
+}
+
+static phx_err_t parse_fulfilled(const phx_evm_log_t *log, phx_chain_jobs_event_t *out,
+                                 phx_error_t *e)
+{
+    phx_abi_value_t *v = NULL;
+    phx_err_t err = phx_abi_decode_log(PHX_CHAIN_EV_FULFILLED, false, log, &v, e);
     if (err) return err;
-    phx_chain_request_entry_t x = {.id = q.request_id,
+    const phx_abi_value_t *ops = v->count == 6 ? &v->items[4] : NULL;
+    if (!ops) {
+        err = phx_fail(e, PHX_ERR_INVALID, "Fulfilled: %zu fields", v->count);
+    } else if (ops->count && !(out->operators = malloc(ops->count * 20))) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "requests: out of memory");
+    } else {
+        for (size_t i = 0; i < ops->count; i++)
+            memcpy(out->operators[i], ops->items[i].word + 12, 20);
+        out->operator_count = ops->count;
+        out->callback_ok = v->items[3].word[31] != 0;
+    }
+    phx_abi_value_free(v);
+    return err;
+}
+
+phx_err_t phx_chain_parse_jobs_event(const phx_evm_log_t *log, phx_chain_jobs_event_t *out,
+                                     phx_error_t *e)
+{
+    memset(out, 0, sizeof *out);
+    pthread_once(&ev_once, ev_topics_init);
+    if (!ev_topics_ok) return phx_fail(e, PHX_ERR_INTERNAL, "Jobs event topics");
+    out->kind = -1;
+    for (int k = 0; k < EV_COUNT && out->kind < 0; k++)
+        if (log->topic_count && !memcmp(log->topics[0], ev_topics[k], 32)) out->kind = k;
+    if (out->kind < 0) return phx_fail(e, PHX_ERR_NOT_FOUND, "not a Jobs request event");
+    if (out->kind == PHX_CHAIN_JOBS_EV_REQUESTED) {
+        phx_err_t err = phx_chain_parse_requested(log, &out->requested, e);
+        if (!err) out->request_id = out->requested.request_id;
+        return err;
+    }
+    phx_err_t err = indexed_id(log, &out->request_id, e);
+    if (!err && out->kind == PHX_CHAIN_JOBS_EV_FULFILLED) err = parse_fulfilled(log, out, e);
+    return err;
+}
+
+static phx_err_t on_requested(phx_chain_requests_t *r, const phx_evm_log_t *log,
+                              const phx_chain_requested_t *q, phx_error_t *e)
+{
+    phx_chain_request_entry_t x = {.id = q->request_id,
                                    .status = PHX_CHAIN_REQ_PENDING,
-                                   .fee = q.fee,
-                                   .k = q.k,
-                                   .deadline = q.deadline,
+                                   .fee = q->fee,
+                                   .k = q->k,
+                                   .deadline = q->deadline,
                                    .block = log->block_number};
-    memcpy(x.contract_id, q.contract_id, 32);
-    memcpy(x.requester, q.requester, 20);
-    phx_chain_requested_clear(&q);
+    memcpy(x.contract_id, q->contract_id, 32);
+    memcpy(x.requester, q->requester, 20);
     /* At-least-once delivery: a page delivered again brings its ids again. */
     if (find(r, x.id)) return PHX_OK;
     if (r->n && r->items[r->n - 1].id > x.id)
         return phx_fail(e, PHX_ERR_STATE, "request %llu after %llu: ids out of order",
                         (unsigned long long)x.id, (unsigned long long)r->items[r->n - 1].id);
-    if ((err = block_time(r, x.block, &x.time, e))) return err;
+    phx_err_t err = block_time(r, x.block, &x.time, e);
+    if (err) return err;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
         phx_chain_request_entry_t *p = realloc(r->items, cap * sizeof *p);
@@ -114,60 +174,39 @@ static phx_err_t settle(phx_chain_requests_t *r, phx_chain_request_entry_t *x, u
     return PHX_OK;
 }
 
-static phx_err_t on_fulfilled(phx_chain_requests_t *r, phx_chain_request_entry_t *x,
-                              const phx_evm_log_t *log, phx_error_t *e)
-{
-    phx_abi_value_t *v = NULL;
-    phx_err_t err = phx_abi_decode_log(PHX_CHAIN_EV_FULFILLED, false, log, &v, e);
-    if (err) return err;
-    if (v->count != 6) {
-        err = phx_fail(e, PHX_ERR_INTERNAL, "Fulfilled: %zu fields", v->count);
-        goto out;
-    }
-    const phx_abi_value_t *ops = &v->items[4];
-    uint8_t(*list)[20] = ops->count ? malloc(ops->count * 20) : NULL;
-    if (ops->count && !list) {
-        err = phx_fail(e, PHX_ERR_NOMEM, "requests: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < ops->count; i++)
-        memcpy(list[i], ops->items[i].word + 12, 20);
-    bool ok = v->items[3].word[31] != 0;
-    if ((err =
-             settle(r, x, ok ? PHX_CHAIN_REQ_FULFILLED : PHX_CHAIN_REQ_CALLBACK_FAILED, log, e))) {
-        free(list);
-        goto out;
-    }
-    entry_clear(x);
-    x->operators = list;
-    x->operator_count = ops->count;
-out:
-    phx_abi_value_free(v);
-    return err;
-}
-
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
 {
     phx_chain_requests_t *r = ctx;
-    int kind = -1;
-    for (int k = 0; k < EV_COUNT && kind < 0; k++)
-        if (log->topic_count && !memcmp(log->topics[0], r->topics[k], 32)) kind = k;
-    if (kind < 0) return PHX_OK;
-    if (kind == EV_REQUESTED) return on_requested(r, log, e);
-    uint64_t id;
-    phx_err_t err = indexed_id(log, &id, e);
-    if (err) return err;
-    phx_chain_request_entry_t *x = find(r, id);
-    if (!x) return PHX_OK; /* requested before the deployment block we start at */
-    switch (kind) {
-    case EV_FULFILLED:
-        return on_fulfilled(r, x, log, e);
-    case EV_REFUNDED:
-        return settle(r, x, PHX_CHAIN_REQ_REFUNDED, log, e);
+    phx_chain_jobs_event_t ev;
+    phx_err_t err = phx_chain_parse_jobs_event(log, &ev, e);
+    if (err == PHX_ERR_NOT_FOUND) err = PHX_OK; /* the filter asks for these four only */
+    if (err || ev.kind < 0) goto out;
+    if (ev.kind == PHX_CHAIN_JOBS_EV_REQUESTED) {
+        err = on_requested(r, log, &ev.requested, e);
+        goto out;
+    }
+    phx_chain_request_entry_t *x = find(r, ev.request_id);
+    if (!x) goto out; /* requested before the deployment block we start at */
+    switch (ev.kind) {
+    case PHX_CHAIN_JOBS_EV_FULFILLED:
+        err = settle(r, x, ev.callback_ok ? PHX_CHAIN_REQ_FULFILLED : PHX_CHAIN_REQ_CALLBACK_FAILED,
+                     log, e);
+        if (!err) {
+            entry_clear(x);
+            x->operators = ev.operators; /* moved */
+            x->operator_count = ev.operator_count;
+            ev.operators = NULL;
+        }
+        break;
+    case PHX_CHAIN_JOBS_EV_REFUNDED:
+        err = settle(r, x, PHX_CHAIN_REQ_REFUNDED, log, e);
+        break;
     default: /* CallbackFailed comes with its Fulfilled (callbackOk false) */
         x->status = PHX_CHAIN_REQ_CALLBACK_FAILED;
-        return PHX_OK;
     }
+out:
+    phx_chain_jobs_event_clear(&ev);
+    return err;
 }
 
 static phx_err_t on_rollback(void *ctx, uint64_t first_void_block, phx_error_t *e)
@@ -192,22 +231,19 @@ static phx_err_t on_rollback(void *ctx, uint64_t first_void_block, phx_error_t *
 phx_err_t phx_chain_requests_open(const char *rpc_url, const phx_chain_deployment_t *d,
                                   phx_chain_requests_t **out, phx_error_t *e)
 {
-    static const char *const sigs[EV_COUNT] = {PHX_CHAIN_EV_REQUESTED, PHX_CHAIN_EV_FULFILLED,
-                                               PHX_CHAIN_EV_REFUNDED, CALLBACK_FAILED_SIG};
     *out = NULL;
     phx_chain_requests_t *r = calloc(1, sizeof *r);
     if (!r) return phx_fail(e, PHX_ERR_NOMEM, "requests: out of memory");
     pthread_mutex_init(&r->lock, NULL);
-    phx_err_t err = PHX_OK;
-    for (int k = 0; k < EV_COUNT && !err; k++)
-        err = phx_abi_event_topic(sigs[k], r->topics[k], e);
+    pthread_once(&ev_once, ev_topics_init);
+    phx_err_t err = ev_topics_ok ? PHX_OK : phx_fail(e, PHX_ERR_INTERNAL, "Jobs event topics");
     phx_rpc_opts_t ro = {.timeout_ms = 5000};
     if (!err) err = phx_rpc_open(rpc_url, &ro, &r->rpc, e);
     if (!err) {
         phx_evm_follower_opts_t fo = {.start_block = d->block,
                                       .addresses = (const uint8_t(*)[20])d->jobs,
                                       .address_count = 1,
-                                      .topic0 = (const uint8_t(*)[32])r->topics,
+                                      .topic0 = (const uint8_t(*)[32])ev_topics,
                                       .topic0_count = EV_COUNT};
         err = phx_evm_follower_open(r->rpc, &fo, &r->follower, e);
     }
