@@ -182,9 +182,9 @@ static json_t *chain_view(phx_gateway_t *g, json_t *net, phx_error_t *why)
         uint8_t op[20];
         phx_u256_t stake;
         char dec[80];
-        if (phx_json_get_hex_fixed(w, "operator", op, 20, NULL) ||
-            phx_chain_stake_of(rpc, d, op, &stake, NULL))
-            continue;
+        if (phx_json_get_hex_fixed(w, "operator", op, 20, NULL)) continue; /* not on chain */
+        /* A node that does not answer: say so once, not once per worker. */
+        if (phx_chain_stake_of(rpc, d, op, &stake, why)) goto out;
         phx_u256_to_dec(&stake, dec);
         json_object_set_new(w, "stake", json_string(dec));
     }
