@@ -306,6 +306,15 @@ typedef struct {
 enum { PHX_CHAIN_KMS_NONE = 0, PHX_CHAIN_KMS_ADMITTED = 1, PHX_CHAIN_KMS_REVOKED = 2 };
 phx_err_t phx_chain_kms_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                             phx_chain_kms_t *out, phx_error_t *e);
+/* Every KMS key the Registry ever admitted (its KmsAdmitted events from the
+ * deployment block), in admission order; phx_chain_kms_get tells whether each
+ * is still admitted. *out is malloc'ed (free()); NULL when count is 0. */
+phx_err_t phx_chain_kms_list(phx_rpc_t *rpc, const phx_chain_deployment_t *d, uint8_t (**out)[20],
+                             size_t *count, phx_error_t *e);
+/* Registry.stakeOf(operator): the operator's bonded PHA, or its StakePool
+ * stake once governance has set the Registry's staking contract. */
+phx_err_t phx_chain_stake_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                             const uint8_t operator_[20], phx_u256_t *out, phx_error_t *e);
 /* isKms(kms) on the Registry: admitted, not revoked, measurement still allowed. */
 phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                            bool *out, phx_error_t *e);

@@ -107,9 +107,10 @@ typedef enum { NET_DEPLOY, NET_UPDATE, NET_SECRETS } net_deploy_mode_t;
 int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode);
 extern const char net_update_help[], net_secrets_help[];
 
-/* The newest `limit` Jobs requests (of `contract` only, when not NULL, among
- * the newest 1000), newest first, as {"id","status","requester","contract_id",
- * "fee","deadline"}; NULL when no chain is known (no endpoints file). */
+/* The newest `limit` Jobs requests (of `contract` only, when not NULL), newest
+ * first, from the chain's events by phx_chain_requests (the console's reader):
+ * phx_chain_requests_json's objects. NULL when no chain is known (no endpoints
+ * file) or it cannot be read. */
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit);
 
 /* Gateway job records, one line each, optionally with their console logs. */
