@@ -955,7 +955,7 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
         return false;
     }
     if (!produce_output(eng, rv, res)) return false;
-    /* Anything still queued after the result was produced is dropped with the process. */
+    /* Anything still queued after the result was produced is dropped (phx_js_run). */
     res->status = PHX_JS_OK;
     return true;
 }
@@ -964,6 +964,9 @@ extern "C" phx_err_t phx_js_prepare(phx_js_engine_t *eng, bool test_hooks, phx_e
 {
     if (eng->ready_global) return PHX_OK;
     JSContext *cx = eng->cx;
+    /* Between runs (a warm sandbox): a late abort of the previous run must not
+     * fail the trusted warm-up or the next run. */
+    eng->abort_reason.store(0);
     phx_js_result_t res;
     memset(&res, 0, sizeof res);
     JS::RootedObject global(cx);
@@ -991,6 +994,7 @@ extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
     if (!call->host) return phx_fail(e, PHX_ERR_INVALID, "no host callback");
     JSContext *cx = eng->cx;
     eng->call = call;
+    eng->abort_reason.store(0); /* each run has its own budget (warm sandboxes run several) */
     eng->heap_baseline = JS_GetGCParameter(cx, JSGC_BYTES);
     eng->running = true;
 
@@ -1019,6 +1023,9 @@ extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
         eng->jobs->clear();
         JS_ClearPendingException(cx);
     }
+    /* WeakRef targets this run kept alive are released (the spec's
+     * ClearKeptObjects at the end of a job); nothing of the realm stays rooted. */
+    JS::ClearKeptObjects(cx);
     eng->running = false;
     eng->call = nullptr;
     return PHX_OK;
