@@ -537,7 +537,7 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
         if (!warm || !sbx_status_reusable(res.status)) _exit(SBX_EXIT_DONE);
         phx_js_result_free(&res);
         phx_buf_free(&frame);
-        if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
+        if (phx_js_prepare_next(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
     }
     /* No teardown: the process is the unit of cleanup. */
 }
