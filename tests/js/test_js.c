@@ -877,6 +877,83 @@ static void test_leaks(phx_sandbox_pool_t *pool)
     phx_sandbox_result_free(&after);
 }
 
+/* The warm process's life (both modes run it; in process isolation every call
+ * must get its own process): bound to one contract id and code, recycled after
+ * warm_uses calls, when idle, and after an invocation that did not end by itself. */
+static void test_lifecycle(void)
+{
+    phx_sandbox_config_t cfg = {0};
+    cfg.limits.cpu_ms = 1500;
+    cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
+    cfg.jit = true;
+    cfg.test_hooks = true;
+    cfg.isolation = isolation;
+    cfg.warm_uses = 3;
+    cfg.warm_idle_ms = 300;
+    phx_sandbox_pool_t *p;
+    phx_error_t e;
+    CHECK(phx_sandbox_pool_new(&cfg, &p, &e) == PHX_OK);
+    const bool warm = isolation == PHX_SANDBOX_ISOLATION_WARM;
+    opts_t a = {.contract_id = "life-a"}, b = {.contract_id = "life-b"};
+    const char *echo = "export default async () => 'same code'; // %d";
+    int pid[8];
+    uint32_t uses[8];
+    /* a, a, b (same code, other id), a with other code, a, a (fourth use: recycled) */
+    const struct {
+        const opts_t *o;
+        int variant;
+    } calls[] = {{&a, 0}, {&a, 0}, {&b, 0}, {&a, 1}, {&a, 0}, {&a, 0}};
+    for (int i = 0; i < 6; i++) {
+        phx_sandbox_result_t r = run_with(p, calls[i].o, echo, calls[i].variant);
+        CHECK(test_sandbox_output_is(&r, "\"same code\""));
+        pid[i] = r.sandbox_pid;
+        uses[i] = r.sandbox_uses;
+        phx_sandbox_result_free(&r);
+    }
+    printf("lifecycle (%s): pids %d %d %d %d %d %d, uses %u %u %u %u %u %u\n",
+           phx_sandbox_isolation_name(isolation), pid[0], pid[1], pid[2], pid[3], pid[4], pid[5],
+           uses[0], uses[1], uses[2], uses[3], uses[4], uses[5]);
+    CHECK(pid[2] != pid[0] && pid[3] != pid[0] && pid[3] != pid[2]); /* one contract per process */
+    if (warm) {
+        CHECK(pid[1] == pid[0] && pid[4] == pid[0] && uses[4] == 3); /* served a's calls */
+        CHECK(pid[5] != pid[0] && uses[5] == 1);                     /* recycled after 3 uses */
+    } else {
+        CHECK(pid[1] != pid[0] && pid[5] != pid[4] && uses[1] == 1 && uses[5] == 1);
+    }
+    /* Idle: the reaper recycles it after warm_idle_ms. */
+    usleep(1000 * 1000);
+    phx_sandbox_result_t r = run_with(p, &a, echo, 0);
+    CHECK(test_sandbox_output_is(&r, "\"same code\"") && r.sandbox_pid != pid[5] &&
+          r.sandbox_uses == 1);
+    phx_sandbox_result_free(&r);
+    CHECK(kill(pid[5], 0) != 0); /* killed and reaped, not merely forgotten */
+    /* After an abort (cpu_limit) the process is gone; the contract's next call,
+     * which ends by itself, gets a new one. */
+    const char *spin = "export default async (i) => { if (i) for (;;); return 'ok'; };";
+    opts_t quiet = {.contract_id = "life-spin", .input = "0"};
+    opts_t loud = {.contract_id = "life-spin", .input = "1"};
+    phx_sandbox_result_t r1 = run_with(p, &quiet, "%s", spin);
+    phx_sandbox_result_t r2 = run_with(p, &loud, "%s", spin);
+    phx_sandbox_result_t r3 = run_with(p, &quiet, "%s", spin);
+    CHECK(test_sandbox_output_is(&r1, "\"ok\"") && failed_with(&r2, "cpu_limit") &&
+          test_sandbox_output_is(&r3, "\"ok\""));
+    if (warm) CHECK(r2.sandbox_pid == r1.sandbox_pid && r2.sandbox_uses == 2);
+    CHECK(r3.sandbox_pid != r2.sandbox_pid && r3.sandbox_uses == 1);
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
+    phx_sandbox_result_free(&r3);
+    /* The source's own directive wins over the pool's warm default. */
+    const char *strict = "'use process isolation';\nexport default async () => 1;";
+    r1 = run_with(p, &a, "%s", strict);
+    r2 = run_with(p, &a, "%s", strict);
+    CHECK(r1.ok && r2.ok && r1.isolation == PHX_SANDBOX_ISOLATION_PROCESS &&
+          r2.sandbox_pid != r1.sandbox_pid && r2.sandbox_uses == 1);
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
+    phx_sandbox_pool_free(p);
+}
+
 static void test_request_timeout(void)
 {
     char allow0[32];
@@ -1079,10 +1156,19 @@ int main(int argc, char **argv)
     shared_pool = pool;
     strict_pool = strict;
     static const test_case_t cases[] = {
-        TEST_CASE(test_defaults),    TEST_CASE(case_language), TEST_CASE(case_helpers),
-        TEST_CASE(case_fetch),       TEST_CASE(case_kv),       TEST_CASE(case_secrets),
-        TEST_CASE(case_phat),        TEST_CASE(case_hostile),  TEST_CASE(case_leaks),
-        TEST_CASE(case_zygote_dies), TEST_CASE(test_wall),     TEST_CASE(test_request_timeout),
+        TEST_CASE(test_defaults),
+        TEST_CASE(case_language),
+        TEST_CASE(case_helpers),
+        TEST_CASE(case_fetch),
+        TEST_CASE(case_kv),
+        TEST_CASE(case_secrets),
+        TEST_CASE(case_phat),
+        TEST_CASE(case_hostile),
+        TEST_CASE(case_leaks),
+        TEST_CASE(test_lifecycle),
+        TEST_CASE(case_zygote_dies),
+        TEST_CASE(test_wall),
+        TEST_CASE(test_request_timeout),
     };
     int rc = test_run(isolation == PHX_SANDBOX_ISOLATION_WARM ? "test_js" : "test_js_process",
                       cases, TEST_COUNT(cases));
