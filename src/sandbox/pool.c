@@ -39,6 +39,7 @@ typedef struct {
     uint32_t uses;    /* invocations served */
     uint64_t last_ms; /* phx_monotonic_ms() when it last finished */
     long base_rss;    /* RSS after its first invocation, bytes */
+    long last_rss;    /* RSS after its latest invocation */
 } warm_t;
 
 struct phx_sandbox_pool {
@@ -703,24 +704,30 @@ static long rss_bytes_of(pid_t pid)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-/* A process's CPU time (user + system) so far, from the kernel: what its
- * RLIMIT_CPU counts. 0 when it cannot be read. */
-static uint64_t proc_cpu_ms(pid_t pid)
+/* A process's CPU time (user + system) so far, what its RLIMIT_CPU counts, and
+ * its RSS, from the kernel in one read. false when it cannot be read. */
+static bool proc_stat(pid_t pid, uint64_t *cpu_ms, long *rss_bytes)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    if (!f) return false;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
     const char *q = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
     unsigned long long ut = 0, st = 0;
-    if (!q ||
-        sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
+    long pages = 0;
+    if (!q || sscanf(q + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+                     " %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                     &ut, &st, &pages) != 3)
+        return false;
     long hz = sysconf(_SC_CLK_TCK);
-    return hz > 0 ? (ut + st) * 1000u / (unsigned long long)hz : 0;
+    if (hz <= 0) return false;
+    *cpu_ms = (ut + st) * 1000u / (unsigned long long)hz;
+    *rss_bytes = pages * sysconf(_SC_PAGESIZE);
+    return true;
 }
 
 static void put_u64(phx_buf_t *b, uint64_t v)
@@ -959,9 +966,11 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     uint64_t t0 = phx_monotonic_ms();
     uint64_t deadline = t0 + L->wall_ms;
     host.deadline_ms = deadline;
+    /* A warm process's RSS was measured when it came back (one /proc read per call). */
+    long rss_now = have ? w.last_rss : rss_bytes_of(c.pid);
     watch_t watch = {.pid = c.pid,
-                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 +
-                                      (64u << 20) + SBX_RSS_SLACK_BYTES};
+                     .rss_cap_bytes =
+                         (uint64_t)rss_now + L->mem_bytes * 2 + (64u << 20) + SBX_RSS_SLACK_BYTES};
     phx_buf_t frame = PHX_BUF_INIT, reply = PHX_BUF_INIT;
     phx_error_t ferr = {0};
     bool got_result = false, killed_wall = false;
@@ -1023,13 +1032,14 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
                  res->failure == PHX_SBX_FAIL_PENDING) &&
                 w.uses + 1 < p->cfg.warm_uses;
     if (keep) {
-        uint64_t cpu_s = (L->cpu_ms + 999) / 1000 + 1;
-        long rss = rss_bytes_of(c.pid);
+        uint64_t cpu_s = (L->cpu_ms + 999) / 1000 + 1, cpu_used = 0;
+        long rss = 0;
+        if (!proc_stat(c.pid, &cpu_used, &rss) || rss <= 0) keep = false;
         if (w.uses == 0) w.base_rss = rss;
-        if (rss <= 0 ||
-            (uint64_t)rss > (uint64_t)w.base_rss + L->mem_bytes / 2 + SBX_RSS_SLACK_BYTES)
+        w.last_rss = rss;
+        if ((uint64_t)rss > (uint64_t)w.base_rss + L->mem_bytes / 2 + SBX_RSS_SLACK_BYTES)
             keep = false;
-        if (proc_cpu_ms(c.pid) / 1000 + 2 * cpu_s > cpu_s * SBX_WARM_CPU_LIFETIMES) keep = false;
+        if (cpu_used / 1000 + 2 * cpu_s > cpu_s * SBX_WARM_CPU_LIFETIMES) keep = false;
     }
     bool deferred = false;
     if (keep) {
