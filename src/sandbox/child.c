@@ -538,6 +538,8 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
         phx_js_result_free(&res);
         phx_buf_free(&frame);
         if (phx_js_prepare_next(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
+        /* Tell the worker: it prefers a process whose realm is ready (pool.c). */
+        if (sbx_write_frame(chan, PHX_SBX_READY, NULL, 0, NULL, 0, 0, &e)) _exit(SBX_EXIT_DONE);
     }
     /* No teardown: the process is the unit of cleanup. */
 }

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t last_ms; /* phx_monotonic_ms() when it last finished */
     long base_rss;    /* RSS after its first invocation, bytes */
     long last_rss;    /* RSS after its latest invocation */
+    bool ready;       /* its READY frame (next realm built) has been read */
 } warm_t;
 
 struct phx_sandbox_pool {
@@ -256,6 +257,31 @@ static void retire_locked(phx_sandbox_pool_t *p, const child_t *c)
         while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR) {
         }
     }
+}
+
+/* Whether a warm process has built its next realm: its READY frame, read here
+ * without blocking (the channel is non-blocking). Anything else on the channel
+ * of an idle process is a breach: false, and *broken set. */
+static bool warm_ready(warm_t *w, bool *broken)
+{
+    *broken = false;
+    if (w->ready) return true;
+    static const uint8_t want[5] = {1, 0, 0, 0, PHX_SBX_READY};
+    uint8_t got[5];
+    ssize_t n;
+    do {
+        n = recv(w->c.fd, got, sizeof got, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n > 0 && n < (ssize_t)sizeof got && !memcmp(got, want, (size_t)n))
+        return false; /* partial */
+    if (n != (ssize_t)sizeof got || memcmp(got, want, sizeof want) ||
+        recv(w->c.fd, got, sizeof got, MSG_DONTWAIT) != (ssize_t)sizeof got) {
+        *broken = true; /* closed, or not the frame it may send */
+        return false;
+    }
+    w->ready = true;
+    return true;
 }
 
 /* Recycle warm processes idle for warm_idle_ms or more (locked). */
@@ -918,11 +944,33 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     child_t c;
     warm_t w = {.uses = 0};
     bool have = false;
-    if (warm) { /* the most recently used idle process of this contract */
-        for (int i = p->nwarm - 1; i >= 0 && !have; i--) {
+    if (warm) {
+        /* An idle process of this contract whose next realm is built, newest
+         * first. If there are only ones still building it, a pre-forked child
+         * (its realm is ready) is quicker: it becomes a second warm process, so
+         * back to back calls alternate between two and one builds while the
+         * other runs. With no pre-forked child at hand, the newest is taken
+         * and the job waits in its channel. */
+        int pick = -1, waiting = -1;
+        for (int i = p->nwarm - 1; i >= 0 && pick < 0; i--) {
             if (memcmp(p->warm[i].key, warm_key, 32)) continue;
-            w = p->warm[i];
-            memmove(p->warm + i, p->warm + i + 1, sizeof(warm_t) * (size_t)(p->nwarm - i - 1));
+            bool broken;
+            if (warm_ready(&p->warm[i], &broken)) {
+                pick = i;
+            } else if (broken) {
+                retire_locked(p, &p->warm[i].c);
+                memmove(p->warm + i, p->warm + i + 1, sizeof(warm_t) * (size_t)(p->nwarm - i - 1));
+                p->nwarm--;
+                if (waiting > i) waiting--;
+            } else if (waiting < 0) {
+                waiting = i;
+            }
+        }
+        if (pick < 0 && waiting >= 0 && p->nidle == 0) pick = waiting;
+        if (pick >= 0) {
+            w = p->warm[pick];
+            memmove(p->warm + pick, p->warm + pick + 1,
+                    sizeof(warm_t) * (size_t)(p->nwarm - pick - 1));
             p->nwarm--;
             have = true;
         }
@@ -990,6 +1038,15 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
             got_result = true; /* a broken protocol is the answer; do not guess more */
             break;
         }
+        if (m.type == PHX_SBX_READY && have && !w.ready) {
+            w.ready = true; /* taken while still building its realm: its one READY */
+            continue;
+        }
+        if (m.type == PHX_SBX_READY) {
+            set_failure(res, PHX_SBX_FAIL_PROTOCOL, "the sandbox sent an unexpected ready");
+            got_result = true;
+            break;
+        }
         if (m.type == PHX_SBX_RESULT) {
             got_result = true;
             result_status = m.status;
@@ -1044,6 +1101,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     bool deferred = false;
     if (keep) {
         w.c = c;
+        w.ready = false;
         w.uses++;
         w.last_ms = phx_monotonic_ms();
         memcpy(w.key, warm_key, 32);
