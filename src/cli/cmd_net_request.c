@@ -7,6 +7,7 @@
 
 #include "cmd_net.h"
 #include "phx/chain.h"
+#include "phx/chain_requests.h"
 #include "phx/crypto.h"
 
 static const char request_help[] =
@@ -217,9 +218,9 @@ static int cmd_request(int argc, char **argv)
         }
     }
     bool run_ok = true;
-    static const char *const names[] = {"none", "pending", "fulfilled", "callback_failed",
-                                        "refunded"};
-    json_object_set_new(res, "status", json_string(status < 5 ? names[status] : "unknown"));
+    /* The request reader's words (phx jobs, the console): one vocabulary. */
+    const char *status_name = phx_chain_request_status_name(status);
+    json_object_set_new(res, "status", json_string(status_name));
     if ((status == PHX_CHAIN_REQ_FULFILLED || status == PHX_CHAIN_REQ_CALLBACK_FAILED) &&
         !fulfilled_output(rpc, &dep, rid, rcpt.block_number, &ev, &e)) {
         phx_buf_t out = PHX_BUF_INIT;
@@ -245,7 +246,7 @@ static int cmd_request(int argc, char **argv)
     if (opts[JSON].seen)
         cli_print_json(res);
     else
-        printf("status     %s\n", status < 5 ? names[status] : "unknown");
+        printf("status     %s\n", status_name);
     if (opts[NOWAIT].seen)
         rc = 0;
     else if (status == PHX_CHAIN_REQ_PENDING)
@@ -253,7 +254,7 @@ static int cmd_request(int argc, char **argv)
                        (unsigned long long)rid, timeout_s);
     else if (status != PHX_CHAIN_REQ_FULFILLED && status != PHX_CHAIN_REQ_CALLBACK_FAILED)
         rc = cli_error(PHX_EXIT_FAIL, prefix, "request #%llu ended %s", (unsigned long long)rid,
-                       status < 5 ? names[status] : "unknown");
+                       status_name);
     else if (!run_ok)
         rc = cli_error(PHX_EXIT_FAIL, prefix,
                        "request #%llu: the contract failed; its error went on chain (ok false)",

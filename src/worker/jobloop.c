@@ -184,7 +184,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (err) return err;
     phx_buf_t output = PHX_BUF_INIT, plain = PHX_BUF_INIT;
     plain.secret = true;
-    char *input = NULL, rid[32];
+    char *input = NULL, rid[67];
     if (memcmp(c.code_hash, j->code_hash, 32)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "the request names another code hash");
         goto out;
@@ -233,13 +233,16 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
         err = phx_fail(e, PHX_ERR_NOMEM, "input");
         goto out;
     }
-    snprintf(rid, sizeof rid, "%llu", (unsigned long long)j->request_id);
+    /* ctx.requestId: the uint256 as 0x + 64 hex, the form a direct call's
+     * (its envelope's request_id) has too. */
+    snprintf(rid, sizeof rid, "0x%064llx", (unsigned long long)j->request_id);
     pthread_mutex_lock(&w->db_lock);
     err = phx_jobdb_start(w->db, j->request_id, e);
     pthread_mutex_unlock(&w->db_lock);
     if (err) goto out;
     bool ok = false;
-    if (sealed_ok && (err = wk_run(w, &c, input, rid, true, &output, NULL, &ok, NULL, e))) goto out;
+    if (sealed_ok && (err = wk_run(w, &c, input, rid, NULL, true, &output, NULL, &ok, NULL, e)))
+        goto out;
     if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
@@ -408,8 +411,18 @@ static void *loop_main(void *arg)
     phx_worker_t *w = L->w;
     phx_evm_follower_cb_t cb = {.on_log = on_log, .on_rollback = on_rollback, .ctx = w};
     uint64_t ids[LIVE_PER_ROUND];
+    uint64_t last_redeem = phx_monotonic_ms();
     while (!atomic_load(&w->stopping)) {
         phx_error_t e = {0};
+        if (phx_monotonic_ms() - last_redeem >= w->redeem_every_ms) {
+            size_t paid = 0;
+            if (wk_pay_redeem(w, &paid, &e))
+                PHX_WARN("worker: redeeming vouchers: %s", e.message);
+            else if (paid)
+                PHX_INFO("worker: redeemed %zu voucher(s) on chain", paid);
+            last_redeem = phx_monotonic_ms();
+            memset(&e, 0, sizeof e);
+        }
         if (phx_evm_follower_poll(L->follower, &cb, NULL, &e))
             PHX_WARN("worker: following the chain: %s", e.message);
         __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
@@ -464,6 +477,14 @@ void wk_jobs_stop(phx_worker_t *w)
     atomic_store(&w->stopping, true);
     pthread_join(w->job_thread, NULL);
     w->job_thread_started = false;
+    /* The vouchers accepted since the last round: the job thread's signer is
+     * free now. A failure leaves them journaled for the next start. */
+    size_t paid = 0;
+    phx_error_t e = {0};
+    if (wk_pay_redeem(w, &paid, &e))
+        PHX_WARN("worker: redeeming vouchers at stop: %s", e.message);
+    else if (paid)
+        PHX_INFO("worker: redeemed %zu voucher(s) on chain at stop", paid);
     loop_t *L = w->loop;
     if (L) phx_evm_follower_close(L->follower);
     free(L);
