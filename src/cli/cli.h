@@ -91,4 +91,13 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
  * ~/.phx/devnet/endpoints.json. 0, or -1 when no path can be formed. */
 int cli_endpoints_path(char *out, size_t cap);
 
+/* phx build (cmd_build.c): whether a contract needs bundling (a .ts file, or
+ * an import statement), and the bundle of file written to out (an ES module
+ * with an inline source map). Returns 0 or an exit code, the error printed. */
+bool cli_build_wanted(const char *file, const uint8_t *src, size_t len);
+int cli_build_bundle(const char *prefix, const char *file, const char *out);
+/* The same into code (appended; the caller frees it), through a file beside
+ * file that is removed again. */
+int cli_build_to_buffer(const char *prefix, const char *file, phx_buf_t *code);
+
 #endif

@@ -5,14 +5,22 @@
 #include <string.h>
 
 #include "cli.h"
+#include "phx/js.h"
 #include "phx/sandbox.h"
 
 static const char help[] =
     "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host "
     "HOST:PORT]...\n"
-    "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n\n"
+    "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n"
+    "               [--flavor phx|chainlink-functions]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
-    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n\n"
+    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n"
+    "With --flavor chainlink-functions the file is a Chainlink Functions source\n"
+    "(top-level return and await; args and bytesArgs from --input, either an array\n"
+    "of args or {\"args\":[…],\"bytesArgs\":[…]}; secrets from --secret; Functions.*);\n"
+    "it runs wrapped exactly as `phx deploy --flavor chainlink-functions` deploys it,\n"
+    "and the bytes it returns are the output (printed as 0x hex).\n"
+    "A .ts file, or one with import statements, runs as its bundle (phx build).\n\n"
     "Options:\n"
     "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
     "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
@@ -25,6 +33,7 @@ static const char help[] =
     "  --kv DIR             where the contract's kv state and the dev key live (default .phx-kv)\n"
     "  --contract-id ID     kv/key namespace (default: the code hash)\n"
     "  --no-jit             interpreter only\n"
+    "  --flavor NAME        phx (default) or chainlink-functions (see above)\n"
     "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
     "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
 
@@ -64,6 +73,7 @@ static int cmd_run(int argc, char **argv)
         {.name = "contract-id", .takes_value = true},
         {.name = "no-jit"},
         {.name = "json"},
+        {.name = "flavor", .takes_value = true},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *P = "phx run";
@@ -83,9 +93,26 @@ static int cmd_run(int argc, char **argv)
         rc = cli_error(PHX_EXIT_USAGE, P, "expected one CONTRACT.js (see --help)");
         goto out;
     }
-    if (phx_file_read(args.pos[0], &src, &e)) {
-        rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+    const char *flavor = cli_opt(opts, nopts, "flavor")->value;
+    if (flavor && !phx_js_flavor_known(flavor)) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "--flavor: unknown \"%s\" (phx, chainlink-functions)",
+                       flavor);
         goto out;
+    }
+    {
+        phx_buf_t raw = PHX_BUF_INIT;
+        phx_err_t err = phx_file_read(args.pos[0], &raw, &e);
+        /* A .ts file or one with imports runs as its bundle (phx build). */
+        if (!err && cli_build_wanted(args.pos[0], raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(P, args.pos[0], &raw))) goto out;
+        }
+        if (!err) err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &src, &e);
+        phx_buf_free(&raw);
+        if (err) {
+            rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+            goto out;
+        }
     }
     const char *in = cli_opt(opts, nopts, "input")->value;
     if (in && in[0] == '@') {
