@@ -43,6 +43,10 @@ static const char help[] =
     "                            with any TEE; an allowance that reaches the chain RPC,\n"
     "                            the KMS or this worker's API is refused (exit 1)\n"
     "  --poll-ms N               chain poll interval (default 250)\n"
+    "  --redeem-every SECONDS    how often the payment vouchers of direct calls are\n"
+    "                            redeemed on chain, many in one transaction (default\n"
+    "                            600; and always at stop). Keep it well inside the\n"
+    "                            Payments notice period, or a payer may withdraw first\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
     "                            process (1..4096; default twice the online cores, at\n"
@@ -74,13 +78,14 @@ static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, NOJOBS, MAXC, MAXPC, NOPTS };
+    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, REDEEM, NOJOBS, MAXC, MAXPC, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&worker_daemon, opts);
     opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
     opts[KADDR] = (cli_opt_t){.name = "kms-address", .takes_value = true};
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[POLL] = (cli_opt_t){.name = "poll-ms", .takes_value = true};
+    opts[REDEEM] = (cli_opt_t){.name = "redeem-every", .takes_value = true};
     opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
@@ -103,6 +108,15 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     if (opts[POLL].value) o.poll_ms = strtoull(opts[POLL].value, NULL, 10);
+    if (opts[REDEEM].value) {
+        char *end = NULL;
+        unsigned long long s = strtoull(opts[REDEEM].value, &end, 10);
+        if (!end || *end || s < 1 || s > 86400 * 30) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--redeem-every: seconds, 1 .. 30 days");
+            goto out;
+        }
+        o.redeem_every_ms = s * 1000;
+    }
     for (int i = MAXC; i <= MAXPC; i++) {
         if (!opts[i].value) continue;
         char *end;
