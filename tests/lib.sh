@@ -151,15 +151,19 @@ skip_without_worker() {
 }
 
 # devnet_start OUT LOG [ARGS...]: `$phx devnet --json ARGS` in the background
-# (its pid in $pid), endpoints to OUT, log to LOG; waits up to 120 s for OUT,
-# returns 1 early if the devnet dies first.
+# (its pid in $pid), endpoints to OUT, log to LOG; waits for OUT to be written
+# (up to 300 s: the devnet bounds each step of its start itself and says why it
+# gave up), returns 1 early if the devnet dies first. OUT is removed before the
+# start: the shell's redirection truncates it only once the background child
+# runs, and an OUT left by an earlier step would read as written before that.
 devnet_start() {
     _out=$1
     _log=$2
     shift 2
+    rm -f "$_out"
     "$phx" devnet --json "$@" >"$_out" 2>"$_log" &
     pid=$!
-    _n=1200
+    _n=3000
     while [ $_n -gt 0 ]; do
         [ -s "$_out" ] && return 0
         kill -0 $pid 2>/dev/null || return 1

@@ -72,28 +72,27 @@ static int cmd_infer_verify(int argc, char **argv)
 {
     const char *prefix = "phx infer verify";
     if (cli_wants_help(argc, argv)) return cli_help(verify_help);
-    enum { REQ, RESP, SIG, REP, COLL, ROOT, MODEL, MSHA, NONCE, NOW, JSON, NOPTS };
+    enum { REQ = CLI_TRUST_NOPTS, RESP, SIG, REP, COLL, MODEL, MSHA, NONCE, NOW, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [REQ] = {.name = "request", .takes_value = true},
         [RESP] = {.name = "response", .takes_value = true},
         [SIG] = {.name = "signature", .takes_value = true},
         [REP] = {.name = "report", .takes_value = true},
         [COLL] = {.name = "collateral", .takes_value = true},
-        [ROOT] = {.name = "trust-sim-root", .takes_value = true},
         [MODEL] = {.name = "model", .takes_value = true},
         [MSHA] = {.name = "model-sha256", .takes_value = true},
         [NONCE] = {.name = "nonce", .takes_value = true},
         [NOW] = {.name = "now", .takes_value = true},
         [JSON] = {.name = "json"},
     };
+    cli_trust_opts(opts, false);
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
     phx_error_t e = {0};
-    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, root = PHX_BUF_INIT,
-              model = PHX_BUF_INIT;
+    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, model = PHX_BUF_INIT;
     json_t *sig = NULL, *rep = NULL;
-    phx_attest_verifier_t *v = NULL;
+    cli_trust_t trust = {0};
     uint8_t msha[32], nonce[32];
     phx_infer_evidence_t ev = {0};
     rc = PHX_EXIT_USAGE;
@@ -136,14 +135,7 @@ static int cmd_infer_verify(int argc, char **argv)
         }
         ev.nonce = nonce;
     }
-    if (opts[ROOT].value && phx_tee_sim_read_root(opts[ROOT].value, &root, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &v, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
+    if (cli_trust_open(prefix, opts[CLI_TRUST_SIMROOT].value, NULL, &trust)) goto out;
     ev.request = req.ptr;
     ev.request_len = req.len;
     ev.response = resp.ptr;
@@ -154,7 +146,7 @@ static int cmd_infer_verify(int argc, char **argv)
     ev.collateral_len = coll.len;
     ev.now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : (int64_t)(phx_now_ms() / 1000);
     phx_attest_result_t ar;
-    phx_err_t err = phx_infer_verify(v, &ev, &ar, &e);
+    phx_err_t err = phx_infer_verify(trust.verifier, &ev, &ar, &e);
     if (err == PHX_ERR_INVALID || err == PHX_ERR_TRUNCATED) {
         cli_error_e(rc, prefix, &e);
         goto out;
@@ -171,13 +163,12 @@ static int cmd_infer_verify(int argc, char **argv)
                ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "");
     }
 out:
-    phx_attest_verifier_free(v);
+    cli_trust_close(&trust);
     json_decref(sig);
     json_decref(rep);
     phx_buf_free(&req);
     phx_buf_free(&resp);
     phx_buf_free(&coll);
-    phx_buf_free(&root);
     phx_buf_free(&model);
     cli_opts_free(opts, NOPTS);
     return rc;

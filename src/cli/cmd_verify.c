@@ -94,18 +94,17 @@ static int cmd_verify(int argc, char **argv)
 {
     const char *prefix = "phx verify";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { RPC, DEPL, ENDP, COLL, KCOLL, TRUST, POLICY, NOW, JSON, NOPTS };
+    enum { RPC = CLI_TRUST_NOPTS, DEPL, ENDP, COLL, KCOLL, NOW, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [RPC] = {.name = "rpc", .takes_value = true},
         [DEPL] = {.name = "deployment", .takes_value = true},
         [ENDP] = {.name = "endpoints", .takes_value = true},
         [COLL] = {.name = "collateral", .takes_value = true},
         [KCOLL] = {.name = "kms-collateral", .takes_value = true},
-        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
-        [POLICY] = {.name = "policy", .takes_value = true},
         [NOW] = {.name = "now", .takes_value = true},
         [JSON] = {.name = "json"},
     };
+    cli_trust_opts(opts, true);
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
@@ -115,12 +114,10 @@ static int cmd_verify(int argc, char **argv)
     bool have_result = false;
     phx_chain_deployment_t dep;
     phx_rpc_t *rpc = NULL;
-    phx_attest_verifier_t *verifier = NULL;
-    phx_attest_policy_doc_t *policy = NULL;
-    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT,
-              policy_text = PHX_BUF_INIT;
+    cli_trust_t trust = {0};
+    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
-    const char *sim_dir = opts[TRUST].value;
+    const char *sim_dir = opts[CLI_TRUST_SIMROOT].value;
     rc = PHX_EXIT_USAGE;
 
     if (args.npos != 1) {
@@ -164,16 +161,7 @@ static int cmd_verify(int argc, char **argv)
     }
 
     /* Which root we trust, and the collateral for the worker's quote. */
-    if (sim_dir) {
-        if (phx_tee_sim_read_root(sim_dir, &root, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-    }
-    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &verifier, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
+    if (cli_trust_open(prefix, sim_dir, opts[CLI_TRUST_POLICY].value, &trust)) goto out;
     if (opts[COLL].value) {
         if (phx_file_read(opts[COLL].value, &coll, &e)) {
             cli_error_e(rc, prefix, &e);
@@ -193,12 +181,6 @@ static int cmd_verify(int argc, char **argv)
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    if (opts[POLICY].value &&
-        (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
-         phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
     if (phx_rpc_open(rpc_url, NULL, &rpc, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
@@ -206,8 +188,8 @@ static int cmd_verify(int argc, char **argv)
 
     phx_result_check_t check = {.rpc = rpc,
                                 .deployment = &dep,
-                                .verifier = verifier,
-                                .policy = policy ? phx_attest_policy_doc_get(policy) : NULL,
+                                .verifier = trust.verifier,
+                                .policy = cli_trust_policy(&trust),
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len,
                                 .kms_collateral = kcoll.len ? kcoll.ptr : NULL,
@@ -228,10 +210,7 @@ out:
     if (have_result) phx_result_free(&r);
     phx_tee_close(sim);
     phx_rpc_close(rpc);
-    phx_attest_verifier_free(verifier);
-    phx_attest_policy_free(policy);
-    phx_buf_free(&policy_text);
-    phx_buf_free(&root);
+    cli_trust_close(&trust);
     phx_buf_free(&coll);
     phx_buf_free(&kcoll);
     json_decref(doc);

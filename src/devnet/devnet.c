@@ -36,6 +36,7 @@ typedef struct {
     char **argv;      /* owned copy, NULL-terminated: what a restart runs again */
     bool restartable; /* the daemons are; anvil is not (its state would be lost) */
     unsigned restarts;
+    int status; /* waitpid's, once it has exited */
 } child_t;
 
 struct phx_devnet {
@@ -122,11 +123,21 @@ static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], i
 static bool alive(child_t *c)
 {
     if (c->pid <= 0) return false;
-    if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+    if (waitpid(c->pid, &c->status, WNOHANG) == c->pid) {
         c->pid = 0;
         return false;
     }
     return true;
+}
+
+/* How a child ended, for the log: "exit 2", "signal 9". */
+static const char *how_ended(const child_t *c, char *buf, size_t cap)
+{
+    if (WIFSIGNALED(c->status))
+        snprintf(buf, cap, "signal %d", WTERMSIG(c->status));
+    else
+        snprintf(buf, cap, "exit %d", WEXITSTATUS(c->status));
+    return buf;
 }
 
 static void stop_child(child_t *c)
@@ -153,9 +164,10 @@ static phx_err_t wait_ready(phx_devnet_t *dn, child_t *c, json_t **ready, phx_er
     snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, c->name);
     uint64_t deadline = phx_monotonic_ms() + dn->opts.ready_timeout_ms;
     while (phx_monotonic_ms() < deadline) {
+        char how[32];
         if (!alive(c))
-            return phx_fail(e, PHX_ERR_STATE, "%s exited during start; see %s/logs/%s.log", c->name,
-                            dn->dir, c->name);
+            return phx_fail(e, PHX_ERR_STATE, "%s exited during start (%s); see %s/logs/%s.log",
+                            c->name, how_ended(c, how, sizeof how), dn->dir, c->name);
         phx_buf_t b = PHX_BUF_INIT;
         if (!phx_file_read(outp, &b, NULL) && b.len &&
             !phx_json_parse((const char *)b.ptr, b.len, ready, NULL)) {
@@ -700,15 +712,17 @@ phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e)
     for (size_t i = 0; i < dn->nchildren; i++) {
         child_t *c = &dn->children[i];
         if (alive(c)) continue;
+        char how[32];
+        how_ended(c, how, sizeof how);
         if (!dn->opts.restart || !c->restartable)
-            return phx_fail(e, PHX_ERR_STATE, "%s exited; see %s/logs/%s.log", c->name, dn->dir,
-                            c->name);
+            return phx_fail(e, PHX_ERR_STATE, "%s exited (%s); see %s/logs/%s.log", c->name, how,
+                            dn->dir, c->name);
         /* Same arguments, same port, same directory: it comes back as itself. */
         phx_err_t err = launch(dn, c, e);
         if (err) return err;
         c->restarts++;
-        PHX_WARN("devnet: %s exited; restarted (pid %d, restart %u)", c->name, (int)c->pid,
-                 c->restarts);
+        PHX_WARN("devnet: %s exited (%s); restarted (pid %d, restart %u)", c->name, how,
+                 (int)c->pid, c->restarts);
     }
     return PHX_OK;
 }

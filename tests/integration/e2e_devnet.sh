@@ -31,8 +31,9 @@ class H(BaseHTTPRequestHandler):
 s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
 ' >"$tmp/api.port" &
 api=$!
-for _ in $(seq 1 50); do [ -s "$tmp/api.port" ] && break; sleep 0.1; done
+wait_file "$tmp/api.port" 600
 api_port=$(cat "$tmp/api.port")
+check_nonempty "the local price API is up" "$api_port"
 # The oracle's one fixed source, pointed at the local API (examples/oracle).
 sed "s#^const SOURCE = .*#const SOURCE = \"http://127.0.0.1:$api_port/price/{pair}/spot\";#" \
     "$src/examples/oracle/price_oracle.js" >"$tmp/price_oracle.js"
