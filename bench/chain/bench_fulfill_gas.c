@@ -162,11 +162,8 @@ int main(void)
         if (send_tx(&gov, dep.token, "transfer(address,uint256)",
                     json_pack("[o,o]", phx_json_hex(ops[i].addr, 20), u256_json(&stake)), NULL,
                     &e) ||
-            send_tx(&ops[i], dep.token, "approve(address,uint256)",
-                    json_pack("[o,o]", phx_json_hex(dep.registry, 20), u256_json(&stake)), NULL,
-                    &e) ||
-            send_tx(&ops[i], dep.registry, "bond(uint256)", json_pack("[o]", u256_json(&stake)),
-                    NULL, &e))
+            phx_chain_stake(rpc, ops[i].signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS,
+                            NULL, &e))
             goto out;
         memset(q, 0, sizeof q);
         q[0] = 4;

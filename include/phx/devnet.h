@@ -3,7 +3,7 @@
  * chain), deploys the contracts once, starts one KMS, N workers and a gateway
  * as child processes of the given phx binary, all on loopback with the sim TEE,
  * does the governance a fresh chain needs (KMS listed, measurement allowed,
- * operators funded and bonded), and writes DIR/endpoints.json. */
+ * operators funded, each with a staked pool), and writes DIR/endpoints.json. */
 #ifndef PHX_DEVNET_H
 #define PHX_DEVNET_H
 

@@ -249,14 +249,15 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
         if (has_code) return PHX_OK;
         PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
     }
-    phx_err_t err = phx_chain_deploy(gov, NULL, dep, e);
+    /* Short unbonding and voting so a devnet runs a whole vote in seconds. */
+    phx_chain_params_t params;
+    phx_chain_params_devnet(&params);
+    phx_err_t err = phx_chain_deploy(gov, &params, dep, e);
     if (err) return err;
     *fresh = true;
     return phx_chain_deployment_save(dep, path, e);
 }
 
-/* Each worker's operator: a key of its own kept in its directory, funded with
- * gas money and PHA by the deployer, with the Registry's minimum stake bonded. */
 /* Governance admits the devnet's KMS: phx_kms_admit with a verifier that
  * trusts only this devnet's sim platform root. */
 static phx_err_t admit_kms(phx_rpc_t *rpc, phx_signer_t *gov, const phx_chain_deployment_t *dep,
@@ -285,8 +286,11 @@ out:
     return err;
 }
 
+/* An account of the devnet: a key of its own kept in key_path, funded with gas
+ * money and PHA by the deployer. A worker's operator (stake) opens its pool
+ * and stakes the Registry's minimum; the user gets PHA to pay for requests. */
 static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
-                                const phx_chain_deployment_t *dep, const char *key_path, bool bond,
+                                const phx_chain_deployment_t *dep, const char *key_path, bool stake,
                                 uint8_t addr[20], phx_error_t *e)
 {
     uint8_t sk[32];
@@ -320,8 +324,8 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
         phx_evm_receipt_clear(&receipt);
         if (err) goto out;
     }
-    json_t *stake = NULL;
-    if (!bond) {
+    json_t *have_j = NULL;
+    if (!stake) {
         /* The devnet's user: PHA to pay for on-chain requests. */
         phx_u256_t pha;
         if ((err = phx_chain_token_balance(rpc, dep, addr, &pha, e))) goto out;
@@ -332,21 +336,22 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
         goto out;
     }
     json_t *who = json_pack("[o]", phx_json_hex(addr, 20)); /* phx_chain_read borrows it */
-    err = phx_chain_read(rpc, dep->registry, "stakeOf(address)", who, "(uint256)", &stake, e);
+    err = phx_chain_read(rpc, dep->registry, "stakeOf(address)", who, "(uint256)", &have_j, e);
     json_decref(who);
     if (err) goto out;
-    const char *have = json_string_value(json_array_get(stake, 0));
-    bool bonded = have && strcmp(have, "0") != 0;
-    json_decref(stake);
-    if (!bonded) {
-        /* 1000 PHA, the default minimum stake (phx_chain_params_default). */
+    const char *have = json_string_value(json_array_get(have_j, 0));
+    bool staked = have && strcmp(have, "0") != 0;
+    json_decref(have_j);
+    if (!staked) {
+        /* 1000 PHA, the default minimum stake (phx_chain_params_default), into
+         * the operator's own pool (opened here with a 10 % commission). */
         const char amount[] = "1000000000000000000000";
+        phx_u256_t v;
+        phx_u256_from_str(amount, &v, NULL);
         if ((err = transact(gov, dep->token, "transfer(address,uint256)",
                             json_pack("[o,s]", phx_json_hex(addr, 20), amount), e)) ||
             (err = phx_signer_open(rpc, sk, NULL, &op, e)) ||
-            (err = transact(op, dep->token, "approve(address,uint256)",
-                            json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e)) ||
-            (err = transact(op, dep->registry, "bond(uint256)", json_pack("[s]", amount), e)))
+            (err = phx_chain_stake(rpc, op, dep, &v, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL, e)))
             goto out;
     }
 out:

@@ -204,6 +204,21 @@ static phx_u256_t balance(const uint8_t who[20])
     return v;
 }
 
+/* Fees Jobs owes who's StakePool pool (fulfilments credit them there). */
+static phx_u256_t earned(const uint8_t who[20])
+{
+    phx_u256_t v = {{0}};
+    phx_error_t e = {0};
+    json_t *args = json_pack("[o]", phx_json_hex(who, 20)), *ret = NULL;
+    CHECK_MSG(phx_chain_read(rpc, dep.jobs, "feesOwed(address)", args, "(uint256)", &ret, &e) ==
+                      PHX_OK &&
+                  phx_u256_from_str(json_string_value(json_array_get(ret, 0)), &v, &e) == PHX_OK,
+              "%s", e.message);
+    json_decref(ret);
+    json_decref(args);
+    return v;
+}
+
 static uint64_t read_u64(const uint8_t to[20], const char *sig, json_t *args)
 {
     json_t *ret = NULL;
@@ -654,12 +669,14 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
     make_quote(q, zero, zero, zero, 0x11);
     phx_chain_quote_fields(q, sizeof q, &tee, measurement_allowed, rd, &e);
 
-    /* Operators take PHA and bond it (3 workers' worth each). */
+    /* Operators take PHA and stake it in their pools (3 workers' worth each). */
     phx_u256_t stake = PHA(3000);
     for (int i = 0; i < 2; i++) {
         TX_OK(gov, dep.token, "transfer(address,uint256)",
               json_pack("[o,o]", addr_json(ops[i]->addr), u256_json(&stake)));
-        CHECK_MSG(phx_chain_bond(ops[i]->signer, &dep, &stake, &e) == PHX_OK, "%s", e.message);
+        CHECK_MSG(phx_chain_stake(rpc, ops[i]->signer, &dep, &stake,
+                                  PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL, &e) == PHX_OK,
+                  "%s", e.message);
     }
 
     /* Not yet allowed: the measurement is refused before anything else. */
@@ -839,7 +856,7 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
 
     /* 1. request -> fulfil -> callback, PHA paid to the operator. */
     phx_chain_requested_t req;
-    phx_u256_t cons0 = balance(consumer), op0 = balance(ops[0]->addr);
+    phx_u256_t cons0 = balance(consumer), op0 = earned(ops[0]->addr);
     if (ask(gov, 300000, 1, &req, NULL)) return;
     phx_u256_t cons1 = balance(consumer);
     CHECK(u256_eq_sum(&cons0, &cons1, &fee));
@@ -858,7 +875,7 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
                   "fulfill: %s", e.message);
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
-    phx_u256_t op1 = balance(ops[0]->addr);
+    phx_u256_t op1 = earned(ops[0]->addr);
     CHECK(u256_eq_sum(&op1, &op0, &fee));
     CHECK(read_u64(consumer, "callbacks()", NULL) == 1);
     uint8_t want_hash[32], got_hash[32];
@@ -884,9 +901,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     memcpy(rb->fulfil_tx, receipt.tx_hash, 32);
     rb->request_id = req.request_id;
     memcpy(rb->output_hash, want_hash, 32);
-    printf(
-        "jobs: request %llu fulfilled by 1 worker, gas %llu, callback ran, operator paid 1 PHA\n",
-        (unsigned long long)req.request_id, (unsigned long long)receipt.gas_used);
+    printf("jobs: request %llu fulfilled by 1 worker, gas %llu, callback ran, 1 PHA owed to the "
+           "operator's pool\n",
+           (unsigned long long)req.request_id, (unsigned long long)receipt.gas_used);
     phx_evm_receipt_clear(&receipt);
     phx_chain_requested_clear(&req);
 
@@ -917,9 +934,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
                   "SignatureCount(uint256,uint8)");
     EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 64, w01, 2),
                   "DuplicateOperator(address)");
-    phx_u256_t a0 = balance(ops[0]->addr), b0 = balance(ops[1]->addr);
+    phx_u256_t a0 = earned(ops[0]->addr), b0 = earned(ops[1]->addr);
     TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 64, w02, 2));
-    phx_u256_t a1 = balance(ops[0]->addr), b1 = balance(ops[1]->addr);
+    phx_u256_t a1 = earned(ops[0]->addr), b1 = earned(ops[1]->addr);
     CHECK(u256_eq_sum(&a1, &a0, &fee) && u256_eq_sum(&b1, &b0, &fee));
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_chain_requested_clear(&req);
@@ -930,14 +947,14 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     for (int mode = 1; mode <= 2; mode++) {
         TX_OK(gov, consumer, "setMode(uint8)", json_pack("[i]", mode));
         if (ask(gov, 100000, 1, &req, NULL)) return;
-        phx_u256_t p0 = balance(ops[0]->addr);
+        phx_u256_t p0 = earned(ops[0]->addr);
         memset(&receipt, 0, sizeof receipt);
         CHECK_MSG(tx(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 32, w0, 1), &receipt,
                      &e) == PHX_OK,
                   "fulfill with failing callback: %s", e.message);
         CHECK(receipt.status);
         CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_CALLBACK_FAILED);
-        phx_u256_t p1 = balance(ops[0]->addr);
+        phx_u256_t p1 = earned(ops[0]->addr);
         CHECK(u256_eq_sum(&p1, &p0, &fee));
         uint8_t told[4];
         phx_abi_selector("ToldToRevert(uint256)", told, &e);
@@ -1179,10 +1196,10 @@ static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, accou
     EXPECT_REVERT(stranger, dep.jobs, "setParams(uint256,uint64,uint32)",
                   json_pack("[i,i,i]", 0, 1, 1), "NotGovernor()");
 
-    /* Stake behind active workers is locked: op A has 3000 bonded, 2 workers. */
-    phx_u256_t all = PHA(3000), some = PHA(1000);
-    EXPECT_REVERT(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&all)),
-                  "InsufficientStake(uint256,uint256)");
+    /* Only the pool's holders move its stake: nothing is bonded to the Registry. */
+    phx_u256_t some = PHA(1000);
+    EXPECT_REVERT(stranger, dep.stake_pool, "undelegate(uint256,uint256)",
+                  json_pack("[i,o]", 1, u256_json(&some)), "InsufficientShares(uint256,uint256)");
     /* A stranger cannot deregister someone else's worker; the operator can. */
     EXPECT_REVERT(stranger, dep.registry, "deregisterWorker(address)",
                   json_pack("[o]", addr_json(w[1].key.addr)), "NotAuthorized()");
@@ -1190,10 +1207,17 @@ static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, accou
           json_pack("[o]", addr_json(w[1].key.addr)));
     CHECK(phx_chain_worker_get(rpc, &dep, w[1].key.addr, &info, &e) == PHX_OK &&
           info.status == PHX_CHAIN_WORKER_DEREGISTERED);
-    phx_u256_t before = balance(ops[0]->addr);
-    TX_OK(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&some)));
-    phx_u256_t after = balance(ops[0]->addr);
-    CHECK(u256_eq_sum(&after, &before, &some));
+    /* Undelegating queues the shares: the Registry's stake drops at once. */
+    uint64_t pid0 = 0;
+    CHECK(phx_chain_pool_of(rpc, &dep, ops[0]->addr, &pid0, &e) == PHX_OK && pid0 > 0);
+    TX_OK(ops[0], dep.stake_pool, "undelegate(uint256,uint256)",
+          json_pack("[I,o]", (json_int_t)pid0, u256_json(&some)));
+    json_t *st = NULL, *who = json_pack("[o]", addr_json(ops[0]->addr));
+    CHECK(phx_chain_read(rpc, dep.registry, "stakeOf(address)", who, "(uint256)", &st, &e) ==
+              PHX_OK &&
+          strcmp(json_string_value(json_array_get(st, 0)), "2000000000000000000000") == 0);
+    json_decref(st);
+    json_decref(who);
 
     /* A deregistered worker's signature no longer counts. */
     if (ask(gov, 300000, 1, &req, NULL)) return;

@@ -180,12 +180,12 @@ int main(void)
     const uint8_t *kms_addr = ks.address;
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
-     * operator bonds the minimum stake. */
+     * operator stakes the minimum into its pool. */
     char amount[] = "1000000000000000000000";
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, true, &e) == PHX_OK);
     CHECK_MSG(test_kms_admit(net.gov, &net.dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s",
               e.message);
-    CHECK_MSG(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_stake(&net, amount, &e) == PHX_OK, "%s", e.message);
 
     /* ---- an honest worker ---- */
     identity_t w;
