@@ -361,6 +361,56 @@ out:
     return err;
 }
 
+/* Whether the deployer still governs the Registry (before the hand-over). */
+static phx_err_t deployer_governs(phx_rpc_t *rpc, phx_signer_t *gov,
+                                  const phx_chain_deployment_t *dep, bool *out, phx_error_t *e)
+{
+    json_t *args = json_array(), *ret = NULL;
+    phx_err_t err = phx_chain_read(rpc, dep->registry, "governor()", args, "(address)", &ret, e);
+    json_decref(args);
+    uint8_t g[20], me[20];
+    phx_signer_address(gov, me);
+    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
+    if (!err && (!s || phx_hex_decode_fixed(s, g, 20, NULL)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "Registry.governor(): not an address");
+    if (!err) *out = memcmp(g, me, 20) == 0;
+    json_decref(ret);
+    return err;
+}
+
+/* After the hand-over the devnet cannot allow its own code: a vote must. */
+static phx_err_t require_allowed(phx_rpc_t *rpc, const phx_chain_deployment_t *dep,
+                                 const uint8_t meas[32], phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", phx_json_hex(meas, 32)), *ret = NULL;
+    phx_err_t err =
+        phx_chain_read(rpc, dep->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
+    json_decref(args);
+    if (!err && !json_is_true(json_array_get(ret, 0)))
+        err = phx_fail(e, PHX_ERR_STATE,
+                       "this phx build's measurement is not allowed and the timelock governs: "
+                       "allow it by a vote (phx gov propose), or start a fresh devnet");
+    json_decref(ret);
+    return err;
+}
+
+/* The deployer's PHA count as votes only once delegated (ERC20Votes): to itself. */
+static phx_err_t delegate_votes(phx_rpc_t *rpc, phx_signer_t *gov,
+                                const phx_chain_deployment_t *dep, phx_error_t *e)
+{
+    uint8_t me[20], d[20];
+    phx_signer_address(gov, me);
+    json_t *args = json_pack("[o]", phx_json_hex(me, 20)), *ret = NULL;
+    phx_err_t err = phx_chain_read(rpc, dep->token, "delegates(address)", args, "(address)", &ret, e);
+    json_decref(args);
+    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
+    bool done = !err && s && !phx_hex_decode_fixed(s, d, 20, NULL) && memcmp(d, me, 20) == 0;
+    json_decref(ret);
+    if (err || done) return err;
+    return transact(gov, dep->token, "delegate(address)", json_pack("[o]", phx_json_hex(me, 20)),
+                    e);
+}
+
 /* Whether this phx binary has a verb (`phx VERB --help` exits 0). */
 static bool has_verb(const char *bin, const char *verb)
 {
@@ -532,9 +582,15 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
      * KMS (DESIGN.md §2): its fresh quote over our nonce verified here, to the
      * sim root this devnet explicitly trusts, then Registry.admitKms with the
      * quote and its collateral hash on record. */
-    if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                        json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
+    bool governs = false;
+    if ((err = deployer_governs(rpc, gov, &dep, &governs, e))) goto out;
+    if (governs) {
+        if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                            json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
+            goto out;
+    } else if ((err = require_allowed(rpc, &dep, meas, e))) {
         goto out;
+    }
     if ((err = admit_kms(rpc, gov, &dep, kms_url, kms_addr, sim_dir, e))) goto out;
 
     /* 5. a funded user account for `phx deploy` and on-chain requests. */
@@ -542,6 +598,15 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     uint8_t user[20];
     snprintf(user_key, sizeof user_key, "%s/user.key", dn->dir);
     if ((err = ensure_account(rpc, gov, &dep, user_key, false, user, e))) goto out;
+
+    /* 5b. governance takes over: the deployer votes with its PHA (delegated to
+     * itself), and hands PHA, Registry, Jobs and StakePool to the timelock, so
+     * from here on only a vote changes them (DESIGN.md; docs/devnet.md). */
+    if ((err = delegate_votes(rpc, gov, &dep, e)) ||
+        (err = phx_chain_handover(rpc, gov, &dep, NULL, 0, e))) {
+        phx_error_wrap(e, err, "handing governance to the timelock");
+        goto out;
+    }
 
     /* 6. workers, each with its own operator; only when this build has them. */
     size_t nworkers = 0;
