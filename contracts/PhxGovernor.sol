@@ -4,7 +4,8 @@
 // Against / Abstain; a proposal passes with a quorum fraction of the supply and
 // runs through a TimelockController, which owns every admin function of PHA
 // (minting), Registry, Jobs, StakePool and any other governed contract.
-// Voting delay and period are in blocks; a devnet sets them to a few blocks.
+// Voting delay and period are in seconds (PHA's votes are checkpointed by
+// timestamp); a devnet sets them to a few seconds.
 pragma solidity ^0.8.24;
 
 import {Governor} from "@openzeppelin/contracts/governance/Governor.sol";
@@ -28,13 +29,13 @@ contract PhxGovernor is
     constructor(
         IVotes token,
         TimelockController timelock,
-        uint48 votingDelayBlocks,
-        uint32 votingPeriodBlocks,
+        uint48 votingDelaySeconds,
+        uint32 votingPeriodSeconds,
         uint256 proposalThreshold_,
         uint256 quorumPercent
     )
         Governor("Phalanx Governor")
-        GovernorSettings(votingDelayBlocks, votingPeriodBlocks, proposalThreshold_)
+        GovernorSettings(votingDelaySeconds, votingPeriodSeconds, proposalThreshold_)
         GovernorVotes(token)
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)

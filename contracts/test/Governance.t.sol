@@ -21,8 +21,8 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
 abstract contract GovFixture is Fixture {
-    uint48 constant DELAY = 1; // blocks
-    uint32 constant PERIOD = 4; // blocks
+    uint48 constant DELAY = 1; // seconds (PHA's clock is the timestamp)
+    uint32 constant PERIOD = 5; // seconds
     uint256 constant TL_DELAY = 2; // seconds
 
     PhxTimelock timelock;
@@ -47,7 +47,7 @@ abstract contract GovFixture is Fixture {
         token.transfer(voter, 100_000_000 ether);
         vm.prank(voter);
         token.delegate(voter);
-        vm.roll(block.number + 1);
+        vm.warp(block.timestamp + 1);
     }
 }
 
@@ -77,13 +77,13 @@ contract GovernanceTest is GovFixture {
         vm.prank(voter);
         uint256 id = gov.propose(t, v, c, why);
         assertEq(uint256(gov.state(id)), uint256(IGovernor.ProposalState.Pending), "pending");
-        vm.roll(block.number + DELAY + 1);
+        vm.warp(block.timestamp + DELAY + 1);
         vm.prank(voter);
         gov.castVote(id, 1);
         (uint256 against, uint256 forVotes,) = gov.proposalVotes(id);
         assertEq(forVotes, 100_000_000 ether, "votes counted from the snapshot");
         assertEq(against, 0, "none against");
-        vm.roll(block.number + PERIOD);
+        vm.warp(block.timestamp + PERIOD);
         assertEq(uint256(gov.state(id)), uint256(IGovernor.ProposalState.Succeeded), "succeeded");
         gov.queue(t, v, c, keccak256(bytes(why)));
         // Not before the timelock's delay.
@@ -93,6 +93,7 @@ contract GovernanceTest is GovFixture {
         gov.execute(t, v, c, keccak256(bytes(why)));
         assertTrue(registry.measurementAllowed(m), "measurement allowed by the vote");
         assertEq(uint256(gov.state(id)), uint256(IGovernor.ProposalState.Executed), "executed");
+        assertEq(uint256(gov.clock()), block.timestamp, "the Governor counts in seconds");
     }
 
     /// Without quorum a proposal is defeated and nothing changes.
@@ -101,15 +102,15 @@ contract GovernanceTest is GovFixture {
         token.transfer(small, 1000 ether);
         vm.prank(small);
         token.delegate(small);
-        vm.roll(block.number + 1);
+        vm.warp(block.timestamp + 1);
         (address[] memory t, uint256[] memory v, bytes[] memory c) =
             _one(address(registry), abi.encodeCall(Registry.setMinStake, (1)));
         vm.prank(small);
         uint256 id = gov.propose(t, v, c, "cheap stake");
-        vm.roll(block.number + DELAY + 1);
+        vm.warp(block.timestamp + DELAY + 1);
         vm.prank(small);
         gov.castVote(id, 1);
-        vm.roll(block.number + PERIOD);
+        vm.warp(block.timestamp + PERIOD);
         assertEq(uint256(gov.state(id)), uint256(IGovernor.ProposalState.Defeated), "defeated");
         vm.expectRevert();
         gov.queue(t, v, c, keccak256(bytes("cheap stake")));

@@ -39,14 +39,14 @@ typedef struct {
     uint64_t unbonding_s;       /* StakePool: withdrawal delay; default 7 days */
     uint16_t slash_bps;         /* StakePool: pool share per equivocation; default 1000 */
     uint16_t reporter_bps;      /* StakePool: reporter's share of a slash; default 5000 */
-    uint64_t voting_delay;      /* PhxGovernor, blocks; default 7200 (about a day) */
-    uint64_t voting_period;     /* PhxGovernor, blocks; default 50400 (about a week) */
+    uint64_t voting_delay;      /* PhxGovernor, seconds (PHA's clock); default 1 day */
+    uint64_t voting_period;     /* PhxGovernor, seconds; default 7 days */
     uint64_t timelock_delay_s;  /* PhxTimelock: minimum delay; default 2 days */
     uint16_t quorum_percent;    /* PhxGovernor: of the supply at the snapshot; default 4 */
 } phx_chain_params_t;
 
-/* Settings for a devnet: a whole vote and an unbonding in seconds (1-block
- * voting delay, 4-block period, 2 s timelock, 10 s unbonding). */
+/* Settings for a devnet: a whole vote and an unbonding in seconds (voting
+ * delay 1 s, period 4 s, timelock 2 s, unbonding 10 s). */
 void phx_chain_params_devnet(phx_chain_params_t *p);
 
 void phx_chain_params_default(phx_chain_params_t *p);

@@ -24,8 +24,8 @@ void phx_chain_params_default(phx_chain_params_t *p)
     p->unbonding_s = 7 * 24 * 3600;
     p->slash_bps = 1000;
     p->reporter_bps = 5000;
-    p->voting_delay = 7200;
-    p->voting_period = 50400;
+    p->voting_delay = 24 * 3600;
+    p->voting_period = 7 * 24 * 3600;
     p->timelock_delay_s = 2 * 24 * 3600;
     p->quorum_percent = 4;
 }
@@ -148,7 +148,8 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
         (err = deploy_one(signer, "PhxTimelock", a.ptr, a.len, out->timelock, &out->block, e)))
         goto out;
     a.len = 0;
-    /* PhxGovernor(token, timelock, votingDelay, votingPeriod, proposalThreshold 0, quorum %) */
+    /* PhxGovernor(token, timelock, votingDelay, votingPeriod (seconds: PHA's clock is the
+     * timestamp), proposalThreshold 0, quorum %) */
     if ((err = ctor_args("c(address,address,uint48,uint32,uint256,uint256)",
                          json_pack("[o,o,o,o,s,o]", phx_json_hex(out->token, 20),
                                    phx_json_hex(out->timelock, 20), u64_json(params->voting_delay),
