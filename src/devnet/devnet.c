@@ -401,7 +401,8 @@ static phx_err_t delegate_votes(phx_rpc_t *rpc, phx_signer_t *gov,
     uint8_t me[20], d[20];
     phx_signer_address(gov, me);
     json_t *args = json_pack("[o]", phx_json_hex(me, 20)), *ret = NULL;
-    phx_err_t err = phx_chain_read(rpc, dep->token, "delegates(address)", args, "(address)", &ret, e);
+    phx_err_t err =
+        phx_chain_read(rpc, dep->token, "delegates(address)", args, "(address)", &ret, e);
     json_decref(args);
     const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
     bool done = !err && s && !phx_hex_decode_fixed(s, d, 20, NULL) && memcmp(d, me, 20) == 0;
