@@ -1323,6 +1323,78 @@ static void case_lifecycle(void)
     test_lifecycle(&T.gov, T.ops, T.w, &T.stranger);
 }
 
+/* A pool's totalStake (StakePool.pool(pid).totalStake). */
+static phx_u256_t pool_stake(uint64_t pid)
+{
+    json_t *ret = NULL, *args = json_pack("[I]", (json_int_t)pid);
+    phx_error_t e = {0};
+    phx_u256_t v = {{0}};
+    CHECK_MSG(phx_chain_read(rpc, dep.stake_pool, "pool(uint256)", args,
+                             "((address,uint16,uint256,uint256,uint256,uint256,uint256))", &ret,
+                             &e) == PHX_OK,
+              "pool: %s", e.message);
+    const char *s = json_string_value(json_array_get(json_array_get(ret, 0), 4));
+    if (s) phx_u256_from_str(s, &v, &e);
+    json_decref(ret);
+    json_decref(args);
+    return v;
+}
+
+/* Equivocation: w[2] signs two different outputs for one request; anyone (the
+ * user) proves it. The operator's pool loses slashBps (10 %) of its stake,
+ * half to the reporter and the rest to the treasury (the timelock); the worker
+ * is invalidated and the Registry's stake follows the pool's. */
+static void case_equivocation(void)
+{
+    static const char REPORT[] =
+        "reportEquivocation(address,uint256,bytes32,bytes32,bytes32,bytes,bytes32,bytes)";
+    phx_error_t e = {0};
+    uint64_t pid = 0;
+    CHECK(phx_chain_pool_of(rpc, &dep, T.op_b.addr, &pid, &e) == PHX_OK && pid > 0);
+    uint8_t domain[32], cid[32], code[32], da[32], db[32], sa[65], sb[65], ha[32], hb[32];
+    const uint8_t out_a[] = "price 3120", out_b[] = "price 9999";
+    phx_random_bytes(cid, 32);
+    phx_random_bytes(code, 32);
+    phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
+    phx_chain_result_digest(domain, 77, cid, code, out_a, sizeof out_a - 1, da);
+    phx_chain_result_digest(domain, 77, cid, code, out_b, sizeof out_b - 1, db);
+    phx_keccak256(out_a, sizeof out_a - 1, ha);
+    phx_keccak256(out_b, sizeof out_b - 1, hb);
+    CHECK(phx_chain_sign(T.w[2].key.sk, da, sa) == PHX_OK &&
+          phx_chain_sign(T.w[2].key.sk, db, sb) == PHX_OK);
+#define PROOF(hb_, sb_)                                                                            \
+    json_pack("[o,i,o,o,o,o,o,o]", addr_json(T.w[2].key.addr), 77, phx_json_hex(cid, 32),          \
+              phx_json_hex(code, 32), phx_json_hex(ha, 32), phx_json_hex(sa, 65),                  \
+              phx_json_hex(hb_, 32), phx_json_hex(sb_, 65))
+    /* One output twice proves nothing. */
+    EXPECT_REVERT(&T.user, dep.stake_pool, REPORT, PROOF(ha, sa), "NotEquivocation()");
+    phx_u256_t stake0 = pool_stake(pid), rep0 = balance(T.user.addr), tres0 = balance(dep.timelock);
+    TX_OK(&T.user, dep.stake_pool, REPORT, PROOF(hb, sb));
+    phx_u256_t stake1 = pool_stake(pid), rep1 = balance(T.user.addr), tres1 = balance(dep.timelock);
+    /* op B staked 3000 PHA: 300 slashed, 150 to the reporter, 150 to the treasury. */
+    phx_u256_t want0 = PHA(3000), lost = PHA(300), half = PHA(150);
+    CHECK_MSG(phx_u256_cmp(&stake0, &want0) == 0, "op B's pool holds its 3000 PHA");
+    CHECK_MSG(u256_eq_sum(&stake0, &stake1, &lost), "10 %% of the pool slashed");
+    CHECK_MSG(u256_eq_sum(&rep1, &rep0, &half), "half to the reporter");
+    CHECK_MSG(u256_eq_sum(&tres1, &tres0, &half), "the rest to the treasury (the timelock)");
+    json_t *q = NULL, *a = json_pack("[o]", addr_json(T.op_b.addr));
+    CHECK(phx_chain_read(rpc, dep.registry, "stakeOf(address)", a, "(uint256)", &q, &e) == PHX_OK);
+    phx_u256_t synced = {{0}}, want1 = PHA(2700);
+    phx_u256_from_str(json_string_value(json_array_get(q, 0)), &synced, &e);
+    json_decref(q);
+    json_decref(a);
+    CHECK_MSG(phx_u256_cmp(&synced, &want1) == 0, "the Registry re-read the slashed pool");
+    /* The same proof again: once per (worker, request). */
+    EXPECT_REVERT(&T.user, dep.stake_pool, REPORT, PROOF(hb, sb), "AlreadySlashed()");
+    phx_chain_worker_t info;
+    CHECK(phx_chain_worker_get(rpc, &dep, T.w[2].key.addr, &info, &e) == PHX_OK &&
+          info.status == PHX_CHAIN_WORKER_INVALIDATED);
+#undef PROOF
+    printf("equivocation: pool %llu slashed 10 %%, half to the reporter, the rest to the "
+           "timelock; worker invalidated; a second report refused\n",
+           (unsigned long long)pid);
+}
+
 int main(void)
 {
     test_anvil_t anvil;
@@ -1362,6 +1434,7 @@ int main(void)
         TEST_CASE(case_kms_admit),       TEST_CASE_REQUIRED(case_jobs),
         TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
         TEST_CASE(case_lifecycle),       TEST_CASE(test_follow_requests),
+        TEST_CASE(case_equivocation),
     };
     rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:
