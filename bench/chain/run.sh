@@ -1,5 +1,6 @@
 #!/bin/sh
-# Gas used by Jobs.fulfill (k = 1, 2, 3; 256-byte output) from receipts on a real
+# Gas used by Jobs.fulfill (k = 1, 2, 3; 256-byte output), and by the StakePool
+# and governance calls, from receipts on a real
 # anvil. Usage: bench/chain/run.sh BUILD_DIR. Never fails the build.
 cd "$(dirname "$0")/../.." || exit 0
 build=${1:-build}
