@@ -85,6 +85,23 @@ phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
 #define PHX_SEAL_SECRET "phx-secret-v2"
 #define PHX_SEAL_MAX_BYTES (1u << 20)
 
+/* An on-chain request's input sealed to the contract (issue 16): the bytes
+ * Jobs.request carries are PHX_SEALED_REQUEST_MAGIC || enc (32) || ciphertext,
+ * HPKE as above with label PHX_SEAL_REQUEST, so a sealed input meant for a
+ * direct call (whose reply is sealed) never opens on chain, where the output is
+ * public. No reply key: the output goes on chain as the contract returns it. */
+#define PHX_SEAL_REQUEST "phx-request-v1"
+#define PHX_SEALED_REQUEST_MAGIC "phx-sealed-v1"
+#define PHX_SEALED_REQUEST_MAGIC_LEN 13
+phx_err_t phx_confidential_seal_request(const uint8_t contract_pub[32],
+                                        const uint8_t contract_id[32], const void *plaintext,
+                                        size_t len, phx_buf_t *out, phx_error_t *e);
+bool phx_confidential_is_sealed_request(const uint8_t *input, size_t len);
+/* Appends the plaintext to out (marked secret); PHX_ERR_VERIFY when it does not open. */
+phx_err_t phx_confidential_open_request(const uint8_t contract_sk[32],
+                                        const uint8_t contract_id[32], const uint8_t *input,
+                                        size_t len, phx_buf_t *out, phx_error_t *e);
+
 /* Client: *sealed = {"enc":"0x..","ciphertext":"0x.."} (new reference);
  * reply_key (may be NULL) is kept to open the reply. */
 phx_err_t phx_confidential_seal(const char *label, const uint8_t contract_pub[32],

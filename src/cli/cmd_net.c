@@ -123,6 +123,18 @@ int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_giv
     return 0;
 }
 
+int net_seal_request(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t *input, size_t len, phx_buf_t *out)
+{
+    uint8_t xpub[32];
+    int rc = contract_pubkey(prefix, n, kms_given, id, xpub);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    if (phx_confidential_seal_request(xpub, id, input, len, out, &e))
+        return cli_error(PHX_EXIT_FAIL, prefix, "could not seal the input: %s", e.message);
+    return 0;
+}
+
 int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
                      const uint8_t id[32], const uint8_t code_hash[32], const char *text,
                      json_t **sealed)

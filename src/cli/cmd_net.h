@@ -35,13 +35,10 @@ void net_contract_path(char *out, size_t cap, const uint8_t id[32], const char *
 int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
                          const uint8_t id[32], const char *label, const char *text, json_t **sealed,
                          uint8_t reply_key[32]);
-
-/* Seal `text` under `label` (PHX_SEAL_*) to the contract's X25519 key, as
- * signed by the KMS the network trusts (--kms-address, else the devnet's; never
- * the gateway's say-so). reply_key as phx_confidential_seal. */
-int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
-                         const uint8_t id[32], const char *label, const char *text, json_t **sealed,
-                         uint8_t reply_key[32]);
+/* An on-chain request's input bytes, sealed to the same key
+ * (phx_confidential_seal_request); appended to out. */
+int net_seal_request(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t *input, size_t len, phx_buf_t *out);
 /* The same for a contract's secrets, bound to the code hash they are for. */
 int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
                      const uint8_t id[32], const uint8_t code_hash[32], const char *text,
