@@ -23,6 +23,7 @@ typedef struct {
     const char *node_modules;  /* where to search for anvil first; may be NULL */
     unsigned workers;          /* default 3 */
     unsigned block_time_s;     /* 0 = mine on every transaction */
+    bool no_handover;          /* keep the deployer as governor (no timelock hand-over) */
     uint64_t ready_timeout_ms; /* per process; default 60000 */
     bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
                                   died (same arguments and port) instead of failing */

@@ -604,7 +604,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
      * itself), and hands PHA, Registry, Jobs and StakePool to the timelock, so
      * from here on only a vote changes them (DESIGN.md; docs/devnet.md). */
     if ((err = delegate_votes(rpc, gov, &dep, e)) ||
-        (err = phx_chain_handover(rpc, gov, &dep, NULL, 0, e))) {
+        (!opts->no_handover && (err = phx_chain_handover(rpc, gov, &dep, NULL, 0, e)))) {
         phx_error_wrap(e, err, "handing governance to the timelock");
         goto out;
     }
