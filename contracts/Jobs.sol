@@ -56,9 +56,14 @@ contract Jobs {
     bytes32 private immutable deployedDomain;
     uint256 private immutable deployedChainId;
     address public governor;
-    // Where fees go: zero pays each operator directly; else the operator's
-    // StakePool (commission to the operator, the rest to its delegators).
+    // Where fees go: zero pays each operator directly; else they are credited
+    // here per operator (feesOwed) and the StakePool pulls them into the
+    // operator's pool (commission to the operator, the rest to its delegators):
+    // a fulfil pays for one storage write per operator, not a call into the pool.
     IRewardPool public stakePool;
+    // Fees credited to an operator's pool and not yet collected. Collection
+    // leaves 1 wei behind so the next credit is not a zero-to-nonzero store.
+    mapping(address => uint256) public feesOwed;
 
     uint256 public feePerWorker; // PHA paid to each of the k signing operators
     uint64 public requestTimeout; // seconds from request to expiry
@@ -71,6 +76,7 @@ contract Jobs {
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakePoolChanged(address indexed stakePool);
+    event FeesCollected(address indexed operator, address indexed pool, uint256 amount);
     event ParamsChanged(uint256 feePerWorker, uint64 requestTimeout, uint32 maxCallbackGas);
     event ContractDeployed(bytes32 indexed id, address indexed owner, bytes32 codeHash, string codeUri);
     event ContractUpdated(bytes32 indexed id, uint64 version, bytes32 codeHash, string codeUri);
@@ -116,6 +122,7 @@ contract Jobs {
     error DuplicateOperator(address operator);
     error InsufficientGasForCallback();
     error TransferFailed();
+    error NotStakePool();
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -143,14 +150,22 @@ contract Jobs {
         governor = next;
     }
 
-    /// Fees of later fulfilments go to the pool, which pulls them (one standing
-    /// allowance, so a fulfilment pays for no approval).
+    /// Fees of later fulfilments are owed to the pool, which collects them;
+    /// fees owed already are collected by whichever pool is set.
     function setStakePool(IRewardPool pool) external onlyGovernor {
-        IRewardPool old = stakePool;
-        if (address(old) != address(0) && !token.approve(address(old), 0)) revert TransferFailed();
         stakePool = pool;
-        if (address(pool) != address(0) && !token.approve(address(pool), type(uint256).max)) revert TransferFailed();
         emit StakePoolChanged(address(pool));
+    }
+
+    /// The StakePool takes an operator's owed fees (all but the 1-wei marker).
+    function collectFees(address operator) external returns (uint256 amount) {
+        if (msg.sender != address(stakePool)) revert NotStakePool();
+        uint256 owed = feesOwed[operator];
+        if (owed <= 1) return 0;
+        amount = owed - 1;
+        feesOwed[operator] = 1;
+        if (!token.transfer(msg.sender, amount)) revert TransferFailed();
+        emit FeesCollected(operator, msg.sender, amount);
     }
 
     /// Applies to new requests; a pending request keeps the fee and deadline it was made with.
@@ -316,7 +331,7 @@ contract Jobs {
         for (uint256 i = 0; i < operators.length; i++) {
             uint256 amount = i == 0 ? share + rest : share;
             if (address(pool) != address(0)) {
-                pool.addReward(operators[i], amount);
+                feesOwed[operators[i]] += amount;
             } else if (!token.transfer(operators[i], amount)) {
                 revert TransferFailed();
             }

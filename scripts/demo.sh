@@ -165,6 +165,33 @@ else
     echo "(solcjs could not compile PriceConsumer.sol; skipping the on-chain part)"
 fi
 
+say "Staking: the fees went to the operators' pools (commission, then delegators pro rata)"
+"$PHX" stake pool info "$(json "$ep" "['workers'][0]['operator']")" || true
+
+say "Governance: PHA holders vote, the timelock applies (it owns every admin function)"
+# The devnet's governance runs in seconds: voting starts 1 s after the proposal,
+# lasts 4 s, and the timelock holds a passed change 2 s. The deployer holds
+# most PHA and delegated its votes to itself at start.
+gov_key="$tmp/gov.key"
+printf '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n' >"$gov_key"
+reg=$(json "$ep" "['deployment']['contracts']['Registry']")
+echo "Registry.minStake now: $("$cast" call --rpc-url "$rpc" "$reg" 'minStake()(uint256)' | cut -d' ' -f1) wei"
+pr=$("$PHX" gov propose --target Registry --call 'setMinStake(uint256)' --args '["500000000000000000000"]' \
+    --description "demo: minimum stake 500 PHA per worker" --key-file "$gov_key") || pr=""
+if [ -n "$pr" ]; then
+    echo "proposal $pr"
+    wait_until() { while [ "$(date +%s)" -le "$1" ]; do sleep 0.3; done; sleep 1; }
+    "$PHX" gov status "$pr" --json >"$tmp/gov.json"
+    wait_until "$(json "$tmp/gov.json" "['snapshot']")"
+    "$PHX" gov vote "$pr" for --key-file "$gov_key"
+    wait_until "$(json "$tmp/gov.json" "['deadline']")"
+    "$PHX" gov queue "$pr" --key-file "$gov_key" --json >"$tmp/q.json" && echo "queued in the timelock"
+    wait_until "$(json "$tmp/q.json" "['eta']")"
+    "$PHX" gov execute "$pr"
+    "$PHX" gov status "$pr"
+    echo "Registry.minStake now: $("$cast" call --rpc-url "$rpc" "$reg" 'minStake()(uint256)' | cut -d' ' -f1) wei"
+fi
+
 say "Done"
 echo "Recent jobs:"
 "$PHX" jobs "$id"
@@ -187,6 +214,8 @@ The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   $PHX verify result.json           # the whole chain of trust
   $PHX jobs ID                      # its calls (signed: you own it) and on-chain requests
   $PHX logs ID                      # its calls with their console output
+  $PHX stake pool info --pid 1      # an operator's pool; phx stake delegate 1 100
+  $PHX gov status ID                # a proposal; phx gov --help
 Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
 TXT
 fi

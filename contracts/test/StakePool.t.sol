@@ -182,8 +182,15 @@ contract JobsFeesToPoolTest is Fixture {
         jobs.fulfill(rid, true, out, sigs);
         assertEq(token.balanceOf(operator), opBefore, "fee did not bypass the pool");
         // 1 PHA: 20 % commission, the rest 1:3 between operator's and alice's shares.
-        assertEq(stake.pendingRewards(1, operator), 0.2 ether + 0.2 ether, "operator");
+        // Jobs keeps 1 wei of it as a marker, so the commission rounds down by one.
+        assertEq(stake.pendingRewards(1, operator), 0.2 ether - 1 + 0.2 ether, "operator");
         assertEq(stake.pendingRewards(1, alice), 0.6 ether, "alice");
-        assertEq(token.balanceOf(address(jobs)), 0, "escrow settled");
+        // Jobs holds the fee for the pool until the pool collects it.
+        assertEq(jobs.feesOwed(operator), 1 ether, "owed to the pool");
+        assertEq(stake.uncollectedFees(1), 1 ether - 1, "all but the 1-wei marker");
+        vm.prank(alice);
+        assertEq(stake.claim(1), 0.6 ether, "claim collects first");
+        assertEq(token.balanceOf(address(jobs)), 1, "escrow settled but the marker");
+        assertEq(stake.pendingRewards(1, operator), 0.4 ether - 1, "operator, after the collection");
     }
 }

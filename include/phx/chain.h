@@ -42,7 +42,18 @@ typedef struct {
     phx_u256_t price_per_call;
     phx_u256_t price_per_cpu_ms;
     uint64_t payment_notice_s; /* Payments: withdrawal notice; default 86400 */
+    uint64_t unbonding_s;       /* StakePool: withdrawal delay; default 7 days */
+    uint16_t slash_bps;         /* StakePool: pool share per equivocation; default 1000 */
+    uint16_t reporter_bps;      /* StakePool: reporter's share of a slash; default 5000 */
+    uint64_t voting_delay;      /* PhxGovernor, seconds (PHA's clock); default 1 day */
+    uint64_t voting_period;     /* PhxGovernor, seconds; default 7 days */
+    uint64_t timelock_delay_s;  /* PhxTimelock: minimum delay; default 2 days */
+    uint16_t quorum_percent;    /* PhxGovernor: of the supply at the snapshot; default 4 */
 } phx_chain_params_t;
+
+/* Settings for a devnet: a whole vote and an unbonding in seconds (voting
+ * delay 1 s, period 4 s, timelock 2 s, unbonding 10 s). */
+void phx_chain_params_devnet(phx_chain_params_t *p);
 
 void phx_chain_params_default(phx_chain_params_t *p);
 
@@ -53,6 +64,9 @@ typedef struct {
     uint8_t token[20];
     uint8_t registry[20];
     uint8_t jobs[20];
+    uint8_t stake_pool[20];
+    uint8_t timelock[20];
+    uint8_t governor[20];
     uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
 } phx_chain_deployment_t;
 
@@ -60,14 +74,32 @@ typedef struct {
 bool phx_chain_has_payments(const phx_chain_deployment_t *d);
 
 /* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
- * timeout) and Payments(token, price_per_call, price_per_cpu_ms, notice) from
- * signer, waiting for each receipt. params NULL = defaults. */
+ * timeout), Payments(token, price_per_call, price_per_cpu_ms, notice),
+ * PhxTimelock, PhxGovernor(token, timelock) and StakePool (treasury:
+ * the timelock) from signer, waiting for each receipt, and wire them: the
+ * Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
+ * timelock's only proposer and canceller, anyone executes. The deployer stays
+ * the governor of every contract until phx_chain_handover. params NULL =
+ * defaults. */
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e);
 
+/* The governed contracts, in hand-over order: PhxToken (minting), Registry,
+ * Jobs, StakePool, Payments (when deployed), and any further contract with setGovernor(address). */
+size_t phx_chain_governed(const phx_chain_deployment_t *d, const uint8_t *out[], size_t cap);
+
+/* The deployer hands every governed contract (phx_chain_governed, plus the
+ * extra ones) to the timelock (setGovernor) and renounces its timelock admin
+ * role: from then on only a passed vote changes a governed parameter. Skips a
+ * contract whose governor is already the timelock, so it can be run again. */
+phx_err_t phx_chain_handover(phx_rpc_t *rpc, phx_signer_t *deployer,
+                             const phx_chain_deployment_t *d, const uint8_t (*extra)[20],
+                             size_t nextra, phx_error_t *e);
+
 /* Deployment file: {"chainId","block","deployer","contracts":{"PhxToken",
- * "Registry","Jobs","Payments"},"solc"} with EIP-55 addresses ("Payments" is
- * optional when read). *out is a new reference. */
+ * "Registry","Jobs","StakePool","PhxTimelock","PhxGovernor","Payments"},"solc"}
+ * with EIP-55 addresses ("Payments" is optional when read). *out is a new
+ * reference. */
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e);
 phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t *out,
@@ -322,9 +354,18 @@ phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, cons
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
                                     const uint8_t measurement[32], bool allowed, phx_error_t *e);
 
-/* Operator: approve the Registry for amount and bond it. */
-phx_err_t phx_chain_bond(phx_signer_t *operator_, const phx_chain_deployment_t *d,
-                         const phx_u256_t *amount, phx_error_t *e);
+/* Commission of a pool opened for an operator automatically: 10 %. */
+#define PHX_CHAIN_DEFAULT_COMMISSION_BPS 1000
+
+/* Operator: open its StakePool pool (commission_bps) unless it has one, approve
+ * the pool for amount and delegate amount to it; *pid (may be NULL) = the pool. */
+phx_err_t phx_chain_stake(phx_rpc_t *rpc, phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                          const phx_u256_t *amount, uint16_t commission_bps, uint64_t *pid,
+                          phx_error_t *e);
+
+/* StakePool.poolOf(operator): 0 when it has none. */
+phx_err_t phx_chain_pool_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                            const uint8_t operator_[20], uint64_t *pid, phx_error_t *e);
 
 /* Operator: Registry.registerWorker with the KMS's signature over
  * phx_chain_attest_digest(..., operator = this signer, ...). */

@@ -3,7 +3,7 @@
  * chain), deploys the contracts once, starts one KMS, N workers and a gateway
  * as child processes of the given phx binary, all on loopback with the sim TEE,
  * does the governance a fresh chain needs (KMS listed, measurement allowed,
- * operators funded and bonded), and writes DIR/endpoints.json. */
+ * operators funded, each with a staked pool), and writes DIR/endpoints.json. */
 #ifndef PHX_DEVNET_H
 #define PHX_DEVNET_H
 
@@ -23,6 +23,7 @@ typedef struct {
     const char *node_modules;  /* where to search for anvil first; may be NULL */
     unsigned workers;          /* default 3 */
     unsigned block_time_s;     /* 0 = mine on every transaction */
+    bool no_handover;          /* keep the deployer as governor (no timelock hand-over) */
     uint64_t ready_timeout_ms; /* per process; default 60000 */
     bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
                                   died (same arguments and port) instead of failing */

@@ -23,6 +23,9 @@ static const char help[] =
     "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
     "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
+    "  --no-handover     keep anvil's first account as governor of every contract\n"
+    "                    (tests that act as governance directly); by default the\n"
+    "                    timelock governs and only a vote (phx gov) changes them\n"
     "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
     "                    port (for crash tests); without it the devnet stops\n"
     "  --allow-host HOST:PORT\n"
@@ -67,13 +70,14 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOPTS };
+    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOHAND, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
     opts[ANVIL] = (cli_opt_t){.name = "anvil", .takes_value = true};
     opts[BLOCK] = (cli_opt_t){.name = "block-time", .takes_value = true};
     opts[RESTART] = (cli_opt_t){.name = "restart"};
+    opts[NOHAND] = (cli_opt_t){.name = "no-handover"};
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
@@ -130,6 +134,7 @@ static int cmd_devnet(int argc, char **argv)
     o.anvil = opts[ANVIL].value;
     o.node_modules = nm;
     o.restart = opts[RESTART].seen;
+    o.no_handover = opts[NOHAND].seen;
 
     /* The lock comes before anything touches DIR: a second devnet here must
      * leave the first one's endpoints.json and logs alone. */

@@ -35,7 +35,7 @@ static const char help[] =
     "  --kms URL                 the KMS to get keys from\n"
     "  --kms-address 0x..        its address, as the Registry lists it\n"
     "  --operator-key-file FILE  the operator's key (0x hex): registers this worker,\n"
-    "                            pays its gas; must have bonded the Registry's stake\n"
+    "                            pays its gas; its pool must hold the Registry's minimum stake\n"
     "  --allow-host HOST:PORT    let contracts reach exactly this host and port even\n"
     "                            if it is loopback or private, such as a local price\n"
     "                            API (repeatable; IPv6 as [ADDR]:PORT). Nothing on\n"

@@ -3,7 +3,7 @@
  * - item 1: nobody becomes a KMS, or a worker, without a verified quote. An
  *   attacker patches a genuine quote of the allowed measurement to bind its own
  *   key and tries every permissionless way to list it as a KMS; then, as that
- *   "KMS", vouches for a plain secp256k1 key (no TEE), bonds the minimum stake
+ *   "KMS", vouches for a plain secp256k1 key (no TEE), stakes the minimum
  *   and submits a forged result. Every step must be refused and nobody paid.
  *   Governance admission and replica admission by quorum work as designed.
  * - item 9: each role has its own domain: a KMS quote does not register a
@@ -209,7 +209,9 @@ static void test_role_domains(void)
     phx_u256_from_str("1000000000000000000000", &stake, &e);
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(op.addr, 20), "1000000000000000000000")) == PHX_OK);
-    CHECK_MSG(phx_chain_bond(op.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, op.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL,
+                              &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&worker, op.addr, kms.sk, true)) != PHX_OK);
     /* The KMS's own key is never a worker. */
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&kms, op.addr, kms.sk, false)) != PHX_OK);
@@ -288,7 +290,9 @@ static void test_fork_replay(void)
     phx_u256_from_str("1000000000000000000000", &stake, &e);
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(op.addr, 20), "1000000000000000000000")) == PHX_OK);
-    CHECK_MSG(phx_chain_bond(op.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, op.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL,
+                              &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&worker, op.addr, kms.sk, false)) ==
           PHX_OK);
     uint8_t salt[32] = {9}, code_hash[32] = {8}, contract_id[32];
@@ -428,7 +432,7 @@ int main(void)
               "the forged KMS key is listed as a KMS");
 
     /* 2. That key vouches for a plain secp256k1 "worker" with a patched quote;
-     * the attacker bonds the minimum stake and registers it. */
+     * the attacker stakes the minimum and registers it. */
     phx_buf_reset(&q);
     phx_random_bytes(x25519, 32);
     phx_random_bytes(nonce, 32);
@@ -443,7 +447,9 @@ int main(void)
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(attacker.addr, 20), "2000000000000000000000")) ==
           PHX_OK);
-    CHECK_MSG(phx_chain_bond(attacker.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, attacker.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS,
+                              NULL, &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK_MSG(tx(&attacker, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                  json_pack("[o,o,o,o,o]", phx_json_hex(fake_worker.addr, 20),
                            phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),

@@ -69,8 +69,16 @@ check "admit-kms: a sim quote does not verify to Intel's root (exit 1)" 1 $?
 check "gateway answers /v1/network" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$gw/v1/network")"
 curl -s "$gw/v1/network" >"$tmp/net1.json"
 check "gateway shows the chain" "$reg" "$(json "$tmp/net1.json" "['chain']['contracts']['Registry']")"
-"$cast" send --rpc-url "$rpc" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
-    "$reg" 'setMeasurement(bytes32,bool)' 0x$(printf '%064x' 42) true >/dev/null
+# The devnet handed governance to the timelock: the deployer's key no longer
+# governs, though its plain transactions still go through.
+"$cast" call --rpc-url "$rpc" --from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 \
+    "$reg" 'setMeasurement(bytes32,bool)' 0x$(printf '%064x' 42) true >"$tmp/ng.txt" 2>&1
+# (cast prints the revert and may still exit 0: look at what it said)
+check "the deployer no longer governs the Registry (reverts)" 1 "$(grep -c 'execution reverted' "$tmp/ng.txt")"
+check "the timelock governs the Registry" "$(json "$tmp/a.json" "['deployment']['contracts']['PhxTimelock']")" \
+    "$("$cast" call --rpc-url "$rpc" "$reg" 'governor()(address)')"
+"$cast" send --rpc-url "$rpc" --private-key 0x$gov_key "$(json "$tmp/a.json" "['deployment']['contracts']['PhxToken']")" \
+    'transfer(address,uint256)' 0x$(printf '%040x' 42) 42 >/dev/null
 check "a transaction of ours mined" 0 $?
 # phx deploy records the contract on chain from the devnet's user account
 # (Jobs.deployContract) and hands the code to the network's one worker.
@@ -123,7 +131,7 @@ check "resumed, not redeployed" False "$(json "$tmp/b.json" "['fresh_chain']")"
 check "same Registry" "$reg" "$(json "$tmp/b.json" "['deployment']['contracts']['Registry']")"
 check "same KMS key" "$kms" "$(json "$tmp/b.json" "['kms']['address']")"
 check "an admitted KMS is not admitted again on restart" 1 "$(kms_admitted)"
-check "our transaction survived" true "$("$cast" call --rpc-url "$rpc" "$reg" 'measurementAllowed(bytes32)(bool)' 0x$(printf '%064x' 42))"
+check "our transaction survived" 42 "$("$cast" call --rpc-url "$rpc" "$(json "$tmp/b.json" "['deployment']['contracts']['PhxToken']")" 'balanceOf(address)(uint256)' 0x$(printf '%040x' 42))"
 h2=$("$cast" block-number --rpc-url "$rpc")
 [ "$h2" -ge "$height" ]; check "block height kept ($height -> $h2)" 0 $?
 # A process of the network dies: the devnet says which and exits 1.

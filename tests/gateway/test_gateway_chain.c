@@ -96,7 +96,7 @@ static void test_governance(void)
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
     CHECK_MSG(test_kms_admit(net.gov, &net.dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s",
               e.message);
-    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
 }
 
 /* Worker A registers through the KMS (its quote binds its keys); B never does. */

@@ -50,7 +50,8 @@ start() {
 }
 stop() { kill -TERM "$1"; wait "$1"; }
 
-start devnet devnet --dir "$PHX_HOME" --workers 1; check "devnet up" 0 $?
+# --no-handover: this test admits KMS A as governance, with the deployer key.
+start devnet devnet --dir "$PHX_HOME" --workers 1 --no-handover; check "devnet up" 0 $?
 devnet_pid=$pid
 rpc=$(json "$tmp/devnet.out" "['rpc']")
 dep="$PHX_HOME/deployment.json"

@@ -202,11 +202,11 @@ static void test_kms_service(void)
     kms_addr = ks.address;
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
-     * operator bonds the minimum stake. */
+     * operator stakes the minimum into its pool. */
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, true, &e) == PHX_OK);
     CHECK_MSG(test_kms_admit(net.gov, &net.dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s",
               e.message);
-    CHECK_MSG(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_stake(&net, amount, &e) == PHX_OK, "%s", e.message);
 }
 
 /* An honest worker: refused before it is registered on chain with the

@@ -121,7 +121,7 @@ static void test_kms_admitted(void)
         phx_attest_verifier_free(gv);
         phx_buf_free(&sim_root);
     }
-    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
 }
 
 /* A worker in its own TEE (same binary, so the allowed measurement)
@@ -358,7 +358,7 @@ static void test_unadmitted_kms(void)
     phx_chain_attest_digest(net.dep.chain_id, net.dep.registry, net.gov_addr, w2, w2x, m2, tt, qh,
                             w2n, dg);
     CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
-    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
     CHECK_MSG(test_chain_transact(net.gov, net.dep.registry,
                                   "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                                   json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20),
