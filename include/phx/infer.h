@@ -192,6 +192,12 @@ phx_err_t phx_infer_verify_answer(const phx_infer_evidence_t *ev, phx_error_t *e
 phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
                                   phx_attest_result_t *ar, phx_error_t *e);
 
+/* A receipt as phx_infer_client_chat returns it, inside doc (a contract's
+ * result, an on-chain output) or doc itself: the first object, depth first
+ * (at most 32 deep), with string request, response and signature and an
+ * object report; NULL when there is none. Borrowed from doc. */
+const json_t *phx_infer_receipt_find(const json_t *doc);
+
 /* ---- client: phx.ai.chat's worker side (src/infer/client.c) ---------------- */
 
 typedef struct {

@@ -75,32 +75,6 @@ static int read_json_file(const char *prefix, const char *path, json_t **out)
     return 0;
 }
 
-/* The first object, depth first, shaped like phx.ai.chat's receipt. */
-static const json_t *find_receipt(const json_t *j, int depth)
-{
-    if (depth > 32) return NULL;
-    if (json_is_object(j)) {
-        if (json_is_string(json_object_get(j, "request")) &&
-            json_is_string(json_object_get(j, "response")) &&
-            json_is_string(json_object_get(j, "signature")) &&
-            json_is_object(json_object_get(j, "report")))
-            return j;
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)j, k, v)
-        {
-            const json_t *r = find_receipt(v, depth + 1);
-            if (r) return r;
-        }
-    } else if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            const json_t *r = find_receipt(json_array_get(j, i), depth + 1);
-            if (r) return r;
-        }
-    }
-    return NULL;
-}
-
 static int cmd_infer_verify(int argc, char **argv)
 {
     const char *prefix = "phx infer verify";
@@ -141,7 +115,7 @@ static int cmd_infer_verify(int argc, char **argv)
             goto out;
         }
         if (read_json_file(prefix, opts[RECEIPT].value, &receipt_doc)) goto out;
-        const json_t *r = find_receipt(receipt_doc, 0);
+        const json_t *r = phx_infer_receipt_find(receipt_doc);
         if (!r) {
             cli_error(rc, prefix, "%s: no receipt in it ({request, response, signature, report})",
                       opts[RECEIPT].value);

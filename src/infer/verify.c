@@ -130,3 +130,33 @@ phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evid
         return phx_fail(e, PHX_ERR_VERIFY, "the report answers another nonce (not fresh)");
     return PHX_OK;
 }
+
+static const json_t *receipt_find(const json_t *j, int depth)
+{
+    if (depth > 32) return NULL;
+    if (json_is_object(j)) {
+        if (json_is_string(json_object_get(j, "request")) &&
+            json_is_string(json_object_get(j, "response")) &&
+            json_is_string(json_object_get(j, "signature")) &&
+            json_is_object(json_object_get(j, "report")))
+            return j;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            const json_t *r = receipt_find(v, depth + 1);
+            if (r) return r;
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            const json_t *r = receipt_find(json_array_get(j, i), depth + 1);
+            if (r) return r;
+        }
+    }
+    return NULL;
+}
+
+const json_t *phx_infer_receipt_find(const json_t *doc)
+{
+    return receipt_find(doc, 0);
+}
