@@ -12,7 +12,7 @@ export default async (input) => {
       { role: 'system', content: 'Answer in one short sentence.' },
       { role: 'user', content: input.question },
     ],
-    max_tokens: 48,
+    max_tokens: 32,
     temperature: 0,
     seed: 1,
   });

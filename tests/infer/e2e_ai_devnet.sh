@@ -42,8 +42,9 @@ id=$(json "$tmp/d.json" "['id']")
 check "a direct call answers" 0 $?
 check "the receipt names the endpoint" "$(json "$tmp/ep.json" "['infer']['address']")" \
     "$(json "$tmp/r.json" "['output']['receipt']['signing_address']")"
-"$phx" verify "$tmp/r.json" --trust-sim-root "$sim" >/dev/null
-check "phx verify: the contract's signed result" 0 $?
+"$phx" verify "$tmp/r.json" --trust-sim-root "$sim" >"$tmp/v.out"
+check "phx verify: the contract's signed result and the receipt in it" 0 $?
+check "phx verify checked the inference receipt" 1 "$(grep -c '^ok  *inference receipt' "$tmp/v.out")"
 "$phx" infer verify --receipt "$tmp/r.json" --trust-sim-root "$sim" --model "$PHX_HOME/tiny.gguf" >/dev/null
 check "phx infer verify: the inference receipt inside it" 0 $?
 python3 - "$tmp/r.json" "$tmp/bad.json" <<'PY'
@@ -56,6 +57,23 @@ PY
 "$phx" infer verify --receipt "$tmp/bad.json" --trust-sim-root "$sim" >/dev/null 2>"$tmp/bad.err"
 check "a tampered receipt fails" 1 $?
 check "naming the signed-text link" 1 "$(grep -c 'signed text' "$tmp/bad.err")"
+
+# A contract that forges the answer in its receipt: the worker signs what the
+# contract returned (its chain of trust holds), but the receipt does not.
+cat >"$tmp/liar.js" <<'JS'
+export default async () => {
+  const r = await phx.ai.chat({ model: 'tiny', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
+  r.receipt.response = r.receipt.response.replace('"content":"', '"content":"forged ');
+  return { answer: 'forged', receipt: r.receipt };
+};
+JS
+"$phx" deploy "$tmp/liar.js" --json >"$tmp/dl.json"
+check "deploy the forging contract" 0 $?
+"$phx" call "$(json "$tmp/dl.json" "['id']")" --json >"$tmp/liar.json"
+check "its call is signed by the worker" 0 $?
+"$phx" verify "$tmp/liar.json" --trust-sim-root "$sim" >"$tmp/vl.out"
+check "phx verify: a forged receipt makes the result invalid" 1 $?
+check "naming the receipt's signed-text link" 1 "$(grep -c '^FAIL  *inference receipt: the signed text' "$tmp/vl.out")"
 
 # On chain: Jobs.request from the devnet's user; the worker runs the contract,
 # which asks the endpoint, and fulfils with its signature (checked by Jobs).
