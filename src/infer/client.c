@@ -241,6 +241,7 @@ phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeo
     json_decref(report);
     phx_buf_free(&url);
     phx_buf_free(&resp);
+    if (body) phx_secure_zero(body, strlen(body)); /* the prompt */
     free(body);
     return err;
 }
