@@ -19,8 +19,13 @@ mkdir -p "$PHX_HOME"
 node "$src/tests/infer/make_model.js" "$vocab" "$PHX_HOME/tiny.gguf"
 check "the tiny noise model is made" 0 $?
 
-devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1 \
-    --infer-model "$PHX_HOME/tiny.gguf"
+if ! devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1 \
+    --infer-model "$PHX_HOME/tiny.gguf"; then
+    # Every later step needs the network: stop here, with the reason.
+    echo "FAIL the devnet did not start within devnet_start's wait; its log:"
+    tail -5 "$tmp/devnet.log"
+    exit 1
+fi
 check "devnet with an inference endpoint" tiny "$(json "$tmp/ep.json" "['infer']['model']" 2>/dev/null)"
 sim=$(json "$tmp/ep.json" "['sim_dir']")
 ready_workers() { "$phx" workers --json | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["healthy"] and w["registered"]))' 2>/dev/null; }
