@@ -1,8 +1,9 @@
-/* libFuzzer target: the DCAP quote parser, then the full verifier over the
- * parsed quote against one real collateral file (certificate chain PEM/X.509,
- * PCK extension DER, QE report checks). Seeds: $PHX_TESTDATA/dcap/quotes.
- * Oracle: only the quote that collateral belongs to may be accepted, so an
- * accepted input must sign the same header and body. */
+/* libFuzzer target: the DCAP quote parser, the certificate chain read for
+ * display (phx_attest_quote_certs_json, x509_name_text), then the full
+ * verifier over the parsed quote against one real collateral file
+ * (certificate chain PEM/X.509, PCK extension DER, QE report checks). Seeds:
+ * $PHX_TESTDATA/dcap/quotes. Oracle: only the quote that collateral belongs to may be accepted, so
+ * an accepted input must sign the same header and body. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (q.cert_data_len && (q.cert_data < data || q.cert_data + q.cert_data_len > data + size))
         abort();
     if (q.quote_len > size || q.signed_len > q.quote_len) abort();
+    /* The chain as the console reads it for display. */
+    json_t *certs = NULL;
+    if (phx_attest_quote_certs_json(data, size, 1752919234, &certs, &e) == PHX_OK &&
+        !json_array_size(certs))
+        abort(); /* success means at least one certificate */
+    json_decref(certs);
     if (collateral.len && verifier) {
         phx_attest_result_t r;
         phx_attest_policy_t p = phx_attest_policy_permissive();

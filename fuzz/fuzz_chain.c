@@ -1,12 +1,14 @@
 /* Fuzz the chain module's readers of outside input: DCAP quote fields (from a
- * worker's registration), deployment files, and the Requested event a worker
- * decodes from a log (topics and data as a node returned them), and revert
+ * worker's registration), deployment files, the Requested event a worker
+ * decodes from a log (topics and data as a node returned them) and the four
+ * request events the request reader decodes (phx_chain_parse_jobs_event), and revert
  * data as a node returns it (named by the embedded ABIs). The first byte picks
  * the reader: 0xc0 and up the revert reader, else by its value mod 3. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "phx/chain.h"
+#include "phx/chain_requests.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -46,6 +48,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         log.data_len = size - 32 * n;
         phx_chain_requested_t r;
         if (phx_chain_parse_requested(&log, &r, &e) == PHX_OK) phx_chain_requested_clear(&r);
+        /* The request reader's decoder of all four lifecycle events. */
+        phx_chain_jobs_event_t ev;
+        if (phx_chain_parse_jobs_event(&log, &ev, &e) == PHX_OK &&
+            (ev.kind < PHX_CHAIN_JOBS_EV_REQUESTED || ev.kind > PHX_CHAIN_JOBS_EV_CALLBACK_FAILED ||
+             (ev.operator_count > 0) != (ev.operators != NULL)))
+            abort();
+        phx_chain_jobs_event_clear(&ev);
     }
     return 0;
 }

@@ -7,3 +7,6 @@ phx_add_fuzzer(fuzz_worker_sealed SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_sea
 # Owner-signed requests: query signatures, sealed secrets bound to code, ops.
 phx_add_fuzzer(fuzz_owner SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/owner.c
                LIBS phx_worker phx_kms phx_chain SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/owner)
+# Payment vouchers of direct calls (src/worker/voucher.c), from any caller.
+phx_add_fuzzer(fuzz_worker_voucher SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_voucher.c
+               LIBS phx_worker SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/voucher)

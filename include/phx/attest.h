@@ -193,6 +193,14 @@ phx_err_t phx_attest_verify(phx_attest_verifier_t *v, const uint8_t *quote, size
  * the DCAP testdata's expected.json. A new reference (NULL on allocation failure). */
 json_t *phx_attest_result_json(const phx_attest_result_t *res);
 
+/* The certificate chain a quote carries (certification data type 5), leaf
+ * first, read for display, not verified (phx_attest_verify does that):
+ * [{"role":"PCK leaf"|"intermediate CA"|"root CA","subject","issuer" (as
+ * "CN=..., O=..., C=..."),"serial" (0x hex),"not_before","not_after" (unix
+ * seconds),"validity":"valid"|"expired"|"not yet valid" (at now),"ca"}]. */
+phx_err_t phx_attest_quote_certs_json(const uint8_t *quote, size_t len, int64_t now, json_t **out,
+                                      phx_error_t *e);
+
 /* The built-in Intel SGX Root CA, DER. */
 const uint8_t *phx_attest_intel_root_der(size_t *len);
 

@@ -36,6 +36,12 @@ typedef struct {
     phx_u256_t min_stake;       /* Registry: stake per active worker; default 1000 PHA */
     phx_u256_t fee_per_worker;  /* Jobs: paid to each of the k operators; default 1 PHA */
     uint64_t request_timeout_s; /* Jobs: request lifetime; default 3600 */
+    /* Payments: the price of a direct call (governed later); default 0.001 PHA
+     * per call + 1e12 wei (0.000001 PHA) per CPU-millisecond. A devnet uses 0:
+     * calls are free unless governance sets a price. */
+    phx_u256_t price_per_call;
+    phx_u256_t price_per_cpu_ms;
+    uint64_t payment_notice_s; /* Payments: withdrawal notice; default 86400 */
 } phx_chain_params_t;
 
 void phx_chain_params_default(phx_chain_params_t *p);
@@ -47,15 +53,21 @@ typedef struct {
     uint8_t token[20];
     uint8_t registry[20];
     uint8_t jobs[20];
+    uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
 } phx_chain_deployment_t;
 
-/* Deploy PhxToken, Registry(token, min_stake) and Jobs(token, registry, fee,
- * timeout) from signer, waiting for each receipt. params NULL = defaults. */
+/* Whether the deployment has a Payments contract. */
+bool phx_chain_has_payments(const phx_chain_deployment_t *d);
+
+/* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
+ * timeout) and Payments(token, price_per_call, price_per_cpu_ms, notice) from
+ * signer, waiting for each receipt. params NULL = defaults. */
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e);
 
 /* Deployment file: {"chainId","block","deployer","contracts":{"PhxToken",
- * "Registry","Jobs"},"solc"} with EIP-55 addresses. *out is a new reference. */
+ * "Registry","Jobs","Payments"},"solc"} with EIP-55 addresses ("Payments" is
+ * optional when read). *out is a new reference. */
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e);
 phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t *out,
@@ -121,6 +133,21 @@ void phx_chain_contract_id(const uint8_t owner[20], const uint8_t salt[32], uint
 void phx_chain_permit_digest(uint64_t chain_id, const uint8_t token[20], const uint8_t owner[20],
                              const uint8_t spender[20], const phx_u256_t *value,
                              const phx_u256_t *nonce, uint64_t deadline, uint8_t out[32]);
+
+/* Payments.voucherDigest: the EIP-712 digest a payer signs, domain
+ * ("Phalanx Payments", "1", chain_id, payments), struct
+ * Voucher(address payer,address operator,uint256 cumulative,bytes32 callHash). */
+void phx_chain_voucher_digest(uint64_t chain_id, const uint8_t payments[20],
+                              const uint8_t payer[20], const uint8_t operator_[20],
+                              const phx_u256_t *cumulative, const uint8_t call_hash[32],
+                              uint8_t out[32]);
+
+/* The callHash of a direct call: keccak256("phx-call-v1" || contractId ||
+ * inputHash), inputHash = keccak256 of the input exactly as the worker hashes
+ * it for the result envelope (the compact JSON text, or enc || ciphertext of a
+ * sealed input). It binds a voucher, and so ctx.caller, to one call. */
+void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash[32],
+                         uint8_t out[32]);
 
 /* ---- calls -------------------------------------------------------------------- */
 
@@ -279,6 +306,15 @@ typedef struct {
 enum { PHX_CHAIN_KMS_NONE = 0, PHX_CHAIN_KMS_ADMITTED = 1, PHX_CHAIN_KMS_REVOKED = 2 };
 phx_err_t phx_chain_kms_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                             phx_chain_kms_t *out, phx_error_t *e);
+/* Every KMS key the Registry ever admitted (its KmsAdmitted events from the
+ * deployment block), in admission order; phx_chain_kms_get tells whether each
+ * is still admitted. *out is malloc'ed (free()); NULL when count is 0. */
+phx_err_t phx_chain_kms_list(phx_rpc_t *rpc, const phx_chain_deployment_t *d, uint8_t (**out)[20],
+                             size_t *count, phx_error_t *e);
+/* Registry.stakeOf(operator): the operator's bonded PHA, or its StakePool
+ * stake once governance has set the Registry's staking contract. */
+phx_err_t phx_chain_stake_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                             const uint8_t operator_[20], phx_u256_t *out, phx_error_t *e);
 /* isKms(kms) on the Registry: admitted, not revoked, measurement still allowed. */
 phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                            bool *out, phx_error_t *e);

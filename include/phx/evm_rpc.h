@@ -134,6 +134,8 @@ phx_err_t phx_rpc_get_storage_at(phx_rpc_t *rpc, const uint8_t addr[20], const p
                                  const char *block, uint8_t out[32], phx_error_t *e);
 /* Hash of block `number` (eth_getBlockByNumber); PHX_ERR_NOT_FOUND past the head. */
 phx_err_t phx_rpc_get_block_hash(phx_rpc_t *rpc, uint64_t number, uint8_t out[32], phx_error_t *e);
+/* Timestamp (unix seconds) of block `number`; PHX_ERR_NOT_FOUND past the head. */
+phx_err_t phx_rpc_get_block_time(phx_rpc_t *rpc, uint64_t number, uint64_t *out, phx_error_t *e);
 
 /* Wait until the receipt exists and the chain head is at least
  * receipt.block_number + confirmations - 1 (confirmations 0 and 1 both mean

@@ -72,6 +72,30 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
  * are the chain's and attestation's checks, made by the caller next. */
 phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
 
+/* ---- payment vouchers (contracts/Payments.sol; docs/worker.md "Paid calls") -------- */
+
+/* A payer's signed running total for one operator. JSON (a direct call's
+ * "voucher"): {"payer":"0x..","operator":"0x..","cumulative":"<decimal wei>",
+ * "signature":"0x..(65 bytes, v 27/28)"}. The signature is over
+ * phx_chain_voucher_digest with the call's phx_chain_call_hash, so it also
+ * says who made this call (the worker's ctx.caller). */
+typedef struct {
+    uint8_t payer[20];
+    uint8_t operator_[20];
+    phx_u256_t cumulative;
+    uint8_t signature[65];
+} phx_voucher_t;
+
+/* Parse the JSON form (no signature check); PHX_ERR_INVALID names the field. */
+phx_err_t phx_voucher_parse(const json_t *j, phx_voucher_t *v, phx_error_t *e);
+phx_err_t phx_voucher_to_json(const phx_voucher_t *v, json_t **out, phx_error_t *e);
+/* Fill payer (from sk) and signature; operator_ and cumulative are set. */
+phx_err_t phx_voucher_sign(phx_voucher_t *v, uint64_t chain_id, const uint8_t payments[20],
+                           const uint8_t call_hash[32], const uint8_t sk[32], phx_error_t *e);
+/* PHX_ERR_VERIFY unless the signature recovers to v->payer for this call. */
+phx_err_t phx_voucher_verify(const phx_voucher_t *v, uint64_t chain_id, const uint8_t payments[20],
+                             const uint8_t call_hash[32], phx_error_t *e);
+
 /* ---- confidential inputs, secrets and replies (DESIGN.md §5) ---------------------- */
 
 /* Inputs and secrets are HPKE-sealed (base mode, DHKEM(X25519, HKDF-SHA256),
@@ -85,6 +109,23 @@ phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
 #define PHX_SEAL_INPUT "phx-input-v1"
 #define PHX_SEAL_SECRET "phx-secret-v2"
 #define PHX_SEAL_MAX_BYTES (1u << 20)
+
+/* An on-chain request's input sealed to the contract (issue 16): the bytes
+ * Jobs.request carries are PHX_SEALED_REQUEST_MAGIC || enc (32) || ciphertext,
+ * HPKE as above with label PHX_SEAL_REQUEST, so a sealed input meant for a
+ * direct call (whose reply is sealed) never opens on chain, where the output is
+ * public. No reply key: the output goes on chain as the contract returns it. */
+#define PHX_SEAL_REQUEST "phx-request-v1"
+#define PHX_SEALED_REQUEST_MAGIC "phx-sealed-v1"
+#define PHX_SEALED_REQUEST_MAGIC_LEN 13
+phx_err_t phx_confidential_seal_request(const uint8_t contract_pub[32],
+                                        const uint8_t contract_id[32], const void *plaintext,
+                                        size_t len, phx_buf_t *out, phx_error_t *e);
+bool phx_confidential_is_sealed_request(const uint8_t *input, size_t len);
+/* Appends the plaintext to out (marked secret); PHX_ERR_VERIFY when it does not open. */
+phx_err_t phx_confidential_open_request(const uint8_t contract_sk[32],
+                                        const uint8_t contract_id[32], const uint8_t *input,
+                                        size_t len, phx_buf_t *out, phx_error_t *e);
 
 /* Client: *sealed = {"enc":"0x..","ciphertext":"0x.."} (new reference);
  * reply_key (may be NULL) is kept to open the reply. */
@@ -183,7 +224,10 @@ typedef struct {
     const char **allow_hosts;
     int nallow_hosts;
     uint64_t poll_ms; /* job loop: chain poll interval; default 250 */
-    bool no_jobs;     /* do not follow Jobs requests (tests of the HTTP API) */
+    /* How often accepted payment vouchers are redeemed on chain (and once at
+     * stop); default 600000 (10 min): well inside Payments' notice period. */
+    uint64_t redeem_every_ms;
+    bool no_jobs; /* do not follow Jobs requests (tests of the HTTP API) */
     /* Invocations at once (0: twice the online cores). One slot in four (at
      * least one) is reserved for on-chain jobs; direct calls share the rest. */
     unsigned max_concurrent;

@@ -6,6 +6,7 @@
  * 130-250 us per certificate building objects and decoding keys we then throw
  * away; this costs a few microseconds. Anything it accepts, OpenSSL accepts
  * with the same fields (tests/attest/test_der.c, fuzz/fuzz_attest_der.c). */
+#include <stdio.h>
 #include <string.h>
 
 #include "x509.h"
@@ -212,6 +213,47 @@ static phx_err_t read_name(phx_reader_t *r, der_view_t *name, der_view_t *cn, co
         }
     }
     return PHX_OK;
+}
+
+size_t x509_name_text(der_view_t name, char *out, size_t cap)
+{
+    static const struct {
+        uint8_t last; /* 2.5.4.<last> */
+        const char *label;
+    } labels[] = {{3, "CN"}, {6, "C"}, {7, "L"}, {8, "ST"}, {10, "O"}, {11, "OU"}};
+    size_t n = 0;
+    if (!cap) return 0;
+    out[0] = 0;
+    phx_reader_t top = phx_reader(name.p, name.len), rdns, atvs, ar;
+    der_t seq, set, atv, type, value;
+    if (der_next(&top, &seq, NULL)) return 0;
+    rdns = der_in(&seq);
+    while (phx_reader_left(&rdns) && !der_next(&rdns, &set, NULL)) {
+        atvs = der_in(&set);
+        while (phx_reader_left(&atvs) && !der_next(&atvs, &atv, NULL)) {
+            ar = der_in(&atv);
+            if (der_next(&ar, &type, NULL) || der_next(&ar, &value, NULL)) return n;
+            const char *label = NULL;
+            char oid[16];
+            for (size_t i = 0; i < sizeof labels / sizeof labels[0] && !label; i++)
+                if (type.len == 3 && type.p[0] == 0x55 && type.p[1] == 0x04 &&
+                    type.p[2] == labels[i].last)
+                    label = labels[i].label;
+            if (!label) {
+                snprintf(oid, sizeof oid, "OID(%zu bytes)", type.len);
+                label = oid;
+            }
+            int w = snprintf(out + n, cap - n, "%s%s=%.*s", n ? ", " : "", label, (int)value.len,
+                             (const char *)value.p);
+            if (w < 0 || (size_t)w >= cap - n) {
+                n = cap - 1;
+                out[n] = 0;
+                return n;
+            }
+            n += (size_t)w;
+        }
+    }
+    return n;
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -165,36 +165,45 @@ void attest_chain_free(attest_chain_t *c)
     c->n = 0;
 }
 
+bool attest_pem_next(const char **at, const char *stop, phx_buf_t *der, bool *bad)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    *bad = false;
+    const char *p = memmem(*at, (size_t)(stop - *at), begin, sizeof begin - 1);
+    if (!p) return false;
+    const char *body = p + sizeof begin - 1;
+    const char *fin = memmem(body, (size_t)(stop - body), end, sizeof end - 1);
+    phx_buf_reset(der);
+    if (!fin || phx_base64_decode(body, (size_t)(fin - body), der, NULL) != PHX_OK) {
+        *bad = true;
+        *at = stop;
+        return true;
+    }
+    *at = fin + sizeof end - 1;
+    return true;
+}
+
 phx_err_t attest_chain_load_pem(attest_store_t *s, const char *pem, size_t len, attest_chain_t *out,
                                 size_t min, const char *what, phx_error_t *e)
 {
-    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
     phx_buf_t der = PHX_BUF_INIT;
     phx_err_t err = PHX_OK;
     const char *at = pem, *stop = pem + len;
+    bool bad;
     memset(out, 0, sizeof *out);
-    while ((at = memmem(at, (size_t)(stop - at), begin, sizeof begin - 1)) != NULL) {
-        const char *body = at + sizeof begin - 1;
-        const char *fin = memmem(body, (size_t)(stop - body), end, sizeof end - 1);
-        if (!fin) {
-            err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %zu has no END line", what, out->n);
-            goto out;
-        }
+    while (attest_pem_next(&at, stop, &der, &bad)) {
         if (out->n == ATTEST_CHAIN_MAX) {
             err = phx_fail(e, PHX_ERR_VERIFY, "%s: more than %d certificates", what,
                            ATTEST_CHAIN_MAX);
             goto out;
         }
-        phx_buf_reset(&der);
         attest_cert_t *x = NULL;
-        if (phx_base64_decode(body, (size_t)(fin - body), &der, NULL) != PHX_OK ||
-            !(x = cert_get(s, der.ptr, der.len))) {
+        if (bad || !(x = cert_get(s, der.ptr, der.len))) {
             err = phx_fail(e, PHX_ERR_VERIFY, "%s: certificate %zu does not parse", what, out->n);
             goto out;
         }
         out->owned[out->n] = x != &s->root && !x->pooled;
         out->certs[out->n++] = x;
-        at = fin + sizeof end - 1;
     }
     if (out->n < min)
         err = phx_fail(e, PHX_ERR_VERIFY, "%s: %zu certificate(s), need at least %zu", what, out->n,

@@ -65,6 +65,10 @@ typedef struct {
  * extensions) and any DER that is not minimal. */
 phx_err_t x509_cert_parse(const uint8_t *p, size_t len, x509_cert_t *c, phx_error_t *e);
 phx_err_t x509_crl_parse(const uint8_t *p, size_t len, x509_crl_t *crl, phx_error_t *e);
+/* A Name (as x509_cert_parse validated it: tag and length included) as text,
+ * "CN=..., O=..., C=..." in its own order; unknown attribute types are shown
+ * by size. Cut to cap - 1 bytes; returns the length written. */
+size_t x509_name_text(der_view_t name, char *out, size_t cap);
 /* Does the CRL list this serial (INTEGER content octets)? */
 bool x509_crl_lists(const x509_crl_t *crl, der_view_t serial);
 /* Serial number of revoked entry i (i < n_revoked), for tests. */
@@ -122,6 +126,11 @@ phx_err_t attest_store_init(attest_store_t *s, const uint8_t *root_der, size_t l
 void attest_store_free(attest_store_t *s);
 /* Drop every pooled certificate (no chain may be alive). */
 void attest_store_clear(attest_store_t *s);
+
+/* The next PEM certificate block in *at..stop decoded into der (reset first):
+ * false when there is none left; *at moves past it. A block without its END
+ * line or with bad base64 sets *bad. */
+bool attest_pem_next(const char **at, const char *stop, phx_buf_t *der, bool *bad);
 
 /* PEM certificates in order; every block must read as exactly one
  * certificate; fewer than min is invalid. Free with attest_chain_free. */

@@ -172,6 +172,59 @@ out:
     return err;
 }
 
+phx_err_t phx_chain_kms_list(phx_rpc_t *rpc, const phx_chain_deployment_t *d, uint8_t (**out)[20],
+                             size_t *count, phx_error_t *e)
+{
+    uint8_t topic[32];
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0, got = 0;
+    uint64_t head;
+    *out = NULL;
+    *count = 0;
+    phx_err_t err = phx_abi_event_topic(PHX_CHAIN_EV_KMS_ADMITTED, topic, e);
+    if (!err) err = phx_rpc_block_number(rpc, &head, e);
+    if (err) return err;
+    phx_evm_filter_t f = {.from_block = d->block,
+                          .to_block = head,
+                          .addresses = (const uint8_t(*)[20])d->registry,
+                          .address_count = 1};
+    f.topic_sets[0] = (const uint8_t(*)[32])topic;
+    f.topic_counts[0] = 1;
+    if ((err = phx_rpc_get_logs(rpc, &f, &logs, &n, e))) return err;
+    uint8_t(*list)[20] = n ? malloc(n * 20) : NULL;
+    if (n && !list) err = phx_fail(e, PHX_ERR_NOMEM, "KMS list");
+    for (size_t i = 0; !err && i < n; i++) {
+        if (logs[i].removed || logs[i].topic_count < 2) continue;
+        const uint8_t *kms = logs[i].topics[1] + 12;
+        bool seen = false;
+        for (size_t k = 0; k < got && !seen; k++)
+            seen = !memcmp(list[k], kms, 20);
+        if (!seen) memcpy(list[got++], kms, 20);
+    }
+    for (size_t i = 0; i < n; i++)
+        phx_evm_log_clear(&logs[i]);
+    free(logs);
+    if (err) {
+        free(list);
+        return err;
+    }
+    *out = list;
+    *count = got;
+    return PHX_OK;
+}
+
+phx_err_t phx_chain_stake_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                             const uint8_t operator_[20], phx_u256_t *out, phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", addr_json(operator_)), *ret = NULL;
+    phx_err_t err =
+        phx_chain_read(rpc, d->registry, "stakeOf(address)", args, "(uint256)", &ret, e);
+    if (!err) err = item_u256(ret, 0, out, e);
+    json_decref(ret);
+    json_decref(args);
+    return err;
+}
+
 phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                 uint64_t request_id, phx_chain_request_t *out, phx_error_t *e)
 {

@@ -17,6 +17,15 @@ void phx_chain_params_default(phx_chain_params_t *p)
     p->min_stake = phx_u256_mul_u64(&pha, 1000);
     p->fee_per_worker = pha;
     p->request_timeout_s = 3600;
+    p->price_per_call = phx_u256_from_u64(1000000000000000ull); /* 0.001 PHA */
+    p->price_per_cpu_ms = phx_u256_from_u64(1000000000000ull);  /* 0.000001 PHA */
+    p->payment_notice_s = 86400;
+}
+
+bool phx_chain_has_payments(const phx_chain_deployment_t *d)
+{
+    static const uint8_t zero[20];
+    return memcmp(d->payments, zero, 20) != 0;
 }
 
 static void word_addr(uint8_t w[32], const uint8_t a[20])
@@ -78,7 +87,14 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
     memcpy(args[2], params->fee_per_worker.b, 32);
     phx_u256_t timeout = phx_u256_from_u64(params->request_timeout_s);
     memcpy(args[3], timeout.b, 32);
-    return deploy_one(signer, "Jobs", &args[0][0], 128, out->jobs, &out->block, e);
+    if ((err = deploy_one(signer, "Jobs", &args[0][0], 128, out->jobs, &out->block, e))) return err;
+    /* Payments(IERC20 token, uint256 pricePerCall, uint256 pricePerCpuMs, uint64 noticePeriod) */
+    word_addr(args[0], out->token);
+    memcpy(args[1], params->price_per_call.b, 32);
+    memcpy(args[2], params->price_per_cpu_ms.b, 32);
+    phx_u256_t notice = phx_u256_from_u64(params->payment_notice_s);
+    memcpy(args[3], notice.b, 32);
+    return deploy_one(signer, "Payments", &args[0][0], 128, out->payments, &out->block, e);
 }
 
 static json_t *checksum_json(const uint8_t a[20])
@@ -96,6 +112,9 @@ phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t *
                   (json_int_t)d->block, "deployer", checksum_json(d->deployer), "contracts",
                   "PhxToken", checksum_json(d->token), "Registry", checksum_json(d->registry),
                   "Jobs", checksum_json(d->jobs), "solc", phx_chain_solc_version);
+    if (*out && phx_chain_has_payments(d))
+        json_object_set_new(json_object_get(*out, "contracts"), "Payments",
+                            checksum_json(d->payments));
     return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "deployment json");
 }
 
@@ -126,7 +145,10 @@ phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t
         return phx_fail(e, PHX_ERR_INVALID, "deployment: no \"contracts\" object");
     if ((err = get_addr(c, "PhxToken", out->token, e))) return err;
     if ((err = get_addr(c, "Registry", out->registry, e))) return err;
-    return get_addr(c, "Jobs", out->jobs, e);
+    if ((err = get_addr(c, "Jobs", out->jobs, e))) return err;
+    /* Optional: a deployment from before Payments has free direct calls. */
+    if (json_object_get(c, "Payments")) return get_addr(c, "Payments", out->payments, e);
+    return PHX_OK;
 }
 
 phx_err_t phx_chain_deployment_save(const phx_chain_deployment_t *d, const char *path,

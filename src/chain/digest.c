@@ -188,3 +188,40 @@ void phx_chain_permit_digest(uint64_t chain_id, const uint8_t token[20], const u
     phx_keccak256(permit, sizeof permit, msg + 34);
     phx_keccak256(msg, sizeof msg, out);
 }
+
+void phx_chain_voucher_digest(uint64_t chain_id, const uint8_t payments[20],
+                              const uint8_t payer[20], const uint8_t operator_[20],
+                              const phx_u256_t *cumulative, const uint8_t call_hash[32],
+                              uint8_t out[32])
+{
+    uint8_t domain[5][32], voucher[5][32], msg[66];
+    tag_hash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
+             domain[0]);
+    tag_hash("Phalanx Payments", domain[1]);
+    tag_hash("1", domain[2]);
+    word_u64(domain[3], chain_id);
+    word_addr(domain[4], payments);
+    tag_hash("Voucher(address payer,address operator,uint256 cumulative,bytes32 callHash)",
+             voucher[0]);
+    word_addr(voucher[1], payer);
+    word_addr(voucher[2], operator_);
+    memcpy(voucher[3], cumulative->b, 32);
+    memcpy(voucher[4], call_hash, 32);
+    msg[0] = 0x19;
+    msg[1] = 0x01;
+    phx_keccak256(domain, sizeof domain, msg + 2);
+    phx_keccak256(voucher, sizeof voucher, msg + 34);
+    phx_keccak256(msg, sizeof msg, out);
+}
+
+void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash[32],
+                         uint8_t out[32])
+{
+    static const char tag[] = "phx-call-v1";
+    phx_keccak_t k;
+    phx_keccak256_init(&k);
+    phx_keccak256_update(&k, tag, sizeof tag - 1);
+    phx_keccak256_update(&k, contract_id, 32);
+    phx_keccak256_update(&k, input_hash, 32);
+    phx_keccak256_final(&k, out);
+}

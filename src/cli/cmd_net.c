@@ -17,6 +17,7 @@
 
 #include "phx/chain.h"
 #include "phx/chain_owner.h"
+#include "phx/chain_requests.h"
 #include "phx/crypto.h"
 #include "phx/js.h"
 #include "phx/kms.h"
@@ -123,6 +124,18 @@ int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_giv
     return 0;
 }
 
+int net_seal_request(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t *input, size_t len, phx_buf_t *out)
+{
+    uint8_t xpub[32];
+    int rc = contract_pubkey(prefix, n, kms_given, id, xpub);
+    if (rc) return rc;
+    phx_error_t e = {0};
+    if (phx_confidential_seal_request(xpub, id, input, len, out, &e))
+        return cli_error(PHX_EXIT_FAIL, prefix, "could not seal the input: %s", e.message);
+    return 0;
+}
+
 int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
                      const uint8_t id[32], const uint8_t code_hash[32], const char *text,
                      json_t **sealed)
@@ -219,12 +232,19 @@ void net_print_requests(const json_t *requests, const char *who)
     if (!json_array_size(requests)) printf("(none yet)\n");
     for (size_t i = 0; i < json_array_size(requests); i++) {
         const json_t *r = json_array_get(requests, i);
-        printf(contract ? "#%-6lld %-16s contract %.18s…  fee %s wei\n"
-                        : "#%-6lld %-16s requester %s  fee %s wei\n",
+        printf(contract ? "#%-6lld %-9s contract %.18s…  fee %s wei  block %lld"
+                        : "#%-6lld %-9s requester %s  fee %s wei  block %lld",
                (long long)json_integer_value(json_object_get(r, "id")),
                json_string_value(json_object_get(r, "status")),
                json_string_value(json_object_get(r, who)),
-               json_string_value(json_object_get(r, "fee")));
+               json_string_value(json_object_get(r, "fee")),
+               (long long)json_integer_value(json_object_get(r, "block")));
+        if (json_object_get(r, "done_block"))
+            printf(" -> %lld (%lld blocks, %lld s)",
+                   (long long)json_integer_value(json_object_get(r, "done_block")),
+                   (long long)json_integer_value(json_object_get(r, "latency_blocks")),
+                   (long long)json_integer_value(json_object_get(r, "latency_s")));
+        printf("\n");
     }
 }
 
@@ -290,45 +310,21 @@ int net_compile_check(const char *prefix, const char *file, const uint8_t *src, 
                      got ? msg : "the checker died");
 }
 
-static const char *request_status(uint8_t s)
-{
-    static const char *names[] = {"none", "pending", "fulfilled", "callback_failed", "refunded"};
-    return s < 5 ? names[s] : "unknown";
-}
-
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit)
 {
     json_t *ep = n->endpoints;
     const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
     json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
     phx_chain_deployment_t dep;
-    phx_rpc_t *rpc = NULL;
-    json_t *count = NULL, *out = NULL, *no_args = json_array(); /* borrowed by phx_chain_read */
-    uint64_t total = 0;
+    phx_chain_requests_t *r = NULL;
+    json_t *out = NULL;
+    /* The chain's own record: the Jobs events from the deployment block, read
+     * by the same reader the console uses. */
     if (!rpc_url || !depj || phx_chain_deployment_from_json(depj, &dep, NULL) ||
-        phx_rpc_open(rpc_url, NULL, &rpc, NULL) ||
-        phx_chain_read(rpc, dep.jobs, "requestCount()", no_args, "(uint256)", &count, NULL))
+        phx_chain_requests_open(rpc_url, &dep, &r, NULL) || phx_chain_requests_sync(r, NULL))
         goto out;
-    const char *c = json_string_value(json_array_get(count, 0));
-    total = c ? strtoull(c, NULL, 10) : 0;
-    out = json_array();
-    /* Filtered by contract, look at the newest 1000 at most: one eth_call each. */
-    uint64_t floor = contract && total > 1000 ? total - 1000 : 0;
-    for (uint64_t id = total; id > floor && json_array_size(out) < limit; id--) {
-        phx_chain_request_t r;
-        if (phx_chain_request_get(rpc, &dep, id, &r, NULL)) break;
-        if (contract && memcmp(r.contract_id, contract, 32)) continue;
-        char fee[80];
-        phx_u256_to_dec(&r.fee, fee);
-        json_array_append_new(out, json_pack("{s:I,s:s,s:o,s:o,s:s,s:I}", "id", (json_int_t)id,
-                                             "status", request_status(r.status), "requester",
-                                             phx_json_hex(r.requester, 20), "contract_id",
-                                             phx_json_hex(r.contract_id, 32), "fee", fee,
-                                             "deadline", (json_int_t)r.deadline));
-    }
+    out = phx_chain_requests_json(r, contract, limit);
 out:
-    json_decref(no_args);
-    json_decref(count);
-    phx_rpc_close(rpc);
+    phx_chain_requests_close(r);
     return out;
 }

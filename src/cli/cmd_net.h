@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "phx/evm.h"
 
 typedef struct {
     char gateway[512];
@@ -35,13 +36,10 @@ void net_contract_path(char *out, size_t cap, const uint8_t id[32], const char *
 int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
                          const uint8_t id[32], const char *label, const char *text, json_t **sealed,
                          uint8_t reply_key[32]);
-
-/* Seal `text` under `label` (PHX_SEAL_*) to the contract's X25519 key, as
- * signed by the KMS the network trusts (--kms-address, else the devnet's; never
- * the gateway's say-so). reply_key as phx_confidential_seal. */
-int net_seal_to_contract(const char *prefix, const net_t *n, const char *kms_given,
-                         const uint8_t id[32], const char *label, const char *text, json_t **sealed,
-                         uint8_t reply_key[32]);
+/* An on-chain request's input bytes, sealed to the same key
+ * (phx_confidential_seal_request); appended to out. */
+int net_seal_request(const char *prefix, const net_t *n, const char *kms_given,
+                     const uint8_t id[32], const uint8_t *input, size_t len, phx_buf_t *out);
 /* The same for a contract's secrets, bound to the code hash they are for. */
 int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
                      const uint8_t id[32], const uint8_t code_hash[32], const char *text,
@@ -64,6 +62,37 @@ int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action
 int net_simple_verb(int argc, char **argv, const char *prefix, const char *help, int want_pos,
                     bool *as_json, const char **key_file, net_t *n, cli_args_t *args);
 
+/* The payer of paid direct calls (cmd_net_pay.c; docs/worker.md "Paid calls"). */
+typedef struct {
+    bool enabled;    /* a payer key is known (--key-file, else the devnet's user) */
+    bool have_terms; /* chain id and Payments address known */
+    uint8_t sk[32], payer[20];
+    uint64_t chain_id;
+    uint8_t payments[20];
+    uint8_t operator_[20]; /* whom the next voucher pays (zero: an identity-only voucher) */
+    phx_u256_t required;   /* the last 402's required_cumulative */
+    phx_u256_t signed_cumulative, prev_cumulative;
+    phx_u256_t max_increment; /* --max-price */
+    unsigned rounds;
+    char state_path[1024];
+    json_t *state;
+} net_payer_t;
+/* Load the key and the running totals. max_price: PHA wei (NULL: 1 PHA). */
+int net_payer_open(const char *prefix, const net_t *n, const char *key_file, const char *max_price,
+                   net_payer_t *p);
+void net_payer_close(net_payer_t *p);
+/* Sign the next voucher for this call into body["voucher"] (none without a
+ * key or terms), after recording its total. */
+int net_payer_attach(const char *prefix, net_payer_t *p, const uint8_t id[32], json_t *body);
+/* The call was refused busy (429): nothing ran, the worker unwound the
+ * voucher, so the recorded total goes back to the one before. */
+void net_payer_unsent(const char *prefix, net_payer_t *p);
+/* A 402 answer: 0 when a new voucher may succeed (terms learned), else the
+ * printed error's exit code. */
+int net_payer_on_402(const char *prefix, net_payer_t *p, const json_t *answer);
+/* A served call: record what the worker now counts as owed. */
+int net_payer_done(const char *prefix, net_payer_t *p, const json_t *answer);
+
 /* Compile `src` (the contract in `file`) with the engine the workers run, in
  * a child process, running none of it. A syntax error is printed with the
  * user's file and line and is PHX_EXIT_USAGE. Returns the exit code. */
@@ -78,9 +107,10 @@ typedef enum { NET_DEPLOY, NET_UPDATE, NET_SECRETS } net_deploy_mode_t;
 int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode);
 extern const char net_update_help[], net_secrets_help[];
 
-/* The newest `limit` Jobs requests (of `contract` only, when not NULL, among
- * the newest 1000), newest first, as {"id","status","requester","contract_id",
- * "fee","deadline"}; NULL when no chain is known (no endpoints file). */
+/* The newest `limit` Jobs requests (of `contract` only, when not NULL), newest
+ * first, from the chain's events by phx_chain_requests (the console's reader):
+ * phx_chain_requests_json's objects. NULL when no chain is known (no endpoints
+ * file) or it cannot be read. */
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit);
 
 /* Gateway job records, one line each, optionally with their console logs. */

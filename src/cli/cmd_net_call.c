@@ -6,6 +6,7 @@
 
 #include "cmd_net.h"
 #include "phx/crypto.h"
+#include "phx/net.h"
 #include "phx/worker.h"
 
 static const char call_help[] =
@@ -19,29 +20,74 @@ static const char call_help[] =
     "  --encrypt           confidential input and output\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
+    "  --key-file FILE     the payer's key: signs this call's payment voucher, and\n"
+    "                      the contract sees its address as ctx.caller (else the\n"
+    "                      devnet's user key; with neither the call is unsigned and\n"
+    "                      ctx.caller is zero, which only a free network serves)\n"
+    "  --max-price WEI     the most one call may add to what the payer owes a worker's\n"
+    "                      operator, in PHA wei (default 10^18, 1 PHA)\n"
     "  --json              print the result envelope as JSON\n\n"
+    "Paying: each call carries an EIP-712 voucher for the running total the payer\n"
+    "owes the operator of the worker that serves it (Payments contract; deposit\n"
+    "with `phx pay deposit`). The totals are kept in $PHX_HOME/payments.json (else\n"
+    "~/.phx/payments.json). A worker that wants more, or another operator's worker,\n"
+    "answers 402 with its terms; phx call signs again for them, up to --max-price.\n\n"
     "The output is printed as the contract returned it: its JSON text unchanged, or\n"
     "0x hex for bytes that are not JSON.\n\n"
     "Exit status: 0 the contract returned a result, 1 the contract threw or did not\n"
     "compile (its signed error envelope is still printed) or the call failed, 2 bad\n"
     "usage or input.\n";
 
+/* POST the call; a 402 comes back as status and body (its terms), any other
+ * failure is printed. */
+static int post_call(const char *prefix, const net_t *n, const char *path, const json_t *body,
+                     int *status, json_t **out)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", n->gateway, path);
+    char *text = phx_json_dump(body, false);
+    if (!text) return cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+    phx_http_client_opts_t co = {.timeout_ms = 60000};
+    phx_buf_t resp = PHX_BUF_INIT;
+    phx_error_t e = {0};
+    int rc = 0;
+    *status = 0;
+    if (phx_http_fetch("POST", url, "application/json", text, strlen(text), &co, status, &resp,
+                       &e)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "gateway %s: %s", n->gateway, e.message);
+    } else if (phx_json_parse((const char *)resp.ptr, resp.len, out, &e)) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer (HTTP %d) is not JSON", *status);
+    } else if (*status != 402 && (*status < 200 || *status > 299)) {
+        const json_t *err = json_object_get(*out, "error");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "%s (HTTP %d)", msg ? msg : "the call failed",
+                       *status);
+    }
+    phx_buf_free(&resp);
+    free(text);
+    return rc;
+}
+
 static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, JSON, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [KMS] = {.name = "kms-address", .takes_value = true},
+        [KEY] = {.name = "key-file", .takes_value = true},
+        [MAXPRICE] = {.name = "max-price", .takes_value = true},
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
     net_t n = {0};
+    net_payer_t payer;
+    memset(&payer, 0, sizeof payer);
     json_t *input = NULL, *body = NULL, *resp = NULL, *plain_out = NULL;
     phx_buf_t text = PHX_BUF_INIT, pt = PHX_BUF_INIT, raw = PHX_BUF_INIT;
     pt.secret = text.secret = true;
@@ -83,7 +129,20 @@ static int cmd_call(int argc, char **argv)
     }
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
-    if ((rc = net_json(prefix, &n, "POST", path, body, &resp))) goto out;
+    if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer))) goto out;
+    for (;;) {
+        int status = 0;
+        if ((rc = net_payer_attach(prefix, &payer, id, body))) goto out;
+        if ((rc = post_call(prefix, &n, path, body, &status, &resp))) {
+            if (status == 429) net_payer_unsent(prefix, &payer);
+            goto out;
+        }
+        if (status != 402) break;
+        if ((rc = net_payer_on_402(prefix, &payer, resp))) goto out;
+        json_decref(resp);
+        resp = NULL;
+    }
+    if ((rc = net_payer_done(prefix, &payer, resp))) goto out;
     /* The signed output_bytes are the truth: shown as the contract wrote them
      * (JSON text byte for byte, so 3456.78 stays 3456.78), or as 0x hex when
      * they are not JSON (a contract that returns bytes). For an encrypted call
@@ -157,6 +216,7 @@ out:
     json_decref(body);
     json_decref(resp);
     net_free(&n);
+    net_payer_close(&payer);
     cli_opts_free(opts, NOPTS);
     return rc;
 }

@@ -13,9 +13,14 @@ static const char jobs_help[] =
     "gateway routed them; only its owner may read them, so the request carries an\n"
     "EIP-712 OwnerRequest signed with --key-file (default: the devnet's user key).\n"
     "And, when the chain is known (a devnet's endpoints file), the last 20 on-chain\n"
-    "requests in the Jobs contract with their status (public on chain anyway).\n"
+    "requests in the Jobs contract, read from its events (public on chain anyway):\n"
+    "status (pending, fulfilled, failed: paid but the callback reverted,\n"
+    "refunded), the block requested and settled, and the latency in blocks and\n"
+    "in seconds of block time.\n"
     "--json: {\"jobs\":[gateway calls, with ID],\"requests\":[{\"id\",\"status\",\n"
-    "\"requester\",\"contract_id\",\"fee\",\"deadline\"}]}.\n\n"
+    "\"requester\",\"contract_id\",\"fee\",\"k\",\"deadline\",\"block\",\"time\",\n"
+    "\"done_block\",\"done_time\",\"latency_blocks\",\"latency_s\",\"operators\"}]}\n"
+    "(done_, latency_ and operators once settled).\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
 static int cmd_jobs(int argc, char **argv)

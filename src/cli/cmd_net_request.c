@@ -7,10 +7,11 @@
 
 #include "cmd_net.h"
 #include "phx/chain.h"
+#include "phx/chain_requests.h"
 #include "phx/crypto.h"
 
 static const char request_help[] =
-    "usage: phx request ID --fee WEI [--input TEXT|0xHEX] [options]\n\n"
+    "usage: phx request ID --fee WEI [--input TEXT|0xHEX] [--encrypt] [options]\n\n"
     "Ask for a run of the contract ID on chain, as a dApp does: approve Jobs for\n"
     "the fee in PHA and call Jobs.request(ID, input, fee, callbackGas, 1) from\n"
     "--key-file (default: the devnet's user key), then follow the request until a\n"
@@ -22,6 +23,11 @@ static const char request_help[] =
     "  --fee WEI           the most you pay, in wei of PHA (k = 1 worker)\n"
     "  --input TEXT|0xHEX  the request input: 0x hex is sent as those bytes, anything\n"
     "                      else as its text (JSON text reaches the contract as JSON)\n"
+    "  --encrypt           seal the input (HPKE) to the contract's KMS-signed key; only\n"
+    "                      a worker's TEE opens it, so the chain, its logs and the\n"
+    "                      calldata carry ciphertext only. The output is public on\n"
+    "                      chain as always\n"
+    "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --callback-gas N    the callback's gas limit (default 300000)\n"
     "  --timeout-s N       how long to wait for the fulfilment (default 120)\n"
     "  --no-wait           print the request id once it is on chain and stop\n"
@@ -78,7 +84,7 @@ static int cmd_request(int argc, char **argv)
 {
     const char *prefix = "phx request";
     if (cli_wants_help(argc, argv)) return cli_help(request_help);
-    enum { INPUT, FEE, CBGAS, TIMEOUT, NOWAIT, KEYFILE, GATEWAY, JSON, NOPTS };
+    enum { INPUT, FEE, CBGAS, TIMEOUT, NOWAIT, KEYFILE, GATEWAY, JSON, ENCRYPT, KMS, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [FEE] = {.name = "fee", .takes_value = true},
@@ -88,6 +94,8 @@ static int cmd_request(int argc, char **argv)
         [KEYFILE] = {.name = "key-file", .takes_value = true},
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [JSON] = {.name = "json"},
+        [ENCRYPT] = {.name = "encrypt"},
+        [KMS] = {.name = "kms-address", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -95,7 +103,8 @@ static int cmd_request(int argc, char **argv)
     net_t n = {0};
     phx_rpc_t *rpc = NULL;
     phx_signer_t *signer = NULL;
-    phx_buf_t input = PHX_BUF_INIT;
+    phx_buf_t input = PHX_BUF_INIT, sealed = PHX_BUF_INIT;
+    input.secret = true;
     json_t *a1 = NULL, *a2 = NULL, *ev = NULL, *res = NULL;
     phx_evm_receipt_t rcpt;
     memset(&rcpt, 0, sizeof rcpt);
@@ -128,6 +137,14 @@ static int cmd_request(int argc, char **argv)
     if ((rc = net_find(prefix, opts[GATEWAY].value, &n)) ||
         (rc = net_owner_key(prefix, &n, opts[KEYFILE].value, sk, me)))
         goto out;
+    if (opts[ENCRYPT].seen) {
+        if ((rc = net_seal_request(prefix, &n, opts[KMS].value, id, input.ptr, input.len, &sealed)))
+            goto out;
+    } else if (opts[KMS].value) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--kms-address is for --encrypt");
+        goto out;
+    }
+    const phx_buf_t *sent = opts[ENCRYPT].seen ? &sealed : &input;
     const char *rpc_url =
         n.endpoints ? json_string_value(json_object_get(n.endpoints, "rpc")) : NULL;
     json_t *depj = n.endpoints ? json_object_get(n.endpoints, "deployment") : NULL;
@@ -145,7 +162,7 @@ static int cmd_request(int argc, char **argv)
     char fee_dec[80];
     phx_u256_to_dec(&fee, fee_dec);
     a1 = json_pack("[o,s]", phx_json_hex(dep.jobs, 20), fee_dec);
-    a2 = json_pack("[o,o,s,I,i]", phx_json_hex(id, 32), phx_json_hex(input.ptr, input.len), fee_dec,
+    a2 = json_pack("[o,o,s,I,i]", phx_json_hex(id, 32), phx_json_hex(sent->ptr, sent->len), fee_dec,
                    (json_int_t)cbgas, 1);
     static const char approve[] = "approve(address,uint256)",
                       request[] = "request(bytes32,bytes,uint256,uint32,uint8)";
@@ -195,9 +212,9 @@ static int cmd_request(int argc, char **argv)
             }
         }
     }
-    static const char *const names[] = {"none", "pending", "fulfilled", "callback_failed",
-                                        "refunded"};
-    json_object_set_new(res, "status", json_string(status < 5 ? names[status] : "unknown"));
+    /* The request reader's words (phx jobs, the console): one vocabulary. */
+    const char *status_name = phx_chain_request_status_name(status);
+    json_object_set_new(res, "status", json_string(status_name));
     if ((status == PHX_CHAIN_REQ_FULFILLED || status == PHX_CHAIN_REQ_CALLBACK_FAILED) &&
         !fulfilled_output(rpc, &dep, rid, rcpt.block_number, &ev, &e)) {
         phx_buf_t out = PHX_BUF_INIT;
@@ -219,7 +236,7 @@ static int cmd_request(int argc, char **argv)
     if (opts[JSON].seen)
         cli_print_json(res);
     else
-        printf("status     %s\n", status < 5 ? names[status] : "unknown");
+        printf("status     %s\n", status_name);
     if (opts[NOWAIT].seen)
         rc = 0;
     else if (status == PHX_CHAIN_REQ_PENDING)
@@ -227,7 +244,7 @@ static int cmd_request(int argc, char **argv)
                        (unsigned long long)rid, timeout_s);
     else if (status != PHX_CHAIN_REQ_FULFILLED && status != PHX_CHAIN_REQ_CALLBACK_FAILED)
         rc = cli_error(PHX_EXIT_FAIL, prefix, "request #%llu ended %s", (unsigned long long)rid,
-                       status < 5 ? names[status] : "unknown");
+                       status_name);
 out:
     phx_secure_zero(sk, sizeof sk);
     phx_evm_receipt_clear(&rcpt);
@@ -236,6 +253,7 @@ out:
     json_decref(ev);
     json_decref(res);
     phx_buf_free(&input);
+    phx_buf_free(&sealed);
     phx_signer_close(signer);
     phx_rpc_close(rpc);
     net_free(&n);

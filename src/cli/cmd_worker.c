@@ -44,6 +44,10 @@ static const char help[] =
     "                            with any TEE; an allowance that reaches the chain RPC,\n"
     "                            the KMS or this worker's API is refused (exit 1)\n"
     "  --poll-ms N               chain poll interval (default 250)\n"
+    "  --redeem-every SECONDS    how often the payment vouchers of direct calls are\n"
+    "                            redeemed on chain, many in one transaction (default\n"
+    "                            600; and always at stop). Keep it well inside the\n"
+    "                            Payments notice period, or a payer may withdraw first\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
     "                            process (1..4096; default twice the online cores, at\n"
@@ -88,6 +92,7 @@ static int cmd_worker(int argc, char **argv)
         KADDR,
         ALLOW,
         POLL,
+        REDEEM,
         NOJOBS,
         MAXC,
         MAXPC,
@@ -103,6 +108,7 @@ static int cmd_worker(int argc, char **argv)
     opts[KADDR] = (cli_opt_t){.name = "kms-address", .takes_value = true};
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[POLL] = (cli_opt_t){.name = "poll-ms", .takes_value = true};
+    opts[REDEEM] = (cli_opt_t){.name = "redeem-every", .takes_value = true};
     opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
     opts[AIEP] = (cli_opt_t){.name = "ai-endpoint", .takes_value = true, .repeatable = true};
     opts[AIROOT] = (cli_opt_t){.name = "ai-trust-sim-root", .takes_value = true};
@@ -130,6 +136,15 @@ static int cmd_worker(int argc, char **argv)
         goto out;
     }
     if (opts[POLL].value) o.poll_ms = strtoull(opts[POLL].value, NULL, 10);
+    if (opts[REDEEM].value) {
+        char *end = NULL;
+        unsigned long long s = strtoull(opts[REDEEM].value, &end, 10);
+        if (!end || *end || s < 1 || s > 86400 * 30) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--redeem-every: seconds, 1 .. 30 days");
+            goto out;
+        }
+        o.redeem_every_ms = s * 1000;
+    }
     for (int i = MAXC; i <= MAXPC; i++) {
         if (!opts[i].value) continue;
         char *end;

@@ -249,7 +249,14 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
         if (has_code) return PHX_OK;
         PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
     }
-    phx_err_t err = phx_chain_deploy(gov, NULL, dep, e);
+    /* Direct calls are free on a devnet until governance sets a price
+     * (Payments.setPrice); a payer's withdrawal notice is seconds, not a day. */
+    phx_chain_params_t params;
+    phx_chain_params_default(&params);
+    params.price_per_call = phx_u256_from_u64(0);
+    params.price_per_cpu_ms = phx_u256_from_u64(0);
+    params.payment_notice_s = 10;
+    phx_err_t err = phx_chain_deploy(gov, &params, dep, e);
     if (err) return err;
     *fresh = true;
     return phx_chain_deployment_save(dep, path, e);
@@ -322,13 +329,30 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
     }
     json_t *stake = NULL;
     if (!bond) {
-        /* The devnet's user: PHA to pay for on-chain requests. */
+        /* The devnet's user: PHA to pay for on-chain requests, and 1000 of
+         * it deposited in Payments for direct calls. */
         phx_u256_t pha;
         if ((err = phx_chain_token_balance(rpc, dep, addr, &pha, e))) goto out;
-        if (phx_u256_is_zero(&pha))
-            err =
-                transact(gov, dep->token, "transfer(address,uint256)",
-                         json_pack("[o,s]", phx_json_hex(addr, 20), "100000000000000000000000"), e);
+        if (phx_u256_is_zero(&pha) &&
+            (err = transact(gov, dep->token, "transfer(address,uint256)",
+                            json_pack("[o,s]", phx_json_hex(addr, 20), "100000000000000000000000"),
+                            e)))
+            goto out;
+        if (!phx_chain_has_payments(dep)) goto out;
+        json_t *acct = NULL, *who = json_pack("[o]", phx_json_hex(addr, 20));
+        err = phx_chain_read(rpc, dep->payments, "accounts(address)", who,
+                             "(uint256,uint256,uint64)", &acct, e);
+        json_decref(who);
+        if (err) goto out;
+        const char *deposited = json_string_value(json_array_get(acct, 0));
+        bool funded = deposited && strcmp(deposited, "0") != 0;
+        json_decref(acct);
+        const char amount[] = "1000000000000000000000";
+        if (!funded &&
+            (!(err = phx_signer_open(rpc, sk, NULL, &op, e)) &&
+             !(err = transact(op, dep->token, "approve(address,uint256)",
+                              json_pack("[o,s]", phx_json_hex(dep->payments, 20), amount), e))))
+            err = transact(op, dep->payments, "deposit(uint256)", json_pack("[s]", amount), e);
         goto out;
     }
     json_t *who = json_pack("[o]", phx_json_hex(addr, 20)); /* phx_chain_read borrows it */
@@ -601,8 +625,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                                                            (char *)kms_addr_s,
                                                            "--operator-key-file",
                                                            key,
+                                                           "--redeem-every",
+                                                           "2",
                                                            "--json"};
-            int wa = 19;
+            int wa = 21;
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];

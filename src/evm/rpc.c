@@ -673,6 +673,20 @@ phx_err_t phx_rpc_get_block_hash(phx_rpc_t *rpc, uint64_t number, uint8_t out[32
     return err;
 }
 
+phx_err_t phx_rpc_get_block_time(phx_rpc_t *rpc, uint64_t number, uint64_t *out, phx_error_t *e)
+{
+    json_t *res = NULL;
+    phx_err_t err = phx_rpc_call(rpc, "eth_getBlockByNumber",
+                                 json_pack("[o,b]", quantity_json(number), 0), &res, e);
+    if (err) return err;
+    if (json_is_null(res))
+        err = phx_fail(e, PHX_ERR_NOT_FOUND, "block %llu not found", (unsigned long long)number);
+    else if ((err = phx_rpc_quantity_u64(json_object_get(res, "timestamp"), out, e)))
+        phx_error_wrap(e, err, "eth_getBlockByNumber: timestamp");
+    json_decref(res);
+    return err;
+}
+
 phx_err_t phx_rpc_wait_receipt(phx_rpc_t *rpc, const uint8_t tx_hash[32], uint64_t confirmations,
                                uint64_t timeout_ms, uint64_t poll_ms, phx_evm_receipt_t *out,
                                phx_error_t *e)

@@ -126,6 +126,97 @@ static void time_cell(phx_buf_t *b, const json_t *ms)
     esc(b, t);
 }
 
+/* Unix seconds as a UTC date and time (certificate windows reach far ahead). */
+static void time_cell_s(phx_buf_t *b, json_int_t secs)
+{
+    char t[40];
+    time_t v = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&v, &tm) || !strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm)) {
+        phx_buf_append_str(b, "\xe2\x80\x94");
+        return;
+    }
+    esc(b, t);
+}
+
+/* wei (decimal) as PHA: 18 decimals, trailing zeros dropped. */
+static void pha_cell(phx_buf_t *b, const char *wei)
+{
+    char t[100];
+    size_t n = strlen(wei);
+    if (n <= 18) {
+        snprintf(t, sizeof t, "0.%0*d%s", (int)(18 - n), 0, wei);
+        if (n == 18) snprintf(t, sizeof t, "0.%s", wei);
+    } else {
+        snprintf(t, sizeof t, "%.*s.%s", (int)(n - 18), wei, wei + n - 18);
+    }
+    size_t m = strlen(t);
+    while (m && t[m - 1] == '0')
+        t[--m] = 0;
+    if (m && t[m - 1] == '.') t[--m] = 0;
+    esc(b, t);
+    phx_buf_append_str(b, " PHA");
+}
+
+/* What the Network page reads from the chain itself, not from the gateway's
+ * flags: each worker operator's stake (Registry.stakeOf: bonded PHA, or its
+ * StakePool stake once the Registry has a staking contract) and every KMS key
+ * the Registry admitted, with its record. Adds "stake" (wei, decimal) to each
+ * worker of net and returns the KMS rows, or sets *why. */
+static json_t *chain_view(phx_gateway_t *g, json_t *net, phx_error_t *why)
+{
+    const char *rpc_url;
+    const phx_chain_deployment_t *d;
+    if (!gw_chain(g, &rpc_url, &d)) {
+        phx_fail(why, PHX_ERR_UNSUPPORTED, "this gateway has no chain (--rpc, --deployment)");
+        return NULL;
+    }
+    phx_rpc_t *rpc = NULL;
+    phx_rpc_opts_t ro = {.timeout_ms = 5000};
+    uint8_t(*kms)[20] = NULL;
+    size_t nkms = 0, i;
+    json_t *rows = NULL, *w;
+    if (phx_rpc_open(rpc_url, &ro, &rpc, why)) return NULL;
+    json_array_foreach(json_object_get(net, "workers"), i, w)
+    {
+        uint8_t op[20];
+        phx_u256_t stake;
+        char dec[80];
+        if (phx_json_get_hex_fixed(w, "operator", op, 20, NULL)) continue; /* not on chain */
+        /* A node that does not answer: say so once, not once per worker. */
+        if (phx_chain_stake_of(rpc, d, op, &stake, why)) goto out;
+        phx_u256_to_dec(&stake, dec);
+        json_object_set_new(w, "stake", json_string(dec));
+    }
+    if (phx_chain_kms_list(rpc, d, &kms, &nkms, why)) goto out;
+    rows = json_array();
+    for (i = 0; rows && i < nkms; i++) {
+        phx_chain_kms_t k;
+        bool active = false;
+        if (phx_chain_kms_get(rpc, d, kms[i], &k, why) ||
+            phx_chain_is_kms(rpc, d, kms[i], &active, why)) {
+            json_decref(rows);
+            rows = NULL;
+            break;
+        }
+        char cs[43];
+        phx_eth_address_checksum(kms[i], cs);
+        json_array_append_new(rows, json_pack("{s:s,s:o,s:s,s:b,s:o,s:s,s:I}", "address", cs,
+                                              "x25519", phx_json_hex(k.x25519, 32), "status",
+                                              k.status == PHX_CHAIN_KMS_ADMITTED  ? "admitted"
+                                              : k.status == PHX_CHAIN_KMS_REVOKED ? "revoked"
+                                                                                  : "none",
+                                              "signs", active, "measurement",
+                                              phx_json_hex(k.measurement, 32), "tee",
+                                              k.tee_type == PHX_CHAIN_TEE_TDX ? "tdx" : "sgx",
+                                              "admitted_ms", (json_int_t)k.admitted_at * 1000));
+    }
+out:
+    free(kms);
+    phx_rpc_close(rpc);
+    return rows;
+}
+
 /* GET /: workers, KMS, chain, contracts. */
 static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                 phx_error_t *e)
@@ -141,19 +232,24 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
                    "through this gateway.</p>",
                    (long long)json_integer_value(json_object_get(n, "healthy")),
                    (long long)json_integer_value(json_object_get(n, "calls")));
-    phx_buf_append_str(b, "<h2>Workers</h2><table id=\"workers\"><thead><tr><th>address</th>"
-                          "<th>operator</th><th>TEE</th><th>measurement</th><th>health</th>"
-                          "<th>registered</th><th>calls</th><th>failures</th><th>latency ms</th>"
-                          "<th>URL</th></tr></thead><tbody>");
+    phx_error_t ce = {0};
+    json_t *kms_rows = chain_view(ctx, n, &ce);
+    phx_buf_append_str(
+        b, "<h2>Workers</h2><table id=\"workers\"><thead><tr><th>address</th>"
+           "<th>operator</th><th>stake</th><th>TEE</th><th>measurement</th><th>health</th>"
+           "<th>registered</th><th>calls</th><th>failures</th><th>latency ms</th>"
+           "<th>URL</th></tr></thead><tbody>");
     json_array_foreach(json_object_get(n, "workers"), i, v)
     {
-        static const char *const cols[] = {"address",    "operator",   "tee",   "measurement",
-                                           "healthy",    "registered", "calls", "failures",
-                                           "latency_ms", "url"};
+        static const char *const cols[] = {"address",     "operator",   "stake",      "tee",
+                                           "measurement", "healthy",    "registered", "calls",
+                                           "failures",    "latency_ms", "url"};
         phx_buf_append_str(b, "<tr>");
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-            phx_buf_append_str(b, k <= 1 || k == 3 ? "<td class=\"hex\">" : "<td>");
-            if (k == 4) {
+            phx_buf_append_str(b, k <= 1 || k == 4 ? "<td class=\"hex\">" : "<td>");
+            if (k == 2 && json_is_string(json_object_get(v, "stake"))) {
+                pha_cell(b, json_string_value(json_object_get(v, "stake")));
+            } else if (k == 5) {
                 phx_buf_append_str(b, json_is_true(json_object_get(v, "healthy"))
                                           ? "<span class=\"ok\">healthy</span>"
                                           : "<span class=\"bad\">down</span>");
@@ -174,7 +270,41 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
     esc_field(b, n, "kms");
     if (json_object_get(n, "kms"))
         phx_buf_append_str(b, " (<a href=\"/attestation/kms\">attestation</a>)");
-    phx_buf_append_str(b, "</dd></dl><h2>Chain</h2><dl id=\"chain\"><dt>RPC</dt><dd>");
+    phx_buf_append_str(b, "</dd></dl><h3>KMS nodes in the Registry</h3>");
+    if (!kms_rows) {
+        phx_buf_append_str(b, "<p class=\"bad\" id=\"kms-nodes-error\">");
+        esc(b, ce.message);
+        phx_buf_append_str(b, "</p>");
+    } else {
+        phx_buf_append_str(b, "<table id=\"kms-nodes\"><thead><tr><th>address</th><th>X25519</th>"
+                              "<th>status</th><th>signs now</th><th>TEE</th><th>measurement</th>"
+                              "<th>admitted</th></tr></thead><tbody>");
+        json_array_foreach(kms_rows, i, v)
+        {
+            const char *st = json_string_value(json_object_get(v, "status"));
+            phx_buf_append_str(b, "<tr><td class=\"hex\">");
+            esc_field(b, v, "address");
+            phx_buf_append_str(b, "</td><td class=\"hex\">");
+            esc_field(b, v, "x25519");
+            phx_buf_printf(b, "</td><td class=\"%s\">",
+                           st && !strcmp(st, "admitted") ? "ok" : "bad");
+            esc(b, st);
+            phx_buf_append_str(b, "</td><td>");
+            esc_field(b, v, "signs");
+            phx_buf_append_str(b, "</td><td>");
+            esc_field(b, v, "tee");
+            phx_buf_append_str(b, "</td><td class=\"hex\">");
+            esc_field(b, v, "measurement");
+            phx_buf_append_str(b, "</td><td>");
+            time_cell(b, json_object_get(v, "admitted_ms"));
+            phx_buf_append_str(b, "</td></tr>");
+        }
+        phx_buf_append_str(b, "</tbody></table>");
+        if (!json_array_size(kms_rows))
+            phx_buf_append_str(b, "<p id=\"no-kms-nodes\">The Registry has admitted no KMS.</p>");
+    }
+    json_decref(kms_rows);
+    phx_buf_append_str(b, "<h2>Chain</h2><dl id=\"chain\"><dt>RPC</dt><dd>");
     esc_field(b, n, "rpc");
     json_t *chain = json_object_get(n, "chain");
     phx_buf_append_str(b, "</dd><dt>chain id</dt><dd>");
@@ -214,90 +344,32 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
 
 #define JOBS_SHOWN 100 /* newest requests on a page */
 
-/* The Jobs contract's requests from its events, newest first, at most
- * JOBS_SHOWN: {"id","contract","requester","fee","k","deadline","block",
- * "status","done_block","latency_blocks","operators"}. contract (may be NULL)
- * filters. Read straight from the chain node, so the page shows what the
- * chain says (the gateway keeps no copy). */
+/* The Jobs contract's requests, newest first, at most JOBS_SHOWN, of contract
+ * only when not NULL: phx_chain_requests_json's rows, from the gateway's one
+ * reader of the chain's events (brought up to the head on every call, so the
+ * page shows what the chain says). */
 static phx_err_t chain_jobs(phx_gateway_t *g, const uint8_t *contract, json_t **out, phx_error_t *e)
 {
-    const char *rpc_url;
-    const phx_chain_deployment_t *d;
+    phx_chain_requests_t *r = NULL;
     *out = NULL;
-    if (!gw_chain(g, &rpc_url, &d))
-        return phx_fail(e, PHX_ERR_UNSUPPORTED, "this gateway has no chain (--rpc, --deployment)");
-    static const char *const sigs[] = {PHX_CHAIN_EV_REQUESTED, PHX_CHAIN_EV_FULFILLED,
-                                       PHX_CHAIN_EV_REFUNDED,
-                                       "CallbackFailed(uint256 indexed requestId,bytes reason)"};
-    uint8_t topics[4][32];
-    for (int i = 0; i < 4; i++)
-        if (phx_abi_event_topic(sigs[i], topics[i], e)) return PHX_ERR_INTERNAL;
-    phx_rpc_t *rpc = NULL;
-    phx_evm_log_t *logs = NULL;
-    size_t n = 0;
-    uint64_t head = 0;
-    phx_rpc_opts_t ro = {.timeout_ms = 5000};
-    phx_evm_filter_t f = {.from_block = d->block, .addresses = &d->jobs, .address_count = 1};
-    f.topic_sets[0] = (const uint8_t(*)[32])topics;
-    f.topic_counts[0] = 4;
-    phx_err_t err;
-    if ((err = phx_rpc_open(rpc_url, &ro, &rpc, e)) || (err = phx_rpc_block_number(rpc, &head, e)))
-        goto out;
-    f.to_block = head;
-    if ((err = phx_rpc_get_logs(rpc, &f, &logs, &n, e))) goto out;
-    json_t *rows = json_array(), *by_id = json_object();
-    for (size_t i = 0; i < n; i++) {
-        json_t *ev = NULL;
-        int kind = -1;
-        for (int k = 0; k < 4 && kind < 0; k++)
-            if (logs[i].topic_count && !memcmp(logs[i].topics[0], topics[k], 32)) kind = k;
-        if (kind < 0 || phx_abi_decode_log_json(sigs[kind], false, &logs[i], &ev, NULL)) continue;
-        const char *id = json_string_value(json_object_get(ev, "requestId"));
-        json_t *row = id ? json_object_get(by_id, id) : NULL;
-        if (kind == 0) {
-            const char *cid = json_string_value(json_object_get(ev, "contractId"));
-            uint8_t cb[32];
-            if (id && !row && cid && !phx_hex_decode_fixed(cid, cb, 32, NULL) &&
-                (!contract || !memcmp(cb, contract, 32))) {
-                row = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:I,s:s}", "id", id, "contract",
-                                json_object_get(ev, "contractId"), "requester",
-                                json_object_get(ev, "requester"), "fee", json_object_get(ev, "fee"),
-                                "k", json_object_get(ev, "k"), "deadline",
-                                json_object_get(ev, "deadline"), "block",
-                                (json_int_t)logs[i].block_number, "status", "pending");
-                if (row) json_object_set(by_id, id, row), json_array_append_new(rows, row);
-            }
-        } else if (row) {
-            /* A failed callback is fulfilled and paid, then marked failed. */
-            const char *st =
-                kind == 1
-                    ? (json_is_true(json_object_get(ev, "callbackOk")) ? "fulfilled" : "failed")
-                : kind == 2 ? "refunded"
-                            : "failed";
-            json_object_set_new(row, "status", json_string(st));
-            if (kind != 3) {
-                json_int_t at = json_integer_value(json_object_get(row, "block"));
-                json_object_set_new(row, "done_block",
-                                    json_integer((json_int_t)logs[i].block_number));
-                json_object_set_new(row, "latency_blocks",
-                                    json_integer((json_int_t)logs[i].block_number - at));
-            }
-            if (kind == 1) json_object_set(row, "operators", json_object_get(ev, "operators"));
-        }
-        json_decref(ev);
+    phx_err_t err = gw_requests(g, &r, e);
+    if (err) return err;
+    *out = phx_chain_requests_json(r, contract, JOBS_SHOWN);
+    return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "requests");
+}
+
+/* A block timestamp (unix seconds) as UTC time of day. */
+static void block_time_cell(phx_buf_t *b, const json_t *s)
+{
+    char t[32];
+    time_t v = (time_t)json_integer_value(s);
+    struct tm tm;
+    if (!json_is_integer(s) || !gmtime_r(&v, &tm)) {
+        phx_buf_append_str(b, "\xe2\x80\x94");
+        return;
     }
-    json_decref(by_id);
-    /* newest first, at most JOBS_SHOWN */
-    *out = json_array();
-    for (size_t i = json_array_size(rows); i-- > 0 && json_array_size(*out) < JOBS_SHOWN;)
-        json_array_append(*out, json_array_get(rows, i));
-    json_decref(rows);
-out:
-    for (size_t i = 0; i < n; i++)
-        phx_evm_log_clear(&logs[i]);
-    free(logs);
-    phx_rpc_close(rpc);
-    return err;
+    strftime(t, sizeof t, "%H:%M:%S", &tm);
+    esc(b, t);
 }
 
 /* The requests table (Jobs page and a contract's page). */
@@ -307,10 +379,10 @@ static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
     json_t *r;
     phx_buf_append_str(b, "<table id=\"requests\"><thead><tr><th>request</th>");
     if (with_contract) phx_buf_append_str(b, "<th>contract</th>");
-    phx_buf_append_str(b,
-                       "<th>status</th><th>requester</th><th>fee (wei)</th><th>k</th>"
-                       "<th>requested at block</th><th>settled at block</th>"
-                       "<th>latency (blocks)</th><th>signing operators</th></tr></thead><tbody>");
+    phx_buf_append_str(b, "<th>status</th><th>requester</th><th>fee</th><th>k</th>"
+                          "<th>requested at block</th><th>settled at block</th>"
+                          "<th>latency (blocks)</th><th>latency (s)</th>"
+                          "<th>requested (UTC)</th><th>signing operators</th></tr></thead><tbody>");
     json_array_foreach((json_t *)rows, i, r)
     {
         const char *st = json_string_value(json_object_get(r, "status"));
@@ -319,9 +391,9 @@ static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
         phx_buf_append_str(b, "</td>");
         if (with_contract) {
             phx_buf_append_str(b, "<td class=\"hex\"><a href=\"/contracts/");
-            esc_field(b, r, "contract");
+            esc_field(b, r, "contract_id");
             phx_buf_append_str(b, "\">");
-            esc_field(b, r, "contract");
+            esc_field(b, r, "contract_id");
             phx_buf_append_str(b, "</a></td>");
         }
         phx_buf_printf(b, "<td class=\"status-%s\">",
@@ -331,11 +403,20 @@ static void jobs_table(phx_buf_t *b, const json_t *rows, bool with_contract)
         esc(b, st);
         phx_buf_append_str(b, "</td><td class=\"hex\">");
         esc_field(b, r, "requester");
-        static const char *const cols[] = {"fee", "k", "block", "done_block", "latency_blocks"};
+        phx_buf_append_str(b, "</td><td>");
+        const char *fee = json_string_value(json_object_get(r, "fee"));
+        if (fee)
+            pha_cell(b, fee);
+        else
+            esc_field(b, r, "fee");
+        static const char *const cols[] = {"k", "block", "done_block", "latency_blocks",
+                                           "latency_s"};
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             phx_buf_append_str(b, "</td><td>");
             esc_field(b, r, cols[k]);
         }
+        phx_buf_append_str(b, "</td><td>");
+        block_time_cell(b, json_object_get(r, "time"));
         phx_buf_append_str(b, "</td><td class=\"hex\">");
         size_t oi;
         json_t *op;
@@ -428,8 +509,10 @@ static phx_err_t h_page_jobs(void *ctx, const phx_http_request_t *req, phx_http_
     phx_buf_t *b = &resp->text;
     page_start(b, "Jobs", "jobs");
     phx_buf_printf(b,
-                   "<h1>Jobs</h1><p>The newest %d requests of the Jobs contract, read from the "
-                   "chain node on every load (this page reloads itself every 5 s).</p>",
+                   "<h1>Jobs</h1><p>The newest %d requests of the Jobs contract, from its events "
+                   "on the chain node, read up to the head on every load (this page reloads "
+                   "itself every 5 s). Latency is counted in blocks and in seconds of block "
+                   "time, from the request's block to the one that settled it.</p>",
                    JOBS_SHOWN);
     if (jerr) {
         phx_buf_append_str(b, "<p class=\"bad\" id=\"jobs-error\">");
@@ -533,7 +616,7 @@ static phx_err_t attestation_page(phx_gateway_t *g, const char *what, const char
         phx_buf_append_str(b, "verified and accepted by the default TCB policy");
     phx_buf_append_str(b, "</dd><dt>TCB status</dt><dd id=\"tcb\">");
     esc_field(b, rj, "status");
-    phx_buf_append_str(b, "</dd><dt>advisories</dt><dd>");
+    phx_buf_append_str(b, "</dd><dt>advisories</dt><dd id=\"advisories\">");
     size_t i;
     json_t *adv;
     json_array_foreach(json_object_get(rj, "advisory_ids"), i, adv)
@@ -551,7 +634,45 @@ static phx_err_t attestation_page(phx_gateway_t *g, const char *what, const char
     phx_buf_append_str(b, "</dd><dt>report data binds its keys to the nonce</dt><dd id=\"binding\" "
                           "class=\"");
     phx_buf_append_str(b, bound ? "ok\">yes" : "bad\">no");
-    phx_buf_append_str(b, "</dd></dl><h2>Quote header</h2>");
+    phx_buf_append_str(b, "</dd></dl><h2>Certificate chain</h2><p>As the quote carries it, "
+                          "leaf first (the verdict above is on the chain to the trusted root); "
+                          "validity windows at the time of this page.</p>");
+    json_t *certs = NULL, *c;
+    phx_error_t ce = {0};
+    if (phx_attest_quote_certs_json(quote.ptr, quote.len, (int64_t)(phx_now_ms() / 1000), &certs,
+                                    &ce)) {
+        phx_buf_append_str(b, "<p class=\"bad\" id=\"cert-chain-error\">");
+        esc(b, ce.message);
+        phx_buf_append_str(b, "</p>");
+    } else {
+        phx_buf_append_str(b, "<table id=\"cert-chain\"><thead><tr><th>certificate</th>"
+                              "<th>subject</th><th>issuer</th><th>serial</th><th>not before</th>"
+                              "<th>not after</th><th>validity</th></tr></thead><tbody>");
+        json_array_foreach(certs, i, c)
+        {
+            const char *vs = json_string_value(json_object_get(c, "validity"));
+            phx_buf_append_str(b, "<tr><th>");
+            esc_field(b, c, "role");
+            phx_buf_append_str(b, "</th><td>");
+            esc_field(b, c, "subject");
+            phx_buf_append_str(b, "</td><td>");
+            esc_field(b, c, "issuer");
+            phx_buf_append_str(b, "</td><td class=\"hex\">");
+            esc_field(b, c, "serial");
+            static const char *const win[] = {"not_before", "not_after"};
+            for (int k = 0; k < 2; k++) {
+                json_int_t t = json_integer_value(json_object_get(c, win[k]));
+                phx_buf_append_str(b, "</td><td>");
+                time_cell_s(b, t);
+            }
+            phx_buf_printf(b, "</td><td class=\"%s\">", vs && !strcmp(vs, "valid") ? "ok" : "bad");
+            esc(b, vs);
+            phx_buf_append_str(b, "</td></tr>");
+        }
+        phx_buf_append_str(b, "</tbody></table>");
+    }
+    json_decref(certs);
+    phx_buf_append_str(b, "<h2>Quote header</h2>");
     fields_table(b, "header", json_object_get(rj, "header"));
     phx_buf_append_str(b, "<h2>Report</h2>");
     fields_table(b, "report", json_object_get(rj, "report"));

@@ -74,7 +74,8 @@ struct phx_gateway {
     phx_gw_pool_t *pool;
     bool has_deployment;
     phx_chain_deployment_t deployment;
-    pthread_mutex_t lock; /* everything below */
+    pthread_mutex_t lock;           /* everything below */
+    phx_chain_requests_t *requests; /* the on-chain requests, opened on first use */
     worker_t workers[MAX_WORKERS];
     size_t nworkers;
     contract_t *contracts;
@@ -758,6 +759,23 @@ bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_depl
     return g->rpc_url && g->has_deployment;
 }
 
+phx_err_t gw_requests(phx_gateway_t *g, phx_chain_requests_t **out, phx_error_t *e)
+{
+    const char *rpc_url;
+    const phx_chain_deployment_t *d;
+    *out = NULL;
+    if (!gw_chain(g, &rpc_url, &d))
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "this gateway has no chain (--rpc, --deployment)");
+    phx_err_t err = PHX_OK;
+    pthread_mutex_lock(&g->lock);
+    if (!g->requests) err = phx_chain_requests_open(rpc_url, d, &g->requests, e);
+    phx_chain_requests_t *r = g->requests;
+    pthread_mutex_unlock(&g->lock);
+    if (!err) err = phx_chain_requests_sync(r, e);
+    if (!err) *out = r;
+    return err;
+}
+
 const char *gw_sim_dir(const phx_gateway_t *g)
 {
     return g->sim_dir;
@@ -1194,6 +1212,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
     }
     phx_gw_pool_free(g->pool);
     phx_http_router_free(g->router);
+    phx_chain_requests_close(g->requests);
     for (size_t i = 0; i < MAX_JOBS; i++)
         jobs_clear(&g->jobs[i]);
     free(g->contracts);

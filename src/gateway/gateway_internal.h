@@ -5,6 +5,7 @@
 #define PHX_GATEWAY_INTERNAL_H
 
 #include "phx/chain.h"
+#include "phx/chain_requests.h"
 #include "phx/gateway.h"
 #include "phx/net.h"
 
@@ -16,6 +17,9 @@ json_t *gw_contract_info(phx_gateway_t *g, const char *id);
 phx_err_t gw_blob_get(phx_gateway_t *g, const uint8_t hash[32], phx_buf_t *out, phx_error_t *e);
 /* The chain the gateway was given (rpc URL and deployment), or false. */
 bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_deployment_t **d);
+/* The gateway's reader of the chain's requests, brought up to the chain head
+ * (one reader for every page and thread; it locks itself). */
+phx_err_t gw_requests(phx_gateway_t *g, phx_chain_requests_t **out, phx_error_t *e);
 /* The sim TEE directory the gateway was given, or NULL. */
 const char *gw_sim_dir(const phx_gateway_t *g);
 

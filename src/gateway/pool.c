@@ -227,7 +227,8 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
     size_t ntried = 0;
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     char *text = NULL;
-    json_t *busy = NULL; /* the last 429: the answer when every worker is busy */
+    json_t *busy = NULL;    /* the last 429: the answer when every worker is busy */
+    json_t *paywall = NULL; /* a 402: the answer when no worker took the call unpaid */
     phx_err_t err = phx_fail(e, PHX_ERR_STATE, "no healthy worker");
     *out = NULL;
     if (path[0] != '/') return phx_fail(e, PHX_ERR_INVALID, "path must start with /");
@@ -261,6 +262,25 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
             phx_buf_free(&resp);
             continue;
         }
+        if (code == 402) {
+            /* Payment required: refused before running anything, so another
+             * worker may take it (one of the operator the voucher pays). The
+             * answer kept is the one that names a required amount, if any:
+             * the voucher's own operator's terms. */
+            json_t *pj = NULL;
+            if (resp.len) phx_json_parse((const char *)resp.ptr, resp.len, &pj, NULL);
+            phx_buf_free(&resp);
+            bool better = pj && (!paywall || json_object_get(json_object_get(pj, "payment"),
+                                                             "required_cumulative"));
+            if (better) {
+                json_decref(paywall);
+                paywall = pj;
+            } else {
+                json_decref(pj);
+            }
+            err = phx_fail(e, PHX_ERR_REMOTE, "worker %s wants payment (402)", url);
+            continue;
+        }
         if (code == 503 || (safe && code >= 500)) {
             err = phx_fail(e, PHX_ERR_REMOTE, "worker %s answered %d", url, code);
             phx_buf_free(&resp);
@@ -278,6 +298,12 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
         err = PHX_OK;
         goto out;
     }
+    if (err && paywall) { /* no worker took it unpaid: their terms are the answer */
+        *status = 402;
+        *out = paywall;
+        paywall = NULL;
+        err = PHX_OK;
+    }
     if (err && busy) { /* every worker tried was busy: that is the answer */
         *status = 429;
         *out = busy;
@@ -286,6 +312,7 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
     }
 out:
     json_decref(busy);
+    json_decref(paywall);
     free(text);
     return err;
 }

@@ -54,7 +54,9 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     char *input_text = NULL;
     json_t *logs = NULL, *env = NULL;
     phx_result_t r;
+    wk_pay_t pay;
     memset(&r, 0, sizeof r);
+    memset(&pay, 0, sizeof pay);
     memset(&keys, 0, sizeof keys);
     plain.secret = output.secret = true;
     phx_err_t err;
@@ -87,13 +89,26 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         }
         phx_keccak256(input_text, strlen(input_text), r.input_hash);
     }
+    /* Paid calls: the voucher is checked (and journaled) before anything
+     * runs; its payer is ctx.caller. */
+    if ((err = wk_pay_admit(w, id, r.input_hash, json_object_get(req->json, "voucher"), &pay, resp,
+                            e)) ||
+        pay.refused)
+        goto out;
+    char caller[43] = "0x", rid[67] = "0x";
+    phx_hex_encode_to(caller + 2, pay.caller, 20);
+    /* ctx.requestId is the envelope's request_id: the time is fixed first. */
+    r.timestamp = (uint64_t)time(NULL);
+    phx_result_direct_request_id(r.input_hash, r.timestamp, r.request_id);
+    phx_hex_encode_to(rid + 2, r.request_id, 32);
     bool ok = false;
     wk_usage_t usage;
-    if ((err = wk_run(w, &c, encrypted ? (const char *)plain.ptr : input_text, NULL, false, &output,
-                      encrypted ? NULL : &logs, &ok, &usage, e))) {
+    if ((err = wk_run(w, &c, encrypted ? (const char *)plain.ptr : input_text, rid, caller, false,
+                      &output, encrypted ? NULL : &logs, &ok, &usage, e))) {
         if (usage.retry_after_s) { /* busy, not broken: back off and retry */
             resp->status = 429;
             resp->retry_after_s = usage.retry_after_s;
+            wk_pay_unwind(w, &pay); /* nothing ran: nothing is owed */
         }
         goto out;
     }
@@ -102,7 +117,6 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     memcpy(r.jobs, w->dep.jobs, 20);
     memcpy(r.contract_id, id, 32);
     memcpy(r.code_hash, c.code_hash, 32);
-    r.timestamp = (uint64_t)time(NULL);
     if (encrypted) {
         if ((err = phx_confidential_seal_reply(reply_key, id, output.ptr, output.len, &sealed_out,
                                                e)) ||
@@ -123,6 +137,10 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
                                   "wall_ms", (json_int_t)usage.wall_ms, "cpu_ms",
                                   (json_int_t)usage.cpu_ms, "peak_mem_kb",
                                   (json_int_t)usage.peak_mem_kb));
+    /* What this call was paid with and what is owed now (beside the envelope,
+     * like usage): the client's next voucher starts from "charged". */
+    json_t *paid = wk_pay_settle(w, &pay, usage.cpu_ms);
+    if (paid) json_object_set_new(env, "payment", paid);
     resp->json = env;
     env = NULL;
     __atomic_add_fetch(&w->calls_total, 1, __ATOMIC_RELAXED);

@@ -175,3 +175,46 @@ phx_err_t phx_confidential_open_reply(const uint8_t reply_key[32], const uint8_t
     out->ptr[out->len] = '\0';
     return PHX_OK;
 }
+
+bool phx_confidential_is_sealed_request(const uint8_t *input, size_t len)
+{
+    return len >= PHX_SEALED_REQUEST_MAGIC_LEN &&
+           !memcmp(input, PHX_SEALED_REQUEST_MAGIC, PHX_SEALED_REQUEST_MAGIC_LEN);
+}
+
+phx_err_t phx_confidential_seal_request(const uint8_t contract_pub[32],
+                                        const uint8_t contract_id[32], const void *plaintext,
+                                        size_t len, phx_buf_t *out, phx_error_t *e)
+{
+    json_t *sealed = NULL;
+    phx_err_t err = seal_aad(PHX_SEAL_REQUEST, contract_pub, contract_id, NULL, 0, plaintext, len,
+                             &sealed, NULL, e);
+    if (err) return err;
+    if ((err = phx_buf_append(out, PHX_SEALED_REQUEST_MAGIC, PHX_SEALED_REQUEST_MAGIC_LEN)))
+        phx_fail(e, err, "sealed request");
+    else if (!(err = phx_json_get_hex(sealed, "enc", out, e)))
+        err = phx_json_get_hex(sealed, "ciphertext", out, e);
+    json_decref(sealed);
+    return err;
+}
+
+phx_err_t phx_confidential_open_request(const uint8_t contract_sk[32],
+                                        const uint8_t contract_id[32], const uint8_t *input,
+                                        size_t len, phx_buf_t *out, phx_error_t *e)
+{
+    const size_t head = PHX_SEALED_REQUEST_MAGIC_LEN;
+    if (!phx_confidential_is_sealed_request(input, len))
+        return phx_fail(e, PHX_ERR_INVALID, "not a sealed request input");
+    if (len < head + 32 + PHX_AEAD_TAG_LEN)
+        return phx_fail(e, PHX_ERR_TRUNCATED, "sealed input shorter than its key and tag");
+    if (len - head - 32 > (size_t)PHX_SEAL_MAX_BYTES + PHX_AEAD_TAG_LEN)
+        return phx_fail(e, PHX_ERR_LIMIT, "sealed input over %u bytes", PHX_SEAL_MAX_BYTES);
+    /* The same opening as a call's, from the two parts as JSON hex. */
+    json_t *sealed = json_pack("{s:o,s:o}", "enc", phx_json_hex(input + head, 32), "ciphertext",
+                               phx_json_hex(input + head + 32, len - head - 32));
+    if (!sealed) return phx_fail(e, PHX_ERR_NOMEM, "sealed input");
+    phx_err_t err =
+        open_aad(PHX_SEAL_REQUEST, contract_sk, contract_id, NULL, 0, sealed, out, NULL, e);
+    json_decref(sealed);
+    return err;
+}

@@ -497,8 +497,8 @@ void wk_contract_clear(wk_contract_t *c)
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                 const char *request_id, bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
-                 wk_usage_t *usage, phx_error_t *e)
+                 const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
+                 json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;
@@ -550,6 +550,7 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .contract_id = cid,
                              .input_json = input_json,
                              .request_id = request_id,
+                             .caller = caller,
                              .secret_keys = sk,
                              .secret_values = sv,
                              .nsecrets = nsec,
@@ -685,6 +686,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     snprintf(w->rpc_url, sizeof w->rpc_url, "%s", o->rpc_url);
     memcpy(w->kms_address, o->kms_address, 20);
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
+    w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
@@ -719,7 +721,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     snprintf(nonce_path, sizeof nonce_path, "%s/operator.nonce", w->dir);
     if ((err = phx_rpc_open(o->rpc_url, NULL, &w->rpc, e)) ||
         (err = phx_rpc_open(o->rpc_url, NULL, &w->job_rpc, e)) ||
-        (err = phx_signer_open(w->rpc, o->operator_sk, nonce_path, &w->operator_, e)))
+        (err = phx_signer_open(w->rpc, o->operator_sk, nonce_path, &w->operator_, e)) ||
+        (err = phx_eth_address_from_seckey(o->operator_sk, w->operator_addr)))
         goto out;
     snprintf(nonce_path, sizeof nonce_path, "%s/worker.nonce", w->dir);
     if ((err = phx_signer_open(w->job_rpc, w->sk, nonce_path, &w->signer, e))) goto out;

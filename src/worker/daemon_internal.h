@@ -29,10 +29,12 @@ struct phx_worker {
     phx_tee_t *tee;
     phx_sandbox_pool_t *sandbox; /* thread-safe; sched decides how many run at once */
     wk_sched_t *sched;
-    phx_rpc_t *rpc;          /* start-up */
-    phx_rpc_t *job_rpc;      /* the job thread's */
-    phx_signer_t *operator_; /* registers the worker, funds its gas */
-    phx_signer_t *signer;    /* the identity key: sends Jobs.fulfill */
+    phx_rpc_t *rpc;            /* start-up */
+    phx_rpc_t *job_rpc;        /* the job thread's */
+    phx_signer_t *operator_;   /* registers the worker, funds its gas */
+    uint8_t operator_addr[20]; /* the operator: vouchers pay it */
+    uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
+    phx_signer_t *signer;      /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
     phx_http_router_t *router;
@@ -71,17 +73,42 @@ typedef struct {
     uint32_t retry_after_s;
 } wk_usage_t;
 
-/* onchain: a paid Jobs request, which takes the reserved lane and always
- * queues; a direct call may be refused with PHX_ERR_LIMIT when the queues are
- * full. */
+/* caller: ctx.caller ("0x" + 40 hex; NULL = zero). onchain: a paid Jobs request, which takes the
+ * reserved lane and always queues; a direct call may be refused with PHX_ERR_LIMIT when the queues
+ * are full. */
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                 const char *request_id, bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
-                 wk_usage_t *usage, phx_error_t *e);
+                 const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
+                 json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
 /* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
  * (the worker's chain RPC, KMS or own API); `what` names it in the message. */
 phx_err_t wk_allowances_check(const phx_worker_opts_t *o, const char *what, const char *url,
                               phx_error_t *e);
+/* A direct call's payment (payment.c). */
+typedef struct {
+    bool refused;  /* resp holds the 402 answer */
+    bool accepted; /* a voucher was checked and journaled */
+    uint8_t caller[20];
+    uint8_t operator_[20];
+    phx_u256_t cumulative, per_call, per_cpu_ms;
+    phx_voucher_rec_t prev; /* the journal's entry before this voucher (zeros: none) */
+} wk_pay_t;
+/* Check a call's voucher (voucher_json may be NULL) before it runs: p->caller
+ * is the payer on success; p->refused with resp set to 402 when the voucher is
+ * missing or too small; an error for a bad or forged voucher. */
+phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uint8_t input_hash[32],
+                       const json_t *voucher_json, wk_pay_t *p, phx_http_response_t *resp,
+                       phx_error_t *e);
+/* The call was refused busy (429) after its voucher was accepted: nothing
+ * ran, so the journal goes back to the previous voucher (unless a newer one
+ * came in meanwhile), and the payer owes nothing for it. */
+void wk_pay_unwind(phx_worker_t *w, wk_pay_t *p);
+/* After the run: add its CPU cost to what is owed; the answer's "payment"
+ * object (NULL when no voucher was accepted). */
+json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);
+/* Redeem the latest unredeemed vouchers on chain in one transaction, from the
+ * job thread's signer (or after it stopped). */
+phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 

@@ -55,7 +55,14 @@ static const char schema[] =
     " output BLOB, signature BLOB, tx_hash BLOB, error TEXT,"
     " updated_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, request_id);"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    /* The latest accepted voucher per payer and operator; amounts are 32-byte
+     * big-endian blobs, which SQLite orders as numbers (memcmp, same length). */
+    "CREATE TABLE IF NOT EXISTS vouchers ("
+    " payer BLOB NOT NULL, operator BLOB NOT NULL,"
+    " cumulative BLOB NOT NULL, call_hash BLOB NOT NULL, signature BLOB NOT NULL,"
+    " charged BLOB NOT NULL, redeemed BLOB NOT NULL, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (payer, operator));";
 
 phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e)
 {
@@ -351,6 +358,117 @@ phx_err_t phx_jobdb_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_t *n, p
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
         ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) err = sql_fail(d, e, "select live");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* ---- vouchers ------------------------------------------------------------------ */
+
+static void voucher_row(sqlite3_stmt *st, phx_voucher_rec_t *v)
+{
+    memset(v, 0, sizeof *v);
+    const void *cols[7];
+    for (int i = 0; i < 7; i++)
+        cols[i] = sqlite3_column_blob(st, i);
+    /* the schema's writers put exact lengths; a short column reads as zeros */
+    if (cols[0] && sqlite3_column_bytes(st, 0) == 20) memcpy(v->payer, cols[0], 20);
+    if (cols[1] && sqlite3_column_bytes(st, 1) == 20) memcpy(v->operator_, cols[1], 20);
+    if (cols[2] && sqlite3_column_bytes(st, 2) == 32) memcpy(v->cumulative.b, cols[2], 32);
+    if (cols[3] && sqlite3_column_bytes(st, 3) == 32) memcpy(v->call_hash, cols[3], 32);
+    if (cols[4] && sqlite3_column_bytes(st, 4) == 65) memcpy(v->signature, cols[4], 65);
+    if (cols[5] && sqlite3_column_bytes(st, 5) == 32) memcpy(v->charged.b, cols[5], 32);
+    if (cols[6] && sqlite3_column_bytes(st, 6) == 32) memcpy(v->redeemed.b, cols[6], 32);
+}
+
+#define VOUCHER_COLS "payer, operator, cumulative, call_hash, signature, charged, redeemed"
+
+phx_err_t phx_jobdb_voucher_get(phx_jobdb_t *d, const uint8_t payer[20],
+                                const uint8_t operator_[20], phx_voucher_rec_t *out, bool *found,
+                                phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT " VOUCHER_COLS " FROM vouchers WHERE payer = ? AND operator = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select voucher");
+    sqlite3_bind_blob(st, 1, payer, 20, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, operator_, 20, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    phx_err_t err = PHX_OK;
+    if (rc == SQLITE_ROW) {
+        voucher_row(st, out);
+        *found = true;
+    } else if (rc != SQLITE_DONE) {
+        err = sql_fail(d, e, "select voucher");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_voucher_put(phx_jobdb_t *d, const phx_voucher_rec_t *v, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db,
+                           "INSERT INTO vouchers (" VOUCHER_COLS ", updated_ms)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                           " ON CONFLICT (payer, operator) DO UPDATE SET"
+                           " cumulative = excluded.cumulative, call_hash = excluded.call_hash,"
+                           " signature = excluded.signature, charged = excluded.charged,"
+                           " redeemed = MAX(redeemed, excluded.redeemed),"
+                           " updated_ms = excluded.updated_ms",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "put voucher");
+    sqlite3_bind_blob(st, 1, v->payer, 20, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v->operator_, 20, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, v->cumulative.b, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, v->call_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, v->signature, 65, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, v->charged.b, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, v->redeemed.b, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)phx_now_ms());
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "put voucher");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_vouchers_unredeemed(phx_jobdb_t *d, const uint8_t operator_[20],
+                                        phx_voucher_rec_t *out, size_t cap, size_t *n,
+                                        phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT " VOUCHER_COLS " FROM vouchers"
+                           " WHERE operator = ? AND cumulative > redeemed"
+                           " ORDER BY updated_ms LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select unredeemed");
+    sqlite3_bind_blob(st, 1, operator_, 20, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+        voucher_row(st, &out[(*n)++]);
+    phx_err_t err =
+        rc == SQLITE_ROW || rc == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "select unredeemed");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_voucher_redeemed(phx_jobdb_t *d, const uint8_t payer[20],
+                                     const uint8_t operator_[20], const phx_u256_t *cumulative,
+                                     phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db,
+                           "UPDATE vouchers SET redeemed = MAX(redeemed, ?)"
+                           " WHERE payer = ? AND operator = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "voucher redeemed");
+    sqlite3_bind_blob(st, 1, cumulative->b, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, payer, 20, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, operator_, 20, SQLITE_STATIC);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "voucher redeemed");
     sqlite3_finalize(st);
     return err;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "phx/core.h"
+#include "phx/evm_u256.h"
 
 /* ---- the job journal (crash-safe record of on-chain requests) ------------------- */
 
@@ -98,5 +99,35 @@ phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_e
 
 /* How many jobs are in each state (counts[state], index 0 unused). */
 phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
+
+/* ---- payment vouchers (Payments.sol; docs/worker.md "Paid calls") ------------------ */
+
+/* The latest voucher this worker accepted from a payer for an operator (its
+ * own, or the zero operator of an identity-only voucher on a free worker). A
+ * voucher is written here, committed, before the call it pays for runs, so a
+ * crash never loses a voucher whose call was served. */
+typedef struct {
+    uint8_t payer[20];
+    uint8_t operator_[20];
+    phx_u256_t cumulative; /* the payer's signed running total */
+    uint8_t call_hash[32];
+    uint8_t signature[65];
+    phx_u256_t charged;  /* what this worker counts as owed: cumulative + CPU since */
+    phx_u256_t redeemed; /* the highest cumulative redeemed on chain from here */
+} phx_voucher_rec_t;
+
+phx_err_t phx_jobdb_voucher_get(phx_jobdb_t *db, const uint8_t payer[20],
+                                const uint8_t operator_[20], phx_voucher_rec_t *out, bool *found,
+                                phx_error_t *e);
+/* Insert or replace (redeemed only ever grows). */
+phx_err_t phx_jobdb_voucher_put(phx_jobdb_t *db, const phx_voucher_rec_t *v, phx_error_t *e);
+/* Up to cap vouchers for operator_ not yet redeemed, oldest first. */
+phx_err_t phx_jobdb_vouchers_unredeemed(phx_jobdb_t *db, const uint8_t operator_[20],
+                                        phx_voucher_rec_t *out, size_t cap, size_t *n,
+                                        phx_error_t *e);
+/* The chain paid up to cumulative for this payer and operator. */
+phx_err_t phx_jobdb_voucher_redeemed(phx_jobdb_t *db, const uint8_t payer[20],
+                                     const uint8_t operator_[20], const phx_u256_t *cumulative,
+                                     phx_error_t *e);
 
 #endif

@@ -182,19 +182,47 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     wk_contract_t c;
     phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
     if (err) return err;
-    phx_buf_t output = PHX_BUF_INIT;
-    char *input = NULL, rid[32];
+    phx_buf_t output = PHX_BUF_INIT, plain = PHX_BUF_INIT;
+    plain.secret = true;
+    char *input = NULL, rid[67];
     if (memcmp(c.code_hash, j->code_hash, 32)) {
         err = phx_fail(e, PHX_ERR_VERIFY, "the request names another code hash");
         goto out;
     }
+    /* An input sealed to the contract (PHX_SEALED_REQUEST_MAGIC) is opened
+     * here, in the TEE, and the contract sees the clear bytes; they are never
+     * logged or journaled (the journal keeps the sealed bytes, as on chain).
+     * One that does not open is answered, signed, as an error the consumer
+     * receives, not left to expire. */
+    const uint8_t *in = j->input.ptr;
+    size_t in_len = j->input.len;
+    bool sealed_ok = true;
+    if (phx_confidential_is_sealed_request(in, in_len)) {
+        phx_contract_keys_t keys;
+        phx_error_t oe = {0};
+        if ((err = phx_kms_contract_keys(w->contract_root, j->contract_id, &keys, e))) goto out;
+        if (phx_confidential_open_request(keys.x25519_sk, j->contract_id, in, in_len, &plain,
+                                          &oe)) {
+            json_t *ej =
+                json_pack("{s:{s:s,s:s+}}", "error", "code", "sealed_input", "message",
+                          "the sealed input does not open for this contract: ", oe.message);
+            char *t = ej ? phx_json_dump(ej, false) : NULL;
+            json_decref(ej);
+            err = t ? phx_buf_append_str(&output, t) : phx_fail(e, PHX_ERR_NOMEM, "error output");
+            free(t);
+            sealed_ok = false;
+        }
+        phx_kms_contract_keys_clear(&keys);
+        if (err) goto out;
+        in = sealed_ok ? plain.ptr : (const uint8_t *)"", in_len = plain.len;
+    }
     /* The input is bytes on chain; JSON text runs as it is, anything else is
      * given to the contract as a 0x hex string. */
-    json_t *parsed = json_loadb((const char *)j->input.ptr, j->input.len, JSON_DECODE_ANY, NULL);
+    json_t *parsed = json_loadb((const char *)in, in_len, JSON_DECODE_ANY, NULL);
     if (parsed) {
         input = json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
     } else {
-        char *hx = phx_hex_encode(j->input.ptr, j->input.len); /* "0x..." already */
+        char *hx = phx_hex_encode(in, in_len); /* "0x..." already */
         json_t *s = hx ? json_string(hx) : NULL;
         input = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
         json_decref(s);
@@ -205,13 +233,16 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
         err = phx_fail(e, PHX_ERR_NOMEM, "input");
         goto out;
     }
-    snprintf(rid, sizeof rid, "%llu", (unsigned long long)j->request_id);
+    /* ctx.requestId: the uint256 as 0x + 64 hex, the form a direct call's
+     * (its envelope's request_id) has too. */
+    snprintf(rid, sizeof rid, "0x%064llx", (unsigned long long)j->request_id);
     pthread_mutex_lock(&w->db_lock);
     err = phx_jobdb_start(w->db, j->request_id, e);
     pthread_mutex_unlock(&w->db_lock);
     if (err) goto out;
     bool ok = false;
-    if ((err = wk_run(w, &c, input, rid, true, &output, NULL, &ok, NULL, e))) goto out;
+    if (sealed_ok && (err = wk_run(w, &c, input, rid, NULL, true, &output, NULL, &ok, NULL, e)))
+        goto out;
     if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
@@ -225,7 +256,9 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     err = phx_jobdb_signed(w->db, j->request_id, output.ptr, output.len, sig, e);
     pthread_mutex_unlock(&w->db_lock);
 out:
+    if (input) phx_secure_zero(input, strlen(input));
     free(input);
+    phx_buf_free(&plain);
     phx_buf_free(&output);
     wk_contract_clear(&c);
     return err;
@@ -378,8 +411,18 @@ static void *loop_main(void *arg)
     phx_worker_t *w = L->w;
     phx_evm_follower_cb_t cb = {.on_log = on_log, .on_rollback = on_rollback, .ctx = w};
     uint64_t ids[LIVE_PER_ROUND];
+    uint64_t last_redeem = phx_monotonic_ms();
     while (!atomic_load(&w->stopping)) {
         phx_error_t e = {0};
+        if (phx_monotonic_ms() - last_redeem >= w->redeem_every_ms) {
+            size_t paid = 0;
+            if (wk_pay_redeem(w, &paid, &e))
+                PHX_WARN("worker: redeeming vouchers: %s", e.message);
+            else if (paid)
+                PHX_INFO("worker: redeemed %zu voucher(s) on chain", paid);
+            last_redeem = phx_monotonic_ms();
+            memset(&e, 0, sizeof e);
+        }
         if (phx_evm_follower_poll(L->follower, &cb, NULL, &e))
             PHX_WARN("worker: following the chain: %s", e.message);
         __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
@@ -434,6 +477,14 @@ void wk_jobs_stop(phx_worker_t *w)
     atomic_store(&w->stopping, true);
     pthread_join(w->job_thread, NULL);
     w->job_thread_started = false;
+    /* The vouchers accepted since the last round: the job thread's signer is
+     * free now. A failure leaves them journaled for the next start. */
+    size_t paid = 0;
+    phx_error_t e = {0};
+    if (wk_pay_redeem(w, &paid, &e))
+        PHX_WARN("worker: redeeming vouchers at stop: %s", e.message);
+    else if (paid)
+        PHX_INFO("worker: redeemed %zu voucher(s) on chain at stop", paid);
     loop_t *L = w->loop;
     if (L) phx_evm_follower_close(L->follower);
     free(L);

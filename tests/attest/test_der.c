@@ -215,6 +215,30 @@ static X509 *ossl_certs[MAX_ITEMS];
 static EC_KEY *p256;
 static x509_cert_t ours[MAX_ITEMS];
 
+/* A name as x509_name_text writes it, from OpenSSL's reading of it. */
+static void ossl_name_text(const X509_NAME *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *ent = X509_NAME_get_entry(name, i);
+        const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(ent);
+        const ASN1_STRING *v = X509_NAME_ENTRY_get_data(ent);
+        int nid = OBJ_obj2nid(obj);
+        char label[32];
+        if (nid == NID_commonName || nid == NID_countryName || nid == NID_localityName ||
+            nid == NID_stateOrProvinceName || nid == NID_organizationName ||
+            nid == NID_organizationalUnitName)
+            snprintf(label, sizeof label, "%s", OBJ_nid2sn(nid));
+        else
+            snprintf(label, sizeof label, "OID(%zu bytes)", OBJ_length(obj));
+        int w = snprintf(out + n, cap - n, "%s%s=%.*s", n ? ", " : "", label, ASN1_STRING_length(v),
+                         (const char *)ASN1_STRING_get0_data(v));
+        if (w < 0 || (size_t)w >= cap - n) return;
+        n += (size_t)w;
+    }
+}
+
 static void compare_cert(size_t i)
 {
     const item_t *it = &certs[i];
@@ -244,6 +268,13 @@ static void compare_cert(size_t i)
                          : (size_t)cn_len == c->subject_cn.len &&
                                memcmp(cn, c->subject_cn.p, (size_t)cn_len) == 0,
               "%s: subject CN differs", o);
+    char want[512], got[512];
+    ossl_name_text(X509_get_subject_name(x), want, sizeof want);
+    x509_name_text(c->subject, got, sizeof got);
+    CHECK_MSG(!strcmp(want, got), "%s: subject text %s, OpenSSL's %s", o, got, want);
+    ossl_name_text(X509_get_issuer_name(x), want, sizeof want);
+    x509_name_text(c->issuer, got, sizeof got);
+    CHECK_MSG(!strcmp(want, got), "%s: issuer text %s, OpenSSL's %s", o, got, want);
     CHECK_MSG(ossl_time(X509_get0_notBefore(x)) == c->not_before, "%s: notBefore differs", o);
     CHECK_MSG(ossl_time(X509_get0_notAfter(x)) == c->not_after, "%s: notAfter differs", o);
     ASN1_BIT_STRING *key_bits = X509_get0_pubkey_bitstr(x);
@@ -448,6 +479,53 @@ static void test_strict(void)
            "a non-minimal length, a BER boolean, a v1 version\n");
 }
 
+/* The chain a quote carries, as the console shows it: leaf, intermediate,
+ * root, each issued by the next, windows judged at the time given. */
+static void test_quote_certs(void)
+{
+    const char *path = test_data_path("dcap/quotes/phala_tdx_v4_b0c06f.bin");
+    phx_buf_t q = PHX_BUF_INIT;
+    phx_error_t e = {0};
+    json_t *certs = NULL;
+    if (!path || phx_file_read(path, &q, &e)) {
+        CHECK_MSG(0, "quote: %s", e.message);
+        return;
+    }
+    CHECK_MSG(phx_attest_quote_certs_json(q.ptr, q.len, 1752919234, &certs, &e) == PHX_OK, "%s",
+              e.message);
+    CHECK(json_array_size(certs) == 3);
+    static const char *const roles[] = {"PCK leaf", "intermediate CA", "root CA"};
+    for (size_t i = 0; i < json_array_size(certs); i++) {
+        const json_t *c = json_array_get(certs, i), *up = json_array_get(certs, i + 1);
+        const char *issuer = json_string_value(json_object_get(c, "issuer"));
+        CHECK_MSG(!strcmp(json_string_value(json_object_get(c, "role")), roles[i < 3 ? i : 2]),
+                  "certificate %zu", i);
+        CHECK(!strcmp(json_string_value(json_object_get(c, "validity")), "valid"));
+        CHECK_MSG(issuer &&
+                      !strcmp(issuer, json_string_value(json_object_get(up ? up : c, "subject"))),
+                  "certificate %zu is issued by the next (%s)", i, issuer);
+        CHECK(json_integer_value(json_object_get(c, "not_before")) < 1752919234 &&
+              json_integer_value(json_object_get(c, "not_after")) > 1752919234);
+    }
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(certs, 2), "subject")),
+                 "CN=Intel SGX Root CA") != NULL);
+    json_decref(certs);
+    /* The same chain in 1990 and in 2200. */
+    CHECK(phx_attest_quote_certs_json(q.ptr, q.len, 631152000, &certs, &e) == PHX_OK &&
+          !strcmp(json_string_value(json_object_get(json_array_get(certs, 0), "validity")),
+                  "not yet valid"));
+    json_decref(certs);
+    CHECK(phx_attest_quote_certs_json(q.ptr, q.len, 7258118400, &certs, &e) == PHX_OK &&
+          !strcmp(json_string_value(json_object_get(json_array_get(certs, 2), "validity")),
+                  "expired"));
+    json_decref(certs);
+    /* Not a quote: refused with a reason. */
+    certs = NULL;
+    CHECK(phx_attest_quote_certs_json(q.ptr, 100, 0, &certs, &e) != PHX_OK && !certs &&
+          e.message[0]);
+    phx_buf_free(&q);
+}
+
 int main(void)
 {
     if (!test_data_path("dcap")) return test_done("attest_der");
@@ -484,6 +562,7 @@ int main(void)
     for (size_t i = 0; i < n_crls; i++)
         free(crls[i].der);
     test_strict();
+    test_quote_certs();
     EC_KEY_free(p256);
     return test_done("attest_der");
 }

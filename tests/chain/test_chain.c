@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "phx/chain.h"
+#include "phx/chain_requests.h"
 #include "phx/crypto.h"
 #include "support/anvil.h"
 #include "test.h"
@@ -422,8 +423,8 @@ static void test_deploy(account_t *gov, const char *dir)
 {
     phx_error_t e = {0};
     CHECK_MSG(phx_chain_deploy(gov->signer, NULL, &dep, &e) == PHX_OK, "deploy: %s", e.message);
-    const uint8_t *addrs[] = {dep.token, dep.registry, dep.jobs};
-    for (int i = 0; i < 3; i++) {
+    const uint8_t *addrs[] = {dep.token, dep.registry, dep.jobs, dep.payments};
+    for (int i = 0; i < 4; i++) {
         phx_buf_t code = PHX_BUF_INIT;
         CHECK(phx_rpc_get_code(rpc, addrs[i], NULL, &code, &e) == PHX_OK && code.len > 100);
         phx_buf_free(&code);
@@ -570,8 +571,38 @@ static void test_digests_match_contracts(void)
                                  phx_json_hex(qhash, 32), phx_json_hex(nonce, 32)),
                        chain_side) == 0 &&
           memcmp(c_side, chain_side, 32) == 0);
-    printf(
-        "digests: domain, result, contract id, quote fields, attest digest match the contracts\n");
+
+    /* A payer's voucher: the C digest, Payments.voucherDigest and the generic
+     * EIP-712 encoder all agree, for a cumulative above 2^64. */
+    CHECK(phx_chain_has_payments(&dep));
+    uint8_t payer[20], op[20], call_hash[32];
+    memset(payer, 0x51, 20);
+    memset(op, 0x52, 20);
+    phx_chain_call_hash(cid, out_hash, call_hash);
+    phx_u256_t cum = phx_u256_mul_u64(&(phx_u256_t){{[23] = 1}}, 3); /* 3 * 2^64 */
+    char cum_dec[80];
+    phx_u256_to_dec(&cum, cum_dec);
+    phx_chain_voucher_digest(dep.chain_id, dep.payments, payer, op, &cum, call_hash, c_side);
+    CHECK(read_bytes32(dep.payments, "voucherDigest(address,address,uint256,bytes32)",
+                       json_pack("[o,o,s,o]", addr_json(payer), addr_json(op), cum_dec,
+                                 phx_json_hex(call_hash, 32)),
+                       chain_side) == 0 &&
+          memcmp(c_side, chain_side, 32) == 0);
+    json_t *typed =
+        json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s,s:I,s:o},"
+                  "s:{s:o,s:o,s:s,s:o}}",
+                  "types", "Voucher", "name", "payer", "type", "address", "name", "operator",
+                  "type", "address", "name", "cumulative", "type", "uint256", "name", "callHash",
+                  "type", "bytes32", "primaryType", "Voucher", "domain", "name", "Phalanx Payments",
+                  "version", "1", "chainId", (json_int_t)dep.chain_id, "verifyingContract",
+                  addr_json(dep.payments), "message", "payer", addr_json(payer), "operator",
+                  addr_json(op), "cumulative", cum_dec, "callHash", phx_json_hex(call_hash, 32));
+    uint8_t generic[32];
+    CHECK_MSG(phx_eip712_digest(typed, generic, &e) == PHX_OK, "%s", e.message);
+    CHECK(memcmp(generic, c_side, 32) == 0);
+    json_decref(typed);
+    printf("digests: domain, result, contract id, quote fields, attest digest, voucher match the "
+           "contracts\n");
 }
 
 static void test_token(account_t *gov, account_t *user, account_t *spender)
@@ -1161,6 +1192,121 @@ static void test_follow_requests(void)
     printf("follower: %u Requested events decoded in order from eth_getLogs pages\n", ctx.seen);
 }
 
+/* ---- the one reader of on-chain requests (phx_chain_requests) ----------------------- */
+
+static json_t *rpc_plain(const char *method, json_t *params)
+{
+    json_t *res = NULL;
+    phx_error_t e = {0};
+    CHECK_MSG(phx_rpc_call(rpc, method, params, &res, &e) == PHX_OK, "%s: %s", method, e.message);
+    return res;
+}
+
+/* The index agrees with the contract's storage on every request test_jobs
+ * made (fulfilled, failed callbacks, refunded, pending), carries block numbers
+ * and timestamps, and a reorg takes back both a request and a settlement. */
+static void test_request_index(const char *url, account_t *gov, worker_t *w)
+{
+    phx_error_t e = {0};
+    phx_chain_requests_t *r = NULL;
+    CHECK_MSG(phx_chain_requests_open(url, &dep, &r, &e) == PHX_OK &&
+                  phx_chain_requests_sync(r, &e) == PHX_OK,
+              "reader: %s", e.message);
+    if (!r) return;
+    uint64_t total = read_u64(dep.jobs, "requestCount()", NULL);
+    CHECK_MSG(total >= 4 && phx_chain_requests_count(r) == total, "%zu indexed, %llu on chain",
+              phx_chain_requests_count(r), (unsigned long long)total);
+    unsigned seen[5] = {0};
+    for (uint64_t id = 1; id <= total; id++) {
+        phx_chain_request_entry_t x;
+        phx_chain_request_t st;
+        CHECK_MSG(phx_chain_requests_get(r, id, &x), "request %llu indexed",
+                  (unsigned long long)id);
+        CHECK(phx_chain_request_get(rpc, &dep, id, &st, &e) == PHX_OK);
+        CHECK_MSG(x.status == st.status, "request %llu: events say %s, storage %s",
+                  (unsigned long long)id, phx_chain_request_status_name(x.status),
+                  phx_chain_request_status_name(st.status));
+        CHECK(!memcmp(x.contract_id, st.contract_id, 32) &&
+              !memcmp(x.requester, st.requester, 20) && phx_u256_cmp(&x.fee, &st.fee) == 0 &&
+              x.deadline == st.deadline);
+        CHECK(x.block >= dep.block && x.time > 0);
+        if (x.status != PHX_CHAIN_REQ_PENDING)
+            CHECK_MSG(x.done_block >= x.block && x.done_time >= x.time, "request %llu settled",
+                      (unsigned long long)id);
+        if (x.status < 5) seen[x.status]++;
+    }
+    CHECK_MSG(seen[PHX_CHAIN_REQ_FULFILLED] && seen[PHX_CHAIN_REQ_CALLBACK_FAILED] &&
+                  seen[PHX_CHAIN_REQ_REFUNDED],
+              "fulfilled %u, failed %u, refunded %u", seen[PHX_CHAIN_REQ_FULFILLED],
+              seen[PHX_CHAIN_REQ_CALLBACK_FAILED], seen[PHX_CHAIN_REQ_REFUNDED]);
+    /* The expired request's refund took an hour of chain time: seconds, not blocks. */
+    json_t *rows = phx_chain_requests_json(r, contract_id, 1000);
+    size_t i;
+    json_t *row;
+    bool hour = false, ordered = true;
+    json_array_foreach(rows, i, row)
+    {
+        hour |= !strcmp(json_string_value(json_object_get(row, "status")), "refunded") &&
+                json_integer_value(json_object_get(row, "latency_s")) >= 3600;
+        if (i)
+            ordered &= json_integer_value(json_object_get(row, "id")) <
+                       json_integer_value(json_object_get(json_array_get(rows, i - 1), "id"));
+    }
+    CHECK_MSG(json_array_size(rows) == total && ordered, "%zu rows, newest first",
+              json_array_size(rows));
+    CHECK_MSG(hour, "a refund after evm_increaseTime(3601) shows latency_s >= 3600");
+    json_decref(rows);
+    uint8_t other[32] = {1};
+    rows = phx_chain_requests_json(r, other, 1000);
+    CHECK(rows && json_array_size(rows) == 0);
+    json_decref(rows);
+    printf("request index: %llu requests from events match storage (%u fulfilled, %u failed, "
+           "%u refunded, %u pending)\n",
+           (unsigned long long)total, seen[2], seen[3], seen[4], seen[1]);
+
+    /* A reorg: A asked before the snapshot; after it, A fulfilled and B asked. */
+    phx_chain_requested_t a, b;
+    uint8_t output[4] = {9, 9, 9, 9};
+    account_t *w0[] = {&w[0].key};
+    if (ask(gov, 100000, 1, &a, NULL)) goto out;
+    CHECK(phx_chain_requests_sync(r, &e) == PHX_OK);
+    json_t *snap = rpc_plain("evm_snapshot", NULL);
+    TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&a, output, 4, w0, 1));
+    if (ask(gov, 100000, 1, &b, NULL)) goto out_a;
+    phx_chain_request_entry_t x;
+    CHECK_MSG(phx_chain_requests_sync(r, &e) == PHX_OK, "%s", e.message);
+    CHECK(phx_chain_requests_get(r, a.request_id, &x) && x.status == PHX_CHAIN_REQ_FULFILLED);
+    CHECK(phx_chain_requests_get(r, b.request_id, &x) && x.status == PHX_CHAIN_REQ_PENDING);
+    json_decref(rpc_plain("evm_revert", json_pack("[O]", snap)));
+    json_decref(rpc_plain("evm_mine", NULL));
+    asks_made--; /* B's Requested event is no longer on the chain */
+    /* Their transactions went with the blocks: the senders' nonces go back too. */
+    CHECK(phx_signer_resync(gov->signer, &e) == PHX_OK &&
+          phx_signer_resync(w[0].key.signer, &e) == PHX_OK);
+    CHECK_MSG(phx_chain_requests_sync(r, &e) == PHX_OK, "after the reorg: %s", e.message);
+    CHECK_MSG(phx_chain_requests_get(r, a.request_id, &x) && x.status == PHX_CHAIN_REQ_PENDING &&
+                  !x.done_block,
+              "the voided settlement is pending again");
+    CHECK_MSG(!phx_chain_requests_get(r, b.request_id, &x), "the voided request is gone");
+    CHECK(phx_chain_requests_count(r) == total + 1);
+    /* The replacing chain's own request under the same id is read anew. */
+    phx_chain_requested_clear(&b);
+    if (!ask(gov, 100000, 1, &b, NULL)) {
+        CHECK(phx_chain_requests_sync(r, &e) == PHX_OK);
+        CHECK(phx_chain_requests_get(r, b.request_id, &x) && x.status == PHX_CHAIN_REQ_PENDING);
+        printf("request index: a reorg voided request %llu and request %llu's settlement; the "
+               "new chain's request %llu read\n",
+               (unsigned long long)b.request_id, (unsigned long long)a.request_id,
+               (unsigned long long)b.request_id);
+    }
+    json_decref(snap);
+    phx_chain_requested_clear(&b);
+out_a:
+    phx_chain_requested_clear(&a);
+out:
+    phx_chain_requests_close(r);
+}
+
 /* ---- lifecycle: deregistration, invalidation, allowlist removal, stake locks ---------- */
 
 static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, account_t *stranger)
@@ -1294,6 +1440,10 @@ static void case_callback_bounds(void)
 {
     test_callback_bounds(&T.gov, &T.user, T.w);
 }
+static void case_request_index(void)
+{
+    test_request_index(T.url, &T.gov, T.w);
+}
 static void case_lifecycle(void)
 {
     test_lifecycle(&T.gov, T.ops, T.w, &T.stranger);
@@ -1337,7 +1487,8 @@ int main(void)
         TEST_CASE(case_token),           TEST_CASE_REQUIRED(case_registry),
         TEST_CASE(case_kms_admit),       TEST_CASE_REQUIRED(case_jobs),
         TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
-        TEST_CASE(case_lifecycle),       TEST_CASE(test_follow_requests),
+        TEST_CASE(case_request_index),   TEST_CASE(case_lifecycle),
+        TEST_CASE(test_follow_requests),
     };
     rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:

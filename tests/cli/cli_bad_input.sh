@@ -65,5 +65,19 @@ if "$PHX" worker --help >/dev/null 2>&1; then
 fi
 # A node that is not there is a failed check, not bad input.
 expect_error 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
+# pay: usage is checked before any chain is needed.
+expect_error 2 "wants deposit, balance or withdraw" -- pay
+expect_error 2 "wants deposit, balance or withdraw" -- pay spend 1
+expect_error 2 "expected an amount of PHA" -- pay deposit 1.2.3
+expect_error 2 "expected an amount of PHA" -- pay deposit 0.0000000000000000001
+expect_error 2 "deposit wants an amount of PHA" -- pay deposit
+expect_error 2 "not an address" -- pay balance 0x12
+expect_error 2 "unexpected arguments" -- pay withdraw 1 --finish
+PHX_HOME="$tmp/none" expect_error 2 "no chain" -- pay balance 0x0000000000000000000000000000000000000001
+echo '0x1234' >"$tmp/short.key"
+PHX_HOME="$tmp/none" expect_error 2 "has no Payments contract" -- pay deposit 1 --key-file "$tmp/short.key" --rpc http://127.0.0.1:1 --deployment "$tmp/dep.json"
+printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d","Payments":"0x%040d"}}\n' 1 2 3 4 5 >"$tmp/dep5.json"
+PHX_HOME="$tmp/none" expect_error 2 "not a secp256k1 key" -- pay deposit 1 --key-file "$tmp/short.key" --rpc http://127.0.0.1:1 --deployment "$tmp/dep5.json"
+PHX_HOME="$tmp/none" expect_error 1 "Couldn't connect" -- pay balance 0x0000000000000000000000000000000000000001 --rpc http://127.0.0.1:1 --deployment "$tmp/dep5.json"
 
 finish

@@ -83,7 +83,17 @@ try {
     chainText.includes(registry) && chainText.includes(String(ep.chain_id)), chainText);
   check('network page shows the KMS', (await page.textContent('#kms')).includes(ep.kms.url));
   check('network page lists the contract', (await page.textContent('#contracts')).toLowerCase().includes(contractId.toLowerCase()));
-  await page.screenshot({ path: path.join(shots, 'console-network.png') });
+  // Read from the chain, not from flags: the Registry's KMS keys and the operator's stake.
+  const kmsRows = await page.$$eval('#kms-nodes tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check('network page lists the Registry\'s KMS, admitted and signing', kmsRows.length === 1 &&
+    kmsRows[0][0].toLowerCase() === ep.kms.address.toLowerCase() && kmsRows[0][2] === 'admitted' && kmsRows[0][3] === 'yes' &&
+    /^0x[0-9a-f]{64}$/.test(kmsRows[0][1]), JSON.stringify(kmsRows));
+  const stakeCell = await page.textContent('#workers tbody tr:first-child td:nth-child(3)');
+  const stakeWei = BigInt(process.env.PHX_STAKE_WEI || '0');
+  const pha = (w) => { const s = (w / 10n ** 18n).toString(); const f = (w % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, ''); return f ? `${s}.${f}` : s; };
+  check('network page shows the operator\'s stake as Registry.stakeOf says', stakeWei > 0n && stakeCell === `${pha(stakeWei)} PHA`,
+    `${stakeCell} vs ${stakeWei} wei`);
+  await page.screenshot({ path: path.join(shots, 'console-network.png'), fullPage: true });
 
   // Read-only pages work without JavaScript.
   const noJs = await browser.newContext({ javaScriptEnabled: false });
@@ -104,7 +114,15 @@ try {
   check('attestation page: TD report fields (mr_td, rt_mr0..3, report_data)',
     ['mr_td', 'rt_mr0', 'rt_mr3', 'report_data'].every((f) => report.includes(f)), report);
   check('attestation page: quote header (version, tee_type)', /version\s*4/.test(await page.textContent('#header')));
-  await page.screenshot({ path: path.join(shots, 'console-attestation.png') });
+  check('attestation page: advisories listed', (await page.textContent('#advisories')).length > 0);
+  const certRows = await page.$$eval('#cert-chain tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check('attestation page: the certificate chain, leaf to root',
+    certRows.map((r) => r[0]).join(',') === 'PCK leaf,intermediate CA,root CA', JSON.stringify(certRows));
+  check('attestation page: each certificate issued by the next, the root by itself',
+    certRows.length === 3 && certRows.every((r, i) => r[2] === (certRows[i + 1] || r)[1]), JSON.stringify(certRows));
+  check('attestation page: serials and validity windows, all valid now',
+    certRows.every((r) => /^0x[0-9a-f]+$/.test(r[3]) && / UTC$/.test(r[4]) && / UTC$/.test(r[5]) && r[6] === 'valid'), JSON.stringify(certRows));
+  await page.screenshot({ path: path.join(shots, 'console-attestation.png'), fullPage: true });
   await page.goto(`${gw}/attestation/kms`);
   check('attestation page: the KMS quote verifies', (await page.getAttribute('#verdict', 'class')) === 'ok',
     await page.textContent('#verdict'));
@@ -153,22 +171,39 @@ try {
   wallet = ownerWallet;
   await page.screenshot({ path: path.join(shots, 'console-contract.png') });
 
-  const creq = await page.textContent('#requests tbody');
-  check('contract page lists its on-chain request, fulfilled', /^1\s*fulfilled/.test(creq.trim()), creq);
+  const creq = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 2).map((td) => td.textContent).join(' ')));
+  check('contract page lists its on-chain requests with their states', creq.join(',') === '5 failed,4 pending,3 fulfilled,2 refunded,1 fulfilled', creq.join(','));
 
   // ---- Jobs -----------------------------------------------------------------
   await page.click('nav a[href="/jobs"]');
   await page.waitForSelector('#requests');
-  const jrow = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  check('jobs page lists the request', jrow.length === 1, JSON.stringify(jrow));
-  if (jrow.length === 1) {
-    const [rid, cid, st, requester, fee, k, at, done, latency, ops] = jrow[0];
-    check('jobs page: id, contract, status', rid === '1' && cid.toLowerCase() === contractId.toLowerCase() && st === 'fulfilled', jrow[0].join(' | '));
-    check('jobs page: requester and fee', requester.toLowerCase() === ep.user.address.toLowerCase() && /^[1-9][0-9]*$/.test(fee) && k === '1', jrow[0].join(' | '));
-    check('jobs page: blocks and latency', Number(done) >= Number(at) && Number(latency) === Number(done) - Number(at), jrow[0].join(' | '));
-    check('jobs page: the signing operator', ops.toLowerCase().includes(operator), ops);
+  const jrows = await page.$$eval('#requests tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check('jobs page lists the five requests, newest first', jrows.map((r) => r[0]).join(',') === '5,4,3,2,1', JSON.stringify(jrows));
+  const byRid = Object.fromEntries(jrows.map((r) => [r[0], r]));
+  const cols = (r) => { const [rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops] = r; return { rid, cid, st, requester, fee, k, at, done, latency, latencyS, time, ops }; };
+  if (jrows.length === 5) {
+    const one = cols(byRid['1']);
+    check('jobs page: id, contract, status', one.cid.toLowerCase() === contractId.toLowerCase() && one.st === 'fulfilled', byRid['1'].join(' | '));
+    check('jobs page: requester and fee', one.requester.toLowerCase() === ep.user.address.toLowerCase() && /^[0-9.]+ PHA$/.test(one.fee) && one.fee !== '0 PHA' && one.k === '1', byRid['1'].join(' | '));
+    check('jobs page: blocks and latency', Number(one.done) >= Number(one.at) && Number(one.latency) === Number(one.done) - Number(one.at), byRid['1'].join(' | '));
+    check('jobs page: block time and latency in seconds', /^\d\d:\d\d:\d\d$/.test(one.time) && /^[0-9]+$/.test(one.latencyS) && Number(one.latencyS) < 600, byRid['1'].join(' | '));
+    check('jobs page: the signing operator', one.ops.toLowerCase().includes(operator), one.ops);
+    const two = cols(byRid['2']);
+    check('jobs page: the k = 2 request refunded after an hour of chain time (seconds, from block timestamps)',
+      two.st === 'refunded' && two.k === '2' && Number(two.latencyS) >= 3600 && Number(two.latency) < 100, byRid['2'].join(' | '));
+    const four = cols(byRid['4']);
+    check('jobs page: the open request pending, not settled', four.st === 'pending' && four.done === '\u2014' && four.latencyS === '\u2014', byRid['4'].join(' | '));
+    check('jobs page: the third fulfilled', cols(byRid['3']).st === 'fulfilled');
+    const five = cols(byRid['5']);
+    check('jobs page: the consumer whose callback reverted: failed, settled, operator paid',
+      five.st === 'failed' && Number(five.done) >= Number(five.at) && five.ops.toLowerCase().includes(operator) &&
+      five.requester.toLowerCase() !== ep.user.address.toLowerCase(), byRid['5'].join(' | '));
   }
-  await page.screenshot({ path: path.join(shots, 'console-jobs.png') });
+  // One reader: `phx jobs --json` tells the same states.
+  const cli = JSON.parse(fs.readFileSync(process.env.PHX_JOBS_JSON, 'utf8')).requests || [];
+  check('phx jobs agrees with the page', cli.map((r) => `${r.id} ${r.status}`).join(',') === jrows.map((r) => `${r[0]} ${r[2]}`).join(','),
+    `${cli.map((r) => `${r.id} ${r.status}`)} vs ${jrows.map((r) => `${r[0]} ${r[2]}`)}`);
+  await page.screenshot({ path: path.join(shots, 'console-jobs.png'), fullPage: true });
 
   // ---- Verify ---------------------------------------------------------------
   async function verify(text) {

@@ -66,23 +66,72 @@ id=$(json "$tmp/deploy.json" "['id']")
     exit 1
 }
 
-# An on-chain request for the contract, for the Jobs page; the devnet's worker
-# fulfils it (waited for, bounded, so the page shows a settled request).
+# On-chain requests for the contract, for the Jobs page, one in each state:
+# #1 fulfilled by the devnet's worker; #2 asks for k = 2 signatures, which the
+# one worker cannot give, so it stays pending until an hour of chain time
+# passes and #3's sweep refunds it; #3 fulfilled; #4 (k = 2 again) pending;
+# #5 asked by a TestConsumer told to revert in its callback: fulfilled and
+# paid, callback failed. Each wait is bounded.
 cast=$nm/.bin/cast
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+registry=$(json "$tmp/ep.json" "['deployment']['contracts']['Registry']")
 ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
-"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")" \
-    'approve(address,uint256)' "$jobs" 10000000000000000000 >/dev/null &&
+ask() {
     "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$jobs" 'request(bytes32,bytes,uint256,uint32,uint8)' \
-        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 100000 1 >/dev/null || {
-    echo "FAIL an on-chain request"
+        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 100000 "$1" >/dev/null || {
+        echo "FAIL an on-chain request (k = $1)"
+        exit 1
+    }
+}
+settled() { # request id: wait until Jobs.requests(id).status is $2
+    for _ in $(seq 1 600); do
+        [ "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8)' "$1" | sed -n 2p)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL request $1 did not reach status $2"
     exit 1
 }
-for _ in $(seq 1 600); do
-    [ "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8)' 1 | sed -n 2p)" = 2 ] && break
-    sleep 0.1
-done
+"$cast" send --rpc-url "$rpc" --private-key "$ukey" "$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")" \
+    'approve(address,uint256)' "$jobs" 100000000000000000000 >/dev/null || {
+    echo "FAIL approve"
+    exit 1
+}
+ask 1
+settled 1 2
+ask 2
+"$cast" rpc --rpc-url "$rpc" evm_increaseTime 3601 >/dev/null && "$cast" rpc --rpc-url "$rpc" evm_mine >/dev/null || {
+    echo "FAIL evm_increaseTime"
+    exit 1
+}
+ask 1
+settled 2 4
+settled 3 2
+ask 2
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+bin=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bytecode'])" "$(dirname "$phx")/contracts/TestConsumer.json")
+consumer=$("$cast" send --rpc-url "$rpc" --private-key "$ukey" --json --create "${bin}$("$cast" abi-encode "c(address,address)" "$jobs" "$token" | cut -c3-)" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["contractAddress"])')
+{ [ -n "$consumer" ] &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$token" 'transfer(address,uint256)' "$consumer" 10000000000000000000 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$consumer" 'setMode(uint8)' 1 >/dev/null &&
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$consumer" 'ask(bytes32,bytes,uint256,uint32,uint8)' \
+        "$id" 0x7b226e616d65223a226a6f62227d 10000000000000000000 300000 1 >/dev/null; } || {
+    echo "FAIL a request from a TestConsumer whose callback reverts"
+    exit 1
+}
+settled 5 3
+# The CLI's view of the same requests (the same reader as the pages), and the
+# operator's stake as the Registry tells it, for the page to agree with.
+"$phx" jobs --json >"$tmp/jobs.json" 2>"$tmp/jobs.err" || {
+    echo "FAIL phx jobs:"
+    cat "$tmp/jobs.err"
+    exit 1
+}
+export PHX_STAKE_WEI
+PHX_STAKE_WEI=$("$cast" call --rpc-url "$rpc" "$registry" 'stakeOf(address)(uint256)' \
+    "$(json "$tmp/ep.json" "['workers'][0]['operator']")" | sed 's/ .*//')
+export PHX_JOBS_JSON="$tmp/jobs.json"
 
 PHX_CHROMIUM="$chromium" PHX_NODE_MODULES="$nm" \
     node "$here/console_browser.mjs" "$tmp/ep.json" "$tmp/result.json" "$id" "${PHX_CONSOLE_SHOTS:-$tmp/shots}" "$tmp/sealed.json"

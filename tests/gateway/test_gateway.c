@@ -1,6 +1,7 @@
 /* Gateway groundwork with real loopback servers standing in for workers
  * (each a src/net server with /healthz and POST /v1/call that counts its
- * calls): round-robin, failover when a worker is unreachable or answers 503,
+ * calls): round-robin, failover when a worker is unreachable or answers 503
+ * or 402 (and which 402 is the answer when none takes the call),
  * no failover for a POST whose outcome is unknown (timeout, 500), failover for
  * GETs, health checks taking a dead worker out and bringing it back; and the
  * content-addressed blob store. */
@@ -17,7 +18,8 @@
 typedef struct {
     int id;
     atomic_int calls; /* POST /v1/call handled */
-    atomic_int mode;  /* 0 ok, 1 answer 503, 2 answer 500, 3 sleep 1500 ms, 4 unhealthy */
+    atomic_int mode;  /* 0 ok, 1 answer 503, 2 answer 500, 3 sleep 1500 ms, 4 unhealthy,
+                         5 answer 402, 6 answer 402 naming a required amount */
     phx_http_router_t *router;
     phx_http_server_t *server;
     uint16_t port;
@@ -42,6 +44,15 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     if (mode == 1) {
         resp->status = 503;
         return phx_fail(e, PHX_ERR_LIMIT, "busy: did not run");
+    }
+    if (mode == 5 || mode == 6) { /* payment required: nothing ran */
+        resp->status = 402;
+        resp->json = json_pack("{s:{s:s,s:s},s:{s:i}}", "error", "code", "payment_required",
+                               "message", "pay", "payment", "worker", w->id);
+        if (mode == 6)
+            json_object_set_new(json_object_get(resp->json, "payment"), "required_cumulative",
+                                json_string("5"));
+        return PHX_OK;
     }
     atomic_fetch_add(&w->calls, 1);
     if (mode == 2) return phx_fail(e, PHX_ERR_INTERNAL, "contract crashed");
@@ -137,6 +148,29 @@ static void test_pool(void)
     for (int i = 0; i < 3; i++)
         CHECK(forward(p, "POST", &status, used) == 3 && status == 200);
     atomic_store(&w[0].mode, 0);
+
+    /* 402 (payment required) ran nothing either: another worker (one of the
+     * operator the voucher pays) may take it. */
+    atomic_store(&w[0].mode, 5);
+    for (int i = 0; i < 3; i++)
+        CHECK(forward(p, "POST", &status, used) == 3 && status == 200);
+    /* When none takes it the caller gets a 402, the one naming the required
+     * amount (the voucher's own operator's terms), whichever came first. */
+    atomic_store(&w[2].mode, 6);
+    for (int i = 0; i < 2; i++) {
+        json_t *body = json_pack("{s:s}", "input", "x"), *out = NULL;
+        CHECK(phx_gw_pool_forward(p, "POST", "/v1/call", body, &status, &out, used, 64, &e) ==
+                  PHX_OK &&
+              status == 402);
+        const json_t *pay = json_object_get(out, "payment");
+        CHECK_MSG(json_integer_value(json_object_get(pay, "worker")) == 3 &&
+                      json_object_get(pay, "required_cumulative"),
+                  "the 402 with the required amount is the answer");
+        json_decref(out);
+        json_decref(body);
+    }
+    atomic_store(&w[0].mode, 0);
+    atomic_store(&w[2].mode, 0);
 
     /* A 500 from a POST is the answer: the contract ran, it is not re-run. */
     atomic_store(&w[2].mode, 2);

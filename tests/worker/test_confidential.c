@@ -221,6 +221,59 @@ static void test_secrets_bound_to_code(const phx_contract_keys_t *k, const uint8
     printf("secrets sealed to one code hash do not open under another\n");
 }
 
+/* An on-chain request's sealed input (issue 16): opens for its contract only,
+ * and a call's sealed input (whose reply would be sealed) never opens as a
+ * request's (whose output is public on chain). */
+static void test_sealed_request(const phx_contract_keys_t *k, const uint8_t cid[32],
+                                const phx_contract_keys_t *other, const uint8_t other_cid[32])
+{
+    phx_error_t e = {0};
+    const char msg[] = "{\"secret\":\"hunter2\"}";
+    phx_buf_t in = PHX_BUF_INIT, pt = PHX_BUF_INIT;
+    CHECK(phx_confidential_seal_request(k->x25519_pub, cid, msg, sizeof msg - 1, &in, &e) ==
+          PHX_OK);
+    CHECK(in.len == PHX_SEALED_REQUEST_MAGIC_LEN + 32 + sizeof msg - 1 + PHX_AEAD_TAG_LEN);
+    CHECK(phx_confidential_is_sealed_request(in.ptr, in.len));
+    bool has_plain = false;
+    for (size_t i = 0; i + 7 <= in.len; i++)
+        has_plain |= !memcmp(in.ptr + i, "hunter2", 7);
+    CHECK(!has_plain);
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, in.ptr, in.len, &pt, &e) == PHX_OK &&
+          pt.len == sizeof msg - 1 && !memcmp(pt.ptr, msg, pt.len) && pt.secret);
+    phx_buf_free(&pt);
+    /* Another contract's key, or the right key under another id. */
+    CHECK(phx_confidential_open_request(other->x25519_sk, other_cid, in.ptr, in.len, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK(phx_confidential_open_request(k->x25519_sk, other_cid, in.ptr, in.len, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    /* A flipped bit, a cut one, the magic alone, plain input. */
+    in.ptr[in.len - 1] ^= 1;
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, in.ptr, in.len, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, in.ptr, 40, &pt, &e) ==
+          PHX_ERR_TRUNCATED);
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, in.ptr, PHX_SEALED_REQUEST_MAGIC_LEN,
+                                        &pt, &e) == PHX_ERR_TRUNCATED);
+    CHECK(!phx_confidential_is_sealed_request((const uint8_t *)msg, sizeof msg - 1));
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, (const uint8_t *)msg, sizeof msg - 1,
+                                        &pt, &e) == PHX_ERR_INVALID);
+    CHECK(pt.len == 0);
+    /* A direct call's sealed input, rewrapped as a request's, does not open. */
+    json_t *sealed = NULL;
+    CHECK(phx_confidential_seal(PHX_SEAL_INPUT, k->x25519_pub, cid, msg, sizeof msg - 1, &sealed,
+                                NULL, &e) == PHX_OK);
+    phx_buf_reset(&in);
+    CHECK(phx_buf_append(&in, PHX_SEALED_REQUEST_MAGIC, PHX_SEALED_REQUEST_MAGIC_LEN) == PHX_OK);
+    CHECK(phx_json_get_hex(sealed, "enc", &in, &e) == PHX_OK &&
+          phx_json_get_hex(sealed, "ciphertext", &in, &e) == PHX_OK);
+    CHECK(phx_confidential_open_request(k->x25519_sk, cid, in.ptr, in.len, &pt, &e) ==
+          PHX_ERR_VERIFY);
+    json_decref(sealed);
+    phx_buf_free(&pt);
+    phx_buf_free(&in);
+    printf("sealed request inputs open for their contract only, never a call's\n");
+}
+
 int main(void)
 {
     if (phx_crypto_init()) return 1;
@@ -236,6 +289,7 @@ int main(void)
     test_local(&k, cid, &other, other_cid);
     test_peer(&k, cid);
     test_secrets_bound_to_code(&k, cid, other_cid);
+    test_sealed_request(&k, cid, &other, other_cid);
     phx_kms_contract_keys_clear(&k);
     phx_kms_contract_keys_clear(&other);
     return test_done("test_confidential");
