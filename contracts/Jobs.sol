@@ -90,6 +90,7 @@ contract Jobs {
         uint256 indexed requestId,
         address indexed submitter,
         bytes32 outputHash,
+        bool ok,
         bool callbackOk,
         address[] operators,
         bytes output
@@ -240,16 +241,18 @@ contract Jobs {
     }
 
     /// What each of the k workers signs (raw digest, no EIP-191 prefix):
-    /// keccak256(domain || requestId || contractId || codeHash || keccak256(output)).
-    function resultDigest(uint256 requestId, bytes32 contractId_, bytes32 codeHash, bytes32 outputHash)
+    /// keccak256(domain || requestId || contractId || codeHash || ok || keccak256(output)).
+    /// ok is false when the run failed (output is then the error): signed, so no
+    /// submitter can pass an error off as a result or the other way round.
+    function resultDigest(uint256 requestId, bytes32 contractId_, bytes32 codeHash, bool ok, bytes32 outputHash)
         public
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(domain(), requestId, contractId_, codeHash, outputHash));
+        return keccak256(abi.encode(domain(), requestId, contractId_, codeHash, ok, outputHash));
     }
 
-    function fulfill(uint256 requestId, bytes calldata output, bytes[] calldata signatures) external {
+    function fulfill(uint256 requestId, bool ok, bytes calldata output, bytes[] calldata signatures) external {
         if (registry.activeOperatorOf(msg.sender) == address(0)) revert NotWorker(msg.sender);
         Request storage r = requests[requestId];
         if (r.status != STATUS_PENDING) revert NotPending(requestId, r.status);
@@ -259,16 +262,16 @@ contract Jobs {
 
         bytes32 outputHash = keccak256(output);
         address[] memory operators = _checkSignatures(
-            resultDigest(requestId, r.contractId, r.codeHash, outputHash), signatures
+            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures
         );
 
         // Settle before any outside call: a re-entering callback finds it done.
         r.status = STATUS_FULFILLED;
         _pay(operators, r.fee);
 
-        bool ok = _callback(r.requester, r.callbackGasLimit, requestId, output);
-        if (!ok) r.status = STATUS_CALLBACK_FAILED;
-        emit Fulfilled(requestId, msg.sender, outputHash, ok, operators, output);
+        bool callbackOk = _callback(r.requester, r.callbackGasLimit, requestId, ok, output);
+        if (!callbackOk) r.status = STATUS_CALLBACK_FAILED;
+        emit Fulfilled(requestId, msg.sender, outputHash, ok, callbackOk, operators, output);
         _sweep(SWEEP_PER_CALL);
     }
 
@@ -320,17 +323,17 @@ contract Jobs {
         }
     }
 
-    /// Calls requester.phxCallback with exactly callbackGasLimit gas. The check
+    /// Calls requester.phxCallback(requestId, runOk, output) with exactly callbackGasLimit gas. The check
     /// before the call matters: under EIP-150 a caller could otherwise pass just
     /// enough gas for fulfill to succeed while the callback runs out, making a
     /// consumer's callback fail at the fulfiller's choice.
-    function _callback(address requester, uint32 gasLimit, uint256 requestId, bytes calldata output)
+    function _callback(address requester, uint32 gasLimit, uint256 requestId, bool runOk, bytes calldata output)
         private
         returns (bool ok)
     {
         if (requester.code.length == 0) return true; // an EOA has nothing to call
         if (gasleft() < (uint256(gasLimit) * 64) / 63 + CALLBACK_OVERHEAD) revert InsufficientGasForCallback();
-        bytes memory data = abi.encodeCall(IPhxConsumer.phxCallback, (requestId, output));
+        bytes memory data = abi.encodeCall(IPhxConsumer.phxCallback, (requestId, runOk, output));
         assembly {
             ok := call(gasLimit, requester, 0, add(data, 32), mload(data), 0, 0)
         }

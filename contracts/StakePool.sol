@@ -20,7 +20,7 @@ import {IRewardPool} from "./IPhx.sol";
 
 /// What the pool needs from Jobs to check an equivocation proof.
 interface IResultDigest {
-    function resultDigest(uint256 requestId, bytes32 contractId, bytes32 codeHash, bytes32 outputHash)
+    function resultDigest(uint256 requestId, bytes32 contractId, bytes32 codeHash, bool ok, bytes32 outputHash)
         external
         view
         returns (bytes32);
@@ -299,25 +299,29 @@ contract StakePool is IRewardPool {
 
     // ---- slashing -------------------------------------------------------------------
 
-    /// Anyone proves that worker signed two different outputs for one request
+    /// Anyone proves that worker signed two different results for one request
     /// (the signatures are over Jobs.resultDigest, so nothing else can be
-    /// passed off as one). Slashes slashBps of the operator's pool once per
-    /// (worker, request): reporterBps of it to the caller, the rest to the treasury.
+    /// passed off as one; a result is the run's ok flag and output hash, so an
+    /// error and an output signed for one request count too). Slashes slashBps
+    /// of the operator's pool once per (worker, request): reporterBps of it to
+    /// the caller, the rest to the treasury.
     function reportEquivocation(
         address worker,
         uint256 requestId,
         bytes32 contractId,
         bytes32 codeHash,
+        bool okA,
         bytes32 outputA,
         bytes calldata sigA,
+        bool okB,
         bytes32 outputB,
         bytes calldata sigB
     ) external returns (uint256 amount) {
-        if (outputA == outputB || worker == address(0)) revert NotEquivocation();
-        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, outputA), sigA)) {
+        if ((okA == okB && outputA == outputB) || worker == address(0)) revert NotEquivocation();
+        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, okA, outputA), sigA)) {
             revert NotEquivocation();
         }
-        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, outputB), sigB)) {
+        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, okB, outputB), sigB)) {
             revert NotEquivocation();
         }
         return _slash(worker, requestId);

@@ -97,12 +97,12 @@ static int measure(const bench_t *b, unsigned k, const uint8_t *output, size_t l
         phx_evm_receipt_clear(&r);
         if (!found) return die("no Requested event", NULL);
         uint8_t sigs[3][65];
-        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, output, len,
-                                digest);
+        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, true,
+                                output, len, digest);
         for (unsigned s = 0; s < k; s++)
             phx_chain_sign(b->workers[s].sk, digest, sigs[s]);
-        phx_err_t err = phx_chain_fulfill(b->workers[0].signer, &dep, req.request_id, output, len,
-                                          (const uint8_t(*)[65])sigs, k, &r, e);
+        phx_err_t err = phx_chain_fulfill(b->workers[0].signer, &dep, req.request_id, true, output,
+                                          len, (const uint8_t(*)[65])sigs, k, &r, e);
         phx_chain_requested_clear(&req);
         if (err) return die("fulfill", e);
         if (round >= 0) gas[round] = r.gas_used;

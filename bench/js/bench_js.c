@@ -1,7 +1,10 @@
-/* Benchmark driver for TEE contracts through the real sandbox: each invocation is
- * a fresh sandbox process from the zygote (pre-forked), exactly as `phx run` and
- * the worker do it. Prints one JSON line per contract; run.sh puts them beside
- * node-vm and QuickJS. Usage: bench_js CONTRACTS_DIR INPUTS_DIR ITERATIONS */
+/* Benchmark driver for TEE contracts through the real sandbox, as `phx run` and
+ * the worker use it, in both isolation modes (docs/sandbox.md "Isolation"):
+ * "phx" is process isolation, DESIGN.md's "strict mode" (a fresh pre-forked
+ * process per call), "phx-warm" a warm process bound to the contract with a
+ * fresh realm per call (the default). Prints one JSON line per contract and
+ * runner; run.sh puts them beside node-vm and
+ * QuickJS. Usage: bench_js CONTRACTS_DIR INPUTS_DIR ITERATIONS [contract...] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +19,8 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int bench(phx_sandbox_pool_t *pool, const char *dir, const char *indir, const char *name,
-                 int iters)
+static int bench(phx_sandbox_pool_t *pool, const char *runner, phx_sandbox_isolation_t iso,
+                 const char *dir, const char *indir, const char *name, int iters)
 {
     char path[1024];
     phx_buf_t src = PHX_BUF_INIT, input = PHX_BUF_INIT;
@@ -30,7 +33,8 @@ static int bench(phx_sandbox_pool_t *pool, const char *dir, const char *indir, c
                              .source_len = src.len,
                              .filename = name,
                              .input_json = (const char *)input.ptr,
-                             .contract_id = "bench"};
+                             .contract_id = "bench",
+                             .isolation = iso};
     uint64_t *lat = calloc((size_t)iters, sizeof *lat);
     int warm = iters / 10 + 1, failures = 0;
     char first[200] = "";
@@ -64,13 +68,14 @@ static int bench(phx_sandbox_pool_t *pool, const char *dir, const char *indir, c
         phx_sandbox_result_free(&r);
     }
     qsort(pl, (size_t)paced, sizeof *pl, cmp_u64);
-    printf("{\"runner\":\"phx\",\"contract\":\"%s\",\"iters\":%d,\"per_sec\":%.1f,\"p50_us\":%.1f,"
+    printf("{\"runner\":\"%s\",\"contract\":\"%s\",\"iters\":%d,\"per_sec\":%.1f,\"p50_us\":%.1f,"
            "\"p99_us\":%.1f,\"mean_ms\":%.3f,\"paced_p50_us\":%.1f,\"paced_p99_us\":%.1f,"
            "\"failures\":%d}\n",
-           name, iters, iters / (total / 1e9), lat[iters / 2] / 1e3, lat[(iters * 99) / 100] / 1e3,
-           total / 1e6 / iters, pl[paced / 2] / 1e3, pl[(paced * 99) / 100] / 1e3, failures);
+           runner, name, iters, iters / (total / 1e9), lat[iters / 2] / 1e3,
+           lat[(iters * 99) / 100] / 1e3, total / 1e6 / iters, pl[paced / 2] / 1e3,
+           pl[(paced * 99) / 100] / 1e3, failures);
     free(pl);
-    if (failures) fprintf(stderr, "phx %s: %d failures, first: %s\n", name, failures, first);
+    if (failures) fprintf(stderr, "%s %s: %d failures, first: %s\n", runner, name, failures, first);
     fflush(stdout);
     free(lat);
     phx_buf_free(&src);
@@ -98,7 +103,8 @@ static void *caller_main(void *arg)
     return NULL;
 }
 
-static void bench_parallel(phx_sandbox_pool_t **pools, const char *dir, const char *indir,
+static void bench_parallel(phx_sandbox_pool_t **pools, const char *runner,
+                           phx_sandbox_isolation_t iso, const char *dir, const char *indir,
                            const char *name, int iters)
 {
     char path[1024];
@@ -115,7 +121,8 @@ static void bench_parallel(phx_sandbox_pool_t **pools, const char *dir, const ch
                                        .source_len = src.len,
                                        .filename = name,
                                        .input_json = (const char *)input.ptr,
-                                       .contract_id = "bench"};
+                                       .contract_id = "bench",
+                                       .isolation = iso};
         caller_main(&(caller_t){.pool = pools[i], .job = c[i].job, .iters = 10}); /* warm */
     }
     uint64_t t0 = phx_monotonic_ns();
@@ -126,9 +133,9 @@ static void bench_parallel(phx_sandbox_pool_t **pools, const char *dir, const ch
         pthread_join(t[i], NULL);
     uint64_t total = phx_monotonic_ns() - t0;
     int n = c[0].iters + c[1].iters;
-    printf("{\"runner\":\"phx-2callers\",\"contract\":\"%s\",\"iters\":%d,\"per_sec\":%.1f,"
+    printf("{\"runner\":\"%s\",\"contract\":\"%s\",\"iters\":%d,\"per_sec\":%.1f,"
            "\"mean_ms\":%.3f,\"failures\":%d}\n",
-           name, n, n / (total / 1e9), total / 1e6 / n, c[0].failures + c[1].failures);
+           runner, name, n, n / (total / 1e9), total / 1e6 / n, c[0].failures + c[1].failures);
     fflush(stdout);
     phx_buf_free(&src);
     phx_buf_free(&input);
@@ -155,10 +162,14 @@ int main(int argc, char **argv)
     if (phx_sandbox_pool_new(&cfg, &second, &e)) return fprintf(stderr, "pool: %s\n", e.message), 1;
     for (int i = 4; i < argc; i++) {
         int n = !strcmp(argv[i], "cpu") ? (iters / 100 > 5 ? iters / 100 : 5) : iters;
-        bench(pool, argv[1], argv[2], argv[i], n);
+        const phx_sandbox_isolation_t P = PHX_SANDBOX_ISOLATION_PROCESS,
+                                      W = PHX_SANDBOX_ISOLATION_WARM;
+        bench(pool, "phx", P, argv[1], argv[2], argv[i], n);
+        bench(pool, "phx-warm", W, argv[1], argv[2], argv[i], n);
         if (strcmp(argv[i], "cpu")) {
             phx_sandbox_pool_t *pools[2] = {pool, second};
-            bench_parallel(pools, argv[1], argv[2], argv[i], n);
+            bench_parallel(pools, "phx-2callers", P, argv[1], argv[2], argv[i], n);
+            bench_parallel(pools, "phx-warm-2callers", W, argv[1], argv[2], argv[i], n);
         }
     }
     phx_sandbox_pool_free(second);

@@ -120,10 +120,11 @@ void phx_chain_kms_admit_digest(uint64_t chain_id, const uint8_t registry[20],
 /* Jobs.domain = keccak256(abi.encode(keccak256("phx-result-v1"), chainId, jobs)). */
 void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t out[32]);
 
-/* What each worker signs (raw digest):
- * keccak256(domain || requestId || contractId || codeHash || keccak256(output)). */
+/* What each worker signs (raw digest): keccak256(domain || requestId ||
+ * contractId || codeHash || ok || keccak256(output)); ok false when the run
+ * failed and output is its error. */
 void phx_chain_result_digest(const uint8_t domain[32], uint64_t request_id,
-                             const uint8_t contract_id[32], const uint8_t code_hash[32],
+                             const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                              const uint8_t *output, size_t output_len, uint8_t out[32]);
 
 /* Jobs.contractId(owner, salt) = keccak256(abi.encode(owner, salt)). */
@@ -233,7 +234,7 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     "Requested(uint256 indexed requestId,bytes32 indexed contractId,address indexed requester,"    \
     "bytes32 codeHash,uint256 fee,uint32 callbackGasLimit,uint8 k,uint64 deadline,bytes input)"
 #define PHX_CHAIN_EV_FULFILLED                                                                     \
-    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,"            \
+    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,bool ok,"    \
     "bool callbackOk,address[] operators,bytes output)"
 #define PHX_CHAIN_EV_REFUNDED                                                                      \
     "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
@@ -263,10 +264,10 @@ phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requeste
                                     phx_error_t *e);
 void phx_chain_requested_clear(phx_chain_requested_t *r);
 
-/* Jobs.fulfill(requestId, output, signatures) calldata; sigs are n 65-byte r||s||v. */
-phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output, size_t output_len,
-                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
-                                     phx_error_t *e);
+/* Jobs.fulfill(requestId, ok, output, signatures) calldata; sigs are n 65-byte r||s||v. */
+phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, bool ok, const uint8_t *output,
+                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
+                                     phx_buf_t *out, phx_error_t *e);
 
 /* ---- the network's transactions (each waits for its receipt) -------------------- */
 
@@ -339,7 +340,7 @@ phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deploym
 
 /* Worker: Jobs.fulfill with n signatures. receipt may be NULL. */
 phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
-                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            uint64_t request_id, bool ok, const uint8_t *output, size_t output_len,
                             const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
                             phx_error_t *e);
 

@@ -1,4 +1,4 @@
-/* The contract sandbox: every invocation runs in its own process forked from a
+/* The contract sandbox: invocations run in processes forked from a
  * zygote that already holds an initialised SpiderMonkey, with rlimits, a seccomp
  * filter, no keys and no sockets. Its only way out is framed host-call messages
  * over a socketpair; the worker side here applies policy and budgets, performs
@@ -67,6 +67,29 @@ typedef phx_err_t (*phx_sandbox_ai_fn)(void *ctx, const json_t *request, uint64_
 
 /* ---- pool ------------------------------------------------------------------- */
 
+/* How invocations of a contract are isolated from each other (docs/sandbox.md
+ * "Isolation"). WARM: a sandbox process bound to one contract (id, code hash,
+ * filename) serves its invocations one after another, each in a fresh realm
+ * (new global, prelude and contract instantiated from cached stencils); no
+ * JavaScript state crosses invocations, the process is recycled after
+ * warm_uses invocations, on memory growth and when idle. PROCESS: one process
+ * per invocation, which then exits (the only mode before issue 11). A contract
+ * whose source holds the directive "use process isolation" (in quotes, in its
+ * first 4 KiB: part of the code its hash and the owner's signature cover)
+ * always gets PROCESS. */
+typedef enum {
+    PHX_SANDBOX_ISOLATION_DEFAULT = 0, /* the pool's choice; the pool's default is WARM */
+    PHX_SANDBOX_ISOLATION_WARM,
+    PHX_SANDBOX_ISOLATION_PROCESS,
+} phx_sandbox_isolation_t;
+
+/* "warm", "process" ("default" for DEFAULT). */
+const char *phx_sandbox_isolation_name(phx_sandbox_isolation_t iso);
+/* Parses "warm" or "process"; PHX_ERR_INVALID otherwise. */
+phx_err_t phx_sandbox_isolation_parse(const char *s, phx_sandbox_isolation_t *out, phx_error_t *e);
+/* The isolation the source asks for itself: PROCESS with the directive, else DEFAULT. */
+phx_sandbox_isolation_t phx_sandbox_source_isolation(const char *source, size_t len);
+
 typedef struct {
     phx_sandbox_limits_t limits;
     const char *kv_dir; /* SQLite files and the dev key root live here */
@@ -84,7 +107,11 @@ typedef struct {
      * root, <kv_dir>/dev-root.key (created on first use, in clear). Off (the
      * worker), such an invocation's key and kv operations fail instead. */
     bool dev_keys;
-    bool test_hooks; /* expose phx.__test to contracts: tests only */
+    bool test_hooks;                   /* expose phx.__test to contracts: tests only */
+    phx_sandbox_isolation_t isolation; /* for jobs that do not choose: DEFAULT means WARM */
+    int warm_max;                      /* idle warm processes kept, all contracts: 0 means 16 */
+    uint32_t warm_uses;                /* invocations before a warm process is recycled: 0: 256 */
+    uint32_t warm_idle_ms;             /* an idle warm process is recycled after: 0: 30000 */
     /* phx.ai.chat; NULL: the call fails with "no AI endpoint configured". */
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
@@ -123,6 +150,8 @@ typedef struct {
     const char **secret_keys, **secret_values;
     int nsecrets;
     const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */
+    /* DEFAULT: the pool's; the source's "use process isolation" directive wins. */
+    phx_sandbox_isolation_t isolation;
 } phx_sandbox_job_t;
 
 /* Why an invocation failed: a closed list, written once. X(failure, name)
@@ -172,9 +201,15 @@ typedef struct {
     uint64_t cpu_ms, wall_ms, peak_mem_kb;
     uint32_t requests;
     char code_hash[67]; /* 0x + keccak256 of the source, as deploy and Jobs hash it */
+    /* Which sandbox process ran it, and how many invocations that process has
+     * served including this one (1 in PROCESS isolation): for tests, metrics. */
+    phx_sandbox_isolation_t isolation; /* WARM or PROCESS, as applied */
+    int sandbox_pid;
+    uint32_t sandbox_uses;
 } phx_sandbox_result_t;
 
-/* Run one invocation in a fresh sandbox process. PHX_OK means *res holds an
+/* Run one invocation (a fresh realm in a warm process bound to the contract, or
+ * a fresh process: see phx_sandbox_isolation_t). PHX_OK means *res holds an
  * outcome (ok or a contract failure); an error means the sandbox itself failed.
  * Thread-safe: several invocations may run at once on one pool (how many is
  * the caller's policy; each holds one child process for its duration). */

@@ -22,9 +22,9 @@ extern "C" {
 /* Jobs.resultDigest with a full uint256 request id (chain.h's takes a
  * uint64, enough for Jobs, not for direct-call ids); domain from
  * phx_chain_jobs_domain: keccak256(abi.encode(domain, request_id, contract_id,
- * code_hash, keccak256(output))). request_id is a uint256, big-endian. */
+ * code_hash, ok, keccak256(output))). request_id is a uint256, big-endian. */
 void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
-                       const uint8_t contract_id[32], const uint8_t code_hash[32],
+                       const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                        const uint8_t *output, size_t output_len, uint8_t digest[32]);
 
 /* A direct (off-chain) call has no Jobs request id; it uses
@@ -45,6 +45,7 @@ typedef struct {
     uint8_t contract_id[32];
     uint8_t code_hash[32];
     uint8_t input_hash[32]; /* keccak256 of the input bytes as the worker received them */
+    bool ok;                /* the run succeeded; false: output is its error ({"error":...}) */
     phx_buf_t output;
     uint8_t worker[20];
     uint64_t timestamp;    /* unix seconds at signing */

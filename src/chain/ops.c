@@ -135,12 +135,13 @@ phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deploym
 }
 
 phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
-                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            uint64_t request_id, bool ok, const uint8_t *output, size_t output_len,
                             const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
                             phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
-    phx_err_t err = phx_chain_fulfill_calldata(request_id, output, output_len, sigs, n, &data, e);
+    phx_err_t err =
+        phx_chain_fulfill_calldata(request_id, ok, output, output_len, sigs, n, &data, e);
     if (!err) {
         err = phx_chain_send(worker, d->jobs, data.ptr, data.len, 0, receipt, e);
         if (err) phx_error_wrap(e, err, "fulfill(%llu)", (unsigned long long)request_id);

@@ -100,4 +100,13 @@ struct phx_infer_client;
 int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
                   const char *collateral_file, struct phx_infer_client **out);
 
+/* phx build (cmd_build.c): whether a contract needs bundling (a .ts file, or
+ * an import statement), and the bundle of file written to out (an ES module
+ * with an inline source map). Returns 0 or an exit code, the error printed. */
+bool cli_build_wanted(const char *file, const uint8_t *src, size_t len);
+int cli_build_bundle(const char *prefix, const char *file, const char *out);
+/* The same into code (appended; the caller frees it), through a file beside
+ * file that is removed again. */
+int cli_build_to_buffer(const char *prefix, const char *file, phx_buf_t *code);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "phx/infer.h"
+#include "phx/js.h"
 #include "phx/sandbox.h"
 
 static const char help[] =
@@ -14,9 +15,16 @@ static const char help[] =
     "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n"
     "               [--ai-endpoint MODEL=URL]... [--ai-trust-sim-root DIR | --ai-collateral "
     "FILE]\n"
-    "               [--ai-tokens N]\n\n"
+    "               [--ai-tokens N]\n"
+    "               [--flavor phx|chainlink-functions]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
-    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n\n"
+    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n"
+    "With --flavor chainlink-functions the file is a Chainlink Functions source\n"
+    "(top-level return and await; args and bytesArgs from --input, either an array\n"
+    "of args or {\"args\":[…],\"bytesArgs\":[…]}; secrets from --secret; Functions.*);\n"
+    "it runs wrapped exactly as `phx deploy --flavor chainlink-functions` deploys it,\n"
+    "and the bytes it returns are the output (printed as 0x hex).\n"
+    "A .ts file, or one with import statements, runs as its bundle (phx build).\n\n"
     "Options:\n"
     "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
     "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
@@ -36,6 +44,7 @@ static const char help[] =
     "                       collateral too); development only\n"
     "  --ai-collateral FILE collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N        completion tokens phx.ai.chat may use in the run (default 1024)\n"
+    "  --flavor NAME        phx (default) or chainlink-functions (see above)\n"
     "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
     "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
 
@@ -79,6 +88,7 @@ static int cmd_run(int argc, char **argv)
         {.name = "ai-trust-sim-root", .takes_value = true},
         {.name = "ai-collateral", .takes_value = true},
         {.name = "ai-tokens", .takes_value = true},
+        {.name = "flavor", .takes_value = true},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *P = "phx run";
@@ -99,9 +109,26 @@ static int cmd_run(int argc, char **argv)
         rc = cli_error(PHX_EXIT_USAGE, P, "expected one CONTRACT.js (see --help)");
         goto out;
     }
-    if (phx_file_read(args.pos[0], &src, &e)) {
-        rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+    const char *flavor = cli_opt(opts, nopts, "flavor")->value;
+    if (flavor && !phx_js_flavor_known(flavor)) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "--flavor: unknown \"%s\" (phx, chainlink-functions)",
+                       flavor);
         goto out;
+    }
+    {
+        phx_buf_t raw = PHX_BUF_INIT;
+        phx_err_t err = phx_file_read(args.pos[0], &raw, &e);
+        /* A .ts file or one with imports runs as its bundle (phx build). */
+        if (!err && cli_build_wanted(args.pos[0], raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(P, args.pos[0], &raw))) goto out;
+        }
+        if (!err) err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &src, &e);
+        phx_buf_free(&raw);
+        if (err) {
+            rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+            goto out;
+        }
     }
     const char *in = cli_opt(opts, nopts, "input")->value;
     if (in && in[0] == '@') {

@@ -633,7 +633,17 @@ static void capture_failure(phx_js_engine *eng, phx_js_result_t *res, phx_js_sta
     res->status = fallback;
     const char *msg = report.toStringResult().c_str();
     /* "too much recursion" is an InternalError, still the contract's exception. */
-    if (report.report() && report.report()->filename)
+    /* In a bundle (phx build) the location is the user's file and line, from
+     * the bundle's inline source map; else the contract's own. */
+    char mapped[256];
+    unsigned mapped_line = 0;
+    const phx_js_call_t *call = eng->running ? eng->call : NULL;
+    if (report.report() && report.report()->filename && call && call->source &&
+        phx_js_sourcemap_lookup(call->source, call->source_len, report.report()->lineno,
+                                report.report()->column, mapped, sizeof mapped, &mapped_line,
+                                NULL) == PHX_OK)
+        set_msg(res, "%s (%s:%u)", msg ? msg : "exception", mapped, mapped_line);
+    else if (report.report() && report.report()->filename)
         set_msg(res, "%s (%s:%u)", msg ? msg : "exception", report.report()->filename,
                 report.report()->lineno);
     else
@@ -816,7 +826,9 @@ static const char warmup_source[] = R"JS((function () {
 })();)JS";
 
 /* Build the contract's world in a new global: natives, then the prelude, which
- * evaluates to its setup function. */
+ * evaluates to its setup function. warm: all standard classes now and the
+ * trusted warm-up (a realm built once, in the zygote); otherwise the global's
+ * resolve hook creates each standard class on first use (a realm per call). */
 static bool build_realm(phx_js_engine *eng, bool test_hooks, bool warm,
                         JS::MutableHandleObject global, JS::MutableHandleValue setup,
                         phx_js_result_t *res)
@@ -834,7 +846,7 @@ static bool build_realm(phx_js_engine *eng, bool test_hooks, bool warm,
     JS::CompileOptions opts(cx);
     JS::InstantiateOptions iopts(opts);
     JS::RootedScript script(cx);
-    if (!JS::InitRealmStandardClasses(cx) || !define_natives(cx, global, test_hooks) ||
+    if ((warm && !JS::InitRealmStandardClasses(cx)) || !define_natives(cx, global, test_hooks) ||
         !(script = JS::InstantiateGlobalStencil(cx, iopts, eng->prelude)) ||
         !JS_ExecuteScript(cx, script, setup)) {
         capture_failure(eng, res, PHX_JS_EXCEPTION);
@@ -955,20 +967,35 @@ static bool run_in_realm(phx_js_engine *eng, JS::HandleObject global, JS::Handle
         return false;
     }
     if (!produce_output(eng, rv, res)) return false;
-    /* Anything still queued after the result was produced is dropped with the process. */
+    /* Anything still queued after the result was produced is dropped (phx_js_run). */
     res->status = PHX_JS_OK;
     return true;
 }
 
+static phx_err_t prepare(phx_js_engine_t *eng, bool test_hooks, bool warm, phx_error_t *e);
+
 extern "C" phx_err_t phx_js_prepare(phx_js_engine_t *eng, bool test_hooks, phx_error_t *e)
+{
+    return prepare(eng, test_hooks, true, e);
+}
+
+extern "C" phx_err_t phx_js_prepare_next(phx_js_engine_t *eng, bool test_hooks, phx_error_t *e)
+{
+    return prepare(eng, test_hooks, false, e);
+}
+
+static phx_err_t prepare(phx_js_engine_t *eng, bool test_hooks, bool warm, phx_error_t *e)
 {
     if (eng->ready_global) return PHX_OK;
     JSContext *cx = eng->cx;
+    /* Between runs (a warm sandbox): a late abort of the previous run must not
+     * fail the trusted warm-up or the next run. */
+    eng->abort_reason.store(0);
     phx_js_result_t res;
     memset(&res, 0, sizeof res);
     JS::RootedObject global(cx);
     JS::RootedValue setup(cx);
-    if (!build_realm(eng, test_hooks, true, &global, &setup, &res)) {
+    if (!build_realm(eng, test_hooks, warm, &global, &setup, &res)) {
         JS_ClearPendingException(cx);
         return phx_fail(e, PHX_ERR_INTERNAL, "preparing a realm: %s", res.message);
     }
@@ -991,6 +1018,7 @@ extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
     if (!call->host) return phx_fail(e, PHX_ERR_INVALID, "no host callback");
     JSContext *cx = eng->cx;
     eng->call = call;
+    eng->abort_reason.store(0); /* each run has its own budget (warm sandboxes run several) */
     eng->heap_baseline = JS_GetGCParameter(cx, JSGC_BYTES);
     eng->running = true;
 
@@ -1019,6 +1047,9 @@ extern "C" phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call,
         eng->jobs->clear();
         JS_ClearPendingException(cx);
     }
+    /* WeakRef targets this run kept alive are released (the spec's
+     * ClearKeptObjects at the end of a job); nothing of the realm stays rooted. */
+    JS::ClearKeptObjects(cx);
     eng->running = false;
     eng->call = nullptr;
     return PHX_OK;

@@ -1,7 +1,10 @@
-/* The sandbox child: one invocation, then exit. Between fork and the job it drops
- * everything it can (rlimits, no new privileges, a seccomp allowlist applied to
- * all its threads), so a contract that takes over the engine finds a process
- * with no keys, no files and no sockets other than its channel to the worker. */
+/* The sandbox child. Between fork and the job it drops everything it can
+ * (rlimits, no new privileges, a seccomp allowlist applied to all its threads),
+ * so a contract that takes over the engine finds a process with no keys, no files
+ * and no sockets other than its channel to the worker. In "process" isolation it
+ * runs one invocation, then exits; in "warm" isolation it is bound to the first
+ * job's contract and serves further invocations of exactly that code, each in a
+ * fresh realm, until the worker recycles it (docs/sandbox.md "Isolation"). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +38,8 @@ static struct {
     bool armed;
     uint64_t cpu_ms, mem_bytes;
     long base_rss_kb;
-    uint64_t output_cap; /* for the forged-frame test hooks */
+    uint64_t output_cap;  /* for the forged-frame test hooks */
+    uint64_t cpu_base_ms; /* warm: CPU time when the current invocation began */
 } g;
 
 static uint64_t cpu_now_ms(void)
@@ -58,19 +62,22 @@ static long maxrss_kb(void)
 static void *watchdog_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&g.mu);
-    while (!g.armed)
-        pthread_cond_wait(&g.cv, &g.mu);
-    pthread_mutex_unlock(&g.mu);
     phx_js_status_t reason = PHX_JS_OK;
     for (;;) {
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        /* Checked and acted on under the lock: an invocation that ended (warm:
+         * the next one has its own budget) is never aborted late. */
+        pthread_mutex_lock(&g.mu);
+        if (!g.armed) reason = PHX_JS_OK;
+        while (!g.armed)
+            pthread_cond_wait(&g.cv, &g.mu);
         if (!reason && cpu_now_ms() > g.cpu_ms) reason = PHX_JS_CPU_LIMIT;
         if (!reason &&
             (uint64_t)(maxrss_kb() - g.base_rss_kb) * 1024 > g.mem_bytes + SBX_RSS_SLACK_BYTES)
             reason = PHX_JS_MEMORY_LIMIT;
         if (reason) phx_js_engine_abort(g.eng, reason);
+        pthread_mutex_unlock(&g.mu);
     }
     return NULL;
 }
@@ -379,7 +386,7 @@ static void send_result(const phx_js_result_t *res)
 {
     size_t mlen = strnlen(res->message, sizeof res->message);
     uint8_t hdr[12 + sizeof res->message];
-    uint64_t cpu = cpu_now_ms();
+    uint64_t cpu = cpu_now_ms() - g.cpu_base_ms; /* this invocation's (process: the whole life) */
     hdr[0] = (uint8_t)res->status;
     hdr[1] = res->output_is_bytes ? 1 : 0;
     put_u32(hdr + 2, cpu > UINT32_MAX ? UINT32_MAX : (uint32_t)cpu);
@@ -404,8 +411,13 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     prctl(PR_SET_DUMPABLE, 0);
 
     /* CPU: the watchdog gives the clean error at cpu_ms; the rlimit is the hard stop. */
+    /* The hard CPU limit here is the lifetime ceiling of a warm process
+     * (SBX_WARM_CPU_LIFETIMES invocations at their full budget); each job sets
+     * the soft limit to its own budget + 1 s and, in process isolation, lowers
+     * the hard limit to match (only lowering is possible without privileges). */
     rlim_t cpu_s = (rlim_t)((cfg->limits.cpu_ms + 999) / 1000) + 1;
-    set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
+    rlim_t cpu_hard = cpu_s * SBX_WARM_CPU_LIFETIMES + 1;
+    set_limit(RLIMIT_CPU, cpu_s, cpu_hard);
     set_limit(RLIMIT_FSIZE, 0, 0);
     set_limit(RLIMIT_CORE, 0, 0);
     set_limit(RLIMIT_NOFILE, 8, 8);
@@ -438,50 +450,96 @@ void sbx_child_main(int chan, const phx_sandbox_config_t *cfg, phx_js_engine_t *
     /* The fresh global for the coming invocation, built while nobody waits. */
     if (phx_js_prepare(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
 
-    phx_buf_t frame = PHX_BUF_INIT;
-    if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
-        frame.ptr[0] != PHX_SBX_JOB)
-        _exit(SBX_EXIT_DONE); /* the worker went away or shut the pool down */
-    /* The job (pool.c build_job): read in place, strings NUL-terminated there. */
-    phx_reader_t r = phx_reader(frame.ptr + 1, frame.len - 1);
-    uint64_t cpu_ms = 0, mem = 0;
-    const char *str[4];
-    uint32_t slen[4];
-    if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e))
-        _exit(SBX_EXIT_BAD_JOB);
-    for (int i = 0; i < 4; i++) {
-        const uint8_t *v;
-        if (phx_reader_u32le(&r, &slen[i], &e) ||
-            phx_reader_view(&r, &v, (size_t)slen[i] + 1, &e) || v[slen[i]] != 0)
+    bool warm = false;
+    char *bound = NULL; /* warm: the source and filename this process serves */
+    size_t bound_len = 0;
+    for (uint64_t uses = 0;; uses++) {
+        phx_buf_t frame = PHX_BUF_INIT;
+        if (sbx_read_frame(chan, &frame, PHX_SBX_MAX_FRAME, 0, NULL, NULL, &e) ||
+            frame.ptr[0] != PHX_SBX_JOB)
+            _exit(SBX_EXIT_DONE); /* the worker went away, shut the pool down or recycled us */
+        /* The job (pool.c build_job): read in place, strings NUL-terminated there. */
+        phx_reader_t r = phx_reader(frame.ptr + 1, frame.len - 1);
+        uint64_t cpu_ms = 0, mem = 0, flags = 0;
+        const char *str[4];
+        uint32_t slen[4];
+        if (phx_reader_u64le(&r, &cpu_ms, &e) || phx_reader_u64le(&r, &mem, &e) ||
+            phx_reader_u64le(&r, &flags, &e))
             _exit(SBX_EXIT_BAD_JOB);
-        str[i] = (const char *)v;
-    }
-    phx_js_call_t call = {
-        .source = str[0],
-        .source_len = slen[0],
-        .filename = str[1],
-        .input_json = str[2],
-        .ctx_json = str[3],
-        .host = child_host,
-        .test_hooks = cfg->test_hooks,
-    };
-    g_test_hooks = cfg->test_hooks;
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *v;
+            if (phx_reader_u32le(&r, &slen[i], &e) ||
+                phx_reader_view(&r, &v, (size_t)slen[i] + 1, &e) || v[slen[i]] != 0)
+                _exit(SBX_EXIT_BAD_JOB);
+            str[i] = (const char *)v;
+        }
+        if (uses == 0) {
+            warm = (flags & SBX_JOB_WARM) != 0;
+            if (warm) { /* bound for life: source NUL filename */
+                size_t flen = strlen(str[1]);
+                bound_len = (size_t)slen[0] + 1 + flen;
+                if (!(bound = malloc(bound_len))) _exit(SBX_EXIT_BAD_JOB);
+                memcpy(bound, str[0], slen[0]);
+                bound[slen[0]] = 0;
+                memcpy(bound + slen[0] + 1, str[1], flen);
+            }
+        } else if (!(flags & SBX_JOB_WARM) || (size_t)slen[0] + 1 + strlen(str[1]) != bound_len ||
+                   memcmp(bound, str[0], slen[0]) ||
+                   memcmp(bound + slen[0] + 1, str[1], bound_len - slen[0] - 1)) {
+            /* The worker never sends another contract's job to a bound process
+             * (pool.c keys warm processes by contract id and code hash); if it
+             * did, this process would refuse rather than serve it. */
+            _exit(SBX_EXIT_BAD_JOB);
+        }
+        /* CPU: the watchdog gives the clean error at cpu_ms; the rlimit is the hard
+         * stop, cpu_ms + 1 s from now. A process-isolation child lowers the hard
+         * limit to that too; a warm one keeps the lifetime ceiling set at start
+         * (the pool recycles it before that is reached). */
+        {
+            rlim_t now_s = (rlim_t)(cpu_now_ms() / 1000);
+            rlim_t soft = now_s + (rlim_t)((cfg->limits.cpu_ms + 999) / 1000) + 1;
+            if (soft > cpu_hard) soft = cpu_hard;
+            set_limit(RLIMIT_CPU, soft, warm ? cpu_hard : soft + 1);
+        }
+        phx_js_call_t call = {
+            .source = str[0],
+            .source_len = slen[0],
+            .filename = str[1],
+            .input_json = str[2],
+            .ctx_json = str[3],
+            .host = child_host,
+            .test_hooks = cfg->test_hooks,
+        };
+        g_test_hooks = cfg->test_hooks;
 
-    pthread_mutex_lock(&g.mu);
-    g.cpu_ms = cpu_now_ms() + (cpu_ms > 0 ? cpu_ms : 30000);
-    g.mem_bytes = mem > 0 ? mem : (128u << 20);
-    g.base_rss_kb = maxrss_kb();
-    g.armed = true;
-    pthread_cond_signal(&g.cv);
-    pthread_mutex_unlock(&g.mu);
+        pthread_mutex_lock(&g.mu);
+        if (warm) g.cpu_base_ms = cpu_now_ms();
+        g.cpu_ms = cpu_now_ms() + (cpu_ms > 0 ? cpu_ms : 30000);
+        g.mem_bytes = mem > 0 ? mem : (128u << 20);
+        g.base_rss_kb = maxrss_kb();
+        g.armed = true;
+        pthread_cond_signal(&g.cv);
+        pthread_mutex_unlock(&g.mu);
 
-    phx_js_result_t res;
-    if (phx_js_run(eng, &call, &res, &e)) {
-        memset(&res, 0, sizeof res);
-        res.status = PHX_JS_EXCEPTION;
-        snprintf(res.message, sizeof res.message, "engine: %s", e.message);
+        phx_js_result_t res;
+        if (phx_js_run(eng, &call, &res, &e)) {
+            memset(&res, 0, sizeof res);
+            res.status = PHX_JS_EXCEPTION;
+            snprintf(res.message, sizeof res.message, "engine: %s", e.message);
+        }
+        pthread_mutex_lock(&g.mu);
+        g.armed = false;
+        pthread_mutex_unlock(&g.mu);
+        send_result(&res);
+        /* Process isolation: no teardown, the process is the unit of cleanup.
+         * Warm: only after an invocation that ended by itself (the worker applies
+         * the same rule, sbx_status_reusable) does the next one get a new realm. */
+        if (!warm || !sbx_status_reusable(res.status)) _exit(SBX_EXIT_DONE);
+        phx_js_result_free(&res);
+        phx_buf_free(&frame);
+        if (phx_js_prepare_next(eng, cfg->test_hooks, &e)) _exit(SBX_EXIT_PREPARE);
+        /* Tell the worker: it prefers a process whose realm is ready (pool.c). */
+        if (sbx_write_frame(chan, PHX_SBX_READY, NULL, 0, NULL, 0, 0, &e)) _exit(SBX_EXIT_DONE);
     }
-    send_result(&res);
     /* No teardown: the process is the unit of cleanup. */
-    _exit(SBX_EXIT_DONE);
 }

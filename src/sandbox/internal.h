@@ -44,6 +44,23 @@ enum { SBX_EXIT_LIST(SBX_EXIT_ENUM_) };
 /* The name of a sandbox exit status ("seccomp", ...), "unknown" for others. */
 const char *sbx_exit_name(int status);
 
+/* The JOB frame's flags word (pool.c build_job, child.c). */
+#define SBX_JOB_WARM 1u /* warm isolation: stay bound to this contract after the result */
+
+/* A warm process's hard RLIMIT_CPU covers this many invocations at their full
+ * CPU budget (+1 s each); the pool recycles it before it could run out. */
+#define SBX_WARM_CPU_LIFETIMES 8
+
+/* Whether a warm process may serve again after an invocation that ended with
+ * this engine status: only when the run ended by itself (a result, a thrown
+ * error, nothing to run). After an abort (CPU, memory, output, host) the
+ * process is recycled. The child and the worker apply the same rule. */
+static inline bool sbx_status_reusable(int status)
+{
+    return status == PHX_JS_OK || status == PHX_JS_EXCEPTION || status == PHX_JS_COMPILE ||
+           status == PHX_JS_NO_ENTRY || status == PHX_JS_PENDING;
+}
+
 /* Called between poll slices while waiting; a non-OK return stops the wait. */
 typedef phx_err_t (*sbx_tick_fn)(void *ud, phx_error_t *e);
 

@@ -1,7 +1,9 @@
 /* The worker side of the sandbox: starts the zygote, keeps children forked ahead
- * of demand, and runs one invocation: send the job, answer host calls under
- * policy and budgets, enforce the wall-clock deadline and the RSS hard cap, reap
- * the child with wait4() and turn however it ended into one result. */
+ * of demand, keeps warm processes bound to one contract each (warm isolation),
+ * and runs one invocation: send the job, answer host calls under policy and
+ * budgets, enforce the wall-clock deadline and the RSS hard cap, then either
+ * keep the warm process for the contract's next call or reap the child with
+ * wait4(), and turn however it ended into one result. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,11 +25,23 @@
 #include "phx/net.h"
 
 #define MAX_PREFORK 8
+#define MAX_WARM 64
 
 typedef struct {
     pid_t pid;
     int fd;
 } child_t;
+
+/* An idle warm process, bound to the contract whose key it holds. */
+typedef struct {
+    child_t c;
+    uint8_t key[32];  /* sha256(contract id NUL code hash NUL filename) */
+    uint32_t uses;    /* invocations served */
+    uint64_t last_ms; /* phx_monotonic_ms() when it last finished */
+    long base_rss;    /* RSS after its first invocation, bytes */
+    long last_rss;    /* RSS after its latest invocation */
+    bool ready;       /* its READY frame (next realm built) has been read */
+} warm_t;
 
 struct phx_sandbox_pool {
     /* Several invocations run at once (the worker's scheduler decides how
@@ -53,6 +67,14 @@ struct phx_sandbox_pool {
     /* Code hashes seen once / compiled into the zygote (a small ring each). */
     uint8_t seen[16][32], compiled[16][32];
     unsigned nseen, ncompiled;
+    /* Idle warm processes, oldest first; a taken one is off the list until it
+     * comes back, so no two invocations ever share one. */
+    warm_t warm[MAX_WARM];
+    int nwarm;
+    /* Recycles idle warm processes and reaps finished children in the background. */
+    pthread_t reaper;
+    pthread_cond_t reaper_cv;
+    bool reaper_running, stopping;
 };
 
 void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
@@ -142,6 +164,7 @@ static void pool_check(const phx_sandbox_pool_t *p)
     PHX_ASSERT(p->npending >= 0 && p->npending <= MAX_PREFORK);
     PHX_ASSERT(p->nzombies >= 0 && (size_t)p->nzombies <= sizeof p->zombies / sizeof p->zombies[0]);
     PHX_ASSERT(p->cfg.prefork >= 0 && p->cfg.prefork <= MAX_PREFORK);
+    PHX_ASSERT(p->nwarm >= 0 && p->nwarm <= p->cfg.warm_max && p->cfg.warm_max <= MAX_WARM);
 }
 
 /* Read the pid for the oldest pending request. */
@@ -219,6 +242,85 @@ static void reap_zombies(phx_sandbox_pool_t *p, bool block)
         if (r == 0) p->zombies[kept++] = p->zombies[i];
     }
     p->nzombies = kept;
+}
+
+/* Done with a child (locked): killed now, reaped later by the reaper thread
+ * or the next invocation (blocking only when the zombie list is full). */
+static void retire_locked(phx_sandbox_pool_t *p, const child_t *c)
+{
+    const int cap = (int)(sizeof p->zombies / sizeof p->zombies[0]);
+    close(c->fd);
+    kill(c->pid, SIGKILL);
+    if (p->nzombies == cap) reap_zombies(p, false);
+    if (p->nzombies < cap) {
+        p->zombies[p->nzombies++] = c->pid;
+    } else {
+        int st;
+        while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+/* Whether a warm process has built its next realm: its READY frame, read here
+ * without blocking (the channel is non-blocking). Anything else on the channel
+ * of an idle process is a breach: false, and *broken set. */
+static bool warm_ready(warm_t *w, bool *broken)
+{
+    *broken = false;
+    if (w->ready) return true;
+    static const uint8_t want[5] = {1, 0, 0, 0, PHX_SBX_READY};
+    uint8_t got[5];
+    ssize_t n;
+    do {
+        n = recv(w->c.fd, got, sizeof got, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n > 0 && n < (ssize_t)sizeof got && !memcmp(got, want, (size_t)n))
+        return false; /* partial */
+    if (n != (ssize_t)sizeof got || memcmp(got, want, sizeof want) ||
+        recv(w->c.fd, got, sizeof got, MSG_DONTWAIT) != (ssize_t)sizeof got) {
+        *broken = true; /* closed, or not the frame it may send */
+        return false;
+    }
+    w->ready = true;
+    return true;
+}
+
+/* Recycle warm processes idle for warm_idle_ms or more (locked). */
+static void warm_sweep_locked(phx_sandbox_pool_t *p, uint64_t now)
+{
+    int kept = 0;
+    for (int i = 0; i < p->nwarm; i++) {
+        if (now - p->warm[i].last_ms >= p->cfg.warm_idle_ms)
+            retire_locked(p, &p->warm[i].c);
+        else
+            p->warm[kept++] = p->warm[i];
+    }
+    p->nwarm = kept;
+}
+
+/* The background half of recycling: idle warm processes go, finished children
+ * are reaped, even when no invocation comes to do it. */
+static void *reaper_main(void *arg)
+{
+    phx_sandbox_pool_t *p = arg;
+    uint64_t period = p->cfg.warm_idle_ms / 4;
+    if (period < 20) period = 20;
+    if (period > 1000) period = 1000;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + period * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&p->reaper_cv, &p->lock, &ts);
+        if (p->stopping) break;
+        warm_sweep_locked(p, phx_monotonic_ms());
+        reap_zombies(p, false);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 /* Start the zygote: a fresh exec of this same binary, not a fork of the caller:
@@ -319,8 +421,21 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
     phx_sandbox_pool_t *p = calloc(1, sizeof *p);
     if (!p) return phx_fail(e, PHX_ERR_NOMEM, "pool");
     pthread_mutex_init(&p->lock, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->reaper_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     p->cfg = *cfg;
     fill_limits(&p->cfg.limits);
+    if (p->cfg.isolation != PHX_SANDBOX_ISOLATION_PROCESS)
+        p->cfg.isolation = PHX_SANDBOX_ISOLATION_WARM;
+    if (p->cfg.warm_max <= 0) p->cfg.warm_max = 16;
+    if (p->cfg.warm_max > MAX_WARM) p->cfg.warm_max = MAX_WARM;
+    if (p->cfg.warm_uses == 0) p->cfg.warm_uses = 256;
+    if (p->cfg.warm_idle_ms == 0) p->cfg.warm_idle_ms = 30000;
     if (p->cfg.prefork == 0) p->cfg.prefork = 2;
     if (p->cfg.prefork < 0) p->cfg.prefork = 0; /* one-shot use: fork on demand only */
     if (p->cfg.prefork > MAX_PREFORK) p->cfg.prefork = MAX_PREFORK;
@@ -350,6 +465,12 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         return err;
     }
     refill(p);
+    /* After the zygote's fork+exec: the worker's process may have threads from here. */
+    if (pthread_create(&p->reaper, NULL, reaper_main, p) != 0) {
+        phx_sandbox_pool_free(p);
+        return phx_fail(e, PHX_ERR_INTERNAL, "sandbox reaper thread");
+    }
+    p->reaper_running = true;
     *out = p;
     return PHX_OK;
 }
@@ -364,6 +485,20 @@ static void reap(pid_t pid, int *status, struct rusage *ru)
 void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
 {
     if (!p) return;
+    if (p->reaper_running) {
+        pthread_mutex_lock(&p->lock);
+        p->stopping = true;
+        pthread_cond_signal(&p->reaper_cv);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->reaper, NULL);
+    }
+    for (int i = 0; i < p->nwarm; i++) {
+        int st;
+        struct rusage ru;
+        close(p->warm[i].c.fd);
+        reap(p->warm[i].c.pid, &st, &ru);
+    }
+    p->nwarm = 0;
     drain_pending(p);
     reap_zombies(p, true);
     for (int i = 0; i < p->nidle; i++) {
@@ -389,6 +524,7 @@ void phx_sandbox_pool_free(phx_sandbox_pool_t *p)
     free(p->resolve);
     free(p->kv_dir);
     pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->reaper_cv);
     free(p);
 }
 
@@ -459,6 +595,49 @@ const char *phx_sandbox_failure_name(phx_sandbox_failure_t failure)
 {
     if ((unsigned)failure >= PHX_SBX_FAIL__COUNT) return "unknown";
     return failure_names[failure];
+}
+
+const char *phx_sandbox_isolation_name(phx_sandbox_isolation_t iso)
+{
+    switch (iso) {
+    case PHX_SANDBOX_ISOLATION_DEFAULT:
+        return "default";
+    case PHX_SANDBOX_ISOLATION_WARM:
+        return "warm";
+    case PHX_SANDBOX_ISOLATION_PROCESS:
+        return "process";
+    }
+    return "unknown";
+}
+
+phx_err_t phx_sandbox_isolation_parse(const char *s, phx_sandbox_isolation_t *out, phx_error_t *e)
+{
+    if (s && !strcmp(s, "warm")) {
+        *out = PHX_SANDBOX_ISOLATION_WARM;
+        return PHX_OK;
+    }
+    if (s && !strcmp(s, "process")) {
+        *out = PHX_SANDBOX_ISOLATION_PROCESS;
+        return PHX_OK;
+    }
+    return phx_fail(e, PHX_ERR_INVALID, "isolation must be \"warm\" or \"process\", not \"%s\"",
+                    s ? s : "");
+}
+
+phx_sandbox_isolation_t phx_sandbox_source_isolation(const char *source, size_t len)
+{
+    /* A directive, as JavaScript writes one ('use strict' is the other); looked
+     * for anywhere in the first 4 KiB, so a stray match can only make a
+     * contract's isolation stricter, never looser. */
+    static const char word[] = "use process isolation";
+    const size_t wl = sizeof word - 1;
+    size_t n = len < 4096 ? len : 4096;
+    for (size_t i = 1; i + wl + 1 <= n; i++) {
+        char q = source[i - 1];
+        if ((q == '"' || q == '\'') && source[i + wl] == q && !memcmp(source + i, word, wl))
+            return PHX_SANDBOX_ISOLATION_PROCESS;
+    }
+    return PHX_SANDBOX_ISOLATION_DEFAULT;
 }
 
 const char *sbx_exit_name(int status)
@@ -553,6 +732,32 @@ static long rss_bytes_of(pid_t pid)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* A process's CPU time (user + system) so far, what its RLIMIT_CPU counts, and
+ * its RSS, from the kernel in one read. false when it cannot be read. */
+static bool proc_stat(pid_t pid, uint64_t *cpu_ms, long *rss_bytes)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *q = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    unsigned long long ut = 0, st = 0;
+    long pages = 0;
+    if (!q || sscanf(q + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+                     " %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                     &ut, &st, &pages) != 3)
+        return false;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0) return false;
+    *cpu_ms = (ut + st) * 1000u / (unsigned long long)hz;
+    *rss_bytes = pages * sysconf(_SC_PAGESIZE);
+    return true;
+}
+
 static void put_u64(phx_buf_t *b, uint64_t v)
 {
     uint8_t x[8];
@@ -570,11 +775,11 @@ static void put_str(phx_buf_t *b, const char *s, size_t n)
 }
 
 /* The JOB payload (trusted: the child reads it in place, no parsing library):
- * u64le cpu_ms | u64le mem_bytes | 4 x (u32le length | bytes | NUL): source,
- * filename, input JSON, ctx JSON. The buffer holds the secrets: it is secret. */
+ * u64le cpu_ms | u64le mem_bytes | u64le flags (SBX_JOB_WARM) | 4 x (u32le length | bytes | NUL):
+ * source, filename, input JSON, ctx JSON. The buffer holds the secrets: it is secret. */
 static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
-                           const char *contract_id, const char *code_hash, phx_buf_t *out,
-                           phx_error_t *e)
+                           const char *contract_id, const char *code_hash, bool warm,
+                           phx_buf_t *out, phx_error_t *e)
 {
     json_t *secrets = json_object();
     for (int i = 0; i < job->nsecrets; i++)
@@ -601,6 +806,7 @@ static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t 
     out->secret = true;
     put_u64(out, p->cfg.limits.cpu_ms);
     put_u64(out, p->cfg.limits.mem_bytes);
+    put_u64(out, warm ? SBX_JOB_WARM : 0);
     put_str(out, job->source, job->source_len);
     put_str(out, fname, strlen(fname));
     put_str(out, input, strlen(input));
@@ -709,8 +915,27 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
             return phx_error_wrap(e, PHX_ERR_INVALID, "input");
         json_decref(tmp);
     }
+    /* Isolation: the source's directive, else the job's choice, else the pool's. */
+    phx_sandbox_isolation_t iso = phx_sandbox_source_isolation(job->source, job->source_len);
+    if (iso == PHX_SANDBOX_ISOLATION_DEFAULT) iso = job->isolation;
+    if (iso == PHX_SANDBOX_ISOLATION_DEFAULT) iso = p->cfg.isolation;
+    const bool warm = iso == PHX_SANDBOX_ISOLATION_WARM;
+    res->isolation = iso;
+    /* A warm process serves one contract id, code and filename, never another. */
+    uint8_t warm_key[32];
+    {
+        const char *fname = job->filename ? job->filename : "contract.js";
+        size_t il = strlen(contract_id), fl = strlen(fname);
+        uint8_t *k = malloc(il + 1 + 66 + 1 + fl);
+        if (!k) return phx_fail(e, PHX_ERR_NOMEM, "warm key");
+        memcpy(k, contract_id, il + 1);
+        memcpy(k + il + 1, res->code_hash, 67);
+        memcpy(k + il + 1 + 67, fname, fl);
+        phx_sha256(k, il + 1 + 67 + fl, warm_key);
+        free(k);
+    }
     phx_buf_t job_buf = PHX_BUF_INIT;
-    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, &job_buf, e);
+    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, warm, &job_buf, e);
     if (jerr) {
         phx_buf_free(&job_buf);
         return jerr;
@@ -718,9 +943,43 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
 
     pthread_mutex_lock(&p->lock);
     reap_zombies(p, false);
+    child_t c;
+    warm_t w = {.uses = 0};
+    bool have = false;
+    if (warm) {
+        /* An idle process of this contract whose next realm is built, newest
+         * first. If there are only ones still building it, a pre-forked child
+         * (its realm is ready) is quicker: it becomes a second warm process, so
+         * back to back calls alternate between two and one builds while the
+         * other runs. With no pre-forked child at hand, the newest is taken
+         * and the job waits in its channel. */
+        int pick = -1, waiting = -1;
+        for (int i = p->nwarm - 1; i >= 0 && pick < 0; i--) {
+            if (memcmp(p->warm[i].key, warm_key, 32)) continue;
+            bool broken;
+            if (warm_ready(&p->warm[i], &broken)) {
+                pick = i;
+            } else if (broken) {
+                retire_locked(p, &p->warm[i].c);
+                memmove(p->warm + i, p->warm + i + 1, sizeof(warm_t) * (size_t)(p->nwarm - i - 1));
+                p->nwarm--;
+                if (waiting > i) waiting--;
+            } else if (waiting < 0) {
+                waiting = i;
+            }
+        }
+        if (pick < 0 && waiting >= 0 && p->nidle == 0) pick = waiting;
+        if (pick >= 0) {
+            w = p->warm[pick];
+            memmove(p->warm + pick, p->warm + pick + 1,
+                    sizeof(warm_t) * (size_t)(p->nwarm - pick - 1));
+            p->nwarm--;
+            have = true;
+        }
+    }
     /* The second time a code hash comes, compile it into the zygote: children
      * forked from then on start with its stencil (cached by code hash). */
-    bool known = false, seen = false;
+    bool known = have, seen = false;
     for (unsigned i = 0; i < 16 && !known; i++)
         known = !memcmp(p->compiled[i], digest, 32);
     for (unsigned i = 0; i < 16 && !seen; i++)
@@ -732,12 +991,16 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     } else if (!known) {
         memcpy(p->seen[p->nseen++ % 16], digest, 32);
     }
-    child_t c;
-    phx_err_t err = take_child(p, &c, e);
-    if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
-    /* Fork the next one ahead while this runs: with several invocations at
-     * once the idle list empties faster than one at a time. */
-    if (!err) refill(p);
+    phx_err_t err = PHX_OK;
+    if (have) {
+        c = w.c;
+    } else {
+        err = take_child(p, &c, e);
+        if (err && zygote_restart(p, e) == PHX_OK) err = take_child(p, &c, e);
+        /* Fork the next one ahead while this runs: with several invocations at
+         * once the idle list empties faster than one at a time. */
+        if (!err) refill(p);
+    }
     pthread_mutex_unlock(&p->lock);
     if (err) {
         phx_buf_free(&job_buf);
@@ -753,12 +1016,15 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     uint64_t t0 = phx_monotonic_ms();
     uint64_t deadline = t0 + L->wall_ms;
     host.deadline_ms = deadline;
+    /* A warm process's RSS was measured when it came back (one /proc read per call). */
+    long rss_now = have ? w.last_rss : rss_bytes_of(c.pid);
     watch_t watch = {.pid = c.pid,
-                     .rss_cap_bytes = (uint64_t)rss_bytes_of(c.pid) + L->mem_bytes * 2 +
-                                      (64u << 20) + SBX_RSS_SLACK_BYTES};
+                     .rss_cap_bytes =
+                         (uint64_t)rss_now + L->mem_bytes * 2 + (64u << 20) + SBX_RSS_SLACK_BYTES};
     phx_buf_t frame = PHX_BUF_INIT, reply = PHX_BUF_INIT;
     phx_error_t ferr = {0};
     bool got_result = false, killed_wall = false;
+    int result_status = -1; /* the engine status the child reported */
     size_t max_in = L->output_bytes + 8192 > (4u << 20) ? L->output_bytes + 8192 : (4u << 20);
 
     err = sbx_write_frame(c.fd, PHX_SBX_JOB, job_buf.ptr, job_buf.len, NULL, 0, deadline, &ferr);
@@ -774,8 +1040,18 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
             got_result = true; /* a broken protocol is the answer; do not guess more */
             break;
         }
+        if (m.type == PHX_SBX_READY && have && !w.ready) {
+            w.ready = true; /* taken while still building its realm: its one READY */
+            continue;
+        }
+        if (m.type == PHX_SBX_READY) {
+            set_failure(res, PHX_SBX_FAIL_PROTOCOL, "the sandbox sent an unexpected ready");
+            got_result = true;
+            break;
+        }
         if (m.type == PHX_SBX_RESULT) {
             got_result = true;
+            result_status = m.status;
             if (m.status == PHX_JS_HOST_ABORT && host.fatal != PHX_SBX_FAIL_NONE)
                 set_failure(res, host.fatal, "%s", host.fatal_message);
             else
@@ -801,15 +1077,54 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    close(c.fd);
+    res->sandbox_pid = (int)c.pid;
+    res->sandbox_uses = w.uses + 1;
+    /* Warm: keep the process for the contract's next call only when the run
+     * ended by itself and the worker found nothing wrong with the answer, and
+     * recycle it after warm_uses calls, on RSS growth past half the memory
+     * budget (garbage of old realms, fragmentation), or before its lifetime
+     * CPU ceiling (child.c) could cut a full budget short. */
+    bool keep = warm && got_result && sbx_status_reusable(result_status) &&
+                host.fatal == PHX_SBX_FAIL_NONE &&
+                (res->ok || res->failure == PHX_SBX_FAIL_EXCEPTION ||
+                 res->failure == PHX_SBX_FAIL_COMPILE || res->failure == PHX_SBX_FAIL_NO_ENTRY ||
+                 res->failure == PHX_SBX_FAIL_PENDING) &&
+                w.uses + 1 < p->cfg.warm_uses;
+    if (keep) {
+        uint64_t cpu_s = (L->cpu_ms + 999) / 1000 + 1, cpu_used = 0;
+        long rss = 0;
+        if (!proc_stat(c.pid, &cpu_used, &rss) || rss <= 0) keep = false;
+        if (w.uses == 0) w.base_rss = rss;
+        w.last_rss = rss;
+        if ((uint64_t)rss > (uint64_t)w.base_rss + L->mem_bytes / 2 + SBX_RSS_SLACK_BYTES)
+            keep = false;
+        if (cpu_used / 1000 + 2 * cpu_s > cpu_s * SBX_WARM_CPU_LIFETIMES) keep = false;
+    }
     bool deferred = false;
-    if (got_result) {
+    if (keep) {
+        w.c = c;
+        w.ready = false;
+        w.uses++;
+        w.last_ms = phx_monotonic_ms();
+        memcpy(w.key, warm_key, 32);
+        pthread_mutex_lock(&p->lock);
+        if (p->nwarm == p->cfg.warm_max) { /* full: the least recently used goes */
+            retire_locked(p, &p->warm[0].c);
+            memmove(p->warm, p->warm + 1, sizeof(warm_t) * (size_t)--p->nwarm);
+        }
+        p->warm[p->nwarm++] = w;
+        pthread_mutex_unlock(&p->lock);
+        deferred = true;
+    } else if (got_result) {
         /* It answered: stop it now, reap it later (its usage came with the result). */
+        close(c.fd);
         kill(c.pid, SIGKILL);
         pthread_mutex_lock(&p->lock);
         if ((deferred = p->nzombies < (int)(sizeof p->zombies / sizeof p->zombies[0])))
             p->zombies[p->nzombies++] = c.pid;
         pthread_mutex_unlock(&p->lock);
+    } else {
+        close(c.fd);
     }
     if (!deferred) {
         /* No answer: how it ended is the answer, and wait4 has the true usage. */

@@ -146,6 +146,9 @@ phx_err_t phx_sandbox_msg_parse(const uint8_t *p, size_t len, phx_sandbox_msg_t 
         m->body_len = phx_reader_left(&r);
         return PHX_OK;
     }
+    case PHX_SBX_READY:
+        if (phx_reader_left(&r)) return phx_fail(e, PHX_ERR_INVALID, "ready with a payload");
+        return PHX_OK;
     default:
         return phx_fail(e, PHX_ERR_INVALID, "unexpected message type %u from a child", m->type);
     }

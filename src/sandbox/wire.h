@@ -15,6 +15,7 @@ enum {
     PHX_SBX_CALL = 2,   /* child -> worker: op NUL json */
     PHX_SBX_REPLY = 3,  /* worker -> child: u8 status (0 ok, 1 error, 2 abort) | text */
     PHX_SBX_RESULT = 4, /* child -> worker: see phx_sandbox_msg_t */
+    PHX_SBX_READY = 5,  /* child -> worker, no payload: a warm process's next realm is built */
 };
 #define PHX_SBX_MAX_FRAME (16u << 20)
 

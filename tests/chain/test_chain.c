@@ -484,12 +484,21 @@ static void test_digests_match_contracts(void)
     memset(code_hash, 0x24, 32);
     const uint8_t output[] = "hello";
     phx_keccak256(output, 5, out_hash);
-    phx_chain_result_digest(c_side, 7, cid, code_hash, output, 5, c_side);
-    CHECK(read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bytes32)",
-                       json_pack("[i,o,o,o]", 7, phx_json_hex(cid, 32), phx_json_hex(code_hash, 32),
-                                 phx_json_hex(out_hash, 32)),
-                       chain_side) == 0 &&
-          memcmp(c_side, chain_side, 32) == 0);
+    /* Bit-identical for a result (ok) and for an error (not ok), and the two differ. */
+    uint8_t domain[32], ok_side[32] = {0};
+    memcpy(domain, c_side, 32);
+    for (int ok = 1; ok >= 0; ok--) {
+        phx_chain_result_digest(domain, 7, cid, code_hash, ok, output, 5, c_side);
+        CHECK_MSG(
+            read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bool,bytes32)",
+                         json_pack("[i,o,o,b,o]", 7, phx_json_hex(cid, 32),
+                                   phx_json_hex(code_hash, 32), ok, phx_json_hex(out_hash, 32)),
+                         chain_side) == 0 &&
+                memcmp(c_side, chain_side, 32) == 0,
+            "resultDigest with ok=%d: C and Jobs differ", ok);
+        if (ok) memcpy(ok_side, c_side, 32);
+    }
+    CHECK(memcmp(ok_side, c_side, 32) != 0);
 
     uint8_t salt[32];
     memset(salt, 3, 32);
@@ -797,29 +806,35 @@ out:
 }
 
 /* Sign the result as each worker in signers does, as the contract expects. */
-static void sign_result(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
-                        account_t **signers, size_t n, uint8_t (*sigs)[65])
+static void sign_result(const phx_chain_requested_t *req, bool ok, const uint8_t *output,
+                        size_t len, account_t **signers, size_t n, uint8_t (*sigs)[65])
 {
     uint8_t domain[32], digest[32];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, req->request_id, req->contract_id, req->code_hash, output, len,
-                            digest);
+    phx_chain_result_digest(domain, req->request_id, req->contract_id, req->code_hash, ok, output,
+                            len, digest);
     for (size_t i = 0; i < n; i++)
         phx_secp256k1_sign(signers[i]->sk, digest, sigs[i]);
+}
+
+static json_t *fulfill_args_ok(const phx_chain_requested_t *req, bool ok, const uint8_t *output,
+                               size_t len, account_t **signers, size_t n)
+{
+    uint8_t sigs[4][65];
+    sign_result(req, ok, output, len, signers, n, sigs);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, phx_json_hex(sigs[i], 65));
+    return json_pack("[I,b,o,o]", (json_int_t)req->request_id, ok, phx_json_hex(output, len), list);
 }
 
 static json_t *fulfill_args(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
                             account_t **signers, size_t n)
 {
-    uint8_t sigs[4][65];
-    sign_result(req, output, len, signers, n, sigs);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, phx_json_hex(sigs[i], 65));
-    return json_pack("[I,o,o]", (json_int_t)req->request_id, phx_json_hex(output, len), list);
+    return fulfill_args_ok(req, true, output, len, signers, n);
 }
 
-static const char FULFILL[] = "fulfill(uint256,bytes,bytes[])";
+static const char FULFILL[] = "fulfill(uint256,bool,bytes,bytes[])";
 
 static uint8_t request_status(uint64_t id)
 {
@@ -881,11 +896,12 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     {
         uint8_t sig[1][65], domain[32], digest[32];
         phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, output,
-                                sizeof output, digest);
+        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, true,
+                                output, sizeof output, digest);
         CHECK(phx_chain_sign(w[0].key.sk, digest, sig[0]) == PHX_OK && sig[0][64] >= 27);
-        CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, output, sizeof output,
-                                    (const uint8_t(*)[65])sig, 1, &receipt, &e) == PHX_OK,
+        CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, true, output,
+                                    sizeof output, (const uint8_t(*)[65])sig, 1, &receipt,
+                                    &e) == PHX_OK,
                   "fulfill: %s", e.message);
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
@@ -930,15 +946,38 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     /* A signature over another output does not count for this one. */
     {
         json_t *args = fulfill_args(&req, output, 32, w0, 1);
-        json_array_set_new(args, 1, phx_json_hex(output, 33));
+        json_array_set_new(args, 2, phx_json_hex(output, 33));
+        EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
+        /* Nor does a result signed as an error pass as an output (or back). */
+        args = fulfill_args_ok(&req, false, output, 32, w0, 1);
+        json_array_set_new(args, 1, json_true());
+        EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
+        args = fulfill_args(&req, output, 32, w0, 1);
+        json_array_set_new(args, 1, json_false());
         EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_PENDING);
     TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 0, w0, 1)); /* empty output */
     CHECK(read_u64(consumer, "lastOutputLength()", NULL) == 0);
+    CHECK(read_u64(consumer, "lastOk()", NULL) == 1);
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_chain_requested_clear(&req);
-    printf("jobs: unregistered signer, non-worker submitter, wrong output refused\n");
+    printf("jobs: unregistered signer, non-worker submitter, wrong output or ok flag refused\n");
+
+    /* 2b. A failed run reaches the consumer as an error: ok false, the error as output. */
+    if (ask(gov, 300000, 1, &req, NULL)) return;
+    {
+        static const uint8_t err_json[] = "{\"error\":\"Error: boom\"}";
+        uint64_t failures = read_u64(consumer, "failures()", NULL);
+        TX_OK(&w[0].key, dep.jobs, FULFILL,
+              fulfill_args_ok(&req, false, err_json, sizeof err_json - 1, w0, 1));
+        CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+        CHECK(read_u64(consumer, "lastOk()", NULL) == 0);
+        CHECK(read_u64(consumer, "failures()", NULL) == failures + 1);
+        CHECK(read_u64(consumer, "lastOutputLength()", NULL) == sizeof err_json - 1);
+    }
+    phx_chain_requested_clear(&req);
+    printf("jobs: a failed run delivered with ok=false, the consumer saw the error\n");
 
     /* 3. k = 2: one signature refused, one operator twice refused, two operators paid. */
     if (ask(gov, 300000, 2, &req, NULL)) return;

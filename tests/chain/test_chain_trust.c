@@ -313,15 +313,15 @@ static void test_fork_replay(void)
     static const uint8_t output[] = "42";
     uint8_t domain[32], digest[32], old_sig[65], new_sig[65];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, id, contract_id, code_hash, output, 2, digest);
+    phx_chain_result_digest(domain, id, contract_id, code_hash, true, output, 2, digest);
     phx_chain_sign(worker.sk, digest, old_sig);
     CHECK(phx_rpc_call(rpc, "anvil_setChainId", json_pack("[i]", 424242), &res, &e) == PHX_OK);
     json_decref(res);
     /* Signers read the chain id when opened: reopen them on the fork. */
     account_t w2 = {0};
     CHECK(account_open(&w2, worker.sk) == 0 && phx_signer_chain_id(w2.signer) == 424242);
-    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[I,o,[o]]", (json_int_t)id, phx_json_hex(output, 2),
+    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[I,b,o,[o]]", (json_int_t)id, true, phx_json_hex(output, 2),
                            phx_json_hex(old_sig, 65))) != PHX_OK,
               "a result signed for the pre-fork chain id settled on the fork");
     /* The contract's domain follows the chain id, and C computes the same. */
@@ -333,10 +333,10 @@ static void test_fork_replay(void)
               PHX_OK &&
           memcmp(chain_domain, domain, 32) == 0);
     json_decref(ret);
-    phx_chain_result_digest(domain, id, contract_id, code_hash, output, 2, digest);
+    phx_chain_result_digest(domain, id, contract_id, code_hash, true, output, 2, digest);
     phx_chain_sign(worker.sk, digest, new_sig);
-    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[I,o,[o]]", (json_int_t)id, phx_json_hex(output, 2),
+    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[I,b,o,[o]]", (json_int_t)id, true, phx_json_hex(output, 2),
                            phx_json_hex(new_sig, 65))) == PHX_OK,
               "a result signed for the fork's chain id was refused");
     account_close(&w2);
@@ -467,7 +467,7 @@ int main(void)
     static const char forged[] = "{\"price\":1}";
     uint8_t domain[32];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, 1, contract_id, code_hash, (const uint8_t *)forged,
+    phx_chain_result_digest(domain, 1, contract_id, code_hash, true, (const uint8_t *)forged,
                             sizeof forged - 1, digest);
     phx_chain_sign(fake_worker.sk, digest, sig);
     /* The fake worker submits (Jobs takes results from active workers only). */
@@ -478,8 +478,9 @@ int main(void)
                        &e) == PHX_OK);
     json_decref(res);
     phx_u256_t before = balance(attacker.addr);
-    CHECK_MSG(tx(&fake_worker, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[i,o,[o]]", 1, phx_json_hex((const uint8_t *)forged, sizeof forged - 1),
+    CHECK_MSG(tx(&fake_worker, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[i,b,o,[o]]", 1, true,
+                           phx_json_hex((const uint8_t *)forged, sizeof forged - 1),
                            phx_json_hex(sig, 65))) != PHX_OK,
               "Jobs accepted a forged result from a worker with no TEE");
     phx_u256_t after = balance(attacker.addr);

@@ -1,8 +1,10 @@
-/* TEE contracts end to end through the real sandbox: the zygote, a fresh seccomp'd
- * process per invocation, host calls answered by the worker side, a real HTTP
+/* TEE contracts end to end through the real sandbox: the zygote, seccomp'd
+ * sandbox processes, host calls answered by the worker side, a real HTTP
  * server on 127.0.0.1 (libmicrohttpd, random port) for fetch, real SQLite files
  * for kv. The positive cases first, then the hostile suite: each hostile contract
- * must end with its own error code and the same pool must serve the next call. */
+ * must end with its own error code and the same pool must serve the next call;
+ * then the leak probes. The whole suite runs once per isolation mode: `test_js`
+ * (warm, the default) and `test_js_process` (argument "process"). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -31,6 +33,8 @@
 #endif
 
 static int port;
+/* The isolation every pool of this run uses (argv[1]; warm by default). */
+static phx_sandbox_isolation_t isolation = PHX_SANDBOX_ISOLATION_WARM;
 
 /* ---- the local HTTP server ------------------------------------------------------ */
 
@@ -750,6 +754,220 @@ static void test_hostile(phx_sandbox_pool_t *pool, phx_sandbox_pool_t *strict)
     phx_sandbox_result_free(&r);
 }
 
+/* ---- leak probes (both isolation modes) ----------------------------------------- */
+
+/* One contract, three calls: probe, plant, probe. The planting call mutates
+ * globals, prototypes, built-ins and the prelude's objects, registers symbols,
+ * WeakRefs and a FinalizationRegistry, leaves timers, an interval and a promise
+ * job behind, and keeps its secret input everywhere it can; the probes look
+ * for any of it, including through what every realm's engine shares (Function
+ * constructors, the Symbol registry, error objects). In warm isolation all three
+ * must run in one process (else the probe proves nothing); the second probe must
+ * see exactly what the first saw. Shown able to fail: with the engine changed to
+ * reuse a realm once (the commit that added this says how), 21 of the fields
+ * differ. */
+static const char leak_probe_src[] =
+    "let moduleRuns = 0;\n"
+    "moduleRuns++;\n"
+    "const cached = { n: 0 };\n"
+    "export default async (input) => {\n"
+    "  cached.n++;\n"
+    "  const F = Function, AF = (async () => {}).constructor;\n"
+    "  const GF = Object.getPrototypeOf(function* () {}).constructor;\n"
+    "  if (input.phase === 'plant') {\n"
+    "    const s = input.secret;\n"
+    "    globalThis.leak = s; Object.prototype.polluted = s; Array.prototype.map = () => s;\n"
+    "    JSON.stringify = () => s; Math.random = () => 4; Function.prototype.planted = s;\n"
+    "    AF.prototype.planted = s; GF.prototype.planted = s; Error.prototype.toString = () => s;\n"
+    "    Object.prototype[Symbol.for('phx.leak')] = s; Symbol.for('phx.leak.' + s);\n"
+    "    phx.planted = s; phx.hex.encode = () => s; console.log = () => s;\n"
+    "    if (typeof WeakRef === 'function') globalThis.wr = new WeakRef({ s });\n"
+    "    if (typeof FinalizationRegistry === 'function') {\n"
+    "      globalThis.fr = new FinalizationRegistry(() => { Object.prototype.finalized = s; });\n"
+    "      globalThis.fr.register({ s }, s);\n"
+    "    }\n"
+    "    if (typeof SharedArrayBuffer === 'function') {\n"
+    "      try { globalThis.sab = new SharedArrayBuffer(8); } catch (e) { globalThis.sab = e; }\n"
+    "    }\n"
+    "    setTimeout(() => { Object.prototype.fromTimer = s; }, 20);\n"
+    "    setInterval(() => { Object.prototype.fromInterval = s; }, 5);\n"
+    "    globalThis.err = new Error(s);\n"
+    "    Promise.prototype.then = function () { return s; };\n"
+    "    return { toJSON() { Promise.resolve().then(() => 0); Object.prototype.late = s; return "
+    "'planted'; } };\n"
+    "  }\n"
+    "  await new Promise((r) => setTimeout(r, 40));\n"
+    "  const inherited = [];\n"
+    "  for (const k in {}) inherited.push(k);\n"
+    "  return {\n"
+    "    moduleRuns, cached: cached.n, inherited, leak: typeof globalThis.leak,\n"
+    "    protoNames: Object.getOwnPropertyNames(Object.prototype).length,\n"
+    "    symbolProp: typeof ({})[Symbol.for('phx.leak')], symbolKey: "
+    "Symbol.keyFor(Symbol.for('phx.leak')),\n"
+    "    map: [1].map((x) => x + 1)[0], json: JSON.stringify({ a: 1 }), random: Math.random() < "
+    "1,\n"
+    "    fnPlanted: typeof Function.prototype.planted, asyncPlanted: typeof AF.prototype.planted,\n"
+    "    genPlanted: typeof GF.prototype.planted,\n"
+    "    viaFunction: typeof F('return globalThis')().leak,\n"
+    "    viaAsync: typeof (await AF('return globalThis')()).leak,\n"
+    "    viaGenerator: typeof GF('yield globalThis')().next().value.leak,\n"
+    "    viaConstructorChain: typeof ({}).constructor.constructor('return this')().leak,\n"
+    "    error: String(new Error('x')), errorGlobal: typeof globalThis.err,\n"
+    "    stackHasPlant: String(new Error('y').stack).includes('plant'),\n"
+    "    phxPlanted: typeof phx.planted, hex: phx.hex.encode(new Uint8Array([1])),\n"
+    "    consoleLog: String(console.log).length, then: typeof Promise.resolve(1).then(() => 1),\n"
+    "    weakRef: typeof WeakRef, finalizationRegistry: typeof FinalizationRegistry,\n"
+    "    wr: typeof globalThis.wr, fr: typeof globalThis.fr,\n"
+    "    sharedArrayBuffer: typeof SharedArrayBuffer, sab: typeof globalThis.sab,\n"
+    "    globals: Object.getOwnPropertyNames(globalThis).sort().join(','),\n"
+    "  };\n"
+    "};\n";
+
+static void test_leaks(void)
+{
+    /* No pre-forked children: a call of a contract whose warm process is still
+     * building its next realm waits for it rather than taking a fresh child
+     * (pool.c), so the three calls land in one process. */
+    phx_sandbox_config_t cfg = {0};
+    cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
+    cfg.jit = true;
+    cfg.isolation = isolation;
+    cfg.prefork = -1;
+    phx_sandbox_pool_t *pool;
+    phx_error_t e;
+    CHECK(phx_sandbox_pool_new(&cfg, &pool, &e) == PHX_OK);
+    opts_t probe = {.input = "{\"phase\":\"probe\"}", .contract_id = "leak-probe"};
+    opts_t plant = {.input = "{\"phase\":\"plant\",\"secret\":\"s-7f3a\"}",
+                    .contract_id = "leak-probe"};
+    phx_sandbox_result_t before = run_with(pool, &probe, "%s", leak_probe_src);
+    phx_sandbox_result_t planted = run_with(pool, &plant, "%s", leak_probe_src);
+    phx_sandbox_result_t after = run_with(pool, &probe, "%s", leak_probe_src);
+    CHECK(before.ok && after.ok && test_sandbox_output_is(&planted, "\"planted\""));
+    printf("leak probe (%s): pids %d %d %d, uses %u %u %u\n", phx_sandbox_isolation_name(isolation),
+           before.sandbox_pid, planted.sandbox_pid, after.sandbox_pid, before.sandbox_uses,
+           planted.sandbox_uses, after.sandbox_uses);
+    CHECK(before.isolation == isolation && after.isolation == isolation);
+    if (isolation == PHX_SANDBOX_ISOLATION_WARM) {
+        CHECK(before.sandbox_pid == planted.sandbox_pid &&
+              planted.sandbox_pid == after.sandbox_pid);
+        CHECK(planted.sandbox_uses == before.sandbox_uses + 1 &&
+              after.sandbox_uses == planted.sandbox_uses + 1);
+    } else {
+        CHECK(before.sandbox_pid != planted.sandbox_pid &&
+              planted.sandbox_pid != after.sandbox_pid);
+        CHECK(before.sandbox_uses == 1 && after.sandbox_uses == 1);
+    }
+    if (before.ok && after.ok) {
+        printf("  before: %.*s\n", (int)before.output.len, (const char *)before.output.ptr);
+        json_t *a = json_loadb((const char *)before.output.ptr, before.output.len, 0, NULL);
+        json_t *b = json_loadb((const char *)after.output.ptr, after.output.len, 0, NULL);
+        CHECK(a && b);
+        const char *k;
+        json_t *v;
+        int differ = 0;
+        json_object_foreach(a, k, v)
+        {
+            if (json_equal(v, json_object_get(b, k))) continue;
+            char *x = json_dumps(json_object_get(b, k), JSON_ENCODE_ANY | JSON_COMPACT);
+            printf("  LEAK %s: %s\n", k, x ? x : "(missing)");
+            free(x);
+            differ++;
+        }
+        CHECK_MSG(differ == 0, "%d probe fields changed after the planting call", differ);
+        CHECK(json_object_size(a) == json_object_size(b) && json_object_size(a) >= 30);
+        /* A pristine realm, not merely the same twice. */
+        CHECK(json_integer_value(json_object_get(a, "moduleRuns")) == 1);
+        CHECK(json_integer_value(json_object_get(a, "cached")) == 1);
+        CHECK(json_array_size(json_object_get(a, "inherited")) == 0);
+        CHECK(!strstr((const char *)after.output.ptr, "s-7f3a"));
+        json_decref(a);
+        json_decref(b);
+    }
+    phx_sandbox_result_free(&before);
+    phx_sandbox_result_free(&planted);
+    phx_sandbox_result_free(&after);
+    phx_sandbox_pool_free(pool);
+}
+
+/* The warm process's life (both modes run it; in process isolation every call
+ * must get its own process): bound to one contract id and code, recycled after
+ * warm_uses calls, when idle, and after an invocation that did not end by itself. */
+static void test_lifecycle(void)
+{
+    phx_sandbox_config_t cfg = {0};
+    cfg.limits.cpu_ms = 1500;
+    cfg.kv_dir = kv_dir;
+    cfg.dev_keys = true;
+    cfg.jit = true;
+    cfg.test_hooks = true;
+    cfg.isolation = isolation;
+    cfg.warm_uses = 3;
+    cfg.warm_idle_ms = 300;
+    cfg.prefork = -1; /* back to back calls wait for the warm process (see test_leaks) */
+    phx_sandbox_pool_t *p;
+    phx_error_t e;
+    CHECK(phx_sandbox_pool_new(&cfg, &p, &e) == PHX_OK);
+    const bool warm = isolation == PHX_SANDBOX_ISOLATION_WARM;
+    opts_t a = {.contract_id = "life-a"}, b = {.contract_id = "life-b"};
+    const char *echo = "export default async () => 'same code'; // %d";
+    int pid[8];
+    uint32_t uses[8];
+    /* a, a, b (same code, other id), a with other code, a, a (fourth use: recycled) */
+    const struct {
+        const opts_t *o;
+        int variant;
+    } calls[] = {{&a, 0}, {&a, 0}, {&b, 0}, {&a, 1}, {&a, 0}, {&a, 0}};
+    for (int i = 0; i < 6; i++) {
+        phx_sandbox_result_t r = run_with(p, calls[i].o, echo, calls[i].variant);
+        CHECK(test_sandbox_output_is(&r, "\"same code\""));
+        pid[i] = r.sandbox_pid;
+        uses[i] = r.sandbox_uses;
+        phx_sandbox_result_free(&r);
+    }
+    printf("lifecycle (%s): pids %d %d %d %d %d %d, uses %u %u %u %u %u %u\n",
+           phx_sandbox_isolation_name(isolation), pid[0], pid[1], pid[2], pid[3], pid[4], pid[5],
+           uses[0], uses[1], uses[2], uses[3], uses[4], uses[5]);
+    CHECK(pid[2] != pid[0] && pid[3] != pid[0] && pid[3] != pid[2]); /* one contract per process */
+    if (warm) {
+        CHECK(pid[1] == pid[0] && pid[4] == pid[0] && uses[4] == 3); /* served a's calls */
+        CHECK(pid[5] != pid[0] && uses[5] == 1);                     /* recycled after 3 uses */
+    } else {
+        CHECK(pid[1] != pid[0] && pid[5] != pid[4] && uses[1] == 1 && uses[5] == 1);
+    }
+    /* Idle: the reaper recycles it after warm_idle_ms. */
+    usleep(1000 * 1000);
+    phx_sandbox_result_t r = run_with(p, &a, echo, 0);
+    CHECK(test_sandbox_output_is(&r, "\"same code\"") && r.sandbox_pid != pid[5] &&
+          r.sandbox_uses == 1);
+    phx_sandbox_result_free(&r);
+    CHECK(kill(pid[5], 0) != 0); /* killed and reaped, not merely forgotten */
+    /* After an abort (cpu_limit) the process is gone; the contract's next call,
+     * which ends by itself, gets a new one. */
+    const char *spin = "export default async (i) => { if (i) for (;;); return 'ok'; };";
+    opts_t quiet = {.contract_id = "life-spin", .input = "0"};
+    opts_t loud = {.contract_id = "life-spin", .input = "1"};
+    phx_sandbox_result_t r1 = run_with(p, &quiet, "%s", spin);
+    phx_sandbox_result_t r2 = run_with(p, &loud, "%s", spin);
+    phx_sandbox_result_t r3 = run_with(p, &quiet, "%s", spin);
+    CHECK(test_sandbox_output_is(&r1, "\"ok\"") && failed_with(&r2, "cpu_limit") &&
+          test_sandbox_output_is(&r3, "\"ok\""));
+    if (warm) CHECK(r2.sandbox_pid == r1.sandbox_pid && r2.sandbox_uses == 2);
+    CHECK(r3.sandbox_pid != r2.sandbox_pid && r3.sandbox_uses == 1);
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
+    phx_sandbox_result_free(&r3);
+    /* The source's own directive wins over the pool's warm default. */
+    const char *strict = "'use process isolation';\nexport default async () => 1;";
+    r1 = run_with(p, &a, "%s", strict);
+    r2 = run_with(p, &a, "%s", strict);
+    CHECK(r1.ok && r2.ok && r1.isolation == PHX_SANDBOX_ISOLATION_PROCESS &&
+          r2.sandbox_pid != r1.sandbox_pid && r2.sandbox_uses == 1);
+    phx_sandbox_result_free(&r1);
+    phx_sandbox_result_free(&r2);
+    phx_sandbox_pool_free(p);
+}
+
 static void test_request_timeout(void)
 {
     char allow0[32];
@@ -757,6 +975,7 @@ static void test_request_timeout(void)
     const char *allow[] = {allow0};
     phx_sandbox_config_t cfg = {0};
     cfg.limits.request_timeout_ms = 300;
+    cfg.isolation = isolation;
     cfg.limits.kv_total_bytes = 1u << 20;
     cfg.kv_dir = kv_dir;
     cfg.dev_keys = true;
@@ -804,8 +1023,15 @@ static void test_zygote_dies(phx_sandbox_pool_t *pool)
     /* The zygote is killed: the pool replaces it and keeps serving. */
     int z = phx_sandbox_pool_zygote_pid(pool);
     CHECK(z > 0 && kill(z, SIGKILL) == 0);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 6; i++) {
+        /* A contract not seen before: in warm isolation too it needs a new child. */
+        phx_sandbox_result_t r = run(pool, "export default async () => %d; // zygote %d", i, z);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        CHECK(test_sandbox_output_is(&r, want));
+        phx_sandbox_result_free(&r);
         check_still_serving(pool);
+    }
     int z2 = phx_sandbox_pool_zygote_pid(pool);
     CHECK(z2 > 0 && z2 != z);
     printf("zygote %d killed, replaced by %d\n", z, z2);
@@ -817,6 +1043,7 @@ static void test_wall(void)
     phx_sandbox_config_t cfg = {0};
     cfg.limits.wall_ms = 800;
     cfg.limits.cpu_ms = 5000;
+    cfg.isolation = isolation;
     cfg.kv_dir = kv_dir;
     cfg.dev_keys = true;
     cfg.jit = true;
@@ -872,8 +1099,14 @@ static void case_zygote_dies(void)
     test_zygote_dies(shared_pool);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    phx_error_t ie = {0};
+    if (argc > 1 && phx_sandbox_isolation_parse(argv[1], &isolation, &ie)) {
+        fprintf(stderr, "test_js: %s\n", ie.message);
+        return 2;
+    }
+    printf("isolation: %s\n", phx_sandbox_isolation_name(isolation));
     snprintf(kv_dir, sizeof kv_dir, "/tmp/phx-test-js-%d", (int)getpid());
     /* Pools first: the zygote must fork before the HTTP server starts threads. */
     char pin[128], allow0[32];
@@ -898,6 +1131,7 @@ int main(void)
     cfg.prefork = 2;
     cfg.jit = true;
     cfg.test_hooks = true;
+    cfg.isolation = isolation;
 
     /* Listen on 127.0.0.1 with a kernel-chosen port now; MHD serves it later. */
     int lfd = test_listen_loopback(&port);
@@ -940,11 +1174,14 @@ int main(void)
         TEST_CASE(case_secrets),
         TEST_CASE(case_phat),
         TEST_CASE(case_hostile),
+        TEST_CASE(test_leaks),
+        TEST_CASE(test_lifecycle),
         TEST_CASE(case_zygote_dies),
         TEST_CASE(test_wall),
         TEST_CASE(test_request_timeout),
     };
-    int rc = test_run("test_js", cases, TEST_COUNT(cases));
+    int rc = test_run(isolation == PHX_SANDBOX_ISOLATION_WARM ? "test_js" : "test_js_process",
+                      cases, TEST_COUNT(cases));
 
     phx_sandbox_pool_free(pool);
     phx_sandbox_pool_free(strict);

@@ -143,7 +143,7 @@ serve_all() {
     by=""
     [ -n "$rid" ] && for _ in $(seq 1 300); do
         by=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-            'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+            'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
             python3 -c "
 import json,sys
 for l in json.load(sys.stdin):
@@ -188,7 +188,7 @@ check "restart: the earlier identity is deregistered" 2 "$(worker_status "$w1")"
 by=""
 for _ in $(seq 1 300); do
     by=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
         python3 -c "
 import json,sys
 for l in json.load(sys.stdin):

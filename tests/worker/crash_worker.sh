@@ -60,7 +60,7 @@ last=$(json "$tmp/sent.json" "['last']")
 fee=$(json "$tmp/sent.json" "['fee']")
 count_fulfilled() {
     "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json >"$tmp/ful.json"
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
     python3 -c "
 import json,sys
 from collections import Counter

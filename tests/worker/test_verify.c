@@ -58,6 +58,7 @@ static void make(phx_result_t *r, phx_result_kind_t kind, const phx_chain_deploy
     for (int i = 0; i < 8; i++)
         r->request_id[31 - i] = (uint8_t)(request_id >> (8 * i));
     r->timestamp = (uint64_t)phx_now_ms() / 1000;
+    r->ok = true;
     phx_buf_append_str(&r->output, output);
 }
 
@@ -193,8 +194,8 @@ int main(void)
     CHECK(phx_signer_open(net.rpc, wsk, NULL, &ws, &e) == PHX_OK);
     phx_buf_t calldata = PHX_BUF_INIT;
     const uint8_t(*sigs)[65] = (const uint8_t(*)[65])job.signature;
-    CHECK(phx_chain_fulfill_calldata(1, job.output.ptr, job.output.len, sigs, 1, &calldata, &e) ==
-          PHX_OK);
+    CHECK(phx_chain_fulfill_calldata(1, job.ok, job.output.ptr, job.output.len, sigs, 1, &calldata,
+                                     &e) == PHX_OK);
     CHECK_MSG(phx_chain_send(ws, net.dep.jobs, calldata.ptr, calldata.len, 0, NULL, &e) == PHX_OK,
               "fulfill: %s", e.message);
     phx_chain_request_t cr;
