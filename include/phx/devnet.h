@@ -33,6 +33,11 @@ typedef struct {
      * or the KMS. */
     const char **allow_hosts;
     int nallow_hosts;
+    /* One inference endpoint (`phx infer`) serving this GGUF file on the
+     * devnet's sim TEE, NULL for none; every worker answers phx.ai.chat for
+     * infer_name (default "tiny") with it. */
+    const char *infer_model;
+    const char *infer_name;
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;
@@ -40,7 +45,8 @@ typedef struct phx_devnet phx_devnet_t;
 /* Bring everything up; on failure, whatever started is stopped again. The
  * endpoints document is also written to DIR/endpoints.json:
  * {"dir","rpc","chain_id","deployment":{...},"kms":{"url","address"},
- *  "workers":[{"url","operator",...}],"gateway","pids":{...}}. */
+ *  "workers":[{"url","operator",...}],"gateway","pids":{...}}, and with
+ * infer_model "infer":{"url","model","model_sha256","address",...}. */
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e);
 /* The endpoints document (owned by dn). */
 const json_t *phx_devnet_endpoints(const phx_devnet_t *dn);

@@ -10,6 +10,7 @@
 #include "phx/core.h"
 #include "phx/evm.h"
 #include "phx/json.h"
+#include "phx/sandbox.h"
 #include "phx/tee.h"
 
 #ifdef __cplusplus
@@ -234,6 +235,11 @@ typedef struct {
     /* Direct calls of one contract at once (0: half the direct slots, at
      * least one), so one contract cannot hold every slot. */
     unsigned max_per_contract;
+    /* phx.ai.chat (sandbox.h): the service that answers it, NULL for none;
+     * completion tokens per invocation (0: the sandbox default). */
+    phx_sandbox_ai_fn ai_chat;
+    void *ai_ctx;
+    uint32_t ai_tokens;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -92,6 +92,15 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
  * ~/.phx/devnet/endpoints.json. 0, or -1 when no path can be formed. */
 int cli_endpoints_path(char *out, size_t cap);
 
+/* phx.ai.chat for the sandbox (phx run, phx worker): an infer client over the
+ * "MODEL=URL" routes, trusting the sim platform in sim_dir (its root and
+ * collateral) when given, else Intel's root with the collateral file. Returns
+ * an exit code (0, or 2 with the message printed); *out stays NULL when no
+ * route was given. */
+struct phx_infer_client;
+int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
+                  const char *collateral_file, struct phx_infer_client **out);
+
 /* phx build (cmd_build.c): whether a contract needs bundling (a .ts file, or
  * an import statement), and the bundle of file written to out (an ES module
  * with an inline source map). Returns 0 or an exit code, the error printed. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "phx/infer.h"
 #include "phx/js.h"
 #include "phx/sandbox.h"
 
@@ -12,6 +13,9 @@ static const char help[] =
     "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host "
     "HOST:PORT]...\n"
     "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n"
+    "               [--ai-endpoint MODEL=URL]... [--ai-trust-sim-root DIR | --ai-collateral "
+    "FILE]\n"
+    "               [--ai-tokens N]\n"
     "               [--flavor phx|chainlink-functions]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
     "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n"
@@ -33,6 +37,13 @@ static const char help[] =
     "  --kv DIR             where the contract's kv state and the dev key live (default .phx-kv)\n"
     "  --contract-id ID     kv/key namespace (default: the code hash)\n"
     "  --no-jit             interpreter only\n"
+    "  --ai-endpoint MODEL=URL  answer phx.ai.chat for MODEL with the `phx infer` endpoint\n"
+    "                       at URL (repeatable); its attestation is checked on first use\n"
+    "                       and every answer's signature against it\n"
+    "  --ai-trust-sim-root DIR  endpoints' quotes verify to the sim platform in DIR (its\n"
+    "                       collateral too); development only\n"
+    "  --ai-collateral FILE collateral for the endpoints' quotes (Intel's root)\n"
+    "  --ai-tokens N        completion tokens phx.ai.chat may use in the run (default 1024)\n"
     "  --flavor NAME        phx (default) or chainlink-functions (see above)\n"
     "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
     "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
@@ -73,6 +84,10 @@ static int cmd_run(int argc, char **argv)
         {.name = "contract-id", .takes_value = true},
         {.name = "no-jit"},
         {.name = "json"},
+        {.name = "ai-endpoint", .takes_value = true, .repeatable = true},
+        {.name = "ai-trust-sim-root", .takes_value = true},
+        {.name = "ai-collateral", .takes_value = true},
+        {.name = "ai-tokens", .takes_value = true},
         {.name = "flavor", .takes_value = true},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -84,6 +99,7 @@ static int cmd_run(int argc, char **argv)
     const char **keys = NULL, **vals = NULL;
     char **kv_copies = NULL;
     phx_sandbox_pool_t *pool = NULL;
+    phx_infer_client_t *ai = NULL;
     phx_sandbox_result_t res = {0};
     phx_error_t e = {0};
     int nsec = 0;
@@ -154,6 +170,22 @@ static int cmd_run(int argc, char **argv)
             goto out;
         }
         cfg.limits.wall_ms = v;
+    }
+    if ((s = cli_opt(opts, nopts, "ai-tokens")->value)) {
+        if (parse_u64(s, &v) || v > 1000000) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--ai-tokens: 1..1000000");
+            goto out;
+        }
+        cfg.limits.ai_tokens = (uint32_t)v;
+    }
+    cli_opt_t *aie = cli_opt(opts, nopts, "ai-endpoint");
+    if ((rc = cli_ai_client(P, aie->values, aie->nvalues,
+                            cli_opt(opts, nopts, "ai-trust-sim-root")->value,
+                            cli_opt(opts, nopts, "ai-collateral")->value, &ai)))
+        goto out;
+    if (ai) {
+        cfg.ai_chat = phx_infer_client_chat;
+        cfg.ai_ctx = ai;
     }
     cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
     cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
@@ -260,6 +292,7 @@ static int cmd_run(int argc, char **argv)
 out:
     phx_sandbox_result_free(&res);
     phx_sandbox_pool_free(pool);
+    phx_infer_client_free(ai);
     if (kv_copies) {
         for (int i = 0; kv_copies[i]; i++) {
             phx_secure_zero(kv_copies[i], strlen(kv_copies[i]));

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
+#include "phx/infer.h"
 #include "phx/tee.h"
 #include "phx/worker.h"
 
@@ -23,7 +24,12 @@ static const char help[] =
     "  7. the KMS that vouched for the worker was admitted (by governance or a\n"
     "     quorum of admitted KMS) and not revoked, and the quote recorded at its\n"
     "     admission verifies to the trusted root, binds its key in the KMS domain\n"
-    "     and shows a measurement governance still allows\n\n"
+    "     and shows a measurement governance still allows\n"
+    "  8. when the signed output holds an inference receipt (what phx.ai.chat returns),\n"
+    "     the endpoint signed sha256(request):sha256(response) of its exact bytes, and\n"
+    "     the report with it carries a quote that verifies to the same root and\n"
+    "     binds that key, the model's SHA-256 and the nonce (phx infer verify --help;\n"
+    "     not yet: the endpoint's registration on chain)\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
@@ -45,8 +51,15 @@ static int endpoints_path(const char *given, char *out, size_t cap)
     return cli_endpoints_path(out, cap);
 }
 
+/* The inference receipt a result's signed output carries (phx.ai.chat), and
+ * how its check went. */
+typedef struct {
+    bool present, ok;
+    char endpoint[64], model_sha256[80], error[256];
+} inference_t;
+
 static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,
-                        const phx_error_t *e, bool as_json)
+                        const phx_error_t *e, const inference_t *inf, bool as_json)
 {
     static const char *names[] = {"signature", "deployment",  "registered", "quote",
                                   "binding",   "measurement", "kms"};
@@ -68,6 +81,14 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
         if (rep->kms)
             json_object_set_new(o, "kms_admitted_by", phx_json_hex(rep->kms_admitted_by, 20));
         if (err) json_object_set_new(o, "error", json_string(e->message));
+        if (inf->present) {
+            json_object_set_new(steps, "inference", json_boolean(inf->ok));
+            json_object_set_new(o, "inference",
+                                json_pack("{s:b,s:s,s:s,s:s?}", "valid", inf->ok, "endpoint",
+                                          inf->endpoint, "model_sha256", inf->model_sha256, "error",
+                                          inf->ok ? NULL : inf->error));
+            if (!inf->ok) json_object_set_new(o, "valid", json_false());
+        }
         cli_print_json(o);
         json_decref(o);
         return;
@@ -87,7 +108,12 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
         }
     }
     if (rep->quote) printf("tcb status  %s\n", rep->tcb_status);
-    printf("%s\n", err ? "INVALID" : "VALID");
+    if (inf->present && inf->ok)
+        printf("ok          inference receipt: endpoint %s, model sha256 %s\n", inf->endpoint,
+               inf->model_sha256);
+    else if (inf->present)
+        printf("FAIL        inference receipt: %s\n", inf->error);
+    printf("%s\n", err || (inf->present && !inf->ok) ? "INVALID" : "VALID");
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -204,8 +230,42 @@ static int cmd_verify(int argc, char **argv)
         rc = PHX_EXIT_USAGE;
         goto out;
     }
-    print_steps(&r, &rep, err, &e, opts[JSON].seen);
-    rc = err ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+    /* 8. An inference receipt in the signed output (phx.ai.chat): the
+     * endpoint's signature over the exact bytes, its report's quote to the
+     * same root (and collateral), the report data over its keys and model. */
+    inference_t inf = {0};
+    json_t *outj = NULL;
+    if (!err && r.output.len &&
+        !phx_json_parse((const char *)r.output.ptr, r.output.len, &outj, NULL)) {
+        const json_t *rc_ = phx_infer_receipt_find(outj);
+        if (rc_) {
+            const json_t *rq = json_object_get(rc_, "request"),
+                         *rs = json_object_get(rc_, "response");
+            phx_infer_evidence_t ev = {.request = (const uint8_t *)json_string_value(rq),
+                                       .request_len = json_string_length(rq),
+                                       .response = (const uint8_t *)json_string_value(rs),
+                                       .response_len = json_string_length(rs),
+                                       .signature = rc_,
+                                       .report = json_object_get(rc_, "report"),
+                                       .collateral = coll.ptr,
+                                       .collateral_len = coll.len,
+                                       .now =
+                                           check.now ? check.now : (int64_t)(phx_now_ms() / 1000)};
+            phx_attest_result_t ar;
+            phx_error_t ie = {0};
+            inf.present = true;
+            inf.ok = phx_infer_verify(verifier, &ev, &ar, &ie) == PHX_OK;
+            snprintf(inf.error, sizeof inf.error, "%s", ie.message);
+            const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
+            const char *ms =
+                json_string_value(json_object_get(json_object_get(rc_, "report"), "model_sha256"));
+            snprintf(inf.endpoint, sizeof inf.endpoint, "%s", ep ? ep : "?");
+            snprintf(inf.model_sha256, sizeof inf.model_sha256, "%s", ms ? ms : "?");
+        }
+    }
+    json_decref(outj);
+    print_steps(&r, &rep, err, &e, &inf, opts[JSON].seen);
+    rc = err || (inf.present && !inf.ok) ? PHX_EXIT_FAIL : PHX_EXIT_OK;
 out:
     if (have_result) phx_result_free(&r);
     phx_tee_close(sim);

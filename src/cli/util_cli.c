@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
+#include "phx/infer.h"
 #include "phx/tee.h"
 
 int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
@@ -237,4 +238,41 @@ void cli_trust_close(cli_trust_t *t)
     phx_attest_policy_free(t->policy);
     t->verifier = NULL;
     t->policy = NULL;
+}
+
+int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
+                  const char *collateral_file, struct phx_infer_client **out)
+{
+    *out = NULL;
+    if (nroutes == 0) return PHX_EXIT_OK;
+    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    phx_tee_t *sim = NULL;
+    phx_error_t e = {0};
+    int rc = PHX_EXIT_OK;
+    if (sim_dir && phx_tee_sim_read_root(sim_dir, &root, &e)) {
+        rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else if (collateral_file) {
+        if (phx_file_read(collateral_file, &coll, &e)) rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else if (sim_dir) {
+        phx_tee_config_t tc = {.sim_dir = sim_dir};
+        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e))
+            rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--ai-endpoint needs --ai-collateral FILE (or --ai-trust-sim-root DIR)");
+    }
+    if (!rc) {
+        phx_infer_client_opts_t o = {.endpoints = routes,
+                                     .nendpoints = nroutes,
+                                     .root_der = root.len ? root.ptr : NULL,
+                                     .root_len = root.len,
+                                     .collateral = coll.ptr,
+                                     .collateral_len = coll.len};
+        if (phx_infer_client_new(&o, out, &e))
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--ai-endpoint: %s", e.message);
+    }
+    phx_tee_close(sim);
+    phx_buf_free(&root);
+    phx_buf_free(&coll);
+    return rc;
 }

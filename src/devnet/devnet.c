@@ -527,7 +527,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     snprintf(dn->dir, sizeof dn->dir, "%s", opts->dir);
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
-    json_t *kms_ready = NULL, *gw_ready = NULL, *workers = json_array(), *pids = json_object();
+    json_t *kms_ready = NULL, *gw_ready = NULL, *infer_ready = NULL, *workers = json_array(),
+           *pids = json_object();
     char **worker_urls = calloc(dn->opts.workers + 1, sizeof *worker_urls);
     phx_err_t err = PHX_OK;
     if (!workers || !pids || !worker_urls) {
@@ -638,6 +639,34 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         goto out;
     }
 
+    /* 5c. the inference endpoint, when asked for, on the devnet's sim TEE:
+     * the workers check its quote against the same sim root. */
+    char infer_route[600] = "";
+    if (opts->infer_model) {
+        const char *mname = opts->infer_name ? opts->infer_name : "tiny";
+        char i_listen[32];
+        snprintf(i_listen, sizeof i_listen, "127.0.0.1:%d", phx_net_port_pick());
+        char *i_argv[] = {
+            (char *)opts->phx_bin, "infer",       "--model",  (char *)opts->infer_model,
+            "--model-name",        (char *)mname, "--listen", i_listen,
+            "--sim-dir",           sim_dir,       "--json",   NULL};
+        if (!has_verb(opts->phx_bin, "infer")) {
+            err = phx_fail(e, PHX_ERR_UNSUPPORTED,
+                           "this phx has no `infer` verb (built without llama.cpp)");
+            goto out;
+        }
+        if ((err = spawn(dn, "infer", i_argv, SIGTERM, &c, e)) ||
+            (err = wait_ready(dn, c, &infer_ready, e)))
+            goto out;
+        json_object_set_new(pids, "infer", json_integer(c->pid));
+        const char *iurl = json_string_value(json_object_get(infer_ready, "url"));
+        if (!iurl) {
+            err = phx_fail(e, PHX_ERR_INVALID, "the infer ready line has no url");
+            goto out;
+        }
+        snprintf(infer_route, sizeof infer_route, "%s=%s", mname, iurl);
+    }
+
     /* 6. workers, each with its own operator; only when this build has them. */
     size_t nworkers = 0;
     if (!has_verb(opts->phx_bin, "worker")) {
@@ -654,7 +683,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[24 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
+            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
                                                            "worker",
                                                            "--dir",
                                                            wdir,
@@ -679,6 +708,12 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];
+            }
+            if (infer_route[0]) {
+                w_argv[wa++] = "--ai-endpoint";
+                w_argv[wa++] = infer_route;
+                w_argv[wa++] = "--ai-trust-sim-root";
+                w_argv[wa++] = sim_dir;
             }
             w_argv[wa] = NULL;
             json_t *ready = NULL;
@@ -742,6 +777,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         err = phx_fail(e, PHX_ERR_NOMEM, "endpoints");
         goto out;
     }
+    if (infer_ready) {
+        json_object_del(infer_ready, "pid");
+        json_object_set(dn->endpoints, "infer", infer_ready);
+    }
     char ep_path[1200];
     snprintf(ep_path, sizeof ep_path, "%s/endpoints.json", dn->dir);
     char *text = phx_json_dump(dn->endpoints, true);
@@ -754,6 +793,7 @@ out:
     free(worker_urls);
     json_decref(kms_ready);
     json_decref(gw_ready);
+    json_decref(infer_ready);
     json_decref(workers);
     json_decref(pids);
     phx_signer_close(gov);

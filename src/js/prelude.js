@@ -441,7 +441,17 @@
     return { args: args.slice(), bytesArgs: bytesArgs.slice(), secrets: ctx.secrets, Functions, done };
   }
 
-  const phx = { kv, crypto: phxCrypto, hex: { encode: hexEncode, decode: hexDecode }, abi,
+  // phx.ai.chat: inference on an attested endpoint, answered by the worker
+  // (docs/js.md). The result carries the endpoint's signed receipt.
+  const ai = {
+    async chat(o) {
+      if (o === null || typeof o !== 'object') throw new TypeError('phx.ai.chat wants {model, messages, ...}');
+      const spec = { model: o.model, messages: o.messages };
+      for (const k of ['max_tokens', 'temperature', 'seed']) if (o[k] !== undefined) spec[k] = o[k];
+      return call('ai.chat', spec);
+    },
+  };
+  const phx = { kv, crypto: phxCrypto, ai, hex: { encode: hexEncode, decode: hexDecode }, abi,
     utf8: { encode: utf8Encode, decode: utf8Decode }, base64: { encode: b64Encode, decode: b64Decode },
     flavors: Object.freeze({ chainlinkFunctions }) };
   if (nativeCrash) phx.__test = { segfault: nativeCrash, hostCall: (op, args) => call(op, args) };

@@ -700,9 +700,12 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     phx_sandbox_config_t sc = {.kv_dir = kv_dir,
                                .allow_hosts = o->allow_hosts,
                                .nallow_hosts = o->nallow_hosts,
-                               .jit = true};
+                               .jit = true,
+                               .ai_chat = o->ai_chat,
+                               .ai_ctx = o->ai_ctx};
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
+    if (o->ai_tokens) sc.limits.ai_tokens = o->ai_tokens;
     if ((err = phx_sandbox_pool_new(&sc, &w->sandbox, e))) goto out;
     wk_sched_limits_t sl;
     wk_sched_limits_default(o->max_concurrent, o->max_per_contract, &sl);
