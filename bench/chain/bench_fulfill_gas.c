@@ -140,17 +140,18 @@ static int economy(acct_t *gov, acct_t *ops, acct_t *workers, row_t *rows, size_
                         hb[32];
     const uint8_t oa[] = "a", ob[] = "b";
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, 1234, cid, code, oa, 1, da);
-    phx_chain_result_digest(domain, 1234, cid, code, ob, 1, db);
+    phx_chain_result_digest(domain, 1234, cid, code, true, oa, 1, da);
+    phx_chain_result_digest(domain, 1234, cid, code, true, ob, 1, db);
     phx_keccak256(oa, 1, ha);
     phx_keccak256(ob, 1, hb);
     phx_chain_sign(workers[2].sk, da, sa);
     phx_chain_sign(workers[2].sk, db, sb);
     if (gas_of(gov, dep.stake_pool,
-               "reportEquivocation(address,uint256,bytes32,bytes32,bytes32,bytes,bytes32,bytes)",
-               json_pack("[o,i,o,o,o,o,o,o]", phx_json_hex(workers[2].addr, 20), 1234,
-                         phx_json_hex(cid, 32), phx_json_hex(code, 32), phx_json_hex(ha, 32),
-                         phx_json_hex(sa, 65), phx_json_hex(hb, 32), phx_json_hex(sb, 65)),
+               "reportEquivocation(address,uint256,bytes32,bytes32,bool,bytes32,bytes,bool,bytes32,"
+               "bytes)",
+               json_pack("[o,i,o,o,b,o,o,b,o,o]", phx_json_hex(workers[2].addr, 20), 1234,
+                         phx_json_hex(cid, 32), phx_json_hex(code, 32), 1, phx_json_hex(ha, 32),
+                         phx_json_hex(sa, 65), 1, phx_json_hex(hb, 32), phx_json_hex(sb, 65)),
                "StakePool.reportEquivocation (slash)", rows, n, e))
         return -1;
     (void)p2;

@@ -42,13 +42,13 @@ typedef struct {
     phx_u256_t price_per_call;
     phx_u256_t price_per_cpu_ms;
     uint64_t payment_notice_s; /* Payments: withdrawal notice; default 86400 */
-    uint64_t unbonding_s;       /* StakePool: withdrawal delay; default 7 days */
-    uint16_t slash_bps;         /* StakePool: pool share per equivocation; default 1000 */
-    uint16_t reporter_bps;      /* StakePool: reporter's share of a slash; default 5000 */
-    uint64_t voting_delay;      /* PhxGovernor, seconds (PHA's clock); default 1 day */
-    uint64_t voting_period;     /* PhxGovernor, seconds; default 7 days */
-    uint64_t timelock_delay_s;  /* PhxTimelock: minimum delay; default 2 days */
-    uint16_t quorum_percent;    /* PhxGovernor: of the supply at the snapshot; default 4 */
+    uint64_t unbonding_s;      /* StakePool: withdrawal delay; default 7 days */
+    uint16_t slash_bps;        /* StakePool: pool share per equivocation; default 1000 */
+    uint16_t reporter_bps;     /* StakePool: reporter's share of a slash; default 5000 */
+    uint64_t voting_delay;     /* PhxGovernor, seconds (PHA's clock); default 1 day */
+    uint64_t voting_period;    /* PhxGovernor, seconds; default 7 days */
+    uint64_t timelock_delay_s; /* PhxTimelock: minimum delay; default 2 days */
+    uint16_t quorum_percent;   /* PhxGovernor: of the supply at the snapshot; default 4 */
 } phx_chain_params_t;
 
 /* Settings for a devnet: a whole vote and an unbonding in seconds (voting

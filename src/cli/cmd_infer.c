@@ -79,7 +79,20 @@ static int cmd_infer_verify(int argc, char **argv)
 {
     const char *prefix = "phx infer verify";
     if (cli_wants_help(argc, argv)) return cli_help(verify_help);
-    enum { REQ = CLI_TRUST_NOPTS, RESP, SIG, REP, COLL, MODEL, MSHA, NONCE, NOW, JSON, RECEIPT, NOPTS };
+    enum {
+        REQ = CLI_TRUST_NOPTS,
+        RESP,
+        SIG,
+        REP,
+        COLL,
+        MODEL,
+        MSHA,
+        NONCE,
+        NOW,
+        JSON,
+        RECEIPT,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
         [REQ] = {.name = "request", .takes_value = true},
         [RESP] = {.name = "response", .takes_value = true},

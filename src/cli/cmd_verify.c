@@ -254,7 +254,7 @@ static int cmd_verify(int argc, char **argv)
             phx_attest_result_t ar;
             phx_error_t ie = {0};
             inf.present = true;
-            inf.ok = phx_infer_verify(verifier, &ev, &ar, &ie) == PHX_OK;
+            inf.ok = phx_infer_verify(trust.verifier, &ev, &ar, &ie) == PHX_OK;
             snprintf(inf.error, sizeof inf.error, "%s", ie.message);
             const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
             const char *ms =

@@ -1536,7 +1536,7 @@ static phx_u256_t pool_stake(uint64_t pid)
 static void case_equivocation(void)
 {
     static const char REPORT[] =
-        "reportEquivocation(address,uint256,bytes32,bytes32,bytes32,bytes,bytes32,bytes)";
+        "reportEquivocation(address,uint256,bytes32,bytes32,bool,bytes32,bytes,bool,bytes32,bytes)";
     phx_error_t e = {0};
     uint64_t pid = 0;
     CHECK(phx_chain_pool_of(rpc, &dep, T.op_b.addr, &pid, &e) == PHX_OK && pid > 0);
@@ -1545,15 +1545,15 @@ static void case_equivocation(void)
     phx_random_bytes(cid, 32);
     phx_random_bytes(code, 32);
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, 77, cid, code, out_a, sizeof out_a - 1, da);
-    phx_chain_result_digest(domain, 77, cid, code, out_b, sizeof out_b - 1, db);
+    phx_chain_result_digest(domain, 77, cid, code, true, out_a, sizeof out_a - 1, da);
+    phx_chain_result_digest(domain, 77, cid, code, true, out_b, sizeof out_b - 1, db);
     phx_keccak256(out_a, sizeof out_a - 1, ha);
     phx_keccak256(out_b, sizeof out_b - 1, hb);
     CHECK(phx_chain_sign(T.w[2].key.sk, da, sa) == PHX_OK &&
           phx_chain_sign(T.w[2].key.sk, db, sb) == PHX_OK);
 #define PROOF(hb_, sb_)                                                                            \
-    json_pack("[o,i,o,o,o,o,o,o]", addr_json(T.w[2].key.addr), 77, phx_json_hex(cid, 32),          \
-              phx_json_hex(code, 32), phx_json_hex(ha, 32), phx_json_hex(sa, 65),                  \
+    json_pack("[o,i,o,o,b,o,o,b,o,o]", addr_json(T.w[2].key.addr), 77, phx_json_hex(cid, 32),      \
+              phx_json_hex(code, 32), 1, phx_json_hex(ha, 32), phx_json_hex(sa, 65), 1,            \
               phx_json_hex(hb_, 32), phx_json_hex(sb_, 65))
     /* One output twice proves nothing. */
     EXPECT_REVERT(&T.user, dep.stake_pool, REPORT, PROOF(ha, sa), "NotEquivocation()");
