@@ -233,6 +233,10 @@ typedef struct {
     /* Direct calls of one contract at once (0: half the direct slots, at
      * least one), so one contract cannot hold every slot. */
     unsigned max_per_contract;
+    /* Direct calls of all one owner's contracts at once (0: max_per_contract
+     * plus half the direct slots left), so an owner with many contracts
+     * cannot hold every slot either. */
+    unsigned max_per_owner;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -58,6 +58,12 @@ static const char help[] =
     "  --max-per-contract N      direct calls of one contract at once (default half\n"
     "                            the direct slots, at least 1): one slow or flooded\n"
     "                            contract cannot hold every slot\n"
+    "  --max-per-owner N         direct calls of all one owner's contracts at once\n"
+    "                            (default the per-contract cap plus half the direct\n"
+    "                            slots left over): an owner with many contracts\n"
+    "                            cannot hold every slot either. Waiting calls are\n"
+    "                            served owner by owner, the owner with the fewest\n"
+    "                            running first, then its contracts in turn\n"
     "  --json                    print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -78,7 +84,7 @@ static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, REDEEM, NOJOBS, MAXC, MAXPC, NOPTS };
+    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, REDEEM, NOJOBS, MAXC, MAXPC, MAXPO, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&worker_daemon, opts);
     opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
@@ -89,6 +95,7 @@ static int cmd_worker(int argc, char **argv)
     opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
+    opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -117,7 +124,7 @@ static int cmd_worker(int argc, char **argv)
         }
         o.redeem_every_ms = s * 1000;
     }
-    for (int i = MAXC; i <= MAXPC; i++) {
+    for (int i = MAXC; i <= MAXPO; i++) {
         if (!opts[i].value) continue;
         char *end;
         unsigned long v = strtoul(opts[i].value, &end, 10);
@@ -127,8 +134,10 @@ static int cmd_worker(int argc, char **argv)
         }
         if (i == MAXC)
             o.max_concurrent = (unsigned)(v < 2 ? 2 : v);
-        else
+        else if (i == MAXPC)
             o.max_per_contract = (unsigned)v;
+        else
+            o.max_per_owner = (unsigned)v;
     }
     int nallow = opts[ALLOW].nvalues;
     allow = calloc((size_t)nallow + 1, sizeof *allow);
