@@ -34,9 +34,12 @@ interface IWorkerRegistry {
 }
 
 /// A contract that asks Phalanx for work implements this; Jobs calls it with
-/// the request's callbackGasLimit and records whether it reverted.
+/// the request's callbackGasLimit and records whether it reverted. ok is false
+/// when the TEE contract failed (threw, did not compile, ran out of time):
+/// output is then the error ({"error":...} JSON), never a result. PhxConsumer
+/// implements this with the sender check; inherit it.
 interface IPhxConsumer {
-    function phxCallback(uint256 requestId, bytes calldata output) external;
+    function phxCallback(uint256 requestId, bool ok, bytes calldata output) external;
 }
 
 interface IJobs {

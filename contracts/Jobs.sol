@@ -56,9 +56,14 @@ contract Jobs {
     bytes32 private immutable deployedDomain;
     uint256 private immutable deployedChainId;
     address public governor;
-    // Where fees go: zero pays each operator directly; else the operator's
-    // StakePool (commission to the operator, the rest to its delegators).
+    // Where fees go: zero pays each operator directly; else they are credited
+    // here per operator (feesOwed) and the StakePool pulls them into the
+    // operator's pool (commission to the operator, the rest to its delegators):
+    // a fulfil pays for one storage write per operator, not a call into the pool.
     IRewardPool public stakePool;
+    // Fees credited to an operator's pool and not yet collected. Collection
+    // leaves 1 wei behind so the next credit is not a zero-to-nonzero store.
+    mapping(address => uint256) public feesOwed;
 
     uint256 public feePerWorker; // PHA paid to each of the k signing operators
     uint64 public requestTimeout; // seconds from request to expiry
@@ -71,6 +76,7 @@ contract Jobs {
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakePoolChanged(address indexed stakePool);
+    event FeesCollected(address indexed operator, address indexed pool, uint256 amount);
     event ParamsChanged(uint256 feePerWorker, uint64 requestTimeout, uint32 maxCallbackGas);
     event ContractDeployed(bytes32 indexed id, address indexed owner, bytes32 codeHash, string codeUri);
     event ContractUpdated(bytes32 indexed id, uint64 version, bytes32 codeHash, string codeUri);
@@ -90,6 +96,7 @@ contract Jobs {
         uint256 indexed requestId,
         address indexed submitter,
         bytes32 outputHash,
+        bool ok,
         bool callbackOk,
         address[] operators,
         bytes output
@@ -115,6 +122,7 @@ contract Jobs {
     error DuplicateOperator(address operator);
     error InsufficientGasForCallback();
     error TransferFailed();
+    error NotStakePool();
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -142,14 +150,22 @@ contract Jobs {
         governor = next;
     }
 
-    /// Fees of later fulfilments go to the pool, which pulls them (one standing
-    /// allowance, so a fulfilment pays for no approval).
+    /// Fees of later fulfilments are owed to the pool, which collects them;
+    /// fees owed already are collected by whichever pool is set.
     function setStakePool(IRewardPool pool) external onlyGovernor {
-        IRewardPool old = stakePool;
-        if (address(old) != address(0) && !token.approve(address(old), 0)) revert TransferFailed();
         stakePool = pool;
-        if (address(pool) != address(0) && !token.approve(address(pool), type(uint256).max)) revert TransferFailed();
         emit StakePoolChanged(address(pool));
+    }
+
+    /// The StakePool takes an operator's owed fees (all but the 1-wei marker).
+    function collectFees(address operator) external returns (uint256 amount) {
+        if (msg.sender != address(stakePool)) revert NotStakePool();
+        uint256 owed = feesOwed[operator];
+        if (owed <= 1) return 0;
+        amount = owed - 1;
+        feesOwed[operator] = 1;
+        if (!token.transfer(msg.sender, amount)) revert TransferFailed();
+        emit FeesCollected(operator, msg.sender, amount);
     }
 
     /// Applies to new requests; a pending request keeps the fee and deadline it was made with.
@@ -240,16 +256,18 @@ contract Jobs {
     }
 
     /// What each of the k workers signs (raw digest, no EIP-191 prefix):
-    /// keccak256(domain || requestId || contractId || codeHash || keccak256(output)).
-    function resultDigest(uint256 requestId, bytes32 contractId_, bytes32 codeHash, bytes32 outputHash)
+    /// keccak256(domain || requestId || contractId || codeHash || ok || keccak256(output)).
+    /// ok is false when the run failed (output is then the error): signed, so no
+    /// submitter can pass an error off as a result or the other way round.
+    function resultDigest(uint256 requestId, bytes32 contractId_, bytes32 codeHash, bool ok, bytes32 outputHash)
         public
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(domain(), requestId, contractId_, codeHash, outputHash));
+        return keccak256(abi.encode(domain(), requestId, contractId_, codeHash, ok, outputHash));
     }
 
-    function fulfill(uint256 requestId, bytes calldata output, bytes[] calldata signatures) external {
+    function fulfill(uint256 requestId, bool ok, bytes calldata output, bytes[] calldata signatures) external {
         if (registry.activeOperatorOf(msg.sender) == address(0)) revert NotWorker(msg.sender);
         Request storage r = requests[requestId];
         if (r.status != STATUS_PENDING) revert NotPending(requestId, r.status);
@@ -259,16 +277,16 @@ contract Jobs {
 
         bytes32 outputHash = keccak256(output);
         address[] memory operators = _checkSignatures(
-            resultDigest(requestId, r.contractId, r.codeHash, outputHash), signatures
+            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures
         );
 
         // Settle before any outside call: a re-entering callback finds it done.
         r.status = STATUS_FULFILLED;
         _pay(operators, r.fee);
 
-        bool ok = _callback(r.requester, r.callbackGasLimit, requestId, output);
-        if (!ok) r.status = STATUS_CALLBACK_FAILED;
-        emit Fulfilled(requestId, msg.sender, outputHash, ok, operators, output);
+        bool callbackOk = _callback(r.requester, r.callbackGasLimit, requestId, ok, output);
+        if (!callbackOk) r.status = STATUS_CALLBACK_FAILED;
+        emit Fulfilled(requestId, msg.sender, outputHash, ok, callbackOk, operators, output);
         _sweep(SWEEP_PER_CALL);
     }
 
@@ -313,24 +331,24 @@ contract Jobs {
         for (uint256 i = 0; i < operators.length; i++) {
             uint256 amount = i == 0 ? share + rest : share;
             if (address(pool) != address(0)) {
-                pool.addReward(operators[i], amount);
+                feesOwed[operators[i]] += amount;
             } else if (!token.transfer(operators[i], amount)) {
                 revert TransferFailed();
             }
         }
     }
 
-    /// Calls requester.phxCallback with exactly callbackGasLimit gas. The check
+    /// Calls requester.phxCallback(requestId, runOk, output) with exactly callbackGasLimit gas. The check
     /// before the call matters: under EIP-150 a caller could otherwise pass just
     /// enough gas for fulfill to succeed while the callback runs out, making a
     /// consumer's callback fail at the fulfiller's choice.
-    function _callback(address requester, uint32 gasLimit, uint256 requestId, bytes calldata output)
+    function _callback(address requester, uint32 gasLimit, uint256 requestId, bool runOk, bytes calldata output)
         private
         returns (bool ok)
     {
         if (requester.code.length == 0) return true; // an EOA has nothing to call
         if (gasleft() < (uint256(gasLimit) * 64) / 63 + CALLBACK_OVERHEAD) revert InsufficientGasForCallback();
-        bytes memory data = abi.encodeCall(IPhxConsumer.phxCallback, (requestId, output));
+        bytes memory data = abi.encodeCall(IPhxConsumer.phxCallback, (requestId, runOk, output));
         assembly {
             ok := call(gasLimit, requester, 0, add(data, 32), mload(data), 0, 0)
         }

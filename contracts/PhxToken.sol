@@ -2,7 +2,10 @@
 // PHA, the Phalanx token: ERC-20 "Phala Token" (18 decimals) on OpenZeppelin
 // Contracts 5 with EIP-2612 permit (ERC20Permit) and checkpointed votes and
 // delegation (ERC20Votes) for the Governor. The supply is capped and only the
-// governor mints: that is the seam for governance-approved issuance.
+// governor mints: that is the seam for governance-approved issuance. Votes are
+// checkpointed by timestamp (ERC-6372 "mode=timestamp"), so the Governor's
+// voting delay and period are seconds: the same on any chain and block time,
+// and a devnet that mines only on demand still runs a vote in seconds.
 pragma solidity ^0.8.24;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
@@ -49,6 +52,15 @@ contract PhxToken is ERC20, ERC20Permit, ERC20Votes, ERC20Capped {
         if (next == address(0)) revert ZeroAddress();
         emit GovernorChanged(governor, next);
         governor = next;
+    }
+
+    function clock() public view override returns (uint48) {
+        return uint48(block.timestamp);
+    }
+
+    // solhint-disable-next-line func-name-mixedcase
+    function CLOCK_MODE() public pure override returns (string memory) {
+        return "mode=timestamp";
     }
 
     // ---- the overrides Solidity needs where the OZ extensions meet ----------

@@ -58,9 +58,17 @@ contract Registry is IWorkerRegistry {
         address kms; // the KMS key that vouched for the quote
     }
 
-    IERC20 public immutable token;
+    // An operator's stake as the staking contract last reported it (syncStake),
+    // packed with its count of active workers: the eligibility check on every
+    // fulfil reads one slot, not a call into the pool.
+    struct Operator {
+        uint128 stake;
+        uint128 activeWorkers;
+    }
+
+    IERC20 public immutable token; // PHA: the unit of the stake
     address public governor;
-    address public staking; // zero until the Staking contract exists: stake is bonded here
+    address public staking; // the StakePool; an operator's stake is what it reports
     uint256 public minStake; // per active worker
 
     mapping(bytes32 => bool) public measurementAllowed;
@@ -69,8 +77,7 @@ contract Registry is IWorkerRegistry {
     uint256 public kmsQuorum;
     mapping(address => Worker) public workers;
     address[] public workerList;
-    mapping(address => uint256) public bonded;
-    mapping(address => uint256) public activeWorkers;
+    mapping(address => Operator) public operators;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakingChanged(address indexed staking);
@@ -90,8 +97,7 @@ contract Registry is IWorkerRegistry {
     event KmsVouched(address indexed kms, address[] signers);
     event KmsRemoved(address indexed kms);
     event KmsQuorumChanged(uint256 quorum);
-    event Bonded(address indexed operator, uint256 amount, uint256 total);
-    event Unbonded(address indexed operator, uint256 amount, uint256 total);
+    event StakeSynced(address indexed operator, uint256 stake);
     event WorkerRegistered(
         address indexed worker,
         address indexed operator,
@@ -116,7 +122,6 @@ contract Registry is IWorkerRegistry {
     error BadQuote(string why);
     error ReportDataMismatch();
     error BadKmsSignature(address recovered);
-    error TransferFailed();
     error KmsRevoked(address kms);
     error NotKms(address kms);
     error RoleConflict(address key);
@@ -143,6 +148,7 @@ contract Registry is IWorkerRegistry {
         governor = next;
     }
 
+    /// Cached stakes are the old contract's until someone calls syncStake.
     function setStaking(address staking_) external onlyGovernor {
         staking = staking_;
         emit StakingChanged(staking_);
@@ -280,26 +286,24 @@ contract Registry is IWorkerRegistry {
         );
     }
 
-    // ---- operator stake (until Staking exists) ------------------------------
+    // ---- operator stake (StakePool) --------------------------------------------
 
-    function stakeOf(address operator) public view returns (uint256) {
-        return staking == address(0) ? bonded[operator] : IStaking(staking).stakeOf(operator);
+    /// The stake last synced from the staking contract (StakePool.stakeOf: the
+    /// value of the active shares of the operator's pool).
+    function stakeOf(address operator) external view returns (uint256) {
+        return operators[operator].stake;
     }
 
-    function bond(uint256 amount) external {
-        if (!token.transferFrom(msg.sender, address(this), amount)) revert TransferFailed();
-        bonded[msg.sender] += amount;
-        emit Bonded(msg.sender, amount, bonded[msg.sender]);
+    function activeWorkers(address operator) external view returns (uint256) {
+        return operators[operator].activeWorkers;
     }
 
-    /// Stake backing active workers stays locked until they are deregistered.
-    function unbond(uint256 amount) external {
-        uint256 have = bonded[msg.sender];
-        uint256 locked = staking == address(0) ? minStake * activeWorkers[msg.sender] : 0;
-        if (have < amount + locked) revert InsufficientStake(have, amount + locked);
-        bonded[msg.sender] = have - amount;
-        if (!token.transfer(msg.sender, amount)) revert TransferFailed();
-        emit Unbonded(msg.sender, amount, have - amount);
+    /// Anyone may refresh an operator's cached stake from the staking contract;
+    /// StakePool does it after every change to a pool's active stake.
+    function syncStake(address operator) public {
+        uint256 stake = staking == address(0) ? 0 : IStaking(staking).stakeOf(operator);
+        operators[operator].stake = uint128(stake < type(uint128).max ? stake : type(uint128).max);
+        emit StakeSynced(operator, stake);
     }
 
     // ---- workers -------------------------------------------------------------
@@ -339,9 +343,10 @@ contract Registry is IWorkerRegistry {
         if (workers[worker].status != STATUS_NONE) revert AlreadyRegistered(worker);
         if (kmsNodes[worker].status != KMS_NONE) revert RoleConflict(worker);
         Worker memory w = _attested(worker, x25519, nonce, quote);
-        uint256 needed = minStake * (activeWorkers[msg.sender] + 1);
-        uint256 stake = stakeOf(msg.sender);
-        if (stake < needed) revert InsufficientStake(stake, needed);
+        syncStake(msg.sender);
+        Operator storage o = operators[msg.sender];
+        uint256 needed = minStake * (uint256(o.activeWorkers) + 1);
+        if (o.stake < needed) revert InsufficientStake(o.stake, needed);
         w.kms = PhxSig.recover(
             attestDigest(msg.sender, worker, x25519, w.measurement, w.teeType, w.quoteHash, nonce), kmsSignature
         );
@@ -349,7 +354,7 @@ contract Registry is IWorkerRegistry {
 
         workers[worker] = w;
         workerList.push(worker);
-        activeWorkers[msg.sender] += 1;
+        o.activeWorkers += 1;
         _emitRegistered(worker, nonce, quote);
     }
 
@@ -387,7 +392,7 @@ contract Registry is IWorkerRegistry {
         if (w.status != STATUS_ACTIVE) revert NotActive(worker);
         if (msg.sender != w.operator && msg.sender != worker) revert NotAuthorized();
         w.status = STATUS_DEREGISTERED;
-        activeWorkers[w.operator] -= 1;
+        operators[w.operator].activeWorkers -= 1;
         emit WorkerDeregistered(worker, w.operator);
     }
 
@@ -396,14 +401,18 @@ contract Registry is IWorkerRegistry {
         if (msg.sender != governor && (staking == address(0) || msg.sender != staking)) revert NotAuthorized();
         Worker storage w = workers[worker];
         if (w.status == STATUS_NONE || w.status == STATUS_INVALIDATED) revert NotActive(worker);
-        if (w.status == STATUS_ACTIVE) activeWorkers[w.operator] -= 1;
+        if (w.status == STATUS_ACTIVE) operators[w.operator].activeWorkers -= 1;
         w.status = STATUS_INVALIDATED;
         emit WorkerInvalidated(worker, w.operator, reason);
     }
 
+    /// Eligible only while the operator's pool holds minStake for each of its
+    /// active workers (a slash or an undelegation below it idles them all).
     function activeOperatorOf(address worker) external view returns (address) {
         Worker storage w = workers[worker];
         if (w.status != STATUS_ACTIVE || !measurementAllowed[w.measurement]) return address(0);
+        Operator storage o = operators[w.operator];
+        if (o.stake < minStake * o.activeWorkers) return address(0);
         return w.operator;
     }
 

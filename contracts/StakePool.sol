@@ -5,9 +5,14 @@
 // (one request per delegator and pool; a new request re-queues the total with a
 // fresh clock, as in Khala): queued shares earn no rewards but stay in the pool
 // and stay slashable until withdrawn, so nobody escapes a slash by queueing.
-// Fees (from Jobs, or anyone) go to the operator's pool: the commission to the
-// operator, the rest to the pool's active shares through a reward-per-share
-// accumulator, so every action is O(1). Equivocation (one worker signing two
+// Fees go to the operator's pool: Jobs credits them per operator (feesOwed) and
+// the pool collects them before any change to its shares or commission (or on
+// collect()), so each batch is split by the shares that earned it; anyone may
+// also pay a pool directly (addReward). The commission goes to the operator,
+// the rest to the pool's active shares through a reward-per-share accumulator,
+// so every action is O(1). After every change to a pool's active stake the
+// pool has the Registry re-read it (syncStake): workers are eligible only
+// while their operator's pool holds the minimum stake. Equivocation (one worker signing two
 // different outputs for one request) is provable by anyone: a governed share of
 // the pool is slashed, part to the reporter and the rest to the treasury.
 pragma solidity ^0.8.24;
@@ -18,12 +23,16 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {PhxSig} from "./PhxSig.sol";
 import {IRewardPool} from "./IPhx.sol";
 
-/// What the pool needs from Jobs to check an equivocation proof.
+/// What the pool needs from Jobs: the digest to check an equivocation proof, and
+/// the fees it credited to operators' pools.
 interface IResultDigest {
-    function resultDigest(uint256 requestId, bytes32 contractId, bytes32 codeHash, bytes32 outputHash)
+    function resultDigest(uint256 requestId, bytes32 contractId, bytes32 codeHash, bool ok, bytes32 outputHash)
         external
         view
         returns (bytes32);
+    function stakePool() external view returns (address);
+    function feesOwed(address operator) external view returns (uint256);
+    function collectFees(address operator) external returns (uint256);
 }
 
 /// What the pool needs from the Registry: who operates a worker key (any status),
@@ -34,6 +43,7 @@ interface IWorkerOperators {
         view
         returns (address, uint8, uint32, uint64, bytes32, bytes32, bytes32, address);
     function invalidateWorker(address worker, string calldata reason) external;
+    function syncStake(address operator) external;
 }
 
 contract StakePool is IRewardPool {
@@ -172,6 +182,7 @@ contract StakePool is IRewardPool {
         uint256 pid = poolOf[msg.sender];
         if (pid == 0) revert NoPool(msg.sender);
         if (commissionBps > BPS) revert BadParam();
+        _collect(pid, pools[pid - 1]);
         pools[pid - 1].commissionBps = commissionBps;
         emit CommissionChanged(pid, commissionBps);
     }
@@ -211,12 +222,14 @@ contract StakePool is IRewardPool {
         shares = p.totalShares == 0 ? amount : Math.mulDiv(amount, p.totalShares, p.totalStake);
         if (shares == 0) revert TooSmall(amount, MIN_DELEGATION);
         Delegation storage d = delegations[pid][msg.sender];
+        _collect(pid, p);
         _settle(p, d);
         token.safeTransferFrom(msg.sender, address(this), amount);
         p.totalShares += shares;
         p.totalStake += amount;
         d.shares += shares;
         emit Delegated(pid, msg.sender, amount, shares);
+        registry.syncStake(p.operator);
     }
 
     /// Queues shares for withdrawal after the unbonding period. A request adds to
@@ -225,12 +238,14 @@ contract StakePool is IRewardPool {
         Pool storage p = _pool(pid);
         Delegation storage d = delegations[pid][msg.sender];
         if (shares == 0 || shares > d.shares) revert InsufficientShares(d.shares, shares);
+        _collect(pid, p);
         _settle(p, d);
         d.shares -= shares;
         d.unbondingShares += shares;
         d.unbondingReadyAt = uint64(block.timestamp) + unbondingPeriod;
         p.unbondingShares += shares;
         emit Undelegated(pid, msg.sender, shares, d.unbondingReadyAt);
+        registry.syncStake(p.operator);
     }
 
     /// Pays out the queued shares at the price of now (after any slash).
@@ -248,12 +263,14 @@ contract StakePool is IRewardPool {
         p.totalStake -= amount;
         token.safeTransfer(msg.sender, amount);
         emit Withdrawn(pid, msg.sender, shares, amount);
+        registry.syncStake(p.operator);
     }
 
     /// Delegator rewards, and for the pool's operator the commission as well.
     function claim(uint256 pid) external returns (uint256 amount) {
         Pool storage p = _pool(pid);
         Delegation storage d = delegations[pid][msg.sender];
+        _collect(pid, p);
         _settle(p, d);
         amount = d.rewards;
         d.rewards = 0;
@@ -265,11 +282,25 @@ contract StakePool is IRewardPool {
         emit RewardClaimed(pid, msg.sender, amount);
     }
 
+    /// What claim would pay now, fees still owed by Jobs included.
     function pendingRewards(uint256 pid, address who) external view returns (uint256) {
         Pool storage p = _pool(pid);
         Delegation storage d = delegations[pid][who];
-        uint256 r = d.rewards + Math.mulDiv(d.shares, p.accRewardPerShare - d.accPaid, ACC);
-        return who == p.operator ? r + p.operatorRewards : r;
+        uint256 acc = p.accRewardPerShare;
+        uint256 operatorRewards = p.operatorRewards;
+        uint256 owed = _owed(p.operator);
+        if (owed > 0) {
+            (uint256 commission, uint256 accAdd) = _split(p, owed);
+            acc += accAdd;
+            operatorRewards += commission;
+        }
+        uint256 r = d.rewards + Math.mulDiv(d.shares, acc - d.accPaid, ACC);
+        return who == p.operator ? r + operatorRewards : r;
+    }
+
+    /// Fees Jobs holds for pid's operator and this pool has not collected yet.
+    function uncollectedFees(uint256 pid) external view returns (uint256) {
+        return _owed(_pool(pid).operator);
     }
 
     // ---- fees -----------------------------------------------------------------------
@@ -286,38 +317,39 @@ contract StakePool is IRewardPool {
         }
         Pool storage p = pools[pid - 1];
         token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 active = p.totalShares - p.unbondingShares;
-        uint256 commission = active == 0 ? amount : (amount * p.commissionBps) / BPS;
-        uint256 rest = amount - commission;
-        // Rounded down: the wei the accumulator cannot represent stay in the
-        // contract unowed, so the sum of what delegators can claim never exceeds
-        // what was paid in.
-        if (rest > 0) p.accRewardPerShare += Math.mulDiv(rest, ACC, active);
-        p.operatorRewards += commission;
-        emit RewardAdded(pid, msg.sender, amount, commission);
+        _distribute(pid, p, msg.sender, amount);
+    }
+
+    /// Anyone may pull the fees Jobs owes pid into the pool now.
+    function collect(uint256 pid) external {
+        _collect(pid, _pool(pid));
     }
 
     // ---- slashing -------------------------------------------------------------------
 
-    /// Anyone proves that worker signed two different outputs for one request
+    /// Anyone proves that worker signed two different results for one request
     /// (the signatures are over Jobs.resultDigest, so nothing else can be
-    /// passed off as one). Slashes slashBps of the operator's pool once per
-    /// (worker, request): reporterBps of it to the caller, the rest to the treasury.
+    /// passed off as one; a result is the run's ok flag and output hash, so an
+    /// error and an output signed for one request count too). Slashes slashBps
+    /// of the operator's pool once per (worker, request): reporterBps of it to
+    /// the caller, the rest to the treasury.
     function reportEquivocation(
         address worker,
         uint256 requestId,
         bytes32 contractId,
         bytes32 codeHash,
+        bool okA,
         bytes32 outputA,
         bytes calldata sigA,
+        bool okB,
         bytes32 outputB,
         bytes calldata sigB
     ) external returns (uint256 amount) {
-        if (outputA == outputB || worker == address(0)) revert NotEquivocation();
-        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, outputA), sigA)) {
+        if ((okA == okB && outputA == outputB) || worker == address(0)) revert NotEquivocation();
+        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, okA, outputA), sigA)) {
             revert NotEquivocation();
         }
-        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, outputB), sigB)) {
+        if (!_signed(worker, jobs.resultDigest(requestId, contractId, codeHash, okB, outputB), sigB)) {
             revert NotEquivocation();
         }
         return _slash(worker, requestId);
@@ -335,6 +367,7 @@ contract StakePool is IRewardPool {
         uint256 pid = poolOf[operator];
         if (pid == 0) revert NoPool(operator);
         Pool storage p = pools[pid - 1];
+        _collect(pid, p);
         amount = (p.totalStake * slashBps) / BPS;
         p.totalStake -= amount;
         uint256 toReporter = (amount * reporterBps) / BPS;
@@ -344,6 +377,7 @@ contract StakePool is IRewardPool {
         if (toReporter > 0) token.safeTransfer(msg.sender, toReporter);
         if (amount > toReporter) token.safeTransfer(treasury, amount - toReporter);
         emit Slashed(pid, worker, requestId, msg.sender, amount);
+        registry.syncStake(operator);
     }
 
     // ---- internals ------------------------------------------------------------------
@@ -351,6 +385,38 @@ contract StakePool is IRewardPool {
     function _pool(uint256 pid) private view returns (Pool storage) {
         if (pid == 0 || pid > pools.length) revert UnknownPool(pid);
         return pools[pid - 1];
+    }
+
+    // The commission and the accumulator step for amount of fees, by the
+    // pool's commission and active shares of now. Rounded down: the wei the
+    // accumulator cannot represent stay in the contract unowed, so the sum of
+    // what delegators can claim never exceeds what was paid in.
+    function _split(Pool storage p, uint256 amount) private view returns (uint256 commission, uint256 accAdd) {
+        uint256 active = p.totalShares - p.unbondingShares;
+        commission = active == 0 ? amount : (amount * p.commissionBps) / BPS;
+        uint256 rest = amount - commission;
+        if (rest > 0) accAdd = Math.mulDiv(rest, ACC, active);
+    }
+
+    function _distribute(uint256 pid, Pool storage p, address from, uint256 amount) private {
+        (uint256 commission, uint256 accAdd) = _split(p, amount);
+        p.accRewardPerShare += accAdd;
+        p.operatorRewards += commission;
+        emit RewardAdded(pid, from, amount, commission);
+    }
+
+    // Jobs pays only the pool it names; a pool that is not (yet, or any more)
+    // wired there neither collects nor fails.
+    function _collect(uint256 pid, Pool storage p) private {
+        try jobs.collectFees(p.operator) returns (uint256 amount) {
+            if (amount > 0) _distribute(pid, p, address(jobs), amount);
+        } catch {}
+    }
+
+    function _owed(address operator) private view returns (uint256) {
+        if (jobs.stakePool() != address(this)) return 0;
+        uint256 owed = jobs.feesOwed(operator);
+        return owed > 1 ? owed - 1 : 0;
     }
 
     // Rewards accrue per delegator from its own last snapshot of the

@@ -2,7 +2,10 @@
 # The main job (`make run`): bring up a devnet and walk a confidential-oracle
 # flow with the binary just built: deploy the price oracle (examples/oracle),
 # call it with an encrypted input, verify the signed result, have a consumer
-# contract request a price on chain and see the callback. The network is left
+# contract request a price on chain and see the callback; then ask an attested
+# AI endpoint from a contract (examples/ai) and verify its signed answer. The
+# model is a tiny one with random weights made here (its words are noise);
+# PHX_DEMO_MODEL=FILE.gguf serves a real one instead. The network is left
 # running for the user (PHX_DEMO_KEEP=0 stops it at the end); a second run
 # first stops the devnet the previous run left. Usage: scripts/demo.sh [PHX]
 set -u
@@ -86,7 +89,27 @@ if [ -s "$PHX_HOME/.phx-binary" ] && [ "$(cat "$PHX_HOME/.phx-binary")" != "$bin
 fi
 echo "$binary_hash" >"$PHX_HOME/.phx-binary"
 rm -f "$PHX_HOME/endpoints.json"
-"$PHX" devnet --dir "$PHX_HOME" --allow-host "127.0.0.1:$api_port" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
+# The AI endpoint's model: PHX_DEMO_MODEL, else the tiny noise model, made once
+# in the devnet's directory from the pinned llama.cpp release's real Qwen2
+# tokenizer (no model can be downloaded here).
+set --
+ai_model=""
+if "$PHX" infer --help >/dev/null 2>&1; then
+    if [ -n "${PHX_DEMO_MODEL:-}" ]; then
+        ai_model=$PHX_DEMO_MODEL
+        ai_name=local
+    else
+        ai_model="$PHX_HOME/tiny.gguf"
+        ai_name=tiny
+        vocab="$(dirname "$PHX")/llama-release/models/ggml-vocab-qwen2.gguf"
+        if [ ! -s "$ai_model" ] && ! node "$root/tests/infer/make_model.js" "$vocab" "$ai_model"; then
+            echo "(could not make the tiny model from $vocab: no AI endpoint in this demo)"
+            ai_model=""
+        fi
+    fi
+    [ -n "$ai_model" ] && set -- --infer-model "$ai_model" --infer-name "$ai_name"
+fi
+"$PHX" devnet --dir "$PHX_HOME" --allow-host "127.0.0.1:$api_port" "$@" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
 devnet_pid=$!
 echo "$devnet_pid" >"$PHX_HOME/demo.pid"
 for _ in $(seq 1 900); do
@@ -165,6 +188,60 @@ else
     echo "(solcjs could not compile PriceConsumer.sol; skipping the on-chain part)"
 fi
 
+say "Staking: the fees went to the operators' pools (commission, then delegators pro rata)"
+"$PHX" stake pool info "$(json "$ep" "['workers'][0]['operator']")" || true
+
+say "Governance: PHA holders vote, the timelock applies (it owns every admin function)"
+# The devnet's governance runs in seconds: voting starts 1 s after the proposal,
+# lasts 4 s, and the timelock holds a passed change 2 s. The deployer holds
+# most PHA and delegated its votes to itself at start.
+gov_key="$tmp/gov.key"
+printf '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n' >"$gov_key"
+reg=$(json "$ep" "['deployment']['contracts']['Registry']")
+echo "Registry.minStake now: $("$cast" call --rpc-url "$rpc" "$reg" 'minStake()(uint256)' | cut -d' ' -f1) wei"
+pr=$("$PHX" gov propose --target Registry --call 'setMinStake(uint256)' --args '["500000000000000000000"]' \
+    --description "demo: minimum stake 500 PHA per worker" --key-file "$gov_key") || pr=""
+if [ -n "$pr" ]; then
+    echo "proposal $pr"
+    wait_until() { while [ "$(date +%s)" -le "$1" ]; do sleep 0.3; done; sleep 1; }
+    "$PHX" gov status "$pr" --json >"$tmp/gov.json"
+    wait_until "$(json "$tmp/gov.json" "['snapshot']")"
+    "$PHX" gov vote "$pr" for --key-file "$gov_key"
+    wait_until "$(json "$tmp/gov.json" "['deadline']")"
+    "$PHX" gov queue "$pr" --key-file "$gov_key" --json >"$tmp/q.json" && echo "queued in the timelock"
+    wait_until "$(json "$tmp/q.json" "['eta']")"
+    "$PHX" gov execute "$pr"
+    "$PHX" gov status "$pr"
+    echo "Registry.minStake now: $("$cast" call --rpc-url "$rpc" "$reg" 'minStake()(uint256)' | cut -d' ' -f1) wei"
+fi
+
+if [ -n "$ai_model" ]; then
+    say "AI for contracts: examples/ai/ask.js asks the devnet's attested model through phx.ai.chat"
+    if [ -z "${PHX_DEMO_MODEL:-}" ]; then
+        cat <<'TXT'
+NOTE: the model here is a tiny network with RANDOM weights and the real Qwen2
+tokenizer, made in a second because nothing can be downloaded: its words are
+noise. The attestation, the signatures and the checks below are real. For real
+answers, serve a real GGUF, e.g. a 0.5B Qwen2.5 instruct Q4_K_M:
+    PHX_DEMO_MODEL=/path/to/qwen2.5-0.5b-instruct-q4_k_m.gguf make run
+(or `phx infer --model FILE.gguf` and `phx worker --ai-endpoint NAME=URL`).
+TXT
+    fi
+    echo "endpoint $(json "$ep" "['infer']['url']")  model $(json "$ep" "['infer']['model']")  sha256 $(json "$ep" "['infer']['model_sha256']")"
+    "$PHX" deploy "$root/examples/ai/ask.js" --json >"$tmp/ai-deploy.json" || exit 1
+    ai_id=$(json "$tmp/ai-deploy.json" "['id']")
+    "$PHX" call "$ai_id" --input "{\"question\":\"What does a lighthouse keeper do?\",\"model\":\"$ai_name\"}" \
+        --json >"$tmp/ai.json" || exit 1
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['output']; print('question ', d['question']); print('answer   ', json.dumps(d['answer'])); print('by model ', d['model_sha256'], 'signed by endpoint', d['receipt']['signing_address'])" "$tmp/ai.json"
+    say "Verifying it: the contract's result (worker chain of trust), then the inference receipt inside it"
+    "$PHX" verify "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
+    "$PHX" infer verify --receipt "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" \
+        --model-sha256 "$(json "$ep" "['infer']['model_sha256']")" || exit 1
+    echo "(the receipt: sha256(request):sha256(response) signed by the endpoint's key, which its"
+    echo " quote binds with the model's SHA-256 and our nonce; the quote verifies to the sim root)"
+    cp "$tmp/ai.json" "$PHX_HOME/demo-ai-result.json"
+fi
+
 say "Done"
 echo "Recent jobs:"
 "$PHX" jobs "$id"
@@ -187,6 +264,8 @@ The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   $PHX verify result.json           # the whole chain of trust
   $PHX jobs ID                      # its calls (signed: you own it) and on-chain requests
   $PHX logs ID                      # its calls with their console output
+  $PHX stake pool info --pid 1      # an operator's pool; phx stake delegate 1 100
+  $PHX gov status ID                # a proposal; phx gov --help
 Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
 TXT
 fi

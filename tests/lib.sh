@@ -151,15 +151,19 @@ skip_without_worker() {
 }
 
 # devnet_start OUT LOG [ARGS...]: `$phx devnet --json ARGS` in the background
-# (its pid in $pid), endpoints to OUT, log to LOG; waits up to 120 s for OUT,
-# returns 1 early if the devnet dies first.
+# (its pid in $pid), endpoints to OUT, log to LOG; waits for OUT to be written
+# (up to 300 s: the devnet bounds each step of its start itself and says why it
+# gave up), returns 1 early if the devnet dies first. OUT is removed before the
+# start: the shell's redirection truncates it only once the background child
+# runs, and an OUT left by an earlier step would read as written before that.
 devnet_start() {
     _out=$1
     _log=$2
     shift 2
+    rm -f "$_out"
     "$phx" devnet --json "$@" >"$_out" 2>"$_log" &
     pid=$!
-    _n=1200
+    _n=3000
     while [ $_n -gt 0 ]; do
         [ -s "$_out" ] && return 0
         kill -0 $pid 2>/dev/null || return 1
@@ -167,6 +171,27 @@ devnet_start() {
         _n=$((_n - 1))
     done
     return 1
+}
+
+# gov_pass KEYFILE TARGET SIGNATURE ARGS DESCRIPTION: one governance vote on a
+# devnet, start to end (propose, vote for with KEYFILE's votes, queue, execute),
+# waiting by the wall clock for the times the proposal names (the devnet's
+# voting delay, period and timelock delay are seconds on PHA's timestamp
+# clock). Returns 0 when the proposal is Executed, else 1 with the step named.
+gov_pass() {
+    _k=$1
+    "$phx" gov propose --target "$2" --call "$3" --args "$4" --description "$5" \
+        --key-file "$_k" --json >"$tmp/.gov.json" 2>"$tmp/.gov.err" || { cat "$tmp/.gov.err"; return 1; }
+    _id=$(json "$tmp/.gov.json" "['id']")
+    "$phx" gov status "$_id" --json >"$tmp/.gov.st" || return 1
+    _past() { while [ "$(date +%s)" -le "$1" ]; do sleep 0.3; done; sleep 1; }
+    _past "$(json "$tmp/.gov.st" "['snapshot']")"
+    "$phx" gov vote "$_id" for --key-file "$_k" >/dev/null || { echo "gov_pass: vote"; return 1; }
+    _past "$(json "$tmp/.gov.st" "['deadline']")"
+    "$phx" gov queue "$_id" --key-file "$_k" --json >"$tmp/.gov.q" || { echo "gov_pass: queue"; return 1; }
+    _past "$(json "$tmp/.gov.q" "['eta']")"
+    "$phx" gov execute "$_id" --key-file "$_k" >/dev/null || { echo "gov_pass: execute"; return 1; }
+    "$phx" gov status "$_id" | grep -q "^proposal $_id: Executed"
 }
 
 # expect_error RC PATTERN -- ARGS...: `$PHX ARGS` with bad input exits RC with

@@ -1,5 +1,6 @@
 // bench/ai driver: see run.sh. argv: PHX MODEL TOKENS ROUNDS
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -9,6 +10,7 @@ const PROMPT = 'Write a short story about a lighthouse keeper who finds a messag
 const mods = process.env.PHX_NODE_MODULES;
 const { getLlama } = await import(pathToFileURL(path.join(mods, 'node-llama-cpp', 'dist', 'index.js')).href);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
+const load0 = os.loadavg()[0]; // other work on the machine skews both sides
 
 async function peerRun(m) {
     const ctx = await m.createContext({ contextSize: 1024, threads: THREADS, sequences: 1 });
@@ -78,7 +80,9 @@ try {
     await m.dispose();
 }
 const single = best.phx.tps;
-console.log(`model ${path.basename(model)}, ${N} tokens, ${THREADS} threads, best of ${ROUNDS}`);
+const load = os.loadavg()[0];
+console.log(`model ${path.basename(model)}, ${N} tokens, ${THREADS} threads, best of ${ROUNDS}; ` +
+            `${os.cpus().length} CPUs, load average ${load0.toFixed(1)} at start, ${load.toFixed(1)} at end`);
 console.log(`node-llama-cpp   ${best.peer.tps.toFixed(1)} tok/s   first token ${best.peer.ttft.toFixed(1)} ms`);
 console.log(`phx infer        ${single.toFixed(1)} tok/s   first token ${best.phx.ttft.toFixed(1)} ms (over HTTP, SSE)`);
 console.log(`tokens/s ratio phx/node-llama-cpp: ${(single / best.peer.tps).toFixed(3)}`);

@@ -3,8 +3,10 @@
 # thread count, in one run: generation tokens/s (ratio), the time to first token
 # phx infer adds over node-llama-cpp (HTTP, JSON, signing), and the aggregate
 # tokens/s of 4 concurrent streams against one (batched decoding). A benchmark:
-# it prints, it never fails. Without --model it makes the tiny random test model
-# (tests/infer/make_model.js), whose speed says little about a real model's.
+# it prints, it never fails. Without MODEL it makes a random model with the real
+# qwen2 vocabulary (tests/infer/make_model.js), 384 wide and 6 layers deep
+# (~270 MB, F32): big enough that decoding, not HTTP, sets the pace, small
+# enough to make in seconds. Its words are noise; its arithmetic is real.
 # Usage: bench/ai/run.sh BUILD_DIR [MODEL.gguf] [TOKENS] [ROUNDS]
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 model=${2:-}
 if [ -z "$model" ]; then
     if [ -z "$vocab" ]; then echo "bench/ai: no vocabulary file in $build/llama-release"; exit 0; fi
-    model="$tmp/tiny.gguf"
-    node "$root/tests/infer/make_model.js" "$vocab" "$model" || exit 0
+    model="$tmp/bench.gguf"
+    node "$root/tests/infer/make_model.js" "$vocab" "$model" --embd 384 --layers 6 --ff 1024 || exit 0
 fi
 PHX_HOME="$tmp" node "$here/bench_ai.mjs" "$phx" "$model" "${3:-128}" "${4:-3}" || true

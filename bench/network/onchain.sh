@@ -52,7 +52,7 @@ sent=$(date +%s)
 # Wait for every request to settle (or 10 minutes past the last send).
 while [ $(( $(date +%s) - sent )) -lt 600 ]; do
     done_n=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
         python3 -c "import json,sys; print(sum(1 for l in json.load(sys.stdin) if $first <= int(l['topics'][1],16) <= $last))")
     [ "$done_n" -ge "$n" ] && break
     sleep 2
@@ -61,7 +61,7 @@ end=$(date +%s)
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
     'Requested(uint256 indexed,bytes32 indexed,address indexed,bytes32,uint256,uint32,uint8,uint64,bytes)' --json >"$tmp/req.json"
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-    'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json >"$tmp/ful.json"
+    'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
 python3 - "$tmp/req.json" "$tmp/ful.json" "$first" "$last" "$rpc" "$cast" "$n" "$start" "$sent" "$end" "$direct_ms" <<'EOF'
 import json, subprocess, sys
 req, ful = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))

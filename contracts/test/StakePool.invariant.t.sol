@@ -92,12 +92,12 @@ contract StakeHandler {
         uint256 rid = nextRequest++;
         bytes32 a = keccak256(abi.encode("a", rid));
         bytes32 b = keccak256(abi.encode("b", rid));
-        bytes memory sa = _sig(jobs.resultDigest(rid, bytes32(0), bytes32(0), a));
-        bytes memory sb = _sig(jobs.resultDigest(rid, bytes32(0), bytes32(0), b));
+        bytes memory sa = _sig(jobs.resultDigest(rid, bytes32(0), bytes32(0), true, a));
+        bytes memory sb = _sig(jobs.resultDigest(rid, bytes32(0), bytes32(0), false, b));
         uint256[4] memory before;
         for (uint256 i = 0; i < 4; i++) before[i] = _value(actors[i]);
         StakePool.Pool memory p = stake.pool(pid);
-        uint256 amount = stake.reportEquivocation(worker, rid, bytes32(0), bytes32(0), a, sa, b, sb);
+        uint256 amount = stake.reportEquivocation(worker, rid, bytes32(0), bytes32(0), true, a, sa, false, b, sb);
         slashes++;
         for (uint256 i = 0; i < 4; i++) {
             uint256 want = p.totalStake == 0 ? 0 : before[i] * (p.totalStake - amount) / p.totalStake;

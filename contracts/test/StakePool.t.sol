@@ -91,25 +91,30 @@ contract StakePoolTest is Fixture {
         bytes32 code = keccak256("code");
         bytes32 outA = keccak256("a");
         bytes32 outB = keccak256("b");
-        bytes memory sigA = sig(WORKER_SK, jobs.resultDigest(7, cid, code, outA));
-        bytes memory sigB = sig(WORKER_SK, jobs.resultDigest(7, cid, code, outB));
+        bytes memory sigA = sig(WORKER_SK, jobs.resultDigest(7, cid, code, true, outA));
+        bytes memory sigB = sig(WORKER_SK, jobs.resultDigest(7, cid, code, true, outB));
 
         // The same output twice, or a signature over another request, proves nothing.
         vm.expectRevert(StakePool.NotEquivocation.selector);
-        stake.reportEquivocation(worker, 7, cid, code, outA, sigA, outA, sigA);
+        stake.reportEquivocation(worker, 7, cid, code, true, outA, sigA, true, outA, sigA);
         vm.expectRevert(StakePool.NotEquivocation.selector);
-        stake.reportEquivocation(worker, 8, cid, code, outA, sigA, outB, sigB);
+        stake.reportEquivocation(worker, 8, cid, code, true, outA, sigA, true, outB, sigB);
+
+        // An error and an output for one request are two results as well; the
+        // ok flag is signed, so a flipped flag does not recover to the worker.
+        vm.expectRevert(StakePool.NotEquivocation.selector);
+        stake.reportEquivocation(worker, 7, cid, code, true, outA, sigA, false, outA, sigA);
 
         address reporter = address(0x5EE);
         vm.prank(reporter);
-        uint256 amount = stake.reportEquivocation(worker, 7, cid, code, outA, sigA, outB, sigB);
+        uint256 amount = stake.reportEquivocation(worker, 7, cid, code, true, outA, sigA, true, outB, sigB);
         assertEq(amount, 40 ether, "10 % of the pool");
         assertEq(token.balanceOf(reporter), 20 ether, "reporter half");
         assertEq(token.balanceOf(treasury), 20 ether, "treasury rest");
         assertEq(stake.sharesValue(pid, 300 ether), 270 ether, "active shares lost 10 %");
         assertEq(registry.activeOperatorOf(worker), address(0), "worker invalidated");
         vm.expectRevert(StakePool.AlreadySlashed.selector);
-        stake.reportEquivocation(worker, 7, cid, code, outA, sigA, outB, sigB);
+        stake.reportEquivocation(worker, 7, cid, code, true, outA, sigA, true, outB, sigB);
 
         vm.warp(block.timestamp + UNBONDING);
         vm.prank(alice);
@@ -171,14 +176,21 @@ contract JobsFeesToPoolTest is Fixture {
         vm.stopPrank();
         bytes memory out = "out";
         bytes[] memory sigs = new bytes[](1);
-        sigs[0] = sig(WORKER_SK, jobs.resultDigest(rid, cid, code, keccak256(out)));
+        sigs[0] = sig(WORKER_SK, jobs.resultDigest(rid, cid, code, true, keccak256(out)));
         uint256 opBefore = token.balanceOf(operator);
         vm.prank(vm.addr(WORKER_SK));
-        jobs.fulfill(rid, out, sigs);
+        jobs.fulfill(rid, true, out, sigs);
         assertEq(token.balanceOf(operator), opBefore, "fee did not bypass the pool");
         // 1 PHA: 20 % commission, the rest 1:3 between operator's and alice's shares.
-        assertEq(stake.pendingRewards(1, operator), 0.2 ether + 0.2 ether, "operator");
+        // Jobs keeps 1 wei of it as a marker, so the commission rounds down by one.
+        assertEq(stake.pendingRewards(1, operator), 0.2 ether - 1 + 0.2 ether, "operator");
         assertEq(stake.pendingRewards(1, alice), 0.6 ether, "alice");
-        assertEq(token.balanceOf(address(jobs)), 0, "escrow settled");
+        // Jobs holds the fee for the pool until the pool collects it.
+        assertEq(jobs.feesOwed(operator), 1 ether, "owed to the pool");
+        assertEq(stake.uncollectedFees(1), 1 ether - 1, "all but the 1-wei marker");
+        vm.prank(alice);
+        assertEq(stake.claim(1), 0.6 ether, "claim collects first");
+        assertEq(token.balanceOf(address(jobs)), 1, "escrow settled but the marker");
+        assertEq(stake.pendingRewards(1, operator), 0.4 ether - 1, "operator, after the collection");
     }
 }

@@ -10,30 +10,30 @@
 //   - the oracle's input is ABI-encoded (abi.encode(pair)), never text glued
 //     together, and the pair is checked here ("BASE/QUOTE", A-Z and 0-9), so no
 //     caller can add fields such as a price source of their choosing;
-//   - the callback is taken only from Jobs and only for a request made here.
+//   - the callback is taken only from Jobs (PhxConsumer) and only for a request
+//     made here; a failed run (ok false) is recorded as an error, never stored
+//     as a price.
 pragma solidity ^0.8.24;
 
-import {IERC20, IJobs, IPhxConsumer} from "../../contracts/IPhx.sol";
+import {IERC20, IJobs} from "../../contracts/IPhx.sol";
+import {PhxConsumer} from "../../contracts/PhxConsumer.sol";
 
-contract PriceConsumer is IPhxConsumer {
-    IJobs public immutable jobs;
-    IERC20 public immutable token;
+contract PriceConsumer is PhxConsumer {
     bytes32 public immutable oracle; // the TEE contract id (phx deploy)
     bytes public lastAnswer;         // the oracle's JSON output
+    bytes public lastError;          // the oracle's error, when its run failed
     uint256 public lastRequestId;
     mapping(uint256 => bool) public pending; // requests made here, not yet answered
 
     event PriceRequested(uint256 indexed requestId, address indexed payer, string pair);
     event PriceReceived(uint256 indexed requestId, bytes answer);
+    event PriceFailed(uint256 indexed requestId, bytes reason);
 
-    error OnlyJobs();
     error UnknownRequest(uint256 requestId);
     error BadPair();
     error TransferFailed();
 
-    constructor(IJobs jobs_, IERC20 token_, bytes32 oracle_) {
-        jobs = jobs_;
-        token = token_;
+    constructor(IJobs jobs_, IERC20 token_, bytes32 oracle_) PhxConsumer(jobs_, token_) {
         oracle = oracle_;
     }
 
@@ -59,20 +59,22 @@ contract PriceConsumer is IPhxConsumer {
         if (!validPair(pair)) revert BadPair();
         if (!token.transferFrom(msg.sender, address(this), maxFee)) revert TransferFailed();
         uint256 before = token.balanceOf(address(this));
-        if (!token.approve(address(jobs), maxFee)) revert TransferFailed();
-        id = jobs.request(oracle, abi.encode(pair), maxFee, 200000, 1);
-        if (!token.approve(address(jobs), 0)) revert TransferFailed();
+        id = _sendRequest(oracle, abi.encode(pair), maxFee, 200000, 1);
         uint256 spent = before - token.balanceOf(address(this));
         if (maxFee > spent && !token.transfer(msg.sender, maxFee - spent)) revert TransferFailed();
         pending[id] = true;
         emit PriceRequested(id, msg.sender, pair);
     }
 
-    function phxCallback(uint256 requestId, bytes calldata output) external {
-        if (msg.sender != address(jobs)) revert OnlyJobs();
+    function _fulfill(uint256 requestId, bool ok, bytes calldata output) internal override {
         if (!pending[requestId]) revert UnknownRequest(requestId);
         delete pending[requestId];
         lastRequestId = requestId;
+        if (!ok) {
+            lastError = output;
+            emit PriceFailed(requestId, output);
+            return;
+        }
         lastAnswer = output;
         emit PriceReceived(requestId, output);
     }

@@ -42,7 +42,18 @@ typedef struct {
     phx_u256_t price_per_call;
     phx_u256_t price_per_cpu_ms;
     uint64_t payment_notice_s; /* Payments: withdrawal notice; default 86400 */
+    uint64_t unbonding_s;       /* StakePool: withdrawal delay; default 7 days */
+    uint16_t slash_bps;         /* StakePool: pool share per equivocation; default 1000 */
+    uint16_t reporter_bps;      /* StakePool: reporter's share of a slash; default 5000 */
+    uint64_t voting_delay;      /* PhxGovernor, seconds (PHA's clock); default 1 day */
+    uint64_t voting_period;     /* PhxGovernor, seconds; default 7 days */
+    uint64_t timelock_delay_s;  /* PhxTimelock: minimum delay; default 2 days */
+    uint16_t quorum_percent;    /* PhxGovernor: of the supply at the snapshot; default 4 */
 } phx_chain_params_t;
+
+/* Settings for a devnet: a whole vote and an unbonding in seconds (voting
+ * delay 1 s, period 4 s, timelock 2 s, unbonding 10 s). */
+void phx_chain_params_devnet(phx_chain_params_t *p);
 
 void phx_chain_params_default(phx_chain_params_t *p);
 
@@ -53,6 +64,9 @@ typedef struct {
     uint8_t token[20];
     uint8_t registry[20];
     uint8_t jobs[20];
+    uint8_t stake_pool[20];
+    uint8_t timelock[20];
+    uint8_t governor[20];
     uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
 } phx_chain_deployment_t;
 
@@ -60,14 +74,32 @@ typedef struct {
 bool phx_chain_has_payments(const phx_chain_deployment_t *d);
 
 /* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
- * timeout) and Payments(token, price_per_call, price_per_cpu_ms, notice) from
- * signer, waiting for each receipt. params NULL = defaults. */
+ * timeout), Payments(token, price_per_call, price_per_cpu_ms, notice),
+ * PhxTimelock, PhxGovernor(token, timelock) and StakePool (treasury:
+ * the timelock) from signer, waiting for each receipt, and wire them: the
+ * Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
+ * timelock's only proposer and canceller, anyone executes. The deployer stays
+ * the governor of every contract until phx_chain_handover. params NULL =
+ * defaults. */
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e);
 
+/* The governed contracts, in hand-over order: PhxToken (minting), Registry,
+ * Jobs, StakePool, Payments (when deployed), and any further contract with setGovernor(address). */
+size_t phx_chain_governed(const phx_chain_deployment_t *d, const uint8_t *out[], size_t cap);
+
+/* The deployer hands every governed contract (phx_chain_governed, plus the
+ * extra ones) to the timelock (setGovernor) and renounces its timelock admin
+ * role: from then on only a passed vote changes a governed parameter. Skips a
+ * contract whose governor is already the timelock, so it can be run again. */
+phx_err_t phx_chain_handover(phx_rpc_t *rpc, phx_signer_t *deployer,
+                             const phx_chain_deployment_t *d, const uint8_t (*extra)[20],
+                             size_t nextra, phx_error_t *e);
+
 /* Deployment file: {"chainId","block","deployer","contracts":{"PhxToken",
- * "Registry","Jobs","Payments"},"solc"} with EIP-55 addresses ("Payments" is
- * optional when read). *out is a new reference. */
+ * "Registry","Jobs","StakePool","PhxTimelock","PhxGovernor","Payments"},"solc"}
+ * with EIP-55 addresses ("Payments" is optional when read). *out is a new
+ * reference. */
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e);
 phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t *out,
@@ -120,10 +152,11 @@ void phx_chain_kms_admit_digest(uint64_t chain_id, const uint8_t registry[20],
 /* Jobs.domain = keccak256(abi.encode(keccak256("phx-result-v1"), chainId, jobs)). */
 void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t out[32]);
 
-/* What each worker signs (raw digest):
- * keccak256(domain || requestId || contractId || codeHash || keccak256(output)). */
+/* What each worker signs (raw digest): keccak256(domain || requestId ||
+ * contractId || codeHash || ok || keccak256(output)); ok false when the run
+ * failed and output is its error. */
 void phx_chain_result_digest(const uint8_t domain[32], uint64_t request_id,
-                             const uint8_t contract_id[32], const uint8_t code_hash[32],
+                             const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                              const uint8_t *output, size_t output_len, uint8_t out[32]);
 
 /* Jobs.contractId(owner, salt) = keccak256(abi.encode(owner, salt)). */
@@ -233,7 +266,7 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     "Requested(uint256 indexed requestId,bytes32 indexed contractId,address indexed requester,"    \
     "bytes32 codeHash,uint256 fee,uint32 callbackGasLimit,uint8 k,uint64 deadline,bytes input)"
 #define PHX_CHAIN_EV_FULFILLED                                                                     \
-    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,"            \
+    "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,bool ok,"    \
     "bool callbackOk,address[] operators,bytes output)"
 #define PHX_CHAIN_EV_REFUNDED                                                                      \
     "Refunded(uint256 indexed requestId,address indexed requester,uint256 fee)"
@@ -263,10 +296,10 @@ phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requeste
                                     phx_error_t *e);
 void phx_chain_requested_clear(phx_chain_requested_t *r);
 
-/* Jobs.fulfill(requestId, output, signatures) calldata; sigs are n 65-byte r||s||v. */
-phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output, size_t output_len,
-                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
-                                     phx_error_t *e);
+/* Jobs.fulfill(requestId, ok, output, signatures) calldata; sigs are n 65-byte r||s||v. */
+phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, bool ok, const uint8_t *output,
+                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
+                                     phx_buf_t *out, phx_error_t *e);
 
 /* ---- the network's transactions (each waits for its receipt) -------------------- */
 
@@ -321,9 +354,18 @@ phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, cons
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
                                     const uint8_t measurement[32], bool allowed, phx_error_t *e);
 
-/* Operator: approve the Registry for amount and bond it. */
-phx_err_t phx_chain_bond(phx_signer_t *operator_, const phx_chain_deployment_t *d,
-                         const phx_u256_t *amount, phx_error_t *e);
+/* Commission of a pool opened for an operator automatically: 10 %. */
+#define PHX_CHAIN_DEFAULT_COMMISSION_BPS 1000
+
+/* Operator: open its StakePool pool (commission_bps) unless it has one, approve
+ * the pool for amount and delegate amount to it; *pid (may be NULL) = the pool. */
+phx_err_t phx_chain_stake(phx_rpc_t *rpc, phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                          const phx_u256_t *amount, uint16_t commission_bps, uint64_t *pid,
+                          phx_error_t *e);
+
+/* StakePool.poolOf(operator): 0 when it has none. */
+phx_err_t phx_chain_pool_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                            const uint8_t operator_[20], uint64_t *pid, phx_error_t *e);
 
 /* Operator: Registry.registerWorker with the KMS's signature over
  * phx_chain_attest_digest(..., operator = this signer, ...). */
@@ -339,7 +381,7 @@ phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deploym
 
 /* Worker: Jobs.fulfill with n signatures. receipt may be NULL. */
 phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
-                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            uint64_t request_id, bool ok, const uint8_t *output, size_t output_len,
                             const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
                             phx_error_t *e);
 

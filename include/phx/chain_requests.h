@@ -46,6 +46,7 @@ typedef struct {
     int kind; /* PHX_CHAIN_JOBS_EV_* */
     uint64_t request_id;
     phx_chain_requested_t requested; /* REQUESTED only (owns its input) */
+    bool run_ok;                     /* FULFILLED: false when the TEE contract failed */
     bool callback_ok;                /* FULFILLED */
     uint8_t (*operators)[20];        /* FULFILLED: malloc'ed, operator_count of them */
     size_t operator_count;

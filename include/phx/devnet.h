@@ -3,7 +3,7 @@
  * chain), deploys the contracts once, starts one KMS, N workers and a gateway
  * as child processes of the given phx binary, all on loopback with the sim TEE,
  * does the governance a fresh chain needs (KMS listed, measurement allowed,
- * operators funded and bonded), and writes DIR/endpoints.json. */
+ * operators funded, each with a staked pool), and writes DIR/endpoints.json. */
 #ifndef PHX_DEVNET_H
 #define PHX_DEVNET_H
 
@@ -23,6 +23,7 @@ typedef struct {
     const char *node_modules;  /* where to search for anvil first; may be NULL */
     unsigned workers;          /* default 3 */
     unsigned block_time_s;     /* 0 = mine on every transaction */
+    bool no_handover;          /* keep the deployer as governor (no timelock hand-over) */
     uint64_t ready_timeout_ms; /* per process; default 60000 */
     bool restart;              /* phx_devnet_check restarts a KMS, worker or gateway that
                                   died (same arguments and port) instead of failing */
@@ -32,6 +33,11 @@ typedef struct {
      * or the KMS. */
     const char **allow_hosts;
     int nallow_hosts;
+    /* One inference endpoint (`phx infer`) serving this GGUF file on the
+     * devnet's sim TEE, NULL for none; every worker answers phx.ai.chat for
+     * infer_name (default "tiny") with it. */
+    const char *infer_model;
+    const char *infer_name;
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;
@@ -39,7 +45,8 @@ typedef struct phx_devnet phx_devnet_t;
 /* Bring everything up; on failure, whatever started is stopped again. The
  * endpoints document is also written to DIR/endpoints.json:
  * {"dir","rpc","chain_id","deployment":{...},"kms":{"url","address"},
- *  "workers":[{"url","operator",...}],"gateway","pids":{...}}. */
+ *  "workers":[{"url","operator",...}],"gateway","pids":{...}}, and with
+ * infer_model "infer":{"url","model","model_sha256","address",...}. */
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e);
 /* The endpoints document (owned by dn). */
 const json_t *phx_devnet_endpoints(const phx_devnet_t *dn);

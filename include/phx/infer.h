@@ -183,6 +183,50 @@ typedef struct {
 phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
                            phx_attest_result_t *ar, phx_error_t *e);
 
+/* Links 1 and 2 alone: the signed text names these bytes and the signature
+ * is the key the report names (ev->report is not otherwise checked). For a
+ * client that has checked the report once and caches it. */
+phx_err_t phx_infer_verify_answer(const phx_infer_evidence_t *ev, phx_error_t *e);
+/* Links 3 to 5 alone (request, response and signature unused): the report's
+ * quote, its report data, and the expected model and nonce. */
+phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
+                                  phx_attest_result_t *ar, phx_error_t *e);
+
+/* A receipt as phx_infer_client_chat returns it, inside doc (a contract's
+ * result, an on-chain output) or doc itself: the first object, depth first
+ * (at most 32 deep), with string request, response and signature and an
+ * object report; NULL when there is none. Borrowed from doc. */
+const json_t *phx_infer_receipt_find(const json_t *doc);
+
+/* ---- client: phx.ai.chat's worker side (src/infer/client.c) ---------------- */
+
+typedef struct {
+    /* "MODEL=URL" routes: the endpoint that serves MODEL (its base URL). */
+    const char *const *endpoints;
+    int nendpoints;
+    const uint8_t *root_der; /* trusted root (the sim root); NULL: Intel's */
+    size_t root_len;
+    const uint8_t *collateral; /* for the endpoints' quotes */
+    size_t collateral_len;
+} phx_infer_client_opts_t;
+
+typedef struct phx_infer_client phx_infer_client_t;
+
+phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *opts, phx_infer_client_t **out,
+                               phx_error_t *e);
+void phx_infer_client_free(phx_infer_client_t *c); /* accepts NULL */
+
+/* One chat completion for a contract (the shape of phx_sandbox_ai_fn; ctx is
+ * the client). Routes by request.model; the endpoint's report is fetched with
+ * a fresh nonce and checked (quote to the root, report data over its keys,
+ * model hash and the nonce) the first time, then cached; every answer's
+ * signature record is fetched and checked against the cached keys. *out:
+ * {text, finish_reason, model, id, usage, receipt}, where receipt holds the
+ * exact request and response bodies, the ECDSA signature record and the
+ * endpoint's report: what `phx infer verify --receipt` checks. */
+phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeout_ms, json_t **out,
+                                phx_error_t *e);
+
 #define PHX_INFER_SEAL_INFO "phx-infer-request-v1"
 #define PHX_INFER_REPLY_LABEL "phx-infer-reply-v1"
 

@@ -94,6 +94,24 @@ phx_err_t phx_js_run(phx_js_engine_t *eng, const phx_js_call_t *call, phx_js_res
                      phx_error_t *e);
 void phx_js_result_free(phx_js_result_t *res);
 
+/* Source flavors: code written for another runtime, run unchanged. "phx" (the
+ * default) is the source as it is; "chainlink-functions" is a Chainlink
+ * Functions source (top-level return and await; args, bytesArgs, secrets,
+ * Functions.makeHttpRequest/encodeUint256/encodeInt256/encodeString; the
+ * returned bytes are the output), wrapped into a module on the same first
+ * line, so line numbers stay the user's. The wrapped text is what is hashed,
+ * deployed and run. Appends to out (the caller frees it); PHX_ERR_INVALID for
+ * an unknown flavor. */
+/* The user's file and line of line:column (1-based line) of a bundle that
+ * carries an inline source map (`phx build`); PHX_ERR_NOT_FOUND when it has
+ * none or none for that line, PHX_ERR_INVALID for a malformed one. */
+phx_err_t phx_js_sourcemap_lookup(const char *src, size_t len, unsigned line, unsigned column,
+                                  char *file, size_t file_cap, unsigned *orig_line, phx_error_t *e);
+
+bool phx_js_flavor_known(const char *flavor);
+phx_err_t phx_js_flavor_wrap(const char *flavor, const uint8_t *src, size_t len, phx_buf_t *out,
+                             phx_error_t *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "phx/core.h"
 
 #ifdef __cplusplus
@@ -28,6 +30,7 @@ typedef struct {
     uint64_t request_timeout_ms; /* 10000 per request */
     uint64_t kv_write_bytes;     /* 16 MiB of kv values written per invocation */
     uint64_t kv_total_bytes;     /* 64 MiB: a contract's whole kv file */
+    uint32_t ai_tokens;          /* 1024 completion tokens over all phx.ai.chat calls */
 } phx_sandbox_limits_t;
 
 void phx_sandbox_limits_default(phx_sandbox_limits_t *l);
@@ -46,6 +49,21 @@ const char *phx_egress_classify(const struct sockaddr *sa, socklen_t len);
  * removed, lower-cased) and port; PHX_ERR_INVALID with a message otherwise. */
 phx_err_t phx_egress_allowance_parse(const char *s, char *host, size_t host_cap, uint16_t *port,
                                      phx_error_t *e);
+
+/* ---- AI inference (phx.ai.chat) ----------------------------------------------- */
+
+/* The service behind phx.ai.chat, supplied by whoever builds the pool (the
+ * worker and phx run hand it an infer client, docs/infer.md "AI for
+ * contracts"); the sandbox only applies the invocation's budgets. Called on the
+ * worker side, from the thread serving the invocation; several at once.
+ * request: {model, messages, max_tokens, temperature?, seed?}, already
+ * checked. timeout_ms: the time the invocation has left. On success *out is
+ * the object the contract receives (new reference); it must carry
+ * usage.completion_tokens, which the sandbox counts against ai_tokens. A
+ * deadline passed is PHX_ERR_TIMEOUT; anything else is a catchable error for
+ * the contract with e's message. */
+typedef phx_err_t (*phx_sandbox_ai_fn)(void *ctx, const json_t *request, uint64_t timeout_ms,
+                                       json_t **out, phx_error_t *e);
 
 /* ---- pool ------------------------------------------------------------------- */
 
@@ -94,6 +112,9 @@ typedef struct {
     int warm_max;                      /* idle warm processes kept, all contracts: 0 means 16 */
     uint32_t warm_uses;                /* invocations before a warm process is recycled: 0: 256 */
     uint32_t warm_idle_ms;             /* an idle warm process is recycled after: 0: 30000 */
+    /* phx.ai.chat; NULL: the call fails with "no AI endpoint configured". */
+    phx_sandbox_ai_fn ai_chat;
+    void *ai_ctx;
 } phx_sandbox_config_t;
 
 typedef struct phx_sandbox_pool phx_sandbox_pool_t;

@@ -10,6 +10,7 @@
 #include "phx/core.h"
 #include "phx/evm.h"
 #include "phx/json.h"
+#include "phx/sandbox.h"
 #include "phx/tee.h"
 
 #ifdef __cplusplus
@@ -21,9 +22,9 @@ extern "C" {
 /* Jobs.resultDigest with a full uint256 request id (chain.h's takes a
  * uint64, enough for Jobs, not for direct-call ids); domain from
  * phx_chain_jobs_domain: keccak256(abi.encode(domain, request_id, contract_id,
- * code_hash, keccak256(output))). request_id is a uint256, big-endian. */
+ * code_hash, ok, keccak256(output))). request_id is a uint256, big-endian. */
 void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
-                       const uint8_t contract_id[32], const uint8_t code_hash[32],
+                       const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                        const uint8_t *output, size_t output_len, uint8_t digest[32]);
 
 /* A direct (off-chain) call has no Jobs request id; it uses
@@ -44,6 +45,7 @@ typedef struct {
     uint8_t contract_id[32];
     uint8_t code_hash[32];
     uint8_t input_hash[32]; /* keccak256 of the input bytes as the worker received them */
+    bool ok;                /* the run succeeded; false: output is its error ({"error":...}) */
     phx_buf_t output;
     uint8_t worker[20];
     uint64_t timestamp;    /* unix seconds at signing */
@@ -237,6 +239,11 @@ typedef struct {
      * plus half the direct slots left), so an owner with many contracts
      * cannot hold every slot either. */
     unsigned max_per_owner;
+    /* phx.ai.chat (sandbox.h): the service that answers it, NULL for none;
+     * completion tokens per invocation (0: the sandbox default). */
+    phx_sandbox_ai_fn ai_chat;
+    void *ai_ctx;
+    uint32_t ai_tokens;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -296,9 +296,9 @@ void phx_chain_requested_clear(phx_chain_requested_t *r)
     r->input_len = 0;
 }
 
-phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output, size_t output_len,
-                                     const uint8_t (*sigs)[65], size_t n, phx_buf_t *out,
-                                     phx_error_t *e)
+phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, bool ok, const uint8_t *output,
+                                     size_t output_len, const uint8_t (*sigs)[65], size_t n,
+                                     phx_buf_t *out, phx_error_t *e)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
@@ -306,11 +306,11 @@ phx_err_t phx_chain_fulfill_calldata(uint64_t request_id, const uint8_t *output,
             json_decref(list);
             list = NULL;
         }
-    json_t *args =
-        list ? json_pack("[I,o,o]", (json_int_t)request_id, phx_json_hex(output, output_len), list)
-             : NULL;
+    json_t *args = list ? json_pack("[I,b,o,o]", (json_int_t)request_id, ok,
+                                    phx_json_hex(output, output_len), list)
+                        : NULL;
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "fulfill calldata");
-    phx_err_t err = phx_chain_calldata("fulfill(uint256,bytes,bytes[])", args, out, e);
+    phx_err_t err = phx_chain_calldata("fulfill(uint256,bool,bytes,bytes[])", args, out, e);
     json_decref(args);
     return err;
 }

@@ -144,15 +144,16 @@ void phx_chain_jobs_domain(uint64_t chain_id, const uint8_t jobs[20], uint8_t ou
 }
 
 void phx_chain_result_digest(const uint8_t domain[32], uint64_t request_id,
-                             const uint8_t contract_id[32], const uint8_t code_hash[32],
+                             const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                              const uint8_t *output, size_t output_len, uint8_t out[32])
 {
-    uint8_t w[5][32];
+    uint8_t w[6][32];
     memcpy(w[0], domain, 32);
     word_u64(w[1], request_id);
     memcpy(w[2], contract_id, 32);
     memcpy(w[3], code_hash, 32);
-    phx_keccak256(output, output_len, w[4]);
+    word_u64(w[4], ok ? 1 : 0);
+    phx_keccak256(output, output_len, w[5]);
     phx_keccak256(w, sizeof w, out);
 }
 

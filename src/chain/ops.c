@@ -1,6 +1,7 @@
 /* The transactions the network's daemons send, as typed C calls: governance
- * (KMS keys, measurements), operators (bond, register workers), contract owners
+ * (KMS keys, measurements), operators (stake in their pool, register workers), contract owners
  * (deploy a TEE contract) and workers (fulfil). Each waits for its receipt. */
+#include <stdio.h>
 #include <string.h>
 
 #include "phx/chain.h"
@@ -95,15 +96,45 @@ phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_depl
                json_pack("[o,b]", phx_json_hex(measurement, 32), allowed), NULL, e);
 }
 
-phx_err_t phx_chain_bond(phx_signer_t *operator_, const phx_chain_deployment_t *d,
-                         const phx_u256_t *amount, phx_error_t *e)
+phx_err_t phx_chain_pool_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                            const uint8_t operator_[20], uint64_t *pid, phx_error_t *e)
 {
+    json_t *args = json_pack("[o]", phx_json_hex(operator_, 20)), *ret = NULL;
+    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "poolOf: arguments");
     phx_err_t err =
-        run(operator_, d->token, "approve(address,uint256)",
-            json_pack("[o,o]", phx_json_hex(d->registry, 20), u256_json(amount)), NULL, e);
+        phx_chain_read(rpc, d->stake_pool, "poolOf(address)", args, "(uint256)", &ret, e);
+    json_decref(args);
+    phx_u256_t v;
+    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
+    if (!err && (!s || phx_u256_from_str(s, &v, NULL) || phx_u256_to_u64(&v, pid, NULL)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "poolOf: not a pool id");
+    json_decref(ret);
+    return err;
+}
+
+phx_err_t phx_chain_stake(phx_rpc_t *rpc, phx_signer_t *operator_, const phx_chain_deployment_t *d,
+                          const phx_u256_t *amount, uint16_t commission_bps, uint64_t *pid,
+                          phx_error_t *e)
+{
+    uint8_t me[20];
+    uint64_t id = 0;
+    phx_signer_address(operator_, me);
+    phx_err_t err = phx_chain_pool_of(rpc, d, me, &id, e);
+    if (!err && id == 0 &&
+        !(err = run(operator_, d->stake_pool, "createPool(uint16)",
+                    json_pack("[I]", (json_int_t)commission_bps), NULL, e)))
+        err = phx_chain_pool_of(rpc, d, me, &id, e);
     if (err) return err;
-    return run(operator_, d->registry, "bond(uint256)", json_pack("[o]", u256_json(amount)), NULL,
-               e);
+    char pid_s[24];
+    snprintf(pid_s, sizeof pid_s, "%llu", (unsigned long long)id);
+    if ((err = run(operator_, d->token, "approve(address,uint256)",
+                   json_pack("[o,o]", phx_json_hex(d->stake_pool, 20), u256_json(amount)), NULL,
+                   e)) ||
+        (err = run(operator_, d->stake_pool, "delegate(uint256,uint256)",
+                   json_pack("[s,o]", pid_s, u256_json(amount)), NULL, e)))
+        return err;
+    if (pid) *pid = id;
+    return PHX_OK;
 }
 
 phx_err_t phx_chain_register_worker(phx_signer_t *operator_, const phx_chain_deployment_t *d,
@@ -135,12 +166,13 @@ phx_err_t phx_chain_deploy_contract(phx_signer_t *owner, const phx_chain_deploym
 }
 
 phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *d,
-                            uint64_t request_id, const uint8_t *output, size_t output_len,
+                            uint64_t request_id, bool ok, const uint8_t *output, size_t output_len,
                             const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
                             phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
-    phx_err_t err = phx_chain_fulfill_calldata(request_id, output, output_len, sigs, n, &data, e);
+    phx_err_t err =
+        phx_chain_fulfill_calldata(request_id, ok, output, output_len, sigs, n, &data, e);
     if (!err) {
         err = phx_chain_send(worker, d->jobs, data.ptr, data.len, 0, receipt, e);
         if (err) phx_error_wrap(e, err, "fulfill(%llu)", (unsigned long long)request_id);

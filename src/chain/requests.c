@@ -100,7 +100,8 @@ static phx_err_t parse_fulfilled(const phx_evm_log_t *log, phx_chain_jobs_event_
     phx_abi_value_t *v = NULL;
     phx_err_t err = phx_abi_decode_log(PHX_CHAIN_EV_FULFILLED, false, log, &v, e);
     if (err) return err;
-    const phx_abi_value_t *ops = v->count == 6 ? &v->items[4] : NULL;
+    /* requestId, submitter, outputHash, ok, callbackOk, operators, output */
+    const phx_abi_value_t *ops = v->count == 7 ? &v->items[5] : NULL;
     if (!ops) {
         err = phx_fail(e, PHX_ERR_INVALID, "Fulfilled: %zu fields", v->count);
     } else if (ops->count && !(out->operators = malloc(ops->count * 20))) {
@@ -109,7 +110,8 @@ static phx_err_t parse_fulfilled(const phx_evm_log_t *log, phx_chain_jobs_event_
         for (size_t i = 0; i < ops->count; i++)
             memcpy(out->operators[i], ops->items[i].word + 12, 20);
         out->operator_count = ops->count;
-        out->callback_ok = v->items[3].word[31] != 0;
+        out->run_ok = v->items[3].word[31] != 0;
+        out->callback_ok = v->items[4].word[31] != 0;
     }
     phx_abi_value_free(v);
     return err;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "phx/attest.h"
 #include "phx/core.h"
 #include "phx/json.h"
 
@@ -90,5 +91,45 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
 /* The devnet's endpoints.json: $PHX_HOME/endpoints.json, else
  * ~/.phx/devnet/endpoints.json. 0, or -1 when no path can be formed. */
 int cli_endpoints_path(char *out, size_t cap);
+
+/* phx.ai.chat for the sandbox (phx run, phx worker): an infer client over the
+ * "MODEL=URL" routes, trusting the sim platform in sim_dir (its root and
+ * collateral) when given, else Intel's root with the collateral file. Returns
+ * an exit code (0, or 2 with the message printed); *out stays NULL when no
+ * route was given. */
+struct phx_infer_client;
+int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
+                  const char *collateral_file, struct phx_infer_client **out);
+
+/* phx build (cmd_build.c): whether a contract needs bundling (a .ts file, or
+ * an import statement), and the bundle of file written to out (an ES module
+ * with an inline source map). Returns 0 or an exit code, the error printed. */
+bool cli_build_wanted(const char *file, const uint8_t *src, size_t len);
+int cli_build_bundle(const char *prefix, const char *file, const char *out);
+/* The same into code (appended; the caller frees it), through a file beside
+ * file that is removed again. */
+int cli_build_to_buffer(const char *prefix, const char *file, phx_buf_t *code);
+
+/* The trust of the verbs that verify quotes (verify, infer verify, chain
+ * admit-kms): which root a quote must chain to (Intel's, or with
+ * --trust-sim-root DIR the sim TEE platform's in DIR, for development
+ * networks) and, with --policy FILE, the TCB policy to apply. The options sit
+ * first in a verb's option array; its own enum continues from
+ * CLI_TRUST_NOPTS. */
+enum { CLI_TRUST_SIMROOT, CLI_TRUST_POLICY, CLI_TRUST_NOPTS };
+typedef struct {
+    phx_attest_verifier_t *verifier;
+    phx_attest_policy_doc_t *policy; /* NULL: the verifier's defaults */
+} cli_trust_t;
+/* Name --trust-sim-root, and --policy when with_policy, in opts[0 .. CLI_TRUST_NOPTS). */
+void cli_trust_opts(cli_opt_t *opts, bool with_policy);
+/* Build the verifier for sim_dir's root (NULL: Intel's) and load policy_file
+ * (NULL: none). Returns 0, or prints the problem and returns PHX_EXIT_USAGE;
+ * cli_trust_close(t) in every case. */
+int cli_trust_open(const char *prefix, const char *sim_dir, const char *policy_file,
+                   cli_trust_t *t);
+/* The policy to hand a check: NULL without --policy. */
+const phx_attest_policy_t *cli_trust_policy(const cli_trust_t *t);
+void cli_trust_close(cli_trust_t *t);
 
 #endif

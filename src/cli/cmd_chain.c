@@ -401,16 +401,15 @@ out:
 static int chain_admit_kms(int argc, char **argv)
 {
     const char *prefix = "phx chain admit-kms";
-    enum { DEPL, RPC, KEY, TRUST, POLICY, EXPECT, JSON, NOPTS };
+    enum { DEPL = CLI_TRUST_NOPTS, RPC, KEY, EXPECT, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [DEPL] = {.name = "deployment", .takes_value = true},
         [RPC] = {.name = "rpc", .takes_value = true},
         [KEY] = {.name = "key", .takes_value = true},
-        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
-        [POLICY] = {.name = "policy", .takes_value = true},
         [EXPECT] = {.name = "expect", .takes_value = true},
         [JSON] = {.name = "json"},
     };
+    cli_trust_opts(opts, true);
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
@@ -422,9 +421,7 @@ static int chain_admit_kms(int argc, char **argv)
     json_t *file = NULL;
     phx_rpc_t *rpc = NULL;
     phx_signer_t *signer = NULL;
-    phx_attest_verifier_t *verifier = NULL;
-    phx_attest_policy_doc_t *policy = NULL;
-    phx_buf_t root = PHX_BUF_INIT, policy_text = PHX_BUF_INIT;
+    cli_trust_t trust = {0};
     phx_chain_deployment_t dep;
     rc = PHX_EXIT_USAGE;
     if (!key_hex || phx_hex_decode_fixed(key_hex, sk, 32, &e)) {
@@ -446,24 +443,14 @@ static int chain_admit_kms(int argc, char **argv)
         cli_error(rc, prefix, "no --rpc and none in %s", path);
         goto out;
     }
-    if ((opts[TRUST].value && phx_tee_sim_read_root(opts[TRUST].value, &root, &e)) ||
-        phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &verifier, &e)) {
-        cli_error_e(rc, prefix, &e);
+    if (cli_trust_open(prefix, opts[CLI_TRUST_SIMROOT].value, opts[CLI_TRUST_POLICY].value, &trust))
         goto out;
-    }
-    if (opts[POLICY].value &&
-        (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
-         phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
     rc = PHX_EXIT_FAIL;
     if (phx_rpc_open(url, NULL, &rpc, &e) || phx_signer_open(rpc, sk, NULL, &signer, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    phx_kms_attest_t attest = {.verifier = verifier,
-                               .policy = policy ? phx_attest_policy_doc_get(policy) : NULL};
+    phx_kms_attest_t attest = {.verifier = trust.verifier, .policy = cli_trust_policy(&trust)};
     phx_kms_admit_opts_t ao = {.kms_url = args.pos[0],
                                .expect_kms = opts[EXPECT].value ? expect : NULL,
                                .governor = signer,
@@ -494,10 +481,7 @@ out:
     phx_secure_zero(sk, sizeof sk);
     phx_signer_close(signer);
     phx_rpc_close(rpc);
-    phx_attest_verifier_free(verifier);
-    phx_attest_policy_free(policy);
-    phx_buf_free(&policy_text);
-    phx_buf_free(&root);
+    cli_trust_close(&trust);
     json_decref(file);
     cli_opts_free(opts, NOPTS);
     return rc;

@@ -23,6 +23,9 @@ static const char help[] =
     "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
     "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
+    "  --no-handover     keep anvil's first account as governor of every contract\n"
+    "                    (tests that act as governance directly); by default the\n"
+    "                    timelock governs and only a vote (phx gov) changes them\n"
     "  --restart         start a KMS, worker or gateway that dies again, on the same\n"
     "                    port (for crash tests); without it the devnet stops\n"
     "  --allow-host HOST:PORT\n"
@@ -31,6 +34,13 @@ static const char help[] =
     "                    passed to every worker). Nothing else on loopback is\n"
     "                    reachable: not the chain RPC, not the KMS, which the\n"
     "                    workers refuse as an allowance\n"
+    "  --infer-model FILE.gguf\n"
+    "                    also start one inference endpoint (`phx infer`) serving this\n"
+    "                    model on the devnet's sim TEE; every worker answers\n"
+    "                    contracts' phx.ai.chat for --infer-name with it, checking\n"
+    "                    its attestation (docs/infer.md). Off by default: loading a\n"
+    "                    model costs start-up time the other devnet uses do not need\n"
+    "  --infer-name NAME the model name contracts ask for (default tiny)\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -67,14 +77,17 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOPTS };
+    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOHAND, IMODEL, INAME, NOPTS };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
     opts[ANVIL] = (cli_opt_t){.name = "anvil", .takes_value = true};
     opts[BLOCK] = (cli_opt_t){.name = "block-time", .takes_value = true};
     opts[RESTART] = (cli_opt_t){.name = "restart"};
+    opts[NOHAND] = (cli_opt_t){.name = "no-handover"};
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
+    opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
+    opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -130,6 +143,22 @@ static int cmd_devnet(int argc, char **argv)
     o.anvil = opts[ANVIL].value;
     o.node_modules = nm;
     o.restart = opts[RESTART].seen;
+    o.no_handover = opts[NOHAND].seen;
+    char model[PATH_MAX];
+    if (opts[IMODEL].value) {
+        /* The children run elsewhere: give them the absolute path. */
+        if (!realpath(opts[IMODEL].value, model)) {
+            cli_error(PHX_EXIT_USAGE, prefix, "--infer-model %s: no such file", opts[IMODEL].value);
+            rc = PHX_EXIT_USAGE;
+            goto out;
+        }
+        o.infer_model = model;
+        o.infer_name = opts[INAME].value;
+    } else if (opts[INAME].value) {
+        cli_error(PHX_EXIT_USAGE, prefix, "--infer-name needs --infer-model");
+        rc = PHX_EXIT_USAGE;
+        goto out;
+    }
 
     /* The lock comes before anything touches DIR: a second devnet here must
      * leave the first one's endpoints.json and logs alone. */
@@ -152,6 +181,10 @@ static int cmd_devnet(int argc, char **argv)
             printf("  worker   %s\n",
                    json_string_value(json_object_get(json_array_get(ws, i), "url")));
         printf("  gateway  %s\n", json_string_value(json_object_get(ep, "gateway")));
+        const json_t *inf = json_object_get(ep, "infer");
+        if (inf)
+            printf("  infer    %s (model %s)\n", json_string_value(json_object_get(inf, "url")),
+                   json_string_value(json_object_get(inf, "model")));
         printf("endpoints: %s/endpoints.json; Ctrl-C stops everything\n", d.dir);
     }
 

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "phx/crypto.h"
 #include "phx/infer.h"
+#include "phx/tee.h"
 
 static const char help[] =
     "usage: phx infer --model FILE.gguf [options]\n\n"
@@ -48,7 +49,8 @@ static const char help[] =
 static const char verify_help[] =
     "usage: phx infer verify --request FILE --response FILE --signature FILE --report FILE\n"
     "                        --collateral FILE [--trust-sim-root DIR] [--model FILE.gguf |\n"
-    "                        --model-sha256 HEX] [--nonce HEX] [--now UNIX] [--json]\n\n"
+    "                        --model-sha256 HEX] [--nonce HEX] [--now UNIX] [--json]\n"
+    "       phx infer verify --receipt FILE [--collateral FILE] [--trust-sim-root DIR] ...\n\n"
     "Check a saved answer of a phx infer endpoint, link by link:\n"
     "  1. the signed text is sha256(request):sha256(response) of the two files (the\n"
     "     exact bytes sent and received);\n"
@@ -59,6 +61,11 @@ static const char verify_help[] =
     "  4. the quote's report data binds the report's keys, model hash and nonce;\n"
     "  5. the model is the one expected (--model hashes the file) and the report\n"
     "     answers the nonce the client sent (--nonce), when given.\n\n"
+    "--receipt FILE takes all four from a receipt as phx.ai.chat returns it\n"
+    "({request, response, text, signature, signing_algo, report, ...}): the file is\n"
+    "the receipt or any JSON holding one, such as a contract's result (the first\n"
+    "found, depth first). With --trust-sim-root and no --collateral, the sim\n"
+    "platform's own collateral is used.\n\n"
     "Exit status: 0 every link holds, 1 a link failed (printed), 2 unreadable input.\n";
 
 static int read_json_file(const char *prefix, const char *path, json_t **out)
@@ -72,47 +79,86 @@ static int cmd_infer_verify(int argc, char **argv)
 {
     const char *prefix = "phx infer verify";
     if (cli_wants_help(argc, argv)) return cli_help(verify_help);
-    enum { REQ, RESP, SIG, REP, COLL, ROOT, MODEL, MSHA, NONCE, NOW, JSON, NOPTS };
+    enum { REQ = CLI_TRUST_NOPTS, RESP, SIG, REP, COLL, MODEL, MSHA, NONCE, NOW, JSON, RECEIPT, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [REQ] = {.name = "request", .takes_value = true},
         [RESP] = {.name = "response", .takes_value = true},
         [SIG] = {.name = "signature", .takes_value = true},
         [REP] = {.name = "report", .takes_value = true},
         [COLL] = {.name = "collateral", .takes_value = true},
-        [ROOT] = {.name = "trust-sim-root", .takes_value = true},
         [MODEL] = {.name = "model", .takes_value = true},
         [MSHA] = {.name = "model-sha256", .takes_value = true},
         [NONCE] = {.name = "nonce", .takes_value = true},
         [NOW] = {.name = "now", .takes_value = true},
         [JSON] = {.name = "json"},
+        [RECEIPT] = {.name = "receipt", .takes_value = true},
     };
+    cli_trust_opts(opts, false);
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
     phx_error_t e = {0};
-    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, root = PHX_BUF_INIT,
-              model = PHX_BUF_INIT;
+    phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, model = PHX_BUF_INIT;
     json_t *sig = NULL, *rep = NULL;
-    phx_attest_verifier_t *v = NULL;
+    cli_trust_t trust = {0};
     uint8_t msha[32], nonce[32];
     phx_infer_evidence_t ev = {0};
     rc = PHX_EXIT_USAGE;
-    if (args.npos || !opts[REQ].value || !opts[RESP].value || !opts[SIG].value ||
-        !opts[REP].value || !opts[COLL].value) {
+    json_t *receipt_doc = NULL;
+    phx_tee_t *sim = NULL;
+    if (opts[RECEIPT].value) {
+        if (args.npos || opts[REQ].value || opts[RESP].value || opts[SIG].value ||
+            opts[REP].value) {
+            cli_error(rc, prefix,
+                      "--receipt replaces --request, --response, --signature, --report");
+            goto out;
+        }
+        if (read_json_file(prefix, opts[RECEIPT].value, &receipt_doc)) goto out;
+        const json_t *r = phx_infer_receipt_find(receipt_doc);
+        if (!r) {
+            cli_error(rc, prefix, "%s: no receipt in it ({request, response, signature, report})",
+                      opts[RECEIPT].value);
+            goto out;
+        }
+        const char *rq = json_string_value(json_object_get(r, "request"));
+        const char *rs = json_string_value(json_object_get(r, "response"));
+        phx_buf_append(&req, rq, json_string_length(json_object_get(r, "request")));
+        phx_buf_append(&resp, rs, json_string_length(json_object_get(r, "response")));
+        sig = json_incref((json_t *)r);
+        rep = json_incref(json_object_get(r, "report"));
+        if (!opts[COLL].value && opts[CLI_TRUST_SIMROOT].value) {
+            phx_tee_config_t tc = {.sim_dir = opts[CLI_TRUST_SIMROOT].value};
+            if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) ||
+                phx_tee_sim_collateral(sim, &coll, &e)) {
+                cli_error_e(rc, prefix, &e);
+                goto out;
+            }
+        } else if (!opts[COLL].value) {
+            cli_error(rc, prefix, "needs --collateral (or --trust-sim-root DIR)");
+            goto out;
+        } else if (phx_file_read(opts[COLL].value, &coll, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+    } else if (args.npos || !opts[REQ].value || !opts[RESP].value || !opts[SIG].value ||
+               !opts[REP].value || !opts[COLL].value) {
         cli_error(
             rc, prefix,
             "needs --request, --response, --signature, --report and --collateral (see --help)");
         goto out;
     }
-    if (phx_file_read(opts[REQ].value, &req, &e) || phx_file_read(opts[RESP].value, &resp, &e) ||
-        phx_file_read(opts[COLL].value, &coll, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    if ((rc = read_json_file(prefix, opts[SIG].value, &sig)) ||
-        (rc = read_json_file(prefix, opts[REP].value, &rep))) {
-        rc = PHX_EXIT_USAGE;
-        goto out;
+    if (!opts[RECEIPT].value) {
+        if (phx_file_read(opts[REQ].value, &req, &e) ||
+            phx_file_read(opts[RESP].value, &resp, &e) ||
+            phx_file_read(opts[COLL].value, &coll, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        if ((rc = read_json_file(prefix, opts[SIG].value, &sig)) ||
+            (rc = read_json_file(prefix, opts[REP].value, &rep))) {
+            rc = PHX_EXIT_USAGE;
+            goto out;
+        }
     }
     rc = PHX_EXIT_USAGE;
     if (opts[MODEL].value) {
@@ -136,14 +182,7 @@ static int cmd_infer_verify(int argc, char **argv)
         }
         ev.nonce = nonce;
     }
-    if (opts[ROOT].value && phx_tee_sim_read_root(opts[ROOT].value, &root, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
-    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &v, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
+    if (cli_trust_open(prefix, opts[CLI_TRUST_SIMROOT].value, NULL, &trust)) goto out;
     ev.request = req.ptr;
     ev.request_len = req.len;
     ev.response = resp.ptr;
@@ -154,7 +193,7 @@ static int cmd_infer_verify(int argc, char **argv)
     ev.collateral_len = coll.len;
     ev.now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : (int64_t)(phx_now_ms() / 1000);
     phx_attest_result_t ar;
-    phx_err_t err = phx_infer_verify(v, &ev, &ar, &e);
+    phx_err_t err = phx_infer_verify(trust.verifier, &ev, &ar, &e);
     if (err == PHX_ERR_INVALID || err == PHX_ERR_TRUNCATED) {
         cli_error_e(rc, prefix, &e);
         goto out;
@@ -171,13 +210,14 @@ static int cmd_infer_verify(int argc, char **argv)
                ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "");
     }
 out:
-    phx_attest_verifier_free(v);
+    cli_trust_close(&trust);
+    phx_tee_close(sim);
+    json_decref(receipt_doc);
     json_decref(sig);
     json_decref(rep);
     phx_buf_free(&req);
     phx_buf_free(&resp);
     phx_buf_free(&coll);
-    phx_buf_free(&root);
     phx_buf_free(&model);
     cli_opts_free(opts, NOPTS);
     return rc;

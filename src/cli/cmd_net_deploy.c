@@ -7,6 +7,7 @@
 #include "phx/chain.h"
 #include "phx/chain_owner.h"
 #include "phx/crypto.h"
+#include "phx/js.h"
 #include "phx/net.h"
 #include "phx/sandbox.h"
 #include "phx/worker.h"
@@ -25,7 +26,13 @@ static const char deploy_help[] =
     "With a chain (a devnet's endpoints file) the contract is also recorded on\n"
     "chain (Jobs.deployContract, or Jobs.updateContract for an update).\n"
     "Before anything leaves this machine the contract is compiled (not run) with\n"
-    "the engine the workers use; a syntax error is refused with its file and line.\n\n"
+    "the engine the workers use; a syntax error is refused with its file and line.\n"
+    "--flavor chainlink-functions deploys a Chainlink Functions source unchanged\n"
+    "(docs/js.md): it is wrapped into a module on its first line (line numbers\n"
+    "stay yours), and the wrapped text is what is hashed, recorded and run.\n"
+    "A .ts file, or one with import statements, is bundled first as `phx build`\n"
+    "does (npm imports included, errors at your file and line); the bundle is\n"
+    "what is hashed, recorded and run.\n\n"
     "Options:\n"
     "  --secret K=V        a secret the contract sees as ctx.secrets.K (repeatable)\n"
     "  --salt HEX          32-byte salt (default: random; the same salt updates)\n"
@@ -40,8 +47,9 @@ static const char deploy_help[] =
     "                      warm refuses a file that holds the directive\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
-    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\n"
-    "                      \"isolation\"}\n\n"
+    "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
+    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
+    "                      \"bundled\",\"isolation\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
     "(no owner key, or a contract that does not compile, among them).\n";
 
@@ -161,7 +169,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                                             : net_secrets_help;
     const char *prefix = prefixes[mode];
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, ISOLATION, NOPTS };
+    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, FLAVOR, ISOLATION, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [SECRET] = {.name = "secret", .takes_value = true, .repeatable = true},
         [SALT] = {.name = "salt", .takes_value = true},
@@ -171,6 +179,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         [GATEWAY] = {.name = "gateway", .takes_value = true},
         [KMS] = {.name = "kms-address", .takes_value = true},
         [JSON] = {.name = "json"},
+        [FLAVOR] = {.name = "flavor", .takes_value = true},
         [ISOLATION] = {.name = "isolation", .takes_value = true},
     };
     cli_args_t args;
@@ -184,6 +193,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     uint8_t salt[32], owner[20] = {0}, id[32], code_hash[32], sk[32] = {0};
     /* deploy FILE | update ID FILE | secrets set|rotate ID K=V... */
     const char *file = NULL, *id_arg = NULL;
+    bool built = false;
     const char **secret_kv = (const char **)opts[SECRET].values;
     int nsecret = opts[SECRET].nvalues;
     if (mode == NET_DEPLOY && args.npos == 1) {
@@ -198,6 +208,16 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         nsecret = args.npos - 2;
     } else {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "wrong arguments (see --help)");
+        goto out;
+    }
+    const char *flavor = opts[FLAVOR].value ? opts[FLAVOR].value : "phx";
+    if (!phx_js_flavor_known(flavor)) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--flavor: unknown \"%s\" (phx, chainlink-functions)", flavor);
+        goto out;
+    }
+    if (mode == NET_SECRETS && opts[FLAVOR].value) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--flavor is for deploy and update");
         goto out;
     }
     const char *iso = opts[ISOLATION].value;
@@ -219,9 +239,23 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     if (mode == NET_SECRETS) {
         if ((rc = fetch_deployed(prefix, &n, owner, id, salt, &code))) goto out;
         file = "the deployed code";
-    } else if (phx_file_read(file, &code, &e)) {
-        rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
-        goto out;
+    } else {
+        phx_buf_t raw = PHX_BUF_INIT;
+        phx_err_t err = phx_file_read(file, &raw, &e);
+        /* A .ts file or one with imports is bundled first (phx build): the
+         * bundle is the code that is hashed, recorded and sent. */
+        if (!err && cli_build_wanted(file, raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(prefix, file, &raw))) goto out;
+            built = true;
+        }
+        if (!err && raw.len && !memchr(raw.ptr, 0, raw.len))
+            err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &code, &e);
+        phx_buf_free(&raw);
+        if (err) {
+            rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+            goto out;
+        }
     }
     if (!code.len || memchr(code.ptr, 0, code.len)) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: empty or not text", file);
@@ -334,17 +368,19 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                        got_id ? got_id : "(none)", got_hash ? got_hash : "(none)", want_id,
                        want_hash);
     } else if (opts[JSON].seen) {
-        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s}", "id", want_id, "code_hash", want_hash,
-                              "owner", phx_json_hex(owner, 20), "on_chain", on_chain, "isolation",
-                              isolation_of(&code));
+        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s,s:b,s:s}", "id", want_id, "code_hash",
+                              want_hash, "owner", phx_json_hex(owner, 20), "on_chain", on_chain,
+                              "flavor", mode == NET_SECRETS ? "(unchanged)" : flavor, "bundled",
+                              built, "isolation", isolation_of(&code));
         cli_print_json(o);
         json_decref(o);
     } else {
         char oh[41];
         phx_hex_encode_to(oh, owner, 20);
         static const char *const done[] = {"deployed", "updated", "secrets set for"};
-        printf("%s %s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
-               done[mode], file, want_id, want_hash, oh, on_chain ? "yes (Jobs)" : "no");
+        printf("%s %s%s\n  id         %s\n  code hash  %s\n  owner      0x%s\n  on chain   %s\n",
+               done[mode], file, built ? " (bundled: phx build)" : "", want_id, want_hash, oh,
+               on_chain ? "yes (Jobs)" : "no");
         if (nsecret) printf("  secrets    %d, sealed to the contract key and this code\n", nsecret);
     }
     free(want_id);

@@ -32,11 +32,16 @@ static const char request_help[] =
     "  --timeout-s N       how long to wait for the fulfilment (default 120)\n"
     "  --no-wait           print the request id once it is on chain and stop\n"
     "  --key-file FILE     the requester's secp256k1 key, hex\n"
-    "  --json              print {\"request_id\",\"tx\",\"status\",\"output\",\"callback_ok\"}\n\n"
+    "  --json              print {\"request_id\",\"tx\",\"status\",\"ok\",\"output\",\n"
+    "                      \"callback_ok\"}\n\n"
     "The output is printed as the worker signed it: JSON text as it is, other\n"
-    "bytes as 0x hex.\n\n"
-    "Exit status: 0 fulfilled (or sent, with --no-wait), 1 refused, not\n"
-    "fulfilled in time, or refunded, 2 bad usage or input.\n";
+    "bytes as 0x hex. When the contract failed (threw, did not compile, ran out\n"
+    "of time) the request is still fulfilled, with ok false and the error as\n"
+    "its output: a consumer's phxCallback(requestId, false, error) sees it as an\n"
+    "error, and this command prints it as one and exits 1.\n\n"
+    "Exit status: 0 fulfilled with a result (or sent, with --no-wait), 1 refused,\n"
+    "not fulfilled in time, refunded, or the contract failed, 2 bad usage or\n"
+    "input.\n";
 
 static int parse_pos(const char *s, unsigned long long max, unsigned long long *out)
 {
@@ -47,7 +52,7 @@ static int parse_pos(const char *s, unsigned long long max, unsigned long long *
     return 0;
 }
 
-/* The Fulfilled event of request rid, from `from_block` on: output and
+/* The Fulfilled event of request rid, from `from_block` on: ok, output and
  * callbackOk as Jobs recorded them. */
 static int fulfilled_output(phx_rpc_t *rpc, const phx_chain_deployment_t *dep, uint64_t rid,
                             uint64_t from_block, json_t **out, phx_error_t *e)
@@ -212,6 +217,7 @@ static int cmd_request(int argc, char **argv)
             }
         }
     }
+    bool run_ok = true;
     /* The request reader's words (phx jobs, the console): one vocabulary. */
     const char *status_name = phx_chain_request_status_name(status);
     json_object_set_new(res, "status", json_string(status_name));
@@ -223,10 +229,14 @@ static int cmd_request(int argc, char **argv)
         bool text = hx && !phx_hex_decode(hx, &out, NULL) &&
                     !phx_json_parse((const char *)out.ptr, out.len, &chk, NULL);
         json_decref(chk);
+        run_ok = json_is_true(json_object_get(ev, "ok"));
+        json_object_set(res, "ok", json_object_get(ev, "ok"));
         json_object_set_new(res, "output", json_string(hx ? hx : "0x"));
         json_object_set(res, "callback_ok", json_object_get(ev, "callbackOk"));
         if (!opts[JSON].seen) {
-            if (text)
+            if (!run_ok)
+                printf("error      %.*s\n", (int)out.len, (const char *)out.ptr);
+            else if (text)
                 printf("output     %.*s\n", (int)out.len, (const char *)out.ptr);
             else
                 printf("output     %s  (bytes)\n", hx ? hx : "0x");
@@ -245,6 +255,10 @@ static int cmd_request(int argc, char **argv)
     else if (status != PHX_CHAIN_REQ_FULFILLED && status != PHX_CHAIN_REQ_CALLBACK_FAILED)
         rc = cli_error(PHX_EXIT_FAIL, prefix, "request #%llu ended %s", (unsigned long long)rid,
                        status_name);
+    else if (!run_ok)
+        rc = cli_error(PHX_EXIT_FAIL, prefix,
+                       "request #%llu: the contract failed; its error went on chain (ok false)",
+                       (unsigned long long)rid);
 out:
     phx_secure_zero(sk, sizeof sk);
     phx_evm_receipt_clear(&rcpt);

@@ -5,14 +5,26 @@
 #include <string.h>
 
 #include "cli.h"
+#include "phx/infer.h"
+#include "phx/js.h"
 #include "phx/sandbox.h"
 
 static const char help[] =
     "usage: phx run CONTRACT.js [--input JSON|@FILE] [--secret K=V]... [--allow-host "
     "HOST:PORT]...\n"
-    "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n\n"
+    "               [--cpu-ms N] [--mem-mb N] [--timeout-ms N] [--kv DIR] [--json]\n"
+    "               [--ai-endpoint MODEL=URL]... [--ai-trust-sim-root DIR | --ai-collateral "
+    "FILE]\n"
+    "               [--ai-tokens N]\n"
+    "               [--flavor phx|chainlink-functions]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
-    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n\n"
+    "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n"
+    "With --flavor chainlink-functions the file is a Chainlink Functions source\n"
+    "(top-level return and await; args and bytesArgs from --input, either an array\n"
+    "of args or {\"args\":[…],\"bytesArgs\":[…]}; secrets from --secret; Functions.*);\n"
+    "it runs wrapped exactly as `phx deploy --flavor chainlink-functions` deploys it,\n"
+    "and the bytes it returns are the output (printed as 0x hex).\n"
+    "A .ts file, or one with import statements, runs as its bundle (phx build).\n\n"
     "Options:\n"
     "  --input JSON|@FILE   the caller's input (JSON text, or @file holding it); default null\n"
     "  --secret K=V         a secret visible as ctx.secrets.K (repeatable)\n"
@@ -25,6 +37,14 @@ static const char help[] =
     "  --kv DIR             where the contract's kv state and the dev key live (default .phx-kv)\n"
     "  --contract-id ID     kv/key namespace (default: the code hash)\n"
     "  --no-jit             interpreter only\n"
+    "  --ai-endpoint MODEL=URL  answer phx.ai.chat for MODEL with the `phx infer` endpoint\n"
+    "                       at URL (repeatable); its attestation is checked on first use\n"
+    "                       and every answer's signature against it\n"
+    "  --ai-trust-sim-root DIR  endpoints' quotes verify to the sim platform in DIR (its\n"
+    "                       collateral too); development only\n"
+    "  --ai-collateral FILE collateral for the endpoints' quotes (Intel's root)\n"
+    "  --ai-tokens N        completion tokens phx.ai.chat may use in the run (default 1024)\n"
+    "  --flavor NAME        phx (default) or chainlink-functions (see above)\n"
     "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
     "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
 
@@ -64,6 +84,11 @@ static int cmd_run(int argc, char **argv)
         {.name = "contract-id", .takes_value = true},
         {.name = "no-jit"},
         {.name = "json"},
+        {.name = "ai-endpoint", .takes_value = true, .repeatable = true},
+        {.name = "ai-trust-sim-root", .takes_value = true},
+        {.name = "ai-collateral", .takes_value = true},
+        {.name = "ai-tokens", .takes_value = true},
+        {.name = "flavor", .takes_value = true},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *P = "phx run";
@@ -74,6 +99,7 @@ static int cmd_run(int argc, char **argv)
     const char **keys = NULL, **vals = NULL;
     char **kv_copies = NULL;
     phx_sandbox_pool_t *pool = NULL;
+    phx_infer_client_t *ai = NULL;
     phx_sandbox_result_t res = {0};
     phx_error_t e = {0};
     int nsec = 0;
@@ -83,9 +109,26 @@ static int cmd_run(int argc, char **argv)
         rc = cli_error(PHX_EXIT_USAGE, P, "expected one CONTRACT.js (see --help)");
         goto out;
     }
-    if (phx_file_read(args.pos[0], &src, &e)) {
-        rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+    const char *flavor = cli_opt(opts, nopts, "flavor")->value;
+    if (flavor && !phx_js_flavor_known(flavor)) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "--flavor: unknown \"%s\" (phx, chainlink-functions)",
+                       flavor);
         goto out;
+    }
+    {
+        phx_buf_t raw = PHX_BUF_INIT;
+        phx_err_t err = phx_file_read(args.pos[0], &raw, &e);
+        /* A .ts file or one with imports runs as its bundle (phx build). */
+        if (!err && cli_build_wanted(args.pos[0], raw.ptr, raw.len)) {
+            phx_buf_free(&raw);
+            if ((rc = cli_build_to_buffer(P, args.pos[0], &raw))) goto out;
+        }
+        if (!err) err = phx_js_flavor_wrap(flavor, raw.ptr, raw.len, &src, &e);
+        phx_buf_free(&raw);
+        if (err) {
+            rc = cli_error_e(PHX_EXIT_USAGE, P, &e);
+            goto out;
+        }
     }
     const char *in = cli_opt(opts, nopts, "input")->value;
     if (in && in[0] == '@') {
@@ -127,6 +170,22 @@ static int cmd_run(int argc, char **argv)
             goto out;
         }
         cfg.limits.wall_ms = v;
+    }
+    if ((s = cli_opt(opts, nopts, "ai-tokens")->value)) {
+        if (parse_u64(s, &v) || v > 1000000) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--ai-tokens: 1..1000000");
+            goto out;
+        }
+        cfg.limits.ai_tokens = (uint32_t)v;
+    }
+    cli_opt_t *aie = cli_opt(opts, nopts, "ai-endpoint");
+    if ((rc = cli_ai_client(P, aie->values, aie->nvalues,
+                            cli_opt(opts, nopts, "ai-trust-sim-root")->value,
+                            cli_opt(opts, nopts, "ai-collateral")->value, &ai)))
+        goto out;
+    if (ai) {
+        cfg.ai_chat = phx_infer_client_chat;
+        cfg.ai_ctx = ai;
     }
     cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
     cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
@@ -233,6 +292,7 @@ static int cmd_run(int argc, char **argv)
 out:
     phx_sandbox_result_free(&res);
     phx_sandbox_pool_free(pool);
+    phx_infer_client_free(ai);
     if (kv_copies) {
         for (int i = 0; kv_copies[i]; i++) {
             phx_secure_zero(kv_copies[i], strlen(kv_copies[i]));

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
+#include "phx/infer.h"
 #include "phx/tee.h"
 #include "phx/worker.h"
 
@@ -23,7 +24,12 @@ static const char help[] =
     "  7. the KMS that vouched for the worker was admitted (by governance or a\n"
     "     quorum of admitted KMS) and not revoked, and the quote recorded at its\n"
     "     admission verifies to the trusted root, binds its key in the KMS domain\n"
-    "     and shows a measurement governance still allows\n\n"
+    "     and shows a measurement governance still allows\n"
+    "  8. when the signed output holds an inference receipt (what phx.ai.chat returns),\n"
+    "     the endpoint signed sha256(request):sha256(response) of its exact bytes, and\n"
+    "     the report with it carries a quote that verifies to the same root and\n"
+    "     binds that key, the model's SHA-256 and the nonce (phx infer verify --help;\n"
+    "     not yet: the endpoint's registration on chain)\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
@@ -45,8 +51,15 @@ static int endpoints_path(const char *given, char *out, size_t cap)
     return cli_endpoints_path(out, cap);
 }
 
+/* The inference receipt a result's signed output carries (phx.ai.chat), and
+ * how its check went. */
+typedef struct {
+    bool present, ok;
+    char endpoint[64], model_sha256[80], error[256];
+} inference_t;
+
 static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,
-                        const phx_error_t *e, bool as_json)
+                        const phx_error_t *e, const inference_t *inf, bool as_json)
 {
     static const char *names[] = {"signature", "deployment",  "registered", "quote",
                                   "binding",   "measurement", "kms"};
@@ -68,6 +81,14 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
         if (rep->kms)
             json_object_set_new(o, "kms_admitted_by", phx_json_hex(rep->kms_admitted_by, 20));
         if (err) json_object_set_new(o, "error", json_string(e->message));
+        if (inf->present) {
+            json_object_set_new(steps, "inference", json_boolean(inf->ok));
+            json_object_set_new(o, "inference",
+                                json_pack("{s:b,s:s,s:s,s:s?}", "valid", inf->ok, "endpoint",
+                                          inf->endpoint, "model_sha256", inf->model_sha256, "error",
+                                          inf->ok ? NULL : inf->error));
+            if (!inf->ok) json_object_set_new(o, "valid", json_false());
+        }
         cli_print_json(o);
         json_decref(o);
         return;
@@ -87,25 +108,29 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
         }
     }
     if (rep->quote) printf("tcb status  %s\n", rep->tcb_status);
-    printf("%s\n", err ? "INVALID" : "VALID");
+    if (inf->present && inf->ok)
+        printf("ok          inference receipt: endpoint %s, model sha256 %s\n", inf->endpoint,
+               inf->model_sha256);
+    else if (inf->present)
+        printf("FAIL        inference receipt: %s\n", inf->error);
+    printf("%s\n", err || (inf->present && !inf->ok) ? "INVALID" : "VALID");
 }
 
 static int cmd_verify(int argc, char **argv)
 {
     const char *prefix = "phx verify";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { RPC, DEPL, ENDP, COLL, KCOLL, TRUST, POLICY, NOW, JSON, NOPTS };
+    enum { RPC = CLI_TRUST_NOPTS, DEPL, ENDP, COLL, KCOLL, NOW, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [RPC] = {.name = "rpc", .takes_value = true},
         [DEPL] = {.name = "deployment", .takes_value = true},
         [ENDP] = {.name = "endpoints", .takes_value = true},
         [COLL] = {.name = "collateral", .takes_value = true},
         [KCOLL] = {.name = "kms-collateral", .takes_value = true},
-        [TRUST] = {.name = "trust-sim-root", .takes_value = true},
-        [POLICY] = {.name = "policy", .takes_value = true},
         [NOW] = {.name = "now", .takes_value = true},
         [JSON] = {.name = "json"},
     };
+    cli_trust_opts(opts, true);
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
@@ -115,12 +140,10 @@ static int cmd_verify(int argc, char **argv)
     bool have_result = false;
     phx_chain_deployment_t dep;
     phx_rpc_t *rpc = NULL;
-    phx_attest_verifier_t *verifier = NULL;
-    phx_attest_policy_doc_t *policy = NULL;
-    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT,
-              policy_text = PHX_BUF_INIT;
+    cli_trust_t trust = {0};
+    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
-    const char *sim_dir = opts[TRUST].value;
+    const char *sim_dir = opts[CLI_TRUST_SIMROOT].value;
     rc = PHX_EXIT_USAGE;
 
     if (args.npos != 1) {
@@ -164,16 +187,7 @@ static int cmd_verify(int argc, char **argv)
     }
 
     /* Which root we trust, and the collateral for the worker's quote. */
-    if (sim_dir) {
-        if (phx_tee_sim_read_root(sim_dir, &root, &e)) {
-            cli_error_e(rc, prefix, &e);
-            goto out;
-        }
-    }
-    if (phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &verifier, &e)) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
+    if (cli_trust_open(prefix, sim_dir, opts[CLI_TRUST_POLICY].value, &trust)) goto out;
     if (opts[COLL].value) {
         if (phx_file_read(opts[COLL].value, &coll, &e)) {
             cli_error_e(rc, prefix, &e);
@@ -193,12 +207,6 @@ static int cmd_verify(int argc, char **argv)
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    if (opts[POLICY].value &&
-        (phx_file_read(opts[POLICY].value, &policy_text, &e) ||
-         phx_attest_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy, &e))) {
-        cli_error_e(rc, prefix, &e);
-        goto out;
-    }
     if (phx_rpc_open(rpc_url, NULL, &rpc, &e)) {
         cli_error_e(rc, prefix, &e);
         goto out;
@@ -206,8 +214,8 @@ static int cmd_verify(int argc, char **argv)
 
     phx_result_check_t check = {.rpc = rpc,
                                 .deployment = &dep,
-                                .verifier = verifier,
-                                .policy = policy ? phx_attest_policy_doc_get(policy) : NULL,
+                                .verifier = trust.verifier,
+                                .policy = cli_trust_policy(&trust),
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len,
                                 .kms_collateral = kcoll.len ? kcoll.ptr : NULL,
@@ -222,16 +230,47 @@ static int cmd_verify(int argc, char **argv)
         rc = PHX_EXIT_USAGE;
         goto out;
     }
-    print_steps(&r, &rep, err, &e, opts[JSON].seen);
-    rc = err ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+    /* 8. An inference receipt in the signed output (phx.ai.chat): the
+     * endpoint's signature over the exact bytes, its report's quote to the
+     * same root (and collateral), the report data over its keys and model. */
+    inference_t inf = {0};
+    json_t *outj = NULL;
+    if (!err && r.output.len &&
+        !phx_json_parse((const char *)r.output.ptr, r.output.len, &outj, NULL)) {
+        const json_t *rc_ = phx_infer_receipt_find(outj);
+        if (rc_) {
+            const json_t *rq = json_object_get(rc_, "request"),
+                         *rs = json_object_get(rc_, "response");
+            phx_infer_evidence_t ev = {.request = (const uint8_t *)json_string_value(rq),
+                                       .request_len = json_string_length(rq),
+                                       .response = (const uint8_t *)json_string_value(rs),
+                                       .response_len = json_string_length(rs),
+                                       .signature = rc_,
+                                       .report = json_object_get(rc_, "report"),
+                                       .collateral = coll.ptr,
+                                       .collateral_len = coll.len,
+                                       .now =
+                                           check.now ? check.now : (int64_t)(phx_now_ms() / 1000)};
+            phx_attest_result_t ar;
+            phx_error_t ie = {0};
+            inf.present = true;
+            inf.ok = phx_infer_verify(verifier, &ev, &ar, &ie) == PHX_OK;
+            snprintf(inf.error, sizeof inf.error, "%s", ie.message);
+            const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
+            const char *ms =
+                json_string_value(json_object_get(json_object_get(rc_, "report"), "model_sha256"));
+            snprintf(inf.endpoint, sizeof inf.endpoint, "%s", ep ? ep : "?");
+            snprintf(inf.model_sha256, sizeof inf.model_sha256, "%s", ms ? ms : "?");
+        }
+    }
+    json_decref(outj);
+    print_steps(&r, &rep, err, &e, &inf, opts[JSON].seen);
+    rc = err || (inf.present && !inf.ok) ? PHX_EXIT_FAIL : PHX_EXIT_OK;
 out:
     if (have_result) phx_result_free(&r);
     phx_tee_close(sim);
     phx_rpc_close(rpc);
-    phx_attest_verifier_free(verifier);
-    phx_attest_policy_free(policy);
-    phx_buf_free(&policy_text);
-    phx_buf_free(&root);
+    cli_trust_close(&trust);
     phx_buf_free(&coll);
     phx_buf_free(&kcoll);
     json_decref(doc);

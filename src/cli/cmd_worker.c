@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "phx/crypto.h"
+#include "phx/infer.h"
 #include "phx/sandbox.h"
 #include "phx/worker.h"
 
@@ -35,7 +36,7 @@ static const char help[] =
     "  --kms URL                 the KMS to get keys from\n"
     "  --kms-address 0x..        its address, as the Registry lists it\n"
     "  --operator-key-file FILE  the operator's key (0x hex): registers this worker,\n"
-    "                            pays its gas; must have bonded the Registry's stake\n"
+    "                            pays its gas; its pool must hold the Registry's minimum stake\n"
     "  --allow-host HOST:PORT    let contracts reach exactly this host and port even\n"
     "                            if it is loopback or private, such as a local price\n"
     "                            API (repeatable; IPv6 as [ADDR]:PORT). Nothing on\n"
@@ -64,6 +65,14 @@ static const char help[] =
     "                            cannot hold every slot either. Waiting calls are\n"
     "                            served owner by owner, the owner with the fewest\n"
     "                            running first, then its contracts in turn\n"
+    "  --ai-endpoint MODEL=URL   answer contracts' phx.ai.chat for MODEL with the\n"
+    "                            `phx infer` endpoint at URL (repeatable). Its\n"
+    "                            attestation is checked on first use, and every\n"
+    "                            answer's signature against it (docs/infer.md)\n"
+    "  --ai-trust-sim-root DIR   endpoints' quotes verify to the sim platform in DIR\n"
+    "                            (and its collateral); development networks only\n"
+    "  --ai-collateral FILE      collateral for the endpoints' quotes (Intel's root)\n"
+    "  --ai-tokens N             completion tokens per invocation (default 1024)\n"
     "  --json                    print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -84,7 +93,22 @@ static int cmd_worker(int argc, char **argv)
 {
     const char *prefix = "phx worker";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { KMS = CLI_DAEMON_NOPTS, KADDR, ALLOW, POLL, REDEEM, NOJOBS, MAXC, MAXPC, MAXPO, NOPTS };
+    enum {
+        KMS = CLI_DAEMON_NOPTS,
+        KADDR,
+        ALLOW,
+        POLL,
+        REDEEM,
+        NOJOBS,
+        MAXC,
+        MAXPC,
+        MAXPO,
+        AIEP,
+        AIROOT,
+        AICOLL,
+        AITOK,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&worker_daemon, opts);
     opts[KMS] = (cli_opt_t){.name = "kms", .takes_value = true};
@@ -93,6 +117,10 @@ static int cmd_worker(int argc, char **argv)
     opts[POLL] = (cli_opt_t){.name = "poll-ms", .takes_value = true};
     opts[REDEEM] = (cli_opt_t){.name = "redeem-every", .takes_value = true};
     opts[NOJOBS] = (cli_opt_t){.name = "no-jobs"};
+    opts[AIEP] = (cli_opt_t){.name = "ai-endpoint", .takes_value = true, .repeatable = true};
+    opts[AIROOT] = (cli_opt_t){.name = "ai-trust-sim-root", .takes_value = true};
+    opts[AICOLL] = (cli_opt_t){.name = "ai-collateral", .takes_value = true};
+    opts[AITOK] = (cli_opt_t){.name = "ai-tokens", .takes_value = true};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
@@ -101,6 +129,7 @@ static int cmd_worker(int argc, char **argv)
     phx_worker_opts_t o = {0};
     const char **allow = NULL;
     phx_worker_t *w = NULL;
+    phx_infer_client_t *ai = NULL;
     json_t *ready = NULL;
     int rc = cli_daemon_parse(&worker_daemon, prefix, argc, argv, opts, NOPTS, &d);
     if (rc) goto out;
@@ -165,6 +194,23 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[AITOK].value) {
+        char *end;
+        unsigned long v = strtoul(opts[AITOK].value, &end, 10);
+        if (end == opts[AITOK].value || *end || v < 1 || v > 1000000) {
+            cli_error(rc, prefix, "--ai-tokens must be a number from 1 to 1000000");
+            goto out;
+        }
+        o.ai_tokens = (uint32_t)v;
+    }
+    if ((rc = cli_ai_client(prefix, opts[AIEP].values, opts[AIEP].nvalues, opts[AIROOT].value,
+                            opts[AICOLL].value, &ai)))
+        goto out;
+    rc = PHX_EXIT_USAGE;
+    if (ai) {
+        o.ai_chat = phx_infer_client_chat;
+        o.ai_ctx = ai;
+    }
 
     if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
@@ -194,6 +240,7 @@ static int cmd_worker(int argc, char **argv)
     rc = PHX_EXIT_OK;
 out:
     phx_worker_stop(w, 0);
+    phx_infer_client_free(ai);
     json_decref(ready);
     free(allow);
     cli_daemon_close(&d);

@@ -1,5 +1,6 @@
 /* Shared CLI helpers: error lines, help, JSON and hex output, option parsing,
- * and the JSON/hex/key arguments of the developer verbs. */
+ * the JSON/hex/key arguments of the developer verbs, and the trust root of
+ * the verifying verbs. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +8,8 @@
 
 #include "cli.h"
 #include "phx/crypto.h"
+#include "phx/infer.h"
+#include "phx/tee.h"
 
 int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
 {
@@ -197,4 +200,79 @@ int cli_endpoints_path(char *out, size_t cap)
     home = getenv("HOME");
     if (!home || !*home) return -1;
     return snprintf(out, cap, "%s/.phx/devnet/endpoints.json", home) >= (int)cap ? -1 : 0;
+}
+
+void cli_trust_opts(cli_opt_t *opts, bool with_policy)
+{
+    opts[CLI_TRUST_SIMROOT] = (cli_opt_t){.name = "trust-sim-root", .takes_value = true};
+    opts[CLI_TRUST_POLICY] =
+        (cli_opt_t){.name = with_policy ? "policy" : NULL, .takes_value = true};
+}
+
+int cli_trust_open(const char *prefix, const char *sim_dir, const char *policy_file, cli_trust_t *t)
+{
+    t->verifier = NULL;
+    t->policy = NULL;
+    phx_error_t e = {0};
+    phx_buf_t root = PHX_BUF_INIT, text = PHX_BUF_INIT;
+    int rc = PHX_EXIT_OK;
+    if ((sim_dir && phx_tee_sim_read_root(sim_dir, &root, &e)) ||
+        phx_attest_verifier_new(root.len ? root.ptr : NULL, root.len, &t->verifier, &e) ||
+        (policy_file &&
+         (phx_file_read(policy_file, &text, &e) ||
+          phx_attest_policy_parse((const char *)text.ptr, text.len, &t->policy, &e))))
+        rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    phx_buf_free(&root);
+    phx_buf_free(&text);
+    return rc;
+}
+
+const phx_attest_policy_t *cli_trust_policy(const cli_trust_t *t)
+{
+    return t->policy ? phx_attest_policy_doc_get(t->policy) : NULL;
+}
+
+void cli_trust_close(cli_trust_t *t)
+{
+    phx_attest_verifier_free(t->verifier);
+    phx_attest_policy_free(t->policy);
+    t->verifier = NULL;
+    t->policy = NULL;
+}
+
+int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
+                  const char *collateral_file, struct phx_infer_client **out)
+{
+    *out = NULL;
+    if (nroutes == 0) return PHX_EXIT_OK;
+    phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+    phx_tee_t *sim = NULL;
+    phx_error_t e = {0};
+    int rc = PHX_EXIT_OK;
+    if (sim_dir && phx_tee_sim_read_root(sim_dir, &root, &e)) {
+        rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else if (collateral_file) {
+        if (phx_file_read(collateral_file, &coll, &e)) rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else if (sim_dir) {
+        phx_tee_config_t tc = {.sim_dir = sim_dir};
+        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e))
+            rc = cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    } else {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--ai-endpoint needs --ai-collateral FILE (or --ai-trust-sim-root DIR)");
+    }
+    if (!rc) {
+        phx_infer_client_opts_t o = {.endpoints = routes,
+                                     .nendpoints = nroutes,
+                                     .root_der = root.len ? root.ptr : NULL,
+                                     .root_len = root.len,
+                                     .collateral = coll.ptr,
+                                     .collateral_len = coll.len};
+        if (phx_infer_client_new(&o, out, &e))
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--ai-endpoint: %s", e.message);
+    }
+    phx_tee_close(sim);
+    phx_buf_free(&root);
+    phx_buf_free(&coll);
+    return rc;
 }

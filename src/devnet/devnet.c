@@ -36,6 +36,7 @@ typedef struct {
     char **argv;      /* owned copy, NULL-terminated: what a restart runs again */
     bool restartable; /* the daemons are; anvil is not (its state would be lost) */
     unsigned restarts;
+    int status; /* waitpid's, once it has exited */
 } child_t;
 
 struct phx_devnet {
@@ -122,11 +123,21 @@ static phx_err_t spawn(phx_devnet_t *dn, const char *name, char *const argv[], i
 static bool alive(child_t *c)
 {
     if (c->pid <= 0) return false;
-    if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+    if (waitpid(c->pid, &c->status, WNOHANG) == c->pid) {
         c->pid = 0;
         return false;
     }
     return true;
+}
+
+/* How a child ended, for the log: "exit 2", "signal 9". */
+static const char *how_ended(const child_t *c, char *buf, size_t cap)
+{
+    if (WIFSIGNALED(c->status))
+        snprintf(buf, cap, "signal %d", WTERMSIG(c->status));
+    else
+        snprintf(buf, cap, "exit %d", WEXITSTATUS(c->status));
+    return buf;
 }
 
 static void stop_child(child_t *c)
@@ -153,9 +164,10 @@ static phx_err_t wait_ready(phx_devnet_t *dn, child_t *c, json_t **ready, phx_er
     snprintf(outp, sizeof outp, "%s/logs/%s.out", dn->dir, c->name);
     uint64_t deadline = phx_monotonic_ms() + dn->opts.ready_timeout_ms;
     while (phx_monotonic_ms() < deadline) {
+        char how[32];
         if (!alive(c))
-            return phx_fail(e, PHX_ERR_STATE, "%s exited during start; see %s/logs/%s.log", c->name,
-                            dn->dir, c->name);
+            return phx_fail(e, PHX_ERR_STATE, "%s exited during start (%s); see %s/logs/%s.log",
+                            c->name, how_ended(c, how, sizeof how), dn->dir, c->name);
         phx_buf_t b = PHX_BUF_INIT;
         if (!phx_file_read(outp, &b, NULL) && b.len &&
             !phx_json_parse((const char *)b.ptr, b.len, ready, NULL)) {
@@ -249,21 +261,15 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
         if (has_code) return PHX_OK;
         PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
     }
-    /* Direct calls are free on a devnet until governance sets a price
-     * (Payments.setPrice); a payer's withdrawal notice is seconds, not a day. */
+    /* Short unbonding and voting so a devnet runs a whole vote in seconds. */
     phx_chain_params_t params;
-    phx_chain_params_default(&params);
-    params.price_per_call = phx_u256_from_u64(0);
-    params.price_per_cpu_ms = phx_u256_from_u64(0);
-    params.payment_notice_s = 10;
+    phx_chain_params_devnet(&params);
     phx_err_t err = phx_chain_deploy(gov, &params, dep, e);
     if (err) return err;
     *fresh = true;
     return phx_chain_deployment_save(dep, path, e);
 }
 
-/* Each worker's operator: a key of its own kept in its directory, funded with
- * gas money and PHA by the deployer, with the Registry's minimum stake bonded. */
 /* Governance admits the devnet's KMS: phx_kms_admit with a verifier that
  * trusts only this devnet's sim platform root. */
 static phx_err_t admit_kms(phx_rpc_t *rpc, phx_signer_t *gov, const phx_chain_deployment_t *dep,
@@ -292,8 +298,11 @@ out:
     return err;
 }
 
+/* An account of the devnet: a key of its own kept in key_path, funded with gas
+ * money and PHA by the deployer. A worker's operator (stake) opens its pool
+ * and stakes the Registry's minimum; the user gets PHA to pay for requests. */
 static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
-                                const phx_chain_deployment_t *dep, const char *key_path, bool bond,
+                                const phx_chain_deployment_t *dep, const char *key_path, bool stake,
                                 uint8_t addr[20], phx_error_t *e)
 {
     uint8_t sk[32];
@@ -327,8 +336,8 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
         phx_evm_receipt_clear(&receipt);
         if (err) goto out;
     }
-    json_t *stake = NULL;
-    if (!bond) {
+    json_t *have_j = NULL;
+    if (!stake) {
         /* The devnet's user: PHA to pay for on-chain requests, and 1000 of
          * it deposited in Payments for direct calls. */
         phx_u256_t pha;
@@ -356,21 +365,22 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
         goto out;
     }
     json_t *who = json_pack("[o]", phx_json_hex(addr, 20)); /* phx_chain_read borrows it */
-    err = phx_chain_read(rpc, dep->registry, "stakeOf(address)", who, "(uint256)", &stake, e);
+    err = phx_chain_read(rpc, dep->registry, "stakeOf(address)", who, "(uint256)", &have_j, e);
     json_decref(who);
     if (err) goto out;
-    const char *have = json_string_value(json_array_get(stake, 0));
-    bool bonded = have && strcmp(have, "0") != 0;
-    json_decref(stake);
-    if (!bonded) {
-        /* 1000 PHA, the default minimum stake (phx_chain_params_default). */
+    const char *have = json_string_value(json_array_get(have_j, 0));
+    bool staked = have && strcmp(have, "0") != 0;
+    json_decref(have_j);
+    if (!staked) {
+        /* 1000 PHA, the default minimum stake (phx_chain_params_default), into
+         * the operator's own pool (opened here with a 10 % commission). */
         const char amount[] = "1000000000000000000000";
+        phx_u256_t v;
+        phx_u256_from_str(amount, &v, NULL);
         if ((err = transact(gov, dep->token, "transfer(address,uint256)",
                             json_pack("[o,s]", phx_json_hex(addr, 20), amount), e)) ||
             (err = phx_signer_open(rpc, sk, NULL, &op, e)) ||
-            (err = transact(op, dep->token, "approve(address,uint256)",
-                            json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e)) ||
-            (err = transact(op, dep->registry, "bond(uint256)", json_pack("[s]", amount), e)))
+            (err = phx_chain_stake(rpc, op, dep, &v, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL, e)))
             goto out;
     }
 out:
@@ -378,6 +388,57 @@ out:
     phx_secure_zero(sk, sizeof sk);
     phx_buf_free(&text);
     return err;
+}
+
+/* Whether the deployer still governs the Registry (before the hand-over). */
+static phx_err_t deployer_governs(phx_rpc_t *rpc, phx_signer_t *gov,
+                                  const phx_chain_deployment_t *dep, bool *out, phx_error_t *e)
+{
+    json_t *args = json_array(), *ret = NULL;
+    phx_err_t err = phx_chain_read(rpc, dep->registry, "governor()", args, "(address)", &ret, e);
+    json_decref(args);
+    uint8_t g[20], me[20];
+    phx_signer_address(gov, me);
+    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
+    if (!err && (!s || phx_hex_decode_fixed(s, g, 20, NULL)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "Registry.governor(): not an address");
+    if (!err) *out = memcmp(g, me, 20) == 0;
+    json_decref(ret);
+    return err;
+}
+
+/* After the hand-over the devnet cannot allow its own code: a vote must. */
+static phx_err_t require_allowed(phx_rpc_t *rpc, const phx_chain_deployment_t *dep,
+                                 const uint8_t meas[32], phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", phx_json_hex(meas, 32)), *ret = NULL;
+    phx_err_t err =
+        phx_chain_read(rpc, dep->registry, "measurementAllowed(bytes32)", args, "(bool)", &ret, e);
+    json_decref(args);
+    if (!err && !json_is_true(json_array_get(ret, 0)))
+        err = phx_fail(e, PHX_ERR_STATE,
+                       "this phx build's measurement is not allowed and the timelock governs: "
+                       "allow it by a vote (phx gov propose), or start a fresh devnet");
+    json_decref(ret);
+    return err;
+}
+
+/* The deployer's PHA count as votes only once delegated (ERC20Votes): to itself. */
+static phx_err_t delegate_votes(phx_rpc_t *rpc, phx_signer_t *gov,
+                                const phx_chain_deployment_t *dep, phx_error_t *e)
+{
+    uint8_t me[20], d[20];
+    phx_signer_address(gov, me);
+    json_t *args = json_pack("[o]", phx_json_hex(me, 20)), *ret = NULL;
+    phx_err_t err =
+        phx_chain_read(rpc, dep->token, "delegates(address)", args, "(address)", &ret, e);
+    json_decref(args);
+    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
+    bool done = !err && s && !phx_hex_decode_fixed(s, d, 20, NULL) && memcmp(d, me, 20) == 0;
+    json_decref(ret);
+    if (err || done) return err;
+    return transact(gov, dep->token, "delegate(address)", json_pack("[o]", phx_json_hex(me, 20)),
+                    e);
 }
 
 /* Whether this phx binary has a verb (`phx VERB --help` exits 0). */
@@ -466,7 +527,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     snprintf(dn->dir, sizeof dn->dir, "%s", opts->dir);
     phx_rpc_t *rpc = NULL;
     phx_signer_t *gov = NULL;
-    json_t *kms_ready = NULL, *gw_ready = NULL, *workers = json_array(), *pids = json_object();
+    json_t *kms_ready = NULL, *gw_ready = NULL, *infer_ready = NULL, *workers = json_array(),
+           *pids = json_object();
     char **worker_urls = calloc(dn->opts.workers + 1, sizeof *worker_urls);
     phx_err_t err = PHX_OK;
     if (!workers || !pids || !worker_urls) {
@@ -551,9 +613,15 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
      * KMS (DESIGN.md §2): its fresh quote over our nonce verified here, to the
      * sim root this devnet explicitly trusts, then Registry.admitKms with the
      * quote and its collateral hash on record. */
-    if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
-                        json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
+    bool governs = false;
+    if ((err = deployer_governs(rpc, gov, &dep, &governs, e))) goto out;
+    if (governs) {
+        if ((err = transact(gov, dep.registry, "setMeasurement(bytes32,bool)",
+                            json_pack("[o,b]", phx_json_hex(meas, 32), 1), e)))
+            goto out;
+    } else if ((err = require_allowed(rpc, &dep, meas, e))) {
         goto out;
+    }
     if ((err = admit_kms(rpc, gov, &dep, kms_url, kms_addr, sim_dir, e))) goto out;
 
     /* 5. a funded user account for `phx deploy` and on-chain requests. */
@@ -561,6 +629,43 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     uint8_t user[20];
     snprintf(user_key, sizeof user_key, "%s/user.key", dn->dir);
     if ((err = ensure_account(rpc, gov, &dep, user_key, false, user, e))) goto out;
+
+    /* 5b. governance takes over: the deployer votes with its PHA (delegated to
+     * itself), and hands PHA, Registry, Jobs and StakePool to the timelock, so
+     * from here on only a vote changes them (DESIGN.md; docs/devnet.md). */
+    if ((err = delegate_votes(rpc, gov, &dep, e)) ||
+        (!opts->no_handover && (err = phx_chain_handover(rpc, gov, &dep, NULL, 0, e)))) {
+        phx_error_wrap(e, err, "handing governance to the timelock");
+        goto out;
+    }
+
+    /* 5c. the inference endpoint, when asked for, on the devnet's sim TEE:
+     * the workers check its quote against the same sim root. */
+    char infer_route[600] = "";
+    if (opts->infer_model) {
+        const char *mname = opts->infer_name ? opts->infer_name : "tiny";
+        char i_listen[32];
+        snprintf(i_listen, sizeof i_listen, "127.0.0.1:%d", phx_net_port_pick());
+        char *i_argv[] = {
+            (char *)opts->phx_bin, "infer",       "--model",  (char *)opts->infer_model,
+            "--model-name",        (char *)mname, "--listen", i_listen,
+            "--sim-dir",           sim_dir,       "--json",   NULL};
+        if (!has_verb(opts->phx_bin, "infer")) {
+            err = phx_fail(e, PHX_ERR_UNSUPPORTED,
+                           "this phx has no `infer` verb (built without llama.cpp)");
+            goto out;
+        }
+        if ((err = spawn(dn, "infer", i_argv, SIGTERM, &c, e)) ||
+            (err = wait_ready(dn, c, &infer_ready, e)))
+            goto out;
+        json_object_set_new(pids, "infer", json_integer(c->pid));
+        const char *iurl = json_string_value(json_object_get(infer_ready, "url"));
+        if (!iurl) {
+            err = phx_fail(e, PHX_ERR_INVALID, "the infer ready line has no url");
+            goto out;
+        }
+        snprintf(infer_route, sizeof infer_route, "%s=%s", mname, iurl);
+    }
 
     /* 6. workers, each with its own operator; only when this build has them. */
     size_t nworkers = 0;
@@ -578,7 +683,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[24 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
+            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
                                                            "worker",
                                                            "--dir",
                                                            wdir,
@@ -603,6 +708,12 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];
+            }
+            if (infer_route[0]) {
+                w_argv[wa++] = "--ai-endpoint";
+                w_argv[wa++] = infer_route;
+                w_argv[wa++] = "--ai-trust-sim-root";
+                w_argv[wa++] = sim_dir;
             }
             w_argv[wa] = NULL;
             json_t *ready = NULL;
@@ -666,6 +777,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         err = phx_fail(e, PHX_ERR_NOMEM, "endpoints");
         goto out;
     }
+    if (infer_ready) {
+        json_object_del(infer_ready, "pid");
+        json_object_set(dn->endpoints, "infer", infer_ready);
+    }
     char ep_path[1200];
     snprintf(ep_path, sizeof ep_path, "%s/endpoints.json", dn->dir);
     char *text = phx_json_dump(dn->endpoints, true);
@@ -678,6 +793,7 @@ out:
     free(worker_urls);
     json_decref(kms_ready);
     json_decref(gw_ready);
+    json_decref(infer_ready);
     json_decref(workers);
     json_decref(pids);
     phx_signer_close(gov);
@@ -700,15 +816,17 @@ phx_err_t phx_devnet_check(phx_devnet_t *dn, phx_error_t *e)
     for (size_t i = 0; i < dn->nchildren; i++) {
         child_t *c = &dn->children[i];
         if (alive(c)) continue;
+        char how[32];
+        how_ended(c, how, sizeof how);
         if (!dn->opts.restart || !c->restartable)
-            return phx_fail(e, PHX_ERR_STATE, "%s exited; see %s/logs/%s.log", c->name, dn->dir,
-                            c->name);
+            return phx_fail(e, PHX_ERR_STATE, "%s exited (%s); see %s/logs/%s.log", c->name, how,
+                            dn->dir, c->name);
         /* Same arguments, same port, same directory: it comes back as itself. */
         phx_err_t err = launch(dn, c, e);
         if (err) return err;
         c->restarts++;
-        PHX_WARN("devnet: %s exited; restarted (pid %d, restart %u)", c->name, (int)c->pid,
-                 c->restarts);
+        PHX_WARN("devnet: %s exited (%s); restarted (pid %d, restart %u)", c->name, how,
+                 (int)c->pid, c->restarts);
     }
     return PHX_OK;
 }

@@ -32,10 +32,8 @@ static phx_err_t hex_field(const json_t *o, const char *key, uint8_t *out, size_
     return PHX_OK;
 }
 
-phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
-                           phx_attest_result_t *ar, phx_error_t *e)
+phx_err_t phx_infer_verify_answer(const phx_infer_evidence_t *ev, phx_error_t *e)
 {
-    memset(ar, 0, sizeof *ar);
     const json_t *sig = ev->signature, *rep = ev->report;
     const char *text = json_string_value(json_object_get(sig, "text"));
     const char *sighex = json_string_value(json_object_get(sig, "signature"));
@@ -54,13 +52,10 @@ phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t 
         return phx_fail(e, PHX_ERR_VERIFY,
                         "the signed text is not sha256(request):sha256(response) of these files");
     /* 2. The signature is the report's key. */
-    uint8_t addr[20], ed[32], x[32], model[32], nonce[32], rd[64];
+    uint8_t addr[20], ed[32];
     phx_err_t err;
     if ((err = hex_field(rep, "ecdsa_address", addr, 20, e)) ||
-        (err = hex_field(rep, "ed25519_public_key", ed, 32, e)) ||
-        (err = hex_field(rep, "e2ee_public_key", x, 32, e)) ||
-        (err = hex_field(rep, "model_sha256", model, 32, e)) ||
-        (err = hex_field(rep, "request_nonce", nonce, 32, e)))
+        (err = hex_field(rep, "ed25519_public_key", ed, 32, e)))
         return err;
     phx_buf_t sb = PHX_BUF_INIT;
     phx_error_t he = {0};
@@ -84,7 +79,31 @@ phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t 
         err = phx_fail(e, PHX_ERR_INVALID, "signature: unknown signing_algo");
     }
     phx_buf_free(&sb);
-    if (err) return err;
+    return err;
+}
+
+phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
+                           phx_attest_result_t *ar, phx_error_t *e)
+{
+    memset(ar, 0, sizeof *ar);
+    phx_err_t err = phx_infer_verify_answer(ev, e);
+    return err ? err : phx_infer_verify_report(v, ev, ar, e);
+}
+
+phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evidence_t *ev,
+                                  phx_attest_result_t *ar, phx_error_t *e)
+{
+    memset(ar, 0, sizeof *ar);
+    const json_t *rep = ev->report;
+    phx_err_t err;
+    uint8_t addr[20], ed[32], x[32], model[32], nonce[32], rd[64];
+    if ((err = hex_field(rep, "ecdsa_address", addr, 20, e)) ||
+        (err = hex_field(rep, "ed25519_public_key", ed, 32, e)) ||
+        (err = hex_field(rep, "e2ee_public_key", x, 32, e)) ||
+        (err = hex_field(rep, "model_sha256", model, 32, e)) ||
+        (err = hex_field(rep, "request_nonce", nonce, 32, e)))
+        return err;
+    phx_error_t he = {0};
     /* 3. The quote verifies to the trusted root. */
     const char *qhex = json_string_value(json_object_get(rep, "intel_quote"));
     if (!qhex) return phx_fail(e, PHX_ERR_INVALID, "report: no intel_quote");
@@ -110,4 +129,34 @@ phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t 
     if (ev->nonce && memcmp(ev->nonce, nonce, 32) != 0)
         return phx_fail(e, PHX_ERR_VERIFY, "the report answers another nonce (not fresh)");
     return PHX_OK;
+}
+
+static const json_t *receipt_find(const json_t *j, int depth)
+{
+    if (depth > 32) return NULL;
+    if (json_is_object(j)) {
+        if (json_is_string(json_object_get(j, "request")) &&
+            json_is_string(json_object_get(j, "response")) &&
+            json_is_string(json_object_get(j, "signature")) &&
+            json_is_object(json_object_get(j, "report")))
+            return j;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            const json_t *r = receipt_find(v, depth + 1);
+            if (r) return r;
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            const json_t *r = receipt_find(json_array_get(j, i), depth + 1);
+            if (r) return r;
+        }
+    }
+    return NULL;
+}
+
+const json_t *phx_infer_receipt_find(const json_t *doc)
+{
+    return receipt_find(doc, 0);
 }

@@ -633,7 +633,17 @@ static void capture_failure(phx_js_engine *eng, phx_js_result_t *res, phx_js_sta
     res->status = fallback;
     const char *msg = report.toStringResult().c_str();
     /* "too much recursion" is an InternalError, still the contract's exception. */
-    if (report.report() && report.report()->filename)
+    /* In a bundle (phx build) the location is the user's file and line, from
+     * the bundle's inline source map; else the contract's own. */
+    char mapped[256];
+    unsigned mapped_line = 0;
+    const phx_js_call_t *call = eng->running ? eng->call : NULL;
+    if (report.report() && report.report()->filename && call && call->source &&
+        phx_js_sourcemap_lookup(call->source, call->source_len, report.report()->lineno,
+                                report.report()->column, mapped, sizeof mapped, &mapped_line,
+                                NULL) == PHX_OK)
+        set_msg(res, "%s (%s:%u)", msg ? msg : "exception", mapped, mapped_line);
+    else if (report.report() && report.report()->filename)
         set_msg(res, "%s (%s:%u)", msg ? msg : "exception", report.report()->filename,
                 report.report()->lineno);
     else

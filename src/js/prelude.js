@@ -356,8 +356,104 @@
     encode(types, values) { return hexDecode(encList(types, values)); },
     decode(types, data) { return decList(types, bytesOrHex(data), 0); },
   };
-  const phx = { kv, crypto: phxCrypto, hex: { encode: hexEncode, decode: hexDecode }, abi,
-    utf8: { encode: utf8Encode, decode: utf8Decode }, base64: { encode: b64Encode, decode: b64Decode } };
+  // ---- flavors: what the wrappers of src/js/flavor.c call -------------------------
+  // Chainlink Functions: the globals its sources use, and done(), which checks
+  // that the source returned bytes (they are the output, as on Chainlink).
+  function int256Bytes(x, name, signed) {
+    if (typeof x === 'number') {
+      if (!Number.isInteger(x)) throw Error(name + ' invalid input');
+      x = BigInt(x);
+    }
+    if (typeof x !== 'bigint') throw Error(name + ' invalid input');
+    const lo = signed ? -(1n << 255n) : 0n, hi = signed ? (1n << 255n) : M256;
+    if (x < lo || x >= hi) throw Error(name + ' invalid input');
+    if (x < 0n) x += M256;
+    return hexDecode(x.toString(16).padStart(64, '0'));
+  }
+  function queryString(params) {
+    if (params == null) return '';
+    const parts = [];
+    for (const [k, v] of Object.entries(params))
+      if (v !== undefined) parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(String(v)));
+    return parts.join('&');
+  }
+  function responseData(body, type) {
+    if (type === 'arraybuffer') return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+    const text = utf8Decode(body);
+    if (type !== 'json') return text;
+    try { return JSONparse(text); } catch (e) { return text; }
+  }
+  // An axios-style answer, as Chainlink's sandbox gives: never rejects for an
+  // HTTP or network failure; {error: true, message, code, response?} instead.
+  async function makeHttpRequest({ url, method = 'get', params, headers, data, timeout, responseType = 'json' } = {}) {
+    if (typeof url !== 'string') throw TypeError('makeHttpRequest: url must be a string');
+    const q = queryString(params);
+    const spec = { url: q ? url + (url.includes('?') ? '&' : '?') + q : url,
+      method: String(method).toUpperCase(), headers: headerList(headers) };
+    if (data != null) {
+      let body;
+      if (typeof data === 'string' || data instanceof Uint8Array || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) body = toBytes(data);
+      else {
+        body = utf8Encode(JSONstringify(data));
+        if (!spec.headers.some((h) => h[0] === 'content-type')) spec.headers.push(['content-type', 'application/json']);
+      }
+      spec.body = b64Encode(body);
+    }
+    if (timeout != null) spec.timeout_ms = Number(timeout);
+    let r;
+    try {
+      r = doFetch(spec);
+    } catch (e) {
+      return { error: true, message: String(e && e.message || e), code: 'ERR_NETWORK' };
+    }
+    const hdrs = {};
+    for (const [k, v] of r.headers || []) hdrs[k] = hdrs[k] === undefined ? v : hdrs[k] + ', ' + v;
+    const response = { status: r.status, statusText: r.statusText, headers: hdrs,
+      data: responseData(b64Decode(r.body || ''), responseType) };
+    if (r.status >= 200 && r.status < 300) return { error: false, ...response };
+    return { error: true, message: 'Request failed with status code ' + r.status,
+      code: r.status >= 500 ? 'ERR_BAD_RESPONSE' : 'ERR_BAD_REQUEST', response };
+  }
+  const Functions = Object.freeze({
+    makeHttpRequest,
+    encodeUint256: (x) => int256Bytes(x, 'encodeUint256', false),
+    encodeInt256: (x) => int256Bytes(x, 'encodeInt256', true),
+    encodeString(s) {
+      if (typeof s !== 'string') throw Error('encodeString invalid input');
+      return utf8Encode(s);
+    },
+  });
+  function chainlinkFunctions(input, ctx) {
+    let args = [], bytesArgs = [];
+    if (Array.isArray(input)) args = input;
+    else if (input && typeof input === 'object' && (Array.isArray(input.args) || Array.isArray(input.bytesArgs))) {
+      args = input.args || [];
+      bytesArgs = input.bytesArgs || [];
+    } else if (input != null) {
+      throw TypeError('chainlink-functions: the input is {"args":[...],"bytesArgs":[...]} or an array of args');
+    }
+    const done = (v) => {
+      if (v instanceof Uint8Array) return v;
+      if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return new Uint8Array(toBytes(v));
+      throw TypeError('a Chainlink Functions source must return bytes (Functions.encodeUint256, ' +
+        'encodeInt256, encodeString or a Uint8Array); it returned ' + (v === null ? 'null' : typeof v));
+    };
+    return { args: args.slice(), bytesArgs: bytesArgs.slice(), secrets: ctx.secrets, Functions, done };
+  }
+
+  // phx.ai.chat: inference on an attested endpoint, answered by the worker
+  // (docs/js.md). The result carries the endpoint's signed receipt.
+  const ai = {
+    async chat(o) {
+      if (o === null || typeof o !== 'object') throw new TypeError('phx.ai.chat wants {model, messages, ...}');
+      const spec = { model: o.model, messages: o.messages };
+      for (const k of ['max_tokens', 'temperature', 'seed']) if (o[k] !== undefined) spec[k] = o[k];
+      return call('ai.chat', spec);
+    },
+  };
+  const phx = { kv, crypto: phxCrypto, ai, hex: { encode: hexEncode, decode: hexDecode }, abi,
+    utf8: { encode: utf8Encode, decode: utf8Decode }, base64: { encode: b64Encode, decode: b64Decode },
+    flavors: Object.freeze({ chainlinkFunctions }) };
   if (nativeCrash) phx.__test = { segfault: nativeCrash, hostCall: (op, args) => call(op, args) };
   def(G, 'phx', phx);
 

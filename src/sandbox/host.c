@@ -220,6 +220,89 @@ static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out,
     return PHX_OK;
 }
 
+/* phx.ai.chat: the request is checked and capped here, then answered by the
+ * configured service (cfg->ai_chat). It counts as an outbound request, runs in
+ * the invocation's wall time, and its completion tokens come out of
+ * limits->ai_tokens: max_tokens above what is left is refused up front, so the
+ * cap holds whatever the endpoint does. */
+#define AI_MAX_MESSAGES 64
+#define AI_MAX_TEXT (64u << 10)
+static phx_err_t op_ai_chat(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
+{
+    if (!h->cfg->ai_chat)
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "ai.chat: no AI endpoint configured");
+    const char *model = json_string_value(json_object_get(args, "model"));
+    if (!model || !*model || strlen(model) > 128)
+        return phx_fail(e, PHX_ERR_INVALID, "ai.chat: model must be a name (1..128 characters)");
+    const json_t *msgs = json_object_get(args, "messages");
+    size_t nm = json_array_size(msgs), text = 0;
+    if (!json_is_array(msgs) || nm == 0 || nm > AI_MAX_MESSAGES)
+        return phx_fail(e, PHX_ERR_INVALID, "ai.chat: messages must be 1..%d {role, content}",
+                        AI_MAX_MESSAGES);
+    json_t *clean = json_array();
+    for (size_t i = 0; i < nm; i++) {
+        const json_t *m = json_array_get(msgs, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const json_t *c = json_object_get(m, "content");
+        if (!role || !json_is_string(c)) {
+            json_decref(clean);
+            return phx_fail(e, PHX_ERR_INVALID,
+                            "ai.chat: messages[%zu] needs a string role and content", i);
+        }
+        text += json_string_length(c);
+        json_array_append_new(clean, json_pack("{s:s,s:O}", "role", role, "content", c));
+    }
+    if (text > AI_MAX_TEXT) {
+        json_decref(clean);
+        return phx_fail(e, PHX_ERR_LIMIT, "ai.chat: messages over %u bytes", AI_MAX_TEXT);
+    }
+    uint32_t left = h->limits->ai_tokens - h->ai_tokens;
+    const json_t *mt = json_object_get(args, "max_tokens");
+    json_int_t want = mt ? json_integer_value(mt) : (left < 256 ? left : 256);
+    phx_err_t err = PHX_OK;
+    if (mt && (!json_is_integer(mt) || want < 1))
+        err = phx_fail(e, PHX_ERR_INVALID, "ai.chat: max_tokens must be a positive integer");
+    else if (left == 0 || want > (json_int_t)left)
+        err = phx_fail(e, PHX_ERR_LIMIT,
+                       "ai.chat: max_tokens %lld is over the %u completion tokens this invocation "
+                       "has left (of %u)",
+                       (long long)(want ? want : 1), left, h->limits->ai_tokens);
+    const json_t *t = json_object_get(args, "temperature");
+    if (!err && t && (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > 2))
+        err = phx_fail(e, PHX_ERR_INVALID, "ai.chat: temperature must be a number in 0..2");
+    const json_t *sd = json_object_get(args, "seed");
+    if (!err && sd && (!json_is_integer(sd) || json_integer_value(sd) < 0))
+        err = phx_fail(e, PHX_ERR_INVALID, "ai.chat: seed must be a non-negative integer");
+    if (err) {
+        json_decref(clean);
+        return err;
+    }
+    json_t *req = json_pack("{s:s,s:o,s:I,s:f}", "model", model, "messages", clean, "max_tokens",
+                            want, "temperature", t ? json_number_value(t) : 0.0);
+    if (sd) json_object_set(req, "seed", (json_t *)sd);
+    if (!count_request(h)) {
+        json_decref(req);
+        return PHX_ERR_LIMIT;
+    }
+    uint64_t now = phx_monotonic_ms();
+    uint64_t left_ms = h->deadline_ms > now ? h->deadline_ms - now : 1;
+    err = h->cfg->ai_chat(h->cfg->ai_ctx, req, left_ms, out, e);
+    json_decref(req);
+    if (err == PHX_ERR_TIMEOUT && h->fatal == PHX_SBX_FAIL_NONE) {
+        fatal(h, PHX_SBX_FAIL_WALL_LIMIT, "wall-clock limit reached during ai.chat");
+        return err;
+    }
+    if (err) return err;
+    json_int_t used =
+        json_integer_value(json_object_get(json_object_get(*out, "usage"), "completion_tokens"));
+    /* The service reports what the endpoint's signed answer says; count at
+     * least nothing and at most what was asked, so a bad count cannot refund. */
+    if (used < 0) used = 0;
+    if (used > want) used = want;
+    h->ai_tokens += (uint32_t)used;
+    return PHX_OK;
+}
+
 static phx_err_t op_hash(const json_t *args, json_t **out, phx_error_t *e)
 {
     const char *alg = json_string_value(json_object_get(args, "alg"));
@@ -333,6 +416,8 @@ phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, 
         err = op_key(h, &out, e);
     else if (!strcmp(op, "derive"))
         err = op_derive(h, args, &out, e);
+    else if (!strcmp(op, "ai.chat"))
+        err = op_ai_chat(h, args, &out, e);
     else
         err = phx_fail(e, PHX_ERR_UNSUPPORTED, "unknown host call %.32s", op);
     json_decref(args);

@@ -98,6 +98,7 @@ typedef struct {
     uint32_t requests;
     size_t log_bytes;
     uint64_t kv_written; /* value bytes put this invocation */
+    uint32_t ai_tokens;  /* completion tokens phx.ai.chat used this invocation */
     char **logs;
     size_t nlogs;
     uint64_t deadline_ms; /* wall deadline of the invocation */

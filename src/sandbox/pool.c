@@ -89,6 +89,7 @@ void phx_sandbox_limits_default(phx_sandbox_limits_t *l)
     l->request_timeout_ms = 10000;
     l->kv_write_bytes = 16u << 20;
     l->kv_total_bytes = 64u << 20;
+    l->ai_tokens = 1024;
 }
 
 static void fill_limits(phx_sandbox_limits_t *l)
@@ -105,6 +106,7 @@ static void fill_limits(phx_sandbox_limits_t *l)
     if (!l->request_timeout_ms) l->request_timeout_ms = d.request_timeout_ms;
     if (!l->kv_write_bytes) l->kv_write_bytes = d.kv_write_bytes;
     if (!l->kv_total_bytes) l->kv_total_bytes = d.kv_total_bytes;
+    if (!l->ai_tokens) l->ai_tokens = d.ai_tokens;
 }
 
 static phx_err_t read_exact_timeout(int fd, void *buf, size_t n, int timeout_ms, phx_error_t *e)

@@ -117,6 +117,7 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     memcpy(r.jobs, w->dep.jobs, 20);
     memcpy(r.contract_id, id, 32);
     memcpy(r.code_hash, c.code_hash, 32);
+    r.ok = ok;
     if (encrypted) {
         if ((err = phx_confidential_seal_reply(reply_key, id, output.ptr, output.len, &sealed_out,
                                                e)) ||
@@ -129,7 +130,6 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     /* A sealed call's logs could repeat its input: they stay in the TEE. */
     json_object_set_new(env, "logs", logs ? logs : json_array());
     logs = NULL;
-    json_object_set_new(env, "ok", json_boolean(ok));
     /* What the call cost, beside the signed envelope (not part of it: the
      * same result is worth the same whether it waited or not). */
     json_object_set_new(env, "usage",

@@ -129,8 +129,8 @@ static phx_err_t read_u256(phx_worker_t *w, const char *fn, const uint8_t *who, 
     return err;
 }
 
-/* Each active worker needs minStake bonded by its operator; bond one more
- * worker's worth from the operator's PHA when the stake falls short. */
+/* Each active worker needs minStake in its operator's pool; stake one more
+ * worker's worth of the operator's PHA into the pool when it falls short. */
 static phx_err_t ensure_stake(phx_worker_t *w, const uint8_t op[20], phx_error_t *e)
 {
     phx_u256_t min, stake, active;
@@ -143,9 +143,10 @@ static phx_err_t ensure_stake(phx_worker_t *w, const uint8_t op[20], phx_error_t
     if (phx_u256_to_u64(&active, &n, NULL) || n > 1000000) n = 1000000;
     phx_u256_t need = phx_u256_mul_u64(&min, n + 1);
     if (phx_u256_cmp(&stake, &need) >= 0) return PHX_OK;
-    PHX_INFO("worker: bonding the Registry's minimum stake for one more worker");
-    err = phx_chain_bond(w->operator_, &w->dep, &min, e);
-    if (err) phx_error_wrap(e, err, "bond (the operator needs PHA for the stake)");
+    PHX_INFO("worker: staking the Registry's minimum stake for one more worker");
+    err = phx_chain_stake(w->rpc, w->operator_, &w->dep, &min, PHX_CHAIN_DEFAULT_COMMISSION_BPS,
+                          NULL, e);
+    if (err) phx_error_wrap(e, err, "stake (the operator needs PHA for the stake)");
     return err;
 }
 
@@ -704,9 +705,12 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     phx_sandbox_config_t sc = {.kv_dir = kv_dir,
                                .allow_hosts = o->allow_hosts,
                                .nallow_hosts = o->nallow_hosts,
-                               .jit = true};
+                               .jit = true,
+                               .ai_chat = o->ai_chat,
+                               .ai_ctx = o->ai_ctx};
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
+    if (o->ai_tokens) sc.limits.ai_tokens = o->ai_tokens;
     if ((err = phx_sandbox_pool_new(&sc, &w->sandbox, e))) goto out;
     wk_sched_limits_t sl;
     wk_sched_limits_default(o->max_concurrent, o->max_per_contract, o->max_per_owner, &sl);

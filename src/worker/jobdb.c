@@ -53,7 +53,7 @@ static const char schema[] =
     " deadline INTEGER NOT NULL, block INTEGER NOT NULL,"
     " state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
     " output BLOB, signature BLOB, tx_hash BLOB, error TEXT,"
-    " updated_ms INTEGER NOT NULL);"
+    " updated_ms INTEGER NOT NULL, ok INTEGER NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, request_id);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     /* The latest accepted voucher per payer and operator; amounts are 32-byte
@@ -81,6 +81,16 @@ phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e)
      * half a transaction, whatever kills the process. */
     if ((err = exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", e))) goto fail;
     if ((err = exec(d, schema, e))) goto fail;
+    /* A journal from before the run's ok flag was signed: add the column. */
+    char *msg = NULL;
+    if (sqlite3_exec(d->db, "ALTER TABLE jobs ADD COLUMN ok INTEGER NOT NULL DEFAULT 1", NULL, NULL,
+                     &msg) != SQLITE_OK &&
+        !(msg && strstr(msg, "duplicate column"))) {
+        err = phx_fail(e, PHX_ERR_IO, "%s: adding the ok column: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        goto fail;
+    }
+    sqlite3_free(msg);
     *out = d;
     return PHX_OK;
 fail:
@@ -141,7 +151,7 @@ phx_err_t phx_jobdb_record(phx_jobdb_t *d, uint64_t request_id, const uint8_t co
 
 static const char select_cols[] =
     "SELECT request_id, contract_id, code_hash, input, deadline, block, state, attempts,"
-    " output, signature, tx_hash, error, updated_ms FROM jobs ";
+    " output, signature, tx_hash, error, updated_ms, ok FROM jobs ";
 
 static phx_err_t copy_blob(sqlite3_stmt *st, int col, uint8_t *dst, size_t n, phx_error_t *e)
 {
@@ -173,6 +183,7 @@ static phx_err_t read_row(sqlite3_stmt *st, phx_job_t *j, phx_error_t *e)
     const unsigned char *msg = sqlite3_column_text(st, 11);
     if (msg) snprintf(j->error, sizeof j->error, "%s", (const char *)msg);
     j->updated_ms = (uint64_t)sqlite3_column_int64(st, 12);
+    j->ok = sqlite3_column_int(st, 13) != 0;
     return PHX_OK;
 }
 
@@ -265,12 +276,14 @@ phx_err_t phx_jobdb_resign(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
                       NULL, e);
 }
 
-phx_err_t phx_jobdb_signed(phx_jobdb_t *d, uint64_t id, const uint8_t *output, size_t output_len,
-                           const uint8_t signature[65], phx_error_t *e)
+phx_err_t phx_jobdb_signed(phx_jobdb_t *d, uint64_t id, bool ok, const uint8_t *output,
+                           size_t output_len, const uint8_t signature[65], phx_error_t *e)
 {
     if (output_len > PHX_RESULT_MAX_OUTPUT)
         return phx_fail(e, PHX_ERR_LIMIT, "output over %u bytes", PHX_RESULT_MAX_OUTPUT);
-    return transition(d, id, PHX_JOB_SIGNED, "2", "output = ?, signature = ?",
+    return transition(d, id, PHX_JOB_SIGNED, "2",
+                      ok ? "output = ?, signature = ?, ok = 1"
+                         : "output = ?, signature = ?, ok = 0",
                       output ? output : (const uint8_t *)"", output_len, signature, 65, NULL, e);
 }
 

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t block;    /* where the request was seen */
     phx_job_state_t state;
     int attempts;     /* times it entered RUNNING */
+    bool ok;          /* from SIGNED on: the run succeeded (else output is its error) */
     phx_buf_t output; /* from SIGNED on */
     uint8_t signature[65];
     uint8_t tx_hash[32]; /* from SUBMITTED on */
@@ -81,7 +82,9 @@ phx_err_t phx_jobdb_start(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
 /* SIGNED/SUBMITTED -> RUNNING, only when the signing key is gone (a worker
  * with no sealing key has a new identity each boot): run and sign again. */
 phx_err_t phx_jobdb_resign(phx_jobdb_t *db, uint64_t request_id, phx_error_t *e);
-phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, const uint8_t *output,
+/* RUNNING -> SIGNED with the run's outcome: ok false when it failed and
+ * output is its error (both are signed and go on chain as they are). */
+phx_err_t phx_jobdb_signed(phx_jobdb_t *db, uint64_t request_id, bool ok, const uint8_t *output,
                            size_t output_len, const uint8_t signature[65], phx_error_t *e);
 phx_err_t phx_jobdb_submitted(phx_jobdb_t *db, uint64_t request_id, const uint8_t tx_hash[32],
                               phx_error_t *e);

@@ -246,14 +246,14 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
-    phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, output.ptr,
+    phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, ok, output.ptr,
                             output.len, digest);
     if ((err = phx_chain_sign(w->sk, digest, sig))) {
         phx_fail(e, err, "sign");
         goto out;
     }
     pthread_mutex_lock(&w->db_lock);
-    err = phx_jobdb_signed(w->db, j->request_id, output.ptr, output.len, sig, e);
+    err = phx_jobdb_signed(w->db, j->request_id, ok, output.ptr, output.len, sig, e);
     pthread_mutex_unlock(&w->db_lock);
 out:
     if (input) phx_secure_zero(input, strlen(input));
@@ -269,8 +269,8 @@ static bool signed_by_us(const phx_worker_t *w, const phx_job_t *j)
 {
     uint8_t domain[32], digest[32], pub[64], addr[20];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
-    phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->output.ptr,
-                            j->output.len, digest);
+    phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->ok,
+                            j->output.ptr, j->output.len, digest);
     if (phx_secp256k1_recover(digest, j->signature, pub)) return false;
     phx_eth_address_from_pubkey(pub, addr);
     return memcmp(addr, w->address, 20) == 0;
@@ -282,7 +282,7 @@ static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *outp
 {
     phx_buf_t data = PHX_BUF_INIT;
     uint8_t tx[32];
-    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, output, len,
+    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, j->ok, output, len,
                                                (const uint8_t(*)[65])sig, 1, &data, e);
     if (!err) {
         phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};

@@ -1,5 +1,5 @@
 /* The signed result envelope (include/phx/worker.h). The digest is built
- * exactly as contracts/Jobs.sol resultDigest builds it: abi.encode of five
+ * exactly as contracts/Jobs.sol resultDigest builds it: abi.encode of six
  * 32-byte words, so a signature made here passes Jobs.fulfill unchanged. */
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +16,16 @@ static void word_u64(uint8_t w[32], uint64_t v)
 }
 
 void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
-                       const uint8_t contract_id[32], const uint8_t code_hash[32],
+                       const uint8_t contract_id[32], const uint8_t code_hash[32], bool ok,
                        const uint8_t *output, size_t output_len, uint8_t digest[32])
 {
-    uint8_t words[160];
+    uint8_t words[192];
     memcpy(words, domain, 32);
     memcpy(words + 32, request_id, 32);
     memcpy(words + 64, contract_id, 32);
     memcpy(words + 96, code_hash, 32);
-    phx_keccak256(output, output_len, words + 128);
+    word_u64(words + 128, ok ? 1 : 0);
+    phx_keccak256(output, output_len, words + 160);
     phx_keccak256(words, sizeof words, digest);
 }
 
@@ -48,7 +49,7 @@ static void result_digest(const phx_result_t *r, uint8_t digest[32])
 {
     uint8_t domain[32];
     phx_chain_jobs_domain(r->chain_id, r->jobs, domain);
-    phx_result_digest(domain, r->request_id, r->contract_id, r->code_hash, r->output.ptr,
+    phx_result_digest(domain, r->request_id, r->contract_id, r->code_hash, r->ok, r->output.ptr,
                       r->output.len, digest);
 }
 
@@ -78,11 +79,11 @@ phx_err_t phx_result_to_json(const phx_result_t *r, json_t **out, phx_error_t *e
     if (r->output.len)
         value = json_loadb((const char *)r->output.ptr, r->output.len, JSON_DECODE_ANY, NULL);
     *out = json_pack(
-        "{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o*,s:o,s:o,s:I,s:o}", "kind",
+        "{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:b,s:o*,s:o,s:o,s:I,s:o}", "kind",
         r->kind == PHX_RESULT_JOB ? "job" : "direct", "chain_id", (json_int_t)r->chain_id, "jobs",
         phx_json_hex(r->jobs, 20), "request_id", phx_json_hex(r->request_id, 32), "contract_id",
         phx_json_hex(r->contract_id, 32), "code_hash", phx_json_hex(r->code_hash, 32), "input_hash",
-        phx_json_hex(r->input_hash, 32), "output", value, "output_bytes",
+        phx_json_hex(r->input_hash, 32), "ok", r->ok, "output", value, "output_bytes",
         phx_json_hex(r->output.ptr, r->output.len), "worker", phx_json_hex(r->worker, 20),
         "timestamp", (json_int_t)r->timestamp, "signature", phx_json_hex(r->signature, 65));
     if (!*out) return phx_fail(e, PHX_ERR_NOMEM, "result JSON");
@@ -106,6 +107,8 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
     }
     if ((err = phx_json_get_int(j, "chain_id", &chain_id, e))) goto out;
     if ((err = phx_json_get_int(j, "timestamp", &timestamp, e))) goto out;
+    /* Signed: a failed run's error cannot be shown as a result. */
+    if ((err = phx_json_get_bool(j, "ok", &r->ok, e))) goto out;
     if (chain_id < 0 || timestamp < 0) {
         err = phx_fail(e, PHX_ERR_RANGE, "negative chain_id or timestamp");
         goto out;

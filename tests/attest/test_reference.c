@@ -79,29 +79,26 @@ static void add_crl(times_t *ts, const char *hex)
     phx_buf_free(&der);
 }
 
-int main(void)
+/* Shared by the cases: the expected.json cases, the jobs built from them and
+ * the reference's verdicts on those jobs. */
+static char script[1024], dir[1024];
+static json_t *exp, *jobs, *ref;
+
+/* The jobs: every case at every boundary of its own collateral and chain. */
+static void test_jobs(void)
 {
-    const char *nm = getenv("PHX_NODE_MODULES"), *src = getenv("PHX_SOURCE_DIR");
-    char probe[1024], script[1024];
-    snprintf(probe, sizeof probe, "%s/@phala/dcap-qvl/package.json", nm ? nm : "node_modules");
-    snprintf(script, sizeof script, "%s/tests/attest/ref_dcap_qvl.js", src ? src : ".");
-    if (access(probe, R_OK) != 0 || system("node --version >/dev/null 2>&1") != 0) {
-        printf("SKIP reference differential: %s or node not found (run scripts/setup.sh)\n", probe);
-        return test_done("attest_reference");
-    }
     const char *exp_path = test_data_path("dcap/expected.json");
-    if (!exp_path) return test_done("attest_reference");
-    char dir[1024];
+    CHECK(exp_path != NULL);
+    if (!exp_path) return;
     snprintf(dir, sizeof dir, "%s", exp_path);
     *strrchr(dir, '/') = 0;
-    json_t *exp = NULL;
     phx_buf_t exp_text = PHX_BUF_INIT;
     phx_error_t e = {0};
     CHECK(phx_file_read(exp_path, &exp_text, &e) == PHX_OK);
     CHECK(phx_json_parse((const char *)exp_text.ptr, exp_text.len, &exp, &e) == PHX_OK);
-    json_t *cases = json_object_get(exp, "cases"), *jobs = json_array();
-
-    /* The jobs: every case at every boundary of its own collateral and chain. */
+    phx_buf_free(&exp_text);
+    json_t *cases = json_object_get(exp, "cases");
+    jobs = json_array();
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
         char qpath[1200], cpath[1200];
@@ -139,8 +136,11 @@ int main(void)
         phx_buf_free(&qb);
         phx_buf_free(&cb);
     }
+}
 
-    /* The reference's verdicts, in one node process. */
+/* The reference's verdicts, in one node process. */
+static void test_reference_runs(void)
+{
     char jobs_path[] = "/tmp/phx-attest-ref-XXXXXX";
     int fd = mkstemp(jobs_path);
     CHECK(fd >= 0);
@@ -158,12 +158,17 @@ int main(void)
         phx_buf_append(&out, chunk, got);
     CHECK(p && pclose(p) == 0);
     unlink(jobs_path);
-    json_t *ref = NULL;
+    phx_error_t e = {0};
     CHECK(phx_json_parse((const char *)out.ptr, out.len, &ref, &e) == PHX_OK);
     CHECK(json_array_size(ref) == json_array_size(jobs));
+    phx_buf_free(&out);
+}
 
-    /* Ours, every status allowed (the reference has no policy), debug refused as
-     * the reference does. */
+/* Ours, every status allowed (the reference has no policy), debug refused as
+ * the reference does. */
+static void test_same_verdicts(void)
+{
+    phx_error_t e = {0};
     phx_attest_verifier_t *v = NULL;
     CHECK(phx_attest_verifier_new(NULL, 0, &v, &e) == PHX_OK);
     phx_attest_policy_t pol = phx_attest_policy_permissive();
@@ -210,13 +215,28 @@ int main(void)
     }
     printf("reference differential: %zu cases x boundaries = %zu verdicts: %zu both accept, %zu "
            "both reject, %zu only we reject, 0 only we accept\n",
-           json_array_size(cases), n, both_ok, both_reject, stricter);
+           json_array_size(json_object_get(exp, "cases")), n, both_ok, both_reject, stricter);
     CHECK(n > 100);
     phx_attest_verifier_free(v);
+}
+
+int main(void)
+{
+    const char *nm = getenv("PHX_NODE_MODULES"), *src = getenv("PHX_SOURCE_DIR");
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/@phala/dcap-qvl/package.json", nm ? nm : "node_modules");
+    snprintf(script, sizeof script, "%s/tests/attest/ref_dcap_qvl.js", src ? src : ".");
+    if (access(probe, R_OK) != 0 || system("node --version >/dev/null 2>&1") != 0) {
+        printf("SKIP reference differential: %s or node not found (run scripts/setup.sh)\n", probe);
+        return test_done("attest_reference");
+    }
+    if (!test_data_path("dcap/expected.json")) return test_done("attest_reference");
+    static const test_case_t cases[] = {TEST_CASE_REQUIRED(test_jobs),
+                                        TEST_CASE_REQUIRED(test_reference_runs),
+                                        TEST_CASE(test_same_verdicts)};
+    int rc = test_run("attest_reference", cases, TEST_COUNT(cases));
     json_decref(ref);
     json_decref(jobs);
     json_decref(exp);
-    phx_buf_free(&out);
-    phx_buf_free(&exp_text);
-    return test_done("attest_reference");
+    return rc;
 }

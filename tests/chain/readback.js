@@ -18,7 +18,7 @@ const registryAbi = [
     'function workers(address) view returns (address operator, uint8 status, uint32 teeType, uint64 registeredAt, bytes32 x25519, bytes32 measurement, bytes32 quoteHash, address kms)',
 ];
 const jobsAbi = [
-    'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool callbackOk, address[] operators, bytes output)',
+    'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
 ];
 
 let failures = 0;
@@ -59,6 +59,7 @@ async function main() {
         check(decoded.args.requestId === BigInt(expect.fulfilled.requestId), `requestId ${decoded.args.requestId}`);
         check(decoded.args.outputHash === expect.fulfilled.outputHash, 'outputHash');
         check(ethers.keccak256(decoded.args.output) === expect.fulfilled.outputHash, 'keccak256(output) == outputHash');
+        check(decoded.args.ok === true, 'ok');
         check(decoded.args.callbackOk === true, 'callbackOk');
     }
     console.log(`readback: ${n} balances, 1 worker, 1 event checked; ${failures} failures`);

@@ -205,6 +205,21 @@ static phx_u256_t balance(const uint8_t who[20])
     return v;
 }
 
+/* Fees Jobs owes who's StakePool pool (fulfilments credit them there). */
+static phx_u256_t earned(const uint8_t who[20])
+{
+    phx_u256_t v = {{0}};
+    phx_error_t e = {0};
+    json_t *args = json_pack("[o]", phx_json_hex(who, 20)), *ret = NULL;
+    CHECK_MSG(phx_chain_read(rpc, dep.jobs, "feesOwed(address)", args, "(uint256)", &ret, &e) ==
+                      PHX_OK &&
+                  phx_u256_from_str(json_string_value(json_array_get(ret, 0)), &v, &e) == PHX_OK,
+              "%s", e.message);
+    json_decref(ret);
+    json_decref(args);
+    return v;
+}
+
 static uint64_t read_u64(const uint8_t to[20], const char *sig, json_t *args)
 {
     json_t *ret = NULL;
@@ -484,12 +499,21 @@ static void test_digests_match_contracts(void)
     memset(code_hash, 0x24, 32);
     const uint8_t output[] = "hello";
     phx_keccak256(output, 5, out_hash);
-    phx_chain_result_digest(c_side, 7, cid, code_hash, output, 5, c_side);
-    CHECK(read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bytes32)",
-                       json_pack("[i,o,o,o]", 7, phx_json_hex(cid, 32), phx_json_hex(code_hash, 32),
-                                 phx_json_hex(out_hash, 32)),
-                       chain_side) == 0 &&
-          memcmp(c_side, chain_side, 32) == 0);
+    /* Bit-identical for a result (ok) and for an error (not ok), and the two differ. */
+    uint8_t domain[32], ok_side[32] = {0};
+    memcpy(domain, c_side, 32);
+    for (int ok = 1; ok >= 0; ok--) {
+        phx_chain_result_digest(domain, 7, cid, code_hash, ok, output, 5, c_side);
+        CHECK_MSG(
+            read_bytes32(dep.jobs, "resultDigest(uint256,bytes32,bytes32,bool,bytes32)",
+                         json_pack("[i,o,o,b,o]", 7, phx_json_hex(cid, 32),
+                                   phx_json_hex(code_hash, 32), ok, phx_json_hex(out_hash, 32)),
+                         chain_side) == 0 &&
+                memcmp(c_side, chain_side, 32) == 0,
+            "resultDigest with ok=%d: C and Jobs differ", ok);
+        if (ok) memcpy(ok_side, c_side, 32);
+    }
+    CHECK(memcmp(ok_side, c_side, 32) != 0);
 
     uint8_t salt[32];
     memset(salt, 3, 32);
@@ -685,12 +709,14 @@ static void test_registry(account_t *gov, account_t *ops[2], account_t *nobody, 
     make_quote(q, zero, zero, zero, 0x11);
     phx_chain_quote_fields(q, sizeof q, &tee, measurement_allowed, rd, &e);
 
-    /* Operators take PHA and bond it (3 workers' worth each). */
+    /* Operators take PHA and stake it in their pools (3 workers' worth each). */
     phx_u256_t stake = PHA(3000);
     for (int i = 0; i < 2; i++) {
         TX_OK(gov, dep.token, "transfer(address,uint256)",
               json_pack("[o,o]", addr_json(ops[i]->addr), u256_json(&stake)));
-        CHECK_MSG(phx_chain_bond(ops[i]->signer, &dep, &stake, &e) == PHX_OK, "%s", e.message);
+        CHECK_MSG(phx_chain_stake(rpc, ops[i]->signer, &dep, &stake,
+                                  PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL, &e) == PHX_OK,
+                  "%s", e.message);
     }
 
     /* Not yet allowed: the measurement is refused before anything else. */
@@ -797,29 +823,35 @@ out:
 }
 
 /* Sign the result as each worker in signers does, as the contract expects. */
-static void sign_result(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
-                        account_t **signers, size_t n, uint8_t (*sigs)[65])
+static void sign_result(const phx_chain_requested_t *req, bool ok, const uint8_t *output,
+                        size_t len, account_t **signers, size_t n, uint8_t (*sigs)[65])
 {
     uint8_t domain[32], digest[32];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, req->request_id, req->contract_id, req->code_hash, output, len,
-                            digest);
+    phx_chain_result_digest(domain, req->request_id, req->contract_id, req->code_hash, ok, output,
+                            len, digest);
     for (size_t i = 0; i < n; i++)
         phx_secp256k1_sign(signers[i]->sk, digest, sigs[i]);
+}
+
+static json_t *fulfill_args_ok(const phx_chain_requested_t *req, bool ok, const uint8_t *output,
+                               size_t len, account_t **signers, size_t n)
+{
+    uint8_t sigs[4][65];
+    sign_result(req, ok, output, len, signers, n, sigs);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, phx_json_hex(sigs[i], 65));
+    return json_pack("[I,b,o,o]", (json_int_t)req->request_id, ok, phx_json_hex(output, len), list);
 }
 
 static json_t *fulfill_args(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
                             account_t **signers, size_t n)
 {
-    uint8_t sigs[4][65];
-    sign_result(req, output, len, signers, n, sigs);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, phx_json_hex(sigs[i], 65));
-    return json_pack("[I,o,o]", (json_int_t)req->request_id, phx_json_hex(output, len), list);
+    return fulfill_args_ok(req, true, output, len, signers, n);
 }
 
-static const char FULFILL[] = "fulfill(uint256,bytes,bytes[])";
+static const char FULFILL[] = "fulfill(uint256,bool,bytes,bytes[])";
 
 static uint8_t request_status(uint64_t id)
 {
@@ -870,7 +902,7 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
 
     /* 1. request -> fulfil -> callback, PHA paid to the operator. */
     phx_chain_requested_t req;
-    phx_u256_t cons0 = balance(consumer), op0 = balance(ops[0]->addr);
+    phx_u256_t cons0 = balance(consumer), op0 = earned(ops[0]->addr);
     if (ask(gov, 300000, 1, &req, NULL)) return;
     phx_u256_t cons1 = balance(consumer);
     CHECK(u256_eq_sum(&cons0, &cons1, &fee));
@@ -881,15 +913,16 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     {
         uint8_t sig[1][65], domain[32], digest[32];
         phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, output,
-                                sizeof output, digest);
+        phx_chain_result_digest(domain, req.request_id, req.contract_id, req.code_hash, true,
+                                output, sizeof output, digest);
         CHECK(phx_chain_sign(w[0].key.sk, digest, sig[0]) == PHX_OK && sig[0][64] >= 27);
-        CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, output, sizeof output,
-                                    (const uint8_t(*)[65])sig, 1, &receipt, &e) == PHX_OK,
+        CHECK_MSG(phx_chain_fulfill(w[0].key.signer, &dep, req.request_id, true, output,
+                                    sizeof output, (const uint8_t(*)[65])sig, 1, &receipt,
+                                    &e) == PHX_OK,
                   "fulfill: %s", e.message);
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
-    phx_u256_t op1 = balance(ops[0]->addr);
+    phx_u256_t op1 = earned(ops[0]->addr);
     CHECK(u256_eq_sum(&op1, &op0, &fee));
     CHECK(read_u64(consumer, "callbacks()", NULL) == 1);
     uint8_t want_hash[32], got_hash[32];
@@ -915,9 +948,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     memcpy(rb->fulfil_tx, receipt.tx_hash, 32);
     rb->request_id = req.request_id;
     memcpy(rb->output_hash, want_hash, 32);
-    printf(
-        "jobs: request %llu fulfilled by 1 worker, gas %llu, callback ran, operator paid 1 PHA\n",
-        (unsigned long long)req.request_id, (unsigned long long)receipt.gas_used);
+    printf("jobs: request %llu fulfilled by 1 worker, gas %llu, callback ran, 1 PHA owed to the "
+           "operator's pool\n",
+           (unsigned long long)req.request_id, (unsigned long long)receipt.gas_used);
     phx_evm_receipt_clear(&receipt);
     phx_chain_requested_clear(&req);
 
@@ -930,15 +963,38 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     /* A signature over another output does not count for this one. */
     {
         json_t *args = fulfill_args(&req, output, 32, w0, 1);
-        json_array_set_new(args, 1, phx_json_hex(output, 33));
+        json_array_set_new(args, 2, phx_json_hex(output, 33));
+        EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
+        /* Nor does a result signed as an error pass as an output (or back). */
+        args = fulfill_args_ok(&req, false, output, 32, w0, 1);
+        json_array_set_new(args, 1, json_true());
+        EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
+        args = fulfill_args(&req, output, 32, w0, 1);
+        json_array_set_new(args, 1, json_false());
         EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, args, "UnregisteredSigner(address)");
     }
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_PENDING);
     TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 0, w0, 1)); /* empty output */
     CHECK(read_u64(consumer, "lastOutputLength()", NULL) == 0);
+    CHECK(read_u64(consumer, "lastOk()", NULL) == 1);
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_chain_requested_clear(&req);
-    printf("jobs: unregistered signer, non-worker submitter, wrong output refused\n");
+    printf("jobs: unregistered signer, non-worker submitter, wrong output or ok flag refused\n");
+
+    /* 2b. A failed run reaches the consumer as an error: ok false, the error as output. */
+    if (ask(gov, 300000, 1, &req, NULL)) return;
+    {
+        static const uint8_t err_json[] = "{\"error\":\"Error: boom\"}";
+        uint64_t failures = read_u64(consumer, "failures()", NULL);
+        TX_OK(&w[0].key, dep.jobs, FULFILL,
+              fulfill_args_ok(&req, false, err_json, sizeof err_json - 1, w0, 1));
+        CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+        CHECK(read_u64(consumer, "lastOk()", NULL) == 0);
+        CHECK(read_u64(consumer, "failures()", NULL) == failures + 1);
+        CHECK(read_u64(consumer, "lastOutputLength()", NULL) == sizeof err_json - 1);
+    }
+    phx_chain_requested_clear(&req);
+    printf("jobs: a failed run delivered with ok=false, the consumer saw the error\n");
 
     /* 3. k = 2: one signature refused, one operator twice refused, two operators paid. */
     if (ask(gov, 300000, 2, &req, NULL)) return;
@@ -948,9 +1004,9 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
                   "SignatureCount(uint256,uint8)");
     EXPECT_REVERT(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 64, w01, 2),
                   "DuplicateOperator(address)");
-    phx_u256_t a0 = balance(ops[0]->addr), b0 = balance(ops[1]->addr);
+    phx_u256_t a0 = earned(ops[0]->addr), b0 = earned(ops[1]->addr);
     TX_OK(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 64, w02, 2));
-    phx_u256_t a1 = balance(ops[0]->addr), b1 = balance(ops[1]->addr);
+    phx_u256_t a1 = earned(ops[0]->addr), b1 = earned(ops[1]->addr);
     CHECK(u256_eq_sum(&a1, &a0, &fee) && u256_eq_sum(&b1, &b0, &fee));
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
     phx_chain_requested_clear(&req);
@@ -961,14 +1017,14 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     for (int mode = 1; mode <= 2; mode++) {
         TX_OK(gov, consumer, "setMode(uint8)", json_pack("[i]", mode));
         if (ask(gov, 100000, 1, &req, NULL)) return;
-        phx_u256_t p0 = balance(ops[0]->addr);
+        phx_u256_t p0 = earned(ops[0]->addr);
         memset(&receipt, 0, sizeof receipt);
         CHECK_MSG(tx(&w[0].key, dep.jobs, FULFILL, fulfill_args(&req, output, 32, w0, 1), &receipt,
                      &e) == PHX_OK,
                   "fulfill with failing callback: %s", e.message);
         CHECK(receipt.status);
         CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_CALLBACK_FAILED);
-        phx_u256_t p1 = balance(ops[0]->addr);
+        phx_u256_t p1 = earned(ops[0]->addr);
         CHECK(u256_eq_sum(&p1, &p0, &fee));
         uint8_t told[4];
         phx_abi_selector("ToldToRevert(uint256)", told, &e);
@@ -1325,10 +1381,10 @@ static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, accou
     EXPECT_REVERT(stranger, dep.jobs, "setParams(uint256,uint64,uint32)",
                   json_pack("[i,i,i]", 0, 1, 1), "NotGovernor()");
 
-    /* Stake behind active workers is locked: op A has 3000 bonded, 2 workers. */
-    phx_u256_t all = PHA(3000), some = PHA(1000);
-    EXPECT_REVERT(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&all)),
-                  "InsufficientStake(uint256,uint256)");
+    /* Only the pool's holders move its stake: nothing is bonded to the Registry. */
+    phx_u256_t some = PHA(1000);
+    EXPECT_REVERT(stranger, dep.stake_pool, "undelegate(uint256,uint256)",
+                  json_pack("[i,o]", 1, u256_json(&some)), "InsufficientShares(uint256,uint256)");
     /* A stranger cannot deregister someone else's worker; the operator can. */
     EXPECT_REVERT(stranger, dep.registry, "deregisterWorker(address)",
                   json_pack("[o]", addr_json(w[1].key.addr)), "NotAuthorized()");
@@ -1336,10 +1392,17 @@ static void test_lifecycle(account_t *gov, account_t *ops[2], worker_t *w, accou
           json_pack("[o]", addr_json(w[1].key.addr)));
     CHECK(phx_chain_worker_get(rpc, &dep, w[1].key.addr, &info, &e) == PHX_OK &&
           info.status == PHX_CHAIN_WORKER_DEREGISTERED);
-    phx_u256_t before = balance(ops[0]->addr);
-    TX_OK(ops[0], dep.registry, "unbond(uint256)", json_pack("[o]", u256_json(&some)));
-    phx_u256_t after = balance(ops[0]->addr);
-    CHECK(u256_eq_sum(&after, &before, &some));
+    /* Undelegating queues the shares: the Registry's stake drops at once. */
+    uint64_t pid0 = 0;
+    CHECK(phx_chain_pool_of(rpc, &dep, ops[0]->addr, &pid0, &e) == PHX_OK && pid0 > 0);
+    TX_OK(ops[0], dep.stake_pool, "undelegate(uint256,uint256)",
+          json_pack("[I,o]", (json_int_t)pid0, u256_json(&some)));
+    json_t *st = NULL, *who = json_pack("[o]", addr_json(ops[0]->addr));
+    CHECK(phx_chain_read(rpc, dep.registry, "stakeOf(address)", who, "(uint256)", &st, &e) ==
+              PHX_OK &&
+          strcmp(json_string_value(json_array_get(st, 0)), "2000000000000000000000") == 0);
+    json_decref(st);
+    json_decref(who);
 
     /* A deregistered worker's signature no longer counts. */
     if (ask(gov, 300000, 1, &req, NULL)) return;
@@ -1449,6 +1512,78 @@ static void case_lifecycle(void)
     test_lifecycle(&T.gov, T.ops, T.w, &T.stranger);
 }
 
+/* A pool's totalStake (StakePool.pool(pid).totalStake). */
+static phx_u256_t pool_stake(uint64_t pid)
+{
+    json_t *ret = NULL, *args = json_pack("[I]", (json_int_t)pid);
+    phx_error_t e = {0};
+    phx_u256_t v = {{0}};
+    CHECK_MSG(phx_chain_read(rpc, dep.stake_pool, "pool(uint256)", args,
+                             "((address,uint16,uint256,uint256,uint256,uint256,uint256))", &ret,
+                             &e) == PHX_OK,
+              "pool: %s", e.message);
+    const char *s = json_string_value(json_array_get(json_array_get(ret, 0), 4));
+    if (s) phx_u256_from_str(s, &v, &e);
+    json_decref(ret);
+    json_decref(args);
+    return v;
+}
+
+/* Equivocation: w[2] signs two different outputs for one request; anyone (the
+ * user) proves it. The operator's pool loses slashBps (10 %) of its stake,
+ * half to the reporter and the rest to the treasury (the timelock); the worker
+ * is invalidated and the Registry's stake follows the pool's. */
+static void case_equivocation(void)
+{
+    static const char REPORT[] =
+        "reportEquivocation(address,uint256,bytes32,bytes32,bytes32,bytes,bytes32,bytes)";
+    phx_error_t e = {0};
+    uint64_t pid = 0;
+    CHECK(phx_chain_pool_of(rpc, &dep, T.op_b.addr, &pid, &e) == PHX_OK && pid > 0);
+    uint8_t domain[32], cid[32], code[32], da[32], db[32], sa[65], sb[65], ha[32], hb[32];
+    const uint8_t out_a[] = "price 3120", out_b[] = "price 9999";
+    phx_random_bytes(cid, 32);
+    phx_random_bytes(code, 32);
+    phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
+    phx_chain_result_digest(domain, 77, cid, code, out_a, sizeof out_a - 1, da);
+    phx_chain_result_digest(domain, 77, cid, code, out_b, sizeof out_b - 1, db);
+    phx_keccak256(out_a, sizeof out_a - 1, ha);
+    phx_keccak256(out_b, sizeof out_b - 1, hb);
+    CHECK(phx_chain_sign(T.w[2].key.sk, da, sa) == PHX_OK &&
+          phx_chain_sign(T.w[2].key.sk, db, sb) == PHX_OK);
+#define PROOF(hb_, sb_)                                                                            \
+    json_pack("[o,i,o,o,o,o,o,o]", addr_json(T.w[2].key.addr), 77, phx_json_hex(cid, 32),          \
+              phx_json_hex(code, 32), phx_json_hex(ha, 32), phx_json_hex(sa, 65),                  \
+              phx_json_hex(hb_, 32), phx_json_hex(sb_, 65))
+    /* One output twice proves nothing. */
+    EXPECT_REVERT(&T.user, dep.stake_pool, REPORT, PROOF(ha, sa), "NotEquivocation()");
+    phx_u256_t stake0 = pool_stake(pid), rep0 = balance(T.user.addr), tres0 = balance(dep.timelock);
+    TX_OK(&T.user, dep.stake_pool, REPORT, PROOF(hb, sb));
+    phx_u256_t stake1 = pool_stake(pid), rep1 = balance(T.user.addr), tres1 = balance(dep.timelock);
+    /* op B staked 3000 PHA: 300 slashed, 150 to the reporter, 150 to the treasury. */
+    phx_u256_t want0 = PHA(3000), lost = PHA(300), half = PHA(150);
+    CHECK_MSG(phx_u256_cmp(&stake0, &want0) == 0, "op B's pool holds its 3000 PHA");
+    CHECK_MSG(u256_eq_sum(&stake0, &stake1, &lost), "10 %% of the pool slashed");
+    CHECK_MSG(u256_eq_sum(&rep1, &rep0, &half), "half to the reporter");
+    CHECK_MSG(u256_eq_sum(&tres1, &tres0, &half), "the rest to the treasury (the timelock)");
+    json_t *q = NULL, *a = json_pack("[o]", addr_json(T.op_b.addr));
+    CHECK(phx_chain_read(rpc, dep.registry, "stakeOf(address)", a, "(uint256)", &q, &e) == PHX_OK);
+    phx_u256_t synced = {{0}}, want1 = PHA(2700);
+    phx_u256_from_str(json_string_value(json_array_get(q, 0)), &synced, &e);
+    json_decref(q);
+    json_decref(a);
+    CHECK_MSG(phx_u256_cmp(&synced, &want1) == 0, "the Registry re-read the slashed pool");
+    /* The same proof again: once per (worker, request). */
+    EXPECT_REVERT(&T.user, dep.stake_pool, REPORT, PROOF(hb, sb), "AlreadySlashed()");
+    phx_chain_worker_t info;
+    CHECK(phx_chain_worker_get(rpc, &dep, T.w[2].key.addr, &info, &e) == PHX_OK &&
+          info.status == PHX_CHAIN_WORKER_INVALIDATED);
+#undef PROOF
+    printf("equivocation: pool %llu slashed 10 %%, half to the reporter, the rest to the "
+           "timelock; worker invalidated; a second report refused\n",
+           (unsigned long long)pid);
+}
+
 int main(void)
 {
     test_anvil_t anvil;
@@ -1488,7 +1623,7 @@ int main(void)
         TEST_CASE(case_kms_admit),       TEST_CASE_REQUIRED(case_jobs),
         TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
         TEST_CASE(case_request_index),   TEST_CASE(case_lifecycle),
-        TEST_CASE(test_follow_requests),
+        TEST_CASE(test_follow_requests), TEST_CASE(case_equivocation),
     };
     rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:

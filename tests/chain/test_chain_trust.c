@@ -3,7 +3,7 @@
  * - item 1: nobody becomes a KMS, or a worker, without a verified quote. An
  *   attacker patches a genuine quote of the allowed measurement to bind its own
  *   key and tries every permissionless way to list it as a KMS; then, as that
- *   "KMS", vouches for a plain secp256k1 key (no TEE), bonds the minimum stake
+ *   "KMS", vouches for a plain secp256k1 key (no TEE), stakes the minimum
  *   and submits a forged result. Every step must be refused and nobody paid.
  *   Governance admission and replica admission by quorum work as designed.
  * - item 9: each role has its own domain: a KMS quote does not register a
@@ -209,7 +209,9 @@ static void test_role_domains(void)
     phx_u256_from_str("1000000000000000000000", &stake, &e);
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(op.addr, 20), "1000000000000000000000")) == PHX_OK);
-    CHECK_MSG(phx_chain_bond(op.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, op.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL,
+                              &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&worker, op.addr, kms.sk, true)) != PHX_OK);
     /* The KMS's own key is never a worker. */
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&kms, op.addr, kms.sk, false)) != PHX_OK);
@@ -288,7 +290,9 @@ static void test_fork_replay(void)
     phx_u256_from_str("1000000000000000000000", &stake, &e);
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(op.addr, 20), "1000000000000000000000")) == PHX_OK);
-    CHECK_MSG(phx_chain_bond(op.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, op.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL,
+                              &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK(tx(&op, dep.registry, REGISTER, register_args(&worker, op.addr, kms.sk, false)) ==
           PHX_OK);
     uint8_t salt[32] = {9}, code_hash[32] = {8}, contract_id[32];
@@ -313,15 +317,15 @@ static void test_fork_replay(void)
     static const uint8_t output[] = "42";
     uint8_t domain[32], digest[32], old_sig[65], new_sig[65];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, id, contract_id, code_hash, output, 2, digest);
+    phx_chain_result_digest(domain, id, contract_id, code_hash, true, output, 2, digest);
     phx_chain_sign(worker.sk, digest, old_sig);
     CHECK(phx_rpc_call(rpc, "anvil_setChainId", json_pack("[i]", 424242), &res, &e) == PHX_OK);
     json_decref(res);
     /* Signers read the chain id when opened: reopen them on the fork. */
     account_t w2 = {0};
     CHECK(account_open(&w2, worker.sk) == 0 && phx_signer_chain_id(w2.signer) == 424242);
-    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[I,o,[o]]", (json_int_t)id, phx_json_hex(output, 2),
+    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[I,b,o,[o]]", (json_int_t)id, true, phx_json_hex(output, 2),
                            phx_json_hex(old_sig, 65))) != PHX_OK,
               "a result signed for the pre-fork chain id settled on the fork");
     /* The contract's domain follows the chain id, and C computes the same. */
@@ -333,10 +337,10 @@ static void test_fork_replay(void)
               PHX_OK &&
           memcmp(chain_domain, domain, 32) == 0);
     json_decref(ret);
-    phx_chain_result_digest(domain, id, contract_id, code_hash, output, 2, digest);
+    phx_chain_result_digest(domain, id, contract_id, code_hash, true, output, 2, digest);
     phx_chain_sign(worker.sk, digest, new_sig);
-    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[I,o,[o]]", (json_int_t)id, phx_json_hex(output, 2),
+    CHECK_MSG(tx(&w2, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[I,b,o,[o]]", (json_int_t)id, true, phx_json_hex(output, 2),
                            phx_json_hex(new_sig, 65))) == PHX_OK,
               "a result signed for the fork's chain id was refused");
     account_close(&w2);
@@ -428,7 +432,7 @@ int main(void)
               "the forged KMS key is listed as a KMS");
 
     /* 2. That key vouches for a plain secp256k1 "worker" with a patched quote;
-     * the attacker bonds the minimum stake and registers it. */
+     * the attacker stakes the minimum and registers it. */
     phx_buf_reset(&q);
     phx_random_bytes(x25519, 32);
     phx_random_bytes(nonce, 32);
@@ -443,7 +447,9 @@ int main(void)
     CHECK(tx(&gov, dep.token, "transfer(address,uint256)",
              json_pack("[o,s]", phx_json_hex(attacker.addr, 20), "2000000000000000000000")) ==
           PHX_OK);
-    CHECK_MSG(phx_chain_bond(attacker.signer, &dep, &stake, &e) == PHX_OK, "bond: %s", e.message);
+    CHECK_MSG(phx_chain_stake(rpc, attacker.signer, &dep, &stake, PHX_CHAIN_DEFAULT_COMMISSION_BPS,
+                              NULL, &e) == PHX_OK,
+              "stake: %s", e.message);
     CHECK_MSG(tx(&attacker, dep.registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
                  json_pack("[o,o,o,o,o]", phx_json_hex(fake_worker.addr, 20),
                            phx_json_hex(x25519, 32), phx_json_hex(nonce, 32),
@@ -467,7 +473,7 @@ int main(void)
     static const char forged[] = "{\"price\":1}";
     uint8_t domain[32];
     phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
-    phx_chain_result_digest(domain, 1, contract_id, code_hash, (const uint8_t *)forged,
+    phx_chain_result_digest(domain, 1, contract_id, code_hash, true, (const uint8_t *)forged,
                             sizeof forged - 1, digest);
     phx_chain_sign(fake_worker.sk, digest, sig);
     /* The fake worker submits (Jobs takes results from active workers only). */
@@ -478,8 +484,9 @@ int main(void)
                        &e) == PHX_OK);
     json_decref(res);
     phx_u256_t before = balance(attacker.addr);
-    CHECK_MSG(tx(&fake_worker, dep.jobs, "fulfill(uint256,bytes,bytes[])",
-                 json_pack("[i,o,[o]]", 1, phx_json_hex((const uint8_t *)forged, sizeof forged - 1),
+    CHECK_MSG(tx(&fake_worker, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
+                 json_pack("[i,b,o,[o]]", 1, true,
+                           phx_json_hex((const uint8_t *)forged, sizeof forged - 1),
                            phx_json_hex(sig, 65))) != PHX_OK,
               "Jobs accepted a forged result from a worker with no TEE");
     phx_u256_t after = balance(attacker.addr);

@@ -115,16 +115,19 @@ static void test_digests(void)
     /* Each input of the result digest matters. */
     uint8_t domain[32] = {1}, cid[32] = {2}, code[32] = {3}, out[4] = {4, 5, 6, 7};
     uint8_t base[32], d[32];
-    phx_chain_result_digest(domain, 1, cid, code, out, 4, base);
-    phx_chain_result_digest(domain, 2, cid, code, out, 4, d);
+    phx_chain_result_digest(domain, 1, cid, code, true, out, 4, base);
+    phx_chain_result_digest(domain, 2, cid, code, true, out, 4, d);
     CHECK(memcmp(base, d, 32) != 0);
     cid[31] = 1;
-    phx_chain_result_digest(domain, 1, cid, code, out, 4, d);
+    phx_chain_result_digest(domain, 1, cid, code, true, out, 4, d);
     CHECK(memcmp(base, d, 32) != 0);
     cid[31] = 0;
-    phx_chain_result_digest(domain, 1, cid, code, out, 3, d);
+    phx_chain_result_digest(domain, 1, cid, code, true, out, 3, d);
     CHECK(memcmp(base, d, 32) != 0);
-    phx_chain_result_digest(domain, 1, cid, code, out, 4, d);
+    /* A failed run's error is not the same result as an output of the same bytes. */
+    phx_chain_result_digest(domain, 1, cid, code, false, out, 4, d);
+    CHECK(memcmp(base, d, 32) != 0);
+    phx_chain_result_digest(domain, 1, cid, code, true, out, 4, d);
     CHECK(memcmp(base, d, 32) == 0);
     /* Jobs on another chain or address has another domain. */
     uint8_t jobs[20] = {9}, d1[32], d2[32];

@@ -54,7 +54,7 @@ expect_error 2 "unknown subcommand 'frob'" -- chain frob
 # kms: paying a replica's quorum admission needs the chain, and is for replicas only
 expect_error 2 "--operator-key-file needs --rpc and --deployment" -- kms --dir "$tmp/k" --operator-key-file "$tmp/none.key"
 printf '%s\n' "$SK" >"$tmp/op.key"
-printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d"}}\n' 1 2 3 4 >"$tmp/dep.json"
+printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d","StakePool":"0x%040d","PhxTimelock":"0x%040d","PhxGovernor":"0x%040d"}}\n' 1 2 3 4 5 6 7 >"$tmp/dep.json"
 expect_error 2 "a first KMS is admitted by governance" -- kms --dir "$tmp/k" --rpc http://127.0.0.1:1 --deployment "$tmp/dep.json" --operator-key-file "$tmp/op.key"
 # egress allowances name a host and a port (issue 10 item 6); refused before
 # anything starts

@@ -7,10 +7,7 @@
 # D succeeds.
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
-fail=0
-check() { # check DESCRIPTION EXPECTED ACTUAL: an empty ACTUAL never passes
-    if [ -n "$3" ] && [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got '$3', want '$2'"; fail=1; fi
-}
+. "$(dirname "$0")/../lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-devlock-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -18,14 +15,7 @@ net="$tmp/net"
 field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
 
 start() { # start OUTFILE: phx devnet in the background until endpoints are printed
-    "$phx" devnet --dir "$net" --workers 1 --json >"$1" 2>>"$tmp/devnet.log" &
-    pid=$!
-    for _ in $(seq 1 1200); do
-        [ -s "$1" ] && return 0
-        kill -0 $pid 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    devnet_start "$1" "${1%.json}.log" --dir "$net" --workers 1
 }
 # The pids of the network in $1 (endpoints JSON), one a line.
 pids_of() { python3 -c 'import json,sys; [print(v) for v in json.load(open(sys.argv[1]))["pids"].values()]' "$1"; }
@@ -97,4 +87,4 @@ kill -TERM $pid
 wait $pid
 check "the new devnet stops cleanly" 0 $?
 pid=""
-exit $fail
+finish

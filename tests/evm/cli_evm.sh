@@ -22,7 +22,7 @@ for i in 1 2 3; do
     enc=$("$cast" abi-encode "f(uint256[],bytes)" "[$amount,7]" "0x$word")
     check_got "abi decode $i" "$("$phx" abi decode "(uint256[],bytes)" "$enc")" "[[\"$amount\",\"7\"],\"0x$word\"]"
 done
-check_got "selector" "$("$phx" abi selector "fulfill(uint256,bytes,bytes[])")" "$("$cast" sig "fulfill(uint256,bytes,bytes[])")"
+check_got "selector" "$("$phx" abi selector "fulfill(uint256,bool,bytes,bytes[])")" "$("$cast" sig "fulfill(uint256,bool,bytes,bytes[])")"
 check_got "topic" "$("$phx" abi topic "Transfer(address indexed from,address indexed to,uint256 value)")" \
     "$("$cast" keccak "Transfer(address,address,uint256)")"
 # A transaction signed by phx, decoded by cast.

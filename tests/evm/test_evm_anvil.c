@@ -250,22 +250,34 @@ static void test_lost_send_answer(const uint8_t sk[32], const uint8_t me[20], bo
     stop_proxy(proxy);
 }
 
-int main(void)
+/* What the cases share, in the order they build it: the node, the dev key's
+ * signer, the Note emitter and the payments and note request it is sent, the
+ * follower options and the notes the head-following follower saw. */
+static phx_rpc_t *rpc;
+static uint8_t sk[32], me[20];
+static char nonce_path[512];
+static phx_signer_t *s;
+static phx_buf_t code = PHX_BUF_INIT, runtime = PHX_BUF_INIT, got = PHX_BUF_INIT;
+static uint8_t emitter[20], friend_addr[20], topic[32];
+static uint64_t deploy_block;
+static phx_evm_send_t pay, req;
+static phx_u256_t word;
+static phx_evm_follower_opts_t fo;
+static notes_t seen;
+
+/* anvil answers: chain id, a JSON-RPC error as the node's answer, the dev
+ * balance, EIP-1559 fees and their history. */
+static void test_node(void)
 {
     phx_error_t e;
-    phx_err_t err;
-    CHECK(phx_crypto_init() == PHX_OK);
-    test_transport_errors();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/phx-evm-test-XXXXXX");
     CHECK(mkdtemp(tmpdir) != NULL);
     if (test_anvil_start(&node, NULL) != 0) {
         CHECK_MSG(0, "could not start anvil");
-        return test_done("test_evm_anvil");
+        return;
     }
-    atexit(cleanup);
     printf("anvil at %s\n", node.url);
 
-    phx_rpc_t *rpc = NULL;
     CHECK(phx_rpc_open(node.url, NULL, &rpc, &e) == PHX_OK);
     uint64_t chain_id = 0, head = 0;
     CHECK(phx_rpc_chain_id(rpc, &chain_id, &e) == PHX_OK && chain_id == 31337);
@@ -276,7 +288,6 @@ int main(void)
     CHECK(phx_rpc_call(rpc, "eth_noSuchMethod", NULL, &res, &e) == PHX_ERR_REMOTE);
     CHECK(strstr(e.message, "rpc error") != NULL);
 
-    uint8_t sk[32], me[20];
     CHECK(phx_hex_decode_fixed(DEV_KEY, sk, 32, NULL) == PHX_OK);
     CHECK(phx_eth_address_from_seckey(sk, me) == PHX_OK);
     phx_u256_t bal;
@@ -294,33 +305,35 @@ int main(void)
     CHECK(phx_rpc_fee_history(rpc, 1, NULL, 50, &fh, &e) == PHX_OK);
     CHECK(fh.block_count == 1 && !phx_u256_is_zero(&fh.base_fees[0]));
     phx_evm_fee_history_clear(&fh);
+}
 
-    /* ---- signer, deploy, transfers -------------------------------------------- */
-    char nonce_path[512];
+/* The signer: deploy the emitter, legacy and EIP-1559 transfers read back
+ * from the node, and cast sees the same balance. */
+static void test_signer_deploy(void)
+{
+    phx_error_t e;
+    phx_u256_t bal;
+    char dec[80];
     snprintf(nonce_path, sizeof nonce_path, "%s/nonce.json", tmpdir);
-    phx_signer_t *s = NULL;
-    err = phx_signer_open(rpc, sk, nonce_path, &s, &e);
+    phx_err_t err = phx_signer_open(rpc, sk, nonce_path, &s, &e);
     CHECK_MSG(err == PHX_OK, "signer: %s", e.message);
-    if (err) return test_done("test_evm_anvil");
+    if (err) return;
     CHECK(phx_signer_next_nonce(s) == 0 && phx_signer_chain_id(s) == 31337);
 
-    phx_buf_t code = PHX_BUF_INIT, runtime = PHX_BUF_INIT, got = PHX_BUF_INIT;
     emitter_code(&code, &runtime);
-    uint8_t emitter[20], expect_addr[20], ctor_arg[32] = {0};
+    uint8_t expect_addr[20], ctor_arg[32] = {0};
     phx_evm_receipt_t rc;
     CHECK(phx_evm_create_address(me, 0, expect_addr) == PHX_OK);
     err = phx_signer_deploy(s, code.ptr, code.len, ctor_arg, 32, 0, 1, 20000, emitter, &rc, &e);
     CHECK_MSG(err == PHX_OK, "deploy: %s", e.message);
     CHECK(memcmp(emitter, expect_addr, 20) == 0);
     CHECK(rc.status && rc.has_contract_address && rc.gas_used > 21000);
-    uint64_t deploy_block = rc.block_number;
+    deploy_block = rc.block_number;
     phx_evm_receipt_clear(&rc);
     CHECK(phx_rpc_get_code(rpc, emitter, NULL, &got, &e) == PHX_OK);
     CHECK(got.len == runtime.len && memcmp(got.ptr, runtime.ptr, got.len) == 0);
 
-    uint8_t friend_addr[20];
     memset(friend_addr, 0x42, 20);
-    phx_evm_send_t pay;
     memset(&pay, 0, sizeof pay);
     pay.has_to = true;
     memcpy(pay.to, friend_addr, 20);
@@ -372,7 +385,11 @@ int main(void)
         CHECK_MSG(strcmp(line, "24690") == 0, "cast balance says '%s'", line);
         printf("cast balance of the recipient: %s wei\n", line);
     }
+}
 
+static void test_call_storage_events(void)
+{
+    phx_error_t e;
     /* ---- eth_call, estimateGas, storage, events from a receipt ------------------- */
     phx_evm_call_t call;
     memset(&call, 0, sizeof call);
@@ -380,7 +397,7 @@ int main(void)
     memcpy(call.from, me, 20);
     call.has_to = true;
     memcpy(call.to, emitter, 20);
-    phx_u256_t word = phx_u256_from_u64(42);
+    word = phx_u256_from_u64(42);
     call.data = word.b;
     call.data_len = 32;
     phx_buf_reset(&got);
@@ -394,12 +411,12 @@ int main(void)
         static const uint8_t z[32];
         CHECK(memcmp(slot0, z, 32) == 0);
     }
-    phx_evm_send_t req;
     memset(&req, 0, sizeof req);
     req.has_to = true;
     memcpy(req.to, emitter, 20);
     req.data = word.b;
     req.data_len = 32;
+    phx_evm_receipt_t rc;
     CHECK(phx_signer_transact(s, &req, 1, 20000, &rc, &e) == PHX_OK);
     CHECK(rc.log_count == 1);
     if (rc.log_count == 1) {
@@ -419,17 +436,29 @@ int main(void)
                                  &e) == PHX_ERR_INVALID);
     }
     phx_evm_receipt_clear(&rc);
+}
 
+static void test_confirmations(void)
+{
+    phx_error_t e;
     /* ---- confirmations ----------------------------------------------------------- */
     uint8_t h[32];
+    phx_evm_receipt_t rc;
     CHECK(phx_signer_send(s, &req, h, &e) == PHX_OK);
     CHECK(phx_rpc_wait_receipt(rpc, h, 3, 600, 50, &rc, &e) == PHX_ERR_TIMEOUT);
     rpc_simple(rpc, "evm_mine", NULL, NULL);
     rpc_simple(rpc, "evm_mine", NULL, NULL);
     CHECK(phx_rpc_wait_receipt(rpc, h, 3, 5000, 50, &rc, &e) == PHX_OK && rc.status);
     phx_evm_receipt_clear(&rc);
+}
 
+static void test_nonce_restarts(void)
+{
+    phx_error_t e;
     /* ---- nonce across restarts ---------------------------------------------------- */
+    uint8_t h[32];
+    uint64_t count = 0;
+    phx_evm_receipt_t rc;
     uint64_t before = phx_signer_next_nonce(s);
     phx_signer_close(s);
     CHECK(phx_signer_open(rpc, sk, nonce_path, &s, &e) == PHX_OK);
@@ -456,18 +485,20 @@ int main(void)
     /* Another user of the same key moves the nonce on: ours recovers. */
     CHECK(phx_signer_transact(mem, &pay, 1, 20000, &rc, &e) == PHX_OK);
     phx_evm_receipt_clear(&rc);
-    err = phx_signer_transact(s, &pay, 1, 20000, &rc, &e);
+    phx_err_t err = phx_signer_transact(s, &pay, 1, 20000, &rc, &e);
     CHECK_MSG(err == PHX_OK, "stale nonce not recovered: %s", e.message);
     phx_evm_receipt_clear(&rc);
     CHECK(phx_signer_next_nonce(s) == before + 2);
     phx_signer_close(mem);
+}
 
+static void test_follower_reorg(void)
+{
+    phx_error_t e;
     /* ---- log follower with a reorg ------------------------------------------------- */
     char cursor_path[512];
     snprintf(cursor_path, sizeof cursor_path, "%s/cursor.json", tmpdir);
-    uint8_t topic[32];
     CHECK(phx_abi_event_topic(NOTE_SIG, topic, NULL) == PHX_OK);
-    phx_evm_follower_opts_t fo;
     memset(&fo, 0, sizeof fo);
     fo.cursor_path = cursor_path;
     fo.start_block = deploy_block;
@@ -476,7 +507,6 @@ int main(void)
     fo.address_count = 1;
     fo.topic0 = (const uint8_t(*)[32])topic;
     fo.topic0_count = 1;
-    notes_t seen;
     memset(&seen, 0, sizeof seen);
     phx_evm_follower_cb_t cb = {on_log, on_rollback, &seen};
     phx_evm_follower_t *f = NULL;
@@ -491,7 +521,7 @@ int main(void)
     note(s, emitter, 2);
     note(s, emitter, 3);
     CHECK(phx_evm_follower_poll(f, &cb, &delivered, &e) == PHX_OK && delivered == 3);
-    json_t *snap = NULL;
+    json_t *snap = NULL, *res = NULL;
     rpc_simple(rpc, "evm_snapshot", NULL, &snap);
     uint64_t b4 = note(s, emitter, 4);
     note(s, emitter, 5);
@@ -520,74 +550,92 @@ int main(void)
     printf("follower: %zu notes after a reorg at block %llu (rolled back from block %llu)\n",
            seen.n, (unsigned long long)b4, (unsigned long long)seen.last_void);
     phx_evm_follower_close(f);
+}
 
+static void test_follower_confirmations(void)
+{
+    phx_error_t e;
+    phx_evm_follower_t *f = NULL;
+    size_t delivered = 0;
     /* A follower that stays 3 blocks behind the head sees only settled notes. */
-    {
-        notes_t lag;
-        memset(&lag, 0, sizeof lag);
-        phx_evm_follower_cb_t lcb = {on_log, on_rollback, &lag};
-        phx_evm_follower_opts_t lo = fo;
-        lo.cursor_path = NULL;
-        lo.confirmations = 3;
-        uint64_t head_now = 0;
-        CHECK(phx_rpc_block_number(rpc, &head_now, &e) == PHX_OK);
-        CHECK(phx_evm_follower_open(rpc, &lo, &f, &e) == PHX_OK);
-        CHECK(phx_evm_follower_poll(f, &lcb, &delivered, &e) == PHX_OK);
-        CHECK(phx_evm_follower_next_block(f) == head_now - 3 + 1);
-        for (size_t i = 0; i < lag.n; i++)
-            CHECK(lag.block[i] + 3 <= head_now);
-        /* Exactly the settled prefix of what the head-following follower holds. */
-        size_t settled = 0;
-        for (size_t i = 0; i < seen.n; i++)
-            settled += seen.block[i] + 3 <= head_now;
-        CHECK_MSG(lag.n == settled && settled > 0 && settled < seen.n, "lag %zu settled %zu", lag.n,
-                  settled);
-        for (size_t i = 0; i < lag.n && i < seen.n; i++)
-            CHECK(lag.value[i] == seen.value[i]);
-        phx_evm_follower_close(f);
-    }
+    notes_t lag;
+    memset(&lag, 0, sizeof lag);
+    phx_evm_follower_cb_t lcb = {on_log, on_rollback, &lag};
+    phx_evm_follower_opts_t lo = fo;
+    lo.cursor_path = NULL;
+    lo.confirmations = 3;
+    uint64_t head_now = 0;
+    CHECK(phx_rpc_block_number(rpc, &head_now, &e) == PHX_OK);
+    CHECK(phx_evm_follower_open(rpc, &lo, &f, &e) == PHX_OK);
+    CHECK(phx_evm_follower_poll(f, &lcb, &delivered, &e) == PHX_OK);
+    CHECK(phx_evm_follower_next_block(f) == head_now - 3 + 1);
+    for (size_t i = 0; i < lag.n; i++)
+        CHECK(lag.block[i] + 3 <= head_now);
+    /* Exactly the settled prefix of what the head-following follower holds. */
+    size_t settled = 0;
+    for (size_t i = 0; i < seen.n; i++)
+        settled += seen.block[i] + 3 <= head_now;
+    CHECK_MSG(lag.n == settled && settled > 0 && settled < seen.n, "lag %zu settled %zu", lag.n,
+              settled);
+    for (size_t i = 0; i < lag.n && i < seen.n; i++)
+        CHECK(lag.value[i] == seen.value[i]);
+    phx_evm_follower_close(f);
+}
 
-    phx_buf_free(&code);
-    phx_buf_free(&runtime);
-    phx_buf_free(&got);
-    phx_signer_close(s);
-    phx_rpc_close(rpc);
+static void test_follower_capped_provider(void)
+{
+    phx_error_t e;
+    phx_evm_follower_t *f = NULL;
+    size_t delivered = 0;
+    phx_err_t err;
     /* Behind a provider that caps eth_getLogs at 3 blocks (a real node proxy in
      * front of anvil), the follower shrinks its pages and still sees every note. */
-    {
-        int port = 0;
-        pid_t proxy = start_proxy("limit_proxy.mjs", node.url, "3", &port);
-        CHECK_MSG(proxy > 0 && port > 0, "proxy did not start");
-        if (port > 0) {
-            char url[64];
-            snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-            phx_rpc_t *capped = NULL;
-            notes_t all;
-            memset(&all, 0, sizeof all);
-            phx_evm_follower_cb_t acb = {on_log, on_rollback, &all};
-            phx_evm_follower_opts_t ao = fo;
-            ao.cursor_path = NULL;
-            ao.page_blocks = 0; /* default 1000: too wide for this provider */
-            CHECK(phx_rpc_open(url, NULL, &capped, &e) == PHX_OK);
-            CHECK(phx_evm_follower_open(capped, &ao, &f, &e) == PHX_OK);
-            err = phx_evm_follower_poll(f, &acb, &delivered, &e);
-            CHECK_MSG(err == PHX_OK, "capped follower: %s", e.message);
-            CHECK_MSG(all.n == seen.n && all.n == delivered, "capped follower saw %zu of %zu",
-                      all.n, seen.n);
-            for (size_t i = 0; i < all.n && i < seen.n; i++)
-                CHECK(all.value[i] == seen.value[i]);
-            phx_evm_follower_close(f);
-            phx_rpc_close(capped);
-        }
-        stop_proxy(proxy);
+    int port = 0;
+    pid_t proxy = start_proxy("limit_proxy.mjs", node.url, "3", &port);
+    CHECK_MSG(proxy > 0 && port > 0, "proxy did not start");
+    if (port > 0) {
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+        phx_rpc_t *capped = NULL;
+        notes_t all;
+        memset(&all, 0, sizeof all);
+        phx_evm_follower_cb_t acb = {on_log, on_rollback, &all};
+        phx_evm_follower_opts_t ao = fo;
+        ao.cursor_path = NULL;
+        ao.page_blocks = 0; /* default 1000: too wide for this provider */
+        CHECK(phx_rpc_open(url, NULL, &capped, &e) == PHX_OK);
+        CHECK(phx_evm_follower_open(capped, &ao, &f, &e) == PHX_OK);
+        err = phx_evm_follower_poll(f, &acb, &delivered, &e);
+        CHECK_MSG(err == PHX_OK, "capped follower: %s", e.message);
+        CHECK_MSG(all.n == seen.n && all.n == delivered, "capped follower saw %zu of %zu", all.n,
+                  seen.n);
+        for (size_t i = 0; i < all.n && i < seen.n; i++)
+            CHECK(all.value[i] == seen.value[i]);
+        phx_evm_follower_close(f);
+        phx_rpc_close(capped);
     }
+    stop_proxy(proxy);
+}
 
+static void test_lost_send_answer_automine(void)
+{
     test_lost_send_answer(sk, me, true);
-    test_lost_send_answer(sk, me, false);
+}
 
+static void test_lost_send_answer_no_mining(void)
+{
+    test_lost_send_answer(sk, me, false);
+}
+
+static void test_legacy_chain(void)
+{
+    phx_error_t e;
     /* A chain without EIP-1559 (pre-London): fees fall back to eth_gasPrice and
      * the signer sends a legacy EIP-155 transaction. */
     test_anvil_stop(&node);
+    phx_evm_fees_t fees;
+    phx_evm_receipt_t rc;
+    phx_err_t err;
     if (test_anvil_start(&node, "--hardfork=berlin") == 0) {
         phx_rpc_t *old = NULL;
         phx_signer_t *os = NULL;
@@ -611,9 +659,29 @@ int main(void)
     } else {
         CHECK_MSG(0, "could not start anvil --hardfork=berlin");
     }
+}
 
-    char rm[300];
-    snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
-    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    return test_done("test_evm_anvil");
+int main(void)
+{
+    CHECK(phx_crypto_init() == PHX_OK);
+    atexit(cleanup);
+    static const test_case_t cases[] = {
+        TEST_CASE(test_transport_errors),           TEST_CASE_REQUIRED(test_node),
+        TEST_CASE_REQUIRED(test_signer_deploy),     TEST_CASE_REQUIRED(test_call_storage_events),
+        TEST_CASE_REQUIRED(test_confirmations),     TEST_CASE_REQUIRED(test_nonce_restarts),
+        TEST_CASE_REQUIRED(test_follower_reorg),    TEST_CASE(test_follower_confirmations),
+        TEST_CASE(test_follower_capped_provider),   TEST_CASE(test_lost_send_answer_automine),
+        TEST_CASE(test_lost_send_answer_no_mining), TEST_CASE(test_legacy_chain)};
+    int rc = test_run("test_evm_anvil", cases, TEST_COUNT(cases));
+    phx_buf_free(&code);
+    phx_buf_free(&runtime);
+    phx_buf_free(&got);
+    phx_signer_close(s);
+    phx_rpc_close(rpc);
+    if (tmpdir[0] && strcmp(tmpdir + strlen(tmpdir) - 6, "XXXXXX") != 0) {
+        char rm[300];
+        snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
+        if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+    return rc;
 }

@@ -16,20 +16,19 @@ trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/home"
 mkdir -p "$PHX_HOME"
 unset PHX_GATEWAY
-wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 python3 "$here/stand_in_worker.py" "$tmp/bodies.txt" >"$tmp/worker.port" &
 pids="$pids $!"
-wait_file "$tmp/worker.port"; check "stand-in worker up" 0 $?
+wait_file "$tmp/worker.port" 600; check "stand-in worker up" 0 $?
 wurl="http://127.0.0.1:$(cat "$tmp/worker.port")"
 "$phx" kms --dir "$tmp/kms" --sim-dir "$tmp/sim" --listen 127.0.0.1:0 --allow-own-measurement --json >"$tmp/kms.json" 2>"$tmp/kms.log" &
 pids="$pids $!"
-wait_file "$tmp/kms.json"; check "kms up" 0 $?
+wait_file "$tmp/kms.json" 600; check "kms up" 0 $?
 kms_url=$(json "$tmp/kms.json" "['url']")
 kms_addr=$(json "$tmp/kms.json" "['kms_address']")
 "$phx" gateway --dir "$tmp/gw" --listen 127.0.0.1:0 --worker "$wurl" --kms "$kms_url" --json >"$tmp/gw.json" 2>"$tmp/gw.log" &
 pids="$pids $!"
-wait_file "$tmp/gw.json"; check "gateway up" 0 $?
+wait_file "$tmp/gw.json" 600; check "gateway up" 0 $?
 gw=$(json "$tmp/gw.json" "['url']")
 
 "$phx" workers >/dev/null 2>"$tmp/err"; check "no network known: usage error" 2 $?

@@ -156,12 +156,21 @@ static int run_phx(const char *args, phx_buf_t *out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int main(void)
+/* What the cases share: the KMS and stand-in worker servers, the gateway,
+ * the user's directory with its contract file, and the deployed id. */
+static char dir[] = "/tmp/phx-gw-conf-XXXXXX";
+static bool made_dir;
+static phx_kms_t *kms;
+static phx_http_router_t *kr, *wr;
+static phx_http_server_t *ks, *ws;
+static phx_gateway_t *g;
+static char path[400], id[80];
+
+/* A KMS with the known root (only its pubkey route matters here), a stand-in
+ * worker and a gateway in front of it. */
+static void test_services(void)
 {
     phx_error_t e = {0};
-    if (phx_crypto_init() || !getenv("PHX_BIN")) return 1;
-    char dir[] = "/tmp/phx-gw-conf-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
     CHECK(phx_random_bytes(root, 32) == PHX_OK);
 
     /* KMS with the known root (only its pubkey route matters here). */
@@ -170,9 +179,6 @@ int main(void)
     phx_kms_config_t cfg = {
         .verify_quote = no_quotes, .check_peer = phx_kms_allowlist_check, .check_ctx = &allow};
     memcpy(cfg.root, root, 32);
-    phx_kms_t *kms = NULL;
-    phx_http_router_t *kr = NULL, *wr = NULL;
-    phx_http_server_t *ks = NULL, *ws = NULL;
     CHECK_MSG(phx_kms_new(&cfg, &kms, &e) == PHX_OK, "%s", e.message);
     CHECK(phx_http_router_new(&kr, &e) == PHX_OK && phx_kms_add_routes(kms, kr, &e) == PHX_OK);
     CHECK(phx_http_server_start(kr, NULL, &ks, &e) == PHX_OK);
@@ -181,7 +187,7 @@ int main(void)
     CHECK(phx_http_router_add(wr, "POST", "/v1/contracts", w_deploy, NULL, 0, &e) == PHX_OK);
     CHECK(phx_http_router_add(wr, "POST", "/v1/contracts/:id/call", w_call, NULL, 0, &e) == PHX_OK);
     CHECK(phx_http_server_start(wr, NULL, &ws, &e) == PHX_OK);
-    if (!ks || !ws) return test_done("test_confidential_cli");
+    if (!ks || !ws) return;
     char kms_url[64], worker_url[64], gdir[300];
     snprintf(kms_url, sizeof kms_url, "http://127.0.0.1:%u", phx_http_server_port(ks));
     snprintf(worker_url, sizeof worker_url, "http://127.0.0.1:%u", phx_http_server_port(ws));
@@ -189,14 +195,16 @@ int main(void)
     const char *workers[] = {worker_url};
     phx_gateway_opts_t go = {
         .dir = gdir, .workers = workers, .worker_count = 1, .kms_url = kms_url};
-    phx_gateway_t *g = NULL;
     CHECK_MSG(phx_gateway_start(&go, &g, &e) == PHX_OK, "%s", e.message);
-    if (!g) return test_done("test_confidential_cli");
+}
 
+static void test_user_side(void)
+{
+    phx_error_t e = {0};
     /* The user's side: an endpoints file naming the gateway and the KMS to trust. */
     uint8_t kms_addr[20];
     phx_kms_address(kms, kms_addr);
-    char *kms_hex = phx_hex_encode(kms_addr, 20), path[400], text[1200], key_path[400];
+    char *kms_hex = phx_hex_encode(kms_addr, 20), text[1200], key_path[400];
     /* The owner's key, named the way a devnet names its user's. */
     snprintf(key_path, sizeof key_path, "%s/user.key", dir);
     const char user_key[] = "0x1111111111111111111111111111111111111111111111111111111111111111\n";
@@ -211,21 +219,36 @@ int main(void)
     snprintf(path, sizeof path, "%s/c.js", dir);
     const char code[] = "export default async function (input, ctx) { return input; }\n";
     CHECK(phx_file_write_atomic(path, code, sizeof code - 1, 0600, &e) == PHX_OK);
+    free(kms_hex);
+}
 
+/* phx deploy --secret: the worker opens the sealed secret. */
+static void test_deploy_secret(void)
+{
+    phx_error_t e = {0};
     char args[1024];
     phx_buf_t out = PHX_BUF_INIT;
     snprintf(args, sizeof args, "deploy '%s' --no-chain --secret API_KEY=%s --json", path, SECRET);
     CHECK(run_phx(args, &out) == 0);
     json_t *d = NULL;
     CHECK(out.len && phx_json_parse((const char *)out.ptr, out.len, &d, &e) == PHX_OK);
-    const char *id = json_string_value(json_object_get(d, "id"));
-    CHECK(id != NULL);
+    const char *idv = json_string_value(json_object_get(d, "id"));
+    CHECK(idv != NULL);
+    snprintf(id, sizeof id, "%s", idv ? idv : "0x");
     CHECK_MSG(strcmp(seen_secret, SECRET) == 0, "worker opened '%s'", seen_secret);
     printf("deploy: the worker opened the sealed secret to the value given\n");
+    json_decref(d);
+    phx_buf_free(&out);
+}
 
-    phx_buf_reset(&out);
-    snprintf(args, sizeof args, "call %s --input '{\"card\":\"%s\"}' --encrypt --json",
-             id ? id : "0x", CARD);
+/* phx call --encrypt: the worker opens the input, the CLI the reply, and
+ * neither is on the wire in clear. */
+static void test_call_encrypted(void)
+{
+    phx_error_t e = {0};
+    char args[1024];
+    snprintf(args, sizeof args, "call %s --input '{\"card\":\"%s\"}' --encrypt --json", id, CARD);
+    phx_buf_t out = PHX_BUF_INIT;
     CHECK(run_phx(args, &out) == 0);
     json_t *r = NULL;
     CHECK(out.len && phx_json_parse((const char *)out.ptr, out.len, &r, &e) == PHX_OK);
@@ -236,30 +259,52 @@ int main(void)
               out.ptr ? (char *)out.ptr : "");
     printf("call: the worker opened the sealed input; the CLI opened the sealed reply\n");
     CHECK(plaintext_on_wire == 0);
-
-    /* A reply sealed under another key does not open: exit 1. */
-    corrupt_reply = 1;
-    phx_buf_reset(&out);
-    CHECK(run_phx(args, &out) == 1);
-    /* A KMS the user does not trust: the CLI refuses its key before sending anything. */
-    corrupt_reply = 0;
-    phx_buf_reset(&out);
-    snprintf(args, sizeof args,
-             "call %s --input 1 --encrypt --kms-address 0x00000000000000000000000000000000000000aa",
-             id ? id : "0x");
-    CHECK(run_phx(args, &out) == 1);
-
-    json_decref(d);
     json_decref(r);
     phx_buf_free(&out);
-    free(kms_hex);
-    phx_gateway_stop(g, 0);
-    phx_http_server_stop(ws, 0);
-    phx_http_server_stop(ks, 0);
+}
+
+static void test_foreign_reply(void)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "call %s --input '{\"card\":\"%s\"}' --encrypt --json", id, CARD);
+    phx_buf_t out = PHX_BUF_INIT;
+    /* A reply sealed under another key does not open: exit 1. */
+    corrupt_reply = 1;
+    CHECK(run_phx(args, &out) == 1);
+    corrupt_reply = 0;
+    phx_buf_free(&out);
+}
+
+static void test_untrusted_kms(void)
+{
+    /* A KMS the user does not trust: the CLI refuses its key before sending anything. */
+    char args[1024];
+    phx_buf_t out = PHX_BUF_INIT;
+    snprintf(args, sizeof args,
+             "call %s --input 1 --encrypt --kms-address 0x00000000000000000000000000000000000000aa",
+             id);
+    CHECK(run_phx(args, &out) == 1);
+    phx_buf_free(&out);
+}
+
+int main(void)
+{
+    if (phx_crypto_init() || !getenv("PHX_BIN")) return 1;
+    made_dir = mkdtemp(dir) != NULL;
+    if (!made_dir) return 1;
+    static const test_case_t cases[] = {
+        TEST_CASE_REQUIRED(test_services),      TEST_CASE_REQUIRED(test_user_side),
+        TEST_CASE_REQUIRED(test_deploy_secret), TEST_CASE(test_call_encrypted),
+        TEST_CASE(test_foreign_reply),          TEST_CASE(test_untrusted_kms)};
+    int rc = test_run("test_confidential_cli", cases, TEST_COUNT(cases));
+    if (g) phx_gateway_stop(g, 0);
+    if (ws) phx_http_server_stop(ws, 0);
+    if (ks) phx_http_server_stop(ks, 0);
     phx_http_router_free(wr);
     phx_http_router_free(kr);
     phx_kms_free(kms);
-    snprintf(args, sizeof args, "rm -rf '%s'", dir);
-    CHECK(system(args) == 0);
-    return test_done("test_confidential_cli");
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    return rc || test_failures ? 1 : 0;
 }

@@ -67,34 +67,43 @@ static int call(const char *gw, int *status)
     return err ? -1 : 0;
 }
 
-int main(void)
+/* What the cases share: the chain, the sim TEE, the KMS, worker A's keys, the
+ * two stand-ins and the gateway in front of them. */
+static char dir[] = "/tmp/phx-gw-chain-XXXXXX";
+static phx_tee_t *tee;
+static uint8_t mr[32], a_eth[20], b_eth[20];
+static test_kms_service_t ks;
+static stand_in_t wa, wb;
+static phx_gateway_t *g;
+static const char *gw;
+
+/* Chain and governance: contracts, a KMS node, this code allowed, a bond. */
+static void test_governance(void)
 {
     phx_error_t e = {0};
-    char dir[] = "/tmp/phx-gw-chain-XXXXXX";
-    /* Chain and governance: contracts, a KMS node, this code allowed, a bond. */
     CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
-    if (!net.gov) return test_done("test_gateway_chain");
+    if (!net.gov) return;
     char sim_dir[300];
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
     phx_tee_config_t tc = {.sim_dir = sim_dir};
-    phx_tee_t *tee = NULL;
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
-    if (!tee || !net.gov) return test_done("test_gateway_chain");
-    uint8_t mr[32];
+    if (!tee) return;
     CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
-
-    test_kms_service_t ks = {0};
     CHECK_MSG(test_kms_service_start(&ks, tee, net.node.url, &net.dep, NULL, &e) == PHX_OK,
               "KMS: %s", e.message);
-    if (!ks.server) return test_done("test_gateway_chain");
+    if (!ks.server) return;
     const char amount[] = "1000000000000000000000";
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
     CHECK_MSG(test_kms_admit(net.gov, &net.dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s",
               e.message);
-    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
+}
 
-    /* Worker A registers through the KMS (its quote binds its keys); B never does. */
-    uint8_t a_sk[32], a_eth[20], a_xsk[32], a_xpub[32], b_eth[20];
+/* Worker A registers through the KMS (its quote binds its keys); B never does. */
+static void test_register_a(void)
+{
+    phx_error_t e = {0};
+    uint8_t a_sk[32], a_xsk[32], a_xpub[32];
     CHECK(phx_secp256k1_keygen(a_sk) == PHX_OK &&
           phx_eth_address_from_seckey(a_sk, a_eth) == PHX_OK);
     CHECK(phx_x25519_keygen(a_xsk, a_xpub) == PHX_OK);
@@ -117,8 +126,12 @@ int main(void)
                 &e) == PHX_OK,
             "registerWorker: %s", e.message);
     json_decref(regdoc);
+}
 
-    stand_in_t wa = {0}, wb = {0};
+/* Only the registered worker is in the pool and gets calls. */
+static void test_routes_to_registered(void)
+{
+    phx_error_t e = {0};
     CHECK(stand_in_start(&wa, a_eth) == 0 && stand_in_start(&wb, b_eth) == 0);
     const char *urls[] = {wb.http.url, wa.http.url};
     char gdir[300];
@@ -129,17 +142,21 @@ int main(void)
                             .rpc_url = net.node.url,
                             .deployment = &net.dep,
                             .health_interval_ms = 60000};
-    phx_gateway_t *g = NULL;
     CHECK_MSG(phx_gateway_start(&o, &g, &e) == PHX_OK, "%s", e.message);
-    if (!g) return test_done("test_gateway_chain");
-    const char *gw = phx_gateway_url(g);
+    if (!g) return;
+    gw = phx_gateway_url(g);
     CHECK(phx_gateway_healthy_count(g) == 1);
     int ok = 0, status = 0;
     for (int i = 0; i < 10; i++)
         ok += call(gw, &status) == 0 && status == 200;
     printf("registered worker: %d calls, unregistered worker: %d calls\n", wa.calls, wb.calls);
     CHECK(ok == 10 && wa.calls == 10 && wb.calls == 0);
+}
 
+/* /v1/network shows both, only A registered, with its on-chain measurement. */
+static void test_network_view(void)
+{
+    phx_error_t e = {0};
     char url[300];
     snprintf(url, sizeof url, "%s/v1/network", gw);
     json_t *netdoc = NULL;
@@ -155,23 +172,38 @@ int main(void)
     CHECK(json_array_size(json_object_get(netdoc, "measurements")) == 1);
     free(mr_hex);
     json_decref(netdoc);
+}
 
-    /* The operator deregisters A: it leaves the pool; nobody is left. */
+/* The operator deregisters A: it leaves the pool; nobody is left. */
+static void test_deregistered_leaves(void)
+{
+    phx_error_t e = {0};
+    int status = 0;
     CHECK(test_chain_transact(net.gov, net.dep.registry, "deregisterWorker(address)",
                               json_pack("[o]", phx_json_hex(a_eth, 20)), &e) == PHX_OK);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == 0);
     CHECK(call(gw, &status) == 0 && status == 503);
     CHECK(wa.calls == 10);
+}
 
-    phx_gateway_stop(g, 0);
+int main(void)
+{
+    static const test_case_t cases[] = {
+        TEST_CASE_REQUIRED(test_governance), TEST_CASE_REQUIRED(test_register_a),
+        TEST_CASE_REQUIRED(test_routes_to_registered), TEST_CASE(test_network_view),
+        TEST_CASE(test_deregistered_leaves)};
+    int rc = test_run("test_gateway_chain", cases, TEST_COUNT(cases));
+    if (g) phx_gateway_stop(g, 0);
     test_stand_in_stop(&wa.http);
     test_stand_in_stop(&wb.http);
-    test_kms_service_stop(&ks, 0);
+    if (ks.server) test_kms_service_stop(&ks, 0);
     phx_tee_close(tee);
     test_devnet_close(&net);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0);
-    return test_done("test_gateway_chain");
+    if (strcmp(dir + sizeof dir - 7, "XXXXXX") != 0) { /* mkdtemp made it */
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
+    return rc || test_failures ? 1 : 0;
 }

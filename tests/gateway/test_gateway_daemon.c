@@ -138,28 +138,44 @@ static int req(const char *method, const char *base, const char *path, const cha
 
 static const char code[] = "export default async function (input) { return input; }";
 
-int main(void)
+/* What the cases share: the state directory, the stand-ins, the gateway in
+ * front of them, and the deployed contract. */
+static char dir[] = "/tmp/phx-gw-test-XXXXXX";
+static bool made_dir;
+static stand_in_t w[NW];
+static const char *urls[NW];
+static phx_gateway_opts_t o;
+static phx_gateway_t *g;
+static const char *gw;
+static char idbuf[67];
+static uint8_t want[32];
+static char *want_hex;
+
+/* Three stand-in workers and a gateway in front of them. */
+static void test_start(void)
 {
-    char dir[] = "/tmp/phx-gw-test-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    stand_in_t w[NW];
-    const char *urls[NW];
+    phx_error_t e = {0};
+    made_dir = mkdtemp(dir) != NULL;
+    CHECK(made_dir);
+    if (!made_dir) return;
     for (int i = 0; i < NW; i++) {
-        if (stand_in_start(&w[i], i)) return 1;
+        CHECK(stand_in_start(&w[i], i) == 0);
         urls[i] = w[i].http.url;
     }
-    phx_gateway_opts_t o = {.dir = dir,
-                            .workers = urls,
-                            .worker_count = NW,
-                            .health_interval_ms = 200,
-                            .worker_timeout_ms = 5000};
-    phx_gateway_t *g = NULL;
-    phx_error_t e = {0};
+    o = (phx_gateway_opts_t){.dir = dir,
+                             .workers = urls,
+                             .worker_count = NW,
+                             .health_interval_ms = 200,
+                             .worker_timeout_ms = 5000};
     CHECK_MSG(phx_gateway_start(&o, &g, &e) == PHX_OK, "%s", e.message);
-    if (!g) return test_done("test_gateway_daemon");
-    const char *gw = phx_gateway_url(g);
+    if (!g) return;
+    gw = phx_gateway_url(g);
     CHECK(phx_gateway_healthy_count(g) == NW);
+}
 
+static void test_deploy(void)
+{
+    phx_error_t e = {0};
     /* Deploy: unsigned is refused; the owner's is stored under its keccak256,
      * and the answer says so. */
     json_t *j = NULL;
@@ -172,11 +188,9 @@ int main(void)
     const char *id = NULL, *ch = NULL;
     CHECK(j && !phx_json_get_str(j, "id", &id, NULL) &&
           !phx_json_get_str(j, "code_hash", &ch, NULL));
-    uint8_t want[32];
     phx_keccak256(code, strlen(code), want);
-    char *want_hex = phx_hex_encode(want, 32);
+    want_hex = phx_hex_encode(want, 32);
     CHECK(ch && strcmp(ch, want_hex) == 0);
-    char idbuf[67] = "";
     if (id) snprintf(idbuf, sizeof idbuf, "%s", id);
     json_decref(j);
     char path[640];
@@ -190,10 +204,15 @@ int main(void)
         CHECK(st == 200 && b.len == strlen(code) && memcmp(b.ptr, code, b.len) == 0);
         phx_buf_free(&b);
     }
+}
 
+static void test_calls_spread(void)
+{
     /* The signed deploy went to every worker (the gateway keeps no sealed
      * secrets to hand out later); calls spread over all three. */
+    char path[640];
     snprintf(path, sizeof path, "/v1/contracts/%s/call", idbuf);
+    json_t *j = NULL;
     int ok = 0;
     for (int i = 0; i < 30; i++) {
         CHECK(req("POST", gw, path, "{\"input\":{\"n\":7}}", &j) == 200);
@@ -210,7 +229,12 @@ int main(void)
         total += w[i].calls;
     }
     CHECK(total == 30);
+}
 
+static void test_worker_dies(void)
+{
+    char path[640];
+    snprintf(path, sizeof path, "/v1/contracts/%s/call", idbuf);
     /* A worker dies: the calls still succeed at once (retried on the next
      * worker), and the health round then takes it out of the rotation. */
     test_stand_in_stop(&w[1].http);
@@ -221,7 +245,12 @@ int main(void)
     phx_gateway_check_workers(g);
     phx_gateway_check_workers(g);
     CHECK(phx_gateway_healthy_count(g) == NW - 1);
+}
 
+static void test_network_view(void)
+{
+    phx_error_t e = {0};
+    json_t *j = NULL;
     /* The network view: workers with health, the contract, recent jobs. */
     CHECK(req("GET", gw, "/v1/network", NULL, &j) == 200);
     json_t *ws = json_object_get(j, "workers");
@@ -248,6 +277,11 @@ int main(void)
               strstr((char *)text.ptr, "route=\"POST /v1/contracts/:id/call\",code=\"2xx\"} 40\n"));
         phx_buf_free(&text);
     }
+}
+
+static void test_blob_put(void)
+{
+    phx_error_t e = {0};
     /* Any bytes by hash with PUT /v1/blobs, signed by a contract owner. */
     {
         char url[600], q[300];
@@ -268,6 +302,12 @@ int main(void)
         free(hx);
         phx_buf_free(&text);
     }
+}
+
+static void test_logs(void)
+{
+    char path[640];
+    json_t *j = NULL;
     /* Logs of a contract: its jobs with what the workers logged, for its owner. */
     snprintf(path, sizeof path, "/v1/contracts/%s/logs", idbuf);
     CHECK(req("GET", gw, path, NULL, NULL) == 403);
@@ -290,7 +330,11 @@ int main(void)
               "00000000000000000000000000000000/call",
               "{}", NULL) == 404);
     CHECK(req("POST", gw, "/v1/contracts/nothex/call", "{}", NULL) == 400);
+}
 
+static void test_none_healthy(void)
+{
+    char path[640];
     /* No healthy worker left: 503, not a hang. */
     test_stand_in_stop(&w[0].http);
     test_stand_in_stop(&w[2].http);
@@ -300,9 +344,15 @@ int main(void)
     snprintf(path, sizeof path, "/v1/contracts/%s/call", idbuf);
     CHECK(req("POST", gw, path, "{}", NULL) == 503);
     phx_gateway_stop(g, 1000);
-
-    /* Restart from the same directory: the contract and its code are still there. */
     g = NULL;
+}
+
+static void test_restart_keeps_state(void)
+{
+    phx_error_t e = {0};
+    /* Restart from the same directory: the contract and its code are still there. */
+    char path[640];
+    json_t *j = NULL;
     CHECK(phx_gateway_start(&o, &g, &e) == PHX_OK);
     if (g) {
         gw = phx_gateway_url(g);
@@ -330,12 +380,16 @@ int main(void)
         CHECK(phx_blob_get(blobs, want, &b, &e) == PHX_OK && b.len == strlen(code));
         phx_buf_free(&b);
         phx_gateway_stop(g, 0);
+        g = NULL;
     }
+}
 
+static void test_rate_limit(void)
+{
+    phx_error_t e = {0};
     /* Per-client rate limit: a burst of 3, then 429. */
     o.rate_per_s = 1;
     o.rate_burst = 3;
-    g = NULL;
     CHECK(phx_gateway_start(&o, &g, &e) == PHX_OK);
     if (g) {
         int limited = 0, passed = 0;
@@ -347,10 +401,31 @@ int main(void)
         printf("rate limit: %d passed, %d limited\n", passed, limited);
         CHECK(passed >= 3 && passed <= 4 && limited >= 4);
         phx_gateway_stop(g, 0);
+        g = NULL;
     }
+}
+
+int main(void)
+{
+    static const test_case_t cases[] = {TEST_CASE_REQUIRED(test_start),
+                                        TEST_CASE_REQUIRED(test_deploy),
+                                        TEST_CASE_REQUIRED(test_calls_spread),
+                                        TEST_CASE_REQUIRED(test_worker_dies),
+                                        TEST_CASE(test_network_view),
+                                        TEST_CASE(test_blob_put),
+                                        TEST_CASE(test_logs),
+                                        TEST_CASE_REQUIRED(test_none_healthy),
+                                        TEST_CASE(test_restart_keeps_state),
+                                        TEST_CASE(test_rate_limit)};
+    int rc = test_run("test_gateway_daemon", cases, TEST_COUNT(cases));
+    if (g) phx_gateway_stop(g, 0);
+    for (int i = 0; i < NW; i++)
+        test_stand_in_stop(&w[i].http);
     free(want_hex);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0);
-    return test_done("test_gateway_daemon");
+    if (made_dir) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
+    return rc || test_failures ? 1 : 0;
 }

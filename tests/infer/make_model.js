@@ -6,7 +6,9 @@
 // can be downloaded. Our own writer because gguf-py wants numpy >= 2 and
 // Debian has 1.24. The file is made at test/demo time and never committed.
 //
-// usage: make_model.js VOCAB.gguf OUT.gguf [--seed N]
+// usage: make_model.js VOCAB.gguf OUT.gguf [--seed N] [--embd N] [--layers N] [--ff N]
+// The defaults (64 wide, 2 layers) make the ~40 MB test model; bench/ai asks
+// for a wider, deeper one so that decoding, not HTTP, dominates its numbers.
 'use strict';
 const fs = require('fs');
 
@@ -89,12 +91,16 @@ function rng(seed) {
 function main() {
     const args = process.argv.slice(2);
     let seed = 1;
+    const dim = { embd: 64, layers: 2, ff: 128 };
     const pos = [];
     for (let i = 0; i < args.length; i++) {
         if (args[i] === '--seed') seed = Number(args[++i]);
+        else if (args[i].startsWith('--') && args[i].slice(2) in dim) dim[args[i].slice(2)] = Number(args[++i]);
         else pos.push(args[i]);
     }
-    if (pos.length !== 2 || !Number.isInteger(seed)) die('usage: make_model.js VOCAB.gguf OUT.gguf [--seed N]');
+    const dimsOk = Object.values(dim).every(v => Number.isInteger(v) && v > 0 && v <= 8192) && dim.embd % 16 === 0;
+    if (pos.length !== 2 || !Number.isInteger(seed) || !dimsOk)
+        die('usage: make_model.js VOCAB.gguf OUT.gguf [--seed N] [--embd N (a multiple of 16)] [--layers N] [--ff N]');
     const [vocabPath, outPath] = pos;
     const kvs = readKvs(vocabPath);
     const tokens = kvs.get('tokenizer.ggml.tokens');
@@ -104,7 +110,7 @@ function main() {
     const nVocab = Number(tokens.readBigUInt64LE(8 + klen + 8));
 
     const arch = 'qwen2';
-    const nEmbd = 64, nHead = 4, nHeadKv = 2, nFf = 128, nLayer = 2, nCtx = 4096;
+    const nEmbd = dim.embd, nHead = 4, nHeadKv = 2, nFf = dim.ff, nLayer = dim.layers, nCtx = 4096;
     const headDim = nEmbd / nHead;
     const nEmbdGqa = headDim * nHeadKv;
 

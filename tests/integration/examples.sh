@@ -157,7 +157,7 @@ PY
 )
 check "the oracle's input on chain is ABI-encoded" "$("$cast" abi-encode "f(string)" "ETH/USD")" "$input"
 rid=$(call "$consumer" "lastRequestId()(uint256)")
-send --private-key "$k1" "$consumer" "phxCallback(uint256,bytes)" 1 0x7b7d
+send --private-key "$k1" "$consumer" "phxCallback(uint256,bool,bytes)" 1 true 0x7b7d
 check "only Jobs may call back" 1 $?
 check "  and nothing was stored" 0x "$(call "$consumer" "lastAnswer()(bytes)")"
 check "  (no answer yet: lastRequestId 0)" 0 "$rid"

@@ -107,21 +107,31 @@ static phx_sandbox_pool_t *pool_for(const char *dir, bool dev_keys)
     return p;
 }
 
-int main(void)
+/* What the cases share: two worker-style pools and a dev-keys pool, the
+ * contract keys both workers hold, and the sealed kv file of contract 0xc2. */
+static char base[128], w1[160], w2[160], dev[160];
+static phx_sandbox_pool_t *p1, *p2, *pd;
+static phx_sandbox_keys_t k;
+static const char addr_src[] = "export default async () => phx.crypto.address();";
+static char f1[512];
+
+static void test_pools(void)
 {
-    char base[128], w1[160], w2[160], dev[160];
     snprintf(base, sizeof base, "/tmp/phx-test-keys-%d", (int)getpid());
     snprintf(w1, sizeof w1, "%s/w1", base);
     snprintf(w2, sizeof w2, "%s/w2", base);
     snprintf(dev, sizeof dev, "%s/dev", base);
     mkdir(base, 0700);
-    phx_sandbox_pool_t *p1 = pool_for(w1, false), *p2 = pool_for(w2, false),
-                       *pd = pool_for(dev, true);
-    if (!p1 || !p2 || !pd) return test_done("test_sandbox_keys");
+    p1 = pool_for(w1, false);
+    p2 = pool_for(w2, false);
+    pd = pool_for(dev, true);
+}
 
+static void test_same_address(void)
+{
     /* Two "workers" holding the same contract keys (any 32 bytes stand in for
      * the KMS derivation here; the worker test covers that path). */
-    phx_sandbox_keys_t k = {0}, other = {0};
+    phx_sandbox_keys_t other = {0};
     CHECK(phx_random_bytes(k.kv_key, 32) == PHX_OK);
     do
         CHECK(phx_random_bytes(k.secp256k1_sk, 32) == PHX_OK);
@@ -134,7 +144,6 @@ int main(void)
     phx_eth_address_checksum(addr, cs);
     snprintf(want, sizeof want, "\"%s\"", cs);
 
-    const char *addr_src = "export default async () => phx.crypto.address();";
     phx_sandbox_result_t a1 = run(p1, &k, "0xc1", addr_src), a2 = run(p2, &k, "0xc1", addr_src),
                          a3 = run(p1, &other, "0xc1", addr_src);
     printf("address on worker 1: %.*s, worker 2: %.*s, other key: %.*s\n", (int)a1.output.len,
@@ -144,7 +153,10 @@ int main(void)
     phx_sandbox_result_free(&a1);
     phx_sandbox_result_free(&a2);
     phx_sandbox_result_free(&a3);
+}
 
+static void test_same_derive(void)
+{
     /* phx.crypto.derive: the same on both workers for the same keys and salt. */
     const char *der_src = "export default async () => phx.hex.encode(pink.deriveSecret('s'));";
     phx_sandbox_result_t d1 = run(p1, &k, "0xc1", der_src), d2 = run(p2, &k, "0xc1", der_src);
@@ -152,7 +164,10 @@ int main(void)
           !memcmp(d1.output.ptr, d2.output.ptr, d1.output.len));
     phx_sandbox_result_free(&d1);
     phx_sandbox_result_free(&d2);
+}
 
+static void test_no_keys(void)
+{
     /* A worker-style pool given no keys: no key, no kv, no dev root made. */
     const char *kv_src = "export default async () => phx.kv.get('x');";
     phx_sandbox_result_t n1 = run(p1, NULL, "0xc1", addr_src), n2 = run(p1, NULL, "0xc1", kv_src);
@@ -160,7 +175,10 @@ int main(void)
     phx_sandbox_result_free(&n1);
     phx_sandbox_result_free(&n2);
     CHECK(!exists(w1, "dev-root.key") && !exists(w2, "dev-root.key"));
+}
 
+static void test_kv_sealed(void)
+{
     /* KV sealed at rest: neither the key nor the value (string, bytes, json)
      * appears in any file of the kv directory, and all read back. */
     const char *put_src = "export default async () => {\n"
@@ -199,12 +217,14 @@ int main(void)
     r = run(p1, &wrong, "0xc1", "export default async () => phx.kv.list();");
     CHECK(failed_with(&r, "kv_integrity"));
     phx_sandbox_result_free(&r);
+}
 
+static void test_row_moved(void)
+{
     /* Row moved onto another key: find each row's id by writing one at a time. */
-    char f1[512], f2[512], stmt[1024];
     kv_path(w1, "0xc2", f1, sizeof f1);
-    r = run(p1, &k, "0xc2",
-            "export default async () => { await phx.kv.put('a', 'AAA'); return 1; };");
+    phx_sandbox_result_t r = run(
+        p1, &k, "0xc2", "export default async () => { await phx.kv.put('a', 'AAA'); return 1; };");
     phx_sandbox_result_free(&r);
     CHECK(sql(f1, "CREATE TABLE ida AS SELECT id FROM kv_sealed") >= 0);
     r = run(p1, &k, "0xc2",
@@ -225,12 +245,16 @@ int main(void)
     r = run(p1, &k, "0xc2", "export default async () => phx.kv.list();");
     CHECK(failed_with(&r, "kv_integrity"));
     phx_sandbox_result_free(&r);
+}
 
+static void test_row_other_contract(void)
+{
     /* Row moved onto another contract with the same kv key (so the same row id):
      * the contract id in the associated data refuses it. */
+    char f2[512], stmt[1024];
     kv_path(w1, "0xc3", f2, sizeof f2);
-    r = run(p1, &k, "0xc3",
-            "export default async () => { await phx.kv.put('a', 'CCC'); return 1; };");
+    phx_sandbox_result_t r = run(
+        p1, &k, "0xc3", "export default async () => { await phx.kv.put('a', 'CCC'); return 1; };");
     phx_sandbox_result_free(&r);
     snprintf(stmt, sizeof stmt,
              "ATTACH '%s' AS src; UPDATE kv_sealed SET v = (SELECT v FROM src.kv_sealed WHERE "
@@ -241,9 +265,13 @@ int main(void)
     CHECK(failed_with(&r, "kv_integrity"));
     printf("row of contract 0xc2 copied into 0xc3: %s\n", r.ok ? "opened" : r.code);
     phx_sandbox_result_free(&r);
+}
 
+static void test_dev_keys(void)
+{
     /* phx run (dev keys): keys from the dev root, kv persists across pools. */
-    r = run(pd, NULL, "dev-c",
+    phx_sandbox_result_t r =
+        run(pd, NULL, "dev-c",
             "export default async () => { const n = (await phx.kv.get('n')) ?? 0;"
             " await phx.kv.put('n', n + 1); return [n + 1, await phx.crypto.address()]; };");
     CHECK(r.ok && exists(dev, "dev-root.key"));
@@ -255,12 +283,21 @@ int main(void)
         CHECK(out_is(&r, "1"));
         phx_sandbox_result_free(&r);
     }
+}
 
+int main(void)
+{
+    static const test_case_t cases[] = {
+        TEST_CASE_REQUIRED(test_pools),     TEST_CASE_REQUIRED(test_same_address),
+        TEST_CASE(test_same_derive),        TEST_CASE(test_no_keys),
+        TEST_CASE(test_kv_sealed),          TEST_CASE_REQUIRED(test_row_moved),
+        TEST_CASE(test_row_other_contract), TEST_CASE(test_dev_keys)};
+    int rc = test_run("test_sandbox_keys", cases, TEST_COUNT(cases));
     phx_sandbox_pool_free(p1);
     phx_sandbox_pool_free(p2);
     phx_sandbox_pool_free(pd);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", base);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", base);
-    return test_done("test_sandbox_keys");
+    return rc;
 }

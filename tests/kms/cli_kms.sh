@@ -19,7 +19,7 @@ start_kms() {
     "$phx" kms --listen 127.0.0.1:0 --json "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
     pid=$!
     pids="$pids $pid"
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 1200); do # the ready line, or an exit; the cap only bounds a hang
         [ -s "$tmp/$name.out" ] && return 0
         kill -0 $pid 2>/dev/null || return 1
         sleep 0.1

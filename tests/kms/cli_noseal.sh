@@ -50,7 +50,8 @@ start() {
 }
 stop() { kill -TERM "$1"; wait "$1"; }
 
-start devnet devnet --dir "$PHX_HOME" --workers 1; check "devnet up" 0 $?
+# --no-handover: this test admits KMS A as governance, with the deployer key.
+start devnet devnet --dir "$PHX_HOME" --workers 1 --no-handover; check "devnet up" 0 $?
 devnet_pid=$pid
 rpc=$(json "$tmp/devnet.out" "['rpc']")
 dep="$PHX_HOME/deployment.json"
@@ -143,7 +144,7 @@ serve_all() {
     by=""
     [ -n "$rid" ] && for _ in $(seq 1 300); do
         by=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-            'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+            'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
             python3 -c "
 import json,sys
 for l in json.load(sys.stdin):
@@ -188,7 +189,7 @@ check "restart: the earlier identity is deregistered" 2 "$(worker_status "$w1")"
 by=""
 for _ in $(seq 1 300); do
     by=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json |
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
         python3 -c "
 import json,sys
 for l in json.load(sys.stdin):

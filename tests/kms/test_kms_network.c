@@ -128,37 +128,56 @@ static bool remote_says(phx_err_t err, const phx_error_t *e, const char *words)
     return ok;
 }
 
-int main(void)
+/* What the cases share: the sim platform and its TEEs, the KMS root and
+ * service, the honest worker and the replica. */
+static char sim_dir[256];
+static phx_tee_config_t tc;
+static phx_tee_t *kms_tee, *worker_tee, *evil_tee, *rep_tee;
+static uint8_t good_mr[32], root[32], secret[32], cid[32];
+static test_kms_service_t ks;
+static phx_kms_t *kms;
+static const char *url;
+static const uint8_t *kms_addr;
+static char amount[] = "1000000000000000000000";
+static identity_t w, rep;
+static quoter_t wq, rpq;
+static phx_kms_requester_t rq, rrq;
+
+/* The chain, and TEEs on one sim platform. */
+static void test_chain_and_tees(void)
 {
     phx_error_t e = {0};
     /* Chain: contracts deployed by the governor, who is also our operator. */
     CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
-    if (!net.gov) return test_done("test_kms_network");
+    if (!net.gov) return;
     printf("anvil at %s, state in %s\n", net.node.url, dir);
 
     /* TEEs on one sim platform: the KMS, an honest worker and a replica run
      * this binary; "evil" runs other code (another RTMR0). */
-    char sim_dir[256], other_cfg[256];
+    char other_cfg[256];
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
     snprintf(other_cfg, sizeof other_cfg, "%s/other.conf", dir);
     CHECK(phx_file_write_atomic(other_cfg, "patched worker\n", 15, 0600, &e) == PHX_OK);
-    phx_tee_config_t tc = {.sim_dir = sim_dir},
-                     tc_other = {.sim_dir = sim_dir, .sim_config = other_cfg};
-    phx_tee_t *kms_tee = NULL, *worker_tee = NULL, *evil_tee = NULL;
+    tc = (phx_tee_config_t){.sim_dir = sim_dir};
+    phx_tee_config_t tc_other = {.sim_dir = sim_dir, .sim_config = other_cfg};
     CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &kms_tee, &e) == PHX_OK, "%s", e.message);
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &worker_tee, &e) == PHX_OK);
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc_other, &evil_tee, &e) == PHX_OK);
-    if (!kms_tee || !worker_tee || !evil_tee) return test_done("test_kms_network");
-    uint8_t good_mr[32], evil_mr[32];
+    if (!kms_tee || !worker_tee || !evil_tee) return;
+    uint8_t evil_mr[32];
     CHECK(test_tee_measurement_id(worker_tee, good_mr, &e) == PHX_OK);
     CHECK(test_tee_measurement_id(evil_tee, evil_mr, &e) == PHX_OK);
     CHECK(memcmp(good_mr, evil_mr, 32) != 0);
+}
 
+static void test_root_sealed(void)
+{
+    phx_error_t e = {0};
     /* The root: made and sealed on first start, the same after a restart, and
      * unreadable to other code on the same platform. */
     char root_path[256];
     snprintf(root_path, sizeof root_path, "%s/kms-root.sealed", dir);
-    uint8_t root[32], again[32];
+    uint8_t again[32];
     bool created = false;
     CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, kms_tee, root, &created, &e) ==
           PHX_OK);
@@ -168,31 +187,37 @@ int main(void)
     CHECK(!created && memcmp(root, again, 32) == 0);
     CHECK(phx_kms_root_load_or_create(root_path, tee_seal_key, evil_tee, again, &created, &e) ==
           PHX_ERR_VERIFY);
+}
 
+static void test_kms_service(void)
+{
+    phx_error_t e = {0};
     /* The KMS service on a loopback port, checking quotes against the sim root
      * and peers against the Registry. */
-    test_kms_service_t ks = {0};
     CHECK_MSG(test_kms_service_start(&ks, kms_tee, net.node.url, &net.dep, root, &e) == PHX_OK,
               "KMS: %s", e.message);
-    if (!ks.server) return test_done("test_kms_network");
-    phx_kms_t *kms = ks.kms;
-    const char *url = ks.url;
-    const uint8_t *kms_addr = ks.address;
+    if (!ks.server) return;
+    kms = ks.kms;
+    url = ks.url;
+    kms_addr = ks.address;
 
     /* Governance: this KMS is a KMS node; this worker code is allowed; the
-     * operator bonds the minimum stake. */
-    char amount[] = "1000000000000000000000";
+     * operator stakes the minimum into its pool. */
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, true, &e) == PHX_OK);
     CHECK_MSG(test_kms_admit(net.gov, &net.dep, kms_tee, kms, &e) == PHX_OK, "admitKms: %s",
               e.message);
-    CHECK_MSG(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(test_chain_stake(&net, amount, &e) == PHX_OK, "%s", e.message);
+}
 
-    /* ---- an honest worker ---- */
-    identity_t w;
+/* An honest worker: refused before it is registered on chain with the
+ * KMS signature, then given the contract root. */
+static void test_honest_worker(void)
+{
+    phx_error_t e = {0};
     identity_new(&w);
-    quoter_t wq = {.tee = worker_tee};
-    phx_kms_requester_t rq = requester(url, kms_addr, &w, &wq);
-    uint8_t secret[32], croot[32];
+    wq = (quoter_t){.tee = worker_tee};
+    rq = requester(url, kms_addr, &w, &wq);
+    uint8_t croot[32];
     CHECK(phx_kms_contract_root(root, croot, &e) == PHX_OK);
     phx_err_t err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not registered"));
@@ -213,7 +238,7 @@ int main(void)
               e.message);
     CHECK(memcmp(secret, croot, 32) == 0);
     /* The worker derives a contract's keys; they match what the KMS publishes. */
-    uint8_t cid[32], xpub[32];
+    uint8_t xpub[32];
     memset(cid, 0x5a, 32);
     phx_contract_keys_t ck;
     CHECK(phx_kms_contract_keys(secret, cid, &ck, &e) == PHX_OK);
@@ -228,13 +253,18 @@ int main(void)
     json_decref(doc);
     phx_kms_contract_keys_clear(&ck);
     printf("honest worker: registered on chain with the KMS signature, got the contract root\n");
+}
 
-    /* ---- refusals ---- */
+/* Refusals: a tampered quote, a key not bound, a rekeyed worker, code not
+ * allowed, a worker never registered, the wrong KMS address. */
+static void test_refusals(void)
+{
+    phx_error_t e = {0};
     /* A tampered quote. */
     quoter_t tq = {.tee = worker_tee, .tamper = 1};
     phx_kms_requester_t trq = requester(url, kms_addr, &w, &tq);
     memset(secret, 0, 32);
-    err = phx_kms_request_secret(&trq, PHX_KMS_ROLE_WORKER, secret, &e);
+    phx_err_t err = phx_kms_request_secret(&trq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "verify"));
     /* A genuine quote whose report data binds another X25519 key. */
     identity_t thief;
@@ -255,6 +285,7 @@ int main(void)
     identity_new(&ev);
     quoter_t eq = {.tee = evil_tee};
     phx_kms_requester_t erq = requester(url, kms_addr, &ev, &eq);
+    json_t *regdoc = NULL;
     err = phx_kms_request_registration(&erq, net.gov_addr, &regdoc, &e);
     CHECK(remote_says(err, &e, "not allowed"));
     err = phx_kms_request_secret(&erq, PHX_KMS_ROLE_WORKER, secret, &e);
@@ -269,15 +300,18 @@ int main(void)
     phx_kms_requester_t wrong = rq;
     wrong.kms_address[0] ^= 1;
     CHECK(phx_kms_request_secret(&wrong, PHX_KMS_ROLE_WORKER, secret, &e) == PHX_ERR_VERIFY);
+}
 
-    /* ---- a replica onboards ---- */
-    identity_t rep;
+/* A replica onboards: admitted by a quorum of one, then the same root and
+ * contract keys. */
+static void test_replica_onboards(void)
+{
+    phx_error_t e = {0};
     identity_new(&rep);
-    phx_tee_t *rep_tee = NULL;
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &rep_tee, &e) == PHX_OK);
-    quoter_t rpq = {.tee = rep_tee};
-    phx_kms_requester_t rrq = requester(url, kms_addr, &rep, &rpq);
-    err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
+    rpq = (quoter_t){.tee = rep_tee};
+    rrq = requester(url, kms_addr, &rep, &rpq);
+    phx_err_t err = phx_kms_request_secret(&rrq, PHX_KMS_ROLE_KMS, secret, &e);
     CHECK(remote_says(err, &e, "not a KMS node"));
     /* Admitted by a quorum of one: the KMS verifies the replica's quote in its
      * TEE and signs Registry.kmsAdmitDigest; anyone sends it. A worker-domain
@@ -328,9 +362,14 @@ int main(void)
     json_decref(d1);
     json_decref(d2);
     printf("replica: onboarded after a quorum admitted it, same root and contract keys\n");
+    phx_kms_free(replica);
+}
 
-    /* ---- role domains (issue 10 item 9): a quote made for one role is refused
-     * for another, and the KMS never signs for its own key ---- */
+/* Role domains (issue 10 item 9): a quote made for one role is refused for
+ * another, and the KMS never signs for its own key. */
+static void test_role_domains(void)
+{
+    phx_error_t e = {0};
     {
         uint8_t a[20], x[32], n[32];
         phx_random_bytes(a, 20);
@@ -365,8 +404,12 @@ int main(void)
         printf("role domains: worker quote refused as replica, KMS quote refused as worker, "
                "own key refused\n");
     }
+}
 
-    /* ---- a whole replica node admits itself by quorum and onboards ---- */
+/* A whole replica node admits itself by quorum and onboards. */
+static void test_replica_node(void)
+{
+    phx_error_t e = {0};
     {
         char rdir[300];
         snprintf(rdir, sizeof rdir, "%s/replica-node", dir);
@@ -394,16 +437,32 @@ int main(void)
         }
         phx_kms_node_stop(rn, 500);
     }
-    phx_kms_free(replica);
-    phx_tee_close(rep_tee);
+}
 
-    /* ---- governance revokes the measurement: the registered worker is cut off ---- */
+/* Governance revokes the measurement: the registered worker is cut off. */
+static void test_revoked_measurement(void)
+{
+    phx_error_t e = {0};
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, good_mr, false, &e) == PHX_OK);
-    err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
+    phx_err_t err = phx_kms_request_secret(&rq, PHX_KMS_ROLE_WORKER, secret, &e);
     CHECK(remote_says(err, &e, "not allowed"));
+}
 
-    test_kms_service_stop(&ks, 2000);
+int main(void)
+{
+    static const test_case_t cases[] = {TEST_CASE_REQUIRED(test_chain_and_tees),
+                                        TEST_CASE_REQUIRED(test_root_sealed),
+                                        TEST_CASE_REQUIRED(test_kms_service),
+                                        TEST_CASE_REQUIRED(test_honest_worker),
+                                        TEST_CASE(test_refusals),
+                                        TEST_CASE(test_replica_onboards),
+                                        TEST_CASE(test_role_domains),
+                                        TEST_CASE(test_replica_node),
+                                        TEST_CASE(test_revoked_measurement)};
+    int rc = test_run("test_kms_network", cases, TEST_COUNT(cases));
+    if (ks.server) test_kms_service_stop(&ks, 2000);
     test_devnet_close(&net);
+    phx_tee_close(rep_tee);
     phx_tee_close(kms_tee);
     phx_tee_close(worker_tee);
     phx_tee_close(evil_tee);
@@ -411,5 +470,5 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    return test_done("test_kms_network");
+    return rc;
 }

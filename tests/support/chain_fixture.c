@@ -51,14 +51,13 @@ phx_err_t test_chain_allow_measurement(phx_signer_t *gov, const phx_chain_deploy
                                json_pack("[o,b]", phx_json_hex(mr, 32), allowed), e);
 }
 
-phx_err_t test_chain_bond(phx_signer_t *s, const phx_chain_deployment_t *dep, const char *amount,
-                          phx_error_t *e)
+phx_err_t test_chain_stake(test_devnet_t *d, const char *amount, phx_error_t *e)
 {
-    phx_err_t err =
-        test_chain_transact(s, dep->token, "approve(address,uint256)",
-                            json_pack("[o,s]", phx_json_hex(dep->registry, 20), amount), e);
+    phx_u256_t v;
+    phx_err_t err = phx_u256_from_str(amount, &v, e);
     if (!err)
-        err = test_chain_transact(s, dep->registry, "bond(uint256)", json_pack("[s]", amount), e);
+        err =
+            phx_chain_stake(d->rpc, d->gov, &d->dep, &v, PHX_CHAIN_DEFAULT_COMMISSION_BPS, NULL, e);
     return err;
 }
 

@@ -45,10 +45,9 @@ phx_err_t test_chain_transact(phx_signer_t *s, const uint8_t to[20], const char 
 phx_err_t test_chain_allow_measurement(phx_signer_t *gov, const phx_chain_deployment_t *dep,
                                        const uint8_t mr[32], bool allowed, phx_error_t *e);
 
-/* The operator s approves the Registry for amount (decimal wei) of the token and
- * bonds it. */
-phx_err_t test_chain_bond(phx_signer_t *s, const phx_chain_deployment_t *dep, const char *amount,
-                          phx_error_t *e);
+/* The devnet's governor, as the tests' operator, stakes amount (decimal wei)
+ * into its StakePool pool (opened on first use; phx_chain_stake). */
+phx_err_t test_chain_stake(test_devnet_t *d, const char *amount, phx_error_t *e);
 
 /* The Registry's measurement id of the TEE t: keccak256(MRTD || RTMR0..3). */
 phx_err_t test_tee_measurement_id(phx_tee_t *t, uint8_t id[32], phx_error_t *e);

@@ -4,7 +4,7 @@
 # only one worker holds, while that worker is killed with SIGKILL at random
 # moments (0.2-2 s apart) and brought back by the devnet. In the end every
 # request is fulfilled exactly once (one Fulfilled event each) and the
-# operators were paid exactly N fees: nothing lost, nothing paid twice.
+# operators' pools were owed exactly N fees: nothing lost, nothing paid twice.
 # Skipped (77) when this phx has no worker verb. N=... changes the count.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -34,11 +34,14 @@ id=$(json "$tmp/d.json" "['id']")
 holder=$(ls -d "$PHX_HOME"/worker-*/contracts/"${id#0x}".json 2>/dev/null | sed 's|.*/\(worker-[0-9]*\)/.*|\1|')
 check "exactly one worker holds the contract" 1 "$(echo "$holder" | grep -c worker-)"
 echo "killing $holder"
+# Fees are credited to each operator's StakePool pool in Jobs (feesOwed)
+# until the pool collects them; nothing here makes a pool collect.
 balances() {
     t=0
+    jobs_addr=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
     for i in 0 1 2; do
         op=$(json "$tmp/ep.json" "['workers'][$i]['operator']")
-        t=$(python3 -c "print($t + $("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1))")
+        t=$(python3 -c "print($t + $("$cast" call --rpc-url "$rpc" "$jobs_addr" 'feesOwed(address)(uint256)' "$op" | cut -d' ' -f1))")
     done
     echo "$t"
 }
@@ -60,7 +63,7 @@ last=$(json "$tmp/sent.json" "['last']")
 fee=$(json "$tmp/sent.json" "['fee']")
 count_fulfilled() {
     "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,address[],bytes)' --json >"$tmp/ful.json"
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
     python3 -c "
 import json,sys
 from collections import Counter

@@ -56,10 +56,10 @@ static void test_states(void)
 
     CHECK(phx_jobdb_start(db, 1, &e) == PHX_OK);
     CHECK(phx_jobdb_start(db, 1, &e) == PHX_OK); /* re-run after a crash */
-    CHECK(phx_jobdb_signed(db, 1, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
+    CHECK(phx_jobdb_signed(db, 1, true, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
     CHECK(phx_jobdb_start(db, 1, &e) == PHX_ERR_STATE); /* never re-run a signed job */
     CHECK(strstr(e.message, "signed") != NULL);
-    CHECK(phx_jobdb_signed(db, 2, (const uint8_t *)"x", 1, sig, &e) ==
+    CHECK(phx_jobdb_signed(db, 2, true, (const uint8_t *)"x", 1, sig, &e) ==
           PHX_ERR_STATE); /* not running */
     CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK);
     tx[0] = 9;
@@ -68,10 +68,13 @@ static void test_states(void)
      * RUNNING, to be signed again; a pending job has nothing to re-sign. */
     CHECK(phx_jobdb_resign(db, 1, &e) == PHX_OK);
     CHECK(phx_jobdb_resign(db, 2, &e) == PHX_ERR_STATE);
-    CHECK(phx_jobdb_signed(db, 1, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
+    CHECK(phx_jobdb_get(db, 1, &j, &e) == PHX_OK && j.ok); /* the first run succeeded */
+    phx_job_clear(&j);
+    /* This run failed: the journal keeps that it is an error (signed as one). */
+    CHECK(phx_jobdb_signed(db, 1, false, (const uint8_t *)"{\"p\":3}", 7, sig, &e) == PHX_OK);
     CHECK(phx_jobdb_submitted(db, 1, tx, &e) == PHX_OK);
     CHECK(phx_jobdb_get(db, 1, &j, &e) == PHX_OK);
-    CHECK(j.state == PHX_JOB_SUBMITTED && j.attempts == 3 && j.tx_hash[0] == 9);
+    CHECK(j.state == PHX_JOB_SUBMITTED && j.attempts == 3 && j.tx_hash[0] == 9 && !j.ok);
     CHECK(j.output.len == 7 && memcmp(j.signature, sig, 65) == 0);
     phx_job_clear(&j);
     CHECK(phx_jobdb_done(db, 1, &e) == PHX_OK);
@@ -243,7 +246,8 @@ static void child_work(int fd)
                 if (write(fd, line, (size_t)n) != n) _exit(5);
             }
             usleep(3000); /* "running the contract" */
-            err = phx_jobdb_signed(db, j.request_id, (const uint8_t *)"{\"ok\":1}", 8, sig, NULL);
+            err = phx_jobdb_signed(db, j.request_id, true, (const uint8_t *)"{\"ok\":1}", 8, sig,
+                                   NULL);
             next = PHX_JOB_SIGNED;
             break;
         case PHX_JOB_SIGNED:

@@ -38,6 +38,7 @@ static void make_result(phx_result_t *r, phx_result_kind_t kind, const char *out
         r->request_id[31] = 7;
     }
     r->timestamp = 1764000000;
+    r->ok = true;
     phx_buf_append_str(&r->output, output);
 }
 
@@ -95,6 +96,19 @@ static void test_roundtrip(const uint8_t sk[32])
         CHECK(phx_result_from_json(t, &x, &e) == PHX_OK);
         CHECK_MSG(phx_result_verify(&x, &e) == PHX_ERR_VERIFY, "tampered %s", ints[i]);
         phx_result_free(&x);
+        json_decref(t);
+    }
+    /* The ok flag is signed: an error cannot be shown as a result, nor the
+     * other way round; and an envelope without it is refused. */
+    {
+        json_t *t = json_deep_copy(j2);
+        json_object_set_new(t, "ok", json_false());
+        phx_result_t x;
+        CHECK(phx_result_from_json(t, &x, &e) == PHX_OK && !x.ok);
+        CHECK_MSG(phx_result_verify(&x, &e) == PHX_ERR_VERIFY, "flipped ok verified");
+        phx_result_free(&x);
+        json_object_del(t, "ok");
+        CHECK(phx_result_from_json(t, &x, &e) == PHX_ERR_INVALID);
         json_decref(t);
     }
     /* A shown output that differs from the signed bytes is refused on parse. */
@@ -163,20 +177,20 @@ static void test_against_cast(void)
     CHECK(test_cast_digest("f(bytes32,uint256,address)", args, theirs));
     CHECK(memcmp(domain, theirs, 32) == 0);
     checked++;
-    phx_result_digest(domain, r.request_id, r.contract_id, r.code_hash, r.output.ptr, r.output.len,
-                      ours);
+    phx_result_digest(domain, r.request_id, r.contract_id, r.code_hash, true, r.output.ptr,
+                      r.output.len, ours);
     uint8_t out_hash[32];
     phx_keccak256(r.output.ptr, r.output.len, out_hash);
     char *h_dom = hex(domain, 32), *h_cid = hex(r.contract_id, 32), *h_code = hex(r.code_hash, 32),
          *h_out = hex(out_hash, 32);
-    snprintf(args, sizeof args, "%s 7 %s %s %s", h_dom, h_cid, h_code, h_out);
-    CHECK(test_cast_digest("f(bytes32,uint256,bytes32,bytes32,bytes32)", args, theirs));
+    snprintf(args, sizeof args, "%s 7 %s %s true %s", h_dom, h_cid, h_code, h_out);
+    CHECK(test_cast_digest("f(bytes32,uint256,bytes32,bytes32,bool,bytes32)", args, theirs));
     CHECK(memcmp(ours, theirs, 32) == 0);
     checked++;
 
     /* chain.h's uint64 form agrees with ours for every id it can express. */
     uint8_t chain_digest[32];
-    phx_chain_result_digest(domain, 7, r.contract_id, r.code_hash, r.output.ptr, r.output.len,
+    phx_chain_result_digest(domain, 7, r.contract_id, r.code_hash, true, r.output.ptr, r.output.len,
                             chain_digest);
     CHECK(memcmp(ours, chain_digest, 32) == 0);
 

@@ -58,15 +58,33 @@ static void make(phx_result_t *r, phx_result_kind_t kind, const phx_chain_deploy
     for (int i = 0; i < 8; i++)
         r->request_id[31 - i] = (uint8_t)(request_id >> (8 * i));
     r->timestamp = (uint64_t)phx_now_ms() / 1000;
+    r->ok = true;
     phx_buf_append_str(&r->output, output);
 }
 
-int main(void)
+/* What the cases share: the KMS node, the registered worker (its TEE, keys
+ * and requester), what a verifier holds, and the two signed results. */
+static char sim_dir[256], kms_dir[256];
+static phx_kms_node_t *kn;
+static uint8_t kms_addr[20], mr[32];
+static char amount[] = "1000000000000000000000";
+static phx_tee_t *wt;
+static uint8_t wsk[32], xsk[32];
+static phx_kms_requester_t rq;
+static phx_buf_t sim_root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
+static phx_attest_verifier_t *sim_v, *intel_v;
+static phx_result_check_t check;
+static uint8_t cid[32], code[32], job_cid[32];
+static phx_result_t r, job;
+static bool have_r, have_job;
+
+/* The chain, a KMS node that asks the Registry, this code allowed, the KMS
+ * admitted by governance and a bond. */
+static void test_kms_admitted(void)
 {
     phx_error_t e = {0};
     CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
-    if (!net.gov) return test_done("test_verify");
-    char sim_dir[256], kms_dir[256];
+    if (!net.gov) return;
     snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
     snprintf(kms_dir, sizeof kms_dir, "%s/kms", dir);
 
@@ -78,13 +96,10 @@ int main(void)
                               .rpc_url = net.node.url,
                               .deployment = &net.dep,
                               .trust_own_sim_root = true};
-    phx_kms_node_t *kn = NULL;
     CHECK_MSG(phx_kms_node_start(&ko, &kn, &e) == PHX_OK, "%s", e.message);
-    if (!kn) return test_done("test_verify");
-    uint8_t kms_addr[20], mr[32];
+    if (!kn) return;
     phx_kms_address(phx_kms_node_kms(kn), kms_addr);
     phx_kms_node_measurement(kn, mr);
-    char amount[] = "1000000000000000000000";
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
     /* Governance admits the KMS after verifying its quote (phx chain admit-kms). */
     {
@@ -106,16 +121,21 @@ int main(void)
         phx_attest_verifier_free(gv);
         phx_buf_free(&sim_root);
     }
-    CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
+}
 
-    /* A worker in its own TEE (same binary, so the allowed measurement). */
-    phx_tee_t *wt = NULL;
+/* A worker in its own TEE (same binary, so the allowed measurement)
+ * registers through the KMS; a verifier holds the sim root (explicitly
+ * trusted) and the collateral. */
+static void test_worker_registered(void)
+{
+    phx_error_t e = {0};
+    phx_tee_config_t tc = {.sim_dir = sim_dir};
     CHECK(phx_tee_open(PHX_TEE_SIM, &tc, &wt, &e) == PHX_OK);
-    uint8_t wsk[32], xsk[32];
-    phx_kms_requester_t rq = {.kms_url = phx_kms_node_url(kn),
-                              .quote = test_sim_quote,
-                              .quote_ctx = wt,
-                              .x25519_sk = xsk};
+    rq = (phx_kms_requester_t){.kms_url = phx_kms_node_url(kn),
+                               .quote = test_sim_quote,
+                               .quote_ctx = wt,
+                               .x25519_sk = xsk};
     memcpy(rq.kms_address, kms_addr, 20);
     CHECK(phx_secp256k1_keygen(wsk) == PHX_OK &&
           phx_eth_address_from_seckey(wsk, rq.eth_address) == PHX_OK);
@@ -132,23 +152,24 @@ int main(void)
     json_decref(reg);
 
     /* What a verifier holds: the sim root (explicitly trusted) and collateral. */
-    phx_buf_t sim_root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
-    phx_attest_verifier_t *sim_v = NULL, *intel_v = NULL;
     CHECK(phx_tee_sim_root(wt, &sim_root, &e) == PHX_OK);
     CHECK(phx_tee_sim_collateral(wt, &coll, &e) == PHX_OK);
     CHECK(phx_attest_verifier_new(sim_root.ptr, sim_root.len, &sim_v, &e) == PHX_OK);
     CHECK(phx_attest_verifier_new(NULL, 0, &intel_v, &e) == PHX_OK);
-    phx_result_check_t check = {.rpc = net.rpc,
-                                .deployment = &net.dep,
-                                .verifier = sim_v,
-                                .collateral = coll.ptr,
-                                .collateral_len = coll.len};
+    check = (phx_result_check_t){.rpc = net.rpc,
+                                 .deployment = &net.dep,
+                                 .verifier = sim_v,
+                                 .collateral = coll.ptr,
+                                 .collateral_len = coll.len};
+}
 
-    /* A direct call's result: every step holds. */
-    uint8_t cid[32], code[32];
+/* A direct call's result: every step holds. */
+static void test_direct_result(void)
+{
+    phx_error_t e = {0};
     memset(cid, 0xc1, 32);
     memset(code, 0xc0, 32);
-    phx_result_t r;
+    have_r = true;
     make(&r, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{\"price\":3120.5}");
     CHECK(phx_result_sign(&r, wsk, &e) == PHX_OK);
     phx_result_report_t rep;
@@ -162,15 +183,19 @@ int main(void)
     printf("direct result: signature, deployment, registration, quote (%s), binding, measurement, "
            "kms ok\n",
            rep.tcb_status);
+}
 
-    /* An on-chain job: deploy the TEE contract, request, sign, verify, and
-     * let Jobs.fulfill itself accept the very signature in the envelope. */
+/* An on-chain job: deploy the TEE contract, request, sign, verify, and
+ * let Jobs.fulfill itself accept the very signature in the envelope. */
+static void test_job_result(void)
+{
+    phx_error_t e = {0};
+    phx_result_report_t rep;
     uint8_t salt[32] = {7};
     CHECK(test_chain_transact(
               net.gov, net.dep.jobs, "deployContract(bytes32,bytes32,string)",
               json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "ipfs://x"),
               &e) == PHX_OK);
-    uint8_t job_cid[32];
     phx_chain_contract_id(net.gov_addr, salt, job_cid);
     CHECK(test_chain_transact(net.gov, net.dep.token, "approve(address,uint256)",
                               json_pack("[o,s]", phx_json_hex(net.dep.jobs, 20), amount),
@@ -180,7 +205,7 @@ int main(void)
                   json_pack("[o,s,s,i,i]", phx_json_hex(job_cid, 32), "0x7b7d", amount, 100000, 1),
                   &e) == PHX_OK,
               "%s", e.message);
-    phx_result_t job;
+    have_job = true;
     make(&job, PHX_RESULT_JOB, &net.dep, job_cid, code, 1, "{\"price\":3121}");
     CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
     CHECK_MSG(phx_result_verify_chain(&job, &check, &rep, &e) == PHX_OK, "%s", e.message);
@@ -193,8 +218,8 @@ int main(void)
     CHECK(phx_signer_open(net.rpc, wsk, NULL, &ws, &e) == PHX_OK);
     phx_buf_t calldata = PHX_BUF_INIT;
     const uint8_t(*sigs)[65] = (const uint8_t(*)[65])job.signature;
-    CHECK(phx_chain_fulfill_calldata(1, job.output.ptr, job.output.len, sigs, 1, &calldata, &e) ==
-          PHX_OK);
+    CHECK(phx_chain_fulfill_calldata(1, job.ok, job.output.ptr, job.output.len, sigs, 1, &calldata,
+                                     &e) == PHX_OK);
     CHECK_MSG(phx_chain_send(ws, net.dep.jobs, calldata.ptr, calldata.len, 0, NULL, &e) == PHX_OK,
               "fulfill: %s", e.message);
     phx_chain_request_t cr;
@@ -204,8 +229,13 @@ int main(void)
            cr.status);
     phx_buf_free(&calldata);
     phx_signer_close(ws);
+}
 
-    /* Broken links, each caught at its step. */
+/* Broken links, each caught at its step: tampered output, a stranger's
+ * signature, another deployment, other code, a root we do not trust. */
+static void test_broken_links(void)
+{
+    phx_error_t e = {0};
     phx_result_t t = r;
     phx_buf_t out2 = PHX_BUF_INIT;
     phx_buf_append_str(&out2, "{\"price\":1}");
@@ -219,6 +249,7 @@ int main(void)
     make(&stranger, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{}");
     CHECK(phx_result_sign(&stranger, ssk, &e) == PHX_OK);
     CHECK(strcmp(first_failed(&stranger, &check, &e), "registered") == 0);
+    phx_result_free(&stranger);
 
     phx_chain_deployment_t other = net.dep;
     other.jobs[0] ^= 1;
@@ -232,14 +263,18 @@ int main(void)
     make(&wrong_code, PHX_RESULT_JOB, &net.dep, job_cid, code2, 1, "{}");
     CHECK(phx_result_sign(&wrong_code, wsk, &e) == PHX_OK);
     CHECK(strcmp(first_failed(&wrong_code, &check, &e), "deployment") == 0);
+    phx_result_free(&wrong_code);
 
     phx_result_check_t intel_check = check;
     intel_check.verifier = intel_v;
     CHECK(strcmp(first_failed(&r, &intel_check, &e), "quote") == 0);
+}
 
-    /* The same through the binary: `phx verify` exit codes 0 / 1 / 2. */
+/* The same through the binary: `phx verify` exit codes 0 / 1 / 2. */
+static void test_cli_exit_codes(void)
+{
+    phx_error_t e = {0};
     const char *bin = getenv("PHX_BIN");
-    /* (bin is used again below) */
     if (bin && access(bin, X_OK) == 0) {
         char dep_path[300], good[300], bad[300], junk[300], cmd[2048];
         snprintf(dep_path, sizeof dep_path, "%s/deployment.json", dir);
@@ -287,111 +322,122 @@ int main(void)
     } else {
         printf("SKIP phx verify CLI: PHX_BIN not set\n");
     }
-    /* A genuine worker vouched for by a KMS key whose admission no verifier
-     * would accept: its quote on record is a genuine one with patched report
-     * data (the chain cannot tell; governance was bypassed or fooled). The
-     * Registry takes the worker, phx verify does not (issue 10 item 1). */
-    {
-        uint8_t bsk[32], baddr[20], bx[32], bn[32], brd[64], zero_rd[64] = {0};
-        phx_buf_t bq = PHX_BUF_INIT;
-        CHECK(phx_secp256k1_keygen(bsk) == PHX_OK &&
-              phx_eth_address_from_seckey(bsk, baddr) == PHX_OK);
-        phx_random_bytes(bx, 32);
-        phx_random_bytes(bn, 32);
-        CHECK(phx_tee_quote(wt, zero_rd, &bq, &e) == PHX_OK && bq.len > 48 + 520 + 64);
-        phx_chain_kms_report_data(baddr, bx, bn, brd);
-        memcpy(bq.ptr + 48 + 520, brd, 64);
-        uint8_t zero32[32] = {0};
-        CHECK_MSG(phx_chain_admit_kms(net.gov, &net.dep, baddr, bx, bn, bq.ptr, bq.len, zero32,
-                                      &e) == PHX_OK,
-                  "admit bogus: %s", e.message);
-        /* That key signs a registration for a genuine sim worker. */
-        uint8_t w2sk[32], w2[20], w2x[32], w2n[32], w2rd[64], qh[32], m2[32], rd2[64], dg[32],
-            sg[65];
-        uint32_t tt;
-        phx_buf_t w2q = PHX_BUF_INIT;
-        CHECK(phx_secp256k1_keygen(w2sk) == PHX_OK &&
-              phx_eth_address_from_seckey(w2sk, w2) == PHX_OK);
-        phx_random_bytes(w2x, 32);
-        phx_random_bytes(w2n, 32);
-        phx_chain_report_data(w2, w2x, w2n, w2rd);
-        CHECK(phx_tee_quote(wt, w2rd, &w2q, &e) == PHX_OK);
-        CHECK(phx_chain_quote_fields(w2q.ptr, w2q.len, &tt, m2, rd2, &e) == PHX_OK);
-        phx_keccak256(w2q.ptr, w2q.len, qh);
-        phx_chain_attest_digest(net.dep.chain_id, net.dep.registry, net.gov_addr, w2, w2x, m2, tt,
-                                qh, w2n, dg);
-        CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
-        CHECK(test_chain_bond(net.gov, &net.dep, amount, &e) == PHX_OK);
-        CHECK_MSG(
-            test_chain_transact(net.gov, net.dep.registry,
-                                "registerWorker(address,bytes32,bytes32,bytes,bytes)",
-                                json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20),
-                                          phx_json_hex(w2x, 32), phx_json_hex(w2n, 32),
-                                          phx_json_hex(w2q.ptr, w2q.len), phx_json_hex(sg, 65)),
-                                &e) == PHX_OK,
-            "register w2: %s", e.message);
-        phx_result_t r2;
-        make(&r2, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{\"price\":1}");
-        CHECK(phx_result_sign(&r2, w2sk, &e) == PHX_OK);
-        CHECK_MSG(strcmp(first_failed(&r2, &check, &e), "kms") == 0, "%s", e.message);
-        CHECK(strstr(e.message, "admitted with") != NULL);
-        /* Through the binary: exit 1, failing at the kms step. */
-        if (bin && access(bin, X_OK) == 0) {
-            char path[300], cmd[2048], outp[320];
-            snprintf(path, sizeof path, "%s/unadmitted.json", dir);
-            json_t *j = NULL;
-            CHECK(phx_result_to_json(&r2, &j, &e) == PHX_OK);
-            char *text = phx_json_dump(j, true);
-            CHECK(phx_file_write_atomic(path, text, strlen(text), 0644, &e) == PHX_OK);
-            free(text);
-            json_decref(j);
-            snprintf(outp, sizeof outp, "%s/cli_unadmitted.out", dir);
-            snprintf(cmd, sizeof cmd,
-                     "'%s' verify '%s' --rpc %s --deployment '%s/deployment.json' "
-                     "--trust-sim-root '%s' >'%s' 2>&1",
-                     bin, path, net.node.url, dir, sim_dir, outp);
-            int st = system(cmd);
-            CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1,
-                      "phx verify on a worker of an unadmitted KMS: exit %d, want 1",
-                      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-            phx_buf_t o = PHX_BUF_INIT;
-            CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
-            CHECK_MSG(o.ptr && strstr((char *)o.ptr, "FAIL        kms") &&
-                          strstr((char *)o.ptr, "INVALID"),
-                      "%s", o.ptr ? (char *)o.ptr : "");
-            phx_buf_free(&o);
-        }
-        /* Revoked, the KMS fails the check for a different reason. */
-        CHECK(phx_chain_revoke_kms(net.gov, &net.dep, baddr, &e) == PHX_OK);
-        CHECK(strcmp(first_failed(&r2, &check, &e), "kms") == 0 &&
-              strstr(e.message, "revoked") != NULL);
-        printf("worker of an unadmitted KMS: phx verify fails at the kms step (exit 1)\n");
-        phx_result_free(&r2);
-        phx_buf_free(&w2q);
-        phx_buf_free(&bq);
-        phx_secure_zero(bsk, sizeof bsk);
-    }
+}
 
+/* A genuine worker vouched for by a KMS key whose admission no verifier
+ * would accept: its quote on record is a genuine one with patched report
+ * data (the chain cannot tell; governance was bypassed or fooled). The
+ * Registry takes the worker, phx verify does not (issue 10 item 1). */
+static void test_unadmitted_kms(void)
+{
+    phx_error_t e = {0};
+    const char *bin = getenv("PHX_BIN");
+    uint8_t bsk[32], baddr[20], bx[32], bn[32], brd[64], zero_rd[64] = {0};
+    phx_buf_t bq = PHX_BUF_INIT;
+    CHECK(phx_secp256k1_keygen(bsk) == PHX_OK && phx_eth_address_from_seckey(bsk, baddr) == PHX_OK);
+    phx_random_bytes(bx, 32);
+    phx_random_bytes(bn, 32);
+    CHECK(phx_tee_quote(wt, zero_rd, &bq, &e) == PHX_OK && bq.len > 48 + 520 + 64);
+    phx_chain_kms_report_data(baddr, bx, bn, brd);
+    memcpy(bq.ptr + 48 + 520, brd, 64);
+    uint8_t zero32[32] = {0};
+    CHECK_MSG(phx_chain_admit_kms(net.gov, &net.dep, baddr, bx, bn, bq.ptr, bq.len, zero32, &e) ==
+                  PHX_OK,
+              "admit bogus: %s", e.message);
+    /* That key signs a registration for a genuine sim worker. */
+    uint8_t w2sk[32], w2[20], w2x[32], w2n[32], w2rd[64], qh[32], m2[32], rd2[64], dg[32], sg[65];
+    uint32_t tt;
+    phx_buf_t w2q = PHX_BUF_INIT;
+    CHECK(phx_secp256k1_keygen(w2sk) == PHX_OK && phx_eth_address_from_seckey(w2sk, w2) == PHX_OK);
+    phx_random_bytes(w2x, 32);
+    phx_random_bytes(w2n, 32);
+    phx_chain_report_data(w2, w2x, w2n, w2rd);
+    CHECK(phx_tee_quote(wt, w2rd, &w2q, &e) == PHX_OK);
+    CHECK(phx_chain_quote_fields(w2q.ptr, w2q.len, &tt, m2, rd2, &e) == PHX_OK);
+    phx_keccak256(w2q.ptr, w2q.len, qh);
+    phx_chain_attest_digest(net.dep.chain_id, net.dep.registry, net.gov_addr, w2, w2x, m2, tt, qh,
+                            w2n, dg);
+    CHECK(phx_chain_sign(bsk, dg, sg) == PHX_OK);
+    CHECK(test_chain_stake(&net, amount, &e) == PHX_OK);
+    CHECK_MSG(test_chain_transact(net.gov, net.dep.registry,
+                                  "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+                                  json_pack("[o,o,o,o,o]", phx_json_hex(w2, 20),
+                                            phx_json_hex(w2x, 32), phx_json_hex(w2n, 32),
+                                            phx_json_hex(w2q.ptr, w2q.len), phx_json_hex(sg, 65)),
+                                  &e) == PHX_OK,
+              "register w2: %s", e.message);
+    phx_result_t r2;
+    make(&r2, PHX_RESULT_DIRECT, &net.dep, cid, code, 0, "{\"price\":1}");
+    CHECK(phx_result_sign(&r2, w2sk, &e) == PHX_OK);
+    CHECK_MSG(strcmp(first_failed(&r2, &check, &e), "kms") == 0, "%s", e.message);
+    CHECK(strstr(e.message, "admitted with") != NULL);
+    /* Through the binary: exit 1, failing at the kms step. */
+    if (bin && access(bin, X_OK) == 0) {
+        char path[300], cmd[2048], outp[320];
+        snprintf(path, sizeof path, "%s/unadmitted.json", dir);
+        json_t *j = NULL;
+        CHECK(phx_result_to_json(&r2, &j, &e) == PHX_OK);
+        char *text = phx_json_dump(j, true);
+        CHECK(phx_file_write_atomic(path, text, strlen(text), 0644, &e) == PHX_OK);
+        free(text);
+        json_decref(j);
+        snprintf(outp, sizeof outp, "%s/cli_unadmitted.out", dir);
+        snprintf(cmd, sizeof cmd,
+                 "'%s' verify '%s' --rpc %s --deployment '%s/deployment.json' "
+                 "--trust-sim-root '%s' >'%s' 2>&1",
+                 bin, path, net.node.url, dir, sim_dir, outp);
+        int st = system(cmd);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+                  "phx verify on a worker of an unadmitted KMS: exit %d, want 1",
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        phx_buf_t o = PHX_BUF_INIT;
+        CHECK(phx_file_read(outp, &o, &e) == PHX_OK);
+        CHECK_MSG(o.ptr && strstr((char *)o.ptr, "FAIL        kms") &&
+                      strstr((char *)o.ptr, "INVALID"),
+                  "%s", o.ptr ? (char *)o.ptr : "");
+        phx_buf_free(&o);
+    }
+    /* Revoked, the KMS fails the check for a different reason. */
+    CHECK(phx_chain_revoke_kms(net.gov, &net.dep, baddr, &e) == PHX_OK);
+    CHECK(strcmp(first_failed(&r2, &check, &e), "kms") == 0 &&
+          strstr(e.message, "revoked") != NULL);
+    printf("worker of an unadmitted KMS: phx verify fails at the kms step (exit 1)\n");
+    phx_result_free(&r2);
+    phx_buf_free(&w2q);
+    phx_buf_free(&bq);
+    phx_secure_zero(bsk, sizeof bsk);
+}
+
+/* Revoking the measurement deactivates the worker in the Registry's view. */
+static void test_revoked_measurement(void)
+{
+    phx_error_t e = {0};
     CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, false, &e) == PHX_OK);
     const char *step = first_failed(&r, &check, &e);
-    /* Revoking the measurement deactivates the worker in the Registry's view. */
     CHECK_MSG(strcmp(step, "registered") == 0 || strcmp(step, "measurement") == 0, "%s", step);
     printf("refusals: tampered output, stranger, other deployment, other code, untrusted root, "
            "revoked\n");
+}
 
-    phx_result_free(&r);
-    phx_result_free(&job);
-    phx_result_free(&stranger);
-    phx_result_free(&wrong_code);
+int main(void)
+{
+    static const test_case_t cases[] = {
+        TEST_CASE_REQUIRED(test_kms_admitted),  TEST_CASE_REQUIRED(test_worker_registered),
+        TEST_CASE_REQUIRED(test_direct_result), TEST_CASE_REQUIRED(test_job_result),
+        TEST_CASE(test_broken_links),           TEST_CASE(test_cli_exit_codes),
+        TEST_CASE(test_unadmitted_kms),         TEST_CASE(test_revoked_measurement)};
+    int rc = test_run("test_verify", cases, TEST_COUNT(cases));
+    if (have_r) phx_result_free(&r);
+    if (have_job) phx_result_free(&job);
     phx_attest_verifier_free(sim_v);
     phx_attest_verifier_free(intel_v);
     phx_buf_free(&sim_root);
     phx_buf_free(&coll);
     phx_tee_close(wt);
-    phx_kms_node_stop(kn, 1000);
+    if (kn) phx_kms_node_stop(kn, 1000);
     test_devnet_close(&net);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    return test_done("test_verify");
+    return rc;
 }

@@ -15,7 +15,7 @@ export const JOBS_CLIENT_ABI = [
   'function request(bytes32 contractId, bytes input, uint256 maxFee, uint32 callbackGasLimit, uint8 k) returns (uint256)',
   'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
   'event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input)',
-  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool callbackOk, address[] operators, bytes output)',
+  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
   'event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee)',
   // Jobs' custom errors, so a revert is named with its arguments.
   'error NotGovernor()',
@@ -294,8 +294,9 @@ export class Phalanx {
   }
 
   // Wait until request id is settled. Returns {requestId, status
-  // ('fulfilled' | 'callback_failed' | 'refunded'), output (JSON value or 0x
-  // hex), outputBytes, callbackOk, worker}. Throws when not settled in time.
+  // ('fulfilled' | 'callback_failed' | 'refunded'), ok (false: the contract
+  // failed and output is its error), output (JSON value or 0x hex),
+  // outputBytes, callbackOk, worker}. Throws when not settled in time.
   async waitForFulfilment(requestId, { timeoutMs = 120000, pollMs = 250 } = {}) {
     const jobs = this.jobs();
     const id = BigInt(requestId);
@@ -308,7 +309,7 @@ export class Phalanx {
         if (logs.length) {
           const ev = logs[logs.length - 1];
           const bytes = ethers.getBytes(ev.args.output);
-          return { requestId: id, status, output: asJsonOrHex(bytes).value, outputBytes: ethers.hexlify(bytes),
+          return { requestId: id, status, ok: ev.args.ok, output: asJsonOrHex(bytes).value, outputBytes: ethers.hexlify(bytes),
             callbackOk: ev.args.callbackOk, worker: ev.args.submitter, tx: ev.transactionHash };
         }
       } else if (status !== 'pending') {

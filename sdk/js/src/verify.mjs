@@ -19,8 +19,8 @@ export const REGISTRY_ABI = [
 export const JOBS_ABI = [
   'function registry() view returns (address)',
   'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
-  'function fulfill(uint256 requestId, bytes output, bytes[] signatures)',
-  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool callbackOk, address[] operators, bytes output)',
+  'function fulfill(uint256 requestId, bool ok, bytes output, bytes[] signatures)',
+  'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
 ];
 const STATUS_NAMES = ['none', 'active', 'deregistered', 'invalidated'];
 export const TCB_OK = ['UpToDate', 'SWHardeningNeeded']; // the default policy of phx verify
@@ -60,14 +60,16 @@ export function quoteFields(q) {
   return { tee, measurement: meas, bound: ethers.hexlify(q.slice(rd, rd + 32)), nonce: ethers.hexlify(q.slice(rd + 32, rd + 64)) };
 }
 
-// The digest a worker signs and Jobs.fulfill checks (src/chain/digest.c).
+// The digest a worker signs and Jobs.fulfill checks (src/chain/digest.c). ok
+// (false: the run failed and the output is its error) is signed too.
 export function resultDigest(r) {
+  need(typeof r.ok === 'boolean', '"ok" must be true or false');
   const abi = ethers.AbiCoder.defaultAbiCoder();
   const domain = ethers.keccak256(abi.encode(['bytes32', 'uint256', 'address'],
     [ethers.id('phx-result-v1'), BigInt(r.chain_id), r.jobs]));
-  return ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
+  return ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32', 'bytes32', 'bool', 'bytes32'],
     [domain, hex32(r.request_id, 'request_id'), hex32(r.contract_id, 'contract_id'),
-      hex32(r.code_hash, 'code_hash'), ethers.keccak256(ethers.getBytes(r.output_bytes))]));
+      hex32(r.code_hash, 'code_hash'), r.ok, ethers.keccak256(ethers.getBytes(r.output_bytes))]));
 }
 
 // The TCB verdict of a quote verified by `verify(quote) -> {status, advisory_ids}`
@@ -227,7 +229,7 @@ export async function envelopeFromRequest(provider, jobsAddress, requestId) {
   const net = await provider.getNetwork();
   const env = {
     kind: 'job', chain_id: Number(net.chainId), jobs: jobsAddr, request_id: ethers.toBeHex(id, 32),
-    contract_id: req.contractId, code_hash: req.codeHash, output_bytes: ethers.hexlify(logs[0].args.output),
+    contract_id: req.contractId, code_hash: req.codeHash, ok: logs[0].args.ok, output_bytes: ethers.hexlify(logs[0].args.output),
     worker: tx.from, signature: call.args.signatures[0],
   };
   const digest = resultDigest(env);

@@ -127,6 +127,7 @@ test('request + callback: a sealed input reaches the contract, never the chain, 
   const done = await px.waitForFulfilment(requestId, { timeoutMs: 90000 });
   assert.equal(done.status, 'fulfilled');
   assert.equal(done.callbackOk, true);
+  assert.equal(done.ok, true);
   assert.deepEqual(done.output, { sum: 42, secretLength: SECRET.length });
   assert.equal(await consumer.outputHashOf(requestId), ethers.keccak256(done.outputBytes));
   // Nothing on chain carries the secret: the request's calldata, its logs.

@@ -1,0 +1,247 @@
+/* phx.ai.chat's worker side: route a contract's chat request to the endpoint
+ * that serves its model, check that endpoint's attestation once (a fresh
+ * nonce, the quote to the trusted root, the report data over its keys and
+ * model hash), then for every answer fetch its signature record and check it
+ * against the attested key before the contract sees a word. What the contract
+ * gets carries the exact bytes and the signature, so its own signed result can
+ * carry the proof (`phx infer verify --receipt`). Needs no llama.cpp. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phx/crypto.h"
+#include "phx/infer.h"
+#include "phx/json.h"
+#include "phx/net.h"
+
+typedef struct {
+    char *model, *url;
+    json_t *report; /* the checked report; NULL until the first call */
+} route_t;
+
+struct phx_infer_client {
+    route_t *routes;
+    int nroutes;
+    phx_attest_verifier_t *verifier;
+    phx_buf_t collateral;
+    phx_http_conns_t *conns;
+    pthread_mutex_t mu; /* routes[].report and the verifier */
+};
+
+void phx_infer_client_free(phx_infer_client_t *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->nroutes; i++) {
+        free(c->routes[i].model);
+        free(c->routes[i].url);
+        json_decref(c->routes[i].report);
+    }
+    free(c->routes);
+    phx_attest_verifier_free(c->verifier);
+    phx_buf_free(&c->collateral);
+    phx_http_conns_free(c->conns);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *o, phx_infer_client_t **out,
+                               phx_error_t *e)
+{
+    *out = NULL;
+    phx_infer_client_t *c = calloc(1, sizeof *c);
+    if (!c) return phx_fail(e, PHX_ERR_NOMEM, "infer client");
+    pthread_mutex_init(&c->mu, NULL);
+    c->routes = calloc((size_t)o->nendpoints + 1, sizeof *c->routes);
+    phx_err_t err = c->routes ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "infer client");
+    for (int i = 0; !err && i < o->nendpoints; i++) {
+        const char *s = o->endpoints[i], *eq = strchr(s, '=');
+        if (!eq || eq == s || (strncmp(eq + 1, "http://", 7) && strncmp(eq + 1, "https://", 8))) {
+            err = phx_fail(e, PHX_ERR_INVALID,
+                           "AI endpoint '%.64s': want MODEL=http(s)://HOST:PORT", s);
+            break;
+        }
+        route_t *r = &c->routes[c->nroutes++];
+        r->model = strndup(s, (size_t)(eq - s));
+        r->url = strdup(eq + 1);
+        if (!r->model || !r->url) err = phx_fail(e, PHX_ERR_NOMEM, "infer client");
+        size_t n = r->url ? strlen(r->url) : 0;
+        while (n && r->url[n - 1] == '/')
+            r->url[--n] = 0;
+    }
+    if (!err && o->collateral_len)
+        err = phx_buf_append(&c->collateral, o->collateral, o->collateral_len)
+                  ? phx_fail(e, PHX_ERR_NOMEM, "infer client")
+                  : PHX_OK;
+    if (!err) err = phx_attest_verifier_new(o->root_der, o->root_len, &c->verifier, e);
+    if (!err) err = phx_http_conns_new(&c->conns, e);
+    if (err) {
+        phx_infer_client_free(c);
+        return err;
+    }
+    *out = c;
+    return PHX_OK;
+}
+
+static void query_escape(phx_buf_t *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p))
+            phx_buf_append(b, p, 1);
+        else
+            phx_buf_printf(b, "%%%02X", *p);
+    }
+}
+
+/* The report of r's endpoint (*out, a new reference), checked on first use: a
+ * fresh nonce, the quote to the root, the report data over the report's keys,
+ * model hash and that nonce, and the model it serves is the one routed to.
+ * The fetch runs unlocked, so a slow endpoint holds up no other route; two
+ * first calls at once both check, and the last one's report is kept. */
+static phx_err_t attested(phx_infer_client_t *c, route_t *r, const phx_http_client_opts_t *ho,
+                          json_t **out, phx_error_t *e)
+{
+    pthread_mutex_lock(&c->mu);
+    *out = json_incref(r->report);
+    pthread_mutex_unlock(&c->mu);
+    if (*out) return PHX_OK;
+    uint8_t nonce[32];
+    char nhex[65];
+    if (phx_random_bytes(nonce, sizeof nonce)) return phx_fail(e, PHX_ERR_CRYPTO, "random");
+    phx_hex_encode_to(nhex, nonce, 32);
+    nhex[64] = 0;
+    phx_buf_t url = PHX_BUF_INIT;
+    phx_buf_printf(&url, "%s/v1/attestation/report?model=", r->url);
+    query_escape(&url, r->model);
+    phx_buf_printf(&url, "&nonce=%s&signing_algo=ecdsa", nhex);
+    json_t *rep = NULL;
+    phx_err_t err = phx_http_json("GET", (const char *)url.ptr, NULL, ho, NULL, &rep, e);
+    phx_buf_free(&url);
+    if (err) return phx_error_wrap(e, err, "endpoint %s: attestation report", r->url);
+    phx_infer_evidence_t ev = {.report = rep,
+                               .nonce = nonce,
+                               .collateral = c->collateral.ptr,
+                               .collateral_len = c->collateral.len,
+                               .now = (int64_t)(phx_now_ms() / 1000)};
+    phx_attest_result_t ar;
+    pthread_mutex_lock(&c->mu);
+    err = phx_infer_verify_report(c->verifier, &ev, &ar, e);
+    pthread_mutex_unlock(&c->mu);
+    const char *served = json_string_value(json_object_get(rep, "model_name"));
+    if (!err && (!served || strcmp(served, r->model) != 0))
+        err = phx_fail(e, PHX_ERR_VERIFY, "the endpoint attests model '%.64s', not '%.64s'",
+                       served ? served : "", r->model);
+    if (err) {
+        json_decref(rep);
+        return phx_error_wrap(e, err, "endpoint %s is not attested", r->url);
+    }
+    pthread_mutex_lock(&c->mu);
+    json_decref(r->report);
+    r->report = json_incref(rep);
+    pthread_mutex_unlock(&c->mu);
+    *out = rep;
+    return PHX_OK;
+}
+
+static route_t *route_for(phx_infer_client_t *c, const char *model)
+{
+    for (int i = 0; i < c->nroutes; i++)
+        if (strcmp(c->routes[i].model, model) == 0) return &c->routes[i];
+    return NULL;
+}
+
+phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeout_ms, json_t **out,
+                                phx_error_t *e)
+{
+    phx_infer_client_t *c = ctx;
+    *out = NULL;
+    const char *model = json_string_value(json_object_get(request, "model"));
+    route_t *r = model ? route_for(c, model) : NULL;
+    if (!r)
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "no AI endpoint serves model '%.64s'",
+                        model ? model : "");
+    uint64_t deadline = phx_monotonic_ms() + timeout_ms;
+    phx_http_client_opts_t ho = {.timeout_ms = (long)timeout_ms, .conns = c->conns};
+    json_t *report = NULL;
+    phx_err_t err = attested(c, r, &ho, &report, e);
+    if (err) return err;
+
+    char *body = json_dumps(request, JSON_COMPACT);
+    phx_buf_t url = PHX_BUF_INIT, resp = PHX_BUF_INIT;
+    resp.secret = true; /* the answer is the contract's business */
+    json_t *doc = NULL, *sig = NULL;
+    int status = 0;
+    if (!body) err = phx_fail(e, PHX_ERR_NOMEM, "ai.chat");
+    if (!err) {
+        phx_buf_printf(&url, "%s/v1/chat/completions", r->url);
+        err = phx_http_fetch("POST", (const char *)url.ptr, "application/json", body, strlen(body),
+                             &ho, &status, &resp, e);
+    }
+    if (!err && phx_json_parse((const char *)resp.ptr, resp.len, &doc, e))
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the answer is not JSON", r->url);
+    if (!err && status != 200) {
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: HTTP %d: %.200s", r->url, status,
+                       msg ? msg : "(no message)");
+    }
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (!err &&
+        (!id || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+                    strlen(id)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the answer has no usable id", r->url);
+    if (!err) {
+        uint64_t now = phx_monotonic_ms();
+        ho.timeout_ms = now < deadline ? (long)(deadline - now) : 1;
+        phx_buf_reset(&url);
+        phx_buf_printf(&url, "%s/v1/signature/%s?model=", r->url, id);
+        query_escape(&url, model);
+        phx_buf_append_str(&url, "&signing_algo=ecdsa");
+        err = phx_http_json("GET", (const char *)url.ptr, NULL, &ho, NULL, &sig, e);
+        if (err) phx_error_wrap(e, err, "endpoint %s: signature record", r->url);
+    }
+    if (!err) {
+        phx_infer_evidence_t ev = {.request = (const uint8_t *)body,
+                                   .request_len = strlen(body),
+                                   .response = resp.ptr,
+                                   .response_len = resp.len,
+                                   .signature = sig,
+                                   .report = report};
+        err = phx_infer_verify_answer(&ev, e);
+        if (err) {
+            /* A restarted endpoint has new keys: check it afresh next time. */
+            pthread_mutex_lock(&c->mu);
+            if (r->report == report) {
+                json_decref(r->report);
+                r->report = NULL;
+            }
+            pthread_mutex_unlock(&c->mu);
+            phx_error_wrap(e, err, "endpoint %s: the answer's signature", r->url);
+        }
+    }
+    if (!err) {
+        const json_t *ch = json_array_get(json_object_get(doc, "choices"), 0);
+        const json_t *text = json_object_get(json_object_get(ch, "message"), "content");
+        json_t *receipt =
+            json_pack("{s:s,s:s%,s:O,s:O,s:O,s:O,s:s,s:O,s:O}", "request", body, "response",
+                      resp.ptr, resp.len, "text", json_object_get(sig, "text"), "signature",
+                      json_object_get(sig, "signature"), "signing_address",
+                      json_object_get(sig, "signing_address"), "signing_algo",
+                      json_object_get(sig, "signing_algo"), "endpoint", r->url, "model_sha256",
+                      json_object_get(report, "model_sha256"), "report", report);
+        const char *t = json_string_value(text);
+        *out = json_pack("{s:s,s:O?,s:s,s:s,s:O?,s:o}", "text", t ? t : "", "finish_reason",
+                         json_object_get(ch, "finish_reason"), "model", model, "id", id, "usage",
+                         json_object_get(doc, "usage"), "receipt", receipt);
+        if (!*out)
+            err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the answer is incomplete", r->url);
+    }
+    json_decref(doc);
+    json_decref(sig);
+    json_decref(report);
+    phx_buf_free(&url);
+    phx_buf_free(&resp);
+    if (body) phx_secure_zero(body, strlen(body)); /* the prompt */
+    free(body);
+    return err;
+}
