@@ -31,7 +31,7 @@ build-test: setup
 # HTTP server and client, the gateway, the worker's journal and verify path, RPC
 # retries under concurrency): a second build dir, so the ASan build stays as it is.
 TSAN_TESTS = attest_threads test_net test_gateway test_gateway_daemon test_evm_rpc_retry \
-	test_jobdb test_verify
+	test_jobdb test_verify test_sched
 empty :=
 space := $(empty) $(empty)
 build-tsan: setup

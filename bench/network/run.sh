@@ -40,3 +40,5 @@ if [ -x "$phx" ] && "$phx" worker --help >/dev/null 2>&1; then
 else
     echo "on-chain request -> callback latency: skipped (this phx has no \`worker\` verb yet)"
 fi
+# End to end on a 3-worker devnet (keep-alive clients at 1, 16, 64).
+"$here/e2e.sh" "$build"

@@ -235,6 +235,10 @@ typedef struct {
     /* Direct calls of one contract at once (0: half the direct slots, at
      * least one), so one contract cannot hold every slot. */
     unsigned max_per_contract;
+    /* Direct calls of all one owner's contracts at once (0: max_per_contract
+     * plus half the direct slots left), so an owner with many contracts
+     * cannot hold every slot either. */
+    unsigned max_per_owner;
     /* phx.ai.chat (sandbox.h): the service that answers it, NULL for none;
      * completion tokens per invocation (0: the sandbox default). */
     phx_sandbox_ai_fn ai_chat;

@@ -9,6 +9,7 @@
 #include "phx/crypto.h"
 #include "phx/js.h"
 #include "phx/net.h"
+#include "phx/sandbox.h"
 #include "phx/worker.h"
 
 static const char deploy_help[] =
@@ -38,13 +39,28 @@ static const char deploy_help[] =
     "  --key-file FILE     the owner's secp256k1 key, hex (default: the devnet's user.key)\n"
     "  --no-chain          do not record the contract on chain\n"
     "  --no-check          skip the local compile check (see above)\n"
-    "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
+    "  --isolation MODE    warm (the default: a process bound to this contract, a\n"
+    "                      fresh realm per call) or process (a fresh process per\n"
+    "                      call, docs/sandbox.md). process puts the directive\n"
+    "                      \"use process isolation\"; at the head of the code sent,\n"
+    "                      so the code hash and your signature cover the choice;\n"
+    "                      warm refuses a file that holds the directive\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
+    "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
-    "                      \"bundled\"}\n\n"
+    "                      \"bundled\",\"isolation\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
     "(no owner key, or a contract that does not compile, among them).\n";
+
+/* What the sandbox will choose for this code (the pool's default is warm). */
+static const char *isolation_of(const phx_buf_t *code)
+{
+    return phx_sandbox_source_isolation((const char *)code->ptr, code->len) ==
+                   PHX_SANDBOX_ISOLATION_PROCESS
+               ? "process"
+               : "warm";
+}
 
 /* Record the contract on chain from the owner's key: Jobs.deployContract, or
  * Jobs.updateContract when the chain already has this id. */
@@ -153,7 +169,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                                             : net_secrets_help;
     const char *prefix = prefixes[mode];
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, FLAVOR, NOPTS };
+    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, FLAVOR, ISOLATION, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [SECRET] = {.name = "secret", .takes_value = true, .repeatable = true},
         [SALT] = {.name = "salt", .takes_value = true},
@@ -164,6 +180,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         [KMS] = {.name = "kms-address", .takes_value = true},
         [JSON] = {.name = "json"},
         [FLAVOR] = {.name = "flavor", .takes_value = true},
+        [ISOLATION] = {.name = "isolation", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -203,6 +220,14 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--flavor is for deploy and update");
         goto out;
     }
+    const char *iso = opts[ISOLATION].value;
+    if (iso && (mode == NET_SECRETS || (strcmp(iso, "warm") && strcmp(iso, "process")))) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       mode == NET_SECRETS ? "--isolation is for deploy and update"
+                                           : "--isolation must be warm or process, not '%s'",
+                       iso);
+        goto out;
+    }
     if (mode != NET_DEPLOY && opts[SALT].value) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--salt is for deploy; the id fixes it here");
         goto out;
@@ -235,6 +260,33 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     if (!code.len || memchr(code.ptr, 0, code.len)) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "%s: empty or not text", file);
         goto out;
+    }
+    /* The isolation choice lives in the code (docs/sandbox.md, "Isolation"),
+     * where the code hash and the owner's signature cover it: process adds
+     * the directive on the first line (line numbers stay the file's); warm
+     * cannot loosen a file that asks for process. */
+    if (iso) {
+        bool has = phx_sandbox_source_isolation((const char *)code.ptr, code.len) ==
+                   PHX_SANDBOX_ISOLATION_PROCESS;
+        static const char directive[] = "\"use process isolation\"; ";
+        if (!strcmp(iso, "warm") && has) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix,
+                           "%s holds the directive \"use process isolation\" in its first 4 KiB: "
+                           "--isolation warm cannot loosen it; remove the directive",
+                           file);
+            goto out;
+        }
+        if (!strcmp(iso, "process") && !has) {
+            phx_buf_t with = PHX_BUF_INIT;
+            if (phx_buf_append(&with, directive, sizeof directive - 1) ||
+                phx_buf_append(&with, code.ptr, code.len)) {
+                phx_buf_free(&with);
+                rc = cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+                goto out;
+            }
+            phx_buf_free(&code);
+            code = with;
+        }
     }
     /* Refuse code that cannot run before it is recorded anywhere, in the
      * user's words (file:line), not as a failed call later. */
@@ -316,9 +368,10 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                        got_id ? got_id : "(none)", got_hash ? got_hash : "(none)", want_id,
                        want_hash);
     } else if (opts[JSON].seen) {
-        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s,s:b}", "id", want_id, "code_hash", want_hash,
-                              "owner", phx_json_hex(owner, 20), "on_chain", on_chain, "flavor",
-                              mode == NET_SECRETS ? "(unchanged)" : flavor, "bundled", built);
+        json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s,s:b,s:s}", "id", want_id, "code_hash",
+                              want_hash, "owner", phx_json_hex(owner, 20), "on_chain", on_chain,
+                              "flavor", mode == NET_SECRETS ? "(unchanged)" : flavor, "bundled",
+                              built, "isolation", isolation_of(&code));
         cli_print_json(o);
         json_decref(o);
     } else {

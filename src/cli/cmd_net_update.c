@@ -18,10 +18,12 @@ const char net_update_help[] =
     "  --key-file FILE     the owner's secp256k1 key, hex\n"
     "  --no-chain          do not record the update on chain\n"
     "  --no-check          skip the local compile check\n"
+    "  --isolation MODE    warm or process, as for phx deploy (the new code's)\n"
     "  --flavor NAME       phx (default) or chainlink-functions, as for phx deploy\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
-    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\"}\n\n"
+    "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
+    "                      \"isolation\"}\n\n"
     "Exit status: 0 updated, 1 refused (not the owner, among others) or\n"
     "unreachable, 2 bad usage or input (a contract that does not compile among them).\n";
 

@@ -59,6 +59,12 @@ static const char help[] =
     "  --max-per-contract N      direct calls of one contract at once (default half\n"
     "                            the direct slots, at least 1): one slow or flooded\n"
     "                            contract cannot hold every slot\n"
+    "  --max-per-owner N         direct calls of all one owner's contracts at once\n"
+    "                            (default the per-contract cap plus half the direct\n"
+    "                            slots left over): an owner with many contracts\n"
+    "                            cannot hold every slot either. Waiting calls are\n"
+    "                            served owner by owner, the owner with the fewest\n"
+    "                            running first, then its contracts in turn\n"
     "  --ai-endpoint MODEL=URL   answer contracts' phx.ai.chat for MODEL with the\n"
     "                            `phx infer` endpoint at URL (repeatable). Its\n"
     "                            attestation is checked on first use, and every\n"
@@ -96,6 +102,7 @@ static int cmd_worker(int argc, char **argv)
         NOJOBS,
         MAXC,
         MAXPC,
+        MAXPO,
         AIEP,
         AIROOT,
         AICOLL,
@@ -116,6 +123,7 @@ static int cmd_worker(int argc, char **argv)
     opts[AITOK] = (cli_opt_t){.name = "ai-tokens", .takes_value = true};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
+    opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -145,7 +153,7 @@ static int cmd_worker(int argc, char **argv)
         }
         o.redeem_every_ms = s * 1000;
     }
-    for (int i = MAXC; i <= MAXPC; i++) {
+    for (int i = MAXC; i <= MAXPO; i++) {
         if (!opts[i].value) continue;
         char *end;
         unsigned long v = strtoul(opts[i].value, &end, 10);
@@ -155,8 +163,10 @@ static int cmd_worker(int argc, char **argv)
         }
         if (i == MAXC)
             o.max_concurrent = (unsigned)(v < 2 ? 2 : v);
-        else
+        else if (i == MAXPC)
             o.max_per_contract = (unsigned)v;
+        else
+            o.max_per_owner = (unsigned)v;
     }
     int nallow = opts[ALLOW].nvalues;
     allow = calloc((size_t)nallow + 1, sizeof *allow);

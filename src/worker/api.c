@@ -246,12 +246,12 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
         "# TYPE phx_worker_queue_ms_max gauge\nphx_worker_queue_ms_max %llu\n"
         "# TYPE phx_worker_slots gauge\nphx_worker_slots{kind=\"all\"} %u\n"
         "phx_worker_slots{kind=\"reserved_onchain\"} %u\n"
-        "phx_worker_slots{kind=\"per_contract\"} %u\n"
+        "phx_worker_slots{kind=\"per_contract\"} %u\nphx_worker_slots{kind=\"per_owner\"} %u\n"
         "phx_worker_slots{kind=\"queue\"} %u\nphx_worker_slots{kind=\"queue_per_contract\"} %u\n",
         ss.running, ss.running_onchain, ss.queued, (unsigned long long)ss.admitted_total,
         (unsigned long long)ss.rejected_total, (unsigned long long)ss.queue_ms_total,
         (unsigned long long)ss.queue_ms_max, ss.limits.max, ss.limits.reserved,
-        ss.limits.per_contract, ss.limits.max_queue, ss.limits.per_queue);
+        ss.limits.per_contract, ss.limits.per_owner, ss.limits.max_queue, ss.limits.per_queue);
     resp->content_type = "text/plain; version=0.0.4";
     return PHX_OK;
 }

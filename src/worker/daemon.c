@@ -469,6 +469,11 @@ phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t 
     }
     memcpy(c->id, id, 32);
     if ((err = phx_json_get_hex_fixed(rec, "code_hash", c->code_hash, 32, e))) goto out;
+    /* The scheduler caps an owner's contracts together; a record without an
+     * owner leaves it zero (capped by contract alone). */
+    if (json_object_get(rec, "owner") &&
+        (err = phx_json_get_hex_fixed(rec, "owner", c->owner, 20, e)))
+        goto out;
     c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
     const char *fname = json_string_value(json_object_get(rec, "filename"));
     snprintf(c->filename, sizeof c->filename, "%s",
@@ -557,8 +562,8 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .nsecrets = nsec,
                              .keys = &sbx_keys};
     /* Queue for a slot before spending a process; the keys wait with us. */
-    if ((err = wk_sched_acquire(w->sched, c->id, onchain, &usage->queue_ms, &usage->retry_after_s,
-                                e)))
+    if ((err = wk_sched_acquire(w->sched, c->id, c->owner, onchain, &usage->queue_ms,
+                                &usage->retry_after_s, e)))
         goto out;
     err = phx_sandbox_invoke(w->sandbox, &job, &res, e);
     wk_sched_release(w->sched, c->id, onchain);
@@ -708,11 +713,11 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     if (o->ai_tokens) sc.limits.ai_tokens = o->ai_tokens;
     if ((err = phx_sandbox_pool_new(&sc, &w->sandbox, e))) goto out;
     wk_sched_limits_t sl;
-    wk_sched_limits_default(o->max_concurrent, o->max_per_contract, &sl);
+    wk_sched_limits_default(o->max_concurrent, o->max_per_contract, o->max_per_owner, &sl);
     if ((err = wk_sched_new(&sl, &w->sched, e))) goto out;
     PHX_INFO("worker: up to %u invocations at once (%u reserved for on-chain jobs, %u per "
-             "contract)",
-             sl.max, sl.reserved, sl.per_contract);
+             "contract, %u per owner)",
+             sl.max, sl.reserved, sl.per_contract, sl.per_owner);
 
     if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &w->tee, e)) ||
         (err = load_identity(w, e)) || (err = own_measurement(w, e)))

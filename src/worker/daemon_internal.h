@@ -51,6 +51,7 @@ struct phx_worker {
 typedef struct {
     uint8_t id[32];
     uint8_t code_hash[32];
+    uint8_t owner[20]; /* who deployed it (the record's signed op); zero if unknown */
     phx_buf_t code;
     json_t *sealed_secrets; /* NULL when none */
     char filename[72];      /* the owner's file name, for error locations */

@@ -9,14 +9,14 @@
 #include <unistd.h>
 
 typedef struct waiter {
-    uint8_t key[32];
+    uint8_t key[32], owner[20];
     bool onchain, granted;
     pthread_cond_t cv;
     struct waiter *next;
 } waiter_t;
 
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[32], owner[20];
     bool used, onchain;
 } slot_t;
 
@@ -29,7 +29,8 @@ struct wk_sched {
     uint64_t admitted, rejected, queue_ms_total, queue_ms_max;
 };
 
-void wk_sched_limits_default(unsigned max, unsigned per_contract, wk_sched_limits_t *out)
+void wk_sched_limits_default(unsigned max, unsigned per_contract, unsigned per_owner,
+                             wk_sched_limits_t *out)
 {
     if (!max) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -41,8 +42,12 @@ void wk_sched_limits_default(unsigned max, unsigned per_contract, wk_sched_limit
     unsigned direct = max - out->reserved;
     out->per_contract = per_contract ? per_contract : (direct / 2 ? direct / 2 : 1);
     if (out->per_contract > direct) out->per_contract = direct;
+    out->per_owner = per_owner ? per_owner : out->per_contract + (direct - out->per_contract) / 2;
+    if (out->per_owner > direct) out->per_owner = direct;
+    if (out->per_owner < out->per_contract) out->per_owner = out->per_contract;
     out->max_queue = direct * 4;
     out->per_queue = out->max_queue / 4 ? out->max_queue / 4 : 1;
+    out->owner_queue = out->max_queue / 2 ? out->max_queue / 2 : 1;
 }
 
 phx_err_t wk_sched_new(const wk_sched_limits_t *limits, wk_sched_t **out, phx_error_t *e)
@@ -61,6 +66,9 @@ phx_err_t wk_sched_new(const wk_sched_limits_t *limits, wk_sched_t **out, phx_er
         return phx_fail(e, PHX_ERR_NOMEM, "scheduler");
     }
     s->lim = *limits;
+    /* Zero: no cap by owner (only by contract). */
+    if (!s->lim.per_owner) s->lim.per_owner = s->lim.max;
+    if (!s->lim.owner_queue) s->lim.owner_queue = ~0u;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     return PHX_OK;
@@ -90,22 +98,54 @@ static unsigned queued_of(const wk_sched_t *s, const uint8_t key[32])
     return n;
 }
 
+/* An unknown owner (all zero) groups nothing: such a contract counts as its
+ * own owner, so it is capped by contract alone. */
+static bool same_owner(const uint8_t a[20], const uint8_t a_key[32], const uint8_t b[20],
+                       const uint8_t b_key[32])
+{
+    static const uint8_t zero[20];
+    if (!memcmp(a, zero, 20) || !memcmp(b, zero, 20)) return !memcmp(a_key, b_key, 32);
+    return !memcmp(a, b, 20);
+}
+
+/* Direct calls running for the owner of (key, owner), over all its contracts. */
+static unsigned owner_running(const wk_sched_t *s, const uint8_t key[32], const uint8_t owner[20])
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->lim.max; i++) {
+        const slot_t *sl = &s->slots[i];
+        n += sl->used && !sl->onchain && same_owner(sl->owner, sl->key, owner, key);
+    }
+    return n;
+}
+
+static unsigned owner_queued(const wk_sched_t *s, const uint8_t key[32], const uint8_t owner[20])
+{
+    unsigned n = 0;
+    for (const waiter_t *w = s->head; w; w = w->next)
+        n += !w->onchain && same_owner(w->owner, w->key, owner, key);
+    return n;
+}
+
 /* Whether an invocation of this kind could start now. */
-static bool can_start(const wk_sched_t *s, const uint8_t key[32], bool onchain)
+static bool can_start(const wk_sched_t *s, const uint8_t key[32], const uint8_t owner[20],
+                      bool onchain)
 {
     if (s->running >= s->lim.max) return false;
     if (onchain) return true; /* direct calls leave at least the reserved slots free */
     return s->running - s->running_onchain < s->lim.max - s->lim.reserved &&
-           running_of(s, key) < s->lim.per_contract;
+           running_of(s, key) < s->lim.per_contract &&
+           owner_running(s, key, owner) < s->lim.per_owner;
 }
 
-static void take_slot(wk_sched_t *s, const uint8_t key[32], bool onchain)
+static void take_slot(wk_sched_t *s, const uint8_t key[32], const uint8_t owner[20], bool onchain)
 {
     for (unsigned i = 0; i < s->lim.max; i++) {
         if (s->slots[i].used) continue;
         s->slots[i].used = true;
         s->slots[i].onchain = onchain;
         memcpy(s->slots[i].key, key, 32);
+        memcpy(s->slots[i].owner, owner, 20);
         break;
     }
     s->running++;
@@ -124,31 +164,34 @@ static void unlink_waiter(wk_sched_t *s, waiter_t *w)
 }
 
 /* Hand free slots to waiters: paid on-chain jobs first, in order; then the
- * direct call whose contract has the fewest running (oldest among equals). */
+ * direct call whose owner has the fewest running, then whose contract has the
+ * fewest running (oldest among equals). Owners thus take turns however many
+ * contracts each has waiting, and each owner's contracts take turns. */
 static void dispatch(wk_sched_t *s)
 {
     for (;;) {
         waiter_t *pick = NULL;
-        unsigned best = ~0u;
+        unsigned best_owner = ~0u, best = ~0u;
         for (waiter_t *w = s->head; w; w = w->next) {
-            if (!can_start(s, w->key, w->onchain)) continue;
+            if (!can_start(s, w->key, w->owner, w->onchain)) continue;
             if (w->onchain) {
                 pick = w;
                 break;
             }
-            unsigned r = running_of(s, w->key);
-            if (r < best) best = r, pick = w;
+            unsigned o = owner_running(s, w->key, w->owner), r = running_of(s, w->key);
+            if (o < best_owner || (o == best_owner && r < best)) best_owner = o, best = r, pick = w;
         }
         if (!pick) return;
         unlink_waiter(s, pick);
-        take_slot(s, pick->key, pick->onchain);
+        take_slot(s, pick->key, pick->owner, pick->onchain);
         pick->granted = true;
         pthread_cond_signal(&pick->cv);
     }
 }
 
-phx_err_t wk_sched_acquire(wk_sched_t *s, const uint8_t key[32], bool onchain, uint64_t *queue_ms,
-                           uint32_t *retry_after_s, phx_error_t *e)
+phx_err_t wk_sched_acquire(wk_sched_t *s, const uint8_t key[32], const uint8_t owner[20],
+                           bool onchain, uint64_t *queue_ms, uint32_t *retry_after_s,
+                           phx_error_t *e)
 {
     *queue_ms = 0;
     if (retry_after_s) *retry_after_s = 0;
@@ -156,26 +199,32 @@ phx_err_t wk_sched_acquire(wk_sched_t *s, const uint8_t key[32], bool onchain, u
     pthread_mutex_lock(&s->mu);
     /* Nobody jumps a queue: a newcomer starts at once only when no one of
      * its kind is waiting for what it would take. */
-    if (!s->head && can_start(s, key, onchain)) {
-        take_slot(s, key, onchain);
+    if (!s->head && can_start(s, key, owner, onchain)) {
+        take_slot(s, key, owner, onchain);
         s->admitted++;
         pthread_mutex_unlock(&s->mu);
         return PHX_OK;
     }
-    if (!onchain &&
-        (s->queued_direct >= s->lim.max_queue || queued_of(s, key) >= s->lim.per_queue)) {
+    const char *full = NULL;
+    if (onchain)
+        ;
+    else if (s->queued_direct >= s->lim.max_queue)
+        full = "its queue of calls is full";
+    else if (queued_of(s, key) >= s->lim.per_queue)
+        full = "this contract has as many calls waiting as it may";
+    else if (owner_queued(s, key, owner) >= s->lim.owner_queue)
+        full = "this contract's owner has as many calls waiting as it may";
+    if (full) {
         s->rejected++;
         pthread_mutex_unlock(&s->mu);
         /* A slot frees when a running invocation ends: a second is a fair
          * first guess for a client that backs off and retries. */
         if (retry_after_s) *retry_after_s = 1;
-        return phx_fail(e, PHX_ERR_LIMIT, "the worker is busy: %s; retry later",
-                        s->queued_direct >= s->lim.max_queue
-                            ? "its queue of calls is full"
-                            : "this contract has as many calls waiting as it may");
+        return phx_fail(e, PHX_ERR_LIMIT, "the worker is busy: %s; retry later", full);
     }
     waiter_t w = {.onchain = onchain};
     memcpy(w.key, key, 32);
+    memcpy(w.owner, owner, 20);
     pthread_cond_init(&w.cv, NULL);
     if (s->tail)
         s->tail->next = &w;

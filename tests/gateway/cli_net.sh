@@ -79,4 +79,27 @@ check "jobs list its two calls" 2 "$(json "$tmp/j.json" "['jobs'].__len__()")"
 python3 -c "import os; print(os.urandom(32).hex())" >"$tmp/other.key"
 "$phx" logs "$id" --key-file "$tmp/other.key" >/dev/null 2>"$tmp/err"; check "logs signed by another key are refused" 1 $?
 "$phx" workers | grep -q healthy; check "workers text" 0 $?
+
+# The isolation choice at deploy (docs/sandbox.md, "Isolation"): it is put in
+# the code, where the code hash and the owner's signature cover it.
+check "a plain deploy is warm" warm "$(json "$tmp/d.json" "['isolation']")"
+"$phx" deploy "$tmp/c.js" --no-chain --isolation process --json >"$tmp/dp.json"
+check "deploy --isolation process" 0 $?
+check "reported as process" process "$(json "$tmp/dp.json" "['isolation']")"
+h=$(json "$tmp/dp.json" "['code_hash']" | cut -c3-)
+blob="$tmp/gw/blobs/$(echo "$h" | cut -c1-2)/$(echo "$h" | cut -c3-)"
+check "the code sent starts with the directive" '"use process isolation"; export default' "$(head -c 39 "$blob" 2>/dev/null)"
+tail -c +26 "$blob" | cmp -s - "$tmp/c.js"; check "followed by the file, unchanged" 0 $?
+want_hash=$("$phx" util keccak 0x$(od -An -v -tx1 "$blob" | tr -d ' \n'))
+check "the signed code hash is of the code with the directive" "$want_hash" "$(json "$tmp/dp.json" "['code_hash']")"
+cp "$blob" "$tmp/strict.js"
+"$phx" deploy "$tmp/strict.js" --no-chain --isolation process --json >"$tmp/dp2.json"
+check "a file that has the directive is sent as it is" "0x$h" "$(json "$tmp/dp2.json" "['code_hash']")"
+"$phx" deploy "$tmp/strict.js" --no-chain --isolation warm >/dev/null 2>"$tmp/err"
+check "warm cannot loosen a file that asks for process: usage error" 2 $?
+grep -q "cannot loosen" "$tmp/err"; check "and says so" 0 $?
+"$phx" deploy "$tmp/c.js" --no-chain --isolation fast >/dev/null 2>"$tmp/err"
+check "an unknown isolation: usage error" 2 $?
+"$phx" secrets set "$id" K=V --isolation process >/dev/null 2>&1
+check "--isolation on phx secrets: usage error" 2 $?
 finish

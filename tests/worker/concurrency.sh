@@ -122,10 +122,14 @@ check "(a) /metrics has queue time" 1 "$(grep -c '^phx_worker_queue_ms_total [0-
 
 # (b) an on-chain request while direct calls saturate the worker: more slow
 # contracts (same code, other ids), flooded too, until every direct slot is
-# held, then a request on chain.
+# held, then a request on chain. Each has its own owner (a fresh key; the
+# worker caps one owner's contracts together, --max-per-owner), recorded off
+# chain (the key holds no ETH).
 need=$(( (all - resv + per - 1) / per - 1 ))
 for k in $(seq 1 $need); do
-    "$phx" deploy "$tmp/slow.js" --salt 0x$(printf '%064x' $((k + 100))) --json >"$tmp/ds$k.json" 2>>"$tmp/ds.err"
+    python3 -c 'import secrets; print(secrets.token_hex(32))' >"$tmp/owner$k.key"
+    "$phx" deploy "$tmp/slow.js" --key-file "$tmp/owner$k.key" --no-chain --json \
+        >"$tmp/ds$k.json" 2>>"$tmp/ds.err"
     s=$(json "$tmp/ds$k.json" "['id']")
     for _ in $(seq 1 $((per + 1))); do
         curl -s -o /dev/null -m 120 -H 'Content-Type: application/json' -d '{"input":null}' "$w/v1/contracts/$s/call" &

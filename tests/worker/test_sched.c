@@ -1,6 +1,6 @@
 /* The worker's invocation scheduler (src/worker/sched.c), without a worker:
- * the reserved on-chain lane, the per-contract cap, the bounded queues that
- * refuse at once, and which waiter a freed slot goes to. Waiters are real
+ * the reserved on-chain lane, the per-contract and per-owner caps, the bounded
+ * queues that refuse at once, and which waiter a freed slot goes to. Waiters are real
  * threads blocked in wk_sched_acquire; every grant happens inside a release
  * call, so what a release decided is known when it returns (no timing). */
 #include <pthread.h>
@@ -13,7 +13,7 @@
 static wk_sched_t *s;
 
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[32], owner[20];
     bool onchain;
     pthread_t t;
     atomic_bool done;
@@ -30,15 +30,17 @@ static void *wait_thread(void *arg)
 {
     waiter_t *w = arg;
     phx_error_t e = {0};
-    w->err = wk_sched_acquire(s, w->key, w->onchain, &w->queue_ms, NULL, &e);
+    w->err = wk_sched_acquire(s, w->key, w->owner, w->onchain, &w->queue_ms, NULL, &e);
     atomic_store(&w->done, true);
     return NULL;
 }
 
-/* Start a waiter and return once the scheduler counts it as queued. */
-static void start_waiter(waiter_t *w, char c, bool onchain, unsigned queued_after)
+/* Start a waiter for contract c of owner o (0: unknown) and return once the
+ * scheduler counts it as queued or it was granted. */
+static void start_owned(waiter_t *w, char c, char o, bool onchain, unsigned queued_after)
 {
     key_of(c, w->key);
+    memset(w->owner, o, 20);
     w->onchain = onchain;
     atomic_store(&w->done, false);
     pthread_create(&w->t, NULL, wait_thread, w);
@@ -49,13 +51,24 @@ static void start_waiter(waiter_t *w, char c, bool onchain, unsigned queued_afte
     } while (st.queued < queued_after && !atomic_load(&w->done));
 }
 
-static phx_err_t now(char c, bool onchain, uint32_t *retry)
+static void start_waiter(waiter_t *w, char c, bool onchain, unsigned queued_after)
 {
-    uint8_t k[32];
+    start_owned(w, c, 0, onchain, queued_after);
+}
+
+static phx_err_t now_owned(char c, char o, bool onchain, uint32_t *retry)
+{
+    uint8_t k[32], owner[20];
     uint64_t q;
     phx_error_t e = {0};
     key_of(c, k);
-    return wk_sched_acquire(s, k, onchain, &q, retry, &e);
+    memset(owner, o, 20);
+    return wk_sched_acquire(s, k, owner, onchain, &q, retry, &e);
+}
+
+static phx_err_t now(char c, bool onchain, uint32_t *retry)
+{
+    return now_owned(c, 0, onchain, retry);
 }
 
 static void release(char c, bool onchain)
@@ -68,14 +81,16 @@ static void release(char c, bool onchain)
 static void test_defaults(void)
 {
     wk_sched_limits_t l;
-    wk_sched_limits_default(4, 0, &l);
-    CHECK(l.max == 4 && l.reserved == 1 && l.per_contract == 1);
-    CHECK(l.max_queue == 12 && l.per_queue == 3);
-    wk_sched_limits_default(16, 0, &l);
-    CHECK(l.max == 16 && l.reserved == 4 && l.per_contract == 6);
-    wk_sched_limits_default(1, 9, &l); /* at least 2; the cap no more than the direct slots */
-    CHECK(l.max == 2 && l.reserved == 1 && l.per_contract == 1);
-    wk_sched_limits_default(0, 0, &l);
+    wk_sched_limits_default(4, 0, 0, &l);
+    CHECK(l.max == 4 && l.reserved == 1 && l.per_contract == 1 && l.per_owner == 2);
+    CHECK(l.max_queue == 12 && l.per_queue == 3 && l.owner_queue == 6);
+    wk_sched_limits_default(16, 0, 0, &l);
+    CHECK(l.max == 16 && l.reserved == 4 && l.per_contract == 6 && l.per_owner == 9);
+    wk_sched_limits_default(1, 9, 9, &l); /* at least 2; the caps no more than the direct slots */
+    CHECK(l.max == 2 && l.reserved == 1 && l.per_contract == 1 && l.per_owner == 1);
+    wk_sched_limits_default(16, 6, 2, &l); /* an owner's cap is at least a contract's */
+    CHECK(l.per_contract == 6 && l.per_owner == 6);
+    wk_sched_limits_default(0, 0, 0, &l);
     CHECK(l.max >= 2 && l.reserved >= 1 && l.reserved < l.max);
     wk_sched_t *bad = NULL;
     phx_error_t e = {0};
@@ -143,9 +158,79 @@ static void test_lanes_caps_queues(void)
     s = NULL;
 }
 
+/* Owner X floods the worker with ten contracts ('a'..'j'), one call each;
+ * owner Y has one contract. X holds at most per_owner slots and owner_queue
+ * places, so Y's call starts at once although six of X's calls waited longer;
+ * and a freed slot goes to the owner with fewer running (Y's second call), not
+ * to X's oldest waiter. Before the owner cap X took every direct slot and
+ * queued ahead of Y, and Y waited behind all ten. */
+static void test_owner_fairness(void)
+{
+    wk_sched_limits_t l = {.max = 5,
+                           .reserved = 1,
+                           .per_contract = 2,
+                           .per_owner = 3,
+                           .max_queue = 12,
+                           .per_queue = 3,
+                           .owner_queue = 6};
+    phx_error_t e = {0};
+    CHECK(wk_sched_new(&l, &s, &e) == PHX_OK);
+    uint32_t retry = 0;
+    for (char c = 'a'; c <= 'c'; c++)
+        CHECK(now_owned(c, 'X', false, &retry) == PHX_OK);
+    waiter_t wx[6], wy;
+    for (int i = 0; i < 6; i++) { /* d..i: X is at its cap, they wait */
+        start_owned(&wx[i], (char)('d' + i), 'X', false, (unsigned)i + 1);
+        CHECK(!atomic_load(&wx[i].done));
+    }
+    /* X's seventh waiting call is refused, though the whole queue has room. */
+    CHECK(now_owned('j', 'X', false, &retry) == PHX_ERR_LIMIT && retry >= 1);
+    /* Y's one contract starts at once, ahead of X's six waiters. */
+    start_owned(&wy, 'Y', 'y', false, 7);
+    CHECK(atomic_load(&wy.done));
+    pthread_join(wy.t, NULL);
+    CHECK(wy.err == PHX_OK);
+    wk_sched_stats_t st;
+    wk_sched_stats(s, &st);
+    CHECK(st.running == 4 && st.queued == 6 && st.rejected_total == 1);
+    /* Y calls again: every direct slot is taken, it waits behind X's six. */
+    start_owned(&wy, 'Y', 'y', false, 7);
+    CHECK(!atomic_load(&wy.done));
+    /* One of X's ends: X has 2 running, Y 1, so the slot is Y's. */
+    release('a', false);
+    pthread_join(wy.t, NULL);
+    CHECK(wy.err == PHX_OK);
+    CHECK(!atomic_load(&wx[0].done));
+    /* Another of X's ends: X has 1, Y 2: X's oldest waiter gets it. */
+    release('b', false);
+    pthread_join(wx[0].t, NULL);
+    CHECK(wx[0].err == PHX_OK);
+    for (int i = 1; i < 6; i++)
+        CHECK(!atomic_load(&wx[i].done));
+    /* Y's calls end; X's waiters take turns up to X's cap, oldest first. */
+    release('Y', false);
+    pthread_join(wx[1].t, NULL); /* e: X runs c, d, e */
+    release('Y', false);
+    wk_sched_stats(s, &st);
+    CHECK(st.running == 3 && st.queued == 4); /* X at its cap: a slot stays free */
+    release('c', false);
+    for (int i = 2; i < 6; i++) {
+        pthread_join(wx[i].t, NULL);
+        CHECK(wx[i].err == PHX_OK);
+        release((char)('d' + i - 2), false);
+    }
+    for (int i = 4; i < 6; i++)
+        release((char)('d' + i), false);
+    wk_sched_stats(s, &st);
+    CHECK(st.running == 0 && st.queued == 0);
+    wk_sched_free(s);
+    s = NULL;
+}
+
 int main(void)
 {
     test_defaults();
     test_lanes_caps_queues();
+    test_owner_fairness();
     return test_done("sched");
 }
