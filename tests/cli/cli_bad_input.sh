@@ -76,7 +76,7 @@ expect_error 2 "unexpected arguments" -- pay withdraw 1 --finish
 PHX_HOME="$tmp/none" expect_error 2 "no chain" -- pay balance 0x0000000000000000000000000000000000000001
 echo '0x1234' >"$tmp/short.key"
 PHX_HOME="$tmp/none" expect_error 2 "has no Payments contract" -- pay deposit 1 --key-file "$tmp/short.key" --rpc http://127.0.0.1:1 --deployment "$tmp/dep.json"
-printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d","Payments":"0x%040d"}}\n' 1 2 3 4 5 >"$tmp/dep5.json"
+printf '{"chainId":31337,"block":1,"deployer":"0x%040d","contracts":{"PhxToken":"0x%040d","Registry":"0x%040d","Jobs":"0x%040d","StakePool":"0x%040d","PhxTimelock":"0x%040d","PhxGovernor":"0x%040d","Payments":"0x%040d"}}\n' 1 2 3 4 5 6 7 8 >"$tmp/dep5.json"
 PHX_HOME="$tmp/none" expect_error 2 "not a secp256k1 key" -- pay deposit 1 --key-file "$tmp/short.key" --rpc http://127.0.0.1:1 --deployment "$tmp/dep5.json"
 PHX_HOME="$tmp/none" expect_error 1 "Couldn't connect" -- pay balance 0x0000000000000000000000000000000000000001 --rpc http://127.0.0.1:1 --deployment "$tmp/dep5.json"
 
