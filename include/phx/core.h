@@ -138,6 +138,8 @@ void phx_hex_encode_to(char *dst, const uint8_t *p, size_t n);
 /* Standard base64 (RFC 4648 §4) with padding. Decoding accepts missing padding
  * and ignores whitespace; anything else outside the alphabet is invalid. */
 char *phx_base64_encode(const uint8_t *p, size_t n);
+/* The value (0..63) of one symbol of the standard alphabet, or -1. */
+int phx_base64_value(char c);
 phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_error_t *e);
 
 /* ---- bounds-checked reader --------------------------------------------------- */

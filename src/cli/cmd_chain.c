@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_onchain.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/kms_node.h"
@@ -72,34 +73,6 @@ static int parse_pha(const char *prefix, const char *name, const char *text, phx
     if (whole.b[7] >= 0x10) return cli_error(PHX_EXIT_USAGE, prefix, "--%s: too large", name);
     *out = phx_u256_mul_u64(&whole, 1000000000000000000ull);
     return 0;
-}
-
-/* wei (decimal text) -> "1234.5" PHA text, trailing zeros dropped. */
-static void format_pha(const phx_u256_t *wei, char out[100])
-{
-    char dec[80];
-    phx_u256_to_dec(wei, dec);
-    size_t n = strlen(dec);
-    char padded[100];
-    if (n <= 18) {
-        memset(padded, '0', 19 - n);
-        memcpy(padded + 19 - n, dec, n + 1);
-    } else {
-        memcpy(padded, dec, n + 1);
-    }
-    n = strlen(padded);
-    size_t whole = n - 18;
-    memcpy(out, padded, whole);
-    size_t frac_end = n;
-    while (frac_end > whole && padded[frac_end - 1] == '0')
-        frac_end--;
-    if (frac_end > whole) {
-        out[whole] = '.';
-        memcpy(out + whole + 1, padded + whole, frac_end - whole);
-        out[whole + 1 + frac_end - whole] = 0;
-    } else {
-        out[whole] = 0;
-    }
 }
 
 static json_t *checksum_json(const uint8_t a[20])
@@ -318,7 +291,7 @@ static int chain_status(int argc, char **argv)
             bool is_pha = strstr(contracts[i].keys[g], "Supply") ||
                           strstr(contracts[i].keys[g], "Stake") ||
                           strstr(contracts[i].keys[g], "fee");
-            if (is_pha) format_pha(&v, pha);
+            if (is_pha) onchain_format_pha(&v, pha);
             if (!as_json)
                 printf("%s%s %s%s", g ? ", " : "", contracts[i].keys[g], is_pha ? pha : dec,
                        is_pha ? " PHA" : "");

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_onchain.h"
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/evm.h"
@@ -57,31 +58,6 @@ static int parse_pha(const char *text, phx_u256_t *out)
     if (phx_u256_from_str(digits, out, &e) || phx_u256_is_zero(out))
         return cli_error(PHX_EXIT_USAGE, prefix, "'%s': expected a positive amount of PHA", text);
     return 0;
-}
-
-static void format_pha(const phx_u256_t *wei, char out[100])
-{
-    char dec[80], padded[100];
-    phx_u256_to_dec(wei, dec);
-    size_t n = strlen(dec);
-    if (n <= 18) {
-        memset(padded, '0', 19 - n);
-        memcpy(padded + 19 - n, dec, n + 1);
-    } else {
-        memcpy(padded, dec, n + 1);
-    }
-    n = strlen(padded);
-    size_t whole = n - 18, end = n;
-    while (end > whole && padded[end - 1] == '0')
-        end--;
-    memcpy(out, padded, whole);
-    if (end > whole) {
-        out[whole] = '.';
-        memcpy(out + whole + 1, padded + whole, end - whole);
-        out[whole + 1 + end - whole] = '\0';
-    } else {
-        out[whole] = '\0';
-    }
 }
 
 static json_t *dec_json(const phx_u256_t *v)
@@ -223,7 +199,7 @@ static void print_account(const json_t *a)
     for (int i = 0; i < 3; i++) {
         const char *s = json_string_value(json_object_get(a, keys[i]));
         if (!s || phx_u256_from_str(s, &v, NULL)) continue;
-        format_pha(&v, pha);
+        onchain_format_pha(&v, pha);
         if (i == 1 && phx_u256_is_zero(&v)) continue;
         printf("%s %s PHA\n", labels[i], pha);
         if (i == 1) {

@@ -114,9 +114,9 @@ static void base64_rollback(phx_buf_t *out, size_t start)
     out->ptr[start] = 0;
 }
 
-/* The value of one base64 symbol, or -1. By ranges rather than strchr over the
- * alphabet: PEM chains are decoded on every cold attestation. */
-static int b64_value(char c)
+/* By ranges rather than strchr over the alphabet: PEM chains are decoded on
+ * every cold attestation. */
+int phx_base64_value(char c)
 {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -140,7 +140,7 @@ phx_err_t phx_base64_decode(const char *s, size_t slen, phx_buf_t *out, phx_erro
             pad++;
             continue;
         }
-        int value = b64_value(c);
+        int value = phx_base64_value(c);
         if (value < 0 || pad) {
             base64_rollback(out, start);
             return phx_fail(e, PHX_ERR_INVALID, "bad base64 character at %zu", i);

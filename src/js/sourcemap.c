@@ -7,27 +7,18 @@
  * every length and index is checked (fuzz/fuzz_js_sourcemap.c). */
 #include <string.h>
 
+#include "phx/core.h"
 #include "phx/js.h"
 #include "phx/json.h"
 
 static const char MARK[] = "//# sourceMappingURL=data:application/json;base64,";
-
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
 
 /* One base64 VLQ value at *p (not past end); advances *p. */
 static bool vlq(const char **p, const char *end, long *out)
 {
     unsigned long v = 0;
     for (int shift = 0; *p < end && shift <= 30; shift += 5) {
-        int d = b64_value(*(*p)++);
+        int d = phx_base64_value(*(*p)++);
         if (d < 0) return false;
         v |= (unsigned long)(d & 31) << shift;
         if (!(d & 32)) {
