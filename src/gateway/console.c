@@ -69,6 +69,15 @@ static void esc_n(phx_buf_t *b, const char *s, size_t n)
 }
 
 /* Escaped value of key in o, or "—" when absent. */
+/* <p class="bad" id="ID">PREFIX message</p>: a part of a page that could not be
+ * read, saying why (the message is untrusted text, escaped). */
+static void bad_para(phx_buf_t *b, const char *id, const char *prefix, const char *message)
+{
+    phx_buf_printf(b, "<p class=\"bad\" id=\"%s\">%s", id, prefix);
+    esc(b, message);
+    phx_buf_append_str(b, "</p>");
+}
+
 static void esc_field(phx_buf_t *b, const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
@@ -272,9 +281,7 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
         phx_buf_append_str(b, " (<a href=\"/attestation/kms\">attestation</a>)");
     phx_buf_append_str(b, "</dd></dl><h3>KMS nodes in the Registry</h3>");
     if (!kms_rows) {
-        phx_buf_append_str(b, "<p class=\"bad\" id=\"kms-nodes-error\">");
-        esc(b, ce.message);
-        phx_buf_append_str(b, "</p>");
+        bad_para(b, "kms-nodes-error", "", ce.message);
     } else {
         phx_buf_append_str(b, "<table id=\"kms-nodes\"><thead><tr><th>address</th><th>X25519</th>"
                               "<th>status</th><th>signs now</th><th>TEE</th><th>measurement</th>"
@@ -466,9 +473,7 @@ static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
         esc_n(b, (const char *)code.ptr, code.len);
         phx_buf_append_str(b, "</pre>");
     } else {
-        phx_buf_append_str(b, "<p class=\"bad\" id=\"code\">the code blob cannot be read: ");
-        esc(b, ce.message);
-        phx_buf_append_str(b, "</p>");
+        bad_para(b, "code", "the code blob cannot be read: ", ce.message);
     }
     /* Logs are the owner's (GET /v1/contracts/:id/logs wants an OwnerRequest
      * signature): the page asks the user's wallet to sign one. */
@@ -485,9 +490,7 @@ static phx_err_t h_page_contract(void *ctx, const phx_http_request_t *req,
     uint8_t idb[32];
     phx_error_t je = {0};
     if (phx_hex_decode_fixed(id, idb, 32, &je) || chain_jobs(g, idb, &rows, &je)) {
-        phx_buf_append_str(b, "<p class=\"bad\" id=\"jobs-error\">");
-        esc(b, je.message);
-        phx_buf_append_str(b, "</p>");
+        bad_para(b, "jobs-error", "", je.message);
     } else {
         jobs_table(b, rows, false);
     }
@@ -515,9 +518,7 @@ static phx_err_t h_page_jobs(void *ctx, const phx_http_request_t *req, phx_http_
                    "time, from the request's block to the one that settled it.</p>",
                    JOBS_SHOWN);
     if (jerr) {
-        phx_buf_append_str(b, "<p class=\"bad\" id=\"jobs-error\">");
-        esc(b, je.message);
-        phx_buf_append_str(b, "</p>");
+        bad_para(b, "jobs-error", "", je.message);
     } else {
         jobs_table(b, rows, true);
     }
@@ -641,9 +642,7 @@ static phx_err_t attestation_page(phx_gateway_t *g, const char *what, const char
     phx_error_t ce = {0};
     if (phx_attest_quote_certs_json(quote.ptr, quote.len, (int64_t)(phx_now_ms() / 1000), &certs,
                                     &ce)) {
-        phx_buf_append_str(b, "<p class=\"bad\" id=\"cert-chain-error\">");
-        esc(b, ce.message);
-        phx_buf_append_str(b, "</p>");
+        bad_para(b, "cert-chain-error", "", ce.message);
     } else {
         phx_buf_append_str(b, "<table id=\"cert-chain\"><thead><tr><th>certificate</th>"
                               "<th>subject</th><th>issuer</th><th>serial</th><th>not before</th>"
