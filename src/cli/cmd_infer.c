@@ -65,7 +65,10 @@ static const char verify_help[] =
     "({request, response, text, signature, signing_algo, report, ...}): the file is\n"
     "the receipt or any JSON holding one, such as a contract's result (the first\n"
     "found, depth first). With --trust-sim-root and no --collateral, the sim\n"
-    "platform's own collateral is used.\n\n"
+    "platform's own collateral is used. A receipt of a sealed exchange (phx.ai.chat\n"
+    "seals every request to the endpoint's attested key) holds the sealed bytes\n"
+    "that were signed and the reply key that opens the answer: link 1 also checks\n"
+    "that the answer opens with it.\n\n"
     "Exit status: 0 every link holds, 1 a link failed (printed), 2 unreadable input.\n";
 
 static int read_json_file(const char *prefix, const char *path, json_t **out)
@@ -114,7 +117,7 @@ static int cmd_infer_verify(int argc, char **argv)
     phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, model = PHX_BUF_INIT;
     json_t *sig = NULL, *rep = NULL;
     cli_trust_t trust = {0};
-    uint8_t msha[32], nonce[32];
+    uint8_t msha[32], nonce[32], reply_key[32];
     phx_infer_evidence_t ev = {0};
     rc = PHX_EXIT_USAGE;
     json_t *receipt_doc = NULL;
@@ -139,6 +142,7 @@ static int cmd_infer_verify(int argc, char **argv)
         phx_buf_append(&resp, rs, json_string_length(json_object_get(r, "response")));
         sig = json_incref((json_t *)r);
         rep = json_incref(json_object_get(r, "report"));
+        if (phx_infer_receipt_reply_key(r, reply_key)) ev.reply_key = reply_key;
         if (!opts[COLL].value && opts[CLI_TRUST_SIMROOT].value) {
             phx_tee_config_t tc = {.sim_dir = opts[CLI_TRUST_SIMROOT].value};
             if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) ||
