@@ -125,6 +125,13 @@ typedef struct {
     phx_tee_kind_t tee;
     const phx_tee_config_t *tee_config;
     phx_infer_engine_opts_t engine; /* model_path is filled from above */
+    /* Proxy mode: forward to this OpenAI-compatible engine in the same TEE
+     * (base URL) instead of loading a model; engine's max_tokens, n_slots and
+     * n_ctx are the limits and the advertised context. The attested model
+     * hash is model_sha256 when given, else the SHA-256 of model_path. */
+    const char *upstream;
+    const char *upstream_model; /* the name the upstream serves; default model_name */
+    const uint8_t *model_sha256;
 } phx_infer_opts_t;
 
 typedef struct phx_infer phx_infer_t;

@@ -14,7 +14,9 @@
 #include "phx/tee.h"
 
 static const char help[] =
-    "usage: phx infer --model FILE.gguf [options]\n\n"
+    "usage: phx infer --model FILE.gguf [options]\n"
+    "       phx infer --upstream URL --model-name NAME (--model-file FILE | --model-hash HEX)\n"
+    "                 [options]\n\n"
     "Serve a model from inside the TEE: an OpenAI-compatible endpoint whose every\n"
     "answer is signed with keys made in the TEE, and whose attestation report binds\n"
     "those keys, the SHA-256 of the model file and the client's nonce. The engine\n"
@@ -27,7 +29,7 @@ static const char help[] =
     "  GET  /v1/signature/ID         ?signing_algo=ecdsa|ed25519: the signed\n"
     "                                sha256(request body):sha256(response body)\n\n"
     "Options:\n"
-    "  --model FILE.gguf        the model (required)\n"
+    "  --model FILE.gguf        the model (required, unless --upstream)\n"
     "  --model-name NAME        the name clients ask for (default: the file's name\n"
     "                           without .gguf)\n"
     "  --listen HOST:PORT       where to serve (default 127.0.0.1:8900; port 0 = any free)\n"
@@ -40,6 +42,20 @@ static const char help[] =
     "                           a request asking for more gets 400\n"
     "  --threads N              CPU threads for llama.cpp (default 2)\n"
     "  --json                   print the ready line as JSON\n\n"
+    "Proxy mode (a GPU engine in the same TEE):\n"
+    "  --upstream URL           serve the same API by forwarding to the OpenAI-compatible\n"
+    "                           engine at URL (vLLM, llama.cpp's server, Ollama, another\n"
+    "                           phx infer) instead of loading a model. Every answer is\n"
+    "                           still made, sealed and signed here; an engine that is\n"
+    "                           down is a 502 OpenAI error. --slots and --max-tokens\n"
+    "                           apply; --ctx is only advertised in /v1/models.\n"
+    "  --upstream-model NAME    the name the upstream serves (default --model-name)\n"
+    "  --model-file FILE        the weights the upstream loaded: their SHA-256 is the\n"
+    "                           model hash the attestation binds\n"
+    "  --model-hash HEX         that SHA-256 given directly. The proxy cannot see the\n"
+    "                           weights the upstream loaded: the hash is the operator's\n"
+    "                           claim, worth what the TEE's measurement of the upstream\n"
+    "                           and its model volume is worth (docs/infer.md)\n\n"
     "phx infer verify checks a saved answer (phx infer verify --help).\n\n"
     "Prompts and answers are never logged or written to disk. The signing keys live\n"
     "in memory only: a restart makes new ones, so clients fetch a fresh report.\n\n"
@@ -254,7 +270,24 @@ static int cmd_infer(int argc, char **argv)
     const char *prefix = "phx infer";
     if (argc >= 2 && strcmp(argv[1], "verify") == 0) return cmd_infer_verify(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { MODEL, NAME, LISTEN, TEE, SIMDIR, PROD, CTX, SLOTS, MAXTOK, THREADS, JSON, NOPTS };
+    enum {
+        MODEL,
+        NAME,
+        LISTEN,
+        TEE,
+        SIMDIR,
+        PROD,
+        CTX,
+        SLOTS,
+        MAXTOK,
+        THREADS,
+        JSON,
+        UPSTREAM,
+        UPMODEL,
+        MHASH,
+        MFILE,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
         [MODEL] = {.name = "model", .takes_value = true},
         [NAME] = {.name = "model-name", .takes_value = true},
@@ -267,6 +300,10 @@ static int cmd_infer(int argc, char **argv)
         [MAXTOK] = {.name = "max-tokens", .takes_value = true},
         [THREADS] = {.name = "threads", .takes_value = true},
         [JSON] = {.name = "json"},
+        [UPSTREAM] = {.name = "upstream", .takes_value = true},
+        [UPMODEL] = {.name = "upstream-model", .takes_value = true},
+        [MHASH] = {.name = "model-hash", .takes_value = true},
+        [MFILE] = {.name = "model-file", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -283,9 +320,42 @@ static int cmd_infer(int argc, char **argv)
         cli_error(rc, prefix, "takes no arguments (see --help)");
         goto out;
     }
-    if (!opts[MODEL].value) {
-        cli_error(rc, prefix, "needs --model FILE.gguf");
+    uint8_t mhash[32];
+    if (opts[UPSTREAM].value) {
+        if (opts[MODEL].value) {
+            cli_error(rc, prefix,
+                      "--upstream serves another engine's model: use --model-file or "
+                      "--model-hash, not --model");
+            goto out;
+        }
+        if (!opts[NAME].value || !!opts[MHASH].value == !!opts[MFILE].value) {
+            cli_error(rc, prefix,
+                      "--upstream needs --model-name and one of --model-hash HEX or "
+                      "--model-file FILE (the weights the upstream serves)");
+            goto out;
+        }
+        if (opts[MHASH].value && phx_hex_decode_fixed(opts[MHASH].value, mhash, 32, &e)) {
+            cli_error(rc, prefix, "--model-hash wants 32 bytes of hex: %s", e.message);
+            goto out;
+        }
+        if (strncmp(opts[UPSTREAM].value, "http://", 7) &&
+            strncmp(opts[UPSTREAM].value, "https://", 8)) {
+            cli_error(rc, prefix, "--upstream wants http(s)://HOST:PORT, got '%s'",
+                      opts[UPSTREAM].value);
+            goto out;
+        }
+        o.upstream = opts[UPSTREAM].value;
+        o.upstream_model = opts[UPMODEL].value;
+        o.model_sha256 = opts[MHASH].value ? mhash : NULL;
+        o.model_path = opts[MFILE].value;
+    } else if (opts[UPMODEL].value || opts[MHASH].value || opts[MFILE].value) {
+        cli_error(rc, prefix, "--upstream-model, --model-hash and --model-file go with --upstream");
         goto out;
+    } else if (!opts[MODEL].value) {
+        cli_error(rc, prefix, "needs --model FILE.gguf (or --upstream URL)");
+        goto out;
+    } else {
+        o.model_path = opts[MODEL].value;
     }
     if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
         cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
@@ -316,7 +386,6 @@ static int cmd_infer(int argc, char **argv)
     }
     tc.sim_dir = opts[SIMDIR].value;
     tc.production = opts[PROD].seen;
-    o.model_path = opts[MODEL].value;
     o.model_name = opts[NAME].value;
     o.host = host;
     o.port = port;

@@ -82,6 +82,9 @@ typedef struct {
     phx_buf_t *out;
     size_t limit, got;
     bool over;
+    const phx_http_client_opts_t *o; /* on_data: streamed to the caller */
+    CURL *c;
+    bool stopped; /* on_data asked to stop */
 } sink_t;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -92,7 +95,16 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         k->over = true;
         return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (phx_buf_append(k->out, ptr, n)) return 0;
+    if (k->o->on_data) {
+        long code = 0;
+        curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &code);
+        if (!k->o->on_data(k->o->on_data_ctx, (int)code, (const uint8_t *)ptr, n)) {
+            k->stopped = true;
+            return 0;
+        }
+    } else if (phx_buf_append(k->out, ptr, n)) {
+        return 0;
+    }
     k->got += n;
     return n;
 }
@@ -116,9 +128,10 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     struct curl_slist *headers = NULL;
     char ctype[128];
     size_t mark = out->len;
-    sink_t sink = {out, o.max_response_bytes, 0, false};
+    sink_t sink = {out, o.max_response_bytes, 0, false, &o, NULL, false};
     CURL *c = curl_easy_init();
     if (!c) return phx_fail(e, PHX_ERR_NOMEM, "curl_easy_init");
+    sink.c = c;
 
     if (content_type && body) {
         snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
@@ -155,7 +168,9 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     }
 
     CURLcode rc = curl_easy_perform(c);
-    if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (sink.stopped) {
+        err = phx_fail(e, PHX_ERR_STATE, "%s %.64s: stopped by the receiver", method, url);
+    } else if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
         err = phx_fail(e, PHX_ERR_LIMIT, "response from %.64s larger than %zu bytes", url,
                        o.max_response_bytes);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
