@@ -64,6 +64,14 @@ void phx_infer_request_free(phx_infer_request_t *r);
  * and a character can span two tokens. */
 phx_err_t phx_infer_utf8_take(phx_buf_t *pending, bool final, phx_buf_t *out);
 
+/* Server-sent events as an upstream engine sends them (proxy mode): take the
+ * next whole event (ended by a blank line, LF or CRLF) off the front of
+ * pending, and append its data to data: the value of each `data:` line (one
+ * leading space dropped), several joined by LF as the SSE spec says; other
+ * fields and comments are skipped. false (pending untouched) when no whole
+ * event is there yet. */
+bool phx_infer_sse_take(phx_buf_t *pending, phx_buf_t *data);
+
 /* ---- engine (src/infer/engine.c; llama.cpp) -------------------------------- */
 
 typedef struct phx_infer_engine phx_infer_engine_t;

@@ -525,25 +525,6 @@ static void upstream_failed(gen_t *g, struct upstream_call *u, phx_http_response
     json_decref(j);
 }
 
-/* The next whole SSE event in u->pending (moved to ev), or false. Under u->mu. */
-static bool take_event(struct upstream_call *u, phx_buf_t *ev)
-{
-    const uint8_t *p = u->pending.ptr;
-    for (size_t i = 0; i + 1 < u->pending.len; i++) {
-        size_t end = 0;
-        if (p[i] == '\n' && p[i + 1] == '\n')
-            end = i + 2;
-        else if (i + 3 < u->pending.len && !memcmp(p + i, "\r\n\r\n", 4))
-            end = i + 4;
-        if (!end) continue;
-        phx_buf_append(ev, p, i);
-        memmove(u->pending.ptr, p + end, u->pending.len - end);
-        u->pending.len -= end;
-        return true;
-    }
-    return false;
-}
-
 static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
 {
     gen_t *g = ctx;
@@ -556,7 +537,7 @@ static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
     for (;;) {
         pthread_mutex_lock(&u->mu);
         bool got;
-        while (!(got = take_event(u, &ev)) && !u->finished) {
+        while (!(got = phx_infer_sse_take(&u->pending, &ev)) && !u->finished) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200000000L;
@@ -572,31 +553,18 @@ static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
         }
         pthread_mutex_unlock(&u->mu);
         if (g->failed || !got) break;
-        if (!ev.len) continue;
-        /* Each data line of the event (an event may also carry comments). */
-        char *line = (char *)ev.ptr;
-        ev.ptr[ev.len] = 0;
-        while (line && *line && !g->failed) {
-            char *nl = strchr(line, '\n');
-            if (nl) *nl = 0;
-            size_t ll = strlen(line);
-            if (ll && line[ll - 1] == '\r') line[--ll] = 0;
-            if (strncmp(line, "data:", 5) == 0) {
-                const char *data = line[5] == ' ' ? line + 6 : line + 5;
-                if (strcmp(data, "[DONE]") == 0) {
-                    done = true;
-                } else {
-                    json_t *j = restamp(g, data, strlen(data));
-                    if (!j)
-                        bad = true;
-                    else if (send_event(g, j))
-                        events++;
-                }
-            }
-            line = nl ? nl + 1 : NULL;
+        if (!ev.len) continue; /* a comment or a keep-alive */
+        if (strcmp((const char *)ev.ptr, "[DONE]") == 0) {
+            done = true;
+        } else {
+            json_t *j = restamp(g, (const char *)ev.ptr, ev.len);
+            if (!j)
+                bad = true;
+            else if (send_event(g, j))
+                events++;
         }
         phx_buf_reset(&ev);
-        if (done || bad) break;
+        if (done || bad || g->failed) break;
     }
     phx_buf_free(&ev);
     if (g->failed) {
