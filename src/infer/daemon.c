@@ -412,7 +412,7 @@ static bool upstream_on_data(void *ctx, int status, const uint8_t *p, size_t n)
 {
     struct upstream_call *u = ctx;
     pthread_mutex_lock(&u->mu);
-    bool go = !u->stop && !phx_buf_append(&u->pending, p, n);
+    bool go = !u->stop && (!n || !phx_buf_append(&u->pending, p, n)); /* n 0: an idle poll */
     u->status = status;
     pthread_cond_broadcast(&u->cv);
     pthread_mutex_unlock(&u->mu);
@@ -534,9 +534,10 @@ static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
     phx_buf_t ev = PHX_BUF_INIT;
     ev.secret = true;
     unsigned events = 0;
+    uint64_t quiet_since = phx_monotonic_ms();
     for (;;) {
         pthread_mutex_lock(&u->mu);
-        bool got;
+        bool got, fin;
         while (!(got = phx_infer_sse_take(&u->pending, &ev)) && !u->finished) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -546,13 +547,25 @@ static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
                 ts.tv_nsec -= 1000000000L;
             }
             pthread_cond_timedwait(&u->cv, &u->mu, &ts);
-            if (phx_http_stream_gone(stream)) {
-                g->failed = true;
-                break;
-            }
+            if (phx_monotonic_ms() - quiet_since >= 1000) break;
         }
+        fin = u->finished;
         pthread_mutex_unlock(&u->mu);
-        if (g->failed || !got) break;
+        if (phx_http_stream_gone(stream)) g->failed = true;
+        if (g->failed || (!got && fin)) break;
+        if (!got) {
+            /* A second of upstream silence: an SSE comment. It keeps proxies
+             * on the way from timing out, and a write is what tells a client
+             * that has gone (an idle connection is not watched). It is sent,
+             * so it is in the signed bytes. */
+            static const char ka[] = ": keep-alive\n\n";
+            if (phx_buf_append(&g->sent, ka, sizeof ka - 1) ||
+                phx_http_stream_write(stream, ka, sizeof ka - 1, NULL))
+                g->failed = true;
+            quiet_since = phx_monotonic_ms();
+            continue;
+        }
+        quiet_since = phx_monotonic_ms();
         if (!ev.len) continue; /* a comment or a keep-alive */
         if (strcmp((const char *)ev.ptr, "[DONE]") == 0) {
             done = true;

@@ -109,6 +109,21 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* curl's progress callback, about once a second even while the peer is
+ * silent: on_data with no bytes asks whether the receiver still wants the
+ * rest, so a stalled transfer can be stopped too. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    sink_t *k = userdata;
+    long code = 0;
+    curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &code);
+    if (k->o->on_data(k->o->on_data_ctx, (int)code, NULL, 0)) return 0;
+    k->stopped = true;
+    return 1; /* curl aborts with CURLE_ABORTED_BY_CALLBACK */
+}
+
 phx_err_t phx_http_fetch(const char *method, const char *url, const char *content_type,
                          const void *body, size_t body_len, const phx_http_client_opts_t *opts,
                          int *status, phx_buf_t *out, phx_error_t *e)
@@ -155,6 +170,11 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    if (o.on_data) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &sink);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */

@@ -94,6 +94,19 @@ async function main() {
     await new Promise(r => free.close(r));
     const down = await start(['--upstream', `http://127.0.0.1:${deadPort}`, '--model-name', 'gpu',
                               '--model-hash', sha256(fs.readFileSync(model))], home, downLog);
+    // An upstream that answers a stream's first event and then stalls: the
+    // proxy must still close it when its client goes.
+    let stallClosed = false, stallConns = 0;
+    const stall = net.createServer(sock => {
+        stallConns++;
+        sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n' +
+                                          'data: {"id":"u","object":"text_completion","choices":[{"index":0,"text":"x"}]}\n\n'));
+        sock.on('close', () => { stallClosed = true; });
+        sock.on('error', () => {});
+    });
+    await new Promise(r => stall.listen(0, '127.0.0.1', r));
+    const st = await start(['--upstream', `http://127.0.0.1:${stall.address().port}`, '--model-name', 'gpu',
+                            '--model-hash', sha256(fs.readFileSync(model))], home, path.join(home, 'stall.log'));
     const url = px.ready.url;
     try {
         check('the proxy has its own keys', px.ready.address !== up.ready.address &&
@@ -205,11 +218,27 @@ async function main() {
         }
         check('mid-stream, the upstream and the proxy each hold one sequence', busyUp === 1 && busyPx === 1, `${busyUp} ${busyPx}`);
         check('a dropped stream frees the proxy\'s slot and the upstream\'s sequence within 5 s', freed === 0, freed);
+        // The same against an upstream that stalls after its first event.
+        const ac2 = new AbortController();
+        const res2 = await fetch(st.ready.url + '/v1/completions', {
+            method: 'POST', headers: { 'content-type': 'application/json' }, signal: ac2.signal,
+            body: JSON.stringify({ model: 'gpu', prompt: 'x', max_tokens: 8, stream: true }),
+        });
+        const first2 = await res2.body.getReader().read();
+        const busyStall = await health(st.ready.url);
+        ac2.abort();
+        for (let i = 0; i < 50 && !stallClosed; i++) await sleep(100);
+        check('a stalled upstream stream: our event arrives, with our id', res2.status === 200 &&
+              /"id":"cmpl-/.test(Buffer.from(first2.value || []).toString()) && busyStall === 1,
+              Buffer.from(first2.value || []).toString());
+        check('a dropped stream closes even a stalled upstream connection within 5 s', stallClosed && stallConns === 1);
+        check('and frees the proxy\'s slot', (await health(st.ready.url)) === 0);
         const again = await client.chat.completions.create({ model: 'gpu', messages, max_tokens: 4, temperature: 0 });
         check('the proxy keeps serving', again.choices.length === 1);
     } finally {
-        for (const p of [px, down, up]) p.child.kill('SIGTERM');
-        for (const p of [px, down, up]) {
+        for (const p of [px, down, st, up]) p.child.kill('SIGTERM');
+        stall.close();
+        for (const p of [px, down, st, up]) {
             const x = await p.exited;
             check(`${p === up ? 'upstream' : 'proxy'} stops cleanly (exit 0, no sanitizer report)`, x.code === 0, JSON.stringify(x));
         }
