@@ -16,7 +16,7 @@ const os = require('os');
 const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
-const { spawn, execFileSync } = require('child_process');
+const { spawn, spawnSync, execFileSync } = require('child_process');
 
 const mods = process.env.PHX_NODE_MODULES || path.join(__dirname, '..', '..', 'node_modules');
 const phx = process.env.PHX_BIN;
@@ -82,6 +82,24 @@ async function main() {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-proxy-'));
     const model = path.join(home, 'tiny.gguf');
     execFileSync(process.execPath, [path.join(__dirname, 'make_model.js'), vocab, model]);
+    const usage = (args, re) => {
+        const r = spawnSync(phx, ['infer', ...args], { encoding: 'utf8', env: { ...process.env, PHX_HOME: home } });
+        return r.status === 2 && re.test(r.stderr) ? true : `exit ${r.status}: ${r.stderr}`;
+    };
+    for (const [args, re, what] of [
+        [['--upstream', 'http://127.0.0.1:1', '--model-name', 'x'], /--model-hash HEX or --model-file/, 'no model hash'],
+        [['--upstream', 'http://127.0.0.1:1', '--model-hash', '00'.repeat(32)], /--model-name/, 'no --model-name'],
+        [['--upstream', 'http://127.0.0.1:1', '--model-name', 'x', '--model', model], /not --model/, '--model too'],
+        [['--upstream', 'ftp://x', '--model-name', 'x', '--model-hash', '00'.repeat(32)], /http\(s\)/, 'not http'],
+        [['--upstream', 'http://127.0.0.1:1', '--model-name', 'x', '--model-hash', 'abc'], /32 bytes of hex/, 'bad hash'],
+        [['--model', model, '--model-hash', '00'.repeat(32)], /go with --upstream/, 'hash without --upstream'],
+    ]) {
+        const r = usage(args, re);
+        check(`usage (exit 2): ${what}`, r === true, r);
+    }
+    const help = spawnSync(phx, ['infer', '--help'], { encoding: 'utf8' });
+    check('--help documents proxy mode', help.status === 0 && /--upstream URL/.test(help.stdout) &&
+          /--model-hash HEX/.test(help.stdout), help.stdout.slice(0, 200));
     const upLog = path.join(home, 'up.log'), pxLog = path.join(home, 'proxy.log'), downLog = path.join(home, 'down.log');
     const up = await start(['--model', model, '--model-name', 'tiny', '--slots', '4', '--ctx', '2048',
                             '--max-tokens', '1500'], home, upLog);
