@@ -19,7 +19,8 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 const load0 = os.loadavg()[0]; // other work on the machine skews both sides
 
 async function peerRun(m) {
-    const ctx = await m.createContext({ contextSize: 1024, threads: THREADS, sequences: 1 });
+    // min = ideal: node-llama-cpp may otherwise hand out fewer threads than asked.
+    const ctx = await m.createContext({ contextSize: 1024, threads: { ideal: THREADS, min: THREADS }, sequences: 1 });
     const seq = ctx.getSequence();
     const toks = m.tokenize(PROMPT);
     const t0 = now();
