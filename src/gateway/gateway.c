@@ -1182,6 +1182,8 @@ static void sync_discovered(phx_gateway_t *g)
                 w->has_address = w->discovered = true;
             }
         } else if (w && cw->url[0] && strcmp(w->url, cw->url) != 0) {
+            PHX_INFO("gateway: worker %s moved to %s: out until it proves its key there", w->url,
+                     cw->url);
             if (w->pooled) snprintf(old, sizeof old, "%s", w->url);
             snprintf(w->url, sizeof w->url, "%s", cw->url);
             w->pooled = w->proven = false;
@@ -1245,6 +1247,14 @@ void phx_gateway_check_workers(phx_gateway_t *g)
 size_t phx_gateway_healthy_count(phx_gateway_t *g)
 {
     return phx_gw_pool_healthy(g->pool);
+}
+
+size_t phx_gateway_worker_count(phx_gateway_t *g)
+{
+    pthread_mutex_lock(&g->lock);
+    size_t n = g->nworkers;
+    pthread_mutex_unlock(&g->lock);
+    return n;
 }
 
 /* The Registry round, every health interval; the pool runs its own health
