@@ -322,7 +322,7 @@ typedef enum {
 typedef struct {
     phx_chain_registry_event_kind_t kind;
     uint8_t worker[20];
-    uint8_t operator_[20]; /* zero for ENDPOINT */
+    uint8_t operator_[20];                /* zero for ENDPOINT */
     char url[PHX_CHAIN_ENDPOINT_MAX + 1]; /* ENDPOINT only, NUL-terminated */
 } phx_chain_registry_event_t;
 /* The four events' topic0, in kind order (for a follower's filter). */

@@ -82,10 +82,7 @@ typedef struct {
     const char *dir;            /* state: blobs/, contracts/ (created) */
     const char *host;           /* default "127.0.0.1" */
     uint16_t port;              /* 0 = any free port */
-    /* Fixed worker base URLs ("http://127.0.0.1:8801"), for tests and a gateway
-     * without a chain; with rpc_url and deployment the gateway finds the
-     * workers on chain itself (docs/gateway.md "Discovery"). */
-    const char *const *workers;
+    const char *const *workers; /* fixed worker base URLs (tests; else found on chain) */
     size_t worker_count;
     const char *rpc_url;                      /* with deployment: discover workers from the */
     const phx_chain_deployment_t *deployment; /* Registry; route only to eligible ones */

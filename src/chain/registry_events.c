@@ -14,10 +14,9 @@ static pthread_once_t topics_once = PTHREAD_ONCE_INIT;
 
 static void topics_init(void)
 {
-    static const char *const sigs[4] = {PHX_CHAIN_EV_WORKER_REGISTERED,
-                                        PHX_CHAIN_EV_WORKER_DEREGISTERED,
-                                        PHX_CHAIN_EV_WORKER_INVALIDATED,
-                                        PHX_CHAIN_EV_WORKER_ENDPOINT};
+    static const char *const sigs[4] = {
+        PHX_CHAIN_EV_WORKER_REGISTERED, PHX_CHAIN_EV_WORKER_DEREGISTERED,
+        PHX_CHAIN_EV_WORKER_INVALIDATED, PHX_CHAIN_EV_WORKER_ENDPOINT};
     topics_ok = true;
     for (int k = 0; k < 4; k++)
         topics_ok &= phx_abi_event_topic(sigs[k], topics[k], NULL) == PHX_OK;
@@ -54,7 +53,9 @@ phx_err_t phx_chain_parse_registry_event(const phx_evm_log_t *log, phx_chain_reg
     if (!kind) return phx_fail(e, PHX_ERR_NOT_FOUND, "not a Registry worker event");
     /* indexed: registered (worker, operator, kms), deregistered and
      * invalidated (worker, operator), endpoint (worker) */
-    size_t want = kind == PHX_CHAIN_REG_EV_REGISTERED ? 4 : kind == PHX_CHAIN_REG_EV_ENDPOINT ? 2 : 3;
+    size_t want = kind == PHX_CHAIN_REG_EV_REGISTERED ? 4
+                  : kind == PHX_CHAIN_REG_EV_ENDPOINT ? 2
+                                                      : 3;
     if (log->topic_count != want)
         return phx_fail(e, PHX_ERR_INVALID, "Registry event: %zu topics, want %zu",
                         log->topic_count, want);

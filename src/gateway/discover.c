@@ -58,11 +58,11 @@ static phx_err_t save(gw_discovery_t *d, phx_error_t *e)
     for (size_t i = 0; a && i < d->n; i++) {
         const gw_chain_worker_t *w = &d->items[i];
         json_array_append_new(
-            a, json_pack("{s:o,s:o,s:i,s:s,s:I,s:I,s:I}", "address", phx_json_hex(w->address, 20),
-                         "operator", phx_json_hex(w->operator_, 20), "status", (int)w->status,
-                         "url", w->url, "registered_block", (json_int_t)w->registered_block,
-                         "status_block", (json_int_t)w->status_block, "url_block",
-                         (json_int_t)w->url_block));
+            a,
+            json_pack("{s:o,s:o,s:i,s:s,s:I,s:I,s:I}", "address", phx_json_hex(w->address, 20),
+                      "operator", phx_json_hex(w->operator_, 20), "status", (int)w->status, "url",
+                      w->url, "registered_block", (json_int_t)w->registered_block, "status_block",
+                      (json_int_t)w->status_block, "url_block", (json_int_t)w->url_block));
     }
     json_t *doc = a ? json_pack("{s:o}", "workers", a) : NULL;
     char *text = doc ? phx_json_dump(doc, true) : NULL;
@@ -178,8 +178,8 @@ static phx_err_t on_rollback(void *ctx, uint64_t first_void, phx_error_t *e)
     return save(d, e);
 }
 
-phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep,
-                            const char *dir, gw_discovery_t **out, phx_error_t *e)
+phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep, const char *dir,
+                            gw_discovery_t **out, phx_error_t *e)
 {
     *out = NULL;
     gw_discovery_t *d = calloc(1, sizeof *d);
@@ -246,8 +246,10 @@ size_t gw_discovery_list(gw_discovery_t *d, gw_chain_worker_t **out)
     pthread_mutex_lock(&d->lock);
     size_t n = d->n;
     *out = n ? malloc(n * sizeof **out) : NULL;
-    if (*out) memcpy(*out, d->items, n * sizeof **out);
-    else n = 0;
+    if (*out)
+        memcpy(*out, d->items, n * sizeof **out);
+    else
+        n = 0;
     pthread_mutex_unlock(&d->lock);
     return n;
 }

@@ -1045,8 +1045,7 @@ static void pool_set(phx_gateway_t *g, size_t i, const char *base, bool in)
 /* Ask the server at base to sign a fresh challenge with its worker key: 1 it
  * did, as addr; 0 it answered with anything else; -1 it could not be reached
  * (the last verdict stands; the pool's health checks deal with that). */
-static int prove(phx_gateway_t *g, const char *base, const uint8_t addr[20], char *why,
-                 size_t cap)
+static int prove(phx_gateway_t *g, const char *base, const uint8_t addr[20], char *why, size_t cap)
 {
     uint8_t challenge[32], sig[65], signer[20];
     char url[400], hex[65];
@@ -1144,8 +1143,10 @@ static void admit_discovered(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
     }
     if (proof >= 0) w->proven = proof == 1;
     if (proof == 1) w->last_check_ms = phx_now_ms();
-    if (proof != 1 || !eligible) snprintf(w->proof_error, sizeof w->proof_error, "%s", why);
-    else w->proof_error[0] = '\0';
+    if (proof != 1 || !eligible)
+        snprintf(w->proof_error, sizeof w->proof_error, "%s", why);
+    else
+        w->proof_error[0] = '\0';
     bool now = w->registered && w->proven;
     if (was != now)
         PHX_INFO("gateway: discovered worker %s %s%s%s", w->url, now ? "admitted" : "left out",

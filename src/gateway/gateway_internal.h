@@ -27,14 +27,14 @@ const char *gw_sim_dir(const phx_gateway_t *g);
 typedef struct {
     uint8_t address[20];
     uint8_t operator_[20];
-    uint8_t status; /* PHX_CHAIN_WORKER_* as the last event left it */
+    uint8_t status;                       /* PHX_CHAIN_WORKER_* as the last event left it */
     char url[PHX_CHAIN_ENDPOINT_MAX + 1]; /* "" until the worker announced one */
     uint64_t registered_block, status_block, url_block;
 } gw_chain_worker_t;
 typedef struct gw_discovery gw_discovery_t;
 /* State in DIR/registry.json, the follower's cursor in DIR/registry.cursor. */
-phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep,
-                            const char *dir, gw_discovery_t **out, phx_error_t *e);
+phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep, const char *dir,
+                            gw_discovery_t **out, phx_error_t *e);
 void gw_discovery_close(gw_discovery_t *d);
 /* Follow the Registry's worker events up to the chain head. */
 phx_err_t gw_discovery_poll(gw_discovery_t *d, size_t *delivered, phx_error_t *e);

@@ -251,8 +251,8 @@ static phx_err_t announce_endpoint(phx_worker_t *w, const char *url, phx_error_t
     json_decref(res);
     if (err || same) return err;
     args = json_pack("[o,s]", phx_json_hex(w->address, 20), url);
-    err = args ? phx_chain_transact(w->signer, w->dep.registry,
-                                    "setWorkerEndpoint(address,string)", args, NULL, e)
+    err = args ? phx_chain_transact(w->signer, w->dep.registry, "setWorkerEndpoint(address,string)",
+                                    args, NULL, e)
                : phx_fail(e, PHX_ERR_NOMEM, "args");
     json_decref(args);
     if (err) return phx_error_wrap(e, err, "announcing the endpoint %s", url);
