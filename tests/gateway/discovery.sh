@@ -6,7 +6,9 @@
 # whose announced URL lies (it points at a server holding another key) is
 # never used and cannot evict the worker that is really there; a deregistered
 # and an invalidated worker stop getting calls within a bounded time (a few
-# health rounds of 1 s). `phx workers` shows the discovered set throughout.
+# health rounds of 1 s); the liar back at its own URL is used again; a second
+# gateway on a copy of the state resumes from the cursor without reading the
+# events again. `phx workers` shows the discovered set throughout.
 set -u
 . "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
@@ -16,7 +18,8 @@ skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-discovery-XXXXXX")
 pid=""
 hand=""
-trap '[ -n "$hand" ] && kill $hand 2>/dev/null && wait $hand; [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
+gw2pid=""
+trap '[ -n "$gw2pid" ] && kill $gw2pid 2>/dev/null; [ -n "$hand" ] && kill $hand 2>/dev/null && wait $hand; [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 
 # --no-handover: anvil's first key stays the Registry's governor, which may
@@ -102,6 +105,9 @@ check "the liar is out of the pool" 0 "$(in_pool "$w2" | grep -c True)"
 "$phx" workers --json >"$tmp/ws1.json"
 check "phx workers says why: the server there holds another key" 1 "$(jsonx "$tmp/ws1.json" \
     "sum(1 for w in d['workers'] if w['address'].lower() == '$(lower "$w2")' and 'another key' in w.get('why', ''))")"
+check "phx workers marks it" 1 "$("$phx" workers | grep -c 'KEY NOT PROVEN: the server there holds another key')"
+check "and so does the console's Network page" 1 \
+    "$(curl -s "$(json "$tmp/ep.json" "['gateway']")/" | grep -q 'key not proven: the server there holds another key' && echo 1)"
 check "worker 0, whose URL it named, stays in" True "$(in_pool "$w0")"
 before=$(curl -s "$(json "$tmp/hand.json" "['url']")/metrics" | sed -n 's/^phx_worker_calls_total //p')
 calls 4 >"$tmp/served2.txt"
@@ -131,9 +137,35 @@ echo "     (out after $((t1 - t0)) s)"
 "$phx" call "$id" --input '{"n":1}' >/dev/null 2>"$tmp/none.err"
 check "with no eligible worker left, a call fails" 1 $?
 
-# ---- the cursor persists with the list it was read into
-check "the gateway keeps its place in the Registry's events" 1 \
-    "$([ -s "$PHX_HOME/gateway/registry.cursor" ] && [ -s "$PHX_HOME/gateway/registry.json" ] && echo 1)"
 check "its saved list has the three workers and their fate" "1 2 3" \
     "$(jsonx "$PHX_HOME/gateway/registry.json" "' '.join(sorted(str(w['status']) for w in d['workers']))")"
+
+# ---- the liar tells the truth again: back once proven at its own URL ---------
+"$cast" send -q --rpc-url "$rpc" --private-key "$(cat "$tmp/op.key")" "$reg" \
+    'setWorkerEndpoint(address,string)' "$w2" "$(json "$tmp/hand.json" "['url']")"
+wait_until 300 is_in "$w2"
+check "w2 at its own URL again: proven and back in the pool" True "$(in_pool "$w2")"
+check "a call is served by it" "$(lower "$w2")" "$(calls 1)"
+
+# ---- a restarted gateway resumes from its cursor ------------------------------
+# A second gateway on a copy of the first one's state: it knows every worker at
+# its first round without reading the Registry's events again (its list file is
+# not rewritten) and routes at once.
+mkdir "$tmp/gw2"
+cp "$PHX_HOME/gateway/registry.cursor" "$PHX_HOME/gateway/registry.json" "$tmp/gw2/"
+cp -r "$PHX_HOME/gateway/blobs" "$PHX_HOME/gateway/contracts" "$tmp/gw2/"
+stamp=$(stat -c %y "$tmp/gw2/registry.json")
+"$phx" gateway --dir "$tmp/gw2" --listen 127.0.0.1:0 --rpc "$rpc" \
+    --deployment "$PHX_HOME/deployment.json" --json >"$tmp/gw2.json" 2>"$tmp/gw2.log" &
+gw2pid=$!
+wait_file "$tmp/gw2.json" 600
+check "the second gateway is ready with the one active worker, routable" "1 1" \
+    "$(json "$tmp/gw2.json" "['workers']") $(json "$tmp/gw2.json" "['healthy_workers']")"
+check "it read no event again (its list was not rewritten)" "$stamp" "$(stat -c %y "$tmp/gw2/registry.json")"
+check "a call through it reaches w2" "$(lower "$w2")" \
+    "$(lower "$("$phx" call "$id" --gateway "$(json "$tmp/gw2.json" "['url']")" --input '{"n":9}' --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')")"
+kill $gw2pid
+wait $gw2pid
+gw2pid=""
 finish
