@@ -107,7 +107,8 @@ check "phx workers says why: the server there holds another key" 1 "$(jsonx "$tm
     "sum(1 for w in d['workers'] if w['address'].lower() == '$(lower "$w2")' and 'another key' in w.get('why', ''))")"
 check "phx workers marks it" 1 "$("$phx" workers | grep -c 'KEY NOT PROVEN: the server there holds another key')"
 check "and so does the console's Network page" 1 \
-    "$(curl -s "$(json "$tmp/ep.json" "['gateway']")/" | grep -q 'key not proven: the server there holds another key' && echo 1)"
+    "$(curl -s "$(json "$tmp/ep.json" "['gateway']")/" | sed 's/<[^>]*>//g' |
+        grep -q 'on chain, key not proven: the server there holds another key' && echo 1)"
 check "worker 0, whose URL it named, stays in" True "$(in_pool "$w0")"
 before=$(curl -s "$(json "$tmp/hand.json" "['url']")/metrics" | sed -n 's/^phx_worker_calls_total //p')
 calls 4 >"$tmp/served2.txt"
