@@ -6,7 +6,8 @@
 # whose announced URL lies (it points at a server holding another key) is
 # never used and cannot evict the worker that is really there; a deregistered
 # and an invalidated worker stop getting calls within a bounded time (a few
-# health rounds of 1 s); the liar back at its own URL is used again; a second
+# health rounds of 1 s), and so does one whose operator's stake falls short;
+# the liar back at its own URL is used again; a second
 # gateway on a copy of the state resumes from the cursor without reading the
 # events again. `phx workers` shows the discovered set throughout.
 set -u
@@ -169,4 +170,14 @@ check "a call through it reaches w2" "$(lower "$w2")" \
 kill $gw2pid
 wait $gw2pid
 gw2pid=""
+
+# ---- a stake change with no Registry event of its own: activeOperatorOf -----
+"$phx" stake pool info "$op" --json >"$tmp/pool.json"
+"$phx" stake undelegate "$(json "$tmp/pool.json" "['pid']")" --all --key-file "$tmp/op.key" \
+    --json >/dev/null
+check "w2's operator undelegated: the Registry says it is not eligible" \
+    0x0000000000000000000000000000000000000000 \
+    "$("$cast" call --rpc-url "$rpc" "$reg" 'activeOperatorOf(address)(address)' "$w2")"
+wait_until 150 is_out "$w2"
+check "and the gateway takes it out" 0 "$(in_pool "$w2" | grep -c True)"
 finish
