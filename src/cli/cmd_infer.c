@@ -253,6 +253,14 @@ static int cmd_infer_verify(int argc, char **argv)
     phx_tee_t *sim = NULL;
     phx_rpc_t *rpc = NULL;
     phx_chain_deployment_t dep;
+    if (opts[ENDP].value && (opts[RPC].value || opts[DEPL].value)) {
+        cli_error(rc, prefix, "--endpoints replaces --rpc and --deployment");
+        goto out;
+    }
+    if (!opts[ENDP].value && (!opts[RPC].value) != (!opts[DEPL].value)) {
+        cli_error(rc, prefix, "--rpc and --deployment go together");
+        goto out;
+    }
     if (opts[RECEIPT].value) {
         if (args.npos || opts[REQ].value || opts[RESP].value || opts[SIG].value ||
             opts[REP].value) {
@@ -330,14 +338,6 @@ static int cmd_infer_verify(int argc, char **argv)
         ev.nonce = nonce;
     }
     /* The chain link: --rpc with --deployment, or a devnet's endpoints file. */
-    if (opts[ENDP].value && (opts[RPC].value || opts[DEPL].value)) {
-        cli_error(rc, prefix, "--endpoints replaces --rpc and --deployment");
-        goto out;
-    }
-    if (!opts[ENDP].value && (!opts[RPC].value) != (!opts[DEPL].value)) {
-        cli_error(rc, prefix, "--rpc and --deployment go together");
-        goto out;
-    }
     if (opts[ENDP].value || opts[RPC].value) {
         const char *url = opts[RPC].value;
         phx_err_t derr;

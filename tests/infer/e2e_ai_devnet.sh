@@ -25,6 +25,14 @@ mkdir -p "$PHX_HOME"
 node "$src/tests/infer/make_model.js" "$vocab" "$PHX_HOME/tiny.gguf"
 check "the tiny noise model is made" 0 $?
 
+# The on-chain verbs refuse bad usage before touching a chain (exit 2).
+PHX=$phx
+expect_error 2 "needs --url URL" -- infer register
+expect_error 2 "wants http" -- infer register --url ftp://x
+expect_error 2 "needs one endpoint ADDRESS" -- infer deregister
+expect_error 2 "go with --register" -- infer --model "$PHX_HOME/tiny.gguf" --rpc http://127.0.0.1:1
+expect_error 2 "go together" -- infer verify --receipt "$PHX_HOME/tiny.gguf" --rpc http://127.0.0.1:1
+
 if ! devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1 \
     --infer-model "$PHX_HOME/tiny.gguf"; then
     # Every later step needs the network: stop here, with the reason.
