@@ -224,7 +224,7 @@ tokenizer, made in a second because nothing can be downloaded: its words are
 noise. The attestation, the signatures and the checks below are real. For real
 answers, serve a real GGUF, e.g. a 0.5B Qwen2.5 instruct Q4_K_M:
     PHX_DEMO_MODEL=/path/to/qwen2.5-0.5b-instruct-q4_k_m.gguf make run
-(or `phx infer --model FILE.gguf` and `phx worker --ai-endpoint NAME=URL`).
+(or `phx infer --model FILE.gguf --register`: workers route to it from the chain).
 TXT
     fi
     echo "endpoint $(json "$ep" "['infer']['url']")  model $(json "$ep" "['infer']['model']")  sha256 $(json "$ep" "['infer']['model_sha256']")"
