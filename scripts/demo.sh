@@ -236,9 +236,11 @@ TXT
     say "Verifying it: the contract's result (worker chain of trust), then the inference receipt inside it"
     "$PHX" verify "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
     "$PHX" infer verify --receipt "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" \
-        --model-sha256 "$(json "$ep" "['infer']['model_sha256']")" || exit 1
+        --model-sha256 "$(json "$ep" "['infer']['model_sha256']")" --endpoints "$ep" || exit 1
     echo "(the receipt: sha256(request):sha256(response) signed by the endpoint's key, which its"
-    echo " quote binds with the model's SHA-256 and our nonce; the quote verifies to the sim root)"
+    echo " quote binds with the model's SHA-256 and our nonce; the quote verifies to the sim root;"
+    echo " the key is registered in the InferenceRegistry with that model hash, and the worker"
+    echo " found the endpoint there)"
     cp "$tmp/ai.json" "$PHX_HOME/demo-ai-result.json"
 fi
 
