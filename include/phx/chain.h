@@ -59,7 +59,7 @@ void phx_chain_params_default(phx_chain_params_t *p);
 
 typedef struct {
     uint64_t chain_id;
-    uint64_t block;       /* block of the last deployment transaction */
+    uint64_t block;       /* block of the last deployment transaction (InferenceRegistry aside) */
     uint8_t deployer[20]; /* the governor of all three until the Governor exists */
     uint8_t token[20];
     uint8_t registry[20];
@@ -88,6 +88,12 @@ bool phx_chain_has_inference_registry(const phx_chain_deployment_t *d);
  * defaults. */
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e);
+
+/* Add an InferenceRegistry(d->registry) to a deployment from before it
+ * (phx_chain_deploy includes it); the signer is its governor until
+ * phx_chain_handover. */
+phx_err_t phx_chain_deploy_inference_registry(phx_signer_t *signer, phx_chain_deployment_t *d,
+                                              phx_error_t *e);
 
 /* The governed contracts, in hand-over order: PhxToken (minting), Registry,
  * Jobs, StakePool, Payments and InferenceRegistry (when deployed), and any further contract with

@@ -125,6 +125,17 @@ static json_t *role(const char *name)
     return phx_json_hex(h, 32);
 }
 
+phx_err_t phx_chain_deploy_inference_registry(phx_signer_t *signer, phx_chain_deployment_t *d,
+                                              phx_error_t *e)
+{
+    /* InferenceRegistry(registry): the endpoints share the Registry's allow-list.
+     * d->block stays: followers read the other contracts' events from it. */
+    uint8_t arg[32];
+    uint64_t block;
+    word_addr(arg, d->registry);
+    return deploy_one(signer, "InferenceRegistry", arg, 32, d->inference_registry, &block, e);
+}
+
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e)
 {
@@ -196,11 +207,7 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
                          &a, e)) ||
         (err = deploy_one(signer, "StakePool", a.ptr, a.len, out->stake_pool, &out->block, e)))
         goto out;
-    /* InferenceRegistry(registry): the endpoints share the Registry's allow-list. */
-    word_addr(args[0], out->registry);
-    if ((err = deploy_one(signer, "InferenceRegistry", &args[0][0], 32, out->inference_registry,
-                          &out->block, e)))
-        goto out;
+    if ((err = phx_chain_deploy_inference_registry(signer, out, e))) goto out;
     /* Wiring: stake from the pool, fees to the pool, the Governor proposes. */
     if ((err = send(signer, out->registry, "setStaking(address)",
                     json_pack("[o]", phx_json_hex(out->stake_pool, 20)), e)) ||

@@ -258,6 +258,11 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
         phx_buf_t code = PHX_BUF_INIT;
         bool has_code = !phx_rpc_get_code(rpc, dep->registry, NULL, &code, NULL) && code.len > 0;
         phx_buf_free(&code);
+        /* A chain from before InferenceRegistry gets one (handed over with the rest). */
+        if (has_code && !phx_chain_has_inference_registry(dep)) {
+            phx_err_t err = phx_chain_deploy_inference_registry(gov, dep, e);
+            return err ? err : phx_chain_deployment_save(dep, path, e);
+        }
         if (has_code) return PHX_OK;
         PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
     }
