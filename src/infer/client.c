@@ -265,7 +265,7 @@ phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeo
     phx_infer_client_t *c = ctx;
     *out = NULL;
     const char *model = json_string_value(json_object_get(request, "model"));
-    if (!model) return phx_fail(e, PHX_ERR_NOT_FOUND, "ai.chat: no model");
+    if (!model) return phx_fail(e, PHX_ERR_NOT_FOUND, "no AI endpoint serves model ''");
     uint64_t deadline = phx_monotonic_ms() + timeout_ms;
     phx_http_client_opts_t ho = {.timeout_ms = (long)timeout_ms, .conns = c->conns};
     json_t *report = NULL;
