@@ -205,6 +205,10 @@ static phx_err_t chain_route_of(phx_infer_client_t *c, const uint8_t signer[20],
     phx_err_t err = PHX_OK;
     phx_chain_endpoint_t rec;
     if (!*out) err = phx_chain_endpoint_get(c->rpc, &c->dep, signer, &rec, e);
+    /* The chain's URL is anyone's text: only plain http(s) is fetched. */
+    if (!*out && !err && strncmp(rec.url, "http://", 7) && strncmp(rec.url, "https://", 8))
+        err = phx_fail(e, PHX_ERR_VERIFY,
+                       "registered on chain: endpoint URL '%.64s' is not http(s)", rec.url);
     if (!*out && !err) {
         route_t *r = calloc(1, sizeof *r);
         route_t **grown = realloc(c->chain_routes, (c->nchain + 1) * sizeof *grown);
@@ -248,7 +252,8 @@ static phx_err_t chain_route(phx_infer_client_t *c, const char *model,
     if (err) return phx_error_wrap(e, err, "AI endpoints for '%.64s' on chain", model);
     for (size_t i = n; i-- > 0;) {
         route_t *cand = NULL;
-        if ((err = chain_route_of(c, list[i], &cand, e))) break;
+        /* A record that cannot be routed to is skipped like one that fails its check. */
+        if ((err = chain_route_of(c, list[i], &cand, e))) continue;
         if (strcmp(cand->model, model) != 0) continue;
         if (!(err = attested(c, cand, ho, report, e))) {
             *r = cand;
