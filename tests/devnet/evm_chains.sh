@@ -1,0 +1,57 @@
+#!/bin/sh
+# phx devnet --chains 2: two anvils, every worker configured with both
+# ("main", the devnet's own chain, and "b"); a deployed contract reads both and
+# sends on b from its own address (its key from the KMS, the same on every
+# worker), and is refused any value until its owner sets a spending limit.
+set -u
+phx=${PHX_BIN:?PHX_BIN not set}
+. "$(dirname "$0")/../lib.sh"
+skip_without_worker
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-evmchains-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid; rm -rf "$tmp"' EXIT
+export PHX_HOME="$tmp/net"
+unset PHX_GATEWAY
+cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
+FUNDER=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil's account 0
+
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$tmp/net" --workers 2 --chains 2
+check "devnet with two chains starts" 0 $?
+[ -s "$tmp/ep.json" ] || { cat "$tmp/devnet.log"; exit 1; }
+MAIN=$(json "$tmp/ep.json" "['chains']['main']['rpc']")
+B=$(json "$tmp/ep.json" "['chains']['b']['rpc']")
+check "chain main is the devnet's own" "$(json "$tmp/ep.json" "['rpc']")" "$MAIN"
+check "chain b has the next chain id" "$(($(json "$tmp/ep.json" "['chain_id']") + 1))" \
+    "$(json "$tmp/ep.json" "['chains']['b']['chain_id']")"
+check "chain b is another node" "$(json "$tmp/ep.json" "['chains']['b']['chain_id']")" \
+    "$("$cast" chain-id --rpc-url "$B" 2>/dev/null)"
+
+cat >"$tmp/agent.js" <<'JS'
+export default async function (i) {
+  const me = await phx.crypto.address();
+  const out = { me, main: String(await phx.evm.getBalance('main', me)), b: String(await phx.evm.getBalance('b', me)) };
+  if (i.send) {
+    out.sent = await phx.evm.send('b', { to: '0x00000000000000000000000000000000000000aa', value: BigInt(i.value || 0) });
+  }
+  return out;
+}
+JS
+"$phx" deploy "$tmp/agent.js" --json >"$tmp/d.json" 2>"$tmp/d.err" || cat "$tmp/d.err"
+id=$(json "$tmp/d.json" "['id']")
+"$phx" call "$id" --input '{}' --json >"$tmp/c1.json" 2>"$tmp/c1.err"
+check "the contract reads both chains" 0 $?
+ME=$(json "$tmp/c1.json" "['output']['me']")
+check "unfunded on main" 0 "$(json "$tmp/c1.json" "['output']['main']")"
+"$cast" send -q --rpc-url "$B" --private-key $FUNDER "$ME" --value 1ether >/dev/null 2>&1
+# Two calls: the gateway spreads them over both workers, which sign as one address.
+"$phx" call "$id" --input '{"send":true}' --json >"$tmp/c2.json" 2>"$tmp/c2.err"
+check "a send on chain b succeeds" success "$(json "$tmp/c2.json" "['output']['sent']['status']")"
+check "... from the contract's own address" "$ME" "$(json "$tmp/c2.json" "['output']['sent']['from']")"
+"$phx" call "$id" --input '{"send":true}' --json >"$tmp/c3.json" 2>"$tmp/c3.err"
+check "a second send, same address" "$ME" "$(json "$tmp/c3.json" "['output']['sent']['from']")"
+check "two transactions, nonces 0 and 1" 2 "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+"$phx" call "$id" --input '{"send":true,"value":"5"}' --json >"$tmp/c4.json" 2>"$tmp/c4.err"
+check "value without the owner's spending limit: spend_limit" spend_limit \
+    "$(json "$tmp/c4.json" "['output']['error']['code']")"
+check "... and nothing was signed" 2 "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+finish
