@@ -89,10 +89,12 @@ uint64_t phx_sandbox_chains_id(const phx_sandbox_chains_t *c, int i);
  * limits"): at most cap_wei (decimal or 0x text) of value sent by phx.evm.send
  * in any window of period_s seconds. Kept in <kv_dir>/evm-journal.sqlite, the
  * file the send journal lives in; a contract with no limit on a chain may
- * send no value there (calls with value 0 only). */
+ * send no value there (calls with value 0 only). nonce: the owner's op's;
+ * PHX_ERR_VERIFY when the limit held has a nonce as high or higher (an old
+ * signed limit cannot come back). */
 phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_id,
                                       const char *chain, const char *cap_wei, uint64_t period_s,
-                                      phx_error_t *e);
+                                      uint64_t nonce, phx_error_t *e);
 
 /* What phx.evm answers a contract from a node's JSON-RPC result (exposed for
  * fuzzing): op is "evm.call", "evm.getBalance", "evm.getLogs" or

@@ -271,7 +271,7 @@ static int cmd_run(int argc, char **argv)
                            sl->values[i]);
             goto out;
         }
-        if (phx_sandbox_spend_limit_set(cfg.kv_dir, cid, chain, cap, period, &e)) {
+        if (phx_sandbox_spend_limit_set(cfg.kv_dir, cid, chain, cap, period, phx_now_ms(), &e)) {
             rc = cli_error(PHX_EXIT_USAGE, P, "--spend-limit: %s", e.message);
             goto out;
         }

@@ -496,7 +496,7 @@ static const char journal_schema[] =
     "CREATE INDEX IF NOT EXISTS tx_sender ON tx(chain_id, sender, nonce);"
     "CREATE TABLE IF NOT EXISTS spend_limit("
     " contract TEXT NOT NULL, chain TEXT NOT NULL, cap TEXT NOT NULL, period_s INTEGER NOT NULL,"
-    " PRIMARY KEY(contract, chain));";
+    " nonce INTEGER NOT NULL, PRIMARY KEY(contract, chain));";
 
 static phx_err_t journal_open(const char *kv_dir, sqlite3 **db, phx_error_t *e)
 {
@@ -533,11 +533,12 @@ static phx_err_t exec(sqlite3 *db, const char *sql, phx_error_t *e)
 
 phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_id,
                                       const char *chain, const char *cap_wei, uint64_t period_s,
-                                      phx_error_t *e)
+                                      uint64_t nonce, phx_error_t *e)
 {
     phx_u256_t cap;
     phx_err_t err = phx_u256_from_str(cap_wei, &cap, e);
     if (err) return phx_error_wrap(e, err, "spending limit");
+    if (nonce > INT64_MAX) return phx_fail(e, PHX_ERR_INVALID, "spending limit: nonce");
     if (!name_ok(chain, strlen(chain)) || period_s == 0 || period_s > 366ull * 86400)
         return phx_fail(e, PHX_ERR_INVALID,
                         "spending limit: a chain name and a period of 1 s .. 366 days");
@@ -547,9 +548,10 @@ phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_i
     char dec[80];
     phx_u256_to_dec(&cap, dec);
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO spend_limit(contract, chain, cap, period_s) VALUES(?,?,?,?)"
-                           " ON CONFLICT(contract, chain) DO UPDATE SET cap=excluded.cap,"
-                           " period_s=excluded.period_s",
+                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce)"
+                           " VALUES(?,?,?,?,?) ON CONFLICT(contract, chain) DO UPDATE SET"
+                           " cap=excluded.cap, period_s=excluded.period_s, nonce=excluded.nonce"
+                           " WHERE excluded.nonce > spend_limit.nonce",
                            -1, &st, NULL) != SQLITE_OK) {
         err = phx_fail(e, PHX_ERR_IO, "spending limit: %s", sqlite3_errmsg(db));
     } else {
@@ -557,8 +559,13 @@ phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_i
         sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, dec, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)period_s);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)nonce);
         if (sqlite3_step(st) != SQLITE_DONE)
             err = phx_fail(e, PHX_ERR_IO, "spending limit: %s", sqlite3_errmsg(db));
+        else if (sqlite3_changes(db) == 0)
+            err = phx_fail(e, PHX_ERR_VERIFY,
+                           "spending limit: a limit with this nonce or a newer one is held for %s",
+                           chain);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);

@@ -54,4 +54,22 @@ check "two transactions, nonces 0 and 1" 2 "$("$cast" nonce "$ME" --rpc-url "$B"
 check "value without the owner's spending limit: spend_limit" spend_limit \
     "$(json "$tmp/c4.json" "['output']['error']['code']")"
 check "... and nothing was signed" 2 "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+
+# The owner's signed limit: value up to the cap, per window; a bigger send is
+# refused with spend_limit; a limit signed by anyone else is refused.
+"$phx" limit "$id" b=100/3600 >"$tmp/l.out" 2>"$tmp/l.err"
+check "phx limit sets 100 wei per hour on b" "limit on b: 100 wei per 3600 s" "$(cat "$tmp/l.out")"
+"$phx" call "$id" --input '{"send":true,"value":"60"}' --json >"$tmp/c5.json" 2>"$tmp/c5.err"
+check "a send of 60 wei under the cap" success "$(json "$tmp/c5.json" "['output']['sent']['status']")"
+check "... moved the value" 60 "$("$cast" balance 0x00000000000000000000000000000000000000aa --rpc-url "$B" 2>/dev/null)"
+"$phx" call "$id" --input '{"send":true,"value":"150"}' --json >"$tmp/c6.json" 2>"$tmp/c6.err"
+check "a send over the cap: spend_limit" spend_limit "$(json "$tmp/c6.json" "['output']['error']['code']")"
+check "... and nothing was signed" 3 "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+echo 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d >"$tmp/other.key" # anvil's account 1
+"$phx" limit "$id" b=1000000/3600 --key-file "$tmp/other.key" >/dev/null 2>"$tmp/l2.err"
+check "a limit not signed by the owner is refused" 1 $?
+grep -q "not signed by the contract's owner" "$tmp/l2.err" || { echo "FAIL l2 message: $(cat "$tmp/l2.err")"; fail=1; }
+"$phx" limit "$id" b=0/1 >/dev/null 2>&1
+"$phx" call "$id" --input '{"send":true,"value":"1"}' --json >"$tmp/c7.json" 2>/dev/null
+check "a newer limit replaces it (0 wei)" spend_limit "$(json "$tmp/c7.json" "['output']['error']['code']")"
 finish
