@@ -101,6 +101,18 @@ phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_i
  * "evm.receipt"; result is the JSON-RPC result member. *out is a new reference. */
 phx_err_t phx_sandbox_evm_shape(const char *op, const json_t *result, json_t **out, phx_error_t *e);
 
+/* One writer per contract wallet across workers (docs/ARCHITECTURE.md
+ * "Contract wallets"): before phx.evm.send broadcasts a journaled transaction
+ * it is posted here under its action ("<request id>/<send index>/<chain>"),
+ * and what is broadcast is what this answers: {"raw","hash","nonce","first"}
+ * (the action's transaction, perhaps another worker's), or {"taken":true,
+ * "next_nonce":N} (another action holds that nonce: sign again), or for
+ * release (the node refused it) {"released":bool}. The worker hands the KMS
+ * outbox (phx_kms_outbox_request); NULL (phx run): the local journal alone. */
+typedef phx_err_t (*phx_sandbox_outbox_fn)(void *ctx, const char *contract_id, const char *action,
+                                           const uint8_t *raw, size_t len, bool release,
+                                           json_t **answer, phx_error_t *e);
+
 /* ---- pool ------------------------------------------------------------------- */
 
 /* How invocations of a contract are isolated from each other (docs/sandbox.md
@@ -154,6 +166,8 @@ typedef struct {
     /* phx.evm's chains (borrowed, must outlive the pool); NULL: phx.evm calls
      * fail with "no chains configured". */
     const phx_sandbox_chains_t *chains;
+    phx_sandbox_outbox_fn outbox; /* see above; NULL: none */
+    void *outbox_ctx;
 } phx_sandbox_config_t;
 
 typedef struct phx_sandbox_pool phx_sandbox_pool_t;

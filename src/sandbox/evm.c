@@ -28,7 +28,7 @@
 #define LOGS_MAX 1000         /* logs one getLogs may return to a contract */
 #define LOG_RANGE_MAX 100000  /* blocks one getLogs may span */
 #define CONFIRMATIONS_MAX 64  /* what phx.evm.send may wait for */
-#define SEND_RETRIES 3        /* new nonces tried when another writer took ours */
+#define SEND_RETRIES 5        /* new nonces tried when another writer took ours */
 #define BUSY_TIMEOUT_MS 10000 /* waiting for the journal's write lock */
 
 struct phx_sandbox_chains {
@@ -711,34 +711,99 @@ static phx_err_t broadcast(phx_rpc_t *rpc, const phx_buf_t *raw, const uint8_t h
     return err;
 }
 
+static void action_name(char *out, size_t cap, const char *request, uint32_t seq, const char *chain)
+{
+    snprintf(out, cap, "%s/%u/%s", request, seq, chain);
+}
+
+/* With an outbox (the KMS, across workers): the action's transaction is the
+ * one it holds. Ours is replaced by it in the journal when another worker's
+ * came first; PHX_ERR_STATE with *next when another action holds our nonce
+ * (the row is then marked replaced). Without one: ours, as journaled. */
+static phx_err_t agree(sbx_host_t *h, sqlite3 *db, const char *contract, const char *action,
+                       phx_buf_t *raw, uint8_t hash[32], uint64_t *next, phx_error_t *e)
+{
+    if (!h->cfg->outbox) return PHX_OK;
+    json_t *a = NULL;
+    phx_err_t err =
+        h->cfg->outbox(h->cfg->outbox_ctx, contract, action, raw->ptr, raw->len, false, &a, e);
+    if (err) return phx_error_wrap(e, err, "phx.evm.send: the outbox");
+    if (json_is_true(json_object_get(a, "taken"))) {
+        json_int_t n = json_integer_value(json_object_get(a, "next_nonce"));
+        *next = n > 0 ? (uint64_t)n : 0;
+        json_decref(a);
+        set_state(db, hash, "replaced", NULL);
+        return phx_fail(e, PHX_ERR_STATE, "phx.evm.send: the nonce was taken by another action");
+    }
+    phx_buf_t canon = PHX_BUF_INIT;
+    phx_evm_tx_t tx = {0};
+    uint8_t ch[32];
+    if ((err = phx_json_get_hex(a, "raw", &canon, e)) ||
+        (err = phx_evm_tx_decode(canon.ptr, canon.len, &tx, e)) ||
+        (err = phx_evm_tx_hash(&tx, ch, e))) {
+        phx_error_wrap(e, err, "phx.evm.send: the outbox's answer");
+    } else if (memcmp(ch, hash, 32)) {
+        /* Another worker journaled this action first: broadcast its bytes. */
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "UPDATE tx SET raw=?, hash=?, nonce=? WHERE hash=?", -1, &st,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_blob(st, 1, canon.ptr, (int)canon.len, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 2, ch, 32, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)tx.nonce);
+            sqlite3_bind_blob(st, 4, hash, 32, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                err = phx_fail(e, PHX_ERR_IO, "evm journal: %s", sqlite3_errmsg(db));
+        }
+        sqlite3_finalize(st);
+        if (!err) {
+            phx_buf_reset(raw);
+            phx_buf_append(raw, canon.ptr, canon.len);
+            memcpy(hash, ch, 32);
+        }
+    }
+    phx_evm_tx_clear(&tx);
+    phx_buf_free(&canon);
+    json_decref(a);
+    return err;
+}
+
 /* Rebroadcast the sender's journaled transactions that were signed but not
- * seen sent (a crash between journal and broadcast), lowest nonce first. */
-static void flush_unsent(sqlite3 *db, phx_rpc_t *rpc, uint64_t chain_id, const uint8_t sender[20])
+ * seen sent (a crash between journal and broadcast), lowest nonce first,
+ * each agreed with the outbox first when there is one. */
+static void flush_unsent(sbx_host_t *h, sqlite3 *db, phx_rpc_t *rpc, uint64_t chain_id,
+                         const uint8_t sender[20])
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT raw, hash FROM tx WHERE chain_id=? AND sender=? AND state='signed'"
-            " ORDER BY nonce",
-            -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT raw, hash, contract, request, seq, chain FROM tx WHERE"
+                           " chain_id=? AND sender=? AND state='signed' ORDER BY nonce",
+                           -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)chain_id);
     sqlite3_bind_blob(st, 2, sender, 20, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         phx_buf_t raw = PHX_BUF_INIT;
         uint8_t hash[32];
+        uint64_t next = 0;
         if (sqlite3_column_bytes(st, 1) != 32) continue;
         memcpy(hash, sqlite3_column_blob(st, 1), 32);
         phx_buf_append(&raw, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        char action[400];
+        action_name(action, sizeof action, (const char *)sqlite3_column_text(st, 3),
+                    (uint32_t)sqlite3_column_int64(st, 4),
+                    (const char *)sqlite3_column_text(st, 5));
         phx_error_t e = {0};
-        if (!broadcast(rpc, &raw, hash, &e)) set_state(db, hash, "sent", &e);
+        if (!agree(h, db, (const char *)sqlite3_column_text(st, 2), action, &raw, hash, &next,
+                   &e) &&
+            !broadcast(rpc, &raw, hash, &e))
+            set_state(db, hash, "sent", &e);
         phx_buf_free(&raw);
     }
     sqlite3_finalize(st);
 }
 
 static phx_err_t next_nonce(sqlite3 *db, phx_rpc_t *rpc, uint64_t chain_id,
-                            const uint8_t sender[20], uint64_t *out, phx_error_t *e)
+                            const uint8_t sender[20], uint64_t floor, uint64_t *out, phx_error_t *e)
 {
     uint64_t pending;
     phx_err_t err = phx_rpc_get_transaction_count(rpc, sender, "pending", &pending, e);
@@ -751,7 +816,7 @@ static phx_err_t next_nonce(sqlite3 *db, phx_rpc_t *rpc, uint64_t chain_id,
         return phx_fail(e, PHX_ERR_IO, "evm journal: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, (sqlite3_int64)chain_id);
     sqlite3_bind_blob(st, 2, sender, 20, SQLITE_STATIC);
-    *out = pending;
+    *out = pending > floor ? pending : floor;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         uint64_t j = (uint64_t)sqlite3_column_int64(st, 0) + 1;
         if (j > *out) *out = j;
@@ -817,6 +882,9 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
         phx_buf_free(&p);
     }
     if ((err = journal_open(h->cfg->kv_dir, &db, e))) goto out;
+    char action[400];
+    action_name(action, sizeof action, h->request_id, seq, chain);
+    uint64_t floor = 0; /* the outbox's next free nonce after ours was taken */
     for (int attempt = 0;; attempt++) {
         /* BEGIN IMMEDIATE: one writer of this journal at a time, across the
          * worker's threads and processes. */
@@ -863,7 +931,7 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
                 err = phx_fail(e, PHX_ERR_LIMIT, "%s", why);
                 goto out;
             }
-            flush_unsent(db, rpc, chain_id, sender);
+            flush_unsent(h, db, rpc, chain_id, sender);
             phx_evm_tx_t tx = {.type = PHX_TX_EIP1559,
                                .chain_id = chain_id,
                                .has_to = true,
@@ -871,7 +939,7 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
                                .data = data.ptr,
                                .data_len = data.len};
             memcpy(tx.to, to, 20);
-            if ((err = next_nonce(db, rpc, chain_id, sender, &tx.nonce, e))) break;
+            if ((err = next_nonce(db, rpc, chain_id, sender, floor, &tx.nonce, e))) break;
             if ((err = fees(rpc, &tx.max_priority_fee, &tx.max_fee, e))) break;
             if (!gas) {
                 phx_evm_call_t c = {.has_from = true,
@@ -927,8 +995,25 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
             crash_point("journal");
         }
         if (!strcmp(row.state, "signed")) {
+            uint64_t next = 0;
+            err = agree(h, db, h->contract_id, action, &row.raw, row.hash, &next, e);
+            if (err == PHX_ERR_STATE && attempt + 1 < SEND_RETRIES) {
+                floor = next; /* another action holds our nonce: sign again above it */
+                err = PHX_OK;
+                continue;
+            }
+            if (err) goto out;
             phx_error_t be = {0};
             err = broadcast(rpc, &row.raw, row.hash, &be);
+            if (err == PHX_ERR_REMOTE && h->cfg->outbox) {
+                /* The node refused what the outbox holds: it can never land,
+                 * so the action is forgotten there too and may sign again. */
+                json_t *a = NULL;
+                phx_error_t re = {0};
+                if (!h->cfg->outbox(h->cfg->outbox_ctx, h->contract_id, action, row.raw.ptr,
+                                    row.raw.len, true, &a, &re))
+                    json_decref(a);
+            }
             if (err == PHX_ERR_REMOTE && strstr(be.message, "nonce too low") &&
                 attempt + 1 < SEND_RETRIES) {
                 /* Another writer used the nonce (a worker on another host): this

@@ -41,7 +41,7 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
 }
 
-/* POST /v1/contracts/:id/limits: the owner's signed spending limit (limits.c). */
+/* POST /v1/contracts/:id/limits: the owner's signed spending limit (wallet.c). */
 static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {

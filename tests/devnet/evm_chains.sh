@@ -30,6 +30,11 @@ cat >"$tmp/agent.js" <<'JS'
 export default async function (i) {
   const me = await phx.crypto.address();
   const out = { me, main: String(await phx.evm.getBalance('main', me)), b: String(await phx.evm.getBalance('b', me)) };
+  if (i.sign) { // two transactions for one nonce, for the KMS outbox checks below
+    const tx = (to) => ({ chainId: i.chainId, nonce: 1000, to, gas: 21000, maxFeePerGas: 2n * 10n ** 9n, maxPriorityFeePerGas: 1 });
+    out.raws = [await phx.eth.signTransaction(tx('0x00000000000000000000000000000000000000b1')),
+      await phx.eth.signTransaction(tx('0x00000000000000000000000000000000000000b2'))];
+  }
   if (i.send) {
     out.sent = await phx.evm.send('b', { to: '0x00000000000000000000000000000000000000aa', value: BigInt(i.value || 0) });
   }
@@ -72,4 +77,52 @@ grep -q "not signed by the contract's owner" "$tmp/l2.err" || { echo "FAIL l2 me
 "$phx" limit "$id" b=0/1 >/dev/null 2>&1
 "$phx" call "$id" --input '{"send":true,"value":"1"}' --json >"$tmp/c7.json" 2>/dev/null
 check "a newer limit replaces it (0 wei)" spend_limit "$(json "$tmp/c7.json" "['output']['error']['code']")"
+
+# One writer per contract across workers: the same request (a direct call's
+# request id is the input's hash and the second, so one input sent to both
+# workers at once is one request) runs on both workers; each journals and
+# signs its own transaction, the KMS outbox keeps the first, and both
+# broadcast that one: one transaction on chain, both answers name it.
+W1=$(json "$tmp/ep.json" "['workers'][0]['url']")
+W2=$(json "$tmp/ep.json" "['workers'][1]['url']")
+before=$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)
+same=no
+for try in 1 2 3 4 5; do
+    body="{\"input\":{\"send\":true,\"try\":$try}}"
+    curl -s -X POST -H 'content-type: application/json' -d "$body" "$W1/v1/contracts/$id/call" >"$tmp/w1.json" &
+    p1=$!
+    curl -s -X POST -H 'content-type: application/json' -d "$body" "$W2/v1/contracts/$id/call" >"$tmp/w2.json"
+    wait $p1
+    [ "$(json "$tmp/w1.json" "['request_id']")" = "$(json "$tmp/w2.json" "['request_id']")" ] && { same=yes; break; }
+    before=$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)
+done
+check "both workers ran one request" yes "$same"
+check "... and both answer with one transaction" "$(json "$tmp/w1.json" "['output']['sent']['hash']")" \
+    "$(json "$tmp/w2.json" "['output']['sent']['hash']")"
+check "... which is the only one on chain" "$((before + 1))" "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+
+# The KMS outbox itself, with transactions the contract signed (nonce 1000).
+KMS=$(json "$tmp/ep.json" "['kms']['url']")
+"$phx" call "$id" --input "{\"sign\":true,\"chainId\":$(json "$tmp/ep.json" "['chains']['b']['chain_id']")}" --json >"$tmp/s.json" 2>/dev/null
+R1=$(json "$tmp/s.json" "['output']['raws'][0]")
+R2=$(json "$tmp/s.json" "['output']['raws'][1]")
+ob() { # ob OUT CONTRACT ACTION RAW [RELEASE]
+    curl -s -X POST -H 'content-type: application/json' \
+        -d "{\"contract_id\":\"$2\",\"action\":\"$3\",\"raw\":\"$4\",\"release\":${5:-false}}" \
+        "$KMS/v1/outbox" >"$tmp/$1"
+}
+ob o1 "$id" t/0/b "$R1"
+check "outbox: the first transaction of an action is kept" "True 1000" "$(jsonx "$tmp/o1" "'%s %d' % (d['first'], d['nonce'])")"
+ob o2 "$id" t/0/b "$R2"
+check "outbox: a second one for the action gets the first back" "False $R1" "$(jsonx "$tmp/o2" "'%s %s' % (d['first'], d['raw'])")"
+ob o3 "$id" u/0/b "$R2"
+check "outbox: another action on a held nonce is told the next one" "True 1001" "$(jsonx "$tmp/o3" "'%s %d' % (d['taken'], d['next_nonce'])")"
+ob o4 0x$(printf '%064x' 1) v/0/b "$R1"
+check "outbox: a transaction not signed by the contract's key is refused" verify "$(json "$tmp/o4" "['error']['code']")"
+ob o5 "$id" t/0/b "$R2" true
+check "outbox: release names the held transaction or nothing" False "$(json "$tmp/o5" "['released']")"
+ob o6 "$id" t/0/b "$R1" true
+ob o7 "$id" t/0/b "$R2"
+check "outbox: after a release the action takes a new transaction" "True True $R2" \
+    "$(json "$tmp/o6" "['released']") $(jsonx "$tmp/o7" "'%s %s' % (d['first'], d['raw'])")"
 finish

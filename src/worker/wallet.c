@@ -1,5 +1,8 @@
-/* The owner's spending limits for phx.evm.send (docs/js.md "Spending limits",
- * docs/worker.md "Owners"): POST /v1/contracts/:id/limits carries an
+/* Contract wallets on the worker's side (docs/ARCHITECTURE.md "Contract
+ * wallets"): the sandbox's outbox hook, which posts each transaction
+ * phx.evm.send is about to broadcast to the KMS outbox, and the owner's
+ * spending limits (docs/js.md "Spending limits", docs/worker.md "Owners").
+ * POST /v1/contracts/:id/limits carries an
  * EIP-712 SpendLimit the contract's owner signed; the worker checks the
  * signer is the owner its deploy record names and hands the limit to the
  * sandbox's send journal, which refuses a nonce not newer than the one held. */
@@ -8,6 +11,7 @@
 #include "daemon_internal.h"
 #include "phx/chain_owner.h"
 #include "phx/json.h"
+#include "phx/kms.h"
 #include "phx/sandbox.h"
 
 phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,
@@ -46,4 +50,11 @@ phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t 
     phx_hex_encode_to(idhex + 2, id, 32);
     return phx_sandbox_spend_limit_set(kv_dir, idhex, chain, cap, (uint64_t)period, (uint64_t)nonce,
                                        e);
+}
+
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
+                    size_t len, bool release, json_t **answer, phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    return phx_kms_outbox_request(w->kms_url, contract_id, action, raw, len, release, answer, e);
 }
