@@ -802,6 +802,46 @@ static void flush_unsent(sbx_host_t *h, sqlite3 *db, phx_rpc_t *rpc, uint64_t ch
     sqlite3_finalize(st);
 }
 
+/* At pool start (a worker or phx run starting again after a crash): every
+ * sender's journaled transactions that were signed but never seen sent are
+ * broadcast now, so they do not wait for their request to run again. */
+phx_err_t sbx_evm_recover(const phx_sandbox_config_t *cfg, phx_error_t *e)
+{
+    const phx_sandbox_chains_t *c = cfg->chains;
+    if (!c || !c->n) return PHX_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/evm-journal.sqlite", cfg->kv_dir);
+    if (access(path, F_OK) != 0) return PHX_OK;
+    sqlite3 *db = NULL;
+    phx_err_t err = journal_open(cfg->kv_dir, &db, e);
+    if (err) return err;
+    sbx_host_t h = {.cfg = cfg};
+    for (int i = 0; i < c->n; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT DISTINCT sender FROM tx WHERE chain_id=? AND chain=? AND"
+                               " state='signed'",
+                               -1, &st, NULL) != SQLITE_OK)
+            continue;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)c->c[i].id);
+        sqlite3_bind_text(st, 2, c->c[i].name, -1, SQLITE_STATIC);
+        phx_rpc_t *rpc = NULL;
+        phx_rpc_opts_t o = {.timeout_ms = 5000, .retries = 1};
+        while (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 20) {
+            uint8_t sender[20];
+            memcpy(sender, sqlite3_column_blob(st, 0), 20);
+            if (!rpc && phx_rpc_open(c->c[i].url, &o, &rpc, NULL)) break;
+            if (exec(db, "BEGIN IMMEDIATE", NULL)) break;
+            flush_unsent(&h, db, rpc, c->c[i].id, sender);
+            exec(db, "COMMIT", NULL);
+        }
+        sqlite3_finalize(st);
+        phx_rpc_close(rpc);
+    }
+    sqlite3_close(db);
+    return PHX_OK;
+}
+
 static phx_err_t next_nonce(sqlite3 *db, phx_rpc_t *rpc, uint64_t chain_id,
                             const uint8_t sender[20], uint64_t floor, uint64_t *out, phx_error_t *e)
 {

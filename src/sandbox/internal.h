@@ -127,6 +127,8 @@ phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json
  * "abi." ops). */
 phx_err_t sbx_evm_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,
                      phx_error_t *e);
+/* Broadcasts the journal's signed-but-unsent transactions (pool start). */
+phx_err_t sbx_evm_recover(const phx_sandbox_config_t *cfg, phx_error_t *e);
 /* Ends the invocation with failure (host.c's fatal, for evm.c). */
 void sbx_host_fatal(sbx_host_t *h, phx_sandbox_failure_t failure, const char *msg);
 /* Counts one outbound request against the budget; false (and fatal) past it. */

@@ -471,6 +471,9 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         return phx_fail(e, PHX_ERR_INTERNAL, "sandbox reaper thread");
     }
     p->reaper_running = true;
+    /* phx.evm.send's journal: what a crash left signed but unsent goes out now. */
+    phx_error_t re = {0};
+    if (sbx_evm_recover(&p->cfg, &re)) PHX_WARN("sandbox: evm journal recovery: %s", re.message);
     *out = p;
     return PHX_OK;
 }

@@ -132,6 +132,12 @@ check "the re-run returns it, no second transaction" "0 success 4" "$rc $(out o 
 PHX_TEST_EVM_CRASH=journal "$PHX" run "$T/send.js" $R --request-id r3 --input "$(send_in a 0)" >/dev/null 2>&1
 run o "$T/send.js" $R --request-id r4 --input "$(send_in a 0)"
 check "the orphan and the new action both land, nonces 4 and 5" "0 6" "$rc $(nonce "$RPC_A")"
+# Killed after journaling; the next start (any run, here one that only reads)
+# broadcasts what the journal holds unsent, without waiting for the request.
+PHX_TEST_EVM_CRASH=journal "$PHX" run "$T/send.js" $R --request-id r5 --input "$(send_in a 0)" >/dev/null 2>&1
+check "killed after the journal commit again" 6 "$(nonce "$RPC_A")"
+run o "$T/addr.js" $R
+check "a restart broadcasts the journaled transaction" "0 7" "$rc $(nonce "$RPC_A")"
 run o "$T/send.js" $R --request-id r4 --input "$(send_in a 1)"
 check "an action asked again with other parameters is refused" True "$(out o "'other parameters' in d['error']['message']")"
 
