@@ -3,7 +3,7 @@
 # `phx run`, against two real anvil nodes: reads on named chains, a send from
 # the contract's own address, the send journal across a process killed after
 # journaling and after broadcasting (one transaction per action, no nonce gap),
-# the owner's spending limit, and the helpers' output checked with ethers.
+# the owner's spending limit, and the helpers' output checked with ethers and viem.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../support/anvil.sh"
@@ -181,7 +181,18 @@ const t = ethers.Transaction.from(r.eip1559);
 eq("EIP-1559 tx: signer is the contract", t.from, r.address);
 eq("EIP-1559 tx: fields", [t.type, t.chainId, t.nonce, t.value, t.gasLimit, t.maxFeePerGas, t.maxPriorityFeePerGas, t.data].join(), [2, 31337, 0, 1, 50000, 3000000000, 1000000000, "0xdeadbeef"].join());
 eq("EIP-712: the signature recovers to the contract", ethers.verifyTypedData(r.domain, r.types, r.message, r.typed), r.address);
+const viem = require(process.argv[2] + "/viem");
+(async () => {
+  eq("viem: encodeFunctionData", r.call, viem.encodeFunctionData({ abi: viem.parseAbi(["function transfer(address,uint256)"]),
+    functionName: "transfer", args: ["0x00000000000000000000000000000000000000bb", 10n ** 20n] }));
+  const p = viem.parseTransaction(r.eip1559);
+  eq("viem: EIP-1559 fields", [p.type, p.chainId, p.nonce, p.gas, p.data].join(), ["eip1559", 31337, 0, 50000n, "0xdeadbeef"].join());
+  eq("viem: EIP-1559 signer", await viem.recoverTransactionAddress({ serializedTransaction: r.eip1559 }), r.address);
+  eq("viem: legacy signer", await viem.recoverTransactionAddress({ serializedTransaction: r.legacy }), r.address);
+  eq("viem: EIP-712 signer", await viem.recoverTypedDataAddress({ domain: r.domain, types: r.types, primaryType: "Mail",
+    message: r.message, signature: r.typed }), r.address);
+})().catch((e) => { console.log("FAIL viem: " + e.message); process.exitCode = 1; });
 ' "$T/o" "$NM" >"$T/ethers.out" 2>&1
 cat "$T/ethers.out"
-check "ethers agrees with every helper" 8 "$(grep -c '^ok' "$T/ethers.out")"
+check "ethers and viem agree with every helper" 13 "$(grep -c '^ok' "$T/ethers.out")"
 finish
