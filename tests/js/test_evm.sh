@@ -141,6 +141,20 @@ check "a restart broadcasts the journaled transaction" "0 7" "$rc $(nonce "$RPC_
 run o "$T/send.js" $R --request-id r4 --input "$(send_in a 1)"
 check "an action asked again with other parameters is refused" True "$(out o "'other parameters' in d['error']['message']")"
 
+# Confirmations: the send waits until its block has that many on top of it;
+# anvil mines only on demand here, so a block is mined while the run waits.
+cat >"$T/conf.js" <<'JS'
+export default async (i) => phx.evm.send('a', { to: i.to, confirmations: 2 });
+JS
+"$PHX" run "$T/conf.js" $R --input "{\"to\":\"$TO\"}" >"$T/conf" 2>&1 &
+CONF_PID=$!
+sleep 3
+check "a send waiting for 2 confirmations is still waiting" yes "$(kill -0 $CONF_PID 2>/dev/null && echo yes)"
+"$CAST" rpc evm_mine --rpc-url "$RPC_A" >/dev/null 2>&1
+wait $CONF_PID
+check "... and returns once a block is on top of its own" "$(($(out conf "d['output']['block']") + 1))" \
+    "$("$CAST" block-number --rpc-url "$RPC_A" 2>/dev/null)"
+
 # ---- helpers, checked with ethers ------------------------------------------------------------
 cat >"$T/help.js" <<'JS'
 export default async () => {
