@@ -72,8 +72,14 @@ static const char help[] =
     "                            served owner by owner, the owner with the fewest\n"
     "                            running first, then its contracts in turn\n"
     "  --ai-endpoint MODEL=URL   answer contracts' phx.ai.chat for MODEL with the\n"
-    "                            `phx infer` endpoint at URL (repeatable). Its\n"
-    "                            attestation is checked on first use, and every\n"
+    "                            `phx infer` endpoint at URL (repeatable) when no\n"
+    "                            endpoint for MODEL is registered on chain (a test\n"
+    "                            override). Otherwise, with --ai-trust-sim-root or\n"
+    "                            --ai-collateral, the newest active endpoint in the\n"
+    "                            deployment's InferenceRegistry serves MODEL, and\n"
+    "                            one whose live report differs from its on-chain\n"
+    "                            record (keys, model hash, measurement) is refused.\n"
+    "                            Attestation is checked on first use, and every\n"
     "                            answer's signature against it (docs/infer.md)\n"
     "  --ai-trust-sim-root DIR   endpoints' quotes verify to the sim platform in DIR\n"
     "                            (and its collateral); development networks only\n"
@@ -226,7 +232,7 @@ static int cmd_worker(int argc, char **argv)
         o.ai_tokens = (uint32_t)v;
     }
     if ((rc = cli_ai_client(prefix, opts[AIEP].values, opts[AIEP].nvalues, opts[AIROOT].value,
-                            opts[AICOLL].value, &ai)))
+                            opts[AICOLL].value, d.rpc_url, &d.deployment, &ai)))
         goto out;
     if ((rc = cli_chains(prefix, opts[CHAINS].values, opts[CHAINS].nvalues, &chains))) goto out;
     o.chains = chains;
