@@ -38,6 +38,10 @@ typedef struct {
      * infer_name (default "tiny") with it. */
     const char *infer_model;
     const char *infer_name;
+    /* Tests only: "N=MODE" each, worker N started with --test-misbehave MODE
+     * (equivocate or corrupt; the devnet's TEE is the sim). */
+    const char **test_misbehave;
+    int ntest_misbehave;
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;

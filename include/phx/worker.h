@@ -207,6 +207,18 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
 
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 
+/* Test-only misbehaviour of a worker on the sim TEE (`phx worker
+ * --test-misbehave`), so that devnet tests can prove the network catches it:
+ * EQUIVOCATE signs, for each on-chain request it serves, a second and
+ * different output besides the real one and publishes both signed results
+ * (GET /v1/jobs/:id/results); CORRUPT signs and submits a wrong output instead
+ * of the real one. phx_worker_start refuses either with any other TEE. */
+typedef enum {
+    PHX_WORKER_HONEST = 0,
+    PHX_WORKER_EQUIVOCATE = 1,
+    PHX_WORKER_CORRUPT = 2,
+} phx_worker_misbehave_t;
+
 /* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
  * kms_address and operator_sk is optional. */
 typedef struct {
@@ -244,6 +256,7 @@ typedef struct {
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
     uint32_t ai_tokens;
+    phx_worker_misbehave_t misbehave; /* tests only; sim TEE only */
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

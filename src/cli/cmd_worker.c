@@ -73,7 +73,15 @@ static const char help[] =
     "                            (and its collateral); development networks only\n"
     "  --ai-collateral FILE      collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N             completion tokens per invocation (default 1024)\n"
-    "  --json                    print the ready line as JSON\n\n"
+    "  --json                    print the ready line as JSON\n"
+    "  --test-misbehave MODE     FOR TESTS ONLY, and only with the sim TEE (exit 2\n"
+    "                            otherwise): make this worker cheat the way the\n"
+    "                            network must catch. equivocate: for every on-chain\n"
+    "                            request it serves, also sign a second, different\n"
+    "                            output and publish both signed results at\n"
+    "                            GET /v1/jobs/ID/results (the proof `phx stake\n"
+    "                            report-equivocation` takes). corrupt: sign and\n"
+    "                            submit a wrong output instead of the real one\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
     "after kill -9).\n\n"
@@ -107,6 +115,7 @@ static int cmd_worker(int argc, char **argv)
         AIROOT,
         AICOLL,
         AITOK,
+        MISBEHAVE,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -124,6 +133,7 @@ static int cmd_worker(int argc, char **argv)
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
+    opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -194,6 +204,22 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[MISBEHAVE].value) {
+        const char *m = opts[MISBEHAVE].value;
+        if (!strcmp(m, "equivocate")) {
+            o.misbehave = PHX_WORKER_EQUIVOCATE;
+        } else if (!strcmp(m, "corrupt")) {
+            o.misbehave = PHX_WORKER_CORRUPT;
+        } else {
+            cli_error(rc, prefix, "--test-misbehave: 'equivocate' or 'corrupt', not '%s'", m);
+            goto out;
+        }
+        if (d.tee != PHX_TEE_SIM) {
+            cli_error(rc, prefix, "--test-misbehave is for tests on the sim TEE only, not --tee %s",
+                      phx_tee_kind_name(d.tee));
+            goto out;
+        }
+    }
     if (opts[AITOK].value) {
         char *end;
         unsigned long v = strtoul(opts[AITOK].value, &end, 10);

@@ -159,6 +159,24 @@ out:
     return err;
 }
 
+/* The signed results of an on-chain request this worker served: anyone can
+ * hold the worker to what it signed (misbehave.c). */
+static phx_err_t h_job_results(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *id_s = phx_http_param(req, "id");
+    char *end = NULL;
+    unsigned long long id = id_s ? strtoull(id_s, &end, 10) : 0;
+    if (!id_s || !*id_s || *end || id == 0)
+        return phx_fail(e, PHX_ERR_INVALID, "request id must be a decimal number (1, 2, ...)");
+    if (!w->db) return phx_fail(e, PHX_ERR_NOT_FOUND, "this worker follows no Jobs requests");
+    phx_err_t err = wk_job_results(w, id, &resp->json, e);
+    if (err == PHX_ERR_NOT_FOUND)
+        return phx_fail(e, err, "request %llu: this worker has not seen it", id);
+    return err;
+}
+
 /* A quote over DESIGN.md §2's report data for the caller's nonce: anyone can
  * check this worker's keys are bound to its TEE right now. */
 static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
@@ -263,6 +281,8 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
     if ((err = phx_http_router_add(w->router, "POST", "/v1/contracts", h_deploy, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", h_call, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/delete", h_delete, w, 0,
+                                   e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/results", h_job_results, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, e)) ||

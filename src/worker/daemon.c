@@ -680,6 +680,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
         return phx_fail(e, PHX_ERR_INVALID,
                         "a worker needs a directory, a chain, a KMS and an operator key");
     phx_err_t err;
+    if (o->misbehave != PHX_WORKER_HONEST && o->tee != PHX_TEE_SIM && o->tee != 0)
+        return phx_fail(e, PHX_ERR_POLICY, "misbehaviour is for tests on the sim TEE only");
     if ((err = wk_allowances_check(o, "chain RPC", o->rpc_url, e)) ||
         (err = wk_allowances_check(o, "KMS", o->kms_url, e)))
         return err;
@@ -694,6 +696,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
+    w->misbehave = o->misbehave;
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))

@@ -45,6 +45,7 @@ struct phx_worker {
     atomic_bool stopping;
     uint64_t poll_ms;
     uint64_t started_ms;
+    phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
 };
 
@@ -110,6 +111,17 @@ json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);
 /* Redeem the latest unredeemed vouchers on chain in one transaction, from the
  * job thread's signer (or after it stopped). */
 phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e);
+/* misbehave.c. The signed results this worker published for on-chain
+ * request id: {"request_id","state","results":[envelope, ...]}: the one it
+ * journaled (if signed by this identity) and, under --test-misbehave
+ * equivocate, the second one. PHX_ERR_NOT_FOUND for a request never seen. */
+phx_err_t wk_job_results(phx_worker_t *w, uint64_t id, json_t **out, phx_error_t *e);
+/* --test-misbehave corrupt: the run's output is replaced by a wrong one. */
+void wk_misbehave_corrupt(const phx_worker_t *w, bool *ok, phx_buf_t *output);
+/* --test-misbehave equivocate: sign a second, different output for j beside
+ * the real one and keep it for GET /v1/jobs/:id/results. */
+phx_err_t wk_misbehave_equivocate(phx_worker_t *w, const phx_job_t *j, const uint8_t code_hash[32],
+                                  bool ok, const uint8_t *output, size_t len, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
