@@ -256,6 +256,11 @@ typedef struct {
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
     uint32_t ai_tokens;
+    /* How long a direct call's payment check reuses the price and a payer's
+     * deposit read from the chain (never past a new block the job loop has
+     * seen); default 2000 ms, and no_pay_cache reads on every call. */
+    uint64_t pay_cache_ms;
+    bool no_pay_cache;
     phx_worker_misbehave_t misbehave; /* tests only; sim TEE only */
 } phx_worker_opts_t;
 

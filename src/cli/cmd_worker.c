@@ -48,6 +48,12 @@ static const char help[] =
     "                            redeemed on chain, many in one transaction (default\n"
     "                            600; and always at stop). Keep it well inside the\n"
     "                            Payments notice period, or a payer may withdraw first\n"
+    "  --pay-cache-ms N          how long paid direct calls reuse the price and a\n"
+    "                            payer's deposit read from Payments (default 2000;\n"
+    "                            0 reads the chain on every call). Never past a new\n"
+    "                            block the worker has seen, so a price change applies\n"
+    "                            within one block and at most N ms; a voucher the\n"
+    "                            cached deposit would refuse is checked again first\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
     "                            process (1..4096; default twice the online cores, at\n"
@@ -116,6 +122,7 @@ static int cmd_worker(int argc, char **argv)
         AICOLL,
         AITOK,
         MISBEHAVE,
+        PAYCACHE,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -134,6 +141,7 @@ static int cmd_worker(int argc, char **argv)
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
     opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
+    opts[PAYCACHE] = (cli_opt_t){.name = "pay-cache-ms", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -204,6 +212,16 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[PAYCACHE].value) {
+        char *end;
+        unsigned long v = strtoul(opts[PAYCACHE].value, &end, 10);
+        if (end == opts[PAYCACHE].value || *end || v > 60000) {
+            cli_error(rc, prefix, "--pay-cache-ms must be a number from 0 to 60000");
+            goto out;
+        }
+        o.pay_cache_ms = v;
+        o.no_pay_cache = v == 0;
+    }
     if (opts[MISBEHAVE].value) {
         const char *m = opts[MISBEHAVE].value;
         if (!strcmp(m, "equivocate")) {

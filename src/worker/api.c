@@ -248,6 +248,14 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
     for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
         phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
                        phx_job_state_name((phx_job_state_t)s), (unsigned long long)counts[s]);
+    pthread_mutex_lock(&w->pay_cache.lock);
+    uint64_t hits = w->pay_cache.hits, misses = w->pay_cache.misses;
+    pthread_mutex_unlock(&w->pay_cache.lock);
+    phx_buf_printf(&resp->text,
+                   "# TYPE phx_worker_pay_cache_total counter\n"
+                   "phx_worker_pay_cache_total{result=\"hit\"} %llu\n"
+                   "phx_worker_pay_cache_total{result=\"miss\"} %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses);
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(

@@ -688,6 +688,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     phx_worker_t *w = calloc(1, sizeof *w);
     if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
     pthread_mutex_init(&w->db_lock, NULL);
+    pthread_mutex_init(&w->pay_cache.lock, NULL);
+    w->pay_cache.ttl_ms = o->no_pay_cache ? 0 : o->pay_cache_ms ? o->pay_cache_ms : 2000;
     snprintf(w->dir, sizeof w->dir, "%s", o->dir);
     w->dep = *o->deployment;
     snprintf(w->kms_url, sizeof w->kms_url, "%s", o->kms_url);
@@ -793,6 +795,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     phx_sandbox_pool_free(w->sandbox);
     wk_sched_free(w->sched);
     pthread_mutex_destroy(&w->db_lock);
+    pthread_mutex_destroy(&w->pay_cache.lock);
     phx_secure_zero(w, sizeof *w);
     free(w);
 }

@@ -13,6 +13,25 @@
 #include "phx/worker.h"
 #include "sched.h"
 
+/* What direct calls' payment checks read from the chain, reused for a short
+ * while (payment.c): the price, and per payer what the chain redeemed for this
+ * operator and what the deposit covers. An entry counts only while younger
+ * than the TTL and while the job loop has seen no new block since it was read
+ * (chain_head), so it is never staler than one TTL. */
+#define WK_PAY_CACHE_ACCOUNTS 64
+typedef struct {
+    pthread_mutex_t lock;
+    uint64_t ttl_ms; /* 0: read on every call */
+    phx_u256_t per_call, per_cpu_ms;
+    uint64_t price_ms, price_head; /* when read (0: never), the head then */
+    struct {
+        uint8_t payer[20];
+        phx_u256_t redeemed, coverable;
+        uint64_t at_ms, head;
+    } acct[WK_PAY_CACHE_ACCOUNTS];
+    uint64_t hits, misses; /* /metrics */
+} wk_pay_cache_t;
+
 struct phx_worker {
     char dir[1024];
     char url[300];
@@ -34,6 +53,7 @@ struct phx_worker {
     phx_signer_t *operator_;   /* registers the worker, funds its gas */
     uint8_t operator_addr[20]; /* the operator: vouchers pay it */
     uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
+    wk_pay_cache_t pay_cache;
     phx_signer_t *signer;      /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
