@@ -54,7 +54,7 @@ struct phx_worker {
     uint8_t operator_addr[20]; /* the operator: vouchers pay it */
     uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
     wk_pay_cache_t pay_cache;
-    phx_signer_t *signer;      /* the identity key: sends Jobs.fulfill */
+    phx_signer_t *signer; /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
     phx_http_router_t *router;
