@@ -1,12 +1,14 @@
 #!/bin/sh
-# An equivocation proof slashes the pool, on a running devnet (anvil, KMS, two
-# workers, gateway): worker 1 runs with `--test-misbehave equivocate`, serves a
-# request and publishes two different signed results for it; bogus reports
-# (the same result twice, a second result signed by another key) are refused
-# by `phx stake report-equivocation` before any transaction and by StakePool on
-# chain; the real report slashes the operator's pool by the governed share,
-# pays the reporter its part and the treasury the rest, invalidates the
-# worker, and the next request is served by the honest worker.
+# A worker that cheats is caught, on a running devnet (anvil, KMS, three
+# workers, gateway). Worker 1 runs with `--test-misbehave equivocate`: it
+# serves a request and publishes two different signed results for it; bogus
+# reports (the same result twice, a second result signed by another key) are
+# refused by `phx stake report-equivocation` before any transaction and by
+# StakePool on chain; the real report slashes the operator's pool by the
+# governed share, pays the reporter its part and the treasury the rest,
+# invalidates the worker, and the next request is served by an honest worker.
+# Worker 2 runs with `--test-misbehave corrupt`: the request it serves is
+# fulfilled with its wrong output (what k-of-n requests are for).
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
 . "$(dirname "$0")/../lib.sh"
@@ -22,8 +24,9 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code); sys.stdout.write(e.read().decode())" "$1"; }
 
-devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 2 --test-misbehave 1=equivocate
-check "devnet with two workers, worker 1 equivocating" 2 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)" ||
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 \
+    --test-misbehave 1=equivocate --test-misbehave 2=corrupt
+check "devnet with three workers, 1 equivocating, 2 corrupt" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)" ||
     { tail -5 "$tmp/devnet.log"; finish; }
 rpc=$(json "$tmp/ep.json" "['rpc']")
 reg=$(json "$tmp/ep.json" "['deployment']['contracts']['Registry']")
@@ -34,12 +37,13 @@ good=$(lower "$(json "$tmp/ep.json" "['workers'][0]['address']")")
 bad=$(lower "$(json "$tmp/ep.json" "['workers'][1]['address']")")
 good_url=$(json "$tmp/ep.json" "['workers'][0]['url']")
 bad_url=$(json "$tmp/ep.json" "['workers'][1]['url']")
+corrupt=$(lower "$(json "$tmp/ep.json" "['workers'][2]['address']")")
 bad_op=$(json "$tmp/ep.json" "['workers'][1]['operator']")
 user=$(json "$tmp/ep.json" "['user']['address']")
 ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
 call() { "$cast" call --rpc-url "$rpc" "$@" | cut -d' ' -f1; }
 status_of() { "$cast" call --rpc-url "$rpc" "$reg" 'workers(address)(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)' "$1" | sed -n 2p; }
-check "both workers are active" "1 1" "$(status_of "$good") $(status_of "$bad")"
+check "the three workers are active" "1 1 1" "$(status_of "$good") $(status_of "$bad") $(status_of "$corrupt")"
 "$phx" worker --test-misbehave equivocate --tee tdx --dir "$tmp/tdx" --rpc "$rpc" \
     --deployment "$PHX_HOME/deployment.json" --kms "$(json "$tmp/ep.json" "['kms']['url']")" \
     --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
@@ -58,17 +62,25 @@ request() {
     call "$jobs" 'requestCount()(uint256)'
 }
 # The job loop ranks the active workers for a request by keccak256(id || address)
-# (src/worker/jobloop.c); requests go until the next one is the equivocating
-# worker's to serve first (each one is a coin toss between the two).
+# (src/worker/jobloop.c): first_of ID ADDRESS... names the one that serves it.
+# next_for ADDRESS OTHERS... sends throwaway requests until the next one is
+# ADDRESS's to serve first (each is a toss between the workers), then that one.
 rank_key() { "$phx" util keccak "0x$(printf '%064x' "$1")${2#0x}"; }
-for _ in $(seq 1 24); do
-    next=$(($(call "$jobs" 'requestCount()(uint256)') + 1))
-    [ "$(printf '%s\n%s\n' "$(rank_key $next "$bad")" "$(rank_key $next "$good")" | sort | head -1)" = "$(rank_key $next "$bad")" ] && break
-    request 0x7b226e223a307d >/dev/null
-done
-n=$(request 0x7b226e223a317d)
-check "request $n is the equivocating worker's to serve" "$(rank_key "$n" "$bad")" \
-    "$(printf '%s\n%s\n' "$(rank_key "$n" "$bad")" "$(rank_key "$n" "$good")" | sort | head -1)"
+first_of() {
+    _id=$1
+    shift
+    for _a in "$@"; do echo "$(rank_key "$_id" "$_a") $_a"; done | sort | head -1 | cut -d' ' -f2
+}
+next_for() {
+    for _ in $(seq 1 30); do
+        _next=$(($(call "$jobs" 'requestCount()(uint256)') + 1))
+        [ "$(first_of $_next "$@")" = "$1" ] && break
+        request 0x7b226e223a307d >/dev/null
+    done
+    request "$(printf '0x%s' "$(printf '{"n":%d}' "$_next" | od -An -v -tx1 | tr -d ' \n')")"
+}
+n=$(next_for "$bad" "$good" "$corrupt")
+check "request $n is the equivocating worker's to serve" "$bad" "$(first_of "$n" "$bad" "$good" "$corrupt")"
 two() { get "$bad_url/v1/jobs/$n/results" | tail -n +2 >"$tmp/ev.json" && [ "$(jsonx "$tmp/ev.json" "len(d['results'])" 2>/dev/null)" = 2 ]; }
 wait_until 600 two
 check "the equivocating worker publishes two signed results for request $n" 2 "$(jsonx "$tmp/ev.json" "len(d['results'])")"
@@ -145,14 +157,34 @@ check "the honest worker is still active" 1 "$(status_of "$good")"
 check "the same proof again: exit 1" 1 $?
 check "  reverted AlreadySlashed" 1 "$(grep -c 'AlreadySlashed' "$tmp/again.out")"
 
-# ---- the next request goes to the honest worker ------------------------------------
-m=$(request 0x7b226e223a327d)
+# ---- the next request goes to an honest worker -------------------------------------
+fulfilled_by() {
+    "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" --json \
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' "$(printf '0x%064x' "$1")" |
+        python3 -c "import json,sys; l=json.load(sys.stdin); print(l[0]['topics'][2][-40:] if l else '', l[0]['data'][2:66] if l else '')"
+}
+m=$(next_for "$good" "$corrupt")
 wait_until 300 sh -c "[ \"\$('$cast' call --rpc-url '$rpc' '$jobs' 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' $m | sed -n 2p)\" = 2 ]"
 check "request $m after the slash is fulfilled" 2 "$(st_of "$m")"
 get "$good_url/v1/jobs/$m/results" | tail -n +2 >"$tmp/g.json"
 check "  by the honest worker" "$good" "$(jsonx "$tmp/g.json" "' '.join(r['worker'] for r in d['results'])")"
 get "$bad_url/v1/jobs/$m/results" | tail -n +2 >"$tmp/b2.json"
 check "  and the invalidated one signed nothing for it" 0 "$(jsonx "$tmp/b2.json" "len(d['results'])")"
+check "  Jobs names it as the submitter" "${good#0x}" "$(fulfilled_by "$m" | cut -d' ' -f1)"
+
+# ---- a corrupt worker's output is what its request gets ------------------------------
+r=$(next_for "$corrupt" "$good")
+wait_until 300 sh -c "[ \"\$('$cast' call --rpc-url '$rpc' '$jobs' 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' $r | sed -n 2p)\" = 2 ]"
+check "request $r is fulfilled" 2 "$(st_of "$r")"
+set -- $(fulfilled_by "$r")
+check "  by the corrupt worker" "${corrupt#0x}" "$1"
+get "$(json "$tmp/ep.json" "['workers'][2]['url']")/v1/jobs/$r/results" | tail -n +2 >"$tmp/c.json"
+real=$(printf '{"n":%d}' "$r")
+check "  with the wrong output it signed: {\"corrupt\": keccak of the real one}" \
+    "$("$cast" keccak "$real" | sed 's/^0x//')" \
+    "$(jsonx "$tmp/c.json" "json.loads(bytes.fromhex(d['results'][0]['output_bytes'][2:]))['corrupt']")"
+check "  and that is the output hash on chain" "$2" \
+    "$("$cast" keccak "$(jsonx "$tmp/c.json" "d['results'][0]['output_bytes']")" | sed 's/^0x//')"
 kill -TERM $pid && wait $pid
 pid=""
 finish
