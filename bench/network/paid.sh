@@ -6,7 +6,7 @@
 # (a 1-worker devnet whose worker caches, plus a second worker of the same
 # operator started with --pay-cache-ms 0), a price set on Payments, a trivial
 # contract on both, and one keep-alive client (paid_client.mjs, ethers
-# vouchers) alternating rounds between the two: p50/p90/mean latency of a
+# vouchers) alternating call by call between the two: p50/p90/mean latency of a
 # paid call and the no-cache/cache ratio. A benchmark: prints, never fails.
 # usage: bench/network/paid.sh BUILD_DIR [ROUNDS] [CALLS_PER_ROUND]
 build=${1:-build}
@@ -63,8 +63,8 @@ python3 - "$tmp/out.jsonl" "$w0" "$w1" "$rounds" "$per" "$hits" <<'EOF'
 import json, os, sys
 rows = {r["url"]: r for r in map(json.loads, open(sys.argv[1]))}
 c, n = rows[sys.argv[2]], rows[sys.argv[3]]
-print(f"bench/network paid: one keep-alive client, {sys.argv[4]} rounds x {sys.argv[5]} paid calls per "
-      f"worker, alternating; cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+print(f"bench/network paid: one keep-alive client, {int(sys.argv[4]) * int(sys.argv[5])} paid calls per "
+      f"worker, alternating call by call; cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 print(f"{'paid direct call, us':<26} {'cache (2 s)':>12} {'no cache':>10} {'no cache / cache':>17}")
 for k in ("p50_us", "p90_us", "mean_us"):
     print(f"{k[:-3] + ' latency':<26} {c[k]:>12} {n[k]:>10} {n[k] / c[k]:>17.2f}")
