@@ -52,7 +52,8 @@ static const char help[] =
     "                 here first: both for this deployment's Jobs contract, the same\n"
     "                 request, contract and code, the same worker, both signatures\n"
     "                 valid, and different outcomes; anything else is refused\n"
-    "                 (exit 1) with the reason, before any transaction.\n"
+    "                 (exit 1) with the reason, before any transaction; evidence\n"
+    "                 that is not two readable signed results is bad usage (exit 2).\n"
     "\n"
     "Options:\n" ONCHAIN_OPTS_HELP "  --commission PERCENT  0 .. 100, two decimals (pool create)\n"
     "  --pid N               the pool by id (pool info)\n"
@@ -297,7 +298,7 @@ static int evidence_load(const char *prefix, const char *src, json_t *list)
         if (phx_net_curl_init(&e) || phx_http_json("GET", src, NULL, &co, &status, &doc, &e))
             return cli_error(PHX_EXIT_FAIL, prefix, "%s: %s", src, e.message);
     } else if (phx_json_load_file(src, &doc, &e)) {
-        return cli_error(PHX_EXIT_FAIL, prefix, "%s: %s", src, e.message);
+        return cli_error(PHX_EXIT_USAGE, prefix, "%s", e.message); /* it names the file */
     }
     json_t *arr = json_is_array(doc) ? doc : json_object_get(doc, "results");
     if (json_is_array(arr)) {
@@ -366,13 +367,13 @@ static int report_equivocation(const char *prefix, cli_opt_t *opts, const char *
         rc = evidence_load(prefix, pos[i], list);
     if (rc) goto out;
     if (json_array_size(list) != 2) {
-        rc = cli_error(PHX_EXIT_FAIL, prefix, "expected two signed results in all, found %zu",
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "expected two signed results in all, found %zu",
                        json_array_size(list));
         goto out;
     }
     for (int i = 0; i < 2; i++)
         if (phx_result_from_json(json_array_get(list, (size_t)i), &r[i], &e)) {
-            rc = cli_error(PHX_EXIT_FAIL, prefix, "%s result: %s", i ? "second" : "first",
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "%s result: %s", i ? "second" : "first",
                            e.message);
             goto out;
         }

@@ -114,7 +114,7 @@ json.dump(d,open(sys.argv[5],'w'))" "$tmp/a.json" "$user" "$other_out" "$osig" "
 check "results by two different workers: refused (exit 1)" 1 $?
 check "  saying why" 1 "$(grep -c 'signed by different workers' "$tmp/other.out")"
 "$phx" stake report-equivocation "$tmp/a.json" >"$tmp/one.out" 2>&1
-check "one result only: refused (exit 1)" 1 $?
+check "one result only: usage (exit 2)" 2 $?
 "$phx" stake report-equivocation >/dev/null 2>&1
 check "no evidence: usage (exit 2)" 2 $?
 sig_a=$(json "$tmp/a.json" "['signature']")
