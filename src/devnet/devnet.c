@@ -756,7 +756,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
+            char *w_argv[30 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
                 (char *)opts->phx_bin,
                 "worker",
                 "--dir",
@@ -791,6 +791,14 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 w_argv[wa++] = "--ai-trust-sim-root";
                 w_argv[wa++] = sim_dir;
             }
+            char mis_for[16];
+            snprintf(mis_for, sizeof mis_for, "%u=", i);
+            for (int k = 0; k < opts->ntest_misbehave; k++)
+                if (!strncmp(opts->test_misbehave[k], mis_for, strlen(mis_for))) {
+                    w_argv[wa++] = "--test-misbehave";
+                    w_argv[wa++] = (char *)opts->test_misbehave[k] + strlen(mis_for);
+                    break;
+                }
             w_argv[wa] = NULL;
             json_t *ready = NULL;
             if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||
