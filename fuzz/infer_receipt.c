@@ -2,9 +2,11 @@
  * report and signature record, put before the checks (src/infer/verify.c):
  * the input is a JSON document as `phx infer verify --receipt` reads it (and as
  * the client assembles it from what an endpoint sent). The receipt is found
- * in it, then both halves of the check run on it, with its reply key when it
- * has one: they must fail cleanly on anything malformed, never crash. The
- * input is also opened as an endpoint's sealed answer (phx.ai.chat's client). */
+ * in it, then both halves of the check run on it (with its reply key when it
+ * has one), and the report parsing of the chain link (src/infer/registry.c;
+ * a deployment without an InferenceRegistry stops it before any chain read):
+ * they must fail cleanly on anything malformed, never crash. The input is
+ * also opened as an endpoint's sealed answer (phx.ai.chat's client). */
 #include <string.h>
 
 #include "phx/infer.h"
@@ -38,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)phx_infer_verify(v, &ev, &ar, &e);
         (void)phx_infer_verify_answer(&ev, &e);
         (void)phx_infer_verify_report(v, &ev, &ar, &e);
+        static const phx_chain_deployment_t none;
+        (void)phx_infer_check_registered(NULL, &none, ev.report, false, NULL, &e);
     }
     static const uint8_t key[32];
     phx_buf_t plain = PHX_BUF_INIT;
