@@ -93,6 +93,24 @@ static unsigned rank_of(const loop_t *L, uint64_t id)
     return rank;
 }
 
+/* The same ranking for a trigger's firing (trigger.c), keyed by 32 bytes. */
+static unsigned rank_of_key(void *ctx, const uint8_t key[32])
+{
+    const loop_t *L = ctx;
+    uint8_t buf[52], mine[32], other[32];
+    memcpy(buf, key, 32);
+    memcpy(buf + 32, L->w->address, 20);
+    phx_keccak256(buf, sizeof buf, mine);
+    unsigned rank = 0;
+    for (size_t k = 0; k < L->nactive; k++) {
+        if (!memcmp(L->active[k], L->w->address, 20)) continue;
+        memcpy(buf + 32, L->active[k], 20);
+        phx_keccak256(buf, sizeof buf, other);
+        rank += memcmp(other, mine, 32) < 0;
+    }
+    return rank;
+}
+
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
 {
     phx_worker_t *w = ctx;
@@ -435,6 +453,7 @@ static void *loop_main(void *arg)
         if (err) PHX_WARN("worker: journal: %s", e.message);
         for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++)
             process(L, ids[i]);
+        wk_triggers_round(w, rank_of_key, L);
         for (uint64_t slept = 0; slept < w->poll_ms && !atomic_load(&w->stopping); slept += 50)
             usleep(50 * 1000);
     }

@@ -1,0 +1,357 @@
+/* Triggers (issue 15): contracts started by a schedule or by blocks, once per
+ * firing network-wide. On the job thread, each round:
+ *
+ *   1. every deployed contract's declared triggers are read from its record,
+ *      and each firing now due (a cron tick, a block whose number is a
+ *      multiple) is journaled (jobdb.h, table firings) under its
+ *      deterministic id keccak256("<name>/<position>"); a cursor per trigger
+ *      keeps where journaling got to, so a restart catches up (a bounded
+ *      window back, CATCHUP_*);
+ *   2. every live firing moves one step, as requests do: the chain decides
+ *      first (Jobs.firedBy: recorded, by anyone, means done); the worker of
+ *      rank r among the active ones (the job loop's ranking, keyed by the
+ *      firing) waits r * HANDOFF_MS from journaling; then run with
+ *      ctx.trigger, sign Jobs.firingDigest, journal SIGNED, send
+ *      Jobs.recordFiring, journal SUBMITTED; a transaction not mined in
+ *      RESUBMIT_MS is sent again. Jobs.recordFiring keeps the first record
+ *      and reverts every other, so whatever is killed when, one run per
+ *      firing is the record (docs/worker.md "Triggers"). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon_internal.h"
+#include "phx/chain_triggers.h"
+#include "phx/crypto.h"
+
+#define HANDOFF_MS 2000
+#define RESUBMIT_MS 20000
+#define CATCHUP_TICKS 8   /* cron ticks journaled back after a stop */
+#define CATCHUP_BLOCKS 64 /* blocks likewise */
+#define LIVE_CAP 256
+#define MAX_CONTRACTS 1024
+
+phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
+                            json_t **canonical, phx_error_t *e)
+{
+    *canonical = NULL;
+    const json_t *arr = json_object_get(req, "triggers");
+    if (!arr || (json_is_array(arr) && !json_array_size(arr))) return PHX_OK;
+    phx_triggers_t t;
+    uint8_t hash[32], d[32], sig[65], signer[20];
+    phx_err_t err = phx_triggers_from_json(arr, &t, e);
+    if (err) return err;
+    for (size_t i = 0; i < t.n; i++)
+        if (t.t[i].kind != PHX_TRIGGER_CRON && t.t[i].kind != PHX_TRIGGER_BLOCK)
+            return phx_fail(e, PHX_ERR_UNSUPPORTED,
+                            "trigger \"%s\": %s triggers are not fired by this worker yet "
+                            "(cron and block are)",
+                            t.t[i].name, phx_trigger_kind_name(t.t[i].kind));
+    if (!json_object_get(req, "triggers_signature"))
+        return phx_fail(e, PHX_ERR_VERIFY, "triggers need the owner's triggers_signature");
+    if ((err = phx_json_get_hex_fixed(req, "triggers_signature", sig, 65, e)) ||
+        (err = phx_triggers_hash(&t, hash, e)) ||
+        (err = phx_owner_triggers_digest(op->contract_id, op->code_hash, hash, op->nonce, d, e)) ||
+        (err = phx_owner_recover(d, sig, signer, e)))
+        return err;
+    if (memcmp(signer, owner, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "the triggers are not signed by the contract's owner "
+                                           "(for this code and nonce)");
+    *canonical = phx_triggers_to_json(&t);
+    return *canonical ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "triggers");
+}
+
+static void hex32s(const uint8_t b[32], char out[67])
+{
+    out[0] = '0', out[1] = 'x';
+    phx_hex_encode_to(out + 2, b, 32);
+}
+
+static void journal(phx_worker_t *w, const uint8_t cid[32], const char *name, uint64_t pos,
+                    json_t *detail)
+{
+    uint8_t fid[32];
+    char fh[67];
+    phx_chain_firing_id(name, pos, fid);
+    hex32s(fid, fh);
+    json_object_set_new(detail, "name", json_string(name));
+    json_object_set_new(detail, "id", json_string(fh));
+    char *text = phx_json_dump(detail, false);
+    bool inserted = false;
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = text ? phx_jobdb_firing_record(w->db, cid, fid, text, &inserted, &e)
+                         : phx_fail(&e, PHX_ERR_NOMEM, "firing");
+    pthread_mutex_unlock(&w->db_lock);
+    free(text);
+    if (err)
+        PHX_WARN("worker: trigger %s/%llu: %s", name, (unsigned long long)pos, e.message);
+    else if (inserted)
+        PHX_INFO("worker: trigger %s firing %llu due", name, (unsigned long long)pos);
+}
+
+/* Journal one trigger's due firings from its cursor to now (or the head). */
+static void due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, uint64_t now_s,
+                uint64_t head)
+{
+    uint64_t last, next = 0, window;
+    bool found = false;
+    phx_error_t e = {0};
+    if (t->kind == PHX_TRIGGER_CRON) {
+        last = now_s / t->every_s; /* the tick that began last */
+        window = CATCHUP_TICKS;
+    } else if (t->kind == PHX_TRIGGER_BLOCK && head) {
+        last = head - head % t->every_blocks;
+        window = CATCHUP_BLOCKS;
+    } else {
+        return;
+    }
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_trigger_cursor(w->db, cid, t->name, &next, &found, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) {
+        PHX_WARN("worker: trigger %s: %s", t->name, e.message);
+        return;
+    }
+    /* First sight: from the firing due now. Otherwise from the cursor, but
+     * never further back than the window (a long stop is not replayed). */
+    uint64_t from = found ? next : last;
+    if (last >= window && from < last - window) from = last - window;
+    for (uint64_t pos = from; pos <= last && !atomic_load(&w->stopping); pos++) {
+        json_t *d = NULL;
+        if (t->kind == PHX_TRIGGER_CRON) {
+            char sched[40];
+            snprintf(sched, sizeof sched, "@every %llus", (unsigned long long)t->every_s);
+            d = json_pack("{s:s,s:I,s:I,s:s}", "kind", "cron", "tick", (json_int_t)pos, "time",
+                          (json_int_t)(pos * t->every_s), "schedule", sched);
+        } else if (pos % t->every_blocks == 0) {
+            d = json_pack("{s:s,s:I,s:I}", "kind", "block", "block", (json_int_t)pos, "every",
+                          (json_int_t)t->every_blocks);
+        } else {
+            continue;
+        }
+        if (d) journal(w, cid, t->name, pos, d);
+        json_decref(d);
+    }
+    if (found && next > last) return;
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_set_trigger_cursor(w->db, cid, t->name, last + 1, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) PHX_WARN("worker: trigger %s: %s", t->name, e.message);
+}
+
+/* Step 1 over every contract record with triggers. */
+static void journal_due(phx_worker_t *w)
+{
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/contracts", w->dir);
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    uint64_t head = 0, now_s = (uint64_t)time(NULL);
+    bool head_read = false;
+    struct dirent *de;
+    size_t seen = 0;
+    while ((de = readdir(dh)) && seen++ < MAX_CONTRACTS && !atomic_load(&w->stopping)) {
+        size_t n = strlen(de->d_name);
+        if (n != 64 + 5 || strcmp(de->d_name + 64, ".json")) continue;
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        json_t *rec = NULL;
+        phx_triggers_t t;
+        uint8_t cid[32];
+        if (phx_json_load_file(path, &rec, NULL)) continue;
+        const json_t *arr = json_object_get(rec, "triggers");
+        if (arr && !json_is_true(json_object_get(rec, "deleted")) &&
+            !phx_json_get_hex_fixed(rec, "id", cid, 32, NULL) &&
+            !phx_triggers_from_json(arr, &t, NULL)) {
+            for (size_t i = 0; i < t.n; i++) {
+                if (t.t[i].kind == PHX_TRIGGER_BLOCK && !head_read) {
+                    phx_error_t e = {0};
+                    head_read = true;
+                    if (phx_rpc_block_number(w->job_rpc, &head, &e))
+                        PHX_WARN("worker: triggers: reading the head: %s", e.message), head = 0;
+                }
+                due(w, cid, &t.t[i], now_s, head);
+            }
+        }
+        json_decref(rec);
+    }
+    closedir(dh);
+}
+
+static void firing_done(phx_worker_t *w, const phx_firing_t *f, const char *why)
+{
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_firing_done(w->db, f->id, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) PHX_WARN("worker: firing %llu: %s", (unsigned long long)f->id, e.message);
+    PHX_INFO("worker: firing %s done (%s)", f->detail, why);
+}
+
+static void firing_failed(phx_worker_t *w, const phx_firing_t *f, const char *why)
+{
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_firing_failed(w->db, f->id, why, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) PHX_WARN("worker: firing %llu: %s", (unsigned long long)f->id, e.message);
+    PHX_WARN("worker: firing %s not run: %s", f->detail, why);
+}
+
+/* PENDING/RUNNING -> SIGNED. */
+static phx_err_t run_and_sign(phx_worker_t *w, const phx_firing_t *f, phx_error_t *e)
+{
+    wk_contract_t c;
+    phx_err_t err = wk_contract_load(w, f->contract_id, &c, e);
+    if (err) return err;
+    phx_buf_t output = PHX_BUF_INIT;
+    char rid[67];
+    bool ok = false;
+    uint8_t domain[32], digest[32], sig[65];
+    hex32s(f->firing_id, rid);
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_firing_start(w->db, f->id, e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) goto out;
+    /* The trigger is the input too, so a contract written for calls sees it. */
+    if ((err = wk_run_fired(w, &c, f->detail, rid, f->detail, true, &output, NULL, &ok, NULL, e)))
+        goto out;
+    phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
+    phx_chain_firing_digest(domain, f->contract_id, f->firing_id, c.code_hash, ok, output.ptr,
+                            output.len, digest);
+    if ((err = phx_chain_sign(w->sk, digest, sig))) {
+        phx_fail(e, err, "sign");
+        goto out;
+    }
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_firing_signed(w->db, f->id, c.code_hash, ok, output.ptr, output.len, sig, e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (!err)
+        PHX_INFO("worker: firing %s ran (%s, %zu bytes of output)", f->detail, ok ? "ok" : "failed",
+                 output.len);
+out:
+    phx_buf_free(&output);
+    wk_contract_clear(&c);
+    return err;
+}
+
+/* SIGNED (or SUBMITTED, again) -> SUBMITTED. */
+static phx_err_t submit(phx_worker_t *w, const phx_firing_t *f, phx_error_t *e)
+{
+    phx_buf_t data = PHX_BUF_INIT;
+    uint8_t tx[32];
+    phx_err_t err =
+        phx_chain_record_firing_calldata(f->contract_id, f->firing_id, f->code_hash, f->ok,
+                                         f->output.ptr, f->output.len, f->signature, &data, e);
+    if (!err) {
+        phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
+        memcpy(req.to, w->dep.jobs, 20);
+        err = phx_signer_send(w->signer, &req, tx, e);
+    }
+    phx_buf_free(&data);
+    if (err) return err;
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_firing_submitted(w->db, f->id, tx, e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (!err) PHX_INFO("worker: firing %s record sent", f->detail);
+    return err;
+}
+
+static void step(phx_worker_t *w, uint64_t id, unsigned (*rank)(void *, const uint8_t[32]),
+                 void *rank_ctx)
+{
+    phx_firing_t f;
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_firing_get(w->db, id, &f, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) {
+        PHX_WARN("worker: firing %llu: %s", (unsigned long long)id, e.message);
+        return;
+    }
+    uint64_t now = phx_now_ms();
+    if (f.state == PHX_JOB_PENDING) {
+        uint8_t key[64];
+        memcpy(key, f.contract_id, 32);
+        memcpy(key + 32, f.firing_id, 32);
+        uint8_t k[32];
+        phx_keccak256(key, sizeof key, k);
+        uint64_t wait_ms = (uint64_t)rank(rank_ctx, k) * HANDOFF_MS;
+        if (wait_ms && now >= f.updated_ms && now - f.updated_ms < wait_ms) goto out;
+    }
+    /* Sent, and not long ago: give it time to be mined before reading. */
+    if (f.state == PHX_JOB_SUBMITTED && now >= f.updated_ms && now - f.updated_ms < 1000) goto out;
+    uint8_t by[20], zero[20] = {0};
+    if ((err = phx_chain_fired_by(w->job_rpc, &w->dep, f.contract_id, f.firing_id, by, &e))) {
+        PHX_WARN("worker: firing %llu: reading Jobs.firedBy: %s", (unsigned long long)id,
+                 e.message);
+        goto out;
+    }
+    if (memcmp(by, zero, 20)) {
+        firing_done(w, &f, memcmp(by, w->address, 20) ? "recorded by another worker"
+                                                       : "recorded with this worker's run");
+        goto out;
+    }
+    if (f.state == PHX_JOB_PENDING || f.state == PHX_JOB_RUNNING) {
+        if ((err = run_and_sign(w, &f, &e))) {
+            if (err == PHX_ERR_NOT_FOUND)
+                firing_failed(w, &f, e.message);
+            else
+                PHX_WARN("worker: firing %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        phx_firing_clear(&f);
+        pthread_mutex_lock(&w->db_lock);
+        err = phx_jobdb_firing_get(w->db, id, &f, &e);
+        pthread_mutex_unlock(&w->db_lock);
+        if (err) goto out;
+    } else if (f.state == PHX_JOB_SUBMITTED) {
+        /* Not recorded yet: resend only once the last send had its time (the
+         * record reverts for a duplicate, so a resend costs gas, never a run). */
+        if (now >= f.updated_ms && now - f.updated_ms < RESUBMIT_MS) goto out;
+    }
+    if ((err = submit(w, &f, &e)))
+        PHX_WARN("worker: firing %llu: recordFiring: %s", (unsigned long long)id, e.message);
+out:
+    phx_firing_clear(&f);
+}
+
+void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_t key[32]),
+                       void *rank_ctx)
+{
+    journal_due(w);
+    uint64_t ids[LIVE_CAP];
+    size_t n = 0;
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_firing_live(w->db, ids, LIVE_CAP, &n, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) PHX_WARN("worker: firings journal: %s", e.message);
+    for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++)
+        step(w, ids[i], rank, rank_ctx);
+}
+
+phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out,
+                               phx_error_t *e)
+{
+    char hx[67], path[1300];
+    hex32s(id, hx);
+    snprintf(path, sizeof path, "%s/contracts/%s.json", w->dir, hx + 2);
+    json_t *rec = NULL;
+    if (phx_json_load_file(path, &rec, NULL) || json_is_true(json_object_get(rec, "deleted"))) {
+        json_decref(rec);
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s is not deployed on this worker", hx);
+    }
+    json_t *t = json_object_get(rec, "triggers");
+    *out = json_pack("{s:s,s:O,s:O,s:O,s:o}", "id", hx, "owner", json_object_get(rec, "owner"),
+                     "nonce", json_object_get(rec, "nonce"), "code_hash",
+                     json_object_get(rec, "code_hash"), "triggers",
+                     t ? json_incref(t) : json_array());
+    if (*out && json_object_get(rec, "triggers_signature"))
+        json_object_set(*out, "triggers_signature", json_object_get(rec, "triggers_signature"));
+    json_decref(rec);
+    return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "triggers");
+}
