@@ -19,19 +19,20 @@
 #include "phx/core.h"
 #include "phx/json.h"
 
-#define PHX_TRIGGERS_MAX 16          /* per contract */
-#define PHX_TRIGGER_NAME_MAX 32      /* [a-z0-9_-], starting with a letter */
-#define PHX_TRIGGER_EVERY_MIN_S 1    /* cron: "@every 1s" at the fastest */
+#define PHX_TRIGGERS_MAX 16             /* per contract */
+#define PHX_TRIGGER_NAME_MAX 32         /* [a-z0-9_-], starting with a letter */
+#define PHX_TRIGGER_EVERY_MIN_S 1       /* cron: "@every 1s" at the fastest */
 #define PHX_TRIGGER_EVERY_MAX_S 2592000 /* 30 days */
 #define PHX_TRIGGER_BLOCKS_MAX 1000000
 #define PHX_TRIGGER_TOPICS_MAX 4
 #define PHX_TRIGGERS_TEXT_MAX 16384 /* a manifest's JSON text */
 
 typedef enum {
-    PHX_TRIGGER_CRON = 1,    /* {"kind":"cron","schedule":"@every 10s"} (s, m or h) */
-    PHX_TRIGGER_BLOCK = 2,   /* {"kind":"block","every":5}: blocks whose number is a multiple */
-    PHX_TRIGGER_EVM_LOG = 3, /* {"kind":"evm_log","address":"0x..","topics":["0x..",null],"chain":"a"} */
-    PHX_TRIGGER_HTTP = 4,    /* {"kind":"http","secret_hash":"0x.."} (keccak256 of the secret) */
+    PHX_TRIGGER_CRON = 1,  /* {"kind":"cron","schedule":"@every 10s"} (s, m or h) */
+    PHX_TRIGGER_BLOCK = 2, /* {"kind":"block","every":5}: blocks whose number is a multiple */
+    PHX_TRIGGER_EVM_LOG =
+        3, /* {"kind":"evm_log","address":"0x..","topics":["0x..",null],"chain":"a"} */
+    PHX_TRIGGER_HTTP = 4, /* {"kind":"http","secret_hash":"0x.."} (keccak256 of the secret) */
 } phx_trigger_kind_t;
 
 const char *phx_trigger_kind_name(phx_trigger_kind_t k); /* "cron", ... */
@@ -39,8 +40,8 @@ const char *phx_trigger_kind_name(phx_trigger_kind_t k); /* "cron", ... */
 typedef struct {
     char name[PHX_TRIGGER_NAME_MAX + 1];
     phx_trigger_kind_t kind;
-    uint64_t every_s;      /* cron */
-    uint64_t every_blocks; /* block */
+    uint64_t every_s;                     /* cron */
+    uint64_t every_blocks;                /* block */
     char chain[PHX_TRIGGER_NAME_MAX + 1]; /* evm_log: a named chain; "" the worker's own */
     uint8_t address[20];                  /* evm_log */
     uint8_t topics[PHX_TRIGGER_TOPICS_MAX][32];
@@ -80,9 +81,8 @@ void phx_chain_firing_digest(const uint8_t domain[32], const uint8_t contract_id
                              const uint8_t firing_id[32], const uint8_t code_hash[32], bool ok,
                              const uint8_t *output, size_t output_len, uint8_t out[32]);
 phx_err_t phx_chain_record_firing_calldata(const uint8_t contract_id[32],
-                                           const uint8_t firing_id[32],
-                                           const uint8_t code_hash[32], bool ok,
-                                           const uint8_t *output, size_t output_len,
+                                           const uint8_t firing_id[32], const uint8_t code_hash[32],
+                                           bool ok, const uint8_t *output, size_t output_len,
                                            const uint8_t sig[65], phx_buf_t *out, phx_error_t *e);
 /* Jobs.firedBy: the worker whose run is the record, zero when not fired yet. */
 phx_err_t phx_chain_fired_by(phx_rpc_t *rpc, const phx_chain_deployment_t *d,

@@ -121,9 +121,9 @@ phx_err_t phx_owner_triggers_digest(const uint8_t contract_id[32], const uint8_t
 {
     char n[24];
     snprintf(n, sizeof n, "%llu", (unsigned long long)nonce);
-    json_t *fields = json_pack("[o,o,o,o]", field("contractId", "bytes32"),
-                               field("codeHash", "bytes32"), field("triggersHash", "bytes32"),
-                               field("nonce", "uint64"));
+    json_t *fields =
+        json_pack("[o,o,o,o]", field("contractId", "bytes32"), field("codeHash", "bytes32"),
+                  field("triggersHash", "bytes32"), field("nonce", "uint64"));
     json_t *msg = json_pack("{s:o,s:o,s:o,s:s}", "contractId", phx_json_hex(contract_id, 32),
                             "codeHash", phx_json_hex(code_hash, 32), "triggersHash",
                             phx_json_hex(triggers_hash, 32), "nonce", n);

@@ -33,8 +33,9 @@ phx_err_t phx_trigger_schedule_parse(const char *s, uint64_t *every_s, phx_error
         n = n * 10 + (uint64_t)(*p - '0');
     }
     if (!digits || (digits > 1 && s[sizeof pre - 1] == '0'))
-        return phx_fail(e, PHX_ERR_INVALID, "schedule: \"@every\" needs a number without a "
-                                            "leading zero");
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "schedule: \"@every\" needs a number without a "
+                        "leading zero");
     uint64_t unit = 0;
     if (p[0] == 's') unit = 1;
     if (p[0] == 'm') unit = 60;
@@ -43,8 +44,8 @@ phx_err_t phx_trigger_schedule_parse(const char *s, uint64_t *every_s, phx_error
         return phx_fail(e, PHX_ERR_INVALID, "schedule: the unit must be s, m or h, and last");
     n *= unit;
     if (n < PHX_TRIGGER_EVERY_MIN_S || n > PHX_TRIGGER_EVERY_MAX_S)
-        return phx_fail(e, PHX_ERR_INVALID, "schedule: between %ds and %ds", PHX_TRIGGER_EVERY_MIN_S,
-                        PHX_TRIGGER_EVERY_MAX_S);
+        return phx_fail(e, PHX_ERR_INVALID, "schedule: between %ds and %ds",
+                        PHX_TRIGGER_EVERY_MIN_S, PHX_TRIGGER_EVERY_MAX_S);
     *every_s = n;
     return PHX_OK;
 }
@@ -72,7 +73,8 @@ static phx_err_t only_fields(const json_t *o, const char *const *allowed, const 
         bool ok = false;
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = !strcmp(k, allowed[i]);
-        if (!ok) return phx_fail(e, PHX_ERR_INVALID, "trigger \"%s\": unknown field \"%.40s\"", name, k);
+        if (!ok)
+            return phx_fail(e, PHX_ERR_INVALID, "trigger \"%s\": unknown field \"%.40s\"", name, k);
     }
     return PHX_OK;
 }
@@ -119,8 +121,9 @@ static phx_err_t one(const json_t *o, phx_trigger_t *t, phx_error_t *e)
         json_t *v = json_object_get(o, "every");
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
             json_integer_value(v) > PHX_TRIGGER_BLOCKS_MAX)
-            return phx_fail(e, PHX_ERR_INVALID, "trigger \"%s\": \"every\" is a whole number of "
-                                                "blocks, 1..%d",
+            return phx_fail(e, PHX_ERR_INVALID,
+                            "trigger \"%s\": \"every\" is a whole number of "
+                            "blocks, 1..%d",
                             name, PHX_TRIGGER_BLOCKS_MAX);
         t->every_blocks = (uint64_t)json_integer_value(v);
         return PHX_OK;
@@ -140,8 +143,9 @@ static phx_err_t one(const json_t *o, phx_trigger_t *t, phx_error_t *e)
         }
         json_t *tp = json_object_get(o, "topics");
         if (tp && (!json_is_array(tp) || json_array_size(tp) > PHX_TRIGGER_TOPICS_MAX))
-            return phx_fail(e, PHX_ERR_INVALID, "trigger \"%s\": \"topics\" is a list of at most %d",
-                            name, PHX_TRIGGER_TOPICS_MAX);
+            return phx_fail(e, PHX_ERR_INVALID,
+                            "trigger \"%s\": \"topics\" is a list of at most %d", name,
+                            PHX_TRIGGER_TOPICS_MAX);
         t->ntopics = tp ? json_array_size(tp) : 0;
         for (size_t i = 0; i < t->ntopics; i++) {
             json_t *x = json_array_get(tp, i);
@@ -181,7 +185,8 @@ phx_err_t phx_triggers_from_json(const json_t *arr, phx_triggers_t *out, phx_err
         if (err) return err;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(out->t[j].name, out->t[i].name))
-                return phx_fail(e, PHX_ERR_INVALID, "two triggers are named \"%s\"", out->t[i].name);
+                return phx_fail(e, PHX_ERR_INVALID, "two triggers are named \"%s\"",
+                                out->t[i].name);
         out->n = i + 1;
     }
     return PHX_OK;
@@ -272,17 +277,16 @@ void phx_chain_firing_digest(const uint8_t domain[32], const uint8_t contract_id
 }
 
 phx_err_t phx_chain_record_firing_calldata(const uint8_t contract_id[32],
-                                           const uint8_t firing_id[32],
-                                           const uint8_t code_hash[32], bool ok,
-                                           const uint8_t *output, size_t output_len,
+                                           const uint8_t firing_id[32], const uint8_t code_hash[32],
+                                           bool ok, const uint8_t *output, size_t output_len,
                                            const uint8_t sig[65], phx_buf_t *out, phx_error_t *e)
 {
     json_t *args = json_pack("[o,o,o,b,o,o]", phx_json_hex(contract_id, 32),
                              phx_json_hex(firing_id, 32), phx_json_hex(code_hash, 32), ok,
                              phx_json_hex(output, output_len), phx_json_hex(sig, 65));
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "recordFiring calldata");
-    phx_err_t err = phx_chain_calldata(
-        "recordFiring(bytes32,bytes32,bytes32,bool,bytes,bytes)", args, out, e);
+    phx_err_t err =
+        phx_chain_calldata("recordFiring(bytes32,bytes32,bytes32,bool,bytes,bytes)", args, out, e);
     json_decref(args);
     return err;
 }
@@ -332,8 +336,8 @@ phx_err_t phx_chain_firings_json(phx_rpc_t *rpc, const phx_chain_deployment_t *d
             phx_abi_value_free(v);
             continue;
         }
-        json_t *output = json_loadb((const char *)v->items[6].bytes, v->items[6].len,
-                                    JSON_DECODE_ANY, NULL);
+        json_t *output =
+            json_loadb((const char *)v->items[6].bytes, v->items[6].len, JSON_DECODE_ANY, NULL);
         if (!output) output = phx_json_hex(v->items[6].bytes, v->items[6].len);
         json_t *o = json_pack(
             "{s:I,s:o,s:o,s:o,s:o,s:b,s:o,s:o}", "block", (json_int_t)logs[i].block_number, "tx",

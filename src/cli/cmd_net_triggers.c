@@ -82,7 +82,8 @@ static int cmd_triggers(int argc, char **argv)
         if (kind && !strcmp(kind, "cron"))
             printf("%s\n", json_string_value(json_object_get(t, "schedule")));
         else if (kind && !strcmp(kind, "block"))
-            printf("every %lld blocks\n", (long long)json_integer_value(json_object_get(t, "every")));
+            printf("every %lld blocks\n",
+                   (long long)json_integer_value(json_object_get(t, "every")));
         else
             printf("\n");
     }

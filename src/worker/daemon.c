@@ -510,9 +510,9 @@ void wk_contract_clear(wk_contract_t *c)
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
 static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                              const char *request_id, const char *caller,
-                              const char *trigger_json, bool onchain, phx_buf_t *output,
-                              json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e);
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                              wk_usage_t *usage, phx_error_t *e);
 
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
@@ -527,14 +527,14 @@ phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *inpu
                        phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
                        phx_error_t *e)
 {
-    return run_contract(w, c, input_json, request_id, NULL, trigger_json, onchain, output, logs,
-                        ok, usage, e);
+    return run_contract(w, c, input_json, request_id, NULL, trigger_json, onchain, output, logs, ok,
+                        usage, e);
 }
 
 static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
-                              const char *request_id, const char *caller,
-                              const char *trigger_json, bool onchain, phx_buf_t *output,
-                              json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                              wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;

@@ -547,9 +547,9 @@ phx_err_t phx_jobdb_firing_get(phx_jobdb_t *d, uint64_t id, phx_firing_t *f, phx
     sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        err = rc == SQLITE_DONE ? phx_fail(e, PHX_ERR_NOT_FOUND, "no firing %llu",
-                                           (unsigned long long)id)
-                                : sql_fail(d, e, "firing get");
+        err = rc == SQLITE_DONE
+                  ? phx_fail(e, PHX_ERR_NOT_FOUND, "no firing %llu", (unsigned long long)id)
+                  : sql_fail(d, e, "firing get");
         goto out;
     }
     f->id = (uint64_t)sqlite3_column_int64(st, 0);
@@ -579,7 +579,8 @@ phx_err_t phx_jobdb_firing_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_
 {
     sqlite3_stmt *st = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(d->db, "SELECT id FROM firings WHERE state IN (1,2,3,4) ORDER BY id LIMIT ?",
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT id FROM firings WHERE state IN (1,2,3,4) ORDER BY id LIMIT ?",
                            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(d, e, "firing live");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cap);
@@ -594,8 +595,7 @@ phx_err_t phx_jobdb_firing_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_
  * the firing is not in one of them. */
 static phx_err_t firing_move(phx_jobdb_t *d, uint64_t id, phx_job_state_t to, const char *allowed,
                              const char *extra_set, const void *b1, size_t n1, const void *b2,
-                             size_t n2, const void *b3, size_t n3, const char *text,
-                             phx_error_t *e)
+                             size_t n2, const void *b3, size_t n3, const char *text, phx_error_t *e)
 {
     char sql[512];
     sqlite3_stmt *st = NULL;
@@ -628,8 +628,8 @@ phx_err_t phx_jobdb_firing_start(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
                        NULL, 0, NULL, e);
 }
 
-phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *d, uint64_t id, const uint8_t code_hash[32],
-                                  bool ok, const uint8_t *output, size_t output_len,
+phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *d, uint64_t id, const uint8_t code_hash[32], bool ok,
+                                  const uint8_t *output, size_t output_len,
                                   const uint8_t signature[65], phx_error_t *e)
 {
     if (output_len > PHX_RESULT_MAX_OUTPUT)
@@ -637,8 +637,8 @@ phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *d, uint64_t id, const uint8_t cod
     return firing_move(d, id, PHX_JOB_SIGNED, "2",
                        ok ? "output = ?, signature = ?, code_hash = ?, ok = 1"
                           : "output = ?, signature = ?, code_hash = ?, ok = 0",
-                       output ? output : (const uint8_t *)"", output_len, signature, 65,
-                       code_hash, 32, NULL, e);
+                       output ? output : (const uint8_t *)"", output_len, signature, 65, code_hash,
+                       32, NULL, e);
 }
 
 phx_err_t phx_jobdb_firing_submitted(phx_jobdb_t *d, uint64_t id, const uint8_t tx_hash[32],

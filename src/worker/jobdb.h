@@ -168,11 +168,10 @@ phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *db, uint64_t id, const uint8_t co
 phx_err_t phx_jobdb_firing_submitted(phx_jobdb_t *db, uint64_t id, const uint8_t tx_hash[32],
                                      phx_error_t *e);
 phx_err_t phx_jobdb_firing_done(phx_jobdb_t *db, uint64_t id, phx_error_t *e);
-phx_err_t phx_jobdb_firing_failed(phx_jobdb_t *db, uint64_t id, const char *reason,
-                                  phx_error_t *e);
+phx_err_t phx_jobdb_firing_failed(phx_jobdb_t *db, uint64_t id, const char *reason, phx_error_t *e);
 /* The next tick or block of a contract's trigger not yet journaled. */
-phx_err_t phx_jobdb_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32],
-                                   const char *name, uint64_t *next, bool *found, phx_error_t *e);
+phx_err_t phx_jobdb_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32], const char *name,
+                                   uint64_t *next, bool *found, phx_error_t *e);
 phx_err_t phx_jobdb_set_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32],
                                        const char *name, uint64_t next, phx_error_t *e);
 

@@ -57,8 +57,9 @@ phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const u
         (err = phx_owner_recover(d, sig, signer, e)))
         return err;
     if (memcmp(signer, owner, 20))
-        return phx_fail(e, PHX_ERR_VERIFY, "the triggers are not signed by the contract's owner "
-                                           "(for this code and nonce)");
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "the triggers are not signed by the contract's owner "
+                        "(for this code and nonce)");
     *canonical = phx_triggers_to_json(&t);
     return *canonical ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "triggers");
 }
@@ -291,8 +292,9 @@ static void step(phx_worker_t *w, uint64_t id, unsigned (*rank)(void *, const ui
         goto out;
     }
     if (memcmp(by, zero, 20)) {
-        firing_done(w, &f, memcmp(by, w->address, 20) ? "recorded by another worker"
-                                                       : "recorded with this worker's run");
+        firing_done(w, &f,
+                    memcmp(by, w->address, 20) ? "recorded by another worker"
+                                               : "recorded with this worker's run");
         goto out;
     }
     if (f.state == PHX_JOB_PENDING || f.state == PHX_JOB_RUNNING) {
@@ -334,8 +336,7 @@ void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_
         step(w, ids[i], rank, rank_ctx);
 }
 
-phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out,
-                               phx_error_t *e)
+phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out, phx_error_t *e)
 {
     char hx[67], path[1300];
     hex32s(id, hx);
@@ -346,10 +347,10 @@ phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **o
         return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s is not deployed on this worker", hx);
     }
     json_t *t = json_object_get(rec, "triggers");
-    *out = json_pack("{s:s,s:O,s:O,s:O,s:o}", "id", hx, "owner", json_object_get(rec, "owner"),
-                     "nonce", json_object_get(rec, "nonce"), "code_hash",
-                     json_object_get(rec, "code_hash"), "triggers",
-                     t ? json_incref(t) : json_array());
+    *out =
+        json_pack("{s:s,s:O,s:O,s:O,s:o}", "id", hx, "owner", json_object_get(rec, "owner"),
+                  "nonce", json_object_get(rec, "nonce"), "code_hash",
+                  json_object_get(rec, "code_hash"), "triggers", t ? json_incref(t) : json_array());
     if (*out && json_object_get(rec, "triggers_signature"))
         json_object_set(*out, "triggers_signature", json_object_get(rec, "triggers_signature"));
     json_decref(rec);
