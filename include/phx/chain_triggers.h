@@ -74,8 +74,9 @@ phx_err_t phx_owner_triggers_digest(const uint8_t contract_id[32], const uint8_t
                                     const uint8_t triggers_hash[32], uint64_t nonce,
                                     uint8_t out[32], phx_error_t *e);
 
-/* keccak256("<name>/<position>"). */
-void phx_chain_firing_id(const char *name, uint64_t position, uint8_t out[32]);
+/* keccak256("<name>/<position>"): position is the tick or block number in
+ * decimal, or "<block>.<log index>" for an evm_log trigger. */
+void phx_chain_firing_id(const char *name, const char *position, uint8_t out[32]);
 /* What Jobs.firingDigest computes; domain is phx_chain_jobs_domain's. */
 void phx_chain_firing_digest(const uint8_t domain[32], const uint8_t contract_id[32],
                              const uint8_t firing_id[32], const uint8_t code_hash[32], bool ok,

@@ -252,11 +252,10 @@ phx_err_t phx_triggers_hash(const phx_triggers_t *t, uint8_t out[32], phx_error_
     return PHX_OK;
 }
 
-void phx_chain_firing_id(const char *name, uint64_t position, uint8_t out[32])
+void phx_chain_firing_id(const char *name, const char *position, uint8_t out[32])
 {
-    char s[PHX_TRIGGER_NAME_MAX + 32];
-    int n = snprintf(s, sizeof s, "%.*s/%llu", PHX_TRIGGER_NAME_MAX, name,
-                     (unsigned long long)position);
+    char s[PHX_TRIGGER_NAME_MAX + 80];
+    int n = snprintf(s, sizeof s, "%.*s/%.60s", PHX_TRIGGER_NAME_MAX, name, position);
     phx_keccak256(s, (size_t)n, out);
 }
 

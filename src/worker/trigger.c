@@ -1,12 +1,11 @@
-/* Triggers (issue 15): contracts started by a schedule or by blocks, once per
- * firing network-wide. On the job thread, each round:
+/* Triggers (issue 15): contracts started by a schedule, by blocks or by a
+ * chain's logs, once per firing network-wide. On the job thread, each round:
  *
  *   1. every deployed contract's declared triggers are read from its record,
  *      and each firing now due (a cron tick, a block whose number is a
- *      multiple) is journaled (jobdb.h, table firings) under its
- *      deterministic id keccak256("<name>/<position>"); a cursor per trigger
- *      keeps where journaling got to, so a restart catches up (a bounded
- *      window back, CATCHUP_*);
+ *      multiple, a matching log of the worker's own chain) is journaled (jobdb.h, table firings)
+ * under its deterministic id keccak256("<name>/<position>"); a cursor per trigger keeps where
+ * journaling got to, so a restart catches up (a bounded window back, CATCHUP_*);
  *   2. every live firing moves one step, as requests do: the chain decides
  *      first (Jobs.firedBy: recorded, by anyone, means done); the worker of
  *      rank r among the active ones (the job loop's ranking, keyed by the
@@ -30,6 +29,7 @@
 #define RESUBMIT_MS 20000
 #define CATCHUP_TICKS 8   /* cron ticks journaled back after a stop */
 #define CATCHUP_BLOCKS 64 /* blocks likewise */
+#define LOG_BLOCKS 256    /* blocks of logs read per trigger per round */
 #define LIVE_CAP 256
 #define MAX_CONTRACTS 1024
 
@@ -43,12 +43,18 @@ phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const u
     uint8_t hash[32], d[32], sig[65], signer[20];
     phx_err_t err = phx_triggers_from_json(arr, &t, e);
     if (err) return err;
-    for (size_t i = 0; i < t.n; i++)
-        if (t.t[i].kind != PHX_TRIGGER_CRON && t.t[i].kind != PHX_TRIGGER_BLOCK)
+    for (size_t i = 0; i < t.n; i++) {
+        if (t.t[i].kind == PHX_TRIGGER_HTTP)
             return phx_fail(e, PHX_ERR_UNSUPPORTED,
-                            "trigger \"%s\": %s triggers are not fired by this worker yet "
-                            "(cron and block are)",
-                            t.t[i].name, phx_trigger_kind_name(t.t[i].kind));
+                            "trigger \"%s\": http triggers are not fired by this worker yet "
+                            "(cron, block and evm_log are)",
+                            t.t[i].name);
+        if (t.t[i].kind == PHX_TRIGGER_EVM_LOG && t.t[i].chain[0])
+            return phx_fail(e, PHX_ERR_UNSUPPORTED,
+                            "trigger \"%s\": evm_log on the named chain \"%s\" is not followed "
+                            "yet; leave \"chain\" out for the worker's own chain",
+                            t.t[i].name, t.t[i].chain);
+    }
     if (!json_object_get(req, "triggers_signature"))
         return phx_fail(e, PHX_ERR_VERIFY, "triggers need the owner's triggers_signature");
     if ((err = phx_json_get_hex_fixed(req, "triggers_signature", sig, 65, e)) ||
@@ -70,7 +76,7 @@ static void hex32s(const uint8_t b[32], char out[67])
     phx_hex_encode_to(out + 2, b, 32);
 }
 
-static void journal(phx_worker_t *w, const uint8_t cid[32], const char *name, uint64_t pos,
+static void journal(phx_worker_t *w, const uint8_t cid[32], const char *name, const char *pos,
                     json_t *detail)
 {
     uint8_t fid[32];
@@ -88,9 +94,71 @@ static void journal(phx_worker_t *w, const uint8_t cid[32], const char *name, ui
     pthread_mutex_unlock(&w->db_lock);
     free(text);
     if (err)
-        PHX_WARN("worker: trigger %s/%llu: %s", name, (unsigned long long)pos, e.message);
+        PHX_WARN("worker: trigger %s/%s: %s", name, pos, e.message);
     else if (inserted)
-        PHX_INFO("worker: trigger %s firing %llu due", name, (unsigned long long)pos);
+        PHX_INFO("worker: trigger %s firing %s due", name, pos);
+}
+
+/* An evm_log trigger: the matching logs of blocks from its cursor to the
+ * head (at most LOG_BLOCKS a round), one firing each. */
+static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, uint64_t head)
+{
+    uint64_t next = 0;
+    bool found = false;
+    phx_error_t e = {0};
+    pthread_mutex_lock(&w->db_lock);
+    phx_err_t err = phx_jobdb_trigger_cursor(w->db, cid, t->name, &next, &found, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) {
+        PHX_WARN("worker: trigger %s: %s", t->name, e.message);
+        return;
+    }
+    uint64_t from = found ? next : head;
+    if (head >= CATCHUP_BLOCKS && from < head - CATCHUP_BLOCKS) from = head - CATCHUP_BLOCKS;
+    if (from > head) return;
+    uint64_t to = head - from >= LOG_BLOCKS ? from + LOG_BLOCKS - 1 : head;
+    const uint8_t(*sets[4])[32] = {0};
+    size_t counts[4] = {0};
+    for (size_t k = 0; k < t->ntopics; k++)
+        if (t->topic_set[k]) sets[k] = (const uint8_t(*)[32])t->topics[k], counts[k] = 1;
+    phx_evm_filter_t f = {.from_block = from,
+                          .to_block = to,
+                          .addresses = (const uint8_t(*)[20])t->address,
+                          .address_count = 1,
+                          .topic_sets = {sets[0], sets[1], sets[2], sets[3]},
+                          .topic_counts = {counts[0], counts[1], counts[2], counts[3]}};
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0;
+    if ((err = phx_rpc_get_logs(w->job_rpc, &f, &logs, &n, &e))) {
+        PHX_WARN("worker: trigger %s: reading logs: %s", t->name, e.message);
+        return;
+    }
+    for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++) {
+        const phx_evm_log_t *l = &logs[i];
+        if (l->removed) continue;
+        json_t *topics = json_array();
+        for (size_t k = 0; topics && k < l->topic_count; k++)
+            json_array_append_new(topics, phx_json_hex(l->topics[k], 32));
+        json_t *d = topics
+                        ? json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "kind", "evm_log", "chain",
+                                    "", "block", (json_int_t)l->block_number, "log_index",
+                                    (json_int_t)l->log_index, "tx", phx_json_hex(l->tx_hash, 32),
+                                    "address", phx_json_hex(l->address, 20), "topics", topics,
+                                    "data", phx_json_hex(l->data, l->data_len))
+                        : NULL;
+        char ps[48];
+        snprintf(ps, sizeof ps, "%llu.%llu", (unsigned long long)l->block_number,
+                 (unsigned long long)l->log_index);
+        if (d) journal(w, cid, t->name, ps, d);
+        json_decref(d);
+    }
+    for (size_t i = 0; i < n; i++)
+        phx_evm_log_clear(&logs[i]);
+    free(logs);
+    pthread_mutex_lock(&w->db_lock);
+    err = phx_jobdb_set_trigger_cursor(w->db, cid, t->name, to + 1, &e);
+    pthread_mutex_unlock(&w->db_lock);
+    if (err) PHX_WARN("worker: trigger %s: %s", t->name, e.message);
 }
 
 /* Journal one trigger's due firings from its cursor to now (or the head). */
@@ -106,6 +174,9 @@ static void due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, 
     } else if (t->kind == PHX_TRIGGER_BLOCK && head) {
         last = head - head % t->every_blocks;
         window = CATCHUP_BLOCKS;
+    } else if (t->kind == PHX_TRIGGER_EVM_LOG && head) {
+        logs_due(w, cid, t, head);
+        return;
     } else {
         return;
     }
@@ -133,7 +204,9 @@ static void due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, 
         } else {
             continue;
         }
-        if (d) journal(w, cid, t->name, pos, d);
+        char ps[24];
+        snprintf(ps, sizeof ps, "%llu", (unsigned long long)pos);
+        if (d) journal(w, cid, t->name, ps, d);
         json_decref(d);
     }
     if (found && next > last) return;
@@ -168,7 +241,8 @@ static void journal_due(phx_worker_t *w)
             !phx_json_get_hex_fixed(rec, "id", cid, 32, NULL) &&
             !phx_triggers_from_json(arr, &t, NULL)) {
             for (size_t i = 0; i < t.n; i++) {
-                if (t.t[i].kind == PHX_TRIGGER_BLOCK && !head_read) {
+                if ((t.t[i].kind == PHX_TRIGGER_BLOCK || t.t[i].kind == PHX_TRIGGER_EVM_LOG) &&
+                    !head_read) {
                     phx_error_t e = {0};
                     head_read = true;
                     if (phx_rpc_block_number(w->job_rpc, &head, &e))

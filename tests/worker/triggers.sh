@@ -1,18 +1,21 @@
 #!/bin/sh
 # Triggers (issue 15) on a devnet with 3 workers (anvil mining a block a
 # second, devnet --restart): a contract declared with a cron trigger
-# ("@every 2s") and a block trigger (every 3 blocks) through the gateway,
-# while workers are SIGKILLed at random (0.5-3 s apart) and brought back by
-# the devnet for TRIGGER_SECONDS (default 20). Then, from Jobs.Fired: every
-# cron tick and every third block from the first firing to the last is
-# recorded exactly once (no gap, no second record), each by a registered
-# worker's signature over its firing id, and the run saw ctx.trigger.
+# ("@every 2s"), a block trigger (every 3 blocks) and an evm_log trigger (PHA
+# Transfer events to one address) through the gateway, while workers are
+# SIGKILLed at random (0.5-3 s apart) and brought back by the devnet for
+# TRIGGER_SECONDS (default 20), and TRIGGER_EVENTS (default 20) transfers
+# are sent meanwhile. Then, from Jobs.Fired: every cron tick and every third
+# block from the first firing to the last, and every transfer's log, is
+# recorded exactly once (no gap, no second record, nothing else), each by a
+# registered worker's signature over its firing id, and the run saw ctx.trigger.
 # Bad manifests are refused before anything is sent.
 # Skipped (77) when this phx has no worker verb.
 set -u
 . "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 secs=${TRIGGER_SECONDS:-20}
+events=${TRIGGER_EVENTS:-20}
 skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-trig-XXXXXX")
 pid=""
@@ -23,11 +26,11 @@ export PHX_HOME="$tmp/net"
 cat >"$tmp/agent.js" <<'JS'
 export default async function (input, ctx) {
   const t = ctx.trigger;
-  return { name: t.name, kind: t.kind, pos: t.kind === 'cron' ? t.tick : t.block,
+  const pos = t.kind === 'cron' ? t.tick : t.kind === 'block' ? t.block : `${t.block}.${t.log_index}`;
+  return { name: t.name, kind: t.kind, pos,
            same: JSON.stringify(input) === JSON.stringify(t) };
 }
 JS
-printf '[{"name":"tick","kind":"cron","schedule":"@every 2s"},{"name":"blocks","kind":"block","every":3}]\n' >"$tmp/triggers.json"
 
 # Bad manifests: exit 2 with the trigger and field named, nothing sent.
 printf '[{"name":"t","kind":"cron","schedule":"*/5 * * * *"}]' >"$tmp/bad1.json"
@@ -42,6 +45,15 @@ devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 3 --re
 check "devnet with 3 workers" 3 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+to=0x00000000000000000000000000000000000f15ed
+cat >"$tmp/triggers.json" <<JSON
+[{"name":"tick","kind":"cron","schedule":"@every 2s"},
+ {"name":"blocks","kind":"block","every":3},
+ {"name":"paid","kind":"evm_log","address":"$token",
+  "topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",null,"0x000000000000000000000000${to#0x}"]}]
+JSON
 
 # An http trigger is declared fine but not fired by these workers yet: refused, said so.
 printf '[{"name":"hook","kind":"http"}]' >"$tmp/http.json"
@@ -64,7 +76,11 @@ done
     done
 ) &
 killer=$!
-sleep "$secs"
+t0=$(date +%s)
+node "$(dirname "$0")/send_transfers.js" "$rpc" "$key" "$token" "$to" "$events" "$((secs * 1000 / events))" >"$tmp/sent.json"
+check "$events transfers sent" 0 $?
+left=$((secs - ($(date +%s) - t0)))
+[ "$left" -gt 0 ] && sleep "$left"
 touch "$tmp/stop"
 wait $killer
 killer=""
@@ -75,11 +91,15 @@ echo "workers SIGKILLed $kills times in $secs s"
 sleep 12
 
 node "$(dirname "$0")/fired_events.js" "$rpc" "$jobs" "$id" >"$tmp/fired.json"; check "read Fired events" 0 $?
-python3 - "$tmp/fired.json" "$secs" >"$tmp/summary" <<'PY'
+python3 - "$tmp/fired.json" "$secs" "$tmp/sent.json" >"$tmp/summary" <<'PY'
 import json, sys
 from collections import Counter
 f = json.load(open(sys.argv[1]))["firings"]
 secs = int(sys.argv[2])
+sent = json.load(open(sys.argv[3]))["positions"]
+c = Counter(x["pos"] for x in f if x["name"] == "paid")
+print("paid", len(sent), sum(1 for p in sent if c[p] == 0), sum(1 for p in c if c[p] > 1),
+      sum(1 for p in c if p not in sent))
 bad = sum(1 for x in f if not x["checked"] or not x["ok"] or not x["output"]["same"])
 for name, step in (("tick", 1), ("blocks", 3)):
     c = Counter(x["pos"] for x in f if x["name"] == name)
@@ -106,10 +126,15 @@ set -- $(grep '^blocks' "$tmp/summary")
 check "block: no firing missing" 0 "$3"
 check "block: none twice" 0 "$4"
 check "block: only multiples of 3" 0 "$5"
+set -- $(grep '^paid' "$tmp/summary")
+check "evm_log: one transfer log per event sent" "$events" "$2"
+check "evm_log: no event missing" 0 "$3"
+check "evm_log: none twice" 0 "$4"
+check "evm_log: no firing for another log" 0 "$5"
 check "every record signed by its worker over its firing id, ok, with ctx.trigger" "bad 0" "$(grep '^bad' "$tmp/summary")"
 
 "$phx" triggers "$id" --json >"$tmp/t.json"; check "phx triggers" 0 $?
-check "phx triggers lists both" "tick blocks" "$(json "$tmp/t.json" "['triggers'][0]['name']") $(json "$tmp/t.json" "['triggers'][1]['name']")"
+check "phx triggers lists all three" "tick blocks paid" "$(jsonx "$tmp/t.json" "' '.join(t['name'] for t in d['triggers'])")"
 [ "$(json "$tmp/t.json" "['firings'].__len__()")" -gt 0 ]; check "phx triggers shows recorded firings" 0 $?
 
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
