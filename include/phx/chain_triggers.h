@@ -25,7 +25,9 @@
 #define PHX_TRIGGER_EVERY_MAX_S 2592000 /* 30 days */
 #define PHX_TRIGGER_BLOCKS_MAX 1000000
 #define PHX_TRIGGER_TOPICS_MAX 4
-#define PHX_TRIGGERS_TEXT_MAX 16384 /* a manifest's JSON text */
+#define PHX_TRIGGERS_TEXT_MAX 16384     /* a manifest's JSON text */
+#define PHX_TRIGGER_POSITION_MAX 64     /* a firing's position text (an http delivery id) */
+#define PHX_TRIGGER_HOOK_BODY_MAX 16384 /* an http trigger's JSON body, compact */
 
 typedef enum {
     PHX_TRIGGER_CRON = 1,  /* {"kind":"cron","schedule":"@every 10s"} (s, m or h) */
@@ -75,7 +77,8 @@ phx_err_t phx_owner_triggers_digest(const uint8_t contract_id[32], const uint8_t
                                     uint8_t out[32], phx_error_t *e);
 
 /* keccak256("<name>/<position>"): position is the tick or block number in
- * decimal, or "<block>.<log index>" for an evm_log trigger. */
+ * decimal, "<block>.<log index>" for an evm_log trigger, or an http delivery
+ * id (the sender's, else the body's keccak256 in 64 hex digits). */
 void phx_chain_firing_id(const char *name, const char *position, uint8_t out[32]);
 /* What Jobs.firingDigest computes; domain is phx_chain_jobs_domain's. */
 void phx_chain_firing_digest(const uint8_t domain[32], const uint8_t contract_id[32],

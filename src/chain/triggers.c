@@ -254,8 +254,9 @@ phx_err_t phx_triggers_hash(const phx_triggers_t *t, uint8_t out[32], phx_error_
 
 void phx_chain_firing_id(const char *name, const char *position, uint8_t out[32])
 {
-    char s[PHX_TRIGGER_NAME_MAX + 80];
-    int n = snprintf(s, sizeof s, "%.*s/%.60s", PHX_TRIGGER_NAME_MAX, name, position);
+    char s[PHX_TRIGGER_NAME_MAX + 2 + PHX_TRIGGER_POSITION_MAX];
+    int n = snprintf(s, sizeof s, "%.*s/%.*s", PHX_TRIGGER_NAME_MAX, name, PHX_TRIGGER_POSITION_MAX,
+                     position);
     phx_keccak256(s, (size_t)n, out);
 }
 

@@ -95,6 +95,11 @@ phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const u
  * "nonce","code_hash","triggers","triggers_signature"} (an empty list when
  * none); PHX_ERR_NOT_FOUND for a contract it does not hold. */
 phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out, phx_error_t *e);
+/* POST /v1/contracts/:id/hooks ({"name","secret"?,"delivery"?,"body"}, from
+ * the gateway's webhook): journal one firing of the http trigger name, after
+ * checking its shared secret. *out: {"name","delivery","firing_id"}. */
+phx_err_t wk_triggers_hook(phx_worker_t *w, const uint8_t id[32], const json_t *req, json_t **out,
+                           phx_error_t *e);
 /* One round of the trigger loop on the job thread: journal the firings now
  * due, then advance each live one a step. rank(ctx, key) is this worker's
  * place for a firing among the active workers (as for requests). */

@@ -44,11 +44,6 @@ phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const u
     phx_err_t err = phx_triggers_from_json(arr, &t, e);
     if (err) return err;
     for (size_t i = 0; i < t.n; i++) {
-        if (t.t[i].kind == PHX_TRIGGER_HTTP)
-            return phx_fail(e, PHX_ERR_UNSUPPORTED,
-                            "trigger \"%s\": http triggers are not fired by this worker yet "
-                            "(cron, block and evm_log are)",
-                            t.t[i].name);
         if (t.t[i].kind == PHX_TRIGGER_EVM_LOG && t.t[i].chain[0])
             return phx_fail(e, PHX_ERR_UNSUPPORTED,
                             "trigger \"%s\": evm_log on the named chain \"%s\" is not followed "
@@ -429,4 +424,85 @@ phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **o
         json_object_set(*out, "triggers_signature", json_object_get(rec, "triggers_signature"));
     json_decref(rec);
     return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "triggers");
+}
+
+/* A delivery id: 1..64 of [A-Za-z0-9._-]. */
+static bool delivery_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > PHX_TRIGGER_POSITION_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+phx_err_t wk_triggers_hook(phx_worker_t *w, const uint8_t id[32], const json_t *req, json_t **out,
+                           phx_error_t *e)
+{
+    char hx[67], path[1300];
+    hex32s(id, hx);
+    *out = NULL;
+    const char *name = json_string_value(json_object_get(req, "name"));
+    const char *secret = json_string_value(json_object_get(req, "secret"));
+    const char *delivery = json_string_value(json_object_get(req, "delivery"));
+    const json_t *body = json_object_get(req, "body");
+    if (!name) return phx_fail(e, PHX_ERR_INVALID, "a hook names its trigger (\"name\")");
+    if (json_object_get(req, "delivery") && (!delivery || !delivery_ok(delivery)))
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "the delivery id is 1..%d of A-Z a-z 0-9 . _ - (X-Phx-Delivery)",
+                        PHX_TRIGGER_POSITION_MAX);
+    snprintf(path, sizeof path, "%s/contracts/%s.json", w->dir, hx + 2);
+    json_t *rec = NULL;
+    phx_triggers_t t;
+    if (phx_json_load_file(path, &rec, NULL) || json_is_true(json_object_get(rec, "deleted"))) {
+        json_decref(rec);
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s is not deployed on this worker", hx);
+    }
+    const json_t *arr = json_object_get(rec, "triggers");
+    phx_err_t err = arr ? phx_triggers_from_json(arr, &t, e) : PHX_OK;
+    json_decref(rec);
+    if (err) return err;
+    const phx_trigger_t *hook = NULL;
+    for (size_t i = 0; arr && i < t.n && !hook; i++)
+        if (t.t[i].kind == PHX_TRIGGER_HTTP && !strcmp(t.t[i].name, name)) hook = &t.t[i];
+    if (!hook)
+        return phx_fail(e, PHX_ERR_NOT_FOUND, "contract %s has no http trigger named \"%.32s\"", hx,
+                        name);
+    if (hook->has_secret) {
+        /* Compared as hashes, in constant time: the worker keeps only the hash. */
+        uint8_t h[32];
+        phx_keccak256(secret ? secret : "", secret ? strlen(secret) : 0, h);
+        if (!secret || !phx_ct_eq(h, hook->secret_hash, 32))
+            return phx_fail(e, PHX_ERR_VERIFY,
+                            "trigger \"%s\" needs its shared secret (X-Phx-Secret)", name);
+    }
+    char *text = phx_json_dump(body ? body : json_null(), false);
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "hook body");
+    size_t len = strlen(text);
+    char pos[PHX_TRIGGER_POSITION_MAX + 1];
+    if (delivery) {
+        snprintf(pos, sizeof pos, "%s", delivery);
+    } else {
+        uint8_t h[32];
+        phx_keccak256(text, len, h);
+        phx_hex_encode_to(pos, h, 32);
+    }
+    free(text);
+    if (len > PHX_TRIGGER_HOOK_BODY_MAX)
+        return phx_fail(e, PHX_ERR_LIMIT, "a hook's body is at most %d bytes of JSON",
+                        PHX_TRIGGER_HOOK_BODY_MAX);
+    json_t *d = json_pack("{s:s,s:s,s:O}", "kind", "http", "delivery", pos, "body",
+                          body ? body : json_null());
+    if (!d) return phx_fail(e, PHX_ERR_NOMEM, "hook");
+    journal(w, id, name, pos, d);
+    uint8_t fid[32];
+    phx_chain_firing_id(name, pos, fid);
+    json_decref(d);
+    *out = json_pack("{s:s,s:s,s:o}", "name", name, "delivery", pos, "firing_id",
+                     phx_json_hex(fid, 32));
+    return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "hook");
 }

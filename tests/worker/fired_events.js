@@ -21,7 +21,7 @@ const { ethers } = require("ethers");
         const want = ethers.keccak256(ethers.toUtf8Bytes(`${name}/${pos}`));
         const digest = await jobs.firingDigest(cid, fid, codeHash, ok, ethers.keccak256(output));
         const signer = ethers.recoverAddress(digest, sig);
-        firings.push({ name, pos, worker, ok, output: out,
+        firings.push({ name, pos, worker, ok, output: out, block: l.blockNumber,
                        checked: want === fid && signer === worker });
     }
     console.log(JSON.stringify({ firings }));

@@ -9,6 +9,9 @@
 # block from the first firing to the last, and every transfer's log, is
 # recorded exactly once (no gap, no second record, nothing else), each by a
 # registered worker's signature over its firing id, and the run saw ctx.trigger.
+# An http trigger through the gateway's webhook: refused without or with the
+# wrong shared secret, fired once per delivery id with it (the same delivery
+# sent twice is one firing).
 # Bad manifests are refused before anything is sent.
 # Skipped (77) when this phx has no worker verb.
 set -u
@@ -26,7 +29,8 @@ export PHX_HOME="$tmp/net"
 cat >"$tmp/agent.js" <<'JS'
 export default async function (input, ctx) {
   const t = ctx.trigger;
-  const pos = t.kind === 'cron' ? t.tick : t.kind === 'block' ? t.block : `${t.block}.${t.log_index}`;
+  const pos = t.kind === 'cron' ? t.tick : t.kind === 'block' ? t.block
+            : t.kind === 'http' ? t.delivery : `${t.block}.${t.log_index}`;
   return { name: t.name, kind: t.kind, pos,
            same: JSON.stringify(input) === JSON.stringify(t) };
 }
@@ -52,14 +56,17 @@ cat >"$tmp/triggers.json" <<JSON
 [{"name":"tick","kind":"cron","schedule":"@every 2s"},
  {"name":"blocks","kind":"block","every":3},
  {"name":"paid","kind":"evm_log","address":"$token",
-  "topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",null,"0x000000000000000000000000${to#0x}"]}]
+  "topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",null,"0x000000000000000000000000${to#0x}"]},
+ {"name":"hook","kind":"http","secret_hash":"$secret_hash"}]
 JSON
 
-# An http trigger is declared fine but not fired by these workers yet: refused, said so.
-printf '[{"name":"hook","kind":"http"}]' >"$tmp/http.json"
-"$phx" deploy "$tmp/agent.js" --triggers "$tmp/http.json" 2>"$tmp/err" >/dev/null
-check "an http trigger is refused by the workers (not yet)" 1 $?
-grep -q 'http triggers are not fired by this worker yet' "$tmp/err"; check "and says why" 0 $?
+# An evm_log trigger on a named chain is declared fine but not followed yet: refused, said so.
+printf '[{"name":"far","kind":"evm_log","chain":"b","address":"0x00000000000000000000000000000000000000aa"}]' >"$tmp/far.json"
+"$phx" deploy "$tmp/agent.js" --triggers "$tmp/far.json" 2>"$tmp/err" >/dev/null
+check "an evm_log trigger on a named chain is refused by the workers (not yet)" 1 $?
+grep -q 'named chain "b" is not followed yet' "$tmp/err"; check "and says why" 0 $?
+gw=$(json "$tmp/ep.json" "['gateway']")
+secret_hash=$("$phx" util keccak "0x$(printf s3cret | od -An -v -tx1 | tr -d ' \n')")
 
 "$phx" deploy "$tmp/agent.js" --triggers "$tmp/triggers.json" --json >"$tmp/d.json"; check "deploy with triggers" 0 $?
 id=$(json "$tmp/d.json" "['id']")
@@ -87,6 +94,17 @@ killer=""
 kills=$(wc -l <"$tmp/kills" 2>/dev/null || echo 0)
 echo "workers SIGKILLed $kills times in $secs s"
 [ "$kills" -gt 0 ]; check "workers were killed" 0 $?
+hook() { # hook NAME SECRET DELIVERY -> HTTP status
+    curl -s -o "$tmp/hook.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        ${2:+-H "X-Phx-Secret: $2"} ${3:+-H "X-Phx-Delivery: $3"} \
+        --data '{"order":42}' "$gw/v1/contracts/$id/hooks/$1"
+}
+check "webhook without the secret: 403" 403 "$(hook hook "" d-0)"
+check "webhook with a wrong secret: 403" 403 "$(hook hook s3creT d-0)"
+check "webhook of an unknown trigger: 404" 404 "$(hook nohook s3cret d-0)"
+check "webhook with the secret: 202" 202 "$(hook hook s3cret d-1)"
+check "the same delivery again: 202, the same firing" 202 "$(hook hook s3cret d-1)"
+check "another delivery: 202" 202 "$(hook hook s3cret d-2)"
 # Firings already due settle after the kills stop (hand-off 2 s a rank).
 sleep 12
 
@@ -98,6 +116,8 @@ f = json.load(open(sys.argv[1]))["firings"]
 secs = int(sys.argv[2])
 sent = json.load(open(sys.argv[3]))["positions"]
 c = Counter(x["pos"] for x in f if x["name"] == "paid")
+h = Counter(x["pos"] for x in f if x["name"] == "hook")
+print("hook", h["d-0"], h["d-1"], h["d-2"], sum(1 for x in f if x["name"] == "hook" and x["output"].get("same") is not True))
 print("paid", len(sent), sum(1 for p in sent if c[p] == 0), sum(1 for p in c if c[p] > 1),
       sum(1 for p in c if p not in sent))
 bad = sum(1 for x in f if not x["checked"] or not x["ok"] or not x["output"]["same"])
@@ -126,6 +146,7 @@ set -- $(grep '^blocks' "$tmp/summary")
 check "block: no firing missing" 0 "$3"
 check "block: none twice" 0 "$4"
 check "block: only multiples of 3" 0 "$5"
+check "http: refused deliveries never fired; d-1 and d-2 once each" "hook 0 1 1 0" "$(grep '^hook' "$tmp/summary")"
 set -- $(grep '^paid' "$tmp/summary")
 check "evm_log: one transfer log per event sent" "$events" "$2"
 check "evm_log: no event missing" 0 "$3"
@@ -134,9 +155,11 @@ check "evm_log: no firing for another log" 0 "$5"
 check "every record signed by its worker over its firing id, ok, with ctx.trigger" "bad 0" "$(grep '^bad' "$tmp/summary")"
 
 "$phx" triggers "$id" --json >"$tmp/t.json"; check "phx triggers" 0 $?
-check "phx triggers lists all three" "tick blocks paid" "$(jsonx "$tmp/t.json" "' '.join(t['name'] for t in d['triggers'])")"
+check "phx triggers lists all four" "tick blocks paid hook" "$(jsonx "$tmp/t.json" "' '.join(t['name'] for t in d['triggers'])")"
 [ "$(json "$tmp/t.json" "['firings'].__len__()")" -gt 0 ]; check "phx triggers shows recorded firings" 0 $?
 
+"$phx" logs "$id" --json >"$tmp/logs.json"; check "phx logs" 0 $?
+check "phx logs carries the firings with their signatures" 132 "$(jsonx "$tmp/logs.json" "min(len(f['signature']) for f in d['firings'])")"
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
 pid=""
 finish
