@@ -698,3 +698,21 @@ phx_err_t phx_jobdb_set_trigger_cursor(phx_jobdb_t *d, const uint8_t contract_id
     sqlite3_finalize(st);
     return err;
 }
+
+phx_err_t phx_jobdb_firings_prune(phx_jobdb_t *d, uint64_t before_ms, size_t *n, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    *n = 0;
+    if (before_ms > INT64_MAX) return phx_fail(e, PHX_ERR_RANGE, "prune time out of range");
+    if (sqlite3_prepare_v2(d->db, "DELETE FROM firings WHERE state IN (5,6) AND updated_ms < ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firings prune");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)before_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        err = sql_fail(d, e, "firings prune");
+    else
+        *n = (size_t)sqlite3_changes(d->db);
+    sqlite3_finalize(st);
+    return err;
+}

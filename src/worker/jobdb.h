@@ -169,6 +169,10 @@ phx_err_t phx_jobdb_firing_submitted(phx_jobdb_t *db, uint64_t id, const uint8_t
                                      phx_error_t *e);
 phx_err_t phx_jobdb_firing_done(phx_jobdb_t *db, uint64_t id, phx_error_t *e);
 phx_err_t phx_jobdb_firing_failed(phx_jobdb_t *db, uint64_t id, const char *reason, phx_error_t *e);
+/* Forget settled firings (DONE, FAILED) last touched before before_ms; *n
+ * how many. Safe: a forgotten firing journaled again is found recorded on
+ * chain first. */
+phx_err_t phx_jobdb_firings_prune(phx_jobdb_t *db, uint64_t before_ms, size_t *n, phx_error_t *e);
 /* The next tick or block of a contract's trigger not yet journaled. */
 phx_err_t phx_jobdb_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32], const char *name,
                                    uint64_t *next, bool *found, phx_error_t *e);

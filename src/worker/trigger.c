@@ -31,6 +31,8 @@
 #define CATCHUP_BLOCKS 64 /* blocks likewise */
 #define LOG_BLOCKS 256    /* blocks of logs read per trigger per round */
 #define LIVE_CAP 256
+#define PRUNE_EVERY_MS 600000   /* settled firings are forgotten ... */
+#define KEEP_SETTLED_MS 3600000 /* ... an hour after they settled */
 #define MAX_CONTRACTS 1024
 
 phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
@@ -393,6 +395,18 @@ out:
 void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_t key[32]),
                        void *rank_ctx)
 {
+    static _Thread_local uint64_t pruned_ms;
+    uint64_t now = phx_now_ms();
+    if (now - pruned_ms > PRUNE_EVERY_MS) {
+        /* Settled firings are the chain's to remember, not the journal's. */
+        size_t gone = 0;
+        phx_error_t pe = {0};
+        pruned_ms = now;
+        pthread_mutex_lock(&w->db_lock);
+        phx_err_t perr = phx_jobdb_firings_prune(w->db, now - KEEP_SETTLED_MS, &gone, &pe);
+        pthread_mutex_unlock(&w->db_lock);
+        if (perr) PHX_WARN("worker: firings journal: %s", pe.message);
+    }
     journal_due(w);
     uint64_t ids[LIVE_CAP];
     size_t n = 0;
