@@ -52,6 +52,8 @@ jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
 token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
 key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
 to=0x00000000000000000000000000000000000f15ed
+gw=$(json "$tmp/ep.json" "['gateway']")
+secret_hash=$("$phx" util keccak "0x$(printf s3cret | od -An -v -tx1 | tr -d ' \n')")
 cat >"$tmp/triggers.json" <<JSON
 [{"name":"tick","kind":"cron","schedule":"@every 2s"},
  {"name":"blocks","kind":"block","every":3},
@@ -65,8 +67,6 @@ printf '[{"name":"far","kind":"evm_log","chain":"b","address":"0x000000000000000
 "$phx" deploy "$tmp/agent.js" --triggers "$tmp/far.json" 2>"$tmp/err" >/dev/null
 check "an evm_log trigger on a named chain is refused by the workers (not yet)" 1 $?
 grep -q 'named chain "b" is not followed yet' "$tmp/err"; check "and says why" 0 $?
-gw=$(json "$tmp/ep.json" "['gateway']")
-secret_hash=$("$phx" util keccak "0x$(printf s3cret | od -An -v -tx1 | tr -d ' \n')")
 
 "$phx" deploy "$tmp/agent.js" --triggers "$tmp/triggers.json" --json >"$tmp/d.json"; check "deploy with triggers" 0 $?
 id=$(json "$tmp/d.json" "['id']")
