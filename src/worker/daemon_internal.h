@@ -48,6 +48,12 @@ struct phx_worker {
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
 };
 
+/* The job thread's pacing, the same for requests (jobloop.c) and trigger
+ * firings (trigger.c): how long each rank waits for the ones before it, and
+ * when a transaction not mined is sent again. */
+#define WK_HANDOFF_MS 2000
+#define WK_RESUBMIT_MS 20000
+
 typedef struct {
     uint8_t id[32];
     uint8_t code_hash[32];

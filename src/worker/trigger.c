@@ -25,8 +25,8 @@
 #include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 
-#define HANDOFF_MS 2000
-#define RESUBMIT_MS 20000
+#define HANDOFF_MS WK_HANDOFF_MS
+#define RESUBMIT_MS WK_RESUBMIT_MS
 #define CATCHUP_TICKS 8   /* cron ticks journaled back after a stop */
 #define CATCHUP_BLOCKS 64 /* blocks likewise */
 #define LOG_BLOCKS 256    /* blocks of logs read per trigger per round */
