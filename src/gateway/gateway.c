@@ -554,6 +554,26 @@ static phx_err_t h_hook(void *ctx, const phx_http_request_t *req, phx_http_respo
     fwd_t f = {0};
     phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, body, &f.status, &f.body, f.worker,
                                         sizeof f.worker, e);
+    if (err || f.status >= 500) {
+        /* Journaling a firing is idempotent (one per delivery), so unlike a
+         * call it may be tried on the next worker: the first that answers. */
+        json_t *st = phx_gw_pool_status(g->pool);
+        for (size_t i = 0; i < json_array_size(st); i++) {
+            const char *url = json_string_value(json_object_get(json_array_get(st, i), "url"));
+            fwd_t t = {0};
+            if (!url || !strcmp(url, f.worker) || direct(g, url, path, body, &t, NULL) ||
+                t.status >= 500) {
+                fwd_free(&t);
+                continue;
+            }
+            fwd_free(&f);
+            f = t;
+            snprintf(f.worker, sizeof f.worker, "%s", url);
+            err = PHX_OK;
+            break;
+        }
+        json_decref(st);
+    }
     if (!err) {
         respond(&f, resp);
         if (f.status / 100 == 2) broadcast(g, f.worker, path, body);
