@@ -28,6 +28,7 @@ contract Jobs {
     uint256 private constant MAX_REASON = 256;
 
     bytes32 public constant RESULT_TAG = keccak256("phx-result-v1");
+    bytes32 public constant FIRING_TAG = keccak256("phx-firing-v1");
 
     struct TeeContract {
         address owner;
@@ -73,6 +74,9 @@ contract Jobs {
     mapping(uint256 => Request) public requests;
     uint256 public requestCount; // ids are 1..requestCount
     uint256 public sweepCursor = 1; // every id below it is settled
+    // Trigger firings (issue 15): contract id => firing id => the worker whose
+    // signed run is the record (zero: not fired yet). A firing is recorded once.
+    mapping(bytes32 => mapping(bytes32 => address)) public firedBy;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakePoolChanged(address indexed stakePool);
@@ -103,6 +107,15 @@ contract Jobs {
     );
     event CallbackFailed(uint256 indexed requestId, bytes reason);
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee);
+    event Fired(
+        bytes32 indexed contractId,
+        bytes32 indexed firingId,
+        address indexed worker,
+        bytes32 codeHash,
+        bool ok,
+        bytes signature,
+        bytes output
+    );
 
     error NotGovernor();
     error NotContractOwner();
@@ -123,6 +136,7 @@ contract Jobs {
     error InsufficientGasForCallback();
     error TransferFailed();
     error NotStakePool();
+    error AlreadyFired(bytes32 contractId, bytes32 firingId);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -288,6 +302,41 @@ contract Jobs {
         if (!callbackOk) r.status = STATUS_CALLBACK_FAILED;
         emit Fulfilled(requestId, msg.sender, outputHash, ok, callbackOk, operators, output);
         _sweep(SWEEP_PER_CALL);
+    }
+
+    // ---- trigger firings ---------------------------------------------------------
+
+    /// What a worker signs for one firing of a contract's trigger (raw digest):
+    /// keccak256(domain || FIRING_TAG || contractId || firingId || codeHash || ok || keccak256(output)).
+    function firingDigest(bytes32 contractId_, bytes32 firingId, bytes32 codeHash, bool ok, bytes32 outputHash)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(domain(), FIRING_TAG, contractId_, firingId, codeHash, ok, outputHash));
+    }
+
+    /// The record of one firing: the run of an active worker, signed; the first
+    /// record wins and any later one for the same (contract, firing) reverts, so
+    /// the workers that take a firing over from each other agree on one run.
+    /// Anyone may submit it (the signature is the worker's).
+    function recordFiring(
+        bytes32 contractId_,
+        bytes32 firingId,
+        bytes32 codeHash,
+        bool ok,
+        bytes calldata output,
+        bytes calldata signature
+    ) external {
+        if (firedBy[contractId_][firingId] != address(0)) revert AlreadyFired(contractId_, firingId);
+        if (output.length > MAX_OUTPUT) revert TooLarge(output.length, MAX_OUTPUT);
+        address signer =
+            PhxSig.recover(firingDigest(contractId_, firingId, codeHash, ok, keccak256(output)), signature);
+        if (signer == address(0) || registry.activeOperatorOf(signer) == address(0)) {
+            revert UnregisteredSigner(signer);
+        }
+        firedBy[contractId_][firingId] = signer;
+        emit Fired(contractId_, firingId, signer, codeHash, ok, signature, output);
     }
 
     /// Anyone may settle a specific expired request; the fee always goes back to the requester.

@@ -200,6 +200,8 @@ typedef struct {
     const char *input_json;  /* default "null" */
     const char *caller;      /* default "0x000…0" */
     const char *request_id;  /* default: random */
+    /* ctx.trigger: what fired the run (a JSON object's text); NULL: none */
+    const char *trigger_json;
     const char **secret_keys, **secret_values;
     int nsecrets;
     const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */

@@ -426,6 +426,8 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
     if ((err = phx_owner_secrets_hash(sealed, op.secrets_hash, e)) ||
         (err = owner_op_check(w, req, &op, owner, e)))
         return err;
+    json_t *triggers = NULL;
+    if ((err = wk_triggers_check(req, &op, owner, &triggers, e))) return err;
     char hx[67], path[1500];
     hex32(code_hash, hx);
     snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
@@ -437,6 +439,11 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
                             (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
     if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
+    if (rec && triggers) {
+        json_object_set(rec, "triggers", triggers);
+        json_object_set(rec, "triggers_signature", json_object_get(req, "triggers_signature"));
+    }
+    json_decref(triggers);
     /* The file name the owner's CLI sent, so errors name the user's file and
      * not "contract.js". Unsigned and cosmetic: only a plain name is kept. */
     const char *fname = json_string_value(json_object_get(req, "filename"));
@@ -526,9 +533,32 @@ void wk_contract_clear(wk_contract_t *c)
  * memory, one sandbox process. The outcome is the output bytes the result
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
+static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                              wk_usage_t *usage, phx_error_t *e);
+
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, caller, NULL, onchain, output, logs, ok,
+                        usage, e);
+}
+
+phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *trigger_json, bool onchain,
+                       phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
+                       phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, NULL, trigger_json, onchain, output, logs, ok,
+                        usage, e);
+}
+
+static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                              wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;
@@ -581,6 +611,7 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .input_json = input_json,
                              .request_id = request_id,
                              .caller = caller,
+                             .trigger_json = trigger_json,
                              .secret_keys = sk,
                              .secret_values = sv,
                              .nsecrets = nsec,

@@ -69,6 +69,12 @@ struct phx_worker {
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
 };
 
+/* The job thread's pacing, the same for requests (jobloop.c) and trigger
+ * firings (trigger.c): how long each rank waits for the ones before it, and
+ * when a transaction not mined is sent again. */
+#define WK_HANDOFF_MS 2000
+#define WK_RESUBMIT_MS 20000
+
 typedef struct {
     uint8_t id[32];
     uint8_t code_hash[32];
@@ -107,6 +113,31 @@ typedef struct {
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e);
+/* wk_run for a trigger's firing: ctx.trigger is trigger_json (an object's
+ * JSON text), the caller the zero address. */
+phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *trigger_json, bool onchain,
+                       phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
+                       phx_error_t *e);
+/* A deploy's "triggers" and "triggers_signature" (trigger.c): none is fine;
+ * else the manifest must parse, be of kinds this worker fires, and be signed
+ * by owner over (op's id, code hash, nonce). *canonical: what to keep. */
+phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
+                            json_t **canonical, phx_error_t *e);
+/* The contract's declared triggers as this worker holds them: {"id","owner",
+ * "nonce","code_hash","triggers","triggers_signature"} (an empty list when
+ * none); PHX_ERR_NOT_FOUND for a contract it does not hold. */
+phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out, phx_error_t *e);
+/* POST /v1/contracts/:id/hooks ({"name","secret"?,"delivery"?,"body"}, from
+ * the gateway's webhook): journal one firing of the http trigger name, after
+ * checking its shared secret. *out: {"name","delivery","firing_id"}. */
+phx_err_t wk_triggers_hook(phx_worker_t *w, const uint8_t id[32], const json_t *req, json_t **out,
+                           phx_error_t *e);
+/* One round of the trigger loop on the job thread: journal the firings now
+ * due, then advance each live one a step. rank(ctx, key) is this worker's
+ * place for a firing among the active workers (as for requests). */
+void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_t key[32]),
+                       void *rank_ctx);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
 /* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
  * (the worker's chain RPC, KMS or own API); `what` names it in the message. */

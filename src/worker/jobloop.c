@@ -14,8 +14,8 @@
 #include "phx/crypto.h"
 
 #define LIVE_PER_ROUND 512
-#define RESUBMIT_AFTER_MS 20000 /* a fulfil tx not mined by then is sent again */
-#define HANDOFF_MS 2000         /* how long each rank waits for the ones before it */
+#define RESUBMIT_AFTER_MS WK_RESUBMIT_MS /* a fulfil tx not mined by then is sent again */
+#define HANDOFF_MS WK_HANDOFF_MS         /* how long each rank waits for the ones before it */
 #define ACTIVE_REFRESH_MS 10000
 #define MAX_ACTIVE 256
 
@@ -83,16 +83,16 @@ static void refresh_active(loop_t *L)
     if (count) L->self_unlisted = !listed;
 }
 
-/* This worker's place for a request: active workers ordered by
- * keccak256(request id || address). Rank r starts after r * HANDOFF_MS, so
- * normally one worker serves each request and the next steps in only when it
- * does not (dead, or without the contract). */
-static unsigned rank_of(const loop_t *L, uint64_t id)
+/* This worker's place for a 32-byte key among the active workers, ordered by
+ * keccak256(key || address). For a request the key is its id as a uint256
+ * word; for a trigger's firing (trigger.c) keccak256(contract || firing id).
+ * Rank r starts after r * HANDOFF_MS, so normally one worker serves each and
+ * the next steps in only when it does not (dead, or without the contract). */
+static unsigned rank_of_key(void *ctx, const uint8_t key[32])
 {
+    const loop_t *L = ctx;
     uint8_t buf[52], mine[32], other[32];
-    memset(buf, 0, 32);
-    for (int i = 0; i < 8; i++)
-        buf[31 - i] = (uint8_t)(id >> (8 * i));
+    memcpy(buf, key, 32);
     memcpy(buf + 32, L->w->address, 20);
     phx_keccak256(buf, sizeof buf, mine);
     unsigned rank = 0;
@@ -103,6 +103,15 @@ static unsigned rank_of(const loop_t *L, uint64_t id)
         rank += memcmp(other, mine, 32) < 0;
     }
     return rank;
+}
+
+static unsigned rank_of(const loop_t *L, uint64_t id)
+{
+    uint8_t word[32];
+    memset(word, 0, 32);
+    for (int i = 0; i < 8; i++)
+        word[31 - i] = (uint8_t)(id >> (8 * i));
+    return rank_of_key((void *)L, word);
 }
 
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
@@ -481,6 +490,7 @@ static void *loop_main(void *arg)
         if (err) PHX_WARN("worker: journal: %s", e.message);
         for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++)
             process(L, ids[i]);
+        wk_triggers_round(w, rank_of_key, L);
         for (uint64_t slept = 0; slept < w->poll_ms && !atomic_load(&w->stopping); slept += 50)
             usleep(50 * 1000);
     }
