@@ -253,6 +253,8 @@ static int cmd_verify(int argc, char **argv)
                                        .collateral_len = coll.len,
                                        .now =
                                            check.now ? check.now : (int64_t)(phx_now_ms() / 1000)};
+            uint8_t rk[32];
+            if (phx_infer_receipt_reply_key(rc_, rk)) ev.reply_key = rk;
             phx_attest_result_t ar;
             phx_error_t ie = {0};
             inf.present = true;
