@@ -143,7 +143,7 @@ check "the contract's own PHA untouched" "$max" "$(call "$token" "balanceOf(addr
 check "no allowance left to Jobs" 0 "$(call "$token" "allowance(address,address)(uint256)" "$consumer" "$jobs")"
 # The input Jobs recorded is abi.encode("ETH/USD"), not JSON text.
 "$cast" receipt --rpc-url "$rpc" --json "$tx" >"$tmp/receipt.json"
-topic=$("$cast" keccak "Requested(uint256,bytes32,address,bytes32,uint256,uint32,uint8,uint64,bytes)")
+topic=$("$cast" keccak "Requested(uint256,bytes32,address,bytes32,uint256,uint32,uint8,uint64,bytes,uint8)")
 input=$(python3 - "$tmp/receipt.json" "$topic" "$jobs" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
