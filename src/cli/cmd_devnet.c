@@ -20,6 +20,12 @@ static const char help[] =
     "DIR/endpoints.json tells `phx deploy`, `phx call` and friends where it is.\n\n"
     "Options:\n"
     "  --workers N       number of workers (default 3)\n"
+    "  --sgx N           the last N of them run the sim TEE's SGX flavour (--tee\n"
+    "                    sim-sgx: SGX v3 quotes, kind SGX in the Registry); the\n"
+    "                    others are sim TDX (default 0)\n"
+    "  --operators M     spread the workers over M operators, worker i under\n"
+    "                    operator i mod M, each staked for all its workers\n"
+    "                    (default: one operator per worker)\n"
     "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
     "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
@@ -77,7 +83,19 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOHAND, IMODEL, INAME, NOPTS };
+    enum {
+        WORKERS = CLI_DAEMON_NOPTS,
+        ANVIL,
+        BLOCK,
+        RESTART,
+        ALLOW,
+        NOHAND,
+        IMODEL,
+        INAME,
+        SGX,
+        OPERATORS,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
@@ -88,6 +106,8 @@ static int cmd_devnet(int argc, char **argv)
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
+    opts[SGX] = (cli_opt_t){.name = "sgx", .takes_value = true};
+    opts[OPERATORS] = (cli_opt_t){.name = "operators", .takes_value = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -104,6 +124,26 @@ static int cmd_devnet(int argc, char **argv)
             goto out;
         }
         o.workers = (unsigned)n;
+    }
+    if (opts[SGX].value) {
+        char *end;
+        long n = strtol(opts[SGX].value, &end, 10);
+        if (*end || n < 0 || n > (long)o.workers) {
+            cli_error(rc, prefix, "--sgx wants 0..%u (at most --workers), got '%s'", o.workers,
+                      opts[SGX].value);
+            goto out;
+        }
+        o.sgx_workers = (unsigned)n;
+    }
+    if (opts[OPERATORS].value) {
+        char *end;
+        long n = strtol(opts[OPERATORS].value, &end, 10);
+        if (*end || n < 1 || n > (long)o.workers) {
+            cli_error(rc, prefix, "--operators wants 1..%u (at most --workers), got '%s'",
+                      o.workers, opts[OPERATORS].value);
+            goto out;
+        }
+        o.operators = (unsigned)n;
     }
     if (opts[BLOCK].value) {
         char *end;

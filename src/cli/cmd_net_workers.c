@@ -8,7 +8,8 @@
 static const char workers_help[] =
     "usage: phx workers [--gateway URL] [--json]\n\n"
     "The workers the gateway knows: health, whether the Registry lists them,\n"
-    "address, measurement, calls and failures.\n";
+    "address, TEE kind (sgx or tdx, as the Registry recorded it from the worker's\n"
+    "quote), measurement, calls and failures.\n";
 
 static int cmd_workers(int argc, char **argv)
 {
@@ -32,11 +33,12 @@ static int cmd_workers(int argc, char **argv)
         const json_t *w = json_array_get(ws, i);
         const char *addr = json_string_value(json_object_get(w, "address"));
         const char *mr = json_string_value(json_object_get(w, "measurement"));
-        printf("%-28s %-9s %-14s %s  mr %.18s…  calls %lld, failures %lld\n",
+        const char *tee = json_string_value(json_object_get(w, "tee"));
+        printf("%-28s %-9s %-14s %s  %-3s  mr %.18s…  calls %lld, failures %lld\n",
                json_string_value(json_object_get(w, "url")),
                json_is_true(json_object_get(w, "healthy")) ? "healthy" : "DOWN",
                json_is_true(json_object_get(w, "registered")) ? "registered" : "UNREGISTERED",
-               addr ? addr : "(address unknown)", mr ? mr : "?",
+               addr ? addr : "(address unknown)", tee ? tee : "?", mr ? mr : "?",
                (long long)json_integer_value(json_object_get(w, "calls")),
                (long long)json_integer_value(json_object_get(w, "failures")));
     }
