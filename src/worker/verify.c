@@ -191,8 +191,9 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
         goto out;
     }
     int64_t now = c->now ? c->now : (int64_t)time(NULL);
-    /* quote v3 is SGX only (tee_type 0 at bytes 4..8 for every version) */
-    bool sgx = quote.len >= 8 && !(quote.ptr[4] | quote.ptr[5] | quote.ptr[6] | quote.ptr[7]);
+    uint32_t tee_type = PHX_QUOTE_TEE_TDX;
+    bool sgx = !phx_tee_quote_tee_type(quote.ptr, quote.len, &tee_type, NULL) &&
+               tee_type == PHX_QUOTE_TEE_SGX;
     const uint8_t *coll = sgx && c->collateral_sgx ? c->collateral_sgx : c->collateral;
     size_t coll_len = sgx && c->collateral_sgx ? c->collateral_sgx_len : c->collateral_len;
     if ((err = phx_attest_verify(c->verifier, quote.ptr, quote.len, coll, coll_len, now, c->policy,
