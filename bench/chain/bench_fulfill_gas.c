@@ -216,8 +216,8 @@ typedef struct {
 
 /* Median gas of ROUNDS fulfils of k signatures over output[0..len), after a
  * warm-up round (the consumer's first write to each slot costs more). */
-static int measure(const bench_t *b, unsigned k, unsigned kinds, const uint8_t *output,
-                   size_t len, uint32_t callback_gas, uint64_t *median, phx_error_t *e)
+static int measure(const bench_t *b, unsigned k, unsigned kinds, const uint8_t *output, size_t len,
+                   uint32_t callback_gas, uint64_t *median, phx_error_t *e)
 {
     uint8_t domain[32], digest[32];
     uint64_t gas[ROUNDS];
