@@ -62,6 +62,13 @@ if "$PHX" worker --help >/dev/null 2>&1; then
     expect_error 2 "want HOST:PORT" -- devnet --dir "$tmp/d" --allow-host 127.0.0.1
     expect_error 2 "port must be 1..65535" -- devnet --dir "$tmp/d" --allow-host localhost:0
     expect_error 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
+    # the URL a worker announces on chain keeps the Registry's rule (issue 13)
+    for u in ftp://w.example http://user@127.0.0.1:8545; do
+        expect_error 2 "public-url: endpoint: " -- worker --dir "$tmp/w" --rpc http://127.0.0.1:1 \
+            --deployment "$tmp/dep.json" --kms http://127.0.0.1:1 \
+            --kms-address 0x0000000000000000000000000000000000000009 \
+            --operator-key-file "$tmp/op.key" --public-url "$u"
+    done
 fi
 # A node that is not there is a failed check, not bad input.
 expect_error 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
