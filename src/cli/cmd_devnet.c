@@ -47,6 +47,15 @@ static const char help[] =
     "                    its attestation (docs/infer.md). Off by default: loading a\n"
     "                    model costs start-up time the other devnet uses do not need\n"
     "  --infer-name NAME the model name contracts ask for (default tiny)\n"
+    "  --chains N        chains contracts reach with phx.evm (default 1): the\n"
+    "                    devnet's own chain is \"main\"; each more (up to 4) is\n"
+    "                    another anvil, \"b\", \"c\", \"d\", with chain id main's + 1,\n"
+    "                    + 2, + 3. Every worker is given all of them; endpoints.json\n"
+    "                    lists them under \"chains\" (docs/devnet.md)\n"
+    "  --test-misbehave N=MODE\n"
+    "                    FOR TESTS ONLY: start worker N (0-based) with `phx worker\n"
+    "                    --test-misbehave MODE` (equivocate or corrupt), so a test\n"
+    "                    can show the network catching it (repeatable)\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -94,6 +103,8 @@ static int cmd_devnet(int argc, char **argv)
         INAME,
         SGX,
         OPERATORS,
+        CHAINS,
+        MISBEHAVE,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -108,6 +119,9 @@ static int cmd_devnet(int argc, char **argv)
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
     opts[SGX] = (cli_opt_t){.name = "sgx", .takes_value = true};
     opts[OPERATORS] = (cli_opt_t){.name = "operators", .takes_value = true};
+    opts[CHAINS] = (cli_opt_t){.name = "chains", .takes_value = true};
+    opts[MISBEHAVE] =
+        (cli_opt_t){.name = "test-misbehave", .takes_value = true, .repeatable = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -145,6 +159,16 @@ static int cmd_devnet(int argc, char **argv)
         }
         o.operators = (unsigned)n;
     }
+    if (opts[CHAINS].value) {
+        char *end;
+        long n = strtol(opts[CHAINS].value, &end, 10);
+        if (*end || n < 1 || n > PHX_DEVNET_MAX_CHAINS) {
+            cli_error(rc, prefix, "--chains wants 1..%d, got '%s'", PHX_DEVNET_MAX_CHAINS,
+                      opts[CHAINS].value);
+            goto out;
+        }
+        o.chains = (unsigned)n;
+    }
     if (opts[BLOCK].value) {
         char *end;
         long n = strtol(opts[BLOCK].value, &end, 10);
@@ -168,6 +192,21 @@ static int cmd_devnet(int argc, char **argv)
         }
     }
 #endif
+    for (int i = 0; i < opts[MISBEHAVE].nvalues; i++) {
+        const char *v = opts[MISBEHAVE].values[i];
+        char *end;
+        long k = strtol(v, &end, 10);
+        if (end == v || *end != '=' || k < 0 || k >= (long)o.workers ||
+            (strcmp(end + 1, "equivocate") && strcmp(end + 1, "corrupt"))) {
+            cli_error(rc, prefix,
+                      "--test-misbehave wants N=equivocate or N=corrupt with N a worker "
+                      "(0..%u), got '%s'",
+                      o.workers - 1, v);
+            goto out;
+        }
+    }
+    o.test_misbehave = opts[MISBEHAVE].values;
+    o.ntest_misbehave = opts[MISBEHAVE].nvalues;
     o.allow_hosts = opts[ALLOW].values;
     o.nallow_hosts = opts[ALLOW].nvalues;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "phx/crypto.h"
 #include "phx/infer.h"
+#include "phx/sandbox.h"
 #include "phx/tee.h"
 
 int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
@@ -241,10 +242,13 @@ void cli_trust_close(cli_trust_t *t)
 }
 
 int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
-                  const char *collateral_file, struct phx_infer_client **out)
+                  const char *collateral_file, const char *rpc_url,
+                  const phx_chain_deployment_t *dep, struct phx_infer_client **out)
 {
     *out = NULL;
-    if (nroutes == 0) return PHX_EXIT_OK;
+    bool chain = rpc_url && dep && phx_chain_has_inference_registry(dep);
+    /* From the chain alone, only when told how to check the endpoints' quotes. */
+    if (nroutes == 0 && !(chain && (sim_dir || collateral_file))) return PHX_EXIT_OK;
     phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
     phx_error_t e = {0};
@@ -262,7 +266,9 @@ int cli_ai_client(const char *prefix, const char **routes, int nroutes, const ch
                        "--ai-endpoint needs --ai-collateral FILE (or --ai-trust-sim-root DIR)");
     }
     if (!rc) {
-        phx_infer_client_opts_t o = {.endpoints = routes,
+        phx_infer_client_opts_t o = {.chain_rpc = chain ? rpc_url : NULL,
+                                     .deployment = chain ? dep : NULL,
+                                     .endpoints = routes,
                                      .nendpoints = nroutes,
                                      .root_der = root.len ? root.ptr : NULL,
                                      .root_len = root.len,
@@ -275,4 +281,19 @@ int cli_ai_client(const char *prefix, const char **routes, int nroutes, const ch
     phx_buf_free(&root);
     phx_buf_free(&coll);
     return rc;
+}
+
+int cli_chains(const char *prefix, const char **specs, int n, struct phx_sandbox_chains **out)
+{
+    *out = NULL;
+    if (n == 0) return PHX_EXIT_OK;
+    for (int i = 0; i < n; i++)
+        if (!strchr(specs[i], '='))
+            return cli_error(PHX_EXIT_USAGE, prefix, "--chain-rpc wants NAME=URL, not \"%s\"",
+                             specs[i]);
+    phx_error_t e = {0};
+    if (phx_sandbox_chains_new(specs, n, out, &e))
+        return cli_error(e.code == PHX_ERR_INVALID ? PHX_EXIT_USAGE : PHX_EXIT_FAIL, prefix,
+                         "--chain-rpc: %s", e.message);
+    return PHX_EXIT_OK;
 }
