@@ -42,6 +42,7 @@ contract Jobs {
         uint8 status;
         uint8 k;
         uint32 callbackGasLimit;
+        uint8 minTeeKinds; // the k signers' workers cover at least this many TEE kinds
         uint64 deadline;
         bytes32 contractId;
         bytes32 codeHash;
@@ -94,7 +95,8 @@ contract Jobs {
         uint32 callbackGasLimit,
         uint8 k,
         uint64 deadline,
-        bytes input
+        bytes input,
+        uint8 minTeeKinds
     );
     event Fulfilled(
         uint256 indexed requestId,
@@ -133,6 +135,12 @@ contract Jobs {
     error SignatureCount(uint256 given, uint8 k);
     error UnregisteredSigner(address signer);
     error DuplicateOperator(address operator);
+    error BadMinTeeKinds(uint8 minTeeKinds, uint8 k);
+    // Admission: fewer eligible operators than k, or fewer TEE kinds among
+    // their eligible workers than minTeeKinds (Registry.eligibility()).
+    error NotEnoughOperators(uint8 k, uint256 eligibleOperators);
+    error NotEnoughTeeKinds(uint8 minTeeKinds, uint256 eligibleKinds);
+    error TooFewTeeKinds(uint256 kinds, uint8 minTeeKinds);
     error InsufficientGasForCallback();
     error TransferFailed();
     error NotStakePool();
@@ -225,13 +233,44 @@ contract Jobs {
 
     /// The fee is k * feePerWorker, taken now (msg.sender must have approved Jobs,
     /// or used PhxToken.permit); maxFee bounds it against a parameter change.
+    /// Any TEE kind serves (minTeeKinds 1).
     function request(bytes32 contractId_, bytes calldata input, uint256 maxFee, uint32 callbackGasLimit, uint8 k)
         external
         returns (uint256 requestId)
     {
+        return _request(contractId_, input, maxFee, callbackGasLimit, k, 1);
+    }
+
+    /// The k signers must also run on at least minTeeKinds distinct TEE kinds
+    /// (1 <= minTeeKinds <= k). Reverts at once, with NotEnoughOperators or
+    /// NotEnoughTeeKinds, when the workers eligible now cannot meet k and
+    /// minTeeKinds: nothing is escrowed for a request nobody can serve.
+    function request(
+        bytes32 contractId_,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) external returns (uint256 requestId) {
+        return _request(contractId_, input, maxFee, callbackGasLimit, k, minTeeKinds);
+    }
+
+    function _request(
+        bytes32 contractId_,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) private returns (uint256 requestId) {
         TeeContract storage c = contracts[contractId_];
         if (c.owner == address(0)) revert UnknownContract(contractId_);
         if (k == 0 || k > MAX_K) revert BadK(k);
+        if (minTeeKinds == 0 || minTeeKinds > k) revert BadMinTeeKinds(minTeeKinds, k);
+        (uint256 eligibleOperators, uint256 eligibleKinds) = registry.eligibility();
+        if (eligibleOperators < k) revert NotEnoughOperators(k, eligibleOperators);
+        if (eligibleKinds < minTeeKinds) revert NotEnoughTeeKinds(minTeeKinds, eligibleKinds);
         if (callbackGasLimit > maxCallbackGas) revert CallbackGasTooHigh(callbackGasLimit, maxCallbackGas);
         if (input.length > MAX_INPUT) revert TooLarge(input.length, MAX_INPUT);
         uint256 fee = feePerWorker * k;
@@ -246,6 +285,7 @@ contract Jobs {
             status: STATUS_PENDING,
             k: k,
             callbackGasLimit: callbackGasLimit,
+            minTeeKinds: minTeeKinds,
             deadline: uint64(block.timestamp) + requestTimeout,
             contractId: contractId_,
             codeHash: c.codeHash,
@@ -258,7 +298,16 @@ contract Jobs {
     function _emitRequested(uint256 requestId, bytes calldata input) private {
         Request storage r = requests[requestId];
         emit Requested(
-            requestId, r.contractId, r.requester, r.codeHash, r.fee, r.callbackGasLimit, r.k, r.deadline, input
+            requestId,
+            r.contractId,
+            r.requester,
+            r.codeHash,
+            r.fee,
+            r.callbackGasLimit,
+            r.k,
+            r.deadline,
+            input,
+            r.minTeeKinds
         );
     }
 
@@ -291,7 +340,7 @@ contract Jobs {
 
         bytes32 outputHash = keccak256(output);
         address[] memory operators = _checkSignatures(
-            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures
+            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures, r.minTeeKinds
         );
 
         // Settle before any outside call: a re-entering callback finds it done.
@@ -354,21 +403,37 @@ contract Jobs {
 
     // ---- internals --------------------------------------------------------------------
 
-    function _checkSignatures(bytes32 digest, bytes[] calldata signatures)
+    // minTeeKinds <= 1 (every k=1 request) takes the one-value activeOperatorOf
+    // path; above it each signer's kind is read too and the distinct kinds counted.
+    function _checkSignatures(bytes32 digest, bytes[] calldata signatures, uint8 minTeeKinds)
         private
         view
         returns (address[] memory operators)
     {
         operators = new address[](signatures.length);
+        uint256 kindBits = 0;
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = PhxSig.recover(digest, signatures[i]);
-            address operator = signer == address(0) ? address(0) : registry.activeOperatorOf(signer);
+            address operator;
+            if (signer == address(0)) {
+                operator = address(0);
+            } else if (minTeeKinds <= 1) {
+                operator = registry.activeOperatorOf(signer);
+            } else {
+                uint32 teeType;
+                (operator, teeType) = registry.activeWorkerOf(signer);
+                kindBits |= teeType == 0 ? 1 : 2; // SGX, TDX: the Registry admits no other
+            }
             if (operator == address(0)) revert UnregisteredSigner(signer);
             // k-of-n means k independent parties: one operator's workers count once.
             for (uint256 j = 0; j < i; j++) {
                 if (operators[j] == operator) revert DuplicateOperator(operator);
             }
             operators[i] = operator;
+        }
+        if (minTeeKinds > 1) {
+            uint256 kinds = (kindBits & 1) + (kindBits >> 1);
+            if (kinds < minTeeKinds) revert TooFewTeeKinds(kinds, minTeeKinds);
         }
     }
 

@@ -59,7 +59,7 @@ while [ $(( $(date +%s) - sent )) -lt 600 ]; do
 done
 end=$(date +%s)
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-    'Requested(uint256 indexed,bytes32 indexed,address indexed,bytes32,uint256,uint32,uint8,uint64,bytes)' --json >"$tmp/req.json"
+    'Requested(uint256 indexed,bytes32 indexed,address indexed,bytes32,uint256,uint32,uint8,uint64,bytes,uint8)' --json >"$tmp/req.json"
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
     'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
 python3 - "$tmp/req.json" "$tmp/ful.json" "$first" "$last" "$rpc" "$cast" "$n" "$start" "$sent" "$end" "$direct_ms" <<'EOF'

@@ -168,6 +168,10 @@ typedef struct {
     const phx_attest_policy_t *policy;        /* NULL = phx_attest_policy_default */
     const uint8_t *collateral;                /* for the worker's quote (dcap-qvl JSON) */
     size_t collateral_len;
+    /* for a worker whose quote is SGX, when it differs (the sim platform has one
+     * collateral per kind); NULL = collateral */
+    const uint8_t *collateral_sgx;
+    size_t collateral_sgx_len;
     /* for the quote of the KMS that admitted the worker; NULL = collateral */
     const uint8_t *kms_collateral;
     size_t kms_collateral_len;

@@ -41,7 +41,8 @@ static const char help[] =
     "  --kms-collateral FILE  collateral for the KMS's admission quote (default: the\n"
     "                       worker's collateral)\n"
     "  --trust-sim-root DIR trust the sim TEE platform in DIR (development networks);\n"
-    "                       its collateral is used when --collateral is absent\n"
+    "                       its collateral is used when --collateral is absent (the\n"
+    "                       SGX one for a worker whose quote is SGX, from --tee sim-sgx)\n"
     "  --policy FILE        TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
     "  --now UNIX           verification time (default: now)\n"
     "  --json               print {\"valid\",\"steps\",...} instead of text\n\n"
@@ -143,7 +144,7 @@ static int cmd_verify(int argc, char **argv)
     phx_chain_deployment_t dep;
     phx_rpc_t *rpc = NULL;
     cli_trust_t trust = {0};
-    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT;
+    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT, coll_sgx = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
     const char *sim_dir = opts[CLI_TRUST_SIMROOT].value;
     rc = PHX_EXIT_USAGE;
@@ -197,7 +198,9 @@ static int cmd_verify(int argc, char **argv)
         }
     } else if (sim_dir) {
         phx_tee_config_t tc = {.sim_dir = sim_dir};
-        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e)) {
+        /* The sim platform's TDX collateral, and its SGX one for an SGX worker. */
+        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e) ||
+            phx_tee_sim_read_collateral(sim_dir, PHX_QUOTE_TEE_SGX, &coll_sgx, &e)) {
             cli_error_e(rc, prefix, &e);
             goto out;
         }
@@ -220,6 +223,8 @@ static int cmd_verify(int argc, char **argv)
                                 .policy = cli_trust_policy(&trust),
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len,
+                                .collateral_sgx = coll_sgx.len ? coll_sgx.ptr : NULL,
+                                .collateral_sgx_len = coll_sgx.len,
                                 .kms_collateral = kcoll.len ? kcoll.ptr : NULL,
                                 .kms_collateral_len = kcoll.len,
                                 .now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : 0};
@@ -279,6 +284,7 @@ out:
     phx_rpc_close(rpc);
     cli_trust_close(&trust);
     phx_buf_free(&coll);
+    phx_buf_free(&coll_sgx);
     phx_buf_free(&kcoll);
     json_decref(doc);
     json_decref(endpoints);

@@ -68,7 +68,7 @@ id=$(json "$tmp/d.json" "['id']")
     "$id" 0x7b7d 10000000000000000000 100000 1 >/dev/null
 n=$(call "$jobs" 'requestCount()(uint256)')
 for _ in $(seq 1 300); do
-    st=$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' "$n" | sed -n 2p)
+    st=$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)' "$n" | sed -n 2p)
     [ "$st" = 2 ] || [ "$st" = 3 ] && break
     sleep 0.2
 done
