@@ -38,6 +38,10 @@ typedef struct {
      * infer_name (default "tiny") with it. */
     const char *infer_model;
     const char *infer_name;
+    /* Test only: worker number misbehave_worker (0-based) runs with
+     * --test-misbehave misbehave_mode; NULL mode for none. */
+    const char *misbehave_mode;
+    unsigned misbehave_worker;
 } phx_devnet_opts_t;
 
 typedef struct phx_devnet phx_devnet_t;

@@ -207,6 +207,15 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
 
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 
+#define PHX_WORKER_MAX_PEERS 32
+
+/* `phx worker --test-misbehave`: corrupt signs a wrong output instead of the
+ * real one for every on-chain request it serves. */
+typedef enum {
+    PHX_WORKER_HONEST = 0,
+    PHX_WORKER_CORRUPT,
+} phx_worker_misbehave_t;
+
 /* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
  * kms_address and operator_sk is optional. */
 typedef struct {
@@ -244,6 +253,14 @@ typedef struct {
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
     uint32_t ai_tokens;
+    /* Other workers' API URLs ("http://host:port"), asked for their signed
+     * observations of k-of-n requests (docs/worker.md "k-of-n"). A URL is
+     * trusted for nothing: what it answers counts only when signed by an
+     * active worker of the Registry. At most PHX_WORKER_MAX_PEERS. */
+    const char **peers;
+    int npeers;
+    /* Test only, and only with the sim TEE: misbehave on purpose. */
+    phx_worker_misbehave_t misbehave;
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -41,6 +41,9 @@ static const char help[] =
     "                    its attestation (docs/infer.md). Off by default: loading a\n"
     "                    model costs start-up time the other devnet uses do not need\n"
     "  --infer-name NAME the model name contracts ask for (default tiny)\n"
+    "  --test-misbehave I=corrupt\n"
+    "                    TEST ONLY: worker I (from 0) signs wrong outputs of on-chain\n"
+    "                    requests (phx worker --test-misbehave), to see it outvoted\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -77,7 +80,18 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOHAND, IMODEL, INAME, NOPTS };
+    enum {
+        WORKERS = CLI_DAEMON_NOPTS,
+        ANVIL,
+        BLOCK,
+        RESTART,
+        ALLOW,
+        NOHAND,
+        IMODEL,
+        INAME,
+        MISBEHAVE,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
@@ -88,6 +102,7 @@ static int cmd_devnet(int argc, char **argv)
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
+    opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -128,6 +143,18 @@ static int cmd_devnet(int argc, char **argv)
         }
     }
 #endif
+    if (opts[MISBEHAVE].value) {
+        const char *v = opts[MISBEHAVE].value;
+        char *end;
+        unsigned long i = strtoul(v, &end, 10);
+        if (end == v || *end != '=' || i >= o.workers || strcmp(end + 1, "corrupt")) {
+            cli_error(rc, prefix, "--test-misbehave wants I=corrupt, I a worker number below %u",
+                      o.workers);
+            goto out;
+        }
+        o.misbehave_worker = (unsigned)i;
+        o.misbehave_mode = end + 1;
+    }
     o.allow_hosts = opts[ALLOW].values;
     o.nallow_hosts = opts[ALLOW].nvalues;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -73,6 +73,15 @@ static const char help[] =
     "                            (and its collateral); development networks only\n"
     "  --ai-collateral FILE      collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N             completion tokens per invocation (default 1024)\n"
+    "  --peer URL                another worker's API, asked for its signed observations\n"
+    "                            of on-chain requests that need k > 1 signatures\n"
+    "                            (repeatable, up to 32; docs/worker.md \"k-of-n\"). A\n"
+    "                            peer is trusted for nothing: only observations signed\n"
+    "                            by active workers of the Registry count\n"
+    "  --test-misbehave corrupt  TEST ONLY, refused unless --tee is sim or sim-noseal:\n"
+    "                            sign a wrong output instead of the real one for every\n"
+    "                            on-chain request (to test that the other workers\n"
+    "                            outvote it and report its dissent)\n"
     "  --json                    print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -107,6 +116,8 @@ static int cmd_worker(int argc, char **argv)
         AIROOT,
         AICOLL,
         AITOK,
+        PEER,
+        MISBEHAVE,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -124,6 +135,8 @@ static int cmd_worker(int argc, char **argv)
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
+    opts[PEER] = (cli_opt_t){.name = "peer", .takes_value = true, .repeatable = true};
+    opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -194,6 +207,30 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[PEER].nvalues > PHX_WORKER_MAX_PEERS) {
+        cli_error(rc, prefix, "--peer: at most %d", PHX_WORKER_MAX_PEERS);
+        goto out;
+    }
+    for (int i = 0; i < opts[PEER].nvalues; i++)
+        if (strncmp(opts[PEER].values[i], "http://", 7) &&
+            strncmp(opts[PEER].values[i], "https://", 8)) {
+            cli_error(rc, prefix, "--peer %s: not an http:// or https:// URL",
+                      opts[PEER].values[i]);
+            goto out;
+        }
+    o.peers = opts[PEER].values;
+    o.npeers = opts[PEER].nvalues;
+    if (opts[MISBEHAVE].value) {
+        if (strcmp(opts[MISBEHAVE].value, "corrupt")) {
+            cli_error(rc, prefix, "--test-misbehave: corrupt is the only mode");
+            goto out;
+        }
+        if (d.tee && d.tee != PHX_TEE_SIM) {
+            cli_error(rc, prefix, "--test-misbehave is for tests: only with --tee sim");
+            goto out;
+        }
+        o.misbehave = PHX_WORKER_CORRUPT;
+    }
     if (opts[AITOK].value) {
         char *end;
         unsigned long v = strtoul(opts[AITOK].value, &end, 10);

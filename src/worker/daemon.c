@@ -694,6 +694,23 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
+    w->misbehave = o->misbehave;
+    if (o->npeers < 0 || o->npeers > PHX_WORKER_MAX_PEERS) {
+        err = phx_fail(e, PHX_ERR_INVALID, "at most %d peers", PHX_WORKER_MAX_PEERS);
+        goto out;
+    }
+    for (int i = 0; i < o->npeers; i++) {
+        size_t n = strlen(o->peers[i]);
+        while (n && o->peers[i][n - 1] == '/')
+            n--;
+        if (n >= sizeof w->peers[0] ||
+            (strncmp(o->peers[i], "http://", 7) && strncmp(o->peers[i], "https://", 8))) {
+            err =
+                phx_fail(e, PHX_ERR_INVALID, "peer \"%.100s\" is not an http(s) URL", o->peers[i]);
+            goto out;
+        }
+        snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%.*s", (int)n, o->peers[i]);
+    }
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))

@@ -46,6 +46,9 @@ struct phx_worker {
     uint64_t poll_ms;
     uint64_t started_ms;
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    char peers[PHX_WORKER_MAX_PEERS][300]; /* k-of-n: where other workers' observations are */
+    size_t npeers;
+    phx_worker_misbehave_t misbehave;
 };
 
 typedef struct {
@@ -111,6 +114,33 @@ json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);
  * job thread's signer (or after it stopped). */
 phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
+
+/* ---- k-of-n rounds (round.c; docs/worker.md "k-of-n") ---------------------------- */
+
+#define WK_MAX_K 16 /* Jobs.MAX_K */
+
+/* Signatures over one report (ok, output) of one request, by active workers of
+ * distinct operators; this worker's own first. */
+typedef struct {
+    size_t n;
+    size_t answered; /* peers that had a valid signed observation, agreeing or not */
+    uint8_t sigs[WK_MAX_K][65];
+    uint8_t signers[WK_MAX_K][20];
+    uint8_t operators[WK_MAX_K][20];
+} wk_quorum_t;
+
+/* GET /v1/jobs/:id/observation: this worker's signed observation of an on-chain
+ * request ({"request_id","worker","ok","output","signature"}); 404 before it
+ * has signed one. */
+phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e);
+/* Ask every peer for its observation of j (which this worker has signed) and
+ * keep up to k signatures over the same (ok, output) by active workers of
+ * distinct operators. A peer that signed something else for the request is a
+ * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
+ * (when report_dissent), from the identity key. */
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report_dissent,
+                          wk_quorum_t *q, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
 #endif

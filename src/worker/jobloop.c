@@ -17,6 +17,9 @@
 #define RESUBMIT_AFTER_MS 20000 /* a fulfil tx not mined by then is sent again */
 #define HANDOFF_MS 2000         /* how long each rank waits for the ones before it */
 #define ACTIVE_REFRESH_MS 10000
+/* k-of-n: how long the submitter waits for every peer's observation, so that
+ * one that disagrees is seen (and reported) rather than just outrun. */
+#define OBSERVE_GRACE_MS 1500
 #define MAX_ACTIVE 256
 
 typedef struct {
@@ -24,6 +27,8 @@ typedef struct {
     phx_evm_follower_t *follower;
     uint64_t submitted_ms[LIVE_PER_ROUND]; /* when this process last sent, by slot */
     uint64_t submitted_id[LIVE_PER_ROUND];
+    uint64_t k_id[LIVE_PER_ROUND]; /* the k each request asks for, by slot */
+    uint8_t k[LIVE_PER_ROUND];
     /* The Registry's active workers, to share requests out instead of every
      * worker racing for each one (the losers' transactions only revert). */
     uint8_t active[MAX_ACTIVE][20];
@@ -75,22 +80,27 @@ static void refresh_active(loop_t *L)
  * keccak256(request id || address). Rank r starts after r * HANDOFF_MS, so
  * normally one worker serves each request and the next steps in only when it
  * does not (dead, or without the contract). */
-static unsigned rank_of(const loop_t *L, uint64_t id)
+static unsigned rank_of_addr(const loop_t *L, uint64_t id, const uint8_t addr[20])
 {
     uint8_t buf[52], mine[32], other[32];
     memset(buf, 0, 32);
     for (int i = 0; i < 8; i++)
         buf[31 - i] = (uint8_t)(id >> (8 * i));
-    memcpy(buf + 32, L->w->address, 20);
+    memcpy(buf + 32, addr, 20);
     phx_keccak256(buf, sizeof buf, mine);
     unsigned rank = 0;
     for (size_t k = 0; k < L->nactive; k++) {
-        if (!memcmp(L->active[k], L->w->address, 20)) continue;
+        if (!memcmp(L->active[k], addr, 20)) continue;
         memcpy(buf + 32, L->active[k], 20);
         phx_keccak256(buf, sizeof buf, other);
         rank += memcmp(other, mine, 32) < 0;
     }
     return rank;
+}
+
+static unsigned rank_of(const loop_t *L, uint64_t id)
+{
+    return rank_of_addr(L, id, L->w->address);
 }
 
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
@@ -244,6 +254,10 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (sealed_ok && (err = wk_run(w, &c, input, rid, NULL, true, &output, NULL, &ok, NULL, e)))
         goto out;
     if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
+    if (w->misbehave == PHX_WORKER_CORRUPT && (err = phx_buf_append_str(&output, " (corrupt)"))) {
+        phx_fail(e, err, "output");
+        goto out;
+    }
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, ok, output.ptr,
@@ -276,14 +290,15 @@ static bool signed_by_us(const phx_worker_t *w, const phx_job_t *j)
     return memcmp(addr, w->address, 20) == 0;
 }
 
-/* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED. */
+/* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED, with n signatures
+ * over the same report (k-of-n: the quorum round.c gathered). */
 static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *output, size_t len,
-                        const uint8_t sig[65], phx_error_t *e)
+                        const uint8_t (*sigs)[65], size_t n, phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
     uint8_t tx[32];
-    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, j->ok, output, len,
-                                               (const uint8_t(*)[65])sig, 1, &data, e);
+    phx_err_t err =
+        phx_chain_fulfill_calldata(j->request_id, j->ok, output, len, sigs, n, &data, e);
     if (!err) {
         phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
         memcpy(req.to, w->dep.jobs, 20);
@@ -302,6 +317,18 @@ static size_t slot_of(uint64_t id)
     return (size_t)(id % LIVE_PER_ROUND);
 }
 
+/* Whether a journaled PENDING request is not yet this worker's to run, from
+ * when it was journaled (that survives a restart), wall clock. k = 1: rank r
+ * waits r turns. k > 1: every active worker observes at once, as OCR's n
+ * oracles do, so a dead or dissenting worker never stalls the round; only
+ * the submission goes by rank. */
+static bool waits(const phx_job_t *j, unsigned rank, unsigned k)
+{
+    unsigned turns = k <= 1 ? rank : 0;
+    uint64_t wait_ms = (uint64_t)turns * HANDOFF_MS, now = phx_now_ms();
+    return wait_ms && now >= j->updated_ms && now - j->updated_ms < wait_ms;
+}
+
 static void process(loop_t *L, uint64_t id)
 {
     phx_worker_t *w = L->w;
@@ -315,11 +342,10 @@ static void process(loop_t *L, uint64_t id)
         PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
         return;
     }
-    if (j.state == PHX_JOB_PENDING) {
-        /* From when it was journaled (that survives a restart), wall clock. */
-        uint64_t wait_ms = (uint64_t)rank_of(L, id) * HANDOFF_MS, now = phx_now_ms();
-        if (wait_ms && now >= j.updated_ms && now - j.updated_ms < wait_ms) goto out;
-    }
+    unsigned rank = rank_of(L, id);
+    size_t s = slot_of(id);
+    /* k is the chain's; known after the first read (kept by slot). */
+    if (j.state == PHX_JOB_PENDING && L->k_id[s] == id && waits(&j, rank, L->k[s])) goto out;
     /* The chain decides first: a request fulfilled (by anyone, our own earlier
      * transaction included), refunded or gone needs nothing more. */
     phx_chain_request_t cr;
@@ -335,10 +361,12 @@ static void process(loop_t *L, uint64_t id)
         job_failed(w, id, "expired");
         goto out;
     }
-    if (cr.k != 1) {
-        job_failed(w, id, "needs k-of-n signatures; this worker signs alone");
+    if (cr.k == 0 || cr.k > WK_MAX_K) {
+        job_failed(w, id, "k out of range");
         goto out;
     }
+    L->k_id[s] = id, L->k[s] = cr.k;
+    if (j.state == PHX_JOB_PENDING && waits(&j, rank, cr.k)) goto out;
     if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && !signed_by_us(w, &j)) {
         /* Signed by the identity of an earlier boot (no sealing key): that
          * key is gone and deregistered, so its signature and any transaction
@@ -368,7 +396,6 @@ static void process(loop_t *L, uint64_t id)
         pthread_mutex_unlock(&w->db_lock);
         if (err) goto out;
     }
-    size_t s = slot_of(id);
     if (j.state == PHX_JOB_SUBMITTED) {
         /* Sent before (maybe by a process that was killed): wait for it to be
          * mined; send again only when it was mined and failed, or has not
@@ -390,8 +417,36 @@ static void process(loop_t *L, uint64_t id)
             if (now - L->submitted_ms[s] < RESUBMIT_AFTER_MS) goto out;
         }
     }
+    wk_quorum_t q;
+    memset(&q, 0, sizeof q);
+    memcpy(q.sigs[0], j.signature, 65);
+    q.n = 1;
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
+        /* k-of-n: a quorum of signatures over our report, or wait for one. */
+        if ((err = wk_round_gather(w, &j, cr.k, false, &q, &e))) {
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+        /* The quorum's signer ranked first submits; each later one waits
+         * its turn from when it signed, so one dead submitter is replaced. */
+        unsigned before = 0;
+        for (size_t i = 1; i < q.n; i++)
+            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
+        if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
+                                          (q.answered < w->npeers && since < OBSERVE_GRACE_MS)))
+            goto out;
+        if (j.state == PHX_JOB_SIGNED &&
+            (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+    }
     if (j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) {
-        if ((err = submit(w, &j, j.output.ptr, j.output.len, j.signature, &e))) {
+        if ((err = submit(w, &j, j.output.ptr, j.output.len, (const uint8_t(*)[65])q.sigs, q.n,
+                          &e))) {
             /* Estimation reverts once someone else's fulfilment is mined; the
              * next round reads the chain and closes the job. */
             PHX_WARN("worker: fulfil %llu: %s", (unsigned long long)id, e.message);
