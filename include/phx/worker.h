@@ -87,6 +87,29 @@ typedef struct {
     uint8_t signature[65];
 } phx_voucher_t;
 
+/* k-of-n (docs/worker.md "k-of-n"): one worker's signed observation of an
+ * on-chain request, as GET /v1/jobs/:id/observation serves it to its peers:
+ * {"request_id":N,"worker":"0x..","ok":bool,"output":"0x..","signature":"0x.."}.
+ * The signature is over the Jobs result digest of (ok, output); "worker" is
+ * informative only (the signer is what the signature recovers to). */
+typedef struct {
+    uint64_t request_id;
+    bool ok;
+    phx_buf_t output; /* at most PHX_RESULT_MAX_OUTPUT bytes */
+    uint8_t signature[65];
+} phx_observation_t;
+
+/* Parse one from a peer (no signature check); PHX_ERR_INVALID names the field. */
+phx_err_t phx_observation_parse(const json_t *j, phx_observation_t *o, phx_error_t *e);
+/* The served form (worker: the server's identity address). NULL on no memory. */
+json_t *phx_observation_to_json(const phx_observation_t *o, const uint8_t worker[20]);
+/* Who signed it, for the request's contract id and code hash, on the Jobs
+ * domain: PHX_ERR_VERIFY when the signature does not recover. */
+phx_err_t phx_observation_signer(const phx_observation_t *o, const uint8_t domain[32],
+                                 const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                 uint8_t signer[20], uint8_t digest[32], phx_error_t *e);
+void phx_observation_clear(phx_observation_t *o);
+
 /* Parse the JSON form (no signature check); PHX_ERR_INVALID names the field. */
 phx_err_t phx_voucher_parse(const json_t *j, phx_voucher_t *v, phx_error_t *e);
 phx_err_t phx_voucher_to_json(const phx_voucher_t *v, json_t **out, phx_error_t *e);

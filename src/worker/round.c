@@ -43,10 +43,9 @@ phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_htt
         phx_job_clear(&j);
         return phx_fail(e, PHX_ERR_NOT_FOUND, "no signed observation of request %llu", id);
     }
-    resp->json = json_pack("{s:I,s:o,s:b,s:o,s:o}", "request_id", (json_int_t)id, "worker",
-                           phx_json_hex(w->address, 20), "ok", j.ok, "output",
-                           phx_json_hex(j.output.ptr, j.output.len), "signature",
-                           phx_json_hex(j.signature, 65));
+    phx_observation_t o = {.request_id = (uint64_t)id, .ok = j.ok, .output = j.output};
+    memcpy(o.signature, j.signature, 65);
+    resp->json = phx_observation_to_json(&o, w->address);
     phx_job_clear(&j);
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "observation");
 }
@@ -72,26 +71,19 @@ static phx_err_t fetch_observation(phx_worker_t *w, const char *peer, const phx_
     json_t *res = NULL;
     phx_err_t err = phx_http_json("GET", url, NULL, &co, NULL, &res, e);
     if (err) return err;
-    json_t *rid = json_object_get(res, "request_id"), *okj = json_object_get(res, "ok");
-    const char *out_s = json_string_value(json_object_get(res, "output"));
-    const char *sig_s = json_string_value(json_object_get(res, "signature"));
-    if (!json_is_integer(rid) || (uint64_t)json_integer_value(rid) != j->request_id ||
-        !json_is_boolean(okj) || !out_s || !sig_s) {
-        err = phx_fail(e, PHX_ERR_INVALID, "%s: not an observation of this request", peer);
+    phx_observation_t ob;
+    if ((err = phx_observation_parse(res, &ob, e))) goto out;
+    if (ob.request_id != j->request_id) {
+        phx_observation_clear(&ob);
+        err = phx_fail(e, PHX_ERR_INVALID, "%s: an observation of another request", peer);
         goto out;
     }
-    o->ok = json_is_true(okj);
-    if ((err = phx_hex_decode(out_s, &o->output, e)) ||
-        (err = phx_hex_decode_fixed(sig_s, o->sig, 65, e)))
+    o->ok = ob.ok;
+    o->output = ob.output; /* moved */
+    memcpy(o->sig, ob.signature, 65);
+    if ((err = phx_observation_signer(&ob, domain, j->contract_id, j->code_hash, o->signer,
+                                      o->digest, e)))
         goto out;
-    phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, o->ok,
-                            o->output.ptr, o->output.len, o->digest);
-    uint8_t pub[64];
-    if (phx_secp256k1_recover(o->digest, o->sig, pub)) {
-        err = phx_fail(e, PHX_ERR_VERIFY, "%s: the observation's signature does not recover", peer);
-        goto out;
-    }
-    phx_eth_address_from_pubkey(pub, o->signer);
     phx_chain_worker_t cw;
     if ((err = phx_chain_worker_get(w->job_rpc, &w->dep, o->signer, &cw, e))) goto out;
     if (cw.status != PHX_CHAIN_WORKER_ACTIVE) {
@@ -177,7 +169,8 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
         }
         bool dup = false;
         for (size_t i = 0; i < q->n; i++)
-            dup |= !memcmp(q->operators[i], o.operator_, 20) || !memcmp(q->signers[i], o.signer, 20);
+            dup |=
+                !memcmp(q->operators[i], o.operator_, 20) || !memcmp(q->signers[i], o.signer, 20);
         if (!dup && q->n < k) {
             memcpy(q->sigs[q->n], o.sig, 65);
             memcpy(q->signers[q->n], o.signer, 20);

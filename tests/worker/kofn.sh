@@ -6,6 +6,8 @@
 #     of distinct operators over the honest output; the corrupt worker is left
 #     out, and its signed dissent is on chain (Jobs Dissent: signer, operator,
 #     its output hash against the quorum's);
+#  then off chain, phx call --k 2 returns 2 envelopes of distinct operators
+#     and phx verify checks each (a doubled one is refused);
 #  2. N more k=2 requests (KOFN_N, default 6; the issue asks for 200) while a
 #     random worker is SIGKILLed every 0.5-3 s and brought back by the devnet:
 #     every request is fulfilled exactly once, each by 2 distinct operators, and
@@ -101,6 +103,27 @@ for l in json.load(open(sys.argv[1])):
           'differs-and-matches' if mine != quorum and quorum == got else 'wrong')
     break
 " "$tmp/dis.json" "$r1" "$tmp/ful.json")"
+
+# Off chain: phx call --k 2 gives 2 envelopes of distinct operators over the
+# same output, and phx verify checks and shows each; one operator twice is
+# refused, and more signatures than operators cannot be had.
+sim=$(json "$tmp/ep.json" "['sim_dir']")
+"$phx" call "$id" --input '{"x":2}' --k 2 --json >"$tmp/k2.json"
+check "phx call --k 2" 0 $?
+check "2 envelopes, 2 operators, one output" "2 2 1" "$(jsonx "$tmp/k2.json" \
+    "' '.join(str(x) for x in (len(d['results']), len(set(r['worker'] for r in d['results'])), len(set(r['output_bytes'] for r in d['results']))))")"
+"$phx" verify "$tmp/k2.json" --trust-sim-root "$sim" >"$tmp/v2.out" 2>&1
+check "phx verify of the k=2 result" 0 $?
+check "each envelope shown valid, then the bundle" "2 1" \
+    "$(grep -c '^VALID$' "$tmp/v2.out") $(grep -c '^VALID (k=2)$' "$tmp/v2.out")"
+python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1])); d['results'][1] = d['results'][0]
+json.dump(d, open(sys.argv[2], 'w'))" "$tmp/k2.json" "$tmp/k2dup.json"
+"$phx" verify "$tmp/k2dup.json" --trust-sim-root "$sim" >"$tmp/vdup.out" 2>&1
+check "one worker twice is not k=2" "1 1" "$? $(grep -c 'one operator' "$tmp/vdup.out")"
+"$phx" call "$id" --input '{"x":2}' --k 5 >/dev/null 2>"$tmp/k5.err"
+check "k=5 with 4 operators fails, saying why" "1 1" "$? $(grep -c 'only 4 of the 5' "$tmp/k5.err")"
 
 # 2. N k=2 requests while workers are killed at random.
 (
