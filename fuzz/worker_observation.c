@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const uint8_t domain[32] = {0x11}, id[32] = {0x22}, code[32] = {0x33},
                              worker[20] = {0x44};
         uint8_t signer[20], digest[32];
-        phx_observation_signer(&o, domain, id, code, signer, digest, NULL);
+        phx_observation_signer(&o, domain, id, code, false, signer, digest, NULL);
+        phx_observation_signer(&o, domain, id, code, true, signer, digest, NULL);
         json_t *back = phx_observation_to_json(&o, worker);
         if (!back) abort();
         if (phx_observation_parse(back, &again, NULL) != PHX_OK ||

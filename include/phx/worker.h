@@ -104,10 +104,17 @@ phx_err_t phx_observation_parse(const json_t *j, phx_observation_t *o, phx_error
 /* The served form (worker: the server's identity address). NULL on no memory. */
 json_t *phx_observation_to_json(const phx_observation_t *o, const uint8_t worker[20]);
 /* Who signed it, for the request's contract id and code hash, on the Jobs
- * domain: PHX_ERR_VERIFY when the signature does not recover. */
+ * domain: PHX_ERR_VERIFY when the signature does not recover. With
+ * observation_only (median and aggregate rounds) the signature is over
+ * keccak256("phx-observation-v1" ‖ Jobs digest), which no Jobs function
+ * accepts: an observation there is not a claim about the result, and a
+ * worker that later signs the report has not signed two results. */
 phx_err_t phx_observation_signer(const phx_observation_t *o, const uint8_t domain[32],
                                  const uint8_t contract_id[32], const uint8_t code_hash[32],
-                                 uint8_t signer[20], uint8_t digest[32], phx_error_t *e);
+                                 bool observation_only, uint8_t signer[20], uint8_t digest[32],
+                                 phx_error_t *e);
+/* digest := keccak256("phx-observation-v1" ‖ digest). */
+void phx_observation_domain(uint8_t digest[32]);
 void phx_observation_clear(phx_observation_t *o);
 
 /* Parse the JSON form (no signature check); PHX_ERR_INVALID names the field. */

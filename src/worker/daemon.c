@@ -502,9 +502,29 @@ void wk_contract_clear(wk_contract_t *c)
  * memory, one sandbox process. The outcome is the output bytes the result
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
+static phx_err_t run_job(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                         const char *request_id, const char *caller, const char *phase,
+                         bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                         wk_usage_t *usage, phx_error_t *e);
+
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
+{
+    return run_job(w, c, input_json, request_id, caller, NULL, onchain, output, logs, ok, usage, e);
+}
+
+phx_err_t wk_run_phase(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *phase, phx_buf_t *output, bool *ok,
+                       phx_error_t *e)
+{
+    return run_job(w, c, input_json, request_id, NULL, phase, true, output, NULL, ok, NULL, e);
+}
+
+static phx_err_t run_job(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                         const char *request_id, const char *caller, const char *phase,
+                         bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
+                         wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;
@@ -557,6 +577,7 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .input_json = input_json,
                              .request_id = request_id,
                              .caller = caller,
+                             .phase = phase,
                              .secret_keys = sk,
                              .secret_values = sv,
                              .nsecrets = nsec,

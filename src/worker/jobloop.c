@@ -187,11 +187,18 @@ static phx_err_t hex_string_output_to_bytes(phx_buf_t *output, phx_error_t *e)
 
 /* PENDING/RUNNING -> SIGNED: run the contract on the request's input and sign
  * the Jobs digest over its output. */
-static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *e)
+static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, unsigned k, phx_error_t *e)
 {
     wk_contract_t c;
     phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
     if (err) return err;
+    /* k-of-n median/aggregate: this run is an observation, signed on the
+     * observation domain; the report is signed in a later round (round.c). */
+    wk_mode_t mode = {.mode = WK_COMBINE_IDENTICAL};
+    if (k > 1 && !memcmp(c.code_hash, j->code_hash, 32) && (err = wk_round_mode(w, &c, &mode, e))) {
+        wk_contract_clear(&c);
+        return err;
+    }
     phx_buf_t output = PHX_BUF_INIT, plain = PHX_BUF_INIT;
     plain.secret = true;
     char *input = NULL, rid[67];
@@ -262,6 +269,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, ok, output.ptr,
                             output.len, digest);
+    if (mode.mode != WK_COMBINE_IDENTICAL) phx_observation_domain(digest);
     if ((err = phx_chain_sign(w->sk, digest, sig))) {
         phx_fail(e, err, "sign");
         goto out;
@@ -285,20 +293,23 @@ static bool signed_by_us(const phx_worker_t *w, const phx_job_t *j)
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->ok,
                             j->output.ptr, j->output.len, digest);
-    if (phx_secp256k1_recover(digest, j->signature, pub)) return false;
-    phx_eth_address_from_pubkey(pub, addr);
-    return memcmp(addr, w->address, 20) == 0;
+    for (int observation = 0; observation < 2; observation++) { /* Jobs or observation domain */
+        if (observation) phx_observation_domain(digest);
+        if (phx_secp256k1_recover(digest, j->signature, pub)) continue;
+        phx_eth_address_from_pubkey(pub, addr);
+        if (!memcmp(addr, w->address, 20)) return true;
+    }
+    return false;
 }
 
 /* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED, with n signatures
  * over the same report (k-of-n: the quorum round.c gathered). */
-static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *output, size_t len,
-                        const uint8_t (*sigs)[65], size_t n, phx_error_t *e)
+static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, bool ok, const uint8_t *output,
+                        size_t len, const uint8_t (*sigs)[65], size_t n, phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
     uint8_t tx[32];
-    phx_err_t err =
-        phx_chain_fulfill_calldata(j->request_id, j->ok, output, len, sigs, n, &data, e);
+    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, ok, output, len, sigs, n, &data, e);
     if (!err) {
         phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
         memcpy(req.to, w->dep.jobs, 20);
@@ -329,10 +340,30 @@ static bool waits(const phx_job_t *j, unsigned rank, unsigned k)
     return wait_ms && now >= j->updated_ms && now - j->updated_ms < wait_ms;
 }
 
+/* The combine mode of a job's contract (cached by code hash). */
+static phx_err_t mode_of(phx_worker_t *w, const phx_job_t *j, wk_mode_t *m, phx_error_t *e)
+{
+    for (size_t i = 0; i < WK_MODE_CACHE; i++)
+        if (w->modes[i].set && !memcmp(w->modes[i].code_hash, j->code_hash, 32)) {
+            *m = w->modes[i].mode;
+            return PHX_OK;
+        }
+    wk_contract_t c;
+    phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
+    if (err) return err;
+    if (memcmp(c.code_hash, j->code_hash, 32))
+        err = phx_fail(e, PHX_ERR_VERIFY, "the request names another code hash");
+    else
+        err = wk_round_mode(w, &c, m, e);
+    wk_contract_clear(&c);
+    return err;
+}
+
 static void process(loop_t *L, uint64_t id)
 {
     phx_worker_t *w = L->w;
     phx_error_t e = {0};
+    phx_buf_t rout = PHX_BUF_INIT;
     phx_job_t j;
     memset(&j, 0, sizeof j);
     pthread_mutex_lock(&w->db_lock);
@@ -383,7 +414,7 @@ static void process(loop_t *L, uint64_t id)
         j.state = PHX_JOB_RUNNING;
     }
     if (j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) {
-        if ((err = run_and_sign(w, &j, &e))) {
+        if ((err = run_and_sign(w, &j, cr.k, &e))) {
             if (err == PHX_ERR_NOT_FOUND || err == PHX_ERR_VERIFY)
                 job_failed(w, id, e.message);
             else
@@ -421,7 +452,32 @@ static void process(loop_t *L, uint64_t id)
     memset(&q, 0, sizeof q);
     memcpy(q.sigs[0], j.signature, 65);
     q.n = 1;
-    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
+    bool rok = j.ok;
+    const uint8_t *sub_out = j.output.ptr;
+    size_t sub_len = j.output.len;
+    wk_mode_t m = {.mode = WK_COMBINE_IDENTICAL};
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1 &&
+        (err = mode_of(w, &j, &m, &e))) {
+        PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+        goto out;
+    }
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1 &&
+        m.mode != WK_COMBINE_IDENTICAL) {
+        /* median/aggregate: rank r may propose a report r turns after it
+         * observed; anyone signs a valid proposal; then as below. */
+        uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
+        if ((err = wk_round_report(w, &j, cr.k, &m, since >= (uint64_t)rank * HANDOFF_MS, since,
+                                   OBSERVE_GRACE_MS, &q, &rok, &rout, &e))) {
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+        unsigned before = 0;
+        for (size_t i = 1; i < q.n; i++)
+            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        if (j.state == PHX_JOB_SIGNED && before && since < (uint64_t)before * HANDOFF_MS) goto out;
+        sub_out = rout.ptr, sub_len = rout.len;
+    } else if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
         /* k-of-n: a quorum of signatures over our report, or wait for one. */
         if ((err = wk_round_gather(w, &j, cr.k, false, &q, &e))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
@@ -445,8 +501,7 @@ static void process(loop_t *L, uint64_t id)
         if (q.n < cr.k) goto out;
     }
     if (j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) {
-        if ((err = submit(w, &j, j.output.ptr, j.output.len, (const uint8_t(*)[65])q.sigs, q.n,
-                          &e))) {
+        if ((err = submit(w, &j, rok, sub_out, sub_len, (const uint8_t(*)[65])q.sigs, q.n, &e))) {
             /* Estimation reverts once someone else's fulfilment is mined; the
              * next round reads the chain and closes the job. */
             PHX_WARN("worker: fulfil %llu: %s", (unsigned long long)id, e.message);
@@ -457,6 +512,7 @@ static void process(loop_t *L, uint64_t id)
         PHX_INFO("worker: request %llu fulfilment sent", (unsigned long long)id);
     }
 out:
+    phx_buf_free(&rout);
     phx_job_clear(&j);
 }
 

@@ -18,7 +18,8 @@ phx_err_t phx_observation_parse(const json_t *j, phx_observation_t *o, phx_error
         return phx_fail(e, PHX_ERR_INVALID, "observation: request_id must be a number above 0");
     if (!json_is_boolean(okj)) return phx_fail(e, PHX_ERR_INVALID, "observation: ok must be bool");
     if (!out_s || !sig_s)
-        return phx_fail(e, PHX_ERR_INVALID, "observation: output and signature must be hex strings");
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "observation: output and signature must be hex strings");
     if (strlen(out_s) > 2 + 2 * (size_t)PHX_RESULT_MAX_OUTPUT)
         return phx_fail(e, PHX_ERR_INVALID, "observation: output above %u bytes",
                         PHX_RESULT_MAX_OUTPUT);
@@ -41,12 +42,23 @@ json_t *phx_observation_to_json(const phx_observation_t *o, const uint8_t worker
                      phx_json_hex(o->signature, 65));
 }
 
+void phx_observation_domain(uint8_t digest[32])
+{
+    static const char tag[] = "phx-observation-v1";
+    uint8_t buf[sizeof tag - 1 + 32];
+    memcpy(buf, tag, sizeof tag - 1);
+    memcpy(buf + sizeof tag - 1, digest, 32);
+    phx_keccak256(buf, sizeof buf, digest);
+}
+
 phx_err_t phx_observation_signer(const phx_observation_t *o, const uint8_t domain[32],
                                  const uint8_t contract_id[32], const uint8_t code_hash[32],
-                                 uint8_t signer[20], uint8_t digest[32], phx_error_t *e)
+                                 bool observation_only, uint8_t signer[20], uint8_t digest[32],
+                                 phx_error_t *e)
 {
     phx_chain_result_digest(domain, o->request_id, contract_id, code_hash, o->ok, o->output.ptr,
                             o->output.len, digest);
+    if (observation_only) phx_observation_domain(digest);
     uint8_t pub[64];
     if (phx_secp256k1_recover(digest, o->signature, pub))
         return phx_fail(e, PHX_ERR_VERIFY, "the observation's signature does not recover");

@@ -24,11 +24,30 @@ skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-kofn-XXXXXX")
 pid=""
 killer=""
-trap 'touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+api=""
+trap 'touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$api" ] && kill $api 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 
+# A price API whose answers differ from fetch to fetch (100, 300, 200, 250 in
+# turn), so each worker observes its own price; the workers may reach it.
+python3 -c '
+import json, itertools
+from http.server import BaseHTTPRequestHandler, HTTPServer
+prices = itertools.cycle([100, 300, 200, 250])
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = json.dumps({"price": next(prices)}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+s = HTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+' >"$tmp/api.port" &
+api=$!
+wait_file "$tmp/api.port" 600
+api_port=$(cat "$tmp/api.port")
+check_nonempty "the price API is up" "$api_port"
+
 devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 4 --restart \
-    --block-time 1 --test-misbehave 3=corrupt
+    --block-time 1 --test-misbehave 3=corrupt --allow-host "127.0.0.1:$api_port"
 check "devnet with 4 workers" 4 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
@@ -104,6 +123,52 @@ for l in json.load(open(sys.argv[1])):
     break
 " "$tmp/dis.json" "$r1" "$tmp/ful.json")"
 
+# A median price oracle (combine = {median: "price"}), k=2: every worker
+# observes its own price, one report over the observations is signed by 2
+# operators, and it is the observation at the median of the set it names
+# (the corrupt worker's output is not JSON: it has no price and is left out).
+cat >"$tmp/median.js" <<EOF
+export const combine = { median: "price" };
+export default async function () {
+    const r = await fetch("http://127.0.0.1:$api_port/price");
+    return { price: (await r.json()).price };
+}
+EOF
+"$phx" deploy "$tmp/median.js" --json >"$tmp/dm.json"
+check "deploy the median oracle" 0 $?
+mid=$(json "$tmp/dm.json" "['id']")
+node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$mid" 1 2 >"$tmp/med.json"
+check "a k=2 median request on chain" 0 $?
+rmed=$(json "$tmp/med.json" "['first']")
+res=""
+for _ in $(seq 1 60); do
+    res=$(fulfilled "$rmed" "$rmed")
+    [ "${res%% *}" = 1 ] && break
+    sleep 1
+done
+# (the corrupt worker may sign the report: only its own run is corrupt)
+check "median request fulfilled once by 2 distinct operators" "1 0 1" "$(echo "$res" | cut -d' ' -f1,2,4)"
+for i in 0 1 2 3; do
+    u=$(json "$tmp/ep.json" "['workers'][$i]['url']")
+    curl -sf "$u/v1/jobs/$rmed/report" >"$tmp/report.json" && break
+done
+check "the settled output is the median of the report's observations, of 3 distinct prices" \
+    "median-of-3-distinct" "$(python3 -c "
+import json, sys
+rep = json.load(open(sys.argv[1]))
+prices = []
+for o in rep['observations']:
+    try: prices.append(json.loads(bytes.fromhex(o['output'][2:]))['price'])
+    except Exception: pass
+prices.sort()
+ful = [f for f in json.load(open(sys.argv[2])) if int(f['topics'][1], 16) == int(sys.argv[3])]
+d = bytes.fromhex(ful[0]['data'][2:])
+off = int.from_bytes(d[128:160], 'big'); n = int.from_bytes(d[off:off + 32], 'big')
+got = json.loads(d[off + 32:off + 32 + n])['price']
+print('median-of-%d%s' % (len(prices), '-distinct' if len(set(prices)) == len(prices) else '')
+      if got == prices[(len(prices) - 1) // 2] else 'got %s of %s' % (got, prices))
+" "$tmp/report.json" "$tmp/ful.json" "$rmed")"
+
 # Off chain: phx call --k 2 gives 2 envelopes of distinct operators over the
 # same output, and phx verify checks and shows each; one operator twice is
 # refused, and more signatures than operators cannot be had.
@@ -154,7 +219,7 @@ echo "workers killed $(wc -l <"$tmp/kills" 2>/dev/null || echo 0) times; $n sett
 check "a worker was killed at least once" 0 $?
 check "every k=2 request fulfilled once, by 2 distinct honest operators" "$n 0 0 $n" "$res"
 paid_after=$(fees_owed)
-check "operators owed exactly the $((n + 1)) fees" "$(python3 -c "print($fee * ($n + 1))")" \
+check "operators owed exactly the $((n + 2)) fees" "$(python3 -c "print($fee * ($n + 2))")" \
     "$(python3 -c "print($paid_after - $paid_before)")"
 kill -TERM $pid
 wait $pid
