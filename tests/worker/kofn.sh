@@ -6,6 +6,9 @@
 #     of distinct operators over the honest output; the corrupt worker is left
 #     out, and its signed dissent is on chain (Jobs Dissent: signer, operator,
 #     its output hash against the quorum's);
+#     a median price oracle over workers that each fetch another price settles
+#     on the median of the report's observation set, and an aggregate() reducer
+#     on its value over that set;
 #  then off chain, phx call --k 2 returns 2 envelopes of distinct operators
 #     and phx verify checks each (a doubled one is refused);
 #  2. N more k=2 requests (KOFN_N, default 6; the issue asks for 200) while a
@@ -169,6 +172,51 @@ print('median-of-%d%s' % (len(prices), '-distinct' if len(set(prices)) == len(pr
       if got == prices[(len(prices) - 1) // 2] else 'got %s of %s' % (got, prices))
 " "$tmp/report.json" "$tmp/ful.json" "$rmed")"
 
+# An aggregate reducer: the contract's own aggregate(observations), run by each
+# signer over the same set, here the mean of the prices observed.
+cat >"$tmp/mean.js" <<EOF
+export const combine = "aggregate";
+export default async function () {
+    const r = await fetch("http://127.0.0.1:$api_port/price");
+    return { price: (await r.json()).price };
+}
+export function aggregate(observations) {
+    const p = observations.filter((o) => o && typeof o.price === "number").map((o) => o.price);
+    return { mean: p.reduce((a, b) => a + b, 0) / p.length, n: p.length };
+}
+EOF
+"$phx" deploy "$tmp/mean.js" --json >"$tmp/da.json"
+check "deploy the aggregate oracle" 0 $?
+aid=$(json "$tmp/da.json" "['id']")
+node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$aid" 1 2 >"$tmp/agg.json"
+check "a k=2 aggregate request on chain" 0 $?
+ragg=$(json "$tmp/agg.json" "['first']")
+res=""
+for _ in $(seq 1 60); do
+    res=$(fulfilled "$ragg" "$ragg")
+    [ "${res%% *}" = 1 ] && break
+    sleep 1
+done
+check "aggregate request fulfilled once by 2 distinct operators" "1 0 1" "$(echo "$res" | cut -d' ' -f1,2,4)"
+for i in 0 1 2 3; do
+    u=$(json "$tmp/ep.json" "['workers'][$i]['url']")
+    curl -sf "$u/v1/jobs/$ragg/report" >"$tmp/areport.json" && break
+done
+check "the settled output is aggregate() of the report's observations" "mean-of-3" "$(python3 -c "
+import json, sys
+rep = json.load(open(sys.argv[1]))
+prices = []
+for o in rep['observations']:
+    try: prices.append(json.loads(bytes.fromhex(o['output'][2:]))['price'])
+    except Exception: pass
+ful = [f for f in json.load(open(sys.argv[2])) if int(f['topics'][1], 16) == int(sys.argv[3])]
+d = bytes.fromhex(ful[0]['data'][2:])
+off = int.from_bytes(d[128:160], 'big'); n = int.from_bytes(d[off:off + 32], 'big')
+got = json.loads(d[off + 32:off + 32 + n])
+print('mean-of-%d' % len(prices) if got == {'mean': sum(prices) / len(prices), 'n': len(prices)}
+      else 'got %s of %s' % (got, prices))
+" "$tmp/areport.json" "$tmp/ful.json" "$ragg")"
+
 # Off chain: phx call --k 2 gives 2 envelopes of distinct operators over the
 # same output, and phx verify checks and shows each; one operator twice is
 # refused, and more signatures than operators cannot be had.
@@ -219,7 +267,7 @@ echo "workers killed $(wc -l <"$tmp/kills" 2>/dev/null || echo 0) times; $n sett
 check "a worker was killed at least once" 0 $?
 check "every k=2 request fulfilled once, by 2 distinct honest operators" "$n 0 0 $n" "$res"
 paid_after=$(fees_owed)
-check "operators owed exactly the $((n + 2)) fees" "$(python3 -c "print($fee * ($n + 2))")" \
+check "operators owed exactly the $((n + 3)) fees" "$(python3 -c "print($fee * ($n + 3))")" \
     "$(python3 -c "print($paid_after - $paid_before)")"
 kill -TERM $pid
 wait $pid
