@@ -62,7 +62,16 @@ if "$PHX" worker --help >/dev/null 2>&1; then
     expect_error 2 "want HOST:PORT" -- devnet --dir "$tmp/d" --allow-host 127.0.0.1
     expect_error 2 "port must be 1..65535" -- devnet --dir "$tmp/d" --allow-host localhost:0
     expect_error 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
+    # k-of-n (issue 13): the test-only misbehaviour and peers are checked first.
+    expect_error 2 "wants I=corrupt" -- devnet --dir "$tmp/d" --workers 2 --test-misbehave 2=corrupt
+    expect_error 2 "wants I=corrupt" -- devnet --dir "$tmp/d" --test-misbehave 0=equivocate
+    wk="worker --dir $tmp/w --rpc http://127.0.0.1:1 --deployment $tmp/dep.json --kms http://127.0.0.1:1 --kms-address 0x0000000000000000000000000000000000000001 --operator-key-file $tmp/op.key"
+    expect_error 2 "corrupt is the only mode" -- $wk --test-misbehave lie
+    expect_error 2 "only with --tee sim" -- $wk --tee tdx --test-misbehave corrupt
+    expect_error 2 "not an http:// or https:// URL" -- $wk --peer ftp://127.0.0.1:9
 fi
+expect_error 2 "--k wants 1..16" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 0
+expect_error 2 "--k with --encrypt: not yet" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 2 --encrypt
 # A node that is not there is a failed check, not bad input.
 expect_error 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 # pay: usage is checked before any chain is needed.
