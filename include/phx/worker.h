@@ -300,6 +300,7 @@ typedef struct phx_worker phx_worker_t;
  * contract root from the KMS, then serve the HTTP API and run the job loop:
  *   POST /v1/contracts (owner-signed), POST /v1/contracts/:id/call,
  *   POST /v1/contracts/:id/delete (owner-signed), GET /v1/attestation?nonce=,
+ *   GET /v1/jobs/:id/observation, GET /v1/jobs/:id/report (k-of-n),
  *   GET /healthz, GET /metrics.
  * Starts the sandbox zygote first: call before the process has other threads. */
 phx_err_t phx_worker_start(const phx_worker_opts_t *opts, phx_worker_t **out, phx_error_t *e);
