@@ -78,6 +78,11 @@ contract Registry is IWorkerRegistry {
     mapping(address => Worker) public workers;
     address[] public workerList;
     mapping(address => Operator) public operators;
+    // Where each worker serves its API, as the worker (or its operator) announced
+    // it (setWorkerEndpoint): gateways discover workers from these and check,
+    // before routing, that the server there proves the worker key.
+    mapping(address => string) public endpointOf;
+    uint256 public constant MAX_ENDPOINT = 200;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakingChanged(address indexed staking);
@@ -111,6 +116,7 @@ contract Registry is IWorkerRegistry {
     );
     event WorkerDeregistered(address indexed worker, address indexed operator);
     event WorkerInvalidated(address indexed worker, address indexed operator, string reason);
+    event WorkerEndpoint(address indexed worker, string url);
 
     error NotGovernor();
     error NotAuthorized();
@@ -126,6 +132,7 @@ contract Registry is IWorkerRegistry {
     error NotKms(address kms);
     error RoleConflict(address key);
     error BadQuorum(uint256 signatures, uint256 needed);
+    error BadEndpoint(string why);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -384,6 +391,36 @@ contract Registry is IWorkerRegistry {
         emit WorkerRegistered(
             worker, w.operator, w.kms, w.x25519, w.measurement, w.teeType, w.quoteHash, nonce, quote
         );
+    }
+
+    /// By the worker itself or its operator, while the worker is active: the
+    /// URL gateways reach it at. Bounded and plain so that no reader is led
+    /// anywhere odd: http:// or https://, at most MAX_ENDPOINT bytes, printable
+    /// ASCII without spaces, no userinfo, query or fragment marks.
+    /// A URL proves nothing by itself: gateways challenge the server there to
+    /// sign with the worker key before they route to it.
+    function setWorkerEndpoint(address worker, string calldata url) external {
+        Worker storage w = workers[worker];
+        if (w.status != STATUS_ACTIVE) revert NotActive(worker);
+        if (msg.sender != worker && msg.sender != w.operator) revert NotAuthorized();
+        bytes calldata b = bytes(url);
+        if (b.length > MAX_ENDPOINT) revert BadEndpoint("too long");
+        uint256 host;
+        if (b.length > 7 && bytes7(b[0:7]) == "http://") {
+            host = 7;
+        } else if (b.length > 8 && bytes8(b[0:8]) == "https://") {
+            host = 8;
+        } else {
+            revert BadEndpoint("not http(s)://");
+        }
+        for (uint256 i = host; i < b.length; i++) {
+            bytes1 c = b[i];
+            if (c <= 0x20 || c >= 0x7f || c == "@" || c == "?" || c == "#" || c == "\\") {
+                revert BadEndpoint("character");
+            }
+        }
+        endpointOf[worker] = url;
+        emit WorkerEndpoint(worker, url);
     }
 
     /// By the operator or the worker itself (a worker shutting down cleanly).

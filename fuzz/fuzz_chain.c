@@ -1,7 +1,9 @@
 /* Fuzz the chain module's readers of outside input: DCAP quote fields (from a
  * worker's registration), deployment files, the Requested event a worker
  * decodes from a log (topics and data as a node returned them) and the four
- * request events the request reader decodes (phx_chain_parse_jobs_event), and revert
+ * request events the request reader decodes (phx_chain_parse_jobs_event), the
+ * Registry's worker events the gateway's discovery reads (the announced URL
+ * held to the contract's rule), and revert
  * data as a node returns it (named by the embedded ABIs). The first byte picks
  * the reader: 0xc0 and up the revert reader, else by its value mod 3. */
 #include <stdlib.h>
@@ -55,6 +57,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              (ev.operator_count > 0) != (ev.operators != NULL)))
             abort();
         phx_chain_jobs_event_clear(&ev);
+        /* The gateway's discovery: the Registry's worker events; a URL it
+         * accepts keeps Registry.setWorkerEndpoint's rule. */
+        phx_chain_registry_event_t rev;
+        if (phx_chain_parse_registry_event(&log, &rev, &e) == PHX_OK &&
+            (rev.kind < PHX_CHAIN_REG_EV_REGISTERED || rev.kind > PHX_CHAIN_REG_EV_ENDPOINT ||
+             (rev.kind == PHX_CHAIN_REG_EV_ENDPOINT &&
+              phx_chain_endpoint_check(rev.url, strlen(rev.url), &e) != PHX_OK)))
+            abort();
     }
     return 0;
 }

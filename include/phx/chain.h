@@ -182,6 +182,30 @@ void phx_chain_voucher_digest(uint64_t chain_id, const uint8_t payments[20],
 void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash[32],
                          uint8_t out[32]);
 
+/* A worker proves it holds its registered key to whoever reaches it at the URL
+ * it announced (Registry.setWorkerEndpoint; the gateway's discovery): it signs
+ * keccak256(abi.encode(keccak256("phx-worker-identity-v1"), chainId, registry,
+ * challenge)) for the caller's fresh challenge. Never a digest the contracts
+ * accept for anything else. */
+void phx_chain_identity_digest(uint64_t chain_id, const uint8_t registry[20],
+                               const uint8_t challenge[32], uint8_t out[32]);
+/* sig: r || s || v, v = 27/28. */
+phx_err_t phx_chain_identity_sign(uint64_t chain_id, const uint8_t registry[20],
+                                  const uint8_t challenge[32], const uint8_t sk[32],
+                                  uint8_t sig[65], phx_error_t *e);
+/* The address that signed, or PHX_ERR_VERIFY (also for a high s or a bad v). */
+phx_err_t phx_chain_identity_signer(uint64_t chain_id, const uint8_t registry[20],
+                                    const uint8_t challenge[32], const uint8_t sig[65],
+                                    uint8_t signer[20], phx_error_t *e);
+
+/* Registry.setWorkerEndpoint's rule for a worker URL, the same in C: http://
+ * or https:// and something after it, at most PHX_CHAIN_ENDPOINT_MAX bytes,
+ * printable ASCII without spaces, '@' (userinfo), '?', '#' or '\\'. Readers of
+ * WorkerEndpoint events (the gateway) check it again: the chain is not the
+ * only source of logs. url need not be NUL-terminated. */
+#define PHX_CHAIN_ENDPOINT_MAX 200
+phx_err_t phx_chain_endpoint_check(const char *url, size_t len, phx_error_t *e);
+
 /* ---- calls -------------------------------------------------------------------- */
 
 /* Calldata for a function by signature with JSON arguments (see phx_abi_encode_call);
@@ -278,6 +302,34 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
     "WorkerRegistered(address indexed worker,address indexed operator,address indexed kms,"        \
     "bytes32 x25519,bytes32 measurement,uint32 teeType,bytes32 quoteHash,bytes32 nonce,bytes "     \
     "quote)"
+
+#define PHX_CHAIN_EV_WORKER_DEREGISTERED                                                           \
+    "WorkerDeregistered(address indexed worker,address indexed operator)"
+#define PHX_CHAIN_EV_WORKER_INVALIDATED                                                            \
+    "WorkerInvalidated(address indexed worker,address indexed operator,string reason)"
+#define PHX_CHAIN_EV_WORKER_ENDPOINT "WorkerEndpoint(address indexed worker,string url)"
+
+/* The Registry's worker lifecycle as a reader follows it (the gateway's
+ * discovery): registered, deregistered, invalidated, and the URL a worker
+ * announced (checked with phx_chain_endpoint_check: a log that breaks the
+ * contract's rule is refused, whoever served it). */
+typedef enum {
+    PHX_CHAIN_REG_EV_REGISTERED = 1,
+    PHX_CHAIN_REG_EV_DEREGISTERED = 2,
+    PHX_CHAIN_REG_EV_INVALIDATED = 3,
+    PHX_CHAIN_REG_EV_ENDPOINT = 4
+} phx_chain_registry_event_kind_t;
+typedef struct {
+    phx_chain_registry_event_kind_t kind;
+    uint8_t worker[20];
+    uint8_t operator_[20];                /* zero for ENDPOINT */
+    char url[PHX_CHAIN_ENDPOINT_MAX + 1]; /* ENDPOINT only, NUL-terminated */
+} phx_chain_registry_event_t;
+/* The four events' topic0, in kind order (for a follower's filter). */
+phx_err_t phx_chain_registry_event_topics(uint8_t topics[4][32], phx_error_t *e);
+/* PHX_ERR_NOT_FOUND for another event; PHX_ERR_INVALID for a malformed one. */
+phx_err_t phx_chain_parse_registry_event(const phx_evm_log_t *log, phx_chain_registry_event_t *out,
+                                         phx_error_t *e);
 
 /* The Requested event from a log (what a worker acts on). input is owned (free()). */
 typedef struct {

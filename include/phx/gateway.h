@@ -82,10 +82,10 @@ typedef struct {
     const char *dir;            /* state: blobs/, contracts/ (created) */
     const char *host;           /* default "127.0.0.1" */
     uint16_t port;              /* 0 = any free port */
-    const char *const *workers; /* worker base URLs ("http://127.0.0.1:8801") */
+    const char *const *workers; /* fixed worker base URLs (tests; else found on chain) */
     size_t worker_count;
-    const char *rpc_url;                      /* with deployment: route only to workers the */
-    const phx_chain_deployment_t *deployment; /* Registry lists as active */
+    const char *rpc_url;                      /* with deployment: discover workers from the */
+    const phx_chain_deployment_t *deployment; /* Registry; route only to eligible ones */
     const char *kms_url;                      /* GET /v1/contracts/:id/pubkey is relayed there */
     uint64_t health_interval_ms;              /* default 2000 */
     long worker_timeout_ms;                   /* per forwarded request; default 30000 */
@@ -113,6 +113,8 @@ phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t 
 void phx_gateway_check_workers(phx_gateway_t *g);
 /* Number of workers the gateway would route to right now. */
 size_t phx_gateway_healthy_count(phx_gateway_t *g);
+/* Number of workers it knows: given with --worker and found on chain. */
+size_t phx_gateway_worker_count(phx_gateway_t *g);
 /* Graceful stop: requests in flight get grace_ms, then everything is freed.
  * Accepts NULL. */
 void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms);

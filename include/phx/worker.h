@@ -254,6 +254,9 @@ typedef struct {
     const phx_tee_config_t *tee_config; /* NULL = defaults (production refuses sim) */
     const char *host;                   /* default 127.0.0.1 */
     uint16_t port;                      /* 0 = any free port */
+    /* The URL announced on chain for gateways to find (Registry.setWorkerEndpoint);
+     * NULL: the API's own http://HOST:PORT. */
+    const char *public_url;
     const char *rpc_url;
     const phx_chain_deployment_t *deployment;
     const char *kms_url;

@@ -226,3 +226,62 @@ void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash
     phx_keccak256_update(&k, input_hash, 32);
     phx_keccak256_final(&k, out);
 }
+
+void phx_chain_identity_digest(uint64_t chain_id, const uint8_t registry[20],
+                               const uint8_t challenge[32], uint8_t out[32])
+{
+    uint8_t w[4][32];
+    tag_hash("phx-worker-identity-v1", w[0]);
+    word_u64(w[1], chain_id);
+    word_addr(w[2], registry);
+    memcpy(w[3], challenge, 32);
+    phx_keccak256(w, sizeof w, out);
+}
+
+phx_err_t phx_chain_identity_sign(uint64_t chain_id, const uint8_t registry[20],
+                                  const uint8_t challenge[32], const uint8_t sk[32],
+                                  uint8_t sig[65], phx_error_t *e)
+{
+    uint8_t d[32];
+    phx_chain_identity_digest(chain_id, registry, challenge, d);
+    if (phx_secp256k1_sign(sk, d, sig)) return phx_fail(e, PHX_ERR_CRYPTO, "identity signature");
+    sig[64] = (uint8_t)(sig[64] + 27);
+    return PHX_OK;
+}
+
+phx_err_t phx_chain_identity_signer(uint64_t chain_id, const uint8_t registry[20],
+                                    const uint8_t challenge[32], const uint8_t sig[65],
+                                    uint8_t signer[20], phx_error_t *e)
+{
+    uint8_t d[32], pub[64];
+    if (sig[64] != 27 && sig[64] != 28)
+        return phx_fail(e, PHX_ERR_VERIFY, "identity signature: v must be 27 or 28");
+    phx_chain_identity_digest(chain_id, registry, challenge, d);
+    if (phx_secp256k1_recover(d, sig, pub))
+        return phx_fail(e, PHX_ERR_VERIFY, "identity signature does not recover");
+    phx_eth_address_from_pubkey(pub, signer);
+    return PHX_OK;
+}
+
+phx_err_t phx_chain_endpoint_check(const char *url, size_t len, phx_error_t *e)
+{
+    if (len > PHX_CHAIN_ENDPOINT_MAX)
+        return phx_fail(e, PHX_ERR_INVALID, "endpoint: longer than %d bytes",
+                        PHX_CHAIN_ENDPOINT_MAX);
+    size_t host = 0;
+    if (len > 7 && memcmp(url, "http://", 7) == 0)
+        host = 7;
+    else if (len > 8 && memcmp(url, "https://", 8) == 0)
+        host = 8;
+    else
+        return phx_fail(e, PHX_ERR_INVALID, "endpoint: must be http:// or https:// and a host");
+    for (size_t i = host; i < len; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f || c == '@' || c == '?' || c == '#' || c == '\\')
+            return phx_fail(e, PHX_ERR_INVALID,
+                            "endpoint: byte %zu is not allowed (spaces, controls, non-ASCII, "
+                            "'@', '?', '#', '\\')",
+                            i);
+    }
+    return PHX_OK;
+}

@@ -10,18 +10,31 @@
 #include "phx/gateway.h"
 
 static const char help[] =
-    "usage: phx gateway --worker URL... [options]\n\n"
+    "usage: phx gateway --rpc URL --deployment FILE [options]\n"
+    "       phx gateway --worker URL... [options]     (tests: fixed workers)\n\n"
     "Route deploys and calls to healthy workers (health checks on /healthz, a\n"
     "retry on the next worker when one cannot be reached), keep code by its hash,\n"
     "and serve GET /v1/network. docs/gateway.md has the API; the web console\n"
     "(docs/console.md) is at the gateway's URL, /.\n\n"
+    "Workers are found on chain: the gateway follows the Registry's events\n"
+    "(registered, deregistered, invalidated, and the URL each worker announced),\n"
+    "keeping its place in DIR/registry.cursor and what it read in\n"
+    "DIR/registry.json, and every health interval routes only to workers that\n"
+    "the Registry calls eligible (activeOperatorOf: active, measurement allowed,\n"
+    "the operator's stake enough) and whose server signed a fresh challenge with\n"
+    "the registered worker key. A URL alone is never trusted; redirects are not\n"
+    "followed. A worker started later joins without a restart; a deregistered,\n"
+    "invalidated or under-staked one leaves within a round or two.\n\n"
     "Options:\n"
     "  --dir DIR              state directory (default $PHX_HOME/gateway, else\n"
     "                         ~/.phx/gateway): blobs/ and contracts/\n"
     "  --listen HOST:PORT     where to serve (default 127.0.0.1:8600; port 0 = any)\n"
-    "  --worker URL           a worker's base URL (repeatable)\n"
-    "  --rpc URL              chain node; with --deployment only workers the\n"
-    "  --deployment FILE      Registry lists as active get traffic\n"
+    "  --rpc URL              chain node, and\n"
+    "  --deployment FILE      its contract addresses: discover workers there\n"
+    "  --worker URL           a fixed worker base URL (repeatable), for tests and\n"
+    "                         a gateway without a chain; with a chain it still\n"
+    "                         gets traffic only while the Registry lists the\n"
+    "                         address its /healthz names as active\n"
     "  --kms URL              relay GET /v1/contracts/<id>/pubkey to this KMS\n"
     "  --rate N               per-client requests per second (default: no limit)\n"
     "  --burst N              rate-limit bucket size (default max(1, rate))\n"
@@ -89,6 +102,12 @@ static int cmd_gateway(int argc, char **argv)
         }
     }
 
+    if (!d.have_chain && !opts[WORKER].nvalues) {
+        cli_error(rc, prefix,
+                  "needs --rpc and --deployment (workers are found on chain), or --worker URL");
+        goto out;
+    }
+
     if ((rc = cli_daemon_begin(&d))) goto out;
     rc = PHX_EXIT_FAIL;
     if (phx_gateway_start(&o, &g, &e)) {
@@ -96,11 +115,11 @@ static int cmd_gateway(int argc, char **argv)
         goto out;
     }
     ready = json_pack("{s:s,s:I,s:I,s:i}", "url", phx_gateway_url(g), "workers",
-                      (json_int_t)o.worker_count, "healthy_workers",
+                      (json_int_t)phx_gateway_worker_count(g), "healthy_workers",
                       (json_int_t)phx_gateway_healthy_count(g), "pid", (int)getpid());
     if (cli_daemon_ready(&d, ready))
         printf("gateway listening on %s (%zu of %zu workers healthy)\n", phx_gateway_url(g),
-               phx_gateway_healthy_count(g), o.worker_count);
+               phx_gateway_healthy_count(g), phx_gateway_worker_count(g));
     cli_daemon_wait(&d, 0);
     phx_gateway_stop(g, 5000);
     g = NULL;

@@ -8,7 +8,11 @@
 static const char workers_help[] =
     "usage: phx workers [--gateway URL] [--json]\n\n"
     "The workers the gateway knows: health, whether the Registry lists them,\n"
-    "address, measurement, calls and failures.\n";
+    "address, measurement, calls and failures. A gateway with a chain finds them\n"
+    "there (docs/gateway.md \"Discovery\"): such a worker gets calls only once the\n"
+    "server at the URL it announced proved its key; when it has not, the line\n"
+    "ends with KEY NOT PROVEN and why. --json has each worker's \"source\"\n"
+    "(chain or flag), \"identity\" and \"why\".\n";
 
 static int cmd_workers(int argc, char **argv)
 {
@@ -39,6 +43,11 @@ static int cmd_workers(int argc, char **argv)
                addr ? addr : "(address unknown)", mr ? mr : "?",
                (long long)json_integer_value(json_object_get(w, "calls")),
                (long long)json_integer_value(json_object_get(w, "failures")));
+        const char *id = json_string_value(json_object_get(w, "identity"));
+        if (id && strcmp(id, "proven") != 0) {
+            const char *why = json_string_value(json_object_get(w, "why"));
+            printf("%-28s KEY NOT PROVEN: %s\n", "", why ? why : "not checked yet");
+        }
     }
 out:
     json_decref(resp);

@@ -24,6 +24,12 @@ static const char help[] =
     "Options:\n"
     "  --dir DIR                 state directory (default $PHX_HOME/worker, else ~/.phx/worker)\n"
     "  --listen HOST:PORT        where to serve (default 127.0.0.1:8800; port 0 = any free)\n"
+    "  --public-url URL          the URL announced on chain for gateways to find this\n"
+    "                            worker by (Registry.setWorkerEndpoint; default the\n"
+    "                            --listen address as http://HOST:PORT). http(s) only,\n"
+    "                            at most 200 bytes, no userinfo, query or fragment.\n"
+    "                            A gateway routes to it only after the server there\n"
+    "                            signs its challenge with this worker's key\n"
     "  --tee sim|sim-noseal|tdx|sgx\n"
     "                            TEE backend (default sim). Without a sealing key (tdx,\n"
     "                            and sim-noseal to try it) the worker's identity is new\n"
@@ -118,6 +124,7 @@ static int cmd_worker(int argc, char **argv)
         AITOK,
         PEER,
         MISBEHAVE,
+        PUBURL,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -132,6 +139,7 @@ static int cmd_worker(int argc, char **argv)
     opts[AIROOT] = (cli_opt_t){.name = "ai-trust-sim-root", .takes_value = true};
     opts[AICOLL] = (cli_opt_t){.name = "ai-collateral", .takes_value = true};
     opts[AITOK] = (cli_opt_t){.name = "ai-tokens", .takes_value = true};
+    opts[PUBURL] = (cli_opt_t){.name = "public-url", .takes_value = true};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
@@ -156,6 +164,12 @@ static int cmd_worker(int argc, char **argv)
         cli_error(rc, prefix, "--kms-address: %s", e.message);
         goto out;
     }
+    if (opts[PUBURL].value &&
+        phx_chain_endpoint_check(opts[PUBURL].value, strlen(opts[PUBURL].value), &e)) {
+        cli_error(rc, prefix, "--public-url: %s", e.message);
+        goto out;
+    }
+    o.public_url = opts[PUBURL].value;
     if (opts[POLL].value) o.poll_ms = strtoull(opts[POLL].value, NULL, 10);
     if (opts[REDEEM].value) {
         char *end = NULL;

@@ -529,9 +529,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     phx_signer_t *gov = NULL;
     json_t *kms_ready = NULL, *gw_ready = NULL, *infer_ready = NULL, *workers = json_array(),
            *pids = json_object();
-    char **worker_urls = calloc(dn->opts.workers + 1, sizeof *worker_urls);
     phx_err_t err = PHX_OK;
-    if (!workers || !pids || !worker_urls) {
+    if (!workers || !pids) {
         err = phx_fail(e, PHX_ERR_NOMEM, "devnet");
         goto out;
     }
@@ -668,7 +667,6 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     }
 
     /* 6. workers, each with its own operator; only when this build has them. */
-    size_t nworkers = 0;
     if (!has_verb(opts->phx_bin, "worker")) {
         PHX_WARN("devnet: this phx has no `worker` verb; starting without workers");
     } else {
@@ -749,13 +747,11 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 (err = wait_ready(dn, c, &ready, e)))
                 break;
             json_object_set_new(pids, name, json_integer(c->pid));
-            const char *url = json_string_value(json_object_get(ready, "url"));
-            if (!url) {
+            if (!json_string_value(json_object_get(ready, "url"))) {
                 json_decref(ready);
                 err = phx_fail(e, PHX_ERR_INVALID, "%s ready line has no url", name);
                 break;
             }
-            worker_urls[nworkers++] = strdup(url);
             json_object_set_new(ready, "operator", phx_json_hex(op, 20));
             json_array_append_new(workers, ready);
         }
@@ -786,11 +782,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                                  "--sim-dir",
                                  sim_dir,
                                  "--json"};
-    size_t ga = 17;
-    for (size_t i = 0; i < nworkers && i < 64; i++) {
-        g_argv[ga++] = "--worker";
-        g_argv[ga++] = worker_urls[i];
-    }
+    /* No --worker: the gateway finds the workers on chain, each at the URL it
+     * announced (docs/gateway.md, "Discovery"), and so any started later. */
     if ((err = spawn(dn, "gateway", g_argv, SIGTERM, &c, e)) ||
         (err = wait_ready(dn, c, &gw_ready, e)))
         goto out;
@@ -819,9 +812,6 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                : phx_fail(e, PHX_ERR_NOMEM, "endpoints");
     free(text);
 out:
-    for (size_t i = 0; worker_urls && worker_urls[i]; i++)
-        free(worker_urls[i]);
-    free(worker_urls);
     json_decref(kms_ready);
     json_decref(gw_ready);
     json_decref(infer_ready);

@@ -226,6 +226,23 @@ out:
     return rows;
 }
 
+/* How the gateway knows a worker: from the Registry (and whether the server at
+ * its URL proved the worker key, or why not), or from --worker. */
+static void found_cell(phx_buf_t *b, const json_t *w)
+{
+    if (strcmp(json_string_value(json_object_get(w, "source")) ?: "", "chain") != 0) {
+        phx_buf_append_str(b, "--worker");
+        return;
+    }
+    bool proven = !strcmp(json_string_value(json_object_get(w, "identity")) ?: "", "proven");
+    phx_buf_append_str(b, proven ? "on chain, <span class=\"ok\">key proven</span>"
+                                 : "on chain, <span class=\"bad\">key not proven</span>");
+    if (json_object_get(w, "why")) {
+        phx_buf_append_str(b, ": ");
+        esc_field(b, w, "why");
+    }
+}
+
 /* GET /: workers, KMS, chain, contracts. */
 static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                 phx_error_t *e)
@@ -247,12 +264,12 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
         b, "<h2>Workers</h2><table id=\"workers\"><thead><tr><th>address</th>"
            "<th>operator</th><th>stake</th><th>TEE</th><th>measurement</th><th>health</th>"
            "<th>registered</th><th>calls</th><th>failures</th><th>latency ms</th>"
-           "<th>URL</th></tr></thead><tbody>");
+           "<th>found</th><th>URL</th></tr></thead><tbody>");
     json_array_foreach(json_object_get(n, "workers"), i, v)
     {
         static const char *const cols[] = {"address",     "operator",   "stake",      "tee",
                                            "measurement", "healthy",    "registered", "calls",
-                                           "failures",    "latency_ms", "url"};
+                                           "failures",    "latency_ms", "source",     "url"};
         phx_buf_append_str(b, "<tr>");
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             phx_buf_append_str(b, k <= 1 || k == 4 ? "<td class=\"hex\">" : "<td>");
@@ -262,6 +279,8 @@ static phx_err_t h_page_network(void *ctx, const phx_http_request_t *req, phx_ht
                 phx_buf_append_str(b, json_is_true(json_object_get(v, "healthy"))
                                           ? "<span class=\"ok\">healthy</span>"
                                           : "<span class=\"bad\">down</span>");
+            } else if (k == 10) {
+                found_cell(b, v);
             } else if (k == 0) {
                 phx_buf_printf(b, "<a href=\"/attestation/workers/%zu\">", i);
                 esc_field(b, v, cols[k]);

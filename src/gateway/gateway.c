@@ -38,6 +38,14 @@ typedef struct {
     uint8_t operator_[20];
     uint32_t tee_type;
     uint64_t last_check_ms;
+    bool pooled; /* this entry put its URL in the pool (so only it takes it out) */
+    /* Found on chain (discover.c) rather than given with --worker: in the pool
+     * only while the Registry says it is eligible (activeOperatorOf) and the
+     * server at its URL signed our challenge with its key. */
+    bool discovered;
+    bool proven;
+    uint8_t chain_status; /* PHX_CHAIN_WORKER_* from the events */
+    char proof_error[160];
 } worker_t;
 
 /* A deployed contract as the gateway keeps it: code by hash and the owner's
@@ -76,6 +84,7 @@ struct phx_gateway {
     phx_chain_deployment_t deployment;
     pthread_mutex_t lock;           /* everything below */
     phx_chain_requests_t *requests; /* the on-chain requests, opened on first use */
+    gw_discovery_t *disc;           /* the Registry's workers; under check_lock */
     worker_t workers[MAX_WORKERS];
     size_t nworkers;
     contract_t *contracts;
@@ -659,7 +668,7 @@ static json_t *jobs_json(phx_gateway_t *g, const char *contract, size_t limit)
 static json_t *worker_json(const worker_t *w, const json_t *pool_status)
 {
     const json_t *ps = NULL;
-    for (size_t i = 0; i < json_array_size(pool_status) && !ps; i++)
+    for (size_t i = 0; w->pooled && i < json_array_size(pool_status) && !ps; i++)
         if (!strcmp(json_string_value(json_object_get(json_array_get(pool_status, i), "url")),
                     w->url))
             ps = json_array_get(pool_status, i);
@@ -680,6 +689,11 @@ static json_t *worker_json(const worker_t *w, const json_t *pool_status)
     }
     if (o && w->has_measurement)
         json_object_set_new(o, "measurement", phx_json_hex(w->measurement, 32));
+    if (o) json_object_set_new(o, "source", json_string(w->discovered ? "chain" : "flag"));
+    if (o && w->discovered) {
+        json_object_set_new(o, "identity", json_string(w->proven ? "proven" : "unproven"));
+        if (w->proof_error[0]) json_object_set_new(o, "why", json_string(w->proof_error));
+    }
     if (o && w->has_chain_record) {
         char cs[43];
         phx_eth_address_checksum(w->operator_, cs);
@@ -952,6 +966,8 @@ static void worker_url(phx_gateway_t *g, size_t i, char *out, size_t cap)
     pthread_mutex_unlock(&g->lock);
 }
 
+static void pool_set(phx_gateway_t *g, size_t i, const char *base, bool in);
+
 /* Who a worker is: its /healthz may name its address and measurement. With a
  * chain, it is in the pool exactly while the Registry lists that address as
  * active; without one, every configured worker is. Health itself is the
@@ -1009,9 +1025,189 @@ static void admit_one(phx_gateway_t *g, size_t i, phx_rpc_t *rpc, bool chain)
         w->has_chain_record = true;
     }
     pthread_mutex_unlock(&g->lock);
-    bool in = phx_gw_pool_has(g->pool, base);
-    if (registered && !in) phx_gw_pool_add(g->pool, base, NULL);
-    if (!registered && in) phx_gw_pool_remove(g->pool, base, NULL);
+    pool_set(g, i, base, registered);
+}
+
+/* Put entry i's URL in the pool or take it out; an entry takes out only what
+ * it put in, so a worker that names another's URL cannot evict it. */
+static void pool_set(phx_gateway_t *g, size_t i, const char *base, bool in)
+{
+    pthread_mutex_lock(&g->lock);
+    worker_t *w = &g->workers[i];
+    bool was = w->pooled, same = strcmp(w->url, base) == 0;
+    if (same) w->pooled = in;
+    pthread_mutex_unlock(&g->lock);
+    if (!same) return; /* its URL changed meanwhile: the next round decides */
+    if (in && (!was || !phx_gw_pool_has(g->pool, base))) phx_gw_pool_add(g->pool, base, NULL);
+    if (!in && was) phx_gw_pool_remove(g->pool, base, NULL);
+}
+
+/* Ask the server at base to sign a fresh challenge with its worker key: 1 it
+ * did, as addr; 0 it answered with anything else; -1 it could not be reached
+ * (the last verdict stands; the pool's health checks deal with that). */
+static int prove(phx_gateway_t *g, const char *base, const uint8_t addr[20], char *why, size_t cap)
+{
+    uint8_t challenge[32], sig[65], signer[20];
+    char url[400], hex[65];
+    if (phx_random_bytes(challenge, 32)) return -1;
+    phx_hex_encode_to(hex, challenge, 32);
+    snprintf(url, sizeof url, "%s/v1/identity?challenge=0x%s", base, hex);
+    phx_http_client_opts_t co = {
+        .timeout_ms = 2000, .connect_timeout_ms = 1000, .max_response_bytes = 16u << 10};
+    phx_buf_t body = PHX_BUF_INIT;
+    json_t *j = NULL;
+    int status = 0;
+    phx_error_t e = {0};
+    int verdict = 0;
+    phx_err_t err = phx_http_fetch("GET", url, NULL, NULL, 0, &co, &status, &body, &e);
+    if (err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT) {
+        snprintf(why, cap, "unreachable: %s", e.message);
+        verdict = -1;
+    } else if (err || status != 200) {
+        snprintf(why, cap, "no identity proof (%s%d)", err ? "error " : "HTTP ",
+                 err ? (int)err : status);
+    } else if (phx_json_parse((const char *)body.ptr, body.len, &j, &e) ||
+               phx_json_get_hex_fixed(j, "signature", sig, 65, &e) ||
+               phx_chain_identity_signer(g->deployment.chain_id, g->deployment.registry, challenge,
+                                         sig, signer, &e)) {
+        snprintf(why, cap, "bad identity proof: %s", e.message);
+    } else if (memcmp(signer, addr, 20) != 0) {
+        char cs[43];
+        phx_eth_address_checksum(signer, cs);
+        snprintf(why, cap, "the server there holds another key (%s)", cs);
+    } else {
+        why[0] = '\0';
+        verdict = 1;
+    }
+    json_decref(j);
+    phx_buf_free(&body);
+    return verdict;
+}
+
+/* Registry.activeOperatorOf(addr) is not zero: registered, active, its
+ * measurement allowed and its operator's stake enough for its active workers. */
+static phx_err_t eligible_on_chain(phx_gateway_t *g, phx_rpc_t *rpc, const uint8_t addr[20],
+                                   bool *eligible, phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", phx_json_hex(addr, 20)), *res = NULL;
+    uint8_t op[20], zero[20] = {0};
+    phx_err_t err = args ? phx_chain_read(rpc, g->deployment.registry, "activeOperatorOf(address)",
+                                          args, "(address)", &res, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "args");
+    const char *s = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err && (!s || phx_hex_decode_fixed(s, op, 20, NULL)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "activeOperatorOf: no address");
+    if (!err) *eligible = memcmp(op, zero, 20) != 0;
+    json_decref(res);
+    json_decref(args);
+    return err;
+}
+
+/* A worker found on chain: in the pool while the Registry says it is eligible
+ * and the server at its URL proves its key. */
+static void admit_discovered(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
+{
+    char base[256], why[160];
+    uint8_t addr[20];
+    pthread_mutex_lock(&g->lock);
+    worker_t *w = &g->workers[i];
+    snprintf(base, sizeof base, "%s", w->url);
+    memcpy(addr, w->address, 20);
+    bool listed = w->chain_status == PHX_CHAIN_WORKER_ACTIVE;
+    pthread_mutex_unlock(&g->lock);
+    phx_error_t e = {0};
+    phx_chain_worker_t cw = {0};
+    bool eligible = false, known = false;
+    if (!listed) {
+        known = true; /* its last event took it out: no need to ask */
+    } else if (!rpc || phx_chain_worker_get(rpc, &g->deployment, addr, &cw, &e) ||
+               eligible_on_chain(g, rpc, addr, &eligible, &e)) {
+        PHX_WARN("gateway: Registry lookup for %s: %s", base, rpc ? e.message : "no chain");
+    } else {
+        known = true;
+    }
+    /* Only a worker the chain lets serve is worth a challenge. */
+    int proof = known && !eligible ? 0 : prove(g, base, addr, why, sizeof why);
+    if (known && !eligible) snprintf(why, sizeof why, "not eligible on chain");
+    pthread_mutex_lock(&g->lock);
+    w = &g->workers[i];
+    bool was = w->registered && w->proven;
+    if (known) {
+        w->registered = eligible;
+        if (cw.status != PHX_CHAIN_WORKER_NONE) {
+            memcpy(w->operator_, cw.operator_, 20);
+            memcpy(w->measurement, cw.measurement, 32);
+            w->tee_type = cw.tee_type;
+            w->has_chain_record = w->has_measurement = true;
+        }
+    }
+    if (proof >= 0) w->proven = proof == 1;
+    if (proof == 1) w->last_check_ms = phx_now_ms();
+    if (proof != 1 || !eligible)
+        snprintf(w->proof_error, sizeof w->proof_error, "%s", why);
+    else
+        w->proof_error[0] = '\0';
+    bool now = w->registered && w->proven;
+    if (was != now)
+        PHX_INFO("gateway: discovered worker %s %s%s%s", w->url, now ? "admitted" : "left out",
+                 now ? "" : ": ", now ? "" : w->proof_error);
+    pthread_mutex_unlock(&g->lock);
+    pool_set(g, i, base, now);
+}
+
+/* Bring the configured list in line with what the Registry's events say: a
+ * new worker with a URL gets an entry, a changed URL replaces the old one (out
+ * of the pool until proven again), a deregistered or invalidated one is
+ * marked so the round takes it out. */
+static void sync_discovered(phx_gateway_t *g)
+{
+    gw_chain_worker_t *list = NULL;
+    size_t n = gw_discovery_list(g->disc, &list);
+    for (size_t k = 0; k < n; k++) {
+        const gw_chain_worker_t *cw = &list[k];
+        char old[256] = "";
+        bool full = false;
+        pthread_mutex_lock(&g->lock);
+        worker_t *w = NULL;
+        for (size_t i = 0; i < g->nworkers && !w; i++)
+            if (g->workers[i].discovered && !memcmp(g->workers[i].address, cw->address, 20))
+                w = &g->workers[i];
+        if (!w && cw->status == PHX_CHAIN_WORKER_ACTIVE && cw->url[0]) {
+            if (g->nworkers == MAX_WORKERS) {
+                full = true;
+            } else {
+                w = &g->workers[g->nworkers++];
+                memset(w, 0, sizeof *w);
+                snprintf(w->url, sizeof w->url, "%s", cw->url);
+                memcpy(w->address, cw->address, 20);
+                w->has_address = w->discovered = true;
+            }
+        } else if (w && cw->url[0] && strcmp(w->url, cw->url) != 0) {
+            PHX_INFO("gateway: worker %s moved to %s: out until it proves its key there", w->url,
+                     cw->url);
+            if (w->pooled) snprintf(old, sizeof old, "%s", w->url);
+            snprintf(w->url, sizeof w->url, "%s", cw->url);
+            w->pooled = w->proven = false;
+        }
+        if (w) w->chain_status = cw->url[0] ? cw->status : PHX_CHAIN_WORKER_NONE;
+        pthread_mutex_unlock(&g->lock);
+        if (old[0]) phx_gw_pool_remove(g->pool, old, NULL);
+        if (full) PHX_WARN("gateway: more than %d workers; %s left out", MAX_WORKERS, cw->url);
+    }
+    free(list);
+}
+
+/* Follow the Registry's worker events (opened on the first round). */
+static void discover(phx_gateway_t *g)
+{
+    phx_error_t e = {0};
+    if (!g->disc && gw_discovery_open(g->rpc_url, &g->deployment, g->dir, &g->disc, &e)) {
+        PHX_WARN("gateway: cannot follow the Registry: %s", e.message);
+        return;
+    }
+    if (gw_discovery_poll(g->disc, NULL, &e))
+        PHX_WARN("gateway: following the Registry: %s", e.message);
+    sync_discovered(g); /* what it has, even when this poll fell short */
 }
 
 /* One Registry round over every configured worker (caller holds check_lock). */
@@ -1025,11 +1221,19 @@ static void admit_all(phx_gateway_t *g)
         PHX_WARN("gateway: chain node %s: %s", g->rpc_url, e.message);
         rpc = NULL;
     }
+    if (chain) discover(g);
     pthread_mutex_lock(&g->lock);
     size_t n = g->nworkers;
     pthread_mutex_unlock(&g->lock);
-    for (size_t i = 0; i < n; i++)
-        admit_one(g, i, rpc, chain);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&g->lock);
+        bool found = g->workers[i].discovered;
+        pthread_mutex_unlock(&g->lock);
+        if (found)
+            admit_discovered(g, i, rpc);
+        else
+            admit_one(g, i, rpc, chain);
+    }
     phx_rpc_close(rpc);
 }
 
@@ -1044,6 +1248,14 @@ void phx_gateway_check_workers(phx_gateway_t *g)
 size_t phx_gateway_healthy_count(phx_gateway_t *g)
 {
     return phx_gw_pool_healthy(g->pool);
+}
+
+size_t phx_gateway_worker_count(phx_gateway_t *g)
+{
+    pthread_mutex_lock(&g->lock);
+    size_t n = g->nworkers;
+    pthread_mutex_unlock(&g->lock);
+    return n;
 }
 
 /* The Registry round, every health interval; the pool runs its own health
@@ -1082,7 +1294,8 @@ phx_err_t phx_gateway_add_worker(phx_gateway_t *g, const char *url, phx_error_t 
     pthread_mutex_lock(&g->lock);
     bool known = false;
     for (size_t i = 0; i < g->nworkers; i++)
-        known |= strncmp(g->workers[i].url, url, n) == 0 && g->workers[i].url[n] == '\0';
+        known |= !g->workers[i].discovered && strncmp(g->workers[i].url, url, n) == 0 &&
+                 g->workers[i].url[n] == '\0';
     if (!known && g->nworkers == MAX_WORKERS) {
         err = phx_fail(e, PHX_ERR_LIMIT, "at most %d workers", MAX_WORKERS);
     } else if (!known) {
@@ -1211,6 +1424,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
         pthread_join(g->thread, NULL);
     }
     phx_gw_pool_free(g->pool);
+    gw_discovery_close(g->disc);
     phx_http_router_free(g->router);
     phx_chain_requests_close(g->requests);
     for (size_t i = 0; i < MAX_JOBS; i++)

@@ -186,6 +186,25 @@ static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_htt
     return err;
 }
 
+/* GET /v1/identity?challenge=0x..: the worker key signs the caller's fresh
+ * challenge (phx_chain_identity_digest), so a gateway that found this URL on
+ * chain knows the server here holds the key the Registry lists for it. */
+static phx_err_t h_identity(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *c = phx_http_query(req, "challenge");
+    uint8_t challenge[32], sig[65];
+    if (!c || phx_hex_decode_fixed(c, challenge, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "challenge must be 32 bytes of hex");
+    phx_err_t err =
+        phx_chain_identity_sign(w->dep.chain_id, w->dep.registry, challenge, w->sk, sig, e);
+    if (err) return err;
+    resp->json = json_pack("{s:o,s:o,s:o}", "worker", phx_json_hex(w->address, 20), "challenge",
+                           phx_json_hex(challenge, 32), "signature", phx_json_hex(sig, 65));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "identity");
+}
+
 static phx_err_t h_health(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -269,6 +288,7 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
                                    wk_round_observation, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/report", wk_round_report_get, w,
                                    0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/identity", h_identity, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/metrics", h_metrics, w, 0, e)))
         return err;

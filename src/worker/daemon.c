@@ -236,6 +236,30 @@ static phx_err_t register_on_chain(phx_worker_t *w, phx_kms_requester_t *rq, phx
     return err;
 }
 
+/* Announce where this worker serves (Registry.setWorkerEndpoint, from the
+ * worker key), unless the chain has that URL already: gateways discover
+ * workers from it (docs/gateway.md, "Discovery"). */
+static phx_err_t announce_endpoint(phx_worker_t *w, const char *url, phx_error_t *e)
+{
+    json_t *args = json_pack("[o]", phx_json_hex(w->address, 20)), *res = NULL;
+    phx_err_t err = args ? phx_chain_read(w->rpc, w->dep.registry, "endpointOf(address)", args,
+                                          "(string)", &res, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "args");
+    json_decref(args);
+    const char *have = err ? NULL : json_string_value(json_array_get(res, 0));
+    bool same = have && strcmp(have, url) == 0;
+    json_decref(res);
+    if (err || same) return err;
+    args = json_pack("[o,s]", phx_json_hex(w->address, 20), url);
+    err = args ? phx_chain_transact(w->signer, w->dep.registry, "setWorkerEndpoint(address,string)",
+                                    args, NULL, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "args");
+    json_decref(args);
+    if (err) return phx_error_wrap(e, err, "announcing the endpoint %s", url);
+    PHX_INFO("worker: announced %s on chain", url);
+    return PHX_OK;
+}
+
 /* ---- contract store ---------------------------------------------------------------- */
 
 static void hex32(const uint8_t b[32], char out[67])
@@ -791,7 +815,9 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     char db_path[1400];
     snprintf(db_path, sizeof db_path, "%s/jobs.db", w->dir);
     if ((err = phx_jobdb_open(db_path, &w->db, e))) goto out;
-    if ((err = wk_api_start(w, o, e))) goto out;
+    if ((err = wk_api_start(w, o, e)) ||
+        (err = announce_endpoint(w, o->public_url ? o->public_url : w->url, e)))
+        goto out;
     if (!o->no_jobs && (err = wk_jobs_start(w, e))) goto out;
     *out = w;
     return PHX_OK;

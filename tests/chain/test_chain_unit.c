@@ -200,11 +200,101 @@ static void test_revert_describe(void)
     printf("revert describe: ContractExists, FeeTooLow, ERC20InsufficientBalance, Error named\n");
 }
 
+/* A WorkerEndpoint log for worker 0x..42 announcing url (as a node returns it). */
+static void endpoint_log(const char *url, phx_evm_log_t *log, phx_buf_t *data)
+{
+    char args[400];
+    phx_error_t e = {0};
+    memset(log, 0, sizeof *log);
+    snprintf(args, sizeof args, "[\"%s\"]", url);
+    phx_buf_free(data);
+    CHECK(phx_abi_encode_call("f(string)", args, data, &e) == PHX_OK);
+    CHECK(phx_abi_event_topic(PHX_CHAIN_EV_WORKER_ENDPOINT, log->topics[0], &e) == PHX_OK);
+    log->topics[1][31] = 0x42;
+    log->topic_count = 2;
+    log->data = data->ptr + 4; /* abi.encode(url): the call data without its selector */
+    log->data_len = data->len - 4;
+}
+
+/* What the gateway's discovery rests on: the URL rule (the Registry's, in C),
+ * the Registry's worker events as a follower reads them, and the identity
+ * challenge a worker signs. */
+static void test_discovery_pieces(void)
+{
+    phx_error_t e = {0};
+    static const char *const good[] = {"http://127.0.0.1:8801", "https://w1.example.org/phx",
+                                       "http://[::1]:8801"};
+    static const char *const bad[] = {"http://",
+                                      "ftp://127.0.0.1:21",
+                                      "http://user:pw@127.0.0.1:8545",
+                                      "http://127.0.0.1:8801/?to=evil",
+                                      "http://127.0.0.1:8801/#x",
+                                      "http://127.0.0.1 :8801",
+                                      "http://127.0.0.1\\@evil",
+                                      "HTTP://127.0.0.1:8801"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_MSG(phx_chain_endpoint_check(good[i], strlen(good[i]), &e) == PHX_OK, "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(phx_chain_endpoint_check(bad[i], strlen(bad[i]), &e) == PHX_ERR_INVALID, "%s",
+                  bad[i]);
+    char longurl[PHX_CHAIN_ENDPOINT_MAX + 2];
+    memset(longurl, 'a', sizeof longurl);
+    memcpy(longurl, "http://", 7);
+    CHECK(phx_chain_endpoint_check(longurl, PHX_CHAIN_ENDPOINT_MAX, &e) == PHX_OK);
+    CHECK(phx_chain_endpoint_check(longurl, PHX_CHAIN_ENDPOINT_MAX + 1, &e) == PHX_ERR_INVALID);
+    char nul[] = "http://a\0b";
+    CHECK(phx_chain_endpoint_check(nul, sizeof nul - 1, &e) == PHX_ERR_INVALID);
+
+    phx_evm_log_t log;
+    phx_buf_t data = PHX_BUF_INIT;
+    phx_chain_registry_event_t ev;
+    endpoint_log("http://127.0.0.1:8801", &log, &data);
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_OK);
+    CHECK(ev.kind == PHX_CHAIN_REG_EV_ENDPOINT && ev.worker[19] == 0x42 &&
+          !strcmp(ev.url, "http://127.0.0.1:8801"));
+    endpoint_log("http://user@127.0.0.1:8545", &log, &data);
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_ERR_INVALID);
+    CHECK(ev.kind == 0 && ev.url[0] == '\0');
+    endpoint_log("http://127.0.0.1:8801", &log, &data);
+    log.topics[1][0] = 1; /* not an address */
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_ERR_INVALID);
+    phx_buf_free(&data);
+    memset(&log, 0, sizeof log);
+    CHECK(phx_abi_event_topic(PHX_CHAIN_EV_WORKER_DEREGISTERED, log.topics[0], &e) == PHX_OK);
+    log.topics[1][31] = 0x42;
+    log.topics[2][31] = 0x07;
+    log.topic_count = 3;
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_OK);
+    CHECK(ev.kind == PHX_CHAIN_REG_EV_DEREGISTERED && ev.operator_[19] == 0x07);
+    log.topic_count = 2;
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_ERR_INVALID);
+    CHECK(phx_abi_event_topic("Transfer(address indexed,address indexed,uint256)", log.topics[0],
+                              &e) == PHX_OK);
+    CHECK(phx_chain_parse_registry_event(&log, &ev, &e) == PHX_ERR_NOT_FOUND);
+
+    uint8_t sk[32], addr[20], reg[20] = {0x11}, ch[32] = {0x22}, sig[65], who[20];
+    CHECK(phx_secp256k1_keygen(sk) == PHX_OK && phx_eth_address_from_seckey(sk, addr) == PHX_OK);
+    CHECK(phx_chain_identity_sign(31337, reg, ch, sk, sig, &e) == PHX_OK);
+    CHECK(phx_chain_identity_signer(31337, reg, ch, sig, who, &e) == PHX_OK &&
+          !memcmp(who, addr, 20));
+    /* Another challenge, chain or Registry: the signature names someone else. */
+    ch[0] ^= 1;
+    CHECK(phx_chain_identity_signer(31337, reg, ch, sig, who, &e) != PHX_OK ||
+          memcmp(who, addr, 20) != 0);
+    ch[0] ^= 1;
+    CHECK(phx_chain_identity_signer(1, reg, ch, sig, who, &e) != PHX_OK ||
+          memcmp(who, addr, 20) != 0);
+    sig[64] = 0; /* v must be 27 or 28 */
+    CHECK(phx_chain_identity_signer(31337, reg, ch, sig, who, &e) == PHX_ERR_VERIFY);
+    printf("discovery: URL rule, Registry worker events, identity challenge\n");
+}
+
 int main(void)
 {
     static const test_case_t cases[] = {
-        TEST_CASE(test_quote_fields), TEST_CASE(test_deployment_json), TEST_CASE(test_artifacts),
-        TEST_CASE(test_digests),      TEST_CASE(test_revert_describe),
+        TEST_CASE(test_quote_fields),    TEST_CASE(test_deployment_json),
+        TEST_CASE(test_artifacts),       TEST_CASE(test_digests),
+        TEST_CASE(test_revert_describe), TEST_CASE(test_discovery_pieces),
     };
     return test_run("test_chain_unit", cases, TEST_COUNT(cases));
 }

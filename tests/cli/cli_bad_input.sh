@@ -69,6 +69,13 @@ if "$PHX" worker --help >/dev/null 2>&1; then
     expect_error 2 "corrupt is the only mode" -- $wk --test-misbehave lie
     expect_error 2 "only with --tee sim" -- $wk --tee tdx --test-misbehave corrupt
     expect_error 2 "not an http:// or https:// URL" -- $wk --peer ftp://127.0.0.1:9
+    # the URL a worker announces on chain keeps the Registry's rule (issue 13)
+    for u in ftp://w.example http://user@127.0.0.1:8545; do
+        expect_error 2 "public-url: endpoint: " -- worker --dir "$tmp/w" --rpc http://127.0.0.1:1 \
+            --deployment "$tmp/dep.json" --kms http://127.0.0.1:1 \
+            --kms-address 0x0000000000000000000000000000000000000009 \
+            --operator-key-file "$tmp/op.key" --public-url "$u"
+    done
 fi
 expect_error 2 "--k wants 1..16" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 0
 expect_error 2 "--k with --encrypt: not yet" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 2 --encrypt

@@ -61,7 +61,7 @@ timeout 60 "$phx" kms --dir "$net/kms" --listen 127.0.0.1:0 >"$tmp/k.out" 2>"$tm
 check "a second kms on the devnet's kms dir exits 2" 2 $?
 check "it names the kms's pid" yes "$(grep -q "in use by pid $kms_pid" "$tmp/k.err" && echo yes)"
 gw_pid=$(field "$tmp/a.json" "['pids']['gateway']")
-timeout 60 "$phx" gateway --dir "$net/gateway" --listen 127.0.0.1:0 >"$tmp/g.out" 2>"$tmp/g.err"
+timeout 60 "$phx" gateway --dir "$net/gateway" --listen 127.0.0.1:0 --worker http://127.0.0.1:9 >"$tmp/g.out" 2>"$tmp/g.err"
 check "a second gateway on the devnet's gateway dir exits 2" 2 $?
 check "it names the gateway's pid" yes "$(grep -q "in use by pid $gw_pid" "$tmp/g.err" && echo yes)"
 w_pid=$(field "$tmp/a.json" "['pids']['worker-0']")

@@ -32,4 +32,6 @@ check "and nothing was stored" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$u
 kill -TERM $pid; wait $pid; check "SIGTERM: clean exit" 0 $?
 pid=""
 "$phx" gateway --worker ftp://x --listen 127.0.0.1:0 >/dev/null 2>&1; check "bad worker URL is usage" 2 $?
+"$phx" gateway --listen 127.0.0.1:0 >/dev/null 2>"$tmp/none.err"; check "neither a chain nor --worker is usage" 2 $?
+check "  and says what it needs" 1 "$(grep -c 'needs --rpc and --deployment' "$tmp/none.err")"
 finish
