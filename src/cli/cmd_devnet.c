@@ -44,6 +44,11 @@ static const char help[] =
     "  --test-misbehave I=corrupt\n"
     "                    TEST ONLY: worker I (from 0) signs wrong outputs of on-chain\n"
     "                    requests (phx worker --test-misbehave), to see it outvoted\n"
+    "  --chains N        chains contracts reach with phx.evm (default 1): the\n"
+    "                    devnet's own chain is \"main\"; each more (up to 4) is\n"
+    "                    another anvil, \"b\", \"c\", \"d\", with chain id main's + 1,\n"
+    "                    + 2, + 3. Every worker is given all of them; endpoints.json\n"
+    "                    lists them under \"chains\" (docs/devnet.md)\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -90,6 +95,7 @@ static int cmd_devnet(int argc, char **argv)
         IMODEL,
         INAME,
         MISBEHAVE,
+        CHAINS,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -103,6 +109,7 @@ static int cmd_devnet(int argc, char **argv)
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
     opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
+    opts[CHAINS] = (cli_opt_t){.name = "chains", .takes_value = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -119,6 +126,16 @@ static int cmd_devnet(int argc, char **argv)
             goto out;
         }
         o.workers = (unsigned)n;
+    }
+    if (opts[CHAINS].value) {
+        char *end;
+        long n = strtol(opts[CHAINS].value, &end, 10);
+        if (*end || n < 1 || n > PHX_DEVNET_MAX_CHAINS) {
+            cli_error(rc, prefix, "--chains wants 1..%d, got '%s'", PHX_DEVNET_MAX_CHAINS,
+                      opts[CHAINS].value);
+            goto out;
+        }
+        o.chains = (unsigned)n;
     }
     if (opts[BLOCK].value) {
         char *end;

@@ -769,7 +769,10 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
                                .nallow_hosts = o->nallow_hosts,
                                .jit = true,
                                .ai_chat = o->ai_chat,
-                               .ai_ctx = o->ai_ctx};
+                               .ai_ctx = o->ai_ctx,
+                               .chains = o->chains,
+                               .outbox = wk_outbox,
+                               .outbox_ctx = w};
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
     if (o->ai_tokens) sc.limits.ai_tokens = o->ai_tokens;
