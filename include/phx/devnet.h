@@ -38,15 +38,15 @@ typedef struct {
      * infer_name (default "tiny") with it. */
     const char *infer_model;
     const char *infer_name;
-    /* Test only: worker number misbehave_worker (0-based) runs with
-     * --test-misbehave misbehave_mode; NULL mode for none. */
-    const char *misbehave_mode;
-    unsigned misbehave_worker;
     /* Chains contracts reach with phx.evm: 1 (default) is the devnet's own
      * chain, named "main"; 2..PHX_DEVNET_MAX_CHAINS add an anvil each, named
      * "b", "c", "d", chain ids main's + 1, + 2, + 3. Every worker gets all of
      * them (--chain-rpc); endpoints.json lists them under "chains". */
     unsigned chains;
+    /* Tests only: "N=MODE" each, worker N started with --test-misbehave MODE
+     * (equivocate or corrupt; the devnet's TEE is the sim). */
+    const char **test_misbehave;
+    int ntest_misbehave;
 } phx_devnet_opts_t;
 #define PHX_DEVNET_MAX_CHAINS 4
 

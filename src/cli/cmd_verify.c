@@ -28,8 +28,10 @@ static const char help[] =
     "  8. when the signed output holds an inference receipt (what phx.ai.chat returns),\n"
     "     the endpoint signed sha256(request):sha256(response) of its exact bytes, and\n"
     "     the report with it carries a quote that verifies to the same root and\n"
-    "     binds that key, the model's SHA-256 and the nonce (phx infer verify --help;\n"
-    "     not yet: the endpoint's registration on chain)\n\n"
+    "     binds that key, the model's SHA-256 and the nonce, and the endpoint is\n"
+    "     registered in the deployment's InferenceRegistry (not invalidated) with\n"
+    "     that key, its other keys, that model hash and the quote's measurement,\n"
+    "     which governance still allows (phx infer verify --help)\n\n"
     "A k-signature result (`phx call --k N --json`: {\"k\":N,\"results\":[...]}) has\n"
     "every one of its N envelopes checked so, each shown, and then that they agree\n"
     "(one contract and code, the same verdict and output bytes) and come from N\n"
@@ -162,7 +164,12 @@ static int verify_one(const char *prefix, const phx_result_t *r, const phx_resul
             phx_attest_result_t ar;
             phx_error_t ie = {0};
             inf.present = true;
-            inf.ok = phx_infer_verify(trust->verifier, &ev, &ar, &ie) == PHX_OK;
+            phx_err_t ierr = phx_infer_verify(trust->verifier, &ev, &ar, &ie);
+            /* The chain link: endpoint key -> registered with this model. */
+            if (!ierr)
+                ierr = phx_infer_check_registered(check->rpc, check->deployment, ev.report, false,
+                                                  NULL, &ie);
+            inf.ok = ierr == PHX_OK;
             snprintf(inf.error, sizeof inf.error, "%s", ie.message);
             const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
             const char *ms =
