@@ -118,6 +118,17 @@ contract Jobs {
         bytes signature,
         bytes output
     );
+    // A registered worker signed an output that k signers of distinct operators
+    // contradict, for the same request (reportDissent): evidence for slashing.
+    event Dissent(
+        uint256 indexed requestId,
+        address indexed signer,
+        address indexed operator,
+        bool ok,
+        bytes32 outputHash,
+        bytes32 quorumOutputHash,
+        bytes signature
+    );
 
     error NotGovernor();
     error NotContractOwner();
@@ -145,6 +156,7 @@ contract Jobs {
     error TransferFailed();
     error NotStakePool();
     error AlreadyFired(bytes32 contractId, bytes32 firingId);
+    error NoDissent(uint256 requestId);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -386,6 +398,35 @@ contract Jobs {
         }
         firedBy[contractId_][firingId] = signer;
         emit Fired(contractId_, firingId, signer, codeHash, ok, signature, output);
+    }
+
+    /// Evidence that one worker disagreed with a quorum of an `identical`
+    /// (deterministic) contract: `quorumSignatures` are request.k signatures of
+    /// active workers of distinct operators over (quorumOk, quorumOutputHash), the
+    /// report a fulfil carries; `signature` is another active worker's over a
+    /// different (ok, outputHash) for the same request. Everything is checked
+    /// here, so the Dissent event is evidence anyone can rely on; anyone may
+    /// report, pending or settled. Nothing is slashed here (docs/chain.md).
+    function reportDissent(
+        uint256 requestId,
+        bool quorumOk,
+        bytes32 quorumOutputHash,
+        bytes[] calldata quorumSignatures,
+        bool ok,
+        bytes32 outputHash,
+        bytes calldata signature
+    ) external {
+        Request storage r = requests[requestId];
+        if (r.status == STATUS_NONE) revert NotPending(requestId, r.status);
+        if (quorumSignatures.length != r.k) revert SignatureCount(quorumSignatures.length, r.k);
+        if (quorumOk == ok && quorumOutputHash == outputHash) revert NoDissent(requestId);
+        _checkSignatures(
+            resultDigest(requestId, r.contractId, r.codeHash, quorumOk, quorumOutputHash), quorumSignatures, 1
+        );
+        address signer = PhxSig.recover(resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signature);
+        address operator = signer == address(0) ? address(0) : registry.activeOperatorOf(signer);
+        if (operator == address(0)) revert UnregisteredSigner(signer);
+        emit Dissent(requestId, signer, operator, ok, outputHash, quorumOutputHash, signature);
     }
 
     /// Anyone may settle a specific expired request; the fee always goes back to the requester.

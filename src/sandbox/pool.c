@@ -806,6 +806,7 @@ static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t 
         if (json_is_object(t)) json_object_set(ctx, "trigger", t);
         json_decref(t);
     }
+    if (ctx && job->phase) json_object_set_new(ctx, "phase", json_string(job->phase));
     char *ctx_text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
     json_decref(ctx);
     if (!ctx_text) return phx_fail(e, PHX_ERR_INVALID, "secrets must be valid UTF-8 strings");

@@ -364,6 +364,10 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
         (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/results", h_job_results, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/observation",
+                                   wk_round_observation, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/report", wk_round_report_get, w,
+                                   0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/identity", h_identity, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/metrics", h_metrics, w, 0, e)))

@@ -535,14 +535,14 @@ void wk_contract_clear(wk_contract_t *c)
  * failed (still an answer a requester can act on). */
 static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                               const char *request_id, const char *caller, const char *trigger_json,
-                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
-                              wk_usage_t *usage, phx_error_t *e);
+                              const char *phase, bool onchain, phx_buf_t *output, json_t **logs,
+                              bool *ok, wk_usage_t *usage, phx_error_t *e);
 
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
 {
-    return run_contract(w, c, input_json, request_id, caller, NULL, onchain, output, logs, ok,
+    return run_contract(w, c, input_json, request_id, caller, NULL, NULL, onchain, output, logs, ok,
                         usage, e);
 }
 
@@ -551,14 +551,22 @@ phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *inpu
                        phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
                        phx_error_t *e)
 {
-    return run_contract(w, c, input_json, request_id, NULL, trigger_json, onchain, output, logs, ok,
-                        usage, e);
+    return run_contract(w, c, input_json, request_id, NULL, trigger_json, NULL, onchain, output,
+                        logs, ok, usage, e);
+}
+
+phx_err_t wk_run_phase(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *phase, phx_buf_t *output, bool *ok,
+                       phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, NULL, NULL, phase, true, output, NULL, ok,
+                        NULL, e);
 }
 
 static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                               const char *request_id, const char *caller, const char *trigger_json,
-                              bool onchain, phx_buf_t *output, json_t **logs, bool *ok,
-                              wk_usage_t *usage, phx_error_t *e)
+                              const char *phase, bool onchain, phx_buf_t *output, json_t **logs,
+                              bool *ok, wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;
@@ -612,6 +620,7 @@ static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const cha
                              .request_id = request_id,
                              .caller = caller,
                              .trigger_json = trigger_json,
+                             .phase = phase,
                              .secret_keys = sk,
                              .secret_values = sv,
                              .nsecrets = nsec,
@@ -754,6 +763,22 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     w->misbehave = o->misbehave;
+    if (o->npeers < 0 || o->npeers > PHX_WORKER_MAX_PEERS) {
+        err = phx_fail(e, PHX_ERR_INVALID, "at most %d peers", PHX_WORKER_MAX_PEERS);
+        goto out;
+    }
+    for (int i = 0; i < o->npeers; i++) {
+        size_t n = strlen(o->peers[i]);
+        while (n && o->peers[i][n - 1] == '/')
+            n--;
+        if (n >= sizeof w->peers[0] ||
+            (strncmp(o->peers[i], "http://", 7) && strncmp(o->peers[i], "https://", 8))) {
+            err =
+                phx_fail(e, PHX_ERR_INVALID, "peer \"%.100s\" is not an http(s) URL", o->peers[i]);
+            goto out;
+        }
+        snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%.*s", (int)n, o->peers[i]);
+    }
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))

@@ -75,7 +75,13 @@ static const char schema[] =
     /* Per (contract, trigger): the next tick or block not yet journaled. */
     "CREATE TABLE IF NOT EXISTS trigger_cursors ("
     " contract_id BLOB NOT NULL, name TEXT NOT NULL, next INTEGER NOT NULL,"
-    " PRIMARY KEY (contract_id, name));";
+    " PRIMARY KEY (contract_id, name));"
+    /* k-of-n reports (median, aggregate): the one report this worker signed
+     * for a request, with the observation set it was computed from. Written
+     * once: a worker never signs two reports for one request. */
+    "CREATE TABLE IF NOT EXISTS reports ("
+    " request_id INTEGER PRIMARY KEY, ok INTEGER NOT NULL, output BLOB NOT NULL,"
+    " signature BLOB NOT NULL, observations TEXT NOT NULL);";
 
 phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e)
 {
@@ -226,6 +232,64 @@ phx_err_t phx_jobdb_get(phx_jobdb_t *d, uint64_t request_id, phx_job_t *out, phx
     phx_err_t err = select_one(d, "WHERE request_id = ?", request_id, true, out, &found, e);
     if (!err && !found)
         err = phx_fail(e, PHX_ERR_NOT_FOUND, "no job %llu", (unsigned long long)request_id);
+    return err;
+}
+
+phx_err_t phx_jobdb_report_put(phx_jobdb_t *d, uint64_t request_id, bool ok, const uint8_t *output,
+                               size_t output_len, const uint8_t signature[65],
+                               const char *observations, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db,
+                           "INSERT INTO reports (request_id, ok, output, signature, observations) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT(request_id) DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "insert report");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)request_id);
+    sqlite3_bind_int(st, 2, ok ? 1 : 0);
+    sqlite3_bind_blob(st, 3, output_len ? (const void *)output : "", (int)output_len,
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, signature, 65, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, observations, -1, SQLITE_STATIC);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "insert report");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_report_get(phx_jobdb_t *d, uint64_t request_id, bool *ok, phx_buf_t *output,
+                               uint8_t signature[65], char **observations, bool *found,
+                               phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT ok, output, signature, observations FROM reports "
+                           "WHERE request_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select report");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)request_id);
+    phx_err_t err = PHX_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *o = sqlite3_column_blob(st, 1);
+        int on = sqlite3_column_bytes(st, 1);
+        const void *s = sqlite3_column_blob(st, 2);
+        const unsigned char *obs = sqlite3_column_text(st, 3);
+        *ok = sqlite3_column_int(st, 0) != 0;
+        if (!s || sqlite3_column_bytes(st, 2) != 65 || !obs) {
+            err = phx_fail(e, PHX_ERR_STATE, "report %llu is damaged",
+                           (unsigned long long)request_id);
+        } else if ((on && (err = phx_buf_append(output, o, (size_t)on))) ||
+                   (observations && !(*observations = strdup((const char *)obs)))) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "report");
+        } else {
+            memcpy(signature, s, 65);
+            *found = true;
+        }
+    } else if (rc != SQLITE_DONE) {
+        err = sql_fail(d, e, "select report");
+    }
+    sqlite3_finalize(st);
     return err;
 }
 

@@ -100,6 +100,17 @@ phx_err_t phx_jobdb_set_cursor(phx_jobdb_t *db, uint64_t next_block, phx_error_t
 phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_error_t *e),
                                void *ctx, phx_error_t *e);
 
+/* k-of-n reports (round.c): the one report (ok, output, signature over its
+ * Jobs digest) signed for a request and the observation set (JSON text) it
+ * came from. put keeps the first one: a later put for the id does nothing,
+ * so read it back. get: *found false when there is none. */
+phx_err_t phx_jobdb_report_put(phx_jobdb_t *db, uint64_t request_id, bool ok, const uint8_t *output,
+                               size_t output_len, const uint8_t signature[65],
+                               const char *observations, phx_error_t *e);
+phx_err_t phx_jobdb_report_get(phx_jobdb_t *db, uint64_t request_id, bool *ok, phx_buf_t *output,
+                               uint8_t signature[65], char **observations, bool *found,
+                               phx_error_t *e);
+
 /* How many jobs are in each state (counts[state], index 0 unused). */
 phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
 

@@ -377,14 +377,41 @@ static void test_firings(void)
     phx_jobdb_close(db);
 }
 
+/* k-of-n reports: written once (a worker never signs two reports for one
+ * request), read back after a reopen, none for another request. */
+static void test_reports(void)
+{
+    phx_error_t e = {0};
+    phx_jobdb_t *db = NULL;
+    uint8_t s1[65], s2[65], got[65];
+    memset(s1, 0x11, 65);
+    memset(s2, 0x22, 65);
+    CHECK(phx_jobdb_open(path, &db, &e) == PHX_OK);
+    CHECK(phx_jobdb_report_put(db, 9, true, (const uint8_t *)"{\"p\":2}", 7, s1, "[1]", &e) ==
+          PHX_OK);
+    CHECK(phx_jobdb_report_put(db, 9, false, (const uint8_t *)"other", 5, s2, "[2]", &e) == PHX_OK);
+    phx_jobdb_close(db);
+    CHECK(phx_jobdb_open(path, &db, &e) == PHX_OK);
+    bool ok = false, found = false;
+    phx_buf_t out = PHX_BUF_INIT;
+    char *obs = NULL;
+    CHECK(phx_jobdb_report_get(db, 9, &ok, &out, got, &obs, &found, &e) == PHX_OK);
+    CHECK(found && ok && out.len == 7 && !memcmp(out.ptr, "{\"p\":2}", 7));
+    CHECK(!memcmp(got, s1, 65) && obs && !strcmp(obs, "[1]"));
+    free(obs);
+    phx_buf_free(&out);
+    CHECK(phx_jobdb_report_get(db, 10, &ok, &out, got, NULL, &found, &e) == PHX_OK && !found);
+    phx_jobdb_close(db);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/jobs.sqlite", dir);
     snprintf(crash_path, sizeof crash_path, "%s/crash.sqlite", dir);
     static const test_case_t cases[] = {
-        TEST_CASE(test_states),  TEST_CASE(test_atomic), TEST_CASE(test_vouchers),
-        TEST_CASE(test_firings), TEST_CASE(test_crash),
+        TEST_CASE(test_states),  TEST_CASE(test_atomic),  TEST_CASE(test_vouchers),
+        TEST_CASE(test_firings), TEST_CASE(test_reports), TEST_CASE(test_crash),
     };
     int rc = test_run("test_jobdb", cases, TEST_COUNT(cases));
     char cmd[400];
