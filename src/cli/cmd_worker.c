@@ -253,7 +253,8 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
-    opts[PEER] = (cli_opt_t){.name = "peer", .takes_value = true, .repeatable = true};
+    o.peers = opts[PEER].values;
+    o.npeers = opts[PEER].nvalues;
     if (opts[PAYCACHE].value) {
         char *end;
         unsigned long v = strtoul(opts[PAYCACHE].value, &end, 10);

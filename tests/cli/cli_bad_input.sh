@@ -64,6 +64,8 @@ if "$PHX" worker --help >/dev/null 2>&1; then
     expect_error 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
     expect_error 2 "N=equivocate or N=corrupt" -- devnet --dir "$tmp/d" --workers 2 --test-misbehave 1=lie
     expect_error 2 "N=equivocate or N=corrupt" -- devnet --dir "$tmp/d" --workers 2 --test-misbehave 2=corrupt
+    wk="worker --dir $tmp/w --rpc http://127.0.0.1:1 --deployment $tmp/dep.json --kms http://127.0.0.1:1 --kms-address 0x0000000000000000000000000000000000000001 --operator-key-file $tmp/op.key"
+    expect_error 2 "not an http:// or https:// URL" -- $wk --peer ftp://127.0.0.1:9
     # the URL a worker announces on chain keeps the Registry's rule (issue 13)
     for u in ftp://w.example http://user@127.0.0.1:8545; do
         expect_error 2 "public-url: endpoint: " -- worker --dir "$tmp/w" --rpc http://127.0.0.1:1 \

@@ -22,9 +22,7 @@ phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
 cast="$nm/.bin/cast"
-# KOFN_N=0 (the default since merging econ12, where one loaded run of the kill
-# phase did not settle: under investigation) skips phase 2.
-n=${KOFN_N:-0}
+n=${KOFN_N:-6}
 skip_without_worker
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-kofn-XXXXXX")
 pid=""
