@@ -68,13 +68,17 @@ typedef struct {
     uint8_t timelock[20];
     uint8_t governor[20];
     uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
+    uint8_t state[20];    /* StateAnchor (phx.state); all zero before it: phx.state is off */
 } phx_chain_deployment_t;
 
 /* Whether the deployment has a Payments contract. */
 bool phx_chain_has_payments(const phx_chain_deployment_t *d);
+/* Whether the deployment has a StateAnchor (phx.state). */
+bool phx_chain_has_state(const phx_chain_deployment_t *d);
 
 /* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
  * timeout), Payments(token, price_per_call, price_per_cpu_ms, notice),
+ * StateAnchor(registry) (ungoverned: no parameters),
  * PhxTimelock, PhxGovernor(token, timelock) and StakePool (treasury:
  * the timelock) from signer, waiting for each receipt, and wire them: the
  * Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
@@ -189,6 +193,13 @@ void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash
  * accept for anything else. */
 void phx_chain_identity_digest(uint64_t chain_id, const uint8_t registry[20],
                                const uint8_t challenge[32], uint8_t out[32]);
+
+/* StateAnchor.writeDigest (phx.state's compare-and-set, signed by a worker):
+ * keccak256(abi.encode(anchor, chain_id, contract_id, key, expected, hash)),
+ * hash the keccak256 of the sealed value. */
+void phx_chain_state_write_digest(uint64_t chain_id, const uint8_t anchor[20],
+                                  const uint8_t contract_id[32], const uint8_t key[32],
+                                  uint64_t expected, const uint8_t hash[32], uint8_t out[32]);
 /* sig: r || s || v, v = 27/28. */
 phx_err_t phx_chain_identity_sign(uint64_t chain_id, const uint8_t registry[20],
                                   const uint8_t challenge[32], const uint8_t sk[32],
