@@ -46,6 +46,10 @@ struct phx_worker {
     uint64_t poll_ms;
     uint64_t started_ms;
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    /* phx.state (state.c): one operation at a time; after start-up it owns
+     * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
+    pthread_mutex_t state_lock;
+    char state_stale_file[1024];
 };
 
 typedef struct {
@@ -110,6 +114,11 @@ json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);
 /* Redeem the latest unredeemed vouchers on chain in one transaction, from the
  * job thread's signer (or after it stopped). */
 phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e);
+/* phx.state's callbacks (state.c; phx_sandbox_state_t, ctx the worker). */
+phx_err_t wk_state_read(void *ctx, const char *contract_id, const uint8_t key[32],
+                        phx_sandbox_state_slot_t *out, phx_error_t *e);
+phx_err_t wk_state_cas(void *ctx, const char *contract_id, const uint8_t key[32], uint64_t expected,
+                       const uint8_t *sealed, size_t len, uint64_t *current, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
