@@ -26,6 +26,12 @@ static const char call_help[] =
     "                      ctx.caller is zero, which only a free network serves)\n"
     "  --max-price WEI     the most one call may add to what the payer owes a worker's\n"
     "                      operator, in PHA wei (default 10^18, 1 PHA)\n"
+    "  --affinity KEY      sticky routing: the gateway sends every call of this\n"
+    "                      contract with the same KEY (1..255 bytes) to the same\n"
+    "                      worker while it is healthy, and to the same next one\n"
+    "                      when it is not (header X-Phx-Affinity). For contracts\n"
+    "                      that want a warm worker, not shared state: that is\n"
+    "                      phx.state (docs/js.md)\n"
     "  --json              print the result envelope as JSON\n\n"
     "Paying: each call carries an EIP-712 voucher for the running total the payer\n"
     "owes the operator of the worker that serves it (Payments contract; deposit\n"
@@ -40,14 +46,17 @@ static const char call_help[] =
 
 /* POST the call; a 402 comes back as status and body (its terms), any other
  * failure is printed. */
-static int post_call(const char *prefix, const net_t *n, const char *path, const json_t *body,
-                     int *status, json_t **out)
+static int post_call(const char *prefix, const net_t *n, const char *path, const char *affinity,
+                     const json_t *body, int *status, json_t **out)
 {
+    char hdr[300];
+    const char *headers[] = {hdr, NULL};
+    if (affinity) snprintf(hdr, sizeof hdr, "X-Phx-Affinity: %s", affinity);
     char url[1024];
     snprintf(url, sizeof url, "%s%s", n->gateway, path);
     char *text = phx_json_dump(body, false);
     if (!text) return cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
-    phx_http_client_opts_t co = {.timeout_ms = 60000};
+    phx_http_client_opts_t co = {.timeout_ms = 60000, .headers = affinity ? headers : NULL};
     phx_buf_t resp = PHX_BUF_INIT;
     phx_error_t e = {0};
     int rc = 0;
@@ -72,7 +81,7 @@ static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, JSON, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
@@ -80,6 +89,7 @@ static int cmd_call(int argc, char **argv)
         [KMS] = {.name = "kms-address", .takes_value = true},
         [KEY] = {.name = "key-file", .takes_value = true},
         [MAXPRICE] = {.name = "max-price", .takes_value = true},
+        [AFFINITY] = {.name = "affinity", .takes_value = true},
         [JSON] = {.name = "json"},
     };
     cli_args_t args;
@@ -99,6 +109,11 @@ static int cmd_call(int argc, char **argv)
         goto out;
     }
     if ((rc = net_parse_id(prefix, args.pos[0], id))) goto out;
+    const char *aff = opts[AFFINITY].value;
+    if (aff && (!*aff || strlen(aff) > 255 || strpbrk(aff, "\r\n"))) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--affinity wants 1..255 bytes on one line");
+        goto out;
+    }
     const char *in = opts[INPUT].value ? opts[INPUT].value : "null";
     if (in[0] == '@') {
         if (phx_file_read(in + 1, &text, &e)) {
@@ -133,7 +148,7 @@ static int cmd_call(int argc, char **argv)
     for (;;) {
         int status = 0;
         if ((rc = net_payer_attach(prefix, &payer, id, body))) goto out;
-        if ((rc = post_call(prefix, &n, path, body, &status, &resp))) {
+        if ((rc = post_call(prefix, &n, path, aff, body, &status, &resp))) {
             if (status == 429) net_payer_unsent(prefix, &payer);
             goto out;
         }
