@@ -1,7 +1,9 @@
 /* libFuzzer target for the KMS's outside input: request bodies of
  * POST /v1/keys, /v1/registrations, /v1/replicas, /v1/vouches and the contract id of
- * GET /v1/contracts/:id/pubkey, through the real router and the real attest
- * seam (Intel root). Input: one byte picking the endpoint, then the body. */
+ * GET /v1/contracts/:id/pubkey, and POST /v1/outbox (the contract wallets'
+ * outbox, in an in-memory SQLite database), through the real router and the
+ * real attest seam (Intel root). Input: one byte picking the endpoint, then
+ * the body. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,8 @@ static void setup(void)
     phx_kms_config_t cfg = {.verify_quote = phx_kms_verify_quote_attest,
                             .verify_ctx = &attest,
                             .check_peer = phx_kms_allowlist_check,
-                            .check_ctx = &allow};
+                            .check_ctx = &allow,
+                            .outbox_path = ":memory:"};
     memcpy(cfg.root, root, 32);
     if (phx_kms_new(&cfg, &kms, NULL)) abort();
     if (phx_http_router_new(&router, NULL) || phx_kms_add_routes(kms, router, NULL)) abort();
@@ -32,10 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!router) setup();
     if (size < 1) return 0;
-    static const char *targets[] = {"/v1/keys", "/v1/registrations", "/v1/replicas", "/v1/nonces",
-                                    "/v1/vouches"};
+    static const char *targets[] = {"/v1/keys",   "/v1/registrations", "/v1/replicas",
+                                    "/v1/nonces", "/v1/vouches",       NULL,
+                                    "/v1/outbox"};
     phx_http_reply_t reply;
-    uint8_t pick = data[0] % 6;
+    uint8_t pick = data[0] % 7;
     if (pick == 5) {
         /* The rest is a contract id in the path. */
         char target[300];

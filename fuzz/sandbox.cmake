@@ -11,3 +11,8 @@ if(TARGET phx_sandbox)
   phx_add_fuzzer(fuzz_egress_allowance SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_egress_allowance.c
                  LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/egress_allowance)
 endif()
+# A chain node's answers as phx.evm shapes them for contracts (src/sandbox/evm.c).
+if(TARGET phx_sandbox)
+  phx_add_fuzzer(fuzz_sandbox_evm SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_evm.c
+                 LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_evm)
+endif()

@@ -37,6 +37,16 @@ phx_err_t phx_owner_secrets_hash(const json_t *sealed, uint8_t out[32], phx_erro
 
 phx_err_t phx_owner_op_digest(const phx_owner_op_t *op, uint8_t out[32], phx_error_t *e);
 
+/* SpendLimit(bytes32 contractId,string chain,uint256 capWei,uint64 periodS,uint64 nonce):
+ * the owner's cap on the value a contract's phx.evm.send may move on the named
+ * chain in any periodS-long window (docs/js.md "Spending limits"). cap_wei is
+ * decimal or 0x text. nonce grows with every limit of a contract and chain
+ * (the CLI uses the time in ms): a worker refuses one older than it holds, so
+ * an old, higher cap cannot be replayed. */
+phx_err_t phx_owner_limit_digest(const uint8_t contract_id[32], const char *chain,
+                                 const char *cap_wei, uint64_t period_s, uint64_t nonce,
+                                 uint8_t out[32], phx_error_t *e);
+
 /* OwnerRequest(string action,bytes32 subject,uint64 expires): "logs" and
  * "jobs" (subject: the contract id), "blob-put" (subject: the blob's keccak256). */
 phx_err_t phx_owner_request_digest(const char *action, const uint8_t subject[32], uint64_t expires,

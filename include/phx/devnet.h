@@ -38,14 +38,21 @@ typedef struct {
      * infer_name (default "tiny") with it. */
     const char *infer_model;
     const char *infer_name;
+    /* Chains contracts reach with phx.evm: 1 (default) is the devnet's own
+     * chain, named "main"; 2..PHX_DEVNET_MAX_CHAINS add an anvil each, named
+     * "b", "c", "d", chain ids main's + 1, + 2, + 3. Every worker gets all of
+     * them (--chain-rpc); endpoints.json lists them under "chains". */
+    unsigned chains;
 } phx_devnet_opts_t;
+#define PHX_DEVNET_MAX_CHAINS 4
 
 typedef struct phx_devnet phx_devnet_t;
 
 /* Bring everything up; on failure, whatever started is stopped again. The
  * endpoints document is also written to DIR/endpoints.json:
  * {"dir","rpc","chain_id","deployment":{...},"kms":{"url","address"},
- *  "workers":[{"url","operator",...}],"gateway","pids":{...}}, and with
+ *  "workers":[{"url","operator",...}],"gateway","pids":{...},
+ *  "chains":{"main":{"rpc","chain_id"},"b":{...}}}, and with
  * infer_model "infer":{"url","model","model_sha256","address",...}. */
 phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, phx_error_t *e);
 /* The endpoints document (owned by dn). */

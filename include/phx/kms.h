@@ -59,6 +59,31 @@ phx_err_t phx_kms_contract_keys(const uint8_t contract_root[32],
                                 phx_contract_keys_t *out, phx_error_t *e);
 void phx_kms_contract_keys_clear(phx_contract_keys_t *k);
 
+/* ---- the contract wallets' outbox (docs/kms.md "Outbox") --------------------------
+ *
+ * One writer per contract wallet across workers: before a worker broadcasts a
+ * transaction phx.evm.send signed for a contract, it posts it here under its
+ * action (contract id, request id, send index, chain). The KMS accepts only a
+ * transaction signed by the contract's own key (derived here, so only a holder
+ * of the contract root can make one), keeps the first transaction of each
+ * action, and each (chain id, sender, nonce) for one action only. Answers:
+ *   {"raw","hash","nonce","first":bool}   the action's transaction (this one
+ *                                          when first, else the one held)
+ *   {"taken":true,"next_nonce":N}         another action holds this nonce
+ *   {"released":bool}                      for {"release":true}: the node
+ *                                          refused the held transaction, so
+ *                                          the action is forgotten (hash must match)
+ * request: {"contract_id":"0x…32 bytes","action":"…","raw":"0x…"[,"release":true]}. */
+typedef struct phx_kms_outbox phx_kms_outbox_t;
+phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_error_t *e);
+void phx_kms_outbox_close(phx_kms_outbox_t *o);
+phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[32],
+                              const json_t *req, json_t **resp, phx_error_t *e);
+/* The worker's side: POST kms_url/v1/outbox with that body; *resp the answer. */
+phx_err_t phx_kms_outbox_request(const char *kms_url, const char *contract_id, const char *action,
+                                 const uint8_t *raw, size_t len, bool release, json_t **resp,
+                                 phx_error_t *e);
+
 /* "contract/0x<64 lowercase hex>/<label>" into out (cap >= 128). */
 phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,
                                 char *out, size_t cap, phx_error_t *e);
@@ -164,6 +189,9 @@ typedef struct {
     /* The KMS's own TEE, for GET /v1/attestation; NULL: that endpoint is 404. */
     phx_kms_quote_fn self_quote;
     void *self_quote_ctx;
+    /* The contract wallets' outbox (POST /v1/outbox, src/kms/outbox.c): an
+     * SQLite file this KMS keeps; NULL: no outbox (the route answers 404). */
+    const char *outbox_path;
 } phx_kms_config_t;
 
 typedef struct phx_kms phx_kms_t;

@@ -88,6 +88,53 @@ typedef struct {
                      const uint8_t *sealed, size_t len, uint64_t *current, phx_error_t *e);
     void *ctx;
 } phx_sandbox_state_t;
+/* ---- chains (phx.evm) ---------------------------------------------------------- */
+
+/* The named chains a pool's contracts may read and write through phx.evm
+ * (docs/js.md "Chains"): NAME=URL pairs given by the operator. Each chain's id
+ * is read from its node (eth_chainId) when the set is made, so a worker does
+ * not start against a node it cannot reach; the id is what every transaction
+ * a contract sends there is signed for. Created before the pool and kept
+ * alive, unchanged, as long as any pool uses it; shared by threads. */
+typedef struct phx_sandbox_chains phx_sandbox_chains_t;
+/* specs: n strings "NAME=URL" (NAME: 1..32 of [a-z0-9_-], unique; URL
+ * http(s)). "NAME=URL#ID" also checks that the node's chain id is ID. */
+phx_err_t phx_sandbox_chains_new(const char *const *specs, int n, phx_sandbox_chains_t **out,
+                                 phx_error_t *e);
+void phx_sandbox_chains_free(phx_sandbox_chains_t *c);
+/* How many chains, and the i-th name, URL and chain id (for logs, --json). */
+int phx_sandbox_chains_count(const phx_sandbox_chains_t *c);
+const char *phx_sandbox_chains_name(const phx_sandbox_chains_t *c, int i);
+const char *phx_sandbox_chains_url(const phx_sandbox_chains_t *c, int i);
+uint64_t phx_sandbox_chains_id(const phx_sandbox_chains_t *c, int i);
+
+/* The owner's spending limit for a contract on a chain (docs/js.md "Spending
+ * limits"): at most cap_wei (decimal or 0x text) of value sent by phx.evm.send
+ * in any window of period_s seconds. Kept in <kv_dir>/evm-journal.sqlite, the
+ * file the send journal lives in; a contract with no limit on a chain may
+ * send no value there (calls with value 0 only). nonce: the owner's op's;
+ * PHX_ERR_VERIFY when the limit held has a nonce as high or higher (an old
+ * signed limit cannot come back). */
+phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_id,
+                                      const char *chain, const char *cap_wei, uint64_t period_s,
+                                      uint64_t nonce, phx_error_t *e);
+
+/* What phx.evm answers a contract from a node's JSON-RPC result (exposed for
+ * fuzzing): op is "evm.call", "evm.getBalance", "evm.getLogs" or
+ * "evm.receipt"; result is the JSON-RPC result member. *out is a new reference. */
+phx_err_t phx_sandbox_evm_shape(const char *op, const json_t *result, json_t **out, phx_error_t *e);
+
+/* One writer per contract wallet across workers (docs/ARCHITECTURE.md
+ * "Contract wallets"): before phx.evm.send broadcasts a journaled transaction
+ * it is posted here under its action ("<request id>/<send index>/<chain>"),
+ * and what is broadcast is what this answers: {"raw","hash","nonce","first"}
+ * (the action's transaction, perhaps another worker's), or {"taken":true,
+ * "next_nonce":N} (another action holds that nonce: sign again), or for
+ * release (the node refused it) {"released":bool}. The worker hands the KMS
+ * outbox (phx_kms_outbox_request); NULL (phx run): the local journal alone. */
+typedef phx_err_t (*phx_sandbox_outbox_fn)(void *ctx, const char *contract_id, const char *action,
+                                           const uint8_t *raw, size_t len, bool release,
+                                           json_t **answer, phx_error_t *e);
 
 /* ---- pool ------------------------------------------------------------------- */
 
@@ -141,6 +188,11 @@ typedef struct {
     void *ai_ctx;
     /* phx.state; read NULL: its calls fail with "no state anchor configured". */
     phx_sandbox_state_t state;
+    /* phx.evm's chains (borrowed, must outlive the pool); NULL: phx.evm calls
+     * fail with "no chains configured". */
+    const phx_sandbox_chains_t *chains;
+    phx_sandbox_outbox_fn outbox; /* see above; NULL: none */
+    void *outbox_ctx;
 } phx_sandbox_config_t;
 
 typedef struct phx_sandbox_pool phx_sandbox_pool_t;
@@ -202,6 +254,7 @@ typedef struct {
     X(PHX_SBX_FAIL_KV_LIMIT, "kv_limit")                                                           \
     X(PHX_SBX_FAIL_KV_INTEGRITY, "kv_integrity") /* a kv row failed to authenticate */             \
     X(PHX_SBX_FAIL_NO_KEYS, "no_keys")           /* no contract keys for this run */               \
+    X(PHX_SBX_FAIL_SPEND_LIMIT, "spend_limit")   /* phx.evm.send over the owner's cap */           \
     X(PHX_SBX_FAIL_PROTOCOL, "protocol")         /* the child broke the wire format */             \
     X(PHX_SBX_FAIL_CRASHED, "crashed")           /* the child died without a result */             \
     X(PHX_SBX_FAIL_STATE_INTEGRITY, "state_integrity")                                             \

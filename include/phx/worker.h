@@ -246,6 +246,9 @@ typedef struct {
      * completion tokens per invocation (0: the sandbox default). */
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
+    /* phx.evm's named chains (--chain-rpc NAME=URL; borrowed, outlives the
+     * worker); NULL: contracts have no chains. */
+    const phx_sandbox_chains_t *chains;
     uint32_t ai_tokens;
 } phx_worker_opts_t;
 

@@ -3,6 +3,7 @@
  * signature. */
 #include "phx/chain_owner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,26 @@ phx_err_t phx_owner_op_digest(const phx_owner_op_t *op, uint8_t out[32], phx_err
                   "action", op->action, "codeHash", phx_json_hex(op->code_hash, 32), "secretsHash",
                   phx_json_hex(op->secrets_hash, 32), "nonce", nonce);
     return digest_of(fields && msg ? typed("ContractOp", fields, msg) : NULL, out, e);
+}
+
+phx_err_t phx_owner_limit_digest(const uint8_t contract_id[32], const char *chain,
+                                 const char *cap_wei, uint64_t period_s, uint64_t nonce,
+                                 uint8_t out[32], phx_error_t *e)
+{
+    phx_u256_t cap;
+    phx_err_t err = phx_u256_from_str(cap_wei ? cap_wei : "", &cap, e);
+    if (err) return phx_error_wrap(e, err, "spending limit: capWei");
+    if (!chain || !*chain) return phx_fail(e, PHX_ERR_INVALID, "spending limit: chain");
+    char cap_s[80], period[24], n[24];
+    phx_u256_to_dec(&cap, cap_s);
+    snprintf(period, sizeof period, "%llu", (unsigned long long)period_s);
+    snprintf(n, sizeof n, "%llu", (unsigned long long)nonce);
+    json_t *fields =
+        json_pack("[o,o,o,o,o]", field("contractId", "bytes32"), field("chain", "string"),
+                  field("capWei", "uint256"), field("periodS", "uint64"), field("nonce", "uint64"));
+    json_t *msg = json_pack("{s:o,s:s,s:s,s:s,s:s}", "contractId", phx_json_hex(contract_id, 32),
+                            "chain", chain, "capWei", cap_s, "periodS", period, "nonce", n);
+    return digest_of(fields && msg ? typed("SpendLimit", fields, msg) : NULL, out, e);
 }
 
 phx_err_t phx_owner_request_digest(const char *action, const uint8_t subject[32], uint64_t expires,

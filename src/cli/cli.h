@@ -98,6 +98,10 @@ int cli_endpoints_path(char *out, size_t cap);
  * an exit code (0, or 2 with the message printed); *out stays NULL when no
  * route was given. */
 struct phx_infer_client;
+/* --chain-rpc NAME=URL[#CHAINID] (repeatable): the named chains phx.evm reaches,
+ * each chain id read from its node now. *out stays NULL when none is given. */
+struct phx_sandbox_chains;
+int cli_chains(const char *prefix, const char **specs, int n, struct phx_sandbox_chains **out);
 int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
                   const char *collateral_file, struct phx_infer_client **out);
 

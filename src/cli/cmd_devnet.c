@@ -41,6 +41,11 @@ static const char help[] =
     "                    its attestation (docs/infer.md). Off by default: loading a\n"
     "                    model costs start-up time the other devnet uses do not need\n"
     "  --infer-name NAME the model name contracts ask for (default tiny)\n"
+    "  --chains N        chains contracts reach with phx.evm (default 1): the\n"
+    "                    devnet's own chain is \"main\"; each more (up to 4) is\n"
+    "                    another anvil, \"b\", \"c\", \"d\", with chain id main's + 1,\n"
+    "                    + 2, + 3. Every worker is given all of them; endpoints.json\n"
+    "                    lists them under \"chains\" (docs/devnet.md)\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -77,7 +82,18 @@ static int cmd_devnet(int argc, char **argv)
 {
     const char *prefix = "phx devnet";
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { WORKERS = CLI_DAEMON_NOPTS, ANVIL, BLOCK, RESTART, ALLOW, NOHAND, IMODEL, INAME, NOPTS };
+    enum {
+        WORKERS = CLI_DAEMON_NOPTS,
+        ANVIL,
+        BLOCK,
+        RESTART,
+        ALLOW,
+        NOHAND,
+        IMODEL,
+        INAME,
+        CHAINS,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS];
     cli_daemon_opts(&devnet_daemon, opts);
     opts[WORKERS] = (cli_opt_t){.name = "workers", .takes_value = true};
@@ -88,6 +104,7 @@ static int cmd_devnet(int argc, char **argv)
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
+    opts[CHAINS] = (cli_opt_t){.name = "chains", .takes_value = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -104,6 +121,16 @@ static int cmd_devnet(int argc, char **argv)
             goto out;
         }
         o.workers = (unsigned)n;
+    }
+    if (opts[CHAINS].value) {
+        char *end;
+        long n = strtol(opts[CHAINS].value, &end, 10);
+        if (*end || n < 1 || n > PHX_DEVNET_MAX_CHAINS) {
+            cli_error(rc, prefix, "--chains wants 1..%d, got '%s'", PHX_DEVNET_MAX_CHAINS,
+                      opts[CHAINS].value);
+            goto out;
+        }
+        o.chains = (unsigned)n;
     }
     if (opts[BLOCK].value) {
         char *end;

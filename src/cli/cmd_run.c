@@ -1,10 +1,12 @@
 /* phx run: run a TEE contract once, locally, in the real sandbox (a fresh
  * process from the zygote, with the default or given limits), and print its
  * result. The same path the worker uses for every invocation (docs/js.md). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "phx/crypto.h"
 #include "phx/infer.h"
 #include "phx/js.h"
 #include "phx/sandbox.h"
@@ -16,7 +18,9 @@ static const char help[] =
     "               [--ai-endpoint MODEL=URL]... [--ai-trust-sim-root DIR | --ai-collateral "
     "FILE]\n"
     "               [--ai-tokens N]\n"
-    "               [--flavor phx|chainlink-functions]\n\n"
+    "               [--flavor phx|chainlink-functions]\n"
+    "               [--chain-rpc NAME=URL]... [--spend-limit CHAIN=WEI/SECONDS]...\n"
+    "               [--request-id ID]\n\n"
     "Run a contract (an ES module whose default export is async (input, ctx), or a\n"
     "Phat-style script / main(request, secrets)) in a sandbox process and print the result.\n"
     "With --flavor chainlink-functions the file is a Chainlink Functions source\n"
@@ -45,6 +49,15 @@ static const char help[] =
     "  --ai-collateral FILE collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N        completion tokens phx.ai.chat may use in the run (default 1024)\n"
     "  --flavor NAME        phx (default) or chainlink-functions (see above)\n"
+    "  --chain-rpc NAME=URL a chain phx.evm reaches as NAME (repeatable); its chain id\n"
+    "                       is read from the node now (NAME=URL#ID also checks it)\n"
+    "  --spend-limit CHAIN=WEI/SECONDS  the contract's cap on value phx.evm.send may\n"
+    "                       move on CHAIN in any SECONDS-long window, as the owner's\n"
+    "                       signed limit does on a worker; without one, only value 0\n"
+    "                       (kept in --kv DIR)\n"
+    "  --request-id ID      ctx.requestId (default random); a run with the same ID\n"
+    "                       is the same request: its phx.evm.send actions are not\n"
+    "                       sent twice (the journal in --kv DIR rebroadcasts them)\n"
     "  --json               print {\"ok\":…,\"output\"|\"error\":…,\"logs\":[…],\"usage\":{…}}\n\n"
     "Exit status: 0 ok, 1 the contract failed (error code in --json), 2 bad usage.\n";
 
@@ -89,6 +102,9 @@ static int cmd_run(int argc, char **argv)
         {.name = "ai-collateral", .takes_value = true},
         {.name = "ai-tokens", .takes_value = true},
         {.name = "flavor", .takes_value = true},
+        {.name = "chain-rpc", .takes_value = true, .repeatable = true},
+        {.name = "spend-limit", .takes_value = true, .repeatable = true},
+        {.name = "request-id", .takes_value = true},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *P = "phx run";
@@ -100,6 +116,7 @@ static int cmd_run(int argc, char **argv)
     char **kv_copies = NULL;
     phx_sandbox_pool_t *pool = NULL;
     phx_infer_client_t *ai = NULL;
+    phx_sandbox_chains_t *chains = NULL;
     phx_sandbox_result_t res = {0};
     phx_error_t e = {0};
     int nsec = 0;
@@ -188,6 +205,14 @@ static int cmd_run(int argc, char **argv)
         cfg.ai_ctx = ai;
     }
     cfg.kv_dir = cli_opt(opts, nopts, "kv")->value ? cli_opt(opts, nopts, "kv")->value : ".phx-kv";
+    cli_opt_t *cr = cli_opt(opts, nopts, "chain-rpc");
+    if ((rc = cli_chains(P, cr->values, cr->nvalues, &chains))) goto out;
+    cfg.chains = chains;
+    const char *rid = cli_opt(opts, nopts, "request-id")->value;
+    if (rid && (!*rid || strlen(rid) > 66)) {
+        rc = cli_error(PHX_EXIT_USAGE, P, "--request-id: 1..66 characters");
+        goto out;
+    }
     cli_opt_t *ah = cli_opt(opts, nopts, "allow-host");
     for (int i = 0; i < ah->nvalues; i++) {
         char h[256];
@@ -225,6 +250,33 @@ static int cmd_run(int argc, char **argv)
         nsec++;
     }
 
+    const char *cid = cli_opt(opts, nopts, "contract-id")->value;
+    char hash_id[67];
+    if (!cid) { /* the code hash, as the sandbox names the contract */
+        uint8_t h[32];
+        phx_keccak256(src.ptr, src.len, h);
+        hash_id[0] = '0';
+        hash_id[1] = 'x';
+        phx_hex_encode_to(hash_id + 2, h, 32);
+        cid = hash_id;
+    }
+    cli_opt_t *sl = cli_opt(opts, nopts, "spend-limit");
+    for (int i = 0; i < sl->nvalues; i++) {
+        char chain[40], cap[80];
+        unsigned long long period;
+        int used = 0;
+        if (sscanf(sl->values[i], "%39[^=]=%79[^/]/%llu%n", chain, cap, &period, &used) != 3 ||
+            sl->values[i][used]) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--spend-limit wants CHAIN=WEI/SECONDS, not \"%s\"",
+                           sl->values[i]);
+            goto out;
+        }
+        if (phx_sandbox_spend_limit_set(cfg.kv_dir, cid, chain, cap, period, phx_now_ms(), &e)) {
+            rc = cli_error(PHX_EXIT_USAGE, P, "--spend-limit: %s", e.message);
+            goto out;
+        }
+    }
+
     if (phx_sandbox_pool_new(&cfg, &pool, &e)) {
         rc = cli_error_e(PHX_EXIT_FAIL, P, &e);
         goto out;
@@ -234,6 +286,7 @@ static int cmd_run(int argc, char **argv)
         .source_len = src.len,
         .filename = args.pos[0],
         .contract_id = cli_opt(opts, nopts, "contract-id")->value,
+        .request_id = rid,
         .input_json = (const char *)input.ptr,
         .secret_keys = keys,
         .secret_values = vals,
@@ -293,6 +346,7 @@ out:
     phx_sandbox_result_free(&res);
     phx_sandbox_pool_free(pool);
     phx_infer_client_free(ai);
+    phx_sandbox_chains_free(chains);
     if (kv_copies) {
         for (int i = 0; kv_copies[i]; i++) {
             phx_secure_zero(kv_copies[i], strlen(kv_copies[i]));

@@ -79,6 +79,11 @@ static const char help[] =
     "                            (and its collateral); development networks only\n"
     "  --ai-collateral FILE      collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N             completion tokens per invocation (default 1024)\n"
+    "  --chain-rpc NAME=URL      a chain contracts reach as NAME with phx.evm\n"
+    "                            (repeatable; NAME=URL#ID checks the chain id, which\n"
+    "                            is read from the node at start either way). The\n"
+    "                            worker's own --rpc is not a phx.evm chain unless\n"
+    "                            named here too (docs/js.md \"Chains\")\n"
     "  --json                    print the ready line as JSON\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
@@ -113,6 +118,7 @@ static int cmd_worker(int argc, char **argv)
         AIROOT,
         AICOLL,
         AITOK,
+        CHAINS,
         PUBURL,
         NOPTS
     };
@@ -128,6 +134,7 @@ static int cmd_worker(int argc, char **argv)
     opts[AIROOT] = (cli_opt_t){.name = "ai-trust-sim-root", .takes_value = true};
     opts[AICOLL] = (cli_opt_t){.name = "ai-collateral", .takes_value = true};
     opts[AITOK] = (cli_opt_t){.name = "ai-tokens", .takes_value = true};
+    opts[CHAINS] = (cli_opt_t){.name = "chain-rpc", .takes_value = true, .repeatable = true};
     opts[PUBURL] = (cli_opt_t){.name = "public-url", .takes_value = true};
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
@@ -138,6 +145,7 @@ static int cmd_worker(int argc, char **argv)
     const char **allow = NULL;
     phx_worker_t *w = NULL;
     phx_infer_client_t *ai = NULL;
+    phx_sandbox_chains_t *chains = NULL;
     json_t *ready = NULL;
     int rc = cli_daemon_parse(&worker_daemon, prefix, argc, argv, opts, NOPTS, &d);
     if (rc) goto out;
@@ -220,6 +228,8 @@ static int cmd_worker(int argc, char **argv)
     if ((rc = cli_ai_client(prefix, opts[AIEP].values, opts[AIEP].nvalues, opts[AIROOT].value,
                             opts[AICOLL].value, &ai)))
         goto out;
+    if ((rc = cli_chains(prefix, opts[CHAINS].values, opts[CHAINS].nvalues, &chains))) goto out;
+    o.chains = chains;
     rc = PHX_EXIT_USAGE;
     if (ai) {
         o.ai_chat = phx_infer_client_chat;
@@ -255,6 +265,7 @@ static int cmd_worker(int argc, char **argv)
 out:
     phx_worker_stop(w, 0);
     phx_infer_client_free(ai);
+    phx_sandbox_chains_free(chains);
     json_decref(ready);
     free(allow);
     cli_daemon_close(&d);

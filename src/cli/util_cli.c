@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "phx/crypto.h"
 #include "phx/infer.h"
+#include "phx/sandbox.h"
 #include "phx/tee.h"
 
 int cli_error(int exit_code, const char *prefix, const char *fmt, ...)
@@ -275,4 +276,19 @@ int cli_ai_client(const char *prefix, const char **routes, int nroutes, const ch
     phx_buf_free(&root);
     phx_buf_free(&coll);
     return rc;
+}
+
+int cli_chains(const char *prefix, const char **specs, int n, struct phx_sandbox_chains **out)
+{
+    *out = NULL;
+    if (n == 0) return PHX_EXIT_OK;
+    for (int i = 0; i < n; i++)
+        if (!strchr(specs[i], '='))
+            return cli_error(PHX_EXIT_USAGE, prefix, "--chain-rpc wants NAME=URL, not \"%s\"",
+                             specs[i]);
+    phx_error_t e = {0};
+    if (phx_sandbox_chains_new(specs, n, out, &e))
+        return cli_error(e.code == PHX_ERR_INVALID ? PHX_EXIT_USAGE : PHX_EXIT_FAIL, prefix,
+                         "--chain-rpc: %s", e.message);
+    return PHX_EXIT_OK;
 }

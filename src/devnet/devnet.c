@@ -45,6 +45,8 @@ struct phx_devnet {
     child_t children[MAX_CHILDREN];
     size_t nchildren;
     json_t *endpoints;
+    json_t *chains;                               /* endpoints' "chains" */
+    char chain_args[PHX_DEVNET_MAX_CHAINS][1100]; /* the workers' --chain-rpc values */
 };
 
 /* ---- processes ------------------------------------------------------------------- */
@@ -245,6 +247,50 @@ static phx_err_t wait_rpc(const char *url, child_t *c, uint64_t timeout_ms, phx_
         usleep(100 * 1000);
     }
     return phx_fail(e, PHX_ERR_TIMEOUT, "anvil did not answer at %s", url);
+}
+
+/* phx.evm's chains (opts.chains): the devnet's own as "main", and one more
+ * anvil per extra chain, "b", "c", "d", each with its own chain id and state
+ * file. dn->chain_args gets the workers' --chain-rpc values, dn->chains the
+ * endpoints' "chains" object. */
+static phx_err_t start_chains(phx_devnet_t *dn, const char *anvil, phx_rpc_t *main_rpc,
+                              const char *main_url, json_t *pids, phx_error_t *e)
+{
+    unsigned n = dn->opts.chains ? dn->opts.chains : 1;
+    if (n > PHX_DEVNET_MAX_CHAINS)
+        return phx_fail(e, PHX_ERR_INVALID, "at most %d chains", PHX_DEVNET_MAX_CHAINS);
+    uint64_t main_id;
+    phx_err_t err = phx_rpc_chain_id(main_rpc, &main_id, e);
+    if (err) return err;
+    dn->chains = json_object();
+    json_object_set_new(dn->chains, "main",
+                        json_pack("{s:s,s:I}", "rpc", main_url, "chain_id", (json_int_t)main_id));
+    snprintf(dn->chain_args[0], sizeof dn->chain_args[0], "main=%s", main_url);
+    for (unsigned i = 1; i < n; i++) {
+        char name[2] = {(char)('a' + i), 0}, port[16], id[24], state[1200], url[64], pname[16];
+        int p = phx_net_port_pick();
+        if (p <= 0) return phx_fail(e, PHX_ERR_IO, "no free port");
+        snprintf(port, sizeof port, "%d", p);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", p);
+        snprintf(id, sizeof id, "%llu", (unsigned long long)(main_id + i));
+        snprintf(state, sizeof state, "%s/chain/anvil-%s-state.json", dn->dir, name);
+        snprintf(pname, sizeof pname, "anvil-%s", name);
+        char *argv[16] = {(char *)anvil, "--host",           "127.0.0.1", "--port",
+                          port,          "--chain-id",       id,          "--state",
+                          state,         "--state-interval", "5",         "--silent"};
+        child_t *c = NULL;
+        phx_rpc_t *rpc = NULL;
+        if ((err = spawn(dn, pname, argv, SIGINT, &c, e)) ||
+            (err = wait_rpc(url, c, dn->opts.ready_timeout_ms, &rpc, e)))
+            return err;
+        phx_rpc_close(rpc);
+        json_object_set_new(pids, pname, json_integer(c->pid));
+        json_object_set_new(
+            dn->chains, name,
+            json_pack("{s:s,s:I}", "rpc", url, "chain_id", (json_int_t)(main_id + i)));
+        snprintf(dn->chain_args[i], sizeof dn->chain_args[i], "%s=%s#%s", name, url, id);
+    }
+    return PHX_OK;
 }
 
 /* The contracts are deployed once; later starts find them in the resumed state. */
@@ -559,6 +605,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         (err = wait_rpc(rpc_url, c, dn->opts.ready_timeout_ms, &rpc, e)))
         goto out;
     json_object_set_new(pids, "anvil", json_integer(c->pid));
+    if ((err = start_chains(dn, anvil, rpc, rpc_url, pids, e))) goto out;
 
     /* 2. the contracts, once. */
     uint8_t dev_sk[32];
@@ -681,31 +728,36 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW] = {(char *)opts->phx_bin,
-                                                           "worker",
-                                                           "--dir",
-                                                           wdir,
-                                                           "--sim-dir",
-                                                           sim_dir,
-                                                           "--listen",
-                                                           w_listen,
-                                                           "--rpc",
-                                                           rpc_url,
-                                                           "--deployment",
-                                                           dep_path,
-                                                           "--kms",
-                                                           (char *)kms_url,
-                                                           "--kms-address",
-                                                           (char *)kms_addr_s,
-                                                           "--operator-key-file",
-                                                           key,
-                                                           "--redeem-every",
-                                                           "2",
-                                                           "--json"};
+            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
+                (char *)opts->phx_bin,
+                "worker",
+                "--dir",
+                wdir,
+                "--sim-dir",
+                sim_dir,
+                "--listen",
+                w_listen,
+                "--rpc",
+                rpc_url,
+                "--deployment",
+                dep_path,
+                "--kms",
+                (char *)kms_url,
+                "--kms-address",
+                (char *)kms_addr_s,
+                "--operator-key-file",
+                key,
+                "--redeem-every",
+                "2",
+                "--json"};
             int wa = 21;
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];
+            }
+            for (unsigned k = 0; k < PHX_DEVNET_MAX_CHAINS && dn->chain_args[k][0]; k++) {
+                w_argv[wa++] = "--chain-rpc";
+                w_argv[wa++] = dn->chain_args[k];
             }
             if (infer_route[0]) {
                 w_argv[wa++] = "--ai-endpoint";
@@ -770,6 +822,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         err = phx_fail(e, PHX_ERR_NOMEM, "endpoints");
         goto out;
     }
+    json_object_set(dn->endpoints, "chains", dn->chains);
     if (infer_ready) {
         json_object_del(infer_ready, "pid");
         json_object_set(dn->endpoints, "infer", infer_ready);
@@ -837,5 +890,6 @@ void phx_devnet_stop(phx_devnet_t *dn)
         argv_free(dn->children[i].argv);
     }
     json_decref(dn->endpoints);
+    json_decref(dn->chains);
     free(dn);
 }

@@ -506,6 +506,29 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
+/* POST /v1/contracts/:id/limits: the owner's signed spending limit for
+ * phx.evm.send, to every worker (each checks the owner's signature itself). */
+static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id");
+    if (!valid_id(id))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    if (!req->json || !json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contracts/%s/limits", id);
+    fwd_t f = {0};
+    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
+                                        f.worker, sizeof f.worker, e);
+    if (err) return pool_error(err, resp);
+    respond(&f, resp);
+    if (f.status / 100 == 2) broadcast(g, f.worker, path, req->json);
+    fwd_free(&f);
+    return PHX_OK;
+}
+
 /* POST /v1/contracts/:id/delete: the owner's signed delete, to every worker;
  * the gateway forgets the contract once a worker accepted it. */
 static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
@@ -1378,6 +1401,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         {"GET", "/v1/contracts/:id", h_contract, 0},
         {"POST", "/v1/contracts/:id/call", h_call, 0},
         {"POST", "/v1/contracts/:id/delete", h_delete, 0},
+        {"POST", "/v1/contracts/:id/limits", h_limits, 0},
         {"GET", "/v1/contracts/:id/logs", h_logs, 0},
         {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},
         {"GET", "/v1/blobs/:hash", h_blob, 0},

@@ -387,9 +387,58 @@
     if ((m = /^bytes(\d+)$/.exec(t))) return hexEncode(b.subarray(at, at + +m[1]));
     throw new TypeError('unsupported ABI type ' + t);
   }
+  // Values on their way to the worker's evm code: BigInts and integers as
+  // decimal text, bytes as 0x hex; decoded integers come back as {$big} marks.
+  function wire(v) {
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new RangeError('numbers for the chain must be safe integers; use a BigInt');
+      return String(v);
+    }
+    if (v instanceof Uint8Array || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return hexEncode(toBytes(v));
+    if (Array.isArray(v)) return v.map(wire);
+    if (v !== null && typeof v === 'object') { const o = {}; for (const k of Object.keys(v)) if (v[k] !== undefined) o[k] = wire(v[k]); return o; }
+    return v;
+  }
+  function unmark(v) {
+    if (Array.isArray(v)) return v.map(unmark);
+    if (v !== null && typeof v === 'object') return typeof v.$big === 'string' ? BigInt(v.$big) : v;
+    return v;
+  }
   const abi = {
     encode(types, values) { return hexDecode(encList(types, values)); },
     decode(types, data) { return decList(types, bytesOrHex(data), 0); },
+    // Calldata from a human-readable signature: selector || abi.encode(args).
+    encodeCall(sig, args) { return hexDecode(call('abi.encodeCall', { sig: String(sig), args: wire(args || []) }).data); },
+    selector(sig) { return call('abi.selector', { sig: String(sig) }).selector; },
+    // Return data by signature ("f(address) returns (uint256)") or list "(uint256,bool)".
+    decodeResult(sig, data) { return unmark(call('abi.decodeResult', { sig: String(sig), data: hexEncode(bytesOrHex(data)) }).values); },
+  };
+  // phx.evm: the worker's named chains (docs/js.md "Chains"). Reads and the
+  // journaled send are host calls; each counts as one outbound request.
+  const opts = (o, what) => { if (o === null || typeof o !== 'object') throw new TypeError(what); return o; };
+  const evm = {
+    async call(chain, o) {
+      opts(o, 'phx.evm.call(chain, {to, data, blockTag})');
+      return call('evm.call', wire({ chain: String(chain), to: o.to, from: o.from, data: o.data === undefined ? '0x' : hexEncode(bytesOrHex(o.data)), blockTag: o.blockTag })).data;
+    },
+    async getBalance(chain, address, blockTag) {
+      return BigInt(call('evm.getBalance', wire({ chain: String(chain), address, blockTag })).wei);
+    },
+    async getLogs(chain, filter) {
+      return call('evm.getLogs', { chain: String(chain), filter: wire(opts(filter, 'phx.evm.getLogs(chain, {address, topics, fromBlock, toBlock})')) }).logs;
+    },
+    async send(chain, o) {
+      opts(o, 'phx.evm.send(chain, {to, data, value, gas, confirmations})');
+      return call('evm.send', wire({ chain: String(chain), to: o.to, data: o.data === undefined ? '0x' : hexEncode(bytesOrHex(o.data)), value: o.value, gas: o.gas, confirmations: o.confirmations }));
+    },
+  };
+  // phx.eth: sign with the contract's key; RLP and EIP-712 are done by the worker.
+  const eth = {
+    async signTransaction(tx) { return call('eth.signTransaction', { tx: wire(opts(tx, 'phx.eth.signTransaction(tx)')) }).raw; },
+    async signTypedData(domain, types, message) {
+      return call('eth.signTypedData', wire({ domain: opts(domain, 'domain'), types: opts(types, 'types'), message: opts(message, 'message') })).signature;
+    },
   };
   // ---- flavors: what the wrappers of src/js/flavor.c call -------------------------
   // Chainlink Functions: the globals its sources use, and done(), which checks
@@ -486,7 +535,7 @@
       return call('ai.chat', spec);
     },
   };
-  const phx = { kv, state, crypto: phxCrypto, ai, hex: { encode: hexEncode, decode: hexDecode }, abi,
+  const phx = { kv, state, crypto: phxCrypto, ai, evm, eth, hex: { encode: hexEncode, decode: hexDecode }, abi,
     utf8: { encode: utf8Encode, decode: utf8Decode }, base64: { encode: b64Encode, decode: b64Decode },
     flavors: Object.freeze({ chainlinkFunctions }) };
   if (nativeCrash) phx.__test = { segfault: nativeCrash, hostCall: (op, args) => call(op, args) };

@@ -305,6 +305,9 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     }
     memcpy(cfg.root, root, 32);
     phx_secure_zero(root, sizeof root);
+    char outbox[1200];
+    snprintf(outbox, sizeof outbox, "%s/outbox.sqlite", o->dir);
+    cfg.outbox_path = outbox;
     err = phx_kms_new(&cfg, &n->kms, e);
     phx_secure_zero(cfg.root, sizeof cfg.root);
     if (err) goto fail;

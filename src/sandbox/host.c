@@ -154,7 +154,12 @@ static phx_err_t op_log(sbx_host_t *h, const json_t *args, json_t **out, phx_err
     return PHX_OK;
 }
 
-static bool count_request(sbx_host_t *h)
+void sbx_host_fatal(sbx_host_t *h, phx_sandbox_failure_t failure, const char *msg)
+{
+    fatal(h, failure, "%s", msg);
+}
+
+bool sbx_host_count_request(sbx_host_t *h)
 {
     if (h->requests >= h->limits->max_requests) {
         fatal(h, PHX_SBX_FAIL_REQUEST_LIMIT, "more than %u outbound requests",
@@ -167,7 +172,7 @@ static bool count_request(sbx_host_t *h)
 
 static phx_err_t op_fetch(sbx_host_t *h, const json_t *args, json_t **out, phx_error_t *e)
 {
-    if (!count_request(h)) return PHX_ERR_LIMIT;
+    if (!sbx_host_count_request(h)) return PHX_ERR_LIMIT;
     uint64_t tmo = h->limits->request_timeout_ms;
     json_int_t t = json_integer_value(json_object_get(args, "timeout_ms"));
     if (t > 0 && (uint64_t)t < tmo) tmo = (uint64_t)t;
@@ -196,7 +201,7 @@ static phx_err_t op_fetch_batch(sbx_host_t *h, const json_t *args, json_t **out,
     uint64_t batch_deadline = phx_monotonic_ms() + batch_ms;
     json_t *arr = json_array();
     for (size_t i = 0; i < json_array_size(reqs); i++) {
-        if (!count_request(h)) {
+        if (!sbx_host_count_request(h)) {
             json_decref(arr);
             return PHX_ERR_LIMIT;
         }
@@ -280,7 +285,7 @@ static phx_err_t op_ai_chat(sbx_host_t *h, const json_t *args, json_t **out, phx
     json_t *req = json_pack("{s:s,s:o,s:I,s:f}", "model", model, "messages", clean, "max_tokens",
                             want, "temperature", t ? json_number_value(t) : 0.0);
     if (sd) json_object_set(req, "seed", (json_t *)sd);
-    if (!count_request(h)) {
+    if (!sbx_host_count_request(h)) {
         json_decref(req);
         return PHX_ERR_LIMIT;
     }
@@ -420,6 +425,8 @@ phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, 
         err = op_derive(h, args, &out, e);
     else if (!strcmp(op, "ai.chat"))
         err = op_ai_chat(h, args, &out, e);
+    else if (!strncmp(op, "evm.", 4) || !strncmp(op, "eth.", 4) || !strncmp(op, "abi.", 4))
+        err = sbx_evm_op(h, op, args, &out, e);
     else
         err = phx_fail(e, PHX_ERR_UNSUPPORTED, "unknown host call %.32s", op);
     json_decref(args);

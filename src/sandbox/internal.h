@@ -97,8 +97,10 @@ typedef struct {
     void *kv_db; /* sqlite3 *, opened lazily */
     uint32_t requests;
     size_t log_bytes;
-    uint64_t kv_written; /* value bytes put this invocation */
-    uint32_t ai_tokens;  /* completion tokens phx.ai.chat used this invocation */
+    uint64_t kv_written;    /* value bytes put this invocation */
+    uint32_t ai_tokens;     /* completion tokens phx.ai.chat used this invocation */
+    uint32_t evm_sends;     /* phx.evm.send calls so far: the action's index in the journal */
+    const char *request_id; /* the invocation's ctx.requestId: names its actions */
     /* phx.state: the version of each key last read or written in this
      * invocation (what put compares against), and the sealing key. */
     struct sbx_state_seen {
@@ -129,6 +131,17 @@ phx_err_t sbx_host_keys(sbx_host_t *h, phx_error_t *e);
  * the JSON shapes the prelude uses. */
 phx_err_t sbx_fetch(sbx_host_t *h, const json_t *spec, uint64_t timeout_ms, json_t **out,
                     phx_error_t *e);
+
+/* evm.c: phx.evm.*, phx.eth.*, and phx.abi's signature helpers ("evm.", "eth.",
+ * "abi." ops). */
+phx_err_t sbx_evm_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,
+                     phx_error_t *e);
+/* Broadcasts the journal's signed-but-unsent transactions (pool start). */
+phx_err_t sbx_evm_recover(const phx_sandbox_config_t *cfg, phx_error_t *e);
+/* Ends the invocation with failure (host.c's fatal, for evm.c). */
+void sbx_host_fatal(sbx_host_t *h, phx_sandbox_failure_t failure, const char *msg);
+/* Counts one outbound request against the budget; false (and fatal) past it. */
+bool sbx_host_count_request(sbx_host_t *h);
 
 /* kv.c */
 phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,

@@ -471,6 +471,9 @@ phx_err_t phx_sandbox_pool_new(const phx_sandbox_config_t *cfg, phx_sandbox_pool
         return phx_fail(e, PHX_ERR_INTERNAL, "sandbox reaper thread");
     }
     p->reaper_running = true;
+    /* phx.evm.send's journal: what a crash left signed but unsent goes out now. */
+    phx_error_t re = {0};
+    if (sbx_evm_recover(&p->cfg, &re)) PHX_WARN("sandbox: evm journal recovery: %s", re.message);
     *out = p;
     return PHX_OK;
 }
@@ -778,15 +781,14 @@ static void put_str(phx_buf_t *b, const char *s, size_t n)
  * u64le cpu_ms | u64le mem_bytes | u64le flags (SBX_JOB_WARM) | 4 x (u32le length | bytes | NUL):
  * source, filename, input JSON, ctx JSON. The buffer holds the secrets: it is secret. */
 static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t *job,
-                           const char *contract_id, const char *code_hash, bool warm,
+                           const char *contract_id, const char *code_hash, bool warm, char rid[67],
                            phx_buf_t *out, phx_error_t *e)
 {
     json_t *secrets = json_object();
     for (int i = 0; i < job->nsecrets; i++)
         json_object_set_new(secrets, job->secret_keys[i], json_string(job->secret_values[i]));
-    char rid[67];
     if (job->request_id) {
-        snprintf(rid, sizeof rid, "%s", job->request_id);
+        snprintf(rid, 67, "%s", job->request_id);
     } else {
         uint8_t r[16];
         phx_random_bytes(r, sizeof r);
@@ -935,7 +937,8 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         free(k);
     }
     phx_buf_t job_buf = PHX_BUF_INIT;
-    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, warm, &job_buf, e);
+    char rid[67]; /* ctx.requestId, which also names the run's phx.evm.send actions */
+    phx_err_t jerr = build_job(p, job, contract_id, res->code_hash, warm, rid, &job_buf, e);
     if (jerr) {
         phx_buf_free(&job_buf);
         return jerr;
@@ -1007,7 +1010,7 @@ phx_err_t phx_sandbox_invoke(phx_sandbox_pool_t *p, const phx_sandbox_job_t *job
         return err;
     }
 
-    sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id};
+    sbx_host_t host = {.cfg = &p->cfg, .limits = L, .contract_id = contract_id, .request_id = rid};
     if (job->keys) { /* zeroed by sbx_host_close */
         memcpy(host.sk, job->keys->secp256k1_sk, 32);
         memcpy(host.kv_key, job->keys->kv_key, 32);

@@ -41,6 +41,26 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
 }
 
+/* POST /v1/contracts/:id/limits: the owner's signed spending limit (wallet.c). */
+static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *id_s = phx_http_param(req, "id");
+    uint8_t id[32];
+    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    phx_err_t err = wk_contract_limit(w, id, req->json, e);
+    if (err) return err;
+    resp->json = json_pack("{s:o,s:O,s:O,s:O}", "id", phx_json_hex(id, 32), "chain",
+                           json_object_get(req->json, "chain"), "cap_wei",
+                           json_object_get(req->json, "cap_wei"), "period_s",
+                           json_object_get(req->json, "period_s"));
+    return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
+}
+
 static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
 {
@@ -282,6 +302,8 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
     if ((err = phx_http_router_add(w->router, "POST", "/v1/contracts", h_deploy, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", h_call, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/delete", h_delete, w, 0,
+                                   e)) ||
+        (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/limits", h_limits, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/identity", h_identity, w, 0, e)) ||

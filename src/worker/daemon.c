@@ -733,6 +733,9 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
                                .jit = true,
                                .ai_chat = o->ai_chat,
                                .ai_ctx = o->ai_ctx,
+                               .chains = o->chains,
+                               .outbox = wk_outbox,
+                               .outbox_ctx = w,
                                .state = {.read = wk_state_read, .cas = wk_state_cas, .ctx = w}};
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;

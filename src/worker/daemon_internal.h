@@ -69,6 +69,12 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
  * "signature"}); leaves a tombstone with the nonce. */
 phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t *req,
                              phx_error_t *e);
+/* wallet.c: the owner's signed SpendLimit for phx.evm.send (POST .../limits),
+ * and the sandbox's outbox hook (phx_sandbox_outbox_fn; ctx is the worker). */
+phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,
+                            phx_error_t *e);
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
+                    size_t len, bool release, json_t **answer, phx_error_t *e);
 phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e);
 void wk_contract_clear(wk_contract_t *c);
 /* What one run cost, for the answer's "usage" and /metrics. retry_after_s is

@@ -1,0 +1,60 @@
+/* Contract wallets on the worker's side (docs/ARCHITECTURE.md "Contract
+ * wallets"): the sandbox's outbox hook, which posts each transaction
+ * phx.evm.send is about to broadcast to the KMS outbox, and the owner's
+ * spending limits (docs/js.md "Spending limits", docs/worker.md "Owners").
+ * POST /v1/contracts/:id/limits carries an
+ * EIP-712 SpendLimit the contract's owner signed; the worker checks the
+ * signer is the owner its deploy record names and hands the limit to the
+ * sandbox's send journal, which refuses a nonce not newer than the one held. */
+#include <string.h>
+
+#include "daemon_internal.h"
+#include "phx/chain_owner.h"
+#include "phx/json.h"
+#include "phx/kms.h"
+#include "phx/sandbox.h"
+
+phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,
+                            phx_error_t *e)
+{
+    const char *chain = json_string_value(json_object_get(req, "chain"));
+    const char *cap = json_string_value(json_object_get(req, "cap_wei"));
+    int64_t period = 0, nonce = 0;
+    uint8_t sig[65], d[32], signer[20], zero[20] = {0};
+    phx_err_t err;
+    if (!chain || !cap)
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "a limit is {chain, cap_wei, period_s, nonce, signature}");
+    if ((err = phx_json_get_int(req, "period_s", &period, e)) ||
+        (err = phx_json_get_int(req, "nonce", &nonce, e)) ||
+        (err = phx_json_get_hex_fixed(req, "signature", sig, 65, e)))
+        return err;
+    if (period <= 0 || nonce <= 0)
+        return phx_fail(e, PHX_ERR_INVALID, "period_s and nonce must be positive");
+    wk_contract_t c;
+    if ((err = wk_contract_load(w, id, &c, e))) return err;
+    uint8_t owner[20];
+    memcpy(owner, c.owner, 20);
+    wk_contract_clear(&c);
+    if (!memcmp(owner, zero, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "this worker holds no owner for the contract");
+    if ((err = phx_owner_limit_digest(id, chain, cap, (uint64_t)period, (uint64_t)nonce, d, e)) ||
+        (err = phx_owner_recover(d, sig, signer, e)))
+        return err;
+    if (memcmp(signer, owner, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "the limit is not signed by the contract's owner");
+    char kv_dir[1100], idhex[67];
+    snprintf(kv_dir, sizeof kv_dir, "%s/kv", w->dir);
+    idhex[0] = '0';
+    idhex[1] = 'x';
+    phx_hex_encode_to(idhex + 2, id, 32);
+    return phx_sandbox_spend_limit_set(kv_dir, idhex, chain, cap, (uint64_t)period, (uint64_t)nonce,
+                                       e);
+}
+
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
+                    size_t len, bool release, json_t **answer, phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    return phx_kms_outbox_request(w->kms_url, contract_id, action, raw, len, release, answer, e);
+}
