@@ -387,14 +387,8 @@ int main(void)
     printf("  k=1 (fees owed to the StakePool, eligibility read from the Registry): %.3fx "
            "the 131,000 budget base (limit 1.100x)\n",
            (double)median[1] / 131000.0);
-    row_t rows[16];
-    size_t nrows = 0;
-    if (economy(&gov, ops, workers, rows, &nrows, &e)) goto out;
-    printf("\nStakePool and governance calls, gas used (one receipt each, anvil)\n");
-    for (size_t i = 0; i < nrows; i++)
-        printf("  %-44s %10llu\n", rows[i].call, (unsigned long long)rows[i].gas);
-
-    /* phx.state's anchor: a first write (a fresh slot), an update, a 1 KiB
+    /* phx.state's anchor (before economy(), which slashes and
+     * invalidates workers): a first write (a fresh slot), an update, a 1 KiB
      * update; against a PHA transfer and fulfill k=1 in the same run. Sealed
      * sizes: 64 bytes is a small JSON value (24 nonce + 16 tag + 24 of value). */
     uint8_t skey[32] = {7};
@@ -408,6 +402,13 @@ int main(void)
         goto out;
     xfer = tr.gas_used;
     phx_evm_receipt_clear(&tr);
+    row_t rows[16];
+    size_t nrows = 0;
+    if (economy(&gov, ops, workers, rows, &nrows, &e)) goto out;
+    printf("\nStakePool and governance calls, gas used (one receipt each, anvil)\n");
+    for (size_t i = 0; i < nrows; i++)
+        printf("  %-44s %10llu\n", rows[i].call, (unsigned long long)rows[i].gas);
+
     printf("\nStateAnchor.write (phx.state), gas used (one receipt each, anvil)\n");
     printf("  %-44s %10s %12s %14s\n", "write", "gas used", "vs transfer", "vs fulfill k=1");
     const struct {
@@ -416,7 +417,7 @@ int main(void)
     } srows[] = {{"first write, 64-byte sealed value", first},
                  {"update, 64-byte sealed value", upd},
                  {"update, 1 KiB sealed value", upd1k},
-                 {"peer: PHA transfer", xfer}};
+                 {"peer: PHA transfer (to a zero balance)", xfer}};
     for (size_t i = 0; i < sizeof srows / sizeof srows[0]; i++)
         printf("  %-44s %10llu %11.2fx %13.2fx\n", srows[i].what, (unsigned long long)srows[i].gas,
                (double)srows[i].gas / (double)xfer, (double)srows[i].gas / (double)median[1]);
