@@ -2,8 +2,10 @@
  * report and signature record, put before the checks (src/infer/verify.c):
  * the input is a JSON document as `phx infer verify --receipt` reads it (and as
  * the client assembles it from what an endpoint sent). The receipt is found
- * in it, then both halves of the check run on it: they must fail cleanly on
- * anything malformed, never crash. */
+ * in it, then both halves of the check run on it, and the report parsing of
+ * the chain link (src/infer/registry.c; a deployment without an
+ * InferenceRegistry stops it before any chain read): they must fail cleanly
+ * on anything malformed, never crash. */
 #include <string.h>
 
 #include "phx/infer.h"
@@ -34,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         phx_attest_result_t ar;
         (void)phx_infer_verify_answer(&ev, &e);
         (void)phx_infer_verify_report(v, &ev, &ar, &e);
+        static const phx_chain_deployment_t none;
+        (void)phx_infer_check_registered(NULL, &none, ev.report, false, NULL, &e);
     }
     json_decref(doc);
     return 0;

@@ -224,7 +224,7 @@ tokenizer, made in a second because nothing can be downloaded: its words are
 noise. The attestation, the signatures and the checks below are real. For real
 answers, serve a real GGUF, e.g. a 0.5B Qwen2.5 instruct Q4_K_M:
     PHX_DEMO_MODEL=/path/to/qwen2.5-0.5b-instruct-q4_k_m.gguf make run
-(or `phx infer --model FILE.gguf` and `phx worker --ai-endpoint NAME=URL`).
+(or `phx infer --model FILE.gguf --register`: workers route to it from the chain).
 TXT
     fi
     echo "endpoint $(json "$ep" "['infer']['url']")  model $(json "$ep" "['infer']['model']")  sha256 $(json "$ep" "['infer']['model_sha256']")"
@@ -236,9 +236,11 @@ TXT
     say "Verifying it: the contract's result (worker chain of trust), then the inference receipt inside it"
     "$PHX" verify "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" || exit 1
     "$PHX" infer verify --receipt "$tmp/ai.json" --trust-sim-root "$(json "$ep" "['sim_dir']")" \
-        --model-sha256 "$(json "$ep" "['infer']['model_sha256']")" || exit 1
+        --model-sha256 "$(json "$ep" "['infer']['model_sha256']")" --endpoints "$ep" || exit 1
     echo "(the receipt: sha256(request):sha256(response) signed by the endpoint's key, which its"
-    echo " quote binds with the model's SHA-256 and our nonce; the quote verifies to the sim root)"
+    echo " quote binds with the model's SHA-256 and our nonce; the quote verifies to the sim root;"
+    echo " the key is registered in the InferenceRegistry with that model hash, and the worker"
+    echo " found the endpoint there)"
     cp "$tmp/ai.json" "$PHX_HOME/demo-ai-result.json"
 fi
 

@@ -59,7 +59,7 @@ void phx_chain_params_default(phx_chain_params_t *p);
 
 typedef struct {
     uint64_t chain_id;
-    uint64_t block;       /* block of the last deployment transaction */
+    uint64_t block;       /* block of the last deployment transaction (InferenceRegistry aside) */
     uint8_t deployer[20]; /* the governor of all three until the Governor exists */
     uint8_t token[20];
     uint8_t registry[20];
@@ -69,6 +69,8 @@ typedef struct {
     uint8_t governor[20];
     uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
     uint8_t state[20];    /* StateAnchor (phx.state); all zero before it: phx.state is off */
+    /* InferenceRegistry (issue 14): all zero in a deployment from before it. */
+    uint8_t inference_registry[20];
 } phx_chain_deployment_t;
 
 /* Whether the deployment has a Payments contract. */
@@ -76,20 +78,30 @@ bool phx_chain_has_payments(const phx_chain_deployment_t *d);
 /* Whether the deployment has a StateAnchor (phx.state). */
 bool phx_chain_has_state(const phx_chain_deployment_t *d);
 
+/* Whether the deployment has an InferenceRegistry. */
+bool phx_chain_has_inference_registry(const phx_chain_deployment_t *d);
+
 /* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
  * timeout), Payments(token, price_per_call, price_per_cpu_ms, notice),
  * StateAnchor(registry) (ungoverned: no parameters),
- * PhxTimelock, PhxGovernor(token, timelock) and StakePool (treasury:
- * the timelock) from signer, waiting for each receipt, and wire them: the
- * Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
+ * PhxTimelock, PhxGovernor(token, timelock), StakePool (treasury:
+ * the timelock) and InferenceRegistry(registry) from signer, waiting for each receipt, and wire
+ * them: the Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
  * timelock's only proposer and canceller, anyone executes. The deployer stays
  * the governor of every contract until phx_chain_handover. params NULL =
  * defaults. */
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
                            phx_chain_deployment_t *out, phx_error_t *e);
 
+/* Add an InferenceRegistry(d->registry) to a deployment from before it
+ * (phx_chain_deploy includes it); the signer is its governor until
+ * phx_chain_handover. */
+phx_err_t phx_chain_deploy_inference_registry(phx_signer_t *signer, phx_chain_deployment_t *d,
+                                              phx_error_t *e);
+
 /* The governed contracts, in hand-over order: PhxToken (minting), Registry,
- * Jobs, StakePool, Payments (when deployed), and any further contract with setGovernor(address). */
+ * Jobs, StakePool, Payments and InferenceRegistry (when deployed), and any further contract with
+ * setGovernor(address). */
 size_t phx_chain_governed(const phx_chain_deployment_t *d, const uint8_t *out[], size_t cap);
 
 /* The deployer hands every governed contract (phx_chain_governed, plus the
@@ -101,8 +113,9 @@ phx_err_t phx_chain_handover(phx_rpc_t *rpc, phx_signer_t *deployer,
                              size_t nextra, phx_error_t *e);
 
 /* Deployment file: {"chainId","block","deployer","contracts":{"PhxToken",
- * "Registry","Jobs","StakePool","PhxTimelock","PhxGovernor","Payments"},"solc"}
- * with EIP-55 addresses ("Payments" is optional when read). *out is a new
+ * "Registry","Jobs","StakePool","PhxTimelock","PhxGovernor","Payments",
+ * "InferenceRegistry","StateAnchor"},"solc"} with EIP-55 addresses ("Payments",
+ * "InferenceRegistry" and "StateAnchor" are optional when read). *out is a new
  * reference. */
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e);
@@ -447,6 +460,56 @@ phx_err_t phx_chain_fulfill(phx_signer_t *worker, const phx_chain_deployment_t *
                             uint64_t request_id, bool ok, const uint8_t *output, size_t output_len,
                             const uint8_t (*sigs)[65], size_t n, phx_evm_receipt_t *receipt,
                             phx_error_t *e);
+
+/* ---- InferenceRegistry: attested inference endpoints (src/chain/inference.c) ---- */
+
+/* InferenceRegistry.endpoints(signer): an endpoint's record, by its secp256k1
+ * signing address. model and url are NUL-terminated. */
+typedef struct {
+    uint8_t operator_[20];
+    uint8_t status; /* PHX_CHAIN_WORKER_* values: none, active, deregistered, invalidated */
+    uint32_t tee_type;
+    uint64_t registered_at;
+    uint8_t ed25519[32];
+    uint8_t x25519[32];
+    uint8_t model_sha256[32];
+    uint8_t measurement[32];
+    uint8_t quote_hash[32];
+    char model[129];
+    char url[513];
+} phx_chain_endpoint_t;
+
+/* PHX_ERR_UNSUPPORTED when the deployment has no InferenceRegistry. */
+phx_err_t phx_chain_endpoint_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                 const uint8_t signer[20], phx_chain_endpoint_t *out,
+                                 phx_error_t *e);
+/* InferenceRegistry.isActive: active and its measurement still allowed. */
+phx_err_t phx_chain_endpoint_active(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                    const uint8_t signer[20], bool *out, phx_error_t *e);
+/* InferenceRegistry.endpointsFor(model): the active endpoints serving model,
+ * oldest registration first. *out is malloc'ed (free()); NULL when *n is 0. */
+phx_err_t phx_chain_endpoints_for(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                  const char *model, uint8_t (**out)[20], size_t *n,
+                                  phx_error_t *e);
+/* InferenceRegistry.registrationNonce(operator, model, url): the nonce the
+ * registration quote must carry. */
+phx_err_t phx_chain_endpoint_nonce(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                   const uint8_t operator_[20], const char *model, const char *url,
+                                   uint8_t nonce[32], phx_error_t *e);
+/* Operator: InferenceRegistry.registerEndpoint with a quote whose report data
+ * is phx_infer_report_data(signer, ed25519, x25519, model_sha256,
+ * phx_chain_endpoint_nonce(this operator, model, url)). A revert is named
+ * ("reverted: ReportDataMismatch()") by replaying it on rpc. */
+phx_err_t phx_chain_register_endpoint(phx_rpc_t *rpc, phx_signer_t *operator_,
+                                      const phx_chain_deployment_t *d, const uint8_t signer[20],
+                                      const uint8_t ed25519[32], const uint8_t x25519[32],
+                                      const uint8_t model_sha256[32], const char *model,
+                                      const char *url, const uint8_t *quote, size_t quote_len,
+                                      phx_error_t *e);
+/* Operator or the endpoint key: InferenceRegistry.deregisterEndpoint. */
+phx_err_t phx_chain_deregister_endpoint(phx_rpc_t *rpc, phx_signer_t *sender,
+                                        const phx_chain_deployment_t *d, const uint8_t signer[20],
+                                        phx_error_t *e);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,10 @@ typedef struct {
      * "b", "c", "d", chain ids main's + 1, + 2, + 3. Every worker gets all of
      * them (--chain-rpc); endpoints.json lists them under "chains". */
     unsigned chains;
+    /* Tests only: "N=MODE" each, worker N started with --test-misbehave MODE
+     * (equivocate or corrupt; the devnet's TEE is the sim). */
+    const char **test_misbehave;
+    int ntest_misbehave;
 } phx_devnet_opts_t;
 #define PHX_DEVNET_MAX_CHAINS 4
 

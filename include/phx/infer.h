@@ -10,6 +10,7 @@
 #define PHX_INFER_H
 
 #include "phx/attest.h"
+#include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
 #include "phx/tee.h"
@@ -198,10 +199,41 @@ phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evid
  * object report; NULL when there is none. Borrowed from doc. */
 const json_t *phx_infer_receipt_find(const json_t *doc);
 
+/* ---- on chain (src/infer/registry.c; contracts/InferenceRegistry.sol) -------- */
+
+/* The operator registers the endpoint serving at url (its public base URL):
+ * the model name from GET url/v1/models, the registration nonce for (this
+ * operator, that name, url) from the chain, the endpoint's report for that
+ * nonce (its quote binds the keys, the model hash and the nonce), checked
+ * here, then InferenceRegistry.registerEndpoint. signer_out (may be NULL)
+ * gets the endpoint's signing address. */
+phx_err_t phx_infer_register(phx_rpc_t *rpc, phx_signer_t *operator_,
+                             const phx_chain_deployment_t *d, const char *url, uint64_t timeout_ms,
+                             uint8_t signer_out[20], phx_error_t *e);
+
+/* The chain link of an endpoint's report (GET /v1/attestation/report): its
+ * signing address is in d's InferenceRegistry, not invalidated (and active
+ * when require_active: routing; a saved receipt may outlive a clean
+ * deregistration), registered with the report's Ed25519 and X25519 keys and
+ * model hash, with the measurement and TEE type the report's quote shows,
+ * which governance still allows. PHX_ERR_VERIFY with a message beginning
+ * "registered on chain:" names the link that failed; PHX_ERR_UNSUPPORTED for
+ * a deployment without an InferenceRegistry. rec (may be NULL) gets the
+ * record. The quote itself is not checked here (phx_infer_verify_report). */
+phx_err_t phx_infer_check_registered(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                     const json_t *report, bool require_active,
+                                     phx_chain_endpoint_t *rec, phx_error_t *e);
+
 /* ---- client: phx.ai.chat's worker side (src/infer/client.c) ---------------- */
 
 typedef struct {
-    /* "MODEL=URL" routes: the endpoint that serves MODEL (its base URL). */
+    /* Routing from the chain: a model's endpoint is the newest active one in
+     * the deployment's InferenceRegistry whose live report matches its record
+     * (phx_infer_check_registered). NULL: configured routes only. */
+    const char *chain_rpc;
+    const phx_chain_deployment_t *deployment; /* copied */
+    /* "MODEL=URL" routes: the endpoint that serves MODEL (its base URL), used
+     * when the chain has none registered for MODEL (a test override). */
     const char *const *endpoints;
     int nendpoints;
     const uint8_t *root_der; /* trusted root (the sim root); NULL: Intel's */
@@ -217,12 +249,11 @@ phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *opts, phx_infer_cl
 void phx_infer_client_free(phx_infer_client_t *c); /* accepts NULL */
 
 /* One chat completion for a contract (the shape of phx_sandbox_ai_fn; ctx is
- * the client). Routes by request.model; the endpoint's report is fetched with
- * a fresh nonce and checked (quote to the root, report data over its keys,
- * model hash and the nonce) the first time, then cached; every answer's
- * signature record is fetched and checked against the cached keys. *out:
- * {text, finish_reason, model, id, usage, receipt}, where receipt holds the
- * exact request and response bodies, the ECDSA signature record and the
+ * the client). Routes by request.model (the chain first, see above); the endpoint's report is
+ * fetched with a fresh nonce and checked (quote to the root, report data over its keys, model hash
+ * and the nonce) the first time, then cached; every answer's signature record is fetched and
+ * checked against the cached keys. *out: {text, finish_reason, model, id, usage, receipt}, where
+ * receipt holds the exact request and response bodies, the ECDSA signature record and the
  * endpoint's report: what `phx infer verify --receipt` checks. */
 phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeout_ms, json_t **out,
                                 phx_error_t *e);

@@ -207,6 +207,18 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
 
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 
+/* Test-only misbehaviour of a worker on the sim TEE (`phx worker
+ * --test-misbehave`), so that devnet tests can prove the network catches it:
+ * EQUIVOCATE signs, for each on-chain request it serves, a second and
+ * different output besides the real one and publishes both signed results
+ * (GET /v1/jobs/:id/results); CORRUPT signs and submits a wrong output instead
+ * of the real one. phx_worker_start refuses either with any other TEE. */
+typedef enum {
+    PHX_WORKER_HONEST = 0,
+    PHX_WORKER_EQUIVOCATE = 1,
+    PHX_WORKER_CORRUPT = 2,
+} phx_worker_misbehave_t;
+
 /* What a worker needs. Everything but dir, rpc_url, deployment, kms_url,
  * kms_address and operator_sk is optional. */
 typedef struct {
@@ -250,6 +262,12 @@ typedef struct {
      * worker); NULL: contracts have no chains. */
     const phx_sandbox_chains_t *chains;
     uint32_t ai_tokens;
+    /* How long a direct call's payment check reuses the price and a payer's
+     * deposit read from the chain (never past a new block the job loop has
+     * seen); default 2000 ms, and no_pay_cache reads on every call. */
+    uint64_t pay_cache_ms;
+    bool no_pay_cache;
+    phx_worker_misbehave_t misbehave; /* tests only; sim TEE only */
 } phx_worker_opts_t;
 
 typedef struct phx_worker phx_worker_t;

@@ -59,6 +59,12 @@ bool phx_chain_has_state(const phx_chain_deployment_t *d)
     return memcmp(d->state, zero, 20) != 0;
 }
 
+bool phx_chain_has_inference_registry(const phx_chain_deployment_t *d)
+{
+    static const uint8_t zero[20];
+    return memcmp(d->inference_registry, zero, 20) != 0;
+}
+
 static void word_addr(uint8_t w[32], const uint8_t a[20])
 {
     memset(w, 0, 12);
@@ -123,6 +129,17 @@ static json_t *role(const char *name)
     uint8_t h[32];
     phx_keccak256((const uint8_t *)name, strlen(name), h);
     return phx_json_hex(h, 32);
+}
+
+phx_err_t phx_chain_deploy_inference_registry(phx_signer_t *signer, phx_chain_deployment_t *d,
+                                              phx_error_t *e)
+{
+    /* InferenceRegistry(registry): the endpoints share the Registry's allow-list.
+     * d->block stays: followers read the other contracts' events from it. */
+    uint8_t arg[32];
+    uint64_t block;
+    word_addr(arg, d->registry);
+    return deploy_one(signer, "InferenceRegistry", arg, 32, d->inference_registry, &block, e);
 }
 
 phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *params,
@@ -200,6 +217,7 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
                          &a, e)) ||
         (err = deploy_one(signer, "StakePool", a.ptr, a.len, out->stake_pool, &out->block, e)))
         goto out;
+    if ((err = phx_chain_deploy_inference_registry(signer, out, e))) goto out;
     /* Wiring: stake from the pool, fees to the pool, the Governor proposes. */
     if ((err = send(signer, out->registry, "setStaking(address)",
                     json_pack("[o]", phx_json_hex(out->stake_pool, 20)), e)) ||
@@ -224,6 +242,7 @@ size_t phx_chain_governed(const phx_chain_deployment_t *d, const uint8_t *out[],
     for (size_t i = 0; i < sizeof all / sizeof all[0] && n < cap; i++)
         out[n++] = all[i];
     if (phx_chain_has_payments(d) && n < cap) out[n++] = d->payments;
+    if (phx_chain_has_inference_registry(d) && n < cap) out[n++] = d->inference_registry;
     return n;
 }
 
@@ -293,6 +312,9 @@ phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t *
     if (*out && phx_chain_has_state(d))
         json_object_set_new(json_object_get(*out, "contracts"), "StateAnchor",
                             checksum_json(d->state));
+    if (*out && phx_chain_has_inference_registry(d))
+        json_object_set_new(json_object_get(*out, "contracts"), "InferenceRegistry",
+                            checksum_json(d->inference_registry));
     return *out ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "deployment json");
 }
 
@@ -331,7 +353,11 @@ phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t
     if (json_object_get(c, "Payments") && (err = get_addr(c, "Payments", out->payments, e)))
         return err;
     /* Optional: a deployment from before StateAnchor has no phx.state. */
-    if (json_object_get(c, "StateAnchor")) return get_addr(c, "StateAnchor", out->state, e);
+    if (json_object_get(c, "StateAnchor") && (err = get_addr(c, "StateAnchor", out->state, e)))
+        return err;
+    /* Optional: a deployment from before InferenceRegistry has no endpoints on chain. */
+    if (json_object_get(c, "InferenceRegistry"))
+        return get_addr(c, "InferenceRegistry", out->inference_registry, e);
     return PHX_OK;
 }
 

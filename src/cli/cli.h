@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "phx/attest.h"
+#include "phx/chain.h"
 #include "phx/core.h"
 #include "phx/json.h"
 
@@ -92,18 +93,21 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
  * ~/.phx/devnet/endpoints.json. 0, or -1 when no path can be formed. */
 int cli_endpoints_path(char *out, size_t cap);
 
-/* phx.ai.chat for the sandbox (phx run, phx worker): an infer client over the
- * "MODEL=URL" routes, trusting the sim platform in sim_dir (its root and
- * collateral) when given, else Intel's root with the collateral file. Returns
- * an exit code (0, or 2 with the message printed); *out stays NULL when no
- * route was given. */
+/* phx.ai.chat for the sandbox (phx run, phx worker): an infer client routing
+ * from the chain (rpc_url and a deployment with an InferenceRegistry; NULL for
+ * none) and over the "MODEL=URL" routes, trusting the sim platform in sim_dir
+ * (its root and collateral) when given, else Intel's root with the collateral
+ * file. Returns an exit code (0, or 2 with the message printed); *out stays
+ * NULL when there is nothing to route to (no route and no registry) or no
+ * trust was given for the chain's endpoints. */
 struct phx_infer_client;
 /* --chain-rpc NAME=URL[#CHAINID] (repeatable): the named chains phx.evm reaches,
  * each chain id read from its node now. *out stays NULL when none is given. */
 struct phx_sandbox_chains;
 int cli_chains(const char *prefix, const char **specs, int n, struct phx_sandbox_chains **out);
 int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
-                  const char *collateral_file, struct phx_infer_client **out);
+                  const char *collateral_file, const char *rpc_url,
+                  const phx_chain_deployment_t *dep, struct phx_infer_client **out);
 
 /* phx build (cmd_build.c): whether a contract needs bundling (a .ts file, or
  * an import statement), and the bundle of file written to out (an ES module

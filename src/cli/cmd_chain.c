@@ -185,6 +185,8 @@ static int chain_deploy(int argc, char **argv)
         printf("  Jobs      %s\n", a);
         phx_eth_address_checksum(dep.payments, a);
         printf("  Payments  %s\n", a);
+        phx_eth_address_checksum(dep.inference_registry, a);
+        printf("  InferenceRegistry  %s\n", a);
         printf("saved to %s\n", out_path);
     }
     rc = PHX_EXIT_OK;
@@ -261,6 +263,7 @@ static int chain_status(int argc, char **argv)
          dep.payments,
          {"pricePerCall()", "pricePerCpuMs()", "noticePeriod()"},
          {"pricePerCall", "pricePerCpuMs", "noticePeriod"}},
+        {"InferenceRegistry", dep.inference_registry, {"endpointCount()"}, {"endpoints"}},
     };
     json_t *list = json_object();
     json_object_set_new(report, "contracts", list);
@@ -271,6 +274,8 @@ static int chain_status(int argc, char **argv)
     for (size_t i = 0; i < sizeof contracts / sizeof contracts[0]; i++) {
         /* A deployment from before Payments has none: not a fault. */
         if (contracts[i].addr == dep.payments && !phx_chain_has_payments(&dep)) continue;
+        if (contracts[i].addr == dep.inference_registry && !phx_chain_has_inference_registry(&dep))
+            continue;
         phx_buf_t code = PHX_BUF_INIT;
         bool has_code =
             phx_rpc_get_code(rpc, contracts[i].addr, NULL, &code, &e) == PHX_OK && code.len > 0;

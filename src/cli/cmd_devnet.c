@@ -46,6 +46,10 @@ static const char help[] =
     "                    another anvil, \"b\", \"c\", \"d\", with chain id main's + 1,\n"
     "                    + 2, + 3. Every worker is given all of them; endpoints.json\n"
     "                    lists them under \"chains\" (docs/devnet.md)\n"
+    "  --test-misbehave N=MODE\n"
+    "                    FOR TESTS ONLY: start worker N (0-based) with `phx worker\n"
+    "                    --test-misbehave MODE` (equivocate or corrupt), so a test\n"
+    "                    can show the network catching it (repeatable)\n"
     "  --json            print endpoints.json instead of the summary\n\n"
     "One network per directory: DIR/lock holds the running devnet's pid, and a\n"
     "second start on the same DIR is refused, leaving the running network (its\n"
@@ -92,6 +96,7 @@ static int cmd_devnet(int argc, char **argv)
         IMODEL,
         INAME,
         CHAINS,
+        MISBEHAVE,
         NOPTS
     };
     cli_opt_t opts[NOPTS];
@@ -105,6 +110,8 @@ static int cmd_devnet(int argc, char **argv)
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
     opts[CHAINS] = (cli_opt_t){.name = "chains", .takes_value = true};
+    opts[MISBEHAVE] =
+        (cli_opt_t){.name = "test-misbehave", .takes_value = true, .repeatable = true};
     cli_daemon_t d;
     char exe[PATH_MAX], nm[PATH_MAX + 32];
     phx_devnet_opts_t o = {.workers = 3};
@@ -155,6 +162,21 @@ static int cmd_devnet(int argc, char **argv)
         }
     }
 #endif
+    for (int i = 0; i < opts[MISBEHAVE].nvalues; i++) {
+        const char *v = opts[MISBEHAVE].values[i];
+        char *end;
+        long k = strtol(v, &end, 10);
+        if (end == v || *end != '=' || k < 0 || k >= (long)o.workers ||
+            (strcmp(end + 1, "equivocate") && strcmp(end + 1, "corrupt"))) {
+            cli_error(rc, prefix,
+                      "--test-misbehave wants N=equivocate or N=corrupt with N a worker "
+                      "(0..%u), got '%s'",
+                      o.workers - 1, v);
+            goto out;
+        }
+    }
+    o.test_misbehave = opts[MISBEHAVE].values;
+    o.ntest_misbehave = opts[MISBEHAVE].nvalues;
     o.allow_hosts = opts[ALLOW].values;
     o.nallow_hosts = opts[ALLOW].nvalues;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

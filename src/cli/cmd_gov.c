@@ -73,7 +73,8 @@ static int resolve_target(const char *prefix, const onchain_t *c, const char *s,
                  {"StakePool", c->dep.stake_pool},
                  {"PhxTimelock", c->dep.timelock},
                  {"PhxGovernor", c->dep.governor},
-                 {"Payments", c->dep.payments}};
+                 {"Payments", c->dep.payments},
+                 {"InferenceRegistry", c->dep.inference_registry}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(s, known[i].name) == 0) {
             memcpy(out, known[i].addr, 20);
@@ -83,7 +84,8 @@ static int resolve_target(const char *prefix, const onchain_t *c, const char *s,
     if (phx_evm_address_parse(s, out, &e))
         return cli_error(PHX_EXIT_USAGE, prefix,
                          "--target: a contract name (PhxToken, Registry, Jobs, StakePool, "
-                         "Payments, PhxTimelock, PhxGovernor) or an address, got '%s'",
+                         "Payments, InferenceRegistry, PhxTimelock, PhxGovernor) or an "
+                         "address, got '%s'",
                          s);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_onchain.h"
 #include "phx/crypto.h"
 #include "phx/infer.h"
 #include "phx/tee.h"
@@ -40,7 +41,18 @@ static const char help[] =
     "                           a request asking for more gets 400\n"
     "  --threads N              CPU threads for llama.cpp (default 2)\n"
     "  --json                   print the ready line as JSON\n\n"
-    "phx infer verify checks a saved answer (phx infer verify --help).\n\n"
+    "On chain (contracts/InferenceRegistry.sol):\n"
+    "  --register               once serving, register this endpoint in the deployment's\n"
+    "                           InferenceRegistry as the key's operator (its keys, model\n"
+    "                           name and SHA-256, URL and a quote made for the chain's\n"
+    "                           registration nonce), before the ready line; deregister\n"
+    "                           it on a clean stop. Workers then route phx.ai.chat for\n"
+    "                           the model here from the chain\n"
+    "  --public-url URL         the URL registered (default: the listening URL)\n" ONCHAIN_OPTS_HELP
+    "\n"
+    "phx infer register --url URL registers a running endpoint instead, phx infer\n"
+    "deregister ADDRESS takes one off, and phx infer verify checks a saved answer\n"
+    "(each with --help).\n\n"
     "Prompts and answers are never logged or written to disk. The signing keys live\n"
     "in memory only: a restart makes new ones, so clients fetch a fresh report.\n\n"
     "Exit status: 0 after a clean stop, 1 when the endpoint cannot start (a model\n"
@@ -50,6 +62,7 @@ static const char verify_help[] =
     "usage: phx infer verify --request FILE --response FILE --signature FILE --report FILE\n"
     "                        --collateral FILE [--trust-sim-root DIR] [--model FILE.gguf |\n"
     "                        --model-sha256 HEX] [--nonce HEX] [--now UNIX] [--json]\n"
+    "                        [--rpc URL --deployment FILE | --endpoints FILE]\n"
     "       phx infer verify --receipt FILE [--collateral FILE] [--trust-sim-root DIR] ...\n\n"
     "Check a saved answer of a phx infer endpoint, link by link:\n"
     "  1. the signed text is sha256(request):sha256(response) of the two files (the\n"
@@ -66,7 +79,120 @@ static const char verify_help[] =
     "the receipt or any JSON holding one, such as a contract's result (the first\n"
     "found, depth first). With --trust-sim-root and no --collateral, the sim\n"
     "platform's own collateral is used.\n\n"
+    "With --rpc URL and --deployment FILE (or --endpoints FILE, a devnet's\n"
+    "endpoints.json), one more link, checked after the others:\n"
+    "  6. registered on chain: the report's signing key is in the deployment's\n"
+    "     InferenceRegistry, not invalidated by governance, with the report's\n"
+    "     Ed25519 and X25519 keys and model hash, the measurement its quote shows,\n"
+    "     and governance still allows that measurement.\n\n"
     "Exit status: 0 every link holds, 1 a link failed (printed), 2 unreadable input.\n";
+
+static const char register_help[] =
+    "usage: phx infer register --url URL [--deployment FILE] [--rpc URL] [--key-file FILE]\n"
+    "                          [--json]\n\n"
+    "Register the phx infer endpoint serving at URL in the deployment's\n"
+    "InferenceRegistry, as the key's operator: its model name (GET URL/v1/models),\n"
+    "the chain's registration nonce for (operator, model, URL), the endpoint's\n"
+    "report for that nonce, whose quote binds its keys, the model's SHA-256 and the\n"
+    "nonce, then registerEndpoint. The chain checks the binding and that the\n"
+    "quote's measurement is one governance allows; clients verify the quote itself.\n\n"
+    "Options:\n"
+    "  --url URL          the endpoint's base URL, as clients reach it\n" ONCHAIN_OPTS_HELP
+    "\nExit status: 0 registered, 1 refused (printed: a revert by name, an endpoint\n"
+    "that cannot be reached), 2 bad usage.\n";
+
+static const char deregister_help[] =
+    "usage: phx infer deregister ADDRESS [--deployment FILE] [--rpc URL] [--key-file FILE]\n"
+    "                            [--json]\n\n"
+    "Take the endpoint with signing address ADDRESS off the InferenceRegistry (its\n"
+    "operator's or its own key). Receipts it signed still verify; workers no longer\n"
+    "route to it.\n\nOptions:\n" ONCHAIN_OPTS_HELP
+    "\nExit status: 0 deregistered, 1 refused (printed), 2 bad usage.\n";
+
+#define REGISTER_TIMEOUT_MS 30000
+
+static int cmd_infer_register(int argc, char **argv)
+{
+    const char *prefix = "phx infer register";
+    if (cli_wants_help(argc, argv)) return cli_help(register_help);
+    enum { URL = OC_NOPTS, NOPTS };
+    cli_opt_t opts[NOPTS] = {ONCHAIN_OPTS, [URL] = {.name = "url", .takes_value = true}};
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
+    if (rc) return rc;
+    onchain_t c;
+    memset(&c, 0, sizeof c);
+    phx_error_t e = {0};
+    uint8_t signer[20];
+    rc = PHX_EXIT_USAGE;
+    if (args.npos || !opts[URL].value) {
+        cli_error(rc, prefix, "needs --url URL and no other arguments (see --help)");
+        goto out;
+    }
+    if (strncmp(opts[URL].value, "http://", 7) && strncmp(opts[URL].value, "https://", 8)) {
+        cli_error(rc, prefix, "--url wants http(s)://HOST:PORT, got '%s'", opts[URL].value);
+        goto out;
+    }
+    if ((rc = onchain_open(prefix, opts, true, &c))) goto out;
+    rc = PHX_EXIT_FAIL;
+    if (phx_infer_register(c.rpc, c.signer, &c.dep, opts[URL].value, REGISTER_TIMEOUT_MS, signer,
+                           &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    char checksum[43];
+    phx_eth_address_checksum(signer, checksum);
+    if (opts[OC_JSON].seen) {
+        json_t *o = json_pack("{s:s,s:s,s:o}", "endpoint", checksum, "url", opts[URL].value,
+                              "operator", phx_json_hex(c.me, 20));
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        printf("registered endpoint %s at %s\n", checksum, opts[URL].value);
+    }
+    rc = PHX_EXIT_OK;
+out:
+    onchain_close(&c);
+    cli_opts_free(opts, NOPTS);
+    return rc;
+}
+
+static int cmd_infer_deregister(int argc, char **argv)
+{
+    const char *prefix = "phx infer deregister";
+    if (cli_wants_help(argc, argv)) return cli_help(deregister_help);
+    cli_opt_t opts[OC_NOPTS] = {ONCHAIN_OPTS};
+    cli_args_t args;
+    int rc = cli_parse(prefix, argc, argv, opts, OC_NOPTS, &args);
+    if (rc) return rc;
+    onchain_t c;
+    memset(&c, 0, sizeof c);
+    phx_error_t e = {0};
+    uint8_t signer[20];
+    rc = PHX_EXIT_USAGE;
+    if (args.npos != 1 || phx_evm_address_parse(args.pos[0], signer, &e)) {
+        cli_error(rc, prefix, "needs one endpoint ADDRESS (see --help)");
+        goto out;
+    }
+    if ((rc = onchain_open(prefix, opts, true, &c))) goto out;
+    rc = PHX_EXIT_FAIL;
+    if (phx_chain_deregister_endpoint(c.rpc, c.signer, &c.dep, signer, &e)) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (opts[OC_JSON].seen) {
+        json_t *o = json_pack("{s:s,s:b}", "endpoint", args.pos[0], "deregistered", 1);
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        printf("deregistered endpoint %s\n", args.pos[0]);
+    }
+    rc = PHX_EXIT_OK;
+out:
+    onchain_close(&c);
+    cli_opts_free(opts, OC_NOPTS);
+    return rc;
+}
 
 static int read_json_file(const char *prefix, const char *path, json_t **out)
 {
@@ -91,6 +217,9 @@ static int cmd_infer_verify(int argc, char **argv)
         NOW,
         JSON,
         RECEIPT,
+        RPC,
+        DEPL,
+        ENDP,
         NOPTS
     };
     cli_opt_t opts[NOPTS] = {
@@ -105,6 +234,9 @@ static int cmd_infer_verify(int argc, char **argv)
         [NOW] = {.name = "now", .takes_value = true},
         [JSON] = {.name = "json"},
         [RECEIPT] = {.name = "receipt", .takes_value = true},
+        [RPC] = {.name = "rpc", .takes_value = true},
+        [DEPL] = {.name = "deployment", .takes_value = true},
+        [ENDP] = {.name = "endpoints", .takes_value = true},
     };
     cli_trust_opts(opts, false);
     cli_args_t args;
@@ -117,8 +249,18 @@ static int cmd_infer_verify(int argc, char **argv)
     uint8_t msha[32], nonce[32];
     phx_infer_evidence_t ev = {0};
     rc = PHX_EXIT_USAGE;
-    json_t *receipt_doc = NULL;
+    json_t *receipt_doc = NULL, *endpoints = NULL;
     phx_tee_t *sim = NULL;
+    phx_rpc_t *rpc = NULL;
+    phx_chain_deployment_t dep;
+    if (opts[ENDP].value && (opts[RPC].value || opts[DEPL].value)) {
+        cli_error(rc, prefix, "--endpoints replaces --rpc and --deployment");
+        goto out;
+    }
+    if (!opts[ENDP].value && (!opts[RPC].value) != (!opts[DEPL].value)) {
+        cli_error(rc, prefix, "--rpc and --deployment go together");
+        goto out;
+    }
     if (opts[RECEIPT].value) {
         if (args.npos || opts[REQ].value || opts[RESP].value || opts[SIG].value ||
             opts[REP].value) {
@@ -195,6 +337,28 @@ static int cmd_infer_verify(int argc, char **argv)
         }
         ev.nonce = nonce;
     }
+    /* The chain link: --rpc with --deployment, or a devnet's endpoints file. */
+    if (opts[ENDP].value || opts[RPC].value) {
+        const char *url = opts[RPC].value;
+        phx_err_t derr;
+        if (opts[ENDP].value) {
+            derr = phx_json_load_file(opts[ENDP].value, &endpoints, &e);
+            if (!derr)
+                derr = phx_chain_deployment_from_json(json_object_get(endpoints, "deployment"),
+                                                      &dep, &e);
+            url = json_string_value(json_object_get(endpoints, "rpc"));
+            if (!derr && !url) derr = phx_fail(&e, PHX_ERR_INVALID, "no \"rpc\" in it");
+            if (derr) phx_error_wrap(&e, derr, "%s", opts[ENDP].value);
+        } else {
+            derr = phx_chain_deployment_load(opts[DEPL].value, &dep, &e);
+        }
+        if (!derr && !phx_chain_has_inference_registry(&dep))
+            derr = phx_fail(&e, PHX_ERR_INVALID, "the deployment has no InferenceRegistry");
+        if (derr || phx_rpc_open(url, NULL, &rpc, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+    }
     if (cli_trust_open(prefix, opts[CLI_TRUST_SIMROOT].value, NULL, &trust)) goto out;
     ev.request = req.ptr;
     ev.request_len = req.len;
@@ -207,7 +371,13 @@ static int cmd_infer_verify(int argc, char **argv)
     ev.now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : (int64_t)(phx_now_ms() / 1000);
     phx_attest_result_t ar;
     phx_err_t err = phx_infer_verify(trust.verifier, &ev, &ar, &e);
+    /* 6. The endpoint was registered on chain with these keys and this model. */
+    if (!err && rpc) err = phx_infer_check_registered(rpc, &dep, rep, false, NULL, &e);
     if (err == PHX_ERR_INVALID || err == PHX_ERR_TRUNCATED) {
+        cli_error_e(rc, prefix, &e);
+        goto out;
+    }
+    if (err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT) { /* no verdict: the chain is unreachable */
         cli_error_e(rc, prefix, &e);
         goto out;
     }
@@ -219,10 +389,13 @@ static int cmd_infer_verify(int argc, char **argv)
     } else if (err) {
         fprintf(stderr, "%s: FAILED: %s\n", prefix, e.message);
     } else {
-        printf("ok: signed by the attested endpoint%s%s\n",
-               ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "");
+        printf("ok: signed by the attested endpoint%s%s%s\n",
+               ev.model_sha256 ? ", the expected model" : "", ev.nonce ? ", fresh nonce" : "",
+               rpc ? ", registered on chain" : "");
     }
 out:
+    phx_rpc_close(rpc);
+    json_decref(endpoints);
     cli_trust_close(&trust);
     phx_tee_close(sim);
     json_decref(receipt_doc);
@@ -249,9 +422,29 @@ static int cmd_infer(int argc, char **argv)
 {
     const char *prefix = "phx infer";
     if (argc >= 2 && strcmp(argv[1], "verify") == 0) return cmd_infer_verify(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "register") == 0)
+        return cmd_infer_register(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "deregister") == 0)
+        return cmd_infer_deregister(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { MODEL, NAME, LISTEN, TEE, SIMDIR, PROD, CTX, SLOTS, MAXTOK, THREADS, JSON, NOPTS };
+    enum {
+        JSON = OC_JSON,
+        MODEL = OC_NOPTS,
+        NAME,
+        LISTEN,
+        TEE,
+        SIMDIR,
+        PROD,
+        CTX,
+        SLOTS,
+        MAXTOK,
+        THREADS,
+        REGISTER,
+        PUBURL,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
+        ONCHAIN_OPTS,
         [MODEL] = {.name = "model", .takes_value = true},
         [NAME] = {.name = "model-name", .takes_value = true},
         [LISTEN] = {.name = "listen", .takes_value = true},
@@ -262,7 +455,8 @@ static int cmd_infer(int argc, char **argv)
         [SLOTS] = {.name = "slots", .takes_value = true},
         [MAXTOK] = {.name = "max-tokens", .takes_value = true},
         [THREADS] = {.name = "threads", .takes_value = true},
-        [JSON] = {.name = "json"},
+        [REGISTER] = {.name = "register"},
+        [PUBURL] = {.name = "public-url", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -274,6 +468,24 @@ static int cmd_infer(int argc, char **argv)
     phx_infer_opts_t o = {0};
     phx_infer_t *d = NULL;
     json_t *ready = NULL;
+    onchain_t chain;
+    memset(&chain, 0, sizeof chain);
+    bool registered = false;
+    uint8_t signer[20];
+    rc = PHX_EXIT_USAGE;
+    if (!opts[REGISTER].seen && (opts[OC_DEPL].value || opts[OC_RPC].value ||
+                                 opts[OC_KEYFILE].value || opts[PUBURL].value)) {
+        cli_error(rc, prefix,
+                  "--deployment, --rpc, --key-file and --public-url go with --register");
+        goto out;
+    }
+    if (opts[PUBURL].value && strncmp(opts[PUBURL].value, "http://", 7) &&
+        strncmp(opts[PUBURL].value, "https://", 8)) {
+        cli_error(rc, prefix, "--public-url wants http(s)://HOST:PORT, got '%s'",
+                  opts[PUBURL].value);
+        goto out;
+    }
+    if (opts[REGISTER].seen && (rc = onchain_open(prefix, opts, true, &chain))) goto out;
     rc = PHX_EXIT_USAGE;
     if (args.npos) {
         cli_error(rc, prefix, "takes no arguments (see --help)");
@@ -330,6 +542,16 @@ static int cmd_infer(int argc, char **argv)
         cli_error_e(rc, prefix, &e);
         goto out;
     }
+    if (opts[REGISTER].seen) {
+        const char *url = opts[PUBURL].value ? opts[PUBURL].value : phx_infer_url(d);
+        if (phx_infer_register(chain.rpc, chain.signer, &chain.dep, url, REGISTER_TIMEOUT_MS,
+                               signer, &e)) {
+            cli_error_e(rc, prefix, &e);
+            goto out;
+        }
+        registered = true;
+        PHX_INFO("infer: registered on chain at %s", url);
+    }
     const char *name;
     uint8_t sha[32], addr[20], ed[32];
     phx_infer_identity(d, &name, sha, addr, ed);
@@ -339,6 +561,8 @@ static int cmd_infer(int argc, char **argv)
         json_pack("{s:s,s:s,s:o,s:s,s:o,s:s,s:i}", "url", phx_infer_url(d), "model", name,
                   "model_sha256", phx_json_hex(sha, 32), "address", checksum, "ed25519_public_key",
                   phx_json_hex(ed, 32), "tee", phx_tee_kind_name(o.tee), "pid", (int)getpid());
+    if (ready && registered)
+        json_object_set_new(ready, "registry", phx_json_hex(chain.dep.inference_registry, 20));
     if (opts[JSON].seen) {
         cli_print_json(ready);
     } else {
@@ -352,11 +576,16 @@ static int cmd_infer(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     PHX_INFO("infer: signal %d, stopping", sig);
+    /* Its keys die with the process: clients should stop routing here. */
+    if (registered &&
+        phx_chain_deregister_endpoint(chain.rpc, chain.signer, &chain.dep, signer, &e))
+        PHX_WARN("infer: deregistering: %s", e.message);
     phx_infer_stop(d, 5000);
     d = NULL;
     rc = PHX_EXIT_OK;
 out:
     phx_infer_stop(d, 0);
+    onchain_close(&chain);
     json_decref(ready);
     cli_opts_free(opts, NOPTS);
     return rc;

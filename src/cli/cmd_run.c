@@ -198,7 +198,7 @@ static int cmd_run(int argc, char **argv)
     cli_opt_t *aie = cli_opt(opts, nopts, "ai-endpoint");
     if ((rc = cli_ai_client(P, aie->values, aie->nvalues,
                             cli_opt(opts, nopts, "ai-trust-sim-root")->value,
-                            cli_opt(opts, nopts, "ai-collateral")->value, &ai)))
+                            cli_opt(opts, nopts, "ai-collateral")->value, NULL, NULL, &ai)))
         goto out;
     if (ai) {
         cfg.ai_chat = phx_infer_client_chat;

@@ -6,6 +6,8 @@
 
 #include "cmd_onchain.h"
 #include "phx/crypto.h"
+#include "phx/net.h"
+#include "phx/worker.h"
 
 static const char help[] =
     "usage: phx stake pool create [--commission PERCENT] [OPTIONS]\n"
@@ -15,6 +17,7 @@ static const char help[] =
     "       phx stake undelegate PID (SHARES | --all) [OPTIONS]\n"
     "       phx stake withdraw PID [OPTIONS]\n"
     "       phx stake claim PID [OPTIONS]\n"
+    "       phx stake report-equivocation EVIDENCE [EVIDENCE] [OPTIONS]\n"
     "\n"
     "Stake PHA in the operators' pools of the StakePool contract. A worker is\n"
     "eligible for jobs only while its operator's pool holds the Registry's minimum\n"
@@ -37,6 +40,20 @@ static const char help[] =
     "withdraw         pay out the queued shares once their unbonding period is over.\n"
     "claim            pay out the sender's rewards (and an operator's commission),\n"
     "                 collecting the fees Jobs holds for the pool first.\n"
+    "report-equivocation  prove that one worker signed two different results for\n"
+    "                 one on-chain request, and have its operator's pool slashed:\n"
+    "                 StakePool's governed share of the pool (10 % on a devnet), of\n"
+    "                 which the sender (the reporter) gets its governed part (half)\n"
+    "                 and the treasury the rest; the worker is taken out of service.\n"
+    "                 EVIDENCE is a file or an http(s) URL holding one signed result\n"
+    "                 (`phx call --json` style envelope of kind \"job\"), a JSON\n"
+    "                 array of them, or a worker's {\"results\": [...]} from\n"
+    "                 GET /v1/jobs/ID/results; two results in all. They are checked\n"
+    "                 here first: both for this deployment's Jobs contract, the same\n"
+    "                 request, contract and code, the same worker, both signatures\n"
+    "                 valid, and different outcomes; anything else is refused\n"
+    "                 (exit 1) with the reason, before any transaction; evidence\n"
+    "                 that is not two readable signed results is bad usage (exit 2).\n"
     "\n"
     "Options:\n" ONCHAIN_OPTS_HELP "  --commission PERCENT  0 .. 100, two decimals (pool create)\n"
     "  --pid N               the pool by id (pool info)\n"
@@ -50,7 +67,8 @@ static const char help[] =
     "  phx stake pool create --commission 12.5 --key-file op.key\n"
     "  phx stake delegate 1 2500\n"
     "  phx stake pool info --pid 1 --delegator 0x70997970C51812dc3A010C7d01b50e0d17dc79C8\n"
-    "  phx stake claim 1 --json\n";
+    "  phx stake claim 1 --json\n"
+    "  phx stake report-equivocation http://127.0.0.1:8800/v1/jobs/7/results\n";
 
 enum { COMMISSION = OC_NOPTS, PID, DELEGATOR, ALL, NOPTS };
 
@@ -267,6 +285,151 @@ static int done(cli_opt_t *opts, json_t *result, const char *text)
     return 0;
 }
 
+/* ---- report-equivocation -------------------------------------------------------- */
+
+/* The results one EVIDENCE argument holds, appended to list. */
+static int evidence_load(const char *prefix, const char *src, json_t *list)
+{
+    phx_error_t e = {0};
+    json_t *doc = NULL;
+    if (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8)) {
+        phx_http_client_opts_t co = {0};
+        int status = 0;
+        if (phx_net_curl_init(&e) || phx_http_json("GET", src, NULL, &co, &status, &doc, &e))
+            return cli_error(PHX_EXIT_FAIL, prefix, "%s: %s", src, e.message);
+    } else if (phx_json_load_file(src, &doc, &e)) {
+        return cli_error(PHX_EXIT_USAGE, prefix, "%s", e.message); /* it names the file */
+    }
+    json_t *arr = json_is_array(doc) ? doc : json_object_get(doc, "results");
+    if (json_is_array(arr)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) json_array_append(list, v);
+    } else if (json_is_object(doc)) {
+        json_array_append(list, doc);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* Whether a and b prove an equivocation; prints why not. */
+static int equivocation_check(const char *prefix, const onchain_t *c, const phx_result_t r[2])
+{
+    phx_error_t e = {0};
+    for (int i = 0; i < 2; i++) {
+        const char *which = i ? "the second result" : "the first result";
+        if (r[i].kind != PHX_RESULT_JOB)
+            return cli_error(PHX_EXIT_FAIL, prefix,
+                             "%s is a direct call's (kind \"direct\"): only signed results of "
+                             "on-chain requests (kind \"job\") can be reported",
+                             which);
+        if (r[i].chain_id != c->dep.chain_id || memcmp(r[i].jobs, c->dep.jobs, 20))
+            return cli_error(PHX_EXIT_FAIL, prefix,
+                             "%s was signed for another chain or Jobs contract than this "
+                             "deployment's",
+                             which);
+        if (phx_result_verify(&r[i], &e))
+            return cli_error(PHX_EXIT_FAIL, prefix, "%s: %s", which, e.message);
+    }
+    if (memcmp(r[0].request_id, r[1].request_id, 32))
+        return cli_error(PHX_EXIT_FAIL, prefix,
+                         "the results are for different requests: not an equivocation");
+    if (memcmp(r[0].contract_id, r[1].contract_id, 32) ||
+        memcmp(r[0].code_hash, r[1].code_hash, 32))
+        return cli_error(PHX_EXIT_FAIL, prefix,
+                         "the results name different contracts or code: not an equivocation");
+    if (memcmp(r[0].worker, r[1].worker, 20)) {
+        char a[43], b[43];
+        phx_eth_address_checksum(r[0].worker, a);
+        phx_eth_address_checksum(r[1].worker, b);
+        return cli_error(PHX_EXIT_FAIL, prefix,
+                         "the results are signed by different workers (%s and %s): not an "
+                         "equivocation",
+                         a, b);
+    }
+    if (r[0].ok == r[1].ok && r[0].output.len == r[1].output.len &&
+        !memcmp(r[0].output.ptr, r[1].output.ptr, r[0].output.len))
+        return cli_error(PHX_EXIT_FAIL, prefix,
+                         "the two results have the same outcome: not an equivocation");
+    return 0;
+}
+
+static int report_equivocation(const char *prefix, cli_opt_t *opts, const char **pos, int npos)
+{
+    json_t *list = json_array(), *args = NULL;
+    phx_result_t r[2];
+    memset(r, 0, sizeof r);
+    onchain_t c;
+    memset(&c, 0, sizeof c);
+    phx_error_t e = {0};
+    int rc = 0;
+    for (int i = 0; i < npos && !rc; i++)
+        rc = evidence_load(prefix, pos[i], list);
+    if (rc) goto out;
+    if (json_array_size(list) != 2) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "expected two signed results in all, found %zu",
+                       json_array_size(list));
+        goto out;
+    }
+    for (int i = 0; i < 2; i++)
+        if (phx_result_from_json(json_array_get(list, (size_t)i), &r[i], &e)) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "%s result: %s", i ? "second" : "first",
+                           e.message);
+            goto out;
+        }
+    if ((rc = onchain_open(prefix, opts, true, &c))) goto out;
+    if ((rc = equivocation_check(prefix, &c, r))) goto out;
+    uint8_t h[2][32];
+    for (int i = 0; i < 2; i++)
+        phx_keccak256(r[i].output.ptr, r[i].output.len, h[i]);
+    char id[80];
+    phx_u256_t rid;
+    memcpy(rid.b, r[0].request_id, 32);
+    phx_u256_to_dec(&rid, id);
+    args = json_pack("[o,s,o,o,b,o,o,b,o,o]", phx_json_hex(r[0].worker, 20), id,
+                     phx_json_hex(r[0].contract_id, 32), phx_json_hex(r[0].code_hash, 32), r[0].ok,
+                     phx_json_hex(h[0], 32), phx_json_hex(r[0].signature, 65), r[1].ok,
+                     phx_json_hex(h[1], 32), phx_json_hex(r[1].signature, 65));
+    phx_u256_t before = balance(&c, c.me);
+    phx_evm_receipt_t receipt;
+    memset(&receipt, 0, sizeof receipt);
+    rc = onchain_send(prefix, &c, c.dep.stake_pool,
+                      "reportEquivocation(address,uint256,bytes32,bytes32,bool,bytes32,bytes,bool,"
+                      "bytes32,bytes)",
+                      args, &receipt);
+    args = NULL;
+    phx_evm_receipt_clear(&receipt);
+    if (rc) goto out;
+    phx_u256_t after = balance(&c, c.me), got = u256_minus(&after, &before);
+    uint8_t op[20];
+    uint64_t pid = 0;
+    phx_chain_worker_t cw;
+    if (!phx_chain_worker_get(c.rpc, &c.dep, r[0].worker, &cw, NULL))
+        memcpy(op, cw.operator_, 20);
+    else
+        memset(op, 0, 20);
+    phx_chain_pool_of(c.rpc, &c.dep, op, &pid, NULL);
+    char w[43], paid[100];
+    phx_eth_address_checksum(r[0].worker, w);
+    onchain_format_pha(&got, paid);
+    char text[400];
+    snprintf(text, sizeof text,
+             "reported worker %s for request %s: pool %llu slashed, %s PHA paid to the reporter, "
+             "the worker invalidated",
+             w, id, (unsigned long long)pid, paid);
+    rc = done(opts,
+              json_pack("{s:s,s:s,s:I,s:s}", "worker", w, "request_id", id, "pid", (json_int_t)pid,
+                        "reporter_reward", paid),
+              text);
+out:
+    json_decref(args);
+    json_decref(list);
+    phx_result_free(&r[0]);
+    phx_result_free(&r[1]);
+    onchain_close(&c);
+    return rc;
+}
+
 static int cmd_stake(int argc, char **argv)
 {
     if (argc < 2) return fputs(help, stderr), PHX_EXIT_USAGE;
@@ -281,9 +444,10 @@ static int cmd_stake(int argc, char **argv)
             return cli_error(PHX_EXIT_USAGE, "phx stake pool",
                              "unknown subcommand '%s' (create, info, set-commission)", sub);
     } else if (strcmp(sub, "delegate") && strcmp(sub, "undelegate") && strcmp(sub, "withdraw") &&
-               strcmp(sub, "claim")) {
+               strcmp(sub, "claim") && strcmp(sub, "report-equivocation")) {
         return cli_error(PHX_EXIT_USAGE, "phx stake",
-                         "unknown subcommand '%s' (pool, delegate, undelegate, withdraw, claim)",
+                         "unknown subcommand '%s' (pool, delegate, undelegate, withdraw, claim, "
+                         "report-equivocation)",
                          sub);
     }
     char pfx[64];
@@ -299,6 +463,15 @@ static int cmd_stake(int argc, char **argv)
     if (rc) return rc;
     const char **pos = args.pos;
     int npos = args.npos;
+    if (!strcmp(sub, "report-equivocation")) {
+        if (args.npos < 1 || args.npos > 2)
+            rc = cli_error(PHX_EXIT_USAGE, prefix,
+                           "expected EVIDENCE [EVIDENCE]: two signed results");
+        else
+            rc = report_equivocation(prefix, opts, args.pos, args.npos);
+        cli_opts_free(opts, NOPTS);
+        return rc;
+    }
     bool info = pool && strcmp(sub, "info") == 0;
     onchain_t c;
     uint64_t pid = 0;

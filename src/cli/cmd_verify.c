@@ -28,8 +28,10 @@ static const char help[] =
     "  8. when the signed output holds an inference receipt (what phx.ai.chat returns),\n"
     "     the endpoint signed sha256(request):sha256(response) of its exact bytes, and\n"
     "     the report with it carries a quote that verifies to the same root and\n"
-    "     binds that key, the model's SHA-256 and the nonce (phx infer verify --help;\n"
-    "     not yet: the endpoint's registration on chain)\n\n"
+    "     binds that key, the model's SHA-256 and the nonce, and the endpoint is\n"
+    "     registered in the deployment's InferenceRegistry (not invalidated) with\n"
+    "     that key, its other keys, that model hash and the quote's measurement,\n"
+    "     which governance still allows (phx infer verify --help)\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
@@ -254,7 +256,10 @@ static int cmd_verify(int argc, char **argv)
             phx_attest_result_t ar;
             phx_error_t ie = {0};
             inf.present = true;
-            inf.ok = phx_infer_verify(trust.verifier, &ev, &ar, &ie) == PHX_OK;
+            phx_err_t ierr = phx_infer_verify(trust.verifier, &ev, &ar, &ie);
+            /* The chain link: endpoint key -> registered with this model. */
+            if (!ierr) ierr = phx_infer_check_registered(rpc, &dep, ev.report, false, NULL, &ie);
+            inf.ok = ierr == PHX_OK;
             snprintf(inf.error, sizeof inf.error, "%s", ie.message);
             const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
             const char *ms =

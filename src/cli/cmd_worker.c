@@ -54,6 +54,12 @@ static const char help[] =
     "                            redeemed on chain, many in one transaction (default\n"
     "                            600; and always at stop). Keep it well inside the\n"
     "                            Payments notice period, or a payer may withdraw first\n"
+    "  --pay-cache-ms N          how long paid direct calls reuse the price and a\n"
+    "                            payer's deposit read from Payments (default 2000;\n"
+    "                            0 reads the chain on every call). Never past a new\n"
+    "                            block the worker has seen, so a price change applies\n"
+    "                            within one block and at most N ms; a voucher the\n"
+    "                            cached deposit would refuse is checked again first\n"
     "  --no-jobs                 serve the API only; do not follow Jobs requests\n"
     "  --max-concurrent N        contract invocations at once, each its own sandbox\n"
     "                            process (1..4096; default twice the online cores, at\n"
@@ -72,8 +78,14 @@ static const char help[] =
     "                            served owner by owner, the owner with the fewest\n"
     "                            running first, then its contracts in turn\n"
     "  --ai-endpoint MODEL=URL   answer contracts' phx.ai.chat for MODEL with the\n"
-    "                            `phx infer` endpoint at URL (repeatable). Its\n"
-    "                            attestation is checked on first use, and every\n"
+    "                            `phx infer` endpoint at URL (repeatable) when no\n"
+    "                            endpoint for MODEL is registered on chain (a test\n"
+    "                            override). Otherwise, with --ai-trust-sim-root or\n"
+    "                            --ai-collateral, the newest active endpoint in the\n"
+    "                            deployment's InferenceRegistry serves MODEL, and\n"
+    "                            one whose live report differs from its on-chain\n"
+    "                            record (keys, model hash, measurement) is refused.\n"
+    "                            Attestation is checked on first use, and every\n"
     "                            answer's signature against it (docs/infer.md)\n"
     "  --ai-trust-sim-root DIR   endpoints' quotes verify to the sim platform in DIR\n"
     "                            (and its collateral); development networks only\n"
@@ -84,7 +96,15 @@ static const char help[] =
     "                            is read from the node at start either way). The\n"
     "                            worker's own --rpc is not a phx.evm chain unless\n"
     "                            named here too (docs/js.md \"Chains\")\n"
-    "  --json                    print the ready line as JSON\n\n"
+    "  --json                    print the ready line as JSON\n"
+    "  --test-misbehave MODE     FOR TESTS ONLY, and only with the sim TEE (exit 2\n"
+    "                            otherwise): make this worker cheat the way the\n"
+    "                            network must catch. equivocate: for every on-chain\n"
+    "                            request it serves, also sign a second, different\n"
+    "                            output and publish both signed results at\n"
+    "                            GET /v1/jobs/ID/results (the proof `phx stake\n"
+    "                            report-equivocation` takes). corrupt: sign and\n"
+    "                            submit a wrong output instead of the real one\n\n"
     "One process per state directory: DIR/lock holds the running one's pid, and a\n"
     "second start on the same DIR is refused (the lock goes with its holder, even\n"
     "after kill -9).\n\n"
@@ -119,6 +139,8 @@ static int cmd_worker(int argc, char **argv)
         AICOLL,
         AITOK,
         CHAINS,
+        MISBEHAVE,
+        PAYCACHE,
         PUBURL,
         NOPTS
     };
@@ -139,6 +161,8 @@ static int cmd_worker(int argc, char **argv)
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
+    opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
+    opts[PAYCACHE] = (cli_opt_t){.name = "pay-cache-ms", .takes_value = true};
     cli_daemon_t d;
     phx_error_t e = {0};
     phx_worker_opts_t o = {0};
@@ -216,6 +240,32 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[PAYCACHE].value) {
+        char *end;
+        unsigned long v = strtoul(opts[PAYCACHE].value, &end, 10);
+        if (end == opts[PAYCACHE].value || *end || v > 60000) {
+            cli_error(rc, prefix, "--pay-cache-ms must be a number from 0 to 60000");
+            goto out;
+        }
+        o.pay_cache_ms = v;
+        o.no_pay_cache = v == 0;
+    }
+    if (opts[MISBEHAVE].value) {
+        const char *m = opts[MISBEHAVE].value;
+        if (!strcmp(m, "equivocate")) {
+            o.misbehave = PHX_WORKER_EQUIVOCATE;
+        } else if (!strcmp(m, "corrupt")) {
+            o.misbehave = PHX_WORKER_CORRUPT;
+        } else {
+            cli_error(rc, prefix, "--test-misbehave: 'equivocate' or 'corrupt', not '%s'", m);
+            goto out;
+        }
+        if (d.tee != PHX_TEE_SIM) {
+            cli_error(rc, prefix, "--test-misbehave is for tests on the sim TEE only, not --tee %s",
+                      phx_tee_kind_name(d.tee));
+            goto out;
+        }
+    }
     if (opts[AITOK].value) {
         char *end;
         unsigned long v = strtoul(opts[AITOK].value, &end, 10);
@@ -226,7 +276,7 @@ static int cmd_worker(int argc, char **argv)
         o.ai_tokens = (uint32_t)v;
     }
     if ((rc = cli_ai_client(prefix, opts[AIEP].values, opts[AIEP].nvalues, opts[AIROOT].value,
-                            opts[AICOLL].value, &ai)))
+                            opts[AICOLL].value, d.rpc_url, &d.deployment, &ai)))
         goto out;
     if ((rc = cli_chains(prefix, opts[CHAINS].values, opts[CHAINS].nvalues, &chains))) goto out;
     o.chains = chains;

@@ -242,10 +242,13 @@ void cli_trust_close(cli_trust_t *t)
 }
 
 int cli_ai_client(const char *prefix, const char **routes, int nroutes, const char *sim_dir,
-                  const char *collateral_file, struct phx_infer_client **out)
+                  const char *collateral_file, const char *rpc_url,
+                  const phx_chain_deployment_t *dep, struct phx_infer_client **out)
 {
     *out = NULL;
-    if (nroutes == 0) return PHX_EXIT_OK;
+    bool chain = rpc_url && dep && phx_chain_has_inference_registry(dep);
+    /* From the chain alone, only when told how to check the endpoints' quotes. */
+    if (nroutes == 0 && !(chain && (sim_dir || collateral_file))) return PHX_EXIT_OK;
     phx_buf_t root = PHX_BUF_INIT, coll = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
     phx_error_t e = {0};
@@ -263,7 +266,9 @@ int cli_ai_client(const char *prefix, const char **routes, int nroutes, const ch
                        "--ai-endpoint needs --ai-collateral FILE (or --ai-trust-sim-root DIR)");
     }
     if (!rc) {
-        phx_infer_client_opts_t o = {.endpoints = routes,
+        phx_infer_client_opts_t o = {.chain_rpc = chain ? rpc_url : NULL,
+                                     .deployment = chain ? dep : NULL,
+                                     .endpoints = routes,
                                      .nendpoints = nroutes,
                                      .root_der = root.len ? root.ptr : NULL,
                                      .root_len = root.len,

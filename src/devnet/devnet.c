@@ -304,6 +304,11 @@ static phx_err_t ensure_deployment(phx_devnet_t *dn, phx_rpc_t *rpc, phx_signer_
         phx_buf_t code = PHX_BUF_INIT;
         bool has_code = !phx_rpc_get_code(rpc, dep->registry, NULL, &code, NULL) && code.len > 0;
         phx_buf_free(&code);
+        /* A chain from before InferenceRegistry gets one (handed over with the rest). */
+        if (has_code && !phx_chain_has_inference_registry(dep)) {
+            phx_err_t err = phx_chain_deploy_inference_registry(gov, dep, e);
+            return err ? err : phx_chain_deployment_save(dep, path, e);
+        }
         if (has_code) return PHX_OK;
         PHX_WARN("devnet: %s names contracts the chain does not have; deploying again", path);
     }
@@ -685,17 +690,40 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         goto out;
     }
 
-    /* 5c. the inference endpoint, when asked for, on the devnet's sim TEE:
-     * the workers check its quote against the same sim root. */
-    char infer_route[600] = "";
+    /* 5c. the inference endpoint, when asked for, on the devnet's sim TEE,
+     * registered in the InferenceRegistry by an operator account of its own:
+     * the workers route to it from the chain and check its quote against the
+     * same sim root. */
+    bool infer_on = false;
     if (opts->infer_model) {
         const char *mname = opts->infer_name ? opts->infer_name : "tiny";
-        char i_listen[32];
+        char i_listen[32], i_dir[1200], i_key[1300];
         snprintf(i_listen, sizeof i_listen, "127.0.0.1:%d", phx_net_port_pick());
-        char *i_argv[] = {
-            (char *)opts->phx_bin, "infer",       "--model",  (char *)opts->infer_model,
-            "--model-name",        (char *)mname, "--listen", i_listen,
-            "--sim-dir",           sim_dir,       "--json",   NULL};
+        snprintf(i_dir, sizeof i_dir, "%s/infer", dn->dir);
+        snprintf(i_key, sizeof i_key, "%s/operator.key", i_dir);
+        uint8_t i_op[20];
+        if ((err = mkdirs(i_dir, NULL, e)) ||
+            (err = ensure_account(rpc, gov, &dep, i_key, false, i_op, e)))
+            goto out;
+        char *i_argv[] = {(char *)opts->phx_bin,
+                          "infer",
+                          "--model",
+                          (char *)opts->infer_model,
+                          "--model-name",
+                          (char *)mname,
+                          "--listen",
+                          i_listen,
+                          "--sim-dir",
+                          sim_dir,
+                          "--register",
+                          "--rpc",
+                          rpc_url,
+                          "--deployment",
+                          dep_path,
+                          "--key-file",
+                          i_key,
+                          "--json",
+                          NULL};
         if (!has_verb(opts->phx_bin, "infer")) {
             err = phx_fail(e, PHX_ERR_UNSUPPORTED,
                            "this phx has no `infer` verb (built without llama.cpp)");
@@ -710,7 +738,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             err = phx_fail(e, PHX_ERR_INVALID, "the infer ready line has no url");
             goto out;
         }
-        snprintf(infer_route, sizeof infer_route, "%s=%s", mname, iurl);
+        infer_on = true;
     }
 
     /* 6. workers, each with its own operator; only when this build has them. */
@@ -728,7 +756,7 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 goto out;
             char w_listen[32];
             snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[28 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
+            char *w_argv[30 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
                 (char *)opts->phx_bin,
                 "worker",
                 "--dir",
@@ -759,12 +787,18 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 w_argv[wa++] = "--chain-rpc";
                 w_argv[wa++] = dn->chain_args[k];
             }
-            if (infer_route[0]) {
-                w_argv[wa++] = "--ai-endpoint";
-                w_argv[wa++] = infer_route;
+            if (infer_on) {
                 w_argv[wa++] = "--ai-trust-sim-root";
                 w_argv[wa++] = sim_dir;
             }
+            char mis_for[16];
+            snprintf(mis_for, sizeof mis_for, "%u=", i);
+            for (int k = 0; k < opts->ntest_misbehave; k++)
+                if (!strncmp(opts->test_misbehave[k], mis_for, strlen(mis_for))) {
+                    w_argv[wa++] = "--test-misbehave";
+                    w_argv[wa++] = (char *)opts->test_misbehave[k] + strlen(mis_for);
+                    break;
+                }
             w_argv[wa] = NULL;
             json_t *ready = NULL;
             if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||

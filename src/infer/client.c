@@ -1,5 +1,8 @@
 /* phx.ai.chat's worker side: route a contract's chat request to the endpoint
- * that serves its model, check that endpoint's attestation once (a fresh
+ * that serves its model (from the chain's InferenceRegistry: the newest
+ * active registration whose live report matches its record; configured
+ * routes only when the chain has none, as a test override), check that
+ * endpoint's attestation once (a fresh
  * nonce, the quote to the trusted root, the report data over its keys and
  * model hash), then for every answer fetch its signature record and check it
  * against the attested key before the contract sees a word. What the contract
@@ -17,11 +20,19 @@
 typedef struct {
     char *model, *url;
     json_t *report; /* the checked report; NULL until the first call */
+    bool on_chain;  /* from the InferenceRegistry: signer is its record's key */
+    uint8_t signer[20];
 } route_t;
 
 struct phx_infer_client {
     route_t *routes;
     int nroutes;
+    /* Routing from the chain: the endpoints met so far, by signing address. */
+    phx_rpc_t *rpc;
+    phx_chain_deployment_t dep;
+    route_t **chain_routes;
+    size_t nchain;
+    pthread_mutex_t chain_mu; /* rpc and chain_routes */
     phx_attest_verifier_t *verifier;
     phx_buf_t collateral;
     phx_http_conns_t *conns;
@@ -37,6 +48,15 @@ void phx_infer_client_free(phx_infer_client_t *c)
         json_decref(c->routes[i].report);
     }
     free(c->routes);
+    for (size_t i = 0; i < c->nchain; i++) {
+        free(c->chain_routes[i]->model);
+        free(c->chain_routes[i]->url);
+        json_decref(c->chain_routes[i]->report);
+        free(c->chain_routes[i]);
+    }
+    free(c->chain_routes);
+    phx_rpc_close(c->rpc);
+    pthread_mutex_destroy(&c->chain_mu);
     phx_attest_verifier_free(c->verifier);
     phx_buf_free(&c->collateral);
     phx_http_conns_free(c->conns);
@@ -51,6 +71,7 @@ phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *o, phx_infer_clien
     phx_infer_client_t *c = calloc(1, sizeof *c);
     if (!c) return phx_fail(e, PHX_ERR_NOMEM, "infer client");
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->chain_mu, NULL);
     c->routes = calloc((size_t)o->nendpoints + 1, sizeof *c->routes);
     phx_err_t err = c->routes ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "infer client");
     for (int i = 0; !err && i < o->nendpoints; i++) {
@@ -72,6 +93,15 @@ phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *o, phx_infer_clien
         err = phx_buf_append(&c->collateral, o->collateral, o->collateral_len)
                   ? phx_fail(e, PHX_ERR_NOMEM, "infer client")
                   : PHX_OK;
+    if (!err && o->deployment) {
+        if (!o->chain_rpc || !phx_chain_has_inference_registry(o->deployment))
+            err = phx_fail(e, PHX_ERR_INVALID,
+                           "AI routing from chain needs an RPC URL and a deployment with an "
+                           "InferenceRegistry");
+        else
+            err = phx_rpc_open(o->chain_rpc, NULL, &c->rpc, e);
+        c->dep = *o->deployment;
+    }
     if (!err) err = phx_attest_verifier_new(o->root_der, o->root_len, &c->verifier, e);
     if (!err) err = phx_http_conns_new(&c->conns, e);
     if (err) {
@@ -131,6 +161,20 @@ static phx_err_t attested(phx_infer_client_t *c, route_t *r, const phx_http_clie
     if (!err && (!served || strcmp(served, r->model) != 0))
         err = phx_fail(e, PHX_ERR_VERIFY, "the endpoint attests model '%.64s', not '%.64s'",
                        served ? served : "", r->model);
+    /* A route from the chain: the live report is the registered endpoint's,
+     * with the keys, model hash and measurement it registered with. */
+    uint8_t live[20];
+    const char *la = json_string_value(json_object_get(rep, "ecdsa_address"));
+    if (!err && r->on_chain &&
+        (!la || phx_hex_decode_fixed(la, live, 20, NULL) || memcmp(live, r->signer, 20) != 0))
+        err = phx_fail(e, PHX_ERR_VERIFY,
+                       "registered on chain: the endpoint at this URL has another key than its "
+                       "on-chain record (restarted, or not the endpoint registered)");
+    if (!err && r->on_chain) {
+        pthread_mutex_lock(&c->chain_mu);
+        err = phx_infer_check_registered(c->rpc, &c->dep, rep, true, NULL, e);
+        pthread_mutex_unlock(&c->chain_mu);
+    }
     if (err) {
         json_decref(rep);
         return phx_error_wrap(e, err, "endpoint %s is not attested", r->url);
@@ -150,21 +194,96 @@ static route_t *route_for(phx_infer_client_t *c, const char *model)
     return NULL;
 }
 
+/* The route of the registered endpoint signer (its record read once). */
+static phx_err_t chain_route_of(phx_infer_client_t *c, const uint8_t signer[20], route_t **out,
+                                phx_error_t *e)
+{
+    *out = NULL;
+    pthread_mutex_lock(&c->chain_mu);
+    for (size_t i = 0; i < c->nchain && !*out; i++)
+        if (memcmp(c->chain_routes[i]->signer, signer, 20) == 0) *out = c->chain_routes[i];
+    phx_err_t err = PHX_OK;
+    phx_chain_endpoint_t rec;
+    if (!*out) err = phx_chain_endpoint_get(c->rpc, &c->dep, signer, &rec, e);
+    /* The chain's URL is anyone's text: only plain http(s) is fetched. */
+    if (!*out && !err && strncmp(rec.url, "http://", 7) && strncmp(rec.url, "https://", 8))
+        err = phx_fail(e, PHX_ERR_VERIFY,
+                       "registered on chain: endpoint URL '%.64s' is not http(s)", rec.url);
+    if (!*out && !err) {
+        route_t *r = calloc(1, sizeof *r);
+        route_t **grown = realloc(c->chain_routes, (c->nchain + 1) * sizeof *grown);
+        if (grown) c->chain_routes = grown;
+        size_t n = strlen(rec.url);
+        while (n && rec.url[n - 1] == '/')
+            rec.url[--n] = 0;
+        if (r) {
+            r->model = strdup(rec.model);
+            r->url = strdup(rec.url);
+            r->on_chain = true;
+            memcpy(r->signer, signer, 20);
+        }
+        if (!r || !grown || !r->model || !r->url) {
+            if (r) free(r->model), free(r->url);
+            free(r);
+            err = phx_fail(e, PHX_ERR_NOMEM, "infer client");
+        } else {
+            c->chain_routes[c->nchain++] = r;
+            *out = r;
+        }
+    }
+    pthread_mutex_unlock(&c->chain_mu);
+    return err;
+}
+
+/* The endpoint for model from the chain: the active registrations, newest
+ * first, the first whose live report checks out (to the root, and against
+ * its record). *r NULL and PHX_OK when none is registered; the last
+ * endpoint's error when every one failed. */
+static phx_err_t chain_route(phx_infer_client_t *c, const char *model,
+                             const phx_http_client_opts_t *ho, route_t **r, json_t **report,
+                             phx_error_t *e)
+{
+    *r = NULL;
+    uint8_t(*list)[20] = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&c->chain_mu);
+    phx_err_t err = phx_chain_endpoints_for(c->rpc, &c->dep, model, &list, &n, e);
+    pthread_mutex_unlock(&c->chain_mu);
+    if (err) return phx_error_wrap(e, err, "AI endpoints for '%.64s' on chain", model);
+    for (size_t i = n; i-- > 0;) {
+        route_t *cand = NULL;
+        /* A record that cannot be routed to is skipped like one that fails its check. */
+        if ((err = chain_route_of(c, list[i], &cand, e))) continue;
+        if (strcmp(cand->model, model) != 0) continue;
+        if (!(err = attested(c, cand, ho, report, e))) {
+            *r = cand;
+            break;
+        }
+    }
+    free(list);
+    return err;
+}
+
 phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeout_ms, json_t **out,
                                 phx_error_t *e)
 {
     phx_infer_client_t *c = ctx;
     *out = NULL;
     const char *model = json_string_value(json_object_get(request, "model"));
-    route_t *r = model ? route_for(c, model) : NULL;
-    if (!r)
-        return phx_fail(e, PHX_ERR_NOT_FOUND, "no AI endpoint serves model '%.64s'",
-                        model ? model : "");
+    if (!model) return phx_fail(e, PHX_ERR_NOT_FOUND, "no AI endpoint serves model ''");
     uint64_t deadline = phx_monotonic_ms() + timeout_ms;
     phx_http_client_opts_t ho = {.timeout_ms = (long)timeout_ms, .conns = c->conns};
     json_t *report = NULL;
-    phx_err_t err = attested(c, r, &ho, &report, e);
+    route_t *r = NULL;
+    phx_err_t err = c->rpc ? chain_route(c, model, &ho, &r, &report, e) : PHX_OK;
     if (err) return err;
+    if (!r) {
+        r = route_for(c, model);
+        if (!r)
+            return phx_fail(e, PHX_ERR_NOT_FOUND, "no AI endpoint serves model '%.64s'%s", model,
+                            c->rpc ? " (none registered on chain)" : "");
+        if ((err = attested(c, r, &ho, &report, e))) return err;
+    }
 
     char *body = json_dumps(request, JSON_COMPACT);
     phx_buf_t url = PHX_BUF_INIT, resp = PHX_BUF_INIT;

@@ -179,6 +179,24 @@ out:
     return err;
 }
 
+/* The signed results of an on-chain request this worker served: anyone can
+ * hold the worker to what it signed (misbehave.c). */
+static phx_err_t h_job_results(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e)
+{
+    phx_worker_t *w = ctx;
+    const char *id_s = phx_http_param(req, "id");
+    char *end = NULL;
+    unsigned long long id = id_s ? strtoull(id_s, &end, 10) : 0;
+    if (!id_s || !*id_s || *end || id == 0)
+        return phx_fail(e, PHX_ERR_INVALID, "request id must be a decimal number (1, 2, ...)");
+    if (!w->db) return phx_fail(e, PHX_ERR_NOT_FOUND, "this worker follows no Jobs requests");
+    phx_err_t err = wk_job_results(w, id, &resp->json, e);
+    if (err == PHX_ERR_NOT_FOUND)
+        return phx_fail(e, err, "request %llu: this worker has not seen it", id);
+    return err;
+}
+
 /* A quote over DESIGN.md §2's report data for the caller's nonce: anyone can
  * check this worker's keys are bound to its TEE right now. */
 static phx_err_t h_attestation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
@@ -269,6 +287,14 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
     for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
         phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
                        phx_job_state_name((phx_job_state_t)s), (unsigned long long)counts[s]);
+    pthread_mutex_lock(&w->pay_cache.lock);
+    uint64_t hits = w->pay_cache.hits, misses = w->pay_cache.misses;
+    pthread_mutex_unlock(&w->pay_cache.lock);
+    phx_buf_printf(&resp->text,
+                   "# TYPE phx_worker_pay_cache_total counter\n"
+                   "phx_worker_pay_cache_total{result=\"hit\"} %llu\n"
+                   "phx_worker_pay_cache_total{result=\"miss\"} %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses);
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(
@@ -304,6 +330,8 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/delete", h_delete, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/limits", h_limits, w, 0,
+                                   e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/results", h_job_results, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/identity", h_identity, w, 0, e)) ||

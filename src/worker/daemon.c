@@ -704,6 +704,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
         return phx_fail(e, PHX_ERR_INVALID,
                         "a worker needs a directory, a chain, a KMS and an operator key");
     phx_err_t err;
+    if (o->misbehave != PHX_WORKER_HONEST && o->tee != PHX_TEE_SIM && o->tee != 0)
+        return phx_fail(e, PHX_ERR_POLICY, "misbehaviour is for tests on the sim TEE only");
     if ((err = wk_allowances_check(o, "chain RPC", o->rpc_url, e)) ||
         (err = wk_allowances_check(o, "KMS", o->kms_url, e)))
         return err;
@@ -711,6 +713,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
     pthread_mutex_init(&w->db_lock, NULL);
     pthread_mutex_init(&w->state_lock, NULL);
+    pthread_mutex_init(&w->pay_cache.lock, NULL);
+    w->pay_cache.ttl_ms = o->no_pay_cache ? 0 : o->pay_cache_ms ? o->pay_cache_ms : 2000;
     snprintf(w->dir, sizeof w->dir, "%s", o->dir);
     w->dep = *o->deployment;
     snprintf(w->kms_url, sizeof w->kms_url, "%s", o->kms_url);
@@ -719,6 +723,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
+    w->misbehave = o->misbehave;
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))
@@ -832,6 +837,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     wk_sched_free(w->sched);
     pthread_mutex_destroy(&w->db_lock);
     pthread_mutex_destroy(&w->state_lock);
+    pthread_mutex_destroy(&w->pay_cache.lock);
     phx_secure_zero(w, sizeof *w);
     free(w);
 }

@@ -13,6 +13,25 @@
 #include "phx/worker.h"
 #include "sched.h"
 
+/* What direct calls' payment checks read from the chain, reused for a short
+ * while (payment.c): the price, and per payer what the chain redeemed for this
+ * operator and what the deposit covers. An entry counts only while younger
+ * than the TTL and while the job loop has seen no new block since it was read
+ * (chain_head), so it is never staler than one TTL. */
+#define WK_PAY_CACHE_ACCOUNTS 64
+typedef struct {
+    pthread_mutex_t lock;
+    uint64_t ttl_ms; /* 0: read on every call */
+    phx_u256_t per_call, per_cpu_ms;
+    uint64_t price_ms, price_head; /* when read (0: never), the head then */
+    struct {
+        uint8_t payer[20];
+        phx_u256_t redeemed, coverable;
+        uint64_t at_ms, head;
+    } acct[WK_PAY_CACHE_ACCOUNTS];
+    uint64_t hits, misses; /* /metrics */
+} wk_pay_cache_t;
+
 struct phx_worker {
     char dir[1024];
     char url[300];
@@ -34,7 +53,8 @@ struct phx_worker {
     phx_signer_t *operator_;   /* registers the worker, funds its gas */
     uint8_t operator_addr[20]; /* the operator: vouchers pay it */
     uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
-    phx_signer_t *signer;      /* the identity key: sends Jobs.fulfill */
+    wk_pay_cache_t pay_cache;
+    phx_signer_t *signer; /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
     phx_http_router_t *router;
@@ -45,6 +65,7 @@ struct phx_worker {
     atomic_bool stopping;
     uint64_t poll_ms;
     uint64_t started_ms;
+    phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
     /* phx.state (state.c): one operation at a time; after start-up it owns
      * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
@@ -125,6 +146,17 @@ phx_err_t wk_state_read(void *ctx, const char *contract_id, const uint8_t key[32
                         phx_sandbox_state_slot_t *out, phx_error_t *e);
 phx_err_t wk_state_cas(void *ctx, const char *contract_id, const uint8_t key[32], uint64_t expected,
                        const uint8_t *sealed, size_t len, uint64_t *current, phx_error_t *e);
+/* misbehave.c. The signed results this worker published for on-chain
+ * request id: {"request_id","state","results":[envelope, ...]}: the one it
+ * journaled (if signed by this identity) and, under --test-misbehave
+ * equivocate, the second one. PHX_ERR_NOT_FOUND for a request never seen. */
+phx_err_t wk_job_results(phx_worker_t *w, uint64_t id, json_t **out, phx_error_t *e);
+/* --test-misbehave corrupt: the run's output is replaced by a wrong one. */
+void wk_misbehave_corrupt(const phx_worker_t *w, bool *ok, phx_buf_t *output);
+/* --test-misbehave equivocate: sign a second, different output for j beside
+ * the real one and keep it for GET /v1/jobs/:id/results. */
+phx_err_t wk_misbehave_equivocate(phx_worker_t *w, const phx_job_t *j, const uint8_t code_hash[32],
+                                  bool ok, const uint8_t *output, size_t len, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 

@@ -29,13 +29,18 @@ typedef struct {
     uint8_t active[MAX_ACTIVE][20];
     size_t nactive;
     uint64_t active_ms;
+    /* A read list without this worker (invalidated, deregistered): it serves
+     * nothing. self_idle: the Registry's activeOperatorOf said no at the last
+     * run (that also covers a pool below the minimum stake). */
+    bool self_unlisted, self_idle;
 } loop_t;
 
 static void refresh_active(loop_t *L)
 {
     phx_worker_t *w = L->w;
     uint64_t now = phx_monotonic_ms();
-    if (L->active_ms && now - L->active_ms < ACTIVE_REFRESH_MS) return;
+    /* An idle worker looks again sooner: it serves nothing until listed. */
+    if (L->active_ms && now - L->active_ms < (L->self_unlisted ? 1000 : ACTIVE_REFRESH_MS)) return;
     L->active_ms = now;
     json_t *args = json_array(), *res = NULL;
     uint64_t count = 0;
@@ -69,6 +74,13 @@ static void refresh_active(loop_t *L)
     }
     if (count && n != L->nactive) PHX_INFO("worker: %zu active workers share the requests", n);
     if (count) L->nactive = n; /* a failed read keeps the last list */
+    bool listed = false;
+    for (size_t k = 0; k < L->nactive; k++)
+        listed |= !memcmp(L->active[k], w->address, 20);
+    if (count && !listed != L->self_unlisted)
+        PHX_WARN("worker: %s", listed ? "listed as active in the Registry again"
+                                      : "not listed as active in the Registry: serving nothing");
+    if (count) L->self_unlisted = !listed;
 }
 
 /* This worker's place for a request: active workers ordered by
@@ -244,6 +256,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     if (sealed_ok && (err = wk_run(w, &c, input, rid, NULL, true, &output, NULL, &ok, NULL, e)))
         goto out;
     if (ok && (err = hex_string_output_to_bytes(&output, e))) goto out;
+    wk_misbehave_corrupt(w, &ok, &output); /* tests only: nothing unless asked */
     uint8_t domain[32], digest[32], sig[65];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, ok, output.ptr,
@@ -255,6 +268,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     pthread_mutex_lock(&w->db_lock);
     err = phx_jobdb_signed(w->db, j->request_id, ok, output.ptr, output.len, sig, e);
     pthread_mutex_unlock(&w->db_lock);
+    if (!err) err = wk_misbehave_equivocate(w, j, c.code_hash, ok, output.ptr, output.len, e);
 out:
     if (input) phx_secure_zero(input, strlen(input));
     free(input);
@@ -297,6 +311,34 @@ static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *outp
     return err;
 }
 
+/* Jobs.fulfill takes a signature only from a worker the Registry counts as
+ * active (not invalidated, its pool at the minimum): asked right before a run,
+ * so a worker taken out of service signs nothing more, even before the next
+ * refresh of the list. A failed read does not stop the run. */
+static bool still_active(loop_t *L)
+{
+    phx_worker_t *w = L->w;
+    json_t *args = json_pack("[o]", phx_json_hex(w->address, 20)), *res = NULL;
+    uint8_t op[20];
+    static const uint8_t zero[20];
+    const char *s;
+    bool active = true;
+    if (args &&
+        !phx_chain_read(w->job_rpc, w->dep.registry, "activeOperatorOf(address)", args, "(address)",
+                        &res, NULL) &&
+        (s = json_string_value(json_array_get(res, 0))) && !phx_hex_decode_fixed(s, op, 20, NULL))
+        active = memcmp(op, zero, 20) != 0;
+    json_decref(res);
+    json_decref(args);
+    if (active == L->self_idle)
+        PHX_WARN("worker: %s", active ? "eligible in the Registry again: serving requests"
+                                      : "not eligible in the Registry (invalidated, or its pool "
+                                        "below the minimum stake): serving no requests");
+    if (!active && !L->self_idle) L->active_ms = 0; /* read the list again soon */
+    L->self_idle = !active;
+    return active;
+}
+
 static size_t slot_of(uint64_t id)
 {
     return (size_t)(id % LIVE_PER_ROUND);
@@ -315,6 +357,9 @@ static void process(loop_t *L, uint64_t id)
         PHX_WARN("worker: job %llu: %s", (unsigned long long)id, e.message);
         return;
     }
+    /* Not listed (invalidated, or its pool below the minimum): Jobs would
+     * refuse its signature; the active workers serve the request. */
+    if (j.state == PHX_JOB_PENDING && L->self_unlisted) goto out;
     if (j.state == PHX_JOB_PENDING) {
         /* From when it was journaled (that survives a restart), wall clock. */
         uint64_t wait_ms = (uint64_t)rank_of(L, id) * HANDOFF_MS, now = phx_now_ms();
@@ -354,6 +399,7 @@ static void process(loop_t *L, uint64_t id)
                  (unsigned long long)id);
         j.state = PHX_JOB_RUNNING;
     }
+    if ((j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) && !still_active(L)) goto out;
     if (j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) {
         if ((err = run_and_sign(w, &j, &e))) {
             if (err == PHX_ERR_NOT_FOUND || err == PHX_ERR_VERIFY)

@@ -38,6 +38,88 @@ static phx_err_t read_u256(phx_rpc_t *rpc, const uint8_t to[20], const char *sig
     return err;
 }
 
+/* ---- the chain reads, cached (daemon_internal.h wk_pay_cache_t) ---------------------
+ *
+ * The rule: a cached value is used only while younger than the TTL (default
+ * 2 s) and while the job loop has seen no new block since it was read, since
+ * the price and a deposit change only in a block. So the worker never prices
+ * a call by a price older than one TTL, nor by one from before the last block
+ * it saw: a raised price is charged at the latest one TTL after its block.
+ * A deposit read stale-low (the payer just deposited) never refuses a call:
+ * before a 402 for the deposit, it is read again. */
+
+static bool cache_fresh(phx_worker_t *w, uint64_t at_ms, uint64_t head, uint64_t now)
+{
+    return w->pay_cache.ttl_ms && at_ms && now - at_ms < w->pay_cache.ttl_ms &&
+           head == __atomic_load_n(&w->chain_head, __ATOMIC_RELAXED);
+}
+
+static phx_err_t rpc_need(phx_worker_t *w, phx_rpc_t **rpc, phx_error_t *e)
+{
+    if (*rpc) return PHX_OK;
+    phx_rpc_opts_t ro = {.timeout_ms = 5000, .retries = 1};
+    return phx_rpc_open(w->rpc_url, &ro, rpc, e);
+}
+
+static phx_err_t price_get(phx_worker_t *w, phx_rpc_t **rpc, wk_pay_t *p, phx_error_t *e)
+{
+    wk_pay_cache_t *c = &w->pay_cache;
+    uint64_t now = phx_monotonic_ms(), head = __atomic_load_n(&w->chain_head, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&c->lock);
+    bool hit = cache_fresh(w, c->price_ms, c->price_head, now);
+    if (hit) p->per_call = c->per_call, p->per_cpu_ms = c->per_cpu_ms, c->hits++;
+    pthread_mutex_unlock(&c->lock);
+    if (hit) return PHX_OK;
+    phx_err_t err;
+    if ((err = rpc_need(w, rpc, e)) ||
+        (err = read_u256(*rpc, w->dep.payments, "pricePerCall()", NULL, &p->per_call, e)) ||
+        (err = read_u256(*rpc, w->dep.payments, "pricePerCpuMs()", NULL, &p->per_cpu_ms, e)))
+        return err;
+    pthread_mutex_lock(&c->lock);
+    /* Stamped with when the read began, and the head then: never younger than it is. */
+    c->per_call = p->per_call, c->per_cpu_ms = p->per_cpu_ms, c->price_ms = now,
+    c->price_head = head, c->misses++;
+    pthread_mutex_unlock(&c->lock);
+    return PHX_OK;
+}
+
+/* What Payments redeemed for (payer, operator) and what the payer's deposit
+ * covers for that operator; fresh skips the cache. */
+static phx_err_t account_get(phx_worker_t *w, phx_rpc_t **rpc, const uint8_t payer[20],
+                             const uint8_t operator_[20], bool fresh, phx_u256_t *redeemed,
+                             phx_u256_t *coverable, phx_error_t *e)
+{
+    wk_pay_cache_t *c = &w->pay_cache;
+    uint64_t now = phx_monotonic_ms(), head = __atomic_load_n(&w->chain_head, __ATOMIC_RELAXED);
+    size_t slot = ((size_t)payer[18] << 8 | payer[19]) % WK_PAY_CACHE_ACCOUNTS;
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    if (!fresh && !memcmp(c->acct[slot].payer, payer, 20) &&
+        cache_fresh(w, c->acct[slot].at_ms, c->acct[slot].head, now)) {
+        *redeemed = c->acct[slot].redeemed, *coverable = c->acct[slot].coverable;
+        hit = true;
+        c->hits++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (hit) return PHX_OK;
+    phx_err_t err;
+    if ((err = rpc_need(w, rpc, e)) ||
+        (err = read_u256(*rpc, w->dep.payments, "redeemed(address,address)",
+                         json_pack("[o,o]", phx_json_hex(payer, 20), phx_json_hex(operator_, 20)),
+                         redeemed, e)) ||
+        (err = read_u256(*rpc, w->dep.payments, "coverable(address,address)",
+                         json_pack("[o,o]", phx_json_hex(payer, 20), phx_json_hex(operator_, 20)),
+                         coverable, e)))
+        return err;
+    pthread_mutex_lock(&c->lock);
+    memcpy(c->acct[slot].payer, payer, 20);
+    c->acct[slot].redeemed = *redeemed, c->acct[slot].coverable = *coverable;
+    c->acct[slot].at_ms = now, c->acct[slot].head = head;
+    c->misses++;
+    pthread_mutex_unlock(&c->lock);
+    return PHX_OK;
+}
+
 static json_t *dec_json(const phx_u256_t *v)
 {
     char dec[80];
@@ -87,13 +169,12 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uin
                             "voucher");
         return PHX_OK; /* free, unsigned */
     }
-    phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
-    phx_rpc_opts_t ro = {.timeout_ms = 5000, .retries = 1};
+    phx_rpc_t *rpc = NULL; /* one per request, when the cache misses: handlers run on several
+                              threads */
     phx_voucher_t v;
     phx_u256_t chain_redeemed = {{0}}, coverable = {{0}};
-    phx_err_t err = phx_rpc_open(w->rpc_url, &ro, &rpc, e);
-    if (err || (err = read_u256(rpc, w->dep.payments, "pricePerCall()", NULL, &p->per_call, e)) ||
-        (err = read_u256(rpc, w->dep.payments, "pricePerCpuMs()", NULL, &p->per_cpu_ms, e))) {
+    phx_err_t err = price_get(w, &rpc, p, e);
+    if (err) {
         phx_error_wrap(e, PHX_ERR_REMOTE, "the chain cannot be read for the price: refusing");
         err = PHX_ERR_REMOTE;
         goto out;
@@ -127,14 +208,12 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uin
         p->refused = true;
         goto out;
     }
-    if (ours && ((err = read_u256(
-                      rpc, w->dep.payments, "redeemed(address,address)",
-                      json_pack("[o,o]", phx_json_hex(v.payer, 20), phx_json_hex(v.operator_, 20)),
-                      &chain_redeemed, e)) ||
-                 (err = read_u256(
-                      rpc, w->dep.payments, "coverable(address,address)",
-                      json_pack("[o,o]", phx_json_hex(v.payer, 20), phx_json_hex(v.operator_, 20)),
-                      &coverable, e)))) {
+    /* A deposit read from the cache that would refuse the voucher is read again:
+     * the payer may just have deposited. */
+    bool reread = false;
+again:
+    if (ours && (err = account_get(w, &rpc, v.payer, v.operator_, reread, &chain_redeemed,
+                                   &coverable, e))) {
         phx_error_wrap(e, PHX_ERR_REMOTE, "the chain cannot be read for the deposit: refusing");
         err = PHX_ERR_REMOTE;
         goto out;
@@ -166,6 +245,11 @@ phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uin
                      have, need);
         p->refused = true;
         goto unlock;
+    }
+    if (ours && !free_call && phx_u256_cmp(&v.cumulative, &coverable) > 0 && !reread) {
+        pthread_mutex_unlock(&w->db_lock);
+        reread = true;
+        goto again;
     }
     if (ours && !free_call && phx_u256_cmp(&v.cumulative, &coverable) > 0) {
         char have[80], dep[80];

@@ -62,6 +62,8 @@ if "$PHX" worker --help >/dev/null 2>&1; then
     expect_error 2 "want HOST:PORT" -- devnet --dir "$tmp/d" --allow-host 127.0.0.1
     expect_error 2 "port must be 1..65535" -- devnet --dir "$tmp/d" --allow-host localhost:0
     expect_error 2 "want HOST:PORT" -- run "$tmp/bad.json" --allow-host localhost
+    expect_error 2 "N=equivocate or N=corrupt" -- devnet --dir "$tmp/d" --workers 2 --test-misbehave 1=lie
+    expect_error 2 "N=equivocate or N=corrupt" -- devnet --dir "$tmp/d" --workers 2 --test-misbehave 2=corrupt
     # the URL a worker announces on chain keeps the Registry's rule (issue 13)
     for u in ftp://w.example http://user@127.0.0.1:8545; do
         expect_error 2 "public-url: endpoint: " -- worker --dir "$tmp/w" --rpc http://127.0.0.1:1 \
@@ -70,6 +72,15 @@ if "$PHX" worker --help >/dev/null 2>&1; then
             --operator-key-file "$tmp/op.key" --public-url "$u"
     done
 fi
+# stake report-equivocation: evidence that is not two signed results is bad
+# input, refused before any chain is needed.
+expect_error 2 "expected EVIDENCE" -- stake report-equivocation
+expect_error 2 "expected EVIDENCE" -- stake report-equivocation a b c
+expect_error 2 "none.json" -- stake report-equivocation "$tmp/none.json" "$tmp/none.json"
+expect_error 2 "bad JSON" -- stake report-equivocation "$tmp/bad.json"
+echo '{"results":[{"kind":"job"}]}' >"$tmp/one.json"
+expect_error 2 "two signed results in all, found 1" -- stake report-equivocation "$tmp/one.json"
+expect_error 2 "first result: " -- stake report-equivocation "$tmp/one.json" "$tmp/one.json"
 # A node that is not there is a failed check, not bad input.
 expect_error 1 "Couldn't connect" -- chain deploy --rpc http://127.0.0.1:1 --key $SK
 # pay: usage is checked before any chain is needed.
