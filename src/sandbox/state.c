@@ -128,9 +128,9 @@ static json_t *value_json(const phx_buf_t *pt, uint64_t version)
     if (!pt->len) return json_pack("{s:n,s:I}", "value", "version", (json_int_t)version);
     const char *type = pt->ptr[0] == 's' ? "string" : pt->ptr[0] == 'b' ? "bytes" : "json";
     char *b64 = phx_base64_encode(pt->ptr + 1, pt->len - 1);
-    json_t *o = b64 ? json_pack("{s:s,s:s,s:I}", "type", type, "value", b64, "version",
-                                (json_int_t)version)
-                    : NULL;
+    json_t *o =
+        b64 ? json_pack("{s:s,s:s,s:I}", "type", type, "value", b64, "version", (json_int_t)version)
+            : NULL;
     if (b64) phx_secure_zero(b64, strlen(b64));
     free(b64);
     return o;
@@ -156,10 +156,10 @@ static phx_err_t write_cas(sbx_host_t *h, const uint8_t id[32], uint64_t expecte
     if (!err) err = make_aad(h, id, expected + 1, &aad, e);
     if (!err && (err = phx_buf_reserve(&sealed, STATE_NONCE + pt.len + PHX_AEAD_TAG_LEN)))
         phx_fail(e, err, "state put");
-    if (!err && ((err = phx_random_bytes(sealed.ptr, STATE_NONCE)) ||
-                 (err = phx_aead_seal(PHX_AEAD_XCHACHA20_POLY1305, h->state_key, sealed.ptr,
-                                      STATE_NONCE, aad.ptr, aad.len, pt.ptr, pt.len,
-                                      sealed.ptr + STATE_NONCE))))
+    if (!err &&
+        ((err = phx_random_bytes(sealed.ptr, STATE_NONCE)) ||
+         (err = phx_aead_seal(PHX_AEAD_XCHACHA20_POLY1305, h->state_key, sealed.ptr, STATE_NONCE,
+                              aad.ptr, aad.len, pt.ptr, pt.len, sealed.ptr + STATE_NONCE))))
         phx_fail(e, err, "state seal");
     if (!err) {
         sealed.len = STATE_NONCE + pt.len + PHX_AEAD_TAG_LEN;

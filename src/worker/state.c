@@ -91,8 +91,9 @@ static phx_err_t read_blob(phx_worker_t *w, const uint8_t cid[32], const uint8_t
         err = phx_fail(e, PHX_ERR_NOT_FOUND, "StateWritten of version %llu not found",
                        (unsigned long long)version);
     /* data = abi.encode(bytes32 hash, bytes blob): decoded by the fuzzed ABI reader. */
-    if (!err) err = phx_abi_decode_json("(bytes32,bytes)", logs[n - 1].data, logs[n - 1].data_len,
-                                        &dec, e);
+    if (!err)
+        err =
+            phx_abi_decode_json("(bytes32,bytes)", logs[n - 1].data, logs[n - 1].data_len, &dec, e);
     const char *hex = err ? NULL : json_string_value(json_array_get(dec, 1));
     if (!err && (!hex || phx_hex_decode(hex, out, e)))
         err = phx_fail(e, PHX_ERR_REMOTE, "StateWritten: unexpected data");
@@ -142,8 +143,7 @@ phx_err_t wk_state_cas(void *ctx, const char *contract_id, const uint8_t key[32]
     char ev[24];
     snprintf(ev, sizeof ev, "%llu", (unsigned long long)expected);
     json_t *args = json_pack("[o,o,s,o,o]", phx_json_hex(cid, 32), phx_json_hex(key, 32), ev,
-                             phx_json_hex(sealed, len),
-                             phx_json_hex(sig, 65));
+                             phx_json_hex(sealed, len), phx_json_hex(sig, 65));
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "state write");
     pthread_mutex_lock(&w->state_lock);
     err = phx_chain_transact(w->operator_, w->dep.state, STATE_WRITE_SIG, args, NULL, e);
