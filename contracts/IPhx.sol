@@ -31,6 +31,10 @@ interface IWorkerRegistry {
     /// The operator of worker when the worker is active (registered, not
     /// deregistered or invalidated, measurement still allowed); else address(0).
     function activeOperatorOf(address worker) external view returns (address);
+    /// The same, with the worker's TEE kind (its quote's tee_type: 0 SGX, 0x81 TDX).
+    function activeWorkerOf(address worker) external view returns (address operator, uint32 teeType);
+    /// Distinct operators with an eligible worker, and the TEE kinds those cover.
+    function eligibility() external view returns (uint256 operators, uint256 teeKinds);
 }
 
 /// A contract that asks Phalanx for work implements this; Jobs calls it with
@@ -46,4 +50,13 @@ interface IJobs {
     function request(bytes32 contractId, bytes calldata input, uint256 maxFee, uint32 callbackGasLimit, uint8 k)
         external
         returns (uint256 requestId);
+    /// The same with signers over at least minTeeKinds distinct TEE kinds.
+    function request(
+        bytes32 contractId,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) external returns (uint256 requestId);
 }

@@ -28,6 +28,7 @@ contract Jobs {
     uint256 private constant MAX_REASON = 256;
 
     bytes32 public constant RESULT_TAG = keccak256("phx-result-v1");
+    bytes32 public constant FIRING_TAG = keccak256("phx-firing-v1");
 
     struct TeeContract {
         address owner;
@@ -41,6 +42,7 @@ contract Jobs {
         uint8 status;
         uint8 k;
         uint32 callbackGasLimit;
+        uint8 minTeeKinds; // the k signers' workers cover at least this many TEE kinds
         uint64 deadline;
         bytes32 contractId;
         bytes32 codeHash;
@@ -73,6 +75,9 @@ contract Jobs {
     mapping(uint256 => Request) public requests;
     uint256 public requestCount; // ids are 1..requestCount
     uint256 public sweepCursor = 1; // every id below it is settled
+    // Trigger firings (issue 15): contract id => firing id => the worker whose
+    // signed run is the record (zero: not fired yet). A firing is recorded once.
+    mapping(bytes32 => mapping(bytes32 => address)) public firedBy;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakePoolChanged(address indexed stakePool);
@@ -90,7 +95,8 @@ contract Jobs {
         uint32 callbackGasLimit,
         uint8 k,
         uint64 deadline,
-        bytes input
+        bytes input,
+        uint8 minTeeKinds
     );
     event Fulfilled(
         uint256 indexed requestId,
@@ -103,6 +109,26 @@ contract Jobs {
     );
     event CallbackFailed(uint256 indexed requestId, bytes reason);
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee);
+    event Fired(
+        bytes32 indexed contractId,
+        bytes32 indexed firingId,
+        address indexed worker,
+        bytes32 codeHash,
+        bool ok,
+        bytes signature,
+        bytes output
+    );
+    // A registered worker signed an output that k signers of distinct operators
+    // contradict, for the same request (reportDissent): evidence for slashing.
+    event Dissent(
+        uint256 indexed requestId,
+        address indexed signer,
+        address indexed operator,
+        bool ok,
+        bytes32 outputHash,
+        bytes32 quorumOutputHash,
+        bytes signature
+    );
 
     error NotGovernor();
     error NotContractOwner();
@@ -120,9 +146,17 @@ contract Jobs {
     error SignatureCount(uint256 given, uint8 k);
     error UnregisteredSigner(address signer);
     error DuplicateOperator(address operator);
+    error BadMinTeeKinds(uint8 minTeeKinds, uint8 k);
+    // Admission: fewer eligible operators than k, or fewer TEE kinds among
+    // their eligible workers than minTeeKinds (Registry.eligibility()).
+    error NotEnoughOperators(uint8 k, uint256 eligibleOperators);
+    error NotEnoughTeeKinds(uint8 minTeeKinds, uint256 eligibleKinds);
+    error TooFewTeeKinds(uint256 kinds, uint8 minTeeKinds);
     error InsufficientGasForCallback();
     error TransferFailed();
     error NotStakePool();
+    error AlreadyFired(bytes32 contractId, bytes32 firingId);
+    error NoDissent(uint256 requestId);
 
     modifier onlyGovernor() {
         if (msg.sender != governor) revert NotGovernor();
@@ -211,13 +245,44 @@ contract Jobs {
 
     /// The fee is k * feePerWorker, taken now (msg.sender must have approved Jobs,
     /// or used PhxToken.permit); maxFee bounds it against a parameter change.
+    /// Any TEE kind serves (minTeeKinds 1).
     function request(bytes32 contractId_, bytes calldata input, uint256 maxFee, uint32 callbackGasLimit, uint8 k)
         external
         returns (uint256 requestId)
     {
+        return _request(contractId_, input, maxFee, callbackGasLimit, k, 1);
+    }
+
+    /// The k signers must also run on at least minTeeKinds distinct TEE kinds
+    /// (1 <= minTeeKinds <= k). Reverts at once, with NotEnoughOperators or
+    /// NotEnoughTeeKinds, when the workers eligible now cannot meet k and
+    /// minTeeKinds: nothing is escrowed for a request nobody can serve.
+    function request(
+        bytes32 contractId_,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) external returns (uint256 requestId) {
+        return _request(contractId_, input, maxFee, callbackGasLimit, k, minTeeKinds);
+    }
+
+    function _request(
+        bytes32 contractId_,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) private returns (uint256 requestId) {
         TeeContract storage c = contracts[contractId_];
         if (c.owner == address(0)) revert UnknownContract(contractId_);
         if (k == 0 || k > MAX_K) revert BadK(k);
+        if (minTeeKinds == 0 || minTeeKinds > k) revert BadMinTeeKinds(minTeeKinds, k);
+        (uint256 eligibleOperators, uint256 eligibleKinds) = registry.eligibility();
+        if (eligibleOperators < k) revert NotEnoughOperators(k, eligibleOperators);
+        if (eligibleKinds < minTeeKinds) revert NotEnoughTeeKinds(minTeeKinds, eligibleKinds);
         if (callbackGasLimit > maxCallbackGas) revert CallbackGasTooHigh(callbackGasLimit, maxCallbackGas);
         if (input.length > MAX_INPUT) revert TooLarge(input.length, MAX_INPUT);
         uint256 fee = feePerWorker * k;
@@ -232,6 +297,7 @@ contract Jobs {
             status: STATUS_PENDING,
             k: k,
             callbackGasLimit: callbackGasLimit,
+            minTeeKinds: minTeeKinds,
             deadline: uint64(block.timestamp) + requestTimeout,
             contractId: contractId_,
             codeHash: c.codeHash,
@@ -244,7 +310,16 @@ contract Jobs {
     function _emitRequested(uint256 requestId, bytes calldata input) private {
         Request storage r = requests[requestId];
         emit Requested(
-            requestId, r.contractId, r.requester, r.codeHash, r.fee, r.callbackGasLimit, r.k, r.deadline, input
+            requestId,
+            r.contractId,
+            r.requester,
+            r.codeHash,
+            r.fee,
+            r.callbackGasLimit,
+            r.k,
+            r.deadline,
+            input,
+            r.minTeeKinds
         );
     }
 
@@ -277,7 +352,7 @@ contract Jobs {
 
         bytes32 outputHash = keccak256(output);
         address[] memory operators = _checkSignatures(
-            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures
+            resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signatures, r.minTeeKinds
         );
 
         // Settle before any outside call: a re-entering callback finds it done.
@@ -288,6 +363,70 @@ contract Jobs {
         if (!callbackOk) r.status = STATUS_CALLBACK_FAILED;
         emit Fulfilled(requestId, msg.sender, outputHash, ok, callbackOk, operators, output);
         _sweep(SWEEP_PER_CALL);
+    }
+
+    // ---- trigger firings ---------------------------------------------------------
+
+    /// What a worker signs for one firing of a contract's trigger (raw digest):
+    /// keccak256(domain || FIRING_TAG || contractId || firingId || codeHash || ok || keccak256(output)).
+    function firingDigest(bytes32 contractId_, bytes32 firingId, bytes32 codeHash, bool ok, bytes32 outputHash)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(domain(), FIRING_TAG, contractId_, firingId, codeHash, ok, outputHash));
+    }
+
+    /// The record of one firing: the run of an active worker, signed; the first
+    /// record wins and any later one for the same (contract, firing) reverts, so
+    /// the workers that take a firing over from each other agree on one run.
+    /// Anyone may submit it (the signature is the worker's).
+    function recordFiring(
+        bytes32 contractId_,
+        bytes32 firingId,
+        bytes32 codeHash,
+        bool ok,
+        bytes calldata output,
+        bytes calldata signature
+    ) external {
+        if (firedBy[contractId_][firingId] != address(0)) revert AlreadyFired(contractId_, firingId);
+        if (output.length > MAX_OUTPUT) revert TooLarge(output.length, MAX_OUTPUT);
+        address signer =
+            PhxSig.recover(firingDigest(contractId_, firingId, codeHash, ok, keccak256(output)), signature);
+        if (signer == address(0) || registry.activeOperatorOf(signer) == address(0)) {
+            revert UnregisteredSigner(signer);
+        }
+        firedBy[contractId_][firingId] = signer;
+        emit Fired(contractId_, firingId, signer, codeHash, ok, signature, output);
+    }
+
+    /// Evidence that one worker disagreed with a quorum of an `identical`
+    /// (deterministic) contract: `quorumSignatures` are request.k signatures of
+    /// active workers of distinct operators over (quorumOk, quorumOutputHash), the
+    /// report a fulfil carries; `signature` is another active worker's over a
+    /// different (ok, outputHash) for the same request. Everything is checked
+    /// here, so the Dissent event is evidence anyone can rely on; anyone may
+    /// report, pending or settled. Nothing is slashed here (docs/chain.md).
+    function reportDissent(
+        uint256 requestId,
+        bool quorumOk,
+        bytes32 quorumOutputHash,
+        bytes[] calldata quorumSignatures,
+        bool ok,
+        bytes32 outputHash,
+        bytes calldata signature
+    ) external {
+        Request storage r = requests[requestId];
+        if (r.status == STATUS_NONE) revert NotPending(requestId, r.status);
+        if (quorumSignatures.length != r.k) revert SignatureCount(quorumSignatures.length, r.k);
+        if (quorumOk == ok && quorumOutputHash == outputHash) revert NoDissent(requestId);
+        _checkSignatures(
+            resultDigest(requestId, r.contractId, r.codeHash, quorumOk, quorumOutputHash), quorumSignatures, 1
+        );
+        address signer = PhxSig.recover(resultDigest(requestId, r.contractId, r.codeHash, ok, outputHash), signature);
+        address operator = signer == address(0) ? address(0) : registry.activeOperatorOf(signer);
+        if (operator == address(0)) revert UnregisteredSigner(signer);
+        emit Dissent(requestId, signer, operator, ok, outputHash, quorumOutputHash, signature);
     }
 
     /// Anyone may settle a specific expired request; the fee always goes back to the requester.
@@ -305,21 +444,37 @@ contract Jobs {
 
     // ---- internals --------------------------------------------------------------------
 
-    function _checkSignatures(bytes32 digest, bytes[] calldata signatures)
+    // minTeeKinds <= 1 (every k=1 request) takes the one-value activeOperatorOf
+    // path; above it each signer's kind is read too and the distinct kinds counted.
+    function _checkSignatures(bytes32 digest, bytes[] calldata signatures, uint8 minTeeKinds)
         private
         view
         returns (address[] memory operators)
     {
         operators = new address[](signatures.length);
+        uint256 kindBits = 0;
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = PhxSig.recover(digest, signatures[i]);
-            address operator = signer == address(0) ? address(0) : registry.activeOperatorOf(signer);
+            address operator;
+            if (signer == address(0)) {
+                operator = address(0);
+            } else if (minTeeKinds <= 1) {
+                operator = registry.activeOperatorOf(signer);
+            } else {
+                uint32 teeType;
+                (operator, teeType) = registry.activeWorkerOf(signer);
+                kindBits |= teeType == 0 ? 1 : 2; // SGX, TDX: the Registry admits no other
+            }
             if (operator == address(0)) revert UnregisteredSigner(signer);
             // k-of-n means k independent parties: one operator's workers count once.
             for (uint256 j = 0; j < i; j++) {
                 if (operators[j] == operator) revert DuplicateOperator(operator);
             }
             operators[i] = operator;
+        }
+        if (minTeeKinds > 1) {
+            uint256 kinds = (kindBits & 1) + (kindBits >> 1);
+            if (kinds < minTeeKinds) revert TooFewTeeKinds(kinds, minTeeKinds);
         }
     }
 

@@ -49,6 +49,21 @@ abstract contract PhxConsumer is IPhxConsumer {
         if (!token.approve(address(jobs), 0)) revert ApproveFailed();
     }
 
+    /// The same, with the k signers on at least minTeeKinds distinct TEE kinds
+    /// (SGX and TDX): a fault of one TEE vendor then cannot forge the result.
+    function _sendRequest(
+        bytes32 contractId,
+        bytes memory input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) internal returns (uint256 requestId) {
+        if (!token.approve(address(jobs), maxFee)) revert ApproveFailed();
+        requestId = jobs.request(contractId, input, maxFee, callbackGasLimit, k, minTeeKinds);
+        if (!token.approve(address(jobs), 0)) revert ApproveFailed();
+    }
+
     /// The answer to a request made here: the TEE contract's output when ok,
     /// else its error. A revert here is recorded by Jobs (CALLBACK_FAILED) and
     /// does not undo the fulfilment.

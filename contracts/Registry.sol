@@ -84,6 +84,27 @@ contract Registry is IWorkerRegistry {
     mapping(address => string) public endpointOf;
     uint256 public constant MAX_ENDPOINT = 200;
 
+    // Admission counters (Jobs.request asks them whether k and minTeeKinds can
+    // be met at all). An operator counts while it is eligible (activeOperatorOf's
+    // stake rule) and has an active worker with an allowed measurement; it counts
+    // for a kind while one such worker is of that kind. Kept exact by every
+    // change to a worker, a stake, minStake or the measurement allowlist.
+    struct OperatorKinds {
+        uint64 sgx; // active workers with an allowed measurement, by TEE kind
+        uint64 tdx;
+        bool listed; // in operatorList
+    }
+
+    struct Eligible {
+        uint64 operators; // eligible operators with at least one counted worker
+        uint64 sgxOperators; // of them, those with a counted SGX worker
+        uint64 tdxOperators; // of them, those with a counted TDX worker
+    }
+
+    mapping(address => OperatorKinds) public operatorKinds;
+    address[] public operatorList; // every operator that ever registered a worker
+    Eligible public eligible;
+
     event GovernorChanged(address indexed previous, address indexed next);
     event StakingChanged(address indexed staking);
     event MinStakeChanged(uint256 minStake);
@@ -132,6 +153,7 @@ contract Registry is IWorkerRegistry {
     error NotKms(address kms);
     error RoleConflict(address key);
     error BadQuorum(uint256 signatures, uint256 needed);
+    error UnknownTeeType(uint32 teeType);
     error BadEndpoint(string why);
 
     modifier onlyGovernor() {
@@ -161,14 +183,34 @@ contract Registry is IWorkerRegistry {
         emit StakingChanged(staking_);
     }
 
+    /// Re-counts every operator's eligibility (governance only; linear in operators).
     function setMinStake(uint256 minStake_) external onlyGovernor {
+        uint256 n = operatorList.length;
+        for (uint256 i = 0; i < n; i++) {
+            _leave(operatorList[i]);
+        }
         minStake = minStake_;
+        for (uint256 i = 0; i < n; i++) {
+            _join(operatorList[i]);
+        }
         emit MinStakeChanged(minStake_);
     }
 
     /// Removing a measurement deactivates every worker that runs it at once
     /// (activeOperatorOf checks the allowlist on every use).
+    /// A change re-counts the active workers that run the measurement
+    /// (governance only; linear in workers).
     function setMeasurement(bytes32 measurement, bool allowed) external onlyGovernor {
+        if (measurementAllowed[measurement] != allowed) {
+            uint256 n = workerList.length;
+            for (uint256 i = 0; i < n; i++) {
+                Worker storage w = workers[workerList[i]];
+                if (w.status != STATUS_ACTIVE || w.measurement != measurement) continue;
+                _leave(w.operator);
+                _countKind(w.operator, w.teeType, allowed);
+                _join(w.operator);
+            }
+        }
         measurementAllowed[measurement] = allowed;
         emit MeasurementSet(measurement, allowed);
     }
@@ -309,7 +351,9 @@ contract Registry is IWorkerRegistry {
     /// StakePool does it after every change to a pool's active stake.
     function syncStake(address operator) public {
         uint256 stake = staking == address(0) ? 0 : IStaking(staking).stakeOf(operator);
+        _leave(operator);
         operators[operator].stake = uint128(stake < type(uint128).max ? stake : type(uint128).max);
+        _join(operator);
         emit StakeSynced(operator, stake);
     }
 
@@ -359,9 +403,12 @@ contract Registry is IWorkerRegistry {
         );
         if (w.kms == address(0) || !isKms(w.kms)) revert BadKmsSignature(w.kms);
 
+        _leave(msg.sender);
         workers[worker] = w;
         workerList.push(worker);
         o.activeWorkers += 1;
+        _countKind(msg.sender, w.teeType, true);
+        _join(msg.sender);
         _emitRegistered(worker, nonce, quote);
     }
 
@@ -428,8 +475,11 @@ contract Registry is IWorkerRegistry {
         Worker storage w = workers[worker];
         if (w.status != STATUS_ACTIVE) revert NotActive(worker);
         if (msg.sender != w.operator && msg.sender != worker) revert NotAuthorized();
+        _leave(w.operator);
         w.status = STATUS_DEREGISTERED;
         operators[w.operator].activeWorkers -= 1;
+        if (measurementAllowed[w.measurement]) _countKind(w.operator, w.teeType, false);
+        _join(w.operator);
         emit WorkerDeregistered(worker, w.operator);
     }
 
@@ -438,7 +488,12 @@ contract Registry is IWorkerRegistry {
         if (msg.sender != governor && (staking == address(0) || msg.sender != staking)) revert NotAuthorized();
         Worker storage w = workers[worker];
         if (w.status == STATUS_NONE || w.status == STATUS_INVALIDATED) revert NotActive(worker);
-        if (w.status == STATUS_ACTIVE) operators[w.operator].activeWorkers -= 1;
+        if (w.status == STATUS_ACTIVE) {
+            _leave(w.operator);
+            operators[w.operator].activeWorkers -= 1;
+            if (measurementAllowed[w.measurement]) _countKind(w.operator, w.teeType, false);
+            _join(w.operator);
+        }
         w.status = STATUS_INVALIDATED;
         emit WorkerInvalidated(worker, w.operator, reason);
     }
@@ -453,8 +508,83 @@ contract Registry is IWorkerRegistry {
         return w.operator;
     }
 
+    /// activeOperatorOf and the worker's TEE kind (its quote's tee_type: TEE_SGX
+    /// or TEE_TDX) in one call, for Jobs' minTeeKinds check.
+    function activeWorkerOf(address worker) external view returns (address operator, uint32 teeType) {
+        Worker storage w = workers[worker];
+        if (w.status != STATUS_ACTIVE || !measurementAllowed[w.measurement]) return (address(0), 0);
+        Operator storage o = operators[w.operator];
+        if (o.stake < minStake * o.activeWorkers) return (address(0), 0);
+        return (w.operator, w.teeType);
+    }
+
+    /// How many distinct operators have an eligible worker, and how many TEE
+    /// kinds those workers cover: a request for k signers of distinct operators
+    /// over at least m kinds can be served iff k <= operators and m <= kinds
+    /// (with two kinds and m <= k, Hall's condition adds nothing more).
+    function eligibility() external view returns (uint256 operatorsEligible, uint256 teeKinds) {
+        Eligible memory el = eligible;
+        operatorsEligible = el.operators;
+        teeKinds = (el.sgxOperators > 0 ? 1 : 0) + (el.tdxOperators > 0 ? 1 : 0);
+    }
+
+    /// Eligible operators with an eligible worker of this kind (TEE_SGX or TEE_TDX).
+    function eligibleOperatorsOfKind(uint32 teeType) external view returns (uint256) {
+        if (teeType == TEE_SGX) return eligible.sgxOperators;
+        if (teeType == TEE_TDX) return eligible.tdxOperators;
+        revert UnknownTeeType(teeType);
+    }
+
     function workerCount() external view returns (uint256) {
         return workerList.length;
+    }
+
+    function operatorCount() external view returns (uint256) {
+        return operatorList.length;
+    }
+
+    // ---- admission counters --------------------------------------------------------
+
+    function _countKind(address operator, uint32 teeType, bool add) private {
+        OperatorKinds storage c = operatorKinds[operator];
+        if (!c.listed) {
+            c.listed = true;
+            operatorList.push(operator);
+        }
+        if (teeType == TEE_SGX) {
+            c.sgx = add ? c.sgx + 1 : c.sgx - 1;
+        } else {
+            c.tdx = add ? c.tdx + 1 : c.tdx - 1;
+        }
+    }
+
+    // What the operator adds to `eligible` now: each change to its workers or
+    // stake is bracketed by _leave (before) and _join (after).
+    function _counted(address operator) private view returns (bool any, bool sgx, bool tdx) {
+        Operator storage o = operators[operator];
+        if (o.activeWorkers == 0 || o.stake < minStake * o.activeWorkers) return (false, false, false);
+        OperatorKinds storage c = operatorKinds[operator];
+        sgx = c.sgx > 0;
+        tdx = c.tdx > 0;
+        any = sgx || tdx;
+    }
+
+    function _leave(address operator) private {
+        (bool any, bool sgx, bool tdx) = _counted(operator);
+        if (!any) return;
+        Eligible storage el = eligible;
+        el.operators -= 1;
+        if (sgx) el.sgxOperators -= 1;
+        if (tdx) el.tdxOperators -= 1;
+    }
+
+    function _join(address operator) private {
+        (bool any, bool sgx, bool tdx) = _counted(operator);
+        if (!any) return;
+        Eligible storage el = eligible;
+        el.operators += 1;
+        if (sgx) el.sgxOperators += 1;
+        if (tdx) el.tdxOperators += 1;
     }
 
     // ---- quote fields ----------------------------------------------------------

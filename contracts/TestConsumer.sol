@@ -40,6 +40,18 @@ contract TestConsumer is PhxConsumer {
         emit Asked(requestId);
     }
 
+    function askKinds(
+        bytes32 contractId,
+        bytes calldata input,
+        uint256 maxFee,
+        uint32 callbackGasLimit,
+        uint8 k,
+        uint8 minTeeKinds
+    ) external returns (uint256 requestId) {
+        requestId = _sendRequest(contractId, input, maxFee, callbackGasLimit, k, minTeeKinds);
+        emit Asked(requestId);
+    }
+
     function _fulfill(uint256 requestId, bool ok, bytes calldata output) internal override {
         if (mode == MODE_REVERT) revert ToldToRevert(requestId);
         if (mode == MODE_BURN_GAS) {

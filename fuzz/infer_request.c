@@ -1,7 +1,8 @@
 /* libFuzzer target for phx infer's request bodies (src/infer/request.c): the
  * first byte picks chat or completion, the rest is the body as the server
  * hands it over. Parsed requests also go through the UTF-8 splitter, as
- * generated token bytes would. */
+ * generated token bytes would, and the bytes through the SSE event splitter,
+ * as an upstream engine's stream would (proxy mode). */
 #include <string.h>
 
 #include "phx/infer.h"
@@ -27,5 +28,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     phx_buf_free(&pending);
     phx_buf_free(&out);
+    /* Upstream SSE bytes: every event taken shrinks pending, data never
+     * holds more than was there. */
+    phx_buf_t sse = PHX_BUF_INIT, ev = PHX_BUF_INIT;
+    if (!phx_buf_append(&sse, data + 1, size - 1)) {
+        size_t before = sse.len;
+        while (phx_infer_sse_take(&sse, &ev)) {
+            if (sse.len + 2 > before || ev.len > size) __builtin_trap();
+            before = sse.len;
+        }
+        if (sse.len != before) __builtin_trap();
+    }
+    phx_buf_free(&sse);
+    phx_buf_free(&ev);
     return 0;
 }

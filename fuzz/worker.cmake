@@ -10,3 +10,6 @@ phx_add_fuzzer(fuzz_owner SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/owner.c
 # Payment vouchers of direct calls (src/worker/voucher.c), from any caller.
 phx_add_fuzzer(fuzz_worker_voucher SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_voucher.c
                LIBS phx_worker SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/voucher)
+# Signed k-of-n observations (src/worker/observation.c), from any peer URL.
+phx_add_fuzzer(fuzz_worker_observation SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/worker_observation.c
+               LIBS phx_worker SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/seeds/observation)

@@ -7,7 +7,9 @@
 # qwen2 vocabulary (tests/infer/make_model.js), 384 wide and 6 layers deep
 # (~270 MB, F32): big enough that decoding, not HTTP, sets the pace, small
 # enough to make in seconds. Its words are noise; its arithmetic is real.
-# Usage: bench/ai/run.sh BUILD_DIR [MODEL.gguf] [TOKENS] [ROUNDS]
+# Stable numbers: both sides warmed up, ROUNDS rounds alternating which goes
+# first, medians with their spread, the same THREADS for both (default 2).
+# Usage: bench/ai/run.sh BUILD_DIR [MODEL.gguf] [TOKENS] [ROUNDS] [THREADS]
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -27,4 +29,4 @@ if [ -z "$model" ]; then
     model="$tmp/bench.gguf"
     node "$root/tests/infer/make_model.js" "$vocab" "$model" --embd 384 --layers 6 --ff 1024 || exit 0
 fi
-PHX_HOME="$tmp" node "$here/bench_ai.mjs" "$phx" "$model" "${3:-128}" "${4:-3}" || true
+PHX_HOME="$tmp" node "$here/bench_ai.mjs" "$phx" "$model" "${3:-128}" "${4:-5}" "${5:-2}" || true

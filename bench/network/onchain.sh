@@ -4,7 +4,9 @@
 # --requests 1000 for the issue's full run) are sent to Jobs for an echo
 # contract; each one's latency is Fulfilled block minus Requested block (in
 # blocks, and in seconds by block timestamps), with the direct call through the
-# gateway (phx call) beside it as the peer. Prints a table; never fails.
+# gateway (phx call) beside it as the peer. Then the same N requests asking for
+# k = 2 and k = 3 signatures (k-of-n rounds between the workers, issue 13):
+# their latency in blocks against k = 1's, as ratios. Prints tables; never fails.
 # usage: bench/network/onchain.sh BUILD_DIR [--requests N]
 build=${1:-build}
 n=30
@@ -29,6 +31,18 @@ if [ ! -s "$tmp/ep.json" ]; then
     echo "bench/network on-chain: the devnet did not start; skipped"
     exit 0
 fi
+# settle FIRST LAST: wait until every request FIRST..LAST is fulfilled (or 10
+# minutes pass).
+settle() {
+    _t=$(date +%s)
+    while [ $(( $(date +%s) - _t )) -lt 600 ]; do
+        _d=$("$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
+            'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json |
+            python3 -c "import json,sys; print(sum(1 for l in json.load(sys.stdin) if $1 <= int(l['topics'][1],16) <= $2))")
+        [ "$_d" -ge $(($2 - $1 + 1)) ] && break
+        sleep 2
+    done
+}
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
 token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
@@ -58,11 +72,20 @@ while [ $(( $(date +%s) - sent )) -lt 600 ]; do
     sleep 2
 done
 end=$(date +%s)
+# k = 2 and k = 3: the same count again, one k at a time.
+ranges=""
+for k in 2 3; do
+    node "$src/tests/worker/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" "$n" "$k" >"$tmp/sent$k.json" || continue
+    f=$(json "$tmp/sent$k.json" "['first']")
+    l=$(json "$tmp/sent$k.json" "['last']")
+    settle "$f" "$l"
+    ranges="$ranges $k:$f:$l"
+done
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-    'Requested(uint256 indexed,bytes32 indexed,address indexed,bytes32,uint256,uint32,uint8,uint64,bytes)' --json >"$tmp/req.json"
+    'Requested(uint256 indexed,bytes32 indexed,address indexed,bytes32,uint256,uint32,uint8,uint64,bytes,uint8)' --json >"$tmp/req.json"
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
     'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
-python3 - "$tmp/req.json" "$tmp/ful.json" "$first" "$last" "$rpc" "$cast" "$n" "$start" "$sent" "$end" "$direct_ms" <<'EOF'
+python3 - "$tmp/req.json" "$tmp/ful.json" "$first" "$last" "$rpc" "$cast" "$n" "$start" "$sent" "$end" "$direct_ms" "$ranges" <<'EOF'
 import json, subprocess, sys
 req, ful = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 first, last, rpc, cast, n = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], int(sys.argv[7])
@@ -97,5 +120,15 @@ print(f"{'direct call via gateway, s':28}{d50:>8.3f}{pct(direct,90)/1000.0:>8.3f
 if secs and d50 > 0:
     print(f"on chain / direct (p50): {pct(secs,50) / d50:.1f}x  (a block a second bounds the chain side)")
 print(f"sending {n} requests took {sent - start} s; all settled {end - sent} s after the last send")
+def lat(lo, hi):
+    return [fb[r] - rb[r] for r in range(lo, hi + 1) if r in rb and r in fb]
+rows = [(1, first, last)] + [tuple(int(x) for x in t.split(':')) for t in sys.argv[12].split()]
+base = pct(lat(first, last), 50)
+print(f"k-of-n, request->callback in blocks ({n} requests each, 3 workers of 3 operators)")
+print(f"{'k':>3}{'fulfilled':>11}{'p50':>7}{'p90':>7}{'max':>7}{'p50 vs k=1':>12}")
+for k, lo, hi in rows:
+    b = lat(lo, hi)
+    ratio = f"{pct(b, 50) / base:.2f}x" if b and base == base and base > 0 else '-'
+    print(f"{k:>3}{len(b):>7}/{hi - lo + 1:<3}{pct(b,50):>7}{pct(b,90):>7}{max(b) if b else 'nan':>7}{ratio:>12}")
 EOF
 exit 0

@@ -42,3 +42,5 @@ else
 fi
 # End to end on a 3-worker devnet (keep-alive clients at 1, 16, 64).
 "$here/e2e.sh" "$build"
+# Trigger latency in blocks beside a keeper's Jobs.request (issue 15).
+"$here/triggers.sh" "$build"

@@ -326,7 +326,7 @@ contract EconomyInvariantTest is Fixture {
         uint256 escrow = jobs.feesOwed(operator);
         uint256 n = jobs.requestCount();
         for (uint256 i = 1; i <= n; i++) {
-            (, uint8 status,,,,,, uint256 fee) = jobs.requests(i);
+            (, uint8 status,,,,,,, uint256 fee) = jobs.requests(i);
             if (status == 1) escrow += fee;
         }
         assertEq(token.balanceOf(address(jobs)), escrow, "Jobs holds pending fees + fees owed");

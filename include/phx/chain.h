@@ -294,6 +294,7 @@ typedef struct {
     uint8_t status; /* PHX_CHAIN_REQ_* */
     uint8_t k;
     uint32_t callback_gas_limit;
+    uint8_t min_tee_kinds;
     uint64_t deadline;
     uint8_t contract_id[32];
     uint8_t code_hash[32];
@@ -312,7 +313,8 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
 /* Event signatures (with indexed markers) for phx_abi_decode_log and followers. */
 #define PHX_CHAIN_EV_REQUESTED                                                                     \
     "Requested(uint256 indexed requestId,bytes32 indexed contractId,address indexed requester,"    \
-    "bytes32 codeHash,uint256 fee,uint32 callbackGasLimit,uint8 k,uint64 deadline,bytes input)"
+    "bytes32 codeHash,uint256 fee,uint32 callbackGasLimit,uint8 k,uint64 deadline,bytes input,"    \
+    "uint8 minTeeKinds)"
 #define PHX_CHAIN_EV_FULFILLED                                                                     \
     "Fulfilled(uint256 indexed requestId,address indexed submitter,bytes32 outputHash,bool ok,"    \
     "bool callbackOk,address[] operators,bytes output)"
@@ -367,6 +369,7 @@ typedef struct {
     uint64_t deadline;
     uint8_t *input;
     size_t input_len;
+    uint8_t min_tee_kinds; /* the k signers cover at least this many TEE kinds (>= 1) */
 } phx_chain_requested_t;
 phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requested_t *out,
                                     phx_error_t *e);

@@ -22,6 +22,8 @@ typedef struct {
     const char *anvil;         /* anvil binary; NULL = search (see docs/devnet.md) */
     const char *node_modules;  /* where to search for anvil first; may be NULL */
     unsigned workers;          /* default 3 */
+    unsigned sgx_workers;      /* of them, the last N run the sim TEE's SGX flavour */
+    unsigned operators;        /* 0: one per worker; else worker i runs under operator i % N */
     unsigned block_time_s;     /* 0 = mine on every transaction */
     bool no_handover;          /* keep the deployer as governor (no timelock hand-over) */
     uint64_t ready_timeout_ms; /* per process; default 60000 */

@@ -65,6 +65,14 @@ void phx_infer_request_free(phx_infer_request_t *r);
  * and a character can span two tokens. */
 phx_err_t phx_infer_utf8_take(phx_buf_t *pending, bool final, phx_buf_t *out);
 
+/* Server-sent events as an upstream engine sends them (proxy mode): take the
+ * next whole event (ended by a blank line, LF or CRLF) off the front of
+ * pending, and append its data to data: the value of each `data:` line (one
+ * leading space dropped), several joined by LF as the SSE spec says; other
+ * fields and comments are skipped. false (pending untouched) when no whole
+ * event is there yet. */
+bool phx_infer_sse_take(phx_buf_t *pending, phx_buf_t *data);
+
 /* ---- engine (src/infer/engine.c; llama.cpp) -------------------------------- */
 
 typedef struct phx_infer_engine phx_infer_engine_t;
@@ -126,6 +134,13 @@ typedef struct {
     phx_tee_kind_t tee;
     const phx_tee_config_t *tee_config;
     phx_infer_engine_opts_t engine; /* model_path is filled from above */
+    /* Proxy mode: forward to this OpenAI-compatible engine in the same TEE
+     * (base URL) instead of loading a model; engine's max_tokens, n_slots and
+     * n_ctx are the limits and the advertised context. The attested model
+     * hash is model_sha256 when given, else the SHA-256 of model_path. */
+    const char *upstream;
+    const char *upstream_model; /* the name the upstream serves; default model_name */
+    const uint8_t *model_sha256;
 } phx_infer_opts_t;
 
 typedef struct phx_infer phx_infer_t;
@@ -158,6 +173,20 @@ void phx_infer_report_data(const uint8_t address[20], const uint8_t ed25519_pub[
  * PHX_INFER_REPLY_LABEL (32 bytes); the response, and each stream event, is
  * {"id":..,"sealed":{"nonce":"0x..","ciphertext":"0x.."}}: ChaCha20-Poly1305
  * under the reply key, a random 12-byte nonce, aad = the id. */
+
+/* The client's side (src/infer/seal.c; no llama.cpp needed). Seal plain, an
+ * OpenAI request body, to the endpoint's attested x25519_pub for the weights
+ * model_sha256: the envelope is appended to body and reply_key gets the key
+ * the answer comes back under (secret: zero it when done). */
+phx_err_t phx_infer_seal_request(const uint8_t x25519_pub[32], const uint8_t model_sha256[32],
+                                 const void *plain, size_t len, phx_buf_t *body,
+                                 uint8_t reply_key[32], phx_error_t *e);
+/* Open a sealed answer, or one sealed stream event's JSON, with reply_key:
+ * the plaintext is appended to plain (NUL-terminated; mark plain secret).
+ * PHX_ERR_INVALID when body is not a sealed envelope, PHX_ERR_VERIFY when it
+ * does not open (another key, a tampered body or id). */
+phx_err_t phx_infer_open_reply(const uint8_t reply_key[32], const void *body, size_t len,
+                               phx_buf_t *plain, phx_error_t *e);
 /* ---- checking a saved answer (src/infer/verify.c) --------------------------- */
 
 typedef struct {
@@ -171,10 +200,12 @@ typedef struct {
     const uint8_t *nonce;        /* the nonce the client sent, or NULL */
     const uint8_t *collateral;   /* for the report's quote */
     size_t collateral_len;
-    int64_t now; /* unix seconds */
+    int64_t now;              /* unix seconds */
+    const uint8_t *reply_key; /* a sealed exchange's reply key (a receipt's), or NULL */
 } phx_infer_evidence_t;
 
-/* Check, in order: the signed text is sha256(request):sha256(response); the
+/* Check, in order: the signed text is sha256(request):sha256(response); with
+ * a reply_key, the (sealed) response opens with it; the
  * signature (ECDSA or Ed25519) is the report's key; the quote verifies to v's
  * root (default policy); its report data is phx_infer_report_data of the
  * report's keys, model hash and nonce; the model hash and nonce equal the
@@ -198,6 +229,9 @@ phx_err_t phx_infer_verify_report(phx_attest_verifier_t *v, const phx_infer_evid
  * (at most 32 deep), with string request, response and signature and an
  * object report; NULL when there is none. Borrowed from doc. */
 const json_t *phx_infer_receipt_find(const json_t *doc);
+/* A receipt's reply_key (a sealed exchange: it opens the answer) into out;
+ * false when it has none. */
+bool phx_infer_receipt_reply_key(const json_t *receipt, uint8_t out[32]);
 
 /* ---- on chain (src/infer/registry.c; contracts/InferenceRegistry.sol) -------- */
 

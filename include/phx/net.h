@@ -232,6 +232,15 @@ typedef struct {
     size_t max_response_bytes;  /* larger responses are PHX_ERR_LIMIT; default 4 MiB */
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated; may be NULL */
     phx_http_conns_t *conns;    /* keep connections alive in this cache; NULL: one per request */
+    /* Streamed responses (an upstream's SSE): when set, each piece of the body
+     * goes to on_data as it arrives, with the response's status, instead of
+     * into out (max_response_bytes still caps the total). Returning false
+     * aborts the transfer at once (the connection is closed, not reused):
+     * phx_http_fetch then returns PHX_ERR_STATE (the receiver stopped it).
+     * While the peer is silent, on_data is also called with len 0 about once
+     * a second (data NULL), so a stalled transfer can be stopped too. */
+    bool (*on_data)(void *ctx, int status, const uint8_t *data, size_t len);
+    void *on_data_ctx;
 } phx_http_client_opts_t;
 
 /* One request with a raw body (may be NULL/0) and content type. Any HTTP status

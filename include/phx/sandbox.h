@@ -225,6 +225,13 @@ typedef struct {
     const char *input_json;  /* default "null" */
     const char *caller;      /* default "0x000…0" */
     const char *request_id;  /* default: random */
+    /* ctx.trigger: what fired the run (a JSON object's text); NULL: none */
+    const char *trigger_json;
+    /* NULL: run the contract. "combine": answer the module's `combine`
+     * export (how k-of-n observations combine; "identical" when absent).
+     * "aggregate": call its `aggregate(observations, ctx)` export with
+     * input_json the observations (docs/worker.md "k-of-n"). */
+    const char *phase;
     const char **secret_keys, **secret_values;
     int nsecrets;
     const phx_sandbox_keys_t *keys; /* NULL: dev keys (cfg.dev_keys) or none */

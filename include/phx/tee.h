@@ -38,10 +38,17 @@ typedef struct {
     /* sim: behave like TDX and have no sealing key (phx_tee_seal_key is
      * PHX_ERR_UNSUPPORTED), so the no-sealing paths run on any machine. */
     bool sim_no_seal;
+    /* sim: the SGX flavour. Quotes are SGX DCAP quotes v3 (ISV enclave report:
+     * MRENCLAVE = SHA-256(MRTD || RTMR0) of the TDX flavour, i.e. the binary and
+     * its configuration; MRSIGNER fixed) from the sim SGX QE, verified with the
+     * sim SGX collateral (TCB Info "SGX" v3, QE Identity "QE") under the same
+     * sim root and PCK certificate. It seals, as SGX does. */
+    bool sim_sgx;
 } phx_tee_config_t;
 
-/* The CLI's --tee value: a kind, or "sim-noseal" (the sim backend without a
- * sealing key, as on TDX: sets config->sim_no_seal). */
+/* The CLI's --tee value: a kind, "sim-noseal" (the sim backend without a
+ * sealing key, as on TDX: sets config->sim_no_seal) or "sim-sgx" (the sim
+ * backend's SGX flavour: sets config->sim_sgx). */
 phx_err_t phx_tee_spec_parse(const char *name, phx_tee_kind_t *kind, phx_tee_config_t *config,
                              phx_error_t *e);
 
@@ -97,9 +104,21 @@ phx_err_t phx_tee_seal(phx_tee_sealing_key_fn key_fn, void *key_ctx, const char 
 phx_err_t phx_tee_unseal(phx_tee_sealing_key_fn key_fn, void *key_ctx, const char *label,
                          const uint8_t *blob, size_t blob_len, phx_buf_t *out, phx_error_t *e);
 
-/* sim only: the collateral (QuoteCollateralV3 JSON) for the sim platform, and the
- * DER root certificate to pass to phx_attest_verifier_new (--trust-sim-root). */
+/* sim only: the collateral (QuoteCollateralV3 JSON) for the sim platform (for
+ * the flavour's quotes: TDX, or SGX with sim_sgx), and the DER root certificate
+ * to pass to phx_attest_verifier_new (--trust-sim-root). */
 phx_err_t phx_tee_sim_collateral(phx_tee_t *t, phx_buf_t *json, phx_error_t *e);
+/* Whether this is the sim backend's SGX flavour. */
+bool phx_tee_sim_is_sgx(const phx_tee_t *t);
+/* A sim directory's collateral for quotes of tee_type (PHX_QUOTE_TEE_TDX or
+ * PHX_QUOTE_TEE_SGX), read without opening (creating) it; for verifiers. */
+phx_err_t phx_tee_sim_read_collateral(const char *dir, uint32_t tee_type, phx_buf_t *json,
+                                      phx_error_t *e);
+/* The tee_type of a quote's header (no other check; PHX_ERR_TRUNCATED when it
+ * is shorter than a header): what a verifier holding both sim collaterals
+ * picks by. */
+phx_err_t phx_tee_quote_tee_type(const uint8_t *quote, size_t len, uint32_t *tee_type,
+                                 phx_error_t *e);
 phx_err_t phx_tee_sim_root(phx_tee_t *t, phx_buf_t *der, phx_error_t *e);
 
 /* The default sim directory ($PHX_HOME/sim or $HOME/.phx/sim) into buf. */

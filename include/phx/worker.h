@@ -87,6 +87,36 @@ typedef struct {
     uint8_t signature[65];
 } phx_voucher_t;
 
+/* k-of-n (docs/worker.md "k-of-n"): one worker's signed observation of an
+ * on-chain request, as GET /v1/jobs/:id/observation serves it to its peers:
+ * {"request_id":N,"worker":"0x..","ok":bool,"output":"0x..","signature":"0x.."}.
+ * The signature is over the Jobs result digest of (ok, output); "worker" is
+ * informative only (the signer is what the signature recovers to). */
+typedef struct {
+    uint64_t request_id;
+    bool ok;
+    phx_buf_t output; /* at most PHX_RESULT_MAX_OUTPUT bytes */
+    uint8_t signature[65];
+} phx_observation_t;
+
+/* Parse one from a peer (no signature check); PHX_ERR_INVALID names the field. */
+phx_err_t phx_observation_parse(const json_t *j, phx_observation_t *o, phx_error_t *e);
+/* The served form (worker: the server's identity address). NULL on no memory. */
+json_t *phx_observation_to_json(const phx_observation_t *o, const uint8_t worker[20]);
+/* Who signed it, for the request's contract id and code hash, on the Jobs
+ * domain: PHX_ERR_VERIFY when the signature does not recover. With
+ * observation_only (median and aggregate rounds) the signature is over
+ * keccak256("phx-observation-v1" ‖ Jobs digest), which no Jobs function
+ * accepts: an observation there is not a claim about the result, and a
+ * worker that later signs the report has not signed two results. */
+phx_err_t phx_observation_signer(const phx_observation_t *o, const uint8_t domain[32],
+                                 const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                 bool observation_only, uint8_t signer[20], uint8_t digest[32],
+                                 phx_error_t *e);
+/* digest := keccak256("phx-observation-v1" ‖ digest). */
+void phx_observation_domain(uint8_t digest[32]);
+void phx_observation_clear(phx_observation_t *o);
+
 /* Parse the JSON form (no signature check); PHX_ERR_INVALID names the field. */
 phx_err_t phx_voucher_parse(const json_t *j, phx_voucher_t *v, phx_error_t *e);
 phx_err_t phx_voucher_to_json(const phx_voucher_t *v, json_t **out, phx_error_t *e);
@@ -168,6 +198,10 @@ typedef struct {
     const phx_attest_policy_t *policy;        /* NULL = phx_attest_policy_default */
     const uint8_t *collateral;                /* for the worker's quote (dcap-qvl JSON) */
     size_t collateral_len;
+    /* for a worker whose quote is SGX, when it differs (the sim platform has one
+     * collateral per kind); NULL = collateral */
+    const uint8_t *collateral_sgx;
+    size_t collateral_sgx_len;
     /* for the quote of the KMS that admitted the worker; NULL = collateral */
     const uint8_t *kms_collateral;
     size_t kms_collateral_len;
@@ -206,6 +240,8 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
                                   phx_result_report_t *report, phx_error_t *e);
 
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
+
+#define PHX_WORKER_MAX_PEERS 32
 
 /* Test-only misbehaviour of a worker on the sim TEE (`phx worker
  * --test-misbehave`), so that devnet tests can prove the network catches it:
@@ -262,6 +298,12 @@ typedef struct {
      * worker); NULL: contracts have no chains. */
     const phx_sandbox_chains_t *chains;
     uint32_t ai_tokens;
+    /* Other workers' API URLs ("http://host:port"), asked for their signed
+     * observations of k-of-n requests (docs/worker.md "k-of-n"). A URL is
+     * trusted for nothing: what it answers counts only when signed by an
+     * active worker of the Registry. At most PHX_WORKER_MAX_PEERS. */
+    const char **peers;
+    int npeers;
     /* How long a direct call's payment check reuses the price and a payer's
      * deposit read from the chain (never past a new block the job loop has
      * seen); default 2000 ms, and no_pay_cache reads on every call. */
@@ -277,6 +319,7 @@ typedef struct phx_worker phx_worker_t;
  * contract root from the KMS, then serve the HTTP API and run the job loop:
  *   POST /v1/contracts (owner-signed), POST /v1/contracts/:id/call,
  *   POST /v1/contracts/:id/delete (owner-signed), GET /v1/attestation?nonce=,
+ *   GET /v1/jobs/:id/observation, GET /v1/jobs/:id/report (k-of-n),
  *   GET /healthz, GET /metrics.
  * Starts the sandbox zygote first: call before the process has other threads. */
 phx_err_t phx_worker_start(const phx_worker_opts_t *opts, phx_worker_t **out, phx_error_t *e);

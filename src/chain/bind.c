@@ -230,19 +230,20 @@ phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
 {
     memset(out, 0, sizeof *out);
     json_t *args = json_pack("[I]", (json_int_t)request_id), *ret = NULL;
-    uint64_t status, k, gas;
-    phx_err_t err =
-        phx_chain_read(rpc, d->jobs, "requests(uint256)", args,
-                       "(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)", &ret, e);
+    uint64_t status, k, gas, kinds;
+    phx_err_t err = phx_chain_read(
+        rpc, d->jobs, "requests(uint256)", args,
+        "(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)", &ret, e);
     if (err) goto out;
     if ((err = item_hex(ret, 0, out->requester, 20, e)) || (err = item_u64(ret, 1, &status, e)) ||
         (err = item_u64(ret, 2, &k, e)) || (err = item_u64(ret, 3, &gas, e)) ||
-        (err = item_u64(ret, 4, &out->deadline, e)) ||
-        (err = item_hex(ret, 5, out->contract_id, 32, e)) ||
-        (err = item_hex(ret, 6, out->code_hash, 32, e)) || (err = item_u256(ret, 7, &out->fee, e)))
+        (err = item_u64(ret, 4, &kinds, e)) || (err = item_u64(ret, 5, &out->deadline, e)) ||
+        (err = item_hex(ret, 6, out->contract_id, 32, e)) ||
+        (err = item_hex(ret, 7, out->code_hash, 32, e)) || (err = item_u256(ret, 8, &out->fee, e)))
         goto out;
     out->status = (uint8_t)status;
     out->k = (uint8_t)k;
+    out->min_tee_kinds = (uint8_t)kinds;
     out->callback_gas_limit = (uint32_t)gas;
 out:
     json_decref(ret);
@@ -257,7 +258,7 @@ phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requeste
     phx_abi_value_t *v = NULL;
     phx_err_t err = phx_abi_decode_log(PHX_CHAIN_EV_REQUESTED, false, log, &v, e);
     if (err) return err;
-    if (v->count != 9) {
+    if (v->count != 10) {
         err = phx_fail(e, PHX_ERR_INTERNAL, "Requested: %zu fields", v->count);
         goto out;
     }
@@ -282,6 +283,7 @@ phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requeste
         goto out;
     }
     if (out->input_len) memcpy(out->input, v->items[8].bytes, out->input_len);
+    out->min_tee_kinds = v->items[9].word[31];
 out:
     phx_abi_value_free(v);
     if (err) phx_chain_requested_clear(out);

@@ -2,6 +2,7 @@
  * src/evm/eip712.c, so any wallet's eth_signTypedData_v4 makes the same
  * signature. */
 #include "phx/chain_owner.h"
+#include "phx/chain_triggers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +133,20 @@ phx_err_t phx_owner_request_check(const char *action, const uint8_t subject[32],
     if (memcmp(got, owner, 20))
         return phx_fail(e, PHX_ERR_VERIFY, "%s: signed by another key than the owner's", action);
     return PHX_OK;
+}
+
+/* Declared in chain_triggers.h: the owner's signature over a trigger manifest. */
+phx_err_t phx_owner_triggers_digest(const uint8_t contract_id[32], const uint8_t code_hash[32],
+                                    const uint8_t triggers_hash[32], uint64_t nonce,
+                                    uint8_t out[32], phx_error_t *e)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)nonce);
+    json_t *fields =
+        json_pack("[o,o,o,o]", field("contractId", "bytes32"), field("codeHash", "bytes32"),
+                  field("triggersHash", "bytes32"), field("nonce", "uint64"));
+    json_t *msg = json_pack("{s:o,s:o,s:o,s:s}", "contractId", phx_json_hex(contract_id, 32),
+                            "codeHash", phx_json_hex(code_hash, 32), "triggersHash",
+                            phx_json_hex(triggers_hash, 32), "nonce", n);
+    return digest_of(fields && msg ? typed("Triggers", fields, msg) : NULL, out, e);
 }

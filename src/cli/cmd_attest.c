@@ -21,13 +21,17 @@ static const char help[] =
     "      the sim TEE in DIR instead (development only). The default policy accepts\n"
     "      UpToDate and SWHardeningNeeded; --policy FILE reads another (see docs/attest.md).\n"
     "      Exit 0 accepted, 1 rejected (the reason is printed), 2 unreadable input.\n\n"
-    "  phx attest quote --tee sim|tdx|sgx --report-data HEX [--out FILE] [--sim-dir DIR]\n"
-    "                   [--json]\n"
+    "  phx attest quote --tee sim|sim-sgx|tdx|sgx --report-data HEX [--out FILE]\n"
+    "                   [--sim-dir DIR] [--json]\n"
     "      Make a quote over 64 bytes of report data (shorter HEX is zero-padded on the\n"
-    "      right). Writes raw bytes to FILE, or hex to stdout (--json: {quote, ...}).\n\n"
-    "  phx attest collateral --tee sim [--out FILE] [--sim-dir DIR]\n"
-    "      Print (or write) the sim platform's collateral JSON for `attest verify`.\n\n"
-    "  phx attest measurement --tee sim|tdx|sgx [--sim-dir DIR] [--json]\n"
+    "      right). Writes raw bytes to FILE, or hex to stdout (--json: {quote, ...}).\n"
+    "      sim makes TDX quotes v4, sim-sgx SGX quotes v3 (MRENCLAVE over the binary\n"
+    "      and its configuration) on the same sim platform.\n\n"
+    "  phx attest collateral --tee sim|sim-sgx [--out FILE] [--sim-dir DIR]\n"
+    "      Print (or write) the sim platform's collateral JSON for `attest verify`:\n"
+    "      TCB Info \"TDX\" and QE Identity \"TD_QE\" for sim, \"SGX\" and \"QE\" for\n"
+    "      sim-sgx. A quote verifies only with the collateral of its kind.\n\n"
+    "  phx attest measurement --tee sim|sim-sgx|tdx|sgx [--sim-dir DIR] [--json]\n"
     "      Print this TEE's measurement (MRTD/RTMRs or MRENCLAVE/MRSIGNER).\n\n"
     "The sim TEE keeps its simulated PCS hierarchy in --sim-dir (default $PHX_HOME/sim,\n"
     "else ~/.phx/sim), made on first use and reused. Options: --json for JSON output.\n";
@@ -176,9 +180,11 @@ static int open_tee(const char *prefix, const char *kind_name, const char *sim_d
 {
     phx_tee_kind_t kind;
     phx_error_t e = {0};
-    if (!kind_name) return cli_error(PHX_EXIT_USAGE, prefix, "--tee sim|tdx|sgx is required");
-    if (phx_tee_kind_parse(kind_name, &kind, &e)) return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    if (!kind_name)
+        return cli_error(PHX_EXIT_USAGE, prefix, "--tee sim|sim-sgx|tdx|sgx is required");
     phx_tee_config_t cfg = {.sim_dir = sim_dir};
+    if (phx_tee_spec_parse(kind_name, &kind, &cfg, &e))
+        return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
     if (phx_tee_open(kind, &cfg, t, &e)) return cli_error_e(PHX_EXIT_FAIL, prefix, &e);
     return 0;
 }
@@ -255,7 +261,7 @@ static int cmd_collateral(int argc, char **argv)
     int rc = cli_parse(prefix, argc, argv, opts, 3, &args);
     if (rc) return rc;
     if (args.npos) return cli_error(PHX_EXIT_USAGE, prefix, "takes no arguments (see --help)");
-    if (opts[0].value && strcmp(opts[0].value, "sim") != 0)
+    if (opts[0].value && strcmp(opts[0].value, "sim") != 0 && strcmp(opts[0].value, "sim-sgx") != 0)
         return cli_error(PHX_EXIT_USAGE, prefix,
                          "only --tee sim has local collateral; tdx/sgx collateral comes from "
                          "Intel PCS (or a PCCS)");

@@ -20,6 +20,12 @@ static const char help[] =
     "DIR/endpoints.json tells `phx deploy`, `phx call` and friends where it is.\n\n"
     "Options:\n"
     "  --workers N       number of workers (default 3)\n"
+    "  --sgx N           the last N of them run the sim TEE's SGX flavour (--tee\n"
+    "                    sim-sgx: SGX v3 quotes, kind SGX in the Registry); the\n"
+    "                    others are sim TDX (default 0)\n"
+    "  --operators M     spread the workers over M operators, worker i under\n"
+    "                    operator i mod M, each staked for all its workers\n"
+    "                    (default: one operator per worker)\n"
     "  --dir DIR         state directory (default $PHX_HOME, else ~/.phx/devnet)\n"
     "  --anvil PATH      the anvil binary (default: node_modules, then PATH)\n"
     "  --block-time S    mine a block every S seconds (default: on every tx)\n"
@@ -41,6 +47,9 @@ static const char help[] =
     "                    its attestation (docs/infer.md). Off by default: loading a\n"
     "                    model costs start-up time the other devnet uses do not need\n"
     "  --infer-name NAME the model name contracts ask for (default tiny)\n"
+    "  --test-misbehave I=corrupt\n"
+    "                    TEST ONLY: worker I (from 0) signs wrong outputs of on-chain\n"
+    "                    requests (phx worker --test-misbehave), to see it outvoted\n"
     "  --chains N        chains contracts reach with phx.evm (default 1): the\n"
     "                    devnet's own chain is \"main\"; each more (up to 4) is\n"
     "                    another anvil, \"b\", \"c\", \"d\", with chain id main's + 1,\n"
@@ -95,6 +104,8 @@ static int cmd_devnet(int argc, char **argv)
         NOHAND,
         IMODEL,
         INAME,
+        SGX,
+        OPERATORS,
         CHAINS,
         MISBEHAVE,
         NOPTS
@@ -109,6 +120,8 @@ static int cmd_devnet(int argc, char **argv)
     opts[ALLOW] = (cli_opt_t){.name = "allow-host", .takes_value = true, .repeatable = true};
     opts[IMODEL] = (cli_opt_t){.name = "infer-model", .takes_value = true};
     opts[INAME] = (cli_opt_t){.name = "infer-name", .takes_value = true};
+    opts[SGX] = (cli_opt_t){.name = "sgx", .takes_value = true};
+    opts[OPERATORS] = (cli_opt_t){.name = "operators", .takes_value = true};
     opts[CHAINS] = (cli_opt_t){.name = "chains", .takes_value = true};
     opts[MISBEHAVE] =
         (cli_opt_t){.name = "test-misbehave", .takes_value = true, .repeatable = true};
@@ -128,6 +141,26 @@ static int cmd_devnet(int argc, char **argv)
             goto out;
         }
         o.workers = (unsigned)n;
+    }
+    if (opts[SGX].value) {
+        char *end;
+        long n = strtol(opts[SGX].value, &end, 10);
+        if (*end || n < 0 || n > (long)o.workers) {
+            cli_error(rc, prefix, "--sgx wants 0..%u (at most --workers), got '%s'", o.workers,
+                      opts[SGX].value);
+            goto out;
+        }
+        o.sgx_workers = (unsigned)n;
+    }
+    if (opts[OPERATORS].value) {
+        char *end;
+        long n = strtol(opts[OPERATORS].value, &end, 10);
+        if (*end || n < 1 || n > (long)o.workers) {
+            cli_error(rc, prefix, "--operators wants 1..%u (at most --workers), got '%s'",
+                      o.workers, opts[OPERATORS].value);
+            goto out;
+        }
+        o.operators = (unsigned)n;
     }
     if (opts[CHAINS].value) {
         char *end;

@@ -15,7 +15,9 @@
 #include "phx/tee.h"
 
 static const char help[] =
-    "usage: phx infer --model FILE.gguf [options]\n\n"
+    "usage: phx infer --model FILE.gguf [options]\n"
+    "       phx infer --upstream URL --model-name NAME (--model-file FILE | --model-hash HEX)\n"
+    "                 [options]\n\n"
     "Serve a model from inside the TEE: an OpenAI-compatible endpoint whose every\n"
     "answer is signed with keys made in the TEE, and whose attestation report binds\n"
     "those keys, the SHA-256 of the model file and the client's nonce. The engine\n"
@@ -28,7 +30,7 @@ static const char help[] =
     "  GET  /v1/signature/ID         ?signing_algo=ecdsa|ed25519: the signed\n"
     "                                sha256(request body):sha256(response body)\n\n"
     "Options:\n"
-    "  --model FILE.gguf        the model (required)\n"
+    "  --model FILE.gguf        the model (required, unless --upstream)\n"
     "  --model-name NAME        the name clients ask for (default: the file's name\n"
     "                           without .gguf)\n"
     "  --listen HOST:PORT       where to serve (default 127.0.0.1:8900; port 0 = any free)\n"
@@ -41,6 +43,20 @@ static const char help[] =
     "                           a request asking for more gets 400\n"
     "  --threads N              CPU threads for llama.cpp (default 2)\n"
     "  --json                   print the ready line as JSON\n\n"
+    "Proxy mode (a GPU engine in the same TEE):\n"
+    "  --upstream URL           serve the same API by forwarding to the OpenAI-compatible\n"
+    "                           engine at URL (vLLM, llama.cpp's server, Ollama, another\n"
+    "                           phx infer) instead of loading a model. Every answer is\n"
+    "                           still made, sealed and signed here; an engine that is\n"
+    "                           down is a 502 OpenAI error. --slots and --max-tokens\n"
+    "                           apply; --ctx is only advertised in /v1/models.\n"
+    "  --upstream-model NAME    the name the upstream serves (default --model-name)\n"
+    "  --model-file FILE        the weights the upstream loaded: their SHA-256 is the\n"
+    "                           model hash the attestation binds\n"
+    "  --model-hash HEX         that SHA-256 given directly. The proxy cannot see the\n"
+    "                           weights the upstream loaded: the hash is the operator's\n"
+    "                           claim, worth what the TEE's measurement of the upstream\n"
+    "                           and its model volume is worth (docs/infer.md)\n\n"
     "On chain (contracts/InferenceRegistry.sol):\n"
     "  --register               once serving, register this endpoint in the deployment's\n"
     "                           InferenceRegistry as the key's operator (its keys, model\n"
@@ -78,7 +94,10 @@ static const char verify_help[] =
     "({request, response, text, signature, signing_algo, report, ...}): the file is\n"
     "the receipt or any JSON holding one, such as a contract's result (the first\n"
     "found, depth first). With --trust-sim-root and no --collateral, the sim\n"
-    "platform's own collateral is used.\n\n"
+    "platform's own collateral is used. A receipt of a sealed exchange (phx.ai.chat\n"
+    "seals every request to the endpoint's attested key) holds the sealed bytes\n"
+    "that were signed and the reply key that opens the answer: link 1 also checks\n"
+    "that the answer opens with it.\n\n"
     "With --rpc URL and --deployment FILE (or --endpoints FILE, a devnet's\n"
     "endpoints.json), one more link, checked after the others:\n"
     "  6. registered on chain: the report's signing key is in the deployment's\n"
@@ -246,7 +265,7 @@ static int cmd_infer_verify(int argc, char **argv)
     phx_buf_t req = PHX_BUF_INIT, resp = PHX_BUF_INIT, coll = PHX_BUF_INIT, model = PHX_BUF_INIT;
     json_t *sig = NULL, *rep = NULL;
     cli_trust_t trust = {0};
-    uint8_t msha[32], nonce[32];
+    uint8_t msha[32], nonce[32], reply_key[32];
     phx_infer_evidence_t ev = {0};
     rc = PHX_EXIT_USAGE;
     json_t *receipt_doc = NULL, *endpoints = NULL;
@@ -281,6 +300,7 @@ static int cmd_infer_verify(int argc, char **argv)
         phx_buf_append(&resp, rs, json_string_length(json_object_get(r, "response")));
         sig = json_incref((json_t *)r);
         rep = json_incref(json_object_get(r, "report"));
+        if (phx_infer_receipt_reply_key(r, reply_key)) ev.reply_key = reply_key;
         if (!opts[COLL].value && opts[CLI_TRUST_SIMROOT].value) {
             phx_tee_config_t tc = {.sim_dir = opts[CLI_TRUST_SIMROOT].value};
             if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) ||
@@ -439,6 +459,10 @@ static int cmd_infer(int argc, char **argv)
         SLOTS,
         MAXTOK,
         THREADS,
+        UPSTREAM,
+        UPMODEL,
+        MHASH,
+        MFILE,
         REGISTER,
         PUBURL,
         NOPTS
@@ -455,6 +479,10 @@ static int cmd_infer(int argc, char **argv)
         [SLOTS] = {.name = "slots", .takes_value = true},
         [MAXTOK] = {.name = "max-tokens", .takes_value = true},
         [THREADS] = {.name = "threads", .takes_value = true},
+        [UPSTREAM] = {.name = "upstream", .takes_value = true},
+        [UPMODEL] = {.name = "upstream-model", .takes_value = true},
+        [MHASH] = {.name = "model-hash", .takes_value = true},
+        [MFILE] = {.name = "model-file", .takes_value = true},
         [REGISTER] = {.name = "register"},
         [PUBURL] = {.name = "public-url", .takes_value = true},
     };
@@ -491,9 +519,42 @@ static int cmd_infer(int argc, char **argv)
         cli_error(rc, prefix, "takes no arguments (see --help)");
         goto out;
     }
-    if (!opts[MODEL].value) {
-        cli_error(rc, prefix, "needs --model FILE.gguf");
+    uint8_t mhash[32];
+    if (opts[UPSTREAM].value) {
+        if (opts[MODEL].value) {
+            cli_error(rc, prefix,
+                      "--upstream serves another engine's model: use --model-file or "
+                      "--model-hash, not --model");
+            goto out;
+        }
+        if (!opts[NAME].value || !!opts[MHASH].value == !!opts[MFILE].value) {
+            cli_error(rc, prefix,
+                      "--upstream needs --model-name and one of --model-hash HEX or "
+                      "--model-file FILE (the weights the upstream serves)");
+            goto out;
+        }
+        if (opts[MHASH].value && phx_hex_decode_fixed(opts[MHASH].value, mhash, 32, &e)) {
+            cli_error(rc, prefix, "--model-hash wants 32 bytes of hex: %s", e.message);
+            goto out;
+        }
+        if (strncmp(opts[UPSTREAM].value, "http://", 7) &&
+            strncmp(opts[UPSTREAM].value, "https://", 8)) {
+            cli_error(rc, prefix, "--upstream wants http(s)://HOST:PORT, got '%s'",
+                      opts[UPSTREAM].value);
+            goto out;
+        }
+        o.upstream = opts[UPSTREAM].value;
+        o.upstream_model = opts[UPMODEL].value;
+        o.model_sha256 = opts[MHASH].value ? mhash : NULL;
+        o.model_path = opts[MFILE].value;
+    } else if (opts[UPMODEL].value || opts[MHASH].value || opts[MFILE].value) {
+        cli_error(rc, prefix, "--upstream-model, --model-hash and --model-file go with --upstream");
         goto out;
+    } else if (!opts[MODEL].value) {
+        cli_error(rc, prefix, "needs --model FILE.gguf (or --upstream URL)");
+        goto out;
+    } else {
+        o.model_path = opts[MODEL].value;
     }
     if (opts[LISTEN].value && cli_parse_hostport(opts[LISTEN].value, host, sizeof host, &port)) {
         cli_error(rc, prefix, "--listen wants HOST:PORT, got '%s'", opts[LISTEN].value);
@@ -524,7 +585,6 @@ static int cmd_infer(int argc, char **argv)
     }
     tc.sim_dir = opts[SIMDIR].value;
     tc.production = opts[PROD].seen;
-    o.model_path = opts[MODEL].value;
     o.model_name = opts[NAME].value;
     o.host = host;
     o.port = port;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd_net.h"
 #include "phx/crypto.h"
@@ -10,7 +11,7 @@
 #include "phx/worker.h"
 
 static const char call_help[] =
-    "usage: phx call ID --input JSON [--encrypt] [options]\n\n"
+    "usage: phx call ID --input JSON [--encrypt | --k N] [options]\n\n"
     "Call a deployed contract through the gateway and print the signed result\n"
     "envelope (`phx verify` checks it). With --encrypt the input is sealed (HPKE) to\n"
     "the contract's KMS-signed key and the output comes back sealed to a key made\n"
@@ -32,6 +33,13 @@ static const char call_help[] =
     "                      when it is not (header X-Phx-Affinity). For contracts\n"
     "                      that want a warm worker, not shared state: that is\n"
     "                      phx.state (docs/js.md)\n"
+    "  --k N               N signatures (1..16): the same call is made to N healthy\n"
+    "                      workers of N distinct operators (from the gateway's\n"
+    "                      network view) and answered only when they agree (same\n"
+    "                      verdict and output bytes; one that differs is left out\n"
+    "                      and another asked). --json prints {\"k\",\"output\",\n"
+    "                      \"results\":[envelope, ...]}, which `phx verify` checks\n"
+    "                      envelope by envelope. Not with --encrypt yet\n"
     "  --json              print the result envelope as JSON\n\n"
     "Paying: each call carries an EIP-712 voucher for the running total the payer\n"
     "owes the operator of the worker that serves it (Payments contract; deposit\n"
@@ -46,14 +54,14 @@ static const char call_help[] =
 
 /* POST the call; a 402 comes back as status and body (its terms), any other
  * failure is printed. */
-static int post_call(const char *prefix, const net_t *n, const char *path, const char *affinity,
+static int post_call(const char *prefix, const char *base, const char *path, const char *affinity,
                      const json_t *body, int *status, json_t **out)
 {
     char hdr[300];
     const char *headers[] = {hdr, NULL};
     if (affinity) snprintf(hdr, sizeof hdr, "X-Phx-Affinity: %s", affinity);
     char url[1024];
-    snprintf(url, sizeof url, "%s%s", n->gateway, path);
+    snprintf(url, sizeof url, "%s%s", base, path);
     char *text = phx_json_dump(body, false);
     if (!text) return cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
     phx_http_client_opts_t co = {.timeout_ms = 60000, .headers = affinity ? headers : NULL};
@@ -63,7 +71,7 @@ static int post_call(const char *prefix, const net_t *n, const char *path, const
     *status = 0;
     if (phx_http_fetch("POST", url, "application/json", text, strlen(text), &co, status, &resp,
                        &e)) {
-        rc = cli_error(PHX_EXIT_FAIL, prefix, "gateway %s: %s", n->gateway, e.message);
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "%s: %s", base, e.message);
     } else if (phx_json_parse((const char *)resp.ptr, resp.len, out, &e)) {
         rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer (HTTP %d) is not JSON", *status);
     } else if (*status != 402 && (*status < 200 || *status > 299)) {
@@ -77,11 +85,110 @@ static int post_call(const char *prefix, const net_t *n, const char *path, const
     return rc;
 }
 
+/* One call to base (a worker or the gateway), paying as asked (402). */
+static int call_paid(const char *prefix, const char *base, const char *path, const char *affinity,
+                     const uint8_t id[32], json_t *body, net_payer_t *payer, json_t **resp)
+{
+    int rc;
+    for (;;) {
+        int status = 0;
+        if ((rc = net_payer_attach(prefix, payer, id, body))) return rc;
+        if ((rc = post_call(prefix, base, path, affinity, body, &status, resp))) {
+            if (status == 429) net_payer_unsent(prefix, payer);
+            return rc;
+        }
+        if (status != 402) break;
+        if ((rc = net_payer_on_402(prefix, payer, *resp))) return rc;
+        json_decref(*resp);
+        *resp = NULL;
+    }
+    return net_payer_done(prefix, payer, *resp);
+}
+
+/* --k N: the same call to healthy workers of distinct operators, in the
+ * gateway's order, until N of them answer alike. */
+static int call_k(const char *prefix, const net_t *n, const uint8_t id[32], json_t *body,
+                  unsigned k, net_payer_t *payer, bool as_json)
+{
+    json_t *net = NULL, *results = json_array(), *first = NULL;
+    char ops[64][43];
+    size_t nops = 0;
+    int rc = net_json(prefix, n, "GET", "/v1/network", NULL, &net);
+    if (rc) goto out;
+    char path[128];
+    net_contract_path(path, sizeof path, id, "/call");
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(net, "workers"), i, w)
+    {
+        const char *url = json_string_value(json_object_get(w, "url"));
+        const char *op = json_string_value(json_object_get(w, "operator"));
+        if (json_array_size(results) >= k) break;
+        if (!url || !op || !json_is_true(json_object_get(w, "healthy")) || nops >= 64) continue;
+        bool seen = false;
+        for (size_t j = 0; j < nops; j++)
+            seen |= !strcasecmp(ops[j], op);
+        if (seen) continue;
+        json_t *resp = NULL;
+        if (call_paid(prefix, url, path, NULL, id, body, payer, &resp)) {
+            json_decref(resp);
+            continue; /* said why; another worker may answer */
+        }
+        const char *ob = json_string_value(json_object_get(resp, "output_bytes"));
+        if (!ob) {
+            fprintf(stderr, "%s: %s: the answer is not a signed envelope; left out\n", prefix, url);
+            json_decref(resp);
+            continue;
+        }
+        if (first && (strcmp(ob, json_string_value(json_object_get(first, "output_bytes"))) ||
+                      json_is_true(json_object_get(resp, "ok")) !=
+                          json_is_true(json_object_get(first, "ok")))) {
+            fprintf(stderr, "%s: worker %s answered otherwise than the first; left out\n", prefix,
+                    json_string_value(json_object_get(resp, "worker")));
+            json_decref(resp);
+            continue;
+        }
+        snprintf(ops[nops++], sizeof ops[0], "%s", op);
+        json_array_append_new(results, resp);
+        if (!first) first = resp;
+    }
+    if (json_array_size(results) < k) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix,
+                       "only %zu of the %u workers of distinct operators asked for answered alike",
+                       json_array_size(results), k);
+        goto out;
+    }
+    if (as_json) {
+        json_t *o = json_pack("{s:I,s:O?,s:O}", "k", (json_int_t)k, "output",
+                              json_object_get(first, "output"), "results", results);
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        json_t *o = json_object_get(first, "output");
+        char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        printf("output     %s\n",
+               t ? t : json_string_value(json_object_get(first, "output_bytes")));
+        free(t);
+        json_array_foreach(results, i, w)
+        {
+            printf("worker     %s  operator %s\n", json_string_value(json_object_get(w, "worker")),
+                   ops[i]);
+            printf("signature  %.20s...\n", json_string_value(json_object_get(w, "signature")));
+        }
+    }
+    if (json_is_false(json_object_get(first, "ok")))
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the contract failed (its signed error is above)");
+out:
+    json_decref(net);
+    json_decref(results);
+    return rc;
+}
+
 static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
@@ -91,6 +198,7 @@ static int cmd_call(int argc, char **argv)
         [MAXPRICE] = {.name = "max-price", .takes_value = true},
         [AFFINITY] = {.name = "affinity", .takes_value = true},
         [JSON] = {.name = "json"},
+        [K] = {.name = "k", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -127,7 +235,28 @@ static int cmd_call(int argc, char **argv)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--input is not JSON: %s", e.message);
         goto out;
     }
+    unsigned k = 1;
+    if (opts[K].value) {
+        char *end;
+        unsigned long v = strtoul(opts[K].value, &end, 10);
+        if (end == opts[K].value || *end || v < 1 || v > 16) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--k wants 1..16, got '%s'", opts[K].value);
+            goto out;
+        }
+        k = (unsigned)v;
+    }
+    if (k > 1 && opts[ENCRYPT].seen) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--k with --encrypt: not yet");
+        goto out;
+    }
     if ((rc = net_find(prefix, opts[GATEWAY].value, &n))) goto out;
+    if (k > 1) {
+        body = json_pack("{s:O}", "input", input);
+        if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer)))
+            goto out;
+        rc = call_k(prefix, &n, id, body, k, &payer, opts[JSON].seen);
+        goto out;
+    }
     if (opts[ENCRYPT].seen) {
         input_text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
         json_t *sealed = NULL;
@@ -145,19 +274,7 @@ static int cmd_call(int argc, char **argv)
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
     if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer))) goto out;
-    for (;;) {
-        int status = 0;
-        if ((rc = net_payer_attach(prefix, &payer, id, body))) goto out;
-        if ((rc = post_call(prefix, &n, path, aff, body, &status, &resp))) {
-            if (status == 429) net_payer_unsent(prefix, &payer);
-            goto out;
-        }
-        if (status != 402) break;
-        if ((rc = net_payer_on_402(prefix, &payer, resp))) goto out;
-        json_decref(resp);
-        resp = NULL;
-    }
-    if ((rc = net_payer_done(prefix, &payer, resp))) goto out;
+    if ((rc = call_paid(prefix, n.gateway, path, aff, id, body, &payer, &resp))) goto out;
     /* The signed output_bytes are the truth: shown as the contract wrote them
      * (JSON text byte for byte, so 3456.78 stays 3456.78), or as 0x hex when
      * they are not JSON (a contract that returns bytes). For an encrypted call

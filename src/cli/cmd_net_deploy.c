@@ -6,6 +6,7 @@
 #include "cmd_net.h"
 #include "phx/chain.h"
 #include "phx/chain_owner.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 #include "phx/js.h"
 #include "phx/net.h"
@@ -48,6 +49,20 @@ static const char deploy_help[] =
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
+    "  --triggers FILE     what starts the contract by itself: a JSON array of\n"
+    "                      triggers, signed by the owner with the deploy (docs/worker.md\n"
+    "                      \"Triggers\"): {\"name\":\"tick\",\"kind\":\"cron\",\n"
+    "                      \"schedule\":\"@every 30s\"} (s, m or h; not 5-field crontab)\n"
+    "                      or {\"name\":\"b\",\"kind\":\"block\",\"every\":5} or\n"
+    "                      {\"name\":\"e\",\"kind\":\"evm_log\",\"address\":\"0x..\",\n"
+    "                      \"topics\":[\"0x..\",null]} (the workers' chain) or\n"
+    "                      {\"name\":\"h\",\"kind\":\"http\",\"secret_hash\":\"0x..\"}: a\n"
+    "                      webhook, POST GATEWAY/v1/contracts/ID/hooks/h with a\n"
+    "                      JSON body, X-Phx-Secret (keccak256 = secret_hash, if\n"
+    "                      given) and X-Phx-Delivery (an id: one firing per id);\n"
+    "                      at most 16.\n"
+    "                      Each firing runs once network-wide with ctx.trigger set.\n"
+    "                      A deploy or update without --triggers declares none\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
     "                      \"bundled\",\"isolation\"}\n\n"
     "Exit status: 0 deployed, 1 refused or unreachable, 2 bad usage or input\n"
@@ -169,7 +184,20 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                                             : net_secrets_help;
     const char *prefix = prefixes[mode];
     if (cli_wants_help(argc, argv)) return cli_help(help);
-    enum { SECRET, SALT, KEYFILE, NOCHAIN, NOCHECK, GATEWAY, KMS, JSON, FLAVOR, ISOLATION, NOPTS };
+    enum {
+        SECRET,
+        SALT,
+        KEYFILE,
+        NOCHAIN,
+        NOCHECK,
+        GATEWAY,
+        KMS,
+        JSON,
+        FLAVOR,
+        ISOLATION,
+        TRIGGERS,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
         [SECRET] = {.name = "secret", .takes_value = true, .repeatable = true},
         [SALT] = {.name = "salt", .takes_value = true},
@@ -181,6 +209,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         [JSON] = {.name = "json"},
         [FLAVOR] = {.name = "flavor", .takes_value = true},
         [ISOLATION] = {.name = "isolation", .takes_value = true},
+        [TRIGGERS] = {.name = "triggers", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -227,6 +256,18 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                                            : "--isolation must be warm or process, not '%s'",
                        iso);
         goto out;
+    }
+    phx_triggers_t triggers = {0};
+    if (opts[TRIGGERS].value) {
+        phx_buf_t t = PHX_BUF_INIT;
+        phx_err_t terr = phx_file_read(opts[TRIGGERS].value, &t, &e);
+        if (!terr) terr = phx_triggers_parse((const char *)t.ptr, t.len, &triggers, &e);
+        phx_buf_free(&t);
+        if (terr) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix, "--triggers %s: %s", opts[TRIGGERS].value,
+                           e.message);
+            goto out;
+        }
     }
     if (mode != NET_DEPLOY && opts[SALT].value) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--salt is for deploy; the id fixes it here");
@@ -358,6 +399,22 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
     }
     json_object_set_new(body, "nonce", json_integer((json_int_t)op.nonce));
     json_object_set_new(body, "signature", phx_json_hex(sig, 65));
+    if (triggers.n) {
+        /* The triggers travel beside the op, signed over the same id, code
+         * and nonce (chain_triggers.h): the canonical form is what is signed. */
+        uint8_t th[32], tsig[65];
+        json_t *tj = phx_triggers_to_json(&triggers);
+        if (!tj || phx_triggers_hash(&triggers, th, &e) ||
+            phx_owner_triggers_digest(id, code_hash, th, op.nonce, d, &e) ||
+            phx_owner_sign(d, sk, tsig, &e)) {
+            json_decref(tj);
+            rc = cli_error(PHX_EXIT_FAIL, prefix, "signing the triggers: %s",
+                           e.message[0] ? e.message : "out of memory");
+            goto out;
+        }
+        json_object_set_new(body, "triggers", tj);
+        json_object_set_new(body, "triggers_signature", phx_json_hex(tsig, 65));
+    }
     if ((rc = net_json(prefix, &n, "POST", "/v1/contracts", body, &resp))) goto out;
     const char *got_id = json_string_value(json_object_get(resp, "id"));
     char *want_id = phx_hex_encode(id, 32), *want_hash = phx_hex_encode(code_hash, 32);
@@ -382,6 +439,9 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
                done[mode], file, built ? " (bundled: phx build)" : "", want_id, want_hash, oh,
                on_chain ? "yes (Jobs)" : "no");
         if (nsecret) printf("  secrets    %d, sealed to the contract key and this code\n", nsecret);
+        for (size_t i = 0; i < triggers.n; i++)
+            printf("  trigger    %s (%s)\n", triggers.t[i].name,
+                   phx_trigger_kind_name(triggers.t[i].kind));
     }
     free(want_id);
     free(want_hash);

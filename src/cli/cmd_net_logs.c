@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd_net.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 
 static const char logs_help[] =
@@ -14,14 +15,32 @@ static const char logs_help[] =
     "--key-file (default: the devnet's user key), valid for 5 minutes.\n"
     "On-chain runs do not pass the gateway: when the chain is known (a devnet's\n"
     "endpoints file) the contract's last 20 Jobs requests follow, with their status\n"
-    "(--json: \"requests\"). Their console output stays on the worker.\n\n"
+    "(--json: \"requests\"). Their console output stays on the worker.\n"
+    "Then the contract's last 20 trigger firings recorded on chain (Jobs.Fired),\n"
+    "each with its firing id, the worker that ran it, its signature over the\n"
+    "firing and its output (--json: \"firings\"; docs/worker.md \"Triggers\").\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
+
+/* The contract's recorded trigger firings, NULL when no chain is known. */
+static json_t *chain_firings(const net_t *n, const uint8_t id[32])
+{
+    json_t *ep = n->endpoints, *out = NULL;
+    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
+    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
+    phx_chain_deployment_t dep;
+    phx_rpc_t *rpc = NULL;
+    if (rpc_url && depj && !phx_chain_deployment_from_json(depj, &dep, NULL) &&
+        !phx_rpc_open(rpc_url, NULL, &rpc, NULL))
+        phx_chain_firings_json(rpc, &dep, id, 20, &out, NULL);
+    phx_rpc_close(rpc);
+    return out;
+}
 
 static int cmd_logs(int argc, char **argv)
 {
     const char *prefix = "phx logs";
     net_t n = {0};
-    json_t *resp = NULL, *requests = NULL;
+    json_t *resp = NULL, *requests = NULL, *firings = NULL;
     bool as_json = false;
     cli_args_t args;
     uint8_t id[32];
@@ -38,17 +57,32 @@ static int cmd_logs(int argc, char **argv)
     if ((rc = net_json(prefix, &n, "GET", path, NULL, &resp))) goto out;
     /* On-chain runs do not pass the gateway: they are read from Jobs. */
     requests = net_chain_requests(&n, id, 20);
+    firings = chain_firings(&n, id);
     if (as_json) {
         if (requests) json_object_set(resp, "requests", requests);
+        if (firings) json_object_set(resp, "firings", firings);
         cli_print_json(resp);
     } else {
         printf("calls through the gateway:\n");
         net_print_jobs(json_object_get(resp, "jobs"), true);
         if (requests) net_print_requests(requests, "requester");
+        if (json_array_size(firings)) printf("trigger firings recorded on chain:\n");
+        for (size_t i = 0; i < json_array_size(firings); i++) {
+            const json_t *x = json_array_get(firings, i);
+            char *o = phx_json_dump(json_object_get(x, "output"), false);
+            printf("  block %-8lld firing %s %s\n    worker %s signature %s\n    %s\n",
+                   (long long)json_integer_value(json_object_get(x, "block")),
+                   json_string_value(json_object_get(x, "firing_id")),
+                   json_is_true(json_object_get(x, "ok")) ? "ok" : "FAILED",
+                   json_string_value(json_object_get(x, "worker")),
+                   json_string_value(json_object_get(x, "signature")), o ? o : "?");
+            free(o);
+        }
     }
 out:
     phx_secure_zero(sk, sizeof sk);
     json_decref(requests);
+    json_decref(firings);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

@@ -13,14 +13,20 @@
 static const char request_help[] =
     "usage: phx request ID --fee WEI [--input TEXT|0xHEX] [--encrypt] [options]\n\n"
     "Ask for a run of the contract ID on chain, as a dApp does: approve Jobs for\n"
-    "the fee in PHA and call Jobs.request(ID, input, fee, callbackGas, 1) from\n"
+    "the fee in PHA and call Jobs.request(ID, input, fee, callbackGas, k,\n"
+    "minTeeKinds) from\n"
     "--key-file (default: the devnet's user key), then follow the request until a\n"
     "worker fulfils it and print the output Jobs recorded. The requester here is\n"
     "your account, which has no callback to call; a consumer contract gets the\n"
     "same output through phxCallback. The chain comes from the devnet's endpoints\n"
     "file.\n\n"
     "Options:\n"
-    "  --fee WEI           the most you pay, in wei of PHA (k = 1 worker)\n"
+    "  --fee WEI           the most you pay, in wei of PHA (k times the fee per worker)\n"
+    "  --k N               signatures from N workers of distinct operators (default 1)\n"
+    "  --min-tee-kinds M   those N workers run on at least M distinct TEE kinds (SGX,\n"
+    "                      TDX; default 1, at most N). Jobs refuses at once, naming\n"
+    "                      NotEnoughOperators or NotEnoughTeeKinds, when the workers\n"
+    "                      eligible now cannot meet N and M; nothing is escrowed\n"
     "  --input TEXT|0xHEX  the request input: 0x hex is sent as those bytes, anything\n"
     "                      else as its text (JSON text reaches the contract as JSON)\n"
     "  --encrypt           seal the input (HPKE) to the contract's KMS-signed key; only\n"
@@ -89,7 +95,21 @@ static int cmd_request(int argc, char **argv)
 {
     const char *prefix = "phx request";
     if (cli_wants_help(argc, argv)) return cli_help(request_help);
-    enum { INPUT, FEE, CBGAS, TIMEOUT, NOWAIT, KEYFILE, GATEWAY, JSON, ENCRYPT, KMS, NOPTS };
+    enum {
+        INPUT,
+        FEE,
+        CBGAS,
+        TIMEOUT,
+        NOWAIT,
+        KEYFILE,
+        GATEWAY,
+        JSON,
+        ENCRYPT,
+        KMS,
+        KSIGS,
+        KINDS,
+        NOPTS
+    };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [FEE] = {.name = "fee", .takes_value = true},
@@ -101,6 +121,8 @@ static int cmd_request(int argc, char **argv)
         [JSON] = {.name = "json"},
         [ENCRYPT] = {.name = "encrypt"},
         [KMS] = {.name = "kms-address", .takes_value = true},
+        [KSIGS] = {.name = "k", .takes_value = true},
+        [KINDS] = {.name = "min-tee-kinds", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -115,7 +137,7 @@ static int cmd_request(int argc, char **argv)
     memset(&rcpt, 0, sizeof rcpt);
     phx_error_t e = {0};
     uint8_t id[32], sk[32] = {0}, me[20];
-    unsigned long long cbgas = 300000, timeout_s = 120;
+    unsigned long long cbgas = 300000, timeout_s = 120, k = 1, kinds = 1;
     phx_u256_t fee;
     if (args.npos != 1) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "wants one contract ID (see --help)");
@@ -130,6 +152,13 @@ static int cmd_request(int argc, char **argv)
         (opts[TIMEOUT].value && parse_pos(opts[TIMEOUT].value, 86400, &timeout_s))) {
         rc = cli_error(PHX_EXIT_USAGE, prefix,
                        "--callback-gas and --timeout-s take a positive integer");
+        goto out;
+    }
+    /* Jobs.MAX_K; minTeeKinds above k is refused here, as Jobs would. */
+    if ((opts[KSIGS].value && parse_pos(opts[KSIGS].value, 16, &k)) ||
+        (opts[KINDS].value && parse_pos(opts[KINDS].value, 16, &kinds)) || kinds > k) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix,
+                       "--k takes 1 to 16 and --min-tee-kinds 1 to the --k value");
         goto out;
     }
     const char *in = opts[INPUT].value ? opts[INPUT].value : "null";
@@ -167,10 +196,10 @@ static int cmd_request(int argc, char **argv)
     char fee_dec[80];
     phx_u256_to_dec(&fee, fee_dec);
     a1 = json_pack("[o,s]", phx_json_hex(dep.jobs, 20), fee_dec);
-    a2 = json_pack("[o,o,s,I,i]", phx_json_hex(id, 32), phx_json_hex(sent->ptr, sent->len), fee_dec,
-                   (json_int_t)cbgas, 1);
+    a2 = json_pack("[o,o,s,I,I,I]", phx_json_hex(id, 32), phx_json_hex(sent->ptr, sent->len),
+                   fee_dec, (json_int_t)cbgas, (json_int_t)k, (json_int_t)kinds);
     static const char approve[] = "approve(address,uint256)",
-                      request[] = "request(bytes32,bytes,uint256,uint32,uint8)";
+                      request[] = "request(bytes32,bytes,uint256,uint32,uint8,uint8)";
     if (phx_chain_transact(signer, dep.token, approve, a1, NULL, &e)) {
         phx_chain_explain_revert(rpc, me, dep.token, approve, a1, &e);
         rc = cli_error(PHX_EXIT_FAIL, prefix, "PhxToken.approve: %s", e.message);

@@ -20,6 +20,8 @@ const char net_update_help[] =
     "  --no-check          skip the local compile check\n"
     "  --isolation MODE    warm or process, as for phx deploy (the new code's)\n"
     "  --flavor NAME       phx (default) or chainlink-functions, as for phx deploy\n"
+    "  --triggers FILE     the contract's triggers, as for phx deploy (an update\n"
+    "                      without --triggers leaves it with none)\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\",\"flavor\",\n"
@@ -42,6 +44,8 @@ const char net_secrets_help[] =
     "  --no-chain          do not touch the chain (the code hash there is unchanged)\n"
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
+    "  --triggers FILE     the contract's triggers, as for phx deploy (a secrets op\n"
+    "                      is a new deploy op: without --triggers it declares none)\n"
     "  --json              print {\"id\",\"code_hash\",\"owner\",\"on_chain\"}\n\n"
     "Exit status: 0 set, 1 refused (not the owner, among others) or unreachable,\n"
     "2 bad usage or input.\n";

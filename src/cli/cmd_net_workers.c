@@ -8,7 +8,8 @@
 static const char workers_help[] =
     "usage: phx workers [--gateway URL] [--json]\n\n"
     "The workers the gateway knows: health, whether the Registry lists them,\n"
-    "address, measurement, calls and failures. A gateway with a chain finds them\n"
+    "address, TEE kind (sgx or tdx, as the Registry recorded it from the worker's\n"
+    "quote), measurement, calls and failures. A gateway with a chain finds them\n"
     "there (docs/gateway.md \"Discovery\"): such a worker gets calls only once the\n"
     "server at the URL it announced proved its key; when it has not, the line\n"
     "ends with KEY NOT PROVEN and why. --json has each worker's \"source\"\n"
@@ -36,11 +37,12 @@ static int cmd_workers(int argc, char **argv)
         const json_t *w = json_array_get(ws, i);
         const char *addr = json_string_value(json_object_get(w, "address"));
         const char *mr = json_string_value(json_object_get(w, "measurement"));
-        printf("%-28s %-9s %-14s %s  mr %.18s…  calls %lld, failures %lld\n",
+        const char *tee = json_string_value(json_object_get(w, "tee"));
+        printf("%-28s %-9s %-14s %s  %-3s  mr %.18s…  calls %lld, failures %lld\n",
                json_string_value(json_object_get(w, "url")),
                json_is_true(json_object_get(w, "healthy")) ? "healthy" : "DOWN",
                json_is_true(json_object_get(w, "registered")) ? "registered" : "UNREGISTERED",
-               addr ? addr : "(address unknown)", mr ? mr : "?",
+               addr ? addr : "(address unknown)", tee ? tee : "?", mr ? mr : "?",
                (long long)json_integer_value(json_object_get(w, "calls")),
                (long long)json_integer_value(json_object_get(w, "failures")));
         const char *id = json_string_value(json_object_get(w, "identity"));

@@ -32,6 +32,10 @@ static const char help[] =
     "     registered in the deployment's InferenceRegistry (not invalidated) with\n"
     "     that key, its other keys, that model hash and the quote's measurement,\n"
     "     which governance still allows (phx infer verify --help)\n\n"
+    "A k-signature result (`phx call --k N --json`: {\"k\":N,\"results\":[...]}) has\n"
+    "every one of its N envelopes checked so, each shown, and then that they agree\n"
+    "(one contract and code, the same verdict and output bytes) and come from N\n"
+    "distinct operators.\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
@@ -41,7 +45,8 @@ static const char help[] =
     "  --kms-collateral FILE  collateral for the KMS's admission quote (default: the\n"
     "                       worker's collateral)\n"
     "  --trust-sim-root DIR trust the sim TEE platform in DIR (development networks);\n"
-    "                       its collateral is used when --collateral is absent\n"
+    "                       its collateral is used when --collateral is absent (the\n"
+    "                       SGX one for a worker whose quote is SGX, from --tee sim-sgx)\n"
     "  --policy FILE        TCB policy JSON (default: UpToDate, SWHardeningNeeded)\n"
     "  --now UNIX           verification time (default: now)\n"
     "  --json               print {\"valid\",\"steps\",...} instead of text\n\n"
@@ -61,7 +66,8 @@ typedef struct {
 } inference_t;
 
 static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, phx_err_t err,
-                        const phx_error_t *e, const inference_t *inf, bool as_json)
+                        const phx_error_t *e, const inference_t *inf, bool as_json,
+                        json_t **json_out)
 {
     static const char *names[] = {"signature", "deployment",  "registered", "quote",
                                   "binding",   "measurement", "kms"};
@@ -91,6 +97,10 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
                                           inf->ok ? NULL : inf->error));
             if (!inf->ok) json_object_set_new(o, "valid", json_false());
         }
+        if (json_out) {
+            *json_out = o;
+            return;
+        }
         cli_print_json(o);
         json_decref(o);
         return;
@@ -118,6 +128,143 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
     printf("%s\n", err || (inf->present && !inf->ok) ? "INVALID" : "VALID");
 }
 
+/* Steps 1-8 for one result; prints them (or gives their JSON in *json_out).
+ * operator_ (may be NULL) gets the signer's operator once it is known. Exit
+ * code: 0 valid, 1 invalid, 2 the chain could not be read. */
+static int verify_one(const char *prefix, const phx_result_t *r, const phx_result_check_t *check,
+                      const cli_trust_t *trust, const phx_buf_t *coll, bool as_json,
+                      json_t **json_out, uint8_t operator_[20])
+{
+    phx_error_t e = {0};
+    phx_result_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    phx_err_t err = phx_result_verify_chain(r, check, &rep, &e);
+    /* A chain we could not read is not a verdict on the result. */
+    if (err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT) return cli_error_e(PHX_EXIT_USAGE, prefix, &e);
+    /* 8. An inference receipt in the signed output (phx.ai.chat): the
+     * endpoint's signature over the exact bytes, its report's quote to the
+     * same root (and collateral), the report data over its keys and model. */
+    inference_t inf = {0};
+    json_t *outj = NULL;
+    if (!err && r->output.len &&
+        !phx_json_parse((const char *)r->output.ptr, r->output.len, &outj, NULL)) {
+        const json_t *rc_ = phx_infer_receipt_find(outj);
+        if (rc_) {
+            const json_t *rq = json_object_get(rc_, "request"),
+                         *rs = json_object_get(rc_, "response");
+            phx_infer_evidence_t ev = {.request = (const uint8_t *)json_string_value(rq),
+                                       .request_len = json_string_length(rq),
+                                       .response = (const uint8_t *)json_string_value(rs),
+                                       .response_len = json_string_length(rs),
+                                       .signature = rc_,
+                                       .report = json_object_get(rc_, "report"),
+                                       .collateral = coll->ptr,
+                                       .collateral_len = coll->len,
+                                       .now = check->now ? check->now
+                                                         : (int64_t)(phx_now_ms() / 1000)};
+            uint8_t rk[32];
+            if (phx_infer_receipt_reply_key(rc_, rk)) ev.reply_key = rk;
+            phx_attest_result_t ar;
+            phx_error_t ie = {0};
+            inf.present = true;
+            phx_err_t ierr = phx_infer_verify(trust->verifier, &ev, &ar, &ie);
+            /* The chain link: endpoint key -> registered with this model. */
+            if (!ierr)
+                ierr = phx_infer_check_registered(check->rpc, check->deployment, ev.report, false,
+                                                  NULL, &ie);
+            inf.ok = ierr == PHX_OK;
+            snprintf(inf.error, sizeof inf.error, "%s", ie.message);
+            const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
+            const char *ms =
+                json_string_value(json_object_get(json_object_get(rc_, "report"), "model_sha256"));
+            snprintf(inf.endpoint, sizeof inf.endpoint, "%s", ep ? ep : "?");
+            snprintf(inf.model_sha256, sizeof inf.model_sha256, "%s", ms ? ms : "?");
+        }
+    }
+    json_decref(outj);
+    print_steps(r, &rep, err, &e, &inf, as_json, json_out);
+    if (operator_ && rep.registered) memcpy(operator_, rep.operator_, 20);
+    return err || (inf.present && !inf.ok) ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+}
+
+static bool zero20(const uint8_t a[20])
+{
+    uint8_t acc = 0;
+    for (int i = 0; i < 20; i++)
+        acc |= a[i];
+    return acc == 0;
+}
+
+/* A k-signature result (`phx call --k N --json`: {"k":N,"results":[envelope,
+ * ...]}): every envelope verified on its own, each shown, then the bundle:
+ * k envelopes, one contract, code and verdict, the same output bytes, and k
+ * distinct operators. */
+static int verify_bundle(const char *prefix, const json_t *doc, const phx_result_check_t *check,
+                         const cli_trust_t *trust, const phx_buf_t *coll, bool as_json)
+{
+    const json_t *list = json_object_get(doc, "results");
+    json_int_t k = json_integer_value(json_object_get(doc, "k"));
+    size_t n = json_array_size(list);
+    if (n == 0 || n > 16 || k != (json_int_t)n)
+        return cli_error(PHX_EXIT_USAGE, prefix,
+                         "a k-signature result needs \"k\" and as many \"results\" (1..16)");
+    phx_result_t rs[16];
+    uint8_t ops[16][20];
+    memset(ops, 0, sizeof ops);
+    size_t parsed = 0;
+    int rc = PHX_EXIT_OK;
+    json_t *arr = as_json ? json_array() : NULL;
+    const char *why = NULL;
+    for (size_t i = 0; i < n; i++) {
+        phx_error_t e = {0};
+        if (phx_result_from_json(json_array_get(list, i), &rs[i], &e)) {
+            rc = e.code == PHX_ERR_VERIFY ? PHX_EXIT_FAIL : PHX_EXIT_USAGE;
+            cli_error(rc, prefix, "result %zu of %zu: %s", i + 1, n, e.message);
+            goto out;
+        }
+        parsed++;
+        if (!as_json) printf("result %zu of %zu\n", i + 1, n);
+        json_t *one = NULL;
+        int r1 =
+            verify_one(prefix, &rs[i], check, trust, coll, as_json, as_json ? &one : NULL, ops[i]);
+        if (one) json_array_append_new(arr, one);
+        if (r1 == PHX_EXIT_USAGE) {
+            rc = r1;
+            goto out;
+        }
+        if (r1) rc = PHX_EXIT_FAIL;
+        if (i == 0) continue;
+        if (memcmp(rs[i].contract_id, rs[0].contract_id, 32) ||
+            memcmp(rs[i].code_hash, rs[0].code_hash, 32) || rs[i].ok != rs[0].ok ||
+            rs[i].output.len != rs[0].output.len ||
+            (rs[0].output.len && memcmp(rs[i].output.ptr, rs[0].output.ptr, rs[0].output.len)))
+            why = why ? why : "the results do not agree (contract, code, verdict or output)";
+        for (size_t j = 0; j < i; j++)
+            if (!memcmp(rs[i].worker, rs[j].worker, 20) ||
+                (!zero20(ops[i]) && !memcmp(ops[i], ops[j], 20)))
+                why = why ? why : "two results are of one operator";
+    }
+    if (why) rc = PHX_EXIT_FAIL;
+    if (as_json) {
+        json_t *o = json_pack("{s:b,s:I,s:o,s:s?}", "valid", rc == PHX_EXIT_OK, "k", (json_int_t)n,
+                              "results", arr, "error", why);
+        arr = NULL;
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        if (why)
+            printf("FAIL        %s\n", why);
+        else
+            printf("ok          %zu results agree, %zu distinct operators\n", n, n);
+        printf("%s (k=%zu)\n", rc == PHX_EXIT_OK ? "VALID" : "INVALID", n);
+    }
+out:
+    json_decref(arr);
+    for (size_t i = 0; i < parsed; i++)
+        phx_result_free(&rs[i]);
+    return rc;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     const char *prefix = "phx verify";
@@ -143,7 +290,7 @@ static int cmd_verify(int argc, char **argv)
     phx_chain_deployment_t dep;
     phx_rpc_t *rpc = NULL;
     cli_trust_t trust = {0};
-    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT;
+    phx_buf_t coll = PHX_BUF_INIT, kcoll = PHX_BUF_INIT, coll_sgx = PHX_BUF_INIT;
     phx_tee_t *sim = NULL;
     const char *sim_dir = opts[CLI_TRUST_SIMROOT].value;
     rc = PHX_EXIT_USAGE;
@@ -152,14 +299,18 @@ static int cmd_verify(int argc, char **argv)
         cli_error(rc, prefix, "takes one RESULT.json (see --help)");
         goto out;
     }
-    if (phx_json_load_file(args.pos[0], &doc, &e) || phx_result_from_json(doc, &r, &e)) {
+    bool bundle = false;
+    if (!phx_json_load_file(args.pos[0], &doc, &e) &&
+        json_is_array(json_object_get(doc, "results")))
+        bundle = true;
+    else if (e.code || phx_result_from_json(doc, &r, &e)) {
         /* A readable envelope whose shown output is not what was signed has
          * been tampered with: that is a verdict (1), not bad input (2). */
         rc = e.code == PHX_ERR_VERIFY ? PHX_EXIT_FAIL : PHX_EXIT_USAGE;
         cli_error_e(rc, prefix, &e);
         goto out;
     }
-    have_result = true;
+    have_result = !bundle;
 
     /* Where the chain is: flags first, then the endpoints file the devnet writes. */
     const char *rpc_url = opts[RPC].value;
@@ -197,7 +348,9 @@ static int cmd_verify(int argc, char **argv)
         }
     } else if (sim_dir) {
         phx_tee_config_t tc = {.sim_dir = sim_dir};
-        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e)) {
+        /* The sim platform's TDX collateral, and its SGX one for an SGX worker. */
+        if (phx_tee_open(PHX_TEE_SIM, &tc, &sim, &e) || phx_tee_sim_collateral(sim, &coll, &e) ||
+            phx_tee_sim_read_collateral(sim_dir, PHX_QUOTE_TEE_SGX, &coll_sgx, &e)) {
             cli_error_e(rc, prefix, &e);
             goto out;
         }
@@ -220,63 +373,23 @@ static int cmd_verify(int argc, char **argv)
                                 .policy = cli_trust_policy(&trust),
                                 .collateral = coll.ptr,
                                 .collateral_len = coll.len,
+                                .collateral_sgx = coll_sgx.len ? coll_sgx.ptr : NULL,
+                                .collateral_sgx_len = coll_sgx.len,
                                 .kms_collateral = kcoll.len ? kcoll.ptr : NULL,
                                 .kms_collateral_len = kcoll.len,
                                 .now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : 0};
-    phx_result_report_t rep;
-    memset(&e, 0, sizeof e);
-    phx_err_t err = phx_result_verify_chain(&r, &check, &rep, &e);
-    /* A chain we could not read is not a verdict on the result. */
-    if (err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT) {
-        cli_error_e(PHX_EXIT_USAGE, prefix, &e);
-        rc = PHX_EXIT_USAGE;
+    if (!bundle) {
+        rc = verify_one(prefix, &r, &check, &trust, &coll, opts[JSON].seen, NULL, NULL);
         goto out;
     }
-    /* 8. An inference receipt in the signed output (phx.ai.chat): the
-     * endpoint's signature over the exact bytes, its report's quote to the
-     * same root (and collateral), the report data over its keys and model. */
-    inference_t inf = {0};
-    json_t *outj = NULL;
-    if (!err && r.output.len &&
-        !phx_json_parse((const char *)r.output.ptr, r.output.len, &outj, NULL)) {
-        const json_t *rc_ = phx_infer_receipt_find(outj);
-        if (rc_) {
-            const json_t *rq = json_object_get(rc_, "request"),
-                         *rs = json_object_get(rc_, "response");
-            phx_infer_evidence_t ev = {.request = (const uint8_t *)json_string_value(rq),
-                                       .request_len = json_string_length(rq),
-                                       .response = (const uint8_t *)json_string_value(rs),
-                                       .response_len = json_string_length(rs),
-                                       .signature = rc_,
-                                       .report = json_object_get(rc_, "report"),
-                                       .collateral = coll.ptr,
-                                       .collateral_len = coll.len,
-                                       .now =
-                                           check.now ? check.now : (int64_t)(phx_now_ms() / 1000)};
-            phx_attest_result_t ar;
-            phx_error_t ie = {0};
-            inf.present = true;
-            phx_err_t ierr = phx_infer_verify(trust.verifier, &ev, &ar, &ie);
-            /* The chain link: endpoint key -> registered with this model. */
-            if (!ierr) ierr = phx_infer_check_registered(rpc, &dep, ev.report, false, NULL, &ie);
-            inf.ok = ierr == PHX_OK;
-            snprintf(inf.error, sizeof inf.error, "%s", ie.message);
-            const char *ep = json_string_value(json_object_get(rc_, "signing_address"));
-            const char *ms =
-                json_string_value(json_object_get(json_object_get(rc_, "report"), "model_sha256"));
-            snprintf(inf.endpoint, sizeof inf.endpoint, "%s", ep ? ep : "?");
-            snprintf(inf.model_sha256, sizeof inf.model_sha256, "%s", ms ? ms : "?");
-        }
-    }
-    json_decref(outj);
-    print_steps(&r, &rep, err, &e, &inf, opts[JSON].seen);
-    rc = err || (inf.present && !inf.ok) ? PHX_EXIT_FAIL : PHX_EXIT_OK;
+    rc = verify_bundle(prefix, doc, &check, &trust, &coll, opts[JSON].seen);
 out:
     if (have_result) phx_result_free(&r);
     phx_tee_close(sim);
     phx_rpc_close(rpc);
     cli_trust_close(&trust);
     phx_buf_free(&coll);
+    phx_buf_free(&coll_sgx);
     phx_buf_free(&kcoll);
     json_decref(doc);
     json_decref(endpoints);

@@ -30,11 +30,13 @@ static const char help[] =
     "                            at most 200 bytes, no userinfo, query or fragment.\n"
     "                            A gateway routes to it only after the server there\n"
     "                            signs its challenge with this worker's key\n"
-    "  --tee sim|sim-noseal|tdx|sgx\n"
+    "  --tee sim|sim-sgx|sim-noseal|tdx|sgx\n"
     "                            TEE backend (default sim). Without a sealing key (tdx,\n"
     "                            and sim-noseal to try it) the worker's identity is new\n"
     "                            on every start: it registers again and the operator\n"
-    "                            deregisters the one of the earlier start\n"
+    "                            deregisters the one of the earlier start.\n"
+    "                            sim-sgx: the sim platform's SGX flavour (SGX v3\n"
+    "                            quotes; kind SGX in the Registry; docs/tee.md)\n"
     "  --sim-dir DIR             the sim platform directory (default $PHX_HOME/sim)\n"
     "  --production              refuse the sim TEE\n"
     "  --rpc URL                 chain node\n"
@@ -91,6 +93,15 @@ static const char help[] =
     "                            (and its collateral); development networks only\n"
     "  --ai-collateral FILE      collateral for the endpoints' quotes (Intel's root)\n"
     "  --ai-tokens N             completion tokens per invocation (default 1024)\n"
+    "  --peer URL                another worker's API, asked for its signed observations\n"
+    "                            of on-chain requests that need k > 1 signatures\n"
+    "                            (repeatable, up to 32; docs/worker.md \"k-of-n\"). A\n"
+    "                            peer is trusted for nothing: only observations signed\n"
+    "                            by active workers of the Registry count\n"
+    "  --test-misbehave corrupt  TEST ONLY, refused unless --tee is sim or sim-noseal:\n"
+    "                            sign a wrong output instead of the real one for every\n"
+    "                            on-chain request (to test that the other workers\n"
+    "                            outvote it and report its dissent)\n"
     "  --chain-rpc NAME=URL      a chain contracts reach as NAME with phx.evm\n"
     "                            (repeatable; NAME=URL#ID checks the chain id, which\n"
     "                            is read from the node at start either way). The\n"
@@ -138,6 +149,7 @@ static int cmd_worker(int argc, char **argv)
         AIROOT,
         AICOLL,
         AITOK,
+        PEER,
         CHAINS,
         MISBEHAVE,
         PAYCACHE,
@@ -161,6 +173,7 @@ static int cmd_worker(int argc, char **argv)
     opts[MAXC] = (cli_opt_t){.name = "max-concurrent", .takes_value = true};
     opts[MAXPC] = (cli_opt_t){.name = "max-per-contract", .takes_value = true};
     opts[MAXPO] = (cli_opt_t){.name = "max-per-owner", .takes_value = true};
+    opts[PEER] = (cli_opt_t){.name = "peer", .takes_value = true, .repeatable = true};
     opts[MISBEHAVE] = (cli_opt_t){.name = "test-misbehave", .takes_value = true};
     opts[PAYCACHE] = (cli_opt_t){.name = "pay-cache-ms", .takes_value = true};
     cli_daemon_t d;
@@ -240,6 +253,7 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    opts[PEER] = (cli_opt_t){.name = "peer", .takes_value = true, .repeatable = true};
     if (opts[PAYCACHE].value) {
         char *end;
         unsigned long v = strtoul(opts[PAYCACHE].value, &end, 10);

@@ -22,6 +22,7 @@
 #include "phx/json.h"
 #include "phx/kms_node.h"
 #include "phx/net.h"
+#include "phx/tee.h"
 
 /* anvil's first well-known development account: deployer and governor. Public
  * knowledge, funded only on a development chain. */
@@ -352,9 +353,11 @@ out:
 /* An account of the devnet: a key of its own kept in key_path, funded with gas
  * money and PHA by the deployer. A worker's operator (stake) opens its pool
  * and stakes the Registry's minimum; the user gets PHA to pay for requests. */
+/* stake: 0 for the user; else how many workers the operator runs (it stakes
+ * the default minimum for each). */
 static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
-                                const phx_chain_deployment_t *dep, const char *key_path, bool stake,
-                                uint8_t addr[20], phx_error_t *e)
+                                const phx_chain_deployment_t *dep, const char *key_path,
+                                unsigned stake, uint8_t addr[20], phx_error_t *e)
 {
     uint8_t sk[32];
     phx_buf_t text = PHX_BUF_INIT;
@@ -420,14 +423,16 @@ static phx_err_t ensure_account(phx_rpc_t *rpc, phx_signer_t *gov,
     json_decref(who);
     if (err) goto out;
     const char *have = json_string_value(json_array_get(have_j, 0));
-    bool staked = have && strcmp(have, "0") != 0;
+    /* 1000 PHA per worker, the default minimum stake (phx_chain_params_default),
+     * into the operator's own pool (opened here with a 10 % commission). */
+    phx_u256_t v, held = {0}, need = phx_u256_mul_u64(&min_eth, 1000ull * stake);
+    if (have) phx_u256_from_str(have, &held, NULL);
     json_decref(have_j);
-    if (!staked) {
-        /* 1000 PHA, the default minimum stake (phx_chain_params_default), into
-         * the operator's own pool (opened here with a 10 % commission). */
-        const char amount[] = "1000000000000000000000";
-        phx_u256_t v;
-        phx_u256_from_str(amount, &v, NULL);
+    /* One worker: any stake will do (as before); more: the sum for all of them. */
+    if (stake <= 1 ? phx_u256_is_zero(&held) : phx_u256_cmp(&held, &need) < 0) {
+        char amount[80]; /* all of it again: simpler than a difference, ample either way */
+        v = need;
+        phx_u256_to_dec(&v, amount);
         if ((err = transact(gov, dep->token, "transfer(address,uint256)",
                             json_pack("[o,s]", phx_json_hex(addr, 20), amount), e)) ||
             (err = phx_signer_open(rpc, sk, NULL, &op, e)) ||
@@ -472,6 +477,28 @@ static phx_err_t require_allowed(phx_rpc_t *rpc, const phx_chain_deployment_t *d
                        "allow it by a vote (phx gov propose), or start a fresh devnet");
     json_decref(ret);
     return err;
+}
+
+/* keccak256(MRENCLAVE || MRSIGNER) of phx_bin on the sim TEE's SGX flavour
+ * (Registry.parseQuote's SGX measurement), set allowed like the TDX one. */
+static phx_err_t allow_sgx_measurement(phx_rpc_t *rpc, phx_signer_t *gov,
+                                       const phx_chain_deployment_t *dep, const char *phx_bin,
+                                       const char *sim_dir, bool governs, phx_error_t *e)
+{
+    phx_tee_config_t tc = {.sim_dir = sim_dir, .sim_binary = phx_bin, .sim_sgx = true};
+    phx_tee_t *t = NULL;
+    phx_tee_measurement_t m;
+    phx_err_t err = phx_tee_open(PHX_TEE_SIM, &tc, &t, e);
+    if (!err) err = phx_tee_measurement(t, &m, e);
+    phx_tee_close(t);
+    if (err) return phx_error_wrap(e, err, "the SGX workers' measurement");
+    uint8_t both[64], id[32];
+    memcpy(both, m.mr_enclave, 32);
+    memcpy(both + 32, m.mr_signer, 32);
+    phx_keccak256(both, sizeof both, id);
+    if (!governs) return require_allowed(rpc, dep, id, e);
+    return transact(gov, dep->registry, "setMeasurement(bytes32,bool)",
+                    json_pack("[o,b]", phx_json_hex(id, 32), 1), e);
 }
 
 /* The deployer's PHA count as votes only once delegated (ERC20Votes): to itself. */
@@ -673,13 +700,17 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     } else if ((err = require_allowed(rpc, &dep, meas, e))) {
         goto out;
     }
+    /* The SGX flavour of the same code is another measurement: allowed too. */
+    if (dn->opts.sgx_workers &&
+        (err = allow_sgx_measurement(rpc, gov, &dep, opts->phx_bin, sim_dir, governs, e)))
+        goto out;
     if ((err = admit_kms(rpc, gov, &dep, kms_url, kms_addr, sim_dir, e))) goto out;
 
     /* 5. a funded user account for `phx deploy` and on-chain requests. */
     char user_key[1200];
     uint8_t user[20];
     snprintf(user_key, sizeof user_key, "%s/user.key", dn->dir);
-    if ((err = ensure_account(rpc, gov, &dep, user_key, false, user, e))) goto out;
+    if ((err = ensure_account(rpc, gov, &dep, user_key, 0, user, e))) goto out;
 
     /* 5b. governance takes over: the deployer votes with its PHA (delegated to
      * itself), and hands PHA, Registry, Jobs and StakePool to the timelock, so
@@ -745,18 +776,37 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
     if (!has_verb(opts->phx_bin, "worker")) {
         PHX_WARN("devnet: this phx has no `worker` verb; starting without workers");
     } else {
+        unsigned nops = dn->opts.operators ? dn->opts.operators : dn->opts.workers;
+        /* Every worker's port first: each is told where the others are
+         * (--peer), to gather k-of-n signatures worker to worker. */
+        char(*w_listens)[32] = calloc(dn->opts.workers, sizeof *w_listens);
+        char(*w_peers)[48] = calloc(dn->opts.workers, sizeof *w_peers);
+        if (!w_listens || !w_peers) {
+            free(w_listens);
+            free(w_peers);
+            err = phx_fail(e, PHX_ERR_NOMEM, "worker ports");
+            goto out;
+        }
+        for (unsigned i = 0; i < dn->opts.workers; i++) {
+            int port = phx_net_port_pick();
+            snprintf(w_listens[i], sizeof w_listens[i], "127.0.0.1:%d", port);
+            snprintf(w_peers[i], sizeof w_peers[i], "http://127.0.0.1:%d", port);
+        }
         for (unsigned i = 0; i < dn->opts.workers; i++) {
             char wdir[1200], key[1300], name[32];
             snprintf(name, sizeof name, "worker-%u", i);
             snprintf(wdir, sizeof wdir, "%s/%s", dn->dir, name);
-            snprintf(key, sizeof key, "%s/operator.key", wdir);
+            /* Operator i % nops: worker-<that>/operator.key, staked for all its workers. */
+            unsigned opi = i % nops,
+                     opw = dn->opts.workers / nops + (opi < dn->opts.workers % nops);
+            snprintf(key, sizeof key, "%s/worker-%u/operator.key", dn->dir, opi);
             uint8_t op[20];
             if ((err = mkdirs(wdir, NULL, e)) ||
-                (err = ensure_account(rpc, gov, &dep, key, true, op, e)))
-                goto out;
+                (err = ensure_account(rpc, gov, &dep, key, opw, op, e)))
+                break;
             char w_listen[32];
-            snprintf(w_listen, sizeof w_listen, "127.0.0.1:%d", phx_net_port_pick());
-            char *w_argv[30 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
+            snprintf(w_listen, sizeof w_listen, "%s", w_listens[i]);
+            char *w_argv[32 + 2 * PHX_DEVNET_MAX_ALLOW + 2 * PHX_DEVNET_MAX_CHAINS] = {
                 (char *)opts->phx_bin,
                 "worker",
                 "--dir",
@@ -779,6 +829,10 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                 "2",
                 "--json"};
             int wa = 21;
+            if (i >= dn->opts.workers - dn->opts.sgx_workers) {
+                w_argv[wa++] = "--tee";
+                w_argv[wa++] = "sim-sgx";
+            }
             for (int k = 0; k < opts->nallow_hosts && k < PHX_DEVNET_MAX_ALLOW; k++) {
                 w_argv[wa++] = "--allow-host";
                 w_argv[wa++] = (char *)opts->allow_hosts[k];
@@ -800,19 +854,31 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                     break;
                 }
             w_argv[wa] = NULL;
+            /* Then the peers (up to 31). */
+            char *w_all[sizeof w_argv / sizeof *w_argv + 2 * 32 + 2];
+            memcpy(w_all, w_argv, (size_t)wa * sizeof *w_argv);
+            for (unsigned p = 0; p < dn->opts.workers && p < 32; p++) {
+                if (p == i) continue;
+                w_all[wa++] = "--peer";
+                w_all[wa++] = w_peers[p];
+            }
+            w_all[wa] = NULL;
             json_t *ready = NULL;
-            if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||
+            if ((err = spawn(dn, name, w_all, SIGTERM, &c, e)) ||
                 (err = wait_ready(dn, c, &ready, e)))
-                goto out;
+                break;
             json_object_set_new(pids, name, json_integer(c->pid));
             if (!json_string_value(json_object_get(ready, "url"))) {
                 json_decref(ready);
                 err = phx_fail(e, PHX_ERR_INVALID, "%s ready line has no url", name);
-                goto out;
+                break;
             }
             json_object_set_new(ready, "operator", phx_json_hex(op, 20));
             json_array_append_new(workers, ready);
         }
+        free(w_listens);
+        free(w_peers);
+        if (err) goto out;
     }
 
     /* 7. the gateway in front of them. */

@@ -561,6 +561,60 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
+/* POST /v1/contracts/:id/hooks/:name: a webhook for the contract's http
+ * trigger `name` (issue 15). The JSON body, the X-Phx-Secret and
+ * X-Phx-Delivery headers go to a worker, which checks the secret against the
+ * owner-signed trigger in constant time and journals the firing (202 with its
+ * id); then to every other worker, so any of them can run it (the chain
+ * records it once; docs/worker.md "Triggers"). */
+static phx_err_t h_hook(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    phx_gateway_t *g = ctx;
+    const char *id = phx_http_param(req, "id"), *name = phx_http_param(req, "name");
+    if (!valid_id(id))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
+    const char *secret = phx_http_header(req, "X-Phx-Secret");
+    const char *delivery = phx_http_header(req, "X-Phx-Delivery");
+    json_t *body = json_pack("{s:s,s:O}", "name", name ? name : "", "body",
+                             req->json ? req->json : json_null());
+    if (body && secret) json_object_set_new(body, "secret", json_string(secret));
+    if (body && delivery) json_object_set_new(body, "delivery", json_string(delivery));
+    if (!body) return phx_fail(e, PHX_ERR_INVALID, "headers must be UTF-8 text");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contracts/%s/hooks", id);
+    fwd_t f = {0};
+    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, body, &f.status, &f.body, f.worker,
+                                        sizeof f.worker, e);
+    if (err || f.status >= 500) {
+        /* Journaling a firing is idempotent (one per delivery), so unlike a
+         * call it may be tried on the next worker: the first that answers. */
+        json_t *st = phx_gw_pool_status(g->pool);
+        for (size_t i = 0; i < json_array_size(st); i++) {
+            const char *url = json_string_value(json_object_get(json_array_get(st, i), "url"));
+            fwd_t t = {0};
+            if (!url || !strcmp(url, f.worker) || direct(g, url, path, body, &t, NULL) ||
+                t.status >= 500) {
+                fwd_free(&t);
+                continue;
+            }
+            fwd_free(&f);
+            f = t;
+            snprintf(f.worker, sizeof f.worker, "%s", url);
+            err = PHX_OK;
+            break;
+        }
+        json_decref(st);
+    }
+    if (!err) {
+        respond(&f, resp);
+        if (f.status / 100 == 2) broadcast(g, f.worker, path, body);
+    }
+    fwd_free(&f);
+    json_decref(body);
+    return err ? pool_error(err, resp) : PHX_OK;
+}
+
 /* Give the worker at base the owner's signed deploy of contract id again,
  * rebuilt from the code blob and the record. Only for a contract without
  * secrets: the gateway does not keep sealed secrets, and a worker refuses a
@@ -1401,6 +1455,7 @@ phx_err_t phx_gateway_start(const phx_gateway_opts_t *opts, phx_gateway_t **out,
         {"GET", "/v1/contracts/:id", h_contract, 0},
         {"POST", "/v1/contracts/:id/call", h_call, 0},
         {"POST", "/v1/contracts/:id/delete", h_delete, 0},
+        {"POST", "/v1/contracts/:id/hooks/:name", h_hook, 0},
         {"POST", "/v1/contracts/:id/limits", h_limits, 0},
         {"GET", "/v1/contracts/:id/logs", h_logs, 0},
         {"GET", "/v1/contracts/:id/pubkey", h_pubkey, 0},

@@ -187,6 +187,18 @@ static phx_err_t attested(phx_infer_client_t *c, route_t *r, const phx_http_clie
     return PHX_OK;
 }
 
+/* Drop r's cached report if it is still report: the endpoint is checked
+ * afresh on the next call (a restarted endpoint has new keys). */
+static void forget(phx_infer_client_t *c, route_t *r, const json_t *report)
+{
+    pthread_mutex_lock(&c->mu);
+    if (r->report == report) {
+        json_decref(r->report);
+        r->report = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 static route_t *route_for(phx_infer_client_t *c, const char *model)
 {
     for (int i = 0; i < c->nroutes; i++)
@@ -285,25 +297,45 @@ phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeo
         if ((err = attested(c, r, &ho, &report, e))) return err;
     }
 
+    /* The request goes sealed to the key the checked report binds: only the
+     * attested endpoint reads the prompt, and only we read the answer. */
     char *body = json_dumps(request, JSON_COMPACT);
-    phx_buf_t url = PHX_BUF_INIT, resp = PHX_BUF_INIT;
-    resp.secret = true; /* the answer is the contract's business */
+    phx_buf_t url = PHX_BUF_INIT, resp = PHX_BUF_INIT, sent = PHX_BUF_INIT, plain = PHX_BUF_INIT;
+    resp.secret = plain.secret = true; /* the answer is the contract's business */
+    uint8_t xpub[32], model_sha[32], reply_key[32] = {0};
     json_t *doc = NULL, *sig = NULL;
     int status = 0;
+    phx_error_t he = {0};
     if (!body) err = phx_fail(e, PHX_ERR_NOMEM, "ai.chat");
+    if (!err && (phx_hex_decode_fixed(json_string_value(json_object_get(report, "e2ee_public_key")),
+                                      xpub, 32, &he) ||
+                 phx_hex_decode_fixed(json_string_value(json_object_get(report, "model_sha256")),
+                                      model_sha, 32, &he)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the report has no e2ee_public_key", r->url);
+    if (!err)
+        err = phx_infer_seal_request(xpub, model_sha, body, strlen(body), &sent, reply_key, e);
     if (!err) {
         phx_buf_printf(&url, "%s/v1/chat/completions", r->url);
-        err = phx_http_fetch("POST", (const char *)url.ptr, "application/json", body, strlen(body),
+        err = phx_http_fetch("POST", (const char *)url.ptr, "application/json", sent.ptr, sent.len,
                              &ho, &status, &resp, e);
     }
-    if (!err && phx_json_parse((const char *)resp.ptr, resp.len, &doc, e))
-        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the answer is not JSON", r->url);
     if (!err && status != 200) {
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
-        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: HTTP %d: %.200s", r->url, status,
-                       msg ? msg : "(no message)");
+        /* Errors come back clear (they carry no prompt text). */
+        json_t *ej = NULL;
+        phx_error_t pe = {0};
+        phx_json_parse((const char *)resp.ptr, resp.len, &ej, &pe);
+        const json_t *eo = json_object_get(ej, "error");
+        const char *msg = json_string_value(json_object_get(eo, "message"));
+        const char *code = json_string_value(json_object_get(eo, "code"));
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: HTTP %d%s%s: %.200s", r->url, status,
+                       code ? " " : "", code ? code : "", msg ? msg : "(no message)");
+        if (code && strcmp(code, "decryption_failed") == 0) forget(c, r, report);
+        json_decref(ej);
     }
+    if (!err && phx_infer_open_reply(reply_key, resp.ptr, resp.len, &plain, e))
+        err = phx_error_wrap(e, PHX_ERR_REMOTE, "endpoint %s: the sealed answer", r->url);
+    if (!err && phx_json_parse((const char *)plain.ptr, plain.len, &doc, e))
+        err = phx_fail(e, PHX_ERR_REMOTE, "endpoint %s: the answer is not JSON", r->url);
     const char *id = json_string_value(json_object_get(doc, "id"));
     if (!err &&
         (!id || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
@@ -320,34 +352,34 @@ phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeo
         if (err) phx_error_wrap(e, err, "endpoint %s: signature record", r->url);
     }
     if (!err) {
-        phx_infer_evidence_t ev = {.request = (const uint8_t *)body,
-                                   .request_len = strlen(body),
+        phx_infer_evidence_t ev = {.request = sent.ptr,
+                                   .request_len = sent.len,
                                    .response = resp.ptr,
                                    .response_len = resp.len,
                                    .signature = sig,
                                    .report = report};
         err = phx_infer_verify_answer(&ev, e);
         if (err) {
-            /* A restarted endpoint has new keys: check it afresh next time. */
-            pthread_mutex_lock(&c->mu);
-            if (r->report == report) {
-                json_decref(r->report);
-                r->report = NULL;
-            }
-            pthread_mutex_unlock(&c->mu);
+            forget(c, r, report); /* a restarted endpoint has new keys */
             phx_error_wrap(e, err, "endpoint %s: the answer's signature", r->url);
         }
     }
     if (!err) {
         const json_t *ch = json_array_get(json_object_get(doc, "choices"), 0);
         const json_t *text = json_object_get(json_object_get(ch, "message"), "content");
+        char rk[65];
+        phx_hex_encode_to(rk, reply_key, 32);
+        rk[64] = 0;
+        /* The signed bytes are the sealed ones. The reply key lets whoever
+         * holds the receipt open the answer (never the prompt). */
         json_t *receipt =
-            json_pack("{s:s,s:s%,s:O,s:O,s:O,s:O,s:s,s:O,s:O}", "request", body, "response",
-                      resp.ptr, resp.len, "text", json_object_get(sig, "text"), "signature",
-                      json_object_get(sig, "signature"), "signing_address",
+            json_pack("{s:s%,s:s%,s:O,s:O,s:O,s:O,s:s,s:O,s:O,s:s}", "request", sent.ptr, sent.len,
+                      "response", resp.ptr, resp.len, "text", json_object_get(sig, "text"),
+                      "signature", json_object_get(sig, "signature"), "signing_address",
                       json_object_get(sig, "signing_address"), "signing_algo",
                       json_object_get(sig, "signing_algo"), "endpoint", r->url, "model_sha256",
-                      json_object_get(report, "model_sha256"), "report", report);
+                      json_object_get(report, "model_sha256"), "report", report, "reply_key", rk);
+        phx_secure_zero(rk, sizeof rk);
         const char *t = json_string_value(text);
         *out = json_pack("{s:s,s:O?,s:s,s:s,s:O?,s:o}", "text", t ? t : "", "finish_reason",
                          json_object_get(ch, "finish_reason"), "model", model, "id", id, "usage",
@@ -360,6 +392,9 @@ phx_err_t phx_infer_client_chat(void *ctx, const json_t *request, uint64_t timeo
     json_decref(report);
     phx_buf_free(&url);
     phx_buf_free(&resp);
+    phx_buf_free(&sent);
+    phx_buf_free(&plain);
+    phx_secure_zero(reply_key, sizeof reply_key);
     if (body) phx_secure_zero(body, strlen(body)); /* the prompt */
     free(body);
     return err;

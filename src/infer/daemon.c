@@ -41,6 +41,11 @@ struct phx_infer {
     uint8_t ed_sk[64], ed_pub[32];
     uint8_t x_sk[32], x_pub[32]; /* sealed requests are sealed to this */
     char url[300];
+    /* Proxy mode (engine NULL): the OpenAI-compatible engine in the same TEE. */
+    char *upstream, *upstream_model;
+    unsigned max_tokens, slots, n_ctx;
+    unsigned in_flight; /* proxied requests now (under sig_lock) */
+    phx_http_conns_t *conns;
     pthread_mutex_t sig_lock;
     sig_record_t *sigs;
     size_t sig_next;
@@ -112,9 +117,13 @@ typedef struct {
     long created;
     bool sealed; /* the request came HPKE-sealed: every answer byte goes back sealed */
     uint8_t reply_key[32];
-    bool stopped; /* a stop string matched */
-    bool failed;  /* a stream write failed: the client went away */
+    bool stopped;             /* a stop string matched */
+    bool failed;              /* a stream write failed: the client went away */
+    phx_buf_t plain;          /* proxy mode: the plaintext request (secret) */
+    struct upstream_call *up; /* proxy mode: the call to the upstream engine */
 } gen_t;
+
+static void upstream_end(struct upstream_call *u);
 
 static void gen_free(gen_t *g)
 {
@@ -126,6 +135,8 @@ static void gen_free(gen_t *g)
     phx_buf_free(&g->text);
     phx_buf_free(&g->token_ids);
     phx_buf_free(&g->sent);
+    phx_buf_free(&g->plain);
+    upstream_end(g->up);
     free(g);
 }
 
@@ -369,6 +380,318 @@ out:
     gen_free(g);
 }
 
+/* ---- proxy mode ---------------------------------------------------------------- */
+/* `phx infer --upstream URL`: the same API in front of any OpenAI-compatible
+ * engine in the same TEE (vLLM, llama.cpp's server, Ollama, another phx infer).
+ * The request is parsed and checked here as in engine mode (sealed requests
+ * opened, the model name, --max-tokens, --slots), forwarded in plaintext over
+ * loopback inside the TEE, and every answer byte that leaves is made here:
+ * the upstream's documents and stream events get this endpoint's id and model
+ * name, are sealed when the request was, and are signed like engine mode's. */
+
+#define UPSTREAM_TIMEOUT_MS 600000L    /* a long generation on a slow engine */
+#define UPSTREAM_MAX_BYTES (64u << 20) /* one answer, streamed or not */
+
+/* One call to the upstream on its own thread, feeding the stream's thread. */
+struct upstream_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    phx_infer_t *d;
+    phx_buf_t url, body; /* body: the plaintext request (secret) */
+    phx_buf_t pending;   /* received, not yet taken (secret) */
+    int status;          /* 0 until the upstream's status is known */
+    bool finished;       /* the fetch returned */
+    bool stop;           /* the client went away: abort the upstream transfer */
+    phx_err_t err;
+    char errmsg[200];
+    bool started; /* th runs */
+    pthread_t th;
+};
+
+static bool upstream_on_data(void *ctx, int status, const uint8_t *p, size_t n)
+{
+    struct upstream_call *u = ctx;
+    pthread_mutex_lock(&u->mu);
+    bool go = !u->stop && (!n || !phx_buf_append(&u->pending, p, n)); /* n 0: an idle poll */
+    u->status = status;
+    pthread_cond_broadcast(&u->cv);
+    pthread_mutex_unlock(&u->mu);
+    return go;
+}
+
+static void *upstream_main(void *arg)
+{
+    struct upstream_call *u = arg;
+    phx_error_t e = {0};
+    phx_buf_t unused = PHX_BUF_INIT;
+    int status = 0;
+    phx_http_client_opts_t ho = {.timeout_ms = UPSTREAM_TIMEOUT_MS,
+                                 .max_response_bytes = UPSTREAM_MAX_BYTES,
+                                 .conns = u->d->conns,
+                                 .on_data = upstream_on_data,
+                                 .on_data_ctx = u};
+    phx_err_t err = phx_http_fetch("POST", (const char *)u->url.ptr, "application/json",
+                                   u->body.ptr, u->body.len, &ho, &status, &unused, &e);
+    phx_buf_free(&unused);
+    pthread_mutex_lock(&u->mu);
+    u->finished = true;
+    u->err = err;
+    if (!u->status) u->status = status;
+    snprintf(u->errmsg, sizeof u->errmsg, "%s", e.message);
+    pthread_cond_broadcast(&u->cv);
+    pthread_mutex_unlock(&u->mu);
+    return NULL;
+}
+
+/* Stop (if still running), wait for and free the call; one fewer in flight. */
+static void upstream_end(struct upstream_call *u)
+{
+    if (!u) return;
+    if (u->started) {
+        pthread_mutex_lock(&u->mu);
+        u->stop = true;
+        pthread_mutex_unlock(&u->mu);
+        pthread_join(u->th, NULL);
+    }
+    pthread_mutex_lock(&u->d->sig_lock);
+    u->d->in_flight--;
+    pthread_mutex_unlock(&u->d->sig_lock);
+    phx_buf_free(&u->url);
+    phx_buf_free(&u->body);
+    phx_buf_free(&u->pending);
+    pthread_cond_destroy(&u->cv);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+}
+
+/* The upstream request: the client's, for the upstream's model name, with our
+ * token cap made explicit. NULL when out of memory. */
+static char *upstream_request(gen_t *g)
+{
+    json_t *j = NULL;
+    phx_error_t pe = {0};
+    if (phx_json_parse((const char *)g->plain.ptr, g->plain.len, &j, &pe)) return NULL;
+    json_object_set_new(j, "model", json_string(g->d->upstream_model));
+    if (!json_object_get(j, "max_tokens") && !json_object_get(j, "max_completion_tokens"))
+        json_object_set_new(j, "max_tokens", json_integer(g->d->max_tokens));
+    char *s = phx_json_dump(j, false);
+    json_decref(j);
+    return s;
+}
+
+/* An upstream document or event, as this endpoint sends it: our id and
+ * model name. NULL when it is not a JSON object. */
+static json_t *restamp(gen_t *g, const char *text, size_t len)
+{
+    json_t *j = NULL;
+    phx_error_t pe = {0};
+    if (phx_json_parse(text, len, &j, &pe)) return NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    if (json_object_get(j, "id")) json_object_set_new(j, "id", json_string(g->id));
+    if (json_object_get(j, "model")) json_object_set_new(j, "model", json_string(g->d->model_name));
+    return j;
+}
+
+/* The upstream's answer was not a success: an OpenAI error for our client.
+ * Unreachable, broken or timed out is 502; an error object passes through
+ * with its status (for a sealed request without its message, which an
+ * engine may fill with prompt text). */
+static void upstream_failed(gen_t *g, struct upstream_call *u, phx_http_response_t *resp)
+{
+    if (u->err && !(u->status && u->status != 200)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the upstream engine did not answer: %s", u->errmsg);
+        PHX_WARN("infer: %s: upstream: %s", g->id, u->errmsg);
+        oai_error(resp, 502, "server_error", NULL, "upstream_unavailable", msg);
+        return;
+    }
+    json_t *j = NULL;
+    phx_error_t pe = {0};
+    phx_json_parse((const char *)u->pending.ptr, u->pending.len, &j, &pe);
+    const json_t *eo = json_object_get(j, "error");
+    const char *m = json_string_value(json_object_get(eo, "message"));
+    char msg[300];
+    snprintf(msg, sizeof msg, "the upstream engine answered HTTP %d%s%.200s", u->status,
+             m && !g->sealed ? ": " : "", m && !g->sealed ? m : "");
+    const char *type = json_string_value(json_object_get(eo, "type"));
+    int st = u->status >= 400 && u->status < 600 ? u->status : 502;
+    oai_error(resp, st, type ? type : "server_error",
+              json_string_value(json_object_get(eo, "param")),
+              json_string_value(json_object_get(eo, "code")), msg);
+    PHX_INFO("infer: %s: upstream answered %d", g->id, u->status);
+    json_decref(j);
+}
+
+static void proxy_stream_main(void *ctx, phx_http_stream_t *stream)
+{
+    gen_t *g = ctx;
+    struct upstream_call *u = g->up;
+    g->stream = stream;
+    bool done = false, bad = false;
+    phx_buf_t ev = PHX_BUF_INIT;
+    ev.secret = true;
+    unsigned events = 0;
+    uint64_t quiet_since = phx_monotonic_ms();
+    for (;;) {
+        pthread_mutex_lock(&u->mu);
+        bool got, fin;
+        while (!(got = phx_infer_sse_take(&u->pending, &ev)) && !u->finished) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&u->cv, &u->mu, &ts);
+            if (phx_monotonic_ms() - quiet_since >= 1000) break;
+        }
+        fin = u->finished;
+        pthread_mutex_unlock(&u->mu);
+        if (phx_http_stream_gone(stream)) g->failed = true;
+        if (g->failed || (!got && fin)) break;
+        if (!got) {
+            /* A second of upstream silence: an SSE comment. It keeps proxies
+             * on the way from timing out, and a write is what tells a client
+             * that has gone (an idle connection is not watched). It is sent,
+             * so it is in the signed bytes. */
+            static const char ka[] = ": keep-alive\n\n";
+            if (phx_buf_append(&g->sent, ka, sizeof ka - 1) ||
+                phx_http_stream_write(stream, ka, sizeof ka - 1, NULL))
+                g->failed = true;
+            quiet_since = phx_monotonic_ms();
+            continue;
+        }
+        quiet_since = phx_monotonic_ms();
+        if (!ev.len) continue; /* a comment or a keep-alive */
+        if (strcmp((const char *)ev.ptr, "[DONE]") == 0) {
+            done = true;
+        } else {
+            json_t *j = restamp(g, (const char *)ev.ptr, ev.len);
+            if (!j)
+                bad = true;
+            else if (send_event(g, j))
+                events++;
+        }
+        phx_buf_reset(&ev);
+        if (done || bad || g->failed) break;
+    }
+    phx_buf_free(&ev);
+    if (g->failed) {
+        PHX_INFO("infer: %s: client went away after %u events; upstream stream closed", g->id,
+                 events);
+    } else if (!done) {
+        /* The upstream broke off mid-stream: say so; nothing is signed. */
+        send_event(g, json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message",
+                                "the upstream engine broke off the stream", "type", "server_error",
+                                "param", "code", "upstream_unavailable"));
+        PHX_WARN("infer: %s: upstream stream ended without [DONE]", g->id);
+    } else {
+        static const char fin[] = "data: [DONE]\n\n";
+        if (!phx_buf_append(&g->sent, fin, sizeof fin - 1) &&
+            !phx_http_stream_write(stream, fin, sizeof fin - 1, NULL) &&
+            sign_exchange(g->d, g->id, g->req_body.ptr, g->req_body.len, g->sent.ptr, g->sent.len))
+            PHX_WARN("infer: %s: signing failed", g->id);
+        PHX_INFO("infer: %s proxied %u events", g->id, events);
+    }
+    gen_free(g); /* stops the upstream transfer if it still runs */
+}
+
+/* Forward g to the upstream. true: a stream now owns g; false: resp holds the
+ * answer or the error and the caller frees g. */
+static bool proxy_completion(gen_t *g, phx_http_response_t *resp)
+{
+    phx_infer_t *d = g->d;
+    pthread_mutex_lock(&d->sig_lock);
+    bool full = d->in_flight >= d->slots;
+    if (!full) d->in_flight++;
+    pthread_mutex_unlock(&d->sig_lock);
+    if (full) {
+        oai_error(resp, 429, "rate_limit_error", NULL, "rate_limit_exceeded",
+                  "every slot is busy; try again");
+        return false;
+    }
+    struct upstream_call *u = calloc(1, sizeof *u);
+    if (!u) {
+        pthread_mutex_lock(&d->sig_lock);
+        d->in_flight--;
+        pthread_mutex_unlock(&d->sig_lock);
+        oai_error(resp, 500, "server_error", NULL, NULL, "out of memory");
+        return false;
+    }
+    g->up = u; /* from here gen_free ends the call and counts it out */
+    u->d = d;
+    pthread_mutex_init(&u->mu, NULL);
+    pthread_cond_init(&u->cv, NULL);
+    u->body.secret = u->pending.secret = true;
+    char *body = upstream_request(g);
+    if (!body || phx_buf_append_str(&u->body, body)) {
+        free(body);
+        oai_error(resp, 500, "server_error", NULL, NULL, "out of memory");
+        return false;
+    }
+    phx_secure_zero(body, strlen(body));
+    free(body);
+    phx_buf_printf(&u->url, "%s%s", d->upstream,
+                   g->req.kind == PHX_INFER_CHAT ? "/v1/chat/completions" : "/v1/completions");
+    if (pthread_create(&u->th, NULL, upstream_main, u) != 0) {
+        oai_error(resp, 500, "server_error", NULL, NULL, "cannot start the upstream call");
+        return false;
+    }
+    u->started = true;
+    /* Wait for the upstream's status (or its failure) before answering ours,
+     * so that an engine that is down is a plain 502, even for a stream. */
+    pthread_mutex_lock(&u->mu);
+    while (!u->finished && !(u->status && (u->status != 200 || u->pending.len)))
+        pthread_cond_wait(&u->cv, &u->mu);
+    bool ok = u->status == 200 && !(u->finished && u->err);
+    pthread_mutex_unlock(&u->mu);
+    if (ok && g->req.stream) {
+        resp->stream = proxy_stream_main;
+        resp->stream_ctx = g;
+        resp->content_type = "text/event-stream";
+        return true;
+    }
+    if (!ok || !g->req.stream) { /* the whole answer (or error) */
+        pthread_join(u->th, NULL);
+        u->started = false;
+        ok = u->status == 200 && !u->err;
+    }
+    if (!ok) {
+        upstream_failed(g, u, resp);
+        return false;
+    }
+    json_t *j = restamp(g, (const char *)u->pending.ptr, u->pending.len);
+    char *out = j ? phx_json_dump(j, false) : NULL;
+    json_decref(j);
+    if (out && g->sealed) {
+        char *w = seal_text(g, out, strlen(out));
+        phx_secure_zero(out, strlen(out));
+        free(out);
+        out = w;
+    }
+    if (!out) {
+        oai_error(resp, 502, "server_error", NULL, "upstream_unavailable",
+                  "the upstream engine's answer is not a JSON object");
+        return false;
+    }
+    resp->text.secret = true;
+    if (phx_buf_append_str(&resp->text, out) ||
+        sign_exchange(d, g->id, g->req_body.ptr, g->req_body.len, resp->text.ptr, resp->text.len)) {
+        phx_buf_free(&resp->text);
+        oai_error(resp, 500, "server_error", NULL, NULL, "signing failed");
+    } else {
+        resp->content_type = "application/json";
+        PHX_INFO("infer: %s proxied, %zu bytes", g->id, resp->text.len);
+    }
+    phx_secure_zero(out, strlen(out));
+    free(out);
+    return false;
+}
+
 static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
                                    const phx_http_request_t *req, phx_http_response_t *resp)
 {
@@ -377,7 +700,7 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
     gen_t *g = calloc(1, sizeof *g);
     if (!g) return oai_error(resp, 500, "server_error", NULL, NULL, "out of memory");
     g->d = d;
-    g->text.secret = g->sent.secret = g->req_body.secret = true;
+    g->text.secret = g->sent.secret = g->req_body.secret = g->plain.secret = true;
     g->created = (long)time(NULL);
     new_id(kind == PHX_INFER_CHAT ? "chatcmpl" : "cmpl", g->id, sizeof g->id);
     phx_buf_t plain = PHX_BUF_INIT;
@@ -393,6 +716,9 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
         err = phx_infer_request_parse(kind, plain.ptr, plain.len, &g->req, &param, &e);
     else
         err = phx_infer_request_parse(kind, req->body, req->body_len, &g->req, &param, &e);
+    if (!err && d->upstream)
+        err = phx_buf_append(&g->plain, g->sealed ? plain.ptr : req->body,
+                             g->sealed ? plain.len : req->body_len);
     phx_buf_free(&plain);
     if (err) {
         oai_error(resp, 400, "invalid_request_error", param,
@@ -406,7 +732,7 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
         oai_error(resp, 404, "invalid_request_error", "model", "model_not_found", msg);
         goto done;
     }
-    unsigned cap = phx_infer_engine_max_tokens(d->engine);
+    unsigned cap = d->engine ? phx_infer_engine_max_tokens(d->engine) : d->max_tokens;
     if (g->req.max_tokens > (int64_t)cap) {
         char msg[200];
         snprintf(msg, sizeof msg,
@@ -414,6 +740,14 @@ static phx_err_t handle_completion(phx_infer_t *d, phx_infer_kind_t kind,
                  "tokens.",
                  (long long)g->req.max_tokens, cap);
         oai_error(resp, 400, "invalid_request_error", "max_tokens", "invalid_value", msg);
+        goto done;
+    }
+    if (d->upstream) {
+        if (phx_buf_append(&g->req_body, req->body, req->body_len)) {
+            oai_error(resp, 500, "server_error", NULL, NULL, "out of memory");
+            goto done;
+        }
+        if (proxy_completion(g, resp)) return PHX_OK; /* g is the stream's now */
         goto done;
     }
     if ((err = phx_infer_job_prepare(d->engine, &g->req, &g->job, &e))) {
@@ -524,7 +858,8 @@ static phx_err_t on_models(void *ctx, const phx_http_request_t *req, phx_http_re
     hex_of(sha, d->model_sha256, 32);
     resp->json = json_pack("{s:s,s:[{s:s,s:s,s:i,s:s,s:s,s:i}]}", "object", "list", "data", "id",
                            d->model_name, "object", "model", "created", 0, "owned_by", "phalanx",
-                           "sha256", sha, "max_model_len", (int)phx_infer_engine_n_ctx(d->engine));
+                           "sha256", sha, "max_model_len",
+                           (int)(d->engine ? phx_infer_engine_n_ctx(d->engine) : d->n_ctx));
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "models");
 }
 
@@ -597,12 +932,13 @@ static phx_err_t on_report(void *ctx, const phx_http_request_t *req, phx_http_re
     hex_of(qhex, quote.ptr, quote.len);
     phx_buf_free(&quote);
     json_t *att = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:n,s:[],s:{s:s},s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "signing_address",
+        "{s:s,s:s,s:s,s:s,s:s,s:n,s:[],s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "signing_address",
         ed ? edhex : checksum, "signing_algo", ed ? "ed25519" : "ecdsa", "signing_public_key",
         ed ? edhex : pubhex, "request_nonce", noncehex, "intel_quote", qhex, "nvidia_payload",
-        "event_log", "info", "tee", phx_tee_kind_name(phx_tee_kind(d->tee)), "model_name",
-        d->model_name, "model_sha256", sha, "ecdsa_address", checksum, "ed25519_public_key", edhex,
-        "e2ee_public_key", xhex, "report_data", rdhex, "report_data_layout",
+        "event_log", "info", "tee", phx_tee_kind_name(phx_tee_kind(d->tee)), "engine",
+        d->upstream ? "proxy" : "llama.cpp", "model_name", d->model_name, "model_sha256", sha,
+        "ecdsa_address", checksum, "ed25519_public_key", edhex, "e2ee_public_key", xhex,
+        "report_data", rdhex, "report_data_layout",
         "sha256(\"phx-infer-v1\"||ecdsa_address||ed25519_public_key||e2ee_public_key||"
         "model_sha256)||nonce");
     free(qhex);
@@ -662,8 +998,11 @@ static phx_err_t on_health(void *ctx, const phx_http_request_t *req, phx_http_re
     (void)req;
     (void)e;
     phx_infer_t *d = ctx;
+    pthread_mutex_lock(&d->sig_lock);
+    unsigned proxied = d->in_flight;
+    pthread_mutex_unlock(&d->sig_lock);
     resp->json = json_pack("{s:s,s:i}", "status", "ok", "busy_sequences",
-                           (int)phx_infer_engine_busy(d->engine));
+                           (int)(d->engine ? phx_infer_engine_busy(d->engine) : proxied));
     return resp->json ? PHX_OK : PHX_ERR_NOMEM;
 }
 
@@ -698,7 +1037,14 @@ static char *default_name(const char *path)
 phx_err_t phx_infer_start(const phx_infer_opts_t *opts, phx_infer_t **out, phx_error_t *e)
 {
     *out = NULL;
-    if (!opts || !opts->model_path) return phx_fail(e, PHX_ERR_INVALID, "no --model");
+    if (!opts || (!opts->model_path && !(opts->upstream && opts->model_sha256)))
+        return phx_fail(e, PHX_ERR_INVALID, "no --model (or --upstream with a model hash)");
+    if (opts->upstream && !opts->model_name && !opts->model_path)
+        return phx_fail(e, PHX_ERR_INVALID, "--upstream needs --model-name");
+    if (opts->upstream && strncmp(opts->upstream, "http://", 7) != 0 &&
+        strncmp(opts->upstream, "https://", 8) != 0)
+        return phx_fail(e, PHX_ERR_INVALID, "--upstream wants http(s)://HOST:PORT, got '%.64s'",
+                        opts->upstream);
     phx_err_t err = phx_crypto_init();
     if (err) return phx_fail(e, err, "crypto init");
     phx_infer_t *d = calloc(1, sizeof *d);
@@ -710,7 +1056,27 @@ phx_err_t phx_infer_start(const phx_infer_opts_t *opts, phx_infer_t **out, phx_e
         err = phx_fail(e, PHX_ERR_NOMEM, "infer");
         goto fail;
     }
-    if ((err = hash_file(opts->model_path, d->model_sha256, e))) goto fail;
+    if (opts->upstream) {
+        d->upstream = strdup(opts->upstream);
+        d->upstream_model = strdup(opts->upstream_model ? opts->upstream_model : d->model_name);
+        d->max_tokens = opts->engine.max_tokens ? opts->engine.max_tokens : 512;
+        d->slots = opts->engine.n_slots ? opts->engine.n_slots : 4;
+        d->n_ctx = opts->engine.n_ctx ? opts->engine.n_ctx : 2048;
+        if (!d->upstream || !d->upstream_model) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "infer");
+            goto fail;
+        }
+        size_t n = strlen(d->upstream);
+        while (n && d->upstream[n - 1] == '/')
+            d->upstream[--n] = 0;
+        if (opts->model_sha256)
+            memcpy(d->model_sha256, opts->model_sha256, 32);
+        else if ((err = hash_file(opts->model_path, d->model_sha256, e)))
+            goto fail;
+        if ((err = phx_http_conns_new(&d->conns, e))) goto fail;
+    } else if ((err = hash_file(opts->model_path, d->model_sha256, e))) {
+        goto fail;
+    }
     if ((err = phx_tee_open(opts->tee, opts->tee_config, &d->tee, e))) goto fail;
     /* Keys made here, in the TEE, held in memory only: a fresh identity per
      * start, bound to this run by the quote a client asks for. */
@@ -724,7 +1090,7 @@ phx_err_t phx_infer_start(const phx_infer_opts_t *opts, phx_infer_t **out, phx_e
     phx_eth_address_from_pubkey(d->ecdsa_pub, d->address);
     phx_infer_engine_opts_t eo = opts->engine;
     eo.model_path = opts->model_path;
-    if ((err = phx_infer_engine_open(&eo, &d->engine, e))) goto fail;
+    if (!opts->upstream && (err = phx_infer_engine_open(&eo, &d->engine, e))) goto fail;
     if ((err = phx_http_router_new(&d->router, e))) goto fail;
     struct {
         const char *m, *p;
@@ -763,6 +1129,9 @@ void phx_infer_stop(phx_infer_t *d, uint64_t grace_ms)
     phx_http_server_stop(d->server, grace_ms);
     phx_http_router_free(d->router);
     phx_infer_engine_close(d->engine);
+    phx_http_conns_free(d->conns);
+    free(d->upstream);
+    free(d->upstream_model);
     phx_tee_close(d->tee);
     phx_secure_zero(d->ecdsa_sk, sizeof d->ecdsa_sk);
     phx_secure_zero(d->ed_sk, sizeof d->ed_sk);

@@ -340,3 +340,34 @@ phx_err_t phx_infer_utf8_take(phx_buf_t *pending, bool final, phx_buf_t *out)
     }
     return PHX_OK;
 }
+
+bool phx_infer_sse_take(phx_buf_t *pending, phx_buf_t *data)
+{
+    const uint8_t *p = pending->ptr;
+    size_t n = pending->len, end = 0, body = 0;
+    for (size_t i = 0; i + 1 < n && !end; i++) {
+        if (p[i] == '\n' && p[i + 1] == '\n')
+            body = i, end = i + 2;
+        else if (i + 3 < n && memcmp(p + i, "\r\n\r\n", 4) == 0)
+            body = i, end = i + 4;
+    }
+    if (!end) return false;
+    bool first = true;
+    for (size_t at = 0; at < body;) {
+        const uint8_t *nl = memchr(p + at, '\n', body - at);
+        size_t le = nl ? (size_t)(nl - p) : body, ll = le - at;
+        if (ll && p[at + ll - 1] == '\r') ll--;
+        if (ll >= 5 && memcmp(p + at, "data:", 5) == 0) {
+            size_t v = at + 5;
+            if (v < at + ll && p[v] == ' ') v++;
+            if (!first) phx_buf_append_byte(data, '\n');
+            phx_buf_append(data, p + v, at + ll - v);
+            first = false;
+        }
+        at = le + 1;
+    }
+    memmove(pending->ptr, p + end, n - end);
+    pending->len = n - end;
+    pending->ptr[pending->len] = 0;
+    return true;
+}

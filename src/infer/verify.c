@@ -87,6 +87,15 @@ phx_err_t phx_infer_verify(phx_attest_verifier_t *v, const phx_infer_evidence_t 
 {
     memset(ar, 0, sizeof *ar);
     phx_err_t err = phx_infer_verify_answer(ev, e);
+    if (!err && ev->reply_key) {
+        /* 1b. A sealed answer opens with the receipt's reply key: the
+         * answer it holds is the one the endpoint signed. */
+        phx_buf_t plain = PHX_BUF_INIT;
+        plain.secret = true;
+        err = phx_infer_open_reply(ev->reply_key, ev->response, ev->response_len, &plain, e);
+        phx_buf_free(&plain);
+        if (err) return phx_error_wrap(e, PHX_ERR_VERIFY, "the receipt's reply key");
+    }
     return err ? err : phx_infer_verify_report(v, ev, ar, e);
 }
 
@@ -159,4 +168,11 @@ static const json_t *receipt_find(const json_t *j, int depth)
 const json_t *phx_infer_receipt_find(const json_t *doc)
 {
     return receipt_find(doc, 0);
+}
+
+bool phx_infer_receipt_reply_key(const json_t *receipt, uint8_t out[32])
+{
+    const char *k = json_string_value(json_object_get(receipt, "reply_key"));
+    phx_error_t he = {0};
+    return k && !phx_hex_decode_fixed(k, out, 32, &he);
 }

@@ -585,6 +585,12 @@
     // (it reads invoke.noEntry), so no return value can be mistaken for it.
     const NO_ENTRY = Object.freeze({});
     const invoke = function invoke(ns, isModule) {
+      // k-of-n (docs/worker.md): how observations combine, and the reducer.
+      if (ctx.phase === 'combine') return isModule && ns.combine !== undefined ? ns.combine : 'identical';
+      if (ctx.phase === 'aggregate') {
+        if (!isModule || typeof ns.aggregate !== 'function') throw new TypeError('the contract exports no aggregate(observations)');
+        return ns.aggregate(input, ctx);
+      }
       if (isModule) {
         // Phat's starter kit: `export default function main(request, secrets)`.
         if (typeof ns.default === 'function' && ns.default.name === 'main') return ns.default(request, secretsArg);

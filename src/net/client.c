@@ -82,6 +82,9 @@ typedef struct {
     phx_buf_t *out;
     size_t limit, got;
     bool over;
+    const phx_http_client_opts_t *o; /* on_data: streamed to the caller */
+    CURL *c;
+    bool stopped; /* on_data asked to stop */
 } sink_t;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -92,9 +95,33 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         k->over = true;
         return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (phx_buf_append(k->out, ptr, n)) return 0;
+    if (k->o->on_data) {
+        long code = 0;
+        curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &code);
+        if (!k->o->on_data(k->o->on_data_ctx, (int)code, (const uint8_t *)ptr, n)) {
+            k->stopped = true;
+            return 0;
+        }
+    } else if (phx_buf_append(k->out, ptr, n)) {
+        return 0;
+    }
     k->got += n;
     return n;
+}
+
+/* curl's progress callback, about once a second even while the peer is
+ * silent: on_data with no bytes asks whether the receiver still wants the
+ * rest, so a stalled transfer can be stopped too. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    sink_t *k = userdata;
+    long code = 0;
+    curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &code);
+    if (k->o->on_data(k->o->on_data_ctx, (int)code, NULL, 0)) return 0;
+    k->stopped = true;
+    return 1; /* curl aborts with CURLE_ABORTED_BY_CALLBACK */
 }
 
 phx_err_t phx_http_fetch(const char *method, const char *url, const char *content_type,
@@ -116,9 +143,10 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     struct curl_slist *headers = NULL;
     char ctype[128];
     size_t mark = out->len;
-    sink_t sink = {out, o.max_response_bytes, 0, false};
+    sink_t sink = {out, o.max_response_bytes, 0, false, &o, NULL, false};
     CURL *c = curl_easy_init();
     if (!c) return phx_fail(e, PHX_ERR_NOMEM, "curl_easy_init");
+    sink.c = c;
 
     if (content_type && body) {
         snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
@@ -142,6 +170,11 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    if (o.on_data) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &sink);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
@@ -155,7 +188,9 @@ phx_err_t phx_http_fetch(const char *method, const char *url, const char *conten
     }
 
     CURLcode rc = curl_easy_perform(c);
-    if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (sink.stopped) {
+        err = phx_fail(e, PHX_ERR_STATE, "%s %.64s: stopped by the receiver", method, url);
+    } else if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
         err = phx_fail(e, PHX_ERR_LIMIT, "response from %.64s larger than %zu bytes", url,
                        o.max_response_bytes);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {

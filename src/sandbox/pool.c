@@ -800,6 +800,13 @@ static phx_err_t build_job(const phx_sandbox_pool_t *p, const phx_sandbox_job_t 
         "{s:s,s:s,s:s,s:s,s:I,s:o}", "contractId", contract_id, "codeHash", code_hash, "caller",
         job->caller ? job->caller : "0x0000000000000000000000000000000000000000", "requestId", rid,
         "now", (json_int_t)phx_now_ms(), "secrets", secrets);
+    if (ctx && job->trigger_json) {
+        /* What fired the run (the worker's own text; an object or nothing). */
+        json_t *t = json_loads(job->trigger_json, 0, NULL);
+        if (json_is_object(t)) json_object_set(ctx, "trigger", t);
+        json_decref(t);
+    }
+    if (ctx && job->phase) json_object_set_new(ctx, "phase", json_string(job->phase));
     char *ctx_text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
     json_decref(ctx);
     if (!ctx_text) return phx_fail(e, PHX_ERR_INVALID, "secrets must be valid UTF-8 strings");

@@ -281,8 +281,10 @@ static phx_err_t write_key(const char *dir, const char *name, EVP_PKEY *k, phx_e
     return err;
 }
 
-/* The sim QE: a report over SHA-256(attestation key || auth data), signed by the PCK key. */
-static phx_err_t make_qe(EVP_PKEY *pck_key, EVP_PKEY *att_key, uint8_t qe[448], phx_error_t *e)
+/* The sim QE: a report over SHA-256(attestation key || auth data), signed by the
+ * PCK key. prodid: SIM_QE_ISVPRODID (the TD QE) or SIM_QE_SGX_ISVPRODID. */
+static phx_err_t make_qe(EVP_PKEY *pck_key, EVP_PKEY *att_key, uint16_t prodid, uint8_t qe[448],
+                         phx_error_t *e)
 {
     uint8_t pub[64], auth[SIM_QE_AUTH_LEN];
     phx_err_t err = tee_pub_raw(att_key, pub, e);
@@ -294,7 +296,7 @@ static phx_err_t make_qe(EVP_PKEY *pck_key, EVP_PKEY *att_key, uint8_t qe[448], 
     static const char mre[] = "phalanx sim quoting enclave";
     SHA256((const uint8_t *)mre, sizeof mre - 1, qe + 64); /* MRENCLAVE */
     sim_qe_mrsigner(qe + 128);                             /* MRSIGNER */
-    qe[256] = SIM_QE_ISVPRODID;
+    qe[256] = (uint8_t)prodid;
     qe[258] = SIM_QE_ISVSVN;
     uint8_t bound[64 + SIM_QE_AUTH_LEN];
     memcpy(bound, pub, 64);
@@ -303,21 +305,76 @@ static phx_err_t make_qe(EVP_PKEY *pck_key, EVP_PKEY *att_key, uint8_t qe[448], 
     return tee_sign_raw(pck_key, qe, 384, qe + 384, e);
 }
 
+/* The SGX flavour's collateral: the TDX collateral's chains and CRLs with a TCB
+ * Info v3 "SGX" (platform levels only) and a QE Identity v2 "QE" (the SGX QE,
+ * ISVPRODID 1), both signed by the TCB signing key as Intel's PCS signs them. */
+static phx_err_t sgx_collateral(const json_t *tdx_col, EVP_PKEY *tcb_k, const char *issue,
+                                const char *nextu, const char *fmspc_hex, const char *mrsigner_hex,
+                                char **out, phx_error_t *e)
+{
+    phx_buf_t tcb_info = PHX_BUF_INIT, qe_id = PHX_BUF_INIT, comps = PHX_BUF_INIT;
+    json_t *col = json_deep_copy(tdx_col);
+    phx_err_t err = col ? PHX_OK : PHX_ERR_NOMEM;
+    for (int i = 0; i < 16 && !err; i++)
+        err = phx_buf_printf(&comps, "%s{\"svn\":%d}", i ? "," : "", 0);
+    if (!err)
+        err = phx_buf_printf(
+            &tcb_info,
+            "{\"id\":\"SGX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+            "\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":1,"
+            "\"tcbLevels\":[{\"tcb\":{\"sgxtcbcomponents\":[%s],\"pcesvn\":1},\"tcbDate\":\"%s\","
+            "\"tcbStatus\":\"UpToDate\"}]}",
+            issue, nextu, fmspc_hex, (char *)comps.ptr, issue);
+    if (!err)
+        err = phx_buf_printf(
+            &qe_id,
+            "{\"id\":\"QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+            "\"tcbEvaluationDataNumber\":1,\"miscselect\":\"00000000\",\"miscselectMask\":"
+            "\"FFFFFFFF\",\"attributes\":\"11000000000000000000000000000000\",\"attributesMask\":"
+            "\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":%d,"
+            "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%d},\"tcbDate\":\"%s\",\"tcbStatus\":\"UpToDate\"}"
+            "]}",
+            issue, nextu, mrsigner_hex, SIM_QE_SGX_ISVPRODID, SIM_QE_ISVSVN, issue);
+    if (err) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "sim SGX collateral");
+        goto out;
+    }
+    uint8_t tcb_sig[64], qe_sig[64];
+    if ((err = tee_sign_raw(tcb_k, tcb_info.ptr, tcb_info.len, tcb_sig, e)) ||
+        (err = tee_sign_raw(tcb_k, qe_id.ptr, qe_id.len, qe_sig, e)))
+        goto out;
+    char tcb_sig_hex[129], qe_sig_hex[129];
+    phx_hex_encode_to(tcb_sig_hex, tcb_sig, 64);
+    phx_hex_encode_to(qe_sig_hex, qe_sig, 64);
+    if (json_object_set_new(col, "tcb_info", json_string((char *)tcb_info.ptr)) ||
+        json_object_set_new(col, "tcb_info_signature", json_string(tcb_sig_hex)) ||
+        json_object_set_new(col, "qe_identity", json_string((char *)qe_id.ptr)) ||
+        json_object_set_new(col, "qe_identity_signature", json_string(qe_sig_hex)) ||
+        !(*out = json_dumps(col, JSON_INDENT(1))))
+        err = phx_fail(e, PHX_ERR_NOMEM, "sim SGX collateral");
+out:
+    json_decref(col);
+    phx_buf_free(&tcb_info);
+    phx_buf_free(&qe_id);
+    phx_buf_free(&comps);
+    return err;
+}
+
 static phx_err_t build(const char *dir, phx_error_t *e)
 {
     phx_err_t err = phx_fail(e, PHX_ERR_CRYPTO, "sim PCS: key or certificate generation failed");
     time_t now = time(NULL), next = now + 10L * 365 * 86400;
     EVP_PKEY *root_k = new_key(), *pckca_k = new_key(), *pck_k = new_key(), *tcb_k = new_key(),
-             *att_k = new_key();
+             *att_k = new_key(), *att_sgx_k = new_key();
     X509 *root = NULL, *pckca = NULL, *pck = NULL, *tcb = NULL;
     X509_CRL *root_crl = NULL, *pck_crl = NULL;
     phx_buf_t ext = PHX_BUF_INIT, pem_root = PHX_BUF_INIT, pem_pckca = PHX_BUF_INIT,
               pem_pck = PHX_BUF_INIT, pem_tcb = PHX_BUF_INIT, chain = PHX_BUF_INIT,
               tcb_info = PHX_BUF_INIT, qe_id = PHX_BUF_INIT;
-    char *root_crl_hex = NULL, *pck_crl_hex = NULL, *col_text = NULL;
+    char *root_crl_hex = NULL, *pck_crl_hex = NULL, *col_text = NULL, *col_sgx_text = NULL;
     json_t *col = NULL;
-    uint8_t ppid[16], comps[16] = {0}, secret[32], qe[448];
-    if (!root_k || !pckca_k || !pck_k || !tcb_k || !att_k) goto out;
+    uint8_t ppid[16], comps[16] = {0}, secret[32], qe[448], qe_sgx[448];
+    if (!root_k || !pckca_k || !pck_k || !tcb_k || !att_k || !att_sgx_k) goto out;
     if (RAND_bytes(ppid, sizeof ppid) != 1 || RAND_bytes(secret, sizeof secret) != 1) goto out;
     for (int i = 0; i < 16; i++)
         comps[i] = 1;
@@ -377,7 +434,7 @@ static phx_err_t build(const char *dir, phx_error_t *e)
     uint8_t tcb_sig[64], qe_sig[64];
     if ((err = tee_sign_raw(tcb_k, tcb_info.ptr, tcb_info.len, tcb_sig, e)) ||
         (err = tee_sign_raw(tcb_k, qe_id.ptr, qe_id.len, qe_sig, e)) ||
-        (err = make_qe(pck_k, att_k, qe, e)))
+        (err = make_qe(pck_k, att_k, SIM_QE_ISVPRODID, qe, e)))
         goto out;
     char tcb_sig_hex[129], qe_sig_hex[129];
     phx_hex_encode_to(tcb_sig_hex, tcb_sig, 64);
@@ -402,6 +459,10 @@ static phx_err_t build(const char *dir, phx_error_t *e)
         err = phx_fail(e, PHX_ERR_NOMEM, "sim collateral");
         goto out;
     }
+    /* The SGX flavour: same chains and CRLs, its own TCB Info and QE Identity. */
+    if ((err = make_qe(pck_k, att_sgx_k, SIM_QE_SGX_ISVPRODID, qe_sgx, e)) ||
+        (err = sgx_collateral(col, tcb_k, issue, nextu, fmspc_hex, mrsigner_hex, &col_sgx_text, e)))
+        goto out;
     /* The chain a QE puts in certification data type 5: leaf, CA, root, NUL. */
     phx_buf_append(&chain, pem_pck.ptr, pem_pck.len);
     phx_buf_append(&chain, pem_pckca.ptr, pem_pckca.len);
@@ -415,6 +476,9 @@ static phx_err_t build(const char *dir, phx_error_t *e)
         (err = write_file(dir, SIM_PCK_CHAIN, chain.ptr, chain.len, 0644, e)) ||
         (err = write_file(dir, SIM_QE, qe, sizeof qe, 0644, e)) ||
         (err = write_key(dir, SIM_ATT_KEY, att_k, e)) ||
+        (err = write_file(dir, SIM_COLLATERAL_SGX, col_sgx_text, strlen(col_sgx_text), 0644, e)) ||
+        (err = write_file(dir, SIM_QE_SGX, qe_sgx, sizeof qe_sgx, 0644, e)) ||
+        (err = write_key(dir, SIM_ATT_KEY_SGX, att_sgx_k, e)) ||
         (err = write_file(dir, SIM_SECRET, secret, sizeof secret, 0600, e)) ||
         (err = write_key(dir, "root_ca.key", root_k, e)) ||
         (err = write_key(dir, "pck_ca.key", pckca_k, e)) ||
@@ -427,6 +491,7 @@ out:
     free(root_crl_hex);
     free(pck_crl_hex);
     free(col_text);
+    free(col_sgx_text);
     json_decref(col);
     phx_buf_free(&ext);
     phx_buf_free(&pem_root);
@@ -447,14 +512,17 @@ out:
     EVP_PKEY_free(pck_k);
     EVP_PKEY_free(tcb_k);
     EVP_PKEY_free(att_k);
+    EVP_PKEY_free(att_sgx_k);
     return err;
 }
 
 static void remove_tree(const char *dir)
 {
-    static const char *const names[] = {
-        SIM_ROOT_DER,  SIM_COLLATERAL, SIM_PCK_CHAIN,     SIM_QE,       SIM_ATT_KEY, SIM_SECRET,
-        "root_ca.key", "pck_ca.key",   "tcb_signing.key", "root_ca.pem"};
+    static const char *const names[] = {SIM_ROOT_DER,   SIM_COLLATERAL,     SIM_PCK_CHAIN,
+                                        SIM_QE,         SIM_ATT_KEY,        SIM_SECRET,
+                                        "root_ca.key",  "pck_ca.key",       "tcb_signing.key",
+                                        "root_ca.pem",  SIM_COLLATERAL_SGX, SIM_QE_SGX,
+                                        SIM_ATT_KEY_SGX};
     char path[PATH_MAX + 64];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -1,6 +1,7 @@
 /* The TEE interface and its three backends. sim: TDX v4 quotes signed through the
  * sim PCS (sim_pcs.c), MRTD = SHA-384 of the phx binary, RTMR0 = extend of its
- * configuration. tdx: Linux configfs-tsm (Documentation/ABI/testing/
+ * configuration; its SGX flavour (sim-sgx): SGX v3 quotes from the sim SGX QE,
+ * MRENCLAVE = SHA-256(MRTD || RTMR0). tdx: Linux configfs-tsm (Documentation/ABI/testing/
  * configfs-tsm): write inblob, read outblob, generation must not move. sgx:
  * Gramine's /dev/attestation (user_report_data, quote, keys/_sgx_mrenclave). */
 #define _GNU_SOURCE
@@ -38,9 +39,15 @@ phx_err_t phx_tee_spec_parse(const char *name, phx_tee_kind_t *kind, phx_tee_con
         config->sim_no_seal = true;
         return PHX_OK;
     }
+    if (name && strcmp(name, "sim-sgx") == 0) {
+        *kind = PHX_TEE_SIM;
+        config->sim_sgx = true;
+        return PHX_OK;
+    }
     phx_err_t err = phx_tee_kind_parse(name, kind, e);
     if (err)
-        phx_fail(e, err, "unknown TEE \"%.20s\" (sim, sim-noseal, tdx or sgx)", name ? name : "");
+        phx_fail(e, err, "unknown TEE \"%.20s\" (sim, sim-sgx, sim-noseal, tdx or sgx)",
+                 name ? name : "");
     return err;
 }
 
@@ -130,15 +137,22 @@ static phx_err_t sim_open(phx_tee_t *t, const phx_tee_config_t *c, phx_error_t *
         return phx_error_wrap(e, err, "creating sim TEE in %s", t->dir);
 
     phx_buf_t pem = PHX_BUF_INIT;
-    if ((err = read_in(t->dir, SIM_ATT_KEY, &pem, e))) return err;
+    const char *att_name = t->sgx ? SIM_ATT_KEY_SGX : SIM_ATT_KEY;
+    snprintf(path, sizeof path, "%s/%s", t->dir, att_name);
+    if (t->sgx && stat(path, &st) != 0)
+        return phx_fail(e, PHX_ERR_NOT_FOUND,
+                        "the sim TEE directory %s has no SGX flavour (made by an older phx): "
+                        "remove it to have it made again",
+                        t->dir);
+    if ((err = read_in(t->dir, att_name, &pem, e))) return err;
     BIO *b = BIO_new_mem_buf(pem.ptr, (int)pem.len);
     t->att_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
     phx_secure_zero(pem.ptr, pem.len);
     phx_buf_free(&pem);
-    if (!t->att_key) return phx_fail(e, PHX_ERR_INVALID, "%s/%s is not a key", t->dir, SIM_ATT_KEY);
+    if (!t->att_key) return phx_fail(e, PHX_ERR_INVALID, "%s/%s is not a key", t->dir, att_name);
     if ((err = tee_pub_raw(t->att_key, t->att_pub, e))) return err;
-    snprintf(path, sizeof path, "%s/%s", t->dir, SIM_QE);
+    snprintf(path, sizeof path, "%s/%s", t->dir, t->sgx ? SIM_QE_SGX : SIM_QE);
     if ((err = tee_read_file_exact(path, t->qe, sizeof t->qe, e))) return err;
     snprintf(path, sizeof path, "%s/%s", t->dir, SIM_SECRET);
     if ((err = tee_read_file_exact(path, t->secret, sizeof t->secret, e))) return err;
@@ -157,6 +171,13 @@ static phx_err_t sim_open(phx_tee_t *t, const phx_tee_config_t *c, phx_error_t *
     }
     memcpy(buf + 48, cfg, 48); /* RTMR extend: new = SHA-384(old || digest), old = 0 */
     phx_sha384(buf, sizeof buf, t->rt_mr0);
+    /* SGX: MRENCLAVE covers the code and its configuration (as a Gramine
+     * manifest's hash does); MRSIGNER is the sim enclave signing key's. */
+    memcpy(buf, t->mr_td, 48);
+    memcpy(buf + 48, t->rt_mr0, 48);
+    phx_sha256(buf, sizeof buf, t->mr_enclave);
+    static const char signer[] = "phalanx sim enclave signer";
+    phx_sha256(signer, sizeof signer - 1, t->mr_signer);
     return PHX_OK;
 }
 
@@ -171,12 +192,66 @@ static void put32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static const uint8_t intel_qe_vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+                                            0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+
+/* The QE part both quote formats share: QE report, its signature, QE auth data
+ * and certification data type 5 (the PCK chain). */
+static phx_err_t sim_qe_part(phx_tee_t *t, phx_buf_t *out)
+{
+    uint8_t auth[SIM_QE_AUTH_LEN], hdr[6];
+    for (int i = 0; i < SIM_QE_AUTH_LEN; i++)
+        auth[i] = (uint8_t)i;
+    phx_err_t err = phx_buf_append(out, t->qe, sizeof t->qe);
+    put16(hdr, SIM_QE_AUTH_LEN);
+    if (!err) err = phx_buf_append(out, hdr, 2);
+    if (!err) err = phx_buf_append(out, auth, sizeof auth);
+    put16(hdr, 5);
+    put32(hdr + 2, (uint32_t)t->pck_chain.len);
+    if (!err) err = phx_buf_append(out, hdr, 6);
+    if (!err) err = phx_buf_append(out, t->pck_chain.ptr, t->pck_chain.len);
+    return err;
+}
+
+/* An SGX quote v3 (Intel SGX ECDSA Quote Library API, A.4): header (tee_type
+ * 0), the ISV enclave report, then the ECDSA signature data with the QE report
+ * and its certification data directly (no type-6 wrapper in v3). */
+static phx_err_t sim_quote_sgx(phx_tee_t *t, const uint8_t rd[64], phx_buf_t *out, phx_error_t *e)
+{
+    uint8_t body[PHX_QUOTE_HEADER_LEN + PHX_SGX_REPORT_LEN] = {0};
+    uint8_t *h = body, *r = body + PHX_QUOTE_HEADER_LEN;
+    put16(h, 3);
+    put16(h + 2, 2); /* ECDSA-256 with P-256 */
+    put32(h + 4, PHX_QUOTE_TEE_SGX);
+    put16(h + 8, SIM_QE_ISVSVN);
+    put16(h + 10, 1); /* PCESVN, as the PCK certificate's */
+    memcpy(h + 12, intel_qe_vendor, 16);
+    for (int i = 0; i < 16; i++)
+        r[i] = 1; /* CPUSVN: the platform components of the PCK certificate */
+    r[48] = 0x05; /* ATTRIBUTES: INIT | MODE64BIT, not DEBUG */
+    r[56] = 0x03; /* XFRM: x87 | SSE */
+    memcpy(r + 64, t->mr_enclave, 32);
+    memcpy(r + 128, t->mr_signer, 32);
+    put16(r + 256, 1); /* ISVPRODID */
+    put16(r + 258, 1); /* ISVSVN */
+    memcpy(r + 320, rd, 64);
+    uint8_t sig[64], len[4];
+    phx_err_t err = tee_sign_raw(t->att_key, body, sizeof body, sig, e);
+    if (err) return err;
+    size_t sig_len = 64 + 64 + sizeof t->qe + 2 + SIM_QE_AUTH_LEN + 6 + t->pck_chain.len;
+    put32(len, (uint32_t)sig_len);
+    if ((err = phx_buf_append(out, body, sizeof body)) || (err = phx_buf_append(out, len, 4)) ||
+        (err = phx_buf_append(out, sig, 64)) || (err = phx_buf_append(out, t->att_pub, 64)) ||
+        (err = sim_qe_part(t, out)))
+        return phx_fail(e, err, "sim SGX quote");
+    return PHX_OK;
+}
+
 /* A TDX quote v4 (Intel TDX DCAP Quote Library API, A.3): header, TD report 1.0,
  * then the ECDSA signature data with the type-6 QE report certification data. */
 static phx_err_t sim_quote(phx_tee_t *t, const uint8_t rd[64], phx_buf_t *out, phx_error_t *e)
 {
-    static const uint8_t intel_qe_vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
-                                                0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+    if (t->sgx) return sim_quote_sgx(t, rd, out, e);
     uint8_t body[PHX_QUOTE_HEADER_LEN + PHX_TD10_REPORT_LEN] = {0};
     uint8_t *h = body, *r = body + PHX_QUOTE_HEADER_LEN;
     put16(h, 4);
@@ -199,11 +274,7 @@ static phx_err_t sim_quote(phx_tee_t *t, const uint8_t rd[64], phx_buf_t *out, p
     uint8_t sig[64];
     phx_err_t err = tee_sign_raw(t->att_key, body, sizeof body, sig, e);
     if (err) return err;
-    uint8_t auth[SIM_QE_AUTH_LEN];
-    for (int i = 0; i < SIM_QE_AUTH_LEN; i++)
-        auth[i] = (uint8_t)i;
-    size_t chain_len = t->pck_chain.len;
-    size_t inner_len = 384 + 64 + 2 + sizeof auth + 2 + 4 + chain_len;
+    size_t inner_len = 384 + 64 + 2 + SIM_QE_AUTH_LEN + 2 + 4 + t->pck_chain.len;
     size_t sig_len = 64 + 64 + 2 + 4 + inner_len;
     uint8_t hdr[8];
     put32(hdr, (uint32_t)sig_len);
@@ -212,16 +283,7 @@ static phx_err_t sim_quote(phx_tee_t *t, const uint8_t rd[64], phx_buf_t *out, p
         return err;
     put16(hdr, 6);
     put32(hdr + 2, (uint32_t)inner_len);
-    if ((err = phx_buf_append(out, hdr, 6)) || (err = phx_buf_append(out, t->qe, sizeof t->qe)))
-        return err;
-    put16(hdr, SIM_QE_AUTH_LEN);
-    if ((err = phx_buf_append(out, hdr, 2)) || (err = phx_buf_append(out, auth, sizeof auth)))
-        return err;
-    put16(hdr, 5);
-    put32(hdr + 2, (uint32_t)chain_len);
-    if ((err = phx_buf_append(out, hdr, 6)) ||
-        (err = phx_buf_append(out, t->pck_chain.ptr, chain_len)))
-        return err;
+    if ((err = phx_buf_append(out, hdr, 6)) || (err = sim_qe_part(t, out))) return err;
     return PHX_OK;
 }
 
@@ -237,7 +299,35 @@ phx_err_t phx_tee_sim_collateral(phx_tee_t *t, phx_buf_t *json, phx_error_t *e)
     if (t->kind != PHX_TEE_SIM)
         return phx_fail(e, PHX_ERR_UNSUPPORTED, "collateral comes from Intel PCS for %s",
                         phx_tee_kind_name(t->kind));
-    return read_in(t->dir, SIM_COLLATERAL, json, e);
+    return read_in(t->dir, t->sgx ? SIM_COLLATERAL_SGX : SIM_COLLATERAL, json, e);
+}
+
+bool phx_tee_sim_is_sgx(const phx_tee_t *t)
+{
+    return t->kind == PHX_TEE_SIM && t->sgx;
+}
+
+phx_err_t phx_tee_sim_read_collateral(const char *dir, uint32_t tee_type, phx_buf_t *json,
+                                      phx_error_t *e)
+{
+    if (tee_type != PHX_QUOTE_TEE_SGX && tee_type != PHX_QUOTE_TEE_TDX)
+        return phx_fail(e, PHX_ERR_UNSUPPORTED, "no sim collateral for tee_type %#x", tee_type);
+    phx_err_t err =
+        read_in(dir, tee_type == PHX_QUOTE_TEE_SGX ? SIM_COLLATERAL_SGX : SIM_COLLATERAL, json, e);
+    if (err)
+        return phx_error_wrap(e, err, "sim %s collateral (is %s a sim TEE directory?)",
+                              tee_type == PHX_QUOTE_TEE_SGX ? "SGX" : "TDX", dir);
+    return PHX_OK;
+}
+
+phx_err_t phx_tee_quote_tee_type(const uint8_t *quote, size_t len, uint32_t *tee_type,
+                                 phx_error_t *e)
+{
+    if (len < PHX_QUOTE_HEADER_LEN)
+        return phx_fail(e, PHX_ERR_TRUNCATED, "a quote of %zu bytes has no header", len);
+    *tee_type = (uint32_t)quote[4] | (uint32_t)quote[5] << 8 | (uint32_t)quote[6] << 16 |
+                (uint32_t)quote[7] << 24;
+    return PHX_OK;
 }
 
 phx_err_t phx_tee_sim_root(phx_tee_t *t, phx_buf_t *der, phx_error_t *e)
@@ -328,6 +418,7 @@ phx_err_t phx_tee_open(phx_tee_kind_t kind, const phx_tee_config_t *config, phx_
     if (!t) return phx_fail(e, PHX_ERR_NOMEM, "tee");
     t->kind = kind;
     t->no_seal = kind == PHX_TEE_SIM && c->sim_no_seal;
+    t->sgx = kind == PHX_TEE_SIM && c->sim_sgx;
     struct stat st;
     switch (kind) {
     case PHX_TEE_SIM:

@@ -41,6 +41,32 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
 }
 
+/* GET /v1/contracts/:id/triggers: what the owner declared, with its signature. */
+static phx_err_t h_triggers(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                            phx_error_t *e)
+{
+    const char *id_s = phx_http_param(req, "id");
+    uint8_t id[32];
+    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    return wk_triggers_declared(ctx, id, &resp->json, e);
+}
+
+/* POST /v1/contracts/:id/hooks: a webhook's firing, from the gateway. */
+static phx_err_t h_hook(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                        phx_error_t *e)
+{
+    const char *id_s = phx_http_param(req, "id");
+    uint8_t id[32];
+    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    if (!json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    phx_err_t err = wk_triggers_hook(ctx, id, req->json, &resp->json, e);
+    if (!err) resp->status = 202;
+    return err;
+}
+
 /* POST /v1/contracts/:id/limits: the owner's signed spending limit (wallet.c). */
 static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
@@ -329,11 +355,19 @@ phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t 
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/call", h_call, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/delete", h_delete, w, 0,
                                    e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/contracts/:id/triggers", h_triggers, w, 0,
+                                   e)) ||
+        (err =
+             phx_http_router_add(w->router, "POST", "/v1/contracts/:id/hooks", h_hook, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "POST", "/v1/contracts/:id/limits", h_limits, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/results", h_job_results, w, 0,
                                    e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/attestation", h_attestation, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/observation",
+                                   wk_round_observation, w, 0, e)) ||
+        (err = phx_http_router_add(w->router, "GET", "/v1/jobs/:id/report", wk_round_report_get, w,
+                                   0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/v1/identity", h_identity, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/healthz", h_health, w, 0, e)) ||
         (err = phx_http_router_add(w->router, "GET", "/metrics", h_metrics, w, 0, e)))

@@ -426,6 +426,8 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
     if ((err = phx_owner_secrets_hash(sealed, op.secrets_hash, e)) ||
         (err = owner_op_check(w, req, &op, owner, e)))
         return err;
+    json_t *triggers = NULL;
+    if ((err = wk_triggers_check(req, &op, owner, &triggers, e))) return err;
     char hx[67], path[1500];
     hex32(code_hash, hx);
     snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
@@ -437,6 +439,11 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
                             (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
     if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
+    if (rec && triggers) {
+        json_object_set(rec, "triggers", triggers);
+        json_object_set(rec, "triggers_signature", json_object_get(req, "triggers_signature"));
+    }
+    json_decref(triggers);
     /* The file name the owner's CLI sent, so errors name the user's file and
      * not "contract.js". Unsigned and cosmetic: only a plain name is kept. */
     const char *fname = json_string_value(json_object_get(req, "filename"));
@@ -526,9 +533,40 @@ void wk_contract_clear(wk_contract_t *c)
  * memory, one sandbox process. The outcome is the output bytes the result
  * signs: the return value as JSON text, or {"error":{...}} for a contract that
  * failed (still an answer a requester can act on). */
+static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              const char *phase, bool onchain, phx_buf_t *output, json_t **logs,
+                              bool *ok, wk_usage_t *usage, phx_error_t *e);
+
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, caller, NULL, NULL, onchain, output, logs, ok,
+                        usage, e);
+}
+
+phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *trigger_json, bool onchain,
+                       phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
+                       phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, NULL, trigger_json, NULL, onchain, output,
+                        logs, ok, usage, e);
+}
+
+phx_err_t wk_run_phase(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *phase, phx_buf_t *output, bool *ok,
+                       phx_error_t *e)
+{
+    return run_contract(w, c, input_json, request_id, NULL, NULL, phase, true, output, NULL, ok,
+                        NULL, e);
+}
+
+static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                              const char *request_id, const char *caller, const char *trigger_json,
+                              const char *phase, bool onchain, phx_buf_t *output, json_t **logs,
+                              bool *ok, wk_usage_t *usage, phx_error_t *e)
 {
     wk_usage_t scratch;
     if (!usage) usage = &scratch;
@@ -581,6 +619,8 @@ phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json
                              .input_json = input_json,
                              .request_id = request_id,
                              .caller = caller,
+                             .trigger_json = trigger_json,
+                             .phase = phase,
                              .secret_keys = sk,
                              .secret_values = sv,
                              .nsecrets = nsec,
@@ -724,6 +764,22 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     w->misbehave = o->misbehave;
+    if (o->npeers < 0 || o->npeers > PHX_WORKER_MAX_PEERS) {
+        err = phx_fail(e, PHX_ERR_INVALID, "at most %d peers", PHX_WORKER_MAX_PEERS);
+        goto out;
+    }
+    for (int i = 0; i < o->npeers; i++) {
+        size_t n = strlen(o->peers[i]);
+        while (n && o->peers[i][n - 1] == '/')
+            n--;
+        if (n >= sizeof w->peers[0] ||
+            (strncmp(o->peers[i], "http://", 7) && strncmp(o->peers[i], "https://", 8))) {
+            err =
+                phx_fail(e, PHX_ERR_INVALID, "peer \"%.100s\" is not an http(s) URL", o->peers[i]);
+            goto out;
+        }
+        snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%.*s", (int)n, o->peers[i]);
+    }
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))

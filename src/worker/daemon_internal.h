@@ -13,6 +13,13 @@
 #include "phx/worker.h"
 #include "sched.h"
 
+/* How a contract's k-of-n observations combine (its `combine` export). */
+typedef enum { WK_COMBINE_IDENTICAL = 0, WK_COMBINE_MEDIAN, WK_COMBINE_AGGREGATE } wk_combine_t;
+typedef struct {
+    wk_combine_t mode;
+    char field[64]; /* median: the numeric field of the output object */
+} wk_mode_t;
+#define WK_MODE_CACHE 16
 /* What direct calls' payment checks read from the chain, reused for a short
  * while (payment.c): the price, and per payer what the chain redeemed for this
  * operator and what the deposit covers. An entry counts only while younger
@@ -71,7 +78,21 @@ struct phx_worker {
      * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
     pthread_mutex_t state_lock;
     char state_stale_file[1024];
+    char peers[PHX_WORKER_MAX_PEERS][300]; /* k-of-n: where other workers' observations are */
+    size_t npeers;
+    struct { /* combine modes by code hash; the job thread's only */
+        uint8_t code_hash[32];
+        wk_mode_t mode;
+        bool set;
+    } modes[WK_MODE_CACHE];
+    size_t modes_next;
 };
+
+/* The job thread's pacing, the same for requests (jobloop.c) and trigger
+ * firings (trigger.c): how long each rank waits for the ones before it, and
+ * when a transaction not mined is sent again. */
+#define WK_HANDOFF_MS 2000
+#define WK_RESUBMIT_MS 20000
 
 typedef struct {
     uint8_t id[32];
@@ -111,6 +132,36 @@ typedef struct {
 phx_err_t wk_run(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                  const char *request_id, const char *caller, bool onchain, phx_buf_t *output,
                  json_t **logs, bool *ok, wk_usage_t *usage, phx_error_t *e);
+/* wk_run for a trigger's firing: ctx.trigger is trigger_json (an object's
+ * JSON text), the caller the zero address. */
+phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *trigger_json, bool onchain,
+                       phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
+                       phx_error_t *e);
+/* A deploy's "triggers" and "triggers_signature" (trigger.c): none is fine;
+ * else the manifest must parse, be of kinds this worker fires, and be signed
+ * by owner over (op's id, code hash, nonce). *canonical: what to keep. */
+phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
+                            json_t **canonical, phx_error_t *e);
+/* The contract's declared triggers as this worker holds them: {"id","owner",
+ * "nonce","code_hash","triggers","triggers_signature"} (an empty list when
+ * none); PHX_ERR_NOT_FOUND for a contract it does not hold. */
+phx_err_t wk_triggers_declared(phx_worker_t *w, const uint8_t id[32], json_t **out, phx_error_t *e);
+/* POST /v1/contracts/:id/hooks ({"name","secret"?,"delivery"?,"body"}, from
+ * the gateway's webhook): journal one firing of the http trigger name, after
+ * checking its shared secret. *out: {"name","delivery","firing_id"}. */
+phx_err_t wk_triggers_hook(phx_worker_t *w, const uint8_t id[32], const json_t *req, json_t **out,
+                           phx_error_t *e);
+/* One round of the trigger loop on the job thread: journal the firings now
+ * due, then advance each live one a step. rank(ctx, key) is this worker's
+ * place for a firing among the active workers (as for requests). */
+void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_t key[32]),
+                       void *rank_ctx);
+/* The same run for a k-of-n phase (phx_sandbox_job_t.phase: "combine" or
+ * "aggregate"), on the on-chain lane, no logs. */
+phx_err_t wk_run_phase(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
+                       const char *request_id, const char *phase, phx_buf_t *output, bool *ok,
+                       phx_error_t *e);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
 /* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
  * (the worker's chain RPC, KMS or own API); `what` names it in the message. */
@@ -158,6 +209,51 @@ void wk_misbehave_corrupt(const phx_worker_t *w, bool *ok, phx_buf_t *output);
 phx_err_t wk_misbehave_equivocate(phx_worker_t *w, const phx_job_t *j, const uint8_t code_hash[32],
                                   bool ok, const uint8_t *output, size_t len, phx_error_t *e);
 phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
+
+/* ---- k-of-n rounds (round.c; docs/worker.md "k-of-n") ---------------------------- */
+
+#define WK_MAX_K 16 /* Jobs.MAX_K */
+
+/* Signatures over one report (ok, output) of one request, by active workers of
+ * distinct operators; this worker's own first. */
+typedef struct {
+    size_t n;
+    size_t answered; /* peers that had a valid signed observation, agreeing or not */
+    uint8_t sigs[WK_MAX_K][65];
+    uint8_t signers[WK_MAX_K][20];
+    uint8_t operators[WK_MAX_K][20];
+} wk_quorum_t;
+
+/* GET /v1/jobs/:id/observation: this worker's signed observation of an on-chain
+ * request ({"request_id","worker","ok","output","signature"}); 404 before it
+ * has signed one. */
+phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                               phx_error_t *e);
+/* Ask every peer for its observation of j (which this worker has signed) and
+ * keep up to k signatures over the same (ok, output) by active workers of
+ * distinct operators. A peer that signed something else for the request is a
+ * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
+ * (when report_dissent), from the identity key. */
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report_dissent,
+                          wk_quorum_t *q, phx_error_t *e);
+/* The contract's combine mode (runs its "combine" phase once per code hash).
+ * PHX_ERR_INVALID when it declares something else than "identical",
+ * "aggregate" or {"median":"FIELD"}. */
+phx_err_t wk_round_mode(phx_worker_t *w, const wk_contract_t *c, wk_mode_t *m, phx_error_t *e);
+/* GET /v1/jobs/:id/report: the report this worker signed for a median or
+ * aggregate request, with its observation set; 404 before it has one. */
+phx_err_t wk_round_report_get(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                              phx_error_t *e);
+/* One step of a median or aggregate round for j (this worker's observation
+ * signed on the observation domain). With a report signed already: gather
+ * peers' signatures over it into q (this worker's first) and give the report
+ * in *ok, out. Else adopt a valid proposal a peer serves (lowest report
+ * digest first), or, when may_propose, propose one from the observations
+ * gathered (at least k of distinct operators, every peer answered or
+ * since_ms >= grace_ms). q->n < k: not ready. */
+phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const wk_mode_t *m,
+                          bool may_propose, uint64_t since_ms, uint64_t grace_ms, wk_quorum_t *q,
+                          bool *ok, phx_buf_t *out, phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
 #endif

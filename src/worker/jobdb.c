@@ -62,7 +62,26 @@ static const char schema[] =
     " payer BLOB NOT NULL, operator BLOB NOT NULL,"
     " cumulative BLOB NOT NULL, call_hash BLOB NOT NULL, signature BLOB NOT NULL,"
     " charged BLOB NOT NULL, redeemed BLOB NOT NULL, updated_ms INTEGER NOT NULL,"
-    " PRIMARY KEY (payer, operator));";
+    " PRIMARY KEY (payer, operator));"
+    /* Trigger firings (issue 15): the same states as jobs, keyed by the
+     * firing's deterministic id; detail is ctx.trigger's JSON text. */
+    "CREATE TABLE IF NOT EXISTS firings ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " contract_id BLOB NOT NULL, firing_id BLOB NOT NULL, detail TEXT NOT NULL,"
+    " state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 1,"
+    " code_hash BLOB, output BLOB, signature BLOB, tx_hash BLOB, error TEXT,"
+    " updated_ms INTEGER NOT NULL, UNIQUE (contract_id, firing_id));"
+    "CREATE INDEX IF NOT EXISTS firings_state ON firings(state, id);"
+    /* Per (contract, trigger): the next tick or block not yet journaled. */
+    "CREATE TABLE IF NOT EXISTS trigger_cursors ("
+    " contract_id BLOB NOT NULL, name TEXT NOT NULL, next INTEGER NOT NULL,"
+    " PRIMARY KEY (contract_id, name));"
+    /* k-of-n reports (median, aggregate): the one report this worker signed
+     * for a request, with the observation set it was computed from. Written
+     * once: a worker never signs two reports for one request. */
+    "CREATE TABLE IF NOT EXISTS reports ("
+    " request_id INTEGER PRIMARY KEY, ok INTEGER NOT NULL, output BLOB NOT NULL,"
+    " signature BLOB NOT NULL, observations TEXT NOT NULL);";
 
 phx_err_t phx_jobdb_open(const char *path, phx_jobdb_t **out, phx_error_t *e)
 {
@@ -213,6 +232,64 @@ phx_err_t phx_jobdb_get(phx_jobdb_t *d, uint64_t request_id, phx_job_t *out, phx
     phx_err_t err = select_one(d, "WHERE request_id = ?", request_id, true, out, &found, e);
     if (!err && !found)
         err = phx_fail(e, PHX_ERR_NOT_FOUND, "no job %llu", (unsigned long long)request_id);
+    return err;
+}
+
+phx_err_t phx_jobdb_report_put(phx_jobdb_t *d, uint64_t request_id, bool ok, const uint8_t *output,
+                               size_t output_len, const uint8_t signature[65],
+                               const char *observations, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db,
+                           "INSERT INTO reports (request_id, ok, output, signature, observations) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT(request_id) DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "insert report");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)request_id);
+    sqlite3_bind_int(st, 2, ok ? 1 : 0);
+    sqlite3_bind_blob(st, 3, output_len ? (const void *)output : "", (int)output_len,
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, signature, 65, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, observations, -1, SQLITE_STATIC);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "insert report");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_report_get(phx_jobdb_t *d, uint64_t request_id, bool *ok, phx_buf_t *output,
+                               uint8_t signature[65], char **observations, bool *found,
+                               phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT ok, output, signature, observations FROM reports "
+                           "WHERE request_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "select report");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)request_id);
+    phx_err_t err = PHX_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *o = sqlite3_column_blob(st, 1);
+        int on = sqlite3_column_bytes(st, 1);
+        const void *s = sqlite3_column_blob(st, 2);
+        const unsigned char *obs = sqlite3_column_text(st, 3);
+        *ok = sqlite3_column_int(st, 0) != 0;
+        if (!s || sqlite3_column_bytes(st, 2) != 65 || !obs) {
+            err = phx_fail(e, PHX_ERR_STATE, "report %llu is damaged",
+                           (unsigned long long)request_id);
+        } else if ((on && (err = phx_buf_append(output, o, (size_t)on))) ||
+                   (observations && !(*observations = strdup((const char *)obs)))) {
+            err = phx_fail(e, PHX_ERR_NOMEM, "report");
+        } else {
+            memcpy(signature, s, 65);
+            *found = true;
+        }
+    } else if (rc != SQLITE_DONE) {
+        err = sql_fail(d, e, "select report");
+    }
+    sqlite3_finalize(st);
     return err;
 }
 
@@ -482,6 +559,224 @@ phx_err_t phx_jobdb_voucher_redeemed(phx_jobdb_t *d, const uint8_t payer[20],
     sqlite3_bind_blob(st, 2, payer, 20, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, operator_, 20, SQLITE_STATIC);
     phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "voucher redeemed");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* ---- trigger firings ------------------------------------------------------------ */
+
+void phx_firing_clear(phx_firing_t *f)
+{
+    if (!f) return;
+    free(f->detail);
+    phx_buf_free(&f->output);
+    memset(f, 0, sizeof *f);
+}
+
+phx_err_t phx_jobdb_firing_record(phx_jobdb_t *d, const uint8_t contract_id[32],
+                                  const uint8_t firing_id[32], const char *detail, bool *inserted,
+                                  phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    if (sqlite3_prepare_v2(d->db,
+                           "INSERT OR IGNORE INTO firings (contract_id, firing_id, detail, state,"
+                           " updated_ms) VALUES (?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firing record");
+    sqlite3_bind_blob(st, 1, contract_id, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, firing_id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, PHX_JOB_PENDING);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)phx_now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE)
+        err = sql_fail(d, e, "firing record");
+    else if (inserted)
+        *inserted = sqlite3_changes(d->db) == 1;
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_firing_get(phx_jobdb_t *d, uint64_t id, phx_firing_t *f, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    memset(f, 0, sizeof *f);
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT id, contract_id, firing_id, detail, state, attempts, ok,"
+                           " code_hash, output, signature, tx_hash, updated_ms FROM firings"
+                           " WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firing get");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        err = rc == SQLITE_DONE
+                  ? phx_fail(e, PHX_ERR_NOT_FOUND, "no firing %llu", (unsigned long long)id)
+                  : sql_fail(d, e, "firing get");
+        goto out;
+    }
+    f->id = (uint64_t)sqlite3_column_int64(st, 0);
+    if ((err = copy_blob(st, 1, f->contract_id, 32, e)) ||
+        (err = copy_blob(st, 2, f->firing_id, 32, e)))
+        goto out;
+    f->detail = strdup((const char *)sqlite3_column_text(st, 3));
+    f->state = (phx_job_state_t)sqlite3_column_int(st, 4);
+    f->attempts = sqlite3_column_int(st, 5);
+    f->ok = sqlite3_column_int(st, 6) != 0;
+    if ((err = copy_blob(st, 7, f->code_hash, 32, e))) goto out;
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+        phx_buf_append(&f->output, sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8)))
+        err = phx_fail(e, PHX_ERR_NOMEM, "firing output");
+    if (!err) err = copy_blob(st, 9, f->signature, 65, e);
+    if (!err) err = copy_blob(st, 10, f->tx_hash, 32, e);
+    f->updated_ms = (uint64_t)sqlite3_column_int64(st, 11);
+    if (!err && !f->detail) err = phx_fail(e, PHX_ERR_NOMEM, "firing detail");
+out:
+    sqlite3_finalize(st);
+    if (err) phx_firing_clear(f);
+    return err;
+}
+
+phx_err_t phx_jobdb_firing_live(phx_jobdb_t *d, uint64_t *ids, size_t cap, size_t *n,
+                                phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT id FROM firings WHERE state IN (1,2,3,4) ORDER BY id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firing live");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? PHX_OK : sql_fail(d, e, "firing live");
+}
+
+/* UPDATE firings ... WHERE id = ? AND state IN (allowed); PHX_ERR_STATE when
+ * the firing is not in one of them. */
+static phx_err_t firing_move(phx_jobdb_t *d, uint64_t id, phx_job_state_t to, const char *allowed,
+                             const char *extra_set, const void *b1, size_t n1, const void *b2,
+                             size_t n2, const void *b3, size_t n3, const char *text, phx_error_t *e)
+{
+    char sql[512];
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    snprintf(sql, sizeof sql,
+             "UPDATE firings SET state = ?, updated_ms = ?%s%s WHERE id = ? AND state IN (%s)",
+             extra_set ? ", " : "", extra_set ? extra_set : "", allowed);
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firing update");
+    int i = 1;
+    sqlite3_bind_int(st, i++, to);
+    sqlite3_bind_int64(st, i++, (sqlite3_int64)phx_now_ms());
+    if (b1) sqlite3_bind_blob(st, i++, n1 ? b1 : "", (int)n1, SQLITE_STATIC);
+    if (b2) sqlite3_bind_blob(st, i++, b2, (int)n2, SQLITE_STATIC);
+    if (b3) sqlite3_bind_blob(st, i++, b3, (int)n3, SQLITE_STATIC);
+    if (text) sqlite3_bind_text(st, i++, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i, (sqlite3_int64)id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        err = sql_fail(d, e, "firing update");
+    else if (sqlite3_changes(d->db) != 1)
+        err = phx_fail(e, PHX_ERR_STATE, "firing %llu cannot become %s", (unsigned long long)id,
+                       phx_job_state_name(to));
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_firing_start(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
+{
+    return firing_move(d, id, PHX_JOB_RUNNING, "1,2", "attempts = attempts + 1", NULL, 0, NULL, 0,
+                       NULL, 0, NULL, e);
+}
+
+phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *d, uint64_t id, const uint8_t code_hash[32], bool ok,
+                                  const uint8_t *output, size_t output_len,
+                                  const uint8_t signature[65], phx_error_t *e)
+{
+    if (output_len > PHX_RESULT_MAX_OUTPUT)
+        return phx_fail(e, PHX_ERR_LIMIT, "output over %u bytes", PHX_RESULT_MAX_OUTPUT);
+    return firing_move(d, id, PHX_JOB_SIGNED, "2",
+                       ok ? "output = ?, signature = ?, code_hash = ?, ok = 1"
+                          : "output = ?, signature = ?, code_hash = ?, ok = 0",
+                       output ? output : (const uint8_t *)"", output_len, signature, 65, code_hash,
+                       32, NULL, e);
+}
+
+phx_err_t phx_jobdb_firing_submitted(phx_jobdb_t *d, uint64_t id, const uint8_t tx_hash[32],
+                                     phx_error_t *e)
+{
+    return firing_move(d, id, PHX_JOB_SUBMITTED, "3,4", "tx_hash = ?", tx_hash, 32, NULL, 0, NULL,
+                       0, NULL, e);
+}
+
+phx_err_t phx_jobdb_firing_done(phx_jobdb_t *d, uint64_t id, phx_error_t *e)
+{
+    return firing_move(d, id, PHX_JOB_DONE, "1,2,3,4", NULL, NULL, 0, NULL, 0, NULL, 0, NULL, e);
+}
+
+phx_err_t phx_jobdb_firing_failed(phx_jobdb_t *d, uint64_t id, const char *reason, phx_error_t *e)
+{
+    return firing_move(d, id, PHX_JOB_FAILED, "1,2,3,4", "error = ?", NULL, 0, NULL, 0, NULL, 0,
+                       reason ? reason : "", e);
+}
+
+phx_err_t phx_jobdb_trigger_cursor(phx_jobdb_t *d, const uint8_t contract_id[32], const char *name,
+                                   uint64_t *next, bool *found, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    *found = false;
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT next FROM trigger_cursors WHERE contract_id = ? AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "trigger cursor");
+    sqlite3_bind_blob(st, 1, contract_id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *next = (uint64_t)sqlite3_column_int64(st, 0), *found = true;
+    else if (rc != SQLITE_DONE)
+        err = sql_fail(d, e, "trigger cursor");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_set_trigger_cursor(phx_jobdb_t *d, const uint8_t contract_id[32],
+                                       const char *name, uint64_t next, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    if (next > INT64_MAX) return phx_fail(e, PHX_ERR_RANGE, "trigger cursor out of range");
+    if (sqlite3_prepare_v2(d->db,
+                           "INSERT OR REPLACE INTO trigger_cursors (contract_id, name, next)"
+                           " VALUES (?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "trigger cursor");
+    sqlite3_bind_blob(st, 1, contract_id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)next);
+    if (sqlite3_step(st) != SQLITE_DONE) err = sql_fail(d, e, "trigger cursor");
+    sqlite3_finalize(st);
+    return err;
+}
+
+phx_err_t phx_jobdb_firings_prune(phx_jobdb_t *d, uint64_t before_ms, size_t *n, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    *n = 0;
+    if (before_ms > INT64_MAX) return phx_fail(e, PHX_ERR_RANGE, "prune time out of range");
+    if (sqlite3_prepare_v2(d->db, "DELETE FROM firings WHERE state IN (5,6) AND updated_ms < ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sql_fail(d, e, "firings prune");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)before_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        err = sql_fail(d, e, "firings prune");
+    else
+        *n = (size_t)sqlite3_changes(d->db);
     sqlite3_finalize(st);
     return err;
 }

@@ -100,6 +100,17 @@ phx_err_t phx_jobdb_set_cursor(phx_jobdb_t *db, uint64_t next_block, phx_error_t
 phx_err_t phx_jobdb_atomically(phx_jobdb_t *db, phx_err_t (*fn)(void *ctx, phx_error_t *e),
                                void *ctx, phx_error_t *e);
 
+/* k-of-n reports (round.c): the one report (ok, output, signature over its
+ * Jobs digest) signed for a request and the observation set (JSON text) it
+ * came from. put keeps the first one: a later put for the id does nothing,
+ * so read it back. get: *found false when there is none. */
+phx_err_t phx_jobdb_report_put(phx_jobdb_t *db, uint64_t request_id, bool ok, const uint8_t *output,
+                               size_t output_len, const uint8_t signature[65],
+                               const char *observations, phx_error_t *e);
+phx_err_t phx_jobdb_report_get(phx_jobdb_t *db, uint64_t request_id, bool *ok, phx_buf_t *output,
+                               uint8_t signature[65], char **observations, bool *found,
+                               phx_error_t *e);
+
 /* How many jobs are in each state (counts[state], index 0 unused). */
 phx_err_t phx_jobdb_counts(phx_jobdb_t *db, uint64_t counts[7], phx_error_t *e);
 
@@ -132,5 +143,51 @@ phx_err_t phx_jobdb_vouchers_unredeemed(phx_jobdb_t *db, const uint8_t operator_
 phx_err_t phx_jobdb_voucher_redeemed(phx_jobdb_t *db, const uint8_t payer[20],
                                      const uint8_t operator_[20], const phx_u256_t *cumulative,
                                      phx_error_t *e);
+
+/* ---- trigger firings (issue 15; docs/worker.md "Triggers") ---------------------- */
+
+/* One firing of a contract's trigger, journaled by every worker that sees it
+ * due, with the job states: PENDING (seen) -> RUNNING -> SIGNED -> SUBMITTED
+ * (Jobs.recordFiring sent) -> DONE (the chain has a record, whoever's). */
+typedef struct {
+    uint64_t id; /* the journal's row */
+    uint8_t contract_id[32];
+    uint8_t firing_id[32];
+    char *detail; /* ctx.trigger, JSON text */
+    phx_job_state_t state;
+    int attempts;
+    bool ok;
+    uint8_t code_hash[32]; /* from SIGNED on */
+    phx_buf_t output;
+    uint8_t signature[65];
+    uint8_t tx_hash[32];
+    uint64_t updated_ms; /* for PENDING: when it was journaled */
+} phx_firing_t;
+
+void phx_firing_clear(phx_firing_t *f);
+/* PENDING, unless (contract, firing) is journaled already (*inserted false). */
+phx_err_t phx_jobdb_firing_record(phx_jobdb_t *db, const uint8_t contract_id[32],
+                                  const uint8_t firing_id[32], const char *detail, bool *inserted,
+                                  phx_error_t *e);
+phx_err_t phx_jobdb_firing_get(phx_jobdb_t *db, uint64_t id, phx_firing_t *out, phx_error_t *e);
+phx_err_t phx_jobdb_firing_live(phx_jobdb_t *db, uint64_t *ids, size_t cap, size_t *n,
+                                phx_error_t *e);
+phx_err_t phx_jobdb_firing_start(phx_jobdb_t *db, uint64_t id, phx_error_t *e);
+phx_err_t phx_jobdb_firing_signed(phx_jobdb_t *db, uint64_t id, const uint8_t code_hash[32],
+                                  bool ok, const uint8_t *output, size_t output_len,
+                                  const uint8_t signature[65], phx_error_t *e);
+phx_err_t phx_jobdb_firing_submitted(phx_jobdb_t *db, uint64_t id, const uint8_t tx_hash[32],
+                                     phx_error_t *e);
+phx_err_t phx_jobdb_firing_done(phx_jobdb_t *db, uint64_t id, phx_error_t *e);
+phx_err_t phx_jobdb_firing_failed(phx_jobdb_t *db, uint64_t id, const char *reason, phx_error_t *e);
+/* Forget settled firings (DONE, FAILED) last touched before before_ms; *n
+ * how many. Safe: a forgotten firing journaled again is found recorded on
+ * chain first. */
+phx_err_t phx_jobdb_firings_prune(phx_jobdb_t *db, uint64_t before_ms, size_t *n, phx_error_t *e);
+/* The next tick or block of a contract's trigger not yet journaled. */
+phx_err_t phx_jobdb_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32], const char *name,
+                                   uint64_t *next, bool *found, phx_error_t *e);
+phx_err_t phx_jobdb_set_trigger_cursor(phx_jobdb_t *db, const uint8_t contract_id[32],
+                                       const char *name, uint64_t next, phx_error_t *e);
 
 #endif

@@ -14,9 +14,12 @@
 #include "phx/crypto.h"
 
 #define LIVE_PER_ROUND 512
-#define RESUBMIT_AFTER_MS 20000 /* a fulfil tx not mined by then is sent again */
-#define HANDOFF_MS 2000         /* how long each rank waits for the ones before it */
+#define RESUBMIT_AFTER_MS WK_RESUBMIT_MS /* a fulfil tx not mined by then is sent again */
+#define HANDOFF_MS WK_HANDOFF_MS         /* how long each rank waits for the ones before it */
 #define ACTIVE_REFRESH_MS 10000
+/* k-of-n: how long the submitter waits for every peer's observation, so that
+ * one that disagrees is seen (and reported) rather than just outrun. */
+#define OBSERVE_GRACE_MS 1500
 #define MAX_ACTIVE 256
 
 typedef struct {
@@ -24,6 +27,8 @@ typedef struct {
     phx_evm_follower_t *follower;
     uint64_t submitted_ms[LIVE_PER_ROUND]; /* when this process last sent, by slot */
     uint64_t submitted_id[LIVE_PER_ROUND];
+    uint64_t k_id[LIVE_PER_ROUND]; /* the k each request asks for, by slot */
+    uint8_t k[LIVE_PER_ROUND];
     /* The Registry's active workers, to share requests out instead of every
      * worker racing for each one (the losers' transactions only revert). */
     uint8_t active[MAX_ACTIVE][20];
@@ -83,26 +88,47 @@ static void refresh_active(loop_t *L)
     if (count) L->self_unlisted = !listed;
 }
 
-/* This worker's place for a request: active workers ordered by
- * keccak256(request id || address). Rank r starts after r * HANDOFF_MS, so
- * normally one worker serves each request and the next steps in only when it
- * does not (dead, or without the contract). */
-static unsigned rank_of(const loop_t *L, uint64_t id)
+/* A worker's place for a 32-byte key among the active workers, ordered by
+ * keccak256(key || address). For a request the key is its id as a uint256
+ * word; for a trigger's firing (trigger.c) keccak256(contract || firing id).
+ * Rank r starts after r * HANDOFF_MS, so normally one worker serves each and
+ * the next steps in only when it does not (dead, or without the contract). */
+static unsigned rank_in(const loop_t *L, const uint8_t key[32], const uint8_t addr[20])
 {
     uint8_t buf[52], mine[32], other[32];
-    memset(buf, 0, 32);
-    for (int i = 0; i < 8; i++)
-        buf[31 - i] = (uint8_t)(id >> (8 * i));
-    memcpy(buf + 32, L->w->address, 20);
+    memcpy(buf, key, 32);
+    memcpy(buf + 32, addr, 20);
     phx_keccak256(buf, sizeof buf, mine);
     unsigned rank = 0;
     for (size_t k = 0; k < L->nactive; k++) {
-        if (!memcmp(L->active[k], L->w->address, 20)) continue;
+        if (!memcmp(L->active[k], addr, 20)) continue;
         memcpy(buf + 32, L->active[k], 20);
         phx_keccak256(buf, sizeof buf, other);
         rank += memcmp(other, mine, 32) < 0;
     }
     return rank;
+}
+
+/* This worker's place for a key (trigger.c's ranking callback). */
+static unsigned rank_of_key(void *ctx, const uint8_t key[32])
+{
+    const loop_t *L = ctx;
+    return rank_in(L, key, L->w->address);
+}
+
+/* A worker's place for a request (k-of-n asks it of the other signers too). */
+static unsigned rank_of_addr(const loop_t *L, uint64_t id, const uint8_t addr[20])
+{
+    uint8_t word[32];
+    memset(word, 0, 32);
+    for (int i = 0; i < 8; i++)
+        word[31 - i] = (uint8_t)(id >> (8 * i));
+    return rank_in(L, word, addr);
+}
+
+static unsigned rank_of(const loop_t *L, uint64_t id)
+{
+    return rank_of_addr(L, id, L->w->address);
 }
 
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
@@ -189,11 +215,18 @@ static phx_err_t hex_string_output_to_bytes(phx_buf_t *output, phx_error_t *e)
 
 /* PENDING/RUNNING -> SIGNED: run the contract on the request's input and sign
  * the Jobs digest over its output. */
-static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *e)
+static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, unsigned k, phx_error_t *e)
 {
     wk_contract_t c;
     phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
     if (err) return err;
+    /* k-of-n median/aggregate: this run is an observation, signed on the
+     * observation domain; the report is signed in a later round (round.c). */
+    wk_mode_t mode = {.mode = WK_COMBINE_IDENTICAL};
+    if (k > 1 && !memcmp(c.code_hash, j->code_hash, 32) && (err = wk_round_mode(w, &c, &mode, e))) {
+        wk_contract_clear(&c);
+        return err;
+    }
     phx_buf_t output = PHX_BUF_INIT, plain = PHX_BUF_INIT;
     plain.secret = true;
     char *input = NULL, rid[67];
@@ -261,6 +294,7 @@ static phx_err_t run_and_sign(phx_worker_t *w, const phx_job_t *j, phx_error_t *
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, c.code_hash, ok, output.ptr,
                             output.len, digest);
+    if (mode.mode != WK_COMBINE_IDENTICAL) phx_observation_domain(digest);
     if ((err = phx_chain_sign(w->sk, digest, sig))) {
         phx_fail(e, err, "sign");
         goto out;
@@ -285,19 +319,23 @@ static bool signed_by_us(const phx_worker_t *w, const phx_job_t *j)
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->ok,
                             j->output.ptr, j->output.len, digest);
-    if (phx_secp256k1_recover(digest, j->signature, pub)) return false;
-    phx_eth_address_from_pubkey(pub, addr);
-    return memcmp(addr, w->address, 20) == 0;
+    for (int observation = 0; observation < 2; observation++) { /* Jobs or observation domain */
+        if (observation) phx_observation_domain(digest);
+        if (phx_secp256k1_recover(digest, j->signature, pub)) continue;
+        phx_eth_address_from_pubkey(pub, addr);
+        if (!memcmp(addr, w->address, 20)) return true;
+    }
+    return false;
 }
 
-/* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED. */
-static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, const uint8_t *output, size_t len,
-                        const uint8_t sig[65], phx_error_t *e)
+/* SIGNED (or a SUBMITTED one to send again) -> SUBMITTED, with n signatures
+ * over the same report (k-of-n: the quorum round.c gathered). */
+static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, bool ok, const uint8_t *output,
+                        size_t len, const uint8_t (*sigs)[65], size_t n, phx_error_t *e)
 {
     phx_buf_t data = PHX_BUF_INIT;
     uint8_t tx[32];
-    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, j->ok, output, len,
-                                               (const uint8_t(*)[65])sig, 1, &data, e);
+    phx_err_t err = phx_chain_fulfill_calldata(j->request_id, ok, output, len, sigs, n, &data, e);
     if (!err) {
         phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
         memcpy(req.to, w->dep.jobs, 20);
@@ -344,10 +382,42 @@ static size_t slot_of(uint64_t id)
     return (size_t)(id % LIVE_PER_ROUND);
 }
 
+/* Whether a journaled PENDING request is not yet this worker's to run, from
+ * when it was journaled (that survives a restart), wall clock. k = 1: rank r
+ * waits r turns. k > 1: every active worker observes at once, as OCR's n
+ * oracles do, so a dead or dissenting worker never stalls the round; only
+ * the submission goes by rank. */
+static bool waits(const phx_job_t *j, unsigned rank, unsigned k)
+{
+    unsigned turns = k <= 1 ? rank : 0;
+    uint64_t wait_ms = (uint64_t)turns * HANDOFF_MS, now = phx_now_ms();
+    return wait_ms && now >= j->updated_ms && now - j->updated_ms < wait_ms;
+}
+
+/* The combine mode of a job's contract (cached by code hash). */
+static phx_err_t mode_of(phx_worker_t *w, const phx_job_t *j, wk_mode_t *m, phx_error_t *e)
+{
+    for (size_t i = 0; i < WK_MODE_CACHE; i++)
+        if (w->modes[i].set && !memcmp(w->modes[i].code_hash, j->code_hash, 32)) {
+            *m = w->modes[i].mode;
+            return PHX_OK;
+        }
+    wk_contract_t c;
+    phx_err_t err = wk_contract_load(w, j->contract_id, &c, e);
+    if (err) return err;
+    if (memcmp(c.code_hash, j->code_hash, 32))
+        err = phx_fail(e, PHX_ERR_VERIFY, "the request names another code hash");
+    else
+        err = wk_round_mode(w, &c, m, e);
+    wk_contract_clear(&c);
+    return err;
+}
+
 static void process(loop_t *L, uint64_t id)
 {
     phx_worker_t *w = L->w;
     phx_error_t e = {0};
+    phx_buf_t rout = PHX_BUF_INIT;
     phx_job_t j;
     memset(&j, 0, sizeof j);
     pthread_mutex_lock(&w->db_lock);
@@ -360,11 +430,10 @@ static void process(loop_t *L, uint64_t id)
     /* Not listed (invalidated, or its pool below the minimum): Jobs would
      * refuse its signature; the active workers serve the request. */
     if (j.state == PHX_JOB_PENDING && L->self_unlisted) goto out;
-    if (j.state == PHX_JOB_PENDING) {
-        /* From when it was journaled (that survives a restart), wall clock. */
-        uint64_t wait_ms = (uint64_t)rank_of(L, id) * HANDOFF_MS, now = phx_now_ms();
-        if (wait_ms && now >= j.updated_ms && now - j.updated_ms < wait_ms) goto out;
-    }
+    unsigned rank = rank_of(L, id);
+    size_t s = slot_of(id);
+    /* k is the chain's; known after the first read (kept by slot). */
+    if (j.state == PHX_JOB_PENDING && L->k_id[s] == id && waits(&j, rank, L->k[s])) goto out;
     /* The chain decides first: a request fulfilled (by anyone, our own earlier
      * transaction included), refunded or gone needs nothing more. */
     phx_chain_request_t cr;
@@ -380,10 +449,12 @@ static void process(loop_t *L, uint64_t id)
         job_failed(w, id, "expired");
         goto out;
     }
-    if (cr.k != 1) {
-        job_failed(w, id, "needs k-of-n signatures; this worker signs alone");
+    if (cr.k == 0 || cr.k > WK_MAX_K) {
+        job_failed(w, id, "k out of range");
         goto out;
     }
+    L->k_id[s] = id, L->k[s] = cr.k;
+    if (j.state == PHX_JOB_PENDING && waits(&j, rank, cr.k)) goto out;
     if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && !signed_by_us(w, &j)) {
         /* Signed by the identity of an earlier boot (no sealing key): that
          * key is gone and deregistered, so its signature and any transaction
@@ -401,7 +472,7 @@ static void process(loop_t *L, uint64_t id)
     }
     if ((j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) && !still_active(L)) goto out;
     if (j.state == PHX_JOB_PENDING || j.state == PHX_JOB_RUNNING) {
-        if ((err = run_and_sign(w, &j, &e))) {
+        if ((err = run_and_sign(w, &j, cr.k, &e))) {
             if (err == PHX_ERR_NOT_FOUND || err == PHX_ERR_VERIFY)
                 job_failed(w, id, e.message);
             else
@@ -414,7 +485,6 @@ static void process(loop_t *L, uint64_t id)
         pthread_mutex_unlock(&w->db_lock);
         if (err) goto out;
     }
-    size_t s = slot_of(id);
     if (j.state == PHX_JOB_SUBMITTED) {
         /* Sent before (maybe by a process that was killed): wait for it to be
          * mined; send again only when it was mined and failed, or has not
@@ -436,8 +506,60 @@ static void process(loop_t *L, uint64_t id)
             if (now - L->submitted_ms[s] < RESUBMIT_AFTER_MS) goto out;
         }
     }
+    wk_quorum_t q;
+    memset(&q, 0, sizeof q);
+    memcpy(q.sigs[0], j.signature, 65);
+    q.n = 1;
+    bool rok = j.ok;
+    const uint8_t *sub_out = j.output.ptr;
+    size_t sub_len = j.output.len;
+    wk_mode_t m = {.mode = WK_COMBINE_IDENTICAL};
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1 &&
+        (err = mode_of(w, &j, &m, &e))) {
+        PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+        goto out;
+    }
+    if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1 &&
+        m.mode != WK_COMBINE_IDENTICAL) {
+        /* median/aggregate: rank r may propose a report r turns after it
+         * observed; anyone signs a valid proposal; then as below. */
+        uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
+        if ((err = wk_round_report(w, &j, cr.k, &m, since >= (uint64_t)rank * HANDOFF_MS, since,
+                                   OBSERVE_GRACE_MS, &q, &rok, &rout, &e))) {
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+        unsigned before = 0;
+        for (size_t i = 1; i < q.n; i++)
+            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        if (j.state == PHX_JOB_SIGNED && before && since < (uint64_t)before * HANDOFF_MS) goto out;
+        sub_out = rout.ptr, sub_len = rout.len;
+    } else if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
+        /* k-of-n: a quorum of signatures over our report, or wait for one. */
+        if ((err = wk_round_gather(w, &j, cr.k, false, &q, &e))) {
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+        /* The quorum's signer ranked first submits; each later one waits
+         * its turn from when it signed, so one dead submitter is replaced. */
+        unsigned before = 0;
+        for (size_t i = 1; i < q.n; i++)
+            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
+        if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
+                                          (q.answered < w->npeers && since < OBSERVE_GRACE_MS)))
+            goto out;
+        if (j.state == PHX_JOB_SIGNED &&
+            (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */
+            PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
+            goto out;
+        }
+        if (q.n < cr.k) goto out;
+    }
     if (j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) {
-        if ((err = submit(w, &j, j.output.ptr, j.output.len, j.signature, &e))) {
+        if ((err = submit(w, &j, rok, sub_out, sub_len, (const uint8_t(*)[65])q.sigs, q.n, &e))) {
             /* Estimation reverts once someone else's fulfilment is mined; the
              * next round reads the chain and closes the job. */
             PHX_WARN("worker: fulfil %llu: %s", (unsigned long long)id, e.message);
@@ -448,6 +570,7 @@ static void process(loop_t *L, uint64_t id)
         PHX_INFO("worker: request %llu fulfilment sent", (unsigned long long)id);
     }
 out:
+    phx_buf_free(&rout);
     phx_job_clear(&j);
 }
 
@@ -481,6 +604,7 @@ static void *loop_main(void *arg)
         if (err) PHX_WARN("worker: journal: %s", e.message);
         for (size_t i = 0; i < n && !atomic_load(&w->stopping); i++)
             process(L, ids[i]);
+        wk_triggers_round(w, rank_of_key, L);
         for (uint64_t slept = 0; slept < w->poll_ms && !atomic_load(&w->stopping); slept += 50)
             usleep(50 * 1000);
     }

@@ -191,8 +191,13 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
         goto out;
     }
     int64_t now = c->now ? c->now : (int64_t)time(NULL);
-    if ((err = phx_attest_verify(c->verifier, quote.ptr, quote.len, c->collateral,
-                                 c->collateral_len, now, c->policy, ar, e))) {
+    uint32_t kind = PHX_QUOTE_TEE_TDX;
+    bool sgx =
+        !phx_tee_quote_tee_type(quote.ptr, quote.len, &kind, NULL) && kind == PHX_QUOTE_TEE_SGX;
+    const uint8_t *coll = sgx && c->collateral_sgx ? c->collateral_sgx : c->collateral;
+    size_t coll_len = sgx && c->collateral_sgx ? c->collateral_sgx_len : c->collateral_len;
+    if ((err = phx_attest_verify(c->verifier, quote.ptr, quote.len, coll, coll_len, now, c->policy,
+                                 ar, e))) {
         phx_error_wrap(e, err, "worker's quote");
         goto out;
     }

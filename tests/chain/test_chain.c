@@ -865,6 +865,62 @@ static json_t *fulfill_args(const phx_chain_requested_t *req, const uint8_t *out
 }
 
 static const char FULFILL[] = "fulfill(uint256,bool,bytes,bytes[])";
+static const char DISSENT[] = "reportDissent(uint256,bool,bytes32,bytes[],bool,bytes32,bytes)";
+
+static json_t *dissent_args(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
+                            account_t **quorum, size_t n, const uint8_t *other, size_t other_len,
+                            account_t *dissenter)
+{
+    uint8_t sigs[4][65], dsig[1][65], qh[32], dh[32];
+    sign_result(req, true, output, len, quorum, n, sigs);
+    sign_result(req, true, other, other_len, &dissenter, 1, dsig);
+    phx_keccak256(output, len, qh);
+    phx_keccak256(other, other_len, dh);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, phx_json_hex(sigs[i], 65));
+    return json_pack("[I,b,o,o,b,o,o]", (json_int_t)req->request_id, true, phx_json_hex(qh, 32),
+                     list, true, phx_json_hex(dh, 32), phx_json_hex(dsig[0], 65));
+}
+
+/* Jobs.reportDissent: a worker's signature over another output than k signers
+ * of distinct operators agree on is emitted as a Dissent event; anything less
+ * than that is refused. */
+static void dissent_checks(const phx_chain_requested_t *req, const uint8_t *output, size_t len,
+                           account_t **quorum, account_t **same_operator, account_t **stranger)
+{
+    static const uint8_t other[] = "a different output";
+    EXPECT_REVERT(quorum[0], dep.jobs, DISSENT,
+                  dissent_args(req, output, len, quorum, 2, output, len, same_operator[1]),
+                  "NoDissent(uint256)");
+    EXPECT_REVERT(quorum[0], dep.jobs, DISSENT,
+                  dissent_args(req, output, len, quorum, 1, other, sizeof other, same_operator[1]),
+                  "SignatureCount(uint256,uint8)");
+    EXPECT_REVERT(quorum[0], dep.jobs, DISSENT,
+                  dissent_args(req, output, len, same_operator, 2, other, sizeof other, quorum[1]),
+                  "DuplicateOperator(address)");
+    EXPECT_REVERT(quorum[0], dep.jobs, DISSENT,
+                  dissent_args(req, output, len, quorum, 2, other, sizeof other, stranger[0]),
+                  "UnregisteredSigner(address)");
+    phx_evm_receipt_t rc;
+    memset(&rc, 0, sizeof rc);
+    phx_error_t e = {0};
+    uint8_t topic[32];
+    CHECK(phx_abi_event_topic("Dissent(uint256,address,address,bool,bytes32,bytes32,bytes)", topic,
+                              NULL) == PHX_OK);
+    CHECK_MSG(tx(stranger[0], dep.jobs, DISSENT,
+                 dissent_args(req, output, len, quorum, 2, other, sizeof other, same_operator[1]),
+                 &rc, &e) == PHX_OK,
+              "reportDissent: %s", e.message);
+    bool seen = false;
+    for (size_t i = 0; i < rc.log_count; i++)
+        seen |= rc.logs[i].topic_count == 4 && !memcmp(rc.logs[i].topics[0], topic, 32) &&
+                !memcmp(rc.logs[i].topics[2] + 12, same_operator[1]->addr, 20);
+    CHECK_MSG(seen, "no Dissent event naming the dissenting worker");
+    phx_evm_receipt_clear(&rc);
+    printf("jobs: a dissent against a k=2 quorum is on chain; no-dissent, short quorum, one "
+           "operator twice and an unregistered signer refused\n");
+}
 
 static uint8_t request_status(uint64_t id)
 {
@@ -1022,6 +1078,7 @@ static void test_jobs(account_t *gov, account_t *ops[2], worker_t *w, account_t 
     phx_u256_t a1 = earned(ops[0]->addr), b1 = earned(ops[1]->addr);
     CHECK(u256_eq_sum(&a1, &a0, &fee) && u256_eq_sum(&b1, &b0, &fee));
     CHECK(request_status(req.request_id) == PHX_CHAIN_REQ_FULFILLED);
+    dissent_checks(&req, output, 64, w02, w01, stranger1);
     phx_chain_requested_clear(&req);
     printf("jobs: k=2 refused with 1 signature and with 1 operator twice; paid 2 operators\n");
 

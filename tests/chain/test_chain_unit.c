@@ -1,9 +1,11 @@
 /* Unit tests of the chain module's pure parts (no node): quote field reading at
  * every truncation and for each layout, deployment files (round trip, missing
- * fields, bad checksums), the embedded artifacts, and digest sensitivity. */
+ * fields, bad checksums), the embedded artifacts, digest sensitivity, and
+ * trigger manifests (bounds, errors, the canonical form the owner signs). */
 #include <string.h>
 
 #include "phx/chain.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 #include "test.h"
 
@@ -200,6 +202,62 @@ static void test_revert_describe(void)
     printf("revert describe: ContractExists, FeeTooLow, ERC20InsufficientBalance, Error named\n");
 }
 
+static bool manifest_fails(const char *text, const char *want)
+{
+    phx_triggers_t t;
+    phx_error_t e = {0};
+    return phx_triggers_parse(text, strlen(text), &t, &e) != PHX_OK && strstr(e.message, want);
+}
+
+static void test_triggers(void)
+{
+    uint64_t s = 0;
+    CHECK(!phx_trigger_schedule_parse("@every 30s", &s, NULL) && s == 30);
+    CHECK(!phx_trigger_schedule_parse("@every 2m", &s, NULL) && s == 120);
+    CHECK(!phx_trigger_schedule_parse("@every 1h", &s, NULL) && s == 3600);
+    const char *bad[] = {"*/5 * * * *", "@every 0s", "@every 5",   "@every 5d", "@every 05s",
+                         "@every 31d",  "@every s",  "@every 5s ", "every 5s",  "@every 721h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(phx_trigger_schedule_parse(bad[i], &s, NULL) == PHX_ERR_INVALID, "%s", bad[i]);
+    CHECK(manifest_fails("{}", "JSON array"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"cron\",\"schedule\":\"@every 1s\",\"x\":1}]",
+                         "unknown field \"x\""));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"block\",\"every\":1},"
+                         "{\"name\":\"a\",\"kind\":\"block\",\"every\":2}]",
+                         "two triggers are named \"a\""));
+    CHECK(manifest_fails("[{\"name\":\"A\",\"kind\":\"block\",\"every\":1}]", "\"name\""));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"timer\"}]", "\"kind\" must be"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"evm_log\",\"address\":\"0x12\"}]",
+                         "\"address\" must be"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"evm_log\",\"address\":"
+                         "\"0x00000000000000000000000000000000000000aa\",\"topics\":[1]}]",
+                         "topic 0"));
+    char many[2048] = "[";
+    for (int i = 0; i <= PHX_TRIGGERS_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many),
+                 "%s{\"name\":\"t%d\",\"kind\":\"block\",\"every\":1}", i ? "," : "", i);
+    strcat(many, "]");
+    CHECK(manifest_fails(many, "at most 16 triggers"));
+    /* The canonical form (what is signed) does not depend on how it was written. */
+    phx_triggers_t a, b;
+    uint8_t ha[32], hb[32], other[32];
+    const char *ta = "[{\"kind\":\"cron\",\"name\":\"t\",\"schedule\":\"@every 1m\"}]";
+    const char *tb = "[ {\"name\":\"t\", \"schedule\":\"@every 60s\", \"kind\":\"cron\"} ]";
+    const char *tc = "[{\"name\":\"t\",\"kind\":\"cron\",\"schedule\":\"@every 61s\"}]";
+    CHECK(!phx_triggers_parse(ta, strlen(ta), &a, NULL) && !phx_triggers_hash(&a, ha, NULL));
+    CHECK(!phx_triggers_parse(tb, strlen(tb), &b, NULL) && !phx_triggers_hash(&b, hb, NULL));
+    CHECK(!memcmp(ha, hb, 32));
+    CHECK(!phx_triggers_parse(tc, strlen(tc), &b, NULL) && !phx_triggers_hash(&b, other, NULL));
+    CHECK(memcmp(ha, other, 32) != 0);
+    /* Firing ids are keccak256("<name>/<position>"). */
+    uint8_t fid[32], want[32];
+    phx_chain_firing_id("tick", "5", fid);
+    phx_keccak256("tick/5", 6, want);
+    CHECK(!memcmp(fid, want, 32));
+    printf("triggers: schedules, %zu bad ones, manifest errors, canonical hash, firing ids\n",
+           sizeof bad / sizeof bad[0]);
+}
+
 /* A WorkerEndpoint log for worker 0x..42 announcing url (as a node returns it). */
 static void endpoint_log(const char *url, phx_evm_log_t *log, phx_buf_t *data)
 {
@@ -295,6 +353,7 @@ int main(void)
         TEST_CASE(test_quote_fields),    TEST_CASE(test_deployment_json),
         TEST_CASE(test_artifacts),       TEST_CASE(test_digests),
         TEST_CASE(test_revert_describe), TEST_CASE(test_discovery_pieces),
+        TEST_CASE(test_triggers),
     };
     return test_run("test_chain_unit", cases, TEST_COUNT(cases));
 }

@@ -72,6 +72,8 @@ if "$PHX" worker --help >/dev/null 2>&1; then
             --operator-key-file "$tmp/op.key" --public-url "$u"
     done
 fi
+expect_error 2 "--k wants 1..16" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 0
+expect_error 2 "--k with --encrypt: not yet" -- call 0x0000000000000000000000000000000000000000000000000000000000000001 --k 2 --encrypt
 # stake report-equivocation: evidence that is not two signed results is bad
 # input, refused before any chain is needed.
 expect_error 2 "expected EVIDENCE" -- stake report-equivocation

@@ -68,7 +68,7 @@ id=$(json "$tmp/d.json" "['id']")
     "$id" 0x7b7d 10000000000000000000 100000 1 >/dev/null
 n=$(call "$jobs" 'requestCount()(uint256)')
 for _ in $(seq 1 300); do
-    st=$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' "$n" | sed -n 2p)
+    st=$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)' "$n" | sed -n 2p)
     [ "$st" = 2 ] || [ "$st" = 3 ] && break
     sleep 0.2
 done
@@ -106,11 +106,11 @@ check "propose: exit 0" 0 $?
 pr=$(json "$tmp/prop.json" "['id']")
 # The devnet's times are seconds (voting delay 1, period 4, timelock 2) on
 # PHA's clock, the block timestamp. anvil mines on demand, so a view reads the
-# last block's time: wait by the wall clock for the times the proposal names,
-# then the next transaction's block carries the new time.
+# last block's time: wait until the next block's time (lib.sh chain_time) is
+# past the times the proposal names, then the next transaction carries it.
 "$phx" gov status "$pr" --json >"$tmp/st0.json"
 check "a new proposal is Pending" Pending "$(json "$tmp/st0.json" "['state']")"
-until_past() { while [ "$(date +%s)" -le "$1" ]; do sleep 0.3; done; sleep 1; }
+until_past() { chain_past "$1"; }
 until_past "$(json "$tmp/st0.json" "['snapshot']")"
 "$phx" gov vote "$pr" for --key-file "$tmp/gov.key" --json >"$tmp/vote.json"
 check "vote for: exit 0" 0 $?

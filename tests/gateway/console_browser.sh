@@ -67,11 +67,14 @@ id=$(json "$tmp/deploy.json" "['id']")
 }
 
 # On-chain requests for the contract, for the Jobs page, one in each state:
-# #1 fulfilled by the devnet's worker; #2 asks for k = 2 signatures, which the
-# one worker cannot give, so it stays pending until an hour of chain time
-# passes and #3's sweep refunds it; #3 fulfilled; #4 (k = 2 again) pending;
+# #1 fulfilled by the devnet's worker; #2 made while the contract's on-chain
+# code hash names code the worker does not have (the owner pinned another
+# version with Jobs.updateContract, then the real one again), so the worker
+# refuses to sign it and it stays pending until an hour of chain time passes
+# and #3's sweep refunds it; #3 fulfilled; #4 (the other hash again) pending;
 # #5 asked by a TestConsumer told to revert in its callback: fulfilled and
-# paid, callback failed. Each wait is bounded.
+# paid, callback failed. Each wait is bounded. (A k the workers cannot meet no
+# longer makes a pending request: Jobs refuses it at request time.)
 cast=$nm/.bin/cast
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
@@ -84,6 +87,16 @@ ask() {
         exit 1
     }
 }
+real_hash=$(json "$tmp/deploy.json" "['code_hash']")
+uri=$("$cast" call --rpc-url "$rpc" "$jobs" 'contracts(bytes32)(address,uint64,bytes32,string)' "$id" | sed -n 4p | tr -d '"')
+pin() { # the contract's on-chain code hash (its owner, the devnet user, updates it)
+    "$cast" send --rpc-url "$rpc" --private-key "$ukey" "$jobs" 'updateContract(bytes32,bytes32,string)' \
+        "$id" "$1" "$uri" >/dev/null || {
+        echo "FAIL Jobs.updateContract"
+        exit 1
+    }
+}
+other_hash=0x$(printf '%064x' 2)
 settled() { # request id: wait until Jobs.requests(id).status is $2
     for _ in $(seq 1 600); do
         [ "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8)' "$1" | sed -n 2p)" = "$2" ] && return 0
@@ -99,7 +112,9 @@ settled() { # request id: wait until Jobs.requests(id).status is $2
 }
 ask 1
 settled 1 2
-ask 2
+pin "$other_hash"
+ask 1
+pin "$real_hash"
 "$cast" rpc --rpc-url "$rpc" evm_increaseTime 3601 >/dev/null && "$cast" rpc --rpc-url "$rpc" evm_mine >/dev/null || {
     echo "FAIL evm_increaseTime"
     exit 1
@@ -107,7 +122,9 @@ ask 2
 ask 1
 settled 2 4
 settled 3 2
-ask 2
+pin "$other_hash"
+ask 1
+pin "$real_hash"
 token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
 bin=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bytecode'])" "$(dirname "$phx")/contracts/TestConsumer.json")
 consumer=$("$cast" send --rpc-url "$rpc" --private-key "$ukey" --json --create "${bin}$("$cast" abi-encode "c(address,address)" "$jobs" "$token" | cut -c3-)" |

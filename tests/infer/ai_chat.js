@@ -97,9 +97,9 @@ async function main() {
         check('the receipt carries the model hash', rc.model_sha256 === sha256(fs.readFileSync(model)));
         check('the receipt text is sha256(request):sha256(response)',
               rc.text === `${sha256(rc.request)}:${sha256(rc.response)}`);
-        check('the receipt response holds the answer the contract got',
-              JSON.parse(rc.response).choices[0].message.content === out.answer);
-        check('the prompt went to the endpoint as asked', JSON.parse(rc.request).messages[0].content === prompt);
+        check('the receipt holds the sealed exchange and its reply key (ai_sealed opens it)',
+              JSON.parse(rc.response).sealed && JSON.parse(rc.request).sealed && /^[0-9a-f]{64}$/.test(rc.reply_key));
+        check('the prompt is not in the receipt', !JSON.stringify(rc).includes(prompt));
         check('ethers: the receipt signature recovers to the endpoint',
               ethers.verifyMessage(rc.text, rc.signature) === ready.address);
         const digest = ethers.keccak256(ethers.toUtf8Bytes(prompt + '\n' + out.answer + '\n' + rc.text));
@@ -119,7 +119,7 @@ async function main() {
             fs.writeFileSync(f, JSON.stringify(t));
             return verify(f);
         };
-        v = tamper('resp', x => { x.response = x.response.replace(/"content":"/, '"content":"forged '); });
+        v = tamper('resp', x => { x.response = x.response.replace(/"ciphertext":"0x/, '"ciphertext":"0x00'); });
         check('a tampered answer fails at the signed-text link', v.status === 1 && /signed text/.test(v.stderr), v.stderr);
         v = tamper('sig', x => { x.signature = ethers.Wallet.createRandom().signMessageSync(x.text); });
         check('another key\'s signature fails at the key link', v.status === 1 && /ECDSA signature/.test(v.stderr), v.stderr);

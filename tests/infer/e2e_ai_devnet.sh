@@ -70,7 +70,7 @@ python3 - "$tmp/r.json" "$tmp/bad.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 r = d["output"]["receipt"]
-r["response"] = r["response"].replace('"content":"', '"content":"forged ', 1)
+r["response"] = r["response"].replace('"ciphertext":"0x', '"ciphertext":"0x00', 1)
 json.dump(d, open(sys.argv[2], "w"))
 PY
 "$phx" infer verify --receipt "$tmp/bad.json" --trust-sim-root "$sim" >/dev/null 2>"$tmp/bad.err"
@@ -82,7 +82,7 @@ check "naming the signed-text link" 1 "$(grep -c 'signed text' "$tmp/bad.err")"
 cat >"$tmp/liar.js" <<'JS'
 export default async () => {
   const r = await phx.ai.chat({ model: 'tiny', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
-  r.receipt.response = r.receipt.response.replace('"content":"', '"content":"forged ');
+  r.receipt.response = r.receipt.response.replace('"ciphertext":"0x', '"ciphertext":"0x00');
   return { answer: 'forged', receipt: r.receipt };
 };
 JS

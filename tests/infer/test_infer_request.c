@@ -1,5 +1,6 @@
-/* The request parser of phx infer (outside input) and the UTF-8 splitter that
- * turns token bytes into JSON-safe text. No llama.cpp needed. */
+/* The request parser of phx infer (outside input), the UTF-8 splitter that
+ * turns token bytes into JSON-safe text, and the SSE splitter of proxy mode.
+ * No llama.cpp needed. */
 #include <string.h>
 
 #include "phx/infer.h"
@@ -111,10 +112,30 @@ static void test_utf8(void)
     phx_buf_free(&out);
 }
 
+/* An upstream engine's SSE stream, in pieces as the network delivers it. */
+static void test_sse(void)
+{
+    phx_buf_t p = PHX_BUF_INIT, d = PHX_BUF_INIT;
+    phx_buf_append_str(&p, "data: {\"a\":1}\n");
+    CHECK(!phx_infer_sse_take(&p, &d) && p.len == 14 && d.len == 0); /* not whole yet */
+    phx_buf_append_str(&p, "\n: keep-alive\r\n\r\nevent: x\ndata:two\r\ndata: lines\n\ndata: [DO");
+    CHECK(phx_infer_sse_take(&p, &d) && strcmp((const char *)d.ptr, "{\"a\":1}") == 0);
+    phx_buf_reset(&d);
+    CHECK(phx_infer_sse_take(&p, &d) && d.len == 0); /* a comment: no data */
+    CHECK(phx_infer_sse_take(&p, &d) && strcmp((const char *)d.ptr, "two\nlines") == 0);
+    phx_buf_reset(&d);
+    CHECK(!phx_infer_sse_take(&p, &d) && strcmp((const char *)p.ptr, "data: [DO") == 0);
+    phx_buf_append_str(&p, "NE]\n\n");
+    CHECK(phx_infer_sse_take(&p, &d) && strcmp((const char *)d.ptr, "[DONE]") == 0 && p.len == 0);
+    phx_buf_free(&p);
+    phx_buf_free(&d);
+}
+
 int main(void)
 {
     test_chat();
     test_bad();
     test_utf8();
+    test_sse();
     return test_done("test_infer_request");
 }

@@ -15,6 +15,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../support/anvil.sh"
+. "$(dirname "$0")/../support/synthetic_worker.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 src=${PHX_SOURCE_DIR:?PHX_SOURCE_DIR not set}
 nm=${PHX_NODE_MODULES:-$src/node_modules}
@@ -106,10 +107,17 @@ rpc=$anvil_rpc
 k0=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev keys
 k1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 a1=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-"$phx" chain deploy --rpc "$rpc" --key "${k0#0x}" --out "$tmp/dep.json" --fee 2 >/dev/null 2>"$tmp/deploy.err"
+"$phx" chain deploy --rpc "$rpc" --key "${k0#0x}" --out "$tmp/dep.json" --fee 2 --min-stake 0 \
+    >/dev/null 2>"$tmp/deploy.err"
 check "contracts deployed" 0 $?
 jobs=$(json "$tmp/dep.json" "['contracts']['Jobs']")
 token=$(json "$tmp/dep.json" "['contracts']['PhxToken']")
+# Jobs admits a request only when an eligible worker could serve it: one
+# registered worker key (no TEE runs here; nothing fulfils).
+k2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+k3=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+synthetic_worker "$rpc" "$(json "$tmp/dep.json" "['contracts']['Registry']")" "$k0" "$k2" "$k0" "$k3"
+check "a (synthetic) worker registered" 0 $?
 send() { "$cast" send --rpc-url "$rpc" "$@" >"$tmp/send.out" 2>&1; }
 call() { "$cast" call --rpc-url "$rpc" "$@" | cut -d' ' -f1; }
 salt=0x$(printf '%064d' 7)
@@ -143,7 +151,7 @@ check "the contract's own PHA untouched" "$max" "$(call "$token" "balanceOf(addr
 check "no allowance left to Jobs" 0 "$(call "$token" "allowance(address,address)(uint256)" "$consumer" "$jobs")"
 # The input Jobs recorded is abi.encode("ETH/USD"), not JSON text.
 "$cast" receipt --rpc-url "$rpc" --json "$tx" >"$tmp/receipt.json"
-topic=$("$cast" keccak "Requested(uint256,bytes32,address,bytes32,uint256,uint32,uint8,uint64,bytes)")
+topic=$("$cast" keccak "Requested(uint256,bytes32,address,bytes32,uint256,uint32,uint8,uint64,bytes,uint8)")
 input=$(python3 - "$tmp/receipt.json" "$topic" "$jobs" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

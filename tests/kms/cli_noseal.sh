@@ -176,7 +176,7 @@ check "worker 1 signed request $inflight and sent its fulfilment (journal: submi
 kill -KILL $w_pid; wait $w_pid 2>/dev/null
 "$cast" rpc --rpc-url "$rpc" anvil_dropAllTransactions >/dev/null
 "$cast" rpc --rpc-url "$rpc" evm_setAutomine true >/dev/null
-check "its fulfilment never reached the chain" 1 "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint64,bytes32,bytes32,uint256)' "$inflight" | sed -n 2p)"
+check "its fulfilment never reached the chain" 1 "$("$cast" call --rpc-url "$rpc" "$jobs" 'requests(uint256)(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)' "$inflight" | sed -n 2p)"
 
 # ---- worker restart: a new identity, registered; the old one deregistered.
 start w2 worker $wargs --kms "$url_a"; check "worker restarts" 0 $?

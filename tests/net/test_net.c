@@ -329,6 +329,21 @@ static int raw_request(uint16_t port, const char *req, size_t len)
     return code;
 }
 
+typedef struct {
+    size_t bytes;
+    int calls, status, stop_after;
+} stream_sink_t;
+
+static bool stream_sink(void *ctx, int status, const uint8_t *data, size_t len)
+{
+    stream_sink_t *k = ctx;
+    (void)data;
+    if (!len) return true; /* the idle poll */
+    k->bytes += len;
+    k->status = status;
+    return !(++k->calls == k->stop_after);
+}
+
 static void test_server(void)
 {
     phx_error_t e = {0};
@@ -410,6 +425,17 @@ static void test_server(void)
     phx_http_client_opts_t small = {.max_response_bytes = 10000};
     CHECK(phx_http_fetch("GET", u, NULL, NULL, 0, &small, &status, &out, &e) == PHX_ERR_LIMIT);
     CHECK(out.len == 0);
+    /* Streamed to a callback instead of into out; false aborts the transfer. */
+    stream_sink_t sk = {0};
+    phx_http_client_opts_t streamed = {.on_data = stream_sink, .on_data_ctx = &sk};
+    CHECK(phx_http_fetch("GET", u, NULL, NULL, 0, &streamed, &status, &out, &e) == PHX_OK);
+    CHECK_MSG(sk.bytes == big && sk.status == 200 && sk.calls >= 1 && out.len == 0,
+              "on_data: %zu of %zu bytes in %d calls, status %d", sk.bytes, (size_t)big, sk.calls,
+              sk.status);
+    stream_sink_t stop = {.stop_after = 1};
+    streamed.on_data_ctx = &stop;
+    CHECK(phx_http_fetch("GET", u, NULL, NULL, 0, &streamed, &status, &out, &e) == PHX_ERR_STATE);
+    CHECK(stop.calls == 1 && out.len == 0);
 
     /* Client timeout against a slow handler. */
     url(u, sizeof u, "/sleep?ms=1500");

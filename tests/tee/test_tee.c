@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "phx/crypto.h"
 #include "phx/tee.h"
 #include "test.h"
 
@@ -666,6 +667,105 @@ static void test_sim(void)
     phx_buf_free(&root2);
 }
 
+/* The sim SGX flavour: SGX quotes v3 in Intel's format from the same sim
+ * platform, verified to the sim root with the SGX collateral only; MRENCLAVE
+ * follows the binary and configuration as MRTD/RTMR0 do for TDX. */
+static void test_sim_sgx(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/sim", tmp_root);
+    phx_tee_config_t cfg = {.sim_dir = dir}, tdx_cfg = {.sim_dir = dir};
+    phx_tee_kind_t kind = PHX_TEE_TDX;
+    phx_error_t e = {0};
+    CHECK(phx_tee_spec_parse("sim-sgx", &kind, &cfg, &e) == PHX_OK);
+    CHECK(kind == PHX_TEE_SIM && cfg.sim_sgx && !cfg.sim_no_seal);
+    phx_tee_t *t = NULL, *tdx = NULL;
+    CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &cfg, &t, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tdx_cfg, &tdx, &e) == PHX_OK, "%s", e.message);
+    if (!t || !tdx) goto out_close;
+    CHECK(phx_tee_sim_is_sgx(t) && !phx_tee_sim_is_sgx(tdx) && phx_tee_can_seal(t));
+    uint8_t rd[64];
+    for (int i = 0; i < 64; i++)
+        rd[i] = (uint8_t)(0x5A ^ i);
+    phx_buf_t quote = PHX_BUF_INIT, col = PHX_BUF_INIT, tdx_col = PHX_BUF_INIT,
+              by_dir = PHX_BUF_INIT, root = PHX_BUF_INIT, tdx_quote = PHX_BUF_INIT;
+    CHECK_MSG(phx_tee_quote(t, rd, &quote, &e) == PHX_OK, "%s", e.message);
+    CHECK_MSG(phx_tee_quote(tdx, rd, &tdx_quote, &e) == PHX_OK, "%s", e.message);
+    CHECK(phx_tee_sim_collateral(t, &col, &e) == PHX_OK);
+    CHECK(phx_tee_sim_collateral(tdx, &tdx_col, &e) == PHX_OK);
+    CHECK(phx_tee_sim_root(t, &root, &e) == PHX_OK);
+    CHECK(phx_tee_sim_read_collateral(dir, PHX_QUOTE_TEE_SGX, &by_dir, &e) == PHX_OK);
+    CHECK(by_dir.len == col.len && memcmp(by_dir.ptr, col.ptr, col.len) == 0);
+    uint32_t tt = 99;
+    CHECK(phx_tee_quote_tee_type(quote.ptr, quote.len, &tt, &e) == PHX_OK &&
+          tt == PHX_QUOTE_TEE_SGX);
+    CHECK(phx_tee_quote_tee_type(quote.ptr, 47, &tt, &e) == PHX_ERR_TRUNCATED);
+
+    /* Real format: SGX v3, tee_type 0, our report data, the SGX QE (ISVPRODID 1). */
+    phx_quote_t q, tq;
+    CHECK_MSG(phx_quote_parse(quote.ptr, quote.len, &q, &e) == PHX_OK, "%s", e.message);
+    CHECK(q.header.version == 3 && q.header.tee_type == PHX_QUOTE_TEE_SGX);
+    CHECK(q.report_type == PHX_REPORT_SGX && q.quote_len == quote.len);
+    CHECK(memcmp(q.sgx.report_data, rd, 64) == 0);
+    CHECK(q.qe_report_body.isv_prod_id == 1 && q.cert_type == 5);
+    CHECK(phx_quote_parse(tdx_quote.ptr, tdx_quote.len, &tq, &e) == PHX_OK);
+    CHECK(tq.qe_report_body.isv_prod_id == 2);
+    /* The same PCK chain: one platform runs both. */
+    CHECK(q.cert_data_len == tq.cert_data_len &&
+          memcmp(q.cert_data, tq.cert_data, q.cert_data_len) == 0);
+
+    phx_attest_verifier_t *v = NULL;
+    CHECK(phx_attest_verifier_new(root.ptr, root.len, &v, &e) == PHX_OK);
+    phx_attest_result_t r;
+    int64_t now = (int64_t)(phx_now_ms() / 1000);
+    phx_err_t err = phx_attest_verify(v, quote.ptr, quote.len, col.ptr, col.len, now, NULL, &r, &e);
+    CHECK_MSG(err == PHX_OK && r.accepted && r.status == PHX_TCB_UP_TO_DATE &&
+                  r.report_type == PHX_REPORT_SGX,
+              "sim SGX verify: %s", e.message);
+    printf("sim SGX quote (%zu bytes) with sim root: %s\n", quote.len,
+           err ? e.message : "accepted");
+    /* Collateral of the other kind is refused either way. */
+    CHECK(phx_attest_verify(v, quote.ptr, quote.len, tdx_col.ptr, tdx_col.len, now, NULL, &r, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK_MSG(strstr(e.message, "does not fit a SGX quote") != NULL, "%s", e.message);
+    CHECK(phx_attest_verify(v, tdx_quote.ptr, tdx_quote.len, col.ptr, col.len, now, NULL, &r, &e) ==
+          PHX_ERR_VERIFY);
+    /* A flipped bit of the enclave report breaks the quote signature. */
+    quote.ptr[PHX_QUOTE_HEADER_LEN + 64] ^= 1;
+    CHECK(phx_attest_verify(v, quote.ptr, quote.len, col.ptr, col.len, now, NULL, &r, &e) ==
+          PHX_ERR_VERIFY);
+    CHECK_MSG(strstr(e.message, "quote signature") != NULL, "%s", e.message);
+    quote.ptr[PHX_QUOTE_HEADER_LEN + 64] ^= 1;
+
+    /* Measurement: MRENCLAVE = SHA-256(MRTD || RTMR0) of the TDX flavour. */
+    phx_tee_measurement_t ms, mt;
+    CHECK(phx_tee_measurement(t, &ms, &e) == PHX_OK && ms.type == PHX_REPORT_SGX);
+    CHECK(phx_tee_measurement(tdx, &mt, &e) == PHX_OK);
+    uint8_t both[96], want[32];
+    memcpy(both, mt.mr_td, 48);
+    memcpy(both + 48, mt.rt_mr[0], 48);
+    phx_sha256(both, sizeof both, want);
+    CHECK(memcmp(ms.mr_enclave, want, 32) == 0 && memcmp(q.sgx.mr_enclave, want, 32) == 0);
+    CHECK(memcmp(ms.digest, mt.digest, 32) != 0);
+    uint8_t k1[32], k2[32];
+    CHECK(phx_tee_seal_key(t, "kms/root", k1, &e) == PHX_OK);
+    CHECK(phx_tee_seal_key(tdx, "kms/root", k2, &e) == PHX_OK);
+    CHECK(memcmp(k1, k2, 32) != 0);
+    phx_secure_zero(k1, 32);
+    phx_secure_zero(k2, 32);
+
+    phx_attest_verifier_free(v);
+    phx_buf_free(&quote);
+    phx_buf_free(&tdx_quote);
+    phx_buf_free(&col);
+    phx_buf_free(&tdx_col);
+    phx_buf_free(&by_dir);
+    phx_buf_free(&root);
+out_close:
+    phx_tee_close(t);
+    phx_tee_close(tdx);
+}
+
 /* A fake configfs-tsm entry whose outblob is a real TDX quote; asking for its
  * report data succeeds, asking for other data is caught. */
 static void test_tdx(void)
@@ -785,6 +885,7 @@ int main(void)
     }
     static const test_case_t cases[] = {
         TEST_CASE(test_sim),
+        TEST_CASE(test_sim_sgx),
         TEST_CASE(test_tdx),
         TEST_CASE(test_sgx),
     };

@@ -1,11 +1,13 @@
 // Sends N Jobs.request transactions from one account with consecutive nonces
 // (no nonce races, unlike one `cast send` per request) and waits until all are
-// mined. Prints the first and last request id as JSON.
-// usage: node send_requests.js RPC KEY JOBS TOKEN CONTRACT_ID N
+// mined. Prints the first and last request id and the fee of one as JSON.
+// usage: node send_requests.js RPC KEY JOBS TOKEN CONTRACT_ID N [K]
+// K: signatures each request asks for (default 1); it pays K * feePerWorker.
 const { ethers } = require("ethers");
 (async () => {
     const [rpc, key, jobsAddr, tokenAddr, id, nStr] = process.argv.slice(2);
     const n = Number(nStr);
+    const k = Number(process.argv[8] || 1);
     const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
     const wallet = new ethers.Wallet(key, provider);
     const jobs = new ethers.Contract(jobsAddr, [
@@ -13,7 +15,7 @@ const { ethers } = require("ethers");
         "function requestCount() view returns (uint256)",
         "function feePerWorker() view returns (uint256)"], wallet);
     const token = new ethers.Contract(tokenAddr, ["function approve(address,uint256) returns (bool)"], wallet);
-    const fee = await jobs.feePerWorker();
+    const fee = (await jobs.feePerWorker()) * BigInt(k);
     await (await token.approve(jobsAddr, fee * BigInt(n))).wait();
     const first = (await jobs.requestCount()) + 1n;
     let nonce = await provider.getTransactionCount(wallet.address, "pending");
@@ -25,7 +27,7 @@ const { ethers } = require("ethers");
         // request was not sent, so send it again with the node's count.
         for (let tries = 0; ; tries++) {
             try {
-                sent.push(await jobs.request(id, input, fee, 100000, 1, { nonce, gasLimit: 400000 }));
+                sent.push(await jobs.request(id, input, fee, 100000, k, { nonce, gasLimit: 400000 }));
                 nonce++;
                 break;
             } catch (e) {

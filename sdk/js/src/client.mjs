@@ -13,8 +13,8 @@ export const JOBS_CLIENT_ABI = [
   'function deployContract(bytes32 salt, bytes32 codeHash, string codeUri) returns (bytes32)',
   'function updateContract(bytes32 id, bytes32 codeHash, string codeUri)',
   'function request(bytes32 contractId, bytes input, uint256 maxFee, uint32 callbackGasLimit, uint8 k) returns (uint256)',
-  'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
-  'event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input)',
+  'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint8 minTeeKinds, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
+  'event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input, uint8 minTeeKinds)',
   'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
   'event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee)',
   // Jobs' custom errors, so a revert is named with its arguments.

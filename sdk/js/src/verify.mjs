@@ -18,7 +18,7 @@ export const REGISTRY_ABI = [
 ];
 export const JOBS_ABI = [
   'function registry() view returns (address)',
-  'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
+  'function requests(uint256) view returns (address requester, uint8 status, uint8 k, uint32 callbackGasLimit, uint8 minTeeKinds, uint64 deadline, bytes32 contractId, bytes32 codeHash, uint256 fee)',
   'function fulfill(uint256 requestId, bool ok, bytes output, bytes[] signatures)',
   'event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)',
 ];

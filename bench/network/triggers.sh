@@ -1,0 +1,95 @@
+#!/bin/sh
+# bench/network, trigger latency (issue 15): on a devnet with 3 workers and
+# anvil mining a block a second, an agent with a block trigger (every block)
+# and an evm_log trigger (PHA transfers to one address). Latency is in blocks:
+# the block of the agent's recorded action (Jobs.Fired) minus the block that
+# fired it (the block itself, or the block of the log). The peer, in the same
+# run, is what a user ran before triggers existed: a keeper that sends a
+# Jobs.request when it sees the event, measured from the request's block to
+# its Fulfilled block (the keeper's own reaction time not counted, which
+# favours the peer). Prints a table with the ratio; never fails.
+# usage: bench/network/triggers.sh BUILD_DIR [--events N] (default 20)
+build=${1:-build}
+n=20
+[ "${2:-}" = "--events" ] && n=${3:-20}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+phx="$build/phx"
+[ -x "$phx" ] || phx="$src/$build/phx"
+helpers="$src/tests/worker"
+if ! "$phx" worker --help >/dev/null 2>&1; then
+    echo "bench/network triggers: needs phx with the worker verb; skipped"
+    exit 0
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-bench-trig-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
+export PHX_HOME="$tmp/net"
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
+"$phx" devnet --dir "$PHX_HOME" --workers 3 --block-time 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
+pid=$!
+for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if [ ! -s "$tmp/ep.json" ]; then
+    echo "bench/network triggers: the devnet did not start; skipped"
+    exit 0
+fi
+rpc=$(json "$tmp/ep.json" "['rpc']")
+jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")
+key=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
+to=0x0000000000000000000000000000000000be7c11
+cat >"$tmp/agent.js" <<'JS'
+export default async function (input, ctx) {
+  const t = ctx.trigger;
+  if (!t) return { echo: input };
+  return { name: t.name, pos: t.kind === 'block' ? t.block : `${t.block}.${t.log_index}` };
+}
+JS
+cat >"$tmp/triggers.json" <<JSON
+[{"name":"blocks","kind":"block","every":1},
+ {"name":"paid","kind":"evm_log","address":"$token",
+  "topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",null,"0x000000000000000000000000${to#0x}"]}]
+JSON
+"$phx" deploy "$tmp/agent.js" --triggers "$tmp/triggers.json" --json >"$tmp/d.json" || exit 0
+id=$(json "$tmp/d.json" "['id']")
+# The events, one every 2 s, while the block trigger fires on every block.
+node "$helpers/send_transfers.js" "$rpc" "$key" "$token" "$to" "$n" 2000 >"$tmp/sent.json" || exit 0
+# The peer: the keeper's Jobs.request for the same contract, n of them.
+node "$helpers/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" "$n" >"$tmp/req.json" || exit 0
+sleep 8
+node "$helpers/fired_events.js" "$rpc" "$jobs" "$id" >"$tmp/fired.json" || exit 0
+node -e '
+const { ethers } = require("ethers");
+(async () => {
+  const [rpc, jobsAddr, first, last] = process.argv.slice(1);
+  const p = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+  const jobs = new ethers.Contract(jobsAddr, [
+    "event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input)",
+    "event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)"], p);
+  const at = {};
+  for (const l of await jobs.queryFilter(jobs.filters.Requested(), 0, "latest")) at[l.args[0]] = l.blockNumber;
+  const lat = [];
+  for (const l of await jobs.queryFilter(jobs.filters.Fulfilled(), 0, "latest"))
+    if (l.args[0] >= BigInt(first) && l.args[0] <= BigInt(last)) lat.push(l.blockNumber - at[l.args[0]]);
+  console.log(JSON.stringify(lat));
+})().catch((e) => { console.error(e.message || e); process.exit(1); });' "$rpc" "$jobs" "$(json "$tmp/req.json" "['first']")" "$(json "$tmp/req.json" "['last']")" >"$tmp/keeper.json" 2>/dev/null || exit 0
+python3 - "$tmp/fired.json" "$tmp/keeper.json" "$n" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["firings"]
+keeper = json.load(open(sys.argv[2]))
+def stats(xs):
+    xs = sorted(xs)
+    if not xs: return ("-", "-", "-", 0)
+    return (round(sum(xs) / len(xs), 2), xs[len(xs) // 2], xs[min(len(xs) - 1, int(len(xs) * 0.99))], len(xs))
+blk = [x["block"] - int(x["pos"]) for x in f if x["name"] == "blocks"]
+log = [x["block"] - int(str(x["pos"]).split(".")[0]) for x in f if x["name"] == "paid"]
+rows = [("block trigger -> recorded action", stats(blk)), ("evm_log trigger -> recorded action", stats(log)),
+        ("peer: keeper Jobs.request -> Fulfilled", stats(keeper))]
+print("%-40s %8s %6s %6s %6s" % ("latency in blocks (anvil, 1 s blocks)", "mean", "p50", "p99", "n"))
+for name, (m, p50, p99, k) in rows:
+    print("%-40s %8s %6s %6s %6s" % (name, m, p50, p99, k))
+km = stats(keeper)[0]
+for name, s in rows[:2]:
+    if s[0] != "-" and km not in ("-", 0):
+        print("ratio %-34s %8.2f  (trigger / keeper's request, mean)" % (name.split(" ->")[0], s[0] / km))
+PY
