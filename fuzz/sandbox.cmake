@@ -16,3 +16,8 @@ if(TARGET phx_sandbox)
   phx_add_fuzzer(fuzz_sandbox_evm SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_evm.c
                  LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_evm)
 endif()
+# phx.state's slot and served bytes as the sandbox checks them (src/sandbox/state.c).
+if(TARGET phx_sandbox)
+  phx_add_fuzzer(fuzz_sandbox_state SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sandbox_state.c
+                 LIBS phx_sandbox SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds/sandbox_state)
+endif()

@@ -16,7 +16,7 @@ if (!srcDir || !contractsDir || !outDir) {
 const solc = require(path.join(srcDir, 'node_modules', 'solc'));
 
 // The set `phx chain deploy` deploys, in order, plus the test consumer.
-const EMBED = ['PhxToken', 'Registry', 'Jobs', 'StakePool', 'PhxTimelock', 'PhxGovernor', 'Payments', 'InferenceRegistry', 'TestConsumer'];
+const EMBED = ['PhxToken', 'Registry', 'Jobs', 'StakePool', 'PhxTimelock', 'PhxGovernor', 'Payments', 'InferenceRegistry', 'StateAnchor', 'TestConsumer'];
 
 const sources = {};
 for (const f of fs.readdirSync(contractsDir).filter((f) => f.endsWith('.sol')).sort()) {

@@ -255,6 +255,27 @@ static int measure(const bench_t *b, unsigned k, unsigned kinds, const uint8_t *
     return 0;
 }
 
+/* One StateAnchor.write from `from`, signed by worker w; its gas in *gas. */
+static int state_write(acct_t *from, const acct_t *w, const uint8_t cid[32], const uint8_t key[32],
+                       uint64_t expected, const uint8_t *blob, size_t len, uint64_t *gas,
+                       phx_error_t *e)
+{
+    uint8_t hash[32], digest[32], sig[65];
+    phx_keccak256(blob, len, hash);
+    phx_chain_state_write_digest(dep.chain_id, dep.state, cid, key, expected, hash, digest);
+    if (phx_secp256k1_sign(w->sk, digest, sig)) return die("state sign", e);
+    char ev[24];
+    snprintf(ev, sizeof ev, "%llu", (unsigned long long)expected);
+    phx_evm_receipt_t r = {0};
+    int rc = send_tx(from, dep.state, "write(bytes32,bytes32,uint64,bytes,bytes)",
+                     json_pack("[o,o,s,o,o]", phx_json_hex(cid, 32), phx_json_hex(key, 32), ev,
+                               phx_json_hex(blob, len), phx_json_hex(sig, 65)),
+                     &r, e);
+    *gas = r.gas_used;
+    phx_evm_receipt_clear(&r);
+    return rc;
+}
+
 int main(void)
 {
     test_anvil_t anvil;
@@ -376,12 +397,40 @@ int main(void)
     printf("  k=1 (fees owed to the StakePool, eligibility read from the Registry): %.3fx "
            "the 131,000 budget base (limit 1.100x)\n",
            (double)median[1] / 131000.0);
+    /* phx.state's anchor (before economy(), which slashes and
+     * invalidates workers): a first write (a fresh slot), an update, a 1 KiB
+     * update; against a PHA transfer and fulfill k=1 in the same run. Sealed
+     * sizes: 64 bytes is a small JSON value (24 nonce + 16 tag + 24 of value). */
+    uint8_t skey[32] = {7};
+    uint64_t first = 0, upd = 0, upd1k = 0, xfer = 0;
+    phx_evm_receipt_t tr = {0};
+    if (state_write(&gov, &workers[0], cid, skey, 0, output, 64, &first, &e) ||
+        state_write(&gov, &workers[0], cid, skey, 1, output, 64, &upd, &e) ||
+        state_write(&gov, &workers[0], cid, skey, 2, output, 1024, &upd1k, &e) ||
+        send_tx(&gov, dep.token, "transfer(address,uint256)",
+                json_pack("[o,o]", phx_json_hex(ops[0].addr, 20), u256_json(&unit)), &tr, &e))
+        goto out;
+    xfer = tr.gas_used;
+    phx_evm_receipt_clear(&tr);
     row_t rows[16];
     size_t nrows = 0;
     if (economy(&gov, ops, workers, rows, &nrows, &e)) goto out;
     printf("\nStakePool and governance calls, gas used (one receipt each, anvil)\n");
     for (size_t i = 0; i < nrows; i++)
         printf("  %-44s %10llu\n", rows[i].call, (unsigned long long)rows[i].gas);
+
+    printf("\nStateAnchor.write (phx.state), gas used (one receipt each, anvil)\n");
+    printf("  %-44s %10s %12s %14s\n", "write", "gas used", "vs transfer", "vs fulfill k=1");
+    const struct {
+        const char *what;
+        uint64_t gas;
+    } srows[] = {{"first write, 64-byte sealed value", first},
+                 {"update, 64-byte sealed value", upd},
+                 {"update, 1 KiB sealed value", upd1k},
+                 {"peer: PHA transfer (to a zero balance)", xfer}};
+    for (size_t i = 0; i < sizeof srows / sizeof srows[0]; i++)
+        printf("  %-44s %10llu %11.2fx %13.2fx\n", srows[i].what, (unsigned long long)srows[i].gas,
+               (double)srows[i].gas / (double)xfer, (double)srows[i].gas / (double)median[1]);
     rc = 0;
 out:
     if (rc) die("stopped", &e);

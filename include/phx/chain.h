@@ -68,18 +68,22 @@ typedef struct {
     uint8_t timelock[20];
     uint8_t governor[20];
     uint8_t payments[20]; /* all zero in a deployment from before Payments: calls are free */
+    uint8_t state[20];    /* StateAnchor (phx.state); all zero before it: phx.state is off */
     /* InferenceRegistry (issue 14): all zero in a deployment from before it. */
     uint8_t inference_registry[20];
 } phx_chain_deployment_t;
 
 /* Whether the deployment has a Payments contract. */
 bool phx_chain_has_payments(const phx_chain_deployment_t *d);
+/* Whether the deployment has a StateAnchor (phx.state). */
+bool phx_chain_has_state(const phx_chain_deployment_t *d);
 
 /* Whether the deployment has an InferenceRegistry. */
 bool phx_chain_has_inference_registry(const phx_chain_deployment_t *d);
 
 /* Deploy PhxToken, Registry(token, min_stake), Jobs(token, registry, fee,
  * timeout), Payments(token, price_per_call, price_per_cpu_ms, notice),
+ * StateAnchor(registry) (ungoverned: no parameters),
  * PhxTimelock, PhxGovernor(token, timelock), StakePool (treasury:
  * the timelock) and InferenceRegistry(registry) from signer, waiting for each receipt, and wire
  * them: the Registry reads stake from the pool, Jobs owes fees to it, the Governor is the
@@ -110,8 +114,8 @@ phx_err_t phx_chain_handover(phx_rpc_t *rpc, phx_signer_t *deployer,
 
 /* Deployment file: {"chainId","block","deployer","contracts":{"PhxToken",
  * "Registry","Jobs","StakePool","PhxTimelock","PhxGovernor","Payments",
- * "InferenceRegistry"},"solc"} with EIP-55 addresses ("Payments" and
- * "InferenceRegistry" are optional when read). *out is a new
+ * "InferenceRegistry","StateAnchor"},"solc"} with EIP-55 addresses ("Payments",
+ * "InferenceRegistry" and "StateAnchor" are optional when read). *out is a new
  * reference. */
 phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t **out,
                                        phx_error_t *e);
@@ -202,6 +206,13 @@ void phx_chain_call_hash(const uint8_t contract_id[32], const uint8_t input_hash
  * accept for anything else. */
 void phx_chain_identity_digest(uint64_t chain_id, const uint8_t registry[20],
                                const uint8_t challenge[32], uint8_t out[32]);
+
+/* StateAnchor.writeDigest (phx.state's compare-and-set, signed by a worker):
+ * keccak256(abi.encode(anchor, chain_id, contract_id, key, expected, hash)),
+ * hash the keccak256 of the sealed value. */
+void phx_chain_state_write_digest(uint64_t chain_id, const uint8_t anchor[20],
+                                  const uint8_t contract_id[32], const uint8_t key[32],
+                                  uint64_t expected, const uint8_t hash[32], uint8_t out[32]);
 /* sig: r || s || v, v = 27/28. */
 phx_err_t phx_chain_identity_sign(uint64_t chain_id, const uint8_t registry[20],
                                   const uint8_t challenge[32], const uint8_t sk[32],

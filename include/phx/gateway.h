@@ -60,6 +60,16 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
                               const json_t *body, int *status, json_t **out, char *used, size_t cap,
                               phx_error_t *e);
 
+/* Sticky routing (docs/gateway.md "Sticky routing"): as phx_gw_pool_forward,
+ * but with affinity (NULL: round-robin) the worker tried first is the healthy
+ * one with the highest sha256(affinity NUL url), then the next-highest, so a
+ * key stays on one worker while it is healthy and falls back when it is not.
+ * PHX_ERR_INVALID for a key over PHX_GW_AFFINITY_MAX bytes. */
+#define PHX_GW_AFFINITY_MAX 512
+phx_err_t phx_gw_pool_forward_keyed(phx_gw_pool_t *p, const char *method, const char *path,
+                                    const json_t *body, const char *affinity, int *status,
+                                    json_t **out, char *used, size_t cap, phx_error_t *e);
+
 /* [{"url","healthy","failures","checks","last_ok_ms","latency_ms","served"}]
  * for GET /v1/network. New reference. */
 json_t *phx_gw_pool_status(phx_gw_pool_t *p);

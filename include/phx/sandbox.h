@@ -65,6 +65,29 @@ phx_err_t phx_egress_allowance_parse(const char *s, char *host, size_t host_cap,
 typedef phx_err_t (*phx_sandbox_ai_fn)(void *ctx, const json_t *request, uint64_t timeout_ms,
                                        json_t **out, phx_error_t *e);
 
+/* ---- phx.state's anchor (docs/js.md "phx.state") ----------------------------- */
+
+/* The worker's side of phx.state: the chain anchor holds per (contract id, key
+ * id) a version and the keccak256 of the sealed value; the store serves the
+ * sealed bytes. The sandbox seals and opens (under the contract's kv key) and
+ * checks what the store served against the anchored hash, so whoever runs
+ * these callbacks cannot hand an older value back undetected. */
+typedef struct {
+    uint64_t version; /* 0: never written (hash and sealed empty) */
+    uint8_t hash[32]; /* keccak256 of the sealed bytes, as anchored */
+    phx_buf_t sealed; /* what the store served: unchecked until the sandbox checks it */
+} phx_sandbox_state_slot_t;
+
+typedef struct {
+    /* The slot of key (32 bytes, already a MAC of the name) of contract_id. */
+    phx_err_t (*read)(void *ctx, const char *contract_id, const uint8_t key[32],
+                      phx_sandbox_state_slot_t *out, phx_error_t *e);
+    /* Compare-and-set to expected + 1. When the anchor is not at expected:
+     * PHX_ERR_STATE with *current set to the version it is at. */
+    phx_err_t (*cas)(void *ctx, const char *contract_id, const uint8_t key[32], uint64_t expected,
+                     const uint8_t *sealed, size_t len, uint64_t *current, phx_error_t *e);
+    void *ctx;
+} phx_sandbox_state_t;
 /* ---- chains (phx.evm) ---------------------------------------------------------- */
 
 /* The named chains a pool's contracts may read and write through phx.evm
@@ -163,6 +186,8 @@ typedef struct {
     /* phx.ai.chat; NULL: the call fails with "no AI endpoint configured". */
     phx_sandbox_ai_fn ai_chat;
     void *ai_ctx;
+    /* phx.state; read NULL: its calls fail with "no state anchor configured". */
+    phx_sandbox_state_t state;
     /* phx.evm's chains (borrowed, must outlive the pool); NULL: phx.evm calls
      * fail with "no chains configured". */
     const phx_sandbox_chains_t *chains;
@@ -239,6 +264,7 @@ typedef struct {
     X(PHX_SBX_FAIL_SPEND_LIMIT, "spend_limit")   /* phx.evm.send over the owner's cap */           \
     X(PHX_SBX_FAIL_PROTOCOL, "protocol")         /* the child broke the wire format */             \
     X(PHX_SBX_FAIL_CRASHED, "crashed")           /* the child died without a result */             \
+    X(PHX_SBX_FAIL_STATE_INTEGRITY, "state_integrity")                                             \
     X(PHX_SBX_FAIL_INTERNAL, "internal")
 
 #define PHX_SBX_FAIL_ENUM_(failure, name) failure,

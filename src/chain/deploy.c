@@ -53,6 +53,12 @@ bool phx_chain_has_payments(const phx_chain_deployment_t *d)
     return memcmp(d->payments, zero, 20) != 0;
 }
 
+bool phx_chain_has_state(const phx_chain_deployment_t *d)
+{
+    static const uint8_t zero[20];
+    return memcmp(d->state, zero, 20) != 0;
+}
+
 bool phx_chain_has_inference_registry(const phx_chain_deployment_t *d)
 {
     static const uint8_t zero[20];
@@ -174,6 +180,10 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
     phx_u256_t notice = phx_u256_from_u64(params->payment_notice_s);
     memcpy(args[3], notice.b, 32);
     if ((err = deploy_one(signer, "Payments", &args[0][0], 128, out->payments, &out->block, e)))
+        return err;
+    /* StateAnchor(IWorkerRegistry registry): phx.state's compare-and-set anchor. */
+    word_addr(args[0], out->registry);
+    if ((err = deploy_one(signer, "StateAnchor", &args[0][0], 32, out->state, &out->block, e)))
         return err;
 
     phx_buf_t a = PHX_BUF_INIT;
@@ -299,6 +309,9 @@ phx_err_t phx_chain_deployment_to_json(const phx_chain_deployment_t *d, json_t *
     if (*out && phx_chain_has_payments(d))
         json_object_set_new(json_object_get(*out, "contracts"), "Payments",
                             checksum_json(d->payments));
+    if (*out && phx_chain_has_state(d))
+        json_object_set_new(json_object_get(*out, "contracts"), "StateAnchor",
+                            checksum_json(d->state));
     if (*out && phx_chain_has_inference_registry(d))
         json_object_set_new(json_object_get(*out, "contracts"), "InferenceRegistry",
                             checksum_json(d->inference_registry));
@@ -338,6 +351,9 @@ phx_err_t phx_chain_deployment_from_json(const json_t *j, phx_chain_deployment_t
     if ((err = get_addr(c, "PhxGovernor", out->governor, e))) return err;
     /* Optional: a deployment from before Payments has free direct calls. */
     if (json_object_get(c, "Payments") && (err = get_addr(c, "Payments", out->payments, e)))
+        return err;
+    /* Optional: a deployment from before StateAnchor has no phx.state. */
+    if (json_object_get(c, "StateAnchor") && (err = get_addr(c, "StateAnchor", out->state, e)))
         return err;
     /* Optional: a deployment from before InferenceRegistry has no endpoints on chain. */
     if (json_object_get(c, "InferenceRegistry"))

@@ -285,3 +285,17 @@ phx_err_t phx_chain_endpoint_check(const char *url, size_t len, phx_error_t *e)
     }
     return PHX_OK;
 }
+
+void phx_chain_state_write_digest(uint64_t chain_id, const uint8_t anchor[20],
+                                  const uint8_t contract_id[32], const uint8_t key[32],
+                                  uint64_t expected, const uint8_t hash[32], uint8_t out[32])
+{
+    uint8_t enc[6 * 32];
+    word_addr(enc, anchor);
+    word_u64(enc + 32, chain_id);
+    memcpy(enc + 64, contract_id, 32);
+    memcpy(enc + 96, key, 32);
+    word_u64(enc + 128, expected);
+    memcpy(enc + 160, hash, 32);
+    phx_keccak256(enc, sizeof enc, out);
+}

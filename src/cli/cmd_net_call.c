@@ -27,6 +27,12 @@ static const char call_help[] =
     "                      ctx.caller is zero, which only a free network serves)\n"
     "  --max-price WEI     the most one call may add to what the payer owes a worker's\n"
     "                      operator, in PHA wei (default 10^18, 1 PHA)\n"
+    "  --affinity KEY      sticky routing: the gateway sends every call of this\n"
+    "                      contract with the same KEY (1..255 bytes) to the same\n"
+    "                      worker while it is healthy, and to the same next one\n"
+    "                      when it is not (header X-Phx-Affinity). For contracts\n"
+    "                      that want a warm worker, not shared state: that is\n"
+    "                      phx.state (docs/js.md)\n"
     "  --k N               N signatures (1..16): the same call is made to N healthy\n"
     "                      workers of N distinct operators (from the gateway's\n"
     "                      network view) and answered only when they agree (same\n"
@@ -48,14 +54,17 @@ static const char call_help[] =
 
 /* POST the call; a 402 comes back as status and body (its terms), any other
  * failure is printed. */
-static int post_call(const char *prefix, const char *base, const char *path, const json_t *body,
-                     int *status, json_t **out)
+static int post_call(const char *prefix, const char *base, const char *path, const char *affinity,
+                     const json_t *body, int *status, json_t **out)
 {
+    char hdr[300];
+    const char *headers[] = {hdr, NULL};
+    if (affinity) snprintf(hdr, sizeof hdr, "X-Phx-Affinity: %s", affinity);
     char url[1024];
     snprintf(url, sizeof url, "%s%s", base, path);
     char *text = phx_json_dump(body, false);
     if (!text) return cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
-    phx_http_client_opts_t co = {.timeout_ms = 60000};
+    phx_http_client_opts_t co = {.timeout_ms = 60000, .headers = affinity ? headers : NULL};
     phx_buf_t resp = PHX_BUF_INIT;
     phx_error_t e = {0};
     int rc = 0;
@@ -77,14 +86,14 @@ static int post_call(const char *prefix, const char *base, const char *path, con
 }
 
 /* One call to base (a worker or the gateway), paying as asked (402). */
-static int call_paid(const char *prefix, const char *base, const char *path, const uint8_t id[32],
-                     json_t *body, net_payer_t *payer, json_t **resp)
+static int call_paid(const char *prefix, const char *base, const char *path, const char *affinity,
+                     const uint8_t id[32], json_t *body, net_payer_t *payer, json_t **resp)
 {
     int rc;
     for (;;) {
         int status = 0;
         if ((rc = net_payer_attach(prefix, payer, id, body))) return rc;
-        if ((rc = post_call(prefix, base, path, body, &status, resp))) {
+        if ((rc = post_call(prefix, base, path, affinity, body, &status, resp))) {
             if (status == 429) net_payer_unsent(prefix, payer);
             return rc;
         }
@@ -121,7 +130,7 @@ static int call_k(const char *prefix, const net_t *n, const uint8_t id[32], json
             seen |= !strcasecmp(ops[j], op);
         if (seen) continue;
         json_t *resp = NULL;
-        if (call_paid(prefix, url, path, id, body, payer, &resp)) {
+        if (call_paid(prefix, url, path, NULL, id, body, payer, &resp)) {
             json_decref(resp);
             continue; /* said why; another worker may answer */
         }
@@ -179,7 +188,7 @@ static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, JSON, K, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
@@ -187,6 +196,7 @@ static int cmd_call(int argc, char **argv)
         [KMS] = {.name = "kms-address", .takes_value = true},
         [KEY] = {.name = "key-file", .takes_value = true},
         [MAXPRICE] = {.name = "max-price", .takes_value = true},
+        [AFFINITY] = {.name = "affinity", .takes_value = true},
         [JSON] = {.name = "json"},
         [K] = {.name = "k", .takes_value = true},
     };
@@ -207,6 +217,11 @@ static int cmd_call(int argc, char **argv)
         goto out;
     }
     if ((rc = net_parse_id(prefix, args.pos[0], id))) goto out;
+    const char *aff = opts[AFFINITY].value;
+    if (aff && (!*aff || strlen(aff) > 255 || strpbrk(aff, "\r\n"))) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--affinity wants 1..255 bytes on one line");
+        goto out;
+    }
     const char *in = opts[INPUT].value ? opts[INPUT].value : "null";
     if (in[0] == '@') {
         if (phx_file_read(in + 1, &text, &e)) {
@@ -259,7 +274,7 @@ static int cmd_call(int argc, char **argv)
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
     if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer))) goto out;
-    if ((rc = call_paid(prefix, n.gateway, path, id, body, &payer, &resp))) goto out;
+    if ((rc = call_paid(prefix, n.gateway, path, aff, id, body, &payer, &resp))) goto out;
     /* The signed output_bytes are the truth: shown as the contract wrote them
      * (JSON text byte for byte, so 3456.78 stays 3456.78), or as 0x hex when
      * they are not JSON (a contract that returns bytes). For an encrypted call

@@ -676,10 +676,17 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
     char path[128];
     snprintf(path, sizeof path, "/v1/contracts/%s/call", id);
+    /* Sticky routing: X-Phx-Affinity names a key that keeps this contract's
+     * calls on one worker while it is healthy (docs/gateway.md). */
+    const char *aff = phx_http_header(req, "x-phx-affinity");
+    char key[PHX_GW_AFFINITY_MAX + 1];
+    if (aff && (!*aff || strlen(aff) > 255))
+        return phx_fail(e, PHX_ERR_INVALID, "X-Phx-Affinity must be 1..255 bytes");
+    if (aff) snprintf(key, sizeof key, "%s/%s", id, aff);
     uint64_t t0 = phx_monotonic_ms();
     fwd_t f = {0};
-    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
-                                        f.worker, sizeof f.worker, e);
+    phx_err_t err = phx_gw_pool_forward_keyed(g->pool, "POST", path, req->json, aff ? key : NULL,
+                                              &f.status, &f.body, f.worker, sizeof f.worker, e);
     /* A worker that has not seen the contract gets it from our blobs, then the
      * same call again. Its 404 means it ran nothing, so this runs it once. */
     if (!err && f.status == 404 && !contract_known(g, id)) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "phx/crypto.h"
 #include "phx/gateway.h"
 
 typedef struct {
@@ -211,6 +212,40 @@ static bool pick(phx_gw_pool_t *p, char tried[][256], size_t ntried, char *url)
     return found;
 }
 
+/* Sticky routing: the healthy worker not yet tried with the highest
+ * sha256(key NUL url) (rendezvous hashing). Every gateway with the same pool
+ * picks the same worker for a key; when it leaves, only its keys move, each to
+ * its next-highest worker, and they come back when it does. */
+static bool pick_affine(phx_gw_pool_t *p, const char *key, char tried[][256], size_t ntried,
+                        char *url)
+{
+    bool found = false;
+    uint8_t best[32] = {0};
+    size_t klen = strlen(key);
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n; i++) {
+        member_t *m = &p->m[i];
+        if (!m->healthy) continue;
+        bool seen = false;
+        for (size_t t = 0; t < ntried && !seen; t++)
+            seen = strcmp(tried[t], m->url) == 0;
+        if (seen) continue;
+        uint8_t in[PHX_GW_AFFINITY_MAX + 1 + 256], d[32];
+        size_t ulen = strnlen(m->url, 256);
+        memcpy(in, key, klen);
+        in[klen] = 0;
+        memcpy(in + klen + 1, m->url, ulen);
+        phx_sha256(in, klen + 1 + ulen, d);
+        if (!found || memcmp(d, best, 32) > 0) {
+            memcpy(best, d, 32);
+            memcpy(url, m->url, 256);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}
+
 static void served(phx_gw_pool_t *p, const char *url)
 {
     pthread_mutex_lock(&p->lock);
@@ -223,6 +258,16 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
                               const json_t *body, int *status, json_t **out, char *used, size_t cap,
                               phx_error_t *e)
 {
+    return phx_gw_pool_forward_keyed(p, method, path, body, NULL, status, out, used, cap, e);
+}
+
+phx_err_t phx_gw_pool_forward_keyed(phx_gw_pool_t *p, const char *method, const char *path,
+                                    const json_t *body, const char *affinity, int *status,
+                                    json_t **out, char *used, size_t cap, phx_error_t *e)
+{
+    if (affinity && strlen(affinity) > PHX_GW_AFFINITY_MAX)
+        return phx_fail(e, PHX_ERR_INVALID, "affinity key longer than %d bytes",
+                        PHX_GW_AFFINITY_MAX);
     char tried[8][256], url[256], full[1024];
     size_t ntried = 0;
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -237,7 +282,8 @@ phx_err_t phx_gw_pool_forward(phx_gw_pool_t *p, const char *method, const char *
                                  .max_response_bytes = p->o.max_response_bytes,
                                  .conns = p->conns};
     unsigned attempts = p->o.max_attempts < 8 ? p->o.max_attempts : 8;
-    while (ntried < attempts && pick(p, tried, ntried, url)) {
+    while (ntried < attempts && (affinity ? pick_affine(p, affinity, tried, ntried, url)
+                                          : pick(p, tried, ntried, url))) {
         memcpy(tried[ntried++], url, 256);
         snprintf(full, sizeof full, "%s%s", url, path);
         phx_buf_t resp = PHX_BUF_INIT;

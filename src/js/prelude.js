@@ -267,6 +267,41 @@
     async delete(key) { return call('kv.delete', { key: String(key) }).deleted; },
     async list(prefix = '') { return call('kv.list', { prefix: String(prefix) }).keys; },
   };
+  // phx.state: the contract's consistent state, shared by every worker and
+  // anchored on chain with compare-and-set versions (docs/js.md "phx.state").
+  const encodeValue = (value) => {
+    if (typeof value === 'string') return { type: 'string', value: b64Encode(utf8Encode(value)) };
+    if (value instanceof Uint8Array || value instanceof ArrayBuffer || ArrayBuffer.isView(value))
+      return { type: 'bytes', value: b64Encode(toBytes(value)) };
+    return { type: 'json', value: b64Encode(utf8Encode(JSONstringify(value))) };
+  };
+  const decodeValue = (r) => {
+    if (r.value === null) return null;
+    const b = b64Decode(r.value);
+    return r.type === 'bytes' ? b : r.type === 'json' ? JSONparse(utf8Decode(b)) : utf8Decode(b);
+  };
+  const stateWritten = (r, key) => {
+    if (r.ok) return r.version;
+    const err = new Error(`phx.state: ${key} changed (now version ${r.version}); read it again and retry`);
+    err.code = 'STATE_CONFLICT';
+    err.version = r.version;
+    throw err;
+  };
+  const state = {
+    async get(key) { return decodeValue(call('state.get', { key: String(key) })); },
+    async getVersioned(key) {
+      const r = call('state.get', { key: String(key) });
+      return { value: decodeValue(r), version: r.version };
+    },
+    async put(key, value) {
+      return stateWritten(call('state.put', { key: String(key), ...encodeValue(value) }), String(key));
+    },
+    async cas(key, expectedVersion, value) {
+      if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)
+        throw new TypeError('phx.state.cas: expectedVersion must be a non-negative integer');
+      return stateWritten(call('state.cas', { key: String(key), expected: expectedVersion, ...encodeValue(value) }), String(key));
+    },
+  };
   const hashWith = (alg) => (data) => b64Decode(call('hash', { alg, data: b64Encode(toBytes(data)) }).digest);
   const phxCrypto = {
     sha256: hashWith('sha256'),
@@ -500,7 +535,7 @@
       return call('ai.chat', spec);
     },
   };
-  const phx = { kv, crypto: phxCrypto, ai, evm, eth, hex: { encode: hexEncode, decode: hexDecode }, abi,
+  const phx = { kv, state, crypto: phxCrypto, ai, evm, eth, hex: { encode: hexEncode, decode: hexDecode }, abi,
     utf8: { encode: utf8Encode, decode: utf8Decode }, base64: { encode: b64Encode, decode: b64Decode },
     flavors: Object.freeze({ chainlinkFunctions }) };
   if (nativeCrash) phx.__test = { segfault: nativeCrash, hostCall: (op, args) => call(op, args) };

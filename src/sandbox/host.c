@@ -413,6 +413,8 @@ phx_err_t sbx_host_dispatch(sbx_host_t *h, const char *op, const uint8_t *body, 
         err = op_fetch_batch(h, args, &out, e);
     else if (!strncmp(op, "kv.", 3))
         err = sbx_kv_op(h, op, args, &out, e);
+    else if (!strncmp(op, "state.", 6))
+        err = sbx_state_op(h, op, args, &out, e);
     else if (!strcmp(op, "hash"))
         err = op_hash(args, &out, e);
     else if (!strcmp(op, "sign"))
@@ -448,7 +450,11 @@ void sbx_host_close(sbx_host_t *h)
     phx_secure_zero(h->kv_key, sizeof h->kv_key);
     phx_secure_zero(h->kv_id_key, sizeof h->kv_id_key);
     phx_secure_zero(h->kv_enc_key, sizeof h->kv_enc_key);
-    h->have_keys = h->kv_keys_ready = false;
+    phx_secure_zero(h->state_key, sizeof h->state_key);
+    h->have_keys = h->kv_keys_ready = h->state_key_ready = false;
+    free(h->state_seen);
+    h->state_seen = NULL;
+    h->nstate_seen = 0;
     for (size_t i = 0; i < h->nlogs; i++)
         free(h->logs[i]);
     free(h->logs);

@@ -101,6 +101,15 @@ typedef struct {
     uint32_t ai_tokens;     /* completion tokens phx.ai.chat used this invocation */
     uint32_t evm_sends;     /* phx.evm.send calls so far: the action's index in the journal */
     const char *request_id; /* the invocation's ctx.requestId: names its actions */
+    /* phx.state: the version of each key last read or written in this
+     * invocation (what put compares against), and the sealing key. */
+    struct sbx_state_seen {
+        uint8_t id[32];
+        uint64_t version;
+    } * state_seen;
+    size_t nstate_seen;
+    bool state_key_ready;
+    uint8_t state_key[32];
     char **logs;
     size_t nlogs;
     uint64_t deadline_ms; /* wall deadline of the invocation */
@@ -137,5 +146,13 @@ bool sbx_host_count_request(sbx_host_t *h);
 /* kv.c */
 phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,
                     phx_error_t *e);
+/* The kv subkeys (h->kv_id_key, h->kv_enc_key), derived once per invocation. */
+phx_err_t sbx_kv_keys(sbx_host_t *h, phx_error_t *e);
+/* A key's row id: HMAC-SHA256 under kv_id_key; phx.state's key id on chain too. */
+void sbx_kv_row_id(sbx_host_t *h, const char *key, uint8_t id[32]);
+
+/* state.c: phx.state (state.get, state.put, state.cas). */
+phx_err_t sbx_state_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out,
+                       phx_error_t *e);
 
 #endif

@@ -58,7 +58,7 @@ static phx_err_t kv_open(sbx_host_t *h, phx_error_t *e)
 }
 
 /* Subkeys of the kv key, one per use, so the row-id MAC key is never an AEAD key. */
-static phx_err_t kv_keys(sbx_host_t *h, phx_error_t *e)
+phx_err_t sbx_kv_keys(sbx_host_t *h, phx_error_t *e)
 {
     if (h->kv_keys_ready) return PHX_OK;
     phx_err_t err = sbx_host_keys(h, e);
@@ -70,7 +70,7 @@ static phx_err_t kv_keys(sbx_host_t *h, phx_error_t *e)
     return PHX_OK;
 }
 
-static void row_id(sbx_host_t *h, const char *key, uint8_t id[32])
+void sbx_kv_row_id(sbx_host_t *h, const char *key, uint8_t id[32])
 {
     phx_hmac_sha256(h->kv_id_key, 32, key, strlen(key), id);
 }
@@ -215,7 +215,7 @@ static phx_err_t kv_list(sbx_host_t *h, sqlite3 *db, const char *prefix, json_t 
 
 phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **out, phx_error_t *e)
 {
-    phx_err_t err = kv_keys(h, e);
+    phx_err_t err = sbx_kv_keys(h, e);
     if (err) return err;
     if ((err = kv_open(h, e))) return err;
     sqlite3 *db = h->kv_db;
@@ -226,7 +226,7 @@ phx_err_t sbx_kv_op(sbx_host_t *h, const char *op, const json_t *args, json_t **
         if (!key) return phx_fail(e, PHX_ERR_INVALID, "kv: key must be a string");
         if (strlen(key) > KV_MAX_KEY)
             return phx_fail(e, PHX_ERR_LIMIT, "kv: key longer than %d", KV_MAX_KEY);
-        row_id(h, key, id);
+        sbx_kv_row_id(h, key, id);
     }
     if (!strcmp(op, "kv.get")) {
         sqlite3_prepare_v2(db, "SELECT v FROM kv_sealed WHERE id = ?", -1, &st, NULL);

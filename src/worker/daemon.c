@@ -752,6 +752,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     phx_worker_t *w = calloc(1, sizeof *w);
     if (!w) return phx_fail(e, PHX_ERR_NOMEM, "worker");
     pthread_mutex_init(&w->db_lock, NULL);
+    pthread_mutex_init(&w->state_lock, NULL);
     pthread_mutex_init(&w->pay_cache.lock, NULL);
     w->pay_cache.ttl_ms = o->no_pay_cache ? 0 : o->pay_cache_ms ? o->pay_cache_ms : 2000;
     snprintf(w->dir, sizeof w->dir, "%s", o->dir);
@@ -795,7 +796,8 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
                                .ai_ctx = o->ai_ctx,
                                .chains = o->chains,
                                .outbox = wk_outbox,
-                               .outbox_ctx = w};
+                               .outbox_ctx = w,
+                               .state = {.read = wk_state_read, .cas = wk_state_cas, .ctx = w}};
     phx_sandbox_limits_default(&sc.limits);
     sc.limits.output_bytes = PHX_RESULT_MAX_OUTPUT;
     if (o->ai_tokens) sc.limits.ai_tokens = o->ai_tokens;
@@ -807,6 +809,16 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
              "contract, %u per owner)",
              sl.max, sl.reserved, sl.per_contract, sl.per_owner);
 
+    /* phx.state's stale-copy fault (state.c): a test's, never a real TEE's. */
+    const char *stale = getenv("PHX_TEST_STALE_STATE_FILE");
+    if (stale && *stale) {
+        if (o->tee && o->tee != PHX_TEE_SIM) {
+            err = phx_fail(e, PHX_ERR_POLICY,
+                           "PHX_TEST_STALE_STATE_FILE is a test fault: only with the sim TEE");
+            goto out;
+        }
+        snprintf(w->state_stale_file, sizeof w->state_stale_file, "%s", stale);
+    }
     if ((err = phx_tee_open(o->tee ? o->tee : PHX_TEE_SIM, o->tee_config, &w->tee, e)) ||
         (err = load_identity(w, e)) || (err = own_measurement(w, e)))
         goto out;
@@ -880,6 +892,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     phx_sandbox_pool_free(w->sandbox);
     wk_sched_free(w->sched);
     pthread_mutex_destroy(&w->db_lock);
+    pthread_mutex_destroy(&w->state_lock);
     pthread_mutex_destroy(&w->pay_cache.lock);
     phx_secure_zero(w, sizeof *w);
     free(w);

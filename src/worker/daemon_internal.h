@@ -74,6 +74,10 @@ struct phx_worker {
     uint64_t started_ms;
     phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    /* phx.state (state.c): one operation at a time; after start-up it owns
+     * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
+    pthread_mutex_t state_lock;
+    char state_stale_file[1024];
     char peers[PHX_WORKER_MAX_PEERS][300]; /* k-of-n: where other workers' observations are */
     size_t npeers;
     struct { /* combine modes by code hash; the job thread's only */
@@ -188,6 +192,11 @@ json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms);
 /* Redeem the latest unredeemed vouchers on chain in one transaction, from the
  * job thread's signer (or after it stopped). */
 phx_err_t wk_pay_redeem(phx_worker_t *w, size_t *redeemed, phx_error_t *e);
+/* phx.state's callbacks (state.c; phx_sandbox_state_t, ctx the worker). */
+phx_err_t wk_state_read(void *ctx, const char *contract_id, const uint8_t key[32],
+                        phx_sandbox_state_slot_t *out, phx_error_t *e);
+phx_err_t wk_state_cas(void *ctx, const char *contract_id, const uint8_t key[32], uint64_t expected,
+                       const uint8_t *sealed, size_t len, uint64_t *current, phx_error_t *e);
 /* misbehave.c. The signed results this worker published for on-chain
  * request id: {"request_id","state","results":[envelope, ...]}: the one it
  * journaled (if signed by this identity) and, under --test-misbehave

@@ -625,8 +625,21 @@ static void test_digests_match_contracts(void)
     CHECK_MSG(phx_eip712_digest(typed, generic, &e) == PHX_OK, "%s", e.message);
     CHECK(memcmp(generic, c_side, 32) == 0);
     json_decref(typed);
-    printf("digests: domain, result, contract id, quote fields, attest digest, voucher match the "
-           "contracts\n");
+
+    /* phx.state's write digest: the C side and StateAnchor.writeDigest, for a
+     * version above 2^32. */
+    uint8_t skey[32], shash[32];
+    phx_random_bytes(skey, 32);
+    phx_random_bytes(shash, 32);
+    CHECK(phx_chain_has_state(&dep));
+    phx_chain_state_write_digest(dep.chain_id, dep.state, cid, skey, 0x123456789ull, shash, c_side);
+    CHECK(read_bytes32(dep.state, "writeDigest(bytes32,bytes32,uint64,bytes32)",
+                       json_pack("[o,o,s,o]", phx_json_hex(cid, 32), phx_json_hex(skey, 32),
+                                 "4886718345", phx_json_hex(shash, 32)),
+                       chain_side) == 0 &&
+          memcmp(c_side, chain_side, 32) == 0);
+    printf("digests: domain, result, contract id, quote fields, attest digest, voucher, state "
+           "write match the contracts\n");
 }
 
 static void test_token(account_t *gov, account_t *user, account_t *spender)
