@@ -253,6 +253,17 @@ static int cmd_worker(int argc, char **argv)
     o.allow_hosts = allow;
     o.nallow_hosts = nallow;
     o.no_jobs = opts[NOJOBS].seen;
+    if (opts[PEER].nvalues > PHX_WORKER_MAX_PEERS) {
+        cli_error(rc, prefix, "--peer: at most %d", PHX_WORKER_MAX_PEERS);
+        goto out;
+    }
+    for (int i = 0; i < opts[PEER].nvalues; i++)
+        if (strncmp(opts[PEER].values[i], "http://", 7) &&
+            strncmp(opts[PEER].values[i], "https://", 8)) {
+            cli_error(rc, prefix, "--peer %s: not an http:// or https:// URL",
+                      opts[PEER].values[i]);
+            goto out;
+        }
     o.peers = opts[PEER].values;
     o.npeers = opts[PEER].nvalues;
     if (opts[PAYCACHE].value) {
