@@ -18,6 +18,7 @@
 #include "phx/chain.h"
 #include "phx/chain_owner.h"
 #include "phx/chain_requests.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 #include "phx/js.h"
 #include "phx/kms.h"
@@ -308,6 +309,20 @@ int net_compile_check(const char *prefix, const char *file, const uint8_t *src, 
     if (code == 1) return cli_error(PHX_EXIT_USAGE, prefix, "%s does not compile: %s", file, msg);
     return cli_error(PHX_EXIT_FAIL, prefix, "could not check that %s compiles: %s", file,
                      got ? msg : "the checker died");
+}
+
+json_t *net_chain_firings(const net_t *n, const uint8_t id[32], size_t limit)
+{
+    json_t *ep = n->endpoints, *out = NULL;
+    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
+    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
+    phx_chain_deployment_t dep;
+    phx_rpc_t *rpc = NULL;
+    if (rpc_url && depj && !phx_chain_deployment_from_json(depj, &dep, NULL) &&
+        !phx_rpc_open(rpc_url, NULL, &rpc, NULL))
+        phx_chain_firings_json(rpc, &dep, id, limit, &out, NULL);
+    phx_rpc_close(rpc);
+    return out;
 }
 
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit)

@@ -112,6 +112,9 @@ extern const char net_update_help[], net_secrets_help[];
  * phx_chain_requests_json's objects. NULL when no chain is known (no endpoints
  * file) or it cannot be read. */
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit);
+/* The contract's newest `limit` recorded trigger firings (Jobs' Fired events,
+ * phx_chain_firings_json's array); NULL when no chain is known or readable. */
+json_t *net_chain_firings(const net_t *n, const uint8_t id[32], size_t limit);
 
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);

@@ -21,21 +21,6 @@ static const char logs_help[] =
     "firing and its output (--json: \"firings\"; docs/worker.md \"Triggers\").\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
-/* The contract's recorded trigger firings, NULL when no chain is known. */
-static json_t *chain_firings(const net_t *n, const uint8_t id[32])
-{
-    json_t *ep = n->endpoints, *out = NULL;
-    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
-    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
-    phx_chain_deployment_t dep;
-    phx_rpc_t *rpc = NULL;
-    if (rpc_url && depj && !phx_chain_deployment_from_json(depj, &dep, NULL) &&
-        !phx_rpc_open(rpc_url, NULL, &rpc, NULL))
-        phx_chain_firings_json(rpc, &dep, id, 20, &out, NULL);
-    phx_rpc_close(rpc);
-    return out;
-}
-
 static int cmd_logs(int argc, char **argv)
 {
     const char *prefix = "phx logs";
@@ -57,7 +42,7 @@ static int cmd_logs(int argc, char **argv)
     if ((rc = net_json(prefix, &n, "GET", path, NULL, &resp))) goto out;
     /* On-chain runs do not pass the gateway: they are read from Jobs. */
     requests = net_chain_requests(&n, id, 20);
-    firings = chain_firings(&n, id);
+    firings = net_chain_firings(&n, id, 20);
     if (as_json) {
         if (requests) json_object_set(resp, "requests", requests);
         if (firings) json_object_set(resp, "firings", firings);

@@ -41,20 +41,6 @@ static int declared(const char *prefix, const net_t *n, const uint8_t id[32], js
     return *out ? 0 : cli_error(PHX_EXIT_FAIL, prefix, "%s", why);
 }
 
-static json_t *firings(const net_t *n, const uint8_t id[32])
-{
-    json_t *ep = n->endpoints, *out = NULL;
-    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
-    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
-    phx_chain_deployment_t dep;
-    phx_rpc_t *rpc = NULL;
-    if (rpc_url && depj && !phx_chain_deployment_from_json(depj, &dep, NULL) &&
-        !phx_rpc_open(rpc_url, NULL, &rpc, NULL))
-        phx_chain_firings_json(rpc, &dep, id, 20, &out, NULL);
-    phx_rpc_close(rpc);
-    return out;
-}
-
 static int cmd_triggers(int argc, char **argv)
 {
     const char *prefix = "phx triggers";
@@ -66,7 +52,7 @@ static int cmd_triggers(int argc, char **argv)
     int rc = net_simple_verb(argc, argv, prefix, triggers_help, 1, &as_json, NULL, &n, &args);
     if (rc || (rc = net_parse_id(prefix, args.pos[0], id)) || (rc = declared(prefix, &n, id, &d)))
         goto out;
-    f = firings(&n, id);
+    f = net_chain_firings(&n, id, 20);
     if (as_json) {
         json_object_set(d, "firings", f ? f : json_null());
         cli_print_json(d);

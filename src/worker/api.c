@@ -10,6 +10,19 @@
 #include "daemon_internal.h"
 #include "phx/crypto.h"
 
+/* The :id of a contract route (0x + 64 hex) into id, and, when body, a JSON
+ * object body: the checks every contract route starts with. */
+static phx_err_t contract_param(const phx_http_request_t *req, bool body, uint8_t id[32],
+                                phx_error_t *e)
+{
+    const char *id_s = phx_http_param(req, "id");
+    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
+        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    if (body && !json_is_object(req->json))
+        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
+    return PHX_OK;
+}
+
 static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                           phx_error_t *e)
 {
@@ -29,13 +42,10 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
                           phx_error_t *e)
 {
     phx_worker_t *w = ctx;
-    const char *id_s = phx_http_param(req, "id");
     uint8_t id[32];
-    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
-    if (!json_is_object(req->json))
-        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
-    phx_err_t err = wk_contract_delete(w, id, req->json, e);
+    phx_err_t err = contract_param(req, true, id, e);
+    if (err) return err;
+    err = wk_contract_delete(w, id, req->json, e);
     if (err) return err;
     resp->json = json_pack("{s:o,s:b}", "id", phx_json_hex(id, 32), "deleted", 1);
     return resp->json ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "answer");
@@ -45,10 +55,9 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
 static phx_err_t h_triggers(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                             phx_error_t *e)
 {
-    const char *id_s = phx_http_param(req, "id");
     uint8_t id[32];
-    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
+    phx_err_t err = contract_param(req, false, id, e);
+    if (err) return err;
     return wk_triggers_declared(ctx, id, &resp->json, e);
 }
 
@@ -56,13 +65,10 @@ static phx_err_t h_triggers(void *ctx, const phx_http_request_t *req, phx_http_r
 static phx_err_t h_hook(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
 {
-    const char *id_s = phx_http_param(req, "id");
     uint8_t id[32];
-    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
-    if (!json_is_object(req->json))
-        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
-    phx_err_t err = wk_triggers_hook(ctx, id, req->json, &resp->json, e);
+    phx_err_t err = contract_param(req, true, id, e);
+    if (err) return err;
+    err = wk_triggers_hook(ctx, id, req->json, &resp->json, e);
     if (!err) resp->status = 202;
     return err;
 }
@@ -72,13 +78,10 @@ static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_res
                           phx_error_t *e)
 {
     phx_worker_t *w = ctx;
-    const char *id_s = phx_http_param(req, "id");
     uint8_t id[32];
-    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
-    if (!json_is_object(req->json))
-        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
-    phx_err_t err = wk_contract_limit(w, id, req->json, e);
+    phx_err_t err = contract_param(req, true, id, e);
+    if (err) return err;
+    err = wk_contract_limit(w, id, req->json, e);
     if (err) return err;
     resp->json = json_pack("{s:o,s:O,s:O,s:O}", "id", phx_json_hex(id, 32), "chain",
                            json_object_get(req->json, "chain"), "cap_wei",
@@ -91,7 +94,6 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
                         phx_error_t *e)
 {
     phx_worker_t *w = ctx;
-    const char *id_s = phx_http_param(req, "id");
     uint8_t id[32], reply_key[32];
     wk_contract_t c;
     phx_contract_keys_t keys;
@@ -106,11 +108,8 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     memset(&keys, 0, sizeof keys);
     plain.secret = output.secret = true;
     phx_err_t err;
-    if (!id_s || phx_hex_decode_fixed(id_s, id, 32, NULL))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 0x + 64 hex");
-    if (!json_is_object(req->json))
-        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
-    if ((err = wk_contract_load(w, id, &c, e))) return err;
+    if ((err = contract_param(req, true, id, e)) || (err = wk_contract_load(w, id, &c, e)))
+        return err;
     const json_t *sealed = json_object_get(req->json, "sealed_input");
     bool encrypted = sealed != NULL;
     if (encrypted) {
