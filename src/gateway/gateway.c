@@ -506,27 +506,41 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     return PHX_OK;
 }
 
-/* POST /v1/contracts/:id/limits: the owner's signed spending limit for
- * phx.evm.send, to every worker (each checks the owner's signature itself). */
-static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
-                          phx_error_t *e)
+/* An owner-signed operation on a contract (POST /v1/contracts/:id/VERB) to
+ * one worker, answered with its reply, then to every other worker when it
+ * accepted (each checks the owner's signature itself). *accepted: a 2xx. */
+static phx_err_t owner_op_to_all(phx_gateway_t *g, const phx_http_request_t *req,
+                                 phx_http_response_t *resp, const char *verb, bool *accepted,
+                                 phx_error_t *e)
 {
-    phx_gateway_t *g = ctx;
+    *accepted = false;
     const char *id = phx_http_param(req, "id");
     if (!valid_id(id))
         return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
     if (!req->json || !json_is_object(req->json))
         return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
     char path[128];
-    snprintf(path, sizeof path, "/v1/contracts/%s/limits", id);
+    snprintf(path, sizeof path, "/v1/contracts/%s/%s", id, verb);
     fwd_t f = {0};
     phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
                                         f.worker, sizeof f.worker, e);
     if (err) return pool_error(err, resp);
     respond(&f, resp);
-    if (f.status / 100 == 2) broadcast(g, f.worker, path, req->json);
+    if (f.status / 100 == 2) {
+        broadcast(g, f.worker, path, req->json);
+        *accepted = true;
+    }
     fwd_free(&f);
     return PHX_OK;
+}
+
+/* POST /v1/contracts/:id/limits: the owner's signed spending limit for
+ * phx.evm.send, to every worker. */
+static phx_err_t h_limits(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    bool accepted;
+    return owner_op_to_all(ctx, req, resp, "limits", &accepted, e);
 }
 
 /* POST /v1/contracts/:id/delete: the owner's signed delete, to every worker;
@@ -535,29 +549,17 @@ static phx_err_t h_delete(void *ctx, const phx_http_request_t *req, phx_http_res
                           phx_error_t *e)
 {
     phx_gateway_t *g = ctx;
+    bool accepted;
+    phx_err_t err = owner_op_to_all(g, req, resp, "delete", &accepted, e);
+    if (err || !accepted) return err;
     const char *id = phx_http_param(req, "id");
-    if (!valid_id(id))
-        return phx_fail(e, PHX_ERR_INVALID, "contract id must be 32 bytes of 0x hex");
-    if (!req->json || !json_is_object(req->json))
-        return phx_fail(e, PHX_ERR_INVALID, "body must be a JSON object");
-    char path[128];
-    snprintf(path, sizeof path, "/v1/contracts/%s/delete", id);
-    fwd_t f = {0};
-    phx_err_t err = phx_gw_pool_forward(g->pool, "POST", path, req->json, &f.status, &f.body,
-                                        f.worker, sizeof f.worker, e);
-    if (err) return pool_error(err, resp);
-    respond(&f, resp);
-    if (f.status / 100 == 2) {
-        broadcast(g, f.worker, path, req->json);
-        pthread_mutex_lock(&g->lock);
-        contract_t *c = contract_find(g, id);
-        if (c) *c = g->contracts[--g->ncontracts];
-        pthread_mutex_unlock(&g->lock);
-        char file[1200];
-        snprintf(file, sizeof file, "%s/contracts/%s.json", g->dir, id);
-        unlink(file);
-    }
-    fwd_free(&f);
+    pthread_mutex_lock(&g->lock);
+    contract_t *c = contract_find(g, id);
+    if (c) *c = g->contracts[--g->ncontracts];
+    pthread_mutex_unlock(&g->lock);
+    char file[1200];
+    snprintf(file, sizeof file, "%s/contracts/%s.json", g->dir, id);
+    unlink(file);
     return PHX_OK;
 }
 

@@ -162,6 +162,9 @@ void wk_triggers_round(phx_worker_t *w, unsigned (*rank)(void *ctx, const uint8_
 phx_err_t wk_run_phase(phx_worker_t *w, const wk_contract_t *c, const char *input_json,
                        const char *request_id, const char *phase, phx_buf_t *output, bool *ok,
                        phx_error_t *e);
+/* A transaction to the Jobs contract with calldata `data`, from the job
+ * thread's signer (fulfil, dissent, firing records); *tx its hash. */
+phx_err_t wk_jobs_send(phx_worker_t *w, const phx_buf_t *data, uint8_t tx[32], phx_error_t *e);
 phx_err_t wk_api_start(phx_worker_t *w, const phx_worker_opts_t *o, phx_error_t *e);
 /* PHX_ERR_POLICY when an --allow-host allowance reaches the endpoint of url
  * (the worker's chain RPC, KMS or own API); `what` names it in the message. */

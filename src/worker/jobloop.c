@@ -336,17 +336,20 @@ static phx_err_t submit(phx_worker_t *w, const phx_job_t *j, bool ok, const uint
     phx_buf_t data = PHX_BUF_INIT;
     uint8_t tx[32];
     phx_err_t err = phx_chain_fulfill_calldata(j->request_id, ok, output, len, sigs, n, &data, e);
-    if (!err) {
-        phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
-        memcpy(req.to, w->dep.jobs, 20);
-        err = phx_signer_send(w->signer, &req, tx, e);
-    }
+    if (!err) err = wk_jobs_send(w, &data, tx, e);
     phx_buf_free(&data);
     if (err) return err;
     pthread_mutex_lock(&w->db_lock);
     err = phx_jobdb_submitted(w->db, j->request_id, tx, e);
     pthread_mutex_unlock(&w->db_lock);
     return err;
+}
+
+phx_err_t wk_jobs_send(phx_worker_t *w, const phx_buf_t *data, uint8_t tx[32], phx_error_t *e)
+{
+    phx_evm_send_t req = {.has_to = true, .data = data->ptr, .data_len = data->len};
+    memcpy(req.to, w->dep.jobs, 20);
+    return phx_signer_send(w->signer, &req, tx, e);
 }
 
 /* Jobs.fulfill takes a signature only from a worker the Registry counts as

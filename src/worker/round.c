@@ -126,11 +126,7 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
     phx_err_t err = phx_chain_calldata(
         "reportDissent(uint256,bool,bytes32,bytes[],bool,bytes32,bytes)", args, &data, e);
     json_decref(args);
-    if (!err) {
-        phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
-        memcpy(req.to, w->dep.jobs, 20);
-        err = phx_signer_send(w->signer, &req, tx, e);
-    }
+    if (!err) err = wk_jobs_send(w, &data, tx, e);
     phx_buf_free(&data);
     return err;
 }

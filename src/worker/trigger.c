@@ -318,11 +318,7 @@ static phx_err_t submit(phx_worker_t *w, const phx_firing_t *f, phx_error_t *e)
     phx_err_t err =
         phx_chain_record_firing_calldata(f->contract_id, f->firing_id, f->code_hash, f->ok,
                                          f->output.ptr, f->output.len, f->signature, &data, e);
-    if (!err) {
-        phx_evm_send_t req = {.has_to = true, .data = data.ptr, .data_len = data.len};
-        memcpy(req.to, w->dep.jobs, 20);
-        err = phx_signer_send(w->signer, &req, tx, e);
-    }
+    if (!err) err = wk_jobs_send(w, &data, tx, e);
     phx_buf_free(&data);
     if (err) return err;
     pthread_mutex_lock(&w->db_lock);
