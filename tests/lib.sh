@@ -135,6 +135,15 @@ wait_until() {
     return 1
 }
 
+# in_pool ADDRESS: True/False, whether the gateway routes to that worker (in
+# its pool and healthy) as `$phx workers --json` shows it; nothing when absent.
+in_pool() {
+    "$phx" workers --json | python3 -c '
+import json, sys
+for w in json.load(sys.stdin)["workers"]:
+    if w.get("address", "").lower() == sys.argv[1].lower(): print(w["in_pool"] and w["healthy"])' "$1"
+}
+
 # lower STRING: ASCII lower case (addresses from different tools).
 lower() { printf '%s\n' "$1" | tr 'A-F' 'a-f'; }
 

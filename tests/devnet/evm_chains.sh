@@ -49,10 +49,12 @@ ME=$(json "$tmp/c1.json" "['output']['me']")
 check "unfunded on main" 0 "$(json "$tmp/c1.json" "['output']['main']")"
 "$cast" send -q --rpc-url "$B" --private-key $FUNDER "$ME" --value 1ether >/dev/null 2>&1
 # Two calls: the gateway spreads them over both workers, which sign as one address.
-"$phx" call "$id" --input '{"send":true}' --json >"$tmp/c2.json" 2>"$tmp/c2.err"
+# Each call its own input: a direct call's request id is its input and the
+# second it started, and two sends under one request id are one action.
+"$phx" call "$id" --input '{"send":true,"n":1}' --json >"$tmp/c2.json" 2>"$tmp/c2.err"
 check "a send on chain b succeeds" success "$(json "$tmp/c2.json" "['output']['sent']['status']")"
 check "... from the contract's own address" "$ME" "$(json "$tmp/c2.json" "['output']['sent']['from']")"
-"$phx" call "$id" --input '{"send":true}' --json >"$tmp/c3.json" 2>"$tmp/c3.err"
+"$phx" call "$id" --input '{"send":true,"n":2}' --json >"$tmp/c3.json" 2>"$tmp/c3.err"
 check "a second send, same address" "$ME" "$(json "$tmp/c3.json" "['output']['sent']['from']")"
 check "two transactions, nonces 0 and 1" 2 "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
 "$phx" call "$id" --input '{"send":true,"value":"5"}' --json >"$tmp/c4.json" 2>"$tmp/c4.err"

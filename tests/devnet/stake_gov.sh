@@ -59,6 +59,11 @@ check "the worker is eligible again once the pool is funded" "$(lower "$op")" \
     "$(lower "$(call "$reg" 'activeOperatorOf(address)(address)' "$worker")")"
 
 # ---- (b) a job's fee goes to the pool; the delegator claims its share -------------
+# The gateway dropped the worker while its pool was empty and takes it back at
+# its next health round.
+routed() { [ "$(in_pool "$worker" | head -n 1)" = True ]; }
+wait_until 300 routed
+check "the gateway routes to the worker again" 0 $?
 printf 'export default async function (input) { return "ok"; }\n' >"$tmp/c.js"
 "$phx" deploy "$tmp/c.js" --salt 0x$(printf '%064x' 5) --json >"$tmp/d.json" 2>"$tmp/d.err"
 check "deploy a contract" 0 $?

@@ -39,13 +39,6 @@ w0url=$(json "$tmp/ep.json" "['workers'][0]['url']")
 w1=$(json "$tmp/ep.json" "['workers'][1]['address']")
 gov=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev key 0
 
-# in_pool ADDRESS: True/False as `phx workers --json` shows it (nothing when absent).
-in_pool() {
-    "$phx" workers --json | python3 -c '
-import json, sys
-for w in json.load(sys.stdin)["workers"]:
-    if w.get("address", "").lower() == sys.argv[1].lower(): print(w["in_pool"] and w["healthy"])' "$1"
-}
 is_in() { [ "$(in_pool "$1" | head -n 1)" = True ]; }
 is_out() { [ "$(in_pool "$1" | grep -c True)" = 0 ]; }
 wait_until 300 is_in "$w0" && wait_until 300 is_in "$w1"
