@@ -189,7 +189,16 @@ else
 fi
 
 say "Staking: the fees went to the operators' pools (commission, then delegators pro rata)"
-"$PHX" stake pool info "$(json "$ep" "['workers'][0]['operator']")" || true
+# The pool of the operator whose worker served the request: the one with fees.
+shown=""
+for op in $(python3 -c "import json,sys; print(' '.join(sorted({w['operator'] for w in json.load(open(sys.argv[1]))['workers']})))" "$ep"); do
+    f=$("$PHX" stake pool info "$op" --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['uncollected_fees'])" 2>/dev/null)
+    case "$f" in "" | 0 | 0.0) continue ;; esac
+    "$PHX" stake pool info "$op" || true
+    shown=1
+    break
+done
+[ -n "$shown" ] || "$PHX" stake pool info "$(json "$ep" "['workers'][0]['operator']")" || true
 
 say "Governance: PHA holders vote, the timelock applies (it owns every admin function)"
 # The devnet's governance runs in seconds: voting starts 1 s after the proposal,
