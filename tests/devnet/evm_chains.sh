@@ -157,4 +157,28 @@ RAW1=$("$cast" tx "$H1" --raw --rpc-url "$MAIN" 2>/dev/null)
 ob o8 "$id" "$(json "$tmp/cap1.json" "['request_id']")/0/main" "$RAW1"
 check "outbox: the held action posted again, over the cap, gets its transaction back" "$H1" \
     "$(json "$tmp/o8" "['hash']")"
+
+# Issue 15: direct-call ids. phx call gives each call its own random nonce and
+# the request id derives from input and nonce: two calls with one input are
+# two requests and make two sends, whatever second they start in; the same
+# call again with its nonce (a retry) is the same request and sends nothing new.
+before=$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)
+"$phx" call "$id" --input '{"send":true,"twice":1}' --json >"$tmp/t1.json" 2>"$tmp/t1.err"
+"$phx" call "$id" --input '{"send":true,"twice":1}' --json >"$tmp/t2.json" 2>"$tmp/t2.err"
+check "two calls with one input are two requests" 1 \
+    "$([ "$(json "$tmp/t1.json" "['request_id']")" != "$(json "$tmp/t2.json" "['request_id']")" ] && echo 1)"
+check "... and make two transactions" "$((before + 2))" "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+N=0x$(printf 'a5%.0s' $(seq 32))
+"$phx" call "$id" --input '{"send":true,"retry":1}' --nonce "$N" --json >"$tmp/r1.json" 2>"$tmp/r1.err"
+sleep 1
+"$phx" call "$id" --input '{"send":true,"retry":1}' --nonce "$N" --json >"$tmp/r2.json" 2>"$tmp/r2.err"
+check "a retry with the same --nonce, a second later, is the same request and transaction" \
+    "$(jsonx "$tmp/r1.json" "d['request_id'] + ' ' + d['output']['sent']['hash']")" \
+    "$(jsonx "$tmp/r2.json" "d['request_id'] + ' ' + d['output']['sent']['hash']")"
+check "... which is the only one it made" "$((before + 3))" "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+check "the envelope names the call's nonce" "$N" "$(json "$tmp/r2.json" "['nonce']")"
+"$phx" verify "$tmp/r2.json" --trust-sim-root "$PHX_HOME/sim" >"$tmp/v.out" 2>&1
+check "phx verify accepts it (the id commits to input and nonce)" 0 $? || cat "$tmp/v.out"
+check "phx call --nonce wants 32 bytes (exit 2)" 2 \
+    "$("$phx" call "$id" --input 1 --nonce 0x12 >/dev/null 2>&1; echo $?)"
 finish
