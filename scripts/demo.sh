@@ -335,6 +335,7 @@ The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   $PHX logs ID                      # its calls with their console output
   $PHX stake pool info --pid 1      # an operator's pool; phx stake delegate 1 100
   $PHX gov status ID                # a proposal; phx gov --help
+  $PHX triggers ${t_id:-ID}         # the treasury agent's triggers and firings (examples/treasury)
 Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
 TXT
 fi
