@@ -193,6 +193,31 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 check "k0 is back on its worker once that worker is restarted" 1 "$back"
+# A contract whose deploy asks for affinity by an input member: its callers
+# name no key, and the calls with the same "user" land on one worker (the one
+# that value hashes to, as a key would).
+cat >"$tmp/aff.js" <<'JS'
+export default async function (input) { return { user: input.user }; }
+JS
+"$phx" deploy "$tmp/aff.js" --affinity input.user --json >"$tmp/da.json" 2>"$tmp/da.err"
+check "deploy --affinity input.user" 0 $? || cat "$tmp/da.err"
+aid=$(json "$tmp/da.json" "['id']")
+wait_until 600 all_healthy
+aff_ok=0
+for u in alice bob carol dave; do
+    got=""
+    for _ in 1 2 3; do
+        a=$("$phx" call "$aid" --input "{\"user\":\"$u\"}" --json 2>>"$tmp/sticky.err" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
+        got="$got $(url_of "$a")"
+    done
+    want=$(id=$aid expect "$u" $urls)
+    [ "$got" = " $want $want $want" ] && aff_ok=$((aff_ok + 1))
+    echo "info user $u on$got; the hash names $want"
+done
+check "... 4 users x 3 calls without a key: each user's on the worker its value names" 4 "$aff_ok"
+check "deploy --affinity refuses anything but caller or input.FIELD (exit 2)" 2 \
+    "$("$phx" deploy "$tmp/aff.js" --affinity input.a-b >/dev/null 2>&1; echo $?)"
 check "phx call --affinity refuses an empty key (exit 2)" 2 \
     "$("$phx" call "$id" --affinity '' --input 1 >/dev/null 2>&1; echo $?)"
 
