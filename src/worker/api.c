@@ -320,6 +320,13 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
                    "phx_worker_pay_cache_total{result=\"hit\"} %llu\n"
                    "phx_worker_pay_cache_total{result=\"miss\"} %llu\n",
                    (unsigned long long)hits, (unsigned long long)misses);
+    size_t peers_chain, peers_flag;
+    wk_peers_counts(w->peers, &peers_chain, &peers_flag);
+    phx_buf_printf(&resp->text,
+                   "# TYPE phx_worker_peers gauge\n"
+                   "phx_worker_peers{source=\"chain\"} %zu\n"
+                   "phx_worker_peers{source=\"flag\"} %zu\n",
+                   peers_chain, peers_flag);
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(

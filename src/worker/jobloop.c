@@ -552,7 +552,7 @@ static void process(loop_t *L, uint64_t id)
             before += rank_of_addr(L, id, q.signers[i]) < rank;
         uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
         if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
-                                          (q.answered < w->npeers && since < OBSERVE_GRACE_MS)))
+                                          (q.answered < q.asked && since < OBSERVE_GRACE_MS)))
             goto out;
         if (j.state == PHX_JOB_SIGNED &&
             (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */
