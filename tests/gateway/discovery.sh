@@ -67,7 +67,8 @@ calls() {
 # ---- a worker started by hand joins the running network ----------------------
 hand_worker "$tmp/ep.json" hand
 op=$hand_op
-check "the new operator holds 2000 PHA" 2000000000000000000000 \
+check "the new operator, given 2000 PHA, holds 1000 after its worker staked 1000" \
+    1000000000000000000000 \
     "$("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1)"
 w2=$(json "$tmp/hand.json" "['address']")
 check_nonempty "the hand-started worker is up and registered" "$w2" || { tail -5 "$tmp/hand.log"; finish; }
