@@ -75,6 +75,8 @@ struct phx_worker {
     uint64_t started_ms;
     phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    /* Registry.activeOperatorOf before runs (jobloop.c): read, or the head's */
+    uint64_t eligibility_reads, eligibility_cached;
     /* phx.state (state.c): one operation at a time; after start-up it owns
      * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
     pthread_mutex_t state_lock;
