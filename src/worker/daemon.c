@@ -439,6 +439,14 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
                             (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
     if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
+    /* The salt the id derives from (public): the KMS outbox checks the owner
+     * of a spending limit by it. Kept only when it derives this id. */
+    uint8_t salt[32], want[32];
+    if (rec && json_object_get(req, "salt") &&
+        !phx_json_get_hex_fixed(req, "salt", salt, 32, NULL)) {
+        phx_chain_contract_id(owner, salt, want);
+        if (!memcmp(want, id, 32)) json_object_set_new(rec, "salt", phx_json_hex(salt, 32));
+    }
     if (rec && triggers) {
         json_object_set(rec, "triggers", triggers);
         json_object_set(rec, "triggers_signature", json_object_get(req, "triggers_signature"));
@@ -505,6 +513,8 @@ phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t 
     if (json_object_get(rec, "owner") &&
         (err = phx_json_get_hex_fixed(rec, "owner", c->owner, 20, e)))
         goto out;
+    c->has_salt =
+        json_object_get(rec, "salt") && !phx_json_get_hex_fixed(rec, "salt", c->salt, 32, NULL);
     c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
     const char *fname = json_string_value(json_object_get(rec, "filename"));
     snprintf(c->filename, sizeof c->filename, "%s",

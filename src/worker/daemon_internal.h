@@ -100,6 +100,8 @@ typedef struct {
     uint8_t id[32];
     uint8_t code_hash[32];
     uint8_t owner[20]; /* who deployed it (the record's signed op); zero if unknown */
+    uint8_t salt[32];  /* id = Jobs.contractId(owner, salt), when has_salt */
+    bool has_salt;
     phx_buf_t code;
     json_t *sealed_secrets; /* NULL when none */
     char filename[72];      /* the owner's file name, for error locations */
@@ -117,8 +119,9 @@ phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t
  * and the sandbox's outbox hook (phx_sandbox_outbox_fn; ctx is the worker). */
 phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,
                             phx_error_t *e);
-phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
-                    size_t len, bool release, json_t **answer, phx_error_t *e);
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const char *chain,
+                    const json_t *limit, const uint8_t *raw, size_t len, bool release,
+                    json_t **answer, phx_error_t *e);
 phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e);
 void wk_contract_clear(wk_contract_t *c);
 /* What one run cost, for the answer's "usage" and /metrics. retry_after_s is
