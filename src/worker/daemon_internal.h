@@ -20,6 +20,7 @@ typedef struct {
     char field[64]; /* median: the numeric field of the output object */
 } wk_mode_t;
 #define WK_MODE_CACHE 16
+#define WK_REG_CACHE 64 /* > PHX_WORKER_MAX_PEERS + 1 */
 /* What direct calls' payment checks read from the chain, reused for a short
  * while (payment.c): the price, and per payer what the chain redeemed for this
  * operator and what the deposit covers. An entry counts only while younger
@@ -86,6 +87,16 @@ struct phx_worker {
         bool set;
     } modes[WK_MODE_CACHE];
     size_t modes_next;
+    /* k-of-n: Registry records of the signers round.c checked, read once per
+     * pass of the job loop (reg_pass) however many requests and gathers the
+     * pass holds; the job thread's only */
+    struct {
+        uint8_t worker[20];
+        phx_chain_worker_t rec;
+        uint64_t pass; /* 0: empty */
+    } reg_cache[WK_REG_CACHE];
+    size_t reg_next;
+    uint64_t reg_pass;
 };
 
 /* The job thread's pacing, the same for requests (jobloop.c) and trigger
@@ -222,6 +233,7 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 typedef struct {
     size_t n;
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
+    size_t agreeing; /* signers over the same report, this worker's included */
     uint8_t sigs[WK_MAX_K][65];
     uint8_t signers[WK_MAX_K][20];
     uint8_t operators[WK_MAX_K][20];
@@ -233,12 +245,14 @@ typedef struct {
 phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                phx_error_t *e);
 /* Ask every peer for its observation of j (which this worker has signed) and
- * keep up to k signatures over the same (ok, output) by active workers of
- * distinct operators. A peer that signed something else for the request is a
+ * keep k signatures over the same (ok, output) by active workers of distinct
+ * operators that cover at least min_kinds TEE kinds (the request's
+ * minTeeKinds; quorum.h), this worker's among them; q->n < k while no such k
+ * agree yet. A peer that signed something else for the request is a
  * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
  * (when report_dissent), from the identity key. */
-phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report_dissent,
-                          wk_quorum_t *q, phx_error_t *e);
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          bool report_dissent, wk_quorum_t *q, phx_error_t *e);
 /* The contract's combine mode (runs its "combine" phase once per code hash).
  * PHX_ERR_INVALID when it declares something else than "identical",
  * "aggregate" or {"median":"FIELD"}. */
@@ -253,10 +267,12 @@ phx_err_t wk_round_report_get(void *ctx, const phx_http_request_t *req, phx_http
  * in *ok, out. Else adopt a valid proposal a peer serves (lowest report
  * digest first), or, when may_propose, propose one from the observations
  * gathered (at least k of distinct operators, every peer answered or
- * since_ms >= grace_ms). q->n < k: not ready. */
-phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const wk_mode_t *m,
-                          bool may_propose, uint64_t since_ms, uint64_t grace_ms, wk_quorum_t *q,
-                          bool *ok, phx_buf_t *out, phx_error_t *e);
+ * since_ms >= grace_ms). The k signers of q cover min_kinds TEE kinds, as in
+ * wk_round_gather. q->n < k: not ready. */
+phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          const wk_mode_t *m, bool may_propose, uint64_t since_ms,
+                          uint64_t grace_ms, wk_quorum_t *q, bool *ok, phx_buf_t *out,
+                          phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
 #endif

@@ -527,8 +527,9 @@ static void process(loop_t *L, uint64_t id)
         /* median/aggregate: rank r may propose a report r turns after it
          * observed; anyone signs a valid proposal; then as below. */
         uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
-        if ((err = wk_round_report(w, &j, cr.k, &m, since >= (uint64_t)rank * HANDOFF_MS, since,
-                                   OBSERVE_GRACE_MS, &q, &rok, &rout, &e))) {
+        if ((err = wk_round_report(w, &j, cr.k, cr.min_tee_kinds, &m,
+                                   since >= (uint64_t)rank * HANDOFF_MS, since, OBSERVE_GRACE_MS,
+                                   &q, &rok, &rout, &e))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
@@ -540,7 +541,7 @@ static void process(loop_t *L, uint64_t id)
         sub_out = rout.ptr, sub_len = rout.len;
     } else if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
         /* k-of-n: a quorum of signatures over our report, or wait for one. */
-        if ((err = wk_round_gather(w, &j, cr.k, false, &q, &e))) {
+        if ((err = wk_round_gather(w, &j, cr.k, cr.min_tee_kinds, false, &q, &e))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
@@ -554,8 +555,8 @@ static void process(loop_t *L, uint64_t id)
         if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
                                           (q.answered < w->npeers && since < OBSERVE_GRACE_MS)))
             goto out;
-        if (j.state == PHX_JOB_SIGNED &&
-            (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */
+        if (j.state == PHX_JOB_SIGNED && (err = wk_round_gather(w, &j, cr.k, cr.min_tee_kinds, true,
+                                                                &q, &e))) { /* and report dissent */
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
@@ -600,6 +601,7 @@ static void *loop_main(void *arg)
         __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
                          __ATOMIC_RELAXED);
         refresh_active(L);
+        w->reg_pass++; /* Registry records are read afresh (round.c) */
         size_t n = 0;
         pthread_mutex_lock(&w->db_lock);
         phx_err_t err = phx_jobdb_live(w->db, ids, LIVE_PER_ROUND, &n, &e);

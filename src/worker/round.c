@@ -10,13 +10,17 @@
  * checked against the Registry), so a peer URL, or whatever relays it, is
  * trusted for nothing. A signed observation that contradicts a quorum is
  * reported on chain (Jobs.reportDissent), where the contract checks both
- * sides and emits Dissent: evidence anyone can read. */
+ * sides and emits Dissent: evidence anyone can read. Of the signers that
+ * agree, the k submitted are chosen (quorum.h) to be of distinct operators and
+ * to cover the request's minTeeKinds, as Jobs.fulfill checks; with no such k
+ * yet the round waits rather than send a fulfil that reverts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon_internal.h"
 #include "phx/crypto.h"
+#include "quorum.h"
 
 #define PEER_TIMEOUT_MS 1500
 
@@ -56,8 +60,85 @@ typedef struct {
     uint8_t sig[65];
     uint8_t signer[20];
     uint8_t operator_[20];
+    uint32_t tee_type; /* the Registry's */
     uint8_t digest[32];
 } observation_t;
+
+/* Registry.workers(addr), read at most once per pass of the job loop: a
+ * gather asks every peer each pass, and a pass may hold many requests. */
+static phx_err_t registry_worker(phx_worker_t *w, const uint8_t addr[20], phx_chain_worker_t *out,
+                                 phx_error_t *e)
+{
+    uint64_t pass = w->reg_pass + 1; /* never 0, the empty mark */
+    for (size_t i = 0; i < WK_REG_CACHE; i++)
+        if (w->reg_cache[i].pass == pass && !memcmp(w->reg_cache[i].worker, addr, 20)) {
+            *out = w->reg_cache[i].rec;
+            return PHX_OK;
+        }
+    phx_err_t err = phx_chain_worker_get(w->job_rpc, &w->dep, addr, out, e);
+    if (err) return err;
+    size_t slot = w->reg_next++ % WK_REG_CACHE;
+    memcpy(w->reg_cache[slot].worker, addr, 20);
+    w->reg_cache[slot].rec = *out;
+    w->reg_cache[slot].pass = pass;
+    return PHX_OK;
+}
+
+/* The signers over one report, this worker's first, each once: what a quorum
+ * is chosen from. */
+typedef struct {
+    size_t n;
+    wk_candidate_t c[PHX_WORKER_MAX_PEERS + 1];
+    uint8_t sigs[PHX_WORKER_MAX_PEERS + 1][65];
+    uint8_t signers[PHX_WORKER_MAX_PEERS + 1][20];
+} pool_t;
+
+static phx_err_t pool_start(phx_worker_t *w, pool_t *p, const uint8_t sig[65], phx_error_t *e)
+{
+    phx_chain_worker_t self;
+    phx_err_t err = registry_worker(w, w->address, &self, e);
+    if (err) return err;
+    memcpy(p->sigs[0], sig, 65);
+    memcpy(p->signers[0], w->address, 20);
+    memcpy(p->c[0].operator_, w->operator_addr, 20);
+    p->c[0].tee_type = self.tee_type;
+    p->n = 1;
+    return PHX_OK;
+}
+
+static void pool_add(pool_t *p, const observation_t *o)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!memcmp(p->signers[i], o->signer, 20)) return;
+    if (p->n >= PHX_WORKER_MAX_PEERS + 1) return;
+    memcpy(p->sigs[p->n], o->sig, 65);
+    memcpy(p->signers[p->n], o->signer, 20);
+    memcpy(p->c[p->n].operator_, o->operator_, 20);
+    p->c[p->n].tee_type = o->tee_type;
+    p->n++;
+}
+
+/* q: k of the pool that Jobs.fulfill takes (this worker's first), or this
+ * worker's alone (q->n < k: wait) when no k of them do yet. */
+static void pool_choose(const pool_t *p, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                        wk_quorum_t *q)
+{
+    size_t pick[WK_MAX_K];
+    bool found = k <= WK_MAX_K && wk_quorum_choose(p->c, p->n, k, min_kinds, true, pick);
+    size_t n = found ? k : 1;
+    if (!found) pick[0] = 0;
+    if (!found && p->n >= k && min_kinds > 1)
+        PHX_DEBUG("worker: request %llu: %zu signers agree, but no %u of distinct operators "
+                  "cover %u TEE kinds yet",
+                  (unsigned long long)j->request_id, p->n, k, min_kinds);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q->sigs[i], p->sigs[pick[i]], 65);
+        memcpy(q->signers[i], p->signers[pick[i]], 20);
+        memcpy(q->operators[i], p->c[pick[i]].operator_, 20);
+    }
+    q->n = n;
+    q->agreeing = p->n;
+}
 
 /* One peer's observation of request id, its signature recovered and its signer
  * an active worker of the Registry. Anything else is PHX_ERR_* and ignored. */
@@ -80,10 +161,11 @@ static phx_err_t check_observation(phx_worker_t *w, const char *peer, const json
                                       o->signer, o->digest, e)))
         return err;
     phx_chain_worker_t cw;
-    if ((err = phx_chain_worker_get(w->job_rpc, &w->dep, o->signer, &cw, e))) return err;
+    if ((err = registry_worker(w, o->signer, &cw, e))) return err;
     if (cw.status != PHX_CHAIN_WORKER_ACTIVE)
         return phx_fail(e, PHX_ERR_VERIFY, "%s: the signer is not an active worker", peer);
     memcpy(o->operator_, cw.operator_, 20);
+    o->tee_type = cw.tee_type;
     return PHX_OK;
 }
 
@@ -131,8 +213,8 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
     return err;
 }
 
-phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report,
-                          wk_quorum_t *q, phx_error_t *e)
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          bool report, wk_quorum_t *q, phx_error_t *e)
 {
     if (k == 0 || k > WK_MAX_K) return phx_fail(e, PHX_ERR_INVALID, "k = %u", k);
     memset(q, 0, sizeof *q);
@@ -140,10 +222,9 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->ok,
                             j->output.ptr, j->output.len, mine);
-    memcpy(q->sigs[0], j->signature, 65);
-    memcpy(q->signers[0], w->address, 20);
-    memcpy(q->operators[0], w->operator_addr, 20);
-    q->n = 1;
+    pool_t pool;
+    phx_err_t err = pool_start(w, &pool, j->signature, e);
+    if (err) return err;
     observation_t dissent[PHX_WORKER_MAX_PEERS];
     size_t ndissent = 0;
     for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
@@ -170,18 +251,10 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
             phx_buf_free(&o.output);
             continue;
         }
-        bool dup = false;
-        for (size_t i = 0; i < q->n; i++)
-            dup |=
-                !memcmp(q->operators[i], o.operator_, 20) || !memcmp(q->signers[i], o.signer, 20);
-        if (!dup && q->n < k) {
-            memcpy(q->sigs[q->n], o.sig, 65);
-            memcpy(q->signers[q->n], o.signer, 20);
-            memcpy(q->operators[q->n], o.operator_, 20);
-            q->n++;
-        }
+        pool_add(&pool, &o);
         phx_buf_free(&o.output);
     }
+    pool_choose(&pool, j, k, min_kinds, q);
     for (size_t i = 0; i < ndissent; i++) {
         if (report && q->n == k) {
             char who[43];
@@ -436,9 +509,10 @@ out:
     return err;
 }
 
-phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const wk_mode_t *m,
-                          bool may_propose, uint64_t since_ms, uint64_t grace_ms, wk_quorum_t *q,
-                          bool *ok, phx_buf_t *out, phx_error_t *e)
+phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          const wk_mode_t *m, bool may_propose, uint64_t since_ms,
+                          uint64_t grace_ms, wk_quorum_t *q, bool *ok, phx_buf_t *out,
+                          phx_error_t *e)
 {
     memset(q, 0, sizeof *q);
     uint8_t domain[32], mine[32];
@@ -454,11 +528,9 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
         /* Gather signatures over our report from the peers that signed it too. */
         phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, *ok, out->ptr,
                                 out->len, mine);
-        memcpy(q->sigs[0], sig, 65);
-        memcpy(q->signers[0], w->address, 20);
-        memcpy(q->operators[0], w->operator_addr, 20);
-        q->n = 1;
-        for (size_t p = 0; p < w->npeers && q->n < k && !atomic_load(&w->stopping); p++) {
+        pool_t pool;
+        if ((err = pool_start(w, &pool, sig, e))) return err;
+        for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
             snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", w->peers[p],
                      (unsigned long long)j->request_id);
             phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
@@ -468,21 +540,12 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
             phx_error_t pe = {0};
             if (!phx_http_json("GET", path, NULL, &co, NULL, &res, &pe) &&
                 !check_observation(w, w->peers[p], res, j, domain, false, &o, &pe) &&
-                !memcmp(o.digest, mine, 32)) {
-                bool dup = false;
-                for (size_t i = 0; i < q->n; i++)
-                    dup |= !memcmp(q->operators[i], o.operator_, 20) ||
-                           !memcmp(q->signers[i], o.signer, 20);
-                if (!dup) {
-                    memcpy(q->sigs[q->n], o.sig, 65);
-                    memcpy(q->signers[q->n], o.signer, 20);
-                    memcpy(q->operators[q->n], o.operator_, 20);
-                    q->n++;
-                }
-            }
+                !memcmp(o.digest, mine, 32))
+                pool_add(&pool, &o);
             phx_buf_free(&o.output);
             json_decref(res);
         }
+        pool_choose(&pool, j, k, min_kinds, q);
         return PHX_OK;
     }
     /* No report yet: adopt a peer's valid proposal, the lowest digest first. */
