@@ -72,6 +72,10 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
  * failed check. Whether the worker is registered, its quote and measurement
  * are the chain's and attestation's checks, made by the caller next. */
 phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
+/* r->worker := the address r->signature recovers to over r's digest (a
+ * signature taken from chain data, e.g. a Jobs.fulfill's, names no worker).
+ * PHX_ERR_VERIFY when it does not recover (malformed, high s). */
+phx_err_t phx_result_recover(phx_result_t *r, phx_error_t *e);
 
 /* ---- payment vouchers (contracts/Payments.sol; docs/worker.md "Paid calls") -------- */
 
@@ -226,6 +230,8 @@ typedef struct {
     uint8_t operator_[20];
     uint8_t measurement_id[32];
     char tcb_status[48];
+    char tee[8];            /* the verified quote's kind: "sgx" or "tdx" */
+    unsigned quote_version; /* its header version (SGX 3, TDX 4) */
 } phx_result_report_t;
 
 /* Signature -> worker registered on chain -> its registration quote (from the
