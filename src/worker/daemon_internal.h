@@ -247,7 +247,7 @@ phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_htt
 /* Ask every peer for its observation of j (which this worker has signed) and
  * keep k signatures over the same (ok, output) by active workers of distinct
  * operators that cover at least min_kinds TEE kinds (the request's
- * minTeeKinds; quorum.h), this worker's among them; q->n < k while no such k
+ * minTeeKinds; phx_quorum_choose), this worker's among them; q->n < k while no such k
  * agree yet. A peer that signed something else for the request is a
  * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
  * (when report_dissent), from the identity key. */

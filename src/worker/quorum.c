@@ -1,19 +1,18 @@
-/* The k-of-n quorum chooser (quorum.h). Operators are the unit: one operator's
- * workers count once, whatever their kinds, so the question is which k
- * operators, each with which of its workers. The kinds still missing are
- * matched to distinct operators that run a worker of that kind (augmenting
- * paths, so an operator with both kinds is not spent on the kind another could
- * give); any k - matched other operators complete the quorum. */
-#include "quorum.h"
-
+/* The k-of-n quorum chooser (phx_quorum_choose, include/phx/worker.h). Operators are the unit: one
+ * operator's workers count once, whatever their kinds, so the question is which k operators, each
+ * with which of its workers. The kinds still missing are matched to distinct operators that run a
+ * worker of that kind (augmenting paths, so an operator with both kinds is not spent on the kind
+ * another could give); any k - matched other operators complete the quorum. */
 #include <stdlib.h>
 #include <string.h>
+
+#include "phx/worker.h"
 
 #define NCLASS 2     /* the kinds Jobs tells apart */
 #define MAX_CANDS 64 /* more than PHX_WORKER_MAX_PEERS + 1 */
 #define NONE ((size_t)-1)
 
-unsigned wk_tee_kind_class(uint32_t tee_type)
+unsigned phx_quorum_tee_class(uint32_t tee_type)
 {
     return tee_type == 0 ? 0 : 1;
 }
@@ -46,13 +45,14 @@ static int by_index(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-bool wk_quorum_choose(const wk_candidate_t *c, size_t n, unsigned k, unsigned min_kinds, bool first,
-                      size_t *pick)
+bool phx_quorum_choose(const phx_quorum_candidate_t *c, size_t n, unsigned k, unsigned min_kinds,
+                       size_t fixed, size_t *pick)
 {
     if (n > MAX_CANDS) n = MAX_CANDS;
-    if (k == 0 || n == 0 || min_kinds > NCLASS || min_kinds > k) return false;
+    if (k == 0 || n == 0 || min_kinds > NCLASS || min_kinds > k || fixed > k || fixed > n)
+        return false;
     op_t ops[MAX_CANDS];
-    size_t nops = 0;
+    size_t nops = 0, op_of[MAX_CANDS];
     for (size_t i = 0; i < n; i++) {
         size_t o = 0;
         while (o < nops && memcmp(c[ops[o].first].operator_, c[i].operator_, 20))
@@ -65,15 +65,17 @@ bool wk_quorum_choose(const wk_candidate_t *c, size_t n, unsigned k, unsigned mi
             ops[nops].used = false;
             nops++;
         }
-        unsigned t = wk_tee_kind_class(c[i].tee_type);
+        op_of[i] = o;
+        unsigned t = phx_quorum_tee_class(c[i].tee_type);
         if (ops[o].by_kind[t] == NONE) ops[o].by_kind[t] = i;
     }
     size_t got = 0;
     unsigned covered = 0; /* kind bits */
-    if (first) {
-        pick[got++] = 0;
-        covered |= 1u << wk_tee_kind_class(c[0].tee_type);
-        ops[0].used = true; /* candidate 0's operator is the first one seen */
+    for (size_t i = 0; i < fixed; i++) {
+        if (ops[op_of[i]].used) return false; /* Jobs: DuplicateOperator */
+        ops[op_of[i]].used = true;
+        covered |= 1u << phx_quorum_tee_class(c[i].tee_type);
+        pick[got++] = i;
     }
     unsigned have = (covered & 1) + (covered >> 1 & 1);
     unsigned need = min_kinds > have ? min_kinds - have : 0;
@@ -96,7 +98,6 @@ bool wk_quorum_choose(const wk_candidate_t *c, size_t n, unsigned k, unsigned mi
             ops[o].used = true;
         }
     if (got < k) return false;
-    size_t from = first ? 1 : 0;
-    qsort(pick + from, k - from, sizeof *pick, by_index);
+    qsort(pick + fixed, k - fixed, sizeof *pick, by_index);
     return true;
 }

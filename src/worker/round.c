@@ -11,7 +11,7 @@
  * trusted for nothing. A signed observation that contradicts a quorum is
  * reported on chain (Jobs.reportDissent), where the contract checks both
  * sides and emits Dissent: evidence anyone can read. Of the signers that
- * agree, the k submitted are chosen (quorum.h) to be of distinct operators and
+ * agree, the k submitted are chosen (phx_quorum_choose) to be of distinct operators and
  * to cover the request's minTeeKinds, as Jobs.fulfill checks; with no such k
  * yet the round waits rather than send a fulfil that reverts. */
 #include <stdio.h>
@@ -20,7 +20,6 @@
 
 #include "daemon_internal.h"
 #include "phx/crypto.h"
-#include "quorum.h"
 
 #define PEER_TIMEOUT_MS 1500
 
@@ -88,7 +87,7 @@ static phx_err_t registry_worker(phx_worker_t *w, const uint8_t addr[20], phx_ch
  * is chosen from. */
 typedef struct {
     size_t n;
-    wk_candidate_t c[PHX_WORKER_MAX_PEERS + 1];
+    phx_quorum_candidate_t c[PHX_WORKER_MAX_PEERS + 1];
     uint8_t sigs[PHX_WORKER_MAX_PEERS + 1][65];
     uint8_t signers[PHX_WORKER_MAX_PEERS + 1][20];
 } pool_t;
@@ -124,7 +123,7 @@ static void pool_choose(const pool_t *p, const phx_job_t *j, unsigned k, unsigne
                         wk_quorum_t *q)
 {
     size_t pick[WK_MAX_K];
-    bool found = k <= WK_MAX_K && wk_quorum_choose(p->c, p->n, k, min_kinds, true, pick);
+    bool found = k <= WK_MAX_K && phx_quorum_choose(p->c, p->n, k, min_kinds, 1, pick);
     size_t n = found ? k : 1;
     if (!found) pick[0] = 0;
     if (!found && p->n >= k && min_kinds > 1)

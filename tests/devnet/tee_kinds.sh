@@ -120,6 +120,16 @@ d['results'][1].pop('output', None)
 json.dump(d, open(sys.argv[2], 'w'))" "$tmp/k2.json" "$tmp/k2bad.json"
 "$phx" verify "$tmp/k2bad.json" >/dev/null 2>&1
 check "  one result's output altered: INVALID (exit 1)" 1 $?
+# Off chain: phx call --k 2 --min-tee-kinds 2 asks workers only while they can
+# still make 2 operators of both kinds, so its bundle is one SGX, one TDX.
+"$phx" call "$id" --input '{"off":2}' --k 2 --min-tee-kinds 2 --json >"$tmp/c2.json" 2>"$tmp/c2.err"
+check "phx call --k 2 --min-tee-kinds 2" 0 $? || cat "$tmp/c2.err"
+"$phx" verify "$tmp/c2.json" --json >"$tmp/vc2.json" 2>"$tmp/vc2.err"
+check "  phx verify: valid, one SGX v3 and one TDX v4 quote, both kinds" "True sgx3 tdx4 sgx,tdx" \
+    "$(jsonx "$tmp/vc2.json" "' '.join([str(d['valid'])] + sorted('%s%s' % (r.get('tee'), r.get('quote_version')) for r in d['results']) + [','.join(d['tee_kinds'])])")" ||
+    cat "$tmp/vc2.err"
+expect_error 2 'min-tee-kinds' -- call "$id" --input '{}' --k 2 --min-tee-kinds 3
+
 # More of them: whichever worker's turn it is to submit, and whatever order its
 # peers answer in, it submits a quorum Jobs takes (never two TDX signatures,
 # a fulfil that reverts TooFewTeeKinds).
