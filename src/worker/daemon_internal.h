@@ -97,6 +97,13 @@ struct phx_worker {
     } reg_cache[WK_REG_CACHE];
     size_t reg_next;
     uint64_t reg_pass;
+    /* Dissent this worker reported (round.c): not sent again while its
+     * transaction may not be mined yet; the job thread's only */
+    struct {
+        uint64_t request_id;
+        uint8_t signer[20];
+    } dissent_sent[WK_REG_CACHE];
+    size_t dissent_next;
 };
 
 /* The job thread's pacing, the same for requests (jobloop.c) and trigger
@@ -232,11 +239,22 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
  * distinct operators; this worker's own first. */
 typedef struct {
     size_t n;
+    unsigned k;      /* wk_round_gather: the k asked for */
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
-    size_t agreeing; /* signers over the same report, this worker's included */
     uint8_t sigs[WK_MAX_K][65];
     uint8_t signers[WK_MAX_K][20];
     uint8_t operators[WK_MAX_K][20];
+    /* every signer over the same report (this worker first) */
+    size_t agreeing;
+    uint8_t agree[PHX_WORKER_MAX_PEERS + 1][20];
+    /* wk_round_gather only: every peer that signed another (ok, output) */
+    size_t ndissent;
+    struct {
+        uint8_t signer[20];
+        bool ok;
+        uint8_t output_hash[32];
+        uint8_t sig[65];
+    } dissent[PHX_WORKER_MAX_PEERS];
 } wk_quorum_t;
 
 /* GET /v1/jobs/:id/observation: this worker's signed observation of an on-chain
@@ -247,12 +265,16 @@ phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_htt
 /* Ask every peer for its observation of j (which this worker has signed) and
  * keep k signatures over the same (ok, output) by active workers of distinct
  * operators that cover at least min_kinds TEE kinds (the request's
- * minTeeKinds; phx_quorum_choose), this worker's among them; q->n < k while no such k
- * agree yet. A peer that signed something else for the request is a
- * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
- * (when report_dissent), from the identity key. */
+ * minTeeKinds; phx_quorum_choose), this worker's among them; q->n < k while
+ * no such k agree yet. A peer that signed something else for the request is
+ * a dissenter, kept in q->dissent. */
 phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
-                          bool report_dissent, wk_quorum_t *q, phx_error_t *e);
+                          wk_quorum_t *q, phx_error_t *e);
+/* Report each dissenter of q (a full quorum of j) to Jobs.reportDissent from
+ * the identity key, unless the chain already has its Dissent for j: evidence
+ * is recorded once, whoever reports it. *reported: how many were sent. */
+phx_err_t wk_round_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
+                           size_t *reported, phx_error_t *e);
 /* The contract's combine mode (runs its "combine" phase once per code hash).
  * PHX_ERR_INVALID when it declares something else than "identical",
  * "aggregate" or {"median":"FIELD"}. */

@@ -137,6 +137,8 @@ static void pool_choose(const pool_t *p, const phx_job_t *j, unsigned k, unsigne
     }
     q->n = n;
     q->agreeing = p->n;
+    for (size_t i = 0; i < p->n; i++)
+        memcpy(q->agree[i], p->signers[i], 20);
 }
 
 /* One peer's observation of request id, its signature recovered and its signer
@@ -184,13 +186,51 @@ static phx_err_t fetch_observation(phx_worker_t *w, const char *peer, const phx_
     return err;
 }
 
-/* Jobs.reportDissent with the quorum's k signatures and the dissenter's one. */
-static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
-                                const observation_t *d, phx_error_t *e)
+/* Whether Jobs already logged a Dissent of signer for request j. */
+static phx_err_t dissent_logged(phx_worker_t *w, const phx_job_t *j, const uint8_t signer[20],
+                                bool *logged, phx_error_t *e)
 {
-    uint8_t qhash[32], dhash[32];
+    uint8_t topic0[32], topic1[32] = {0}, topic2[32] = {0};
+    phx_err_t err = phx_abi_event_topic(
+        "Dissent(uint256 indexed requestId,address indexed signer,address indexed operator,bool "
+        "ok,bytes32 outputHash,bytes32 quorumOutputHash,bytes signature)",
+        topic0, e);
+    if (err) return err;
+    for (int i = 0; i < 8; i++)
+        topic1[31 - i] = (uint8_t)(j->request_id >> (8 * i));
+    memcpy(topic2 + 12, signer, 20);
+    phx_evm_filter_t f;
+    memset(&f, 0, sizeof f);
+    uint64_t head = 0;
+    if ((err = phx_rpc_block_number(w->job_rpc, &head, e))) return err;
+    f.from_block = j->block;
+    f.to_block = head;
+    f.addresses = (const uint8_t(*)[20])w->dep.jobs;
+    f.address_count = 1;
+    f.topic_sets[0] = (const uint8_t(*)[32])topic0;
+    f.topic_counts[0] = 1;
+    f.topic_sets[1] = (const uint8_t(*)[32])topic1;
+    f.topic_counts[1] = 1;
+    f.topic_sets[2] = (const uint8_t(*)[32])topic2;
+    f.topic_counts[2] = 1;
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0;
+    if ((err = phx_rpc_get_logs(w->job_rpc, &f, &logs, &n, e))) return err;
+    *logged = false;
+    for (size_t i = 0; i < n; i++) {
+        *logged |= !logs[i].removed;
+        phx_evm_log_clear(&logs[i]);
+    }
+    free(logs);
+    return PHX_OK;
+}
+
+/* Jobs.reportDissent with the quorum's k signatures and dissenter d's one. */
+static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q, size_t d,
+                                phx_error_t *e)
+{
+    uint8_t qhash[32];
     phx_keccak256(j->output.ptr, j->output.len, qhash);
-    phx_keccak256(d->output.ptr, d->output.len, dhash);
     json_t *sigs = json_array();
     for (size_t i = 0; sigs && i < q->n; i++)
         if (json_array_append_new(sigs, phx_json_hex(q->sigs[i], 65))) {
@@ -198,8 +238,9 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
             sigs = NULL;
         }
     json_t *args = sigs ? json_pack("[I,b,o,o,b,o,o]", (json_int_t)j->request_id, j->ok,
-                                    phx_json_hex(qhash, 32), sigs, d->ok, phx_json_hex(dhash, 32),
-                                    phx_json_hex(d->sig, 65))
+                                    phx_json_hex(qhash, 32), sigs, q->dissent[d].ok,
+                                    phx_json_hex(q->dissent[d].output_hash, 32),
+                                    phx_json_hex(q->dissent[d].sig, 65))
                         : NULL;
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "reportDissent calldata");
     phx_buf_t data = PHX_BUF_INIT;
@@ -212,8 +253,39 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
     return err;
 }
 
+phx_err_t wk_round_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
+                           size_t *reported, phx_error_t *e)
+{
+    *reported = 0;
+    for (size_t i = 0; i < q->ndissent && q->n == q->k; i++) {
+        bool logged = false;
+        for (size_t s = 0; s < WK_REG_CACHE && !logged; s++)
+            logged = w->dissent_sent[s].request_id == j->request_id &&
+                     !memcmp(w->dissent_sent[s].signer, q->dissent[i].signer, 20);
+        phx_err_t err = logged ? PHX_OK : dissent_logged(w, j, q->dissent[i].signer, &logged, e);
+        if (err) return err;
+        if (logged) continue;
+        char who[43];
+        phx_eth_address_checksum(q->dissent[i].signer, who);
+        phx_error_t de = {0};
+        if (report_dissent(w, j, q, i, &de)) {
+            PHX_WARN("worker: request %llu: reporting %s's dissent: %s",
+                     (unsigned long long)j->request_id, who, de.message);
+            continue;
+        }
+        (*reported)++;
+        size_t slot = w->dissent_next++ % WK_REG_CACHE;
+        w->dissent_sent[slot].request_id = j->request_id;
+        memcpy(w->dissent_sent[slot].signer, q->dissent[i].signer, 20);
+        PHX_WARN("worker: request %llu: worker %s signed another output than the quorum's; "
+                 "reported on chain (Jobs Dissent)",
+                 (unsigned long long)j->request_id, who);
+    }
+    return PHX_OK;
+}
+
 phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
-                          bool report, wk_quorum_t *q, phx_error_t *e)
+                          wk_quorum_t *q, phx_error_t *e)
 {
     if (k == 0 || k > WK_MAX_K) return phx_fail(e, PHX_ERR_INVALID, "k = %u", k);
     memset(q, 0, sizeof *q);
@@ -224,8 +296,7 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     pool_t pool;
     phx_err_t err = pool_start(w, &pool, j->signature, e);
     if (err) return err;
-    observation_t dissent[PHX_WORKER_MAX_PEERS];
-    size_t ndissent = 0;
+    q->k = k;
     for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
         observation_t o;
         memset(&o, 0, sizeof o);
@@ -243,9 +314,12 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
         }
         q->answered++;
         if (memcmp(o.digest, mine, 32)) {
-            if (ndissent < PHX_WORKER_MAX_PEERS) {
-                dissent[ndissent++] = o;
-                continue;
+            if (q->ndissent < PHX_WORKER_MAX_PEERS) {
+                memcpy(q->dissent[q->ndissent].signer, o.signer, 20);
+                q->dissent[q->ndissent].ok = o.ok;
+                phx_keccak256(o.output.ptr, o.output.len, q->dissent[q->ndissent].output_hash);
+                memcpy(q->dissent[q->ndissent].sig, o.sig, 65);
+                q->ndissent++;
             }
             phx_buf_free(&o.output);
             continue;
@@ -254,21 +328,6 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
         phx_buf_free(&o.output);
     }
     pool_choose(&pool, j, k, min_kinds, q);
-    for (size_t i = 0; i < ndissent; i++) {
-        if (report && q->n == k) {
-            char who[43];
-            phx_eth_address_checksum(dissent[i].signer, who);
-            phx_error_t de = {0};
-            if (report_dissent(w, j, q, &dissent[i], &de))
-                PHX_WARN("worker: request %llu: reporting %s's dissent: %s",
-                         (unsigned long long)j->request_id, who, de.message);
-            else
-                PHX_WARN("worker: request %llu: worker %s signed another output than the "
-                         "quorum's; reported on chain (Jobs Dissent)",
-                         (unsigned long long)j->request_id, who);
-        }
-        phx_buf_free(&dissent[i].output);
-    }
     return PHX_OK;
 }
 
