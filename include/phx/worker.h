@@ -84,6 +84,10 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
  * failed check. Whether the worker is registered, its quote and measurement
  * are the chain's and attestation's checks, made by the caller next. */
 phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e);
+/* r->worker := the address r->signature recovers to over r's digest (a
+ * signature taken from chain data, e.g. a Jobs.fulfill's, names no worker).
+ * PHX_ERR_VERIFY when it does not recover (malformed, high s). */
+phx_err_t phx_result_recover(phx_result_t *r, phx_error_t *e);
 
 /* ---- payment vouchers (contracts/Payments.sol; docs/worker.md "Paid calls") -------- */
 
@@ -238,6 +242,8 @@ typedef struct {
     uint8_t operator_[20];
     uint8_t measurement_id[32];
     char tcb_status[48];
+    char tee[8];            /* the verified quote's kind: "sgx" or "tdx" */
+    unsigned quote_version; /* its header version (SGX 3, TDX 4) */
 } phx_result_report_t;
 
 /* Signature -> worker registered on chain -> its registration quote (from the
@@ -250,6 +256,29 @@ typedef struct {
  * with report filled as far as it got. Chain access errors are IO/REMOTE. */
 phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_t *check,
                                   phx_result_report_t *report, phx_error_t *e);
+
+/* ---- k-of-n quorum choice (quorum.c; docs/worker.md "k-of-n") -------------------- */
+
+/* One signer that agrees on a report: its operator and its Registry teeType. */
+typedef struct {
+    uint8_t operator_[20];
+    uint32_t tee_type;
+} phx_quorum_candidate_t;
+
+/* The kind Jobs counts a Registry teeType as: 0 SGX, any other TDX (the
+ * Registry admits no third kind). */
+unsigned phx_quorum_tee_class(uint32_t tee_type);
+
+/* Choose k of the n candidates, of k distinct operators, whose kinds cover at
+ * least min_kinds (0 and 1 both mean any), as Jobs.fulfill accepts them.
+ * Candidates 0..fixed-1 (signatures already held: a worker's own, answers a
+ * client has) are always among them, at pick[0..fixed); the rest of pick is
+ * in candidate order. Exact: a choice is found whenever one exists, by a
+ * matching of the missing kinds to operators, then any other operators;
+ * earlier candidates are preferred. pick receives k indexes. false when no
+ * such choice exists (fixed ones of one operator included). */
+bool phx_quorum_choose(const phx_quorum_candidate_t *c, size_t n, unsigned k, unsigned min_kinds,
+                       size_t fixed, size_t *pick);
 
 /* ---- the daemon (`phx worker`, docs/worker.md) ---------------------------------- */
 

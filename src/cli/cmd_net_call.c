@@ -46,6 +46,10 @@ static const char call_help[] =
     "                      of phx.evm.send) however close in time, and a call made\n"
     "                      again with the same --nonce is the same request: its\n"
     "                      sends are not made twice (docs/js.md)\n"
+    "  --min-tee-kinds M   with --k N: the N workers run on at least M distinct TEE\n"
+    "                      kinds (SGX, TDX; 1..N, default 1), as the network view\n"
+    "                      lists their Registry kinds; a worker is asked only while\n"
+    "                      it can still be one of N that cover them\n"
     "  --json              print the result envelope as JSON\n\n"
     "Paying: each call carries an EIP-712 voucher for the running total the payer\n"
     "owes the operator of the worker that serves it (Payments contract; deposit\n"
@@ -111,30 +115,69 @@ static int call_paid(const char *prefix, const char *base, const char *path, con
     return net_payer_done(prefix, payer, *resp);
 }
 
+/* Whether asking worker w (index wi of the network view) can still lead to
+ * a quorum of k covering min_kinds TEE kinds: with the answers held (their
+ * workers' indexes in held), w, and every healthy worker not asked yet
+ * (asked[]), some k of distinct operators cover the kinds (phx_quorum_choose,
+ * the workers' own rule). */
+static bool may_help(const json_t *workers, const size_t *held, size_t nheld, size_t wi,
+                     const bool *asked, unsigned k, unsigned min_kinds)
+{
+    phx_quorum_candidate_t c[64];
+    size_t n = 0, pick[16];
+    size_t order[64];
+    for (size_t i = 0; i < nheld; i++)
+        order[n++] = held[i];
+    order[n++] = wi;
+    for (size_t i = 0; i < json_array_size(workers) && n < 64; i++)
+        if (i != wi && !asked[i] &&
+            json_is_true(json_object_get(json_array_get(workers, i), "healthy")))
+            order[n++] = i;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *w = json_array_get(workers, order[i]);
+        const char *op = json_string_value(json_object_get(w, "operator"));
+        const char *tee = json_string_value(json_object_get(w, "tee"));
+        if (!op || !tee || (strcmp(tee, "sgx") && strcmp(tee, "tdx")) ||
+            phx_hex_decode_fixed(op, c[m].operator_, 20, NULL)) {
+            if (i <= nheld) return false; /* held or w itself: of no known kind */
+            continue;
+        }
+        c[m++].tee_type = !strcmp(tee, "sgx") ? 0 : 0x81; /* the Registry's teeType */
+    }
+    return phx_quorum_choose(c, m, k, min_kinds, nheld + 1, pick);
+}
+
 /* --k N: the same call to healthy workers of distinct operators, in the
- * gateway's order, until N of them answer alike. */
+ * gateway's order, until N of them answer alike; with --min-tee-kinds M > 1
+ * a worker is asked only while it can still be one of N that cover M kinds. */
 static int call_k(const char *prefix, const net_t *n, const uint8_t id[32], json_t *body,
-                  unsigned k, net_payer_t *payer, bool as_json)
+                  unsigned k, unsigned min_kinds, net_payer_t *payer, bool as_json)
 {
     json_t *net = NULL, *results = json_array(), *first = NULL;
     char ops[64][43];
-    size_t nops = 0;
+    size_t nops = 0, held[16];
+    bool asked[64] = {false};
     int rc = net_json(prefix, n, "GET", "/v1/network", NULL, &net);
     if (rc) goto out;
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
     size_t i;
     json_t *w;
-    json_array_foreach(json_object_get(net, "workers"), i, w)
+    const json_t *workers = json_object_get(net, "workers");
+    json_array_foreach(workers, i, w)
     {
         const char *url = json_string_value(json_object_get(w, "url"));
         const char *op = json_string_value(json_object_get(w, "operator"));
         if (json_array_size(results) >= k) break;
-        if (!url || !op || !json_is_true(json_object_get(w, "healthy")) || nops >= 64) continue;
+        if (!url || !op || !json_is_true(json_object_get(w, "healthy")) || nops >= 64 || i >= 64)
+            continue;
         bool seen = false;
         for (size_t j = 0; j < nops; j++)
             seen |= !strcasecmp(ops[j], op);
         if (seen) continue;
+        if (min_kinds > 1 && !may_help(workers, held, nops, i, asked, k, min_kinds)) continue;
+        asked[i] = true;
         json_t *resp = NULL;
         if (call_paid(prefix, url, path, NULL, id, body, payer, &resp)) {
             json_decref(resp);
@@ -154,9 +197,18 @@ static int call_k(const char *prefix, const net_t *n, const uint8_t id[32], json
             json_decref(resp);
             continue;
         }
+        held[nops] = i;
         snprintf(ops[nops++], sizeof ops[0], "%s", op);
         json_array_append_new(results, resp);
         if (!first) first = resp;
+    }
+    if (json_array_size(results) < k && min_kinds > 1) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix,
+                       "only %zu of the %u workers of distinct operators covering %u TEE kinds "
+                       "asked for answered alike (the network view's healthy workers and their "
+                       "kinds: phx workers)",
+                       json_array_size(results), k, min_kinds);
+        goto out;
     }
     if (json_array_size(results) < k) {
         rc = cli_error(PHX_EXIT_FAIL, prefix,
@@ -194,7 +246,7 @@ static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NONCE, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NONCE, KINDS, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
@@ -206,6 +258,7 @@ static int cmd_call(int argc, char **argv)
         [JSON] = {.name = "json"},
         [K] = {.name = "k", .takes_value = true},
         [NONCE] = {.name = "nonce", .takes_value = true},
+        [KINDS] = {.name = "min-tee-kinds", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -257,6 +310,17 @@ static int cmd_call(int argc, char **argv)
         }
         k = (unsigned)v;
     }
+    unsigned min_kinds = 1;
+    if (opts[KINDS].value) {
+        char *end;
+        unsigned long v = strtoul(opts[KINDS].value, &end, 10);
+        if (end == opts[KINDS].value || *end || v < 1 || v > k) {
+            rc = cli_error(PHX_EXIT_USAGE, prefix,
+                           "--min-tee-kinds wants 1 to the --k value, got '%s'", opts[KINDS].value);
+            goto out;
+        }
+        min_kinds = (unsigned)v;
+    }
     if (k > 1 && opts[ENCRYPT].seen) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--k with --encrypt: not yet");
         goto out;
@@ -266,7 +330,7 @@ static int cmd_call(int argc, char **argv)
         body = json_pack("{s:O,s:o}", "input", input, "nonce", phx_json_hex(nonce, 32));
         if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer)))
             goto out;
-        rc = call_k(prefix, &n, id, body, k, &payer, opts[JSON].seen);
+        rc = call_k(prefix, &n, id, body, k, min_kinds, &payer, opts[JSON].seen);
         goto out;
     }
     if (opts[ENCRYPT].seen) {

@@ -9,6 +9,7 @@
 #include "phx/chain.h"
 #include "phx/chain_requests.h"
 #include "phx/crypto.h"
+#include "phx/worker.h"
 
 static const char request_help[] =
     "usage: phx request ID --fee WEI [--input TEXT|0xHEX] [--encrypt] [options]\n\n"
@@ -39,7 +40,10 @@ static const char request_help[] =
     "  --no-wait           print the request id once it is on chain and stop\n"
     "  --key-file FILE     the requester's secp256k1 key, hex\n"
     "  --json              print {\"request_id\",\"tx\",\"status\",\"ok\",\"output\",\n"
-    "                      \"callback_ok\"}\n\n"
+    "                      \"callback_ok\",\"k\",\"results\"}: results are the k signed\n"
+    "                      results of the fulfilment, rebuilt from the chain alone (its\n"
+    "                      transaction's signatures), so that `phx verify` of this\n"
+    "                      output checks every signer to its root (--help there)\n\n"
     "The output is printed as the worker signed it: JSON text as it is, other\n"
     "bytes as 0x hex. When the contract failed (threw, did not compile, ran out\n"
     "of time) the request is still fulfilled, with ok false and the error as\n"
@@ -59,9 +63,10 @@ static int parse_pos(const char *s, unsigned long long max, unsigned long long *
 }
 
 /* The Fulfilled event of request rid, from `from_block` on: ok, output and
- * callbackOk as Jobs recorded them. */
+ * callbackOk as Jobs recorded them; tx its transaction, block its block. */
 static int fulfilled_output(phx_rpc_t *rpc, const phx_chain_deployment_t *dep, uint64_t rid,
-                            uint64_t from_block, json_t **out, phx_error_t *e)
+                            uint64_t from_block, json_t **out, uint8_t tx[32], uint64_t *block,
+                            phx_error_t *e)
 {
     uint8_t topic0[32], topic1[32] = {0};
     if (phx_abi_event_topic(PHX_CHAIN_EV_FULFILLED, topic0, e)) return -1;
@@ -83,12 +88,87 @@ static int fulfilled_output(phx_rpc_t *rpc, const phx_chain_deployment_t *dep, u
     size_t n = 0;
     int rc = -1;
     if (!phx_rpc_get_logs(rpc, &f, &logs, &n, e) && n > 0 &&
-        !phx_abi_decode_log_json(PHX_CHAIN_EV_FULFILLED, false, &logs[n - 1], out, e))
+        !phx_abi_decode_log_json(PHX_CHAIN_EV_FULFILLED, false, &logs[n - 1], out, e)) {
+        memcpy(tx, logs[n - 1].tx_hash, 32);
+        *block = logs[n - 1].block_number;
         rc = 0;
+    }
     for (size_t i = 0; i < n; i++)
         phx_evm_log_clear(&logs[i]);
     free(logs);
     return rc;
+}
+
+/* The k signed results of request rid's fulfilment from chain data alone: the
+ * signatures its Jobs.fulfill transaction carried, each over the Jobs digest
+ * of (request, contract, code, ok, output), as "job" envelopes naming the
+ * worker each recovers to. The chain accepted them, so each is a worker's;
+ * `phx verify` checks each one's worker to its quote and root. input: the
+ * request's input as sent on chain. *out: the array. */
+static phx_err_t fulfil_results(phx_rpc_t *rpc, const phx_chain_deployment_t *dep, uint64_t rid,
+                                const uint8_t tx_hash[32], uint64_t block, const phx_buf_t *input,
+                                json_t **out, phx_error_t *e)
+{
+    static const char sig[] = "fulfill(uint256,bool,bytes,bytes[])";
+    phx_evm_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    bool found = false;
+    json_t *args = NULL, *list = NULL;
+    phx_chain_request_t req;
+    uint8_t sel[4];
+    uint64_t at = 0;
+    phx_err_t err = phx_rpc_get_transaction(rpc, tx_hash, &tx, &found, e);
+    if (err) return err;
+    if (!found || !tx.has_to || memcmp(tx.to, dep->jobs, 20) || tx.data_len < 4 ||
+        phx_abi_selector(sig, sel, NULL) || memcmp(tx.data, sel, 4)) {
+        err = phx_fail(e, PHX_ERR_STATE, "the fulfilment's transaction is not a Jobs.fulfill");
+        goto out;
+    }
+    if ((err = phx_abi_decode_json("(uint256,bool,bytes,bytes[])", tx.data + 4, tx.data_len - 4,
+                                   &args, e)) ||
+        (err = phx_chain_request_get(rpc, dep, rid, &req, e)) ||
+        (err = phx_rpc_get_block_time(rpc, block, &at, e)))
+        goto out;
+    const json_t *sigs = json_array_get(args, 3);
+    const char *out_hex = json_string_value(json_array_get(args, 2));
+    if (!(list = json_array()) || !out_hex || !json_is_array(sigs)) {
+        err = phx_fail(e, PHX_ERR_NOMEM, "results");
+        goto out;
+    }
+    size_t i;
+    const json_t *sj;
+    json_array_foreach(sigs, i, sj)
+    {
+        phx_result_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = PHX_RESULT_JOB;
+        r.chain_id = dep->chain_id;
+        memcpy(r.jobs, dep->jobs, 20);
+        for (int b = 0; b < 8; b++)
+            r.request_id[31 - b] = (uint8_t)(rid >> (8 * b));
+        memcpy(r.contract_id, req.contract_id, 32);
+        memcpy(r.code_hash, req.code_hash, 32);
+        phx_keccak256(input->ptr, input->len, r.input_hash);
+        r.ok = json_is_true(json_array_get(args, 1));
+        r.timestamp = at; /* not signed for a job: the fulfilment's block time */
+        json_t *env = NULL;
+        if ((err = phx_hex_decode(out_hex, &r.output, e)) ||
+            (err = phx_hex_decode_fixed(json_string_value(sj), r.signature, 65, e)) ||
+            (err = phx_result_recover(&r, e)) || (err = phx_result_to_json(&r, &env, e)) ||
+            json_array_append_new(list, env)) {
+            phx_result_free(&r);
+            if (!err) err = phx_fail(e, PHX_ERR_NOMEM, "results");
+            goto out;
+        }
+        phx_result_free(&r);
+    }
+    *out = list;
+    list = NULL;
+out:
+    json_decref(list);
+    json_decref(args);
+    phx_evm_tx_clear(&tx);
+    return err;
 }
 
 static int cmd_request(int argc, char **argv)
@@ -250,8 +330,10 @@ static int cmd_request(int argc, char **argv)
     /* The request reader's words (phx jobs, the console): one vocabulary. */
     const char *status_name = phx_chain_request_status_name(status);
     json_object_set_new(res, "status", json_string(status_name));
+    uint8_t ful_tx[32];
+    uint64_t ful_block = 0;
     if ((status == PHX_CHAIN_REQ_FULFILLED || status == PHX_CHAIN_REQ_CALLBACK_FAILED) &&
-        !fulfilled_output(rpc, &dep, rid, rcpt.block_number, &ev, &e)) {
+        !fulfilled_output(rpc, &dep, rid, rcpt.block_number, &ev, ful_tx, &ful_block, &e)) {
         phx_buf_t out = PHX_BUF_INIT;
         const char *hx = json_string_value(json_object_get(ev, "output"));
         json_t *chk = NULL;
@@ -262,6 +344,15 @@ static int cmd_request(int argc, char **argv)
         json_object_set(res, "ok", json_object_get(ev, "ok"));
         json_object_set_new(res, "output", json_string(hx ? hx : "0x"));
         json_object_set(res, "callback_ok", json_object_get(ev, "callbackOk"));
+        json_t *results = NULL;
+        phx_error_t re = {0};
+        if (opts[JSON].seen &&
+            !fulfil_results(rpc, &dep, rid, ful_tx, ful_block, sent, &results, &re)) {
+            json_object_set_new(res, "k", json_integer((json_int_t)json_array_size(results)));
+            json_object_set_new(res, "results", results);
+        } else if (opts[JSON].seen) {
+            fprintf(stderr, "%s: warning: the signed results: %s\n", prefix, re.message);
+        }
         if (!opts[JSON].seen) {
             if (!run_ok)
                 printf("error      %.*s\n", (int)out.len, (const char *)out.ptr);

@@ -35,7 +35,9 @@ static const char help[] =
     "A k-signature result (`phx call --k N --json`: {\"k\":N,\"results\":[...]}) has\n"
     "every one of its N envelopes checked so, each shown, and then that they agree\n"
     "(one contract and code, the same verdict and output bytes) and come from N\n"
-    "distinct operators.\n\n"
+    "distinct operators; the TEE kinds their quotes cover are shown. `phx request\n"
+    "--json` prints one for an on-chain request, rebuilt from its fulfilment's\n"
+    "transaction.\n\n"
     "Options:\n"
     "  --rpc URL            chain node (else \"rpc\" from the endpoints file)\n"
     "  --deployment FILE    contract addresses (else \"deployment\" from the endpoints file)\n"
@@ -84,7 +86,11 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
             json_object_set_new(o, "operator", phx_json_hex(rep->operator_, 20));
             json_object_set_new(o, "measurement", phx_json_hex(rep->measurement_id, 32));
         }
-        if (rep->quote) json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+        if (rep->quote) {
+            json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+            json_object_set_new(o, "tee", json_string(rep->tee));
+            json_object_set_new(o, "quote_version", json_integer(rep->quote_version));
+        }
         if (rep->measurement) json_object_set_new(o, "kms", phx_json_hex(rep->kms_address, 20));
         if (rep->kms)
             json_object_set_new(o, "kms_admitted_by", phx_json_hex(rep->kms_admitted_by, 20));
@@ -119,7 +125,8 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
             printf("-           %s (not reached)\n", names[i]);
         }
     }
-    if (rep->quote) printf("tcb status  %s\n", rep->tcb_status);
+    if (rep->quote)
+        printf("tcb status  %s (%s quote v%u)\n", rep->tcb_status, rep->tee, rep->quote_version);
     if (inf->present && inf->ok)
         printf("ok          inference receipt: endpoint %s, model sha256 %s\n", inf->endpoint,
                inf->model_sha256);
@@ -129,11 +136,12 @@ static void print_steps(const phx_result_t *r, const phx_result_report_t *rep, p
 }
 
 /* Steps 1-8 for one result; prints them (or gives their JSON in *json_out).
- * operator_ (may be NULL) gets the signer's operator once it is known. Exit
- * code: 0 valid, 1 invalid, 2 the chain could not be read. */
+ * operator_ (may be NULL) gets the signer's operator once it is known, tee
+ * (may be NULL, 8 bytes) its quote's kind once verified. Exit code: 0 valid,
+ * 1 invalid, 2 the chain could not be read. */
 static int verify_one(const char *prefix, const phx_result_t *r, const phx_result_check_t *check,
                       const cli_trust_t *trust, const phx_buf_t *coll, bool as_json,
-                      json_t **json_out, uint8_t operator_[20])
+                      json_t **json_out, uint8_t operator_[20], char tee[8])
 {
     phx_error_t e = {0};
     phx_result_report_t rep;
@@ -184,6 +192,7 @@ static int verify_one(const char *prefix, const phx_result_t *r, const phx_resul
     json_decref(outj);
     print_steps(r, &rep, err, &e, &inf, as_json, json_out);
     if (operator_ && rep.registered) memcpy(operator_, rep.operator_, 20);
+    if (tee && rep.quote) memcpy(tee, rep.tee, sizeof rep.tee);
     return err || (inf.present && !inf.ok) ? PHX_EXIT_FAIL : PHX_EXIT_OK;
 }
 
@@ -210,7 +219,9 @@ static int verify_bundle(const char *prefix, const json_t *doc, const phx_result
                          "a k-signature result needs \"k\" and as many \"results\" (1..16)");
     phx_result_t rs[16];
     uint8_t ops[16][20];
+    char tees[16][8];
     memset(ops, 0, sizeof ops);
+    memset(tees, 0, sizeof tees);
     size_t parsed = 0;
     int rc = PHX_EXIT_OK;
     json_t *arr = as_json ? json_array() : NULL;
@@ -225,8 +236,8 @@ static int verify_bundle(const char *prefix, const json_t *doc, const phx_result
         parsed++;
         if (!as_json) printf("result %zu of %zu\n", i + 1, n);
         json_t *one = NULL;
-        int r1 =
-            verify_one(prefix, &rs[i], check, trust, coll, as_json, as_json ? &one : NULL, ops[i]);
+        int r1 = verify_one(prefix, &rs[i], check, trust, coll, as_json, as_json ? &one : NULL,
+                            ops[i], tees[i]);
         if (one) json_array_append_new(arr, one);
         if (r1 == PHX_EXIT_USAGE) {
             rc = r1;
@@ -245,17 +256,29 @@ static int verify_bundle(const char *prefix, const json_t *doc, const phx_result
                 why = why ? why : "two results are of one operator";
     }
     if (why) rc = PHX_EXIT_FAIL;
+    /* The TEE kinds the signers' verified quotes cover (a request's minTeeKinds). */
+    bool sgx = false, tdx = false;
+    for (size_t i = 0; i < n; i++)
+        sgx |= !strcmp(tees[i], "sgx"), tdx |= !strcmp(tees[i], "tdx");
+    char kinds[16];
+    snprintf(kinds, sizeof kinds, "%s%s%s", sgx ? "sgx" : "", sgx && tdx ? ", " : "",
+             tdx ? "tdx" : "");
     if (as_json) {
         json_t *o = json_pack("{s:b,s:I,s:o,s:s?}", "valid", rc == PHX_EXIT_OK, "k", (json_int_t)n,
                               "results", arr, "error", why);
         arr = NULL;
+        json_t *tk = json_array();
+        if (sgx) json_array_append_new(tk, json_string("sgx"));
+        if (tdx) json_array_append_new(tk, json_string("tdx"));
+        json_object_set_new(o, "tee_kinds", tk);
         cli_print_json(o);
         json_decref(o);
     } else {
         if (why)
             printf("FAIL        %s\n", why);
         else
-            printf("ok          %zu results agree, %zu distinct operators\n", n, n);
+            printf("ok          %zu results agree, %zu distinct operators, TEE kinds: %s\n", n, n,
+                   kinds);
         printf("%s (k=%zu)\n", rc == PHX_EXIT_OK ? "VALID" : "INVALID", n);
     }
 out:
@@ -379,7 +402,7 @@ static int cmd_verify(int argc, char **argv)
                                 .kms_collateral_len = kcoll.len,
                                 .now = opts[NOW].value ? strtoll(opts[NOW].value, NULL, 10) : 0};
     if (!bundle) {
-        rc = verify_one(prefix, &r, &check, &trust, &coll, opts[JSON].seen, NULL, NULL);
+        rc = verify_one(prefix, &r, &check, &trust, &coll, opts[JSON].seen, NULL, NULL, NULL);
         goto out;
     }
     rc = verify_bundle(prefix, doc, &check, &trust, &coll, opts[JSON].seen);

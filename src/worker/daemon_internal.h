@@ -21,6 +21,7 @@ typedef struct {
     char field[64]; /* median: the numeric field of the output object */
 } wk_mode_t;
 #define WK_MODE_CACHE 16
+#define WK_REG_CACHE 64 /* > PHX_WORKER_MAX_PEERS + 1 */
 /* What direct calls' payment checks read from the chain, reused for a short
  * while (payment.c): the price, and per payer what the chain redeemed for this
  * operator and what the deposit covers. An entry counts only while younger
@@ -88,6 +89,23 @@ struct phx_worker {
         bool set;
     } modes[WK_MODE_CACHE];
     size_t modes_next;
+    /* k-of-n: Registry records of the signers round.c checked, read once per
+     * pass of the job loop (reg_pass) however many requests and gathers the
+     * pass holds; the job thread's only */
+    struct {
+        uint8_t worker[20];
+        phx_chain_worker_t rec;
+        uint64_t pass; /* 0: empty */
+    } reg_cache[WK_REG_CACHE];
+    size_t reg_next;
+    uint64_t reg_pass;
+    /* Dissent this worker reported (round.c): not sent again while its
+     * transaction may not be mined yet; the job thread's only */
+    struct {
+        uint64_t request_id;
+        uint8_t signer[20];
+    } dissent_sent[WK_REG_CACHE];
+    size_t dissent_next;
 };
 
 /* The job thread's pacing, the same for requests (jobloop.c) and trigger
@@ -227,10 +245,22 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
 typedef struct {
     size_t n;
     size_t asked;    /* peers asked (the peer list of the round) */
+    unsigned k;      /* wk_round_gather: the k asked for */
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
     uint8_t sigs[WK_MAX_K][65];
     uint8_t signers[WK_MAX_K][20];
     uint8_t operators[WK_MAX_K][20];
+    /* every signer over the same report (this worker first) */
+    size_t agreeing;
+    uint8_t agree[PHX_WORKER_MAX_PEERS + 1][20];
+    /* wk_round_gather only: every peer that signed another (ok, output) */
+    size_t ndissent;
+    struct {
+        uint8_t signer[20];
+        bool ok;
+        uint8_t output_hash[32];
+        uint8_t sig[65];
+    } dissent[PHX_WORKER_MAX_PEERS];
 } wk_quorum_t;
 
 /* GET /v1/jobs/:id/observation: this worker's signed observation of an on-chain
@@ -239,12 +269,18 @@ typedef struct {
 phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                phx_error_t *e);
 /* Ask every peer for its observation of j (which this worker has signed) and
- * keep up to k signatures over the same (ok, output) by active workers of
- * distinct operators. A peer that signed something else for the request is a
- * dissenter: once the quorum holds k, each is reported to Jobs.reportDissent
- * (when report_dissent), from the identity key. */
-phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report_dissent,
+ * keep k signatures over the same (ok, output) by active workers of distinct
+ * operators that cover at least min_kinds TEE kinds (the request's
+ * minTeeKinds; phx_quorum_choose), this worker's among them; q->n < k while
+ * no such k agree yet. A peer that signed something else for the request is
+ * a dissenter, kept in q->dissent. */
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
                           wk_quorum_t *q, phx_error_t *e);
+/* Report each dissenter of q (a full quorum of j) to Jobs.reportDissent from
+ * the identity key, unless the chain already has its Dissent for j: evidence
+ * is recorded once, whoever reports it. *reported: how many were sent. */
+phx_err_t wk_round_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
+                           size_t *reported, phx_error_t *e);
 /* The contract's combine mode (runs its "combine" phase once per code hash).
  * PHX_ERR_INVALID when it declares something else than "identical",
  * "aggregate" or {"median":"FIELD"}. */
@@ -259,10 +295,12 @@ phx_err_t wk_round_report_get(void *ctx, const phx_http_request_t *req, phx_http
  * in *ok, out. Else adopt a valid proposal a peer serves (lowest report
  * digest first), or, when may_propose, propose one from the observations
  * gathered (at least k of distinct operators, every peer answered or
- * since_ms >= grace_ms). q->n < k: not ready. */
-phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const wk_mode_t *m,
-                          bool may_propose, uint64_t since_ms, uint64_t grace_ms, wk_quorum_t *q,
-                          bool *ok, phx_buf_t *out, phx_error_t *e);
+ * since_ms >= grace_ms). The k signers of q cover min_kinds TEE kinds, as in
+ * wk_round_gather. q->n < k: not ready. */
+phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          const wk_mode_t *m, bool may_propose, uint64_t since_ms,
+                          uint64_t grace_ms, wk_quorum_t *q, bool *ok, phx_buf_t *out,
+                          phx_error_t *e);
 void wk_jobs_stop(phx_worker_t *w);
 
 #endif

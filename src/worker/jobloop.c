@@ -429,6 +429,35 @@ static phx_err_t mode_of(phx_worker_t *w, const phx_job_t *j, wk_mode_t *m, phx_
     return err;
 }
 
+/* A settled k > 1 request of an `identical` contract that this worker
+ * observed: a peer's dissent the submitter did not report (signed after the
+ * fulfilment, or the submitter died first) is reported now, by the agreeing
+ * signer ranked first among those this worker sees, and only when Jobs has
+ * no Dissent of that signer for the request yet (wk_round_dissent). */
+static void late_dissent(loop_t *L, const phx_job_t *j, const phx_chain_request_t *cr)
+{
+    phx_worker_t *w = L->w;
+    if (cr->k <= 1 || cr->k > WK_MAX_K ||
+        (cr->status != PHX_CHAIN_REQ_FULFILLED && cr->status != PHX_CHAIN_REQ_CALLBACK_FAILED) ||
+        (j->state != PHX_JOB_SIGNED && j->state != PHX_JOB_SUBMITTED) || !signed_by_us(w, j))
+        return;
+    phx_error_t e = {0};
+    wk_mode_t m;
+    if (mode_of(w, j, &m, &e) || m.mode != WK_COMBINE_IDENTICAL) return;
+    wk_quorum_t q;
+    if (wk_round_gather(w, j, cr->k, cr->min_tee_kinds, &q, &e) || !q.ndissent || q.n < cr->k)
+        return;
+    unsigned mine = rank_of(L, j->request_id);
+    for (size_t i = 1; i < q.agreeing; i++)
+        if (rank_of_addr(L, j->request_id, q.agree[i]) < mine) return;
+    size_t reported = 0;
+    if (wk_round_dissent(w, j, &q, &reported, &e))
+        PHX_WARN("worker: request %llu: %s", (unsigned long long)j->request_id, e.message);
+    else if (reported)
+        PHX_INFO("worker: request %llu: reported %zu dissent(s) seen after it settled",
+                 (unsigned long long)j->request_id, reported);
+}
+
 static void process(loop_t *L, uint64_t id)
 {
     phx_worker_t *w = L->w;
@@ -458,6 +487,7 @@ static void process(loop_t *L, uint64_t id)
         goto out;
     }
     if (cr.status != PHX_CHAIN_REQ_PENDING) {
+        late_dissent(L, &j, &cr);
         job_done(w, id, cr.status == PHX_CHAIN_REQ_NONE ? "not on chain" : "settled on chain");
         goto out;
     }
@@ -540,35 +570,41 @@ static void process(loop_t *L, uint64_t id)
         /* median/aggregate: rank r may propose a report r turns after it
          * observed; anyone signs a valid proposal; then as below. */
         uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
-        if ((err = wk_round_report(w, &j, cr.k, &m, since >= (uint64_t)rank * HANDOFF_MS, since,
-                                   OBSERVE_GRACE_MS, &q, &rok, &rout, &e))) {
+        if ((err = wk_round_report(w, &j, cr.k, cr.min_tee_kinds, &m,
+                                   since >= (uint64_t)rank * HANDOFF_MS, since, OBSERVE_GRACE_MS,
+                                   &q, &rok, &rout, &e))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
         if (q.n < cr.k) goto out;
         unsigned before = 0;
-        for (size_t i = 1; i < q.n; i++)
-            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        for (size_t i = 1; i < q.agreeing; i++)
+            before += rank_of_addr(L, id, q.agree[i]) < rank;
         if (j.state == PHX_JOB_SIGNED && before && since < (uint64_t)before * HANDOFF_MS) goto out;
         sub_out = rout.ptr, sub_len = rout.len;
     } else if ((j.state == PHX_JOB_SIGNED || j.state == PHX_JOB_SUBMITTED) && cr.k > 1) {
         /* k-of-n: a quorum of signatures over our report, or wait for one. */
-        if ((err = wk_round_gather(w, &j, cr.k, false, &q, &e))) {
+        if ((err = wk_round_gather(w, &j, cr.k, cr.min_tee_kinds, &q, &e))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
         if (q.n < cr.k) goto out;
-        /* The quorum's signer ranked first submits; each later one waits
-         * its turn from when it signed, so one dead submitter is replaced. */
+        /* The agreeing signer ranked first submits; each later one waits
+         * its turn from when it signed, so one dead submitter is replaced.
+         * Ranked among all that agree, not just the k each one chose: two
+         * workers first in their own quorums would both submit (and both
+         * report the same dissent). */
         unsigned before = 0;
-        for (size_t i = 1; i < q.n; i++)
-            before += rank_of_addr(L, id, q.signers[i]) < rank;
+        for (size_t i = 1; i < q.agreeing; i++)
+            before += rank_of_addr(L, id, q.agree[i]) < rank;
         uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
         if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
                                           (q.answered < q.asked && since < OBSERVE_GRACE_MS)))
             goto out;
-        if (j.state == PHX_JOB_SIGNED &&
-            (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */
+        size_t reported = 0;
+        if (j.state == PHX_JOB_SIGNED && /* a fresh look, and report dissent */
+            ((err = wk_round_gather(w, &j, cr.k, cr.min_tee_kinds, &q, &e)) ||
+             (q.n == cr.k && (err = wk_round_dissent(w, &j, &q, &reported, &e))))) {
             PHX_WARN("worker: request %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
@@ -613,6 +649,7 @@ static void *loop_main(void *arg)
         __atomic_store_n(&w->chain_head, phx_evm_follower_next_block(L->follower),
                          __ATOMIC_RELAXED);
         refresh_active(L);
+        w->reg_pass++; /* Registry records are read afresh (round.c) */
         size_t n = 0;
         pthread_mutex_lock(&w->db_lock);
         phx_err_t err = phx_jobdb_live(w->db, ids, LIVE_PER_ROUND, &n, &e);

@@ -194,3 +194,13 @@ phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e)
         return phx_fail(e, PHX_ERR_VERIFY, "signature is not by the worker the result names");
     return PHX_OK;
 }
+
+phx_err_t phx_result_recover(phx_result_t *r, phx_error_t *e)
+{
+    uint8_t digest[32], pub[64];
+    result_digest(r, digest);
+    if (phx_secp256k1_recover(digest, r->signature, pub))
+        return phx_fail(e, PHX_ERR_VERIFY, "signature does not recover (malformed or high s)");
+    phx_eth_address_from_pubkey(pub, r->worker);
+    return PHX_OK;
+}

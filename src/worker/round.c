@@ -10,7 +10,10 @@
  * checked against the Registry), so a peer URL, or whatever relays it, is
  * trusted for nothing. A signed observation that contradicts a quorum is
  * reported on chain (Jobs.reportDissent), where the contract checks both
- * sides and emits Dissent: evidence anyone can read. */
+ * sides and emits Dissent: evidence anyone can read. Of the signers that
+ * agree, the k submitted are chosen (phx_quorum_choose) to be of distinct operators and
+ * to cover the request's minTeeKinds, as Jobs.fulfill checks; with no such k
+ * yet the round waits rather than send a fulfil that reverts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +59,87 @@ typedef struct {
     uint8_t sig[65];
     uint8_t signer[20];
     uint8_t operator_[20];
+    uint32_t tee_type; /* the Registry's */
     uint8_t digest[32];
 } observation_t;
+
+/* Registry.workers(addr), read at most once per pass of the job loop: a
+ * gather asks every peer each pass, and a pass may hold many requests. */
+static phx_err_t registry_worker(phx_worker_t *w, const uint8_t addr[20], phx_chain_worker_t *out,
+                                 phx_error_t *e)
+{
+    uint64_t pass = w->reg_pass + 1; /* never 0, the empty mark */
+    for (size_t i = 0; i < WK_REG_CACHE; i++)
+        if (w->reg_cache[i].pass == pass && !memcmp(w->reg_cache[i].worker, addr, 20)) {
+            *out = w->reg_cache[i].rec;
+            return PHX_OK;
+        }
+    phx_err_t err = phx_chain_worker_get(w->job_rpc, &w->dep, addr, out, e);
+    if (err) return err;
+    size_t slot = w->reg_next++ % WK_REG_CACHE;
+    memcpy(w->reg_cache[slot].worker, addr, 20);
+    w->reg_cache[slot].rec = *out;
+    w->reg_cache[slot].pass = pass;
+    return PHX_OK;
+}
+
+/* The signers over one report, this worker's first, each once: what a quorum
+ * is chosen from. */
+typedef struct {
+    size_t n;
+    phx_quorum_candidate_t c[PHX_WORKER_MAX_PEERS + 1];
+    uint8_t sigs[PHX_WORKER_MAX_PEERS + 1][65];
+    uint8_t signers[PHX_WORKER_MAX_PEERS + 1][20];
+} pool_t;
+
+static phx_err_t pool_start(phx_worker_t *w, pool_t *p, const uint8_t sig[65], phx_error_t *e)
+{
+    phx_chain_worker_t self;
+    phx_err_t err = registry_worker(w, w->address, &self, e);
+    if (err) return err;
+    memcpy(p->sigs[0], sig, 65);
+    memcpy(p->signers[0], w->address, 20);
+    memcpy(p->c[0].operator_, w->operator_addr, 20);
+    p->c[0].tee_type = self.tee_type;
+    p->n = 1;
+    return PHX_OK;
+}
+
+static void pool_add(pool_t *p, const observation_t *o)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!memcmp(p->signers[i], o->signer, 20)) return;
+    if (p->n >= PHX_WORKER_MAX_PEERS + 1) return;
+    memcpy(p->sigs[p->n], o->sig, 65);
+    memcpy(p->signers[p->n], o->signer, 20);
+    memcpy(p->c[p->n].operator_, o->operator_, 20);
+    p->c[p->n].tee_type = o->tee_type;
+    p->n++;
+}
+
+/* q: k of the pool that Jobs.fulfill takes (this worker's first), or this
+ * worker's alone (q->n < k: wait) when no k of them do yet. */
+static void pool_choose(const pool_t *p, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                        wk_quorum_t *q)
+{
+    size_t pick[WK_MAX_K];
+    bool found = k <= WK_MAX_K && phx_quorum_choose(p->c, p->n, k, min_kinds, 1, pick);
+    size_t n = found ? k : 1;
+    if (!found) pick[0] = 0;
+    if (!found && p->n >= k && min_kinds > 1)
+        PHX_DEBUG("worker: request %llu: %zu signers agree, but no %u of distinct operators "
+                  "cover %u TEE kinds yet",
+                  (unsigned long long)j->request_id, p->n, k, min_kinds);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q->sigs[i], p->sigs[pick[i]], 65);
+        memcpy(q->signers[i], p->signers[pick[i]], 20);
+        memcpy(q->operators[i], p->c[pick[i]].operator_, 20);
+    }
+    q->n = n;
+    q->agreeing = p->n;
+    for (size_t i = 0; i < p->n; i++)
+        memcpy(q->agree[i], p->signers[i], 20);
+}
 
 /* One peer's observation of request id, its signature recovered and its signer
  * an active worker of the Registry. Anything else is PHX_ERR_* and ignored. */
@@ -80,10 +162,11 @@ static phx_err_t check_observation(phx_worker_t *w, const char *peer, const json
                                       o->signer, o->digest, e)))
         return err;
     phx_chain_worker_t cw;
-    if ((err = phx_chain_worker_get(w->job_rpc, &w->dep, o->signer, &cw, e))) return err;
+    if ((err = registry_worker(w, o->signer, &cw, e))) return err;
     if (cw.status != PHX_CHAIN_WORKER_ACTIVE)
         return phx_fail(e, PHX_ERR_VERIFY, "%s: the signer is not an active worker", peer);
     memcpy(o->operator_, cw.operator_, 20);
+    o->tee_type = cw.tee_type;
     return PHX_OK;
 }
 
@@ -103,13 +186,51 @@ static phx_err_t fetch_observation(phx_worker_t *w, const char *peer, const phx_
     return err;
 }
 
-/* Jobs.reportDissent with the quorum's k signatures and the dissenter's one. */
-static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
-                                const observation_t *d, phx_error_t *e)
+/* Whether Jobs already logged a Dissent of signer for request j. */
+static phx_err_t dissent_logged(phx_worker_t *w, const phx_job_t *j, const uint8_t signer[20],
+                                bool *logged, phx_error_t *e)
 {
-    uint8_t qhash[32], dhash[32];
+    uint8_t topic0[32], topic1[32] = {0}, topic2[32] = {0};
+    phx_err_t err = phx_abi_event_topic(
+        "Dissent(uint256 indexed requestId,address indexed signer,address indexed operator,bool "
+        "ok,bytes32 outputHash,bytes32 quorumOutputHash,bytes signature)",
+        topic0, e);
+    if (err) return err;
+    for (int i = 0; i < 8; i++)
+        topic1[31 - i] = (uint8_t)(j->request_id >> (8 * i));
+    memcpy(topic2 + 12, signer, 20);
+    phx_evm_filter_t f;
+    memset(&f, 0, sizeof f);
+    uint64_t head = 0;
+    if ((err = phx_rpc_block_number(w->job_rpc, &head, e))) return err;
+    f.from_block = j->block;
+    f.to_block = head;
+    f.addresses = (const uint8_t(*)[20])w->dep.jobs;
+    f.address_count = 1;
+    f.topic_sets[0] = (const uint8_t(*)[32])topic0;
+    f.topic_counts[0] = 1;
+    f.topic_sets[1] = (const uint8_t(*)[32])topic1;
+    f.topic_counts[1] = 1;
+    f.topic_sets[2] = (const uint8_t(*)[32])topic2;
+    f.topic_counts[2] = 1;
+    phx_evm_log_t *logs = NULL;
+    size_t n = 0;
+    if ((err = phx_rpc_get_logs(w->job_rpc, &f, &logs, &n, e))) return err;
+    *logged = false;
+    for (size_t i = 0; i < n; i++) {
+        *logged |= !logs[i].removed;
+        phx_evm_log_clear(&logs[i]);
+    }
+    free(logs);
+    return PHX_OK;
+}
+
+/* Jobs.reportDissent with the quorum's k signatures and dissenter d's one. */
+static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q, size_t d,
+                                phx_error_t *e)
+{
+    uint8_t qhash[32];
     phx_keccak256(j->output.ptr, j->output.len, qhash);
-    phx_keccak256(d->output.ptr, d->output.len, dhash);
     json_t *sigs = json_array();
     for (size_t i = 0; sigs && i < q->n; i++)
         if (json_array_append_new(sigs, phx_json_hex(q->sigs[i], 65))) {
@@ -117,8 +238,9 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
             sigs = NULL;
         }
     json_t *args = sigs ? json_pack("[I,b,o,o,b,o,o]", (json_int_t)j->request_id, j->ok,
-                                    phx_json_hex(qhash, 32), sigs, d->ok, phx_json_hex(dhash, 32),
-                                    phx_json_hex(d->sig, 65))
+                                    phx_json_hex(qhash, 32), sigs, q->dissent[d].ok,
+                                    phx_json_hex(q->dissent[d].output_hash, 32),
+                                    phx_json_hex(q->dissent[d].sig, 65))
                         : NULL;
     if (!args) return phx_fail(e, PHX_ERR_NOMEM, "reportDissent calldata");
     phx_buf_t data = PHX_BUF_INIT;
@@ -131,7 +253,38 @@ static phx_err_t report_dissent(phx_worker_t *w, const phx_job_t *j, const wk_qu
     return err;
 }
 
-phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool report,
+phx_err_t wk_round_dissent(phx_worker_t *w, const phx_job_t *j, const wk_quorum_t *q,
+                           size_t *reported, phx_error_t *e)
+{
+    *reported = 0;
+    for (size_t i = 0; i < q->ndissent && q->n == q->k; i++) {
+        bool logged = false;
+        for (size_t s = 0; s < WK_REG_CACHE && !logged; s++)
+            logged = w->dissent_sent[s].request_id == j->request_id &&
+                     !memcmp(w->dissent_sent[s].signer, q->dissent[i].signer, 20);
+        phx_err_t err = logged ? PHX_OK : dissent_logged(w, j, q->dissent[i].signer, &logged, e);
+        if (err) return err;
+        if (logged) continue;
+        char who[43];
+        phx_eth_address_checksum(q->dissent[i].signer, who);
+        phx_error_t de = {0};
+        if (report_dissent(w, j, q, i, &de)) {
+            PHX_WARN("worker: request %llu: reporting %s's dissent: %s",
+                     (unsigned long long)j->request_id, who, de.message);
+            continue;
+        }
+        (*reported)++;
+        size_t slot = w->dissent_next++ % WK_REG_CACHE;
+        w->dissent_sent[slot].request_id = j->request_id;
+        memcpy(w->dissent_sent[slot].signer, q->dissent[i].signer, 20);
+        PHX_WARN("worker: request %llu: worker %s signed another output than the quorum's; "
+                 "reported on chain (Jobs Dissent)",
+                 (unsigned long long)j->request_id, who);
+    }
+    return PHX_OK;
+}
+
+phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
                           wk_quorum_t *q, phx_error_t *e)
 {
     if (k == 0 || k > WK_MAX_K) return phx_fail(e, PHX_ERR_INVALID, "k = %u", k);
@@ -140,15 +293,13 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
     phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, j->ok,
                             j->output.ptr, j->output.len, mine);
-    memcpy(q->sigs[0], j->signature, 65);
-    memcpy(q->signers[0], w->address, 20);
-    memcpy(q->operators[0], w->operator_addr, 20);
-    q->n = 1;
+    pool_t pool;
+    phx_err_t err = pool_start(w, &pool, j->signature, e);
+    if (err) return err;
+    q->k = k;
     wk_peer_list_t peers; /* a copy: the peers thread may change the list meanwhile */
     wk_peers_get(w->peers, &peers);
     q->asked = peers.n;
-    observation_t dissent[PHX_WORKER_MAX_PEERS];
-    size_t ndissent = 0;
     for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
         observation_t o;
         memset(&o, 0, sizeof o);
@@ -166,40 +317,20 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
         }
         q->answered++;
         if (memcmp(o.digest, mine, 32)) {
-            if (ndissent < PHX_WORKER_MAX_PEERS) {
-                dissent[ndissent++] = o;
-                continue;
+            if (q->ndissent < PHX_WORKER_MAX_PEERS) {
+                memcpy(q->dissent[q->ndissent].signer, o.signer, 20);
+                q->dissent[q->ndissent].ok = o.ok;
+                phx_keccak256(o.output.ptr, o.output.len, q->dissent[q->ndissent].output_hash);
+                memcpy(q->dissent[q->ndissent].sig, o.sig, 65);
+                q->ndissent++;
             }
             phx_buf_free(&o.output);
             continue;
         }
-        bool dup = false;
-        for (size_t i = 0; i < q->n; i++)
-            dup |=
-                !memcmp(q->operators[i], o.operator_, 20) || !memcmp(q->signers[i], o.signer, 20);
-        if (!dup && q->n < k) {
-            memcpy(q->sigs[q->n], o.sig, 65);
-            memcpy(q->signers[q->n], o.signer, 20);
-            memcpy(q->operators[q->n], o.operator_, 20);
-            q->n++;
-        }
+        pool_add(&pool, &o);
         phx_buf_free(&o.output);
     }
-    for (size_t i = 0; i < ndissent; i++) {
-        if (report && q->n == k) {
-            char who[43];
-            phx_eth_address_checksum(dissent[i].signer, who);
-            phx_error_t de = {0};
-            if (report_dissent(w, j, q, &dissent[i], &de))
-                PHX_WARN("worker: request %llu: reporting %s's dissent: %s",
-                         (unsigned long long)j->request_id, who, de.message);
-            else
-                PHX_WARN("worker: request %llu: worker %s signed another output than the "
-                         "quorum's; reported on chain (Jobs Dissent)",
-                         (unsigned long long)j->request_id, who);
-        }
-        phx_buf_free(&dissent[i].output);
-    }
+    pool_choose(&pool, j, k, min_kinds, q);
     return PHX_OK;
 }
 
@@ -439,9 +570,10 @@ out:
     return err;
 }
 
-phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const wk_mode_t *m,
-                          bool may_propose, uint64_t since_ms, uint64_t grace_ms, wk_quorum_t *q,
-                          bool *ok, phx_buf_t *out, phx_error_t *e)
+phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
+                          const wk_mode_t *m, bool may_propose, uint64_t since_ms,
+                          uint64_t grace_ms, wk_quorum_t *q, bool *ok, phx_buf_t *out,
+                          phx_error_t *e)
 {
     memset(q, 0, sizeof *q);
     uint8_t domain[32], mine[32];
@@ -460,11 +592,9 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
         /* Gather signatures over our report from the peers that signed it too. */
         phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, *ok, out->ptr,
                                 out->len, mine);
-        memcpy(q->sigs[0], sig, 65);
-        memcpy(q->signers[0], w->address, 20);
-        memcpy(q->operators[0], w->operator_addr, 20);
-        q->n = 1;
-        for (size_t p = 0; p < peers.n && q->n < k && !atomic_load(&w->stopping); p++) {
+        pool_t pool;
+        if ((err = pool_start(w, &pool, sig, e))) return err;
+        for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
             snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", peers.url[p],
                      (unsigned long long)j->request_id);
             phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
@@ -474,21 +604,12 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
             phx_error_t pe = {0};
             if (!phx_http_json("GET", path, NULL, &co, NULL, &res, &pe) &&
                 !check_observation(w, peers.url[p], res, j, domain, false, &o, &pe) &&
-                !memcmp(o.digest, mine, 32)) {
-                bool dup = false;
-                for (size_t i = 0; i < q->n; i++)
-                    dup |= !memcmp(q->operators[i], o.operator_, 20) ||
-                           !memcmp(q->signers[i], o.signer, 20);
-                if (!dup) {
-                    memcpy(q->sigs[q->n], o.sig, 65);
-                    memcpy(q->signers[q->n], o.signer, 20);
-                    memcpy(q->operators[q->n], o.operator_, 20);
-                    q->n++;
-                }
-            }
+                !memcmp(o.digest, mine, 32))
+                pool_add(&pool, &o);
             phx_buf_free(&o.output);
             json_decref(res);
         }
+        pool_choose(&pool, j, k, min_kinds, q);
         return PHX_OK;
     }
     /* No report yet: adopt a peer's valid proposal, the lowest digest first. */

@@ -202,6 +202,8 @@ phx_err_t phx_result_verify_chain(const phx_result_t *r, const phx_result_check_
         goto out;
     }
     snprintf(rep->tcb_status, sizeof rep->tcb_status, "%s", phx_tcb_status_name(ar->status));
+    snprintf(rep->tee, sizeof rep->tee, "%s", ar->report_type == PHX_REPORT_SGX ? "sgx" : "tdx");
+    rep->quote_version = (unsigned)quote.ptr[0] | (unsigned)quote.ptr[1] << 8; /* le16 */
     rep->quote = true;
 
     /* The verified quote must say what the chain recorded: same report data

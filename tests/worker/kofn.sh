@@ -125,6 +125,15 @@ for l in json.load(open(sys.argv[1])):
           'differs-and-matches' if mine != quorum and quorum == got else 'wrong')
     break
 " "$tmp/dis.json" "$r1" "$tmp/ful.json")"
+# Recorded once: after the fulfilment every worker looks again for dissent the
+# submitter did not report, and reports only what Jobs has not logged.
+sleep 3
+"$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
+    'Dissent(uint256 indexed,address indexed,address indexed,bool,bytes32,bytes32,bytes)' --json >"$tmp/dis.json"
+check "  and recorded once" 1 "$(python3 -c "
+import json, sys
+print(sum(1 for l in json.load(open(sys.argv[1])) if int(l['topics'][1], 16) == int(sys.argv[2])))
+" "$tmp/dis.json" "$r1")"
 
 # A median price oracle (combine = {median: "price"}), k=2: every worker
 # observes its own price, one report over the observations is signed by 2
