@@ -174,6 +174,7 @@ phx_err_t wk_allowances_check(const phx_worker_opts_t *o, const char *what, cons
 typedef struct {
     bool refused;  /* resp holds the 402 answer */
     bool accepted; /* a voucher was checked and journaled */
+    bool claimed;  /* and its total won at the KMS's voucher ledger */
     uint8_t caller[20];
     uint8_t operator_[20];
     phx_u256_t cumulative, per_call, per_cpu_ms;
