@@ -119,11 +119,12 @@ phx_err_t phx_kms_ledger_post(phx_kms_ledger_t *l, const uint8_t contract_root[3
 void phx_kms_ledger_mac(const uint8_t contract_root[32], phx_kms_ledger_op_t op,
                         const phx_kms_ledger_key_t *k, const phx_u256_t *a, const phx_u256_t *b,
                         uint8_t mac[32]);
-/* The worker's side: POST kms_url/v1/ledger; *resp the answer. */
-phx_err_t phx_kms_ledger_request(const char *kms_url, const uint8_t contract_root[32],
-                                 phx_kms_ledger_op_t op, const phx_kms_ledger_key_t *k,
-                                 const phx_u256_t *a, const phx_u256_t *b, json_t **resp,
-                                 phx_error_t *e);
+/* The worker's side: POST kms_url/v1/ledger (over conns' kept-alive
+ * connections; NULL: a connection per request); *resp the answer. */
+phx_err_t phx_kms_ledger_request(const char *kms_url, phx_http_conns_t *conns,
+                                 const uint8_t contract_root[32], phx_kms_ledger_op_t op,
+                                 const phx_kms_ledger_key_t *k, const phx_u256_t *a,
+                                 const phx_u256_t *b, json_t **resp, phx_error_t *e);
 
 /* "contract/0x<64 lowercase hex>/<label>" into out (cap >= 128). */
 phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,

@@ -61,6 +61,8 @@ struct phx_worker {
     uint8_t operator_addr[20]; /* the operator: vouchers pay it */
     uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
     wk_pay_cache_t pay_cache;
+    /* Kept-alive connections to the KMS's voucher ledger (payment.c). */
+    phx_http_conns_t *kms_conns;
     phx_signer_t *signer; /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;

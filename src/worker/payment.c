@@ -166,6 +166,17 @@ static phx_err_t refuse(phx_worker_t *w, const wk_pay_t *p, phx_http_response_t 
  * lags by the redeem interval; the ledger is what all of the operator's
  * workers share, so one total is served once, whichever worker sees it. */
 
+/* The worker's connections to the ledger, made on first use (a paid call on
+ * a network with a price); NULL, one connection per request, if that fails. */
+static phx_http_conns_t *ledger_conns(phx_worker_t *w)
+{
+    pthread_mutex_lock(&w->pay_cache.lock);
+    if (!w->kms_conns && phx_http_conns_new(&w->kms_conns, NULL)) w->kms_conns = NULL;
+    phx_http_conns_t *c = w->kms_conns;
+    pthread_mutex_unlock(&w->pay_cache.lock);
+    return c;
+}
+
 static void ledger_key(const phx_worker_t *w, const uint8_t payer[20], const uint8_t operator_[20],
                        phx_kms_ledger_key_t *k)
 {
@@ -184,8 +195,9 @@ static phx_err_t ledger_claim(phx_worker_t *w, const phx_voucher_t *v, const phx
     phx_kms_ledger_key_t k;
     json_t *ans = NULL;
     ledger_key(w, v->payer, v->operator_, &k);
-    phx_err_t err = phx_kms_ledger_request(w->kms_url, w->contract_root, PHX_KMS_LEDGER_CLAIM, &k,
-                                           &v->cumulative, per_call, &ans, e);
+    phx_err_t err =
+        phx_kms_ledger_request(w->kms_url, ledger_conns(w), w->contract_root, PHX_KMS_LEDGER_CLAIM,
+                               &k, &v->cumulative, per_call, &ans, e);
     if (err) return err;
     *won = json_is_true(json_object_get(ans, "accepted"));
     if (!*won) {
@@ -213,7 +225,8 @@ static void ledger_tell(phx_worker_t *w, const wk_pay_t *p, phx_kms_ledger_op_t 
     json_t *ans = NULL;
     phx_error_t e = {0};
     ledger_key(w, p->caller, p->operator_, &k);
-    if (phx_kms_ledger_request(w->kms_url, w->contract_root, op, &k, &p->cumulative, b, &ans, &e))
+    if (phx_kms_ledger_request(w->kms_url, ledger_conns(w), w->contract_root, op, &k,
+                               &p->cumulative, b, &ans, &e))
         PHX_WARN("worker: the KMS's voucher ledger (%s): %s",
                  op == PHX_KMS_LEDGER_CHARGE ? "charge" : "release", e.message);
     json_decref(ans);

@@ -462,8 +462,8 @@ static void test_ledger(void)
         phx_u256_t a_ = phx_u256_from_u64(a), b_ = phx_u256_from_u64(b);                           \
         json_decref(v);                                                                            \
         v = NULL;                                                                                  \
-        CHECK_MSG(phx_kms_ledger_request(base, croot, op, &key, &a_, &b_, &v, &e) == PHX_OK, "%s", \
-                  e.message);                                                                      \
+        CHECK_MSG(phx_kms_ledger_request(base, NULL, croot, op, &key, &a_, &b_, &v, &e) == PHX_OK, \
+                  "%s", e.message);                                                                \
     } while (0)
 #define FIELD(name) json_string_value(json_object_get(v, name))
     for (int round = 0; round < 2; round++) {
@@ -512,8 +512,8 @@ static void test_ledger(void)
             json_decref(v);
             v = NULL;
             memset(&e, 0, sizeof e);
-            CHECK(phx_kms_ledger_request(base, other, PHX_KMS_LEDGER_CHARGE, &key, &big, &big, &v,
-                                         &e) == PHX_ERR_REMOTE);
+            CHECK(phx_kms_ledger_request(base, NULL, other, PHX_KMS_LEDGER_CHARGE, &key, &big, &big,
+                                         &v, &e) == PHX_ERR_REMOTE);
             CHECK_MSG(strstr(e.message, "MAC"), "%s", e.message);
         } else {
             /* Reopened: 230 is still the latest claim. */
