@@ -46,7 +46,7 @@ check_nonempty "the deployment has Payments" "$pay"
 check "the devnet's user has 1000 PHA deposited" 1000000000000000000000 "$(json "$tmp/b0.json" "['balance']")"
 check "direct calls are free on a devnet" 0 "$(json "$tmp/b0.json" "['price_per_call']")"
 
-printf 'export default async function (input, ctx) { return { caller: ctx.caller, rid: ctx.requestId, n: input.n }; }\n' >"$tmp/c.js"
+printf 'export default async function (input, ctx) { let x = 0; for (let i = 0; i < (input.spin | 0); i++) x += i; return { caller: ctx.caller, rid: ctx.requestId, n: input.n }; }\n' >"$tmp/c.js"
 "$phx" deploy "$tmp/c.js" --json >"$tmp/d.json"
 check "phx deploy" 0 $?
 id=$(json "$tmp/d.json" "['id']")
@@ -141,6 +141,36 @@ post "$w/v1/contracts/$id/call" "$tmp/forged.json" >"$tmp/s"
 check "a voucher with a changed amount is refused (403)" 403 "$(head -1 "$tmp/s")"
 post "$w/v1/contracts/$id/call" "$tmp/moved.json" >"$tmp/s"
 check "a voucher moved to another call is refused (403)" 403 "$(head -1 "$tmp/s")"
+
+# The CPU a call used is owed at the operator's other worker too: a call
+# that spins at worker 0, then a voucher at worker 1 that adds only the price
+# per call to its total (leaving the CPU out) is 402; one that covers the
+# charge is served. voucher_body INPUT CUMULATIVE OUT: a call body with a
+# voucher the user signs with cast.
+voucher_body() {
+    _ih=$("$cast" keccak "$1")
+    _ch=$("$cast" keccak "0x$(printf 'phx-call-v1' | od -An -v -tx1 | tr -d ' \n')${id#0x}${_ih#0x}")
+    _dg=$(rd "$pay" 'voucherDigest(address,address,uint256,bytes32)(bytes32)' "$user" "$op" "$2" "$_ch")
+    _sig=$("$cast" wallet sign --no-hash --private-key "$ukey" "$_dg")
+    python3 -c "
+import json,sys
+json.dump({'input':json.loads(sys.argv[1]),'voucher':{'payer':sys.argv[2],'operator':sys.argv[3],'cumulative':sys.argv[4],'signature':sys.argv[5]}},open(sys.argv[6],'w'))
+" "$1" "$user" "$op" "$2" "$_sig" "$3"
+}
+scum=$(json "$tmp/twin402.json" "['payment']['required_cumulative']")
+voucher_body '{"n":11,"spin":3000000}' "$scum" "$tmp/spin.json"
+post "$w/v1/contracts/$id/call" "$tmp/spin.json" >"$tmp/s"
+check "a spinning call at worker 0 is served" 200 "$(head -1 "$tmp/s")"
+tail -n +2 "$tmp/s" >"$tmp/spin.out"
+scharged=$(json "$tmp/spin.out" "['payment']['charged']")
+check "  and charged for its CPU" True "$(python3 -c "print($scharged > $scum)")"
+voucher_body '{"n":12}' "$(python3 -c "print($scum + 10**15)")" "$tmp/nocpu.json"
+post "$w1/v1/contracts/$id/call" "$tmp/nocpu.json" >"$tmp/s"
+check "a voucher at worker 1 leaving that CPU out is refused (402)" 402 "$(head -1 "$tmp/s")"
+voucher_body '{"n":12}' "$(python3 -c "print($scharged + 10**15)")" "$tmp/withcpu.json"
+post "$w1/v1/contracts/$id/call" "$tmp/withcpu.json" >"$tmp/s"
+check "  one that covers it is served" 200 "$(head -1 "$tmp/s")"
+vcum=$(python3 -c "print($scharged + 10**15)")
 
 # phx call's own total is now behind what the worker counts: it learns the
 # required amount from the 402 and signs again.
