@@ -1,8 +1,9 @@
 /* libFuzzer target for the KMS's outside input: request bodies of
  * POST /v1/keys, /v1/registrations, /v1/replicas, /v1/vouches and the contract id of
- * GET /v1/contracts/:id/pubkey, and POST /v1/outbox (the contract wallets'
- * outbox, in an in-memory SQLite database, with its chain and owner-signed
- * limit fields: seeds/kms/outbox_limit), through the real router and the
+ * GET /v1/contracts/:id/pubkey, POST /v1/outbox (the contract wallets'
+ * outbox, with its chain and owner-signed limit fields: seeds/kms/outbox_limit)
+ * and POST /v1/ledger (the voucher ledger; both in in-memory SQLite
+ * databases), through the real router and the
  * real attest seam (Intel root). Input: one byte picking the endpoint, then
  * the body. */
 #include <stdlib.h>
@@ -25,7 +26,8 @@ static void setup(void)
                             .verify_ctx = &attest,
                             .check_peer = phx_kms_allowlist_check,
                             .check_ctx = &allow,
-                            .outbox_path = ":memory:"};
+                            .outbox_path = ":memory:",
+                            .ledger_path = ":memory:"};
     memcpy(cfg.root, root, 32);
     if (phx_kms_new(&cfg, &kms, NULL)) abort();
     if (phx_http_router_new(&router, NULL) || phx_kms_add_routes(kms, router, NULL)) abort();
@@ -38,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     static const char *targets[] = {"/v1/keys",   "/v1/registrations", "/v1/replicas",
                                     "/v1/nonces", "/v1/vouches",       NULL,
-                                    "/v1/outbox"};
+                                    "/v1/outbox", "/v1/ledger"};
     phx_http_reply_t reply;
-    uint8_t pick = data[0] % 7;
+    uint8_t pick = data[0] % 8;
     if (pick == 5) {
         /* The rest is a contract id in the path. */
         char target[300];

@@ -1,9 +1,10 @@
 // bench/network paid direct calls: one keep-alive client makes paid calls to
 // each worker URL in turn, call by call, ROUNDS x CALLS per worker, signing an
-// EIP-712 voucher (Payments' domain) per call for what the worker says is
-// owed plus the price per call. A call that meets a 402 (the other worker's
-// redemption moved the chain's total) is signed again at the amount the 402
-// names and not timed. Prints one JSON line per worker URL:
+// EIP-712 voucher (Payments' domain) per call for what the last answer said
+// is owed plus the price per call: one running total for the operator, as
+// the workers share it (the KMS's voucher ledger). A call that meets a 402
+// (the total moved elsewhere) is signed again at the amount the 402 names
+// and not timed. Prints one JSON line per worker URL:
 // {"url","calls","retried","p50_us","p90_us","mean_us"}.
 // usage: node paid_client.mjs KEY CONTRACT_ID PAYMENTS CHAIN_ID OPERATOR ROUNDS CALLS URL...
 import http from "node:http";
@@ -65,8 +66,9 @@ async function call(base, owed) {
     return retried ? null : us;
 }
 
-const stats = new Map(urls.map((u) => [u, { times: [], retried: 0, owed: { next: 1n } }]));
-for (const u of urls) await call(u, stats.get(u).owed).catch(() => call(u, stats.get(u).owed)); // warm up
+const owed = { next: 1n }; // one total per payer and operator, whichever worker serves
+const stats = new Map(urls.map((u) => [u, { times: [], retried: 0, owed }]));
+for (const u of urls) await call(u, owed).catch(() => call(u, owed)); // warm up
 // Call by call in turn, so the machine's load falls on both alike.
 for (let r = 0; r < Number(rounds) * Number(calls); r++) {
     for (const u of urls) {

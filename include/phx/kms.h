@@ -12,6 +12,7 @@
 
 #include "phx/attest.h"
 #include "phx/core.h"
+#include "phx/evm_u256.h"
 #include "phx/json.h"
 #include "phx/net.h"
 #include "phx/tee.h"
@@ -92,6 +93,47 @@ phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[3
 phx_err_t phx_kms_outbox_request(const char *kms_url, const char *contract_id, const char *action,
                                  const char *chain, const json_t *limit, const uint8_t *raw,
                                  size_t len, bool release, json_t **resp, phx_error_t *e);
+
+/* ---- the voucher ledger (docs/kms.md "Voucher ledger") ----------------------------
+ *
+ * One arbiter of paid direct calls' cumulative totals across the workers of an
+ * operator (docs/chain.md "Payments"): each worker checks a voucher against its
+ * own journal and the chain, then claims its total here before the call runs.
+ * Per (chain id, Payments, payer, operator) the KMS keeps the latest claimed
+ * total and what is owed (that total plus the CPU charges reported since):
+ *   claim   a = the voucher's total, b = the price per call: accepted when a is
+ *           above the latest claim and at least owed + b, then owed = a;
+ *           {"accepted":bool,"owed"[,"cumulative"]} (decimal strings)
+ *   charge  a = the claimed total the call ran on, b = owed after its CPU time:
+ *           owed rises to b (never falls); {"owed"}
+ *   release a = a claim whose call never ran (the worker was busy): undone
+ *           while it is the latest; {"released":bool}
+ * request: {"op","chain_id","payments","payer","operator","a","b","mac"}, mac =
+ * HMAC-SHA256 under a key derived from the contract root (phx_kms_ledger_mac):
+ * only an admitted worker can post. */
+typedef struct phx_kms_ledger phx_kms_ledger_t;
+typedef enum {
+    PHX_KMS_LEDGER_CLAIM,
+    PHX_KMS_LEDGER_CHARGE,
+    PHX_KMS_LEDGER_RELEASE
+} phx_kms_ledger_op_t;
+typedef struct {
+    uint64_t chain_id;
+    uint8_t payments[20], payer[20], operator_[20];
+} phx_kms_ledger_key_t;
+phx_err_t phx_kms_ledger_open(const char *path, phx_kms_ledger_t **out, phx_error_t *e);
+void phx_kms_ledger_close(phx_kms_ledger_t *l);
+phx_err_t phx_kms_ledger_post(phx_kms_ledger_t *l, const uint8_t contract_root[32],
+                              const json_t *req, json_t **resp, phx_error_t *e);
+void phx_kms_ledger_mac(const uint8_t contract_root[32], phx_kms_ledger_op_t op,
+                        const phx_kms_ledger_key_t *k, const phx_u256_t *a, const phx_u256_t *b,
+                        uint8_t mac[32]);
+/* The worker's side: POST kms_url/v1/ledger (over conns' kept-alive
+ * connections; NULL: a connection per request); *resp the answer. */
+phx_err_t phx_kms_ledger_request(const char *kms_url, phx_http_conns_t *conns,
+                                 const uint8_t contract_root[32], phx_kms_ledger_op_t op,
+                                 const phx_kms_ledger_key_t *k, const phx_u256_t *a,
+                                 const phx_u256_t *b, json_t **resp, phx_error_t *e);
 
 /* "contract/0x<64 lowercase hex>/<label>" into out (cap >= 128). */
 phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,
@@ -201,6 +243,9 @@ typedef struct {
     /* The contract wallets' outbox (POST /v1/outbox, src/kms/outbox.c): an
      * SQLite file this KMS keeps; NULL: no outbox (the route answers 404). */
     const char *outbox_path;
+    /* The voucher ledger (POST /v1/ledger, src/kms/ledger.c): an SQLite file;
+     * NULL: no ledger (the route answers 404). */
+    const char *ledger_path;
 } phx_kms_config_t;
 
 typedef struct phx_kms phx_kms_t;
@@ -218,6 +263,8 @@ void phx_kms_x25519_pub(const phx_kms_t *k, uint8_t pub[32]);
  *   POST /v1/replicas                  root secret to an attested KMS replica
  *   POST /v1/registrations             KMS signature for Registry.registerWorker
  *   POST /v1/vouches                   KMS signature admitting a replica (quorum)
+ *   POST /v1/outbox                    the contract wallets' outbox
+ *   POST /v1/ledger                    the voucher ledger (paid calls)
  *   GET  /v1/contracts/:id/pubkey      signed contract public keys
  *   GET  /v1/info                      {"kms_address","x25519_pub","nonce_ttl_s"}
  *   GET  /v1/attestation?nonce=0x..    the KMS's own quote over

@@ -308,6 +308,9 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
     char outbox[1200];
     snprintf(outbox, sizeof outbox, "%s/outbox.sqlite", o->dir);
     cfg.outbox_path = outbox;
+    char ledger[1200];
+    snprintf(ledger, sizeof ledger, "%s/ledger.sqlite", o->dir);
+    cfg.ledger_path = ledger;
     err = phx_kms_new(&cfg, &n->kms, e);
     phx_secure_zero(cfg.root, sizeof cfg.root);
     if (err) goto fail;

@@ -33,6 +33,7 @@ struct phx_kms {
     uint8_t nonce_key[32];  /* "kms/nonce-mac": replicas share it, so do their nonces */
     phx_kms_config_t cfg;
     phx_kms_outbox_t *outbox; /* NULL without cfg.outbox_path */
+    phx_kms_ledger_t *ledger; /* NULL without cfg.ledger_path */
 };
 
 static int64_t default_now(void)
@@ -54,6 +55,8 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     k->cfg.outbox_path = NULL; /* not kept: opened below */
     phx_err_t err;
     if (cfg->outbox_path && (err = phx_kms_outbox_open(cfg->outbox_path, &k->outbox, e))) goto fail;
+    k->cfg.ledger_path = NULL;
+    if (cfg->ledger_path && (err = phx_kms_ledger_open(cfg->ledger_path, &k->ledger, e))) goto fail;
     if ((err = phx_kms_contract_root(k->root, k->contract_root, e))) goto fail;
     if ((err = phx_kms_derive(k->root, "kms/nonce-mac", k->nonce_key, 32, e))) goto fail;
     if ((err = phx_kms_identity_key(k->root, k->sk, k->address, e))) goto fail;
@@ -70,6 +73,7 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     return PHX_OK;
 fail:
     phx_kms_outbox_close(k->outbox);
+    phx_kms_ledger_close(k->ledger);
     phx_secure_zero(k, sizeof *k);
     free(k);
     return err;
@@ -79,6 +83,7 @@ void phx_kms_free(phx_kms_t *k)
 {
     if (!k) return;
     phx_kms_outbox_close(k->outbox);
+    phx_kms_ledger_close(k->ledger);
     phx_secure_zero(k, sizeof *k);
     free(k);
 }
@@ -554,6 +559,14 @@ static phx_err_t h_outbox(void *ctx, const phx_http_request_t *req, phx_http_res
     return phx_kms_outbox_post(k->outbox, k->contract_root, req->json, &resp->json, e);
 }
 
+/* POST /v1/ledger: the voucher ledger (ledger.c). */
+static phx_err_t h_ledger(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                          phx_error_t *e)
+{
+    phx_kms_t *k = ctx;
+    return phx_kms_ledger_post(k->ledger, k->contract_root, req->json, &resp->json, e);
+}
+
 static phx_err_t h_info(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
 {
@@ -607,6 +620,7 @@ phx_err_t phx_kms_add_routes(phx_kms_t *k, phx_http_router_t *r, phx_error_t *e)
         return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/vouches", h_vouches, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "POST", "/v1/outbox", h_outbox, k, 0, e))) return err;
+    if ((err = phx_http_router_add(r, "POST", "/v1/ledger", h_ledger, k, 0, e))) return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/contracts/:id/pubkey", h_pubkey, k, 0, e)))
         return err;
     if ((err = phx_http_router_add(r, "GET", "/v1/attestation", h_attestation, k, 0, e)))

@@ -893,6 +893,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     pthread_mutex_destroy(&w->db_lock);
     pthread_mutex_destroy(&w->state_lock);
     pthread_mutex_destroy(&w->pay_cache.lock);
+    phx_http_conns_free(w->kms_conns);
     phx_secure_zero(w, sizeof *w);
     free(w);
 }

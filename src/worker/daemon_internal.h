@@ -63,6 +63,8 @@ struct phx_worker {
     uint8_t operator_addr[20]; /* the operator: vouchers pay it */
     uint64_t redeem_every_ms;  /* how often the job loop redeems vouchers */
     wk_pay_cache_t pay_cache;
+    /* Kept-alive connections to the KMS's voucher ledger (payment.c). */
+    phx_http_conns_t *kms_conns;
     phx_signer_t *signer; /* the identity key: sends Jobs.fulfill */
     phx_jobdb_t *db;
     pthread_mutex_t db_lock;
@@ -197,6 +199,7 @@ phx_err_t wk_allowances_check(const phx_worker_opts_t *o, const char *what, cons
 typedef struct {
     bool refused;  /* resp holds the 402 answer */
     bool accepted; /* a voucher was checked and journaled */
+    bool claimed;  /* and its total won at the KMS's voucher ledger */
     uint8_t caller[20];
     uint8_t operator_[20];
     phx_u256_t cumulative, per_call, per_cpu_ms;

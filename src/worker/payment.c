@@ -3,8 +3,11 @@
  * this very call, naming this worker's operator, at least the published price
  * above what this worker already counts as owed (and above the last voucher:
  * no replay), and within what the payer's deposit can pay. The accepted
- * voucher is committed to the journal before the call runs. After the run its
- * CPU time is added to what is owed, and the job loop redeems the latest
+ * voucher is claimed at the KMS's voucher ledger, which arbitrates totals
+ * across the operator's workers (the first to present a total wins it; the
+ * others answer 402), then committed to the journal before the call runs.
+ * After the run its CPU time is added to what is owed, here and at the
+ * ledger, and the job loop redeems the latest
  * voucher of each payer on chain, many in one transaction, every
  * --redeem-every seconds and at shutdown. A worker whose deployment has no
  * Payments, or whose price is zero, serves unsigned calls free (ctx.caller is
@@ -157,6 +160,78 @@ static phx_err_t refuse(phx_worker_t *w, const wk_pay_t *p, phx_http_response_t 
     return PHX_OK;
 }
 
+/* ---- the KMS's voucher ledger (kms/ledger.c) ------------------------------------------
+ *
+ * Each worker's journal knows only its own vouchers, and the chain's redeemed
+ * lags by the redeem interval; the ledger is what all of the operator's
+ * workers share, so one total is served once, whichever worker sees it. */
+
+/* The worker's connections to the ledger, made on first use (a paid call on
+ * a network with a price); NULL, one connection per request, if that fails. */
+static phx_http_conns_t *ledger_conns(phx_worker_t *w)
+{
+    pthread_mutex_lock(&w->pay_cache.lock);
+    if (!w->kms_conns && phx_http_conns_new(&w->kms_conns, NULL)) w->kms_conns = NULL;
+    phx_http_conns_t *c = w->kms_conns;
+    pthread_mutex_unlock(&w->pay_cache.lock);
+    return c;
+}
+
+static void ledger_key(const phx_worker_t *w, const uint8_t payer[20], const uint8_t operator_[20],
+                       phx_kms_ledger_key_t *k)
+{
+    k->chain_id = w->dep.chain_id;
+    memcpy(k->payments, w->dep.payments, 20);
+    memcpy(k->payer, payer, 20);
+    memcpy(k->operator_, operator_, 20);
+}
+
+/* Claim v's total, at least per_call above what the ledger counts as owed:
+ * *won, or *required (what a voucher must reach now) when another worker of
+ * the operator already took it. */
+static phx_err_t ledger_claim(phx_worker_t *w, const phx_voucher_t *v, const phx_u256_t *per_call,
+                              bool *won, phx_u256_t *required, phx_error_t *e)
+{
+    phx_kms_ledger_key_t k;
+    json_t *ans = NULL;
+    ledger_key(w, v->payer, v->operator_, &k);
+    phx_err_t err =
+        phx_kms_ledger_request(w->kms_url, ledger_conns(w), w->contract_root, PHX_KMS_LEDGER_CLAIM,
+                               &k, &v->cumulative, per_call, &ans, e);
+    if (err) return err;
+    *won = json_is_true(json_object_get(ans, "accepted"));
+    if (!*won) {
+        phx_u256_t owed = {{0}}, last = {{0}}, one = phx_u256_from_u64(1);
+        const char *os = json_string_value(json_object_get(ans, "owed"));
+        const char *cs = json_string_value(json_object_get(ans, "cumulative"));
+        if (!os || !cs || phx_u256_from_str(os, &owed, NULL) ||
+            phx_u256_from_str(cs, &last, NULL)) {
+            json_decref(ans);
+            return phx_fail(e, PHX_ERR_REMOTE, "ledger: the KMS's refusal names no totals");
+        }
+        *required = phx_u256_add(&owed, per_call);
+        last = phx_u256_add(&last, &one);
+        if (phx_u256_cmp(&last, required) > 0) *required = last;
+    }
+    json_decref(ans);
+    return PHX_OK;
+}
+
+/* Tell the ledger what the call cost (charge) or that it never ran (release). */
+static void ledger_tell(phx_worker_t *w, const wk_pay_t *p, phx_kms_ledger_op_t op,
+                        const phx_u256_t *b)
+{
+    phx_kms_ledger_key_t k;
+    json_t *ans = NULL;
+    phx_error_t e = {0};
+    ledger_key(w, p->caller, p->operator_, &k);
+    if (phx_kms_ledger_request(w->kms_url, ledger_conns(w), w->contract_root, op, &k,
+                               &p->cumulative, b, &ans, &e))
+        PHX_WARN("worker: the KMS's voucher ledger (%s): %s",
+                 op == PHX_KMS_LEDGER_CHARGE ? "charge" : "release", e.message);
+    json_decref(ans);
+}
+
 phx_err_t wk_pay_admit(phx_worker_t *w, const uint8_t contract_id[32], const uint8_t input_hash[32],
                        const json_t *voucher_json, wk_pay_t *p, phx_http_response_t *resp,
                        phx_error_t *e)
@@ -262,12 +337,53 @@ again:
         p->refused = true;
         goto unlock;
     }
+    if (ours && !free_call) {
+        /* The journal says new; the ledger says whether another worker of this
+         * operator already served this total. Asked without the journal's
+         * lock (the job thread needs it); the ledger orders the claims. */
+        pthread_mutex_unlock(&w->db_lock);
+        bool won = false;
+        if ((err = ledger_claim(w, &v, &p->per_call, &won, &required, e))) {
+            phx_error_wrap(e, PHX_ERR_REMOTE,
+                           "the KMS's voucher ledger cannot be asked: refusing the paid call");
+            err = PHX_ERR_REMOTE;
+            goto out;
+        }
+        if (!won) {
+            char have[80], need[80];
+            phx_u256_to_dec(&v.cumulative, have);
+            phx_u256_to_dec(&required, need);
+            err = refuse(w, p, resp, &required,
+                         "voucher too small: cumulative %s is not a call's price above what "
+                         "this operator's workers have served (a total is served once, by "
+                         "whichever of them sees it first); this call needs at least %s",
+                         have, need);
+            p->refused = true;
+            goto out;
+        }
+        p->claimed = true;
+        memcpy(p->caller, v.payer, 20);
+        memcpy(p->operator_, v.operator_, 20);
+        p->cumulative = v.cumulative;
+        pthread_mutex_lock(&w->db_lock);
+        /* A later voucher of this payer may have been journaled meanwhile (a
+         * call on another thread): the journal keeps the latest. */
+        if ((err = phx_jobdb_voucher_get(w->db, v.payer, v.operator_, &rec, &found, e)))
+            goto unlock;
+        if (!found) {
+            memset(&rec, 0, sizeof rec);
+            memcpy(rec.payer, v.payer, 20);
+            memcpy(rec.operator_, v.operator_, 20);
+        }
+    }
     p->prev = rec;
-    rec.cumulative = v.cumulative;
-    rec.charged = v.cumulative;
-    memcpy(rec.call_hash, call_hash, 32);
-    memcpy(rec.signature, v.signature, 65);
-    if ((err = phx_jobdb_voucher_put(w->db, &rec, e))) goto unlock;
+    if (!found || phx_u256_cmp(&v.cumulative, &rec.cumulative) > 0) {
+        rec.cumulative = v.cumulative;
+        rec.charged = v.cumulative;
+        memcpy(rec.call_hash, call_hash, 32);
+        memcpy(rec.signature, v.signature, 65);
+        if ((err = phx_jobdb_voucher_put(w->db, &rec, e))) goto unlock;
+    }
     p->accepted = true;
     memcpy(p->caller, v.payer, 20);
     memcpy(p->operator_, v.operator_, 20);
@@ -275,6 +391,11 @@ again:
 unlock:
     pthread_mutex_unlock(&w->db_lock);
 out:
+    if (p->claimed && !p->accepted) { /* won at the ledger, then the journal failed */
+        static const phx_u256_t zero;
+        ledger_tell(w, p, PHX_KMS_LEDGER_RELEASE, &zero);
+        p->claimed = false;
+    }
     phx_rpc_close(rpc);
     return err;
 }
@@ -291,7 +412,9 @@ void wk_pay_unwind(phx_worker_t *w, wk_pay_t *p)
         phx_jobdb_voucher_put(w->db, &p->prev, &e))
         PHX_WARN("worker: unwinding a voucher: %s", e.message);
     pthread_mutex_unlock(&w->db_lock);
-    p->accepted = false;
+    static const phx_u256_t zero;
+    if (p->claimed) ledger_tell(w, p, PHX_KMS_LEDGER_RELEASE, &zero);
+    p->accepted = p->claimed = false;
 }
 
 json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms)
@@ -310,6 +433,12 @@ json_t *wk_pay_settle(phx_worker_t *w, const wk_pay_t *p, uint64_t cpu_ms)
             PHX_WARN("worker: recording a call's CPU charge: %s", e.message);
     }
     pthread_mutex_unlock(&w->db_lock);
+    /* Before the answer leaves: the payer's next voucher, at whichever worker
+     * of the operator, must cover it. */
+    if (p->claimed && !phx_u256_is_zero(&cost)) {
+        phx_u256_t owed = phx_u256_add(&p->cumulative, &cost);
+        ledger_tell(w, p, PHX_KMS_LEDGER_CHARGE, &owed);
+    }
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "payer", phx_json_hex(p->caller, 20), "operator",
                      phx_json_hex(p->operator_, 20), "cumulative", dec_json(&p->cumulative),
                      "charged", dec_json(&charged), "price_per_call", dec_json(&p->per_call),

@@ -432,6 +432,115 @@ static void test_http(void)
     phx_kms_free(k);
 }
 
+/* The voucher ledger (ledger.c) over real HTTP and a real SQLite file: a total
+ * is won by the first claim only, and only when it adds at least a call's
+ * price to what is owed; a charge raises what is owed, never lowers it; a
+ * release undoes only the latest claim; a post without the workers' MAC is
+ * 403; a KMS reopened on the file remembers. */
+static void test_ledger(void)
+{
+    phx_error_t e = {0};
+    uint8_t root[32], croot[32];
+    CHECK(phx_random_bytes(root, 32) == PHX_OK);
+    CHECK(phx_kms_contract_root(root, croot, &e) == PHX_OK);
+    char tmpl[] = "/tmp/phx-ledger-XXXXXX", path[300];
+    CHECK(mkdtemp(tmpl) != NULL);
+    snprintf(path, sizeof path, "%s/ledger.sqlite", tmpl);
+    phx_kms_config_t cfg = {.verify_quote = no_quotes, .check_peer = no_peers, .ledger_path = path};
+    memcpy(cfg.root, root, 32);
+    phx_kms_t *k = NULL;
+    phx_http_router_t *r = NULL;
+    phx_http_server_t *s = NULL;
+    char base[64];
+    phx_kms_ledger_key_t key = {.chain_id = 31337};
+    memset(key.payments, 0x11, 20);
+    memset(key.payer, 0x22, 20);
+    memset(key.operator_, 0x33, 20);
+    json_t *v = NULL;
+#define POST(op, a, b)                                                                             \
+    do {                                                                                           \
+        phx_u256_t a_ = phx_u256_from_u64(a), b_ = phx_u256_from_u64(b);                           \
+        json_decref(v);                                                                            \
+        v = NULL;                                                                                  \
+        CHECK_MSG(phx_kms_ledger_request(base, NULL, croot, op, &key, &a_, &b_, &v, &e) == PHX_OK, \
+                  "%s", e.message);                                                                \
+    } while (0)
+#define FIELD(name) json_string_value(json_object_get(v, name))
+    for (int round = 0; round < 2; round++) {
+        CHECK(phx_kms_new(&cfg, &k, &e) == PHX_OK);
+        CHECK(phx_http_router_new(&r, &e) == PHX_OK && phx_kms_add_routes(k, r, &e) == PHX_OK);
+        CHECK(phx_http_server_start(r, NULL, &s, &e) == PHX_OK);
+        if (!s) return;
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)phx_http_server_port(s));
+        if (round == 0) {
+            POST(PHX_KMS_LEDGER_CLAIM, 99, 100); /* less than one call */
+            CHECK(json_is_false(json_object_get(v, "accepted")));
+            POST(PHX_KMS_LEDGER_CLAIM, 100, 100);
+            CHECK(json_is_true(json_object_get(v, "accepted")));
+            /* The same total at another worker of the operator: refused, with what is owed. */
+            POST(PHX_KMS_LEDGER_CLAIM, 100, 100);
+            CHECK(json_is_false(json_object_get(v, "accepted")));
+            CHECK(FIELD("owed") && !strcmp(FIELD("owed"), "100"));
+            POST(PHX_KMS_LEDGER_CLAIM, 150, 100); /* new, but less than one more call */
+            CHECK(json_is_false(json_object_get(v, "accepted")));
+            POST(PHX_KMS_LEDGER_CHARGE, 100, 130); /* the call's CPU time */
+            CHECK(FIELD("owed") && !strcmp(FIELD("owed"), "130"));
+            POST(PHX_KMS_LEDGER_CHARGE, 100, 120); /* never down */
+            CHECK(FIELD("owed") && !strcmp(FIELD("owed"), "130"));
+            POST(PHX_KMS_LEDGER_CLAIM, 229, 100);
+            CHECK(json_is_false(json_object_get(v, "accepted")));
+            POST(PHX_KMS_LEDGER_CLAIM, 230, 100);
+            CHECK(json_is_true(json_object_get(v, "accepted")));
+            /* A busy worker gives its claim back; only the latest, once. */
+            POST(PHX_KMS_LEDGER_RELEASE, 100, 0);
+            CHECK(json_is_false(json_object_get(v, "released")));
+            POST(PHX_KMS_LEDGER_RELEASE, 230, 0);
+            CHECK(json_is_true(json_object_get(v, "released")));
+            POST(PHX_KMS_LEDGER_RELEASE, 230, 0);
+            CHECK(json_is_false(json_object_get(v, "released")));
+            POST(PHX_KMS_LEDGER_CLAIM, 230, 100); /* the same voucher, now at another worker */
+            CHECK(json_is_true(json_object_get(v, "accepted")));
+            /* Another payer is another row. */
+            key.payer[0] ^= 1;
+            POST(PHX_KMS_LEDGER_CLAIM, 100, 100);
+            CHECK(json_is_true(json_object_get(v, "accepted")));
+            key.payer[0] ^= 1;
+            /* Not a worker: the MAC under another root. */
+            uint8_t other[32];
+            memset(other, 7, 32);
+            phx_u256_t big = phx_u256_from_u64(1000000);
+            json_decref(v);
+            v = NULL;
+            memset(&e, 0, sizeof e);
+            CHECK(phx_kms_ledger_request(base, NULL, other, PHX_KMS_LEDGER_CHARGE, &key, &big, &big,
+                                         &v, &e) == PHX_ERR_REMOTE);
+            CHECK_MSG(strstr(e.message, "MAC"), "%s", e.message);
+        } else {
+            /* Reopened: 230 is still the latest claim. */
+            POST(PHX_KMS_LEDGER_CLAIM, 230, 100);
+            CHECK(json_is_false(json_object_get(v, "accepted")));
+            CHECK(FIELD("cumulative") && !strcmp(FIELD("cumulative"), "230"));
+            POST(PHX_KMS_LEDGER_CLAIM, 330, 100);
+            CHECK(json_is_true(json_object_get(v, "accepted")));
+        }
+        phx_http_server_stop(s, 1000);
+        phx_http_router_free(r);
+        phx_kms_free(k);
+        s = NULL, r = NULL, k = NULL;
+    }
+    json_decref(v);
+    v = NULL;
+    /* A KMS without a ledger: not found. */
+    json_t *body = json_object();
+    CHECK(phx_kms_ledger_post(NULL, croot, body, &v, &e) == PHX_ERR_NOT_FOUND && !v);
+    json_decref(body);
+#undef POST
+#undef FIELD
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     if (phx_crypto_init()) return 1;
@@ -441,6 +550,7 @@ int main(void)
         TEST_CASE(test_pubkey_and_nonces),
         TEST_CASE(test_http),
         TEST_CASE(test_registration_digest),
+        TEST_CASE(test_ledger),
     };
     return test_run("test_kms", cases, TEST_COUNT(cases));
 }

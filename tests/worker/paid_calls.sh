@@ -1,12 +1,14 @@
 #!/bin/sh
-# Paid direct calls end to end on a one-worker devnet (real anvil, KMS, worker,
-# gateway): on the free devnet a call signed by `phx call` is served and the
+# Paid direct calls end to end on a devnet of two workers of one operator
+# (real anvil, KMS, workers, gateway): on the free devnet a call signed by `phx call` is served and the
 # contract sees the caller's address as ctx.caller and the envelope's
 # request_id as ctx.requestId; an unsigned call sees caller zero. Then
 # governance sets a price: a call without a voucher is 402 naming the price, a
 # replayed or forged voucher is refused, `phx call` pays with a voucher and is
-# served, and the worker's redemption pays the operator exactly what the
-# Payments contract records, out of the payer's deposit (read back on chain).
+# served, a total one worker served is refused by the operator's other worker
+# (issue 12, item 4: the KMS's voucher ledger), and the workers' redemptions
+# pay the operator exactly what the Payments contract records, out of the
+# payer's deposit (read back on chain).
 # Skipped (77) when this phx has no worker verb.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -28,10 +30,12 @@ except urllib.error.HTTPError as e:
     print(e.code); sys.stdout.write(e.read().decode())" "$1" "$2"; }
 rd() { "$cast" call --rpc-url "$rpc" "$@" | sed 's/ .*//'; }
 
-devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 1
-check "devnet with one worker" 1 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$PHX_HOME" --workers 2 --operators 1
+check "devnet with two workers" 2 "$(json "$tmp/ep.json" "['workers'].__len__()" 2>/dev/null)"
 w=$(json "$tmp/ep.json" "['workers'][0]['url']")
+w1=$(json "$tmp/ep.json" "['workers'][1]['url']")
 op=$(json "$tmp/ep.json" "['workers'][0]['operator']")
+check "  of one operator" "$op" "$(json "$tmp/ep.json" "['workers'][1]['operator']")"
 user=$(lower "$(json "$tmp/ep.json" "['user']['address']")")
 rpc=$(json "$tmp/ep.json" "['rpc']")
 pay=$(json "$tmp/ep.json" "['deployment']['contracts']['Payments']")
@@ -42,7 +46,7 @@ check_nonempty "the deployment has Payments" "$pay"
 check "the devnet's user has 1000 PHA deposited" 1000000000000000000000 "$(json "$tmp/b0.json" "['balance']")"
 check "direct calls are free on a devnet" 0 "$(json "$tmp/b0.json" "['price_per_call']")"
 
-printf 'export default async function (input, ctx) { return { caller: ctx.caller, rid: ctx.requestId, n: input.n }; }\n' >"$tmp/c.js"
+printf 'export default async function (input, ctx) { let x = 0; for (let i = 0; i < (input.spin | 0); i++) x += i; return { caller: ctx.caller, rid: ctx.requestId, n: input.n }; }\n' >"$tmp/c.js"
 "$phx" deploy "$tmp/c.js" --json >"$tmp/d.json"
 check "phx deploy" 0 $?
 id=$(json "$tmp/d.json" "['id']")
@@ -100,21 +104,73 @@ ch=$("$cast" keccak "0x$(printf 'phx-call-v1' | od -An -v -tx1 | tr -d ' \n')${i
 vcum=$(python3 -c "print(int('$cum2') + 10**16)")
 dg=$(rd "$pay" 'voucherDigest(address,address,uint256,bytes32)(bytes32)' "$user" "$op" "$vcum" "$ch")
 sig=$("$cast" wallet sign --no-hash --private-key "$ukey" "$dg")
+# The same total signed for another call (n=10): what a payer would send the
+# operator's other worker.
+ih10=$("$cast" keccak '{"n":10}')
+ch10=$("$cast" keccak "0x$(printf 'phx-call-v1' | od -An -v -tx1 | tr -d ' \n')${id#0x}${ih10#0x}")
+dg10=$(rd "$pay" 'voucherDigest(address,address,uint256,bytes32)(bytes32)' "$user" "$op" "$vcum" "$ch10")
+sig10=$("$cast" wallet sign --no-hash --private-key "$ukey" "$dg10")
 python3 -c "
 import json,sys
 v={'payer':sys.argv[1],'operator':sys.argv[2],'cumulative':sys.argv[3],'signature':sys.argv[4]}
 json.dump({'input':{'n':7},'voucher':v},open(sys.argv[5],'w'))
 v2=dict(v,cumulative=str(int(sys.argv[3])+1)); json.dump({'input':{'n':7},'voucher':v2},open(sys.argv[6],'w'))
 json.dump({'input':{'n':8},'voucher':v},open(sys.argv[7],'w'))
-" "$user" "$op" "$vcum" "$sig" "$tmp/v.json" "$tmp/forged.json" "$tmp/moved.json"
+json.dump({'input':{'n':10},'voucher':dict(v,signature=sys.argv[8])},open(sys.argv[9],'w'))
+" "$user" "$op" "$vcum" "$sig" "$tmp/v.json" "$tmp/forged.json" "$tmp/moved.json" "$sig10" "$tmp/twin.json"
+# Issue 12, item 4: each worker keeps its own journal and Payments.redeemed
+# lags by the redeem interval (2 s here; no blocks are mined meanwhile, so it
+# cannot catch up in between), so the operator's other worker must learn from
+# the KMS's voucher ledger that this total was served: the same total signed
+# for another call, and the very voucher, are 402 there, asking for more.
+"$cast" rpc --rpc-url "$rpc" evm_setAutomine false >/dev/null
 post "$w/v1/contracts/$id/call" "$tmp/v.json" >"$tmp/s"
 check "a voucher signed with cast is accepted" 200 "$(head -1 "$tmp/s")"
+post "$w1/v1/contracts/$id/call" "$tmp/twin.json" >"$tmp/s"
+check "the total worker 0 served, signed for another call, is refused by worker 1 of the same operator (402)" 402 "$(head -1 "$tmp/s")"
+tail -n +2 "$tmp/s" >"$tmp/twin402.json"
+check "  and its 402 asks for more than that total" True \
+    "$(python3 -c "import json,sys; print(int(json.load(open(sys.argv[1]))['payment']['required_cumulative']) > $vcum)" "$tmp/twin402.json" 2>&1)"
+post "$w1/v1/contracts/$id/call" "$tmp/v.json" >"$tmp/s"
+check "the very voucher worker 0 served is refused by worker 1 (402)" 402 "$(head -1 "$tmp/s")"
+"$cast" rpc --rpc-url "$rpc" evm_setAutomine true >/dev/null && "$cast" rpc --rpc-url "$rpc" evm_mine >/dev/null
+check "the chain mines again" 0 $?
 post "$w/v1/contracts/$id/call" "$tmp/v.json" >"$tmp/s"
 check "the same voucher again is 402" 402 "$(head -1 "$tmp/s")"
 post "$w/v1/contracts/$id/call" "$tmp/forged.json" >"$tmp/s"
 check "a voucher with a changed amount is refused (403)" 403 "$(head -1 "$tmp/s")"
 post "$w/v1/contracts/$id/call" "$tmp/moved.json" >"$tmp/s"
 check "a voucher moved to another call is refused (403)" 403 "$(head -1 "$tmp/s")"
+
+# The CPU a call used is owed at the operator's other worker too: a call
+# that spins at worker 0, then a voucher at worker 1 that adds only the price
+# per call to its total (leaving the CPU out) is 402; one that covers the
+# charge is served. voucher_body INPUT CUMULATIVE OUT: a call body with a
+# voucher the user signs with cast.
+voucher_body() {
+    _ih=$("$cast" keccak "$1")
+    _ch=$("$cast" keccak "0x$(printf 'phx-call-v1' | od -An -v -tx1 | tr -d ' \n')${id#0x}${_ih#0x}")
+    _dg=$(rd "$pay" 'voucherDigest(address,address,uint256,bytes32)(bytes32)' "$user" "$op" "$2" "$_ch")
+    _sig=$("$cast" wallet sign --no-hash --private-key "$ukey" "$_dg")
+    python3 -c "
+import json,sys
+json.dump({'input':json.loads(sys.argv[1]),'voucher':{'payer':sys.argv[2],'operator':sys.argv[3],'cumulative':sys.argv[4],'signature':sys.argv[5]}},open(sys.argv[6],'w'))
+" "$1" "$user" "$op" "$2" "$_sig" "$3"
+}
+scum=$(json "$tmp/twin402.json" "['payment']['required_cumulative']")
+voucher_body '{"n":11,"spin":3000000}' "$scum" "$tmp/spin.json"
+post "$w/v1/contracts/$id/call" "$tmp/spin.json" >"$tmp/s"
+check "a spinning call at worker 0 is served" 200 "$(head -1 "$tmp/s")"
+tail -n +2 "$tmp/s" >"$tmp/spin.out"
+scharged=$(json "$tmp/spin.out" "['payment']['charged']")
+check "  and charged for its CPU" True "$(python3 -c "print($scharged > $scum)")"
+voucher_body '{"n":12}' "$(python3 -c "print($scum + 10**15)")" "$tmp/nocpu.json"
+post "$w1/v1/contracts/$id/call" "$tmp/nocpu.json" >"$tmp/s"
+check "a voucher at worker 1 leaving that CPU out is refused (402)" 402 "$(head -1 "$tmp/s")"
+voucher_body '{"n":12}' "$(python3 -c "print($scharged + 10**15)")" "$tmp/withcpu.json"
+post "$w1/v1/contracts/$id/call" "$tmp/withcpu.json" >"$tmp/s"
+check "  one that covers it is served" 200 "$(head -1 "$tmp/s")"
+vcum=$(python3 -c "print($scharged + 10**15)")
 
 # phx call's own total is now behind what the worker counts: it learns the
 # required amount from the 402 and signs again.
