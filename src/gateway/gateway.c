@@ -39,9 +39,9 @@ typedef struct {
     uint32_t tee_type;
     uint64_t last_check_ms;
     bool pooled; /* this entry put its URL in the pool (so only it takes it out) */
-    /* Found on chain (discover.c) rather than given with --worker: in the pool
-     * only while the Registry says it is eligible (activeOperatorOf) and the
-     * server at its URL signed our challenge with its key. */
+    /* Found on chain (phx/chain_registry.h) rather than given with --worker:
+     * in the pool only while the Registry says it is eligible (activeOperatorOf)
+     * and the server at its URL signed our challenge with its key. */
     bool discovered;
     bool proven;
     uint8_t chain_status; /* PHX_CHAIN_WORKER_* from the events */
@@ -82,9 +82,9 @@ struct phx_gateway {
     phx_gw_pool_t *pool;
     bool has_deployment;
     phx_chain_deployment_t deployment;
-    pthread_mutex_t lock;           /* everything below */
-    phx_chain_requests_t *requests; /* the on-chain requests, opened on first use */
-    gw_discovery_t *disc;           /* the Registry's workers; under check_lock */
+    pthread_mutex_t lock;                /* everything below */
+    phx_chain_requests_t *requests;      /* the on-chain requests, opened on first use */
+    phx_chain_registry_follower_t *disc; /* the Registry's workers; under check_lock */
     worker_t workers[MAX_WORKERS];
     size_t nworkers;
     contract_t *contracts;
@@ -1247,10 +1247,10 @@ static void admit_discovered(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
  * marked so the round takes it out. */
 static void sync_discovered(phx_gateway_t *g)
 {
-    gw_chain_worker_t *list = NULL;
-    size_t n = gw_discovery_list(g->disc, &list);
+    phx_chain_registry_worker_t *list = NULL;
+    size_t n = phx_chain_registry_follow_list(g->disc, &list);
     for (size_t k = 0; k < n; k++) {
-        const gw_chain_worker_t *cw = &list[k];
+        const phx_chain_registry_worker_t *cw = &list[k];
         char old[256] = "";
         bool full = false;
         pthread_mutex_lock(&g->lock);
@@ -1287,11 +1287,12 @@ static void sync_discovered(phx_gateway_t *g)
 static void discover(phx_gateway_t *g)
 {
     phx_error_t e = {0};
-    if (!g->disc && gw_discovery_open(g->rpc_url, &g->deployment, g->dir, &g->disc, &e)) {
+    if (!g->disc &&
+        phx_chain_registry_follow_open(g->rpc_url, &g->deployment, g->dir, &g->disc, &e)) {
         PHX_WARN("gateway: cannot follow the Registry: %s", e.message);
         return;
     }
-    if (gw_discovery_poll(g->disc, NULL, &e))
+    if (phx_chain_registry_follow_poll(g->disc, NULL, NULL, &e))
         PHX_WARN("gateway: following the Registry: %s", e.message);
     sync_discovered(g); /* what it has, even when this poll fell short */
 }
@@ -1512,7 +1513,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
         pthread_join(g->thread, NULL);
     }
     phx_gw_pool_free(g->pool);
-    gw_discovery_close(g->disc);
+    phx_chain_registry_follow_close(g->disc);
     phx_http_router_free(g->router);
     phx_chain_requests_close(g->requests);
     for (size_t i = 0; i < MAX_JOBS; i++)

@@ -301,6 +301,9 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
         "# TYPE phx_worker_runs_total counter\nphx_worker_runs_total %llu\n"
         "# TYPE phx_worker_runs_failed_total counter\nphx_worker_runs_failed_total %llu\n"
         "# TYPE phx_worker_fulfilled_total counter\nphx_worker_fulfilled_total %llu\n"
+        "# TYPE phx_worker_eligibility_checks_total counter\n"
+        "phx_worker_eligibility_checks_total{source=\"chain\"} %llu\n"
+        "phx_worker_eligibility_checks_total{source=\"cache\"} %llu\n"
         "# TYPE phx_worker_chain_next_block gauge\nphx_worker_chain_next_block %llu\n"
         "# TYPE phx_worker_jobs gauge\n",
         (unsigned long long)__atomic_load_n(&w->calls_total, __ATOMIC_RELAXED),
@@ -308,6 +311,8 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
         (unsigned long long)__atomic_load_n(&w->runs_total, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->runs_failed, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->fulfilled_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->eligibility_reads, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->eligibility_cached, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->chain_head, __ATOMIC_RELAXED));
     for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
         phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
@@ -320,6 +325,13 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
                    "phx_worker_pay_cache_total{result=\"hit\"} %llu\n"
                    "phx_worker_pay_cache_total{result=\"miss\"} %llu\n",
                    (unsigned long long)hits, (unsigned long long)misses);
+    size_t peers_chain, peers_flag;
+    wk_peers_counts(w->peers, &peers_chain, &peers_flag);
+    phx_buf_printf(&resp->text,
+                   "# TYPE phx_worker_peers gauge\n"
+                   "phx_worker_peers{source=\"chain\"} %zu\n"
+                   "phx_worker_peers{source=\"flag\"} %zu\n",
+                   peers_chain, peers_flag);
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(

@@ -764,22 +764,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     w->misbehave = o->misbehave;
-    if (o->npeers < 0 || o->npeers > PHX_WORKER_MAX_PEERS) {
-        err = phx_fail(e, PHX_ERR_INVALID, "at most %d peers", PHX_WORKER_MAX_PEERS);
-        goto out;
-    }
-    for (int i = 0; i < o->npeers; i++) {
-        size_t n = strlen(o->peers[i]);
-        while (n && o->peers[i][n - 1] == '/')
-            n--;
-        if (n >= sizeof w->peers[0] ||
-            (strncmp(o->peers[i], "http://", 7) && strncmp(o->peers[i], "https://", 8))) {
-            err =
-                phx_fail(e, PHX_ERR_INVALID, "peer \"%.100s\" is not an http(s) URL", o->peers[i]);
-            goto out;
-        }
-        snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%.*s", (int)n, o->peers[i]);
-    }
+    if ((err = wk_peers_new(o->peers, o->npeers, &w->peers, e))) goto out;
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))
@@ -856,7 +841,10 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     if ((err = wk_api_start(w, o, e)) ||
         (err = announce_endpoint(w, o->public_url ? o->public_url : w->url, e)))
         goto out;
-    if (!o->no_jobs && (err = wk_jobs_start(w, e))) goto out;
+    if (!o->no_jobs && ((err = wk_peers_start(w->peers, w->rpc_url, &w->dep, w->dir, w->address,
+                                              o->public_url ? o->public_url : w->url, 0, e)) ||
+                        (err = wk_jobs_start(w, e))))
+        goto out;
     *out = w;
     return PHX_OK;
 out:
@@ -882,6 +870,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     if (!w) return;
     wk_jobs_stop(w);
     if (w->server) phx_http_server_stop(w->server, grace_ms);
+    wk_peers_free(w->peers); /* after the server: /metrics reads it */
     phx_http_router_free(w->router);
     phx_jobdb_close(w->db);
     phx_signer_close(w->signer);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "jobdb.h"
+#include "peers.h"
 #include "phx/chain_owner.h"
 #include "phx/kms.h"
 #include "phx/net.h"
@@ -74,13 +75,14 @@ struct phx_worker {
     uint64_t started_ms;
     phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    /* Registry.activeOperatorOf before runs (jobloop.c): read, or the head's */
+    uint64_t eligibility_reads, eligibility_cached;
     /* phx.state (state.c): one operation at a time; after start-up it owns
      * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
     pthread_mutex_t state_lock;
     char state_stale_file[1024];
-    char peers[PHX_WORKER_MAX_PEERS][300]; /* k-of-n: where other workers' observations are */
-    size_t npeers;
-    struct { /* combine modes by code hash; the job thread's only */
+    wk_peers_t *peers; /* k-of-n: where other workers' observations are (peers.c) */
+    struct {           /* combine modes by code hash; the job thread's only */
         uint8_t code_hash[32];
         wk_mode_t mode;
         bool set;
@@ -221,6 +223,7 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
  * distinct operators; this worker's own first. */
 typedef struct {
     size_t n;
+    size_t asked;    /* peers asked (the peer list of the round) */
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
     uint8_t sigs[WK_MAX_K][65];
     uint8_t signers[WK_MAX_K][20];
