@@ -9,7 +9,7 @@
 
 #include "phx/chain.h"
 #include "phx/crypto.h"
-#include "support/anvil.h"
+#include "support/chain_fixture.h"
 
 #define ROUNDS 5
 #define QUOTE_LEN (48 + 584 + 68)
@@ -36,15 +36,8 @@ static int account_open(acct_t *a, const char *hex, phx_error_t *e)
         return -1;
     }
     phx_eth_address_from_seckey(a->sk, a->addr);
-    if (!hex) { /* fresh keys need ETH for gas */
-        json_t *res = NULL;
-        char *addr = phx_hex_encode(a->addr, 20);
-        phx_err_t err = phx_rpc_call(rpc, "anvil_setBalance",
-                                     json_pack("[s,s]", addr, "0x56bc75e2d63100000"), &res, e);
-        free(addr);
-        json_decref(res);
-        if (err) return -1;
-    }
+    /* fresh keys need ETH for gas */
+    if (!hex && test_chain_fund(rpc, a->addr, "0x56bc75e2d63100000", e)) return -1;
     return phx_signer_open(rpc, a->sk, NULL, &a->signer, e) ? -1 : 0;
 }
 
@@ -287,12 +280,11 @@ int main(void)
     uint8_t consumer[20], kms_sk[32], cid[32], salt[32] = {1}, code_hash[32] = {2};
     int rc = 1;
     if (test_anvil_start(&anvil, NULL)) return 0; /* a bench never fails the build */
-    if (phx_rpc_open(anvil.url, NULL, &rpc, &e)) goto out;
-    if (account_open(&gov, test_anvil_keys[0], &e)) goto out;
-    if (phx_chain_deploy(gov.signer, NULL, &dep, &e)) {
+    if (test_chain_deploy_dev(anvil.url, NULL, &rpc, &gov.signer, &dep, &e)) {
         die("deploy", &e);
         goto out;
     }
+    phx_signer_address(gov.signer, gov.addr);
     /* The test consumer (its callback stores the output hash and emits the output). */
     const phx_chain_artifact_t *art = phx_chain_artifact("TestConsumer");
     phx_buf_t code = PHX_BUF_INIT;

@@ -10,7 +10,7 @@
 #include "phx/chain.h"
 #include "phx/crypto.h"
 #include "phx/worker.h"
-#include "support/anvil.h"
+#include "support/chain_fixture.h"
 
 #define MAX_PAYERS 32
 
@@ -70,18 +70,15 @@ int main(void)
     test_anvil_t anvil;
     phx_error_t e = {0};
     phx_signer_t *gov = NULL, *payer = NULL;
-    uint8_t gov_sk[32], gov_addr[20], op[20], sks[MAX_PAYERS][32], payers[MAX_PAYERS][20];
+    uint8_t op[20], sks[MAX_PAYERS][32], payers[MAX_PAYERS][20];
     if (test_anvil_start(&anvil, NULL)) return 0; /* a bench never fails the build */
     phx_chain_params_t params;
     phx_chain_params_default(&params);
     params.payment_notice_s = 0; /* withdraw right after asking, to measure it */
-    if (phx_rpc_open(anvil.url, NULL, &rpc, &e) ||
-        phx_hex_decode_fixed(test_anvil_keys[0], gov_sk, 32, &e) ||
-        phx_signer_open(rpc, gov_sk, NULL, &gov, &e) || phx_chain_deploy(gov, &params, &dep, &e)) {
+    if (test_chain_deploy_dev(anvil.url, &params, &rpc, &gov, &dep, &e)) {
         die("deploy", &e);
         goto out;
     }
-    phx_eth_address_from_seckey(gov_sk, gov_addr);
     memset(op, 0x0e, 20);
     for (int i = 0; i < MAX_PAYERS; i++) {
         phx_secp256k1_keygen(sks[i]);
@@ -122,12 +119,8 @@ int main(void)
     for (int k = 0; k < 3; k++)
         if (redeem(gov, sks, ns[k], op, (uint64_t)(3 + k) * pha / 1000, &g_rn[k], &e)) goto out;
     /* payer 0 withdraws what is left: ask, then take (notice 0 here). */
-    json_t *res = NULL;
-    phx_err_t err = phx_rpc_call(
-        rpc, "anvil_setBalance",
-        json_pack("[o,s]", phx_json_hex(payers[0], 20), "0xde0b6b3a7640000"), &res, &e);
-    json_decref(res);
-    if (err || phx_signer_open(rpc, sks[0], NULL, &payer, &e) ||
+    if (test_chain_fund(rpc, payers[0], "0xde0b6b3a7640000", &e) ||
+        phx_signer_open(rpc, sks[0], NULL, &payer, &e) ||
         tx(payer, dep.payments, "requestWithdraw(uint256)", json_pack("[o]", dec(pha)), &g_req,
            &e) ||
         tx(payer, dep.payments, "withdraw()", json_array(), &g_wd, &e))
@@ -160,7 +153,6 @@ int main(void)
     printf("  (a voucher pays for every call since the last one: per call the cost is\n"
            "   this divided by the calls it covers)\n");
 out:
-    phx_secure_zero(gov_sk, sizeof gov_sk);
     phx_secure_zero(sks, sizeof sks);
     phx_signer_close(payer);
     phx_signer_close(gov);

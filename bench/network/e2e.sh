@@ -20,19 +20,8 @@ if ! "$phx" worker --help >/dev/null 2>&1 || [ ! -x "$driver" ]; then
     echo "bench/network e2e: needs phx with the worker verb and bench_gateway; skipped"
     exit 0
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-bench-e2e-XXXXXX")
-pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
-export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
-"$phx" devnet --dir "$PHX_HOME" --workers 3 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if [ ! -s "$tmp/ep.json" ]; then
-    echo "bench/network e2e: the devnet did not start; skipped"
-    exit 0
-fi
+. "$src/bench/network/devnet.sh"
+bench_devnet e2e --workers 3
 gw=$(json "$tmp/ep.json" "['gateway']")
 w0=$(json "$tmp/ep.json" "['workers'][0]['url']")
 printf 'export default async function (input) { return { ok: true, echo: input.pair }; }\n' >"$tmp/trivial.js"

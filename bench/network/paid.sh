@@ -27,19 +27,8 @@ if ! "$phx" worker --help >/dev/null 2>&1; then
     echo "bench/network paid: needs phx with the worker verb; skipped"
     exit 0
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-bench-paid-XXXXXX")
-pid=""
-wpid=""
-bpid=""
-trap '[ -n "$bpid" ] && kill $bpid 2>/dev/null; [ -n "$wpid" ] && kill $wpid 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
-export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
-skip() { echo "bench/network paid: $1; skipped"; exit 0; }
-"$phx" devnet --dir "$PHX_HOME" --workers 1 --no-handover --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-[ -s "$tmp/ep.json" ] || skip "the devnet did not start"
+. "$src/bench/network/devnet.sh"
+bench_devnet paid --workers 1 --no-handover
 rpc=$(json "$tmp/ep.json" "['rpc']")
 pay=$(json "$tmp/ep.json" "['deployment']['contracts']['Payments']")
 op=$(json "$tmp/ep.json" "['workers'][0]['operator']")
@@ -56,6 +45,7 @@ gov_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
     --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
     --operator-key-file "$PHX_HOME/worker-0/operator.key" --pay-cache-ms 0 --json >"$tmp/w1.json" 2>"$tmp/w1.log" &
 wpid=$!
+also=$wpid
 for _ in $(seq 1 600); do [ -s "$tmp/w1.json" ] && break; kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
 [ -s "$tmp/w1.json" ] || skip "the second worker did not start: $(tail -1 "$tmp/w1.log")"
 w1=$(json "$tmp/w1.json" "['url']")
@@ -68,6 +58,7 @@ if [ -n "$base" ]; then
         --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
         --operator-key-file "$PHX_HOME/worker-0/operator.key" --json >"$tmp/w2.json" 2>"$tmp/w2.log" &
     bpid=$!
+    also="$also $bpid"
     for _ in $(seq 1 600); do [ -s "$tmp/w2.json" ] && break; kill -0 $bpid 2>/dev/null || break; sleep 0.1; done
     # Another binary is another measurement: the governor (still the
     # deployer) allows the one the Registry refused, and it starts again.
@@ -81,6 +72,7 @@ if [ -n "$base" ]; then
             --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
             --operator-key-file "$PHX_HOME/worker-0/operator.key" --json >"$tmp/w2.json" 2>"$tmp/w2.log" &
         bpid=$!
+        also="$also $bpid"
         for _ in $(seq 1 600); do [ -s "$tmp/w2.json" ] && break; kill -0 $bpid 2>/dev/null || break; sleep 0.1; done
     fi
     [ -s "$tmp/w2.json" ] || skip "the base worker did not start: $(tail -1 "$tmp/w2.log")"

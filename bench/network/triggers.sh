@@ -20,19 +20,8 @@ if ! "$phx" worker --help >/dev/null 2>&1; then
     echo "bench/network triggers: needs phx with the worker verb; skipped"
     exit 0
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-bench-trig-XXXXXX")
-pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
-export PHX_HOME="$tmp/net"
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
-"$phx" devnet --dir "$PHX_HOME" --workers 3 --block-time 1 --json >"$tmp/ep.json" 2>"$tmp/devnet.log" &
-pid=$!
-for _ in $(seq 1 1200); do [ -s "$tmp/ep.json" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if [ ! -s "$tmp/ep.json" ]; then
-    echo "bench/network triggers: the devnet did not start; skipped"
-    exit 0
-fi
+. "$src/bench/network/devnet.sh"
+bench_devnet triggers --workers 3 --block-time 1
 rpc=$(json "$tmp/ep.json" "['rpc']")
 jobs=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
 token=$(json "$tmp/ep.json" "['deployment']['contracts']['PhxToken']")

@@ -264,6 +264,58 @@ phx_err_t phx_chain_explain_revert(phx_rpc_t *rpc, const uint8_t from[20], const
 phx_err_t phx_chain_read(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, const json_t *args,
                          const char *ret_types, json_t **out, phx_error_t *e);
 
+/* Where phx_chain_read_into puts return value i of a read: hex of size bytes
+ * (an address, a bytesN or a fixed bytes), an unsigned integer into a
+ * uint8_t/uint16_t/uint32_t/uint64_t of size bytes (refused when it does not
+ * fit), a phx_u256_t, a bool, or a NUL-terminated string into a buffer of size
+ * bytes (refused when longer or holding a NUL). */
+typedef enum {
+    PHX_CHAIN_RET_HEX,
+    PHX_CHAIN_RET_UINT,
+    PHX_CHAIN_RET_U256,
+    PHX_CHAIN_RET_BOOL,
+    PHX_CHAIN_RET_STR
+} phx_chain_ret_kind_t;
+typedef struct {
+    phx_chain_ret_kind_t kind;
+    void *out;
+    size_t size;
+} phx_chain_ret_t;
+
+/* Initializers of a phx_chain_ret_t for a field of a struct (an array for HEX and STR). */
+#define PHX_CHAIN_HEX(field)                                                                       \
+    {                                                                                              \
+        PHX_CHAIN_RET_HEX, (field), sizeof(field)                                                  \
+    }
+#define PHX_CHAIN_UINT(field)                                                                      \
+    {                                                                                              \
+        PHX_CHAIN_RET_UINT, &(field), sizeof(field)                                                \
+    }
+#define PHX_CHAIN_U256(field)                                                                      \
+    {                                                                                              \
+        PHX_CHAIN_RET_U256, &(field), sizeof(field)                                                \
+    }
+#define PHX_CHAIN_BOOL(field)                                                                      \
+    {                                                                                              \
+        PHX_CHAIN_RET_BOOL, &(field), sizeof(field)                                                \
+    }
+#define PHX_CHAIN_STR(field)                                                                       \
+    {                                                                                              \
+        PHX_CHAIN_RET_STR, (field), sizeof(field)                                                  \
+    }
+#define PHX_CHAIN_NRETS(rets) (sizeof(rets) / sizeof((rets)[0]))
+
+/* Decode item i of a JSON array in phx_chain_read's forms as r says. */
+phx_err_t phx_chain_ret_get(const json_t *arr, size_t i, const phx_chain_ret_t *r, phx_error_t *e);
+
+/* phx_chain_read, then return value i decoded into rets[i] for each of the n:
+ * one reader for every record getter, so each says only its fields. args is
+ * released (NULL, an allocation failure, fails with PHX_ERR_NOMEM). On error
+ * some outputs may be written. */
+phx_err_t phx_chain_read_into(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, json_t *args,
+                              const char *ret_types, const phx_chain_ret_t *rets, size_t n,
+                              phx_error_t *e);
+
 /* Convenience reads. */
 phx_err_t phx_chain_token_balance(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                   const uint8_t who[20], phx_u256_t *out, phx_error_t *e);

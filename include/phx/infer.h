@@ -274,7 +274,12 @@ typedef struct {
     size_t root_len;
     const uint8_t *collateral; /* for the endpoints' quotes */
     size_t collateral_len;
+    /* Routing from the chain reads a model's endpointsFor once per block and
+     * keeps it, less the endpoints refused, for at most this long within one
+     * block (0: PHX_INFER_ROUTE_TTL_MS). */
+    uint64_t route_ttl_ms;
 } phx_infer_client_opts_t;
+#define PHX_INFER_ROUTE_TTL_MS 5000
 
 typedef struct phx_infer_client phx_infer_client_t;
 

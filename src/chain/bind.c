@@ -81,95 +81,103 @@ out:
     return err;
 }
 
-/* ---- decoding helpers over phx_abi_value_to_json's forms ------------------------ */
+/* ---- decoding over phx_abi_value_to_json's forms ------------------------------- */
 
-static phx_err_t item_u256(const json_t *arr, size_t i, phx_u256_t *out, phx_error_t *e)
+phx_err_t phx_chain_ret_get(const json_t *arr, size_t i, const phx_chain_ret_t *r, phx_error_t *e)
 {
-    const char *s = json_string_value(json_array_get(arr, i));
-    if (!s) return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not a number", i);
-    return phx_u256_from_str(s, out, e);
+    const json_t *v = json_array_get(arr, i);
+    const char *s = json_string_value(v);
+    phx_u256_t n;
+    uint64_t u;
+    phx_err_t err;
+    switch (r->kind) {
+    case PHX_CHAIN_RET_HEX:
+        if (!s) return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not hex", i);
+        return phx_hex_decode_fixed(s, r->out, r->size, e);
+    case PHX_CHAIN_RET_U256:
+        if (!s) return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not a number", i);
+        return phx_u256_from_str(s, r->out, e);
+    case PHX_CHAIN_RET_UINT:
+        if (!s) return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not a number", i);
+        if ((err = phx_u256_from_str(s, &n, e)) || (err = phx_u256_to_u64(&n, &u, e))) return err;
+        if (r->size < 8 && u >> (r->size * 8))
+            return phx_fail(e, PHX_ERR_INVALID, "return value %zu: over %zu bytes", i, r->size);
+        if (r->size == 1)
+            *(uint8_t *)r->out = (uint8_t)u;
+        else if (r->size == 2)
+            *(uint16_t *)r->out = (uint16_t)u;
+        else if (r->size == 4)
+            *(uint32_t *)r->out = (uint32_t)u;
+        else if (r->size == 8)
+            *(uint64_t *)r->out = u;
+        else
+            return phx_fail(e, PHX_ERR_INTERNAL, "return value %zu: size %zu", i, r->size);
+        return PHX_OK;
+    case PHX_CHAIN_RET_BOOL:
+        if (!json_is_boolean(v))
+            return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not a bool", i);
+        *(bool *)r->out = json_is_true(v);
+        return PHX_OK;
+    case PHX_CHAIN_RET_STR:
+        if (!s || json_string_length(v) >= r->size || strlen(s) != json_string_length(v))
+            return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not a string of < %zu bytes", i,
+                            r->size);
+        memcpy(r->out, s, json_string_length(v) + 1);
+        return PHX_OK;
+    }
+    return phx_fail(e, PHX_ERR_INTERNAL, "return value %zu: kind %d", i, (int)r->kind);
 }
 
-static phx_err_t item_u64(const json_t *arr, size_t i, uint64_t *out, phx_error_t *e)
+phx_err_t phx_chain_read_into(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, json_t *args,
+                              const char *ret_types, const phx_chain_ret_t *rets, size_t n,
+                              phx_error_t *e)
 {
-    phx_u256_t v;
-    phx_err_t err = item_u256(arr, i, &v, e);
-    return err ? err : phx_u256_to_u64(&v, out, e);
-}
-
-static phx_err_t item_hex(const json_t *arr, size_t i, uint8_t *out, size_t n, phx_error_t *e)
-{
-    const char *s = json_string_value(json_array_get(arr, i));
-    if (!s) return phx_fail(e, PHX_ERR_INVALID, "return value %zu: not hex", i);
-    return phx_hex_decode_fixed(s, out, n, e);
-}
-
-static json_t *addr_json(const uint8_t a[20])
-{
-    return phx_json_hex(a, 20);
+    json_t *ret = NULL;
+    phx_err_t err = args ? phx_chain_read(rpc, to, sig, args, ret_types, &ret, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "%s: arguments", sig);
+    for (size_t i = 0; !err && i < n; i++)
+        if ((err = phx_chain_ret_get(ret, i, &rets[i], e))) phx_error_wrap(e, err, "%s", sig);
+    json_decref(ret);
+    json_decref(args);
+    return err;
 }
 
 phx_err_t phx_chain_token_balance(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                   const uint8_t who[20], phx_u256_t *out, phx_error_t *e)
 {
-    json_t *args = json_pack("[o]", addr_json(who)), *ret = NULL;
-    phx_err_t err = phx_chain_read(rpc, d->token, "balanceOf(address)", args, "(uint256)", &ret, e);
-    if (!err) err = item_u256(ret, 0, out, e);
-    json_decref(ret);
-    json_decref(args);
-    return err;
+    const phx_chain_ret_t rets[] = {PHX_CHAIN_U256(*out)};
+    return phx_chain_read_into(rpc, d->token, "balanceOf(address)",
+                               json_pack("[o]", phx_json_hex(who, 20)), "(uint256)", rets, 1, e);
 }
 
 phx_err_t phx_chain_worker_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                const uint8_t worker[20], phx_chain_worker_t *out, phx_error_t *e)
 {
     memset(out, 0, sizeof *out);
-    json_t *args = json_pack("[o]", addr_json(worker)), *ret = NULL;
-    uint64_t status, tee, at;
-    phx_err_t err =
-        phx_chain_read(rpc, d->registry, "workers(address)", args,
-                       "(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)", &ret, e);
-    if (err) goto out;
-    if ((err = item_hex(ret, 0, out->operator_, 20, e)) || (err = item_u64(ret, 1, &status, e)) ||
-        (err = item_u64(ret, 2, &tee, e)) || (err = item_u64(ret, 3, &at, e)) ||
-        (err = item_hex(ret, 4, out->x25519, 32, e)) ||
-        (err = item_hex(ret, 5, out->measurement, 32, e)) ||
-        (err = item_hex(ret, 6, out->quote_hash, 32, e)) ||
-        (err = item_hex(ret, 7, out->kms, 20, e)))
-        goto out;
-    out->status = (uint8_t)status;
-    out->tee_type = (uint32_t)tee;
-    out->registered_at = at;
-out:
-    json_decref(ret);
-    json_decref(args);
-    return err;
+    const phx_chain_ret_t rets[] = {
+        PHX_CHAIN_HEX(out->operator_),  PHX_CHAIN_UINT(out->status),
+        PHX_CHAIN_UINT(out->tee_type),  PHX_CHAIN_UINT(out->registered_at),
+        PHX_CHAIN_HEX(out->x25519),     PHX_CHAIN_HEX(out->measurement),
+        PHX_CHAIN_HEX(out->quote_hash), PHX_CHAIN_HEX(out->kms)};
+    return phx_chain_read_into(rpc, d->registry, "workers(address)",
+                               json_pack("[o]", phx_json_hex(worker, 20)),
+                               "(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)",
+                               rets, PHX_CHAIN_NRETS(rets), e);
 }
 
 phx_err_t phx_chain_kms_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                             phx_chain_kms_t *out, phx_error_t *e)
 {
     memset(out, 0, sizeof *out);
-    json_t *args = json_pack("[o]", addr_json(kms)), *ret = NULL;
-    uint64_t status, tee, at;
-    phx_err_t err =
-        phx_chain_read(rpc, d->registry, "kmsNodes(address)", args,
-                       "(uint8,uint32,uint64,address,bytes32,bytes32,bytes32,bytes32)", &ret, e);
-    if (err) goto out;
-    if ((err = item_u64(ret, 0, &status, e)) || (err = item_u64(ret, 1, &tee, e)) ||
-        (err = item_u64(ret, 2, &at, e)) || (err = item_hex(ret, 3, out->admitted_by, 20, e)) ||
-        (err = item_hex(ret, 4, out->x25519, 32, e)) ||
-        (err = item_hex(ret, 5, out->measurement, 32, e)) ||
-        (err = item_hex(ret, 6, out->quote_hash, 32, e)) ||
-        (err = item_hex(ret, 7, out->collateral_hash, 32, e)))
-        goto out;
-    out->status = (uint8_t)status;
-    out->tee_type = (uint32_t)tee;
-    out->admitted_at = at;
-out:
-    json_decref(ret);
-    json_decref(args);
-    return err;
+    const phx_chain_ret_t rets[] = {
+        PHX_CHAIN_UINT(out->status),      PHX_CHAIN_UINT(out->tee_type),
+        PHX_CHAIN_UINT(out->admitted_at), PHX_CHAIN_HEX(out->admitted_by),
+        PHX_CHAIN_HEX(out->x25519),       PHX_CHAIN_HEX(out->measurement),
+        PHX_CHAIN_HEX(out->quote_hash),   PHX_CHAIN_HEX(out->collateral_hash)};
+    return phx_chain_read_into(rpc, d->registry, "kmsNodes(address)",
+                               json_pack("[o]", phx_json_hex(kms, 20)),
+                               "(uint8,uint32,uint64,address,bytes32,bytes32,bytes32,bytes32)",
+                               rets, PHX_CHAIN_NRETS(rets), e);
 }
 
 phx_err_t phx_chain_kms_list(phx_rpc_t *rpc, const phx_chain_deployment_t *d, uint8_t (**out)[20],
@@ -216,39 +224,29 @@ phx_err_t phx_chain_kms_list(phx_rpc_t *rpc, const phx_chain_deployment_t *d, ui
 phx_err_t phx_chain_stake_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                              const uint8_t operator_[20], phx_u256_t *out, phx_error_t *e)
 {
-    json_t *args = json_pack("[o]", addr_json(operator_)), *ret = NULL;
-    phx_err_t err =
-        phx_chain_read(rpc, d->registry, "stakeOf(address)", args, "(uint256)", &ret, e);
-    if (!err) err = item_u256(ret, 0, out, e);
-    json_decref(ret);
-    json_decref(args);
-    return err;
+    const phx_chain_ret_t rets[] = {PHX_CHAIN_U256(*out)};
+    return phx_chain_read_into(rpc, d->registry, "stakeOf(address)",
+                               json_pack("[o]", phx_json_hex(operator_, 20)), "(uint256)", rets, 1,
+                               e);
 }
 
 phx_err_t phx_chain_request_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                 uint64_t request_id, phx_chain_request_t *out, phx_error_t *e)
 {
     memset(out, 0, sizeof *out);
-    json_t *args = json_pack("[I]", (json_int_t)request_id), *ret = NULL;
-    uint64_t status, k, gas, kinds;
-    phx_err_t err = phx_chain_read(
-        rpc, d->jobs, "requests(uint256)", args,
-        "(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)", &ret, e);
-    if (err) goto out;
-    if ((err = item_hex(ret, 0, out->requester, 20, e)) || (err = item_u64(ret, 1, &status, e)) ||
-        (err = item_u64(ret, 2, &k, e)) || (err = item_u64(ret, 3, &gas, e)) ||
-        (err = item_u64(ret, 4, &kinds, e)) || (err = item_u64(ret, 5, &out->deadline, e)) ||
-        (err = item_hex(ret, 6, out->contract_id, 32, e)) ||
-        (err = item_hex(ret, 7, out->code_hash, 32, e)) || (err = item_u256(ret, 8, &out->fee, e)))
-        goto out;
-    out->status = (uint8_t)status;
-    out->k = (uint8_t)k;
-    out->min_tee_kinds = (uint8_t)kinds;
-    out->callback_gas_limit = (uint32_t)gas;
-out:
-    json_decref(ret);
-    json_decref(args);
-    return err;
+    const phx_chain_ret_t rets[] = {PHX_CHAIN_HEX(out->requester),
+                                    PHX_CHAIN_UINT(out->status),
+                                    PHX_CHAIN_UINT(out->k),
+                                    PHX_CHAIN_UINT(out->callback_gas_limit),
+                                    PHX_CHAIN_UINT(out->min_tee_kinds),
+                                    PHX_CHAIN_UINT(out->deadline),
+                                    PHX_CHAIN_HEX(out->contract_id),
+                                    PHX_CHAIN_HEX(out->code_hash),
+                                    PHX_CHAIN_U256(out->fee)};
+    return phx_chain_read_into(rpc, d->jobs, "requests(uint256)",
+                               json_pack("[I]", (json_int_t)request_id),
+                               "(address,uint8,uint8,uint32,uint8,uint64,bytes32,bytes32,uint256)",
+                               rets, PHX_CHAIN_NRETS(rets), e);
 }
 
 phx_err_t phx_chain_parse_requested(const phx_evm_log_t *log, phx_chain_requested_t *out,

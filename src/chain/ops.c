@@ -74,19 +74,9 @@ phx_err_t phx_chain_revoke_kms(phx_signer_t *governor, const phx_chain_deploymen
 phx_err_t phx_chain_is_kms(phx_rpc_t *rpc, const phx_chain_deployment_t *d, const uint8_t kms[20],
                            bool *out, phx_error_t *e)
 {
-    json_t *args = json_pack("[o]", phx_json_hex(kms, 20)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "isKms: arguments");
-    phx_err_t err = phx_chain_read(rpc, d->registry, "isKms(address)", args, "(bool)", &ret, e);
-    json_decref(args);
-    if (!err) {
-        json_t *v = json_array_get(ret, 0);
-        if (!json_is_boolean(v))
-            err = phx_fail(e, PHX_ERR_REMOTE, "isKms: not a bool");
-        else
-            *out = json_is_true(v);
-    }
-    json_decref(ret);
-    return err;
+    const phx_chain_ret_t rets[] = {PHX_CHAIN_BOOL(*out)};
+    return phx_chain_read_into(rpc, d->registry, "isKms(address)",
+                               json_pack("[o]", phx_json_hex(kms, 20)), "(bool)", rets, 1, e);
 }
 
 phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_deployment_t *d,
@@ -99,17 +89,10 @@ phx_err_t phx_chain_set_measurement(phx_signer_t *governor, const phx_chain_depl
 phx_err_t phx_chain_pool_of(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                             const uint8_t operator_[20], uint64_t *pid, phx_error_t *e)
 {
-    json_t *args = json_pack("[o]", phx_json_hex(operator_, 20)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "poolOf: arguments");
-    phx_err_t err =
-        phx_chain_read(rpc, d->stake_pool, "poolOf(address)", args, "(uint256)", &ret, e);
-    json_decref(args);
-    phx_u256_t v;
-    const char *s = err ? NULL : json_string_value(json_array_get(ret, 0));
-    if (!err && (!s || phx_u256_from_str(s, &v, NULL) || phx_u256_to_u64(&v, pid, NULL)))
-        err = phx_fail(e, PHX_ERR_REMOTE, "poolOf: not a pool id");
-    json_decref(ret);
-    return err;
+    const phx_chain_ret_t rets[] = {PHX_CHAIN_UINT(*pid)};
+    return phx_chain_read_into(rpc, d->stake_pool, "poolOf(address)",
+                               json_pack("[o]", phx_json_hex(operator_, 20)), "(uint256)", rets, 1,
+                               e);
 }
 
 phx_err_t phx_chain_stake(phx_rpc_t *rpc, phx_signer_t *operator_, const phx_chain_deployment_t *d,

@@ -177,6 +177,29 @@ int net_owner_key(const char *prefix, const net_t *n, const char *key_file, uint
     return rc;
 }
 
+int net_owner_post(const char *prefix, const net_t *n, const uint8_t sk[32], const uint8_t d[32],
+                   uint64_t nonce, const uint8_t id[32], const char *suffix, json_t *body,
+                   const char *what, json_t **resp)
+{
+    uint8_t sig[65], owner[20];
+    phx_error_t e = {0};
+    char path[160];
+    int rc = 0;
+    if (phx_eth_address_from_seckey(sk, owner) || phx_owner_sign(d, sk, sig, &e))
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "signing %s: %s", what,
+                       e.message[0] ? e.message : "not a secp256k1 key");
+    else if (!body || json_object_set_new(body, "owner", phx_json_hex(owner, 20)) ||
+             json_object_set_new(body, "nonce", json_integer((json_int_t)nonce)) ||
+             json_object_set_new(body, "signature", phx_json_hex(sig, 65)))
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+    if (!rc) {
+        net_contract_path(path, sizeof path, id, suffix);
+        rc = net_json(prefix, n, "POST", path, body, resp);
+    }
+    json_decref(body);
+    return rc;
+}
+
 int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action,
                     const uint8_t subject[32], char *out, size_t cap)
 {

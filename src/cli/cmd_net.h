@@ -50,6 +50,14 @@ int net_seal_secrets(const char *prefix, const net_t *n, const char *kms_given,
 int net_owner_key(const char *prefix, const net_t *n, const char *key_file, uint8_t sk[32],
                   uint8_t owner[20]);
 
+/* An owner-signed write to one contract (delete, limit): sign digest d with
+ * sk, add "owner", "nonce" and "signature" to body (released; NULL is out of
+ * memory) and POST it to /v1/contracts/0x<id><suffix>. `what` names the signed
+ * thing in errors ("the delete"). Returns the exit code; *resp on 0. */
+int net_owner_post(const char *prefix, const net_t *n, const uint8_t sk[32], const uint8_t d[32],
+                   uint64_t nonce, const uint8_t id[32], const char *suffix, json_t *body,
+                   const char *what, json_t **resp);
+
 /* "owner=0x..&expires=N&signature=0x.." for an owner-signed read (logs, jobs):
  * an EIP-712 OwnerRequest(action, subject, now + 5 min). */
 int net_owner_query(const char *prefix, const uint8_t sk[32], const char *action,

@@ -21,37 +21,30 @@ static int cmd_delete(int argc, char **argv)
 {
     const char *prefix = "phx delete";
     net_t n = {0};
-    json_t *resp = NULL, *body = NULL;
+    json_t *resp = NULL;
     bool as_json = false;
     cli_args_t args;
     const char *key_file = NULL;
-    uint8_t sk[32] = {0}, owner[20], d[32], sig[65];
+    uint8_t sk[32] = {0}, owner[20], d[32];
     phx_error_t e = {0};
     phx_owner_op_t op = {.action = "delete", .nonce = phx_now_ms()};
     int rc = net_simple_verb(argc, argv, prefix, delete_help, 1, &as_json, &key_file, &n, &args);
     if (rc || (rc = net_parse_id(prefix, args.pos[0], op.contract_id)) ||
         (rc = net_owner_key(prefix, &n, key_file, sk, owner)))
         goto out;
-    if (phx_owner_op_digest(&op, d, &e) || phx_owner_sign(d, sk, sig, &e)) {
+    if (phx_owner_op_digest(&op, d, &e)) {
         rc = cli_error(PHX_EXIT_FAIL, prefix, "signing the delete: %s", e.message);
         goto out;
     }
-    body = json_pack("{s:o,s:I,s:o}", "owner", phx_json_hex(owner, 20), "nonce",
-                     (json_int_t)op.nonce, "signature", phx_json_hex(sig, 65));
-    char path[160];
-    net_contract_path(path, sizeof path, op.contract_id, "/delete");
-    if (!body) {
-        rc = cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+    if ((rc = net_owner_post(prefix, &n, sk, d, op.nonce, op.contract_id, "/delete", json_object(),
+                             "the delete", &resp)))
         goto out;
-    }
-    if ((rc = net_json(prefix, &n, "POST", path, body, &resp))) goto out;
     if (as_json)
         cli_print_json(resp);
     else
         printf("deleted %s\n", args.pos[0]);
 out:
     phx_secure_zero(sk, sizeof sk);
-    json_decref(body);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

@@ -24,14 +24,14 @@ static int cmd_limit(int argc, char **argv)
 {
     const char *prefix = "phx limit";
     net_t n = {0};
-    json_t *resp = NULL, *body = NULL;
+    json_t *resp = NULL;
     bool as_json = false;
     cli_args_t args;
     const char *key_file = NULL;
-    uint8_t sk[32] = {0}, owner[20], id[32], d[32], sig[65];
+    uint8_t sk[32] = {0}, owner[20], id[32], d[32];
     phx_error_t e = {0};
     uint64_t nonce = phx_now_ms();
-    char chain[40], cap[80];
+    char chain[40], cap[80], cap_dec[80];
     unsigned long long period = 0;
     int used = 0;
     int rc = net_simple_verb(argc, argv, prefix, limit_help, 2, &as_json, &key_file, &n, &args);
@@ -43,30 +43,22 @@ static int cmd_limit(int argc, char **argv)
         goto out;
     }
     if ((rc = net_owner_key(prefix, &n, key_file, sk, owner))) goto out;
-    if (phx_owner_limit_digest(id, chain, cap, period, nonce, d, &e) ||
-        phx_owner_sign(d, sk, sig, &e)) {
+    if (phx_owner_limit_digest(id, chain, cap, period, nonce, d, &e)) {
         rc = cli_error(PHX_EXIT_FAIL, prefix, "signing the limit: %s", e.message);
         goto out;
     }
-    char cap_dec[80];
     phx_u256_to_dec(&capv, cap_dec);
-    body = json_pack("{s:s,s:s,s:I,s:o,s:I,s:o}", "chain", chain, "cap_wei", cap_dec, "period_s",
-                     (json_int_t)period, "owner", phx_json_hex(owner, 20), "nonce",
-                     (json_int_t)nonce, "signature", phx_json_hex(sig, 65));
-    char path[160];
-    net_contract_path(path, sizeof path, id, "/limits");
-    if (!body) {
-        rc = cli_error(PHX_EXIT_FAIL, prefix, "out of memory");
+    if ((rc = net_owner_post(prefix, &n, sk, d, nonce, id, "/limits",
+                             json_pack("{s:s,s:s,s:I}", "chain", chain, "cap_wei", cap_dec,
+                                       "period_s", (json_int_t)period),
+                             "the limit", &resp)))
         goto out;
-    }
-    if ((rc = net_json(prefix, &n, "POST", path, body, &resp))) goto out;
     if (as_json)
         cli_print_json(resp);
     else
         printf("limit on %s: %s wei per %llu s\n", chain, cap_dec, period);
 out:
     phx_secure_zero(sk, sizeof sk);
-    json_decref(body);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

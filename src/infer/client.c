@@ -24,6 +24,22 @@ typedef struct {
     uint8_t signer[20];
 } route_t;
 
+/* What the chain says serves one model: endpointsFor as read at a block,
+ * less the endpoints refused since (their record or live report failed a
+ * check). The registry cannot change within a block, so the list is read
+ * again only when the head moves or after list_ttl_ms (which also ends a
+ * refusal); each chat costs one eth_blockNumber. Model names come from
+ * contracts: at most MAX_LISTS are kept, the least recently read giving way. */
+#define MAX_LISTS 64
+typedef struct {
+    char *model;
+    uint8_t (*signers)[20]; /* oldest registration first, as endpointsFor */
+    size_t n;
+    uint64_t block, read_ms, version;
+    phx_err_t refused_err; /* the last refusal's error; PHX_OK: none */
+    char refused[512];
+} model_list_t;
+
 struct phx_infer_client {
     route_t *routes;
     int nroutes;
@@ -32,7 +48,10 @@ struct phx_infer_client {
     phx_chain_deployment_t dep;
     route_t **chain_routes;
     size_t nchain;
-    pthread_mutex_t chain_mu; /* rpc and chain_routes */
+    model_list_t *lists;
+    size_t nlists;
+    uint64_t list_ttl_ms, list_versions;
+    pthread_mutex_t chain_mu; /* rpc, chain_routes and lists */
     phx_attest_verifier_t *verifier;
     phx_buf_t collateral;
     phx_http_conns_t *conns;
@@ -55,6 +74,11 @@ void phx_infer_client_free(phx_infer_client_t *c)
         free(c->chain_routes[i]);
     }
     free(c->chain_routes);
+    for (size_t i = 0; i < c->nlists; i++) {
+        free(c->lists[i].model);
+        free(c->lists[i].signers);
+    }
+    free(c->lists);
     phx_rpc_close(c->rpc);
     pthread_mutex_destroy(&c->chain_mu);
     phx_attest_verifier_free(c->verifier);
@@ -101,6 +125,7 @@ phx_err_t phx_infer_client_new(const phx_infer_client_opts_t *o, phx_infer_clien
         else
             err = phx_rpc_open(o->chain_rpc, NULL, &c->rpc, e);
         c->dep = *o->deployment;
+        c->list_ttl_ms = o->route_ttl_ms ? o->route_ttl_ms : PHX_INFER_ROUTE_TTL_MS;
     }
     if (!err) err = phx_attest_verifier_new(o->root_der, o->root_len, &c->verifier, e);
     if (!err) err = phx_http_conns_new(&c->conns, e);
@@ -247,10 +272,91 @@ static phx_err_t chain_route_of(phx_infer_client_t *c, const uint8_t signer[20],
     return err;
 }
 
+/* The list for model (under chain_mu), read again when it is stale: a copy
+ * in *out (malloc'ed; NULL when *n is 0) with its version. When every
+ * endpoint in it was refused, *why is set (PHX_OK otherwise) and e says why. */
+static phx_err_t current_list(phx_infer_client_t *c, const char *model, uint8_t (**out)[20],
+                              size_t *n, uint64_t *version, phx_err_t *why, phx_error_t *e)
+{
+    *out = NULL;
+    *n = 0;
+    *why = PHX_OK;
+    uint64_t head;
+    phx_err_t err = phx_rpc_block_number(c->rpc, &head, e);
+    if (err) return err;
+    model_list_t *l = NULL;
+    for (size_t i = 0; i < c->nlists && !l; i++)
+        if (strcmp(c->lists[i].model, model) == 0) l = &c->lists[i];
+    uint64_t now = phx_monotonic_ms();
+    if (!l || l->block != head || now - l->read_ms >= c->list_ttl_ms) {
+        uint8_t(*signers)[20] = NULL;
+        size_t count = 0;
+        if ((err = phx_chain_endpoints_for(c->rpc, &c->dep, model, &signers, &count, e)))
+            return err;
+        if (!l) {
+            char *name = strdup(model);
+            model_list_t *grown = NULL;
+            if (name && c->nlists == MAX_LISTS) {
+                l = &c->lists[0];
+                for (size_t i = 1; i < c->nlists; i++)
+                    if (c->lists[i].read_ms < l->read_ms) l = &c->lists[i];
+                free(l->model);
+                free(l->signers);
+            } else if (name && (grown = realloc(c->lists, (c->nlists + 1) * sizeof *grown))) {
+                c->lists = grown;
+                l = &c->lists[c->nlists++];
+            }
+            if (!l) {
+                free(name);
+                free(signers);
+                return phx_fail(e, PHX_ERR_NOMEM, "infer client");
+            }
+            memset(l, 0, sizeof *l);
+            l->model = name;
+        }
+        free(l->signers);
+        l->signers = signers;
+        l->n = count;
+        l->block = head;
+        l->read_ms = now;
+        l->version = ++c->list_versions;
+        l->refused_err = PHX_OK;
+        l->refused[0] = 0;
+    }
+    if (l->n && !(*out = malloc(l->n * sizeof *l->signers)))
+        return phx_fail(e, PHX_ERR_NOMEM, "infer client");
+    if (l->n) memcpy(*out, l->signers, l->n * sizeof *l->signers);
+    *n = l->n;
+    *version = l->version;
+    if (!l->n && l->refused_err) *why = phx_fail(e, l->refused_err, "%s", l->refused);
+    return PHX_OK;
+}
+
+/* Strike signer from model's list, if the list is still the given version,
+ * for the rest of its life: the next chat goes straight to the next one. */
+static void refuse(phx_infer_client_t *c, const char *model, uint64_t version,
+                   const uint8_t signer[20], phx_err_t err, const phx_error_t *why)
+{
+    pthread_mutex_lock(&c->chain_mu);
+    for (size_t i = 0; i < c->nlists; i++) {
+        model_list_t *l = &c->lists[i];
+        if (l->version != version || strcmp(l->model, model) != 0) continue;
+        for (size_t k = 0; k < l->n; k++)
+            if (memcmp(l->signers[k], signer, 20) == 0) {
+                memmove(l->signers[k], l->signers[k + 1], (l->n - k - 1) * sizeof *l->signers);
+                l->n--;
+                l->refused_err = err;
+                snprintf(l->refused, sizeof l->refused, "%s", why->message);
+                break;
+            }
+    }
+    pthread_mutex_unlock(&c->chain_mu);
+}
+
 /* The endpoint for model from the chain: the active registrations, newest
  * first, the first whose live report checks out (to the root, and against
  * its record). *r NULL and PHX_OK when none is registered; the last
- * endpoint's error when every one failed. */
+ * endpoint's error when every one failed (now, or earlier in this block). */
 static phx_err_t chain_route(phx_infer_client_t *c, const char *model,
                              const phx_http_client_opts_t *ho, route_t **r, json_t **report,
                              phx_error_t *e)
@@ -258,19 +364,24 @@ static phx_err_t chain_route(phx_infer_client_t *c, const char *model,
     *r = NULL;
     uint8_t(*list)[20] = NULL;
     size_t n = 0;
+    uint64_t version = 0;
+    phx_err_t why = PHX_OK;
     pthread_mutex_lock(&c->chain_mu);
-    phx_err_t err = phx_chain_endpoints_for(c->rpc, &c->dep, model, &list, &n, e);
+    phx_err_t err = current_list(c, model, &list, &n, &version, &why, e);
     pthread_mutex_unlock(&c->chain_mu);
     if (err) return phx_error_wrap(e, err, "AI endpoints for '%.64s' on chain", model);
+    if (why) return why;
     for (size_t i = n; i-- > 0;) {
         route_t *cand = NULL;
         /* A record that cannot be routed to is skipped like one that fails its check. */
-        if ((err = chain_route_of(c, list[i], &cand, e))) continue;
-        if (strcmp(cand->model, model) != 0) continue;
-        if (!(err = attested(c, cand, ho, report, e))) {
+        if (!(err = chain_route_of(c, list[i], &cand, e)) && strcmp(cand->model, model) != 0)
+            err = phx_fail(e, PHX_ERR_VERIFY, "registered on chain: the record serves '%.64s'",
+                           cand->model);
+        if (!err && !(err = attested(c, cand, ho, report, e))) {
             *r = cand;
             break;
         }
+        refuse(c, model, version, list[i], err, e);
     }
     free(list);
     return err;

@@ -11,6 +11,7 @@
 #include "phx/chain_requests.h"
 #include "phx/crypto.h"
 #include "support/anvil.h"
+#include "support/chain_fixture.h"
 #include "test.h"
 
 #define PHA(n) pha_amount(n)
@@ -79,13 +80,7 @@ static int account_fresh(account_t *a)
     phx_error_t e = {0};
     if (phx_secp256k1_keygen(sk)) return -1;
     if (account_open(a, sk)) return -1;
-    char addr[43];
-    hexstr(a->addr, 20, addr);
-    json_t *res = NULL;
-    phx_err_t err = phx_rpc_call(rpc, "anvil_setBalance",
-                                 json_pack("[s,s]", addr, "0x56bc75e2d63100000"), &res, &e);
-    json_decref(res);
-    return err ? -1 : 0;
+    return test_chain_fund(rpc, a->addr, "0x56bc75e2d63100000", &e) ? -1 : 0;
 }
 
 static void account_close(account_t *a)

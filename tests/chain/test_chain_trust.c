@@ -18,6 +18,7 @@
 #include "phx/crypto.h"
 #include "phx/tee.h"
 #include "support/anvil.h"
+#include "support/chain_fixture.h"
 #include "test.h"
 
 static phx_rpc_t *rpc;
@@ -173,14 +174,8 @@ static int account_fresh(account_t *a)
 {
     uint8_t sk[32];
     phx_error_t e = {0};
-    json_t *res = NULL;
-    char addr[43] = "0x";
     if (phx_secp256k1_keygen(sk) || account_open(a, sk)) return -1;
-    phx_hex_encode_to(addr + 2, a->addr, 20);
-    phx_err_t err = phx_rpc_call(rpc, "anvil_setBalance",
-                                 json_pack("[s,s]", addr, "0x56bc75e2d63100000"), &res, &e);
-    json_decref(res);
-    return err ? -1 : 0;
+    return test_chain_fund(rpc, a->addr, "0x56bc75e2d63100000", &e) ? -1 : 0;
 }
 
 /* Item 9: a quote made for one role is refused for the other, and one key
@@ -481,12 +476,7 @@ int main(void)
                             sizeof forged - 1, digest);
     phx_chain_sign(fake_worker.sk, digest, sig);
     /* The fake worker submits (Jobs takes results from active workers only). */
-    json_t *res = NULL;
-    char fw[43] = "0x";
-    phx_hex_encode_to(fw + 2, fake_worker.addr, 20);
-    CHECK(phx_rpc_call(rpc, "anvil_setBalance", json_pack("[s,s]", fw, "0x56bc75e2d63100000"), &res,
-                       &e) == PHX_OK);
-    json_decref(res);
+    CHECK(test_chain_fund(rpc, fake_worker.addr, "0x56bc75e2d63100000", &e) == PHX_OK);
     phx_u256_t before = balance(attacker.addr);
     CHECK_MSG(tx(&fake_worker, dep.jobs, "fulfill(uint256,bool,bytes,bytes[])",
                  json_pack("[i,b,o,[o]]", 1, true,

@@ -259,6 +259,50 @@ static void test_triggers(void)
 }
 
 /* A WorkerEndpoint log for worker 0x..42 announcing url (as a node returns it). */
+/* The one decoder every record getter goes through: each kind, and the
+ * refusals a short field or a lying node would otherwise slip past. */
+static void test_ret_get(void)
+{
+    json_t *ret = json_loads("[\"0x00000000000000000000000000000000000000aa\", \"255\", \"256\","
+                             " \"4294967296\", true, \"node-a\", 7]",
+                             0, NULL);
+    struct {
+        uint8_t addr[20];
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        phx_u256_t big;
+        bool flag;
+        char name[7];
+        char shortname[6];
+    } o;
+    memset(&o, 0, sizeof o);
+    phx_error_t e;
+    const phx_chain_ret_t addr = PHX_CHAIN_HEX(o.addr), u8 = PHX_CHAIN_UINT(o.u8),
+                          u16 = PHX_CHAIN_UINT(o.u16), u32 = PHX_CHAIN_UINT(o.u32),
+                          u64 = PHX_CHAIN_UINT(o.u64), big = PHX_CHAIN_U256(o.big),
+                          flag = PHX_CHAIN_BOOL(o.flag), name = PHX_CHAIN_STR(o.name),
+                          shortname = PHX_CHAIN_STR(o.shortname);
+    CHECK(ret != NULL);
+    CHECK(phx_chain_ret_get(ret, 0, &addr, &e) == PHX_OK && o.addr[19] == 0xaa && o.addr[0] == 0);
+    CHECK(phx_chain_ret_get(ret, 1, &u8, &e) == PHX_OK && o.u8 == 255);
+    CHECK_MSG(phx_chain_ret_get(ret, 2, &u8, &e) == PHX_ERR_INVALID && o.u8 == 255, "256 in a u8");
+    CHECK(phx_chain_ret_get(ret, 2, &u16, &e) == PHX_OK && o.u16 == 256);
+    CHECK(phx_chain_ret_get(ret, 3, &u32, &e) == PHX_ERR_INVALID);
+    CHECK(phx_chain_ret_get(ret, 3, &u64, &e) == PHX_OK && o.u64 == 4294967296ull);
+    CHECK(phx_chain_ret_get(ret, 3, &big, &e) == PHX_OK && o.big.b[27] == 1);
+    CHECK(phx_chain_ret_get(ret, 4, &flag, &e) == PHX_OK && o.flag);
+    CHECK(phx_chain_ret_get(ret, 1, &flag, &e) == PHX_ERR_INVALID);
+    CHECK(phx_chain_ret_get(ret, 5, &name, &e) == PHX_OK && strcmp(o.name, "node-a") == 0);
+    CHECK(phx_chain_ret_get(ret, 5, &shortname, &e) == PHX_ERR_INVALID);
+    /* an address of the wrong width, a number where hex is wanted, past the end */
+    CHECK(phx_chain_ret_get(ret, 6, &u64, &e) == PHX_ERR_INVALID);
+    CHECK(phx_chain_ret_get(ret, 1, &addr, &e) != PHX_OK);
+    CHECK(phx_chain_ret_get(ret, 9, &name, &e) == PHX_ERR_INVALID);
+    json_decref(ret);
+}
+
 static void endpoint_log(const char *url, phx_evm_log_t *log, phx_buf_t *data)
 {
     char args[400];
@@ -353,7 +397,7 @@ int main(void)
         TEST_CASE(test_quote_fields),    TEST_CASE(test_deployment_json),
         TEST_CASE(test_artifacts),       TEST_CASE(test_digests),
         TEST_CASE(test_revert_describe), TEST_CASE(test_discovery_pieces),
-        TEST_CASE(test_triggers),
+        TEST_CASE(test_triggers),        TEST_CASE(test_ret_get),
     };
     return test_run("test_chain_unit", cases, TEST_COUNT(cases));
 }

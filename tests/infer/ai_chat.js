@@ -15,26 +15,12 @@ const os = require('os');
 const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawnSync, execFileSync } = require('child_process');
+const { env: need, checker, sha256, makeModel, startInfer } = require('../support/infer.js');
 
-const mods = process.env.PHX_NODE_MODULES || path.join(__dirname, '..', '..', 'node_modules');
-const phx = process.env.PHX_BIN;
-const vocab = process.env.PHX_LLAMA_VOCAB;
-if (!phx || !vocab || !fs.existsSync(vocab)) {
-    console.error('ai_chat: needs PHX_BIN and PHX_LLAMA_VOCAB');
-    process.exit(2);
-}
+const { phx, vocab, mods } = need('ai_chat');
 const { ethers } = require(path.join(mods, 'ethers'));
-
-let failures = 0;
-function check(name, cond, detail) {
-    if (cond) console.log(`ok   ${name}`);
-    else {
-        failures++;
-        console.log(`FAIL ${name}${detail !== undefined ? ': ' + String(detail).slice(0, 400) : ''}`);
-    }
-}
-const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
+const { check, done } = checker();
 
 const CONTRACT = `
 export default async function (input) {
@@ -55,19 +41,9 @@ async function main() {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-aichat-'));
     const env = { ...process.env, PHX_HOME: home };
     const model = path.join(home, 'tiny.gguf');
-    execFileSync(process.execPath, [path.join(__dirname, 'make_model.js'), vocab, model]);
-    const child = spawn(phx, ['infer', '--model', model, '--model-name', 'tiny', '--listen', '127.0.0.1:0',
-                              '--slots', '2', '--ctx', '512', '--max-tokens', '64', '--json'],
-                        { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const ready = await new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', d => {
-            buf += d;
-            const nl = buf.indexOf('\n');
-            if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-        });
-        child.on('exit', c => reject(new Error(`phx infer exited ${c}`)));
-    });
+    makeModel(vocab, model);
+    const { child, ready } = await startInfer(phx, ['--model', model, '--model-name', 'tiny', '--slots', '2',
+                                                     '--ctx', '512', '--max-tokens', '64'], { home });
     // An endpoint that accepts and never answers.
     const mute = net.createServer(() => {});
     await new Promise(r => mute.listen(0, '127.0.0.1', r));
@@ -159,8 +135,7 @@ async function main() {
         mute.close();
         fs.rmSync(home, { recursive: true, force: true });
     }
-    console.log(failures ? `${failures} FAILED` : 'all passed');
-    process.exit(failures ? 1 : 0);
+    done();
 }
 main().catch(e => {
     console.error(e);

@@ -17,23 +17,11 @@ const os = require('os');
 const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
+const { env: need, checker, sha256, makeModel, startInfer } = require('../support/infer.js');
 
-const phx = process.env.PHX_BIN;
-const vocab = process.env.PHX_LLAMA_VOCAB;
-if (!phx || !vocab || !fs.existsSync(vocab)) {
-    console.error('ai_sealed: needs PHX_BIN and PHX_LLAMA_VOCAB');
-    process.exit(2);
-}
-
-let failures = 0;
-function check(name, cond, detail) {
-    if (cond) console.log(`ok   ${name}`);
-    else {
-        failures++;
-        console.log(`FAIL ${name}${detail !== undefined ? ': ' + String(detail).slice(0, 400) : ''}`);
-    }
-}
+const { phx, vocab } = need('ai_sealed');
+const { check, done } = checker();
 
 const CONTRACT = `
 export default async function (input) {
@@ -76,19 +64,8 @@ function relay(portA, portB) {
 }
 
 function startEndpoint(home, model, log) {
-    const fd = fs.openSync(log, 'w');
-    const child = spawn(phx, ['infer', '--model', model, '--model-name', 'tiny', '--listen', '127.0.0.1:0',
-                              '--slots', '2', '--ctx', '512', '--max-tokens', '64', '--json'],
-                        { env: { ...process.env, PHX_HOME: home, PHX_LOG: 'debug' }, stdio: ['ignore', 'pipe', fd] });
-    return new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', d => {
-            buf += d;
-            const nl = buf.indexOf('\n');
-            if (nl >= 0) resolve({ child, ready: JSON.parse(buf.slice(0, nl)) });
-        });
-        child.on('exit', c => reject(new Error(`phx infer exited ${c}`)));
-    });
+    return startInfer(phx, ['--model', model, '--model-name', 'tiny', '--slots', '2', '--ctx', '512',
+                            '--max-tokens', '64'], { home, log, env: { PHX_LOG: 'debug' } });
 }
 
 // Every file under dir, read whole.
@@ -117,7 +94,7 @@ async function main() {
     const dirs = {};
     for (const k of ['model', 'endA', 'endB', 'worker', 'logs']) fs.mkdirSync(dirs[k] = path.join(tmp, k));
     const model = path.join(dirs.model, 'tiny.gguf');
-    execFileSync(process.execPath, [path.join(__dirname, 'make_model.js'), vocab, model]);
+    makeModel(vocab, model);
     const logA = path.join(dirs.logs, 'a.log'), logB = path.join(dirs.logs, 'b.log');
     const A = await startEndpoint(dirs.endA, model, logA);
     const B = await startEndpoint(dirs.endB, model, logB);
@@ -167,8 +144,7 @@ async function main() {
 
         check('the receipt holds the sealed bytes that were signed',
               JSON.parse(rc.request).sealed && JSON.parse(rc.response).sealed &&
-              rc.text === `${crypto.createHash('sha256').update(rc.request).digest('hex')}:` +
-                          crypto.createHash('sha256').update(rc.response).digest('hex'));
+              rc.text === `${sha256(rc.request)}:${sha256(rc.response)}`);
         let opened = null;
         try { opened = openSealed(rc.reply_key, rc.response); } catch (e) { opened = e; }
         check('the receipt\'s reply key opens the answer the contract got',
@@ -210,8 +186,7 @@ async function main() {
         mitm.server.close();
         fs.rmSync(tmp, { recursive: true, force: true });
     }
-    console.log(failures ? `${failures} FAILED` : 'all passed');
-    process.exit(failures ? 1 : 0);
+    done();
 }
 main().catch(e => {
     console.error(e);

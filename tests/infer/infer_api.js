@@ -12,63 +12,33 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const crypto = require('crypto');
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
+const { env: need, checker, sha256, makeModel, startInfer } = require('../support/infer.js');
 
-const mods = process.env.PHX_NODE_MODULES || path.join(__dirname, '..', '..', 'node_modules');
-const phx = process.env.PHX_BIN;
-const vocab = process.env.PHX_LLAMA_VOCAB;
-if (!phx || !vocab || !fs.existsSync(vocab)) {
-    console.error('infer_api: needs PHX_BIN and PHX_LLAMA_VOCAB');
-    process.exit(2);
-}
+const { phx, vocab, mods } = need('infer_api');
 const { OpenAI } = require(path.join(mods, 'openai'));
 const { ethers } = require(path.join(mods, 'ethers'));
 const nacl = require(path.join(mods, 'tweetnacl'));
 const { QuoteVerifier } = require(path.join(mods, '@phala', 'dcap-qvl'));
 
-let failures = 0, passes = 0;
-function check(name, cond, detail) {
-    if (cond) {
-        passes++;
-        console.log(`ok   ${name}`);
-    } else {
-        failures++;
-        console.log(`FAIL ${name}${detail !== undefined ? ': ' + detail : ''}`);
-    }
-}
-
-const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
+const { check, done } = checker();
 const SECRET = 'zebra-quokka-' + crypto.randomBytes(8).toString('hex'); // must never be logged
 
 async function main() {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-infer-'));
     const model = path.join(home, 'tiny.gguf');
-    execFileSync(process.execPath, [path.join(__dirname, 'make_model.js'), vocab, model]);
+    makeModel(vocab, model);
     const logPath = path.join(home, 'infer.log');
-    const log = fs.openSync(logPath, 'w');
-    const child = spawn(phx, ['infer', '--model', model, '--model-name', 'tiny', '--listen',
-                              '127.0.0.1:0', '--slots', '4', '--ctx', '1024', '--max-tokens', '256',
-                              '--json'],
-                        { env: { ...process.env, PHX_HOME: home }, stdio: ['ignore', 'pipe', log] });
-    let exited = null;
-    child.on('exit', (code, sig) => { exited = { code, sig }; });
-    const ready = await new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', d => {
-            buf += d;
-            const nl = buf.indexOf('\n');
-            if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-        });
-        child.on('exit', () => reject(new Error('phx infer exited: ' + fs.readFileSync(logPath, 'utf8'))));
-    });
+    const { child, ready, exited } = await startInfer(phx, ['--model', model, '--model-name', 'tiny', '--slots', '4',
+                                                             '--ctx', '1024', '--max-tokens', '256'],
+                                                      { home, log: logPath });
     const url = ready.url;
     try {
         await run(url, ready, model, home);
     } finally {
         child.kill('SIGTERM');
-        await new Promise(r => (exited ? r() : child.on('exit', r)));
-        check('daemon stops cleanly on SIGTERM (exit 0, no sanitizer report)',
-              exited.code === 0, JSON.stringify(exited));
+        const st = await exited;
+        check('daemon stops cleanly on SIGTERM (exit 0, no sanitizer report)', st.code === 0, JSON.stringify(st));
         const text = fs.readFileSync(logPath, 'utf8');
         check('daemon log is not empty (the check below reads something)', text.length > 0);
         check('no prompt text in the daemon log', !text.includes(SECRET) && !text.includes('zebra-quokka'));
@@ -368,10 +338,7 @@ async function run(url, ready, model, home) {
           cmp.usage.completion_tokens > 0);
 }
 
-main().then(() => {
-    console.log(`${passes} passed, ${failures} failed`);
-    process.exit(failures || passes === 0 ? 1 : 0);
-}, e => {
+main().then(done, e => {
     console.error('infer_api:', e && e.stack || e);
     process.exit(1);
 });

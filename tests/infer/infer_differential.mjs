@@ -8,47 +8,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const mods = process.env.PHX_NODE_MODULES || path.join(here, '..', '..', 'node_modules');
-const phx = process.env.PHX_BIN;
-const vocab = process.env.PHX_LLAMA_VOCAB;
-if (!phx || !vocab || !fs.existsSync(vocab)) {
-    console.error('infer_differential: needs PHX_BIN and PHX_LLAMA_VOCAB');
-    process.exit(2);
-}
+const { env: need, checker, makeModel, startInfer } = createRequire(import.meta.url)('../support/infer.js');
+const { phx, vocab, mods } = need('infer_differential');
 const { getLlama } = await import(pathToFileURL(path.join(mods, 'node-llama-cpp', 'dist', 'index.js')).href);
 
 const THREADS = 2, N = 24;
 const prompts = ['The capital of France is', 'Once upon a time, in a land far away,',
                  'fn main() { println!("', '1, 2, 3, 4,'];
-let failures = 0, passes = 0;
-function check(name, cond, detail) {
-    if (cond) { passes++; console.log(`ok   ${name}`); }
-    else { failures++; console.log(`FAIL ${name}${detail !== undefined ? ': ' + detail : ''}`); }
-}
+const { check, done } = checker();
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-infer-diff-'));
 const model = path.join(home, 'tiny.gguf');
-execFileSync(process.execPath, [path.join(here, 'make_model.js'), vocab, model, '--seed', '42']);
-const log = fs.openSync(path.join(home, 'infer.log'), 'w');
-const child = spawn(phx, ['infer', '--model', model, '--listen', '127.0.0.1:0', '--threads', String(THREADS),
-                          '--slots', '1', '--json'],
-                    { env: { ...process.env, PHX_HOME: home }, stdio: ['ignore', 'pipe', log] });
-let exited = null;
-child.on('exit', (code, sig) => { exited = { code, sig }; });
+makeModel(vocab, model, '--seed', '42');
+const { child, ready, exited } = await startInfer(phx, ['--model', model, '--threads', String(THREADS), '--slots', '1'],
+                                                  { home, log: path.join(home, 'infer.log') });
 try {
-    const ready = await new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', d => {
-            buf += d;
-            const nl = buf.indexOf('\n');
-            if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-        });
-        child.on('exit', () => reject(new Error('phx infer exited')));
-    });
     const ours = [];
     for (const prompt of prompts) {
         const r = await fetch(ready.url + '/v1/completions', {
@@ -81,13 +58,11 @@ try {
     }
     await m.dispose();
 } catch (e) {
-    console.error(e && e.stack || e);
-    failures++;
+    check('the comparison ran to its end', false, e && e.stack || e);
 } finally {
     child.kill('SIGTERM');
-    await new Promise(r => (exited ? r() : child.on('exit', r)));
-    check('phx infer stopped cleanly', exited.code === 0, JSON.stringify(exited));
+    const st = await exited;
+    check('phx infer stopped cleanly', st.code === 0, JSON.stringify(st));
     fs.rmSync(home, { recursive: true, force: true });
 }
-console.log(`${passes} passed, ${failures} failed`);
-process.exit(failures || passes === 0 ? 1 : 0);
+done();

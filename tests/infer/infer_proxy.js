@@ -16,15 +16,10 @@ const os = require('os');
 const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
+const { env: need, checker, sha256, makeModel, startInfer } = require('../support/infer.js');
 
-const mods = process.env.PHX_NODE_MODULES || path.join(__dirname, '..', '..', 'node_modules');
-const phx = process.env.PHX_BIN;
-const vocab = process.env.PHX_LLAMA_VOCAB;
-if (!phx || !vocab || !fs.existsSync(vocab)) {
-    console.error('infer_proxy: needs PHX_BIN and PHX_LLAMA_VOCAB');
-    process.exit(2);
-}
+const { phx, vocab, mods } = need('infer_proxy');
 const { OpenAI } = require(path.join(mods, 'openai'));
 const { ethers } = require(path.join(mods, 'ethers'));
 const nacl = require(path.join(mods, 'tweetnacl'));
@@ -32,32 +27,11 @@ const { CipherSuite, HkdfSha256 } = require(path.join(mods, '@hpke/core'));
 const { DhkemX25519HkdfSha256 } = require(path.join(mods, '@hpke/dhkem-x25519'));
 const { Chacha20Poly1305 } = require(path.join(mods, '@hpke/chacha20poly1305'));
 
-let failures = 0;
-function check(name, cond, detail) {
-    if (cond) console.log(`ok   ${name}`);
-    else {
-        failures++;
-        console.log(`FAIL ${name}${detail !== undefined ? ': ' + String(detail).slice(0, 400) : ''}`);
-    }
-}
-const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
+const { check, done } = checker();
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 const SECRET = 'ocelot-' + crypto.randomBytes(8).toString('hex');
 
-function start(args, home, log) {
-    const child = spawn(phx, ['infer', ...args, '--listen', '127.0.0.1:0', '--json'],
-                        { env: { ...process.env, PHX_HOME: home }, stdio: ['ignore', 'pipe', fs.openSync(log, 'w')] });
-    const exited = new Promise(r => child.on('exit', (code, sig) => r({ code, sig })));
-    return new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', d => {
-            buf += d;
-            const nl = buf.indexOf('\n');
-            if (nl >= 0) resolve({ child, exited, ready: JSON.parse(buf.slice(0, nl)) });
-        });
-        child.on('exit', c => reject(new Error(`phx infer ${args.join(' ')} exited ${c}: ${fs.readFileSync(log, 'utf8')}`)));
-    });
-}
+const start = (args, home, log) => startInfer(phx, args, { home, log });
 
 async function post(url, pathname, body, signal) {
     const r = await fetch(url + pathname, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal });
@@ -81,7 +55,7 @@ const health = async url => (await (await fetch(url + '/health')).json()).busy_s
 async function main() {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-proxy-'));
     const model = path.join(home, 'tiny.gguf');
-    execFileSync(process.execPath, [path.join(__dirname, 'make_model.js'), vocab, model]);
+    makeModel(vocab, model);
     const usage = (args, re) => {
         const r = spawnSync(phx, ['infer', ...args], { encoding: 'utf8', env: { ...process.env, PHX_HOME: home } });
         return r.status === 2 && re.test(r.stderr) ? true : `exit ${r.status}: ${r.stderr}`;
@@ -264,8 +238,7 @@ async function main() {
         check('no prompt text in the proxy\'s or the upstream\'s log', logs.length > 0 && !logs.includes(SECRET));
         fs.rmSync(home, { recursive: true, force: true });
     }
-    console.log(failures ? `${failures} FAILED` : 'all passed');
-    process.exit(failures ? 1 : 0);
+    done();
 }
 main().catch(e => {
     console.error(e);

@@ -8,8 +8,8 @@
 #include "phx/json.h"
 #include "support/anvil.h"
 
-phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
-                                phx_chain_deployment_t *dep, phx_error_t *e)
+phx_err_t test_chain_deploy_dev(const char *url, const phx_chain_params_t *params, phx_rpc_t **rpc,
+                                phx_signer_t **gov, phx_chain_deployment_t *dep, phx_error_t *e)
 {
     uint8_t dev_sk[32];
     phx_err_t err;
@@ -17,9 +17,19 @@ phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t *
         (err = phx_rpc_open(url, NULL, rpc, e)) ||
         (err = phx_signer_open(*rpc, dev_sk, NULL, gov, e)))
         goto out;
-    err = phx_chain_deploy(*gov, NULL, dep, e);
+    err = phx_chain_deploy(*gov, params, dep, e);
 out:
     phx_secure_zero(dev_sk, sizeof dev_sk);
+    return err;
+}
+
+phx_err_t test_chain_fund(phx_rpc_t *rpc, const uint8_t addr[20], const char *wei_hex,
+                          phx_error_t *e)
+{
+    json_t *res = NULL;
+    phx_err_t err = phx_rpc_call(rpc, "anvil_setBalance",
+                                 json_pack("[o,s]", phx_json_hex(addr, 20), wei_hex), &res, e);
+    json_decref(res);
     return err;
 }
 
@@ -77,7 +87,7 @@ phx_err_t test_devnet_start(test_devnet_t *d, char *dir, phx_error_t *e)
     atexit(devnet_stop);
     if (test_anvil_start(&d->node, NULL) != 0)
         return phx_fail(e, PHX_ERR_IO, "could not start anvil");
-    phx_err_t err = test_chain_deploy_dev(d->node.url, &d->rpc, &d->gov, &d->dep, e);
+    phx_err_t err = test_chain_deploy_dev(d->node.url, NULL, &d->rpc, &d->gov, &d->dep, e);
     if (!err) phx_signer_address(d->gov, d->gov_addr);
     return err;
 }

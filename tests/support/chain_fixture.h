@@ -13,10 +13,15 @@
 #include "support/anvil.h"
 
 /* Open an RPC client on url, a signer with anvil's first development key (the
- * governor of the deployment) and deploy the contracts. On failure *rpc and
- * *gov may be set; the caller closes them either way. */
-phx_err_t test_chain_deploy_dev(const char *url, phx_rpc_t **rpc, phx_signer_t **gov,
-                                phx_chain_deployment_t *dep, phx_error_t *e);
+ * governor of the deployment) and deploy the contracts with params (NULL: the
+ * defaults). On failure *rpc and *gov may be set; the caller closes them
+ * either way. The tests' devnet and the bench/chain gas benchmarks use it. */
+phx_err_t test_chain_deploy_dev(const char *url, const phx_chain_params_t *params, phx_rpc_t **rpc,
+                                phx_signer_t **gov, phx_chain_deployment_t *dep, phx_error_t *e);
+
+/* Set addr's ETH balance to wei_hex (0x-hex; anvil_setBalance): gas for a fresh key. */
+phx_err_t test_chain_fund(phx_rpc_t *rpc, const uint8_t addr[20], const char *wei_hex,
+                          phx_error_t *e);
 
 /* A test's chain: an anvil node and the contracts deployed on it by anvil's
  * first development key (the governor, who is also the tests' operator). */

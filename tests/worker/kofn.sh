@@ -96,20 +96,60 @@ for l in logs:
 print(sum(1 for i in range(lo, hi + 1) if c[i] >= 1), sum(1 for i in range(lo, hi + 1) if c[i] > 1), badn, pairs)
 " "$tmp/ful.json" "$1" "$2" "$bad_op"
 }
+# settled FIRST LAST TRIES PAUSE: fulfilled's line for those ids once every one
+# has a fulfilment, asking up to TRIES times PAUSE s apart (else the last answer).
+settled() {
+    _res=""
+    for _ in $(seq 1 "$3"); do
+        _res=$(fulfilled "$1" "$2")
+        [ "${_res%% *}" = "$(($2 - $1 + 1))" ] && break
+        sleep "$4"
+    done
+    echo "$_res"
+}
+# one_request WHAT CONTRACT: one k=2 request for CONTRACT on chain, checked as
+# WHAT; its id in $rid, its fee in $fee.
+one_request() {
+    node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$2" 1 2 >"$tmp/one.json"
+    check "$1" 0 $?
+    rid=$(json "$tmp/one.json" "['first']")
+    fee=$(json "$tmp/one.json" "['fee']")
+}
+# against_report RID median|mean: request RID's settled output against the
+# observations in its report (from the first worker that has it):
+# "median-of-N[-distinct]" or "mean-of-N" when it is theirs, else what it got.
+against_report() {
+    for i in 0 1 2 3; do
+        u=$(json "$tmp/ep.json" "['workers'][$i]['url']")
+        curl -sf "$u/v1/jobs/$1/report" >"$tmp/report.json" && break
+    done
+    python3 -c "
+import json, sys
+rep, rid, mode = json.load(open(sys.argv[1])), int(sys.argv[3]), sys.argv[4]
+prices = []
+for o in rep['observations']:
+    try: prices.append(json.loads(bytes.fromhex(o['output'][2:]))['price'])
+    except Exception: pass
+prices.sort()
+ful = [f for f in json.load(open(sys.argv[2])) if int(f['topics'][1], 16) == rid]
+d = bytes.fromhex(ful[0]['data'][2:])
+off = int.from_bytes(d[128:160], 'big'); n = int.from_bytes(d[off:off + 32], 'big')
+got = json.loads(d[off + 32:off + 32 + n])
+if mode == 'median' and got['price'] == prices[(len(prices) - 1) // 2]:
+    print('median-of-%d%s' % (len(prices), '-distinct' if len(set(prices)) == len(prices) else ''))
+elif mode == 'mean' and got == {'mean': sum(prices) / len(prices), 'n': len(prices)}:
+    print('mean-of-%d' % len(prices))
+else:
+    print('got %s of %s' % (got, prices))
+" "$tmp/report.json" "$tmp/ful.json" "$1" "$2"
+}
 paid_before=$(fees_owed)
 
 # 1. one k=2 request: outvoted corrupt worker, evidence on chain.
-node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" 1 2 >"$tmp/one.json"
-check "a k=2 request on chain" 0 $?
-r1=$(json "$tmp/one.json" "['first']")
-fee=$(json "$tmp/one.json" "['fee']")
-res=""
-for _ in $(seq 1 60); do
-    res=$(fulfilled "$r1" "$r1")
-    [ "${res%% *}" = 1 ] && break
-    sleep 1
-done
-check "k=2 request fulfilled, once, by 2 distinct operators, none the corrupt one" "1 0 0 1" "$res"
+one_request "a k=2 request on chain" "$id"
+r1=$rid
+check "k=2 request fulfilled, once, by 2 distinct operators, none the corrupt one" "1 0 0 1" \
+    "$(settled "$r1" "$r1" 60 1)"
 "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
     'Dissent(uint256 indexed,address indexed,address indexed,bool,bytes32,bytes32,bytes)' --json >"$tmp/dis.json"
 check "the corrupt worker's dissent is on chain, against the fulfilled output" \
@@ -149,37 +189,13 @@ EOF
 "$phx" deploy "$tmp/median.js" --json >"$tmp/dm.json"
 check "deploy the median oracle" 0 $?
 mid=$(json "$tmp/dm.json" "['id']")
-node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$mid" 1 2 >"$tmp/med.json"
-check "a k=2 median request on chain" 0 $?
-rmed=$(json "$tmp/med.json" "['first']")
-res=""
-for _ in $(seq 1 60); do
-    res=$(fulfilled "$rmed" "$rmed")
-    [ "${res%% *}" = 1 ] && break
-    sleep 1
-done
+one_request "a k=2 median request on chain" "$mid"
+rmed=$rid
+res=$(settled "$rmed" "$rmed" 60 1)
 # (the corrupt worker may sign the report: only its own run is corrupt)
 check "median request fulfilled once by 2 distinct operators" "1 0 1" "$(echo "$res" | cut -d' ' -f1,2,4)"
-for i in 0 1 2 3; do
-    u=$(json "$tmp/ep.json" "['workers'][$i]['url']")
-    curl -sf "$u/v1/jobs/$rmed/report" >"$tmp/report.json" && break
-done
 check "the settled output is the median of the report's observations, of 3 distinct prices" \
-    "median-of-3-distinct" "$(python3 -c "
-import json, sys
-rep = json.load(open(sys.argv[1]))
-prices = []
-for o in rep['observations']:
-    try: prices.append(json.loads(bytes.fromhex(o['output'][2:]))['price'])
-    except Exception: pass
-prices.sort()
-ful = [f for f in json.load(open(sys.argv[2])) if int(f['topics'][1], 16) == int(sys.argv[3])]
-d = bytes.fromhex(ful[0]['data'][2:])
-off = int.from_bytes(d[128:160], 'big'); n = int.from_bytes(d[off:off + 32], 'big')
-got = json.loads(d[off + 32:off + 32 + n])['price']
-print('median-of-%d%s' % (len(prices), '-distinct' if len(set(prices)) == len(prices) else '')
-      if got == prices[(len(prices) - 1) // 2] else 'got %s of %s' % (got, prices))
-" "$tmp/report.json" "$tmp/ful.json" "$rmed")"
+    "median-of-3-distinct" "$(against_report "$rmed" median)"
 
 # An aggregate reducer: the contract's own aggregate(observations), run by each
 # signer over the same set, here the mean of the prices observed.
@@ -197,34 +213,11 @@ EOF
 "$phx" deploy "$tmp/mean.js" --json >"$tmp/da.json"
 check "deploy the aggregate oracle" 0 $?
 aid=$(json "$tmp/da.json" "['id']")
-node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$aid" 1 2 >"$tmp/agg.json"
-check "a k=2 aggregate request on chain" 0 $?
-ragg=$(json "$tmp/agg.json" "['first']")
-res=""
-for _ in $(seq 1 60); do
-    res=$(fulfilled "$ragg" "$ragg")
-    [ "${res%% *}" = 1 ] && break
-    sleep 1
-done
+one_request "a k=2 aggregate request on chain" "$aid"
+res=$(settled "$rid" "$rid" 60 1)
 check "aggregate request fulfilled once by 2 distinct operators" "1 0 1" "$(echo "$res" | cut -d' ' -f1,2,4)"
-for i in 0 1 2 3; do
-    u=$(json "$tmp/ep.json" "['workers'][$i]['url']")
-    curl -sf "$u/v1/jobs/$ragg/report" >"$tmp/areport.json" && break
-done
-check "the settled output is aggregate() of the report's observations" "mean-of-3" "$(python3 -c "
-import json, sys
-rep = json.load(open(sys.argv[1]))
-prices = []
-for o in rep['observations']:
-    try: prices.append(json.loads(bytes.fromhex(o['output'][2:]))['price'])
-    except Exception: pass
-ful = [f for f in json.load(open(sys.argv[2])) if int(f['topics'][1], 16) == int(sys.argv[3])]
-d = bytes.fromhex(ful[0]['data'][2:])
-off = int.from_bytes(d[128:160], 'big'); n = int.from_bytes(d[off:off + 32], 'big')
-got = json.loads(d[off + 32:off + 32 + n])
-print('mean-of-%d' % len(prices) if got == {'mean': sum(prices) / len(prices), 'n': len(prices)}
-      else 'got %s of %s' % (got, prices))
-" "$tmp/areport.json" "$tmp/ful.json" "$ragg")"
+check "the settled output is aggregate() of the report's observations" "mean-of-3" \
+    "$(against_report "$rid" mean)"
 
 # Off chain: phx call --k 2 gives 2 envelopes of distinct operators over the
 # same output, and phx verify checks and shows each; one operator twice is
@@ -263,12 +256,7 @@ node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" "$n
 check "$n k=2 requests on chain" 0 $?
 first=$(json "$tmp/sent.json" "['first']")
 last=$(json "$tmp/sent.json" "['last']")
-res=""
-for _ in $(seq 1 300); do
-    res=$(fulfilled "$first" "$last")
-    [ "${res%% *}" = "$n" ] && break
-    sleep 2
-done
+res=$(settled "$first" "$last" 300 2)
 touch "$tmp/stop"
 wait $killer
 killer=""

@@ -210,10 +210,7 @@ static void test_job_result(void)
     CHECK(phx_result_sign(&job, wsk, &e) == PHX_OK);
     CHECK_MSG(phx_result_verify_chain(&job, &check, &rep, &e) == PHX_OK, "%s", e.message);
     /* The worker sends fulfill from its own key (it must be an active worker). */
-    json_t *fund = json_pack("[o,s]", phx_json_hex(rq.eth_address, 20), "0x56BC75E2D63100000");
-    json_t *ignored = NULL;
-    CHECK(phx_rpc_call(net.rpc, "anvil_setBalance", fund, &ignored, &e) == PHX_OK);
-    json_decref(ignored);
+    CHECK(test_chain_fund(net.rpc, rq.eth_address, "0x56bc75e2d63100000", &e) == PHX_OK);
     phx_signer_t *ws = NULL;
     CHECK(phx_signer_open(net.rpc, wsk, NULL, &ws, &e) == PHX_OK);
     phx_buf_t calldata = PHX_BUF_INIT;
