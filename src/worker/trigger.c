@@ -387,7 +387,12 @@ static void step(phx_worker_t *w, uint64_t id, unsigned (*rank)(void *, const ui
         goto out;
     }
     if (!covered) {
-        firing_failed(w, &f, why);
+        /* Its own record may have been mined (and charged) since the read above. */
+        if (!phx_chain_fired_by(w->job_rpc, &w->dep, f.contract_id, f.firing_id, by, &e) &&
+            memcmp(by, zero, 20))
+            firing_done(w, &f, "recorded");
+        else
+            firing_failed(w, &f, why);
         goto out;
     }
     if (f.state == PHX_JOB_PENDING || f.state == PHX_JOB_RUNNING) {
