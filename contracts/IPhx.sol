@@ -26,6 +26,14 @@ interface IRewardPool {
     function addReward(address operator, uint256 amount) external;
 }
 
+/// What Jobs asks of Payments when it records a trigger firing (issue 15):
+/// take the firing's price from payer's deposit and send it to Jobs, which
+/// owes it to the recording worker's operator pool. Only Jobs may call it; it
+/// reverts when the deposit is short. Returns what was taken (0: firings free).
+interface IFiringPayments {
+    function chargeFiring(address payer) external returns (uint256 amount);
+}
+
 /// What Jobs asks of the Registry when it checks a result signature.
 interface IWorkerRegistry {
     /// The operator of worker when the worker is active (registered, not

@@ -8,7 +8,7 @@
 // fulfill() runs (and that anyone may run), so nobody has to act by hand.
 pragma solidity ^0.8.24;
 
-import {IERC20, IWorkerRegistry, IPhxConsumer, IRewardPool} from "./IPhx.sol";
+import {IERC20, IWorkerRegistry, IPhxConsumer, IRewardPool, IFiringPayments} from "./IPhx.sol";
 import {PhxSig} from "./PhxSig.sol";
 
 contract Jobs {
@@ -78,9 +78,12 @@ contract Jobs {
     // Trigger firings (issue 15): contract id => firing id => the worker whose
     // signed run is the record (zero: not fired yet). A firing is recorded once.
     mapping(bytes32 => mapping(bytes32 => address)) public firedBy;
+    // Who pays firings: the contract owner's deposit there (zero: firings are free).
+    IFiringPayments public payments;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event StakePoolChanged(address indexed stakePool);
+    event PaymentsChanged(address indexed payments);
     event FeesCollected(address indexed operator, address indexed pool, uint256 amount);
     event ParamsChanged(uint256 feePerWorker, uint64 requestTimeout, uint32 maxCallbackGas);
     event ContractDeployed(bytes32 indexed id, address indexed owner, bytes32 codeHash, string codeUri);
@@ -189,6 +192,13 @@ contract Jobs {
     function setStakePool(IRewardPool pool) external onlyGovernor {
         stakePool = pool;
         emit StakePoolChanged(address(pool));
+    }
+
+    /// Later firings are charged to their contract owner's deposit in payments
+    /// (Payments.chargeFiring); zero makes them free.
+    function setPayments(IFiringPayments payments_) external onlyGovernor {
+        payments = payments_;
+        emit PaymentsChanged(address(payments_));
     }
 
     /// The StakePool takes an operator's owed fees (all but the 1-wei marker).
@@ -380,7 +390,11 @@ contract Jobs {
     /// The record of one firing: the run of an active worker, signed; the first
     /// record wins and any later one for the same (contract, firing) reverts, so
     /// the workers that take a firing over from each other agree on one run.
-    /// Anyone may submit it (the signature is the worker's).
+    /// Anyone may submit it (the signature is the worker's). With payments
+    /// set, the firing's price comes out of the contract owner's deposit there
+    /// and is owed to the signer's operator pool like a request fee; a short
+    /// deposit (or a contract not deployed here: no owner) reverts with
+    /// Payments.InsufficientBalance, so an unpaid firing is never recorded.
     function recordFiring(
         bytes32 contractId_,
         bytes32 firingId,
@@ -393,10 +407,14 @@ contract Jobs {
         if (output.length > MAX_OUTPUT) revert TooLarge(output.length, MAX_OUTPUT);
         address signer =
             PhxSig.recover(firingDigest(contractId_, firingId, codeHash, ok, keccak256(output)), signature);
-        if (signer == address(0) || registry.activeOperatorOf(signer) == address(0)) {
-            revert UnregisteredSigner(signer);
-        }
+        address operator = signer == address(0) ? address(0) : registry.activeOperatorOf(signer);
+        if (operator == address(0)) revert UnregisteredSigner(signer);
         firedBy[contractId_][firingId] = signer;
+        IFiringPayments p = payments;
+        if (address(p) != address(0)) {
+            uint256 fee = p.chargeFiring(contracts[contractId_].owner);
+            if (fee != 0) _credit(operator, fee);
+        }
         emit Fired(contractId_, firingId, signer, codeHash, ok, signature, output);
     }
 
@@ -490,6 +508,15 @@ contract Jobs {
             } else if (!token.transfer(operators[i], amount)) {
                 revert TransferFailed();
             }
+        }
+    }
+
+    /// One fee to one operator, as _pay does for a request's signers.
+    function _credit(address operator, uint256 amount) private {
+        if (address(stakePool) != address(0)) {
+            feesOwed[operator] += amount;
+        } else if (!token.transfer(operator, amount)) {
+            revert TransferFailed();
         }
     }
 

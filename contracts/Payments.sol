@@ -11,6 +11,10 @@
 // that redeems at least once per notice period is never left unpaid by a
 // withdrawal. The price (per call + per CPU-millisecond) is governed; the
 // governor role is handed to the timelock like the other contracts'.
+// Trigger firings (issue 15) are paid from the same deposit without a voucher:
+// no owner is online to sign one per firing. Jobs, set by the governor, takes
+// pricePerCall per recorded firing with chargeFiring and owes it to the
+// recording worker's operator pool, as it does request fees.
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -50,6 +54,8 @@ contract Payments is EIP712 {
     mapping(address => Account) public accounts;
     // payer => operator => cumulative amount already paid out
     mapping(address => mapping(address => uint256)) public redeemed;
+    // The only caller of chargeFiring (zero: firings are charged to nobody).
+    address public jobs;
 
     event GovernorChanged(address indexed previous, address indexed next);
     event PriceChanged(uint256 pricePerCall, uint256 pricePerCpuMs);
@@ -61,6 +67,8 @@ contract Payments is EIP712 {
     // A voucher of a batch that paid nothing: stale (1), bad signature (2), empty
     // account (3). The batch goes on: one payer cannot hold up the others.
     event VoucherSkipped(address indexed payer, address indexed operator, uint256 cumulative, uint8 reason);
+    event JobsChanged(address indexed jobs);
+    event FiringCharged(address indexed payer, uint256 amount, uint256 balance);
 
     error NotGovernor();
     error ZeroAddress();
@@ -68,6 +76,7 @@ contract Payments is EIP712 {
     error InsufficientBalance(uint256 balance, uint256 wanted);
     error NoWithdrawRequested();
     error NoticeNotOver(uint64 readyAt);
+    error NotJobs();
 
     uint8 public constant SKIP_STALE = 1;
     uint8 public constant SKIP_BAD_SIGNATURE = 2;
@@ -108,6 +117,12 @@ contract Payments is EIP712 {
     function setNoticePeriod(uint64 secs) external onlyGovernor {
         noticePeriod = secs;
         emit NoticePeriodChanged(secs);
+    }
+
+    /// The Jobs contract whose recorded firings are charged here.
+    function setJobs(address jobs_) external onlyGovernor {
+        jobs = jobs_;
+        emit JobsChanged(jobs_);
     }
 
     // ---- payers ------------------------------------------------------------------
@@ -196,6 +211,25 @@ contract Payments is EIP712 {
         a.balance -= paid;
         redeemed[v.payer][v.operator] = done + paid;
         emit Redeemed(v.payer, v.operator, v.cumulative, paid);
+    }
+
+    // ---- trigger firings -------------------------------------------------------------
+
+    /// One recorded firing of a contract payer owns: pricePerCall from its
+    /// balance to Jobs (which owes it to the recording operator's pool). A
+    /// withdrawal notice does not stop it, as it does not stop vouchers: what
+    /// is charged meanwhile lowers what the withdrawal can take. A short
+    /// balance reverts, and with it the record: an unpaid firing is not recorded.
+    function chargeFiring(address payer) external returns (uint256 amount) {
+        if (msg.sender != jobs) revert NotJobs();
+        amount = pricePerCall;
+        if (amount == 0) return 0;
+        Account storage a = accounts[payer];
+        uint256 balance = a.balance;
+        if (amount > balance) revert InsufficientBalance(balance, amount);
+        a.balance = balance - amount;
+        emit FiringCharged(payer, amount, balance - amount);
+        token.safeTransfer(msg.sender, amount);
     }
 
     // ---- views (what the worker checks before it runs a call) ----------------------

@@ -3,11 +3,14 @@
  * Each k runs ROUNDS times after a warm-up; the table shows the median and the
  * ratio to k = 1, so the cost of each extra signature is visible. Workers 0
  * and 1 are TDX, worker 2 SGX: k = 2 with minTeeKinds 2 (signers 0 and 2)
- * against k = 2 with minTeeKinds 1 shows the cost of the kind check. */
+ * against k = 2 with minTeeKinds 1 shows the cost of the kind check. Then
+ * StateAnchor.write and Jobs.recordFiring (free and paid), and the StakePool
+ * and governance calls. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "phx/chain.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 #include "support/chain_fixture.h"
 
@@ -248,6 +251,43 @@ static int measure(const bench_t *b, unsigned k, unsigned kinds, const uint8_t *
     return 0;
 }
 
+/* Median gas of ROUNDS Jobs.recordFiring receipts (after a warm-up): fresh
+ * firing ids of contract cid, a 64-byte output, signed by worker w, sent by
+ * `from` (issue 15: charged to cid's owner when Jobs has a Payments with a
+ * price). tag keeps each series' firing ids apart. */
+static int firing_gas(acct_t *from, const acct_t *w, const uint8_t cid[32], const uint8_t code[32],
+                      const uint8_t *output, char tag, uint64_t *median, phx_error_t *e)
+{
+    uint8_t domain[32], fid[32], digest[32], sig[65];
+    uint64_t gas[ROUNDS];
+    phx_chain_jobs_domain(dep.chain_id, dep.jobs, domain);
+    for (int round = -1; round < ROUNDS; round++) {
+        char pos[24];
+        snprintf(pos, sizeof pos, "%c%d", tag, round + 1);
+        phx_chain_firing_id("bench", pos, fid);
+        phx_chain_firing_digest(domain, cid, fid, code, true, output, 64, digest);
+        phx_chain_sign(w->sk, digest, sig);
+        phx_buf_t data = PHX_BUF_INIT;
+        phx_evm_receipt_t r = {0};
+        phx_err_t err =
+            phx_chain_record_firing_calldata(cid, fid, code, true, output, 64, sig, &data, e);
+        phx_evm_send_t tx = {.has_to = true, .data = data.ptr, .data_len = data.len};
+        memcpy(tx.to, dep.jobs, 20);
+        if (!err) err = phx_signer_transact(from->signer, &tx, 1, 60000, &r, e);
+        phx_buf_free(&data);
+        if (!err && !r.status) err = phx_fail(e, PHX_ERR_REMOTE, "recordFiring reverted");
+        if (err) {
+            phx_evm_receipt_clear(&r);
+            return die("recordFiring", e);
+        }
+        if (round >= 0) gas[round] = r.gas_used;
+        phx_evm_receipt_clear(&r);
+    }
+    qsort(gas, ROUNDS, sizeof gas[0], cmp_u64);
+    *median = gas[ROUNDS / 2];
+    return 0;
+}
+
 /* One StateAnchor.write from `from`, signed by worker w; its gas in *gas. */
 static int state_write(acct_t *from, const acct_t *w, const uint8_t cid[32], const uint8_t key[32],
                        uint64_t expected, const uint8_t *blob, size_t len, uint64_t *gas,
@@ -404,6 +444,28 @@ int main(void)
         goto out;
     xfer = tr.gas_used;
     phx_evm_receipt_clear(&tr);
+    /* Trigger firings (issue 15), the deployer still governing: without
+     * Payments (the record alone, as before issue 15's payment), with a zero
+     * price (free: Payments is asked), and charged to the owner's deposit. */
+    uint64_t fire_none = 0, fire_free = 0, fire_paid = 0;
+    static const uint8_t no_pay[20];
+    phx_u256_t price = phx_u256_from_u64(1000000000000000ull), zero_u = phx_u256_from_u64(0);
+    if (send_tx(&gov, dep.jobs, "setPayments(address)", json_pack("[o]", phx_json_hex(no_pay, 20)),
+                NULL, &e) ||
+        firing_gas(&gov, &workers[0], cid, code_hash, output, 'n', &fire_none, &e) ||
+        send_tx(&gov, dep.jobs, "setPayments(address)",
+                json_pack("[o]", phx_json_hex(dep.payments, 20)), NULL, &e) ||
+        send_tx(&gov, dep.payments, "setPrice(uint256,uint256)",
+                json_pack("[o,o]", u256_json(&zero_u), u256_json(&zero_u)), NULL, &e) ||
+        firing_gas(&gov, &workers[0], cid, code_hash, output, 'f', &fire_free, &e) ||
+        send_tx(&gov, dep.payments, "setPrice(uint256,uint256)",
+                json_pack("[o,o]", u256_json(&price), u256_json(&zero_u)), NULL, &e) ||
+        send_tx(&gov, dep.token, "approve(address,uint256)",
+                json_pack("[o,o]", phx_json_hex(dep.payments, 20), u256_json(&unit)), NULL, &e) ||
+        send_tx(&gov, dep.payments, "deposit(uint256)", json_pack("[o]", u256_json(&unit)), NULL,
+                &e) ||
+        firing_gas(&gov, &workers[0], cid, code_hash, output, 'p', &fire_paid, &e))
+        goto out;
     row_t rows[16];
     size_t nrows = 0;
     if (economy(&gov, ops, workers, rows, &nrows, &e)) goto out;
@@ -423,6 +485,21 @@ int main(void)
     for (size_t i = 0; i < sizeof srows / sizeof srows[0]; i++)
         printf("  %-44s %10llu %11.2fx %13.2fx\n", srows[i].what, (unsigned long long)srows[i].gas,
                (double)srows[i].gas / (double)xfer, (double)srows[i].gas / (double)median[1]);
+
+    printf("\nJobs.recordFiring (trigger firings), 64-byte output, median of %d receipts (anvil)\n",
+           ROUNDS);
+    printf("  %-44s %10s %12s %14s\n", "record", "gas used", "vs transfer", "vs fulfill k=1");
+    const struct {
+        const char *what;
+        uint64_t gas;
+    } frows[] = {{"no Payments set (the record only)", fire_none},
+                 {"Payments set, price 0 (free)", fire_free},
+                 {"charged to the owner's deposit", fire_paid}};
+    for (size_t i = 0; i < sizeof frows / sizeof frows[0]; i++)
+        printf("  %-44s %10llu %11.2fx %13.2fx\n", frows[i].what, (unsigned long long)frows[i].gas,
+               (double)frows[i].gas / (double)xfer, (double)frows[i].gas / (double)median[1]);
+    printf("  paying costs %lld gas over the free record (%.2fx)\n",
+           (long long)fire_paid - (long long)fire_free, (double)fire_paid / (double)fire_free);
     rc = 0;
 out:
     if (rc) die("stopped", &e);

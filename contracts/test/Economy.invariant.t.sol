@@ -4,7 +4,9 @@
 // operator's pool), StakePool (delegation, unbonding, withdrawals, claims, fee
 // collection, equivocation slashes to the reporter and the treasury),
 // Payments (deposits, vouchers redeemed to the operator, withdraw notices and
-// withdrawals) and governance issuance (the token's governor mints into the
+// withdrawals), trigger firings recorded by Jobs and charged to the contract
+// owner's Payments deposit (one of the payers: firings and vouchers draw on
+// one balance) into the operator's fees, and governance issuance (the token's governor mints into the
 // timelock, which is the treasury). foundry.toml: 256 runs, depth 32.
 //
 // Two properties, both checked after every call:
@@ -25,6 +27,7 @@ import {Jobs} from "../Jobs.sol";
 import {Payments} from "../Payments.sol";
 import {PhxTimelock} from "../PhxTimelock.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IFiringPayments} from "../IPhx.sol";
 
 contract EconomyHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -48,6 +51,10 @@ contract EconomyHandler {
     uint256 nextRid = 1_000_000; // equivocation proofs: ids no request uses
     uint256 public distributions; // fee batches split by the accumulator (dust bound)
     uint256 public calls;
+    uint256 public firings; // recorded, each charged exactly the price
+    uint256 public firingsCharged; // what the owner's deposit lost to them
+    uint256 public unpaid; // refused for a short deposit
+    uint256 nextFiring;
 
     constructor(
         PhxToken token_,
@@ -125,6 +132,34 @@ contract EconomyHandler {
         try jobs.fulfill(rid, ok, output, sigs) {
             distributions++;
         } catch {}
+    }
+
+    /// A worker's signed firing of the contract: recorded and charged the
+    /// price when the owner's deposit covers it, refused (nothing moves) when not.
+    function fire(bool ok) external {
+        calls++;
+        bytes32 fid = keccak256(abi.encode("firing", nextFiring++));
+        bytes memory output = abi.encode(fid);
+        bytes memory s = _sig(jobs.firingDigest(contractId, fid, codeHash, ok, keccak256(output)));
+        (address owner,,,) = jobs.contracts(contractId);
+        (uint256 before,,) = pay.accounts(owner);
+        uint256 owed = jobs.feesOwed(operator);
+        uint256 price = pay.pricePerCall();
+        try jobs.recordFiring(contractId, fid, codeHash, ok, output, s) {
+            (uint256 left,,) = pay.accounts(owner);
+            require(before - left == price, "a firing costs the owner exactly the price");
+            require(jobs.feesOwed(operator) - owed == price, "and the operator's pool is owed it");
+            firings++;
+            firingsCharged += price;
+        } catch (bytes memory why) {
+            require(jobs.firedBy(contractId, fid) == address(0), "a refused firing is not recorded");
+            if (bytes4(why) == Payments.InsufficientBalance.selector) {
+                require(before < price, "a deposit that covers the price does not refuse");
+                unpaid++;
+            } else {
+                require(bytes4(why) == Jobs.UnregisteredSigner.selector, "refused for another reason");
+            }
+        }
     }
 
     function refund(uint256 seed) external {
@@ -291,7 +326,10 @@ contract EconomyInvariantTest is Fixture {
         // and no request is ever fulfilled after it.
         registry.setStaking(address(0));
         bytes32 codeHash = keccak256("code");
-        vm.prank(address(0xC0DE));
+        // Firings are charged to the contract's owner, the first payer.
+        jobs.setPayments(IFiringPayments(address(pay)));
+        pay.setJobs(address(jobs));
+        vm.prank(vm.addr(0xA11CE));
         bytes32 cid = jobs.deployContract(bytes32(0), codeHash, "");
         handler = new EconomyHandler(token, stake, jobs, pay, address(timelock), pid, operator, worker, cid, codeHash);
         token.setGovernor(address(handler));
@@ -317,6 +355,12 @@ contract EconomyInvariantTest is Fixture {
         assertEq(sum, token.totalSupply(), "balances + escrow + pool + payments + treasury == supply");
         assertEq(token.balanceOf(address(this)), 0, "the test holds nothing");
         assertEq(token.balanceOf(address(handler)), 0, "the handler holds nothing");
+    }
+
+    /// Every recorded firing cost its owner exactly the price (the price is
+    /// not changed in this run), and some were recorded.
+    function invariant_firingsPaidExactlyThePrice() public view {
+        assertEq(handler.firingsCharged(), handler.firings() * pay.pricePerCall(), "firings x price charged");
     }
 
     /// Each contract holds exactly (StakePool: at least, by its dust) what its

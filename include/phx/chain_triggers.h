@@ -93,6 +93,28 @@ phx_err_t phx_chain_fired_by(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                              const uint8_t contract_id[32], const uint8_t firing_id[32],
                              uint8_t worker[20], phx_error_t *e);
 
+/* Who pays a contract's next firing (issue 15): Jobs.recordFiring charges
+ * Payments.pricePerCall to the deposit of the owner Jobs records for the
+ * contract, and reverts (records nothing) when it is short. charged is false
+ * when the deployment has no Payments, Jobs charges no Payments, or the price
+ * is 0: firings are then free and covered. owner is zero for a contract the
+ * chain does not know (no deposit can pay for it). */
+typedef struct {
+    bool charged;
+    bool covered;
+    uint8_t owner[20];
+    phx_u256_t price, deposit;
+} phx_firing_payment_t;
+
+phx_err_t phx_chain_firing_payment(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                   const uint8_t contract_id[32], phx_firing_payment_t *out,
+                                   phx_error_t *e);
+/* Why a firing is unpaid, one line starting "unpaid: " (empty when covered). */
+void phx_chain_firing_unpaid_why(const phx_firing_payment_t *p, char *out, size_t cap);
+/* {"charged","covered","price","deposit","owner"} (decimal strings), plus
+ * "status": "free", "paid" or "unpaid", and "reason" when unpaid. */
+json_t *phx_chain_firing_payment_json(const phx_firing_payment_t *p);
+
 #define PHX_CHAIN_EV_FIRED                                                                         \
     "Fired(bytes32 indexed contractId,bytes32 indexed firingId,address indexed worker,"            \
     "bytes32 codeHash,bool ok,bytes signature,bytes output)"

@@ -218,11 +218,16 @@ phx_err_t phx_chain_deploy(phx_signer_t *signer, const phx_chain_params_t *param
         (err = deploy_one(signer, "StakePool", a.ptr, a.len, out->stake_pool, &out->block, e)))
         goto out;
     if ((err = phx_chain_deploy_inference_registry(signer, out, e))) goto out;
-    /* Wiring: stake from the pool, fees to the pool, the Governor proposes. */
+    /* Wiring: stake from the pool, fees to the pool, firings paid from the
+     * owner's Payments deposit (issue 15), the Governor proposes. */
     if ((err = send(signer, out->registry, "setStaking(address)",
                     json_pack("[o]", phx_json_hex(out->stake_pool, 20)), e)) ||
         (err = send(signer, out->jobs, "setStakePool(address)",
                     json_pack("[o]", phx_json_hex(out->stake_pool, 20)), e)) ||
+        (err = send(signer, out->jobs, "setPayments(address)",
+                    json_pack("[o]", phx_json_hex(out->payments, 20)), e)) ||
+        (err = send(signer, out->payments, "setJobs(address)",
+                    json_pack("[o]", phx_json_hex(out->jobs, 20)), e)) ||
         (err =
              send(signer, out->timelock, "grantRole(bytes32,address)",
                   json_pack("[o,o]", role("PROPOSER_ROLE"), phx_json_hex(out->governor, 20)), e)) ||

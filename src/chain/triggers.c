@@ -354,3 +354,103 @@ phx_err_t phx_chain_firings_json(phx_rpc_t *rpc, const phx_chain_deployment_t *d
     *out = arr;
     return arr ? PHX_OK : phx_fail(e, PHX_ERR_NOMEM, "firings");
 }
+
+/* One uint256 or address result of a view call, as its decimal or hex string. */
+static phx_err_t read_one(phx_rpc_t *rpc, const uint8_t to[20], const char *sig, json_t *args,
+                          const char *ret_types, char *out, size_t cap, phx_error_t *e)
+{
+    json_t *res = NULL;
+    phx_err_t err = args ? phx_chain_read(rpc, to, sig, args, ret_types, &res, e)
+                         : phx_fail(e, PHX_ERR_NOMEM, "%s", sig);
+    json_decref(args);
+    const char *v = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err && (!v || strlen(v) >= cap)) err = phx_fail(e, PHX_ERR_REMOTE, "%s: no value", sig);
+    if (!err) snprintf(out, cap, "%s", v);
+    json_decref(res);
+    return err;
+}
+
+phx_err_t phx_chain_firing_payment(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                   const uint8_t contract_id[32], phx_firing_payment_t *out,
+                                   phx_error_t *e)
+{
+    memset(out, 0, sizeof *out);
+    out->covered = true;
+    if (!phx_chain_has_payments(d)) return PHX_OK;
+    char s[100];
+    uint8_t pay[20];
+    static const uint8_t zero[20];
+    phx_err_t err = read_one(rpc, d->jobs, "payments()", json_array(), "(address)", s, sizeof s, e);
+    if (!err && phx_hex_decode_fixed(s, pay, 20, NULL))
+        err = phx_fail(e, PHX_ERR_REMOTE, "Jobs.payments: not an address");
+    if (err || !memcmp(pay, zero, 20)) return err;
+    if ((err = read_one(rpc, pay, "pricePerCall()", json_array(), "(uint256)", s, sizeof s, e)) ||
+        (err = phx_u256_from_str(s, &out->price, e)))
+        return err;
+    if (phx_u256_is_zero(&out->price)) return PHX_OK;
+    out->charged = true;
+    json_t *res = NULL, *args = json_pack("[o]", phx_json_hex(contract_id, 32));
+    err = args ? phx_chain_read(rpc, d->jobs, "contracts(bytes32)", args,
+                                "(address,uint32,bytes32,string)", &res, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "contracts");
+    json_decref(args);
+    const char *o = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err && (!o || phx_hex_decode_fixed(o, out->owner, 20, NULL)))
+        err = phx_fail(e, PHX_ERR_REMOTE, "Jobs.contracts: no owner address");
+    json_decref(res);
+    if (err) return err;
+    /* Payments.accounts(owner).balance: what chargeFiring takes from. */
+    res = NULL;
+    args = json_pack("[o]", phx_json_hex(out->owner, 20));
+    err = args ? phx_chain_read(rpc, pay, "accounts(address)", args, "(uint256,uint256,uint64)",
+                                &res, e)
+               : phx_fail(e, PHX_ERR_NOMEM, "accounts");
+    json_decref(args);
+    const char *b = err ? NULL : json_string_value(json_array_get(res, 0));
+    if (!err)
+        err = b ? phx_u256_from_str(b, &out->deposit, e)
+                : phx_fail(e, PHX_ERR_REMOTE, "Payments.accounts: no balance");
+    json_decref(res);
+    if (!err) out->covered = phx_u256_cmp(&out->deposit, &out->price) >= 0;
+    return err;
+}
+
+void phx_chain_firing_unpaid_why(const phx_firing_payment_t *p, char *out, size_t cap)
+{
+    static const uint8_t zero[20];
+    char price[80], dep[80], owner[43];
+    if (!cap) return;
+    out[0] = '\0';
+    if (p->covered) return;
+    phx_u256_to_dec(&p->price, price);
+    phx_u256_to_dec(&p->deposit, dep);
+    if (!memcmp(p->owner, zero, 20)) {
+        snprintf(out, cap,
+                 "unpaid: the contract is not deployed on chain, so no owner's deposit pays its "
+                 "firings (price %s wei each)",
+                 price);
+        return;
+    }
+    owner[0] = '0', owner[1] = 'x';
+    phx_hex_encode_to(owner + 2, p->owner, 20);
+    snprintf(out, cap,
+             "unpaid: the owner %s has %s wei deposited in Payments, short of the firing price %s "
+             "wei; firings resume after `phx pay deposit`",
+             owner, dep, price);
+}
+
+json_t *phx_chain_firing_payment_json(const phx_firing_payment_t *p)
+{
+    char price[80], dep[80], why[300];
+    phx_u256_to_dec(&p->price, price);
+    phx_u256_to_dec(&p->deposit, dep);
+    json_t *o =
+        json_pack("{s:b,s:b,s:s,s:s,s:o,s:s}", "charged", p->charged, "covered", p->covered,
+                  "price", price, "deposit", dep, "owner", phx_json_hex(p->owner, 20), "status",
+                  !p->charged  ? "free"
+                  : p->covered ? "paid"
+                               : "unpaid");
+    phx_chain_firing_unpaid_why(p, why, sizeof why);
+    if (o && why[0]) json_object_set_new(o, "reason", json_string(why));
+    return o;
+}

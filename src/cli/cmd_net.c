@@ -348,6 +348,38 @@ json_t *net_chain_firings(const net_t *n, const uint8_t id[32], size_t limit)
     return out;
 }
 
+json_t *net_chain_firing_payment(const net_t *n, const uint8_t id[32])
+{
+    json_t *ep = n->endpoints, *out = NULL;
+    const char *rpc_url = ep ? json_string_value(json_object_get(ep, "rpc")) : NULL;
+    json_t *depj = ep ? json_object_get(ep, "deployment") : NULL;
+    phx_chain_deployment_t dep;
+    phx_firing_payment_t p;
+    phx_rpc_t *rpc = NULL;
+    if (rpc_url && depj && !phx_chain_deployment_from_json(depj, &dep, NULL) &&
+        !phx_rpc_open(rpc_url, NULL, &rpc, NULL) &&
+        !phx_chain_firing_payment(rpc, &dep, id, &p, NULL))
+        out = phx_chain_firing_payment_json(&p);
+    phx_rpc_close(rpc);
+    return out;
+}
+
+void net_print_firing_payment(const json_t *p)
+{
+    const char *status = json_string_value(json_object_get(p, "status"));
+    if (!status) return;
+    if (!strcmp(status, "free"))
+        printf("firings: free (no price set in Payments)\n");
+    else if (!strcmp(status, "paid"))
+        printf("firings: paid from the owner %s's deposit, %s wei left, %s wei each\n",
+               json_string_value(json_object_get(p, "owner")),
+               json_string_value(json_object_get(p, "deposit")),
+               json_string_value(json_object_get(p, "price")));
+    else
+        printf("firings: UNPAID, not run: %s\n",
+               json_string_value(json_object_get(p, "reason")) + strlen("unpaid: "));
+}
+
 json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t limit)
 {
     json_t *ep = n->endpoints;

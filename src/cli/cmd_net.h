@@ -123,6 +123,11 @@ json_t *net_chain_requests(const net_t *n, const uint8_t contract[32], size_t li
 /* The contract's newest `limit` recorded trigger firings (Jobs' Fired events,
  * phx_chain_firings_json's array); NULL when no chain is known or readable. */
 json_t *net_chain_firings(const net_t *n, const uint8_t id[32], size_t limit);
+/* Who pays the contract's next firing (phx_chain_firing_payment_json), NULL
+ * when the chain is not known or cannot be read. */
+json_t *net_chain_firing_payment(const net_t *n, const uint8_t id[32]);
+/* One line on stdout for it: free, paid from whose deposit, or UNPAID and why. */
+void net_print_firing_payment(const json_t *payment);
 
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);

@@ -18,14 +18,16 @@ static const char logs_help[] =
     "(--json: \"requests\"). Their console output stays on the worker.\n"
     "Then the contract's last 20 trigger firings recorded on chain (Jobs.Fired),\n"
     "each with its firing id, the worker that ran it, its signature over the\n"
-    "firing and its output (--json: \"firings\"; docs/worker.md \"Triggers\").\n\n"
+    "firing and its output (--json: \"firings\"; docs/worker.md \"Triggers\"), and\n"
+    "whether the next firing is free, paid from the owner's deposit or UNPAID (not\n"
+    "run until `phx pay deposit`; --json: \"firing_payment\", as `phx triggers`).\n\n"
     "Exit status: 0 shown, 1 refused or unreachable, 2 bad usage or input.\n";
 
 static int cmd_logs(int argc, char **argv)
 {
     const char *prefix = "phx logs";
     net_t n = {0};
-    json_t *resp = NULL, *requests = NULL, *firings = NULL;
+    json_t *resp = NULL, *requests = NULL, *firings = NULL, *pay = NULL;
     bool as_json = false;
     cli_args_t args;
     uint8_t id[32];
@@ -43,9 +45,11 @@ static int cmd_logs(int argc, char **argv)
     /* On-chain runs do not pass the gateway: they are read from Jobs. */
     requests = net_chain_requests(&n, id, 20);
     firings = net_chain_firings(&n, id, 20);
+    pay = net_chain_firing_payment(&n, id);
     if (as_json) {
         if (requests) json_object_set(resp, "requests", requests);
         if (firings) json_object_set(resp, "firings", firings);
+        if (pay) json_object_set(resp, "firing_payment", pay);
         cli_print_json(resp);
     } else {
         printf("calls through the gateway:\n");
@@ -63,11 +67,14 @@ static int cmd_logs(int argc, char **argv)
                    json_string_value(json_object_get(x, "signature")), o ? o : "?");
             free(o);
         }
+        if (pay && strcmp(json_string_value(json_object_get(pay, "status")) ?: "", "free"))
+            net_print_firing_payment(pay);
     }
 out:
     phx_secure_zero(sk, sizeof sk);
     json_decref(requests);
     json_decref(firings);
+    json_decref(pay);
     json_decref(resp);
     net_free(&n);
     return rc < 0 ? 0 : rc;

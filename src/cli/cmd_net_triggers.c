@@ -15,8 +15,15 @@ static const char triggers_help[] =
     "endpoints file), the last 20 firings Jobs recorded: each one run of the\n"
     "contract, signed by the worker that ran it over the firing id\n"
     "keccak256(\"<name>/<tick or block>\"), ok or failed, and its output.\n"
+    "Each recorded firing costs the contract's owner the Payments price per call,\n"
+    "taken from the owner's deposit (`phx pay deposit`) when Jobs records it. Also\n"
+    "shown: whether the next firing is free, paid (the deposit left) or UNPAID: the\n"
+    "deposit is short of the price, so the workers run no firing until it is\n"
+    "topped up (those due meanwhile are skipped, not owed).\n"
     "--json: {\"id\",\"owner\",\"nonce\",\"code_hash\",\"triggers\",\"triggers_signature\",\n"
-    "\"firings\"}.\n\n"
+    "\"firings\",\"payment\"}; payment: {\"status\": \"free\"|\"paid\"|\"unpaid\",\"price\",\n"
+    "\"deposit\",\"owner\",\"charged\",\"covered\",\"reason\" (when unpaid)}, null when\n"
+    "the chain is not known.\n\n"
     "Exit status: 0 shown, 1 no worker holds it or unreachable, 2 bad usage.\n";
 
 /* The declaration from the first worker of the gateway's pool that holds it. */
@@ -45,7 +52,7 @@ static int cmd_triggers(int argc, char **argv)
 {
     const char *prefix = "phx triggers";
     net_t n = {0};
-    json_t *d = NULL, *f = NULL;
+    json_t *d = NULL, *f = NULL, *pay = NULL;
     bool as_json = false;
     cli_args_t args;
     uint8_t id[32];
@@ -53,8 +60,10 @@ static int cmd_triggers(int argc, char **argv)
     if (rc || (rc = net_parse_id(prefix, args.pos[0], id)) || (rc = declared(prefix, &n, id, &d)))
         goto out;
     f = net_chain_firings(&n, id, 20);
+    pay = net_chain_firing_payment(&n, id);
     if (as_json) {
         json_object_set(d, "firings", f ? f : json_null());
+        json_object_set(d, "payment", pay ? pay : json_null());
         cli_print_json(d);
         goto out;
     }
@@ -77,6 +86,7 @@ static int cmd_triggers(int argc, char **argv)
         printf("firings: (no chain known; give a devnet's endpoints file)\n");
         goto out;
     }
+    net_print_firing_payment(pay);
     printf("firings recorded on chain (newest first):\n");
     if (!json_array_size(f)) printf("  (none yet)\n");
     for (size_t i = 0; i < json_array_size(f); i++) {
@@ -93,6 +103,7 @@ static int cmd_triggers(int argc, char **argv)
 out:
     json_decref(d);
     json_decref(f);
+    json_decref(pay);
     net_free(&n);
     return rc < 0 ? 0 : rc;
 }

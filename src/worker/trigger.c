@@ -310,6 +310,22 @@ out:
     return err;
 }
 
+/* Whether the chain would pay for this firing now (Jobs.recordFiring charges
+ * the owner's Payments deposit). false with why set: the deposit is short, so
+ * the firing is not run (or, signed already, not recorded) and the journal
+ * keeps it FAILED with why. A chain that cannot be read is an error: the
+ * firing waits for the next round. */
+static phx_err_t paid(phx_worker_t *w, const phx_firing_t *f, bool *ok, char *why, size_t cap,
+                      phx_error_t *e)
+{
+    phx_firing_payment_t p;
+    phx_err_t err = phx_chain_firing_payment(w->job_rpc, &w->dep, f->contract_id, &p, e);
+    if (err) return err;
+    *ok = p.covered;
+    phx_chain_firing_unpaid_why(&p, why, cap);
+    return PHX_OK;
+}
+
 /* SIGNED (or SUBMITTED, again) -> SUBMITTED. */
 static phx_err_t submit(phx_worker_t *w, const phx_firing_t *f, phx_error_t *e)
 {
@@ -362,6 +378,21 @@ static void step(phx_worker_t *w, uint64_t id, unsigned (*rank)(void *, const ui
         firing_done(w, &f,
                     memcmp(by, w->address, 20) ? "recorded by another worker"
                                                : "recorded with this worker's run");
+        goto out;
+    }
+    bool covered = true;
+    char why[300];
+    if ((err = paid(w, &f, &covered, why, sizeof why, &e))) {
+        PHX_WARN("worker: firing %llu: reading its payment: %s", (unsigned long long)id, e.message);
+        goto out;
+    }
+    if (!covered) {
+        /* Its own record may have been mined (and charged) since the read above. */
+        if (!phx_chain_fired_by(w->job_rpc, &w->dep, f.contract_id, f.firing_id, by, &e) &&
+            memcmp(by, zero, 20))
+            firing_done(w, &f, "recorded");
+        else
+            firing_failed(w, &f, why);
         goto out;
     }
     if (f.state == PHX_JOB_PENDING || f.state == PHX_JOB_RUNNING) {

@@ -9,6 +9,7 @@
 
 #include "phx/chain.h"
 #include "phx/chain_requests.h"
+#include "phx/chain_triggers.h"
 #include "phx/crypto.h"
 #include "support/anvil.h"
 #include "support/chain_fixture.h"
@@ -1649,6 +1650,77 @@ static void case_equivocation(void)
            (unsigned long long)pid);
 }
 
+/* Who pays a trigger firing (issue 15): the deploy wires Jobs and Payments
+ * both ways; phx_chain_firing_payment reads the price and the deposit of the
+ * owner Jobs records: unpaid without a deposit (naming the owner), unpaid for
+ * a contract the chain does not know, paid once the deposit covers the price,
+ * free at price 0. */
+static void case_firing_payment(void)
+{
+    phx_error_t e = {0};
+    account_t owner;
+    memset(&owner, 0, sizeof owner);
+    uint8_t word[32], want[32] = {0}, salt[32] = {0x15}, code[32] = {0xc0}, cid[32], off[32];
+    memcpy(want + 12, dep.payments, 20);
+    CHECK_MSG(read_bytes32(dep.jobs, "payments()", NULL, word) == 0 && !memcmp(word, want, 32),
+              "Jobs charges firings to Payments");
+    memset(want, 0, 32);
+    memcpy(want + 12, dep.jobs, 20);
+    CHECK_MSG(read_bytes32(dep.payments, "jobs()", NULL, word) == 0 && !memcmp(word, want, 32),
+              "Payments takes charges from Jobs");
+    if (account_fresh(&owner)) {
+        CHECK_MSG(0, "owner account");
+        return;
+    }
+    phx_u256_t price = phx_u256_from_u64(1000000000000000ull), zero = phx_u256_from_u64(0);
+    TX_OK(&owner, dep.jobs, "deployContract(bytes32,bytes32,string)",
+          json_pack("[o,o,s]", phx_json_hex(salt, 32), phx_json_hex(code, 32), "fp"));
+    phx_chain_contract_id(owner.addr, salt, cid);
+    phx_firing_payment_t p;
+    char why[300];
+    CHECK(phx_chain_firing_payment(rpc, &dep, cid, &p, &e) == PHX_OK);
+    phx_chain_firing_unpaid_why(&p, why, sizeof why);
+    CHECK_MSG(p.charged && !p.covered && !memcmp(p.owner, owner.addr, 20) &&
+                  phx_u256_cmp(&p.price, &price) == 0 && phx_u256_is_zero(&p.deposit),
+              "no deposit: unpaid");
+    CHECK_MSG(strstr(why, "unpaid: the owner 0x") == why &&
+                  strstr(why, "has 0 wei deposited in Payments, short of the firing price "
+                              "1000000000000000 wei"),
+              "the reason names the deposit and the price: %s", why);
+    json_t *j = phx_chain_firing_payment_json(&p);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "status")), "unpaid") &&
+          json_object_get(j, "reason"));
+    json_decref(j);
+    /* A contract the chain does not know has no owner's deposit. */
+    memset(off, 0x77, 32);
+    CHECK(phx_chain_firing_payment(rpc, &dep, off, &p, &e) == PHX_OK && !p.covered);
+    phx_chain_firing_unpaid_why(&p, why, sizeof why);
+    CHECK_MSG(strstr(why, "not deployed on chain"), "off chain: %s", why);
+    /* The owner deposits exactly the price: covered. */
+    TX_OK(&T.gov, dep.token, "transfer(address,uint256)",
+          json_pack("[o,o]", addr_json(owner.addr), u256_json(&price)));
+    TX_OK(&owner, dep.token, "approve(address,uint256)",
+          json_pack("[o,o]", addr_json(dep.payments), u256_json(&price)));
+    TX_OK(&owner, dep.payments, "deposit(uint256)", json_pack("[o]", u256_json(&price)));
+    CHECK(phx_chain_firing_payment(rpc, &dep, cid, &p, &e) == PHX_OK);
+    phx_chain_firing_unpaid_why(&p, why, sizeof why);
+    CHECK_MSG(p.charged && p.covered && phx_u256_cmp(&p.deposit, &price) == 0 && !why[0],
+              "a deposit of the price covers a firing");
+    /* Price 0: free, whatever the deposit. */
+    TX_OK(&T.gov, dep.payments, "setPrice(uint256,uint256)",
+          json_pack("[o,o]", u256_json(&zero), u256_json(&zero)));
+    CHECK(phx_chain_firing_payment(rpc, &dep, off, &p, &e) == PHX_OK && !p.charged && p.covered);
+    j = phx_chain_firing_payment_json(&p);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "status")), "free"));
+    json_decref(j);
+    phx_u256_t per_ms = phx_u256_from_u64(1000000000000ull);
+    TX_OK(&T.gov, dep.payments, "setPrice(uint256,uint256)",
+          json_pack("[o,o]", u256_json(&price), u256_json(&per_ms)));
+    account_close(&owner);
+    printf("firing payment: unpaid without a deposit or an on-chain owner, paid with one, free "
+           "at price 0\n");
+}
+
 int main(void)
 {
     test_anvil_t anvil;
@@ -1689,6 +1761,7 @@ int main(void)
         TEST_CASE(case_readback),        TEST_CASE(case_callback_bounds),
         TEST_CASE(case_request_index),   TEST_CASE(case_lifecycle),
         TEST_CASE(test_follow_requests), TEST_CASE(case_equivocation),
+        TEST_CASE(case_firing_payment),
     };
     rc = test_run("test_chain", cases, TEST_COUNT(cases));
 out:
