@@ -5,7 +5,7 @@
 # evm_log trigger on b's Ping(uint256 indexed id) logs, whose run sends
 # acted(id, block of the log) on c from the contract's own address (and, for
 # event 0, the same on b). CROSS_EVENTS events (default 15) are emitted
-# CROSS_GAP_MS apart (default 1000) while workers are SIGKILLed at random and
+# CROSS_GAP_MS apart (default 500) while workers are SIGKILLed at random and
 # brought back (devnet --restart). Then:
 #   - on c: one transaction per event, decoded from its calldata, all from the
 #     contract's address, nonces 0..E-1, no gap, no duplicate, each carrying
@@ -13,13 +13,15 @@
 #   - on b: the contract's one transaction (nonce 0, event 0), same address;
 #   - on main: each event's firing recorded exactly once by Jobs.Fired (id
 #     keccak256("ping/<chain id>:<block>.<log index>"), a registered worker's
-#     signature), nothing else, with ctx.trigger naming chain b.
+#     signature), nothing else, with ctx.trigger naming chain b;
+#   - the trigger's confirmations (4) were waited for: b's head when c mined
+#     each action is at least 4 blocks past the event's.
 # Skipped (77) when this phx has no worker verb.
 set -u
 . "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
 events=${CROSS_EVENTS:-15}
-gap=${CROSS_GAP_MS:-1000}
+gap=${CROSS_GAP_MS:-500}
 skip_without_worker
 here=$(dirname "$0")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-xchain-XXXXXX")
@@ -58,7 +60,7 @@ export default async function (input, ctx) {
 JS
 ping=$("$phx" util keccak "0x$(printf 'Ping(uint256,address)' | od -An -v -tx1 | tr -d ' \n')")
 cat >"$tmp/triggers.json" <<JSON
-[{"name":"ping","kind":"evm_log","chain":"b","address":"$emitter","topics":["$ping"],"confirmations":1}]
+[{"name":"ping","kind":"evm_log","chain":"b","address":"$emitter","topics":["$ping"],"confirmations":4}]
 JSON
 "$phx" deploy "$tmp/agent.js" --triggers "$tmp/triggers.json" --json >"$tmp/d.json" 2>"$tmp/d.err"
 check "deploy with an evm_log trigger on chain b" 0 $? || cat "$tmp/d.err"
@@ -98,8 +100,9 @@ recorded
 echo "settled $(($(date +%s) - t1)) s after the last event"
 node "$here/cross_chain.js" txs "$B" "$me" >"$tmp/onB.json"; check "read chain c" 0 $?
 node "$here/cross_chain.js" txs "$A" "$me" >"$tmp/onA.json"; check "read chain b" 0 $?
-python3 - "$tmp/fired.json" "$tmp/sent.json" "$tmp/onB.json" "$tmp/onA.json" "$events" "$SINK" "$me" >"$tmp/summary" <<'PY'
-import json, sys
+node "$here/cross_chain.js" times "$A" >"$tmp/timesA.json"; check "read chain b's block times" 0 $?
+python3 - "$tmp/fired.json" "$tmp/sent.json" "$tmp/onB.json" "$tmp/onA.json" "$events" "$SINK" "$me" "$tmp/timesA.json" >"$tmp/summary" <<'PY'
+import bisect, json, sys
 from collections import Counter
 f = json.load(open(sys.argv[1]))["firings"]
 sent = json.load(open(sys.argv[2]))["positions"]
@@ -117,6 +120,13 @@ print("onB", len(onB), sum(1 for i in range(E) if ids[i] != 1), sum(1 for i in i
       int(sorted(t["nonce"] for t in onB) == list(range(E))),
       sum(1 for t in onB if not t["ok"] or (t["to"] or "").lower() != sink),
       sum(1 for t in onB if t["id"] is not None and t["block"] != block_of.get(t["id"])))
+# b's head when c mined each action (by the two anvils' block times, whole
+# seconds), less the event's block: at least the trigger's 4 confirmations
+# (acting on the head would read 1 or 2)
+tA = json.load(open(sys.argv[8]))["times"]
+lat = sorted(bisect.bisect_right(tA, t["time"]) - 1 - t["block"] for t in onB if t["block"] is not None)
+print("confirmed", int(bool(lat) and lat[0] >= 4), "min", lat[0] if lat else "-",
+      "median", lat[len(lat) // 2] if lat else "-")
 print("onA", len(onA), " ".join("%d:%s" % (t["nonce"], t["id"]) for t in onA),
       sum(1 for x in f if x["output"].get("fromA") and x["output"]["fromA"].lower() != me))
 PY
@@ -129,6 +139,7 @@ check "... each signed by its worker, ok, ctx.trigger naming chain b, sent from 
     "fired_ok $events" "$(grep '^fired_ok' "$tmp/summary")"
 check "chain c: $events transactions from the contract, one per event, nonces 0..$((events - 1)), all mined, each with its event's block" \
     "onB $events 0 0 1 0 0" "$(grep '^onB' "$tmp/summary")"
+check "each event waited for the trigger's 4 confirmations on b" 1 "$(grep '^confirmed' "$tmp/summary" | cut -d' ' -f2)"
 check "chain b: the contract acted once from the same address (nonce 0, event 0)" \
     "onA 1 0:0 0" "$(grep '^onA' "$tmp/summary")"
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
