@@ -93,7 +93,7 @@ const { ethers } = require("ethers");
   const [rpc, jobsAddr, first, last] = process.argv.slice(1);
   const p = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
   const jobs = new ethers.Contract(jobsAddr, [
-    "event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input)",
+    "event Requested(uint256 indexed requestId, bytes32 indexed contractId, address indexed requester, bytes32 codeHash, uint256 fee, uint32 callbackGasLimit, uint8 k, uint64 deadline, bytes input, uint8 minTeeKinds)",
     "event Fulfilled(uint256 indexed requestId, address indexed submitter, bytes32 outputHash, bool ok, bool callbackOk, address[] operators, bytes output)"], p);
   const at = {};
   for (const l of await jobs.queryFilter(jobs.filters.Requested(), 0, "latest")) at[l.args[0]] = l.blockNumber;
