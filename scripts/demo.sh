@@ -3,7 +3,9 @@
 # flow with the binary just built: deploy the price oracle (examples/oracle),
 # call it with an encrypted input, verify the signed result, have a consumer
 # contract request a price on chain and see the callback; then ask an attested
-# AI endpoint from a contract (examples/ai) and verify its signed answer. The
+# AI endpoint from a contract (examples/ai) and verify its signed answer; last,
+# the treasury agent (examples/treasury) on the devnet's two chains: one price
+# move, its decision (with the AI's answer), its transaction and phx logs. The
 # model is a tiny one with random weights made here (its words are noise);
 # PHX_DEMO_MODEL=FILE.gguf serves a real one instead. The network is left
 # running for the user (PHX_DEMO_KEEP=0 stops it at the end); a second run
@@ -109,7 +111,7 @@ if "$PHX" infer --help >/dev/null 2>&1; then
     fi
     [ -n "$ai_model" ] && set -- --infer-model "$ai_model" --infer-name "$ai_name"
 fi
-"$PHX" devnet --dir "$PHX_HOME" --allow-host "127.0.0.1:$api_port" "$@" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
+"$PHX" devnet --dir "$PHX_HOME" --chains 2 --allow-host "127.0.0.1:$api_port" "$@" >"$PHX_HOME/devnet.out" 2>"$PHX_HOME/devnet.log" &
 devnet_pid=$!
 echo "$devnet_pid" >"$PHX_HOME/demo.pid"
 for _ in $(seq 1 900); do
@@ -253,6 +255,62 @@ TXT
     cp "$tmp/ai.json" "$PHX_HOME/demo-ai-result.json"
 fi
 
+say "An autonomous agent: examples/treasury acts on two chains by itself (triggers, phx.state, phx.evm)"
+# deploy.sh: a PriceFeed and a Vault on chain A ("main"), a Vault on chain B
+# ("b"); the agent with a cron trigger and the feed's PriceUpdated event; its
+# address funded on both chains; its owner's spending limit on both.
+set -- --phx "$PHX" --json
+[ -n "$ai_model" ] && set -- "$@" --model "$ai_name"
+if "$root/examples/treasury/deploy.sh" "$@" >"$tmp/treasury.json" 2>"$tmp/treasury.err"; then
+    tv() { json "$tmp/treasury.json" "['$1']"; }
+    t_id=$(tv id)
+    echo "agent $t_id, its own address $(tv address) (1 ETH on each chain, limit 0.005 ETH/h on each)"
+    echo "feed $(tv feed) on chain A; vaults $(tv vault_a) (A) and $(tv vault_b) (B)"
+    echo "triggers: cron @every $(tv every), and PriceUpdated on the feed"
+    t_decided() { # t_decided BLOCK: wait until the agent's memory settles the move of that block
+        for t_n in $(seq 1 90); do
+            "$PHX" call "$t_id" --input "{\"status\":\"$1.$t_n\"}" --json >"$tmp/tmem.json" 2>/dev/null &&
+                python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['output']['memory']; sys.exit(not [x for x in d['decisions'] if x['block'] == sys.argv[2] and x['status'] in ('held', 'sent')])" \
+                    "$tmp/tmem.json" "$1" && return 0
+            sleep 1
+        done
+        return 1
+    }
+    t_move() { # t_move PRICE: the feed's owner (the devnet's user) posts it
+        "$cast" send --rpc-url "$(tv rpc_a)" --private-key "$user_key" "$(tv feed)" 'setPrice(uint256)' "$1" >/dev/null &&
+            "$cast" call --rpc-url "$(tv rpc_a)" "$(tv feed)" 'updatedBlock()(uint256)' | cut -d' ' -f1
+    }
+    echo "price 3120.55 posted (the first price becomes the agent's reference)"
+    t_decided "$(t_move 312055)" || echo "(no decision within 90 s; see $PHX_HOME/logs/worker-*.log)"
+    echo "price 3432.61 posted (+10 %): the rule allows 2 steps of 0.001 ETH into the reserve on chain B"
+    t_b=$(t_move 343261)
+    if t_decided "$t_b"; then
+        python3 - "$tmp/tmem.json" "$t_b" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["output"]["memory"]
+d = [x for x in m["decisions"] if x["block"] == sys.argv[2]][0]
+print("decision  ", d["action"], "(by the %s)" % d["by"], "fired by the", d["trigger"], "trigger")
+print("rule      ", d["rule"])
+ai = d.get("ai") or {}
+if "answer" in ai:
+    print("AI answer ", json.dumps(ai["answer"]), "sha256", ai["sha256"], "->", ai["choice"],
+          "(anything but REBALANCE or HOLD leaves the rule's decision)" if ai["choice"] == "invalid" else "")
+else:
+    print("AI        ", ai.get("error", "not asked"))
+if d.get("tx"):
+    print("tx        ", d["tx"]["hash"], "on chain", d["chain"], "block", d["tx"]["block"], "from", d["tx"]["from"])
+print("positions ", "main", m["positions"]["main"], "wei; b", m["positions"]["b"], "wei (in phx.state, the same on every worker)")
+PY
+        echo "Vault B balance of the agent: $("$cast" call --rpc-url "$(tv rpc_b)" "$(tv vault_b)" 'balanceOf(address)(uint256)' "$(tv address)" | cut -d' ' -f1) wei"
+        echo "phx logs $t_id (the firings recorded on chain, each signed, with its reasons):"
+        "$PHX" logs "$t_id" | sed -n '/trigger firings/,$p' | grep -v '^    worker'
+    else
+        echo "(no decision within 90 s; see $PHX_HOME/logs/worker-*.log)"
+    fi
+else
+    echo "(the treasury agent could not be set up: $(cat "$tmp/treasury.err"))"
+fi
+
 say "Done"
 echo "Recent jobs:"
 "$PHX" jobs "$id"
@@ -277,6 +335,7 @@ The network keeps running (devnet pid $devnet_pid, state in $PHX_HOME). Try:
   $PHX logs ID                      # its calls with their console output
   $PHX stake pool info --pid 1      # an operator's pool; phx stake delegate 1 100
   $PHX gov status ID                # a proposal; phx gov --help
+  $PHX triggers ${t_id:-ID}         # the treasury agent's triggers and firings (examples/treasury)
 Stop it with: kill $devnet_pid      (a later 'make run' resumes the same chain and keys)
 TXT
 fi
