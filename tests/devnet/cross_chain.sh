@@ -65,6 +65,9 @@ JSON
 "$phx" deploy "$tmp/agent.js" --triggers "$tmp/triggers.json" --json >"$tmp/d.json" 2>"$tmp/d.err"
 check "deploy with an evm_log trigger on chain b" 0 $? || cat "$tmp/d.err"
 id=$(json "$tmp/d.json" "['id']")
+"$phx" triggers "$id" >"$tmp/t.txt" 2>&1
+check "phx triggers shows the chain and confirmations" 1 \
+    "$(grep -c "ping .*evm_log  *logs of $(lower "$emitter") on chain b, 4 confirmations" "$tmp/t.txt")"
 "$phx" call "$id" --input '{}' --json >"$tmp/me.json" 2>"$tmp/me.err"
 me=$(json "$tmp/me.json" "['output']['me']")
 check "the contract has its own address" 42 "${#me}"
