@@ -28,10 +28,11 @@ build-test: setup
 	@cmake --build build-test -j $(JOBS)
 
 # ThreadSanitizer build of the multi-threaded tests only (attest threads, the
-# HTTP server and client, the gateway, the worker's journal and verify path, RPC
-# retries under concurrency): a second build dir, so the ASan build stays as it is.
+# HTTP server and client, the gateway, the worker's journal, verify path and k-of-n
+# peer list, RPC retries under concurrency): a second build dir, so the ASan build
+# stays as it is.
 TSAN_TESTS = attest_threads test_net test_gateway test_gateway_daemon test_evm_rpc_retry \
-	test_jobdb test_verify test_sched
+	test_jobdb test_verify test_sched test_peers
 empty :=
 space := $(empty) $(empty)
 build-tsan: setup

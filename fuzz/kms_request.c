@@ -1,7 +1,8 @@
 /* libFuzzer target for the KMS's outside input: request bodies of
  * POST /v1/keys, /v1/registrations, /v1/replicas, /v1/vouches and the contract id of
  * GET /v1/contracts/:id/pubkey, and POST /v1/outbox (the contract wallets'
- * outbox, in an in-memory SQLite database), through the real router and the
+ * outbox, in an in-memory SQLite database, with its chain and owner-signed
+ * limit fields: seeds/kms/outbox_limit), through the real router and the
  * real attest seam (Intel root). Input: one byte picking the endpoint, then
  * the body. */
 #include <stdlib.h>

@@ -182,6 +182,33 @@ devnet_start() {
     return 1
 }
 
+# hand_worker EP NAME: start `$phx worker` by hand against the running devnet
+# whose endpoints `devnet --json` wrote to EP, as a new operator would: a fresh
+# key ($tmp/NAME.key, its address in $hand_op) funded with 100 ETH and 2000
+# PHA by anvil's first key (the devnet's deployer: start it --no-handover),
+# its pool staked and the worker registered through the KMS by the worker
+# itself. Ready line in $tmp/NAME.json, log in $tmp/NAME.log, pid in $hand.
+# Returns 1 when it is not up within 120 s.
+hand_worker() {
+    _ep=$1
+    _c=${PHX_NODE_MODULES:-$PHX_SOURCE_DIR/node_modules}/.bin/cast
+    _rpc=$(json "$_ep" "['rpc']")
+    _gov=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev key 0
+    python3 -c 'import secrets; print("0x" + secrets.token_hex(32))' >"$tmp/$2.key"
+    hand_op=$("$_c" wallet address --private-key "$(cat "$tmp/$2.key")")
+    "$_c" send -q --rpc-url "$_rpc" --private-key "$_gov" "$hand_op" --value 100ether || return 1
+    "$_c" send -q --rpc-url "$_rpc" --private-key "$_gov" \
+        "$(json "$_ep" "['deployment']['contracts']['PhxToken']")" 'transfer(address,uint256)' \
+        "$hand_op" 2000000000000000000000 || return 1
+    "$phx" worker --dir "$tmp/$2" --sim-dir "$(json "$_ep" "['sim_dir']")" \
+        --listen 127.0.0.1:0 --rpc "$_rpc" --deployment "$PHX_HOME/deployment.json" \
+        --kms "$(json "$_ep" "['kms']['url']")" \
+        --kms-address "$(json "$_ep" "['kms']['address']")" \
+        --operator-key-file "$tmp/$2.key" --json >"$tmp/$2.json" 2>"$tmp/$2.log" &
+    hand=$!
+    wait_file "$tmp/$2.json" 1200
+}
+
 # chain_time: the time the next block on $rpc will carry (an eth_call at the
 # pending block of code that returns TIMESTAMP). chain_past T waits until it is
 # past T. Governance times are on the chain's clock, and under load anvil's next

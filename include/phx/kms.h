@@ -66,23 +66,32 @@ void phx_kms_contract_keys_clear(phx_contract_keys_t *k);
  * action (contract id, request id, send index, chain). The KMS accepts only a
  * transaction signed by the contract's own key (derived here, so only a holder
  * of the contract root can make one), keeps the first transaction of each
- * action, and each (chain id, sender, nonce) for one action only. Answers:
+ * action, and each (chain id, sender, nonce) for one action only. A new
+ * action that moves value counts against the owner's spending cap across all
+ * workers (docs/kms.md "Spending caps"). Answers:
  *   {"raw","hash","nonce","first":bool}   the action's transaction (this one
  *                                          when first, else the one held)
  *   {"taken":true,"next_nonce":N}         another action holds this nonce
+ *   {"refused":"spend_limit","message"}   a new action over the owner's cap
+ *                                          (or with value and no limit held)
  *   {"released":bool}                      for {"release":true}: the node
  *                                          refused the held transaction, so
  *                                          the action is forgotten (hash must match)
- * request: {"contract_id":"0x…32 bytes","action":"…","raw":"0x…"[,"release":true]}. */
+ * request: {"contract_id":"0x…32 bytes","action":"…","raw":"0x…"[,"release":true]
+ *           [,"chain":"name"][,"limit":{"owner","salt","cap_wei","period_s","nonce",
+ *           "signature"}]}: chain names the chain the owner's limit is signed for;
+ * limit is the owner's EIP-712 SpendLimit, checked here (signature and
+ * id = Jobs.contractId(owner, salt)) and kept when newer than the one held. */
 typedef struct phx_kms_outbox phx_kms_outbox_t;
 phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_error_t *e);
 void phx_kms_outbox_close(phx_kms_outbox_t *o);
 phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[32],
                               const json_t *req, json_t **resp, phx_error_t *e);
-/* The worker's side: POST kms_url/v1/outbox with that body; *resp the answer. */
+/* The worker's side: POST kms_url/v1/outbox with that body (chain and limit
+ * left out when NULL); *resp the answer. */
 phx_err_t phx_kms_outbox_request(const char *kms_url, const char *contract_id, const char *action,
-                                 const uint8_t *raw, size_t len, bool release, json_t **resp,
-                                 phx_error_t *e);
+                                 const char *chain, const json_t *limit, const uint8_t *raw,
+                                 size_t len, bool release, json_t **resp, phx_error_t *e);
 
 /* "contract/0x<64 lowercase hex>/<label>" into out (cap >= 128). */
 phx_err_t phx_kms_contract_path(const uint8_t contract_id[PHX_CONTRACT_ID_LEN], const char *label,

@@ -114,10 +114,12 @@ uint64_t phx_sandbox_chains_id(const phx_sandbox_chains_t *c, int i);
  * file the send journal lives in; a contract with no limit on a chain may
  * send no value there (calls with value 0 only). nonce: the owner's op's;
  * PHX_ERR_VERIFY when the limit held has a nonce as high or higher (an old
- * signed limit cannot come back). */
+ * signed limit cannot come back). proof (JSON text, or NULL): the owner's
+ * signed limit as the worker was given it, forwarded with each send to the
+ * outbox, which checks it itself and holds the cap across workers. */
 phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_id,
                                       const char *chain, const char *cap_wei, uint64_t period_s,
-                                      uint64_t nonce, phx_error_t *e);
+                                      uint64_t nonce, const char *proof, phx_error_t *e);
 
 /* What phx.evm answers a contract from a node's JSON-RPC result (exposed for
  * fuzzing): op is "evm.call", "evm.getBalance", "evm.getLogs" or
@@ -129,10 +131,15 @@ phx_err_t phx_sandbox_evm_shape(const char *op, const json_t *result, json_t **o
  * it is posted here under its action ("<request id>/<send index>/<chain>"),
  * and what is broadcast is what this answers: {"raw","hash","nonce","first"}
  * (the action's transaction, perhaps another worker's), or {"taken":true,
- * "next_nonce":N} (another action holds that nonce: sign again), or for
- * release (the node refused it) {"released":bool}. The worker hands the KMS
- * outbox (phx_kms_outbox_request); NULL (phx run): the local journal alone. */
+ * "next_nonce":N} (another action holds that nonce: sign again), or
+ * {"refused":"spend_limit","message"} (a new action over the owner's cap,
+ * counted over every worker's sends: the run fails with spend_limit), or for
+ * release (the node refused it) {"released":bool}. chain: the chain's name;
+ * limit: the owner's signed limit held for it (the proof given to
+ * phx_sandbox_spend_limit_set) or NULL. The worker hands the KMS outbox
+ * (phx_kms_outbox_request); NULL (phx run): the local journal alone. */
 typedef phx_err_t (*phx_sandbox_outbox_fn)(void *ctx, const char *contract_id, const char *action,
+                                           const char *chain, const json_t *limit,
                                            const uint8_t *raw, size_t len, bool release,
                                            json_t **answer, phx_error_t *e);
 

@@ -32,6 +32,13 @@ void phx_result_digest(const uint8_t domain[32], const uint8_t request_id[32],
  * input and the time are covered by the same signature. */
 void phx_result_direct_request_id(const uint8_t input_hash[32], uint64_t timestamp,
                                   uint8_t request_id[32]);
+/* A direct call that names a caller nonce (32 bytes the caller chose: random
+ * per intended call, the same on a retry) uses
+ * keccak256(abi.encode(keccak256("phx-direct-v2"), input_hash, nonce)): two
+ * calls are two requests however close in time, and a retry of one, on any
+ * worker and at any later second, is the same request (docs/js.md). */
+void phx_result_direct_request_id_nonce(const uint8_t input_hash[32], const uint8_t nonce[32],
+                                        uint8_t request_id[32]);
 
 typedef enum { PHX_RESULT_DIRECT = 1, PHX_RESULT_JOB = 2 } phx_result_kind_t;
 
@@ -50,24 +57,29 @@ typedef struct {
     uint8_t worker[20];
     uint64_t timestamp;    /* unix seconds at signing */
     uint8_t signature[65]; /* r || s || v, v = 27/28, low s */
+    bool has_nonce;        /* direct: the caller named a nonce (request id v2) */
+    uint8_t nonce[32];
 } phx_result_t;
 
 void phx_result_free(phx_result_t *r); /* frees output; accepts NULL */
 
 /* Sign: for PHX_RESULT_DIRECT, request_id is computed from input_hash and
- * timestamp first. Fills worker (from sk) and signature. */
+ * timestamp (or, has_nonce, input_hash and nonce) first. Fills worker (from
+ * sk) and signature. */
 phx_err_t phx_result_sign(phx_result_t *r, const uint8_t sk[32], phx_error_t *e);
 
 /* JSON form (DESIGN.md §7: bytes as 0x hex):
  * {"kind":"direct"|"job","chain_id":N,"jobs":"0x..","request_id":"0x..",
  *  "contract_id","code_hash","input_hash","output":<the value, when the output
- *  is JSON>,"output_bytes":"0x..","worker","timestamp":N,"signature"}. */
+ *  is JSON>,"output_bytes":"0x..","worker","timestamp":N,"signature"
+ *  [,"nonce":"0x..32 bytes": a direct call's caller nonce]}. */
 phx_err_t phx_result_to_json(const phx_result_t *r, json_t **out, phx_error_t *e);
 /* Parse; when "output" is present it must equal what output_bytes parses to. */
 phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e);
 
 /* The self-contained part of `phx verify`: the digest is rebuilt from the
- * fields (for direct results the request id from input hash and timestamp),
+ * fields (for direct results the request id from input hash and timestamp,
+ * or input hash and nonce),
  * the signature recovers to r->worker, s is low. PHX_ERR_VERIFY names the
  * failed check. Whether the worker is registered, its quote and measurement
  * are the chain's and attestation's checks, made by the caller next. */

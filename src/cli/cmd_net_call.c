@@ -40,6 +40,12 @@ static const char call_help[] =
     "                      and another asked). --json prints {\"k\",\"output\",\n"
     "                      \"results\":[envelope, ...]}, which `phx verify` checks\n"
     "                      envelope by envelope. Not with --encrypt yet\n"
+    "  --nonce HEX         this call's caller nonce, 32 bytes of 0x hex (default:\n"
+    "                      random). The request id is derived from the input and\n"
+    "                      the nonce, so two calls are two requests (two actions\n"
+    "                      of phx.evm.send) however close in time, and a call made\n"
+    "                      again with the same --nonce is the same request: its\n"
+    "                      sends are not made twice (docs/js.md)\n"
     "  --json              print the result envelope as JSON\n\n"
     "Paying: each call carries an EIP-712 voucher for the running total the payer\n"
     "owes the operator of the worker that serves it (Payments contract; deposit\n"
@@ -188,7 +194,7 @@ static int cmd_call(int argc, char **argv)
 {
     const char *prefix = "phx call";
     if (cli_wants_help(argc, argv)) return cli_help(call_help);
-    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NOPTS };
+    enum { INPUT, ENCRYPT, GATEWAY, KMS, KEY, MAXPRICE, AFFINITY, JSON, K, NONCE, NOPTS };
     cli_opt_t opts[NOPTS] = {
         [INPUT] = {.name = "input", .takes_value = true},
         [ENCRYPT] = {.name = "encrypt"},
@@ -199,6 +205,7 @@ static int cmd_call(int argc, char **argv)
         [AFFINITY] = {.name = "affinity", .takes_value = true},
         [JSON] = {.name = "json"},
         [K] = {.name = "k", .takes_value = true},
+        [NONCE] = {.name = "nonce", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
@@ -210,7 +217,7 @@ static int cmd_call(int argc, char **argv)
     phx_buf_t text = PHX_BUF_INIT, pt = PHX_BUF_INIT, raw = PHX_BUF_INIT;
     pt.secret = text.secret = true;
     char *input_text = NULL;
-    uint8_t id[32], reply_key[32] = {0};
+    uint8_t id[32], reply_key[32] = {0}, nonce[32];
     phx_error_t e = {0};
     if (args.npos != 1) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "wants one contract ID (see --help)");
@@ -220,6 +227,11 @@ static int cmd_call(int argc, char **argv)
     const char *aff = opts[AFFINITY].value;
     if (aff && (!*aff || strlen(aff) > 255 || strpbrk(aff, "\r\n"))) {
         rc = cli_error(PHX_EXIT_USAGE, prefix, "--affinity wants 1..255 bytes on one line");
+        goto out;
+    }
+    if (opts[NONCE].value ? phx_hex_decode_fixed(opts[NONCE].value, nonce, 32, &e)
+                          : phx_random_bytes(nonce, 32)) {
+        rc = cli_error(PHX_EXIT_USAGE, prefix, "--nonce wants 32 bytes of 0x hex");
         goto out;
     }
     const char *in = opts[INPUT].value ? opts[INPUT].value : "null";
@@ -250,8 +262,8 @@ static int cmd_call(int argc, char **argv)
         goto out;
     }
     if ((rc = net_find(prefix, opts[GATEWAY].value, &n))) goto out;
-    if (k > 1) {
-        body = json_pack("{s:O}", "input", input);
+    if (k > 1) { /* one nonce: the N workers run one request */
+        body = json_pack("{s:O,s:o}", "input", input, "nonce", phx_json_hex(nonce, 32));
         if ((rc = net_payer_open(prefix, &n, opts[KEY].value, opts[MAXPRICE].value, &payer)))
             goto out;
         rc = call_k(prefix, &n, id, body, k, &payer, opts[JSON].seen);
@@ -267,9 +279,9 @@ static int cmd_call(int argc, char **argv)
         if ((rc = net_seal_to_contract(prefix, &n, opts[KMS].value, id, PHX_SEAL_INPUT, input_text,
                                        &sealed, reply_key)))
             goto out;
-        body = json_pack("{s:o}", "sealed_input", sealed);
+        body = json_pack("{s:o,s:o}", "sealed_input", sealed, "nonce", phx_json_hex(nonce, 32));
     } else {
-        body = json_pack("{s:O}", "input", input);
+        body = json_pack("{s:O,s:o}", "input", input, "nonce", phx_json_hex(nonce, 32));
     }
     char path[128];
     net_contract_path(path, sizeof path, id, "/call");
@@ -281,6 +293,15 @@ static int cmd_call(int argc, char **argv)
      * they are the sealed reply (docs/worker.md); only this call's reply key
      * opens them. */
     bool is_signed = json_object_get(resp, "output_bytes") != NULL;
+    /* The envelope must be for this call: a signed answer naming another
+     * nonce is an old result replayed (an older worker names none). */
+    const json_t *rn = json_object_get(resp, "nonce");
+    uint8_t got[32];
+    if (is_signed && rn &&
+        (phx_json_get_hex_fixed(resp, "nonce", got, 32, NULL) || memcmp(got, nonce, 32))) {
+        rc = cli_error(PHX_EXIT_FAIL, prefix, "the answer is for another call (its nonce differs)");
+        goto out;
+    }
     if (!is_signed) {
         /* Not a worker's envelope (a stand-in or an older network): show the
          * output it gives, and say nothing signed it. */

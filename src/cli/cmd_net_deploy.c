@@ -49,6 +49,13 @@ static const char deploy_help[] =
     "  --gateway URL       the network (else $PHX_GATEWAY, else the devnet)\n"
     "  --kms-address 0x..  the KMS to trust for the contract key (else the devnet's)\n"
     "  --flavor NAME       phx (default) or chainlink-functions (see above)\n"
+    "  --affinity caller|input.FIELD\n"
+    "                      sticky routing without a key from the caller: the\n"
+    "                      gateway sends calls with the same payer (caller) or the\n"
+    "                      same value of input member FIELD ([A-Za-z0-9_], 1..64) to\n"
+    "                      the same worker, as phx call --affinity does. A routing\n"
+    "                      hint kept by the gateway, not signed; an update without\n"
+    "                      it keeps the one set\n"
     "  --triggers FILE     what starts the contract by itself: a JSON array of\n"
     "                      triggers, signed by the owner with the deploy (docs/worker.md\n"
     "                      \"Triggers\"): {\"name\":\"tick\",\"kind\":\"cron\",\n"
@@ -198,6 +205,7 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         FLAVOR,
         ISOLATION,
         TRIGGERS,
+        AFFINITY,
         NOPTS
     };
     cli_opt_t opts[NOPTS] = {
@@ -212,10 +220,22 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         [FLAVOR] = {.name = "flavor", .takes_value = true},
         [ISOLATION] = {.name = "isolation", .takes_value = true},
         [TRIGGERS] = {.name = "triggers", .takes_value = true},
+        [AFFINITY] = {.name = "affinity", .takes_value = true},
     };
     cli_args_t args;
     int rc = cli_parse(prefix, argc, argv, opts, NOPTS, &args);
     if (rc) return rc;
+    if (opts[AFFINITY].value) { /* checked before anything leaves this machine */
+        const char *a = opts[AFFINITY].value;
+        size_t fl = strncmp(a, "input.", 6) ? 0 : strlen(a + 6);
+        if (strcmp(a, "caller") &&
+            (fl < 1 || fl > 64 ||
+             strspn(a + 6, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                 fl))
+            return cli_error(PHX_EXIT_USAGE, prefix,
+                             "--affinity wants caller or input.FIELD (FIELD 1..64 of "
+                             "[A-Za-z0-9_])");
+    }
     net_t n = {0};
     phx_buf_t code = PHX_BUF_INIT;
     json_t *body = NULL, *secrets = NULL, *resp = NULL;
@@ -359,6 +379,8 @@ int net_deploy_main(int argc, char **argv, net_deploy_mode_t mode)
         rc = cli_error(PHX_EXIT_USAGE, prefix, "%s is not UTF-8 text", file);
         goto out;
     }
+    if (opts[AFFINITY].value)
+        json_object_set_new(body, "affinity", json_string(opts[AFFINITY].value));
     /* The file's name (not its path) so the workers' error locations name it;
      * workers keep only a plain name. Not part of the signed op. */
     if (mode != NET_SECRETS) {

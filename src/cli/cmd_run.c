@@ -271,7 +271,8 @@ static int cmd_run(int argc, char **argv)
                            sl->values[i]);
             goto out;
         }
-        if (phx_sandbox_spend_limit_set(cfg.kv_dir, cid, chain, cap, period, phx_now_ms(), &e)) {
+        if (phx_sandbox_spend_limit_set(cfg.kv_dir, cid, chain, cap, period, phx_now_ms(), NULL,
+                                        &e)) {
             rc = cli_error(PHX_EXIT_USAGE, P, "--spend-limit: %s", e.message);
             goto out;
         }

@@ -780,21 +780,15 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
         PHX_WARN("devnet: this phx has no `worker` verb; starting without workers");
     } else {
         unsigned nops = dn->opts.operators ? dn->opts.operators : dn->opts.workers;
-        /* Every worker's port first: each is told where the others are
-         * (--peer), to gather k-of-n signatures worker to worker. */
+        /* Every worker's port first. No --peer: each finds its k-of-n peers
+         * on chain, at the URLs they announced (docs/worker.md "k-of-n"). */
         char(*w_listens)[32] = calloc(dn->opts.workers, sizeof *w_listens);
-        char(*w_peers)[48] = calloc(dn->opts.workers, sizeof *w_peers);
-        if (!w_listens || !w_peers) {
-            free(w_listens);
-            free(w_peers);
+        if (!w_listens) {
             err = phx_fail(e, PHX_ERR_NOMEM, "worker ports");
             goto out;
         }
-        for (unsigned i = 0; i < dn->opts.workers; i++) {
-            int port = phx_net_port_pick();
-            snprintf(w_listens[i], sizeof w_listens[i], "127.0.0.1:%d", port);
-            snprintf(w_peers[i], sizeof w_peers[i], "http://127.0.0.1:%d", port);
-        }
+        for (unsigned i = 0; i < dn->opts.workers; i++)
+            snprintf(w_listens[i], sizeof w_listens[i], "127.0.0.1:%d", phx_net_port_pick());
         for (unsigned i = 0; i < dn->opts.workers; i++) {
             char wdir[1200], key[1300], name[32];
             snprintf(name, sizeof name, "worker-%u", i);
@@ -857,17 +851,8 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
                     break;
                 }
             w_argv[wa] = NULL;
-            /* Then the peers (up to 31). */
-            char *w_all[sizeof w_argv / sizeof *w_argv + 2 * 32 + 2];
-            memcpy(w_all, w_argv, (size_t)wa * sizeof *w_argv);
-            for (unsigned p = 0; p < dn->opts.workers && p < 32; p++) {
-                if (p == i) continue;
-                w_all[wa++] = "--peer";
-                w_all[wa++] = w_peers[p];
-            }
-            w_all[wa] = NULL;
             json_t *ready = NULL;
-            if ((err = spawn(dn, name, w_all, SIGTERM, &c, e)) ||
+            if ((err = spawn(dn, name, w_argv, SIGTERM, &c, e)) ||
                 (err = wait_ready(dn, c, &ready, e)))
                 break;
             json_object_set_new(pids, name, json_integer(c->pid));
@@ -880,7 +865,6 @@ phx_err_t phx_devnet_start(const phx_devnet_opts_t *opts, phx_devnet_t **out, ph
             json_array_append_new(workers, ready);
         }
         free(w_listens);
-        free(w_peers);
         if (err) goto out;
     }
 

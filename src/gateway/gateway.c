@@ -39,9 +39,9 @@ typedef struct {
     uint32_t tee_type;
     uint64_t last_check_ms;
     bool pooled; /* this entry put its URL in the pool (so only it takes it out) */
-    /* Found on chain (discover.c) rather than given with --worker: in the pool
-     * only while the Registry says it is eligible (activeOperatorOf) and the
-     * server at its URL signed our challenge with its key. */
+    /* Found on chain (phx/chain_registry.h) rather than given with --worker:
+     * in the pool only while the Registry says it is eligible (activeOperatorOf)
+     * and the server at its URL signed our challenge with its key. */
     bool discovered;
     bool proven;
     uint8_t chain_status; /* PHX_CHAIN_WORKER_* from the events */
@@ -59,6 +59,9 @@ typedef struct {
     uint8_t signature[65];
     uint64_t nonce;
     uint64_t deployed_ms;
+    /* Sticky routing the deploy asked for when a call names no key: "caller"
+     * or "input.FIELD" (affinity_ok); empty: none. */
+    char affinity[72];
 } contract_t;
 
 /* Blob bytes stored per owner, for the quota. */
@@ -82,9 +85,9 @@ struct phx_gateway {
     phx_gw_pool_t *pool;
     bool has_deployment;
     phx_chain_deployment_t deployment;
-    pthread_mutex_t lock;           /* everything below */
-    phx_chain_requests_t *requests; /* the on-chain requests, opened on first use */
-    gw_discovery_t *disc;           /* the Registry's workers; under check_lock */
+    pthread_mutex_t lock;                /* everything below */
+    phx_chain_requests_t *requests;      /* the on-chain requests, opened on first use */
+    phx_chain_registry_follower_t *disc; /* the Registry's workers; under check_lock */
     worker_t workers[MAX_WORKERS];
     size_t nworkers;
     contract_t *contracts;
@@ -130,6 +133,21 @@ static bool valid_id(const char *id)
     return true;
 }
 
+/* A deploy's affinity: "caller" (the payer its voucher names) or
+ * "input.FIELD", FIELD 1..64 of [A-Za-z0-9_] (a member of an object input). */
+static bool affinity_ok(const char *a)
+{
+    if (!strcmp(a, "caller")) return true;
+    if (strncmp(a, "input.", 6)) return false;
+    size_t n = strlen(a + 6);
+    if (n == 0 || n > 64) return false;
+    for (const char *p = a + 6; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
 static phx_err_t contract_save(phx_gateway_t *g, const contract_t *c, phx_error_t *e)
 {
     char path[1200];
@@ -140,6 +158,7 @@ static phx_err_t contract_save(phx_gateway_t *g, const contract_t *c, phx_error_
                   phx_json_hex(c->salt, 32), "secrets_hash", phx_json_hex(c->secrets_hash, 32),
                   "signature", phx_json_hex(c->signature, 65), "nonce", (json_int_t)c->nonce,
                   "deployed_ms", (json_int_t)c->deployed_ms);
+    if (j && c->affinity[0]) json_object_set_new(j, "affinity", json_string(c->affinity));
     char *text = j ? phx_json_dump(j, true) : NULL;
     json_decref(j);
     if (!text) return phx_fail(e, PHX_ERR_NOMEM, "contract record");
@@ -196,6 +215,8 @@ static phx_err_t contracts_load(phx_gateway_t *g, phx_error_t *e)
             continue;
         }
         snprintf(c.id, sizeof c.id, "%s", id);
+        const char *aff = json_string_value(json_object_get(j, "affinity"));
+        if (aff && affinity_ok(aff)) snprintf(c.affinity, sizeof c.affinity, "%s", aff);
         c.deployed_ms = (uint64_t)ms;
         c.nonce = (uint64_t)nonce;
         json_decref(j);
@@ -476,6 +497,17 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
     if (err) return err;
     contract_t c = {0};
     uint8_t hash[32];
+    /* A routing hint for the gateway, not part of the owner's signed op: a
+     * gateway routes calls as it likes anyway (docs/gateway.md). */
+    const json_t *aj = json_object_get(req->json, "affinity");
+    if (aj && !json_is_null(aj)) {
+        const char *a = json_string_value(aj);
+        if (!a || !affinity_ok(a))
+            return phx_fail(e, PHX_ERR_INVALID,
+                            "affinity is \"caller\" or \"input.FIELD\" (FIELD 1..64 of "
+                            "[A-Za-z0-9_])");
+        snprintf(c.affinity, sizeof c.affinity, "%s", a);
+    }
     if ((err = deploy_signed(req->json, code, &c, e)) ||
         (err = blob_put_charged(g, c.owner, (const uint8_t *)code, strlen(code), hash, e)))
         return err;
@@ -490,6 +522,8 @@ static phx_err_t h_deploy(void *ctx, const phx_http_request_t *req, phx_http_res
         c.deployed_ms = phx_now_ms();
         pthread_mutex_lock(&g->lock);
         contract_t *have = contract_find(g, c.id);
+        if (have && !aj) /* an update that names no affinity keeps the one held */
+            memcpy(c.affinity, have->affinity, sizeof c.affinity);
         if (have)
             *have = c;
         else
@@ -668,6 +702,43 @@ static bool redeploy(phx_gateway_t *g, const char *base, const char *id)
     return ok;
 }
 
+/* The key a call gets from its contract's deploy when it names none: the
+ * voucher's payer ("caller"; ctx.caller, which the worker checks) or the
+ * input member FIELD ("input.FIELD"): a string as it is, anything else as
+ * compact JSON, and either as sha256 hex when longer than out allows. false:
+ * no affinity (none declared, a sealed input, no such member). */
+static bool deploy_affinity(phx_gateway_t *g, const char *id, const json_t *body, char *out,
+                            size_t cap)
+{
+    char a[72] = "";
+    pthread_mutex_lock(&g->lock);
+    contract_t *c = contract_find(g, id);
+    if (c) snprintf(a, sizeof a, "%s", c->affinity);
+    pthread_mutex_unlock(&g->lock);
+    if (!a[0] || !json_is_object(body)) return false;
+    const json_t *v = !strcmp(a, "caller")
+                          ? json_object_get(json_object_get(body, "voucher"), "payer")
+                          : json_object_get(json_object_get(body, "input"), a + 6); /* "input." */
+    if (!v || json_is_null(v)) return false;
+    char *text = json_is_string(v) ? strdup(json_string_value(v))
+                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (!text || !*text) {
+        free(text);
+        return false;
+    }
+    size_t n = strlen(text);
+    if (n < cap) {
+        memcpy(out, text, n + 1);
+    } else {
+        uint8_t d[32];
+        phx_sha256(text, n, d);
+        phx_hex_encode_to(out, d, 32);
+        out[64] = 0;
+    }
+    free(text);
+    return true;
+}
+
 /* POST /v1/contracts/:id/call */
 static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                         phx_error_t *e)
@@ -681,9 +752,11 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
     /* Sticky routing: X-Phx-Affinity names a key that keeps this contract's
      * calls on one worker while it is healthy (docs/gateway.md). */
     const char *aff = phx_http_header(req, "x-phx-affinity");
-    char key[PHX_GW_AFFINITY_MAX + 1];
+    char key[PHX_GW_AFFINITY_MAX + 1], from_deploy[PHX_GW_AFFINITY_MAX - 67];
     if (aff && (!*aff || strlen(aff) > 255))
         return phx_fail(e, PHX_ERR_INVALID, "X-Phx-Affinity must be 1..255 bytes");
+    if (!aff && deploy_affinity(g, id, req->json, from_deploy, sizeof from_deploy))
+        aff = from_deploy;
     if (aff) snprintf(key, sizeof key, "%s/%s", id, aff);
     uint64_t t0 = phx_monotonic_ms();
     fwd_t f = {0};
@@ -1247,10 +1320,10 @@ static void admit_discovered(phx_gateway_t *g, size_t i, phx_rpc_t *rpc)
  * marked so the round takes it out. */
 static void sync_discovered(phx_gateway_t *g)
 {
-    gw_chain_worker_t *list = NULL;
-    size_t n = gw_discovery_list(g->disc, &list);
+    phx_chain_registry_worker_t *list = NULL;
+    size_t n = phx_chain_registry_follow_list(g->disc, &list);
     for (size_t k = 0; k < n; k++) {
-        const gw_chain_worker_t *cw = &list[k];
+        const phx_chain_registry_worker_t *cw = &list[k];
         char old[256] = "";
         bool full = false;
         pthread_mutex_lock(&g->lock);
@@ -1287,11 +1360,12 @@ static void sync_discovered(phx_gateway_t *g)
 static void discover(phx_gateway_t *g)
 {
     phx_error_t e = {0};
-    if (!g->disc && gw_discovery_open(g->rpc_url, &g->deployment, g->dir, &g->disc, &e)) {
+    if (!g->disc &&
+        phx_chain_registry_follow_open(g->rpc_url, &g->deployment, g->dir, &g->disc, &e)) {
         PHX_WARN("gateway: cannot follow the Registry: %s", e.message);
         return;
     }
-    if (gw_discovery_poll(g->disc, NULL, &e))
+    if (phx_chain_registry_follow_poll(g->disc, NULL, NULL, &e))
         PHX_WARN("gateway: following the Registry: %s", e.message);
     sync_discovered(g); /* what it has, even when this poll fell short */
 }
@@ -1512,7 +1586,7 @@ void phx_gateway_stop(phx_gateway_t *g, uint64_t grace_ms)
         pthread_join(g->thread, NULL);
     }
     phx_gw_pool_free(g->pool);
-    gw_discovery_close(g->disc);
+    phx_chain_registry_follow_close(g->disc);
     phx_http_router_free(g->router);
     phx_chain_requests_close(g->requests);
     for (size_t i = 0; i < MAX_JOBS; i++)

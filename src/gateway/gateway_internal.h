@@ -5,6 +5,7 @@
 #define PHX_GATEWAY_INTERNAL_H
 
 #include "phx/chain.h"
+#include "phx/chain_registry.h"
 #include "phx/chain_requests.h"
 #include "phx/gateway.h"
 #include "phx/net.h"
@@ -22,24 +23,6 @@ bool gw_chain(const phx_gateway_t *g, const char **rpc_url, const phx_chain_depl
 phx_err_t gw_requests(phx_gateway_t *g, phx_chain_requests_t **out, phx_error_t *e);
 /* The sim TEE directory the gateway was given, or NULL. */
 const char *gw_sim_dir(const phx_gateway_t *g);
-
-/* ---- discovery (discover.c): the Registry's workers as its events say ---- */
-typedef struct {
-    uint8_t address[20];
-    uint8_t operator_[20];
-    uint8_t status;                       /* PHX_CHAIN_WORKER_* as the last event left it */
-    char url[PHX_CHAIN_ENDPOINT_MAX + 1]; /* "" until the worker announced one */
-    uint64_t registered_block, status_block, url_block;
-} gw_chain_worker_t;
-typedef struct gw_discovery gw_discovery_t;
-/* State in DIR/registry.json, the follower's cursor in DIR/registry.cursor. */
-phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep, const char *dir,
-                            gw_discovery_t **out, phx_error_t *e);
-void gw_discovery_close(gw_discovery_t *d);
-/* Follow the Registry's worker events up to the chain head. */
-phx_err_t gw_discovery_poll(gw_discovery_t *d, size_t *delivered, phx_error_t *e);
-/* A copy of the list (free() it); its length. */
-size_t gw_discovery_list(gw_discovery_t *d, gw_chain_worker_t **out);
 
 /* Add the console's routes (/, /contracts/:id, /verify, /console/...). */
 phx_err_t gw_console_routes(phx_http_router_t *r, phx_gateway_t *g, phx_error_t *e);

@@ -316,6 +316,18 @@ phx_err_t phx_gw_pool_forward_keyed(phx_gw_pool_t *p, const char *method, const 
             json_t *pj = NULL;
             if (resp.len) phx_json_parse((const char *)resp.ptr, resp.len, &pj, NULL);
             phx_buf_free(&resp);
+            err = phx_fail(e, PHX_ERR_REMOTE, "worker %s wants payment (402)", url);
+            if (affinity && pj) {
+                /* Sticky: the key's worker wants payment (its operator is not
+                 * the one the voucher pays, or it wants more). Its terms are
+                 * the answer: the client pays it and sends the key again.
+                 * Moving on would land the key on whichever worker takes the
+                 * voucher, not on its own (issue 15: at N=100 every key went
+                 * to the worker of the operator the payer had paid last). */
+                json_decref(paywall);
+                paywall = pj;
+                break;
+            }
             bool better = pj && (!paywall || json_object_get(json_object_get(pj, "payment"),
                                                              "required_cumulative"));
             if (better) {
@@ -324,7 +336,6 @@ phx_err_t phx_gw_pool_forward_keyed(phx_gw_pool_t *p, const char *method, const 
             } else {
                 json_decref(pj);
             }
-            err = phx_fail(e, PHX_ERR_REMOTE, "worker %s wants payment (402)", url);
             continue;
         }
         if (code == 503 || (safe && code >= 500)) {

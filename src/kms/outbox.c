@@ -2,18 +2,25 @@
  * KMS arbitrates which transaction is an action's and which action a nonce of
  * a contract's wallet belongs to, so workers that run the same request, or
  * send for one contract at once, never put two transactions on chain for one
- * action and never two actions on one nonce. SQLite, one writer at a time. */
+ * action and never two actions on one nonce. Being the one place every send
+ * passes, it also holds the owner's spending cap network-wide: the value of
+ * every action it holds counts against the owner's signed SpendLimit, whichever
+ * worker posted it. SQLite, one writer at a time. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "phx/chain.h"
+#include "phx/chain_owner.h"
 #include "phx/crypto.h"
 #include "phx/evm.h"
 #include "phx/kms.h"
 
 #define ACTION_MAX 256
+#define CHAIN_MAX 32 /* as the worker's chain names (sandbox) */
 #define RAW_MAX (128u << 10)
+#define PERIOD_MAX (366ll * 86400)
 
 struct phx_kms_outbox {
     sqlite3 *db;
@@ -28,14 +35,27 @@ phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_erro
     char *msg = NULL;
     if (sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK ||
-        sqlite3_exec(o->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE IF NOT EXISTS outbox("
-                     " contract BLOB NOT NULL, action TEXT NOT NULL, chain_id INTEGER NOT NULL,"
-                     " sender BLOB NOT NULL, nonce INTEGER NOT NULL, raw BLOB NOT NULL,"
-                     " hash BLOB NOT NULL, created_ms INTEGER NOT NULL,"
-                     " PRIMARY KEY(contract, action), UNIQUE(chain_id, sender, nonce));",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_exec(
+            o->db,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+            "CREATE TABLE IF NOT EXISTS outbox("
+            " contract BLOB NOT NULL, action TEXT NOT NULL, chain_id INTEGER NOT NULL,"
+            " sender BLOB NOT NULL, nonce INTEGER NOT NULL, raw BLOB NOT NULL,"
+            " hash BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+            " PRIMARY KEY(contract, action), UNIQUE(chain_id, sender, nonce));"
+            /* the value of each action held, by the chain name the
+             * owner's limit is signed for */
+            "CREATE TABLE IF NOT EXISTS spend("
+            " contract BLOB NOT NULL, action TEXT NOT NULL, chain TEXT NOT NULL,"
+            " value TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+            " PRIMARY KEY(contract, action));"
+            "CREATE INDEX IF NOT EXISTS spend_window ON spend(contract, chain, created_ms);"
+            /* the newest owner-signed limit seen per contract and chain */
+            "CREATE TABLE IF NOT EXISTS spend_limit("
+            " contract BLOB NOT NULL, chain TEXT NOT NULL, cap TEXT NOT NULL,"
+            " period_s INTEGER NOT NULL, nonce INTEGER NOT NULL,"
+            " PRIMARY KEY(contract, chain));",
+            NULL, NULL, &msg) != SQLITE_OK) {
         phx_err_t err = phx_fail(e, PHX_ERR_IO, "outbox %s: %s", path,
                                  msg     ? msg
                                  : o->db ? sqlite3_errmsg(o->db)
@@ -66,17 +86,191 @@ static json_t *held_answer(sqlite3_stmt *st, bool first)
                      (json_int_t)nonce, "first", first);
 }
 
-/* Called under o->lock. */
+/* The owner's SpendLimit a worker forwards with a post, once its signature is
+ * checked here (limit_check). */
+typedef struct {
+    bool given;
+    char cap[80]; /* decimal */
+    int64_t period_s, nonce;
+} limit_t;
+
+/* Chain names as the worker's configuration has them: [a-z0-9_-], 1..32. */
+static bool chain_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CHAIN_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* {"owner","salt","cap_wei","period_s","nonce","signature"}: the owner's
+ * EIP-712 SpendLimit for (id, chain). The KMS takes no worker's word for it:
+ * the signature must recover to owner, and id must be Jobs.contractId(owner,
+ * salt), so only the address the id is derived from can set the cap. */
+static phx_err_t limit_check(const uint8_t id[32], const char *chain, const json_t *j, limit_t *l,
+                             phx_error_t *e)
+{
+    uint8_t owner[20], salt[32], sig[65], d[32], signer[20], want[32];
+    const char *cap = json_string_value(json_object_get(j, "cap_wei"));
+    phx_u256_t capv;
+    phx_err_t err;
+    if (!json_is_object(j) || !cap)
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "outbox: limit is {owner, salt, cap_wei, period_s, nonce, signature}");
+    if (!chain) return phx_fail(e, PHX_ERR_INVALID, "outbox: a limit needs the chain it is for");
+    if ((err = phx_json_get_hex_fixed(j, "owner", owner, 20, e)) ||
+        (err = phx_json_get_hex_fixed(j, "salt", salt, 32, e)) ||
+        (err = phx_json_get_hex_fixed(j, "signature", sig, 65, e)) ||
+        (err = phx_json_get_int(j, "period_s", &l->period_s, e)) ||
+        (err = phx_json_get_int(j, "nonce", &l->nonce, e)))
+        return phx_error_wrap(e, err, "outbox: limit");
+    if (l->period_s <= 0 || l->period_s > PERIOD_MAX || l->nonce <= 0)
+        return phx_fail(e, PHX_ERR_INVALID,
+                        "outbox: limit period_s 1..366 days and nonce positive");
+    if ((err = phx_u256_from_str(cap, &capv, e))) return phx_error_wrap(e, err, "outbox: cap_wei");
+    phx_u256_to_dec(&capv, l->cap);
+    phx_chain_contract_id(owner, salt, want);
+    if (memcmp(want, id, 32))
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "outbox: the limit's owner is not the one the contract id derives from");
+    if ((err = phx_owner_limit_digest(id, chain, cap, (uint64_t)l->period_s, (uint64_t)l->nonce, d,
+                                      e)) ||
+        (err = phx_owner_recover(d, sig, signer, e)))
+        return phx_error_wrap(e, err == PHX_ERR_INVALID ? PHX_ERR_VERIFY : err, "outbox: limit");
+    if (memcmp(signer, owner, 20))
+        return phx_fail(e, PHX_ERR_VERIFY, "outbox: the limit is not signed by the owner it names");
+    l->given = true;
+    return PHX_OK;
+}
+
+static phx_err_t db_fail(phx_kms_outbox_t *o, phx_error_t *e)
+{
+    return phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+}
+
+/* Keep the newest limit (by the owner's nonce): an older signed limit, with
+ * perhaps a higher cap, never replaces it. Called under o->lock. */
+static phx_err_t limit_store(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
+                             const limit_t *l, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(o->db,
+                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce)"
+                           " VALUES(?,?,?,?,?) ON CONFLICT(contract, chain) DO UPDATE SET"
+                           " cap=excluded.cap, period_s=excluded.period_s, nonce=excluded.nonce"
+                           " WHERE excluded.nonce > spend_limit.nonce",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(o, e);
+    sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, l->cap, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, l->period_s);
+    sqlite3_bind_int64(st, 5, l->nonce);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : db_fail(o, e);
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Would a new action moving value on chain pass the cap? *why is set (and
+ * the action refused) when not: no limit held, or the value held for the
+ * contract and chain in the last period_s seconds (the KMS's clock) plus this
+ * one is over the cap. Called under o->lock. */
+static phx_err_t cap_check(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
+                           const phx_u256_t *value, char why[240], phx_error_t *e)
+{
+    why[0] = 0;
+    if (!chain) {
+        snprintf(why, 240, "the post names no chain, so no spending limit can be applied");
+        return PHX_OK;
+    }
+    sqlite3_stmt *st = NULL;
+    phx_err_t err = PHX_OK;
+    phx_u256_t cap = phx_u256_from_u64(0), spent = phx_u256_from_u64(0);
+    int64_t period = 0;
+    if (sqlite3_prepare_v2(o->db,
+                           "SELECT cap, period_s FROM spend_limit WHERE contract=? AND chain=?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_fail(o, e);
+    sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        err = phx_u256_from_str((const char *)sqlite3_column_text(st, 0), &cap, e);
+        period = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (err) return err;
+    if (period <= 0) {
+        snprintf(why, 240,
+                 "no spending limit signed by the owner reached the KMS for chain %s: only "
+                 "value 0 may be sent",
+                 chain);
+        return PHX_OK;
+    }
+    if (sqlite3_prepare_v2(o->db,
+                           "SELECT value FROM spend WHERE contract=? AND chain=? AND created_ms>=?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(o, e);
+    sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)phx_now_ms() - period * 1000);
+    while (!err && sqlite3_step(st) == SQLITE_ROW) {
+        phx_u256_t v;
+        if (!(err = phx_u256_from_str((const char *)sqlite3_column_text(st, 0), &v, e)))
+            spent = phx_u256_add(&spent, &v);
+    }
+    sqlite3_finalize(st);
+    if (err) return err;
+    phx_u256_t total = phx_u256_add(&spent, value);
+    if (phx_u256_cmp(&total, &spent) < 0 || phx_u256_cmp(&total, &cap) > 0) {
+        char c[80], s[80], v[80];
+        phx_u256_to_dec(&cap, c);
+        phx_u256_to_dec(&spent, s);
+        phx_u256_to_dec(value, v);
+        snprintf(why, 240,
+                 "sending %.40s wei on %s would pass the cap of %.40s wei per %lld s "
+                 "(%.40s already sent by the network's workers)",
+                 v, chain, c, (long long)period, s);
+    }
+    return PHX_OK;
+}
+
+static phx_err_t exec_sql(phx_kms_outbox_t *o, const char *sql, phx_error_t *e)
+{
+    return sqlite3_exec(o->db, sql, NULL, NULL, NULL) == SQLITE_OK ? PHX_OK : db_fail(o, e);
+}
+
+/* Forget an action's spending (the node refused its transaction: it never
+ * moves money). Called under o->lock. */
+static phx_err_t spend_forget(phx_kms_outbox_t *o, const uint8_t id[32], const char *action,
+                              phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(o->db, "DELETE FROM spend WHERE contract=? AND action=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(o, e);
+    sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : db_fail(o, e);
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Called under o->lock, inside a transaction. */
 static phx_err_t post_locked(phx_kms_outbox_t *o, const uint8_t id[32], const char *action,
-                             const phx_evm_tx_t *tx, const phx_buf_t *raw, const uint8_t hash[32],
-                             bool release, json_t **resp, phx_error_t *e)
+                             const char *chain, const limit_t *lim, const phx_evm_tx_t *tx,
+                             const phx_buf_t *raw, const uint8_t hash[32], bool release,
+                             json_t **resp, phx_error_t *e)
 {
     sqlite3_stmt *st = NULL;
     phx_err_t err = PHX_OK;
+    if (lim->given && (err = limit_store(o, id, chain, lim, e))) return err;
     if (sqlite3_prepare_v2(o->db,
                            "SELECT raw, hash, nonce FROM outbox WHERE contract=? AND action=?", -1,
                            &st, NULL) != SQLITE_OK)
-        return phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+        return db_fail(o, e);
     sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
     bool held = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32;
@@ -89,28 +283,38 @@ static phx_err_t post_locked(phx_kms_outbox_t *o, const uint8_t id[32], const ch
         }
         if (sqlite3_prepare_v2(o->db, "DELETE FROM outbox WHERE contract=? AND action=?", -1, &st,
                                NULL) != SQLITE_OK)
-            return phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+            return db_fail(o, e);
         sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            err = phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+        if (sqlite3_step(st) != SQLITE_DONE) err = db_fail(o, e);
         sqlite3_finalize(st);
+        if (!err) err = spend_forget(o, id, action, e);
         if (!err) *resp = json_pack("{s:b}", "released", 1);
         return err;
     }
-    if (held) { /* the action's transaction is the first one posted */
+    if (held) { /* the action's transaction is the first one posted; never refused */
         *resp = held_answer(st, same);
         sqlite3_finalize(st);
         return PHX_OK;
     }
     sqlite3_finalize(st);
+    /* A new action: its value counts against the owner's cap, network-wide. */
+    bool pays = !phx_u256_is_zero(&tx->value);
+    if (pays) {
+        char why[240];
+        if ((err = cap_check(o, id, chain, &tx->value, why, e))) return err;
+        if (why[0]) {
+            *resp = json_pack("{s:s,s:s}", "refused", "spend_limit", "message", why);
+            return PHX_OK;
+        }
+    }
     /* A nonce belongs to one action: another's is refused with the next free one. */
     if (sqlite3_prepare_v2(o->db,
                            "SELECT (SELECT count(*) FROM outbox WHERE chain_id=?1 AND sender=?2 AND"
                            " nonce=?3), (SELECT max(nonce) FROM outbox WHERE chain_id=?1 AND"
                            " sender=?2)",
                            -1, &st, NULL) != SQLITE_OK)
-        return phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+        return db_fail(o, e);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)tx->chain_id);
     sqlite3_bind_blob(st, 2, tx->from, 20, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)tx->nonce);
@@ -126,7 +330,8 @@ static phx_err_t post_locked(phx_kms_outbox_t *o, const uint8_t id[32], const ch
             "INSERT INTO outbox(contract, action, chain_id, sender, nonce, raw, hash,"
             " created_ms) VALUES(?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK)
-        return phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+        return db_fail(o, e);
+    uint64_t now = phx_now_ms();
     sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)tx->chain_id);
@@ -134,10 +339,25 @@ static phx_err_t post_locked(phx_kms_outbox_t *o, const uint8_t id[32], const ch
     sqlite3_bind_int64(st, 5, (sqlite3_int64)tx->nonce);
     sqlite3_bind_blob(st, 6, raw->ptr, (int)raw->len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 7, hash, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)phx_now_ms());
-    if (sqlite3_step(st) != SQLITE_DONE)
-        err = phx_fail(e, PHX_ERR_IO, "outbox: %s", sqlite3_errmsg(o->db));
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)now);
+    if (sqlite3_step(st) != SQLITE_DONE) err = db_fail(o, e);
     sqlite3_finalize(st);
+    if (!err && pays) {
+        char v[80];
+        phx_u256_to_dec(&tx->value, v);
+        if (sqlite3_prepare_v2(o->db,
+                               "INSERT OR REPLACE INTO spend(contract, action, chain, value,"
+                               " created_ms) VALUES(?,?,?,?,?)",
+                               -1, &st, NULL) != SQLITE_OK)
+            return db_fail(o, e);
+        sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, chain, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, v, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+        if (sqlite3_step(st) != SQLITE_DONE) err = db_fail(o, e);
+        sqlite3_finalize(st);
+    }
     if (!err)
         *resp = json_pack("{s:o,s:o,s:I,s:b}", "raw", phx_json_hex(raw->ptr, raw->len), "hash",
                           phx_json_hex(hash, 32), "nonce", (json_int_t)tx->nonce, "first", 1);
@@ -151,11 +371,20 @@ phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[3
     if (!o) return phx_fail(e, PHX_ERR_NOT_FOUND, "this KMS keeps no outbox");
     uint8_t id[32], hash[32];
     const char *action = json_string_value(json_object_get(req, "action"));
+    const json_t *cj = json_object_get(req, "chain"), *lj = json_object_get(req, "limit");
+    const char *chain = json_string_value(cj);
     if (!json_is_object(req) || phx_json_get_hex_fixed(req, "contract_id", id, 32, NULL) ||
         !action || !*action || strlen(action) > ACTION_MAX)
         return phx_fail(e, PHX_ERR_INVALID,
-                        "outbox: {contract_id: 32 bytes hex, action: 1..%d characters, raw}",
+                        "outbox: {contract_id: 32 bytes hex, action: 1..%d characters, raw"
+                        "[, chain, limit]}",
                         ACTION_MAX);
+    if ((cj && !json_is_null(cj) && (!chain || !chain_ok(chain))))
+        return phx_fail(e, PHX_ERR_INVALID, "outbox: chain is a name of [a-z0-9_-], 1..%d",
+                        CHAIN_MAX);
+    limit_t lim = {0};
+    phx_err_t lerr = lj && !json_is_null(lj) ? limit_check(id, chain, lj, &lim, e) : PHX_OK;
+    if (lerr) return lerr;
     phx_buf_t raw = PHX_BUF_INIT;
     phx_evm_tx_t tx = {0};
     phx_contract_keys_t keys;
@@ -178,9 +407,18 @@ phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[3
         phx_kms_contract_keys_clear(&keys);
     }
     if (!err) {
+        /* One transaction: an action held is always counted with its value. */
         pthread_mutex_lock(&o->lock);
-        err = post_locked(o, id, action, &tx, &raw, hash,
-                          json_is_true(json_object_get(req, "release")), resp, e);
+        if (!(err = exec_sql(o, "BEGIN IMMEDIATE", e))) {
+            err = post_locked(o, id, action, chain, &lim, &tx, &raw, hash,
+                              json_is_true(json_object_get(req, "release")), resp, e);
+            if (!err) err = exec_sql(o, "COMMIT", e);
+            if (err) {
+                exec_sql(o, "ROLLBACK", NULL);
+                json_decref(*resp);
+                *resp = NULL;
+            }
+        }
         pthread_mutex_unlock(&o->lock);
     }
     phx_buf_free(&raw);
@@ -190,13 +428,15 @@ phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[3
 }
 
 phx_err_t phx_kms_outbox_request(const char *kms_url, const char *contract_id, const char *action,
-                                 const uint8_t *raw, size_t len, bool release, json_t **resp,
-                                 phx_error_t *e)
+                                 const char *chain, const json_t *limit, const uint8_t *raw,
+                                 size_t len, bool release, json_t **resp, phx_error_t *e)
 {
     char url[600];
     snprintf(url, sizeof url, "%s/v1/outbox", kms_url);
     json_t *body = json_pack("{s:s,s:s,s:o,s:b}", "contract_id", contract_id, "action", action,
                              "raw", phx_json_hex(raw, len), "release", release);
+    if (body && chain) json_object_set_new(body, "chain", json_string(chain));
+    if (body && limit) json_object_set(body, "limit", (json_t *)limit);
     if (!body) return phx_fail(e, PHX_ERR_NOMEM, "outbox");
     phx_http_client_opts_t opts = {0};
     opts.timeout_ms = 10000;

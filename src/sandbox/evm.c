@@ -496,7 +496,7 @@ static const char journal_schema[] =
     "CREATE INDEX IF NOT EXISTS tx_sender ON tx(chain_id, sender, nonce);"
     "CREATE TABLE IF NOT EXISTS spend_limit("
     " contract TEXT NOT NULL, chain TEXT NOT NULL, cap TEXT NOT NULL, period_s INTEGER NOT NULL,"
-    " nonce INTEGER NOT NULL, PRIMARY KEY(contract, chain));";
+    " nonce INTEGER NOT NULL, proof TEXT, PRIMARY KEY(contract, chain));";
 
 static phx_err_t journal_open(const char *kv_dir, sqlite3 **db, phx_error_t *e)
 {
@@ -520,7 +520,19 @@ static phx_err_t journal_open(const char *kv_dir, sqlite3 **db, phx_error_t *e)
         sqlite3_free(msg);
         sqlite3_close(*db);
         *db = NULL;
+        return err;
     }
+    /* A journal from before limits kept the owner's proof: add the column. */
+    sqlite3_stmt *probe = NULL;
+    if (sqlite3_prepare_v2(*db, "SELECT proof FROM spend_limit LIMIT 0", -1, &probe, NULL) !=
+            SQLITE_OK &&
+        sqlite3_exec(*db, "ALTER TABLE spend_limit ADD COLUMN proof TEXT", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+        err = phx_fail(e, PHX_ERR_IO, "evm journal %s: %s", path, sqlite3_errmsg(*db));
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    sqlite3_finalize(probe);
     return err;
 }
 
@@ -533,7 +545,7 @@ static phx_err_t exec(sqlite3 *db, const char *sql, phx_error_t *e)
 
 phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_id,
                                       const char *chain, const char *cap_wei, uint64_t period_s,
-                                      uint64_t nonce, phx_error_t *e)
+                                      uint64_t nonce, const char *proof, phx_error_t *e)
 {
     phx_u256_t cap;
     phx_err_t err = phx_u256_from_str(cap_wei, &cap, e);
@@ -548,10 +560,10 @@ phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_i
     char dec[80];
     phx_u256_to_dec(&cap, dec);
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce)"
-                           " VALUES(?,?,?,?,?) ON CONFLICT(contract, chain) DO UPDATE SET"
-                           " cap=excluded.cap, period_s=excluded.period_s, nonce=excluded.nonce"
-                           " WHERE excluded.nonce > spend_limit.nonce",
+                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce, proof)"
+                           " VALUES(?,?,?,?,?,?) ON CONFLICT(contract, chain) DO UPDATE SET"
+                           " cap=excluded.cap, period_s=excluded.period_s, nonce=excluded.nonce,"
+                           " proof=excluded.proof WHERE excluded.nonce > spend_limit.nonce",
                            -1, &st, NULL) != SQLITE_OK) {
         err = phx_fail(e, PHX_ERR_IO, "spending limit: %s", sqlite3_errmsg(db));
     } else {
@@ -560,6 +572,10 @@ phx_err_t phx_sandbox_spend_limit_set(const char *kv_dir, const char *contract_i
         sqlite3_bind_text(st, 3, dec, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)period_s);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)nonce);
+        if (proof)
+            sqlite3_bind_text(st, 6, proof, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
         if (sqlite3_step(st) != SQLITE_DONE)
             err = phx_fail(e, PHX_ERR_IO, "spending limit: %s", sqlite3_errmsg(db));
         else if (sqlite3_changes(db) == 0)
@@ -716,18 +732,55 @@ static void action_name(char *out, size_t cap, const char *request, uint32_t seq
     snprintf(out, cap, "%s/%u/%s", request, seq, chain);
 }
 
+/* The owner's signed limit for contract on chain as the worker was given it
+ * (phx_sandbox_spend_limit_set's proof), for the outbox to check itself; NULL
+ * when none is held. */
+static json_t *limit_proof(sqlite3 *db, const char *contract, const char *chain)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *j = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT proof FROM spend_limit WHERE contract=? AND chain=?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, contract, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
 /* With an outbox (the KMS, across workers): the action's transaction is the
  * one it holds. Ours is replaced by it in the journal when another worker's
  * came first; PHX_ERR_STATE with *next when another action holds our nonce
- * (the row is then marked replaced). Without one: ours, as journaled. */
+ * (the row is then marked replaced); PHX_ERR_LIMIT when the action would pass
+ * the owner's cap over what all workers sent (the row is marked replaced: it
+ * is never broadcast). Without one: ours, as journaled. */
 static phx_err_t agree(sbx_host_t *h, sqlite3 *db, const char *contract, const char *action,
-                       phx_buf_t *raw, uint8_t hash[32], uint64_t *next, phx_error_t *e)
+                       const char *chain, phx_buf_t *raw, uint8_t hash[32], uint64_t *next,
+                       phx_error_t *e)
 {
     if (!h->cfg->outbox) return PHX_OK;
-    json_t *a = NULL;
-    phx_err_t err =
-        h->cfg->outbox(h->cfg->outbox_ctx, contract, action, raw->ptr, raw->len, false, &a, e);
+    json_t *a = NULL, *limit = limit_proof(db, contract, chain);
+    phx_err_t err = h->cfg->outbox(h->cfg->outbox_ctx, contract, action, chain, limit, raw->ptr,
+                                   raw->len, false, &a, e);
+    json_decref(limit);
     if (err) return phx_error_wrap(e, err, "phx.evm.send: the outbox");
+    const char *refused = json_string_value(json_object_get(a, "refused"));
+    if (refused) {
+        const char *why = json_string_value(json_object_get(a, "message"));
+        err = !strcmp(refused, "spend_limit")
+                  ? phx_fail(e, PHX_ERR_LIMIT, "%s", why ? why : "over the owner's spending cap")
+                  : phx_fail(e, PHX_ERR_REMOTE, "phx.evm.send: the outbox refused it (%.60s)",
+                             refused);
+        json_decref(a);
+        set_state(db, hash, "replaced", NULL);
+        return err;
+    }
     if (json_is_true(json_object_get(a, "taken"))) {
         json_int_t n = json_integer_value(json_object_get(a, "next_nonce"));
         *next = n > 0 ? (uint64_t)n : 0;
@@ -793,8 +846,8 @@ static void flush_unsent(sbx_host_t *h, sqlite3 *db, phx_rpc_t *rpc, uint64_t ch
                     (uint32_t)sqlite3_column_int64(st, 4),
                     (const char *)sqlite3_column_text(st, 5));
         phx_error_t e = {0};
-        if (!agree(h, db, (const char *)sqlite3_column_text(st, 2), action, &raw, hash, &next,
-                   &e) &&
+        if (!agree(h, db, (const char *)sqlite3_column_text(st, 2), action,
+                   (const char *)sqlite3_column_text(st, 5), &raw, hash, &next, &e) &&
             !broadcast(rpc, &raw, hash, &e))
             set_state(db, hash, "sent", &e);
         phx_buf_free(&raw);
@@ -1036,12 +1089,14 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
         }
         if (!strcmp(row.state, "signed")) {
             uint64_t next = 0;
-            err = agree(h, db, h->contract_id, action, &row.raw, row.hash, &next, e);
+            err = agree(h, db, h->contract_id, action, chain, &row.raw, row.hash, &next, e);
             if (err == PHX_ERR_STATE && attempt + 1 < SEND_RETRIES) {
                 floor = next; /* another action holds our nonce: sign again above it */
                 err = PHX_OK;
                 continue;
             }
+            if (err == PHX_ERR_LIMIT) /* over the cap, counted across all workers */
+                sbx_host_fatal(h, PHX_SBX_FAIL_SPEND_LIMIT, e->message);
             if (err) goto out;
             phx_error_t be = {0};
             err = broadcast(rpc, &row.raw, row.hash, &be);
@@ -1050,8 +1105,8 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
                  * so the action is forgotten there too and may sign again. */
                 json_t *a = NULL;
                 phx_error_t re = {0};
-                if (!h->cfg->outbox(h->cfg->outbox_ctx, h->contract_id, action, row.raw.ptr,
-                                    row.raw.len, true, &a, &re))
+                if (!h->cfg->outbox(h->cfg->outbox_ctx, h->contract_id, action, chain, NULL,
+                                    row.raw.ptr, row.raw.len, true, &a, &re))
                     json_decref(a);
             }
             if (err == PHX_ERR_REMOTE && strstr(be.message, "nonce too low") &&

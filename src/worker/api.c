@@ -134,6 +134,14 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         }
         phx_keccak256(input_text, strlen(input_text), r.input_hash);
     }
+    /* The caller's nonce, if any (checked before a voucher is journaled). */
+    if (json_object_get(req->json, "nonce")) {
+        if ((err = phx_json_get_hex_fixed(req->json, "nonce", r.nonce, 32, e))) {
+            phx_error_wrap(e, err, "nonce: 32 bytes of 0x hex");
+            goto out;
+        }
+        r.has_nonce = true;
+    }
     /* Paid calls: the voucher is checked (and journaled) before anything
      * runs; its payer is ctx.caller. */
     if ((err = wk_pay_admit(w, id, r.input_hash, json_object_get(req->json, "voucher"), &pay, resp,
@@ -142,9 +150,15 @@ static phx_err_t h_call(void *ctx, const phx_http_request_t *req, phx_http_respo
         goto out;
     char caller[43] = "0x", rid[67] = "0x";
     phx_hex_encode_to(caller + 2, pay.caller, 20);
-    /* ctx.requestId is the envelope's request_id: the time is fixed first. */
+    /* ctx.requestId is the envelope's request_id: the time is fixed first.
+     * A caller nonce makes it the call's own (request id v2): a retry with the
+     * same nonce is the same request, another call another. */
     r.timestamp = (uint64_t)time(NULL);
-    phx_result_direct_request_id(r.input_hash, r.timestamp, r.request_id);
+    if (r.has_nonce) {
+        phx_result_direct_request_id_nonce(r.input_hash, r.nonce, r.request_id);
+    } else {
+        phx_result_direct_request_id(r.input_hash, r.timestamp, r.request_id);
+    }
     phx_hex_encode_to(rid + 2, r.request_id, 32);
     bool ok = false;
     wk_usage_t usage;
@@ -301,6 +315,9 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
         "# TYPE phx_worker_runs_total counter\nphx_worker_runs_total %llu\n"
         "# TYPE phx_worker_runs_failed_total counter\nphx_worker_runs_failed_total %llu\n"
         "# TYPE phx_worker_fulfilled_total counter\nphx_worker_fulfilled_total %llu\n"
+        "# TYPE phx_worker_eligibility_checks_total counter\n"
+        "phx_worker_eligibility_checks_total{source=\"chain\"} %llu\n"
+        "phx_worker_eligibility_checks_total{source=\"cache\"} %llu\n"
         "# TYPE phx_worker_chain_next_block gauge\nphx_worker_chain_next_block %llu\n"
         "# TYPE phx_worker_jobs gauge\n",
         (unsigned long long)__atomic_load_n(&w->calls_total, __ATOMIC_RELAXED),
@@ -308,6 +325,8 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
         (unsigned long long)__atomic_load_n(&w->runs_total, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->runs_failed, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->fulfilled_total, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->eligibility_reads, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&w->eligibility_cached, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&w->chain_head, __ATOMIC_RELAXED));
     for (int s = PHX_JOB_PENDING; s <= PHX_JOB_FAILED; s++)
         phx_buf_printf(&resp->text, "phx_worker_jobs{state=\"%s\"} %llu\n",
@@ -320,6 +339,13 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
                    "phx_worker_pay_cache_total{result=\"hit\"} %llu\n"
                    "phx_worker_pay_cache_total{result=\"miss\"} %llu\n",
                    (unsigned long long)hits, (unsigned long long)misses);
+    size_t peers_chain, peers_flag;
+    wk_peers_counts(w->peers, &peers_chain, &peers_flag);
+    phx_buf_printf(&resp->text,
+                   "# TYPE phx_worker_peers gauge\n"
+                   "phx_worker_peers{source=\"chain\"} %zu\n"
+                   "phx_worker_peers{source=\"flag\"} %zu\n",
+                   peers_chain, peers_flag);
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(

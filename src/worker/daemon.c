@@ -439,6 +439,14 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
                             phx_json_hex(code_hash, 32), "owner", phx_json_hex(owner, 20), "nonce",
                             (json_int_t)op.nonce, "signature", json_object_get(req, "signature"));
     if (rec && sealed) json_object_set(rec, "sealed_secrets", (json_t *)sealed);
+    /* The salt the id derives from (public): the KMS outbox checks the owner
+     * of a spending limit by it. Kept only when it derives this id. */
+    uint8_t salt[32], want[32];
+    if (rec && json_object_get(req, "salt") &&
+        !phx_json_get_hex_fixed(req, "salt", salt, 32, NULL)) {
+        phx_chain_contract_id(owner, salt, want);
+        if (!memcmp(want, id, 32)) json_object_set_new(rec, "salt", phx_json_hex(salt, 32));
+    }
     if (rec && triggers) {
         json_object_set(rec, "triggers", triggers);
         json_object_set(rec, "triggers_signature", json_object_get(req, "triggers_signature"));
@@ -505,6 +513,8 @@ phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t 
     if (json_object_get(rec, "owner") &&
         (err = phx_json_get_hex_fixed(rec, "owner", c->owner, 20, e)))
         goto out;
+    c->has_salt =
+        json_object_get(rec, "salt") && !phx_json_get_hex_fixed(rec, "salt", c->salt, 32, NULL);
     c->sealed_secrets = json_incref(json_object_get(rec, "sealed_secrets"));
     const char *fname = json_string_value(json_object_get(rec, "filename"));
     snprintf(c->filename, sizeof c->filename, "%s",
@@ -765,22 +775,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     w->misbehave = o->misbehave;
-    if (o->npeers < 0 || o->npeers > PHX_WORKER_MAX_PEERS) {
-        err = phx_fail(e, PHX_ERR_INVALID, "at most %d peers", PHX_WORKER_MAX_PEERS);
-        goto out;
-    }
-    for (int i = 0; i < o->npeers; i++) {
-        size_t n = strlen(o->peers[i]);
-        while (n && o->peers[i][n - 1] == '/')
-            n--;
-        if (n >= sizeof w->peers[0] ||
-            (strncmp(o->peers[i], "http://", 7) && strncmp(o->peers[i], "https://", 8))) {
-            err =
-                phx_fail(e, PHX_ERR_INVALID, "peer \"%.100s\" is not an http(s) URL", o->peers[i]);
-            goto out;
-        }
-        snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%.*s", (int)n, o->peers[i]);
-    }
+    if ((err = wk_peers_new(o->peers, o->npeers, &w->peers, e))) goto out;
     if ((err = state_dir_ensure(w->dir, "code", e)) ||
         (err = state_dir_ensure(w->dir, "contracts", e)) ||
         (err = state_dir_ensure(w->dir, "kv", e)))
@@ -857,7 +852,10 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     if ((err = wk_api_start(w, o, e)) ||
         (err = announce_endpoint(w, o->public_url ? o->public_url : w->url, e)))
         goto out;
-    if (!o->no_jobs && (err = wk_jobs_start(w, e))) goto out;
+    if (!o->no_jobs && ((err = wk_peers_start(w->peers, w->rpc_url, &w->dep, w->dir, w->address,
+                                              o->public_url ? o->public_url : w->url, 0, e)) ||
+                        (err = wk_jobs_start(w, e))))
+        goto out;
     *out = w;
     return PHX_OK;
 out:
@@ -885,6 +883,7 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
     for (int i = 0; i < WK_CHAINS_MAX; i++)
         phx_rpc_close(w->chain_rpc[i]);
     if (w->server) phx_http_server_stop(w->server, grace_ms);
+    wk_peers_free(w->peers); /* after the server: /metrics reads it */
     phx_http_router_free(w->router);
     phx_jobdb_close(w->db);
     phx_signer_close(w->signer);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "jobdb.h"
+#include "peers.h"
 #include "phx/chain_owner.h"
 #include "phx/kms.h"
 #include "phx/net.h"
@@ -76,19 +77,20 @@ struct phx_worker {
     uint64_t started_ms;
     phx_worker_misbehave_t misbehave; /* tests on the sim TEE only */
     uint64_t runs_total, runs_failed, calls_total, deploys_total, fulfilled_total, chain_head;
+    /* Registry.activeOperatorOf before runs (jobloop.c): read, or the head's */
+    uint64_t eligibility_reads, eligibility_cached;
     /* phx.state (state.c): one operation at a time; after start-up it owns
      * rpc and operator_. state_stale_file: the sim-only test fault, "" off. */
     pthread_mutex_t state_lock;
     char state_stale_file[1024];
-    char peers[PHX_WORKER_MAX_PEERS][300]; /* k-of-n: where other workers' observations are */
+    wk_peers_t *peers; /* k-of-n: where other workers' observations are (peers.c) */
     /* phx.evm's named chains (the options', borrowed; NULL: none), and the
      * job thread's own client of each for evm_log triggers naming it
      * (trigger.c), opened when first needed, closed on stop */
     const phx_sandbox_chains_t *chains;
     phx_rpc_t *chain_rpc[WK_CHAINS_MAX];
     bool chain_down[WK_CHAINS_MAX]; /* last read failed: warned once until it answers */
-    size_t npeers;
-    struct { /* combine modes by code hash; the job thread's only */
+    struct {                        /* combine modes by code hash; the job thread's only */
         uint8_t code_hash[32];
         wk_mode_t mode;
         bool set;
@@ -106,6 +108,8 @@ typedef struct {
     uint8_t id[32];
     uint8_t code_hash[32];
     uint8_t owner[20]; /* who deployed it (the record's signed op); zero if unknown */
+    uint8_t salt[32];  /* id = Jobs.contractId(owner, salt), when has_salt */
+    bool has_salt;
     phx_buf_t code;
     json_t *sealed_secrets; /* NULL when none */
     char filename[72];      /* the owner's file name, for error locations */
@@ -123,8 +127,9 @@ phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t
  * and the sandbox's outbox hook (phx_sandbox_outbox_fn; ctx is the worker). */
 phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,
                             phx_error_t *e);
-phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
-                    size_t len, bool release, json_t **answer, phx_error_t *e);
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const char *chain,
+                    const json_t *limit, const uint8_t *raw, size_t len, bool release,
+                    json_t **answer, phx_error_t *e);
 phx_err_t wk_contract_load(phx_worker_t *w, const uint8_t id[32], wk_contract_t *c, phx_error_t *e);
 void wk_contract_clear(wk_contract_t *c);
 /* What one run cost, for the answer's "usage" and /metrics. retry_after_s is
@@ -230,6 +235,7 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
  * distinct operators; this worker's own first. */
 typedef struct {
     size_t n;
+    size_t asked;    /* peers asked (the peer list of the round) */
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
     uint8_t sigs[WK_MAX_K][65];
     uint8_t signers[WK_MAX_K][20];

@@ -38,6 +38,9 @@ typedef struct {
      * nothing. self_idle: the Registry's activeOperatorOf said no at the last
      * run (that also covers a pool below the minimum stake). */
     bool self_unlisted, self_idle;
+    /* The head (chain_head) self_idle was read at: one read a block. */
+    uint64_t idle_head;
+    bool idle_read;
 } loop_t;
 
 static void refresh_active(loop_t *L)
@@ -353,24 +356,34 @@ phx_err_t wk_jobs_send(phx_worker_t *w, const phx_buf_t *data, uint8_t tx[32], p
 }
 
 /* Jobs.fulfill takes a signature only from a worker the Registry counts as
- * active (not invalidated, its pool at the minimum): asked right before a run,
- * so a worker taken out of service signs nothing more, even before the next
- * refresh of the list. A failed read does not stop the run. */
+ * active (not invalidated, its pool at the minimum): asked before a run, so a
+ * worker taken out of service signs nothing more, even before the next refresh
+ * of the list. The answer can change only with a block, so it is read once per
+ * head the job loop has seen (chain_head) and reused for the other runs of
+ * that round; a new block reads it again. A failed read does not stop the run
+ * and is not kept. */
 static bool still_active(loop_t *L)
 {
     phx_worker_t *w = L->w;
+    uint64_t head = __atomic_load_n(&w->chain_head, __ATOMIC_RELAXED);
+    if (L->idle_read && L->idle_head == head) {
+        __atomic_add_fetch(&w->eligibility_cached, 1, __ATOMIC_RELAXED);
+        return !L->self_idle;
+    }
     json_t *args = json_pack("[o]", phx_json_hex(w->address, 20)), *res = NULL;
     uint8_t op[20];
     static const uint8_t zero[20];
     const char *s;
-    bool active = true;
+    bool active = true, read = false;
+    __atomic_add_fetch(&w->eligibility_reads, 1, __ATOMIC_RELAXED);
     if (args &&
         !phx_chain_read(w->job_rpc, w->dep.registry, "activeOperatorOf(address)", args, "(address)",
                         &res, NULL) &&
         (s = json_string_value(json_array_get(res, 0))) && !phx_hex_decode_fixed(s, op, 20, NULL))
-        active = memcmp(op, zero, 20) != 0;
+        active = memcmp(op, zero, 20) != 0, read = true;
     json_decref(res);
     json_decref(args);
+    L->idle_read = read, L->idle_head = head;
     if (active == L->self_idle)
         PHX_WARN("worker: %s", active ? "eligible in the Registry again: serving requests"
                                       : "not eligible in the Registry (invalidated, or its pool "
@@ -552,7 +565,7 @@ static void process(loop_t *L, uint64_t id)
             before += rank_of_addr(L, id, q.signers[i]) < rank;
         uint64_t now = phx_now_ms(), since = now >= j.updated_ms ? now - j.updated_ms : 0;
         if (j.state == PHX_JOB_SIGNED && ((before && since < (uint64_t)before * HANDOFF_MS) ||
-                                          (q.answered < w->npeers && since < OBSERVE_GRACE_MS)))
+                                          (q.answered < q.asked && since < OBSERVE_GRACE_MS)))
             goto out;
         if (j.state == PHX_JOB_SIGNED &&
             (err = wk_round_gather(w, &j, cr.k, true, &q, &e))) { /* and report dissent */

@@ -40,6 +40,25 @@ void phx_result_direct_request_id(const uint8_t input_hash[32], uint64_t timesta
     phx_keccak256(words, sizeof words, request_id);
 }
 
+void phx_result_direct_request_id_nonce(const uint8_t input_hash[32], const uint8_t nonce[32],
+                                        uint8_t request_id[32])
+{
+    static const char tag_text[] = "phx-direct-v2";
+    uint8_t words[96];
+    phx_keccak256(tag_text, sizeof tag_text - 1, words);
+    memcpy(words + 32, input_hash, 32);
+    memcpy(words + 64, nonce, 32);
+    phx_keccak256(words, sizeof words, request_id);
+}
+
+static void direct_id(const phx_result_t *r, uint8_t out[32])
+{
+    if (r->has_nonce)
+        phx_result_direct_request_id_nonce(r->input_hash, r->nonce, out);
+    else
+        phx_result_direct_request_id(r->input_hash, r->timestamp, out);
+}
+
 void phx_result_free(phx_result_t *r)
 {
     if (r) phx_buf_free(&r->output);
@@ -61,8 +80,7 @@ phx_err_t phx_result_sign(phx_result_t *r, const uint8_t sk[32], phx_error_t *e)
     if (r->output.len > PHX_RESULT_MAX_OUTPUT)
         return phx_fail(e, PHX_ERR_LIMIT, "output of %zu bytes exceeds %u", r->output.len,
                         PHX_RESULT_MAX_OUTPUT);
-    if (r->kind == PHX_RESULT_DIRECT)
-        phx_result_direct_request_id(r->input_hash, r->timestamp, r->request_id);
+    if (r->kind == PHX_RESULT_DIRECT) direct_id(r, r->request_id);
     if (phx_eth_address_from_seckey(sk, r->worker))
         return phx_fail(e, PHX_ERR_CRYPTO, "bad worker key");
     result_digest(r, digest);
@@ -86,6 +104,7 @@ phx_err_t phx_result_to_json(const phx_result_t *r, json_t **out, phx_error_t *e
         phx_json_hex(r->input_hash, 32), "ok", r->ok, "output", value, "output_bytes",
         phx_json_hex(r->output.ptr, r->output.len), "worker", phx_json_hex(r->worker, 20),
         "timestamp", (json_int_t)r->timestamp, "signature", phx_json_hex(r->signature, 65));
+    if (*out && r->has_nonce) json_object_set_new(*out, "nonce", phx_json_hex(r->nonce, 32));
     if (!*out) return phx_fail(e, PHX_ERR_NOMEM, "result JSON");
     return PHX_OK;
 }
@@ -117,6 +136,14 @@ phx_err_t phx_result_from_json(const json_t *j, phx_result_t *r, phx_error_t *e)
     r->timestamp = (uint64_t)timestamp;
     if ((err = phx_json_get_hex_fixed(j, "jobs", r->jobs, 20, e))) goto out;
     if ((err = phx_json_get_hex_fixed(j, "request_id", r->request_id, 32, e))) goto out;
+    if (json_object_get(j, "nonce")) {
+        if (r->kind != PHX_RESULT_DIRECT) {
+            err = phx_fail(e, PHX_ERR_INVALID, "only a direct result names a caller nonce");
+            goto out;
+        }
+        if ((err = phx_json_get_hex_fixed(j, "nonce", r->nonce, 32, e))) goto out;
+        r->has_nonce = true;
+    }
     if ((err = phx_json_get_hex_fixed(j, "contract_id", r->contract_id, 32, e))) goto out;
     if ((err = phx_json_get_hex_fixed(j, "code_hash", r->code_hash, 32, e))) goto out;
     if ((err = phx_json_get_hex_fixed(j, "input_hash", r->input_hash, 32, e))) goto out;
@@ -153,10 +180,11 @@ phx_err_t phx_result_verify(const phx_result_t *r, phx_error_t *e)
         return phx_fail(e, PHX_ERR_VERIFY, "output exceeds %u bytes", PHX_RESULT_MAX_OUTPUT);
     if (r->kind == PHX_RESULT_DIRECT) {
         uint8_t want[32];
-        phx_result_direct_request_id(r->input_hash, r->timestamp, want);
+        direct_id(r, want);
         if (memcmp(want, r->request_id, 32) != 0)
             return phx_fail(e, PHX_ERR_VERIFY,
-                            "request_id does not commit to the input hash and timestamp");
+                            "request_id does not commit to the input hash and %s",
+                            r->has_nonce ? "nonce" : "timestamp");
     }
     result_digest(r, digest);
     if (phx_secp256k1_recover(digest, r->signature, pub))

@@ -144,16 +144,19 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, bool 
     memcpy(q->signers[0], w->address, 20);
     memcpy(q->operators[0], w->operator_addr, 20);
     q->n = 1;
+    wk_peer_list_t peers; /* a copy: the peers thread may change the list meanwhile */
+    wk_peers_get(w->peers, &peers);
+    q->asked = peers.n;
     observation_t dissent[PHX_WORKER_MAX_PEERS];
     size_t ndissent = 0;
-    for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
+    for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
         observation_t o;
         memset(&o, 0, sizeof o);
         phx_error_t pe = {0};
-        if (fetch_observation(w, w->peers[p], j, domain, false, &o, &pe)) {
+        if (fetch_observation(w, peers.url[p], j, domain, false, &o, &pe)) {
             if (pe.code != PHX_ERR_NOT_FOUND && pe.code != PHX_ERR_IO)
                 PHX_DEBUG("worker: request %llu: peer %s: %s", (unsigned long long)j->request_id,
-                          w->peers[p], pe.message);
+                          peers.url[p], pe.message);
             phx_buf_free(&o.output);
             continue;
         }
@@ -443,6 +446,9 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
     memset(q, 0, sizeof *q);
     uint8_t domain[32], mine[32];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
+    wk_peer_list_t peers; /* a copy: the peers thread may change the list meanwhile */
+    wk_peers_get(w->peers, &peers);
+    q->asked = peers.n;
     bool found = false;
     uint8_t sig[65];
     pthread_mutex_lock(&w->db_lock);
@@ -458,8 +464,8 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
         memcpy(q->signers[0], w->address, 20);
         memcpy(q->operators[0], w->operator_addr, 20);
         q->n = 1;
-        for (size_t p = 0; p < w->npeers && q->n < k && !atomic_load(&w->stopping); p++) {
-            snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", w->peers[p],
+        for (size_t p = 0; p < peers.n && q->n < k && !atomic_load(&w->stopping); p++) {
+            snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", peers.url[p],
                      (unsigned long long)j->request_id);
             phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
             json_t *res = NULL;
@@ -467,7 +473,7 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
             memset(&o, 0, sizeof o);
             phx_error_t pe = {0};
             if (!phx_http_json("GET", path, NULL, &co, NULL, &res, &pe) &&
-                !check_observation(w, w->peers[p], res, j, domain, false, &o, &pe) &&
+                !check_observation(w, peers.url[p], res, j, domain, false, &o, &pe) &&
                 !memcmp(o.digest, mine, 32)) {
                 bool dup = false;
                 for (size_t i = 0; i < q->n; i++)
@@ -491,8 +497,8 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
     bool have_best = false, best_ok = false;
     uint8_t best_digest[32];
     phx_buf_t best_out = PHX_BUF_INIT;
-    for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
-        snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", w->peers[p],
+    for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
+        snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", peers.url[p],
                  (unsigned long long)j->request_id);
         phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
         json_t *res = NULL;
@@ -502,7 +508,7 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
         size_t n = 0;
         bool rok = false;
         phx_buf_t rout = PHX_BUF_INIT;
-        if (check_proposal(w, w->peers[p], res, j, k, m, domain, set, &n, &rok, &rout, &pe)) {
+        if (check_proposal(w, peers.url[p], res, j, k, m, domain, set, &n, &rok, &rout, &pe)) {
             PHX_DEBUG("worker: request %llu: %s", (unsigned long long)j->request_id, pe.message);
             set_free(set, n);
             phx_buf_free(&rout);
@@ -545,18 +551,18 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, const
     if ((err = phx_buf_append(&set[0].output, j->output.ptr, j->output.len))) return err;
     n = 1;
     size_t answered = 0;
-    for (size_t p = 0; p < w->npeers && !atomic_load(&w->stopping); p++) {
+    for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
         observation_t o;
         memset(&o, 0, sizeof o);
         phx_error_t pe = {0};
-        if (fetch_observation(w, w->peers[p], j, domain, true, &o, &pe)) {
+        if (fetch_observation(w, peers.url[p], j, domain, true, &o, &pe)) {
             phx_buf_free(&o.output);
             continue;
         }
         answered++;
         set_add(set, &n, PHX_WORKER_MAX_PEERS + 1, &o);
     }
-    if (n < k || (answered < w->npeers && since_ms < grace_ms)) {
+    if (n < k || (answered < peers.n && since_ms < grace_ms)) {
         set_free(set, n);
         return PHX_OK;
     }

@@ -5,7 +5,12 @@
  * POST /v1/contracts/:id/limits carries an
  * EIP-712 SpendLimit the contract's owner signed; the worker checks the
  * signer is the owner its deploy record names and hands the limit to the
- * sandbox's send journal, which refuses a nonce not newer than the one held. */
+ * sandbox's send journal, which refuses a nonce not newer than the one held.
+ * The signed limit itself is kept too (the proof), with the salt the contract
+ * id derives from: it goes with every send to the KMS outbox, which checks it
+ * itself and holds the cap over what all workers send (docs/kms.md "Spending
+ * caps"). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon_internal.h"
@@ -33,8 +38,10 @@ phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t 
         return phx_fail(e, PHX_ERR_INVALID, "period_s and nonce must be positive");
     wk_contract_t c;
     if ((err = wk_contract_load(w, id, &c, e))) return err;
-    uint8_t owner[20];
+    uint8_t owner[20], salt[32];
+    bool has_salt = c.has_salt;
     memcpy(owner, c.owner, 20);
+    memcpy(salt, c.salt, 32);
     wk_contract_clear(&c);
     if (!memcmp(owner, zero, 20))
         return phx_fail(e, PHX_ERR_VERIFY, "this worker holds no owner for the contract");
@@ -48,13 +55,26 @@ phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t 
     idhex[0] = '0';
     idhex[1] = 'x';
     phx_hex_encode_to(idhex + 2, id, 32);
-    return phx_sandbox_spend_limit_set(kv_dir, idhex, chain, cap, (uint64_t)period, (uint64_t)nonce,
-                                       e);
+    /* Without the salt (a record from before salts were kept) the KMS cannot
+     * tell the owner, so no proof: the outbox then refuses value. */
+    json_t *proof =
+        has_salt ? json_pack("{s:o,s:o,s:s,s:I,s:I,s:o}", "owner", phx_json_hex(owner, 20), "salt",
+                             phx_json_hex(salt, 32), "cap_wei", cap, "period_s", (json_int_t)period,
+                             "nonce", (json_int_t)nonce, "signature", phx_json_hex(sig, 65))
+                 : NULL;
+    char *text = proof ? phx_json_dump(proof, false) : NULL;
+    json_decref(proof);
+    err = phx_sandbox_spend_limit_set(kv_dir, idhex, chain, cap, (uint64_t)period, (uint64_t)nonce,
+                                      text, e);
+    free(text);
+    return err;
 }
 
-phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const uint8_t *raw,
-                    size_t len, bool release, json_t **answer, phx_error_t *e)
+phx_err_t wk_outbox(void *ctx, const char *contract_id, const char *action, const char *chain,
+                    const json_t *limit, const uint8_t *raw, size_t len, bool release,
+                    json_t **answer, phx_error_t *e)
 {
     phx_worker_t *w = ctx;
-    return phx_kms_outbox_request(w->kms_url, contract_id, action, raw, len, release, answer, e);
+    return phx_kms_outbox_request(w->kms_url, contract_id, action, chain, limit, raw, len, release,
+                                  answer, e);
 }

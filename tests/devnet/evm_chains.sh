@@ -2,7 +2,8 @@
 # phx devnet --chains 2: two anvils, every worker configured with both
 # ("main", the devnet's own chain, and "b"); a deployed contract reads both and
 # sends on b from its own address (its key from the KMS, the same on every
-# worker), and is refused any value until its owner sets a spending limit.
+# worker), and is refused any value until its owner sets a spending limit;
+# that limit holds across the three workers (the KMS outbox sums their sends).
 set -u
 phx=${PHX_BIN:?PHX_BIN not set}
 . "$(dirname "$0")/../lib.sh"
@@ -15,7 +16,7 @@ unset PHX_GATEWAY
 cast=${PHX_NODE_MODULES:-node_modules}/.bin/cast
 FUNDER=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil's account 0
 
-devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$tmp/net" --workers 2 --chains 2
+devnet_start "$tmp/ep.json" "$tmp/devnet.log" --dir "$tmp/net" --workers 3 --chains 2
 check "devnet with two chains starts" 0 $?
 [ -s "$tmp/ep.json" ] || { cat "$tmp/devnet.log"; exit 1; }
 MAIN=$(json "$tmp/ep.json" "['chains']['main']['rpc']")
@@ -36,7 +37,7 @@ export default async function (i) {
       await phx.eth.signTransaction(tx('0x00000000000000000000000000000000000000b2'))];
   }
   if (i.send) {
-    out.sent = await phx.evm.send('b', { to: '0x00000000000000000000000000000000000000aa', value: BigInt(i.value || 0) });
+    out.sent = await phx.evm.send(i.chain || 'b', { to: '0x00000000000000000000000000000000000000aa', value: BigInt(i.value || 0) });
   }
   return out;
 }
@@ -127,4 +128,57 @@ ob o6 "$id" t/0/b "$R1" true
 ob o7 "$id" t/0/b "$R2"
 check "outbox: after a release the action takes a new transaction" "True True $R2" \
     "$(json "$tmp/o6" "['released']") $(jsonx "$tmp/o7" "'%s %s' % (d['first'], d['raw'])")"
+
+# Issue 15: the cap holds network-wide. Each worker checks the cap over what
+# it sent itself, so three workers could each move the whole cap; the KMS
+# outbox, which every send passes, sums the value of all and refuses a new
+# action over the owner's signed cap with the same spend_limit code.
+W3=$(json "$tmp/ep.json" "['workers'][2]['url']")
+"$cast" send -q --rpc-url "$MAIN" --private-key $FUNDER "$ME" --value 1ether >/dev/null 2>&1
+"$phx" limit "$id" main=100/3600 >/dev/null 2>"$tmp/l3.err"
+check "phx limit sets 100 wei per hour on main" 0 $?
+for i in 1 2 3; do
+    eval "url=\$W$i"
+    curl -s -X POST -H 'content-type: application/json' \
+        -d "{\"input\":{\"send\":true,\"chain\":\"main\",\"value\":\"60\",\"w\":$i}}" \
+        "$url/v1/contracts/$id/call" >"$tmp/cap$i.json"
+done
+codes=$(for i in 1 2 3; do jsonx "$tmp/cap$i.json" \
+    "d['output']['sent']['status'] if 'sent' in d['output'] else d['output']['error']['code']"; done)
+check "60 wei from each of 3 workers under a cap of 100: the 2nd and 3rd are refused" \
+    "success spend_limit spend_limit" "$(echo $codes)"
+check "... and only 60 wei moved on main" 60 \
+    "$("$cast" balance 0x00000000000000000000000000000000000000aa --rpc-url "$MAIN" 2>/dev/null)"
+grep -q "already sent by the network's workers" "$tmp/cap2.json" ||
+    { echo "FAIL cap message: $(cat "$tmp/cap2.json")"; fail=1; }
+# A rebroadcast of an action the outbox holds is not new spending: never refused.
+H1=$(json "$tmp/cap1.json" "['output']['sent']['hash']")
+RAW1=$("$cast" tx "$H1" --raw --rpc-url "$MAIN" 2>/dev/null)
+ob o8 "$id" "$(json "$tmp/cap1.json" "['request_id']")/0/main" "$RAW1"
+check "outbox: the held action posted again, over the cap, gets its transaction back" "$H1" \
+    "$(json "$tmp/o8" "['hash']")"
+
+# Issue 15: direct-call ids. phx call gives each call its own random nonce and
+# the request id derives from input and nonce: two calls with one input are
+# two requests and make two sends, whatever second they start in; the same
+# call again with its nonce (a retry) is the same request and sends nothing new.
+before=$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)
+"$phx" call "$id" --input '{"send":true,"twice":1}' --json >"$tmp/t1.json" 2>"$tmp/t1.err"
+"$phx" call "$id" --input '{"send":true,"twice":1}' --json >"$tmp/t2.json" 2>"$tmp/t2.err"
+check "two calls with one input are two requests" 1 \
+    "$([ "$(json "$tmp/t1.json" "['request_id']")" != "$(json "$tmp/t2.json" "['request_id']")" ] && echo 1)"
+check "... and make two transactions" "$((before + 2))" "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+N=0x$(printf 'a5%.0s' $(seq 32))
+"$phx" call "$id" --input '{"send":true,"retry":1}' --nonce "$N" --json >"$tmp/r1.json" 2>"$tmp/r1.err"
+sleep 1
+"$phx" call "$id" --input '{"send":true,"retry":1}' --nonce "$N" --json >"$tmp/r2.json" 2>"$tmp/r2.err"
+check "a retry with the same --nonce, a second later, is the same request and transaction" \
+    "$(jsonx "$tmp/r1.json" "d['request_id'] + ' ' + d['output']['sent']['hash']")" \
+    "$(jsonx "$tmp/r2.json" "d['request_id'] + ' ' + d['output']['sent']['hash']")"
+check "... which is the only one it made" "$((before + 3))" "$("$cast" nonce "$ME" --rpc-url "$B" 2>/dev/null)"
+check "the envelope names the call's nonce" "$N" "$(json "$tmp/r2.json" "['nonce']")"
+"$phx" verify "$tmp/r2.json" --trust-sim-root "$PHX_HOME/sim" >"$tmp/v.out" 2>&1
+check "phx verify accepts it (the id commits to input and nonce)" 0 $? || cat "$tmp/v.out"
+check "phx call --nonce wants 32 bytes (exit 2)" 2 \
+    "$("$phx" call "$id" --input 1 --nonce 0x12 >/dev/null 2>&1; echo $?)"
 finish

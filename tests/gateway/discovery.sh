@@ -65,20 +65,11 @@ calls() {
 }
 
 # ---- a worker started by hand joins the running network ----------------------
-python3 -c 'import secrets; print("0x" + secrets.token_hex(32))' >"$tmp/op.key"
-op=$("$cast" wallet address --private-key "$(cat "$tmp/op.key")")
-"$cast" send -q --rpc-url "$rpc" --private-key "$gov" "$op" --value 100ether
-"$cast" send -q --rpc-url "$rpc" --private-key "$gov" "$token" 'transfer(address,uint256)' "$op" \
-    2000000000000000000000
-check "the new operator holds 2000 PHA" 2000000000000000000000 \
+hand_worker "$tmp/ep.json" hand
+op=$hand_op
+check "the new operator, given 2000 PHA, holds 1000 after its worker staked 1000" \
+    1000000000000000000000 \
     "$("$cast" call --rpc-url "$rpc" "$token" 'balanceOf(address)(uint256)' "$op" | cut -d' ' -f1)"
-"$phx" worker --dir "$tmp/hand" --sim-dir "$(json "$tmp/ep.json" "['sim_dir']")" \
-    --listen 127.0.0.1:0 --rpc "$rpc" --deployment "$PHX_HOME/deployment.json" \
-    --kms "$(json "$tmp/ep.json" "['kms']['url']")" \
-    --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
-    --operator-key-file "$tmp/op.key" --json >"$tmp/hand.json" 2>"$tmp/hand.log" &
-hand=$!
-wait_file "$tmp/hand.json" 1200
 w2=$(json "$tmp/hand.json" "['address']")
 check_nonempty "the hand-started worker is up and registered" "$w2" || { tail -5 "$tmp/hand.log"; finish; }
 check "it announced its URL on chain" "$(json "$tmp/hand.json" "['url']")" \
@@ -90,7 +81,7 @@ check "6 calls answered" 6 "$(wc -l <"$tmp/served1.txt")"
 check "the new worker served some of them" 1 "$(grep -c "$(lower "$w2")" "$tmp/served1.txt" | sed 's/^[1-9][0-9]*$/1/')"
 
 # ---- a URL that lies: w2 now claims worker 0's server -------------------------
-"$cast" send -q --rpc-url "$rpc" --private-key "$(cat "$tmp/op.key")" "$reg" \
+"$cast" send -q --rpc-url "$rpc" --private-key "$(cat "$tmp/hand.key")" "$reg" \
     'setWorkerEndpoint(address,string)' "$w2" "$w0url"
 check "the chain records the lie" "$w0url" \
     "$("$cast" call --rpc-url "$rpc" "$reg" 'endpointOf(address)(string)' "$w2" | tr -d '"')"
@@ -136,7 +127,7 @@ check "its saved list has the three workers and their fate" "1 2 3" \
     "$(jsonx "$PHX_HOME/gateway/registry.json" "' '.join(sorted(str(w['status']) for w in d['workers']))")"
 
 # ---- the liar tells the truth again: back once proven at its own URL ---------
-"$cast" send -q --rpc-url "$rpc" --private-key "$(cat "$tmp/op.key")" "$reg" \
+"$cast" send -q --rpc-url "$rpc" --private-key "$(cat "$tmp/hand.key")" "$reg" \
     'setWorkerEndpoint(address,string)' "$w2" "$(json "$tmp/hand.json" "['url']")"
 wait_until 300 is_in "$w2"
 check "w2 at its own URL again: proven and back in the pool" True "$(in_pool "$w2")"
@@ -166,7 +157,7 @@ gw2pid=""
 
 # ---- a stake change with no Registry event of its own: activeOperatorOf -----
 "$phx" stake pool info "$op" --json >"$tmp/pool.json"
-"$phx" stake undelegate "$(json "$tmp/pool.json" "['pid']")" --all --key-file "$tmp/op.key" \
+"$phx" stake undelegate "$(json "$tmp/pool.json" "['pid']")" --all --key-file "$tmp/hand.key" \
     --json >/dev/null
 check "w2's operator undelegated: the Registry says it is not eligible" \
     0x0000000000000000000000000000000000000000 \

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "phx/crypto.h"
+#include "support/chain_fixture.h"
+#include "support/sim_quote.h"
 
 phx_err_t test_kms_service_start(test_kms_service_t *s, phx_tee_t *tee, const char *rpc_url,
                                  const phx_chain_deployment_t *dep, const uint8_t root[32],
@@ -60,5 +62,34 @@ phx_err_t test_kms_admit(phx_signer_t *gov, const phx_chain_deployment_t *dep, p
     phx_err_t err = phx_tee_quote(t, rd, &q, e);
     if (!err) err = phx_chain_admit_kms(gov, dep, addr, x, nonce, q.ptr, q.len, coll_hash, e);
     phx_buf_free(&q);
+    return err;
+}
+
+phx_err_t test_kms_register_worker(const test_kms_service_t *s, phx_tee_t *tee, phx_signer_t *op,
+                                   const phx_chain_deployment_t *dep, uint8_t worker[20],
+                                   phx_error_t *e)
+{
+    uint8_t sk[32], xsk[32], op_addr[20];
+    phx_kms_requester_t rq = {
+        .kms_url = s->url, .quote = test_sim_quote, .quote_ctx = tee, .x25519_sk = xsk};
+    memcpy(rq.kms_address, s->address, 20);
+    phx_err_t err;
+    if ((err = phx_secp256k1_keygen(sk)) || (err = phx_eth_address_from_seckey(sk, worker)) ||
+        (err = phx_x25519_keygen(xsk, rq.x25519_pub)))
+        return phx_fail(e, err, "worker keys");
+    memcpy(rq.eth_address, worker, 20);
+    phx_signer_address(op, op_addr);
+    json_t *reg = NULL;
+    err = phx_kms_request_registration(&rq, op_addr, &reg, e);
+    phx_secure_zero(sk, sizeof sk);
+    phx_secure_zero(xsk, sizeof xsk);
+    if (err) return err;
+    err = test_chain_transact(
+        op, dep->registry, "registerWorker(address,bytes32,bytes32,bytes,bytes)",
+        json_pack("[O,O,O,O,O]", json_object_get(reg, "worker"), json_object_get(reg, "x25519"),
+                  json_object_get(reg, "nonce"), json_object_get(reg, "quote"),
+                  json_object_get(reg, "signature")),
+        e);
+    json_decref(reg);
     return err;
 }

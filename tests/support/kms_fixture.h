@@ -41,4 +41,11 @@ void test_kms_service_stop(test_kms_service_t *s, uint64_t grace_ms);
 phx_err_t test_kms_admit(phx_signer_t *gov, const phx_chain_deployment_t *dep, phx_tee_t *t,
                          phx_kms_t *k, phx_error_t *e);
 
+/* A fresh worker key registered through the KMS s (quoted by the sim TEE tee)
+ * under the operator op, who sends Registry.registerWorker (its pool must
+ * hold the stake for one more worker). *worker: the new worker's address. */
+phx_err_t test_kms_register_worker(const test_kms_service_t *s, phx_tee_t *tee, phx_signer_t *op,
+                                   const phx_chain_deployment_t *dep, uint8_t worker[20],
+                                   phx_error_t *e);
+
 #endif

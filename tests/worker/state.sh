@@ -6,8 +6,8 @@
 # (the sim-only test fault PHX_TEST_STALE_STATE_FILE naming its address) is
 # refused with state_integrity and leaves the state as it was; a cas on an
 # old version is a catchable STATE_CONFLICT; a non-sim worker refuses the
-# fault. Sticky routing: calls with an affinity key land on the worker the
-# key hashes to, and on its next one when that worker is killed.
+# fault. Sticky routing: calls with an affinity key land on one worker
+# whoever the payer paid last, and only a killed worker's keys move.
 # Skipped (77) when this phx has no worker verb.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -101,10 +101,28 @@ check "the same worker, serving the anchored copy again, reads $n" "$n" \
     "$("$phx" call "$id" --gateway "$w1url" --input '{"op":"read"}' --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["output"]["n"])')"
 
 # ---- sticky routing: X-Phx-Affinity (phx call --affinity) ---------------------
-# The gateway's choice is rendezvous hashing: the healthy worker with the
-# highest sha256("ID/KEY" NUL url). Each key's calls must land where that says.
+# What a user relies on: while the worker set is unchanged, every call with a
+# key lands on one worker, whoever the payer paid last; the keys spread over
+# the workers; when a key's worker leaves only its keys move, and they come
+# back when it returns. (The gateway's choice is rendezvous hashing: the
+# healthy worker with the highest sha256("ID/KEY" NUL url), so any gateway
+# picks the same; checked too.)
+# The payer's last call paid worker 0's operator, as paid calls and a race of
+# concurrent callers leave it (at N=100 the counter did): a worker of another
+# operator answers such a voucher 402. The gateway used to move the key on to
+# a worker that took the voucher, so every key landed on worker 0.
+op0=$(json "$tmp/ep.json" "['workers'][0]['operator']")
+python3 - "$PHX_HOME/payments.json" "$op0" <<'PY'
+import json, sys
+path, op = sys.argv[1], sys.argv[2].lower()
+d = json.load(open(path))
+for payer in d.values():
+    payer["last_operator"] = op
+    payer.setdefault("operators", {}).setdefault(op, {"cumulative": "0", "charged": "0"})
+json.dump(d, open(path, "w"))
+PY
 urls=$(jsonx "$tmp/ep.json" "' '.join(w['url'] for w in d['workers'])")
-expect() { # expect KEY URL...: the URL the key maps to
+expect() { # expect KEY URL...: the URL rendezvous hashing names for the key
     python3 - "$id/$1" "$@" <<'PY'
 import hashlib, sys
 key = sys.argv[1].encode()
@@ -114,52 +132,92 @@ PY
 url_of() { # the URL of the worker with address $1
     jsonx "$tmp/ep.json" "[w['url'] for w in d['workers'] if w['address'].lower() == '$1'.lower()][0]"
 }
+served_by() { # served_by KEY: the URL of the worker that answered a call with KEY
+    _a=$("$phx" call "$id" --affinity "$1" --input '{"op":"read"}' --json 2>>"$tmp/sticky.err" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
+    [ -n "$_a" ] && url_of "$_a"
+}
 gw=$(json "$tmp/ep.json" "['gateway']")
 healthy() { curl -s "$gw/v1/network" | python3 -c 'import json,sys; print(json.load(sys.stdin)["healthy"])'; }
 all_healthy() { [ "$(healthy)" = 3 ]; }
 wait_until 600 all_healthy
+keys="k0 k1 k2 k3 k4 k5 k6 k7 k8"
 sticky_ok=0
-spread=""
-for k in k0 k1 k2 k3 k4 k5; do
-    want=$(expect $k $urls)
+hashed_ok=0
+: >"$tmp/placed"
+for k in $keys; do
     # A round of 3 calls; under load a health check can flap a worker out for
     # a moment (its keys then move, as they should), so a key gets 3 rounds.
     for _ in 1 2 3; do
-        got=""
-        for _ in 1 2 3; do
-            a=$("$phx" call "$id" --affinity "$k" --input '{"op":"read"}' --json 2>>"$tmp/sticky.err" |
-                python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
-            got="$got $(url_of "$a")"
-        done
-        [ "$got" = " $want $want $want" ] && break
-        echo "info key $k: want $want, got$got; gateway: $(curl -s "$gw/v1/network" | head -c 600)"
+        got="$(served_by $k) $(served_by $k) $(served_by $k)"
+        set -- $got
+        [ $# -eq 3 ] && [ "$1" = "$2" ] && [ "$2" = "$3" ] && break
+        echo "info key $k: got $got; gateway: $(curl -s "$gw/v1/network" | head -c 600)"
     done
-    [ "$got" = " $want $want $want" ] && sticky_ok=$((sticky_ok + 1))
-    spread="$spread
-$want"
+    set -- $got
+    if [ $# -eq 3 ] && [ "$1" = "$2" ] && [ "$2" = "$3" ]; then
+        sticky_ok=$((sticky_ok + 1))
+        echo "$k $1" >>"$tmp/placed"
+        named=$(expect $k $urls)
+        echo "info key $k on $1; rendezvous hashing names $named"
+        [ "$1" = "$named" ] && hashed_ok=$((hashed_ok + 1))
+    fi
 done
-check "each of 6 keys: 3 calls on the worker its hash names" 6 "$sticky_ok"
-echo "info the 6 keys used $(printf '%s\n' "$spread" | sort -u | grep -c .) of the 3 workers"
-# The worker k0 sticks to dies (SIGKILL): k0 falls back to its next-highest,
-# and comes back once the devnet has restarted it (same port) and the
-# gateway's health check sees it.
-dead=$(expect k0 $urls)
+check "each of 9 keys: 3 calls on one worker" 9 "$sticky_ok"
+spread=$(cut -d' ' -f2 "$tmp/placed" | sort -u | grep -c .)
+echo "info the 9 keys used $spread of the 3 workers"
+check "the keys spread over the workers, not all on the one the payer paid last" 1 \
+    "$([ "$spread" -ge 2 ] && echo 1)"
+check "... each on the worker rendezvous hashing names (any gateway agrees)" 9 "$hashed_ok"
+# The worker k0 sticks to dies (SIGKILL): k0 moves to another worker, the keys
+# of the other workers stay where they were, and k0 comes back once the
+# devnet has restarted its worker (same port) and the gateway's health check
+# sees it.
+dead=$(awk '$1 == "k0" {print $2}' "$tmp/placed")
 didx=$(jsonx "$tmp/ep.json" "[i for i, w in enumerate(d['workers']) if w['url'] == '$dead'][0]")
 kill -9 "$(json "$tmp/ep.json" "['pids']['worker-$didx']")"
-rest=$(for u in $urls; do [ "$u" != "$dead" ] && echo "$u"; done)
-want=$(expect k0 $rest)
-a=$("$phx" call "$id" --affinity k0 --input '{"op":"read"}' --json 2>>"$tmp/sticky.err" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
-check "with its worker killed, k0 is served by its next-highest worker" "$want" "$(url_of "$a" 2>/dev/null)" ||
-    cat "$tmp/sticky.err"
+moved=$(served_by k0)
+check "with its worker killed, k0 is served by another worker" 1 \
+    "$([ -n "$moved" ] && [ "$moved" != "$dead" ] && echo 1)" || cat "$tmp/sticky.err"
+stayed=0
+others=0
+while read -r k u; do
+    [ "$u" = "$dead" ] && continue
+    others=$((others + 1))
+    [ "$(served_by "$k" </dev/null)" = "$u" ] && stayed=$((stayed + 1))
+done <"$tmp/placed"
+check "... and the keys of the workers still up did not move" "$others" "$stayed"
 back=""
 for _ in $(seq 1 120); do
-    a=$("$phx" call "$id" --affinity k0 --input '{"op":"read"}' --json 2>>"$tmp/sticky.err" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
-    [ -n "$a" ] && [ "$(url_of "$a")" = "$dead" ] && { back=1; break; }
+    [ "$(served_by k0)" = "$dead" ] && { back=1; break; }
     sleep 1
 done
 check "k0 is back on its worker once that worker is restarted" 1 "$back"
+# A contract whose deploy asks for affinity by an input member: its callers
+# name no key, and the calls with the same "user" land on one worker (the one
+# that value hashes to, as a key would).
+cat >"$tmp/aff.js" <<'JS'
+export default async function (input) { return { user: input.user }; }
+JS
+"$phx" deploy "$tmp/aff.js" --affinity input.user --json >"$tmp/da.json" 2>"$tmp/da.err"
+check "deploy --affinity input.user" 0 $? || cat "$tmp/da.err"
+aid=$(json "$tmp/da.json" "['id']")
+wait_until 600 all_healthy
+aff_ok=0
+for u in alice bob carol dave; do
+    got=""
+    for _ in 1 2 3; do
+        a=$("$phx" call "$aid" --input "{\"user\":\"$u\"}" --json 2>>"$tmp/sticky.err" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"])')
+        got="$got $(url_of "$a")"
+    done
+    want=$(id=$aid expect "$u" $urls)
+    [ "$got" = " $want $want $want" ] && aff_ok=$((aff_ok + 1))
+    echo "info user $u on$got; the hash names $want"
+done
+check "... 4 users x 3 calls without a key: each user's on the worker its value names" 4 "$aff_ok"
+check "deploy --affinity refuses anything but caller or input.FIELD (exit 2)" 2 \
+    "$("$phx" deploy "$tmp/aff.js" --affinity input.a-b >/dev/null 2>&1; echo $?)"
 check "phx call --affinity refuses an empty key (exit 2)" 2 \
     "$("$phx" call "$id" --affinity '' --input 1 >/dev/null 2>&1; echo $?)"
 

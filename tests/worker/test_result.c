@@ -159,6 +159,58 @@ static void test_roundtrip(const uint8_t sk[32])
     phx_result_free(&r);
 }
 
+/* A caller nonce (request id v2): the id commits to input and nonce, not to
+ * the second, so two calls are two requests and a retry is one; a nonce
+ * changed on the way is caught, and a job result cannot name one. */
+static void test_nonce(const uint8_t sk[32])
+{
+    phx_error_t e = {0};
+    phx_result_t r, later, other, back;
+    make_result(&r, PHX_RESULT_DIRECT, "{\"n\":1}");
+    make_result(&later, PHX_RESULT_DIRECT, "{\"n\":1}");
+    make_result(&other, PHX_RESULT_DIRECT, "{\"n\":1}");
+    r.has_nonce = later.has_nonce = other.has_nonce = true;
+    fill(r.nonce, 32, 0x77);
+    fill(later.nonce, 32, 0x77);
+    fill(other.nonce, 32, 0x78);
+    later.timestamp = r.timestamp + 5; /* a retry, seconds later */
+    CHECK(phx_result_sign(&r, sk, &e) == PHX_OK && phx_result_sign(&later, sk, &e) == PHX_OK &&
+          phx_result_sign(&other, sk, &e) == PHX_OK);
+    CHECK_MSG(!memcmp(r.request_id, later.request_id, 32), "a retry is the same request");
+    CHECK_MSG(memcmp(r.request_id, other.request_id, 32), "another nonce, another request");
+    uint8_t v1[32];
+    phx_result_direct_request_id(r.input_hash, r.timestamp, v1);
+    CHECK(memcmp(v1, r.request_id, 32)); /* not the v1 id */
+    json_t *j = NULL;
+    CHECK(phx_result_to_json(&r, &j, &e) == PHX_OK && json_object_get(j, "nonce"));
+    CHECK(phx_result_from_json(j, &back, &e) == PHX_OK && back.has_nonce &&
+          phx_result_verify(&back, &e) == PHX_OK);
+    phx_result_free(&back);
+    /* the nonce changed, or dropped (read as v1 by the time): refused */
+    json_t *t = json_deep_copy(j);
+    json_object_set_new(
+        t, "nonce",
+        json_string("0x"
+                    "1111111111111111111111111111111111111111111111111111111111111111"));
+    CHECK(phx_result_from_json(t, &back, &e) == PHX_OK);
+    CHECK(phx_result_verify(&back, &e) == PHX_ERR_VERIFY && strstr(e.message, "nonce"));
+    phx_result_free(&back);
+    json_object_del(t, "nonce");
+    CHECK(phx_result_from_json(t, &back, &e) == PHX_OK);
+    CHECK(phx_result_verify(&back, &e) == PHX_ERR_VERIFY);
+    phx_result_free(&back);
+    json_object_set_new(t, "nonce", json_string("0x12"));
+    CHECK(phx_result_from_json(t, &back, &e) != PHX_OK);
+    json_object_set(t, "nonce", json_object_get(j, "nonce"));
+    json_object_set_new(t, "kind", json_string("job"));
+    CHECK(phx_result_from_json(t, &back, &e) == PHX_ERR_INVALID);
+    json_decref(t);
+    json_decref(j);
+    phx_result_free(&r);
+    phx_result_free(&later);
+    phx_result_free(&other);
+}
+
 static void test_against_cast(void)
 {
     if (!test_cast_available()) return;
@@ -203,6 +255,17 @@ static void test_against_cast(void)
     CHECK(test_cast_digest("f(bytes32,bytes32,uint256)", args, theirs));
     CHECK(memcmp(rid, theirs, 32) == 0);
     checked++;
+    /* ... and with a caller nonce (v2). */
+    uint8_t nonce[32];
+    fill(nonce, 32, 0x77);
+    phx_result_direct_request_id_nonce(r.input_hash, nonce, rid);
+    phx_keccak256("phx-direct-v2", 13, tag);
+    char *h_tag3 = hex(tag, 32), *h_nonce = hex(nonce, 32);
+    snprintf(args, sizeof args, "%s %s %s", h_tag3, h_in, h_nonce);
+    CHECK(test_cast_digest("f(bytes32,bytes32,bytes32)", args, theirs));
+    CHECK(memcmp(rid, theirs, 32) == 0);
+    checked++;
+    free(h_tag3), free(h_nonce);
 
     free(h_tag), free(h_jobs), free(h_dom), free(h_cid), free(h_code), free(h_out), free(h_tag2),
         free(h_in);
@@ -216,6 +279,7 @@ int main(void)
     uint8_t sk[32];
     fill(sk, 32, 0x55);
     test_roundtrip(sk);
+    test_nonce(sk);
     test_against_cast();
     return test_done("test_result");
 }

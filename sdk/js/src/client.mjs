@@ -216,19 +216,27 @@ export class Phalanx {
   // to the contract's KMS-signed key and the reply opened here. Returns
   // {ok, output (JSON value, or 0x hex for bytes), envelope (what the worker
   // signed; verify() checks it)}; a contract that threw is a PhalanxError
-  // with code and envelope.
-  async call(contractId, input = null, { encrypt = false } = {}) {
+  // with code and envelope. nonce: 32 bytes (0x hex) naming this call, random
+  // by default: the request id derives from the input and the nonce, so two
+  // calls are two requests (two actions of phx.evm.send) however close in
+  // time, and a call made again with the same nonce (a retry) is one.
+  async call(contractId, input = null, { encrypt = false, nonce = ethers.hexlify(ethers.randomBytes(32)) } = {}) {
+    if (!ethers.isHexString(nonce, 32)) throw new PhalanxError('nonce must be 32 bytes of 0x hex');
     let body, replyKey;
     if (encrypt) {
       const pub = await this.contractKey(contractId);
       const s = await seal(pub, contractId, SEAL_INPUT, JSON.stringify(input));
       replyKey = s.replyKey;
-      body = { sealed_input: { enc: s.enc, ciphertext: s.ciphertext } };
+      body = { sealed_input: { enc: s.enc, ciphertext: s.ciphertext }, nonce };
     } else {
-      body = { input };
+      body = { input, nonce };
     }
     const env = await this.http('POST', `/v1/contracts/${contractId}/call`, body);
     if (env.output_bytes === undefined) throw new PhalanxError('the answer is not a signed envelope', { envelope: env });
+    // The envelope must be this call's (an older worker names no nonce).
+    if (env.nonce !== undefined && String(env.nonce).toLowerCase() !== nonce.toLowerCase()) {
+      throw new PhalanxError('the answer is for another call (its nonce differs)', { envelope: env });
+    }
     let bytes = ethers.getBytes(env.output_bytes);
     if (encrypt) bytes = await openReply(replyKey, contractId, bytes);
     const out = asJsonOrHex(bytes);

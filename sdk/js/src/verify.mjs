@@ -72,6 +72,19 @@ export function resultDigest(r) {
       hex32(r.code_hash, 'code_hash'), r.ok, ethers.keccak256(ethers.getBytes(r.output_bytes))]));
 }
 
+// A direct call's request id (src/worker/result.c): from the input hash and
+// the caller's nonce when it named one ("phx-direct-v2"), else from the input
+// hash and the second ("phx-direct-v1").
+export function directRequestId(r) {
+  const abi = ethers.AbiCoder.defaultAbiCoder();
+  if (r.nonce !== undefined) {
+    return ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'bytes32'],
+      [ethers.id('phx-direct-v2'), hex32(r.input_hash, 'input_hash'), hex32(r.nonce, 'nonce')]));
+  }
+  return ethers.keccak256(abi.encode(['bytes32', 'bytes32', 'uint256'],
+    [ethers.id('phx-direct-v1'), hex32(r.input_hash, 'input_hash'), BigInt(r.timestamp)]));
+}
+
 // The TCB verdict of a quote verified by `verify(quote) -> {status, advisory_ids}`
 // (which throws when the quote does not verify to its root), under phx
 // verify's default policy. `rootName` only names the root in the reason.
@@ -102,6 +115,10 @@ export const LINKS = [
         signed = undefined;
       }
       need(JSON.stringify(signed) === JSON.stringify(r.output), 'the output shown is not the output_bytes signed');
+    }
+    if (r.kind === 'direct') {
+      need(directRequestId(r) === hex32(r.request_id, 'request_id'),
+        `request_id does not commit to the input hash and ${r.nonce !== undefined ? 'nonce' : 'timestamp'}`);
     }
     const digest = resultDigest(r);
     let signer;

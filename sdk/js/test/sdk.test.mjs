@@ -43,6 +43,22 @@ test('call: a plain call returns the output and its signed envelope', async () =
   assert.equal(r.envelope.ok, true);
 });
 
+test('call: each call is its own request; a retry with its nonce is the same one', async () => {
+  const a = await px.call(id, { a: 1, b: 1, secret: 'n' });
+  const b = await px.call(id, { a: 1, b: 1, secret: 'n' });
+  assert.notEqual(a.envelope.request_id, b.envelope.request_id);
+  const nonce = ethers.hexlify(ethers.randomBytes(32));
+  const c = await px.call(id, { a: 1, b: 1, secret: 'n' }, { nonce });
+  const d = await px.call(id, { a: 1, b: 1, secret: 'n' }, { nonce });
+  assert.equal(c.envelope.nonce, nonce);
+  assert.equal(c.envelope.request_id, d.envelope.request_id);
+  assert.ok((await px.verify(d.envelope, { quoteVerifier: sim })).ok);
+  const moved = await px.verify({ ...d.envelope, nonce: ethers.hexlify(ethers.randomBytes(32)) }, { quoteVerifier: sim });
+  assert.equal(moved.broken, 'signature');
+  assert.match(moved.links[0].reason, /does not commit to the input hash and nonce/);
+  await assert.rejects(px.call(id, 1, { nonce: '0x12' }), /32 bytes/);
+});
+
 test('call: a contract that throws is a PhalanxError naming what it threw', async () => {
   await assert.rejects(px.call(id, { a: 1 }), (e) => e instanceof PhalanxError && /no secret in/.test(e.message) && e.envelope.ok === false);
 });

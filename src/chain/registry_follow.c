@@ -1,46 +1,51 @@
-/* The gateway's discovery of workers from the chain (docs/gateway.md,
- * "Discovery"): the Registry's worker events through the src/evm log follower
- * (pages, a cursor on disk, rollback on reorgs), kept by worker address with
- * the URL each announced. The list is written to DIR/registry.json after every
- * change and the follower's cursor to DIR/registry.cursor after every page, so
- * a restart resumes where it stopped; an event delivered twice (a crash
- * between the two writes) changes nothing the second time. Nothing here is
- * trusted for routing: gateway.c still asks the chain whether each worker is
- * eligible and the server at its URL to sign with the worker key. */
+/* The Registry's workers as its events say (phx/chain_registry.h): the
+ * Registry's worker events through the src/evm log follower (pages, a cursor
+ * on disk, rollback on reorgs), kept by worker address with the URL each
+ * announced. The list is written to DIR/registry.json after every change and
+ * the follower's cursor to DIR/registry.cursor after every page, so a restart
+ * resumes where it stopped; an event delivered twice (a crash between the two
+ * writes) changes nothing the second time. Nothing here is trusted for
+ * routing: the gateway still asks the chain whether each worker is eligible
+ * and the server at its URL to sign with the worker key (docs/gateway.md
+ * "Discovery"); a worker checks every peer answer's signer against the
+ * Registry (docs/worker.md "k-of-n"). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway_internal.h"
+#include "phx/chain_registry.h"
+#include "phx/json.h"
 
-struct gw_discovery {
+struct phx_chain_registry_follower {
     pthread_mutex_t lock;
     phx_rpc_t *rpc;
     phx_evm_follower_t *follower;
     phx_chain_deployment_t dep;
     char *state_path;
-    gw_chain_worker_t *items;
+    phx_chain_registry_worker_t *items;
     size_t n, cap;
+    bool changed; /* by the poll under way */
 };
 
-static gw_chain_worker_t *find(gw_discovery_t *d, const uint8_t addr[20])
+static phx_chain_registry_worker_t *find(phx_chain_registry_follower_t *d, const uint8_t addr[20])
 {
     for (size_t i = 0; i < d->n; i++)
         if (!memcmp(d->items[i].address, addr, 20)) return &d->items[i];
     return NULL;
 }
 
-static gw_chain_worker_t *find_or_add(gw_discovery_t *d, const uint8_t addr[20], phx_error_t *e)
+static phx_chain_registry_worker_t *find_or_add(phx_chain_registry_follower_t *d,
+                                                const uint8_t addr[20], phx_error_t *e)
 {
-    gw_chain_worker_t *w = find(d, addr);
+    phx_chain_registry_worker_t *w = find(d, addr);
     if (w) return w;
     if (d->n == d->cap) {
         size_t cap = d->cap ? 2 * d->cap : 16;
-        gw_chain_worker_t *m = realloc(d->items, cap * sizeof *m);
+        phx_chain_registry_worker_t *m = realloc(d->items, cap * sizeof *m);
         if (!m) {
-            phx_fail(e, PHX_ERR_NOMEM, "discovery");
+            phx_fail(e, PHX_ERR_NOMEM, "Registry follower");
             return NULL;
         }
         d->items = m;
@@ -52,11 +57,11 @@ static gw_chain_worker_t *find_or_add(gw_discovery_t *d, const uint8_t addr[20],
     return w;
 }
 
-static phx_err_t save(gw_discovery_t *d, phx_error_t *e)
+static phx_err_t save(phx_chain_registry_follower_t *d, phx_error_t *e)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < d->n; i++) {
-        const gw_chain_worker_t *w = &d->items[i];
+        const phx_chain_registry_worker_t *w = &d->items[i];
         json_array_append_new(
             a,
             json_pack("{s:o,s:o,s:i,s:s,s:I,s:I,s:I}", "address", phx_json_hex(w->address, 20),
@@ -67,7 +72,7 @@ static phx_err_t save(gw_discovery_t *d, phx_error_t *e)
     json_t *doc = a ? json_pack("{s:o}", "workers", a) : NULL;
     char *text = doc ? phx_json_dump(doc, true) : NULL;
     json_decref(doc);
-    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "discovery state");
+    if (!text) return phx_fail(e, PHX_ERR_NOMEM, "Registry follower state");
     phx_err_t err = phx_file_write_atomic(d->state_path, text, strlen(text), 0600, e);
     free(text);
     return err;
@@ -75,7 +80,7 @@ static phx_err_t save(gw_discovery_t *d, phx_error_t *e)
 
 /* The list as saved; false when there is none or it does not read (then the
  * follower starts over from the deployment block). */
-static bool load(gw_discovery_t *d)
+static bool load(phx_chain_registry_follower_t *d)
 {
     json_t *doc = NULL, *a, *v;
     size_t i;
@@ -86,7 +91,7 @@ static bool load(gw_discovery_t *d)
         uint8_t addr[20];
         const char *url;
         int64_t st = 0, rb = 0, sb = 0, ub = 0;
-        gw_chain_worker_t *w;
+        phx_chain_registry_worker_t *w;
         if (phx_json_get_hex_fixed(v, "address", addr, 20, NULL) ||
             phx_json_get_str(v, "url", &url, NULL) || phx_json_get_int(v, "status", &st, NULL) ||
             phx_json_get_int(v, "registered_block", &rb, NULL) ||
@@ -111,16 +116,16 @@ static bool load(gw_discovery_t *d)
 
 static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
 {
-    gw_discovery_t *d = ctx;
+    phx_chain_registry_follower_t *d = ctx;
     phx_chain_registry_event_t ev;
     phx_error_t pe = {0};
     if (phx_chain_parse_registry_event(log, &ev, &pe)) {
         /* Not ours, or malformed: a bad log must not stall the follower. */
-        PHX_WARN("gateway: Registry log at block %llu skipped: %s",
-                 (unsigned long long)log->block_number, pe.message);
+        PHX_WARN("Registry log at block %llu skipped: %s", (unsigned long long)log->block_number,
+                 pe.message);
         return PHX_OK;
     }
-    gw_chain_worker_t *w = find_or_add(d, ev.worker, e);
+    phx_chain_registry_worker_t *w = find_or_add(d, ev.worker, e);
     if (!w) return PHX_ERR_NOMEM;
     switch (ev.kind) {
     case PHX_CHAIN_REG_EV_REGISTERED:
@@ -139,11 +144,12 @@ static phx_err_t on_log(void *ctx, const phx_evm_log_t *log, phx_error_t *e)
         w->url_block = log->block_number;
         break;
     }
+    d->changed = true;
     return save(d, e);
 }
 
 /* The chain's endpointOf(worker) now, for a URL whose event was voided. */
-static void reread_url(gw_discovery_t *d, gw_chain_worker_t *w)
+static void reread_url(phx_chain_registry_follower_t *d, phx_chain_registry_worker_t *w)
 {
     json_t *args = json_pack("[o]", phx_json_hex(w->address, 20)), *res = NULL;
     const char *url = NULL;
@@ -162,10 +168,10 @@ static void reread_url(gw_discovery_t *d, gw_chain_worker_t *w)
  * replacing blocks' logs come next and set whatever they set). */
 static phx_err_t on_rollback(void *ctx, uint64_t first_void, phx_error_t *e)
 {
-    gw_discovery_t *d = ctx;
+    phx_chain_registry_follower_t *d = ctx;
     size_t k = 0;
     for (size_t i = 0; i < d->n; i++) {
-        gw_chain_worker_t *w = &d->items[i];
+        phx_chain_registry_worker_t *w = &d->items[i];
         if (w->registered_block >= first_void) continue;
         if (w->status_block >= first_void) {
             w->status = PHX_CHAIN_WORKER_ACTIVE;
@@ -175,15 +181,17 @@ static phx_err_t on_rollback(void *ctx, uint64_t first_void, phx_error_t *e)
         d->items[k++] = *w;
     }
     d->n = k;
+    d->changed = true;
     return save(d, e);
 }
 
-phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *dep, const char *dir,
-                            gw_discovery_t **out, phx_error_t *e)
+phx_err_t phx_chain_registry_follow_open(const char *rpc_url, const phx_chain_deployment_t *dep,
+                                         const char *dir, phx_chain_registry_follower_t **out,
+                                         phx_error_t *e)
 {
     *out = NULL;
-    gw_discovery_t *d = calloc(1, sizeof *d);
-    if (!d) return phx_fail(e, PHX_ERR_NOMEM, "discovery");
+    phx_chain_registry_follower_t *d = calloc(1, sizeof *d);
+    if (!d) return phx_fail(e, PHX_ERR_NOMEM, "Registry follower");
     pthread_mutex_init(&d->lock, NULL);
     d->dep = *dep;
     size_t pl = strlen(dir) + sizeof "/registry.cursor";
@@ -192,7 +200,7 @@ phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *d
     phx_err_t err = PHX_OK;
     uint8_t topics[4][32];
     if (!cursor || !d->state_path) {
-        err = phx_fail(e, PHX_ERR_NOMEM, "discovery");
+        err = phx_fail(e, PHX_ERR_NOMEM, "Registry follower");
         goto out;
     }
     snprintf(cursor, pl, "%s/registry.cursor", dir);
@@ -214,14 +222,14 @@ phx_err_t gw_discovery_open(const char *rpc_url, const phx_chain_deployment_t *d
 out:
     free(cursor);
     if (err) {
-        gw_discovery_close(d);
+        phx_chain_registry_follow_close(d);
         return err;
     }
     *out = d;
     return PHX_OK;
 }
 
-void gw_discovery_close(gw_discovery_t *d)
+void phx_chain_registry_follow_close(phx_chain_registry_follower_t *d)
 {
     if (!d) return;
     phx_evm_follower_close(d->follower);
@@ -232,16 +240,20 @@ void gw_discovery_close(gw_discovery_t *d)
     free(d);
 }
 
-phx_err_t gw_discovery_poll(gw_discovery_t *d, size_t *delivered, phx_error_t *e)
+phx_err_t phx_chain_registry_follow_poll(phx_chain_registry_follower_t *d, size_t *delivered,
+                                         bool *changed, phx_error_t *e)
 {
     phx_evm_follower_cb_t cb = {on_log, on_rollback, d};
     pthread_mutex_lock(&d->lock);
+    d->changed = false;
     phx_err_t err = phx_evm_follower_poll(d->follower, &cb, delivered, e);
+    if (changed) *changed = d->changed;
     pthread_mutex_unlock(&d->lock);
     return err;
 }
 
-size_t gw_discovery_list(gw_discovery_t *d, gw_chain_worker_t **out)
+size_t phx_chain_registry_follow_list(phx_chain_registry_follower_t *d,
+                                      phx_chain_registry_worker_t **out)
 {
     pthread_mutex_lock(&d->lock);
     size_t n = d->n;

@@ -1,0 +1,183 @@
+/* A worker's k-of-n peer list (src/worker/peers.c) as the chain changes under
+ * it, with real parts: anvil with the Phalanx contracts, a KMS on the sim TEE,
+ * workers registered through it. The list follows the Registry's events on
+ * its own thread while two reader threads copy it as rounds do (the TSan pass
+ * runs this test): a --peer URL first, every active worker with an announced
+ * URL after it, never this worker (by address, nor another identity at its
+ * URL), one without a URL left out until it announces one, a moved URL
+ * followed, and a deregistered or invalidated worker dropped. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/worker/peers.h"
+#include "phx/crypto.h"
+#include "support/chain_fixture.h"
+#include "support/kms_fixture.h"
+#include "test.h"
+
+static test_devnet_t net;
+static char dir[] = "/tmp/phx-peers-XXXXXX";
+static phx_tee_t *tee;
+static test_kms_service_t ks;
+static uint8_t self[20], b[20], c[20];
+static wk_peers_t *peers;
+
+#define FLAG "http://127.0.0.1:9/flag"
+#define URL_SELF "http://127.0.0.1:10"
+#define URL_B "http://127.0.0.1:11"
+#define URL_B2 "http://127.0.0.1:12"
+#define URL_C "http://127.0.0.1:13"
+
+/* Two readers copy the list as rounds do; every copy must hold. */
+static atomic_bool stop;
+static atomic_int reads, bad;
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    wk_peer_list_t l;
+    while (!atomic_load(&stop)) {
+        wk_peers_get(peers, &l);
+        bool ok = l.n >= 1 && l.n <= 3 && !strcmp(l.url[0], FLAG);
+        for (size_t i = 0; i < l.n; i++) {
+            ok &= strcmp(l.url[i], URL_SELF) != 0 && l.url[i][0];
+            for (size_t k = 0; k < i; k++)
+                ok &= strcmp(l.url[i], l.url[k]) != 0;
+        }
+        if (!ok) atomic_fetch_add(&bad, 1);
+        atomic_fetch_add(&reads, 1);
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static phx_err_t announce(const uint8_t w[20], const char *url, phx_error_t *e)
+{
+    return test_chain_transact(net.gov, net.dep.registry, "setWorkerEndpoint(address,string)",
+                               json_pack("[o,s]", phx_json_hex(w, 20), url), e);
+}
+
+/* The list as one string, "URL URL ..."; waits up to 30 s for want. */
+static const char *list_is(const char *want)
+{
+    static char got[4 * WK_PEER_URL_MAX];
+    for (int i = 0; i < 300; i++) {
+        wk_peer_list_t l;
+        wk_peers_get(peers, &l);
+        got[0] = '\0';
+        for (size_t k = 0; k < l.n; k++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", k ? " " : "", l.url[k]);
+        if (!strcmp(got, want)) break;
+        usleep(100 * 1000);
+    }
+    return got;
+}
+
+/* Chain, KMS, stake for 3 workers, and the workers: this one and B announce
+ * a URL, C does not yet. */
+static void test_network(void)
+{
+    phx_error_t e = {0};
+    CHECK_MSG(test_devnet_start(&net, dir, &e) == PHX_OK, "devnet: %s", e.message);
+    if (!net.gov) return;
+    char sim_dir[300];
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    phx_tee_config_t tc = {.sim_dir = sim_dir};
+    uint8_t mr[32];
+    CHECK_MSG(phx_tee_open(PHX_TEE_SIM, &tc, &tee, &e) == PHX_OK, "%s", e.message);
+    if (!tee) return;
+    CHECK(test_tee_measurement_id(tee, mr, &e) == PHX_OK);
+    CHECK_MSG(test_kms_service_start(&ks, tee, net.node.url, &net.dep, NULL, &e) == PHX_OK,
+              "KMS: %s", e.message);
+    CHECK(test_chain_allow_measurement(net.gov, &net.dep, mr, true, &e) == PHX_OK);
+    CHECK_MSG(test_kms_admit(net.gov, &net.dep, tee, ks.kms, &e) == PHX_OK, "admitKms: %s",
+              e.message);
+    CHECK_MSG(test_chain_stake(&net, "3000000000000000000000", &e) == PHX_OK, "stake: %s",
+              e.message);
+    CHECK_MSG(test_kms_register_worker(&ks, tee, net.gov, &net.dep, self, &e) == PHX_OK &&
+                  test_kms_register_worker(&ks, tee, net.gov, &net.dep, b, &e) == PHX_OK &&
+                  test_kms_register_worker(&ks, tee, net.gov, &net.dep, c, &e) == PHX_OK,
+              "register: %s", e.message);
+    CHECK_MSG(announce(self, URL_SELF, &e) == PHX_OK && announce(b, URL_B, &e) == PHX_OK,
+              "setWorkerEndpoint: %s", e.message);
+}
+
+/* Before it follows anything the list is the flags; then B joins it. */
+static void test_follows(void)
+{
+    phx_error_t e = {0};
+    const char *flags[] = {FLAG "/", "ftp://127.0.0.1:9"};
+    CHECK(wk_peers_new(flags, 2, &peers, &e) == PHX_ERR_INVALID && !peers);
+    CHECK(strstr(e.message, "ftp://127.0.0.1:9") != NULL);
+    CHECK(wk_peers_new(flags, 1, &peers, &e) == PHX_OK);
+    if (!peers) return;
+    CHECK_MSG(!strcmp(list_is(FLAG), FLAG), "before following: %s", list_is(FLAG));
+    char pdir[300];
+    snprintf(pdir, sizeof pdir, "%s/self", dir);
+    CHECK(mkdir(pdir, 0700) == 0);
+    CHECK_MSG(wk_peers_start(peers, net.node.url, &net.dep, pdir, self, URL_SELF, 100, &e) ==
+                  PHX_OK,
+              "%s", e.message);
+    const char *got = list_is(FLAG " " URL_B);
+    CHECK_MSG(!strcmp(got, FLAG " " URL_B), "got \"%s\"", got);
+    size_t from_chain = 9, from_flags = 9;
+    wk_peers_counts(peers, &from_chain, &from_flags);
+    CHECK(from_chain == 1 && from_flags == 1);
+}
+
+/* While readers copy it: C announces, B moves, then another identity names
+ * this worker's URL; then B is deregistered and C invalidated. */
+static void test_changes_under_readers(void)
+{
+    phx_error_t e = {0};
+    if (!peers) return;
+    pthread_t r[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&r[i], NULL, reader, NULL) == 0);
+    CHECK_MSG(announce(c, URL_C, &e) == PHX_OK, "%s", e.message);
+    const char *got = list_is(FLAG " " URL_B " " URL_C);
+    CHECK_MSG(!strcmp(got, FLAG " " URL_B " " URL_C), "C announced: \"%s\"", got);
+    CHECK_MSG(announce(c, URL_SELF, &e) == PHX_OK && announce(b, URL_B2, &e) == PHX_OK, "%s",
+              e.message);
+    got = list_is(FLAG " " URL_B2);
+    CHECK_MSG(!strcmp(got, FLAG " " URL_B2), "B moved, C at this worker's URL: \"%s\"", got);
+    CHECK_MSG(announce(c, URL_C, &e) == PHX_OK, "%s", e.message);
+    got = list_is(FLAG " " URL_B2 " " URL_C);
+    CHECK_MSG(!strcmp(got, FLAG " " URL_B2 " " URL_C), "C back: \"%s\"", got);
+    CHECK_MSG(test_chain_transact(net.gov, net.dep.registry, "deregisterWorker(address)",
+                                  json_pack("[o]", phx_json_hex(b, 20)), &e) == PHX_OK &&
+                  test_chain_transact(net.gov, net.dep.registry, "invalidateWorker(address,string)",
+                                      json_pack("[o,s]", phx_json_hex(c, 20), "test"),
+                                      &e) == PHX_OK,
+              "%s", e.message);
+    got = list_is(FLAG);
+    CHECK_MSG(!strcmp(got, FLAG), "B deregistered, C invalidated: \"%s\"", got);
+    size_t from_chain = 9, from_flags = 9;
+    wk_peers_counts(peers, &from_chain, &from_flags);
+    CHECK(from_chain == 0 && from_flags == 1);
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(r[i], NULL);
+    CHECK_MSG(atomic_load(&reads) > 0 && atomic_load(&bad) == 0, "%d of %d copies wrong",
+              atomic_load(&bad), atomic_load(&reads));
+}
+
+int main(void)
+{
+    static const test_case_t cases[] = {TEST_CASE_REQUIRED(test_network),
+                                        TEST_CASE_REQUIRED(test_follows),
+                                        TEST_CASE(test_changes_under_readers)};
+    int rc = test_run("test_peers", cases, TEST_COUNT(cases));
+    wk_peers_free(peers);
+    test_kms_service_stop(&ks, 1000);
+    phx_tee_close(tee);
+    test_devnet_close(&net);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
+    return rc;
+}
