@@ -3,7 +3,7 @@
  * the manifest parser, and the cron schedule parser on the raw bytes. Oracle:
  * the canonical form of an accepted manifest parses back to the same
  * canonical form (what the owner signs is a fixed point), and a schedule that
- * parses is within its bounds. */
+ * parses is within its bounds (and an evm_log's confirmations too). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static phx_triggers_t t, back;
     if (phx_triggers_parse((const char *)data, size, &t, NULL)) return 0;
     if (t.n > PHX_TRIGGERS_MAX) abort();
+    for (size_t i = 0; i < t.n; i++)
+        if (t.t[i].confirmations > PHX_TRIGGER_CONFIRMATIONS_MAX) abort();
     uint8_t h1[32], h2[32];
     json_t *j = phx_triggers_to_json(&t);
     if (!j) return 0;

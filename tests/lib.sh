@@ -285,3 +285,16 @@ expect_error() {
 # Tools from npm (scripts/setup.sh installs them).
 test_nm=${PHX_NODE_MODULES:-${PHX_SOURCE_DIR:-.}/node_modules}
 cast=$test_nm/.bin/cast
+
+# kill_workers DIR N STOP LOG: until the file STOP exists, SIGKILL one of a
+# devnet's N workers at random (DIR/worker-I, found by its command line, since
+# `devnet --restart` brings it back under a new pid) every 0.5..3 s, a line
+# per kill to LOG. Run it in the background; touch STOP and wait for it.
+kill_workers() {
+    while [ ! -f "$3" ]; do
+        sleep "$(python3 -c 'import random; print(round(random.uniform(0.5, 3.0), 2))')"
+        _v=$(python3 -c "import random; print(random.randint(0, $2 - 1))")
+        _wp=$(ps -eo pid,args | awk -v d="$1/worker-$_v" '$0 ~ "worker --dir " d" " {print $1; exit}')
+        [ -n "$_wp" ] && kill -KILL "$_wp" 2>/dev/null && echo "$_v" >>"$4"
+    done
+}

@@ -7,8 +7,9 @@
  * in the owner domain of chain_owner.h, with the same nonce as the ContractOp
  * it travels with. Each firing has a deterministic id, the same on every
  * worker: keccak256("<trigger name>/<position>") (position: the cron tick
- * number, the block number), and Jobs.recordFiring keeps the first signed run
- * of it and refuses any other (docs/chain.md "Triggers"). */
+ * number, the block number, the log's place), and Jobs.recordFiring keeps
+ * the first signed run of it and refuses any other (docs/chain.md
+ * "Triggers"). */
 #ifndef PHX_CHAIN_TRIGGERS_H
 #define PHX_CHAIN_TRIGGERS_H
 
@@ -25,15 +26,17 @@
 #define PHX_TRIGGER_EVERY_MAX_S 2592000 /* 30 days */
 #define PHX_TRIGGER_BLOCKS_MAX 1000000
 #define PHX_TRIGGER_TOPICS_MAX 4
-#define PHX_TRIGGERS_TEXT_MAX 16384     /* a manifest's JSON text */
-#define PHX_TRIGGER_POSITION_MAX 64     /* a firing's position text (an http delivery id) */
-#define PHX_TRIGGER_HOOK_BODY_MAX 16384 /* an http trigger's JSON body, compact */
+#define PHX_TRIGGER_CONFIRMATIONS_MAX 64 /* evm_log: blocks a log waits under the head */
+#define PHX_TRIGGERS_TEXT_MAX 16384      /* a manifest's JSON text */
+#define PHX_TRIGGER_POSITION_MAX 64      /* a firing's position text (an http delivery id) */
+#define PHX_TRIGGER_HOOK_BODY_MAX 16384  /* an http trigger's JSON body, compact */
 
 typedef enum {
     PHX_TRIGGER_CRON = 1,  /* {"kind":"cron","schedule":"@every 10s"} (s, m or h) */
     PHX_TRIGGER_BLOCK = 2, /* {"kind":"block","every":5}: blocks whose number is a multiple */
-    PHX_TRIGGER_EVM_LOG =
-        3, /* {"kind":"evm_log","address":"0x..","topics":["0x..",null],"chain":"a"} */
+    /* {"kind":"evm_log","address":"0x..","topics":["0x..",null],"chain":"b","confirmations":2}
+     * ("chain" and "confirmations" optional) */
+    PHX_TRIGGER_EVM_LOG = 3,
     PHX_TRIGGER_HTTP = 4, /* {"kind":"http","secret_hash":"0x.."} (keccak256 of the secret) */
 } phx_trigger_kind_t;
 
@@ -49,7 +52,8 @@ typedef struct {
     uint8_t topics[PHX_TRIGGER_TOPICS_MAX][32];
     bool topic_set[PHX_TRIGGER_TOPICS_MAX]; /* false: any value at that position */
     size_t ntopics;
-    bool has_secret; /* http */
+    uint32_t confirmations; /* evm_log: a log is followed once this many blocks are on it */
+    bool has_secret;        /* http */
     uint8_t secret_hash[32];
 } phx_trigger_t;
 
@@ -77,8 +81,10 @@ phx_err_t phx_owner_triggers_digest(const uint8_t contract_id[32], const uint8_t
                                     uint8_t out[32], phx_error_t *e);
 
 /* keccak256("<name>/<position>"): position is the tick or block number in
- * decimal, "<block>.<log index>" for an evm_log trigger, or an http delivery
- * id (the sender's, else the body's keccak256 in 64 hex digits). */
+ * decimal, "<block>.<log index>" for an evm_log trigger on the worker's own
+ * chain, "<chain id>:<block>.<log index>" on a named chain (so one place on
+ * two chains is two firings), or an http delivery id (the sender's, else the
+ * body's keccak256 in 64 hex digits). */
 void phx_chain_firing_id(const char *name, const char *position, uint8_t out[32]);
 /* What Jobs.firingDigest computes; domain is phx_chain_jobs_domain's. */
 void phx_chain_firing_digest(const uint8_t domain[32], const uint8_t contract_id[32],

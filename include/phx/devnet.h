@@ -43,7 +43,8 @@ typedef struct {
     /* Chains contracts reach with phx.evm: 1 (default) is the devnet's own
      * chain, named "main"; 2..PHX_DEVNET_MAX_CHAINS add an anvil each, named
      * "b", "c", "d", chain ids main's + 1, + 2, + 3. Every worker gets all of
-     * them (--chain-rpc); endpoints.json lists them under "chains". */
+     * them (--chain-rpc); endpoints.json lists them under "chains". Each
+     * mines on block_time_s as main does. */
     unsigned chains;
     /* Tests only: "N=MODE" each, worker N started with --test-misbehave MODE
      * (equivocate or corrupt; the devnet's TEE is the sim). */

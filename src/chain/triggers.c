@@ -129,7 +129,8 @@ static phx_err_t one(const json_t *o, phx_trigger_t *t, phx_error_t *e)
         return PHX_OK;
     }
     case PHX_TRIGGER_EVM_LOG: {
-        static const char *const f[] = {"name", "kind", "address", "topics", "chain", NULL};
+        static const char *const f[] = {"name",  "kind",          "address", "topics",
+                                        "chain", "confirmations", NULL};
         if ((err = only_fields(o, f, name, e)) ||
             (err = hex_field(o, "address", t->address, 20, name, e)))
             return err;
@@ -140,6 +141,16 @@ static phx_err_t one(const json_t *o, phx_trigger_t *t, phx_error_t *e)
                 return phx_fail(e, PHX_ERR_INVALID,
                                 "trigger \"%s\": \"chain\" is a chain's name (a-z 0-9 _ -)", name);
             snprintf(t->chain, sizeof t->chain, "%s", cs);
+        }
+        json_t *cf = json_object_get(o, "confirmations");
+        if (cf) {
+            if (!json_is_integer(cf) || json_integer_value(cf) < 0 ||
+                json_integer_value(cf) > PHX_TRIGGER_CONFIRMATIONS_MAX)
+                return phx_fail(e, PHX_ERR_INVALID,
+                                "trigger \"%s\": \"confirmations\" is a whole number of "
+                                "blocks, 0..%d",
+                                name, PHX_TRIGGER_CONFIRMATIONS_MAX);
+            t->confirmations = (uint32_t)json_integer_value(cf);
         }
         json_t *tp = json_object_get(o, "topics");
         if (tp && (!json_is_array(tp) || json_array_size(tp) > PHX_TRIGGER_TOPICS_MAX))
@@ -227,7 +238,10 @@ json_t *phx_triggers_to_json(const phx_triggers_t *t)
                     json_decref(tp), tp = NULL;
             ok = tp && !json_object_set_new(o, "address", phx_json_hex(x->address, 20)) &&
                  !json_object_set_new(o, "topics", tp) &&
-                 (!x->chain[0] || !json_object_set_new(o, "chain", json_string(x->chain)));
+                 (!x->chain[0] || !json_object_set_new(o, "chain", json_string(x->chain))) &&
+                 (!x->confirmations ||
+                  !json_object_set_new(o, "confirmations",
+                                       json_integer((json_int_t)x->confirmations)));
         } else if (ok && x->kind == PHX_TRIGGER_HTTP && x->has_secret) {
             ok = !json_object_set_new(o, "secret_hash", phx_json_hex(x->secret_hash, 32));
         }

@@ -79,7 +79,13 @@ static int cmd_triggers(int argc, char **argv)
         else if (kind && !strcmp(kind, "block"))
             printf("every %lld blocks\n",
                    (long long)json_integer_value(json_object_get(t, "every")));
-        else
+        else if (kind && !strcmp(kind, "evm_log")) {
+            const char *chain = json_string_value(json_object_get(t, "chain"));
+            json_int_t conf = json_integer_value(json_object_get(t, "confirmations"));
+            printf("logs of %s on %s%s%s", json_string_value(json_object_get(t, "address")),
+                   chain ? "chain " : "the workers' chain", chain ? chain : "", conf ? "," : "\n");
+            if (conf) printf(" %lld confirmations\n", (long long)conf);
+        } else
             printf("\n");
     }
     if (!f) {

@@ -252,8 +252,8 @@ static phx_err_t wait_rpc(const char *url, child_t *c, uint64_t timeout_ms, phx_
 
 /* phx.evm's chains (opts.chains): the devnet's own as "main", and one more
  * anvil per extra chain, "b", "c", "d", each with its own chain id and state
- * file. dn->chain_args gets the workers' --chain-rpc values, dn->chains the
- * endpoints' "chains" object. */
+ * file (and main's block time, if any). dn->chain_args gets the workers' --chain-rpc values,
+ * dn->chains the endpoints' "chains" object. */
 static phx_err_t start_chains(phx_devnet_t *dn, const char *anvil, phx_rpc_t *main_rpc,
                               const char *main_url, json_t *pids, phx_error_t *e)
 {
@@ -279,6 +279,9 @@ static phx_err_t start_chains(phx_devnet_t *dn, const char *anvil, phx_rpc_t *ma
         char *argv[16] = {(char *)anvil, "--host",           "127.0.0.1", "--port",
                           port,          "--chain-id",       id,          "--state",
                           state,         "--state-interval", "5",         "--silent"};
+        char bt[16]; /* --block-time mines every chain on that period, not only main */
+        snprintf(bt, sizeof bt, "%u", dn->opts.block_time_s);
+        if (dn->opts.block_time_s) argv[12] = "--block-time", argv[13] = bt;
         child_t *c = NULL;
         phx_rpc_t *rpc = NULL;
         if ((err = spawn(dn, pname, argv, SIGINT, &c, e)) ||

@@ -427,7 +427,7 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
         (err = owner_op_check(w, req, &op, owner, e)))
         return err;
     json_t *triggers = NULL;
-    if ((err = wk_triggers_check(req, &op, owner, &triggers, e))) return err;
+    if ((err = wk_triggers_check(w, req, &op, owner, &triggers, e))) return err;
     char hx[67], path[1500];
     hex32(code_hash, hx);
     snprintf(path, sizeof path, "%s/code/%s.js", w->dir, hx + 2);
@@ -771,6 +771,7 @@ phx_err_t phx_worker_start(const phx_worker_opts_t *o, phx_worker_t **out, phx_e
     snprintf(w->rpc_url, sizeof w->rpc_url, "%s", o->rpc_url);
     memcpy(w->kms_address, o->kms_address, 20);
     w->poll_ms = o->poll_ms ? o->poll_ms : 250;
+    w->chains = o->chains;
     w->redeem_every_ms = o->redeem_every_ms ? o->redeem_every_ms : 600000;
     w->started_ms = phx_now_ms();
     w->misbehave = o->misbehave;
@@ -879,6 +880,8 @@ void phx_worker_stop(phx_worker_t *w, uint64_t grace_ms)
 {
     if (!w) return;
     wk_jobs_stop(w);
+    for (int i = 0; i < WK_CHAINS_MAX; i++)
+        phx_rpc_close(w->chain_rpc[i]);
     if (w->server) phx_http_server_stop(w->server, grace_ms);
     wk_peers_free(w->peers); /* after the server: /metrics reads it */
     phx_http_router_free(w->router);

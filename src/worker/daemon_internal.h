@@ -41,6 +41,8 @@ typedef struct {
     uint64_t hits, misses; /* /metrics */
 } wk_pay_cache_t;
 
+#define WK_CHAINS_MAX 64 /* phx_sandbox_chains_new's bound */
+
 struct phx_worker {
     char dir[1024];
     char url[300];
@@ -85,7 +87,13 @@ struct phx_worker {
     pthread_mutex_t state_lock;
     char state_stale_file[1024];
     wk_peers_t *peers; /* k-of-n: where other workers' observations are (peers.c) */
-    struct {           /* combine modes by code hash; the job thread's only */
+    /* phx.evm's named chains (the options', borrowed; NULL: none), and the
+     * job thread's own client of each for evm_log triggers naming it
+     * (trigger.c), opened when first needed, closed on stop */
+    const phx_sandbox_chains_t *chains;
+    phx_rpc_t *chain_rpc[WK_CHAINS_MAX];
+    bool chain_down[WK_CHAINS_MAX]; /* last read failed: warned once until it answers */
+    struct {                        /* combine modes by code hash; the job thread's only */
         uint8_t code_hash[32];
         wk_mode_t mode;
         bool set;
@@ -164,10 +172,11 @@ phx_err_t wk_run_fired(phx_worker_t *w, const wk_contract_t *c, const char *inpu
                        phx_buf_t *output, json_t **logs, bool *ok, wk_usage_t *usage,
                        phx_error_t *e);
 /* A deploy's "triggers" and "triggers_signature" (trigger.c): none is fine;
- * else the manifest must parse, be of kinds this worker fires, and be signed
- * by owner over (op's id, code hash, nonce). *canonical: what to keep. */
-phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
-                            json_t **canonical, phx_error_t *e);
+ * else the manifest must parse, name only chains this worker has (evm_log's
+ * "chain"), and be signed by owner over (op's id, code hash, nonce).
+ * *canonical: what to keep. */
+phx_err_t wk_triggers_check(const phx_worker_t *w, const json_t *req, const phx_owner_op_t *op,
+                            const uint8_t owner[20], json_t **canonical, phx_error_t *e);
 /* The contract's declared triggers as this worker holds them: {"id","owner",
  * "nonce","code_hash","triggers","triggers_signature"} (an empty list when
  * none); PHX_ERR_NOT_FOUND for a contract it does not hold. */

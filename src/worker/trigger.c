@@ -3,9 +3,11 @@
  *
  *   1. every deployed contract's declared triggers are read from its record,
  *      and each firing now due (a cron tick, a block whose number is a
- *      multiple, a matching log of the worker's own chain) is journaled (jobdb.h, table firings)
- * under its deterministic id keccak256("<name>/<position>"); a cursor per trigger keeps where
- * journaling got to, so a restart catches up (a bounded window back, CATCHUP_*);
+ *      multiple, a matching log of the worker's own chain or of a named chain,
+ *      under the confirmations its trigger asks) is journaled (jobdb.h, table
+ *      firings) under its deterministic id keccak256("<name>/<position>"); a
+ *      cursor per trigger (and chain) keeps where journaling got to, so a
+ *      restart catches up (a bounded window back, CATCHUP_*);
  *   2. every live firing moves one step, as requests do: the chain decides
  *      first (Jobs.firedBy: recorded, by anyone, means done); the worker of
  *      rank r among the active ones (the job loop's ranking, keyed by the
@@ -35,8 +37,18 @@
 #define KEEP_SETTLED_MS 3600000 /* ... an hour after they settled */
 #define MAX_CONTRACTS 1024
 
-phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const uint8_t owner[20],
-                            json_t **canonical, phx_error_t *e)
+/* The index of the named chain in w->chains, -1 when the worker has none so
+ * named. */
+static int chain_index(const phx_worker_t *w, const char *name)
+{
+    int n = w->chains ? phx_sandbox_chains_count(w->chains) : 0;
+    for (int i = 0; i < n && i < WK_CHAINS_MAX; i++)
+        if (!strcmp(phx_sandbox_chains_name(w->chains, i), name)) return i;
+    return -1;
+}
+
+phx_err_t wk_triggers_check(const phx_worker_t *w, const json_t *req, const phx_owner_op_t *op,
+                            const uint8_t owner[20], json_t **canonical, phx_error_t *e)
 {
     *canonical = NULL;
     const json_t *arr = json_object_get(req, "triggers");
@@ -46,10 +58,12 @@ phx_err_t wk_triggers_check(const json_t *req, const phx_owner_op_t *op, const u
     phx_err_t err = phx_triggers_from_json(arr, &t, e);
     if (err) return err;
     for (size_t i = 0; i < t.n; i++) {
-        if (t.t[i].kind == PHX_TRIGGER_EVM_LOG && t.t[i].chain[0])
+        if (t.t[i].kind == PHX_TRIGGER_EVM_LOG && t.t[i].chain[0] &&
+            chain_index(w, t.t[i].chain) < 0)
             return phx_fail(e, PHX_ERR_UNSUPPORTED,
-                            "trigger \"%s\": evm_log on the named chain \"%s\" is not followed "
-                            "yet; leave \"chain\" out for the worker's own chain",
+                            "trigger \"%s\": this worker has no chain named \"%s\" (its "
+                            "operator's --chain-rpc); leave \"chain\" out for the worker's own "
+                            "chain",
                             t.t[i].name, t.t[i].chain);
     }
     if (!json_object_get(req, "triggers_signature"))
@@ -96,24 +110,78 @@ static void journal(phx_worker_t *w, const uint8_t cid[32], const char *name, co
         PHX_INFO("worker: trigger %s firing %s due", name, pos);
 }
 
-/* An evm_log trigger: the matching logs of blocks from its cursor to the
- * head (at most LOG_BLOCKS a round), one firing each. */
-static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, uint64_t head)
+/* The chain an evm_log trigger follows, read once a round: the worker's own
+ * (the job thread's client) or a named one (its own client, opened when first
+ * needed). state: 0 not read this round, 1 read, 2 unreadable this round. */
+typedef struct {
+    uint64_t own;
+    int own_state;
+    uint64_t named[WK_CHAINS_MAX];
+    int named_state[WK_CHAINS_MAX];
+} heads_t;
+
+static bool named_head(phx_worker_t *w, heads_t *h, int ci, phx_error_t *e)
 {
-    uint64_t next = 0;
+    if (h->named_state[ci]) return h->named_state[ci] == 1;
+    h->named_state[ci] = 2;
+    phx_rpc_opts_t o = {.timeout_ms = 5000, .retries = 1};
+    phx_err_t err = w->chain_rpc[ci] ? PHX_OK
+                                     : phx_rpc_open(phx_sandbox_chains_url(w->chains, ci), &o,
+                                                    &w->chain_rpc[ci], e);
+    if (!err) err = phx_rpc_block_number(w->chain_rpc[ci], &h->named[ci], e);
+    if (err) return false;
+    h->named_state[ci] = 1;
+    return true;
+}
+
+/* An evm_log trigger: the matching logs of blocks from its cursor to the
+ * head less its confirmations (at most LOG_BLOCKS a round), one firing each.
+ * On a named chain the cursor is its own ("<name>@<chain>") and the position
+ * carries the chain id. */
+static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, heads_t *h)
+{
+    uint64_t next = 0, head, chain_id = 0;
     bool found = false;
     phx_error_t e = {0};
+    phx_rpc_t *rpc = w->job_rpc;
+    char key[2 * PHX_TRIGGER_NAME_MAX + 2];
+    snprintf(key, sizeof key, "%s", t->name);
+    if (t->chain[0]) {
+        int ci = chain_index(w, t->chain);
+        if (ci < 0) return; /* refused at deploy; the operator's chains changed since */
+        if (!named_head(w, h, ci, &e)) {
+            if (!w->chain_down[ci] && e.message[0])
+                PHX_WARN("worker: triggers on chain %s wait: %s", t->chain, e.message);
+            w->chain_down[ci] = true;
+            return;
+        }
+        if (w->chain_down[ci]) PHX_INFO("worker: chain %s answers again", t->chain);
+        w->chain_down[ci] = false;
+        rpc = w->chain_rpc[ci];
+        head = h->named[ci];
+        chain_id = phx_sandbox_chains_id(w->chains, ci);
+        snprintf(key, sizeof key, "%s@%s", t->name, t->chain);
+    } else {
+        if (h->own_state != 1) return;
+        head = h->own;
+    }
+    if (head < t->confirmations) return;
+    uint64_t tip = head - t->confirmations;
     pthread_mutex_lock(&w->db_lock);
-    phx_err_t err = phx_jobdb_trigger_cursor(w->db, cid, t->name, &next, &found, &e);
+    phx_err_t err = phx_jobdb_trigger_cursor(w->db, cid, key, &next, &found, &e);
     pthread_mutex_unlock(&w->db_lock);
     if (err) {
         PHX_WARN("worker: trigger %s: %s", t->name, e.message);
         return;
     }
-    uint64_t from = found ? next : head;
-    if (head >= CATCHUP_BLOCKS && from < head - CATCHUP_BLOCKS) from = head - CATCHUP_BLOCKS;
-    if (from > head) return;
-    uint64_t to = head - from >= LOG_BLOCKS ? from + LOG_BLOCKS - 1 : head;
+    uint64_t from = found ? next : tip;
+    if (!found)
+        PHX_INFO("worker: trigger %s: following %s%s from block %llu", t->name,
+                 t->chain[0] ? "chain " : "the worker's own chain", t->chain,
+                 (unsigned long long)from);
+    if (tip >= CATCHUP_BLOCKS && from < tip - CATCHUP_BLOCKS) from = tip - CATCHUP_BLOCKS;
+    if (from > tip) return;
+    uint64_t to = tip - from >= LOG_BLOCKS ? from + LOG_BLOCKS - 1 : tip;
     const uint8_t(*sets[4])[32] = {0};
     size_t counts[4] = {0};
     for (size_t k = 0; k < t->ntopics; k++)
@@ -126,7 +194,7 @@ static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t
                           .topic_counts = {counts[0], counts[1], counts[2], counts[3]}};
     phx_evm_log_t *logs = NULL;
     size_t n = 0;
-    if ((err = phx_rpc_get_logs(w->job_rpc, &f, &logs, &n, &e))) {
+    if ((err = phx_rpc_get_logs(rpc, &f, &logs, &n, &e))) {
         PHX_WARN("worker: trigger %s: reading logs: %s", t->name, e.message);
         return;
     }
@@ -138,14 +206,21 @@ static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t
             json_array_append_new(topics, phx_json_hex(l->topics[k], 32));
         json_t *d = topics
                         ? json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "kind", "evm_log", "chain",
-                                    "", "block", (json_int_t)l->block_number, "log_index",
+                                    t->chain, "block", (json_int_t)l->block_number, "log_index",
                                     (json_int_t)l->log_index, "tx", phx_json_hex(l->tx_hash, 32),
                                     "address", phx_json_hex(l->address, 20), "topics", topics,
                                     "data", phx_json_hex(l->data, l->data_len))
                         : NULL;
-        char ps[48];
-        snprintf(ps, sizeof ps, "%llu.%llu", (unsigned long long)l->block_number,
-                 (unsigned long long)l->log_index);
+        char ps[PHX_TRIGGER_POSITION_MAX + 1];
+        if (d && chain_id) {
+            /* 20 + 1 + 20 + 1 + 20 digits at most: within the 64 of a position */
+            snprintf(ps, sizeof ps, "%llu:%llu.%llu", (unsigned long long)chain_id,
+                     (unsigned long long)l->block_number, (unsigned long long)l->log_index);
+            json_object_set_new(d, "chain_id", json_integer((json_int_t)chain_id));
+        } else {
+            snprintf(ps, sizeof ps, "%llu.%llu", (unsigned long long)l->block_number,
+                     (unsigned long long)l->log_index);
+        }
         if (d) journal(w, cid, t->name, ps, d);
         json_decref(d);
     }
@@ -153,15 +228,16 @@ static void logs_due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t
         phx_evm_log_clear(&logs[i]);
     free(logs);
     pthread_mutex_lock(&w->db_lock);
-    err = phx_jobdb_set_trigger_cursor(w->db, cid, t->name, to + 1, &e);
+    err = phx_jobdb_set_trigger_cursor(w->db, cid, key, to + 1, &e);
     pthread_mutex_unlock(&w->db_lock);
     if (err) PHX_WARN("worker: trigger %s: %s", t->name, e.message);
 }
 
 /* Journal one trigger's due firings from its cursor to now (or the head). */
 static void due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, uint64_t now_s,
-                uint64_t head)
+                heads_t *h)
 {
+    uint64_t head = h->own_state == 1 ? h->own : 0;
     uint64_t last, next = 0, window;
     bool found = false;
     phx_error_t e = {0};
@@ -171,8 +247,8 @@ static void due(phx_worker_t *w, const uint8_t cid[32], const phx_trigger_t *t, 
     } else if (t->kind == PHX_TRIGGER_BLOCK && head) {
         last = head - head % t->every_blocks;
         window = CATCHUP_BLOCKS;
-    } else if (t->kind == PHX_TRIGGER_EVM_LOG && head) {
-        logs_due(w, cid, t, head);
+    } else if (t->kind == PHX_TRIGGER_EVM_LOG) {
+        logs_due(w, cid, t, h);
         return;
     } else {
         return;
@@ -220,8 +296,8 @@ static void journal_due(phx_worker_t *w)
     snprintf(dir, sizeof dir, "%s/contracts", w->dir);
     DIR *dh = opendir(dir);
     if (!dh) return;
-    uint64_t head = 0, now_s = (uint64_t)time(NULL);
-    bool head_read = false;
+    uint64_t now_s = (uint64_t)time(NULL);
+    heads_t h = {0};
     struct dirent *de;
     size_t seen = 0;
     while ((de = readdir(dh)) && seen++ < MAX_CONTRACTS && !atomic_load(&w->stopping)) {
@@ -238,14 +314,16 @@ static void journal_due(phx_worker_t *w)
             !phx_json_get_hex_fixed(rec, "id", cid, 32, NULL) &&
             !phx_triggers_from_json(arr, &t, NULL)) {
             for (size_t i = 0; i < t.n; i++) {
-                if ((t.t[i].kind == PHX_TRIGGER_BLOCK || t.t[i].kind == PHX_TRIGGER_EVM_LOG) &&
-                    !head_read) {
+                if ((t.t[i].kind == PHX_TRIGGER_BLOCK ||
+                     (t.t[i].kind == PHX_TRIGGER_EVM_LOG && !t.t[i].chain[0])) &&
+                    !h.own_state) {
                     phx_error_t e = {0};
-                    head_read = true;
-                    if (phx_rpc_block_number(w->job_rpc, &head, &e))
-                        PHX_WARN("worker: triggers: reading the head: %s", e.message), head = 0;
+                    h.own_state = 1;
+                    if (phx_rpc_block_number(w->job_rpc, &h.own, &e))
+                        PHX_WARN("worker: triggers: reading the head: %s", e.message),
+                            h.own_state = 2;
                 }
-                due(w, cid, &t.t[i], now_s, head);
+                due(w, cid, &t.t[i], now_s, &h);
             }
         }
         json_decref(rec);

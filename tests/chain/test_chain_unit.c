@@ -2,6 +2,7 @@
  * every truncation and for each layout, deployment files (round trip, missing
  * fields, bad checksums), the embedded artifacts, digest sensitivity, and
  * trigger manifests (bounds, errors, the canonical form the owner signs). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "phx/chain.h"
@@ -232,6 +233,15 @@ static void test_triggers(void)
     CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"evm_log\",\"address\":"
                          "\"0x00000000000000000000000000000000000000aa\",\"topics\":[1]}]",
                          "topic 0"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"evm_log\",\"address\":"
+                         "\"0x00000000000000000000000000000000000000aa\",\"confirmations\":65}]",
+                         "\"confirmations\" is a whole number"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"evm_log\",\"address\":"
+                         "\"0x00000000000000000000000000000000000000aa\",\"confirmations\":\"2\"}]",
+                         "\"confirmations\" is a whole number"));
+    CHECK(manifest_fails("[{\"name\":\"a\",\"kind\":\"cron\",\"schedule\":\"@every 1s\","
+                         "\"confirmations\":1}]",
+                         "unknown field \"confirmations\""));
     char many[2048] = "[";
     for (int i = 0; i <= PHX_TRIGGERS_MAX; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many),
@@ -249,6 +259,27 @@ static void test_triggers(void)
     CHECK(!memcmp(ha, hb, 32));
     CHECK(!phx_triggers_parse(tc, strlen(tc), &b, NULL) && !phx_triggers_hash(&b, other, NULL));
     CHECK(memcmp(ha, other, 32) != 0);
+    /* A named chain and confirmations are kept; 0 confirmations is the same
+     * manifest as none (what owners signed before the field existed). */
+    const char *td = "[{\"name\":\"l\",\"kind\":\"evm_log\",\"address\":"
+                     "\"0x00000000000000000000000000000000000000AA\",\"chain\":\"b\","
+                     "\"confirmations\":3}]";
+    CHECK(!phx_triggers_parse(td, strlen(td), &b, NULL) && b.t[0].confirmations == 3 &&
+          !strcmp(b.t[0].chain, "b"));
+    json_t *canon = phx_triggers_to_json(&b);
+    char *ct = canon ? phx_json_dump(canon, false) : NULL;
+    CHECK(ct && !strcmp(ct, "[{\"name\":\"l\",\"kind\":\"evm_log\",\"address\":"
+                            "\"0x00000000000000000000000000000000000000aa\",\"topics\":[],"
+                            "\"chain\":\"b\",\"confirmations\":3}]"));
+    free(ct);
+    json_decref(canon);
+    const char *te = "[{\"name\":\"l\",\"kind\":\"evm_log\",\"address\":"
+                     "\"0x00000000000000000000000000000000000000aa\",\"confirmations\":0}]";
+    const char *tf = "[{\"name\":\"l\",\"kind\":\"evm_log\",\"address\":"
+                     "\"0x00000000000000000000000000000000000000aa\"}]";
+    CHECK(!phx_triggers_parse(te, strlen(te), &a, NULL) && !phx_triggers_hash(&a, ha, NULL));
+    CHECK(!phx_triggers_parse(tf, strlen(tf), &b, NULL) && !phx_triggers_hash(&b, hb, NULL));
+    CHECK(!memcmp(ha, hb, 32));
     /* Firing ids are keccak256("<name>/<position>"). */
     uint8_t fid[32], want[32];
     phx_chain_firing_id("tick", "5", fid);
