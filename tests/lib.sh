@@ -298,3 +298,30 @@ kill_workers() {
         [ -n "$_wp" ] && kill -KILL "$_wp" 2>/dev/null && echo "$_v" >>"$4"
     done
 }
+
+# jobs_fulfilled FIRST LAST OPERATOR: over Jobs' Fulfilled events ($cast,
+# $rpc, $jobs; the events are left in $tmp/ful.json) of request ids
+# FIRST..LAST, print "settled twice named pairs": how many ids have a
+# fulfilment, how many have more than one, how many name OPERATOR among the
+# signers' operators, how many name 2 distinct operators.
+jobs_fulfilled() {
+    "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
+        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
+    python3 -c "
+import json, sys
+from collections import Counter
+lo, hi, op = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].lower()
+c, named, pairs = Counter(), 0, 0
+for l in json.load(open(sys.argv[1])):
+    rid = int(l['topics'][1], 16)
+    if not lo <= rid <= hi: continue
+    c[rid] += 1
+    d = bytes.fromhex(l['data'][2:])
+    off = int.from_bytes(d[96:128], 'big')
+    cnt = int.from_bytes(d[off:off + 32], 'big')
+    ops = ['0x' + d[off + 32 + 32 * i + 12:off + 64 + 32 * i].hex() for i in range(cnt)]
+    named += op in ops
+    pairs += cnt == 2 and len(set(ops)) == 2
+print(sum(1 for i in range(lo, hi + 1) if c[i] >= 1), sum(1 for i in range(lo, hi + 1) if c[i] > 1), named, pairs)
+" "$tmp/ful.json" "$1" "$2" "$3"
+}

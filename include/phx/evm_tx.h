@@ -101,6 +101,13 @@ phx_err_t phx_evm_tx_from_json(const json_t *j, phx_evm_tx_t *out, phx_error_t *
 phx_err_t phx_evm_tx_check_signature(const uint8_t r[32], const uint8_t s[32], phx_error_t *e);
 /* 1 <= chain_id <= PHX_EVM_CHAIN_ID_MAX: a chain id EIP-155 can carry in v. */
 phx_err_t phx_evm_chain_id_check(uint64_t chain_id, phx_error_t *e);
+/* A spending limit (the owner's cap of value per period_s seconds on chain):
+ * would sending value, with spent already sent in the window, pass cap? When
+ * it would (or the sum overflows), true, and why (n bytes) says so, naming
+ * the amounts; `by` ends the "already sent" clause (e.g. " by the network's
+ * workers", or ""). */
+bool phx_evm_spend_over(const phx_u256_t *cap, const phx_u256_t *spent, const phx_u256_t *value,
+                        const char *chain, uint64_t period_s, const char *by, char *why, size_t n);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * signing and sending, strict decoding, signing and sender recovery; plus
  * address parsing (EIP-55) and CREATE addresses. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -671,4 +672,20 @@ fail:
     phx_buf_free(&data);
     phx_evm_tx_clear(&tx);
     return err;
+}
+
+bool phx_evm_spend_over(const phx_u256_t *cap, const phx_u256_t *spent, const phx_u256_t *value,
+                        const char *chain, uint64_t period_s, const char *by, char *why, size_t n)
+{
+    phx_u256_t total = phx_u256_add(spent, value);
+    if (phx_u256_cmp(&total, spent) >= 0 && phx_u256_cmp(&total, cap) <= 0) return false;
+    char c[80], s[80], v[80];
+    phx_u256_to_dec(cap, c);
+    phx_u256_to_dec(spent, s);
+    phx_u256_to_dec(value, v);
+    snprintf(
+        why, n,
+        "sending %.40s wei on %s would pass the cap of %.40s wei per %llu s (%.40s already sent%s)",
+        v, chain, c, (unsigned long long)period_s, s, by);
+    return true;
 }

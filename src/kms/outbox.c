@@ -223,17 +223,8 @@ static phx_err_t cap_check(phx_kms_outbox_t *o, const uint8_t id[32], const char
     }
     sqlite3_finalize(st);
     if (err) return err;
-    phx_u256_t total = phx_u256_add(&spent, value);
-    if (phx_u256_cmp(&total, &spent) < 0 || phx_u256_cmp(&total, &cap) > 0) {
-        char c[80], s[80], v[80];
-        phx_u256_to_dec(&cap, c);
-        phx_u256_to_dec(&spent, s);
-        phx_u256_to_dec(value, v);
-        snprintf(why, 240,
-                 "sending %.40s wei on %s would pass the cap of %.40s wei per %lld s "
-                 "(%.40s already sent by the network's workers)",
-                 v, chain, c, (long long)period, s);
-    }
+    phx_evm_spend_over(&cap, &spent, value, chain, (uint64_t)period, " by the network's workers",
+                       why, 240);
     return PHX_OK;
 }
 

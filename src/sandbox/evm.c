@@ -633,18 +633,7 @@ static phx_err_t spend_check(sqlite3 *db, const char *contract, const char *chai
     }
     sqlite3_finalize(st);
     if (err) return err;
-    phx_u256_t total = phx_u256_add(&spent, value);
-    if (phx_u256_cmp(&total, &spent) < 0 || phx_u256_cmp(&total, &cap) > 0) {
-        char c[80], s[80], v[80];
-        phx_u256_to_dec(&cap, c);
-        phx_u256_to_dec(&spent, s);
-        phx_u256_to_dec(value, v);
-        *over = true;
-        snprintf(why, 200,
-                 "sending %.40s wei on %s would pass the cap of %.40s wei per %llu s "
-                 "(%.40s already sent)",
-                 v, chain, c, (unsigned long long)period, s);
-    }
+    *over = phx_evm_spend_over(&cap, &spent, value, chain, (uint64_t)period, "", why, 200);
     return PHX_OK;
 }
 

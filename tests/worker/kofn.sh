@@ -74,28 +74,7 @@ fees_owed() {
 # fulfilled FIRST LAST: "settled twice bad_signer distinct_pairs" over Fulfilled
 # events of those ids: how many have one, how many more than one, how many name
 # the corrupt worker's operator, how many name 2 distinct operators.
-fulfilled() {
-    "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
-    python3 -c "
-import json, sys
-from collections import Counter
-logs = json.load(open(sys.argv[1]))
-lo, hi, bad = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-c, badn, pairs = Counter(), 0, 0
-for l in logs:
-    rid = int(l['topics'][1], 16)
-    if not lo <= rid <= hi: continue
-    c[rid] += 1
-    d = bytes.fromhex(l['data'][2:])
-    off = int.from_bytes(d[96:128], 'big')
-    cnt = int.from_bytes(d[off:off + 32], 'big')
-    ops = ['0x' + d[off + 32 + 32 * i + 12:off + 64 + 32 * i].hex() for i in range(cnt)]
-    badn += bad in ops
-    pairs += cnt == 2 and len(set(ops)) == 2
-print(sum(1 for i in range(lo, hi + 1) if c[i] >= 1), sum(1 for i in range(lo, hi + 1) if c[i] > 1), badn, pairs)
-" "$tmp/ful.json" "$1" "$2" "$bad_op"
-}
+fulfilled() { jobs_fulfilled "$1" "$2" "$bad_op"; }
 # settled FIRST LAST TRIES PAUSE: fulfilled's line for those ids once every one
 # has a fulfilment, asking up to TRIES times PAUSE s apart (else the last answer).
 settled() {

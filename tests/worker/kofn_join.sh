@@ -83,27 +83,7 @@ check "6 calls answered, some by the new worker" "6 1" \
 # fulfilled FIRST LAST: "settled twice with_op2 pairs" over Jobs Fulfilled of
 # those ids: how many have one, how many more than one, how many name the new
 # worker's operator among the signing operators, how many name 2 distinct ones.
-fulfilled() {
-    "$cast" logs --rpc-url "$rpc" --from-block 0 --address "$jobs" \
-        'Fulfilled(uint256 indexed,address indexed,bytes32,bool,bool,address[],bytes)' --json >"$tmp/ful.json"
-    python3 -c "
-import json, sys
-from collections import Counter
-lo, hi, op = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-c, mine, pairs = Counter(), 0, 0
-for l in json.load(open(sys.argv[1])):
-    rid = int(l['topics'][1], 16)
-    if not lo <= rid <= hi: continue
-    c[rid] += 1
-    d = bytes.fromhex(l['data'][2:])
-    off = int.from_bytes(d[96:128], 'big')
-    cnt = int.from_bytes(d[off:off + 32], 'big')
-    ops = ['0x' + d[off + 32 + 32 * i + 12:off + 64 + 32 * i].hex() for i in range(cnt)]
-    mine += op in ops
-    pairs += cnt == 2 and len(set(ops)) == 2
-print(sum(1 for i in range(lo, hi + 1) if c[i] >= 1), sum(1 for i in range(lo, hi + 1) if c[i] > 1), mine, pairs)
-" "$tmp/ful.json" "$1" "$2" "$op2"
-}
+fulfilled() { jobs_fulfilled "$1" "$2" "$op2"; }
 # settle FIRST LAST N: wait (up to 90 s) until N of those ids are fulfilled.
 settle() {
     for _ in $(seq 1 90); do
