@@ -364,6 +364,18 @@ json_t *net_chain_firing_payment(const net_t *n, const uint8_t id[32])
     return out;
 }
 
+void net_print_firing(const json_t *x)
+{
+    char *o = phx_json_dump(json_object_get(x, "output"), false);
+    printf("  block %-8lld firing %s %s\n    worker %s signature %s\n    %s\n",
+           (long long)json_integer_value(json_object_get(x, "block")),
+           json_string_value(json_object_get(x, "firing_id")),
+           json_is_true(json_object_get(x, "ok")) ? "ok" : "FAILED",
+           json_string_value(json_object_get(x, "worker")),
+           json_string_value(json_object_get(x, "signature")), o ? o : "?");
+    free(o);
+}
+
 void net_print_firing_payment(const json_t *p)
 {
     const char *status = json_string_value(json_object_get(p, "status"));

@@ -128,6 +128,9 @@ json_t *net_chain_firings(const net_t *n, const uint8_t id[32], size_t limit);
 json_t *net_chain_firing_payment(const net_t *n, const uint8_t id[32]);
 /* One line on stdout for it: free, paid from whose deposit, or UNPAID and why. */
 void net_print_firing_payment(const json_t *payment);
+/* One recorded firing (an element of net_chain_firings), on stdout: its block,
+ * firing id and outcome, the worker and signature in full, then its output. */
+void net_print_firing(const json_t *firing);
 
 /* Gateway job records, one line each, optionally with their console logs. */
 void net_print_jobs(const json_t *jobs, bool with_logs);

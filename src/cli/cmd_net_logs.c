@@ -56,17 +56,8 @@ static int cmd_logs(int argc, char **argv)
         net_print_jobs(json_object_get(resp, "jobs"), true);
         if (requests) net_print_requests(requests, "requester");
         if (json_array_size(firings)) printf("trigger firings recorded on chain:\n");
-        for (size_t i = 0; i < json_array_size(firings); i++) {
-            const json_t *x = json_array_get(firings, i);
-            char *o = phx_json_dump(json_object_get(x, "output"), false);
-            printf("  block %-8lld firing %s %s\n    worker %s signature %s\n    %s\n",
-                   (long long)json_integer_value(json_object_get(x, "block")),
-                   json_string_value(json_object_get(x, "firing_id")),
-                   json_is_true(json_object_get(x, "ok")) ? "ok" : "FAILED",
-                   json_string_value(json_object_get(x, "worker")),
-                   json_string_value(json_object_get(x, "signature")), o ? o : "?");
-            free(o);
-        }
+        for (size_t i = 0; i < json_array_size(firings); i++)
+            net_print_firing(json_array_get(firings, i));
         if (pay && strcmp(json_string_value(json_object_get(pay, "status")) ?: "", "free"))
             net_print_firing_payment(pay);
     }

@@ -95,17 +95,8 @@ static int cmd_triggers(int argc, char **argv)
     net_print_firing_payment(pay);
     printf("firings recorded on chain (newest first):\n");
     if (!json_array_size(f)) printf("  (none yet)\n");
-    for (size_t i = 0; i < json_array_size(f); i++) {
-        const json_t *x = json_array_get(f, i);
-        char *o = phx_json_dump(json_object_get(x, "output"), false);
-        printf("  block %-8lld %.18s… %s by %s sig %.20s…\n    %s\n",
-               (long long)json_integer_value(json_object_get(x, "block")),
-               json_string_value(json_object_get(x, "firing_id")),
-               json_is_true(json_object_get(x, "ok")) ? "ok    " : "FAILED",
-               json_string_value(json_object_get(x, "worker")),
-               json_string_value(json_object_get(x, "signature")), o ? o : "?");
-        free(o);
-    }
+    for (size_t i = 0; i < json_array_size(f); i++)
+        net_print_firing(json_array_get(f, i));
 out:
     json_decref(d);
     json_decref(f);
