@@ -221,14 +221,7 @@ check "k=5 with 4 operators fails, saying why" "1 1" "$? $(grep -c 'only 4 of th
 
 if [ "$n" -gt 0 ]; then
 # 2. N k=2 requests while workers are killed at random.
-(
-    while [ ! -f "$tmp/stop" ]; do
-        sleep "$(python3 -c 'import random; print(round(random.uniform(0.5, 3.0), 2))')"
-        victim="worker-$(python3 -c 'import random; print(random.randrange(4))')"
-        wp=$(ps -eo pid,args | awk -v d="$PHX_HOME/$victim" '$0 ~ "worker --dir " d" " {print $1; exit}')
-        [ -n "$wp" ] && kill -KILL "$wp" 2>/dev/null && echo "$victim" >>"$tmp/kills"
-    done
-) &
+kill_workers "$PHX_HOME" 4 "$tmp/stop" "$tmp/kills" &
 killer=$!
 t0=$(date +%s)
 node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" "$n" 2 >"$tmp/sent.json"

@@ -75,14 +75,7 @@ for w in "$PHX_HOME"/worker-*; do
     grep -q '"triggers"' "$w/contracts/${id#0x}.json"; check "$(basename "$w") keeps the signed triggers" 0 $?
 done
 
-(
-    while [ ! -f "$tmp/stop" ]; do
-        sleep "$(python3 -c 'import random; print(round(random.uniform(0.5, 3.0), 2))')"
-        victim=$(python3 -c 'import random; print(random.randint(0, 2))')
-        wp=$(ps -eo pid,args | awk -v d="$PHX_HOME/worker-$victim" '$0 ~ "worker --dir " d" " {print $1; exit}')
-        [ -n "$wp" ] && kill -KILL "$wp" 2>/dev/null && echo "$victim" >>"$tmp/kills"
-    done
-) &
+kill_workers "$PHX_HOME" 3 "$tmp/stop" "$tmp/kills" &
 killer=$!
 t0=$(date +%s)
 node "$(dirname "$0")/send_transfers.js" "$rpc" "$key" "$token" "$to" "$events" "$((secs * 1000 / events))" >"$tmp/sent.json"
