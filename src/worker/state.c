@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon_internal.h"
 #include "phx/crypto.h"
@@ -68,6 +69,24 @@ static phx_err_t read_slot(phx_worker_t *w, const uint8_t cid[32], const uint8_t
     return err;
 }
 
+/* Wait (up to ~2 s) until the node's head is at block: a node can answer an
+ * eth_call with state a block has just written before its eth_getLogs range
+ * reaches that block (anvil, mid-mine; nodes behind one load balancer), and
+ * the logs of a block past the head are refused, not empty. */
+static phx_err_t wait_head(phx_worker_t *w, uint64_t block, phx_error_t *e)
+{
+    for (int i = 0;; i++) {
+        uint64_t head = 0;
+        phx_err_t err = phx_rpc_block_number(w->rpc, &head, e);
+        if (err || head >= block) return err;
+        if (i == 40)
+            return phx_fail(e, PHX_ERR_REMOTE,
+                            "the node's head %llu is behind block %llu of its own state",
+                            (unsigned long long)head, (unsigned long long)block);
+        usleep(50 * 1000);
+    }
+}
+
 /* The sealed bytes of version `version` of the slot, from its StateWritten
  * event (in [from, to]); PHX_ERR_NOT_FOUND when the node has none. */
 static phx_err_t read_blob(phx_worker_t *w, const uint8_t cid[32], const uint8_t key[32],
@@ -116,6 +135,7 @@ phx_err_t wk_state_read(void *ctx, const char *contract_id, const uint8_t key[32
     pthread_mutex_lock(&w->state_lock);
     uint64_t block = 0;
     err = read_slot(w, cid, key, &out->version, &block, out->hash, e);
+    if (!err && out->version) err = wait_head(w, block, e);
     if (!err && out->version) {
         if (out->version > 1 && stale_fault(w))
             /* The fault: the copy of the version before, wherever it was mined. */
