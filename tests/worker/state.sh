@@ -76,7 +76,10 @@ PY
 )
 echo "info calls ok, values 1..N each once, workers, conflicts retried, highest kv: $summary"
 set -- $summary
-check "all $n calls answered ok" "$n" "${1:-}"
+check "all $n calls answered ok" "$n" "${1:-}" || {
+    grep -v '"ok": *true' "$tmp/calls.all" | head -5
+    tail -5 "$tmp/calls.err"
+}
 check "each counter value 1..$n came out exactly once" True "${2:-}"
 check "the calls were spread over the 3 workers" 3 "${3:-}"
 check "phx.kv stayed per worker (its highest count is below N)" 1 \
