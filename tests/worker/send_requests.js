@@ -8,7 +8,10 @@ const { ethers } = require("ethers");
     const [rpc, key, jobsAddr, tokenAddr, id, nStr] = process.argv.slice(2);
     const n = Number(nStr);
     const k = Number(process.argv[8] || 1);
-    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+    // cacheTimeout -1: ethers otherwise answers a repeated call made within
+    // 250 ms from its cache, so a nonce asked again after "nonce too low" came
+    // back as the same stale count and every retry failed (kofn, seen in CI).
+    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
     const wallet = new ethers.Wallet(key, provider);
     const jobs = new ethers.Contract(jobsAddr, [
         "function request(bytes32,bytes,uint256,uint32,uint8) returns (uint256)",
@@ -16,9 +19,11 @@ const { ethers } = require("ethers");
         "function feePerWorker() view returns (uint256)"], wallet);
     const token = new ethers.Contract(tokenAddr, ["function approve(address,uint256) returns (bool)"], wallet);
     const fee = (await jobs.feePerWorker()) * BigInt(k);
-    await (await token.approve(jobsAddr, fee * BigInt(n))).wait();
+    const approval = await token.approve(jobsAddr, fee * BigInt(n));
+    await approval.wait();
     const first = (await jobs.requestCount()) + 1n;
-    let nonce = await provider.getTransactionCount(wallet.address, "pending");
+    // The approval is mined, so the node's count is at least one past it.
+    let nonce = Math.max(approval.nonce + 1, await provider.getTransactionCount(wallet.address, "pending"));
     const sent = [];
     for (let i = 1; i <= n; i++) {
         const input = ethers.toUtf8Bytes(JSON.stringify({ i }));
@@ -32,7 +37,8 @@ const { ethers } = require("ethers");
                 break;
             } catch (e) {
                 if (e.code !== "NONCE_EXPIRED" || tries >= 5) throw e;
-                nonce = await provider.getTransactionCount(wallet.address, "pending");
+                await new Promise((r) => setTimeout(r, 200 * (tries + 1)));
+                nonce = Math.max(nonce + 1, await provider.getTransactionCount(wallet.address, "pending"));
             }
         }
     }
