@@ -83,7 +83,7 @@ async function times(provider) {
 
 (async () => {
     const [cmd, rpc, ...rest] = process.argv.slice(2);
-    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, pollingInterval: 200 });
+    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, pollingInterval: 200, cacheTimeout: -1 });
     if (cmd === "deploy") return deploy(provider, rest[0]);
     if (cmd === "emit") return emit(provider, rest[0], rest[1], Number(rest[2]), Number(rest[3]));
     if (cmd === "txs") return txs(provider, rest[0]);

@@ -7,7 +7,7 @@
 const { ethers } = require("ethers");
 (async () => {
     const [rpc, jobsAddr, id] = process.argv.slice(2);
-    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
     const jobs = new ethers.Contract(jobsAddr, [
         "event Fired(bytes32 indexed contractId, bytes32 indexed firingId, address indexed worker, bytes32 codeHash, bool ok, bytes signature, bytes output)",
         "function firingDigest(bytes32,bytes32,bytes32,bool,bytes32) view returns (bytes32)"], provider);

@@ -5,7 +5,7 @@
 const { ethers } = require("ethers");
 (async () => {
     const [rpc, key, tokenAddr, to, nStr, delayStr] = process.argv.slice(2);
-    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+    const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
     const wallet = new ethers.Wallet(key, provider);
     const token = new ethers.Contract(tokenAddr, ["function transfer(address,uint256) returns (bool)"], wallet);
     const topic = ethers.id("Transfer(address,address,uint256)");
