@@ -93,17 +93,17 @@ struct phx_worker {
     const phx_sandbox_chains_t *chains;
     phx_rpc_t *chain_rpc[WK_CHAINS_MAX];
     bool chain_down[WK_CHAINS_MAX]; /* last read failed: warned once until it answers */
-    /* A firing's run found a named chain down (chain_unavailable): no firing
-     * runs before runs_wait_until_ms (ms, phx_now_ms), one warning per
-     * outage and a reminder a minute (trigger.c); the job thread's only */
-    uint64_t runs_wait_until_ms, runs_warned_ms;
-    bool runs_waiting;
-    struct { /* combine modes by code hash; the job thread's only */
+    struct {                        /* combine modes by code hash; the job thread's only */
         uint8_t code_hash[32];
         wk_mode_t mode;
         bool set;
     } modes[WK_MODE_CACHE];
     size_t modes_next;
+    /* A firing's run found a named chain down (chain_unavailable): no firing
+     * runs before runs_wait_until_ms (ms, phx_now_ms), one warning per
+     * outage and a reminder a minute (trigger.c); the job thread's only */
+    uint64_t runs_wait_until_ms, runs_warned_ms;
+    bool runs_waiting;
     /* k-of-n: Registry records of the signers round.c checked, read once per
      * pass of the job loop (reg_pass) however many requests and gathers the
      * pass holds; the job thread's only */
