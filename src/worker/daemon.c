@@ -645,6 +645,13 @@ static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const cha
     usage->wall_ms = res.wall_ms;
     usage->cpu_ms = res.cpu_ms;
     usage->peak_mem_kb = res.peak_mem_kb;
+    if (!res.ok && res.failure == PHX_SBX_FAIL_CHAIN_UNAVAILABLE && trigger_json) {
+        /* Not a result to sign: the chain a send went to did not answer, so
+         * what the run did there is unknown. The firing waits and runs again
+         * (the send journal gives the same transaction back). */
+        err = phx_fail(e, PHX_ERR_TIMEOUT, "%s", res.message);
+        goto out;
+    }
     *ok = res.ok;
     if (res.ok && !res.output_is_bytes) {
         err = phx_buf_append(output, res.output.ptr, res.output.len);

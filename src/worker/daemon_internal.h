@@ -99,6 +99,11 @@ struct phx_worker {
         bool set;
     } modes[WK_MODE_CACHE];
     size_t modes_next;
+    /* A firing's run found a named chain down (chain_unavailable): no firing
+     * runs before runs_wait_until_ms (ms, phx_now_ms), one warning per
+     * outage and a reminder a minute (trigger.c); the job thread's only */
+    uint64_t runs_wait_until_ms, runs_warned_ms;
+    bool runs_waiting;
     /* k-of-n: Registry records of the signers round.c checked, read once per
      * pass of the job loop (reg_pass) however many requests and gathers the
      * pass holds; the job thread's only */
