@@ -282,7 +282,7 @@ static phx_err_t counted_owner(void *ctx, const uint8_t cid[32], uint8_t out[20]
 static void test_owner_moved_on_chain(void)
 {
     static char cdir[] = "/tmp/phx-kms-outbox-chain-XXXXXX";
-    test_devnet_t net = {0};
+    static test_devnet_t net; /* the fixture stops its node at exit: not on the stack */
     phx_error_t e = {0};
     CHECK_MSG(test_devnet_start(&net, cdir, &e) == PHX_OK, "devnet: %s", e.message);
     if (!net.gov) return;
@@ -350,6 +350,7 @@ out:
     phx_kms_registry_close(reads.reg);
     phx_signer_close(as_owner);
     test_devnet_close(&net);
+    test_anvil_stop(&net.node);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", cdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cdir);
@@ -363,6 +364,16 @@ static void test_restart(void)
     snprintf(path, sizeof path, "%s/outbox.sqlite", dir);
     if (phx_kms_outbox_open(path, &ob, NULL)) abort();
     CHECK(!strcmp(send("w4/0/main", "main", NULL, 1), "spend_limit"));
+    /* The first insert after the start sweeps every contract and chain: the
+     * last "win" row (period 1 s, sent seconds ago) goes, the rows of limits
+     * with an hour's period stay and still count. */
+    int main_rows = spend_rows("main");
+    CHECK_MSG(spend_rows("win") == 1 && main_rows == 2, "%d %d", spend_rows("win"), main_rows);
+    CHECK(
+        !strcmp(send("w4/1/rs", "rs", limit("rs", "5", 60, 1, owner_sk, owner, salt), 5), "first"));
+    CHECK_MSG(spend_rows("win") == 0, "%d rows", spend_rows("win"));
+    CHECK(spend_rows("main") == main_rows);
+    CHECK(!strcmp(send("w4/2/main", "main", NULL, 1), "spend_limit"));
 }
 
 int main(void)
