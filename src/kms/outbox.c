@@ -243,7 +243,9 @@ static phx_err_t db_fail(phx_kms_outbox_t *o, phx_error_t *e)
 }
 
 /* Keep the newest limit (by the owner's nonce): an older signed limit, with
- * perhaps a higher cap, never replaces it. Called under o->lock. */
+ * perhaps a higher cap, never replaces it. The held limit itself, checked
+ * again, records its owner when a row from before the owner column has none,
+ * so later posts of it need no chain read. Called under o->lock. */
 static phx_err_t limit_store(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
                              const limit_t *l, phx_error_t *e)
 {
@@ -254,7 +256,10 @@ static phx_err_t limit_store(phx_kms_outbox_t *o, const uint8_t id[32], const ch
                            " UPDATE SET cap=excluded.cap, period_s=excluded.period_s,"
                            " nonce=excluded.nonce, owner=excluded.owner,"
                            " keep_s=max(coalesce(spend_limit.keep_s, 0), spend_limit.period_s,"
-                           " excluded.period_s) WHERE excluded.nonce > spend_limit.nonce",
+                           " excluded.period_s) WHERE excluded.nonce > spend_limit.nonce OR"
+                           " (spend_limit.owner IS NULL AND excluded.nonce = spend_limit.nonce AND"
+                           " excluded.cap = spend_limit.cap AND"
+                           " excluded.period_s = spend_limit.period_s)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(o, e);
     sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);

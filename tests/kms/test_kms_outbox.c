@@ -311,6 +311,19 @@ static void test_owner_moved_on_chain(void)
     CHECK(!strcmp(send("t/2/tr", "tr", limit("tr", "100", 3600, 10, owner_sk, owner, NULL), 30),
                   "spend_limit"));
     CHECK_MSG(reads.reads == 1, "%d reads", reads.reads);
+    /* A held row from before the owner column (owner NULL) is read once, then
+     * records its owner. */
+    sqlite3 *db = NULL;
+    char path[200];
+    snprintf(path, sizeof path, "%s/outbox.sqlite", dir);
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK &&
+          sqlite3_exec(db, "UPDATE spend_limit SET owner=NULL, keep_s=NULL WHERE chain='tr'", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    for (int i = 0; i < 2; i++)
+        CHECK(!strcmp(send("t/2/tr", "tr", limit("tr", "100", 3600, 10, owner_sk, owner, NULL), 30),
+                      "spend_limit"));
+    CHECK_MSG(reads.reads == 2, "%d reads", reads.reads);
     CHECK_MSG(
         test_chain_transact(as_owner, net.dep.jobs, "transferContract(bytes32,address)",
                             json_pack("[o,o]", phx_json_hex(id, 32), phx_json_hex(new_owner, 20)),
