@@ -271,8 +271,8 @@ static void hex32(const uint8_t b[32], char out[67])
 /* The chain's deployment registry entry for id: owner (zero when the chain has
  * none: an off-chain contract) and code hash. The chain not answering is an
  * error, never "no entry": a check that needs the chain fails closed. */
-static phx_err_t chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
-                                uint8_t code_hash[32], phx_error_t *e)
+phx_err_t wk_chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
+                            uint8_t code_hash[32], phx_error_t *e)
 {
     memset(owner, 0, 20);
     memset(code_hash, 0, 32);
@@ -336,7 +336,7 @@ static phx_err_t owner_op_check(phx_worker_t *w, const json_t *req, phx_owner_op
     if (memcmp(signer, owner, 20))
         return phx_fail(e, PHX_ERR_VERIFY, "the %s is not signed by the owner it names",
                         op->action);
-    if ((err = chain_contract(w, op->contract_id, chain_owner, chain_hash, e))) return err;
+    if ((err = wk_chain_contract(w, op->contract_id, chain_owner, chain_hash, e))) return err;
     if (memcmp(chain_owner, zero, 20)) {
         if (memcmp(chain_owner, owner, 20))
             return phx_fail(e, PHX_ERR_VERIFY, "the chain records another owner for this id");
