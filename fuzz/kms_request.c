@@ -1,7 +1,9 @@
 /* libFuzzer target for the KMS's outside input: request bodies of
  * POST /v1/keys, /v1/registrations, /v1/replicas, /v1/vouches and the contract id of
  * GET /v1/contracts/:id/pubkey, POST /v1/outbox (the contract wallets'
- * outbox, with its chain and owner-signed limit fields: seeds/kms/outbox_limit)
+ * outbox, with its chain and owner-signed limit fields, the salt optional:
+ * seeds/kms/outbox_limit and outbox_limit_nosalt; no chain is read here, as
+ * without one the KMS under test, the id's derivation is the owner rule)
  * and POST /v1/ledger (the voucher ledger; both in in-memory SQLite
  * databases), through the real router and the
  * real attest seam (Intel root). Input: one byte picking the endpoint, then

@@ -32,6 +32,12 @@ phx_err_t phx_rpc_open(const char *url, const phx_rpc_opts_t *opts, phx_rpc_t **
                        phx_error_t *e);
 void phx_rpc_close(phx_rpc_t *rpc);
 
+/* Whether the client's last call got no answer from the node at all: a
+ * transport failure or a timeout on every attempt (a node that is down, or
+ * stopped with its port still open), as opposed to an answer that was an
+ * error. false before the first call. */
+bool phx_rpc_unreachable(const phx_rpc_t *rpc);
+
 /* Generic call: params (a JSON array; reference stolen, may be NULL for [])
  * -> *result (new reference, caller json_decref()s). */
 phx_err_t phx_rpc_call(phx_rpc_t *rpc, const char *method, json_t *params, json_t **result,

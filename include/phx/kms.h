@@ -81,11 +81,22 @@ void phx_kms_contract_keys_clear(phx_contract_keys_t *k);
  * request: {"contract_id":"0x…32 bytes","action":"…","raw":"0x…"[,"release":true]
  *           [,"chain":"name"][,"limit":{"owner","salt","cap_wei","period_s","nonce",
  *           "signature"}]}: chain names the chain the owner's limit is signed for;
- * limit is the owner's EIP-712 SpendLimit, checked here (signature and
- * id = Jobs.contractId(owner, salt)) and kept when newer than the one held. */
+ * limit is the owner's EIP-712 SpendLimit, checked here (signature, and the
+ * signer is the contract's owner: the one Jobs records for the id, or for a
+ * contract Jobs does not know, id = Jobs.contractId(owner, salt); salt may be
+ * left out for a contract on Jobs) and kept when newer than the one held. */
 typedef struct phx_kms_outbox phx_kms_outbox_t;
 phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_error_t *e);
 void phx_kms_outbox_close(phx_kms_outbox_t *o);
+/* The owner Jobs records for contract id, all zero when Jobs has none (an
+ * off-chain contract); an error when the chain cannot be read (the caller
+ * refuses: fail closed). phx_kms_registry_contract_owner is one. */
+typedef phx_err_t (*phx_kms_contract_owner_fn)(void *ctx, const uint8_t id[32], uint8_t owner[20],
+                                               phx_error_t *e);
+/* Where the outbox reads a contract's current owner when a limit it does not
+ * hold yet arrives (not per send). fn NULL, the default: no chain, the id's
+ * derivation is the rule. Set before the first post. */
+void phx_kms_outbox_owner_source(phx_kms_outbox_t *o, phx_kms_contract_owner_fn fn, void *ctx);
 phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[32],
                               const json_t *req, json_t **resp, phx_error_t *e);
 /* The worker's side: POST kms_url/v1/outbox with that body (chain and limit
@@ -243,6 +254,9 @@ typedef struct {
     /* The contract wallets' outbox (POST /v1/outbox, src/kms/outbox.c): an
      * SQLite file this KMS keeps; NULL: no outbox (the route answers 404). */
     const char *outbox_path;
+    /* The outbox's owner source (phx_kms_outbox_owner_source); NULL: none. */
+    phx_kms_contract_owner_fn contract_owner;
+    void *contract_owner_ctx;
     /* The voucher ledger (POST /v1/ledger, src/kms/ledger.c): an SQLite file;
      * NULL: no ledger (the route answers 404). */
     const char *ledger_path;

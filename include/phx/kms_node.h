@@ -27,6 +27,10 @@ phx_err_t phx_kms_registry_open(const char *rpc_url, const phx_chain_deployment_
 void phx_kms_registry_close(phx_kms_registry_t *r); /* accepts NULL */
 phx_err_t phx_kms_registry_check(void *ctx, phx_kms_role_t role, const phx_kms_peer_t *peer,
                                  phx_error_t *e);
+/* phx_kms_contract_owner_fn over Jobs.contracts(id).owner (ctx: the handle),
+ * for the outbox's spending limits: the owner after Jobs.transferContract. */
+phx_err_t phx_kms_registry_contract_owner(void *ctx, const uint8_t id[32], uint8_t owner[20],
+                                          phx_error_t *e);
 
 /* ---- a whole KMS node (what `phx kms` runs) ------------------------------------ */
 

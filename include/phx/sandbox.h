@@ -272,6 +272,7 @@ typedef struct {
     X(PHX_SBX_FAIL_PROTOCOL, "protocol")         /* the child broke the wire format */             \
     X(PHX_SBX_FAIL_CRASHED, "crashed")           /* the child died without a result */             \
     X(PHX_SBX_FAIL_STATE_INTEGRITY, "state_integrity")                                             \
+    X(PHX_SBX_FAIL_CHAIN_UNAVAILABLE, "chain_unavailable")                                         \
     X(PHX_SBX_FAIL_INTERNAL, "internal")
 
 #define PHX_SBX_FAIL_ENUM_(failure, name) failure,

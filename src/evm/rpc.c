@@ -19,6 +19,7 @@ struct phx_rpc {
     char *url;
     phx_rpc_opts_t opts;
     uint64_t next_id;
+    bool unreachable; /* the last call got no answer (phx_rpc_unreachable) */
 };
 
 static void sleep_ms(uint64_t ms)
@@ -156,6 +157,7 @@ static phx_err_t call_full(phx_rpc_t *rpc, const char *method, json_t *params, j
         sleep_ms(delay);
         delay *= 2;
     }
+    rpc->unreachable = err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT;
     if (err) goto out;
     err = parse_response(resp.ptr, resp.len, id, result, error_data, e);
     if (err) phx_error_wrap(e, err, "%s", method);
@@ -164,6 +166,11 @@ out:
     free(body);
     phx_buf_free(&resp);
     return err;
+}
+
+bool phx_rpc_unreachable(const phx_rpc_t *rpc)
+{
+    return rpc && rpc->unreachable;
 }
 
 phx_err_t phx_rpc_call(phx_rpc_t *rpc, const char *method, json_t *params, json_t **result,

@@ -266,6 +266,8 @@ phx_err_t phx_kms_node_start(const phx_kms_node_opts_t *o, phx_kms_node_t **out,
         if ((err = phx_kms_registry_open(o->rpc_url, o->deployment, &n->registry, e))) goto fail;
         cfg.check_peer = phx_kms_registry_check;
         cfg.check_ctx = n->registry;
+        cfg.contract_owner = phx_kms_registry_contract_owner;
+        cfg.contract_owner_ctx = n->registry;
         cfg.chain_id = o->deployment->chain_id;
         memcpy(cfg.registry, o->deployment->registry, 20);
     } else {

@@ -21,11 +21,39 @@
 #define CHAIN_MAX 32 /* as the worker's chain names (sandbox) */
 #define RAW_MAX (128u << 10)
 #define PERIOD_MAX (366ll * 86400)
+#define SWEEP_MS (3600ull * 1000) /* how often every contract's old spend rows go */
 
 struct phx_kms_outbox {
     sqlite3 *db;
     pthread_mutex_t lock;
+    phx_kms_contract_owner_fn owner_fn; /* NULL: no chain (the id's derivation rules) */
+    void *owner_ctx;
+    uint64_t swept_ms; /* the last sweep of old spend rows (spend_prune) */
 };
+
+void phx_kms_outbox_owner_source(phx_kms_outbox_t *o, phx_kms_contract_owner_fn fn, void *ctx)
+{
+    o->owner_fn = fn;
+    o->owner_ctx = ctx;
+}
+
+/* Columns added after the first release of spend_limit: the owner who signed
+ * the held limit (so a post carrying it again needs no chain read) and keep_s,
+ * the longest period any limit of the contract and chain had (how long its
+ * spend rows are kept). */
+static bool limit_columns(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT owner, keep_s FROM spend_limit LIMIT 0", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_finalize(st);
+        return true;
+    }
+    return sqlite3_exec(db,
+                        "ALTER TABLE spend_limit ADD COLUMN owner BLOB;"
+                        "ALTER TABLE spend_limit ADD COLUMN keep_s INTEGER;",
+                        NULL, NULL, NULL) == SQLITE_OK;
+}
 
 phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_error_t *e)
 {
@@ -55,7 +83,8 @@ phx_err_t phx_kms_outbox_open(const char *path, phx_kms_outbox_t **out, phx_erro
             " contract BLOB NOT NULL, chain TEXT NOT NULL, cap TEXT NOT NULL,"
             " period_s INTEGER NOT NULL, nonce INTEGER NOT NULL,"
             " PRIMARY KEY(contract, chain));",
-            NULL, NULL, &msg) != SQLITE_OK) {
+            NULL, NULL, &msg) != SQLITE_OK ||
+        !limit_columns(o->db)) {
         phx_err_t err = phx_fail(e, PHX_ERR_IO, "outbox %s: %s", path,
                                  msg     ? msg
                                  : o->db ? sqlite3_errmsg(o->db)
@@ -89,9 +118,10 @@ static json_t *held_answer(sqlite3_stmt *st, bool first)
 /* The owner's SpendLimit a worker forwards with a post, once its signature is
  * checked here (limit_check). */
 typedef struct {
-    bool given;
+    bool given, has_salt;
     char cap[80]; /* decimal */
     int64_t period_s, nonce;
+    uint8_t owner[20], salt[32]; /* the signer; the salt when given */
 } limit_t;
 
 /* Chain names as the worker's configuration has them: [a-z0-9_-], 1..32. */
@@ -106,14 +136,14 @@ static bool chain_ok(const char *s)
     return true;
 }
 
-/* {"owner","salt","cap_wei","period_s","nonce","signature"}: the owner's
- * EIP-712 SpendLimit for (id, chain). The KMS takes no worker's word for it:
- * the signature must recover to owner, and id must be Jobs.contractId(owner,
- * salt), so only the address the id is derived from can set the cap. */
+/* {"owner"[,"salt"],"cap_wei","period_s","nonce","signature"}: the owner's
+ * EIP-712 SpendLimit for (id, chain). Here only its form and that it is
+ * signed by the owner it names; whether that address owns the contract is
+ * limit_owner's question. */
 static phx_err_t limit_check(const uint8_t id[32], const char *chain, const json_t *j, limit_t *l,
                              phx_error_t *e)
 {
-    uint8_t owner[20], salt[32], sig[65], d[32], signer[20], want[32];
+    uint8_t sig[65], d[32], signer[20];
     const char *cap = json_string_value(json_object_get(j, "cap_wei"));
     phx_u256_t capv;
     phx_err_t err;
@@ -121,8 +151,9 @@ static phx_err_t limit_check(const uint8_t id[32], const char *chain, const json
         return phx_fail(e, PHX_ERR_INVALID,
                         "outbox: limit is {owner, salt, cap_wei, period_s, nonce, signature}");
     if (!chain) return phx_fail(e, PHX_ERR_INVALID, "outbox: a limit needs the chain it is for");
-    if ((err = phx_json_get_hex_fixed(j, "owner", owner, 20, e)) ||
-        (err = phx_json_get_hex_fixed(j, "salt", salt, 32, e)) ||
+    l->has_salt = json_object_get(j, "salt") != NULL;
+    if ((err = phx_json_get_hex_fixed(j, "owner", l->owner, 20, e)) ||
+        (l->has_salt && (err = phx_json_get_hex_fixed(j, "salt", l->salt, 32, e))) ||
         (err = phx_json_get_hex_fixed(j, "signature", sig, 65, e)) ||
         (err = phx_json_get_int(j, "period_s", &l->period_s, e)) ||
         (err = phx_json_get_int(j, "nonce", &l->nonce, e)))
@@ -132,17 +163,77 @@ static phx_err_t limit_check(const uint8_t id[32], const char *chain, const json
                         "outbox: limit period_s 1..366 days and nonce positive");
     if ((err = phx_u256_from_str(cap, &capv, e))) return phx_error_wrap(e, err, "outbox: cap_wei");
     phx_u256_to_dec(&capv, l->cap);
-    phx_chain_contract_id(owner, salt, want);
-    if (memcmp(want, id, 32))
-        return phx_fail(e, PHX_ERR_VERIFY,
-                        "outbox: the limit's owner is not the one the contract id derives from");
     if ((err = phx_owner_limit_digest(id, chain, cap, (uint64_t)l->period_s, (uint64_t)l->nonce, d,
                                       e)) ||
         (err = phx_owner_recover(d, sig, signer, e)))
         return phx_error_wrap(e, err == PHX_ERR_INVALID ? PHX_ERR_VERIFY : err, "outbox: limit");
-    if (memcmp(signer, owner, 20))
+    if (memcmp(signer, l->owner, 20))
         return phx_fail(e, PHX_ERR_VERIFY, "outbox: the limit is not signed by the owner it names");
     l->given = true;
+    return PHX_OK;
+}
+
+static void addr_hex(const uint8_t a[20], char out[43])
+{
+    out[0] = '0', out[1] = 'x';
+    phx_hex_encode_to(out + 2, a, 20);
+}
+
+/* Is the limit's signer the contract's owner now? The owner Jobs records for
+ * the id when Jobs has the contract (so Jobs.transferContract moves who sets
+ * the cap), else the address the id derives from. The chain is read only for
+ * a limit the outbox does not hold yet: a post carrying the held limit again
+ * (the same signer, a nonce not newer), which is every send after the first,
+ * changes nothing and needs no read. A transfer takes effect with the next
+ * limit; the one held stays until then. Not under o->lock: the read may wait
+ * on the node. */
+static phx_err_t limit_owner(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
+                             const limit_t *l, phx_error_t *e)
+{
+    sqlite3_stmt *st = NULL;
+    bool known = false;
+    pthread_mutex_lock(&o->lock);
+    if (sqlite3_prepare_v2(o->db,
+                           "SELECT owner, nonce FROM spend_limit WHERE contract=? AND chain=?", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+        known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 20 &&
+                !memcmp(sqlite3_column_blob(st, 0), l->owner, 20) &&
+                l->nonce <= sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&o->lock);
+    if (known) return PHX_OK;
+    static const uint8_t zero[20];
+    uint8_t now_owner[20] = {0};
+    char signer[43], holder[43];
+    addr_hex(l->owner, signer);
+    phx_err_t err = o->owner_fn ? o->owner_fn(o->owner_ctx, id, now_owner, e) : PHX_OK;
+    if (err)
+        return phx_error_wrap(e, err,
+                              "outbox: the contract's owner on Jobs cannot be read, so the limit "
+                              "signed by %s is refused",
+                              signer);
+    if (memcmp(now_owner, zero, 20)) {
+        addr_hex(now_owner, holder);
+        if (memcmp(now_owner, l->owner, 20))
+            return phx_fail(e, PHX_ERR_VERIFY,
+                            "outbox: the limit is signed by %s, but Jobs records %s as the "
+                            "contract's owner",
+                            signer, holder);
+        return PHX_OK;
+    }
+    if (!l->has_salt)
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "outbox: Jobs does not have the contract, so the limit needs the salt its "
+                        "id derives from");
+    uint8_t want[32];
+    phx_chain_contract_id(l->owner, l->salt, want);
+    if (memcmp(want, id, 32))
+        return phx_fail(e, PHX_ERR_VERIFY,
+                        "outbox: the limit's owner %s is not the one the contract id derives from",
+                        signer);
     return PHX_OK;
 }
 
@@ -152,16 +243,23 @@ static phx_err_t db_fail(phx_kms_outbox_t *o, phx_error_t *e)
 }
 
 /* Keep the newest limit (by the owner's nonce): an older signed limit, with
- * perhaps a higher cap, never replaces it. Called under o->lock. */
+ * perhaps a higher cap, never replaces it. The held limit itself, checked
+ * again, records its owner when a row from before the owner column has none,
+ * so later posts of it need no chain read. Called under o->lock. */
 static phx_err_t limit_store(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
                              const limit_t *l, phx_error_t *e)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(o->db,
-                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce)"
-                           " VALUES(?,?,?,?,?) ON CONFLICT(contract, chain) DO UPDATE SET"
-                           " cap=excluded.cap, period_s=excluded.period_s, nonce=excluded.nonce"
-                           " WHERE excluded.nonce > spend_limit.nonce",
+                           "INSERT INTO spend_limit(contract, chain, cap, period_s, nonce, owner,"
+                           " keep_s) VALUES(?1,?2,?3,?4,?5,?6,?4) ON CONFLICT(contract, chain) DO"
+                           " UPDATE SET cap=excluded.cap, period_s=excluded.period_s,"
+                           " nonce=excluded.nonce, owner=excluded.owner,"
+                           " keep_s=max(coalesce(spend_limit.keep_s, 0), spend_limit.period_s,"
+                           " excluded.period_s) WHERE excluded.nonce > spend_limit.nonce OR"
+                           " (spend_limit.owner IS NULL AND excluded.nonce = spend_limit.nonce AND"
+                           " excluded.cap = spend_limit.cap AND"
+                           " excluded.period_s = spend_limit.period_s)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(o, e);
     sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
@@ -169,6 +267,7 @@ static phx_err_t limit_store(phx_kms_outbox_t *o, const uint8_t id[32], const ch
     sqlite3_bind_text(st, 3, l->cap, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, l->period_s);
     sqlite3_bind_int64(st, 5, l->nonce);
+    sqlite3_bind_blob(st, 6, l->owner, 20, SQLITE_STATIC);
     phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : db_fail(o, e);
     sqlite3_finalize(st);
     return err;
@@ -246,6 +345,36 @@ static phx_err_t spend_forget(phx_kms_outbox_t *o, const uint8_t id[32], const c
     sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
     phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : db_fail(o, e);
     sqlite3_finalize(st);
+    return err;
+}
+
+/* Spend rows older than the longest period any limit of their contract and
+ * chain had (keep_s; PERIOD_MAX when no limit is held) can never count again:
+ * those of (id, chain) go with each insert, everyone's once an hour
+ * (SWEEP_MS), so contracts that stopped sending do not keep theirs. Keeping
+ * the longest period, not the newest, means a limit with a longer period
+ * still sees every send of its window. Called under o->lock, inside the
+ * insert's transaction. */
+static phx_err_t spend_prune(phx_kms_outbox_t *o, const uint8_t id[32], const char *chain,
+                             uint64_t now, phx_error_t *e)
+{
+    static const char keep[] = "(SELECT max(coalesce(keep_s, 0), period_s) FROM spend_limit l"
+                               " WHERE l.contract=spend.contract AND l.chain=spend.chain)";
+    char sql[400];
+    bool all = now - o->swept_ms >= SWEEP_MS;
+    snprintf(sql, sizeof sql,
+             "DELETE FROM spend WHERE %s created_ms < ?3 - 1000 * coalesce(%s, %lld)",
+             all ? "" : "contract=?1 AND chain=?2 AND", keep, PERIOD_MAX);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(o->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(o, e);
+    if (!all) {
+        sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, chain, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    phx_err_t err = sqlite3_step(st) == SQLITE_DONE ? PHX_OK : db_fail(o, e);
+    sqlite3_finalize(st);
+    if (!err && all) o->swept_ms = now;
     return err;
 }
 
@@ -348,6 +477,7 @@ static phx_err_t post_locked(phx_kms_outbox_t *o, const uint8_t id[32], const ch
         sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
         if (sqlite3_step(st) != SQLITE_DONE) err = db_fail(o, e);
         sqlite3_finalize(st);
+        if (!err) err = spend_prune(o, id, chain, now, e);
     }
     if (!err)
         *resp = json_pack("{s:o,s:o,s:I,s:b}", "raw", phx_json_hex(raw->ptr, raw->len), "hash",
@@ -397,6 +527,9 @@ phx_err_t phx_kms_outbox_post(phx_kms_outbox_t *o, const uint8_t contract_root[3
                            "outbox: the transaction is not signed by the contract's key");
         phx_kms_contract_keys_clear(&keys);
     }
+    /* Only for a transaction of the contract's own key: no one else makes
+     * the KMS read the chain. */
+    if (!err && lim.given) err = limit_owner(o, id, chain, &lim, e);
     if (!err) {
         /* One transaction: an action held is always counted with its value. */
         pthread_mutex_lock(&o->lock);

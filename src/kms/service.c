@@ -55,6 +55,8 @@ phx_err_t phx_kms_new(const phx_kms_config_t *cfg, phx_kms_t **out, phx_error_t 
     k->cfg.outbox_path = NULL; /* not kept: opened below */
     phx_err_t err;
     if (cfg->outbox_path && (err = phx_kms_outbox_open(cfg->outbox_path, &k->outbox, e))) goto fail;
+    if (k->outbox)
+        phx_kms_outbox_owner_source(k->outbox, cfg->contract_owner, cfg->contract_owner_ctx);
     k->cfg.ledger_path = NULL;
     if (cfg->ledger_path && (err = phx_kms_ledger_open(cfg->ledger_path, &k->ledger, e))) goto fail;
     if ((err = phx_kms_contract_root(k->root, k->contract_root, e))) goto fail;

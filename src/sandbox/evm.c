@@ -30,6 +30,7 @@
 #define CONFIRMATIONS_MAX 64  /* what phx.evm.send may wait for */
 #define SEND_RETRIES 5        /* new nonces tried when another writer took ours */
 #define BUSY_TIMEOUT_MS 10000 /* waiting for the journal's write lock */
+#define CHAIN_TIMEOUT_MS 5000 /* an RPC attempt to a named chain */
 
 struct phx_sandbox_chains {
     int n;
@@ -94,6 +95,15 @@ phx_err_t phx_sandbox_chains_new(const char *const *specs, int n, phx_sandbox_ch
         phx_rpc_opts_t o = {.timeout_ms = 5000, .retries = 1};
         err = phx_rpc_open(c->c[i].url, &o, &rpc, e);
         if (!err) err = phx_rpc_chain_id(rpc, &c->c[i].id, e);
+        if (err && want && phx_rpc_unreachable(rpc)) {
+            /* Down now (a worker restarting during an outage): the operator
+             * named its id, so start; its sends and triggers wait for it. */
+            PHX_WARN("chain %s (%s) does not answer (%s); starting with its given chain id "
+                     "%llu",
+                     c->c[i].name, c->c[i].url, e->message, (unsigned long long)want);
+            c->c[i].id = want;
+            err = PHX_OK;
+        }
         phx_rpc_close(rpc);
         if (err) {
             phx_error_wrap(e, err, "chain %s (%s): cannot read its chain id", c->c[i].name,
@@ -165,6 +175,7 @@ static phx_err_t open_chain(sbx_host_t *h, const char *op, const json_t *args, i
     uint64_t now = phx_monotonic_ms();
     uint64_t left = h->deadline_ms > now ? h->deadline_ms - now : 1;
     if (left > h->limits->request_timeout_ms) left = h->limits->request_timeout_ms;
+    if (left > CHAIN_TIMEOUT_MS) left = CHAIN_TIMEOUT_MS;
     phx_rpc_opts_t o = {.timeout_ms = (unsigned)left, .retries = 1, .retry_delay_ms = 100};
     return phx_rpc_open(c->c[*idx].url, &o, rpc, e);
 }
@@ -937,7 +948,7 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
     if (!err && (confirmations > CONFIRMATIONS_MAX || gas > 30000000))
         err = phx_fail(e, PHX_ERR_INVALID, "%s: confirmations 0..%d, gas at most 30000000", op,
                        CONFIRMATIONS_MAX);
-    int idx;
+    int idx = -1;
     phx_rpc_t *rpc = NULL;
     sqlite3 *db = NULL;
     row_t row = {.raw = PHX_BUF_INIT};
@@ -1150,6 +1161,16 @@ static phx_err_t op_send(sbx_host_t *h, const json_t *args, json_t **out, phx_er
         phx_evm_receipt_clear(&r);
     }
 out:
+    if (err && idx >= 0 && phx_rpc_unreachable(rpc)) {
+        /* The chain did not answer: whether the action is on it is unknown
+         * (it stays journaled), so the run must not end as if it had failed
+         * there; it ends as chain_unavailable, which a trigger's firing waits
+         * out and runs again (docs/js.md "Chains"). */
+        char why[400];
+        snprintf(why, sizeof why, "%s: chain %s does not answer: %s", op,
+                 h->cfg->chains->c[idx].name, e->message);
+        sbx_host_fatal(h, PHX_SBX_FAIL_CHAIN_UNAVAILABLE, why);
+    }
     phx_secure_zero(sk, sizeof sk);
     phx_buf_free(&row.raw);
     phx_buf_free(&data);

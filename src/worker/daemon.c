@@ -271,8 +271,8 @@ static void hex32(const uint8_t b[32], char out[67])
 /* The chain's deployment registry entry for id: owner (zero when the chain has
  * none: an off-chain contract) and code hash. The chain not answering is an
  * error, never "no entry": a check that needs the chain fails closed. */
-static phx_err_t chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
-                                uint8_t code_hash[32], phx_error_t *e)
+phx_err_t wk_chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
+                            uint8_t code_hash[32], phx_error_t *e)
 {
     memset(owner, 0, 20);
     memset(code_hash, 0, 32);
@@ -336,7 +336,7 @@ static phx_err_t owner_op_check(phx_worker_t *w, const json_t *req, phx_owner_op
     if (memcmp(signer, owner, 20))
         return phx_fail(e, PHX_ERR_VERIFY, "the %s is not signed by the owner it names",
                         op->action);
-    if ((err = chain_contract(w, op->contract_id, chain_owner, chain_hash, e))) return err;
+    if ((err = wk_chain_contract(w, op->contract_id, chain_owner, chain_hash, e))) return err;
     if (memcmp(chain_owner, zero, 20)) {
         if (memcmp(chain_owner, owner, 20))
             return phx_fail(e, PHX_ERR_VERIFY, "the chain records another owner for this id");
@@ -645,6 +645,13 @@ static phx_err_t run_contract(phx_worker_t *w, const wk_contract_t *c, const cha
     usage->wall_ms = res.wall_ms;
     usage->cpu_ms = res.cpu_ms;
     usage->peak_mem_kb = res.peak_mem_kb;
+    if (!res.ok && res.failure == PHX_SBX_FAIL_CHAIN_UNAVAILABLE && trigger_json) {
+        /* Not a result to sign: the chain a send went to did not answer, so
+         * what the run did there is unknown. The firing waits and runs again
+         * (the send journal gives the same transaction back). */
+        err = phx_fail(e, PHX_ERR_TIMEOUT, "%s", res.message);
+        goto out;
+    }
     *ok = res.ok;
     if (res.ok && !res.output_is_bytes) {
         err = phx_buf_append(output, res.output.ptr, res.output.len);

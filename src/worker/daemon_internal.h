@@ -99,6 +99,11 @@ struct phx_worker {
         bool set;
     } modes[WK_MODE_CACHE];
     size_t modes_next;
+    /* A firing's run found a named chain down (chain_unavailable): no firing
+     * runs before runs_wait_until_ms (ms, phx_now_ms), one warning per
+     * outage and a reminder a minute (trigger.c); the job thread's only */
+    uint64_t runs_wait_until_ms, runs_warned_ms;
+    bool runs_waiting;
     /* k-of-n: Registry records of the signers round.c checked, read once per
      * pass of the job loop (reg_pass) however many requests and gathers the
      * pass holds; the job thread's only */
@@ -143,6 +148,11 @@ phx_err_t wk_contract_store(phx_worker_t *w, const json_t *req, uint8_t id[32],
  * "signature"}); leaves a tombstone with the nonce. */
 phx_err_t wk_contract_delete(phx_worker_t *w, const uint8_t id[32], const json_t *req,
                              phx_error_t *e);
+/* Jobs.contracts(id): owner (zero when the chain has none: an off-chain
+ * contract) and code hash; the chain not answering is an error (fail closed).
+ * One RPC client per call: handlers run on several threads. */
+phx_err_t wk_chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner[20],
+                            uint8_t code_hash[32], phx_error_t *e);
 /* wallet.c: the owner's signed SpendLimit for phx.evm.send (POST .../limits),
  * and the sandbox's outbox hook (phx_sandbox_outbox_fn; ctx is the worker). */
 phx_err_t wk_contract_limit(phx_worker_t *w, const uint8_t id[32], const json_t *req,

@@ -36,6 +36,8 @@
 #define PRUNE_EVERY_MS 600000   /* settled firings are forgotten ... */
 #define KEEP_SETTLED_MS 3600000 /* ... an hour after they settled */
 #define MAX_CONTRACTS 1024
+#define CHAIN_WAIT_MS 3000  /* runs wait this long after a run found a chain down */
+#define CHAIN_WARN_MS 60000 /* ... and say so again this often while it stays down */
 
 /* The index of the named chain in w->chains, -1 when the worker has none so
  * named. */
@@ -351,6 +353,21 @@ static void firing_failed(phx_worker_t *w, const phx_firing_t *f, const char *wh
     PHX_WARN("worker: firing %s not run: %s", f->detail, why);
 }
 
+/* A run found a chain down (or ran out of time there): the firing stays
+ * RUNNING, unsigned, and no firing runs for CHAIN_WAIT_MS, so an outage costs
+ * the job thread one bounded probe per wait, not one per firing per round.
+ * Warned once per outage, then once a minute while it lasts. */
+static void runs_wait(phx_worker_t *w, const phx_firing_t *f, const char *why)
+{
+    uint64_t now = phx_now_ms();
+    w->runs_wait_until_ms = now + CHAIN_WAIT_MS;
+    if (w->runs_waiting && now - w->runs_warned_ms < CHAIN_WARN_MS) return;
+    PHX_WARN("worker: firings wait%s (firing %llu not signed; it runs again): %s",
+             w->runs_waiting ? ", still" : "", (unsigned long long)f->id, why);
+    w->runs_waiting = true;
+    w->runs_warned_ms = now;
+}
+
 /* PENDING/RUNNING -> SIGNED. */
 static phx_err_t run_and_sign(phx_worker_t *w, const phx_firing_t *f, phx_error_t *e)
 {
@@ -474,13 +491,19 @@ static void step(phx_worker_t *w, uint64_t id, unsigned (*rank)(void *, const ui
         goto out;
     }
     if (f.state == PHX_JOB_PENDING || f.state == PHX_JOB_RUNNING) {
+        if (now < w->runs_wait_until_ms) goto out; /* a chain is down: wait, then probe */
         if ((err = run_and_sign(w, &f, &e))) {
             if (err == PHX_ERR_NOT_FOUND)
                 firing_failed(w, &f, e.message);
+            else if (err == PHX_ERR_TIMEOUT)
+                runs_wait(w, &f, e.message);
             else
                 PHX_WARN("worker: firing %llu: %s", (unsigned long long)id, e.message);
             goto out;
         }
+        if (w->runs_waiting)
+            PHX_INFO("worker: firings run again (firing %llu ran)", (unsigned long long)id);
+        w->runs_waiting = false;
         phx_firing_clear(&f);
         pthread_mutex_lock(&w->db_lock);
         err = phx_jobdb_firing_get(w->db, id, &f, &e);

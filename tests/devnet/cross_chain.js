@@ -1,8 +1,9 @@
 // Helpers of cross_chain.sh, on one chain each:
 //   deploy RPC KEY            compile the Emitter below (solc-js) and deploy it;
 //                             prints its address
-//   emit RPC KEY EMITTER N GAP_MS
-//                             N calls ping(0..N-1), GAP_MS apart, each mined
+//   emit RPC KEY EMITTER N GAP_MS [FIRST]
+//                             N calls ping(FIRST..FIRST+N-1) (FIRST 0 when
+//                             not given), GAP_MS apart, each mined
 //                             before the next; prints {"positions":[...]}, the
 //                             position of each Ping log as a named-chain
 //                             evm_log trigger names it ("<chain id>:<block>.<log index>")
@@ -34,14 +35,14 @@ async function deploy(provider, key) {
     console.log(rc.contractAddress);
 }
 
-async function emit(provider, key, addr, n, gap) {
+async function emit(provider, key, addr, n, gap, first) {
     const wallet = new ethers.Wallet(key, provider);
     const chainId = (await provider.getNetwork()).chainId;
     const em = new ethers.Contract(addr, ["function ping(uint256)"], wallet);
     const topic = ethers.id("Ping(uint256,address)");
     const positions = [];
     for (let i = 0; i < n; i++) {
-        const rc = await (await em.ping(i, { gasLimit: 100000 })).wait();
+        const rc = await (await em.ping(first + i, { gasLimit: 100000 })).wait();
         for (const l of rc.logs)
             if (l.address.toLowerCase() === addr.toLowerCase() && l.topics[0] === topic)
                 positions.push(`${chainId}:${rc.blockNumber}.${l.index}`);
@@ -85,7 +86,8 @@ async function times(provider) {
     const [cmd, rpc, ...rest] = process.argv.slice(2);
     const provider = new ethers.JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, pollingInterval: 200, cacheTimeout: -1 });
     if (cmd === "deploy") return deploy(provider, rest[0]);
-    if (cmd === "emit") return emit(provider, rest[0], rest[1], Number(rest[2]), Number(rest[3]));
+    if (cmd === "emit") return emit(provider, rest[0], rest[1], Number(rest[2]), Number(rest[3]),
+                                         Number(rest[4] || 0));
     if (cmd === "txs") return txs(provider, rest[0]);
     if (cmd === "times") return times(provider);
     throw new Error("usage: cross_chain.js deploy|emit|txs|times RPC ...");

@@ -27,7 +27,8 @@ here=$(dirname "$0")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phx-xchain-XXXXXX")
 pid=""
 killer=""
-trap 'touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+stopped=""
+trap '[ -n "$stopped" ] && kill -CONT $stopped; touch "$tmp/stop"; [ -n "$killer" ] && wait $killer; [ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export PHX_HOME="$tmp/net"
 unset PHX_GATEWAY
 FUNDER=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil's account 0
@@ -91,6 +92,48 @@ echo "workers SIGKILLed $kills times while $events events were emitted ($(($(dat
 t1=$(date +%s)
 [ "$kills" -gt 0 ]; check "workers were killed" 0 $?
 
+# Outages (issue 15's closing gap): a named chain going down and coming back.
+# The devnet's anvils keep their state only while they run, so an outage is
+# SIGSTOP/SIGCONT of that chain's anvil (found by its pid in the endpoints
+# JSON, its command line checked): its port still accepts, nothing answers.
+# c (where the agent acts) stops for 20 s while OUT_C events are emitted on b
+# (longer than a send's bound, 2 x 5 s, so runs find it down);
+# then b (the source) stops for 5 s between two emits of OUT_B events each.
+anvil_of() { # NAME: the pid of that chain's anvil, checked by its state file
+    _ap=$(json "$tmp/ep.json" "['pids']['anvil-$1']")
+    grep -q "anvil-$1-state" "/proc/$_ap/cmdline" 2>/dev/null && echo "$_ap"
+}
+outage() { # NAME SECONDS [COMMAND...]: stop chain NAME, run COMMAND, resume it after SECONDS in all
+    _ap=$(anvil_of "$1")
+    [ -n "$_ap" ] || return 1
+    _until=$(($(date +%s) + $2))
+    stopped=$_ap
+    kill -STOP "$_ap" || return 1
+    shift 2
+    "$@"
+    _rc=$?
+    while [ "$(date +%s)" -lt "$_until" ]; do sleep 0.2; done
+    kill -CONT "$_ap"
+    stopped=""
+    return $_rc
+}
+out_c=${CROSS_OUT_C:-5}
+out_b=${CROSS_OUT_B:-2}
+outage c 20 node "$here/cross_chain.js" emit "$A" "$FUNDER" "$emitter" "$out_c" "$gap" "$events" >"$tmp/sent_c.json"
+check "$out_c events emitted on b while chain c was stopped for 20 s" "$out_c" \
+    "$(jsonx "$tmp/sent_c.json" "len(d['positions'])" 2>/dev/null)"
+node "$here/cross_chain.js" emit "$A" "$FUNDER" "$emitter" "$out_b" "$gap" $((events + out_c)) >"$tmp/sent_b1.json" &&
+    outage b 5 true &&
+    node "$here/cross_chain.js" emit "$A" "$FUNDER" "$emitter" "$out_b" "$gap" $((events + out_c + out_b)) >"$tmp/sent_b2.json"
+check "chain b stopped for 5 s between two emits of $out_b events" 0 $?
+python3 -c 'import json, sys; print(json.dumps({"positions": sum((json.load(open(f))["positions"] for f in sys.argv[1:]), [])}))' \
+    "$tmp/sent.json" "$tmp/sent_c.json" "$tmp/sent_b1.json" "$tmp/sent_b2.json" >"$tmp/sent_all.json"
+mv "$tmp/sent_all.json" "$tmp/sent.json"
+last=$(jsonx "$tmp/sent.json" "d['positions'][-1]")
+events=$((events + out_c + 2 * out_b))
+echo "chain c stopped 20 s, chain b 5 s; $events events in all ($(($(date +%s) - t1)) s)"
+t1=$(date +%s)
+
 # Settled: every event's firing recorded (hand-off 2 s a rank, resends 20 s).
 recorded() {
     node "$here/../worker/fired_events.js" "$rpc" "$jobs" "$id" >"$tmp/fired.json" 2>/dev/null &&
@@ -112,11 +155,14 @@ sent = json.load(open(sys.argv[2]))["positions"]
 onB = json.load(open(sys.argv[3]))["txs"]
 onA = json.load(open(sys.argv[4]))["txs"]
 E, sink, me = int(sys.argv[5]), sys.argv[6].lower(), sys.argv[7].lower()
-c = Counter(x["pos"] for x in f)
+for x in f:  # a failed run's output is its error, with neither pos nor chain
+    x["output"] = x.get("output") or {}
+c = Counter(x.get("pos") for x in f)
 print("fired", sum(1 for p in sent if c[p] == 0), sum(1 for p in c if c[p] > 1),
       sum(1 for p in c if p not in sent))
-print("fired_ok", sum(1 for x in f if x["checked"] and x["ok"] and x["output"]["chain"] == "b"
-                      and x["output"]["from"].lower() == me and x["output"]["status"] == "success"))
+print("failed", " ".join(sorted(set(str(x["output"].get("error", {}).get("code")) for x in f if not x["ok"]))) or "-")
+print("fired_ok", sum(1 for x in f if x["checked"] and x["ok"] and x["output"].get("chain") == "b"
+                      and x["output"].get("from", "").lower() == me and x["output"].get("status") == "success"))
 ids = Counter(t["id"] for t in onB)
 block_of = {i: int(p.split(":")[1].split(".")[0]) for i, p in enumerate(sent)}
 print("onB", len(onB), sum(1 for i in range(E) if ids[i] != 1), sum(1 for i in ids if i is None or i >= E),
@@ -145,6 +191,26 @@ check "chain c: $events transactions from the contract, one per event, nonces 0.
 check "each event waited for the trigger's 4 confirmations on b" 1 "$(grep '^confirmed' "$tmp/summary" | cut -d' ' -f2)"
 check "chain b: the contract acted once from the same address (nonce 0, event 0)" \
     "onA 1 0:0 0" "$(grep '^onA' "$tmp/summary")"
+# The outage of c is named in the logs, once per worker (a run found it down
+# and its firing waited), not once per poll; and runs resumed after it.
+waits=$(for i in 0 1 2; do grep -c 'firings wait.*chain c does not answer' "$PHX_HOME/logs/worker-$i.log"; done | sort -n | tr '\n' ' ')
+echo "'firings wait ... chain c does not answer' lines per worker: $waits"
+check "some worker's run found chain c down and said so, no worker more than once" 1 \
+    "$(echo $waits | awk '{ print ($NF >= 1 && $NF <= 1) }')"
+check "... and its firings ran again once c was back" 1 \
+    "$(cat "$PHX_HOME"/logs/worker-*.log | grep -q 'firings run again' && echo 1)"
+# No worker wedged by the outages: each answers /healthz, and each one's
+# follower journaled the last event (emitted after both chains came back).
+nw=0
+for u in $(jsonx "$tmp/ep.json" "' '.join(w['url'] for w in d['workers'])"); do
+    curl -fsS -m 5 "$u/healthz" | grep -q '"status": *"ok"' && nw=$((nw + 1))
+done
+check "every worker answers /healthz after the outages" 3 "$nw"
+nw=0
+for i in 0 1 2; do
+    grep -q "trigger ping firing $last due" "$PHX_HOME/logs/worker-$i.log" && nw=$((nw + 1))
+done
+check "every worker's follower saw the last event, emitted after both outages" 3 "$nw"
 kill -TERM $pid; wait $pid; check "devnet stops cleanly" 0 $?
 pid=""
 finish

@@ -181,4 +181,28 @@ check "the envelope names the call's nonce" "$N" "$(json "$tmp/r2.json" "['nonce
 check "phx verify accepts it (the id commits to input and nonce)" 0 $? || cat "$tmp/v.out"
 check "phx call --nonce wants 32 bytes (exit 2)" 2 \
     "$("$phx" call "$id" --input 1 --nonce 0x12 >/dev/null 2>&1; echo $?)"
+# Issue 15 follow-up: the spending cap follows the contract's owner on chain.
+# After Jobs.transferContract the old owner's limit is refused by the worker
+# (naming both addresses) and the new owner's is accepted by the worker and by
+# the KMS outbox, which then lets value through under the new cap.
+JOBS=$(json "$tmp/ep.json" "['deployment']['contracts']['Jobs']")
+NEW=0x70997970C51812dc3A010C7d01b50e0d17dc79C8 # anvil's account 1 (other.key)
+"$cast" send -q --rpc-url "$MAIN" --private-key "$(cat "$PHX_HOME/user.key")" "$JOBS" \
+    "transferContract(bytes32,address)" "$id" "$NEW" >/dev/null 2>"$tmp/tr.err"
+check "Jobs.transferContract moves the contract" "$(echo "$NEW" | tr A-F a-f)" \
+    "$("$cast" call --rpc-url "$MAIN" "$JOBS" "contracts(bytes32)(address,uint32,bytes32,string)" "$id" 2>/dev/null | head -1 | tr A-F a-f)"
+"$phx" limit "$id" b=1000000/3600 >/dev/null 2>"$tmp/l4.err"
+check "after the transfer the old owner's limit is refused" 1 $?
+grep -qi "$NEW" "$tmp/l4.err" || { echo "FAIL l4 message: $(cat "$tmp/l4.err")"; fail=1; }
+"$phx" limit "$id" b=200/3600 --key-file "$tmp/other.key" >"$tmp/l5.out" 2>"$tmp/l5.err"
+check "the new owner's limit is accepted" "limit on b: 200 wei per 3600 s" "$(cat "$tmp/l5.out")" ||
+    cat "$tmp/l5.err"
+bal=$("$cast" balance 0x00000000000000000000000000000000000000aa --rpc-url "$B" 2>/dev/null)
+"$phx" call "$id" --input '{"send":true,"value":"50","owner":2}' --json >"$tmp/c8.json" 2>"$tmp/c8.err"
+check "... and the KMS outbox lets value through under it" success \
+    "$(json "$tmp/c8.json" "['output']['sent']['status']")" || cat "$tmp/c8.json" "$tmp/c8.err"
+check "... moving the value" "$((bal + 50))" \
+    "$("$cast" balance 0x00000000000000000000000000000000000000aa --rpc-url "$B" 2>/dev/null)"
+"$phx" call "$id" --input '{"send":true,"value":"100","owner":3}' --json >"$tmp/c9.json" 2>/dev/null
+check "... and holds its cap (60 + 50 + 100 > 200)" spend_limit "$(json "$tmp/c9.json" "['output']['error']['code']")"
 finish

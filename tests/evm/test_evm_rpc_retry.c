@@ -2,7 +2,9 @@
  * server on a random loopback port answers each scenario and counts the
  * requests it receives. A JSON-RPC error, a malformed body or a wrong id is the
  * node's answer and must be asked once; a dropped connection, HTTP 503/429 or a
- * timeout is retried opts.retries times; a retry that succeeds returns the result. */
+ * timeout is retried opts.retries times; a retry that succeeds returns the result.
+ * phx_rpc_unreachable says which calls got no answer at all (what
+ * phx.evm.send's chain_unavailable rests on). */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -153,7 +155,7 @@ static int settle(int want)
 }
 
 static void run(const char *name, answer_t what, phx_err_t want_err, int want_requests,
-                const char *url)
+                bool want_unreachable, const char *url)
 {
     phx_rpc_opts_t o = {150, 2, 5}; /* 150 ms per attempt, 2 retries, 5 ms then 10 ms apart */
     phx_rpc_t *rpc = NULL;
@@ -162,11 +164,14 @@ static void run(const char *name, answer_t what, phx_err_t want_err, int want_re
     scenario = what;
     requests = 0;
     CHECK(phx_rpc_open(url, &o, &rpc, &e) == PHX_OK);
+    CHECK_MSG(!phx_rpc_unreachable(rpc), "%s: unreachable before any call", name);
     phx_err_t err = phx_rpc_chain_id(rpc, &id, &e);
     int got = what == ANSWER_SILENT ? settle(want_requests) : requests;
     CHECK_MSG(err == want_err, "%s: error %d (%s), want %d", name, err, err ? e.message : "ok",
               want_err);
     CHECK_MSG(got == want_requests, "%s: %d requests, want %d", name, got, want_requests);
+    CHECK_MSG(phx_rpc_unreachable(rpc) == want_unreachable, "%s: unreachable %d, want %d", name,
+              phx_rpc_unreachable(rpc), want_unreachable);
     if (want_err == PHX_OK)
         CHECK_MSG(id == 31337, "%s: chain id %llu", name, (unsigned long long)id);
     printf("%-34s -> %-24s after %d request(s)\n", name, err ? e.message : "ok", got);
@@ -182,16 +187,16 @@ int main(void)
         return test_done("test_evm_rpc_retry");
     }
     /* The node's answers: asked once. */
-    run("JSON-RPC error object", ANSWER_RPC_ERROR, PHX_ERR_REMOTE, 1, url);
-    run("200 with a body that is not JSON", ANSWER_GARBAGE, PHX_ERR_INVALID, 1, url);
-    run("200 answering another id", ANSWER_WRONG_ID, PHX_ERR_INVALID, 1, url);
-    run("result", ANSWER_RESULT, PHX_OK, 1, url);
+    run("JSON-RPC error object", ANSWER_RPC_ERROR, PHX_ERR_REMOTE, 1, false, url);
+    run("200 with a body that is not JSON", ANSWER_GARBAGE, PHX_ERR_INVALID, 1, false, url);
+    run("200 answering another id", ANSWER_WRONG_ID, PHX_ERR_INVALID, 1, false, url);
+    run("result", ANSWER_RESULT, PHX_OK, 1, false, url);
     /* Transport failures: 1 + retries attempts. */
-    run("connection closed, no reply", ANSWER_CLOSE, PHX_ERR_IO, 3, url);
-    run("HTTP 503", ANSWER_HTTP_503, PHX_ERR_IO, 3, url);
-    run("HTTP 429", ANSWER_HTTP_429, PHX_ERR_IO, 3, url);
-    run("no reply within the timeout", ANSWER_SILENT, PHX_ERR_TIMEOUT, 3, url);
-    run("closed once, then the result", ANSWER_CLOSE_ONCE, PHX_OK, 2, url);
+    run("connection closed, no reply", ANSWER_CLOSE, PHX_ERR_IO, 3, true, url);
+    run("HTTP 503", ANSWER_HTTP_503, PHX_ERR_IO, 3, true, url);
+    run("HTTP 429", ANSWER_HTTP_429, PHX_ERR_IO, 3, true, url);
+    run("no reply within the timeout", ANSWER_SILENT, PHX_ERR_TIMEOUT, 3, true, url);
+    run("closed once, then the result", ANSWER_CLOSE_ONCE, PHX_OK, 2, false, url);
     shutdown(listen_fd, SHUT_RDWR);
     close(listen_fd);
     pthread_join(server, NULL);

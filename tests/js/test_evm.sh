@@ -3,7 +3,7 @@
 # `phx run`, against two real anvil nodes: reads on named chains, a send from
 # the contract's own address, the send journal across a process killed after
 # journaling and after broadcasting (one transaction per action, no nonce gap),
-# the owner's spending limit, and the helpers' output checked with ethers and viem.
+# a chain that does not answer (chain_unavailable), the owner's spending limit, and the helpers' output checked with ethers and viem.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../support/anvil.sh"
@@ -42,6 +42,22 @@ check "a wrong #CHAINID is refused at start (exit 2)" 2 "$rc"
 grep -q "chain id is 31338, not 5" "$T/o.err" || { echo "FAIL chain id message: $(cat "$T/o.err")"; fail=1; }
 run o "$T/addr.js" --kv "$T/kv" --contract-id agent --chain-rpc "a=http://127.0.0.1:1"
 check "an unreachable chain is refused at start (exit 1)" 1 "$rc"
+# A chain that does not answer (a refused port): with its #CHAINID the run
+# starts anyway (a worker restarting during an outage), and a send there ends
+# the run chain_unavailable, which try/catch cannot hide: its outcome is unknown.
+cat >"$T/down.js" <<'JS'
+export default async () => {
+  try { await phx.evm.send('d', { to: '0x00000000000000000000000000000000000000aa', gas: 21000 }); }
+  catch (e) { return 'caught: ' + e.message; }
+  return 'sent';
+};
+JS
+run o "$T/down.js" --kv "$T/kv" --contract-id agent --chain-rpc "d=http://127.0.0.1:1#31337" --json
+check "a chain down at start with its #CHAINID: the run starts, with a warning" 1 \
+    "$(grep -c 'chain d (http://127.0.0.1:1) does not answer.*given chain id 31337' "$T/o.err")"
+check "a send to a chain that does not answer: chain_unavailable, not catchable" "1 chain_unavailable" \
+    "$rc $(out o "d['error']['code']")"
+check "... naming the chain" True "$(out o "'phx.evm.send: chain d does not answer' in d['error']['message']")"
 run o "$T/addr.js" $R
 ME=$(out o "d['output']")
 check_cmd "the contract has an address" test -n "$ME"
