@@ -344,8 +344,10 @@ static phx_err_t h_metrics(void *ctx, const phx_http_request_t *req, phx_http_re
     phx_buf_printf(&resp->text,
                    "# TYPE phx_worker_peers gauge\n"
                    "phx_worker_peers{source=\"chain\"} %zu\n"
-                   "phx_worker_peers{source=\"flag\"} %zu\n",
-                   peers_chain, peers_flag);
+                   "phx_worker_peers{source=\"flag\"} %zu\n"
+                   "# TYPE phx_worker_peers_down gauge\n"
+                   "phx_worker_peers_down %zu\n",
+                   peers_chain, peers_flag, wk_peers_down(w->peers));
     wk_sched_stats_t ss;
     wk_sched_stats(w->sched, &ss);
     phx_buf_printf(

@@ -266,7 +266,7 @@ phx_err_t wk_jobs_start(phx_worker_t *w, phx_error_t *e);
  * distinct operators; this worker's own first. */
 typedef struct {
     size_t n;
-    size_t asked;    /* peers asked (the peer list of the round) */
+    size_t asked;    /* peers asked that were up: not backed off nor down now (peers.c) */
     unsigned k;      /* wk_round_gather: the k asked for */
     size_t answered; /* peers that had a valid signed observation, agreeing or not */
     uint8_t sigs[WK_MAX_K][65];
@@ -316,8 +316,8 @@ phx_err_t wk_round_report_get(void *ctx, const phx_http_request_t *req, phx_http
  * peers' signatures over it into q (this worker's first) and give the report
  * in *ok, out. Else adopt a valid proposal a peer serves (lowest report
  * digest first), or, when may_propose, propose one from the observations
- * gathered (at least k of distinct operators, every peer answered or
- * since_ms >= grace_ms). The k signers of q cover min_kinds TEE kinds, as in
+ * gathered (at least k of distinct operators, every peer that is up answered
+ * or since_ms >= grace_ms). The k signers of q cover min_kinds TEE kinds, as in
  * wk_round_gather. q->n < k: not ready. */
 phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsigned min_kinds,
                           const wk_mode_t *m, bool may_propose, uint64_t since_ms,

@@ -8,7 +8,14 @@
  * under the lock; the job thread copies it at the start of each round
  * (wk_peers_get), so a round reads no chain for it. A URL is trusted for
  * nothing: round.c counts an answer only when its signature recovers to an
- * active worker of the Registry. */
+ * active worker of the Registry.
+ *
+ * Health: the list follows the chain, not liveness, so a worker killed but
+ * not deregistered stays listed. Each ask goes through wk_peers_ask, which
+ * keeps, per URL and under the same lock, the peers whose last ask failed in
+ * transport and until when they are backed off (1 s, doubling to 8 s); a
+ * round (wk_peers_due) leaves those out, and does not wait for them. Only
+ * the failing peers have an entry, so there are never more than listed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +26,24 @@
 
 #include "peers.h"
 #include "phx/chain_registry.h"
+#include "phx/net.h"
+
+#define PEER_TIMEOUT_MS 1500
+#define PEER_CONNECT_MS 500
+
+/* A peer whose last ask failed in transport. */
+typedef struct {
+    char url[WK_PEER_URL_MAX];
+    unsigned fails;    /* in a row */
+    uint64_t until_ms; /* phx_monotonic_ms: left out of rounds before this */
+} health_t;
 
 struct wk_peers {
-    pthread_mutex_t lock; /* list and from_chain */
+    pthread_mutex_t lock; /* list, from_chain and health */
     wk_peer_list_t list;
-    size_t from_chain; /* of list.n */
+    size_t from_chain;                     /* of list.n */
+    health_t health[PHX_WORKER_MAX_PEERS]; /* listed peers only */
+    size_t nhealth;
     char flags[PHX_WORKER_MAX_PEERS][WK_PEER_URL_MAX];
     size_t nflags;
     /* the peers thread's, set before it starts */
@@ -101,6 +121,10 @@ static void rebuild(wk_peers_t *p)
     bool moved = chain != p->from_chain;
     p->list = *l;
     p->from_chain = chain;
+    size_t kept = 0; /* the health of peers no longer listed goes */
+    for (size_t i = 0; i < p->nhealth; i++)
+        if (listed(&p->list, p->health[i].url)) p->health[kept++] = p->health[i];
+    p->nhealth = kept;
     pthread_mutex_unlock(&p->lock);
     free(l);
     if (moved)
@@ -153,6 +177,91 @@ void wk_peers_get(wk_peers_t *p, wk_peer_list_t *out)
     out->n = p->list.n;
     memcpy(out->url, p->list.url, p->list.n * sizeof p->list.url[0]);
     pthread_mutex_unlock(&p->lock);
+}
+
+/* The health entry of url, or NULL; under the lock. */
+static health_t *health_of(wk_peers_t *p, const char *url)
+{
+    for (size_t i = 0; i < p->nhealth; i++)
+        if (!strcmp(p->health[i].url, url)) return &p->health[i];
+    return NULL;
+}
+
+void wk_peers_due(wk_peers_t *p, wk_peer_list_t *out, size_t *down)
+{
+    out->n = 0;
+    if (down) *down = 0;
+    if (!p) return;
+    uint64_t now = phx_monotonic_ms();
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->list.n; i++) {
+        const health_t *h = health_of(p, p->list.url[i]);
+        if (h && now < h->until_ms) {
+            if (down) (*down)++;
+            continue;
+        }
+        memcpy(out->url[out->n++], p->list.url[i], sizeof out->url[0]);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Record one ask of url: failed in transport, or answered. */
+static void health_note(wk_peers_t *p, const char *url, bool failed)
+{
+    bool back = false;
+    uint64_t ms = 0; /* the back-off of a first failure in a row, to log */
+    pthread_mutex_lock(&p->lock);
+    health_t *h = health_of(p, url);
+    if (!failed && h) {
+        *h = p->health[--p->nhealth];
+        back = true;
+    } else if (failed && listed(&p->list, url)) { /* one the list dropped meanwhile: no entry */
+        if (!h && p->nhealth < PHX_WORKER_MAX_PEERS) {
+            h = &p->health[p->nhealth++];
+            snprintf(h->url, sizeof h->url, "%s", url);
+            h->fails = 0;
+        }
+        if (h) {
+            uint64_t b = WK_PEER_BACKOFF_MS;
+            for (unsigned i = 0; i < h->fails && b < WK_PEER_BACKOFF_MAX_MS; i++)
+                b *= 2;
+            if (b > WK_PEER_BACKOFF_MAX_MS) b = WK_PEER_BACKOFF_MAX_MS;
+            h->until_ms = phx_monotonic_ms() + b;
+            if (h->fails++ == 0) ms = b;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (back) PHX_INFO("worker: k-of-n peer %s answers again", url);
+    if (ms)
+        PHX_INFO("worker: k-of-n peer %s is down: left out of rounds for %llu ms, longer while "
+                 "it stays down",
+                 url, (unsigned long long)ms);
+}
+
+phx_err_t wk_peers_ask(wk_peers_t *p, const char *peer, const char *path, json_t **out, bool *down,
+                       phx_error_t *e)
+{
+    char url[WK_PEER_URL_MAX + 128];
+    snprintf(url, sizeof url, "%s%s", peer, path);
+    phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS,
+                                 .connect_timeout_ms = PEER_CONNECT_MS};
+    phx_err_t err = phx_http_json("GET", url, NULL, &co, NULL, out, e);
+    bool failed = err == PHX_ERR_IO || err == PHX_ERR_TIMEOUT;
+    if (down) *down = failed;
+    if (p) health_note(p, peer, failed);
+    return err;
+}
+
+size_t wk_peers_down(wk_peers_t *p)
+{
+    if (!p) return 0;
+    uint64_t now = phx_monotonic_ms();
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nhealth; i++)
+        n += now < p->health[i].until_ms;
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }
 
 void wk_peers_counts(wk_peers_t *p, size_t *from_chain, size_t *from_flags)

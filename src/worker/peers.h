@@ -32,6 +32,25 @@ phx_err_t wk_peers_start(wk_peers_t *p, const char *rpc_url, const phx_chain_dep
 void wk_peers_get(wk_peers_t *p, wk_peer_list_t *out);
 /* How many of the peers came from the Registry and from --peer. */
 void wk_peers_counts(wk_peers_t *p, size_t *from_chain, size_t *from_flags);
+
+/* Peer health (peers.c): a peer whose last ask failed in transport (could not
+ * connect, or no answer in time) is backed off: left out of the rounds for
+ * WK_PEER_BACKOFF_MS after its first failure in a row, doubling each further
+ * failure up to WK_PEER_BACKOFF_MAX_MS, then asked again; any HTTP answer
+ * (even a refusal, or an observation that does not verify) clears it. */
+#define WK_PEER_BACKOFF_MS 1000
+#define WK_PEER_BACKOFF_MAX_MS 8000
+/* The peers to ask in a round now (any thread): the list without the ones
+ * backed off; *down (may be NULL) gets how many were left out. */
+void wk_peers_due(wk_peers_t *p, wk_peer_list_t *out, size_t *down);
+/* GET peer's URL + path with a round's timeouts (1.5 s, 0.5 s to connect),
+ * as phx_http_json, and its health recorded (NULL p: not recorded). *down
+ * (may be NULL) is set when it failed in transport (PHX_ERR_IO or
+ * PHX_ERR_TIMEOUT), so the round counts it as not asked. */
+phx_err_t wk_peers_ask(wk_peers_t *p, const char *peer, const char *path, json_t **out, bool *down,
+                       phx_error_t *e);
+/* How many of the listed peers are backed off now (/metrics). */
+size_t wk_peers_down(wk_peers_t *p);
 /* Stop the thread, free p (NULL is fine). */
 void wk_peers_free(wk_peers_t *p);
 

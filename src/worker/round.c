@@ -21,8 +21,6 @@
 #include "daemon_internal.h"
 #include "phx/crypto.h"
 
-#define PEER_TIMEOUT_MS 1500
-
 phx_err_t wk_round_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
                                phx_error_t *e)
 {
@@ -170,16 +168,15 @@ static phx_err_t check_observation(phx_worker_t *w, const char *peer, const json
     return PHX_OK;
 }
 
+/* *down: the peer failed in transport (now backed off, peers.c). */
 static phx_err_t fetch_observation(phx_worker_t *w, const char *peer, const phx_job_t *j,
                                    const uint8_t domain[32], bool obs_only, observation_t *o,
-                                   phx_error_t *e)
+                                   bool *down, phx_error_t *e)
 {
-    char url[400];
-    snprintf(url, sizeof url, "%s/v1/jobs/%llu/observation", peer,
-             (unsigned long long)j->request_id);
-    phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%llu/observation", (unsigned long long)j->request_id);
     json_t *res = NULL;
-    phx_err_t err = phx_http_json("GET", url, NULL, &co, NULL, &res, e);
+    phx_err_t err = wk_peers_ask(w->peers, peer, path, &res, down, e);
     if (err) return err;
     err = check_observation(w, peer, res, j, domain, obs_only, o, e);
     json_decref(res);
@@ -297,15 +294,19 @@ phx_err_t wk_round_gather(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     phx_err_t err = pool_start(w, &pool, j->signature, e);
     if (err) return err;
     q->k = k;
-    wk_peer_list_t peers; /* a copy: the peers thread may change the list meanwhile */
-    wk_peers_get(w->peers, &peers);
+    /* A copy (the peers thread may change the list meanwhile) without the
+     * peers backed off; one that is down now is not counted as asked. */
+    wk_peer_list_t peers;
+    wk_peers_due(w->peers, &peers, NULL);
     q->asked = peers.n;
     for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
         observation_t o;
         memset(&o, 0, sizeof o);
         phx_error_t pe = {0};
-        if (fetch_observation(w, peers.url[p], j, domain, false, &o, &pe)) {
-            if (pe.code != PHX_ERR_NOT_FOUND && pe.code != PHX_ERR_IO)
+        bool down = false;
+        if (fetch_observation(w, peers.url[p], j, domain, false, &o, &down, &pe)) {
+            q->asked -= down;
+            if (!down && pe.code != PHX_ERR_NOT_FOUND)
                 PHX_DEBUG("worker: request %llu: peer %s: %s", (unsigned long long)j->request_id,
                           peers.url[p], pe.message);
             phx_buf_free(&o.output);
@@ -578,8 +579,8 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     memset(q, 0, sizeof *q);
     uint8_t domain[32], mine[32];
     phx_chain_jobs_domain(w->dep.chain_id, w->dep.jobs, domain);
-    wk_peer_list_t peers; /* a copy: the peers thread may change the list meanwhile */
-    wk_peers_get(w->peers, &peers);
+    wk_peer_list_t peers; /* as in wk_round_gather: the peers not backed off */
+    wk_peers_due(w->peers, &peers, NULL);
     q->asked = peers.n;
     bool found = false;
     uint8_t sig[65];
@@ -588,6 +589,7 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     pthread_mutex_unlock(&w->db_lock);
     if (err) return err;
     char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%llu/report", (unsigned long long)j->request_id);
     if (found) {
         /* Gather signatures over our report from the peers that signed it too. */
         phx_chain_result_digest(domain, j->request_id, j->contract_id, j->code_hash, *ok, out->ptr,
@@ -595,17 +597,16 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
         pool_t pool;
         if ((err = pool_start(w, &pool, sig, e))) return err;
         for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
-            snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", peers.url[p],
-                     (unsigned long long)j->request_id);
-            phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
             json_t *res = NULL;
             observation_t o;
             memset(&o, 0, sizeof o);
             phx_error_t pe = {0};
-            if (!phx_http_json("GET", path, NULL, &co, NULL, &res, &pe) &&
+            bool down = false;
+            if (!wk_peers_ask(w->peers, peers.url[p], path, &res, &down, &pe) &&
                 !check_observation(w, peers.url[p], res, j, domain, false, &o, &pe) &&
                 !memcmp(o.digest, mine, 32))
                 pool_add(&pool, &o);
+            q->asked -= down;
             phx_buf_free(&o.output);
             json_decref(res);
         }
@@ -618,13 +619,14 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     bool have_best = false, best_ok = false;
     uint8_t best_digest[32];
     phx_buf_t best_out = PHX_BUF_INIT;
+    bool gone[PHX_WORKER_MAX_PEERS] = {0}; /* down in this round: not asked again */
     for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
-        snprintf(path, sizeof path, "%s/v1/jobs/%llu/report", peers.url[p],
-                 (unsigned long long)j->request_id);
-        phx_http_client_opts_t co = {.timeout_ms = PEER_TIMEOUT_MS, .connect_timeout_ms = 500};
         json_t *res = NULL;
         phx_error_t pe = {0};
-        if (phx_http_json("GET", path, NULL, &co, NULL, &res, &pe)) continue;
+        if (wk_peers_ask(w->peers, peers.url[p], path, &res, &gone[p], &pe)) {
+            q->asked -= gone[p];
+            continue;
+        }
         observation_t set[PHX_WORKER_MAX_PEERS + 1];
         size_t n = 0;
         bool rok = false;
@@ -673,17 +675,22 @@ phx_err_t wk_round_report(phx_worker_t *w, const phx_job_t *j, unsigned k, unsig
     n = 1;
     size_t answered = 0;
     for (size_t p = 0; p < peers.n && !atomic_load(&w->stopping); p++) {
+        if (gone[p]) continue;
         observation_t o;
         memset(&o, 0, sizeof o);
         phx_error_t pe = {0};
-        if (fetch_observation(w, peers.url[p], j, domain, true, &o, &pe)) {
+        bool down = false;
+        if (fetch_observation(w, peers.url[p], j, domain, true, &o, &down, &pe)) {
+            q->asked -= down;
             phx_buf_free(&o.output);
             continue;
         }
         answered++;
         set_add(set, &n, PHX_WORKER_MAX_PEERS + 1, &o);
     }
-    if (n < k || (answered < peers.n && since_ms < grace_ms)) {
+    /* Every peer that is up answered, or the grace is over: a peer down or
+     * backed off is not waited for. */
+    if (n < k || (answered < q->asked && since_ms < grace_ms)) {
         set_free(set, n);
         return PHX_OK;
     }

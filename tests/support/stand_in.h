@@ -26,6 +26,11 @@ typedef struct {
 int test_stand_in_start(test_stand_in_t *w, const char *address, const test_route_t *routes,
                         size_t n, void *ctx);
 
+/* The same on 127.0.0.1:port (0: a port the kernel picks), e.g. a peer that
+ * comes back where it was. */
+int test_stand_in_start_on(test_stand_in_t *w, unsigned port, const char *address,
+                           const test_route_t *routes, size_t n, void *ctx);
+
 /* Stop the server at once and free the router; safe to call twice. */
 void test_stand_in_stop(test_stand_in_t *w);
 

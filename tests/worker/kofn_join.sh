@@ -10,7 +10,9 @@
 #    with its operator among the 2 signing operators;
 #  - the deregistered worker is no longer asked: the observation endpoint of
 #    worker 0, polled in a k=2 round while it was active, sees no request
-#    after its deregistration (the server's own per-route counter).
+#    after its deregistration (the server's own per-route counter);
+#  - the new worker killed (not deregistered) stays worker 1's peer, but once a
+#    k=2 round finds it down worker 1 backs it off (phx_worker_peers_down).
 set -u
 . "$(dirname "$0")/../lib.sh"
 phx=${PHX_BIN:?PHX_BIN not set}
@@ -119,4 +121,15 @@ last=$(json "$tmp/r3.json" "['last']")
 settle "$first" "$last" 3
 check "each fulfilled once by 2 distinct operators, the new worker's one of them" "3 0 3 3" "$res"
 check "worker 0 was not asked once more" "$asked" "$(observed)"
+
+# ---- the new worker killed, not deregistered: backed off, still listed --------
+kill -KILL $hand
+wait $hand 2>/dev/null
+hand=""
+node "$(dirname "$0")/send_requests.js" "$rpc" "$key" "$jobs" "$token" "$id" 1 2 >"$tmp/r4.json"
+check "a k=2 request with the new worker dead" 0 $?
+down_is() { [ "$(curl -s "$w1url/metrics" | sed -n 's/^phx_worker_peers_down //p')" = "$1" ]; }
+wait_until 300 down_is 1
+check "worker 1 backed the dead worker off (phx_worker_peers_down 1)" 0 $?
+check "and still lists it: the Registry says it is active" 1 "$(chain_peers "$w1url")"
 finish

@@ -5,7 +5,12 @@
  * runs this test): a --peer URL first, every active worker with an announced
  * URL after it, never this worker (by address, nor another identity at its
  * URL), one without a URL left out until it announces one, a moved URL
- * followed, and a deregistered or invalidated worker dropped. */
+ * followed, and a deregistered or invalidated worker dropped. Peer health,
+ * on real loopback sockets: a peer whose port is closed is backed off (left
+ * out of rounds) for 1 s, then asked again and backed off for 2 s, and is
+ * back once a server answers there again; a refusal is an answer, not a sign
+ * of a dead peer; and the health table holds under two threads asking at
+ * once, while the Registry's thread rebuilds the list. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include "phx/crypto.h"
 #include "support/chain_fixture.h"
 #include "support/kms_fixture.h"
+#include "support/stand_in.h"
 #include "test.h"
 
 static test_devnet_t net;
@@ -48,6 +54,19 @@ static void *reader(void *arg)
             for (size_t k = 0; k < i; k++)
                 ok &= strcmp(l.url[i], l.url[k]) != 0;
         }
+        /* Ask what a round would (closed ports: each is backed off), as the
+         * Registry's thread rebuilds the list and drops their health. */
+        wk_peer_list_t due;
+        size_t down = 99;
+        wk_peers_due(peers, &due, &down);
+        ok &= due.n + down <= 3;
+        for (size_t i = 0; i < due.n; i++) {
+            json_t *res = NULL;
+            phx_error_t e = {0};
+            wk_peers_ask(peers, due.url[i], "/healthz", &res, NULL, &e);
+            json_decref(res);
+        }
+        ok &= wk_peers_down(peers) <= 3;
         if (!ok) atomic_fetch_add(&bad, 1);
         atomic_fetch_add(&reads, 1);
         usleep(1000);
@@ -166,13 +185,146 @@ static void test_changes_under_readers(void)
               atomic_load(&bad), atomic_load(&reads));
 }
 
+/* ---- health ---------------------------------------------------------------------- */
+
+static test_stand_in_t live, back;
+static char dead_url[64];
+static unsigned dead_port;
+static wk_peers_t *hp;
+
+static phx_err_t no_observation(void *ctx, const phx_http_request_t *req, phx_http_response_t *resp,
+                                phx_error_t *e)
+{
+    (void)ctx, (void)req, (void)resp;
+    return phx_fail(e, PHX_ERR_NOT_FOUND, "no signed observation");
+}
+
+static const test_route_t routes[] = {{"GET", "/v1/jobs/:id/observation", no_observation}};
+
+/* "LIVE" and/or "DEAD": who a round asks now; *down the others. */
+static const char *due_is(size_t *down)
+{
+    wk_peer_list_t l;
+    wk_peers_due(hp, &l, down);
+    bool has_live = false, has_dead = false;
+    for (size_t i = 0; i < l.n; i++) {
+        has_live |= !strcmp(l.url[i], live.url);
+        has_dead |= !strcmp(l.url[i], dead_url);
+    }
+    return l.n == 2 && has_live && has_dead ? "LIVE DEAD"
+           : l.n == 1 && has_live           ? "LIVE"
+           : l.n == 1 && has_dead           ? "DEAD"
+           : l.n == 0                       ? ""
+                                            : "?";
+}
+
+/* Ask peer as a round does; *down: failed in transport. */
+static phx_err_t ask(const char *peer, bool *down)
+{
+    json_t *res = NULL;
+    phx_error_t e = {0};
+    *down = false;
+    phx_err_t err = wk_peers_ask(hp, peer, "/v1/jobs/7/observation", &res, down, &e);
+    json_decref(res);
+    return err;
+}
+
+/* Milliseconds from t0 (taken right after DEAD's failed ask) until it is
+ * due again (polls every 20 ms, up to 10 s). */
+static uint64_t until_due(uint64_t t0)
+{
+    while (phx_monotonic_ms() - t0 < 10000 && strcmp(due_is(NULL), "LIVE DEAD"))
+        usleep(20 * 1000);
+    return phx_monotonic_ms() - t0;
+}
+
+/* A live peer that refuses (404) and a closed port: the closed one is
+ * skipped for 1 s, retried, skipped for 2 s, and back once it answers. */
+static void test_down_peer_backed_off(void)
+{
+    phx_error_t e = {0};
+    CHECK(test_stand_in_start(&live, "0x01", routes, 1, NULL) == 0);
+    /* A port a server had and let go: nothing listens there now. */
+    CHECK(test_stand_in_start(&back, "0x02", routes, 1, NULL) == 0);
+    dead_port = back.server ? phx_http_server_port(back.server) : 0;
+    snprintf(dead_url, sizeof dead_url, "%s", back.url);
+    test_stand_in_stop(&back);
+    const char *urls[] = {live.url, dead_url};
+    CHECK(wk_peers_new(urls, 2, &hp, &e) == PHX_OK);
+    if (!hp || !dead_port) return;
+    size_t down = 9;
+    CHECK_MSG(!strcmp(due_is(&down), "LIVE DEAD") && down == 0, "before any ask: %s", due_is(NULL));
+    bool d = true;
+    CHECK_MSG(ask(live.url, &d) == PHX_ERR_REMOTE && !d, "a 404 is an answer, not a dead peer");
+    CHECK(ask(dead_url, &d) == PHX_ERR_IO && d);
+    uint64_t t0 = phx_monotonic_ms();
+    CHECK_MSG(!strcmp(due_is(&down), "LIVE") && down == 1, "after a refused connect: %s",
+              due_is(NULL));
+    CHECK(wk_peers_down(hp) == 1);
+    uint64_t ms = until_due(t0);
+    CHECK_MSG(ms >= WK_PEER_BACKOFF_MS - 300 && ms <= WK_PEER_BACKOFF_MS + 1000,
+              "due again after %llu ms", (unsigned long long)ms);
+    CHECK(wk_peers_down(hp) == 0);
+    CHECK(ask(dead_url, &d) == PHX_ERR_IO && d); /* still down: twice as long */
+    t0 = phx_monotonic_ms();
+    CHECK(!strcmp(due_is(NULL), "LIVE") && wk_peers_down(hp) == 1);
+    CHECK(test_stand_in_start_on(&back, dead_port, "0x02", routes, 1, NULL) == 0);
+    ms = until_due(t0);
+    CHECK_MSG(ms >= 2 * WK_PEER_BACKOFF_MS - 300 && ms <= 2 * WK_PEER_BACKOFF_MS + 1000,
+              "due again after %llu ms", (unsigned long long)ms);
+    CHECK_MSG(ask(dead_url, &d) == PHX_ERR_REMOTE && !d, "back: it answers");
+    CHECK(!strcmp(due_is(&down), "LIVE DEAD") && down == 0 && wk_peers_down(hp) == 0);
+    /* Back for good: a failure now starts the back-off at 1 s again. */
+    test_stand_in_stop(&back);
+    CHECK(ask(dead_url, &d) == PHX_ERR_IO && d);
+    t0 = phx_monotonic_ms();
+    ms = until_due(t0);
+    CHECK_MSG(ms <= WK_PEER_BACKOFF_MS + 1000, "reset: due again after %llu ms",
+              (unsigned long long)ms);
+}
+
+/* Two threads ask both peers as rounds do, the dead one even when backed off
+ * (a round's copy may predate its back-off), and read the gauge. */
+static atomic_int health_bad;
+
+static void *asker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        size_t down = 9;
+        const char *due = due_is(&down);
+        bool d = false;
+        if (strcmp(due, "LIVE DEAD") && strcmp(due, "LIVE")) atomic_fetch_add(&health_bad, 1);
+        if (ask(live.url, &d) != PHX_ERR_REMOTE || d) atomic_fetch_add(&health_bad, 1);
+        if (ask(dead_url, &d) != PHX_ERR_IO || !d) atomic_fetch_add(&health_bad, 1);
+        if (wk_peers_down(hp) != 1) atomic_fetch_add(&health_bad, 1);
+    }
+    return NULL;
+}
+
+static void test_health_threads(void)
+{
+    if (!hp) return;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, asker, NULL) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK_MSG(atomic_load(&health_bad) == 0, "%d wrong", atomic_load(&health_bad));
+}
+
 int main(void)
 {
-    static const test_case_t cases[] = {TEST_CASE_REQUIRED(test_network),
-                                        TEST_CASE_REQUIRED(test_follows),
-                                        TEST_CASE(test_changes_under_readers)};
+    /* health first: it needs no chain */
+    static const test_case_t cases[] = {
+        TEST_CASE(test_down_peer_backed_off), TEST_CASE(test_health_threads),
+        TEST_CASE_REQUIRED(test_network), TEST_CASE_REQUIRED(test_follows),
+        TEST_CASE(test_changes_under_readers)};
     int rc = test_run("test_peers", cases, TEST_COUNT(cases));
     wk_peers_free(peers);
+    wk_peers_free(hp);
+    test_stand_in_stop(&live);
+    test_stand_in_stop(&back);
     test_kms_service_stop(&ks, 1000);
     phx_tee_close(tee);
     test_devnet_close(&net);
