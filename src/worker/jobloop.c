@@ -34,6 +34,7 @@ typedef struct {
     uint8_t active[MAX_ACTIVE][20];
     size_t nactive;
     uint64_t active_ms;
+    uint64_t active_gen; /* wk_peers_generation at the last read */
     /* A read list without this worker (invalidated, deregistered): it serves
      * nothing. self_idle: the Registry's activeOperatorOf said no at the last
      * run (that also covers a pool below the minimum stake). */
@@ -47,9 +48,17 @@ static void refresh_active(loop_t *L)
 {
     phx_worker_t *w = L->w;
     uint64_t now = phx_monotonic_ms();
-    /* An idle worker looks again sooner: it serves nothing until listed. */
-    if (L->active_ms && now - L->active_ms < (L->self_unlisted ? 1000 : ACTIVE_REFRESH_MS)) return;
+    /* An idle worker looks again sooner: it serves nothing until listed. A
+     * Registry event the peers thread followed (a worker joined or left)
+     * means a read now: ranked against a stale list, a worker that just
+     * joined would be passed over, or every worker but a new one would
+     * still think the request is its own, for up to ACTIVE_REFRESH_MS. */
+    uint64_t gen = wk_peers_generation(w->peers);
+    if (L->active_ms && gen == L->active_gen &&
+        now - L->active_ms < (L->self_unlisted ? 1000 : ACTIVE_REFRESH_MS))
+        return;
     L->active_ms = now;
+    L->active_gen = gen;
     json_t *args = json_array(), *res = NULL;
     uint64_t count = 0;
     phx_u256_t c;

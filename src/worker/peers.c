@@ -54,6 +54,7 @@ struct wk_peers {
     pthread_t thread;
     bool started;
     atomic_bool stopping;
+    atomic_uint_fast64_t generation; /* Registry polls that changed something */
 };
 
 phx_err_t wk_peers_new(const char *const *urls, int n, wk_peers_t **out, phx_error_t *e)
@@ -147,6 +148,7 @@ static void *peers_main(void *arg)
         failing = err != PHX_OK;
         /* What it has, even when this poll fell short. */
         if (changed || first) rebuild(p);
+        if (changed) atomic_fetch_add(&p->generation, 1);
         first = false;
         for (uint64_t slept = 0; slept < p->poll_ms && !atomic_load(&p->stopping); slept += 50)
             usleep(50 * 1000);
@@ -167,6 +169,11 @@ phx_err_t wk_peers_start(wk_peers_t *p, const char *rpc_url, const phx_chain_dep
         return phx_fail(e, PHX_ERR_INTERNAL, "peers thread");
     p->started = true;
     return PHX_OK;
+}
+
+uint64_t wk_peers_generation(wk_peers_t *p)
+{
+    return p ? (uint64_t)atomic_load(&p->generation) : 0;
 }
 
 void wk_peers_get(wk_peers_t *p, wk_peer_list_t *out)

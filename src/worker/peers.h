@@ -30,6 +30,10 @@ phx_err_t wk_peers_start(wk_peers_t *p, const char *rpc_url, const phx_chain_dep
                          uint64_t poll_ms, phx_error_t *e);
 /* A copy of the peer list now, for one round (any thread; NULL p: none). */
 void wk_peers_get(wk_peers_t *p, wk_peer_list_t *out);
+/* A count that moves whenever the followed Registry changed (a worker
+ * registered, announced a URL, was deregistered, invalidated or slashed):
+ * the job loop reads its hand-off list again then, not only every 10 s. */
+uint64_t wk_peers_generation(wk_peers_t *p);
 /* How many of the peers came from the Registry and from --peer. */
 void wk_peers_counts(wk_peers_t *p, size_t *from_chain, size_t *from_flags);
 

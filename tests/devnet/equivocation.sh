@@ -44,6 +44,17 @@ ukey=$(cat "$(json "$tmp/ep.json" "['user']['key_file']")")
 call() { "$cast" call --rpc-url "$rpc" "$@" | cut -d' ' -f1; }
 status_of() { "$cast" call --rpc-url "$rpc" "$reg" 'workers(address)(address,uint8,uint32,uint64,bytes32,bytes32,bytes32,address)' "$1" | sed -n 2p; }
 check "the three workers are active" "1 1 1" "$(status_of "$good") $(status_of "$bad") $(status_of "$corrupt")"
+# first_of below ranks among all three, so wait until every worker's job loop
+# shares requests among three too (a worker that started before the others
+# registered reads its list again when the Registry changes).
+three() {
+    for _i in 0 1 2; do
+        grep -h 'active workers share the requests' "$PHX_HOME/logs/worker-$_i.log" 2>/dev/null |
+            tail -n 1 | grep -q ' 3 active workers' || return 1
+    done
+}
+wait_until 600 three
+check "every worker shares the requests among the three" 0 $?
 "$phx" worker --test-misbehave equivocate --tee tdx --dir "$tmp/tdx" --rpc "$rpc" \
     --deployment "$PHX_HOME/deployment.json" --kms "$(json "$tmp/ep.json" "['kms']['url']")" \
     --kms-address "$(json "$tmp/ep.json" "['kms']['address']")" \
