@@ -337,6 +337,11 @@ enum {
     PHX_CHAIN_WORKER_DEREGISTERED = 2,
     PHX_CHAIN_WORKER_INVALIDATED = 3
 };
+/* Jobs.contracts(id): its owner (zero: Jobs does not have the contract) and,
+ * when code_hash is not NULL, its code hash. */
+phx_err_t phx_chain_contract_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                 const uint8_t id[32], uint8_t owner[20], uint8_t code_hash[32],
+                                 phx_error_t *e);
 phx_err_t phx_chain_worker_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                const uint8_t worker[20], phx_chain_worker_t *out, phx_error_t *e);
 

@@ -150,6 +150,21 @@ phx_err_t phx_chain_token_balance(phx_rpc_t *rpc, const phx_chain_deployment_t *
                                json_pack("[o]", phx_json_hex(who, 20)), "(uint256)", rets, 1, e);
 }
 
+phx_err_t phx_chain_contract_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
+                                 const uint8_t id[32], uint8_t owner[20], uint8_t code_hash[32],
+                                 phx_error_t *e)
+{
+    uint8_t hash[32];
+    uint32_t version;
+    const phx_chain_ret_t rets[] = {
+        {PHX_CHAIN_RET_HEX, owner, 20}, PHX_CHAIN_UINT(version), PHX_CHAIN_HEX(hash)};
+    phx_err_t err = phx_chain_read_into(
+        rpc, d->jobs, "contracts(bytes32)", json_pack("[o]", phx_json_hex(id, 32)),
+        "(address,uint32,bytes32,string)", rets, PHX_CHAIN_NRETS(rets), e);
+    if (!err && code_hash) memcpy(code_hash, hash, 32);
+    return err;
+}
+
 phx_err_t phx_chain_worker_get(phx_rpc_t *rpc, const phx_chain_deployment_t *d,
                                const uint8_t worker[20], phx_chain_worker_t *out, phx_error_t *e)
 {

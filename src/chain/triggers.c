@@ -403,19 +403,9 @@ phx_err_t phx_chain_firing_payment(phx_rpc_t *rpc, const phx_chain_deployment_t 
         return err;
     if (phx_u256_is_zero(&out->price)) return PHX_OK;
     out->charged = true;
-    json_t *res = NULL, *args = json_pack("[o]", phx_json_hex(contract_id, 32));
-    err = args ? phx_chain_read(rpc, d->jobs, "contracts(bytes32)", args,
-                                "(address,uint32,bytes32,string)", &res, e)
-               : phx_fail(e, PHX_ERR_NOMEM, "contracts");
-    json_decref(args);
-    const char *o = err ? NULL : json_string_value(json_array_get(res, 0));
-    if (!err && (!o || phx_hex_decode_fixed(o, out->owner, 20, NULL)))
-        err = phx_fail(e, PHX_ERR_REMOTE, "Jobs.contracts: no owner address");
-    json_decref(res);
-    if (err) return err;
+    if ((err = phx_chain_contract_get(rpc, d, contract_id, out->owner, NULL, e))) return err;
     /* Payments.accounts(owner).balance: what chargeFiring takes from. */
-    res = NULL;
-    args = json_pack("[o]", phx_json_hex(out->owner, 20));
+    json_t *res = NULL, *args = json_pack("[o]", phx_json_hex(out->owner, 20));
     err = args ? phx_chain_read(rpc, pay, "accounts(address)", args, "(uint256,uint256,uint64)",
                                 &res, e)
                : phx_fail(e, PHX_ERR_NOMEM, "accounts");

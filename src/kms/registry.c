@@ -115,16 +115,8 @@ phx_err_t phx_kms_registry_contract_owner(void *ctx, const uint8_t id[32], uint8
                                           phx_error_t *e)
 {
     phx_kms_registry_t *r = ctx;
-    json_t *args = json_pack("[o]", phx_json_hex(id, 32)), *ret = NULL;
-    if (!args) return phx_fail(e, PHX_ERR_NOMEM, "contracts");
     pthread_mutex_lock(&r->lock);
-    phx_err_t err = phx_chain_read(r->rpc, r->d.jobs, "contracts(bytes32)", args,
-                                   "(address,uint32,bytes32,string)", &ret, e);
+    phx_err_t err = phx_chain_contract_get(r->rpc, &r->d, id, owner, NULL, e);
     pthread_mutex_unlock(&r->lock);
-    const char *o = err ? NULL : json_string_value(json_array_get(ret, 0));
-    if (!err && (!o || phx_hex_decode_fixed(o, owner, 20, NULL)))
-        err = phx_fail(e, PHX_ERR_REMOTE, "Jobs.contracts: no owner address");
-    json_decref(ret);
-    json_decref(args);
     return err;
 }

@@ -276,27 +276,16 @@ phx_err_t wk_chain_contract(phx_worker_t *w, const uint8_t id[32], uint8_t owner
 {
     memset(owner, 0, 20);
     memset(code_hash, 0, 32);
-    json_t *onchain = NULL, *args = json_pack("[o]", phx_json_hex(id, 32));
     phx_rpc_t *rpc = NULL; /* one per request: handlers run on several threads */
     phx_rpc_opts_t ro = {.timeout_ms = 5000, .retries = 1};
     phx_error_t ce = {0};
     phx_err_t err = PHX_OK;
-    if (!args || phx_rpc_open(w->rpc_url, &ro, &rpc, &ce) ||
-        phx_chain_read(rpc, w->dep.jobs, "contracts(bytes32)", args,
-                       "(address,uint32,bytes32,string)", &onchain, &ce)) {
+    if (phx_rpc_open(w->rpc_url, &ro, &rpc, &ce) ||
+        phx_chain_contract_get(rpc, &w->dep, id, owner, code_hash, &ce))
         err = phx_fail(e, PHX_ERR_REMOTE,
                        "the chain cannot be read (%s): refusing, as the owner and code hash "
                        "it records cannot be checked",
                        ce.message[0] ? ce.message : "no answer");
-    } else {
-        const char *o = json_string_value(json_array_get(onchain, 0));
-        const char *h = json_string_value(json_array_get(onchain, 2));
-        if (!o || !h || phx_hex_decode_fixed(o, owner, 20, NULL) ||
-            phx_hex_decode_fixed(h, code_hash, 32, NULL))
-            err = phx_fail(e, PHX_ERR_REMOTE, "the chain's contract record does not parse");
-    }
-    json_decref(onchain);
-    json_decref(args);
     phx_rpc_close(rpc);
     return err;
 }
